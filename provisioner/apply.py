@@ -1,0 +1,176 @@
+"""Executing a plan: the API calls, concurrently, with state persisted after every change that succeeded.
+
+Nothing is decided here that the plan did not decide, with one exception that
+keeps the no-duplicates promise: a create whose outcome is unknown (the
+platform failed or the connection dropped after the request went out) is
+never simply sent again. We first look on the platform for an assistant with
+that name that was not there before, and adopt it if it exists.
+"""
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .client import PlatformClient
+from .errors import ApiError, NotFoundError, RejectedError, ServerError, TransportError
+from .plan import Action, Change, Plan
+from .state import ResourceState, State, StateBackend
+
+MAX_CREATE_ATTEMPTS = 5
+
+
+@dataclass
+class ChangeResult:
+    change: Change
+    ok: bool
+    seconds: float
+    remote_id: int | None = None
+    message: str = ""
+    # For a 422: the platform's complaint per field.
+    field_errors: dict[str, list[str]] = field(default_factory=dict)
+    skipped: bool = False
+
+
+@dataclass
+class ApplyReport:
+    results: list[ChangeResult] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> list[ChangeResult]:
+        return [r for r in self.results if not r.ok and not r.skipped]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def count(self, action: Action) -> int:
+        return sum(1 for r in self.results if r.ok and r.change.action is action)
+
+
+class StateRecorder:
+    """Records each finished change in state and persists it at once; safe to call from many threads."""
+
+    def __init__(self, backend: StateBackend, state: State):
+        self.backend = backend
+        self.state = state
+        self._lock = threading.Lock()
+
+    def record(self, address: str, remote_id: int, record: dict) -> None:
+        with self._lock:
+            self.state.resources[address] = ResourceState.from_dict({"id": remote_id, **record})
+            self.backend.write(self.state)
+
+    def forget(self, address: str) -> None:
+        with self._lock:
+            if self.state.resources.pop(address, None) is not None:
+                self.backend.write(self.state)
+
+
+def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
+               parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
+               on_start: Callable[[Change], None] | None = None) -> ApplyReport:
+    """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring)."""
+    report = ApplyReport()
+    stop = threading.Event()
+    for sync in plan.state_sync:
+        entry = recorder.state.resources.get(sync.address)
+        if entry is not None:
+            recorder.record(sync.address, entry.id, sync.record)
+
+    def run(change: Change) -> ChangeResult:
+        if stop.is_set():
+            return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message="not started (interrupted)")
+        if on_start:
+            on_start(change)
+        started = time.monotonic()
+        try:
+            result = _execute(change, client, recorder, known_ids)
+        except RejectedError as error:
+            result = ChangeResult(change, False, 0.0, change.remote_id,
+                                  f"the platform rejected it: {error.summary}", field_errors=error.errors)
+        except ApiError as error:
+            result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
+        result.seconds = time.monotonic() - started
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+        pending: set[Future] = {pool.submit(run, change) for change in plan.changes}
+        try:
+            while pending:
+                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in done:
+                    _collect(future.result(), report, on_result)
+        except KeyboardInterrupt:
+            # Start nothing new; let what is in flight finish and be recorded.
+            report.interrupted = True
+            stop.set()
+            for future in pending:
+                future.cancel()
+            for future in pending:
+                if not future.cancelled():
+                    _collect(future.result(), report, on_result)
+    order = {c.address: i for i, c in enumerate(plan.changes)}
+    report.results.sort(key=lambda r: order[r.change.address])
+    return report
+
+
+def _collect(result: ChangeResult, report: ApplyReport, on_result) -> None:
+    report.results.append(result)
+    if on_result and not result.skipped:
+        on_result(result)
+
+
+def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int]) -> ChangeResult:
+    action = change.action
+    if action is Action.CREATE:
+        remote_id, message = _create(change, client, known_ids)
+        recorder.record(change.address, remote_id, change.record)
+        return ChangeResult(change, True, 0.0, remote_id, message)
+    if action in (Action.UPDATE, Action.IMPORT):
+        if change.body:
+            try:
+                client.update_assistant(change.remote_id, change.body)
+            except NotFoundError:
+                raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
+                               "plan was made); run plan again") from None
+        recorder.record(change.address, change.remote_id, change.record)
+        return ChangeResult(change, True, 0.0, change.remote_id)
+    if action is Action.DELETE:
+        message = ""
+        try:
+            client.delete_assistant(change.remote_id)
+        except NotFoundError:
+            message = "it was already gone"
+        recorder.forget(change.address)
+        return ChangeResult(change, True, 0.0, change.remote_id, message)
+    if action is Action.FORGET:
+        recorder.forget(change.address)
+        return ChangeResult(change, True, 0.0, change.remote_id)
+    raise AssertionError(f"unknown action {action}")
+
+
+def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tuple[int, str]:
+    """Create once, whatever goes wrong in between: (id, note)."""
+    for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+        try:
+            return int(client.create_assistant(change.body)["id"]), ""
+        except (ServerError, TransportError) as error:
+            if attempt == MAX_CREATE_ATTEMPTS:
+                raise ApiError(f"{error} (gave up after {attempt} attempts; nothing with this name was found "
+                               "on the platform, so nothing was created)") from None
+            found = [item for item in client.list_assistants()
+                     if item.get("name") == change.assistant_name and int(item["id"]) not in known_ids]
+            if len(found) == 1:
+                return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
+            if len(found) > 1:
+                ids = ", ".join(str(item["id"]) for item in found)
+                raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "
+                               f"assistants named {change.assistant_name!r} (ids {ids}); adopt one with "
+                               f"`provisioner import {change.address} ID` and delete the others") from None
+            time.sleep(min(8.0, 0.25 * 2 ** attempt) * random.random())
+    raise AssertionError("unreachable")

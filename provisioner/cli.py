@@ -1,0 +1,373 @@
+"""The command line: parse arguments, call the core (workflow.py), render, choose the exit code."""
+from __future__ import annotations
+
+import functools
+import json
+import re
+import signal
+import sys
+from typing import Callable
+
+import click
+
+from . import __version__, render
+from .client import RetryPolicy
+from .errors import PlanError, ProblemsError, ProvisionerError
+from .plan import Plan
+from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
+                       manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
+                       write_plan_file)
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+DEFAULT_PATHS = ("manifests",)
+
+
+def duration(text: str) -> float:
+    """'30', '30s', '2m', '1h' -> seconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(text))
+    if not match:
+        raise click.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h")
+    number, unit = float(match.group(1)), match.group(2) or "s"
+    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+def platform_options(command: Callable) -> Callable:
+    """Options of every command that reads or writes state and talks to the platform."""
+    options = [
+        click.option("--state", "state_path", default="state/default.json", show_default=True,
+                     help="State file."),
+        click.option("--local", is_flag=True,
+                     help="Use the embedded local platform (an emulator persisted under the state's folder)."),
+        click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
+        click.option("--token-file", type=click.Path(dir_okay=False),
+                     help="File holding the API token (else env PROVISIONER_API_TOKEN)."),
+        click.option("--lock", type=click.BOOL, default=True, show_default=True,
+                     help="Lock the state while running (--lock=false to skip; plan only)."),
+        click.option("--lock-timeout", default="0s", show_default=True, help="How long to wait for a held lock."),
+        click.option("--max-retries", default=6, show_default=True, type=click.IntRange(1, 100),
+                     help="Attempts per request on 429, 5xx and network errors."),
+        click.option("--retry-max-time", default="120s", show_default=True,
+                     help="Give up retrying a request after this long."),
+        click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
+    retry = RetryPolicy(max_attempts=kwargs.pop("max_retries"), max_elapsed=duration(kwargs.pop("retry_max_time")),
+                        timeout=duration(kwargs.pop("request_timeout")))
+    return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
+                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock"),
+                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
+
+
+def reports_errors(command: Callable) -> Callable:
+    """Turn the provisioner's errors into a message and exit 1 (JSON on stdout too, with --json)."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ProblemsError as error:
+            if kwargs.get("as_json"):
+                click.echo(render.problems_json(error.problems))
+            click.secho(f"Error: {error}", fg="red", err=True)
+        except ProvisionerError as error:
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"errors": [{"message": str(error)}]}, indent=2))
+            click.secho(f"Error: {error}", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="provisioner")
+@click.option("--no-color", is_flag=True, help="Plain output without colours.")
+@click.pass_context
+def cli(ctx: click.Context, no_color: bool) -> None:
+    """Declarative provisioning of voice AI assistants: validate, plan, apply."""
+    if no_color:
+        ctx.color = False
+
+
+@cli.command("validate")
+@click.argument("paths", nargs=-1)
+@reports_errors
+def validate_command(paths: tuple[str, ...]) -> None:
+    """Check manifests offline: schema, every platform rule, duplicates."""
+    manifests = validate(list(paths or DEFAULT_PATHS))
+    click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
+
+
+@cli.command("plan")
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
+@platform_options
+@reports_errors
+def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
+    """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
+    settings = settings_from(kwargs)
+    paths = list(paths or DEFAULT_PATHS)
+    manifests = manifests_or_empty(paths) if destroy else validate(paths)
+    with Session(settings, "plan") as session:
+        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
+    if out_file:
+        write_plan_file(plan, out_file)
+    click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
+    if out_file and not as_json:
+        click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
+                   f"  provisioner apply {out_file}")
+    sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
+
+
+def _confirm(question: str) -> bool:
+    click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n")
+    click.echo("  Enter a value: ", nl=False)
+    answer = sys.stdin.readline()
+    click.echo()
+    return answer.strip() == "yes"
+
+
+def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
+    """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
+    from .progress import Progress
+
+    # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
+            report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    click.echo()
+    if report.interrupted:
+        skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
+        click.secho(f"Interrupted: changes in flight were finished and recorded; {skipped} not started.",
+                    fg="red", err=True)
+    click.echo(render.apply_summary(report))
+    if report.failed:
+        click.secho(f"{len(report.failed)} change(s) failed; the others were applied and recorded in state. "
+                    "Fix the cause and run apply again.", fg="red", err=True)
+    if not report.ok:
+        sys.exit(EXIT_ERROR)
+
+
+@cli.command("apply")
+@click.argument("paths", nargs=-1)
+@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help="Changes applied at once.")
+@platform_options
+@reports_errors
+def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
+    """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
+    settings = settings_from(kwargs, parallelism)
+    if len(paths) == 1 and is_plan_file(paths[0]):
+        plan = read_plan_file(paths[0])
+        with Session(settings, "apply") as session:
+            known_ids = session.check_saved_plan(plan)
+            click.echo(render.plan_text(plan))
+            if plan.has_changes or plan.state_sync:
+                _run_apply(session, plan, known_ids)
+        return
+    paths = list(paths or DEFAULT_PATHS)
+    manifests = validate(paths)
+    with Session(settings, "apply") as session:
+        plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
+        click.echo(render.plan_text(plan))
+        if not plan.has_changes:
+            if plan.state_sync:
+                session.apply(plan, known_ids)
+            return
+        if not auto_approve and not _confirm("Do you want to perform these actions?"):
+            click.secho("Apply cancelled. Nothing was changed.", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+        _run_apply(session, plan, known_ids)
+
+
+@cli.command("destroy")
+@click.argument("paths", nargs=-1)
+@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
+@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@platform_options
+@reports_errors
+def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
+    """Delete every assistant the state manages (protected ones stop the run)."""
+    settings = settings_from(kwargs, parallelism)
+    paths = list(paths or DEFAULT_PATHS)
+    manifests = manifests_or_empty(paths)
+    with Session(settings, "destroy") as session:
+        plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
+        click.echo(render.plan_text(plan))
+        if not plan.has_changes:
+            return
+        if not auto_approve and not _confirm("Do you really want to destroy these assistants? "
+                                             "There is no undo."):
+            click.secho("Destroy cancelled. Nothing was changed.", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+        _run_apply(session, plan, known_ids)
+
+
+@cli.command("import")
+@click.argument("address")
+@click.argument("remote_id", metavar="ID", type=int)
+@click.argument("paths", nargs=-1)
+@platform_options
+@reports_errors
+def import_command(address, remote_id, paths, **kwargs) -> None:
+    """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
+    manifests = validate(list(paths or DEFAULT_PATHS))
+    with Session(settings_from(kwargs), "import") as session:
+        live = import_assistant(session, manifests, address, remote_id)
+    click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
+    click.echo("Run `provisioner plan` to see what differs from the manifest.")
+
+
+@cli.command("export")
+@click.argument("paths", nargs=-1)
+@click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
+@platform_options
+@reports_errors
+def export_command(paths, out_dir, **kwargs) -> None:
+    """Write manifests for the platform's assistants that no manifest manages yet."""
+    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS))
+    with Session(settings_from(kwargs), "export", lock=False) as session:
+        written = export(session, manifests, out_dir)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"Exported {len(written)} assistant(s)." + (" Fill in llm_model in each before applying."
+                                                            if written else ""))
+
+
+@cli.command("refresh")
+@platform_options
+@reports_errors
+def refresh_command(**kwargs) -> None:
+    """Update state from the platform; change nothing on the platform."""
+    with Session(settings_from(kwargs), "refresh") as session:
+        lines = refresh(session)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"Refreshed {len(session.state.resources)} assistant(s) in state.")
+
+
+@cli.group("state")
+def state_group() -> None:
+    """Inspect and repair the state by hand (each change writes a backup first)."""
+
+
+def state_options(command: Callable) -> Callable:
+    command = click.option("--lock-timeout", default="0s", show_default=True)(command)
+    command = click.option("--lock", type=click.BOOL, default=True, show_default=True)(command)
+    return click.option("--state", "state_path", default="state/default.json", show_default=True)(command)
+
+
+def _state_session(state_path: str, lock: bool, lock_timeout: str, operation: str) -> Session:
+    return Session(Settings(state_path=state_path, lock=lock, lock_timeout=duration(lock_timeout)), operation)
+
+
+@state_group.command("list")
+@state_options
+@reports_errors
+def state_list(state_path, lock, lock_timeout) -> None:
+    """Addresses in state, with their platform ids."""
+    with _state_session(state_path, lock, lock_timeout, "state list") as session:
+        for address, entry in sorted(session.state.resources.items()):
+            click.echo(f"{address}\tid={entry.id}" + ("\tprotected" if entry.protect else ""))
+
+
+@state_group.command("show")
+@click.argument("address")
+@state_options
+@reports_errors
+def state_show(address, state_path, lock, lock_timeout) -> None:
+    """One address's state record (sensitive values appear as digests)."""
+    with _state_session(state_path, lock, lock_timeout, "state show") as session:
+        entry = session.state.resources.get(address)
+    if entry is None:
+        raise ProvisionerError(f"{address!r} is not in state")
+    click.echo(json.dumps(describe_entry(address, entry), indent=2))
+
+
+@state_group.command("rm")
+@click.argument("address")
+@state_options
+@reports_errors
+def state_rm(address, state_path, lock, lock_timeout) -> None:
+    """Forget ADDRESS (the assistant stays on the platform)."""
+    with _state_session(state_path, lock, lock_timeout, "state rm") as session:
+        entry = state_remove(session, address)
+    click.echo(f"Removed {address} (id {entry.id}) from state; it is still on the platform.")
+
+
+@state_group.command("mv")
+@click.argument("old")
+@click.argument("new")
+@state_options
+@reports_errors
+def state_mv(old, new, state_path, lock, lock_timeout) -> None:
+    """Rename an address in state (after renaming metadata.name)."""
+    with _state_session(state_path, lock, lock_timeout, "state mv") as session:
+        state_move(session, old, new)
+    click.echo(f"Moved {old} to {new}.")
+
+
+@cli.command("force-unlock")
+@click.argument("lock_id")
+@click.option("--state", "state_path", default="state/default.json", show_default=True)
+@reports_errors
+def force_unlock_command(lock_id, state_path) -> None:
+    """Remove a stale state lock, by the ID its error message showed."""
+    from .state.local import LocalStateBackend
+
+    LocalStateBackend(state_path).force_unlock(lock_id)
+    click.secho("The state has been unlocked.", fg="green")
+
+
+@cli.command("emulator")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8787, show_default=True, type=int)
+@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: in memory).")
+@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalogue YAML (default: shipped).")
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(0, 60000), help="Added to every request.")
+@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share answered 500, without effect.")
+@click.option("--rate-limit", default=0.0, type=click.FloatRange(0), help="Requests/second per token (0: none).")
+@click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of writes that take effect, then answer 500 or drop the connection.")
+@click.option("--seed", type=int, help="Seed for the fault injection.")
+@reports_errors
+def emulator_command(host, port, db, catalog, latency_ms, error_rate, rate_limit, commit_fail_rate, seed) -> None:
+    """Run the local platform (API.md) with optional fault injection."""
+    from .emulator import FaultSettings, build_platform, serve
+
+    try:
+        platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
+                                                             rate_limit=rate_limit, commit_fail_rate=commit_fail_rate,
+                                                             seed=seed))
+    except (ValueError, OSError) as error:
+        raise ProvisionerError(str(error)) from None
+    click.echo(f"Platform emulator on http://{host}:{port} ({'SQLite ' + db if db else 'in memory'}; "
+               f"{len(platform.catalog.tenants)} tenant(s)). Ctrl-C stops it.")
+    serve(platform, host, port)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.secho("Aborted.", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.ClickException as error:
+        # Usage errors exit 1, not click's 2: 2 means "changes" under --detailed-exitcode.
+        error.show()
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt:
+        click.secho("Interrupted.", fg="red", err=True)
+        sys.exit(130)

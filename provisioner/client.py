@@ -1,0 +1,195 @@
+"""The platform's REST API over httpx: pagination, catalogues, retries and rate limits.
+
+Retries follow one rule: a request is repeated only when repeating it cannot
+do harm. Reads, updates and deletes are idempotent and retry on 429, 5xx and
+network errors. A create is retried only when the platform certainly did not
+act (429, or a connection that never opened); any other failure of a create
+leaves its outcome unknown, and the caller must look before it creates again
+(see apply.py).
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import httpx
+import tenacity
+
+from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
+                     ServerError, TransportError)
+
+PAGE_SIZE = 100  # the most the list endpoint gives per page
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    max_elapsed: float = 120.0  # seconds, across all attempts of one request
+    backoff_base: float = 0.5   # first backoff; doubles per attempt, with full jitter
+    backoff_max: float = 15.0
+    timeout: float = 30.0       # per attempt
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+class PlatformClient:
+    def __init__(self, base_url: str, token: str, *, retry: RetryPolicy | None = None,
+                 max_connections: int = 20, transport: httpx.BaseTransport | None = None,
+                 sleep: Callable[[float], None] | None = None):
+        self.retry = retry or RetryPolicy()
+        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            timeout=self.retry.timeout,
+            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            transport=transport,
+            event_hooks={"request": [self._count]},
+        )
+        self._sleep = sleep or tenacity.nap.sleep
+        self.max_connections = max_connections
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "PlatformClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _count(self, request: httpx.Request) -> None:
+        with self._count_lock:
+            self.request_count += 1
+
+    # --- assistants ---
+
+    def list_assistants(self) -> list[dict[str, Any]]:
+        """Every assistant of the user, in the read shape: page 1, then the other pages concurrently."""
+        first = self._get_json("/user/assistants/get", params={"per_page": PAGE_SIZE, "page": 1})
+        items = list(first.get("data") or [])
+        last_page = int(first.get("last_page") or 1)
+        if last_page > 1:
+            workers = max(1, min(self.max_connections, last_page - 1))
+            with ThreadPoolExecutor(workers, thread_name_prefix="list") as pool:
+                pages = pool.map(lambda p: self._get_json("/user/assistants/get",
+                                                          params={"per_page": PAGE_SIZE, "page": p}),
+                                 range(2, last_page + 1))
+                for page in pages:
+                    items += page.get("data") or []
+        # An assistant created between two page reads shifts the pages; never report one twice.
+        unique = {item["id"]: item for item in items}
+        return sorted(unique.values(), key=lambda item: item["id"])
+
+    def create_assistant(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("POST", "/user/assistant", json=body, idempotent=False).get("data") or {}
+
+    def update_assistant(self, assistant_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        return self._request("PUT", f"/user/assistant/{assistant_id}", json=body).get("data") or {}
+
+    def delete_assistant(self, assistant_id: int) -> None:
+        self._request("DELETE", f"/user/assistant/{assistant_id}")
+
+    # --- catalogues ---
+
+    def voices(self) -> list[dict[str, Any]]:
+        by_id = {}
+        for mode in ("pipeline", "multimodal"):
+            for voice in _items(self._get_json("/user/assistants/voices", params={"mode": mode})):
+                by_id[voice["id"]] = {"mode": mode, **voice}
+        return list(by_id.values())
+
+    def languages(self) -> list[dict[str, Any]]:
+        return _items(self._get_json("/user/assistants/languages"))
+
+    def phone_numbers(self) -> list[dict[str, Any]]:
+        by_id = {}
+        for kind in ("inbound", "outbound"):
+            for number in _items(self._get_json("/user/assistants/phone-numbers", params={"type": kind})):
+                by_id[number["id"]] = number
+        return list(by_id.values())
+
+    # --- transport ---
+
+    def _get_json(self, path: str, params: dict | None = None) -> Any:
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+                 idempotent: bool = True) -> Any:
+        policy = self.retry
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(policy.max_attempts) | tenacity.stop_after_delay(policy.max_elapsed),
+            wait=self._wait,
+            retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return retrying(self._send_once, method, path, json, params)
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return error.retry_after
+        exponential = tenacity.wait_random_exponential(multiplier=self.retry.backoff_base,
+                                                       max=self.retry.backoff_max)
+        return exponential(state)
+
+    def _send_once(self, method: str, path: str, json: Any, params: dict | None) -> Any:
+        where = f"{method} {path}"
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            raise TransportError(f"{where}: could not connect to the platform at {self._http.base_url} "
+                                 f"({type(error).__name__}: {error})", request_sent=False) from None
+        except httpx.TransportError as error:
+            raise TransportError(f"{where}: the connection failed before the platform answered "
+                                 f"({type(error).__name__}: {error or 'no detail'})", request_sent=True) from None
+        return _parse(where, response)
+
+
+def _retryable(error: BaseException, idempotent: bool) -> bool:
+    if isinstance(error, RateLimitedError):
+        return True
+    if isinstance(error, TransportError):
+        return idempotent or not error.request_sent
+    return idempotent and isinstance(error, ServerError)
+
+
+def _parse(where: str, response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if response.is_success:
+        return body if body is not None else {}
+    message = body.get("message") if isinstance(body, dict) else None
+    message = message or response.text[:200] or response.reason_phrase
+    status = response.status_code
+    if status == 401:
+        raise AuthenticationError(f"{where}: the platform rejected the API token (401 {message}). "
+                                  "Check PROVISIONER_API_TOKEN or --token-file.", status=401)
+    if status == 404:
+        raise NotFoundError(f"{where}: not found (404 {message})", status=404)
+    if status == 422:
+        errors = body.get("errors") if isinstance(body, dict) else None
+        raise RejectedError(message, errors if isinstance(errors, dict) else {})
+    if status == 429:
+        raise RateLimitedError(f"{where}: rate limited by the platform (429 {message})", _retry_after(response))
+    if status >= 500:
+        raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
+    raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)
+
+
+def _items(body: Any) -> list[dict[str, Any]]:
+    """Catalogues come as a bare array or as {"data": [...]} (API.md); accept both."""
+    if isinstance(body, dict):
+        body = body.get("data")
+    return list(body) if isinstance(body, list) else []

@@ -1,0 +1,42 @@
+"""Apply's output: one line per finished change, and a live progress bar when on a terminal (rich)."""
+from __future__ import annotations
+
+import threading
+
+import click
+from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
+
+from . import render
+
+
+class Progress:
+    def __init__(self, total: int, *, enabled: bool):
+        self._lock = threading.Lock()
+        self._bar = None
+        if enabled and total:
+            self._bar = RichProgress(TextColumn("[bold]Applying"), BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
+            self._task = self._bar.add_task("", total=total)
+
+    def __enter__(self) -> "Progress":
+        if self._bar:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._bar:
+            self._bar.stop()
+
+    def started(self, change) -> None:
+        if self._bar:
+            self._bar.update(self._task, description=f"{change.address}: {change.action.value}...")
+
+    def finished(self, result) -> None:
+        with self._lock:
+            line = render.result_line(result)
+            if self._bar:
+                self._bar.console.print(Text.from_ansi(line), soft_wrap=True)
+                self._bar.advance(self._task)
+            else:
+                click.echo(line)

@@ -1,0 +1,144 @@
+"""Views of a plan and of an apply: Terraform-style text and JSON. Nothing is computed here."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .plan import Action, Change, FieldChange, Plan
+
+HEADLINE = {
+    Action.CREATE: "will be created",
+    Action.UPDATE: "will be updated in-place",
+    Action.DELETE: "will be destroyed",
+    Action.IMPORT: "will be imported",
+    Action.FORGET: "will be removed from state",
+}
+COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red", Action.IMPORT: "cyan",
+          Action.FORGET: "red"}
+
+
+def value(v: Any) -> str:
+    if isinstance(v, str):
+        return v if v == "(sensitive)" else json.dumps(v, ensure_ascii=False)
+    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+
+
+def plan_text(plan: Plan) -> str:
+    if not plan.changes:
+        lines = ["No changes. The platform matches the manifests."]
+        if plan.state_sync:
+            lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
+                         "platform changes.)")
+        return "\n".join(lines)
+    lines = ["Provisioner will perform the following actions:", ""]
+    for change in plan.changes:
+        lines += _change_lines(change) + [""]
+    lines += [f"Note: {note}" for note in plan.notes]
+    if plan.notes:
+        lines.append("")
+    lines.append(summary_line(plan))
+    return "\n".join(lines)
+
+
+def summary_line(plan: Plan) -> str:
+    c = plan.counts
+    parts = [f"{c['add']} to add", f"{c['change']} to change", f"{c['destroy']} to destroy"]
+    if c["import"]:
+        parts.insert(0, f"{c['import']} to import")
+    if c["forget"]:
+        parts.append(f"{c['forget']} to forget")
+    return click.style("Plan: ", bold=True) + ", ".join(parts) + "."
+
+
+def _change_lines(change: Change) -> list[str]:
+    colour = COLOUR[change.action]
+    title = f"  # {change.address} {HEADLINE[change.action]}"
+    if change.action is Action.IMPORT:
+        title += f" (adopting id {change.remote_id}; no second assistant is created)"
+    lines = [click.style(title, bold=True)]
+    if change.reason:
+        lines.append(f"  # ({change.reason})")
+    symbol = change.action.symbol
+    lines.append(click.style(f"{symbol:>3}", fg=colour) + f' assistant "{change.address}" {{')
+    if change.remote_id is not None:
+        lines.append(f"        id = {change.remote_id}")
+    if change.action in (Action.DELETE, Action.FORGET):
+        if change.assistant_name:
+            lines.append(click.style("      - ", fg="red") + f"assistant_name = {value(change.assistant_name)}")
+    width = max((len(f.field) for f in change.fields), default=0)
+    for f in change.fields:
+        lines += _field_lines(change, f, width)
+    lines.append("    }")
+    return lines
+
+
+def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
+    name = f.field.ljust(width)
+    if change.action is Action.CREATE:
+        return [click.style("      + ", fg="green") + f"{name} = {value(f.after)}"]
+    comments = []
+    if f.source == "last-applied":
+        comments.append("write-only")
+    if f.drift:
+        comments.append("changed on the platform outside the provisioner")
+    if f.reset:
+        comments.append("removed from the manifest: back to the platform's default")
+    comment = click.style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
+    before = value(f.before) if f.before_known else "(unknown)"
+    if f.details:
+        lines = [click.style("      ~ ", fg="yellow") + f"{name} {{{comment}"]
+        for path, old, new in f.details:
+            old_text = "(none)" if old is None else value(old)
+            new_text = "(none)" if new is None else value(new)
+            lines.append(f"          ~ {path}: {old_text} -> {new_text}")
+        lines.append("        }")
+        return lines
+    return [click.style("      ~ ", fg="yellow") + f"{name} = {before} -> {value(f.after)}{comment}"]
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False)
+
+
+def problems_json(problems) -> str:
+    return json.dumps({"errors": [p.as_dict() for p in problems]}, indent=2, ensure_ascii=False)
+
+
+VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications complete",
+             Action.DELETE: "Destruction complete", Action.IMPORT: "Import complete",
+             Action.FORGET: "Removed from state"}
+
+
+def result_line(result) -> str:
+    change = result.change
+    if result.ok:
+        text = f"{change.address}: {VERB_DONE[change.action]} after {result.seconds:.1f}s"
+        if result.remote_id is not None:
+            text += f" [id={result.remote_id}]"
+        if result.message:
+            text += f" ({result.message})"
+        return click.style(text, fg=COLOUR[change.action])
+    lines = [click.style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
+    where = f" ({change.location})" if change.location else ""
+    for field_name, messages in result.field_errors.items():
+        for message in messages:
+            lines.append(click.style(f"  {change.address}{where}: spec.{field_name}: {message}", fg="red"))
+    return "\n".join(lines)
+
+
+def apply_summary(report) -> str:
+    added = report.count(Action.CREATE)
+    changed = report.count(Action.UPDATE) + sum(1 for r in report.results if r.ok and r.change.action is Action.IMPORT
+                                                and r.change.body)
+    imported = report.count(Action.IMPORT)
+    destroyed = report.count(Action.DELETE)
+    parts = [f"{added} added", f"{changed} changed", f"{destroyed} destroyed"]
+    if imported:
+        parts.insert(0, f"{imported} imported")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    head = "Apply interrupted" if report.interrupted else ("Apply failed" if report.failed else "Apply complete!")
+    colour = "red" if report.interrupted or report.failed else "green"
+    return click.style(f"{head} Resources: {', '.join(parts)}.", fg=colour, bold=True)

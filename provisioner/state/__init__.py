@@ -1,0 +1,110 @@
+"""State: what the provisioner manages (address -> platform id and last applied spec), behind one interface.
+
+A backend reads and writes the whole state and locks it (Terraform's state
+managers: read, write, lock with holder info, unlock). `local.LocalStateBackend`
+keeps it in a JSON file.
+"""
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterator, Protocol
+
+from ..errors import StateError
+
+STATE_VERSION = 1
+
+
+@dataclass
+class ResourceState:
+    id: int
+    # The create fields the manifest set when last applied; sensitive values as digests.
+    # None after an import: nothing was applied yet, so write-only fields are unknown.
+    spec: dict[str, Any] | None
+    protect: bool = False
+    sensitive: list[str] = field(default_factory=list)
+    # The platform's readable fields as last seen, in create names (sensitive values as digests).
+    remote: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ResourceState":
+        spec = data.get("spec")
+        return cls(id=int(data["id"]), spec=dict(spec) if spec is not None else None, protect=bool(data.get("protect")),
+                   sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}))
+
+
+@dataclass
+class State:
+    lineage: str
+    serial: int = 0
+    resources: dict[str, ResourceState] = field(default_factory=dict)
+    version: int = STATE_VERSION
+
+    @classmethod
+    def new(cls) -> "State":
+        return cls(lineage=str(uuid.uuid4()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "lineage": self.lineage,
+            "serial": self.serial,
+            "resources": {address: asdict(self.resources[address]) for address in sorted(self.resources)},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str) -> "State":
+        if not isinstance(data, dict) or "lineage" not in data:
+            raise StateError(f"{source} is not a provisioner state file")
+        if data.get("version") != STATE_VERSION:
+            raise StateError(f"{source} has state format version {data.get('version')!r}; "
+                             f"this provisioner reads version {STATE_VERSION}")
+        try:
+            resources = {a: ResourceState.from_dict(r) for a, r in (data.get("resources") or {}).items()}
+            return cls(lineage=str(data["lineage"]), serial=int(data.get("serial", 0)), resources=resources)
+        except (KeyError, TypeError, ValueError) as error:
+            raise StateError(f"{source} is damaged: {error!r}") from None
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    id: str
+    operation: str
+    who: str
+    host: str
+    pid: int
+    created: str
+    path: str
+
+    def describe(self) -> str:
+        return (f"Lock ID:   {self.id}\n  Path:      {self.path}\n  Operation: {self.operation}\n"
+                f"  Who:       {self.who}\n  Host:      {self.host} (pid {self.pid})\n  Since:     {self.created}")
+
+
+class StateBackend(Protocol):
+    description: str
+
+    def read(self) -> State: ...
+
+    def write(self, state: State) -> None:
+        """Persist `state` atomically, with its serial increased by one."""
+
+    def lock(self, operation: str, timeout: float) -> LockInfo: ...
+
+    def unlock(self, lock_id: str) -> None: ...
+
+    def force_unlock(self, lock_id: str) -> None: ...
+
+
+@contextlib.contextmanager
+def locked(backend: StateBackend, operation: str, *, timeout: float = 0.0, enabled: bool = True) -> Iterator[None]:
+    """Hold the state lock for the block (or do nothing when locking is turned off)."""
+    if not enabled:
+        yield
+        return
+    info = backend.lock(operation, timeout)
+    try:
+        yield
+    finally:
+        backend.unlock(info.id)
