@@ -103,11 +103,11 @@ def load_documents(files: Iterable[Path]) -> tuple[list[Document], list[Problem]
             continue
         try:
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-                if node is None:
+                content = yaml.SafeLoader("").construct_document(node) if node is not None else None
+                if content is None:  # an empty document, e.g. a trailing '---'
                     continue
                 locations: dict[Path_, Location] = {}
                 _record_locations(node, (), shown, locations, problems)
-                content = yaml.SafeLoader("").construct_document(node)
                 documents.append(Document(shown, content, locations))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)

@@ -1,7 +1,6 @@
 """Running the emulator: in the foreground (`provisioner emulator`) or embedded in a thread (`--local`)."""
 from __future__ import annotations
 
-import socket
 import threading
 from pathlib import Path
 
@@ -32,14 +31,11 @@ class EmbeddedPlatform:
 
     def __init__(self, platform: Platform, host: str = "127.0.0.1"):
         self.platform = platform
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
-        self.url = f"http://{host}:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(create_app(platform), log_level="warning", access_log=False, lifespan="off")
+        self.url = ""
+        config = uvicorn.Config(create_app(platform), host=host, port=0, log_level="warning", access_log=False,
+                                lifespan="off")
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name="embedded-platform", daemon=True)
+        self._thread = threading.Thread(target=self._server.run, name="embedded-platform", daemon=True)
 
     def __enter__(self) -> "EmbeddedPlatform":
         self._thread.start()
@@ -47,10 +43,11 @@ class EmbeddedPlatform:
             if not self._thread.is_alive():
                 raise RuntimeError("the embedded platform failed to start")
             self._thread.join(0.01)
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
         return self
 
     def __exit__(self, *exc) -> None:
         self._server.should_exit = True
         self._thread.join(5)
-        self._socket.close()
         self.platform.store.close()

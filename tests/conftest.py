@@ -1,0 +1,139 @@
+"""Shared fixtures: a real emulator on loopback HTTP, and the real CLI run against it."""
+from __future__ import annotations
+
+import os
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from provisioner.cli import cli
+from provisioner.emulator import EmbeddedPlatform, build_platform
+
+TOKEN = "local-dev-token"
+OTHER_TOKEN = "second-tenant-token"
+
+REQUIRED = {
+    "voice_id": 1,
+    "language": "English",
+    "llm_model": "gpt-4o",
+    "calls_direction": "make",
+    "engine_type": "pipeline",
+    "timezone": "America/New_York",
+    "initial_message": "Hello!",
+    "system_prompt": "Be helpful.",
+}
+
+
+def manifest_text(address: str, name: str | None = None, metadata_extra: str = "", **spec) -> str:
+    """One manifest document; `spec` overrides or adds create fields (None removes one)."""
+    fields = {"assistant_name": name or address.replace("-", " ").title(), **REQUIRED, **spec}
+    import yaml
+
+    body = yaml.safe_dump({k: v for k, v in fields.items() if v is not None}, sort_keys=False, allow_unicode=True)
+    return (f"apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: {address}\n"
+            + textwrap.indent(metadata_extra.strip("\n") + "\n", "  ") * bool(metadata_extra)
+            + "spec:\n" + textwrap.indent(body, "  "))
+
+
+@dataclass
+class Platform:
+    url: str
+    http: httpx.Client  # authenticated as the default tenant
+
+    def assistants(self) -> list[dict]:
+        items, page = [], 1
+        while True:
+            body = self.http.get("/user/assistants/get", params={"per_page": 100, "page": page}).json()
+            items += body["data"]
+            if page >= body["last_page"]:
+                return items
+            page += 1
+
+    def by_name(self, name: str) -> list[dict]:
+        return [a for a in self.assistants() if a["name"] == name]
+
+    def faults(self, **settings) -> None:
+        self.http.post("/_emulator/faults", json=settings).raise_for_status()
+
+    def stats(self) -> dict:
+        return self.http.get("/_emulator/stats").json()
+
+    def create(self, **fields) -> dict:
+        response = self.http.post("/user/assistant", json=fields)
+        response.raise_for_status()
+        return response.json()["data"]
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with EmbeddedPlatform(build_platform()) as embedded:
+        yield embedded
+
+
+@pytest.fixture
+def platform(emulator):
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
+        http.post("/_emulator/faults", json={"latency_ms": 0, "error_rate": 0, "rate_limit": 0,
+                                             "commit_fail_rate": 0, "seed": None})
+        http.post("/_emulator/reset")
+        yield Platform(emulator.url, http)
+
+
+@dataclass
+class Result:
+    exit_code: int
+    output: str   # stdout
+    stderr: str
+
+    @property
+    def all(self) -> str:
+        return self.output + self.stderr
+
+
+class Workspace:
+    """A project folder with manifests/ and state/, and the CLI pointed at the emulator."""
+
+    def __init__(self, root: Path, platform: Platform):
+        self.root = root
+        self.platform = platform
+        (root / "manifests").mkdir()
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def add(self, address: str, name: str | None = None, metadata_extra: str = "", **spec) -> Path:
+        return self.write(f"manifests/{address}.yaml", manifest_text(address, name, metadata_extra, **spec))
+
+    def remove(self, address: str) -> None:
+        (self.root / "manifests" / f"{address}.yaml").unlink()
+
+    def run(self, *args: str, input: str | None = None, api: bool = True) -> Result:
+        command, *rest = args
+        argv = [command, *rest]
+        if api and command in ("plan", "apply", "destroy", "import", "export", "refresh"):
+            argv.insert(1 if command != "state" else 2, f"--api-url={self.platform.url}")
+        runner = CliRunner()
+        cwd = os.getcwd()
+        os.chdir(self.root)
+        try:
+            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": TOKEN},
+                                   catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state" / "default.json"
+
+
+@pytest.fixture
+def workspace(tmp_path, platform) -> Workspace:
+    return Workspace(tmp_path, platform)

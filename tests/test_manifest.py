@@ -1,0 +1,104 @@
+"""Loading manifests: documents, discovery, and errors naming file, line and field."""
+import pytest
+
+from provisioner.errors import ManifestError
+from provisioner.manifest import load_manifests
+from conftest import manifest_text
+
+
+def errors_of(paths):
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(paths)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_several_documents_per_file_and_recursive_discovery(tmp_path):
+    (tmp_path / "team" / "deep").mkdir(parents=True)
+    (tmp_path / "a.yaml").write_text(manifest_text("a") + "---\n" + manifest_text("b"))
+    (tmp_path / "team" / "deep" / "c.yml").write_text(manifest_text("c"))
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    (tmp_path / "empty.yaml").write_text("---\n# nothing\n")
+    manifests = load_manifests([tmp_path])
+    assert [m.address for m in manifests] == ["a", "b", "c"]
+    assert manifests[0].fields["assistant_name"] == "A"
+
+
+def test_errors_name_file_line_and_field(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(manifest_text("ok") + "---\n" + manifest_text("bad", voice_id="one", speech_speed=3))
+    text = path.read_text().splitlines()
+    voice_line = next(i for i, line in enumerate(text, 1) if "voice_id: one" in line)
+    speed_line = next(i for i, line in enumerate(text, 1) if "speech_speed" in line)
+    found = errors_of([path])
+    assert f"{path}:{voice_line}: spec.voice_id: must be an integer (got 'one')" in found
+    assert f"{path}:{speed_line}: spec.speech_speed: must be at most 1.2 (got 3)" in found
+
+
+def test_a_missing_required_field_points_at_the_spec(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("m", llm_model=None))
+    spec_line = path.read_text().splitlines().index("spec:") + 1
+    assert errors_of([path]) == [f"{path}:{spec_line}: spec.llm_model: is required"]
+
+
+def test_nested_errors_point_at_the_nested_line(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("m", post_call_schema=[{"name": "ok", "type": "bool", "description": "d"},
+                                                         {"name": "bad name", "type": "bool", "description": "d"}]))
+    line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "bad name" in t)
+    assert errors_of([path]) == [
+        f"{path}:{line}: spec.post_call_schema[1].name: may contain only letters, digits and underscores "
+        "(got 'bad name')"]
+
+
+def test_envelope_errors(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: provisioner/v2\nkind: Assistent\nmetadata:\n  name: Bad Name\n  lables: {}\n"
+                    "spec:\n  assistant_name: x\nextra: 1\n")
+    found = "\n".join(errors_of([path]))
+    assert f"{path}:1: apiVersion: apiVersion must be 'provisioner/v1'" in found
+    assert f"{path}:2: kind: kind must be 'Assistant'" in found
+    assert f"{path}:4: metadata.name: must be 1-63 lowercase letters" in found
+    assert f"{path}:5: metadata.lables: unknown field 'lables' (did you mean 'labels'?)" in found
+    assert f"{path}:8: extra: unknown field 'extra'" in found
+    assert f"{path}:6: spec.voice_id: is required" in found
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: [unclosed\nspec: {}\n")
+    [error] = errors_of([path])
+    assert error.startswith(f"{path}:") and "invalid YAML" in error
+
+
+def test_duplicate_yaml_keys_are_errors(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("m") + "  voice_id: 2\n")
+    [error] = errors_of([path])
+    assert "spec.voice_id: duplicate key 'voice_id'" in error
+
+
+def test_duplicate_addresses_and_assistant_names_are_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text(manifest_text("same", name="One"))
+    (tmp_path / "b.yaml").write_text(manifest_text("same", name="Two") + "---\n" + manifest_text("other", name="One"))
+    found = "\n".join(errors_of([tmp_path]))
+    assert "metadata.name: 'same' is also used by the manifest at" in found
+    assert "spec.assistant_name: 'One' is also used by the manifest at" in found
+    assert str(tmp_path / "a.yaml") in found
+
+
+def test_all_errors_of_all_files_come_together(tmp_path):
+    (tmp_path / "a.yaml").write_text(manifest_text("a", voice_id="x"))
+    (tmp_path / "b.yaml").write_text(manifest_text("b", timezone="Nowhere"))
+    found = errors_of([tmp_path])
+    assert len(found) == 2 and "a.yaml" in found[0] and "b.yaml" in found[1]
+
+
+def test_a_missing_path_is_an_error(tmp_path):
+    assert errors_of([tmp_path / "nope"]) == [f"no such file or directory: {tmp_path / 'nope'}"]
+
+
+def test_sensitive_fields_default_to_the_webhook_url(tmp_path):
+    (tmp_path / "a.yaml").write_text(manifest_text("a", metadata_extra="sensitive: [system_prompt]"))
+    [manifest] = load_manifests([tmp_path])
+    assert manifest.sensitive == {"webhook_url", "system_prompt"}

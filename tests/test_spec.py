@@ -1,0 +1,115 @@
+"""Every create-field rule of API.md, enforced client-side."""
+import pytest
+
+from provisioner.spec import CREATE_FIELDS, REQUIRED_FIELDS, platform_default, validate_spec
+from conftest import REQUIRED
+
+VALID = {"assistant_name": "A", **REQUIRED}
+
+
+def problems(**changes):
+    data = {**VALID, **changes}
+    data = {k: v for k, v in data.items() if v is not ...}
+    spec, found = validate_spec(data)
+    return {".".join(map(str, p.path)): p.message for p in found}
+
+
+def test_a_minimal_spec_is_valid_and_gets_platform_defaults():
+    spec, found = validate_spec(VALID)
+    assert found == [] and spec is not None
+    assert spec.model_fields_set == set(VALID)
+    assert platform_default("speech_speed") == 1.0
+    assert platform_default("phone_number_id") is None
+
+
+def test_the_create_fields_are_exactly_those_of_the_api():
+    assert set(REQUIRED_FIELDS) == {"assistant_name", "voice_id", "language", "llm_model", "calls_direction",
+                                    "engine_type", "timezone", "initial_message", "system_prompt"}
+    assert len(CREATE_FIELDS) == 9 + 28
+
+
+@pytest.mark.parametrize("field", sorted(set(REQUIRED) | {"assistant_name"}))
+def test_each_required_field_is_required(field):
+    assert problems(**{field: ...}) == {field: "is required"}
+
+
+@pytest.mark.parametrize("field, bad, expected", [
+    ("assistant_name", "x" * 256, "must be at most 255 characters"),
+    ("language", "x" * 101, "must be at most 100 characters"),
+    ("llm_model", "x" * 101, "must be at most 100 characters"),
+    ("calls_direction", "dial", "must be one of 'receive' or 'make'"),
+    ("engine_type", "hybrid", "must be one of 'pipeline' or 'multimodal'"),
+    ("endpoint_type", "rnn", "must be one of 'vad' or 'ai'"),
+    ("who_speaks_first", "AI", "must be one of 'AI assistant' or 'Customer'"),
+    ("endpoint_sensitivity", 5.5, "must be at most 5"),
+    ("interrupt_sensitivity", -1, "must be at least 0"),
+    ("ambient_sound_volume", 1.5, "must be at most 1"),
+    ("llm_temperature", 2, "must be at most 1"),
+    ("voice_stability", -0.1, "must be at least 0"),
+    ("voice_similarity", 1.01, "must be at most 1"),
+    ("speech_speed", 0.6, "must be at least 0.7"),
+    ("speech_speed", 1.3, "must be at most 1.2"),
+    ("min_interrupt_words", 11, "must be at most 10"),
+    ("re_engagement_interval", 6, "must be at least 7"),
+    ("re_engagement_interval", 601, "must be at most 600"),
+    ("max_call_duration", 19, "must be at least 20"),
+    ("max_call_duration", 1201, "must be at most 1200"),
+    ("max_silence_duration", 0, "must be at least 1"),
+    ("max_silence_duration", 121, "must be at most 120"),
+    ("voice_id", "1", "must be an integer"),
+    ("voice_id", 1.5, "must be an integer"),
+    ("record_call", "yes", "must be true or false"),
+    ("variables", ["a"], "must be a mapping of names to values"),
+    ("post_call_schema", {"a": 1}, "must be a list"),
+    ("timezone", "Mars/Olympus", "is not an IANA time zone"),
+    ("webhook_url", "not a url", "must be an http:// or https:// URL"),
+])
+def test_each_rule_is_enforced(field, bad, expected):
+    found = problems(**{field: bad})
+    assert field in found, found
+    assert expected in found[field]
+
+
+def test_a_timezone_typo_suggests_the_right_zone():
+    assert "did you mean 'Europe/London'" in problems(timezone="Europe/Londno")["timezone"]
+
+
+def test_webhook_url_is_required_when_the_webhook_is_active():
+    assert problems(is_webhook_active=True) == {"webhook_url": "is required when is_webhook_active is true"}
+    assert problems(is_webhook_active=True, webhook_url="https://h.example/x") == {}
+    assert problems(is_webhook_active=False) == {}
+
+
+def test_post_call_schema_items_need_a_valid_name_type_and_description():
+    found = problems(post_call_schema=[{"name": "ok_1", "type": "string", "description": "d"},
+                                       {"name": "bad-name", "type": "text"},
+                                       {"name": "x", "type": "bool", "description": "d", "extra": 1}])
+    assert found == {
+        "post_call_schema.1.name": "may contain only letters, digits and underscores (got 'bad-name')",
+        "post_call_schema.1.type": "must be one of 'string', 'number' or 'bool' (got 'text')",
+        "post_call_schema.1.description": "is required",
+        "post_call_schema.2.extra": "unknown field 'extra'",
+    }
+
+
+def test_end_call_tool_description_is_at_most_500_characters():
+    assert problems(end_call_tool={"description": "x" * 500}) == {}
+    assert "at most 500" in problems(end_call_tool={"description": "x" * 501})["end_call_tool.description"]
+    assert problems(end_call_tool={}) == {"end_call_tool.description": "is required"}
+
+
+def test_unknown_fields_are_errors_with_a_suggestion():
+    assert problems(voice=3) == {"voice": "unknown field 'voice' (did you mean 'voice_id'?)"}
+    assert problems(zzz=3) == {"zzz": "unknown field 'zzz'"}
+
+
+def test_strict_types_reject_what_lax_mode_would_coerce():
+    assert "must be true or false" in problems(record_call=1)["record_call"]
+    assert "must be a string" in problems(language=5)["language"]
+    # Integers are fine where numbers are expected.
+    assert problems(speech_speed=1) == {}
+
+
+def test_all_problems_are_reported_together():
+    found = problems(voice_id="x", speech_speed=9, calls_direction="nope", timezone=...)
+    assert set(found) == {"voice_id", "speech_speed", "calls_direction", "timezone"}
