@@ -211,9 +211,11 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     last = entry.spec if entry else None
     sensitive = manifest.sensitive | set(entry.sensitive if entry else ())
 
-    # The fast path for fleets: one hash comparison per assistant when nothing changed.
+    # The fast path for fleets: one hash comparison per assistant when nothing changed. An adopted
+    # assistant (nothing applied yet) never takes it: its write-only fields are unknown and must be sent.
     readable = [name for name in CREATE_FIELDS if name in live.fields]
-    if (digest(canonical({n: desired[n] for n in readable})) == digest(canonical({n: live.fields[n] for n in readable}))
+    if (last is not None
+            and digest(canonical({n: desired[n] for n in readable})) == digest(canonical({n: live.fields[n] for n in readable}))
             and all(_write_only_unchanged(n, desired, last, sensitive) for n in CREATE_FIELDS if n not in live.fields)):
         return []
 
@@ -238,9 +240,7 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     return changes
 
 
-def _write_only_unchanged(name: str, desired: dict, last: dict | None, sensitive: set[str]) -> bool:
-    if last is None:
-        return True
+def _write_only_unchanged(name: str, desired: dict, last: dict, sensitive: set[str]) -> bool:
     return _same_secret_aware(last.get(name, _default(name)), desired[name], name in sensitive)
 
 

@@ -142,7 +142,8 @@ class Session:
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""
-        if plan.lineage != self.state.lineage:
+        # A plan made before any state existed carries a lineage nobody saved; the serial still guards it.
+        if plan.lineage != self.state.lineage and (plan.serial or self.state.serial):
             raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this state "
                                  f"is {self.state.lineage}); make a new plan")
         if plan.serial != self.state.serial:

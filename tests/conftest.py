@@ -62,6 +62,15 @@ class Platform:
     def stats(self) -> dict:
         return self.http.get("/_emulator/stats").json()
 
+    def writes(self) -> list[dict]:
+        return self.http.get("/_emulator/requests").json()
+
+    def put(self, assistant_id: int, **fields) -> None:
+        self.http.put(f"/user/assistant/{assistant_id}", json=fields).raise_for_status()
+
+    def delete(self, assistant_id: int) -> None:
+        self.http.delete(f"/user/assistant/{assistant_id}").raise_for_status()
+
     def create(self, **fields) -> dict:
         response = self.http.post("/user/assistant", json=fields)
         response.raise_for_status()

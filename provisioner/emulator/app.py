@@ -74,6 +74,8 @@ class Platform:
                                     headers={"Retry-After": str(wait)})
             if self.faults.fail_before():
                 return _message(500, "Server Error (injected before the request took effect).")
+            if write:
+                self.stats.journal(method, request.url.path, await _json_body(request))
             response = await handler(request, tenant)
             if write and response.status_code < 300:
                 failure = self.faults.fail_after_commit()
@@ -175,6 +177,9 @@ class Platform:
     async def get_stats(self, request: Request) -> Response:
         return JSONResponse(self.stats.snapshot())
 
+    async def get_requests(self, request: Request) -> Response:
+        return JSONResponse(self.stats.writes())
+
     async def reset(self, request: Request) -> Response:
         self.store.reset()
         self.stats.reset()
@@ -192,6 +197,7 @@ class Platform:
             Route("/_emulator/faults", self.set_faults, methods=["POST"]),
             Route("/_emulator/faults", self.get_faults, methods=["GET"]),
             Route("/_emulator/stats", self.get_stats, methods=["GET"]),
+            Route("/_emulator/requests", self.get_requests, methods=["GET"]),
             Route("/_emulator/reset", self.reset, methods=["POST"]),
         ]
 

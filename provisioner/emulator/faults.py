@@ -72,9 +72,22 @@ class Faults:
 
 
 class Stats:
+    """Request counts per route template, and a short journal of recent writes (for tests)."""
+
+    JOURNAL_SIZE = 2000
+
     def __init__(self):
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
+        self._journal: collections.deque[dict] = collections.deque(maxlen=self.JOURNAL_SIZE)
+
+    def journal(self, method: str, path: str, body) -> None:
+        with self._lock:
+            self._journal.append({"method": method, "path": path, "body": body})
+
+    def writes(self) -> list[dict]:
+        with self._lock:
+            return list(self._journal)
 
     def count(self, route: str) -> None:
         with self._lock:
@@ -87,3 +100,4 @@ class Stats:
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._journal.clear()

@@ -1,0 +1,340 @@
+"""The full lifecycle through the CLI: update, reset, destroy, protect, drift, adoption, import, export,
+refresh, saved plans, targeting and state repairs."""
+import json
+
+import yaml
+
+from provisioner.planner import same
+from provisioner.spec import CREATE_FIELDS, platform_default
+from provisioner.wire import READABLE_FIELDS, create_fields_from_read
+from conftest import REQUIRED
+
+FIRST = dict(
+    phone_number_id=45, endpoint_type="vad", endpoint_sensitivity=1.5, interrupt_sensitivity=2,
+    ambient_sound_volume=0.2, post_call_evaluation=True, send_webhook_only_on_completed=True,
+    include_recording_in_webhook=False, is_webhook_active=True, webhook_url="https://hooks.example/a?key=K1",
+    use_min_interrupt_words=True, min_interrupt_words=3, variables={"a": "1"},
+    post_call_schema=[{"name": "x", "type": "string", "description": "d"}], end_call_tool={"description": "bye"},
+    llm_temperature=0.3, voice_stability=0.4, voice_similarity=0.6, speech_speed=0.9, allow_interruptions=False,
+    filler_audios=True, re_engagement_interval=20, max_call_duration=300, max_silence_duration=10,
+    end_call_on_voicemail=True, noise_cancellation=True, record_call=True, who_speaks_first="Customer",
+)
+SECOND = dict(
+    assistant_name="Renamed", voice_id=2, language="Spanish", llm_model="gpt-4.1", calls_direction="receive",
+    engine_type="multimodal", timezone="Europe/Madrid", initial_message="Hola", system_prompt="Nuevo",
+    phone_number_id=47, endpoint_type="ai", endpoint_sensitivity=4, interrupt_sensitivity=0.5,
+    ambient_sound_volume=0.9, post_call_evaluation=False, send_webhook_only_on_completed=False,
+    include_recording_in_webhook=True, is_webhook_active=True, webhook_url="https://hooks.example/b?key=K2",
+    use_min_interrupt_words=False, min_interrupt_words=7, variables={"a": "2", "b": 3},
+    post_call_schema=[{"name": "x", "type": "number", "description": "d2"}], end_call_tool={"description": "ciao"},
+    llm_temperature=0.9, voice_stability=0.8, voice_similarity=0.2, speech_speed=1.15, allow_interruptions=True,
+    filler_audios=False, re_engagement_interval=500, max_call_duration=1100, max_silence_duration=100,
+    end_call_on_voicemail=False, noise_cancellation=False, record_call=False, who_speaks_first="AI assistant",
+)
+
+
+def platform_fields(workspace, name):
+    [item] = workspace.platform.by_name(name)
+    return item["id"], create_fields_from_read(item)
+
+
+def assert_platform_matches(workspace, name, spec):
+    _, fields = platform_fields(workspace, name)
+    for field in READABLE_FIELDS:
+        expected = spec.get(field, platform_default(field))
+        expected = expected.model_dump() if hasattr(expected, "model_dump") else expected
+        assert same(fields[field], expected), (field, fields[field], expected)
+
+
+def apply_ok(workspace, *args):
+    result = workspace.run("apply", "--auto-approve", *args)
+    assert result.exit_code == 0, result.all
+    return result
+
+
+def no_changes(workspace):
+    result = workspace.run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0 and "No changes." in result.output, result.all
+
+
+def test_every_field_updates_in_place_with_only_the_changed_fields_sent(workspace):
+    workspace.add("a", name="Original", **FIRST)
+    apply_ok(workspace)
+    assistant_id, _ = platform_fields(workspace, "Original")
+    no_changes(workspace)
+    writes_before = len(workspace.platform.writes())
+
+    workspace.add("a", **SECOND)
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2
+    assert "# a will be updated in-place" in plan.output
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.output
+    assert '~ voice_id                       = 1 -> 2' in plan.output
+    assert '"make" -> "receive"' in plan.output
+    assert "# write-only" in plan.output and "K2" not in plan.output and "(sensitive)" in plan.output
+
+    apply_ok(workspace)
+    [put] = workspace.platform.writes()[writes_before:]
+    assert put["method"] == "PUT"
+    assert put["path"] == f"/user/assistant/{assistant_id}"
+    changed = {k for k in CREATE_FIELDS if not same(FIRST.get(k, {**REQUIRED, "assistant_name": "Original"}.get(k)),
+                                                    SECOND[k])}
+    assert set(put["body"]) == changed
+    assert all(same(put["body"][k], SECOND[k]) for k in changed)
+    assert_platform_matches(workspace, "Renamed", SECOND)
+    state = json.loads(workspace.state_file.read_text())["resources"]["a"]
+    assert state["spec"]["llm_model"] == "gpt-4.1" and state["spec"]["speech_speed"] == 1.15
+    no_changes(workspace)
+
+    # Changing one field sends one field.
+    workspace.add("a", **{**SECOND, "system_prompt": "Only this"})
+    apply_ok(workspace)
+    assert workspace.platform.writes()[-1]["body"] == {"system_prompt": "Only this"}
+
+
+def test_a_removed_field_goes_back_to_the_platform_default_without_flapping(workspace):
+    workspace.add("a", record_call=True, max_call_duration=300, speech_speed=1.1, variables={"k": "v"},
+                  end_call_tool={"description": "bye"})
+    apply_ok(workspace)
+    workspace.add("a")
+    plan = workspace.run("plan")
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in plan.output
+    assert "record_call" in plan.output and "back to the platform's default" in plan.output
+    assert "speech_speed" in plan.output
+    apply_ok(workspace)
+    body = workspace.platform.writes()[-1]["body"]
+    assert body == {"record_call": False, "max_call_duration": 600, "speech_speed": 1.0, "variables": {},
+                    "end_call_tool": None}
+    assert_platform_matches(workspace, "A", {**REQUIRED, "assistant_name": "A"})
+    no_changes(workspace)
+
+
+def test_a_removed_manifest_is_destroyed_and_leaves_state(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    apply_ok(workspace)
+    workspace.remove("b")
+    plan = workspace.run("plan")
+    assert "# b will be destroyed" in plan.output and "Plan: 0 to add, 0 to change, 1 to destroy." in plan.output
+    apply_ok(workspace)
+    assert [a["name"] for a in workspace.platform.assistants()] == ["A"]
+    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a"}
+    no_changes(workspace)
+
+
+def test_destroy_command_removes_everything_managed_only(workspace):
+    workspace.platform.create(assistant_name="Unmanaged", **REQUIRED)
+    workspace.add("a")
+    workspace.add("b")
+    apply_ok(workspace)
+    assert workspace.run("destroy", input="no\n").exit_code == 1
+    assert len(workspace.platform.assistants()) == 3
+    result = workspace.run("destroy", input="yes\n")
+    assert result.exit_code == 0, result.all
+    assert "Plan: 0 to add, 0 to change, 2 to destroy." in result.output
+    assert [a["name"] for a in workspace.platform.assistants()] == ["Unmanaged"]
+    assert json.loads(workspace.state_file.read_text())["resources"] == {}
+
+
+def test_protected_assistants_cannot_be_destroyed_even_after_the_manifest_is_gone(workspace):
+    workspace.add("keep", metadata_extra="protect: true")
+    apply_ok(workspace)
+    for args in (("destroy", "--auto-approve"),):
+        result = workspace.run(*args)
+        assert result.exit_code == 1 and "'keep'" in result.stderr and "protected" in result.stderr
+    workspace.remove("keep")
+    for args in (("plan",), ("apply", "--auto-approve"), ("destroy", "--auto-approve")):
+        result = workspace.run(*args)
+        assert result.exit_code == 1, (args, result.all)
+        assert "assistant 'keep'" in result.stderr and "protected" in result.stderr
+    assert len(workspace.platform.assistants()) == 1
+    # Lifting the protection takes an apply with protect: false first.
+    workspace.add("keep", metadata_extra="protect: false")
+    apply_ok(workspace)
+    workspace.remove("keep")
+    apply_ok(workspace)
+    assert workspace.platform.assistants() == []
+
+
+def test_protection_set_without_other_changes_is_remembered(workspace):
+    workspace.add("keep")
+    apply_ok(workspace)
+    workspace.add("keep", metadata_extra="protect: true")
+    apply_ok(workspace)
+    assert json.loads(workspace.state_file.read_text())["resources"]["keep"]["protect"] is True
+    workspace.remove("keep")
+    assert workspace.run("plan").exit_code == 1
+
+
+def test_drift_on_the_platform_is_shown_and_corrected(workspace):
+    workspace.add("a", system_prompt="From git", record_call=True)
+    apply_ok(workspace)
+    assistant_id, _ = platform_fields(workspace, "A")
+    workspace.platform.put(assistant_id, system_prompt="Edited in the dashboard", record_call=False)
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2
+    assert '"Edited in the dashboard" -> "From git"' in plan.output
+    assert "changed on the platform outside the provisioner" in plan.output
+    apply_ok(workspace)
+    _, fields = platform_fields(workspace, "A")
+    assert fields["system_prompt"] == "From git" and fields["record_call"] is True
+    no_changes(workspace)
+
+
+def test_an_assistant_deleted_outside_is_recreated(workspace):
+    workspace.add("a")
+    apply_ok(workspace)
+    assistant_id, _ = platform_fields(workspace, "A")
+    workspace.platform.delete(assistant_id)
+    plan = workspace.run("plan")
+    assert "# a will be created" in plan.output and "gone from the platform" in plan.output
+    apply_ok(workspace)
+    [item] = workspace.platform.assistants()
+    assert item["id"] != assistant_id
+    no_changes(workspace)
+
+
+def test_lost_state_recovers_by_adoption_without_duplicates(workspace):
+    for name in ("a", "b", "c"):
+        workspace.add(name, llm_model="model-" + name, speech_speed=1.1)
+    apply_ok(workspace)
+    ids = sorted(a["id"] for a in workspace.platform.assistants())
+    workspace.state_file.unlink()
+    plan = workspace.run("plan")
+    assert plan.output.count("will be imported") == 3 and "to add" in plan.output
+    assert "Plan: 3 to import, 0 to add, 3 to change, 0 to destroy." in plan.output
+    assert "(unknown)" in plan.output  # write-only fields can't be known for an adopted assistant
+    apply_ok(workspace)
+    assert sorted(a["id"] for a in workspace.platform.assistants()) == ids
+    no_changes(workspace)
+
+
+def test_several_namesakes_are_an_error_until_one_is_imported(workspace):
+    first = workspace.platform.create(assistant_name="Twin", **REQUIRED)
+    second = workspace.platform.create(assistant_name="Twin", **REQUIRED)
+    workspace.add("twin", name="Twin")
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert f"ids {first['id']}, {second['id']}" in result.stderr and "provisioner import twin ID" in result.stderr
+    assert len(workspace.platform.assistants()) == 2
+
+    imported = workspace.run("import", "twin", str(second["id"]))
+    assert imported.exit_code == 0, imported.all
+    assert json.loads(workspace.state_file.read_text())["resources"]["twin"]["id"] == second["id"]
+    apply_ok(workspace)
+    assert len(workspace.platform.assistants()) == 2
+    no_changes(workspace)
+
+
+def test_import_refuses_what_it_cannot_do(workspace):
+    created = workspace.platform.create(assistant_name="X", **REQUIRED)
+    workspace.add("x", name="X")
+    assert "no manifest" in workspace.run("import", "nope", str(created["id"])).stderr
+    assert "no assistant with id 999" in workspace.run("import", "x", "999").stderr
+    assert workspace.run("import", "x", str(created["id"])).exit_code == 0
+    assert "already in state" in workspace.run("import", "x", str(created["id"])).stderr
+
+
+def test_export_writes_manifests_for_unmanaged_assistants_that_then_adopt(workspace):
+    workspace.add("managed")
+    apply_ok(workspace)
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "Legacy Bot", "record_call": True,
+                                 "variables": {"x": "y"}, "llm_model": "old"})
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    [path] = (workspace.root / "exported").glob("*.yaml")
+    text = path.read_text()
+    assert "write-only" in text and "llm_model: ''" in text
+    document = yaml.safe_load(text)
+    assert document["metadata"]["name"] == "legacy-bot"
+    assert document["spec"]["assistant_name"] == "Legacy Bot" and document["spec"]["record_call"] is True
+    # Unfilled, it is refused with file and line; filled in, it adopts the assistant instead of creating one.
+    (workspace.root / "manifests" / path.name).write_text(text)
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "legacy-bot.yaml" in refused.stderr and "spec.llm_model" in refused.stderr
+    (workspace.root / "manifests" / path.name).write_text(text.replace("llm_model: ''", "llm_model: old"))
+    plan = workspace.run("plan")
+    assert "# legacy-bot will be imported" in plan.output and "to add" in plan.output
+    apply_ok(workspace)
+    assert len(workspace.platform.assistants()) == 2
+    no_changes(workspace)
+    assert workspace.run("export", "--out", "exported2").output.strip().endswith("Exported 0 assistant(s).")
+
+
+def test_refresh_updates_state_only(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    apply_ok(workspace)
+    a_id, _ = platform_fields(workspace, "A")
+    b_id, _ = platform_fields(workspace, "B")
+    workspace.platform.put(a_id, system_prompt="Changed there")
+    workspace.platform.delete(b_id)
+    writes_before = len(workspace.platform.writes())
+    result = workspace.run("refresh")
+    assert result.exit_code == 0, result.all
+    assert "b: id" in result.output and "removed from state" in result.output
+    assert len(workspace.platform.writes()) == writes_before
+    state = json.loads(workspace.state_file.read_text())["resources"]
+    assert set(state) == {"a"} and state["a"]["remote"]["system_prompt"] == "Changed there"
+
+
+def test_saved_plan_applies_exactly_and_refuses_when_stale(workspace):
+    workspace.add("a", is_webhook_active=True, webhook_url="https://hooks.example/x?key=TOPSECRET")
+    saved = workspace.run("plan", "--out", "a.plan")
+    assert saved.exit_code == 0 and "provisioner apply a.plan" in saved.output
+    plan_text = (workspace.root / "a.plan").read_text()
+    assert "TOPSECRET" not in plan_text
+    # Another manifest added after planning is not part of the saved plan.
+    workspace.add("b")
+    result = workspace.run("apply", "a.plan")
+    assert result.exit_code == 0, result.all
+    [item] = workspace.platform.assistants()
+    assert item["name"] == "A" and item["webhook_url"] == "https://hooks.example/x?key=TOPSECRET"
+    # The same plan again: state moved on since, so it is stale.
+    again = workspace.run("apply", "a.plan")
+    assert again.exit_code == 1 and "make a new plan" in again.stderr
+
+    workspace.remove("b")
+    workspace.add("a", is_webhook_active=True, webhook_url="https://hooks.example/x?key=TOPSECRET",
+                  system_prompt="v2")
+    assert workspace.run("plan", "--out", "b.plan").exit_code == 0
+    workspace.platform.put(item["id"], initial_message="changed meanwhile")
+    refused = workspace.run("apply", "b.plan")
+    assert refused.exit_code == 1 and "changed on the platform since the plan" in refused.stderr
+    assert workspace.platform.assistants()[0]["system_prompt"] == "Be helpful."
+
+
+def test_target_limits_plan_and_apply(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    plan = workspace.run("plan", "--target", "a")
+    assert "# a will be created" in plan.output and "# b" not in plan.output
+    apply_ok(workspace, "--target", "b")
+    assert [x["name"] for x in workspace.platform.assistants()] == ["B"]
+    assert "names no manifest" in workspace.run("plan", "--target", "zzz").stderr
+
+
+def test_state_commands(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    apply_ok(workspace)
+    listed = workspace.run("state", "list")
+    assert listed.exit_code == 0 and "a\tid=" in listed.output and "b\tid=" in listed.output
+    shown = json.loads(workspace.run("state", "show", "a").output)
+    assert shown["address"] == "a" and shown["last_applied_spec"]["assistant_name"] == "A"
+
+    before = workspace.state_file.read_text()
+    assert workspace.run("state", "mv", "a", "renamed").exit_code == 0
+    backup = workspace.state_file.with_name("default.json.backup")
+    assert backup.read_text() == before
+    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"renamed", "b"}
+    workspace.run("state", "mv", "renamed", "a")
+
+    assert workspace.run("state", "rm", "b").exit_code == 0
+    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a"}
+    assert len(workspace.platform.assistants()) == 2
+    # The forgotten assistant is adopted again, not duplicated.
+    plan = workspace.run("plan")
+    assert "# b will be imported" in plan.output
+    assert workspace.run("state", "rm", "zzz").exit_code == 1
+    assert workspace.run("state", "mv", "a", "Bad Name").exit_code == 1
