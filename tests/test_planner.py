@@ -1,0 +1,156 @@
+"""The pure diff: manifests x state x platform -> plan, with no I/O."""
+import pytest
+
+from provisioner.errors import PlanError
+from provisioner.manifest import load_manifests
+from provisioner.plan import Action, Plan
+from provisioner.planner import RemoteAssistant, compute_plan, full_spec, record_for, same
+from provisioner.state import ResourceState, State
+from provisioner.wire import read_shape
+from conftest import manifest_text
+
+
+@pytest.fixture
+def load(tmp_path):
+    def load(*documents):
+        path = tmp_path / "m.yaml"
+        path.write_text("---\n".join(documents))
+        return load_manifests([path])
+    return load
+
+
+def remote(id, manifest=None, **overrides):
+    fields = full_spec({**(manifest.fields if manifest else {}), **overrides})
+    item = read_shape(fields, id=id, user_id=1, status="active", created_at="t", updated_at="t")
+    return RemoteAssistant.from_item(item)
+
+
+def applied(state, manifest, id):
+    live = remote(id, manifest)
+    state.resources[manifest.address] = ResourceState.from_dict({"id": id, **record_for(manifest, live.fields)})
+    return live
+
+
+def test_canonical_equality():
+    assert same(1, 1.0) and same({"a": [1, 2]}, {"a": [1.0, 2]}) and not same(True, 1) and not same([1, 2], [2, 1])
+
+
+def test_missing_assistants_are_created_with_exactly_the_manifest_fields(load):
+    [m] = load(manifest_text("a", record_call=True))
+    plan = compute_plan([m], State.new(), [])
+    [change] = plan.changes
+    assert change.action is Action.CREATE and change.body == m.fields
+    assert plan.counts["add"] == 1
+
+
+def test_matching_assistants_plan_nothing(load):
+    [m] = load(manifest_text("a", variables={"x": 1}, speech_speed=1.1))
+    state = State.new()
+    live = applied(state, m, 7)
+    assert compute_plan([m], state, [live]).changes == []
+
+
+def test_readable_fields_compare_with_the_platform_and_flag_drift(load):
+    [m] = load(manifest_text("a", system_prompt="git"))
+    state = State.new()
+    applied(state, m, 7)
+    drifted = remote(7, m, system_prompt="dashboard")
+    [change] = compute_plan([m], state, [drifted]).changes
+    [field] = change.fields
+    assert (change.action, field.field, field.before, field.after, field.drift) == (
+        Action.UPDATE, "system_prompt", "dashboard", "git", True)
+    assert change.body == {"system_prompt": "git"}
+
+
+def test_write_only_fields_compare_with_the_last_applied_spec(load):
+    [old] = load(manifest_text("a", llm_model="m1"))
+    [new] = load(manifest_text("a", llm_model="m2"))
+    state = State.new()
+    live = applied(state, old, 7)
+    plan = compute_plan([new], state, [live])
+    [field] = plan.changes[0].fields
+    assert (field.field, field.before, field.after, field.source) == ("llm_model", "m1", "m2", "last-applied")
+    assert plan.notes and "write-only" in plan.notes[0]
+
+
+def test_a_removed_field_resets_to_the_default(load):
+    [old] = load(manifest_text("a", record_call=True, speech_speed=1.1))
+    [new] = load(manifest_text("a"))
+    state = State.new()
+    live = applied(state, old, 7)
+    [change] = compute_plan([new], state, [live]).changes
+    assert change.body == {"record_call": False, "speech_speed": 1.0}
+    assert all(f.reset for f in change.fields)
+
+
+def test_adoption_of_a_single_namesake_and_refusal_of_several(load):
+    [m] = load(manifest_text("a", name="Shared", llm_model="x"))
+    one = remote(3, m)
+    [change] = compute_plan([m], State.new(), [one]).changes
+    assert change.action is Action.IMPORT and change.remote_id == 3
+    # Write-only fields of an adopted assistant are unknown, so they are sent.
+    assert "llm_model" in change.body and not [f for f in change.fields if f.field == "llm_model"][0].before_known
+    with pytest.raises(PlanError, match=r"ids 3, 4"):
+        compute_plan([m], State.new(), [one, remote(4, m)])
+
+
+def test_an_assistant_claimed_by_another_address_is_never_adopted(load):
+    [a, b] = load(manifest_text("a", name="Old"), manifest_text("b", name="Old2"))
+    state = State.new()
+    applied(state, a, 1)
+    live = remote(1, a)
+    [b_new] = load(manifest_text("b", name="Old"))
+    plan = compute_plan([b_new], state, [live])
+    actions = {c.address: c.action for c in plan.changes}
+    assert actions == {"a": Action.DELETE, "b": Action.CREATE}
+
+
+def test_gone_assistants_are_recreated_or_forgotten(load):
+    [m] = load(manifest_text("a"))
+    state = State.new()
+    applied(state, m, 7)
+    [change] = compute_plan([m], state, []).changes
+    assert change.action is Action.CREATE and "gone" in change.reason
+    [forget] = compute_plan([], state, []).changes
+    assert forget.action is Action.FORGET
+
+
+def test_protection_comes_from_the_manifest_else_from_state(load):
+    [m] = load(manifest_text("a", metadata_extra="protect: true"))
+    state = State.new()
+    live = applied(state, m, 7)
+    with pytest.raises(PlanError, match="protected"):
+        compute_plan([], state, [live])
+    with pytest.raises(PlanError, match="protected"):
+        compute_plan([m], state, [live], destroy=True)
+    [unprotected] = load(manifest_text("a"))
+    [change] = compute_plan([unprotected], state, [live], destroy=True).changes
+    assert change.action is Action.DELETE
+
+
+def test_targets(load):
+    ms = load(manifest_text("a"), manifest_text("b"))
+    assert [c.address for c in compute_plan(ms, State.new(), [], targets=["b"]).changes] == ["b"]
+    with pytest.raises(PlanError, match="names no manifest"):
+        compute_plan(ms, State.new(), [], targets=["c"])
+
+
+def test_sensitive_values_stay_out_of_the_plan_data(load):
+    [m] = load(manifest_text("a", is_webhook_active=True, webhook_url="https://h.example/?k=SECRET",
+                             metadata_extra="sensitive: [system_prompt]"))
+    plan = compute_plan([m], State.new(), [])
+    assert plan.changes[0].body["webhook_url"].endswith("SECRET")  # in memory, to be sent
+    data = plan.to_dict()
+    assert "SECRET" not in str(data) and "Be helpful" not in str(data)
+    restored = Plan.from_dict(data)
+    assert restored.changes[0].body["webhook_url"].startswith("sha256:")
+    assert str(restored.to_dict()) == str(data)
+
+
+def test_nested_changes_are_detailed(load):
+    [old] = load(manifest_text("a", variables={"x": "1", "y": "2"}))
+    [new] = load(manifest_text("a", variables={"x": "9", "z": "3"}))
+    state = State.new()
+    live = applied(state, old, 7)
+    [field] = compute_plan([new], state, [live]).changes[0].fields
+    assert field.details == [["x", "1", "9"], ["y", "2", None], ["z", None, "3"]]

@@ -1,0 +1,49 @@
+"""Rendering a plan: Terraform-style text and JSON; nothing computed, nothing secret shown."""
+import json
+
+import click
+
+from provisioner import render
+from provisioner.plan import Action, Change, FieldChange, Plan
+
+
+def plan_of(*changes):
+    return Plan(list(changes), lineage="l", serial=1)
+
+
+def plain(text):
+    return click.unstyle(text)
+
+
+def test_no_changes():
+    assert plain(render.plan_text(plan_of())).startswith("No changes.")
+
+
+def test_each_action_has_its_symbol_and_headline_and_the_summary_line():
+    text = plain(render.plan_text(plan_of(
+        Change("new", Action.CREATE, "New", fields=[FieldChange("voice_id", None, 1, before_known=False)]),
+        Change("upd", Action.UPDATE, "Upd", remote_id=2, fields=[FieldChange("voice_id", 1, 2)]),
+        Change("old", Action.DELETE, "Old", remote_id=3),
+        Change("adopt", Action.IMPORT, "Adopt", remote_id=4, body={"llm_model": "x"},
+               fields=[FieldChange("llm_model", None, "x", source="last-applied", before_known=False)]),
+    )))
+    assert "# new will be created" in text and '  + assistant "new" {' in text and "+ voice_id = 1" in text
+    assert "# upd will be updated in-place" in text and "~ voice_id = 1 -> 2" in text
+    assert "# old will be destroyed" in text and '  - assistant "old" {' in text
+    assert "# adopt will be imported (adopting id 4" in text and ' <= assistant "adopt" {' in text
+    assert "~ llm_model = (unknown) -> \"x\"  # write-only" in text
+    assert text.rstrip().endswith("Plan: 1 to import, 1 to add, 2 to change, 1 to destroy.")
+
+
+def test_sensitive_values_render_as_sensitive():
+    text = render.plan_text(plan_of(Change("a", Action.UPDATE, "A", remote_id=1, fields=[
+        FieldChange("webhook_url", "(sensitive)", "(sensitive)", sensitive=True)])))
+    assert "webhook_url = (sensitive) -> (sensitive)" in plain(text)
+
+
+def test_json_is_the_plan_data():
+    plan = plan_of(Change("a", Action.CREATE, "A", body={"webhook_url": "https://x.example/?k=S"},
+                          sensitive=["webhook_url"]))
+    data = json.loads(render.plan_json(plan))
+    assert data["summary"]["add"] == 1 and data["changes"][0]["action"] == "create"
+    assert data["changes"][0]["body"]["webhook_url"].startswith("sha256:")
