@@ -8,7 +8,6 @@ that name that was not there before, and adopt it if it exists.
 """
 from __future__ import annotations
 
-import random
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -19,9 +18,6 @@ from .client import PlatformClient
 from .errors import ApiError, NotFoundError, RejectedError, ServerError, TransportError
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
-
-MAX_CREATE_ATTEMPTS = 5
-
 
 @dataclass
 class ChangeResult:
@@ -156,13 +152,11 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
 
 def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note)."""
-    for attempt in range(1, MAX_CREATE_ATTEMPTS + 1):
+    attempts = client.retry.max_attempts
+    for attempt in range(1, attempts + 1):
         try:
             return int(client.create_assistant(change.body)["id"]), ""
         except (ServerError, TransportError) as error:
-            if attempt == MAX_CREATE_ATTEMPTS:
-                raise ApiError(f"{error} (gave up after {attempt} attempts; nothing with this name was found "
-                               "on the platform, so nothing was created)") from None
             found = [item for item in client.list_assistants()
                      if item.get("name") == change.assistant_name and int(item["id"]) not in known_ids]
             if len(found) == 1:
@@ -172,5 +166,8 @@ def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tupl
                 raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "
                                f"assistants named {change.assistant_name!r} (ids {ids}); adopt one with "
                                f"`provisioner import {change.address} ID` and delete the others") from None
-            time.sleep(min(8.0, 0.25 * 2 ** attempt) * random.random())
+            if attempt == attempts:
+                raise ApiError(f"{error} (gave up after {attempt} attempts; no assistant with this name is on "
+                               "the platform, so nothing was created)") from None
+            client.pause(client.backoff(attempt))
     raise AssertionError("unreachable")

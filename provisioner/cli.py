@@ -48,6 +48,8 @@ def platform_options(command: Callable) -> Callable:
                      help="Attempts per request on 429, 5xx and network errors."),
         click.option("--retry-max-time", default="120s", show_default=True,
                      help="Give up retrying a request after this long."),
+        click.option("--retry-backoff", default="0.5s", show_default=True,
+                     help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
         click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
     ]
     for option in reversed(options):
@@ -57,6 +59,7 @@ def platform_options(command: Callable) -> Callable:
 
 def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
     retry = RetryPolicy(max_attempts=kwargs.pop("max_retries"), max_elapsed=duration(kwargs.pop("retry_max_time")),
+                        backoff_base=duration(kwargs.pop("retry_backoff")),
                         timeout=duration(kwargs.pop("request_timeout")))
     return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
                     token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock"),

@@ -9,6 +9,7 @@ leaves its outcome unknown, and the caller must look before it creates again
 """
 from __future__ import annotations
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -74,20 +75,23 @@ class PlatformClient:
 
     def list_assistants(self) -> list[dict[str, Any]]:
         """Every assistant of the user, in the read shape: page 1, then the other pages concurrently."""
-        first = self._get_json("/user/assistants/get", params={"per_page": PAGE_SIZE, "page": 1})
-        items = list(first.get("data") or [])
+        first = self._page(1)
+        items = _page_items(first)
         last_page = int(first.get("last_page") or 1)
         if last_page > 1:
             workers = max(1, min(self.max_connections, last_page - 1))
             with ThreadPoolExecutor(workers, thread_name_prefix="list") as pool:
-                pages = pool.map(lambda p: self._get_json("/user/assistants/get",
-                                                          params={"per_page": PAGE_SIZE, "page": p}),
-                                 range(2, last_page + 1))
-                for page in pages:
-                    items += page.get("data") or []
+                for page in pool.map(self._page, range(2, last_page + 1)):
+                    items += _page_items(page)
         # An assistant created between two page reads shifts the pages; never report one twice.
         unique = {item["id"]: item for item in items}
         return sorted(unique.values(), key=lambda item: item["id"])
+
+    def _page(self, number: int) -> dict[str, Any]:
+        page = self._get_json("/user/assistants/get", params={"per_page": PAGE_SIZE, "page": number})
+        if not isinstance(page, dict):
+            raise ApiError(f"GET /user/assistants/get: expected a page object, got {type(page).__name__}")
+        return page
 
     def create_assistant(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("POST", "/user/assistant", json=body, idempotent=False).get("data") or {}
@@ -138,9 +142,14 @@ class PlatformClient:
         error = state.outcome.exception() if state.outcome else None
         if isinstance(error, RateLimitedError) and error.retry_after is not None:
             return error.retry_after
-        exponential = tenacity.wait_random_exponential(multiplier=self.retry.backoff_base,
-                                                       max=self.retry.backoff_max)
-        return exponential(state)
+        return self.backoff(state.attempt_number)
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with full jitter: random in [0, min(max, base * 2**(attempt-1))]."""
+        return random.uniform(0, min(self.retry.backoff_max, self.retry.backoff_base * 2 ** (attempt - 1)))
+
+    def pause(self, seconds: float) -> None:
+        self._sleep(seconds)
 
     def _send_once(self, method: str, path: str, json: Any, params: dict | None) -> Any:
         where = f"{method} {path}"
@@ -186,6 +195,13 @@ def _parse(where: str, response: httpx.Response) -> Any:
     if status >= 500:
         raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
     raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)
+
+
+def _page_items(page: dict[str, Any]) -> list[dict[str, Any]]:
+    items = page.get("data") or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
+        raise ApiError("GET /user/assistants/get: the page's data is not a list of assistants")
+    return items
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

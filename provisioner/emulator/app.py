@@ -61,6 +61,13 @@ class Platform:
 
         async def run(request: Request) -> Response:
             self.stats.count(route_name)
+            self.stats.entered()
+            try:
+                return await serve(request)
+            finally:
+                self.stats.left()
+
+        async def serve(request: Request) -> Response:
             settings = self.faults.settings
             if settings.latency_ms:
                 await asyncio.sleep(settings.latency_ms / 1000)
@@ -180,6 +187,9 @@ class Platform:
     async def get_requests(self, request: Request) -> Response:
         return JSONResponse(self.stats.writes())
 
+    async def get_concurrency(self, request: Request) -> Response:
+        return JSONResponse({"in_flight": self.stats.in_flight, "max_in_flight": self.stats.max_in_flight})
+
     async def reset(self, request: Request) -> Response:
         self.store.reset()
         self.stats.reset()
@@ -198,6 +208,7 @@ class Platform:
             Route("/_emulator/faults", self.get_faults, methods=["GET"]),
             Route("/_emulator/stats", self.get_stats, methods=["GET"]),
             Route("/_emulator/requests", self.get_requests, methods=["GET"]),
+            Route("/_emulator/concurrency", self.get_concurrency, methods=["GET"]),
             Route("/_emulator/reset", self.reset, methods=["POST"]),
         ]
 

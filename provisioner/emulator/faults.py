@@ -80,6 +80,17 @@ class Stats:
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._journal: collections.deque[dict] = collections.deque(maxlen=self.JOURNAL_SIZE)
+        self.in_flight = 0
+        self.max_in_flight = 0
+
+    def entered(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def left(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
 
     def journal(self, method: str, path: str, body) -> None:
         with self._lock:
@@ -101,3 +112,4 @@ class Stats:
         with self._lock:
             self._counts.clear()
             self._journal.clear()
+            self.max_in_flight = self.in_flight

@@ -1,0 +1,120 @@
+"""The client's retry rules, with scripted answers and a recorded clock (the policy is what is under test)."""
+import httpx
+import pytest
+
+from provisioner.client import PlatformClient, RetryPolicy
+from provisioner.errors import (AuthenticationError, RateLimitedError, RejectedError, ServerError,
+                                TransportError)
+
+
+def scripted(*answers):
+    """A client whose requests get `answers` in order: a status code, (status, headers), or an exception."""
+    calls, sleeps = [], []
+    queue = list(answers)
+
+    def handler(request):
+        calls.append((request.method, request.url.path))
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        status, headers = answer if isinstance(answer, tuple) else (answer, {})
+        data = [] if request.method == "GET" else {"id": 5}
+        body = {"data": data, "current_page": 1, "last_page": 1} if status < 300 else {"message": "no"}
+        if status == 422:
+            body = {"message": "The voice id is invalid.", "errors": {"voice_id": ["The selected voice id is invalid."]}}
+        return httpx.Response(status, json=body, headers=headers)
+
+    client = PlatformClient("http://platform.test", "tok", transport=httpx.MockTransport(handler),
+                            retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_max=4),
+                            sleep=sleeps.append)
+    return client, calls, sleeps
+
+
+def test_429_honours_retry_after():
+    client, calls, sleeps = scripted((429, {"Retry-After": "3"}), (429, {"Retry-After": "1"}), 200)
+    assert client.list_assistants() == []
+    assert sleeps == [3.0, 1.0] and len(calls) == 3
+
+
+def test_5xx_and_network_errors_back_off_exponentially_with_jitter_for_reads():
+    client, calls, sleeps = scripted(503, httpx.ReadTimeout("slow"), httpx.ConnectError("refused"), 200)
+    client.list_assistants()
+    assert len(calls) == 4
+    assert 0 <= sleeps[0] <= 0.5 and 0 <= sleeps[1] <= 1.0 and 0 <= sleeps[2] <= 2.0
+
+
+def test_attempts_are_bounded():
+    client, calls, sleeps = scripted(500, 500, 500, 500, 500)
+    with pytest.raises(ServerError, match="500"):
+        client.list_assistants()
+    assert len(calls) == 4
+
+
+def test_total_retry_time_is_bounded():
+    client, calls, _ = scripted(*[500] * 10)
+    client.retry = RetryPolicy(max_attempts=10, max_elapsed=0.0)
+    with pytest.raises(ServerError):
+        client.list_assistants()
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("status, error", [(401, AuthenticationError), (422, RejectedError), (404, Exception),
+                                           (400, Exception)])
+def test_client_errors_fail_at_once(status, error):
+    client, calls, sleeps = scripted(status)
+    with pytest.raises(error):
+        client.update_assistant(1, {"voice_id": 9})
+    assert len(calls) == 1 and sleeps == []
+
+
+def test_a_422_keeps_the_fields():
+    client, _, _ = scripted(422)
+    with pytest.raises(RejectedError) as caught:
+        client.create_assistant({})
+    assert caught.value.errors == {"voice_id": ["The selected voice id is invalid."]}
+
+
+def test_a_create_is_not_retried_when_its_outcome_is_unknown():
+    for answer in (500, httpx.ReadTimeout("slow"), httpx.RemoteProtocolError("dropped")):
+        client, calls, _ = scripted(answer, 200)
+        with pytest.raises((ServerError, TransportError)):
+            client.create_assistant({"assistant_name": "x"})
+        assert len(calls) == 1
+
+
+def test_a_create_is_retried_when_the_platform_certainly_did_not_act():
+    client, calls, _ = scripted((429, {"Retry-After": "1"}), httpx.ConnectError("refused"), 201)
+    assert client.create_assistant({"assistant_name": "x"}) == {"id": 5}
+    assert len(calls) == 3
+
+
+def test_the_token_is_sent_but_never_in_error_messages():
+    client, _, _ = scripted(httpx.ConnectError("refused"), httpx.ConnectError("refused"),
+                            httpx.ConnectError("refused"), httpx.ConnectError("refused"))
+    with pytest.raises(TransportError) as caught:
+        client.list_assistants()
+    assert "tok" not in str(caught.value).replace("http://platform.test", "")
+
+
+def test_later_pages_are_fetched_after_the_first_gives_last_page():
+    pages = []
+
+    def handler(request):
+        page = int(request.url.params["page"])
+        pages.append((page, int(request.url.params["per_page"])))
+        return httpx.Response(200, json={"current_page": page, "last_page": 4, "data": [{"id": page}]})
+
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler))
+    assert [item["id"] for item in client.list_assistants()] == [1, 2, 3, 4]
+    assert pages[0] == (1, 100) and sorted(pages) == [(1, 100), (2, 100), (3, 100), (4, 100)]
+
+
+def test_catalogues_accept_bare_arrays_and_data_objects():
+    def handler(request):
+        if request.url.path.endswith("languages"):
+            return httpx.Response(200, json=[{"id": 1, "name": "English"}])
+        return httpx.Response(200, json={"data": [{"id": 7, "name": "V", "mode": "pipeline"}]})
+
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler))
+    assert client.languages() == [{"id": 1, "name": "English"}]
+    assert [v["id"] for v in client.voices()] == [7]

@@ -1,0 +1,210 @@
+"""Reliability against the fault-injecting emulator: rate limits, failed commits, chaos, parallelism,
+interrupted and killed applies, and locking."""
+import collections
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from provisioner.state.local import LocalStateBackend
+from conftest import TOKEN, manifest_text
+
+FAST_RETRIES = ("--max-retries=12", "--retry-backoff=0.01s")
+
+
+def write_fleet(workspace, count, per_file=25, prefix="bot", edit=lambda i: {}):
+    for path in workspace.root.glob("manifests/fleet-*.yaml"):
+        path.unlink()
+    for start in range(0, count, per_file):
+        docs = [manifest_text(f"{prefix}-{i}", name=f"{prefix.title()} {i}", **{"speech_speed": 1.1, **edit(i)})
+                for i in range(start, min(count, start + per_file))]
+        workspace.write(f"manifests/fleet-{start}.yaml", "---\n".join(docs))
+
+
+def assert_exactly_once(workspace, count, prefix="Bot"):
+    items = workspace.platform.assistants()
+    names = collections.Counter(item["name"] for item in items)
+    assert [n for n, c in names.items() if c > 1] == []
+    assert sorted(names) == sorted(f"{prefix} {i}" for i in range(count))
+    state = json.loads(workspace.state_file.read_text())["resources"]
+    assert sorted(e["id"] for e in state.values()) == sorted(item["id"] for item in items)
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+
+
+def test_rate_limits_are_waited_out(workspace):
+    write_fleet(workspace, 30)
+    workspace.platform.faults(rate_limit=25)
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10")
+    assert result.exit_code == 0, result.all
+    stats = workspace.platform.stats()
+    workspace.platform.faults(rate_limit=0)
+    assert stats["requests"]["POST /user/assistant"] > 30  # some were answered 429 and sent again
+    assert_exactly_once(workspace, 30)
+
+
+def test_lost_answers_to_creates_never_duplicate(workspace):
+    write_fleet(workspace, 20)
+    workspace.platform.faults(commit_fail_rate=0.5, seed=7)
+    result = workspace.run("apply", "--auto-approve", *FAST_RETRIES)
+    workspace.platform.faults(commit_fail_rate=0)
+    assert result.exit_code == 0, result.all
+    assert "adopted: the create had succeeded though its answer was lost" in result.output
+    assert_exactly_once(workspace, 20)
+
+
+def test_chaos_several_hundred_assistants_under_injected_failures(workspace):
+    count = 300
+    write_fleet(workspace, count)
+    workspace.platform.faults(error_rate=0.1, commit_fail_rate=0.1, latency_ms=1, seed=11)
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10", *FAST_RETRIES)
+    assert result.exit_code == 0, result.all[-3000:]
+    # Then updates of half of them and deletes of 50, under the same faults.
+    write_fleet(workspace, count - 50, edit=lambda i: {"speech_speed": 1.2, "system_prompt": "v2"} if i % 2 else {})
+    plan = workspace.run("plan")
+    assert "Plan: 0 to add, 125 to change, 50 to destroy." in plan.output, plan.all[-2000:]
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10", *FAST_RETRIES)
+    assert result.exit_code == 0, result.all[-3000:]
+    workspace.platform.faults(error_rate=0, commit_fail_rate=0, latency_ms=0)
+    assert_exactly_once(workspace, count - 50)
+    odd = [a for a in workspace.platform.assistants() if int(a["name"].split()[1]) % 2]
+    assert len(odd) == 125 and all(a["system_prompt"] == "v2" for a in odd)
+
+
+@pytest.mark.parametrize("parallelism", [1, 6])
+def test_changes_run_concurrently_up_to_parallelism(workspace, parallelism):
+    write_fleet(workspace, 18)
+    workspace.platform.faults(latency_ms=60)
+    workspace.platform.http.post("/_emulator/reset")
+    result = workspace.run("apply", "--auto-approve", f"--parallelism={parallelism}")
+    workspace.platform.faults(latency_ms=0)
+    assert result.exit_code == 0
+    peak = workspace.platform.http.get("/_emulator/concurrency").json()["max_in_flight"]
+    assert peak == parallelism if parallelism == 1 else 2 <= peak <= parallelism
+    assert result.output.count("Creation complete") == 18
+
+
+# --- subprocess runs: signals, crashes, concurrent applies ---
+
+def spawn(workspace, *args):
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN}
+    return subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={workspace.platform.url}"],
+                            cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_assistants(workspace, at_least, timeout=20):
+    deadline = time.monotonic() + timeout
+    while len(workspace.platform.assistants()) < at_least:
+        assert time.monotonic() < deadline, "apply made no progress"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_finishes_in_flight_changes_records_them_and_exits_non_zero(workspace):
+    write_fleet(workspace, 40)
+    workspace.platform.faults(latency_ms=150)
+    process = spawn(workspace, "apply", "--auto-approve", "--parallelism=3")
+    wait_for_assistants(workspace, 4)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    workspace.platform.faults(latency_ms=0)
+    assert process.returncode != 0
+    assert "Interrupted" in err and "not started" in err
+    created = workspace.platform.assistants()
+    state = json.loads(workspace.state_file.read_text())["resources"]
+    assert 4 <= len(created) < 40
+    assert sorted(e["id"] for e in state.values()) == sorted(a["id"] for a in created)  # nothing unrecorded
+    assert not workspace.state_file.with_name("default.json.lock").exists()
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert_exactly_once(workspace, 40)
+
+
+def test_sigkill_at_random_moments_then_rerun_ends_with_exactly_one_each(workspace):
+    count = 60
+    write_fleet(workspace, count)
+    workspace.platform.faults(latency_ms=25)
+    rng = random.Random(5)
+    for _ in range(4):
+        process = spawn(workspace, "apply", "--auto-approve", "--parallelism=4")
+        time.sleep(rng.uniform(0.8, 1.8))
+        process.kill()
+        process.wait()
+    workspace.platform.faults(latency_ms=0)
+    # A killed run leaves its lock behind; the holder is dead, so the next run clears it by itself.
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert_exactly_once(workspace, count)
+
+
+def test_two_applies_at_once_one_waits_for_the_other(workspace):
+    write_fleet(workspace, 30)
+    workspace.platform.faults(latency_ms=20)
+    first = spawn(workspace, "apply", "--auto-approve", "--lock-timeout=60s")
+    second = spawn(workspace, "apply", "--auto-approve", "--lock-timeout=60s")
+    outputs = [p.communicate(timeout=60) for p in (first, second)]
+    workspace.platform.faults(latency_ms=0)
+    assert first.returncode == 0 and second.returncode == 0, outputs
+    assert sum("No changes." in out for out, _ in outputs) == 1
+    assert_exactly_once(workspace, 30)
+
+
+def test_two_applies_at_once_without_waiting_one_is_refused_with_the_holder(workspace):
+    write_fleet(workspace, 30)
+    workspace.platform.faults(latency_ms=20)
+    first = spawn(workspace, "apply", "--auto-approve")
+    time.sleep(0.05)
+    second = spawn(workspace, "apply", "--auto-approve")
+    results = [(p.wait(timeout=60), p.stderr.read()) for p in (first, second)]
+    workspace.platform.faults(latency_ms=0)
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 1], results
+    refused = next(err for code, err in results if code == 1)
+    assert "locked by another run" in refused and "Operation: apply" in refused and "pid" in refused
+    assert_exactly_once(workspace, 30)
+
+
+# --- locking, in process ---
+
+def test_every_state_command_respects_the_lock_and_force_unlock_frees_it(workspace):
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    backend = LocalStateBackend(workspace.state_file)
+    held = backend.lock("apply", 0)
+    for command in (["plan"], ["apply", "--auto-approve"], ["destroy", "--auto-approve"], ["import", "a", "1"],
+                    ["refresh"], ["state", "list"], ["state", "rm", "a"], ["state", "mv", "a", "b"]):
+        result = workspace.run(*command)
+        assert result.exit_code == 1, command
+        assert "locked by another run" in result.stderr and held.id in result.stderr, command
+        assert f"provisioner force-unlock {held.id}" in result.stderr
+    assert workspace.run("plan", "--lock=false").exit_code == 0
+    wrong = workspace.run("force-unlock", "not-the-id", api=False)
+    assert wrong.exit_code == 1 and "does not match" in wrong.stderr
+    assert workspace.run("force-unlock", held.id, api=False).exit_code == 0
+    assert workspace.run("plan").exit_code == 0
+
+
+def test_lock_timeout_waits_for_the_holder(workspace):
+    workspace.add("a")
+    backend = LocalStateBackend(workspace.state_file)
+    held = backend.lock("plan", 0)
+    threading.Timer(0.4, backend.unlock, args=(held.id,)).start()
+    result = workspace.run("apply", "--auto-approve", "--lock-timeout=10s")
+    assert result.exit_code == 0, result.all
+
+
+def test_a_lock_left_by_a_dead_process_on_this_host_is_cleared(workspace):
+    import socket
+
+    workspace.add("a")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    workspace.state_file.parent.mkdir(parents=True, exist_ok=True)
+    workspace.state_file.with_name("default.json.lock").write_text(json.dumps({
+        "id": "old", "operation": "apply", "who": "ci@elsewhere", "host": socket.gethostname(), "pid": dead.pid,
+        "created": "2026-01-01T00:00:00+00:00", "path": str(workspace.state_file)}))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
