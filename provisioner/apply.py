@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .client import PlatformClient
-from .errors import ApiError, NotFoundError, RejectedError, ServerError, TransportError
+from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
 
@@ -49,22 +49,52 @@ class ApplyReport:
 
 
 class StateRecorder:
-    """Records each finished change in state and persists it at once; safe to call from many threads."""
+    """Records each finished change in state and returns only once it is on disk; safe from many threads.
+
+    Writes are group-committed: while one thread writes, the changes that finish meanwhile wait and are
+    all covered by the next write. Every change is still durable before its worker moves on, but a fleet
+    of thousands does not pay one whole-state write per change.
+    """
 
     def __init__(self, backend: StateBackend, state: State):
         self.backend = backend
         self.state = state
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._changed = 0   # mutations made
+        self._durable = 0   # mutations on disk
+        self._writing = False
 
     def record(self, address: str, remote_id: int, record: dict) -> None:
-        with self._lock:
+        with self._condition:
             self.state.resources[address] = ResourceState.from_dict({"id": remote_id, **record})
-            self.backend.write(self.state)
+            self._persist_through(self._mutated())
 
     def forget(self, address: str) -> None:
-        with self._lock:
+        with self._condition:
             if self.state.resources.pop(address, None) is not None:
-                self.backend.write(self.state)
+                self._persist_through(self._mutated())
+
+    def _mutated(self) -> int:
+        self._changed += 1
+        return self._changed
+
+    def _persist_through(self, mutation: int) -> None:
+        """Block until `mutation` is on disk, writing it (and whatever else is pending) if nobody is."""
+        while self._durable < mutation:
+            if self._writing:
+                self._condition.wait()
+                continue
+            self._writing = True
+            self.state.serial += 1
+            data, covered = self.state.dumps(), self._changed
+            self._condition.release()
+            try:
+                self.backend.persist(data)
+            finally:
+                self._condition.acquire()
+                self._writing = False
+                self._condition.notify_all()
+            self._durable = max(self._durable, covered)
 
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
@@ -91,6 +121,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                                   f"the platform rejected it: {error.summary}", field_errors=error.errors)
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
+        except (StateError, OSError) as error:
+            result = ChangeResult(change, False, 0.0, change.remote_id,
+                                  f"done on the platform, but the state could not be written: {error}")
         result.seconds = time.monotonic() - started
         return result
 

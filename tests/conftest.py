@@ -106,9 +106,10 @@ class Result:
 class Workspace:
     """A project folder with manifests/ and state/, and the CLI pointed at the emulator."""
 
-    def __init__(self, root: Path, platform: Platform):
+    def __init__(self, root: Path, platform: Platform, token: str = TOKEN):
         self.root = root
         self.platform = platform
+        self.token = token
         (root / "manifests").mkdir()
 
     def write(self, relative: str, text: str) -> Path:
@@ -132,7 +133,7 @@ class Workspace:
         cwd = os.getcwd()
         os.chdir(self.root)
         try:
-            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": TOKEN},
+            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": self.token},
                                    catch_exceptions=False)
         finally:
             os.chdir(cwd)

@@ -57,12 +57,15 @@ class LocalStateBackend:
         return State.from_dict(data, str(self.path))
 
     def write(self, state: State) -> None:
+        state.serial += 1
+        self.persist(state.dumps())
+
+    def persist(self, data: bytes) -> None:
         # The backup is the state as it was before this run's first write: one step back, whole.
         if not self._backed_up and self.path.exists():
             atomic_write(self.backup_path, self.path.read_bytes())
         self._backed_up = True
-        state.serial += 1
-        atomic_write(self.path, (json.dumps(state.to_dict(), indent=2, sort_keys=False) + "\n").encode())
+        atomic_write(self.path, data)
 
     # --- locking ---
 

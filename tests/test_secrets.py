@@ -1,0 +1,80 @@
+"""The API token and sensitive manifest values never reach state, plan files, output or errors."""
+import httpx
+import pytest
+
+from provisioner.emulator import EmbeddedPlatform, build_platform
+from conftest import Platform, Workspace
+
+TOKEN = "tok-SECRET-3b9d1c"
+WRONG_TOKEN = "tok-WRONG-SECRET-e4"
+HOOK_1 = "https://hooks.example/x?key=whsec-ABC123"
+HOOK_2 = "https://hooks.example/x?key=whsec-DEF456"
+PROMPT = "PROMPT-SECRET-77"
+SECRETS = (TOKEN, WRONG_TOKEN, "whsec-ABC123", "whsec-DEF456", PROMPT)
+CATALOG = f"""
+voices: [{{id: 1, name: Sarah, mode: pipeline}}]
+languages: [{{id: 1, name: English}}]
+tenants: [{{token: {TOKEN}, user_id: 7, phone_numbers: []}}]
+"""
+
+
+@pytest.fixture
+def secret_workspace(tmp_path):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(CATALOG)
+    with EmbeddedPlatform(build_platform(catalog=catalog)) as embedded:
+        with httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            root = tmp_path / "project"
+            root.mkdir()
+            yield Workspace(root, Platform(embedded.url, http), token=TOKEN)
+
+
+def test_secrets_appear_nowhere(secret_workspace):
+    ws = secret_workspace
+    outputs = []
+
+    def run(*args, **kwargs):
+        result = ws.run(*args, **kwargs)
+        outputs.append((args, result.output + result.stderr))
+        return result
+
+    sensitive = "sensitive: [system_prompt]"
+    ws.add("a", is_webhook_active=True, webhook_url=HOOK_1, system_prompt=PROMPT, metadata_extra=sensitive)
+    assert run("validate", api=False).exit_code == 0
+    plan = run("plan")
+    assert "webhook_url" in plan.output and "(sensitive)" in plan.output
+    assert run("plan", "--json").exit_code == 0
+    assert run("plan", "--out", "saved.plan").exit_code == 0
+    assert run("apply", "saved.plan").exit_code == 0
+    [item] = ws.platform.assistants()
+    assert item["webhook_url"] == HOOK_1 and item["system_prompt"] == PROMPT  # the platform got the real values
+
+    ws.add("a", is_webhook_active=True, webhook_url=HOOK_2, system_prompt=PROMPT, metadata_extra=sensitive)
+    update = run("plan")
+    assert "~ webhook_url" in update.output and "(sensitive) -> (sensitive)" in update.output
+    assert run("apply", "--auto-approve").exit_code == 0
+    assert ws.platform.assistants()[0]["webhook_url"] == HOOK_2
+    ws.platform.http.put(f"/user/assistant/{item['id']}", json={"webhook_url": HOOK_1})  # drift
+    assert run("plan", "--detailed-exitcode").exit_code == 2
+    assert run("refresh").exit_code == 0
+    assert run("state", "list").exit_code == 0
+    assert run("state", "show", "a").exit_code == 0
+    assert run("apply", "--auto-approve").exit_code == 0
+
+    # Errors: a rejected token, a plan error, a 422 from the platform.
+    token_file = ws.write("wrong-token", WRONG_TOKEN)
+    assert run("plan", f"--token-file={token_file}").exit_code == 1
+    ws.add("b", voice_id=99, webhook_url=HOOK_2, is_webhook_active=True)
+    assert run("plan").exit_code == 1
+    assert run("plan", "--json").exit_code == 1
+
+    for args, text in outputs:
+        for secret in SECRETS:
+            assert secret not in text, (args, secret)
+    for path in ws.root.rglob("*"):
+        if path.is_file() and "manifests" not in path.parts and path.name not in ("wrong-token",) \
+                and path.suffix != ".db":
+            content = path.read_text(errors="replace")
+            for secret in SECRETS:
+                assert secret not in content, (path, secret)
+    assert (ws.root / "state" / "default.json.backup").exists()
