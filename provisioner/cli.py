@@ -123,8 +123,10 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
         write_plan_file(plan, out_file)
     click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
     if out_file and not as_json:
+        where = (" --local" if settings.local else "") + (
+            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
-                   f"  provisioner apply {out_file}")
+                   f"  provisioner apply{where} {out_file}")
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
 
 

@@ -140,10 +140,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             continue
         if protected:
             where = manifest.location("metadata", "protect") if manifest else None
+            cause = "`destroy` would delete it" if destroy else "its manifest was removed, so it would be deleted"
             problems.append(Problem(
-                f"assistant {address!r} (id {entry.id}) is protected and this plan would destroy it "
-                f"({'destroy' if destroy else 'its manifest was removed'}); to destroy it, set "
-                "metadata.protect: false and apply first", where, address=address))
+                f"assistant {address!r} (id {entry.id}) is protected, and {cause}; to allow this, set "
+                "metadata.protect: false in its manifest and apply first", where, address=address))
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
         changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
