@@ -164,3 +164,24 @@ def test_local_platform_plan_apply_plan(tmp_path, monkeypatch):
     assert (tmp_path / "state" / "local-platform.db").exists()
     second = runner.invoke(cli, ["plan", "--local", "--detailed-exitcode"])
     assert second.exit_code == 0 and "No changes." in second.output
+
+
+def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_complete(workspace):
+    for name in ("a", "b", "c"):
+        workspace.add(name)
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    # The platform rejects what the plan sends for b (as if its catalogue changed after planning).
+    path = workspace.root / "p.plan"
+    data = json.loads(path.read_text())
+    [b] = [c for c in data["changes"] if c["address"] == "b"]
+    b["body"]["voice_id"] = 999
+    path.write_text(json.dumps(data))
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1
+    assert "b: create failed: the platform rejected it" in result.output
+    assert re.search(r"b \(manifests/b\.yaml:\d+\): spec\.voice_id: The selected voice id is invalid\.", result.output)
+    assert "Apply failed Resources: 2 added, 0 changed, 0 destroyed, 1 failed." in result.output
+    assert sorted(a["name"] for a in workspace.platform.assistants()) == ["A", "C"]
+    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a", "c"}
+    fixed = workspace.run("apply", "--auto-approve")
+    assert fixed.exit_code == 0 and "1 added" in fixed.output

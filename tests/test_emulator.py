@@ -166,3 +166,48 @@ def test_a_bad_catalogue_is_refused(tmp_path, catalog_text, error):
     path.write_text(catalog_text)
     with pytest.raises(ValueError, match=error):
         load_catalog(path)
+
+
+def test_the_emulator_command_persists_in_sqlite_and_reads_its_catalogue(tmp_path):
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("voices: [{id: 7, name: V, mode: pipeline}]\nlanguages: [{id: 1, name: Klingon}]\n"
+                       "tenants: [{token: t1, user_id: 5, phone_numbers: [{id: 3, phone_number: '+1555'}]}]\n")
+
+    def start(*extra):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        process = subprocess.Popen([sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
+                                    "--db", str(tmp_path / "e.db"), "--catalog", str(catalog), *extra],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer t1"})
+        for _ in range(100):
+            try:
+                client.get("/_emulator/stats")
+                return process, client
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise AssertionError(process.stderr.read())
+
+    process, client = start()
+    try:
+        body = {**BODY, "voice_id": 7, "language": "Klingon", "phone_number_id": 3}
+        assert client.post("/user/assistant", json=body).status_code in (200, 201)
+        assert client.post("/user/assistant", json={**body, "voice_id": 1}).status_code == 422
+    finally:
+        process.terminate()
+        process.wait()
+    process, client = start("--error-rate", "1", "--seed", "1")
+    try:
+        assert client.get("/user/assistants/get").status_code == 500
+        client.post("/_emulator/faults", json={"error_rate": 0})
+        [item] = client.get("/user/assistants/get").json()["data"]
+        assert item["user_id"] == 5 and item["voice_id"] == 7
+    finally:
+        process.terminate()
+        process.wait()
