@@ -12,7 +12,7 @@ import click
 
 from . import __version__, render
 from .client import RetryPolicy
-from .errors import PlanError, ProblemsError, ProvisionerError
+from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
 from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,

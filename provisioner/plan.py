@@ -61,10 +61,6 @@ class Change:
     location: str | None = None
     sensitive: list[str] = field(default_factory=list)
 
-    @property
-    def sends_update(self) -> bool:
-        return self.action in (Action.UPDATE, Action.IMPORT) and bool(self.body)
-
 
 @dataclass
 class StateSync:

@@ -101,7 +101,6 @@ class AssistantSpec(BaseModel):
 
 CREATE_FIELDS: tuple[str, ...] = tuple(AssistantSpec.model_fields)
 REQUIRED_FIELDS: tuple[str, ...] = tuple(n for n, f in AssistantSpec.model_fields.items() if f.is_required())
-OPTIONAL_FIELDS: tuple[str, ...] = tuple(n for n in CREATE_FIELDS if n not in REQUIRED_FIELDS)
 
 
 def platform_default(field: str) -> Any:

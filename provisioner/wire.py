@@ -31,7 +31,6 @@ RENAMED_FIELDS = {
 }
 READABLE_FIELDS: frozenset[str] = frozenset(SAME_NAME_FIELDS) | frozenset(RENAMED_FIELDS)
 WRITE_ONLY_FIELDS: tuple[str, ...] = tuple(f for f in CREATE_FIELDS if f not in READABLE_FIELDS)
-PLATFORM_OWNED_FIELDS = ("id", "user_id", "status", "created_at", "updated_at")
 
 
 def create_fields_from_read(item: dict[str, Any]) -> dict[str, Any]:

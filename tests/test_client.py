@@ -3,7 +3,7 @@ import httpx
 import pytest
 
 from provisioner.client import PlatformClient, RetryPolicy
-from provisioner.errors import (AuthenticationError, RateLimitedError, RejectedError, ServerError,
+from provisioner.errors import (AuthenticationError, RejectedError, ServerError,
                                 TransportError)
 
 
