@@ -103,11 +103,16 @@ def load_documents(files: Iterable[Path]) -> tuple[list[Document], list[Problem]
             continue
         try:
             for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
-                content = yaml.SafeLoader("").construct_document(node) if node is not None else None
+                if node is None:
+                    continue
+                # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
+                locations: dict[Path_, Location] = {}
+                node_problems: list[Problem] = []
+                _record_locations(node, (), shown, locations, node_problems)
+                content = yaml.SafeLoader("").construct_document(node)
                 if content is None:  # an empty document, e.g. a trailing '---'
                     continue
-                locations: dict[Path_, Location] = {}
-                _record_locations(node, (), shown, locations, problems)
+                problems += node_problems
                 documents.append(Document(shown, content, locations))
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
@@ -124,6 +129,8 @@ def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, proble
         for key_node, value_node in node.value:
             key = key_node.value
             line = key_node.start_mark.line + 1
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # merged values may be overridden by explicit keys: that is the point of '<<'
             if key in seen:
                 problems.append(Problem(f"duplicate key '{key}' (first at line {seen[key]})",
                                         Location(file, line), _dotted(path + (key,))))

@@ -102,3 +102,16 @@ def test_sensitive_fields_default_to_the_webhook_url(tmp_path):
     (tmp_path / "a.yaml").write_text(manifest_text("a", metadata_extra="sensitive: [system_prompt]"))
     [manifest] = load_manifests([tmp_path])
     assert manifest.sensitive == {"webhook_url", "system_prompt"}
+
+
+def test_yaml_merge_keys_may_be_overridden_without_a_duplicate_key_error(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: b\nspec:\n  <<: &base\n"
+        "    assistant_name: A\n    voice_id: 1\n    language: English\n    llm_model: m\n"
+        "    calls_direction: make\n    engine_type: pipeline\n    timezone: UTC\n    initial_message: hi\n"
+        "    system_prompt: p\n  assistant_name: B\n  voice_id: x\n")
+    assert errors_of([path]) == [f"{path}:17: spec.voice_id: must be an integer (got 'x')"]
+    path.write_text(path.read_text().replace("voice_id: x", "voice_id: 2"))
+    [manifest] = load_manifests([path])
+    assert manifest.fields["assistant_name"] == "B" and manifest.fields["voice_id"] == 2
