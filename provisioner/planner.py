@@ -12,6 +12,7 @@ assistant and a removed field goes back to its default without flapping.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -95,6 +96,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
 
     remote_by_id = {r.id: r for r in remote}
     claimed = {entry.id for entry in state.resources.values()}
+    unclaimed_by_name: dict[str, list[RemoteAssistant]] = defaultdict(list)
+    for r in remote:
+        if r.id not in claimed:
+            unclaimed_by_name[r.name].append(r)
     changes: list[Change] = []
     syncs: list[StateSync] = []
     problems: list[Problem] = []
@@ -113,7 +118,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 if record != _record_of(entry):
                     syncs.append(StateSync(manifest.address, record))
             continue
-        namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+        namesakes = unclaimed_by_name.get(manifest.spec.assistant_name, [])
         if len(namesakes) > 1:
             ids = ", ".join(str(r.id) for r in namesakes)
             problems.append(Problem(
@@ -152,7 +157,13 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
     if problems:
         raise PlanError(problems)
     changes.sort(key=lambda c: c.address)
-    notes = []
+    notes: list[str] = []
+    for change in changes:
+        renamed = change.action is Action.UPDATE and any(f.field == "assistant_name" for f in change.fields)
+        unmanaged = [str(r.id) for r in unclaimed_by_name.get(change.assistant_name, [])] if renamed else []
+        if unmanaged:
+            notes.append(f"{change.address}: renaming to {change.assistant_name!r}, which assistant(s) "
+                         f"{', '.join(unmanaged)} on the platform already have (not managed here).")
     if any(f.source == "last-applied" for c in changes for f in c.fields):
         notes.append("Fields marked (write-only) are never shown back by the platform; they are compared with "
                      "the spec last applied by the provisioner, so changes made to them outside it go unseen.")

@@ -20,6 +20,14 @@ class Catalog:
         return cls(client.voices(), client.languages(), client.phone_numbers())
 
 
+def reference_warnings(manifests: list[Manifest], catalog: Catalog) -> list[str]:
+    """Oddities the platform's contract does not forbid, worth a line in the plan."""
+    modes = {v.get("id"): v.get("mode") for v in catalog.voices}
+    return [f"{m.address} ({m.location('spec', 'voice_id')}): voice {m.spec.voice_id} is a {modes[m.spec.voice_id]} "
+            f"voice, and engine_type is {m.spec.engine_type}"
+            for m in manifests if modes.get(m.spec.voice_id) not in (None, m.spec.engine_type)]
+
+
 def check_references(manifests: list[Manifest], catalog: Catalog) -> list[Problem]:
     voices = {v.get("id"): v for v in catalog.voices}
     languages = [str(lang.get("name")) for lang in catalog.languages]

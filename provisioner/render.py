@@ -28,6 +28,7 @@ def value(v: Any) -> str:
 def plan_text(plan: Plan) -> str:
     if not plan.changes:
         lines = ["No changes. The platform matches the manifests."]
+        lines += [f"Note: {note}" for note in plan.notes]
         if plan.state_sync:
             lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
                          "platform changes.)")

@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import zoneinfo
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 Unit = Annotated[float, Field(ge=0, le=1)]
 Sensitivity = Annotated[float, Field(ge=0, le=5)]
 NonEmpty = Annotated[str, Field(min_length=1)]
-VariableValue = str | int | float | bool
+
+
+def _variable_value(value: Any) -> Any:
+    if isinstance(value, (str, int, bool)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    raise ValueError(f"a variable must be a string, a finite number or true/false (got {value!r})")
+
+
+VariableValue = Annotated[Any, AfterValidator(_variable_value)]
 
 
 class PostCallField(BaseModel):
@@ -39,7 +48,8 @@ class EndCallTool(BaseModel):
 
 
 class AssistantSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are valid YAML floats but not JSON: refuse them before they reach a request body.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     # Required.
     assistant_name: Annotated[str, Field(min_length=1, max_length=255)]
@@ -185,6 +195,7 @@ _MESSAGES = {
     "less_than_equal": "must be at most {le}",
     "literal_error": "must be one of {expected}",
     "string_pattern_mismatch": "may contain only letters, digits and underscores",
+    "finite_number": "must be a finite number",
 }
 
 

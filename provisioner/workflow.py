@@ -24,7 +24,7 @@ from .manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest, load_manifes
 from .plan import PLAN_FORMAT, PLAN_FORMAT_VERSION, Action, Plan
 from .planner import RemoteAssistant, compute_plan, full_spec, remote_snapshot, same
 from .redaction import digest, is_digest
-from .references import Catalog, check_references
+from .references import Catalog, check_references, reference_warnings
 from .spec import REQUIRED_FIELDS
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import LocalStateBackend, atomic_write
@@ -126,13 +126,17 @@ class Session:
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = ()) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made."""
+        warnings = []
         if not destroy:
             catalog = Catalog.fetch(self.client)
-            problems = check_references([m for m in manifests if not targets or m.address in targets], catalog)
+            checked = [m for m in manifests if not targets or m.address in targets]
+            problems = check_references(checked, catalog)
             if problems:
                 raise PlanError(problems)
+            warnings = reference_warnings(checked, catalog)
         remote = self.remote()
         plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths)
+        plan.notes += warnings
         return plan, {r.id for r in remote}
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,

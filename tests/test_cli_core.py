@@ -185,3 +185,10 @@ def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_comple
     assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a", "c"}
     fixed = workspace.run("apply", "--auto-approve")
     assert fixed.exit_code == 0 and "1 added" in fixed.output
+
+
+def test_a_voice_of_the_other_mode_is_a_warning_not_an_error(workspace):
+    workspace.add("a", voice_id=11, engine_type="pipeline")
+    result = workspace.run("plan")
+    assert result.exit_code == 0
+    assert "voice 11 is a multimodal voice, and engine_type is pipeline" in result.output

@@ -154,3 +154,12 @@ def test_nested_changes_are_detailed(load):
     live = applied(state, old, 7)
     [field] = compute_plan([new], state, [live]).changes[0].fields
     assert field.details == [["x", "1", "9"], ["y", "2", None], ["z", None, "3"]]
+
+
+def test_renaming_onto_an_unmanaged_name_is_noted(load):
+    [m] = load(manifest_text("a", name="Old"))
+    state = State.new()
+    live = applied(state, m, 1)
+    [renamed] = load(manifest_text("a", name="Taken"))
+    plan = compute_plan([renamed], state, [live, remote(9, renamed)])
+    assert any("'Taken'" in note and "9" in note for note in plan.notes)

@@ -113,3 +113,10 @@ def test_strict_types_reject_what_lax_mode_would_coerce():
 def test_all_problems_are_reported_together():
     found = problems(voice_id="x", speech_speed=9, calls_direction="nope", timezone=...)
     assert set(found) == {"voice_id", "speech_speed", "calls_direction", "timezone"}
+
+
+def test_nan_and_infinity_are_refused():
+    assert "finite" in problems(speech_speed=float("nan"))["speech_speed"]
+    assert problems(variables={"x": float("inf")}) == {
+        "variables.x": "a variable must be a string, a finite number or true/false (got inf)"}
+    assert "variables.y" in problems(variables={"y": {"nested": 1}})
