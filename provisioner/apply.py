@@ -184,8 +184,12 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
 
 
 def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tuple[int, str]:
-    """Create once, whatever goes wrong in between: (id, note)."""
-    attempts = client.retry.max_attempts
+    """Create once, whatever goes wrong in between: (id, note).
+
+    Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
+    the assistant, and only its confirmed absence allows another attempt (up to twice --max-retries).
+    """
+    attempts = 2 * client.retry.max_attempts
     for attempt in range(1, attempts + 1):
         try:
             return int(client.create_assistant(change.body)["id"]), ""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -26,7 +27,7 @@ PAGE_SIZE = 100  # the most the list endpoint gives per page
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 6
+    max_attempts: int = 10   # per request, not counting 429s
     max_elapsed: float = 120.0  # seconds, across all attempts of one request
     backoff_base: float = 0.5   # first backoff; doubles per attempt, with full jitter
     backoff_max: float = 15.0
@@ -43,7 +44,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 class PlatformClient:
     def __init__(self, base_url: str, token: str, *, retry: RetryPolicy | None = None,
                  max_connections: int = 20, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] | None = None):
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic):
         self.retry = retry or RetryPolicy()
         self.request_count = 0
         self._count_lock = threading.Lock()
@@ -56,6 +57,9 @@ class PlatformClient:
             event_hooks={"request": [self._count]},
         )
         self._sleep = sleep or tenacity.nap.sleep
+        self._clock = clock
+        self._gate = threading.Lock()
+        self._resume_at = 0.0  # monotonic time before which no request is sent (set by a 429's Retry-After)
         self.max_connections = max_connections
 
     def close(self) -> None:
@@ -129,20 +133,23 @@ class PlatformClient:
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
                  idempotent: bool = True) -> Any:
         policy = self.retry
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(policy.max_attempts) | tenacity.stop_after_delay(policy.max_elapsed),
-            wait=self._wait,
-            retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        return retrying(self._send_once, method, path, json, params)
+        failures = 0  # 429s are not failures: the platform said when to come back; time still bounds them
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        error = state.outcome.exception() if state.outcome else None
-        if isinstance(error, RateLimitedError) and error.retry_after is not None:
-            return error.retry_after
-        return self.backoff(state.attempt_number)
+        def stop(state: tenacity.RetryCallState) -> bool:
+            nonlocal failures
+            if not isinstance(state.outcome.exception(), RateLimitedError):
+                failures += 1
+            return failures >= policy.max_attempts or state.seconds_since_start >= policy.max_elapsed
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception()
+            if isinstance(error, RateLimitedError) and error.retry_after is not None:
+                return 0.0  # the shared pause in _send_once does the waiting, for every thread at once
+            return self.backoff(max(1, failures))
+
+        retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self._sleep, reraise=True,
+                                     retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)))
+        return retrying(self._send_once, method, path, json, params)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: random in [0, min(max, base * 2**(attempt-1))]."""
@@ -152,6 +159,10 @@ class PlatformClient:
         self._sleep(seconds)
 
     def _send_once(self, method: str, path: str, json: Any, params: dict | None) -> Any:
+        with self._gate:
+            pause = self._resume_at - self._clock()
+        if pause > 0:
+            self._sleep(pause)
         where = f"{method} {path}"
         try:
             response = self._http.request(method, path, json=json, params=params)
@@ -161,7 +172,14 @@ class PlatformClient:
         except httpx.TransportError as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({type(error).__name__}: {error or 'no detail'})", request_sent=True) from None
-        return _parse(where, response)
+        try:
+            return _parse(where, response)
+        except RateLimitedError as error:
+            if error.retry_after is not None:
+                # One 429 pauses the whole client: the other threads would only be refused too.
+                with self._gate:
+                    self._resume_at = max(self._resume_at, self._clock() + error.retry_after)
+            raise
 
 
 def _retryable(error: BaseException, idempotent: bool) -> bool:

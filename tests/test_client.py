@@ -24,16 +24,29 @@ def scripted(*answers):
             body = {"message": "The voice id is invalid.", "errors": {"voice_id": ["The selected voice id is invalid."]}}
         return httpx.Response(status, json=body, headers=headers)
 
+    now = [0.0]
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
     client = PlatformClient("http://platform.test", "tok", transport=httpx.MockTransport(handler),
                             retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_max=4),
-                            sleep=sleeps.append)
+                            sleep=sleep, clock=lambda: now[0])
     return client, calls, sleeps
 
 
 def test_429_honours_retry_after():
     client, calls, sleeps = scripted((429, {"Retry-After": "3"}), (429, {"Retry-After": "1"}), 200)
     assert client.list_assistants() == []
-    assert sleeps == [3.0, 1.0] and len(calls) == 3
+    assert [s for s in sleeps if s] == [3.0, 1.0] and len(calls) == 3
+
+
+def test_429s_do_not_use_up_attempts_and_pause_the_whole_client():
+    client, calls, sleeps = scripted(*[(429, {"Retry-After": "1"})] * 6, 200)
+    assert client.list_assistants() == []  # 6 refusals, though max_attempts is 4
+    assert len(calls) == 7
+    assert client._resume_at > 0
 
 
 def test_5xx_and_network_errors_back_off_exponentially_with_jitter_for_reads():
