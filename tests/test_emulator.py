@@ -211,3 +211,13 @@ def test_the_emulator_command_persists_in_sqlite_and_reads_its_catalogue(tmp_pat
     finally:
         process.terminate()
         process.wait()
+
+
+def test_a_catalogue_from_elsewhere_loads_with_what_it_has(tmp_path):
+    from provisioner.emulator import load_catalog
+
+    path = tmp_path / "c.yaml"
+    path.write_text("voices: [{id: 1, name: A, gender: f}]\nlanguages: [{id: 1, name: English, code: en}]\n"
+                    "tenants: [{token: t, user_id: 1, phone_numbers: [{id: 2, phone_number: '+1', type: both}]}]\n")
+    catalog = load_catalog(path)
+    assert catalog.voices[0].mode is None and catalog.tenants[0].phone_numbers[0].listed_under("inbound")

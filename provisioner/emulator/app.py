@@ -145,7 +145,7 @@ class Platform:
         mode = request.query_params.get("mode")
         if mode not in (None, "pipeline", "multimodal"):
             return _message(422, "The selected mode is invalid.", errors={"mode": ["The selected mode is invalid."]})
-        voices = [v.model_dump() for v in self.catalog.voices if mode is None or v.mode == mode]
+        voices = [v.model_dump(exclude_none=True) for v in self.catalog.voices if mode is None or v.mode in (None, mode)]
         return JSONResponse({"data": voices})
 
     async def phone_numbers(self, request: Request, tenant: Tenant) -> Response:
@@ -153,7 +153,7 @@ class Platform:
         if kind not in (None, "inbound", "outbound"):
             return _message(422, "The selected type is invalid.", errors={"type": ["The selected type is invalid."]})
         numbers = [n.model_dump(include={"id", "phone_number", "country_code", "type_label", "is_available"})
-                   for n in tenant.phone_numbers if kind is None or n.type in (None, kind)]
+                   for n in tenant.phone_numbers if n.listed_under(kind)]
         return JSONResponse({"data": numbers})
 
     async def languages(self, request: Request, tenant: Tenant) -> Response:

@@ -10,12 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class Voice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     id: int
     name: str
-    mode: Literal["pipeline", "multimodal"]
+    # A voice without a mode is listed under both.
+    mode: Literal["pipeline", "multimodal"] | None = None
 
 
 class Language(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     id: int
     name: str
 
@@ -28,8 +33,11 @@ class PhoneNumber(BaseModel):
     country_code: str = "US"
     type_label: str = "Normal"
     is_available: bool = True
-    # inbound or outbound; a number without one is listed under both.
-    type: Literal["inbound", "outbound"] | None = None
+    # inbound or outbound; a number without one (or with another) is listed under both.
+    type: str | None = None
+
+    def listed_under(self, kind: str | None) -> bool:
+        return kind is None or self.type not in ("inbound", "outbound") or self.type == kind
 
 
 class Tenant(BaseModel):
