@@ -109,11 +109,15 @@ class PlatformClient:
     # --- catalogues ---
 
     def voices(self) -> list[dict[str, Any]]:
-        by_id = {}
+        by_id: dict[Any, dict[str, Any]] = {}
+        modes: dict[Any, set[str]] = {}
         for mode in ("pipeline", "multimodal"):
             for voice in _items(self._get_json("/user/assistants/voices", params={"mode": mode})):
-                by_id[voice["id"]] = {"mode": mode, **voice}
-        return list(by_id.values())
+                by_id[voice["id"]] = voice
+                modes.setdefault(voice["id"], set()).add(mode)
+        # A voice listed under one mode only is of that mode; one listed under both is of neither in particular.
+        return [{**voice, "mode": voice.get("mode") or (next(iter(modes[id])) if len(modes[id]) == 1 else None)}
+                for id, voice in by_id.items()]
 
     def languages(self) -> list[dict[str, Any]]:
         return _items(self._get_json("/user/assistants/languages"))
