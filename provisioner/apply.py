@@ -19,6 +19,7 @@ from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateEr
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
 
+
 @dataclass
 class ChangeResult:
     change: Change

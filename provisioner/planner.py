@@ -225,8 +225,8 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     # The fast path for fleets: one hash comparison per assistant when nothing changed. An adopted
     # assistant (nothing applied yet) never takes it: its write-only fields are unknown and must be sent.
     readable = [name for name in CREATE_FIELDS if name in live.fields]
-    if (last is not None
-            and digest(canonical({n: desired[n] for n in readable})) == digest(canonical({n: live.fields[n] for n in readable}))
+    wanted_hash = digest(canonical({n: desired[n] for n in readable}))
+    if (last is not None and wanted_hash == digest(canonical({n: live.fields[n] for n in readable}))
             and all(_write_only_unchanged(n, desired, last, sensitive) for n in CREATE_FIELDS if n not in live.fields)):
         return []
 

@@ -161,7 +161,8 @@ def _problem_from_pydantic(error: dict) -> FieldProblem:
         message = f"unknown field '{path[-1]}'{did_you_mean(str(path[-1]), siblings)}"
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
-    if "input" in error and kind not in ("missing", "extra_forbidden", "value_error") and not isinstance(error["input"], (dict, list)):
+    shows_input = kind not in ("missing", "extra_forbidden", "value_error")
+    if shows_input and "input" in error and not isinstance(error["input"], (dict, list)):
         message += f" (got {_show(error['input'])})"
     return FieldProblem(path, message, kind, ctx or None)
 

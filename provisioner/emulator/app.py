@@ -145,7 +145,8 @@ class Platform:
         mode = request.query_params.get("mode")
         if mode not in (None, "pipeline", "multimodal"):
             return _message(422, "The selected mode is invalid.", errors={"mode": ["The selected mode is invalid."]})
-        voices = [v.model_dump(exclude_none=True) for v in self.catalog.voices if mode is None or v.mode in (None, mode)]
+        voices = [v.model_dump(exclude_none=True) for v in self.catalog.voices
+                  if mode is None or v.mode in (None, mode)]
         return JSONResponse({"data": voices})
 
     async def phone_numbers(self, request: Request, tenant: Tenant) -> Response:

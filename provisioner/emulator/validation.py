@@ -28,7 +28,10 @@ _LARAVEL = {
     "string_pattern_mismatch": "The {attr} field format is invalid.",
     "required_if": "The {attr} field is required when is webhook active is true.",
 }
-_VALUE_ERRORS = {"timezone": "The {attr} field must be a valid timezone.", "webhook_url": "The {attr} field must be a valid URL."}
+_VALUE_ERRORS = {
+    "timezone": "The {attr} field must be a valid timezone.",
+    "webhook_url": "The {attr} field must be a valid URL.",
+}
 
 Errors = dict[str, list[str]]
 
