@@ -41,8 +41,6 @@ def platform_options(command: Callable) -> Callable:
         click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
         click.option("--token-file", type=click.Path(dir_okay=False),
                      help="File holding the API token (else env PROVISIONER_API_TOKEN)."),
-        click.option("--lock", type=click.BOOL, default=True, show_default=True,
-                     help="Lock the state while running (--lock=false to skip; plan only)."),
         click.option("--lock-timeout", default="0s", show_default=True, help="How long to wait for a held lock."),
         click.option("--max-retries", default=10, show_default=True, type=click.IntRange(1, 100),
                      help="Attempts per request on 5xx and network errors (429s wait, bounded by time)."),
@@ -62,7 +60,7 @@ def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
                         backoff_base=duration(kwargs.pop("retry_backoff")),
                         timeout=duration(kwargs.pop("request_timeout")))
     return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
-                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock"),
+                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
                     lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
 
 
@@ -110,6 +108,8 @@ def validate_command(paths: tuple[str, ...]) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
+@click.option("--lock", type=click.BOOL, default=True, show_default=True,
+              help="Lock the state while planning (--lock=false for a read-only look during another run).")
 @platform_options
 @reports_errors
 def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:

@@ -192,3 +192,12 @@ def test_a_voice_of_the_other_mode_is_a_warning_not_an_error(workspace):
     result = workspace.run("plan")
     assert result.exit_code == 0
     assert "voice 11 is a multimodal voice, and engine_type is pipeline" in result.output
+
+
+def test_usage_errors_exit_1_not_2_which_means_changes(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "provisioner", "plan", "--no-such-flag"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "No such option" in result.stderr

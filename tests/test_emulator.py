@@ -61,7 +61,7 @@ def test_unknown_fields_are_ignored_like_the_platform_does(platform):
 
 
 def test_auth_is_required(platform):
-    for headers in ({}, {"Authorization": "Bearer wrong"}):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic local-dev-token"}):
         response = httpx.get(platform.url + "/user/assistants/get", headers=headers)
         assert response.status_code == 401 and response.json() == {"message": "Unauthenticated."}
 
@@ -221,3 +221,8 @@ def test_a_catalogue_from_elsewhere_loads_with_what_it_has(tmp_path):
                     "tenants: [{token: t, user_id: 1, phone_numbers: [{id: 2, phone_number: '+1', type: both}]}]\n")
     catalog = load_catalog(path)
     assert catalog.voices[0].mode is None and catalog.tenants[0].phone_numbers[0].listed_under("inbound")
+
+
+def test_the_bearer_scheme_is_case_insensitive(platform):
+    response = httpx.get(platform.url + "/user/assistants/get", headers={"Authorization": "bearer local-dev-token"})
+    assert response.status_code == 200

@@ -208,3 +208,10 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_cleared(workspace):
         "id": "old", "operation": "apply", "who": "ci@elsewhere", "host": socket.gethostname(), "pid": dead.pid,
         "created": "2026-01-01T00:00:00+00:00", "path": str(workspace.state_file)}))
     assert workspace.run("apply", "--auto-approve").exit_code == 0
+
+
+def test_only_plan_may_skip_the_lock(workspace):
+    workspace.add("a")
+    result = workspace.run("apply", "--auto-approve", "--lock=false")
+    assert result.exit_code != 0 and "No such option" in result.stderr
+    assert workspace.platform.assistants() == []

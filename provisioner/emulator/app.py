@@ -71,7 +71,8 @@ class Platform:
             settings = self.faults.settings
             if settings.latency_ms:
                 await asyncio.sleep(settings.latency_ms / 1000)
-            token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+            token = token.strip() if scheme.lower() == "bearer" else ""
             tenant = self.catalog.tenant_for_token(token) if token else None
             if tenant is None:
                 return _message(401, "Unauthenticated.")
