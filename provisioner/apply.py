@@ -98,6 +98,41 @@ class StateRecorder:
             self._durable = max(self._durable, covered)
 
 
+class SharedLookup:
+    """The platform's list for threads that must look after a failed create, read once for many.
+
+    A caller needs a list whose reading began after its failure was observed (only such a list is sure to
+    show what that request committed). Threads that fail at about the same time share one read: whoever
+    finds no suitable list in progress reads one, and the others wait for it.
+    """
+
+    def __init__(self, client: PlatformClient):
+        self._client = client
+        self._condition = threading.Condition()
+        self._latest: tuple[float, list[dict]] | None = None  # (when its reading began, items)
+        self._reading_since: float | None = None
+
+    def items_read_after(self, moment: float) -> list[dict]:
+        with self._condition:
+            while True:
+                if self._latest is not None and self._latest[0] >= moment:
+                    return self._latest[1]
+                if self._reading_since is None:
+                    break
+                self._condition.wait()  # a read in progress: it may do, or the next one will
+            began = self._reading_since = time.monotonic()
+        try:
+            items = self._client.list_assistants()
+        finally:
+            with self._condition:
+                self._reading_since = None
+                self._condition.notify_all()
+        with self._condition:
+            if self._latest is None or self._latest[0] < began:
+                self._latest = (began, items)
+        return items
+
+
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
                parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
                on_start: Callable[[Change], None] | None = None) -> ApplyReport:
@@ -109,6 +144,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         if entry is not None:
             recorder.record(sync.address, entry.id, sync.record)
 
+    lookup = SharedLookup(client)
+
     def run(change: Change) -> ChangeResult:
         if stop.is_set():
             return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message="not started (interrupted)")
@@ -116,7 +153,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             on_start(change)
         started = time.monotonic()
         try:
-            result = _execute(change, client, recorder, known_ids)
+            result = _execute(change, client, recorder, known_ids, lookup)
         except RejectedError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id,
                                   f"the platform rejected it: {error.summary}", field_errors=error.errors)
@@ -155,10 +192,11 @@ def _collect(result: ChangeResult, report: ApplyReport, on_result) -> None:
         on_result(result)
 
 
-def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int]) -> ChangeResult:
+def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int],
+             lookup: SharedLookup) -> ChangeResult:
     action = change.action
     if action is Action.CREATE:
-        remote_id, message = _create(change, client, known_ids)
+        remote_id, message = _create(change, client, known_ids, lookup)
         recorder.record(change.address, remote_id, change.record)
         return ChangeResult(change, True, 0.0, remote_id, message)
     if action in (Action.UPDATE, Action.IMPORT):
@@ -184,7 +222,7 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     raise AssertionError(f"unknown action {action}")
 
 
-def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tuple[int, str]:
+def _create(change: Change, client: PlatformClient, known_ids: set[int], lookup: SharedLookup) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -195,7 +233,8 @@ def _create(change: Change, client: PlatformClient, known_ids: set[int]) -> tupl
         try:
             return int(client.create_assistant(change.body)["id"]), ""
         except (ServerError, TransportError) as error:
-            found = [item for item in client.list_assistants()
+            failed_at = time.monotonic()
+            found = [item for item in lookup.items_read_after(failed_at)
                      if item.get("name") == change.assistant_name and int(item["id"]) not in known_ids]
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
