@@ -258,10 +258,10 @@ def refresh(session: Session) -> list[str]:
             continue
         snapshot = remote_snapshot(live.fields, entry.sensitive)
         if snapshot != entry.remote:
-            changed = sorted(k for k in snapshot if not same(snapshot.get(k), entry.remote.get(k)))
+            changed = sorted(k for k in snapshot if entry.remote and not same(snapshot[k], entry.remote.get(k)))
             entry.remote = snapshot
-            report.append(f"{address}: refreshed from the platform (id {entry.id}"
-                          + (f"; changed there: {', '.join(changed)}" if changed and any(entry.remote) else "") + ")")
+            detail = f"; changed there: {', '.join(changed)}" if changed else ""
+            report.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
     session.backend.write(session.state)
     return report
 

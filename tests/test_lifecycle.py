@@ -273,6 +273,7 @@ def test_refresh_updates_state_only(workspace):
     result = workspace.run("refresh")
     assert result.exit_code == 0, result.all
     assert "b: id" in result.output and "removed from state" in result.output
+    assert "a: refreshed from the platform" in result.output and "changed there: system_prompt)" in result.output
     assert len(workspace.platform.writes()) == writes_before
     state = json.loads(workspace.state_file.read_text())["resources"]
     assert set(state) == {"a"} and state["a"]["remote"]["system_prompt"] == "Changed there"
