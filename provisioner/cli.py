@@ -162,6 +162,20 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
         sys.exit(EXIT_ERROR)
 
 
+def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
+                      verb: str) -> None:
+    """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
+    click.echo(render.plan_text(plan))
+    if not plan.has_changes:
+        if plan.state_sync:
+            session.apply(plan, known_ids)
+        return
+    if not auto_approve and not _confirm(question):
+        click.secho(f"{verb} cancelled. Nothing was changed.", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    _run_apply(session, plan, known_ids)
+
+
 @cli.command("apply")
 @click.argument("paths", nargs=-1)
 @click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
@@ -185,15 +199,7 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     manifests = validate(paths)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
-        click.echo(render.plan_text(plan))
-        if not plan.has_changes:
-            if plan.state_sync:
-                session.apply(plan, known_ids)
-            return
-        if not auto_approve and not _confirm("Do you want to perform these actions?"):
-            click.secho("Apply cancelled. Nothing was changed.", fg="red", err=True)
-            sys.exit(EXIT_ERROR)
-        _run_apply(session, plan, known_ids)
+        _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 
 
 @cli.command("destroy")
@@ -210,14 +216,8 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
     manifests = manifests_or_empty(paths)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
-        click.echo(render.plan_text(plan))
-        if not plan.has_changes:
-            return
-        if not auto_approve and not _confirm("Do you really want to destroy these assistants? "
-                                             "There is no undo."):
-            click.secho("Destroy cancelled. Nothing was changed.", fg="red", err=True)
-            sys.exit(EXIT_ERROR)
-        _run_apply(session, plan, known_ids)
+        _review_and_apply(session, plan, known_ids, auto_approve,
+                          "Do you really want to destroy these assistants? There is no undo.", "Destroy")
 
 
 @cli.command("import")
