@@ -131,3 +131,15 @@ def test_catalogues_accept_bare_arrays_and_data_objects():
     client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler))
     assert client.languages() == [{"id": 1, "name": "English"}]
     assert [v["id"] for v in client.voices()] == [7]
+
+
+def test_a_base_url_with_a_path_prefix_is_kept():
+    seen = []
+
+    def handler(request):
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"data": [], "last_page": 1})
+
+    for base in ("http://h.test/api", "http://h.test/api/"):
+        PlatformClient(base, "t", transport=httpx.MockTransport(handler)).list_assistants()
+    assert seen == ["http://h.test/api/user/assistants/get?per_page=100&page=1"] * 2
