@@ -86,8 +86,7 @@ class StateRecorder:
                 self._condition.wait()
                 continue
             self._writing = True
-            self.state.serial += 1
-            data, covered = self.state.dumps(), self._changed
+            data, covered = self.state.next_version(), self._changed
             self._condition.release()
             try:
                 self.backend.persist(data)

@@ -116,8 +116,8 @@ class PlatformClient:
                 by_id[voice["id"]] = voice
                 modes.setdefault(voice["id"], set()).add(mode)
         # A voice listed under one mode only is of that mode; one listed under both is of neither in particular.
-        return [{**voice, "mode": voice.get("mode") or (next(iter(modes[id])) if len(modes[id]) == 1 else None)}
-                for id, voice in by_id.items()]
+        return [{**voice, "mode": voice.get("mode") or (next(iter(modes[key])) if len(modes[key]) == 1 else None)}
+                for key, voice in by_id.items()]
 
     def languages(self) -> list[dict[str, Any]]:
         return _items(self._get_json("/user/assistants/languages"))

@@ -216,12 +216,14 @@ class Platform:
 
 
 async def _json_body(request: Request) -> Any:
-    """The JSON body; like the platform, a body that is not JSON counts as empty input."""
-    raw = await request.body()
-    try:
-        return json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
-        return {}
+    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty."""
+    if not hasattr(request.state, "json_body"):
+        raw = await request.body()
+        try:
+            request.state.json_body = json.loads(raw) if raw else {}
+        except (ValueError, UnicodeDecodeError):
+            request.state.json_body = {}
+    return request.state.json_body
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int | None,

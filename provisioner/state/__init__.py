@@ -51,6 +51,11 @@ class State:
     def new(cls) -> "State":
         return cls(lineage=str(uuid.uuid4()))
 
+    def next_version(self) -> bytes:
+        """Advance the serial and serialise: what every write of a changed state persists."""
+        self.serial += 1
+        return self.dumps()
+
     def dumps(self) -> bytes:
         """The state file: JSON with one resource per line, readable and diff-friendly, and fast to write
         (the C encoder only runs without indentation, and this is written after every change)."""

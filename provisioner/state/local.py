@@ -57,8 +57,7 @@ class LocalStateBackend:
         return State.from_dict(data, str(self.path))
 
     def write(self, state: State) -> None:
-        state.serial += 1
-        self.persist(state.dumps())
+        self.persist(state.next_version())
 
     def persist(self, data: bytes) -> None:
         # The backup is the state as it was before this run's first write: one step back, whole.
