@@ -6,9 +6,11 @@ duplicate) can point at the line the user has to edit.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
-from dataclasses import dataclass, field
+import stat
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -19,12 +21,16 @@ from .spec import CREATE_FIELDS, AssistantSpec, did_you_mean, validate_spec
 
 API_VERSION = "provisioner/v1"
 KIND = "Assistant"
-ADDRESS_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+# \A and \Z, not ^ and $: '$' also matches before a final newline, and "alpha\n" is no address.
+ADDRESS_PATTERN = re.compile(r"\A[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?\Z")
 ENVELOPE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "protect", "sensitive")
 # Webhook URLs often carry credentials in their query string; they are secret unless said otherwise.
 DEFAULT_SENSITIVE = frozenset({"webhook_url"})
-MANIFEST_SUFFIXES = (".yaml", ".yml")
+MANIFEST_SUFFIXES = (".yaml", ".yml")  # in any case: .YAML and .Yml count too
+# Pseudo-file systems: a link into them would read the process's memory or environment (and its token).
+FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
+SHOWN_CHARS = 60
 
 Path_ = tuple[str | int, ...]
 
@@ -66,10 +72,165 @@ class Manifest:
         return self.document.locate(path)
 
 
-def load_manifests(paths: Iterable[str | os.PathLike]) -> list[Manifest]:
-    """Every manifest under `paths`, validated; all problems are raised together as one ManifestError."""
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one manifest file may make the loader do, so a hostile file fails fast and small.
+
+    Each is raisable with `--manifest-limit NAME=VALUE` (names: bytes, depth, nodes, aliases, int-digits).
+    """
+
+    bytes: int = 4 * 1024 * 1024   # file size; a bigger file is never read whole
+    depth: int = 64                # nesting of mappings and lists, aliases expanded
+    nodes: int = 200_000           # values in one file, every alias use counted as the values it stands for
+    aliases: int = 1_000           # uses of YAML aliases (*name) in one file
+    int_digits: int = 100          # characters of one integer (the platform's are 64-bit: 19 digits)
+
+    NAMES = {"bytes": "bytes", "depth": "depth", "nodes": "nodes", "aliases": "aliases", "int-digits": "int_digits"}
+
+    @classmethod
+    def parse(cls, settings: Iterable[str]) -> "Limits":
+        """From NAME=VALUE strings (VALUE may end in k, m or g: binary multiples); ValueError if malformed."""
+        changes: dict[str, int] = {}
+        for setting in settings:
+            name, sep, value = str(setting).partition("=")
+            attribute = cls.NAMES.get(name.strip().lower())
+            match = re.fullmatch(r"\s*(\d{1,15})\s*([kmg]?)i?b?\s*", value, re.IGNORECASE)
+            if not sep or attribute is None:
+                raise ValueError(f"{_shown(setting)} is not NAME=VALUE with NAME one of {', '.join(cls.NAMES)}")
+            if not match or int(match.group(1)) < 1:
+                raise ValueError(f"{name}: {_shown(value)} is not a positive whole number")
+            scale = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[match.group(2).lower()]
+            changes[attribute] = int(match.group(1)) * scale
+        return replace(cls(), **changes)
+
+    def describe(self) -> str:
+        return ", ".join(f"{name}={getattr(self, attr)}" for name, attr in self.NAMES.items())
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class _LimitError(yaml.MarkedYAMLError):
+    """A manifest beyond a loader limit (or a shape we refuse), raised while composing: before any expansion."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None):
+        super().__init__(problem=problem, problem_mark=mark)
+
+
+def _limit_hint(name: str) -> str:
+    return f"; if the file is meant to be this way, raise it with --manifest-limit {name}=N"
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with bounds checked as nodes are composed and scalars constructed.
+
+    Composition builds a graph in which an alias is the anchored node itself, so it stays as small as the
+    text; everything after it (positions, construction, validation) walks that graph expanded. Counting
+    each node's expanded size and height as it is composed stops an alias bomb or a deep nest before
+    anything expands it, and an alias to a node still being composed is a cycle.
+    """
+
+    def __init__(self, stream: str, limits: Limits):
+        super().__init__(stream)
+        self.limits = limits
+        self._depth = 0
+        self._aliases = 0
+        self._file_nodes = 0
+        self._sizes: dict[int, tuple[int, int]] = {}   # id(node) -> (expanded values, height)
+
+    def compose_document(self):
+        node = super().compose_document()
+        self._file_nodes += self._sizes[id(node)][0]
+        self._check_nodes(self._file_nodes, node.start_mark)
+        self._sizes.clear()
+        return node
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            target = self.anchors.get(event.anchor)
+            if target is not None and target.end_mark is None:  # still being composed: it contains itself
+                raise _LimitError(f"recursive alias *{_clip(event.anchor)}: the anchored value contains itself",
+                                  event.start_mark)
+            self._aliases += 1
+            if self._aliases > self.limits.aliases:
+                raise _LimitError(f"more than {self.limits.aliases} uses of YAML aliases in one file"
+                                  + _limit_hint("aliases"), event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > self.limits.depth:
+                raise _LimitError(f"nested more than {self.limits.depth} levels deep" + _limit_hint("depth"),
+                                  event.start_mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if isinstance(node, yaml.MappingNode):
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode):
+                    raise _LimitError("a mapping key must be a plain value (a string, number or boolean), "
+                                      "not a list or mapping", key.start_mark)
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        size, height = 1, 1
+        for child in children:
+            child_size, child_height = self._sizes[id(child)]
+            size += child_size
+            height = max(height, child_height + 1)
+        if height > self.limits.depth:
+            raise _LimitError(f"nested more than {self.limits.depth} levels deep once its aliases are expanded"
+                              + _limit_hint("depth"), node.start_mark)
+        self._check_nodes(self._file_nodes + size, node.start_mark)
+        self._sizes[id(node)] = (size, height)
+        return node
+
+    def _check_nodes(self, count: int, mark: yaml.Mark) -> None:
+        if count > self.limits.nodes:
+            raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
+                              "values it stands for)" + _limit_hint("nodes"), mark)
+
+    def construct_yaml_int(self, node):
+        if len(node.value) > self.limits.int_digits:
+            raise _LimitError(f"an integer of {len(node.value)} characters is longer than the limit of "
+                              f"{self.limits.int_digits}" + _limit_hint("int-digits"), node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _LimitError(f"{_clip(node.value)} is not a finite number (JSON, and so the platform, has no "
+                              "NaN or infinity)", node.start_mark)
+        return value
+
+    def construct_yaml_timestamp(self, node):
+        # A date stays the text it was written as: the platform takes strings, and JSON has no dates.
+        return self.construct_scalar(node)
+
+    def construct_unsupported(self, node):
+        raise _LimitError(f"the YAML tag {_clip(node.tag.replace('tag:yaml.org,2002:', '!!'))} is not supported in manifests (plain strings, "
+                          "numbers, booleans, null, lists and mappings only)", node.start_mark)
+
+
+_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
+_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
+_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
+for _tag in ("binary", "set", "omap", "pairs"):
+    _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedLoader.construct_unsupported)
+
+
+def load_manifests(paths: Iterable[str | os.PathLike], limits: Limits = DEFAULT_LIMITS,
+                   skipped: list[str] | None = None) -> list[Manifest]:
+    """Every manifest under `paths`, validated; all problems are raised together as one ManifestError.
+
+    Files under a directory without a YAML suffix are not manifests; their paths are appended to `skipped`
+    (when given) so the caller can say so. Anything else that cannot be read is a problem, never skipped.
+    """
     problems: list[Problem] = []
-    documents, read_problems = load_documents(find_manifest_files(paths, problems))
+    files = find_manifest_files(paths, problems, skipped)
+    documents, read_problems = load_documents(files, limits)
     manifests, parse_problems = parse_manifests(documents)
     problems += read_problems + parse_problems
     if problems:
@@ -77,49 +238,158 @@ def load_manifests(paths: Iterable[str | os.PathLike]) -> list[Manifest]:
     return manifests
 
 
-def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Problem]) -> list[Path]:
+def is_manifest_name(path: Path) -> bool:
+    return path.suffix.lower() in MANIFEST_SUFFIXES
+
+
+def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Problem],
+                        skipped: list[str] | None = None) -> list[Path]:
+    """The files to read. A path given by name is read whatever its suffix; a directory is searched
+    recursively, following links to directories (a link back into its own ancestry is a loop, reported);
+    dangling links, FIFOs, sockets, devices and unreadable directories are problems, never skipped."""
     files: list[Path] = []
+    skipped = skipped if skipped is not None else []
+
+    def refuse(path: Path, why: str) -> None:
+        problems.append(Problem(f"{why}: {_display_path(path)}"))
+
+    def kind_of(path: Path) -> str | None:
+        """'file', 'dir', or None after reporting why the path cannot be used."""
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            refuse(path, "dangling symbolic link (its target does not exist)" if path.is_symlink()
+                   else "no such file or directory")
+            return None
+        except OSError as error:
+            if error.errno == 40:  # ELOOP
+                refuse(path, "symbolic link loop")
+            else:
+                refuse(path, f"cannot read ({error.strerror})")
+            return None
+        if stat.S_ISDIR(info.st_mode):
+            return "dir"
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a socket"
+                    if stat.S_ISSOCK(info.st_mode) else "a device or other special file")
+            refuse(path, f"not a regular file but {kind}, so it is not read")
+            return None
+        real = os.path.realpath(path)
+        if any(real == root or real.startswith(root + "/") for root in FORBIDDEN_ROOTS):
+            refuse(path, "a link into /proc, /sys or /dev, which is not read")
+            return None
+        return "file"
+
+    def walk(directory: Path, ancestry: tuple[tuple[int, int], ...]) -> None:
+        try:
+            info = directory.stat()
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as error:
+            refuse(directory, f"cannot read directory ({error.strerror})")
+            return
+        identity = (info.st_dev, info.st_ino)
+        if identity in ancestry:
+            refuse(directory, "symbolic link loop (a directory linked inside itself); not followed")
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                kind = "dir"
+            elif entry.is_file(follow_symlinks=False):
+                kind = "file"
+            else:  # a link (followed, checked) or something special (reported)
+                kind = kind_of(path)
+            if kind == "dir":
+                walk(path, ancestry + (identity,))
+            elif kind == "file":
+                if is_manifest_name(path):
+                    files.append(path)
+                else:
+                    skipped.append(_display_path(path))
+
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in MANIFEST_SUFFIXES and p.is_file())
-        elif path.is_file():
+        kind = kind_of(path)
+        if kind == "dir":
+            walk(path, ())
+        elif kind == "file":
             files.append(path)
-        else:
-            problems.append(Problem(f"no such file or directory: {path}"))
     seen: set[Path] = set()
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
-def load_documents(files: Iterable[Path]) -> tuple[list[Document], list[Problem]]:
+def _read_capped(file: Path, limit: int) -> bytes:
+    """The file's bytes; an OSError-like ValueError if it holds more than `limit` (never read whole)."""
+    # O_NONBLOCK: if the file was swapped for a FIFO since it was checked, the open does not hang.
+    descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise ValueError("not a regular file, so it is not read")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        size = os.stat(file).st_size
+        raise ValueError(f"the file is {size if size > limit else 'more than ' + str(limit)} bytes, more than "
+                         f"the limit of {limit}" + _limit_hint("bytes"))
+    return data
+
+
+def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[Problem]]:
     documents: list[Document] = []
     problems: list[Problem] = []
     for file in files:
         shown = _display_path(file)
         try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(f"cannot read file: {error}", Location(shown, 1)))
+            data = _read_capped(file, limits.bytes)
+        except OSError as error:
+            problems.append(Problem(f"cannot read file: {error.strerror or error}", Location(shown, 1)))
+            continue
+        except ValueError as error:
+            problems.append(Problem(str(error), Location(shown, 1)))
             continue
         try:
-            for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data.count(b"\n", 0, error.start) + 1
+            problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
+                                    "manifests are YAML in UTF-8", Location(shown, line)))
+            continue
+        loader = None
+        try:
+            loader = _BoundedLoader(text, limits)  # checks every character of the text first
+            while loader.check_node():
+                node = loader.get_node()
                 if node is None:
                     continue
                 # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
                 locations: dict[Path_, Location] = {}
                 node_problems: list[Problem] = []
                 _record_locations(node, (), shown, locations, node_problems)
-                content = yaml.SafeLoader("").construct_document(node)
+                content = loader.construct_document(node)
                 if content is None:  # an empty document, e.g. a trailing '---'
                     continue
                 problems += node_problems
                 documents.append(Document(shown, content, locations))
         except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-            line = mark.line + 1 if mark else 1
-            reason = getattr(error, "problem", None) or str(error)
-            problems.append(Problem(f"invalid YAML: {reason}", Location(shown, line)))
+            problems.append(_yaml_problem(error, text, shown))
+        except RecursionError:  # not expected within the depth limit; never a traceback all the same
+            problems.append(Problem("nested too deeply to read" + _limit_hint("depth"), Location(shown, 1)))
+        finally:
+            if loader is not None:
+                loader.dispose()
     return documents, problems
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
+    if isinstance(error, yaml.reader.ReaderError):
+        line = text.count("\n", 0, error.position) + 1
+        code = ord(error.character) if isinstance(error.character, str) else error.character
+        return Problem(f"invalid YAML: the character U+{code:04X} is not allowed in YAML text "
+                       "(control characters and binary data are not)", Location(shown, line))
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line = mark.line + 1 if mark else 1
+    reason = getattr(error, "problem", None) or str(error)
+    prefix = "" if isinstance(error, _LimitError) else "invalid YAML: "
+    return Problem(prefix + reason, Location(shown, line))
 
 
 def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, problems: list[Problem]) -> None:
@@ -132,7 +402,7 @@ def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, proble
             if key_node.tag == "tag:yaml.org,2002:merge":
                 continue  # merged values may be overridden by explicit keys: that is the point of '<<'
             if key in seen:
-                problems.append(Problem(f"duplicate key '{key}' (first at line {seen[key]})",
+                problems.append(Problem(f"duplicate key {_shown(key)} (first at line {seen[key]})",
                                         Location(file, line), _dotted(path + (key,))))
             seen[key] = line
             _record_locations(value_node, path + (key,), file, out, problems)
@@ -164,11 +434,11 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     before = len(problems)
     for key in content:
         if key not in ENVELOPE_KEYS:
-            problem(f"unknown field '{key}'{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
+            problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
     if content.get("apiVersion") != API_VERSION:
-        problem(f"apiVersion must be '{API_VERSION}' (got {content.get('apiVersion')!r})", "apiVersion")
+        problem(f"apiVersion must be '{API_VERSION}' (got {_shown(content.get('apiVersion'))})", "apiVersion")
     if content.get("kind") != KIND:
-        problem(f"kind must be '{KIND}' (got {content.get('kind')!r})", "kind")
+        problem(f"kind must be '{KIND}' (got {_shown(content.get('kind'))})", "kind")
 
     metadata = content.get("metadata")
     address, labels, protect, sensitive = None, {}, False, DEFAULT_SENSITIVE
@@ -177,11 +447,11 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     else:
         for key in metadata:
             if key not in METADATA_KEYS:
-                problem(f"unknown field '{key}'{did_you_mean(str(key), METADATA_KEYS)}", "metadata", key)
+                problem(f"unknown field {_shown(key)}{did_you_mean(str(key), METADATA_KEYS)}", "metadata", key)
         address = metadata.get("name")
-        if not isinstance(address, str) or not ADDRESS_PATTERN.match(address):
+        if not isinstance(address, str) or not ADDRESS_PATTERN.fullmatch(address):
             problem("must be 1-63 lowercase letters, digits, '-' or '_', starting and ending with a letter "
-                    f"or digit (got {address!r})", "metadata", "name")
+                    f"or digit (got {_shown(address)})", "metadata", "name")
             address = None
         labels = metadata.get("labels") or {}
         if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
@@ -189,14 +459,14 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
             problem("labels must map strings to strings", "metadata", "labels")
         protect = metadata.get("protect", False)
         if not isinstance(protect, bool):
-            problem(f"must be true or false (got {protect!r})", "metadata", "protect")
+            problem(f"must be true or false (got {_shown(protect)})", "metadata", "protect")
         extra = metadata.get("sensitive", [])
         if not isinstance(extra, list) or not all(isinstance(f, str) for f in extra):
             problem("must be a list of spec field names", "metadata", "sensitive")
         else:
             for index, name in enumerate(extra):
                 if name not in CREATE_FIELDS:
-                    problem(f"unknown spec field '{name}'{did_you_mean(name, CREATE_FIELDS)}",
+                    problem(f"unknown spec field {_shown(name)}{did_you_mean(name, CREATE_FIELDS)}",
                             "metadata", "sensitive", index)
             sensitive = DEFAULT_SENSITIVE | frozenset(extra)
 
@@ -207,7 +477,7 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     else:
         spec, spec_problems = validate_spec(raw_spec, strict=True)
         for p in spec_problems:
-            problems.append(Problem(p.message, doc.locate(("spec",) + (p.anchor or p.path)),
+            problems.append(Problem(_shorten_message(p.message), doc.locate(("spec",) + (p.anchor or p.path)),
                                     _dotted(("spec",) + p.path)))
 
     if spec is None or address is None or len(problems) > before:
@@ -226,7 +496,7 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
                 other = first[value]
                 path = label.split(".")
                 problems.append(Problem(
-                    f"{value!r} is also used by the manifest at {other.location(*path)}; "
+                    f"{_shown(value)} is also used by the manifest at {other.location(*path)}; "
                     f"each assistant needs its own {label}",
                     manifest.location(*path), label, manifest.address))
             else:
@@ -247,3 +517,22 @@ def _display_path(path: Path) -> str:
     except ValueError:  # another drive on Windows
         return str(path)
     return str(path.resolve()) if relative.startswith("..") else relative
+
+
+def _clip(text: Any, limit: int = SHOWN_CHARS) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _shown(value: Any) -> str:
+    """A value as messages show it: repr'd (so a newline shows as \\n), at most about 60 characters."""
+    if isinstance(value, (dict, list)):
+        return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    return _clip(repr(value))
+
+
+def _shorten_message(message: str) -> str:
+    """The spec's messages quote the value given; a huge one is cut, keeping the message's shape."""
+    message = re.sub(r"\(got (.{%d}).+\)\Z" % SHOWN_CHARS, lambda m: f"(got {m.group(1)}…)", message,
+                     flags=re.DOTALL)
+    return _clip(message, 400)
