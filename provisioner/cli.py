@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import signal
 import sys
@@ -13,7 +14,9 @@ import click
 from . import __version__, render
 from .client import RetryPolicy
 from .errors import ProblemsError, ProvisionerError
+from .manifest import DEFAULT_LIMITS, Limits
 from .plan import Plan
+from .scrub import scrub
 from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
@@ -49,10 +52,30 @@ def platform_options(command: Callable) -> Callable:
         click.option("--retry-backoff", default="0.5s", show_default=True,
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
         click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
+        click.option("--insecure-http", is_flag=True,
+                     help="Allow a plain http:// --api-url to another machine (the token then travels unencrypted)."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _parse_limits(ctx, param, values) -> Limits:
+    try:
+        return Limits.parse(values)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def manifest_options(command: Callable) -> Callable:
+    """Bounds on what one manifest file may make the loader do (see manifest.Limits)."""
+    return click.option(
+        "--manifest-limit", "manifest_limits", multiple=True, callback=_parse_limits, metavar="NAME=VALUE",
+        help="Raise a bound of the manifest loader (repeatable): "
+             f"bytes (per file, default {DEFAULT_LIMITS.bytes}; k/m suffixes), depth (nesting, default "
+             f"{DEFAULT_LIMITS.depth}), nodes (values per file, aliases expanded, default {DEFAULT_LIMITS.nodes}), "
+             f"aliases (alias uses per file, default {DEFAULT_LIMITS.aliases}), int-digits (default "
+             f"{DEFAULT_LIMITS.int_digits}).")(command)
 
 
 def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
@@ -61,23 +84,34 @@ def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
                         timeout=duration(kwargs.pop("request_timeout")))
     return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
                     token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
+                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry,
+                    insecure_http=kwargs.pop("insecure_http", False),
+                    manifest_limits=kwargs.pop("manifest_limits", DEFAULT_LIMITS))
 
 
 def reports_errors(command: Callable) -> Callable:
-    """Turn the provisioner's errors into a message and exit 1 (JSON on stdout too, with --json)."""
+    """Turn the provisioner's errors into a message and exit 1 (JSON on stdout too, with --json).
+
+    Everything printed here is scrubbed of the token and URL credentials: messages are written not to
+    hold them, and this is the last line of defence if one does.
+    """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
         except ProblemsError as error:
             if kwargs.get("as_json"):
-                click.echo(render.problems_json(error.problems))
-            click.secho(f"Error: {error}", fg="red", err=True)
+                click.echo(scrub(render.problems_json(error.problems)))
+            click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except ProvisionerError as error:
             if kwargs.get("as_json"):
-                click.echo(json.dumps({"errors": [{"message": str(error)}]}, indent=2))
-            click.secho(f"Error: {error}", fg="red", err=True)
+                click.echo(json.dumps({"errors": [{"message": scrub(str(error))}]}, indent=2))
+            click.secho(scrub(f"Error: {error}"), fg="red", err=True)
+        except RecursionError:
+            # Anything nested deeper than the loaders allow should have been refused before this.
+            if kwargs.get("as_json"):
+                click.echo(json.dumps({"errors": [{"message": "input nested too deeply"}]}, indent=2))
+            click.secho("Error: input nested too deeply to process", fg="red", err=True)
         sys.exit(EXIT_ERROR)
     return wrapper
 
@@ -94,10 +128,11 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
+@manifest_options
 @reports_errors
-def validate_command(paths: tuple[str, ...]) -> None:
+def validate_command(paths: tuple[str, ...], manifest_limits: Limits) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
+    manifests = validate(list(paths or DEFAULT_PATHS), manifest_limits)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 
@@ -108,17 +143,21 @@ def validate_command(paths: tuple[str, ...]) -> None:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
+@click.option("--allow-empty", is_flag=True,
+              help="Plan even if no manifest is found while the state manages assistants (destroying them all).")
 @click.option("--lock", type=click.BOOL, default=True, show_default=True,
               help="Lock the state while planning (--lock=false for a read-only look during another run).")
 @platform_options
+@manifest_options
 @reports_errors
-def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
+def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths) if destroy else validate(paths)
+    limits = settings.manifest_limits
+    manifests = manifests_or_empty(paths, limits) if destroy else validate(paths, limits)
     with Session(settings, "plan") as session:
-        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
+        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty)
     if out_file:
         write_plan_file(plan, out_file)
     click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
@@ -182,9 +221,12 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help="Changes applied at once.")
+@click.option("--allow-empty", is_flag=True,
+              help="Apply even if no manifest is found while the state manages assistants (destroying them all).")
 @platform_options
+@manifest_options
 @reports_errors
-def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
+def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
@@ -196,9 +238,9 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
                 _run_apply(session, plan, known_ids)
         return
     paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths)
+    manifests = validate(paths, settings.manifest_limits)
     with Session(settings, "apply") as session:
-        plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
+        plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 
 
@@ -208,12 +250,13 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
 @platform_options
+@manifest_options
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths)
+    manifests = manifests_or_empty(paths, settings.manifest_limits)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -225,11 +268,13 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @click.argument("remote_id", metavar="ID", type=int)
 @click.argument("paths", nargs=-1)
 @platform_options
+@manifest_options
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "import") as session:
+    settings = settings_from(kwargs)
+    manifests = validate(list(paths or DEFAULT_PATHS), settings.manifest_limits)
+    with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
@@ -239,11 +284,13 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
 @platform_options
+@manifest_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "export", lock=False) as session:
+    settings = settings_from(kwargs)
+    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS), settings.manifest_limits)
+    with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
         click.echo(f"wrote {path}")
@@ -363,6 +410,9 @@ def emulator_command(host, port, db, catalog, latency_ms, error_rate, rate_limit
     serve(platform, host, port)
 
 
+DEBUG_ENV = "PROVISIONER_DEBUG"
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -371,8 +421,20 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     except click.exceptions.ClickException as error:
         # Usage errors exit 1, not click's 2: 2 means "changes" under --detailed-exitcode.
+        error.message = scrub(error.message)
         error.show()
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         click.secho("Interrupted.", fg="red", err=True)
         sys.exit(130)
+    except MemoryError:
+        click.secho("Error: out of memory.", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    except Exception as error:  # a bug: say so without a traceback that could quote a secret
+        if os.environ.get(DEBUG_ENV):
+            import traceback
+
+            click.echo(scrub(traceback.format_exc()), err=True)
+        click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True)
+        click.secho(f"This is a bug in the provisioner; set {DEBUG_ENV}=1 for the details.", err=True)
+        sys.exit(EXIT_ERROR)

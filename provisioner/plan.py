@@ -9,8 +9,11 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal, Optional
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .errors import ProvisionerError
 from .redaction import digest_fields
 
 PLAN_FORMAT = "provisioner-plan"
@@ -127,15 +130,144 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+    def from_dict(cls, data: Any, source: str = "the saved plan") -> "Plan":
+        """The plan in `data` (a saved plan file's JSON), its whole structure checked first: a malformed or
+        tampered file is a ProvisionerError naming what is wrong, never a crash or a partial plan."""
+        if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
+            raise ProvisionerError(f"{source} is not a saved plan (a JSON object with \"format\": "
+                                   f"\"{PLAN_FORMAT}\"; write one with `provisioner plan --out FILE`)")
+        if data.get("format_version") != PLAN_FORMAT_VERSION:
+            raise ProvisionerError(f"{source} has plan format version {_show_input(data.get('format_version'))}; "
+                                   f"this provisioner reads version {PLAN_FORMAT_VERSION}")
+        try:
+            checked = _PlanFile.model_validate(data)
+        except ValidationError as error:
+            problems = error.errors(include_url=False)
+            lines = [f"  {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" + (f" (got {_show_input(e['input'])})"
+                                                              if e["type"] not in ("missing", "extra_forbidden")
+                                                              else "")
+                     for e in problems[:10]]
+            more = [f"  ... and {len(problems) - 10} more"] if len(problems) > 10 else []
+            raise ProvisionerError("\n".join([f"{source} is malformed ({len(problems)} problem(s)); make a new "
+                                               "plan:"] + lines + more)) from None
         changes = []
-        for raw in data["changes"]:
-            raw = dict(raw)
-            raw["action"] = Action(raw["action"])
-            raw["fields"] = [FieldChange(**f) for f in raw.get("fields", [])]
-            changes.append(Change(**raw))
-        return cls(changes=changes, lineage=data["lineage"], serial=data["serial"],
-                   state_sync=[StateSync(**s) for s in data.get("state_sync", [])],
-                   destroy=data.get("destroy", False), targets=data.get("targets", []),
-                   manifest_paths=data.get("manifest_paths", []), notes=data.get("notes", []),
-                   created_at=data.get("created_at", ""))
+        for raw in checked.changes:
+            values = raw.model_dump()
+            values["action"] = Action(values["action"])
+            values["fields"] = [FieldChange(**f) for f in values["fields"]]
+            changes.append(Change(**values))
+        return cls(changes=changes, lineage=checked.lineage, serial=checked.serial,
+                   state_sync=[StateSync(s.address, s.record) for s in checked.state_sync],
+                   destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
+                   notes=checked.notes, created_at=checked.created_at)
+
+
+# --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
+
+def _location(loc: tuple) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(the whole file)"
+
+
+def _show_input(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _create_field_names(names: Any) -> Any:
+    from .spec import CREATE_FIELDS
+
+    unknown = [n for n in names if n not in CREATE_FIELDS]
+    if unknown:
+        raise ValueError(f"not create fields: {', '.join(_show_input(n) for n in unknown[:5])}")
+    return names
+
+
+def _address(value: str) -> str:
+    from .manifest import ADDRESS_PATTERN
+
+    if not ADDRESS_PATTERN.fullmatch(value):
+        raise ValueError("not an address (lowercase letters, digits, '-' and '_')")
+    return value
+
+
+class _Record(_Strict):
+    spec: Optional[dict[str, Any]] = None
+    protect: bool = False
+    sensitive: list[str] = Field(default_factory=list)
+    remote: dict[str, Any] = Field(default_factory=dict)
+
+
+class _FieldChangeFile(_Strict):
+    field: str
+    before: Any = None
+    after: Any = None
+    source: Literal["platform", "last-applied"] = "platform"
+    before_known: bool = True
+    reset: bool = False
+    drift: bool = False
+    sensitive: bool = False
+    details: list[list[Any]] = Field(default_factory=list)
+
+
+class _ChangeFile(_Strict):
+    address: str
+    action: Literal["create", "update", "delete", "import", "forget"]
+    assistant_name: str
+    remote_id: Optional[int] = Field(default=None, ge=0)
+    reason: Optional[str] = None
+    fields: list[_FieldChangeFile] = Field(default_factory=list)
+    body: dict[str, Any] = Field(default_factory=dict)
+    record: dict[str, Any] = Field(default_factory=dict)
+    remote_fingerprint: Optional[str] = None
+    location: Optional[str] = None
+    sensitive: list[str] = Field(default_factory=list)
+
+    _check_address = field_validator("address")(_address)
+
+    @field_validator("body", "sensitive")
+    @classmethod
+    def _known_fields(cls, value: Any) -> Any:
+        return _create_field_names(value)
+
+    @field_validator("record")
+    @classmethod
+    def _record_shape(cls, value: dict) -> dict:
+        if value:
+            _Record.model_validate(value)
+        return value
+
+
+class _StateSyncFile(_Strict):
+    address: str
+    record: _Record
+
+    _check_address = field_validator("address")(_address)
+
+    def model_post_init(self, context: Any) -> None:
+        self.__dict__["record"] = self.record.model_dump()
+
+
+class _PlanFile(_Strict):
+    format: Literal["provisioner-plan"]
+    format_version: Literal[1]
+    created_at: str = ""
+    lineage: str
+    serial: int = Field(ge=0)
+    destroy: bool = False
+    targets: list[str] = Field(default_factory=list)
+    manifest_paths: list[str] = Field(default_factory=list)
+    summary: Optional[dict[str, int]] = None   # written for readers; recomputed, never trusted
+    changes: list[_ChangeFile]
+    state_sync: list[_StateSyncFile] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -7,23 +7,28 @@ one pooled HTTP client.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import re
+import stat
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from urllib.parse import urlsplit
 
 import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from .client import PlatformClient, RetryPolicy
-from .errors import PlanError, ProvisionerError, StalePlanError, StateError
-from .manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest, load_manifests
-from .plan import PLAN_FORMAT, PLAN_FORMAT_VERSION, Action, Plan
+from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
+from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
+from .plan import PLAN_FORMAT, Action, Plan
 from .planner import RemoteAssistant, compute_plan, full_spec, remote_snapshot, same
 from .redaction import digest, is_digest
+from .scrub import register_secret, register_url, scrub
 from .references import Catalog, check_references, reference_warnings
 from .spec import REQUIRED_FIELDS
 from .state import ResourceState, State, StateBackend, locked
@@ -45,23 +50,100 @@ class Settings:
     lock_timeout: float = 0.0
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    insecure_http: bool = False   # allow http:// to a host other than this machine (the token in cleartext)
+    manifest_limits: Limits = DEFAULT_LIMITS
+
+
+MAX_TOKEN_FILE_BYTES = 16 * 1024
+
+
+def warn(message: str) -> None:
+    print(scrub(f"Warning: {message}"), file=sys.stderr)
 
 
 def read_token(settings: Settings) -> str:
-    """The API token, from the environment or a file; never from the command line, never printed."""
+    """The API token, from the environment or a file; never from the command line, never printed.
+
+    Surrounding whitespace (a file's final newline) is dropped; anything else that cannot go in an HTTP
+    header (whitespace inside, control or non-ASCII characters) is refused without showing the token.
+    """
     if settings.token_file:
+        source = f"--token-file {settings.token_file}"
         try:
-            token = Path(settings.token_file).read_text(encoding="utf-8").strip()
+            with open(settings.token_file, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if not stat.S_ISREG(info.st_mode):
+                    raise ProvisionerError(f"{source} is not a regular file")
+                data = handle.read(MAX_TOKEN_FILE_BYTES + 1)
         except OSError as error:
-            raise ProvisionerError(f"cannot read --token-file {settings.token_file}: {error.strerror}") from None
-        if not token:
-            raise ProvisionerError(f"--token-file {settings.token_file} is empty")
-        return token
-    token = os.environ.get(TOKEN_ENV, "").strip()
+            raise ProvisionerError(f"cannot read {source}: {error.strerror}") from None
+        if len(data) > MAX_TOKEN_FILE_BYTES:
+            raise ProvisionerError(f"{source} is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token file")
+        if info.st_mode & 0o044:
+            who = "other users" if info.st_mode & 0o004 else "its group"
+            warn(f"{source} is readable by {who} (mode {stat.S_IMODE(info.st_mode):04o}); "
+                 f"restrict it: chmod 600 {settings.token_file}")
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProvisionerError(f"{source} is not UTF-8 text; it should hold the API token alone") from None
+    else:
+        source = f"the environment variable {TOKEN_ENV}"
+        raw = os.environ.get(TOKEN_ENV, "")
+        if not raw.strip():
+            raise ProvisionerError(f"no API token: set {TOKEN_ENV}, pass --token-file FILE, "
+                                   "or use --local for the embedded local platform")
+    register_secret(raw)
+    token = raw.strip()
+    register_secret(token)
+    for line in raw.splitlines():
+        register_secret(line.strip())  # a token split by a stray newline: each part is still a secret
     if not token:
-        raise ProvisionerError(f"no API token: set {TOKEN_ENV}, pass --token-file FILE, "
-                               "or use --local for the embedded local platform")
+        raise ProvisionerError(f"{source} is empty; it should hold the API token")
+    problem = token_problem(token)
+    if problem:
+        raise ProvisionerError(f"the API token in {source} {problem} (the token is not shown); a token is one "
+                               "line of printable ASCII characters without spaces")
     return token
+
+
+def token_problem(token: str) -> str | None:
+    """Why `token` cannot be sent in an Authorization header, without quoting it; None if it can."""
+    for index, char in enumerate(token, 1):
+        if char.isspace():
+            return f"contains whitespace (character {index} of {len(token)})"
+        if not char.isprintable() or ord(char) < 0x20 or ord(char) == 0x7F:
+            return f"contains a control character (character {index} of {len(token)})"
+        if ord(char) > 0x7E:
+            return f"contains a non-ASCII character (character {index} of {len(token)})"
+    return None
+
+
+def check_api_url(url: str, insecure_http: bool = False) -> str:
+    """The platform URL, refused if it is not http(s), or is plain http:// to another machine."""
+    register_url(url)
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise ProvisionerError(f"--api-url {scrub(url)!r} is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise ProvisionerError(f"--api-url must be an https:// URL (got {scrub(url)!r})")
+    if parts.scheme.lower() == "http" and not _is_loopback(host) and not insecure_http:
+        raise ProvisionerError(
+            f"--api-url is plain http:// to {host}, which is not this machine: the API token would cross the "
+            "network unencrypted. Use https://, or pass --insecure-http if that is really intended.")
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @contextlib.contextmanager
@@ -81,12 +163,23 @@ def connect(settings: Settings) -> Iterator[PlatformClient]:
     if not url:
         raise ProvisionerError(f"no platform URL: pass --api-url URL or set {URL_ENV} "
                                "(or use --local for the embedded local platform)")
+    check_api_url(url, settings.insecure_http)
     with PlatformClient(url, read_token(settings), retry=settings.retry, max_connections=connections) as client:
         yield client
 
 
-def validate(paths: list[str]) -> list[Manifest]:
-    return load_manifests(paths)
+def validate(paths: list[str], limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+    """The manifests under `paths`; the files skipped (no YAML suffix) are named on stderr."""
+    skipped: list[str] = []
+    manifests = load_manifests(paths, limits, skipped)
+    _report_skipped(skipped)
+    return manifests
+
+
+def _report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {shown}")
 
 
 class Session:
@@ -124,8 +217,24 @@ class Session:
         return [RemoteAssistant.from_item(item) for item in self.client.list_assistants()]
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
-             paths: list[str] = ()) -> tuple[Plan, set[int]]:
-        """The plan, and the platform ids that existed when it was made."""
+             paths: list[str] = (), allow_empty: bool = False) -> tuple[Plan, set[int]]:
+        """The plan, and the platform ids that existed when it was made.
+
+        No manifests at all while the state manages assistants is far more often a wrong path, an emptied
+        folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
+        """
+        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t)]
+        if bad_targets:
+            raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
+                                     "'-' and '_')") for t in bad_targets])
+        if not destroy and not manifests and self.state.resources and not allow_empty:
+            managed = sorted(self.state.resources)
+            listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
+            where = ", ".join(str(p) for p in paths) or "the given paths"
+            raise ProvisionerError(
+                f"found no manifests in {where}, but the state manages {len(managed)} assistant(s) ({listed}); "
+                "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
+                "or pass --allow-empty to plan or apply.")
         warnings = []
         if not destroy:
             catalog = Catalog.fetch(self.client)
@@ -171,16 +280,16 @@ class Session:
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
-        _restore_secrets(plan)
+        _restore_secrets(plan, self.settings.manifest_limits)
         return set(remote)
 
 
-def _restore_secrets(plan: Plan) -> None:
+def _restore_secrets(plan: Plan, limits: Limits = DEFAULT_LIMITS) -> None:
     """Put the manifests' sensitive values back where the plan file holds their digests."""
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    manifests = {m.address: m for m in load_manifests(plan.manifest_paths)}
+    manifests = {m.address: m for m in load_manifests(plan.manifest_paths, limits)}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
@@ -193,17 +302,28 @@ def _restore_secrets(plan: Plan) -> None:
             change.body[name] = current
 
 
-def read_plan_file(path: str) -> Plan:
+MAX_PLAN_FILE_BYTES = 256 * 1024 * 1024
+
+
+def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
+    """A saved plan, its whole structure checked (Plan.from_dict) before anything uses it."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ProvisionerError(f"cannot read plan file {path}: {error}") from None
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise ProvisionerError(f"{path} is not a saved plan (write one with `provisioner plan --out {path}`)")
-    if data.get("format_version") != PLAN_FORMAT_VERSION:
-        raise ProvisionerError(f"{path} has plan format version {data.get('format_version')}; "
-                               f"this provisioner reads version {PLAN_FORMAT_VERSION}")
-    return Plan.from_dict(data)
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ProvisionerError(f"cannot read plan file {path}: {error.strerror}") from None
+    if len(data) > max_bytes:
+        raise ProvisionerError(f"plan file {path} is larger than {max_bytes // 1024 // 1024} MiB; it is not a "
+                               "plan this provisioner wrote")
+    try:
+        content = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProvisionerError(f"plan file {path} is not UTF-8 text") from None
+    except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
+        raise ProvisionerError(f"plan file {path} is not valid JSON: {str(error)[:200]}") from None
+    except RecursionError:
+        raise ProvisionerError(f"plan file {path} is nested too deeply to be a saved plan") from None
+    return Plan.from_dict(content, source=f"plan file {path}")
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
@@ -288,7 +408,7 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Pa
 
 def _address_for(name: str, remote_id: int, taken: set[str]) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or "assistant"
-    address = slug if ADDRESS_PATTERN.match(slug) and slug not in taken else f"{slug}-{remote_id}"
+    address = slug if ADDRESS_PATTERN.fullmatch(slug) and slug not in taken else f"{slug}-{remote_id}"
     return address
 
 
@@ -317,7 +437,7 @@ def state_move(session: Session, old: str, new: str) -> None:
         raise StateError(f"{old!r} is not in state")
     if new in resources:
         raise StateError(f"{new!r} is already in state")
-    if not ADDRESS_PATTERN.match(new):
+    if not ADDRESS_PATTERN.fullmatch(new):
         raise StateError(f"{new!r} is not a valid address (lowercase letters, digits, '-' and '_')")
     resources[new] = resources.pop(old)
     session.backend.write(session.state)
@@ -337,7 +457,11 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
             "readable_fields": sorted(READABLE_FIELDS)}
 
 
-def manifests_or_empty(paths: list[str]) -> list[Manifest]:
+def manifests_or_empty(paths: list[str], limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
-    existing = [p for p in paths if Path(p).exists()]
-    return load_manifests(existing) if existing else []
+    existing = [p for p in paths if Path(p).exists() or Path(p).is_symlink()]
+    return validate(existing, limits) if existing else []
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

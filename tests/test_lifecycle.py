@@ -143,7 +143,7 @@ def test_protected_assistants_cannot_be_destroyed_even_after_the_manifest_is_gon
         result = workspace.run(*args)
         assert result.exit_code == 1 and "'keep'" in result.stderr and "protected" in result.stderr
     workspace.remove("keep")
-    for args in (("plan",), ("apply", "--auto-approve"), ("destroy", "--auto-approve")):
+    for args in (("plan", "--allow-empty"), ("apply", "--auto-approve", "--allow-empty"), ("destroy", "--auto-approve")):
         result = workspace.run(*args)
         assert result.exit_code == 1, (args, result.all)
         assert "assistant 'keep'" in result.stderr and "protected" in result.stderr
@@ -152,7 +152,7 @@ def test_protected_assistants_cannot_be_destroyed_even_after_the_manifest_is_gon
     workspace.add("keep", metadata_extra="protect: false")
     apply_ok(workspace)
     workspace.remove("keep")
-    apply_ok(workspace)
+    apply_ok(workspace, "--allow-empty")
     assert workspace.platform.assistants() == []
 
 
@@ -163,7 +163,7 @@ def test_protection_set_without_other_changes_is_remembered(workspace):
     apply_ok(workspace)
     assert json.loads(workspace.state_file.read_text())["resources"]["keep"]["protect"] is True
     workspace.remove("keep")
-    assert workspace.run("plan").exit_code == 1
+    assert workspace.run("plan", "--allow-empty").exit_code == 1
 
 
 def test_drift_on_the_platform_is_shown_and_corrected(workspace):

@@ -85,7 +85,7 @@ class Scenario:
         return op
 
     def check(self, op):
-        result = self.ws.run("apply", "--auto-approve")
+        result = self.ws.run("apply", "--auto-approve", "--allow-empty")
         assert result.exit_code == 0, (op, result.all)
         items = self.ws.platform.assistants()
         names = collections.Counter(item["name"] for item in items)
@@ -97,7 +97,7 @@ class Scenario:
                 k: v for k, v in __import__("conftest").REQUIRED.items() if k not in spec}})
             for field in READABLE_FIELDS:
                 assert same(fields[field], expected[field]), (op, address, field, fields[field], expected[field])
-        plan = self.ws.run("plan", "--detailed-exitcode")
+        plan = self.ws.run("plan", "--detailed-exitcode", "--allow-empty")
         assert plan.exit_code == 0 and "No changes." in plan.output, (op, plan.all)
         return len(items)
 

@@ -1,0 +1,72 @@
+"""The last line of defence for secrets in output: every error message and JSON document the CLI prints
+passes through `scrub`, which masks the API token, URL credentials and secret-looking query parameters.
+
+Messages are written not to contain secrets in the first place; this catches what slips through (a
+library's exception quoting a header, a URL echoed by a connection error).
+"""
+from __future__ import annotations
+
+import re
+import threading
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MASK = "***"
+# Shorter values are not worth masking and would mangle ordinary words if they were.
+MIN_SECRET_LENGTH = 4
+
+_secrets: set[str] = set()
+_lock = threading.Lock()
+
+# scheme://user:password@host -> scheme://***@host
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/\s@'\"<>]+@")
+# ?token=... &api_key=... (the names platforms and webhooks use for secrets)
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|key|secret|password|passwd|pwd|auth|signature|sig|credential|session)"
+    r"[a-z0-9_\-]*)=)[^&#\s'\"<>]+")
+_BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{4,}")
+
+
+def register_secret(value: str | None) -> None:
+    """Mask `value` (and its URL-decoded form) wherever it appears in output from now on."""
+    if not value:
+        return
+    with _lock:
+        for form in {value, value.strip(), unquote(value)}:
+            if len(form) >= MIN_SECRET_LENGTH:
+                _secrets.add(form)
+
+
+def register_url(url: str | None) -> None:
+    """Mask the password (and user) of `url` and the values of its secret-looking query parameters."""
+    if not url:
+        return
+    try:
+        parts = urlsplit(url)
+        register_secret(parts.password)
+        register_secret(parts.username if parts.password else None)
+        for name, value in parse_qsl(parts.query, keep_blank_values=False):
+            if _QUERY_SECRET.match(f"?{name}={value}"):
+                register_secret(value)
+    except ValueError:  # not even a URL: the patterns below still apply
+        pass
+
+
+def forget_secrets() -> None:
+    """For tests and long-lived library users: drop every registered secret."""
+    with _lock:
+        _secrets.clear()
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered secret and every credential-looking URL part masked."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_secrets, key=len, reverse=True)  # longest first: a secret may contain another
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
+    text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    return text
