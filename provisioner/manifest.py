@@ -516,7 +516,8 @@ def _display_path(path: Path) -> str:
         relative = os.path.relpath(path)
     except ValueError:  # another drive on Windows
         return str(path)
-    return str(path.resolve()) if relative.startswith("..") else relative
+    # abspath, not resolve: a link is shown as itself, not as what it points to (or fails to).
+    return os.path.abspath(path) if relative.startswith("..") else relative
 
 
 def _clip(text: Any, limit: int = SHOWN_CHARS) -> str:

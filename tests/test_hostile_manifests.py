@@ -1,0 +1,135 @@
+"""Manifest discovery and loader limits: nothing skipped without a word, nothing destroyed by omission,
+every limit named in its message and raisable."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from provisioner.errors import ManifestError
+from provisioner.manifest import Limits, load_manifests
+from conftest import manifest_text
+
+
+def errors_of(paths, **kwargs):
+    with pytest.raises(ManifestError) as caught:
+        load_manifests(paths, **kwargs)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_suffixes_count_in_any_case_and_a_named_file_is_read_whatever_its_suffix(tmp_path):
+    (tmp_path / "a.YAML").write_text(manifest_text("a"))
+    (tmp_path / "b.Yml").write_text(manifest_text("b"))
+    (tmp_path / "c.txt").write_text(manifest_text("c"))
+    skipped: list[str] = []
+    assert [m.address for m in load_manifests([tmp_path], skipped=skipped)] == ["a", "b"]
+    assert skipped == [str(tmp_path / "c.txt")]
+    assert [m.address for m in load_manifests([tmp_path / "c.txt"])] == ["c"]
+
+
+def test_a_symlinked_directory_is_followed(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "s.yaml").write_text(manifest_text("s"))
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    (tmp_path / "manifests" / "shared").symlink_to(shared, target_is_directory=True)
+    (tmp_path / "manifests" / "link.yaml").symlink_to(tmp_path / "manifests" / "a.yaml")  # same file: once
+    assert [m.address for m in load_manifests([tmp_path / "manifests"])] == ["a", "s"]
+
+
+def test_broken_entries_are_errors_not_skipped(tmp_path):
+    (tmp_path / "a.yaml").write_text(manifest_text("a"))
+    (tmp_path / "gone.yaml").symlink_to(tmp_path / "nowhere.yaml")
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)
+    found = "\n".join(errors_of([tmp_path]))
+    assert "dangling symbolic link" in found and "gone.yaml" in found
+    assert "symbolic link loop" in found and "loop" in found
+
+
+def test_addresses_must_match_whole(tmp_path):
+    for bad in ('"alpha\\n"', '"alpha\\nbeta"', '"-a"', '"a" ', "'Alpha'"):
+        path = tmp_path / "m.yaml"
+        path.write_text(manifest_text("placeholder").replace("name: placeholder", f"name: {bad}"))
+        if bad.strip() == '"a"':
+            assert load_manifests([path])[0].address == "a"
+            continue
+        [error] = errors_of([path])
+        assert "metadata.name: must be 1-63 lowercase letters" in error, bad
+
+
+@pytest.mark.parametrize("limit, text, message", [
+    ("aliases", "a: &a 1\nb: [*a, *a, *a]\n", "more than 2 uses of YAML aliases"),
+    ("depth", "a: [[[1]]]\n", "nested more than 3 levels deep"),
+    ("nodes", "a: [1, 2, 3, 4, 5, 6]\n", "more than 5 values in one file"),
+    ("int-digits", "a: 123456\n", "an integer of 6 characters is longer than the limit of 5"),
+    ("bytes", "a: " + "x" * 100 + "\n", "bytes, more than the limit of 50"),
+])
+def test_each_limit_names_itself_and_how_to_raise_it(tmp_path, limit, text, message):
+    values = {"aliases": 2, "depth": 3, "nodes": 5, "int-digits": 5, "bytes": 50}
+    path = tmp_path / "m.yaml"
+    path.write_text(text)
+    [error] = errors_of([path], limits=Limits.parse([f"{limit}={values[limit]}"]))
+    assert message in error and f"--manifest-limit {limit}=N" in error and error.startswith(f"{path}:")
+    # Raised far enough, the same file loads (and fails only as a manifest).
+    others = "\n".join(errors_of([path], limits=Limits.parse([f"{limit}=1m"])))
+    assert "--manifest-limit" not in others and "unknown field" in others
+
+
+def test_limits_parse_and_refuse_nonsense():
+    assert Limits.parse(["bytes=8M", "DEPTH=100", "int-digits=30"]) == Limits(bytes=8 * 1024 ** 2, depth=100,
+                                                                              int_digits=30)
+    for bad in ("bytes", "size=1", "depth=0", "depth=-1", "nodes=lots"):
+        with pytest.raises(ValueError):
+            Limits.parse([bad])
+
+
+def test_manifest_limit_flag_on_the_cli(workspace):
+    workspace.write("manifests/anchors.yaml", manifest_text("a").replace("spec:\n", "spec:\n  variables: &v {x: 1}\n")
+                    .replace("initial_message: Hello!", "initial_message: Hello!\n  end_call_tool: {description: d}"))
+    assert workspace.run("validate", api=False).exit_code == 0
+    low = workspace.run("validate", "--manifest-limit", "nodes=10", api=False)
+    assert low.exit_code == 1 and re.search(r"manifests/anchors.yaml:\d+: more than 10 values", low.stderr)
+    bad = workspace.run("validate", "--manifest-limit", "nodes=ten", api=False)
+    assert bad.exit_code != 0 and "not a positive whole number" in bad.stderr
+
+
+def test_skipped_files_are_named(workspace):
+    workspace.add("a")
+    workspace.write("manifests/README.md", "# docs")
+    result = workspace.run("validate", api=False)
+    assert result.exit_code == 0
+    assert "skipped 1 file(s) without a .yaml or .yml suffix: manifests/README.md" in result.stderr
+
+
+def test_no_manifests_with_a_non_empty_state_plans_no_destruction_unless_asked(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.remove("a")
+    workspace.remove("b")
+    before = workspace.platform.stats()["total"]
+    for args in (("plan",), ("plan", "--json"), ("apply", "--auto-approve")):
+        result = workspace.run(*args)
+        assert result.exit_code == 1, result.all
+        assert "found no manifests in manifests, but the state manages 2 assistant(s) (a, b)" in result.stderr
+        assert "--allow-empty" in result.stderr and "provisioner destroy" in result.stderr
+    assert workspace.platform.stats()["total"] == before  # refused before any request
+    assert json.loads(workspace.run("plan", "--json").output)["errors"]
+    plan = workspace.run("plan", "--allow-empty")
+    assert plan.exit_code == 0 and "Plan: 0 to add, 0 to change, 2 to destroy." in plan.output
+    assert len(workspace.platform.assistants()) == 2
+    assert workspace.run("destroy", "--auto-approve").exit_code == 0
+    assert workspace.platform.assistants() == []
+
+
+def test_an_empty_state_with_no_manifests_is_fine(workspace):
+    result = workspace.run("plan")
+    assert result.exit_code == 0 and "No changes." in result.output
+
+
+def test_a_target_must_be_a_whole_address(workspace):
+    workspace.add("alpha")
+    result = workspace.run("plan", "--target", "alpha\n")
+    assert result.exit_code == 1 and re.search(r"--target 'alpha\\n' is not an address", result.stderr)

@@ -1,0 +1,164 @@
+"""The token and URL credentials never reach output: validated without being shown, scrubbed as a last
+line of defence, and never sent in cleartext to another machine."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from provisioner.errors import ProvisionerError
+from provisioner.scrub import forget_secrets, register_secret, register_url, scrub
+from provisioner.workflow import Settings, check_api_url, read_token
+
+SECRET = "tok-VERY-SECRET-91f2"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secrets():
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+def test_scrub_masks_registered_secrets_url_credentials_and_query_secrets():
+    register_secret(SECRET)
+    text = (f"failed: Bearer {SECRET} at https://admin:hunter2@platform.example/api?api_key=abc123&page=2 "
+            f"and {SECRET}")
+    cleaned = scrub(text)
+    for secret in (SECRET, "hunter2", "admin:", "abc123"):
+        assert secret not in cleaned
+    assert "page=2" in cleaned and "platform.example/api" in cleaned
+
+
+def test_register_url_masks_its_password_even_outside_a_url():
+    register_url("https://bob:pa55word@platform.example/api?token=zzz999")
+    assert "pa55word" not in scrub("password was pa55word") and "zzz999" not in scrub("zzz999")
+
+
+@pytest.mark.parametrize("content, problem", [
+    (f"{SECRET[:8]}\n{SECRET[8:]}\n", "contains whitespace"),
+    (f"{SECRET[:8]} {SECRET[8:]}", "contains whitespace"),
+    (f"{SECRET[:8]}\x07{SECRET[8:]}", "contains a control character"),
+    (f"{SECRET}é", "contains a non-ASCII character"),
+    ("\n\n", "is empty"),
+])
+def test_a_malformed_token_is_refused_without_being_shown(tmp_path, content, problem):
+    path = tmp_path / "token"
+    path.write_text(content)
+    path.chmod(0o600)
+    with pytest.raises(ProvisionerError) as caught:
+        read_token(Settings(token_file=str(path)))
+    message = str(caught.value)
+    assert problem in message
+    for part in (SECRET, SECRET[:8], SECRET[8:]):
+        assert part not in message
+
+
+def test_a_trailing_newline_is_stripped(tmp_path):
+    path = tmp_path / "token"
+    path.write_text(SECRET + "\r\n")
+    path.chmod(0o600)
+    assert read_token(Settings(token_file=str(path))) == SECRET
+
+
+def test_a_token_file_readable_by_others_is_warned_about(tmp_path, capsys):
+    path = tmp_path / "token"
+    path.write_text(SECRET)
+    path.chmod(0o644)
+    read_token(Settings(token_file=str(path)))
+    err = capsys.readouterr().err
+    assert "readable by other users (mode 0644)" in err and "chmod 600" in err and SECRET not in err
+    path.chmod(0o640)
+    read_token(Settings(token_file=str(path)))
+    assert "readable by its group" in capsys.readouterr().err
+    path.chmod(0o600)
+    read_token(Settings(token_file=str(path)))
+    assert capsys.readouterr().err == ""
+
+
+def test_a_huge_or_special_token_file_is_refused(tmp_path):
+    big = tmp_path / "big"
+    big.write_bytes(b"a" * 100_000)
+    with pytest.raises(ProvisionerError, match="larger than"):
+        read_token(Settings(token_file=str(big)))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a writer-less FIFO must not hang the test if opened
+    try:
+        writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            with pytest.raises(ProvisionerError, match="not a regular file"):
+                read_token(Settings(token_file=str(fifo)))
+        finally:
+            os.close(writer)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("url, allowed", [
+    ("https://platform.example/api", True),
+    ("http://127.0.0.1:8787/api", True),
+    ("http://localhost:8787", True),
+    ("http://[::1]:8787", True),
+    ("http://platform.example/api", False),
+    ("http://10.0.0.5/api", False),
+    ("http://127.0.0.1.evil.example/api", False),
+])
+def test_plain_http_only_to_this_machine_unless_insecure_http(url, allowed):
+    if allowed:
+        assert check_api_url(url) == url
+    else:
+        with pytest.raises(ProvisionerError, match="--insecure-http"):
+            check_api_url(url)
+        assert check_api_url(url, insecure_http=True) == url
+
+
+@pytest.mark.parametrize("url", ["ftp://platform.example", "platform.example", "http://:80", "https://h:port/"])
+def test_a_url_that_is_not_http_is_refused(url):
+    with pytest.raises(ProvisionerError):
+        check_api_url(url)
+
+
+def test_cli_never_shows_a_malformed_token_even_with_json(workspace):
+    workspace.add("a")
+    token_file = workspace.write("token", f"{SECRET[:8]}\n{SECRET[8:]}\n")
+    token_file.chmod(0o600)
+    for args in (("plan", f"--token-file={token_file}"), ("plan", "--json", f"--token-file={token_file}")):
+        result = workspace.run(*args)
+        assert result.exit_code == 1 and "contains whitespace" in result.stderr
+        for part in (SECRET[:8], SECRET[8:]):
+            assert part not in result.all
+    assert json.loads(workspace.run("plan", "--json", f"--token-file={token_file}").output)["errors"]
+    assert workspace.platform.stats()["total"] == 0
+
+
+def test_cli_refuses_cleartext_http_to_another_host_before_any_request(workspace):
+    workspace.add("a")
+    result = workspace.run("plan", "--api-url=http://platform.invalid/api", api=False)
+    assert result.exit_code == 1 and "--insecure-http" in result.stderr and "unencrypted" in result.stderr
+
+
+def test_cli_never_echoes_url_credentials(workspace):
+    workspace.add("a")
+    for url in ("http://admin:hunter2pass@127.0.0.1:9/api", "http://127.0.0.1:9/api?api_key=qq-SECRET-qq"):
+        for extra in ((), ("--json",)):
+            result = workspace.run("plan", f"--api-url={url}", "--max-retries=1", *extra, api=False)
+            assert result.exit_code == 1, result.all
+            assert "hunter2pass" not in result.all and "qq-SECRET-qq" not in result.all
+
+
+def test_unexpected_errors_in_main_are_scrubbed_and_have_no_traceback(monkeypatch, capsys):
+    import provisioner.cli as cli_module
+
+    register_secret(SECRET)
+
+    def explode(**kwargs):
+        raise RuntimeError(f"header Authorization: Bearer {SECRET}")
+
+    monkeypatch.setattr(cli_module.cli, "main", explode)
+    with pytest.raises(SystemExit) as exit_info:
+        cli_module.main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1
+    assert SECRET not in err and "Traceback" not in err and "unexpected RuntimeError" in err
