@@ -25,7 +25,7 @@ from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from .client import PlatformClient, RetryPolicy
 from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
-from .plan import PLAN_FORMAT, Action, Plan
+from .plan import Action, Plan
 from .planner import RemoteAssistant, compute_plan, full_spec, remote_snapshot, same
 from .redaction import digest, is_digest
 from .scrub import register_secret, register_url, scrub
@@ -331,12 +331,14 @@ def write_plan_file(plan: Plan, path: str) -> None:
 
 
 def is_plan_file(path: str) -> bool:
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) with a "format" key near
+    its start. A malformed plan still counts, so its reader explains what is wrong with it."""
     candidate = Path(path)
-    if not candidate.is_file() or candidate.suffix in (".yaml", ".yml"):
+    if not candidate.is_file() or candidate.suffix.lower() in (".yaml", ".yml"):
         return False
     try:
         with open(candidate, "rb") as handle:
-            return f'"format": "{PLAN_FORMAT}"'.encode() in handle.read(4096)
+            return re.search(rb'"format"\s*:', handle.read(4096)) is not None
     except OSError:
         return False
 
