@@ -192,6 +192,18 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
                               "values it stands for)" + _limit_hint("nodes"), mark)
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
+            # An explicit tag the value does not fit (`!!int ''`, `!!float x`, `!!bool maybe`): PyYAML's
+            # constructors fail with whatever Python raised; the user needs the line and the tag.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _LimitError(f"invalid YAML: {_clip(repr(node.value) if isinstance(node, yaml.ScalarNode) else 'this value')} "
+                              f"is not a valid {_clip(tag)}", node.start_mark) from None
+
     def construct_yaml_int(self, node):
         if len(node.value) > self.limits.int_digits:
             raise _LimitError(f"an integer of {len(node.value)} characters is longer than the limit of "
@@ -371,6 +383,9 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
                 documents.append(Document(shown, content, locations))
         except yaml.YAMLError as error:
             problems.append(_yaml_problem(error, text, shown))
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as error:
+            # Not expected (construct_object converts these); never a traceback all the same.
+            problems.append(Problem(f"invalid YAML: cannot read it ({type(error).__name__})", Location(shown, 1)))
         except RecursionError:  # not expected within the depth limit; never a traceback all the same
             problems.append(Problem("nested too deeply to read" + _limit_hint("depth"), Location(shown, 1)))
         finally:
