@@ -160,7 +160,7 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty)
     if out_file:
         write_plan_file(plan, out_file)
-    click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
+    click.echo(scrub(render.plan_json(plan) if as_json else render.plan_text(plan)))
     if out_file and not as_json:
         where = (" --local" if settings.local else "") + (
             f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "")
