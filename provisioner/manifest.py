@@ -136,12 +136,15 @@ class _BoundedLoader(yaml.SafeLoader):
         self._depth = 0
         self._aliases = 0
         self._file_nodes = 0
-        self._sizes: dict[int, tuple[int, int]] = {}   # id(node) -> (expanded values, height)
+        self._file_chars = 0
+        # id(node) -> (values, height, characters of its scalars), all with aliases expanded
+        self._sizes: dict[int, tuple[int, int, int]] = {}
 
     def compose_document(self):
         node = super().compose_document()
         self._file_nodes += self._sizes[id(node)][0]
-        self._check_nodes(self._file_nodes, node.start_mark)
+        self._file_chars += self._sizes[id(node)][2]
+        self._check_nodes(self._file_nodes, self._file_chars, node.start_mark)
         self._sizes.clear()
         return node
 
@@ -176,21 +179,27 @@ class _BoundedLoader(yaml.SafeLoader):
         else:
             children = []
         size, height = 1, 1
+        chars = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
         for child in children:
-            child_size, child_height = self._sizes[id(child)]
+            child_size, child_height, child_chars = self._sizes[id(child)]
             size += child_size
             height = max(height, child_height + 1)
+            chars += child_chars
         if height > self.limits.depth:
             raise _LimitError(f"nested more than {self.limits.depth} levels deep once its aliases are expanded"
                               + _limit_hint("depth"), node.start_mark)
-        self._check_nodes(self._file_nodes + size, node.start_mark)
-        self._sizes[id(node)] = (size, height)
+        self._check_nodes(self._file_nodes + size, self._file_chars + chars, node.start_mark)
+        self._sizes[id(node)] = (size, height, chars)
         return node
 
-    def _check_nodes(self, count: int, mark: yaml.Mark) -> None:
+    def _check_nodes(self, count: int, chars: int, mark: yaml.Mark) -> None:
         if count > self.limits.nodes:
             raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
                               "values it stands for)" + _limit_hint("nodes"), mark)
+        # Without aliases the text bounds this; with them, a long string repeated stands for far more.
+        if chars > self.limits.bytes:
+            raise _LimitError(f"more than {self.limits.bytes} characters of values in one file once its aliases "
+                              "are expanded" + _limit_hint("bytes"), mark)
 
     def construct_object(self, node, deep=False):
         try:

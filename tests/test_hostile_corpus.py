@@ -106,6 +106,10 @@ CASES = {
                    r"manifests/alias_bomb\.yaml:\d+: more than 200000 values"),
     "merge-key alias bomb": (lambda r: shutil.copy(CORPUS / "merge_bomb.yaml", r / "manifests"),
                              r"manifests/merge_bomb\.yaml:\d+: more than 1000 uses of YAML aliases"),
+    "long-string alias bomb": (lambda r: _write(r / "manifests/strings.yaml", manifest_text("strings").replace(
+        "spec:\n", "spec:\n  variables:\n    a: &a " + "x" * 100_000 + "\n"
+        + "".join(f"    k{i}: *a\n" for i in range(100)))),
+        r"manifests/strings\.yaml:\d+: more than 4194304 characters of values in one file once its aliases"),
     "recursive alias": (lambda r: shutil.copy(CORPUS / "recursive_alias.yaml", r / "manifests"),
                         r"manifests/recursive_alias\.yaml:6: recursive alias \*v"),
     "complex key": (lambda r: shutil.copy(CORPUS / "complex_key.yaml", r / "manifests"),
