@@ -255,8 +255,14 @@ def load_manifests(paths: Iterable[str | os.PathLike], limits: Limits = DEFAULT_
     manifests, parse_problems = parse_manifests(documents)
     problems += read_problems + parse_problems
     if problems:
-        raise ManifestError(problems)
+        raise ManifestError([replace(p, message=_printable(p.message), field=p.field and _printable(p.field))
+                             for p in problems])
     return manifests
+
+
+def _printable(text: str) -> str:
+    """`text` with whatever a terminal would act on (newlines, escape sequences) shown escaped instead."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def is_manifest_name(path: Path) -> bool:
@@ -288,6 +294,10 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             else:
                 refuse(path, f"cannot read ({error.strerror})")
             return None
+        real = os.path.realpath(path)
+        if any(_within(real, root) for root in FORBIDDEN_ROOTS):
+            refuse(path, "a link into /proc, /sys or /dev, which is not read")
+            return None
         if stat.S_ISDIR(info.st_mode):
             return "dir"
         if not stat.S_ISREG(info.st_mode):
@@ -295,13 +305,9 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                     if stat.S_ISSOCK(info.st_mode) else "a device or other special file")
             refuse(path, f"not a regular file but {kind}, so it is not read")
             return None
-        real = os.path.realpath(path)
-        if any(real == root or real.startswith(root + "/") for root in FORBIDDEN_ROOTS):
-            refuse(path, "a link into /proc, /sys or /dev, which is not read")
-            return None
         return "file"
 
-    def walk(directory: Path, ancestry: tuple[tuple[int, int], ...]) -> None:
+    def walk(directory: Path, ancestry: tuple[tuple[int, int], ...], allowed: tuple[str, ...]) -> None:
         try:
             info = directory.stat()
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -320,8 +326,14 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                 kind = "file"
             else:  # a link (followed, checked) or something special (reported)
                 kind = kind_of(path)
+                # A link out of the checkout would let a pull request have the CI machine's own files read
+                # (and their values quoted in errors).
+                if kind and not any(_within(os.path.realpath(path), root) for root in allowed):
+                    refuse(path, "a link out of the working directory and of the searched path, which is not "
+                                 "followed")
+                    kind = None
             if kind == "dir":
-                walk(path, ancestry + (identity,))
+                walk(path, ancestry + (identity,), allowed)
             elif kind == "file":
                 if is_manifest_name(path):
                     files.append(path)
@@ -332,7 +344,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
         path = Path(raw)
         kind = kind_of(path)
         if kind == "dir":
-            walk(path, ())
+            walk(path, (), (os.path.realpath(os.getcwd()), os.path.realpath(path)))
         elif kind == "file":
             files.append(path)
     seen: set[Path] = set()
@@ -531,8 +543,16 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
 def _dotted(path: Iterable[str | int]) -> str:
     text = ""
     for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if not isinstance(part, int):
+            part = str(part)
+            # A key is the user's text: escape what a terminal would act on, and cut what would flood it.
+            part = _clip(part if part.isprintable() else repr(part)[1:-1], SHOWN_CHARS)
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def _display_path(path: Path) -> str:
@@ -541,7 +561,9 @@ def _display_path(path: Path) -> str:
     except ValueError:  # another drive on Windows
         return str(path)
     # abspath, not resolve: a link is shown as itself, not as what it points to (or fails to).
-    return os.path.abspath(path) if relative.startswith("..") else relative
+    shown = os.path.abspath(path) if relative.startswith("..") else relative
+    # A file name with a newline or an escape sequence must not forge or hide lines of the output.
+    return shown if shown.isprintable() else repr(shown)[1:-1]
 
 
 def _clip(text: Any, limit: int = SHOWN_CHARS) -> str:

@@ -28,7 +28,8 @@ def test_suffixes_count_in_any_case_and_a_named_file_is_read_whatever_its_suffix
     assert [m.address for m in load_manifests([tmp_path / "c.txt"])] == ["c"]
 
 
-def test_a_symlinked_directory_is_followed(tmp_path):
+def test_a_symlinked_directory_is_followed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     shared = tmp_path / "shared"
     shared.mkdir()
     (shared / "s.yaml").write_text(manifest_text("s"))
@@ -133,3 +134,28 @@ def test_a_target_must_be_a_whole_address(workspace):
     workspace.add("alpha")
     result = workspace.run("plan", "--target", "alpha\n")
     assert result.exit_code == 1 and re.search(r"--target 'alpha\\n' is not an address", result.stderr)
+
+
+def test_a_link_out_of_the_project_is_not_followed(tmp_path, monkeypatch):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("password: hunter2\n")
+    project = tmp_path / "project"
+    (project / "manifests").mkdir(parents=True)
+    (project / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    (project / "manifests" / "dir").symlink_to(outside, target_is_directory=True)
+    (project / "manifests" / "file.yaml").symlink_to(outside / "secret.yaml")
+    monkeypatch.chdir(project)
+    found = errors_of(["manifests"])
+    assert found == [f"a link out of the working directory and of the searched path, which is not followed: "
+                     f"manifests/{name}" for name in ("dir", "file.yaml")]
+    assert not any("hunter2" in line for line in found)
+
+
+def test_control_characters_in_names_and_keys_are_escaped(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "evil\nmanifests").mkdir()
+    (tmp_path / "evil\nmanifests" / "x.yaml").write_text(manifest_text("x").replace("spec:\n", 'spec:\n  "\\e[2Jk": 1\n'))
+    [error] = errors_of(["evil\nmanifests"])
+    assert "\n" not in error and "\x1b" not in error
+    assert error.startswith("evil\\nmanifests/x.yaml:") and "spec.\\x1b[2Jk: unknown field" in error
