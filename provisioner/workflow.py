@@ -122,6 +122,8 @@ def token_problem(token: str) -> str | None:
 def check_api_url(url: str, insecure_http: bool = False) -> str:
     """The platform URL, refused if it is not http(s), or is plain http:// to another machine."""
     register_url(url)
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise ProvisionerError("--api-url contains whitespace or control characters")
     try:
         parts = urlsplit(url)
         host = parts.hostname
@@ -331,14 +333,14 @@ def write_plan_file(plan: Plan, path: str) -> None:
 
 
 def is_plan_file(path: str) -> bool:
-    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) with a "format" key near
-    its start. A malformed plan still counts, so its reader explains what is wrong with it."""
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) with "format":
+    "provisioner-plan..." near its start. A malformed plan still counts, so its reader explains it."""
     candidate = Path(path)
     if not candidate.is_file() or candidate.suffix.lower() in (".yaml", ".yml"):
         return False
     try:
         with open(candidate, "rb") as handle:
-            return re.search(rb'"format"\s*:', handle.read(4096)) is not None
+            return re.search(rb'"format"\s*:\s*"provisioner-plan', handle.read(4096)) is not None
     except OSError:
         return False
 

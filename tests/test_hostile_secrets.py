@@ -114,7 +114,8 @@ def test_plain_http_only_to_this_machine_unless_insecure_http(url, allowed):
         assert check_api_url(url, insecure_http=True) == url
 
 
-@pytest.mark.parametrize("url", ["ftp://platform.example", "platform.example", "http://:80", "https://h:port/"])
+@pytest.mark.parametrize("url", ["ftp://platform.example", "platform.example", "http://:80", "https://h:port/",
+                                 "https://platform.example/api\n", "https://platform .example"])
 def test_a_url_that_is_not_http_is_refused(url):
     with pytest.raises(ProvisionerError):
         check_api_url(url)
