@@ -304,7 +304,7 @@ def _restore_secrets(plan: Plan, limits: Limits = DEFAULT_LIMITS) -> None:
             change.body[name] = current
 
 
-MAX_PLAN_FILE_BYTES = 64 * 1024 * 1024  # a plan of 10,000 assistants is about 30 MB
+MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room for 20,000
 
 
 def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
