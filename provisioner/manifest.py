@@ -79,9 +79,9 @@ class Limits:
     Each is raisable with `--manifest-limit NAME=VALUE` (names: bytes, depth, nodes, aliases, int-digits).
     """
 
-    bytes: int = 4 * 1024 * 1024   # file size; a bigger file is never read whole
+    bytes: int = 2 * 1024 * 1024   # file size; a bigger file is never read whole
     depth: int = 64                # nesting of mappings and lists, aliases expanded
-    nodes: int = 200_000           # values in one file, every alias use counted as the values it stands for
+    nodes: int = 100_000           # values in one file, every alias use counted as the values it stands for
     aliases: int = 1_000           # uses of YAML aliases (*name) in one file
     int_digits: int = 100          # characters of one integer (the platform's are 64-bit: 19 digits)
 
@@ -142,10 +142,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
     def compose_document(self):
         node = super().compose_document()
-        self._file_nodes += self._sizes[id(node)][0]
-        self._file_chars += self._sizes[id(node)][2]
-        self._check_nodes(self._file_nodes, self._file_chars, node.start_mark)
-        self._sizes.clear()
+        self._sizes.clear()  # aliases never reach into another document
         return node
 
     def compose_node(self, parent, index):
@@ -159,7 +156,12 @@ class _BoundedLoader(yaml.SafeLoader):
             if self._aliases > self.limits.aliases:
                 raise _LimitError(f"more than {self.limits.aliases} uses of YAML aliases in one file"
                                   + _limit_hint("aliases"), event.start_mark)
-            return super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
+            # The running totals count what the file stands for: an alias adds all of its target again.
+            size, _, chars = self._sizes[id(node)]
+            self._count(size, chars, event.start_mark)
+            return node
+        self._count(1, 0, event.start_mark)
         self._depth += 1
         try:
             if self._depth > self.limits.depth:
@@ -180,6 +182,8 @@ class _BoundedLoader(yaml.SafeLoader):
             children = []
         size, height = 1, 1
         chars = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+        if chars:
+            self._count(0, chars, node.start_mark)
         for child in children:
             child_size, child_height, child_chars = self._sizes[id(child)]
             size += child_size
@@ -188,16 +192,18 @@ class _BoundedLoader(yaml.SafeLoader):
         if height > self.limits.depth:
             raise _LimitError(f"nested more than {self.limits.depth} levels deep once its aliases are expanded"
                               + _limit_hint("depth"), node.start_mark)
-        self._check_nodes(self._file_nodes + size, self._file_chars + chars, node.start_mark)
         self._sizes[id(node)] = (size, height, chars)
         return node
 
-    def _check_nodes(self, count: int, chars: int, mark: yaml.Mark) -> None:
-        if count > self.limits.nodes:
+    def _count(self, values: int, chars: int, mark: yaml.Mark) -> None:
+        """Add to the file's running totals, checked at once: a huge mapping is stopped part way through."""
+        self._file_nodes += values
+        self._file_chars += chars
+        if self._file_nodes > self.limits.nodes:
             raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
                               "values it stands for)" + _limit_hint("nodes"), mark)
         # Without aliases the text bounds this; with them, a long string repeated stands for far more.
-        if chars > self.limits.bytes:
+        if self._file_chars > self.limits.bytes:
             raise _LimitError(f"more than {self.limits.bytes} characters of values in one file once its aliases "
                               "are expanded" + _limit_hint("bytes"), mark)
 
