@@ -125,9 +125,10 @@ class _BoundedLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader with bounds checked as nodes are composed and scalars constructed.
 
     Composition builds a graph in which an alias is the anchored node itself, so it stays as small as the
-    text; everything after it (positions, construction, validation) walks that graph expanded. Counting
-    each node's expanded size and height as it is composed stops an alias bomb or a deep nest before
-    anything expands it, and an alias to a node still being composed is a cycle.
+    text; everything after it (positions, construction, validation) walks that graph expanded. So each
+    node's expanded size, height and characters are recorded as it is composed, every alias adds its
+    target's to the file's running totals (checked at once), and an alias bomb or a deep nest stops before
+    anything expands it. An alias to a node still being composed is a cycle.
     """
 
     def __init__(self, stream: str, limits: Limits):
