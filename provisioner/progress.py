@@ -8,6 +8,7 @@ from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import render
+from .scrub import scrub
 
 
 class Progress:
@@ -34,7 +35,7 @@ class Progress:
 
     def finished(self, result) -> None:
         with self._lock:
-            line = render.result_line(result)
+            line = scrub(render.result_line(result))  # a failure may quote what the platform echoed
             if self._bar:
                 self._bar.console.print(Text.from_ansi(line), soft_wrap=True)
                 self._bar.advance(self._task)
