@@ -3,6 +3,7 @@ every limit named in its message and raisable."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -159,3 +160,18 @@ def test_control_characters_in_names_and_keys_are_escaped(tmp_path, monkeypatch)
     [error] = errors_of(["evil\nmanifests"])
     assert "\n" not in error and "\x1b" not in error
     assert error.startswith("evil\\nmanifests/x.yaml:") and "spec.\\x1b[2Jk: unknown field" in error
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_files_and_directories_are_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text(manifest_text("a"))
+    (tmp_path / "locked.yaml").write_text(manifest_text("b"))
+    (tmp_path / "locked.yaml").chmod(0)
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed").chmod(0)
+    try:
+        found = "\n".join(errors_of([tmp_path]))
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    assert "locked.yaml:1: cannot read file: Permission denied" in found
+    assert "cannot read directory (Permission denied)" in found and "closed" in found
