@@ -14,6 +14,8 @@ from . import __version__, render
 from .client import RetryPolicy
 from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
+from .ratelimit import describe, parse_rate_limit
+from .spec import DEFAULT_DIALECT, DIALECTS
 from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
@@ -29,6 +31,21 @@ def duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h")
     number, unit = float(match.group(1)), match.group(2) or "s"
     return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+dialect_option = click.option(
+    "--api-dialect", "api_dialect", envvar="PROVISIONER_API_DIALECT", default=DEFAULT_DIALECT, show_default=True,
+    type=click.Choice(DIALECTS), help="The platform's create dialect: v1 (the seed's) or v2 (the current one, "
+                                      "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
+
+
+def rate_limit_windows(text: str | None):
+    if text is None:
+        return None
+    try:
+        return parse_rate_limit(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rate-limit") from None
 
 
 def platform_options(command: Callable) -> Callable:
@@ -48,7 +65,12 @@ def platform_options(command: Callable) -> Callable:
                      help="Give up retrying a request after this long."),
         click.option("--retry-backoff", default="0.5s", show_default=True,
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
-        click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
+        click.option("--request-timeout", default="30s", show_default=True,
+                     help="Deadline of one request attempt, from sending to the last byte of the answer."),
+        click.option("--rate-limit", "rate_limit", envvar="PROVISIONER_RATE_LIMIT", default=None,
+                     help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
+                          "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),
+        dialect_option,
     ]
     for option in reversed(options):
         command = option(command)
@@ -61,7 +83,8 @@ def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
                         timeout=duration(kwargs.pop("request_timeout")))
     return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
                     token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
+                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry,
+                    api_dialect=kwargs.pop("api_dialect"), rate_limit=rate_limit_windows(kwargs.pop("rate_limit")))
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -94,10 +117,11 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
+@dialect_option
 @reports_errors
-def validate_command(paths: tuple[str, ...]) -> None:
+def validate_command(paths: tuple[str, ...], api_dialect: str) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
+    manifests = validate(list(paths or DEFAULT_PATHS), api_dialect)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 
@@ -116,7 +140,7 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths) if destroy else validate(paths)
+    manifests = manifests_or_empty(paths, settings.api_dialect) if destroy else validate(paths, settings.api_dialect)
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
@@ -144,6 +168,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
 
     # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    budget = session.client.budget
+    expected = budget.expected_seconds(len(plan.changes))
+    if expected >= 30:
+        click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
+                   f"{_minutes(expected)} at the platform's pace.")
     try:
         with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
             report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started)
@@ -160,6 +189,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
                     "Fix the cause and run apply again.", fg="red", err=True)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
 
 
 def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
@@ -196,7 +230,7 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
                 _run_apply(session, plan, known_ids)
         return
     paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths)
+    manifests = validate(paths, settings.api_dialect)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -213,7 +247,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths)
+    manifests = manifests_or_empty(paths, settings.api_dialect)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -228,8 +262,9 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "import") as session:
+    settings = settings_from(kwargs)
+    manifests = validate(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
@@ -242,8 +277,9 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "export", lock=False) as session:
+    settings = settings_from(kwargs)
+    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
         click.echo(f"wrote {path}")
