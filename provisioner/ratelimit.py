@@ -92,7 +92,12 @@ class RateBudget:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
 
     def expected_seconds(self, requests: int) -> float:
-        """At least how long `requests` more take within the budget (from an idle start)."""
+        """At least how long `requests` more take within the budget, from an idle start: the pacing schedule,
+        where request k goes out one window after request k - N of each window of N requests."""
         if not self.windows or requests <= 0:
             return 0.0
-        return max((requests - 1) // w.requests * w.seconds * _MARGIN for w in self.windows)
+        times: list[float] = []
+        for k in range(requests):
+            times.append(max([0.0] + [times[k - w.requests] + w.seconds * _MARGIN
+                                      for w in self.windows if k >= w.requests]))
+        return times[-1]
