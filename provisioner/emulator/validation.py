@@ -336,7 +336,7 @@ class Request:
 
     def apply(self, body: Any, existing: dict | None) -> tuple[dict | None, str, Errors]:
         """(the new canonical record, the body's dialect, errors)."""
-        sent = {k: v for k, v in body.items() if k in F.KNOWN} if isinstance(body, dict) else {}
+        sent = {k: _blank_to_null(v) for k, v in body.items() if k in F.KNOWN} if isinstance(body, dict) else {}
         errors: Errors = {}
         stored_dialect = existing["dialect"] if existing else None
         if self.server_dialect in ("v1", "v2"):
@@ -532,6 +532,17 @@ class Request:
                 sub = f"tools.{i}.outbound_phone_id"
                 if fine(sub) and self.tenant.number(tool.get("outbound_phone_id")) is None:
                     add(errors, sub, f"The selected {attr(sub)} is invalid.")
+
+
+def _blank_to_null(value: Any) -> Any:
+    """Laravel's ConvertEmptyStringsToNull middleware, which the platform's input goes through."""
+    if value == "":
+        return None
+    if isinstance(value, dict):
+        return {k: _blank_to_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_blank_to_null(v) for v in value]
+    return value
 
 
 def _with_end_call(tools: list, end_call: dict | None) -> list:
