@@ -372,31 +372,9 @@ def force_unlock_command(lock_id, state_path) -> None:
     click.secho("The state has been unlocked.", fg="green")
 
 
-@cli.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8787, show_default=True, type=int)
-@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: in memory).")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalogue YAML (default: shipped).")
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(0, 60000), help="Added to every request.")
-@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share answered 500, without effect.")
-@click.option("--rate-limit", default=0.0, type=click.FloatRange(0), help="Requests/second per token (0: none).")
-@click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
-              help="Share of writes that take effect, then answer 500 or drop the connection.")
-@click.option("--seed", type=int, help="Seed for the fault injection.")
-@reports_errors
-def emulator_command(host, port, db, catalog, latency_ms, error_rate, rate_limit, commit_fail_rate, seed) -> None:
-    """Run the local platform (API.md) with optional fault injection."""
-    from .emulator import FaultSettings, build_platform, serve
+from .emulator.command import emulator_command  # noqa: E402
 
-    try:
-        platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
-                                                             rate_limit=rate_limit, commit_fail_rate=commit_fail_rate,
-                                                             seed=seed))
-    except (ValueError, OSError) as error:
-        raise ProvisionerError(str(error)) from None
-    click.echo(f"Platform emulator on http://{host}:{port} ({'SQLite ' + db if db else 'in memory'}; "
-               f"{len(platform.catalog.tenants)} tenant(s)). Ctrl-C stops it.")
-    serve(platform, host, port)
+cli.add_command(emulator_command)
 
 
 def main() -> None:
