@@ -18,6 +18,7 @@ from .client import PlatformClient
 from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
+from .wire import Lookups, Unreadable, create_body, manifest_field, to_dialect
 
 
 @dataclass
@@ -134,7 +135,7 @@ class SharedLookup:
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
                parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
-               on_start: Callable[[Change], None] | None = None) -> ApplyReport:
+               on_start: Callable[[Change], None] | None = None, lookups: Lookups | None = None) -> ApplyReport:
     """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring)."""
     report = ApplyReport()
     stop = threading.Event()
@@ -144,6 +145,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             recorder.record(sync.address, entry.id, sync.record)
 
     lookup = SharedLookup(client)
+    wire = Wire(plan.dialect, lookups or Lookups())
 
     def run(change: Change) -> ChangeResult:
         if stop.is_set():
@@ -152,10 +154,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             on_start(change)
         started = time.monotonic()
         try:
-            result = _execute(change, client, recorder, known_ids, lookup)
+            result = _execute(change, client, recorder, known_ids, lookup, wire)
         except RejectedError as error:
+            errors = {manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
             result = ChangeResult(change, False, 0.0, change.remote_id,
-                                  f"the platform rejected it: {error.summary}", field_errors=error.errors)
+                                  f"the platform rejected it: {error.summary}", field_errors=errors)
+        except Unreadable as error:
+            result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         except (StateError, OSError) as error:
@@ -191,17 +196,31 @@ def _collect(result: ChangeResult, report: ApplyReport, on_result) -> None:
         on_result(result)
 
 
+class Wire:
+    """Request bodies in the plan's dialect: the manifest's words become the platform's (wire.py)."""
+
+    def __init__(self, dialect: str, lookups: Lookups):
+        self.dialect = dialect
+        self.lookups = lookups
+
+    def create(self, change: Change) -> dict:
+        return create_body(change.body, self.dialect, self.lookups)
+
+    def update(self, change: Change) -> dict:
+        return to_dialect(change.body, self.dialect, self.lookups, engine=change.engine_type)
+
+
 def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int],
-             lookup: SharedLookup) -> ChangeResult:
+             lookup: SharedLookup, wire: Wire) -> ChangeResult:
     action = change.action
     if action is Action.CREATE:
-        remote_id, message = _create(change, client, known_ids, lookup)
+        remote_id, message = _create(change, wire.create(change), client, known_ids, lookup)
         recorder.record(change.address, remote_id, change.record)
         return ChangeResult(change, True, 0.0, remote_id, message)
     if action in (Action.UPDATE, Action.IMPORT):
         if change.body:
             try:
-                client.update_assistant(change.remote_id, change.body)
+                client.update_assistant(change.remote_id, wire.update(change))
             except NotFoundError:
                 raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                                "plan was made); run plan again") from None
@@ -221,7 +240,8 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     raise AssertionError(f"unknown action {action}")
 
 
-def _create(change: Change, client: PlatformClient, known_ids: set[int], lookup: SharedLookup) -> tuple[int, str]:
+def _create(change: Change, body: dict, client: PlatformClient, known_ids: set[int],
+            lookup: SharedLookup) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -230,7 +250,7 @@ def _create(change: Change, client: PlatformClient, known_ids: set[int], lookup:
     attempts = 2 * client.retry.max_attempts
     for attempt in range(1, attempts + 1):
         try:
-            return int(client.create_assistant(change.body)["id"]), ""
+            return int(client.create_assistant(body)["id"]), ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
             found = [item for item in lookup.items_read_after(failed_at)

@@ -63,6 +63,8 @@ class Change:
     remote_fingerprint: str | None = None
     location: str | None = None
     sensitive: list[str] = field(default_factory=list)
+    # The engine the assistant will have: which models catalogue names its llm_model on the wire.
+    engine_type: str | None = None
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Plan:
     targets: list[str] = field(default_factory=list)
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -121,6 +124,7 @@ class Plan:
             "lineage": self.lineage,
             "serial": self.serial,
             "destroy": self.destroy,
+            "dialect": self.dialect,
             "targets": self.targets,
             "manifest_paths": self.manifest_paths,
             "summary": self.counts,
@@ -159,7 +163,7 @@ class Plan:
         return cls(changes=changes, lineage=checked.lineage, serial=checked.serial,
                    state_sync=[StateSync(s.address, s.record) for s in checked.state_sync],
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
-                   notes=checked.notes, created_at=checked.created_at)
+                   notes=checked.notes, dialect=checked.dialect, created_at=checked.created_at)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -232,6 +236,7 @@ class _ChangeFile(_Strict):
     remote_fingerprint: Optional[str] = None
     location: Optional[str] = None
     sensitive: list[str] = Field(default_factory=list)
+    engine_type: Optional[str] = None
 
     _check_address = field_validator("address")(_address)
 
@@ -265,6 +270,7 @@ class _PlanFile(_Strict):
     lineage: str
     serial: int = Field(ge=0)
     destroy: bool = False
+    dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)
     manifest_paths: list[str] = Field(default_factory=list)
     summary: Optional[dict[str, int]] = None   # written for readers; recomputed, never trusted
