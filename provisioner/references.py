@@ -45,8 +45,7 @@ class Catalog:
         if wants_inbound:
             jobs["inbound"] = lambda: client.phone_numbers("inbound")
         results = _run_all(jobs, pool)
-        models = {t: results[f"models:{t}"] for t in model_types}
-        lookups = Lookups(results["languages"], None if any(v is None for v in models.values()) else models)
+        lookups = Lookups(results["languages"], {t: results[f"models:{t}"] for t in model_types})
         catalog = cls(lookups, {m: results[f"voices:{m}"] for m in modes}, results.get("numbers"),
                       results.get("inbound"))
         catalog._client = client
@@ -54,15 +53,9 @@ class Catalog:
 
     def ensure_models(self, engines: Iterable[str]) -> None:
         """Read the models catalogues of engines met on the platform but in no manifest (to name their ids)."""
-        if self.lookups.models is None:
-            return
-        missing = sorted({MODEL_TYPE[e] for e in engines if e in MODEL_TYPE} - set(self.lookups.models))
-        for kind in missing:
-            models = self._client.models(kind)
-            if models is None:
-                self.lookups.models = None
-                return
-            self.lookups.models[kind] = models
+        models = self.lookups.models = self.lookups.models or {}
+        for kind in sorted({MODEL_TYPE[e] for e in engines if e in MODEL_TYPE} - set(models)):
+            models[kind] = self._client.models(kind)
 
     _client: Any = None
 
@@ -75,9 +68,10 @@ def _run_all(jobs: dict[str, Callable[[], Any]], pool: ThreadPoolExecutor | None
     return {name: future.result() for name, future in futures.items()}
 
 
-def check_references(manifests: list[Manifest], catalog: Catalog,
-                     held_numbers: dict[str, Any] | None = None) -> list[Problem]:
-    """Problems with what the manifests name; `held_numbers`: address -> the number its assistant holds now."""
+def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: dict[str, Any] | None = None,
+                     released: set[int] = frozenset()) -> list[Problem]:
+    """Problems with what the manifests name; `held_numbers`: address -> the number its assistant holds now;
+    `released`: numbers that assistants deleted by the same plan give up first."""
     held_numbers = held_numbers or {}
     languages = [str(lang.get("name")) for lang in catalog.lookups.languages]
     owned = {n.get("id"): n for n in (catalog.numbers or []) + (catalog.inbound_numbers or [])}
@@ -101,7 +95,7 @@ def check_references(manifests: list[Manifest], catalog: Catalog,
                 problem(manifest, "secondary_languages", f"language {name!r} does not exist on the platform"
                                                          f"{did_you_mean(name, languages)}", index)
         models = (catalog.lookups.models or {}).get(MODEL_TYPE[spec.engine_type])
-        if models is not None:
+        if models:  # a platform without a models catalogue for this engine cannot be checked against
             names = [str(m.get("name")) for m in models]
             if spec.llm_model not in names:
                 kind = MODEL_TYPE[spec.engine_type]
@@ -117,7 +111,7 @@ def check_references(manifests: list[Manifest], catalog: Catalog,
                                                  f"yours: {_listing(mine)}")
         elif spec.calls_direction == "receive":
             inbound_takers[number].append(manifest)
-            if number not in inbound_ok and held_numbers.get(manifest.address) != number:
+            if number not in inbound_ok and held_numbers.get(manifest.address) != number and number not in released:
                 problem(manifest, "phone_number_id",
                         f"phone number {number} ({owned[number].get('phone_number')}) cannot take inbound calls "
                         "for this assistant: it is a caller-ID number or another inbound assistant holds it "

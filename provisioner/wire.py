@@ -76,7 +76,12 @@ class Lookups:
     """The catalogues that turn ids into names and back. `models` is None when the platform has none."""
 
     languages: list[dict[str, Any]] = field(default_factory=list)
-    models: dict[str, list[dict[str, Any]]] | None = None  # by type: llm, multimodal, dualplex
+    # By type (llm, multimodal, dualplex). None, or a type that is missing or empty: the platform names no
+    # models of it, so model names cannot be checked nor read back from ids.
+    models: dict[str, list[dict[str, Any]] | None] | None = None
+
+    def knows_models(self, engine: str) -> bool:
+        return bool((self.models or {}).get(MODEL_TYPE[engine]))
 
     def language_name(self, *, id: Any = None, code: Any = None) -> str | None:
         for language in self.languages:
@@ -94,13 +99,13 @@ class Lookups:
         raise Unreadable(f"language {name!r} is not in the platform's languages catalogue")
 
     def model_name(self, engine: str, id: Any) -> str | None:
-        for model in (self.models or {}).get(MODEL_TYPE[engine], []):
+        for model in (self.models or {}).get(MODEL_TYPE[engine]) or []:
             if model.get("id") == id:
                 return str(model.get("name"))
         return None
 
     def model_id(self, engine: str, name: str) -> int:
-        for model in (self.models or {}).get(MODEL_TYPE[engine], []):
+        for model in (self.models or {}).get(MODEL_TYPE[engine]) or []:
             if model.get("name") == name:
                 return model["id"]
         raise Unreadable(f"model {name!r} is not in the platform's {MODEL_TYPE[engine]} models catalogue")
@@ -305,7 +310,7 @@ def _read_language(item: dict, lookups: Lookups, fields: dict, problems: list[Re
 
 def _read_model(item: dict, lookups: Lookups, fields: dict, problems: list[ReadProblem]) -> None:
     engine = fields.get("engine_type")
-    if engine is None or lookups.models is None:
+    if engine is None or not lookups.knows_models(engine):
         return  # without a models catalogue, ids cannot be named: llm_model is then compared as write-only
     read_name = MODEL_ID_FIELD[engine]
     model_id = item.get(read_name)

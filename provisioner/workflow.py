@@ -156,7 +156,7 @@ def _is_loopback(host: str) -> bool:
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[PlatformClient]:
     """A client for the configured platform; with --local, an embedded emulator persisted beside the state."""
-    connections = max(4, settings.parallelism)
+    connections = max(1, settings.parallelism)  # --parallelism bounds every request in flight, reads too
     if settings.local:
         from .emulator import EmbeddedPlatform, build_platform
 
@@ -262,17 +262,33 @@ class Session:
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
         remote = self.remote([] if destroy else manifests)
+        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
+                            dialect=self.settings.api_dialect)
         if not destroy:
             checked = [m for m in manifests if not targets or m.address in targets]
             by_id = {r.id: r for r in remote}
-            held = {address: by_id[entry.id].fields.get("phone_number_id")
-                    for address, entry in self.state.resources.items() if entry.id in by_id}
-            problems = check_references(checked, self._catalog, held)
+            # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
+            released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
+                        if c.action is Action.DELETE and c.remote_id in by_id} - {None}
+            problems = check_references(checked, self._catalog, self._held_numbers(manifests, remote), released)
             if problems:
                 raise PlanError(problems)
-        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
-                            dialect=self.settings.api_dialect)
         return plan, {r.id for r in remote}
+
+    def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
+        """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
+        by_id = {r.id: r for r in remote}
+        claimed = {entry.id for entry in self.state.resources.values()}
+        held = {}
+        for manifest in manifests:
+            entry = self.state.resources.get(manifest.address)
+            if entry is not None and entry.id in by_id:
+                held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
+            else:
+                namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+                if len(namesakes) == 1:
+                    held[manifest.address] = namesakes[0].fields.get("phone_number_id")
+        return held
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None) -> ApplyReport:
@@ -408,7 +424,7 @@ def refresh(session: Session) -> list[str]:
             continue
         snapshot = remote_snapshot(live.fields, entry.sensitive)
         if snapshot != entry.remote:
-            changed = sorted(k for k in snapshot if entry.remote and not same(snapshot[k], entry.remote.get(k)))
+            changed = sorted(k for k in snapshot if k in entry.remote and not same(snapshot[k], entry.remote[k]))
             entry.remote = snapshot
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
             report.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")

@@ -123,6 +123,7 @@ class Workspace:
         self.root = root
         self.platform = platform
         self.token = token
+        self.dialect = "v1"
         (root / "manifests").mkdir()
 
     def write(self, relative: str, text: str) -> Path:
@@ -146,7 +147,8 @@ class Workspace:
         cwd = os.getcwd()
         os.chdir(self.root)
         try:
-            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": self.token},
+            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": self.token, "PROVISIONER_RATE_LIMIT": "off",
+                                                          "PROVISIONER_API_DIALECT": self.dialect},
                                    catch_exceptions=False)
         finally:
             os.chdir(cwd)
@@ -160,3 +162,29 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path, platform) -> Workspace:
     return Workspace(tmp_path, platform)
+
+
+def _default_lookups():
+    from importlib import resources
+
+    import yaml
+
+    from provisioner.wire import Lookups
+
+    catalog = yaml.safe_load(resources.files("provisioner.emulator").joinpath("default_catalog.yaml").read_text())
+    models: dict[str, list] = {}
+    for model in catalog["models"]:
+        models.setdefault(model["type"], []).append(model)
+    return Lookups(catalog["languages"], models)
+
+
+DEFAULT_LOOKUPS = _default_lookups()
+
+
+def read_back(item: dict) -> dict:
+    """A listed assistant in manifest values, as the provisioner reads it (the default catalogue's ids)."""
+    from provisioner.wire import read_fields
+
+    fields, problems = read_fields(item, DEFAULT_LOOKUPS)
+    assert not problems, problems
+    return fields
