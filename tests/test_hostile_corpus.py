@@ -143,7 +143,7 @@ CASES = {
     "upper-case suffix": (lambda r: _write(r / "manifests/UPPER.YAML", manifest_text("upper", voice_id="x")),
                           r"manifests/UPPER\.YAML:\d+: spec\.voice_id"),
     "huge value": (lambda r: _write(r / "manifests/long.yaml", manifest_text("long", voice_id="v" * 2_000_000)),
-                   r"manifests/long\.yaml:\d+: spec\.voice_id: must be an integer \(got 'v{59}…\)"),
+                   r"manifests/long\.yaml:\d+: spec\.voice_id: must be an integer \(got 'v{20,80}…\)"),
     "symlink loop": (_symlink_loop, r"symbolic link loop.*: manifests/team/again"),
     "self-referencing link": (lambda r: (r / "manifests" / "self.yaml").symlink_to("self.yaml"),
                               r"symbolic link loop: manifests/self\.yaml"),
