@@ -284,15 +284,18 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
     skipped = skipped if skipped is not None else []
 
     def refuse(path: Path, why: str) -> None:
-        problems.append(Problem(f"{why}: {_display_path(path)}"))
+        # file:1, as every other problem: CI annotations and editors jump to it.
+        problems.append(Problem(why, Location(_display_path(path), 1)))
 
     def kind_of(path: Path) -> str | None:
         """'file', 'dir', or None after reporting why the path cannot be used."""
         try:
             info = path.stat()
         except FileNotFoundError:
-            refuse(path, "dangling symbolic link (its target does not exist)" if path.is_symlink()
-                   else "no such file or directory")
+            if path.is_symlink():
+                refuse(path, "dangling symbolic link (its target does not exist)")
+            else:
+                problems.append(Problem(f"no such file or directory: {_display_path(path)}"))
             return None
         except OSError as error:
             if error.errno == 40:  # ELOOP

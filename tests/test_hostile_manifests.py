@@ -148,8 +148,8 @@ def test_a_link_out_of_the_project_is_not_followed(tmp_path, monkeypatch):
     (project / "manifests" / "file.yaml").symlink_to(outside / "secret.yaml")
     monkeypatch.chdir(project)
     found = errors_of(["manifests"])
-    assert found == [f"a link out of the working directory and of the searched path, which is not followed: "
-                     f"manifests/{name}" for name in ("dir", "file.yaml")]
+    assert found == [f"manifests/{name}:1: a link out of the working directory and of the searched path, which "
+                     "is not followed" for name in ("dir", "file.yaml")]
     assert not any("hunter2" in line for line in found)
 
 
