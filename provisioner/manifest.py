@@ -31,6 +31,7 @@ MANIFEST_SUFFIXES = (".yaml", ".yml")  # in any case: .YAML and .Yml count too
 # Pseudo-file systems: a link into them would read the process's memory or environment (and its token).
 FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 SHOWN_CHARS = 60
+MAX_PROBLEMS = 500  # listed per run; the rest are counted
 
 Path_ = tuple[str | int, ...]
 
@@ -101,9 +102,6 @@ class Limits:
             scale = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}[match.group(2).lower()]
             changes[attribute] = int(match.group(1)) * scale
         return replace(cls(), **changes)
-
-    def describe(self) -> str:
-        return ", ".join(f"{name}={getattr(self, attr)}" for name, attr in self.NAMES.items())
 
 
 DEFAULT_LIMITS = Limits()
@@ -261,8 +259,11 @@ def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT
     manifests, parse_problems = parse_manifests(documents, dialect=dialect)
     problems += read_problems + parse_problems
     if problems:
-        raise ManifestError([replace(p, message=_printable(p.message), field=p.field and _printable(p.field))
-                             for p in problems])
+        shown = [replace(p, message=_printable(p.message), field=p.field and _printable(p.field))
+                 for p in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:  # a hostile file can hold 100,000 mistakes; a CI log need not
+            shown.append(Problem(f"... and {len(problems) - MAX_PROBLEMS} more problems not shown"))
+        raise ManifestError(shown)
     return manifests
 
 

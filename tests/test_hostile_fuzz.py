@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import load_manifests
 from provisioner.plan import Plan
+from provisioner.spec import DEFAULT_DIALECT, DIALECTS
 from provisioner.workflow import read_plan_file
 from conftest import REQUIRED
 
@@ -72,11 +73,11 @@ class _Scratch:
 _scratch = _Scratch()
 
 
-def _load(data: bytes):
+def _load(data: bytes, dialect: str = DEFAULT_DIALECT):
     _scratch.path.write_bytes(data)
     started = time.monotonic()
     try:
-        manifests = load_manifests([_scratch.path])
+        manifests = load_manifests([_scratch.path], dialect=dialect)
     except ManifestError as error:
         assert error.problems and all(str(p) for p in error.problems)
         manifests = None
@@ -100,13 +101,13 @@ def test_the_loader_survives_yamlish_text(text):
 
 
 @FUZZ
-@given(structures, st.sampled_from(["block", "flow", "json"]))
-def test_the_loader_survives_any_structure(document, style):
+@given(structures, st.sampled_from(["block", "flow", "json"]), st.sampled_from(DIALECTS))
+def test_the_loader_survives_any_structure(document, style, dialect):
     if style == "json":
         text = json.dumps(document)
     else:
         text = yaml.safe_dump(document, default_flow_style=style == "flow", allow_unicode=True)
-    _load(text.encode())
+    _load(text.encode(), dialect)
 
 
 VALID_PLAN = {

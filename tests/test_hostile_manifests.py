@@ -175,3 +175,10 @@ def test_unreadable_files_and_directories_are_errors(tmp_path):
         (tmp_path / "closed").chmod(0o755)
     assert "locked.yaml:1: cannot read file: Permission denied" in found
     assert "cannot read directory (Permission denied)" in found and "closed" in found
+
+
+def test_a_flood_of_problems_is_cut_short(tmp_path):
+    path = tmp_path / "many.yaml"
+    path.write_text("".join(f"---\nk{i}: 1\n" for i in range(2000)))
+    found = errors_of([path])
+    assert len(found) == 501 and found[-1].startswith("... and ") and "more problems not shown" in found[-1]
