@@ -75,10 +75,8 @@ def read_token(settings: Settings) -> str:
     if settings.token_file:
         source = f"--token-file {settings.token_file}"
         try:
-            with open(settings.token_file, "rb") as handle:
+            with _open_regular(settings.token_file, source) as handle:
                 info = os.fstat(handle.fileno())
-                if not stat.S_ISREG(info.st_mode):
-                    raise ProvisionerError(f"{source} is not a regular file")
                 data = handle.read(MAX_TOKEN_FILE_BYTES + 1)
         except OSError as error:
             raise ProvisionerError(f"cannot read {source}: {error.strerror}") from None
@@ -110,6 +108,16 @@ def read_token(settings: Settings) -> str:
         raise ProvisionerError(f"the API token in {source} {problem} (the token is not shown); a token is one "
                                "line of printable ASCII characters without spaces")
     return token
+
+
+def _open_regular(path: str, what: str):
+    """`path` opened for reading, refused unless a regular file. Non-blocking, so a FIFO cannot hang the run."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    handle = os.fdopen(descriptor, "rb")
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        handle.close()
+        raise ProvisionerError(f"{what} is not a regular file")
+    return handle
 
 
 def token_problem(token: str) -> str | None:
@@ -352,7 +360,7 @@ MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room fo
 def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
     """A saved plan, its whole structure checked (Plan.from_dict) before anything uses it."""
     try:
-        with open(path, "rb") as handle:
+        with _open_regular(path, f"plan file {path}") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as error:
         raise ProvisionerError(f"cannot read plan file {path}: {error.strerror}") from None

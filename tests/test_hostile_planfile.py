@@ -93,3 +93,12 @@ def test_a_good_plan_round_trips(workspace):
     assert plan.to_dict()["changes"] == good["changes"]
     assert workspace.run("apply", "p.plan").exit_code == 0
     assert len(workspace.platform.assistants()) == 2
+
+
+def test_a_plan_file_that_is_a_fifo_does_not_hang(tmp_path):
+    import os
+
+    fifo = tmp_path / "p.plan"
+    os.mkfifo(fifo)
+    with pytest.raises(ProvisionerError, match="not a regular file"):
+        read_plan_file(str(fifo))
