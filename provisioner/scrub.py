@@ -6,6 +6,7 @@ library's exception quoting a header, a URL echoed by a connection error).
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -30,10 +31,11 @@ def register_secret(value: str | None) -> None:
     """Mask `value` (and its URL-decoded form) wherever it appears in output from now on."""
     if not value:
         return
+    forms = {value, value.strip(), unquote(value)}
+    # As JSON output and Python messages would show it: escaped quotes, backslashes, control characters.
+    forms |= {json.dumps(f)[1:-1] for f in forms} | {repr(f)[1:-1] for f in forms}
     with _lock:
-        for form in {value, value.strip(), unquote(value)}:
-            if len(form) >= MIN_SECRET_LENGTH:
-                _secrets.add(form)
+        _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
 
 
 def register_url(url: str | None) -> None:

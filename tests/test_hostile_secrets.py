@@ -31,6 +31,12 @@ def test_scrub_masks_registered_secrets_url_credentials_and_query_secrets():
     assert "page=2" in cleaned and "platform.example/api" in cleaned
 
 
+def test_a_secret_is_masked_as_json_and_python_messages_escape_it_too():
+    register_secret('ab"c\\d\x01e')
+    assert scrub(json.dumps({"m": 'x ab"c\\d\x01e y'})) == json.dumps({"m": "x *** y"})
+    assert "***" in scrub(repr('ab"c\\d\x01e'))
+
+
 def test_register_url_masks_its_password_even_outside_a_url():
     register_url("https://bob:pa55word@platform.example/api?token=zzz999")
     assert "pa55word" not in scrub("password was pa55word") and "zzz999" not in scrub("zzz999")
