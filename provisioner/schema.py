@@ -50,6 +50,9 @@ def manifest_schema() -> dict[str, Any]:
             target[key] = value
     for name, prop in spec["properties"].items():
         prop["x-readable"] = name in READABLE_FIELDS
+        field = AssistantSpec.model_fields.get(name)
+        if "default" not in prop and field is not None and not field.is_required():
+            prop["default"] = _json_default(field.get_default(call_default_factory=True))
     spec.update(copy.deepcopy(WEBHOOK_RULE))
     defs["AssistantSpec"] = spec
     metadata = {
@@ -90,6 +93,10 @@ def manifest_schema() -> dict[str, Any]:
         },
         "$defs": dict(sorted(defs.items())),
     }
+
+
+def _json_default(value: Any) -> Any:
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
 
 
 def schema_json() -> str:
