@@ -25,7 +25,7 @@ DIFF_LINES = 200                     # longest diff shown per field
 
 ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
                 Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
-_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~&@:\"'])")
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#!|~&@])")
 
 
 def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
@@ -136,7 +136,7 @@ def _field_table(change: Change) -> list[str]:
         ["| Field | Before | After | |", "| --- | --- | --- | --- |"]
     diffs: list[str] = []
     for f in change.fields:
-        flags = escape_flags(_flags(f))
+        flags = "; ".join(_flags(f))
         if _is_long_text(f):
             diffs += _diff(f)
             shown = "_(see the diff below)_"
@@ -165,10 +165,6 @@ def _flags(f: FieldChange) -> list[str]:
     if f.sensitive:
         flags.append("sensitive")
     return flags
-
-
-def escape_flags(flags: list[str]) -> str:
-    return "; ".join(flags)
 
 
 def _is_long_text(f: FieldChange) -> bool:
@@ -214,7 +210,9 @@ def code(text: str, *, table: bool = False) -> str:
 
 def escape(text: str) -> str:
     """Plain text that markdown and HTML leave alone: punctuation backslash-escaped, on one line."""
-    return _PUNCTUATION.sub(r"\\\1", re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", str(text)))
+    text = _PUNCTUATION.sub(r"\\\1", re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", str(text)).strip())
+    # What starts a line could start a list, a quote or a heading: escape it too.
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-+=])", r"\\\1", text))
 
 
 def _longest_run(text: str, char: str) -> int:
