@@ -156,3 +156,20 @@ def test_escape_and_code_helpers():
     assert markdown.cell(None) == "_(none)_" and markdown.cell("(sensitive)") == "_(sensitive)_"
     assert len(markdown.cell("x" * 1000)) < 140
     assert REQUIRED  # the shared fixture values are importable here too
+
+
+def test_one_huge_section_is_left_out_without_hiding_the_small_ones():
+    huge = "".join(f"line {i} " + "x" * 80 + "\n" for i in range(2000))
+    changes = [update("a-huge", *[FieldChange(f"f{i}", "x" * 100, "y" * 100) for i in range(400)], name="H")]
+    changes += [update(f"b{i}", FieldChange("voice_id", 1, 2), remote_id=i + 2) for i in range(5)]
+    text = plan_markdown(plan_of(*changes))
+    assert len(text) < COMMENT_LIMIT
+    assert "The details of 1 assistant(s) were left out" in text and "`a-huge`" in text
+    assert text.count("<details>") == 5
+    capped = plan_markdown(plan_of(update("p", FieldChange("system_prompt", "short", huge))))
+    assert len(capped) < 25_000 and "not shown" in capped
+
+
+def test_many_notes_are_counted_not_all_listed():
+    text = plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2)), notes=[f"note {i}" for i in range(100)]))
+    assert "- note 29" in text and "- note 30" not in text and "and 70 more notes" in text

@@ -21,7 +21,9 @@ COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in chara
 _MARGIN = 1_000                      # room for the note about what was cut, and for a pipeline's footer
 LONG_TEXT = 100                      # strings longer than this (or multi-line) are shown as a diff
 CELL_LIMIT = 120                     # longest value shown in a table cell
-DIFF_LINES = 200                     # longest diff shown per field
+DIFF_LINES = 200                     # longest diff shown per field, in lines
+DIFF_CHARS = 20_000                  # ... and in characters
+NOTES = 30                           # notes shown; the rest are counted
 
 ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
                 Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
@@ -38,7 +40,9 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     head += _warnings(plan)
     rows = [_row(change) for change in plan.changes]
     table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]
-    notes = [f"- {escape(note)}" for note in plan.notes]
+    notes = [f"- {escape(note)}" for note in plan.notes[:NOTES]]
+    if len(plan.notes) > NOTES:
+        notes.append(f"- and {len(plan.notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
     if notes:
         notes = ["", "**Notes**", ""] + notes
     sections = [_section(change) for change in plan.changes]
@@ -56,7 +60,7 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     kept_sections: list[str] = []
     cut: list[str] = []
     for change, section in zip(plan.changes, sections):
-        if not cut and used + len(section) + 2 <= budget:
+        if used + len(section) + 2 <= budget:
             kept_sections.append(section)
             used += len(section) + 2
         else:
@@ -182,6 +186,8 @@ def _diff(f: FieldChange) -> list[str]:
     if len(lines) > DIFF_LINES:
         lines = lines[:DIFF_LINES] + [f"... ({len(lines) - DIFF_LINES} more diff lines not shown)"]
     body = "\n".join(lines)
+    if len(body) > DIFF_CHARS:
+        body = body[:DIFF_CHARS] + f"\n... ({len(body) - DIFF_CHARS} more characters not shown)"
     fence = "`" * max(3, _longest_run(body, "`") + 1)
     return ["", f"**`{f.field}`**", "", f"{fence}diff", body, fence]
 
