@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_SENSITIVE, KIND, METADATA_KEYS
-from .spec import CREATE_FIELDS, AssistantSpec
+from .spec import CREATE_FIELDS, AssistantSpec, platform_default
 from .wire import READABLE_FIELDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -50,9 +50,11 @@ def manifest_schema() -> dict[str, Any]:
             target[key] = value
     for name, prop in spec["properties"].items():
         prop["x-readable"] = name in READABLE_FIELDS
-        field = AssistantSpec.model_fields.get(name)
-        if "default" not in prop and field is not None and not field.is_required():
-            prop["default"] = _json_default(field.get_default(call_default_factory=True))
+        if name not in spec.get("required", []):
+            # The platform's default (what a field left out becomes), which may differ from the model's.
+            default = _json_default(platform_default(name))
+            if default is not None or "default" not in prop:
+                prop["default"] = default
     spec.update(copy.deepcopy(WEBHOOK_RULE))
     defs["AssistantSpec"] = spec
     metadata = {
@@ -168,7 +170,7 @@ def _table(model: dict[str, Any], root: dict[str, Any], readable: bool = False) 
     rows = []
     for name, prop in model.get("properties", {}).items():
         default = "required" if name in required else (
-            f"default `{json.dumps(prop['default'])}`" if "default" in prop else "optional")
+            f"default `{json.dumps(prop['default'])}`" if prop.get("default") is not None else "optional")
         description = prop.get("description", "")
         extras = [f"`{k}: {json.dumps(v)}`" for k, v in sorted(prop.items())
                   if k.startswith("x-") and k != "x-readable"]

@@ -89,13 +89,14 @@ def validate(paths: list[str]) -> list[Manifest]:
     return load_manifests(paths)
 
 
-def validation_result(paths: list[str]) -> tuple[int, list]:
-    """For `validate --json`: how many manifests were checked, and every problem (none when valid)."""
+def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
+    """For `validate --json`: how many manifests were checked, and every problem (none when valid).
+    Further arguments are validate()'s."""
     from .errors import ManifestError
     from .manifest import find_manifest_files, load_documents
 
     try:
-        return len(validate(paths)), []
+        return len(validate(paths, *args, **kwargs)), []
     except ManifestError as error:
         documents, _ = load_documents(find_manifest_files(paths, []))
         return len(documents), error.problems

@@ -53,7 +53,7 @@ def test_drift_write_only_reset_and_sensitive_are_marked():
     text = plan_markdown(plan_of(update(
         "a",
         FieldChange("max_call_duration", 100, 600, drift=True),
-        FieldChange("llm_model", "gpt-4o", "gpt-4.1", source="last-applied"),
+        FieldChange("llm_model", "gpt-4o", "gpt-4o-mini", source="last-applied"),
         FieldChange("record_call", True, False, reset=True),
         FieldChange("webhook_url", "(sensitive)", "(sensitive)", sensitive=True),
     )))
@@ -131,12 +131,12 @@ def test_even_a_huge_table_stays_under_the_limit():
 
 
 def test_markdown_through_the_cli_for_plan_and_a_saved_plan(workspace):
-    workspace.add("changed", system_prompt=PROMPT, record_call=True)
+    workspace.add("changed", system_prompt=PROMPT, record_call=True, use_min_interrupt_words=True)
     workspace.add("removed")
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     [item] = workspace.platform.by_name("Changed")
     workspace.platform.put(item["id"], max_call_duration=100)
-    workspace.add("changed", system_prompt=PROMPT + "Be brief.\n", llm_model="gpt-4.1")
+    workspace.add("changed", system_prompt=PROMPT + "Be brief.\n", use_min_interrupt_words=False)
     workspace.remove("removed")
     direct = workspace.run("plan", "--format", "markdown", "--out", "p.plan")
     assert direct.exit_code == 0, direct.all

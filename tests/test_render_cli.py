@@ -11,7 +11,10 @@ from click.testing import CliRunner
 from provisioner.cli import HELP, cli
 
 # Options whose name is shared by commands where it means different things.
-DIFFERENT_MEANINGS = {"--out"}  # plan: the plan file; export: a folder of manifests
+DIFFERENT_MEANINGS = {
+    "--out",         # plan: the plan file; export: a folder of manifests
+    "--rate-limit",  # emulator: the limit it enforces; other commands: the budget the client keeps to
+}
 
 
 def all_commands(group=cli, prefix=()):
@@ -88,13 +91,13 @@ def test_validate_json_reports_file_line_field_and_message(workspace):
 def test_show_without_a_plan_file_shows_the_state_in_every_format(workspace):
     empty = workspace.run("show", api=False)
     assert empty.exit_code == 0 and "The state is empty" in empty.output
-    workspace.add("a", llm_model="gpt-4.1", is_webhook_active=True, webhook_url="https://h.example/?k=SECRET9",
+    workspace.add("a", use_min_interrupt_words=True, is_webhook_active=True, webhook_url="https://h.example/?k=SECRET9",
                   metadata_extra="protect: true")
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     text = workspace.run("show", api=False)
     assert text.exit_code == 0
     assert '# assistant "a" (id ' in text.output and ", protected)" in text.output
-    assert 'llm_model' in text.output and "# write-only: as last applied" in text.output
+    assert "use_min_interrupt_words" in text.output and "# write-only: as last applied" in text.output
     assert "webhook_url" in text.output and "(sensitive)" in text.output
     data = json.loads(workspace.run("show", "--json", api=False).output)
     assert data["format"] == "provisioner-state" and data["resources"][0]["address"] == "a"

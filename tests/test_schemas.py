@@ -15,7 +15,8 @@ from jsonschema import Draft202012Validator
 from provisioner.cli import cli
 from provisioner.manifest import load_manifests
 from provisioner.schema import VALIDATOR_RULES
-from provisioner.spec import AssistantSpec
+from provisioner.wire import WRITE_ONLY_FIELDS
+from provisioner.spec import AssistantSpec, platform_default
 from conftest import REQUIRED, manifest_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +58,7 @@ def busy_plan(workspace):
     import, delete and forget; returns (workspace, plan document from --json, saved plan path)."""
     ws = workspace
     ws.add("changed", system_prompt=LONG_PROMPT, record_call=True, variables={"a": "1"},
-           is_webhook_active=True, webhook_url="https://hooks.example/x?key=OLD-SECRET", llm_model="gpt-4o")
+           is_webhook_active=True, webhook_url="https://hooks.example/x?key=OLD-SECRET", use_min_interrupt_words=True)
     ws.add("removed")
     ws.add("vanished")
     assert ws.run("apply", "--auto-approve").exit_code == 0
@@ -66,8 +67,8 @@ def busy_plan(workspace):
     ws.platform.delete(ids["Vanished"])                                     # gone: forget once unmanaged
     ws.platform.create(assistant_name="Adopted", **REQUIRED)                # adopted by name
     ws.add("changed", system_prompt=LONG_PROMPT + "Be brief.\n", variables={"a": "2", "b": 3},
-           is_webhook_active=True, webhook_url="https://hooks.example/x?key=NEW-SECRET", llm_model="gpt-4.1")
-    ws.add("adopted", name="Adopted", llm_model="gpt-4.1")
+           is_webhook_active=True, webhook_url="https://hooks.example/x?key=NEW-SECRET", use_min_interrupt_words=False)
+    ws.add("adopted", name="Adopted", llm_model="gpt-4o-mini")
     ws.add("brand-new")
     ws.remove("removed")
     ws.remove("vanished")
@@ -82,7 +83,7 @@ def test_a_real_plan_with_every_kind_of_change_matches_the_published_schema(busy
     assert actions == {"adopted": "import", "brand-new": "create", "changed": "update", "removed": "delete",
                        "vanished": "forget"}
     fields = {f["field"]: f for c in document["changes"] if c["address"] == "changed" for f in c["fields"]}
-    assert fields["max_call_duration"]["drift"] and fields["llm_model"]["source"] == "last-applied"
+    assert fields["max_call_duration"]["drift"] and fields["use_min_interrupt_words"]["source"] == "last-applied"
     assert fields["record_call"]["reset"] and fields["webhook_url"]["sensitive"]
     assert fields["variables"]["details"]
     assert "SECRET" not in json.dumps(document)
@@ -152,6 +153,10 @@ def test_the_committed_manifest_schema_and_reference_are_the_generators_output()
         "docs/manifests.md is stale: run `provisioner schema --format markdown > docs/manifests.md`"
 
 
+def _plain(value):
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+
+
 def test_the_manifest_schema_carries_every_field_and_its_rules_from_the_models():
     schema = manifest_schema()
     Draft202012Validator.check_schema(schema)
@@ -163,7 +168,9 @@ def test_the_manifest_schema_carries_every_field_and_its_rules_from_the_models()
         prop = spec["properties"][name]
         for key, value in model["properties"][name].items():
             # Rules that live in validators may complete a field's description, type or items.
-            if name not in VALIDATOR_RULES or key not in ("description", "anyOf", "additionalProperties"):
+            if key == "default":  # the platform's default, which the model may leave to the platform
+                assert prop[key] == _plain(platform_default(name)) or platform_default(name) is None, name
+            elif name not in VALIDATOR_RULES or key not in ("description", "anyOf", "additionalProperties"):
                 assert prop[key] == value, (name, key)
         if field.description:
             assert prop["description"] == field.description
@@ -171,8 +178,11 @@ def test_the_manifest_schema_carries_every_field_and_its_rules_from_the_models()
         for key, value in extra.items():  # e.g. {"x-dialect": "v2"}: carried through as is
             assert prop[key] == value, (name, key)
         assert isinstance(prop["x-readable"], bool)
-    assert spec["properties"]["speech_speed"]["minimum"] == 0.7
-    assert spec["properties"]["calls_direction"]["enum"] == ["receive", "make"]
+    def rule(name, key):  # on the property, or on its non-null branch for an optional field
+        prop = spec["properties"][name]
+        return next(b[key] for b in [prop] + prop.get("anyOf", []) if key in b)
+    assert rule("speech_speed", "minimum") == 0.7 and rule("speech_speed", "maximum") == 1.2
+    assert {"receive", "make"} <= set(rule("calls_direction", "enum"))
 
 
 def test_markers_and_descriptions_added_to_the_model_reach_schema_and_reference(monkeypatch):
@@ -181,18 +191,20 @@ def test_markers_and_descriptions_added_to_the_model_reach_schema_and_reference(
 
     original = AssistantSpec.model_json_schema()
 
+    name = sorted(f for f in WRITE_ONLY_FIELDS if f in original["properties"])[0]
+
     def patched(*args, **kwargs):
         data = copy.deepcopy(original)
-        data["properties"]["llm_model"]["description"] = "The language model."
-        data["properties"]["llm_model"]["x-dialect"] = "v2"
+        data["properties"][name]["description"] = "A made-up description."
+        data["properties"][name]["x-dialect"] = "v9"
         return data
     monkeypatch.setattr(schema_module.AssistantSpec, "model_json_schema", patched)
     generated = schema_module.manifest_schema()
-    prop = generated["$defs"]["AssistantSpec"]["properties"]["llm_model"]
-    assert prop["description"] == "The language model." and prop["x-dialect"] == "v2"
+    prop = generated["$defs"]["AssistantSpec"]["properties"][name]
+    assert prop["description"] == "A made-up description." and prop["x-dialect"] == "v9"
     row = next(line for line in schema_module.reference_markdown(generated).splitlines()
-               if line.startswith("| `llm_model`"))
-    assert "The language model." in row and 'x-dialect: "v2"' in row and "no (write-only)" in row
+               if line.startswith(f"| `{name}`"))
+    assert "A made-up description." in row and 'x-dialect: "v9"' in row and "no (write-only)" in row
 
 
 def documents_in(path: Path):
