@@ -138,9 +138,7 @@ def cli() -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
-@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
-              help=HELP["--format"])
-@click.option("--json", "as_json", is_flag=True, help=HELP["--json"])
+@format_options(("text", "json"))
 @reports_errors
 def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
