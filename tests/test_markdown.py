@@ -173,3 +173,10 @@ def test_one_huge_section_is_left_out_without_hiding_the_small_ones():
 def test_many_notes_are_counted_not_all_listed():
     text = plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2)), notes=[f"note {i}" for i in range(100)]))
     assert "- note 29" in text and "- note 30" not in text and "and 70 more notes" in text
+
+
+def test_the_table_names_a_few_changed_fields_and_counts_many():
+    few = plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2), FieldChange("language", "a", "b"))))
+    assert "| `voice_id`, `language` |" in few
+    many = plan_markdown(plan_of(update("a", *[FieldChange(f"f{i}", 1, 2) for i in range(7)])))
+    assert "| 7 fields |" in many

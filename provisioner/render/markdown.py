@@ -23,6 +23,7 @@ LONG_TEXT = 100                      # strings longer than this (or multi-line) 
 CELL_LIMIT = 120                     # longest value shown in a table cell
 DIFF_LINES = 200                     # longest diff shown per field, in lines
 DIFF_CHARS = 20_000                  # ... and in characters
+SUMMARY_FIELDS = 4                   # up to this many changed fields are named in the summary table
 NOTES = 30                           # notes shown; the rest are counted
 
 ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
@@ -111,7 +112,10 @@ def _field_summary(change: Change) -> str:
     if change.action in (Action.DELETE, Action.FORGET):
         return escape(change.reason or "")
     count = len(change.fields)
-    text = f"{count} field{'s' if count != 1 else ''}"
+    if change.action is Action.CREATE or count > SUMMARY_FIELDS:
+        text = f"{count} field{'s' if count != 1 else ''}"
+    else:
+        text = ", ".join(f"`{f.field}`" for f in change.fields) or "no field changes"
     drift = sum(1 for f in change.fields if f.drift)
     if drift:
         text += f", **{drift} drifted**"
