@@ -148,8 +148,10 @@ class Catalog(BaseModel):
 
     def model_named(self, name: str, model_type: str) -> Model | None:
         """A v1 `llm_model`: a model's name, or (for realtime models) its code."""
+        wanted = name.casefold()   # the platform's database compares names case-insensitively
         return next((m for m in self.models or () if m.type == model_type
-                     and (m.name == name or (m.type != "llm" and m.code == name))), None)
+                     and (m.name.casefold() == wanted or (m.type != "llm" and (m.code or "").casefold() == wanted))),
+                    None)
 
     def synthesizer(self, provider_id) -> Provider | None:
         return next((p for p in self.synthesizer_providers if p.id == provider_id), None)

@@ -407,7 +407,7 @@ class Request:
                 record[canon] = value
         if "end_call_tool" in values:
             record["tools"] = _with_end_call(record.get("tools") or [], values["end_call_tool"])
-        if values.get("llm_model") is not None:
+        if values.get("llm_model") is not None and record.get("mode") in MODES:
             self._resolve_llm_model(record, values["llm_model"], errors)
         return record
 
@@ -416,7 +416,7 @@ class Request:
         if self.catalog.models is None:
             return
         mode = record.get("mode")
-        model = self.catalog.model_named(name, {"pipeline": "llm"}.get(mode, mode or "llm"))
+        model = self.catalog.model_named(name, "llm" if mode == "pipeline" else mode)
         if model is None:
             add(errors, "llm_model", "The selected llm model is invalid.")
         elif model.type == "llm":
