@@ -346,6 +346,7 @@ class Request:
             for key in foreign:
                 add(errors, key, f"The {key} field is not part of the {dialect} create dialect this platform "
                                  f"takes ({expected}, and its optional fields).")
+                del sent[key]
         else:
             v1, v2 = sorted(sent.keys() & F.V1_ONLY), sorted(sent.keys() & F.V2_RENAMED)
             if existing is None and v1 and v2:
