@@ -107,6 +107,10 @@ class Tenant(BaseModel):
     token: str = Field(min_length=1)
     user_id: int
     phone_numbers: list[PhoneNumber] = Field(default_factory=list)
+    # The tenant's own mid-call tools (`tool_ids`) and knowledge bases (`knowledgebase_id`); when a list is
+    # absent, any id is accepted.
+    tool_ids: list[int] | None = None
+    knowledgebase_ids: list[int] | None = None
 
     def number(self, number_id) -> PhoneNumber | None:
         return next((n for n in self.phone_numbers if n.id == number_id), None)

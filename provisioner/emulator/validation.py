@@ -528,6 +528,14 @@ class Request:
                 elif any(holder != own_id for holder in self.inbound_holders(number_id)):
                     add(errors, "phone_number_id", "The selected phone number id is already assigned to another "
                                                    "inbound assistant.")
+        if sent.get("tool_ids") and fine("tool_ids") and self.tenant.tool_ids is not None:
+            for i, tool_id in enumerate(record["tool_ids"]):
+                if tool_id not in self.tenant.tool_ids:
+                    add(errors, f"tool_ids.{i}", f"The selected tool ids.{i} is invalid.")
+        if sent.get("knowledgebase_id") is not None and fine("knowledgebase_id") and \
+                self.tenant.knowledgebase_ids is not None and record["knowledgebase_id"] not in \
+                self.tenant.knowledgebase_ids:
+            add(errors, "knowledgebase_id", "The selected knowledgebase id is invalid.")
         for i, tool in enumerate(record.get("tools") or []):
             if isinstance(tool, dict) and tool.get("type") == "warm_call_transfer" and "tools" in sent:
                 sub = f"tools.{i}.outbound_phone_id"
