@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from platform_client import ApiError, PlatformClient
-from test_conformance_examples import v1_body, v2_body
+from conformance_client import ApiError, PlatformClient
+from conformance_bodies import v1_body, v2_body
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
 TOKEN = "local-dev-token"

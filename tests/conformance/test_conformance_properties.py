@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from platform_client import PlatformClient
-from test_conformance_examples import v1_body
+from conformance_client import PlatformClient
+from conformance_bodies import v1_body
 
 TOKEN = "local-dev-token"
 FIXTURE_OK = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,9 +5,9 @@ import httpx
 import jsonschema
 import pytest
 
-import schemas
-from test_conformance_examples import v1_body, v2_body
-from platform_client import PlatformClient
+import conformance_schemas as schemas
+from conformance_bodies import v1_body, v2_body
+from conformance_client import PlatformClient
 
 TOKEN = "local-dev-token"
 
