@@ -1,4 +1,4 @@
-"""An independent client (platform_client.py, plain httpx) driving the emulator end to end through /api:
+"""An independent client (conformance_client.py, plain httpx) driving the emulator end to end through /api:
 list by following next_page_url, create and update in both dialects, read back, delete; rate limits with
 tiny specs; single-dialect platforms; admin endpoints that only the admin token opens."""
 from __future__ import annotations

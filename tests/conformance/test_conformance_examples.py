@@ -1,6 +1,6 @@
 """API.md's examples and tables, replayed against the emulator over HTTP at its /api base URL.
 
-Everything here is written from /work/shared/API.md; the client is plain httpx (platform_client.py).
+Everything here is written from the shared API.md; the client is plain httpx (conformance_client.py).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every answer of the emulator against JSON Schemas written by hand from API.md (schemas.py)."""
+"""Every answer of the emulator against JSON Schemas written by hand from API.md (conformance_schemas.py)."""
 from __future__ import annotations
 
 import httpx
