@@ -9,9 +9,10 @@ import sys
 from typing import Callable
 
 import click
+from click.core import ParameterSource
 
 from . import __version__, render
-from .client import RetryPolicy
+from .config import KEYS as CONFIG_KEYS, Config, resolve_config
 from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
 from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
@@ -55,13 +56,52 @@ def platform_options(command: Callable) -> Callable:
     return command
 
 
-def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
-    retry = RetryPolicy(max_attempts=kwargs.pop("max_retries"), max_elapsed=duration(kwargs.pop("retry_max_time")),
-                        backoff_base=duration(kwargs.pop("retry_backoff")),
-                        timeout=duration(kwargs.pop("request_timeout")))
-    return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
-                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
+def config_options(command: Callable) -> Callable:
+    """The project configuration file and the workspace (see docs/configuration.md)."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml if present]."),
+        click.option("--workspace", help="Workspace: its vars/<workspace>.yaml, overlays/<workspace>/ and state "
+                                         "[env PROVISIONER_WORKSPACE; default: default]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def variable_options(command: Callable) -> Callable:
+    """Variables for ${var.NAME} in manifests (after vars/<workspace>.yaml; later ones win)."""
+    command = click.option("--var", "var_flags", multiple=True, metavar="NAME=VALUE",
+                           help="Set a variable; VALUE is read as YAML (1.1 is a number) (repeatable).")(command)
+    return click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False),
+                        help="A YAML file of NAME: value variables (repeatable).")(command)
+
+
+def config_from(kwargs: dict, parallelism: int | None = None) -> Config:
+    """Resolve the configuration once: the flags given on the command line, the environment, the file."""
+    ctx = click.get_current_context()
+    given = dict(kwargs, parallelism=parallelism) if parallelism is not None else dict(kwargs)
+    flags = {}
+    for name, value in given.items():
+        key = "state" if name == "state_path" else name
+        if key in CONFIG_KEYS and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            flags[key] = value
+    for name in list(kwargs):
+        if name in CONFIG_KEYS or name == "state_path":
+            kwargs.pop(name)
+    return resolve_config(flags, config_file=kwargs.pop("config_file", None),
+                          var_files=tuple(kwargs.pop("var_files", ())), vars=tuple(kwargs.pop("var_flags", ())))
+
+
+def settings_from(kwargs: dict, parallelism: int | None = None) -> Settings:
+    config = config_from(kwargs, parallelism)
+    return Settings.from_config(config, local=kwargs.pop("local"), token_file=kwargs.pop("token_file"),
+                                lock=kwargs.pop("lock", True))
+
+
+def settings_paths(paths: tuple[str, ...], settings: Settings) -> list[str]:
+    """Manifest paths: the command line's, else the configuration's, else manifests/."""
+    return settings.config.manifest_paths(paths) if settings.config else list(paths or DEFAULT_PATHS)
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -94,11 +134,28 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
+@config_options
+@variable_options
 @reports_errors
-def validate_command(paths: tuple[str, ...]) -> None:
+def validate_command(paths: tuple[str, ...], **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
+    config = config_from(kwargs)
+    manifests = validate(config.manifest_paths(paths), config.inputs)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
+
+
+@cli.command("render")
+@click.argument("paths", nargs=-1)
+@config_options
+@variable_options
+@reports_errors
+def render_command(paths: tuple[str, ...], **kwargs) -> None:
+    """Print the final manifests (after variables and overlays) as YAML, secrets masked, for review."""
+    from .overlays import render_manifests
+
+    config = config_from(kwargs)
+    manifests = validate(config.manifest_paths(paths), config.inputs)
+    click.echo(render_manifests(manifests, config.workspace), nl=False)
 
 
 @cli.command("plan")
@@ -111,12 +168,14 @@ def validate_command(paths: tuple[str, ...]) -> None:
 @click.option("--lock", type=click.BOOL, default=True, show_default=True,
               help="Lock the state while planning (--lock=false for a read-only look during another run).")
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths) if destroy else validate(paths)
+    paths = settings_paths(paths, settings)
+    manifests = manifests_or_empty(paths, settings.inputs) if destroy else validate(paths, settings.inputs)
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
@@ -124,7 +183,8 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
     click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
     if out_file and not as_json:
         where = (" --local" if settings.local else "") + (
-            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "")
+            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "") + (
+            f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
                    f"  provisioner apply{where} {out_file}")
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
@@ -183,6 +243,8 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help="Changes applied at once.")
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
@@ -195,8 +257,8 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths)
+    paths = settings_paths(paths, settings)
+    manifests = validate(paths, settings.inputs)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -208,12 +270,14 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
 @click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths)
+    paths = settings_paths(paths, settings)
+    manifests = manifests_or_empty(paths, settings.inputs)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -225,11 +289,14 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @click.argument("remote_id", metavar="ID", type=int)
 @click.argument("paths", nargs=-1)
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "import") as session:
+    settings = settings_from(kwargs)
+    manifests = validate(settings_paths(paths, settings), settings.inputs)
+    with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
@@ -239,11 +306,14 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "export", lock=False) as session:
+    settings = settings_from(kwargs)
+    manifests = manifests_or_empty(settings_paths(paths, settings), settings.inputs)
+    with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
         click.echo(f"wrote {path}")
@@ -253,6 +323,7 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 @cli.command("refresh")
 @platform_options
+@config_options
 @reports_errors
 def refresh_command(**kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""

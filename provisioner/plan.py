@@ -80,6 +80,8 @@ class Plan:
     targets: list[str] = field(default_factory=list)
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
+    inputs: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -124,6 +126,7 @@ class Plan:
             "changes": changes,
             "state_sync": [asdict(s) for s in self.state_sync],
             "notes": self.notes,
+            "inputs": self.inputs,
         }
 
     @classmethod
@@ -138,4 +141,4 @@ class Plan:
                    state_sync=[StateSync(**s) for s in data.get("state_sync", [])],
                    destroy=data.get("destroy", False), targets=data.get("targets", []),
                    manifest_paths=data.get("manifest_paths", []), notes=data.get("notes", []),
-                   created_at=data.get("created_at", ""))
+                   inputs=data.get("inputs", {}), created_at=data.get("created_at", ""))

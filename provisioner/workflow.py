@@ -19,6 +19,7 @@ import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from .client import PlatformClient, RetryPolicy
+from .config import Config, ManifestInputs
 from .errors import PlanError, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest, load_manifests
 from .plan import PLAN_FORMAT, PLAN_FORMAT_VERSION, Action, Plan
@@ -45,6 +46,24 @@ class Settings:
     lock_timeout: float = 0.0
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    api_dialect: str = "v1"
+    rate_limit: str | None = None
+    backend: str = "sqlite"
+    workspace: str = "default"
+    # Workspace, variables and overlays that make the final manifests (None: the files as they are).
+    inputs: ManifestInputs | None = None
+    config: Config | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_config(cls, config: Config, *, local: bool = False, token_file: str | None = None,
+                    lock: bool = True) -> "Settings":
+        """The settings of a run, from the resolved configuration (config.resolve_config) and the run's flags."""
+        retry = RetryPolicy(max_attempts=config.max_retries, max_elapsed=config.retry_max_time,
+                            backoff_base=config.retry_backoff, timeout=config.request_timeout)
+        return cls(state_path=config.state_path, api_url=config.api_url, token_file=token_file, local=local,
+                   lock=lock, lock_timeout=config.lock_timeout, parallelism=config.parallelism, retry=retry,
+                   api_dialect=config.api_dialect, rate_limit=config.rate_limit, backend=config.backend,
+                   workspace=config.workspace, inputs=config.inputs, config=config)
 
 
 def read_token(settings: Settings) -> str:
@@ -85,8 +104,9 @@ def connect(settings: Settings) -> Iterator[PlatformClient]:
         yield client
 
 
-def validate(paths: list[str]) -> list[Manifest]:
-    return load_manifests(paths)
+def validate(paths: list[str], inputs: ManifestInputs | None = None) -> list[Manifest]:
+    """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given."""
+    return load_manifests(paths, inputs.transform if inputs is not None else None)
 
 
 class Session:
@@ -137,6 +157,8 @@ class Session:
         remote = self.remote()
         plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths)
         plan.notes += warnings
+        if self.settings.inputs is not None:
+            plan.inputs = self.settings.inputs.to_dict()
         return plan, {r.id for r in remote}
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
@@ -171,16 +193,23 @@ class Session:
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
-        _restore_secrets(plan)
+        _restore_secrets(plan, self.settings)
         return set(remote)
 
 
-def _restore_secrets(plan: Plan) -> None:
+def _restore_secrets(plan: Plan, settings: Settings) -> None:
     """Put the manifests' sensitive values back where the plan file holds their digests."""
+    current = settings.inputs
+    if plan.inputs and current is not None and plan.inputs.get("workspace") != current.workspace:
+        raise StalePlanError(f"the saved plan was made for workspace {plan.inputs.get('workspace')!r}, not "
+                             f"{current.workspace!r}; pass --workspace {plan.inputs.get('workspace')}")
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    manifests = {m.address: m for m in load_manifests(plan.manifest_paths)}
+    # The same workspace, variable sources and overlays as the plan; ${env.X} values from this run's environment.
+    environ = current.environ if current is not None else {}
+    inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    manifests = {m.address: m for m in validate(plan.manifest_paths, inputs)}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
@@ -337,7 +366,7 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
             "readable_fields": sorted(READABLE_FIELDS)}
 
 
-def manifests_or_empty(paths: list[str]) -> list[Manifest]:
+def manifests_or_empty(paths: list[str], inputs: ManifestInputs | None = None) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
     existing = [p for p in paths if Path(p).exists()]
-    return load_manifests(existing) if existing else []
+    return validate(existing, inputs) if existing else []
