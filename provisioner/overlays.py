@@ -169,6 +169,17 @@ def render_manifests(manifests: Iterable[Manifest], workspace: str) -> str:
         header = [f"# {manifest.address}: workspace {workspace}; from {', '.join(sources)}"]
         if hidden:
             header.append(f"# sensitive (masked): {', '.join(hidden)}")
-        out.append("\n".join(header) + "\n" + yaml.safe_dump(document, sort_keys=False, allow_unicode=True,
-                                                             width=100))
+        out.append("\n".join(header) + "\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False,
+                                                        allow_unicode=True, width=100))
     return "---\n".join(out) if out else "# no manifests\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as `|` blocks, the way people write prompts."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_Dumper.add_representer(str, _str)
