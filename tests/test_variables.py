@@ -113,7 +113,7 @@ def test_variables_are_refused_in_metadata_name_and_env_outside_the_spec(workspa
     result = workspace.run("validate", "--var", "env=prod", api=False)
     assert "manifests/a.yaml:4: metadata.name: metadata.name cannot use variables" in result.stderr
     assert "manifests/b.yaml:5: metadata.labels.k: ${env.HOME} can be used only in spec values" in result.stderr
-    assert "manifests/c.yaml:8: spec.assistant_name: ${env.HOME}: spec.assistant_name is shown in plans" \
+    assert "manifests/c.yaml:6: spec.assistant_name: ${env.HOME}: spec.assistant_name is shown in plans" \
         in result.stderr
     assert "manifests/d.yaml" in result.stderr and "'${' is not closed" in result.stderr
 
