@@ -24,7 +24,8 @@ def test_parse_literals_references_and_escapes():
     assert parse("Hi ${ var.name }, key ${env.API_KEY}!") == \
         ["Hi ", Reference("var", "name"), ", key ", Reference("env", "API_KEY"), "!"]
     assert parse("cost: $${var.x} and $5") == ["cost: ${var.x} and $5"]
-    assert parse("$$${var.a}") == ["$", Reference("var", "a")] or parse("$$${var.a}") == ["$${var.a}"]
+    assert parse("$$${var.a}") == ["$${var.a}"]  # read left to right: '$', then the escape '$${'
+    assert parse("") == [] and parse("$") == ["$"] and parse("}{$") == ["}{$"]
 
 
 @pytest.mark.parametrize("text", ["${var.x", "${x}", "${var.}", "${foo.bar}", "${env.A-B}", "${}"])
