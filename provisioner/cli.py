@@ -250,6 +250,9 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
+        if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
+            raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
+                                   "--var and --var-file (or make a new plan with them)")
         plan = read_plan_file(paths[0])
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)

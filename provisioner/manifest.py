@@ -217,7 +217,7 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     else:
         spec, spec_problems = validate_spec(raw_spec, strict=True)
         for p in spec_problems:
-            message = _without_secret(p.message, p.path, sensitive)
+            message = _without_secret(p.message, p.path, sensitive, raw_spec)
             problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
                                     _dotted(("spec",) + p.path)))
 
@@ -226,9 +226,13 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     return Manifest(address, spec, dict(labels), protect, sensitive, doc)
 
 
-def _without_secret(message: str, path: tuple, sensitive: frozenset[str]) -> str:
-    """A spec error about a sensitive field, without the " (got VALUE)" that would print the secret."""
-    return re.sub(r" \(got .*\)$", "", message, flags=re.S) if path and path[0] in sensitive else message
+def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_spec: dict) -> str:
+    """A spec error about a sensitive field, without the value: no " (got VALUE)", no quoted VALUE."""
+    if not path or path[0] not in sensitive:
+        return message
+    message = re.sub(r" \(got .*\)$", "", message, flags=re.S)
+    value = raw_spec.get(path[0])
+    return message.replace(value, "(sensitive)") if isinstance(value, str) and value else message
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Problem]:

@@ -176,3 +176,19 @@ def test_env_values_never_reach_output_state_or_plan_files(workspace, monkeypatc
             assert SECRET not in content and "LONGSECRET" not in content, path
     saved = json.loads((ws.root / "saved.plan").read_text())
     assert saved["inputs"]["workspace"] == "default" and "ASSISTANT_KEY" not in json.dumps(saved["inputs"])
+
+
+def test_a_spec_error_in_an_env_value_does_not_quote_it(workspace, monkeypatch):
+    monkeypatch.setenv("ZONE_SECRET", "Mars/Olympus-SECRET")
+    workspace.add("a", timezone="${env.ZONE_SECRET}")
+    result = workspace.run("validate", api=False)
+    assert result.exit_code == 1 and "spec.timezone: '(sensitive)' is not an IANA time zone" in result.stderr
+    assert "SECRET" not in result.all
+
+
+def test_a_saved_plan_refuses_new_variables(workspace):
+    workspace.add("a", speech_speed="${var.speed}")
+    assert workspace.run("plan", "--var", "speed=1.1", "--out", "a.plan").exit_code == 0
+    refused = workspace.run("apply", "--var", "speed=0.9", "a.plan")
+    assert refused.exit_code == 1 and "a saved plan carries the variables" in refused.stderr
+    assert workspace.run("apply", "a.plan").exit_code == 0
