@@ -121,3 +121,31 @@ def test_three_workspaces_from_one_repository(workspace):
     assert ws.run("apply", "--workspace", "staging", "staging.plan").exit_code == 0
     assert '"speech_speed": 1.2' in json.dumps(ws.platform.writes()[-1])
     assert "No changes." in ws.run("plan", "--workspace", "staging").output
+
+
+def test_the_documented_example_works(tmp_path, monkeypatch):
+    """examples/environments (docs/configuration.md): three workspaces render, and plan --local works."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    example = Path(__file__).parent.parent / "examples" / "environments"
+    shutil.copytree(example, tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv("SALES_WEBHOOK_URL", "https://hooks.example/in?key=EXAMPLE-SECRET")
+    names = {}
+    for name in ("default", "staging", "prod"):
+        result = CliRunner().invoke(cli, ["render", "--workspace", name])
+        assert result.exit_code == 0, result.output
+        assert "EXAMPLE-SECRET" not in result.output
+        [document] = yaml.safe_load_all(result.output)
+        names[name] = document["spec"]["assistant_name"]
+    assert names == {"default": "Sales Assistant (dev)", "staging": "Sales Assistant (staging)",
+                     "prod": "Sales Assistant"}
+    planned = CliRunner().invoke(cli, ["plan", "--local", "--workspace", "prod"])
+    assert planned.exit_code == 0, planned.output
+    assert "webhook_url" in planned.output and "EXAMPLE-SECRET" not in planned.output
+    assert (tmp_path / "repo" / "state" / "prod.json").exists() or "Plan: 1 to add" in planned.output
