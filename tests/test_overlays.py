@@ -148,4 +148,4 @@ def test_the_documented_example_works(tmp_path, monkeypatch):
     planned = CliRunner().invoke(cli, ["plan", "--local", "--workspace", "prod"])
     assert planned.exit_code == 0, planned.output
     assert "webhook_url" in planned.output and "EXAMPLE-SECRET" not in planned.output
-    assert (tmp_path / "repo" / "state" / "prod.json").exists() or "Plan: 1 to add" in planned.output
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in planned.output
