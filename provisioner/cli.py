@@ -60,7 +60,8 @@ def config_options(command: Callable) -> Callable:
     """The project configuration file and the workspace (see docs/configuration.md)."""
     options = [
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
-                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml if present]."),
+                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml, "
+                          "if present]."),
         click.option("--workspace", help="Workspace: its vars/<workspace>.yaml, overlays/<workspace>/ and state "
                                          "[env PROVISIONER_WORKSPACE; default: default]."),
     ]

@@ -33,7 +33,8 @@ OVERLAYS_DIR = "overlays"
 def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tuple[list[Document], list[Problem]]:
     """The manifests' documents with the workspace's overlays merged and every variable substituted."""
     root = Path(inputs.root)
-    ignored = [root / VARS_DIR, root / OVERLAYS_DIR] + ([Path(inputs.config_file)] if inputs.config_file else [])
+    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
+               + ([Path(inputs.config_file)] if inputs.config_file else [])]
     # `provisioner plan .` must not read the config, the variables or the overlays as manifests.
     documents = [d for d in documents if not _inside(Path(d.file), ignored)]
     problems: list[Problem] = []
@@ -66,7 +67,7 @@ def _var_file(folder: Path, workspace: str) -> Path | None:
 
 def _inside(file: Path, folders: list[Path]) -> bool:
     resolved = file.resolve()
-    return any(resolved == f.resolve() or f.resolve() in resolved.parents for f in folders)
+    return any(resolved == folder or folder in resolved.parents for folder in folders)
 
 
 def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[list[Document], list[Problem]]:

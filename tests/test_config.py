@@ -121,3 +121,30 @@ def test_environment_overrides_the_file_in_the_cli(workspace, monkeypatch):
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert (workspace.root / "state" / "from-env.json").exists()
     assert not (workspace.root / "state" / "from-file.json").exists()
+
+
+def test_a_flag_overrides_the_environment_in_the_cli(workspace, monkeypatch):
+    workspace.add("one")
+    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.json")
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "staging")
+    assert workspace.run("apply", "--auto-approve", "--state", "state/from-flag.json").exit_code == 0
+    assert (workspace.root / "state" / "from-flag.json").exists()
+    assert not (workspace.root / "state" / "from-env.json").exists()
+    rendered = workspace.run("render", "--workspace", "prod", api=False)
+    assert rendered.output.startswith("# one: workspace prod;")
+    assert workspace.run("render", api=False).output.startswith("# one: workspace staging;")
+
+
+def test_no_config_file_keeps_the_quick_start_working(tmp_path, monkeypatch):
+    """The README's `provisioner plan --local` on the example manifests, with no provisioner.yaml."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    shutil.copytree(Path(__file__).parent.parent / "manifests", tmp_path / "manifests")
+    result = CliRunner().invoke(cli, ["plan", "--local"])
+    assert result.exit_code == 0, result.output
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
