@@ -269,6 +269,9 @@ def _validate(raw: dict, locate=None, name_of=None) -> tuple[dict, list[Problem]
             message = problem.message
             if problem.kind == "extra_forbidden":
                 message = f"unknown key '{key}'{did_you_mean(str(key), KEYS)}"
+            elif problem.kind == "string_pattern_mismatch" and key == "workspace":
+                message = (f"must be 1-63 letters, digits, '-' or '_', starting with a letter or digit "
+                           f"(got {raw.get(key)!r})")
             if locate is not None:
                 problems.append(Problem(message, locate(problem.path), ".".join(map(str, problem.path))))
             else:

@@ -148,3 +148,10 @@ def test_no_config_file_keeps_the_quick_start_working(tmp_path, monkeypatch):
     result = CliRunner().invoke(cli, ["plan", "--local"])
     assert result.exit_code == 0, result.output
     assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
+
+
+def test_a_workspace_name_is_a_safe_folder_name(tmp_path):
+    for bad in ("../prod", "a/b", "", "-x"):
+        with pytest.raises(ConfigError, match="--workspace: must be 1-63 letters, digits"):
+            resolve_config({"workspace": bad}, environ={})
+    assert resolve_config({"workspace": "Prod_2-eu"}, environ={}).state_path == "state/Prod_2-eu.json"
