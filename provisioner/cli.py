@@ -15,6 +15,8 @@ from . import __version__, render
 from .config import KEYS as CONFIG_KEYS, Config, resolve_config
 from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
+from .ratelimit import describe
+from .spec import DEFAULT_DIALECT, DIALECTS
 from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
@@ -30,6 +32,12 @@ def duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h")
     number, unit = float(match.group(1)), match.group(2) or "s"
     return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+dialect_option = click.option(
+    "--api-dialect", "api_dialect", envvar="PROVISIONER_API_DIALECT", default=DEFAULT_DIALECT, show_default=True,
+    type=click.Choice(DIALECTS), help="The platform's create dialect: v1 (the seed's) or v2 (the current one, "
+                                      "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
 
 
 def platform_options(command: Callable) -> Callable:
@@ -49,7 +57,12 @@ def platform_options(command: Callable) -> Callable:
                      help="Give up retrying a request after this long."),
         click.option("--retry-backoff", default="0.5s", show_default=True,
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
-        click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
+        click.option("--request-timeout", default="30s", show_default=True,
+                     help="Deadline of one request attempt, from sending to the last byte of the answer."),
+        click.option("--rate-limit", "rate_limit", envvar="PROVISIONER_RATE_LIMIT", default=None,
+                     help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
+                          "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),
+        dialect_option,
     ]
     for option in reversed(options):
         command = option(command)
@@ -135,18 +148,20 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
+@dialect_option
 @config_options
 @variable_options
 @reports_errors
 def validate_command(paths: tuple[str, ...], **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
     config = config_from(kwargs)
-    manifests = validate(config.manifest_paths(paths), config.inputs)
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 
 @cli.command("render")
 @click.argument("paths", nargs=-1)
+@dialect_option
 @config_options
 @variable_options
 @reports_errors
@@ -155,7 +170,7 @@ def render_command(paths: tuple[str, ...], **kwargs) -> None:
     from .overlays import render_manifests
 
     config = config_from(kwargs)
-    manifests = validate(config.manifest_paths(paths), config.inputs)
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
     click.echo(render_manifests(manifests, config.workspace), nl=False)
 
 
@@ -176,7 +191,8 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
-    manifests = manifests_or_empty(paths, settings.inputs) if destroy else validate(paths, settings.inputs)
+    manifests = (manifests_or_empty(paths, settings.api_dialect, settings.inputs) if destroy
+                 else validate(paths, settings.api_dialect, settings.inputs))
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
@@ -205,6 +221,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
 
     # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    budget = session.client.budget
+    expected = budget.expected_seconds(len(plan.changes))
+    if expected >= 30:
+        click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
+                   f"{_minutes(expected)} at the platform's pace.")
     try:
         with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
             report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started)
@@ -221,6 +242,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
                     "Fix the cause and run apply again.", fg="red", err=True)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
 
 
 def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
@@ -262,7 +288,7 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
                 _run_apply(session, plan, known_ids)
         return
     paths = settings_paths(paths, settings)
-    manifests = validate(paths, settings.inputs)
+    manifests = validate(paths, settings.api_dialect, settings.inputs)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -281,7 +307,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
-    manifests = manifests_or_empty(paths, settings.inputs)
+    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -299,7 +325,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
     settings = settings_from(kwargs)
-    manifests = validate(settings_paths(paths, settings), settings.inputs)
+    manifests = validate(settings_paths(paths, settings), settings.api_dialect, settings.inputs)
     with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
@@ -316,7 +342,7 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
     settings = settings_from(kwargs)
-    manifests = manifests_or_empty(settings_paths(paths, settings), settings.inputs)
+    manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs)
     with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
@@ -411,31 +437,9 @@ def force_unlock_command(lock_id, state_path) -> None:
     click.secho("The state has been unlocked.", fg="green")
 
 
-@cli.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8787, show_default=True, type=int)
-@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: in memory).")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalogue YAML (default: shipped).")
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(0, 60000), help="Added to every request.")
-@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share answered 500, without effect.")
-@click.option("--rate-limit", default=0.0, type=click.FloatRange(0), help="Requests/second per token (0: none).")
-@click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
-              help="Share of writes that take effect, then answer 500 or drop the connection.")
-@click.option("--seed", type=int, help="Seed for the fault injection.")
-@reports_errors
-def emulator_command(host, port, db, catalog, latency_ms, error_rate, rate_limit, commit_fail_rate, seed) -> None:
-    """Run the local platform (API.md) with optional fault injection."""
-    from .emulator import FaultSettings, build_platform, serve
+from .emulator.command import emulator_command  # noqa: E402
 
-    try:
-        platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
-                                                             rate_limit=rate_limit, commit_fail_rate=commit_fail_rate,
-                                                             seed=seed))
-    except (ValueError, OSError) as error:
-        raise ProvisionerError(str(error)) from None
-    click.echo(f"Platform emulator on http://{host}:{port} ({'SQLite ' + db if db else 'in memory'}; "
-               f"{len(platform.catalog.tenants)} tenant(s)). Ctrl-C stops it.")
-    serve(platform, host, port)
+cli.add_command(emulator_command)
 
 
 def main() -> None:

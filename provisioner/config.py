@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from . import ratelimit
 from .errors import Location, ProblemsError, Problem
 from .manifest import Document, load_documents
+from .ratelimit import describe
 from .spec import _problem_from_pydantic, did_you_mean
 
 CONFIG_FILE = "provisioner.yaml"
@@ -28,7 +30,6 @@ WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 # Keys that would put a secret in a file committed to git.
 SECRET_KEY = re.compile(r"token|secret|password|passwd|dsn|api_?key|credential|private", re.I)
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
-_RATE = re.compile(r"(\d+)/(\d+(?:\.\d+)?(?:ms|s|m|h)?)")
 
 
 class ConfigError(ProblemsError):
@@ -50,18 +51,16 @@ def parse_duration(value: Any) -> float:
 
 
 def parse_rate_limit(value: Any) -> str:
-    """'100/60s,20/10s' (at most 100 requests a minute and 20 in any 10 seconds) or 'off'; normalised."""
-    text = str(value).strip().lower().replace(" ", "") if value is not None else ""
-    if value is False or text in ("off", "none", "false", "0"):
+    """'100/60s,20/10s' (at most 100 requests a minute and 20 in any 10 seconds), 'documented' or 'off';
+    normalised to the windows ('off' for none). The client's ratelimit module reads the result."""
+    if value is False:
         return "off"
-    windows = text.split(",")
-    if not text or not all(_RATE.fullmatch(w) for w in windows):
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"{value!r} is not a rate limit like '100/60s,20/10s' (requests/window, ...) or 'off'")
-    for window in windows:
-        count, span = window.split("/")
-        if int(count) < 1 or parse_duration(span) <= 0:
-            raise ValueError(f"{window!r}: a rate limit needs at least 1 request in a window longer than 0s")
-    return ",".join(windows)
+    try:
+        return describe(ratelimit.parse_rate_limit(str(value)))
+    except ValueError as error:
+        raise ValueError(f"{error}") from None
 
 
 def _url(value: Any) -> Any:

@@ -47,7 +47,7 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
     settings = Settings.from_config(config)
     assert (settings.api_dialect, settings.backend, settings.workspace, settings.rate_limit,
             settings.parallelism, settings.state_path, settings.api_url) == \
-        ("v2", "postgres", "dev", "off", 8, "state/dev.json", "https://env.example/api")
+        ("v2", "postgres", "dev", (), 8, "state/dev.json", "https://env.example/api")  # () is "off" for the client
     assert settings.retry.backoff_base == 0.25 and settings.inputs.workspace == "dev"
 
 
@@ -83,8 +83,9 @@ def test_environment_errors_name_the_variable(tmp_path):
 
 def test_rate_limit_syntax():
     assert parse_rate_limit(" 100/60s, 20/10s ") == "100/60s,20/10s"
-    assert parse_rate_limit("off") == "off" and parse_rate_limit(False) == "off"
-    for bad in ("100", "100/", "x/10s", "0/10s", "10/0s", ""):
+    assert parse_rate_limit("off") == "off" and parse_rate_limit(False) == "off"  # YAML reads `off` as false
+    assert parse_rate_limit("documented") == "100/60s,20/10s" and parse_rate_limit("1000/1m") == "1000/60s"
+    for bad in ("100", "100/", "x/10s", "0/10s", "10/0s", "", True, 100):
         with pytest.raises(ValueError):
             parse_rate_limit(bad)
 

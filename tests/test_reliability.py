@@ -81,11 +81,11 @@ def test_chaos_several_hundred_assistants_under_injected_failures(workspace):
 def test_changes_run_concurrently_up_to_parallelism(workspace, parallelism):
     write_fleet(workspace, 18)
     workspace.platform.faults(latency_ms=60)
-    workspace.platform.http.post("/_emulator/reset")
+    workspace.platform.reset()
     result = workspace.run("apply", "--auto-approve", f"--parallelism={parallelism}")
     workspace.platform.faults(latency_ms=0)
     assert result.exit_code == 0
-    peak = workspace.platform.http.get("/_emulator/concurrency").json()["max_in_flight"]
+    peak = workspace.platform.concurrency()["max_in_flight"]
     assert peak == parallelism if parallelism == 1 else 2 <= peak <= parallelism
     assert result.output.count("Creation complete") == 18
 
@@ -93,7 +93,7 @@ def test_changes_run_concurrently_up_to_parallelism(workspace, parallelism):
 # --- subprocess runs: signals, crashes, concurrent applies ---
 
 def spawn(workspace, *args):
-    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN}
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
     return subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={workspace.platform.url}"],
                             cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
