@@ -200,7 +200,7 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
     click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
     if out_file and not as_json:
         where = (" --local" if settings.local else "") + (
-            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "") + (
+            f" --state {settings.state_path}" if settings.state_path != f"state/{settings.workspace}.json" else "") + (
             f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
                    f"  provisioner apply{where} {out_file}")
