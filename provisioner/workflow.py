@@ -90,7 +90,7 @@ def read_token(settings: Settings) -> str:
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[PlatformClient]:
     """A client for the configured platform; with --local, an embedded emulator persisted beside the state."""
-    connections = max(4, settings.parallelism)
+    connections = max(1, settings.parallelism)  # --parallelism bounds every request in flight, reads too
     if settings.local:
         from .emulator import EmbeddedPlatform, build_platform
 
