@@ -12,6 +12,7 @@ line of the reference.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass, field
@@ -187,7 +188,8 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                     return text
                 values.append(environ[part.name])
             elif part.name in variables.values:
-                values.append(variables.values[part.name])
+                # A copy: a list or map used in several places must not be one shared object.
+                values.append(copy.deepcopy(variables.values[part.name]))
             else:
                 hint = did_you_mean(part.name, variables.values)
                 known = ", ".join(sorted(variables.values)) or "none"

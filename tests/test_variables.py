@@ -192,3 +192,22 @@ def test_a_saved_plan_refuses_new_variables(workspace):
     refused = workspace.run("apply", "--var", "speed=0.9", "a.plan")
     assert refused.exit_code == 1 and "a saved plan carries the variables" in refused.stderr
     assert workspace.run("apply", "a.plan").exit_code == 0
+
+
+@given(st.recursive(st.text(alphabet=st.sampled_from(list("${}.varenvXY_ ")), max_size=20)
+                    | st.integers() | st.booleans() | st.none(),
+                    lambda children: st.lists(children, max_size=3)
+                    | st.dictionaries(st.sampled_from(["a", "b", "spec"]), children, max_size=3),
+                    max_leaves=12))
+def test_interpolation_never_crashes_and_reports_what_it_cannot_resolve(content):
+    from provisioner.errors import Location
+    from provisioner.manifest import Document
+    from provisioner.variables import Variables, interpolate
+
+    document = Document("m.yaml", content, {(): Location("m.yaml", 1)})
+    variables = Variables({"X": 1, "Y": [1, 2]}, {"X": "--var", "Y": "--var"})
+    problems = interpolate(document, variables, {"X": "secret-x"})
+    assert all(p.location == Location("m.yaml", 1) for p in problems)
+    json.dumps(document.content)  # still plain data
+    if "${" not in json.dumps(content):
+        assert document.content == content and not problems
