@@ -149,3 +149,17 @@ def test_the_documented_example_works(tmp_path, monkeypatch):
     assert planned.exit_code == 0, planned.output
     assert "webhook_url" in planned.output and "EXAMPLE-SECRET" not in planned.output
     assert "Plan: 1 to add, 0 to change, 0 to destroy." in planned.output
+
+
+def test_destroy_in_one_workspace_leaves_the_others(workspace):
+    ws = workspace
+    ws.add("sales", name="Sales ${var.env_label}")
+    for name in ("staging", "prod"):
+        ws.write(f"vars/{name}.yaml", f"env_label: {name}\n")
+        assert ws.run("apply", "--auto-approve", "--workspace", name).exit_code == 0
+    destroyed = ws.run("destroy", "--auto-approve", "--workspace", "staging")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert [a["name"] for a in ws.platform.assistants()] == ["Sales prod"]
+    assert json.loads((ws.root / "state" / "staging.json").read_text())["resources"] == {}
+    assert "No changes." in ws.run("plan", "--workspace", "prod").output
+    assert ws.run("refresh", "--workspace", "prod").exit_code == 0
