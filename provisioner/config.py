@@ -153,7 +153,7 @@ class Config:
     parallelism: int = 10
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
     config_file: str | None = None
-    # Where each value came from: "--flag", "PROVISIONER_X", "provisioner.yaml:3" or "default".
+    # Where each value came from: "--flag", "PROVISIONER_X" or "provisioner.yaml:3" (absent: the default).
     origins: dict[str, str] = field(default_factory=dict, compare=False)
     inputs: ManifestInputs = field(default_factory=ManifestInputs)
 
@@ -201,7 +201,9 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
     workspace = values.get("workspace", DEFAULT_WORKSPACE)
     if "state" not in values:
         # Each workspace has its own state unless one is named; the default workspace keeps the old path.
-        values["state"] = f"state/{workspace}.json"
+        values["state"] = os.path.normpath(os.path.join(root, "state", f"{workspace}.json"))
+    if "manifests" not in values and root != ".":
+        values["manifests"] = [os.path.join(root, p) for p in DEFAULT_MANIFESTS]
     resolved = {"state_path": values.pop("state"), **values}
     if "manifests" in resolved:
         resolved["manifests"] = tuple(resolved["manifests"])

@@ -96,6 +96,11 @@ def test_config_file_elsewhere_resolves_its_paths_from_its_folder(tmp_path):
     config = resolve_config(cwd=tmp_path, environ={"PROVISIONER_CONFIG": "repo/ci.yaml"})
     assert config.state_path == "repo/state/ci.json" and config.manifests == ("repo/assistants",)
     assert config.inputs.root == "repo"
+    bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
+    assert bare.state_path == "repo/state/ci.json"
+    (tmp_path / "repo" / "ci.yaml").write_text("project: acme\n")
+    bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
+    assert bare.state_path == "repo/state/prod.json" and bare.manifests == ("repo/manifests",)
     with pytest.raises(ConfigError, match="--config nope.yaml: no such file"):
         resolve_config(cwd=tmp_path, environ={}, config_file="nope.yaml")
 
