@@ -26,6 +26,7 @@ from .variables import interpolate, load_variables
 if TYPE_CHECKING:
     from .config import ManifestInputs
 
+DEFAULT_WORKSPACE = "default"
 VARS_DIR = "vars"
 OVERLAYS_DIR = "overlays"
 
@@ -38,6 +39,9 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
     # `provisioner plan .` must not read the config, the variables or the overlays as manifests.
     documents = [d for d in documents if not _inside(Path(d.file), ignored)]
     problems: list[Problem] = []
+    unknown = _unknown_workspace(root, inputs.workspace)
+    if unknown:
+        return [], [unknown]
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
     if overlay_dir.is_dir():
         overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems))
@@ -56,6 +60,20 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
         if not found:  # an unresolved value would only add a confusing spec error at the same line
             final.append(document)
     return final, problems
+
+
+def _unknown_workspace(root: Path, workspace: str) -> Problem | None:
+    """A workspace the repository does not know, when it knows some: most likely a typo (prdo for prod),
+    which would otherwise plan the base manifests into a new, empty state."""
+    if workspace == DEFAULT_WORKSPACE:
+        return None
+    known = {p.stem for p in (root / VARS_DIR).glob("*.y*ml")} | \
+        {p.name for p in (root / OVERLAYS_DIR).glob("*") if p.is_dir()}
+    if not known or workspace in known:
+        return None
+    return Problem(f"workspace {workspace!r} has no {VARS_DIR}/{workspace}.yaml and no {OVERLAYS_DIR}/{workspace}/"
+                   f"{did_you_mean(workspace, known)} (known: {', '.join(sorted(known))}); create an empty "
+                   f"{VARS_DIR}/{workspace}.yaml for a workspace that needs neither")
 
 
 def _var_file(folder: Path, workspace: str) -> Path | None:

@@ -184,7 +184,8 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                     return text
                 secret_fields.add(str(path[1]))
                 if part.name not in environ:
-                    problem(f"environment variable {part.name} is not set (used as {part})")
+                    hint = did_you_mean(part.name, [n for n in environ if n.isupper()])
+                    problem(f"environment variable {part.name} is not set (used as {part}){hint}")
                     return text
                 values.append(environ[part.name])
             elif part.name in variables.values:

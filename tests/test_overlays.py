@@ -163,3 +163,16 @@ def test_destroy_in_one_workspace_leaves_the_others(workspace):
     assert json.loads((ws.root / "state" / "staging.json").read_text())["resources"] == {}
     assert "No changes." in ws.run("plan", "--workspace", "prod").output
     assert ws.run("refresh", "--workspace", "prod").exit_code == 0
+
+
+def test_a_mistyped_workspace_is_refused(workspace):
+    workspace.add("sales")
+    workspace.write("vars/prod.yaml", "x: 1\n")
+    workspace.write("overlays/staging/sales.yaml", overlay("sales", "spec: {record_call: true}\n"))
+    result = workspace.run("plan", "--workspace", "prdo")
+    assert result.exit_code == 1
+    assert "workspace 'prdo' has no vars/prdo.yaml and no overlays/prdo/ (did you mean 'prod'?) " \
+           "(known: prod, staging)" in result.stderr
+    assert not (workspace.root / "state" / "prdo.json").exists()
+    assert workspace.run("validate", "--workspace", "staging", api=False).exit_code == 0
+    assert workspace.run("validate", api=False).exit_code == 0  # the default workspace needs neither
