@@ -147,6 +147,8 @@ def merge_document(base: Document, overlay: Document) -> Document:
     content = copy.deepcopy(base.content)
     locations = dict(base.locations)
     patch = {k: v for k, v in overlay.content.items() if k not in ("apiVersion", "kind")}
+    if isinstance(patch.get("metadata"), dict):  # the name only says which manifest: it stays the base's
+        patch["metadata"] = {k: v for k, v in patch["metadata"].items() if k != "name"}
     _merge(content, patch, (), locations, overlay.locations)
     return Document(base.file, content, locations, base.sensitive)
 
