@@ -200,8 +200,7 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
         origins.update(layer_origins)
     workspace = values.get("workspace", DEFAULT_WORKSPACE)
     if "state" not in values:
-        # Each workspace has its own state unless one is named; the default workspace keeps the old path.
-        values["state"] = os.path.normpath(os.path.join(root, "state", f"{workspace}.json"))
+        values["state"] = default_state_path(root, workspace)
     if "manifests" not in values and root != ".":
         values["manifests"] = [os.path.join(root, p) for p in DEFAULT_MANIFESTS]
     resolved = {"state_path": values.pop("state"), **values}
@@ -211,6 +210,12 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
     inputs = ManifestInputs(workspace=workspace, root=root, var_files=tuple(var_files), vars=tuple(vars),
                             config_file=str(file) if file else None, environ=environ)
     return Config(**resolved, config_file=str(file) if file else None, origins=origins, inputs=inputs)
+
+
+def default_state_path(root: str, workspace: str) -> str:
+    """Each workspace has its own state file unless one is named; the default workspace keeps the old path.
+    (A store that keeps every workspace in one database would return that database's path here.)"""
+    return os.path.normpath(os.path.join(root, "state", f"{workspace}.json"))
 
 
 def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> tuple[dict, dict]:
