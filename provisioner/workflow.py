@@ -58,16 +58,16 @@ class Settings:
     config: Config | None = field(default=None, repr=False)
 
     @classmethod
-    def from_config(cls, config: Config, *, local: bool = False, token_file: str | None = None,
-                    lock: bool = True) -> "Settings":
-        """The settings of a run, from the resolved configuration (config.resolve_config) and the run's flags."""
+    def from_config(cls, config: Config, **run: Any) -> "Settings":
+        """The settings of a run: the resolved configuration (config.resolve_config), plus `run`, the run's
+        own flags that are not configuration (local, token_file, lock, ...)."""
         retry = RetryPolicy(max_attempts=config.max_retries, max_elapsed=config.retry_max_time,
                             backoff_base=config.retry_backoff, timeout=config.request_timeout)
         rate_limit = parse_rate_limit(config.rate_limit) if config.rate_limit is not None else None
-        return cls(state_path=config.state_path, api_url=config.api_url, token_file=token_file, local=local,
-                   lock=lock, lock_timeout=config.lock_timeout, parallelism=config.parallelism, retry=retry,
-                   api_dialect=config.api_dialect, rate_limit=rate_limit, backend=config.backend,
-                   workspace=config.workspace, inputs=config.inputs, config=config)
+        return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
+                   parallelism=config.parallelism, retry=retry, api_dialect=config.api_dialect,
+                   rate_limit=rate_limit, backend=config.backend, workspace=config.workspace, inputs=config.inputs,
+                   config=config, **run)
 
 
 def read_token(settings: Settings) -> str:

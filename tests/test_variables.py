@@ -211,3 +211,13 @@ def test_interpolation_never_crashes_and_reports_what_it_cannot_resolve(content)
     json.dumps(document.content)  # still plain data
     if "${" not in json.dumps(content):
         assert document.content == content and not problems
+
+
+def test_a_catalogue_error_in_an_env_value_does_not_quote_it(workspace, monkeypatch):
+    monkeypatch.setenv("LANG_SECRET", "Klingon-SECRET-42")
+    workspace.add("a", language="${env.LANG_SECRET}")
+    for args in (("plan",), ("plan", "--json")):
+        result = workspace.run(*args)
+        assert result.exit_code == 1 and "spec.language" in result.all
+        assert "language (sensitive) does not exist on the platform" in result.stderr
+        assert "SECRET" not in result.all
