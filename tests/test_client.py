@@ -176,3 +176,26 @@ def test_a_base_url_with_a_path_prefix_is_kept():
     for base in ("http://h.test/api", "http://h.test/api/"):
         PlatformClient(base, "t", transport=httpx.MockTransport(handler)).list_assistants()
     assert seen == ["http://h.test/api/user/assistants/get?per_page=100&page=1"] * 2
+
+
+def test_a_remaining_budget_of_zero_pauses_every_thread_until_the_reset():
+    import time as real_time
+
+    now, sleeps, calls = [0.0], [], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def handler(request):
+        calls.append(now[0])
+        headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": str(int(real_time.time()) + 6)} if len(calls) == 1 else {}
+        return httpx.Response(200, json=[{"id": 1, "name": "English"}], headers=headers)
+
+    clock = lambda: now[0]  # noqa: E731
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler), sleep=sleep, clock=clock,
+                            budget=RateBudget(clock=clock, sleep=sleep))
+    client.languages()
+    client.languages()
+    assert 4.5 <= calls[1] - calls[0] <= 6.5

@@ -156,6 +156,14 @@ CASES = {
 }
 
 
+def test_a_value_that_cannot_be_read_stops_the_plan_naming_assistant_and_field(tmp_path, hostile):
+    item = {"id": 7, "name": "A", "type": "outbound", "mode": "pipeline", "fillers": 7, "language_id": 1}
+    hostile.list_answer = raw(json.dumps(Hostile().page([item])).encode())
+    code, output, _ = run(tmp_path, hostile, "apply", "--auto-approve")
+    assert code == 1 and hostile.writes == []
+    assert "id 7" in output and "fillers" in output and "spec.filler_audios" in output
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve"), ("refresh",)])
 def test_a_bad_list_answer_stops_the_run_and_decides_nothing(tmp_path, hostile, case, command):

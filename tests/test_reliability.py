@@ -40,13 +40,29 @@ def assert_exactly_once(workspace, count, prefix="Bot"):
 
 def test_rate_limits_are_waited_out(workspace):
     write_fleet(workspace, 30)
-    workspace.platform.faults(rate_limit=25)
-    result = workspace.run("apply", "--auto-approve", "--parallelism=10")
+    workspace.platform.faults(rate_limit="25/1s")
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10")  # --rate-limit off: it finds out
     assert result.exit_code == 0, result.all
     stats = workspace.platform.stats()
-    workspace.platform.faults(rate_limit=0)
-    assert stats["requests"]["POST /user/assistant"] > 30  # some were answered 429 and sent again
+    workspace.platform.faults(rate_limit="off")
+    assert stats["rate_limited"] > 0 and stats["requests"]["POST /user/assistant"] > 30
     assert_exactly_once(workspace, 30)
+
+
+def test_a_paced_apply_stays_within_the_budget_and_is_never_refused(workspace):
+    write_fleet(workspace, 45)
+    budget = "40/2s,12/0.5s"
+    workspace.platform.faults(rate_limit=budget)
+    started = time.monotonic()
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10", f"--rate-limit={budget}")
+    seconds = time.monotonic() - started
+    stats = workspace.platform.stats()
+    workspace.platform.faults(rate_limit="off")
+    assert result.exit_code == 0, result.all
+    assert stats["rate_limited"] == 0
+    # 49 requests (4 reads, 45 creates) at 40 per 2 s cannot take less than one window.
+    assert stats["total"] == 49 and seconds >= 2
+    assert_exactly_once(workspace, 45)
 
 
 def test_lost_answers_to_creates_never_duplicate(workspace):
