@@ -19,7 +19,7 @@ from . import ratelimit
 from .errors import Location, ProblemsError, Problem
 from .manifest import Document, load_documents
 from .ratelimit import describe
-from .spec import _problem_from_pydantic, did_you_mean
+from .spec import did_you_mean
 
 CONFIG_FILE = "provisioner.yaml"
 CONFIG_ENV = "PROVISIONER_CONFIG"
@@ -270,17 +270,35 @@ def _validate(raw: dict, locate=None, name_of=None) -> tuple[dict, list[Problem]
     except ValidationError as error:
         problems = []
         for e in error.errors(include_url=False):
-            problem = _problem_from_pydantic(e)
-            key = problem.path[0] if problem.path else None
-            message = problem.message
-            if problem.kind == "extra_forbidden":
-                message = f"unknown key '{key}'{did_you_mean(str(key), KEYS)}"
-            elif problem.kind == "string_pattern_mismatch" and key == "workspace":
-                message = (f"must be 1-63 letters, digits, '-' or '_', starting with a letter or digit "
-                           f"(got {raw.get(key)!r})")
+            path = tuple(e["loc"])
+            key = path[0] if path else None
+            message = _message(e, key, raw.get(key))
             if locate is not None:
-                problems.append(Problem(message, locate(problem.path), ".".join(map(str, problem.path))))
+                problems.append(Problem(message, locate(path), ".".join(map(str, path))))
             else:
                 problems.append(Problem(f"{name_of(key) if name_of else key}: {message}"))
         return {}, problems
     return {k: getattr(model, k) for k in model.model_fields_set}, []
+
+
+def _message(error: dict, key: Any, value: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    got = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'{did_you_mean(str(key), KEYS)}"
+    if kind == "string_pattern_mismatch" and key == "workspace":
+        return f"must be 1-63 letters, digits, '-' or '_', starting with a letter or digit{got}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return f"must be one of {ctx.get('expected')}{got}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"must be at {'least' if kind == 'greater_than_equal' else 'most'} {bound}{got}"
+    if kind.startswith("int_"):
+        return f"must be an integer{got}"
+    if kind in ("string_type", "list_type"):
+        return f"must be a {'string' if kind == 'string_type' else 'list'}{got}"
+    if kind == "string_too_short":
+        return "must not be empty"
+    return f"{error['msg']}{got}"
