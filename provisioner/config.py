@@ -219,6 +219,7 @@ def default_state_path(root: str, workspace: str) -> str:
 
 
 def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> tuple[dict, dict]:
+    first = len(problems)
     documents, read_problems = load_documents([path])
     problems += read_problems
     if read_problems:
@@ -240,6 +241,7 @@ def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> t
                 "(DSNs) and other secrets through the environment", document.locate((key,)), key))
     validated, found = _validate(raw, lambda path: document.locate(path))
     problems += found
+    problems[first:] = sorted(problems[first:], key=lambda p: p.location.line if p.location else 0)
     if root != ".":  # paths in the file are relative to the file's folder
         if "state" in validated:
             validated["state"] = os.path.normpath(os.path.join(root, validated["state"]))
