@@ -193,7 +193,9 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                 values.append(copy.deepcopy(variables.values[part.name]))
             else:
                 hint = did_you_mean(part.name, variables.values)
-                known = ", ".join(sorted(variables.values)) or "none"
+                names = sorted(variables.values)
+                known = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "") \
+                    if names else "none"
                 problem(f"undefined variable '{part.name}'{hint} (defined: {known}); set it in "
                         "vars/<workspace>.yaml, a --var-file or --var NAME=VALUE")
                 return text
