@@ -207,7 +207,7 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                 problem(f"{part} is a {'map' if isinstance(value, dict) else 'list'}; it can only be used as "
                         "a whole value, not inside a string")
                 return text
-            out.append(value if isinstance(value, str) else json.dumps(value))
+            out.append(value if isinstance(value, str) else json.dumps(value, default=str))
         return "".join(out)
 
     document.content = resolve(document.content, ())
