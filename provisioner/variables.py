@@ -207,13 +207,18 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                 problem(f"{part} is a {'map' if isinstance(value, dict) else 'list'}; it can only be used as "
                         "a whole value, not inside a string")
                 return text
-            out.append(value if isinstance(value, str) else json.dumps(value, default=str))
+            out.append(value if isinstance(value, str) else _text(value))
         return "".join(out)
 
     document.content = resolve(document.content, ())
     if secret_fields:
         document.sensitive = document.sensitive | frozenset(secret_fields)
     return problems
+
+
+def _text(value: Any) -> str:
+    """A scalar as YAML writes it: true, 1.1, null, 2024-01-31."""
+    return json.dumps(value) if isinstance(value, (bool, int, float)) or value is None else str(value)
 
 
 def _dotted(path: Iterable[str | int]) -> str:
