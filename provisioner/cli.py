@@ -17,7 +17,7 @@ from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
 from .ratelimit import describe
 from .spec import DEFAULT_DIALECT, DIALECTS
-from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
+from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
 
@@ -281,6 +281,7 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
             raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
                                    "--var and --var-file (or make a new plan with them)")
         plan = read_plan_file(paths[0])
+        check_plan_workspace(plan, settings)  # before the state: another workspace has another state
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
             click.echo(render.plan_text(plan))

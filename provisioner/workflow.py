@@ -239,12 +239,18 @@ class Session:
         return set(remote)
 
 
-def _restore_secrets(plan: Plan, settings: Settings) -> None:
-    """Put the manifests' sensitive values back where the plan file holds their digests."""
+def check_plan_workspace(plan: Plan, settings: Settings) -> None:
+    """A saved plan is applied in the workspace it was made for (its state, its variables, its overlays)."""
     current = settings.inputs
     if plan.inputs and current is not None and plan.inputs.get("workspace") != current.workspace:
         raise StalePlanError(f"the saved plan was made for workspace {plan.inputs.get('workspace')!r}, not "
                              f"{current.workspace!r}; pass --workspace {plan.inputs.get('workspace')}")
+
+
+def _restore_secrets(plan: Plan, settings: Settings) -> None:
+    """Put the manifests' sensitive values back where the plan file holds their digests."""
+    check_plan_workspace(plan, settings)
+    current = settings.inputs
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return

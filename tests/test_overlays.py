@@ -118,6 +118,10 @@ def test_three_workspaces_from_one_repository(workspace):
     assert ws.run("plan", "--workspace", "staging", "--out", "staging.plan").exit_code == 0
     saved = json.loads((ws.root / "staging.plan").read_text())
     assert saved["inputs"]["workspace"] == "staging"
+    elsewhere = ws.run("apply", "staging.plan")
+    assert elsewhere.exit_code == 1
+    assert "the saved plan was made for workspace 'staging', not 'default'; pass --workspace staging" \
+        in elsewhere.stderr
     assert ws.run("apply", "--workspace", "staging", "staging.plan").exit_code == 0
     assert '"speech_speed": 1.2' in json.dumps(ws.platform.writes()[-1])
     assert "No changes." in ws.run("plan", "--workspace", "staging").output
