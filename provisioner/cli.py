@@ -17,8 +17,8 @@ from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
 from .ratelimit import describe
 from .spec import DEFAULT_DIALECT, DIALECTS
-from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant, is_plan_file,
-                       manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
+from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant,
+                       is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2

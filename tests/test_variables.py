@@ -70,7 +70,8 @@ def render(ws, *args):
 
 def test_whole_values_are_typed_and_partial_ones_interpolated(workspace):
     workspace.add("sales", name="Sales ${var.region}", speech_speed="${var.speed}", record_call="${var.record}",
-                  variables="${var.extra}", initial_message="Hi from ${var.region} (${var.speed}) $${var.kept} since ${var.since}")
+                  variables="${var.extra}",
+                  initial_message="Hi from ${var.region} (${var.speed}) $${var.kept} since ${var.since}")
     workspace.write("vars/default.yaml", "region: EU\nspeed: 1.1\nrecord: true\nextra: {team: sales, n: 3}\n"
                                          "since: 2024-01-31\n")
     spec = render(workspace)["sales"]["spec"]
