@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import signal
 import sys
@@ -19,10 +20,55 @@ from .ratelimit import describe
 from .spec import DEFAULT_DIALECT, DIALECTS
 from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant,
                        is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
-                       write_plan_file)
+                       validation_result, write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEFAULT_PATHS = ("manifests",)
+
+# One wording per option, whichever command takes it (a test holds every command to it).
+HELP = {
+    "--state": "State file.",
+    "--lock": "Lock the state while running (--lock=false: a read-only look while another run holds it).",
+    "--lock-timeout": "How long to wait for a held lock.",
+    "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
+    "--json": "Print the result as one JSON document (the same as --format json).",
+    "--format": "Output format: text for people, json for programs (see docs/), markdown for documents and "
+                "pull-request comments.",
+    "--target": "Only this address (repeatable).",
+    "--auto-approve": "Skip the confirmation.",
+    "--parallelism": "Changes applied at once.",
+}
+
+
+def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
+    """--format and its --json alias; the command receives `fmt`."""
+    def decorate(command: Callable) -> Callable:
+        command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(command)
+        return click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
+                            help=HELP["--format"])(command)
+    return decorate
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value or os.environ.get("NO_COLOR"):
+        ctx.color = False
+        ctx.find_root().color = False
+
+
+class CommandGroup(click.Group):
+    """A group whose every command, and every subgroup's, takes --no-color (before or after its name)."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "no_color" for p in cmd.params):
+            cmd.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_no_color, help=HELP["--no-color"]))
+        super().add_command(cmd, name)
 
 
 def duration(text: str) -> float:
@@ -44,13 +90,13 @@ def platform_options(command: Callable) -> Callable:
     """Options of every command that reads or writes state and talks to the platform."""
     options = [
         click.option("--state", "state_path", default="state/default.json", show_default=True,
-                     help="State file."),
+                     help=HELP["--state"]),
         click.option("--local", is_flag=True,
                      help="Use the embedded local platform (an emulator persisted under the state's folder)."),
         click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
         click.option("--token-file", type=click.Path(dir_okay=False),
                      help="File holding the API token (else env PROVISIONER_API_TOKEN)."),
-        click.option("--lock-timeout", default="0s", show_default=True, help="How long to wait for a held lock."),
+        click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"]),
         click.option("--max-retries", default=10, show_default=True, type=click.IntRange(1, 100),
                      help="Attempts per request on 5xx and network errors (429s wait, bounded by time)."),
         click.option("--retry-max-time", default="120s", show_default=True,
@@ -125,37 +171,41 @@ def reports_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ProblemsError as error:
-            if kwargs.get("as_json"):
+            if kwargs.get("as_json") or kwargs.get("fmt") == "json":
                 click.echo(render.problems_json(error.problems))
             click.secho(f"Error: {error}", fg="red", err=True)
         except ProvisionerError as error:
-            if kwargs.get("as_json"):
+            if kwargs.get("as_json") or kwargs.get("fmt") == "json":
                 click.echo(json.dumps({"errors": [{"message": str(error)}]}, indent=2))
             click.secho(f"Error: {error}", fg="red", err=True)
         sys.exit(EXIT_ERROR)
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="provisioner")
-@click.option("--no-color", is_flag=True, help="Plain output without colours.")
-@click.pass_context
-def cli(ctx: click.Context, no_color: bool) -> None:
+@click.option("--no-color", is_flag=True, is_eager=True, expose_value=False, callback=_no_color,
+              help=HELP["--no-color"])
+def cli() -> None:
     """Declarative provisioning of voice AI assistants: validate, plan, apply."""
-    if no_color:
-        ctx.color = False
 
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
 @dialect_option
+@format_options(("text", "json"))
 @config_options
 @variable_options
 @reports_errors
-def validate_command(paths: tuple[str, ...], **kwargs) -> None:
+def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
     config = config_from(kwargs)
-    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
+    paths = config.manifest_paths(paths)
+    if chosen_format(fmt, as_json) == "json":
+        count, problems = validation_result(paths, config.api_dialect, config.inputs)
+        click.echo(render.validation_json(count, problems))
+        sys.exit(EXIT_ERROR if problems else EXIT_OK)
+    manifests = validate(paths, config.api_dialect, config.inputs)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 
@@ -176,18 +226,17 @@ def render_command(paths: tuple[str, ...], **kwargs) -> None:
 
 @cli.command("plan")
 @click.argument("paths", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
+@format_options()
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
-@click.option("--lock", type=click.BOOL, default=True, show_default=True,
-              help="Lock the state while planning (--lock=false for a read-only look during another run).")
+@click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
 @platform_options
 @config_options
 @variable_options
 @reports_errors
-def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
+def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
@@ -197,8 +246,9 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
         write_plan_file(plan, out_file)
-    click.echo(render.plan_json(plan) if as_json else render.plan_text(plan))
-    if out_file and not as_json:
+    fmt = chosen_format(fmt, as_json)
+    click.echo(render.plan_as(plan, fmt), nl=fmt != "markdown")
+    if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
             f" --state {settings.state_path}" if settings.state_path != f"state/{settings.workspace}.json" else "") + (
             f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
@@ -265,10 +315,10 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 
 @cli.command("apply")
 @click.argument("paths", nargs=-1)
-@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
-              help="Changes applied at once.")
+              help=HELP["--parallelism"])
 @platform_options
 @config_options
 @variable_options
@@ -297,9 +347,10 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
 
 @cli.command("destroy")
 @click.argument("paths", nargs=-1)
-@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=HELP["--parallelism"])
 @platform_options
 @config_options
 @variable_options
@@ -371,9 +422,10 @@ def state_group() -> None:
 
 
 def state_options(command: Callable) -> Callable:
-    command = click.option("--lock-timeout", default="0s", show_default=True)(command)
-    command = click.option("--lock", type=click.BOOL, default=True, show_default=True)(command)
-    return click.option("--state", "state_path", default="state/default.json", show_default=True)(command)
+    command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
+    command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
+    return click.option("--state", "state_path", default="state/default.json", show_default=True,
+                        help=HELP["--state"])(command)
 
 
 def _state_session(state_path: str, lock: bool, lock_timeout: str, operation: str) -> Session:
@@ -428,7 +480,7 @@ def state_mv(old, new, state_path, lock, lock_timeout) -> None:
 
 @cli.command("force-unlock")
 @click.argument("lock_id")
-@click.option("--state", "state_path", default="state/default.json", show_default=True)
+@click.option("--state", "state_path", default="state/default.json", show_default=True, help=HELP["--state"])
 @reports_errors
 def force_unlock_command(lock_id, state_path) -> None:
     """Remove a stale state lock, by the ID its error message showed."""
@@ -441,6 +493,33 @@ def force_unlock_command(lock_id, state_path) -> None:
 from .emulator.command import emulator_command  # noqa: E402
 
 cli.add_command(emulator_command)
+
+
+@cli.command("show")
+@click.argument("plan_file", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False, exists=True))
+@format_options()
+@state_options
+@reports_errors
+def show_command(plan_file, fmt, as_json, state_path, lock, lock_timeout) -> None:
+    """Show a saved plan, or without PLANFILE the assistants the state manages (no platform request)."""
+    fmt = chosen_format(fmt, as_json)
+    if plan_file:
+        click.echo(render.plan_as(read_plan_file(plan_file), fmt), nl=fmt != "markdown")
+        return
+    with _state_session(state_path, lock, lock_timeout, "show") as session:
+        document = render.state_document(session.state)
+    click.echo(render.state_as(document, fmt), nl=fmt != "markdown")
+
+
+@cli.command("schema")
+@click.option("--format", "fmt", type=click.Choice(("json", "markdown")), default="json", show_default=True,
+              help=HELP["--format"])
+def schema_command(fmt) -> None:
+    """Print the manifest JSON Schema (docs/manifest.schema.json), or with --format markdown the manifest
+    reference (docs/manifests.md)."""
+    from .schema import reference_markdown, schema_json
+
+    click.echo(schema_json() if fmt == "json" else reference_markdown(), nl=False)
 
 
 def main() -> None:

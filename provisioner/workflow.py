@@ -119,6 +119,19 @@ def validate(paths: list[str], dialect: str = DEFAULT_DIALECT,
     return load_manifests(paths, dialect=dialect, transform=inputs.transform if inputs is not None else None)
 
 
+def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
+    """For `validate --json`: how many manifests were checked, and every problem (none when valid).
+    Further arguments are validate()'s."""
+    from .errors import ManifestError
+    from .manifest import find_manifest_files, load_documents
+
+    try:
+        return len(validate(paths, *args, **kwargs)), []
+    except ManifestError as error:
+        documents, _ = load_documents(find_manifest_files(paths, []))
+        return len(documents), error.problems
+
+
 class Session:
     def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
                  backend: StateBackend | None = None):
