@@ -224,6 +224,8 @@ def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> t
     problems += read_problems
     if read_problems:
         return {}, {}
+    if not documents:  # empty, or only comments
+        return {}, {}
     if len(documents) != 1 or not isinstance(documents[0].content, dict):
         where = documents[1].locate() if len(documents) > 1 else Location(shown, 1)
         problems.append(Problem(f"{shown} must be one YAML mapping of settings", where))

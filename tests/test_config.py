@@ -161,3 +161,10 @@ def test_a_workspace_name_is_a_safe_folder_name(tmp_path):
         with pytest.raises(ConfigError, match="--workspace: must be 1-63 letters, digits"):
             resolve_config({"workspace": bad}, environ={})
     assert resolve_config({"workspace": "Prod_2-eu"}, environ={}).state_path == "state/Prod_2-eu.json"
+
+
+def test_an_empty_or_commented_out_file_is_fine_and_a_list_is_not(tmp_path):
+    (tmp_path / "provisioner.yaml").write_text("# workspace: prod\n")
+    assert resolve_config(environ={}).config_file == "provisioner.yaml"
+    assert problems_of(tmp_path, "- a\n- b\n") == ["provisioner.yaml:1: provisioner.yaml must be one YAML mapping of "
+                                                    "settings"]
