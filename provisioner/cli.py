@@ -10,15 +10,16 @@ import sys
 from typing import Callable
 
 import click
+from click.core import ParameterSource
 
 from . import __version__, render
-from .client import RetryPolicy
+from .config import KEYS as CONFIG_KEYS, Config, resolve_config
 from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
-from .ratelimit import describe, parse_rate_limit
+from .ratelimit import describe
 from .spec import DEFAULT_DIALECT, DIALECTS
-from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
-                       manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
+from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant,
+                       is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        validation_result, write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -85,15 +86,6 @@ dialect_option = click.option(
                                       "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
 
 
-def rate_limit_windows(text: str | None):
-    if text is None:
-        return None
-    try:
-        return parse_rate_limit(text)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--rate-limit") from None
-
-
 def platform_options(command: Callable) -> Callable:
     """Options of every command that reads or writes state and talks to the platform."""
     options = [
@@ -123,14 +115,53 @@ def platform_options(command: Callable) -> Callable:
     return command
 
 
-def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
-    retry = RetryPolicy(max_attempts=kwargs.pop("max_retries"), max_elapsed=duration(kwargs.pop("retry_max_time")),
-                        backoff_base=duration(kwargs.pop("retry_backoff")),
-                        timeout=duration(kwargs.pop("request_timeout")))
-    return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
-                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry,
-                    api_dialect=kwargs.pop("api_dialect"), rate_limit=rate_limit_windows(kwargs.pop("rate_limit")))
+def config_options(command: Callable) -> Callable:
+    """The project configuration file and the workspace (see docs/configuration.md)."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml, "
+                          "if present]."),
+        click.option("--workspace", help="Workspace: its vars/<workspace>.yaml, overlays/<workspace>/ and state "
+                                         "[env PROVISIONER_WORKSPACE; default: default]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def variable_options(command: Callable) -> Callable:
+    """Variables for ${var.NAME} in manifests (after vars/<workspace>.yaml; later ones win)."""
+    command = click.option("--var", "var_flags", multiple=True, metavar="NAME=VALUE",
+                           help="Set a variable; VALUE is read as YAML (1.1 is a number) (repeatable).")(command)
+    return click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False),
+                        help="A YAML file of NAME: value variables (repeatable).")(command)
+
+
+def config_from(kwargs: dict, parallelism: int | None = None) -> Config:
+    """Resolve the configuration once: the flags given on the command line, the environment, the file."""
+    ctx = click.get_current_context()
+    given = dict(kwargs, parallelism=parallelism) if parallelism is not None else dict(kwargs)
+    flags = {}
+    for name, value in given.items():
+        key = "state" if name == "state_path" else name
+        if key in CONFIG_KEYS and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            flags[key] = value
+    for name in list(kwargs):
+        if name in CONFIG_KEYS or name == "state_path":
+            kwargs.pop(name)
+    return resolve_config(flags, config_file=kwargs.pop("config_file", None),
+                          var_files=tuple(kwargs.pop("var_files", ())), vars=tuple(kwargs.pop("var_flags", ())))
+
+
+def settings_from(kwargs: dict, parallelism: int | None = None) -> Settings:
+    config = config_from(kwargs, parallelism)
+    return Settings.from_config(config, local=kwargs.pop("local"), token_file=kwargs.pop("token_file"),
+                                lock=kwargs.pop("lock", True))
+
+
+def settings_paths(paths: tuple[str, ...], settings: Settings) -> list[str]:
+    """Manifest paths: the command line's, else the configuration's, else manifests/."""
+    return settings.config.manifest_paths(paths) if settings.config else list(paths or DEFAULT_PATHS)
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -163,16 +194,34 @@ def cli() -> None:
 @click.argument("paths", nargs=-1)
 @dialect_option
 @format_options(("text", "json"))
+@config_options
+@variable_options
 @reports_errors
-def validate_command(paths: tuple[str, ...], api_dialect: str, fmt: str, as_json: bool) -> None:
+def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    paths = list(paths or DEFAULT_PATHS)
+    config = config_from(kwargs)
+    paths = config.manifest_paths(paths)
     if chosen_format(fmt, as_json) == "json":
-        count, problems = validation_result(paths, api_dialect)
+        count, problems = validation_result(paths, config.api_dialect, config.inputs)
         click.echo(render.validation_json(count, problems))
         sys.exit(EXIT_ERROR if problems else EXIT_OK)
-    manifests = validate(paths, api_dialect)
+    manifests = validate(paths, config.api_dialect, config.inputs)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
+
+
+@cli.command("render")
+@click.argument("paths", nargs=-1)
+@dialect_option
+@config_options
+@variable_options
+@reports_errors
+def render_command(paths: tuple[str, ...], **kwargs) -> None:
+    """Print the final manifests (after variables and overlays) as YAML, secrets masked, for review."""
+    from .overlays import render_manifests
+
+    config = config_from(kwargs)
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
+    click.echo(render_manifests(manifests, config.workspace), nl=False)
 
 
 @cli.command("plan")
@@ -184,12 +233,15 @@ def validate_command(paths: tuple[str, ...], api_dialect: str, fmt: str, as_json
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
 @click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths, settings.api_dialect) if destroy else validate(paths, settings.api_dialect)
+    paths = settings_paths(paths, settings)
+    manifests = (manifests_or_empty(paths, settings.api_dialect, settings.inputs) if destroy
+                 else validate(paths, settings.api_dialect, settings.inputs))
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
@@ -198,7 +250,8 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     click.echo(render.plan_as(plan, fmt), nl=fmt != "markdown")
     if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
-            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "")
+            f" --state {settings.state_path}" if settings.state_path != f"state/{settings.workspace}.json" else "") + (
+            f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
                    f"  provisioner apply{where} {out_file}")
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
@@ -267,20 +320,26 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help=HELP["--parallelism"])
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
+        if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
+            raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
+                                   "--var and --var-file (or make a new plan with them)")
         plan = read_plan_file(paths[0])
+        check_plan_workspace(plan, settings)  # before the state: another workspace has another state
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
             click.echo(render.plan_text(plan))
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths, settings.api_dialect)
+    paths = settings_paths(paths, settings)
+    manifests = validate(paths, settings.api_dialect, settings.inputs)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -293,12 +352,14 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help=HELP["--parallelism"])
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths, settings.api_dialect)
+    paths = settings_paths(paths, settings)
+    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -310,11 +371,13 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @click.argument("remote_id", metavar="ID", type=int)
 @click.argument("paths", nargs=-1)
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
     settings = settings_from(kwargs)
-    manifests = validate(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    manifests = validate(settings_paths(paths, settings), settings.api_dialect, settings.inputs)
     with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
@@ -325,11 +388,13 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
 @platform_options
+@config_options
+@variable_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
     settings = settings_from(kwargs)
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs)
     with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
@@ -340,6 +405,7 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 @cli.command("refresh")
 @platform_options
+@config_options
 @reports_errors
 def refresh_command(**kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""

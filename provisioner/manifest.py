@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -36,6 +36,8 @@ class Document:
     file: str
     content: Any
     locations: dict[Path_, Location]
+    # Spec fields that must be kept secret whatever the manifest says (e.g. filled from ${env.X}).
+    sensitive: frozenset[str] = frozenset()
 
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """The location of the deepest existing value on `path` (a missing field points at its parent)."""
@@ -65,10 +67,18 @@ class Manifest:
         return self.document.locate(path)
 
 
-def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT) -> list[Manifest]:
+# Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
+Transform = Callable[[list[Document]], tuple[list[Document], list[Problem]]]
+
+
+def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT,
+                   transform: Transform | None = None) -> list[Manifest]:
     """Every manifest under `paths`, validated for the API dialect; all problems raised together (ManifestError)."""
     problems: list[Problem] = []
     documents, read_problems = load_documents(find_manifest_files(paths, problems))
+    if transform is not None:
+        documents, transform_problems = transform(documents)
+        read_problems += transform_problems
     manifests, parse_problems = parse_manifests(documents, dialect=dialect)
     problems += read_problems + parse_problems
     if problems:
@@ -199,6 +209,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                     problem(f"unknown spec field '{name}'{did_you_mean(name, CREATE_FIELDS)}",
                             "metadata", "sensitive", index)
             sensitive = DEFAULT_SENSITIVE | frozenset(extra)
+    sensitive |= doc.sensitive
 
     raw_spec = content.get("spec")
     spec = None
@@ -207,13 +218,23 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
     else:
         spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
         for p in spec_problems:
-            problems.append(Problem(p.message, doc.locate(("spec",) + (p.anchor or p.path)),
+            message = _without_secret(p.message, p.path, sensitive, raw_spec)
+            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
                                     _dotted(("spec",) + p.path)))
 
     if spec is None or address is None or len(problems) > before:
         return None
     sensitive = sensitive | secret_fields(spec.model_dump(mode="json", exclude_unset=True))
     return Manifest(address, spec, dict(labels), protect, sensitive, doc)
+
+
+def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_spec: dict) -> str:
+    """A spec error about a sensitive field, without the value: no " (got VALUE)", no quoted VALUE."""
+    if not path or path[0] not in sensitive:
+        return message
+    message = re.sub(r" \(got .*\)$", "", message, flags=re.S)
+    value = raw_spec.get(path[0])
+    return message.replace(value, "(sensitive)") if isinstance(value, str) and value else message
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Problem]:

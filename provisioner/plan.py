@@ -83,6 +83,8 @@ class Plan:
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
+    # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
+    inputs: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -128,6 +130,7 @@ class Plan:
             "changes": changes,
             "state_sync": [asdict(s) for s in self.state_sync],
             "notes": self.notes,
+            "inputs": self.inputs,
         }
 
     @classmethod
@@ -142,5 +145,5 @@ class Plan:
                    state_sync=[StateSync(**s) for s in data.get("state_sync", [])],
                    destroy=data.get("destroy", False), targets=data.get("targets", []),
                    manifest_paths=data.get("manifest_paths", []), notes=data.get("notes", []),
-                   dialect=data.get("dialect", "v1"),
+                   dialect=data.get("dialect", "v1"), inputs=data.get("inputs", {}),
                    created_at=data.get("created_at", ""))
