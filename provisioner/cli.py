@@ -10,21 +10,69 @@ import sys
 from typing import Callable
 
 import click
+from click.core import ParameterSource
 
 from . import __version__, render
-from .client import RetryPolicy
+from .config import KEYS as CONFIG_KEYS, Config, resolve_config
 from .errors import ProblemsError, ProvisionerError
 from .manifest import DEFAULT_LIMITS, Limits
 from .plan import Plan
-from .ratelimit import describe, parse_rate_limit
+from .ratelimit import describe
 from .scrub import scrub
 from .spec import DEFAULT_DIALECT, DIALECTS
-from .workflow import (Session, Settings, describe_entry, export, import_assistant, is_plan_file,
-                       manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
-                       write_plan_file)
+from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant,
+                       is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
+                       validation_result, write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEFAULT_PATHS = ("manifests",)
+
+# One wording per option, whichever command takes it (a test holds every command to it).
+HELP = {
+    "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
+                     "all).",
+    "--state": "State file.",
+    "--lock": "Lock the state while running (--lock=false: a read-only look while another run holds it).",
+    "--lock-timeout": "How long to wait for a held lock.",
+    "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
+    "--json": "Print the result as one JSON document (the same as --format json).",
+    "--format": "Output format: text for people, json for programs (see docs/), markdown for documents and "
+                "pull-request comments.",
+    "--target": "Only this address (repeatable).",
+    "--auto-approve": "Skip the confirmation.",
+    "--parallelism": "Changes applied at once.",
+}
+
+
+def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
+    """--format and its --json alias; the command receives `fmt`."""
+    def decorate(command: Callable) -> Callable:
+        command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(command)
+        return click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
+                            help=HELP["--format"])(command)
+    return decorate
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
+def _no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value or os.environ.get("NO_COLOR"):
+        ctx.color = False
+        ctx.find_root().color = False
+
+
+class CommandGroup(click.Group):
+    """A group whose every command, and every subgroup's, takes --no-color (before or after its name)."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "no_color" for p in cmd.params):
+            cmd.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=_no_color, help=HELP["--no-color"]))
+        super().add_command(cmd, name)
 
 
 def duration(text: str) -> float:
@@ -42,26 +90,17 @@ dialect_option = click.option(
                                       "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
 
 
-def rate_limit_windows(text: str | None):
-    if text is None:
-        return None
-    try:
-        return parse_rate_limit(text)
-    except ValueError as error:
-        raise click.BadParameter(str(error), param_hint="--rate-limit") from None
-
-
 def platform_options(command: Callable) -> Callable:
     """Options of every command that reads or writes state and talks to the platform."""
     options = [
         click.option("--state", "state_path", default="state/default.json", show_default=True,
-                     help="State file."),
+                     help=HELP["--state"]),
         click.option("--local", is_flag=True,
                      help="Use the embedded local platform (an emulator persisted under the state's folder)."),
         click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
         click.option("--token-file", type=click.Path(dir_okay=False),
                      help="File holding the API token (else env PROVISIONER_API_TOKEN)."),
-        click.option("--lock-timeout", default="0s", show_default=True, help="How long to wait for a held lock."),
+        click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"]),
         click.option("--max-retries", default=10, show_default=True, type=click.IntRange(1, 100),
                      help="Attempts per request on 5xx and network errors (429s wait, bounded by time)."),
         click.option("--retry-max-time", default="120s", show_default=True,
@@ -100,16 +139,54 @@ def manifest_options(command: Callable) -> Callable:
              f"{DEFAULT_LIMITS.int_digits}).")(command)
 
 
-def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
-    retry = RetryPolicy(max_attempts=kwargs.pop("max_retries"), max_elapsed=duration(kwargs.pop("retry_max_time")),
-                        backoff_base=duration(kwargs.pop("retry_backoff")),
-                        timeout=duration(kwargs.pop("request_timeout")))
-    return Settings(state_path=kwargs.pop("state_path"), api_url=kwargs.pop("api_url"),
-                    token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry,
-                    api_dialect=kwargs.pop("api_dialect"), rate_limit=rate_limit_windows(kwargs.pop("rate_limit")),
-                    insecure_http=kwargs.pop("insecure_http", False),
-                    manifest_limits=kwargs.pop("manifest_limits", DEFAULT_LIMITS))
+def config_options(command: Callable) -> Callable:
+    """The project configuration file and the workspace (see docs/configuration.md)."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml, "
+                          "if present]."),
+        click.option("--workspace", help="Workspace: its vars/<workspace>.yaml, overlays/<workspace>/ and state "
+                                         "[env PROVISIONER_WORKSPACE; default: default]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def variable_options(command: Callable) -> Callable:
+    """Variables for ${var.NAME} in manifests (after vars/<workspace>.yaml; later ones win)."""
+    command = click.option("--var", "var_flags", multiple=True, metavar="NAME=VALUE",
+                           help="Set a variable; VALUE is read as YAML (1.1 is a number) (repeatable).")(command)
+    return click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False),
+                        help="A YAML file of NAME: value variables (repeatable).")(command)
+
+
+def config_from(kwargs: dict, parallelism: int | None = None) -> Config:
+    """Resolve the configuration once: the flags given on the command line, the environment, the file."""
+    ctx = click.get_current_context()
+    given = dict(kwargs, parallelism=parallelism) if parallelism is not None else dict(kwargs)
+    flags = {}
+    for name, value in given.items():
+        key = "state" if name == "state_path" else name
+        if key in CONFIG_KEYS and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            flags[key] = value
+    for name in list(kwargs):
+        if name in CONFIG_KEYS or name == "state_path":
+            kwargs.pop(name)
+    return resolve_config(flags, config_file=kwargs.pop("config_file", None),
+                          var_files=tuple(kwargs.pop("var_files", ())), vars=tuple(kwargs.pop("var_flags", ())))
+
+
+def settings_from(kwargs: dict, parallelism: int | None = None) -> Settings:
+    config = config_from(kwargs, parallelism)
+    return Settings.from_config(config, local=kwargs.pop("local"), token_file=kwargs.pop("token_file"),
+                                lock=kwargs.pop("lock", True), insecure_http=kwargs.pop("insecure_http", False),
+                                manifest_limits=kwargs.pop("manifest_limits", DEFAULT_LIMITS))
+
+
+def settings_paths(paths: tuple[str, ...], settings: Settings) -> list[str]:
+    """Manifest paths: the command line's, else the configuration's, else manifests/."""
+    return settings.config.manifest_paths(paths) if settings.config else list(paths or DEFAULT_PATHS)
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -123,71 +200,99 @@ def reports_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except ProblemsError as error:
-            if kwargs.get("as_json"):
+            if kwargs.get("as_json") or kwargs.get("fmt") == "json":
                 click.echo(scrub(render.problems_json(error.problems)))
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except ProvisionerError as error:
-            if kwargs.get("as_json"):
+            if kwargs.get("as_json") or kwargs.get("fmt") == "json":
                 click.echo(json.dumps({"errors": [{"message": scrub(str(error))}]}, indent=2))
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except RecursionError:
             # Anything nested deeper than the loaders allow should have been refused before this.
-            if kwargs.get("as_json"):
+            if kwargs.get("as_json") or kwargs.get("fmt") == "json":
                 click.echo(json.dumps({"errors": [{"message": "input nested too deeply"}]}, indent=2))
             click.secho("Error: input nested too deeply to process", fg="red", err=True)
         sys.exit(EXIT_ERROR)
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=CommandGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="provisioner")
-@click.option("--no-color", is_flag=True, help="Plain output without colours.")
-@click.pass_context
-def cli(ctx: click.Context, no_color: bool) -> None:
+@click.option("--no-color", is_flag=True, is_eager=True, expose_value=False, callback=_no_color,
+              help=HELP["--no-color"])
+def cli() -> None:
     """Declarative provisioning of voice AI assistants: validate, plan, apply."""
-    if no_color:
-        ctx.color = False
 
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
 @dialect_option
+@format_options(("text", "json"))
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
-def validate_command(paths: tuple[str, ...], api_dialect: str, manifest_limits: Limits) -> None:
+def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_limits: Limits,
+                     **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    manifests = validate(list(paths or DEFAULT_PATHS), api_dialect, manifest_limits)
+    config = config_from(kwargs)
+    paths = config.manifest_paths(paths)
+    if chosen_format(fmt, as_json) == "json":
+        count, problems = validation_result(paths, config.api_dialect, config.inputs, manifest_limits)
+        click.echo(render.validation_json(count, problems))
+        sys.exit(EXIT_ERROR if problems else EXIT_OK)
+    manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
+
+
+@cli.command("render")
+@click.argument("paths", nargs=-1)
+@dialect_option
+@config_options
+@variable_options
+@reports_errors
+def render_command(paths: tuple[str, ...], **kwargs) -> None:
+    """Print the final manifests (after variables and overlays) as YAML, secrets masked, for review."""
+    from .overlays import render_manifests
+
+    config = config_from(kwargs)
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
+    click.echo(render_manifests(manifests, config.workspace), nl=False)
 
 
 @cli.command("plan")
 @click.argument("paths", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as one JSON document.")
+@format_options()
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
 @click.option("--allow-empty", is_flag=True,
-              help="Plan even if no manifest is found while the state manages assistants (destroying them all).")
-@click.option("--lock", type=click.BOOL, default=True, show_default=True,
-              help="Lock the state while planning (--lock=false for a read-only look during another run).")
+              help=HELP["--allow-empty"])
+@click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
 @platform_options
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
-def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty, **kwargs) -> None:
+def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
+                 **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
-    paths = list(paths or DEFAULT_PATHS)
-    dialect, limits = settings.api_dialect, settings.manifest_limits
-    manifests = manifests_or_empty(paths, dialect, limits) if destroy else validate(paths, dialect, limits)
+    paths = settings_paths(paths, settings)
+    dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
+    manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
+                 else validate(paths, dialect, inputs, limits))
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty)
     if out_file:
         write_plan_file(plan, out_file)
-    click.echo(scrub(render.plan_json(plan) if as_json else render.plan_text(plan)))
-    if out_file and not as_json:
+    fmt = chosen_format(fmt, as_json)
+    click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
+    if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
-            f" --state {settings.state_path}" if settings.state_path != "state/default.json" else "")
+            f" --state {settings.state_path}" if settings.state_path != f"state/{settings.workspace}.json" else "") + (
+            f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
                    f"  provisioner apply{where} {out_file}")
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
@@ -251,28 +356,34 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 
 @cli.command("apply")
 @click.argument("paths", nargs=-1)
-@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
-              help="Changes applied at once.")
+              help=HELP["--parallelism"])
 @click.option("--allow-empty", is_flag=True,
-              help="Apply even if no manifest is found while the state manages assistants (destroying them all).")
+              help=HELP["--allow-empty"])
 @platform_options
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
+        if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
+            raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
+                                   "--var and --var-file (or make a new plan with them)")
         plan = read_plan_file(paths[0])
+        check_plan_workspace(plan, settings)  # before the state: another workspace has another state
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
             click.echo(render.plan_text(plan))
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths, settings.api_dialect, settings.manifest_limits)
+    paths = settings_paths(paths, settings)
+    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -280,17 +391,20 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwar
 
 @cli.command("destroy")
 @click.argument("paths", nargs=-1)
-@click.option("--auto-approve", is_flag=True, help="Skip the confirmation.")
-@click.option("--target", "targets", multiple=True, help="Only this address (repeatable).")
-@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256))
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=HELP["--parallelism"])
 @platform_options
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
-    paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths, settings.api_dialect, settings.manifest_limits)
+    paths = settings_paths(paths, settings)
+    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -302,12 +416,14 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @click.argument("remote_id", metavar="ID", type=int)
 @click.argument("paths", nargs=-1)
 @platform_options
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
     settings = settings_from(kwargs)
-    manifests = validate(list(paths or DEFAULT_PATHS), settings.api_dialect, settings.manifest_limits)
+    manifests = validate(settings_paths(paths, settings), settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
@@ -318,12 +434,14 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @click.argument("paths", nargs=-1)
 @click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
 @platform_options
+@config_options
+@variable_options
 @manifest_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
     settings = settings_from(kwargs)
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS), settings.api_dialect, settings.manifest_limits)
+    manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
@@ -334,6 +452,7 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 @cli.command("refresh")
 @platform_options
+@config_options
 @reports_errors
 def refresh_command(**kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""
@@ -350,9 +469,10 @@ def state_group() -> None:
 
 
 def state_options(command: Callable) -> Callable:
-    command = click.option("--lock-timeout", default="0s", show_default=True)(command)
-    command = click.option("--lock", type=click.BOOL, default=True, show_default=True)(command)
-    return click.option("--state", "state_path", default="state/default.json", show_default=True)(command)
+    command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
+    command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
+    return click.option("--state", "state_path", default="state/default.json", show_default=True,
+                        help=HELP["--state"])(command)
 
 
 def _state_session(state_path: str, lock: bool, lock_timeout: str, operation: str) -> Session:
@@ -407,7 +527,7 @@ def state_mv(old, new, state_path, lock, lock_timeout) -> None:
 
 @cli.command("force-unlock")
 @click.argument("lock_id")
-@click.option("--state", "state_path", default="state/default.json", show_default=True)
+@click.option("--state", "state_path", default="state/default.json", show_default=True, help=HELP["--state"])
 @reports_errors
 def force_unlock_command(lock_id, state_path) -> None:
     """Remove a stale state lock, by the ID its error message showed."""
@@ -420,6 +540,33 @@ def force_unlock_command(lock_id, state_path) -> None:
 from .emulator.command import emulator_command  # noqa: E402
 
 cli.add_command(emulator_command)
+
+
+@cli.command("show")
+@click.argument("plan_file", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False, exists=True))
+@format_options()
+@state_options
+@reports_errors
+def show_command(plan_file, fmt, as_json, state_path, lock, lock_timeout) -> None:
+    """Show a saved plan, or without PLANFILE the assistants the state manages (no platform request)."""
+    fmt = chosen_format(fmt, as_json)
+    if plan_file:
+        click.echo(render.plan_as(read_plan_file(plan_file), fmt), nl=fmt != "markdown")
+        return
+    with _state_session(state_path, lock, lock_timeout, "show") as session:
+        document = render.state_document(session.state)
+    click.echo(render.state_as(document, fmt), nl=fmt != "markdown")
+
+
+@cli.command("schema")
+@click.option("--format", "fmt", type=click.Choice(("json", "markdown")), default="json", show_default=True,
+              help=HELP["--format"])
+def schema_command(fmt) -> None:
+    """Print the manifest JSON Schema (docs/manifest.schema.json), or with --format markdown the manifest
+    reference (docs/manifests.md)."""
+    from .schema import reference_markdown, schema_json
+
+    click.echo(schema_json() if fmt == "json" else reference_markdown(), nl=False)
 
 
 DEBUG_ENV = "PROVISIONER_DEBUG"

@@ -12,7 +12,7 @@ import re
 import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -21,8 +21,9 @@ from .spec import ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpe
 
 API_VERSION = "provisioner/v1"
 KIND = "Assistant"
-# \A and \Z, not ^ and $: '$' also matches before a final newline, and "alpha\n" is no address.
-ADDRESS_PATTERN = re.compile(r"\A[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?\Z")
+# Always used with fullmatch(): with match(), '$' also matches before a final newline ("alpha\n"). The text
+# stays ^...$ because the manifest JSON Schema publishes it (schema.py), and ECMA regexes have no \A or \Z.
+ADDRESS_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 ENVELOPE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "protect", "sensitive")
 # Webhook URLs often carry credentials in their query string: they are always secret.
@@ -43,6 +44,8 @@ class Document:
     file: str
     content: Any
     locations: dict[Path_, Location]
+    # Spec fields that must be kept secret whatever the manifest says (e.g. filled from ${env.X}).
+    sensitive: frozenset[str] = frozenset()
 
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """The location of the deepest existing value on `path` (a missing field points at its parent)."""
@@ -246,8 +249,13 @@ for _tag in ("binary", "set", "omap", "pairs"):
     _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedLoader.construct_unsupported)
 
 
+# Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
+Transform = Callable[[list[Document]], tuple[list[Document], list[Problem]]]
+
+
 def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT,
-                   limits: Limits = DEFAULT_LIMITS, skipped: list[str] | None = None) -> list[Manifest]:
+                   transform: Transform | None = None, limits: Limits = DEFAULT_LIMITS,
+                   skipped: list[str] | None = None) -> list[Manifest]:
     """Every manifest under `paths`, validated for the API dialect; all problems raised together (ManifestError).
 
     Files under a directory without a YAML suffix are not manifests; their paths are appended to `skipped`
@@ -256,6 +264,9 @@ def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT
     problems: list[Problem] = []
     files = find_manifest_files(paths, problems, skipped)
     documents, read_problems = load_documents(files, limits)
+    if transform is not None:
+        documents, transform_problems = transform(documents)
+        read_problems += transform_problems
     manifests, parse_problems = parse_manifests(documents, dialect=dialect)
     problems += read_problems + parse_problems
     if problems:
@@ -516,6 +527,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                     problem(f"unknown spec field {_shown(name)}{did_you_mean(name, CREATE_FIELDS)}",
                             "metadata", "sensitive", index)
             sensitive = DEFAULT_SENSITIVE | frozenset(extra)
+    sensitive |= doc.sensitive
 
     raw_spec = content.get("spec")
     spec = None
@@ -524,13 +536,23 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
     else:
         spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
         for p in spec_problems:
-            problems.append(Problem(_shorten_message(p.message), doc.locate(("spec",) + (p.anchor or p.path)),
+            message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
+            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
                                     _dotted(("spec",) + p.path)))
 
     if spec is None or address is None or len(problems) > before:
         return None
     sensitive = sensitive | secret_fields(spec.model_dump(mode="json", exclude_unset=True))
     return Manifest(address, spec, dict(labels), protect, sensitive, doc)
+
+
+def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_spec: dict) -> str:
+    """A spec error about a sensitive field, without the value: no " (got VALUE)", no quoted VALUE."""
+    if not path or path[0] not in sensitive:
+        return message
+    message = re.sub(r" \(got .*\)$", "", message, flags=re.S)
+    value = raw_spec.get(path[0])
+    return message.replace(value, "(sensitive)") if isinstance(value, str) and value else message
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Problem]:

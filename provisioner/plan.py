@@ -86,6 +86,8 @@ class Plan:
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
+    # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
+    inputs: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -131,6 +133,7 @@ class Plan:
             "changes": changes,
             "state_sync": [asdict(s) for s in self.state_sync],
             "notes": self.notes,
+            "inputs": self.inputs,
         }
 
     @classmethod
@@ -163,7 +166,9 @@ class Plan:
         return cls(changes=changes, lineage=checked.lineage, serial=checked.serial,
                    state_sync=[StateSync(s.address, s.record) for s in checked.state_sync],
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
-                   notes=checked.notes, dialect=checked.dialect, created_at=checked.created_at)
+                   notes=checked.notes, dialect=checked.dialect,
+                   inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
+                   created_at=checked.created_at)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -263,6 +268,17 @@ class _StateSyncFile(_Strict):
         self.__dict__["record"] = self.record.model_dump()
 
 
+class _Inputs(BaseModel):
+    """docs/plan.schema.json's `inputs`: typed where known, open to more (the schema allows them)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    workspace: str = "default"
+    root: str = "."
+    var_files: list[str] = Field(default_factory=list)
+    vars: list[str] = Field(default_factory=list)
+    config_file: Optional[str] = None
+
+
 class _PlanFile(_Strict):
     format: Literal["provisioner-plan"]
     format_version: Literal[1]
@@ -273,6 +289,7 @@ class _PlanFile(_Strict):
     dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)
     manifest_paths: list[str] = Field(default_factory=list)
+    inputs: Optional[_Inputs] = None
     summary: Optional[dict[str, int]] = None   # written for readers; recomputed, never trusted
     changes: list[_ChangeFile]
     state_sync: list[_StateSyncFile] = Field(default_factory=list)

@@ -138,8 +138,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             if change:
                 changes.append(change)
             else:
+                # The platform's view in state is informative only (refresh, state show): a sync is owed when
+                # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
                 record = record_for(manifest, live.fields)
-                if record != _record_of(entry):
+                if {**record, "remote": None} != {**_record_of(entry), "remote": None}:
                     syncs.append(StateSync(manifest.address, record))
             continue
         namesakes = unclaimed_by_name.get(manifest.spec.assistant_name, [])

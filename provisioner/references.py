@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import Problem
 from .manifest import Manifest
+from .redaction import SENSITIVE
 from .spec import did_you_mean
 from .wire import MODEL_TYPE, Lookups
 
@@ -80,6 +81,8 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
     problems = []
 
     def problem(manifest: Manifest, field: str, message: str, *path: str | int) -> None:
+        if field in manifest.sensitive:  # e.g. filled from ${env.X}: the message must not quote it
+            message = _without_value(message, getattr(manifest.spec, field, None), field)
         problems.append(Problem(message, manifest.location("spec", field, *path), f"spec.{field}"
                                 + "".join(f"[{p}]" for p in path), manifest.address))
 
@@ -122,6 +125,12 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
                                                  f"{takers[0].address!r} ({takers[0].location('spec', 'phone_number_id')});"
                                                  " an inbound number belongs to one assistant")
     return problems
+
+
+def _without_value(message: str, value: Any, field: str) -> str:
+    if isinstance(value, str) and value:
+        return message.replace(repr(value), SENSITIVE).replace(value, SENSITIVE)
+    return f"the platform does not accept this value (not shown: spec.{field} is sensitive)"
 
 
 def _check_voice(manifest: Manifest, catalog: Catalog, problem) -> None:

@@ -24,6 +24,7 @@ import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from .client import PlatformClient, RetryPolicy, display_url
+from .config import Config, ManifestInputs
 from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
 from .plan import Action, Plan
@@ -55,8 +56,25 @@ class Settings:
     api_dialect: str = DEFAULT_DIALECT
     # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
     rate_limit: tuple[Window, ...] | None = None
+    backend: str = "sqlite"
+    workspace: str = "default"
+    # Workspace, variables and overlays that make the final manifests (None: the files as they are).
+    inputs: ManifestInputs | None = None
+    config: Config | None = field(default=None, repr=False)
     insecure_http: bool = False   # allow http:// to a host other than this machine (the token in cleartext)
     manifest_limits: Limits = DEFAULT_LIMITS
+
+    @classmethod
+    def from_config(cls, config: Config, **run: Any) -> "Settings":
+        """The settings of a run: the resolved configuration (config.resolve_config), plus `run`, the run's
+        own flags that are not configuration (local, token_file, lock, ...)."""
+        retry = RetryPolicy(max_attempts=config.max_retries, max_elapsed=config.retry_max_time,
+                            backoff_base=config.retry_backoff, timeout=config.request_timeout)
+        rate_limit = parse_rate_limit(config.rate_limit) if config.rate_limit is not None else None
+        return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
+                   parallelism=config.parallelism, retry=retry, api_dialect=config.api_dialect,
+                   rate_limit=rate_limit, backend=config.backend, workspace=config.workspace, inputs=config.inputs,
+                   config=config, **run)
 
 
 MAX_TOKEN_FILE_BYTES = 16 * 1024
@@ -188,10 +206,13 @@ def connect(settings: Settings) -> Iterator[PlatformClient]:
         yield client
 
 
-def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
-    """The manifests under `paths`; the files skipped (no YAML suffix) are named on stderr."""
+def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,
+             limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+    """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given.
+    The files skipped (no YAML suffix) are named on stderr."""
     skipped: list[str] = []
-    manifests = load_manifests(paths, dialect=dialect, limits=limits, skipped=skipped)
+    manifests = load_manifests(paths, dialect=dialect, transform=inputs.transform if inputs is not None else None,
+                               limits=limits, skipped=skipped)
     _report_skipped(skipped)
     return manifests
 
@@ -200,6 +221,19 @@ def _report_skipped(skipped: list[str]) -> None:
     if skipped:
         shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
         warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {shown}")
+
+
+def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
+    """For `validate --json`: how many manifests were checked, and every problem (none when valid).
+    Further arguments are validate()'s."""
+    from .errors import ManifestError
+    from .manifest import find_manifest_files, load_documents
+
+    try:
+        return len(validate(paths, *args, **kwargs)), []
+    except ManifestError as error:
+        documents, _ = load_documents(find_manifest_files(paths, []))
+        return len(documents), error.problems
 
 
 class Session:
@@ -281,6 +315,8 @@ class Session:
             problems = check_references(checked, self._catalog, self._held_numbers(manifests, remote), released)
             if problems:
                 raise PlanError(problems)
+        if self.settings.inputs is not None:
+            plan.inputs = self.settings.inputs.to_dict()
         return plan, {r.id for r in remote}
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
@@ -332,16 +368,29 @@ class Session:
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
-        _restore_secrets(plan, self.settings.manifest_limits)
+        _restore_secrets(plan, self.settings)
         return set(remote)
 
 
-def _restore_secrets(plan: Plan, limits: Limits = DEFAULT_LIMITS) -> None:
+def check_plan_workspace(plan: Plan, settings: Settings) -> None:
+    """A saved plan is applied in the workspace it was made for (its state, its variables, its overlays)."""
+    current = settings.inputs
+    if plan.inputs and current is not None and plan.inputs.get("workspace") != current.workspace:
+        raise StalePlanError(f"the saved plan was made for workspace {plan.inputs.get('workspace')!r}, not "
+                             f"{current.workspace!r}; pass --workspace {plan.inputs.get('workspace')}")
+
+
+def _restore_secrets(plan: Plan, settings: Settings) -> None:
     """Put the manifests' sensitive values back where the plan file holds their digests."""
+    check_plan_workspace(plan, settings)
+    current = settings.inputs
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    manifests = {m.address: m for m in load_manifests(plan.manifest_paths, dialect=plan.dialect, limits=limits)}
+    # The same workspace, variable sources and overlays as the plan; ${env.X} values from this run's environment.
+    environ = current.environ if current is not None else {}
+    inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    manifests = {m.address: m for m in validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
@@ -517,10 +566,10 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
 
 
 def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT,
-                       limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+                       inputs: ManifestInputs | None = None, limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
     existing = [p for p in paths if Path(p).exists() or Path(p).is_symlink()]
-    return validate(existing, dialect, limits) if existing else []
+    return validate(existing, dialect, inputs, limits) if existing else []
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -45,7 +45,7 @@ class Platform:
     tenant; `admin` to the /_emulator endpoints at the root, with the admin token."""
     url: str            # the platform's base URL, http://127.0.0.1:PORT/api
     http: httpx.Client  # authenticated as the default tenant, base URL `url`
-    admin: httpx.Client  # authenticated with the admin token, base URL the server's root
+    admin: httpx.Client | None = None  # authenticated with the admin token, base URL the server's root
     root_url: str = ""
 
     def assistants(self) -> list[dict]:

@@ -278,3 +278,17 @@ def test_the_emulator_imports_nothing_from_the_client_side():
             elif isinstance(node, ast.Import):
                 assert not any(a.name.startswith(tuple(f"provisioner.{m}" for m in forbidden))
                                for a in node.names), path.name
+
+
+def test_a_tenant_may_list_its_tools_and_knowledge_bases(tmp_path):
+    from provisioner.emulator import EmbeddedPlatform, build_platform
+
+    path = tmp_path / "c.yaml"
+    path.write_text("voices: [{id: 1, name: V, mode: pipeline}]\nlanguages: [{id: 1, name: English}]\n"
+                    "models: [{id: 11, name: gpt-4o, type: llm}]\n"
+                    "tenants: [{token: t, user_id: 1, tool_ids: [4, 5], knowledgebase_ids: [9]}]\n")
+    with EmbeddedPlatform(build_platform(catalog=path)) as embedded:
+        http = httpx.Client(base_url=embedded.url, headers={"Authorization": "Bearer t"})
+        answer = http.post("/user/assistant", json={**BODY, "tool_ids": [4, 6], "knowledgebase_id": 8})
+        assert answer.status_code == 422 and set(answer.json()["errors"]) == {"tool_ids.1", "knowledgebase_id"}
+        assert http.post("/user/assistant", json={**BODY, "tool_ids": [4, 5], "knowledgebase_id": 9}).status_code == 201

@@ -107,6 +107,10 @@ class Tenant(BaseModel):
     token: str = Field(min_length=1)
     user_id: int
     phone_numbers: list[PhoneNumber] = Field(default_factory=list)
+    # The tenant's own mid-call tools (`tool_ids`) and knowledge bases (`knowledgebase_id`); when a list is
+    # absent, any id is accepted.
+    tool_ids: list[int] | None = None
+    knowledgebase_ids: list[int] | None = None
 
     def number(self, number_id) -> PhoneNumber | None:
         return next((n for n in self.phone_numbers if n.id == number_id), None)
@@ -148,8 +152,10 @@ class Catalog(BaseModel):
 
     def model_named(self, name: str, model_type: str) -> Model | None:
         """A v1 `llm_model`: a model's name, or (for realtime models) its code."""
+        wanted = name.casefold()   # the platform's database compares names case-insensitively
         return next((m for m in self.models or () if m.type == model_type
-                     and (m.name == name or (m.type != "llm" and m.code == name))), None)
+                     and (m.name.casefold() == wanted or (m.type != "llm" and (m.code or "").casefold() == wanted))),
+                    None)
 
     def synthesizer(self, provider_id) -> Provider | None:
         return next((p for p in self.synthesizer_providers if p.id == provider_id), None)

@@ -43,9 +43,12 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
                                                              rate_limit=rate_limit,
                                                              commit_fail_rate=commit_fail_rate, seed=seed),
                                   dialect=dialect, admin_token=admin_token)
-        sock = bind(host, port)
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
+    try:
+        sock = bind(host, port)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
     click.echo(f"Platform emulator: base URL http://{shown_host}:{port}/api "

@@ -346,6 +346,7 @@ class Request:
             for key in foreign:
                 add(errors, key, f"The {key} field is not part of the {dialect} create dialect this platform "
                                  f"takes ({expected}, and its optional fields).")
+                del sent[key]
         else:
             v1, v2 = sorted(sent.keys() & F.V1_ONLY), sorted(sent.keys() & F.V2_RENAMED)
             if existing is None and v1 and v2:
@@ -407,7 +408,7 @@ class Request:
                 record[canon] = value
         if "end_call_tool" in values:
             record["tools"] = _with_end_call(record.get("tools") or [], values["end_call_tool"])
-        if values.get("llm_model") is not None:
+        if values.get("llm_model") is not None and record.get("mode") in MODES:
             self._resolve_llm_model(record, values["llm_model"], errors)
         return record
 
@@ -416,7 +417,7 @@ class Request:
         if self.catalog.models is None:
             return
         mode = record.get("mode")
-        model = self.catalog.model_named(name, {"pipeline": "llm"}.get(mode, mode or "llm"))
+        model = self.catalog.model_named(name, "llm" if mode == "pipeline" else mode)
         if model is None:
             add(errors, "llm_model", "The selected llm model is invalid.")
         elif model.type == "llm":
@@ -527,6 +528,14 @@ class Request:
                 elif any(holder != own_id for holder in self.inbound_holders(number_id)):
                     add(errors, "phone_number_id", "The selected phone number id is already assigned to another "
                                                    "inbound assistant.")
+        if sent.get("tool_ids") and fine("tool_ids") and self.tenant.tool_ids is not None:
+            for i, tool_id in enumerate(record["tool_ids"]):
+                if tool_id not in self.tenant.tool_ids:
+                    add(errors, f"tool_ids.{i}", f"The selected tool ids.{i} is invalid.")
+        if sent.get("knowledgebase_id") is not None and fine("knowledgebase_id") and \
+                self.tenant.knowledgebase_ids is not None and record["knowledgebase_id"] not in \
+                self.tenant.knowledgebase_ids:
+            add(errors, "knowledgebase_id", "The selected knowledgebase id is invalid.")
         for i, tool in enumerate(record.get("tools") or []):
             if isinstance(tool, dict) and tool.get("type") == "warm_call_transfer" and "tools" in sent:
                 sub = f"tools.{i}.outbound_phone_id"

@@ -1,4 +1,4 @@
-"""An independent client (platform_client.py, plain httpx) driving the emulator end to end through /api:
+"""An independent client (conformance_client.py, plain httpx) driving the emulator end to end through /api:
 list by following next_page_url, create and update in both dialects, read back, delete; rate limits with
 tiny specs; single-dialect platforms; admin endpoints that only the admin token opens."""
 from __future__ import annotations
@@ -8,8 +8,8 @@ import time
 import httpx
 import pytest
 
-from platform_client import ApiError, PlatformClient
-from test_conformance_examples import v1_body, v2_body
+from conformance_client import ApiError, PlatformClient
+from conformance_bodies import v1_body, v2_body
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
 TOKEN = "local-dev-token"

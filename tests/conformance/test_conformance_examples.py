@@ -1,6 +1,6 @@
 """API.md's examples and tables, replayed against the emulator over HTTP at its /api base URL.
 
-Everything here is written from /work/shared/API.md; the client is plain httpx (platform_client.py).
+Everything here is written from the shared API.md; the client is plain httpx (conformance_client.py).
 """
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import time
 import httpx
 import pytest
 
-from platform_client import ApiError, PlatformClient
+from conformance_bodies import v1_body, v2_body
+from conformance_client import ApiError, PlatformClient
 
 TOKEN = "local-dev-token"
 OTHER_TOKEN = "second-tenant-token"
@@ -25,20 +26,6 @@ def api(platform):
 def other(platform):
     with PlatformClient(platform.url, OTHER_TOKEN) as client:
         yield client
-
-
-def v1_body(**overrides) -> dict:
-    body = {"assistant_name": "Sales", "voice_id": 1, "language": "English", "llm_model": "gpt-4o",
-            "calls_direction": "make", "engine_type": "pipeline", "timezone": "America/New_York",
-            "initial_message": "Hi!", "system_prompt": "Be helpful."}
-    return {k: v for k, v in {**body, **overrides}.items() if v is not ...}
-
-
-def v2_body(api: PlatformClient, **overrides) -> dict:
-    body = {"name": "Support", "voice_id": 1, "language_id": api.language_id("English"), "type": "outbound",
-            "mode": "pipeline", "llm_model_id": api.model_id("llm", "gpt-4o"), "timezone": "Europe/Berlin",
-            "initial_message": "Hello", "system_prompt": "Be kind."}
-    return {k: v for k, v in {**body, **overrides}.items() if v is not ...}
 
 
 def only(api: PlatformClient) -> dict:

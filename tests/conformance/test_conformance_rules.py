@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from platform_client import ApiError, PlatformClient
-from test_conformance_examples import v1_body, v2_body
+from conformance_client import ApiError, PlatformClient
+from conformance_bodies import v1_body, v2_body
 
 TOKEN = "local-dev-token"
 

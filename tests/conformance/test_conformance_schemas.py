@@ -1,13 +1,13 @@
-"""Every answer of the emulator against JSON Schemas written by hand from API.md (schemas.py)."""
+"""Every answer of the emulator against JSON Schemas written by hand from API.md (conformance_schemas.py)."""
 from __future__ import annotations
 
 import httpx
 import jsonschema
 import pytest
 
-import schemas
-from test_conformance_examples import v1_body, v2_body
-from platform_client import PlatformClient
+import conformance_schemas as schemas
+from conformance_bodies import v1_body, v2_body
+from conformance_client import PlatformClient
 
 TOKEN = "local-dev-token"
 

@@ -1,4 +1,4 @@
-"""Views of a plan and of an apply: Terraform-style text and JSON. Nothing is computed here."""
+"""Terraform-style text views of a plan, of an apply and of the state. Nothing is computed here."""
 from __future__ import annotations
 
 import json
@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .plan import Action, Change, FieldChange, Plan
+from ..plan import Action, Change, FieldChange, Plan
 
 HEADLINE = {
     Action.CREATE: "will be created",
@@ -44,13 +44,18 @@ def plan_text(plan: Plan) -> str:
 
 
 def summary_line(plan: Plan) -> str:
+    return click.style("Plan: ", bold=True) + summary_counts(plan) + "."
+
+
+def summary_counts(plan: Plan) -> str:
+    """'1 to import, 2 to add, 0 to change, 1 to destroy': the same words in every view."""
     c = plan.counts
     parts = [f"{c['add']} to add", f"{c['change']} to change", f"{c['destroy']} to destroy"]
     if c["import"]:
         parts.insert(0, f"{c['import']} to import")
     if c["forget"]:
         parts.append(f"{c['forget']} to forget")
-    return click.style("Plan: ", bold=True) + ", ".join(parts) + "."
+    return ", ".join(parts)
 
 
 def _change_lines(change: Change) -> list[str]:
@@ -99,14 +104,6 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     return [click.style("      ~ ", fg="yellow") + f"{name} = {before} -> {value(f.after)}{comment}"]
 
 
-def plan_json(plan: Plan) -> str:
-    return json.dumps(plan.to_dict(), indent=2, ensure_ascii=False)
-
-
-def problems_json(problems) -> str:
-    return json.dumps({"errors": [p.as_dict() for p in problems]}, indent=2, ensure_ascii=False)
-
-
 VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications complete",
              Action.DELETE: "Destruction complete", Action.IMPORT: "Import complete",
              Action.FORGET: "Removed from state"}
@@ -143,3 +140,32 @@ def apply_summary(report) -> str:
     head = "Apply interrupted" if report.interrupted else ("Apply failed" if report.failed else "Apply complete!")
     colour = "red" if report.interrupted or report.failed else "green"
     return click.style(f"{head} Resources: {', '.join(parts)}.", fg=colour, bold=True)
+
+
+def state_text(document: dict[str, Any]) -> str:
+    """The state's resources (`show` without a plan file), from `json.state_document`."""
+    resources = document["resources"]
+    if not resources:
+        return "The state is empty: no assistant is managed yet."
+    lines = []
+    for resource in resources:
+        title = f"# assistant \"{resource['address']}\" (id {resource['id']}"
+        lines.append(click.style(title + (", protected)" if resource["protect"] else ")"), bold=True))
+        lines.append(f"assistant \"{resource['address']}\" {{")
+        shown = merged_fields(resource)
+        width = max((len(name) for name in shown), default=0)
+        for name, (field_value, write_only) in shown.items():
+            comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
+            lines.append(f"    {name.ljust(width)} = {value(field_value)}{comment}")
+        lines += ["}", ""]
+    lines.append(f"{len(resources)} assistant(s) in state (serial {document['serial']}).")
+    return "\n".join(lines)
+
+
+def merged_fields(resource: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
+    """Field -> (value, write-only): the platform's view, then what only the last applied spec knows."""
+    platform = resource.get("platform") or {}
+    applied = resource.get("last_applied") or {}
+    shown = {name: (platform[name], False) for name in platform}
+    shown.update({name: (applied[name], True) for name in applied if name not in platform})
+    return shown

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The provisioner steps of the pipeline recipes (docs/ci.md), in one place so that the GitHub Actions and
+# GitLab CI recipes run exactly the same commands, and the test suite runs them too (tests/test_ci_recipes.py).
+#
+#   docs/ci/provisioner-steps.sh validate         check the manifests offline
+#   docs/ci/provisioner-steps.sh plan             plan; save it, and its text and markdown views
+#   docs/ci/provisioner-steps.sh apply            apply the saved plan if there is one, else plan and apply
+#   docs/ci/provisioner-steps.sh drift            exit 2 when the platform differs from the manifests
+#   docs/ci/provisioner-steps.sh gitlab-comment   post or update the plan as a merge request note
+#
+# Environment (set from the CI's secret store and variables, never in the recipe itself):
+#   PROVISIONER_API_URL    the platform's base URL
+#   PROVISIONER_API_TOKEN  the platform's API token (a masked secret)
+#   PROVISIONER_PG_DSN     the team's PostgreSQL state, for the state backend (a masked secret)
+#   PROVISIONER_ARGS       extra options for every command that reads state, e.g. "--state state/prod.json"
+#                          (and "--backend postgres --workspace prod" with the shared state backend)
+#   PROVISIONER_PATHS      manifest paths, space-separated (default: manifests)
+#   PROVISIONER_OUT        where the plan and its views are written (default: provisioner-out)
+# Outputs in $PROVISIONER_OUT: provisioner.plan (the saved plan, JSON: docs/plan-format.md), plan.txt,
+# plan.md (the pull-request comment), changes ("true"/"false"), drift.md (drift step).
+set -euo pipefail
+
+step=${1:?usage: provisioner-steps.sh validate|plan|apply|drift|gitlab-comment}
+out=${PROVISIONER_OUT:-provisioner-out}
+read -r -a paths <<< "${PROVISIONER_PATHS:-manifests}"
+read -r -a args <<< "${PROVISIONER_ARGS:-}"
+export NO_COLOR=1
+mkdir -p "$out"
+
+output() {  # a step output for GitHub Actions (ignored elsewhere)
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "$1=$2" >> "$GITHUB_OUTPUT"; fi
+}
+
+case "$step" in
+  validate)
+    provisioner validate "${paths[@]}"
+    ;;
+  plan)
+    rc=0
+    provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" "${paths[@]}" \
+      > "$out/plan.txt" || rc=$?
+    cat "$out/plan.txt"
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
+    provisioner show --format markdown "$out/provisioner.plan" > "$out/plan.md"
+    changes=$([ "$rc" -eq 2 ] && echo true || echo false)
+    echo "$changes" > "$out/changes"
+    output changes "$changes"
+    ;;
+  apply)
+    if [ -f "$out/provisioner.plan" ]; then
+      # Exactly the reviewed plan; refused (exit 1) if the state or the platform changed since.
+      provisioner apply "${args[@]}" "$out/provisioner.plan"
+    else
+      provisioner apply "${args[@]}" --auto-approve "${paths[@]}"
+    fi
+    ;;
+  drift)
+    rc=0
+    provisioner plan "${args[@]}" --lock=false --detailed-exitcode --format markdown "${paths[@]}" \
+      > "$out/drift.md" || rc=$?
+    case "$rc" in
+      0) echo "No drift: the platform matches the manifests." ;;
+      2) echo "Drift: the platform differs from the manifests (details in $out/drift.md)."
+         cat "$out/drift.md" ;;
+    esac
+    output drift "$([ "$rc" -eq 2 ] && echo true || echo false)"
+    exit "$rc"
+    ;;
+  gitlab-comment)
+    # Needs CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID (set by GitLab) and GITLAB_API_TOKEN
+    # (a project access token with the api scope, as a masked CI/CD variable).
+    python3 - "$out/plan.md" <<'PYTHON'
+import json, os, sys, urllib.request
+
+MARKER = "<!-- provisioner-plan -->"
+body = open(sys.argv[1], encoding="utf-8").read()
+base = f"{os.environ['CI_API_V4_URL']}/projects/{os.environ['CI_PROJECT_ID']}" \
+       f"/merge_requests/{os.environ['CI_MERGE_REQUEST_IID']}/notes"
+headers = {"PRIVATE-TOKEN": os.environ["GITLAB_API_TOKEN"], "Content-Type": "application/json"}
+
+
+def call(method, url, data=None):
+    request = urllib.request.Request(url, method=method, headers=headers,
+                                     data=json.dumps(data).encode() if data is not None else None)
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null"), response.headers
+
+
+previous, page = None, "1"
+while page and previous is None:
+    notes, response_headers = call("GET", f"{base}?per_page=100&sort=asc&page={page}")
+    previous = next((n for n in notes if MARKER in (n.get("body") or "")), None)
+    page = response_headers.get("X-Next-Page")
+if previous:
+    call("PUT", f"{base}/{previous['id']}", {"body": body})
+    print(f"Updated merge request note {previous['id']}.")
+else:
+    note, _ = call("POST", base, {"body": body})
+    print(f"Posted merge request note {note['id']}.")
+PYTHON
+    ;;
+  *)
+    echo "unknown step: $step" >&2
+    exit 1
+    ;;
+esac

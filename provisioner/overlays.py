@@ -1,0 +1,206 @@
+"""Workspace overlays, and the step that turns loaded manifests into final ones (overlays, then variables).
+
+An overlay is a document in `overlays/<workspace>/*.yaml` with apiVersion, kind, metadata.name and a partial
+metadata/spec. It patches the base manifest with the same metadata.name: mappings merge, lists replace, and
+`null` removes a key. Every value keeps the file and line it came from, so an error in a value set by an
+overlay points at the overlay.
+
+Overlays are merged first and variables substituted after, once, in the merged result: an overlay may use
+`${var.X}` too, and may remove a field whose variable only some workspaces define.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import yaml
+
+from .errors import Problem
+from .manifest import (API_VERSION, ENVELOPE_KEYS, KIND, METADATA_KEYS, Document, Manifest, Path_,
+                       find_manifest_files, load_documents)
+from .redaction import SENSITIVE
+from .spec import did_you_mean
+from .variables import interpolate, load_variables
+
+if TYPE_CHECKING:
+    from .config import ManifestInputs
+
+DEFAULT_WORKSPACE = "default"
+VARS_DIR = "vars"
+OVERLAYS_DIR = "overlays"
+
+
+def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tuple[list[Document], list[Problem]]:
+    """The manifests' documents with the workspace's overlays merged and every variable substituted."""
+    root = Path(inputs.root)
+    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
+               + ([Path(inputs.config_file)] if inputs.config_file else [])]
+    # `provisioner plan .` must not read the config, the variables or the overlays as manifests.
+    documents = [d for d in documents if not _inside(Path(d.file), ignored)]
+    problems: list[Problem] = []
+    unknown = _unknown_workspace(root, inputs.workspace)
+    if unknown:
+        return [], [unknown]
+    overlay_dir = root / OVERLAYS_DIR / inputs.workspace
+    if overlay_dir.is_dir():
+        overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems))
+        problems += read_problems
+        documents, overlay_problems = apply_overlays(documents, overlay_docs)
+        problems += overlay_problems
+    variables, var_problems = load_variables(inputs.var_files, inputs.vars,
+                                             auto_file=_var_file(root / VARS_DIR, inputs.workspace))
+    problems += var_problems
+    if var_problems:
+        return [], problems
+    final = []
+    for document in documents:
+        found = interpolate(document, variables, inputs.environ)
+        problems += found
+        if not found:  # an unresolved value would only add a confusing spec error at the same line
+            final.append(document)
+    return final, problems
+
+
+def _unknown_workspace(root: Path, workspace: str) -> Problem | None:
+    """A workspace the repository does not know, when it knows some: most likely a typo (prdo for prod),
+    which would otherwise plan the base manifests into a new, empty state."""
+    if workspace == DEFAULT_WORKSPACE:
+        return None
+    known = {p.stem for p in (root / VARS_DIR).glob("*.y*ml")} | \
+        {p.name for p in (root / OVERLAYS_DIR).glob("*") if p.is_dir()}
+    if not known or workspace in known:
+        return None
+    return Problem(f"workspace {workspace!r} has no {VARS_DIR}/{workspace}.yaml and no {OVERLAYS_DIR}/{workspace}/"
+                   f"{did_you_mean(workspace, known)} (known: {', '.join(sorted(known))}); create an empty "
+                   f"{VARS_DIR}/{workspace}.yaml for a workspace that needs neither")
+
+
+def _var_file(folder: Path, workspace: str) -> Path | None:
+    for suffix in (".yaml", ".yml"):
+        if (folder / f"{workspace}{suffix}").is_file():
+            return folder / f"{workspace}{suffix}"
+    return None
+
+
+def _inside(file: Path, folders: list[Path]) -> bool:
+    resolved = file.resolve()
+    return any(resolved == folder or folder in resolved.parents for folder in folders)
+
+
+def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[list[Document], list[Problem]]:
+    """`bases` with each overlay merged into the base of the same metadata.name (new Document objects)."""
+    problems: list[Problem] = []
+    by_name: dict[Any, list[int]] = {}
+    for index, base in enumerate(bases):
+        metadata = base.content.get("metadata") if isinstance(base.content, dict) else None
+        if isinstance(metadata, dict):
+            by_name.setdefault(metadata.get("name"), []).append(index)
+    merged = list(bases)
+    for overlay in overlays:
+        name = _check_overlay(overlay, problems)
+        if name is None:
+            continue
+        targets = by_name.get(name)
+        if not targets:
+            problems.append(Problem(
+                f"the overlay names no base manifest: no manifest has metadata.name {name!r}"
+                f"{did_you_mean(str(name), [str(n) for n in by_name])}",
+                overlay.locate(("metadata", "name")), "metadata.name"))
+            continue
+        for index in targets:
+            merged[index] = merge_document(merged[index], overlay)
+    return merged, problems
+
+
+def _check_overlay(overlay: Document, problems: list[Problem]) -> str | None:
+    def problem(message: str, *path: str | int) -> None:
+        problems.append(Problem(message, overlay.locate(path), ".".join(map(str, path)) or None))
+
+    content = overlay.content
+    if not isinstance(content, dict):
+        problem("an overlay must be a mapping with apiVersion, kind, metadata.name and a partial spec")
+        return None
+    before = len(problems)
+    for key in content:
+        if key not in ENVELOPE_KEYS:
+            problem(f"unknown field '{key}'{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
+    if content.get("apiVersion") != API_VERSION:
+        problem(f"apiVersion must be '{API_VERSION}' (got {content.get('apiVersion')!r})", "apiVersion")
+    if content.get("kind") != KIND:
+        problem(f"kind must be '{KIND}' (got {content.get('kind')!r})", "kind")
+    metadata = content.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if not isinstance(name, str):
+        problem("an overlay needs metadata.name: the name of the base manifest it patches", "metadata")
+    else:
+        for key in metadata:
+            if key not in METADATA_KEYS:
+                problem(f"unknown field '{key}'{did_you_mean(str(key), METADATA_KEYS)}", "metadata", key)
+    if "spec" in content and not isinstance(content["spec"], dict):
+        problem("spec must be a mapping of the fields to change", "spec")
+    return name if len(problems) == before else None
+
+
+def merge_document(base: Document, overlay: Document) -> Document:
+    """A new Document: `overlay` merged into `base`; values from the overlay keep the overlay's locations."""
+    content = copy.deepcopy(base.content)
+    locations = dict(base.locations)
+    patch = {k: v for k, v in overlay.content.items() if k not in ("apiVersion", "kind")}
+    if isinstance(patch.get("metadata"), dict):  # the name only says which manifest: it stays the base's
+        patch["metadata"] = {k: v for k, v in patch["metadata"].items() if k != "name"}
+    _merge(content, patch, (), locations, overlay.locations)
+    return Document(base.file, content, locations, base.sensitive)
+
+
+def _merge(target: dict, patch: dict, path: Path_, locations: dict, overlay_locations: dict) -> None:
+    for key, value in patch.items():
+        here = path + (key,)
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge(target[key], value, here, locations, overlay_locations)
+            continue
+        _drop(locations, here)
+        if value is None:
+            target.pop(key, None)
+            continue
+        target[key] = copy.deepcopy(value)
+        locations.update({p: loc for p, loc in overlay_locations.items() if p[:len(here)] == here})
+
+
+def _drop(locations: dict, prefix: Path_) -> None:
+    for p in [p for p in locations if p[:len(prefix)] == prefix]:
+        del locations[p]
+
+
+def render_manifests(manifests: Iterable[Manifest], workspace: str) -> str:
+    """The final manifests as YAML for review, every sensitive field shown as "(sensitive)"."""
+    out = []
+    for manifest in manifests:
+        metadata: dict[str, Any] = {"name": manifest.address}
+        if manifest.labels:
+            metadata["labels"] = manifest.labels
+        if manifest.protect:
+            metadata["protect"] = True
+        spec = {name: SENSITIVE if name in manifest.sensitive and value is not None else value
+                for name, value in manifest.fields.items()}
+        document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+        sources = sorted({loc.file for loc in manifest.document.locations.values()},
+                         key=lambda f: (f != manifest.document.file, f))
+        hidden = sorted(n for n in manifest.sensitive if n in manifest.fields)
+        header = [f"# {manifest.address}: workspace {workspace}; from {', '.join(sources)}"]
+        if hidden:
+            header.append(f"# sensitive (masked): {', '.join(hidden)}")
+        out.append("\n".join(header) + "\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False,
+                                                        allow_unicode=True, width=100))
+    return "---\n".join(out) if out else "# no manifests\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings as `|` blocks, the way people write prompts."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_Dumper.add_representer(str, _str)

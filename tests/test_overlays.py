@@ -1,0 +1,182 @@
+"""Workspace overlays: maps merge, lists replace, null removes; errors point at the overlay's lines."""
+import json
+
+import yaml
+
+from conftest import manifest_text
+
+OVERLAY_HEAD = "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: {name}\n"
+
+
+def overlay(name: str, body: str) -> str:
+    return OVERLAY_HEAD.format(name=name) + body
+
+
+def render(ws, *args):
+    result = ws.run("render", *args, api=False)
+    assert result.exit_code == 0, result.all
+    return {d["metadata"]["name"]: d for d in yaml.safe_load_all(result.output)}, result.output
+
+
+def line_of(path, needle):
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+def test_maps_merge_lists_replace_and_null_removes(workspace):
+    workspace.add("sales", record_call=True, speech_speed=1.05, variables={"company": "Acme", "region": "us"},
+                  post_call_schema=[{"name": "a", "type": "bool", "description": "A"},
+                                    {"name": "b", "type": "bool", "description": "B"}],
+                  metadata_extra="labels: {team: sales}")
+    workspace.add("other")
+    workspace.write("overlays/prod/sales.yaml", overlay("sales", "  labels: {tier: prod}\n  protect: true\nspec:\n"
+                                                        "  speech_speed: 0.9\n  variables: {region: eu}\n"
+                                                        "  record_call: null\n  post_call_schema:\n"
+                                                        "    - {name: c, type: number, description: C}\n"))
+    base, _ = render(workspace)
+    assert base["sales"]["spec"]["speech_speed"] == 1.05 and "protect" not in base["sales"]["metadata"]
+    final, text = render(workspace, "--workspace", "prod")
+    spec = final["sales"]["spec"]
+    assert spec["speech_speed"] == 0.9 and spec["variables"] == {"company": "Acme", "region": "eu"}
+    assert "record_call" not in spec
+    assert spec["post_call_schema"] == [{"name": "c", "type": "number", "description": "C"}]
+    assert final["sales"]["metadata"] == {"name": "sales", "labels": {"team": "sales", "tier": "prod"},
+                                          "protect": True}
+    assert final["other"] == base["other"]
+    assert "# sales: workspace prod; from manifests/sales.yaml, overlays/prod/sales.yaml" in text
+
+
+def test_errors_in_overlaid_values_point_at_the_overlay(workspace):
+    workspace.add("sales")
+    path = workspace.write("overlays/prod/sales.yaml", overlay("sales", "spec:\n  speech_speed: 3\n"
+                                                               "  max_call_duration: ${var.duration}\n"))
+    result = workspace.run("validate", "--workspace", "prod", "--var", "duration=5000", api=False)
+    assert result.exit_code == 1
+    assert f"overlays/prod/sales.yaml:{line_of(path, 'speech_speed')}: spec.speech_speed: must be at most 1.2" \
+        in result.stderr
+    assert f"overlays/prod/sales.yaml:{line_of(path, 'max_call')}: spec.max_call_duration: must be at most 1200" \
+        in result.stderr
+
+
+def test_an_overlay_must_name_a_base_manifest_and_be_well_formed(workspace):
+    workspace.add("sales")
+    workspace.write("overlays/prod/typo.yaml", overlay("slaes", "spec: {speech_speed: 0.9}\n"))
+    workspace.write("overlays/prod/bad.yaml", overlay("sales", "spek: {}\n"))
+    result = workspace.run("validate", "--workspace", "prod", api=False)
+    assert result.exit_code == 1
+    assert ("overlays/prod/typo.yaml:4: metadata.name: the overlay names no base manifest: no manifest has "
+            "metadata.name 'slaes' (did you mean 'sales'?)") in result.stderr
+    assert "overlays/prod/bad.yaml:5: spek: unknown field 'spek' (did you mean 'spec'?)" in result.stderr
+    assert workspace.run("validate", api=False).exit_code == 0  # other workspaces do not read prod's overlays
+
+
+def test_overlays_vars_and_the_config_are_not_read_as_manifests(workspace):
+    workspace.add("sales", speech_speed="${var.speed}")
+    workspace.write("provisioner.yaml", "workspace: prod\n")
+    workspace.write("vars/prod.yaml", "speed: 0.8\n")
+    workspace.write("overlays/prod/sales.yaml", overlay("sales", "spec: {record_call: true}\n"))
+    result = workspace.run("validate", ".", api=False)
+    assert result.exit_code == 0, result.all
+    assert "1 manifest(s) are valid" in result.output
+
+
+def test_three_workspaces_from_one_repository(workspace):
+    """default, staging and prod: different vars and overlays, three final manifests and three states."""
+    ws = workspace
+    ws.add("sales", name="Sales ${var.env_label}", speech_speed="${var.speed}", record_call=False,
+           initial_message="Hello from ${var.env_label}!")
+    ws.write("vars/default.yaml", "env_label: dev\nspeed: 1.0\n")
+    ws.write("vars/staging.yaml", "env_label: staging\nspeed: 1.1\n")
+    ws.write("vars/prod.yaml", "env_label: prod\nspeed: 0.9\n")
+    ws.write("overlays/prod/sales.yaml", overlay("sales", "  protect: true\nspec:\n  record_call: true\n"
+                                                          "  max_call_duration: 1200\n"))
+    finals = {}
+    for name in ("default", "staging", "prod"):
+        finals[name] = render(ws, "--workspace", name)[0]["sales"]
+    assert [f["spec"]["assistant_name"] for f in finals.values()] == ["Sales dev", "Sales staging", "Sales prod"]
+    assert [f["spec"]["speech_speed"] for f in finals.values()] == [1.0, 1.1, 0.9]
+    assert finals["prod"]["spec"]["record_call"] is True and finals["prod"]["spec"]["max_call_duration"] == 1200
+    assert finals["staging"]["spec"]["record_call"] is False and "max_call_duration" not in finals["staging"]["spec"]
+    assert finals["prod"]["metadata"]["protect"] is True
+
+    for name in ("default", "staging", "prod"):
+        applied = ws.run("apply", "--auto-approve", "--workspace", name)
+        assert applied.exit_code == 0, applied.all
+        assert "1 added" in applied.output
+    by_name = {a["name"]: a for a in ws.platform.assistants()}
+    assert set(by_name) == {"Sales dev", "Sales staging", "Sales prod"}
+    assert by_name["Sales prod"]["max_duration"] == 1200 and by_name["Sales staging"]["record"] in (0, False)
+    states = {name: json.loads((ws.root / "state" / f"{name}.json").read_text()) for name in finals}
+    ids = {name: s["resources"]["sales"]["id"] for name, s in states.items()}
+    assert ids == {"default": by_name["Sales dev"]["id"], "staging": by_name["Sales staging"]["id"],
+                   "prod": by_name["Sales prod"]["id"]}
+    for name in finals:
+        again = ws.run("plan", "--detailed-exitcode", "--workspace", name)
+        assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+    # A saved plan remembers its workspace and variables; applying it in another workspace is refused.
+    ws.write("vars/staging.yaml", "env_label: staging\nspeed: 1.2\n")
+    assert ws.run("plan", "--workspace", "staging", "--out", "staging.plan").exit_code == 0
+    saved = json.loads((ws.root / "staging.plan").read_text())
+    assert saved["inputs"]["workspace"] == "staging"
+    elsewhere = ws.run("apply", "staging.plan")
+    assert elsewhere.exit_code == 1
+    assert "the saved plan was made for workspace 'staging', not 'default'; pass --workspace staging" \
+        in elsewhere.stderr
+    assert ws.run("apply", "--workspace", "staging", "staging.plan").exit_code == 0
+    assert '"speech_speed": 1.2' in json.dumps(ws.platform.writes()[-1])
+    assert "No changes." in ws.run("plan", "--workspace", "staging").output
+
+
+def test_the_documented_example_works(tmp_path, monkeypatch):
+    """examples/environments (docs/configuration.md): three workspaces render, and plan --local works."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    example = Path(__file__).parent.parent / "examples" / "environments"
+    shutil.copytree(example, tmp_path / "repo")
+    monkeypatch.chdir(tmp_path / "repo")
+    monkeypatch.setenv("SALES_WEBHOOK_URL", "https://hooks.example/in?key=EXAMPLE-SECRET")
+    names = {}
+    for name in ("default", "staging", "prod"):
+        result = CliRunner().invoke(cli, ["render", "--workspace", name])
+        assert result.exit_code == 0, result.output
+        assert "EXAMPLE-SECRET" not in result.output
+        [document] = yaml.safe_load_all(result.output)
+        names[name] = document["spec"]["assistant_name"]
+    assert names == {"default": "Sales Assistant (dev)", "staging": "Sales Assistant (staging)",
+                     "prod": "Sales Assistant"}
+    planned = CliRunner().invoke(cli, ["plan", "--local", "--workspace", "prod"])
+    assert planned.exit_code == 0, planned.output
+    assert "webhook_url" in planned.output and "EXAMPLE-SECRET" not in planned.output
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in planned.output
+
+
+def test_destroy_in_one_workspace_leaves_the_others(workspace):
+    ws = workspace
+    ws.add("sales", name="Sales ${var.env_label}")
+    for name in ("staging", "prod"):
+        ws.write(f"vars/{name}.yaml", f"env_label: {name}\n")
+        assert ws.run("apply", "--auto-approve", "--workspace", name).exit_code == 0
+    destroyed = ws.run("destroy", "--auto-approve", "--workspace", "staging")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert [a["name"] for a in ws.platform.assistants()] == ["Sales prod"]
+    assert json.loads((ws.root / "state" / "staging.json").read_text())["resources"] == {}
+    assert "No changes." in ws.run("plan", "--workspace", "prod").output
+    assert ws.run("refresh", "--workspace", "prod").exit_code == 0
+
+
+def test_a_mistyped_workspace_is_refused(workspace):
+    workspace.add("sales")
+    workspace.write("vars/prod.yaml", "x: 1\n")
+    workspace.write("overlays/staging/sales.yaml", overlay("sales", "spec: {record_call: true}\n"))
+    result = workspace.run("plan", "--workspace", "prdo")
+    assert result.exit_code == 1
+    assert "workspace 'prdo' has no vars/prdo.yaml and no overlays/prdo/ (did you mean 'prod'?) " \
+           "(known: prod, staging)" in result.stderr
+    assert not (workspace.root / "state" / "prdo.json").exists()
+    assert workspace.run("validate", "--workspace", "staging", api=False).exit_code == 0
+    assert workspace.run("validate", api=False).exit_code == 0  # the default workspace needs neither

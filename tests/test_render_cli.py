@@ -1,0 +1,131 @@
+"""Command-line conventions and the views through the CLI: --no-color and NO_COLOR on every command,
+one help wording per option, `show` of a saved plan and of the state, `validate --json`."""
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from provisioner.cli import HELP, cli
+
+# Options whose name is shared by commands where it means different things.
+DIFFERENT_MEANINGS = {
+    "--out",         # plan: the plan file; export: a folder of manifests
+    "--rate-limit",  # emulator: the limit it enforces; other commands: the budget the client keeps to
+}
+
+
+def all_commands(group=cli, prefix=()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, prefix + (name,))
+
+
+def test_every_command_takes_no_color_and_every_option_has_help():
+    for path, command in [((), cli)] + list(all_commands()):
+        options = [p for p in command.params if isinstance(p, click.Option)]
+        assert any("--no-color" in o.opts for o in options), path
+        for option in options:
+            assert option.help and option.help.strip(), (path, option.opts)
+
+
+def test_the_same_option_has_the_same_help_everywhere():
+    helps: dict[str, set[str]] = {}
+    for _, command in [((), cli)] + list(all_commands()):
+        for option in command.params:
+            if isinstance(option, click.Option):
+                for name in option.opts:
+                    helps.setdefault(name, set()).add(option.help)
+    inconsistent = {name: texts for name, texts in helps.items() if len(texts) > 1 and name not in DIFFERENT_MEANINGS}
+    assert not inconsistent, inconsistent
+    for name, text in HELP.items():
+        assert helps.get(name, {text}) == {text}, name
+
+
+def invoke(args, env=None, color=True, cwd=None):
+    return CliRunner().invoke(cli, args, env=env or {}, color=color)
+
+
+@pytest.mark.parametrize("where", ["before", "after", "env", "none"])
+def test_no_color_before_or_after_the_command_and_no_color_env(tmp_path, monkeypatch, where):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "bad.yaml").write_text("apiVersion: provisioner/v1\nkind: Assistant\n")
+    args = {"before": ["--no-color", "validate"], "after": ["validate", "--no-color"],
+            "env": ["validate"], "none": ["validate"]}[where]
+    env = {"NO_COLOR": "1"} if where == "env" else {"NO_COLOR": ""}
+    result = CliRunner().invoke(cli, args, env=env, color=True)
+    assert result.exit_code == 1
+    assert ("\x1b[" in result.output + result.stderr) is (where == "none")
+
+
+def test_no_color_is_accepted_by_subcommands_of_groups(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["state", "list", "--no-color"])
+    assert result.exit_code == 0, result.output
+
+
+def test_validate_json_reports_file_line_field_and_message(workspace):
+    workspace.add("good")
+    workspace.add("bad", speech_speed=2, voice_id="1")
+    result = workspace.run("validate", "--json", api=False)
+    assert result.exit_code == 1
+    document = json.loads(result.output)
+    assert document["format"] == "provisioner-validation" and document["format_version"] == 1
+    assert document["valid"] is False and document["manifest_count"] == 2
+    fields = {e["field"]: e for e in document["errors"]}
+    assert set(fields) == {"spec.speech_speed", "spec.voice_id"}
+    error = fields["spec.speech_speed"]
+    assert error["file"] == "manifests/bad.yaml" and isinstance(error["line"], int) and error["line"] > 1
+    assert "at most 1.2" in error["message"]
+    workspace.remove("bad")
+    ok = workspace.run("validate", "--format", "json", api=False)
+    assert ok.exit_code == 0
+    assert json.loads(ok.output) == {"format": "provisioner-validation", "format_version": 1, "valid": True,
+                                     "manifest_count": 1, "errors": []}
+
+
+def test_show_without_a_plan_file_shows_the_state_in_every_format(workspace):
+    empty = workspace.run("show", api=False)
+    assert empty.exit_code == 0 and "The state is empty" in empty.output
+    workspace.add("a", use_min_interrupt_words=True, is_webhook_active=True, webhook_url="https://h.example/?k=SECRET9",
+                  metadata_extra="protect: true")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    text = workspace.run("show", api=False)
+    assert text.exit_code == 0
+    assert '# assistant "a" (id ' in text.output and ", protected)" in text.output
+    assert "use_min_interrupt_words" in text.output and "# write-only: as last applied" in text.output
+    assert "webhook_url" in text.output and "(sensitive)" in text.output
+    data = json.loads(workspace.run("show", "--json", api=False).output)
+    assert data["format"] == "provisioner-state" and data["resources"][0]["address"] == "a"
+    assert data["resources"][0]["last_applied"]["webhook_url"] == "(sensitive)"
+    markdown = workspace.run("show", "--format", "markdown", api=False).output
+    assert "| `a` |" in markdown and "| yes |" in markdown
+    everything = text.output + json.dumps(data) + markdown
+    assert "SECRET9" not in everything and "sha256:" not in everything
+
+
+def test_show_a_saved_plan_as_text_is_the_plans_text(workspace):
+    workspace.add("a")
+    planned = workspace.run("plan", "--out", "p.plan")
+    shown = workspace.run("show", "p.plan", api=False)
+    assert shown.exit_code == 0
+    assert shown.output.strip() in planned.output and "# a will be created" in shown.output
+
+
+def test_show_refuses_a_file_that_is_not_a_plan(workspace):
+    workspace.write("x.json", "{}")
+    result = workspace.run("show", "x.json", api=False)
+    assert result.exit_code == 1 and "is not a saved plan" in result.stderr
+
+
+def test_plan_json_flag_is_an_alias_of_format_json(workspace):
+    workspace.add("a")
+    one = json.loads(workspace.run("plan", "--json").output)
+    two = json.loads(workspace.run("plan", "--format", "json").output)
+    for document in (one, two):
+        del document["created_at"], document["lineage"]  # no state yet: each plan has a fresh lineage
+    assert one == two
