@@ -121,7 +121,75 @@ def _limit_hint(name: str) -> str:
     return f"; if the file is meant to be this way, raise it with --manifest-limit {name}=N"
 
 
-class _BoundedLoader(yaml.SafeLoader):
+class _BoundedConstruction:
+    """Constructing values: an integer's length bounded, no NaN or infinity, dates kept as written, only the
+    plain YAML types, and a clear message for an explicit tag a value does not fit."""
+
+    limits: "Limits"
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
+            # An explicit tag the value does not fit (`!!int ''`, `!!float x`, `!!bool maybe`): PyYAML's
+            # constructors fail with whatever Python raised; the user needs the line and the tag.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise _LimitError(f"invalid YAML: {_clip(repr(node.value) if isinstance(node, yaml.ScalarNode) else 'this value')} "
+                              f"is not a valid {_clip(tag)}", node.start_mark) from None
+
+    def construct_yaml_int(self, node):
+        if len(node.value) > self.limits.int_digits:
+            raise _LimitError(f"an integer of {len(node.value)} characters is longer than the limit of "
+                              f"{self.limits.int_digits}" + _limit_hint("int-digits"), node.start_mark)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node):
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _LimitError(f"{_clip(node.value)} is not a finite number (JSON, and so the platform, has no "
+                              "NaN or infinity)", node.start_mark)
+        return value
+
+    def construct_yaml_timestamp(self, node):
+        # A date stays the text it was written as: the platform takes strings, and JSON has no dates.
+        return self.construct_scalar(node)
+
+    def construct_unsupported(self, node):
+        raise _LimitError(f"the YAML tag {_clip(node.tag.replace('tag:yaml.org,2002:', '!!'))} is not supported in manifests (plain strings, "
+                          "numbers, booleans, null, lists and mappings only)", node.start_mark)
+
+
+_NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+_LIBYAML = getattr(yaml, "__with_libyaml__", False)
+
+
+def _check_printable(text: str) -> None:
+    """PyYAML's own rule for the text (libyaml's message would not say which character is wrong)."""
+    match = _NOT_PRINTABLE.search(text)
+    if match:
+        raise yaml.reader.ReaderError("<manifest>", match.start(), ord(match.group()), "unicode",
+                                      "special characters are not allowed")
+
+
+if _LIBYAML:
+    class _SafeBase(yaml.composer.Composer, yaml.cyaml.CParser, yaml.constructor.SafeConstructor,
+                    yaml.resolver.Resolver):
+        """libyaml scans and parses the text into events (most of the time loading takes); composing, where
+        the limits below are counted, and constructing stay PyYAML's Python."""
+
+        def __init__(self, stream: str):
+            _check_printable(stream)
+            yaml.cyaml.CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.constructor.SafeConstructor.__init__(self)
+            yaml.resolver.Resolver.__init__(self)
+else:  # a PyYAML built without libyaml: the same loading, slower
+    _SafeBase = yaml.SafeLoader
+
+
+class _BoundedLoader(_BoundedConstruction, _SafeBase):
     """PyYAML's SafeLoader with bounds checked as nodes are composed and scalars constructed.
 
     Composition builds a graph in which an alias is the anchored node itself, so it stays as small as the
@@ -208,45 +276,55 @@ class _BoundedLoader(yaml.SafeLoader):
             raise _LimitError(f"more than {self.limits.bytes} characters of values in one file once its aliases "
                               "are expanded" + _limit_hint("bytes"), mark)
 
-    def construct_object(self, node, deep=False):
-        try:
-            return super().construct_object(node, deep)
-        except yaml.YAMLError:
-            raise
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
-            # An explicit tag the value does not fit (`!!int ''`, `!!float x`, `!!bool maybe`): PyYAML's
-            # constructors fail with whatever Python raised; the user needs the line and the tag.
-            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            raise _LimitError(f"invalid YAML: {_clip(repr(node.value) if isinstance(node, yaml.ScalarNode) else 'this value')} "
-                              f"is not a valid {_clip(tag)}", node.start_mark) from None
 
-    def construct_yaml_int(self, node):
-        if len(node.value) > self.limits.int_digits:
-            raise _LimitError(f"an integer of {len(node.value)} characters is longer than the limit of "
-                              f"{self.limits.int_digits}" + _limit_hint("int-digits"), node.start_mark)
-        return super().construct_yaml_int(node)
+class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.SafeLoader):
+    """For a text without anchors or aliases (most manifests): libyaml composes it too, since the graph is then
+    no bigger than the text (bounded by the file size); depth, value count and keys are checked on each
+    composed document before anything else walks it."""
 
-    def construct_yaml_float(self, node):
-        value = super().construct_yaml_float(node)
-        if not math.isfinite(value):
-            raise _LimitError(f"{_clip(node.value)} is not a finite number (JSON, and so the platform, has no "
-                              "NaN or infinity)", node.start_mark)
-        return value
+    def __init__(self, stream: str, limits: "Limits"):
+        _check_printable(stream)
+        super().__init__(stream)
+        self.limits = limits
+        self._file_nodes = 0
 
-    def construct_yaml_timestamp(self, node):
-        # A date stays the text it was written as: the platform takes strings, and JSON has no dates.
-        return self.construct_scalar(node)
+    def get_node(self):
+        node = super().get_node()
+        if node is not None:
+            self._check_tree(node)
+        return node
 
-    def construct_unsupported(self, node):
-        raise _LimitError(f"the YAML tag {_clip(node.tag.replace('tag:yaml.org,2002:', '!!'))} is not supported in manifests (plain strings, "
-                          "numbers, booleans, null, lists and mappings only)", node.start_mark)
+    def _check_tree(self, root) -> None:
+        stack = [(root, 1)]
+        while stack:
+            node, depth = stack.pop()
+            self._file_nodes += 1
+            if self._file_nodes > self.limits.nodes:
+                raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
+                                  "values it stands for)" + _limit_hint("nodes"), node.start_mark)
+            if depth > self.limits.depth:
+                raise _LimitError(f"nested more than {self.limits.depth} levels deep" + _limit_hint("depth"),
+                                  node.start_mark)
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    if not isinstance(key, yaml.ScalarNode):
+                        raise _LimitError("a mapping key must be a plain value (a string, number or boolean), "
+                                          "not a list or mapping", key.start_mark)
+                    stack.append((key, depth + 1))
+                    stack.append((value, depth + 1))
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend((item, depth + 1) for item in node.value)
 
 
-_BoundedLoader.add_constructor("tag:yaml.org,2002:int", _BoundedLoader.construct_yaml_int)
-_BoundedLoader.add_constructor("tag:yaml.org,2002:float", _BoundedLoader.construct_yaml_float)
-_BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedLoader.construct_yaml_timestamp)
-for _tag in ("binary", "set", "omap", "pairs"):
-    _BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedLoader.construct_unsupported)
+for _loader in (_BoundedLoader, _PlainLoader):
+    _loader.add_constructor("tag:yaml.org,2002:int", _BoundedConstruction.construct_yaml_int)
+    _loader.add_constructor("tag:yaml.org,2002:float", _BoundedConstruction.construct_yaml_float)
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedConstruction.construct_yaml_timestamp)
+    for _tag in ("binary", "set", "omap", "pairs"):
+        _loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedConstruction.construct_unsupported)
+
+# Where an anchor or an alias may start; a text with none cannot expand beyond itself.
+_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 
 
 # Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
@@ -407,32 +485,48 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
             problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
                                     "manifests are YAML in UTF-8", Location(shown, line)))
             continue
-        loader = None
-        try:
-            loader = _BoundedLoader(text, limits)  # checks every character of the text first
-            while loader.check_node():
-                node = loader.get_node()
-                if node is None:
-                    continue
-                # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
-                locations: dict[Path_, Location] = {}
-                node_problems: list[Problem] = []
-                _record_locations(node, (), shown, locations, node_problems)
-                content = loader.construct_document(node)
-                if content is None:  # an empty document, e.g. a trailing '---'
-                    continue
-                problems += node_problems
-                documents.append(Document(shown, content, locations))
-        except yaml.YAMLError as error:
-            problems.append(_yaml_problem(error, text, shown))
-        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as error:
-            # Not expected (construct_object converts these); never a traceback all the same.
-            problems.append(Problem(f"invalid YAML: cannot read it ({type(error).__name__})", Location(shown, 1)))
-        except RecursionError:  # not expected within the depth limit; never a traceback all the same
-            problems.append(Problem("nested too deeply to read" + _limit_hint("depth"), Location(shown, 1)))
-        finally:
-            if loader is not None:
-                loader.dispose()
+        plain = _ANCHOR_OR_ALIAS.search(text) is None
+        found, file_problems = _load_text(text, shown, limits, _PlainLoader if plain else _BoundedLoader)
+        if plain and file_problems and file_problems[0].message.startswith("nested more than"):
+            # libyaml's own nesting bound met as it read ahead: the counting loader names the first line over ours.
+            found, file_problems = _load_text(text, shown, limits, _BoundedLoader)
+        documents += found
+        problems += file_problems
+    return documents, problems
+
+
+def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[list[Document], list[Problem]]:
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    loader = None
+    try:
+        loader = loader_class(text, limits)  # checks every character first
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                continue
+            # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
+            locations: dict[Path_, Location] = {}
+            node_problems: list[Problem] = []
+            _record_locations(node, (), shown, locations, node_problems)
+            content = loader.construct_document(node)
+            if content is None:  # an empty document, e.g. a trailing '---'
+                continue
+            problems += node_problems
+            documents.append(Document(shown, content, locations))
+    except yaml.YAMLError as error:
+        if "maximum nesting depth" in str(getattr(error, "problem", "")):
+            error = _LimitError(f"nested more than {limits.depth} levels deep" + _limit_hint("depth"),
+                                getattr(error, "problem_mark", None))
+        problems.append(_yaml_problem(error, text, shown))
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as error:
+        # Not expected (construct_object converts these); never a traceback all the same.
+        problems.append(Problem(f"invalid YAML: cannot read it ({type(error).__name__})", Location(shown, 1)))
+    except RecursionError:  # not expected within the depth limit; never a traceback all the same
+        problems.append(Problem("nested too deeply to read" + _limit_hint("depth"), Location(shown, 1)))
+    finally:
+        if loader is not None:
+            loader.dispose()
     return documents, problems
 
 
