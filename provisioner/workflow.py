@@ -27,7 +27,8 @@ from .redaction import digest, is_digest
 from .references import Catalog, check_references, reference_warnings
 from .spec import REQUIRED_FIELDS
 from .state import ResourceState, State, StateBackend, locked
-from .state.local import LocalStateBackend, atomic_write
+from .state.local import atomic_write
+from .state.sql import open_store
 from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS
 
 TOKEN_ENV = "PROVISIONER_API_TOKEN"
@@ -35,9 +36,17 @@ URL_ENV = "PROVISIONER_API_URL"
 LOCAL_PLATFORM_DB = "local-platform.db"
 
 
+DEFAULT_STATE_PATH = "state/provisioner.db"
+# Commands that write state: the store is probed before anything is done on the platform.
+WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
+
+
 @dataclass
 class Settings:
-    state_path: str = "state/default.json"
+    state_path: str = DEFAULT_STATE_PATH  # the SQLite database (with --backend sqlite); its folder holds local files
+    backend: str = "sqlite"               # sqlite | postgres (its DSN only from $PROVISIONER_PG_DSN)
+    workspace: str | None = None          # None: the one selected with `workspace select` (state/workspace)
+    project: str | None = None            # None: $PROVISIONER_PROJECT, else the folder holding state/
     api_url: str | None = None
     token_file: str | None = None
     local: bool = False
@@ -45,6 +54,16 @@ class Settings:
     lock_timeout: float = 0.0
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):
+    """The state store the settings name (backend, database, project, workspace)."""
+    if settings.state_path.endswith(".json"):
+        raise StateError(f"--state is the SQLite state database (default {DEFAULT_STATE_PATH}), not a JSON file: "
+                         f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
+                         f"`provisioner state push {settings.state_path}` loads any other")
+    return open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
+                      project=settings.project, must_exist=must_exist)
 
 
 def read_token(settings: Settings) -> str:
@@ -94,7 +113,7 @@ class Session:
                  backend: StateBackend | None = None):
         self.settings = settings
         self.operation = operation
-        self.backend = backend or LocalStateBackend(settings.state_path)
+        self.backend: StateBackend = backend  # opened on entering, unless given
         self._lock = settings.lock if lock is None else lock
         self._stack = contextlib.ExitStack()
         self.state: State
@@ -103,6 +122,13 @@ class Session:
     def __enter__(self) -> "Session":
         self._stack.__enter__()
         try:
+            if self.backend is None:
+                self.backend = open_backend(self.settings)
+                self._stack.callback(self.backend.close)
+            if hasattr(self.backend, "operation"):
+                self.backend.operation = self.operation
+            if self.operation in WRITING_OPERATIONS and hasattr(self.backend, "probe"):
+                self.backend.probe()  # a store that cannot take a write fails now, before any platform write
             self._stack.enter_context(locked(self.backend, self.operation, timeout=self.settings.lock_timeout,
                                              enabled=self._lock))
             self.state = self.backend.read()
@@ -341,3 +367,59 @@ def manifests_or_empty(paths: list[str]) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
     existing = [p for p in paths if Path(p).exists()]
     return load_manifests(existing) if existing else []
+
+
+# --- workspaces ---
+
+WORKSPACE_ENV = "PROVISIONER_WORKSPACE"
+
+
+def current_workspace(settings: Settings) -> str:
+    """--workspace / $PROVISIONER_WORKSPACE, else the one remembered by `workspace select`, else default."""
+    from .state.sql import check_workspace_name, selected_workspace
+
+    name = settings.workspace or os.environ.get(WORKSPACE_ENV, "").strip()
+    return check_workspace_name(name) if name else selected_workspace(Path(settings.state_path).parent)
+
+
+def list_workspaces(settings: Settings) -> list[str]:
+    store = open_backend(settings, workspace="default")
+    try:
+        return store.workspaces()
+    finally:
+        store.close()
+
+
+def new_workspace(settings: Settings, name: str) -> None:
+    store = open_backend(settings, workspace=name, must_exist=False)
+    try:
+        store.create()
+    finally:
+        store.close()
+
+
+def select_workspace(settings: Settings, name: str) -> None:
+    from .state.sql import remember_workspace
+
+    store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
+    store.close()
+    remember_workspace(Path(settings.state_path).parent, name)
+
+
+def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
+    """Drop a workspace's state; refuses default, the current one, and (without force) one that manages assistants."""
+    if name == "default":
+        raise StateError("the default workspace cannot be deleted")
+    if name == current_workspace(settings):
+        raise StateError(f"{name!r} is the current workspace; select another first "
+                         "(provisioner workspace select default)")
+    store = open_backend(settings, workspace=name)
+    if not store.exists():
+        store.close()
+        raise StateError(f"workspace {name!r} does not exist")
+    store.operation = "workspace delete"
+    try:
+        with locked(store, "workspace delete", timeout=settings.lock_timeout):
+            return store.drop(force=force)
+    finally:
+        store.close()
