@@ -81,7 +81,7 @@ class Scenario:
                 self.ws.platform.put(item["id"], system_prompt="edited outside", record_call=not item["record"],
                                      assistant_name="Renamed outside", variables={"z": "z"})
         elif op == "lose_state":
-            self.ws.state_file.unlink(missing_ok=True)
+            self.ws.lose_state()
         return op
 
     def check(self, op):

@@ -152,16 +152,9 @@ class StoreLocation:
         return f"SQLite {self.sqlite_path}" if self.backend == "sqlite" else f"PostgreSQL (${DSN_ENV})"
 
 
-_engines: dict[StoreLocation, Engine] = {}
-
-
 def _engine(location: StoreLocation) -> Engine:
-    """One engine (pool) per database per process."""
-    engine = _engines.get(location)
-    if engine is None:
-        engine = _engines[location] = (_sqlite_engine(location.sqlite_path) if location.backend == "sqlite"
-                                       else _postgres_engine(location.dsn))
-    return engine
+    """An engine (a small pool) for one store's lifetime: closed with it, so no connection outlives a command."""
+    return _sqlite_engine(location.sqlite_path) if location.backend == "sqlite" else _postgres_engine(location.dsn)
 
 
 def _sqlite_engine(path: Path) -> Engine:
@@ -237,7 +230,11 @@ class SqlStateStore:
         self._lock_key = advisory_key(project, workspace)
         with self._guard("open the state store"):
             self.engine = _engine(location)
-            self._ensure_schema()
+            try:
+                self._ensure_schema()
+            except BaseException:
+                self.engine.dispose()
+                raise
 
     # --- plumbing ---
 
@@ -288,7 +285,11 @@ class SqlStateStore:
                                    .values(value=str(version)))
 
     def close(self) -> None:
-        """Release this store's own connections (the engine's pool is shared by the process)."""
+        """Release every connection (the advisory lock with its connection)."""
+        self._close_lock_connection()
+        self.engine.dispose()
+
+    def _close_lock_connection(self) -> None:
         if self._lock_connection is not None:
             try:
                 self._lock_connection.close()
@@ -535,6 +536,12 @@ class SqlStateStore:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
 
+    def lock_holder(self) -> LockInfo | None:
+        """Who holds the lock now (as its row says), or None."""
+        with self._transaction("read the lock") as connection:
+            found = self._holder(connection)
+        return found[0] if found else None
+
     def _holder(self, connection: Connection) -> tuple[LockInfo, int | None] | None:
         row = connection.execute(select(locks_table).where(self._here(locks_table))).first()
         if row is None:
@@ -593,7 +600,7 @@ class SqlStateStore:
                 self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
             except Exception:
                 pass
-            self.close()
+            self._close_lock_connection()
 
     def unlock(self, lock_id: str) -> None:
         """Release our lock. A failure here is not reported: a lock left behind by a run that ended is cleared
