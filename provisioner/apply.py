@@ -186,12 +186,26 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         return result
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        pending: set[Future] = {pool.submit(run, change) for change in plan.changes}
+        # A window of a few changes per worker is submitted at a time: wait() costs the number of futures it
+        # watches, so watching the whole fleet would make an apply quadratic in its size.
+        queued = iter(plan.changes)
+        pending: set[Future] = set()
+
+        def submit_more() -> None:
+            while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
+                change = next(queued, None)
+                if change is None:
+                    return
+                pending.add(pool.submit(run, change))
+
         try:
+            submit_more()
             while pending:
-                done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                pending.difference_update(done)
                 for future in done:
                     _collect(future.result(), report, on_result)
+                submit_more()
         except KeyboardInterrupt:
             # Start nothing new; let what is in flight finish and be recorded.
             report.interrupted = True
