@@ -66,6 +66,7 @@ def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Clie
     after = stats.get("/_emulator/stats").json()["requests"]
     delta = {route: after.get(route, 0) - before.get(route, 0) for route in after}
     return {"phase": name, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime,
             "requests": sum(delta.values()), "by_route": {k: v for k, v in delta.items() if v}}
 
 
@@ -160,11 +161,12 @@ def main() -> None:
           f"state backend {options.backend}")
     print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
           f"{options.latency_ms} ms = {floor:.2f} s")
-    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'requests':>10}{'peak MB':>9}  requests by route")
+    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'CPU s':>7}{'requests':>10}{'peak MB':>9}  requests by route")
     for row in rows:
         routes = ", ".join(f"{k}: {v}" for k, v in sorted(row["by_route"].items()))
         ratio = f"{row['seconds'] / floor:.2f}" if row.get("writes") and floor else "-"
-        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['requests']:>10}{row['peak_mb']:>9.1f}"
+        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['cpu']:>7.1f}{row['requests']:>10}"
+              f"{row['peak_mb']:>9.1f}"
               f"  {routes}")
 
 

@@ -295,3 +295,13 @@ def test_state_document_round_trip_with_history():
                                         action="add", remote_id=1, who="me@host", lineage="l")])
     assert State.loads(state.dumps(with_history=True), "x") == state
     assert json.loads(state.dumps())["resources"]["a"]["id"] == 1
+
+
+def test_a_new_empty_workspace_takes_a_pushed_document_as_is(stores):
+    source = stores()
+    state = source.read()
+    source.commit(state, {"a": entry(1)})
+    target = stores("copy")
+    target.create()
+    target.push(State.loads(source.export().dumps(with_history=True), "pulled"))
+    assert (target.read().lineage, target.read().serial) == (state.lineage, 1)

@@ -434,6 +434,10 @@ class SqlStateStore:
         with self._transaction("push the state") as connection:
             row = self._row(connection)
             now = _now()
+            if row is not None and row.serial == 0 and not self._count(connection):
+                # A workspace created but never written (`workspace new`) takes the document's lineage as is.
+                connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+                row = None
             if row is None:
                 self._load_fresh(connection, document, now)
                 result = (f"loaded serial {document.serial} (lineage {document.lineage}) with "
@@ -655,11 +659,14 @@ class SqlStateStore:
                 updated=now))
         self._exists = True
 
+    def _count(self, connection: Connection) -> int:
+        return connection.execute(select(func.count()).select_from(resources_table)
+                                  .where(self._here(resources_table))).scalar_one()
+
     def drop(self, *, force: bool = False) -> int:
         """Delete this workspace's state rows and lock (its history stays, for audit). Returns the rows dropped."""
         with self._transaction("delete the workspace") as connection:
-            count = connection.execute(select(func.count()).select_from(resources_table)
-                                       .where(self._here(resources_table))).scalar_one()
+            count = self._count(connection)
             if count and not force:
                 raise StateError(f"workspace {self.workspace!r} still manages {count} assistant(s); destroy them "
                                  "first, or use --force to forget them (they stay on the platform)")
