@@ -290,7 +290,7 @@ def refresh_command(**kwargs) -> None:
 
 @cli.group("state")
 def state_group() -> None:
-    """Inspect and repair the state by hand (each change writes a backup first)."""
+    """Inspect, repair and move the state by hand: list, show, rm, mv, pull, push."""
 
 
 def state_options(command: Callable) -> Callable:
