@@ -8,16 +8,18 @@ that name that was not there before, and adopt it if it exists.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from .client import PlatformClient
 from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
+from .wire import Lookups, Unreadable, create_body, manifest_field, to_dialect
 
 
 @dataclass
@@ -117,6 +119,45 @@ class StateRecorder:
             self._durable = max(self._durable, covered)
 
 
+class WriteGate:
+    """Writes run side by side; a list read for a lookup waits until none is in flight and holds new ones back.
+
+    The list is read in pages; writes landing between two page reads shift the pages, and a lookup must not
+    decide "not there" from a list that moved under it. So while it reads, this apply's own writes pause.
+    """
+
+    def __init__(self):
+        self._condition = threading.Condition()
+        self._writing = 0
+        self._readers = 0  # waiting or reading: new writes hold back for them
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[None]:
+        with self._condition:
+            while self._readers:
+                self._condition.wait()
+            self._writing += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._writing -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        with self._condition:
+            self._readers += 1
+            while self._writing:
+                self._condition.wait()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._readers -= 1
+                self._condition.notify_all()
+
+
 class SharedLookup:
     """The platform's list for threads that must look after a failed create, read once for many.
 
@@ -125,8 +166,9 @@ class SharedLookup:
     finds no suitable list in progress reads one, and the others wait for it.
     """
 
-    def __init__(self, client: PlatformClient):
+    def __init__(self, client: PlatformClient, gate: WriteGate):
         self._client = client
+        self._gate = gate
         self._condition = threading.Condition()
         self._latest: tuple[float, list[dict]] | None = None  # (when its reading began, items)
         self._reading_since: float | None = None
@@ -141,7 +183,8 @@ class SharedLookup:
                 self._condition.wait()  # a read in progress: it may do, or the next one will
             began = self._reading_since = time.monotonic()
         try:
-            items = self._client.list_assistants()
+            with self._gate.quiet():
+                items = self._client.list_assistants()
         finally:
             with self._condition:
                 self._reading_since = None
@@ -154,14 +197,16 @@ class SharedLookup:
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
                parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
-               on_start: Callable[[Change], None] | None = None) -> ApplyReport:
+               on_start: Callable[[Change], None] | None = None, lookups: Lookups | None = None) -> ApplyReport:
     """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring)."""
     report = ApplyReport()
     stop = threading.Event()
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
 
-    lookup = SharedLookup(client)
+    gate = WriteGate()
+    lookup = SharedLookup(client, gate)
+    wire = Wire(plan.dialect, lookups or Lookups(), gate)
 
     def run(change: Change) -> ChangeResult:
         if stop.is_set():
@@ -170,10 +215,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             on_start(change)
         started = time.monotonic()
         try:
-            result = _execute(change, client, recorder, known_ids, lookup)
+            result = _execute(change, client, recorder, known_ids, lookup, wire)
         except RejectedError as error:
+            errors = {manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
             result = ChangeResult(change, False, 0.0, change.remote_id,
-                                  f"the platform rejected it: {error.summary}", field_errors=error.errors)
+                                  f"the platform rejected it: {error.summary}", field_errors=errors)
+        except Unreadable as error:
+            result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         except (StateError, OSError) as error:
@@ -185,36 +233,44 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         result.seconds = time.monotonic() - started
         return result
 
+    # Deletes go first: what they give up (a name, an inbound number) is then free for the creates and updates.
+    first = [c for c in plan.changes if c.action in (Action.DELETE, Action.FORGET)]
+    then = [c for c in plan.changes if c.action not in (Action.DELETE, Action.FORGET)]
     with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
-        # A window of a few changes per worker is submitted at a time: wait() costs the number of futures it
-        # watches, so watching the whole fleet would make an apply quadratic in its size.
-        queued = iter(plan.changes)
-        pending: set[Future] = set()
+        for phase in (first, then):
+            if stop.is_set():
+                report.results += [ChangeResult(c, False, 0.0, skipped=True, message="not started (interrupted)")
+                                   for c in phase]
+                continue
+            # A window of a few changes per worker is submitted at a time: wait() costs the number of futures
+            # it watches, so watching the whole fleet would make an apply quadratic in its size.
+            queued = iter(phase)
+            pending: set[Future] = set()
 
-        def submit_more() -> None:
-            while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
-                change = next(queued, None)
-                if change is None:
-                    return
-                pending.add(pool.submit(run, change))
+            def submit_more() -> None:
+                while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
+                    change = next(queued, None)
+                    if change is None:
+                        return
+                    pending.add(pool.submit(run, change))
 
-        try:
-            submit_more()
-            while pending:
-                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                pending.difference_update(done)
-                for future in done:
-                    _collect(future.result(), report, on_result)
+            try:
                 submit_more()
-        except KeyboardInterrupt:
-            # Start nothing new; let what is in flight finish and be recorded.
-            report.interrupted = True
-            stop.set()
-            for future in pending:
-                future.cancel()
-            for future in pending:
-                if not future.cancelled():
-                    _collect(future.result(), report, on_result)
+                while pending:
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    pending.difference_update(done)
+                    for future in done:
+                        _collect(future.result(), report, on_result)
+                    submit_more()
+            except KeyboardInterrupt:
+                # Start nothing new; let what is in flight finish and be recorded.
+                report.interrupted = True
+                stop.set()
+                for future in pending:
+                    future.cancel()
+                for future in pending:
+                    if not future.cancelled():
+                        _collect(future.result(), report, on_result)
     order = {c.address: i for i, c in enumerate(plan.changes)}
     report.results.sort(key=lambda r: order[r.change.address])
     return report
@@ -226,17 +282,33 @@ def _collect(result: ChangeResult, report: ApplyReport, on_result) -> None:
         on_result(result)
 
 
+class Wire:
+    """Request bodies in the plan's dialect: the manifest's words become the platform's (wire.py)."""
+
+    def __init__(self, dialect: str, lookups: Lookups, gate: WriteGate):
+        self.dialect = dialect
+        self.lookups = lookups
+        self.gate = gate
+
+    def create(self, change: Change) -> dict:
+        return create_body(change.body, self.dialect, self.lookups)
+
+    def update(self, change: Change) -> dict:
+        return to_dialect(change.body, self.dialect, self.lookups, engine=change.engine_type)
+
+
 def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int],
-             lookup: SharedLookup) -> ChangeResult:
+             lookup: SharedLookup, wire: Wire) -> ChangeResult:
     action = change.action
     if action is Action.CREATE:
-        remote_id, message = _create(change, client, known_ids, lookup)
+        remote_id, message = _create(change, wire.create(change), client, known_ids, lookup, wire.gate)
         recorder.record(change.address, remote_id, change.record)
         return ChangeResult(change, True, 0.0, remote_id, message)
     if action in (Action.UPDATE, Action.IMPORT):
         if change.body:
             try:
-                client.update_assistant(change.remote_id, change.body)
+                with wire.gate.write():
+                    client.update_assistant(change.remote_id, wire.update(change))
             except NotFoundError:
                 raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                                "plan was made); run plan again") from None
@@ -245,7 +317,8 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     if action is Action.DELETE:
         message = ""
         try:
-            client.delete_assistant(change.remote_id)
+            with wire.gate.write():
+                client.delete_assistant(change.remote_id)
         except NotFoundError:
             message = "it was already gone"
         recorder.forget(change.address)
@@ -256,7 +329,8 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     raise AssertionError(f"unknown action {action}")
 
 
-def _create(change: Change, client: PlatformClient, known_ids: set[int], lookup: SharedLookup) -> tuple[int, str]:
+def _create(change: Change, body: dict, client: PlatformClient, known_ids: set[int],
+            lookup: SharedLookup, gate: WriteGate) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -265,7 +339,8 @@ def _create(change: Change, client: PlatformClient, known_ids: set[int], lookup:
     attempts = 2 * client.retry.max_attempts
     for attempt in range(1, attempts + 1):
         try:
-            return int(client.create_assistant(change.body)["id"]), ""
+            with gate.write():
+                return int(client.create_assistant(body)["id"]), ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
             found = [item for item in lookup.items_read_after(failed_at)

@@ -14,6 +14,8 @@ from . import __version__, render
 from .client import RetryPolicy
 from .errors import ProblemsError, ProvisionerError
 from .plan import Plan
+from .ratelimit import describe, parse_rate_limit
+from .spec import DEFAULT_DIALECT, DIALECTS
 from .workflow import (DEFAULT_STATE_PATH, Session, Settings, describe_entry, export, import_assistant, is_plan_file,
                        manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
                        write_plan_file)
@@ -29,6 +31,21 @@ def duration(text: str) -> float:
         raise click.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h")
     number, unit = float(match.group(1)), match.group(2) or "s"
     return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+dialect_option = click.option(
+    "--api-dialect", "api_dialect", envvar="PROVISIONER_API_DIALECT", default=DEFAULT_DIALECT, show_default=True,
+    type=click.Choice(DIALECTS), help="The platform's create dialect: v1 (the seed's) or v2 (the current one, "
+                                      "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
+
+
+def rate_limit_windows(text: str | None):
+    if text is None:
+        return None
+    try:
+        return parse_rate_limit(text)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--rate-limit") from None
 
 
 def platform_options(command: Callable) -> Callable:
@@ -47,7 +64,12 @@ def platform_options(command: Callable) -> Callable:
                      help="Give up retrying a request after this long."),
         click.option("--retry-backoff", default="0.5s", show_default=True,
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
-        click.option("--request-timeout", default="30s", show_default=True, help="Timeout of one request attempt."),
+        click.option("--request-timeout", default="30s", show_default=True,
+                     help="Deadline of one request attempt, from sending to the last byte of the answer."),
+        click.option("--rate-limit", "rate_limit", envvar="PROVISIONER_RATE_LIMIT", default=None,
+                     help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
+                          "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),
+        dialect_option,
     ]
     for option in reversed(options):
         command = option(command)
@@ -80,7 +102,8 @@ def settings_from(kwargs: dict, parallelism: int = 10) -> Settings:
     return Settings(state_path=kwargs.pop("state_path"), backend=kwargs.pop("backend"),
                     workspace=kwargs.pop("workspace"), api_url=kwargs.pop("api_url"),
                     token_file=kwargs.pop("token_file"), local=kwargs.pop("local"), lock=kwargs.pop("lock", True),
-                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry)
+                    lock_timeout=duration(kwargs.pop("lock_timeout")), parallelism=parallelism, retry=retry,
+                    api_dialect=kwargs.pop("api_dialect"), rate_limit=rate_limit_windows(kwargs.pop("rate_limit")))
 
 
 def reports_errors(command: Callable) -> Callable:
@@ -113,10 +136,11 @@ def cli(ctx: click.Context, no_color: bool) -> None:
 
 @cli.command("validate")
 @click.argument("paths", nargs=-1)
+@dialect_option
 @reports_errors
-def validate_command(paths: tuple[str, ...]) -> None:
+def validate_command(paths: tuple[str, ...], api_dialect: str) -> None:
     """Check manifests offline: schema, every platform rule, duplicates."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
+    manifests = validate(list(paths or DEFAULT_PATHS), api_dialect)
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 
@@ -135,7 +159,7 @@ def plan_command(paths, as_json, detailed_exitcode, out_file, targets, destroy, 
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths) if destroy else validate(paths)
+    manifests = manifests_or_empty(paths, settings.api_dialect) if destroy else validate(paths, settings.api_dialect)
     with Session(settings, "plan") as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths)
     if out_file:
@@ -165,6 +189,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
 
     # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    budget = session.client.budget
+    expected = budget.expected_seconds(len(plan.changes))
+    if expected >= 30:
+        click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
+                   f"{_minutes(expected)} at the platform's pace.")
     try:
         with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
             report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started)
@@ -185,6 +214,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
                     "Fix the cause and run apply again.", fg="red", err=True)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
 
 
 def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
@@ -221,7 +255,7 @@ def apply_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
                 _run_apply(session, plan, known_ids)
         return
     paths = list(paths or DEFAULT_PATHS)
-    manifests = validate(paths)
+    manifests = validate(paths, settings.api_dialect)
     with Session(settings, "apply") as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
@@ -238,7 +272,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = list(paths or DEFAULT_PATHS)
-    manifests = manifests_or_empty(paths)
+    manifests = manifests_or_empty(paths, settings.api_dialect)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
         _review_and_apply(session, plan, known_ids, auto_approve,
@@ -253,8 +287,9 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
     """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
-    manifests = validate(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "import") as session:
+    settings = settings_from(kwargs)
+    manifests = validate(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    with Session(settings, "import") as session:
         live = import_assistant(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
@@ -267,8 +302,9 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for the platform's assistants that no manifest manages yet."""
-    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS))
-    with Session(settings_from(kwargs), "export", lock=False) as session:
+    settings = settings_from(kwargs)
+    manifests = manifests_or_empty(list(paths or DEFAULT_PATHS), settings.api_dialect)
+    with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
     for path in written:
         click.echo(f"wrote {path}")
@@ -478,31 +514,9 @@ def workspace_delete(name, force, lock_timeout, state_path, backend) -> None:
                 fg="green")
 
 
-@cli.command("emulator")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8787, show_default=True, type=int)
-@click.option("--db", type=click.Path(dir_okay=False), help="SQLite file (default: in memory).")
-@click.option("--catalog", type=click.Path(exists=True, dir_okay=False), help="Catalogue YAML (default: shipped).")
-@click.option("--latency-ms", default=0.0, type=click.FloatRange(0, 60000), help="Added to every request.")
-@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share answered 500, without effect.")
-@click.option("--rate-limit", default=0.0, type=click.FloatRange(0), help="Requests/second per token (0: none).")
-@click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
-              help="Share of writes that take effect, then answer 500 or drop the connection.")
-@click.option("--seed", type=int, help="Seed for the fault injection.")
-@reports_errors
-def emulator_command(host, port, db, catalog, latency_ms, error_rate, rate_limit, commit_fail_rate, seed) -> None:
-    """Run the local platform (API.md) with optional fault injection."""
-    from .emulator import FaultSettings, build_platform, serve
+from .emulator.command import emulator_command  # noqa: E402
 
-    try:
-        platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
-                                                             rate_limit=rate_limit, commit_fail_rate=commit_fail_rate,
-                                                             seed=seed))
-    except (ValueError, OSError) as error:
-        raise ProvisionerError(str(error)) from None
-    click.echo(f"Platform emulator on http://{host}:{port} ({'SQLite ' + db if db else 'in memory'}; "
-               f"{len(platform.catalog.tenants)} tenant(s)). Ctrl-C stops it.")
-    serve(platform, host, port)
+cli.add_command(emulator_command)
 
 
 def main() -> None:

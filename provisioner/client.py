@@ -1,4 +1,4 @@
-"""The platform's REST API over httpx: pagination, catalogues, retries and rate limits.
+"""The platform's REST API over httpx: the rate budget, retries, deadlines, and strict reading of every answer.
 
 Retries follow one rule: a request is repeated only when repeating it cannot
 do harm. Reads, updates and deletes are idempotent and retry on 429, 5xx and
@@ -6,60 +6,90 @@ network errors. A create is retried only when the platform certainly did not
 act (429, or a connection that never opened); any other failure of a create
 leaves its outcome unknown, and the caller must look before it creates again
 (see apply.py).
+
+Every answer is checked before anything is decided from it: a list page that is
+not a proper page, pages that do not add up, a catalogue that is not a list of
+items with ids, a body larger than the cap or slower than the deadline are
+errors, never "the platform is empty".
 """
 from __future__ import annotations
 
+import email.utils
+import json
+import math
 import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import tenacity
 
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
                      ServerError, TransportError)
+from .ratelimit import RateBudget
 
 PAGE_SIZE = 100  # the most the list endpoint gives per page
+LIST_ATTEMPTS = 4  # whole-list re-reads when pages disagree (the list changed while being read)
+MAX_WAIT_ANSWER = 86_400.0  # a Retry-After beyond a day is not an answer but a fault
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 10   # per request, not counting 429s
-    max_elapsed: float = 120.0  # seconds, across all attempts of one request
+    max_elapsed: float = 120.0  # seconds, across all attempts of one request (and the longest 429 wait)
     backoff_base: float = 0.5   # first backoff; doubles per attempt, with full jitter
     backoff_max: float = 15.0
-    timeout: float = 30.0       # per attempt
+    timeout: float = 30.0       # one attempt, from sending to the last byte of the answer
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+@dataclass(frozen=True)
+class ClientLimits:
+    max_response_bytes: int = 64 * 1024 * 1024
+    max_assistants: int = 100_000  # the list is read whole; beyond this, something is wrong
+
+
+class UnknownOutcomeError(ServerError):
+    """A write answered 2xx with a body that does not say what happened."""
+
+
+def display_url(url: str) -> str:
+    """A URL safe to print: no user:password, no query string (where tokens hide)."""
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "")))
+        parts = urlsplit(str(url))
     except ValueError:
-        return None
+        return "(an unparsable URL)"
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class PlatformClient:
     def __init__(self, base_url: str, token: str, *, retry: RetryPolicy | None = None,
                  max_connections: int = 20, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 budget: RateBudget | None = None, limits: ClientLimits | None = None):
         self.retry = retry or RetryPolicy()
+        self.limits = limits or ClientLimits()
         self.request_count = 0
+        self.rate_limited = 0  # 429 answers seen
         self._count_lock = threading.Lock()
+        self._sleep = sleep or tenacity.nap.sleep
+        self._clock = clock
+        self.budget = budget or RateBudget(clock=clock, sleep=self._sleep)
+        self.base_url = display_url(base_url)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=self.retry.timeout,
             limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             transport=transport,
-            event_hooks={"request": [self._count]},
+            follow_redirects=False,
         )
-        self._sleep = sleep or tenacity.nap.sleep
-        self._clock = clock
-        self._gate = threading.Lock()
-        self._resume_at = 0.0  # monotonic time before which no request is sent (set by a 429's Retry-After)
         self.max_connections = max_connections
 
     def close(self) -> None:
@@ -71,68 +101,88 @@ class PlatformClient:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _count(self, request: httpx.Request) -> None:
-        with self._count_lock:
-            self.request_count += 1
-
     # --- assistants ---
 
     def list_assistants(self) -> list[dict[str, Any]]:
-        """Every assistant of the user, in the read shape: page 1, then the other pages concurrently."""
+        """Every assistant of the user, in the read shape, from pages that add up (re-read if they don't)."""
+        problem = ""
+        for attempt in range(1, LIST_ATTEMPTS + 1):
+            items, problem = self._read_all_pages()
+            if not problem:
+                return items
+            if attempt < LIST_ATTEMPTS:
+                self._sleep(self.backoff(attempt))
+        raise ApiError(f"GET /user/assistants/get: {problem}, on {LIST_ATTEMPTS} readings in a row; nothing was "
+                       "decided from it. If assistants are being created or deleted right now, try again later.")
+
+    def _read_all_pages(self) -> tuple[list[dict[str, Any]], str]:
         first = self._page(1)
-        items = _page_items(first)
-        last_page = int(first.get("last_page") or 1)
+        total, last_page = first["total"], first["last_page"]
+        pages = [first]
         if last_page > 1:
             workers = max(1, min(self.max_connections, last_page - 1))
             with ThreadPoolExecutor(workers, thread_name_prefix="list") as pool:
-                for page in pool.map(self._page, range(2, last_page + 1)):
-                    items += _page_items(page)
-        # An assistant created between two page reads shifts the pages; never report one twice.
+                pages += list(pool.map(self._page, range(2, last_page + 1)))
+        items = [item for page in pages for item in page["data"]]
         unique = {item["id"]: item for item in items}
-        return sorted(unique.values(), key=lambda item: item["id"])
+        if any(page["total"] != total for page in pages):
+            return [], "the total changed between pages"
+        if len(unique) != len(items):
+            return [], "an assistant appeared on two pages"
+        if len(unique) != total:
+            return [], f"the pages hold {len(unique)} assistants but the total says {total}"
+        return sorted(unique.values(), key=lambda item: item["id"]), ""
 
     def _page(self, number: int) -> dict[str, Any]:
-        page = self._get_json("/user/assistants/get", params={"per_page": PAGE_SIZE, "page": number})
-        if not isinstance(page, dict):
-            raise ApiError(f"GET /user/assistants/get: expected a page object, got {type(page).__name__}")
-        return page
+        where = "GET /user/assistants/get"
+        page = self._request("GET", "/user/assistants/get", params={"per_page": PAGE_SIZE, "page": number})
+        return check_page(page, number, PAGE_SIZE, where, self.limits.max_assistants)
 
     def create_assistant(self, body: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", "/user/assistant", json=body, idempotent=False).get("data") or {}
+        answer = self._request("POST", "/user/assistant", json=body, idempotent=False)
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, dict) or not _is_id(data.get("id")):
+            raise UnknownOutcomeError("POST /user/assistant: the platform answered success without the new "
+                                      f"assistant's id ({_short(answer)})", status=200)
+        return data
 
     def update_assistant(self, assistant_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        return self._request("PUT", f"/user/assistant/{assistant_id}", json=body).get("data") or {}
+        answer = self._request("PUT", f"/user/assistant/{assistant_id}", json=body)
+        return (answer.get("data") if isinstance(answer, dict) else None) or {}
 
     def delete_assistant(self, assistant_id: int) -> None:
         self._request("DELETE", f"/user/assistant/{assistant_id}")
 
     # --- catalogues ---
 
-    def voices(self) -> list[dict[str, Any]]:
-        by_id: dict[Any, dict[str, Any]] = {}
-        modes: dict[Any, set[str]] = {}
-        for mode in ("pipeline", "multimodal"):
-            for voice in _items(self._get_json("/user/assistants/voices", params={"mode": mode})):
-                by_id[voice["id"]] = voice
-                modes.setdefault(voice["id"], set()).add(mode)
-        # A voice listed under one mode only is of that mode; one listed under both is of neither in particular.
-        return [{**voice, "mode": voice.get("mode") or (next(iter(modes[key])) if len(modes[key]) == 1 else None)}
-                for key, voice in by_id.items()]
+    def voices(self, mode: str) -> list[dict[str, Any]]:
+        voices = self._catalogue("/user/assistants/voices", {"mode": mode})
+        # Older catalogues carry a mode per voice and may ignore the filter.
+        return [v for v in voices if v.get("mode") in (None, mode)]
 
     def languages(self) -> list[dict[str, Any]]:
-        return _items(self._get_json("/user/assistants/languages"))
+        return self._catalogue("/user/assistants/languages")
 
-    def phone_numbers(self) -> list[dict[str, Any]]:
-        by_id = {}
-        for kind in ("inbound", "outbound"):
-            for number in _items(self._get_json("/user/assistants/phone-numbers", params={"type": kind})):
-                by_id[number["id"]] = number
-        return list(by_id.values())
+    def models(self, kind: str) -> list[dict[str, Any]] | None:
+        """The models of a type (llm, multimodal, dualplex); None if the platform has no models catalogue."""
+        try:
+            return self._catalogue("/user/assistants/models", {"type": kind})
+        except NotFoundError:
+            return None
+
+    def phone_numbers(self, kind: str) -> list[dict[str, Any]]:
+        return self._catalogue("/user/assistants/phone-numbers", {"type": kind})
+
+    def synthesizer_providers(self, language_id: int) -> list[dict[str, Any]]:
+        return self._catalogue("/user/assistants/synthesizer-providers", {"language_id": language_id})
+
+    def transcriber_providers(self) -> list[dict[str, Any]]:
+        return self._catalogue("/user/assistants/transcriber-providers")
+
+    def _catalogue(self, path: str, params: dict | None = None) -> list[dict[str, Any]]:
+        return check_catalogue(self._request("GET", path, params=params), f"GET {path}")
 
     # --- transport ---
-
-    def _get_json(self, path: str, params: dict | None = None) -> Any:
-        return self._request("GET", path, params=params)
 
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
                  idempotent: bool = True) -> Any:
@@ -146,9 +196,8 @@ class PlatformClient:
             return failures >= policy.max_attempts or state.seconds_since_start >= policy.max_elapsed
 
         def wait(state: tenacity.RetryCallState) -> float:
-            error = state.outcome.exception()
-            if isinstance(error, RateLimitedError) and error.retry_after is not None:
-                return 0.0  # the shared pause in _send_once does the waiting, for every thread at once
+            if isinstance(state.outcome.exception(), RateLimitedError):
+                return 0.0  # the budget's shared pause does the waiting, for every thread at once
             return self.backoff(max(1, failures))
 
         retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self._sleep, reraise=True,
@@ -162,28 +211,136 @@ class PlatformClient:
     def pause(self, seconds: float) -> None:
         self._sleep(seconds)
 
-    def _send_once(self, method: str, path: str, json: Any, params: dict | None) -> Any:
-        with self._gate:
-            pause = self._resume_at - self._clock()
-        if pause > 0:
-            self._sleep(pause)
+    def _send_once(self, method: str, path: str, json_body: Any, params: dict | None) -> Any:
+        self.budget.acquire()
+        with self._count_lock:
+            self.request_count += 1
         where = f"{method} {path}"
+        status, headers, raw = self._exchange(method, path, json_body, params, where)
+        self._obey_rate_headers(headers)
+        return self._parse(where, status, headers, raw)
+
+    def _exchange(self, method: str, path: str, json_body: Any, params: dict | None,
+                  where: str) -> tuple[int, httpx.Headers, bytes]:
+        """Send and read the whole answer within the deadline and the size cap."""
+        deadline = self._clock() + self.retry.timeout
+        cap = self.limits.max_response_bytes
         try:
-            response = self._http.request(method, path, json=json, params=params)
+            with self._http.stream(method, path, json=json_body, params=params) as response:
+                declared = response.headers.get("content-length", "")
+                if declared.isdigit() and int(declared) > cap:
+                    raise ApiError(f"{where}: the answer would be {int(declared):,} bytes, more than the "
+                                   f"{cap:,}-byte cap; refusing to read it", status=response.status_code)
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():  # decoded as it arrives, so the cap bounds what we hold
+                    size += len(chunk)
+                    if size > cap:
+                        raise ApiError(f"{where}: the answer is larger than the {cap:,}-byte cap; refusing to "
+                                       "read more", status=response.status_code)
+                    if self._clock() > deadline:
+                        raise httpx.ReadTimeout("the answer did not arrive whole within the deadline")
+                    chunks.append(chunk)
+                return response.status_code, response.headers, b"".join(chunks)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            raise TransportError(f"{where}: could not connect to the platform at {self._http.base_url} "
-                                 f"({type(error).__name__}: {error})", request_sent=False) from None
+            raise TransportError(f"{where}: could not connect to the platform at {self.base_url} "
+                                 f"({type(error).__name__})", request_sent=False) from None
+        except httpx.TimeoutException as error:
+            raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
+                                 f"({type(error).__name__})", request_sent=True) from None
         except httpx.TransportError as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
-                                 f"({type(error).__name__}: {error or 'no detail'})", request_sent=True) from None
+                                 f"({type(error).__name__})", request_sent=True) from None
+
+    def _obey_rate_headers(self, headers: httpx.Headers) -> None:
+        """X-RateLimit-Remaining 0: nobody sends until X-RateLimit-Reset (others may share the token)."""
+        remaining = headers.get("x-ratelimit-remaining", "").strip()
+        if remaining != "0":
+            return
+        wait = _seconds_until_epoch(headers.get("x-ratelimit-reset", ""))
+        if wait is not None:
+            self.budget.pause(min(wait, self.retry.max_elapsed))
+
+    def _parse(self, where: str, status: int, headers: httpx.Headers, raw: bytes) -> Any:
         try:
-            return _parse(where, response)
-        except RateLimitedError as error:
-            if error.retry_after is not None:
-                # One 429 pauses the whole client: the other threads would only be refused too.
-                with self._gate:
-                    self._resume_at = max(self._resume_at, self._clock() + error.retry_after)
-            raise
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = _NOT_JSON
+        if 200 <= status < 300:
+            if body is _NOT_JSON:
+                if where.startswith("POST"):
+                    raise UnknownOutcomeError(f"{where}: the platform answered {status} with a body that is not "
+                                              f"JSON ({_short(raw)})", status=status)
+                raise ApiError(f"{where}: the platform answered {status} with a body that is not JSON "
+                               f"({_short(raw)})", status=status)
+            return body if body is not None else {}
+        message = body.get("message") if isinstance(body, dict) else None
+        message = _short(message if isinstance(message, str) and message else raw.decode("utf-8", "replace")
+                         or f"HTTP {status}", 200)
+        if status == 401:
+            raise AuthenticationError(f"{where}: the platform rejected the API token (401 {message}). "
+                                      "Check PROVISIONER_API_TOKEN or --token-file.", status=401)
+        if status == 404:
+            raise NotFoundError(f"{where}: not found (404 {message})", status=404)
+        if status == 422:
+            errors = body.get("errors") if isinstance(body, dict) else None
+            errors = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])][:5]
+                      for k, v in list(errors.items())[:50]} if isinstance(errors, dict) else {}
+            raise RejectedError(message, errors)
+        if status == 429:
+            self.rate_limited += 1
+            wait = self._retry_after(where, body, headers)
+            self.budget.pause(wait)
+            raise RateLimitedError(f"{where}: rate limited by the platform (429 {message}); waiting {wait:g}s", wait)
+        if status >= 500:
+            raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
+        raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)
+
+    def _retry_after(self, where: str, body: Any, headers: httpx.Headers) -> float:
+        """How long a 429 asks us to wait: the body's `retry_after`, else a Retry-After header, else backoff."""
+        raw = body.get("retry_after") if isinstance(body, dict) else None
+        if raw is None:
+            raw = headers.get("retry-after")
+        if raw is None:
+            return self.backoff(3)
+        wait = _wait_seconds(raw)
+        if wait is None or wait > MAX_WAIT_ANSWER:
+            raise ApiError(f"{where}: rate limited, with a wait the client cannot honour ({_short(raw)})", status=429)
+        if wait > self.retry.max_elapsed:
+            raise ApiError(f"{where}: rate limited, and the platform asks to wait {wait:g}s, longer than "
+                           f"--retry-max-time {self.retry.max_elapsed:g}s", status=429)
+        return wait
+
+
+_NOT_JSON = object()
+
+
+def _wait_seconds(raw: Any) -> float | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        value = float(raw)
+    else:
+        text = str(raw).strip()
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                value = email.utils.parsedate_to_datetime(text).timestamp() - time.time()
+            except (TypeError, ValueError, OverflowError):
+                return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return value
+
+
+def _seconds_until_epoch(raw: str) -> float | None:
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not math.isfinite(value):
+        return None
+    return max(0.0, value - time.time())
 
 
 def _retryable(error: BaseException, idempotent: bool) -> bool:
@@ -191,43 +348,62 @@ def _retryable(error: BaseException, idempotent: bool) -> bool:
         return True
     if isinstance(error, TransportError):
         return idempotent or not error.request_sent
-    return idempotent and isinstance(error, ServerError)
+    return idempotent and isinstance(error, ServerError) and not isinstance(error, UnknownOutcomeError)
 
 
-def _parse(where: str, response: httpx.Response) -> Any:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if response.is_success:
-        return body if body is not None else {}
-    message = body.get("message") if isinstance(body, dict) else None
-    message = message or response.text[:200] or response.reason_phrase
-    status = response.status_code
-    if status == 401:
-        raise AuthenticationError(f"{where}: the platform rejected the API token (401 {message}). "
-                                  "Check PROVISIONER_API_TOKEN or --token-file.", status=401)
-    if status == 404:
-        raise NotFoundError(f"{where}: not found (404 {message})", status=404)
-    if status == 422:
-        errors = body.get("errors") if isinstance(body, dict) else None
-        raise RejectedError(message, errors if isinstance(errors, dict) else {})
-    if status == 429:
-        raise RateLimitedError(f"{where}: rate limited by the platform (429 {message})", _retry_after(response))
-    if status >= 500:
-        raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
-    raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _page_items(page: dict[str, Any]) -> list[dict[str, Any]]:
-    items = page.get("data") or []
-    if not isinstance(items, list) or not all(isinstance(i, dict) and "id" in i for i in items):
-        raise ApiError("GET /user/assistants/get: the page's data is not a list of assistants")
+def check_page(page: Any, number: int, per_page: int, where: str, max_items: int) -> dict[str, Any]:
+    """A list page as API.md describes it, or an error: never a partial view taken for the whole."""
+    def bad(reason: str) -> ApiError:
+        return ApiError(f"{where}: page {number} is not a valid page ({reason}); nothing was decided from it")
+
+    if not isinstance(page, dict):
+        raise bad(f"expected an object, got {type(page).__name__}")
+    data, total, last_page = page.get("data"), page.get("total"), page.get("last_page")
+    if not isinstance(data, list):
+        raise bad("no 'data' list")
+    if not _is_count(total):
+        raise bad(f"'total' is {_short(total)}")
+    if total > max_items:
+        raise bad(f"it reports {total:,} assistants, more than this client reads ({max_items:,})")
+    expected_last = max(1, math.ceil(total / per_page))
+    if last_page != expected_last or isinstance(last_page, bool):
+        raise bad(f"'last_page' is {_short(last_page)}, but {total} assistants at {per_page} a page make "
+                  f"{expected_last}")
+    current = page.get("current_page")
+    if current is not None and current != number:
+        raise bad(f"asked for page {number}, got 'current_page' {_short(current)}")
+    expected_items = min(per_page, max(0, total - (number - 1) * per_page))
+    if len(data) != expected_items:
+        raise bad(f"{len(data)} items where {total} assistants at {per_page} a page put {expected_items}")
+    for item in data:
+        if not isinstance(item, dict) or not _is_id(item.get("id")):
+            raise bad(f"an item without an integer id: {_short(item)}")
+        if not isinstance(item.get("name"), str):
+            raise bad(f"assistant {item['id']} has no name")
+    return page
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def check_catalogue(body: Any, where: str) -> list[dict[str, Any]]:
+    """Catalogues come as a bare array or as {"data": [...]} (API.md); items need an id and a name."""
+    items = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise ApiError(f"{where}: expected a list, got {_short(body)}")
+    for item in items:
+        if not isinstance(item, dict) or not (_is_id(item.get("id")) or isinstance(item.get("id"), str)):
+            raise ApiError(f"{where}: an item without an id: {_short(item)}")
     return items
 
 
-def _items(body: Any) -> list[dict[str, Any]]:
-    """Catalogues come as a bare array or as {"data": [...]} (API.md); accept both."""
-    if isinstance(body, dict):
-        body = body.get("data")
-    return list(body) if isinstance(body, list) else []
+def _short(value: Any, limit: int = 120) -> str:
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else (
+        value if isinstance(value, str) else repr(value))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"

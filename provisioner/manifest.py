@@ -15,15 +15,15 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import Location, ManifestError, Problem
-from .spec import CREATE_FIELDS, AssistantSpec, did_you_mean, validate_spec
+from .spec import ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, did_you_mean, secret_fields, validate_spec
 
 API_VERSION = "provisioner/v1"
 KIND = "Assistant"
 ADDRESS_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 ENVELOPE_KEYS = ("apiVersion", "kind", "metadata", "spec")
 METADATA_KEYS = ("name", "labels", "protect", "sensitive")
-# Webhook URLs often carry credentials in their query string; they are secret unless said otherwise.
-DEFAULT_SENSITIVE = frozenset({"webhook_url"})
+# Webhook URLs often carry credentials in their query string: they are always secret.
+DEFAULT_SENSITIVE = ALWAYS_SENSITIVE
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
 Path_ = tuple[str | int, ...]
@@ -59,18 +59,17 @@ class Manifest:
     @property
     def fields(self) -> dict[str, Any]:
         """The create fields this manifest sets, as JSON values (the defaults it leaves out are not here)."""
-        full = self.spec.model_dump(mode="json")
-        return {name: full[name] for name in CREATE_FIELDS if name in self.spec.model_fields_set}
+        return self.spec.model_dump(mode="json", exclude_unset=True)
 
     def location(self, *path: str | int) -> Location:
         return self.document.locate(path)
 
 
-def load_manifests(paths: Iterable[str | os.PathLike]) -> list[Manifest]:
-    """Every manifest under `paths`, validated; all problems are raised together as one ManifestError."""
+def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT) -> list[Manifest]:
+    """Every manifest under `paths`, validated for the API dialect; all problems raised together (ManifestError)."""
     problems: list[Problem] = []
     documents, read_problems = load_documents(find_manifest_files(paths, problems))
-    manifests, parse_problems = parse_manifests(documents)
+    manifests, parse_problems = parse_manifests(documents, dialect=dialect)
     problems += read_problems + parse_problems
     if problems:
         raise ManifestError(problems)
@@ -142,18 +141,19 @@ def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, proble
             _record_locations(item, path + (index,), file, out, problems)
 
 
-def parse_manifests(documents: Iterable[Document]) -> tuple[list[Manifest], list[Problem]]:
+def parse_manifests(documents: Iterable[Document], *,
+                    dialect: str = DEFAULT_DIALECT) -> tuple[list[Manifest], list[Problem]]:
     manifests: list[Manifest] = []
     problems: list[Problem] = []
     for document in documents:
-        manifest = _parse_document(document, problems)
+        manifest = _parse_document(document, problems, dialect)
         if manifest:
             manifests.append(manifest)
     problems += _duplicates(manifests)
     return sorted(manifests, key=lambda m: m.address), problems
 
 
-def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
+def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
 
@@ -205,13 +205,14 @@ def _parse_document(doc: Document, problems: list[Problem]) -> Manifest | None:
     if not isinstance(raw_spec, dict):
         problem("spec is required: a mapping of the assistant's create fields", "spec")
     else:
-        spec, spec_problems = validate_spec(raw_spec, strict=True)
+        spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
         for p in spec_problems:
             problems.append(Problem(p.message, doc.locate(("spec",) + (p.anchor or p.path)),
                                     _dotted(("spec",) + p.path)))
 
     if spec is None or address is None or len(problems) > before:
         return None
+    sensitive = sensitive | secret_fields(spec.model_dump(mode="json", exclude_unset=True))
     return Manifest(address, spec, dict(labels), protect, sensitive, doc)
 
 

@@ -60,6 +60,8 @@ class Change:
     remote_fingerprint: str | None = None
     location: str | None = None
     sensitive: list[str] = field(default_factory=list)
+    # The engine the assistant will have: which models catalogue names its llm_model on the wire.
+    engine_type: str | None = None
 
 
 @dataclass
@@ -80,6 +82,7 @@ class Plan:
     targets: list[str] = field(default_factory=list)
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -118,6 +121,7 @@ class Plan:
             "lineage": self.lineage,
             "serial": self.serial,
             "destroy": self.destroy,
+            "dialect": self.dialect,
             "targets": self.targets,
             "manifest_paths": self.manifest_paths,
             "summary": self.counts,
@@ -138,4 +142,5 @@ class Plan:
                    state_sync=[StateSync(**s) for s in data.get("state_sync", [])],
                    destroy=data.get("destroy", False), targets=data.get("targets", []),
                    manifest_paths=data.get("manifest_paths", []), notes=data.get("notes", []),
+                   dialect=data.get("dialect", "v1"),
                    created_at=data.get("created_at", ""))

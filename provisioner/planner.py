@@ -23,17 +23,19 @@ from .errors import PlanError, Problem
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
-from .spec import CREATE_FIELDS, platform_default
+from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
 from .state import ResourceState, State
-from .wire import READABLE_FIELDS, create_fields_from_read
+from .wire import READABLE_FIELDS, Lookups, ReadProblem, companions, comparable, desired_comparable, read_fields
 
 
 def canonical(value: Any) -> Any:
     """A form in which equal values are equal: 1 and 1.0 alike, mappings unordered."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
+    if isinstance(value, float):
+        # Decimal strings read back ("0.70") and YAML floats (0.7) must meet: compare at a fixed precision.
+        value = round(value, 9)
+        return int(value) if value.is_integer() else value
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -49,22 +51,31 @@ def same(a: Any, b: Any) -> bool:
 class RemoteAssistant:
     id: int
     name: str
-    fields: dict[str, Any]  # readable create fields
+    fields: dict[str, Any]  # the settings the platform shows, normalised to manifest values (wire.read_fields)
     fingerprint: str        # digest of the whole item, to tell if it changed since a plan
+    problems: tuple[ReadProblem, ...] = ()  # values that could not be normalised
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "RemoteAssistant":
-        return cls(int(item["id"]), str(item.get("name", "")), create_fields_from_read(item), digest(item))
+    def from_item(cls, item: dict[str, Any], lookups: Lookups) -> "RemoteAssistant":
+        fields, problems = read_fields(item, lookups)
+        return cls(int(item["id"]), str(item.get("name", "")), fields, digest(item), tuple(problems))
 
 
-def full_spec(fields: dict[str, Any]) -> dict[str, Any]:
-    """Every create field: the ones given, and the platform's defaults for the rest."""
-    return {name: fields[name] if name in fields else _default(name) for name in CREATE_FIELDS}
+def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> dict[str, Any]:
+    """The managed settings: the ones a manifest sets, and the documented defaults of those it leaves out.
+
+    A setting with no documented default that the manifest leaves out is not managed (not here)."""
+    return {name: fields[name] if name in fields else _default(name)
+            for name in fields_of(dialect) if name in fields or has_default(name)}
+
+
+def full_spec(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> dict[str, Any]:
+    """desired_fields (kept under its old name for callers that think of it as the whole spec)."""
+    return desired_fields(fields, dialect)
 
 
 def _default(name: str) -> Any:
-    value = platform_default(name)
-    return value.model_dump(mode="json") if hasattr(value, "model_dump") else value
+    return platform_default(name)
 
 
 def remote_snapshot(fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
@@ -82,8 +93,8 @@ def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, A
 
 
 def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAssistant], *,
-                 destroy: bool = False, targets: Iterable[str] = (),
-                 manifest_paths: Iterable[str] = ()) -> Plan:
+                 destroy: bool = False, targets: Iterable[str] = (), manifest_paths: Iterable[str] = (),
+                 dialect: str = DEFAULT_DIALECT) -> Plan:
     targets = sorted(set(targets))
     by_address = {m.address: m for m in manifests}
     unknown = [t for t in targets if t not in by_address and t not in state.resources]
@@ -103,6 +114,16 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
     changes: list[Change] = []
     syncs: list[StateSync] = []
     problems: list[Problem] = []
+    notes: list[str] = []
+
+    def readable(manifest: Manifest, live: RemoteAssistant) -> bool:
+        """Nothing is decided from a value that could not be read."""
+        for p in live.problems:
+            problems.append(Problem(f"the platform's assistant id {live.id} ({live.name!r}) shows {p.read_field} "
+                                    f"in a form the provisioner cannot read: {p.message}; nothing was planned "
+                                    "from it", manifest.location("spec", p.field), f"spec.{p.field}",
+                                    manifest.address))
+        return not live.problems
 
     for manifest in ([] if destroy else manifests):
         if not wanted(manifest.address):
@@ -110,7 +131,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         entry = state.resources.get(manifest.address)
         live = remote_by_id.get(entry.id) if entry else None
         if live is not None:
-            change = _update(manifest, entry, live)
+            if not readable(manifest, live):
+                continue
+            notes += _unmanaged_notes(manifest, entry, dialect)
+            change = _update(manifest, entry, live, dialect)
             if change:
                 changes.append(change)
             else:
@@ -127,9 +151,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 f"`provisioner import {manifest.address} ID` (and delete or rename the others)",
                 manifest.location("spec", "assistant_name"), "spec.assistant_name", manifest.address))
         elif namesakes:
-            changes.append(_adopt(manifest, entry, namesakes[0]))
+            if readable(manifest, namesakes[0]):
+                changes.append(_adopt(manifest, entry, namesakes[0], dialect))
         else:
-            changes.append(_create(manifest, entry))
+            changes.append(_create(manifest, entry, dialect))
 
     managed_now = set() if destroy else set(by_address)
     for address in sorted(state.resources):
@@ -157,7 +182,6 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
     if problems:
         raise PlanError(problems)
     changes.sort(key=lambda c: c.address)
-    notes: list[str] = []
     for change in changes:
         renamed = change.action is Action.UPDATE and any(f.field == "assistant_name" for f in change.fields)
         unmanaged = [str(r.id) for r in unclaimed_by_name.get(change.assistant_name, [])] if renamed else []
@@ -168,7 +192,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         notes.append("Fields marked (write-only) are never shown back by the platform; they are compared with "
                      "the spec last applied by the provisioner, so changes made to them outside it go unseen.")
     return Plan(changes, state.lineage, state.serial, syncs, destroy, list(targets),
-                [str(p) for p in manifest_paths], notes)
+                [str(p) for p in manifest_paths], notes, dialect=dialect)
 
 
 def _record_of(entry: ResourceState) -> dict[str, Any]:
@@ -176,19 +200,29 @@ def _record_of(entry: ResourceState) -> dict[str, Any]:
             "remote": entry.remote}
 
 
-def _create(manifest: Manifest, entry: ResourceState | None) -> Change:
-    desired = full_spec(manifest.fields)
+def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:
+    """Settings without a documented default that the manifest no longer sets: the platform keeps them."""
+    if not entry.spec:
+        return []
+    dropped = sorted(n for n in entry.spec if n not in manifest.fields and not has_default(n)
+                     and n in fields_of(dialect))
+    return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
+            f"its current value (set it to null to clear it)." for name in dropped]
+
+
+def _create(manifest: Manifest, entry: ResourceState | None, dialect: str) -> Change:
     fields = [FieldChange(name, None, _shown(value, name in manifest.sensitive), before_known=False,
                           sensitive=name in manifest.sensitive)
               for name, value in manifest.fields.items()]
     reason = (f"id {entry.id} is gone from the platform (deleted outside the provisioner)" if entry else None)
     return Change(manifest.address, Action.CREATE, manifest.spec.assistant_name, reason=reason, fields=fields,
-                  body=dict(manifest.fields), record=record_for(manifest, desired),
-                  location=str(manifest.location()), sensitive=sorted(manifest.sensitive))
+                  body=dict(manifest.fields), record=record_for(manifest, desired_fields(manifest.fields, dialect)),
+                  location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
+                  engine_type=manifest.spec.engine_type)
 
 
-def _adopt(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistant) -> Change:
-    fields = _field_changes(manifest, None, live)
+def _adopt(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistant, dialect: str) -> Change:
+    fields = _field_changes(manifest, None, live, dialect)
     reason = (f"no assistant in state for this manifest, and the platform has exactly one named "
               f"{manifest.spec.assistant_name!r}: adopting it instead of creating a second")
     if entry:
@@ -196,47 +230,64 @@ def _adopt(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistan
     return _with_fields(Change(manifest.address, Action.IMPORT, manifest.spec.assistant_name, remote_id=live.id,
                                reason=reason, remote_fingerprint=live.fingerprint,
                                location=str(manifest.location()), sensitive=sorted(manifest.sensitive)),
-                        manifest, live, fields)
+                        manifest, live, fields, dialect)
 
 
-def _update(manifest: Manifest, entry: ResourceState, live: RemoteAssistant) -> Change | None:
-    fields = _field_changes(manifest, entry, live)
+def _update(manifest: Manifest, entry: ResourceState, live: RemoteAssistant, dialect: str) -> Change | None:
+    fields = _field_changes(manifest, entry, live, dialect)
     if not fields:
         return None
     return _with_fields(Change(manifest.address, Action.UPDATE, manifest.spec.assistant_name, remote_id=live.id,
                                remote_fingerprint=live.fingerprint, location=str(manifest.location()),
                                sensitive=sorted(manifest.sensitive)),
-                        manifest, live, fields)
+                        manifest, live, fields, dialect)
 
 
-def _with_fields(change: Change, manifest: Manifest, live: RemoteAssistant, fields: list[FieldChange]) -> Change:
-    desired = full_spec(manifest.fields)
+def _with_fields(change: Change, manifest: Manifest, live: RemoteAssistant, fields: list[FieldChange],
+                 dialect: str) -> Change:
+    desired = desired_fields(manifest.fields, dialect)
+    changed = {f.field for f in fields}
+    if "engine_type" in changed:
+        # A new mode resets the mode's settings to its defaults (API.md): send everything managed with it.
+        changed |= set(desired)
     change.fields = fields
-    change.body = {f.field: desired[f.field] for f in fields}
-    change.record = record_for(manifest, {name: desired[name] for name in live.fields})
+    change.engine_type = desired["engine_type"]
+    change.body = {name: desired[name] for name in changed if name in desired}
+    for name in companions(changed, dialect) - set(change.body):
+        if name in live.fields:  # carried in one wire value with a changed field: keep the platform's
+            change.body[name] = live.fields[name]
+    change.record = record_for(manifest, {name: desired[name] if name in desired else live.fields[name]
+                                          for name in live.fields})
     return change
 
 
-def _field_changes(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistant) -> list[FieldChange]:
-    desired = full_spec(manifest.fields)
+def _field_changes(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistant,
+                   dialect: str) -> list[FieldChange]:
+    desired = desired_fields(manifest.fields, dialect)
     last = entry.spec if entry else None
     sensitive = manifest.sensitive | set(entry.sensitive if entry else ())
 
+    def shown(name: str) -> bool:
+        return name in live.fields and name in READABLE_FIELDS
+
     # The fast path for fleets: one hash comparison per assistant when nothing changed. An adopted
     # assistant (nothing applied yet) never takes it: its write-only fields are unknown and must be sent.
-    readable = [name for name in CREATE_FIELDS if name in live.fields]
-    wanted_hash = digest(canonical({n: desired[n] for n in readable}))
-    if (last is not None and wanted_hash == digest(canonical({n: live.fields[n] for n in readable}))
-            and all(_write_only_unchanged(n, desired, last, sensitive) for n in CREATE_FIELDS if n not in live.fields)):
-        return []
+    names = list(desired)
+    readable = [n for n in names if shown(n)]
+    if last is not None:
+        wanted_hash = digest(canonical({n: desired_comparable(n, desired[n]) for n in readable}))
+        live_hash = digest(canonical({n: comparable(n, live.fields[n], desired[n]) for n in readable}))
+        if wanted_hash == live_hash and all(_write_only_unchanged(n, desired, last, sensitive)
+                                            for n in names if not shown(n)):
+            return []
 
     changes = []
-    for name in CREATE_FIELDS:
+    for name in names:
         hidden = name in sensitive
         reset = last is not None and name in last and name not in manifest.fields
-        if name in live.fields:
-            before = live.fields[name]
-            if same(before, desired[name]):
+        if shown(name):
+            before = comparable(name, live.fields[name], desired[name])
+            if same(before, desired_comparable(name, desired[name])):
                 continue
             applied = last.get(name, _default(name)) if last is not None else None
             drift = last is not None and not reset and _same_secret_aware(applied, desired[name], hidden)

@@ -1,88 +1,402 @@
-"""The one place that knows how the platform's read shape maps to the create fields.
+"""The one place that knows the platform's shapes: the read shape, both create dialects, and the catalogues' ids.
 
-The manifest speaks create fields (`calls_direction: make`); the platform's
-list answers in its read shape (`type: outbound`), and shows back only some
-fields at all (API.md, "List: the read shape"). Both directions live here: the
-client uses `create_fields_from_read`, the emulator uses `read_shape`.
+The manifest speaks one vocabulary (spec.py). The platform reads assistants back
+in a third shape with its own value types (API.md, "List: the read shape"):
+`"0.70"` for 0.7, `1`/`0` for booleans, `"de"` plus `language_id` for German,
+model ids for model names, `type: outbound` for `calls_direction: make`. And it
+takes creates in two dialects: v1 (the seed's names) and v2 (`name`,
+`language_id`, `mode`, ...). Everything here converts between those and the
+manifest's words; everything after it compares plain, normalised values.
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
 
-from .spec import CREATE_FIELDS
+from .spec import CREATE_FIELDS, V2_ONLY_FIELDS
 
 DIRECTION_TO_TYPE = {"receive": "inbound", "make": "outbound"}
 TYPE_TO_DIRECTION = {v: k for k, v in DIRECTION_TO_TYPE.items()}
+# Which models catalogue (`GET /user/assistants/models?type=`) serves an engine.
+MODEL_TYPE = {"pipeline": "llm", "multimodal": "multimodal", "dualplex": "dualplex"}
+MODEL_ID_FIELD = {"pipeline": "llm_model_id", "multimodal": "multimodal_model_id", "dualplex": "multimodal_model_id"}
 
-# Create fields the platform shows back under the same name.
-SAME_NAME_FIELDS = (
-    "voice_id", "phone_number_id", "language", "timezone", "initial_message", "system_prompt",
-    "variables", "post_call_evaluation", "post_call_schema", "is_webhook_active", "webhook_url",
-)
-# Create fields the platform shows back under another name (create name -> read name).
-RENAMED_FIELDS = {
+# API.md: "Not shown back at all (write-only)". Every other setting is compared with the platform.
+WRITE_ONLY_FIELDS: frozenset[str] = frozenset({
+    "use_min_interrupt_words", "tool_ids", "secondary_languages", "tts_emotion_enabled", "chat_llm_fallback_id",
+    "turn_detection_threshold", "reengagement_prompt", "voice_mail_message", "conversation_inactivity_timeout",
+})
+READABLE_FIELDS: frozenset[str] = frozenset(CREATE_FIELDS) - WRITE_ONLY_FIELDS
+
+# Manifest field -> v2 create field, where the names differ.
+V2_NAMES = {
     "assistant_name": "name",
     "calls_direction": "type",
     "engine_type": "mode",
     "filler_audios": "fillers",
-    "max_call_duration": "max_duration",
     "record_call": "record",
+    "max_call_duration": "max_duration",
+    "re_engagement_interval": "reengagement_interval",
+    "noise_cancellation": "enable_noise_cancellation",
+    "who_speaks_first": "wait_for_customer",
+    "language": "language_id",
+    "secondary_languages": "secondary_language_ids",
+}
+# Settings that read back under another name than their (v1) create name.
+READ_NAMES = {
+    "assistant_name": "name",
+    "calls_direction": "type",
+    "engine_type": "mode",
+    "filler_audios": "fillers",
+    "record_call": "record",
+    "max_call_duration": "max_duration",
+    "re_engagement_interval": "reengagement_interval",
+    "noise_cancellation": "enable_noise_cancellation",
+    "who_speaks_first": "wait_for_customer",
     "end_call_tool": "tools",
 }
-READABLE_FIELDS: frozenset[str] = frozenset(SAME_NAME_FIELDS) | frozenset(RENAMED_FIELDS)
-WRITE_ONLY_FIELDS: tuple[str, ...] = tuple(f for f in CREATE_FIELDS if f not in READABLE_FIELDS)
 
 
-def create_fields_from_read(item: dict[str, Any]) -> dict[str, Any]:
-    """Readable create fields of one listed assistant; a field the item lacks is left out."""
-    fields = {name: item[name] for name in SAME_NAME_FIELDS if name in item}
-    if "name" in item:
-        fields["assistant_name"] = item["name"]
-    if "type" in item:
-        fields["calls_direction"] = TYPE_TO_DIRECTION.get(item["type"], item["type"])
-    if "mode" in item:
-        fields["engine_type"] = item["mode"]
-    if "fillers" in item:
-        fields["filler_audios"] = bool(item["fillers"])
-    if "max_duration" in item:
-        fields["max_call_duration"] = item["max_duration"]
-    if "record" in item:
-        fields["record_call"] = bool(item["record"])
-    if "tools" in item:
-        fields["end_call_tool"] = _end_call_tool(item["tools"] or [])
-    return fields
+class Unreadable(ValueError):
+    """A read-shape value that cannot be turned into a manifest value."""
 
 
-def _end_call_tool(tools: list[dict]) -> dict | None:
-    for tool in tools:
-        if tool.get("type") == "end_call":
-            return dict(tool.get("data") or {})
+class _NotShown:
+    def __repr__(self) -> str:
+        return "NOT_SHOWN"
+
+
+NOT_SHOWN = _NotShown()  # the item does not show this setting: compare it with the last applied spec
+
+
+@dataclass
+class Lookups:
+    """The catalogues that turn ids into names and back. `models` is None when the platform has none."""
+
+    languages: list[dict[str, Any]] = field(default_factory=list)
+    # By type (llm, multimodal, dualplex). None, or a type that is missing or empty: the platform names no
+    # models of it, so model names cannot be checked nor read back from ids.
+    models: dict[str, list[dict[str, Any]] | None] | None = None
+
+    def knows_models(self, engine: str) -> bool:
+        return bool((self.models or {}).get(MODEL_TYPE[engine]))
+
+    def language_name(self, *, id: Any = None, code: Any = None) -> str | None:
+        for language in self.languages:
+            if id is not None and language.get("id") == id:
+                return str(language.get("name"))
+            if code is not None and isinstance(code, str) and code and (
+                    str(language.get("iso_2") or "").lower() == code.lower() or language.get("name") == code):
+                return str(language.get("name"))
+        return None
+
+    def language_id(self, name: str) -> int:
+        for language in self.languages:
+            if language.get("name") == name:
+                return language["id"]
+        raise Unreadable(f"language {name!r} is not in the platform's languages catalogue")
+
+    def model_name(self, engine: str, id: Any) -> str | None:
+        for model in (self.models or {}).get(MODEL_TYPE[engine]) or []:
+            if model.get("id") == id:
+                return str(model.get("name"))
+        return None
+
+    def model_id(self, engine: str, name: str) -> int:
+        for model in (self.models or {}).get(MODEL_TYPE[engine]) or []:
+            if model.get("name") == name:
+                return model["id"]
+        raise Unreadable(f"model {name!r} is not in the platform's {MODEL_TYPE[engine]} models catalogue")
+
+
+# --- reading: the read shape -> manifest values ---
+
+def _integer(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Unreadable(f"expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) < 20:
+        return int(value)
+    raise Unreadable(f"expected an integer, got {_short(value)}")
+
+
+def _number(value: Any) -> float | None:
+    """Numbers arrive as numbers or as decimal strings ("0.70", "1.10")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise Unreadable(f"expected a number, got {value!r}")
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return float(value)
+    if isinstance(value, str) and len(value) < 40:
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            number = None
+        if number is not None and number.is_finite():
+            return float(number)
+    raise Unreadable(f"expected a number or a decimal string, got {_short(value)}")
+
+
+def _flag(value: Any) -> bool | None:
+    """Booleans arrive as true/false or as 1/0."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
+        return value.strip().lower() in ("1", "true")
+    raise Unreadable(f"expected true/false or 1/0, got {_short(value)}")
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise Unreadable(f"expected a string, got {_short(value)}")
+
+
+def _mapping(value: Any) -> dict:
+    if value is None:
+        return {}
+    if isinstance(value, dict):
+        return value
+    raise Unreadable(f"expected an object, got {_short(value)}")
+
+
+def _enum(*allowed: str) -> Callable[[Any], str | None]:
+    def convert(value: Any) -> str | None:
+        if value is None or value in allowed:
+            return value
+        raise Unreadable(f"expected one of {', '.join(allowed)}, got {_short(value)}")
+    return convert
+
+
+def _list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    raise Unreadable(f"expected a list, got {_short(value)}")
+
+
+def _post_call_schema(value: Any) -> list[dict]:
+    items = []
+    for item in _list(value):
+        if not isinstance(item, dict):
+            raise Unreadable(f"expected post_call_schema items to be objects, got {_short(item)}")
+        kind = item.get("type")
+        items.append({"name": item.get("name"), "type": "bool" if kind == "boolean" else kind,
+                      "description": item.get("description")})
+    return items
+
+
+def _tool_items(value: Any) -> list[dict | str]:
+    items = _list(value)
+    for item in items:
+        if not isinstance(item, (dict, str)) or (isinstance(item, dict) and not isinstance(item.get("type"), str)):
+            raise Unreadable(f"expected tools to be objects with a type (or names), got {_short(item)}")
+    return items
+
+
+def _end_call_tool(value: Any) -> Any:
+    for item in _tool_items(value):
+        if item == "end_call":
+            return NOT_SHOWN  # an older answer names the tool without its description
+        if isinstance(item, dict) and item["type"] == "end_call":
+            description = item.get("description", (item.get("data") or {}).get("description"))
+            return {"description": description}
     return None
 
 
-def read_shape(fields: dict[str, Any], *, id: int, user_id: int, status: str,
-               created_at: str, updated_at: str) -> dict[str, Any]:
-    """The platform's read shape for an assistant whose create fields (defaults filled in) are `fields`."""
-    item: dict[str, Any] = {"id": id, "user_id": user_id, "name": fields["assistant_name"], "status": status}
-    item.update({name: fields.get(name) for name in SAME_NAME_FIELDS})
-    item["type"] = DIRECTION_TO_TYPE[fields["calls_direction"]]
-    item["mode"] = fields["engine_type"]
-    item["fillers"] = 1 if fields.get("filler_audios") else 0
-    item["max_duration"] = fields.get("max_call_duration")
-    item["record"] = bool(fields.get("record_call"))
-    tool = fields.get("end_call_tool")
-    item["tools"] = [{"type": "end_call", "data": dict(tool)}] if tool else []
-    item["created_at"] = created_at
-    item["updated_at"] = updated_at
-    return item
+def _built_in_tools(value: Any) -> Any:
+    items = [i for i in _tool_items(value) if i != "end_call" and not (isinstance(i, dict) and i["type"] == "end_call")]
+    if any(isinstance(i, str) for i in items):
+        return NOT_SHOWN
+    return [{k: v for k, v in item.items() if v is not None} for item in items]
 
 
-def created_summary(id: int, fields: dict[str, Any]) -> dict[str, Any]:
-    """The `data` of a create or update answer."""
-    return {
-        "id": id,
-        "name": fields["assistant_name"],
-        "status": "active",
-        "type": DIRECTION_TO_TYPE[fields["calls_direction"]],
-        "mode": fields["engine_type"],
-    }
+def _filler_config(value: Any) -> dict | None:
+    if value is None:
+        return None
+    return {k: v for k, v in _mapping(value).items() if v}
+
+
+# Readable settings shown under their own (v1) name, with the type they are read as.
+_SAME_NAME: dict[str, Callable[[Any], Any]] = {
+    "voice_id": _integer, "phone_number_id": _integer, "timezone": _text, "initial_message": _text,
+    "system_prompt": _text, "variables": _mapping, "post_call_evaluation": _flag, "is_webhook_active": _flag,
+    "webhook_url": _text, "send_webhook_only_on_completed": _flag, "include_recording_in_webhook": _flag,
+    "allow_interruptions": _flag, "endpoint_type": _enum("vad", "ai"), "max_silence_duration": _integer,
+    "min_interrupt_words": _integer, "endpoint_sensitivity": _number, "interrupt_sensitivity": _number,
+    "llm_temperature": _number, "voice_stability": _number, "voice_similarity": _number, "speech_speed": _number,
+    "ambient_sound_volume": _number, "end_call_on_voicemail": _flag, "post_call_schema": _post_call_schema,
+    # v2 settings the list shows under their own names
+    "ringing_time": _integer, "max_initial_silence_duration": _integer, "filler_config": _filler_config,
+    "knowledgebase_id": _integer, "knowledgebase_mode": _enum("function_call", "prompt"),
+    "ambient_sound": _enum("off", "office", "city", "forest", "crowded_room", "cafe", "nature"),
+    "synthesizer_provider_id": _integer, "transcriber_provider_id": _integer,
+    "conversation_ended_retrigger": _flag, "conversation_ended_webhook_url": _text,
+}
+_RENAMED: dict[str, Callable[[Any], Any]] = {
+    "assistant_name": _text,
+    "calls_direction": lambda v: TYPE_TO_DIRECTION[_enum("inbound", "outbound")(v)] if v is not None else None,
+    "engine_type": _enum("pipeline", "multimodal", "dualplex"),
+    "filler_audios": _flag, "record_call": _flag, "max_call_duration": _integer, "re_engagement_interval": _integer,
+    "noise_cancellation": _flag,
+    "who_speaks_first": lambda v: NOT_SHOWN if v is None else ("Customer" if _flag(v) else "AI assistant"),
+    "end_call_tool": _end_call_tool,
+}
+
+
+@dataclass(frozen=True)
+class ReadProblem:
+    field: str       # the manifest field
+    read_field: str  # where it came from in the read shape
+    message: str
+
+
+def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
+    """The manifest values an item of the list shows (settings it does not show are left out)."""
+    fields: dict[str, Any] = {}
+    problems: list[ReadProblem] = []
+
+    def take(name: str, read_name: str, convert: Callable[[Any], Any]) -> None:
+        if read_name not in item:
+            return
+        try:
+            value = convert(item[read_name])
+        except (Unreadable, KeyError) as error:
+            problems.append(ReadProblem(name, read_name, str(error) if isinstance(error, Unreadable)
+                                        else f"unexpected value {_short(item[read_name])}"))
+            return
+        if value is not NOT_SHOWN:
+            fields[name] = value
+
+    for name, convert in _SAME_NAME.items():
+        take(name, name, convert)
+    for name, convert in _RENAMED.items():
+        take(name, READ_NAMES[name], convert)
+    take("tools", "tools", _built_in_tools)
+    _read_language(item, lookups, fields, problems)
+    _read_model(item, lookups, fields, problems)
+    return fields, problems
+
+
+def _read_language(item: dict, lookups: Lookups, fields: dict, problems: list[ReadProblem]) -> None:
+    language_id, code = item.get("language_id"), item.get("language")
+    if language_id is not None:
+        name = lookups.language_name(id=language_id)
+        if name is None:
+            problems.append(ReadProblem("language", "language_id",
+                                        f"language_id {_short(language_id)} is not in the languages catalogue"))
+        else:
+            fields["language"] = name
+    elif code is not None:
+        name = lookups.language_name(code=code)
+        if name is None:
+            problems.append(ReadProblem("language", "language", f"language {_short(code)} matches no language's "
+                                                                "iso_2 code or name in the languages catalogue"))
+        else:
+            fields["language"] = name
+    # Both null: the platform does not say; compare with the last applied spec.
+
+
+def _read_model(item: dict, lookups: Lookups, fields: dict, problems: list[ReadProblem]) -> None:
+    engine = fields.get("engine_type")
+    if engine is None or not lookups.knows_models(engine):
+        return  # without a models catalogue, ids cannot be named: llm_model is then compared as write-only
+    read_name = MODEL_ID_FIELD[engine]
+    model_id = item.get(read_name)
+    if model_id is None:
+        return
+    name = lookups.model_name(engine, model_id)
+    if name is None:
+        problems.append(ReadProblem("llm_model", read_name, f"{read_name} {_short(model_id)} is not in the "
+                                                            f"{MODEL_TYPE[engine]} models catalogue"))
+    else:
+        fields["llm_model"] = name
+
+
+def comparable(name: str, remote: Any, desired: Any) -> Any:
+    """The platform's value in the terms a manifest states it in, so that only what it says is compared.
+
+    Nested keys that a manifest's tool or post-call item leaves out are the platform's business (it may fill
+    in its own defaults there); empty filler lists are the same as none.
+    """
+    if name == "tools" and isinstance(remote, list) and isinstance(desired, list) and len(remote) == len(desired):
+        return [{k: r.get(k) for k in d} if isinstance(r, dict) and isinstance(d, dict) and r.get("type") == d.get("type")
+                else r for r, d in zip(remote, desired)]
+    if name == "filler_config":
+        return {k: v for k, v in remote.items() if v} if isinstance(remote, dict) else remote
+    return remote
+
+
+def desired_comparable(name: str, value: Any) -> Any:
+    if name == "filler_config" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if v}
+    return value
+
+
+# --- writing: manifest values -> a create or update body in a dialect ---
+
+def create_body(fields: dict[str, Any], dialect: str, lookups: Lookups) -> dict[str, Any]:
+    """The create request for the fields a manifest sets (the platform fills in the rest with its defaults)."""
+    return to_dialect(fields, dialect, lookups, engine=fields["engine_type"])
+
+
+def to_dialect(fields: dict[str, Any], dialect: str, lookups: Lookups, *, engine: str) -> dict[str, Any]:
+    """Manifest values as request fields of a dialect (PUT takes the same fields as create)."""
+    if dialect != "v2":
+        return {k: v for k, v in fields.items() if k not in V2_ONLY_FIELDS}
+    body: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name == "language":
+            body["language_id"] = lookups.language_id(value) if value is not None else None
+        elif name == "llm_model":
+            body[MODEL_ID_FIELD[engine]] = lookups.model_id(engine, value) if value is not None else None
+        elif name == "calls_direction":
+            body["type"] = DIRECTION_TO_TYPE[value]
+        elif name == "who_speaks_first":
+            body["wait_for_customer"] = value == "Customer"
+        elif name == "secondary_languages":
+            body["secondary_language_ids"] = [lookups.language_id(n) for n in value] if value is not None else None
+        elif name in ("end_call_tool", "tools"):
+            continue
+        else:
+            body[V2_NAMES.get(name, name)] = value
+    if "end_call_tool" in fields or "tools" in fields:
+        # v2 has one `tools` array, replaced whole: the built-in tools, then the end-call tool last (so a 422's
+        # `tools.N` index is the manifest's own).
+        end_call = fields.get("end_call_tool")
+        body["tools"] = list(fields.get("tools") or []) + ([{"type": "end_call", **end_call}] if end_call else [])
+    return body
+
+
+def companions(changed: set[str], dialect: str) -> set[str]:
+    """Fields an update must also send because the dialect carries them in one value with a changed one."""
+    if dialect == "v2" and changed & {"end_call_tool", "tools"}:
+        return {"end_call_tool", "tools"}
+    return set()
+
+
+def manifest_field(wire_key: str, dialect: str) -> str:
+    """The manifest path for a 422 error key of a request in a dialect (`name` -> `assistant_name`)."""
+    head, _, rest = wire_key.partition(".")
+    if dialect == "v2":
+        reverse = {v: k for k, v in V2_NAMES.items()}
+        if head in ("llm_model_id", "multimodal_model_id"):
+            return "llm_model"
+        head = reverse.get(head, head)
+    return head + ("." + rest if rest else "")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

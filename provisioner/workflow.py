@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,18 +19,19 @@ from typing import Any, Callable, Iterator
 import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
-from .client import PlatformClient, RetryPolicy
+from .client import PlatformClient, RetryPolicy, display_url
 from .errors import PlanError, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest, load_manifests
 from .plan import PLAN_FORMAT, PLAN_FORMAT_VERSION, Action, Plan
-from .planner import RemoteAssistant, compute_plan, full_spec, remote_snapshot, same
+from .planner import RemoteAssistant, compute_plan, desired_fields, remote_snapshot, same
+from .ratelimit import RateBudget, Window, parse_rate_limit
 from .redaction import digest, is_digest
-from .references import Catalog, check_references, reference_warnings
-from .spec import REQUIRED_FIELDS
+from .references import Catalog, check_references
+from .spec import DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
 from .state.sql import open_store
-from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS
+from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups, create_body, to_dialect
 
 TOKEN_ENV = "PROVISIONER_API_TOKEN"
 URL_ENV = "PROVISIONER_API_URL"
@@ -54,6 +56,9 @@ class Settings:
     lock_timeout: float = 0.0
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    api_dialect: str = DEFAULT_DIALECT
+    # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
+    rate_limit: tuple[Window, ...] | None = None
 
 
 def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):
@@ -86,26 +91,31 @@ def read_token(settings: Settings) -> str:
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[PlatformClient]:
     """A client for the configured platform; with --local, an embedded emulator persisted beside the state."""
-    connections = max(4, settings.parallelism)
+    connections = max(1, settings.parallelism)  # --parallelism bounds every request in flight, reads too
     if settings.local:
         from .emulator import EmbeddedPlatform, build_platform
 
         platform = build_platform(db=Path(settings.state_path).parent / LOCAL_PLATFORM_DB)
         token = platform.catalog.tenants[0].token
+        # The embedded platform enforces no rate limit unless told to, so nor does its client.
+        budget = RateBudget(settings.rate_limit or ())
         with EmbeddedPlatform(platform) as embedded:
-            with PlatformClient(embedded.url, token, retry=settings.retry, max_connections=connections) as client:
+            with PlatformClient(embedded.url, token, retry=settings.retry, max_connections=connections,
+                                budget=budget) as client:
                 yield client
         return
     url = settings.api_url or os.environ.get(URL_ENV, "").strip()
     if not url:
         raise ProvisionerError(f"no platform URL: pass --api-url URL or set {URL_ENV} "
                                "(or use --local for the embedded local platform)")
-    with PlatformClient(url, read_token(settings), retry=settings.retry, max_connections=connections) as client:
+    budget = RateBudget(parse_rate_limit("documented") if settings.rate_limit is None else settings.rate_limit)
+    with PlatformClient(url, read_token(settings), retry=settings.retry, max_connections=connections,
+                        budget=budget) as client:
         yield client
 
 
-def validate(paths: list[str]) -> list[Manifest]:
-    return load_manifests(paths)
+def validate(paths: list[str], dialect: str = DEFAULT_DIALECT) -> list[Manifest]:
+    return load_manifests(paths, dialect=dialect)
 
 
 class Session:
@@ -118,6 +128,7 @@ class Session:
         self._stack = contextlib.ExitStack()
         self.state: State
         self._client: PlatformClient | None = None
+        self._catalog: Catalog | None = None
 
     def __enter__(self) -> "Session":
         self._stack.__enter__()
@@ -146,29 +157,60 @@ class Session:
             self._client = self._stack.enter_context(connect(self.settings))
         return self._client
 
-    def remote(self) -> list[RemoteAssistant]:
-        return [RemoteAssistant.from_item(item) for item in self.client.list_assistants()]
+    def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
+                engines: tuple[str, ...] = ()) -> Catalog:
+        if self._catalog is None:
+            engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values()) if e} | set(engines)
+            self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
+        return self._catalog
+
+    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = ()) -> list[RemoteAssistant]:
+        """The platform's assistants, normalised to manifest values (the catalogue and the list read together)."""
+        with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
+            listing = pool.submit(self.client.list_assistants)
+            catalog = self.catalog(list(manifests), pool, engines)
+            items = listing.result()
+        catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
+        return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = ()) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made."""
-        warnings = []
+        remote = self.remote([] if destroy else manifests)
+        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
+                            dialect=self.settings.api_dialect)
         if not destroy:
-            catalog = Catalog.fetch(self.client)
             checked = [m for m in manifests if not targets or m.address in targets]
-            problems = check_references(checked, catalog)
+            by_id = {r.id: r for r in remote}
+            # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
+            released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
+                        if c.action is Action.DELETE and c.remote_id in by_id} - {None}
+            problems = check_references(checked, self._catalog, self._held_numbers(manifests, remote), released)
             if problems:
                 raise PlanError(problems)
-            warnings = reference_warnings(checked, catalog)
-        remote = self.remote()
-        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths)
-        plan.notes += warnings
         return plan, {r.id for r in remote}
+
+    def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
+        """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
+        by_id = {r.id: r for r in remote}
+        claimed = {entry.id for entry in self.state.resources.values()}
+        held = {}
+        for manifest in manifests:
+            entry = self.state.resources.get(manifest.address)
+            if entry is not None and entry.id in by_id:
+                held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
+            else:
+                namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+                if len(namesakes) == 1:
+                    held[manifest.address] = namesakes[0].fields.get("phone_number_id")
+        return held
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None) -> ApplyReport:
+        lookups = self._catalog.lookups if self._catalog else Lookups()
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
-                          parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start)
+                          parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
+                          lookups=lookups)
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""
@@ -179,7 +221,7 @@ class Session:
         if plan.serial != self.state.serial:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
-        remote = {r.id: r for r in self.remote()}
+        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type))}
         claimed = {e.id for e in self.state.resources.values()}
         stale = []
         for change in plan.changes:
@@ -206,13 +248,13 @@ def _restore_secrets(plan: Plan) -> None:
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    manifests = {m.address: m for m in load_manifests(plan.manifest_paths)}
+    manifests = {m.address: m for m in load_manifests(plan.manifest_paths, dialect=plan.dialect)}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
             if not is_digest(change.body.get(name)):
                 continue
-            current = full_spec(manifest.fields)[name] if manifest else None
+            current = desired_fields(manifest.fields, plan.dialect).get(name) if manifest else None
             if current is None or digest(current) != change.body[name]:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
@@ -284,7 +326,7 @@ def refresh(session: Session) -> list[str]:
             continue
         snapshot = remote_snapshot(live.fields, entry.sensitive)
         if snapshot != entry.remote:
-            changed = sorted(k for k in snapshot if entry.remote and not same(snapshot[k], entry.remote.get(k)))
+            changed = sorted(k for k in snapshot if k in entry.remote and not same(snapshot[k], entry.remote[k]))
             entry.remote = snapshot
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
             report.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
@@ -307,7 +349,7 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Pa
         path = out / f"{address}.yaml"
         if path.exists():
             raise ProvisionerError(f"{path} exists; export will not overwrite it (choose another --out)")
-        atomic_write(path, _exported_manifest(address, live).encode())
+        atomic_write(path, _exported_manifest(address, live, session.settings.api_dialect).encode())
         written.append(path)
     return written
 
@@ -318,22 +360,27 @@ def _address_for(name: str, remote_id: int, taken: set[str]) -> str:
     return address
 
 
-def _exported_manifest(address: str, live: RemoteAssistant) -> str:
-    defaults = full_spec({})
-    spec = {name: value for name, value in live.fields.items()
-            if name in REQUIRED_FIELDS or not same(value, defaults[name])}
-    order = [n for n in full_spec({}) if n in spec]
+def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> str:
+    """A manifest of what the platform shows: settings that differ from the documented defaults, in the
+    dialect's vocabulary; empty no-default settings are left out (unmanaged)."""
+    names = fields_of(dialect)
+    spec = {name: live.fields[name] for name in names if name in live.fields
+            and (name in REQUIRED_FIELDS or (has_default(name) and not same(live.fields[name], desired_fields({})[name]))
+                 or (not has_default(name) and live.fields[name] not in (None, [], {})))}
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
-                "spec": {name: spec[name] for name in order}}
+                "spec": {name: spec[name] for name in names if name in spec}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
-    text = text.replace("spec:\n", "spec:\n  llm_model: ''  # write-only: the platform never shows it; set it "
-                                   "before applying\n", 1)
+    missing = [name for name in REQUIRED_FIELDS if name not in spec]
+    for name in missing:
+        text = text.replace("spec:\n", f"spec:\n  {name}: ''  # not shown by the platform: set it before "
+                                        "applying\n", 1)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    hidden = ", ".join(n for n in WRITE_ONLY_FIELDS if n != "llm_model")
+    hidden = ", ".join(sorted(n for n in WRITE_ONLY_FIELDS if n in names))
     return (f"# Exported from the platform (id {live.id}) on {stamp} by `provisioner export`.\n"
-            "# Write-only fields are left out because the platform never shows them back:\n"
-            f"#   llm_model (required: fill it in), {hidden}.\n"
-            "# Applying this manifest adopts the existing assistant by its name; it does not create another.\n"
+            "# Write-only settings are left out because the platform never shows them back:\n"
+            f"#   {hidden}.\n"
+            + (f"# Fill in before applying: {', '.join(missing)}.\n" if missing else "")
+            + "# Applying this manifest adopts the existing assistant by its name; it does not create another.\n"
             + text)
 
 
@@ -363,10 +410,10 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
             "readable_fields": sorted(READABLE_FIELDS)}
 
 
-def manifests_or_empty(paths: list[str]) -> list[Manifest]:
+def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
     existing = [p for p in paths if Path(p).exists()]
-    return load_manifests(existing) if existing else []
+    return load_manifests(existing, dialect=dialect) if existing else []
 
 
 # --- workspaces ---

@@ -42,8 +42,12 @@ def manifest_text(address: str, name: str | None = None, metadata_extra: str = "
 
 @dataclass
 class Platform:
-    url: str
-    http: httpx.Client  # authenticated as the default tenant
+    """The emulator as a test sees it: `http` speaks to the platform API (base URL with /api) as the default
+    tenant; `admin` to the /_emulator endpoints at the root, with the admin token."""
+    url: str            # the platform's base URL, http://127.0.0.1:PORT/api
+    http: httpx.Client  # authenticated as the default tenant, base URL `url`
+    admin: httpx.Client  # authenticated with the admin token, base URL the server's root
+    root_url: str = ""
 
     def assistants(self) -> list[dict]:
         items, page = [], 1
@@ -58,13 +62,19 @@ class Platform:
         return [a for a in self.assistants() if a["name"] == name]
 
     def faults(self, **settings) -> None:
-        self.http.post("/_emulator/faults", json=settings).raise_for_status()
+        self.admin.post("/_emulator/faults", json=settings).raise_for_status()
 
     def stats(self) -> dict:
-        return self.http.get("/_emulator/stats").json()
+        return self.admin.get("/_emulator/stats").json()
 
     def writes(self) -> list[dict]:
-        return self.http.get("/_emulator/requests").json()
+        return self.admin.get("/_emulator/requests").json()
+
+    def concurrency(self) -> dict:
+        return self.admin.get("/_emulator/concurrency").json()
+
+    def reset(self) -> None:
+        self.admin.post("/_emulator/reset").raise_for_status()
 
     def put(self, assistant_id: int, **fields) -> None:
         self.http.put(f"/user/assistant/{assistant_id}", json=fields).raise_for_status()
@@ -80,17 +90,20 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def emulator():
+    """One emulator for the session, on a free loopback port (rate limits off, both dialects)."""
     with EmbeddedPlatform(build_platform()) as embedded:
         yield embedded
 
 
 @pytest.fixture
 def platform(emulator):
-    with httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http:
-        http.post("/_emulator/faults", json={"latency_ms": 0, "error_rate": 0, "rate_limit": 0,
-                                             "commit_fail_rate": 0, "seed": None})
-        http.post("/_emulator/reset")
-        yield Platform(emulator.url, http)
+    with httpx.Client(base_url=emulator.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http, \
+            httpx.Client(base_url=emulator.root_url, headers={"Authorization": f"Bearer {emulator.admin_token}"},
+                         timeout=30) as admin:
+        admin.post("/_emulator/faults", json={"latency_ms": 0, "error_rate": 0, "rate_limit": "off",
+                                              "commit_fail_rate": 0, "seed": None}).raise_for_status()
+        admin.post("/_emulator/reset").raise_for_status()
+        yield Platform(emulator.url, http, admin, emulator.root_url)
 
 
 @dataclass
@@ -111,6 +124,7 @@ class Workspace:
         self.root = root
         self.platform = platform
         self.token = token
+        self.dialect = "v1"
         (root / "manifests").mkdir()
 
     def write(self, relative: str, text: str) -> Path:
@@ -134,7 +148,8 @@ class Workspace:
         cwd = os.getcwd()
         os.chdir(self.root)
         try:
-            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": self.token},
+            result = runner.invoke(cli, argv, input=input, env={"PROVISIONER_API_TOKEN": self.token, "PROVISIONER_RATE_LIMIT": "off",
+                                                          "PROVISIONER_API_DIALECT": self.dialect},
                                    catch_exceptions=False)
         finally:
             os.chdir(cwd)
@@ -161,3 +176,29 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path, platform) -> Workspace:
     return Workspace(tmp_path, platform)
+
+
+def _default_lookups():
+    from importlib import resources
+
+    import yaml
+
+    from provisioner.wire import Lookups
+
+    catalog = yaml.safe_load(resources.files("provisioner.emulator").joinpath("default_catalog.yaml").read_text())
+    models: dict[str, list] = {}
+    for model in catalog["models"]:
+        models.setdefault(model["type"], []).append(model)
+    return Lookups(catalog["languages"], models)
+
+
+DEFAULT_LOOKUPS = _default_lookups()
+
+
+def read_back(item: dict) -> dict:
+    """A listed assistant in manifest values, as the provisioner reads it (the default catalogue's ids)."""
+    from provisioner.wire import read_fields
+
+    fields, problems = read_fields(item, DEFAULT_LOOKUPS)
+    assert not problems, problems
+    return fields

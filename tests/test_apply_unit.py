@@ -2,7 +2,7 @@
 import threading
 import time
 
-from provisioner.apply import SharedLookup, StateRecorder
+from provisioner.apply import SharedLookup, WriteGate, StateRecorder
 from provisioner.state import State
 from provisioner.state.sql import open_store
 
@@ -22,7 +22,7 @@ class SlowList:
 
 def test_a_lookup_reuses_only_a_read_that_began_after_the_failure():
     client = SlowList()
-    lookup = SharedLookup(client)
+    lookup = SharedLookup(client, WriteGate())
     failed_at = time.monotonic()
     results = []
     threads = [threading.Thread(target=lambda: results.append(lookup.items_read_after(failed_at)))

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from provisioner.wire import create_fields_from_read
+from conftest import read_back as create_fields_from_read
 from conftest import REQUIRED, manifest_text
 
 
@@ -12,7 +12,8 @@ def test_plan_apply_plan_no_changes(workspace):
     workspace.add("sales", name="Sales", calls_direction="make", record_call=True, max_call_duration=900,
                   filler_audios=True, end_call_tool={"description": "bye"}, variables={"team": "sales", "n": 3},
                   post_call_schema=[{"name": "ok", "type": "bool", "description": "d"}], phone_number_id=46)
-    workspace.add("support", name="Support", calls_direction="receive", engine_type="multimodal", voice_id=11)
+    workspace.add("support", name="Support", calls_direction="receive", engine_type="multimodal", voice_id=11,
+                  llm_model="gpt-4o-realtime", phone_number_id=45)
 
     plan = workspace.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 2, plan.all
@@ -187,11 +188,38 @@ def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_comple
     assert fixed.exit_code == 0 and "1 added" in fixed.output
 
 
-def test_a_voice_of_the_other_mode_is_a_warning_not_an_error(workspace):
-    workspace.add("a", voice_id=11, engine_type="pipeline")
-    result = workspace.run("plan")
-    assert result.exit_code == 0
-    assert "voice 11 is a multimodal voice, and engine_type is pipeline" in result.output
+def test_references_are_checked_against_the_catalogues_before_any_write(workspace):
+    workspace.add("a", voice_id=11, engine_type="pipeline")  # a multimodal voice
+    workspace.add("b", name="B", llm_model="gpt-4-turbo")      # no such model
+    workspace.add("c", name="C", llm_model="gpt-4o", engine_type="multimodal", voice_id=11)  # an llm, not multimodal
+    workspace.add("d", name="D", calls_direction="receive", phone_number_id=46)  # a caller-ID number
+    workspace.add("e", name="E", calls_direction="receive", phone_number_id=45)
+    workspace.add("f", name="F", calls_direction="receive", phone_number_id=45)  # taken by e in the same plan
+    workspace.add("g", name="G", phone_number_id=90)  # the other tenant's
+    workspace.add("h", name="H", language="Klingon")
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    err = result.stderr
+    assert "a.yaml:" in err and "voice 11 (Nova) is a multimodal voice, not compatible with engine_type pipeline" in err
+    assert "model 'gpt-4-turbo' is not in the platform's llm models" in err and "did you mean 'gpt-4o'" in err
+    assert "model 'gpt-4o' is not in the platform's multimodal models" in err
+    assert "phone number 46" in err and "cannot take inbound calls" in err
+    assert "phone number 45 is also the inbound number of 'e'" in err
+    assert "phone number 90 is not one of your phone numbers" in err
+    assert "language 'Klingon' does not exist" in err
+    assert workspace.platform.stats()["requests"].get("POST /user/assistant") is None
+
+
+def test_an_inbound_number_an_assistant_already_holds_stays_valid(workspace):
+    workspace.add("e", name="E", calls_direction="receive", phone_number_id=45)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    # 45 is now held by E, so ?type=inbound no longer offers it; E may keep it.
+    workspace.add("e", name="E", calls_direction="receive", phone_number_id=45, system_prompt="Changed")
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    workspace.add("x", name="X", calls_direction="receive", phone_number_id=45)
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "cannot take inbound calls" in refused.stderr
 
 
 def test_usage_errors_exit_1_not_2_which_means_changes(tmp_path):

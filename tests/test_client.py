@@ -3,7 +3,8 @@ import httpx
 import pytest
 
 from provisioner.client import PlatformClient, RetryPolicy
-from provisioner.errors import (AuthenticationError, RejectedError, ServerError,
+from provisioner.ratelimit import RateBudget
+from provisioner.errors import (ApiError, AuthenticationError, RejectedError, ServerError,
                                 TransportError)
 
 
@@ -18,8 +19,8 @@ def scripted(*answers):
         if isinstance(answer, Exception):
             raise answer
         status, headers = answer if isinstance(answer, tuple) else (answer, {})
-        data = [] if request.method == "GET" else {"id": 5}
-        body = {"data": data, "current_page": 1, "last_page": 1} if status < 300 else {"message": "no"}
+        body = ({"data": [], "current_page": 1, "last_page": 1, "total": 0} if request.method == "GET"
+                else {"data": {"id": 5}}) if status < 300 else {"message": "no"}
         if status == 422:
             body = {"message": "The voice id is invalid.", "errors": {"voice_id": ["The selected voice id is invalid."]}}
         return httpx.Response(status, json=body, headers=headers)
@@ -30,9 +31,10 @@ def scripted(*answers):
         sleeps.append(seconds)
         now[0] += seconds
 
+    clock = lambda: now[0]  # noqa: E731
     client = PlatformClient("http://platform.test", "tok", transport=httpx.MockTransport(handler),
                             retry=RetryPolicy(max_attempts=4, backoff_base=0.5, backoff_max=4),
-                            sleep=sleep, clock=lambda: now[0])
+                            sleep=sleep, clock=clock, budget=RateBudget(clock=clock, sleep=sleep))
     return client, calls, sleeps
 
 
@@ -42,11 +44,38 @@ def test_429_honours_retry_after():
     assert [s for s in sleeps if s] == [3.0, 1.0] and len(calls) == 3
 
 
+def test_429_honours_the_documented_retry_after_in_the_body():
+    calls, sleeps, now = [], [], [0.0]
+
+    def handler(request):
+        calls.append(now[0])
+        if len(calls) == 1:
+            return httpx.Response(429, json={"error": "Rate limit exceeded", "message": "Too many", "retry_after": 7})
+        return httpx.Response(200, json={"data": [], "current_page": 1, "last_page": 1, "total": 0})
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler), sleep=sleep,
+                            clock=lambda: now[0], budget=RateBudget(clock=lambda: now[0], sleep=sleep))
+    client.list_assistants()
+    assert calls == [0.0, 7.0] and client.rate_limited == 1
+
+
+@pytest.mark.parametrize("retry_after", ["100000", "inf", "-3", "nan", "soon", 1e300])
+def test_absurd_or_too_long_waits_are_refused_not_slept(retry_after):
+    client, calls, sleeps = scripted((429, {"Retry-After": str(retry_after)}), 200)
+    with pytest.raises(ApiError, match="wait"):
+        client.list_assistants()
+    assert sum(sleeps) < 1 and len(calls) == 1
+
+
 def test_429s_do_not_use_up_attempts_and_pause_the_whole_client():
     client, calls, sleeps = scripted(*[(429, {"Retry-After": "1"})] * 6, 200)
     assert client.list_assistants() == []  # 6 refusals, though max_attempts is 4
     assert len(calls) == 7
-    assert client._resume_at > 0
+    assert client.budget._paused_until > 0
 
 
 def test_5xx_and_network_errors_back_off_exponentially_with_jitter_for_reads():
@@ -115,10 +144,12 @@ def test_later_pages_are_fetched_after_the_first_gives_last_page():
     def handler(request):
         page = int(request.url.params["page"])
         pages.append((page, int(request.url.params["per_page"])))
-        return httpx.Response(200, json={"current_page": page, "last_page": 4, "data": [{"id": page}]})
+        count = 100 if page < 4 else 1
+        data = [{"id": (page - 1) * 100 + i + 1, "name": "a"} for i in range(count)]
+        return httpx.Response(200, json={"current_page": page, "last_page": 4, "total": 301, "data": data})
 
     client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler))
-    assert [item["id"] for item in client.list_assistants()] == [1, 2, 3, 4]
+    assert [item["id"] for item in client.list_assistants()] == list(range(1, 302))
     assert pages[0] == (1, 100) and sorted(pages) == [(1, 100), (2, 100), (3, 100), (4, 100)]
 
 
@@ -126,11 +157,13 @@ def test_catalogues_accept_bare_arrays_and_data_objects():
     def handler(request):
         if request.url.path.endswith("languages"):
             return httpx.Response(200, json=[{"id": 1, "name": "English"}])
-        return httpx.Response(200, json={"data": [{"id": 7, "name": "V", "mode": "pipeline"}]})
+        return httpx.Response(200, json={"data": [{"id": 7, "name": "V", "mode": "pipeline"},
+                                                  {"id": 8, "name": "W", "mode": "multimodal"}]})
 
     client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler))
     assert client.languages() == [{"id": 1, "name": "English"}]
-    assert [v["id"] for v in client.voices()] == [7]
+    # An older catalogue that ignores the mode filter but marks each voice's mode.
+    assert [v["id"] for v in client.voices("pipeline")] == [7]
 
 
 def test_a_base_url_with_a_path_prefix_is_kept():
@@ -138,8 +171,31 @@ def test_a_base_url_with_a_path_prefix_is_kept():
 
     def handler(request):
         seen.append(str(request.url))
-        return httpx.Response(200, json={"data": [], "last_page": 1})
+        return httpx.Response(200, json={"data": [], "last_page": 1, "total": 0})
 
     for base in ("http://h.test/api", "http://h.test/api/"):
         PlatformClient(base, "t", transport=httpx.MockTransport(handler)).list_assistants()
     assert seen == ["http://h.test/api/user/assistants/get?per_page=100&page=1"] * 2
+
+
+def test_a_remaining_budget_of_zero_pauses_every_thread_until_the_reset():
+    import time as real_time
+
+    now, sleeps, calls = [0.0], [], []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def handler(request):
+        calls.append(now[0])
+        headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                   "X-RateLimit-Reset": str(int(real_time.time()) + 6)} if len(calls) == 1 else {}
+        return httpx.Response(200, json=[{"id": 1, "name": "English"}], headers=headers)
+
+    clock = lambda: now[0]  # noqa: E731
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler), sleep=sleep, clock=clock,
+                            budget=RateBudget(clock=clock, sleep=sleep))
+    client.languages()
+    client.languages()
+    assert 4.5 <= calls[1] - calls[0] <= 6.5

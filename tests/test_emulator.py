@@ -1,148 +1,61 @@
-"""The emulator answers as API.md says: shapes, rules, auth, tenants, pagination, and its test endpoints."""
+"""The emulator's own additions (API.md "The emulator's own additions"): the command, its catalogue file,
+SQLite persistence, fault injection, stats and the admin endpoints. The platform contract itself is checked
+in tests/conformance/."""
+import os
+import socket
+import subprocess
+import sys
+import time
+
 import httpx
 import pytest
 
-from conftest import OTHER_TOKEN, REQUIRED
+from conftest import OTHER_TOKEN, REQUIRED, TOKEN
 
 BODY = {"assistant_name": "Emu", **REQUIRED}
 
 
-def test_create_answers_the_documented_shape(platform):
-    response = platform.http.post("/user/assistant", json={**BODY, "calls_direction": "receive"})
-    assert response.status_code in (200, 201)
-    body = response.json()
-    assert body["message"] == "Assistant created successfully"
-    assert set(body["data"]) == {"id", "name", "status", "type", "mode"}
-    assert body["data"]["name"] == "Emu" and body["data"]["status"] == "active"
-    assert body["data"]["type"] == "inbound" and body["data"]["mode"] == "pipeline"
+def test_the_base_url_ends_in_api_and_the_admin_endpoints_live_at_the_root(emulator):
+    assert emulator.url == emulator.root_url + "/api"
+    assert emulator.admin_token == emulator.platform.admin_token
 
 
-def test_list_answers_the_read_shape_not_the_create_shape(platform):
-    platform.create(**BODY, filler_audios=True, max_call_duration=300, record_call=True,
-                    end_call_tool={"description": "bye"}, variables={"k": "v"})
-    [item] = platform.assistants()
-    assert item["name"] == "Emu" and "assistant_name" not in item
-    assert item["type"] == "outbound" and item["mode"] == "pipeline"
-    assert item["fillers"] == 1 and item["max_duration"] == 300 and item["record"] is True
-    assert item["tools"] == [{"type": "end_call", "data": {"description": "bye"}}]
-    assert item["variables"] == {"k": "v"} and item["user_id"] == 1 and item["status"] == "active"
-    assert {"created_at", "updated_at"} <= set(item)
-    # Write-only fields are never shown back.
-    for field in ("llm_model", "speech_speed", "who_speaks_first", "calls_direction", "engine_type"):
-        assert field not in item
-
-
-def test_validation_errors_use_the_422_shape_with_dotted_keys(platform):
-    response = platform.http.post("/user/assistant", json={
-        **BODY, "voice_id": 999, "speech_speed": 2, "language": "Klingon", "phone_number_id": 90,
-        "post_call_schema": [{"name": "bad name", "type": "text"}], "is_webhook_active": True,
-        "timezone": "Mars/Base", "end_call_tool": {"description": "x" * 501}})
-    assert response.status_code == 422
-    body = response.json()
-    assert isinstance(body["message"], str) and body["message"]
-    assert set(body["errors"]) == {"voice_id", "speech_speed", "language", "phone_number_id",
-                                   "post_call_schema.0.name", "post_call_schema.0.type",
-                                   "post_call_schema.0.description", "webhook_url", "timezone",
-                                   "end_call_tool.description"}
-    assert all(isinstance(m, list) and m and all(isinstance(x, str) for x in m) for m in body["errors"].values())
-    assert platform.assistants() == []
-
-
-def test_missing_required_fields_and_a_non_json_body(platform):
-    response = platform.http.post("/user/assistant", content=b"{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 422
-    assert set(response.json()["errors"]) == {"assistant_name", "voice_id", "language", "llm_model",
-                                              "calls_direction", "engine_type", "timezone", "initial_message",
-                                              "system_prompt"}
-
-
-def test_unknown_fields_are_ignored_like_the_platform_does(platform):
-    assert platform.http.post("/user/assistant", json={**BODY, "colour": "red"}).status_code in (200, 201)
-
-
-def test_auth_is_required(platform):
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic local-dev-token"}):
-        response = httpx.get(platform.url + "/user/assistants/get", headers=headers)
-        assert response.status_code == 401 and response.json() == {"message": "Unauthenticated."}
-
-
-def test_tenants_are_isolated(platform):
-    mine = platform.create(**BODY)
-    other = httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {OTHER_TOKEN}"})
-    assert other.get("/user/assistants/get").json()["total"] == 0
-    assert other.put(f"/user/assistant/{mine['id']}", json={"assistant_name": "x"}).status_code == 404
-    assert other.delete(f"/user/assistant/{mine['id']}").status_code == 404
-    # Phone number 90 belongs to the other tenant: mine may not use it.
-    assert platform.http.post("/user/assistant", json={**BODY, "phone_number_id": 90}).status_code == 422
-    assert other.post("/user/assistant", json={**BODY, "phone_number_id": 90}).status_code in (200, 201)
-
-
-def test_update_validates_like_create_and_changes_only_what_is_sent(platform):
-    created = platform.create(**BODY, record_call=True)
-    path = f"/user/assistant/{created['id']}"
-    response = platform.http.put(path, json={"system_prompt": "New", "speech_speed": 5})
-    assert response.status_code == 422 and set(response.json()["errors"]) == {"speech_speed"}
-    response = platform.http.put(path, json={"system_prompt": "New"})
-    assert response.status_code == 200 and response.json()["message"] == "Assistant updated successfully"
-    [item] = platform.assistants()
-    assert item["system_prompt"] == "New" and item["record"] is True
-    assert platform.http.put("/user/assistant/99999", json={}).status_code == 404
-
-
-def test_delete(platform):
+def test_stats_count_requests_per_route_template_without_the_prefix(platform):
     created = platform.create(**BODY)
-    response = platform.http.delete(f"/user/assistant/{created['id']}")
-    assert response.status_code == 200 and response.json() == {"message": "Assistant deleted successfully"}
-    assert platform.http.delete(f"/user/assistant/{created['id']}").status_code == 404
-    assert platform.assistants() == []
-
-
-def test_pagination(platform):
-    for i in range(25):
-        platform.create(**{**BODY, "assistant_name": f"A{i}"})
-    page = platform.http.get("/user/assistants/get").json()
-    assert (page["per_page"], page["total"], page["last_page"], page["current_page"]) == (10, 25, 3, 1)
-    assert (page["from"], page["to"], len(page["data"])) == (1, 10, 10)
-    last = platform.http.get("/user/assistants/get", params={"per_page": 10, "page": 3}).json()
-    assert (last["from"], last["to"], len(last["data"])) == (21, 25, 5)
-    beyond = platform.http.get("/user/assistants/get", params={"page": 9}).json()
-    assert beyond["data"] == [] and beyond["from"] is None
-    names = [a["name"] for a in platform.assistants()]
-    assert names == [f"A{i}" for i in range(25)]
-    for bad in ({"per_page": 0}, {"per_page": 101}, {"per_page": "x"}, {"page": 0}):
-        assert platform.http.get("/user/assistants/get", params=bad).status_code == 422
-
-
-def test_catalogues(platform):
-    voices = platform.http.get("/user/assistants/voices", params={"mode": "multimodal"}).json()
-    voices = voices["data"] if isinstance(voices, dict) else voices
-    assert voices and all(v["mode"] == "multimodal" and {"id", "name"} <= set(v) for v in voices)
-    languages = platform.http.get("/user/assistants/languages").json()
-    languages = languages["data"] if isinstance(languages, dict) else languages
-    assert {"id": 1, "name": "English"} in languages
-    numbers = platform.http.get("/user/assistants/phone-numbers", params={"type": "inbound"}).json()
-    numbers = numbers["data"] if isinstance(numbers, dict) else numbers
-    assert {n["id"] for n in numbers} == {45, 47}
-    assert set(numbers[0]) == {"id", "phone_number", "country_code", "type_label", "is_available"}
-
-
-def test_stats_faults_and_reset(platform):
-    platform.create(**BODY)
     platform.http.get("/user/assistants/get")
+    platform.http.put(f"/user/assistant/{created['id']}", json={"system_prompt": "x"})
+    platform.http.get("/user/assistants/get")     # answered 401 below still counts
+    httpx.get(platform.url + "/user/assistants/get")
     stats = platform.stats()
-    assert stats["requests"]["POST /user/assistant"] == 1 and stats["total"] >= 2
-    platform.faults(error_rate=1.0)
-    assert platform.http.get("/user/assistants/get").status_code == 500
-    platform.faults(error_rate=0, rate_limit=2)
-    codes = [platform.http.get("/user/assistants/get").status_code for _ in range(4)]
-    assert codes[:2] == [200, 200] and 429 in codes
-    limited = platform.http.get("/user/assistants/get")
-    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
-    assert platform.http.post("/_emulator/faults", json={"error_rate": 2}).status_code == 422
-    platform.faults(rate_limit=0)
-    platform.http.post("/_emulator/reset")
-    assert platform.stats() == {"total": 0, "requests": {}}
+    assert stats["requests"] == {"POST /user/assistant": 1, "GET /user/assistants/get": 3,
+                                 "PUT /user/assistant/{id}": 1}
+    assert stats["total"] == 5 and stats["rate_limited"] == 0
+    platform.reset()
+    assert platform.stats() == {"total": 0, "requests": {}, "rate_limited": 0}
     assert platform.assistants() == []
+
+
+def test_the_journal_keeps_recent_write_bodies(platform):
+    created = platform.create(**BODY)
+    platform.put(created["id"], system_prompt="New")
+    writes = platform.writes()
+    assert [(w["method"], w["path"]) for w in writes] == [("POST", "/user/assistant"),
+                                                        ("PUT", f"/user/assistant/{created['id']}")]
+    assert writes[1]["body"] == {"system_prompt": "New"}
+
+
+def test_injected_errors_and_latency(platform):
+    platform.faults(error_rate=1.0)
+    response = platform.http.get("/user/assistants/get")
+    assert response.status_code == 500 and response.json() == {"message": "Server Error"}
+    assert "X-RateLimit-Limit" in response.headers
+    platform.faults(error_rate=0, latency_ms=150)
+    started = time.monotonic()
+    assert platform.http.get("/user/assistants/languages").status_code == 200
+    assert time.monotonic() - started >= 0.15
+    platform.faults(latency_ms=0)
+    assert platform.admin.post("/_emulator/faults", json={"error_rate": 2}).status_code == 422
+    assert platform.admin.post("/_emulator/faults", json={"colour": "red"}).status_code == 422
 
 
 def test_commit_failures_take_effect_then_fail(platform):
@@ -158,7 +71,55 @@ def test_commit_failures_take_effect_then_fail(platform):
     assert len(platform.assistants()) == 6
 
 
-@pytest.mark.parametrize("catalog_text, error", [("voices: []\n", "tenants")])
+def test_concurrency_endpoint(platform):
+    platform.http.get("/user/assistants/get")
+    assert platform.concurrency()["max_in_flight"] >= 1 and platform.concurrency()["in_flight"] == 0
+
+
+def test_an_old_numeric_rate_limit_means_requests_per_second(platform):
+    platform.faults(rate_limit=2)
+    assert platform.admin.get("/_emulator/faults").json()["rate_limit"] == "2/1s"
+    codes = [platform.http.get("/user/assistants/languages").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
+def test_rate_limit_specs():
+    from provisioner.emulator import parse_rate_limit
+
+    assert parse_rate_limit("off") == []
+    assert parse_rate_limit("documented") == [(100, 60.0), (20, 10.0)]
+    assert parse_rate_limit("1000/60s,200/10s") == [(1000, 60.0), (200, 10.0)]
+    assert parse_rate_limit("5/1m") == [(5, 60.0)]
+    for bad in ("fast", "0/10s", "10/0s", "10/s/s"):
+        with pytest.raises(ValueError):
+            parse_rate_limit(bad)
+
+
+def test_sliding_window_log_counts_admitted_requests_at_arrival():
+    from provisioner.emulator.faults import RateLimiter
+
+    now = [1000.0]
+    limiter = RateLimiter("3/10s", clock=lambda: now[0])
+    assert [limiter.admit("t").allowed for _ in range(3)] == [True, True, True]
+    refused = limiter.admit("t")
+    assert not refused.allowed and refused.retry_after == 10 and refused.reset == 1010
+    now[0] = 1009.9
+    assert not limiter.admit("t").allowed      # refused requests do not count, but the window has not moved
+    now[0] = 1010.0
+    assert limiter.admit("t").allowed          # the first three arrived at 1000: out of the window now
+    assert limiter.admit("u").allowed          # another token, another log
+
+
+def test_decimal_strings_keep_precision():
+    from provisioner.emulator.fields import decimal_string
+
+    assert [decimal_string(v) for v in (0.7, 1.1, 1, 0, 0.125, 0.1, 1.0, 0.05)] == \
+        ["0.70", "1.10", "1.00", "0.00", "0.125", "0.10", "1.00", "0.05"]
+
+
+@pytest.mark.parametrize("catalog_text, error", [("voices: []\n", "tenants"), ("- a list\n", "mapping"),
+                                                 ("voices: []\nlanguages: []\ntenants: [{token: a, user_id: 1}, "
+                                                  "{token: a, user_id: 2}]\n", "share a token")])
 def test_a_bad_catalogue_is_refused(tmp_path, catalog_text, error):
     from provisioner.emulator import load_catalog
 
@@ -168,61 +129,152 @@ def test_a_bad_catalogue_is_refused(tmp_path, catalog_text, error):
         load_catalog(path)
 
 
-def test_the_emulator_command_persists_in_sqlite_and_reads_its_catalogue(tmp_path):
-    import socket
-    import subprocess
-    import sys
-    import time
-
-    catalog = tmp_path / "catalog.yaml"
-    catalog.write_text("voices: [{id: 7, name: V, mode: pipeline}]\nlanguages: [{id: 1, name: Klingon}]\n"
-                       "tenants: [{token: t1, user_id: 5, phone_numbers: [{id: 3, phone_number: '+1555'}]}]\n")
-
-    def start(*extra):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        process = subprocess.Popen([sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
-                                    "--db", str(tmp_path / "e.db"), "--catalog", str(catalog), *extra],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer t1"})
-        for _ in range(100):
-            try:
-                client.get("/_emulator/stats")
-                return process, client
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise AssertionError(process.stderr.read())
-
-    process, client = start()
-    try:
-        body = {**BODY, "voice_id": 7, "language": "Klingon", "phone_number_id": 3}
-        assert client.post("/user/assistant", json=body).status_code in (200, 201)
-        assert client.post("/user/assistant", json={**body, "voice_id": 1}).status_code == 422
-    finally:
-        process.terminate()
-        process.wait()
-    process, client = start("--error-rate", "1", "--seed", "1")
-    try:
-        assert client.get("/user/assistants/get").status_code == 500
-        client.post("/_emulator/faults", json={"error_rate": 0})
-        [item] = client.get("/user/assistants/get").json()["data"]
-        assert item["user_id"] == 5 and item["voice_id"] == 7
-    finally:
-        process.terminate()
-        process.wait()
-
-
-def test_a_catalogue_from_elsewhere_loads_with_what_it_has(tmp_path):
+def test_the_default_catalogue():
     from provisioner.emulator import load_catalog
 
-    path = tmp_path / "c.yaml"
-    path.write_text("voices: [{id: 1, name: A, gender: f}]\nlanguages: [{id: 1, name: English, code: en}]\n"
-                    "tenants: [{token: t, user_id: 1, phone_numbers: [{id: 2, phone_number: '+1', type: both}]}]\n")
-    catalog = load_catalog(path)
-    assert catalog.voices[0].mode is None and catalog.tenants[0].phone_numbers[0].listed_under("inbound")
+    catalog = load_catalog()
+    assert [(v.id, v.name, v.mode) for v in catalog.voices] == [
+        (1, "Sarah", "pipeline"), (2, "James", "pipeline"), (3, "Maria", "pipeline"), (4, "Aiko", "pipeline"),
+        (11, "Nova", "multimodal"), (12, "Echo", "multimodal"), (21, "Orion", "dualplex"), (22, "Lyra", "dualplex")]
+    assert [(lang.id, lang.name, lang.iso_2) for lang in catalog.languages] == [
+        (1, "English", "en"), (2, "Spanish", "es"), (3, "French", "fr"), (5, "German", "de"),
+        (6, "Portuguese", "pt"), (7, "Japanese", "ja")]
+    assert [(m.id, m.name, m.type, m.code) for m in catalog.models] == [
+        (11, "gpt-4o", "llm", None), (12, "gpt-4o-mini", "llm", None), (13, "claude-sonnet-4", "llm", None),
+        (21, "gpt-4o-realtime", "multimodal", "gpt-4o-realtime-preview"),
+        (22, "gpt-4o-mini-realtime", "multimodal", "gpt-4o-mini-realtime-preview"),
+        (31, "gemini-live", "dualplex", "gemini-2.5-flash-live")]
+    first, second = catalog.tenants
+    assert (first.token, first.user_id, second.token, second.user_id) == (TOKEN, 1, OTHER_TOKEN, 2)
+    assert [(n.id, n.phone_number, n.country_code, n.caller_id) for n in first.phone_numbers] == [
+        (45, "+14155550100", "US", False), (46, "+14155550101", "US", True), (47, "+442071838750", "GB", False)]
+    assert [(n.id, n.phone_number) for n in second.phone_numbers] == [(90, "+14155550190")]
+    assert catalog.synthesizer_providers and catalog.transcriber_providers
+
+
+OLD_CATALOGUE = ("voices: [{id: 7, name: V, gender: f}]\n"
+                 "languages: [{id: 1, name: Klingon}, {id: 2, name: German}]\n"
+                 "tenants: [{token: t1, user_id: 5, phone_numbers: [{id: 3, phone_number: '+1555', type: both}]}]\n")
+
+
+def test_an_older_catalogue_without_models_or_iso_2_still_works(tmp_path):
+    from provisioner.emulator import EmbeddedPlatform, build_platform
+
+    path = tmp_path / "old.yaml"
+    path.write_text(OLD_CATALOGUE)
+    with EmbeddedPlatform(build_platform(catalog=path)) as embedded:
+        http = httpx.Client(base_url=embedded.url, headers={"Authorization": "Bearer t1"})
+        assert http.get("/user/assistants/languages").json() == [
+            {"id": 1, "name": "Klingon", "iso_2": None}, {"id": 2, "name": "German", "iso_2": "de"}]
+        assert http.get("/user/assistants/models", params={"type": "llm"}).json() == []
+        body = {**BODY, "voice_id": 7, "language": "German", "llm_model": "any-model-at-all", "phone_number_id": 3}
+        assert http.post("/user/assistant", json=body).status_code == 201
+        body_mm = {**body, "engine_type": "multimodal", "llm_model": "whatever-realtime", "phone_number_id": None}
+        assert http.post("/user/assistant", json=body_mm).status_code == 201    # a voice without mode suits all
+        first, second = http.get("/user/assistants/get").json()["data"]
+        assert (first["language"], first["llm_model_id"], first["multimodal_model_id"]) == ("de", None, None)
+        assert second["mode"] == "multimodal"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(tmp_path, *extra, env=None):
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", "emulator", "--port", str(port), *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, **(env or {})})
+    root = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(root + "/api/user/assistants/languages")
+            return process, root
+        except httpx.TransportError:
+            if process.poll() is not None:
+                raise AssertionError(process.stderr.read())
+            time.sleep(0.05)
+    raise AssertionError("the emulator did not start")
+
+
+def _stop(process) -> str:
+    process.terminate()
+    out, _ = process.communicate(timeout=10)
+    return out
+
+
+def test_the_emulator_command_persists_in_sqlite_and_reads_its_catalogue(tmp_path):
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text("voices: [{id: 7, name: V, mode: pipeline}]\n"
+                       "languages: [{id: 1, name: Klingon, iso_2: tl}]\n"
+                       "models: [{id: 4, name: tiny, type: llm}]\n"
+                       "tenants: [{token: t1, user_id: 5, phone_numbers: [{id: 3, phone_number: '+1555'}]}]\n")
+    db = tmp_path / "e.db"
+    process, root = _start(tmp_path, "--db", str(db), "--catalog", str(catalog), "--admin-token", "adm")
+    try:
+        api = httpx.Client(base_url=root + "/api", headers={"Authorization": "Bearer t1"})
+        body = {**BODY, "voice_id": 7, "language": "Klingon", "llm_model": "tiny", "phone_number_id": 3}
+        assert api.post("/user/assistant", json=body).status_code == 201
+        assert api.post("/user/assistant", json={**body, "voice_id": 1}).status_code == 422
+    finally:
+        out = _stop(process)
+    assert f"{root}/api" in out and "t1" in out and "adm" in out
+    process, root = _start(tmp_path, "--db", str(db), "--catalog", str(catalog), "--error-rate", "1", "--seed", "1",
+                           env={"PROVISIONER_EMULATOR_ADMIN_TOKEN": "from-env"})
+    try:
+        api = httpx.Client(base_url=root + "/api", headers={"Authorization": "Bearer t1"})
+        assert api.get("/user/assistants/get").status_code == 500
+        admin = {"Authorization": "Bearer from-env"}
+        assert httpx.post(root + "/_emulator/faults", json={"error_rate": 0}, headers=admin).status_code == 200
+        [item] = api.get("/user/assistants/get").json()["data"]
+        assert item["user_id"] == 5 and item["voice_id"] == 7 and item["language"] == "tl"
+        assert item["llm_model_id"] == 4
+    finally:
+        _stop(process)
+
+
+def test_the_emulator_command_options(tmp_path):
+    process, root = _start(tmp_path, "--dialect", "v2", "--rate-limit", "2/60s")
+    try:
+        out_headers = {"Authorization": f"Bearer {TOKEN}"}
+        answer = httpx.post(root + "/api/user/assistant", json=BODY, headers=out_headers)
+        assert answer.status_code == 422 and "assistant_name" in answer.json()["errors"]
+        codes = [httpx.get(root + "/api/user/assistants/get", headers=out_headers).status_code for _ in range(2)]
+        assert codes == [200, 429]       # the token's 2 requests a minute (the 422 counted too)
+    finally:
+        out = _stop(process)
+    admin_line = next(line for line in out.splitlines() if "admin token" in line)
+    assert len(admin_line.split()[2]) >= 20, "a random admin token is printed"
+    bad = subprocess.run([sys.executable, "-m", "provisioner", "emulator", "--rate-limit", "fast"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "rate limit" in bad.stderr.lower()
 
 
 def test_the_bearer_scheme_is_case_insensitive(platform):
-    response = httpx.get(platform.url + "/user/assistants/get", headers={"Authorization": "bearer local-dev-token"})
+    response = httpx.get(platform.url + "/user/assistants/get", headers={"Authorization": f"bearer {TOKEN}"})
     assert response.status_code == 200
+
+
+def test_the_emulator_imports_nothing_from_the_client_side():
+    """Written from API.md alone: a misreading in the client cannot be mirrored by the emulator. (The
+    provisioner package itself loads its library API; the emulator's own modules must not reach for these.)"""
+    import ast
+    from pathlib import Path
+
+    import provisioner.emulator
+
+    forbidden = {"spec", "wire", "client"}
+    for path in Path(provisioner.emulator.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                names = {a.name for a in node.names}
+                if node.level >= 2:      # from .. import x / from ..x import y
+                    assert not ({module.split(".")[0]} | names) & forbidden, f"{path.name}: {ast.unparse(node)}"
+                assert not module.startswith(tuple(f"provisioner.{m}" for m in forbidden)), path.name
+                assert not (module == "provisioner" and names & forbidden), path.name
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith(tuple(f"provisioner.{m}" for m in forbidden))
+                               for a in node.names), path.name

@@ -5,8 +5,9 @@ import json
 import yaml
 
 from provisioner.planner import same
-from provisioner.spec import CREATE_FIELDS, platform_default
-from provisioner.wire import READABLE_FIELDS, create_fields_from_read
+from provisioner.spec import CREATE_FIELDS, fields_of, has_default, platform_default
+from provisioner.wire import READABLE_FIELDS
+from conftest import read_back as create_fields_from_read
 from conftest import REQUIRED
 
 FIRST = dict(
@@ -20,8 +21,8 @@ FIRST = dict(
     end_call_on_voicemail=True, noise_cancellation=True, record_call=True, who_speaks_first="Customer",
 )
 SECOND = dict(
-    assistant_name="Renamed", voice_id=2, language="Spanish", llm_model="gpt-4.1", calls_direction="receive",
-    engine_type="multimodal", timezone="Europe/Madrid", initial_message="Hola", system_prompt="Nuevo",
+    assistant_name="Renamed", voice_id=2, language="Spanish", llm_model="gpt-4o-mini", calls_direction="receive",
+    engine_type="pipeline", timezone="Europe/Madrid", initial_message="Hola", system_prompt="Nuevo",
     phone_number_id=47, endpoint_type="ai", endpoint_sensitivity=4, interrupt_sensitivity=0.5,
     ambient_sound_volume=0.9, post_call_evaluation=False, send_webhook_only_on_completed=False,
     include_recording_in_webhook=True, is_webhook_active=True, webhook_url="https://hooks.example/b?key=K2",
@@ -40,7 +41,9 @@ def platform_fields(workspace, name):
 
 def assert_platform_matches(workspace, name, spec):
     _, fields = platform_fields(workspace, name)
-    for field in READABLE_FIELDS:
+    for field in READABLE_FIELDS & set(fields_of("v1")):
+        if field not in spec and not has_default(field):
+            continue  # not managed: the platform keeps whatever it has
         expected = spec.get(field, platform_default(field))
         expected = expected.model_dump() if hasattr(expected, "model_dump") else expected
         assert same(fields[field], expected), (field, fields[field], expected)
@@ -77,13 +80,13 @@ def test_every_field_updates_in_place_with_only_the_changed_fields_sent(workspac
     [put] = workspace.platform.writes()[writes_before:]
     assert put["method"] == "PUT"
     assert put["path"] == f"/user/assistant/{assistant_id}"
-    changed = {k for k in CREATE_FIELDS if not same(FIRST.get(k, {**REQUIRED, "assistant_name": "Original"}.get(k)),
-                                                    SECOND[k])}
+    changed = {k for k in SECOND if not same(FIRST.get(k, {**REQUIRED, "assistant_name": "Original"}.get(k)),
+                                             SECOND[k])}
     assert set(put["body"]) == changed
     assert all(same(put["body"][k], SECOND[k]) for k in changed)
     assert_platform_matches(workspace, "Renamed", SECOND)
     state = workspace.state()["resources"]["a"]
-    assert state["spec"]["llm_model"] == "gpt-4.1" and state["spec"]["speech_speed"] == 1.15
+    assert state["spec"]["llm_model"] == "gpt-4o-mini" and state["spec"]["speech_speed"] == 1.15
     no_changes(workspace)
 
     # Changing one field sends one field.
@@ -103,9 +106,58 @@ def test_a_removed_field_goes_back_to_the_platform_default_without_flapping(work
     assert "speech_speed" in plan.output
     apply_ok(workspace)
     body = workspace.platform.writes()[-1]["body"]
-    assert body == {"record_call": False, "max_call_duration": 600, "speech_speed": 1.0, "variables": {},
-                    "end_call_tool": None}
+    # Settings with a documented default go back to it; those without one are no longer managed, and say so.
+    assert body == {"record_call": False, "max_call_duration": 600, "speech_speed": 1.0}
+    assert "spec.variables is no longer set" in plan.output and "spec.end_call_tool is no longer set" in plan.output
     assert_platform_matches(workspace, "A", {**REQUIRED, "assistant_name": "A"})
+    no_changes(workspace)
+
+
+def test_omitted_fields_keep_the_platforms_documented_defaults(workspace):
+    workspace.add("a")
+    apply_ok(workspace)
+    [post] = [w for w in workspace.platform.writes() if w["method"] == "POST"]
+    assert set(post["body"]) == {"assistant_name", *REQUIRED}  # only what the manifest sets
+    [item] = workspace.platform.by_name("A")
+    assert item["post_call_evaluation"] in (True, 1) and item["llm_temperature"] in ("0.10", "0.1")
+    assert item["max_silence_duration"] == 40 and item["end_call_on_voicemail"] in (True, 1)
+    no_changes(workspace)
+    # A setting given at its documented value is still sent, on create and when it changes back.
+    workspace.add("b", post_call_evaluation=True, llm_temperature=0.1)
+    apply_ok(workspace)
+    assert workspace.platform.writes()[-1]["body"]["post_call_evaluation"] is True
+    no_changes(workspace)
+
+
+def test_a_change_of_engine_sends_every_managed_setting(workspace):
+    workspace.add("a", speech_speed=1.1)
+    apply_ok(workspace)
+    workspace.add("a", engine_type="multimodal", voice_id=11, llm_model="gpt-4o-realtime", speech_speed=1.1)
+    apply_ok(workspace)
+    body = workspace.platform.writes()[-1]["body"]
+    assert body["engine_type"] == "multimodal" and body["llm_model"] == "gpt-4o-realtime"
+    assert body["speech_speed"] == 1.1 and body["post_call_evaluation"] is True
+    no_changes(workspace)
+
+
+def test_every_readable_setting_changed_on_the_platform_is_drift_and_is_repaired(workspace):
+    workspace.add("a", **FIRST)
+    apply_ok(workspace)
+    assistant_id, _ = platform_fields(workspace, "A")
+    # The dashboard, in the read shape's own names and value types.
+    workspace.platform.put(assistant_id, llm_temperature=0.95, speech_speed=0.8, noise_cancellation=False,
+                           re_engagement_interval=99, voice_stability=0.1, filler_audios=False, record_call=False,
+                           who_speaks_first="AI assistant", end_call_on_voicemail=False, llm_model="claude-sonnet-4",
+                           language="French", max_silence_duration=99, endpoint_sensitivity=4.5)
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.all
+    for field in ("llm_temperature", "speech_speed", "noise_cancellation", "re_engagement_interval",
+                  "voice_stability", "filler_audios", "record_call", "who_speaks_first", "end_call_on_voicemail",
+                  "llm_model", "language", "max_silence_duration", "endpoint_sensitivity"):
+        assert f"~ {field}" in plan.output, (field, plan.output)
+    assert plan.output.count("changed on the platform outside the provisioner") == 13
+    apply_ok(workspace)
+    assert_platform_matches(workspace, "A", {**REQUIRED, "assistant_name": "A", **FIRST})
     no_changes(workspace)
 
 
@@ -196,7 +248,7 @@ def test_an_assistant_deleted_outside_is_recreated(workspace):
 
 def test_lost_state_recovers_by_adoption_without_duplicates(workspace):
     for name in ("a", "b", "c"):
-        workspace.add(name, llm_model="model-" + name, speech_speed=1.1)
+        workspace.add(name, use_min_interrupt_words=True, speech_speed=1.1)
     apply_ok(workspace)
     ids = sorted(a["id"] for a in workspace.platform.assistants())
     workspace.lose_state()
@@ -239,22 +291,21 @@ def test_export_writes_manifests_for_unmanaged_assistants_that_then_adopt(worksp
     workspace.add("managed")
     apply_ok(workspace)
     workspace.platform.create(**{**REQUIRED, "assistant_name": "Legacy Bot", "record_call": True,
-                                 "variables": {"x": "y"}, "llm_model": "old"})
+                                 "variables": {"x": "y"}, "llm_model": "gpt-4o-mini"})
     result = workspace.run("export", "--out", "exported")
     assert result.exit_code == 0, result.all
     [path] = (workspace.root / "exported").glob("*.yaml")
     text = path.read_text()
-    assert "write-only" in text and "llm_model: ''" in text
+    assert "Write-only" in text and "tool_ids" in text
     document = yaml.safe_load(text)
     assert document["metadata"]["name"] == "legacy-bot"
     assert document["spec"]["assistant_name"] == "Legacy Bot" and document["spec"]["record_call"] is True
-    # Unfilled, it is refused with file and line; filled in, it adopts the assistant instead of creating one.
+    assert document["spec"]["llm_model"] == "gpt-4o-mini"  # read back by id, named from the models catalogue
+    assert "post_call_evaluation" not in document["spec"]  # at its documented default
+    # It adopts the assistant instead of creating one, and nothing differs.
     (workspace.root / "manifests" / path.name).write_text(text)
-    refused = workspace.run("plan")
-    assert refused.exit_code == 1 and "legacy-bot.yaml" in refused.stderr and "spec.llm_model" in refused.stderr
-    (workspace.root / "manifests" / path.name).write_text(text.replace("llm_model: ''", "llm_model: old"))
     plan = workspace.run("plan")
-    assert "# legacy-bot will be imported" in plan.output and "to add" in plan.output
+    assert "# legacy-bot will be imported" in plan.output and "1 to import, 0 to add, 0 to change" in plan.output
     apply_ok(workspace)
     assert len(workspace.platform.assistants()) == 2
     no_changes(workspace)

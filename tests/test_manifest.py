@@ -101,7 +101,7 @@ def test_a_missing_path_is_an_error(tmp_path):
 def test_sensitive_fields_default_to_the_webhook_url(tmp_path):
     (tmp_path / "a.yaml").write_text(manifest_text("a", metadata_extra="sensitive: [system_prompt]"))
     [manifest] = load_manifests([tmp_path])
-    assert manifest.sensitive == {"webhook_url", "system_prompt"}
+    assert manifest.sensitive == {"webhook_url", "conversation_ended_webhook_url", "system_prompt"}
 
 
 def test_yaml_merge_keys_may_be_overridden_without_a_duplicate_key_error(tmp_path):

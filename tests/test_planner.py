@@ -4,10 +4,13 @@ import pytest
 from provisioner.errors import PlanError
 from provisioner.manifest import load_manifests
 from provisioner.plan import Action, Plan
-from provisioner.planner import RemoteAssistant, compute_plan, full_spec, record_for, same
+from provisioner.planner import RemoteAssistant, compute_plan, record_for, same
 from provisioner.state import ResourceState, State
-from provisioner.wire import read_shape
+from provisioner.wire import Lookups
 from conftest import manifest_text
+from readshape import LANGUAGES, MODELS, item
+
+LOOKUPS = Lookups(LANGUAGES, MODELS)
 
 
 @pytest.fixture
@@ -20,9 +23,7 @@ def load(tmp_path):
 
 
 def remote(id, manifest=None, **overrides):
-    fields = full_spec({**(manifest.fields if manifest else {}), **overrides})
-    item = read_shape(fields, id=id, user_id=1, status="active", created_at="t", updated_at="t")
-    return RemoteAssistant.from_item(item)
+    return RemoteAssistant.from_item(item({**(manifest.fields if manifest else {}), **overrides}, id=id), LOOKUPS)
 
 
 def applied(state, manifest, id):
@@ -63,33 +64,56 @@ def test_readable_fields_compare_with_the_platform_and_flag_drift(load):
 
 
 def test_write_only_fields_compare_with_the_last_applied_spec(load):
-    [old] = load(manifest_text("a", llm_model="m1"))
-    [new] = load(manifest_text("a", llm_model="m2"))
+    [old] = load(manifest_text("a", tool_ids=[1]))
+    [new] = load(manifest_text("a", tool_ids=[2]))
     state = State.new()
     live = applied(state, old, 7)
     plan = compute_plan([new], state, [live])
     [field] = plan.changes[0].fields
-    assert (field.field, field.before, field.after, field.source) == ("llm_model", "m1", "m2", "last-applied")
+    assert (field.field, field.before, field.after, field.source) == ("tool_ids", [1], [2], "last-applied")
     assert plan.notes and "write-only" in plan.notes[0]
 
 
+def test_the_model_is_read_back_by_id_and_compared_with_the_platform(load):
+    [m] = load(manifest_text("a", llm_model="m1"))
+    state = State.new()
+    applied(state, m, 7)
+    [change] = compute_plan([m], state, [remote(7, m, llm_model="m2")]).changes
+    [field] = change.fields
+    assert (field.field, field.before, field.after, field.source, field.drift) == (
+        "llm_model", "m2", "m1", "platform", True)
+
+
 def test_a_removed_field_resets_to_the_default(load):
-    [old] = load(manifest_text("a", record_call=True, speech_speed=1.1))
+    [old] = load(manifest_text("a", record_call=True, speech_speed=1.1, post_call_evaluation=False))
     [new] = load(manifest_text("a"))
     state = State.new()
     live = applied(state, old, 7)
     [change] = compute_plan([new], state, [live]).changes
-    assert change.body == {"record_call": False, "speech_speed": 1.0}
+    assert change.body == {"record_call": False, "speech_speed": 1.0, "post_call_evaluation": True}
     assert all(f.reset for f in change.fields)
 
 
+def test_a_removed_field_without_a_documented_default_becomes_unmanaged_and_says_so(load):
+    [old] = load(manifest_text("a", phone_number_id=45, min_interrupt_words=3))
+    [new] = load(manifest_text("a"))
+    state = State.new()
+    live = applied(state, old, 7)
+    plan = compute_plan([new], state, [live])
+    assert plan.changes == []
+    assert sum("no longer managed" in note for note in plan.notes) == 2
+    [cleared] = load(manifest_text("a") + "  phone_number_id: null\n")
+    [change] = compute_plan([cleared], state, [live]).changes
+    assert change.body == {"phone_number_id": None}
+
+
 def test_adoption_of_a_single_namesake_and_refusal_of_several(load):
-    [m] = load(manifest_text("a", name="Shared", llm_model="x"))
+    [m] = load(manifest_text("a", name="Shared", tool_ids=[4]))
     one = remote(3, m)
     [change] = compute_plan([m], State.new(), [one]).changes
     assert change.action is Action.IMPORT and change.remote_id == 3
     # Write-only fields of an adopted assistant are unknown, so they are sent.
-    assert "llm_model" in change.body and not [f for f in change.fields if f.field == "llm_model"][0].before_known
+    assert "tool_ids" in change.body and not [f for f in change.fields if f.field == "tool_ids"][0].before_known
     with pytest.raises(PlanError, match=r"ids 3, 4"):
         compute_plan([m], State.new(), [one, remote(4, m)])
 

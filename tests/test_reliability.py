@@ -41,13 +41,29 @@ def assert_exactly_once(workspace, count, prefix="Bot"):
 
 def test_rate_limits_are_waited_out(workspace):
     write_fleet(workspace, 30)
-    workspace.platform.faults(rate_limit=25)
-    result = workspace.run("apply", "--auto-approve", "--parallelism=10")
+    workspace.platform.faults(rate_limit="25/1s")
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10")  # --rate-limit off: it finds out
     assert result.exit_code == 0, result.all
     stats = workspace.platform.stats()
-    workspace.platform.faults(rate_limit=0)
-    assert stats["requests"]["POST /user/assistant"] > 30  # some were answered 429 and sent again
+    workspace.platform.faults(rate_limit="off")
+    assert stats["rate_limited"] > 0 and stats["requests"]["POST /user/assistant"] > 30
     assert_exactly_once(workspace, 30)
+
+
+def test_a_paced_apply_stays_within_the_budget_and_is_never_refused(workspace):
+    write_fleet(workspace, 45)
+    budget = "40/2s,12/0.5s"
+    workspace.platform.faults(rate_limit=budget)
+    started = time.monotonic()
+    result = workspace.run("apply", "--auto-approve", "--parallelism=10", f"--rate-limit={budget}")
+    seconds = time.monotonic() - started
+    stats = workspace.platform.stats()
+    workspace.platform.faults(rate_limit="off")
+    assert result.exit_code == 0, result.all
+    assert stats["rate_limited"] == 0
+    # 49 requests (4 reads, 45 creates) at 40 per 2 s cannot take less than one window.
+    assert stats["total"] == 49 and seconds >= 2
+    assert_exactly_once(workspace, 45)
 
 
 def test_lost_answers_to_creates_never_duplicate(workspace):
@@ -82,11 +98,11 @@ def test_chaos_several_hundred_assistants_under_injected_failures(workspace):
 def test_changes_run_concurrently_up_to_parallelism(workspace, parallelism):
     write_fleet(workspace, 18)
     workspace.platform.faults(latency_ms=60)
-    workspace.platform.http.post("/_emulator/reset")
+    workspace.platform.reset()
     result = workspace.run("apply", "--auto-approve", f"--parallelism={parallelism}")
     workspace.platform.faults(latency_ms=0)
     assert result.exit_code == 0
-    peak = workspace.platform.http.get("/_emulator/concurrency").json()["max_in_flight"]
+    peak = workspace.platform.concurrency()["max_in_flight"]
     assert peak == parallelism if parallelism == 1 else 2 <= peak <= parallelism
     assert result.output.count("Creation complete") == 18
 
@@ -94,7 +110,7 @@ def test_changes_run_concurrently_up_to_parallelism(workspace, parallelism):
 # --- subprocess runs: signals, crashes, concurrent applies ---
 
 def spawn(workspace, *args):
-    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN}
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
     return subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={workspace.platform.url}"],
                             cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

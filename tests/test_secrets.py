@@ -23,10 +23,12 @@ def secret_workspace(tmp_path):
     catalog = tmp_path / "catalog.yaml"
     catalog.write_text(CATALOG)
     with EmbeddedPlatform(build_platform(catalog=catalog)) as embedded:
-        with httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        with httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http, \
+                httpx.Client(base_url=embedded.root_url,
+                             headers={"Authorization": f"Bearer {embedded.admin_token}"}) as admin:
             root = tmp_path / "project"
             root.mkdir()
-            yield Workspace(root, Platform(embedded.url, http), token=TOKEN)
+            yield Workspace(root, Platform(embedded.url, http, admin, embedded.root_url), token=TOKEN)
 
 
 def test_secrets_appear_nowhere(secret_workspace):

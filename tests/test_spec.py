@@ -1,16 +1,17 @@
 """Every create-field rule of API.md, enforced client-side."""
 import pytest
 
-from provisioner.spec import CREATE_FIELDS, REQUIRED_FIELDS, platform_default, validate_spec
+from provisioner.spec import (CREATE_FIELDS, DEFAULTS, REQUIRED_FIELDS, V2_ONLY_FIELDS, platform_default,
+                              validate_spec)
 from conftest import REQUIRED
 
 VALID = {"assistant_name": "A", **REQUIRED}
 
 
-def problems(**changes):
+def problems(dialect="v1", **changes):
     data = {**VALID, **changes}
     data = {k: v for k, v in data.items() if v is not ...}
-    spec, found = validate_spec(data)
+    spec, found = validate_spec(data, dialect=dialect)
     return {".".join(map(str, p.path)): p.message for p in found}
 
 
@@ -22,10 +23,59 @@ def test_a_minimal_spec_is_valid_and_gets_platform_defaults():
     assert platform_default("phone_number_id") is None
 
 
+def test_the_defaults_are_the_documented_ones():
+    # API.md, "Defaults": the platform's, not ours.
+    assert DEFAULTS["post_call_evaluation"] is True and DEFAULTS["noise_cancellation"] is True
+    assert DEFAULTS["end_call_on_voicemail"] is True and DEFAULTS["send_webhook_only_on_completed"] is True
+    assert DEFAULTS["include_recording_in_webhook"] is True and DEFAULTS["is_webhook_active"] is False
+    assert DEFAULTS["llm_temperature"] == 0.10 and DEFAULTS["max_silence_duration"] == 40
+    assert DEFAULTS["voice_stability"] == 0.70 and DEFAULTS["voice_similarity"] == 0.50
+    assert DEFAULTS["endpoint_sensitivity"] == 0.5 == DEFAULTS["interrupt_sensitivity"]
+    assert DEFAULTS["ringing_time"] == 30 and DEFAULTS["conversation_inactivity_timeout"] == 30
+    for undocumented in ("min_interrupt_words", "phone_number_id", "webhook_url", "knowledgebase_id",
+                         "use_min_interrupt_words", "variables", "post_call_schema"):
+        assert undocumented not in DEFAULTS
+
+
 def test_the_create_fields_are_exactly_those_of_the_api():
     assert set(REQUIRED_FIELDS) == {"assistant_name", "voice_id", "language", "llm_model", "calls_direction",
                                     "engine_type", "timezone", "initial_message", "system_prompt"}
-    assert len(CREATE_FIELDS) == 9 + 28
+    assert len(CREATE_FIELDS) - len(V2_ONLY_FIELDS) == 9 + 29
+    assert "tools" in V2_ONLY_FIELDS and "ringing_time" in V2_ONLY_FIELDS and "llm_model" not in V2_ONLY_FIELDS
+
+
+def test_v2_only_settings_are_errors_under_v1_that_name_the_dialect():
+    found = problems(ringing_time=20, tools=[{"type": "dtmf_input"}], engine_type="dualplex")
+    assert set(found) == {"ringing_time", "tools", "engine_type"}
+    assert all("v2" in message for message in found.values())
+    assert problems("v2", ringing_time=20, tools=[{"type": "dtmf_input"}]) == {}
+
+
+def test_v2_rules_are_tighter_where_api_md_says_so():
+    assert "200" in problems("v2", initial_message="x" * 201)["initial_message"]
+    assert problems("v1", initial_message="x" * 201) == {}
+    found = problems("v2", post_call_schema=[{"name": "Bad", "type": "string", "description": "ok"}])
+    assert "lowercase" in found["post_call_schema.0.name"]
+    assert problems("v2", max_silence_duration=300) == {}
+    assert "120" in problems("v1", max_silence_duration=300)["max_silence_duration"]
+
+
+def test_built_in_tools_are_checked_by_type():
+    found = problems("v2", tools=[{"type": "call_transfer"}, {"type": "collect_keypad", "timeout": 31},
+                                  {"type": "calendar_integration", "calcom_event_slug": "s"}, {"type": "teleport"}])
+    assert set(found) == {"tools.0.phone_number", "tools.1.timeout", "tools.2.calcom_api_key", "tools.3"}
+
+
+def test_platform_rules_across_fields():
+    assert "pipeline" in problems(engine_type="multimodal", filler_audios=True)["filler_audios"]
+    assert "cannot be turned off" in problems(engine_type="multimodal", allow_interruptions=False)[
+        "allow_interruptions"]
+    assert problems("v2", engine_type="dualplex", knowledgebase_id=3, knowledgebase_mode="prompt")
+
+
+def test_null_clears_only_settings_without_a_default():
+    assert problems(phone_number_id=None, webhook_url=None) == {}
+    assert "leave it out" in problems(speech_speed=None)["speech_speed"]
 
 
 @pytest.mark.parametrize("field", sorted(set(REQUIRED) | {"assistant_name"}))
@@ -38,7 +88,7 @@ def test_each_required_field_is_required(field):
     ("language", "x" * 101, "must be at most 100 characters"),
     ("llm_model", "x" * 101, "must be at most 100 characters"),
     ("calls_direction", "dial", "must be one of 'receive' or 'make'"),
-    ("engine_type", "hybrid", "must be one of 'pipeline' or 'multimodal'"),
+    ("engine_type", "hybrid", "must be one of 'pipeline', 'multimodal' or 'dualplex'"),
     ("endpoint_type", "rnn", "must be one of 'vad' or 'ai'"),
     ("who_speaks_first", "AI", "must be one of 'AI assistant' or 'Customer'"),
     ("endpoint_sensitivity", 5.5, "must be at most 5"),
@@ -55,7 +105,7 @@ def test_each_required_field_is_required(field):
     ("max_call_duration", 19, "must be at least 20"),
     ("max_call_duration", 1201, "must be at most 1200"),
     ("max_silence_duration", 0, "must be at least 1"),
-    ("max_silence_duration", 121, "must be at most 120"),
+    ("max_silence_duration", 121, "must be at most 120 in API dialect v1"),
     ("voice_id", "1", "must be an integer"),
     ("voice_id", 1.5, "must be an integer"),
     ("record_call", "yes", "must be true or false"),

@@ -1,58 +1,146 @@
-"""What the emulator does wrong on purpose: latency, errors, rate limits, commits that fail to answer."""
+"""What the emulator does on purpose: rate limits per token, and faults (latency, errors, lost commits)."""
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 import random
+import re
 import threading
 import time
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DOCUMENTED_RATE_LIMIT = "100/60s,20/10s"   # API.md: 100 a minute, bursts of at most 20 in 10 seconds
+# With rate limits off the headers are still sent, with this limit.
+UNLIMITED = 1_000_000
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate_limit(spec: str) -> list[tuple[int, float]]:
+    """'off' -> [], 'documented' -> API.md's windows, '1000/60s,200/10s' -> [(1000, 60.0), (200, 10.0)]."""
+    spec = spec.strip().lower()
+    if spec in ("off", "", "0"):
+        return []
+    if spec == "documented":
+        spec = DOCUMENTED_RATE_LIMIT
+    windows = []
+    for part in spec.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([smh]?)\s*", part)
+        if not match or int(match.group(1)) < 1 or (match.group(2) is not None and float(match.group(2)) <= 0):
+            raise ValueError(f"invalid rate limit {part.strip()!r}: expected off, documented or N/WINDOW "
+                             "windows like 100/60s,20/10s")
+        seconds = float(match.group(2) or 1) * _UNITS[match.group(3)]
+        windows.append((int(match.group(1)), seconds))
+    return windows
 
 
 class FaultSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     latency_ms: float = Field(0, ge=0, le=60_000)
-    # Share of requests answered 500 before anything is done.
+    # Share of platform requests answered 500 before anything is done.
     error_rate: float = Field(0, ge=0, le=1)
-    # Requests per second per token; beyond it, 429 with Retry-After. 0 means no limit.
-    rate_limit: float = Field(0, ge=0)
+    # off | documented | windows like "1000/60s,200/10s" (a bare number N means N per second).
+    rate_limit: str = "off"
     # Share of writes that take effect and then answer 500 or drop the connection.
     commit_fail_rate: float = Field(0, ge=0, le=1)
     seed: int | None = None
+
+    @field_validator("rate_limit", mode="before")
+    @classmethod
+    def _rate_limit(cls, value):
+        if value is None or value is False or value == 0:
+            return "off"
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            value = f"{int(value)}/1s"
+        if not isinstance(value, str):
+            raise ValueError("expected off, documented or windows like 100/60s,20/10s")
+        parse_rate_limit(value)
+        return value.strip()
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int             # epoch seconds
+    retry_after: int = 0   # seconds, when refused
+
+    def headers(self) -> dict[str, str]:
+        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
+                "X-RateLimit-Reset": str(self.reset)}
+
+
+class RateLimiter:
+    """A strict sliding-window log per token: a request is admitted only if every window allows it, and counts
+    (at its arrival time) only if admitted."""
+
+    def __init__(self, spec: str = "off", clock=time.time):
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._log: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self.configure(spec)
+
+    def configure(self, spec: str) -> None:
+        windows = parse_rate_limit(spec)
+        with self._lock:
+            self.windows = windows
+            self._longest = max((w for _, w in windows), default=0)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    def admit(self, key: str) -> Decision:
+        now = self._clock()
+        with self._lock:
+            if not self.windows:
+                return Decision(True, UNLIMITED, UNLIMITED, math.ceil(now + 60))
+            log = self._log[key]
+            while log and log[0] <= now - self._longest:
+                log.popleft()
+            refusals = []
+            for limit, window in self.windows:
+                start = bisect.bisect_right(log, now - window)
+                count = len(log) - start
+                if count >= limit:
+                    # The request fits once the oldest entries that fill this window have left it.
+                    frees_at = log[start + count - limit] + window
+                    refusals.append((frees_at, limit))
+            if refusals:
+                frees_at, limit = max(refusals)
+                wait = max(1, math.ceil(frees_at - now))
+                return Decision(False, limit, 0, math.ceil(frees_at), wait)
+            log.append(now)
+            tightest = None
+            for limit, window in self.windows:
+                start = bisect.bisect_right(log, now - window)
+                remaining = limit - (len(log) - start)
+                reset = math.ceil(log[start] + window)
+                if tightest is None or remaining < tightest.remaining:
+                    tightest = Decision(True, limit, remaining, reset)
+            return tightest
 
 
 class Faults:
     def __init__(self, settings: FaultSettings | None = None):
         self._lock = threading.Lock()
-        self._calls: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
+        self.limiter = RateLimiter()
         self.configure(settings or FaultSettings())
 
     def configure(self, settings: FaultSettings) -> None:
         with self._lock:
             self.settings = settings
             self._random = random.Random(settings.seed)
+        self.limiter.configure(settings.rate_limit)
 
     def update(self, changes: dict) -> FaultSettings:
         merged = FaultSettings.model_validate({**self.settings.model_dump(), **changes})
         self.configure(merged)
         return merged
-
-    def retry_after(self, token: str) -> int | None:
-        """Seconds to wait if this request is over the token's rate limit, else None (and it is counted)."""
-        limit = self.settings.rate_limit
-        if not limit:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            calls = self._calls[token]
-            while calls and calls[0] <= now - 1.0:
-                calls.popleft()
-            if len(calls) >= limit:
-                return max(1, math.ceil(calls[0] + 1.0 - now))
-            calls.append(now)
-        return None
 
     def fail_before(self) -> bool:
         return self._chance(self.settings.error_rate)
@@ -72,7 +160,7 @@ class Faults:
 
 
 class Stats:
-    """Request counts per route template, and a short journal of recent writes (for tests)."""
+    """Request counts per route template (without /api), 429s, and a short journal of recent writes."""
 
     JOURNAL_SIZE = 2000
 
@@ -80,6 +168,7 @@ class Stats:
         self._lock = threading.Lock()
         self._counts: collections.Counter[str] = collections.Counter()
         self._journal: collections.deque[dict] = collections.deque(maxlen=self.JOURNAL_SIZE)
+        self.rate_limited = 0
         self.in_flight = 0
         self.max_in_flight = 0
 
@@ -104,12 +193,18 @@ class Stats:
         with self._lock:
             self._counts[route] += 1
 
+    def refused(self) -> None:
+        with self._lock:
+            self.rate_limited += 1
+
     def snapshot(self) -> dict:
         with self._lock:
-            return {"total": sum(self._counts.values()), "requests": dict(self._counts)}
+            return {"total": sum(self._counts.values()), "requests": dict(self._counts),
+                    "rate_limited": self.rate_limited}
 
     def reset(self) -> None:
         with self._lock:
             self._counts.clear()
             self._journal.clear()
+            self.rate_limited = 0
             self.max_in_flight = self.in_flight

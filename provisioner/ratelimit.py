@@ -1,0 +1,103 @@
+"""The rate budget every thread of a client shares: pace requests under the platform's limits.
+
+API.md: per token, 100 requests per minute and bursts of at most 20 per 10
+seconds; a well-behaved client paces itself below the limits instead of
+discovering them through 429s. A `RateBudget` keeps, per window, the send times
+of the last N requests, and lets a request go only when every window has room
+(a sliding window is stricter than the server's fixed or sliding one, so a
+paced client is never refused). It also obeys the platform's own word: an
+`X-RateLimit-Remaining` of 0 or a 429 pauses everyone until the reset.
+"""
+from __future__ import annotations
+
+import collections
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+DOCUMENTED = "100/60s,20/10s"
+# Requests reach the server a little after we send them, and not always in the order sent: leave room.
+_MARGIN = 1.02
+_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+@dataclass(frozen=True)
+class Window:
+    requests: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return f"{self.requests}/{self.seconds:g}s"
+
+
+def parse_rate_limit(text: str) -> tuple[Window, ...]:
+    """'off' -> (); 'documented' -> the platform's limits; '100/60s,20/10s' -> those windows."""
+    text = (text or "").strip().lower()
+    if text in ("off", "none", "0"):
+        return ()
+    if text in ("documented", "default"):
+        text = DOCUMENTED
+    windows = []
+    for part in text.split(","):
+        match = _SPEC.fullmatch(part)
+        if not match:
+            raise ValueError(f"{part.strip()!r} is not a rate limit like 100/60s (or 'off', 'documented')")
+        count, seconds = int(match.group(1)), float(match.group(2)) * _UNITS[match.group(3) or "s"]
+        if count < 1 or not 0 < seconds <= 86400:
+            raise ValueError(f"{part.strip()!r}: need at least 1 request per a period of up to a day")
+        windows.append(Window(count, seconds))
+    return tuple(windows)
+
+
+def describe(windows: tuple[Window, ...]) -> str:
+    return ",".join(str(w) for w in windows) if windows else "off"
+
+
+class RateBudget:
+    def __init__(self, windows: tuple[Window, ...] = (), *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.windows = windows
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._sent = [collections.deque() for _ in windows]
+        self._paused_until = 0.0
+        self.waited = 0.0  # seconds spent waiting for the budget, all threads together
+
+    def acquire(self) -> None:
+        """Block until a request may be sent, and count it."""
+        while True:
+            with self._lock:
+                now = self._clock()
+                wait = self._paused_until - now
+                for window, sent in zip(self.windows, self._sent):
+                    span = window.seconds * _MARGIN
+                    while sent and sent[0] <= now - span:
+                        sent.popleft()
+                    if len(sent) >= window.requests:
+                        wait = max(wait, sent[0] + span - now)
+                if wait <= 0:
+                    for sent in self._sent:
+                        sent.append(now)
+                    return
+                self.waited += wait
+            self._sleep(min(wait, 5.0))
+
+    def pause(self, seconds: float) -> None:
+        """Nobody sends for `seconds` (the platform said so)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+
+    def expected_seconds(self, requests: int) -> float:
+        """At least how long `requests` more take within the budget, from an idle start: the pacing schedule,
+        where request k goes out one window after request k - N of each window of N requests."""
+        if not self.windows or requests <= 0:
+            return 0.0
+        times: list[float] = []
+        for k in range(requests):
+            times.append(max([0.0] + [times[k - w.requests] + w.seconds * _MARGIN
+                                      for w in self.windows if k >= w.requests]))
+        return times[-1]
