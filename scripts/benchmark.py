@@ -52,9 +52,19 @@ def write_fleet(folder: Path, count: int, prompt: str) -> None:
         (folder / f"fleet-{start:05}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process used so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Client, expect: set[int],
-              env: dict[str, str]) -> dict:
+              env: dict[str, str], emulator_pid: int) -> dict:
     before = stats.get("/_emulator/stats").json()["requests"]
+    emulator_before = process_cpu(emulator_pid)
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={url}"], cwd=cwd, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -66,7 +76,7 @@ def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Clie
     after = stats.get("/_emulator/stats").json()["requests"]
     delta = {route: after.get(route, 0) - before.get(route, 0) for route in after}
     return {"phase": name, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
-            "cpu": usage.ru_utime + usage.ru_stime,
+            "cpu": usage.ru_utime + usage.ru_stime, "emulator_cpu": process_cpu(emulator_pid) - emulator_before,
             "requests": sum(delta.values()), "by_route": {k: v for k, v in delta.items() if v}}
 
 
@@ -141,18 +151,21 @@ def main() -> None:
             write_fleet(manifests, options.count, "Be helpful.")
             rows = []
             if "plan" in phases:
-                rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env))
-            rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env) | {"writes": True})
+                rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
+                                      emulator.pid))
+            rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
+                        | {"writes": True})
             if "noop" in phases:
                 rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
-                                      stats, {0}, env))
+                                      stats, {0}, env, emulator.pid))
             if "update" in phases:
                 write_fleet(manifests, options.count, "Be brief.")
-                rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env) | {"writes": True})
+                rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
+                            | {"writes": True})
             if "destroy" in phases:
                 rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
                                                         f"--parallelism={options.parallelism}", *retries],
-                                      root, url, stats, {0}, env) | {"writes": True})
+                                      root, url, stats, {0}, env, emulator.pid) | {"writes": True})
     finally:
         emulator.terminate()
         emulator.wait()
@@ -163,11 +176,11 @@ def main() -> None:
           f"state backend {options.backend}")
     print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
           f"{options.latency_ms} ms = {floor:.2f} s")
-    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'CPU s':>7}{'requests':>10}{'peak MB':>9}  requests by route")
+    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}{'peak MB':>9}  requests by route")
     for row in rows:
         routes = ", ".join(f"{k}: {v}" for k, v in sorted(row["by_route"].items()))
         ratio = f"{row['seconds'] / floor:.2f}" if row.get("writes") and floor else "-"
-        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['cpu']:>7.1f}{row['requests']:>10}"
+        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['cpu']:>7.1f}{row['emulator_cpu']:>8.1f}{row['requests']:>10}"
               f"{row['peak_mb']:>9.1f}"
               f"  {routes}")
 

@@ -274,7 +274,14 @@ class SqlStateStore:
                 return
             found = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")
                                        ).scalar_one_or_none()
-            version = int(found) if found and found.isdigit() else 0
+            if found is None:  # a creation that was interrupted: finish it
+                metadata.create_all(connection)
+                connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            if not found.isdigit() or int(found) < 1:
+                raise StateError(f"the state database ({self.location.label}) has an unreadable schema version "
+                                 f"{found!r} in {meta_table.name}")
+            version = int(found)
             if version > SCHEMA_VERSION:
                 raise StateError(f"the state database ({self.location.label}) has schema version {version}, written "
                                  f"by a newer provisioner; this one knows up to version {SCHEMA_VERSION}. Upgrade.")
