@@ -283,6 +283,10 @@ def test_a_database_of_a_newer_schema_is_refused(stores):
     try:
         with pytest.raises(StateError, match="newer provisioner"):
             stores()
+        with store.engine.begin() as connection:
+            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version").values(value="x"))
+        with pytest.raises(StateError, match="unreadable schema version 'x'"):
+            stores()
     finally:  # the database may be shared (PostgreSQL): put it back
         with store.engine.begin() as connection:
             connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")

@@ -24,7 +24,7 @@ import socket
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -145,7 +145,7 @@ class StoreLocation:
 
     backend: str
     sqlite_path: Path | None = None
-    dsn: str | None = None
+    dsn: str | None = field(default=None, repr=False)  # never shown
 
     @property
     def label(self) -> str:
