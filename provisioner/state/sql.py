@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sqlalchemy import (BigInteger, Column, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
+from sqlalchemy import (BigInteger, Column, bindparam, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, delete, event, func, insert, inspect, select, text, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
@@ -228,6 +228,7 @@ class SqlStateStore:
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
         self._lock_key = advisory_key(project, workspace)
+        self._cached: dict[str, Any] | None = None
         with self._guard("open the state store"):
             self.engine = _engine(location)
             try:
@@ -263,6 +264,25 @@ class SqlStateStore:
 
     def _here(self, table: Table):
         return (table.c.project == self.project) & (table.c.workspace == self.workspace)
+
+    def _statements(self) -> dict[str, Any]:
+        """The statements of a commit, built once: building SQLAlchemy constructs per commit costs more CPU than
+        running them."""
+        if self._cached is None:
+            w, r = workspaces_table.c, resources_table.c
+            self._cached = {
+                "advance": update(workspaces_table).where(
+                    (w.project == bindparam("b_project")) & (w.workspace == bindparam("b_workspace"))
+                    & (w.serial == bindparam("b_expected")) & (w.lineage == bindparam("b_lineage"))
+                ).values(serial=bindparam("b_serial"), updated=bindparam("b_now")),
+                "clear": delete(resources_table).where(
+                    (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
+                    & (r.address.in_(bindparam("b_addresses", expanding=True))
+                       | r.remote_id.in_(bindparam("b_ids", expanding=True)))),
+                "insert_resources": insert(resources_table),
+                "insert_history": insert(history_table),
+            }
+        return self._cached
 
     def _ensure_schema(self) -> None:
         with self.engine.begin() as connection:
@@ -386,11 +406,9 @@ class SqlStateStore:
     def _advance(self, connection: Connection, state: State, serial: int, now: str) -> None:
         """The compare-and-set on (lineage, serial) that every write goes through."""
         if self._exists:
-            result = connection.execute(update(workspaces_table)
-                                        .where(self._here(workspaces_table))
-                                        .where(workspaces_table.c.serial == state.serial)
-                                        .where(workspaces_table.c.lineage == state.lineage)
-                                        .values(serial=serial, updated=now))
+            result = connection.execute(self._statements()["advance"], {
+                "b_project": self.project, "b_workspace": self.workspace, "b_expected": state.serial,
+                "b_lineage": state.lineage, "b_serial": serial, "b_now": now})
             if result.rowcount == 1:
                 return
         else:
@@ -417,18 +435,19 @@ class SqlStateStore:
             return
         # Replaced as delete + insert (portable), and a row whose id moves to another address (state mv) leaves
         # first: ids are unique per workspace.
+        statements = self._statements()
         for start in range(0, len(values), _CHUNK):
             chunk = values[start:start + _CHUNK]
-            connection.execute(delete(resources_table).where(self._here(resources_table)).where(
-                resources_table.c.address.in_([v["address"] for v in chunk])
-                | resources_table.c.remote_id.in_([v["remote_id"] for v in chunk])))
+            connection.execute(statements["clear"], {
+                "b_project": self.project, "b_workspace": self.workspace,
+                "b_addresses": [v["address"] for v in chunk], "b_ids": [v["remote_id"] for v in chunk]})
         for start in range(0, len(values), _CHUNK):
-            connection.execute(insert(resources_table), values[start:start + _CHUNK])
+            connection.execute(statements["insert_resources"], values[start:start + _CHUNK])
 
     def _log(self, connection: Connection, lineage: str, serial: int, now: str,
              entries: list[tuple[str, str, int | None]]) -> None:
         if entries:
-            connection.execute(insert(history_table), [
+            connection.execute(self._statements()["insert_history"], [
                 {"project": self.project, "workspace": self.workspace, "lineage": lineage, "serial": serial,
                  "at": now, "operation": self.operation, "address": address, "action": action,
                  "remote_id": remote_id, "who": self._who} for address, action, remote_id in entries])
