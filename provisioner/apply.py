@@ -38,6 +38,7 @@ class ChangeResult:
 class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     interrupted: bool = False
+    halted: str = ""  # why the apply stopped starting changes (the state store failed), if it did
 
     @property
     def failed(self) -> list[ChangeResult]:
@@ -52,11 +53,12 @@ class ApplyReport:
 
 
 class StateRecorder:
-    """Records each finished change in state and returns only once it is on disk; safe from many threads.
+    """Records each finished change in state and returns only once it is committed; safe from many threads.
 
-    Writes are group-committed: while one thread writes, the changes that finish meanwhile wait and are
-    all covered by the next write. Every change is still durable before its worker moves on, but a fleet
-    of thousands does not pay one whole-state write per change.
+    A commit writes only the rows of the changes it covers (and the serial), so recording a change costs
+    the same in a fleet of 10 or 10,000. Commits are grouped: while one thread commits, the changes that
+    finish meanwhile wait and all go into the next transaction. Every change is still durable before its
+    worker moves on.
     """
 
     def __init__(self, backend: StateBackend, state: State):
@@ -64,17 +66,28 @@ class StateRecorder:
         self.state = state
         self._condition = threading.Condition()
         self._changed = 0   # mutations made
-        self._durable = 0   # mutations on disk
+        self._durable = 0   # mutations committed
         self._writing = False
+        self._pending: dict[str, ResourceState | None] = {}  # rows changed since the last commit began
 
     def record(self, address: str, remote_id: int, record: dict) -> None:
+        self.record_all([(address, remote_id, record)])
+
+    def record_all(self, records: list[tuple[str, int, dict]]) -> None:
+        """Several records in one commit."""
+        if not records:
+            return
         with self._condition:
-            self.state.resources[address] = ResourceState.from_dict({"id": remote_id, **record})
+            for address, remote_id, record in records:
+                entry = ResourceState.from_dict({"id": remote_id, **record})
+                self.state.resources[address] = entry
+                self._pending[address] = entry
             self._persist_through(self._mutated())
 
     def forget(self, address: str) -> None:
         with self._condition:
             if self.state.resources.pop(address, None) is not None:
+                self._pending[address] = None
                 self._persist_through(self._mutated())
 
     def _mutated(self) -> int:
@@ -82,20 +95,27 @@ class StateRecorder:
         return self._changed
 
     def _persist_through(self, mutation: int) -> None:
-        """Block until `mutation` is on disk, writing it (and whatever else is pending) if nobody is."""
+        """Block until `mutation` is committed, committing it (and whatever else is pending) if nobody is."""
         while self._durable < mutation:
             if self._writing:
                 self._condition.wait()
                 continue
             self._writing = True
-            data, covered = self.state.next_version(), self._changed
+            batch, covered = self._pending, self._changed
+            self._pending = {}
             self._condition.release()
             try:
-                self.backend.persist(data)
-            finally:
+                self.backend.commit(self.state, batch)
+            except BaseException:
+                # Not committed: put the rows back (newer changes to the same address win) for the next attempt.
                 self._condition.acquire()
+                self._pending = {**batch, **self._pending}
                 self._writing = False
                 self._condition.notify_all()
+                raise
+            self._condition.acquire()
+            self._writing = False
+            self._condition.notify_all()
             self._durable = max(self._durable, covered)
 
 
@@ -181,10 +201,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
     """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring)."""
     report = ApplyReport()
     stop = threading.Event()
-    for sync in plan.state_sync:
-        entry = recorder.state.resources.get(sync.address)
-        if entry is not None:
-            recorder.record(sync.address, entry.id, sync.record)
+    recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
+                         for sync in plan.state_sync if sync.address in recorder.state.resources])
 
     gate = WriteGate()
     lookup = SharedLookup(client, gate)
@@ -207,6 +225,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         except (StateError, OSError) as error:
+            # The store stopped taking writes: start nothing new; what is in flight finishes and is reported.
+            report.halted = report.halted or f"the state could not be written ({error}); no further change started"
+            stop.set()
             result = ChangeResult(change, False, 0.0, change.remote_id,
                                   f"done on the platform, but the state could not be written: {error}")
         result.seconds = time.monotonic() - started
@@ -221,12 +242,26 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                 report.results += [ChangeResult(c, False, 0.0, skipped=True, message="not started (interrupted)")
                                    for c in phase]
                 continue
-            pending: set[Future] = {pool.submit(run, change) for change in phase}
+            # A window of a few changes per worker is submitted at a time: wait() costs the number of futures
+            # it watches, so watching the whole fleet would make an apply quadratic in its size.
+            queued = iter(phase)
+            pending: set[Future] = set()
+
+            def submit_more() -> None:
+                while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
+                    change = next(queued, None)
+                    if change is None:
+                        return
+                    pending.add(pool.submit(run, change))
+
             try:
+                submit_more()
                 while pending:
-                    done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    pending.difference_update(done)
                     for future in done:
                         _collect(future.result(), report, on_result)
+                    submit_more()
             except KeyboardInterrupt:
                 # Start nothing new; let what is in flight finish and be recorded.
                 report.interrupted = True

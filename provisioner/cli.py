@@ -20,9 +20,9 @@ from .plan import Plan
 from .ratelimit import describe
 from .scrub import scrub
 from .spec import DEFAULT_DIALECT, DIALECTS
-from .workflow import (Session, Settings, check_plan_workspace, describe_entry, export, import_assistant,
-                       is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move, state_remove, validate,
-                       validation_result, write_plan_file)
+from .workflow import (DEFAULT_STATE_PATH, Session, Settings, check_plan_workspace, describe_entry, export,
+                       import_assistant, is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move,
+                       state_remove, validate, validation_result, write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEFAULT_PATHS = ("manifests",)
@@ -31,7 +31,7 @@ DEFAULT_PATHS = ("manifests",)
 HELP = {
     "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
                      "all).",
-    "--state": "State file.",
+    "--state": "SQLite state database (--backend sqlite); its folder also holds local files.",
     "--lock": "Lock the state while running (--lock=false: a read-only look while another run holds it).",
     "--lock-timeout": "How long to wait for a held lock.",
     "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
@@ -93,8 +93,7 @@ dialect_option = click.option(
 def platform_options(command: Callable) -> Callable:
     """Options of every command that reads or writes state and talks to the platform."""
     options = [
-        click.option("--state", "state_path", default="state/default.json", show_default=True,
-                     help=HELP["--state"]),
+        *store_options(),
         click.option("--local", is_flag=True,
                      help="Use the embedded local platform (an emulator persisted under the state's folder)."),
         click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
@@ -145,10 +144,31 @@ def config_options(command: Callable) -> Callable:
         click.option("--config", "config_file", type=click.Path(dir_okay=False),
                      help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml, "
                           "if present]."),
-        click.option("--workspace", help="Workspace: its vars/<workspace>.yaml, overlays/<workspace>/ and state "
-                                         "[env PROVISIONER_WORKSPACE; default: default]."),
     ]
     for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def workspace_option():
+    return click.option("--workspace", envvar="PROVISIONER_WORKSPACE",
+                        help="Workspace: its state, vars/<workspace>.yaml and overlays/<workspace>/ "
+                             "[env PROVISIONER_WORKSPACE] (default: the selected one, see `workspace`).")
+
+
+def store_options() -> list:
+    """Where the state is: backend, SQLite file, workspace (shared by every command that reads state)."""
+    return [
+        click.option("--state", "state_path", default=DEFAULT_STATE_PATH, show_default=True, help=HELP["--state"]),
+        click.option("--backend", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True,
+                     envvar="PROVISIONER_BACKEND",
+                     help="State store [env PROVISIONER_BACKEND]; postgres connects with $PROVISIONER_PG_DSN."),
+        workspace_option(),
+    ]
+
+
+def with_store_options(command: Callable) -> Callable:
+    for option in reversed(store_options()):
         command = option(command)
     return command
 
@@ -229,6 +249,7 @@ def cli() -> None:
 @dialect_option
 @format_options(("text", "json"))
 @config_options
+@workspace_option()
 @variable_options
 @manifest_options
 @reports_errors
@@ -249,6 +270,7 @@ def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_l
 @click.argument("paths", nargs=-1)
 @dialect_option
 @config_options
+@workspace_option()
 @variable_options
 @reports_errors
 def render_command(paths: tuple[str, ...], **kwargs) -> None:
@@ -291,8 +313,9 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
     if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
-            f" --state {settings.state_path}" if settings.state_path != f"state/{settings.workspace}.json" else "") + (
-            f" --workspace {settings.workspace}" if settings.workspace != "default" else "")
+            f" --state {settings.state_path}" if settings.state_path != DEFAULT_STATE_PATH else "") + (
+            f" --backend {settings.backend}" if settings.backend != "sqlite" else "") + (
+            f" --workspace {settings.workspace}" if settings.workspace not in (None, "default") else "")
         click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
                    f"  provisioner apply{where} {out_file}")
     sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
@@ -323,7 +346,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
     click.echo()
-    if report.interrupted:
+    if report.halted:
+        skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
+        click.secho(f"Stopped: {report.halted}; {skipped} not started. Changes in flight were finished.",
+                    fg="red", err=True)
+    elif report.interrupted:
         skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
         click.secho(f"Interrupted: changes in flight were finished and recorded; {skipped} not started.",
                     fg="red", err=True)
@@ -465,26 +492,29 @@ def refresh_command(**kwargs) -> None:
 
 @cli.group("state")
 def state_group() -> None:
-    """Inspect and repair the state by hand (each change writes a backup first)."""
+    """Inspect, repair and move the state by hand: list, show, rm, mv, pull, push."""
 
 
 def state_options(command: Callable) -> Callable:
     command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
     command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
-    return click.option("--state", "state_path", default="state/default.json", show_default=True,
-                        help=HELP["--state"])(command)
+    return with_store_options(command)
 
 
-def _state_session(state_path: str, lock: bool, lock_timeout: str, operation: str) -> Session:
-    return Session(Settings(state_path=state_path, lock=lock, lock_timeout=duration(lock_timeout)), operation)
+def _state_session(store: dict, lock: bool, lock_timeout: str, operation: str) -> Session:
+    return Session(_store_settings(store, lock=lock, lock_timeout=duration(lock_timeout)), operation)
+
+
+def _store_settings(store: dict, **extra) -> Settings:
+    return Settings(state_path=store["state_path"], backend=store["backend"], workspace=store["workspace"], **extra)
 
 
 @state_group.command("list")
 @state_options
 @reports_errors
-def state_list(state_path, lock, lock_timeout) -> None:
+def state_list(lock, lock_timeout, **store) -> None:
     """Addresses in state, with their platform ids."""
-    with _state_session(state_path, lock, lock_timeout, "state list") as session:
+    with _state_session(store, lock, lock_timeout, "state list") as session:
         for address, entry in sorted(session.state.resources.items()):
             click.echo(f"{address}\tid={entry.id}" + ("\tprotected" if entry.protect else ""))
 
@@ -493,9 +523,9 @@ def state_list(state_path, lock, lock_timeout) -> None:
 @click.argument("address")
 @state_options
 @reports_errors
-def state_show(address, state_path, lock, lock_timeout) -> None:
+def state_show(address, lock, lock_timeout, **store) -> None:
     """One address's state record (sensitive values appear as digests)."""
-    with _state_session(state_path, lock, lock_timeout, "state show") as session:
+    with _state_session(store, lock, lock_timeout, "state show") as session:
         entry = session.state.resources.get(address)
     if entry is None:
         raise ProvisionerError(f"{address!r} is not in state")
@@ -506,9 +536,9 @@ def state_show(address, state_path, lock, lock_timeout) -> None:
 @click.argument("address")
 @state_options
 @reports_errors
-def state_rm(address, state_path, lock, lock_timeout) -> None:
+def state_rm(address, lock, lock_timeout, **store) -> None:
     """Forget ADDRESS (the assistant stays on the platform)."""
-    with _state_session(state_path, lock, lock_timeout, "state rm") as session:
+    with _state_session(store, lock, lock_timeout, "state rm") as session:
         entry = state_remove(session, address)
     click.echo(f"Removed {address} (id {entry.id}) from state; it is still on the platform.")
 
@@ -518,23 +548,140 @@ def state_rm(address, state_path, lock, lock_timeout) -> None:
 @click.argument("new")
 @state_options
 @reports_errors
-def state_mv(old, new, state_path, lock, lock_timeout) -> None:
+def state_mv(old, new, lock, lock_timeout, **store) -> None:
     """Rename an address in state (after renaming metadata.name)."""
-    with _state_session(state_path, lock, lock_timeout, "state mv") as session:
+    with _state_session(store, lock, lock_timeout, "state mv") as session:
         state_move(session, old, new)
     click.echo(f"Moved {old} to {new}.")
 
 
+@state_group.command("pull")
+@state_options
+@reports_errors
+def state_pull(lock, lock_timeout, **store) -> None:
+    """Print the state as JSON (lineage, serial, resources and history): for backups and moving state."""
+    with _state_session(store, lock, lock_timeout, "state pull") as session:
+        document = session.backend.export()
+    click.echo(document.dumps(with_history=True).decode(), nl=False)
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Replace the state even if the file has another lineage or an older "
+                                            "serial.")
+@state_options
+@reports_errors
+def state_push(file, force, lock, lock_timeout, **store) -> None:
+    """Load a state document (from `state pull` or an old state file) into the store; '-' reads stdin."""
+    from .state import State
+
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+    except OSError as error:
+        raise ProvisionerError(f"cannot read {file}: {error.strerror}") from None
+    document = State.loads(data, "stdin" if file == "-" else file)
+    with _state_session(store, lock, lock_timeout, "state push") as session:
+        message = session.backend.push(document, force=force)
+    click.secho(message[0].upper() + message[1:] + ".", fg="green")
+
+
 @cli.command("force-unlock")
 @click.argument("lock_id")
-@click.option("--state", "state_path", default="state/default.json", show_default=True, help=HELP["--state"])
+@with_store_options
 @reports_errors
-def force_unlock_command(lock_id, state_path) -> None:
+def force_unlock_command(lock_id, **store) -> None:
     """Remove a stale state lock, by the ID its error message showed."""
-    from .state.local import LocalStateBackend
+    from .workflow import open_backend
 
-    LocalStateBackend(state_path).force_unlock(lock_id)
+    backend = open_backend(_store_settings(store))
+    try:
+        backend.force_unlock(lock_id)
+    finally:
+        backend.close()
     click.secho("The state has been unlocked.", fg="green")
+
+
+@cli.group("workspace")
+def workspace_group() -> None:
+    """Workspaces: separate states (lineage, serial, assistants, lock) in one project, like staging and prod."""
+
+
+def _workspace_options(command: Callable) -> Callable:
+    state, backend, _ = store_options()
+    return state(backend(command))
+
+
+@workspace_group.command("list")
+@_workspace_options
+@reports_errors
+def workspace_list(state_path, backend) -> None:
+    """The project's workspaces; * marks the selected one."""
+    from .workflow import current_workspace, list_workspaces
+
+    settings = Settings(state_path=state_path, backend=backend)
+    current = current_workspace(settings)
+    for name in list_workspaces(settings):
+        click.echo(("* " if name == current else "  ") + name)
+
+
+@workspace_group.command("show")
+@_workspace_options
+@reports_errors
+def workspace_show(state_path, backend) -> None:
+    """The selected workspace ($PROVISIONER_WORKSPACE, else the one `workspace select` remembered)."""
+    from .workflow import current_workspace
+
+    click.echo(current_workspace(Settings(state_path=state_path, backend=backend)))
+
+
+@workspace_group.command("new")
+@click.argument("name")
+@click.option("--no-select", is_flag=True, help="Create it without selecting it.")
+@_workspace_options
+@reports_errors
+def workspace_new(name, no_select, state_path, backend) -> None:
+    """Create an empty workspace and select it."""
+    from .workflow import new_workspace, select_workspace
+
+    settings = Settings(state_path=state_path, backend=backend)
+    new_workspace(settings, name)
+    if not no_select:
+        select_workspace(settings, name)
+    click.secho(f"Created workspace {name!r}" + ("" if no_select else " and selected it") + ".", fg="green")
+
+
+@workspace_group.command("select")
+@click.argument("name")
+@click.option("--or-create", is_flag=True, help="Create it first if it does not exist (for pipelines).")
+@_workspace_options
+@reports_errors
+def workspace_select(name, or_create, state_path, backend) -> None:
+    """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file)."""
+    from .workflow import list_workspaces, new_workspace, select_workspace
+
+    settings = Settings(state_path=state_path, backend=backend)
+    if or_create and name not in list_workspaces(settings):
+        new_workspace(settings, name)
+        click.echo(f"Created workspace {name!r}.")
+    select_workspace(settings, name)
+    click.secho(f"Switched to workspace {name!r}.", fg="green")
+
+
+@workspace_group.command("delete")
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Delete it even if it still manages assistants (they stay on the "
+                                            "platform, unmanaged).")
+@click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])
+@_workspace_options
+@reports_errors
+def workspace_delete(name, force, lock_timeout, state_path, backend) -> None:
+    """Delete a workspace's state (not the current one; not a non-empty one without --force)."""
+    from .workflow import delete_workspace
+
+    dropped = delete_workspace(Settings(state_path=state_path, backend=backend,
+                                        lock_timeout=duration(lock_timeout)), name, force=force)
+    click.secho(f"Deleted workspace {name!r}" + (f" (forgot {dropped} assistant(s))" if dropped else "") + ".",
+                fg="green")
 
 
 from .emulator.command import emulator_command  # noqa: E402
@@ -547,13 +694,13 @@ cli.add_command(emulator_command)
 @format_options()
 @state_options
 @reports_errors
-def show_command(plan_file, fmt, as_json, state_path, lock, lock_timeout) -> None:
+def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
     """Show a saved plan, or without PLANFILE the assistants the state manages (no platform request)."""
     fmt = chosen_format(fmt, as_json)
     if plan_file:
         click.echo(render.plan_as(read_plan_file(plan_file), fmt), nl=fmt != "markdown")
         return
-    with _state_session(state_path, lock, lock_timeout, "show") as session:
+    with _state_session(store, lock, lock_timeout, "show") as session:
         document = render.state_document(session.state)
     click.echo(render.state_as(document, fmt), nl=fmt != "markdown")
 

@@ -143,7 +143,7 @@ class Config:
     api_dialect: str = "v1"
     backend: str = "sqlite"
     workspace: str = DEFAULT_WORKSPACE
-    state_path: str = "state/default.json"
+    state_path: str = "state/provisioner.db"
     rate_limit: str | None = None          # None: not configured (the client's own default)
     max_retries: int = 10
     retry_max_time: float = 120.0
@@ -198,9 +198,14 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
     for layer_values, layer_origins in layers:
         values.update(layer_values)
         origins.update(layer_origins)
-    workspace = values.get("workspace", DEFAULT_WORKSPACE)
     if "state" not in values:
-        values["state"] = default_state_path(root, workspace)
+        values["state"] = default_state_path(root)
+    if "workspace" not in values:
+        # The one remembered by `provisioner workspace select`, beside the state; else default.
+        from .state.sql import selected_workspace
+
+        values["workspace"] = selected_workspace(Path(os.path.dirname(values["state"]) or "."))
+    workspace = values["workspace"]
     if "manifests" not in values and root != ".":
         values["manifests"] = [os.path.join(root, p) for p in DEFAULT_MANIFESTS]
     resolved = {"state_path": values.pop("state"), **values}
@@ -212,10 +217,9 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
     return Config(**resolved, config_file=str(file) if file else None, origins=origins, inputs=inputs)
 
 
-def default_state_path(root: str, workspace: str) -> str:
-    """Each workspace has its own state file unless one is named; the default workspace keeps the old path.
-    (A store that keeps every workspace in one database would return that database's path here.)"""
-    return os.path.normpath(os.path.join(root, "state", f"{workspace}.json"))
+def default_state_path(root: str) -> str:
+    """The state store beside the project: one SQLite database holds every workspace's state."""
+    return os.path.normpath(os.path.join(root, "state", "provisioner.db"))
 
 
 def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> tuple[dict, dict]:

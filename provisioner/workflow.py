@@ -35,7 +35,8 @@ from .references import Catalog, check_references
 from .scrub import register_secret, register_url, scrub
 from .spec import DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
-from .state.local import LocalStateBackend, atomic_write
+from .state.local import atomic_write
+from .state.sql import open_store
 from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups, create_body, to_dialect
 
 TOKEN_ENV = "PROVISIONER_API_TOKEN"
@@ -43,9 +44,17 @@ URL_ENV = "PROVISIONER_API_URL"
 LOCAL_PLATFORM_DB = "local-platform.db"
 
 
+DEFAULT_STATE_PATH = "state/provisioner.db"
+# Commands that write state: the store is probed before anything is done on the platform.
+WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
+
+
 @dataclass
 class Settings:
-    state_path: str = "state/default.json"
+    state_path: str = DEFAULT_STATE_PATH  # the SQLite database (with --backend sqlite); its folder holds local files
+    backend: str = "sqlite"               # sqlite | postgres (its DSN only from $PROVISIONER_PG_DSN)
+    workspace: str | None = None          # None: the one selected with `workspace select` (state/workspace)
+    project: str | None = None            # None: $PROVISIONER_PROJECT, else the folder holding state/
     api_url: str | None = None
     token_file: str | None = None
     local: bool = False
@@ -56,8 +65,6 @@ class Settings:
     api_dialect: str = DEFAULT_DIALECT
     # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
     rate_limit: tuple[Window, ...] | None = None
-    backend: str = "sqlite"
-    workspace: str = "default"
     # Workspace, variables and overlays that make the final manifests (None: the files as they are).
     inputs: ManifestInputs | None = None
     config: Config | None = field(default=None, repr=False)
@@ -74,7 +81,7 @@ class Settings:
         return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
                    parallelism=config.parallelism, retry=retry, api_dialect=config.api_dialect,
                    rate_limit=rate_limit, backend=config.backend, workspace=config.workspace, inputs=config.inputs,
-                   config=config, **run)
+                   project=config.project, config=config, **run)
 
 
 MAX_TOKEN_FILE_BYTES = 16 * 1024
@@ -82,6 +89,26 @@ MAX_TOKEN_FILE_BYTES = 16 * 1024
 
 def warn(message: str) -> None:
     print(scrub(f"Warning: {message}"), file=sys.stderr)
+
+
+def declared_by_repository(settings: Settings) -> bool:
+    """A workspace the repository itself defines (vars/<workspace>.yaml or overlays/<workspace>/) is created on
+    first use; any other must be created with `workspace new`, so a typo never starts an empty state."""
+    name, inputs = settings.workspace, settings.inputs
+    if not name or inputs is None:
+        return False
+    root = Path(inputs.root)
+    return (root / "vars" / f"{name}.yaml").is_file() or (root / "overlays" / name).is_dir()
+
+
+def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):
+    """The state store the settings name (backend, database, project, workspace)."""
+    if settings.state_path.endswith(".json"):
+        raise StateError(f"--state is the SQLite state database (default {DEFAULT_STATE_PATH}), not a JSON file: "
+                         f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
+                         f"`provisioner state push {settings.state_path}` loads any other")
+    return open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
+                      project=settings.project, must_exist=must_exist)
 
 
 def read_token(settings: Settings) -> str:
@@ -241,7 +268,7 @@ class Session:
                  backend: StateBackend | None = None):
         self.settings = settings
         self.operation = operation
-        self.backend = backend or LocalStateBackend(settings.state_path)
+        self.backend: StateBackend = backend  # opened on entering, unless given
         self._lock = settings.lock if lock is None else lock
         self._stack = contextlib.ExitStack()
         self.state: State
@@ -251,6 +278,13 @@ class Session:
     def __enter__(self) -> "Session":
         self._stack.__enter__()
         try:
+            if self.backend is None:
+                self.backend = open_backend(self.settings, must_exist=not declared_by_repository(self.settings))
+                self._stack.callback(self.backend.close)
+            if hasattr(self.backend, "operation"):
+                self.backend.operation = self.operation
+            if self.operation in WRITING_OPERATIONS and hasattr(self.backend, "probe"):
+                self.backend.probe()  # a store that cannot take a write fails now, before any platform write
             self._stack.enter_context(locked(self.backend, self.operation, timeout=self.settings.lock_timeout,
                                              enabled=self._lock))
             self.state = self.backend.read()
@@ -574,3 +608,59 @@ def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT,
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+# --- workspaces ---
+
+WORKSPACE_ENV = "PROVISIONER_WORKSPACE"
+
+
+def current_workspace(settings: Settings) -> str:
+    """--workspace / $PROVISIONER_WORKSPACE, else the one remembered by `workspace select`, else default."""
+    from .state.sql import check_workspace_name, selected_workspace
+
+    name = settings.workspace or os.environ.get(WORKSPACE_ENV, "").strip()
+    return check_workspace_name(name) if name else selected_workspace(Path(settings.state_path).parent)
+
+
+def list_workspaces(settings: Settings) -> list[str]:
+    store = open_backend(settings, workspace="default")
+    try:
+        return store.workspaces()
+    finally:
+        store.close()
+
+
+def new_workspace(settings: Settings, name: str) -> None:
+    store = open_backend(settings, workspace=name, must_exist=False)
+    try:
+        store.create()
+    finally:
+        store.close()
+
+
+def select_workspace(settings: Settings, name: str) -> None:
+    from .state.sql import remember_workspace
+
+    store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
+    store.close()
+    remember_workspace(Path(settings.state_path).parent, name)
+
+
+def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
+    """Drop a workspace's state; refuses default, the current one, and (without force) one that manages assistants."""
+    if name == "default":
+        raise StateError("the default workspace cannot be deleted")
+    if name == current_workspace(settings):
+        raise StateError(f"{name!r} is the current workspace; select another first "
+                         "(provisioner workspace select default)")
+    store = open_backend(settings, workspace=name)
+    if not store.exists():
+        store.close()
+        raise StateError(f"workspace {name!r} does not exist")
+    store.operation = "workspace delete"
+    try:
+        with locked(store, "workspace delete", timeout=settings.lock_timeout):
+            return store.drop(force=force)
+    finally:
+        store.close()

@@ -2,14 +2,21 @@
 """Benchmark: plan/apply/update/destroy a fleet against the emulator; print requests, seconds and memory.
 
     python scripts/benchmark.py --count 1000 [--latency-ms 20] [--error-rate 0.05] [--commit-fail-rate 0.05]
+    PROVISIONER_PG_DSN=... python scripts/benchmark.py --count 10000 --latency-ms 20 --backend postgres
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
-loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS.
+loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
+phases that write, the network floor is count / parallelism x latency (each change needs one request of
+`--latency-ms`, `--parallelism` at a time): the ratio to it is what the provisioner itself costs.
+The state store is chosen with --backend (sqlite: a file in the run's folder; postgres: $PROVISIONER_PG_DSN,
+with a project of its own per run).
 """
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -45,9 +52,19 @@ def write_fleet(folder: Path, count: int, prompt: str) -> None:
         (folder / f"fleet-{start:05}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
 
 
-def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Client, expect: set[int]) -> dict:
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process used so far (Linux; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Client, expect: set[int],
+              env: dict[str, str], emulator_pid: int) -> dict:
     before = stats.get("/_emulator/stats").json()["requests"]
-    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN}
+    emulator_before = process_cpu(emulator_pid)
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={url}"], cwd=cwd, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -59,7 +76,48 @@ def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Clie
     after = stats.get("/_emulator/stats").json()["requests"]
     delta = {route: after.get(route, 0) - before.get(route, 0) for route in after}
     return {"phase": name, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
+            "cpu": usage.ru_utime + usage.ru_stime, "emulator_cpu": process_cpu(emulator_pid) - emulator_before,
             "requests": sum(delta.values()), "by_route": {k: v for k, v in delta.items() if v}}
+
+
+def start_emulator(options) -> tuple[subprocess.Popen, str, httpx.Client]:
+    """Start `provisioner emulator` on a free port: (process, API base URL, client for /_emulator/*).
+
+    The API base is the first URL the emulator prints (it may serve the API under a path such as /api);
+    /_emulator/* is at the server's root. An emulator that takes --admin-token gets a random one, sent as a
+    bearer token on the /_emulator/* requests (adapt admin_headers if that changes)."""
+    port = free_port()
+    command = [sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
+               "--latency-ms", str(options.latency_ms), "--error-rate", str(options.error_rate),
+               "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1"]
+    help_text = subprocess.run([sys.executable, "-m", "provisioner", "emulator", "--help"], capture_output=True,
+                               text=True).stdout
+    admin_token = secrets.token_urlsafe(16) if "--admin-token" in help_text else None
+    if admin_token:
+        command += ["--admin-token", admin_token]
+    emulator = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    root = f"http://127.0.0.1:{port}"
+    api_url = root
+    line = emulator.stdout.readline()  # e.g. "Platform emulator on http://127.0.0.1:8787 (...)"
+    urls = [u.rstrip(".,;)") for u in re.findall(r"https?://\S+", line)]
+    if urls:
+        api_url = next((u for u in urls if "/api" in u), urls[0])
+    stats = httpx.Client(base_url=root, timeout=30, headers=admin_headers(admin_token))
+    for _ in range(100):
+        try:
+            stats.get("/_emulator/stats").raise_for_status()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        emulator.terminate()
+        sys.exit(f"the emulator did not answer at {root}/_emulator/stats")
+    return emulator, api_url, stats
+
+
+def admin_headers(admin_token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
 
 
 def main() -> None:
@@ -69,22 +127,21 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=0)
     parser.add_argument("--error-rate", type=float, default=0)
     parser.add_argument("--commit-fail-rate", type=float, default=0)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
+                        help="state store (postgres: connection string from $PROVISIONER_PG_DSN)")
+    parser.add_argument("--phases", default="plan,create,noop,update,destroy",
+                        help="comma-separated subset of: plan,create,noop,update,destroy")
     options = parser.parse_args()
+    phases = set(options.phases.split(","))
+    # The client's rate budget is off: the benchmark measures the provisioner, not the platform's documented limits.
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off",
+           "PROVISIONER_BACKEND": options.backend,
+           "PROVISIONER_PROJECT": f"benchmark-{secrets.token_hex(6)}"}
+    if options.backend == "postgres" and not os.environ.get("PROVISIONER_PG_DSN"):
+        sys.exit("--backend postgres needs $PROVISIONER_PG_DSN")
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    emulator = subprocess.Popen([sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
-                                 "--latency-ms", str(options.latency_ms), "--error-rate", str(options.error_rate),
-                                 "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    emulator, url, stats = start_emulator(options)
     try:
-        stats = httpx.Client(base_url=url, timeout=30)
-        for _ in range(100):
-            try:
-                stats.get("/_emulator/stats")
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             manifests = root / "manifests"
@@ -92,24 +149,40 @@ def main() -> None:
             retries = ["--max-retries=12", "--retry-backoff=0.05s"]
             apply = ["apply", "--auto-approve", f"--parallelism={options.parallelism}", *retries]
             write_fleet(manifests, options.count, "Be helpful.")
-            rows = [run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}),
-                    run_phase("apply (create all)", apply, root, url, stats, {0}),
-                    run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url, stats, {0})]
-            write_fleet(manifests, options.count, "Be brief.")
-            rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}))
-            rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
-                                                    f"--parallelism={options.parallelism}", *retries],
-                                  root, url, stats, {0}))
+            rows = []
+            if "plan" in phases:
+                rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
+                                      emulator.pid))
+            rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
+                        | {"writes": True})
+            if "noop" in phases:
+                rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
+                                      stats, {0}, env, emulator.pid))
+            if "update" in phases:
+                write_fleet(manifests, options.count, "Be brief.")
+                rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
+                            | {"writes": True})
+            if "destroy" in phases:
+                rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
+                                                        f"--parallelism={options.parallelism}", *retries],
+                                      root, url, stats, {0}, env, emulator.pid) | {"writes": True})
     finally:
         emulator.terminate()
         emulator.wait()
 
+    floor = options.count / options.parallelism * options.latency_ms / 1000
     print(f"provisioner benchmark: {options.count} assistants, parallelism {options.parallelism}, latency "
-          f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}")
-    print(f"{'phase':<22}{'seconds':>9}{'requests':>10}{'peak MB':>9}  requests by route")
+          f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}, "
+          f"state backend {options.backend}")
+    print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
+          f"{options.latency_ms} ms = {floor:.2f} s")
+    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}{'peak MB':>9}  requests by route")
     for row in rows:
         routes = ", ".join(f"{k}: {v}" for k, v in sorted(row["by_route"].items()))
-        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{row['requests']:>10}{row['peak_mb']:>9.1f}  {routes}")
+        ratio = f"{row['seconds'] / floor:.2f}" if row.get("writes") and floor else "-"
+        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['cpu']:>7.1f}{row['emulator_cpu']:>8.1f}{row['requests']:>10}"
+              f"{row['peak_mb']:>9.1f}"
+              f"  {routes}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Shared fixtures: a real emulator on loopback HTTP, and the real CLI run against it."""
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from dataclasses import dataclass
@@ -156,7 +157,20 @@ class Workspace:
 
     @property
     def state_file(self) -> Path:
-        return self.root / "state" / "default.json"
+        """The SQLite state database (state/provisioner.db); read it with state(), remove it with lose_state()."""
+        return self.root / "state" / "provisioner.db"
+
+    def state(self) -> dict:
+        """The state document, as `provisioner state pull` prints it."""
+        result = self.run("state", "pull", "--lock=false")
+        assert result.exit_code == 0, result.all
+        return json.loads(result.output)
+
+    def lose_state(self) -> None:
+        from provisioner.state.sql import sqlite_files
+
+        for path in sqlite_files(self.state_file):
+            path.unlink(missing_ok=True)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import time
 
 from provisioner.apply import SharedLookup, WriteGate, StateRecorder
 from provisioner.state import State
-from provisioner.state.local import LocalStateBackend
+from provisioner.state.sql import open_store
 
 
 class SlowList:
@@ -37,7 +37,7 @@ def test_a_lookup_reuses_only_a_read_that_began_after_the_failure():
 
 
 def test_every_recorded_change_is_on_disk_when_record_returns(tmp_path):
-    backend = LocalStateBackend(tmp_path / "s.json")
+    backend = open_store("sqlite", tmp_path / "state" / "s.db")
     recorder = StateRecorder(backend, State.new())
 
     on_disk_when_returned = []

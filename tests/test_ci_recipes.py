@@ -112,13 +112,18 @@ def test_every_provisioner_command_of_both_recipes_goes_through_the_steps_script
 
 @pytest.fixture
 def steps(workspace, tmp_path):
+    from pg_support import pg_dsn, unique_project
+
     github_output = tmp_path / "github_output"
     github_output.touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONER_", "GITHUB_", "CI_"))}
+    # As in the recipes: state on PostgreSQL (the test server), in the production workspace of a project.
     env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
                PROVISIONER_API_URL=workspace.platform.url, PROVISIONER_API_TOKEN=TOKEN,
-               PROVISIONER_PG_DSN="postgresql://ci@db.invalid/provisioner", PROVISIONER_ARGS="--state state/ci.json",
+               PROVISIONER_BACKEND="postgres", PROVISIONER_PG_DSN=pg_dsn(), PROVISIONER_WORKSPACE="production",
+               PROVISIONER_PROJECT=unique_project("ci-recipe"), PROVISIONER_RATE_LIMIT="off",
                GITHUB_OUTPUT=str(github_output))
+    workspace.steps_env = env
 
     def run(step, **extra):
         result = subprocess.run(["bash", str(STEPS), step], cwd=workspace.root, env={**env, **extra},
@@ -148,7 +153,10 @@ def test_the_recipe_steps_validate_plan_comment_apply_and_catch_drift(workspace,
     applied, _ = steps("apply")  # the saved plan, exactly
     assert applied.returncode == 0, applied.stdout + applied.stderr
     assert sorted(a["name"] for a in workspace.platform.assistants()) == ["Sales", "Support"]
-    assert (workspace.root / "state" / "ci.json").exists()  # PROVISIONER_ARGS reached every command
+    pulled = subprocess.run([sys.executable, "-m", "provisioner", "state", "pull"], cwd=workspace.root,
+                            env=workspace.steps_env, capture_output=True, text=True, timeout=60)
+    assert set(json.loads(pulled.stdout)["resources"]) == {"sales", "support"}  # the state is on PostgreSQL
+    assert not (workspace.root / "state" / "provisioner.db").exists()
 
     clean, outputs = steps("drift")
     assert clean.returncode == 0 and outputs == {"drift": "false"}, clean.stdout + clean.stderr

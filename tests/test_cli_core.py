@@ -37,7 +37,7 @@ def test_plan_apply_plan_no_changes(workspace):
     assert again.exit_code == 0, again.all
     assert "No changes." in again.output
 
-    state = json.loads(workspace.state_file.read_text())
+    state = workspace.state()
     assert {a: r["id"] for a, r in state["resources"].items()} == {"sales": by_name["Sales"]["id"],
                                                                    "support": by_name["Support"]["id"]}
     assert state["version"] == 1 and state["lineage"] and state["serial"] >= 2
@@ -103,7 +103,7 @@ def test_a_bad_manifest_fails_plan_and_apply_naming_file_and_field_and_creates_n
         assert result.exit_code == 1, result.all
         assert re.search(rf"manifests/bad\.yaml:\d+: (bad: )?spec\.{re.escape(field)}:", result.stderr), result.stderr
     assert workspace.platform.assistants() == []
-    assert not workspace.state_file.exists()
+    assert workspace.state()["resources"] == {} and workspace.state()["serial"] == 0
     assert path.exists()
 
 
@@ -183,7 +183,7 @@ def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_comple
     assert re.search(r"b \(manifests/b\.yaml:\d+\): spec\.voice_id: The selected voice id is invalid\.", result.output)
     assert "Apply failed Resources: 2 added, 0 changed, 0 destroyed, 1 failed." in result.output
     assert sorted(a["name"] for a in workspace.platform.assistants()) == ["A", "C"]
-    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a", "c"}
+    assert set(workspace.state()["resources"]) == {"a", "c"}
     fixed = workspace.run("apply", "--auto-approve")
     assert fixed.exit_code == 0 and "1 added" in fixed.output
 

@@ -23,7 +23,7 @@ def test_no_file_means_the_built_in_defaults(tmp_path):
     config = resolve_config(cwd=tmp_path, environ={})
     assert config.config_file is None
     assert (config.state_path, config.workspace, config.api_dialect, config.backend) == \
-        ("state/default.json", "default", "v1", "sqlite")
+        ("state/provisioner.db", "default", "v1", "sqlite")
     assert (config.parallelism, config.max_retries, config.retry_max_time, config.rate_limit) == (10, 10, 120.0, None)
     assert config.manifest_paths() == ["manifests"] and config.manifest_paths(("x",)) == ["x"]
 
@@ -41,13 +41,13 @@ def test_flags_beat_environment_beat_file_beat_defaults(tmp_path):
     assert config.api_dialect == "v2" and config.backend == "postgres" and config.project == "acme"  # file
     assert config.retry_backoff == 0.25 and config.manifests == ("assistants",)
     assert config.lock_timeout == 0.0 and config.max_retries == 10                # defaults
-    assert config.state_path == "state/dev.json"  # each workspace its own state unless one is named
+    assert config.state_path == "state/provisioner.db"  # one store holds every workspace's state
     assert config.origins["workspace"] == "--workspace" and config.origins["api_url"] == "PROVISIONER_API_URL"
     assert config.origins["api_dialect"] == "provisioner.yaml:5"
     settings = Settings.from_config(config)
     assert (settings.api_dialect, settings.backend, settings.workspace, settings.rate_limit,
             settings.parallelism, settings.state_path, settings.api_url) == \
-        ("v2", "postgres", "dev", (), 8, "state/dev.json", "https://env.example/api")  # () is "off" for the client
+        ("v2", "postgres", "dev", (), 8, "state/provisioner.db", "https://env.example/api")  # () is "off" for the client
     assert settings.retry.backoff_base == 0.25 and settings.inputs.workspace == "dev"
 
 
@@ -92,28 +92,30 @@ def test_rate_limit_syntax():
 
 def test_config_file_elsewhere_resolves_its_paths_from_its_folder(tmp_path):
     (tmp_path / "repo").mkdir()
-    (tmp_path / "repo" / "ci.yaml").write_text("state: state/ci.json\nmanifests: [assistants]\n")
+    (tmp_path / "repo" / "ci.yaml").write_text("state: state/ci.db\nmanifests: [assistants]\n")
     config = resolve_config(cwd=tmp_path, environ={"PROVISIONER_CONFIG": "repo/ci.yaml"})
-    assert config.state_path == "repo/state/ci.json" and config.manifests == ("repo/assistants",)
+    assert config.state_path == "repo/state/ci.db" and config.manifests == ("repo/assistants",)
     assert config.inputs.root == "repo"
     bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
-    assert bare.state_path == "repo/state/ci.json"
+    assert bare.state_path == "repo/state/ci.db"
     (tmp_path / "repo" / "ci.yaml").write_text("project: acme\n")
     bare = resolve_config(cwd=tmp_path, environ={}, config_file="repo/ci.yaml", flags={"workspace": "prod"})
-    assert bare.state_path == "repo/state/prod.json" and bare.manifests == ("repo/manifests",)
+    assert bare.state_path == "repo/state/provisioner.db" and bare.manifests == ("repo/manifests",)
     with pytest.raises(ConfigError, match="--config nope.yaml: no such file"):
         resolve_config(cwd=tmp_path, environ={}, config_file="nope.yaml")
 
 
 def test_the_cli_uses_the_file_and_the_flags_override_it(workspace):
     workspace.add("one")
-    workspace.write("provisioner.yaml", "state: state/from-file.json\nparallelism: 3\n")
+    workspace.write("provisioner.yaml", "state: state/from-file.db\nparallelism: 3\n")
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    assert json.loads((workspace.root / "state" / "from-file.json").read_text())["resources"].keys() == {"one"}
+    assert (workspace.root / "state" / "from-file.db").exists()
+    assert json.loads(workspace.run("state", "pull", "--state", "state/from-file.db").output)["resources"].keys() \
+        == {"one"}
     assert not workspace.state_file.exists()
-    flagged = workspace.run("plan", "--state", "state/flag.json")
+    flagged = workspace.run("plan", "--state", "state/flag.db")
     assert "# one will be imported" in flagged.output  # a fresh state adopts the assistant, never duplicates
-    workspace.write("provisioner.yaml", "state: state/from-file.json\nparalelism: 3\ntoken: abc\n")
+    workspace.write("provisioner.yaml", "state: state/from-file.db\nparalelism: 3\ntoken: abc\n")
     broken = workspace.run("plan")
     assert broken.exit_code == 1
     assert "provisioner.yaml:2: paralelism: unknown key 'paralelism' (did you mean 'parallelism'?)" in broken.stderr
@@ -122,20 +124,22 @@ def test_the_cli_uses_the_file_and_the_flags_override_it(workspace):
 
 def test_environment_overrides_the_file_in_the_cli(workspace, monkeypatch):
     workspace.add("one")
-    workspace.write("provisioner.yaml", "state: state/from-file.json\n")
-    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.json")
+    workspace.write("provisioner.yaml", "state: state/from-file.db\n")
+    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.db")
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    assert (workspace.root / "state" / "from-env.json").exists()
-    assert not (workspace.root / "state" / "from-file.json").exists()
+    assert (workspace.root / "state" / "from-env.db").exists()
+    assert not (workspace.root / "state" / "from-file.db").exists()
 
 
 def test_a_flag_overrides_the_environment_in_the_cli(workspace, monkeypatch):
     workspace.add("one")
-    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.json")
+    monkeypatch.setenv("PROVISIONER_STATE", "state/from-env.db")
     monkeypatch.setenv("PROVISIONER_WORKSPACE", "staging")
-    assert workspace.run("apply", "--auto-approve", "--state", "state/from-flag.json").exit_code == 0
-    assert (workspace.root / "state" / "from-flag.json").exists()
-    assert not (workspace.root / "state" / "from-env.json").exists()
+    workspace.write("vars/staging.yaml", "x: 1\n")  # a workspace the repository defines: created on first use
+    workspace.write("vars/prod.yaml", "x: 2\n")
+    assert workspace.run("apply", "--auto-approve", "--state", "state/from-flag.db").exit_code == 0
+    assert (workspace.root / "state" / "from-flag.db").exists()
+    assert not (workspace.root / "state" / "from-env.db").exists()
     rendered = workspace.run("render", "--workspace", "prod", api=False)
     assert rendered.output.startswith("# one: workspace prod;")
     assert workspace.run("render", api=False).output.startswith("# one: workspace staging;")
@@ -160,7 +164,7 @@ def test_a_workspace_name_is_a_safe_folder_name(tmp_path):
     for bad in ("../prod", "a/b", "", "-x"):
         with pytest.raises(ConfigError, match="--workspace: must be 1-63 letters, digits"):
             resolve_config({"workspace": bad}, environ={})
-    assert resolve_config({"workspace": "Prod_2-eu"}, environ={}).state_path == "state/Prod_2-eu.json"
+    assert resolve_config({"workspace": "Prod_2-eu"}, environ={}).workspace == "Prod_2-eu"
 
 
 def test_an_empty_or_commented_out_file_is_fine_and_a_list_is_not(tmp_path):

@@ -71,13 +71,16 @@ def test_a_malformed_saved_plan_is_refused_and_changes_nothing(workspace, case):
     path = workspace.root / "p.plan"
     path.write_bytes(make(good).encode("utf-8", "surrogateescape"))
     before = workspace.platform.stats()["requests"]
+    state_before = workspace.state()
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 1, result.all
     assert expected in result.stderr, result.stderr
     assert "Traceback" not in result.all
     after = workspace.platform.stats()["requests"]
     assert not any(k.startswith(("POST", "PUT", "DELETE")) and after[k] != before.get(k) for k in after)
-    assert workspace.platform.assistants() == [] and not workspace.state_file.exists()
+    state_after = workspace.state()
+    assert workspace.platform.assistants() == []
+    assert (state_after["serial"], state_after["resources"]) == (state_before["serial"], state_before["resources"])
 
 
 def test_a_huge_plan_file_is_not_read_whole(tmp_path):

@@ -171,16 +171,22 @@ def test_a_value_that_cannot_be_read_stops_the_plan_naming_assistant_and_field(t
 @pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve"), ("refresh",)])
 def test_a_bad_list_answer_stops_the_run_and_decides_nothing(tmp_path, hostile, case, command):
     hostile.list_answer = CASES[case]
-    state_dir = tmp_path / "state"
+    from provisioner.state import State
+    from provisioner.state.sql import open_store
+
+    store = open_store("sqlite", tmp_path / "state" / "provisioner.db")
     if command[0] == "refresh":
-        state_dir.mkdir()
-        (state_dir / "default.json").write_text(json.dumps({
+        store.push(State.loads(json.dumps({
             "version": 1, "lineage": "l-1", "serial": 3,
-            "resources": {"a": {"id": 1, "spec": {}, "protect": False, "sensitive": [], "remote": {}}}}))
-    before = sorted((p.name, p.read_bytes()) for p in state_dir.glob("*.json")) if state_dir.exists() else []
+            "resources": {"a": {"id": 1, "spec": {}, "protect": False, "sensitive": [], "remote": {}}}}), "seed"))
+    def snapshot():
+        state = store.read()
+        return store.exists(), state.serial, state.resources, store.history()
+
+    before = snapshot()
     code, output, seconds = run(tmp_path, hostile, *command)
     assert code == 1, output
     assert hostile.writes == []
-    after = sorted((p.name, p.read_bytes()) for p in state_dir.glob("*.json")) if state_dir.exists() else []
-    assert after == before
+    assert snapshot() == before
+    store.close()
     assert seconds < 20, f"took {seconds:.1f}s"

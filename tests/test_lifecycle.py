@@ -85,7 +85,7 @@ def test_every_field_updates_in_place_with_only_the_changed_fields_sent(workspac
     assert set(put["body"]) == changed
     assert all(same(put["body"][k], SECOND[k]) for k in changed)
     assert_platform_matches(workspace, "Renamed", SECOND)
-    state = json.loads(workspace.state_file.read_text())["resources"]["a"]
+    state = workspace.state()["resources"]["a"]
     assert state["spec"]["llm_model"] == "gpt-4o-mini" and state["spec"]["speech_speed"] == 1.15
     no_changes(workspace)
 
@@ -170,7 +170,7 @@ def test_a_removed_manifest_is_destroyed_and_leaves_state(workspace):
     assert "# b will be destroyed" in plan.output and "Plan: 0 to add, 0 to change, 1 to destroy." in plan.output
     apply_ok(workspace)
     assert [a["name"] for a in workspace.platform.assistants()] == ["A"]
-    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a"}
+    assert set(workspace.state()["resources"]) == {"a"}
     no_changes(workspace)
 
 
@@ -185,7 +185,7 @@ def test_destroy_command_removes_everything_managed_only(workspace):
     assert result.exit_code == 0, result.all
     assert "Plan: 0 to add, 0 to change, 2 to destroy." in result.output
     assert [a["name"] for a in workspace.platform.assistants()] == ["Unmanaged"]
-    assert json.loads(workspace.state_file.read_text())["resources"] == {}
+    assert workspace.state()["resources"] == {}
 
 
 def test_protected_assistants_cannot_be_destroyed_even_after_the_manifest_is_gone(workspace):
@@ -213,7 +213,7 @@ def test_protection_set_without_other_changes_is_remembered(workspace):
     apply_ok(workspace)
     workspace.add("keep", metadata_extra="protect: true")
     apply_ok(workspace)
-    assert json.loads(workspace.state_file.read_text())["resources"]["keep"]["protect"] is True
+    assert workspace.state()["resources"]["keep"]["protect"] is True
     workspace.remove("keep")
     assert workspace.run("plan", "--allow-empty").exit_code == 1
 
@@ -251,7 +251,7 @@ def test_lost_state_recovers_by_adoption_without_duplicates(workspace):
         workspace.add(name, use_min_interrupt_words=True, speech_speed=1.1)
     apply_ok(workspace)
     ids = sorted(a["id"] for a in workspace.platform.assistants())
-    workspace.state_file.unlink()
+    workspace.lose_state()
     plan = workspace.run("plan")
     assert plan.output.count("will be imported") == 3 and "to add" in plan.output
     assert "Plan: 3 to import, 0 to add, 3 to change, 0 to destroy." in plan.output
@@ -272,7 +272,7 @@ def test_several_namesakes_are_an_error_until_one_is_imported(workspace):
 
     imported = workspace.run("import", "twin", str(second["id"]))
     assert imported.exit_code == 0, imported.all
-    assert json.loads(workspace.state_file.read_text())["resources"]["twin"]["id"] == second["id"]
+    assert workspace.state()["resources"]["twin"]["id"] == second["id"]
     apply_ok(workspace)
     assert len(workspace.platform.assistants()) == 2
     no_changes(workspace)
@@ -326,7 +326,7 @@ def test_refresh_updates_state_only(workspace):
     assert "b: id" in result.output and "removed from state" in result.output
     assert "a: refreshed from the platform" in result.output and "changed there: system_prompt)" in result.output
     assert len(workspace.platform.writes()) == writes_before
-    state = json.loads(workspace.state_file.read_text())["resources"]
+    state = workspace.state()["resources"]
     assert set(state) == {"a"} and state["a"]["remote"]["system_prompt"] == "Changed there"
 
 
@@ -375,15 +375,18 @@ def test_state_commands(workspace):
     shown = json.loads(workspace.run("state", "show", "a").output)
     assert shown["address"] == "a" and shown["last_applied_spec"]["assistant_name"] == "A"
 
-    before = workspace.state_file.read_text()
+    before = workspace.state()
     assert workspace.run("state", "mv", "a", "renamed").exit_code == 0
-    backup = workspace.state_file.with_name("default.json.backup")
-    assert backup.read_text() == before
-    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"renamed", "b"}
+    after = workspace.state()
+    assert set(after["resources"]) == {"renamed", "b"} and after["serial"] == before["serial"] + 1
+    assert after["resources"]["renamed"] == before["resources"]["a"]
+    # The history says what happened, for audit.
+    moved = [(h["operation"], h["address"], h["action"]) for h in after["history"] if h["serial"] == after["serial"]]
+    assert sorted(moved) == [("state mv", "a", "remove"), ("state mv", "renamed", "add")]
     workspace.run("state", "mv", "renamed", "a")
 
     assert workspace.run("state", "rm", "b").exit_code == 0
-    assert set(json.loads(workspace.state_file.read_text())["resources"]) == {"a"}
+    assert set(workspace.state()["resources"]) == {"a"}
     assert len(workspace.platform.assistants()) == 2
     # The forgotten assistant is adopted again, not duplicated.
     plan = workspace.run("plan")

@@ -105,7 +105,7 @@ def test_three_workspaces_from_one_repository(workspace):
     by_name = {a["name"]: a for a in ws.platform.assistants()}
     assert set(by_name) == {"Sales dev", "Sales staging", "Sales prod"}
     assert by_name["Sales prod"]["max_duration"] == 1200 and by_name["Sales staging"]["record"] in (0, False)
-    states = {name: json.loads((ws.root / "state" / f"{name}.json").read_text()) for name in finals}
+    states = {name: json.loads(ws.run("state", "pull", "--workspace", name).output) for name in finals}
     ids = {name: s["resources"]["sales"]["id"] for name, s in states.items()}
     assert ids == {"default": by_name["Sales dev"]["id"], "staging": by_name["Sales staging"]["id"],
                    "prod": by_name["Sales prod"]["id"]}
@@ -164,7 +164,7 @@ def test_destroy_in_one_workspace_leaves_the_others(workspace):
     destroyed = ws.run("destroy", "--auto-approve", "--workspace", "staging")
     assert destroyed.exit_code == 0, destroyed.all
     assert [a["name"] for a in ws.platform.assistants()] == ["Sales prod"]
-    assert json.loads((ws.root / "state" / "staging.json").read_text())["resources"] == {}
+    assert json.loads(ws.run("state", "pull", "--workspace", "staging").output)["resources"] == {}
     assert "No changes." in ws.run("plan", "--workspace", "prod").output
     assert ws.run("refresh", "--workspace", "prod").exit_code == 0
 
@@ -177,6 +177,6 @@ def test_a_mistyped_workspace_is_refused(workspace):
     assert result.exit_code == 1
     assert "workspace 'prdo' has no vars/prdo.yaml and no overlays/prdo/ (did you mean 'prod'?) " \
            "(known: prod, staging)" in result.stderr
-    assert not (workspace.root / "state" / "prdo.json").exists()
+    assert "prdo" not in workspace.run("workspace", "list").output
     assert workspace.run("validate", "--workspace", "staging", api=False).exit_code == 0
     assert workspace.run("validate", api=False).exit_code == 0  # the default workspace needs neither

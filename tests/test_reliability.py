@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from provisioner.state.local import LocalStateBackend
+from provisioner.state import LockInfo
+from provisioner.state.sql import open_store
 from conftest import TOKEN, manifest_text
 
 FAST_RETRIES = ("--max-retries=12", "--retry-backoff=0.01s")
@@ -32,7 +33,7 @@ def assert_exactly_once(workspace, count, prefix="Bot"):
     names = collections.Counter(item["name"] for item in items)
     assert [n for n, c in names.items() if c > 1] == []
     assert sorted(names) == sorted(f"{prefix} {i}" for i in range(count))
-    state = json.loads(workspace.state_file.read_text())["resources"]
+    state = workspace.state()["resources"]
     assert sorted(e["id"] for e in state.values()) == sorted(item["id"] for item in items)
     plan = workspace.run("plan", "--detailed-exitcode")
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
@@ -132,10 +133,10 @@ def test_ctrl_c_finishes_in_flight_changes_records_them_and_exits_non_zero(works
     assert process.returncode != 0
     assert "Interrupted" in err and "not started" in err
     created = workspace.platform.assistants()
-    state = json.loads(workspace.state_file.read_text())["resources"]
+    state = workspace.state()["resources"]
     assert 4 <= len(created) < 40
     assert sorted(e["id"] for e in state.values()) == sorted(a["id"] for a in created)  # nothing unrecorded
-    assert not workspace.state_file.with_name("default.json.lock").exists()
+    assert open_store("sqlite", workspace.state_file).lock_holder() is None
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert_exactly_once(workspace, 40)
 
@@ -189,7 +190,7 @@ def test_two_applies_at_once_without_waiting_one_is_refused_with_the_holder(work
 def test_every_state_command_respects_the_lock_and_force_unlock_frees_it(workspace):
     workspace.add("a")
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    backend = LocalStateBackend(workspace.state_file)
+    backend = open_store("sqlite", workspace.state_file)
     held = backend.lock("apply", 0)
     for command in (["plan"], ["apply", "--auto-approve"], ["destroy", "--auto-approve"], ["import", "a", "1"],
                     ["refresh"], ["state", "list"], ["state", "rm", "a"], ["state", "mv", "a", "b"]):
@@ -206,7 +207,7 @@ def test_every_state_command_respects_the_lock_and_force_unlock_frees_it(workspa
 
 def test_lock_timeout_waits_for_the_holder(workspace):
     workspace.add("a")
-    backend = LocalStateBackend(workspace.state_file)
+    backend = open_store("sqlite", workspace.state_file)
     held = backend.lock("plan", 0)
     threading.Timer(0.4, backend.unlock, args=(held.id,)).start()
     result = workspace.run("apply", "--auto-approve", "--lock-timeout=10s")
@@ -219,11 +220,14 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_cleared(workspace):
     workspace.add("a")
     dead = subprocess.Popen(["true"])
     dead.wait()
-    workspace.state_file.parent.mkdir(parents=True, exist_ok=True)
-    workspace.state_file.with_name("default.json.lock").write_text(json.dumps({
-        "id": "old", "operation": "apply", "who": "ci@elsewhere", "host": socket.gethostname(), "pid": dead.pid,
-        "created": "2026-01-01T00:00:00+00:00", "path": str(workspace.state_file)}))
+    store = open_store("sqlite", workspace.state_file)
+    with store.engine.begin() as connection:
+        store._insert_lock(connection, LockInfo(id="old", operation="apply", who="ci@elsewhere",
+                                                host=socket.gethostname(), pid=dead.pid,
+                                                created="2026-01-01T00:00:00+00:00", path="x"), None)
+    assert store.lock_holder().id == "old"
     assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert store.lock_holder() is None
 
 
 def test_only_plan_may_skip_the_lock(workspace):

@@ -13,6 +13,7 @@ from provisioner.cli import HELP, cli
 # Options whose name is shared by commands where it means different things.
 DIFFERENT_MEANINGS = {
     "--out",         # plan: the plan file; export: a folder of manifests
+    "--force",       # state push: replace another lineage; workspace delete: drop a non-empty workspace
     "--rate-limit",  # emulator: the limit it enforces; other commands: the budget the client keeps to
 }
 

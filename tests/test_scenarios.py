@@ -119,7 +119,7 @@ class Scenario:
                                      assistant_name="Renamed outside", variables={"z": "z"}, speech_speed=0.85,
                                      post_call_evaluation=not item["post_call_evaluation"])
         elif op == "lose_state":
-            self.ws.state_file.unlink(missing_ok=True)
+            self.ws.lose_state()
         return op
 
     def check(self, op):

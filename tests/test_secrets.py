@@ -79,4 +79,6 @@ def test_secrets_appear_nowhere(secret_workspace):
             content = path.read_text(errors="replace")
             for secret in SECRETS:
                 assert secret not in content, (path, secret)
-    assert (ws.root / "state" / "default.json.backup").exists()
+    pulled = ws.run("state", "pull").output  # the state database itself, row by row, and its history
+    assert '"resources"' in pulled and all(secret not in pulled for secret in SECRETS)
+    assert all(secret.encode() not in ws.state_file.read_bytes() for secret in SECRETS)

@@ -12,8 +12,9 @@
 #   PROVISIONER_API_URL    the platform's base URL
 #   PROVISIONER_API_TOKEN  the platform's API token (a masked secret)
 #   PROVISIONER_PG_DSN     the team's PostgreSQL state, for the state backend (a masked secret)
-#   PROVISIONER_ARGS       extra options for every command that reads state, e.g. "--state state/prod.json"
-#                          (and "--backend postgres --workspace prod" with the shared state backend)
+#   PROVISIONER_BACKEND    postgres: the state on the team's PostgreSQL (sqlite: a file the job loses)
+#   PROVISIONER_WORKSPACE  the environment's workspace (created on first use), e.g. production
+#   PROVISIONER_ARGS       extra options for every command that reads state
 #   PROVISIONER_PATHS      manifest paths, space-separated (default: manifests)
 #   PROVISIONER_OUT        where the plan and its views are written (default: provisioner-out)
 # Outputs in $PROVISIONER_OUT: provisioner.plan (the saved plan, JSON: docs/plan-format.md), plan.txt,
@@ -27,6 +28,12 @@ read -r -a args <<< "${PROVISIONER_ARGS:-}"
 export NO_COLOR=1
 mkdir -p "$out"
 
+ensure_workspace() {  # the environment's workspace exists from the first pipeline run on
+  if [ -n "${PROVISIONER_WORKSPACE:-}" ]; then
+    provisioner workspace select --or-create "$PROVISIONER_WORKSPACE" >&2
+  fi
+}
+
 output() {  # a step output for GitHub Actions (ignored elsewhere)
   if [ -n "${GITHUB_OUTPUT:-}" ]; then echo "$1=$2" >> "$GITHUB_OUTPUT"; fi
 }
@@ -36,6 +43,7 @@ case "$step" in
     provisioner validate "${paths[@]}"
     ;;
   plan)
+    ensure_workspace
     rc=0
     provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" "${paths[@]}" \
       > "$out/plan.txt" || rc=$?
@@ -47,6 +55,7 @@ case "$step" in
     output changes "$changes"
     ;;
   apply)
+    ensure_workspace
     if [ -f "$out/provisioner.plan" ]; then
       # Exactly the reviewed plan; refused (exit 1) if the state or the platform changed since.
       provisioner apply "${args[@]}" "$out/provisioner.plan"
@@ -55,6 +64,7 @@ case "$step" in
     fi
     ;;
   drift)
+    ensure_workspace
     rc=0
     provisioner plan "${args[@]}" --lock=false --detailed-exitcode --format markdown "${paths[@]}" \
       > "$out/drift.md" || rc=$?

@@ -1,20 +1,26 @@
 """State: what the provisioner manages (address -> platform id and last applied spec), behind one interface.
 
-A backend reads and writes the whole state and locks it (Terraform's state
-managers: read, write, lock with holder info, unlock). `local.LocalStateBackend`
-keeps it in a JSON file.
+The state lives in a SQL store (`sql.SqlStateStore`): one row per managed assistant, plus per project and
+workspace a lineage and serial, a lock row and an append-only history. The same code runs on SQLite
+(embedded, the default) and PostgreSQL (shared by a team). This module holds the data types, the state
+document (`state pull` / `state push`, and the JSON files of older versions) with its strict parser, and
+the interface the rest of the program uses (Terraform's state managers: read, write, lock with holder
+info, unlock).
 """
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Mapping, Protocol
 
 from ..errors import StateError
 
 STATE_VERSION = 1
+ADDRESS = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+MAX_ID = 2**63 - 1
 
 
 @dataclass
@@ -34,10 +40,33 @@ class ResourceState:
         return cls(id=int(data["id"]), spec=dict(spec) if spec is not None else None, protect=bool(data.get("protect")),
                    sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}))
 
+    def record_json(self) -> str:
+        """The row's record column: everything but the id, canonical (sorted keys) so equal records compare equal."""
+        return json.dumps({"spec": self.spec, "protect": self.protect, "sensitive": self.sensitive,
+                           "remote": self.remote}, sort_keys=True)
+
 
 def _resource_dict(entry: ResourceState) -> dict[str, Any]:
     return {"id": entry.id, "spec": entry.spec, "protect": entry.protect, "sensitive": entry.sensitive,
             "remote": entry.remote}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of the audit log: at `serial`, `operation` (apply, state mv, push, ...) did `action` to `address`."""
+
+    serial: int
+    at: str
+    operation: str
+    address: str
+    action: str
+    remote_id: int | None = None
+    who: str = ""
+    lineage: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"serial": self.serial, "at": self.at, "operation": self.operation, "address": self.address,
+                "action": self.action, "id": self.remote_id, "who": self.who, "lineage": self.lineage}
 
 
 @dataclass
@@ -46,37 +75,143 @@ class State:
     serial: int = 0
     resources: dict[str, ResourceState] = field(default_factory=dict)
     version: int = STATE_VERSION
+    history: list[HistoryEntry] = field(default_factory=list)
 
     @classmethod
     def new(cls) -> "State":
         return cls(lineage=str(uuid.uuid4()))
 
-    def next_version(self) -> bytes:
-        """Advance the serial and serialise: what every write of a changed state persists."""
-        self.serial += 1
-        return self.dumps()
-
-    def dumps(self) -> bytes:
-        """The state file: JSON with one resource per line, readable and diff-friendly, and fast to write
-        (the C encoder only runs without indentation, and this is written after every change)."""
+    def dumps(self, *, with_history: bool = False) -> bytes:
+        """The state document: JSON with one resource (and history line) per line, readable and diff-friendly."""
         head = json.dumps({"version": self.version, "lineage": self.lineage, "serial": self.serial})
         lines = [f"  {json.dumps(address)}: {json.dumps(_resource_dict(self.resources[address]), sort_keys=True)}"
                  for address in sorted(self.resources)]
-        body = ",\n".join(lines)
-        return f'{head[:-1]}, "resources": {{\n{body}\n}}}}\n'.encode()
+        text = f'{head[:-1]}, "resources": {{\n' + ",\n".join(lines) + "\n}"
+        if with_history:
+            entries = [f"  {json.dumps(entry.as_dict())}" for entry in self.history]
+            text += ', "history": [\n' + ",\n".join(entries) + "\n]"
+        return (text + "}\n").encode()
+
+    @classmethod
+    def loads(cls, text: str | bytes, source: str) -> "State":
+        """Parse a state document strictly: anything malformed is a StateError naming `source` and the problem."""
+        try:
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except _DuplicateKey as error:
+            raise StateError(f"{source} is not a valid state document: the key {error.key!r} appears twice") from None
+        except (ValueError, RecursionError) as error:
+            raise StateError(f"{source} is not valid JSON ({_short(error)})") from None
+        return cls.from_dict(data, source)
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> "State":
         if not isinstance(data, dict) or "lineage" not in data:
-            raise StateError(f"{source} is not a provisioner state file")
-        if data.get("version") != STATE_VERSION:
-            raise StateError(f"{source} has state format version {data.get('version')!r}; "
+            raise StateError(f"{source} is not a provisioner state document (no lineage)")
+        version = data.get("version")
+        if type(version) is not int or version != STATE_VERSION:
+            raise StateError(f"{source} has state format version {version!r}; "
                              f"this provisioner reads version {STATE_VERSION}")
-        try:
-            resources = {a: ResourceState.from_dict(r) for a, r in (data.get("resources") or {}).items()}
-            return cls(lineage=str(data["lineage"]), serial=int(data.get("serial", 0)), resources=resources)
-        except (KeyError, TypeError, ValueError) as error:
-            raise StateError(f"{source} is damaged: {error!r}") from None
+        unknown = sorted(set(data) - {"version", "lineage", "serial", "resources", "history"})
+        if unknown:
+            raise StateError(f"{source}: unknown top-level key(s) {', '.join(map(repr, unknown))}")
+        lineage, serial = data["lineage"], data.get("serial", 0)
+        if not isinstance(lineage, str) or not lineage.strip() or len(lineage) > 200:
+            raise StateError(f"{source}: lineage must be a non-empty string (got {_show(lineage)})")
+        if type(serial) is not int or not 0 <= serial <= MAX_ID:
+            raise StateError(f"{source}: serial must be a non-negative integer (got {_show(serial)})")
+        raw = data.get("resources", {})
+        if not isinstance(raw, dict):
+            raise StateError(f"{source}: resources must be an object of address -> record (got {_show(raw)})")
+        resources: dict[str, ResourceState] = {}
+        owners: dict[int, str] = {}
+        for address, record in raw.items():
+            entry = _parse_resource(address, record, source)
+            if entry.id in owners:
+                raise StateError(f"{source}: {owners[entry.id]!r} and {address!r} both claim platform id {entry.id}")
+            owners[entry.id] = address
+            resources[address] = entry
+        history = _parse_history(data.get("history", []), source)
+        return cls(lineage=lineage, serial=serial, resources=resources, history=history)
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(key)
+        result[key] = value
+    return result
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote"}
+
+
+def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
+    where = f"{source}: resources[{_show(address)}]"
+    if not isinstance(address, str) or not ADDRESS.match(address):
+        raise StateError(f"{where}: not a valid address (lowercase letters, digits, '-' and '_')")
+    if not isinstance(record, dict):
+        raise StateError(f"{where} must be an object with id, spec, protect, sensitive, remote (got {_show(record)})")
+    unknown = sorted(set(record) - _RECORD_KEYS)
+    if unknown:
+        raise StateError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
+    remote_id = record.get("id")
+    if type(remote_id) is not int or not 0 < remote_id <= MAX_ID:
+        raise StateError(f"{where}.id must be a positive integer (got {_show(remote_id)})")
+    spec, protect = record.get("spec"), record.get("protect", False)
+    sensitive, remote = record.get("sensitive", []), record.get("remote", {})
+    if spec is not None and not isinstance(spec, dict):
+        raise StateError(f"{where}.spec must be an object or null (got {_show(spec)})")
+    if not isinstance(protect, bool):
+        raise StateError(f"{where}.protect must be true or false (got {_show(protect)})")
+    if not isinstance(sensitive, list) or not all(isinstance(name, str) for name in sensitive):
+        raise StateError(f"{where}.sensitive must be a list of field names (got {_show(sensitive)})")
+    if not isinstance(remote, dict):
+        raise StateError(f"{where}.remote must be an object (got {_show(remote)})")
+    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote)
+
+
+def _parse_history(raw: Any, source: str) -> list[HistoryEntry]:
+    if not isinstance(raw, list):
+        raise StateError(f"{source}: history must be a list (got {_show(raw)})")
+    entries = []
+    for index, item in enumerate(raw):
+        where = f"{source}: history[{index}]"
+        if not isinstance(item, dict):
+            raise StateError(f"{where} must be an object (got {_show(item)})")
+        serial, remote_id = item.get("serial"), item.get("id")
+        if type(serial) is not int or not 0 <= serial <= MAX_ID:
+            raise StateError(f"{where}.serial must be a non-negative integer (got {_show(serial)})")
+        if remote_id is not None and (type(remote_id) is not int or not 0 < remote_id <= MAX_ID):
+            raise StateError(f"{where}.id must be a positive integer or null (got {_show(remote_id)})")
+        texts = {}
+        for key in ("at", "operation", "address", "action", "who", "lineage"):
+            value = item.get(key, "")
+            if not isinstance(value, str) or len(value) > 500:
+                raise StateError(f"{where}.{key} must be a string (got {_show(value)})")
+            texts[key] = value
+        entries.append(HistoryEntry(serial=serial, remote_id=remote_id, **texts))
+    return entries
+
+
+class StaleStateError(StateError):
+    """A write refused because the store moved on (another serial or lineage) since this run read it."""
 
 
 @dataclass(frozen=True)
@@ -95,15 +230,18 @@ class LockInfo:
 
 
 class StateBackend(Protocol):
+    """What a Session needs of a state store (see sql.SqlStateStore for the one implementation)."""
+
     description: str
 
-    def read(self) -> State: ...
+    def read(self) -> State:
+        """The state; remembered as what the next write() compares with."""
 
     def write(self, state: State) -> None:
-        """Persist `state` atomically, with its serial increased by one."""
+        """Persist the rows that differ from what was read or last written, with the serial increased by one."""
 
-    def persist(self, data: bytes) -> None:
-        """Persist an already serialised state (`State.dumps()`) atomically."""
+    def commit(self, state: State, changes: Mapping[str, ResourceState | None]) -> None:
+        """Persist just these rows (None: the address is gone) as the next serial; `state.serial` advances."""
 
     def lock(self, operation: str, timeout: float) -> LockInfo: ...
 

@@ -1,0 +1,137 @@
+"""The PostgreSQL backend end to end: the real CLI with --backend postgres against the emulator, SIGKILL
+mid-apply, moving state JSON -> SQLite -> PostgreSQL -> SQLite, and a connection string never shown."""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from pg_support import pg_dsn, unique_project
+from provisioner.state import ResourceState, State
+from test_reliability import assert_exactly_once, spawn, write_fleet
+
+
+@pytest.fixture
+def on_postgres(monkeypatch):
+    dsn = pg_dsn()
+    monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+    monkeypatch.setenv("PROVISIONER_PG_DSN", dsn)
+    monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("cli"))
+    return dsn
+
+
+def test_apply_plan_and_state_commands_on_postgres(workspace, on_postgres):
+    workspace.add("a")
+    workspace.add("b", protect=None, metadata_extra="protect: true")
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert not workspace.state_file.exists()  # nothing in SQLite
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output
+    state = workspace.state()
+    assert set(state["resources"]) == {"a", "b"} and state["resources"]["b"]["protect"] is True
+    assert workspace.run("state", "mv", "a", "renamed").exit_code == 0
+    assert set(workspace.state()["resources"]) == {"renamed", "b"}
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    assert workspace.run("workspace", "list").output.splitlines() == ["  default", "* staging"]
+
+
+def test_a_second_run_is_refused_naming_the_holder(workspace, on_postgres):
+    from provisioner.state.sql import open_store
+
+    workspace.add("a")
+    store = open_store("postgres", workspace.state_file)
+    held = store.lock("apply", 0)
+    try:
+        refused = workspace.run("apply", "--auto-approve")
+        assert refused.exit_code == 1 and held.id in refused.stderr and "Operation: apply" in refused.stderr
+        assert workspace.platform.assistants() == []
+        assert workspace.run("force-unlock", held.id).exit_code == 0
+        assert workspace.run("apply", "--auto-approve").exit_code == 0
+    finally:
+        store.close()
+
+
+def test_sigkill_at_random_moments_then_rerun_ends_with_exactly_one_each(workspace, on_postgres):
+    count = 40
+    write_fleet(workspace, count)
+    workspace.platform.faults(latency_ms=25)
+    rng = random.Random(9)
+    for _ in range(3):
+        process = spawn(workspace, "apply", "--auto-approve", "--parallelism=4", "--lock-timeout=20s")
+        time.sleep(rng.uniform(1.0, 2.0))
+        process.kill()
+        process.wait()
+    workspace.platform.faults(latency_ms=0)
+    # The killed run's advisory lock went with its connection.
+    result = workspace.run("apply", "--auto-approve", "--lock-timeout=20s")
+    assert result.exit_code == 0, result.all
+    assert_exactly_once(workspace, count)
+
+
+def test_state_moves_json_to_sqlite_to_postgres_and_back_keeping_lineage_serial_and_history(workspace, monkeypatch):
+    dsn = pg_dsn()
+    monkeypatch.setenv("PROVISIONER_PG_DSN", dsn)
+    monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("move"))
+    workspace.add("a")
+    workspace.add("b")
+    # An old JSON state file, migrated into SQLite on first use, then changed there.
+    legacy = workspace.root / "state" / "default.json"
+    legacy.parent.mkdir(parents=True)
+    a, b = workspace.platform.create(assistant_name="A", **_required()), workspace.platform.create(
+        assistant_name="B", **_required())
+    old = State(lineage="5d8d3c11-1111-4222-8333-444455556666", serial=41,
+                resources={"a": ResourceState(id=a["id"], spec=None), "b": ResourceState(id=b["id"], spec=None)})
+    legacy.write_bytes(old.dumps())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0  # migrates, then fills in the specs
+    on_sqlite = json.loads(workspace.run("state", "pull").output)
+    assert on_sqlite["lineage"] == old.lineage and on_sqlite["serial"] > 41 and len(on_sqlite["history"]) >= 3
+
+    dump = workspace.write("sqlite.json", json.dumps(on_sqlite))
+    assert workspace.run("state", "push", "--backend", "postgres", str(dump)).exit_code == 0
+    on_postgres = json.loads(workspace.run("state", "pull", "--backend", "postgres").output)
+    assert (on_postgres["lineage"], on_postgres["serial"], on_postgres["resources"]) == (
+        on_sqlite["lineage"], on_sqlite["serial"], on_sqlite["resources"])
+    assert on_postgres["history"][:len(on_sqlite["history"])] == on_sqlite["history"]
+    plan = workspace.run("plan", "--backend", "postgres", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.all
+
+    # And back, into a fresh SQLite database.
+    workspace.lose_state()
+    back = workspace.write("postgres.json", json.dumps(on_postgres))
+    assert workspace.run("state", "push", str(back)).exit_code == 0
+    on_sqlite_again = json.loads(workspace.run("state", "pull").output)
+    assert (on_sqlite_again["lineage"], on_sqlite_again["serial"], on_sqlite_again["resources"]) == (
+        old.lineage, on_sqlite["serial"], on_sqlite["resources"])
+    assert on_sqlite_again["history"][:len(on_postgres["history"])] == on_postgres["history"]
+
+
+def test_an_unreachable_database_fails_before_any_request_and_never_shows_the_dsn(workspace, monkeypatch):
+    secret = "s3cret-Passw0rd"
+    monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+    for dsn in (f"host=127.0.0.1 port=1 user=alice password={secret} dbname=x connect_timeout=2",
+                f"postgresql://alice:{secret}@127.0.0.1:1/x?connect_timeout=2"):
+        monkeypatch.setenv("PROVISIONER_PG_DSN", dsn)
+        workspace.add("a")
+        before = workspace.platform.stats()["total"]
+        for command in (["apply", "--auto-approve"], ["plan"], ["state", "list"], ["state", "pull"],
+                        ["workspace", "list"], ["force-unlock", "x"]):
+            result = workspace.run(*command)
+            assert result.exit_code == 1, command
+            assert "cannot open the state store (PostgreSQL ($PROVISIONER_PG_DSN))" in result.stderr, result.stderr
+            assert secret not in result.all and "alice:" not in result.all and dsn not in result.all
+        assert workspace.platform.stats()["total"] == before
+
+
+def test_the_postgres_backend_without_a_dsn_says_where_it_is_read(workspace, monkeypatch):
+    monkeypatch.delenv("PROVISIONER_PG_DSN", raising=False)
+    result = workspace.run("plan", "--backend", "postgres")
+    assert result.exit_code == 1 and "PROVISIONER_PG_DSN" in result.stderr
+
+
+def _required() -> dict:
+    from conftest import REQUIRED
+
+    return dict(REQUIRED)

@@ -1,0 +1,311 @@
+"""The SQL state store on both engines (real SQLite, real PostgreSQL): per-change commits, the serial's
+compare-and-set, lineage checks, locks with holder info, workspaces, pull/push and migration."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+from sqlalchemy import event, insert, update
+
+from pg_support import pg_dsn, unique_project
+from provisioner.apply import StateRecorder
+from provisioner.errors import LockError, StateError
+from provisioner.state import HistoryEntry, ResourceState, StaleStateError, State
+from provisioner.state.sql import SCHEMA_VERSION, meta_table, open_store
+
+ENGINES = ["sqlite", "postgres"]
+
+
+def entry(remote_id: int, prompt: str = "Be helpful.") -> ResourceState:
+    return ResourceState(id=remote_id, spec={"assistant_name": f"A {remote_id}", "system_prompt": prompt},
+                         remote={"assistant_name": f"A {remote_id}"}, sensitive=["webhook_url"])
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request):
+    return request.param
+
+
+@pytest.fixture
+def stores(engine, tmp_path):
+    """Open stores of one database and project (and close them after the test)."""
+    dsn = pg_dsn() if engine == "postgres" else None
+    project = unique_project()
+    opened = []
+
+    def open_one(workspace: str = "default", *, must_exist: bool = False, project_name: str = project):
+        store = open_store(engine, tmp_path / "state" / "provisioner.db", workspace=workspace, project=project_name,
+                           dsn=dsn, must_exist=must_exist)
+        opened.append(store)
+        return store
+
+    open_one.engine, open_one.dsn, open_one.project, open_one.path = engine, dsn, project, tmp_path
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+def count_resource_rows_written(store) -> list[int]:
+    """Rows sent to the resources table per INSERT statement, from now on."""
+    written: list[int] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _count(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO PROVISIONER_RESOURCES"):
+            written.append(len(parameters) if executemany else 1)
+
+    return written
+
+
+def test_a_commit_writes_only_the_rows_that_changed(stores):
+    store = stores()
+    state = store.read()
+    store.commit(state, {f"a{i}": entry(i + 1) for i in range(300)})
+    written = count_resource_rows_written(store)
+    state.resources["a7"] = entry(8, "changed")
+    store.commit(state, {"a7": state.resources["a7"]})
+    store.commit(state, {"a9": None})
+    assert sum(written) == 1  # one changed row, not the fleet of 300
+    again = stores().read()
+    assert again.serial == 3 and len(again.resources) == 299
+    assert again.resources["a7"].spec["system_prompt"] == "changed" and "a9" not in again.resources
+    history = store.history()
+    assert [(h.serial, h.address, h.action) for h in history[-2:]] == [(2, "a7", "update"), (3, "a9", "remove")]
+    assert len(history) == 302
+
+
+def test_write_diffs_against_what_was_read(stores):
+    store = stores()
+    state = store.read()
+    state.resources = {"a": entry(1), "b": entry(2)}
+    store.write(state)
+    written = count_resource_rows_written(store)
+    state.resources["b"] = entry(2, "new prompt")
+    store.write(state)
+    assert written == [1] and state.serial == 2
+    store.write(state)  # nothing changed: nothing written, the serial stays
+    assert state.serial == 2 and stores().read().serial == 2
+
+
+def test_a_stale_writer_is_refused_and_overwrites_nothing(stores):
+    first, second = stores(), stores()
+    state = first.read()
+    first.commit(state, {"a": entry(1)})
+    mine, theirs = first.read(), second.read()
+    first.commit(mine, {"b": entry(2)})
+    with pytest.raises(StaleStateError, match=r"changed by another writer: it is at serial 2.*read serial 1"):
+        second.commit(theirs, {"c": entry(3), "a": None})
+    final = stores().read()
+    assert set(final.resources) == {"a", "b"} and final.serial == 2
+
+
+def test_two_first_writers_of_a_new_workspace_one_wins(stores):
+    first, second = stores(), stores()
+    a, b = first.read(), second.read()
+    first.commit(a, {"a": entry(1)})
+    with pytest.raises(StaleStateError):
+        second.commit(b, {"b": entry(2)})
+    assert stores().read().lineage == a.lineage
+
+
+def test_group_commits_from_many_threads_are_each_durable_when_recorded(stores):
+    store = stores()
+    recorder = StateRecorder(store, store.read())
+    durable = []
+
+    def record(i):
+        recorder.record(f"a{i}", i + 1, {"spec": {}, "protect": False, "sensitive": [], "remote": {}})
+        durable.append(f"a{i}" in stores().read().resources)
+
+    threads = [threading.Thread(target=record, args=(i,)) for i in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    state = stores().read()
+    assert durable == [True] * 40 and len(state.resources) == 40 and 1 <= state.serial <= 40
+    assert len([h for h in store.history() if h.action == "add"]) == 40
+
+
+def test_the_loser_of_a_lock_is_told_who_holds_it(stores):
+    holder = stores().lock("apply", 0)
+    with pytest.raises(LockError) as error:
+        stores().lock("plan", 0)
+    message = str(error.value)
+    assert "locked by another run" in message and holder.id in message and "Operation: apply" in message
+    assert f"pid {os.getpid()}" in message and f"provisioner force-unlock {holder.id}" in message
+
+
+def test_unlock_and_lock_timeout(stores):
+    store = stores()
+    held = store.lock("apply", 0)
+    threading.Timer(0.3, store.unlock, args=(held.id,)).start()
+    other = stores()
+    other.unlock(other.lock("apply", 10).id)
+
+
+def test_force_unlock_frees_a_lock_held_by_another(stores):
+    held = stores().lock("apply", 0)
+    other = stores()
+    with pytest.raises(LockError, match="does not match"):
+        other.force_unlock("nope")
+    other.force_unlock(held.id)
+    with pytest.raises(LockError, match="not locked"):
+        other.force_unlock(held.id)
+    other.unlock(other.lock("apply", 5).id)
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from provisioner.state.sql import open_store
+    engine, path, project, dsn = sys.argv[1:5]
+    store = open_store(engine, path, project=project, dsn=dsn or None, must_exist=False)
+    info = store.lock("apply", 0)
+    print(info.id, flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_lock_whose_holder_was_killed_is_taken_over(stores):
+    """PostgreSQL: the advisory lock dies with the holder's connection. SQLite: the holder's pid is gone."""
+    process = subprocess.Popen([sys.executable, "-c", HOLDER, stores.engine,
+                                str(stores.path / "state" / "provisioner.db"), stores.project, stores.dsn or ""],
+                               stdout=subprocess.PIPE, text=True)
+    lock_id = process.stdout.readline().strip()
+    assert lock_id
+    with pytest.raises(LockError, match=lock_id):
+        stores().lock("apply", 0)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    store = stores()
+    store.unlock(store.lock("apply", 10).id)
+
+
+def test_workspaces_have_their_own_lineage_serial_rows_and_lock(stores):
+    default, staging = stores(), stores("staging")
+    staging.create()
+    with pytest.raises(StateError, match="already exists"):
+        stores("staging").create()
+    first, second = default.read(), staging.read()
+    assert first.lineage != second.lineage
+    default.commit(first, {"a": entry(1)})
+    default.commit(first, {"b": entry(2)})
+    staging.commit(second, {"a": entry(1)})  # the same platform id may be managed in each workspace's own rows
+    assert default.read().serial == 2 and staging.read().serial == 1
+    held = default.lock("apply", 0)
+    staging.unlock(staging.lock("apply", 0).id)  # not blocked by default's lock
+    default.unlock(held.id)
+    assert stores().workspaces() == ["default", "staging"]
+    with pytest.raises(StateError, match="still manages 1 assistant"):
+        staging.drop()
+    assert staging.drop(force=True) == 1
+    assert stores().workspaces() == ["default"]
+    with pytest.raises(StateError, match="does not exist"):
+        stores("staging", must_exist=True)
+
+
+def test_projects_share_a_database_without_seeing_each_other(stores):
+    mine, theirs = stores(), stores(project_name=unique_project("other"))
+    mine.commit(mine.read(), {"a": entry(1)})
+    assert theirs.read().resources == {} and theirs.read().serial == 0
+
+
+def test_pull_and_push_keep_lineage_serial_and_history(stores):
+    source = stores()
+    state = source.read()
+    source.commit(state, {"a": entry(1), "b": entry(2)})
+    source.commit(state, {"b": None})
+    document = State.loads(source.export().dumps(with_history=True), "pulled")
+    target = stores("copy")
+    target.push(document)
+    copied = target.export()
+    assert (copied.lineage, copied.serial, set(copied.resources)) == (state.lineage, 2, {"a"})
+    assert copied.history[:len(document.history)] == document.history
+    assert copied.resources["a"] == entry(1)
+
+
+def test_push_refuses_another_lineage_an_older_serial_or_a_diverged_one_unless_forced(stores):
+    store = stores()
+    state = store.read()
+    store.commit(state, {"a": entry(1)})
+    store.commit(state, {"b": entry(2)})
+    other = State.new()
+    other.resources = {"z": entry(9)}
+    with pytest.raises(StaleStateError, match="is not the lineage"):
+        store.push(other)
+    older = State(lineage=state.lineage, serial=1, resources={"a": entry(1)})
+    with pytest.raises(StaleStateError, match="older"):
+        store.push(older)
+    diverged = State(lineage=state.lineage, serial=2, resources={"a": entry(1)})
+    with pytest.raises(StaleStateError, match="different resources"):
+        store.push(diverged)
+    assert set(store.read().resources) == {"a", "b"} and store.read().serial == 2  # nothing changed
+    assert "nothing to do" in store.push(State(lineage=state.lineage, serial=2, resources=store.read().resources))
+    newer = State(lineage=state.lineage, serial=7, resources={"a": entry(1, "edited")})
+    store.push(newer)
+    assert store.read().serial == 7 and set(store.read().resources) == {"a"}
+    store.push(other, force=True)
+    forced = store.read()
+    assert forced.lineage == other.lineage and forced.serial == 8 and set(forced.resources) == {"z"}
+
+
+def test_a_json_state_file_of_an_older_version_is_migrated_on_first_use(stores):
+    legacy = stores.path / "state" / "default.json"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    old = State(lineage="0b5c1c70-0000-4000-8000-000000000001", serial=12, resources={"a": entry(1), "b": entry(2)})
+    legacy.write_bytes(old.dumps())
+    migrated = stores().read()
+    assert (migrated.lineage, migrated.serial, migrated.resources) == (old.lineage, 12, old.resources)
+    assert not legacy.exists() and legacy.with_name("default.json.migrated").read_bytes() == old.dumps()
+    assert [h.action for h in stores().history()] == ["load"]
+
+
+def test_a_damaged_json_state_file_is_not_migrated_and_changes_nothing(stores):
+    legacy = stores.path / "state" / "default.json"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_text('{"version": 1, "lineage": "x", "serial": 1, "resources": [1]}')
+    with pytest.raises(StateError, match="resources must be an object"):
+        stores().read()
+    assert legacy.exists() and not stores().exists()
+
+
+def test_a_database_of_a_newer_schema_is_refused(stores):
+    store = stores()
+    with store.engine.begin() as connection:
+        connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                           .values(value=str(SCHEMA_VERSION + 1)))
+    try:
+        with pytest.raises(StateError, match="newer provisioner"):
+            stores()
+        with store.engine.begin() as connection:
+            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version").values(value="x"))
+        with pytest.raises(StateError, match="unreadable schema version 'x'"):
+            stores()
+    finally:  # the database may be shared (PostgreSQL): put it back
+        with store.engine.begin() as connection:
+            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                               .values(value=str(SCHEMA_VERSION)))
+
+
+def test_state_document_round_trip_with_history():
+    state = State(lineage="l", serial=3, resources={"a": entry(1)},
+                  history=[HistoryEntry(serial=1, at="2026-01-01T00:00:00+00:00", operation="apply", address="a",
+                                        action="add", remote_id=1, who="me@host", lineage="l")])
+    assert State.loads(state.dumps(with_history=True), "x") == state
+    assert json.loads(state.dumps())["resources"]["a"]["id"] == 1
+
+
+def test_a_new_empty_workspace_takes_a_pushed_document_as_is(stores):
+    source = stores()
+    state = source.read()
+    source.commit(state, {"a": entry(1)})
+    target = stores("copy")
+    target.create()
+    target.push(State.loads(source.export().dumps(with_history=True), "pulled"))
+    assert (target.read().lineage, target.read().serial) == (state.lineage, 1)

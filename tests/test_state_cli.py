@@ -1,0 +1,174 @@
+"""State from the command line: migration of JSON state files, pull/push, workspaces, a store that cannot
+be written (found before any platform write, or mid-apply), on the real CLI against the emulator."""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from provisioner.state import ResourceState, State
+from provisioner.state.sql import SqlStateStore, open_store
+from test_reliability import assert_exactly_once, write_fleet
+
+
+def test_an_old_json_state_file_is_migrated_and_kept_as_a_backup(workspace):
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    applied = workspace.state()
+    workspace.lose_state()
+    legacy = workspace.root / "state" / "default.json"
+    old = State(lineage=applied["lineage"], serial=applied["serial"],
+                resources={a: ResourceState.from_dict(r) for a, r in applied["resources"].items()})
+    legacy.write_bytes(old.dumps())
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+    assert not legacy.exists() and legacy.with_name("default.json.migrated").exists()
+    migrated = workspace.state()
+    assert (migrated["lineage"], migrated["serial"], migrated["resources"]) == (
+        applied["lineage"], applied["serial"], applied["resources"])
+
+
+def test_pull_and_push(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    pulled = workspace.run("state", "pull")
+    document = json.loads(pulled.output)
+    assert set(document["resources"]) == {"a", "b"} and document["history"]
+    saved = workspace.write("backup.json", pulled.output)
+    assert "nothing to do" in workspace.run("state", "push", str(saved)).output
+
+    # An edited copy with a newer serial replaces the state; an older one is refused.
+    newer = dict(document, serial=document["serial"] + 5, resources={"a": document["resources"]["a"]})
+    edited = workspace.write("edited.json", json.dumps(newer))
+    result = workspace.run("state", "push", str(edited))
+    assert result.exit_code == 0, result.all
+    assert set(workspace.state()["resources"]) == {"a"} and workspace.state()["serial"] == newer["serial"]
+    refused = workspace.run("state", "push", str(saved))
+    assert refused.exit_code == 1 and "older" in refused.stderr and "--force" in refused.stderr
+
+    other = workspace.write("other.json", json.dumps(dict(document, lineage="another-lineage")))
+    refused = workspace.run("state", "push", str(other))
+    assert refused.exit_code == 1 and "is not the lineage" in refused.stderr
+    assert workspace.state()["lineage"] == document["lineage"]
+    assert workspace.run("state", "push", "--force", str(other)).exit_code == 0
+    assert workspace.state()["lineage"] == "another-lineage"
+
+
+@pytest.mark.parametrize("text", ['{"version": 1, "lineage": "x", "resources": [1]}', "not json",
+                                  '{"version": 9, "lineage": "x"}'])
+def test_pushing_a_malformed_document_changes_nothing(workspace, text):
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()
+    bad = workspace.write("bad.json", text)
+    result = workspace.run("state", "push", "--force", str(bad))
+    assert result.exit_code == 1 and "bad.json" in result.stderr
+    assert workspace.state() == before
+
+
+def test_workspaces(workspace, monkeypatch):
+    workspace.add("a")
+    assert workspace.run("workspace", "show").output.strip() == "default"
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    created = workspace.run("workspace", "new", "staging")
+    assert created.exit_code == 0, created.all
+    assert workspace.run("workspace", "show").output.strip() == "staging"
+    assert (workspace.root / "state" / "workspace").read_text().strip() == "staging"
+    assert workspace.run("state", "list").output == ""  # its own, empty, state
+    workspace.add("b")
+    workspace.platform.delete(workspace.platform.by_name("A")[0]["id"])  # staging's apply must not adopt default's
+    assert workspace.run("apply", "--auto-approve", "--target", "b").exit_code == 0
+    assert "b\tid=" in workspace.run("state", "list").output
+    assert workspace.run("workspace", "list").output.splitlines() == ["  default", "* staging"]
+    staging = workspace.state()
+
+    assert workspace.run("workspace", "select", "default").exit_code == 0
+    default = workspace.state()
+    assert set(default["resources"]) == {"a"} and default["lineage"] != staging["lineage"]
+    assert set(json.loads(workspace.run("state", "pull", "--workspace", "staging").output)["resources"]) == {"b"}
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "staging")
+    assert "b\tid=" in workspace.run("state", "list").output
+    monkeypatch.delenv("PROVISIONER_WORKSPACE")
+
+    missing = workspace.run("plan", "--workspace", "nope")
+    assert missing.exit_code == 1 and "workspace 'nope' does not exist" in missing.stderr
+    assert "does not exist" in workspace.run("workspace", "select", "nope").stderr
+    assert "already exists" in workspace.run("workspace", "new", "staging").stderr
+    refused = workspace.run("workspace", "delete", "staging")
+    assert refused.exit_code == 1 and "still manages 1 assistant" in refused.stderr
+    workspace.run("workspace", "select", "staging")
+    assert "current workspace" in workspace.run("workspace", "delete", "staging", "--force").stderr
+    workspace.run("workspace", "select", "default")
+    assert "cannot be deleted" in workspace.run("workspace", "delete", "default").stderr
+    assert workspace.run("workspace", "delete", "staging", "--force").exit_code == 0
+    assert workspace.run("workspace", "list").output.splitlines() == ["* default"]
+    assert "Bad name" not in workspace.run("workspace", "new", "Bad name").output
+    assert workspace.run("workspace", "new", "bad name!").exit_code == 1
+
+
+def test_a_workspace_is_locked_on_its_own(workspace):
+    workspace.add("a")
+    workspace.run("workspace", "new", "staging", "--no-select")
+    held = open_store("sqlite", workspace.state_file).lock("apply", 0)
+    assert workspace.run("plan", "--workspace", "staging").exit_code == 0
+    locked = workspace.run("plan")
+    assert locked.exit_code == 1 and held.id in locked.stderr
+    forced = workspace.run("force-unlock", held.id)
+    assert forced.exit_code == 0, forced.all
+
+
+def test_an_unwritable_state_store_is_found_before_any_platform_write(workspace):
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("b")
+    before = workspace.platform.stats()["total"]
+    # Read-only: an immutable file (root ignores permissions, not this attribute).
+    if subprocess.run(["chattr", "+i", str(workspace.state_file)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        result = workspace.run("apply", "--auto-approve")
+    finally:
+        subprocess.run(["chattr", "-i", str(workspace.state_file)], check=True)
+    assert result.exit_code == 1 and "cannot write to the state store" in result.stderr, result.all
+    assert "readonly" in result.stderr
+    assert workspace.platform.stats()["total"] == before  # not even a read
+    assert [x["name"] for x in workspace.platform.assistants()] == ["A"]
+
+
+def test_a_state_path_that_cannot_be_created_fails_before_any_request(workspace):
+    workspace.add("a")
+    workspace.write("blocker", "a file where the state folder should be")
+    before = workspace.platform.stats()["total"]
+    result = workspace.run("apply", "--auto-approve", "--state", "blocker/provisioner.db")
+    assert result.exit_code == 1 and "blocker" in result.stderr
+    assert workspace.platform.stats()["total"] == before
+
+
+def test_a_store_failing_mid_apply_stops_new_changes_and_exits_1(workspace, monkeypatch):
+    write_fleet(workspace, 30)
+    workspace.platform.faults(latency_ms=30)
+    real_commit = SqlStateStore.commit
+    calls = []
+
+    def failing_commit(self, state, changes):
+        calls.append(len(changes))
+        if len(calls) > 3:
+            raise OSError(28, "No space left on device")
+        return real_commit(self, state, changes)
+
+    monkeypatch.setattr(SqlStateStore, "commit", failing_commit)
+    result = workspace.run("apply", "--auto-approve", "--parallelism=3")
+    monkeypatch.setattr(SqlStateStore, "commit", real_commit)
+    workspace.platform.faults(latency_ms=0)
+    assert result.exit_code == 1
+    assert "Stopped: the state could not be written" in result.stderr and "not started" in result.stderr
+    assert "No space left on device" in result.output
+    created = workspace.platform.assistants()
+    assert len(created) < 12  # nothing new started after the failure; only those in flight finished
+    recorded = workspace.state()["resources"]
+    assert 1 <= len(recorded) < len(created)
+    # The next run adopts what was created but not recorded: no duplicate.
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert_exactly_once(workspace, 30)
