@@ -575,6 +575,17 @@ def parse_manifests(documents: Iterable[Document], *,
     return sorted(manifests, key=lambda m: m.address), problems
 
 
+def check_envelope(content: dict, problem: Callable[..., None]) -> None:
+    """The keys around a spec, the same for manifests and overlays: no unknown ones, this apiVersion and kind."""
+    for key in content:
+        if key not in ENVELOPE_KEYS:
+            problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
+    if content.get("apiVersion") != API_VERSION:
+        problem(f"apiVersion must be '{API_VERSION}' (got {_shown(content.get('apiVersion'))})", "apiVersion")
+    if content.get("kind") != KIND:
+        problem(f"kind must be '{KIND}' (got {_shown(content.get('kind'))})", "kind")
+
+
 def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
@@ -584,13 +595,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
         problem("a manifest must be a mapping with apiVersion, kind, metadata and spec")
         return None
     before = len(problems)
-    for key in content:
-        if key not in ENVELOPE_KEYS:
-            problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
-    if content.get("apiVersion") != API_VERSION:
-        problem(f"apiVersion must be '{API_VERSION}' (got {_shown(content.get('apiVersion'))})", "apiVersion")
-    if content.get("kind") != KIND:
-        problem(f"kind must be '{KIND}' (got {_shown(content.get('kind'))})", "kind")
+    check_envelope(content, problem)
 
     metadata = content.get("metadata")
     address, labels, protect, sensitive = None, {}, False, DEFAULT_SENSITIVE

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 import yaml
 
 from .errors import Problem
-from .manifest import (API_VERSION, ENVELOPE_KEYS, KIND, METADATA_KEYS, Document, Manifest, Path_,
+from .manifest import (API_VERSION, KIND, METADATA_KEYS, Document, Manifest, Path_, check_envelope,
                        find_manifest_files, load_documents)
 from .redaction import SENSITIVE
 from .spec import did_you_mean
@@ -122,13 +122,7 @@ def _check_overlay(overlay: Document, problems: list[Problem]) -> str | None:
         problem("an overlay must be a mapping with apiVersion, kind, metadata.name and a partial spec")
         return None
     before = len(problems)
-    for key in content:
-        if key not in ENVELOPE_KEYS:
-            problem(f"unknown field '{key}'{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
-    if content.get("apiVersion") != API_VERSION:
-        problem(f"apiVersion must be '{API_VERSION}' (got {content.get('apiVersion')!r})", "apiVersion")
-    if content.get("kind") != KIND:
-        problem(f"kind must be '{KIND}' (got {content.get('kind')!r})", "kind")
+    check_envelope(content, problem)
     metadata = content.get("metadata")
     name = metadata.get("name") if isinstance(metadata, dict) else None
     if not isinstance(name, str):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
-from .client import PlatformClient, RetryPolicy, display_url
+from .client import PlatformClient, RetryPolicy
 from .config import Config, ManifestInputs
 from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
@@ -37,7 +37,7 @@ from .spec import DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
 from .state.sql import open_store
-from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups, create_body, to_dialect
+from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups
 
 TOKEN_ENV = "PROVISIONER_API_TOKEN"
 URL_ENV = "PROVISIONER_API_URL"

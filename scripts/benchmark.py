@@ -3,13 +3,16 @@
 
     python scripts/benchmark.py --count 1000 [--latency-ms 20] [--error-rate 0.05] [--commit-fail-rate 0.05]
     PROVISIONER_PG_DSN=... python scripts/benchmark.py --count 10000 --latency-ms 20 --backend postgres
+    python scripts/benchmark.py --count 1000 --phases create --rate-limit 1000/60s,200/10s
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
 phases that write, the network floor is count / parallelism x latency (each change needs one request of
 `--latency-ms`, `--parallelism` at a time): the ratio to it is what the provisioner itself costs.
 The state store is chosen with --backend (sqlite: a file in the run's folder; postgres: $PROVISIONER_PG_DSN,
-with a project of its own per run).
+with a project of its own per run). The no-change plan's floor is its requests / parallelism, rounded up, x
+latency. With --rate-limit the emulator enforces those windows and the client paces itself to the same budget:
+the table then shows the 429s and how much of the budget's sustained rate the phase used.
 """
 from __future__ import annotations
 
@@ -63,7 +66,8 @@ def process_cpu(pid: int) -> float:
 
 def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Client, expect: set[int],
               env: dict[str, str], emulator_pid: int) -> dict:
-    before = stats.get("/_emulator/stats").json()["requests"]
+    before_stats = stats.get("/_emulator/stats").json()
+    before = before_stats["requests"]
     emulator_before = process_cpu(emulator_pid)
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={url}"], cwd=cwd, env=env,
@@ -73,9 +77,11 @@ def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Clie
     code = os.waitstatus_to_exitcode(status)
     if code not in expect:
         sys.exit(f"{name} failed with exit {code}: {process.stderr.read().decode()[-2000:]}")
-    after = stats.get("/_emulator/stats").json()["requests"]
+    after_stats = stats.get("/_emulator/stats").json()
+    after = after_stats["requests"]
     delta = {route: after.get(route, 0) - before.get(route, 0) for route in after}
     return {"phase": name, "seconds": seconds, "peak_mb": usage.ru_maxrss / 1024,
+            "rate_limited": after_stats.get("rate_limited", 0) - before_stats.get("rate_limited", 0),
             "cpu": usage.ru_utime + usage.ru_stime, "emulator_cpu": process_cpu(emulator_pid) - emulator_before,
             "requests": sum(delta.values()), "by_route": {k: v for k, v in delta.items() if v}}
 
@@ -89,7 +95,8 @@ def start_emulator(options) -> tuple[subprocess.Popen, str, httpx.Client]:
     port = free_port()
     command = [sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
                "--latency-ms", str(options.latency_ms), "--error-rate", str(options.error_rate),
-               "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1"]
+               "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1",
+               "--rate-limit", options.rate_limit]
     help_text = subprocess.run([sys.executable, "-m", "provisioner", "emulator", "--help"], capture_output=True,
                                text=True).stdout
     admin_token = secrets.token_urlsafe(16) if "--admin-token" in help_text else None
@@ -129,12 +136,14 @@ def main() -> None:
     parser.add_argument("--commit-fail-rate", type=float, default=0)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite",
                         help="state store (postgres: connection string from $PROVISIONER_PG_DSN)")
+    parser.add_argument("--rate-limit", default="off",
+                        help="windows the emulator enforces and the client paces to, e.g. 1000/60s,200/10s")
     parser.add_argument("--phases", default="plan,create,noop,update,destroy",
                         help="comma-separated subset of: plan,create,noop,update,destroy")
     options = parser.parse_args()
     phases = set(options.phases.split(","))
     # The client's rate budget is off: the benchmark measures the provisioner, not the platform's documented limits.
-    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off",
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": options.rate_limit,
            "PROVISIONER_BACKEND": options.backend,
            "PROVISIONER_PROJECT": f"benchmark-{secrets.token_hex(6)}"}
     if options.backend == "postgres" and not os.environ.get("PROVISIONER_PG_DSN"):
@@ -157,7 +166,7 @@ def main() -> None:
                         | {"writes": True})
             if "noop" in phases:
                 rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
-                                      stats, {0}, env, emulator.pid))
+                                      stats, {0}, env, emulator.pid) | {"reads": True})
             if "update" in phases:
                 write_fleet(manifests, options.count, "Be brief.")
                 rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
@@ -173,16 +182,26 @@ def main() -> None:
     floor = options.count / options.parallelism * options.latency_ms / 1000
     print(f"provisioner benchmark: {options.count} assistants, parallelism {options.parallelism}, latency "
           f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}, "
-          f"state backend {options.backend}")
+          f"state backend {options.backend}, rate limit {options.rate_limit}")
     print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
           f"{options.latency_ms} ms = {floor:.2f} s")
-    print(f"{'phase':<22}{'seconds':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}{'peak MB':>9}  requests by route")
+    print(f"{'phase':<22}{'seconds':>9}{'floor s':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}"
+          f"{'429s':>6}{'peak MB':>9}  requests by route")
     for row in rows:
         routes = ", ".join(f"{k}: {v}" for k, v in sorted(row["by_route"].items()))
-        ratio = f"{row['seconds'] / floor:.2f}" if row.get("writes") and floor else "-"
-        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{ratio:>9}{row['cpu']:>7.1f}{row['emulator_cpu']:>8.1f}{row['requests']:>10}"
-              f"{row['peak_mb']:>9.1f}"
+        phase_floor = floor if row.get("writes") else (
+            -(-row["requests"] // options.parallelism) * options.latency_ms / 1000 if row.get("reads") else 0)
+        ratio = f"{row['seconds'] / phase_floor:.2f}" if phase_floor else "-"
+        print(f"{row['phase']:<22}{row['seconds']:>9.2f}{phase_floor:>9.2f}{ratio:>9}{row['cpu']:>7.1f}"
+              f"{row['emulator_cpu']:>8.1f}{row['requests']:>10}{row['rate_limited']:>6}{row['peak_mb']:>9.1f}"
               f"  {routes}")
+    windows = [(int(n), float(t)) for n, t in re.findall(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)s", options.rate_limit)]
+    if windows:
+        sustained = min(n / t for n, t in windows)
+        for row in rows:
+            rate = row["requests"] / row["seconds"]
+            print(f"{row['phase']}: {rate:.1f} requests/s against the budget's sustained {sustained:.1f}/s "
+                  f"({rate / sustained:.0%} of the budget), {row['rate_limited']} answered 429")
 
 
 if __name__ == "__main__":

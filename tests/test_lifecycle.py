@@ -5,7 +5,7 @@ import json
 import yaml
 
 from provisioner.planner import same
-from provisioner.spec import CREATE_FIELDS, fields_of, has_default, platform_default
+from provisioner.spec import fields_of, has_default, platform_default
 from provisioner.wire import READABLE_FIELDS
 from conftest import read_back as create_fields_from_read
 from conftest import REQUIRED

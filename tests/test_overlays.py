@@ -3,7 +3,6 @@ import json
 
 import yaml
 
-from conftest import manifest_text
 
 OVERLAY_HEAD = "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: {name}\n"
 

@@ -1,7 +1,6 @@
 """Reliability against the fault-injecting emulator: rate limits, failed commits, chaos, parallelism,
 interrupted and killed applies, and locking."""
 import collections
-import json
 import os
 import random
 import signal

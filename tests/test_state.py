@@ -11,7 +11,7 @@ import textwrap
 import threading
 
 import pytest
-from sqlalchemy import event, insert, update
+from sqlalchemy import event, update
 
 from pg_support import pg_dsn, unique_project
 from provisioner.apply import StateRecorder

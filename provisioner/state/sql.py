@@ -32,7 +32,7 @@ from typing import Any, Iterator, Mapping
 from sqlalchemy import (BigInteger, Column, bindparam, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, delete, event, func, insert, inspect, select, text, update)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 from ..errors import LockError, StateError
