@@ -7,6 +7,7 @@ duplicate) can point at the line the user has to edit.
 from __future__ import annotations
 
 import math
+import functools
 import os
 import re
 import stat
@@ -66,9 +67,10 @@ class Manifest:
     sensitive: frozenset[str]
     document: Document = field(repr=False, compare=False)
 
-    @property
+    @functools.cached_property
     def fields(self) -> dict[str, Any]:
-        """The create fields this manifest sets, as JSON values (the defaults it leaves out are not here)."""
+        """The create fields this manifest sets, as JSON values (the defaults it leaves out are not here).
+        Computed once: a plan reads it many times per manifest. Callers must not modify it."""
         return self.spec.model_dump(mode="json", exclude_unset=True)
 
     def location(self, *path: str | int) -> Location:
@@ -126,6 +128,21 @@ class _BoundedConstruction:
     plain YAML types, and a clear message for an explicit tag a value does not fit."""
 
     limits: "Limits"
+    _resolved: dict | None = None
+
+    def resolve(self, kind, value, implicit):
+        # PyYAML matches every plain scalar against its implicit-type patterns; a fleet repeats the same keys
+        # and values thousands of times, so each answer is remembered for the file.
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        memo = self._resolved
+        if memo is None:
+            memo = self._resolved = {}
+        key = (value, implicit)
+        tag = memo.get(key)
+        if tag is None:
+            tag = memo[key] = super().resolve(kind, value, implicit)
+        return tag
 
     def construct_object(self, node, deep=False):
         try:
@@ -288,11 +305,72 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
         self.limits = limits
         self._file_nodes = 0
 
-    def get_node(self):
-        node = super().get_node()
-        if node is not None:
-            self._check_tree(node)
-        return node
+    def build(self, root, file: str) -> tuple[Any, dict, list[Problem]] | None:
+        """The document's value, the location of every value path and its duplicate keys, in one walk that also
+        checks the limits; None for a document that needs PyYAML's own constructor (a merge key, another tag),
+        which then gets the separate checks and walks."""
+        counted = self._file_nodes
+        locations: dict[Path_, Location] = {}
+        problems: list[Problem] = []
+        try:
+            return self._value(root, (), 1, file, locations, problems), locations, problems
+        except _NotPlain:
+            self._file_nodes = counted
+            self._check_tree(root)
+            return None
+
+    def _value(self, node, path: Path_, depth: int, file: str, locations: dict, problems: list[Problem]) -> Any:
+        self._counted(node, depth)
+        locations[path] = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            return node.value if tag == _STR else self._scalar(node)
+        if isinstance(node, yaml.MappingNode):
+            if tag != _MAP:
+                raise _NotPlain
+            result: dict[Any, Any] = {}
+            seen: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise _LimitError("a mapping key must be a plain value (a string, number or boolean), "
+                                      "not a list or mapping", key_node.start_mark)
+                if key_node.tag == _MERGE:
+                    raise _NotPlain
+                self._counted(key_node, depth + 1)
+                key = key_node.value if key_node.tag == _STR else self._scalar(key_node)
+                name, line = key_node.value, key_node.start_mark.line + 1
+                if name in seen:
+                    problems.append(Problem(f"duplicate key {_shown(name)} (first at line {seen[name]})",
+                                            Location(file, line), _dotted(path + (name,))))
+                seen[name] = line
+                value = self._value(value_node, path + (name,), depth + 1, file, locations, problems)
+                locations[path + (name,)] = Location(file, line, key_node.start_mark.column + 1)
+                result[key] = value
+            return result
+        if tag != _SEQ:
+            raise _NotPlain
+        return [self._value(item, path + (index,), depth + 1, file, locations, problems)
+                for index, item in enumerate(node.value)]
+
+    def _scalar(self, node) -> Any:
+        constructor = self.yaml_constructors.get(node.tag) if node.tag in _PLAIN_SCALAR_TAGS else None
+        if constructor is None:
+            raise _NotPlain
+        try:
+            return constructor(self, node)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
+            raise _NotPlain from None  # PyYAML's constructor path words this error
+
+    def _counted(self, node, depth: int) -> None:
+        self._file_nodes += 1
+        if self._file_nodes > self.limits.nodes:
+            raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
+                              "values it stands for)" + _limit_hint("nodes"), node.start_mark)
+        if depth > self.limits.depth:
+            raise _LimitError(f"nested more than {self.limits.depth} levels deep" + _limit_hint("depth"),
+                              node.start_mark)
 
     def _check_tree(self, root) -> None:
         stack = [(root, 1)]
@@ -322,6 +400,14 @@ for _loader in (_BoundedLoader, _PlainLoader):
     _loader.add_constructor("tag:yaml.org,2002:timestamp", _BoundedConstruction.construct_yaml_timestamp)
     for _tag in ("binary", "set", "omap", "pairs"):
         _loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedConstruction.construct_unsupported)
+
+_STR, _MAP, _SEQ, _MERGE = (f"tag:yaml.org,2002:{t}" for t in ("str", "map", "seq", "merge"))
+_PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
+
+
+class _NotPlain(Exception):
+    """A document the one-walk builder leaves to PyYAML's constructor."""
+
 
 # Where an anchor or an alias may start; a text with none cannot expand beyond itself.
 _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
@@ -504,6 +590,13 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
         while loader.check_node():
             node = loader.get_node()
             if node is None:
+                continue
+            built = loader.build(node, shown) if isinstance(loader, _PlainLoader) else None
+            if built is not None:
+                content, locations, node_problems = built
+                if content is not None:  # None: an empty document, e.g. a trailing '---'
+                    problems += node_problems
+                    documents.append(Document(shown, content, locations))
                 continue
             # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
             locations: dict[Path_, Location] = {}

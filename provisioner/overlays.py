@@ -37,7 +37,8 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
     ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]
     # `provisioner plan .` must not read the config, the variables or the overlays as manifests.
-    documents = [d for d in documents if not _inside(Path(d.file), ignored)]
+    excluded = {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
+    documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []
     unknown = _unknown_workspace(root, inputs.workspace)
     if unknown:

@@ -11,13 +11,10 @@ assistant and a removed field goes back to its default without flapping.
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
 
 from .errors import PlanError, Problem
 from .manifest import Manifest
@@ -29,7 +26,7 @@ from .wire import READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
 
 
 def canonical(value: Any) -> Any:
-    """A form in which equal values are equal: 1 and 1.0 alike, mappings unordered."""
+    """A form in which equal values are equal: 1 and 1.0 alike, mappings unordered (for digests)."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, float):
@@ -44,7 +41,23 @@ def canonical(value: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    return json.dumps(canonical(a), sort_keys=True) == json.dumps(canonical(b), sort_keys=True)
+    """Equal as values: 1 and 1.0 alike (floats to 9 decimals, as decimal strings read back), mappings
+    unordered, lists in order; a boolean never equals a number. One pass, stopping at the first difference,
+    which is what a fleet's no-change plan spends its comparing on."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        return round(float(a), 9) == round(float(b), 9)
+    if isinstance(a, dict) and isinstance(b, dict):
+        if len(a) != len(b):
+            return False
+        theirs = {str(k): v for k, v in b.items()}
+        return all(str(k) in theirs and same(v, theirs[str(k)]) for k, v in a.items())
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
 
 
 @dataclass(frozen=True)
@@ -52,13 +65,18 @@ class RemoteAssistant:
     id: int
     name: str
     fields: dict[str, Any]  # the settings the platform shows, normalised to manifest values (wire.read_fields)
-    fingerprint: str        # digest of the whole item, to tell if it changed since a plan
+    item: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)  # as the platform listed it
     problems: tuple[ReadProblem, ...] = ()  # values that could not be normalised
 
     @classmethod
     def from_item(cls, item: dict[str, Any], lookups: Lookups) -> "RemoteAssistant":
         fields, problems = read_fields(item, lookups)
-        return cls(int(item["id"]), str(item.get("name", "")), fields, digest(item), tuple(problems))
+        return cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
+
+    @property
+    def fingerprint(self) -> str:
+        """Digest of the whole item, to tell if it changed since a plan (only the changes planned need one)."""
+        return digest(self.item)
 
 
 def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> dict[str, Any]:
@@ -140,9 +158,9 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             else:
                 # The platform's view in state is informative only (refresh, state show): a sync is owed when
                 # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
-                record = record_for(manifest, live.fields)
-                if {**record, "remote": None} != {**_record_of(entry), "remote": None}:
-                    syncs.append(StateSync(manifest.address, record))
+                if (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
+                        or entry.spec != digest_fields(manifest.fields, manifest.sensitive)):
+                    syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))
             continue
         namesakes = unclaimed_by_name.get(manifest.spec.assistant_name, [])
         if len(namesakes) > 1:
@@ -195,11 +213,6 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                      "the spec last applied by the provisioner, so changes made to them outside it go unseen.")
     return Plan(changes, state.lineage, state.serial, syncs, destroy, list(targets),
                 [str(p) for p in manifest_paths], notes, dialect=dialect)
-
-
-def _record_of(entry: ResourceState) -> dict[str, Any]:
-    return {"spec": entry.spec, "protect": entry.protect, "sensitive": sorted(entry.sensitive),
-            "remote": entry.remote}
 
 
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:
@@ -272,19 +285,10 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     def shown(name: str) -> bool:
         return name in live.fields and name in READABLE_FIELDS
 
-    # The fast path for fleets: one hash comparison per assistant when nothing changed. An adopted
-    # assistant (nothing applied yet) never takes it: its write-only fields are unknown and must be sent.
-    names = list(desired)
-    readable = [n for n in names if shown(n)]
-    if last is not None:
-        wanted_hash = digest(canonical({n: desired_comparable(n, desired[n]) for n in readable}))
-        live_hash = digest(canonical({n: comparable(n, live.fields[n], desired[n]) for n in readable}))
-        if wanted_hash == live_hash and all(_write_only_unchanged(n, desired, last, sensitive)
-                                            for n in names if not shown(n)):
-            return []
-
+    # Each field is compared once with `same` (strict, stopping at the first difference); the deep diff of a
+    # nested value runs only for the fields that differ.
     changes = []
-    for name in names:
+    for name in desired:
         hidden = name in sensitive
         reset = last is not None and name in last and name not in manifest.fields
         if shown(name):
@@ -329,6 +333,9 @@ def _shown(value: Any, hidden: bool) -> Any:
 
 
 def _nested_changes(before: Any, after: Any) -> list[list[Any]]:
+    from deepdiff import DeepDiff  # only plans with a changed mapping or list need it
+    from deepdiff.helper import notpresent
+
     tree = DeepDiff(canonical(before), canonical(after), view="tree")
     details = []
     for levels in tree.values():

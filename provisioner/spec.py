@@ -306,7 +306,7 @@ def _rule_problems(raw: dict, dialect: str) -> list[FieldProblem]:
 
     engine = raw.get("engine_type")
     if dialect != "v2":
-        for name in sorted(V2_ONLY_FIELDS & set(raw)):
+        for name in sorted(V2_ONLY_FIELDS.intersection(raw)):
             add((name,), "exists only in API dialect v2; use --api-dialect v2 (or api_dialect: v2) to manage it",
                 "dialect")
         if engine == "dualplex":
