@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(NamedTuple):
+    """Where a value starts in a manifest file. A tuple: loading a fleet records one per value."""
+
     file: str
     line: int  # 1-based, as editors show it
     column: int = 1
