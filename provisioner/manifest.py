@@ -47,6 +47,8 @@ class Document:
     locations: dict[Path_, Location]
     # Spec fields that must be kept secret whatever the manifest says (e.g. filled from ${env.X}).
     sensitive: frozenset[str] = frozenset()
+    # False when its file's text holds no "${" at all: there is nothing to substitute (variables.py).
+    may_reference: bool = True
 
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """The location of the deepest existing value on `path` (a missing field points at its parent)."""
@@ -596,7 +598,7 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
                 content, locations, node_problems = built
                 if content is not None:  # None: an empty document, e.g. a trailing '---'
                     problems += node_problems
-                    documents.append(Document(shown, content, locations))
+                    documents.append(Document(shown, content, locations, may_reference="${" in text))
                 continue
             # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
             locations: dict[Path_, Location] = {}
@@ -606,7 +608,7 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
             if content is None:  # an empty document, e.g. a trailing '---'
                 continue
             problems += node_problems
-            documents.append(Document(shown, content, locations))
+            documents.append(Document(shown, content, locations, may_reference="${" in text))
     except yaml.YAMLError as error:
         if "maximum nesting depth" in str(getattr(error, "problem", "")):
             error = _LimitError(f"nested more than {limits.depth} levels deep" + _limit_hint("depth"),

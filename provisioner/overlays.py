@@ -56,7 +56,7 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
         return [], problems
     final = []
     for document in documents:
-        found = interpolate(document, variables, inputs.environ)
+        found = interpolate(document, variables, inputs.environ) if document.may_reference else []
         problems += found
         if not found:  # an unresolved value would only add a confusing spec error at the same line
             final.append(document)
