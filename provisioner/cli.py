@@ -305,7 +305,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
                  else validate(paths, dialect, inputs, limits))
-    with Session(settings, "plan") as session:
+    with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty)
     if out_file:
         write_plan_file(plan, out_file)
@@ -411,7 +411,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwar
         return
     paths = settings_paths(paths, settings)
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
-    with Session(settings, "apply") as session:
+    with Session(settings, "apply", prefetch=bool(manifests)) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 

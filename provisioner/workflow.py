@@ -13,7 +13,7 @@ import os
 import re
 import stat
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -265,7 +265,7 @@ def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
 
 class Session:
     def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
-                 backend: StateBackend | None = None):
+                 backend: StateBackend | None = None, prefetch: bool = False):
         self.settings = settings
         self.operation = operation
         self.backend: StateBackend = backend  # opened on entering, unless given
@@ -274,6 +274,9 @@ class Session:
         self.state: State
         self._client: PlatformClient | None = None
         self._catalog: Catalog | None = None
+        self._listing: Future | None = None  # the list read begun on entering, for the first remote()
+        # Begin reading the platform's list while the state is read (a plan with manifests to compare).
+        self._prefetch = prefetch
 
     def __enter__(self) -> "Session":
         self._stack.__enter__()
@@ -287,6 +290,11 @@ class Session:
                 self.backend.probe()  # a store that cannot take a write fails now, before any platform write
             self._stack.enter_context(locked(self.backend, self.operation, timeout=self.settings.lock_timeout,
                                              enabled=self._lock))
+            if self._prefetch:
+                # The platform's list is read (under the lock) while the state is: a fleet's two longest reads.
+                prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+                self._stack.callback(prefetch.shutdown)
+                self._listing = prefetch.submit(self.client.list_assistants)
             self.state = self.backend.read()
         except BaseException:
             self._stack.close()
@@ -312,7 +320,7 @@ class Session:
     def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = ()) -> list[RemoteAssistant]:
         """The platform's assistants, normalised to manifest values (the catalogue and the list read together)."""
         with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
-            listing = pool.submit(self.client.list_assistants)
+            listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
             catalog = self.catalog(list(manifests), pool, engines)
             items = listing.result()
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})

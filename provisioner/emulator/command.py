@@ -35,7 +35,7 @@ def _rate_limit(ctx, param, value: str) -> str:
 @click.option("--seed", type=int, help="Seed for the fault injection.")
 def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, latency_ms, error_rate,
                      commit_fail_rate, seed) -> None:
-    """Run the local platform (API.md) under http://HOST:PORT/api, with optional faults and rate limits."""
+    """Run the local platform (docs/emulator.md) under http://HOST:PORT/api, with optional faults and rate limits."""
     from .server import bind, build_platform, serve
 
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import sqlite3
 import os
 import re
 import socket
@@ -170,7 +171,16 @@ def _sqlite_engine(path: Path) -> Engine:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
         cursor = dbapi_connection.cursor()
         # WAL with synchronous=FULL: every COMMIT is fsync'd before it returns, and a commit costs one append.
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # Switching a new database to WAL can meet another process doing the same: SQLite then answers "locked"
+        # at once, without its busy timeout, so wait for it here (bounded, like the timeout).
+        for attempt in range(300):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or attempt == 299:
+                    raise
+                time.sleep(0.1)
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
