@@ -378,13 +378,7 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
         stack = [(root, 1)]
         while stack:
             node, depth = stack.pop()
-            self._file_nodes += 1
-            if self._file_nodes > self.limits.nodes:
-                raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
-                                  "values it stands for)" + _limit_hint("nodes"), node.start_mark)
-            if depth > self.limits.depth:
-                raise _LimitError(f"nested more than {self.limits.depth} levels deep" + _limit_hint("depth"),
-                                  node.start_mark)
+            self._counted(node, depth)
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     if not isinstance(key, yaml.ScalarNode):
