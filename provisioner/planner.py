@@ -22,7 +22,8 @@ from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
 from .state import ResourceState, State
-from .wire import READABLE_FIELDS, Lookups, ReadProblem, companions, comparable, desired_comparable, read_fields
+from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
+                   desired_comparable, read_fields)
 
 
 def canonical(value: Any) -> Any:
@@ -282,19 +283,23 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     last = entry.spec if entry else None
     sensitive = manifest.sensitive | set(entry.sensitive if entry else ())
 
-    def shown(name: str) -> bool:
-        return name in live.fields and name in READABLE_FIELDS
-
     # Each field is compared once with `same` (strict, stopping at the first difference); the deep diff of a
-    # nested value runs only for the fields that differ.
+    # nested value runs only for the fields that differ. Most fields of a fleet are equal: that path is short.
+    shown = live.fields
     changes = []
-    for name in desired:
+    for name, wanted in desired.items():
+        if name in shown and name in READABLE_FIELDS:
+            if name in PROJECTED_FIELDS:
+                before = comparable(name, shown[name], wanted)
+                if same(before, desired_comparable(name, wanted)):
+                    continue
+            else:
+                before = shown[name]
+                if same(before, wanted):
+                    continue
         hidden = name in sensitive
         reset = last is not None and name in last and name not in manifest.fields
-        if shown(name):
-            before = comparable(name, live.fields[name], desired[name])
-            if same(before, desired_comparable(name, desired[name])):
-                continue
+        if name in shown and name in READABLE_FIELDS:
             applied = last.get(name, _default(name)) if last is not None else None
             drift = last is not None and not reset and _same_secret_aware(applied, desired[name], hidden)
             changes.append(_field(name, before, desired[name], hidden, reset=reset, drift=drift))
