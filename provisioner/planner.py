@@ -88,11 +88,6 @@ def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> di
             for name in fields_of(dialect) if name in fields or has_default(name)}
 
 
-def full_spec(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> dict[str, Any]:
-    """desired_fields (kept under its old name for callers that think of it as the whole spec)."""
-    return desired_fields(fields, dialect)
-
-
 def _default(name: str) -> Any:
     return platform_default(name)
 

@@ -27,6 +27,7 @@ class Catalog:
     voices: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # by mode
     numbers: list[dict[str, Any]] | None = None          # the user's own (?type=outbound lists them all)
     inbound_numbers: list[dict[str, Any]] | None = None  # those an inbound assistant may take
+    client: Any = field(default=None, repr=False)          # reads the models catalogues met later
 
     @classmethod
     def fetch(cls, client, manifests: Iterable[Manifest], *, engines: Iterable[str] = (),
@@ -47,18 +48,14 @@ class Catalog:
             jobs["inbound"] = lambda: client.phone_numbers("inbound")
         results = _run_all(jobs, pool)
         lookups = Lookups(results["languages"], {t: results[f"models:{t}"] for t in model_types})
-        catalog = cls(lookups, {m: results[f"voices:{m}"] for m in modes}, results.get("numbers"),
-                      results.get("inbound"))
-        catalog._client = client
-        return catalog
+        return cls(lookups, {m: results[f"voices:{m}"] for m in modes}, results.get("numbers"),
+                   results.get("inbound"), client)
 
     def ensure_models(self, engines: Iterable[str]) -> None:
         """Read the models catalogues of engines met on the platform but in no manifest (to name their ids)."""
         models = self.lookups.models = self.lookups.models or {}
         for kind in sorted({MODEL_TYPE[e] for e in engines if e in MODEL_TYPE} - set(models)):
-            models[kind] = self._client.models(kind)
-
-    _client: Any = None
+            models[kind] = self.client.models(kind)
 
 
 def _run_all(jobs: dict[str, Callable[[], Any]], pool: ThreadPoolExecutor | None) -> dict[str, Any]:
