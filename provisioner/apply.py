@@ -32,6 +32,7 @@ class ChangeResult:
     # For a 422: the platform's complaint per field.
     field_errors: dict[str, list[str]] = field(default_factory=dict)
     skipped: bool = False
+    ticket: int = 0  # the state mutation that records it (StateRecorder.queue); reported once durable
 
 
 @dataclass
@@ -53,21 +54,29 @@ class ApplyReport:
 
 
 class StateRecorder:
-    """Records each finished change in state and returns only once it is committed; safe from many threads.
+    """Records finished changes in state, each committed before it is reported; safe from many threads.
 
     A commit writes only the rows of the changes it covers (and the serial), so recording a change costs
-    the same in a fleet of 10 or 10,000. Commits are grouped: while one thread commits, the changes that
-    finish meanwhile wait and all go into the next transaction. Every change is still durable before its
-    worker moves on.
+    the same in a fleet of 10 or 10,000. Commits are grouped: the changes that finish while one commit runs
+    all go into the next transaction.
+
+    Two ways in. `record` returns once the change is committed (committing it if nobody is). During an
+    apply, `committing()` runs the commits on a thread of their own: workers `queue` a change and go on to
+    their next request at once, and whoever reports the change first waits for it with `wait_durable`.
+    A worker's next request then overlaps the commit of its last change instead of waiting for it.
     """
 
     def __init__(self, backend: StateBackend, state: State):
         self.backend = backend
         self.state = state
         self._condition = threading.Condition()
-        self._changed = 0   # mutations made
-        self._durable = 0   # mutations committed
+        self._changed = 0    # mutations made
+        self._durable = 0    # mutations committed
+        self._attempted = 0  # mutations covered by the last commit attempt, committed or not
+        self._failure: tuple[int, BaseException] | None = None  # (mutations it covered, why) of the last failure
         self._writing = False
+        self._committer: threading.Thread | None = None
+        self._closing = False
         self._pending: dict[str, ResourceState | None] = {}  # rows changed since the last commit began
 
     def record(self, address: str, remote_id: int, record: dict) -> None:
@@ -75,48 +84,96 @@ class StateRecorder:
 
     def record_all(self, records: list[tuple[str, int, dict]]) -> None:
         """Several records in one commit."""
-        if not records:
-            return
+        if records:
+            self.wait_durable(self._queue_all(records))
+
+    def forget(self, address: str) -> None:
+        self.wait_durable(self.queue_forget(address))
+
+    def queue(self, address: str, remote_id: int, record: dict) -> int:
+        """Add the record to the next commit without waiting for it: a ticket for `wait_durable`."""
+        return self._queue_all([(address, remote_id, record)])
+
+    def queue_forget(self, address: str) -> int:
+        with self._condition:
+            if self.state.resources.pop(address, None) is None:
+                return self._durable  # nothing to write: durable already
+            self._pending[address] = None
+            return self._mutated()
+
+    def _queue_all(self, records: list[tuple[str, int, dict]]) -> int:
         with self._condition:
             for address, remote_id, record in records:
                 entry = ResourceState.from_dict({"id": remote_id, **record})
                 self.state.resources[address] = entry
                 self._pending[address] = entry
-            self._persist_through(self._mutated())
-
-    def forget(self, address: str) -> None:
-        with self._condition:
-            if self.state.resources.pop(address, None) is not None:
-                self._pending[address] = None
-                self._persist_through(self._mutated())
+            return self._mutated()
 
     def _mutated(self) -> int:
         self._changed += 1
+        self._condition.notify_all()  # the committer, if one runs
         return self._changed
 
-    def _persist_through(self, mutation: int) -> None:
-        """Block until `mutation` is committed, committing it (and whatever else is pending) if nobody is."""
-        while self._durable < mutation:
-            if self._writing:
-                self._condition.wait()
-                continue
-            self._writing = True
-            batch, covered = self._pending, self._changed
-            self._pending = {}
-            self._condition.release()
-            try:
-                self.backend.commit(self.state, batch)
-            except BaseException:
-                # Not committed: put the rows back (newer changes to the same address win) for the next attempt.
-                self._condition.acquire()
-                self._pending = {**batch, **self._pending}
-                self._writing = False
+    def wait_durable(self, ticket: int) -> None:
+        """Block until the mutation `ticket` is committed; raise why if the commit that covered it failed."""
+        with self._condition:
+            while self._durable < ticket:
+                if self._failure is not None and ticket <= self._failure[0]:
+                    raise self._failure[1]
+                if self._writing or self._committer is not None:
+                    self._condition.wait()
+                else:
+                    self._commit_pending()
+
+    @contextlib.contextmanager
+    def committing(self) -> Iterator[None]:
+        """Commit queued changes on a thread of its own until the block ends (then whatever is left)."""
+        self._closing = False
+        self._committer = threading.Thread(target=self._commit_continuously, name="state-commits", daemon=True)
+        self._committer.start()
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._closing = True
                 self._condition.notify_all()
-                raise
+            self._committer.join()
+            self._committer = None
+
+    def _commit_continuously(self) -> None:
+        with self._condition:
+            while True:
+                # After a failure, wait for a new change before trying again (its workers stop meanwhile).
+                while self._attempted >= self._changed and not self._closing:
+                    self._condition.wait()
+                if self._attempted >= self._changed:
+                    return
+                try:
+                    self._commit_pending()
+                except BaseException:  # noqa: BLE001 - kept in _failure; the waiters raise it
+                    pass
+
+    def _commit_pending(self) -> None:
+        """Commit every pending row (called holding the condition, which is released while writing)."""
+        self._writing = True
+        batch, covered = self._pending, self._changed
+        self._attempted = covered
+        self._pending = {}
+        self._condition.release()
+        try:
+            self.backend.commit(self.state, batch)
+        except BaseException as error:
+            # Not committed: put the rows back (newer changes to the same address win) for the next attempt.
             self._condition.acquire()
+            self._pending = {**batch, **self._pending}
+            self._failure = (covered, error)
             self._writing = False
             self._condition.notify_all()
-            self._durable = max(self._durable, covered)
+            raise
+        self._condition.acquire()
+        self._writing = False
+        self._durable = max(self._durable, covered)
+        self._condition.notify_all()
 
 
 class WriteGate:
@@ -224,19 +281,29 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
+        result.seconds = time.monotonic() - started
+        return result
+
+    def collect(future: Future) -> None:
+        """Report a finished change once its state is committed; a store that fails stops new changes."""
+        result = future.result()
+        try:
+            recorder.wait_durable(result.ticket)
         except (StateError, OSError) as error:
             # The store stopped taking writes: start nothing new; what is in flight finishes and is reported.
             report.halted = report.halted or f"the state could not be written ({error}); no further change started"
             stop.set()
-            result = ChangeResult(change, False, 0.0, change.remote_id,
+            result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but the state could not be written: {error}")
-        result.seconds = time.monotonic() - started
-        return result
+        report.results.append(result)
+        if on_result and not result.skipped:
+            on_result(result)
 
     # Deletes go first: what they give up (a name, an inbound number) is then free for the creates and updates.
     first = [c for c in plan.changes if c.action in (Action.DELETE, Action.FORGET)]
     then = [c for c in plan.changes if c.action not in (Action.DELETE, Action.FORGET)]
-    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="apply") as pool:
+    with recorder.committing(), ThreadPoolExecutor(max_workers=max(1, parallelism),
+                                                   thread_name_prefix="apply") as pool:
         for phase in (first, then):
             if stop.is_set():
                 report.results += [ChangeResult(c, False, 0.0, skipped=True, message="not started (interrupted)")
@@ -258,9 +325,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                 submit_more()
                 while pending:
                     done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    pending.difference_update(done)
                     for future in done:
-                        _collect(future.result(), report, on_result)
+                        collect(future)
+                        pending.discard(future)
                     submit_more()
             except KeyboardInterrupt:
                 # Start nothing new; let what is in flight finish and be recorded.
@@ -270,16 +337,10 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                     future.cancel()
                 for future in pending:
                     if not future.cancelled():
-                        _collect(future.result(), report, on_result)
+                        collect(future)
     order = {c.address: i for i, c in enumerate(plan.changes)}
     report.results.sort(key=lambda r: order[r.change.address])
     return report
-
-
-def _collect(result: ChangeResult, report: ApplyReport, on_result) -> None:
-    report.results.append(result)
-    if on_result and not result.skipped:
-        on_result(result)
 
 
 class Wire:
@@ -302,8 +363,8 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     action = change.action
     if action is Action.CREATE:
         remote_id, message = _create(change, wire.create(change), client, known_ids, lookup, wire.gate)
-        recorder.record(change.address, remote_id, change.record)
-        return ChangeResult(change, True, 0.0, remote_id, message)
+        return ChangeResult(change, True, 0.0, remote_id, message,
+                            ticket=recorder.queue(change.address, remote_id, change.record))
     if action in (Action.UPDATE, Action.IMPORT):
         if change.body:
             try:
@@ -312,8 +373,8 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
             except NotFoundError:
                 raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                                "plan was made); run plan again") from None
-        recorder.record(change.address, change.remote_id, change.record)
-        return ChangeResult(change, True, 0.0, change.remote_id)
+        return ChangeResult(change, True, 0.0, change.remote_id,
+                            ticket=recorder.queue(change.address, change.remote_id, change.record))
     if action is Action.DELETE:
         message = ""
         try:
@@ -321,11 +382,9 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
                 client.delete_assistant(change.remote_id)
         except NotFoundError:
             message = "it was already gone"
-        recorder.forget(change.address)
-        return ChangeResult(change, True, 0.0, change.remote_id, message)
+        return ChangeResult(change, True, 0.0, change.remote_id, message, ticket=recorder.queue_forget(change.address))
     if action is Action.FORGET:
-        recorder.forget(change.address)
-        return ChangeResult(change, True, 0.0, change.remote_id)
+        return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
     raise AssertionError(f"unknown action {action}")
 
 

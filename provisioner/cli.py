@@ -15,6 +15,7 @@ from click.core import ParameterSource
 from . import __version__, render
 from .config import KEYS as CONFIG_KEYS, Config, resolve_config
 from .errors import ProblemsError, ProvisionerError
+from .heap import collect_from_now_on, pause_collection
 from .manifest import DEFAULT_LIMITS, Limits
 from .plan import Plan
 from .ratelimit import describe
@@ -335,6 +336,7 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
 
     # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    collect_from_now_on()
     budget = session.client.budget
     expected = budget.expected_seconds(len(plan.changes))
     if expected >= 30:
@@ -720,6 +722,7 @@ DEBUG_ENV = "PROVISIONER_DEBUG"
 
 
 def main() -> None:
+    pause_collection()  # see heap.py: the emulator and an apply turn collection back on
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -2,6 +2,8 @@
 import threading
 import time
 
+import pytest
+
 from provisioner.apply import SharedLookup, WriteGate, StateRecorder
 from provisioner.state import State
 from provisioner.state.sql import open_store
@@ -54,3 +56,65 @@ def test_every_recorded_change_is_on_disk_when_record_returns(tmp_path):
     state = backend.read()
     assert on_disk_when_returned == [True] * 50
     assert len(state.resources) == 50 and 1 <= state.serial <= 50
+
+
+RECORD = {"spec": {}, "protect": False, "sensitive": [], "remote": {}}
+
+
+class GatedStore:
+    """A real SQLite store whose commits wait for the test to open the gate (and can be made to fail)."""
+
+    def __init__(self, tmp_path):
+        self.store = open_store("sqlite", tmp_path / "state" / "s.db")
+        self.gate = threading.Event()
+        self.fail_next = False
+        self.commits = []
+
+    def commit(self, state, changes):
+        assert self.gate.wait(10), "the test never opened the gate"
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError(28, "No space left on device")
+        self.commits.append(sorted(changes))
+        return self.store.commit(state, changes)
+
+
+def test_with_a_committer_queueing_never_waits_and_a_ticket_is_on_disk_once_waited_for(tmp_path):
+    gated = GatedStore(tmp_path)
+    recorder = StateRecorder(gated, State.new())
+    with recorder.committing():
+        # The commit is held at the gate: workers queueing meanwhile return at once.
+        tickets = [recorder.queue(f"a{i}", i + 1, RECORD) for i in range(20)]
+        assert gated.store.read().resources == {}
+        gated.gate.set()
+        recorder.wait_durable(tickets[-1])
+        assert len(gated.store.read().resources) == 20
+        # What finished while a commit ran went into the next one: fewer commits than changes.
+        assert len(gated.commits) < 20
+        recorder.wait_durable(recorder.queue_forget("a0"))
+        assert "a0" not in gated.store.read().resources
+
+
+def test_a_failed_commit_is_raised_to_its_waiters_and_its_rows_go_into_the_next(tmp_path):
+    gated = GatedStore(tmp_path)
+    recorder = StateRecorder(gated, State.new())
+    gated.fail_next = True
+    with recorder.committing():
+        first = recorder.queue("a", 1, RECORD)
+        gated.gate.set()
+        with pytest.raises(OSError, match="No space"):
+            recorder.wait_durable(first)
+        # The next change's commit carries the row that failed with it.
+        recorder.wait_durable(recorder.queue("b", 2, RECORD))
+    assert set(gated.store.read().resources) == {"a", "b"}
+    assert gated.commits == [["a", "b"]]
+
+
+def test_leaving_the_committing_block_commits_what_is_queued(tmp_path):
+    gated = GatedStore(tmp_path)
+    gated.gate.set()
+    recorder = StateRecorder(gated, State.new())
+    with recorder.committing():
+        for i in range(5):
+            recorder.queue(f"a{i}", i + 1, RECORD)
+    assert len(gated.store.read().resources) == 5

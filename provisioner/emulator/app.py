@@ -94,25 +94,34 @@ class Platform:
                                       "seconds.",
                            "retry_after": decision.retry_after}, headers=decision.headers())
 
+    async def _answer_at(self, arrived: float) -> None:
+        """Hold the answer until --latency-ms after the request arrived.
+
+        The latency is the platform's answer time as a client sees it, the emulator's own work included: a real
+        platform serves requests side by side, while this single process would otherwise add the work of every
+        request that arrived together to the latency of the last one."""
+        latency = self.faults.settings.latency_ms / 1000
+        if latency:
+            await asyncio.sleep(max(0.0, arrived + latency - asyncio.get_running_loop().time()))
+
     def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False) -> Route:
         route_name = f"{method} {template}"
 
         async def run(request: Request) -> Response:
             self.stats.count(route_name)
             self.stats.entered()
+            arrived = asyncio.get_running_loop().time()
             try:
                 decision = self._rate(request)
                 response = await serve(request, decision)
                 if isinstance(response, Response):
                     response.headers.update(decision.headers())
+                await self._answer_at(arrived)
                 return response
             finally:
                 self.stats.left()
 
         async def serve(request: Request, decision: Decision):
-            settings = self.faults.settings
-            if settings.latency_ms:
-                await asyncio.sleep(settings.latency_ms / 1000)
             if not decision.allowed:
                 return self._refused(decision)
             token = _bearer(request)

@@ -1,6 +1,8 @@
 """`provisioner emulator`: the local platform in the foreground, for your own scripts, tools and CI."""
 from __future__ import annotations
 
+import gc
+
 import click
 
 from .faults import FaultSettings, parse_rate_limit
@@ -38,6 +40,7 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
     """Run the local platform (docs/emulator.md) under http://HOST:PORT/api, with optional faults and rate limits."""
     from .server import bind, build_platform, serve
 
+    gc.enable()  # a server runs for as long as it is needed: it collects (the CLI pauses it, see heap.py)
     try:
         platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
                                                              rate_limit=rate_limit,
