@@ -284,8 +284,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         result.seconds = time.monotonic() - started
         return result
 
+    collected: set[Future] = set()
+
     def collect(future: Future) -> None:
         """Report a finished change once its state is committed; a store that fails stops new changes."""
+        if future in collected:  # Ctrl-C arrived after it was reported, before it left `pending`
+            return
         result = future.result()
         try:
             recorder.wait_durable(result.ticket)
@@ -296,6 +300,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but the state could not be written: {error}")
         report.results.append(result)
+        collected.add(future)
         if on_result and not result.skipped:
             on_result(result)
 

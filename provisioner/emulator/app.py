@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import math
+import time
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
@@ -100,9 +101,10 @@ class Platform:
         The latency is the platform's answer time as a client sees it, the emulator's own work included: a real
         platform serves requests side by side, while this single process would otherwise add the work of every
         request that arrived together to the latency of the last one."""
-        latency = self.faults.settings.latency_ms / 1000
-        if latency:
-            await asyncio.sleep(max(0.0, arrived + latency - asyncio.get_running_loop().time()))
+        due = arrived + self.faults.settings.latency_ms / 1000
+        # The clock, not the loop's timers, decides: an event loop may wake a timer up to a millisecond early.
+        while (remaining := due - time.monotonic()) > 0:
+            await asyncio.sleep(remaining)
 
     def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False) -> Route:
         route_name = f"{method} {template}"
@@ -110,7 +112,7 @@ class Platform:
         async def run(request: Request) -> Response:
             self.stats.count(route_name)
             self.stats.entered()
-            arrived = asyncio.get_running_loop().time()
+            arrived = time.monotonic()
             try:
                 decision = self._rate(request)
                 response = await serve(request, decision)
