@@ -8,7 +8,9 @@
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
 phases that write, the network floor is count / parallelism x latency (each change needs one request of
-`--latency-ms`, `--parallelism` at a time): the ratio to it is what the provisioner itself costs.
+`--latency-ms`, `--parallelism` at a time): the ratio to it is what the provisioner itself costs. With a
+latency (and no rate limit), a bare http.client loop first measures the emulator's real answer time at that
+parallelism on this machine, and the floor it allows is printed too.
 The state store is chosen with --backend (sqlite: a file in the run's folder; postgres: $PROVISIONER_PG_DSN,
 with a project of its own per run). The no-change plan's floor is its requests / parallelism, rounded up, x
 latency. With --rate-limit the emulator enforces those windows and the client paces itself to the same budget:
@@ -17,6 +19,8 @@ the table then shows the 429s and how much of the budget's sustained rate the ph
 from __future__ import annotations
 
 import argparse
+import http.client
+import threading
 import os
 import re
 import secrets
@@ -123,6 +127,29 @@ def start_emulator(options) -> tuple[subprocess.Popen, str, httpx.Client]:
     return emulator, api_url, stats
 
 
+def probe_answer_time(api_url: str, parallelism: int, requests: int) -> float:
+    """Seconds per request of a bare http.client loop, `parallelism` at a time, against the emulator: what
+    the emulator and the machine allow a client that costs nothing (the floor as measured, not as nominal)."""
+    target = httpx.URL(api_url)
+    path = target.path.rstrip("/") + "/user/assistants/languages"
+    headers = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}
+
+    def loop(count: int) -> None:
+        connection = http.client.HTTPConnection(target.host, target.port)
+        for _ in range(count):
+            connection.request("GET", path, headers=headers)
+            connection.getresponse().read()
+        connection.close()
+
+    threads = [threading.Thread(target=loop, args=(requests // parallelism,)) for _ in range(parallelism)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return (time.perf_counter() - started) / (requests // parallelism)
+
+
 def admin_headers(admin_token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
 
@@ -151,6 +178,10 @@ def main() -> None:
 
     emulator, url, stats = start_emulator(options)
     try:
+        # Not under a rate limit: the probe would spend the budget the phases are measured against.
+        probe_requests = 100 * options.parallelism
+        answer_time = (probe_answer_time(url, options.parallelism, probe_requests)
+                       if options.latency_ms and options.rate_limit == "off" else 0.0)
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             manifests = root / "manifests"
@@ -185,6 +216,11 @@ def main() -> None:
           f"state backend {options.backend}, rate limit {options.rate_limit}")
     print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
           f"{options.latency_ms} ms = {floor:.2f} s")
+    if answer_time:
+        print(f"the emulator's answer time, {options.parallelism} at a time (bare http.client, {probe_requests} "
+              f"requests): {answer_time * 1000:.2f} ms, so a floor as measured of {options.count}/"
+              f"{options.parallelism} x {answer_time * 1000:.2f} ms = "
+              f"{options.count / options.parallelism * answer_time:.2f} s")
     print(f"{'phase':<22}{'seconds':>9}{'floor s':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}"
           f"{'429s':>6}{'peak MB':>9}  requests by route")
     for row in rows:
