@@ -9,9 +9,10 @@ that name that was not there before, and adopt it if it exists.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -314,25 +315,31 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                 report.results += [ChangeResult(c, False, 0.0, skipped=True, message="not started (interrupted)")
                                    for c in phase]
                 continue
-            # A window of a few changes per worker is submitted at a time: wait() costs the number of futures
-            # it watches, so watching the whole fleet would make an apply quadratic in its size.
+            # A window of a few changes per worker is submitted at a time (it also bounds how many finished
+            # changes can wait for their commit). Each announces itself on `finished` when done: one queue
+            # read per change, where watching the window with wait() would cost the whole window each time.
             queued = iter(phase)
             pending: set[Future] = set()
+            finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
             def submit_more() -> None:
                 while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
                     change = next(queued, None)
                     if change is None:
                         return
-                    pending.add(pool.submit(run, change))
+                    future = pool.submit(run, change)
+                    pending.add(future)
+                    future.add_done_callback(finished.put)
 
             try:
                 submit_more()
                 while pending:
-                    done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        collect(future)
-                        pending.discard(future)
+                    try:
+                        future = finished.get(timeout=0.2)  # with a timeout, so Ctrl-C is seen at once
+                    except queue.Empty:
+                        continue
+                    collect(future)
+                    pending.discard(future)
                     submit_more()
             except KeyboardInterrupt:
                 # Start nothing new; let what is in flight finish and be recorded.
