@@ -255,8 +255,13 @@ class SharedLookup:
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
                parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
-               on_start: Callable[[Change], None] | None = None, lookups: Lookups | None = None) -> ApplyReport:
-    """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring)."""
+               on_start: Callable[[Change], None] | None = None, lookups: Lookups | None = None,
+               interrupt: threading.Event | None = None) -> ApplyReport:
+    """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring).
+
+    Setting `interrupt` (the CLI's Ctrl-C and SIGTERM handler does) starts nothing new: the changes in flight
+    finish, are committed and reported, and the report says it was interrupted. A KeyboardInterrupt does the
+    same, but may land anywhere; the handler's event is only looked at between two results."""
     report = ApplyReport()
     stop = threading.Event()
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
@@ -299,7 +304,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             report.halted = report.halted or f"the state could not be written ({error}); no further change started"
             stop.set()
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
-                                  f"done on the platform, but the state could not be written: {error}")
+                                  f"done on the platform, but recording it in state failed ({error}); the next "
+                                  "plan finds it on the platform and puts the state right")
         report.results.append(result)
         collected.add(future)
         if on_result and not result.skipped:
@@ -334,11 +340,17 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             try:
                 submit_more()
                 while pending:
+                    if interrupt is not None and interrupt.is_set() and not report.interrupted:
+                        report.interrupted = True
+                        stop.set()
+                        for future in pending:
+                            future.cancel()  # those not started; a cancelled one announces itself too
                     try:
-                        future = finished.get(timeout=0.2)  # with a timeout, so Ctrl-C is seen at once
+                        future = finished.get(timeout=0.2)  # with a timeout, so an interrupt is seen soon
                     except queue.Empty:
                         continue
-                    collect(future)
+                    if not future.cancelled():
+                        collect(future)
                     pending.discard(future)
                     submit_more()
             except KeyboardInterrupt:
@@ -350,6 +362,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                 for future in pending:
                     if not future.cancelled():
                         collect(future)
+            except BaseException:
+                # A bug, or a broken output pipe: start nothing new. What runs finishes and is committed when
+                # the pool and then the committer close; the error goes on up.
+                stop.set()
+                for future in pending:
+                    future.cancel()
+                raise
     order = {c.address: i for i, c in enumerate(plan.changes)}
     report.results.sort(key=lambda r: order[r.change.address])
     return report

@@ -4,9 +4,9 @@ from __future__ import annotations
 import functools
 import json
 import os
-import re
 import signal
 import sys
+import threading
 from typing import Callable
 
 import click
@@ -33,7 +33,8 @@ HELP = {
     "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
                      "all).",
     "--state": "SQLite state database (--backend sqlite); its folder also holds local files.",
-    "--lock": "Lock the state while running (--lock=false: a read-only look while another run holds it).",
+    "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "
+              "a write without it is still refused if the state moved on).",
     "--lock-timeout": "How long to wait for a held lock.",
     "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
     "--json": "Print the result as one JSON document (the same as --format json).",
@@ -74,15 +75,6 @@ class CommandGroup(click.Group):
             cmd.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
                                            callback=_no_color, help=HELP["--no-color"]))
         super().add_command(cmd, name)
-
-
-def duration(text: str) -> float:
-    """'30', '30s', '2m', '1h' -> seconds."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", str(text))
-    if not match:
-        raise click.BadParameter(f"{text!r} is not a duration like 30s, 2m or 1h")
-    number, unit = float(match.group(1)), match.group(2) or "s"
-    return number * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 
 dialect_option = click.option(
@@ -334,8 +326,18 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
     """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
     from .progress import Progress
 
-    # A pipeline cancels with SIGTERM: treat it like Ctrl-C, so in-flight changes are recorded.
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C, and SIGTERM (how a pipeline cancels), start nothing new and let the changes in flight finish and be
+    # recorded: the handler only sets an event the apply looks at between results, so the signal never lands in
+    # the middle of its bookkeeping. A second signal stops at once (KeyboardInterrupt), as a user who presses
+    # Ctrl-C twice means.
+    interrupt = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        interrupt.set()
+
+    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
     collect_from_now_on()
     budget = session.client.budget
     expected = budget.expected_seconds(len(plan.changes))
@@ -344,9 +346,11 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
                    f"{_minutes(expected)} at the platform's pace.")
     try:
         with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
-            report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started)
+            report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started,
+                                   interrupt=interrupt)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     click.echo()
     if report.halted:
         skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
@@ -384,7 +388,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 
 
 @cli.command("apply")
-@click.argument("paths", nargs=-1)
+@click.argument("paths", nargs=-1, metavar="[PATHS]... | PLANFILE")
 @click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
@@ -397,7 +401,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @manifest_options
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwargs) -> None:
-    """Make the platform match the manifests (or perform a saved plan: apply FILE)."""
+    """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
         if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
@@ -500,15 +504,17 @@ def state_group() -> None:
 def state_options(command: Callable) -> Callable:
     command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
     command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
-    return with_store_options(command)
+    return config_options(with_store_options(command))
 
 
 def _state_session(store: dict, lock: bool, lock_timeout: str, operation: str) -> Session:
-    return Session(_store_settings(store, lock=lock, lock_timeout=duration(lock_timeout)), operation)
+    return Session(_store_settings(dict(store, lock_timeout=lock_timeout), lock=lock), operation)
 
 
-def _store_settings(store: dict, **extra) -> Settings:
-    return Settings(state_path=store["state_path"], backend=store["backend"], workspace=store["workspace"], **extra)
+def _store_settings(store: dict, **run) -> Settings:
+    """The settings of a command that works on the state alone, resolved as plan's and apply's are: its flags,
+    then the environment, then provisioner.yaml (backend, state, workspace, project, lock timeout)."""
+    return Settings.from_config(config_from(store), **run)
 
 
 @state_group.command("list")
@@ -590,6 +596,7 @@ def state_push(file, force, lock, lock_timeout, **store) -> None:
 @cli.command("force-unlock")
 @click.argument("lock_id")
 @with_store_options
+@config_options
 @reports_errors
 def force_unlock_command(lock_id, **store) -> None:
     """Remove a stale state lock, by the ID its error message showed."""
@@ -610,17 +617,17 @@ def workspace_group() -> None:
 
 def _workspace_options(command: Callable) -> Callable:
     state, backend, _ = store_options()
-    return state(backend(command))
+    return config_options(state(backend(command)))
 
 
 @workspace_group.command("list")
 @_workspace_options
 @reports_errors
-def workspace_list(state_path, backend) -> None:
+def workspace_list(**store) -> None:
     """The project's workspaces; * marks the selected one."""
     from .workflow import current_workspace, list_workspaces
 
-    settings = Settings(state_path=state_path, backend=backend)
+    settings = _store_settings(store)
     current = current_workspace(settings)
     for name in list_workspaces(settings):
         click.echo(("* " if name == current else "  ") + name)
@@ -629,11 +636,12 @@ def workspace_list(state_path, backend) -> None:
 @workspace_group.command("show")
 @_workspace_options
 @reports_errors
-def workspace_show(state_path, backend) -> None:
-    """The selected workspace ($PROVISIONER_WORKSPACE, else the one `workspace select` remembered)."""
+def workspace_show(**store) -> None:
+    """The selected workspace ($PROVISIONER_WORKSPACE, else provisioner.yaml's, else the one `workspace select`
+    remembered)."""
     from .workflow import current_workspace
 
-    click.echo(current_workspace(Settings(state_path=state_path, backend=backend)))
+    click.echo(current_workspace(_store_settings(store)))
 
 
 @workspace_group.command("new")
@@ -641,11 +649,11 @@ def workspace_show(state_path, backend) -> None:
 @click.option("--no-select", is_flag=True, help="Create it without selecting it.")
 @_workspace_options
 @reports_errors
-def workspace_new(name, no_select, state_path, backend) -> None:
+def workspace_new(name, no_select, **store) -> None:
     """Create an empty workspace and select it."""
     from .workflow import new_workspace, select_workspace
 
-    settings = Settings(state_path=state_path, backend=backend)
+    settings = _store_settings(store)
     new_workspace(settings, name)
     if not no_select:
         select_workspace(settings, name)
@@ -657,11 +665,11 @@ def workspace_new(name, no_select, state_path, backend) -> None:
 @click.option("--or-create", is_flag=True, help="Create it first if it does not exist (for pipelines).")
 @_workspace_options
 @reports_errors
-def workspace_select(name, or_create, state_path, backend) -> None:
+def workspace_select(name, or_create, **store) -> None:
     """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file)."""
     from .workflow import list_workspaces, new_workspace, select_workspace
 
-    settings = Settings(state_path=state_path, backend=backend)
+    settings = _store_settings(store)
     if or_create and name not in list_workspaces(settings):
         new_workspace(settings, name)
         click.echo(f"Created workspace {name!r}.")
@@ -676,12 +684,11 @@ def workspace_select(name, or_create, state_path, backend) -> None:
 @click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])
 @_workspace_options
 @reports_errors
-def workspace_delete(name, force, lock_timeout, state_path, backend) -> None:
+def workspace_delete(name, force, **store) -> None:
     """Delete a workspace's state (not the current one; not a non-empty one without --force)."""
     from .workflow import delete_workspace
 
-    dropped = delete_workspace(Settings(state_path=state_path, backend=backend,
-                                        lock_timeout=duration(lock_timeout)), name, force=force)
+    dropped = delete_workspace(_store_settings(store), name, force=force)
     click.secho(f"Deleted workspace {name!r}" + (f" (forgot {dropped} assistant(s))" if dropped else "") + ".",
                 fg="green")
 

@@ -103,8 +103,8 @@ class ConfigValues(BaseModel):
 
 
 KEYS: tuple[str, ...] = tuple(ConfigValues.model_fields)
-# Environment variables: one per key, except the ones that describe the repository rather than a run.
-ENV_KEYS: dict[str, str] = {ENV_PREFIX + key.upper(): key for key in KEYS if key not in ("project", "manifests")}
+# Environment variables: one per key, except the manifests (the command's PATHS, or the file's list).
+ENV_KEYS: dict[str, str] = {ENV_PREFIX + key.upper(): key for key in KEYS if key != "manifests"}
 
 
 @dataclass(frozen=True)

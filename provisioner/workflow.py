@@ -7,12 +7,14 @@ one pooled HTTP client.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
 import re
 import stat
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -107,8 +109,19 @@ def open_backend(settings: Settings, *, workspace: str | None = None, must_exist
         raise StateError(f"--state is the SQLite state database (default {DEFAULT_STATE_PATH}), not a JSON file: "
                          f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
                          f"`provisioner state push {settings.state_path}` loads any other")
-    return open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
-                      project=settings.project, must_exist=must_exist)
+    store = open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
+                       project=settings.project, must_exist=must_exist)
+    if settings.backend == "postgres" and not settings.project:
+        _warn_folder_project(store.project)
+    return store
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_folder_project(project: str) -> None:
+    """Once per run: a shared store keyed by a folder's name splits the state of clones in other folders."""
+    warn(f"the state's project is {project!r}, the name of this folder, since neither provisioner.yaml "
+         "(`project:`) nor PROVISIONER_PROJECT names one: a clone in a folder of another name would not find "
+         "this state in the shared database. Set `project:` in provisioner.yaml.")
 
 
 def read_token(settings: Settings) -> str:
@@ -377,11 +390,11 @@ class Session:
         return held
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
-              on_start=None) -> ApplyReport:
+              on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
         lookups = self._catalog.lookups if self._catalog else Lookups()
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
-                          lookups=lookups)
+                          lookups=lookups, interrupt=interrupt)
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""

@@ -1,6 +1,7 @@
 """Shared fixtures: a real emulator on loopback HTTP, and the real CLI run against it."""
 from __future__ import annotations
 
+import gc
 import json
 import os
 import textwrap
@@ -86,6 +87,15 @@ class Platform:
         response = self.http.post("/user/assistant", json=fields)
         response.raise_for_status()
         return response.json()["data"]
+
+
+@pytest.fixture(autouse=True)
+def collector_as_found():
+    """An apply run in this process freezes the heap out of collection (provisioner/heap.py): thaw it after each
+    test, so the suite's garbage stays collectable."""
+    yield
+    gc.unfreeze()
+    gc.enable()
 
 
 @pytest.fixture(scope="session")

@@ -172,3 +172,24 @@ def test_an_empty_or_commented_out_file_is_fine_and_a_list_is_not(tmp_path):
     assert resolve_config(environ={}).config_file == "provisioner.yaml"
     assert problems_of(tmp_path, "- a\n- b\n") == ["provisioner.yaml:1: provisioner.yaml must be one YAML mapping of "
                                                     "settings"]
+
+
+def test_the_state_and_workspace_commands_read_the_configuration_file_like_plan_and_apply(workspace, monkeypatch):
+    monkeypatch.delenv("PROVISIONER_PROJECT", raising=False)
+    workspace.add("one")
+    workspace.write("provisioner.yaml", "project: acme-voice\nstate: state/team.db\nworkspace: staging\n")
+    workspace.write("vars/staging.yaml", "x: 1\n")  # defined by the repository: created on first use
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert "one\tid=" in workspace.run("state", "list").output
+    pulled = json.loads(workspace.run("state", "pull").output)
+    assert pulled["resources"].keys() == {"one"} and pulled["serial"] >= 1
+    assert workspace.run("workspace", "show").output.strip() == "staging"
+    assert "* staging" in workspace.run("workspace", "list").output
+    assert "one" in workspace.run("show").output
+    # The project is the file's (not the folder's): another project in the same database sees nothing.
+    monkeypatch.setenv("PROVISIONER_PROJECT", "another")
+    assert workspace.run("state", "list", "--workspace", "default").output.strip() == ""
+    assert workspace.run("state", "list").output.strip() == ""
+    monkeypatch.delenv("PROVISIONER_PROJECT")
+    # A flag still wins over the file.
+    assert workspace.run("state", "list", "--state", "state/other.db", "--workspace", "default").output.strip() == ""

@@ -108,6 +108,32 @@ def test_state_moves_json_to_sqlite_to_postgres_and_back_keeping_lineage_serial_
     assert on_sqlite_again["history"][:len(on_postgres["history"])] == on_postgres["history"]
 
 
+def test_a_state_changed_on_postgres_and_pushed_back_into_its_sqlite_keeps_what_was_done_there(workspace,
+                                                                                                monkeypatch):
+    monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
+    monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("back"))
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    to_postgres = workspace.write("sqlite.json", workspace.run("state", "pull").output)
+    assert workspace.run("state", "push", "--backend", "postgres", str(to_postgres)).exit_code == 0
+    for old, new in (("a", "a2"), ("a2", "a")):
+        assert workspace.run("state", "mv", old, new, "--backend", "postgres").exit_code == 0
+    on_postgres = json.loads(workspace.run("state", "pull", "--backend", "postgres").output)
+    back = workspace.write("postgres.json", json.dumps(on_postgres))
+    pushed = workspace.run("state", "push", str(back))  # into the SQLite database it came from
+    assert pushed.exit_code == 0, pushed.all
+    on_sqlite = json.loads(workspace.run("state", "pull").output)
+    assert (on_sqlite["lineage"], on_sqlite["serial"]) == (on_postgres["lineage"], on_postgres["serial"])
+    moves = [(line["serial"], line["operation"], line["address"]) for line in on_sqlite["history"]
+             if line["operation"] == "state mv"]
+    assert moves == [(line["serial"], "state mv", line["address"]) for line in on_postgres["history"]
+                     if line["operation"] == "state mv"] and len(moves) >= 2
+    # Pushed twice, nothing is copied twice.
+    assert workspace.run("state", "push", "--force", str(back)).exit_code == 0
+    again = json.loads(workspace.run("state", "pull").output)["history"]
+    assert len([line for line in again if line["operation"] == "state mv"]) == len(moves)
+
+
 def test_an_unreachable_database_fails_before_any_request_and_never_shows_the_dsn(workspace, monkeypatch):
     secret = "s3cret-Passw0rd"
     monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")

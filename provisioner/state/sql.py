@@ -489,12 +489,22 @@ class SqlStateStore:
             created=now, updated=now))
         self._write_rows(connection, {a: (e.id, e.record_json()) for a, e in document.resources.items()},
                          document.serial)
-        if document.history:
-            connection.execute(insert(history_table), [
-                {"project": self.project, "workspace": self.workspace, "lineage": h.lineage or document.lineage,
-                 "serial": h.serial, "at": h.at, "operation": h.operation, "address": h.address, "action": h.action,
-                 "remote_id": h.remote_id, "who": h.who} for h in document.history])
+        self._copy_history(connection, document)
         self._log(connection, document.lineage, document.serial, now, [("", "load", None)])
+
+    def _copy_history(self, connection: Connection, document: State) -> None:
+        """The document's history lines this store does not have yet (all of them, into a fresh store): a state
+        moved to another store and back keeps what was done to it meanwhile."""
+        h = history_table.c
+        present = set(connection.execute(
+            select(h.lineage, h.serial, h.at, h.operation, h.address, h.action).where(self._here(history_table))).all())
+        lines = [{"project": self.project, "workspace": self.workspace, "lineage": line.lineage or document.lineage,
+                  "serial": line.serial, "at": line.at, "operation": line.operation, "address": line.address,
+                  "action": line.action, "remote_id": line.remote_id, "who": line.who} for line in document.history]
+        new = [line for line in lines if (line["lineage"], line["serial"], line["at"], line["operation"],
+                                          line["address"], line["action"]) not in present]
+        for start in range(0, len(new), _CHUNK):
+            connection.execute(insert(history_table), new[start:start + _CHUNK])
 
     def _replace(self, connection: Connection, row, document: State, now: str, force: bool) -> str:
         if row.lineage != document.lineage and not force:
@@ -521,6 +531,7 @@ class SqlStateStore:
                            .where(workspaces_table.c.serial == row.serial)
                            .values(serial=serial, lineage=document.lineage, updated=now))
         self._write_rows(connection, changes, serial)
+        self._copy_history(connection, document)
         snapshot = self._snapshot
         self._snapshot = current
         try:
