@@ -161,3 +161,14 @@ def _required() -> dict:
     from conftest import REQUIRED
 
     return dict(REQUIRED)
+
+
+def test_a_shared_store_warns_when_the_project_is_only_the_folder_name(workspace, on_postgres, monkeypatch):
+    monkeypatch.delenv("PROVISIONER_PROJECT")
+    unnamed = workspace.run("state", "list")
+    assert unnamed.exit_code == 0, unnamed.all
+    assert unnamed.stderr.count("the name of this folder") == 1 and "Set `project:` in provisioner.yaml" in \
+        unnamed.stderr
+    workspace.write("provisioner.yaml", f"project: {unique_project('named')}\n")
+    named = workspace.run("state", "list")
+    assert named.exit_code == 0 and "the name of this folder" not in named.stderr
