@@ -322,7 +322,7 @@ def _confirm(question: str) -> bool:
     return answer.strip() == "yes"
 
 
-def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
+def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "Apply") -> None:
     """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
     from .progress import Progress
 
@@ -360,7 +360,7 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int]) -> None:
         skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
         click.secho(f"Interrupted: changes in flight were finished and recorded; {skipped} not started.",
                     fg="red", err=True)
-    click.echo(render.apply_summary(report))
+    click.echo(render.apply_summary(report, verb))
     if report.failed:
         click.secho(f"{len(report.failed)} change(s) failed; the others were applied and recorded in state. "
                     "Fix the cause and run apply again.", fg="red", err=True)
@@ -384,7 +384,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
     if not auto_approve and not _confirm(question):
         click.secho(f"{verb} cancelled. Nothing was changed.", fg="red", err=True)
         sys.exit(EXIT_ERROR)
-    _run_apply(session, plan, known_ids)
+    _run_apply(session, plan, known_ids, verb)
 
 
 @cli.command("apply")
@@ -477,10 +477,11 @@ def export_command(paths, out_dir, **kwargs) -> None:
     manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "export", lock=False) as session:
         written = export(session, manifests, out_dir)
-    for path in written:
-        click.echo(f"wrote {path}")
-    click.echo(f"Exported {len(written)} assistant(s)." + (" Fill in llm_model in each before applying."
-                                                            if written else ""))
+    for exported in written:
+        needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
+            [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else [])
+        click.echo(f"wrote {exported.path}" + (f" ({'; '.join(needs)} before applying)" if needs else ""))
+    click.echo(f"Exported {len(written)} assistant(s).")
 
 
 @cli.command("refresh")

@@ -1,10 +1,12 @@
-"""Apply's output: one line per finished change, and a live progress bar when on a terminal (rich)."""
+"""Apply's output: one line per finished change, and a live progress bar when on a terminal (rich).
+
+With --no-color or NO_COLOR there is no bar: a live bar needs escape sequences (cursor moves, bold), and
+plain output means none at all."""
 from __future__ import annotations
 
 import threading
 
 import click
-from rich.console import Console
 from rich.text import Text
 from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
@@ -17,11 +19,10 @@ class Progress:
         self._lock = threading.Lock()
         self._bar = None
         context = click.get_current_context(silent=True)
-        self._plain = context is not None and context.color is False  # --no-color or NO_COLOR
-        if enabled and total:
+        plain = context is not None and context.color is False  # --no-color or NO_COLOR
+        if enabled and total and not plain:
             self._bar = RichProgress(TextColumn("[bold]Applying"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), TextColumn("{task.description}"), transient=True,
-                                     console=Console(no_color=True) if self._plain else None)
+                                     TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
             self._task = self._bar.add_task("", total=total)
 
     def __enter__(self) -> "Progress":
@@ -41,7 +42,7 @@ class Progress:
         with self._lock:
             line = scrub(render.result_line(result))  # a failure may quote what the platform echoed
             if self._bar:
-                self._bar.console.print(Text.from_ansi(click.unstyle(line) if self._plain else line), soft_wrap=True)
+                self._bar.console.print(Text.from_ansi(line), soft_wrap=True)
                 self._bar.advance(self._task)
             else:
                 click.echo(line)

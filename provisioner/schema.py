@@ -34,6 +34,34 @@ WEBHOOK_RULE = {
 }
 
 
+# ${var.NAME} and ${env.NAME} are substituted before a manifest is validated (variables.py), so a committed
+# manifest may hold one where a number, a boolean or an enum value goes: each spec field also takes a whole
+# reference, checked against the field's own rules once substituted.
+REFERENCE = "Reference"
+REFERENCE_SCHEMA = {
+    "type": "string",
+    "pattern": "^\\$\\{(var\\.[A-Za-z_][A-Za-z0-9_-]*|env\\.[A-Za-z_][A-Za-z0-9_]*)\\}$",
+    "description": "A variable, ${var.NAME}, or an environment variable, ${env.NAME} (always sensitive): "
+                   "substituted before the manifest is validated, then checked against the field's rules.",
+}
+_REFERENCE_REF = {"$ref": f"#/$defs/{REFERENCE}"}
+
+
+def _or_reference(prop: dict[str, Any]) -> dict[str, Any]:
+    """The field's rules, or a whole ${var.NAME} / ${env.NAME}; its annotations stay on the field itself."""
+    annotations = {k: v for k, v in prop.items() if k in ("title", "description", "default") or k.startswith("x-")}
+    rules = {k: v for k, v in prop.items() if k not in annotations}
+    return {**annotations, "anyOf": [rules, _REFERENCE_REF]}
+
+
+def field_rules(prop: dict[str, Any]) -> dict[str, Any]:
+    """A spec field's schema without the reference alternative (the inverse of _or_reference)."""
+    branches = prop.get("anyOf", [])
+    if len(branches) == 2 and branches[1] == _REFERENCE_REF:
+        return {**{k: v for k, v in prop.items() if k != "anyOf"}, **branches[0]}
+    return prop
+
+
 def manifest_schema() -> dict[str, Any]:
     spec = copy.deepcopy(AssistantSpec.model_json_schema())
     defs = spec.pop("$defs", {})
@@ -55,8 +83,10 @@ def manifest_schema() -> dict[str, Any]:
             default = _json_default(platform_default(name))
             if default is not None or "default" not in prop:
                 prop["default"] = default
+    spec["properties"] = {name: _or_reference(prop) for name, prop in spec["properties"].items()}
     spec.update(copy.deepcopy(WEBHOOK_RULE))
     defs["AssistantSpec"] = spec
+    defs[REFERENCE] = copy.deepcopy(REFERENCE_SCHEMA)
     metadata = {
         "type": "object",
         "title": "Metadata",
@@ -155,8 +185,11 @@ def reference_markdown(schema: dict[str, Any] | None = None) -> str:
     lines += _table(spec, schema, readable=True)
     if "if" in spec and "then" in spec:
         lines += ["", "`webhook_url` is required when `is_webhook_active` is true."]
+    lines += ["", "Any spec field may also hold a whole `${var.NAME}` or `${env.NAME}` (see "
+              "[configuration.md](configuration.md)): it is substituted before the manifest is validated, and the "
+              "value is then checked against the field's rules above."]
     for name in sorted(defs):
-        if name in ("AssistantSpec", "Metadata"):
+        if name in ("AssistantSpec", "Metadata", REFERENCE):
             continue
         lines += ["", f"## {name}", ""] + _table(defs[name], schema)
     return "\n".join(lines) + "\n"
@@ -169,6 +202,7 @@ def _table(model: dict[str, Any], root: dict[str, Any], readable: bool = False) 
             "| --- | --- | --- | --- |" + (" --- |" if readable else "") + " --- |"]
     rows = []
     for name, prop in model.get("properties", {}).items():
+        prop = field_rules(prop)
         default = "required" if name in required else (
             f"default `{json.dumps(prop['default'])}`" if prop.get("default") is not None else "optional")
         description = prop.get("description", "")

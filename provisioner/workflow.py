@@ -35,7 +35,7 @@ from .ratelimit import RateBudget, Window, parse_rate_limit
 from .redaction import digest, is_digest
 from .references import Catalog, check_references
 from .scrub import register_secret, register_url, scrub
-from .spec import DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
+from .spec import ALWAYS_SENSITIVE, DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
 from .state.sql import open_store
@@ -544,7 +544,16 @@ def refresh(session: Session) -> list[str]:
     return report
 
 
-def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Path]:
+@dataclass(frozen=True)
+class Exported:
+    """A manifest `export` wrote, and what its user must supply before applying it."""
+
+    path: Path
+    fill_in: list[str]      # required settings the platform does not show
+    environment: list[str]  # variables for the secrets, which are never written (${env.NAME})
+
+
+def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
     """Write a manifest for each platform assistant that nothing manages yet."""
     managed_ids = {e.id for e in session.state.resources.values()}
     adoptable_names = {m.spec.assistant_name for m in manifests}
@@ -559,8 +568,9 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Pa
         path = out / f"{address}.yaml"
         if path.exists():
             raise ProvisionerError(f"{path} exists; export will not overwrite it (choose another --out)")
-        atomic_write(path, _exported_manifest(address, live, session.settings.api_dialect).encode())
-        written.append(path)
+        text, fill_in, environment = _exported_manifest(address, live, session.settings.api_dialect)
+        atomic_write(path, text.encode())
+        written.append(Exported(path, fill_in, environment))
     return written
 
 
@@ -570,13 +580,20 @@ def _address_for(name: str, remote_id: int, taken: set[str]) -> str:
     return address
 
 
-def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> str:
+def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> tuple[str, list[str], list[str]]:
     """A manifest of what the platform shows: settings that differ from the documented defaults, in the
-    dialect's vocabulary; empty no-default settings are left out (unmanaged)."""
+    dialect's vocabulary; empty no-default settings are left out (unmanaged). A secret (a webhook URL, which
+    often carries its key) becomes ${env.NAME}: the file is meant for git. Also returned: what to fill in, and
+    the environment variables to set."""
     names = fields_of(dialect)
     spec = {name: live.fields[name] for name in names if name in live.fields
             and (name in REQUIRED_FIELDS or (has_default(name) and not same(live.fields[name], desired_fields({})[name]))
                  or (not has_default(name) and live.fields[name] not in (None, [], {})))}
+    environment = []
+    for name in sorted(ALWAYS_SENSITIVE & set(spec)):
+        variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_{name}".upper())
+        spec[name] = f"${{env.{variable}}}"
+        environment.append(variable)
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
                 "spec": {name: spec[name] for name in names if name in spec}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
@@ -590,8 +607,10 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> str
             "# Write-only settings are left out because the platform never shows them back:\n"
             f"#   {hidden}.\n"
             + (f"# Fill in before applying: {', '.join(missing)}.\n" if missing else "")
+            + (f"# Secrets are not written here: set {', '.join(environment)} in the environment (the value "
+               "the platform holds, or a new one).\n" if environment else "")
             + "# Applying this manifest adopts the existing assistant by its name; it does not create another.\n"
-            + text)
+            + text), missing, environment
 
 
 def state_move(session: Session, old: str, new: str) -> None:

@@ -40,7 +40,7 @@ def test_plan_apply_plan_no_changes(workspace):
     state = workspace.state()
     assert {a: r["id"] for a, r in state["resources"].items()} == {"sales": by_name["Sales"]["id"],
                                                                    "support": by_name["Support"]["id"]}
-    assert state["version"] == 1 and state["lineage"] and state["serial"] >= 2
+    assert state["version"] == 1 and state["lineage"] and state["serial"] >= 1  # changes may share a commit
 
 
 def test_an_added_manifest_creates_only_itself(workspace):

@@ -184,6 +184,7 @@ def test_destroy_command_removes_everything_managed_only(workspace):
     result = workspace.run("destroy", input="yes\n")
     assert result.exit_code == 0, result.all
     assert "Plan: 0 to add, 0 to change, 2 to destroy." in result.output
+    assert "Destroy complete! Resources: 2 destroyed." in result.output
     assert [a["name"] for a in workspace.platform.assistants()] == ["Unmanaged"]
     assert workspace.state()["resources"] == {}
 
@@ -310,6 +311,25 @@ def test_export_writes_manifests_for_unmanaged_assistants_that_then_adopt(worksp
     assert len(workspace.platform.assistants()) == 2
     no_changes(workspace)
     assert workspace.run("export", "--out", "exported2").output.strip().endswith("Exported 0 assistant(s).")
+
+
+def test_export_never_writes_a_secret_and_says_what_to_set(workspace, monkeypatch):
+    secret = "https://hooks.example/in?key=EXPORT-SECRET-42"
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "Hooked", "webhook_url": secret})
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    [path] = (workspace.root / "exported").glob("*.yaml")
+    text = path.read_text()
+    assert "EXPORT-SECRET-42" not in text and "EXPORT-SECRET-42" not in result.all
+    assert yaml.safe_load(text)["spec"]["webhook_url"] == "${env.HOOKED_WEBHOOK_URL}"
+    assert "set HOOKED_WEBHOOK_URL in the environment" in result.output
+    assert "Fill in" not in result.output  # nothing to fill in: the platform showed every required setting
+    # With the variable set, the manifest adopts the assistant and finds nothing to change.
+    monkeypatch.setenv("HOOKED_WEBHOOK_URL", secret)
+    (workspace.root / "manifests").mkdir(exist_ok=True)
+    (workspace.root / "manifests" / path.name).write_text(text)
+    apply_ok(workspace)
+    no_changes(workspace)
 
 
 def test_refresh_updates_state_only(workspace):

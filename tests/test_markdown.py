@@ -123,11 +123,18 @@ def test_a_plan_too_big_for_one_comment_keeps_the_table_and_says_what_was_cut():
     assert "`provisioner show PLANFILE`" in note
 
 
-def test_even_a_huge_table_stays_under_the_limit():
+def test_even_a_huge_table_stays_under_the_limit_and_keeps_every_destroy_row():
     changes = [update(f"assistant-{i:05}", FieldChange("voice_id", 1, 2), name="N" * 100, remote_id=i)
                for i in range(3000)]
+    changes += [Change(f"gone-{i}", Action.DELETE, "Gone", remote_id=9000 + i, reason="its manifest was removed")
+                for i in range(3)]
     text = plan_markdown(plan_of(*changes))
     assert len(text) < COMMENT_LIMIT and "more not shown" in text
+    assert all(f"| `-` **destroy** | `gone-{i}` |" in text for i in range(3))
+    assert "The table above lists every change" not in text
+    listed = re.search(r"The table above lists (\d+) of the 3003 changes \(every destroy among them\)", text)
+    table_rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert listed and int(listed.group(1)) == len(table_rows)
 
 
 def test_markdown_through_the_cli_for_plan_and_a_saved_plan(workspace):

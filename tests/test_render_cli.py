@@ -130,3 +130,38 @@ def test_plan_json_flag_is_an_alias_of_format_json(workspace):
     for document in (one, two):
         del document["created_at"], document["lineage"]  # no state yet: each plan has a fresh lineage
     assert one == two
+
+
+@pytest.mark.parametrize("plain", ["NO_COLOR", "--no-color"])
+def test_apply_on_a_terminal_with_plain_output_prints_no_escape_sequence(workspace, plain):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    workspace.add("one")
+    workspace.add("two")
+    env = {**os.environ, "PROVISIONER_API_TOKEN": "local-dev-token", "PROVISIONER_RATE_LIMIT": "off",
+           "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    args = ["apply", "--auto-approve", f"--api-url={workspace.platform.url}"]
+    if plain == "NO_COLOR":
+        env["NO_COLOR"] = "1"
+    else:
+        args.append("--no-color")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", *args], cwd=workspace.root, env=env,
+                               stdin=subprocess.DEVNULL, stdout=follower, stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process is gone
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(60) == 0, output.decode(errors="replace")
+    assert b"Creation complete" in output and b"\x1b" not in output, output

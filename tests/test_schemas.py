@@ -14,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from provisioner.cli import cli
 from provisioner.manifest import load_manifests
-from provisioner.schema import VALIDATOR_RULES
+from provisioner.schema import VALIDATOR_RULES, field_rules
 from provisioner.wire import WRITE_ONLY_FIELDS
 from provisioner.spec import AssistantSpec, platform_default
 from conftest import REQUIRED, manifest_text
@@ -165,7 +165,7 @@ def test_the_manifest_schema_carries_every_field_and_its_rules_from_the_models()
     assert list(spec["properties"]) == list(AssistantSpec.model_fields)
     assert spec["required"] == model["required"]
     for name, field in AssistantSpec.model_fields.items():
-        prop = spec["properties"][name]
+        prop = field_rules(spec["properties"][name])
         for key, value in model["properties"][name].items():
             # Rules that live in validators may complete a field's description, type or items.
             if key == "default":  # the platform's default, which the model may leave to the platform
@@ -179,7 +179,7 @@ def test_the_manifest_schema_carries_every_field_and_its_rules_from_the_models()
             assert prop[key] == value, (name, key)
         assert isinstance(prop["x-readable"], bool)
     def rule(name, key):  # on the property, or on its non-null branch for an optional field
-        prop = spec["properties"][name]
+        prop = field_rules(spec["properties"][name])
         return next(b[key] for b in [prop] + prop.get("anyOf", []) if key in b)
     assert rule("speech_speed", "minimum") == 0.7 and rule("speech_speed", "maximum") == 1.2
     assert {"receive", "make"} <= set(rule("calls_direction", "enum"))
@@ -200,7 +200,7 @@ def test_markers_and_descriptions_added_to_the_model_reach_schema_and_reference(
         return data
     monkeypatch.setattr(schema_module.AssistantSpec, "model_json_schema", patched)
     generated = schema_module.manifest_schema()
-    prop = generated["$defs"]["AssistantSpec"]["properties"][name]
+    prop = field_rules(generated["$defs"]["AssistantSpec"]["properties"][name])
     assert prop["description"] == "A made-up description." and prop["x-dialect"] == "v9"
     row = next(line for line in schema_module.reference_markdown(generated).splitlines()
                if line.startswith(f"| `{name}`"))
@@ -213,8 +213,9 @@ def documents_in(path: Path):
 
 def test_the_example_manifests_pass_the_schema_with_an_independent_validator():
     validator = Draft202012Validator(manifest_schema())
-    files = sorted((ROOT / "manifests").glob("*.yaml"))
-    assert files
+    files = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "examples").glob("**/*.yaml"))
+    files = [f for f in files if f.name != "provisioner.yaml" and "vars" not in f.parts and "overlays" not in f.parts]
+    assert len(files) > 3
     for file in files:
         for document in documents_in(file):
             errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
@@ -270,3 +271,16 @@ def test_a_good_manifest_passes_both():
     document = yaml.safe_load(manifest_text("a", is_webhook_active=True, webhook_url="https://h.example/x",
                                             variables={"a": 1, "b": "x", "c": True}))
     assert not list(Draft202012Validator(manifest_schema()).iter_errors(document))
+
+
+def test_a_whole_variable_or_environment_reference_passes_anywhere_and_other_text_still_fails():
+    validator = Draft202012Validator(manifest_schema())
+    document = yaml.safe_load(manifest_text("a"))
+    document["spec"].update(speech_speed="${var.speed}", record_call="${var.record}", calls_direction="${var.way}",
+                            webhook_url="${env.HOOK_URL}", voice_id="${var.voice-id}")
+    assert not list(validator.iter_errors(document))
+    for name, value in (("speech_speed", "fast"), ("speech_speed", "${var.speed} "), ("record_call", "${env.}"),
+                        ("calls_direction", "$${var.way}"), ("voice_id", "${secret.x}")):
+        bad = copy.deepcopy(document)
+        bad["spec"][name] = value
+        assert list(validator.iter_errors(bad)), (name, value)

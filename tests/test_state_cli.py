@@ -166,9 +166,11 @@ def test_a_store_failing_mid_apply_stops_new_changes_and_exits_1(workspace, monk
     assert "Stopped: the state could not be written" in result.stderr and "not started" in result.stderr
     assert "No space left on device" in result.output
     created = workspace.platform.assistants()
-    assert len(created) < 12  # nothing new started after the failure; only those in flight finished
     recorded = workspace.state()["resources"]
-    assert 1 <= len(recorded) < len(created)
+    assert 1 <= len(recorded) < len(created) < 30  # it stopped early
+    # Nothing new started once the failure was seen: at most the window of 2 x --parallelism changes in flight
+    # (docs/reliability.md) is done on the platform and not in state.
+    assert len(created) - len(recorded) <= 2 * 3
     # The next run adopts what was created but not recorded: no duplicate.
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert_exactly_once(workspace, 30)

@@ -52,11 +52,15 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     fixed = _length(head) + _length(table_head) + _length(notes) + 200
     kept_rows = rows
     if fixed + _length(rows) > budget:
-        kept_rows = []
-        for row in rows:
-            if fixed + _length(kept_rows) + len(row) + 1 > budget:
+        # Destroys first (a reviewer must see every one), then the rest in plan order, as many as fit.
+        order = sorted(range(len(rows)), key=lambda i: plan.changes[i].action is not Action.DELETE)
+        kept, used_rows = set(), 0
+        for i in order:
+            if fixed + used_rows + len(rows[i]) + 1 > budget:
                 break
-            kept_rows.append(row)
+            kept.add(i)
+            used_rows += len(rows[i]) + 1
+        kept_rows = [row for i, row in enumerate(rows) if i in kept]
     used = fixed + _length(kept_rows)
     kept_sections: list[str] = []
     cut: list[str] = []
@@ -73,8 +77,10 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     lines += notes + [""]
     if cut:
         shown = ", ".join(f"`{a}`" for a in cut[:20]) + (f" and {len(cut) - 20} more" if len(cut) > 20 else "")
+        listed = ("The table above lists every change" if len(kept_rows) == len(rows) else
+                  f"The table above lists {len(kept_rows)} of the {len(rows)} changes (every destroy among them)")
         lines += [f"> [!NOTE]\n> The details of {len(cut)} assistant(s) were left out to stay under GitHub's "
-                  f"{COMMENT_LIMIT:,}-character comment limit: {shown}. The table above lists every change; "
+                  f"{COMMENT_LIMIT:,}-character comment limit: {shown}. {listed}; "
                   "`provisioner show PLANFILE` prints them in full.", ""]
     for section in kept_sections:
         lines += [section, ""]

@@ -126,18 +126,21 @@ def result_line(result) -> str:
     return "\n".join(lines)
 
 
-def apply_summary(report) -> str:
+def apply_summary(report, verb: str = "Apply") -> str:
     added = report.count(Action.CREATE)
     changed = report.count(Action.UPDATE) + sum(1 for r in report.results if r.ok and r.change.action is Action.IMPORT
                                                 and r.change.body)
     imported = report.count(Action.IMPORT)
     destroyed = report.count(Action.DELETE)
     parts = [f"{added} added", f"{changed} changed", f"{destroyed} destroyed"]
-    if imported:
+    if verb == "Destroy":  # as Terraform says it: a destroy only destroys
+        parts = [f"{destroyed} destroyed"]
+    elif imported:
         parts.insert(0, f"{imported} imported")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
-    head = "Apply interrupted" if report.interrupted else ("Apply failed" if report.failed else "Apply complete!")
+    head = (f"{verb} interrupted" if report.interrupted else f"{verb} failed" if report.failed
+            else f"{verb} complete!")
     colour = "red" if report.interrupted or report.failed else "green"
     return click.style(f"{head} Resources: {', '.join(parts)}.", fg=colour, bold=True)
 
