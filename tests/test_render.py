@@ -47,3 +47,25 @@ def test_json_is_the_plan_data():
     data = json.loads(render.plan_json(plan))
     assert data["summary"]["add"] == 1 and data["changes"][0]["action"] == "create"
     assert data["changes"][0]["body"]["webhook_url"].startswith("sha256:")
+
+
+def test_a_multi_line_text_change_is_a_line_diff_with_unchanged_runs_hidden():
+    before = "\n".join(f"line {i}" for i in range(1, 21))
+    after = before.replace("line 10", "line ten").replace("line 1\n", "line 1\nnew line\n", 1)
+    text = plain(render.plan_text(plan_of(Change("a", Action.UPDATE, "A", remote_id=1, fields=[
+        FieldChange("system_prompt", before, after, drift=True),
+        FieldChange("voice_id", 1, 2)]))))
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if "system_prompt" in line)
+    assert lines[start].strip() == "~ system_prompt = <<-EOT  # changed on the platform outside the provisioner"
+    block = lines[start + 1:lines.index("        EOT", start)]
+    assert [line.strip() for line in block] == [
+        "line 1", "+ new line", "line 2", "line 3", "line 4", "# (2 unchanged lines hidden)", "line 7", "line 8",
+        "line 9", "- line 10", "+ line ten", "line 11", "line 12", "line 13", "# (7 unchanged lines hidden)"]
+    assert "~ voice_id" in text and "1 -> 2" in text  # a one-line value stays on one line
+
+
+def test_a_sensitive_multi_line_text_is_never_diffed():
+    text = plain(render.plan_text(plan_of(Change("a", Action.UPDATE, "A", remote_id=1, fields=[
+        FieldChange("system_prompt", "(sensitive)", "(sensitive)", sensitive=True)]))))
+    assert "<<-EOT" not in text and "(sensitive)" in text

@@ -1,6 +1,7 @@
 """Terraform-style text views of a plan, of an apply and of the state. Nothing is computed here."""
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -93,6 +94,9 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
         comments.append("removed from the manifest: back to the platform's default")
     comment = click.style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
     before = value(f.before) if f.before_known else "(unknown)"
+    if _multiline(f):
+        return ([click.style("      ~ ", fg="yellow") + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
+                + ["        EOT"])
     if f.details:
         lines = [click.style("      ~ ", fg="yellow") + f"{name} {{{comment}"]
         for path, old, new in f.details:
@@ -102,6 +106,36 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
         lines.append("        }")
         return lines
     return [click.style("      ~ ", fg="yellow") + f"{name} = {before} -> {value(f.after)}{comment}"]
+
+
+CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
+
+
+def _multiline(f: FieldChange) -> bool:
+    """A text of several lines on both sides (a system prompt): shown as a line diff, as Terraform shows heredocs."""
+    return (f.before_known and not f.sensitive and isinstance(f.before, str) and isinstance(f.after, str)
+            and "(sensitive)" not in (f.before, f.after) and ("\n" in f.before or "\n" in f.after))
+
+
+def _line_diff(before: str, after: str) -> list[str]:
+    old, new = before.splitlines(), after.splitlines()
+    lines = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            same = old[i1:i2]
+            if len(same) > 2 * CONTEXT + 1:
+                hidden = len(same) - (CONTEXT if i1 else 0) - (CONTEXT if i2 < len(old) else 0)
+                head = same[:CONTEXT] if i1 else []
+                tail = same[-CONTEXT:] if i2 < len(old) else []
+                lines += [f"            {line}" for line in head]
+                lines.append(click.style(f"            # ({hidden} unchanged lines hidden)", dim=True))
+                lines += [f"            {line}" for line in tail]
+            else:
+                lines += [f"            {line}" for line in same]
+            continue
+        lines += [click.style(f"          - {line}", fg="red") for line in old[i1:i2]]
+        lines += [click.style(f"          + {line}", fg="green") for line in new[j1:j2]]
+    return lines
 
 
 VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications complete",
