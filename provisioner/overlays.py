@@ -40,7 +40,7 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
     excluded = {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
     documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []
-    unknown = _unknown_workspace(root, inputs.workspace)
+    unknown = unknown_workspace(root, inputs.workspace)
     if unknown:
         return [], [unknown]
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
@@ -63,7 +63,7 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
     return final, problems
 
 
-def _unknown_workspace(root: Path, workspace: str) -> Problem | None:
+def unknown_workspace(root: Path, workspace: str) -> Problem | None:
     """A workspace the repository does not know, when it knows some: most likely a typo (prdo for prod),
     which would otherwise plan the base manifests into a new, empty state."""
     if workspace == DEFAULT_WORKSPACE:

@@ -26,7 +26,7 @@ import yaml
 
 from .apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from .client import PlatformClient, RetryPolicy
-from .config import Config, ManifestInputs
+from .config import Config, ConfigError, ManifestInputs
 from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
 from .plan import Action, Plan
@@ -250,6 +250,12 @@ def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestI
              limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
     """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given.
     The files skipped (no YAML suffix) are named on stderr."""
+    if inputs is not None:
+        from .overlays import unknown_workspace
+
+        unknown = unknown_workspace(Path(inputs.root), inputs.workspace)
+        if unknown:  # a mistyped --workspace is the run's configuration, not a manifest's mistake
+            raise ConfigError([unknown])
     skipped: list[str] = []
     manifests = load_manifests(paths, dialect=dialect, transform=inputs.transform if inputs is not None else None,
                                limits=limits, skipped=skipped)

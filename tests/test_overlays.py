@@ -173,7 +173,7 @@ def test_a_mistyped_workspace_is_refused(workspace):
     workspace.write("vars/prod.yaml", "x: 1\n")
     workspace.write("overlays/staging/sales.yaml", overlay("sales", "spec: {record_call: true}\n"))
     result = workspace.run("plan", "--workspace", "prdo")
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and "1 configuration error:" in result.stderr and "manifest" not in result.stderr
     assert "workspace 'prdo' has no vars/prdo.yaml and no overlays/prdo/ (did you mean 'prod'?) " \
            "(known: prod, staging)" in result.stderr
     assert "prdo" not in workspace.run("workspace", "list").output
