@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import httpx
 
+# The shipped catalogue's two tenants (docs/emulator.md): the one the suite works as, and another.
+TOKEN = "local-dev-token"
+OTHER_TOKEN = "second-tenant-token"
+
 
 class ApiError(Exception):
     def __init__(self, response: httpx.Response):

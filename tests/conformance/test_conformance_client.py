@@ -8,18 +8,10 @@ import time
 import httpx
 import pytest
 
-from conformance_client import ApiError, PlatformClient
+from conformance_client import OTHER_TOKEN, TOKEN, ApiError, PlatformClient
 from conformance_bodies import v1_body, v2_body
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
-TOKEN = "local-dev-token"
-OTHER_TOKEN = "second-tenant-token"
-
-
-@pytest.fixture
-def api(platform):
-    with PlatformClient(platform.url, TOKEN) as client:
-        yield client
 
 
 @pytest.fixture

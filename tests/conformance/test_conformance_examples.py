@@ -10,22 +10,8 @@ import httpx
 import pytest
 
 from conformance_bodies import v1_body, v2_body
-from conformance_client import ApiError, PlatformClient
+from conformance_client import TOKEN, ApiError, PlatformClient
 
-TOKEN = "local-dev-token"
-OTHER_TOKEN = "second-tenant-token"
-
-
-@pytest.fixture
-def api(platform):
-    with PlatformClient(platform.url, TOKEN) as client:
-        yield client
-
-
-@pytest.fixture
-def other(platform):
-    with PlatformClient(platform.url, OTHER_TOKEN) as client:
-        yield client
 
 
 def only(api: PlatformClient) -> dict:

@@ -5,10 +5,9 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conformance_client import PlatformClient
+from conformance_client import TOKEN, PlatformClient
 from conformance_bodies import v1_body
 
-TOKEN = "local-dev-token"
 FIXTURE_OK = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

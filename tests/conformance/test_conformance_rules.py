@@ -6,13 +6,6 @@ import pytest
 from conformance_client import ApiError, PlatformClient
 from conformance_bodies import v1_body, v2_body
 
-TOKEN = "local-dev-token"
-
-
-@pytest.fixture
-def api(platform):
-    with PlatformClient(platform.url, TOKEN) as client:
-        yield client
 
 
 def refused(api: PlatformClient, body: dict, assistant_id: int | None = None) -> dict:

@@ -7,20 +7,13 @@ import pytest
 
 import conformance_schemas as schemas
 from conformance_bodies import v1_body, v2_body
-from conformance_client import PlatformClient
+from conformance_client import TOKEN
 
-TOKEN = "local-dev-token"
 
 
 @pytest.fixture
 def http(platform):
     with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
-def api(platform):
-    with PlatformClient(platform.url, TOKEN) as client:
         yield client
 
 

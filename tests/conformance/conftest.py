@@ -1,0 +1,16 @@
+"""The conformance suite's clients of the session's emulator (tests/conftest.py's `platform`): one per tenant."""
+import pytest
+
+from conformance_client import OTHER_TOKEN, TOKEN, PlatformClient
+
+
+@pytest.fixture
+def api(platform):
+    with PlatformClient(platform.url, TOKEN) as client:
+        yield client
+
+
+@pytest.fixture
+def other(platform):
+    with PlatformClient(platform.url, OTHER_TOKEN) as client:
+        yield client
