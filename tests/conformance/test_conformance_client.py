@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from conformance_client import OTHER_TOKEN, TOKEN, ApiError, PlatformClient
+from conformance_fixtures import api  # noqa: F401 (pytest fixtures)
 from conformance_bodies import v1_body, v2_body
 from provisioner.emulator import EmbeddedPlatform, build_platform
 

@@ -11,6 +11,7 @@ import pytest
 
 from conformance_bodies import v1_body, v2_body
 from conformance_client import TOKEN, ApiError, PlatformClient
+from conformance_fixtures import api, other  # noqa: F401 (pytest fixtures)
 
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from conformance_client import ApiError, PlatformClient
+from conformance_fixtures import api  # noqa: F401 (pytest fixtures)
 from conformance_bodies import v1_body, v2_body
 
 

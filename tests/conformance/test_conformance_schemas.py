@@ -8,6 +8,7 @@ import pytest
 import conformance_schemas as schemas
 from conformance_bodies import v1_body, v2_body
 from conformance_client import TOKEN
+from conformance_fixtures import api  # noqa: F401 (pytest fixtures)
 
 
 
