@@ -195,20 +195,26 @@ def post_call_schema(dialect: str) -> Checker:
         rules = {"name": (string(pattern=r"[A-Za-z0-9_]+"), True),
                  "type": (one_of("string", "number", "bool"), True), "description": (string(), True)}
 
-    def check(value, key, errors):
-        if _list(value, key, errors) is INVALID:
-            return INVALID
-        out = []
-        for i, item in enumerate(value):
-            sub = f"{key}.{i}"
-            if not isinstance(item, dict):
-                add(errors, sub, f"The {attr(sub)} field must be an array.")
-                out.append(INVALID)
-                continue
-            checked = _nested(item, sub, errors, rules)
-            out.append(INVALID if checked is INVALID else {k: checked[k] for k in ("name", "type", "description")})
-        return INVALID if INVALID in out else out
-    return check
+    def field(item, sub, errors):
+        checked = _nested(item, sub, errors, rules)
+        return INVALID if checked is INVALID else {k: checked[k] for k in ("name", "type", "description")}
+
+    return lambda value, key, errors: _objects(value, key, errors, field)
+
+
+def _objects(value, key, errors, check_item: Callable[[dict, str, Errors], Any]):
+    """A list of objects (Laravel's `array` of arrays), each checked by `check_item(item, its key, errors)`."""
+    if _list(value, key, errors) is INVALID:
+        return INVALID
+    out = []
+    for i, item in enumerate(value):
+        sub = f"{key}.{i}"
+        if not isinstance(item, dict):
+            add(errors, sub, f"The {attr(sub)} field must be an array.")
+            out.append(INVALID)
+            continue
+        out.append(check_item(item, sub, errors))
+    return INVALID if INVALID in out else out
 
 
 def end_call_tool(value, key, errors):
@@ -235,25 +241,17 @@ TOOL_RULES: dict[str, dict[str, tuple[Checker, bool]]] = {
 
 
 def tools(value, key, errors):
-    if _list(value, key, errors) is INVALID:
+    return _objects(value, key, errors, _tool)
+
+
+def _tool(item, sub, errors):
+    if item.get("type") is None:
+        add(errors, f"{sub}.type", f"The {attr(sub)}.type field is required.")
         return INVALID
-    out = []
-    for i, item in enumerate(value):
-        sub = f"{key}.{i}"
-        if not isinstance(item, dict):
-            add(errors, sub, f"The {attr(sub)} field must be an array.")
-            out.append(INVALID)
-            continue
-        if item.get("type") is None:
-            add(errors, f"{sub}.type", f"The {attr(sub)}.type field is required.")
-            out.append(INVALID)
-            continue
-        if item["type"] not in TOOL_TYPES:
-            add(errors, f"{sub}.type", f"The selected {attr(sub)}.type is invalid.")
-            out.append(INVALID)
-            continue
-        out.append(_nested(item, sub, errors, TOOL_RULES[item["type"]]))
-    return INVALID if INVALID in out else out
+    if item["type"] not in TOOL_TYPES:
+        add(errors, f"{sub}.type", f"The selected {attr(sub)}.type is invalid.")
+        return INVALID
+    return _nested(item, sub, errors, TOOL_RULES[item["type"]])
 
 
 def filler_config(value, key, errors):
