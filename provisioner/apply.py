@@ -328,6 +328,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             pending: set[Future] = set()
             finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
+            def start_nothing_new(interrupted: bool) -> None:
+                """Cancel the changes not started yet (a cancelled one announces itself too)."""
+                report.interrupted = report.interrupted or interrupted
+                stop.set()
+                for future in pending:
+                    future.cancel()
+
             def submit_more() -> None:
                 while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
                     change = next(queued, None)
@@ -341,10 +348,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                 submit_more()
                 while pending:
                     if interrupt is not None and interrupt.is_set() and not report.interrupted:
-                        report.interrupted = True
-                        stop.set()
-                        for future in pending:
-                            future.cancel()  # those not started; a cancelled one announces itself too
+                        start_nothing_new(interrupted=True)
                     try:
                         future = finished.get(timeout=0.2)  # with a timeout, so an interrupt is seen soon
                     except queue.Empty:
@@ -355,19 +359,14 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                     submit_more()
             except KeyboardInterrupt:
                 # Start nothing new; let what is in flight finish and be recorded.
-                report.interrupted = True
-                stop.set()
-                for future in pending:
-                    future.cancel()
+                start_nothing_new(interrupted=True)
                 for future in pending:
                     if not future.cancelled():
                         collect(future)
             except BaseException:
                 # A bug, or a broken output pipe: start nothing new. What runs finishes and is committed when
                 # the pool and then the committer close; the error goes on up.
-                stop.set()
-                for future in pending:
-                    future.cancel()
+                start_nothing_new(interrupted=False)
                 raise
     order = {c.address: i for i, c in enumerate(plan.changes)}
     report.results.sort(key=lambda r: order[r.change.address])
