@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from ..plan import Action, Change, FieldChange, Plan
+from ..redaction import SENSITIVE
 
 HEADLINE = {
     Action.CREATE: "will be created",
@@ -114,7 +115,7 @@ CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
 def _multiline(f: FieldChange) -> bool:
     """A text of several lines on both sides (a system prompt): shown as a line diff, as Terraform shows heredocs."""
     return (f.before_known and not f.sensitive and isinstance(f.before, str) and isinstance(f.after, str)
-            and "(sensitive)" not in (f.before, f.after) and ("\n" in f.before or "\n" in f.after))
+            and SENSITIVE not in (f.before, f.after) and ("\n" in f.before or "\n" in f.after))
 
 
 def _line_diff(before: str, after: str) -> list[str]:
