@@ -14,6 +14,7 @@ from typing import Any
 
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_SENSITIVE, KIND, METADATA_KEYS
 from .spec import CREATE_FIELDS, AssistantSpec, platform_default
+from .variables import ENV_NAME, VAR_NAME
 from .wire import READABLE_FIELDS
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -40,7 +41,8 @@ WEBHOOK_RULE = {
 REFERENCE = "Reference"
 REFERENCE_SCHEMA = {
     "type": "string",
-    "pattern": "^\\$\\{(var\\.[A-Za-z_][A-Za-z0-9_-]*|env\\.[A-Za-z_][A-Za-z0-9_]*)\\}$",
+    # variables.py's own rules (spaces inside the braces, the names), so the schema takes what substitution does.
+    "pattern": f"^\\$\\{{\\s*(var\\.{VAR_NAME.pattern.strip('^$')}|env\\.{ENV_NAME.pattern.strip('^$')})\\s*\\}}$",
     "description": "A variable, ${var.NAME}, or an environment variable, ${env.NAME} (always sensitive): "
                    "substituted before the manifest is validated, then checked against the field's rules.",
 }

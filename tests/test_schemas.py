@@ -276,7 +276,7 @@ def test_a_good_manifest_passes_both():
 def test_a_whole_variable_or_environment_reference_passes_anywhere_and_other_text_still_fails():
     validator = Draft202012Validator(manifest_schema())
     document = yaml.safe_load(manifest_text("a"))
-    document["spec"].update(speech_speed="${var.speed}", record_call="${var.record}", calls_direction="${var.way}",
+    document["spec"].update(speech_speed="${ var.speed }", record_call="${var.record}", calls_direction="${var.way}",
                             webhook_url="${env.HOOK_URL}", voice_id="${var.voice-id}")
     assert not list(validator.iter_errors(document))
     for name, value in (("speech_speed", "fast"), ("speech_speed", "${var.speed} "), ("record_call", "${env.}"),
