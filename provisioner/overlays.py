@@ -32,7 +32,8 @@ OVERLAYS_DIR = "overlays"
 
 
 def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tuple[list[Document], list[Problem]]:
-    """The manifests' documents with the workspace's overlays merged and every variable substituted."""
+    """The manifests' documents with the workspace's overlays merged and every variable substituted. The
+    workspace is one the repository knows (workflow.validate checks it first: see unknown_workspace)."""
     root = Path(inputs.root)
     ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]
@@ -40,9 +41,6 @@ def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tupl
     excluded = {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
     documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []
-    unknown = unknown_workspace(root, inputs.workspace)
-    if unknown:
-        return [], [unknown]
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
     if overlay_dir.is_dir():
         overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems))
