@@ -4,6 +4,7 @@
     python scripts/benchmark.py --count 1000 [--latency-ms 20] [--error-rate 0.05] [--commit-fail-rate 0.05]
     PROVISIONER_PG_DSN=... python scripts/benchmark.py --count 10000 --latency-ms 20 --backend postgres
     python scripts/benchmark.py --count 1000 --phases create --rate-limit 1000/60s,200/10s
+    python scripts/benchmark.py --count 3000 --latency-ms 20 --fleet full --busy 2
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
@@ -15,6 +16,13 @@ The state store is chosen with --backend (sqlite: a file in the run's folder; po
 with a project of its own per run). The no-change plan's floor is its requests / parallelism, rounded up, x
 latency. With --rate-limit the emulator enforces those windows and the client paces itself to the same budget:
 the table then shows the 429s and how much of the budget's sustained rate the phase used.
+
+CPU is what bounds the provisioner on a slow, shared core, so every phase also shows the CLI's CPU per change
+(per manifest for the plans), and the run starts and ends with a machine-speed figure: the seconds a plain
+Python loop of 10 million additions takes here, so that figures from different machines can be compared.
+`--fleet full` sets every optional v1 field, a prompt of dozens of lines, variables and a post-call schema
+(a team's manifests) instead of the small default ones. `--busy N` runs N busy loops beside the benchmark for
+its whole run, to see it on cores that are shared.
 """
 from __future__ import annotations
 
@@ -43,20 +51,65 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_fleet(folder: Path, count: int, prompt: str) -> None:
+def small_spec(i: int, prompt: str) -> dict:
+    return {"assistant_name": f"Bench {i}", "voice_id": 1 + i % 4, "language": "English",
+            "llm_model": "gpt-4o", "calls_direction": "receive" if i % 2 else "make",
+            "engine_type": "pipeline", "timezone": "Europe/London",
+            "initial_message": "Hello!", "system_prompt": prompt,
+            "variables": {"n": i}, "speech_speed": 1.1}
+
+
+def full_spec(i: int, prompt: str) -> dict:
+    """A team's manifest: every optional field of the default (v1) dialect set, a prompt of dozens of lines,
+    variables and a post-call schema."""
+    lines = [f"{prompt} Rule {n}: answer the caller's question about order {i}-{n} in one or two sentences."
+             for n in range(40)]
+    return {**small_spec(i, "\n".join(lines) + "\n"),
+            "initial_message": f"Hello, this is the assistant of branch {i}. How can I help you today?",
+            "endpoint_type": "ai", "endpoint_sensitivity": 1.5, "interrupt_sensitivity": 2.5,
+            "ambient_sound_volume": 0.3, "post_call_evaluation": False, "send_webhook_only_on_completed": False,
+            "include_recording_in_webhook": False, "is_webhook_active": True,
+            "webhook_url": f"https://hooks.example.com/calls/{i}", "use_min_interrupt_words": True,
+            "min_interrupt_words": 3,
+            "variables": {"n": i, "branch": f"Branch {i}", "city": "London", "vip": i % 3 == 0, "limit": 2.5},
+            "post_call_schema": [
+                {"name": "resolved", "type": "bool", "description": "Whether the question was answered."},
+                {"name": "order_id", "type": "string", "description": "The order the caller asked about."},
+                {"name": "satisfaction", "type": "number", "description": "How satisfied the caller was, 1-5."},
+                {"name": "callback", "type": "bool", "description": "Whether the caller wants a call back."}],
+            "end_call_tool": {"description": "End the call once the caller says goodbye."},
+            "llm_temperature": 0.3, "voice_stability": 0.6, "voice_similarity": 0.8,
+            "allow_interruptions": False, "filler_audios": True, "end_call_on_voicemail": False,
+            "noise_cancellation": False, "record_call": True, "re_engagement_interval": 45,
+            "max_call_duration": 900, "max_silence_duration": 60, "who_speaks_first": "Customer"}
+
+
+FLEETS = {"small": small_spec, "full": full_spec}
+
+
+def write_fleet(folder: Path, count: int, prompt: str, fleet: str = "small") -> None:
     for old in folder.glob("*.yaml"):
         old.unlink()
     per_file = 50
+    spec = FLEETS[fleet]
     for start in range(0, count, per_file):
-        docs = []
-        for i in range(start, min(count, start + per_file)):
-            docs.append({"apiVersion": "provisioner/v1", "kind": "Assistant", "metadata": {"name": f"bench-{i}"},
-                         "spec": {"assistant_name": f"Bench {i}", "voice_id": 1 + i % 4, "language": "English",
-                                  "llm_model": "gpt-4o", "calls_direction": "receive" if i % 2 else "make",
-                                  "engine_type": "pipeline", "timezone": "Europe/London",
-                                  "initial_message": "Hello!", "system_prompt": prompt,
-                                  "variables": {"n": i}, "speech_speed": 1.1}})
+        docs = [{"apiVersion": "provisioner/v1", "kind": "Assistant", "metadata": {"name": f"bench-{i}"},
+                 "spec": spec(i, prompt)} for i in range(start, min(count, start + per_file))]
         (folder / f"fleet-{start:05}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+
+
+LOOP = "import time; t = time.perf_counter(); n = 0\nfor i in range(10_000_000): n += i\nprint(time.perf_counter() - t)"
+
+
+def machine_speed() -> float:
+    """Seconds a plain Python loop of 10 million additions takes, in a process of its own: the machine's
+    speed for pure-Python work as the benchmark sees it (what a slower or shared core makes larger)."""
+    return float(subprocess.run([sys.executable, "-c", LOOP], capture_output=True, text=True, check=True).stdout)
+
+
+def start_busy_loops(count: int) -> list[subprocess.Popen]:
+    """`count` processes that spin until killed: cores shared with other work, as on a CI runner."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
 def process_cpu(pid: int) -> float:
@@ -167,6 +220,11 @@ def main() -> None:
                         help="windows the emulator enforces and the client paces to, e.g. 1000/60s,200/10s")
     parser.add_argument("--phases", default="plan,create,noop,update,destroy",
                         help="comma-separated subset of: plan,create,noop,update,destroy")
+    parser.add_argument("--fleet", choices=sorted(FLEETS), default="small",
+                        help="small manifests (the required fields and a few more) or full ones (every optional "
+                             "v1 field, a prompt of 40 lines, variables, a post-call schema)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="run N busy loops beside the benchmark (cores shared with other work)")
     options = parser.parse_args()
     phases = set(options.phases.split(","))
     # The client's rate budget is off: the benchmark measures the provisioner, not the platform's documented limits.
@@ -176,44 +234,55 @@ def main() -> None:
     if options.backend == "postgres" and not os.environ.get("PROVISIONER_PG_DSN"):
         sys.exit("--backend postgres needs $PROVISIONER_PG_DSN")
 
-    emulator, url, stats = start_emulator(options)
+    busy = start_busy_loops(options.busy)
     try:
-        # Not under a rate limit: the probe would spend the budget the phases are measured against.
-        probe_requests = 100 * options.parallelism
-        answer_time = (probe_answer_time(url, options.parallelism, probe_requests)
-                       if options.latency_ms and options.rate_limit == "off" else 0.0)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            manifests = root / "manifests"
-            manifests.mkdir()
-            retries = ["--max-retries=12", "--retry-backoff=0.05s"]
-            apply = ["apply", "--auto-approve", f"--parallelism={options.parallelism}", *retries]
-            write_fleet(manifests, options.count, "Be helpful.")
-            rows = []
-            if "plan" in phases:
-                rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
-                                      emulator.pid))
-            rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
-                        | {"writes": True})
-            if "noop" in phases:
-                rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
-                                      stats, {0}, env, emulator.pid) | {"reads": True})
-            if "update" in phases:
-                write_fleet(manifests, options.count, "Be brief.")
-                rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
+        speed_before = machine_speed()
+        emulator, url, stats = start_emulator(options)
+        try:
+            # Not under a rate limit: the probe would spend the budget the phases are measured against.
+            probe_requests = 100 * options.parallelism
+            answer_time = (probe_answer_time(url, options.parallelism, probe_requests)
+                           if options.latency_ms and options.rate_limit == "off" else 0.0)
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                manifests = root / "manifests"
+                manifests.mkdir()
+                retries = ["--max-retries=12", "--retry-backoff=0.05s"]
+                apply = ["apply", "--auto-approve", f"--parallelism={options.parallelism}", *retries]
+                write_fleet(manifests, options.count, "Be helpful.", options.fleet)
+                rows = []
+                if "plan" in phases:
+                    rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
+                                          emulator.pid))
+                rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
                             | {"writes": True})
-            if "destroy" in phases:
-                rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
-                                                        f"--parallelism={options.parallelism}", *retries],
-                                      root, url, stats, {0}, env, emulator.pid) | {"writes": True})
+                if "noop" in phases:
+                    rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
+                                          stats, {0}, env, emulator.pid) | {"reads": True})
+                if "update" in phases:
+                    write_fleet(manifests, options.count, "Be brief.", options.fleet)
+                    rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
+                                | {"writes": True})
+                if "destroy" in phases:
+                    rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
+                                                            f"--parallelism={options.parallelism}", *retries],
+                                          root, url, stats, {0}, env, emulator.pid) | {"writes": True})
+            speed_after = machine_speed()
+        finally:
+            emulator.terminate()
+            emulator.wait()
     finally:
-        emulator.terminate()
-        emulator.wait()
+        for loop in busy:
+            loop.kill()
+            loop.wait()
 
     floor = options.count / options.parallelism * options.latency_ms / 1000
     print(f"provisioner benchmark: {options.count} assistants, parallelism {options.parallelism}, latency "
           f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}, "
-          f"state backend {options.backend}, rate limit {options.rate_limit}")
+          f"state backend {options.backend}, rate limit {options.rate_limit}, fleet {options.fleet}, "
+          f"busy loops beside it {options.busy}")
+    print(f"machine speed (a plain Python loop of 10 million additions): {speed_before:.2f} s before the phases, "
+          f"{speed_after:.2f} s after")
     print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
           f"{options.latency_ms} ms = {floor:.2f} s")
     if answer_time:
@@ -221,16 +290,20 @@ def main() -> None:
               f"requests): {answer_time * 1000:.2f} ms, so a floor as measured of {options.count}/"
               f"{options.parallelism} x {answer_time * 1000:.2f} ms = "
               f"{options.count / options.parallelism * answer_time:.2f} s")
-    print(f"{'phase':<22}{'seconds':>9}{'floor s':>9}{'x floor':>9}{'CPU s':>7}{'emu CPU':>8}{'requests':>10}"
-          f"{'429s':>6}{'peak MB':>9}  requests by route")
+    print(f"{'phase':<22}{'seconds':>9}{'floor s':>9}{'x floor':>9}{'CPU s':>7}{'CPU ms/1':>9}{'emu CPU':>8}"
+          f"{'requests':>10}{'429s':>6}{'peak MB':>9}  requests by route")
     for row in rows:
         routes = ", ".join(f"{k}: {v}" for k, v in sorted(row["by_route"].items()))
         phase_floor = floor if row.get("writes") else (
             -(-row["requests"] // options.parallelism) * options.latency_ms / 1000 if row.get("reads") else 0)
         ratio = f"{row['seconds'] / phase_floor:.2f}" if phase_floor else "-"
+        # CPU per change for the phases that write every assistant, per manifest for the plans.
+        per_item = row["cpu"] / options.count * 1000 if options.count else 0.0
         print(f"{row['phase']:<22}{row['seconds']:>9.2f}{phase_floor:>9.2f}{ratio:>9}{row['cpu']:>7.1f}"
-              f"{row['emulator_cpu']:>8.1f}{row['requests']:>10}{row['rate_limited']:>6}{row['peak_mb']:>9.1f}"
+              f"{per_item:>9.2f}{row['emulator_cpu']:>8.1f}{row['requests']:>10}{row['rate_limited']:>6}{row['peak_mb']:>9.1f}"
               f"  {routes}")
+    print("CPU ms/1: the CLI's CPU (user + system) per assistant: per change for apply and destroy, per "
+          "manifest for the plans")
     windows = [(int(n), float(t)) for n, t in re.findall(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)s", options.rate_limit)]
     if windows:
         sustained = min(n / t for n, t in windows)

@@ -23,3 +23,44 @@ def test_the_benchmark_runs_every_phase_and_counts_requests_by_route():
     assert "DELETE /user/assistant/{id}: 30" in rows["destroy (all)"]
     # The no-change plan: one list page and the three catalogues.
     assert re.search(r"\s4\s+0\s", rows["plan (no changes)"]), rows["plan (no changes)"]
+
+
+def test_the_benchmark_reports_cpu_per_change_and_machine_speed_for_a_full_fleet_beside_busy_loops():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+    result = subprocess.run([sys.executable, str(SCRIPT), "--count", "20", "--fleet", "full", "--busy", "1",
+                             "--phases", "create,noop"], capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert "fleet full, busy loops beside it 1" in out
+    speed = re.search(r"10 million additions\): ([\d.]+) s before the phases, ([\d.]+) s after", out)
+    assert speed and float(speed.group(1)) > 0 and float(speed.group(2)) > 0, out
+    header = next(line for line in out.splitlines() if line.startswith("phase"))
+    assert "CPU ms/1" in header
+    rows = {line.split("  ")[0]: line.split() for line in out.splitlines() if line.startswith(("plan", "apply"))}
+    assert set(rows) == {"apply (create all)", "plan (no changes)"}
+    create = rows["apply (create all)"]
+    # phase words, seconds, floor, x floor, CPU s, CPU ms per change, ...: CPU per change is CPU / count.
+    cpu, per_change = float(create[6]), float(create[7])
+    assert abs(per_change - cpu / 20 * 1000) <= 0.05 / 20 * 1000 + 0.01, create
+    # The full fleet's assistants carry every optional setting: the create sent each of them.
+    assert "POST /user/assistant: 20" in " ".join(create)
+    # No busy loop outlives the benchmark.
+    leftover = subprocess.run(["pgrep", "-f", "^" + re.escape(sys.executable) + " -c while True: pass$"],
+                              capture_output=True, text=True)
+    assert leftover.stdout.strip() == ""
+
+
+def test_a_full_fleet_manifest_sets_every_optional_v1_setting_and_validates():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    from provisioner.spec import AssistantSpec
+
+    full = benchmark.full_spec(7, "Be helpful.")
+    AssistantSpec.model_validate(full)  # every value within the platform's rules
+    v1_optional = {name for name, field in AssistantSpec.model_fields.items()
+                   if not field.is_required() and (field.json_schema_extra or {}).get("x-dialect") != "v2"}
+    assert v1_optional - set(full) <= {"phone_number_id", "tool_ids"}  # ids that depend on the account
+    assert full["system_prompt"].count("\n") >= 40
