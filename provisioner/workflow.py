@@ -678,6 +678,14 @@ def list_workspaces(settings: Settings) -> list[str]:
 
 
 def new_workspace(settings: Settings, name: str) -> None:
+    """Create `name`, under the rule plan follows: in a repository whose vars/ or overlays/ name workspaces,
+    only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses)."""
+    if settings.inputs is not None:
+        from .overlays import unknown_workspace
+
+        unknown = unknown_workspace(Path(settings.inputs.root), name)
+        if unknown:
+            raise ConfigError([unknown])
     store = open_backend(settings, workspace=name, must_exist=False)
     try:
         store.create()
