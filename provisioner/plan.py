@@ -88,6 +88,9 @@ class Plan:
     dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
     # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
     inputs: dict[str, Any] = field(default_factory=dict)
+    # Which state the plan is for: every view names them (None: unknown, e.g. a plan built in memory).
+    workspace: str | None = None
+    project: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -125,6 +128,8 @@ class Plan:
             "created_at": self.created_at,
             "lineage": self.lineage,
             "serial": self.serial,
+            "workspace": self.workspace,
+            "project": self.project,
             "destroy": self.destroy,
             "dialect": self.dialect,
             "targets": self.targets,
@@ -168,7 +173,7 @@ class Plan:
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
                    notes=checked.notes, dialect=checked.dialect,
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
-                   created_at=checked.created_at)
+                   workspace=checked.workspace, project=checked.project, created_at=checked.created_at)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -285,6 +290,8 @@ class _PlanFile(_Strict):
     created_at: str = ""
     lineage: str
     serial: int = Field(ge=0)
+    workspace: Optional[str] = None
+    project: Optional[str] = None
     destroy: bool = False
     dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)

@@ -378,6 +378,7 @@ class Session:
                 raise PlanError(problems)
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
+        plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
         return plan, {r.id for r in remote}
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
