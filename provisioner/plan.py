@@ -65,6 +65,8 @@ class Change:
     sensitive: list[str] = field(default_factory=list)
     # The engine the assistant will have: which models catalogue names its llm_model on the wire.
     engine_type: str | None = None
+    # file:line of each spec field the manifest sets, so the platform's complaint about one points at its line.
+    field_locations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -247,6 +249,7 @@ class _ChangeFile(_Strict):
     location: Optional[str] = None
     sensitive: list[str] = Field(default_factory=list)
     engine_type: Optional[str] = None
+    field_locations: dict[str, str] = Field(default_factory=dict)
 
     _check_address = field_validator("address")(_address)
 

@@ -379,6 +379,11 @@ class Session:
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
+        by_address = {m.address: m for m in manifests}
+        for change in plan.changes:
+            manifest = by_address.get(change.address)
+            if manifest is not None and change.body:
+                change.field_locations = {name: str(manifest.location("spec", name)) for name in manifest.fields}
         return plan, {r.id for r in remote}
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:

@@ -167,8 +167,10 @@ def result_line(result) -> str:
     lines = [click.style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
     where = f" ({change.location})" if change.location else ""
     for field_name, messages in result.field_errors.items():
+        at = change.field_locations.get(field_name.partition(".")[0])
         for message in messages:
-            lines.append(click.style(f"  {change.address}{where}: spec.{field_name}: {message}", fg="red"))
+            lines.append(click.style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
+                                     fg="red"))
     return "\n".join(lines)
 
 
