@@ -143,7 +143,7 @@ def test_a_rejected_token_and_a_missing_token_say_so(workspace, monkeypatch):
 def test_an_unreachable_platform_is_reported(workspace):
     workspace.add("one")
     result = workspace.run("plan", "--api-url=http://127.0.0.1:9", "--max-retries=2", api=False)
-    assert result.exit_code == 1 and "could not connect to the platform" in result.stderr
+    assert result.exit_code == 1 and "connection refused at http://127.0.0.1:9" in result.stderr
 
 
 def test_the_token_is_not_accepted_on_the_command_line(workspace):
