@@ -101,3 +101,21 @@ def test_the_gitignore_ignores_what_the_docs_say_runs_write(tmp_path):
         assert [p for p in written if p not in ignored and not p.startswith("examples/")] == [], ignore_file
         assert not set(kept) & set(ignored)
     assert "my.plan" in (ROOT / "README.md").read_text() and "provisioner-out" in (ROOT / "docs" / "ci.md").read_text()
+
+
+def test_the_postgresql_skip_reason_points_at_a_section_that_exists(monkeypatch):
+    import pytest
+
+    import pg_support
+
+    monkeypatch.delenv(pg_support.PG_ENV, raising=False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        pg_support.pg_dsn()
+    document, section = re.search(r"\((\S+\.md), '([^']+)', says how", str(skipped.value)).groups()
+    text = (ROOT / document).read_text()
+    assert f"## {section}\n" in text
+    steps = text[text.index(f"## {section}"):]
+    # PostgreSQL refuses to run as root: both server commands are shown run as the postgres user from root.
+    assert "runuser -u postgres --" in steps and re.search(r"prefix both commands with `runuser -u postgres --`",
+                                                           steps)
