@@ -20,7 +20,7 @@ from .client import PlatformClient
 from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
 from .plan import Action, Change, Plan
 from .state import ResourceState, State, StateBackend
-from .wire import Lookups, Unreadable, create_body, manifest_field, to_dialect
+from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
 
 @dataclass
@@ -280,9 +280,16 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         try:
             result = _execute(change, client, recorder, known_ids, lookup, wire)
         except RejectedError as error:
-            errors = {manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
-            result = ChangeResult(change, False, 0.0, change.remote_id,
-                                  f"the platform rejected it: {error.summary}", field_errors=errors)
+            other = dialect_asked_for(plan.dialect, error.errors)
+            if other:  # every field error is then about names, not values: one line that says what to do
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      f"the platform rejected the {plan.dialect} create dialect ({error.summary}): "
+                                      f"this platform takes {other}: set `--api-dialect {other}` (or "
+                                      f"PROVISIONER_API_DIALECT={other}, or api_dialect: {other} in provisioner.yaml)")
+            else:
+                errors = {manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      f"the platform rejected it: {error.summary}", field_errors=errors)
         except Unreadable as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:

@@ -32,18 +32,26 @@ DEFAULT_PATHS = ("manifests",)
 HELP = {
     "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
                      "all).",
-    "--state": "SQLite state database (--backend sqlite); its folder also holds local files.",
+    "--state": "SQLite state database (--backend sqlite); its folder also holds local files [env "
+               "PROVISIONER_STATE].",
     "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "
               "a write without it is still refused if the state moved on).",
-    "--lock-timeout": "How long to wait for a held lock.",
+    "--lock-timeout": "How long to wait for a held lock [env PROVISIONER_LOCK_TIMEOUT].",
     "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
     "--json": "Print the result as one JSON document (the same as --format json).",
-    "--format": "Output format: text for people, json for programs (see docs/), markdown for documents and "
-                "pull-request comments.",
     "--target": "Only this address (repeatable).",
     "--auto-approve": "Skip the confirmation.",
-    "--parallelism": "Changes applied at once.",
+    "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
 }
+
+
+# What each output format is; a command's --format help names only the formats it offers.
+FORMAT_MEANINGS = {"text": "text for people", "json": "json for programs (docs/plan-format.md)",
+                   "markdown": "markdown for documents and pull-request comments"}
+
+
+def format_help(formats: tuple[str, ...], meanings: dict[str, str] = FORMAT_MEANINGS) -> str:
+    return "Output format: " + "; ".join(meanings[f] for f in formats) + "."
 
 
 def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
@@ -51,7 +59,7 @@ def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
     def decorate(command: Callable) -> Callable:
         command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(command)
         return click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
-                            help=HELP["--format"])(command)
+                            help=format_help(formats))(command)
     return decorate
 
 
@@ -717,7 +725,10 @@ def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
 
 @cli.command("schema")
 @click.option("--format", "fmt", type=click.Choice(("json", "markdown")), default="json", show_default=True,
-              help=HELP["--format"])
+              help=format_help(("json", "markdown"), {"json": "json, the JSON Schema for editors "
+                                                              "(docs/manifest.schema.json)",
+                                                      "markdown": "markdown, the manifest reference "
+                                                                  "(docs/manifests.md)"}))
 def schema_command(fmt) -> None:
     """Print the manifest JSON Schema (docs/manifest.schema.json), or with --format markdown the manifest
     reference (docs/manifests.md)."""
@@ -725,6 +736,30 @@ def schema_command(fmt) -> None:
 
     click.echo(schema_json() if fmt == "json" else reference_markdown(), nl=False)
 
+
+def _document_configuration(group: click.Group) -> None:
+    """Help that tells the truth about options provisioner.yaml and PROVISIONER_* can set (config.py resolves
+    them, not click): each names its environment variable, and a default is the built-in one only when
+    neither the environment nor provisioner.yaml sets the key."""
+    from .config import ENV_PREFIX
+
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _document_configuration(command)
+        if command.name == "emulator":  # its own server settings, not the project's configuration
+            continue
+        for option in command.params:
+            key = "state" if option.name == "state_path" else option.name
+            if not isinstance(option, click.Option) or key not in CONFIG_KEYS or key == "manifests":
+                continue
+            variable = ENV_PREFIX + key.upper()
+            if variable not in (option.help or ""):
+                option.help = f"{(option.help or '').rstrip()} [env {variable}]"
+            if option.show_default and option.default is not None and not isinstance(option.show_default, str):
+                option.show_default = f"{option.default}, or as the environment or provisioner.yaml sets it"
+
+
+_document_configuration(cli)
 
 DEBUG_ENV = "PROVISIONER_DEBUG"
 

@@ -18,6 +18,8 @@ import email.utils
 import json
 import math
 import random
+import socket
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +58,34 @@ class UnknownOutcomeError(ServerError):
     """A write answered 2xx with a body that does not say what happened."""
 
 
+class UnreachableError(TransportError):
+    """The base URL itself is wrong: nothing listens there, or its host name does not resolve. Found on the
+    first contact and not retried: waiting would not change it, and a wrong --api-url should fail in a moment."""
+
+
+def _unreachable_reason(error: BaseException, base_url: str) -> str | None:
+    """'connection refused at URL' or 'cannot resolve host NAME' for a connect error that says so."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return f"connection refused at {base_url}: nothing listens there"
+        if isinstance(seen, socket.gaierror) and seen.errno in _NO_SUCH_NAME:
+            return f"cannot resolve host {urlsplit(base_url).hostname} (from {base_url})"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+# getaddrinfo's "no such name" answers (not EAI_AGAIN, a resolver that may answer on a retry).
+_NO_SUCH_NAME = {code for code in (getattr(socket, "EAI_NONAME", None), getattr(socket, "EAI_NODATA", None))
+                 if code is not None}
+
+
+def _print_notice(line: str) -> None:
+    from .scrub import scrub
+
+    print(scrub(line), file=sys.stderr, flush=True)
+
+
 def display_url(url: str) -> str:
     """A URL safe to print: no user:password, no query string (where tokens hide)."""
     try:
@@ -72,8 +102,11 @@ class PlatformClient:
     def __init__(self, base_url: str, token: str, *, retry: RetryPolicy | None = None,
                  max_connections: int = 20, transport: httpx.BaseTransport | None = None,
                  sleep: Callable[[float], None] | None = None, clock: Callable[[], float] = time.monotonic,
-                 budget: RateBudget | None = None, limits: ClientLimits | None = None):
+                 budget: RateBudget | None = None, limits: ClientLimits | None = None,
+                 notify: Callable[[str], None] | None = _print_notice):
         self.retry = retry or RetryPolicy()
+        self._notify = notify or (lambda line: None)  # retry notices, as they happen (stderr by default)
+        self._answered_ok = False  # any 2xx yet: until then a 404 may mean a base URL without /api
         self.limits = limits or ClientLimits()
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
@@ -200,7 +233,13 @@ class PlatformClient:
                 return 0.0  # the budget's shared pause does the waiting, for every thread at once
             return self.backoff(max(1, failures))
 
-        retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self._sleep, reraise=True,
+        def notice(state: tenacity.RetryCallState) -> None:
+            error = state.outcome.exception()
+            if not isinstance(error, RateLimitedError):  # 429s are paced by the budget, not failures
+                self._notify(f"{error}; retrying in {state.next_action.sleep:.1f}s "
+                             f"(attempt {failures + 1} of {policy.max_attempts})")
+
+        retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self._sleep, reraise=True, before_sleep=notice,
                                      retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)))
         return retrying(self._send_once, method, path, json, params)
 
@@ -242,6 +281,10 @@ class PlatformClient:
                     chunks.append(chunk)
                 return response.status_code, response.headers, b"".join(chunks)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
+            if reason:
+                raise UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL",
+                                       request_sent=False) from None
             raise TransportError(f"{where}: could not connect to the platform at {self.base_url} "
                                  f"({type(error).__name__})", request_sent=False) from None
         except httpx.TimeoutException as error:
@@ -266,6 +309,7 @@ class PlatformClient:
         except ValueError:
             body = _NOT_JSON
         if 200 <= status < 300:
+            self._answered_ok = True
             if body is _NOT_JSON:
                 if where.startswith("POST"):
                     raise UnknownOutcomeError(f"{where}: the platform answered {status} with a body that is not "
@@ -280,7 +324,11 @@ class PlatformClient:
             raise AuthenticationError(f"{where}: the platform rejected the API token (401 {message}). "
                                       "Check PROVISIONER_API_TOKEN or --token-file.", status=401)
         if status == 404:
-            raise NotFoundError(f"{where}: not found (404 {message})", status=404)
+            hint = ""
+            if not self._answered_ok and not urlsplit(self.base_url).path.rstrip("/").endswith("/api"):
+                hint = (f"; {self.base_url} has answered nothing but 404 so far: is it the platform's base URL? It "
+                        f"usually ends in /api ({self.base_url.rstrip('/')}/api)")
+            raise NotFoundError(f"{where}: not found (404 {message}){hint}", status=404)
         if status == 422:
             errors = body.get("errors") if isinstance(body, dict) else None
             errors = {str(k): [str(m) for m in (v if isinstance(v, list) else [v])][:5]
@@ -346,6 +394,8 @@ def _seconds_until_epoch(raw: str) -> float | None:
 def _retryable(error: BaseException, idempotent: bool) -> bool:
     if isinstance(error, RateLimitedError):
         return True
+    if isinstance(error, UnreachableError):
+        return False
     if isinstance(error, TransportError):
         return idempotent or not error.request_sent
     return idempotent and isinstance(error, ServerError) and not isinstance(error, UnknownOutcomeError)

@@ -628,8 +628,23 @@ def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     line = mark.line + 1 if mark else 1
     reason = getattr(error, "problem", None) or str(error)
+    tab = _tab_at(text, mark) if mark is not None and not isinstance(error, _LimitError) else None
+    if tab is not None:  # PyYAML says "cannot start any token" or "violates indentation": say it is a tab
+        return Problem(f"invalid YAML: a tab character at line {tab[0]}, column {tab[1]}: YAML indents with "
+                       "spaces only; replace the tab with spaces", Location(shown, tab[0], tab[1]))
     prefix = "" if isinstance(error, _LimitError) else "invalid YAML: "
     return Problem(prefix + reason, Location(shown, line))
+
+
+def _tab_at(text: str, mark) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the tab a YAML error is about: at the error's mark, else the first on its line."""
+    index = getattr(mark, "index", None)
+    if isinstance(index, int) and 0 <= index < len(text) and text[index] == "\t":
+        return mark.line + 1, mark.column + 1
+    lines = text.splitlines()
+    if 0 <= mark.line < len(lines) and "\t" in lines[mark.line]:
+        return mark.line + 1, lines[mark.line].index("\t") + 1
+    return None
 
 
 def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, problems: list[Problem]) -> None:

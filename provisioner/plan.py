@@ -65,6 +65,8 @@ class Change:
     sensitive: list[str] = field(default_factory=list)
     # The engine the assistant will have: which models catalogue names its llm_model on the wire.
     engine_type: str | None = None
+    # file:line of each spec field the manifest sets, so the platform's complaint about one points at its line.
+    field_locations: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +90,9 @@ class Plan:
     dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
     # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
     inputs: dict[str, Any] = field(default_factory=dict)
+    # Which state the plan is for: every view names them (None: unknown, e.g. a plan built in memory).
+    workspace: str | None = None
+    project: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
     @property
@@ -125,6 +130,8 @@ class Plan:
             "created_at": self.created_at,
             "lineage": self.lineage,
             "serial": self.serial,
+            "workspace": self.workspace,
+            "project": self.project,
             "destroy": self.destroy,
             "dialect": self.dialect,
             "targets": self.targets,
@@ -168,7 +175,7 @@ class Plan:
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
                    notes=checked.notes, dialect=checked.dialect,
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
-                   created_at=checked.created_at)
+                   workspace=checked.workspace, project=checked.project, created_at=checked.created_at)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -242,6 +249,7 @@ class _ChangeFile(_Strict):
     location: Optional[str] = None
     sensitive: list[str] = Field(default_factory=list)
     engine_type: Optional[str] = None
+    field_locations: dict[str, str] = Field(default_factory=dict)
 
     _check_address = field_validator("address")(_address)
 
@@ -285,6 +293,8 @@ class _PlanFile(_Strict):
     created_at: str = ""
     lineage: str
     serial: int = Field(ge=0)
+    workspace: Optional[str] = None
+    project: Optional[str] = None
     destroy: bool = False
     dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)

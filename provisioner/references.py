@@ -51,6 +51,14 @@ class Catalog:
         return cls(lookups, {m: results[f"voices:{m}"] for m in modes}, results.get("numbers"),
                    results.get("inbound"), client)
 
+    def voices_of_other_engines(self) -> dict[str, list[dict[str, Any]]]:
+        """Every engine's voices (read now for the engines no manifest uses): to say that a voice that does not
+        suit the engine belongs to another, rather than that it does not exist."""
+        for mode in MODEL_TYPE:
+            if mode not in self.voices and self.client is not None:
+                self.voices[mode] = self.client.voices(mode)
+        return self.voices
+
     def ensure_models(self, engines: Iterable[str]) -> None:
         """Read the models catalogues of engines met on the platform but in no manifest (to name their ids)."""
         models = self.lookups.models = self.lookups.models or {}
@@ -135,12 +143,12 @@ def _check_voice(manifest: Manifest, catalog: Catalog, problem) -> None:
     suitable = catalog.voices.get(spec.engine_type, [])
     if any(v.get("id") == spec.voice_id for v in suitable):
         return
-    for mode, voices in catalog.voices.items():
+    for mode, voices in catalog.voices_of_other_engines().items():
         voice = next((v for v in voices if v.get("id") == spec.voice_id), None)
         if voice is not None:
-            problem(manifest, "voice_id", f"voice {spec.voice_id} ({voice.get('name')}) is a {mode} voice, not "
-                                          f"compatible with engine_type {spec.engine_type}; {spec.engine_type} "
-                                          f"voices: {_voices(suitable)}")
+            problem(manifest, "voice_id", f"voice {spec.voice_id} ({voice.get('name')}) exists, but for engine_type "
+                                          f"{mode}, not {spec.engine_type}: set engine_type: {mode}, or choose one "
+                                          f"of the {spec.engine_type} voices: {_voices(suitable)}")
             return
     problem(manifest, "voice_id", f"voice {spec.voice_id} does not exist for engine_type {spec.engine_type}; "
                                   f"{spec.engine_type} voices: {_voices(suitable)}")

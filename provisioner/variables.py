@@ -6,6 +6,8 @@
 - `${env.NAME}` comes from the environment and is always secret: the spec field holding it joins the
   manifest's sensitive set, so it is masked in output and digested in state and plan files.
 - `$${` is a literal `${`.
+- A vars file's value may hold `${env.NAME}` (a per-workspace secret: `vars/prod.yaml` names the prod
+  secret's variable); a variable holding one is as secret as `${env.NAME}` written in the manifest.
 
 Substitution happens before spec validation, so a substituted value is checked like any other, at the
 line of the reference.
@@ -87,10 +89,64 @@ class Variables:
 
     values: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    # Variables whose value (from a vars file) holds ${env.NAME}: expanded where used, and as secret as ${env}.
+    secret: set[str] = field(default_factory=set)
 
     def set(self, name: str, value: Any, origin: str) -> None:
         self.values[name] = value
         self.origins[name] = origin
+        self.secret.discard(name)
+
+
+_ENV_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*env\.")
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _check_env_references(value: Any) -> tuple[bool, str | None]:
+    """Whether a vars-file value uses ${env.NAME} (per-workspace secrets), and what is wrong with it if anything.
+    Strings without ${env. are left as they always were: literal text."""
+    uses_env = False
+    for text in _strings(value):
+        if not _ENV_IN_TEXT.search(text):
+            continue
+        uses_env = True
+        try:
+            parts = parse(text)
+        except TemplateError as error:
+            return True, str(error)
+        inner = next((p for p in parts if isinstance(p, Reference) and p.namespace == "var"), None)
+        if inner is not None:
+            return True, f"{inner}: a variables file may use ${{env.NAME}}, not other variables"
+    return uses_env, None
+
+
+def _expand_env(value: Any, environ: Mapping[str, str], missing: list[str]) -> Any:
+    """`value` (a secret variable's) with every ${env.NAME} replaced; unset names are added to `missing`."""
+    if isinstance(value, dict):
+        return {key: _expand_env(item, environ, missing) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(item, environ, missing) for item in value]
+    if not isinstance(value, str) or not _ENV_IN_TEXT.search(value):
+        return value
+    out = []
+    for part in parse(value):  # checked when the file was read
+        if isinstance(part, str):
+            out.append(part)
+        elif part.name in environ:
+            out.append(environ[part.name])
+        else:
+            missing.append(part.name)
+    return "".join(out)
 
 
 def parse_var_flag(text: str) -> tuple[str, Any]:
@@ -133,6 +189,11 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
                 problems.append(Problem(f"invalid variable name {name!r}: use letters, digits, '_' or '-'", where))
                 continue
             variables.set(name, value, str(where))
+            uses_env, wrong = _check_env_references(value)
+            if wrong:
+                problems.append(Problem(wrong, where, name))
+            elif uses_env:
+                variables.secret.add(name)
     for flag in var_flags:
         try:
             name, value = parse_var_flag(flag)
@@ -188,6 +249,21 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                     problem(f"environment variable {part.name} is not set (used as {part}){hint}")
                     return text
                 values.append(environ[part.name])
+            elif part.name in variables.secret:
+                # A vars file's ${env.X}: the same rules as ${env.X} written in the manifest, told where it is.
+                origin = variables.origins[part.name]
+                if path[:1] != ("spec",) or len(path) < 2 or path[1] in NOT_SECRET_FIELDS:
+                    problem(f"{part} holds ${{env.…}} ({origin}), so it is secret: it can be used only in spec "
+                            "values other than spec.assistant_name, which are kept secret")
+                    return text
+                secret_fields.add(str(path[1]))
+                missing: list[str] = []
+                value = _expand_env(copy.deepcopy(variables.values[part.name]), environ, missing)
+                if missing:
+                    problem(f"environment variable {missing[0]} is not set (used by {part}, set in {origin})"
+                            f"{did_you_mean(missing[0], [n for n in environ if n.isupper()])}")
+                    return text
+                values.append(value)
             elif part.name in variables.values:
                 # A copy: a list or map used in several places must not be one shared object.
                 values.append(copy.deepcopy(variables.values[part.name]))

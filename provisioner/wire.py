@@ -390,15 +390,29 @@ def companions(changed: set[str], dialect: str) -> set[str]:
     return set()
 
 
+_FROM_V2 = {v: k for k, v in V2_NAMES.items()}
+# The required create fields only one dialect names: a 422 about several of the other dialect's means the
+# platform takes that other dialect (API.md, "Create: two dialects").
+DIALECT_ONLY_REQUIRED = {"v1": frozenset({"assistant_name", "language", "calls_direction", "engine_type"}),
+                         "v2": frozenset({"name", "language_id", "type", "mode"})}
+
+
 def manifest_field(wire_key: str, dialect: str) -> str:
-    """The manifest path for a 422 error key of a request in a dialect (`name` -> `assistant_name`)."""
+    """The manifest path for a 422 error key (`name` -> `assistant_name`, `language_id` -> `language`). v2's names
+    are mapped back whichever dialect was sent: a platform of the other dialect answers in its own words."""
     head, _, rest = wire_key.partition(".")
-    if dialect == "v2":
-        reverse = {v: k for k, v in V2_NAMES.items()}
-        if head in ("llm_model_id", "multimodal_model_id"):
-            return "llm_model"
-        head = reverse.get(head, head)
+    if head in ("llm_model_id", "multimodal_model_id"):
+        return "llm_model"
+    if dialect == "v2" or head not in CREATE_FIELDS:  # v1's own names are the manifest's
+        head = _FROM_V2.get(head, head)
     return head + ("." + rest if rest else "")
+
+
+def dialect_asked_for(sent: str, error_keys) -> str | None:
+    """The other dialect, when a 422 to a body in `sent` names several fields only that dialect requires."""
+    other = "v2" if sent == "v1" else "v1"
+    heads = {str(key).partition(".")[0] for key in error_keys}
+    return other if len(heads & DIALECT_ONLY_REQUIRED[other]) >= 2 else None
 
 
 def _short(value: Any, limit: int = 60) -> str:

@@ -378,6 +378,12 @@ class Session:
                 raise PlanError(problems)
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
+        plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
+        by_address = {m.address: m for m in manifests}
+        for change in plan.changes:
+            manifest = by_address.get(change.address)
+            if manifest is not None and change.body:
+                change.field_locations = {name: str(manifest.location("spec", name)) for name in manifest.fields}
         return plan, {r.id for r in remote}
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
@@ -678,6 +684,14 @@ def list_workspaces(settings: Settings) -> list[str]:
 
 
 def new_workspace(settings: Settings, name: str) -> None:
+    """Create `name`, under the rule plan follows: in a repository whose vars/ or overlays/ name workspaces,
+    only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses)."""
+    if settings.inputs is not None:
+        from .overlays import unknown_workspace
+
+        unknown = unknown_workspace(Path(settings.inputs.root), name)
+        if unknown:
+            raise ConfigError([unknown])
     store = open_backend(settings, workspace=name, must_exist=False)
     try:
         store.create()

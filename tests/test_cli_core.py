@@ -143,7 +143,7 @@ def test_a_rejected_token_and_a_missing_token_say_so(workspace, monkeypatch):
 def test_an_unreachable_platform_is_reported(workspace):
     workspace.add("one")
     result = workspace.run("plan", "--api-url=http://127.0.0.1:9", "--max-retries=2", api=False)
-    assert result.exit_code == 1 and "could not connect to the platform" in result.stderr
+    assert result.exit_code == 1 and "connection refused at http://127.0.0.1:9" in result.stderr
 
 
 def test_the_token_is_not_accepted_on_the_command_line(workspace):
@@ -200,7 +200,7 @@ def test_references_are_checked_against_the_catalogues_before_any_write(workspac
     result = workspace.run("apply", "--auto-approve")
     assert result.exit_code == 1
     err = result.stderr
-    assert "a.yaml:" in err and "voice 11 (Nova) is a multimodal voice, not compatible with engine_type pipeline" in err
+    assert "a.yaml:" in err and "voice 11 (Nova) exists, but for engine_type multimodal, not pipeline" in err
     assert "model 'gpt-4-turbo' is not in the platform's llm models" in err and "did you mean 'gpt-4o'" in err
     assert "model 'gpt-4o' is not in the platform's multimodal models" in err
     assert "phone number 46" in err and "cannot take inbound calls" in err

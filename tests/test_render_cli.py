@@ -15,6 +15,7 @@ DIFFERENT_MEANINGS = {
     "--out",         # plan: the plan file; export: a folder of manifests
     "--force",       # state push: replace another lineage; workspace delete: drop a non-empty workspace
     "--rate-limit",  # emulator: the limit it enforces; other commands: the budget the client keeps to
+    "--format",      # worded from each command's own choices (test_help_and_messages checks each names only those)
 }
 
 

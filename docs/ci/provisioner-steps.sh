@@ -13,7 +13,8 @@
 #   PROVISIONER_API_TOKEN  the platform's API token (a masked secret)
 #   PROVISIONER_PG_DSN     the team's PostgreSQL state, for the state backend (a masked secret)
 #   PROVISIONER_BACKEND    postgres: the state on the team's PostgreSQL (sqlite: a file the job loses)
-#   PROVISIONER_WORKSPACE  the environment's workspace (created on first use), e.g. production
+#   PROVISIONER_WORKSPACE  the environment's workspace (created on first use), e.g. prod: one of those the
+#                          repository's vars/<workspace>.yaml or overlays/<workspace>/ define, if it defines any
 #   PROVISIONER_ARGS       extra options for every command that reads state
 #   PROVISIONER_PATHS      manifest paths, space-separated (default: manifests)
 #   PROVISIONER_OUT        where the plan and its views are written (default: provisioner-out)
@@ -82,8 +83,11 @@ case "$step" in
     python3 - "$out/plan.md" <<'PYTHON'
 import json, os, sys, urllib.request
 
-MARKER = "<!-- provisioner-plan -->"
+MARKER = "<!-- provisioner-plan -->"  # the first line, with the project and workspace: one note per workspace
 body = open(sys.argv[1], encoding="utf-8").read()
+marker = body.split("\n", 1)[0]
+if not marker.startswith(MARKER[:-4]):
+    sys.exit(f"{sys.argv[1]} does not start with the provisioner's marker")
 base = f"{os.environ['CI_API_V4_URL']}/projects/{os.environ['CI_PROJECT_ID']}" \
        f"/merge_requests/{os.environ['CI_MERGE_REQUEST_IID']}/notes"
 headers = {"PRIVATE-TOKEN": os.environ["GITLAB_API_TOKEN"], "Content-Type": "application/json"}
@@ -99,7 +103,7 @@ def call(method, url, data=None):
 previous, page = None, "1"
 while page and previous is None:
     notes, response_headers = call("GET", f"{base}?per_page=100&sort=asc&page={page}")
-    previous = next((n for n in notes if MARKER in (n.get("body") or "")), None)
+    previous = next((n for n in notes if (n.get("body") or "").split("\n", 1)[0] == marker), None)
     page = response_headers.get("X-Next-Page")
 if previous:
     call("PUT", f"{base}/{previous['id']}", {"body": body})

@@ -28,16 +28,37 @@ NOTES = 30                           # notes shown; the rest are counted
 
 ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
                 Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
+_MARKER_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # nothing that could end the HTML comment
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#!|~&@])")
+
+
+def marker(plan: Plan) -> str:
+    """The comment's first line: MARKER, or for a plan of a known workspace one per project and workspace, so a
+    pipeline that plans staging and prod keeps one comment for each (it finds its own by this line)."""
+    if plan.workspace is None:
+        return MARKER
+    scope = "/".join(_MARKER_UNSAFE.sub("_", part) for part in (plan.project or "", plan.workspace) if part)
+    return f"{MARKER[:-4]}: {scope} -->"
+
+
+def _title(plan: Plan) -> str:
+    if plan.workspace is None:
+        return "Provisioner plan"
+    project = f" (project `{_code(plan.project)}`)" if plan.project else ""
+    return f"Provisioner plan for workspace `{_code(plan.workspace)}`{project}"
+
+
+def _code(text: str) -> str:
+    return text.replace("`", "'").replace("\n", " ")
 
 
 def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     if not plan.changes:
-        line = "**Provisioner plan:** no changes. The platform matches the manifests."
+        line = f"**{_title(plan)}:** no changes. The platform matches the manifests."
         if plan.state_sync:
             line += f" ({len(plan.state_sync)} state record(s) will be refreshed; nothing on the platform changes.)"
-        return f"{MARKER}\n{line}\n"
-    head = [MARKER, f"### Provisioner plan: {summary_counts(plan)}", ""]
+        return f"{marker(plan)}\n{line}\n"
+    head = [marker(plan), f"### {_title(plan)}: {summary_counts(plan)}", ""]
     head += _warnings(plan)
     rows = [_row(change) for change in plan.changes]
     table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]

@@ -27,7 +27,18 @@ def value(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False, sort_keys=True)
 
 
+def scope_line(plan: Plan) -> list[str]:
+    """Which state the plan is for, so a log holding several plans (staging, prod) says which is which."""
+    if plan.workspace is None:
+        return []
+    return [f"Workspace {plan.workspace}" + (f" of project {plan.project}" if plan.project else "") + ":"]
+
+
 def plan_text(plan: Plan) -> str:
+    return "\n".join(scope_line(plan) + [_plan_body(plan)])
+
+
+def _plan_body(plan: Plan) -> str:
     if not plan.changes:
         lines = ["No changes. The platform matches the manifests."]
         lines += [f"Note: {note}" for note in plan.notes]
@@ -156,8 +167,10 @@ def result_line(result) -> str:
     lines = [click.style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
     where = f" ({change.location})" if change.location else ""
     for field_name, messages in result.field_errors.items():
+        at = change.field_locations.get(field_name.partition(".")[0])
         for message in messages:
-            lines.append(click.style(f"  {change.address}{where}: spec.{field_name}: {message}", fg="red"))
+            lines.append(click.style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
+                                     fg="red"))
     return "\n".join(lines)
 
 

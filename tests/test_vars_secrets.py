@@ -1,0 +1,60 @@
+"""`${env.NAME}` inside a vars/ file: a per-workspace secret, expanded where used and kept as secret as an
+`${env.NAME}` written in the manifest (masked in output, digested in state and plans)."""
+import json
+
+SECRET = "crm-key-prod-7f3a9c"
+
+
+def setup(workspace, monkeypatch):
+    workspace.add("sales", variables={"api_key": "${var.crm_key}", "region": "eu"})
+    workspace.write("vars/prod.yaml", "region: eu\ncrm_key: ${env.PROD_CRM_KEY}\n")
+    workspace.write("vars/staging.yaml", "crm_key: staging-not-secret\n")
+    monkeypatch.setenv("PROD_CRM_KEY", SECRET)
+
+
+def test_env_in_a_vars_file_is_expanded_and_never_shown(workspace, monkeypatch):
+    setup(workspace, monkeypatch)
+    assert workspace.run("workspace", "new", "prod").exit_code == 0
+    planned = workspace.run("plan", "--out", "prod.plan")
+    assert planned.exit_code == 0, planned.all
+    as_json = workspace.run("plan", "--json")
+    rendered = workspace.run("render", api=False)
+    for output in (planned.all, as_json.all, rendered.all, (workspace.root / "prod.plan").read_text()):
+        assert SECRET not in output and "${env.PROD_CRM_KEY}" not in output
+    assert any("variables" in line and "(sensitive)" in line for line in planned.output.splitlines())
+    assert "# sensitive (masked): variables" in rendered.output
+    applied = workspace.run("apply", "prod.plan")
+    assert applied.exit_code == 0, applied.all
+    [sales] = workspace.platform.assistants()
+    assert sales["variables"]["api_key"] == SECRET  # the platform gets the value, not the template
+    state = workspace.state()
+    assert SECRET not in json.dumps(state) and "variables" in state["resources"]["sales"]["sensitive"]
+    assert "No changes." in workspace.run("plan").output
+
+
+def test_an_unset_variable_names_the_vars_file(workspace, monkeypatch):
+    setup(workspace, monkeypatch)
+    monkeypatch.delenv("PROD_CRM_KEY")
+    result = workspace.run("validate", "--workspace", "prod", api=False)
+    assert result.exit_code == 1
+    assert "environment variable PROD_CRM_KEY is not set (used by ${var.crm_key}, set in vars/prod.yaml:2)" \
+        in result.stderr
+
+
+def test_a_secret_variable_cannot_name_the_assistant_and_a_bad_template_is_refused(workspace, monkeypatch):
+    setup(workspace, monkeypatch)
+    workspace.add("other", name="Other ${var.crm_key}")
+    named = workspace.run("validate", "--workspace", "prod", api=False)
+    assert named.exit_code == 1 and "spec.assistant_name: ${var.crm_key} holds ${env.…} (vars/prod.yaml:2)" \
+        in named.stderr and SECRET not in named.all
+    workspace.remove("other")
+    workspace.write("vars/prod.yaml", "crm_key: ${env.X}-${var.region}\n")
+    mixed = workspace.run("validate", "--workspace", "prod", api=False)
+    assert mixed.exit_code == 1 and "vars/prod.yaml:1: crm_key: ${var.region}: a variables file may use " \
+        "${env.NAME}, not other variables" in mixed.stderr
+
+
+def test_other_workspaces_are_untouched(workspace, monkeypatch):
+    setup(workspace, monkeypatch)
+    rendered = workspace.run("render", "--workspace", "staging", api=False)
+    assert rendered.exit_code == 0 and "api_key: staging-not-secret" in rendered.output
