@@ -146,8 +146,9 @@ def test_the_default_catalogue():
         (31, "gemini-live", "dualplex", "gemini-2.5-flash-live")]
     first, second = catalog.tenants
     assert (first.token, first.user_id, second.token, second.user_id) == (TOKEN, 1, OTHER_TOKEN, 2)
-    assert [(n.id, n.phone_number, n.country_code, n.caller_id) for n in first.phone_numbers] == [
-        (45, "+14155550100", "US", False), (46, "+14155550101", "US", True), (47, "+442071838750", "GB", False)]
+    assert [(n.id, n.phone_number, n.country_code, n.type_label) for n in first.phone_numbers] == [
+        (45, "+14155550100", "US", "Normal"), (46, "+14155550101", "US", "Caller ID"),
+        (47, "+442071838750", "GB", "Normal")]
     assert [(n.id, n.phone_number) for n in second.phone_numbers] == [(90, "+14155550190")]
     assert catalog.synthesizer_providers and catalog.transcriber_providers
 

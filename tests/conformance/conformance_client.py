@@ -107,3 +107,29 @@ class PlatformClient:
 
     def outbound_assistants(self) -> list[dict]:
         return self._array(self._call("GET", "/user/assistants/outbound").json())
+
+    # --- the other kinds (API.md's Endpoints table) ---
+
+    def get(self, path: str, **params):
+        return self._call("GET", path, params=params).json()
+
+    def post(self, path: str, body: dict | None = None, **kwargs):
+        return self._call("POST", path, json=body, **kwargs).json() if body is not None or not kwargs else \
+            self._call("POST", path, **kwargs).json()
+
+    def put(self, path: str, body: dict):
+        return self._call("PUT", path, json=body).json()
+
+    def remove(self, path: str):
+        return self._call("DELETE", path).json()
+
+    def create_tool(self, **overrides) -> dict:
+        body = {"name": "get_weather", "description": "Look up the weather for a city.",
+                "endpoint": "https://api.example.com/weather/{city}", "method": "GET", **overrides}
+        return self.post("/user/tools", body)["data"]
+
+    def tools(self) -> list[dict]:
+        return self._array(self.get("/user/tools"))
+
+    def create_knowledgebase(self, name: str = "Product FAQ", **fields) -> dict:
+        return self.post("/user/knowledgebases", {"name": name, **fields})["data"]
