@@ -48,8 +48,7 @@ def check_document(body: dict, file: UploadFile | None | str) -> tuple[dict | No
     values, errors = check_fields(body, DOC_RULES, True)
     kind = values.get("type")
     if kind == "website":
-        if values.get("url") is None and values.get("links") is None and "url" not in errors \
-                and "links" not in errors:
+        if body.get("url") in (None, "") and body.get("links") in (None, ""):
             add(errors, "url", "The url field is required when links is not present.")
     elif kind is not None:
         if not isinstance(file, (UploadFile, str)):
@@ -211,10 +210,12 @@ class Knowledgebases(Kind):
         if errors:
             return invalid(errors)
         row = self.store.insert("document", tenant.user_id, self.processing(fields), parent_id=kb["id"])
+        # The create answer always says processing (API.md), however short the configured delay.
+        shape = {**document_shape(row, time.time(), ("id", "name", "description", "type", "type_label",
+                                                     "created_at")), "status": "processing",
+                 "status_label": STATUS_LABELS["processing"]}
         return answer(201, {"message": "Document created successfully. Processing will begin shortly.",
-                            "data": document_shape(row, time.time(), ("id", "name", "description", "type",
-                                                                      "type_label", "status", "status_label",
-                                                                      "created_at"))})
+                            "data": shape})
 
     def processing(self, fields: dict) -> dict:
         """The document's fields with when its processing ends and how."""
