@@ -133,7 +133,7 @@ def check_trunk(body, existing: dict | None) -> tuple[dict | None, Errors]:
             add(errors, "country_code", "The country code field is required.")
         fields["country_code"] = detected
     if fields.get("inbound_authorization_type") == "ip":
-        if not fields.get("allowed_inbound_ips") and "allowed_inbound_ips" not in errors:
+        if not fields.get("allowed_inbound_ips") and not any(k.startswith("allowed_inbound_ips") for k in errors):
             add(errors, "allowed_inbound_ips", "The allowed inbound ips field is required when inbound "
                                                "authorization type is ip.")
     else:
