@@ -78,8 +78,8 @@ class Platform:
         self.stats = Stats()
         if store.meta("seeded") is None:
             self._seed()
-        knowledgebases = Knowledgebases(self)
-        kinds: list[Kind] = [Tools(self), knowledgebases, Documents(self, knowledgebases), Folders(self), Labels(self),
+        documents = Documents(self)
+        kinds: list[Kind] = [Tools(self), Knowledgebases(self, documents), documents, Folders(self), Labels(self),
                              PhoneNumbers(self), SipTrunks(self), Campaigns(self)]
         self.kinds = {kind.name: kind for kind in kinds}
 
@@ -305,19 +305,22 @@ class Platform:
 
     # --- objects of any kind, as a dashboard user changes them (drift tests) ---
 
-    def _owner(self, kind: str, object_id: int | None) -> tuple[Tenant | None, dict | None]:
-        row = (self.store.get_any(object_id) if kind == "assistants" else
-               self.store.object(self.kinds[kind].table_kind, object_id)) if object_id is not None else None
-        tenant = next((t for t in self.catalog.tenants if row and t.user_id == row["user_id"]), None)
-        return tenant, row
-
-    async def patch_object(self, request: Request) -> Response:
+    def _target(self, request: Request) -> tuple[str, Tenant | None, dict | None] | Response:
+        """The admin endpoints' object: (kind, the tenant owning it, its row), or the 404 naming what is wrong."""
         kind, object_id = request.path_params["kind"], path_id(request)
         if kind != "assistants" and kind not in self.kinds:
             return _message(404, f"Unknown kind {kind}: expected assistants, {', '.join(self.kinds)}.")
-        tenant, row = self._owner(kind, object_id)
-        if tenant is None:
+        row = None if object_id is None else self.store.get_any(object_id) if kind == "assistants" else \
+            self.store.object(self.kinds[kind].table_kind, object_id)
+        if row is None:
             return _message(404, f"No object {request.path_params['id']} of kind {kind}.")
+        return kind, next((t for t in self.catalog.tenants if t.user_id == row["user_id"]), None), row
+
+    async def patch_object(self, request: Request) -> Response:
+        target = self._target(request)
+        if isinstance(target, Response):
+            return target
+        kind, tenant, row = target
         body = await object_body(request)
         if kind != "assistants":
             return self.kinds[kind].admin_update(tenant, row["id"], body)
@@ -330,12 +333,10 @@ class Platform:
 
     async def get_object(self, request: Request) -> Response:
         """An object as stored, write-only fields and secrets included (what no API answer shows)."""
-        kind, object_id = request.path_params["kind"], path_id(request)
-        if kind != "assistants" and kind not in self.kinds:
-            return _message(404, f"Unknown kind {kind}: expected assistants, {', '.join(self.kinds)}.")
-        _, row = self._owner(kind, object_id)
-        if row is None:
-            return _message(404, f"No object {request.path_params['id']} of kind {kind}.")
+        target = self._target(request)
+        if isinstance(target, Response):
+            return target
+        _, _, row = target
         return _json(200, {"id": row["id"], "user_id": row["user_id"], "fields": row["fields"],
                            "created_at": row["created_at"], "updated_at": row["updated_at"]})
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, message, object_body, path_id
+from .answers import answer, invalid, message, object_body
 from .catalog import Tenant
 from .kind import Kind
 from .validation import (INVALID, Errors, add, attr, boolean, check_fields, integer, integer_list, one_of, string,
@@ -68,6 +68,9 @@ def shape(row: dict, with_seconds: bool) -> dict:
 class Campaigns(Kind):
     name = "campaigns"
     table_kind = "campaign"
+    invalid_message = INVALID_DATA
+    # A running campaign is stopped first; its leads (the emulator holds none) and its numbers go with it.
+    deleted_message = "Campaign deleted successfully"
 
     def routes(self) -> list:
         endpoint = self.platform.endpoint
@@ -136,23 +139,15 @@ class Campaigns(Kind):
         return message(200, f"Campaign {'started' if action == 'start' else 'stopped'} successfully.", success=True,
                        data={"campaign_id": row["id"], "status": status})
 
-    async def delete(self, request: Request, tenant: Tenant) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-            if row is None:
-                return message(404, "Campaign not found")
-            # A running campaign is stopped first; its (emulated: absent) leads and its numbers go with it.
-            self.store.remove(self.table_kind, [row["id"]])
-        return message(200, "Campaign deleted successfully")
+    # A dashboard edit (the admin endpoints; the API has no update): the settings API.md lists, checked as on
+    # create.
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        """A dashboard edit (no API update exists): the settings API.md lists, checked as on create."""
-        with self.store.lock:
-            row = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if row is None:
-                return message(404, "Campaign not found")
-            values, errors = check_fields(body, {k: v for k, v in RULES.items() if k != "assistant_id"}, False)
-            if errors:
-                return invalid(errors, INVALID_DATA)
-            row = self.store.replace(self.table_kind, row["id"], {**row["fields"], **values})
+    def not_found(self) -> Response:
+        return message(404, "Campaign not found")
+
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        values, errors = check_fields(body, {k: v for k, v in RULES.items() if k != "assistant_id"}, False)
+        return (None, errors) if errors else ({**row["fields"], **values}, {})
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
         return answer(200, {"message": "Campaign updated.", "data": shape(row, True)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, laravel_page, message, object_body, page_params, path_id, validation_failed
+from .answers import answer, invalid, laravel_page, message, object_body, page_params, validation_failed
 from .catalog import Tenant
 from .kind import Kind
 from .validation import Errors, add, check_fields, one_of, string
@@ -69,32 +69,19 @@ class Grouping(Kind):
             row = self.store.insert(self.table_kind, tenant.user_id, fields)
         return answer(201, {"message": f"{self.word} created successfully", "data": self.shape(row, {})})
 
-    async def update(self, request: Request, tenant: Tenant) -> Response:
-        return self.admin_update(tenant, path_id(request), await object_body(request))
+    def not_found(self) -> Response:
+        return message(404, f"{self.word} not found")
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if row is None:
-                return message(404, f"{self.word} not found")
-            fields, errors = check(body, row["fields"], self._taken(tenant, row["id"]))
-            if errors:
-                return invalid(errors)
-            row = self.store.replace(self.table_kind, row["id"], fields)
-            counts = self.counts(tenant.user_id)
-        return answer(200, {"message": f"{self.word} updated successfully", "data": self.shape(row, counts)})
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        return check(body, row["fields"], self._taken(tenant, row["id"]))
 
-    async def delete(self, request: Request, tenant: Tenant) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-            if row is None:
-                return message(404, f"{self.word} not found")
-            self.store.remove(self.table_kind, [row["id"]])
-            self.detach(tenant.user_id, row["id"])
-        return message(200, f"{self.word} deleted successfully")
+    def updated(self, tenant: Tenant, row: dict) -> Response:
+        return answer(200, {"message": f"{self.word} updated successfully",
+                            "data": self.shape(row, self.counts(tenant.user_id))})
 
-    def detach(self, user_id: int, object_id: int) -> None:
-        raise NotImplementedError
+    @property
+    def deleted_message(self) -> str:
+        return f"{self.word} deleted successfully"
 
 
 class Folders(Grouping):
@@ -103,7 +90,7 @@ class Folders(Grouping):
     def counts(self, user_id: int) -> dict[int, int]:
         return self.store.assistant_counts(user_id, "folder_id")
 
-    def detach(self, user_id: int, object_id: int) -> None:
+    def let_go(self, user_id: int, object_id: int) -> None:
         # Its assistants stay, uncategorized.
         self.store.rewrite_assistants(user_id, "json_extract(fields, '$.folder_id') = ?", (object_id,),
                                       lambda f: f.__setitem__("folder_id", None))
@@ -115,7 +102,7 @@ class Labels(Grouping):
     def counts(self, user_id: int) -> dict[int, int]:
         return self.store.assistant_list_counts(user_id, "label_ids")
 
-    def detach(self, user_id: int, object_id: int) -> None:
+    def let_go(self, user_id: int, object_id: int) -> None:
         # The label leaves every assistant; the assistants are otherwise unchanged.
         self.store.rewrite_assistants(
             user_id, "EXISTS (SELECT 1 FROM json_each(fields, '$.label_ids') WHERE value = ?)", (object_id,),

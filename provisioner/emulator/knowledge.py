@@ -91,6 +91,11 @@ def document_shape(row: dict, now: float, keys: tuple[str, ...] | None = None) -
 class Knowledgebases(Kind):
     name = "knowledgebases"
     table_kind = "knowledgebase"
+    deleted_message = "Knowledgebase deleted successfully."
+
+    def __init__(self, platform, documents: "Documents"):
+        super().__init__(platform)
+        self.document_kind = documents
 
     def routes(self) -> list:
         endpoint, kb, docs = self.platform.endpoint, "/user/knowledgebases", "/user/knowledgebases/{kb}/documents"
@@ -131,8 +136,8 @@ class Knowledgebases(Kind):
                                                                                      tenant.user_id))})
 
     async def read(self, request: Request, tenant: Tenant) -> Response:
-        row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-        return answer(200, {"data": self._shapes(tenant.user_id, [row])[0]}) if row else error(404, KB_NOT_FOUND)
+        row = self.find(tenant, path_id(request))
+        return answer(200, {"data": self._shapes(tenant.user_id, [row])[0]}) if row else self.not_found()
 
     async def create(self, request: Request, tenant: Tenant) -> Response:
         fields, errors = check_knowledgebase(await object_body(request), None)
@@ -144,34 +149,23 @@ class Knowledgebases(Kind):
                             "data": {k: shape[k] for k in ("id", "name", "description", "status", "status_label",
                                                            "created_at", "updated_at")}})
 
-    async def update(self, request: Request, tenant: Tenant) -> Response:
-        return self.admin_update(tenant, path_id(request), await object_body(request))
+    def not_found(self) -> Response:
+        return error(404, KB_NOT_FOUND)
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if row is None:
-                return error(404, KB_NOT_FOUND)
-            fields, errors = check_knowledgebase(body, row["fields"])
-            if errors:
-                return invalid(errors)
-            row = self.store.replace(self.table_kind, row["id"], fields)
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        return check_knowledgebase(body, row["fields"])
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
         shape = self._shapes(tenant.user_id, [row])[0]
         return answer(200, {"message": "Knowledgebase updated successfully.",
                             "data": {k: shape[k] for k in ("id", "name", "description", "status", "status_label",
                                                            "updated_at")}})
 
-    async def delete(self, request: Request, tenant: Tenant) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-            if row is None:
-                return error(404, KB_NOT_FOUND)
-            self.store.remove_children("document", row["id"])
-            self.store.remove(self.table_kind, [row["id"]])
-            # Its assistants lose the reference and go on working without it.
-            self.store.rewrite_assistants(tenant.user_id, "json_extract(fields, '$.knowledgebase_id') = ?",
-                                          (row["id"],), lambda f: f.__setitem__("knowledgebase_id", None))
-        return message(200, "Knowledgebase deleted successfully.")
+    def let_go(self, user_id: int, kb_id: int) -> None:
+        self.store.remove_children("document", kb_id)
+        # Its assistants lose the reference and go on working without it.
+        self.store.rewrite_assistants(user_id, "json_extract(fields, '$.knowledgebase_id') = ?", (kb_id,),
+                                      lambda f: f.__setitem__("knowledgebase_id", None))
 
     # --- documents ---
 
@@ -229,20 +223,7 @@ class Knowledgebases(Kind):
         body = await object_body(request)
         with self.store.lock:
             doc, refused = self._document(request, tenant)
-            if refused:
-                return refused
-            return self._update_document(doc, body)
-
-    def _update_document(self, doc: dict, body: dict) -> Response:
-        # Only the name and the description can change.
-        values, errors = check_fields(body, {k: DOC_RULES[k] for k in ("name", "description")}, False)
-        if errors:
-            return invalid(errors)
-        row = self.store.replace("document", doc["id"], {**doc["fields"], **values})
-        return answer(200, {"message": "Document updated successfully.",
-                            "data": document_shape(row, time.time(), ("id", "name", "description", "type",
-                                                                      "type_label", "status", "status_label",
-                                                                      "updated_at"))})
+            return refused or self.document_kind.admin_update(tenant, doc["id"], body)
 
     async def delete_document(self, request: Request, tenant: Tenant) -> Response:
         with self.store.lock:
@@ -254,21 +235,24 @@ class Knowledgebases(Kind):
 
 
 class Documents(Kind):
-    """Documents as the admin endpoints reach them (by id; the knowledge base is known from the document)."""
+    """A document's update: through its knowledge base's path, or by id from the admin endpoints."""
 
     name = "documents"
     table_kind = "document"
 
-    def __init__(self, platform, knowledgebases: Knowledgebases):
-        super().__init__(platform)
-        self.knowledgebases = knowledgebases
-
     def routes(self) -> list:
-        return []
+        return []   # served under their knowledge base's path, by Knowledgebases
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            doc = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if doc is None:
-                return error(404, DOC_NOT_FOUND)
-            return self.knowledgebases._update_document(doc, body)
+    def not_found(self) -> Response:
+        return error(404, DOC_NOT_FOUND)
+
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        # Only the name and the description can change.
+        values, errors = check_fields(body, {k: DOC_RULES[k] for k in ("name", "description")}, False)
+        return (None, errors) if errors else ({**row["fields"], **values}, {})
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
+        return answer(200, {"message": "Document updated successfully.",
+                            "data": document_shape(row, time.time(), ("id", "name", "description", "type",
+                                                                      "type_label", "status", "status_label",
+                                                                      "updated_at"))})

@@ -163,6 +163,7 @@ def trunk_shape(row: dict, with_trunk_ids: bool) -> dict:
 class PhoneNumbers(Kind):
     name = "phone_numbers"
     table_kind = "phone_number"
+    invalid_message = INVALID_DATA
 
     def __init__(self, platform):
         super().__init__(platform)
@@ -185,18 +186,14 @@ class PhoneNumbers(Kind):
     async def all(self, request: Request, tenant: Tenant) -> Response:
         return answer(200, {"data": [all_shape(row) for row in self.owned(tenant.user_id)]})
 
-    async def update(self, request: Request, tenant: Tenant) -> Response:
-        return self.admin_update(tenant, path_id(request), await object_body(request))
+    def not_found(self) -> Response:
+        return error(404, NUMBER_NOT_FOUND)
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if row is None:
-                return error(404, NUMBER_NOT_FOUND)
-            values, errors = check_fields(body, {"nickname": (string(50), False)}, False)
-            if errors:
-                return invalid(errors, INVALID_DATA)
-            row = self.store.replace(self.table_kind, row["id"], {**row["fields"], **values})
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        values, errors = check_fields(body, {"nickname": (string(50), False)}, False)
+        return (None, errors) if errors else ({**row["fields"], **values}, {})
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
         shape = all_shape(row)
         return answer(200, {"message": "Phone number updated successfully.",
                             "data": {k: shape[k] for k in ("id", "phone_number", "nickname", "country_code",
@@ -251,9 +248,9 @@ class PhoneNumbers(Kind):
 
     async def release(self, request: Request, tenant: Tenant) -> Response:
         with self.store.lock:
-            row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
+            row = self.find(tenant, path_id(request))
             if row is None:
-                return error(404, NUMBER_NOT_FOUND)
+                return self.not_found()
             fields = row["fields"]
             if fields["type"] == "normal":
                 if fields.get("release_scheduled"):
@@ -283,6 +280,7 @@ class PhoneNumbers(Kind):
 class SipTrunks(Kind):
     name = "sip_trunks"
     table_kind = "phone_number"
+    invalid_message = INVALID_DATA
 
     def routes(self) -> list:
         endpoint, base = self.platform.endpoint, "/user/phone-numbers/sip-trunks"
@@ -296,16 +294,25 @@ class SipTrunks(Kind):
     def _trunks(self, user_id: int) -> list[dict]:
         return [row for row in self.store.objects(self.table_kind, user_id) if row["fields"]["type"] == "sip"]
 
-    def _trunk(self, user_id: int, object_id: int | None) -> dict | None:
-        row = self.store.object(self.table_kind, object_id, user_id)
+    def find(self, tenant: Tenant, object_id: int | None) -> dict | None:
+        row = self.store.object(self.table_kind, object_id, tenant.user_id)
         return row if row and row["fields"]["type"] == "sip" else None
+
+    def not_found(self) -> Response:
+        return error(404, TRUNK_NOT_FOUND)
+
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        return check_trunk(body, row["fields"])
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
+        return answer(200, {"message": "SIP trunk updated successfully.", "data": trunk_shape(row, True)})
 
     async def list(self, request: Request, tenant: Tenant) -> Response:
         return answer(200, {"data": [trunk_shape(row, False) for row in self._trunks(tenant.user_id)]})
 
     async def read(self, request: Request, tenant: Tenant) -> Response:
-        row = self._trunk(tenant.user_id, path_id(request))
-        return answer(200, {"data": trunk_shape(row, True)}) if row else error(404, TRUNK_NOT_FOUND)
+        row = self.find(tenant, path_id(request))
+        return answer(200, {"data": trunk_shape(row, True)}) if row else self.not_found()
 
     async def create(self, request: Request, tenant: Tenant) -> Response:
         body = await object_body(request)
@@ -322,16 +329,3 @@ class SipTrunks(Kind):
                                                                                      "country_code")}))
         return answer(201, {"message": "SIP trunk created successfully.", "data": trunk_shape(row, True)})
 
-    async def update(self, request: Request, tenant: Tenant) -> Response:
-        return self.admin_update(tenant, path_id(request), await object_body(request))
-
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            row = self._trunk(tenant.user_id, object_id)
-            if row is None:
-                return error(404, TRUNK_NOT_FOUND)
-            fields, errors = check_trunk(body, row["fields"])
-            if errors:
-                return invalid(errors, INVALID_DATA)
-            row = self.store.replace(self.table_kind, row["id"], fields)
-        return answer(200, {"message": "SIP trunk updated successfully.", "data": trunk_shape(row, True)})

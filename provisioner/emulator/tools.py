@@ -70,6 +70,7 @@ def read_shape(row: dict) -> dict:
 class Tools(Kind):
     name = "tools"
     table_kind = "tool"
+    deleted_message = "Tool deleted successfully"
 
     def routes(self) -> list:
         endpoint = self.platform.endpoint
@@ -85,8 +86,8 @@ class Tools(Kind):
         return answer(200, [read_shape(row) for row in self.store.objects(self.table_kind, tenant.user_id)])
 
     async def read(self, request: Request, tenant: Tenant) -> Response:
-        row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-        return answer(200, read_shape(row)) if row else message(404, NOT_FOUND)
+        row = self.find(tenant, path_id(request))
+        return answer(200, read_shape(row)) if row else self.not_found()
 
     async def create(self, request: Request, tenant: Tenant) -> Response:
         body = await object_body(request)
@@ -102,29 +103,17 @@ class Tools(Kind):
             row = self.store.insert(self.table_kind, tenant.user_id, fields)
         return answer(201, {"message": "Tool created successfully", "data": read_shape(row)})
 
-    async def update(self, request: Request, tenant: Tenant) -> Response:
-        return self.admin_update(tenant, path_id(request), await object_body(request))
+    def not_found(self) -> Response:
+        return message(404, NOT_FOUND)
 
-    def admin_update(self, tenant: Tenant, object_id: int | None, body: dict) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, object_id, tenant.user_id)
-            if row is None:
-                return message(404, NOT_FOUND)
-            fields, errors = check(body, row["fields"])
-            if errors:
-                return invalid(errors)
-            row = self.store.replace(self.table_kind, row["id"], fields)
+    def changed(self, tenant: Tenant, row: dict, body: dict) -> tuple[dict | None, Errors]:
+        return check(body, row["fields"])
+
+    def updated(self, tenant: Tenant, row: dict) -> Response:
         return answer(200, {"message": "Tool updated successfully", "data": read_shape(row)})
 
-    async def delete(self, request: Request, tenant: Tenant) -> Response:
-        with self.store.lock:
-            row = self.store.object(self.table_kind, path_id(request), tenant.user_id)
-            if row is None:
-                return message(404, NOT_FOUND)
-            self.store.remove(self.table_kind, [row["id"]])
-            # The tool leaves every assistant that had it (API.md); nothing in a read shows it.
-            tool_id = row["id"]
-            self.store.rewrite_assistants(
-                tenant.user_id, "EXISTS (SELECT 1 FROM json_each(fields, '$.tool_ids') WHERE value = ?)", (tool_id,),
-                lambda f: f.__setitem__("tool_ids", [t for t in f.get("tool_ids") or [] if t != tool_id]))
-        return message(200, "Tool deleted successfully")
+    def let_go(self, user_id: int, tool_id: int) -> None:
+        # The tool leaves every assistant that had it (API.md); nothing in a read shows it.
+        self.store.rewrite_assistants(
+            user_id, "EXISTS (SELECT 1 FROM json_each(fields, '$.tool_ids') WHERE value = ?)", (tool_id,),
+            lambda f: f.__setitem__("tool_ids", [t for t in f.get("tool_ids") or [] if t != tool_id]))

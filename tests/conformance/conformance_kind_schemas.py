@@ -1,7 +1,7 @@
 """JSON Schemas of the answers of the kinds beside assistants, written by hand from API.md (not from the emulator)."""
 from __future__ import annotations
 
-from conformance_schemas import BOOL, INT, INT_OR_NULL, STR, STR_OR_NULL
+from conformance_schemas import BOOL, INT, STR, STR_OR_NULL
 
 
 def closed(fields: dict, optional: dict | None = None) -> dict:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conformance_client import OTHER_TOKEN, TOKEN
-from conformance_fixtures import answered, api, settings  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import api, settings  # noqa: F401 (pytest fixtures)
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
 # Every endpoint of API.md's table beside the assistants' (ids need not exist: the token is checked first).
