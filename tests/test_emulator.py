@@ -293,3 +293,24 @@ def test_a_tenant_may_list_its_tools_and_knowledge_bases(tmp_path):
         answer = http.post("/user/assistant", json={**BODY, "tool_ids": [4, 6], "knowledgebase_id": 8})
         assert answer.status_code == 422 and set(answer.json()["errors"]) == {"tool_ids.1", "knowledgebase_id"}
         assert http.post("/user/assistant", json={**BODY, "tool_ids": [4, 5], "knowledgebase_id": 9}).status_code == 201
+
+
+def test_the_emulator_command_options_of_the_other_kinds(tmp_path):
+    process, root = _start(tmp_path, "--tool-limit", "1", "--campaign-limit", "0", "--document-delay-ms", "0",
+                           "--document-failure-rate", "1", "--admin-token", "adm")
+    try:
+        api = httpx.Client(base_url=root + "/api", headers={"Authorization": f"Bearer {TOKEN}"})
+        tool = {"name": "get_weather", "description": "d", "endpoint": "https://x.example.com", "method": "GET"}
+        assert api.post("/user/tools", json=tool).status_code == 201
+        limited = api.post("/user/tools", json=tool)
+        assert limited.status_code == 422 and "errors" not in limited.json() and "1 mid call tools" in limited.text
+        kb = api.post("/user/knowledgebases", json={"name": "FAQ"}).json()["data"]
+        doc = api.post(f"/user/knowledgebases/{kb['id']}/documents",
+                       json={"name": "Site", "type": "website", "url": "https://www.example.com"}).json()["data"]
+        assert doc["status"] == "processing"
+        assert api.get(f"/user/knowledgebases/{kb['id']}/documents/{doc['id']}").json()["data"]["status"] == "failed"
+        settings = httpx.get(root + "/_emulator/faults", headers={"Authorization": "Bearer adm"}).json()
+        assert (settings["tool_limit"], settings["campaign_limit"], settings["document_delay_ms"],
+                settings["document_failure_rate"]) == (1, 0, 0, 1)
+    finally:
+        _stop(process)

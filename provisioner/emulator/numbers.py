@@ -152,7 +152,8 @@ def trunk_shape(row: dict, with_trunk_ids: bool) -> dict:
     f = row["fields"]
     shape = {"id": row["id"], "phone_number": f["phone_number"], "nickname": f.get("nickname"),
              "sip_username": f["sip_username"], "sip_address": f["sip_address"],
-             "sip_calling_format": f["sip_calling_format"], "inbound_authorization_type": f["inbound_authorization_type"],
+             "sip_calling_format": f["sip_calling_format"],
+             "inbound_authorization_type": f["inbound_authorization_type"],
              "allowed_inbound_ips": f.get("allowed_inbound_ips"), "outbound_proxy": f.get("outbound_proxy", False),
              "country_code": f["country_code"], "created_at": row["created_at"], "updated_at": row["updated_at"]}
     if with_trunk_ids:

@@ -40,8 +40,8 @@ def test_list_is_a_bare_array_with_times_as_h_i_and_settings_as_sent(api, outbou
     [listed] = answered(api.raw("GET", "/user/campaigns"), 200, S.CAMPAIGNS)
     assert listed["id"] == created["id"]
     assert (listed["allowed_hours_start_time"], listed["allowed_hours_end_time"]) == ("09:00", "17:30")
-    assert (listed["retry_interval"], listed["allowed_days"], listed["max_calls_in_parallel"]) == (300,
-                                                                                                  ["monday", "friday"], 5)
+    assert (listed["retry_interval"], listed["allowed_days"], listed["max_calls_in_parallel"]) == \
+        (300, ["monday", "friday"], 5)
     for hidden in ("assistant_id", "timezone", "retry_on_voicemail", "retry_on_goal_incomplete",
                    "goal_completion_variable", "phone_number_ids"):
         assert hidden not in listed

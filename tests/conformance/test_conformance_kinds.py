@@ -86,7 +86,8 @@ def test_an_object_of_any_kind_changed_as_in_the_dashboard(platform, api):
     folder = api.post("/user/folder", {"name": "Sales"})["data"]
     assert platform.admin.patch(f"/_emulator/objects/folders/{folder['id']}", json={"color": "red"}).status_code == 200
     assert api.get("/user/folders")["data"][0]["color"] == "red"
-    assert platform.admin.patch("/_emulator/objects/phone_numbers/45", json={"nickname": "Dashboard"}).status_code == 200
+    edited = platform.admin.patch("/_emulator/objects/phone_numbers/45", json={"nickname": "Dashboard"})
+    assert edited.status_code == 200
     assert api.get("/user/phone-numbers/all")["data"][0]["nickname"] == "Dashboard"
     assistant = api.create({"name": "A", "voice_id": 1, "language_id": 1, "type": "outbound", "mode": "pipeline",
                             "llm_model_id": 11, "timezone": "UTC", "initial_message": "Hi", "system_prompt": "S"})

@@ -163,6 +163,6 @@ def test_deleting_a_knowledge_base_detaches_it_and_deletes_its_documents(api, pl
 
 def test_an_assistants_knowledge_base_must_be_the_users_own(api, other):
     theirs = other.create_knowledgebase()
-    body = answered(api.raw("POST", "/user/assistant", json=v2_body(api, knowledgebase_id=theirs["id"],
-                                                                      knowledgebase_mode="prompt")), 422, S.errors_422())
+    sent = v2_body(api, knowledgebase_id=theirs["id"], knowledgebase_mode="prompt")
+    body = answered(api.raw("POST", "/user/assistant", json=sent), 422, S.errors_422())
     assert list(body["errors"]) == ["knowledgebase_id"]
