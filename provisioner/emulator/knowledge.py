@@ -118,7 +118,10 @@ class Knowledgebases(Kind):
         """Knowledge bases with their status and counts: one query for the documents, one for the assistants."""
         now = time.time()
         statuses: dict[int, list[str]] = {}
-        for doc in self.store.objects("document", user_id):
+        # One knowledge base: its own documents; a list: every document of the tenant, in one query.
+        docs = self.store.objects("document", user_id, rows[0]["id"]) if len(rows) == 1 else \
+            self.store.objects("document", user_id)
+        for doc in docs:
             statuses.setdefault(doc["parent_id"], []).append(document_status(doc["fields"], now))
         assistants = self.store.assistant_counts(user_id, "knowledgebase_id") if rows else {}
         shapes = []

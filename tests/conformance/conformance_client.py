@@ -27,7 +27,7 @@ class ApiError(Exception):
 
 
 @functools.cache
-def _tls() -> ssl.SSLContext:
+def tls() -> ssl.SSLContext:
     """One TLS context for every client: building one (loading the CA bundle) costs ~0.1 s, each test makes two."""
     return ssl.create_default_context()
 
@@ -36,7 +36,7 @@ class PlatformClient:
     def __init__(self, base_url: str, token: str):
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                                 timeout=30, verify=_tls())
+                                 timeout=30, verify=tls())
 
     def close(self) -> None:
         self.http.close()

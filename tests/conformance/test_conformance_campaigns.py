@@ -6,7 +6,7 @@ import pytest
 
 import conformance_kind_schemas as S
 from conformance_bodies import v2_body
-from conformance_fixtures import answered, api, other, settings  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import admin, answered, api, other, settings  # noqa: F401 (pytest fixtures)
 
 SCHEMA = [{"name": "booked", "type": "bool", "description": "Was a meeting booked?"},
           {"name": "notes", "type": "string", "description": "Anything else"}]
@@ -121,10 +121,10 @@ def closed_message(text: str) -> dict:
     return S.closed({"message": {"const": text}})
 
 
-def test_a_released_number_leaves_every_campaigns_rotation(api, platform, outbound):
+def test_a_released_number_leaves_every_campaigns_rotation(api, admin, outbound):
     campaign = api.post("/user/campaigns", body(outbound, phone_number_ids=[45, 47]))["data"]
     api.remove("/user/phone-numbers/45")
-    stored = platform.admin.get(f"/_emulator/objects/campaigns/{campaign['id']}").json()["fields"]
+    stored = admin.get(f"/_emulator/objects/campaigns/{campaign['id']}").json()["fields"]
     assert stored["phone_number_ids"] == [47]
 
 

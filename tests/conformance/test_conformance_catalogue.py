@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from importlib import resources
 
 import httpx
 import pytest
@@ -51,8 +52,7 @@ def test_a_caller_id_is_known_by_its_type_label_alone(tmp_path):
 
 
 def test_a_catalogue_without_providers_keeps_the_shipped_ones(tmp_path):
-    shipped = yaml.safe_load(open(__import__("provisioner.emulator", fromlist=["x"]).__path__[0]
-                                  + "/default_catalog.yaml"))
+    shipped = yaml.safe_load(resources.files("provisioner.emulator").joinpath("default_catalog.yaml").read_text())
     with start(tmp_path, "tenants: [{token: t1, user_id: 1}]\n") as embedded, client(embedded) as http:
         synthesizers = http.get("/user/assistants/synthesizer-providers").json()
         transcribers = http.get("/user/assistants/transcriber-providers").json()

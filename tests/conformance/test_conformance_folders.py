@@ -6,7 +6,7 @@ import pytest
 
 import conformance_kind_schemas as S
 from conformance_bodies import v2_body
-from conformance_fixtures import answered, api, other  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import admin, answered, api, other  # noqa: F401 (pytest fixtures)
 
 WORDS = ("folder", "label")
 
@@ -71,7 +71,7 @@ def test_another_users_folder_or_label_is_not_found(api, other, word):
     assert other.get(f"/user/{word}s")["data"] == []
 
 
-def test_assistants_count_and_deleting_a_folder_or_label_leaves_the_assistants(api, platform):
+def test_assistants_count_and_deleting_a_folder_or_label_leaves_the_assistants(api, admin):
     folder = api.post("/user/folder", {"name": "Sales"})["data"]
     red, blue = (api.post("/user/label", {"name": n})["data"] for n in ("red", "blue"))
     first = api.create(v2_body(api, folder_id=folder["id"], label_ids=[red["id"], blue["id"]]))["data"]
@@ -80,7 +80,7 @@ def test_assistants_count_and_deleting_a_folder_or_label_leaves_the_assistants(a
     assert [g["assistants_count"] for g in api.get("/user/labels")["data"]] == [2, 1]
     api.remove(f"/user/folder/{folder['id']}")
     api.remove(f"/user/label/{red['id']}")
-    stored = platform.admin.get(f"/_emulator/objects/assistants/{first['id']}").json()["fields"]
+    stored = admin.get(f"/_emulator/objects/assistants/{first['id']}").json()["fields"]
     assert (stored["folder_id"], stored["label_ids"]) == (None, [blue["id"]])
     assert len(api.list_all()) == 2
     assert not {"folder_id", "label_ids"} & set(api.list_all()[0]), "neither is in the read shape"

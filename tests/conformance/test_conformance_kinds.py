@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from conformance_client import OTHER_TOKEN, TOKEN
-from conformance_fixtures import api, settings  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import admin, api, fresh, settings  # noqa: F401 (pytest fixtures)
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
 # Every endpoint of API.md's table beside the assistants' (ids need not exist: the token is checked first).
@@ -33,8 +33,8 @@ ENDPOINTS = [
 ]
 
 
-def test_every_endpoint_needs_a_token_and_every_answer_carries_the_rate_limit_headers(platform):
-    with httpx.Client(base_url=platform.url, timeout=30) as http:
+def test_every_endpoint_needs_a_token_and_every_answer_carries_the_rate_limit_headers(fresh):
+    with httpx.Client(base_url=fresh.url, timeout=30) as http:
         for method, path in ENDPOINTS:
             refused = http.request(method, path, json={})
             assert refused.status_code == 401 and refused.json()["error"] == "Invalid API key", (method, path)
@@ -58,7 +58,7 @@ def test_one_budget_per_token_across_every_kind():
         assert other.status_code == 200
 
 
-def test_faults_for_one_kind_leave_the_others_alone(platform, api, settings):
+def test_faults_for_one_kind_leave_the_others_alone(admin, api, settings):
     settings(error_rate=1, kinds=["tools"])
     assert api.raw("GET", "/user/tools").status_code == 500
     assert api.raw("POST", "/user/tools", json={}).status_code == 500
@@ -73,37 +73,37 @@ def test_faults_for_one_kind_leave_the_others_alone(platform, api, settings):
     assert api.raw("POST", "/user/label", json={"name": "kept"}).status_code == 201, "another kind's write answers"
     settings(commit_fail_rate=0, kinds=None)
     assert [f["name"] for f in api.get("/user/folders")["data"]] == ["Lost answer"], "the write took effect"
-    assert platform.admin.post("/_emulator/faults", json={"kinds": ["gadgets"]}).status_code == 422
+    assert admin.post("/_emulator/faults", json={"kinds": ["gadgets"]}).status_code == 422
 
 
-def test_an_object_of_any_kind_changed_as_in_the_dashboard(platform, api):
+def test_an_object_of_any_kind_changed_as_in_the_dashboard(admin, api):
     tool = api.create_tool()
-    edited = platform.admin.patch(f"/_emulator/objects/tools/{tool['id']}", json={"description": "Edited"})
+    edited = admin.patch(f"/_emulator/objects/tools/{tool['id']}", json={"description": "Edited"})
     assert edited.status_code == 200 and edited.json()["data"]["description"] == "Edited"
     assert api.get(f"/user/tools/{tool['id']}")["description"] == "Edited"
-    refused = platform.admin.patch(f"/_emulator/objects/tools/{tool['id']}", json={"name": "Not Valid"})
+    refused = admin.patch(f"/_emulator/objects/tools/{tool['id']}", json={"name": "Not Valid"})
     assert refused.status_code == 422 and list(refused.json()["errors"]) == ["name"]
     folder = api.post("/user/folder", {"name": "Sales"})["data"]
-    assert platform.admin.patch(f"/_emulator/objects/folders/{folder['id']}", json={"color": "red"}).status_code == 200
+    assert admin.patch(f"/_emulator/objects/folders/{folder['id']}", json={"color": "red"}).status_code == 200
     assert api.get("/user/folders")["data"][0]["color"] == "red"
-    edited = platform.admin.patch("/_emulator/objects/phone_numbers/45", json={"nickname": "Dashboard"})
+    edited = admin.patch("/_emulator/objects/phone_numbers/45", json={"nickname": "Dashboard"})
     assert edited.status_code == 200
     assert api.get("/user/phone-numbers/all")["data"][0]["nickname"] == "Dashboard"
     assistant = api.create({"name": "A", "voice_id": 1, "language_id": 1, "type": "outbound", "mode": "pipeline",
                             "llm_model_id": 11, "timezone": "UTC", "initial_message": "Hi", "system_prompt": "S"})
-    assert platform.admin.patch(f"/_emulator/objects/assistants/{assistant['data']['id']}",
+    assert admin.patch(f"/_emulator/objects/assistants/{assistant['data']['id']}",
                                 json={"speech_speed": 1.2}).status_code == 200
     assert api.list_all()[0]["speech_speed"] == "1.20"
-    assert platform.admin.patch("/_emulator/objects/gadgets/1", json={}).status_code == 404
-    assert platform.admin.patch("/_emulator/objects/tools/999999", json={}).status_code == 404
+    assert admin.patch("/_emulator/objects/gadgets/1", json={}).status_code == 404
+    assert admin.patch("/_emulator/objects/tools/999999", json={}).status_code == 404
 
 
-def test_a_stored_object_shows_what_no_answer_does(platform, api):
+def test_a_stored_object_shows_what_no_answer_does(admin, api):
     trunk = api.post("/user/phone-numbers/sip-trunks", {
         "sip_trunk_type": "extension", "phone_number": "1000", "sip_username": "acme", "sip_password": "s3cret",
         "sip_address": "pbx.example.com", "sip_calling_format": "national", "inbound_authorization_type": "auth",
         "country_code": "DE"})["data"]
-    stored = platform.admin.get(f"/_emulator/objects/sip_trunks/{trunk['id']}").json()
+    stored = admin.get(f"/_emulator/objects/sip_trunks/{trunk['id']}").json()
     assert stored["fields"]["sip_password"] == "s3cret" and stored["user_id"] == 1
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import conformance_kind_schemas as S
 from conformance_bodies import v2_body
-from conformance_fixtures import answered, api, other, settings  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import admin, answered, api, other, settings  # noqa: F401 (pytest fixtures)
 
 SITE = {"name": "Pricing", "type": "website", "url": "https://www.example.com/pricing", "relative_links_limit": 5}
 
@@ -151,7 +151,7 @@ def test_another_users_knowledge_base_and_documents_are_not_found(api, other):
     assert other.get("/user/knowledgebases") == {"data": []}
 
 
-def test_deleting_a_knowledge_base_detaches_it_and_deletes_its_documents(api, platform):
+def test_deleting_a_knowledge_base_detaches_it_and_deletes_its_documents(api, admin):
     kb = api.create_knowledgebase()
     api.post(docs(kb["id"]), SITE)
     assistant = api.create(v2_body(api, knowledgebase_id=kb["id"], knowledgebase_mode="prompt"))["data"]

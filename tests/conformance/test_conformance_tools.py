@@ -5,7 +5,7 @@ import pytest
 
 import conformance_kind_schemas as S
 from conformance_bodies import v2_body
-from conformance_fixtures import answered, api, other, settings  # noqa: F401 (pytest fixtures)
+from conformance_fixtures import admin, answered, api, other, settings  # noqa: F401 (pytest fixtures)
 
 WEATHER = {"name": "get_weather", "description": "Look up the weather.", "endpoint":
            "https://api.example.com/orders/{order_id}/status", "method": "POST", "timeout": 12,
@@ -79,12 +79,12 @@ def test_another_users_tool_is_not_found(api, other):
     assert other.tools() == [] and api.tools() == [tool]
 
 
-def test_deleting_a_tool_removes_it_from_every_assistant(api, platform):
+def test_deleting_a_tool_removes_it_from_every_assistant(api, admin):
     keep, gone = api.create_tool(name="keep"), api.create_tool(name="gone")
     first = api.create(v2_body(api, tool_ids=[keep["id"], gone["id"]]))["data"]
     second = api.create(v2_body(api, name="Second", tool_ids=[gone["id"]]))["data"]
     api.remove(f"/user/tools/{gone['id']}")
-    stored = [platform.admin.get(f"/_emulator/objects/assistants/{a['id']}").json()["fields"]["tool_ids"]
+    stored = [admin.get(f"/_emulator/objects/assistants/{a['id']}").json()["fields"]["tool_ids"]
               for a in (first, second)]
     assert stored == [[keep["id"]], []]
     assert all("tool_ids" not in a for a in api.list_all()), "tool_ids is never shown back"
