@@ -146,8 +146,9 @@ def test_the_default_catalogue():
         (31, "gemini-live", "dualplex", "gemini-2.5-flash-live")]
     first, second = catalog.tenants
     assert (first.token, first.user_id, second.token, second.user_id) == (TOKEN, 1, OTHER_TOKEN, 2)
-    assert [(n.id, n.phone_number, n.country_code, n.caller_id) for n in first.phone_numbers] == [
-        (45, "+14155550100", "US", False), (46, "+14155550101", "US", True), (47, "+442071838750", "GB", False)]
+    assert [(n.id, n.phone_number, n.country_code, n.type_label) for n in first.phone_numbers] == [
+        (45, "+14155550100", "US", "Normal"), (46, "+14155550101", "US", "Caller ID"),
+        (47, "+442071838750", "GB", "Normal")]
     assert [(n.id, n.phone_number) for n in second.phone_numbers] == [(90, "+14155550190")]
     assert catalog.synthesizer_providers and catalog.transcriber_providers
 
@@ -292,3 +293,47 @@ def test_a_tenant_may_list_its_tools_and_knowledge_bases(tmp_path):
         answer = http.post("/user/assistant", json={**BODY, "tool_ids": [4, 6], "knowledgebase_id": 8})
         assert answer.status_code == 422 and set(answer.json()["errors"]) == {"tool_ids.1", "knowledgebase_id"}
         assert http.post("/user/assistant", json={**BODY, "tool_ids": [4, 5], "knowledgebase_id": 9}).status_code == 201
+
+
+def test_the_emulator_command_options_of_the_other_kinds(monkeypatch):
+    """The options reach the platform it serves (their effects are checked over HTTP in tests/conformance/)."""
+    from click.testing import CliRunner
+
+    import provisioner.emulator.server as server
+    from provisioner.cli import cli
+
+    served = []
+    monkeypatch.setattr(server, "serve", lambda platform, host, port, sock: served.append(platform) or sock.close())
+    result = CliRunner().invoke(cli, ["emulator", "--port", "0", "--tool-limit", "1", "--campaign-limit", "0",
+                                      "--document-delay-ms", "0", "--document-failure-rate", "0.5"])
+    assert result.exit_code == 0, result.output
+    settings = served[0].faults.settings
+    assert (settings.tool_limit, settings.campaign_limit, settings.document_delay_ms,
+            settings.document_failure_rate) == (1, 0, 0, 0.5)
+    bad = CliRunner().invoke(cli, ["emulator", "--port", "0", "--document-failure-rate", "2"])
+    assert bad.exit_code == 2 and "document-failure-rate" in bad.output
+
+
+def test_a_bad_catalogue_field_is_reported_at_its_own_line(tmp_path):
+    """Wherever the bad value sits in a block-style file (every position in files of one to four tenants), the
+    reported line is the one that writes it."""
+    import yaml
+
+    from provisioner.emulator import load_catalog
+
+    for tenants in range(1, 5):
+        for bad in range(tenants):
+            for field, marker in (("user_id", "not a number"), ("tools", "Not-Valid")):
+                document = {"voices": [{"id": 1, "name": "V"}], "languages": [{"id": 1, "name": "English"}],
+                            "tenants": [{"token": f"t{i}", "user_id": i + 1,
+                                         "folders": [{"name": f"f{j}"} for j in range(i)]} for i in range(tenants)]}
+                document["tenants"][bad][field] = marker if field == "user_id" else [
+                    {"name": marker, "description": "d", "method": "GET", "endpoint": "https://x.example.com"}]
+                text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+                path = tmp_path / "c.yaml"
+                path.write_text(text)
+                with pytest.raises(ValueError) as info:
+                    load_catalog(path)
+                [reported] = [int(line.split()[1].rstrip(":")) for line in str(info.value).splitlines()[1:]]
+                assert marker in text.splitlines()[reported - 1], (text, str(info.value))
+                assert f"tenants.{bad}.{field}" in str(info.value)

@@ -1,15 +1,13 @@
 """The local platform: API.md's contract as a Starlette app under /api, with fault injection, rate limits and
-admin endpoints (/_emulator/..., their own token)."""
+admin endpoints (/_emulator/..., their own token). Assistants and the catalogues are served here; every other
+kind by its own module (tools, knowledge, folders, numbers, campaigns)."""
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
-import math
 import time
-from typing import Any, Awaitable, Callable
-from urllib.parse import urlencode
+from typing import Awaitable, Callable
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
@@ -19,10 +17,20 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from . import fields as F
+from .answers import (answer as _json, choice_param as _choice_param, int_param as _int_param, json_body as _json_body,
+                      laravel_page, message as _message, object_body, page_params, path_id,
+                      validation_failed)
+from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
 from .faults import Decision, Faults, Stats
+from .folders import Folders, Labels
+from .kind import Kind
+from .knowledge import Documents, Knowledgebases
+from .numbers import PhoneNumbers, SipTrunks
+from .seeds import seed
 from .store import Store
-from .validation import MODES, Errors, Request as AssistantRequest
+from .tools import Tools
+from .validation import MODES, Errors, Owned, Request as AssistantRequest
 
 API_PREFIX = "/api"
 DIALECTS = ("both", "v1", "v2")
@@ -48,18 +56,6 @@ async def _dropped_connection(scope, receive, send) -> None:
     raise InjectedDrop("connection dropped after the write was committed (fault injection)")
 
 
-def _json(status: int, body: Any, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _message(status: int, message: str, **extra: Any) -> JSONResponse:
-    return _json(status, {"message": message, **extra})
-
-
-def validation_failed(errors: Errors) -> JSONResponse:
-    return _json(422, {"message": "Validation failed", "errors": errors})
-
-
 NOT_YOURS = "Assistant not found or does not belong to the authenticated user."
 
 
@@ -80,6 +76,17 @@ class Platform:
         self.dialect = dialect
         self.admin_token = admin_token
         self.stats = Stats()
+        if store.meta("seeded") is None:
+            self._seed()
+        documents = Documents(self)
+        kinds: list[Kind] = [Tools(self), Knowledgebases(self, documents), documents, Folders(self), Labels(self),
+                             PhoneNumbers(self), SipTrunks(self), Campaigns(self)]
+        self.kinds = {kind.name: kind for kind in kinds}
+
+    def _seed(self) -> None:
+        """The tenants' initial objects (the catalogue's), once per database."""
+        seed(self.store, self.catalog)
+        self.store.set_meta("seeded", "1")
 
     # --- the pipeline every platform request goes through ---
 
@@ -106,7 +113,9 @@ class Platform:
         while (remaining := due - time.monotonic()) > 0:
             await asyncio.sleep(remaining)
 
-    def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False) -> Route:
+    def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False,
+                 kind: str = "assistants") -> Route:
+        """A platform route: rate limit, token, faults (those of its kind), the journal of writes, latency."""
         route_name = f"{method} {template}"
 
         async def run(request: Request) -> Response:
@@ -118,7 +127,8 @@ class Platform:
                 response = await serve(request, decision)
                 if isinstance(response, Response):
                     response.headers.update(decision.headers())
-                await self._answer_at(arrived)
+                if self.faults.applies(kind):
+                    await self._answer_at(arrived)
                 return response
             finally:
                 self.stats.left()
@@ -132,7 +142,7 @@ class Platform:
                 return _json(401, {"error": "Invalid API key",
                                    "message": "The API key is missing or invalid. Send Authorization: Bearer "
                                               "<your API key>."})
-            if self.faults.fail_before():
+            if self.faults.fail_before(kind):
                 return _message(500, "Server Error")
             if write:
                 path = request.url.path
@@ -140,7 +150,7 @@ class Platform:
                                    await _json_body(request))
             response = await handler(request, tenant)
             if write and response.status_code < 300:
-                failure = self.faults.fail_after_commit()
+                failure = self.faults.fail_after_commit(kind)
                 if failure == "500":
                     return _message(500, "Server Error")
                 if failure == "drop":
@@ -152,8 +162,7 @@ class Platform:
     # --- assistants ---
 
     def _request(self, tenant: Tenant) -> AssistantRequest:
-        return AssistantRequest(self.catalog, tenant, self.dialect,
-                                lambda number_id: self.store.inbound_holders(tenant.user_id, number_id))
+        return AssistantRequest(self.catalog, tenant, self.dialect, Owned(self.store, tenant.user_id))
 
     async def create(self, request: Request, tenant: Tenant) -> Response:
         body = await _json_body(request)
@@ -183,36 +192,13 @@ class Platform:
         return _message(200, "Assistant deleted successfully")
 
     async def list(self, request: Request, tenant: Tenant) -> Response:
-        errors: Errors = {}
-        per_page = _int_param(request, "per_page", 10, 1, 100, errors)
-        page = _int_param(request, "page", 1, 1, None, errors)
+        page, per_page, errors = page_params(request, 10)
         if errors:
             return validation_failed(errors)
         rows, total = self.store.page(tenant.user_id, page, per_page)
-        last_page = max(1, math.ceil(total / per_page))
-        path = str(request.url.replace(query="", fragment=""))
-        others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
-
-        def page_url(number: int) -> str:
-            return f"{path}?{urlencode([*others, ('page', number)])}"
-
-        first = (page - 1) * per_page + 1
         root = str(request.base_url).rstrip("/")
-        return _json(200, {
-            "current_page": page,
-            "data": [F.read_shape(row, self.catalog, root) for row in rows],
-            "first_page_url": page_url(1),
-            "from": first if rows else None,
-            "last_page": last_page,
-            "last_page_url": page_url(last_page),
-            "links": _links(page, last_page, page_url),
-            "next_page_url": page_url(page + 1) if page < last_page else None,
-            "path": path,
-            "per_page": per_page,
-            "prev_page_url": page_url(page - 1) if page > 1 else None,
-            "to": first + len(rows) - 1 if rows else None,
-            "total": total,
-        })
+        return _json(200, laravel_page(request, [F.read_shape(row, self.catalog, root) for row in rows], total, page,
+                                       per_page))
 
     async def outbound(self, request: Request, tenant: Tenant) -> Response:
         return _json(200, [{"id": row["id"], "uuid": row["uuid"], "name": row["fields"].get("name"),
@@ -269,10 +255,12 @@ class Platform:
             return validation_failed(errors)
         held = self.store.held_numbers(tenant.user_id)
         return _json(200, [
-            {"id": n.id, "phone_number": n.phone_number, "country_code": n.country_code,
-             "type_label": n.type_label, "is_available": n.id not in held}
-            for n in tenant.phone_numbers
-            if kind != "inbound" or (not n.caller_id and n.id not in held)])
+            {"id": row["id"], "phone_number": n["phone_number"], "country_code": n["country_code"],
+             "type_label": n["type_label"], "is_available": row["id"] not in held}
+            for row in self.store.objects("phone_number", tenant.user_id) if not (n := row["fields"]).get(
+                "release_scheduled")
+            # A caller ID never takes calls (its type_label says it); a held number is another inbound's.
+            and (kind != "inbound" or (n["type"] != "caller_id" and row["id"] not in held))])
 
     # --- admin endpoints: never part of the platform contract, never reachable with a tenant's token ---
 
@@ -308,10 +296,49 @@ class Platform:
         return _json(200, {"in_flight": self.stats.in_flight, "max_in_flight": self.stats.max_in_flight})
 
     async def reset(self, request: Request) -> Response:
-        self.store.reset()
+        with self.store.lock:
+            self.store.reset()
+            self._seed()
         self.stats.reset()
         self.faults.limiter.reset()
         return _message(200, "Emulator reset.")
+
+    # --- objects of any kind, as a dashboard user changes them (drift tests) ---
+
+    def _target(self, request: Request) -> tuple[str, Tenant | None, dict | None] | Response:
+        """The admin endpoints' object: (kind, the tenant owning it, its row), or the 404 naming what is wrong."""
+        kind, object_id = request.path_params["kind"], path_id(request)
+        if kind != "assistants" and kind not in self.kinds:
+            return _message(404, f"Unknown kind {kind}: expected assistants, {', '.join(self.kinds)}.")
+        row = None if object_id is None else self.store.get_any(object_id) if kind == "assistants" else \
+            self.store.object(self.kinds[kind].table_kind, object_id)
+        if row is None:
+            return _message(404, f"No object {request.path_params['id']} of kind {kind}.")
+        return kind, next((t for t in self.catalog.tenants if t.user_id == row["user_id"]), None), row
+
+    async def patch_object(self, request: Request) -> Response:
+        target = self._target(request)
+        if isinstance(target, Response):
+            return target
+        kind, tenant, row = target
+        body = await object_body(request)
+        if kind != "assistants":
+            return self.kinds[kind].admin_update(tenant, row["id"], body)
+        with self.store.lock:
+            record, _, errors = self._request(tenant).apply(body, row)
+            if errors:
+                return validation_failed(errors)
+            row = self.store.update(tenant.user_id, row["id"], record)
+        return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
+
+    async def get_object(self, request: Request) -> Response:
+        """An object as stored, write-only fields and secrets included (what no API answer shows)."""
+        target = self._target(request)
+        if isinstance(target, Response):
+            return target
+        _, _, row = target
+        return _json(200, {"id": row["id"], "user_id": row["user_id"], "fields": row["fields"],
+                           "created_at": row["created_at"], "updated_at": row["updated_at"]})
 
     def api_routes(self) -> list[Route]:
         return [
@@ -320,12 +347,17 @@ class Platform:
             self.endpoint("GET", "/user/assistants/outbound", self.outbound),
             self.endpoint("PUT", "/user/assistant/{id}", self.update, write=True),
             self.endpoint("DELETE", "/user/assistant/{id}", self.delete, write=True),
-            self.endpoint("GET", "/user/assistants/voices", self.voices),
-            self.endpoint("GET", "/user/assistants/languages", self.languages),
-            self.endpoint("GET", "/user/assistants/models", self.models),
-            self.endpoint("GET", "/user/assistants/synthesizer-providers", self.synthesizer_providers),
-            self.endpoint("GET", "/user/assistants/transcriber-providers", self.transcriber_providers),
-            self.endpoint("GET", "/user/assistants/phone-numbers", self.phone_numbers),
+            self.endpoint("GET", "/user/assistants/voices", self.voices, kind="catalogues"),
+            self.endpoint("GET", "/user/assistants/languages", self.languages, kind="catalogues"),
+            self.endpoint("GET", "/user/assistants/models", self.models, kind="catalogues"),
+            self.endpoint("GET", "/user/assistants/synthesizer-providers", self.synthesizer_providers,
+                          kind="catalogues"),
+            self.endpoint("GET", "/user/assistants/transcriber-providers", self.transcriber_providers,
+                          kind="catalogues"),
+            self.endpoint("GET", "/user/assistants/phone-numbers", self.phone_numbers, kind="catalogues"),
+            # The SIP trunk paths come before /user/phone-numbers/{id}, which would take "sip-trunks" as an id.
+            *self.kinds["sip_trunks"].routes(),
+            *(route for name, kind in self.kinds.items() if name != "sip_trunks" for route in kind.routes()),
         ]
 
     def routes(self) -> list:
@@ -337,6 +369,8 @@ class Platform:
             self.admin(self.get_requests, "GET", "/_emulator/requests"),
             self.admin(self.get_concurrency, "GET", "/_emulator/concurrency"),
             self.admin(self.reset, "POST", "/_emulator/reset"),
+            self.admin(self.get_object, "GET", "/_emulator/objects/{kind}/{id}"),
+            self.admin(self.patch_object, "PATCH", "/_emulator/objects/{kind}/{id}"),
         ]
 
     async def http_error(self, request: Request, exc: HTTPException) -> Response:
@@ -361,64 +395,6 @@ class Platform:
 def _bearer(request: Request) -> str:
     scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
-
-
-async def _json_body(request: Request) -> Any:
-    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty."""
-    if not hasattr(request.state, "json_body"):
-        raw = await request.body()
-        try:
-            request.state.json_body = json.loads(raw) if raw else {}
-        except (ValueError, UnicodeDecodeError):
-            request.state.json_body = {}
-    return request.state.json_body
-
-
-def _int_param(request: Request, name: str, default: int | None, low: int | None, high: int | None,
-               errors: Errors) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return default
-    attr = name.replace("_", " ")
-    try:
-        value = int(raw)
-    except ValueError:
-        errors[name] = [f"The {attr} field must be an integer."]
-        return default
-    if low is not None and value < low:
-        errors[name] = [f"The {attr} field must be at least {low}."]
-    elif high is not None and value > high:
-        errors[name] = [f"The {attr} field must not be greater than {high}."]
-    return value
-
-
-def _choice_param(request: Request, name: str, choices: tuple[str, ...], errors: Errors) -> str | None:
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    if raw not in choices:
-        errors[name] = [f"The selected {name.replace('_', ' ')} is invalid."]
-    return raw
-
-
-def _links(page: int, last_page: int, page_url: Callable[[int], str]) -> list[dict]:
-    """Laravel's paginator links: previous, the page numbers (elided around the current one), next."""
-    if last_page <= 12:
-        numbers: list[int | None] = list(range(1, last_page + 1))
-    else:
-        window = set(range(max(1, page - 3), min(last_page, page + 3) + 1)) | {1, 2, last_page - 1, last_page}
-        numbers = []
-        for n in sorted(window):
-            if numbers and n - numbers[-1] > 1:
-                numbers.append(None)
-            numbers.append(n)
-    links = [{"url": page_url(page - 1) if page > 1 else None, "label": "&laquo; Previous", "active": False}]
-    for n in numbers:
-        links.append({"url": None, "label": "...", "active": False} if n is None
-                     else {"url": page_url(n), "label": str(n), "active": n == page})
-    links.append({"url": page_url(page + 1) if page < last_page else None, "label": "Next &raquo;",
-                  "active": False})
-    return links
 
 
 def create_app(platform: Platform) -> Starlette:

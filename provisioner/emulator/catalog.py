@@ -1,13 +1,15 @@
 """The emulator's catalogue: voices, languages, models, providers and tenants, read from YAML (API.md's format).
 
 Unknown keys are ignored (and kept on voices/providers, which answer them back). Older files load too: without
-`models` every model name is accepted, and without `iso_2` the code is derived from the language's name.
+`models` every model name is accepted, without `iso_2` the code is derived from the language's name, and without
+provider lists the shipped ones are kept. A tenant may start with objects of every kind (docs/emulator.md); they
+are checked by the same rules as the API's creates. A bad file is reported by file, line and field.
 """
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -91,13 +93,16 @@ class Provider(BaseModel):
 
 
 class PhoneNumber(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """A number the tenant starts with; its kind is its `type_label` (`Normal`, `Caller ID`, `SIP`). A SIP trunk
+    also carries the trunk's create fields (sip_username, sip_password, ...); any number may carry `nickname`,
+    `sms_capable` and `region`."""
+    model_config = ConfigDict(extra="allow")
 
     id: int
     phone_number: str
     country_code: str = "US"
     type_label: str = "Normal"
-    # A caller-ID number shows on outbound calls and can never receive calls (no inbound assistant).
+    # Older catalogues marked a caller ID with this key; `type_label: Caller ID` alone says it now.
     caller_id: bool = False
 
 
@@ -107,13 +112,19 @@ class Tenant(BaseModel):
     token: str = Field(min_length=1)
     user_id: int
     phone_numbers: list[PhoneNumber] = Field(default_factory=list)
-    # The tenant's own mid-call tools (`tool_ids`) and knowledge bases (`knowledgebase_id`); when a list is
-    # absent, any id is accepted.
-    tool_ids: list[int] | None = None
-    knowledgebase_ids: list[int] | None = None
-
-    def number(self, number_id) -> PhoneNumber | None:
-        return next((n for n in self.phone_numbers if n.id == number_id), None)
+    # Initial objects of the other kinds, each a create body of its kind (plus an optional `id`); a knowledge
+    # base may list its `documents`. Checked by the API's own rules when the catalogue loads.
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    knowledgebases: list[dict[str, Any]] = Field(default_factory=list)
+    folders: list[dict[str, Any]] = Field(default_factory=list)
+    labels: list[dict[str, Any]] = Field(default_factory=list)
+    # Older catalogues: ids of tools and knowledge bases the tenant owns (started as placeholder objects).
+    tool_ids: list[int] = Field(default_factory=list)
+    knowledgebase_ids: list[int] = Field(default_factory=list)
+    # False: a number purchase answers 402 (no payment method on the account).
+    payment_method: bool = True
+    # False: starting a campaign answers 400 (insufficient balance).
+    balance: bool = True
 
 
 class Catalog(BaseModel):
@@ -126,13 +137,6 @@ class Catalog(BaseModel):
     synthesizer_providers: list[Provider] = Field(default_factory=list)
     transcriber_providers: list[Provider] = Field(default_factory=list)
     tenants: list[Tenant] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> "Catalog":
-        tokens = [t.token for t in self.tenants]
-        if len(set(tokens)) != len(tokens):
-            raise ValueError("two tenants share a token")
-        return self
 
     def tenant_for_token(self, token: str) -> Tenant | None:
         return next((t for t in self.tenants if t.token == token), None)
@@ -164,18 +168,77 @@ class Catalog(BaseModel):
         return next((p for p in self.transcriber_providers if p.id == provider_id), None)
 
 
+PROVIDER_KEYS = ("synthesizer_providers", "transcriber_providers")
+# libyaml's loader when PyYAML was built with it: the pure-Python one takes a tenth of a second per catalogue.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+Location = tuple  # a field's path in the file: ("tenants", 0, "tools", 1, "name")
+
+
+def _shipped_text() -> str:
+    return resources.files(__package__).joinpath("default_catalog.yaml").read_text(encoding="utf-8")
+
+
 def load_catalog(path: str | Path | None = None) -> Catalog:
-    """The catalogue at `path`, or the shipped default."""
+    """The catalogue at `path`, or the shipped default. A bad one raises ValueError naming the file, and each
+    problem's line and field."""
     if path is None:
-        text = resources.files(__package__).joinpath("default_catalog.yaml").read_text(encoding="utf-8")
-        source = "the default catalogue"
+        text, source = _shipped_text(), "the default catalogue"
     else:
-        text = Path(path).read_text(encoding="utf-8")
-        source = str(path)
+        text, source = Path(path).read_text(encoding="utf-8"), str(path)
     try:
-        data = yaml.safe_load(text)
-        if not isinstance(data, dict):
-            raise ValueError("a catalogue is a mapping with voices, languages and tenants")
-        return Catalog.model_validate(data)
-    except (ValidationError, yaml.YAMLError, ValueError) as error:
-        raise ValueError(f"invalid catalogue {source}: {error}") from None
+        data = yaml.load(text, Loader=_LOADER)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ValueError(f"invalid catalogue {source}{where}: not YAML ({getattr(error, 'problem', None) or error})"
+                         ) from None
+    if not isinstance(data, dict):
+        raise ValueError(f"invalid catalogue {source}, line 1: a catalogue is a mapping with voices, languages and "
+                         "tenants")
+    if path is not None:
+        shipped = yaml.load(_shipped_text(), Loader=_LOADER)
+        for key in PROVIDER_KEYS:   # the platform always has providers: a file without them keeps the shipped
+            if data.get(key) is None:
+                data[key] = shipped[key]
+    try:
+        catalog = Catalog.model_validate(data)
+    except ValidationError as error:
+        catalog = None
+        problems = [(e["loc"], e["msg"].removeprefix("Value error, ")) for e in error.errors(include_url=False)]
+    else:
+        from .seeds import problems as seed_problems   # the kinds' rules (their modules import this one)
+        problems = _duplicate_tokens(catalog) + seed_problems(catalog)
+    if problems:
+        lines = [f"  line {_line(text, loc)}: {_field(loc)}: {problem}" for loc, problem in problems]
+        raise ValueError(f"invalid catalogue {source}:\n" + "\n".join(lines))
+    return catalog
+
+
+def _duplicate_tokens(catalog: Catalog) -> list[tuple[Location, str]]:
+    seen: set[str] = set()
+    problems = []
+    for i, tenant in enumerate(catalog.tenants):
+        if tenant.token in seen:
+            problems.append((("tenants", i, "token"), "two tenants share a token"))
+        seen.add(tenant.token)
+    return problems
+
+
+def _field(loc: Location) -> str:
+    return ".".join(str(part) for part in loc) or "(the whole file)"
+
+
+def _line(text: str, loc: Location) -> int:
+    """The line of the deepest node of `loc` present in the YAML text (1-based)."""
+    node = yaml.compose(text, Loader=_LOADER)
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            found = next((value for key, value in node.value if key.value == str(part)), None)
+            if found is None:
+                break
+            node = found
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+    return node.start_mark.line + 1 if node is not None else 1

@@ -35,8 +35,15 @@ def _rate_limit(ctx, param, value: str) -> str:
 @click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
               help="Share of writes that take effect, then answer 500 or drop the connection.")
 @click.option("--seed", type=int, help="Seed for the fault injection.")
+@click.option("--document-delay-ms", default=300.0, show_default=True, type=click.FloatRange(0, 3_600_000),
+              help="How long a new knowledge-base document reads processing.")
+@click.option("--document-failure-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of new documents whose processing fails.")
+@click.option("--tool-limit", type=click.IntRange(0), help="The plan's mid-call tool limit (default: none).")
+@click.option("--campaign-limit", type=click.IntRange(0), help="The plan's campaign limit (default: none).")
 def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, latency_ms, error_rate,
-                     commit_fail_rate, seed) -> None:
+                     commit_fail_rate, seed, document_delay_ms, document_failure_rate, tool_limit,
+                     campaign_limit) -> None:
     """Run the local platform (docs/emulator.md) under http://HOST:PORT/api, with optional faults and rate limits."""
     from .server import bind, build_platform, serve
 
@@ -44,7 +51,10 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
     try:
         platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
                                                              rate_limit=rate_limit,
-                                                             commit_fail_rate=commit_fail_rate, seed=seed),
+                                                             commit_fail_rate=commit_fail_rate, seed=seed,
+                                                             document_delay_ms=document_delay_ms,
+                                                             document_failure_rate=document_failure_rate,
+                                                             tool_limit=tool_limit, campaign_limit=campaign_limit),
                                   dialect=dialect, admin_token=admin_token)
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None

@@ -16,6 +16,8 @@ DOCUMENTED_RATE_LIMIT = "100/60s,20/10s"   # API.md: 100 a minute, bursts of at 
 # With rate limits off the headers are still sent, with this limit.
 UNLIMITED = 1_000_000
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+KINDS = ("assistants", "catalogues", "tools", "knowledgebases", "documents", "folders", "labels", "phone_numbers",
+         "sip_trunks", "campaigns")
 
 
 def parse_rate_limit(spec: str) -> list[tuple[int, float]]:
@@ -47,6 +49,23 @@ class FaultSettings(BaseModel):
     # Share of writes that take effect and then answer 500 or drop the connection.
     commit_fail_rate: float = Field(0, ge=0, le=1)
     seed: int | None = None
+    # The kinds the latency and the faults above apply to (assistants, catalogues, tools, knowledgebases,
+    # documents, folders, labels, phone_numbers, sip_trunks, campaigns); null: every request.
+    kinds: list[str] | None = None
+    # How long a new document reads `processing`, and the share of documents whose processing fails.
+    document_delay_ms: float = Field(300, ge=0, le=3_600_000)
+    document_failure_rate: float = Field(0, ge=0, le=1)
+    # Plan limits: mid-call tools (a 422 without `errors` beyond it) and campaigns (403); null: none.
+    tool_limit: int | None = Field(None, ge=0)
+    campaign_limit: int | None = Field(None, ge=0)
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds(cls, value):
+        unknown = sorted(set(value or ()) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kind {', '.join(unknown)}: expected some of {', '.join(KINDS)}")
+        return value
 
     @field_validator("rate_limit", mode="before")
     @classmethod
@@ -142,17 +161,22 @@ class Faults:
         self.configure(merged)
         return merged
 
-    def fail_before(self) -> bool:
-        return self._chance(self.settings.error_rate)
+    def applies(self, kind: str) -> bool:
+        """Whether the latency and faults touch a request of this kind."""
+        kinds = self.settings.kinds
+        return kinds is None or kind in kinds
 
-    def fail_after_commit(self) -> str | None:
+    def fail_before(self, kind: str) -> bool:
+        return self.applies(kind) and self.chance(self.settings.error_rate)
+
+    def fail_after_commit(self, kind: str) -> str | None:
         """'500' or 'drop' when this committed write should not be acknowledged."""
-        if not self._chance(self.settings.commit_fail_rate):
+        if not self.applies(kind) or not self.chance(self.settings.commit_fail_rate):
             return None
         with self._lock:
             return "drop" if self._random.random() < 0.5 else "500"
 
-    def _chance(self, rate: float) -> bool:
+    def chance(self, rate: float) -> bool:
         if rate <= 0:
             return False
         with self._lock:

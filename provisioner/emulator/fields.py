@@ -35,7 +35,7 @@ V2_SETTINGS = frozenset({
     "synthesizer_provider_id", "transcriber_provider_id", "chat_llm_fallback_id", "turn_detection_threshold",
     "filler_config", "max_initial_silence_duration", "ringing_time", "reengagement_prompt", "voice_mail_message",
     "ambient_sound", "conversation_inactivity_timeout", "conversation_ended_retrigger",
-    "conversation_ended_webhook_url",
+    "conversation_ended_webhook_url", "folder_id", "label_ids",
 })
 V2_ONLY = V2_RENAMED | V2_SETTINGS
 # Fields both dialects share, under the same name.
@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
     "speech_speed": 1.0, "endpoint_sensitivity": 0.5, "interrupt_sensitivity": 0.5, "ambient_sound_volume": 0.5,
     "max_duration": 600, "max_silence_duration": 40, "reengagement_interval": 30, "ringing_time": 30,
     "tts_emotion_enabled": True, "conversation_inactivity_timeout": 30, "conversation_ended_retrigger": False,
-    "variables": {}, "post_call_schema": [], "tools": [], "tool_ids": [], "secondary_language_ids": [],
+    "variables": {}, "post_call_schema": [], "tools": [], "tool_ids": [], "secondary_language_ids": [], "label_ids": [],
 }
 CANONICAL = (sorted((SHARED | V2_ONLY) - {"tools"}) + ["tools", "llm_model"])
 
@@ -107,7 +107,7 @@ READ_AS_DECIMAL = ("llm_temperature", "voice_stability", "voice_similarity", "sp
 READ_AS_ONE_OR_ZERO = ("fillers", "end_call_on_voicemail")
 WRITE_ONLY = ("use_min_interrupt_words", "tool_ids", "secondary_language_ids", "tts_emotion_enabled",
               "chat_llm_fallback_id", "turn_detection_threshold", "reengagement_prompt", "voice_mail_message",
-              "conversation_inactivity_timeout", "llm_model")
+              "conversation_inactivity_timeout", "llm_model", "folder_id", "label_ids")
 ENGINE_IDS = {"pipeline": 1, "multimodal": 2, "dualplex": 3}
 
 

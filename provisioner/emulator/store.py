@@ -1,4 +1,6 @@
-"""SQLite persistence for the emulator: one row per assistant, its canonical record as JSON; soft deletes."""
+"""SQLite persistence for the emulator: one row per assistant (its canonical record as JSON; soft deletes), and one
+row per object of every other kind (tools, knowledge bases, documents, folders, labels, phone numbers and SIP
+trunks, campaigns) in one table, keyed by kind, owner and parent. Lists are one query each."""
 from __future__ import annotations
 
 import json
@@ -6,7 +8,7 @@ import sqlite3
 import threading
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable, Iterable
 
 # A table name of its own, so that a database file from an older emulator is never misread.
 SCHEMA = """
@@ -25,7 +27,19 @@ CREATE TABLE IF NOT EXISTS platform_assistants (
 );
 CREATE INDEX IF NOT EXISTS platform_assistants_user ON platform_assistants (user_id, deleted_at, id);
 CREATE INDEX IF NOT EXISTS platform_assistants_number ON platform_assistants (user_id, phone_number_id);
+CREATE TABLE IF NOT EXISTS platform_objects (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    user_id INTEGER NOT NULL,
+    parent_id INTEGER,
+    fields TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS platform_objects_owner ON platform_objects (kind, user_id, parent_id, id);
+CREATE TABLE IF NOT EXISTS platform_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+LIVE = "user_id = ? AND deleted_at IS NULL"
 
 
 def _now() -> str:
@@ -107,8 +121,126 @@ class Store:
 
     def reset(self) -> None:
         with self._lock:
-            self._db.execute("DELETE FROM platform_assistants")
-            self._db.execute("DELETE FROM sqlite_sequence WHERE name = 'platform_assistants'")
+            for table in ("platform_assistants", "platform_objects", "platform_meta"):
+                self._db.execute(f"DELETE FROM {table}")
+            self._db.execute("DELETE FROM sqlite_sequence")
+
+    # --- assistants, as the other kinds see them ---
+
+    def assistant_counts(self, user_id: int, field: str) -> dict[int, int]:
+        """How many live assistants hold each value of an integer field (a folder's, a knowledge base's)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT json_extract(fields, '$.{field}') AS ref, COUNT(*) FROM platform_assistants WHERE {LIVE} "
+                "AND ref IS NOT NULL GROUP BY ref", (user_id,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def assistant_list_counts(self, user_id: int, field: str) -> dict[int, int]:
+        """How many live assistants carry each id of a list field (a label's)."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT item.value, COUNT(*) FROM platform_assistants, json_each(platform_assistants.fields, "
+                f"'$.{field}') AS item WHERE {LIVE} GROUP BY item.value", (user_id,)).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def rewrite_assistants(self, user_id: int, where: str, params: tuple, change: Callable[[dict], None]) -> int:
+        """Apply `change` to the canonical record of every live assistant of the user matching `where` (SQL on
+        platform_assistants), as the platform's side effects do; returns how many changed."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM platform_assistants WHERE {LIVE} AND ({where})",
+                                    (user_id, *params)).fetchall()
+            for row in rows:
+                fields = json.loads(row["fields"])
+                change(fields)
+                self._db.execute("UPDATE platform_assistants SET fields = ?, type = ?, phone_number_id = ?, "
+                                 "updated_at = ? WHERE id = ?", (json.dumps(fields), fields.get("type"),
+                                                                 fields.get("phone_number_id"), _now(), row["id"]))
+        return len(rows)
+
+    def get_any(self, assistant_id: int) -> dict[str, Any] | None:
+        """A live assistant of whichever tenant (the admin endpoints)."""
+        with self._lock:
+            row = self._db.execute("SELECT * FROM platform_assistants WHERE id = ? AND deleted_at IS NULL",
+                                   (assistant_id,)).fetchone()
+        return self._row(row) if row else None
+
+    # --- the other kinds ---
+
+    def objects(self, kind: str, user_id: int, parent_id: int | None = None, *, limit: int = -1,
+                offset: int = 0) -> list[dict[str, Any]]:
+        """A tenant's objects of a kind (under one parent when given), oldest first."""
+        with self._lock:
+            if parent_id is None:
+                rows = self._db.execute("SELECT * FROM platform_objects WHERE kind = ? AND user_id = ? ORDER BY id "
+                                        "LIMIT ? OFFSET ?", (kind, user_id, limit, offset)).fetchall()
+            else:
+                rows = self._db.execute("SELECT * FROM platform_objects WHERE kind = ? AND user_id = ? AND "
+                                        "parent_id = ? ORDER BY id LIMIT ? OFFSET ?",
+                                        (kind, user_id, parent_id, limit, offset)).fetchall()
+        return [self._object(r) for r in rows]
+
+    def count(self, kind: str, user_id: int) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM platform_objects WHERE kind = ? AND user_id = ?",
+                                    (kind, user_id)).fetchone()[0]
+
+    def object(self, kind: str, object_id: int | None, user_id: int | None = None) -> dict[str, Any] | None:
+        """One object of a kind: the tenant's, or (user_id None) whichever tenant's."""
+        if object_id is None:
+            return None
+        with self._lock:
+            row = self._db.execute("SELECT * FROM platform_objects WHERE kind = ? AND id = ?",
+                                   (kind, object_id)).fetchone()
+        if row is None or (user_id is not None and row["user_id"] != user_id):
+            return None
+        return self._object(row)
+
+    def field_values(self, kind: str, field: str) -> set:
+        """One field's values over every tenant's objects of a kind (numbers already taken, for the shop)."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT json_extract(fields, '$.{field}') FROM platform_objects WHERE kind = ?",
+                                    (kind,)).fetchall()
+        return {r[0] for r in rows}
+
+    def insert(self, kind: str, user_id: int, fields: dict[str, Any], parent_id: int | None = None,
+               object_id: int | None = None) -> dict[str, Any]:
+        now = _now()
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO platform_objects (id, kind, user_id, parent_id, fields, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (object_id, kind, user_id, parent_id, json.dumps(fields), now, now))
+            return self.object(kind, cursor.lastrowid)
+
+    def replace(self, kind: str, object_id: int, fields: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self._db.execute("UPDATE platform_objects SET fields = ?, updated_at = ? WHERE kind = ? AND id = ?",
+                             (json.dumps(fields), _now(), kind, object_id))
+            return self.object(kind, object_id)
+
+    def remove(self, kind: str, object_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM platform_objects WHERE kind = ? AND id = ?",
+                                 [(kind, i) for i in object_ids])
+
+    def remove_children(self, kind: str, parent_id: int) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM platform_objects WHERE kind = ? AND parent_id = ?", (kind, parent_id))
+
+    def rewrite_objects(self, kind: str, user_id: int, change: Callable[[dict], bool]) -> None:
+        """Apply `change` to every object of a kind of the tenant; those it reports changed are saved."""
+        with self._lock:
+            for row in self.objects(kind, user_id):
+                if change(row["fields"]):
+                    self.replace(kind, row["id"], row["fields"])
+
+    def meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM platform_meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO platform_meta (key, value) VALUES (?, ?)", (key, value))
 
     def close(self) -> None:
         with self._lock:
@@ -118,6 +250,12 @@ class Store:
         row = self._db.execute("SELECT * FROM platform_assistants WHERE id = ? AND user_id = ? AND deleted_at IS "
                                "NULL", (assistant_id, user_id)).fetchone()
         return self._row(row) if row else None
+
+    @staticmethod
+    def _object(row: sqlite3.Row) -> dict[str, Any]:
+        return {"id": row["id"], "kind": row["kind"], "user_id": row["user_id"], "parent_id": row["parent_id"],
+                "fields": json.loads(row["fields"]), "created_at": row["created_at"],
+                "updated_at": row["updated_at"]}
 
     @staticmethod
     def _row(row: sqlite3.Row) -> dict[str, Any]:

@@ -142,7 +142,7 @@ def url(value, key, errors):
     return value
 
 
-def _object(value, key, errors):
+def mapping(value, key, errors):
     """A JSON object (PHP's empty array `[]` counts as an empty one)."""
     if value == []:
         return {}
@@ -151,24 +151,24 @@ def _object(value, key, errors):
     return value
 
 
-def _list(value, key, errors):
+def array(value, key, errors):
     if not isinstance(value, list):
         return add(errors, key, f"The {attr(key)} field must be an array.") or INVALID
     return value
 
 
 def integer_list(value, key, errors):
-    if _list(value, key, errors) is INVALID:
+    if array(value, key, errors) is INVALID:
         return INVALID
     out = [integer()(item, f"{key}.{i}", errors) for i, item in enumerate(value)]
     return INVALID if INVALID in out else out
 
 
 def variables(value, key, errors):
-    return _object(value, key, errors)
+    return mapping(value, key, errors)
 
 
-def _nested(item: dict, key: str, errors: Errors, rules: dict[str, tuple[Checker, bool]]) -> dict | object:
+def nested(item: dict, key: str, errors: Errors, rules: dict[str, tuple[Checker, bool]]) -> dict | object:
     """Check an object's keys: rules are (checker, required); other keys are kept as sent."""
     ok = True
     out = dict(item)
@@ -196,15 +196,15 @@ def post_call_schema(dialect: str) -> Checker:
                  "type": (one_of("string", "number", "bool"), True), "description": (string(), True)}
 
     def field(item, sub, errors):
-        checked = _nested(item, sub, errors, rules)
+        checked = nested(item, sub, errors, rules)
         return INVALID if checked is INVALID else {k: checked[k] for k in ("name", "type", "description")}
 
-    return lambda value, key, errors: _objects(value, key, errors, field)
+    return lambda value, key, errors: objects_of(value, key, errors, field)
 
 
-def _objects(value, key, errors, check_item: Callable[[dict, str, Errors], Any]):
+def objects_of(value, key, errors, check_item: Callable[[dict, str, Errors], Any]):
     """A list of objects (Laravel's `array` of arrays), each checked by `check_item(item, its key, errors)`."""
-    if _list(value, key, errors) is INVALID:
+    if array(value, key, errors) is INVALID:
         return INVALID
     out = []
     for i, item in enumerate(value):
@@ -218,10 +218,10 @@ def _objects(value, key, errors, check_item: Callable[[dict, str, Errors], Any])
 
 
 def end_call_tool(value, key, errors):
-    if _object(value, key, errors) is INVALID:
+    if mapping(value, key, errors) is INVALID:
         return INVALID
     value = value or {}
-    checked = _nested(value, key, errors, {"description": (string(500), False)})
+    checked = nested(value, key, errors, {"description": (string(500), False)})
     if checked is INVALID:
         return INVALID
     return {"description": checked["description"]} if checked.get("description") is not None else {}
@@ -241,7 +241,7 @@ TOOL_RULES: dict[str, dict[str, tuple[Checker, bool]]] = {
 
 
 def tools(value, key, errors):
-    return _objects(value, key, errors, _tool)
+    return objects_of(value, key, errors, _tool)
 
 
 def _tool(item, sub, errors):
@@ -251,18 +251,18 @@ def _tool(item, sub, errors):
     if item["type"] not in TOOL_TYPES:
         add(errors, f"{sub}.type", f"The selected {attr(sub)}.type is invalid.")
         return INVALID
-    return _nested(item, sub, errors, TOOL_RULES[item["type"]])
+    return nested(item, sub, errors, TOOL_RULES[item["type"]])
 
 
 def filler_config(value, key, errors):
-    if _object(value, key, errors) is INVALID:
+    if mapping(value, key, errors) is INVALID:
         return INVALID
     out, ok = {}, True
     for name in ("positive", "negative", "question", "neutral"):
         if value.get(name) is None:
             continue
         sub = f"{key}.{name}"
-        if _list(value[name], sub, errors) is INVALID:
+        if array(value[name], sub, errors) is INVALID:
             ok = False
             continue
         items = [string(255)(s, f"{sub}.{i}", errors) for i, s in enumerate(value[name])]
@@ -305,6 +305,7 @@ def rules_for(dialect: str) -> dict[str, Checker]:
         "ringing_time": integer(1, 60), "reengagement_prompt": string(1000), "voice_mail_message": string(1000),
         "ambient_sound": one_of(*AMBIENT_SOUNDS), "conversation_inactivity_timeout": integer(1, 1440),
         "conversation_ended_retrigger": boolean, "conversation_ended_webhook_url": url,
+        "folder_id": integer(), "label_ids": integer_list,
     }
 
 
@@ -325,12 +326,11 @@ def detect_dialect(sent: set[str], stored_dialect: str | None) -> str:
 class Request:
     """One create (existing=None) or update of an assistant."""
 
-    def __init__(self, catalog: Catalog, tenant: Tenant, server_dialect: str,
-                 inbound_holders: Callable[[int], list[int]]):
+    def __init__(self, catalog: Catalog, tenant: Tenant, server_dialect: str, owned: "Owned"):
         self.catalog = catalog
         self.tenant = tenant
         self.server_dialect = server_dialect
-        self.inbound_holders = inbound_holders
+        self.owned = owned
 
     def apply(self, body: Any, existing: dict | None) -> tuple[dict | None, str, Errors]:
         """(the new canonical record, the body's dialect, errors)."""
@@ -515,30 +515,53 @@ class Request:
         # Phone numbers: the tenant's own; an inbound one neither a caller ID nor another inbound's.
         number_id = record.get("phone_number_id")
         if number_id is not None and fine("phone_number_id"):
-            number = self.tenant.number(number_id)
+            number = self.owned.number(number_id)
             if number is None:
                 add(errors, "phone_number_id", "The selected phone number id is invalid.")
             elif record.get("type") == "inbound":
                 own_id = existing["id"] if existing else None
-                if number.caller_id:
+                if number["type"] == "caller_id":
                     add(errors, "phone_number_id", "The selected phone number id is a caller ID number and "
                                                    "cannot receive calls: an inbound assistant needs another one.")
-                elif any(holder != own_id for holder in self.inbound_holders(number_id)):
+                elif any(holder != own_id for holder in self.owned.inbound_holders(number_id)):
                     add(errors, "phone_number_id", "The selected phone number id is already assigned to another "
                                                    "inbound assistant.")
-        if sent.get("tool_ids") and fine("tool_ids") and self.tenant.tool_ids is not None:
-            for i, tool_id in enumerate(record["tool_ids"]):
-                if tool_id not in self.tenant.tool_ids:
-                    add(errors, f"tool_ids.{i}", f"The selected tool ids.{i} is invalid.")
-        if sent.get("knowledgebase_id") is not None and fine("knowledgebase_id") and \
-                self.tenant.knowledgebase_ids is not None and record["knowledgebase_id"] not in \
-                self.tenant.knowledgebase_ids:
-            add(errors, "knowledgebase_id", "The selected knowledgebase id is invalid.")
+        # Ids of the other kinds: the tenant's own objects.
+        for field, kind in (("tool_ids", "tool"), ("label_ids", "label")):
+            if sent.get(field) and fine(field):
+                for i, object_id in enumerate(record[field]):
+                    if object_id not in self.owned.ids(kind):
+                        add(errors, f"{field}.{i}", f"The selected {attr(field)}.{i} is invalid.")
+        for field, kind in (("knowledgebase_id", "knowledgebase"), ("folder_id", "folder")):
+            if sent.get(field) is not None and fine(field) and record[field] not in self.owned.ids(kind):
+                add(errors, field, f"The selected {attr(field)} is invalid.")
         for i, tool in enumerate(record.get("tools") or []):
             if isinstance(tool, dict) and tool.get("type") == "warm_call_transfer" and "tools" in sent:
                 sub = f"tools.{i}.outbound_phone_id"
-                if fine(sub) and self.tenant.number(tool.get("outbound_phone_id")) is None:
+                if fine(sub) and self.owned.number(tool.get("outbound_phone_id")) is None:
                     add(errors, sub, f"The selected {attr(sub)} is invalid.")
+
+
+class Owned:
+    """The tenant's objects an assistant's fields refer to, read from the store at most once per kind."""
+
+    def __init__(self, store, user_id: int):
+        self.store = store
+        self.user_id = user_id
+        self._ids: dict[str, set[int]] = {}
+
+    def ids(self, kind: str) -> set[int]:
+        if kind not in self._ids:
+            self._ids[kind] = {row["id"] for row in self.store.objects(kind, self.user_id)}
+        return self._ids[kind]
+
+    def number(self, number_id) -> dict | None:
+        """A number the tenant may give an assistant (not one scheduled for release)."""
+        row = self.store.object("phone_number", number_id if isinstance(number_id, int) else None, self.user_id)
+        return row["fields"] if row and not row["fields"].get("release_scheduled") else None
+
+    def inbound_holders(self, number_id: int) -> list[int]:
+        return self.store.inbound_holders(self.user_id, number_id)
 
 
 def _blank_to_null(value: Any) -> Any:
@@ -565,3 +588,24 @@ def _with_end_call(tools: list, end_call: dict | None) -> list:
     else:
         tools[where] = item
     return tools
+
+
+def check_fields(body: Any, rules: dict[str, tuple[Checker, bool]], creating: bool) -> tuple[dict[str, Any], Errors]:
+    """The fields of a create (creating) or partial update of another kind: (the checked values sent, errors).
+
+    `rules` are (checker, required on create); an update may omit anything, and a required field sent as null
+    is refused. Empty strings count as null (Laravel's ConvertEmptyStringsToNull)."""
+    sent = {k: _blank_to_null(v) for k, v in body.items() if k in rules} if isinstance(body, dict) else {}
+    errors: Errors = {}
+    values: dict[str, Any] = {}
+    for key, (checker, required) in rules.items():
+        if sent.get(key) is None:
+            if required and (creating or key in sent):
+                add(errors, key, f"The {attr(key)} field is required.")
+            elif key in sent:
+                values[key] = None
+            continue
+        checked = checker(sent[key], key, errors)
+        if checked is not INVALID:
+            values[key] = checked
+    return values, errors

@@ -202,6 +202,7 @@ def test_required_fields(api, dialect):
 # --- the read shape ---
 
 def test_read_shape_of_a_v1_create(api):
+    tool_ids = [api.create_tool()["id"], api.create_tool(name="book_table")["id"]]
     api.create(v1_body(
         language="German", filler_audios=True, end_call_on_voicemail=False, noise_cancellation=False,
         re_engagement_interval=45, who_speaks_first="Customer", max_call_duration=300, record_call=True,
@@ -209,7 +210,7 @@ def test_read_shape_of_a_v1_create(api):
         voice_similarity=1, ambient_sound_volume=0.33, endpoint_sensitivity=3, interrupt_sensitivity=1.5,
         post_call_schema=[{"name": "happy", "type": "bool", "description": "Was the customer happy?"}],
         variables={"company": "ACME"}, phone_number_id=47, min_interrupt_words=2, use_min_interrupt_words=True,
-        tool_ids=[1, 2], is_webhook_active=True, webhook_url="https://hooks.example.com/x", max_silence_duration=90))
+        tool_ids=tool_ids, is_webhook_active=True, webhook_url="https://hooks.example.com/x", max_silence_duration=90))
     item = only(api)
     assert item["name"] == "Sales"
     assert item["language"] == "de" and item["language_id"] == 5
@@ -238,11 +239,12 @@ def test_read_shape_of_a_v1_create(api):
 
 
 def test_read_shape_of_a_v2_create_with_v2_settings(api):
+    kb = api.create_knowledgebase()["id"]
     body = v2_body(
         api, mode="dualplex", voice_id=21, llm_model_id=..., multimodal_model_id=api.model_id("dualplex", "gemini-live"),
         type="inbound", phone_number_id=45, fillers=False, record=True, max_duration=900, reengagement_interval=60,
         enable_noise_cancellation=False, wait_for_customer=True, secondary_language_ids=[2, 3],
-        knowledgebase_id=7, knowledgebase_mode="function_call",
+        knowledgebase_id=kb, knowledgebase_mode="function_call",
         tools=[{"type": "end_call", "description": "Bye"},
                {"type": "call_transfer", "phone_number": "+14155550000", "description": "To sales"},
                {"type": "collect_keypad", "timeout": 10, "stop_key": "#"}],
@@ -258,7 +260,7 @@ def test_read_shape_of_a_v2_create_with_v2_settings(api):
     assert item["fillers"] == 0 and item["record"] is True and item["max_duration"] == 900
     assert item["wait_for_customer"] is True and item["enable_noise_cancellation"] is False
     assert item["tools"] == body["tools"]
-    assert item["knowledgebase_id"] == 7 and item["knowledgebase_mode"] == "function_call"
+    assert item["knowledgebase_id"] == kb and item["knowledgebase_mode"] == "function_call"
     assert item["synthesizer_provider_id"] == 1 and item["ambient_sound"] == "office"
     assert item["max_initial_silence_duration"] == 15 and item["ringing_time"] == 20
     assert item["conversation_ended_retrigger"] is True
@@ -322,10 +324,11 @@ def test_update_takes_either_dialect(api, dialect):
 
 
 def test_null_clears_and_arrays_and_objects_are_replaced_whole(api):
+    tool_ids = [api.create_tool()["id"], api.create_tool(name="book_table")["id"]]
     created = api.create(v1_body(
         phone_number_id=47, is_webhook_active=False, webhook_url="https://h.example.com",
         variables={"a": "1", "b": "2"}, post_call_schema=[{"name": "x", "type": "string", "description": "d"}],
-        tool_ids=[1, 2], end_call_tool={"description": "bye"}))["data"]
+        tool_ids=tool_ids, end_call_tool={"description": "bye"}))["data"]
     api.update(created["id"], {"phone_number_id": None, "webhook_url": None, "variables": {"c": "3"},
                                "post_call_schema": []})
     item = only(api)

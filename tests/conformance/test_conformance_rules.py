@@ -239,13 +239,14 @@ def test_an_inbound_number_is_neither_a_caller_id_nor_another_inbounds(api, dial
 
 
 def test_knowledgebase_mode_rules(api):
+    kb = api.create_knowledgebase()["id"]
     prompt_in_multimodal = v2_body(api, mode="multimodal", voice_id=11, llm_model_id=..., multimodal_model_id=21,
-                                   knowledgebase_id=3, knowledgebase_mode="prompt")
+                                   knowledgebase_id=kb, knowledgebase_mode="prompt")
     assert list(refused(api, prompt_in_multimodal)) == ["knowledgebase_mode"]
     missing = {**prompt_in_multimodal, "knowledgebase_mode": None}
     assert list(refused(api, missing)) == ["knowledgebase_mode"]
     api.create({**prompt_in_multimodal, "knowledgebase_mode": "function_call"})
-    api.create(v2_body(api, knowledgebase_id=3, knowledgebase_mode="prompt", name="Pipeline KB"))
+    api.create(v2_body(api, knowledgebase_id=kb, knowledgebase_mode="prompt", name="Pipeline KB"))
 
 
 def test_transcriber_is_pipeline_only_and_synthesizer_not_multimodal(api):

@@ -1,0 +1,137 @@
+"""What every kind's handlers share: JSON answers, the request body, query and path parameters, Laravel pages."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+Errors = dict[str, list[str]]
+
+
+def answer(status: int, body: Any, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def message(status: int, text: str, **extra: Any) -> JSONResponse:
+    return answer(status, {"message": text, **extra})
+
+
+def error(status: int, text: str) -> JSONResponse:
+    """The `{"error": ...}` body of knowledge bases, phone numbers and SIP trunks (API.md)."""
+    return answer(status, {"error": text})
+
+
+def invalid(errors: Errors, text: str | None = None) -> JSONResponse:
+    """A 422 with `errors`; `text` is the kind's `message` (default: the first error's text, as Laravel says)."""
+    return answer(422, {"message": text or next(iter(errors.values()))[0], "errors": errors})
+
+
+def validation_failed(errors: Errors) -> JSONResponse:
+    return invalid(errors, "Validation failed")
+
+
+async def json_body(request: Request) -> Any:
+    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty."""
+    if not hasattr(request.state, "json_body"):
+        raw = await request.body()
+        try:
+            request.state.json_body = json.loads(raw) if raw else {}
+        except (ValueError, UnicodeDecodeError):
+            request.state.json_body = {}
+    return request.state.json_body
+
+
+async def object_body(request: Request) -> dict:
+    body = await json_body(request)
+    return body if isinstance(body, dict) else {}
+
+
+def path_id(request: Request, name: str = "id") -> int | None:
+    """An integer path parameter; anything else names no object (answered as the kind's not-found)."""
+    raw = request.path_params.get(name, "")
+    return int(raw) if raw.isdigit() else None
+
+
+def int_param(request: Request, name: str, default: int | None, low: int | None, high: int | None,
+              errors: Errors) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    attr = name.replace("_", " ")
+    try:
+        value = int(raw)
+    except ValueError:
+        errors[name] = [f"The {attr} field must be an integer."]
+        return default
+    if low is not None and value < low:
+        errors[name] = [f"The {attr} field must be at least {low}."]
+    elif high is not None and value > high:
+        errors[name] = [f"The {attr} field must not be greater than {high}."]
+    return value
+
+
+def choice_param(request: Request, name: str, choices: tuple[str, ...], errors: Errors) -> str | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    if raw not in choices:
+        errors[name] = [f"The selected {name.replace('_', ' ')} is invalid."]
+    return raw
+
+
+def page_params(request: Request, default_per_page: int) -> tuple[int, int, Errors]:
+    errors: Errors = {}
+    per_page = int_param(request, "per_page", default_per_page, 1, 100, errors)
+    page = int_param(request, "page", 1, 1, None, errors)
+    return page, per_page, errors
+
+
+def laravel_page(request: Request, items: list, total: int, page: int, per_page: int) -> dict:
+    """A Laravel length-aware page of `items` (already the page's slice)."""
+    last_page = max(1, math.ceil(total / per_page))
+    path = str(request.url.replace(query="", fragment=""))
+    others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+
+    def page_url(number: int) -> str:
+        return f"{path}?{urlencode([*others, ('page', number)])}"
+
+    first = (page - 1) * per_page + 1
+    return {
+        "current_page": page,
+        "data": items,
+        "first_page_url": page_url(1),
+        "from": first if items else None,
+        "last_page": last_page,
+        "last_page_url": page_url(last_page),
+        "links": _links(page, last_page, page_url),
+        "next_page_url": page_url(page + 1) if page < last_page else None,
+        "path": path,
+        "per_page": per_page,
+        "prev_page_url": page_url(page - 1) if page > 1 else None,
+        "to": first + len(items) - 1 if items else None,
+        "total": total,
+    }
+
+
+def _links(page: int, last_page: int, page_url: Callable[[int], str]) -> list[dict]:
+    """Laravel's paginator links: previous, the page numbers (elided around the current one), next."""
+    if last_page <= 12:
+        numbers: list[int | None] = list(range(1, last_page + 1))
+    else:
+        window = set(range(max(1, page - 3), min(last_page, page + 3) + 1)) | {1, 2, last_page - 1, last_page}
+        numbers = []
+        for n in sorted(window):
+            if numbers and n - numbers[-1] > 1:
+                numbers.append(None)
+            numbers.append(n)
+    links = [{"url": page_url(page - 1) if page > 1 else None, "label": "&laquo; Previous", "active": False}]
+    for n in numbers:
+        links.append({"url": None, "label": "...", "active": False} if n is None
+                     else {"url": page_url(n), "label": str(n), "active": n == page})
+    links.append({"url": page_url(page + 1) if page < last_page else None, "label": "Next &raquo;",
+                  "active": False})
+    return links
