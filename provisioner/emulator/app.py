@@ -371,6 +371,8 @@ class Platform:
             self.admin(self.reset, "POST", "/_emulator/reset"),
             self.admin(self.get_object, "GET", "/_emulator/objects/{kind}/{id}"),
             self.admin(self.patch_object, "PATCH", "/_emulator/objects/{kind}/{id}"),
+            self.admin(self.kinds["campaigns"].add_leads, "POST", "/_emulator/campaigns/{id}/leads"),
+            self.admin(self.kinds["campaigns"].read_leads, "GET", "/_emulator/campaigns/{id}/leads"),
         ]
 
     async def http_error(self, request: Request, exc: HTTPException) -> Response:

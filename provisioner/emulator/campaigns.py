@@ -1,13 +1,14 @@
 """Campaigns (API.md "Campaigns"): create under both spellings, list (bare array), start/stop, delete; no update.
 
 The emulator places no calls: a campaign starts without leads or balance unless the tenant's catalogue entry says
-`balance: false`, and it has no leads to delete."""
+`balance: false`. Leads are outside the API reference; a test adds them through the admin endpoint
+`/_emulator/campaigns/{id}/leads`, and deleting the campaign deletes them, as the platform does."""
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, message, object_body
+from .answers import answer, invalid, message, object_body, path_id
 from .catalog import Tenant
 from .kind import Kind
 from .validation import (INVALID, Errors, add, attr, boolean, check_fields, integer, integer_list, one_of, string,
@@ -69,7 +70,7 @@ class Campaigns(Kind):
     name = "campaigns"
     table_kind = "campaign"
     invalid_message = INVALID_DATA
-    # A running campaign is stopped first; its leads (the emulator holds none) and its numbers go with it.
+    # A running campaign is stopped first; its leads and its numbers go with it (let_go).
     deleted_message = "Campaign deleted successfully"
 
     def routes(self) -> list:
@@ -138,6 +139,34 @@ class Campaigns(Kind):
             self.store.replace(self.table_kind, row["id"], {**row["fields"], "status": status})
         return message(200, f"Campaign {'started' if action == 'start' else 'stopped'} successfully.", success=True,
                        data={"campaign_id": row["id"], "status": status})
+
+    def let_go(self, user_id: int, object_id: int) -> None:
+        self.store.remove_children("lead", object_id)
+
+    # --- leads: outside the API reference, added and read through the admin endpoints ---
+
+    async def add_leads(self, request: Request) -> Response:
+        """`{"leads": [{"phone_number": "+14155550123", ...}, ...]}`: each lead kept under the campaign as sent."""
+        body = await object_body(request)
+        leads = body.get("leads")
+        if not isinstance(leads, list) or not all(isinstance(lead, dict) and isinstance(lead.get("phone_number"), str)
+                                                  for lead in leads):
+            return message(422, 'Expected {"leads": [{"phone_number": "...", ...}, ...]}.')
+        with self.store.lock:
+            campaign = self.store.object(self.table_kind, path_id(request))
+            if campaign is None:
+                return self.not_found()
+            for lead in leads:
+                self.store.insert("lead", campaign["user_id"], lead, parent_id=campaign["id"])
+            count = len(self.store.objects("lead", campaign["user_id"], campaign["id"]))
+        return answer(201, {"campaign_id": campaign["id"], "leads": count})
+
+    async def read_leads(self, request: Request) -> Response:
+        """The leads kept under a campaign id, whether or not the campaign still exists (a deleted one has none)."""
+        campaign_id = path_id(request)
+        with self.store.lock:
+            rows = [] if campaign_id is None else self.store.children("lead", campaign_id)
+        return answer(200, {"campaign_id": campaign_id, "data": [{"id": r["id"], **r["fields"]} for r in rows]})
 
     # A dashboard edit (the admin endpoints; the API has no update): the settings API.md lists, checked as on
     # create.

@@ -222,6 +222,13 @@ class Store:
             self._db.executemany("DELETE FROM platform_objects WHERE kind = ? AND id = ?",
                                  [(kind, i) for i in object_ids])
 
+    def children(self, kind: str, parent_id: int) -> list[dict[str, Any]]:
+        """The objects of a kind under one parent, whichever tenant's."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM platform_objects WHERE kind = ? AND parent_id = ? ORDER BY id",
+                                    (kind, parent_id)).fetchall()
+        return [self._object(r) for r in rows]
+
     def remove_children(self, kind: str, parent_id: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM platform_objects WHERE kind = ? AND parent_id = ?", (kind, parent_id))

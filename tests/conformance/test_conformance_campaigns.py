@@ -104,6 +104,30 @@ def test_delete_and_another_users_campaign(api, other, outbound):
     assert api.get("/user/campaigns") == []
 
 
+def test_a_running_campaigns_leads_go_with_it_and_another_campaigns_stay(api, admin, outbound):
+    doomed = api.post("/user/campaigns", body(outbound))["data"]["id"]
+    kept = api.post("/user/campaigns", body(outbound, name="Kept"))["data"]["id"]
+    leads = [{"phone_number": "+14155550123", "name": "Ada"}, {"phone_number": "+14155550124"}]
+    for campaign in (doomed, kept):
+        added = admin.post(f"/_emulator/campaigns/{campaign}/leads", json={"leads": leads})
+        assert added.status_code == 201 and added.json() == {"campaign_id": campaign, "leads": 2}
+    api.post("/user/campaigns/update-status", {"campaign_id": doomed, "action": "start"})
+    answered(api.raw("DELETE", f"/user/campaign/{doomed}"), 200, S.CAMPAIGN_DELETED)
+    assert admin.get(f"/_emulator/campaigns/{doomed}/leads").json()["data"] == []
+    assert [lead["phone_number"] for lead in admin.get(f"/_emulator/campaigns/{kept}/leads").json()["data"]] == [
+        "+14155550123", "+14155550124"]
+
+
+def test_leads_are_added_only_with_the_admin_token_and_in_the_documented_form(api, admin, outbound):
+    campaign = api.post("/user/campaigns", body(outbound))["data"]["id"]
+    as_tenant = admin.post(f"/_emulator/campaigns/{campaign}/leads", json={"leads": []},
+                           headers={"Authorization": "Bearer local-dev-token"})
+    assert as_tenant.status_code == 401
+    assert admin.post(f"/_emulator/campaigns/{campaign}/leads", json={"leads": [{"name": "no number"}]}
+                      ).status_code == 422
+    assert admin.post("/_emulator/campaigns/999999/leads", json={"leads": []}).status_code == 404
+
+
 def test_there_is_no_update_endpoint(api, outbound):
     campaign = api.post("/user/campaigns", body(outbound))["data"]
     for method in ("PUT", "PATCH"):
