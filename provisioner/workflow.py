@@ -62,6 +62,7 @@ class Settings:
     local: bool = False
     lock: bool = True
     lock_timeout: float = 0.0
+    init_store: bool = False  # --init-store: an empty file or database at the state path becomes a new store
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     api_dialect: str = DEFAULT_DIALECT
@@ -110,7 +111,8 @@ def open_backend(settings: Settings, *, workspace: str | None = None, must_exist
                          f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
                          f"`provisioner state push {settings.state_path}` loads any other")
     store = open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
-                       project=settings.project, must_exist=must_exist)
+                       project=settings.project, must_exist=must_exist, lock_timeout=settings.lock_timeout,
+                       init_store=settings.init_store)
     if settings.backend == "postgres" and not settings.project:
         _warn_folder_project(store.project)
     return store
