@@ -38,6 +38,7 @@ from .scrub import register_secret, register_url, scrub
 from .spec import ALWAYS_SENSITIVE, DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
+from .saved_plan import conflicts_with_state
 from .state.sql import open_store
 from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups
 
@@ -413,6 +414,10 @@ class Session:
         if plan.serial != self.state.serial:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
+        conflicts = conflicts_with_state(plan, self.state)  # a tampered plan: refused before any request
+        if conflicts:
+            raise StalePlanError("the saved plan does not fit the state it would change:\n  "
+                                 + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type))}
         claimed = {e.id for e in self.state.resources.values()}
         stale = []
@@ -476,6 +481,9 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
             data = handle.read(max_bytes + 1)
     except OSError as error:
         raise ProvisionerError(f"cannot read plan file {path}: {error.strerror}") from None
+    if not data.strip():
+        raise ProvisionerError(f"plan file {path} is empty: not a saved plan (write one with "
+                               "`provisioner plan --out FILE`)")
     if len(data) > max_bytes:
         raise ProvisionerError(f"plan file {path} is larger than {max_bytes // 1024 // 1024} MiB; it is not a "
                                "plan this provisioner wrote")
@@ -494,17 +502,38 @@ def write_plan_file(plan: Plan, path: str) -> None:
     atomic_write(Path(path), (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
 
 
+PLAN_SUFFIXES = (".plan", ".tfplan")
+
+
 def is_plan_file(path: str) -> bool:
-    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) with "format":
-    "provisioner-plan..." near its start. A malformed plan still counts, so its reader explains it."""
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) named *.plan, or with "format":
+    "provisioner-plan..." near its start, or that cannot be a manifest (empty, binary, or a JSON object without
+    an apiVersion): a damaged plan still counts, so the plan reader explains it as a plan-file error."""
     candidate = Path(path)
-    if not candidate.is_file() or candidate.suffix.lower() in (".yaml", ".yml"):
+    suffix = candidate.suffix.lower()
+    if not candidate.is_file() or suffix in (".yaml", ".yml"):
         return False
+    if suffix in PLAN_SUFFIXES:
+        return True
     try:
         with open(candidate, "rb") as handle:
-            return re.search(rb'"format"\s*:\s*"provisioner-plan', handle.read(4096)) is not None
+            head = handle.read(4096)
     except OSError:
         return False
+    if re.search(rb'"format"\s*:\s*"provisioner-plan', head):
+        return True
+    if b"apiVersion" in head:
+        return False
+    stripped = head.lstrip()
+    return not stripped or b"\0" in head or stripped.startswith(b"{") or not _text(head)
+
+
+def _text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= len(head) - 3  # a character cut by the 4096-byte read is still text
+    return True
 
 
 # --- import, refresh, export, state edits ---
