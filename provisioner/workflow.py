@@ -317,7 +317,9 @@ class Session:
                 prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
                 self._stack.callback(prefetch.shutdown)
                 self._listing = prefetch.submit(self.client.list_assistants)
-            self.state = self.backend.read()
+            # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
+            # that a bad row's error advises), so it does not read them first.
+            self.state = self.backend.read() if self.operation != "state push" else State.new()
         except BaseException:
             self._stack.close()
             raise

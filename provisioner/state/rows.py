@@ -12,7 +12,7 @@ from ..errors import StateError
 from . import ADDRESS, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show, check_history_entry, check_id, \
     check_record, strict_json
 
-_REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
+REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
            "this state, and nothing was written.")
 
 
@@ -22,7 +22,7 @@ def _where(source: str, workspace: str, address: Any = None) -> str:
 
 
 def _bad(message: str) -> StateError:
-    return StateError(f"{message}. {_REPAIR}")
+    return StateError(f"{message}. {REPAIR}")
 
 
 def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) -> tuple[str, int]:
@@ -44,7 +44,8 @@ def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, A
         if address in resources:
             raise _bad(f"{_where(source, workspace, address)}: the address has two rows")
         if entry.id in owners:
-            raise _bad(f"{_where(source, workspace)}: addresses {owners[entry.id]!r} and {address!r} both hold "
+            first, second = sorted((owners[entry.id], address))
+            raise _bad(f"{_where(source, workspace)}: addresses {first!r} and {second!r} both hold "
                        f"platform id {entry.id} (column remote_id); one id is one assistant")
         owners[entry.id] = address
         resources[address] = entry
@@ -52,9 +53,10 @@ def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, A
 
 
 def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any) -> ResourceState:
-    where = _where(source, workspace, address)
     if not isinstance(address, str) or not ADDRESS.fullmatch(address):
-        raise _bad(f"{where}, column address: not a valid address (lowercase letters, digits, '-' and '_')")
+        raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
+                   "(lowercase letters, digits, '-' and '_', whole)")
+    where = _where(source, workspace, address)
     if not check_id(remote_id):
         raise _bad(f"{where}, column remote_id must be a positive integer (got {_show(remote_id)})")
     if not isinstance(record, str):

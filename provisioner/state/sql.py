@@ -46,7 +46,7 @@ DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORKSPACE = "default"
-STORE_GRACE = 5.0  # seconds: the shortest wait for the database file (see location_for)
+STORE_GRACE = sqlite_file.STORE_GRACE
 
 metadata = MetaData()
 
@@ -247,6 +247,14 @@ def check_project_name(name: str) -> str:
     return name
 
 
+def _readable(row) -> bool:
+    try:
+        rows_check.check_workspace_row("", "", row.lineage, row.serial)
+    except StateError:
+        return False
+    return True
+
+
 class SqlStateStore:
     """The state of one project's workspace in a SQL database. See the module docstring."""
 
@@ -386,7 +394,7 @@ class SqlStateStore:
             return State.new()
         if row is None:  # rows without their workspace: not what the provisioner writes
             raise StateError(f"{self.description}: {len(rows)} resource row(s) but no row in "
-                             f"{workspaces_table.name}; nothing was read or written")
+                             f"{workspaces_table.name}. {rows_check.REPAIR}")
         lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
         resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows)
         self._exists = True
@@ -504,6 +512,13 @@ class SqlStateStore:
         with self._transaction("push the state") as connection:
             row = self._row(connection)
             now = _now()
+            if force and (row is None and self._count(connection) or row is not None and not _readable(row)):
+                # Rows the provisioner did not write (see rows.py): --force replaces them whole.
+                connection.execute(delete(resources_table).where(self._here(resources_table)))
+                connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+                row = None
+            elif row is not None and not _readable(row):
+                rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
             if row is not None and row.serial == 0 and not self._count(connection):
                 # A workspace created but never written (`workspace new`) takes the document's lineage as is.
                 connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))

@@ -24,6 +24,7 @@ from .local import fsync_directory
 APPLICATION_ID = 0x70726F76  # "prov", in the database header (PRAGMA application_id)
 TABLE_PREFIX = "provisioner_"
 _MAGIC = b"SQLite format 3\x00"
+STORE_GRACE = 5.0  # seconds: the shortest wait for the database file (see sql.location_for)
 INIT_HINT = "pass --init-store to make it a new state store"
 
 
@@ -77,7 +78,7 @@ def _tables(path: Path, wait: float) -> list[str]:
 
 def held_message(path: Path, wait: float) -> str:
     return (f"the state database {path} is held by another process: it stayed locked for {wait:g}s "
-            "(--lock-timeout, at least the store's grace). Nothing was done; retry once that process lets go "
+            f"(the longer of --lock-timeout and {STORE_GRACE:g}s). Nothing was done; retry once that process lets go "
             "of the file, or with a longer --lock-timeout.")
 
 
