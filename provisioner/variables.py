@@ -96,7 +96,7 @@ class Variables:
 def parse_var_flag(text: str) -> tuple[str, Any]:
     """`--var NAME=VALUE`: VALUE read as a YAML scalar, so `speed=1.1` is a number and `on=true` a bool."""
     name, sep, raw = text.partition("=")
-    name = name.strip()
+    name = name.strip(" \t")  # spaces around it, not a line break or a separator (a name matches whole)
     if not sep or not VAR_NAME.fullmatch(name):
         raise ValueError(f"--var {text!r}: expected NAME=VALUE, NAME being letters, digits, '_' or '-'")
     if raw == "":

@@ -138,8 +138,14 @@ def platform_writes(workspace) -> dict:
     return {k: v for k, v in workspace.platform.stats()["requests"].items() if k.startswith(("POST", "PUT", "DELETE"))}
 
 
-@pytest.mark.parametrize("case", sorted(ROWS))
-@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("plan",), ("state", "list")])
+# Every case through apply (the command that writes); a few through plan and state list as well.
+ROW_RUNS = [(case, ("apply", "--auto-approve")) for case in sorted(ROWS)] + [
+    (case, command) for case in ("id as text", "id NULL", "two addresses with one id", "record not JSON",
+                                 "address with a trailing newline", "serial as text")
+    for command in (("plan",), ("state", "list"), ("state", "pull"))]
+
+
+@pytest.mark.parametrize("case, command", ROW_RUNS)
 def test_a_row_that_is_not_what_the_provisioner_writes_is_a_clear_error_and_nothing_is_written(applied, case,
                                                                                                 command):
     statements, expected = ROWS[case]

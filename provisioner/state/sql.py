@@ -797,7 +797,8 @@ def default_project(state_path: str | os.PathLike) -> str:
 def selected_workspace(state_dir: Path) -> str:
     """The workspace chosen with `workspace select`, remembered in state/workspace; else default."""
     try:
-        name = (state_dir / WORKSPACE_FILE).read_text(encoding="utf-8").strip()
+        # Its own line break only: str.strip() would also take a "\u2028" or a "\x85" off the name.
+        name = (state_dir / WORKSPACE_FILE).read_text(encoding="utf-8").strip(" \t\r\n")
     except FileNotFoundError:
         return DEFAULT_WORKSPACE
     except OSError as error:
