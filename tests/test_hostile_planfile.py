@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -256,3 +258,16 @@ def test_the_untampered_plan_applies(workspace):
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 0, result.all
     assert sorted(workspace.state()["resources"]) == ["a", "b", "c"]
+
+
+CORPUS = Path(__file__).parent / "hostile_corpus" / "plans"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir()))
+def test_a_damaged_plan_from_the_corpus_is_a_plan_file_error(workspace, name):
+    workspace.add("a")
+    shutil.copy(CORPUS / name, workspace.root / name)
+    result = workspace.run("apply", name)
+    assert result.exit_code == 1, result.all
+    assert f"plan file {name}" in result.stderr and "manifest error" not in result.all, result.all
+    assert "Traceback" not in result.all and workspace.platform.assistants() == []

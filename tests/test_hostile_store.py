@@ -16,6 +16,7 @@ import sys
 import textwrap
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -27,6 +28,7 @@ from provisioner.state import ResourceState, State
 from provisioner.state import rows as store_rows
 from provisioner.state.sql import open_store
 
+CORPUS = Path(__file__).parent / "hostile_corpus"
 STATE_TABLES = ("provisioner_workspaces", "provisioner_resources", "provisioner_history")
 
 
@@ -260,6 +262,25 @@ def test_a_bad_postgresql_row_is_a_clear_error_and_nothing_is_written(tmp_path, 
         store.close()
 
 
+def test_a_postgresql_table_held_by_another_session_is_a_bounded_wait(tmp_path, pg_schema):
+    import psycopg
+
+    store = open_store("postgres", tmp_path / "state" / "x.db", project=unique_project(), dsn=pg_schema,
+                       must_exist=False, lock_timeout=1)
+    store.close()
+    with psycopg.connect(pg_schema) as holder:
+        holder.execute("LOCK TABLE provisioner_workspaces IN ACCESS EXCLUSIVE MODE")
+        store = open_store("postgres", tmp_path / "state" / "x.db", project=unique_project(), dsn=pg_schema,
+                           must_exist=False, lock_timeout=1)
+        try:
+            started = time.monotonic()
+            with pytest.raises(StateError, match="lock timeout"):
+                store.read()
+            assert time.monotonic() - started < 30  # the 5 s grace, not forever
+        finally:
+            store.close()
+
+
 # --- property tests over rows: a row is a ResourceState or a StateError, never anything else ---
 
 json_scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=12)
@@ -472,3 +493,12 @@ def test_a_new_store_is_never_seen_half_made(workspace):
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert workspace.state_file.read_bytes()[:16] == b"SQLite format 3\x00"
     assert not [p.name for p in workspace.state_file.parent.iterdir() if p.name.endswith(".new")]
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (CORPUS / "state").iterdir()))
+def test_a_hostile_state_document_from_the_corpus_is_refused_and_changes_nothing(applied, name):
+    before, db_before = applied.state(), dump(applied.state_file)
+    result = applied.run("state", "push", "--force", str(CORPUS / "state" / name))
+    assert result.exit_code == 1, result.all
+    assert name in result.stderr and "Traceback" not in result.all
+    assert applied.state() == before and dump(applied.state_file) == db_before

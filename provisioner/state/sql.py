@@ -161,7 +161,7 @@ def _engine(location: StoreLocation) -> Engine:
     """An engine (a small pool) for one store's lifetime: closed with it, so no connection outlives a command."""
     if location.backend == "sqlite":
         return _sqlite_engine(location.sqlite_path, location.wait, location.init)
-    return _postgres_engine(location.dsn)
+    return _postgres_engine(location.dsn, location.wait)
 
 
 def _sqlite_engine(path: Path, wait: float, init: bool) -> Engine:
@@ -203,14 +203,19 @@ def _sqlite_engine(path: Path, wait: float, init: bool) -> Engine:
     return engine
 
 
-def _postgres_engine(dsn: str | None) -> Engine:
+def _postgres_engine(dsn: str | None, wait: float = STORE_GRACE) -> Engine:
     if not dsn:
         raise StateError(f"the postgres backend needs a connection string in the environment variable {DSN_ENV} "
                          "(it is never read from a flag or a file)")
     import psycopg
 
     def connect():
-        return psycopg.connect(dsn, connect_timeout=10)
+        connection = psycopg.connect(dsn, connect_timeout=10)
+        # A lock another session holds (a table, a row, the schema's advisory lock) is waited for as long as
+        # a held SQLite file: bounded, then an error ("canceling statement due to lock timeout").
+        connection.execute(f"SET lock_timeout = {int(wait * 1000)}")
+        connection.commit()
+        return connection
 
     return create_engine("postgresql+psycopg://", creator=connect, hide_parameters=True, pool_size=5,
                          max_overflow=10)
