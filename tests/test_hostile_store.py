@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -54,6 +55,10 @@ def execute(db, *statements: str) -> None:
 # A table as another tool may have made it: no NOT NULL, no primary key, no one-owner constraint.
 LOOSEN = ("CREATE TABLE loose AS SELECT * FROM provisioner_resources", "DROP TABLE provisioner_resources",
           "ALTER TABLE loose RENAME TO provisioner_resources")
+
+
+LOCK_LOOSEN = ("CREATE TABLE loose_locks AS SELECT * FROM provisioner_locks", "DROP TABLE provisioner_locks",
+               "ALTER TABLE loose_locks RENAME TO provisioner_locks")
 
 
 def _set(column: str, value: str, address: str = "a") -> tuple[str, ...]:
@@ -183,6 +188,17 @@ def test_a_bad_history_row_stops_state_pull_naming_the_column(applied, case):
     result = applied.run("state", "pull")
     assert result.exit_code == 1 and "Traceback" not in result.all
     assert "table provisioner_history" in result.stderr and expected in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("pid", ["'abc'", "1.5", "NULL", "-1", "x'01'"])
+def test_a_lock_row_with_a_pid_that_is_not_one_is_a_held_lock_not_a_crash(applied, pid):
+    execute(applied.state_file, *LOCK_LOOSEN,
+            "INSERT INTO provisioner_locks (project, workspace, lock_id, operation, who, host, pid, created) "
+            "SELECT project, workspace, 'L-1', 'apply', 'someone', 'elsewhere', 1, 'now' FROM provisioner_workspaces",
+            f"UPDATE provisioner_locks SET pid = {pid}, host = '{socket.gethostname()}'")
+    result = applied.run("plan")
+    assert result.exit_code == 1 and "Traceback" not in result.all and "This is a bug" not in result.all
+    assert "locked by another run" in result.stderr and "L-1" in result.stderr, result.all
 
 
 def test_a_workspace_name_that_is_not_one_is_not_listed_as_one(applied):

@@ -109,7 +109,7 @@ def _user() -> str:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
+    if type(pid) is not int or pid <= 0:  # a lock row is input too: a pid it does not hold is an unknown one
         return True  # unknown holder: never assume it is gone
     try:
         os.kill(pid, 0)
