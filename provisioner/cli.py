@@ -48,6 +48,20 @@ HELP = {
 }
 
 
+class PlatformId(click.ParamType):
+    """A platform id on the command line, matched whole: ASCII digits only (Python's int() would also take
+    "5\n", " 5", "5_0" and other scripts' digits), positive, within 64 bits."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= 19
+                and int(text) <= 2**63 - 1):
+            self.fail(f"{text!r} is not a platform id (a positive integer, digits only)", param, ctx)
+        return int(text)
+
+
 def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
     """--format and its --json alias; the command receives `fmt`."""
     def decorate(command: Callable) -> Callable:
@@ -450,7 +464,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 
 @cli.command("import")
 @click.argument("address")
-@click.argument("remote_id", metavar="ID", type=int)
+@click.argument("remote_id", metavar="ID", type=PlatformId())
 @click.argument("paths", nargs=-1)
 @platform_options
 @config_options

@@ -115,3 +115,14 @@ def test_a_remembered_workspace_with_a_neighbour_is_refused(managed, neighbour):
     (managed.root / "state" / "workspace").write_text("default" + NEIGHBOURS[neighbour] + "\n")
     result = managed.run("plan")
     assert result.exit_code == 1 and "not a valid workspace name" in result.stderr, result.all
+
+
+@pytest.mark.parametrize("template", ["{id}\n", " {id}", "{id} ", "+{id}", "{id}_0", "\u0665", "0", "0{id}",
+                                      "{id}.0", "9223372036854775808", "{id}\u2028", "{id}\x00"])
+def test_an_id_on_the_command_line_matches_whole(managed, template):
+    text = template.format(id=managed.state()["resources"]["a"]["id"])
+    before, writes = managed.state(), platform_writes(managed)
+    result = managed.run("import", "b", text)
+    assert result.exit_code != 0 and "is not a platform id" in result.stderr, result.all
+    assert "Traceback" not in result.all
+    assert managed.state() == before and platform_writes(managed) == writes
