@@ -13,7 +13,7 @@ from . import ADDRESS, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show
     check_record, strict_json
 
 REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
-           "this state, and nothing was written.")
+          "this state, and nothing was written.")
 
 
 def _where(source: str, workspace: str, address: Any = None) -> str:
