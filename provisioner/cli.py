@@ -37,6 +37,8 @@ HELP = {
     "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "
               "a write without it is still refused if the state moved on).",
     "--lock-timeout": "How long to wait for a held lock [env PROVISIONER_LOCK_TIMEOUT].",
+    "--init-store": "Make a new state store of an empty file or an empty SQLite database at --state (refused "
+                    "without it; another application's database is always refused).",
     "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
     "--json": "Print the result as one JSON document (the same as --format json).",
     "--target": "Only this address (repeatable).",
@@ -52,6 +54,20 @@ FORMAT_MEANINGS = {"text": "text for people", "json": "json for programs (docs/p
 
 def format_help(formats: tuple[str, ...], meanings: dict[str, str] = FORMAT_MEANINGS) -> str:
     return "Output format: " + "; ".join(meanings[f] for f in formats) + "."
+
+
+class PlatformId(click.ParamType):
+    """A platform id on the command line, matched whole: ASCII digits only (Python's int() would also take
+    "5\n", " 5", "5_0" and other scripts' digits), positive, within 64 bits."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= 19
+                and int(text) <= 2**63 - 1):
+            self.fail(f"{text!r} is not a platform id (a positive integer, digits only)", param, ctx)
+        return int(text)
 
 
 def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
@@ -165,6 +181,7 @@ def store_options() -> list:
                      envvar="PROVISIONER_BACKEND",
                      help="State store [env PROVISIONER_BACKEND]; postgres connects with $PROVISIONER_PG_DSN."),
         workspace_option(),
+        click.option("--init-store", is_flag=True, help=HELP["--init-store"]),
     ]
 
 
@@ -202,6 +219,7 @@ def settings_from(kwargs: dict, parallelism: int | None = None) -> Settings:
     config = config_from(kwargs, parallelism)
     return Settings.from_config(config, local=kwargs.pop("local"), token_file=kwargs.pop("token_file"),
                                 lock=kwargs.pop("lock", True), insecure_http=kwargs.pop("insecure_http", False),
+                                init_store=kwargs.pop("init_store", False),
                                 manifest_limits=kwargs.pop("manifest_limits", DEFAULT_LIMITS))
 
 
@@ -454,7 +472,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None
 
 @cli.command("import")
 @click.argument("address")
-@click.argument("remote_id", metavar="ID", type=int)
+@click.argument("remote_id", metavar="ID", type=PlatformId())
 @click.argument("paths", nargs=-1)
 @platform_options
 @config_options
@@ -523,7 +541,8 @@ def _state_session(store: dict, lock: bool, lock_timeout: str, operation: str) -
 def _store_settings(store: dict, **run) -> Settings:
     """The settings of a command that works on the state alone, resolved as plan's and apply's are: its flags,
     then the environment, then provisioner.yaml (backend, state, workspace, project, lock timeout)."""
-    return Settings.from_config(config_from(store), **run)
+    init_store = store.pop("init_store", False)
+    return Settings.from_config(config_from(store), init_store=init_store, **run)
 
 
 @state_group.command("list")
@@ -625,8 +644,8 @@ def workspace_group() -> None:
 
 
 def _workspace_options(command: Callable) -> Callable:
-    state, backend, _ = store_options()
-    return config_options(state(backend(command)))
+    state, backend, _, init_store = store_options()
+    return config_options(state(backend(init_store(command))))
 
 
 @workspace_group.command("list")

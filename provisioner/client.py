@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import tenacity
 
+from .deadline import exchange_deadline, install as install_deadline
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
                      ServerError, TransportError)
 from .ratelimit import RateBudget
@@ -124,6 +125,8 @@ class PlatformClient:
             follow_redirects=False,
         )
         self.max_connections = max_connections
+        if transport is None:
+            install_deadline(self._http)  # --request-timeout bounds the whole exchange, not each read
 
     def close(self) -> None:
         self._http.close()
@@ -160,6 +163,8 @@ class PlatformClient:
         unique = {item["id"]: item for item in items}
         if any(page["total"] != total for page in pages):
             return [], "the total changed between pages"
+        if any(page_size(page, PAGE_SIZE) != page_size(first, PAGE_SIZE) for page in pages):
+            return [], "the page size changed between pages"
         if len(unique) != len(items):
             return [], "an assistant appeared on two pages"
         if len(unique) != total:
@@ -265,7 +270,8 @@ class PlatformClient:
         deadline = self._clock() + self.retry.timeout
         cap = self.limits.max_response_bytes
         try:
-            with self._http.stream(method, path, json=json_body, params=params) as response:
+            with exchange_deadline(self.retry.timeout), \
+                    self._http.stream(method, path, json=json_body, params=params) as response:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap:
                     raise ApiError(f"{where}: the answer would be {int(declared):,} bytes, more than the "
@@ -406,35 +412,55 @@ def _is_id(value: Any) -> bool:
 
 
 def check_page(page: Any, number: int, per_page: int, where: str, max_items: int) -> dict[str, Any]:
-    """A list page as API.md describes it, or an error: never a partial view taken for the whole."""
+    """A list page as API.md describes it, or an error: never a partial view taken for the whole.
+
+    A page is read by the size it declares (`per_page`; the size asked for when it declares none): a platform
+    may give fewer a page than asked. Only a page that contradicts itself (its last page, item count, position
+    or numbering disagreeing with its own size and total) is refused."""
     def bad(reason: str) -> ApiError:
         return ApiError(f"{where}: page {number} is not a valid page ({reason}); nothing was decided from it")
 
     if not isinstance(page, dict):
         raise bad(f"expected an object, got {type(page).__name__}")
     data, total, last_page = page.get("data"), page.get("total"), page.get("last_page")
+    declared = page.get("per_page", per_page)
     if not isinstance(data, list):
         raise bad("no 'data' list")
     if not _is_count(total):
         raise bad(f"'total' is {_short(total)}")
     if total > max_items:
         raise bad(f"it reports {total:,} assistants, more than this client reads ({max_items:,})")
-    expected_last = max(1, math.ceil(total / per_page))
+    if not _is_count(declared) or declared == 0:
+        raise bad(f"'per_page' is {_short(declared)}")
+    size = declared
+    expected_last = max(1, math.ceil(total / size))
     if last_page != expected_last or isinstance(last_page, bool):
-        raise bad(f"'last_page' is {_short(last_page)}, but {total} assistants at {per_page} a page make "
+        raise bad(f"'last_page' is {_short(last_page)}, but {total} assistants at {size} a page make "
                   f"{expected_last}")
     current = page.get("current_page")
-    if current is not None and current != number:
+    if current is not None and (current != number or isinstance(current, bool)):
         raise bad(f"asked for page {number}, got 'current_page' {_short(current)}")
-    expected_items = min(per_page, max(0, total - (number - 1) * per_page))
+    expected_items = min(size, max(0, total - (number - 1) * size))
     if len(data) != expected_items:
-        raise bad(f"{len(data)} items where {total} assistants at {per_page} a page put {expected_items}")
+        raise bad(f"{len(data)} items where {total} assistants at {size} a page put {expected_items}")
+    if data:  # Laravel's from/to: the positions of the first and last item (null on an empty page)
+        first, last = (number - 1) * size + 1, (number - 1) * size + len(data)
+        for key, expected in (("from", first), ("to", last)):
+            value = page.get(key)
+            if value is not None and (value != expected or isinstance(value, bool)):
+                raise bad(f"'{key}' is {_short(value)}, but item {expected} is where page {number} of {size} "
+                          f"a page puts it")
     for item in data:
         if not isinstance(item, dict) or not _is_id(item.get("id")):
             raise bad(f"an item without an integer id: {_short(item)}")
         if not isinstance(item.get("name"), str):
             raise bad(f"assistant {item['id']} has no name")
     return page
+
+
+def page_size(page: dict[str, Any], asked: int) -> int:
+    """The size a checked page was read by."""
+    return page.get("per_page", asked)
 
 
 def _is_count(value: Any) -> bool:

@@ -62,7 +62,7 @@ def parse(text: str) -> list[str | Reference]:
                 raise TemplateError("'${' is not closed by '}' (write '$${' for a literal '${')")
             inner = text[i + 2:end]
             match = _REFERENCE.fullmatch(inner)
-            if not match or not (VAR_NAME if match.group(1) == "var" else ENV_NAME).match(match.group(2)):
+            if not match or not (VAR_NAME if match.group(1) == "var" else ENV_NAME).fullmatch(match.group(2)):
                 raise TemplateError(f"'${{{inner}}}' is not a reference: use ${{var.NAME}} or ${{env.NAME}} "
                                     "(write '$${' for a literal '${')")
             if literal:
@@ -152,8 +152,8 @@ def _expand_env(value: Any, environ: Mapping[str, str], missing: list[str]) -> A
 def parse_var_flag(text: str) -> tuple[str, Any]:
     """`--var NAME=VALUE`: VALUE read as a YAML scalar, so `speed=1.1` is a number and `on=true` a bool."""
     name, sep, raw = text.partition("=")
-    name = name.strip()
-    if not sep or not VAR_NAME.match(name):
+    name = name.strip(" \t")  # spaces around it, not a line break or a separator (a name matches whole)
+    if not sep or not VAR_NAME.fullmatch(name):
         raise ValueError(f"--var {text!r}: expected NAME=VALUE, NAME being letters, digits, '_' or '-'")
     if raw == "":
         return name, ""
@@ -185,7 +185,7 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
             continue
         for name, value in document.content.items():
             where = document.locate((name,))
-            if not isinstance(name, str) or not VAR_NAME.match(name):
+            if not isinstance(name, str) or not VAR_NAME.fullmatch(name):
                 problems.append(Problem(f"invalid variable name {name!r}: use letters, digits, '_' or '-'", where))
                 continue
             variables.set(name, value, str(where))

@@ -38,6 +38,7 @@ from .scrub import register_secret, register_url, scrub
 from .spec import ALWAYS_SENSITIVE, DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
 from .state import ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
+from .saved_plan import conflicts_with_state
 from .state.sql import open_store
 from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups
 
@@ -62,6 +63,7 @@ class Settings:
     local: bool = False
     lock: bool = True
     lock_timeout: float = 0.0
+    init_store: bool = False  # --init-store: an empty file or database at the state path becomes a new store
     parallelism: int = 10
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     api_dialect: str = DEFAULT_DIALECT
@@ -110,7 +112,8 @@ def open_backend(settings: Settings, *, workspace: str | None = None, must_exist
                          f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
                          f"`provisioner state push {settings.state_path}` loads any other")
     store = open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
-                       project=settings.project, must_exist=must_exist)
+                       project=settings.project, must_exist=must_exist, lock_timeout=settings.lock_timeout,
+                       init_store=settings.init_store)
     if settings.backend == "postgres" and not settings.project:
         _warn_folder_project(store.project)
     return store
@@ -314,7 +317,9 @@ class Session:
                 prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
                 self._stack.callback(prefetch.shutdown)
                 self._listing = prefetch.submit(self.client.list_assistants)
-            self.state = self.backend.read()
+            # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
+            # that a bad row's error advises), so it does not read them first.
+            self.state = self.backend.read() if self.operation != "state push" else State.new()
         except BaseException:
             self._stack.close()
             raise
@@ -417,6 +422,10 @@ class Session:
         if plan.serial != self.state.serial:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
+        conflicts = conflicts_with_state(plan, self.state)  # a tampered plan: refused before any request
+        if conflicts:
+            raise StalePlanError("the saved plan does not fit the state it would change:\n  "
+                                 + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type))}
         claimed = {e.id for e in self.state.resources.values()}
         stale = []
@@ -480,6 +489,9 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
             data = handle.read(max_bytes + 1)
     except OSError as error:
         raise ProvisionerError(f"cannot read plan file {path}: {error.strerror}") from None
+    if not data.strip():
+        raise ProvisionerError(f"plan file {path} is empty: not a saved plan (write one with "
+                               "`provisioner plan --out FILE`)")
     if len(data) > max_bytes:
         raise ProvisionerError(f"plan file {path} is larger than {max_bytes // 1024 // 1024} MiB; it is not a "
                                "plan this provisioner wrote")
@@ -498,17 +510,38 @@ def write_plan_file(plan: Plan, path: str) -> None:
     atomic_write(Path(path), (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
 
 
+PLAN_SUFFIXES = (".plan", ".tfplan")
+
+
 def is_plan_file(path: str) -> bool:
-    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) with "format":
-    "provisioner-plan..." near its start. A malformed plan still counts, so its reader explains it."""
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) named *.plan, or with "format":
+    "provisioner-plan..." near its start, or that cannot be a manifest (empty, binary, or a JSON object without
+    an apiVersion): a damaged plan still counts, so the plan reader explains it as a plan-file error."""
     candidate = Path(path)
-    if not candidate.is_file() or candidate.suffix.lower() in (".yaml", ".yml"):
+    suffix = candidate.suffix.lower()
+    if not candidate.is_file() or suffix in (".yaml", ".yml"):
         return False
+    if suffix in PLAN_SUFFIXES:
+        return True
     try:
         with open(candidate, "rb") as handle:
-            return re.search(rb'"format"\s*:\s*"provisioner-plan', handle.read(4096)) is not None
+            head = handle.read(4096)
     except OSError:
         return False
+    if re.search(rb'"format"\s*:\s*"provisioner-plan', head):
+        return True
+    if b"apiVersion" in head:
+        return False
+    stripped = head.lstrip()
+    return not stripped or b"\0" in head or stripped.startswith(b"{") or not _text(head)
+
+
+def _text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= len(head) - 3  # a character cut by the 4096-byte read is still text
+    return True
 
 
 # --- import, refresh, export, state edits ---

@@ -45,7 +45,7 @@ def test_every_recorded_change_is_on_disk_when_record_returns(tmp_path):
     on_disk_when_returned = []
 
     def record(i):
-        recorder.record(f"a{i}", i, {"spec": {}, "protect": False, "sensitive": [], "remote": {}})
+        recorder.record(f"a{i}", i + 1, {"spec": {}, "protect": False, "sensitive": [], "remote": {}})  # ids are positive
         on_disk_when_returned.append(f"a{i}" in backend.read().resources)
 
     threads = [threading.Thread(target=record, args=(i,)) for i in range(50)]

@@ -116,6 +116,10 @@ CASES = {
                     r"manifests/complex_key\.yaml:5: a mapping key must be a plain value"),
     "name with a newline": (lambda r: shutil.copy(CORPUS / "name_newline.yaml", r / "manifests"),
                             r"manifests/name_newline\.yaml:4: metadata\.name: must be .*\(got 'alpha\\n'\)"),
+    **{f"name with a {kind.replace('_', ' ')}": (
+        lambda r, kind=kind: shutil.copy(CORPUS / f"name_{kind}.yaml", r / "manifests"),
+        rf"manifests/name_{kind}\.yaml:4: metadata\.name: must be")
+       for kind in ("line_separator", "paragraph_separator", "next_line", "nul", "carriage_return", "crlf")},
     "NaN": (lambda r: shutil.copy(CORPUS / "nan.yaml", r / "manifests"),
             r"manifests/nan\.yaml:5: \.nan is not a finite number"),
     "tabs": (lambda r: shutil.copy(CORPUS / "tabs.yaml", r / "manifests"),

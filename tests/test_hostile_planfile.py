@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -105,3 +107,167 @@ def test_a_plan_file_that_is_a_fifo_does_not_hang(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ProvisionerError, match="not a regular file"):
         read_plan_file(str(fifo))
+
+
+# --- a corrupt plan file is a plan-file error, not a manifest error ---
+
+CORRUPT = {
+    "zero bytes": (b"", "p.plan", "plan file p.plan is empty"),
+    "only spaces": (b"  \n\n", "saved", "plan file saved is empty"),
+    "binary junk": (b"\x00\x01\x02\xff\xfe garbage", "p.plan", "plan file p.plan"),
+    "binary junk without a suffix": (b"\x89PNG\r\n\x1a\n\x00\x00", "saved", "plan file saved"),
+    "cut before the format": (b'{"forma', "saved", "plan file saved is not valid JSON"),
+    "cut before the format, .json": (b'{"created_at": "2026', "p.json", "plan file p.json is not valid JSON"),
+    "a JSON object of something else": (b'{"hello": "world"}', "p.json", "plan file p.json is not a saved plan"),
+    "YAML junk named .plan": (b"a: [1, 2\n", "p.plan", "plan file p.plan is not valid JSON"),
+    "not UTF-8 without a suffix": (b"{\xff\xfe\xfd}", "saved", "plan file saved"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CORRUPT))
+def test_a_corrupt_plan_file_is_a_plan_file_error_not_a_manifest_error(workspace, case):
+    content, name, expected = CORRUPT[case]
+    workspace.add("a")
+    (workspace.root / name).write_bytes(content)
+    result = workspace.run("apply", name)
+    assert result.exit_code == 1, result.all
+    assert expected in result.stderr, result.stderr
+    assert "manifest error" not in result.all and "Traceback" not in result.all
+    assert workspace.platform.assistants() == []
+
+
+def test_a_manifest_given_by_name_is_still_a_manifest(workspace):
+    path = workspace.add("a")
+    path.rename(workspace.root / "a.txt")
+    result = workspace.run("apply", "a.txt", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert [a["name"] for a in workspace.platform.assistants()] == ["A"]
+
+
+# --- a saved plan that lies about the state: refused before any write ---
+
+def _applied_then_planned(workspace) -> tuple[dict, dict]:
+    """a and b applied; then c added, b's prompt changed and d's manifest removed: a saved plan with a create
+    (c), an update (b) and a delete (d). Returns the plan and the state's address -> id."""
+    for address in ("a", "b", "d"):
+        workspace.add(address)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("b", system_prompt="Be brief.")
+    workspace.add("c")
+    workspace.remove("d")
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    plan = json.loads((workspace.root / "p.plan").read_text())
+    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+    return plan, ids
+
+
+def _change(plan, action):
+    return next(c for c in plan["changes"] if c["action"] == action)
+
+
+def _tamper_create_managed(plan, ids):
+    _change(plan, "create")["address"] = "a"
+
+
+def _tamper_update_unmanaged_address(plan, ids):
+    _change(plan, "update")["address"] = "zz"
+
+
+def _tamper_update_other_id(plan, ids):
+    _change(plan, "update")["address"] = "a"
+
+
+def _tamper_delete_as_other_address(plan, ids):
+    _change(plan, "delete")["address"] = "a"
+
+
+def _tamper_import_managed_id(plan, ids):
+    change = _change(plan, "update")
+    change.update(action="import", address="zz")
+
+
+def _tamper_import_onto_managed_address(plan, ids):
+    change = _change(plan, "update")
+    change.update(action="import", address="a")
+
+
+def _tamper_create_twice(plan, ids):
+    plan["changes"].append(json.loads(json.dumps(_change(plan, "create"))))
+
+
+def _tamper_create_with_an_id(plan, ids):
+    _change(plan, "create")["remote_id"] = ids["a"]
+
+
+def _tamper_forget_as_other_address(plan, ids):
+    change = _change(plan, "delete")
+    change.update(action="forget", address="a")
+
+
+def _tamper_update_without_id(plan, ids):
+    _change(plan, "update")["remote_id"] = None
+
+
+def _tamper_same_id_twice(plan, ids):
+    extra = json.loads(json.dumps(_change(plan, "update")))
+    extra.update(address="b2")
+    plan["changes"].append(extra)
+
+
+def _tamper_sync_unmanaged(plan, ids):
+    plan["state_sync"].append({"address": "ghost", "record": {"spec": None, "protect": True, "sensitive": [],
+                                                              "remote": {}}})
+
+
+TAMPERED = {
+    "create of an address the state manages": (_tamper_create_managed, "a: the state already manages it"),
+    "update of an address the state does not manage": (_tamper_update_unmanaged_address,
+                                                        "zz: the state does not manage it"),
+    "update of another address's id": (_tamper_update_other_id, "a: the state holds id"),
+    "delete of an id under another address": (_tamper_delete_as_other_address, "a: the state holds id"),
+    "import of an id the state manages": (_tamper_import_managed_id, "is already managed as 'b'"),
+    "import onto a managed address": (_tamper_import_onto_managed_address, "a: the state already manages it"),
+    "one create twice": (_tamper_create_twice, "c: changed twice in one plan"),
+    "a create carrying an id": (_tamper_create_with_an_id, "c: a create carries id"),
+    "forget of an id under another address": (_tamper_forget_as_other_address, "a: the state holds id"),
+    "an update without an id": (_tamper_update_without_id, "b: update of no platform id"),
+    "one id changed under two addresses": (_tamper_same_id_twice, "is also changed as 'b'"),
+    "a state refresh of an unmanaged address": (_tamper_sync_unmanaged, "ghost: a state refresh"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_a_saved_plan_that_does_not_fit_the_state_is_refused_before_any_write(workspace, case):
+    plan, ids = _applied_then_planned(workspace)
+    tamper, expected = TAMPERED[case]
+    tamper(plan, ids)
+    (workspace.root / "p.plan").write_text(json.dumps(plan))
+    before = workspace.platform.stats()["requests"]
+    state_before = workspace.state()
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1, result.all
+    assert "does not fit the state" in result.stderr and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.all
+    after = workspace.platform.stats()["requests"]
+    assert not any(k.startswith(("POST", "PUT", "DELETE")) and after[k] != before.get(k) for k in after)
+    assert workspace.state() == state_before
+
+
+def test_the_untampered_plan_applies(workspace):
+    plan, ids = _applied_then_planned(workspace)
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 0, result.all
+    assert sorted(workspace.state()["resources"]) == ["a", "b", "c"]
+
+
+CORPUS = Path(__file__).parent / "hostile_corpus" / "plans"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CORPUS.iterdir()))
+def test_a_damaged_plan_from_the_corpus_is_a_plan_file_error(workspace, name):
+    workspace.add("a")
+    shutil.copy(CORPUS / name, workspace.root / name)
+    result = workspace.run("apply", name)
+    assert result.exit_code == 1, result.all
+    assert f"plan file {name}" in result.stderr and "manifest error" not in result.all, result.all
+    assert "Traceback" not in result.all and workspace.platform.assistants() == []

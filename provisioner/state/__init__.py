@@ -96,7 +96,7 @@ class State:
     def loads(cls, text: str | bytes, source: str) -> "State":
         """Parse a state document strictly: anything malformed is a StateError naming `source` and the problem."""
         try:
-            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+            data = strict_json(text)
         except _DuplicateKey as error:
             raise StateError(f"{source} is not a valid state document: the key {error.key!r} appears twice") from None
         except (ValueError, RecursionError) as error:
@@ -140,6 +140,15 @@ class _DuplicateKey(ValueError):
         self.key = key
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as the provisioner writes it: no key twice, no NaN or Infinity (Python's json takes both)."""
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -150,7 +159,10 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _show(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    try:
+        text = json.dumps(value) if not isinstance(value, (set, bytes)) else repr(value)
+    except (TypeError, ValueError):  # a database value JSON has no type for (a Decimal, a date)
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -164,50 +176,63 @@ _RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote"}
 
 def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
     where = f"{source}: resources[{_show(address)}]"
-    if not isinstance(address, str) or not ADDRESS.match(address):
+    if not isinstance(address, str) or not ADDRESS.fullmatch(address):
         raise StateError(f"{where}: not a valid address (lowercase letters, digits, '-' and '_')")
     if not isinstance(record, dict):
         raise StateError(f"{where} must be an object with id, spec, protect, sensitive, remote (got {_show(record)})")
+    return check_record(record, lambda key: f"{where}.{key}", where)
+
+
+def check_id(value: Any) -> bool:
+    """A platform id as the provisioner stores it: a positive 64-bit integer (not a bool, text or float)."""
+    return type(value) is int and 0 < value <= MAX_ID
+
+
+def check_record(record: dict[str, Any], name: Any, where: str) -> ResourceState:
+    """One resource's fields, as strictly for a pushed document as for a row of the store; `name(key)` says
+    where a field is in the messages (resources["a"].spec, or a row's column)."""
     unknown = sorted(set(record) - _RECORD_KEYS)
     if unknown:
         raise StateError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
     remote_id = record.get("id")
-    if type(remote_id) is not int or not 0 < remote_id <= MAX_ID:
-        raise StateError(f"{where}.id must be a positive integer (got {_show(remote_id)})")
+    if not check_id(remote_id):
+        raise StateError(f"{name('id')} must be a positive integer (got {_show(remote_id)})")
     spec, protect = record.get("spec"), record.get("protect", False)
     sensitive, remote = record.get("sensitive", []), record.get("remote", {})
     if spec is not None and not isinstance(spec, dict):
-        raise StateError(f"{where}.spec must be an object or null (got {_show(spec)})")
+        raise StateError(f"{name('spec')} must be an object or null (got {_show(spec)})")
     if not isinstance(protect, bool):
-        raise StateError(f"{where}.protect must be true or false (got {_show(protect)})")
-    if not isinstance(sensitive, list) or not all(isinstance(name, str) for name in sensitive):
-        raise StateError(f"{where}.sensitive must be a list of field names (got {_show(sensitive)})")
+        raise StateError(f"{name('protect')} must be true or false (got {_show(protect)})")
+    if not isinstance(sensitive, list) or not all(isinstance(n, str) for n in sensitive):
+        raise StateError(f"{name('sensitive')} must be a list of field names (got {_show(sensitive)})")
     if not isinstance(remote, dict):
-        raise StateError(f"{where}.remote must be an object (got {_show(remote)})")
+        raise StateError(f"{name('remote')} must be an object (got {_show(remote)})")
     return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote)
 
 
 def _parse_history(raw: Any, source: str) -> list[HistoryEntry]:
     if not isinstance(raw, list):
         raise StateError(f"{source}: history must be a list (got {_show(raw)})")
-    entries = []
-    for index, item in enumerate(raw):
-        where = f"{source}: history[{index}]"
-        if not isinstance(item, dict):
-            raise StateError(f"{where} must be an object (got {_show(item)})")
-        serial, remote_id = item.get("serial"), item.get("id")
-        if type(serial) is not int or not 0 <= serial <= MAX_ID:
-            raise StateError(f"{where}.serial must be a non-negative integer (got {_show(serial)})")
-        if remote_id is not None and (type(remote_id) is not int or not 0 < remote_id <= MAX_ID):
-            raise StateError(f"{where}.id must be a positive integer or null (got {_show(remote_id)})")
-        texts = {}
-        for key in ("at", "operation", "address", "action", "who", "lineage"):
-            value = item.get(key, "")
-            if not isinstance(value, str) or len(value) > 500:
-                raise StateError(f"{where}.{key} must be a string (got {_show(value)})")
-            texts[key] = value
-        entries.append(HistoryEntry(serial=serial, remote_id=remote_id, **texts))
-    return entries
+    return [check_history_entry(item, f"{source}: history[{index}]") for index, item in enumerate(raw)]
+
+
+def check_history_entry(item: Any, where: str, name: Any = None) -> HistoryEntry:
+    """One history line, from a document or a row of the store (`name(key)` places a field in messages)."""
+    name = name or (lambda key: f"{where}.{key}")
+    if not isinstance(item, dict):
+        raise StateError(f"{where} must be an object (got {_show(item)})")
+    serial, remote_id = item.get("serial"), item.get("id")
+    if type(serial) is not int or not 0 <= serial <= MAX_ID:
+        raise StateError(f"{name('serial')} must be a non-negative integer (got {_show(serial)})")
+    if remote_id is not None and not check_id(remote_id):
+        raise StateError(f"{name('id')} must be a positive integer or null (got {_show(remote_id)})")
+    texts = {}
+    for key in ("at", "operation", "address", "action", "who", "lineage"):
+        value = item.get(key, "")
+        if not isinstance(value, str) or len(value) > 500:
+            raise StateError(f"{name(key)} must be a string (got {_show(value)})")
+        texts[key] = value
+    return HistoryEntry(serial=serial, remote_id=remote_id, **texts)
 
 
 class StaleStateError(StateError):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import json
 import sqlite3
 import os
 import re
@@ -38,6 +37,8 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..errors import LockError, StateError
 from . import HistoryEntry, LockInfo, ResourceState, State, StaleStateError
+from . import rows as rows_check
+from . import sqlite_file
 from .local import legacy_state_file
 
 SCHEMA_VERSION = 1
@@ -45,6 +46,7 @@ DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORKSPACE = "default"
+STORE_GRACE = sqlite_file.STORE_GRACE
 
 metadata = MetaData()
 
@@ -107,7 +109,7 @@ def _user() -> str:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
+    if type(pid) is not int or pid <= 0:  # a lock row is input too: a pid it does not hold is an unknown one
         return True  # unknown holder: never assume it is gone
     try:
         os.kill(pid, 0)
@@ -147,6 +149,8 @@ class StoreLocation:
     backend: str
     sqlite_path: Path | None = None
     dsn: str | None = field(default=None, repr=False)  # never shown
+    wait: float = STORE_GRACE  # the longest wait for the database (SQLite: a file another process holds)
+    init: bool = False  # SQLite: make a store of an empty file or an empty database (--init-store)
 
     @property
     def label(self) -> str:
@@ -155,16 +159,19 @@ class StoreLocation:
 
 def _engine(location: StoreLocation) -> Engine:
     """An engine (a small pool) for one store's lifetime: closed with it, so no connection outlives a command."""
-    return _sqlite_engine(location.sqlite_path) if location.backend == "sqlite" else _postgres_engine(location.dsn)
+    if location.backend == "sqlite":
+        return _sqlite_engine(location.sqlite_path, location.wait, location.init)
+    return _postgres_engine(location.dsn, location.wait)
 
 
-def _sqlite_engine(path: Path) -> Engine:
+def _sqlite_engine(path: Path, wait: float, init: bool) -> Engine:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StateError(f"cannot create the state folder {path.parent}: {error.strerror}") from None
+    sqlite_file.prepare(path, init=init, wait=wait)
     engine = create_engine(f"sqlite+pysqlite:///{path}", hide_parameters=True,
-                           connect_args={"check_same_thread": False, "timeout": 30})
+                           connect_args={"check_same_thread": False, "timeout": wait})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:
@@ -172,17 +179,20 @@ def _sqlite_engine(path: Path) -> Engine:
         cursor = dbapi_connection.cursor()
         # WAL with synchronous=FULL: every COMMIT is fsync'd before it returns, and a commit costs one append.
         # Switching a new database to WAL can meet another process doing the same: SQLite then answers "locked"
-        # at once, without its busy timeout, so wait for it here (bounded, like the timeout).
-        for attempt in range(300):
+        # at once, without its busy timeout, so wait for it here. Every wait, this one and SQLite's own, ends
+        # by one deadline: a process that holds the file (exclusive locking mode) is an error, not hours.
+        deadline = time.monotonic() + wait
+        while True:
+            cursor.execute(f"PRAGMA busy_timeout={max(0, int((deadline - time.monotonic()) * 1000))}")
             try:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 break
             except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or attempt == 299:
+                if "locked" not in str(error) or time.monotonic() >= deadline:
                     raise
                 time.sleep(0.1)
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -193,32 +203,61 @@ def _sqlite_engine(path: Path) -> Engine:
     return engine
 
 
-def _postgres_engine(dsn: str | None) -> Engine:
+def _postgres_engine(dsn: str | None, wait: float = STORE_GRACE) -> Engine:
     if not dsn:
         raise StateError(f"the postgres backend needs a connection string in the environment variable {DSN_ENV} "
                          "(it is never read from a flag or a file)")
     import psycopg
 
     def connect():
-        return psycopg.connect(dsn, connect_timeout=10)
+        connection = psycopg.connect(dsn, connect_timeout=10)
+        # A lock another session holds (a table, a row, the schema's advisory lock) is waited for as long as
+        # a held SQLite file: bounded, then an error ("canceling statement due to lock timeout").
+        connection.execute(f"SET lock_timeout = {int(wait * 1000)}")
+        connection.commit()
+        return connection
 
     return create_engine("postgresql+psycopg://", creator=connect, hide_parameters=True, pool_size=5,
                          max_overflow=10)
 
 
-def location_for(backend: str, state_path: str | os.PathLike, dsn: str | None = None) -> StoreLocation:
+def location_for(backend: str, state_path: str | os.PathLike, dsn: str | None = None, *,
+                 lock_timeout: float | None = None, init: bool = False) -> StoreLocation:
+    # A wait on the database ends with --lock-timeout, but never sooner than the grace: another run's commit
+    # holds the file for milliseconds, and the default --lock-timeout 0s must not make that an error.
+    wait = max(STORE_GRACE, lock_timeout or 0.0)
     if backend == "sqlite":
-        return StoreLocation("sqlite", sqlite_path=Path(state_path))
+        return StoreLocation("sqlite", sqlite_path=Path(state_path), wait=wait, init=init)
     if backend == "postgres":
-        return StoreLocation("postgres", dsn=dsn if dsn is not None else os.environ.get(DSN_ENV, "").strip() or None)
+        return StoreLocation("postgres", dsn=dsn if dsn is not None else os.environ.get(DSN_ENV, "").strip() or None,
+                             wait=wait)
     raise StateError(f"unknown state backend {backend!r} (choose one of: {', '.join(BACKENDS)})")
 
 
 def check_workspace_name(name: str) -> str:
-    if not isinstance(name, str) or not WORKSPACE_NAME.match(name):
+    if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
         raise StateError(f"{name!r} is not a valid workspace name (letters, digits, '_', '-' and '.', "
                          "starting with a letter or digit, at most 63 characters)")
     return name
+
+
+# A project is free text, but one line of it: no control characters, no line or paragraph separators.
+PROJECT_NAME = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029]{1,200}")
+
+
+def check_project_name(name: str) -> str:
+    if not isinstance(name, str) or not PROJECT_NAME.fullmatch(name) or not name.strip():
+        raise StateError(f"{name!r} is not a valid project name (1 to 200 characters on one line, no control "
+                         "characters)")
+    return name
+
+
+def _readable(row) -> bool:
+    try:
+        rows_check.check_workspace_row("", "", row.lineage, row.serial)
+    except StateError:
+        return False
+    return True
 
 
 class SqlStateStore:
@@ -226,7 +265,7 @@ class SqlStateStore:
 
     def __init__(self, location: StoreLocation, project: str, workspace: str, *, legacy_dir: Path | None = None):
         self.location = location
-        self.project = project
+        self.project = check_project_name(project)
         self.workspace = check_workspace_name(workspace)
         self.legacy_dir = legacy_dir
         self.operation = "write"
@@ -258,6 +297,9 @@ class SqlStateStore:
             raise
         except DBAPIError as error:
             detail = str(error.orig).strip() or type(error.orig).__name__
+            if not self._postgres and "database is locked" in detail:
+                raise StateError(f"cannot {doing}: " + sqlite_file.held_message(self.location.sqlite_path,
+                                                                                self.location.wait)) from None
             raise StateError(f"cannot {doing} ({self.location.label}): {scrub(detail, self._dsn)}") from None
         except (SQLAlchemyError, OSError) as error:
             raise StateError(f"cannot {doing} ({self.location.label}): {scrub(str(error), self._dsn)}") from None
@@ -299,6 +341,8 @@ class SqlStateStore:
             if self._postgres:
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
             if not inspect(connection).has_table(meta_table.name):
+                if not self._postgres:  # the header says whose database it is (sqlite_file.py)
+                    connection.exec_driver_sql(f"PRAGMA application_id = {sqlite_file.APPLICATION_ID}")
                 metadata.create_all(connection)
                 connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
@@ -350,15 +394,17 @@ class SqlStateStore:
             row = self._row(connection)
             rows = connection.execute(select(resources_table.c.address, resources_table.c.remote_id,
                                              resources_table.c.record).where(self._here(resources_table))).all()
-        if row is None:
+        if row is None and not rows:
             self._exists, self._snapshot = False, {}
             return State.new()
-        resources = {}
-        for address, remote_id, record in rows:
-            resources[address] = ResourceState(id=remote_id, **json.loads(record))
+        if row is None:  # rows without their workspace: not what the provisioner writes
+            raise StateError(f"{self.description}: {len(rows)} resource row(s) but no row in "
+                             f"{workspaces_table.name}. {rows_check.REPAIR}")
+        lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
+        resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows)
         self._exists = True
         self._snapshot = {address: (remote_id, record) for address, remote_id, record in rows}
-        return State(lineage=row.lineage, serial=row.serial, resources=resources)
+        return State(lineage=lineage, serial=serial, resources=resources)
 
     def history(self) -> list[HistoryEntry]:
         columns = history_table.c
@@ -366,8 +412,9 @@ class SqlStateStore:
             rows = connection.execute(select(columns.serial, columns.at, columns.operation, columns.address,
                                              columns.action, columns.remote_id, columns.who, columns.lineage)
                                       .where(self._here(history_table)).order_by(columns.id)).all()
-        return [HistoryEntry(serial=r.serial, at=r.at, operation=r.operation, address=r.address, action=r.action,
-                             remote_id=r.remote_id, who=r.who, lineage=r.lineage) for r in rows]
+        return rows_check.check_history_rows(self.location.label, self.workspace, (
+            {"serial": r.serial, "at": r.at, "operation": r.operation, "address": r.address, "action": r.action,
+             "id": r.remote_id, "who": r.who, "lineage": r.lineage} for r in rows))
 
     def export(self) -> State:
         """The whole state with its history: what `state pull` prints."""
@@ -470,6 +517,13 @@ class SqlStateStore:
         with self._transaction("push the state") as connection:
             row = self._row(connection)
             now = _now()
+            if force and (row is None and self._count(connection) or row is not None and not _readable(row)):
+                # Rows the provisioner did not write (see rows.py): --force replaces them whole.
+                connection.execute(delete(resources_table).where(self._here(resources_table)))
+                connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+                row = None
+            elif row is not None and not _readable(row):
+                rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
             if row is not None and row.serial == 0 and not self._count(connection):
                 # A workspace created but never written (`workspace new`) takes the document's lineage as is.
                 connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
@@ -693,6 +747,10 @@ class SqlStateStore:
         with self._transaction("list workspaces") as connection:
             names = set(connection.execute(select(workspaces_table.c.workspace)
                                            .where(workspaces_table.c.project == self.project)).scalars())
+        for name in names:  # rows are input: a name the provisioner would not write is not printed as one
+            if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
+                raise StateError(f"{self.location.label}: project {self.project!r}, table {workspaces_table.name}, "
+                                 f"column workspace holds {name!r}, not a valid workspace name")
         return sorted(names | {DEFAULT_WORKSPACE})
 
     def create(self) -> None:
@@ -744,7 +802,8 @@ def default_project(state_path: str | os.PathLike) -> str:
 def selected_workspace(state_dir: Path) -> str:
     """The workspace chosen with `workspace select`, remembered in state/workspace; else default."""
     try:
-        name = (state_dir / WORKSPACE_FILE).read_text(encoding="utf-8").strip()
+        # Its own line break only: str.strip() would also take a "\u2028" or a "\x85" off the name.
+        name = (state_dir / WORKSPACE_FILE).read_text(encoding="utf-8").strip(" \t\r\n")
     except FileNotFoundError:
         return DEFAULT_WORKSPACE
     except OSError as error:
@@ -759,12 +818,14 @@ def remember_workspace(state_dir: Path, name: str) -> None:
 
 
 def open_store(backend: str, state_path: str | os.PathLike, *, workspace: str | None = None,
-               project: str | None = None, dsn: str | None = None, must_exist: bool = True) -> SqlStateStore:
+               project: str | None = None, dsn: str | None = None, must_exist: bool = True,
+               lock_timeout: float | None = None, init_store: bool = False) -> SqlStateStore:
     """The store of one workspace. `workspace` None means the selected one; a workspace other than default must
     have been created (`workspace new`) unless `must_exist` is False."""
     state_dir = Path(state_path).parent
     name = check_workspace_name(workspace) if workspace else selected_workspace(state_dir)
-    store = SqlStateStore(location_for(backend, state_path, dsn), project or default_project(state_path), name,
+    store = SqlStateStore(location_for(backend, state_path, dsn, lock_timeout=lock_timeout, init=init_store),
+                          project or default_project(state_path), name,
                           legacy_dir=state_dir)
     if must_exist and name != DEFAULT_WORKSPACE and not store.exists() \
             and not legacy_state_file(state_dir, name).is_file():

@@ -1,0 +1,95 @@
+"""Rows of the SQL store are input: a store can be edited by hand, restored from an old backup, or written by
+an older, a broken or another program. Every row read is checked as strictly as a pushed state document
+(the same checks, `check_record` and `check_history_entry`), and a row that is not what the provisioner
+writes is a StateError naming the workspace, the address and the column: nothing is decided from it, so
+nothing is written anywhere.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..errors import StateError
+from . import ADDRESS, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show, check_history_entry, check_id, \
+    check_record, strict_json
+
+REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
+          "this state, and nothing was written.")
+
+
+def _where(source: str, workspace: str, address: Any = None) -> str:
+    text = f"{source}: workspace {workspace!r}"
+    return text + (f", address {_show(address)}" if address is not None else "")
+
+
+def _bad(message: str) -> StateError:
+    return StateError(f"{message}. {REPAIR}")
+
+
+def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) -> tuple[str, int]:
+    """The workspace row's lineage and serial, as a document's."""
+    where = _where(source, workspace) + ", table provisioner_workspaces"
+    if not isinstance(lineage, str) or not lineage.strip() or len(lineage) > 200:
+        raise _bad(f"{where}, column lineage must be a non-empty string (got {_show(lineage)})")
+    if type(serial) is not int or not 0 <= serial <= MAX_ID:
+        raise _bad(f"{where}, column serial must be a non-negative integer (got {_show(serial)})")
+    return lineage, serial
+
+
+def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, Any, Any]]) -> dict[str, ResourceState]:
+    """address -> ResourceState from (address, remote_id, record) rows, or a StateError for the first bad one."""
+    resources: dict[str, ResourceState] = {}
+    owners: dict[int, str] = {}
+    for address, remote_id, record in rows:
+        entry = check_resource_row(source, workspace, address, remote_id, record)
+        if address in resources:
+            raise _bad(f"{_where(source, workspace, address)}: the address has two rows")
+        if entry.id in owners:
+            first, second = sorted((owners[entry.id], address))
+            raise _bad(f"{_where(source, workspace)}: addresses {first!r} and {second!r} both hold "
+                       f"platform id {entry.id} (column remote_id); one id is one assistant")
+        owners[entry.id] = address
+        resources[address] = entry
+    return resources
+
+
+def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any) -> ResourceState:
+    if not isinstance(address, str) or not ADDRESS.fullmatch(address):
+        raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
+                   "(lowercase letters, digits, '-' and '_', whole)")
+    where = _where(source, workspace, address)
+    if not check_id(remote_id):
+        raise _bad(f"{where}, column remote_id must be a positive integer (got {_show(remote_id)})")
+    if not isinstance(record, str):
+        raise _bad(f"{where}, column record must be JSON text (got {_show(record)})")
+    try:
+        fields = strict_json(record)
+    except _DuplicateKey as error:
+        raise _bad(f"{where}, column record: the key {error.key!r} appears twice") from None
+    except (ValueError, RecursionError) as error:
+        raise _bad(f"{where}, column record is not valid JSON ({str(error)[:120]})") from None
+    if not isinstance(fields, dict):
+        raise _bad(f"{where}, column record must be a JSON object with spec, protect, sensitive, remote "
+                   f"(got {_show(fields)})")
+    if "id" in fields:  # the id lives in remote_id only: two places for it could disagree
+        raise _bad(f"{where}, column record: unknown key 'id' (the id is the column remote_id)")
+    try:
+        return check_record({**fields, "id": remote_id}, lambda key: f"{where}, column record: {key}",
+                            f"{where}, column record")
+    except StateError as error:
+        raise _bad(str(error)) from None
+
+
+_HISTORY_COLUMNS = {"id": "remote_id"}
+
+
+def check_history_rows(source: str, workspace: str, rows: Iterable[dict[str, Any]]) -> list[HistoryEntry]:
+    """History lines from rows (dicts with the document's keys: serial, at, ..., id for the remote_id column)."""
+    entries = []
+    for row in rows:
+        where = _where(source, workspace) + ", table provisioner_history"
+        try:
+            entries.append(check_history_entry(
+                row, where, lambda key: f"{where}, column {_HISTORY_COLUMNS.get(key, key)}"))
+        except StateError as error:
+            raise _bad(str(error)) from None
+    return entries
