@@ -200,7 +200,7 @@ def test_every_state_command_respects_the_lock_and_force_unlock_frees_it(workspa
     assert workspace.run("plan", "--lock=false").exit_code == 0
     wrong = workspace.run("force-unlock", "not-the-id", api=False)
     assert wrong.exit_code == 1 and "does not match" in wrong.stderr
-    assert workspace.run("force-unlock", held.id, api=False).exit_code == 0
+    assert workspace.run("force-unlock", held.id, "--force", api=False).exit_code == 0
     assert workspace.run("plan").exit_code == 0
 
 
