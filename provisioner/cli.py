@@ -336,10 +336,13 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
     # Ctrl-C twice means.
     interrupt = threading.Event()
 
+    budget = session.client.budget
+
     def on_signal(signum, frame) -> None:
         if interrupt.is_set():
             raise KeyboardInterrupt
         interrupt.set()
+        budget.cancel()  # at once: a change waiting for the rate budget has sent nothing, and must not now
         # Said at once, whatever the apply is waiting for (a slow request, the rate budget).
         try:
             click.secho("\nInterrupt received: sending nothing new; finishing the changes in flight (press Ctrl-C "
@@ -349,7 +352,6 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
 
     previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
     collect_from_now_on()
-    budget = session.client.budget
     expected = budget.expected_seconds(len(plan.changes))
     if expected >= 30:
         click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
