@@ -252,3 +252,39 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(workspace):
         ("a", "assistant", "")]
     database.close()
     assert ok(workspace.run("plan")).output.startswith("No changes.")
+
+
+# --- small ones: what refresh and a failed apply say ---
+
+def test_refresh_counts_agree_with_its_lines(workspace):
+    import re
+
+    for address in ("a", "b", "c", "d"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    by_name = {item["name"]: item["id"] for item in workspace.platform.assistants()}
+    workspace.platform.put(by_name["A"], system_prompt="Changed there")
+    workspace.platform.delete(by_name["B"])
+    result = ok(workspace.run("refresh"))
+    *lines, summary = result.output.splitlines()
+    counts = re.fullmatch(r"Refreshed (\d+) assistant\(s\) in state: (\d+) updated from the platform, (\d+) removed "
+                          r"\(gone from the platform\), (\d+) unchanged\.", summary)
+    assert counts, summary
+    checked, updated, removed, unchanged = map(int, counts.groups())
+    assert checked == 4 and removed == 1 and updated + removed + unchanged == checked
+    assert len(lines) == updated + removed  # one line per assistant whose record changed, no more, no less
+    assert sum("removed from state" in line for line in lines) == removed
+
+
+def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(workspace):
+    workspace.add("a")
+    ok(workspace.run("plan", "--out", "p.plan"))
+    path = workspace.root / "p.plan"
+    data = json.loads(path.read_text())
+    data["changes"][0]["body"]["voice_id"] = 999  # the platform refuses it
+    path.write_text(json.dumps(data))
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1
+    assert "Apply failed. Resources: 0 added, 0 changed, 0 destroyed, 1 failed." in result.output, result.all
+    assert "1 change(s) failed; no change was applied." in result.stderr
+    assert "the others" not in result.stderr
