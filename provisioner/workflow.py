@@ -578,19 +578,20 @@ def import_assistant(session: Session, manifests: list[Manifest], address: str, 
     owner = next((a for a, e in session.state.resources.items() if e.id == remote_id), None)
     if owner:
         raise StateError(f"id {remote_id} is already managed as {owner!r}")
+    live = next((r for r in session.remote() if r.id == remote_id), None)
+    if live is None:
+        raise ProvisionerError(f"the platform has no assistant with id {remote_id} for this token")
+    # After reading the platform: ownership is per platform (the store learns which one on connecting).
     elsewhere = getattr(session.backend, "owners", lambda kind, ids: {})(DEFAULT_KIND, [remote_id]).get(remote_id)
     if elsewhere is not None:
         raise StateError(
             f"id {remote_id} is already managed as {elsewhere.describe()} of this state store; one object has one "
             f"owner, and nothing was imported. To move it here, first run `provisioner state rm {elsewhere.address} "
             f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
-    live = next((r for r in session.remote() if r.id == remote_id), None)
-    if live is None:
-        raise ProvisionerError(f"the platform has no assistant with id {remote_id} for this token")
     manifest = by_address[address]
     session.state.resources[address] = ResourceState(
         id=remote_id, spec=None, protect=manifest.protect, sensitive=sorted(manifest.sensitive),
-        remote=remote_snapshot(live.fields, manifest.sensitive))
+        remote=remote_snapshot(live.fields, manifest.sensitive), source=manifest.document.file)
     session.backend.write(session.state)
     return live
 

@@ -67,8 +67,9 @@ resources_table = Table("provisioner_resources", metadata, *_scope(),
                         Column("serial", BigInteger, nullable=False),  # the serial that last wrote the row
                         # What the platform id names (ids are per kind): the key of the ownership look-up.
                         Column("kind", String(32), nullable=False, server_default=DEFAULT_KIND),
-                        # Which platform (its API URL) the id is of; '' when not known (written before, or by a
-                        # command that does not talk to the platform): matched by every platform, to be safe.
+                        # Which platform (its API URL) the id is of: ids of two platforms are unrelated. '' when not
+                        # known (a version 1 row, or one written by a command that does not talk to the platform):
+                        # filled in at the workspace's next write by a run that does (see commit).
                         Column("platform", String(500), nullable=False, server_default=""),
                         UniqueConstraint("project", "workspace", "remote_id", name="provisioner_resources_one_owner"))
 # "Who manages platform id X?" across every project and workspace of the store (see owners()).
@@ -418,6 +419,11 @@ class SqlStateStore:
             self._check_lock(connection)
             self._advance(connection, state, serial, now)
             self._write_rows(connection, rows, serial)
+            if self.platform:
+                # Rows of this workspace whose platform is not recorded yet are of this one: record it, so the
+                # ownership look-up of other workspaces finds them.
+                connection.execute(update(resources_table).where(self._here(resources_table))
+                                   .where(resources_table.c.platform == "").values(platform=self.platform))
             self._log(connection, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
@@ -737,7 +743,7 @@ class SqlStateStore:
                     select(r.remote_id, r.project, r.workspace, r.address)
                     .where(r.kind == kind).where(r.remote_id.in_(wanted[start:start + _CHUNK]))
                     .where((r.project != self.project) | (r.workspace != self.workspace))
-                    .where((r.platform == self.platform) | (r.platform == "") | (self.platform == ""))
+                    .where(r.platform == self.platform)
                     .order_by(r.project, r.workspace)).all()
                 for row in rows:
                     found.setdefault(row.remote_id, Owner(row.project, row.workspace, row.address))
