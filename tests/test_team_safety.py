@@ -288,3 +288,40 @@ def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(work
     assert "Apply failed. Resources: 0 added, 0 changed, 0 destroyed, 1 failed." in result.output, result.all
     assert "1 change(s) failed; no change was applied." in result.stderr
     assert "the others" not in result.stderr
+
+
+def test_a_version_1_postgres_store_is_migrated(tmp_path):
+    """In a database of its own (a migration changes tables every project shares)."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from provisioner.state import ResourceState, State
+    from provisioner.state.sql import SCHEMA_VERSION, open_store
+
+    dsn = pg_dsn()
+    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    own = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
+    try:
+        store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
+        state = State.new()
+        state.resources["a"] = ResourceState(id=7, spec={}, remote={"assistant_name": "A"})
+        store.write(state)
+        store.close()
+        with psycopg.connect(own, autocommit=True) as database:  # back to what version 1 wrote
+            database.execute("DROP INDEX provisioner_resources_by_id")
+            database.execute("ALTER TABLE provisioner_resources DROP COLUMN kind, DROP COLUMN platform")
+            database.execute("UPDATE provisioner_meta SET value = '1' WHERE key = 'schema_version'")
+        store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
+        assert store.read().resources["a"].id == 7
+        store.close()
+        with psycopg.connect(own) as database:
+            assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
+            assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
+                ("a", "assistant", "")]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
