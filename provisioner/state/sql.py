@@ -258,6 +258,7 @@ class SqlStateStore:
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
         self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
         self.platform = ""  # the platform the rows it writes are of (workflow.Session sets it on connecting)
+        self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
         self._lock_key = advisory_key(project, workspace)
         self._cached: dict[str, Any] | None = None
         with self._guard("open the state store"):
@@ -311,6 +312,12 @@ class SqlStateStore:
                     & (r.address.in_(bindparam("b_addresses", expanding=True))
                        | r.remote_id.in_(bindparam("b_ids", expanding=True)))),
                 "insert_resources": insert(resources_table),
+                "lock_row": select(locks_table.c.lock_id, locks_table.c.who, locks_table.c.operation).where(
+                    (locks_table.c.project == bindparam("b_project"))
+                    & (locks_table.c.workspace == bindparam("b_workspace"))).with_for_update(),
+                "record_platform": update(resources_table).where(
+                    (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
+                    & (r.platform == "")).values(platform=bindparam("b_platform")),
                 "insert_history": insert(history_table),
             }
         return self._cached
@@ -419,16 +426,17 @@ class SqlStateStore:
             self._check_lock(connection)
             self._advance(connection, state, serial, now)
             self._write_rows(connection, rows, serial)
-            if self.platform:
-                # Rows of this workspace whose platform is not recorded yet are of this one: record it, so the
-                # ownership look-up of other workspaces finds them.
-                connection.execute(update(resources_table).where(self._here(resources_table))
-                                   .where(resources_table.c.platform == "").values(platform=self.platform))
+            if self.platform and self._platform_recorded != self.platform:
+                # Rows of this workspace whose platform is not recorded yet are of this one: record it (once per
+                # run, not per commit), so the ownership look-up of other workspaces finds them.
+                connection.execute(self._statements()["record_platform"], {
+                    "b_project": self.project, "b_workspace": self.workspace, "b_platform": self.platform})
             self._log(connection, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
         state.serial = serial
         self._exists = True
+        self._platform_recorded = self.platform
         for address, row in rows.items():
             if row is None:
                 self._snapshot.pop(address, None)
@@ -441,8 +449,8 @@ class SqlStateStore:
         commit, or this commit see the force-unlock: never both."""
         if self._held_lock is None:
             return
-        row = connection.execute(select(locks_table.c.lock_id, locks_table.c.who, locks_table.c.operation)
-                                 .where(self._here(locks_table)).with_for_update()).first()
+        row = connection.execute(self._statements()["lock_row"],
+                                 {"b_project": self.project, "b_workspace": self.workspace}).first()
         if row is None or row.lock_id != self._held_lock:
             now = (f"; it is now held by {row.who} ({row.operation}, lock ID {row.lock_id})" if row is not None
                    else "")
