@@ -19,6 +19,7 @@ from typing import Callable, Iterator
 from .client import PlatformClient
 from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
 from .plan import Action, Change, Plan
+from .ratelimit import RateBudget, WaitCancelled
 from .state import ResourceState, State, StateBackend
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
@@ -34,6 +35,7 @@ class ChangeResult:
     field_errors: dict[str, list[str]] = field(default_factory=dict)
     skipped: bool = False
     ticket: int = 0  # the state mutation that records it (StateRecorder.queue); reported once durable
+    waited: float = 0.0  # of `seconds`, the time spent waiting for the rate budget (the run's pace, not the platform)
 
 
 @dataclass
@@ -270,6 +272,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
     gate = WriteGate()
     lookup = SharedLookup(client, gate)
     wire = Wire(plan.dialect, lookups or Lookups(), gate)
+    budget: RateBudget = getattr(client, "budget", None) or RateBudget()
 
     def run(change: Change) -> ChangeResult:
         if stop.is_set():
@@ -277,8 +280,18 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         if on_start:
             on_start(change)
         started = time.monotonic()
+        sent_before, waited_before = budget.thread_counters()
         try:
             result = _execute(change, client, recorder, known_ids, lookup, wire)
+        except WaitCancelled:
+            if budget.thread_counters()[0] == sent_before:
+                # Interrupted while it waited for its first request: nothing of it reached the platform.
+                result = ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
+                                      message="not sent (interrupted while waiting for the rate budget)")
+            else:
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      "interrupted while it waited for the rate budget to retry or to look for "
+                                      "its outcome; run plan to see where it stands")
         except RejectedError as error:
             other = dialect_asked_for(plan.dialect, error.errors)
             if other:  # every field error is then about names, not values: one line that says what to do
@@ -295,6 +308,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         result.seconds = time.monotonic() - started
+        result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before)
         return result
 
     collected: set[Future] = set()
@@ -310,6 +324,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             # The store stopped taking writes: start nothing new; what is in flight finishes and is reported.
             report.halted = report.halted or f"the state could not be written ({error}); no further change started"
             stop.set()
+            budget.cancel()  # what waits for the rate budget has sent nothing: it must not now
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but recording it in state failed ({error}); the next "
                                   "plan finds it on the platform and puts the state right")
@@ -336,9 +351,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
             finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
 
             def start_nothing_new(interrupted: bool) -> None:
-                """Cancel the changes not started yet (a cancelled one announces itself too)."""
+                """Cancel the changes not started yet (a cancelled one announces itself too); on an interrupt, also
+                those that wait for the rate budget: they have sent nothing yet, and must not."""
                 report.interrupted = report.interrupted or interrupted
                 stop.set()
+                if interrupted:
+                    budget.cancel()
                 for future in pending:
                     future.cancel()
 

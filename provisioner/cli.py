@@ -22,8 +22,8 @@ from .ratelimit import describe
 from .scrub import scrub
 from .spec import DEFAULT_DIALECT, DIALECTS
 from .workflow import (DEFAULT_STATE_PATH, Session, Settings, check_plan_workspace, describe_entry, export,
-                       import_assistant, is_plan_file, manifests_or_empty, read_plan_file, refresh, state_move,
-                       state_remove, validate, validation_result, write_plan_file)
+                       import_assistant, is_plan_file, manifests_or_empty, read_plan_file, refresh,
+                       refuse_mass_destroy, state_move, state_remove, validate, validation_result, write_plan_file)
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEFAULT_PATHS = ("manifests",)
@@ -44,6 +44,8 @@ HELP = {
     "--target": "Only this address (repeatable).",
     "--auto-approve": "Skip the confirmation.",
     "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
+    "--allow-mass-destroy": "Allow a plan that destroys more than half of the assistants in state (at least 5); "
+                            "apply refuses one without it (docs/state.md).",
 }
 
 
@@ -310,6 +312,7 @@ def render_command(paths: tuple[str, ...], **kwargs) -> None:
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
+@click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
 @click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
 @platform_options
 @config_options
@@ -317,7 +320,7 @@ def render_command(paths: tuple[str, ...], **kwargs) -> None:
 @manifest_options
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
-                 **kwargs) -> None:
+                 allow_mass_destroy, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
@@ -325,7 +328,8 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
                  else validate(paths, dialect, inputs, limits))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
-        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty)
+        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
+                               allow_mass_destroy=allow_mass_destroy)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
@@ -358,14 +362,22 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
     # Ctrl-C twice means.
     interrupt = threading.Event()
 
+    budget = session.client.budget
+
     def on_signal(signum, frame) -> None:
         if interrupt.is_set():
             raise KeyboardInterrupt
         interrupt.set()
+        budget.cancel()  # at once: a change waiting for the rate budget has sent nothing, and must not now
+        # Said at once, whatever the apply is waiting for (a slow request, the rate budget).
+        try:
+            click.secho("\nInterrupt received: sending nothing new; finishing the changes in flight (press Ctrl-C "
+                        "again to stop at once)...", fg="red", err=True)
+        except (RuntimeError, OSError, ValueError):  # stderr busy or closed: the apply's own report follows
+            pass
 
     previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
     collect_from_now_on()
-    budget = session.client.budget
     expected = budget.expected_seconds(len(plan.changes))
     if expected >= 30:
         click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
@@ -378,20 +390,30 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
         for number, handler in previous.items():
             signal.signal(number, handler)
     click.echo()
-    if report.halted:
-        skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
-        click.secho(f"Stopped: {report.halted}; {skipped} not started. Changes in flight were finished.",
-                    fg="red", err=True)
-    elif report.interrupted:
-        skipped = sum(1 for r in report.results if r.skipped) + len(plan.changes) - len(report.results)
-        click.secho(f"Interrupted: changes in flight were finished and recorded; {skipped} not started.",
-                    fg="red", err=True)
+    if report.halted or report.interrupted:
+        reported = {r.change.address for r in report.results if not r.skipped}
+        not_started = [c.address for c in plan.changes if c.address not in reported]
+        listed = f": {_listed(not_started)}" if not_started else ""
+        done = sum(1 for r in report.results if r.ok)
+        if report.halted:
+            click.secho(f"Stopped: {report.halted}; changes in flight were finished; {done} done and recorded, "
+                        f"{len(not_started)} not started{listed}.", fg="red", err=True)
+        else:
+            click.secho(f"Interrupted: changes in flight were finished; {done} done and recorded, "
+                        f"{len(not_started)} not started (nothing was sent for them){listed}.", fg="red", err=True)
     click.echo(render.apply_summary(report, verb))
     if report.failed:
-        click.secho(f"{len(report.failed)} change(s) failed; the others were applied and recorded in state. "
-                    "Fix the cause and run apply again.", fg="red", err=True)
+        done = sum(1 for r in report.results if r.ok)
+        others = (f"the {done} other(s) were applied and recorded in state" if done
+                  else "no change was applied")
+        click.secho(f"{len(report.failed)} change(s) failed; {others}. Fix the cause and run apply again.",
+                    fg="red", err=True)
     if not report.ok:
         sys.exit(EXIT_ERROR)
+
+
+def _listed(addresses: list[str], limit: int = 10) -> str:
+    return ", ".join(addresses[:limit]) + (f" and {len(addresses) - limit} more" if len(addresses) > limit else "")
 
 
 def _minutes(seconds: float) -> str:
@@ -403,6 +425,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
                       verb: str) -> None:
     """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
     click.echo(render.plan_text(plan))
+    refuse_mass_destroy(plan, False)  # after showing it: the refusal names what it would have destroyed
     if not plan.has_changes:
         if plan.state_sync:
             session.apply(plan, known_ids)
@@ -421,12 +444,13 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
               help=HELP["--parallelism"])
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
+@click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
 @platform_options
 @config_options
 @variable_options
 @manifest_options
 @reports_errors
-def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwargs) -> None:
+def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
     if len(paths) == 1 and is_plan_file(paths[0]):
@@ -438,13 +462,15 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, **kwar
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
             click.echo(render.plan_text(plan))
+            refuse_mass_destroy(plan, allow_mass_destroy)
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return
     paths = settings_paths(paths, settings)
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "apply", prefetch=bool(manifests)) as session:
-        plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty)
+        plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
+                                       allow_mass_destroy=allow_mass_destroy)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 
 
@@ -517,10 +543,10 @@ def export_command(paths, out_dir, **kwargs) -> None:
 def refresh_command(**kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""
     with Session(settings_from(kwargs), "refresh") as session:
-        lines = refresh(session)
-    for line in lines:
+        result = refresh(session)
+    for line in result.lines:
         click.echo(line)
-    click.echo(f"Refreshed {len(session.state.resources)} assistant(s) in state.")
+    click.echo(result.summary())
 
 
 @cli.group("state")
@@ -623,15 +649,28 @@ def state_push(file, force, lock, lock_timeout, **store) -> None:
 
 @cli.command("force-unlock")
 @click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @with_store_options
 @config_options
 @reports_errors
-def force_unlock_command(lock_id, **store) -> None:
-    """Remove a stale state lock, by the ID its error message showed."""
-    from .workflow import open_backend
+def force_unlock_command(lock_id, force, **store) -> None:
+    """Remove a stale state lock, by the ID its error message showed. The run that held it stops before its next
+    write (exit 1); asks first unless --force."""
+    from .workflow import holder_alive_here, open_backend
 
     backend = open_backend(_store_settings(store))
     try:
+        holder = backend.lock_holder()
+        if holder is not None and holder.id == lock_id:
+            click.echo(f"Lock held by:\n  {holder.describe()}")
+            if holder_alive_here(holder):
+                click.secho(f"Warning: the process that holds this lock (pid {holder.pid} on this host) is still "
+                            "running. Unlocking stops it at its next state write, and another run may then work "
+                            "on the state alongside it.", fg="yellow", bold=True, err=True)
+            if not force and not _confirm("Do you really want to force-unlock the state? The run that holds the "
+                                          "lock stops at its next write."):
+                click.secho("force-unlock cancelled. The lock is still held.", fg="red", err=True)
+                sys.exit(EXIT_ERROR)
         backend.force_unlock(lock_id)
     finally:
         backend.close()

@@ -19,6 +19,12 @@ from .redaction import digest_fields
 PLAN_FORMAT = "provisioner-plan"
 PLAN_FORMAT_VERSION = 1
 
+# A plan that destroys more than this share of the assistants in state, and at least MASS_DESTROY_MIN of them,
+# is refused by apply without --allow-mass-destroy: far more often a wrong path or a broken checkout than a wish.
+# (`destroy` and `plan --destroy` say what they do, and are not held to it.)
+MASS_DESTROY_SHARE = 0.5
+MASS_DESTROY_MIN = 5
+
 
 class Action(str, enum.Enum):
     CREATE = "create"
@@ -94,6 +100,22 @@ class Plan:
     workspace: str | None = None
     project: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    # Assistants in state whose manifest file still exists but was not among the paths given: left alone,
+    # [{"address", "source"}] (a narrower path is not a request to destroy the rest).
+    left_alone: list[dict[str, str]] = field(default_factory=list)
+    managed_count: int = 0            # assistants in state when planned: the base of the mass-destroy share
+    allow_mass_destroy: bool = False  # made with --allow-mass-destroy
+
+    @property
+    def mass_destroy(self) -> bool:
+        """Whether this plan destroys so much of the state that apply asks for --allow-mass-destroy."""
+        destroying = self.counts["destroy"]
+        return (not self.destroy and destroying >= MASS_DESTROY_MIN
+                and destroying > MASS_DESTROY_SHARE * self.managed_count)
+
+    @property
+    def mass_destroy_refused(self) -> bool:
+        return self.mass_destroy and not self.allow_mass_destroy
 
     @property
     def counts(self) -> dict[str, int]:
@@ -141,6 +163,10 @@ class Plan:
             "state_sync": [asdict(s) for s in self.state_sync],
             "notes": self.notes,
             "inputs": self.inputs,
+            "left_alone": self.left_alone,
+            "managed_count": self.managed_count,
+            "mass_destroy": self.mass_destroy,
+            "allow_mass_destroy": self.allow_mass_destroy,
         }
 
     @classmethod
@@ -175,7 +201,9 @@ class Plan:
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
                    notes=checked.notes, dialect=checked.dialect,
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
-                   workspace=checked.workspace, project=checked.project, created_at=checked.created_at)
+                   workspace=checked.workspace, project=checked.project, created_at=checked.created_at,
+                   left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
+                   allow_mass_destroy=checked.allow_mass_destroy)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -222,6 +250,13 @@ class _Record(_Strict):
     protect: bool = False
     sensitive: list[str] = Field(default_factory=list)
     remote: dict[str, Any] = Field(default_factory=dict)
+    source: Optional[str] = Field(default=None, min_length=1, max_length=4096)
+
+    def as_record(self) -> dict[str, Any]:
+        record = self.model_dump()
+        if record["source"] is None:  # absent, as state records it
+            del record["source"]
+        return record
 
 
 class _FieldChangeFile(_Strict):
@@ -273,7 +308,7 @@ class _StateSyncFile(_Strict):
     _check_address = field_validator("address")(_address)
 
     def model_post_init(self, context: Any) -> None:
-        self.__dict__["record"] = self.record.model_dump()
+        self.__dict__["record"] = self.record.as_record()
 
 
 class _Inputs(BaseModel):
@@ -285,6 +320,13 @@ class _Inputs(BaseModel):
     var_files: list[str] = Field(default_factory=list)
     vars: list[str] = Field(default_factory=list)
     config_file: Optional[str] = None
+
+
+class _LeftAlone(_Strict):
+    address: str
+    source: str
+
+    _check_address = field_validator("address")(_address)
 
 
 class _PlanFile(_Strict):
@@ -304,3 +346,7 @@ class _PlanFile(_Strict):
     changes: list[_ChangeFile]
     state_sync: list[_StateSyncFile] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    left_alone: list[_LeftAlone] = Field(default_factory=list)
+    managed_count: int = Field(default=0, ge=0)
+    mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
+    allow_mass_destroy: bool = False

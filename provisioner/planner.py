@@ -11,9 +11,10 @@ assistant and a removed field goes back to its default without flapping.
 """
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 
 from .errors import PlanError, Problem
@@ -21,7 +22,7 @@ from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
-from .state import ResourceState, State
+from .state import Owner, ResourceState, State
 from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
                    desired_comparable, read_fields)
 
@@ -103,18 +104,41 @@ def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, A
         "protect": manifest.protect,
         "sensitive": sorted(manifest.sensitive),
         "remote": remote_snapshot(remote_fields, manifest.sensitive),
+        "source": manifest.document.file,
     }
+
+
+def unknown_target_problem(target: str, known: Iterable[str]) -> Problem:
+    close = difflib.get_close_matches(target, sorted(set(known)), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return Problem(f"--target {target!r} names no manifest and no assistant in state{hint}", address=target)
+
+
+def adoption_refused(manifest: Manifest, live: RemoteAssistant, owner: Owner) -> Problem:
+    """Adopting `live` by name would give it a second owner: say who has it, and how to move it for real."""
+    return Problem(
+        f"{manifest.address!r} would adopt the platform's assistant id {live.id} ({live.name!r}) by its name, but "
+        f"{owner.describe()} of this state store manages it; one object has one owner. To move it here, run "
+        f"`provisioner state rm {owner.address} --workspace {owner.workspace}` (with that project's settings), "
+        f"then `provisioner import {manifest.address} {live.id}` in this workspace; or give this manifest another "
+        "assistant_name (an overlay per workspace) so that it creates its own",
+        manifest.location("spec", "assistant_name"), "spec.assistant_name", manifest.address)
 
 
 def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAssistant], *,
                  destroy: bool = False, targets: Iterable[str] = (), manifest_paths: Iterable[str] = (),
-                 dialect: str = DEFAULT_DIALECT) -> Plan:
+                 dialect: str = DEFAULT_DIALECT, foreign: Mapping[int, Owner] | None = None,
+                 left_alone: Mapping[str, str] | None = None, allow_mass_destroy: bool = False) -> Plan:
+    """`foreign`: platform ids that another workspace or project of the store manages (never adopted here).
+    `left_alone`: address -> source file of the state entries whose manifest file exists but was not among the
+    paths given (never destroyed for being absent)."""
     targets = sorted(set(targets))
+    foreign = foreign or {}
+    left_alone = {} if destroy else dict(left_alone or {})
     by_address = {m.address: m for m in manifests}
     unknown = [t for t in targets if t not in by_address and t not in state.resources]
     if unknown:
-        raise PlanError([Problem(f"--target {t!r} names no manifest and no assistant in state", address=t)
-                         for t in unknown])
+        raise PlanError([unknown_target_problem(t, [*by_address, *state.resources]) for t in unknown])
 
     def wanted(address: str) -> bool:
         return not targets or address in targets
@@ -155,10 +179,15 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 # The platform's view in state is informative only (refresh, state show): a sync is owed when
                 # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
                 if (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
-                        or entry.spec != digest_fields(manifest.fields, manifest.sensitive)):
+                        or entry.spec != digest_fields(manifest.fields, manifest.sensitive)
+                        or entry.source != manifest.document.file):
                     syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))
             continue
-        namesakes = unclaimed_by_name.get(manifest.spec.assistant_name, [])
+        candidates = unclaimed_by_name.get(manifest.spec.assistant_name, [])
+        namesakes = [r for r in candidates if r.id not in foreign]
+        if candidates and not namesakes:
+            problems += [adoption_refused(manifest, r, foreign[r.id]) for r in candidates]
+            continue
         if len(namesakes) > 1:
             ids = ", ".join(str(r.id) for r in namesakes)
             problems.append(Problem(
@@ -173,8 +202,12 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             changes.append(_create(manifest, entry, dialect))
 
     managed_now = set() if destroy else set(by_address)
+    kept = []
     for address in sorted(state.resources):
         if address in managed_now or not wanted(address):
+            continue
+        if address in left_alone:
+            kept.append({"address": address, "source": left_alone[address]})
             continue
         entry = state.resources[address]
         manifest = by_address.get(address)
@@ -185,11 +218,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                                   remote_id=entry.id, reason=f"id {entry.id} is already gone from the platform"))
             continue
         if protected:
-            where = manifest.location("metadata", "protect") if manifest else None
-            cause = "`destroy` would delete it" if destroy else "its manifest was removed, so it would be deleted"
-            problems.append(Problem(
-                f"assistant {address!r} (id {entry.id}) is protected, and {cause}; to allow this, set "
-                "metadata.protect: false in its manifest and apply first", where, address=address))
+            problems.append(_protected_problem(address, entry, manifest, destroy))
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
         changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
@@ -208,7 +237,23 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         notes.append("Fields marked (write-only) are never shown back by the platform; they are compared with "
                      "the spec last applied by the provisioner, so changes made to them outside it go unseen.")
     return Plan(changes, state.lineage, state.serial, syncs, destroy, list(targets),
-                [str(p) for p in manifest_paths], notes, dialect=dialect)
+                [str(p) for p in manifest_paths], notes, dialect=dialect, left_alone=kept,
+                managed_count=len(state.resources), allow_mass_destroy=allow_mass_destroy)
+
+
+def _protected_problem(address: str, entry: ResourceState, manifest: Manifest | None, destroy: bool) -> Problem:
+    """A protected assistant would be deleted: the way out that works from where the user stands."""
+    cause = "`destroy` would delete it" if destroy else "its manifest was removed, so it would be deleted"
+    if manifest is not None:
+        return Problem(f"assistant {address!r} (id {entry.id}) is protected, and {cause}; to allow this, set "
+                       "metadata.protect: false in its manifest and apply first",
+                       manifest.location("metadata", "protect"), address=address)
+    source = f" ({entry.source})" if entry.source else ""
+    return Problem(
+        f"assistant {address!r} (id {entry.id}) is protected, and {cause}. Its manifest is not here to edit: to "
+        f"keep it on the platform and stop managing it, run `provisioner state rm {address}`; to delete it, "
+        f"restore its manifest{source} with metadata.protect: false, run `provisioner apply`, then remove the "
+        "manifest and apply again", address=address)
 
 
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:

@@ -56,20 +56,38 @@ def describe(windows: tuple[Window, ...]) -> str:
     return ",".join(str(w) for w in windows) if windows else "off"
 
 
+class WaitCancelled(Exception):
+    """The wait for the rate budget was cancelled (an interrupted apply): the request was not sent."""
+
+
 class RateBudget:
     def __init__(self, windows: tuple[Window, ...] = (), *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] | None = None):
         self.windows = windows
         self._clock = clock
-        self._sleep = sleep
+        self._cancelled = threading.Event()
+        # Waiting on the event (not time.sleep) lets cancel() end every wait at once.
+        self._sleep = sleep or self._cancelled.wait
         self._lock = threading.Lock()
         self._sent = [collections.deque() for _ in windows]
         self._paused_until = 0.0
         self.waited = 0.0  # seconds spent waiting for the budget, all threads together
+        self._mine = threading.local()  # per thread: requests let through and seconds waited (thread_counters)
+
+    def cancel(self) -> None:
+        """From now on no request is let through: every wait, and every later acquire, raises WaitCancelled."""
+        self._cancelled.set()
+
+    def thread_counters(self) -> tuple[int, float]:
+        """(requests let through, seconds spent waiting) by the calling thread so far: a caller compares two
+        readings to tell what one piece of its work waited, and whether it sent anything."""
+        return getattr(self._mine, "sent", 0), getattr(self._mine, "waited", 0.0)
 
     def acquire(self) -> None:
-        """Block until a request may be sent, and count it."""
+        """Block until a request may be sent, and count it; WaitCancelled once cancel() was called."""
         while True:
+            if self._cancelled.is_set():
+                raise WaitCancelled("not sent: the apply was interrupted while it waited for the rate budget")
             with self._lock:
                 now = self._clock()
                 wait = self._paused_until - now
@@ -82,9 +100,12 @@ class RateBudget:
                 if wait <= 0:
                     for sent in self._sent:
                         sent.append(now)
+                    self._mine.sent = getattr(self._mine, "sent", 0) + 1
                     return
                 self.waited += wait
+            began = self._clock()
             self._sleep(min(wait, 5.0))
+            self._mine.waited = getattr(self._mine, "waited", 0.0) + max(0.0, self._clock() - began)
 
     def pause(self, seconds: float) -> None:
         """Nobody sends for `seconds` (the platform said so)."""

@@ -29,14 +29,14 @@ from .client import PlatformClient, RetryPolicy
 from .config import Config, ConfigError, ManifestInputs
 from .errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from .manifest import ADDRESS_PATTERN, API_VERSION, DEFAULT_LIMITS, KIND, Limits, Manifest, load_manifests
-from .plan import Action, Plan
+from .plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Action, Plan
 from .planner import RemoteAssistant, compute_plan, desired_fields, remote_snapshot, same
 from .ratelimit import RateBudget, Window, parse_rate_limit
 from .redaction import digest, is_digest
 from .references import Catalog, check_references
 from .scrub import register_secret, register_url, scrub
 from .spec import ALWAYS_SENSITIVE, DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
-from .state import ResourceState, State, StateBackend, locked
+from .state import DEFAULT_KIND, Owner, ResourceState, State, StateBackend, locked
 from .state.local import atomic_write
 from .saved_plan import conflicts_with_state
 from .state.sql import open_store
@@ -285,6 +285,22 @@ def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
         return len(documents), error.problems
 
 
+def platform_identity(settings: Settings, client: PlatformClient) -> str:
+    """The platform, for the state rows: its base URL without credentials or query ('local' for --local)."""
+    if settings.local:
+        return "local"
+    parts = urlsplit(str(client.base_url))
+    host = (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else "")
+    return f"{parts.scheme.lower()}://{host}{parts.path.rstrip('/')}"[:500]
+
+
+def _say_waiting(holder, timeout: float) -> None:
+    """Under --lock-timeout: who holds the lock, and how long this run waits for it (on stderr)."""
+    print(scrub(f"The state is locked by {holder.who} ({holder.operation} since {holder.created}, on "
+                f"{holder.host}, pid {holder.pid}, lock ID {holder.id}); waiting up to {timeout:g}s for it "
+                "(--lock-timeout)..."), file=sys.stderr, flush=True)
+
+
 class Session:
     def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
                  backend: StateBackend | None = None, prefetch: bool = False):
@@ -311,7 +327,7 @@ class Session:
             if self.operation in WRITING_OPERATIONS and hasattr(self.backend, "probe"):
                 self.backend.probe()  # a store that cannot take a write fails now, before any platform write
             self._stack.enter_context(locked(self.backend, self.operation, timeout=self.settings.lock_timeout,
-                                             enabled=self._lock))
+                                             enabled=self._lock, on_wait=_say_waiting))
             if self._prefetch:
                 # The platform's list is read (under the lock) while the state is: a fleet's two longest reads.
                 prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
@@ -332,6 +348,9 @@ class Session:
     def client(self) -> PlatformClient:
         if self._client is None:
             self._client = self._stack.enter_context(connect(self.settings))
+            if hasattr(self.backend, "platform"):
+                # Ids are the platform's: ownership across workspaces is per platform (SqlStateStore.owners).
+                self.backend.platform = platform_identity(self.settings, self._client)
         return self._client
 
     def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
@@ -351,7 +370,8 @@ class Session:
         return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
-             paths: list[str] = (), allow_empty: bool = False) -> tuple[Plan, set[int]]:
+             paths: list[str] = (), allow_empty: bool = False,
+             allow_mass_destroy: bool = False) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made.
 
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
@@ -371,7 +391,9 @@ class Session:
                 "or pass --allow-empty to plan or apply.")
         remote = self.remote([] if destroy else manifests)
         plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
-                            dialect=self.settings.api_dialect)
+                            dialect=self.settings.api_dialect, foreign=self._foreign_owners(manifests, remote),
+                            left_alone=left_alone(self.state, manifests, paths),
+                            allow_mass_destroy=allow_mass_destroy)
         if not destroy:
             checked = [m for m in manifests if not targets or m.address in targets]
             by_id = {r.id: r for r in remote}
@@ -390,6 +412,15 @@ class Session:
             if manifest is not None and change.body:
                 change.field_locations = {name: str(manifest.location("spec", name)) for name in manifest.fields}
         return plan, {r.id for r in remote}
+
+    def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[int, Owner]:
+        """The platform ids a manifest could adopt by name that another workspace or project of the store
+        manages (one query, for just those ids)."""
+        names = {m.spec.assistant_name for m in manifests}
+        claimed = {entry.id for entry in self.state.resources.values()}
+        candidates = [r.id for r in remote if r.name in names and r.id not in claimed]
+        owners = getattr(self.backend, "owners", None)
+        return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
@@ -446,6 +477,35 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         _restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dict[str, str]:
+    """address -> source file, for the state entries without a manifest in this run whose manifest file still
+    exists but is not under any path given: a narrower path list plans a part, it does not remove the rest.
+    (A file that was given but no longer holds the document, or that is gone, is a real removal.)"""
+    loaded = {m.address for m in manifests}
+    given = [Path(p).resolve() for p in paths]
+    kept = {}
+    for address, entry in state.resources.items():
+        if address in loaded or not entry.source:
+            continue
+        source = Path(entry.source)
+        if not source.is_file():
+            continue
+        resolved = source.resolve()
+        if not any(resolved == g or g in resolved.parents for g in given):
+            kept[address] = entry.source
+    return kept
+
+
+def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:
+    """apply's guard: a plan that destroys most of the state needs --allow-mass-destroy (or a plan made with it)."""
+    if plan.mass_destroy and not (allowed or plan.allow_mass_destroy):
+        raise ProvisionerError(
+            f"this plan destroys {plan.counts['destroy']} of the {plan.managed_count} assistants in state "
+            f"(more than {MASS_DESTROY_SHARE:.0%}, and at least {MASS_DESTROY_MIN}); nothing was changed. That is "
+            "more often a wrong path or a broken checkout than a wish: check the paths, use --target to change a "
+            "part, or pass --allow-mass-destroy if you mean it (`provisioner destroy` destroys everything)")
 
 
 def check_plan_workspace(plan: Plan, settings: Settings) -> None:
@@ -560,33 +620,67 @@ def import_assistant(session: Session, manifests: list[Manifest], address: str, 
     live = next((r for r in session.remote() if r.id == remote_id), None)
     if live is None:
         raise ProvisionerError(f"the platform has no assistant with id {remote_id} for this token")
+    # After reading the platform: ownership is per platform (the store learns which one on connecting).
+    elsewhere = getattr(session.backend, "owners", lambda kind, ids: {})(DEFAULT_KIND, [remote_id]).get(remote_id)
+    if elsewhere is not None:
+        raise StateError(
+            f"id {remote_id} is already managed as {elsewhere.describe()} of this state store; one object has one "
+            f"owner, and nothing was imported. To move it here, first run `provisioner state rm {elsewhere.address} "
+            f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
     manifest = by_address[address]
     session.state.resources[address] = ResourceState(
         id=remote_id, spec=None, protect=manifest.protect, sensitive=sorted(manifest.sensitive),
-        remote=remote_snapshot(live.fields, manifest.sensitive))
+        remote=remote_snapshot(live.fields, manifest.sensitive), source=manifest.document.file)
     session.backend.write(session.state)
     return live
 
 
-def refresh(session: Session) -> list[str]:
-    """Update state's view of the platform; forget what is gone. Nothing remote changes. The lines to print."""
+@dataclass
+class RefreshResult:
+    """What `refresh` did: a line per assistant whose record changed, and the counts the summary gives."""
+
+    lines: list[str] = field(default_factory=list)
+    checked: int = 0
+    updated: int = 0
+    removed: int = 0
+
+    def summary(self) -> str:
+        unchanged = self.checked - self.updated - self.removed
+        return (f"Refreshed {self.checked} assistant(s) in state: {self.updated} updated from the platform, "
+                f"{self.removed} removed (gone from the platform), {unchanged} unchanged.")
+
+
+def refresh(session: Session) -> RefreshResult:
+    """Update state's view of the platform; forget what is gone. Nothing remote changes."""
     remote = {r.id: r for r in session.remote()}
-    report = []
+    result = RefreshResult(checked=len(session.state.resources))
     for address in sorted(session.state.resources):
         entry = session.state.resources[address]
         live = remote.get(entry.id)
         if live is None:
             del session.state.resources[address]
-            report.append(f"{address}: id {entry.id} is gone from the platform; removed from state")
+            result.removed += 1
+            result.lines.append(f"{address}: id {entry.id} is gone from the platform; removed from state")
             continue
         snapshot = remote_snapshot(live.fields, entry.sensitive)
         if snapshot != entry.remote:
             changed = sorted(k for k in snapshot if k in entry.remote and not same(snapshot[k], entry.remote[k]))
             entry.remote = snapshot
+            result.updated += 1
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
-            report.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
+            result.lines.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
     session.backend.write(session.state)
-    return report
+    return result
+
+
+def holder_alive_here(holder) -> bool:
+    """Whether a lock's holder is a process still running on this machine (force-unlock warns about it)."""
+    import socket
+
+    from .state.sql import process_alive
+
+    return holder.host == socket.gethostname() and holder.pid > 0 and holder.pid != os.getpid() \
+        and process_alive(holder.pid)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,15 @@ class Platform:
 
 
 @pytest.fixture(autouse=True)
+def forget_pg_projects():
+    """After each test, the shared PostgreSQL store forgets the test's projects (pg_support.forget_projects)."""
+    yield
+    from pg_support import forget_projects
+
+    forget_projects()
+
+
+@pytest.fixture(autouse=True)
 def collector_as_found():
     """An apply run in this process freezes the heap out of collection (provisioner/heap.py): thaw it after each
     test, so the suite's garbage stays collectable."""

@@ -36,5 +36,26 @@ def pg_dsn() -> str:
     return dsn
 
 
+_made: list[str] = []  # the projects of the running test (forget_projects clears their rows after it)
+
+
 def unique_project(prefix: str = "test") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+    project = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    _made.append(project)
+    return project
+
+
+def forget_projects() -> None:
+    """Remove the state rows of the projects the test made: the store outlives the test, and another test's
+    emulator may hand out the same platform ids, which would then look managed by a finished test's project."""
+    dsn = os.environ.get(PG_ENV, "").strip()
+    projects, _made[:] = list(_made), []
+    if not dsn or not projects:
+        return
+    try:
+        import psycopg
+
+        with psycopg.connect(dsn, connect_timeout=5) as connection:
+            connection.execute("DELETE FROM provisioner_resources WHERE project = ANY(%s)", (projects,))
+    except Exception:  # noqa: BLE001 - no table yet, or no server: nothing to forget
+        pass

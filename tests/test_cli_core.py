@@ -181,7 +181,7 @@ def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_comple
     assert result.exit_code == 1
     assert "b: create failed: the platform rejected it" in result.output
     assert re.search(r"b \(manifests/b\.yaml:\d+\): spec\.voice_id: The selected voice id is invalid\.", result.output)
-    assert "Apply failed Resources: 2 added, 0 changed, 0 destroyed, 1 failed." in result.output
+    assert "Apply failed. Resources: 2 added, 0 changed, 0 destroyed, 1 failed." in result.output
     assert sorted(a["name"] for a in workspace.platform.assistants()) == ["A", "C"]
     assert set(workspace.state()["resources"]) == {"a", "c"}
     fixed = workspace.run("apply", "--auto-approve")

@@ -187,3 +187,44 @@ def test_renaming_onto_an_unmanaged_name_is_noted(load):
     [renamed] = load(manifest_text("a", name="Taken"))
     plan = compute_plan([renamed], state, [live, remote(9, renamed)])
     assert any("'Taken'" in note and "9" in note for note in plan.notes)
+
+
+def test_a_namesake_another_workspace_manages_is_never_adopted(load):
+    from provisioner.state import Owner
+
+    [m] = load(manifest_text("a", name="Shared"))
+    live = remote(9, m)
+    with pytest.raises(PlanError) as refused:
+        compute_plan([m], State.new(), [live], foreign={9: Owner("p", "prod", "shared")})
+    assert "'shared' in project 'p', workspace 'prod'" in str(refused.value)
+    # With one more namesake nobody manages, that one is adopted.
+    loose = remote(10, m)
+    [change] = compute_plan([m], State.new(), [live, loose], foreign={9: Owner("p", "prod", "shared")}).changes
+    assert change.action is Action.IMPORT and change.remote_id == 10
+
+
+def test_left_alone_entries_are_neither_destroyed_nor_planned(load):
+    a, b = load(manifest_text("a"), manifest_text("b"))
+    state = State.new()
+    lives = [applied(state, a, 1), applied(state, b, 2)]
+    plan = compute_plan([a], state, lives, left_alone={"b": "other/b.yaml"})
+    assert plan.changes == [] and plan.left_alone == [{"address": "b", "source": "other/b.yaml"}]
+    assert [c.action for c in compute_plan([a], state, lives).changes] == [Action.DELETE]
+    # An explicit destroy is not narrowed by it.
+    assert len(compute_plan([], state, lives, destroy=True, left_alone={"b": "x"}).changes) == 2
+
+
+@pytest.mark.parametrize("managed, destroyed, mass", [(6, 5, True), (10, 5, False), (4, 4, False), (9, 5, True)])
+def test_mass_destroy_is_more_than_half_and_at_least_five(load, managed, destroyed, mass):
+    manifests = load(*(manifest_text(f"m{i}") for i in range(managed)))
+    state = State.new()
+    lives = [applied(state, m, i + 1) for i, m in enumerate(manifests)]
+    plan = compute_plan(manifests[destroyed:], state, lives)
+    assert plan.counts["destroy"] == destroyed and plan.mass_destroy is mass
+    assert Plan.from_dict(plan.to_dict()).mass_destroy is mass
+
+
+def test_an_unknown_target_suggests_near_addresses(load):
+    [m] = load(manifest_text("support-bot"))
+    with pytest.raises(PlanError, match=r"did you mean 'support-bot'\?"):
+        compute_plan([m], State.new(), [], targets=["suport-bot"])

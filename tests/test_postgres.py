@@ -48,7 +48,7 @@ def test_a_second_run_is_refused_naming_the_holder(workspace, on_postgres):
         refused = workspace.run("apply", "--auto-approve")
         assert refused.exit_code == 1 and held.id in refused.stderr and "Operation: apply" in refused.stderr
         assert workspace.platform.assistants() == []
-        assert workspace.run("force-unlock", held.id).exit_code == 0
+        assert workspace.run("force-unlock", held.id, "--force").exit_code == 0
         assert workspace.run("apply", "--auto-approve").exit_code == 0
     finally:
         store.close()

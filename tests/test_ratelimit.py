@@ -85,3 +85,40 @@ def test_threads_share_one_budget():
     assert len(started) == 40
     for i in range(len(started) - 20):
         assert started[i + 20] - started[i] >= 0.5
+
+
+def test_cancel_ends_every_wait_at_once_and_lets_nothing_through():
+    from provisioner.ratelimit import WaitCancelled
+
+    budget = RateBudget((Window(1, 3600.0),))  # one request an hour: the second waits
+    budget.acquire()
+    outcome = []
+
+    def second():
+        try:
+            budget.acquire()
+            outcome.append("sent")
+        except WaitCancelled:
+            outcome.append("cancelled")
+
+    waiter = threading.Thread(target=second)
+    waiter.start()
+    budget.cancel()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive() and outcome == ["cancelled"]
+    with pytest.raises(WaitCancelled):
+        budget.acquire()
+
+
+def test_each_thread_counts_what_it_sent_and_waited():
+    time = FakeTime()
+    budget = RateBudget((Window(1, 2.0),), clock=time.clock, sleep=time.sleep)
+    budget.acquire()
+    budget.acquire()  # waits one window (with the margin), on the fake clock
+    sent, waited = budget.thread_counters()
+    assert sent == 2 and 2.0 <= waited <= 2.1
+    other = []
+    thread = threading.Thread(target=lambda: other.append(budget.thread_counters()))
+    thread.start()
+    thread.join()
+    assert other == [(0, 0.0)]

@@ -115,7 +115,7 @@ def test_a_workspace_is_locked_on_its_own(workspace):
     assert workspace.run("plan", "--workspace", "staging").exit_code == 0
     locked = workspace.run("plan")
     assert locked.exit_code == 1 and held.id in locked.stderr
-    forced = workspace.run("force-unlock", held.id)
+    forced = workspace.run("force-unlock", held.id, "--force")
     assert forced.exit_code == 0, forced.all
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
-from .text import HEADLINE, merged_fields, summary_counts
+from .text import HEADLINE, left_alone_note, mass_destroy_warning, merged_fields, summary_counts, targeting_warning
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
 COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in characters
@@ -53,18 +53,21 @@ def _code(text: str) -> str:
 
 
 def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
+    alone = left_alone_note(plan)
+    all_notes = plan.notes + ([alone] if alone else [])
     if not plan.changes:
         line = f"**{_title(plan)}:** no changes. The platform matches the manifests."
         if plan.state_sync:
             line += f" ({len(plan.state_sync)} state record(s) will be refreshed; nothing on the platform changes.)"
-        return f"{marker(plan)}\n{line}\n"
+        extra = _targeting(plan) + [f"- {escape(note)}" for note in all_notes[:NOTES]]
+        return f"{marker(plan)}\n{line}\n" + ("\n" + "\n".join(extra) + "\n" if extra else "")
     head = [marker(plan), f"### {_title(plan)}: {summary_counts(plan)}", ""]
-    head += _warnings(plan)
+    head += _refusal(plan) + _warnings(plan) + _targeting(plan)
     rows = [_row(change) for change in plan.changes]
     table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]
-    notes = [f"- {escape(note)}" for note in plan.notes[:NOTES]]
-    if len(plan.notes) > NOTES:
-        notes.append(f"- and {len(plan.notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
+    notes = [f"- {escape(note)}" for note in all_notes[:NOTES]]
+    if len(all_notes) > NOTES:
+        notes.append(f"- and {len(all_notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
     if notes:
         notes = ["", "**Notes**", ""] + notes
     sections = [_section(change) for change in plan.changes]
@@ -110,6 +113,21 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
 
 def _length(lines: list[str]) -> int:
     return sum(len(line) + 1 for line in lines)
+
+
+def _refusal(plan: Plan) -> list[str]:
+    """First of all, where a reviewer cannot miss it: apply will refuse this plan as it stands."""
+    warning = mass_destroy_warning(plan)
+    if warning is None:
+        return []
+    kind = "[!WARNING]" if plan.allow_mass_destroy else "[!CAUTION]"
+    title = "Mass destroy allowed" if plan.allow_mass_destroy else "Mass destroy: apply will refuse this plan"
+    return ["> " + kind, f"> **{title}.** {escape(warning)}", ""]
+
+
+def _targeting(plan: Plan) -> list[str]:
+    warning = targeting_warning(plan)
+    return ["> [!NOTE]", f"> **Targeted plan.** {escape(warning)}", ""] if warning else []
 
 
 def _warnings(plan: Plan) -> list[str]:

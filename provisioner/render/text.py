@@ -38,19 +38,58 @@ def plan_text(plan: Plan) -> str:
     return "\n".join(scope_line(plan) + [_plan_body(plan)])
 
 
+def targeting_warning(plan: Plan) -> str | None:
+    """As Terraform says it: a targeted plan may leave the rest out of step with the manifests."""
+    if not plan.targets:
+        return None
+    return (f"Resource targeting is in effect ({', '.join(plan.targets)}): this plan covers only these addresses, "
+            "so it may not show every change the manifests call for. Use --target for exceptional cases (a "
+            "mistake to repair, a part to try), not routinely.")
+
+
+def left_alone_note(plan: Plan) -> str | None:
+    if not plan.left_alone:
+        return None
+    shown = ", ".join(f"{e['address']} ({e['source']})" for e in plan.left_alone[:10])
+    more = f" and {len(plan.left_alone) - 10} more" if len(plan.left_alone) > 10 else ""
+    return (f"{len(plan.left_alone)} assistant(s) in state come from manifest files that exist but were not among "
+            f"the paths given, so they are left alone (not destroyed): {shown}{more}. Give their files or "
+            "folder to manage them in this run; delete a manifest (or its document) to destroy its assistant.")
+
+
+def mass_destroy_warning(plan: Plan) -> str | None:
+    if not plan.mass_destroy:
+        return None
+    share = f"{plan.counts['destroy']} of the {plan.managed_count} assistants in state"
+    if plan.allow_mass_destroy:
+        return f"This plan destroys {share}; --allow-mass-destroy was given."
+    return (f"This plan destroys {share}: apply refuses it without --allow-mass-destroy. Check the paths (a "
+            "wrong folder or a broken checkout looks like this), use --target to change a part, or pass "
+            "--allow-mass-destroy if you mean it.")
+
+
+def plan_warnings(plan: Plan) -> list[str]:
+    """The plan-wide warnings, most serious first, as plain sentences (each view styles them)."""
+    return [w for w in (mass_destroy_warning(plan), targeting_warning(plan)) if w]
+
+
 def _plan_body(plan: Plan) -> str:
+    warnings = [line for w in plan_warnings(plan) for line in (click.style(f"Warning: {w}", fg="yellow", bold=True),
+                                                                   "")]
+    alone = left_alone_note(plan)
+    notes = plan.notes + ([alone] if alone else [])
     if not plan.changes:
-        lines = ["No changes. The platform matches the manifests."]
-        lines += [f"Note: {note}" for note in plan.notes]
+        lines = warnings + ["No changes. The platform matches the manifests."]
+        lines += [f"Note: {note}" for note in notes]
         if plan.state_sync:
             lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
                          "platform changes.)")
         return "\n".join(lines)
-    lines = ["Provisioner will perform the following actions:", ""]
+    lines = warnings + ["Provisioner will perform the following actions:", ""]
     for change in plan.changes:
         lines += _change_lines(change) + [""]
-    lines += [f"Note: {note}" for note in plan.notes]
-    if plan.notes:
+    lines += [f"Note: {note}" for note in notes]
+    if notes:
         lines.append("")
     lines.append(summary_line(plan))
     return "\n".join(lines)
@@ -158,7 +197,11 @@ VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications c
 def result_line(result) -> str:
     change = result.change
     if result.ok:
-        text = f"{change.address}: {VERB_DONE[change.action]} after {result.seconds:.1f}s"
+        # Time spent waiting for the rate budget is the pace of the run, not the platform's: said apart.
+        waited = getattr(result, "waited", 0.0)
+        text = f"{change.address}: {VERB_DONE[change.action]} after {max(0.0, result.seconds - waited):.1f}s"
+        if waited >= 0.05:
+            text += f" (waited {waited:.1f}s for the rate budget)"
         if result.remote_id is not None:
             text += f" [id={result.remote_id}]"
         if result.message:
@@ -187,7 +230,7 @@ def apply_summary(report, verb: str = "Apply") -> str:
         parts.insert(0, f"{imported} imported")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
-    head = (f"{verb} interrupted" if report.interrupted else f"{verb} failed" if report.failed
+    head = (f"{verb} interrupted." if report.interrupted else f"{verb} failed." if report.failed
             else f"{verb} complete!")
     colour = "red" if report.interrupted or report.failed else "green"
     return click.style(f"{head} Resources: {', '.join(parts)}.", fg=colour, bold=True)

@@ -14,11 +14,12 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
 from ..errors import StateError
 
 STATE_VERSION = 1
+DEFAULT_KIND = "assistant"  # the kind of every resource so far; ids are unique per kind on the platform
 ADDRESS = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
 MAX_ID = 2**63 - 1
 
@@ -33,22 +34,31 @@ class ResourceState:
     sensitive: list[str] = field(default_factory=list)
     # The platform's readable fields as last seen, in create names (sensitive values as digests).
     remote: dict[str, Any] = field(default_factory=dict)
+    # The manifest file it was last applied from (as the run named it), so a run given other paths can tell
+    # "not given" from "removed". None: recorded before this was kept, or imported.
+    source: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ResourceState":
         spec = data.get("spec")
         return cls(id=int(data["id"]), spec=dict(spec) if spec is not None else None, protect=bool(data.get("protect")),
-                   sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}))
+                   sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}),
+                   source=data.get("source"))
 
     def record_json(self) -> str:
         """The row's record column: everything but the id, canonical (sorted keys) so equal records compare equal."""
-        return json.dumps({"spec": self.spec, "protect": self.protect, "sensitive": self.sensitive,
-                           "remote": self.remote}, sort_keys=True)
+        return json.dumps(_record(self), sort_keys=True)
+
+
+def _record(entry: ResourceState) -> dict[str, Any]:
+    record = {"spec": entry.spec, "protect": entry.protect, "sensitive": entry.sensitive, "remote": entry.remote}
+    if entry.source is not None:  # absent rather than null: records written before stay byte-identical
+        record["source"] = entry.source
+    return record
 
 
 def _resource_dict(entry: ResourceState) -> dict[str, Any]:
-    return {"id": entry.id, "spec": entry.spec, "protect": entry.protect, "sensitive": entry.sensitive,
-            "remote": entry.remote}
+    return {"id": entry.id, **_record(entry)}
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def _short(error: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote"}
+_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source"}
 
 
 def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
@@ -207,7 +217,11 @@ def check_record(record: dict[str, Any], name: Any, where: str) -> ResourceState
         raise StateError(f"{name('sensitive')} must be a list of field names (got {_show(sensitive)})")
     if not isinstance(remote, dict):
         raise StateError(f"{name('remote')} must be an object (got {_show(remote)})")
-    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote)
+    source = record.get("source")
+    if source is not None and (not isinstance(source, str) or not source or len(source) > 4096):
+        raise StateError(f"{name('source')} must be a file path or null (got {_show(source)})")
+    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
+                         source=source)
 
 
 def _parse_history(raw: Any, source: str) -> list[HistoryEntry]:
@@ -239,6 +253,22 @@ class StaleStateError(StateError):
     """A write refused because the store moved on (another serial or lineage) since this run read it."""
 
 
+class LockLostError(StateError):
+    """A write refused because this run no longer holds the state lock (it was force-unlocked)."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who manages a platform object: the address in a project's workspace (of the same store)."""
+
+    project: str
+    workspace: str
+    address: str
+
+    def describe(self) -> str:
+        return f"{self.address!r} in project {self.project!r}, workspace {self.workspace!r}"
+
+
 @dataclass(frozen=True)
 class LockInfo:
     id: str
@@ -268,7 +298,12 @@ class StateBackend(Protocol):
     def commit(self, state: State, changes: Mapping[str, ResourceState | None]) -> None:
         """Persist just these rows (None: the address is gone) as the next serial; `state.serial` advances."""
 
-    def lock(self, operation: str, timeout: float) -> LockInfo: ...
+    def lock(self, operation: str, timeout: float, on_wait: Callable[[LockInfo, float], None] | None = None
+             ) -> LockInfo:
+        """Take the lock, waiting up to `timeout` seconds; `on_wait(holder, timeout)` is called once if it waits."""
+
+    def owners(self, kind: str, ids: Iterable[int]) -> dict[int, Owner]:
+        """Which other workspace or project of the store manages each of these platform ids (those managed)."""
 
     def unlock(self, lock_id: str) -> None: ...
 
@@ -276,12 +311,13 @@ class StateBackend(Protocol):
 
 
 @contextlib.contextmanager
-def locked(backend: StateBackend, operation: str, *, timeout: float = 0.0, enabled: bool = True) -> Iterator[None]:
+def locked(backend: StateBackend, operation: str, *, timeout: float = 0.0, enabled: bool = True,
+           on_wait: Callable[[LockInfo, float], None] | None = None) -> Iterator[None]:
     """Hold the state lock for the block (or do nothing when locking is turned off)."""
     if not enabled:
         yield
         return
-    info = backend.lock(operation, timeout)
+    info = backend.lock(operation, timeout, on_wait)
     try:
         yield
     finally:

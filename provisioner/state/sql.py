@@ -36,12 +36,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 from ..errors import LockError, StateError
-from . import HistoryEntry, LockInfo, ResourceState, State, StaleStateError
+from . import DEFAULT_KIND, HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
 from . import rows as rows_check
 from . import sqlite_file
 from .local import legacy_state_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -67,7 +67,15 @@ resources_table = Table("provisioner_resources", metadata, *_scope(),
                         Column("remote_id", BigInteger, nullable=False),
                         Column("record", Text, nullable=False),
                         Column("serial", BigInteger, nullable=False),  # the serial that last wrote the row
+                        # What the platform id names (ids are per kind): the key of the ownership look-up.
+                        Column("kind", String(32), nullable=False, server_default=DEFAULT_KIND),
+                        # Which platform (its API URL) the id is of: ids of two platforms are unrelated. '' when not
+                        # known (a version 1 row, or one written by a command that does not talk to the platform):
+                        # filled in at the workspace's next write by a run that does (see commit).
+                        Column("platform", String(500), nullable=False, server_default=""),
                         UniqueConstraint("project", "workspace", "remote_id", name="provisioner_resources_one_owner"))
+# "Who manages platform id X?" across every project and workspace of the store (see owners()).
+Index("provisioner_resources_by_id", resources_table.c.kind, resources_table.c.remote_id)
 locks_table = Table("provisioner_locks", metadata, *_scope(),
                     Column("lock_id", String(64), nullable=False),
                     Column("operation", String(100), nullable=False),
@@ -90,8 +98,19 @@ history_table = Table("provisioner_history", metadata,
                       Column("who", String(200), nullable=False))
 Index("provisioner_history_by_workspace", history_table.c.project, history_table.c.workspace, history_table.c.id)
 
-# Later schema versions add a function here: MIGRATIONS[n] takes a connection from version n to n + 1.
-MIGRATIONS: dict[int, Any] = {}
+
+
+def _add_kind(connection: Connection) -> None:
+    """Version 1 -> 2: every row so far is an assistant, of a platform not recorded; the index serves the
+    ownership look-up."""
+    connection.execute(text(f"ALTER TABLE provisioner_resources ADD COLUMN kind VARCHAR(32) NOT NULL "
+                            f"DEFAULT '{DEFAULT_KIND}'"))
+    connection.execute(text("ALTER TABLE provisioner_resources ADD COLUMN platform VARCHAR(500) NOT NULL DEFAULT ''"))
+    connection.execute(text("CREATE INDEX provisioner_resources_by_id ON provisioner_resources (kind, remote_id)"))
+
+
+# MIGRATIONS[n] takes a connection from schema version n to n + 1 (in the transaction that records n + 1).
+MIGRATIONS: dict[int, Any] = {1: _add_kind}
 
 _SCHEMA_LOCK_KEY = 0x70726F76  # "prov": serialises schema creation between PostgreSQL clients
 _CHUNK = 500  # rows per statement (SQLite limits bound parameters)
@@ -108,7 +127,7 @@ def _user() -> str:
         return f"uid-{os.getuid()}"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     if type(pid) is not int or pid <= 0:  # a lock row is input too: a pid it does not hold is an unknown one
         return True  # unknown holder: never assume it is gone
     try:
@@ -276,6 +295,9 @@ class SqlStateStore:
         self._snapshot: dict[str, tuple[int, str]] = {}  # what the database holds, as far as this store knows
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
+        self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
+        self.platform = ""  # the platform the rows it writes are of (workflow.Session sets it on connecting)
+        self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
         self._lock_key = advisory_key(project, workspace)
         self._cached: dict[str, Any] | None = None
         with self._guard("open the state store"):
@@ -332,6 +354,12 @@ class SqlStateStore:
                     & (r.address.in_(bindparam("b_addresses", expanding=True))
                        | r.remote_id.in_(bindparam("b_ids", expanding=True)))),
                 "insert_resources": insert(resources_table),
+                "lock_row": select(locks_table.c.lock_id, locks_table.c.who, locks_table.c.operation).where(
+                    (locks_table.c.project == bindparam("b_project"))
+                    & (locks_table.c.workspace == bindparam("b_workspace"))).with_for_update(),
+                "record_platform": update(resources_table).where(
+                    (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
+                    & (r.platform == "")).values(platform=bindparam("b_platform")),
                 "insert_history": insert(history_table),
             }
         return self._cached
@@ -442,18 +470,41 @@ class SqlStateStore:
         rows = {address: (entry.id, entry.record_json()) if entry is not None else None
                 for address, entry in changes.items()}
         with self._transaction("write the state") as connection:
+            self._check_lock(connection)
             self._advance(connection, state, serial, now)
             self._write_rows(connection, rows, serial)
+            if self.platform and self._platform_recorded != self.platform:
+                # Rows of this workspace whose platform is not recorded yet are of this one: record it (once per
+                # run, not per commit), so the ownership look-up of other workspaces finds them.
+                connection.execute(self._statements()["record_platform"], {
+                    "b_project": self.project, "b_workspace": self.workspace, "b_platform": self.platform})
             self._log(connection, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
         state.serial = serial
         self._exists = True
+        self._platform_recorded = self.platform
         for address, row in rows.items():
             if row is None:
                 self._snapshot.pop(address, None)
             else:
                 self._snapshot[address] = row
+
+    def _check_lock(self, connection: Connection) -> None:
+        """In the write's own transaction: the lock row must still be ours. Locking it (FOR UPDATE on PostgreSQL;
+        SQLite's write transaction already excludes every other writer) makes a force-unlock wait for this
+        commit, or this commit see the force-unlock: never both."""
+        if self._held_lock is None:
+            return
+        row = connection.execute(self._statements()["lock_row"],
+                                 {"b_project": self.project, "b_workspace": self.workspace}).first()
+        if row is None or row.lock_id != self._held_lock:
+            now = (f"; it is now held by {row.who} ({row.operation}, lock ID {row.lock_id})" if row is not None
+                   else "")
+            raise LockLostError(f"this run no longer holds the state lock {self._held_lock} (someone ran "
+                                f"`provisioner force-unlock` on {self.description}){now}. Nothing more is written "
+                                "to the state or sent to the platform; run the command again once the other run "
+                                "is done")
 
     def _action(self, address: str, row: tuple[int, str] | None) -> str:
         if row is None:
@@ -487,7 +538,8 @@ class SqlStateStore:
             connection.execute(delete(resources_table).where(self._here(resources_table))
                                .where(resources_table.c.address.in_(gone[start:start + _CHUNK])))
         values = [{"project": self.project, "workspace": self.workspace, "address": address, "remote_id": row[0],
-                   "record": row[1], "serial": serial} for address, row in rows.items() if row is not None]
+                   "record": row[1], "serial": serial, "platform": self.platform}
+                  for address, row in rows.items() if row is not None]
         if not values:
             return
         # Replaced as delete + insert (portable), and a row whose id moves to another address (state mv) leaves
@@ -515,6 +567,7 @@ class SqlStateStore:
         """Load a state document (state push, migration). Refuses another lineage or an older serial unless forced.
         Returns what was done, for the user."""
         with self._transaction("push the state") as connection:
+            self._check_lock(connection)
             row = self._row(connection)
             now = _now()
             if force and (row is None and self._count(connection) or row is not None and not _readable(row)):
@@ -625,15 +678,20 @@ class SqlStateStore:
 
     # --- locking ---
 
-    def lock(self, operation: str, timeout: float) -> LockInfo:
+    def lock(self, operation: str, timeout: float, on_wait=None) -> LockInfo:
         info = LockInfo(id=str(uuid.uuid4()), operation=operation, who=self._who, host=socket.gethostname(),
                         pid=os.getpid(), created=_now(), path=self.description)
         deadline = time.monotonic() + max(0.0, timeout)
         delay = 0.05
+        announced = False
         while True:
             holder = self._try_lock(info)
             if holder is None:
+                self._held_lock = info.id
                 return info
+            if on_wait is not None and not announced and timeout > 0:
+                on_wait(holder, timeout)  # once: who holds it, and how long this run waits
+                announced = True
             if time.monotonic() >= deadline:
                 raise LockError(f"the state is locked by another run.\n  {holder.describe()}\n"
                                 "Wait for it to finish, retry with a longer --lock-timeout, or, if that run is "
@@ -662,7 +720,7 @@ class SqlStateStore:
             found = self._holder(connection)
             if found is not None:
                 holder = found[0]
-                if holder.host == socket.gethostname() and not _alive(holder.pid):
+                if holder.host == socket.gethostname() and not process_alive(holder.pid):
                     connection.execute(delete(locks_table).where(self._here(locks_table)))  # its process is gone
                 else:
                     return holder
@@ -710,6 +768,7 @@ class SqlStateStore:
     def unlock(self, lock_id: str) -> None:
         """Release our lock. A failure here is not reported: a lock left behind by a run that ended is cleared
         by the next run (SQLite: its pid is gone; PostgreSQL: its connection is closed)."""
+        self._held_lock = None
         try:
             with self._transaction("unlock the state") as connection:
                 connection.execute(delete(locks_table).where(self._here(locks_table))
@@ -734,6 +793,23 @@ class SqlStateStore:
                 # The advisory lock belongs to the holder's connection: end that connection to free it.
                 connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
                                         "AND granted AND pid = :pid"), {"pid": backend_pid})
+
+    def owners(self, kind: str, ids) -> dict[int, Owner]:
+        """Which other workspace or project of this store manages each of `ids` (platform ids of `kind`)."""
+        wanted = sorted({int(i) for i in ids})
+        r = resources_table.c
+        found: dict[int, Owner] = {}
+        with self._transaction("look up who manages these ids") as connection:
+            for start in range(0, len(wanted), _CHUNK):
+                rows = connection.execute(
+                    select(r.remote_id, r.project, r.workspace, r.address)
+                    .where(r.kind == kind).where(r.remote_id.in_(wanted[start:start + _CHUNK]))
+                    .where((r.project != self.project) | (r.workspace != self.workspace))
+                    .where(r.platform == self.platform)
+                    .order_by(r.project, r.workspace)).all()
+                for row in rows:
+                    found.setdefault(row.remote_id, Owner(row.project, row.workspace, row.address))
+        return found
 
     def probe(self) -> None:
         """Fail now, before any platform write, if the store cannot take a write (read-only, full, unreachable)."""

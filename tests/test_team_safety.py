@@ -1,0 +1,327 @@
+"""Safe by default for a team (issue 21): one owner per platform object across the workspaces and projects of a
+store, a narrower path never destroys the rest, mass destroys need saying so, targeting says it is in effect,
+and a protected assistant whose manifest is gone gets advice that works. End to end: the real CLI against the
+emulator, on SQLite and on PostgreSQL."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pg_support import pg_dsn, unique_project
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch):
+    if request.param == "postgres":
+        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
+        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("safety"))
+    return request.param
+
+
+def ok(result):
+    assert result.exit_code == 0, result.all
+    return result
+
+
+# --- two owners ---
+
+def test_adoption_never_takes_an_assistant_another_workspace_manages(workspace, backend):
+    workspace.add("sales", name="Sales Bot")
+    ok(workspace.run("apply", "--auto-approve"))
+    [item] = workspace.platform.assistants()
+    ok(workspace.run("workspace", "new", "staging"))
+
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command)
+        assert refused.exit_code == 1, refused.all
+        message = " ".join(refused.stderr.split())
+        assert f"'sales' would adopt the platform's assistant id {item['id']} ('Sales Bot')" in message
+        assert "'sales' in project" in message and "workspace 'default'" in message
+        assert "provisioner state rm sales --workspace default" in message
+        assert f"provisioner import sales {item['id']}" in message
+    assert len(workspace.platform.assistants()) == 1
+    assert workspace.state()["resources"] == {}  # staging adopted nothing
+
+    imported = workspace.run("import", "sales", str(item["id"]))
+    assert imported.exit_code == 1 and "workspace 'default'" in imported.stderr, imported.all
+    assert "nothing was imported" in imported.stderr
+
+    # The advice works: forget it in default, then import it here; one owner all along.
+    ok(workspace.run("state", "rm", "sales", "--workspace", "default"))
+    ok(workspace.run("import", "sales", str(item["id"])))
+    assert workspace.state()["resources"]["sales"]["id"] == item["id"]
+    ok(workspace.run("plan"))
+
+
+def test_adoption_is_refused_across_projects_of_one_store_too(workspace, monkeypatch):
+    monkeypatch.setenv("PROVISIONER_PROJECT", "team-a")
+    workspace.add("sales", name="Sales Bot")
+    ok(workspace.run("apply", "--auto-approve"))
+    monkeypatch.setenv("PROVISIONER_PROJECT", "team-b")
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "project 'team-a'" in refused.stderr, refused.all
+
+
+def test_an_unowned_namesake_is_still_adopted(workspace, backend):
+    from conftest import REQUIRED
+
+    workspace.platform.create(assistant_name="Loose Bot", **REQUIRED)
+    workspace.add("loose", name="Loose Bot")
+    plan = ok(workspace.run("plan"))
+    assert "will be imported" in plan.output
+
+
+# --- a narrower path ---
+
+def test_a_narrower_path_leaves_the_rest_alone_and_says_so(workspace, backend):
+    for address in ("a", "b", "c"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+
+    plan = ok(workspace.run("plan", "manifests/a.yaml"))
+    assert "No changes." in plan.output
+    assert "2 assistant(s) in state come from manifest files that exist but were not among the paths" in plan.output
+    assert "b (manifests/b.yaml)" in plan.output and "c (manifests/c.yaml)" in plan.output
+    document = json.loads(ok(workspace.run("plan", "manifests/a.yaml", "--json")).output)
+    assert document["left_alone"] == [{"address": "b", "source": "manifests/b.yaml"},
+                                      {"address": "c", "source": "manifests/c.yaml"}]
+    assert document["summary"]["destroy"] == 0
+    markdown = ok(workspace.run("plan", "manifests/a.yaml", "--format", "markdown")).output
+    assert "left alone (not destroyed)" in markdown
+    ok(workspace.run("apply", "--auto-approve", "manifests/a.yaml"))
+    assert len(workspace.platform.assistants()) == 3
+
+    # A file that is really gone still means "destroy"; the others stay left alone.
+    workspace.remove("b")
+    plan = ok(workspace.run("plan", "manifests/a.yaml", "--json"))
+    document = json.loads(plan.output)
+    assert [(c["address"], c["action"]) for c in document["changes"]] == [("b", "delete")]
+    assert document["left_alone"] == [{"address": "c", "source": "manifests/c.yaml"}]
+
+
+def test_a_document_removed_from_a_given_file_is_destroyed(workspace, backend):
+    from conftest import manifest_text
+
+    workspace.write("manifests/pair.yaml", manifest_text("x") + "---\n" + manifest_text("y"))
+    workspace.add("other")
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.write("manifests/pair.yaml", manifest_text("x"))
+    document = json.loads(ok(workspace.run("plan", "manifests/pair.yaml", "--json")).output)
+    assert [(c["address"], c["action"]) for c in document["changes"]] == [("y", "delete")]
+    assert document["left_alone"] == [{"address": "other", "source": "manifests/other.yaml"}]
+
+
+def test_a_store_written_before_sources_were_recorded_gets_them_on_the_next_apply(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    ok(workspace.run("apply", "--auto-approve"))
+    from provisioner.state.sql import open_store
+
+    store = open_store("sqlite", workspace.state_file)
+    state = store.read()
+    for entry in state.resources.values():
+        entry.source = None
+    store.write(state)
+    store.close()
+    assert "source" not in workspace.state()["resources"]["a"]
+    plan = ok(workspace.run("plan"))
+    assert "2 state record(s) will be refreshed" in plan.output
+    ok(workspace.run("apply", "--auto-approve"))
+    assert workspace.state()["resources"]["a"]["source"] == "manifests/a.yaml"
+    assert "left alone" in ok(workspace.run("plan", "manifests/a.yaml")).output
+
+
+# --- mass destroy ---
+
+def test_destroying_most_of_the_state_needs_allow_mass_destroy(workspace, backend):
+    from conftest import manifest_text
+
+    workspace.write("manifests/fleet.yaml", "---\n".join(manifest_text(f"bot-{i}") for i in range(6)))
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.write("manifests/fleet.yaml", manifest_text("bot-0"))  # 5 of 6 documents removed
+
+    plan = ok(workspace.run("plan"))
+    assert "This plan destroys 5 of the 6 assistants in state: apply refuses it without --allow-mass-destroy" \
+        in " ".join(plan.output.split())
+    markdown = ok(workspace.run("plan", "--format", "markdown")).output
+    assert "> [!CAUTION]\n> **Mass destroy: apply will refuse this plan.**" in markdown
+    assert markdown.index("[!CAUTION]") < markdown.index("| Action |")
+    assert json.loads(ok(workspace.run("plan", "--json")).output)["mass_destroy"] is True
+
+    refused = workspace.run("apply", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-mass-destroy" in refused.stderr, refused.all
+    assert "nothing was changed" in refused.stderr
+    assert len(workspace.platform.assistants()) == 6
+
+    ok(workspace.run("plan", "--out", "mass.plan"))
+    refused = workspace.run("apply", "mass.plan")
+    assert refused.exit_code == 1 and "--allow-mass-destroy" in refused.stderr
+    assert len(workspace.platform.assistants()) == 6
+
+    done = ok(workspace.run("apply", "--auto-approve", "--allow-mass-destroy"))
+    assert "5 destroyed" in done.output
+    assert len(workspace.platform.assistants()) == 1
+
+
+def test_destroy_is_not_held_to_the_mass_destroy_rule(workspace):
+    from conftest import manifest_text
+
+    workspace.write("manifests/fleet.yaml", "---\n".join(manifest_text(f"bot-{i}") for i in range(5)))
+    ok(workspace.run("apply", "--auto-approve"))
+    done = ok(workspace.run("destroy", "--auto-approve"))
+    assert "5 destroyed" in done.output and workspace.platform.assistants() == []
+
+
+def test_a_saved_plan_made_with_allow_mass_destroy_applies(workspace):
+    from conftest import manifest_text
+
+    workspace.write("manifests/fleet.yaml", "---\n".join(manifest_text(f"bot-{i}") for i in range(5)))
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.write("manifests/fleet.yaml", "")
+    ok(workspace.run("plan", "--allow-empty", "--allow-mass-destroy", "--out", "all.plan"))
+    assert "--allow-mass-destroy was given" in ok(workspace.run("show", "all.plan")).output
+    ok(workspace.run("apply", "all.plan"))
+    assert workspace.platform.assistants() == []
+
+
+# --- targeting ---
+
+def test_a_target_that_matches_nothing_suggests_the_near_ones(workspace):
+    workspace.add("support-bot")
+    workspace.add("sales-bot")
+    result = workspace.run("plan", "--target", "suport-bot")
+    assert result.exit_code == 1
+    assert "--target 'suport-bot' names no manifest and no assistant in state; did you mean 'support-bot'?" \
+        in result.stderr
+    far = workspace.run("plan", "--target", "zzz")
+    assert far.exit_code == 1 and "did you mean" not in far.stderr
+
+
+def test_a_targeted_plan_says_targeting_is_in_effect(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    text = ok(workspace.run("plan", "--target", "a"))
+    assert text.output.startswith("Warning: Resource targeting is in effect (a)")
+    assert json.loads(ok(workspace.run("plan", "--target", "a", "--json")).output)["targets"] == ["a"]
+    markdown = ok(workspace.run("plan", "--target", "a", "--format", "markdown")).output
+    assert "**Targeted plan.**" in markdown
+    assert "targeting" not in ok(workspace.run("plan")).output
+
+
+# --- a protected assistant whose manifest is gone ---
+
+def test_a_removed_protected_manifest_gets_advice_that_works(workspace):
+    workspace.add("keep", metadata_extra="protect: true")
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.remove("keep")
+    refused = workspace.run("plan", "--allow-empty")
+    assert refused.exit_code == 1
+    message = " ".join(refused.stderr.split())
+    assert "provisioner state rm keep" in message and "restore its manifest (manifests/keep.yaml)" in message
+    assert "set metadata.protect: false in its manifest" not in message
+    ok(workspace.run("state", "rm", "keep"))  # the advice works: nothing is managed, the assistant stays
+    assert ok(workspace.run("plan", "--allow-empty")).output.startswith("No changes.")
+    assert len(workspace.platform.assistants()) == 1
+
+
+# --- the schema migration that brought kind and platform ---
+
+def test_a_version_1_store_is_migrated_and_keeps_its_rows(workspace):
+    import sqlite3
+
+    from provisioner.state.sql import SCHEMA_VERSION, open_store
+
+    workspace.add("a")
+    ok(workspace.run("apply", "--auto-approve"))
+    database = sqlite3.connect(workspace.state_file)
+    with database:  # back to what version 1 wrote
+        database.execute("DROP INDEX provisioner_resources_by_id")
+        database.execute("ALTER TABLE provisioner_resources DROP COLUMN kind")
+        database.execute("ALTER TABLE provisioner_resources DROP COLUMN platform")
+        database.execute("UPDATE provisioner_meta SET value = '1' WHERE key = 'schema_version'")
+    database.close()
+
+    store = open_store("sqlite", workspace.state_file)
+    assert store.owners("assistant", [workspace.state()["resources"]["a"]["id"]]) == {}  # its own row: not another's
+    store.close()
+    database = sqlite3.connect(workspace.state_file)
+    assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
+    assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
+        ("a", "assistant", "")]
+    database.close()
+    assert ok(workspace.run("plan")).output.startswith("No changes.")
+
+
+# --- small ones: what refresh and a failed apply say ---
+
+def test_refresh_counts_agree_with_its_lines(workspace):
+    import re
+
+    for address in ("a", "b", "c", "d"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    by_name = {item["name"]: item["id"] for item in workspace.platform.assistants()}
+    workspace.platform.put(by_name["A"], system_prompt="Changed there")
+    workspace.platform.delete(by_name["B"])
+    result = ok(workspace.run("refresh"))
+    *lines, summary = result.output.splitlines()
+    counts = re.fullmatch(r"Refreshed (\d+) assistant\(s\) in state: (\d+) updated from the platform, (\d+) removed "
+                          r"\(gone from the platform\), (\d+) unchanged\.", summary)
+    assert counts, summary
+    checked, updated, removed, unchanged = map(int, counts.groups())
+    assert checked == 4 and removed == 1 and updated + removed + unchanged == checked
+    assert len(lines) == updated + removed  # one line per assistant whose record changed, no more, no less
+    assert sum("removed from state" in line for line in lines) == removed
+
+
+def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(workspace):
+    workspace.add("a")
+    ok(workspace.run("plan", "--out", "p.plan"))
+    path = workspace.root / "p.plan"
+    data = json.loads(path.read_text())
+    data["changes"][0]["body"]["voice_id"] = 999  # the platform refuses it
+    path.write_text(json.dumps(data))
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1
+    assert "Apply failed. Resources: 0 added, 0 changed, 0 destroyed, 1 failed." in result.output, result.all
+    assert "1 change(s) failed; no change was applied." in result.stderr
+    assert "the others" not in result.stderr
+
+
+def test_a_version_1_postgres_store_is_migrated(tmp_path):
+    """In a database of its own (a migration changes tables every project shares)."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from provisioner.state import ResourceState, State
+    from provisioner.state.sql import SCHEMA_VERSION, open_store
+
+    dsn = pg_dsn()
+    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    own = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
+    try:
+        store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
+        state = State.new()
+        state.resources["a"] = ResourceState(id=7, spec={}, remote={"assistant_name": "A"})
+        store.write(state)
+        store.close()
+        with psycopg.connect(own, autocommit=True) as database:  # back to what version 1 wrote
+            database.execute("DROP INDEX provisioner_resources_by_id")
+            database.execute("ALTER TABLE provisioner_resources DROP COLUMN kind, DROP COLUMN platform")
+            database.execute("UPDATE provisioner_meta SET value = '1' WHERE key = 'schema_version'")
+        store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
+        assert store.read().resources["a"].id == 7
+        store.close()
+        with psycopg.connect(own) as database:
+            assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
+            assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
+                ("a", "assistant", "")]
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
