@@ -109,8 +109,9 @@ ROWS = {
                   "WHERE address = 'b') WHERE address = 'a'",),
         ["addresses 'a' and 'b' both hold platform id", "column remote_id"]),
     "one address twice": (
-        LOOSEN + ("INSERT INTO provisioner_resources SELECT project, workspace, address, remote_id + 1000, record, "
-                  "serial FROM provisioner_resources WHERE address = 'a'",),
+        LOOSEN + ("INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial) "
+                  "SELECT project, workspace, address, remote_id + 1000, record, serial FROM provisioner_resources "
+                  "WHERE address = 'a'",),
         ["address \"a\": the address has two rows"]),
     "address with a trailing newline": (_rename("char(10)"), ["column address", r'"a\n"']),
     "address with a carriage return": (_rename("char(13)"), ["column address", r'"a\r"']),

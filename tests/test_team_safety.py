@@ -203,7 +203,9 @@ def test_a_targeted_plan_says_targeting_is_in_effect(workspace):
     workspace.add("a")
     workspace.add("b")
     text = ok(workspace.run("plan", "--target", "a"))
-    assert text.output.startswith("Warning: Resource targeting is in effect (a)")
+    # First, under the line naming the workspace: before any change is listed.
+    scope, warning = text.output.splitlines()[:2]
+    assert scope.startswith("Workspace default") and warning.startswith("Warning: Resource targeting is in effect (a)")
     assert json.loads(ok(workspace.run("plan", "--target", "a", "--json")).output)["targets"] == ["a"]
     markdown = ok(workspace.run("plan", "--target", "a", "--format", "markdown")).output
     assert "**Targeted plan.**" in markdown
@@ -222,7 +224,7 @@ def test_a_removed_protected_manifest_gets_advice_that_works(workspace):
     assert "provisioner state rm keep" in message and "restore its manifest (manifests/keep.yaml)" in message
     assert "set metadata.protect: false in its manifest" not in message
     ok(workspace.run("state", "rm", "keep"))  # the advice works: nothing is managed, the assistant stays
-    assert ok(workspace.run("plan", "--allow-empty")).output.startswith("No changes.")
+    assert "\nNo changes." in ok(workspace.run("plan", "--allow-empty")).output
     assert len(workspace.platform.assistants()) == 1
 
 
@@ -251,7 +253,7 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(workspace):
     assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
         ("a", "assistant", "")]
     database.close()
-    assert ok(workspace.run("plan")).output.startswith("No changes.")
+    assert "\nNo changes." in ok(workspace.run("plan")).output
 
 
 # --- small ones: what refresh and a failed apply say ---
