@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, message, object_body, path_id
+from .answers import answer, failure_body, invalid, message, object_body, path_id
 from .catalog import Tenant
 from .kind import Kind
 from .validation import (INVALID, Errors, add, attr, boolean, check_fields, integer, integer_list, one_of, string,
@@ -80,7 +80,9 @@ class Campaigns(Kind):
             # The Famulor reference's plural and the Autocalls reference's singular.
             endpoint("POST", "/user/campaigns", self.create, write=True, kind=self.name),
             endpoint("POST", "/user/campaign", self.create, write=True, kind=self.name),
-            endpoint("POST", "/user/campaigns/update-status", self.update_status, write=True, kind=self.name),
+            # Every status answer says whether it succeeded, a failure too.
+            endpoint("POST", "/user/campaigns/update-status", self.update_status, write=True, kind=self.name,
+                     failure=failure_body(self.name, success=False)),
             endpoint("DELETE", "/user/campaign/{id}", self.delete, write=True, kind=self.name),
         ]
 
