@@ -174,7 +174,7 @@ class Platform:
             record, dialect, errors = self._request(tenant).apply(body, None)
             if errors:
                 return validation_failed(errors)
-            row = self.store.create(tenant.user_id, record, "active" if dialect == "v1" else "inactive", dialect)
+            row = self.store.create(tenant.user_id, record, F.created_status(dialect), dialect)
         return _json(201, {"message": "Assistant created successfully", "data": F.summary(row)})
 
     async def update(self, request: Request, tenant: Tenant) -> Response:
