@@ -25,6 +25,18 @@ def error(status: int, text: str) -> JSONResponse:
     return answer(status, {"error": text})
 
 
+SERVER_ERROR = "Server Error"
+# API.md "Other resource kinds": knowledge bases (their documents too), phone numbers and SIP trunks answer their
+# errors, 500s included, as `{"error": ...}`; every other kind as `{"message": ...}`.
+ERROR_BODY_KINDS = frozenset({"knowledgebases", "documents", "phone_numbers", "sip_trunks"})
+
+
+def failure_body(kind: str, text: str = SERVER_ERROR, **extra: Any) -> dict:
+    """The body of a 500 (an injected one) on an endpoint of `kind`, in that kind's error shape; `extra` goes
+    with a `message` body only (a campaign status answer's `"success": false`)."""
+    return {"error": text} if kind in ERROR_BODY_KINDS else {"message": text, **extra}
+
+
 def invalid(errors: Errors, text: str | None = None) -> JSONResponse:
     """A 422 with `errors`; `text` is the kind's `message` (default: the first error's text, as Laravel says)."""
     return answer(422, {"message": text or next(iter(errors.values()))[0], "errors": errors})

@@ -18,7 +18,7 @@ from starlette.routing import Mount, Route
 
 from . import fields as F
 from .answers import (answer as _json, choice_param as _choice_param, int_param as _int_param, json_body as _json_body,
-                      laravel_page, message as _message, object_body, page_params, path_id,
+                      failure_body, laravel_page, message as _message, object_body, page_params, path_id,
                       validation_failed)
 from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
@@ -114,9 +114,13 @@ class Platform:
             await asyncio.sleep(remaining)
 
     def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False,
-                 kind: str = "assistants") -> Route:
-        """A platform route: rate limit, token, faults (those of its kind), the journal of writes, latency."""
+                 kind: str = "assistants", failure: dict | None = None) -> Route:
+        """A platform route: rate limit, token, faults (those of its kind), the journal of writes, latency.
+
+        `failure` is the body of its injected 500s: by default the kind's error shape (failure_body), so that a
+        client's handling of each kind's errors can be tested with faults."""
         route_name = f"{method} {template}"
+        failed = failure or failure_body(kind)
 
         async def run(request: Request) -> Response:
             self.stats.count(route_name)
@@ -143,17 +147,17 @@ class Platform:
                                    "message": "The API key is missing or invalid. Send Authorization: Bearer "
                                               "<your API key>."})
             if self.faults.fail_before(kind):
-                return _message(500, "Server Error")
+                return _json(500, failed)
             if write:
                 path = request.url.path
                 self.stats.journal(method, path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path,
                                    await _json_body(request))
             response = await handler(request, tenant)
             if write and response.status_code < 300:
-                failure = self.faults.fail_after_commit(kind)
-                if failure == "500":
-                    return _message(500, "Server Error")
-                if failure == "drop":
+                outcome = self.faults.fail_after_commit(kind)
+                if outcome == "500":
+                    return _json(500, failed)
+                if outcome == "drop":
                     return _dropped_connection
             return response
 
@@ -170,7 +174,7 @@ class Platform:
             record, dialect, errors = self._request(tenant).apply(body, None)
             if errors:
                 return validation_failed(errors)
-            row = self.store.create(tenant.user_id, record, "active" if dialect == "v1" else "inactive", dialect)
+            row = self.store.create(tenant.user_id, record, F.created_status(dialect), dialect)
         return _json(201, {"message": "Assistant created successfully", "data": F.summary(row)})
 
     async def update(self, request: Request, tenant: Tenant) -> Response:

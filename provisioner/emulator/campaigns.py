@@ -8,7 +8,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, message, object_body, path_id
+from .answers import answer, failure_body, invalid, message, object_body, path_id
 from .catalog import Tenant
 from .kind import Kind
 from .validation import (INVALID, Errors, add, attr, boolean, check_fields, integer, integer_list, one_of, string,
@@ -66,6 +66,32 @@ def shape(row: dict, with_seconds: bool) -> dict:
     return item
 
 
+def check(store, user_id: int, body: dict) -> tuple[dict | None, Errors]:
+    """A new campaign's fields by the create rules (the API's and a catalogue's initial campaigns), or errors.
+    An assistant that is not the user's outbound one is the error NOT_OUTBOUND on `assistant_id` (which the API
+    answers as its 404), checked after the fields and before the rules that need the assistant."""
+    values, errors = check_fields(body, RULES, True)
+    if errors:
+        return None, errors
+    assistant = store.get(user_id, values["assistant_id"])
+    if assistant is None or assistant["fields"].get("type") != "outbound":
+        return None, {"assistant_id": [NOT_OUTBOUND]}
+    variable = values.get("goal_completion_variable")
+    if variable is not None and not any(
+            isinstance(item, dict) and item.get("name") == variable and item.get("type") == "bool"
+            for item in assistant["fields"].get("post_call_schema") or []):
+        # Not documented; the emulator refuses it as the platform's validation would.
+        add(errors, "goal_completion_variable", "The goal completion variable must name a bool item of the "
+                                                "assistant's post call schema.")
+    own = {row["id"] for row in store.objects("phone_number", user_id)}
+    for i, number_id in enumerate(values.get("phone_number_ids") or []):
+        if number_id not in own:
+            add(errors, f"phone_number_ids.{i}", f"The selected phone number ids.{i} is invalid.")
+    if errors:
+        return None, errors
+    return {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}, "status": "draft"}, {}
+
+
 class Campaigns(Kind):
     name = "campaigns"
     table_kind = "campaign"
@@ -80,7 +106,9 @@ class Campaigns(Kind):
             # The Famulor reference's plural and the Autocalls reference's singular.
             endpoint("POST", "/user/campaigns", self.create, write=True, kind=self.name),
             endpoint("POST", "/user/campaign", self.create, write=True, kind=self.name),
-            endpoint("POST", "/user/campaigns/update-status", self.update_status, write=True, kind=self.name),
+            # Every status answer says whether it succeeded, a failure too.
+            endpoint("POST", "/user/campaigns/update-status", self.update_status, write=True, kind=self.name,
+                     failure=failure_body(self.name, success=False)),
             endpoint("DELETE", "/user/campaign/{id}", self.delete, write=True, kind=self.name),
         ]
 
@@ -90,34 +118,16 @@ class Campaigns(Kind):
     async def create(self, request: Request, tenant: Tenant) -> Response:
         body = await object_body(request)
         with self.store.lock:
-            values, errors = check_fields(body, RULES, True)
-            if errors:
-                return invalid(errors, INVALID_DATA)
-            assistant = self.store.get(tenant.user_id, values["assistant_id"])
-            if assistant is None or assistant["fields"].get("type") != "outbound":
+            fields, errors = check(self.store, tenant.user_id, body)
+            if errors.get("assistant_id") == [NOT_OUTBOUND]:
                 return message(404, NOT_OUTBOUND)
-            self._rules(tenant, values, assistant, errors)
             if errors:
                 return invalid(errors, INVALID_DATA)
             limit = self.settings.campaign_limit
             if limit is not None and self.store.count(self.table_kind, tenant.user_id) >= limit:
                 return message(403, "You have reached the maximum number of campaigns allowed by your plan.")
-            fields = {**DEFAULTS, **{k: v for k, v in values.items() if v is not None}, "status": "draft"}
             row = self.store.insert(self.table_kind, tenant.user_id, fields)
         return answer(201, {"message": "Campaign created successfully", "data": shape(row, True)})
-
-    def _rules(self, tenant: Tenant, values: dict, assistant: dict, errors: Errors) -> None:
-        variable = values.get("goal_completion_variable")
-        if variable is not None and not any(
-                isinstance(item, dict) and item.get("name") == variable and item.get("type") == "bool"
-                for item in assistant["fields"].get("post_call_schema") or []):
-            # Not documented; the emulator refuses it as the platform's validation would.
-            add(errors, "goal_completion_variable", "The goal completion variable must name a bool item of the "
-                                                    "assistant's post call schema.")
-        own = {row["id"] for row in self.store.objects("phone_number", tenant.user_id)}
-        for i, number_id in enumerate(values.get("phone_number_ids") or []):
-            if number_id not in own:
-                add(errors, f"phone_number_ids.{i}", f"The selected phone number ids.{i} is invalid.")
 
     async def update_status(self, request: Request, tenant: Tenant) -> Response:
         body = await object_body(request)

@@ -2,8 +2,8 @@
 
 Unknown keys are ignored (and kept on voices/providers, which answer them back). Older files load too: without
 `models` every model name is accepted, without `iso_2` the code is derived from the language's name, and without
-provider lists the shipped ones are kept. A tenant may start with objects of every kind (docs/emulator.md); they
-are checked by the same rules as the API's creates. A bad file is reported by file, line and field.
+provider lists the shipped ones are kept. A tenant may start with objects of every kind, assistants and campaigns
+included (docs/emulator.md); they are checked by the same rules as the API's creates. A bad file is reported by file, line and field.
 """
 from __future__ import annotations
 
@@ -118,6 +118,11 @@ class Tenant(BaseModel):
     knowledgebases: list[dict[str, Any]] = Field(default_factory=list)
     folders: list[dict[str, Any]] = Field(default_factory=list)
     labels: list[dict[str, Any]] = Field(default_factory=list)
+    # Initial assistants: each a create body of either dialect (plus an optional `id`), checked by the API's
+    # create rules. Initial campaigns: each a campaign create body whose assistant is `assistant` (the name of an
+    # initial assistant of the tenant, or its position in `assistants`, 0 for the first) or `assistant_id`.
+    assistants: list[dict[str, Any]] = Field(default_factory=list)
+    campaigns: list[dict[str, Any]] = Field(default_factory=list)
     # Older catalogues: ids of tools and knowledge bases the tenant owns (started as placeholder objects).
     tool_ids: list[int] = Field(default_factory=list)
     knowledgebase_ids: list[int] = Field(default_factory=list)

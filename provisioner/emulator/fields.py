@@ -152,6 +152,12 @@ def read_shape(row: dict[str, Any], catalog: Catalog, root_url: str) -> dict[str
     return item
 
 
+def created_status(dialect: str) -> str:
+    """A new assistant's platform status (API.md "Create: responses"): a v1 create starts active, a v2 one
+    inactive."""
+    return "active" if dialect == "v1" else "inactive"
+
+
 def summary(row: dict[str, Any]) -> dict[str, Any]:
     """The `data` of a create or update answer."""
     record = row["fields"]

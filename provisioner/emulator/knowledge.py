@@ -11,7 +11,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, error, invalid, message, object_body, path_id
+from .answers import answer, error, failure_body, invalid, message, object_body, path_id
 from .catalog import Tenant
 from .kind import Kind
 from .validation import INVALID, Errors, add, check_fields, integer, nested, objects_of, one_of, string, url
@@ -101,15 +101,19 @@ class Knowledgebases(Kind):
         endpoint, kb, docs = self.platform.endpoint, "/user/knowledgebases", "/user/knowledgebases/{kb}/documents"
         return [
             endpoint("GET", kb, self.list, kind=self.name),
-            endpoint("POST", kb, self.create, write=True, kind=self.name),
+            # The 500s the reference documents, for injected failures (app.Platform.endpoint).
+            endpoint("POST", kb, self.create, write=True, kind=self.name,
+                     failure=failure_body(self.name, "Failed to create knowledgebase. Please try again.")),
             endpoint("GET", kb + "/{id}", self.read, kind=self.name),
             endpoint("PUT", kb + "/{id}", self.update, write=True, kind=self.name),
             endpoint("DELETE", kb + "/{id}", self.delete, write=True, kind=self.name),
             endpoint("GET", docs, self.documents, kind="documents"),
-            endpoint("POST", docs, self.add_document, write=True, kind="documents"),
+            endpoint("POST", docs, self.add_document, write=True, kind="documents",
+                     failure=failure_body("documents", "Failed to create document. Please try again.")),
             endpoint("GET", docs + "/{id}", self.read_document, kind="documents"),
             endpoint("PUT", docs + "/{id}", self.update_document, write=True, kind="documents"),
-            endpoint("DELETE", docs + "/{id}", self.delete_document, write=True, kind="documents"),
+            endpoint("DELETE", docs + "/{id}", self.delete_document, write=True, kind="documents",
+                     failure=failure_body("documents", "Failed to delete document. Please try again.")),
         ]
 
     # --- knowledge bases ---

@@ -11,7 +11,7 @@ import secrets
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, error, invalid, message, object_body, path_id
+from .answers import answer, error, failure_body, invalid, message, object_body, path_id
 from .catalog import Tenant
 from .kind import Kind
 from .validation import INVALID, Errors, add, attr, boolean, check_fields, one_of, string
@@ -174,9 +174,13 @@ class PhoneNumbers(Kind):
     def routes(self) -> list:
         endpoint, base = self.platform.endpoint, "/user/phone-numbers"
         return [
+            # The older list API.md mentions beside /all: only SMS-capable numbers with an active subscription.
+            endpoint("GET", base, self.sms_numbers, kind=self.name),
             endpoint("GET", base + "/all", self.all, kind=self.name),
             endpoint("GET", base + "/search", self.search, kind=self.name),
-            endpoint("POST", base + "/purchase", self.purchase, write=True, kind=self.name),
+            endpoint("POST", base + "/purchase", self.purchase, write=True, kind=self.name,   # its documented 500
+                     failure=failure_body(self.name, "Failed to purchase phone number from provider. Please contact "
+                                                     "support.")),
             endpoint("PUT", base + "/{id}", self.update, write=True, kind=self.name),
             endpoint("DELETE", base + "/{id}", self.release, write=True, kind=self.name),
         ]
@@ -186,6 +190,10 @@ class PhoneNumbers(Kind):
 
     async def all(self, request: Request, tenant: Tenant) -> Response:
         return answer(200, {"data": [all_shape(row) for row in self.owned(tenant.user_id)]})
+
+    async def sms_numbers(self, request: Request, tenant: Tenant) -> Response:
+        return answer(200, {"data": [all_shape(row) for row in self.owned(tenant.user_id)
+                                     if (f := row["fields"]).get("sms_capable") and f.get("has_active_subscription")]})
 
     def not_found(self) -> Response:
         return error(404, NUMBER_NOT_FOUND)
@@ -287,7 +295,9 @@ class SipTrunks(Kind):
         endpoint, base = self.platform.endpoint, "/user/phone-numbers/sip-trunks"
         return [
             endpoint("GET", base, self.list, kind=self.name),
-            endpoint("POST", base, self.create, write=True, kind=self.name),
+            endpoint("POST", base, self.create, write=True, kind=self.name,   # its documented 500
+                     failure=failure_body(self.name, "Failed to create SIP trunk. Please try again or contact "
+                                                     "support.")),
             endpoint("GET", base + "/{id}", self.read, kind=self.name),
             endpoint("PUT", base + "/{id}", self.update, write=True, kind=self.name),
         ]

@@ -61,14 +61,16 @@ class Store:
         """Held across a validate-then-write, so two requests cannot both take one inbound number."""
         return self._lock
 
-    def create(self, user_id: int, fields: dict[str, Any], status: str, dialect: str) -> dict[str, Any]:
+    def create(self, user_id: int, fields: dict[str, Any], status: str, dialect: str,
+               assistant_id: int | None = None) -> dict[str, Any]:
+        """A new assistant; its id is the next free one unless given (a catalogue's initial assistant)."""
         now = _now()
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO platform_assistants (uuid, user_id, status, dialect, type, phone_number_id, fields,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (str(uuid.uuid4()), user_id, status, dialect, fields.get("type"), fields.get("phone_number_id"),
-                 json.dumps(fields), now, now))
+                "INSERT INTO platform_assistants (id, uuid, user_id, status, dialect, type, phone_number_id, fields,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (assistant_id, str(uuid.uuid4()), user_id, status, dialect, fields.get("type"),
+                 fields.get("phone_number_id"), json.dumps(fields), now, now))
             return self._get(user_id, cursor.lastrowid)
 
     def get(self, user_id: int, assistant_id: int) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """The catalogue file (API.md "The emulator's own additions", docs/emulator.md): caller IDs known by their
-`type_label` alone, the shipped providers kept by a file without any, every kind's initial objects per tenant,
-the tenant's payment method and balance, and a bad file reported by file, line and field."""
+`type_label` alone, the shipped providers kept by a file without any, every kind's initial objects per tenant
+(assistants and campaigns included), the tenant's payment method and balance, and a bad file reported by file,
+line and field."""
 from __future__ import annotations
 
 import subprocess
@@ -13,7 +14,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+import conformance_kind_schemas as S
+import conformance_schemas as A
 from conformance_bodies import v1_body
+from conformance_fixtures import answered
 from provisioner.emulator import EmbeddedPlatform, build_platform
 
 BASE = """\
@@ -120,6 +124,82 @@ def test_a_tenant_without_a_payment_method_or_balance(tmp_path):
             "data": {"campaign_id": campaign["id"], "status": "draft"}}
 
 
+PEOPLE = """\
+    tenants:
+      - token: t1
+        user_id: 1
+        phone_numbers: [{id: 45, phone_number: "+14155550100"}, {id: 46, phone_number: "+14155550101"}]
+        tools:
+          - {id: 7, name: get_weather, description: Weather, endpoint: "https://api.example.com/w", method: GET}
+        labels: [{id: 20, name: vip}]
+        assistants:
+          - {assistant_name: Sales, voice_id: 1, language: English, llm_model: gpt-4o, calls_direction: make,
+             engine_type: pipeline, timezone: America/New_York, initial_message: Hi, system_prompt: Sell.,
+             speech_speed: 1.1, tool_ids: [7], post_call_schema: [{name: booked, type: bool, description: Booked?}]}
+          - {id: 30, name: Desk, voice_id: 1, language_id: 1, type: inbound, mode: pipeline, llm_model_id: 11,
+             timezone: Europe/Berlin, initial_message: Hello, system_prompt: Help., phone_number_id: 45,
+             label_ids: [20]}
+          - {id: 31, name: Caller, voice_id: 1, language_id: 1, type: outbound, mode: pipeline, llm_model_id: 11,
+             timezone: Europe/Berlin, initial_message: Hello, system_prompt: Call.}
+        campaigns:
+          - {name: Spring, assistant: Sales, goal_completion_variable: booked, phone_number_ids: [45, 46]}
+          - {name: Autumn, assistant: 2, max_retries: 2, allowed_hours_start_time: "09:00"}
+          - {id: 60, name: Winter, assistant_id: 31, allowed_days: [monday]}
+      - token: t2
+        user_id: 2
+    """
+
+
+def test_initial_assistants_and_campaigns_read_back_through_the_api(tmp_path):
+    with start(tmp_path, PEOPLE) as embedded, client(embedded) as http, client(embedded, "t2") as other:
+        page = answered(http.get("/user/assistants/get"), 200, A.PAGE)
+        # Explicit ids kept; the one without an id gets the next after every id the file gives.
+        assert [(a["id"], a["name"], a["type"], a["status"]) for a in page["data"]] == [
+            (30, "Desk", "inbound", "inactive"), (31, "Caller", "outbound", "inactive"),
+            (32, "Sales", "outbound", "active")]
+        sales = page["data"][2]
+        assert (sales["speech_speed"], sales["language"], sales["llm_model_id"]) == ("1.10", "en", 11)
+        assert sales["post_call_schema"][0]["type"] == "boolean"
+        assert page["data"][0]["phone_number_id"] == 45
+        inbound = http.get("/user/assistants/phone-numbers", params={"type": "inbound"}).json()
+        assert [n["id"] for n in inbound] == [46], "the initial inbound assistant holds its number"
+        outbound = answered(http.get("/user/assistants/outbound"), 200, A.OUTBOUND_ASSISTANTS)
+        assert [a["id"] for a in outbound] == [31, 32]
+        # Listed by id: the ones without an id come after every id the file gives (60).
+        campaigns = answered(http.get("/user/campaigns"), 200, S.CAMPAIGNS)
+        every_day = S.DAYS["items"]["enum"]
+        assert [(c["id"], c["name"], c["status"], c["max_retries"], c["allowed_hours_start_time"], c["allowed_days"])
+                for c in campaigns] == [(60, "Winter", "draft", 3, "00:00", ["monday"]),
+                                        (61, "Spring", "draft", 3, "00:00", every_day),
+                                        (62, "Autumn", "draft", 2, "09:00", every_day)]
+        assert other.get("/user/assistants/get").json()["total"] == 0 and other.get("/user/campaigns").json() == []
+        admin = {"Authorization": f"Bearer {embedded.admin_token}"}
+        stored = httpx.get(f"{embedded.root_url}/_emulator/objects/assistants/32", headers=admin).json()["fields"]
+        assert stored["tool_ids"] == [7]
+        # The initial objects are the platform's: they change and go like any others, and a reset puts them back.
+        assert http.delete("/user/tools/7").status_code == 200
+        assert httpx.get(f"{embedded.root_url}/_emulator/objects/assistants/32", headers=admin).json()[
+            "fields"]["tool_ids"] == []
+        assert http.delete("/user/assistant/30").status_code == 200
+        assert http.delete("/user/campaign/61").status_code == 200
+        assert httpx.post(embedded.root_url + "/_emulator/reset", headers=admin).status_code == 200
+        assert [a["id"] for a in http.get("/user/assistants/get").json()["data"]] == [30, 31, 32]
+        assert [c["id"] for c in http.get("/user/campaigns").json()] == [60, 61, 62]
+        created = http.post("/user/assistant", json=v1_body()).json()["data"]
+        assert created["id"] == 33, "new assistants take the next free id"
+
+
+PEOPLE_BASE = BASE + """\
+tenants:
+  - token: t
+    user_id: 1
+    phone_numbers: [{id: 45, phone_number: "+14155550100", type_label: Caller ID}]
+    assistants:
+      - {assistant_name: Sales, voice_id: 1, language: English, llm_model: gpt-4o, calls_direction: make,
+         engine_type: pipeline, timezone: America/New_York, initial_message: Hi, system_prompt: Sell.}
+"""
+
+
 BAD = [
     ("voices: [{id: x, name: V}]\nlanguages: []\ntenants: [{token: t, user_id: 1}]\n", 1, "voices.0.id"),
     (BASE + "tenants:\n  - token: t\n    user_id: 1\n    tools:\n      - {name: Bad-Name, description: d,\n"
@@ -129,6 +209,26 @@ BAD = [
      9, "tenants.0.labels.0.name"),
     (BASE + "tenants:\n  - token: t\n    user_id: one\n", 6, "tenants.0.user_id"),
     (BASE + "tenants: [{token: t, user_id: 1}\n", 5, None),
+    # Initial assistants, by the create rules of either dialect (the item's line, the field's name).
+    (PEOPLE_BASE.replace("initial_message: Hi,", "initial_message: Hi, speech_speed: 3,"), 10,
+     "tenants.0.assistants.0.speech_speed"),
+    (PEOPLE_BASE + "      - {name: Desk, voice_id: 1, language_id: 1, type: inbound, mode: pipeline,\n"
+                   "         llm_model_id: 11, timezone: Mars/Base, initial_message: Hello, system_prompt: Help.,\n"
+                   "         phone_number_id: 45}\n", 12, "tenants.0.assistants.1.timezone"),
+    (PEOPLE_BASE + "      - {name: Desk, voice_id: 1, language_id: 1, type: inbound, mode: pipeline,\n"
+                   "         llm_model_id: 11, timezone: UTC, initial_message: Hello, system_prompt: Help.,\n"
+                   "         phone_number_id: 45}\n", 13, "tenants.0.assistants.1.phone_number_id"),
+    (PEOPLE_BASE.replace("{assistant_name: Sales,", "{id: -1, assistant_name: Sales,"), 9,
+     "tenants.0.assistants.0.id"),
+    # Initial campaigns: their assistant, and the campaign create rules.
+    (PEOPLE_BASE + "    campaigns:\n      - {name: C, assistant: Nobody}\n", 12, "tenants.0.campaigns.0.assistant"),
+    (PEOPLE_BASE + "    campaigns:\n      - {name: C, assistant: 3}\n", 12, "tenants.0.campaigns.0.assistant"),
+    (PEOPLE_BASE + "    campaigns:\n      - {name: C, assistant: 0, max_retries: 9}\n", 12,
+     "tenants.0.campaigns.0.max_retries"),
+    (PEOPLE_BASE + "    campaigns:\n      - {name: C, assistant: 0, goal_completion_variable: booked}\n", 12,
+     "tenants.0.campaigns.0.goal_completion_variable"),
+    (PEOPLE_BASE + "    campaigns:\n      - {name: C, assistant_id: 1}\n      - {assistant_id: 99}\n", 13,
+     "tenants.0.campaigns.1.name"),
 ]
 
 
