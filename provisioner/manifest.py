@@ -183,11 +183,15 @@ class _BoundedConstruction:
 
 
 _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+# The ASCII characters _NOT_PRINTABLE allows: tab, line feed, carriage return, space to '~'.
+_ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 _LIBYAML = getattr(yaml, "__with_libyaml__", False)
 
 
 def _check_printable(text: str) -> None:
     """PyYAML's own rule for the text (libyaml's message would not say which character is wrong)."""
+    if text.isascii() and not text.encode("ascii").translate(None, _ALLOWED_ASCII):
+        return  # the usual text: every character a tab, a line break or printable ASCII, checked at C speed
     match = _NOT_PRINTABLE.search(text)
     if match:
         raise yaml.reader.ReaderError("<manifest>", match.start(), ord(match.group()), "unicode",
@@ -323,14 +327,18 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
             self._check_tree(root)
             return None
 
-    def _value(self, node, path: Path_, depth: int, file: str, locations: dict, problems: list[Problem]) -> Any:
+    def _value(self, node, path: Path_, depth: int, file: str, locations: dict, problems: list[Problem],
+               location: Location | None = None) -> Any:
         # The hot loop of loading a fleet (once per value): the limit checks of _counted are inlined, and a
-        # Location is built as the plain tuple it is (NamedTuple's __new__ is a Python function).
+        # Location is built as the plain tuple it is (NamedTuple's __new__ is a Python function). A mapping's
+        # value is located at its key (`location`, given by the caller).
         self._file_nodes += 1
         if self._file_nodes > self.limits.nodes or depth > self.limits.depth:
             self._counted(node, depth)
-        mark = node.start_mark
-        locations[path] = _location((file, mark.line + 1, mark.column + 1))
+        if location is None:
+            mark = node.start_mark
+            location = _location((file, mark.line + 1, mark.column + 1))
+        locations[path] = location
         tag = node.tag
         kind = type(node)
         if kind is _ScalarNode:
@@ -358,10 +366,8 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
                     problems.append(Problem(f"duplicate key {_shown(name)} (first at line {seen[name]})",
                                             Location(file, line), _dotted(path + (name,))))
                 seen[name] = line
-                value_path = path + (name,)
-                value = self._value(value_node, value_path, depth + 1, file, locations, problems)
-                locations[value_path] = _location((file, line, key_mark.column + 1))
-                result[key] = value
+                result[key] = self._value(value_node, path + (name,), depth + 1, file, locations, problems,
+                                          _location((file, line, key_mark.column + 1)))
             return result
         if tag != _SEQ:
             raise _NotPlain
