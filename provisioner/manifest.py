@@ -135,15 +135,17 @@ class _BoundedConstruction:
     def resolve(self, kind, value, implicit):
         # PyYAML matches every plain scalar against its implicit-type patterns; a fleet repeats the same keys
         # and values thousands of times, so each answer is remembered for the file.
+        # Without path resolvers (asserted below), a collection's tag and a quoted scalar's are the defaults.
         if kind is not yaml.ScalarNode:
-            return super().resolve(kind, value, implicit)
+            return _MAP if kind is yaml.MappingNode else _SEQ
+        if not implicit[0]:
+            return _STR
         memo = self._resolved
         if memo is None:
             memo = self._resolved = {}
-        key = (value, implicit)
-        tag = memo.get(key)
+        tag = memo.get(value)
         if tag is None:
-            tag = memo[key] = super().resolve(kind, value, implicit)
+            tag = memo[value] = super().resolve(kind, value, implicit)
         return tag
 
     def construct_object(self, node, deep=False):
@@ -181,11 +183,15 @@ class _BoundedConstruction:
 
 
 _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
+# The ASCII characters _NOT_PRINTABLE allows: tab, line feed, carriage return, space to '~'.
+_ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 _LIBYAML = getattr(yaml, "__with_libyaml__", False)
 
 
 def _check_printable(text: str) -> None:
     """PyYAML's own rule for the text (libyaml's message would not say which character is wrong)."""
+    if text.isascii() and not text.encode("ascii").translate(None, _ALLOWED_ASCII):
+        return  # the usual text: every character a tab, a line break or printable ASCII, checked at C speed
     match = _NOT_PRINTABLE.search(text)
     if match:
         raise yaml.reader.ReaderError("<manifest>", match.start(), ord(match.group()), "unicode",
@@ -321,33 +327,47 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
             self._check_tree(root)
             return None
 
-    def _value(self, node, path: Path_, depth: int, file: str, locations: dict, problems: list[Problem]) -> Any:
-        self._counted(node, depth)
-        locations[path] = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+    def _value(self, node, path: Path_, depth: int, file: str, locations: dict, problems: list[Problem],
+               location: Location | None = None) -> Any:
+        # The hot loop of loading a fleet (once per value): the limit checks of _counted are inlined, and a
+        # Location is built as the plain tuple it is (NamedTuple's __new__ is a Python function). A mapping's
+        # value is located at its key (`location`, given by the caller).
+        self._file_nodes += 1
+        if self._file_nodes > self.limits.nodes or depth > self.limits.depth:
+            self._counted(node, depth)
+        if location is None:
+            mark = node.start_mark
+            location = _location((file, mark.line + 1, mark.column + 1))
+        locations[path] = location
         tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
+        kind = type(node)
+        if kind is _ScalarNode:
             return node.value if tag == _STR else self._scalar(node)
-        if isinstance(node, yaml.MappingNode):
+        if kind is _MappingNode:
             if tag != _MAP:
                 raise _NotPlain
             result: dict[Any, Any] = {}
             seen: dict[Any, int] = {}
             for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
+                if type(key_node) is not _ScalarNode:
                     raise _LimitError("a mapping key must be a plain value (a string, number or boolean), "
                                       "not a list or mapping", key_node.start_mark)
-                if key_node.tag == _MERGE:
+                key_tag = key_node.tag
+                if key_tag == _MERGE:
                     raise _NotPlain
-                self._counted(key_node, depth + 1)
-                key = key_node.value if key_node.tag == _STR else self._scalar(key_node)
-                name, line = key_node.value, key_node.start_mark.line + 1
+                self._file_nodes += 1
+                if self._file_nodes > self.limits.nodes or depth + 1 > self.limits.depth:
+                    self._counted(key_node, depth + 1)
+                name = key_node.value
+                key = name if key_tag == _STR else self._scalar(key_node)
+                key_mark = key_node.start_mark
+                line = key_mark.line + 1
                 if name in seen:
                     problems.append(Problem(f"duplicate key {_shown(name)} (first at line {seen[name]})",
                                             Location(file, line), _dotted(path + (name,))))
                 seen[name] = line
-                value = self._value(value_node, path + (name,), depth + 1, file, locations, problems)
-                locations[path + (name,)] = Location(file, line, key_node.start_mark.column + 1)
-                result[key] = value
+                result[key] = self._value(value_node, path + (name,), depth + 1, file, locations, problems,
+                                          _location((file, line, key_mark.column + 1)))
             return result
         if tag != _SEQ:
             raise _NotPlain
@@ -365,8 +385,10 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
         except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError):
             raise _NotPlain from None  # PyYAML's constructor path words this error
 
-    def _counted(self, node, depth: int) -> None:
-        self._file_nodes += 1
+    def _counted(self, node, depth: int, counted: bool = True) -> None:
+        """Raise if a limit is passed; counts the node first unless the caller did (`counted`)."""
+        if not counted:
+            self._file_nodes += 1
         if self._file_nodes > self.limits.nodes:
             raise _LimitError(f"more than {self.limits.nodes} values in one file (each alias counts as the "
                               "values it stands for)" + _limit_hint("nodes"), node.start_mark)
@@ -378,7 +400,7 @@ class _PlainLoader(_BoundedConstruction, yaml.CSafeLoader if _LIBYAML else yaml.
         stack = [(root, 1)]
         while stack:
             node, depth = stack.pop()
-            self._counted(node, depth)
+            self._counted(node, depth, counted=False)
             if isinstance(node, yaml.MappingNode):
                 for key, value in node.value:
                     if not isinstance(key, yaml.ScalarNode):
@@ -397,7 +419,14 @@ for _loader in (_BoundedLoader, _PlainLoader):
     for _tag in ("binary", "set", "omap", "pairs"):
         _loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _BoundedConstruction.construct_unsupported)
 
+_ScalarNode, _MappingNode = yaml.ScalarNode, yaml.MappingNode
+_location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
 _STR, _MAP, _SEQ, _MERGE = (f"tag:yaml.org,2002:{t}" for t in ("str", "map", "seq", "merge"))
+# The fast paths of _BoundedConstruction.resolve hold only while no loader resolves tags by path.
+assert not _BoundedLoader.yaml_path_resolvers and not _PlainLoader.yaml_path_resolvers
+assert (_STR, _MAP, _SEQ) == (yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
+                              yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                              yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG)
 _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
 
@@ -567,7 +596,8 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
             problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
                                     "manifests are YAML in UTF-8", Location(shown, line)))
             continue
-        plain = _ANCHOR_OR_ALIAS.search(text) is None
+        # The regex tries every position of the text; a text without '&' and '*' needs no search at all.
+        plain = ("&" not in text and "*" not in text) or _ANCHOR_OR_ALIAS.search(text) is None
         found, file_problems = _load_text(text, shown, limits, _PlainLoader if plain else _BoundedLoader)
         if plain and file_problems and file_problems[0].message.startswith("nested more than"):
             # libyaml's own nesting bound met as it read ahead: the counting loader names the first line over ours.

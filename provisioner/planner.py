@@ -42,10 +42,17 @@ def canonical(value: Any) -> Any:
     return value
 
 
+# Types whose values are `same` exactly when ==, if both sides have the type (a bool never meets an int here).
+_EXACT = frozenset({str, int, bool, type(None)})
+
+
 def same(a: Any, b: Any) -> bool:
     """Equal as values: 1 and 1.0 alike (floats to 9 decimals, as decimal strings read back), mappings
     unordered, lists in order; a boolean never equals a number. One pass, stopping at the first difference,
     which is what a fleet's no-change plan spends its comparing on."""
+    kind = type(a)
+    if kind is type(b) and kind in _EXACT:  # most fields: same-typed text, whole numbers, booleans, null
+        return a == b
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
