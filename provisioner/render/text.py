@@ -194,8 +194,11 @@ VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications c
              Action.FORGET: "Removed from state"}
 
 
-def result_line(result) -> str:
+def result_line(result, *, styled: bool = True) -> str:
+    """One finished change. `styled=False` gives the plain line (what click.echo would strip the colours to, off a
+    terminal), without building the escape sequences only to strip them again: apply prints one per change."""
     change = result.change
+    style = click.style if styled else _unstyled
     if result.ok:
         # Time spent waiting for the rate budget is the pace of the run, not the platform's: said apart.
         waited = getattr(result, "waited", 0.0)
@@ -206,15 +209,19 @@ def result_line(result) -> str:
             text += f" [id={result.remote_id}]"
         if result.message:
             text += f" ({result.message})"
-        return click.style(text, fg=COLOUR[change.action])
-    lines = [click.style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
+        return style(text, fg=COLOUR[change.action])
+    lines = [style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
     where = f" ({change.location})" if change.location else ""
     for field_name, messages in result.field_errors.items():
         at = change.field_locations.get(field_name.partition(".")[0])
         for message in messages:
-            lines.append(click.style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
-                                     fg="red"))
+            lines.append(style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
+                               fg="red"))
     return "\n".join(lines)
+
+
+def _unstyled(text: str, **_style: Any) -> str:
+    return text
 
 
 def apply_summary(report, verb: str = "Apply") -> str:
