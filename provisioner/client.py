@@ -28,7 +28,6 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import tenacity
 
 from .deadline import exchange_deadline, install as install_deadline
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
@@ -112,7 +111,7 @@ class PlatformClient:
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
         self._count_lock = threading.Lock()
-        self._sleep = sleep or tenacity.nap.sleep
+        self._sleep = sleep or time.sleep
         self._clock = clock
         self.budget = budget or RateBudget(clock=clock, sleep=self._sleep)
         self.base_url = display_url(base_url)
@@ -226,8 +225,8 @@ class PlatformClient:
                  idempotent: bool = True) -> Any:
         """One request, repeated while repeating is safe (`_retryable`) within --max-retries and --retry-max-time.
 
-        A plain loop rather than a tenacity.Retrying per request: building one, with its per-attempt action
-        list, cost more CPU than the request itself, and the rule fits in a few lines."""
+        A plain loop (it was a tenacity.Retrying per request: building one, with its per-attempt action list,
+        cost more CPU than the request itself, and the rule fits in a few lines)."""
         policy = self.retry
         failures = 0  # 429s are not failures: the platform said when to come back; time still bounds them
         started = time.monotonic()

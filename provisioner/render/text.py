@@ -23,8 +23,13 @@ COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
 
 def value(v: Any) -> str:
     if isinstance(v, str):
-        return v if v == "(sensitive)" else json.dumps(v, ensure_ascii=False)
-    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+        return v if v == "(sensitive)" else _JSON_TEXT.encode(v)
+    return _JSON_SORTED.encode(v)
+
+
+# Built once (json.dumps with options builds an encoder per call; a plan shows one value per field and change).
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False)
+_JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 def scope_line(plan: Plan) -> list[str]:
@@ -132,10 +137,15 @@ def _change_lines(change: Change) -> list[str]:
     return lines
 
 
+# The markers of a field line, styled once rather than per field of every change.
+_ADDED = click.style("      + ", fg="green")
+_CHANGED = click.style("      ~ ", fg="yellow")
+
+
 def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     name = f.field.ljust(width)
     if change.action is Action.CREATE:
-        return [click.style("      + ", fg="green") + f"{name} = {value(f.after)}"]
+        return [_ADDED + f"{name} = {value(f.after)}"]
     comments = []
     if f.source == "last-applied":
         comments.append("write-only")
@@ -146,17 +156,17 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     comment = click.style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
     before = value(f.before) if f.before_known else "(unknown)"
     if _multiline(f):
-        return ([click.style("      ~ ", fg="yellow") + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
+        return ([_CHANGED + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
                 + ["        EOT"])
     if f.details:
-        lines = [click.style("      ~ ", fg="yellow") + f"{name} {{{comment}"]
+        lines = [_CHANGED + f"{name} {{{comment}"]
         for path, old, new in f.details:
             old_text = "(none)" if old is None else value(old)
             new_text = "(none)" if new is None else value(new)
             lines.append(f"          ~ {path}: {old_text} -> {new_text}")
         lines.append("        }")
         return lines
-    return [click.style("      ~ ", fg="yellow") + f"{name} = {before} -> {value(f.after)}{comment}"]
+    return [_CHANGED + f"{name} = {before} -> {value(f.after)}{comment}"]
 
 
 CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
