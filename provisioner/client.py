@@ -28,7 +28,6 @@ from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import tenacity
 
 from .deadline import exchange_deadline, install as install_deadline
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
@@ -112,7 +111,7 @@ class PlatformClient:
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
         self._count_lock = threading.Lock()
-        self._sleep = sleep or tenacity.nap.sleep
+        self._sleep = sleep or time.sleep
         self._clock = clock
         self.budget = budget or RateBudget(clock=clock, sleep=self._sleep)
         self.base_url = display_url(base_url)
@@ -224,29 +223,29 @@ class PlatformClient:
 
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
                  idempotent: bool = True) -> Any:
+        """One request, repeated while repeating is safe (`_retryable`) within --max-retries and --retry-max-time.
+
+        A plain loop (it was a tenacity.Retrying per request: building one, with its per-attempt action list,
+        cost more CPU than the request itself, and the rule fits in a few lines)."""
         policy = self.retry
         failures = 0  # 429s are not failures: the platform said when to come back; time still bounds them
-
-        def stop(state: tenacity.RetryCallState) -> bool:
-            nonlocal failures
-            if not isinstance(state.outcome.exception(), RateLimitedError):
-                failures += 1
-            return failures >= policy.max_attempts or state.seconds_since_start >= policy.max_elapsed
-
-        def wait(state: tenacity.RetryCallState) -> float:
-            if isinstance(state.outcome.exception(), RateLimitedError):
-                return 0.0  # the budget's shared pause does the waiting, for every thread at once
-            return self.backoff(max(1, failures))
-
-        def notice(state: tenacity.RetryCallState) -> None:
-            error = state.outcome.exception()
-            if not isinstance(error, RateLimitedError):  # 429s are paced by the budget, not failures
-                self._notify(f"{error}; retrying in {state.next_action.sleep:.1f}s "
-                             f"(attempt {failures + 1} of {policy.max_attempts})")
-
-        retrying = tenacity.Retrying(stop=stop, wait=wait, sleep=self._sleep, reraise=True, before_sleep=notice,
-                                     retry=tenacity.retry_if_exception(lambda e: _retryable(e, idempotent)))
-        return retrying(self._send_once, method, path, json, params)
+        started = time.monotonic()
+        while True:
+            try:
+                return self._send_once(method, path, json, params)
+            except Exception as error:
+                if not _retryable(error, idempotent):
+                    raise
+                limited = isinstance(error, RateLimitedError)
+                if not limited:
+                    failures += 1
+                if failures >= policy.max_attempts or time.monotonic() - started >= policy.max_elapsed:
+                    raise
+                # After a 429 the budget's shared pause does the waiting, for every thread at once.
+                wait = 0.0 if limited else self.backoff(max(1, failures))
+                if not limited:  # 429s are paced by the budget, not failures
+                    self._notify(f"{error}; retrying in {wait:.1f}s (attempt {failures + 1} of {policy.max_attempts})")
+                self._sleep(wait)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: random in [0, min(max, base * 2**(attempt-1))]."""

@@ -4,6 +4,7 @@ With --no-color or NO_COLOR there is no bar: a live bar needs escape sequences (
 plain output means none at all."""
 from __future__ import annotations
 
+import sys
 import threading
 
 import click
@@ -20,6 +21,10 @@ class Progress:
         self._bar = None
         context = click.get_current_context(silent=True)
         plain = context is not None and context.color is False  # --no-color or NO_COLOR
+        # Whether click.echo would keep colours on stdout, decided once: the lines are then built plain or
+        # styled and written as they are (echo's per-line terminal checks and ANSI stripping cost more than
+        # the line itself, on every change).
+        self._styled = not click.utils.should_strip_ansi(sys.stdout, click.globals.resolve_color_default())
         if enabled and total and not plain:
             self._bar = RichProgress(TextColumn("[bold]Applying"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
@@ -40,9 +45,13 @@ class Progress:
 
     def finished(self, result) -> None:
         with self._lock:
-            line = scrub(render.result_line(result))  # a failure may quote what the platform echoed
+            # A failure may quote what the platform echoed: scrubbed like every line.
+            line = scrub(render.result_line(result, styled=self._styled or self._bar is not None))
             if self._bar:
                 self._bar.console.print(Text.from_ansi(line), soft_wrap=True)
                 self._bar.advance(self._task)
             else:
-                click.echo(line)
+                # A line of our own words only (no message from anyone) is plain already where colours would be
+                # stripped: written as it is. Anything else goes through echo's stripping as ever.
+                own_words = result.ok and not result.message
+                click.echo(line, color=True if own_words and not self._styled else None)

@@ -16,6 +16,7 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 
 _secrets: set[str] = set()
+_longest_first: list[str] = []  # _secrets, longest first (a secret may contain another); kept with it
 _lock = threading.Lock()
 
 # scheme://user:password@host -> scheme://***@host
@@ -36,6 +37,14 @@ def register_secret(value: str | None) -> None:
     forms |= {json.dumps(f)[1:-1] for f in forms} | {repr(f)[1:-1] for f in forms}
     with _lock:
         _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
+        _sort()
+
+
+def _sort() -> None:
+    """Called holding _lock: scrub reads the sorted list without sorting it per line (an apply scrubs one per
+    change)."""
+    global _longest_first
+    _longest_first = sorted(_secrets, key=len, reverse=True)
 
 
 def register_url(url: str | None) -> None:
@@ -57,18 +66,21 @@ def forget_secrets() -> None:
     """For tests and long-lived library users: drop every registered secret."""
     with _lock:
         _secrets.clear()
+        _sort()
 
 
 def scrub(text: str) -> str:
     """`text` with every registered secret and every credential-looking URL part masked."""
     if not text:
         return text
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)  # longest first: a secret may contain another
-    for secret in known:
+    for secret in _longest_first:  # replaced whole, never changed in place: a consistent list
         if secret in text:
             text = text.replace(secret, MASK)
-    text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
-    text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
-    text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    # Each pattern needs a literal the text may not hold: looked for first (a search costs a tenth of a sub).
+    if "://" in text:
+        text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
+    if "=" in text:
+        text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    if "Bearer" in text:
+        text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     return text

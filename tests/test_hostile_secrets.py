@@ -162,3 +162,15 @@ def test_unexpected_errors_in_main_are_scrubbed_and_have_no_traceback(monkeypatc
     err = capsys.readouterr().err
     assert exit_info.value.code == 1
     assert SECRET not in err and "Traceback" not in err and "unexpected RuntimeError" in err
+
+
+def test_a_secret_registered_between_two_scrubs_is_masked_by_the_second_and_longest_first():
+    # scrub keeps the registered secrets sorted between registrations instead of sorting them per line.
+    assert scrub(f"one {SECRET} two") == f"one {SECRET} two"
+    register_secret(SECRET[:8])
+    register_secret(SECRET)
+    assert scrub(f"one {SECRET} two {SECRET[:8]}") == "one *** two ***"
+    forget_secrets()
+    assert scrub(f"one {SECRET}") == f"one {SECRET}"
+    # Each pattern applies whatever literal it needs is present: only the lines without it are left alone.
+    assert scrub("Bearer abcdefgh and http://u:p@h/x?token=zzzz") == "Bearer *** and http://***@h/x?token=***"

@@ -69,3 +69,19 @@ def test_a_sensitive_multi_line_text_is_never_diffed():
     text = plain(render.plan_text(plan_of(Change("a", Action.UPDATE, "A", remote_id=1, fields=[
         FieldChange("system_prompt", "(sensitive)", "(sensitive)", sensitive=True)]))))
     assert "<<-EOT" not in text and "(sensitive)" in text
+
+
+def test_a_result_line_built_plain_is_the_styled_line_without_its_styles():
+    # Apply builds the lines plain where click.echo would strip the colours (off a terminal): the same words.
+    from provisioner.apply import ChangeResult
+
+    for action in Action:
+        change = Change(action=action, address="sales", assistant_name="Sales", remote_id=7,
+                        field_locations={"speech_speed": "m.yaml:3"}, location="m.yaml:1")
+        for result in (ChangeResult(change, True, 1.26, 7, waited=0.5),
+                       ChangeResult(change, True, 0.2, 7, "it was already gone"),
+                       ChangeResult(change, False, 0.1, 7, "the platform rejected it: bad",
+                                    field_errors={"speech_speed": ["too fast"], "voice_id": ["unknown"]})):
+            styled = render.result_line(result)
+            assert styled != click.unstyle(styled)
+            assert render.result_line(result, styled=False) == click.unstyle(styled)

@@ -23,8 +23,13 @@ COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
 
 def value(v: Any) -> str:
     if isinstance(v, str):
-        return v if v == "(sensitive)" else json.dumps(v, ensure_ascii=False)
-    return json.dumps(v, ensure_ascii=False, sort_keys=True)
+        return v if v == "(sensitive)" else _JSON_TEXT.encode(v)
+    return _JSON_SORTED.encode(v)
+
+
+# Built once (json.dumps with options builds an encoder per call; a plan shows one value per field and change).
+_JSON_TEXT = json.JSONEncoder(ensure_ascii=False)
+_JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 
 
 def scope_line(plan: Plan) -> list[str]:
@@ -132,10 +137,15 @@ def _change_lines(change: Change) -> list[str]:
     return lines
 
 
+# The markers of a field line, styled once rather than per field of every change.
+_ADDED = click.style("      + ", fg="green")
+_CHANGED = click.style("      ~ ", fg="yellow")
+
+
 def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     name = f.field.ljust(width)
     if change.action is Action.CREATE:
-        return [click.style("      + ", fg="green") + f"{name} = {value(f.after)}"]
+        return [_ADDED + f"{name} = {value(f.after)}"]
     comments = []
     if f.source == "last-applied":
         comments.append("write-only")
@@ -146,17 +156,17 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     comment = click.style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
     before = value(f.before) if f.before_known else "(unknown)"
     if _multiline(f):
-        return ([click.style("      ~ ", fg="yellow") + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
+        return ([_CHANGED + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
                 + ["        EOT"])
     if f.details:
-        lines = [click.style("      ~ ", fg="yellow") + f"{name} {{{comment}"]
+        lines = [_CHANGED + f"{name} {{{comment}"]
         for path, old, new in f.details:
             old_text = "(none)" if old is None else value(old)
             new_text = "(none)" if new is None else value(new)
             lines.append(f"          ~ {path}: {old_text} -> {new_text}")
         lines.append("        }")
         return lines
-    return [click.style("      ~ ", fg="yellow") + f"{name} = {before} -> {value(f.after)}{comment}"]
+    return [_CHANGED + f"{name} = {before} -> {value(f.after)}{comment}"]
 
 
 CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
@@ -194,8 +204,11 @@ VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications c
              Action.FORGET: "Removed from state"}
 
 
-def result_line(result) -> str:
+def result_line(result, *, styled: bool = True) -> str:
+    """One finished change. `styled=False` gives the plain line (what click.echo would strip the colours to, off a
+    terminal), without building the escape sequences only to strip them again: apply prints one per change."""
     change = result.change
+    style = click.style if styled else _unstyled
     if result.ok:
         # Time spent waiting for the rate budget is the pace of the run, not the platform's: said apart.
         waited = getattr(result, "waited", 0.0)
@@ -206,15 +219,19 @@ def result_line(result) -> str:
             text += f" [id={result.remote_id}]"
         if result.message:
             text += f" ({result.message})"
-        return click.style(text, fg=COLOUR[change.action])
-    lines = [click.style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
+        return style(text, fg=COLOUR[change.action])
+    lines = [style(f"{change.address}: {change.action.value} failed: {result.message}", fg="red", bold=True)]
     where = f" ({change.location})" if change.location else ""
     for field_name, messages in result.field_errors.items():
         at = change.field_locations.get(field_name.partition(".")[0])
         for message in messages:
-            lines.append(click.style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
-                                     fg="red"))
+            lines.append(style(f"  {change.address}{f' ({at})' if at else where}: spec.{field_name}: {message}",
+                               fg="red"))
     return "\n".join(lines)
+
+
+def _unstyled(text: str, **_style: Any) -> str:
+    return text
 
 
 def apply_summary(report, verb: str = "Apply") -> str:

@@ -47,7 +47,11 @@ class ResourceState:
 
     def record_json(self) -> str:
         """The row's record column: everything but the id, canonical (sorted keys) so equal records compare equal."""
-        return json.dumps(_record(self), sort_keys=True)
+        return _CANONICAL.encode(_record(self))
+
+
+# Built once: json.dumps with any option builds an encoder per call (a commit encodes one record per change).
+_CANONICAL = json.JSONEncoder(sort_keys=True)
 
 
 def _record(entry: ResourceState) -> dict[str, Any]:
