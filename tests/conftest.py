@@ -221,3 +221,16 @@ def read_back(item: dict) -> dict:
     fields, problems = read_fields(item, DEFAULT_LOOKUPS)
     assert not problems, problems
     return fields
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, monkeypatch):
+    """Runs a test once per state backend: SQLite, then PostgreSQL (PROVISIONER_* set for the CLI, with a
+    project of the test's own)."""
+    if request.param == "postgres":
+        from pg_support import pg_dsn, unique_project
+
+        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
+        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project(request.module.__name__.removeprefix("test_")))
+    return request.param

@@ -16,18 +16,8 @@ import time
 import pytest
 
 from conftest import TOKEN
-from pg_support import pg_dsn, unique_project
 from provisioner.state.sql import open_store
 from test_reliability import assert_exactly_once, spawn, wait_for_assistants, write_fleet
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request, monkeypatch):
-    if request.param == "postgres":
-        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
-        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
-        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("locks"))
-    return request.param
 
 
 def holder_of(workspace, backend):

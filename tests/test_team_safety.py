@@ -8,16 +8,7 @@ import json
 
 import pytest
 
-from pg_support import pg_dsn, unique_project
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request, monkeypatch):
-    if request.param == "postgres":
-        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
-        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
-        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("safety"))
-    return request.param
+from pg_support import pg_dsn
 
 
 def ok(result):
