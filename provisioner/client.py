@@ -219,6 +219,17 @@ class PlatformClient:
     def _catalogue(self, path: str, params: dict | None = None) -> list[dict[str, Any]]:
         return check_catalogue(self._request("GET", path, params=params), f"GET {path}")
 
+    # --- any kind (provisioner/kinds/) ---
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
+                idempotent: bool | None = None) -> Any:
+        """One call to the platform for any kind, under the same rate budget, retries, deadline, size cap and
+        answer checks as assistants; the parsed JSON answer. A POST is not idempotent unless said so: an unknown
+        outcome is never re-sent blindly (the caller looks for the object first)."""
+        if idempotent is None:
+            idempotent = method.upper() != "POST"
+        return self._request(method.upper(), path, json=json, params=params, idempotent=idempotent)
+
     # --- transport ---
 
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
