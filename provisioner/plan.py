@@ -73,6 +73,14 @@ class Change:
     engine_type: str | None = None
     # file:line of each spec field the manifest sets, so the platform's complaint about one points at its line.
     field_locations: dict[str, str] = field(default_factory=dict)
+    # The graph (../wt/GRAPH.md): the object's kind; the addresses that must exist first (for a create, update or
+    # import; apply computes a delete's order itself); a replacement (-/+) and why; whether apply waits for the
+    # new object to be ready (a document being processed) before what depends on it.
+    kind: str = "assistant"
+    depends_on: list[str] = field(default_factory=list)
+    replace: bool = False
+    replace_reason: str | None = None
+    wait: bool = False
 
 
 @dataclass
@@ -285,6 +293,11 @@ class _ChangeFile(_Strict):
     sensitive: list[str] = Field(default_factory=list)
     engine_type: Optional[str] = None
     field_locations: dict[str, str] = Field(default_factory=dict)
+    kind: str = "assistant"
+    depends_on: list[str] = Field(default_factory=list)
+    replace: bool = False
+    replace_reason: Optional[str] = None
+    wait: bool = False
 
     _check_address = field_validator("address")(_address)
 
