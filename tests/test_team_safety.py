@@ -229,10 +229,15 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(workspace):
     workspace.add("a")
     ok(workspace.run("apply", "--auto-approve"))
     database = sqlite3.connect(workspace.state_file)
-    with database:  # back to what version 1 wrote
-        database.execute("DROP INDEX provisioner_resources_by_id")
-        database.execute("ALTER TABLE provisioner_resources DROP COLUMN kind")
-        database.execute("ALTER TABLE provisioner_resources DROP COLUMN platform")
+    with database:  # back to what version 1 wrote (SQLite drops a column of a constraint only by a new table)
+        database.execute("CREATE TABLE v1 (project VARCHAR(200) NOT NULL, workspace VARCHAR(64) NOT NULL, "
+                         "address VARCHAR(64) NOT NULL, remote_id BIGINT NOT NULL, record TEXT NOT NULL, "
+                         "serial BIGINT NOT NULL, PRIMARY KEY (project, workspace, address), CONSTRAINT "
+                         "provisioner_resources_one_owner UNIQUE (project, workspace, remote_id))")
+        database.execute("INSERT INTO v1 SELECT project, workspace, address, remote_id, record, serial "
+                         "FROM provisioner_resources")
+        database.execute("DROP TABLE provisioner_resources")
+        database.execute("ALTER TABLE v1 RENAME TO provisioner_resources")
         database.execute("UPDATE provisioner_meta SET value = '1' WHERE key = 'schema_version'")
     database.close()
 

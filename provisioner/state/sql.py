@@ -115,7 +115,8 @@ def _ids_per_kind(connection: Connection) -> None:
     """Version 2 -> 3: a platform id is unique per kind (a tool and an assistant may share one), so the one-owner
     constraint takes the kind; addresses grow (`knowledgebase.<kb>.<document>`)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("ALTER TABLE provisioner_resources DROP CONSTRAINT provisioner_resources_one_owner"))
+        connection.execute(text("ALTER TABLE provisioner_resources DROP CONSTRAINT IF EXISTS "
+                                "provisioner_resources_one_owner"))
         connection.execute(text("ALTER TABLE provisioner_resources ADD CONSTRAINT provisioner_resources_one_owner "
                                 "UNIQUE (project, workspace, kind, remote_id)"))
         for table in ("provisioner_resources", "provisioner_history"):
