@@ -471,6 +471,10 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     return report
 
 
+class NotCreated(ApiError):
+    """A create that surely made nothing (its absence was seen after every attempt)."""
+
+
 class Unresolvable(ProvisionerError):
     """A change that cannot be sent as planned: a reference without an id, a kind this program does not know."""
 
@@ -581,18 +585,11 @@ def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
     return value
 
 
-def has_refs(value: Any) -> bool:
-    if isinstance(value, dict):
-        return "$ref" in value or any(has_refs(item) for item in value.values())
-    if isinstance(value, list):
-        return any(has_refs(item) for item in value)
-    return False
-
-
 def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:
     """The change's body and record with every reference an id (state then records ids, never markers: a
-    replaced object's new id is then a difference the next plan sees)."""
-    if not change.depends_on and not has_refs(change.body) and not has_refs(change.record):
+    replaced object's new id is then a difference the next plan sees). A change with markers lists their
+    addresses in `depends_on` (GRAPH.md), so one without any is sent as planned, at no cost per change."""
+    if not change.depends_on:
         return change.body, _with_kind(change, change.record)
     return (resolve_refs(change.body, context.id_of),
             _with_kind(change, resolve_refs(change.record, context.id_of)))
@@ -688,6 +685,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
     fields, record = _resolved(change, context)
     parent = _parent(kind, fields, change, context)
     if action is Action.CREATE or part == CREATE:
+        old = None
         if part == CREATE and change.remote_id is not None and address in recorder.state.resources \
                 and recorder.state.resources[address].id == change.remote_id:
             # Create before destroy: the old object moves aside in state first (Terraform's "deposed"), so a
@@ -696,8 +694,13 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             recorder.wait_durable(recorder.queue_moves({address: None, deposed_address(address): old}))
         body = kind.create_body(fields)
         known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
-        remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
-                                     context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+        try:
+            remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
+                                         context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+        except (RejectedError, NotCreated):
+            if old is not None:  # surely nothing was made: the old object is simply kept
+                recorder.wait_durable(recorder.queue_moves({deposed_address(address): None, address: old}))
+            raise
         ticket = recorder.queue(address, remote_id, record)
         if change.wait and endpoints.readiness is not None:
             recorder.wait_durable(ticket)  # its id is safe before a long wait
@@ -796,7 +799,7 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids:
                                f"{title}s named {name!r} (ids {ids}); adopt one with "
                                f"`provisioner import {change.address} ID` and delete the others") from None
             if attempt == attempts:
-                raise ApiError(f"{error} (gave up after {attempt} attempts; no {title} with this name is on "
-                               "the platform, so nothing was created)") from None
+                raise NotCreated(f"{error} (gave up after {attempt} attempts; no {title} with this name is on "
+                                 "the platform, so nothing was created)") from None
             client.pause(client.backoff(attempt))
     raise AssertionError("unreachable")
