@@ -65,6 +65,8 @@ class Settings:
     lock_timeout: float = 0.0
     init_store: bool = False  # --init-store: an empty file or database at the state path becomes a new store
     parallelism: int = 10
+    wait_timeout: float = 600.0   # --wait-timeout: the longest wait for an object to be processed (a document)
+    allow_replace: bool = False   # --allow-replace: apply may replace objects whose replacement loses data
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     api_dialect: str = DEFAULT_DIALECT
     # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
@@ -83,7 +85,7 @@ class Settings:
                             backoff_base=config.retry_backoff, timeout=config.request_timeout)
         rate_limit = parse_rate_limit(config.rate_limit) if config.rate_limit is not None else None
         return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
-                   parallelism=config.parallelism, retry=retry, api_dialect=config.api_dialect,
+                   parallelism=config.parallelism, wait_timeout=config.wait_timeout, retry=retry, api_dialect=config.api_dialect,
                    rate_limit=rate_limit, backend=config.backend, workspace=config.workspace, inputs=config.inputs,
                    project=config.project, config=config, **run)
 
@@ -442,7 +444,8 @@ class Session:
         lookups = self._catalog.lookups if self._catalog else Lookups()
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
-                          lookups=lookups, interrupt=interrupt)
+                          lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,
+                          allow_replace=self.settings.allow_replace, on_progress=warn)
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""

@@ -125,9 +125,7 @@ def _ids_per_kind(connection: Connection) -> None:
     # SQLite changes a constraint only by building the table again (its lengths are not enforced).
     connection.execute(text("ALTER TABLE provisioner_resources RENAME TO provisioner_resources_v2"))
     connection.execute(text("DROP INDEX IF EXISTS provisioner_resources_by_id"))
-    resources_table.create(connection)
-    for index in resources_table.indexes:
-        index.create(connection)
+    resources_table.create(connection)  # with its index
     columns = ", ".join(c.name for c in resources_table.columns)
     connection.execute(text(f"INSERT INTO provisioner_resources ({columns}) SELECT {columns} "
                             "FROM provisioner_resources_v2"))
