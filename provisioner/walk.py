@@ -314,6 +314,7 @@ class Walk:
                 succeeded(step)
             else:
                 failed(step)
+            on_idle()  # an interrupt seen now starts nothing more
             submit_more()
         self.settle_rest()
 

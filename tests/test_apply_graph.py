@@ -233,6 +233,21 @@ def test_a_document_still_processing_at_the_wait_timeout_fails_with_what_to_do(s
     assert "still being processed after 0.5s (--wait-timeout)" in by["knowledgebase.faq.page"].message
 
 
+def test_an_interrupt_starts_nothing_new_and_names_what_was_not_started(setup):
+    import threading
+
+    platform, client, store, apply = setup
+    interrupt = threading.Event()
+    changes = [tool("lookup")] + [assistant(f"a{i}", tool_ids=[{"$ref": "tool.lookup"}], depends_on=["tool.lookup"])
+                                  for i in range(3)]
+    report = apply(changes, interrupt=interrupt, on_result=lambda result: interrupt.set())
+    assert report.interrupted and not report.ok
+    by = {r.change.address: r for r in report.results}
+    assert by["tool.lookup"].ok and "tool.lookup" in store.read().resources
+    assert all(by[f"a{i}"].skipped and by[f"a{i}"].message == "not started (interrupted)" for i in range(3))
+    assert platform.assistants() == [] and len(report.results) == 4
+
+
 # --- crash safety: SIGKILL anywhere in a graph apply ---
 
 def test_sigkill_during_graph_applies_leaves_no_duplicate_and_nothing_lost(platform, tmp_path):
