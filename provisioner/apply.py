@@ -506,8 +506,8 @@ def _create_first(change: Change, kinds: Mapping[str, Kind]) -> bool:
     kind = kinds.get(change.kind)
     if kind is None:
         return True
-    explicit = getattr(kind, "create_before_destroy", None)
-    return (not kind.unique_names) if explicit is None else bool(explicit)
+    explicit = kind.create_before_destroy
+    return (not kind.unique_names) if explicit is None else explicit
 
 
 class Wire:
