@@ -743,14 +743,13 @@ def _wait_ready(kind: Kind, change: Change, remote_id: int, parent: int | None, 
     started = time.monotonic()
     deadline = started + context.wait_timeout
     delay, said = 1.0, started
-    item = {"id": remote_id}
+    item = {"id": remote_id, kind.name_field: change.assistant_name}
     while True:
         status = kind.endpoints.readiness(context.client, item, parent)
         if status == "ready":
             return
         if status != "pending":
-            raise ApiError(f"{change.address} (id {remote_id}) was created, but the platform failed to process it: "
-                           f"{status}; fix its content and apply again (it will be replaced)")
+            raise ApiError(f"{change.address} (id {remote_id}) was created, but will not become ready: {status}")
         now = time.monotonic()
         if now >= deadline:
             raise ApiError(f"{change.address} (id {remote_id}) was created, but is still being processed after "

@@ -219,7 +219,7 @@ def test_a_failed_document_is_a_clear_error_naming_it_and_its_dependents_are_ski
     by = {r.change.address: r for r in report.results}
     assert not by["knowledgebase.faq.bad"].ok
     assert "knowledgebase.faq.bad (id" in by["knowledgebase.faq.bad"].message
-    assert "failed to process it" in by["knowledgebase.faq.bad"].message
+    assert "will not become ready: processing failed" in by["knowledgebase.faq.bad"].message
     assert by["support"].skipped and "because knowledgebase.faq.bad failed" in by["support"].message
     # Its id is in state (it exists on the platform): the next plan replaces it rather than losing it.
     assert "knowledgebase.faq.bad" in store.read().resources
