@@ -24,7 +24,7 @@ from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, S
 from .kinds.base import Kind
 from .plan import Action, Change, Plan
 from .ratelimit import RateBudget, WaitCancelled
-from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address
+from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import CREATE, DESTROY, WHOLE, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
@@ -362,14 +362,24 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before)
         return result
 
-    # A replacement is two steps: its change is reported once both are done (or one failed).
-    partial: dict[int, ChangeResult] = {}
-    left: dict[int, int] = {}
+    # A replacement is two steps: its change is reported once, when both are settled (done, failed, skipped or
+    # not started), by _replacement_result.
+    halves: dict[int, dict[str, ChangeResult]] = {}
 
     def report_change(result: ChangeResult) -> None:
         report.results.append(result)
         if on_result and not result.skipped:
             on_result(result)
+
+    def settle(number: int, result: ChangeResult) -> None:
+        step = graph.steps[number]
+        if len(graph.parts[step.change]) == 1:
+            report_change(result)
+            return
+        settled = halves.setdefault(step.change, {})
+        settled[step.part] = result
+        if len(settled) == 2:
+            report_change(_replacement_result(halves.pop(step.change)))
 
     def finished(number: int, future: Future) -> bool:
         """Record a finished step once its state is committed; a store that fails stops new changes."""
@@ -384,57 +394,22 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but recording it in state failed ({error}); the next "
                                   "plan finds it on the platform and puts the state right")
-        parts = graph.parts[step.change]
-        if len(parts) == 1:
-            if result.ok and not destroys(result.change) and result.remote_id is not None:
-                context.ids[state_address(result.change.address)] = result.remote_id
-            report_change(result)
-            return result.ok
-        # A replacement's steps.
-        if result.ok and step.part == CREATE:
+        if result.ok and step.part != DESTROY and not destroys(result.change) and result.remote_id is not None:
             context.ids[state_address(result.change.address)] = result.remote_id
-        earlier = partial.get(step.change)
-        left[step.change] = left.get(step.change, len(parts)) - 1
-        if not result.ok:
-            if not result.skipped and earlier is not None and earlier.remote_id is not None and step.part == DESTROY:
-                result.message = (f"the new object (id {earlier.remote_id}) was created, but destroying the old "
-                                  f"one (id {result.change.remote_id}) failed: {result.message}")
-            report_change(result)
-            partial.pop(step.change, None)
-            return False
-        combined = result if step.part == CREATE else (earlier or result)
-        if earlier is not None and earlier is not combined:
-            combined.seconds += earlier.seconds
-            combined.waited += earlier.waited
-        partial[step.change] = combined
-        if left[step.change] == 0:
-            if earlier is not None and combined is earlier:
-                combined.seconds += result.seconds
-                combined.waited += result.waited
-            report_change(partial.pop(step.change))
-        return True
+        settle(number, result)
+        return result.ok
 
     def skipped(number: int, because: int) -> None:
-        step = graph.steps[number]
-        if step.part == DESTROY and graph.steps[because].change == step.change:
-            return  # the other half of a failed replacement: that failure is its change's report
-        cause = changes[graph.steps[because].change].address
-        report_change(ChangeResult(changes[step.change], False, 0.0, changes[step.change].remote_id, skipped=True,
-                                   message=f"not started: because {cause} failed"))
+        change = changes[graph.steps[number].change]
+        cause = changes[graph.steps[because].change]
+        message = ("not started: its other half failed" if cause is change
+                   else f"not started: because {cause.address} failed")
+        settle(number, ChangeResult(change, False, 0.0, change.remote_id, skipped=True, message=message))
 
     def not_started(number: int) -> None:
-        step = graph.steps[number]
-        if graph.parts[step.change][0] != number and step.change in partial:
-            # A replacement whose first half is done: its report says what is left.
-            done = partial.pop(step.change)
-            report_change(ChangeResult(done.change, False, done.seconds, done.remote_id,
-                                       "interrupted between the two halves of its replacement; run plan and apply "
-                                       "again to finish it"))
-            return
-        if graph.parts[step.change][0] != number:
-            return
-        report_change(ChangeResult(changes[step.change], False, 0.0, skipped=True,
-                                   message="not started (interrupted)"))
+        change = changes[graph.steps[number].change]
+        settle(number, ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
+                                    message="not started (interrupted)"))
 
     walk = Walk(graph, WalkCallbacks(run_step, finished, skipped, not_started), parallelism)
 
@@ -469,6 +444,27 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     order = {id(c): i for i, c in enumerate(changes)}
     report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report
+
+
+def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
+    """One report for a replacement's two halves (CREATE: the new object, DESTROY: the old one)."""
+    made, gone = halves[CREATE], halves[DESTROY]
+    change = made.change
+    seconds, waited = made.seconds + gone.seconds, made.waited + gone.waited
+    if made.ok and gone.ok:
+        return ChangeResult(change, True, seconds, made.remote_id, made.message, waited=waited)
+    if made.ok:  # the old one is still there (deposed in state): the next apply destroys it
+        why = gone.message if not gone.skipped else gone.message.replace("not started", "not destroyed")
+        return ChangeResult(change, False, seconds, made.remote_id,
+                            f"the new object (id {made.remote_id}) was created, but the old one (id {change.remote_id}) "
+                            f"was not destroyed: {why}; the next apply destroys it", waited=waited)
+    if gone.ok:  # destroyed first, and its replacement was not made
+        return ChangeResult(change, False, seconds, None,
+                            f"the old object (id {change.remote_id}) was destroyed, but the new one was not created: "
+                            f"{made.message}; the next apply creates it", waited=waited)
+    failed = made if not made.skipped else gone
+    return ChangeResult(change, False, seconds, change.remote_id, failed.message, field_errors=failed.field_errors,
+                        skipped=made.skipped and gone.skipped, waited=waited)
 
 
 class NotCreated(ApiError):
@@ -674,10 +670,11 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(address))
     if action is Action.DELETE or part == DESTROY:
         old = change.remote_id
-        old_address = deposed_address(address) if part == DESTROY and deposed_address(address) in \
-            recorder.state.resources else address
-        if part == DESTROY and old_address == address and context.ids.get(address) is not None:
-            old_address = None  # created first and recorded at the address: the old one is only on the platform
+        old_address = address
+        if part == DESTROY:
+            # Created first: the old half is deposed in state (or, if it never was, only on the platform).
+            old_address = deposed_holding(address, old, recorder.state.resources) or (
+                None if context.ids.get(address) is not None else address)
         parent = _parent(kind, {}, change, context)
         message = _delete(kind, old, parent, context)
         ticket = recorder.queue_forget(old_address) if old_address else 0
@@ -691,7 +688,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             # Create before destroy: the old object moves aside in state first (Terraform's "deposed"), so a
             # crash between the two halves leaves it to be destroyed by the next apply, never forgotten.
             old = recorder.state.resources[address]
-            recorder.wait_durable(recorder.queue_moves({address: None, deposed_address(address): old}))
+            deposed = deposed_address(address, recorder.state.resources)
+            recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
         body = kind.create_body(fields)
         known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
         try:
@@ -699,7 +697,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                                          context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
         except (RejectedError, NotCreated):
             if old is not None:  # surely nothing was made: the old object is simply kept
-                recorder.wait_durable(recorder.queue_moves({deposed_address(address): None, address: old}))
+                recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
             raise
         ticket = recorder.queue(address, remote_id, record)
         if change.wait and endpoints.readiness is not None:

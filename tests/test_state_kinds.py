@@ -150,3 +150,13 @@ def test_a_version_2_postgres_store_is_migrated_to_ids_per_kind(tmp_path):
     finally:
         with psycopg.connect(dsn, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_each_old_half_gets_a_deposed_row_of_its_own():
+    from provisioner.state import deposed_holding
+
+    taken = {"tool.t": resource(1, "tool"), "tool.t~deposed": resource(2, "tool")}
+    assert deposed_address("tool.t", taken) == "tool.t~deposed2"
+    taken["tool.t~deposed2"] = resource(3, "tool")
+    assert deposed_address("tool.t", taken) == "tool.t~deposed3"
+    assert deposed_holding("tool.t", 3, taken) == "tool.t~deposed2" and deposed_holding("tool.t", 1, taken) is None

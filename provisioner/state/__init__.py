@@ -25,20 +25,32 @@ DEFAULT_KIND = "assistant"  # the kind of a row written before kinds existed; id
 # (`<address>~deposed`, see deposed_address).
 _NAME = r"[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?"
 DEPOSED = "~deposed"
-ADDRESS = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}({DEPOSED})?$")
+ADDRESS = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}({DEPOSED}[0-9]{{0,4}})?$")
 KIND_NAME = re.compile(r"^[a-z]{1,32}$")
 MAX_ADDRESS = 200
 
 
-def deposed_address(address: str) -> str:
+def deposed_address(address: str, taken: Iterable[str] = ()) -> str:
     """Where state keeps a replaced object's old half between the new one's creation and its own destruction
     (Terraform's deposed objects): a crash in between leaves it in state, so the next plan destroys it. A
-    planner treats such a row as an object no manifest declares (it plans its delete)."""
-    return address + DEPOSED
+    planner treats such a row as an object no manifest declares (it plans its delete). One not in `taken`: an
+    old half left by an earlier apply keeps its own row (`<address>~deposed2`, ...)."""
+    candidate, number = address + DEPOSED, 2
+    while candidate in taken:
+        candidate, number = f"{address}{DEPOSED}{number}", number + 1
+    return candidate
 
 
 def is_deposed(address: str) -> bool:
-    return address.endswith(DEPOSED)
+    return DEPOSED in address
+
+
+def deposed_holding(address: str, remote_id: int, resources: Mapping[str, "ResourceState"]) -> str | None:
+    """The deposed row of `address` that holds `remote_id`, if any."""
+    for candidate, entry in resources.items():
+        if candidate.startswith(address + DEPOSED) and entry.id == remote_id:
+            return candidate
+    return None
 MAX_ID = 2**63 - 1
 
 
