@@ -454,7 +454,7 @@ def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
     if made.ok and gone.ok:
         return ChangeResult(change, True, seconds, made.remote_id, made.message, waited=waited)
     if made.ok:  # the old one is still there (deposed in state): the next apply destroys it
-        why = gone.message if not gone.skipped else gone.message.replace("not started", "not destroyed")
+        why = gone.message.removeprefix("not started: ").removeprefix("not started ")
         return ChangeResult(change, False, seconds, made.remote_id,
                             f"the new object (id {made.remote_id}) was created, but the old one (id {change.remote_id}) "
                             f"was not destroyed: {why}; the next apply destroys it", waited=waited)

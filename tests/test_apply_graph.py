@@ -307,3 +307,22 @@ def test_sigkill_during_graph_applies_leaves_no_duplicate_and_nothing_lost(platf
         assert entry.id == item["id"]
         assert stored(platform, "assistants", item["id"])["tool_ids"] == entry.spec["tool_ids"] == [
             state.resources[f"tool.t{int(item['name'][1:]) % 3}"].id]
+
+
+def test_a_replacement_is_reported_once_saying_which_half_did_what():
+    from provisioner.apply import ChangeResult, _replacement_result
+    from provisioner.walk import CREATE, DESTROY
+
+    change = tool("lookup", replace=True, remote_id=5)
+    made = ChangeResult(change, True, 1.0, 9)
+    assert _replacement_result({CREATE: made, DESTROY: ChangeResult(change, True, 1.0, 5)}).ok
+    gone = ChangeResult(change, False, 0.0, 5, skipped=True, message="not started: because a failed")
+    result = _replacement_result({CREATE: made, DESTROY: gone})
+    assert not result.ok and not result.skipped and result.remote_id == 9
+    assert result.message == ("the new object (id 9) was created, but the old one (id 5) was not destroyed: "
+                              "because a failed; the next apply destroys it")
+    failed = ChangeResult(change, False, 0.0, 5, message="the platform rejected it: x")
+    other_half = ChangeResult(change, False, 0.0, 5, skipped=True, message="not started: its other half failed")
+    assert _replacement_result({CREATE: failed, DESTROY: other_half}).message == "the platform rejected it: x"
+    both = _replacement_result({CREATE: gone, DESTROY: gone})
+    assert both.skipped and both.message == "not started: because a failed"
