@@ -132,7 +132,14 @@ class StateRecorder:
     def _queue_all(self, records: list[tuple[str, int, dict]]) -> int:
         with self._condition:
             for address, remote_id, record in records:
-                entry = ResourceState.from_dict({"id": remote_id, **record})
+                data = {"id": remote_id, **record}
+                existing = self.state.resources.get(address)
+                if existing is not None and "kind" not in record:
+                    # A record that does not say (a state sync, an assistant's change without references) keeps
+                    # the row's kind and what it pointed at.
+                    data["kind"] = existing.kind
+                    data.setdefault("depends_on", existing.depends_on)
+                entry = ResourceState.from_dict(data)
                 self.state.resources[address] = entry
                 self._pending[address] = entry
             return self._mutated()
@@ -586,14 +593,17 @@ def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:
     replaced object's new id is then a difference the next plan sees). A change with markers lists their
     addresses in `depends_on` (GRAPH.md), so one without any is sent as planned, at no cost per change."""
     if not change.depends_on:
-        return change.body, _with_kind(change, change.record)
+        return change.body, _with_kind(change, change.record, context)
     return (resolve_refs(change.body, context.id_of),
-            _with_kind(change, resolve_refs(change.record, context.id_of)))
+            _with_kind(change, resolve_refs(change.record, context.id_of), context))
 
 
-def _with_kind(change: Change, record: dict) -> dict:
+def _with_kind(change: Change, record: dict, context: _Context) -> dict:
+    """The record with the change's kind and references (what a later delete must come after)."""
     if change.kind == DEFAULT_KIND and not change.depends_on:
-        return record  # as records were before kinds: byte-identical rows
+        entry = context.recorder.state.resources.get(change.address)
+        if entry is None or not entry.depends_on:
+            return record  # as records were before kinds: byte-identical rows, no work per change
     return {**record, "kind": change.kind,
             "depends_on": sorted({state_address(a) for a in change.depends_on})}
 

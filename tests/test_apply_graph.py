@@ -107,6 +107,24 @@ def test_updates_and_deletes_of_a_kind_and_a_delete_after_the_update_that_droppe
     assert "tool.lookup" not in store.read().resources
 
 
+def test_a_state_sync_keeps_the_kind_and_an_update_without_references_clears_them(setup):
+    from provisioner.plan import StateSync
+
+    platform, client, store, apply = setup
+    assert apply([tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}],
+                                            depends_on=["tool.lookup"])]).ok
+    state = store.read()
+    plan = Plan(changes=[], lineage=state.lineage, serial=state.serial,
+                state_sync=[StateSync("tool.lookup", record({"name": "lookup"}, protect=True))])
+    apply_plan(plan, client, StateRecorder(store, state), known_ids=set(), kinds=KINDS)
+    state = store.read()
+    assert state.resources["tool.lookup"].kind == "tool" and state.resources["tool.lookup"].protect
+    update = assistant("support", Action.UPDATE, remote_id=state.resources["support"].id, tool_ids=[])
+    update.body = {"tool_ids": []}
+    assert apply([update]).ok
+    assert store.read().resources["support"].depends_on == []
+
+
 def test_a_replaced_tool_is_created_first_its_assistants_get_the_new_id_then_the_old_is_destroyed(setup):
     platform, client, store, apply = setup
     assert apply([tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}],
