@@ -160,3 +160,12 @@ def test_each_old_half_gets_a_deposed_row_of_its_own():
     taken["tool.t~deposed2"] = resource(3, "tool")
     assert deposed_address("tool.t", taken) == "tool.t~deposed3"
     assert deposed_holding("tool.t", 3, taken) == "tool.t~deposed2" and deposed_holding("tool.t", 1, taken) is None
+
+
+def test_wait_timeout_is_configured_like_the_other_durations(tmp_path):
+    from provisioner.config import resolve_config
+
+    assert resolve_config({}, environ={}, cwd=tmp_path).wait_timeout == 600.0
+    assert resolve_config({}, environ={"PROVISIONER_WAIT_TIMEOUT": "30s"}, cwd=tmp_path).wait_timeout == 30.0
+    assert resolve_config({"wait_timeout": "2m"}, environ={"PROVISIONER_WAIT_TIMEOUT": "30s"},
+                          cwd=tmp_path).wait_timeout == 120.0
