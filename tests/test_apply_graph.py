@@ -44,6 +44,10 @@ def assistant(address: str, action: Action = Action.CREATE, *, remote_id=None, d
                   body=spec, record=record(spec), depends_on=list(depends_on))
 
 
+def tool_and_its_assistant() -> list[Change]:
+    return [tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}], depends_on=["tool.lookup"])]
+
+
 def stored(platform, kind: str, remote_id: int) -> dict:
     return platform.admin.get(f"/_emulator/objects/{kind}/{remote_id}").json()["fields"]
 
@@ -94,8 +98,7 @@ def test_a_create_whose_answer_is_lost_is_found_not_repeated_for_any_kind(setup)
 
 def test_updates_and_deletes_of_a_kind_and_a_delete_after_the_update_that_dropped_it(setup):
     platform, client, store, apply = setup
-    assert apply([tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}],
-                                            depends_on=["tool.lookup"])]).ok
+    assert apply(tool_and_its_assistant()).ok
     state = store.read()
     tool_id, support_id = state.resources["tool.lookup"].id, state.resources["support"].id
     update = assistant("support", Action.UPDATE, remote_id=support_id, tool_ids=[])
@@ -112,8 +115,7 @@ def test_a_state_sync_keeps_the_kind_and_an_update_without_references_clears_the
     from provisioner.plan import StateSync
 
     platform, client, store, apply = setup
-    assert apply([tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}],
-                                            depends_on=["tool.lookup"])]).ok
+    assert apply(tool_and_its_assistant()).ok
     state = store.read()
     plan = Plan(changes=[], lineage=state.lineage, serial=state.serial,
                 state_sync=[StateSync("tool.lookup", record({"name": "lookup"}, protect=True))])
@@ -128,8 +130,7 @@ def test_a_state_sync_keeps_the_kind_and_an_update_without_references_clears_the
 
 def test_a_replaced_tool_is_created_first_its_assistants_get_the_new_id_then_the_old_is_destroyed(setup):
     platform, client, store, apply = setup
-    assert apply([tool("lookup"), assistant("support", tool_ids=[{"$ref": "tool.lookup"}],
-                                            depends_on=["tool.lookup"])]).ok
+    assert apply(tool_and_its_assistant()).ok
     state = store.read()
     old, support_id = state.resources["tool.lookup"].id, state.resources["support"].id
     keep = assistant("support", Action.UPDATE, remote_id=support_id, depends_on=["tool.lookup"],

@@ -6,7 +6,6 @@ import sqlite3
 
 import pytest
 
-from pg_support import pg_dsn
 from provisioner.errors import StateError
 from provisioner.state import ResourceState, State, deposed_address
 from provisioner.state.sql import SCHEMA_VERSION, open_store
@@ -116,17 +115,11 @@ def test_a_version_2_sqlite_store_is_migrated_to_ids_per_kind(tmp_path):
 
 def test_a_version_2_postgres_store_is_migrated_to_ids_per_kind(tmp_path):
     """In a database of its own (a migration changes tables every project shares)."""
-    import uuid
-
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-    dsn = pg_dsn()
-    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    own = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
-    try:
+    from pg_support import own_database
+
+    with own_database() as own:
         store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
         state = store.read()
         state.resources["support"] = resource(7)
@@ -147,9 +140,6 @@ def test_a_version_2_postgres_store_is_migrated_to_ids_per_kind(tmp_path):
         with psycopg.connect(own) as database:
             assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
             assert database.execute("SELECT count(*) FROM provisioner_resources").fetchone() == (3,)
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_each_old_half_gets_a_deposed_row_of_its_own():

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from pg_support import pg_dsn
 
 
 def ok(result):
@@ -290,20 +289,13 @@ def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(work
 
 def test_a_version_1_postgres_store_is_migrated(tmp_path):
     """In a database of its own (a migration changes tables every project shares)."""
-    import uuid
-
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+    from pg_support import own_database
     from provisioner.state import ResourceState, State
     from provisioner.state.sql import SCHEMA_VERSION, open_store
 
-    dsn = pg_dsn()
-    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    own = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
-    try:
+    with own_database() as own:
         store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
         state = State.new()
         state.resources["a"] = ResourceState(id=7, spec={}, remote={"assistant_name": "A"})
@@ -320,6 +312,3 @@ def test_a_version_1_postgres_store_is_migrated(tmp_path):
             assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
             assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
                 ("a", "assistant", "")]
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
