@@ -1,0 +1,194 @@
+"""The plan of a graph over pure data: kinds (folders, labels) beside assistants that reference them."""
+import pytest
+
+from provisioner.errors import PlanError
+from provisioner.kinds import KINDS
+from provisioner.manifest import load_manifests
+from provisioner.plan import Action, Plan
+from provisioner.plan_graph import Platform, plan_graph
+from provisioner.plan_kinds import RemoteObject, read_list
+from provisioner.planner import RemoteAssistant, record_for
+from provisioner.state import ResourceState, State
+from provisioner.wire import Lookups
+from conftest import manifest_text
+from readshape import LANGUAGES, MODELS, item
+
+LOOKUPS = Lookups(LANGUAGES, MODELS)
+
+
+def folder(address, name, color=None, extra=""):
+    spec = f"  name: {name}\n" + (f"  color: {color}\n" if color else "")
+    return f"apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: {address}\n{extra}spec:\n{spec}"
+
+
+def label(address, name, color=None):
+    return folder(address, name, color).replace("kind: Folder", "kind: Label")
+
+
+@pytest.fixture
+def load(tmp_path):
+    def load(*documents, dialect="v2"):
+        path = tmp_path / "m.yaml"
+        path.write_text("---\n".join(documents))
+        return load_manifests([path], dialect=dialect)
+    return load
+
+
+def objects(kind, *items):
+    return read_list(KINDS[kind], [{"id": i, "name": n, "color": c, "assistants_count": 0} for i, n, c in items])
+
+
+def plan_of(manifests, state=None, assistants=(), **objects_by_kind):
+    platform = Platform(list(assistants), {"folder": [], "label": [], **objects_by_kind})
+    plan, _ = plan_graph(manifests, state or State.new(), platform, dialect="v2")
+    return plan
+
+
+def by_address(plan):
+    return {c.address: c for c in plan.changes}
+
+
+def recorded(state, address, id, change_record):
+    state.resources[address] = ResourceState.from_dict({"id": id, **change_record})
+
+
+def test_new_folder_and_assistant_referencing_it_wait_for_its_id(load):
+    manifests = load(folder("sales", "Sales", "blue"), label("vip", "VIP"),
+                     manifest_text("a", folder_id="folder.sales", label_ids=["label.vip", 9]))
+    plan = plan_of(manifests)
+    changes = by_address(plan)
+    assert changes["folder.sales"].action is Action.CREATE and changes["folder.sales"].kind == "folder"
+    assert changes["folder.sales"].body == {"name": "Sales", "color": "blue"}
+    assistant = changes["a"]
+    assert assistant.kind == "assistant"
+    assert assistant.body["folder_id"] == {"$ref": "folder.sales"}
+    assert assistant.body["label_ids"] == [{"$ref": "label.vip"}, 9]
+    assert assistant.depends_on == ["folder.sales", "label.vip"]
+    assert plan.counts_by_kind == {"assistant": {"import": 0, "add": 1, "change": 0, "destroy": 0, "forget": 0},
+                                   "folder": {"import": 0, "add": 1, "change": 0, "destroy": 0, "forget": 0},
+                                   "label": {"import": 0, "add": 1, "change": 0, "destroy": 0, "forget": 0}}
+
+
+def test_existing_folder_resolves_to_its_id_and_nothing_waits(load):
+    [a, f] = sorted(load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales")),
+                    key=lambda m: m.kind)
+    state = State.new()
+    plan = plan_of([a, f], state, folder=objects("folder", (5, "Sales", None)))
+    changes = by_address(plan)
+    assert changes["folder.sales"].action is Action.IMPORT  # adopted by its unique name
+    assert changes["a"].body["folder_id"] == 5 and changes["a"].depends_on == ["folder.sales"]
+
+
+def test_two_objects_of_one_name_are_never_adopted(load):
+    manifests = load(folder("sales", "Sales"))
+    with pytest.raises(PlanError, match="2 folders named 'Sales' .*ids 5, 6"):
+        plan_of(manifests, folder=objects("folder", (5, "Sales", None), (6, "Sales", None)))
+
+
+def test_lookup_by_name_resolves_an_unmanaged_object_and_refuses_none_or_two(load):
+    manifests = load(manifest_text("a", folder_id={"name": "Ops"}))
+    plan = plan_of(manifests, folder=objects("folder", (3, "Ops", None)))
+    assert by_address(plan)["a"].body["folder_id"] == 3
+    with pytest.raises(PlanError, match="no folder named 'Ops'"):
+        plan_of(manifests)
+    with pytest.raises(PlanError, match="2 objects for folder named 'Ops'"):
+        plan_of(manifests, folder=objects("folder", (3, "Ops", None), (4, "Ops", None)))
+
+
+def test_a_managed_object_is_not_found_by_a_lookup(load):
+    manifests = load(folder("ops", "Ops"), manifest_text("a", folder_id={"name": "Ops"}))
+    with pytest.raises(PlanError, match="no folder named 'Ops' that no manifest manages"):
+        plan_of(manifests, folder=objects("folder", (3, "Ops", None)))
+
+
+def applied(manifests, state, ids, **objects_by_kind):
+    """Record every change of a first plan as done, with the given ids (address -> id)."""
+    plan = plan_of(manifests, state, **objects_by_kind)
+    for change in plan.changes:
+        record = dict(change.record)
+        spec = {k: _substituted(v, ids) for k, v in (record.get("spec") or {}).items()}
+        recorded(state, change.address, ids[change.address], {**record, "spec": spec})
+    return plan
+
+
+def _substituted(value, ids):
+    if isinstance(value, dict) and set(value) == {"$ref"}:
+        return ids[value["$ref"]]
+    if isinstance(value, list):
+        return [_substituted(v, ids) for v in value]
+    return value
+
+
+def test_applied_graph_plans_no_changes_and_color_drift_shows(load):
+    manifests = load(folder("sales", "Sales", "blue"), manifest_text("a", folder_id="folder.sales"))
+    state = State.new()
+    applied(manifests, state, {"folder.sales": 5, "a": 7})
+    [m] = [m for m in manifests if m.kind == "assistant"]
+    live_a = RemoteAssistant.from_item(item({k: v for k, v in m.fields.items() if k != "folder_id"}, id=7), LOOKUPS)
+    plan = plan_of(manifests, state, [live_a], folder=objects("folder", (5, "Sales", "blue")))
+    assert plan.changes == []
+    drifted = plan_of(manifests, state, [live_a], folder=objects("folder", (5, "Sales", "red")))
+    [change] = drifted.changes
+    assert change.action is Action.UPDATE and change.body == {"color": "blue"}
+    assert change.fields[0].drift and change.fields[0].before == "red"
+
+
+def test_removed_color_goes_back_to_none_and_null_clears(load):
+    manifests = load(folder("sales", "Sales"))
+    plan = plan_of(manifests, State.new(), folder=objects("folder", (5, "Sales", "red")))
+    [change] = plan.changes
+    assert change.action is Action.IMPORT and change.body == {"color": None}
+
+
+def test_removed_manifest_deletes_and_protect_refuses(load):
+    [f] = load(folder("sales", "Sales"))
+    state = State.new()
+    applied([f], state, {"folder.sales": 5})
+    plan = plan_of([], state, folder=objects("folder", (5, "Sales", None)))
+    [change] = plan.changes
+    assert (change.action, change.kind, change.remote_id) == (Action.DELETE, "folder", 5)
+    state.resources["folder.sales"].protect = True
+    with pytest.raises(PlanError, match="folder 'folder.sales' .*is protected"):
+        plan_of([], state, folder=objects("folder", (5, "Sales", None)))
+    gone = plan_of([], state)
+    assert [c.action for c in gone.changes] == [Action.FORGET]
+
+
+def test_targets_pull_in_dependencies_and_accept_assistant_prefix(load):
+    manifests = load(folder("sales", "Sales"), label("vip", "VIP"), manifest_text("a", folder_id="folder.sales"))
+    platform = Platform([], {"folder": [], "label": []})
+    plan, _ = plan_graph(manifests, State.new(), platform, targets=["assistant.a"], dialect="v2")
+    assert sorted(c.address for c in plan.changes) == ["a", "folder.sales"]
+    plan, _ = plan_graph(manifests, State.new(), platform, targets=["label.vip"], dialect="v2")
+    assert [c.address for c in plan.changes] == ["label.vip"]
+
+
+def test_saved_plan_with_kinds_round_trips(load):
+    manifests = load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales"))
+    plan = plan_of(manifests)
+    data = plan.to_dict()
+    assert data["format_version"] == 2 and {c["kind"] for c in data["changes"]} == {"assistant", "folder"}
+    again = Plan.from_dict(data)
+    assert again.to_dict()["changes"] == data["changes"]
+    assert by_address(again)["a"].depends_on == ["folder.sales"]
+
+
+def test_saved_plan_of_version_1_still_reads(load):
+    [m] = load(manifest_text("a"))
+    data = plan_of([m]).to_dict()
+    data["format_version"] = 1
+    for change in data["changes"]:
+        for key in ("kind", "depends_on", "replace", "replace_reason", "wait"):
+            change.pop(key)
+    assert Plan.from_dict(data).changes[0].kind == "assistant"
+
+
+def test_saved_plan_refuses_unknown_kind_and_foreign_fields(load):
+    data = plan_of(load(folder("sales", "Sales"))).to_dict()
+    data["changes"][0]["kind"] = "spaceship"
+    with pytest.raises(Exception, match="not a kind"):
+        Plan.from_dict(data)
+    data["changes"][0]["kind"] = "folder"
+    data["changes"][0]["body"]["voice_id"] = 1
+    with pytest.raises(Exception, match="not folder fields"):
+        Plan.from_dict(data)
