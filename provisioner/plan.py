@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, ValidationInfo
 
 from .errors import ProvisionerError
 from .redaction import digest_fields
@@ -301,6 +301,7 @@ class _FieldChangeFile(_Strict):
 
 
 class _ChangeFile(_Strict):
+    kind: str = "assistant"  # first: the fields of `body` and `sensitive` are checked against its kind's
     address: str
     action: Literal["create", "update", "delete", "import", "forget"]
     assistant_name: str
@@ -314,7 +315,6 @@ class _ChangeFile(_Strict):
     sensitive: list[str] = Field(default_factory=list)
     engine_type: Optional[str] = None
     field_locations: dict[str, str] = Field(default_factory=dict)
-    kind: str = "assistant"
     depends_on: list[str] = Field(default_factory=list)
     replace: bool = False
     replace_reason: Optional[str] = None
@@ -332,14 +332,18 @@ class _ChangeFile(_Strict):
             raise ValueError("not a kind this provisioner knows")
         return value
 
-    @model_validator(mode="after")
-    def _known_fields(self) -> "_ChangeFile":
-        names = _field_names(self.kind)
-        for what in ("body", "sensitive"):
-            unknown = [n for n in getattr(self, what) if n not in names]
-            if unknown:
-                raise ValueError(f"{what}: not {self.kind} fields: {', '.join(_show_input(n) for n in unknown[:5])}")
-        return self
+    @field_validator("body", "sensitive")
+    @classmethod
+    def _known_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind", "assistant")
+        if kind is None:
+            return value  # the kind itself was refused
+        names = _field_names(kind)
+        unknown = [n for n in value if n not in names]
+        if unknown:
+            what = "create fields" if kind == "assistant" else f"{kind} fields"
+            raise ValueError(f"not {what}: {', '.join(_show_input(n) for n in unknown[:5])}")
+        return value
 
     @field_validator("record")
     @classmethod

@@ -66,12 +66,11 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     if problems:
         raise PlanError(problems)
     assistant_targets = [t for t in sorted(wanted_set) if kind_of_address(t) == ASSISTANT]
+    assistant_state_planned = assistant_state
     if targets and not assistant_targets:
         # Only other kinds targeted: no assistant is planned (an empty target list would mean all of them).
-        resolved, assistant_state_planned = [], {}
-    else:
-        assistant_state_planned = assistant_state
-    plan = compute_plan(resolved, State(state.lineage, state.serial, assistant_state_planned), platform.assistants,
+        resolved, assistants, assistant_state_planned = [], [], {}
+    plan = compute_plan(assistants if destroy else resolved, State(state.lineage, state.serial, assistant_state_planned), platform.assistants,
                         destroy=destroy, targets=assistant_targets, manifest_paths=manifest_paths,
                         dialect=dialect, foreign=foreign,
                         left_alone={a: s for a, s in (left_alone or {}).items() if a in assistant_state},

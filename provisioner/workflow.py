@@ -33,6 +33,8 @@ from .plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Action, Plan
 from .planner import RemoteAssistant, compute_plan, desired_fields, remote_snapshot, same
 from .ratelimit import RateBudget, Window, parse_rate_limit
 from .redaction import digest, is_digest
+from .plan_graph import Platform, plan_graph
+from .reading import assistants_of, begin_reading, catalogue_numbers, finish_reading, kinds_involved, needs_numbers
 from .references import Catalog, check_references
 from .scrub import register_secret, register_url, scrub
 from .spec import ALWAYS_SENSITIVE, DEFAULT_DIALECT, REQUIRED_FIELDS, fields_of, has_default
@@ -42,6 +44,8 @@ from .saved_plan import conflicts_with_state
 from .state.sql import open_store
 from .wire import READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups
 
+# An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
+TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 TOKEN_ENV = "PROVISIONER_API_TOKEN"
 URL_ENV = "PROVISIONER_API_URL"
 LOCAL_PLATFORM_DB = "local-platform.db"
@@ -313,6 +317,7 @@ class Session:
         self._client: PlatformClient | None = None
         self._catalog: Catalog | None = None
         self._listing: Future | None = None  # the list read begun on entering, for the first remote()
+        self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
         # Begin reading the platform's list while the state is read (a plan with manifests to compare).
         self._prefetch = prefetch
 
@@ -360,12 +365,16 @@ class Session:
             self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
         return self._catalog
 
-    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = ()) -> list[RemoteAssistant]:
-        """The platform's assistants, normalised to manifest values (the catalogue and the list read together)."""
+    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = (),
+               kinds: tuple[str, ...] = ()) -> list[RemoteAssistant]:
+        """The platform's assistants, normalised to manifest values (the catalogue and the list read together);
+        the lists of `kinds` are read at the same time, into `self.objects`."""
         with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
             listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
-            catalog = self.catalog(list(manifests), pool, engines)
+            reads = begin_reading(self.client, kinds, pool)
+            catalog = self.catalog(assistants_of(manifests), pool, engines)
             items = listing.result()
+            self.objects = finish_reading(reads)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
         return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
 
@@ -377,10 +386,11 @@ class Session:
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
         folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
         """
-        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t)]
+        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)]
         if bad_targets:
             raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
-                                     "'-' and '_')") for t in bad_targets])
+                                     "'-' and '_', after `kind.` for other kinds than assistants)")
+                             for t in bad_targets])
         if not destroy and not manifests and self.state.resources and not allow_empty:
             managed = sorted(self.state.resources)
             listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
@@ -389,18 +399,26 @@ class Session:
                 f"found no manifests in {where}, but the state manages {len(managed)} assistant(s) ({listed}); "
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
-        remote = self.remote([] if destroy else manifests)
-        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
-                            dialect=self.settings.api_dialect, foreign=self._foreign_owners(manifests, remote),
-                            left_alone=left_alone(self.state, manifests, paths),
-                            allow_mass_destroy=allow_mass_destroy)
+        assistants = assistants_of(manifests)
+        read = [] if destroy else manifests
+        remote = self.remote(assistants if not destroy else [],
+                             kinds=tuple(kinds_involved(read, self.state.resources)))
+        objects = dict(self.objects)
+        if "number" not in objects and needs_numbers(read):
+            objects["number"] = catalogue_numbers(self._catalog.numbers)
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects),
+                                    destroy=destroy, targets=targets, manifest_paths=paths,
+                                    dialect=self.settings.api_dialect,
+                                    foreign=self._foreign_owners(assistants, remote),
+                                    left_alone=left_alone(self.state, manifests, paths),
+                                    allow_mass_destroy=allow_mass_destroy)
         if not destroy:
-            checked = [m for m in manifests if not targets or m.address in targets]
+            checked = [m for m in resolved if not targets or m.address in plan.targets]
             by_id = {r.id: r for r in remote}
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
-                        if c.action is Action.DELETE and c.remote_id in by_id} - {None}
-            problems = check_references(checked, self._catalog, self._held_numbers(manifests, remote), released)
+                        if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
+            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote), released)
             if problems:
                 raise PlanError(problems)
         if self.settings.inputs is not None:
@@ -439,6 +457,7 @@ class Session:
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
+        refuse_graph_changes(plan)
         lookups = self._catalog.lookups if self._catalog else Lookups()
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
@@ -477,6 +496,17 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         _restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def refuse_graph_changes(plan: Plan) -> None:
+    """Until the graph walker applies them, a plan with other kinds, or with ids known only after apply, is
+    refused before any request (the assistant apply would send them as they are)."""
+    from .plan_kinds import markers_in
+
+    waiting = [c.address for c in plan.changes if c.kind != DEFAULT_KIND or markers_in(c.body)]
+    if waiting:
+        raise ProvisionerError(f"this version plans but does not yet apply folders, labels and references to "
+                               f"objects created in the same apply ({', '.join(waiting[:5])}); nothing was applied")
 
 
 def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dict[str, str]:

@@ -1,0 +1,97 @@
+"""End to end, the real CLI against the emulator over HTTP: plans of folders and labels, and assistants that
+reference them (v2: folder_id and label_ids exist only there)."""
+import json
+
+import pytest
+
+from conftest import manifest_text
+
+
+def folder(address, name, color=None, kind="Folder"):
+    return (f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {address}\nspec:\n  name: {name}\n"
+            + (f"  color: {color}\n" if color else ""))
+
+
+@pytest.fixture
+def v2(workspace):
+    workspace.dialect = "v2"
+    return workspace
+
+
+def plan_json(workspace, *args):
+    result = workspace.run("plan", "--json", *args)
+    assert result.exit_code == 0, result.all
+    return json.loads(result.output)
+
+
+def test_plan_creates_folder_and_label_first_and_assistant_waits_for_them(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales", label_ids=["label.vip"])
+    text = v2.run("plan")
+    assert text.exit_code == 0, text.all
+    out = text.output
+    assert '+ folder "sales" {' in out and '+ label "vip" {' in out and '+ assistant "support" {' in out
+    assert "folder_id       = (known after apply)" in out
+    assert "label_ids       = [(known after apply)]" in out
+    assert "Folders: 1 to add, 0 to change, 0 to destroy" in out
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in out and "  folder: 1 to add" in out
+    plan = plan_json(v2)
+    assert plan["format_version"] == 2
+    changes = {c["address"]: c for c in plan["changes"]}
+    assert {a: c["kind"] for a, c in changes.items()} == {"support": "assistant", "folder.sales": "folder",
+                                                          "label.vip": "label"}
+    assert changes["support"]["body"]["folder_id"] == {"$ref": "folder.sales"}
+    assert changes["support"]["depends_on"] == ["folder.sales", "label.vip"]
+    assert changes["folder.sales"]["body"] == {"name": "Sales", "color": "blue"}
+    markdown = v2.run("plan", "--format", "markdown")
+    assert "- Folders: 1 to add" in markdown.output and "_(known after apply)_" in markdown.output
+
+
+def test_plan_adopts_an_existing_folder_by_name_and_uses_its_id(v2):
+    created = v2.platform.http.post("/user/folder", json={"name": "Sales", "color": "red"})
+    assert created.status_code == 201, created.text
+    folder_id = created.json()["data"]["id"]
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    plan = plan_json(v2)
+    changes = {c["address"]: c for c in plan["changes"]}
+    assert changes["folder.sales"]["action"] == "import" and changes["folder.sales"]["remote_id"] == folder_id
+    assert changes["folder.sales"]["body"] == {"color": "blue"}
+    assert changes["support"]["body"]["folder_id"] == folder_id
+
+
+def test_lookup_by_name_of_an_unmanaged_label_and_its_errors(v2):
+    v2.add("support", label_ids=[{"name": "Ops"}])
+    missing = v2.run("plan")
+    assert missing.exit_code == 1 and "no label named 'Ops'" in missing.all
+    assert "manifests/support.yaml:" in missing.all
+    for _ in range(2):
+        assert v2.platform.http.post("/user/labels", json={"name": f"Ops{_}"}).status_code == 201
+    label_id = [x for x in v2.platform.http.get("/user/labels").json()["data"] if x["name"] == "Ops0"][0]["id"]
+    v2.add("support", label_ids=[{"name": "Ops0"}])
+    assert plan_json(v2)["changes"][0]["body"]["label_ids"] == [label_id]
+
+
+def test_folders_list_is_read_across_pages(v2):
+    for i in range(120):
+        assert v2.platform.http.post("/user/folder", json={"name": f"f{i:03}"}).status_code == 201
+    v2.write("manifests/groups.yaml", folder("last", "f119"))
+    [change] = plan_json(v2)["changes"]
+    assert change["action"] == "import"  # found on the second page of 100, not created a second time
+
+
+def test_offline_reference_errors_have_file_and_line(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("sales2", "Sales"))
+    v2.add("support", folder_id="label.sales", label_ids=["label.nope"])
+    result = v2.run("validate")
+    assert result.exit_code == 1
+    assert "groups.yaml:13: folder.sales2: spec.name: 'Sales' is also used by the manifest at" in result.all
+    assert "support.yaml" in result.all and "spec.folder_id: 'label.sales' is a label" in result.all
+    assert "spec.label_ids[0]: 'label.nope' names no manifest" in result.all
+
+
+def test_assistant_only_plans_read_as_before(workspace):
+    workspace.add("a")
+    out = workspace.run("plan").output
+    assert "Folders" not in out and "  assistant:" not in out
+    assert out.rstrip().endswith("Plan: 1 to add, 0 to change, 0 to destroy.")
