@@ -95,3 +95,41 @@ def test_assistant_only_plans_read_as_before(workspace):
     out = workspace.run("plan").output
     assert "Folders" not in out and "  assistant:" not in out
     assert out.rstrip().endswith("Plan: 1 to add, 0 to change, 0 to destroy.")
+
+
+def test_graph_plan_json_matches_the_published_plan_schema(v2):
+    from test_schemas import check_plan
+
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    check_plan(plan_json(v2))
+
+
+def test_folder_and_label_manifests_pass_the_editor_schema_and_bad_ones_fail_both(tmp_path):
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from provisioner.manifest import load_manifests
+    from provisioner.schema import manifest_schema
+
+    validator = Draft202012Validator(manifest_schema())
+    good = yaml.safe_load(folder("sales", "Sales", "blue"))
+    assert not list(validator.iter_errors(good))
+    assert not list(validator.iter_errors(yaml.safe_load(folder("vip", "VIP", kind="Label"))))
+    assistant = yaml.safe_load(manifest_text("a", folder_id="folder.sales", label_ids=[{"name": "x"}, 3]))
+    assert not list(validator.iter_errors(assistant))
+    for bad in ({**good, "spec": {"name": "Sales", "color": "brown"}}, {**good, "spec": {"color": "red"}},
+                {**good, "spec": {"name": "S", "voice_id": 1}},
+                {**assistant, "spec": {**assistant["spec"], "folder_id": True}}):
+        assert list(validator.iter_errors(bad)), bad
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(Exception):
+            load_manifests([path], dialect="v2")
+
+
+def test_apply_refuses_what_only_the_graph_walker_can_do_and_changes_nothing(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 1 and "does not yet apply folders" in result.all
+    assert v2.platform.http.get("/user/folders").json()["data"] == []
