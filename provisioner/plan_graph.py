@@ -30,9 +30,12 @@ class Platform:
 
 def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, destroy: bool = False,
                targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
-               foreign: Mapping[int, Owner] | None = None, left_alone: Mapping[str, str] | None = None,
+               foreign: Mapping[int, Owner] | None = None,
+               foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
                allow_mass_destroy: bool = False) -> tuple[Plan, list[Manifest]]:
-    """The plan, and the assistant manifests with their references resolved (for the catalogue checks)."""
+    """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
+    `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
+    the store manages (never adopted here)."""
     graph = Graph.of(manifests)
     assistants = [m for m in manifests if m.kind == ASSISTANT]
     others = [m for m in manifests if m.kind != ASSISTANT]
@@ -50,7 +53,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     assistant_state = {a: e for a, e in state.resources.items() if kind_of_address(a) == ASSISTANT}
     kind_state = {a: e for a, e in state.resources.items() if kind_of_address(a) != ASSISTANT}
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
-                          {(ASSISTANT, i): o for i, o in (foreign or {}).items()})
+                          {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})})
     resolver = Resolver(identities, graph)
     ordered = [graph.manifests[a] for a in graph.order()]
     kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,

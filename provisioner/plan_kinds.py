@@ -95,6 +95,8 @@ class Identities:
     ids: dict[str, int | None]
     unmanaged: dict[str, list[Any]]
     adopted: dict[str, Any] = field(default_factory=dict)  # address -> the unclaimed object it adopts
+    # address -> (object, owner): the only objects of its name are managed by another workspace or project
+    owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = field(default_factory=dict)
 
 
 def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
@@ -110,6 +112,7 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
                  for kind, objects in remote.items()}
     ids: dict[str, int | None] = {}
     adopted: dict[str, Any] = {}
+    owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = {}
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
     for manifest in manifests:
         entry = state.get(manifest.address)
@@ -120,9 +123,14 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
+        elif not namesakes:
+            elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in remote.get(manifest.kind, [])
+                         if r.name == manifest.platform_name and (manifest.kind, r.id) in foreign]
+            if elsewhere:
+                owned_elsewhere[manifest.address] = elsewhere
     taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
-                            for kind, objects in unmanaged.items()}, adopted)
+                            for kind, objects in unmanaged.items()}, adopted, owned_elsewhere)
 
 
 # --- references -> ids ---
@@ -356,6 +364,16 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                     manifest.location("spec", KINDS[manifest.kind].name_field),
                     f"spec.{KINDS[manifest.kind].name_field}", manifest.address))
                 continue
+        if live is None and adopt is None and manifest.address in identities.owned_elsewhere:
+            for other, owner in identities.owned_elsewhere[manifest.address]:
+                result.problems.append(Problem(
+                    f"{manifest.address!r} would adopt the platform's {KINDS[manifest.kind].title} id {other.id} "
+                    f"({other.name!r}) by its name, but {owner.describe()} of this state store manages it; one "
+                    f"object has one owner. Move it with `provisioner state rm {owner.address} --workspace "
+                    f"{owner.workspace}` there, then `provisioner import {manifest.address} {other.id}` here",
+                    manifest.location("spec", KINDS[manifest.kind].name_field),
+                    f"spec.{KINDS[manifest.kind].name_field}", manifest.address))
+            continue
         current = live or adopt
         if current is not None and current.problems:
             for p in current.problems:

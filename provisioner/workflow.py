@@ -410,6 +410,7 @@ class Session:
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
+                                    foreign_objects=self._foreign_objects(manifests, objects),
                                     left_alone=left_alone(self.state, manifests, paths),
                                     allow_mass_destroy=allow_mass_destroy)
         if not destroy:
@@ -439,6 +440,20 @@ class Session:
         candidates = [r.id for r in remote if r.name in names and r.id not in claimed]
         owners = getattr(self.backend, "owners", None)
         return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
+
+    def _foreign_objects(self, manifests: list[Manifest], objects: dict) -> dict[tuple[str, int], Owner]:
+        """As _foreign_owners, for the other kinds: (kind, id) -> its owner elsewhere in the store."""
+        owners = getattr(self.backend, "owners", None)
+        if owners is None:
+            return {}
+        found: dict[tuple[str, int], Owner] = {}
+        for kind, listed in objects.items():
+            claimed = {e.id for a, e in self.state.resources.items() if a.split(".", 1)[0] == kind and "." in a}
+            names = {m.platform_name for m in manifests if m.kind == kind}
+            candidates = [o.id for o in listed if o.name in names and o.id not in claimed]
+            if candidates:
+                found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
+        return found
 
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
@@ -476,14 +491,23 @@ class Session:
         if conflicts:
             raise StalePlanError("the saved plan does not fit the state it would change:\n  "
                                  + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
-        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type))}
-        claimed = {e.id for e in self.state.resources.values()}
+        kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
+        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
+                                               kinds=kinds)}
+        # Ids are per kind: each change is checked against its own kind's list and state entries.
+        lists = {DEFAULT_KIND: remote, **{k: {o.id: o for o in objects} for k, objects in self.objects.items()}}
+        claimed: dict[str, set[int]] = {}
+        for address, entry in self.state.resources.items():
+            claimed.setdefault(address.split(".", 1)[0] if "." in address else DEFAULT_KIND, set()).add(entry.id)
         stale = []
         for change in plan.changes:
-            live = remote.get(change.remote_id) if change.remote_id is not None else None
-            if change.action is Action.CREATE:
-                if any(r.name == change.assistant_name and r.id not in claimed for r in remote.values()):
-                    stale.append(f"{change.address}: an assistant named {change.assistant_name!r} appeared on "
+            objects = lists.get(change.kind, {})
+            live = objects.get(change.remote_id) if change.remote_id is not None else None
+            if change.action is Action.CREATE and not change.replace:
+                if any(r.name == change.assistant_name and r.id not in claimed.get(change.kind, set())
+                       for r in objects.values()):
+                    article = "an" if change.kind[:1] in "aeiou" else "a"
+                    stale.append(f"{change.address}: {article} {change.kind} named {change.assistant_name!r} appeared on "
                                  "the platform since the plan; creating another would duplicate it")
             elif change.action is Action.FORGET:
                 if live is not None:

@@ -192,3 +192,28 @@ def test_saved_plan_refuses_unknown_kind_and_foreign_fields(load):
     data["changes"][0]["body"]["voice_id"] = 1
     with pytest.raises(Exception, match="not folder fields"):
         Plan.from_dict(data)
+
+
+def test_a_namesake_another_workspace_manages_is_never_adopted(load):
+    from provisioner.state import Owner
+
+    manifests = load(folder("sales", "Sales"))
+    platform = Platform([], {"folder": objects("folder", (5, "Sales", None)), "label": []})
+    owner = Owner("folder.sales", "prod", "p")
+    with pytest.raises(PlanError, match="folder id 5 .*manages it; one object has one owner"):
+        plan_graph(manifests, State.new(), platform, dialect="v2", foreign_objects={("folder", 5): owner})
+
+
+def test_write_only_reference_compares_recorded_ids_and_a_new_target_id_updates_the_assistant(load):
+    manifests = load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales"))
+    state = State.new()
+    applied(manifests, state, {"folder.sales": 5, "a": 7})
+    [m] = [m for m in manifests if m.kind == "assistant"]
+    live_a = RemoteAssistant.from_item(item({k: v for k, v in m.fields.items() if k != "folder_id"}, id=7), LOOKUPS)
+    # The folder was deleted outside the provisioner: it is created again, and the assistant waits for its new id.
+    plan = plan_of(manifests, state, [live_a])
+    changes = by_address(plan)
+    assert changes["folder.sales"].action is Action.CREATE
+    assert changes["a"].action is Action.UPDATE and changes["a"].body == {"folder_id": {"$ref": "folder.sales"}}
+    [field] = changes["a"].fields
+    assert field.source == "last-applied" and field.before == 5 and field.after == {"$ref": "folder.sales"}
