@@ -65,7 +65,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         fields, needs, found = resolver.resolve(manifest)
         problems += found
         waits[manifest.address] = needs
-        resolved.append(manifest.with_fields(fields))
+        resolved.append(manifest if fields is manifest.fields else manifest.with_fields(fields))
     if problems:
         raise PlanError(problems)
     assistant_targets = [t for t in sorted(wanted_set) if kind_of_address(t) == ASSISTANT]

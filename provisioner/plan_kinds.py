@@ -147,10 +147,13 @@ class Resolver:
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
         the lookups that found no object or more than one."""
+        found = list(uses(manifest))
+        if not found:  # most assistants of a fleet: nothing to resolve, nothing copied
+            return manifest.fields, [], []
         fields = copy.deepcopy(manifest.fields)
         waits: list[str] = []
         problems: list[Problem] = []
-        for use in uses(manifest):
+        for use in found:
             value, problem = self._value(use)
             if problem:
                 problems.append(Problem(problem, manifest.location("spec", *use.path), use.field, manifest.address))

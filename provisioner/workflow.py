@@ -586,11 +586,21 @@ def _restore_secrets(plan: Plan, settings: Settings) -> None:
         for name in change.sensitive:
             if not is_digest(change.body.get(name)):
                 continue
-            current = desired_fields(manifest.fields, plan.dialect).get(name) if manifest else None
+            current = _desired(manifest, plan.dialect).get(name) if manifest else None
             if current is None or digest(current) != change.body[name]:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
             change.body[name] = current
+
+
+def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
+    """The fields a manifest manages (its defaults included), whatever its kind."""
+    if manifest.kind == DEFAULT_KIND:
+        return desired_fields(manifest.fields, dialect)
+    from .kinds import KINDS
+    from .plan_kinds import desired
+
+    return desired(KINDS[manifest.kind], manifest.fields)
 
 
 MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room for 20,000
@@ -668,7 +678,8 @@ def import_assistant(session: Session, manifests: list[Manifest], address: str, 
     if address in session.state.resources:
         raise StateError(f"{address!r} is already in state (id {session.state.resources[address].id}); "
                          f"use `provisioner state rm {address}` first to replace it")
-    owner = next((a for a, e in session.state.resources.items() if e.id == remote_id), None)
+    # Ids are per kind: only an assistant's entry can hold this one.
+    owner = next((a for a, e in session.state.resources.items() if e.id == remote_id and "." not in a), None)
     if owner:
         raise StateError(f"id {remote_id} is already managed as {owner!r}")
     live = next((r for r in session.remote() if r.id == remote_id), None)
@@ -748,8 +759,8 @@ class Exported:
 
 def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
     """Write a manifest for each platform assistant that nothing manages yet."""
-    managed_ids = {e.id for e in session.state.resources.values()}
-    adoptable_names = {m.spec.assistant_name for m in manifests}
+    managed_ids = {e.id for a, e in session.state.resources.items() if "." not in a}  # assistants' ids
+    adoptable_names = {m.spec.assistant_name for m in assistants_of(manifests)}
     taken = {m.address for m in manifests} | set(session.state.resources)
     out = Path(out_dir)
     written = []

@@ -1,4 +1,7 @@
 """The plan of a graph over pure data: kinds (folders, labels) beside assistants that reference them."""
+import json
+
+import click
 import pytest
 
 from provisioner.errors import PlanError
@@ -217,3 +220,71 @@ def test_write_only_reference_compares_recorded_ids_and_a_new_target_id_updates_
     assert changes["a"].action is Action.UPDATE and changes["a"].body == {"folder_id": {"$ref": "folder.sales"}}
     [field] = changes["a"].fields
     assert field.source == "last-applied" and field.before == 5 and field.after == {"$ref": "folder.sales"}
+
+
+@pytest.fixture
+def gadgets(monkeypatch):
+    """A kind with a field that cannot be updated in place, whose replacement loses data, and a secret."""
+    from typing import Optional
+
+    from pydantic import BaseModel, ConfigDict
+
+    from provisioner import kinds
+    from provisioner.kinds.base import Endpoints, FieldFacts, Kind
+
+    class GadgetSpec(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        name: str
+        size: Optional[int] = None
+        token: Optional[str] = None
+
+    def nothing(*args):
+        return []
+    kind = Kind("gadget", "Gadget", "gadget", GadgetSpec,
+                (FieldFacts("name"), FieldFacts("size", replace=True),
+                 FieldFacts("token", shown=False, sensitive=True)),
+                Endpoints(nothing, nothing, nothing, nothing),
+                read=lambda item: ({"name": item["name"], "size": item.get("size")}, []), create_body=dict,
+                replace_loses="deletes leads")
+    monkeypatch.setitem(kinds.KINDS, "gadget", kind)
+    monkeypatch.setitem(kinds.BY_MANIFEST_KIND, "Gadget", kind)
+    return kind
+
+
+def gadget(size, token="s3cret-value"):
+    return (f"apiVersion: provisioner/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  name: G\n  size: {size}\n"
+            f"  token: {token}\n")
+
+
+def test_a_replace_fact_makes_a_replacement_that_says_what_is_lost(load, gadgets):
+    from provisioner.render import plan_markdown, plan_text
+
+    manifests = load(gadget(2))
+    state = State.new()
+    applied(manifests, state, {"gadget.g": 5})
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    [change] = plan_of(load(gadget(2)), state, gadget=live).changes
+    assert change.replace and change.action is Action.CREATE and change.remote_id == 5
+    assert change.replace_reason == "deletes leads" and "size cannot be changed in place" in change.reason
+    assert plan_of(load(gadget(2)), state, gadget=live).counts["destroy"] == 1
+    text = click.unstyle(plan_text(plan_of(load(gadget(2)), state, gadget=live)))
+    assert '-/+ gadget "g" {' in text and "(replace: deletes leads)" in text and "size = 1 -> 2" in text
+    assert "gadget.g must be replaced" in text
+    markdown = plan_markdown(plan_of(load(gadget(2)), state, gadget=live))
+    assert "`-/+` **replace**" in markdown and "**Replace:** deletes leads" in markdown
+
+
+def test_a_sensitive_write_only_field_is_compared_by_digest_and_shown_by_name_only(load, gadgets):
+    manifests = load(gadget(1))
+    state = State.new()
+    applied(manifests, state, {"gadget.g": 5})
+    assert "s3cret-value" not in json.dumps(state.resources["gadget.g"].spec)
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    assert plan_of(load(gadget(1)), state, gadget=live).changes == []
+    plan = plan_of(load(gadget(1, token="other-secret")), state, gadget=live)
+    [change] = plan.changes
+    [field] = change.fields
+    assert (field.field, field.before, field.after, field.sensitive) == ("token", "(sensitive)", "(sensitive)", True)
+    assert not change.replace and change.action is Action.UPDATE
+    document = json.dumps(plan.to_dict())
+    assert "other-secret" not in document and "s3cret-value" not in document

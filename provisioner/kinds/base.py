@@ -111,12 +111,6 @@ def reference_value(kind: str) -> Any:
     return Annotated[Any, AfterValidator(check), Field(json_schema_extra={"anyOf": shapes, "x-reference": kind})]
 
 
-def reference_kind(value: Any) -> Optional[str]:
-    """The kind an address names (`tool.a` -> `tool`), None when `value` is not an address."""
-    match = ADDRESS.fullmatch(value) if isinstance(value, str) else None
-    return match.group("kind") if match else None
-
-
 @dataclass(frozen=True)
 class ReadProblem:
     """A value in the platform's answer that could not be read: nothing is decided from it."""

@@ -145,8 +145,10 @@ def _warnings(plan: Plan) -> list[str]:
     if destroyed:
         names = ", ".join(f"`{c.address}` (id {c.remote_id})" for c in destroyed[:20])
         more = f" and {len(destroyed) - 20} more" if len(destroyed) > 20 else ""
-        lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} assistant(s):** {names}{more}. "
-                  "Deleting an assistant on the platform cannot be undone.", ""]
+        what = "assistant" if all(c.kind == "assistant" for c in destroyed) else "object"
+        lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} {what}(s):** {names}{more}. "
+                  f"Deleting {'an assistant' if what == 'assistant' else 'an object'} on the platform cannot be "
+                  "undone.", ""]
     drifted = [c for c in plan.changes if any(f.drift for f in c.fields)]
     if drifted:
         names = ", ".join(f"`{c.address}`" for c in drifted[:20])
