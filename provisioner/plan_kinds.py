@@ -356,27 +356,10 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         live = by_id.get(manifest.kind, {}).get(entry.id) if entry else None
         adopt = None if live else identities.adopted.get(manifest.address)
         if live is None and adopt is None:
-            namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name
-                         and r in identities.unmanaged.get(manifest.kind, [])]
-            if len(namesakes) > 1:
-                ids = ", ".join(str(r.id) for r in namesakes)
-                result.problems.append(Problem(
-                    f"the platform has {len(namesakes)} {KINDS[manifest.kind].title}s named "
-                    f"{manifest.platform_name!r} (ids {ids}) and none is in state, so adopting one would be a "
-                    f"guess; choose one with `provisioner import {manifest.address} ID`",
-                    manifest.location("spec", KINDS[manifest.kind].name_field),
-                    f"spec.{KINDS[manifest.kind].name_field}", manifest.address))
+            refused = _adoption_problems(manifest, remote, identities)
+            if refused:
+                result.problems += refused
                 continue
-        if live is None and adopt is None and manifest.address in identities.owned_elsewhere:
-            for other, owner in identities.owned_elsewhere[manifest.address]:
-                result.problems.append(Problem(
-                    f"{manifest.address!r} would adopt the platform's {KINDS[manifest.kind].title} id {other.id} "
-                    f"({other.name!r}) by its name, but {owner.describe()} of this state store manages it; one "
-                    f"object has one owner. Move it with `provisioner state rm {owner.address} --workspace "
-                    f"{owner.workspace}` there, then `provisioner import {manifest.address} {other.id}` here",
-                    manifest.location("spec", KINDS[manifest.kind].name_field),
-                    f"spec.{KINDS[manifest.kind].name_field}", manifest.address))
-            continue
         current = live or adopt
         if current is not None and current.problems:
             for p in current.problems:
@@ -426,6 +409,30 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
                                      remote_fingerprint=live.fingerprint, kind=kind.name))
     return result
+
+
+def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObject]],
+                       identities: Identities) -> list[Problem]:
+    """Why a manifest without an object cannot adopt one by name: two namesakes (choosing would be a guess), or
+    the only ones managed by another workspace or project (one object has one owner)."""
+    kind = KINDS[manifest.kind]
+
+    def at_name(message: str) -> Problem:
+        return Problem(message, manifest.location("spec", kind.name_field), f"spec.{kind.name_field}",
+                       manifest.address)
+
+    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name
+                 and r in identities.unmanaged.get(manifest.kind, [])]
+    if len(namesakes) > 1:
+        ids = ", ".join(str(r.id) for r in namesakes)
+        return [at_name(f"the platform has {len(namesakes)} {kind.title}s named {manifest.platform_name!r} (ids "
+                        f"{ids}) and none is in state, so adopting one would be a guess; choose one with "
+                        f"`provisioner import {manifest.address} ID`")]
+    return [at_name(f"{manifest.address!r} would adopt the platform's {kind.title} id {other.id} ({other.name!r}) "
+                    f"by its name, but {owner.describe()} of this state store manages it; one object has one "
+                    f"owner. Move it with `provisioner state rm {owner.address} --workspace {owner.workspace}` "
+                    f"there, then `provisioner import {manifest.address} {other.id}` here")
+            for other, owner in identities.owned_elsewhere.get(manifest.address, [])]
 
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:
