@@ -133,3 +133,15 @@ def test_apply_refuses_what_only_the_graph_walker_can_do_and_changes_nothing(v2)
     result = v2.run("apply", "--auto-approve")
     assert result.exit_code == 1 and "does not yet apply folders" in result.all
     assert v2.platform.http.get("/user/folders").json()["data"] == []
+
+
+def test_a_phone_number_by_its_e164_string_resolves_to_its_id_in_both_dialects(workspace):
+    for dialect in ("v1", "v2"):
+        workspace.dialect = dialect
+        workspace.add("caller", phone_number_id="+14155550100")
+        [change] = plan_json(workspace)["changes"]
+        assert change["body"]["phone_number_id"] == 45 and change["depends_on"] == []
+        workspace.add("caller", phone_number_id="+14155550190")  # another tenant's number
+        result = workspace.run("plan")
+        assert result.exit_code == 1 and "no phone number +14155550190" in result.all
+        assert "manifests/caller.yaml:" in result.all
