@@ -16,7 +16,7 @@ from .kinds import ASSISTANT
 from .manifest import Manifest
 from .plan import Action, Plan
 from .plan_kinds import Identities, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
-from .planner import RemoteAssistant, compute_plan, unknown_target_problem
+from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
 from .state import Owner, ResourceState, State
 
 
@@ -84,6 +84,8 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     plan.changes += sorted(kinds.changes, key=lambda c: (c.kind, c.address))
     plan.state_sync += kinds.syncs
     plan.notes += kinds.notes
+    if WRITE_ONLY_NOTE not in plan.notes and any(f.source == "last-applied" for c in kinds.changes for f in c.fields):
+        plan.notes.append(WRITE_ONLY_NOTE)
     plan.left_alone = sorted(plan.left_alone + kinds.left_alone, key=lambda e: e["address"])
     plan.targets = targets
     plan.managed_count = len(state.resources)

@@ -247,13 +247,15 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
     kind = KINDS[manifest.kind]
     wanted = desired(kind, fields)
     common = dict(kind=kind.name, location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
-                  depends_on=depends_on, wait=kind.endpoints.readiness is not None)
+                  depends_on=depends_on)
+    ready_step = kind.endpoints.readiness is not None  # a new object of this kind is waited for
     if live is None and adopt is None:
         reason = f"id {entry.id} is gone from the platform (deleted outside the provisioner)" if entry else None
         changes = [_field_change(manifest, f, None, wanted[f.name], known=False)
                    for f in kind.fields if f.name in wanted and f.name in fields]
         return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=reason, fields=changes,
-                      body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)), **common)
+                      body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
+                      wait=ready_step, **common)
     current = live or adopt
     last = entry.spec if (entry is not None and live is not None) else None
     changes = _field_changes(manifest, kind, wanted, fields, last, current)
@@ -268,7 +270,7 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                       reason=f"{why} cannot be changed in place: the {kind.title} is replaced{lost}",
                       fields=changes, body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
-                      replace_reason=kind.replace_loses or f"{why} cannot be updated", **common)
+                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step, **common)
     body = {c.field: wanted[c.field] for c in changes}
     after = {**current.fields, **{k: v for k, v in wanted.items() if k in current.fields}}
     if live is None:

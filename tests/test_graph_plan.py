@@ -288,3 +288,20 @@ def test_a_sensitive_write_only_field_is_compared_by_digest_and_shown_by_name_on
     assert not change.replace and change.action is Action.UPDATE
     document = json.dumps(plan.to_dict())
     assert "other-secret" not in document and "s3cret-value" not in document
+
+
+def test_a_kind_with_readiness_is_waited_for_after_create_only(load, gadgets, monkeypatch):
+    from dataclasses import replace
+
+    from provisioner import kinds
+
+    ready = replace(gadgets, endpoints=replace(gadgets.endpoints, readiness=lambda *args: "ready"))
+    monkeypatch.setitem(kinds.KINDS, "gadget", ready)
+    [create] = plan_of(load(gadget(1))).changes
+    assert create.wait and create.action is Action.CREATE
+    state = State.new()
+    applied(load(gadget(1)), state, {"gadget.g": 5})
+    live = read_list(ready, [{"id": 5, "name": "H", "size": 1}])
+    [update] = plan_of(load(gadget(1)), state, gadget=live).changes
+    assert update.action is Action.UPDATE and not update.wait
+    assert any("write-only" in n for n in plan_of(load(gadget(1, token="x")), state, gadget=live).notes)
