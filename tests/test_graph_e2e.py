@@ -145,3 +145,14 @@ def test_a_phone_number_by_its_e164_string_resolves_to_its_id_in_both_dialects(w
         result = workspace.run("plan")
         assert result.exit_code == 1 and "no phone number +14155550190" in result.all
         assert "manifests/caller.yaml:" in result.all
+
+
+def test_an_overlay_patches_the_base_of_its_own_kind(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("sales", folder_id="folder.sales")
+    v2.write("overlays/prod/sales.yaml", "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: sales\n"
+                                         "spec:\n  color: red\n")
+    rendered = v2.run("render", "--workspace", "prod", api=False)
+    assert rendered.exit_code == 0, rendered.all
+    assert "kind: Folder" in rendered.output and "color: red" in rendered.output
+    assert "name: sales\nspec:\n  assistant_name" in rendered.output
