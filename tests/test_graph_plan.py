@@ -305,3 +305,20 @@ def test_a_kind_with_readiness_is_waited_for_after_create_only(load, gadgets, mo
     [update] = plan_of(load(gadget(1)), state, gadget=live).changes
     assert update.action is Action.UPDATE and not update.wait
     assert any("write-only" in n for n in plan_of(load(gadget(1, token="x")), state, gadget=live).notes)
+
+
+def test_a_saved_plan_is_checked_against_state_per_kind(load, gadgets):
+    from provisioner.saved_plan import conflicts_with_state
+
+    state = State.new()
+    applied(load(gadget(1)), state, {"gadget.g": 5})
+    [m] = load(manifest_text("a"))
+    recorded(state, "a", 5, record_for(m, {}))  # an assistant with the same id as the gadget: ids are per kind
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    plan = plan_of(load(gadget(2)), state, gadget=live)
+    plan.changes = [c for c in plan.changes if c.kind == "gadget"]  # (the assistant, with no manifest, is forgotten)
+    assert plan.changes[0].replace and conflicts_with_state(plan, state) == []
+    plan.changes[0].remote_id = 6
+    assert "cannot replace it" in conflicts_with_state(plan, state)[0]
+    plan.changes[0].remote_id, plan.changes[0].kind = 5, "assistant"
+    assert any("in a change of kind assistant" in p for p in conflicts_with_state(plan, state))
