@@ -263,11 +263,12 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
         [c.field for c in changes] if kind.endpoints.update is None else [])
-    if replace and live is not None:
+    if replace:
         why = ", ".join(replace)
         lost = f"; {kind.replace_loses}" if kind.replace_loses else ""
+        adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
-                      reason=f"{why} cannot be changed in place: the {kind.title} is replaced{lost}",
+                      reason=f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}",
                       fields=changes, body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
                       replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step, **common)

@@ -39,8 +39,12 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
         if change.replace:  # -/+: the object state holds is deleted, and a new one created
             if action is not Action.CREATE:
                 problems.append(f"{address}: a replacement must be a create")
-            elif entry is None or entry.id != remote_id:
-                problems.append(f"{address}: the state does not hold id {remote_id} for it, so it cannot replace it")
+            elif entry is None and (change.kind, remote_id) in owner_of:  # an adopted object, replaced
+                problems.append(f"{address}: id {remote_id} is already managed as "
+                                f"{owner_of[(change.kind, remote_id)]!r}")
+            elif entry is not None and entry.id != remote_id:
+                problems.append(f"{address}: the state holds id {entry.id} for it, so it cannot replace id "
+                                f"{remote_id}")
         elif action is Action.CREATE:
             if entry is not None:
                 problems.append(f"{address}: the state already manages it (id {entry.id}); creating it again "

@@ -319,6 +319,12 @@ def test_a_saved_plan_is_checked_against_state_per_kind(load, gadgets):
     plan.changes = [c for c in plan.changes if c.kind == "gadget"]  # (the assistant, with no manifest, is forgotten)
     assert plan.changes[0].replace and conflicts_with_state(plan, state) == []
     plan.changes[0].remote_id = 6
-    assert "cannot replace it" in conflicts_with_state(plan, state)[0]
+    assert "cannot replace id 6" in conflicts_with_state(plan, state)[0]
     plan.changes[0].remote_id, plan.changes[0].kind = 5, "assistant"
     assert any("in a change of kind assistant" in p for p in conflicts_with_state(plan, state))
+
+
+def test_an_adopted_object_that_differs_in_a_replace_field_is_replaced(load, gadgets):
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    [change] = plan_of(load(gadget(2)), State.new(), gadget=live).changes
+    assert change.replace and change.remote_id == 5 and "adopted" in change.reason
