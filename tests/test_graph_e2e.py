@@ -156,3 +156,16 @@ def test_an_overlay_patches_the_base_of_its_own_kind(v2):
     assert rendered.exit_code == 0, rendered.all
     assert "kind: Folder" in rendered.output and "color: red" in rendered.output
     assert "name: sales\nspec:\n  assistant_name" in rendered.output
+
+
+def test_target_of_an_assistant_pulls_in_the_folder_it_needs(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    v2.add("other")
+    plan = plan_json(v2, "--target", "assistant.support")
+    assert sorted(c["address"] for c in plan["changes"]) == ["folder.sales", "support"]
+    assert plan["targets"] == ["support"]
+    plan = plan_json(v2, "--target", "label.vip")
+    assert [c["address"] for c in plan["changes"]] == ["label.vip"]
+    bad = v2.run("plan", "--target", "folder.nope")
+    assert bad.exit_code == 1 and "folder.nope" in bad.all
