@@ -3,7 +3,7 @@
 Precedence, highest first: command-line flags, `PROVISIONER_*` environment variables, the file, built-in
 defaults. Every file key is the flag's name with `_` for `-` (`--retry-max-time` -> `retry_max_time`), and
 its environment variable is `PROVISIONER_` + the key in capitals. Secrets never go in the file: it lives in
-git. The stages receive the resulting `Config` (through `workflow.Settings`); none reads the environment.
+git. The stages receive the resulting `Config` (through `workflow.settings.Settings`); none reads the environment.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from . import ratelimit
 from .errors import Location, ProblemsError, Problem
-from .manifest import Document, load_documents
+from .inputs import DEFAULT_WORKSPACE, ManifestInputs
+from .manifest import load_documents
 from .ratelimit import describe
 from .spec import did_you_mean
 
 CONFIG_FILE = "provisioner.yaml"
 CONFIG_ENV = "PROVISIONER_CONFIG"
 ENV_PREFIX = "PROVISIONER_"
-DEFAULT_WORKSPACE = "default"
 DEFAULT_MANIFESTS = ("manifests",)
 WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 # Keys that would put a secret in a file committed to git.
@@ -105,33 +105,6 @@ class ConfigValues(BaseModel):
 KEYS: tuple[str, ...] = tuple(ConfigValues.model_fields)
 # Environment variables: one per key, except the manifests (the command's PATHS, or the file's list).
 ENV_KEYS: dict[str, str] = {ENV_PREFIX + key.upper(): key for key in KEYS if key != "manifests"}
-
-
-@dataclass(frozen=True)
-class ManifestInputs:
-    """Everything besides the manifest files that decides the final manifests; saved in plan files."""
-
-    workspace: str = DEFAULT_WORKSPACE
-    root: str = "."                      # where vars/ and overlays/ are: the config file's folder
-    var_files: tuple[str, ...] = ()
-    vars: tuple[str, ...] = ()           # --var NAME=VALUE, as given (never secrets: those are ${env.X})
-    config_file: str | None = None
-    environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-
-    def transform(self, documents: list[Document]):
-        from .overlays import final_documents
-
-        return final_documents(documents, self)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"workspace": self.workspace, "root": self.root, "var_files": list(self.var_files),
-                "vars": list(self.vars), "config_file": self.config_file}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], environ: Mapping[str, str]) -> "ManifestInputs":
-        return cls(workspace=data.get("workspace", DEFAULT_WORKSPACE), root=data.get("root", "."),
-                   var_files=tuple(data.get("var_files", ())), vars=tuple(data.get("vars", ())),
-                   config_file=data.get("config_file"), environ=environ)
 
 
 @dataclass(frozen=True)

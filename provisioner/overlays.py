@@ -12,28 +12,25 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable
 
 import yaml
 
 from .errors import Problem
+from .inputs import DEFAULT_WORKSPACE, ManifestInputs
 from .manifest import (API_VERSION, KIND, METADATA_KEYS, Document, Manifest, Path_, check_envelope,
                        find_manifest_files, load_documents)
 from .redaction import SENSITIVE
 from .spec import did_you_mean
 from .variables import interpolate, load_variables
 
-if TYPE_CHECKING:
-    from .config import ManifestInputs
-
-DEFAULT_WORKSPACE = "default"
 VARS_DIR = "vars"
 OVERLAYS_DIR = "overlays"
 
 
-def final_documents(documents: list[Document], inputs: "ManifestInputs") -> tuple[list[Document], list[Problem]]:
+def final_documents(documents: list[Document], inputs: ManifestInputs) -> tuple[list[Document], list[Problem]]:
     """The manifests' documents with the workspace's overlays merged and every variable substituted. The
-    workspace is one the repository knows (workflow.validate checks it first: see unknown_workspace)."""
+    workspace is one the repository knows (workflow.manifests.validate checks it first: see unknown_workspace)."""
     root = Path(inputs.root)
     ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]

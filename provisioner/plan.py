@@ -128,7 +128,7 @@ class Plan:
     manifest_paths: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     dialect: str = "v1"  # the create dialect the bodies will be sent in (wire.py)
-    # Workspace and variable sources the manifests were read with (config.ManifestInputs), never secret values.
+    # Workspace and variable sources the manifests were read with (inputs.ManifestInputs), never secret values.
     inputs: dict[str, Any] = field(default_factory=dict)
     # Which state the plan is for: every view names them (None: unknown, e.g. a plan built in memory).
     workspace: str | None = None

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from provisioner.config import ConfigError, parse_rate_limit, resolve_config
-from provisioner.workflow import Settings
+from provisioner.workflow.settings import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -20,7 +20,7 @@ from provisioner.errors import ManifestError, ProvisionerError
 from provisioner.manifest import load_manifests
 from provisioner.plan import Plan
 from provisioner.spec import DEFAULT_DIALECT, DIALECTS
-from provisioner.workflow import read_plan_file
+from provisioner.workflow.plan_file import read_plan_file
 from conftest import REQUIRED
 
 SECONDS_PER_EXAMPLE = 5

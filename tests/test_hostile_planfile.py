@@ -9,7 +9,7 @@ import pytest
 
 from provisioner.errors import ProvisionerError
 from provisioner.plan import Plan
-from provisioner.workflow import read_plan_file
+from provisioner.workflow.plan_file import read_plan_file
 
 
 def saved_plan(workspace) -> dict:

@@ -9,7 +9,8 @@ import pytest
 
 from provisioner.errors import ProvisionerError
 from provisioner.scrub import forget_secrets, register_secret, register_url, scrub
-from provisioner.workflow import Settings, check_api_url, read_token
+from provisioner.workflow.connection import check_api_url, read_token
+from provisioner.workflow.settings import Settings
 
 SECRET = "tok-VERY-SECRET-91f2"
 

@@ -8,7 +8,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from provisioner.cli import HELP, cli
+from provisioner.cli import cli
+from provisioner.commands.options import HELP
 
 # Options whose name is shared by commands where it means different things.
 DIFFERENT_MEANINGS = {

@@ -296,7 +296,7 @@ class SqlStateStore:
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
         self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
-        self.platform = ""  # the platform the rows it writes are of (workflow.Session sets it on connecting)
+        self.platform = ""  # the platform the rows it writes are of (workflow.session.Session sets it on connecting)
         self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
         self._lock_key = advisory_key(project, workspace)
         self._cached: dict[str, Any] | None = None

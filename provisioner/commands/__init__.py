@@ -1,0 +1,10 @@
+"""The command line's commands, one module per family; provisioner.cli gathers them into one group.
+
+options     the shared options, their one wording (HELP), the group class that adds --no-color
+run         around every command's core: settings from the flags, sessions, confirmation, errors and exit codes
+manifests   validate, render, schema: offline, on the manifests alone
+plan_apply  plan, apply, destroy
+adopt       import, export, refresh
+state       the state group (list, show, rm, mv, pull, push), force-unlock, show
+workspace   the workspace group (list, show, new, select, delete)
+"""

@@ -1,0 +1,66 @@
+"""import, export and refresh: the commands that bring the platform's assistants into state or manifests."""
+from __future__ import annotations
+
+import click
+
+from ..workflow.adopt import import_assistant, refresh
+from ..workflow.export import export
+from ..workflow.manifests import manifests_or_empty, validate
+from ..workflow.session import Session
+from .options import PlatformId, config_options, manifest_options, platform_options, variable_options
+from .run import reports_errors, settings_from, settings_paths
+
+
+@click.command("import")
+@click.argument("address")
+@click.argument("remote_id", metavar="ID", type=PlatformId())
+@click.argument("paths", nargs=-1)
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def import_command(address, remote_id, paths, **kwargs) -> None:
+    """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
+    settings = settings_from(kwargs)
+    manifests = validate(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
+                         settings.manifest_limits)
+    with Session(settings, "import") as session:
+        live = import_assistant(session, manifests, address, remote_id)
+    click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
+    click.echo("Run `provisioner plan` to see what differs from the manifest.")
+
+
+@click.command("export")
+@click.argument("paths", nargs=-1)
+@click.option("--out", "out_dir", default="exported", show_default=True, help="Folder for the new manifests.")
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def export_command(paths, out_dir, **kwargs) -> None:
+    """Write manifests for the platform's assistants that no manifest manages yet."""
+    settings = settings_from(kwargs)
+    manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
+                                   settings.manifest_limits)
+    with Session(settings, "export", lock=False) as session:
+        written = export(session, manifests, out_dir)
+    for exported in written:
+        needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
+            [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else [])
+        click.echo(f"wrote {exported.path}" + (f" ({'; '.join(needs)} before applying)" if needs else ""))
+    click.echo(f"Exported {len(written)} assistant(s).")
+
+
+@click.command("refresh")
+@platform_options
+@config_options
+@reports_errors
+def refresh_command(**kwargs) -> None:
+    """Update state from the platform; change nothing on the platform."""
+    with Session(settings_from(kwargs), "refresh") as session:
+        result = refresh(session)
+    for line in result.lines:
+        click.echo(line)
+    click.echo(result.summary())

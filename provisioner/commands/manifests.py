@@ -1,0 +1,63 @@
+"""validate, render and schema: the commands that work on the manifests alone, offline."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import render
+from ..manifest import Limits
+from ..overlays import render_manifests
+from ..schema import reference_markdown, schema_json
+from ..workflow.manifests import validate, validation_result
+from .options import (config_options, dialect_option, format_help, format_options, chosen_format, manifest_options,
+                      variable_options, workspace_option)
+from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1)
+@dialect_option
+@format_options(("text", "json"))
+@config_options
+@workspace_option()
+@variable_options
+@manifest_options
+@reports_errors
+def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_limits: Limits,
+                     **kwargs) -> None:
+    """Check manifests offline: schema, every platform rule, duplicates."""
+    config = config_from(kwargs)
+    paths = config.manifest_paths(paths)
+    if chosen_format(fmt, as_json) == "json":
+        count, problems = validation_result(paths, config.api_dialect, config.inputs, manifest_limits)
+        click.echo(render.validation_json(count, problems))
+        sys.exit(EXIT_ERROR if problems else EXIT_OK)
+    manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
+    click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
+
+
+@click.command("render")
+@click.argument("paths", nargs=-1)
+@dialect_option
+@config_options
+@workspace_option()
+@variable_options
+@reports_errors
+def render_command(paths: tuple[str, ...], **kwargs) -> None:
+    """Print the final manifests (after variables and overlays) as YAML, secrets masked, for review."""
+    config = config_from(kwargs)
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
+    click.echo(render_manifests(manifests, config.workspace), nl=False)
+
+
+@click.command("schema")
+@click.option("--format", "fmt", type=click.Choice(("json", "markdown")), default="json", show_default=True,
+              help=format_help(("json", "markdown"), {"json": "json, the JSON Schema for editors "
+                                                              "(docs/manifest.schema.json)",
+                                                      "markdown": "markdown, the manifest reference "
+                                                                  "(docs/manifests.md)"}))
+def schema_command(fmt) -> None:
+    """Print the manifest JSON Schema (docs/manifest.schema.json), or with --format markdown the manifest
+    reference (docs/manifests.md)."""
+    click.echo(schema_json() if fmt == "json" else reference_markdown(), nl=False)

@@ -1,0 +1,191 @@
+"""The options commands share, with one wording each (HELP), and the group class that gives every command --no-color."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import click
+
+from .. import render
+from ..manifest import DEFAULT_LIMITS, Limits
+from ..spec import DEFAULT_DIALECT, DIALECTS
+from ..workflow.settings import DEFAULT_STATE_PATH
+
+
+# One wording per option, whichever command takes it (a test holds every command to it).
+HELP = {
+    "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
+                     "all).",
+    "--state": "SQLite state database (--backend sqlite); its folder also holds local files [env "
+               "PROVISIONER_STATE].",
+    "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "
+              "a write without it is still refused if the state moved on).",
+    "--lock-timeout": "How long to wait for a held lock [env PROVISIONER_LOCK_TIMEOUT].",
+    "--init-store": "Make a new state store of an empty file or an empty SQLite database at --state (refused "
+                    "without it; another application's database is always refused).",
+    "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
+    "--json": "Print the result as one JSON document (the same as --format json).",
+    "--target": "Only this address (repeatable).",
+    "--auto-approve": "Skip the confirmation.",
+    "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
+    "--allow-mass-destroy": "Allow a plan that destroys more than half of the assistants in state (at least 5); "
+                            "apply refuses one without it (docs/state.md).",
+}
+
+
+# What each output format is; a command's --format help names only the formats it offers.
+FORMAT_MEANINGS = {"text": "text for people", "json": "json for programs (docs/plan-format.md)",
+                   "markdown": "markdown for documents and pull-request comments"}
+
+
+def format_help(formats: tuple[str, ...], meanings: dict[str, str] = FORMAT_MEANINGS) -> str:
+    return "Output format: " + "; ".join(meanings[f] for f in formats) + "."
+
+
+class PlatformId(click.ParamType):
+    """A platform id on the command line, matched whole: ASCII digits only (Python's int() would also take
+    "5\n", " 5", "5_0" and other scripts' digits), positive, within 64 bits."""
+
+    name = "integer"
+
+    def convert(self, value, param, ctx):
+        text = str(value)
+        if not (text.isascii() and text.isdigit() and text[0] != "0" and len(text) <= 19
+                and int(text) <= 2**63 - 1):
+            self.fail(f"{text!r} is not a platform id (a positive integer, digits only)", param, ctx)
+        return int(text)
+
+
+def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
+    """--format and its --json alias; the command receives `fmt`."""
+    def decorate(command: Callable) -> Callable:
+        command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(command)
+        return click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
+                            help=format_help(formats))(command)
+    return decorate
+
+
+def chosen_format(fmt: str, as_json: bool) -> str:
+    return "json" if as_json else fmt
+
+
+def no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value or os.environ.get("NO_COLOR"):
+        ctx.color = False
+        ctx.find_root().color = False
+
+
+class CommandGroup(click.Group):
+    """A group whose every command, and every subgroup's, takes --no-color (before or after its name)."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "no_color" for p in cmd.params):
+            cmd.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
+                                           callback=no_color, help=HELP["--no-color"]))
+        super().add_command(cmd, name)
+
+
+dialect_option = click.option(
+    "--api-dialect", "api_dialect", envvar="PROVISIONER_API_DIALECT", default=DEFAULT_DIALECT, show_default=True,
+    type=click.Choice(DIALECTS), help="The platform's create dialect: v1 (the seed's) or v2 (the current one, "
+                                      "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
+
+
+def platform_options(command: Callable) -> Callable:
+    """Options of every command that reads or writes state and talks to the platform."""
+    options = [
+        *store_options(),
+        click.option("--local", is_flag=True,
+                     help="Use the embedded local platform (an emulator persisted under the state's folder)."),
+        click.option("--api-url", envvar="PROVISIONER_API_URL", help="Platform base URL [env PROVISIONER_API_URL]."),
+        click.option("--token-file", type=click.Path(dir_okay=False),
+                     help="File holding the API token (else env PROVISIONER_API_TOKEN)."),
+        click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"]),
+        click.option("--max-retries", default=10, show_default=True, type=click.IntRange(1, 100),
+                     help="Attempts per request on 5xx and network errors (429s wait, bounded by time)."),
+        click.option("--retry-max-time", default="120s", show_default=True,
+                     help="Give up retrying a request after this long."),
+        click.option("--retry-backoff", default="0.5s", show_default=True,
+                     help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
+        click.option("--request-timeout", default="30s", show_default=True,
+                     help="Deadline of one request attempt, from sending to the last byte of the answer."),
+        click.option("--rate-limit", "rate_limit", envvar="PROVISIONER_RATE_LIMIT", default=None,
+                     help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
+                          "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),
+        dialect_option,
+        click.option("--insecure-http", is_flag=True,
+                     help="Allow a plain http:// --api-url to another machine (the token then travels unencrypted)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _parse_limits(ctx, param, values) -> Limits:
+    try:
+        return Limits.parse(values)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+def manifest_options(command: Callable) -> Callable:
+    """Bounds on what one manifest file may make the loader do (see manifest.Limits)."""
+    return click.option(
+        "--manifest-limit", "manifest_limits", multiple=True, callback=_parse_limits, metavar="NAME=VALUE",
+        help="Raise a bound of the manifest loader (repeatable): "
+             f"bytes (per file, default {DEFAULT_LIMITS.bytes}; k/m suffixes), depth (nesting, default "
+             f"{DEFAULT_LIMITS.depth}), nodes (values per file, aliases expanded, default {DEFAULT_LIMITS.nodes}), "
+             f"aliases (alias uses per file, default {DEFAULT_LIMITS.aliases}), int-digits (default "
+             f"{DEFAULT_LIMITS.int_digits}).")(command)
+
+
+def config_options(command: Callable) -> Callable:
+    """The project configuration file and the workspace (see docs/configuration.md)."""
+    options = [
+        click.option("--config", "config_file", type=click.Path(dir_okay=False),
+                     help="Project configuration file [env PROVISIONER_CONFIG; default: ./provisioner.yaml, "
+                          "if present]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def workspace_option():
+    return click.option("--workspace", envvar="PROVISIONER_WORKSPACE",
+                        help="Workspace: its state, vars/<workspace>.yaml and overlays/<workspace>/ "
+                             "[env PROVISIONER_WORKSPACE] (default: the selected one, see `workspace`).")
+
+
+def store_options() -> list:
+    """Where the state is: backend, SQLite file, workspace (shared by every command that reads state)."""
+    return [
+        click.option("--state", "state_path", default=DEFAULT_STATE_PATH, show_default=True, help=HELP["--state"]),
+        click.option("--backend", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True,
+                     envvar="PROVISIONER_BACKEND",
+                     help="State store [env PROVISIONER_BACKEND]; postgres connects with $PROVISIONER_PG_DSN."),
+        workspace_option(),
+        click.option("--init-store", is_flag=True, help=HELP["--init-store"]),
+    ]
+
+
+def with_store_options(command: Callable) -> Callable:
+    for option in reversed(store_options()):
+        command = option(command)
+    return command
+
+
+def variable_options(command: Callable) -> Callable:
+    """Variables for ${var.NAME} in manifests (after vars/<workspace>.yaml; later ones win)."""
+    command = click.option("--var", "var_flags", multiple=True, metavar="NAME=VALUE",
+                           help="Set a variable; VALUE is read as YAML (1.1 is a number) (repeatable).")(command)
+    return click.option("--var-file", "var_files", multiple=True, type=click.Path(dir_okay=False),
+                        help="A YAML file of NAME: value variables (repeatable).")(command)
+
+
+def state_options(command: Callable) -> Callable:
+    command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
+    command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
+    return config_options(with_store_options(command))

@@ -1,0 +1,208 @@
+"""plan, apply and destroy: compute the plan, show it, ask, apply it with progress, and choose the exit code."""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+
+import click
+
+from .. import render
+from ..errors import ProvisionerError
+from ..heap import collect_from_now_on
+from ..plan import Plan
+from ..ratelimit import describe
+from ..scrub import scrub
+from ..workflow.guards import refuse_mass_destroy
+from ..workflow.manifests import manifests_or_empty, validate
+from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
+from ..workflow.session import Session
+from ..workflow.settings import DEFAULT_STATE_PATH
+from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
+                      variable_options)
+from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, settings_from, settings_paths
+
+
+@click.command("plan")
+@click.argument("paths", nargs=-1)
+@format_options()
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes, 0 when none, 1 on error.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
+@click.option("--allow-empty", is_flag=True,
+              help=HELP["--allow-empty"])
+@click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
+@click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
+                 allow_mass_destroy, **kwargs) -> None:
+    """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
+    settings = settings_from(kwargs)
+    paths = settings_paths(paths, settings)
+    dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
+    manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
+                 else validate(paths, dialect, inputs, limits))
+    with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
+        plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
+                               allow_mass_destroy=allow_mass_destroy)
+    if out_file:
+        write_plan_file(plan, out_file)
+    fmt = chosen_format(fmt, as_json)
+    click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
+    if out_file and fmt == "text":
+        where = (" --local" if settings.local else "") + (
+            f" --state {settings.state_path}" if settings.state_path != DEFAULT_STATE_PATH else "") + (
+            f" --backend {settings.backend}" if settings.backend != "sqlite" else "") + (
+            f" --workspace {settings.workspace}" if settings.workspace not in (None, "default") else "")
+        click.echo(f"\nSaved the plan to {out_file}. To perform exactly these actions, run:\n"
+                   f"  provisioner apply{where} {out_file}")
+    sys.exit(EXIT_CHANGES if detailed_exitcode and plan.has_changes else EXIT_OK)
+
+
+def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "Apply") -> None:
+    """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
+    from ..progress import Progress  # here, not at the top: rich is loaded only when an apply runs
+
+    # Ctrl-C, and SIGTERM (how a pipeline cancels), start nothing new and let the changes in flight finish and be
+    # recorded: the handler only sets an event the apply looks at between results, so the signal never lands in
+    # the middle of its bookkeeping. A second signal stops at once (KeyboardInterrupt), as a user who presses
+    # Ctrl-C twice means.
+    interrupt = threading.Event()
+
+    budget = session.client.budget
+
+    def on_signal(signum, frame) -> None:
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        interrupt.set()
+        budget.cancel()  # at once: a change waiting for the rate budget has sent nothing, and must not now
+        # Said at once, whatever the apply is waiting for (a slow request, the rate budget).
+        try:
+            click.secho("\nInterrupt received: sending nothing new; finishing the changes in flight (press Ctrl-C "
+                        "again to stop at once)...", fg="red", err=True)
+        except (RuntimeError, OSError, ValueError):  # stderr busy or closed: the apply's own report follows
+            pass
+
+    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM)}
+    collect_from_now_on()
+    expected = budget.expected_seconds(len(plan.changes))
+    if expected >= 30:
+        click.echo(f"Rate budget {describe(budget.windows)}: {len(plan.changes)} change(s) take at least "
+                   f"{_minutes(expected)} at the platform's pace.")
+    try:
+        with Progress(len(plan.changes), enabled=sys.stdout.isatty()) as progress:
+            report = session.apply(plan, known_ids, on_result=progress.finished, on_start=progress.started,
+                                   interrupt=interrupt)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    click.echo()
+    if report.halted or report.interrupted:
+        reported = {r.change.address for r in report.results if not r.skipped}
+        not_started = [c.address for c in plan.changes if c.address not in reported]
+        listed = f": {_listed(not_started)}" if not_started else ""
+        done = sum(1 for r in report.results if r.ok)
+        if report.halted:
+            click.secho(f"Stopped: {report.halted}; changes in flight were finished; {done} done and recorded, "
+                        f"{len(not_started)} not started{listed}.", fg="red", err=True)
+        else:
+            click.secho(f"Interrupted: changes in flight were finished; {done} done and recorded, "
+                        f"{len(not_started)} not started (nothing was sent for them){listed}.", fg="red", err=True)
+    click.echo(render.apply_summary(report, verb))
+    if report.failed:
+        done = sum(1 for r in report.results if r.ok)
+        others = (f"the {done} other(s) were applied and recorded in state" if done
+                  else "no change was applied")
+        click.secho(f"{len(report.failed)} change(s) failed; {others}. Fix the cause and run apply again.",
+                    fg="red", err=True)
+    if not report.ok:
+        sys.exit(EXIT_ERROR)
+
+
+def _listed(addresses: list[str], limit: int = 10) -> str:
+    return ", ".join(addresses[:limit]) + (f" and {len(addresses) - limit} more" if len(addresses) > limit else "")
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
+
+
+def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
+                      verb: str) -> None:
+    """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
+    click.echo(render.plan_text(plan))
+    refuse_mass_destroy(plan, False)  # after showing it: the refusal names what it would have destroyed
+    if not plan.has_changes:
+        if plan.state_sync:
+            session.apply(plan, known_ids)
+        return
+    if not auto_approve and not confirm(question):
+        click.secho(f"{verb} cancelled. Nothing was changed.", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    _run_apply(session, plan, known_ids, verb)
+
+
+@click.command("apply")
+@click.argument("paths", nargs=-1, metavar="[PATHS]... | PLANFILE")
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=HELP["--parallelism"])
+@click.option("--allow-empty", is_flag=True,
+              help=HELP["--allow-empty"])
+@click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, **kwargs) -> None:
+    """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
+    settings = settings_from(kwargs, parallelism)
+    if len(paths) == 1 and is_plan_file(paths[0]):
+        if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
+            raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
+                                   "--var and --var-file (or make a new plan with them)")
+        plan = read_plan_file(paths[0])
+        check_plan_workspace(plan, settings)  # before the state: another workspace has another state
+        with Session(settings, "apply") as session:
+            known_ids = session.check_saved_plan(plan)
+            click.echo(render.plan_text(plan))
+            refuse_mass_destroy(plan, allow_mass_destroy)
+            if plan.has_changes or plan.state_sync:
+                _run_apply(session, plan, known_ids)
+        return
+    paths = settings_paths(paths, settings)
+    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+    with Session(settings, "apply", prefetch=bool(manifests)) as session:
+        plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
+                                       allow_mass_destroy=allow_mass_destroy)
+        _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
+
+
+@click.command("destroy")
+@click.argument("paths", nargs=-1)
+@click.option("--auto-approve", is_flag=True, help=HELP["--auto-approve"])
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
+              help=HELP["--parallelism"])
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
+    """Delete every assistant the state manages (protected ones stop the run)."""
+    settings = settings_from(kwargs, parallelism)
+    paths = settings_paths(paths, settings)
+    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+    with Session(settings, "destroy") as session:
+        plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
+        _review_and_apply(session, plan, known_ids, auto_approve,
+                          "Do you really want to destroy these assistants? There is no undo.", "Destroy")

@@ -1,0 +1,139 @@
+"""The state group (list, show, rm, mv, pull, push), force-unlock, and show: the state by hand, no platform request."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .. import render
+from ..errors import ProvisionerError
+from ..state import State
+from ..workflow.plan_file import read_plan_file
+from ..workflow.settings import open_backend
+from ..workflow.state_edits import describe_entry, holder_alive_here, state_move, state_remove
+from .options import CommandGroup, chosen_format, config_options, format_options, state_options, with_store_options
+from .run import EXIT_ERROR, confirm, reports_errors, state_session, store_settings
+
+
+@click.group("state", cls=CommandGroup)
+def state_group() -> None:
+    """Inspect, repair and move the state by hand: list, show, rm, mv, pull, push."""
+
+
+@state_group.command("list")
+@state_options
+@reports_errors
+def state_list(lock, lock_timeout, **store) -> None:
+    """Addresses in state, with their platform ids."""
+    with state_session(store, lock, lock_timeout, "state list") as session:
+        for address, entry in sorted(session.state.resources.items()):
+            click.echo(f"{address}\tid={entry.id}" + ("\tprotected" if entry.protect else ""))
+
+
+@state_group.command("show")
+@click.argument("address")
+@state_options
+@reports_errors
+def state_show(address, lock, lock_timeout, **store) -> None:
+    """One address's state record (sensitive values appear as digests)."""
+    with state_session(store, lock, lock_timeout, "state show") as session:
+        entry = session.state.resources.get(address)
+    if entry is None:
+        raise ProvisionerError(f"{address!r} is not in state")
+    click.echo(json.dumps(describe_entry(address, entry), indent=2))
+
+
+@state_group.command("rm")
+@click.argument("address")
+@state_options
+@reports_errors
+def state_rm(address, lock, lock_timeout, **store) -> None:
+    """Forget ADDRESS (the assistant stays on the platform)."""
+    with state_session(store, lock, lock_timeout, "state rm") as session:
+        entry = state_remove(session, address)
+    click.echo(f"Removed {address} (id {entry.id}) from state; it is still on the platform.")
+
+
+@state_group.command("mv")
+@click.argument("old")
+@click.argument("new")
+@state_options
+@reports_errors
+def state_mv(old, new, lock, lock_timeout, **store) -> None:
+    """Rename an address in state (after renaming metadata.name)."""
+    with state_session(store, lock, lock_timeout, "state mv") as session:
+        state_move(session, old, new)
+    click.echo(f"Moved {old} to {new}.")
+
+
+@state_group.command("pull")
+@state_options
+@reports_errors
+def state_pull(lock, lock_timeout, **store) -> None:
+    """Print the state as JSON (lineage, serial, resources and history): for backups and moving state."""
+    with state_session(store, lock, lock_timeout, "state pull") as session:
+        document = session.backend.export()
+    click.echo(document.dumps(with_history=True).decode(), nl=False)
+
+
+@state_group.command("push")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--force", is_flag=True, help="Replace the state even if the file has another lineage or an older "
+                                            "serial.")
+@state_options
+@reports_errors
+def state_push(file, force, lock, lock_timeout, **store) -> None:
+    """Load a state document (from `state pull` or an old state file) into the store; '-' reads stdin."""
+    try:
+        data = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+    except OSError as error:
+        raise ProvisionerError(f"cannot read {file}: {error.strerror}") from None
+    document = State.loads(data, "stdin" if file == "-" else file)
+    with state_session(store, lock, lock_timeout, "state push") as session:
+        message = session.backend.push(document, force=force)
+    click.secho(message[0].upper() + message[1:] + ".", fg="green")
+
+
+@click.command("force-unlock")
+@click.argument("lock_id")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@with_store_options
+@config_options
+@reports_errors
+def force_unlock_command(lock_id, force, **store) -> None:
+    """Remove a stale state lock, by the ID its error message showed. The run that held it stops before its next
+    write (exit 1); asks first unless --force."""
+    backend = open_backend(store_settings(store))
+    try:
+        holder = backend.lock_holder()
+        if holder is not None and holder.id == lock_id:
+            click.echo(f"Lock held by:\n  {holder.describe()}")
+            if holder_alive_here(holder):
+                click.secho(f"Warning: the process that holds this lock (pid {holder.pid} on this host) is still "
+                            "running. Unlocking stops it at its next state write, and another run may then work "
+                            "on the state alongside it.", fg="yellow", bold=True, err=True)
+            if not force and not confirm("Do you really want to force-unlock the state? The run that holds the "
+                                          "lock stops at its next write."):
+                click.secho("force-unlock cancelled. The lock is still held.", fg="red", err=True)
+                sys.exit(EXIT_ERROR)
+        backend.force_unlock(lock_id)
+    finally:
+        backend.close()
+    click.secho("The state has been unlocked.", fg="green")
+
+
+@click.command("show")
+@click.argument("plan_file", metavar="[PLANFILE]", required=False, type=click.Path(dir_okay=False, exists=True))
+@format_options()
+@state_options
+@reports_errors
+def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
+    """Show a saved plan, or without PLANFILE the assistants the state manages (no platform request)."""
+    fmt = chosen_format(fmt, as_json)
+    if plan_file:
+        click.echo(render.plan_as(read_plan_file(plan_file), fmt), nl=fmt != "markdown")
+        return
+    with state_session(store, lock, lock_timeout, "show") as session:
+        document = render.state_document(session.state)
+    click.echo(render.state_as(document, fmt), nl=fmt != "markdown")

@@ -1,0 +1,38 @@
+"""A plan's safety checks: state entries whose manifests lie outside the paths given, and mass destroys."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ProvisionerError
+from ..manifest import Manifest
+from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Plan
+from ..state import State
+
+
+def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dict[str, str]:
+    """address -> source file, for the state entries without a manifest in this run whose manifest file still
+    exists but is not under any path given: a narrower path list plans a part, it does not remove the rest.
+    (A file that was given but no longer holds the document, or that is gone, is a real removal.)"""
+    loaded = {m.address for m in manifests}
+    given = [Path(p).resolve() for p in paths]
+    kept = {}
+    for address, entry in state.resources.items():
+        if address in loaded or not entry.source:
+            continue
+        source = Path(entry.source)
+        if not source.is_file():
+            continue
+        resolved = source.resolve()
+        if not any(resolved == g or g in resolved.parents for g in given):
+            kept[address] = entry.source
+    return kept
+
+
+def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:
+    """apply's guard: a plan that destroys most of the state needs --allow-mass-destroy (or a plan made with it)."""
+    if plan.mass_destroy and not (allowed or plan.allow_mass_destroy):
+        raise ProvisionerError(
+            f"this plan destroys {plan.counts['destroy']} of the {plan.managed_count} assistants in state "
+            f"(more than {MASS_DESTROY_SHARE:.0%}, and at least {MASS_DESTROY_MIN}); nothing was changed. That is "
+            "more often a wrong path or a broken checkout than a wish: check the paths, use --target to change a "
+            "part, or pass --allow-mass-destroy if you mean it (`provisioner destroy` destroys everything)")

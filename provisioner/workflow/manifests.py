@@ -1,0 +1,51 @@
+"""The final manifests of a run: loaded, with the workspace's overlays and variables, or every problem found."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from ..config import ConfigError
+from ..errors import ManifestError
+from ..inputs import ManifestInputs
+from ..manifest import DEFAULT_LIMITS, Limits, Manifest, find_manifest_files, load_documents, load_manifests
+from ..overlays import final_documents, unknown_workspace
+from ..spec import DEFAULT_DIALECT
+from .settings import warn
+
+
+def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,
+             limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+    """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given.
+    The files skipped (no YAML suffix) are named on stderr."""
+    if inputs is not None:
+        unknown = unknown_workspace(Path(inputs.root), inputs.workspace)
+        if unknown:  # a mistyped --workspace is the run's configuration, not a manifest's mistake
+            raise ConfigError([unknown])
+    skipped: list[str] = []
+    transform = functools.partial(final_documents, inputs=inputs) if inputs is not None else None
+    manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped)
+    _report_skipped(skipped)
+    return manifests
+
+
+def _report_skipped(skipped: list[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {shown}")
+
+
+def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
+    """For `validate --json`: how many manifests were checked, and every problem (none when valid).
+    Further arguments are validate()'s."""
+    try:
+        return len(validate(paths, *args, **kwargs)), []
+    except ManifestError as error:
+        documents, _ = load_documents(find_manifest_files(paths, []))
+        return len(documents), error.problems
+
+
+def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT,
+                       inputs: ManifestInputs | None = None, limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+    """Manifests for commands that can run without any (destroy): missing paths mean none."""
+    existing = [p for p in paths if Path(p).exists() or Path(p).is_symlink()]
+    return validate(existing, dialect, inputs, limits) if existing else []

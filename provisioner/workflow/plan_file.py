@@ -1,0 +1,124 @@
+"""Saved plan files: read (fully checked), write, recognise; the workspace check and the secrets restored."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import ProvisionerError, StalePlanError
+from ..inputs import ManifestInputs
+from ..manifest import Manifest
+from ..plan import Plan
+from ..planner import desired_fields
+from ..redaction import digest, is_digest
+from ..state.local import atomic_write
+from .files import open_regular
+from .manifests import validate
+from .settings import Settings
+
+
+def check_plan_workspace(plan: Plan, settings: Settings) -> None:
+    """A saved plan is applied in the workspace it was made for (its state, its variables, its overlays)."""
+    current = settings.inputs
+    if plan.inputs and current is not None and plan.inputs.get("workspace") != current.workspace:
+        raise StalePlanError(f"the saved plan was made for workspace {plan.inputs.get('workspace')!r}, not "
+                             f"{current.workspace!r}; pass --workspace {plan.inputs.get('workspace')}")
+
+
+def restore_secrets(plan: Plan, settings: Settings) -> None:
+    """Put the manifests' sensitive values back where the plan file holds their digests."""
+    check_plan_workspace(plan, settings)
+    current = settings.inputs
+    needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
+    if not needed:
+        return
+    # The same workspace, variable sources and overlays as the plan; ${env.X} values from this run's environment.
+    environ = current.environ if current is not None else {}
+    inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    manifests = {m.address: m for m in validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)}
+    for change in needed:
+        manifest = manifests.get(change.address)
+        for name in change.sensitive:
+            if not is_digest(change.body.get(name)):
+                continue
+            current = _desired(manifest, plan.dialect).get(name) if manifest else None
+            if current is None or digest(current) != change.body[name]:
+                raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
+                                     "differs from the one planned; make a new plan")
+            change.body[name] = current
+
+
+def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
+    """The fields a manifest manages (its defaults included), whatever its kind."""
+    if manifest.kind == "assistant":
+        return desired_fields(manifest.fields, dialect)
+    from ..kinds import KINDS
+    from ..plan_kinds import desired
+
+    return desired(KINDS[manifest.kind], manifest.fields)
+
+
+MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room for 20,000
+
+
+def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
+    """A saved plan, its whole structure checked (Plan.from_dict) before anything uses it."""
+    try:
+        with open_regular(path, f"plan file {path}") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ProvisionerError(f"cannot read plan file {path}: {error.strerror}") from None
+    if not data.strip():
+        raise ProvisionerError(f"plan file {path} is empty: not a saved plan (write one with "
+                               "`provisioner plan --out FILE`)")
+    if len(data) > max_bytes:
+        raise ProvisionerError(f"plan file {path} is larger than {max_bytes // 1024 // 1024} MiB; it is not a "
+                               "plan this provisioner wrote")
+    try:
+        content = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProvisionerError(f"plan file {path} is not UTF-8 text") from None
+    except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
+        raise ProvisionerError(f"plan file {path} is not valid JSON: {str(error)[:200]}") from None
+    except RecursionError:
+        raise ProvisionerError(f"plan file {path} is nested too deeply to be a saved plan") from None
+    return Plan.from_dict(content, source=f"plan file {path}")
+
+
+def write_plan_file(plan: Plan, path: str) -> None:
+    atomic_write(Path(path), (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
+
+
+PLAN_SUFFIXES = (".plan", ".tfplan")
+
+
+def is_plan_file(path: str) -> bool:
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) named *.plan, or with "format":
+    "provisioner-plan..." near its start, or that cannot be a manifest (empty, binary, or a JSON object without
+    an apiVersion): a damaged plan still counts, so the plan reader explains it as a plan-file error."""
+    candidate = Path(path)
+    suffix = candidate.suffix.lower()
+    if not candidate.is_file() or suffix in (".yaml", ".yml"):
+        return False
+    if suffix in PLAN_SUFFIXES:
+        return True
+    try:
+        with open(candidate, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if re.search(rb'"format"\s*:\s*"provisioner-plan', head):
+        return True
+    if b"apiVersion" in head:
+        return False
+    stripped = head.lstrip()
+    return not stripped or b"\0" in head or stripped.startswith(b"{") or not _text(head)
+
+
+def _text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= len(head) - 3  # a character cut by the 4096-byte read is still text
+    return True

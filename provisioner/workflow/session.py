@@ -1,0 +1,276 @@
+"""Session: one run against one state and one platform, and the plan and apply it makes.
+
+It holds the state lock for its whole length (plan, confirmation and apply see the same state) and one pooled
+HTTP client.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Callable
+
+from ..apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
+from ..client import PlatformClient
+from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
+from ..manifest import ADDRESS_PATTERN, Manifest
+from ..plan import Action, Plan
+from ..plan_graph import Platform, plan_graph
+from ..planner import RemoteAssistant
+from ..reading import assistants_of, begin_reading, catalogue_numbers, finish_reading, kinds_involved, needs_numbers
+from ..references import Catalog, check_references
+from ..saved_plan import conflicts_with_state
+from ..scrub import scrub
+from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
+from ..wire import Lookups
+from .connection import connect, platform_identity
+from .guards import left_alone
+from .plan_file import restore_secrets
+from .settings import Settings, declared_by_repository, open_backend
+
+
+# An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
+TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
+# Commands that write state: the store is probed before anything is done on the platform.
+WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
+
+
+def _say_waiting(holder, timeout: float) -> None:
+    """Under --lock-timeout: who holds the lock, and how long this run waits for it (on stderr)."""
+    print(scrub(f"The state is locked by {holder.who} ({holder.operation} since {holder.created}, on "
+                f"{holder.host}, pid {holder.pid}, lock ID {holder.id}); waiting up to {timeout:g}s for it "
+                "(--lock-timeout)..."), file=sys.stderr, flush=True)
+
+
+class Session:
+    def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
+                 backend: StateBackend | None = None, prefetch: bool = False):
+        self.settings = settings
+        self.operation = operation
+        self.backend: StateBackend = backend  # opened on entering, unless given
+        self._lock = settings.lock if lock is None else lock
+        self._stack = contextlib.ExitStack()
+        self.state: State
+        self._client: PlatformClient | None = None
+        self._catalog: Catalog | None = None
+        self._listing: Future | None = None  # the list read begun on entering, for the first remote()
+        self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
+        # Begin reading the platform's list while the state is read (a plan with manifests to compare).
+        self._prefetch = prefetch
+
+    def __enter__(self) -> "Session":
+        self._stack.__enter__()
+        try:
+            if self.backend is None:
+                self.backend = open_backend(self.settings, must_exist=not declared_by_repository(self.settings))
+                self._stack.callback(self.backend.close)
+            if hasattr(self.backend, "operation"):
+                self.backend.operation = self.operation
+            if self.operation in WRITING_OPERATIONS and hasattr(self.backend, "probe"):
+                self.backend.probe()  # a store that cannot take a write fails now, before any platform write
+            self._stack.enter_context(locked(self.backend, self.operation, timeout=self.settings.lock_timeout,
+                                             enabled=self._lock, on_wait=_say_waiting))
+            if self._prefetch:
+                # The platform's list is read (under the lock) while the state is: a fleet's two longest reads.
+                prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+                self._stack.callback(prefetch.shutdown)
+                self._listing = prefetch.submit(self.client.list_assistants)
+            # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
+            # that a bad row's error advises), so it does not read them first.
+            self.state = self.backend.read() if self.operation != "state push" else State.new()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.__exit__(*exc)
+
+    @property
+    def client(self) -> PlatformClient:
+        if self._client is None:
+            self._client = self._stack.enter_context(connect(self.settings))
+            if hasattr(self.backend, "platform"):
+                # Ids are the platform's: ownership across workspaces is per platform (SqlStateStore.owners).
+                self.backend.platform = platform_identity(self.settings, self._client)
+        return self._client
+
+    def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
+                engines: tuple[str, ...] = ()) -> Catalog:
+        if self._catalog is None:
+            engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values()) if e} | set(engines)
+            self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
+        return self._catalog
+
+    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = (),
+               kinds: tuple[str, ...] = ()) -> list[RemoteAssistant]:
+        """The platform's assistants, normalised to manifest values (the catalogue and the list read together);
+        the lists of `kinds` are read at the same time, into `self.objects`."""
+        with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
+            listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
+            reads = begin_reading(self.client, kinds, pool)
+            catalog = self.catalog(assistants_of(manifests), pool, engines)
+            items = listing.result()
+            self.objects = finish_reading(reads)
+        catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
+        return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
+
+    def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
+             paths: list[str] = (), allow_empty: bool = False,
+             allow_mass_destroy: bool = False) -> tuple[Plan, set[int]]:
+        """The plan, and the platform ids that existed when it was made.
+
+        No manifests at all while the state manages assistants is far more often a wrong path, an emptied
+        folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
+        """
+        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)]
+        if bad_targets:
+            raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
+                                     "'-' and '_', after `kind.` for other kinds than assistants)")
+                             for t in bad_targets])
+        if not destroy and not manifests and self.state.resources and not allow_empty:
+            managed = sorted(self.state.resources)
+            listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
+            where = ", ".join(str(p) for p in paths) or "the given paths"
+            raise ProvisionerError(
+                f"found no manifests in {where}, but the state manages {len(managed)} assistant(s) ({listed}); "
+                "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
+                "or pass --allow-empty to plan or apply.")
+        assistants = assistants_of(manifests)
+        read = [] if destroy else manifests
+        remote = self.remote(assistants if not destroy else [],
+                             kinds=tuple(kinds_involved(read, self.state.resources)))
+        objects = dict(self.objects)
+        if "number" not in objects and needs_numbers(read):
+            objects["number"] = catalogue_numbers(self._catalog.numbers)
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects),
+                                    destroy=destroy, targets=targets, manifest_paths=paths,
+                                    dialect=self.settings.api_dialect,
+                                    foreign=self._foreign_owners(assistants, remote),
+                                    foreign_objects=self._foreign_objects(manifests, objects),
+                                    left_alone=left_alone(self.state, manifests, paths),
+                                    allow_mass_destroy=allow_mass_destroy)
+        if not destroy:
+            checked = [m for m in resolved if not targets or m.address in plan.targets]
+            by_id = {r.id: r for r in remote}
+            # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
+            released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
+                        if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
+            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote), released)
+            if problems:
+                raise PlanError(problems)
+        if self.settings.inputs is not None:
+            plan.inputs = self.settings.inputs.to_dict()
+        plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
+        by_address = {m.address: m for m in manifests}
+        for change in plan.changes:
+            manifest = by_address.get(change.address)
+            if manifest is not None and change.body:
+                change.field_locations = {name: str(manifest.location("spec", name)) for name in manifest.fields}
+        return plan, {r.id for r in remote}
+
+    def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[int, Owner]:
+        """The platform ids a manifest could adopt by name that another workspace or project of the store
+        manages (one query, for just those ids)."""
+        names = {m.spec.assistant_name for m in manifests}
+        claimed = {entry.id for entry in self.state.resources.values()}
+        candidates = [r.id for r in remote if r.name in names and r.id not in claimed]
+        owners = getattr(self.backend, "owners", None)
+        return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
+
+    def _foreign_objects(self, manifests: list[Manifest], objects: dict) -> dict[tuple[str, int], Owner]:
+        """As _foreign_owners, for the other kinds: (kind, id) -> its owner elsewhere in the store."""
+        owners = getattr(self.backend, "owners", None)
+        if owners is None:
+            return {}
+        found: dict[tuple[str, int], Owner] = {}
+        for kind, listed in objects.items():
+            claimed = {e.id for a, e in self.state.resources.items() if a.split(".", 1)[0] == kind and "." in a}
+            names = {m.platform_name for m in manifests if m.kind == kind}
+            candidates = [o.id for o in listed if o.name in names and o.id not in claimed]
+            if candidates:
+                found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
+        return found
+
+    def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
+        """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
+        by_id = {r.id: r for r in remote}
+        claimed = {entry.id for entry in self.state.resources.values()}
+        held = {}
+        for manifest in manifests:
+            entry = self.state.resources.get(manifest.address)
+            if entry is not None and entry.id in by_id:
+                held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
+            else:
+                namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+                if len(namesakes) == 1:
+                    held[manifest.address] = namesakes[0].fields.get("phone_number_id")
+        return held
+
+    def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
+              on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
+        refuse_graph_changes(plan)
+        lookups = self._catalog.lookups if self._catalog else Lookups()
+        return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
+                          parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
+                          lookups=lookups, interrupt=interrupt)
+
+    def check_saved_plan(self, plan: Plan) -> set[int]:
+        """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""
+        # A plan made before any state existed carries a lineage nobody saved; the serial still guards it.
+        if plan.lineage != self.state.lineage and (plan.serial or self.state.serial):
+            raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this state "
+                                 f"is {self.state.lineage}); make a new plan")
+        if plan.serial != self.state.serial:
+            raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
+                                 f"{self.state.serial}); make a new plan")
+        conflicts = conflicts_with_state(plan, self.state)  # a tampered plan: refused before any request
+        if conflicts:
+            raise StalePlanError("the saved plan does not fit the state it would change:\n  "
+                                 + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
+        kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
+        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
+                                               kinds=kinds)}
+        # Ids are per kind: each change is checked against its own kind's list and state entries.
+        lists = {DEFAULT_KIND: remote, **{k: {o.id: o for o in objects} for k, objects in self.objects.items()}}
+        claimed: dict[str, set[int]] = {}
+        for address, entry in self.state.resources.items():
+            claimed.setdefault(address.split(".", 1)[0] if "." in address else DEFAULT_KIND, set()).add(entry.id)
+        stale = []
+        for change in plan.changes:
+            objects = lists.get(change.kind, {})
+            live = objects.get(change.remote_id) if change.remote_id is not None else None
+            if change.action is Action.CREATE and not change.replace:
+                if any(r.name == change.assistant_name and r.id not in claimed.get(change.kind, set())
+                       for r in objects.values()):
+                    article = "an" if change.kind[:1] in "aeiou" else "a"
+                    stale.append(f"{change.address}: {article} {change.kind} named {change.assistant_name!r} appeared on "
+                                 "the platform since the plan; creating another would duplicate it")
+            elif change.action is Action.FORGET:
+                if live is not None:
+                    stale.append(f"{change.address}: id {change.remote_id} is back on the platform")
+            elif live is None:
+                stale.append(f"{change.address}: id {change.remote_id} is gone from the platform")
+            elif live.fingerprint != change.remote_fingerprint:
+                stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
+        if stale:
+            raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
+        restore_secrets(plan, self.settings)
+        return set(remote)
+
+
+def refuse_graph_changes(plan: Plan) -> None:
+    """Until the graph walker applies them, a plan with other kinds, or with ids known only after apply, is
+    refused before any request (the assistant apply would send them as they are)."""
+    from ..plan_kinds import markers_in
+
+    waiting = [c.address for c in plan.changes if c.kind != DEFAULT_KIND or markers_in(c.body)]
+    if waiting:
+        raise ProvisionerError(f"this version plans but does not yet apply folders, labels and references to "
+                               f"objects created in the same apply ({', '.join(waiting[:5])}); nothing was applied")
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,68 @@
+"""Workspaces: list, create, select and delete the separate states of one project."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..config import ConfigError
+from ..errors import StateError
+from ..overlays import unknown_workspace
+from ..state import locked
+from ..state.sql import check_workspace_name, remember_workspace, selected_workspace
+from .settings import Settings, open_backend
+
+
+WORKSPACE_ENV = "PROVISIONER_WORKSPACE"
+
+
+def current_workspace(settings: Settings) -> str:
+    """--workspace / $PROVISIONER_WORKSPACE, else the one remembered by `workspace select`, else default."""
+    name = settings.workspace or os.environ.get(WORKSPACE_ENV, "").strip()
+    return check_workspace_name(name) if name else selected_workspace(Path(settings.state_path).parent)
+
+
+def list_workspaces(settings: Settings) -> list[str]:
+    store = open_backend(settings, workspace="default")
+    try:
+        return store.workspaces()
+    finally:
+        store.close()
+
+
+def new_workspace(settings: Settings, name: str) -> None:
+    """Create `name`, under the rule plan follows: in a repository whose vars/ or overlays/ name workspaces,
+    only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses)."""
+    if settings.inputs is not None:
+        unknown = unknown_workspace(Path(settings.inputs.root), name)
+        if unknown:
+            raise ConfigError([unknown])
+    store = open_backend(settings, workspace=name, must_exist=False)
+    try:
+        store.create()
+    finally:
+        store.close()
+
+
+def select_workspace(settings: Settings, name: str) -> None:
+    store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
+    store.close()
+    remember_workspace(Path(settings.state_path).parent, name)
+
+
+def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
+    """Drop a workspace's state; refuses default, the current one, and (without force) one that manages assistants."""
+    if name == "default":
+        raise StateError("the default workspace cannot be deleted")
+    if name == current_workspace(settings):
+        raise StateError(f"{name!r} is the current workspace; select another first "
+                         "(provisioner workspace select default)")
+    store = open_backend(settings, workspace=name)
+    if not store.exists():
+        store.close()
+        raise StateError(f"workspace {name!r} does not exist")
+    store.operation = "workspace delete"
+    try:
+        with locked(store, "workspace delete", timeout=settings.lock_timeout):
+            return store.drop(force=force)
+    finally:
+        store.close()
