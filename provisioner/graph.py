@@ -12,7 +12,7 @@ import graphlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from .errors import Location, Problem
+from .errors import Problem
 from .kinds import ASSISTANT, KINDS, address_targets, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
 from .manifest import Manifest
@@ -28,11 +28,6 @@ def manifest_address(address: str) -> str:
 def address_kind(address: str) -> str:
     """`folder.sales` -> folder; a bare name (or `assistant.x`) is an assistant's."""
     return address.split(".", 1)[0] if "." in address else ASSISTANT
-
-
-def shown_address(address: str) -> str:
-    """How messages name an object: assistants by their bare name, as state does."""
-    return manifest_address(address)
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,16 @@ the assistants with their references resolved. Every change that needs another f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, manifest_address
 from .kinds import ASSISTANT
 from .manifest import Manifest
 from .plan import Action, Plan
-from .plan_kinds import Identities, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
+from .plan_kinds import RemoteObject, Resolver, identify, kind_of_address, plan_kinds
 from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
-from .state import Owner, ResourceState, State
+from .state import Owner, State
 
 
 @dataclass

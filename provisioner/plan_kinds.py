@@ -20,8 +20,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .errors import Location, Problem
-from .graph import Graph, Use, shown_address, uses
+from .errors import Problem
+from .graph import Graph, Use, uses
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import NO_DEFAULT, FieldFacts, Kind, ReadProblem
 from .manifest import Manifest
