@@ -114,12 +114,13 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     adopted: dict[str, Any] = {}
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = {}
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
+    by_name = _by_name(unmanaged)  # a fleet that lost its state adopts thousands: no scan per manifest
     for manifest in manifests:
         entry = state.get(manifest.address)
         if entry is not None and entry.id in live.get(manifest.kind, set()):
             ids[manifest.address] = entry.id
             continue
-        namesakes = [r for r in unmanaged.get(manifest.kind, []) if r.name == manifest.platform_name]
+        namesakes = by_name.get(manifest.kind, {}).get(manifest.platform_name, [])
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
@@ -133,6 +134,16 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
                             for kind, objects in unmanaged.items()}, adopted, owned_elsewhere)
 
 
+def _by_name(objects: Mapping[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
+    """kind -> name -> the objects of that name."""
+    index: dict[str, dict[str, list[Any]]] = {}
+    for kind, listed in objects.items():
+        names = index.setdefault(kind, {})
+        for r in listed:
+            names.setdefault(r.name, []).append(r)
+    return index
+
+
 # --- references -> ids ---
 
 @dataclass
@@ -141,8 +152,9 @@ class Resolver:
     graph: Graph
     # address -> True once a change this apply makes gives it a new id (a create or a replacement)
     renewed: set[str] = field(default_factory=set)
-    # Kind -> how its `{name: ...}` and number lookups read an object's name (numbers: their E.164 string).
+    # How a number lookup reads an object's E.164 string.
     number_field: str = "phone_number"
+    _names: dict[str, dict[str, list[Any]]] | None = field(default=None, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -179,7 +191,9 @@ class Resolver:
                      if getattr(r, "item", {}).get(self.number_field) == reference.number]
             what = f"phone number {reference.number}"
         else:
-            found = [r for r in self._objects(use.facts.ref) if r.name == reference.name]
+            if self._names is None:
+                self._names = _by_name(self.identities.unmanaged)
+            found = list(self._names.get(use.facts.ref, {}).get(reference.name, []))
             what = f"{_title(use.facts.ref)} named {reference.name!r}"
         found = list({r.id: r for r in found}.values())
         if len(found) == 1:
@@ -424,8 +438,8 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
         return Problem(message, manifest.location("spec", kind.name_field), f"spec.{kind.name_field}",
                        manifest.address)
 
-    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name
-                 and r in identities.unmanaged.get(manifest.kind, [])]
+    unclaimed = {r.id for r in identities.unmanaged.get(manifest.kind, [])}
+    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name and r.id in unclaimed]
     if len(namesakes) > 1:
         ids = ", ".join(str(r.id) for r in namesakes)
         return [at_name(f"the platform has {len(namesakes)} {kind.title}s named {manifest.platform_name!r} (ids "
