@@ -389,6 +389,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         if problems:
             result.problems += problems
             continue
+        if live is not None:
+            result.notes += _unmanaged_notes(manifest, entry, fields)
         change = plan_object(manifest, fields, depends_on, entry, live, adopt)
         if change is not None:
             result.changes.append(change)
@@ -450,6 +452,15 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
                     f"owner. Move it with `provisioner state rm {owner.address} --workspace {owner.workspace}` "
                     f"there, then `provisioner import {manifest.address} {other.id}` here")
             for other, owner in identities.owned_elsewhere.get(manifest.address, [])]
+
+
+def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> list[str]:
+    """Fields without a documented default that the manifest no longer sets: the platform keeps them."""
+    kind = KINDS[manifest.kind]
+    dropped = sorted(f.name for f in kind.fields
+                     if f.default is NO_DEFAULT and f.name in (entry.spec or {}) and f.name not in fields)
+    return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
+            f"its current value (set it to null to clear it)." for name in dropped]
 
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:

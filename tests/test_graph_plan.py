@@ -401,3 +401,13 @@ def _markers(value):
     if isinstance(value, dict) and set(value) == {"$ref"}:
         return [value["$ref"]]
     return [a for v in value for a in _markers(v)] if isinstance(value, list) else []
+
+
+def test_a_field_without_default_left_out_is_no_longer_managed_and_says_so(load, gadgets):
+    state = State.new()
+    applied(load(gadget(1)), state, {"gadget.g": 5})
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    dropped = "apiVersion: provisioner/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  name: G\n  token: s3cret-value\n"
+    plan = plan_of(load(dropped), state, gadget=live)
+    assert plan.changes == []
+    assert any("gadget.g: spec.size is no longer set, so it is no longer managed" in n for n in plan.notes)
