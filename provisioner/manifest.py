@@ -18,7 +18,9 @@ from typing import Any, Callable, Iterable
 import yaml
 
 from .errors import Location, ManifestError, Problem
-from .spec import ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, did_you_mean, secret_fields, validate_spec
+from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
+from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, did_you_mean, secret_fields,
+                   validate_model, validate_spec)
 
 API_VERSION = "provisioner/v1"
 KIND = "Assistant"
@@ -60,20 +62,41 @@ class Document:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A validated assistant manifest."""
+    """A validated manifest of any kind: an assistant (`spec` an AssistantSpec) or a registered kind (`spec` its
+    `Kind.spec_model`). Its address is `<kind>.<metadata.name>`, except an assistant's: the bare name."""
 
     address: str
-    spec: AssistantSpec
+    spec: Any  # AssistantSpec for assistants
     labels: dict[str, str]
     protect: bool
     sensitive: frozenset[str]
     document: Document = field(repr=False, compare=False)
+    kind: str = ASSISTANT
 
     @functools.cached_property
     def fields(self) -> dict[str, Any]:
         """The create fields this manifest sets, as JSON values (the defaults it leaves out are not here).
-        Computed once: a plan reads it many times per manifest. Callers must not modify it."""
+        Computed once: a plan reads it many times per manifest. Callers must not modify it.
+        References are as written (addresses, lookups, ids) unless `with_fields` resolved them."""
         return self.spec.model_dump(mode="json", exclude_unset=True)
+
+    @property
+    def name(self) -> str:
+        """metadata.name"""
+        return self.address if self.kind == ASSISTANT else self.address.split(".", 1)[1]
+
+    @property
+    def platform_name(self) -> str:
+        """The object's name on the platform (adoption by name, `{name: ...}` lookups)."""
+        if self.kind == ASSISTANT:
+            return self.spec.assistant_name
+        return str(getattr(self.spec, KINDS[self.kind].name_field))
+
+    def with_fields(self, fields: dict[str, Any]) -> "Manifest":
+        """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...})."""
+        resolved = replace(self)
+        resolved.__dict__["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
+        return resolved
 
     def location(self, *path: str | int) -> Location:
         return self.document.locate(path)
@@ -706,18 +729,27 @@ def parse_manifests(documents: Iterable[Document], *,
         if manifest:
             manifests.append(manifest)
     problems += _duplicates(manifests)
+    from .graph import check  # the graph reads manifests: imported here, not at the top
+
+    problems += check(manifests)
     return sorted(manifests, key=lambda m: m.address), problems
 
 
 def check_envelope(content: dict, problem: Callable[..., None]) -> None:
-    """The keys around a spec, the same for manifests and overlays: no unknown ones, this apiVersion and kind."""
+    """The keys around a spec, the same for manifests and overlays: no unknown ones, this apiVersion, a
+    registered kind."""
     for key in content:
         if key not in ENVELOPE_KEYS:
             problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
     if content.get("apiVersion") != API_VERSION:
         problem(f"apiVersion must be '{API_VERSION}' (got {_shown(content.get('apiVersion'))})", "apiVersion")
-    if content.get("kind") != KIND:
-        problem(f"kind must be '{KIND}' (got {_shown(content.get('kind'))})", "kind")
+    kind = content.get("kind")
+    if not isinstance(kind, str) or kind_of_manifest(kind) is None:
+        if len(MANIFEST_KINDS) == 1:
+            problem(f"kind must be '{KIND}' (got {_shown(kind)})", "kind")
+        else:
+            hint = did_you_mean(kind, MANIFEST_KINDS) if isinstance(kind, str) else ""
+            problem(f"kind must be one of {', '.join(MANIFEST_KINDS)} (got {_shown(kind)}){hint}", "kind")
 
 
 def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
@@ -730,9 +762,12 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
         return None
     before = len(problems)
     check_envelope(content, problem)
+    # An unknown kind is reported by the envelope; its spec is still checked, as an assistant's (the default).
+    kind = (kind_of_manifest(content["kind"]) if isinstance(content.get("kind"), str) else None) or ASSISTANT
+    spec_fields = CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 
     metadata = content.get("metadata")
-    address, labels, protect, sensitive = None, {}, False, DEFAULT_SENSITIVE
+    address, labels, protect, sensitive = None, {}, False, _default_sensitive(kind)
     if not isinstance(metadata, dict):
         problem("metadata is required: a mapping with at least a name", "metadata")
     else:
@@ -756,18 +791,22 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
             problem("must be a list of spec field names", "metadata", "sensitive")
         else:
             for index, name in enumerate(extra):
-                if name not in CREATE_FIELDS:
-                    problem(f"unknown spec field {_shown(name)}{did_you_mean(name, CREATE_FIELDS)}",
+                if name not in spec_fields:
+                    problem(f"unknown spec field {_shown(name)}{did_you_mean(name, spec_fields)}",
                             "metadata", "sensitive", index)
-            sensitive = DEFAULT_SENSITIVE | frozenset(extra)
+            sensitive = _default_sensitive(kind) | frozenset(extra)
     sensitive |= doc.sensitive
 
     raw_spec = content.get("spec")
     spec = None
     if not isinstance(raw_spec, dict):
-        problem("spec is required: a mapping of the assistant's create fields", "spec")
+        what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
+        problem(f"spec is required: a mapping of {what}", "spec")
     else:
-        spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
+        if kind == ASSISTANT:
+            spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
+        else:
+            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec)
         for p in spec_problems:
             message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
             problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
@@ -775,8 +814,17 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
 
     if spec is None or address is None or len(problems) > before:
         return None
+    if kind != ASSISTANT:
+        return Manifest(f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
     sensitive = sensitive | secret_fields(spec.model_dump(mode="json", exclude_unset=True))
     return Manifest(address, spec, dict(labels), protect, sensitive, doc)
+
+
+def _default_sensitive(kind: str) -> frozenset[str]:
+    """Fields secret whatever the manifest says: the assistant's webhook URLs, a kind's `sensitive` facts."""
+    if kind == ASSISTANT:
+        return DEFAULT_SENSITIVE
+    return frozenset(f.name for f in KINDS[kind].fields if f.sensitive)
 
 
 def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_spec: dict) -> str:
@@ -789,22 +837,40 @@ def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_sp
 
 
 def _duplicates(manifests: list[Manifest]) -> list[Problem]:
+    """One manifest per address; one per platform name where names must be unique (assistants: adoption by name
+    needs it; folders, labels: the platform refuses a second)."""
     problems = []
-    for key, label in ((lambda m: m.address, "metadata.name"),
-                       (lambda m: m.spec.assistant_name, "spec.assistant_name")):
-        first: dict[str, Manifest] = {}
+
+    def unique_name(manifest: Manifest) -> tuple[str, str] | None:
+        if manifest.kind == ASSISTANT:
+            return manifest.kind, manifest.spec.assistant_name
+        kind = KINDS[manifest.kind]
+        return (manifest.kind, manifest.platform_name) if kind.unique_names else None
+
+    for key, path_of in ((lambda m: m.address, lambda m: ("metadata", "name")),
+                         (unique_name, lambda m: ("spec", _name_field(m)))):
+        first: dict[Any, Manifest] = {}
         for manifest in manifests:
             value = key(manifest)
+            if value is None:
+                continue
+            path = path_of(manifest)
+            label = ".".join(path)
             if value in first:
                 other = first[value]
-                path = label.split(".")
+                whose = "assistant" if manifest.kind == ASSISTANT else KINDS[manifest.kind].title
+                shown = value[1] if isinstance(value, tuple) else value
                 problems.append(Problem(
-                    f"{_shown(value)} is also used by the manifest at {other.location(*path)}; "
-                    f"each assistant needs its own {label}",
+                    f"{_shown(shown)} is also used by the manifest at {other.location(*path)}; "
+                    f"each {whose} needs its own {label}",
                     manifest.location(*path), label, manifest.address))
             else:
                 first[value] = manifest
     return problems
+
+
+def _name_field(manifest: Manifest) -> str:
+    return "assistant_name" if manifest.kind == ASSISTANT else KINDS[manifest.kind].name_field
 
 
 def _dotted(path: Iterable[str | int]) -> str:

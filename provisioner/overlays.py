@@ -91,17 +91,21 @@ def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[lis
     for index, base in enumerate(bases):
         metadata = base.content.get("metadata") if isinstance(base.content, dict) else None
         if isinstance(metadata, dict):
-            by_name.setdefault(metadata.get("name"), []).append(index)
+            # Names are per kind: an overlay patches the base of its own kind (a Folder and an Assistant may
+            # share a metadata.name).
+            by_name.setdefault((base.content.get("kind"), metadata.get("name")), []).append(index)
     merged = list(bases)
     for overlay in overlays:
         name = _check_overlay(overlay, problems)
         if name is None:
             continue
-        targets = by_name.get(name)
+        kind = overlay.content.get("kind")
+        targets = by_name.get((kind, name))
         if not targets:
             problems.append(Problem(
-                f"the overlay names no base manifest: no manifest has metadata.name {name!r}"
-                f"{did_you_mean(str(name), [str(n) for n in by_name])}",
+                f"the overlay names no base manifest: no {'' if kind == KIND else f'{kind} '}manifest has "
+                f"metadata.name {name!r}"
+                f"{did_you_mean(str(name), [str(n) for k, n in by_name if k == kind])}",
                 overlay.locate(("metadata", "name")), "metadata.name"))
             continue
         for index in targets:
@@ -166,14 +170,15 @@ def render_manifests(manifests: Iterable[Manifest], workspace: str) -> str:
     """The final manifests as YAML for review, every sensitive field shown as "(sensitive)"."""
     out = []
     for manifest in manifests:
-        metadata: dict[str, Any] = {"name": manifest.address}
+        metadata: dict[str, Any] = {"name": manifest.name}
         if manifest.labels:
             metadata["labels"] = manifest.labels
         if manifest.protect:
             metadata["protect"] = True
         spec = {name: SENSITIVE if name in manifest.sensitive and value is not None else value
                 for name, value in manifest.fields.items()}
-        document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+        document = {"apiVersion": API_VERSION, "kind": _manifest_kind(manifest.kind), "metadata": metadata,
+                    "spec": spec}
         sources = sorted({loc.file for loc in manifest.document.locations.values()},
                          key=lambda f: (f != manifest.document.file, f))
         hidden = sorted(n for n in manifest.sensitive if n in manifest.fields)
@@ -183,6 +188,12 @@ def render_manifests(manifests: Iterable[Manifest], workspace: str) -> str:
         out.append("\n".join(header) + "\n" + yaml.dump(document, Dumper=_Dumper, sort_keys=False,
                                                         allow_unicode=True, width=100))
     return "---\n".join(out) if out else "# no manifests\n"
+
+
+def _manifest_kind(kind: str) -> str:
+    from .kinds import KINDS
+
+    return KINDS[kind].manifest_kind if kind in KINDS else KIND
 
 
 class _Dumper(yaml.SafeDumper):

@@ -7,17 +7,19 @@ field changes carry "(sensitive)", and request bodies carry a digest that
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, ValidationInfo
 
 from .errors import ProvisionerError
 from .redaction import digest_fields
 
 PLAN_FORMAT = "provisioner-plan"
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: every change has a `kind`, `depends_on`, `replace`, `replace_reason`, `wait`
+READABLE_FORMAT_VERSIONS = (1, 2)  # a version-1 file is a plan of assistants only
 
 # A plan that destroys more than this share of the assistants in state, and at least MASS_DESTROY_MIN of them,
 # is refused by apply without --allow-mass-destroy: far more often a wrong path or a broken checkout than a wish.
@@ -73,14 +75,38 @@ class Change:
     engine_type: str | None = None
     # file:line of each spec field the manifest sets, so the platform's complaint about one points at its line.
     field_locations: dict[str, str] = field(default_factory=dict)
-    # The graph (../wt/GRAPH.md): the object's kind; the addresses that must exist first (for a create, update or
-    # import; apply computes a delete's order itself); a replacement (-/+) and why; whether apply waits for the
-    # new object to be ready (a document being processed) before what depends on it.
+    # The kind of object (kinds/__init__.py); `assistant_name` is then the object's name on the platform.
     kind: str = "assistant"
+    # Addresses whose create/update/import must be done first (references in `body`). A delete's order is the
+    # reverse of the references, which the walker computes from the graph.
     depends_on: list[str] = field(default_factory=list)
+    # A `-/+` replacement: the object cannot be changed in place; the old one (remote_id) is deleted and a new one
+    # created from `body`. `replace_reason` says why, and what is lost ("deletes leads").
     replace: bool = False
     replace_reason: str | None = None
+    # Apply waits for the object to be ready after creating it (a document being processed).
     wait: bool = False
+
+
+def _count(changes: list[Change]) -> dict[str, int]:
+    """Terraform's words: a replacement is one to add and one to destroy."""
+    count = {"import": 0, "add": 0, "change": 0, "destroy": 0, "forget": 0}
+    for change in changes:
+        if change.replace:
+            count["add"] += 1
+            count["destroy"] += 1
+        elif change.action is Action.CREATE:
+            count["add"] += 1
+        elif change.action is Action.UPDATE:
+            count["change"] += 1
+        elif change.action is Action.DELETE:
+            count["destroy"] += 1
+        elif change.action is Action.FORGET:
+            count["forget"] += 1
+        elif change.action is Action.IMPORT:
+            count["import"] += 1
+            count["change"] += 1 if change.body else 0
+    return count
 
 
 @dataclass
@@ -127,20 +153,13 @@ class Plan:
 
     @property
     def counts(self) -> dict[str, int]:
-        count = {"import": 0, "add": 0, "change": 0, "destroy": 0, "forget": 0}
-        for change in self.changes:
-            if change.action is Action.CREATE:
-                count["add"] += 1
-            elif change.action is Action.UPDATE:
-                count["change"] += 1
-            elif change.action is Action.DELETE:
-                count["destroy"] += 1
-            elif change.action is Action.FORGET:
-                count["forget"] += 1
-            elif change.action is Action.IMPORT:
-                count["import"] += 1
-                count["change"] += 1 if change.body else 0
-        return count
+        return _count(self.changes)
+
+    @property
+    def counts_by_kind(self) -> dict[str, dict[str, int]]:
+        """The counts of each kind with changes: assistants first, then by kind name."""
+        kinds = sorted({c.kind for c in self.changes}, key=lambda k: (k != "assistant", k))
+        return {kind: _count([c for c in self.changes if c.kind == kind]) for kind in kinds}
 
     @property
     def has_changes(self) -> bool:
@@ -184,9 +203,10 @@ class Plan:
         if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
             raise ProvisionerError(f"{source} is not a saved plan (a JSON object with \"format\": "
                                    f"\"{PLAN_FORMAT}\"; write one with `provisioner plan --out FILE`)")
-        if data.get("format_version") != PLAN_FORMAT_VERSION:
+        if data.get("format_version") not in READABLE_FORMAT_VERSIONS or isinstance(data.get("format_version"), bool):
             raise ProvisionerError(f"{source} has plan format version {_show_input(data.get('format_version'))}; "
-                                   f"this provisioner reads version {PLAN_FORMAT_VERSION}")
+                                   f"this provisioner reads versions "
+                                   f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}")
         try:
             checked = _PlanFile.model_validate(data)
         except ValidationError as error:
@@ -236,20 +256,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-def _create_field_names(names: Any) -> Any:
+def _field_names(kind: str) -> tuple[str, ...]:
+    """The spec fields a change of `kind` may carry in its body."""
+    from .kinds import ASSISTANT, KINDS
     from .spec import CREATE_FIELDS
 
-    unknown = [n for n in names if n not in CREATE_FIELDS]
-    if unknown:
-        raise ValueError(f"not create fields: {', '.join(_show_input(n) for n in unknown[:5])}")
-    return names
+    return CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 
 
 def _address(value: str) -> str:
+    """An assistant's bare name, or `<kind>.<name>` (a document: `knowledgebase.<kb>.<name>`)."""
+    from .kinds.base import NAME
     from .manifest import ADDRESS_PATTERN
 
-    if not ADDRESS_PATTERN.fullmatch(value):
-        raise ValueError("not an address (lowercase letters, digits, '-' and '_')")
+    # A replaced object's old half waiting in state to be destroyed: `<address>~deposed[N]` (state/__init__.py).
+    if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}(~deposed[0-9]{{0,4}})?",
+                                                             value)):
+        raise ValueError("not an address (a name of lowercase letters, digits, '-' and '_', after `kind.`)")
     return value
 
 
@@ -280,6 +303,7 @@ class _FieldChangeFile(_Strict):
 
 
 class _ChangeFile(_Strict):
+    kind: str = "assistant"  # first: the fields of `body` and `sensitive` are checked against its kind's
     address: str
     action: Literal["create", "update", "delete", "import", "forget"]
     assistant_name: str
@@ -293,18 +317,35 @@ class _ChangeFile(_Strict):
     sensitive: list[str] = Field(default_factory=list)
     engine_type: Optional[str] = None
     field_locations: dict[str, str] = Field(default_factory=dict)
-    kind: str = "assistant"
     depends_on: list[str] = Field(default_factory=list)
     replace: bool = False
     replace_reason: Optional[str] = None
     wait: bool = False
 
     _check_address = field_validator("address")(_address)
+    _check_depends_on = field_validator("depends_on")(lambda value: [_address(a) for a in value])
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, value: str) -> str:
+        from .kinds import ASSISTANT, KINDS
+
+        if value != ASSISTANT and value not in KINDS:
+            raise ValueError("not a kind this provisioner knows")
+        return value
 
     @field_validator("body", "sensitive")
     @classmethod
-    def _known_fields(cls, value: Any) -> Any:
-        return _create_field_names(value)
+    def _known_fields(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind", "assistant")
+        if kind is None:
+            return value  # the kind itself was refused
+        names = _field_names(kind)
+        unknown = [n for n in value if n not in names]
+        if unknown:
+            what = "create fields" if kind == "assistant" else f"{kind} fields"
+            raise ValueError(f"not {what}: {', '.join(_show_input(n) for n in unknown[:5])}")
+        return value
 
     @field_validator("record")
     @classmethod
@@ -344,7 +385,7 @@ class _LeftAlone(_Strict):
 
 class _PlanFile(_Strict):
     format: Literal["provisioner-plan"]
-    format_version: Literal[1]
+    format_version: Literal[1, 2]
     created_at: str = ""
     lineage: str
     serial: int = Field(ge=0)

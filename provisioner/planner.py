@@ -27,6 +27,10 @@ from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, comp
                    desired_comparable, read_fields)
 
 
+WRITE_ONLY_NOTE = ("Fields marked (write-only) are never shown back by the platform; they are compared with the "
+                   "spec last applied by the provisioner, so changes made to them outside it go unseen.")
+
+
 def canonical(value: Any) -> Any:
     """A form in which equal values are equal: 1 and 1.0 alike, mappings unordered (for digests)."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
@@ -241,8 +245,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             notes.append(f"{change.address}: renaming to {change.assistant_name!r}, which assistant(s) "
                          f"{', '.join(unmanaged)} on the platform already have (not managed here).")
     if any(f.source == "last-applied" for c in changes for f in c.fields):
-        notes.append("Fields marked (write-only) are never shown back by the platform; they are compared with "
-                     "the spec last applied by the provisioner, so changes made to them outside it go unseen.")
+        notes.append(WRITE_ONLY_NOTE)
     return Plan(changes, state.lineage, state.serial, syncs, destroy, list(targets),
                 [str(p) for p in manifest_paths], notes, dialect=dialect, left_alone=kept,
                 managed_count=len(state.resources), allow_mass_destroy=allow_mass_destroy)

@@ -110,9 +110,9 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
                 problem(manifest, "llm_model", f"model {spec.llm_model!r} is not in the platform's {kind} models "
                                                f"(engine_type {spec.engine_type}){did_you_mean(spec.llm_model, names)};"
                                                f" models: {_listing(names)}")
-        number = spec.phone_number_id
-        if number is None:
-            continue
+        number = manifest.fields.get("phone_number_id")
+        if not isinstance(number, int) or isinstance(number, bool):
+            continue  # unset, or an object this apply creates first ({"$ref": ...}): nothing to check yet
         if number not in owned:
             mine = [f"{n.get('id')} ({n.get('phone_number')})" for n in owned.values()]
             problem(manifest, "phone_number_id", f"phone number {number} is not one of your phone numbers; "

@@ -11,23 +11,41 @@ from .plan import Action, Plan
 from .state import State
 
 
+def _kind(address: str) -> str:
+    """The kind an address names: `folder.sales` a folder, a bare name an assistant."""
+    return address.split(".", 1)[0] if "." in address else "assistant"
+
+
 def conflicts_with_state(plan: Plan, state: State) -> list[str]:
     """What in `plan` does not fit `state`, one line per change; empty if it all fits."""
     problems: list[str] = []
-    owner_of = {entry.id: address for address, entry in state.resources.items()}
+    # Ids are per kind: an assistant and a folder may have the same one.
+    owner_of = {(_kind(address), entry.id): address for address, entry in state.resources.items()}
     seen_addresses: set[str] = set()
-    seen_ids: dict[int, str] = {}
+    seen_ids: dict[tuple[str, int], str] = {}
     for change in plan.changes:
         address, remote_id, action = change.address, change.remote_id, change.action
         entry = state.resources.get(address)
+        if _kind(address) != change.kind:
+            problems.append(f"{address}: the address of a {_kind(address)}, in a change of kind {change.kind}")
         if address in seen_addresses:
             problems.append(f"{address}: changed twice in one plan")
         seen_addresses.add(address)
         if remote_id is not None:
-            if remote_id in seen_ids:
-                problems.append(f"{address}: id {remote_id} is also changed as {seen_ids[remote_id]!r}")
-            seen_ids.setdefault(remote_id, address)
-        if action is Action.CREATE:
+            if (change.kind, remote_id) in seen_ids:
+                problems.append(f"{address}: id {remote_id} is also changed as "
+                                f"{seen_ids[(change.kind, remote_id)]!r}")
+            seen_ids.setdefault((change.kind, remote_id), address)
+        if change.replace:  # -/+: the object state holds is deleted, and a new one created
+            if action is not Action.CREATE:
+                problems.append(f"{address}: a replacement must be a create")
+            elif entry is None and (change.kind, remote_id) in owner_of:  # an adopted object, replaced
+                problems.append(f"{address}: id {remote_id} is already managed as "
+                                f"{owner_of[(change.kind, remote_id)]!r}")
+            elif entry is not None and entry.id != remote_id:
+                problems.append(f"{address}: the state holds id {entry.id} for it, so it cannot replace id "
+                                f"{remote_id}")
+        elif action is Action.CREATE:
             if entry is not None:
                 problems.append(f"{address}: the state already manages it (id {entry.id}); creating it again "
                                 "would make a duplicate")
@@ -39,8 +57,9 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
             if entry is not None:
                 problems.append(f"{address}: the state already manages it (id {entry.id}); it cannot adopt "
                                 f"id {remote_id}")
-            elif remote_id in owner_of:
-                problems.append(f"{address}: id {remote_id} is already managed as {owner_of[remote_id]!r}")
+            elif (change.kind, remote_id) in owner_of:
+                problems.append(f"{address}: id {remote_id} is already managed as "
+                                f"{owner_of[(change.kind, remote_id)]!r}")
         elif entry is None:
             problems.append(f"{address}: the state does not manage it, so it cannot {action.value} id {remote_id}")
         elif entry.id != remote_id:

@@ -25,6 +25,8 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .kinds.base import reference_value
+
 DIALECTS = ("v1", "v2")
 DEFAULT_DIALECT = "v1"
 
@@ -145,8 +147,11 @@ class AssistantSpec(_Strict):
     system_prompt: Annotated[NonEmpty, Field(description="The assistant's instructions.")]
 
     # Optional, in both dialects.
-    phone_number_id: int | None = _f("One of your phone numbers; an inbound assistant's must be free for inbound.")
-    tool_ids: list[int] | None = _f("Your own mid-call tools (write-only).")
+    phone_number_id: reference_value("number") | None = _f(
+        "One of your phone numbers (an id, an E.164 number \"+14155550100\", a siptrunk.NAME address or "
+        "{name: ...}); an inbound assistant's must be free for inbound.")
+    tool_ids: list[reference_value("tool")] | None = _f(
+        "Your own mid-call tools: tool.NAME addresses, {name: ...} lookups or ids (write-only).")
     endpoint_type: Literal["vad", "ai"] | None = _f("End-of-speech detection.")
     endpoint_sensitivity: Sensitivity | None = _f("0 to 5.")
     interrupt_sensitivity: Sensitivity | None = _f("0 to 5.")
@@ -177,7 +182,8 @@ class AssistantSpec(_Strict):
 
     # Only in the current dialect (v2).
     secondary_languages: list[Annotated[str, Field(min_length=1)]] | None = _v2("Other language names (write-only).")
-    knowledgebase_id: int | None = _v2("A knowledge base.")
+    knowledgebase_id: reference_value("knowledgebase") | None = _v2(
+        "A knowledge base: a knowledgebase.NAME address, {name: ...} or an id.")
     knowledgebase_mode: Literal["function_call", "prompt"] | None = _v2(
         "function_call (required for multimodal and dualplex) or prompt (pipeline only).")
     tools: list[BuiltInTool] | None = _v2("Built-in tools (the end-call tool is end_call_tool).")
@@ -197,6 +203,10 @@ class AssistantSpec(_Strict):
         "Minutes, 1 to 1440 (write-only).")
     conversation_ended_retrigger: bool | None = _v2("Retrigger when a conversation ends.")
     conversation_ended_webhook_url: Url | None = _v2("Webhook for ended conversations; sensitive by default.")
+    folder_id: reference_value("folder") | None = _v2(
+        "Its folder: a folder.NAME address, {name: ...} or an id; null: uncategorized (write-only).")
+    label_ids: list[reference_value("label")] | None = _v2(
+        "Its labels: label.NAME addresses, {name: ...} lookups or ids (write-only).")
 
     @field_validator("timezone")
     @classmethod
@@ -287,6 +297,14 @@ def validate_spec(data: Any, *, dialect: str = DEFAULT_DIALECT) -> tuple[Assista
     return (None, problems) if problems else (spec, [])
 
 
+def validate_model(model: type[BaseModel], data: Any) -> tuple[BaseModel | None, list[FieldProblem]]:
+    """Check another kind's spec against its strict model: every problem, in the assistant's messages."""
+    try:
+        return model.model_validate(data, strict=True), []
+    except ValidationError as error:
+        return None, [_problem_from_pydantic(e, model) for e in error.errors(include_url=False)]
+
+
 def _null_problems(spec: AssistantSpec) -> list[FieldProblem]:
     """null clears a field that has no default; a field with a default is reset by leaving it out."""
     return [FieldProblem((name,), f"must not be null: leave it out to get the platform's default "
@@ -347,7 +365,7 @@ def _rule_problems(raw: dict, dialect: str) -> list[FieldProblem]:
     return problems
 
 
-def _problem_from_pydantic(error: dict) -> FieldProblem:
+def _problem_from_pydantic(error: dict, model: type[BaseModel] | None = None) -> FieldProblem:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     path = tuple(error["loc"])
@@ -357,7 +375,7 @@ def _problem_from_pydantic(error: dict) -> FieldProblem:
         path = path[:2] + path[3:]
     message = _MESSAGES.get(kind, "{msg}").format(msg=error["msg"], **{k: _plain(v) for k, v in ctx.items()})
     if kind == "extra_forbidden" and path:
-        message = f"unknown field '{path[-1]}'{did_you_mean(str(path[-1]), _sibling_fields(path))}"
+        message = f"unknown field '{path[-1]}'{did_you_mean(str(path[-1]), _sibling_fields(path, model))}"
     if kind == "union_tag_invalid":
         message = f"unknown tool type {_show(ctx.get('tag'))}; tools: {', '.join(_TOOL_MODELS)}"
     if kind == "value_error":
@@ -373,8 +391,15 @@ _TOOL_MODELS = {"call_transfer": CallTransferTool, "warm_call_transfer": WarmCal
                 "calendar_integration": CalendarIntegrationTool}
 
 
-def _sibling_fields(path: tuple) -> list[str]:
+def _sibling_fields(path: tuple, model: type[BaseModel] | None = None) -> list[str]:
     """Field names allowed next to an unknown one, for "did you mean"."""
+    if model is not None:  # another kind's spec: its own fields, or a nested model's
+        for part in path[:-1]:
+            inner = model.model_fields.get(part) if isinstance(part, str) else None
+            annotation = getattr(inner, "annotation", None)
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+        return list(model.model_fields)
     nested = {"post_call_schema": PostCallField, "end_call_tool": EndCallTool, "filler_config": FillerConfig}
     if path[:1] == ("tools",):
         return sorted({f for model in _TOOL_MODELS.values() for f in model.model_fields})

@@ -27,6 +27,7 @@ MODEL_ID_FIELD = {"pipeline": "llm_model_id", "multimodal": "multimodal_model_id
 WRITE_ONLY_FIELDS: frozenset[str] = frozenset({
     "use_min_interrupt_words", "tool_ids", "secondary_languages", "tts_emotion_enabled", "chat_llm_fallback_id",
     "turn_detection_threshold", "reengagement_prompt", "voice_mail_message", "conversation_inactivity_timeout",
+    "folder_id", "label_ids",
 })
 READABLE_FIELDS: frozenset[str] = frozenset(CREATE_FIELDS) - WRITE_ONLY_FIELDS
 

@@ -38,7 +38,7 @@ CASES = {
     "not JSON": (lambda p: json.dumps(p)[:-40], "is not valid JSON"),
     "not an object": (lambda p: json.dumps([p]), "is not a saved plan"),
     "wrong format": (lambda p: json.dumps({**p, "format": "provisioner-plan-x"}), "is not a saved plan"),
-    "wrong version": (lambda p: json.dumps(_set(["format_version"], 2)(p)), "plan format version 2"),
+    "wrong version": (lambda p: json.dumps(_set(["format_version"], 3)(p)), "plan format version 3"),
     "changes not a list": (lambda p: json.dumps(_set(["changes"], {"a": 1})(p)), "changes: Input should be a valid list"),
     "unknown key in a change": (lambda p: json.dumps(_set(["changes", 0, "surprise"], 1)(p)),
                                 "changes[0].surprise: Extra inputs are not permitted"),

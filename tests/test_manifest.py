@@ -57,7 +57,7 @@ def test_envelope_errors(tmp_path):
                     "spec:\n  assistant_name: x\nextra: 1\n")
     found = "\n".join(errors_of([path]))
     assert f"{path}:1: apiVersion: apiVersion must be 'provisioner/v1'" in found
-    assert f"{path}:2: kind: kind must be 'Assistant'" in found
+    assert f"{path}:2: kind: kind must be one of Assistant" in found
     assert f"{path}:4: metadata.name: must be 1-63 lowercase letters" in found
     assert f"{path}:5: metadata.lables: unknown field 'lables' (did you mean 'labels'?)" in found
     assert f"{path}:8: extra: unknown field 'extra'" in found

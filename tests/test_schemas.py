@@ -119,7 +119,7 @@ def test_the_plan_schema_catches_real_mistakes(breakage):
     elif breakage == "count":
         document["summary"]["add"] = -1
     elif breakage == "version":
-        document["format_version"] = 2
+        document["format_version"] = 3
     else:
         document["changes"][0]["fields"][0].update(sensitive=True, after="hunter2")
     assert list(Draft202012Validator(PLAN_SCHEMA).iter_errors(document))

@@ -71,7 +71,7 @@ def test_values_that_cannot_be_normalised_are_problems_naming_the_field(field, v
 def test_write_only_fields_are_exactly_the_documented_ones():
     assert WRITE_ONLY_FIELDS == {"use_min_interrupt_words", "tool_ids", "secondary_languages", "tts_emotion_enabled",
                                  "chat_llm_fallback_id", "turn_detection_threshold", "reengagement_prompt",
-                                 "voice_mail_message", "conversation_inactivity_timeout"}
+                                 "voice_mail_message", "conversation_inactivity_timeout", "folder_id", "label_ids"}
     assert {"llm_model", "speech_speed", "llm_temperature", "noise_cancellation"} <= READABLE_FIELDS
 
 

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 # The address of any managed object: `<kind>.<name>`. Assistants keep their bare name in state (stores written
 # before other kinds existed) and accept `assistant.<name>` wherever an address is taken.
@@ -87,6 +87,28 @@ def parse_reference(value: Any, kind: str) -> Reference | str:
             return Reference(kind, address=value)
     hint = " or an E.164 number (\"+14155550100\")" if kind == "number" else ""
     return f"must be an address such as \"{kind}.my-name\", {{name: ...}}, an id{hint}"
+
+
+def reference_value(kind: str) -> Any:
+    """The pydantic type of one reference value to `kind` in a spec model (a kind's `spec_model`, the assistant's
+    spec): any of the syntaxes above, kept as written (resolving it is the graph's job), anything else refused
+    with parse_reference's message. Use `list[reference_value("label")]` for a list of them."""
+
+    def check(value: Any) -> Any:
+        parsed = parse_reference(value, kind)
+        if isinstance(parsed, str):
+            raise ValueError(parsed)
+        return value
+
+    shapes: list[dict[str, Any]] = [
+        {"type": "string", "pattern": rf"^[a-z]+\.{NAME}$", "description": f"the address of a manifest ({kind}.NAME)"},
+        {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"],
+         "additionalProperties": False, "description": "a lookup by name of an object nobody manages"},
+        {"type": "integer", "minimum": 1, "description": "a raw platform id"},
+    ]
+    if kind == "number":
+        shapes.insert(1, {"type": "string", "pattern": f"^{E164.pattern}$", "description": "an E.164 number"})
+    return Annotated[Any, AfterValidator(check), Field(json_schema_extra={"anyOf": shapes, "x-reference": kind})]
 
 
 @dataclass(frozen=True)

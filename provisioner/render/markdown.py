@@ -14,7 +14,9 @@ from typing import Any
 
 from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
-from .text import HEADLINE, left_alone_note, mass_destroy_warning, merged_fields, summary_counts, targeting_warning
+from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
+                   mass_destroy_warning, merged_fields, summary_counts, summary_counts_of, targeting_warning)
+from .text import value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
 COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in characters
@@ -62,22 +64,29 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
         extra = _targeting(plan) + [f"- {escape(note)}" for note in all_notes[:NOTES]]
         return f"{marker(plan)}\n{line}\n" + ("\n" + "\n".join(extra) + "\n" if extra else "")
     head = [marker(plan), f"### {_title(plan)}: {summary_counts(plan)}", ""]
+    grouped = by_kind(plan)
+    several = len(grouped) > 1 or "assistant" not in grouped
+    if several:  # counts per kind; a plan of assistants only reads as it always has
+        head += [f"- {kind_heading(kind)}: {summary_counts_of(plan.counts_by_kind[kind])}" for kind in grouped] + [""]
     head += _refusal(plan) + _warnings(plan) + _targeting(plan)
-    rows = [_row(change) for change in plan.changes]
+    changes = [c for group in grouped.values() for c in group]
+    rows = [_row(change) for change in changes]
     table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]
+    if several:
+        table_head[0] = "| Action | Address | Name | Id | Changes |"
     notes = [f"- {escape(note)}" for note in all_notes[:NOTES]]
     if len(all_notes) > NOTES:
         notes.append(f"- and {len(all_notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
     if notes:
         notes = ["", "**Notes**", ""] + notes
-    sections = [_section(change) for change in plan.changes]
+    sections = [_section(change) for change in changes]
 
     budget = limit - _MARGIN
     fixed = _length(head) + _length(table_head) + _length(notes) + 200
     kept_rows = rows
     if fixed + _length(rows) > budget:
         # Destroys first (a reviewer must see every one), then the rest in plan order, as many as fit.
-        order = sorted(range(len(rows)), key=lambda i: plan.changes[i].action is not Action.DELETE)
+        order = sorted(range(len(rows)), key=lambda i: changes[i].action is not Action.DELETE)
         kept, used_rows = set(), 0
         for i in order:
             if fixed + used_rows + len(rows[i]) + 1 > budget:
@@ -88,7 +97,7 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     used = fixed + _length(kept_rows)
     kept_sections: list[str] = []
     cut: list[str] = []
-    for change, section in zip(plan.changes, sections):
+    for change, section in zip(changes, sections):
         if used + len(section) + 2 <= budget:
             kept_sections.append(section)
             used += len(section) + 2
@@ -103,7 +112,7 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
         shown = ", ".join(f"`{a}`" for a in cut[:20]) + (f" and {len(cut) - 20} more" if len(cut) > 20 else "")
         listed = ("The table above lists every change" if len(kept_rows) == len(rows) else
                   f"The table above lists {len(kept_rows)} of the {len(rows)} changes (every destroy among them)")
-        lines += [f"> [!NOTE]\n> The details of {len(cut)} assistant(s) were left out to stay under GitHub's "
+        lines += [f"> [!NOTE]\n> The details of {len(cut)} {'change' if several else 'assistant'}(s) were left out to stay under GitHub's "
                   f"{COMMENT_LIMIT:,}-character comment limit: {shown}. {listed}; "
                   "`provisioner show PLANFILE` prints them in full.", ""]
     for section in kept_sections:
@@ -136,8 +145,10 @@ def _warnings(plan: Plan) -> list[str]:
     if destroyed:
         names = ", ".join(f"`{c.address}` (id {c.remote_id})" for c in destroyed[:20])
         more = f" and {len(destroyed) - 20} more" if len(destroyed) > 20 else ""
-        lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} assistant(s):** {names}{more}. "
-                  "Deleting an assistant on the platform cannot be undone.", ""]
+        what = "assistant" if all(c.kind == "assistant" for c in destroyed) else "object"
+        lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} {what}(s):** {names}{more}. "
+                  f"Deleting {'an assistant' if what == 'assistant' else 'an object'} on the platform cannot be "
+                  "undone.", ""]
     drifted = [c for c in plan.changes if any(f.drift for f in c.fields)]
     if drifted:
         names = ", ".join(f"`{c.address}`" for c in drifted[:20])
@@ -149,7 +160,8 @@ def _warnings(plan: Plan) -> list[str]:
 
 def _row(change: Change) -> str:
     remote_id = "" if change.remote_id is None else str(change.remote_id)
-    return (f"| {ACTION_LABEL[change.action]} | `{change.address}` | {code(change.assistant_name, table=True)} | "
+    label = "`-/+` **replace**" if change.replace else ACTION_LABEL[change.action]
+    return (f"| {label} | `{change.address}` | {code(change.assistant_name, table=True)} | "
             f"{remote_id} | {_field_summary(change)} |")
 
 
@@ -168,15 +180,18 @@ def _field_summary(change: Change) -> str:
 
 
 def _section(change: Change) -> str:
-    title = f"<code>{change.action.symbol.replace('<', '&lt;')}</code> <code>{change.address}</code> " \
-            f"{HEADLINE[change.action]}"
+    symbol = "-/+" if change.replace else change.action.symbol
+    title = f"<code>{symbol.replace('<', '&lt;')}</code> <code>{change.address}</code> " \
+            f"{'must be replaced' if change.replace else HEADLINE[change.action]}"
     if change.remote_id is not None:
         title += f" (id {change.remote_id})"
     lines = [f"<details><summary>{title}</summary>", ""]
     if change.reason:
         lines += [f"_{escape(change.reason)}_", ""]
+    if change.replace:
+        lines += [f"**Replace:** {escape(change.replace_reason or 'cannot be updated in place')}", ""]
     if change.action in (Action.DELETE, Action.FORGET):
-        lines.append(f"Assistant {code(change.assistant_name)}.")
+        lines.append(f"{kind_heading(change.kind)[:-1]} {code(change.assistant_name)}.")
     else:
         lines += _field_table(change)
     lines += ["", "</details>"]
@@ -184,7 +199,7 @@ def _section(change: Change) -> str:
 
 
 def _field_table(change: Change) -> list[str]:
-    creating = change.action is Action.CREATE
+    creating = change.action is Action.CREATE and not change.replace
     table = ["| Field | Value | |", "| --- | --- | --- |"] if creating else \
         ["| Field | Before | After | |", "| --- | --- | --- | --- |"]
     diffs: list[str] = []
@@ -247,7 +262,9 @@ def cell(value: Any) -> str:
         return "_(none)_"
     if value == SENSITIVE:
         return "_(sensitive)_"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if is_marker(value):
+        return f"_{KNOWN_AFTER_APPLY}_"
+    text = text_value(value) if _has_marker(value) else json.dumps(value, ensure_ascii=False, sort_keys=True)
     if len(text) > CELL_LIMIT:
         text = text[:CELL_LIMIT] + "…"
     return code(text, table=True)

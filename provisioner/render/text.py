@@ -21,10 +21,38 @@ COLOUR = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.DELETE: "red",
           Action.FORGET: "red"}
 
 
+KNOWN_AFTER_APPLY = "(known after apply)"
+_UNKNOWN = "\x00known-after-apply\x00"  # stands for a marker while the value is encoded
+
+
 def value(v: Any) -> str:
     if isinstance(v, str):
         return v if v == "(sensitive)" else _JSON_TEXT.encode(v)
+    if isinstance(v, (dict, list)) and _has_marker(v):
+        # An id that exists only once apply has created its object ({"$ref": address}).
+        return _JSON_SORTED.encode(_unknowns(v)).replace(_JSON_TEXT.encode(_UNKNOWN), KNOWN_AFTER_APPLY)
     return _JSON_SORTED.encode(v)
+
+
+def is_marker(v: Any) -> bool:
+    return isinstance(v, dict) and len(v) == 1 and isinstance(v.get("$ref"), str)
+
+
+def _has_marker(v: Any) -> bool:
+    if is_marker(v):
+        return True
+    items = v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()
+    return any(_has_marker(item) for item in items)
+
+
+def _unknowns(v: Any) -> Any:
+    if is_marker(v):
+        return _UNKNOWN
+    if isinstance(v, dict):
+        return {k: _unknowns(item) for k, item in v.items()}
+    if isinstance(v, list):
+        return [_unknowns(item) for item in v]
+    return v
 
 
 # Built once (json.dumps with options builds an encoder per call; a plan shows one value per field and change).
@@ -91,8 +119,13 @@ def _plan_body(plan: Plan) -> str:
                          "platform changes.)")
         return "\n".join(lines)
     lines = warnings + ["Provisioner will perform the following actions:", ""]
-    for change in plan.changes:
-        lines += _change_lines(change) + [""]
+    grouped = by_kind(plan)
+    for kind, changes in grouped.items():
+        if len(grouped) > 1 or kind != "assistant":  # a plan of assistants only reads as it always has
+            lines += [click.style(f"{kind_heading(kind)}: {summary_counts_of(plan.counts_by_kind[kind])}",
+                                  bold=True, underline=True), ""]
+        for change in changes:
+            lines += _change_lines(change) + [""]
     lines += [f"Note: {note}" for note in notes]
     if notes:
         lines.append("")
@@ -100,13 +133,33 @@ def _plan_body(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def by_kind(plan: Plan) -> dict[str, list[Change]]:
+    """The changes of each kind, in plan.counts_by_kind's order (assistants first)."""
+    return {kind: [c for c in plan.changes if c.kind == kind] for kind in plan.counts_by_kind}
+
+
+def kind_heading(kind: str) -> str:
+    """`folder` -> `Folders`: a section of a plan."""
+    from ..kinds import KINDS
+
+    title = KINDS[kind].title if kind in KINDS else kind
+    return title[:1].upper() + title[1:] + "s"
+
+
 def summary_line(plan: Plan) -> str:
-    return click.style("Plan: ", bold=True) + summary_counts(plan) + "."
+    line = click.style("Plan: ", bold=True) + summary_counts(plan) + "."
+    kinds = plan.counts_by_kind
+    if len(kinds) > 1 or (kinds and "assistant" not in kinds):
+        line += "\n" + "\n".join(f"  {kind}: {summary_counts_of(counts)}" for kind, counts in kinds.items())
+    return line
 
 
 def summary_counts(plan: Plan) -> str:
     """'1 to import, 2 to add, 0 to change, 1 to destroy': the same words in every view."""
-    c = plan.counts
+    return summary_counts_of(plan.counts)
+
+
+def summary_counts_of(c: dict[str, int]) -> str:
     parts = [f"{c['add']} to add", f"{c['change']} to change", f"{c['destroy']} to destroy"]
     if c["import"]:
         parts.insert(0, f"{c['import']} to import")
@@ -116,20 +169,28 @@ def summary_counts(plan: Plan) -> str:
 
 
 def _change_lines(change: Change) -> list[str]:
-    colour = COLOUR[change.action]
-    title = f"  # {change.address} {HEADLINE[change.action]}"
+    from ..kinds import KINDS
+
+    kind = KINDS.get(change.kind)
+    colour = "magenta" if change.replace else COLOUR[change.action]
+    title = f"  # {change.address} {'must be replaced' if change.replace else HEADLINE[change.action]}"
     if change.action is Action.IMPORT:
-        title += f" (adopting id {change.remote_id}; no second assistant is created)"
+        title += f" (adopting id {change.remote_id}; no second {kind.title if kind else 'assistant'} is created)"
     lines = [click.style(title, bold=True)]
     if change.reason:
         lines.append(f"  # ({change.reason})")
-    symbol = change.action.symbol
-    lines.append(click.style(f"{symbol:>3}", fg=colour) + f' assistant "{change.address}" {{')
+    if change.replace:
+        lines.append(click.style(f"  # (replace: {change.replace_reason or 'cannot be updated in place'})",
+                                 fg="magenta"))
+    symbol = "-/+" if change.replace else change.action.symbol
+    name = change.address.split(".", 1)[1] if kind else change.address
+    lines.append(click.style(f"{symbol:>3}", fg=colour) + f' {change.kind} "{name}" {{')
     if change.remote_id is not None:
         lines.append(f"        id = {change.remote_id}")
     if change.action in (Action.DELETE, Action.FORGET):
         if change.assistant_name:
-            lines.append(click.style("      - ", fg="red") + f"assistant_name = {value(change.assistant_name)}")
+            name_field = kind.name_field if kind else "assistant_name"
+            lines.append(click.style("      - ", fg="red") + f"{name_field} = {value(change.assistant_name)}")
     width = max((len(f.field) for f in change.fields), default=0)
     for f in change.fields:
         lines += _field_lines(change, f, width)
@@ -144,7 +205,7 @@ _CHANGED = click.style("      ~ ", fg="yellow")
 
 def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
     name = f.field.ljust(width)
-    if change.action is Action.CREATE:
+    if change.action is Action.CREATE and not change.replace:
         return [_ADDED + f"{name} = {value(f.after)}"]
     comments = []
     if f.source == "last-applied":

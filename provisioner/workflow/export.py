@@ -11,6 +11,7 @@ import yaml
 from ..errors import ProvisionerError
 from ..manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest
 from ..planner import RemoteAssistant, desired_fields, same
+from ..reading import assistants_of
 from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
 from ..wire import WRITE_ONLY_FIELDS
@@ -28,8 +29,8 @@ class Exported:
 
 def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
     """Write a manifest for each platform assistant that nothing manages yet."""
-    managed_ids = {e.id for e in session.state.resources.values()}
-    adoptable_names = {m.spec.assistant_name for m in manifests}
+    managed_ids = {e.id for a, e in session.state.resources.items() if "." not in a}  # assistants' ids
+    adoptable_names = {m.spec.assistant_name for m in assistants_of(manifests)}
     taken = {m.address for m in manifests} | set(session.state.resources)
     out = Path(out_dir)
     written = []

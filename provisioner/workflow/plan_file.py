@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from ..errors import ProvisionerError, StalePlanError
 from ..inputs import ManifestInputs
+from ..manifest import Manifest
 from ..plan import Plan
 from ..planner import desired_fields
 from ..redaction import digest, is_digest
@@ -40,11 +42,21 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
         for name in change.sensitive:
             if not is_digest(change.body.get(name)):
                 continue
-            current = desired_fields(manifest.fields, plan.dialect).get(name) if manifest else None
+            current = _desired(manifest, plan.dialect).get(name) if manifest else None
             if current is None or digest(current) != change.body[name]:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
             change.body[name] = current
+
+
+def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
+    """The fields a manifest manages (its defaults included), whatever its kind."""
+    if manifest.kind == "assistant":
+        return desired_fields(manifest.fields, dialect)
+    from ..kinds import KINDS
+    from ..plan_kinds import desired
+
+    return desired(KINDS[manifest.kind], manifest.fields)
 
 
 MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room for 20,000

@@ -6,6 +6,7 @@ HTTP client.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,7 +17,9 @@ from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..plan import Action, Plan
-from ..planner import RemoteAssistant, compute_plan
+from ..plan_graph import Platform, plan_graph
+from ..planner import RemoteAssistant
+from ..reading import assistants_of, begin_reading, catalogue_numbers, finish_reading, kinds_involved, needs_numbers
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
@@ -28,6 +31,8 @@ from .plan_file import restore_secrets
 from .settings import Settings, declared_by_repository, open_backend, warn
 
 
+# An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
+TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
 WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
 
@@ -51,6 +56,7 @@ class Session:
         self._client: PlatformClient | None = None
         self._catalog: Catalog | None = None
         self._listing: Future | None = None  # the list read begun on entering, for the first remote()
+        self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
         # Begin reading the platform's list while the state is read (a plan with manifests to compare).
         self._prefetch = prefetch
 
@@ -98,12 +104,16 @@ class Session:
             self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
         return self._catalog
 
-    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = ()) -> list[RemoteAssistant]:
-        """The platform's assistants, normalised to manifest values (the catalogue and the list read together)."""
+    def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = (),
+               kinds: tuple[str, ...] = ()) -> list[RemoteAssistant]:
+        """The platform's assistants, normalised to manifest values (the catalogue and the list read together);
+        the lists of `kinds` are read at the same time, into `self.objects`."""
         with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
             listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
-            catalog = self.catalog(list(manifests), pool, engines)
+            reads = begin_reading(self.client, kinds, pool)
+            catalog = self.catalog(assistants_of(manifests), pool, engines)
             items = listing.result()
+            self.objects = finish_reading(reads)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
         return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
 
@@ -115,10 +125,11 @@ class Session:
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
         folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
         """
-        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t)]
+        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)]
         if bad_targets:
             raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
-                                     "'-' and '_')") for t in bad_targets])
+                                     "'-' and '_', after `kind.` for other kinds than assistants)")
+                             for t in bad_targets])
         if not destroy and not manifests and self.state.resources and not allow_empty:
             managed = sorted(self.state.resources)
             listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
@@ -127,18 +138,27 @@ class Session:
                 f"found no manifests in {where}, but the state manages {len(managed)} assistant(s) ({listed}); "
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
-        remote = self.remote([] if destroy else manifests)
-        plan = compute_plan(manifests, self.state, remote, destroy=destroy, targets=targets, manifest_paths=paths,
-                            dialect=self.settings.api_dialect, foreign=self._foreign_owners(manifests, remote),
-                            left_alone=left_alone(self.state, manifests, paths),
-                            allow_mass_destroy=allow_mass_destroy)
+        assistants = assistants_of(manifests)
+        read = [] if destroy else manifests
+        remote = self.remote(assistants if not destroy else [],
+                             kinds=tuple(kinds_involved(read, self.state.resources)))
+        objects = dict(self.objects)
+        if "number" not in objects and needs_numbers(read):
+            objects["number"] = catalogue_numbers(self._catalog.numbers)
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects),
+                                    destroy=destroy, targets=targets, manifest_paths=paths,
+                                    dialect=self.settings.api_dialect,
+                                    foreign=self._foreign_owners(assistants, remote),
+                                    foreign_objects=self._foreign_objects(manifests, objects),
+                                    left_alone=left_alone(self.state, manifests, paths),
+                                    allow_mass_destroy=allow_mass_destroy)
         if not destroy:
-            checked = [m for m in manifests if not targets or m.address in targets]
+            checked = [m for m in resolved if not targets or m.address in plan.targets]
             by_id = {r.id: r for r in remote}
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
-                        if c.action is Action.DELETE and c.remote_id in by_id} - {None}
-            problems = check_references(checked, self._catalog, self._held_numbers(manifests, remote), released)
+                        if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
+            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote), released)
             if problems:
                 raise PlanError(problems)
         if self.settings.inputs is not None:
@@ -160,6 +180,20 @@ class Session:
         owners = getattr(self.backend, "owners", None)
         return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
 
+    def _foreign_objects(self, manifests: list[Manifest], objects: dict) -> dict[tuple[str, int], Owner]:
+        """As _foreign_owners, for the other kinds: (kind, id) -> its owner elsewhere in the store."""
+        owners = getattr(self.backend, "owners", None)
+        if owners is None:
+            return {}
+        found: dict[tuple[str, int], Owner] = {}
+        for kind, listed in objects.items():
+            claimed = {e.id for a, e in self.state.resources.items() if a.split(".", 1)[0] == kind and "." in a}
+            names = {m.platform_name for m in manifests if m.kind == kind}
+            candidates = [o.id for o in listed if o.name in names and o.id not in claimed]
+            if candidates:
+                found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
+        return found
+
     def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
         by_id = {r.id: r for r in remote}
@@ -177,8 +211,11 @@ class Session:
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
+        """`known_ids`: the assistants' ids when planning; the other kinds' are those the plan's reads listed."""
         lookups = self._catalog.lookups if self._catalog else Lookups()
-        return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
+        known = {DEFAULT_KIND: set(known_ids), **{kind: {o.id for o in objects}
+                                                  for kind, objects in self.objects.items()}}
+        return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
                           lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,
                           allow_replace=self.settings.allow_replace, on_progress=warn)
@@ -196,14 +233,23 @@ class Session:
         if conflicts:
             raise StalePlanError("the saved plan does not fit the state it would change:\n  "
                                  + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
-        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type))}
-        claimed = {e.id for e in self.state.resources.values()}
+        kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
+        remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
+                                               kinds=kinds)}
+        # Ids are per kind: each change is checked against its own kind's list and state entries.
+        lists = {DEFAULT_KIND: remote, **{k: {o.id: o for o in objects} for k, objects in self.objects.items()}}
+        claimed: dict[str, set[int]] = {}
+        for address, entry in self.state.resources.items():
+            claimed.setdefault(address.split(".", 1)[0] if "." in address else DEFAULT_KIND, set()).add(entry.id)
         stale = []
         for change in plan.changes:
-            live = remote.get(change.remote_id) if change.remote_id is not None else None
-            if change.action is Action.CREATE:
-                if any(r.name == change.assistant_name and r.id not in claimed for r in remote.values()):
-                    stale.append(f"{change.address}: an assistant named {change.assistant_name!r} appeared on "
+            objects = lists.get(change.kind, {})
+            live = objects.get(change.remote_id) if change.remote_id is not None else None
+            if change.action is Action.CREATE and not change.replace:
+                if any(r.name == change.assistant_name and r.id not in claimed.get(change.kind, set())
+                       for r in objects.values()):
+                    article = "an" if change.kind[:1] in "aeiou" else "a"
+                    stale.append(f"{change.address}: {article} {change.kind} named {change.assistant_name!r} appeared on "
                                  "the platform since the plan; creating another would duplicate it")
             elif change.action is Action.FORGET:
                 if live is not None:

@@ -1,0 +1,154 @@
+"""References between manifests, checked offline, and the dependency graph they make (docs/graph.md).
+
+A reference field (`FieldFacts.ref`; the assistant's `tool_ids`, `knowledgebase_id`, `folder_id`,
+`label_ids`, `phone_number_id`) holds one syntax for every kind (`kinds.base.parse_reference`). An address
+names a manifest of the repository: it must exist and be of the field's kind, and the references must not
+make a cycle. Each is a file:line problem before any call to the platform. The edges (who needs whom)
+give the order in which objects are created: Python's graphlib sorts them and finds cycles.
+"""
+from __future__ import annotations
+
+import graphlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+from .errors import Problem
+from .kinds import ASSISTANT, KINDS, address_targets, reference_facts
+from .kinds.base import FieldFacts, Reference, parse_reference
+from .manifest import Manifest
+
+Path_ = tuple[str | int, ...]
+
+
+def manifest_address(address: str) -> str:
+    """The address a manifest (and state) knows an object by: `assistant.support` is the assistant `support`."""
+    return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
+
+
+def address_kind(address: str) -> str:
+    """`folder.sales` -> folder; a bare name (or `assistant.x`) is an assistant's."""
+    return address.split(".", 1)[0] if "." in address else ASSISTANT
+
+
+@dataclass(frozen=True)
+class Use:
+    """One reference value in a manifest: where it is, to which kind, what it says."""
+
+    path: Path_              # inside the spec: ("tool_ids", 0)
+    facts: FieldFacts
+    reference: Reference
+
+    @property
+    def field(self) -> str:
+        return "spec." + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
+                                  for i, p in enumerate(self.path))
+
+    @property
+    def target(self) -> str | None:
+        """The address referred to, as manifests and state know it; None for a lookup, an id or a number."""
+        return manifest_address(self.reference.address) if self.reference.address else None
+
+
+def uses(manifest: Manifest, fields: Mapping[str, Any] | None = None) -> Iterator[Use]:
+    """Every reference value the manifest sets (in its own words unless `fields` are given)."""
+    fields = manifest.fields if fields is None else fields
+    for facts in reference_facts(manifest.kind):
+        value = fields.get(facts.name)
+        values = list(enumerate(value)) if facts.many and isinstance(value, list) else [(None, value)]
+        for index, item in values:
+            if item is None:
+                continue
+            parsed = parse_reference(item, facts.ref)
+            if isinstance(parsed, Reference):
+                yield Use((facts.name,) if index is None else (facts.name, index), facts, parsed)
+
+
+@dataclass
+class Graph:
+    """The manifests and their references: `needs[a]` are the addresses `a` refers to (all in the graph)."""
+
+    manifests: dict[str, Manifest]
+    needs: dict[str, set[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, manifests: Iterable[Manifest]) -> "Graph":
+        graph = cls({m.address: m for m in manifests})
+        for address, manifest in graph.manifests.items():
+            graph.needs[address] = {u.target for u in uses(manifest) if u.target in graph.manifests}
+        return graph
+
+    def manifest(self, address: str) -> Manifest | None:
+        """The manifest at an address (`assistant.x` or `x` for an assistant)."""
+        return self.manifests.get(manifest_address(address))
+
+    def order(self) -> list[str]:
+        """Every address, each after everything it needs (ties by address: plans read the same every time)."""
+        sorter = graphlib.TopologicalSorter({a: sorted(n) for a, n in sorted(self.needs.items())})
+        sorter.prepare()
+        ordered: list[str] = []
+        while sorter.is_active():
+            ready = sorted(sorter.get_ready())
+            ordered += ready
+            sorter.done(*ready)
+        return ordered
+
+    def with_dependencies(self, addresses: Iterable[str]) -> set[str]:
+        """`addresses` and everything they need, transitively (what `--target` pulls in)."""
+        found: set[str] = set()
+        stack = [manifest_address(a) for a in addresses]
+        while stack:
+            address = stack.pop()
+            if address in found:
+                continue
+            found.add(address)
+            stack += self.needs.get(address, ())
+        return found
+
+    def dependents(self, address: str) -> set[str]:
+        """The addresses that refer to `address` directly."""
+        return {a for a, needs in self.needs.items() if address in needs}
+
+
+def check(manifests: list[Manifest]) -> list[Problem]:
+    """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
+    graph = Graph.of(manifests)
+    problems: list[Problem] = []
+    for address, manifest in sorted(graph.manifests.items()):
+        for use in uses(manifest):
+            if use.reference.address is None:
+                continue
+            target_kind = use.reference.address.split(".", 1)[0]
+            wanted = address_targets(use.facts.ref)
+            where = manifest.location("spec", *use.path)
+            if target_kind not in wanted:
+                problems.append(Problem(
+                    f"{use.reference.address!r} is a {target_kind}, but {use.facts.name} takes "
+                    f"{' or '.join(k + '.NAME' for k in wanted)} addresses", where, use.field, address))
+            elif use.target not in graph.manifests:
+                known = sorted(a if "." in a else f"assistant.{a}" for a in graph.manifests
+                               if address_kind(a) in wanted)
+                from .spec import did_you_mean
+                problems.append(Problem(
+                    f"{use.reference.address!r} names no manifest{did_you_mean(use.reference.address, known)}"
+                    f" (to use an object no manifest manages, write {{name: \"...\"}} or its id)",
+                    where, use.field, address))
+        checker = KINDS[manifest.kind].check_graph if manifest.kind in KINDS else None
+        for path, message in (checker(manifest.spec, graph) if checker else []):
+            problems.append(Problem(message, manifest.location("spec", *path),
+                                    "spec." + ".".join(map(str, path)), address))
+    problems += _cycles(graph)
+    return problems
+
+
+def _cycles(graph: Graph) -> list[Problem]:
+    try:
+        graph.order()
+    except graphlib.CycleError as error:
+        cycle = list(reversed(error.args[1]))  # [a, b, ..., a]: each needs the next
+        first = graph.manifests[cycle[0]]
+        use = next((u for u in uses(first) if u.target == cycle[1]), None)
+        where = first.location("spec", *use.path) if use else first.location()
+        shown = " -> ".join(a if "." in a else f"assistant.{a}" for a in cycle)
+        return [Problem(f"references make a cycle ({shown}): no order can create them", where,
+                        use.field if use else None, cycle[0])]
+    return []

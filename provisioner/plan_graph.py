@@ -1,0 +1,95 @@
+"""One plan for the whole graph: every registered kind (plan_kinds.py) and the assistants (planner.py).
+
+Pure, like both planners. In the graph's order, each manifest's references are resolved (ids, or
+`{"$ref": address}` markers for objects this apply creates or replaces), the kinds are planned, and then
+the assistants with their references resolved. Every change that needs another first names it in
+`depends_on` (only addresses that have a change in this plan: the rest are done already).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+from .errors import PlanError, Problem
+from .graph import Graph, manifest_address
+from .kinds import ASSISTANT
+from .manifest import Manifest
+from .plan import Action, Plan
+from .plan_kinds import RemoteObject, Resolver, identify, kind_of_address, plan_kinds
+from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
+from .state import Owner, State
+
+
+@dataclass
+class Platform:
+    """What the platform holds, as read for one plan: the assistants, and per kind its objects (numbers too)."""
+
+    assistants: list[RemoteAssistant]
+    objects: dict[str, list[RemoteObject]] = field(default_factory=dict)
+
+
+def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, destroy: bool = False,
+               targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
+               foreign: Mapping[int, Owner] | None = None,
+               foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
+               allow_mass_destroy: bool = False) -> tuple[Plan, list[Manifest]]:
+    """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
+    `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
+    the store manages (never adopted here)."""
+    graph = Graph.of(manifests)
+    assistants = [m for m in manifests if m.kind == ASSISTANT]
+    others = [m for m in manifests if m.kind != ASSISTANT]
+    targets = sorted({manifest_address(t) for t in targets})
+    unknown = [t for t in targets if t not in graph.manifests and t not in state.resources]
+    if unknown:
+        known = [*graph.manifests, *state.resources]
+        raise PlanError([unknown_target_problem(t, known) for t in unknown])
+    # --target pulls in what its objects need, as Terraform does.
+    wanted_set = graph.with_dependencies(targets) | set(targets) if targets else set()
+
+    def wanted(address: str) -> bool:
+        return not targets or address in wanted_set
+
+    assistant_state = {a: e for a, e in state.resources.items() if kind_of_address(a) == ASSISTANT}
+    kind_state = {a: e for a, e in state.resources.items() if kind_of_address(a) != ASSISTANT}
+    identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
+                          {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})})
+    resolver = Resolver(identities, graph)
+    ordered = [graph.manifests[a] for a in graph.order()]
+    kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,
+                       destroy=destroy, wanted=wanted, left_alone=left_alone)
+    problems: list[Problem] = list(kinds.problems)
+    resolved: list[Manifest] = []
+    waits: dict[str, list[str]] = {}
+    for manifest in ([] if destroy else assistants):
+        fields, needs, found = resolver.resolve(manifest)
+        problems += found
+        waits[manifest.address] = needs
+        resolved.append(manifest if fields is manifest.fields else manifest.with_fields(fields))
+    if problems:
+        raise PlanError(problems)
+    assistant_targets = [t for t in sorted(wanted_set) if kind_of_address(t) == ASSISTANT]
+    assistant_state_planned = assistant_state
+    if targets and not assistant_targets:
+        # Only other kinds targeted: no assistant is planned (an empty target list would mean all of them).
+        resolved, assistants, assistant_state_planned = [], [], {}
+    plan = compute_plan(assistants if destroy else resolved, State(state.lineage, state.serial, assistant_state_planned), platform.assistants,
+                        destroy=destroy, targets=assistant_targets, manifest_paths=manifest_paths,
+                        dialect=dialect, foreign=foreign,
+                        left_alone={a: s for a, s in (left_alone or {}).items() if a in assistant_state},
+                        allow_mass_destroy=allow_mass_destroy)
+    for change in plan.changes:
+        if change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
+            change.depends_on = waits.get(change.address, [])
+    plan.changes += sorted(kinds.changes, key=lambda c: (c.kind, c.address))
+    plan.state_sync += kinds.syncs
+    plan.notes += kinds.notes
+    if WRITE_ONLY_NOTE not in plan.notes and any(f.source == "last-applied" for c in kinds.changes for f in c.fields):
+        plan.notes.append(WRITE_ONLY_NOTE)
+    plan.left_alone = sorted(plan.left_alone + kinds.left_alone, key=lambda e: e["address"])
+    plan.targets = targets
+    plan.managed_count = len(state.resources)
+    changed = {c.address for c in plan.changes}
+    for change in plan.changes:
+        change.depends_on = [a for a in change.depends_on if a in changed]
+    return plan, resolved

@@ -1,0 +1,264 @@
+"""End to end, the real CLI against the emulator over HTTP: plans of folders and labels, and assistants that
+reference them (v2: folder_id and label_ids exist only there)."""
+import json
+
+import pytest
+
+from conftest import manifest_text
+
+
+def folder(address, name, color=None, kind="Folder"):
+    return (f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {address}\nspec:\n  name: {name}\n"
+            + (f"  color: {color}\n" if color else ""))
+
+
+@pytest.fixture
+def v2(workspace):
+    workspace.dialect = "v2"
+    return workspace
+
+
+def plan_json(workspace, *args):
+    result = workspace.run("plan", "--json", *args)
+    assert result.exit_code == 0, result.all
+    return json.loads(result.output)
+
+
+def test_plan_creates_folder_and_label_first_and_assistant_waits_for_them(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales", label_ids=["label.vip"])
+    text = v2.run("plan")
+    assert text.exit_code == 0, text.all
+    out = text.output
+    assert '+ folder "sales" {' in out and '+ label "vip" {' in out and '+ assistant "support" {' in out
+    assert "folder_id       = (known after apply)" in out
+    assert "label_ids       = [(known after apply)]" in out
+    assert "Folders: 1 to add, 0 to change, 0 to destroy" in out
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in out and "  folder: 1 to add" in out
+    plan = plan_json(v2)
+    assert plan["format_version"] == 2
+    changes = {c["address"]: c for c in plan["changes"]}
+    assert {a: c["kind"] for a, c in changes.items()} == {"support": "assistant", "folder.sales": "folder",
+                                                          "label.vip": "label"}
+    assert changes["support"]["body"]["folder_id"] == {"$ref": "folder.sales"}
+    assert changes["support"]["depends_on"] == ["folder.sales", "label.vip"]
+    assert changes["folder.sales"]["body"] == {"name": "Sales", "color": "blue"}
+    markdown = v2.run("plan", "--format", "markdown")
+    assert "- Folders: 1 to add" in markdown.output and "_(known after apply)_" in markdown.output
+
+
+def test_plan_adopts_an_existing_folder_by_name_and_uses_its_id(v2):
+    created = v2.platform.http.post("/user/folder", json={"name": "Sales", "color": "red"})
+    assert created.status_code == 201, created.text
+    folder_id = created.json()["data"]["id"]
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    plan = plan_json(v2)
+    changes = {c["address"]: c for c in plan["changes"]}
+    assert changes["folder.sales"]["action"] == "import" and changes["folder.sales"]["remote_id"] == folder_id
+    assert changes["folder.sales"]["body"] == {"color": "blue"}
+    assert changes["support"]["body"]["folder_id"] == folder_id
+
+
+def test_lookup_by_name_of_an_unmanaged_label_and_its_errors(v2):
+    v2.add("support", label_ids=[{"name": "Ops"}])
+    missing = v2.run("plan")
+    assert missing.exit_code == 1 and "no label named 'Ops'" in missing.all
+    assert "manifests/support.yaml:" in missing.all
+    for _ in range(2):
+        assert v2.platform.http.post("/user/labels", json={"name": f"Ops{_}"}).status_code == 201
+    label_id = [x for x in v2.platform.http.get("/user/labels").json()["data"] if x["name"] == "Ops0"][0]["id"]
+    v2.add("support", label_ids=[{"name": "Ops0"}])
+    assert plan_json(v2)["changes"][0]["body"]["label_ids"] == [label_id]
+
+
+def test_folders_list_is_read_across_pages(v2):
+    for i in range(120):
+        assert v2.platform.http.post("/user/folder", json={"name": f"f{i:03}"}).status_code == 201
+    v2.write("manifests/groups.yaml", folder("last", "f119"))
+    [change] = plan_json(v2)["changes"]
+    assert change["action"] == "import"  # found on the second page of 100, not created a second time
+
+
+def test_offline_reference_errors_have_file_and_line(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("sales2", "Sales"))
+    v2.add("support", folder_id="label.sales", label_ids=["label.nope"])
+    result = v2.run("validate")
+    assert result.exit_code == 1
+    assert "groups.yaml:13: folder.sales2: spec.name: 'Sales' is also used by the manifest at" in result.all
+    assert "support.yaml" in result.all and "spec.folder_id: 'label.sales' is a label" in result.all
+    assert "spec.label_ids[0]: 'label.nope' names no manifest" in result.all
+
+
+def test_assistant_only_plans_read_as_before(workspace):
+    workspace.add("a")
+    out = workspace.run("plan").output
+    assert "Folders" not in out and "  assistant:" not in out
+    assert out.rstrip().endswith("Plan: 1 to add, 0 to change, 0 to destroy.")
+
+
+def test_graph_plan_json_matches_the_published_plan_schema(v2):
+    from test_schemas import check_plan
+
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    check_plan(plan_json(v2))
+
+
+def test_folder_and_label_manifests_pass_the_editor_schema_and_bad_ones_fail_both(tmp_path):
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from provisioner.manifest import load_manifests
+    from provisioner.schema import manifest_schema
+
+    validator = Draft202012Validator(manifest_schema())
+    good = yaml.safe_load(folder("sales", "Sales", "blue"))
+    assert not list(validator.iter_errors(good))
+    assert not list(validator.iter_errors(yaml.safe_load(folder("vip", "VIP", kind="Label"))))
+    assistant = yaml.safe_load(manifest_text("a", folder_id="folder.sales", label_ids=[{"name": "x"}, 3]))
+    assert not list(validator.iter_errors(assistant))
+    for bad in ({**good, "spec": {"name": "Sales", "color": "brown"}}, {**good, "spec": {"color": "red"}},
+                {**good, "spec": {"name": "S", "voice_id": 1}},
+                {**assistant, "spec": {**assistant["spec"], "folder_id": True}}):
+        assert list(validator.iter_errors(bad)), bad
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(bad))
+        with pytest.raises(Exception):
+            load_manifests([path], dialect="v2")
+
+
+def test_apply_creates_folder_and_label_before_the_assistant_that_references_them_then_no_changes(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales", label_ids=["label.vip"])
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    state = v2.state()["resources"]
+    folders = v2.platform.http.get("/user/folders").json()["data"]
+    labels = v2.platform.http.get("/user/labels").json()["data"]
+    assert [(f["name"], f["id"]) for f in folders] == [("Sales", state["folder.sales"]["id"])]
+    assert [(f["name"], f["id"]) for f in labels] == [("VIP", state["label.vip"]["id"])]
+    assert state["folder.sales"]["kind"] == "folder" and state["support"]["depends_on"] == ["folder.sales", "label.vip"]
+    fields = v2.platform.admin.get(f"/_emulator/objects/assistants/{state['support']['id']}").json()["fields"]
+    assert fields["folder_id"] == state["folder.sales"]["id"] and fields["label_ids"] == [state["label.vip"]["id"]]
+    assert "\nNo changes." in v2.run("plan").output
+    # The folder goes: the assistant drops it first, then it is deleted.
+    v2.write("manifests/groups.yaml", folder("vip", "VIP", kind="Label"))
+    v2.add("support", label_ids=["label.vip"])
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert v2.platform.http.get("/user/folders").json()["data"] == []
+    assert "folder.sales" not in v2.state()["resources"]
+    assert "\nNo changes." in v2.run("plan").output
+
+
+def test_sigkill_during_a_graph_apply_then_apply_again_ends_with_each_object_once(v2):
+    import random
+    import signal
+    import time
+
+    from test_reliability import spawn
+
+    groups = "---\n".join(folder(f"f{i}", f"F{i}") for i in range(4))
+    v2.write("manifests/groups.yaml", groups + "---\n" + "---\n".join(folder(f"l{i}", f"L{i}", kind="Label")
+                                                                     for i in range(4)))
+    for i in range(16):
+        v2.add(f"a{i}", folder_id=f"folder.f{i % 4}", label_ids=[f"label.l{i % 4}", f"label.l{(i + 1) % 4}"])
+    v2.platform.faults(latency_ms=150)  # an apply takes seconds: each kill lands inside one
+
+    def count(path):
+        return len(v2.platform.http.get(path, params={"per_page": 100}).json()["data"])
+
+    # Kill while folders and labels are being made, then while assistants are, at random moments after.
+    moments = [lambda: count("/user/folders") + count("/user/labels") >= 2,
+               lambda: len(v2.platform.assistants()) >= 2, lambda: len(v2.platform.assistants()) >= 8]
+    rng = random.Random(11)
+    for ready in moments:
+        process = spawn(v2, "apply", "--auto-approve", "--parallelism=4", "--api-dialect=v2")
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.15))
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL  # killed, not finished
+    v2.platform.faults(latency_ms=0)
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert "\nNo changes." in v2.run("plan").output
+    state = v2.state()["resources"]
+    folders = v2.platform.http.get("/user/folders", params={"per_page": 100}).json()["data"]
+    labels = v2.platform.http.get("/user/labels", params={"per_page": 100}).json()["data"]
+    assert sorted(f["name"] for f in folders) == [f"F{i}" for i in range(4)]
+    assert sorted(f["name"] for f in labels) == [f"L{i}" for i in range(4)]
+    assert sorted(a["name"] for a in v2.platform.assistants()) == sorted(f"A{i}" for i in range(16))
+    for assistant in v2.platform.assistants():
+        i = int(assistant["name"][1:])
+        fields = v2.platform.admin.get(f"/_emulator/objects/assistants/{assistant['id']}").json()["fields"]
+        assert state[f"a{i}"]["id"] == assistant["id"]
+        assert fields["folder_id"] == state[f"folder.f{i % 4}"]["id"]
+        assert fields["label_ids"] == [state[f"label.l{i % 4}"]["id"], state[f"label.l{(i + 1) % 4}"]["id"]]
+
+
+def test_a_phone_number_by_its_e164_string_resolves_to_its_id_in_both_dialects(workspace):
+    for dialect in ("v1", "v2"):
+        workspace.dialect = dialect
+        workspace.add("caller", phone_number_id="+14155550100")
+        [change] = plan_json(workspace)["changes"]
+        assert change["body"]["phone_number_id"] == 45 and change["depends_on"] == []
+        workspace.add("caller", phone_number_id="+14155550190")  # another tenant's number
+        result = workspace.run("plan")
+        assert result.exit_code == 1 and "no phone number +14155550190" in result.all
+        assert "manifests/caller.yaml:" in result.all
+
+
+def test_an_overlay_patches_the_base_of_its_own_kind(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("sales", folder_id="folder.sales")
+    v2.write("overlays/prod/sales.yaml", "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: sales\n"
+                                         "spec:\n  color: red\n")
+    rendered = v2.run("render", "--workspace", "prod", api=False)
+    assert rendered.exit_code == 0, rendered.all
+    assert "kind: Folder" in rendered.output and "color: red" in rendered.output
+    assert "name: sales\nspec:\n  assistant_name" in rendered.output
+
+
+def test_target_of_an_assistant_pulls_in_the_folder_it_needs(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    v2.add("other")
+    plan = plan_json(v2, "--target", "assistant.support")
+    assert sorted(c["address"] for c in plan["changes"]) == ["folder.sales", "support"]
+    assert plan["targets"] == ["support"]
+    plan = plan_json(v2, "--target", "label.vip")
+    assert [c["address"] for c in plan["changes"]] == ["label.vip"]
+    bad = v2.run("plan", "--target", "folder.nope")
+    assert bad.exit_code == 1 and "folder.nope" in bad.all
+
+
+def test_a_saved_graph_plan_shows_as_it_was_planned_and_applies(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    assert v2.run("plan", "--out", "graph.plan").exit_code == 0
+    shown = v2.run("show", "graph.plan")
+    assert shown.exit_code == 0, shown.all
+    assert '+ folder "sales" {' in shown.output and "folder_id       = (known after apply)" in shown.output
+    as_json = json.loads(v2.run("show", "--json", "graph.plan").output)
+    assert {c["kind"] for c in as_json["changes"]} == {"assistant", "folder"}
+    applied = v2.run("apply", "graph.plan")
+    assert applied.exit_code == 0, applied.all
+    [made] = v2.platform.http.get("/user/folders").json()["data"]
+    assert made["name"] == "Sales" and v2.state()["resources"]["folder.sales"]["id"] == made["id"]
+    assert "\nNo changes." in v2.run("plan").output
+
+
+def test_import_takes_assistant_prefix_and_refuses_other_kinds_for_now(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
+    v2.add("support")
+    made = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
+                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
+                              llm_model_id=11)
+    refused = v2.run("import", "folder.sales", str(made["id"]))
+    assert refused.exit_code == 1 and "imports assistants only" in refused.all
+    done = v2.run("import", "assistant.support", str(made["id"]))
+    assert done.exit_code == 0, done.all
+    assert "support" in v2.state()["resources"]

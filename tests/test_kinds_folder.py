@@ -1,0 +1,92 @@
+"""Folders and labels as the platform speaks them (API.md "Folders and labels"): paths, pages, answers."""
+import pytest
+from hypothesis import given, strategies as st
+
+from provisioner.errors import NotFoundError
+from provisioner.kinds import BY_MANIFEST_KIND, KINDS, kind_of_manifest
+from provisioner.kinds.folder import FOLDER, list_pages
+from provisioner.kinds.label import LABEL
+
+
+class FakeClient:
+    """Answers a paged list from `items`, `per_page` at a time, with or without `last_page`."""
+
+    def __init__(self, items=(), per_page=100, with_last_page=False, answers=None):
+        self.items, self.per_page, self.with_last_page = list(items), per_page, with_last_page
+        self.answers = answers or {}
+        self.calls = []
+
+    def request(self, method, path, *, json=None, params=None, idempotent=None):
+        self.calls.append((method, path, json, params))
+        if (method, path) in self.answers:
+            answer = self.answers[(method, path)]
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        page = params["page"]
+        size = min(params["per_page"], self.per_page)
+        data = self.items[(page - 1) * size: page * size]
+        body = {"data": data, "current_page": page, "per_page": size, "total": len(self.items)}
+        if self.with_last_page:
+            body["last_page"] = max(1, -(-len(self.items) // size))
+        return body
+
+
+@given(st.integers(min_value=0, max_value=350), st.sampled_from([15, 100]), st.booleans())
+def test_every_page_is_read_once_with_or_without_last_page(count, per_page, with_last_page):
+    items = [{"id": i + 1, "name": f"f{i}", "color": None} for i in range(count)]
+    client = FakeClient(items, per_page, with_last_page)
+    assert list_pages(client, "/user/folders") == items
+    pages = max(1, -(-count // per_page))
+    assert len(client.calls) == pages
+    assert [c[3]["page"] for c in client.calls] == list(range(1, pages + 1))
+
+
+def test_a_bare_list_answer_is_read_whole():
+    client = FakeClient(answers={("GET", "/user/folders"): [{"id": 1, "name": "A"}]})
+    assert list_pages(client, "/user/folders") == [{"id": 1, "name": "A"}]
+
+
+def test_create_update_delete_use_the_singular_paths_and_a_404_delete_is_done():
+    answers = {("POST", "/user/label"): {"message": "Label created successfully", "data": {"id": 3, "name": "V"}},
+               ("PUT", "/user/label/3"): {"message": "Label updated successfully", "data": {"id": 3, "color": None}},
+               ("DELETE", "/user/label/3"): NotFoundError("gone", status=404)}
+    client = FakeClient(answers=answers)
+    assert LABEL.endpoints.create(client, {"name": "V"}, None) == {"id": 3, "name": "V"}
+    assert LABEL.endpoints.update(client, 3, {"color": None}, None)["color"] is None
+    LABEL.endpoints.delete(client, 3, None)
+    assert [(m, p, j) for m, p, j, _ in client.calls] == [("POST", "/user/label", {"name": "V"}),
+                                                          ("PUT", "/user/label/3", {"color": None}),
+                                                          ("DELETE", "/user/label/3", None)]
+
+
+def test_read_and_bodies_in_manifest_terms():
+    assert FOLDER.read({"id": 1, "name": "A", "color": "teal", "assistants_count": 2}) == (
+        {"name": "A", "color": "teal"}, [])
+    values, problems = FOLDER.read({"id": 1, "name": None, "color": "mauve"})
+    assert values == {"color": "mauve"} and problems[0].field == "name"
+    assert FOLDER.create_body({"name": "A", "color": None}) == {"name": "A", "color": None}
+
+
+def test_the_registry_knows_every_kind_by_name_and_manifest_kind():
+    assert KINDS["folder"] is FOLDER and KINDS["label"] is LABEL
+    assert BY_MANIFEST_KIND["Folder"] is FOLDER and kind_of_manifest("Label") == "label"
+    assert kind_of_manifest("Assistant") == "assistant" and kind_of_manifest("Spaceship") is None
+    assert FOLDER.unique_names and FOLDER.facts("color").default is None
+
+
+@pytest.mark.parametrize("kind", ["Folder", "Label"])
+def test_the_emulator_serves_them_as_api_md_says(platform, kind):
+    one, many = kind.lower(), kind.lower() + "s"
+    created = platform.http.post(f"/user/{one}", json={"name": "A", "color": "blue"})
+    assert created.status_code == 201 and created.json()["message"] == f"{kind} created successfully"
+    item = created.json()["data"]
+    assert set(item) == {"id", "name", "color", "assistants_count"}
+    duplicate = platform.http.post(f"/user/{one}", json={"name": "A"})
+    assert duplicate.status_code == 422 and "name" in duplicate.json()["errors"]
+    cleared = platform.http.put(f"/user/{one}/{item['id']}", json={"color": None})
+    assert cleared.status_code == 200 and cleared.json()["data"]["color"] is None
+    page = platform.http.get(f"/user/{many}").json()
+    assert page["per_page"] == 15 and page["current_page"] == 1 and page["total"] == 1
+    assert platform.http.delete(f"/user/{one}/{item['id']}").json() == {"message": f"{kind} deleted successfully"}
+    assert platform.http.delete(f"/user/{one}/{item['id']}").status_code == 404
