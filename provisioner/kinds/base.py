@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from ..redaction import digest, is_digest
 
@@ -64,6 +64,19 @@ class FieldFacts:
     # A sensitive mapping whose keys are not secret (a tool's header names): state keeps a digest per key
     # (`hide`), and a change is shown by key only (`keyed_changes`), never by value.
     keys_shown: bool = False
+
+
+def text(low: int = 0, high: Optional[int] = None) -> Any:
+    """A string of `low` to `high` characters, for kinds' spec models, whose message says both bounds (a bare
+    min_length reads "must not be empty" for a 3-character minimum)."""
+    def check(value: str) -> str:
+        if len(value) < low or (high is not None and len(value) > high):
+            bounds = f"{low}-{high} characters" if high is not None and low else (
+                f"at most {high} characters" if high is not None else f"at least {low} characters")
+            raise ValueError(f"must be {bounds} (it has {len(value)})")
+        return value
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={
+        key: bound for key, bound in (("minLength", low or None), ("maxLength", high)) if bound is not None})]
 
 
 class _Unknown:

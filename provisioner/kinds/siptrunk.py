@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInf
 
 from ..errors import NotFoundError
 from .answers import item_of, items_of
-from .base import E164, Endpoints, FieldFacts, Kind, ReadProblem
+from .base import E164, Endpoints, FieldFacts, Kind, ReadProblem, text
 
 TRUNKS = "/user/phone-numbers/sip-trunks"
 NUMBERS = "/user/phone-numbers"
@@ -59,12 +59,12 @@ class SipTrunkSpec(BaseModel):
 
     sip_trunk_type: Literal["extension", "number"] = Field(
         description="Decides phone_number's form; cannot be updated: a change replaces the trunk.")
-    phone_number: Annotated[str, Field(min_length=1, max_length=15, description=(
+    phone_number: Annotated[text(1, 15), Field(description=(
         "number: E.164 (+14155551234); extension: 1-15 characters (1000)."))]
-    nickname: Optional[Annotated[str, Field(max_length=50)]] = None
-    sip_username: Annotated[str, Field(min_length=3, max_length=128)]
+    nickname: Optional[text(0, 50)] = None
+    sip_username: text(3, 128)
     sip_password: Annotated[Password, Field(repr=False, description="Write-only and secret: ${env.NAME}.")]
-    sip_address: Annotated[str, Field(max_length=255, json_schema_extra={"pattern": HOST.pattern},
+    sip_address: Annotated[str, Field(json_schema_extra={"pattern": HOST.pattern, "maxLength": 255},
                                       description="The SIP server, without a port (sip.provider.com).")]
     sip_calling_format: Literal["+e164", "e164", "national"]
     inbound_authorization_type: Literal["auth", "ip"]

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInf
 
 from ..errors import ApiError, NotFoundError, RejectedError
 from .answers import item_of, items_of
-from .base import UNKNOWN, Endpoints, FieldFacts, Kind, ReadProblem
+from .base import UNKNOWN, Endpoints, FieldFacts, Kind, ReadProblem, text
 
 PATH = "/user/tools"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -82,7 +82,7 @@ class Parameter(_Strict):
     name: Annotated[str, Field(json_schema_extra={"pattern": PARAMETER_PATTERN, "minLength": 2, "maxLength": 32},
                                description="2-32 letters and underscores, starting with a letter.")]
     type: Literal["string", "number", "boolean"]
-    description: Annotated[str, Field(min_length=3, max_length=255)]
+    description: text(3, 255)
 
     @field_validator("name")
     @classmethod
@@ -102,8 +102,7 @@ class ToolSpec(_Strict):
     name: Annotated[str, Field(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": 64},
                                description="Lowercase letters and underscores, starting with a letter; at most "
                                            "64 characters (the rule every platform takes).")]
-    description: Annotated[str, Field(min_length=1, max_length=255,
-                                      description="When and how the model should use the tool.")]
+    description: Annotated[text(1, 255), Field(description="When and how the model should use the tool.")]
     # Before the endpoint, whose {param}s must name its parameters (a field validator sees earlier fields).
     parameters: Annotated[list[Parameter], Field(alias="schema", description=(
         "What the model fills from the conversation; {name} in the endpoint takes that parameter's value."))] = []
