@@ -9,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from conftest import TOKEN
-from provisioner.client import PlatformClient
+from kind_support import assert_no_drift as no_drift, assert_read_problem, client, errors_of as spec_errors  # noqa: F401
 from provisioner.emulator.numbers import check_trunk, number_fields, trunk_shape
 from provisioner.errors import ApiError, NotFoundError, RejectedError
 from provisioner.kinds import siptrunk
-from provisioner.kinds.base import NO_DEFAULT, hide, matches
+from provisioner.kinds.base import hide
 from provisioner.spec import _problem_from_pydantic
 
 PASSWORD = "pw-DO_NOT_LEAK-9f8e7d"
@@ -46,11 +45,7 @@ def with_(base: dict = NUMBER, **changes) -> dict:
 
 
 def errors_of(raw: dict) -> dict[tuple, str]:
-    try:
-        siptrunk.SipTrunkSpec.model_validate(raw)
-    except ValidationError as error:
-        return {tuple(e["loc"]): _problem_from_pydantic(e).message for e in error.errors(include_url=False)}
-    return {}
+    return spec_errors(siptrunk.SipTrunkSpec, raw)
 
 
 def wanted(raw: dict) -> dict:
@@ -68,12 +63,7 @@ def emulated(body: dict, existing: dict | None = None) -> dict:
 
 
 def assert_no_drift(fields: dict, item: dict) -> None:
-    values, problems = siptrunk.read(item)
-    assert problems == []
-    for facts in siptrunk.FIELDS:
-        if facts.shown and (fields.get(facts.name) is not None or facts.default is not NO_DEFAULT):
-            assert matches(fields[facts.name], values[facts.name]), facts.name
-    assert "sip_password" not in values and "sip_trunk_type" not in values
+    no_drift(siptrunk.KIND, fields, item)
 
 
 # --- the manifest's rules ---
@@ -226,10 +216,7 @@ def test_the_list_shape_without_trunk_ids_reads_the_same():
     ("phone_number", None), ("sip_username", 5), ("nickname", 3), ("allowed_inbound_ips", "1.2.3.4"),
     ("outbound_proxy", "false")])
 def test_an_unreadable_answer_is_a_read_problem_naming_the_field(field, value):
-    item = emulated(siptrunk.create_body(wanted(NUMBER)))
-    item[field] = value
-    values, problems = siptrunk.read(item)
-    assert [p.field for p in problems] == [field] and field not in values
+    assert_read_problem(siptrunk.KIND, emulated(siptrunk.create_body(wanted(NUMBER))), field, value)
 
 
 def test_an_empty_allow_list_or_blank_nickname_read_as_none():
@@ -255,12 +242,6 @@ def test_the_kinds_facts():
 
 # --- the endpoints, against the emulator over HTTP with a real client ---
 
-@pytest.fixture
-def client(platform):
-    notices: list[str] = []
-    with PlatformClient(platform.url, TOKEN, notify=notices.append) as client:
-        client.notices = notices
-        yield client
 
 
 def test_create_list_update_delete_over_http(client, platform):
@@ -329,3 +310,7 @@ def test_a_16_character_number_is_created_but_the_manifest_keeps_to_15(client):
     with pytest.raises(RejectedError):
         siptrunk.KIND.endpoints.update(client, created["id"], {"phone_number": "+123456789012346"}, None)
     assert ("phone_number",) in errors_of(with_(phone_number="+123456789012345"))
+    extension = siptrunk.create_body(wanted(with_(EXTENSION))) | {"phone_number": "1234567890123456"}
+    with pytest.raises(RejectedError) as caught:
+        siptrunk.KIND.endpoints.create(client, extension, None)
+    assert "phone_number" in caught.value.errors

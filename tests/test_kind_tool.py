@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from conftest import TOKEN
+from kind_support import assert_no_drift as no_drift, assert_read_problem, client, errors_of as spec_errors  # noqa: F401
 from provisioner.client import PlatformClient
 from provisioner.emulator.tools import check as platform_check, read_shape
 from provisioner.errors import ApiError, RejectedError
@@ -30,12 +30,7 @@ VALID = {
 
 
 def errors_of(raw: dict) -> dict[tuple, str]:
-    """{field path: message} of a spec, as the manifest loader reports them."""
-    try:
-        tool.ToolSpec.model_validate(raw)
-    except ValidationError as error:
-        return {tuple(e["loc"]): _problem_from_pydantic(e).message for e in error.errors(include_url=False)}
-    return {}
+    return spec_errors(tool.ToolSpec, raw)
 
 
 def with_(**changes) -> dict:
@@ -166,10 +161,7 @@ def tools(draw) -> dict:
 
 
 def assert_no_drift(fields: dict, item: dict) -> None:
-    values, problems = tool.read(item)
-    assert problems == []
-    for facts in tool.FIELDS:
-        assert matches(fields[facts.name], values[facts.name]), facts.name
+    no_drift(tool.KIND, fields, item)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -217,10 +209,7 @@ def test_a_header_twice_on_the_platform_is_drift():
 @pytest.mark.parametrize("answer_field, value", [
     ("timeout", "10"), ("name", None), ("headers", "Authorization: x"), ("headers", [1]), ("schema", {"a": 1})])
 def test_an_unreadable_answer_is_a_read_problem_naming_the_field(answer_field, value):
-    item = emulated(tool.create_body(wanted(VALID)))
-    item[answer_field] = value
-    values, problems = tool.read(item)
-    assert [p.field for p in problems] == [answer_field] and answer_field not in values
+    assert_read_problem(tool.KIND, emulated(tool.create_body(wanted(VALID))), answer_field, value)
 
 
 def test_newer_platforms_extras_are_not_read_as_drift():
@@ -291,12 +280,6 @@ def test_the_editor_schema_speaks_the_platforms_words():
 
 # --- the endpoints, against the emulator over HTTP with a real client ---
 
-@pytest.fixture
-def client(platform):
-    notices: list[str] = []
-    with PlatformClient(platform.url, TOKEN, notify=notices.append) as client:
-        client.notices = notices
-        yield client
 
 
 def test_create_list_update_delete_over_http(client, platform):

@@ -1,11 +1,11 @@
-"""Reading the answers of the platform's kinds: lists come bare or as {"data": [...]}, one object bare or as
-{"data": {...}} (API.md "Other resource kinds"). An answer of any other shape is an error, never "empty"."""
+"""The calls and answers every kind shares: lists come bare or as {"data": [...]}, one object bare or as
+{"data": {...}} (API.md "Other resource kinds"); an answer of any other shape is an error, never "empty"."""
 from __future__ import annotations
 
 from typing import Any
 
 from ..client import UnknownOutcomeError, _short
-from ..errors import ApiError
+from ..errors import ApiError, NotFoundError
 
 
 def is_id(value: Any) -> bool:
@@ -31,6 +31,22 @@ def item_of(answer: Any, where: str, *, created: bool = False) -> dict[str, Any]
         return item
     text = f"{where}: the platform answered success without the object's id ({_short(_shape(answer))})"
     raise UnknownOutcomeError(text, status=200) if created else ApiError(text)
+
+
+def update(client, path: str, object_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """PUT path: the object the platform answers, or just its id when the answer holds none (the update
+    happened: a 2xx; the next read shows the result)."""
+    answer = client.request("PUT", path, json=body)
+    data = answer.get("data") if isinstance(answer, dict) else None
+    return data if isinstance(data, dict) else {"id": object_id}
+
+
+def delete(client, path: str) -> None:
+    """DELETE path; a 404 means already gone, which is what a delete wants."""
+    try:
+        client.request("DELETE", path)
+    except NotFoundError:
+        pass
 
 
 def _shape(value: Any) -> Any:

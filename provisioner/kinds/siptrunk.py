@@ -28,7 +28,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, WithJsonSchema, field_validator
 
-from ..errors import NotFoundError
+from . import answers
 from .answers import item_of, items_of
 from .base import E164, Endpoints, FieldFacts, Kind, ReadProblem, text
 
@@ -209,17 +209,12 @@ def create_trunk(client, body: dict[str, Any], parent=None) -> dict[str, Any]:
 
 
 def update_trunk(client, trunk_id: int, body: dict[str, Any], parent=None) -> dict[str, Any]:
-    answer = client.request("PUT", f"{TRUNKS}/{trunk_id}", json=body)
-    data = answer.get("data") if isinstance(answer, dict) else None
-    return data if isinstance(data, dict) else {"id": trunk_id}
+    return answers.update(client, f"{TRUNKS}/{trunk_id}", trunk_id, body)
 
 
 def delete_trunk(client, trunk_id: int, parent=None) -> None:
     """DELETE /user/phone-numbers/{id}: the number release endpoint. The graph calls `confirm_delete` first."""
-    try:
-        client.request("DELETE", f"{NUMBERS}/{trunk_id}")
-    except NotFoundError:
-        pass   # already gone
+    answers.delete(client, f"{NUMBERS}/{trunk_id}")
 
 
 def confirm_delete(client, trunk_id: int) -> bool:

@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, WithJsonSchema, field_validator
 
-from ..errors import ApiError, NotFoundError, RejectedError
+from ..errors import ApiError, RejectedError
+from . import answers
 from .answers import item_of, items_of
 from .base import UNKNOWN, Endpoints, FieldFacts, Kind, ReadProblem, text
 
@@ -280,17 +281,11 @@ def create_tool(client, body: dict[str, Any], parent=None) -> dict[str, Any]:
 
 
 def update_tool(client, tool_id: int, body: dict[str, Any], parent=None) -> dict[str, Any]:
-    answer = client.request("PUT", f"{PATH}/{tool_id}", json=body)
-    data = answer.get("data") if isinstance(answer, dict) else None
-    # The update happened (2xx); an answer without the tool only means the next read shows it.
-    return data if isinstance(data, dict) else {"id": tool_id}
+    return answers.update(client, f"{PATH}/{tool_id}", tool_id, body)
 
 
 def delete_tool(client, tool_id: int, parent=None) -> None:
-    try:
-        client.request("DELETE", f"{PATH}/{tool_id}")
-    except NotFoundError:
-        pass   # already gone: what a delete wants
+    answers.delete(client, f"{PATH}/{tool_id}")
 
 
 KIND = Kind(
