@@ -2,6 +2,8 @@
 problems as the manifest loader words them, and the no-false-drift check."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 from pydantic import BaseModel, ValidationError
 
@@ -45,3 +47,10 @@ def assert_read_problem(kind: Kind, item: dict, field: str, value) -> None:
     """An answer whose `field` holds `value` is a read problem naming that field, and nothing is read for it."""
     values, problems = kind.read({**item, field: value})
     assert [p.field for p in problems] == [field] and field not in values
+
+
+def changed(base: dict, **changes) -> dict:
+    """A copy of a raw spec with `changes` made; None leaves a field out (as does None in `base`)."""
+    raw = {key: copy.deepcopy(value) for key, value in base.items() if value is not None}
+    raw.update({key: value for key, value in changes.items() if value is not None})
+    return {key: value for key, value in raw.items() if changes.get(key, 0) is not None}

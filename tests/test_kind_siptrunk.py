@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from kind_support import assert_no_drift as no_drift, assert_read_problem, client, errors_of as spec_errors  # noqa: F401
+from kind_support import assert_no_drift as no_drift, assert_read_problem, changed, client, errors_of as spec_errors  # noqa: F401
 from provisioner.emulator.numbers import check_trunk, number_fields, trunk_shape
 from provisioner.errors import ApiError, NotFoundError, RejectedError
 from provisioner.kinds import siptrunk
@@ -35,13 +35,7 @@ EXTENSION = {**NUMBER, "sip_trunk_type": "extension", "phone_number": "1000", "i
 
 
 def with_(base: dict = NUMBER, **changes) -> dict:
-    raw = {k: v for k, v in json.loads(json.dumps(base)).items() if v is not None}
-    for key, value in changes.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
-    return raw
+    return changed(base, **changes)
 
 
 def errors_of(raw: dict) -> dict[tuple, str]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pydantic import ValidationError
 
-from kind_support import assert_no_drift as no_drift, assert_read_problem, client, errors_of as spec_errors  # noqa: F401
+from kind_support import assert_no_drift as no_drift, assert_read_problem, changed, client, errors_of as spec_errors  # noqa: F401
 from provisioner.client import PlatformClient
 from provisioner.emulator.tools import check as platform_check, read_shape
 from provisioner.errors import ApiError, RejectedError
@@ -34,13 +34,7 @@ def errors_of(raw: dict) -> dict[tuple, str]:
 
 
 def with_(**changes) -> dict:
-    raw = json.loads(json.dumps(VALID))
-    for key, value in changes.items():
-        if value is None:
-            raw.pop(key, None)
-        else:
-            raw[key] = value
-    return raw
+    return changed(VALID, **changes)
 
 
 def emulated(body: dict, existing: dict | None = None) -> dict:
