@@ -333,7 +333,7 @@ class PlatformClient:
                 raise ApiError(f"{where}: the platform answered {status} with a body that is not JSON "
                                f"({_short(raw)})", status=status)
             return body if body is not None else {}
-        message = body.get("message") if isinstance(body, dict) else None
+        message = _error_text(body)
         message = _short(message if isinstance(message, str) and message else raw.decode("utf-8", "replace")
                          or f"HTTP {status}", 200)
         if status == 401:
@@ -376,6 +376,17 @@ class PlatformClient:
 
 
 _NOT_JSON = object()
+
+
+def _error_text(body: Any) -> str | None:
+    """An error answer's text: `message`, else `error` (knowledge bases, phone numbers and SIP trunks answer
+    `{"error": ...}`, API.md "Other resource kinds")."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("message", "error"):
+        if isinstance(body.get(key), str) and body[key]:
+            return body[key]
+    return None
 
 
 def _wait_seconds(raw: Any) -> float | None:

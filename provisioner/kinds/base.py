@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from typing import Annotated, Any, Callable, Literal, Optional
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
+
+from ..redaction import digest, is_digest
 
 # The address of any managed object: `<kind>.<name>`. Assistants keep their bare name in state (stores written
 # before other kinds existed) and accept `assistant.<name>` wherever an address is taken.
@@ -59,6 +61,74 @@ class FieldFacts:
     default: Any = NO_DEFAULT    # the platform's documented default when the manifest leaves it out
     # Send only when its value changed since state recorded it (sip_password re-creates voice trunks).
     send_only_on_change: bool = False
+    # A sensitive mapping whose keys are not secret (a tool's header names): state keeps a digest per key
+    # (`hide`), and a change is shown by key only (`keyed_changes`), never by value.
+    keys_shown: bool = False
+
+
+def text(low: int = 0, high: Optional[int] = None) -> Any:
+    """A string of `low` to `high` characters, for kinds' spec models, whose message says both bounds (a bare
+    min_length reads "must not be empty" for a 3-character minimum)."""
+    def check(value: str) -> str:
+        if len(value) < low or (high is not None and len(value) > high):
+            bounds = f"{low}-{high} characters" if high is not None and low else (
+                f"at most {high} characters" if high is not None else f"at least {low} characters")
+            raise ValueError(f"must be {bounds} (it has {len(value)})")
+        return value
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={
+        key: bound for key, bound in (("minLength", low or None), ("maxLength", high)) if bound is not None})]
+
+
+class _Unknown:
+    """A value the platform did not show back (a header read without its `value`): never drift."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+def matches(wanted: Any, seen: Any) -> bool:
+    """Whether a read value agrees with the wanted one; UNKNOWN anywhere in `seen` agrees with anything there
+    (a read cannot show drift in what it does not show). Mappings compare by keys, lists by position."""
+    if seen is UNKNOWN:
+        return True
+    if isinstance(wanted, dict) and isinstance(seen, dict):
+        return wanted.keys() == seen.keys() and all(matches(wanted[k], seen[k]) for k in wanted)
+    if isinstance(wanted, list) and isinstance(seen, list):
+        return len(wanted) == len(seen) and all(matches(w, s) for w, s in zip(wanted, seen))
+    if isinstance(wanted, bool) or isinstance(seen, bool):  # True == 1 in Python, not on the wire
+        return type(wanted) is type(seen) and wanted == seen
+    return wanted == seen
+
+
+def hide(value: Any, facts: "FieldFacts") -> Any:
+    """What state and plan files keep of a sensitive field's value: a digest, per key for `keys_shown`."""
+    if not facts.sensitive or value is None or is_digest(value):
+        return value
+    if facts.keys_shown and isinstance(value, dict):
+        return {key: v if is_digest(v) else digest(v) for key, v in value.items()}
+    return digest(value)
+
+
+def keyed_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """A keys_shown mapping's change by key only: ["Authorization (changed)", "X-Trace (added)"]. Either side
+    may hold clear values or per-key digests (`hide`); UNKNOWN on either side is not a change."""
+    before, after = before or {}, after or {}
+
+    def fingerprint(value: Any) -> Any:
+        return value if value is UNKNOWN or is_digest(value) else digest(value)
+
+    lines = []
+    for key in sorted(before.keys() | after.keys(), key=str):
+        if key not in after:
+            lines.append(f"{key} (removed)")
+        elif key not in before:
+            lines.append(f"{key} (added)")
+        elif UNKNOWN not in (before[key], after[key]) and fingerprint(before[key]) != fingerprint(after[key]):
+            lines.append(f"{key} (changed)")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -140,6 +210,12 @@ class Kind:
     reference_only: bool = False
     # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)]
     check_graph: Optional[Callable[..., list[tuple[tuple, str]]]] = None
+    # The key under which the platform refuses two objects, for kinds without a unique name (a SIP trunk's phone
+    # number, username and address): (manifest-term fields, from a spec or from `read`) -> a hashable key, or
+    # None. Adoption and the recovery of a lost create match on it; None: match on `name_field`.
+    identity: Optional[Callable[[dict[str, Any]], Any]] = None
+    # Other kinds whose addresses a reference to this kind may name (a SIP trunk is a phone number).
+    accepts: tuple[str, ...] = ()
 
     @property
     def by_name(self) -> dict[str, FieldFacts]:
