@@ -37,10 +37,11 @@ import re
 import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
+                      model_validator)
 
 from ..client import UnknownOutcomeError
 from ..errors import ApiError, NotFoundError
@@ -59,6 +60,18 @@ PARENT_FIELD = "knowledgebase_id"
 
 # --- the manifest entry ---
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# The name and description of a knowledge base and of a document: the platform's ≤255 rules. An empty
+# description is stored as null by the platform (Laravel), so it is None here too: no false drift.
+Name = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_not_blank)]
+Description = Annotated[Optional[str], Field(max_length=255), AfterValidator(lambda value: value or None)]
+
+
 def check_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
@@ -72,9 +85,7 @@ def check_url(value: str) -> str:
 class Link(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    link: str
-
-    _check = field_validator("link")(lambda cls, value: check_url(value))
+    link: Annotated[str, AfterValidator(check_url)]
 
 
 class DocumentSpec(BaseModel):
@@ -82,9 +93,9 @@ class DocumentSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=255)
+    name: Name
     key: Optional[str] = None
-    description: Optional[str] = Field(None, max_length=255)
+    description: Description = None
     type: Literal["website", "pdf", "txt", "docx"]
     url: Optional[str] = None
     links: Optional[list[Link]] = Field(None, min_length=1)
@@ -93,18 +104,6 @@ class DocumentSpec(BaseModel):
 
     # The file's resolved path, when validated with the manifest's location.
     _path: Optional[Path] = PrivateAttr(None)
-
-    @field_validator("name")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("description")
-    @classmethod
-    def _blank_is_none(cls, value: Optional[str]) -> Optional[str]:
-        return value or None  # the platform stores an empty string as null (no false drift)
 
     @field_validator("key")
     @classmethod
@@ -271,11 +270,11 @@ def file_fingerprint(kind: str, path: str | os.PathLike) -> str:
 
 # --- the wire ---
 
-def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
-    """A platform document -> its shown fields (the content is not shown back)."""
+def read_named(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
+    """The name and description of a platform knowledge base or document (a null description as None)."""
     values: dict[str, Any] = {}
     problems: list[ReadProblem] = []
-    name, description, kind = item.get("name"), item.get("description"), item.get("type")
+    name, description = item.get("name"), item.get("description")
     if isinstance(name, str):
         values["name"] = name
     else:
@@ -284,6 +283,13 @@ def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
         values["description"] = description or None
     else:
         problems.append(ReadProblem("description", f"not a string: {description!r}"[:120]))
+    return values, problems
+
+
+def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
+    """A platform document -> its shown fields (the content is not shown back)."""
+    values, problems = read_named(item)
+    kind = item.get("type")
     if kind in TYPES:
         values["type"] = kind
     else:

@@ -19,13 +19,13 @@ address (a new document). Names, and the keys they give, are unique within the k
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import NotFoundError
 from .base import ChildNode, Endpoints, FieldFacts, Kind, ReadProblem
-from .document import DOCUMENT, DocumentSpec, answered_item, answered_items
+from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, answered_items, read_named
 
 PATH = "/user/knowledgebases"
 
@@ -33,21 +33,9 @@ PATH = "/user/knowledgebases"
 class KnowledgeBaseSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    name: str = Field(min_length=1, max_length=255)
-    description: Optional[str] = Field(None, max_length=255)
+    name: Name
+    description: Description = None
     documents: list[DocumentSpec] = Field(default_factory=list)
-
-    @field_validator("name")
-    @classmethod
-    def _named(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value
-
-    @field_validator("description")
-    @classmethod
-    def _blank_is_none(cls, value: Optional[str]) -> Optional[str]:
-        return value or None  # the platform stores an empty string as null (no false drift)
 
     @field_validator("documents")
     @classmethod
@@ -95,18 +83,7 @@ def expand_documents(knowledgebase: str, spec: KnowledgeBaseSpec) -> list[ChildN
 
 def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
     """A platform knowledge base -> its shown fields (status and counts are the platform's own)."""
-    values: dict[str, Any] = {}
-    problems: list[ReadProblem] = []
-    if isinstance(item.get("name"), str):
-        values["name"] = item["name"]
-    else:
-        problems.append(ReadProblem("name", f"not a string: {item.get('name')!r}"[:120]))
-    description = item.get("description")
-    if description is None or isinstance(description, str):
-        values["description"] = description or None
-    else:
-        problems.append(ReadProblem("description", f"not a string: {description!r}"[:120]))
-    return values, problems
+    return read_named(item)
 
 
 def create_body(fields: dict[str, Any]) -> dict[str, Any]:
