@@ -71,9 +71,14 @@ def test_a_name_without_letters_or_digits_needs_a_key():
     assert validate({"name": "A", "documents": [{**SITE, "name": "???", "key": "q"}]})
 
 
-def test_a_documents_error_points_at_its_entry():
+def test_a_documents_error_points_at_its_entry(repo):
     found = messages({"name": "A", "documents": [SITE, {"name": "B", "type": "website", "url": "nope"}]})
     assert found[0][0] == ("documents", 1, "url")
+    with pytest.raises(ValidationError) as caught:
+        validate({"name": "A", "documents": [SITE, {"name": "B", "type": "pdf", "file": "gone.pdf"}]},
+                 repo / "manifests")
+    assert [(e["loc"], "no such file" in e["msg"]) for e in caught.value.errors()] == [
+        (("documents", 1, "file"), True)]
 
 
 # --- expansion ---
