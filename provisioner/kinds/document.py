@@ -48,7 +48,6 @@ from ..errors import ApiError, NotFoundError
 from .base import MANIFEST_FILE, NAME, ROOT, Endpoints, FieldFacts, Kind, ReadProblem
 
 TYPES = ("website", "pdf", "txt", "docx")
-FILE_TYPES = ("pdf", "txt", "docx")
 MAX_FILE_BYTES = 20 * 1024 * 1024      # "at most 20 MB": the platform answers 422 beyond 20480 kilobytes
 DEFAULT_RELATIVE_LINKS_LIMIT = 10
 MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain",
