@@ -239,7 +239,7 @@ def test_a_changed_file_is_never_uploaded(platform, client, repo):
     assert len(platform.writes()) == before
 
 
-def test_a_knowledge_base_of_another_tenant_or_gone_answers_not_found(platform, client):
+def test_the_documents_of_a_missing_knowledge_base_answer_not_found(platform, client):
     with pytest.raises(ApiError, match="Knowledgebase not found"):
         DOCUMENT.endpoints.list(client, 999_999)
 
