@@ -20,6 +20,13 @@ one syntax for every kind:
 addresses (unknown, wrong kind, cycle) with file:line before any call; the
 graph resolves a reference to an id only once the referenced object exists
 (until then a plan shows `(known after apply)`).
+
+Validation context. The engine validates every spec with
+`spec_model.model_validate(raw, strict=True, context={MANIFEST_FILE: <the
+manifest's path>, ROOT: <the directory files must stay in; optional>})`, so
+that a spec whose fields name files (a knowledge base's documents) checks them
+offline (exist, regular, size, inside the repository) as field errors like any
+other. Specs of other kinds ignore the context.
 """
 from __future__ import annotations
 
@@ -35,6 +42,11 @@ from ..redaction import digest, is_digest
 # before other kinds existed) and accept `assistant.<name>` wherever an address is taken.
 NAME = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
 ADDRESS = re.compile(rf"(?P<kind>[a-z]+)\.(?P<name>{NAME})")
+# The address of an object declared inside another's manifest (a document in its knowledge base's
+# `spec.documents`): the parent's address, then the child's own name: `knowledgebase.faq.pricing-page`.
+CHILD_ADDRESS = re.compile(rf"(?P<kind>[a-z]+)\.(?P<parent>{NAME})\.(?P<name>{NAME})")
+MANIFEST_FILE = "manifest_file"   # validation context keys (above)
+ROOT = "root"
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -168,6 +180,18 @@ class ReadProblem:
 
 
 @dataclass(frozen=True)
+class ChildNode:
+    """An object declared inside another's manifest (a document in its knowledge base's `spec.documents`): its own
+    graph node of kind `kind`, created after its parent (which it depends on) and gone when its parent is deleted."""
+
+    kind: str                        # "document"
+    address: str                     # "knowledgebase.faq.pricing-page" (CHILD_ADDRESS)
+    parent: str                      # the parent's address: "knowledgebase.faq"
+    fields: dict[str, Any]           # manifest-term values, as the child kind's FieldFacts name them
+    path: tuple[str | int, ...] = () # where it is declared in the parent's manifest, for file:line: ("spec", "documents", 0)
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """How one kind is listed, created, updated and deleted. `parent` is the id of the owning object for kinds
     listed under another (a knowledge base's documents), else None. Each function uses the client's generic
@@ -216,6 +240,9 @@ class Kind:
     identity: Optional[Callable[[dict[str, Any]], Any]] = None
     # Other kinds whose addresses a reference to this kind may name (a SIP trunk is a phone number).
     accepts: tuple[str, ...] = ()
+    # Objects declared inside this kind's manifest that are graph nodes of their own (a knowledge base's
+    # documents): (metadata.name, validated spec) -> [ChildNode]. Pure: no platform call.
+    children: Optional[Callable[..., list[ChildNode]]] = None
 
     @property
     def by_name(self) -> dict[str, FieldFacts]:
