@@ -11,6 +11,7 @@ import time
 from importlib import resources
 
 import httpx
+import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -194,6 +195,23 @@ valid_specs = st.fixed_dictionaries(
         "phone_number_ids": st.lists(number_refs, max_size=4, unique_by=repr),
         "status": st.sampled_from(["started", "stopped"]),
     })
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs)
+def test_the_editor_schema_takes_every_valid_spec(spec):
+    jsonschema.validate(spec, KIND.spec_model.model_json_schema())
+
+
+@pytest.mark.parametrize("field, value", [
+    ("allowed_hours_start_time", "9:00"), ("allowed_days", ["Monday"]), ("assistant_id", "tool.x"),
+    ("assistant_id", "sales"), ("phone_number_ids", ["assistant.x"]), ("phone_number_ids", ["4155550100"]),
+    ("status", "running"), ("max_retries", 6),
+])
+def test_the_editor_schema_refuses_what_validation_refuses(field, value):
+    assert problems({**MINIMAL, field: value})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**MINIMAL, field: value}, KIND.spec_model.model_json_schema())
+
 
 RANGES = {"max_calls_in_parallel": (1, 10), "max_retries": (1, 5), "retry_interval": (10, 4320)}
 

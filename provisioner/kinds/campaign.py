@@ -28,13 +28,13 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo,
-                      field_validator)
+                      WithJsonSchema, field_validator)
 
 from ..client import UnknownOutcomeError
 from ..errors import ApiError, NotFoundError
 from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
-from .base import ADDRESS, Action, Endpoints, FieldFacts, Kind, ReadProblem, address_kinds, parse_reference
+from .base import ADDRESS, E164, NAME, Action, Endpoints, FieldFacts, Kind, ReadProblem, address_kinds, parse_reference
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PARALLEL_CALL_LIMIT = 10  # API.md: at most the plan's parallel-call limit, "up to 10"
@@ -107,9 +107,23 @@ def _distinct(value: list[Any]) -> list[Any]:
     return value
 
 
-Time = Annotated[Any, BeforeValidator(_time)]
-Day = Annotated[str, AfterValidator(_day)]
-NumberRef = Annotated[Any, AfterValidator(partial(_reference, "number"))]
+def _reference_schema(kind: str) -> dict[str, Any]:
+    """The editor schema of a reference value (the validators above say the rest, with file:line)."""
+    addresses = "|".join(address_kinds(kind))
+    syntaxes = [{"type": "string", "pattern": rf"^({addresses})\.{NAME}$"},
+                {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"],
+                 "additionalProperties": False},
+                {"type": "integer", "minimum": 1}]
+    if kind == "number":
+        syntaxes.append({"type": "string", "pattern": f"^{E164.pattern}$"})
+    return {"anyOf": syntaxes}
+
+
+Time = Annotated[Any, BeforeValidator(_time), WithJsonSchema({"type": "string", "pattern": f"^{_TIME.pattern}$"})]
+Day = Annotated[str, AfterValidator(_day), WithJsonSchema({"enum": list(DAYS)})]
+AssistantRef = Annotated[Any, AfterValidator(partial(_reference, "assistant")),
+                         WithJsonSchema(_reference_schema("assistant"))]
+NumberRef = Annotated[Any, AfterValidator(partial(_reference, "number")), WithJsonSchema(_reference_schema("number"))]
 
 
 class CampaignSpec(BaseModel):
@@ -118,7 +132,7 @@ class CampaignSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: Annotated[str, Field(min_length=1, max_length=255, description="The campaign's name on the platform.")]
-    assistant_id: Annotated[Any, AfterValidator(partial(_reference, "assistant")), Field(
+    assistant_id: Annotated[AssistantRef, Field(
         description="The outbound assistant that calls: \"assistant.NAME\", {name: ...} or an id (write-only).")]
     timezone: str | None = Field(None, description="An IANA time zone; default: the account's (write-only).")
     max_calls_in_parallel: Annotated[int, Field(ge=1, le=PARALLEL_CALL_LIMIT)] | None = Field(
