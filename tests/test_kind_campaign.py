@@ -59,6 +59,10 @@ def test_the_kind_is_a_campaign_with_no_update_every_setting_replaced_and_its_le
     assert set(SETTINGS) | {"status"} == {f.name for f in FIELDS} == set(KIND.spec_model.model_fields)
 
 
+def test_the_kind_stays_hashable_with_a_list_default_and_action_notes():
+    assert len({KIND, KIND}) == 1 and hash(KIND.facts("allowed_days")) == hash(KIND.facts("allowed_days"))
+
+
 def test_the_create_path_is_configurable_between_the_documented_spellings():
     assert check_create_path("/user/campaign") == "/user/campaign"
     with pytest.raises(ValueError, match="/user/campaigns, /user/campaign"):

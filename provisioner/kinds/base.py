@@ -56,7 +56,9 @@ class FieldFacts:
     replace: bool = False        # cannot be updated in place: a change replaces the object (new id)
     ref: Optional[str] = None    # the kind this field points at (its value is a Reference, or a list of them)
     many: bool = False           # a list of references (tool_ids, label_ids, phone_number_ids)
-    default: Any = NO_DEFAULT    # the platform's documented default when the manifest leaves it out
+    # the platform's documented default when the manifest leaves it out (may be a list: kept out of the hash, so a
+    # Kind stays hashable)
+    default: Any = field(default=NO_DEFAULT, hash=False)
     # Send only when its value changed since state recorded it (sip_password re-creates voice trunks).
     send_only_on_change: bool = False
 
@@ -141,7 +143,7 @@ class Action:
     # raises ApiError with a message that says why and what to do.
     run: Callable[..., Any]
     # action -> what it does in the world, for plans ("places real calls and spends the account's balance").
-    notes: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
