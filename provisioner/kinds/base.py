@@ -70,7 +70,9 @@ class FieldFacts:
     replace: bool = False        # cannot be updated in place: a change replaces the object (new id)
     ref: Optional[str] = None    # the kind this field points at (its value is a Reference, or a list of them)
     many: bool = False           # a list of references (tool_ids, label_ids, phone_number_ids)
-    default: Any = NO_DEFAULT    # the platform's documented default when the manifest leaves it out
+    # the platform's documented default when the manifest leaves it out (may be a list: kept out of the hash, so a
+    # Kind stays hashable)
+    default: Any = field(default=NO_DEFAULT, hash=False)
     # Send only when its value changed since state recorded it (sip_password re-creates voice trunks).
     send_only_on_change: bool = False
     # A sensitive mapping whose keys are not secret (a tool's header names): state keeps a digest per key
@@ -154,6 +156,16 @@ class Reference:
     number: Optional[str] = None    # an E.164 phone number (kind "number" only)
 
 
+# Which address kinds a reference of a kind accepts: a SIP trunk is a phone number (API.md), so a `number`
+# reference takes a `siptrunk.x` address; every other kind takes addresses of its own kind only.
+ADDRESS_KINDS: dict[str, tuple[str, ...]] = {"number": ("siptrunk",)}
+
+
+def address_kinds(kind: str) -> tuple[str, ...]:
+    """The kinds whose addresses a reference field of `kind` may hold."""
+    return ADDRESS_KINDS.get(kind, (kind,))
+
+
 def parse_reference(value: Any, kind: str) -> Reference | str:
     """A manifest value of a reference field -> Reference, or a message saying why it is not one."""
     if isinstance(value, bool):
@@ -168,7 +180,7 @@ def parse_reference(value: Any, kind: str) -> Reference | str:
         if ADDRESS.fullmatch(value):
             return Reference(kind, address=value)
     hint = " or an E.164 number (\"+14155550100\")" if kind == "number" else ""
-    return f"must be an address such as \"{kind}.my-name\", {{name: ...}}, an id{hint}"
+    return f"must be an address such as \"{address_kinds(kind)[0]}.my-name\", {{name: ...}}, an id{hint}"
 
 
 @dataclass(frozen=True)
@@ -210,6 +222,25 @@ class Endpoints:
 
 
 @dataclass(frozen=True)
+class Action:
+    """A field the platform changes through a call of its own, never through a create or update body: a
+    campaign's `status`, changed by start/stop. The planner compares such a field only through `plan` (never by
+    equality), never replaces the object for it, and runs the action after the object's create or replacement.
+    A field with an action and no default is unmanaged unless the manifest sets it."""
+
+    field: str
+    # (manifest value, the platform's value as `Kind.read` gives it, None for an object not created yet) ->
+    # the action to run ("start"), or None when there is nothing to do. Not called when the manifest leaves the
+    # field out, nor when the read reported a `ReadProblem` for it (nothing is decided from an unreadable value).
+    plan: Callable[[Any, Any], Optional[str]]
+    # (client, id, action) -> the field's new value in manifest terms (None: the answer did not say). A refusal
+    # raises ApiError with a message that says why and what to do.
+    run: Callable[..., Any]
+    # action -> what it does in the world, for plans ("places real calls and spends the account's balance").
+    notes: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
 class Kind:
     """One managed kind, as data."""
 
@@ -232,7 +263,10 @@ class Kind:
     parent_field: Optional[str] = None
     # Never created or deleted by the provisioner, only referenced (phone numbers).
     reference_only: bool = False
-    # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)]
+    # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)].
+    # `graph` maps each reference field of the spec to what it points at, as far as it is known: the referenced
+    # manifest's spec at validate time (the object is in the repository), else the platform's read-shape item at
+    # plan time; a list for a `many` field; a field whose target is not known yet is left out.
     check_graph: Optional[Callable[..., list[tuple[tuple, str]]]] = None
     # The key under which the platform refuses two objects, for kinds without a unique name (a SIP trunk's phone
     # number, username and address): (manifest-term fields, from a spec or from `read`) -> a hashable key, or
@@ -243,6 +277,8 @@ class Kind:
     # Objects declared inside this kind's manifest that are graph nodes of their own (a knowledge base's
     # documents): (metadata.name, validated spec) -> [ChildNode]. Pure: no platform call.
     children: Optional[Callable[..., list[ChildNode]]] = None
+    # Fields changed by an action of their own rather than a body (a campaign's start/stop): see `Action`.
+    actions: tuple[Action, ...] = ()
 
     @property
     def by_name(self) -> dict[str, FieldFacts]:
@@ -250,3 +286,7 @@ class Kind:
 
     def facts(self, name: str) -> FieldFacts:
         return self.by_name[name]
+
+    def action(self, name: str) -> Optional[Action]:
+        """The action that changes field `name`, or None for a field a body sets."""
+        return next((a for a in self.actions if a.field == name), None)
