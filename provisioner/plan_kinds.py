@@ -22,8 +22,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Problem
 from .graph import Graph, Use, uses
-from .kinds import ASSISTANT, KINDS
-from .kinds.base import NO_DEFAULT, FieldFacts, Kind, ReadProblem
+from .kinds import ASSISTANT, KINDS, kind_of_address
+from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide, keyed_changes, matches
+from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, StateSync
 from .planner import same
@@ -31,6 +32,7 @@ from .redaction import SENSITIVE, digest, digest_fields, is_digest
 from .state import Owner, ResourceState
 
 REF = "$ref"
+NUMBER = "number"
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 
@@ -81,8 +83,6 @@ def read_list(kind: Kind, items: Iterable[dict[str, Any]]) -> list[RemoteObject]
             if isinstance(item, dict) and isinstance(item.get("id"), int) and not isinstance(item.get("id"), bool)]
 
 
-def kind_of_address(address: str) -> str:
-    return address.split(".", 1)[0] if "." in address else ASSISTANT
 
 
 # --- which object each manifest is, before anything is decided ---
@@ -95,14 +95,18 @@ class Identities:
     ids: dict[str, int | None]
     unmanaged: dict[str, list[Any]]
     adopted: dict[str, Any] = field(default_factory=dict)  # address -> the unclaimed object it adopts
+    # "number" -> the account's numbers (GET /user/phone-numbers/all items), when the plan read them
+    numbers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # address -> (object, owner): the only objects of its name are managed by another workspace or project
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = field(default_factory=dict)
 
 
 def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
-             remote: Mapping[str, list[Any]], foreign: Mapping[tuple[str, int], Owner] | None = None) -> Identities:
+             remote: Mapping[str, list[Any]], foreign: Mapping[tuple[str, int], Owner] | None = None,
+             unread: frozenset[str] = frozenset()) -> Identities:
     """Which platform object each manifest is: its state entry's (if still there), else the one unclaimed
-    object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included)."""
+    object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included). `unread`: parents
+    whose children this plan did not list (reading.py): their children are taken to be as state says."""
     foreign = foreign or {}
     claimed: dict[str, set[int]] = {}
     for address, entry in state.items():
@@ -116,21 +120,39 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
     for manifest in manifests:
         entry = state.get(manifest.address)
-        if entry is not None and entry.id in live.get(manifest.kind, set()):
+        if entry is not None and (entry.id in live.get(manifest.kind, set())
+                                  or getattr(manifest, "parent", None) in unread):
             ids[manifest.address] = entry.id
             continue
-        namesakes = [r for r in unmanaged.get(manifest.kind, []) if r.name == manifest.platform_name]
+        namesakes = [r for r in unmanaged.get(manifest.kind, []) if same_object(manifest, r, ids)]
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
         elif not namesakes:
             elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in remote.get(manifest.kind, [])
-                         if r.name == manifest.platform_name and (manifest.kind, r.id) in foreign]
+                         if same_object(manifest, r, ids) and (manifest.kind, r.id) in foreign]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
     taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
+    numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
-                            for kind, objects in unmanaged.items()}, adopted, owned_elsewhere)
+                            for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,
+                      numbers=numbers)
+
+
+def same_object(manifest: Manifest, candidate: Any, ids: Mapping[str, int | None]) -> bool:
+    """Whether an unclaimed platform object is the one a manifest describes, for adoption and the recovery of a
+    lost create: same `Kind.identity` when the kind has one (a SIP trunk's number, username and address), else the
+    same name; for a child (a document), under the same parent only."""
+    kind = KINDS.get(manifest.kind)
+    if kind is not None and kind.parent_field:
+        parent_id = ids.get(getattr(manifest, "parent", ""))
+        if parent_id is None or candidate.fields.get(kind.parent_field) != parent_id:
+            return False
+    if kind is not None and kind.identity is not None:
+        key = kind.identity(manifest.fields)
+        return key is not None and key == kind.identity(candidate.fields)
+    return candidate.name == manifest.platform_name
 
 
 # --- references -> ids ---
@@ -141,8 +163,6 @@ class Resolver:
     graph: Graph
     # address -> True once a change this apply makes gives it a new id (a create or a replacement)
     renewed: set[str] = field(default_factory=set)
-    # Kind -> how its `{name: ...}` and number lookups read an object's name (numbers: their E.164 string).
-    number_field: str = "phone_number"
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -174,10 +194,13 @@ class Resolver:
             if target in self.renewed or known is None:
                 return marker(target), None
             return known, None
-        if reference.number is not None:
-            found = [r for r in self._objects(use.facts.ref)
-                     if getattr(r, "item", {}).get(self.number_field) == reference.number]
-            what = f"phone number {reference.number}"
+        if use.facts.ref == NUMBER:
+            # One lookup of numbers for every kind: kinds/number.resolve_number, over the account's numbers.
+            if NUMBER not in self.identities.numbers:
+                return None, ("cannot look up a phone number: this plan did not read the account's numbers; "
+                              "use an id")
+            found_id = resolve_number(reference, self.identities.numbers[NUMBER])
+            return (None, found_id) if isinstance(found_id, str) else (found_id, None)
         else:
             found = [r for r in self._objects(use.facts.ref) if r.name == reference.name]
             what = f"{_title(use.facts.ref)} named {reference.name!r}"
@@ -232,34 +255,66 @@ def record(manifest: Manifest, fields: dict[str, Any], remote_fields: dict[str, 
     kind = KINDS[manifest.kind]
     shown = {f.name for f in kind.fields if f.shown}
     return {
-        "spec": digest_fields(fields, manifest.sensitive),
+        "spec": hidden_fields(kind, fields, manifest.sensitive),
         "protect": manifest.protect,
         "sensitive": sorted(manifest.sensitive),
-        "remote": digest_fields({k: remote_fields[k] for k in sorted(remote_fields) if k in shown},
-                                manifest.sensitive),
+        "remote": hidden_fields(kind, {k: known(remote_fields[k], fields.get(k)) for k in sorted(remote_fields)
+                                       if k in shown}, manifest.sensitive),
         "source": manifest.document.file,
     }
 
 
+def hidden_fields(kind: Kind, fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
+    """What state and plan files keep: sensitive values as digests, per key for a `keys_shown` mapping (a tool's
+    header names stay readable, their values never)."""
+    hidden = set(sensitive)
+    facts = kind.by_name
+    return {k: hide(v, facts[k]) if k in facts and facts[k].sensitive else
+            (digest(v) if k in hidden and v is not None and not is_digest(v) else v) for k, v in fields.items()}
+
+
+def known(seen: Any, wanted: Any) -> Any:
+    """A read value with each UNKNOWN part (not shown back) replaced by the wanted one it agrees with: state never
+    holds UNKNOWN."""
+    if seen is UNKNOWN:
+        return wanted
+    if isinstance(seen, dict):
+        other = wanted if isinstance(wanted, dict) else {}
+        return {k: known(v, other.get(k)) for k, v in seen.items()}
+    if isinstance(seen, list):
+        other = wanted if isinstance(wanted, list) and len(wanted) == len(seen) else [None] * len(seen)
+        return [known(v, w) for v, w in zip(seen, other)]
+    return seen
+
+
 def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str],
                 entry: ResourceState | None, live: RemoteObject | None, adopt: RemoteObject | None) -> Change | None:
-    """The change of one object of a kind (None: nothing to do). `fields` are resolved (ids, markers)."""
+    """The change of one object of a kind (None: nothing to do). `fields` are resolved (ids, markers).
+
+    Hooks read from the kind's facts: a field with an `Action` (a campaign's status) is compared only through
+    `Action.plan` and never sent in a body; the actions planned ride on the change (`actions`, with their notes),
+    an update with an empty body when nothing else changes. A child's `parent_field` (a document's knowledge base)
+    is in every body, as an id or a marker: apply sends it in the path. Fields that are not facts (a document's
+    url, links or file) are passed through to a create's body."""
     kind = KINDS[manifest.kind]
     wanted = desired(kind, fields)
+    compared = {k: v for k, v in wanted.items() if kind.action(k) is None}
+    extra = {k: v for k, v in fields.items() if k not in kind.by_name}
     common = dict(kind=kind.name, location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
                   depends_on=depends_on)
     ready_step = kind.endpoints.readiness is not None  # a new object of this kind is waited for
-    if live is None and adopt is None:
+    current = live or adopt
+    if current is None:
         reason = f"id {entry.id} is gone from the platform (deleted outside the provisioner)" if entry else None
         changes = [_field_change(manifest, f, None, wanted[f.name], known=False)
                    for f in kind.fields if f.name in wanted and f.name in fields]
         return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=reason, fields=changes,
-                      body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
-                      wait=ready_step, **common)
-    current = live or adopt
+                      body={**extra, **compared}, record=record(manifest, wanted, _shown_fields(kind, wanted)),
+                      wait=ready_step, actions=planned_actions(kind, fields, None), **common)
+    actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
-    changes = _field_changes(manifest, kind, wanted, fields, last, current)
-    if not changes and live is not None:
+    changes = _field_changes(manifest, kind, compared, fields, last, current)
+    if not changes and not actions and live is not None:
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
         [c.field for c in changes] if kind.endpoints.update is None else [])
@@ -269,11 +324,19 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
                       reason=f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}",
-                      fields=changes, body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
+                      fields=changes, body={**extra, **compared},
+                      record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
-                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step, **common)
-    body = {c.field: wanted[c.field] for c in changes}
+                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step,
+                      # the new object starts as a new one does: its actions are planned against nothing
+                      actions=planned_actions(kind, fields, None), **common)
+    body = {c.field: compared[c.field] for c in changes}
+    if kind.parent_field and kind.parent_field in wanted:
+        body[kind.parent_field] = wanted[kind.parent_field]
+    changes += [_field_change(manifest, kind.facts(a["field"]), current.fields.get(a["field"]), a["value"])
+                for a in actions]
     after = {**current.fields, **{k: v for k, v in wanted.items() if k in current.fields}}
+    notes = "; ".join(f"{a['action']}: {a['note']}" for a in actions if a.get("note")) or None
     if live is None:
         reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one named "
                   f"{manifest.platform_name!r}: adopting it instead of creating a second")
@@ -281,9 +344,25 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
             reason = f"id {entry.id} is gone from the platform; adopting id {current.id}, the one named alike"
         return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id, reason=reason,
                       fields=changes, body=body, record=record(manifest, wanted, after),
-                      remote_fingerprint=current.fingerprint, **common)
+                      remote_fingerprint=current.fingerprint, actions=actions, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
-                  body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint, **common)
+                  body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint,
+                  reason=notes, actions=actions, **common)
+
+
+def planned_actions(kind: Kind, fields: dict[str, Any], current: "RemoteObject | None") -> list[dict[str, Any]]:
+    """The actions to run after the create, replacement or update, in order: `{"field", "action", "value",
+    "note"}` each. Only for fields the manifest sets, never from a value the read could not make sense of."""
+    found = []
+    unreadable = {p.field for p in current.problems} if current is not None else set()
+    for action in kind.actions:
+        if action.field not in fields or action.field in unreadable:
+            continue
+        planned = action.plan(fields[action.field], current.fields.get(action.field) if current else None)
+        if planned is not None:
+            found.append({"field": action.field, "action": planned, "value": fields[action.field],
+                          "note": action.notes.get(planned, "")})
+    return found
 
 
 def _shown_fields(kind: Kind, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -301,7 +380,7 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
         reset = last is not None and facts.name in last and facts.name not in fields
         if facts.shown and facts.name in current.fields:
             before = current.fields[facts.name]
-            if same(before, value):
+            if same(before, value) or matches(value, before):  # UNKNOWN (not shown back) is never drift
                 continue
             applied = last.get(facts.name, _default(facts)) if last is not None else None
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
@@ -332,12 +411,22 @@ def _same_recorded(recorded: Any, wanted: Any, hidden: bool) -> bool:
 def _field_change(manifest: Manifest, facts: FieldFacts, before: Any, after: Any, *, source: str = "platform",
                   known: bool = True, reset: bool = False, drift: bool = False) -> FieldChange:
     hidden = facts.name in manifest.sensitive
+    if hidden and facts.keys_shown and isinstance(after, dict):
+        # By key only, never a value: "(sensitive): Authorization (changed)"; before: its keys, values hidden.
+        keys = keyed_changes(before, after) if known and isinstance(before, dict) else \
+            [f"{key} (added)" for key in sorted(after)]
+        return FieldChange(facts.name, _keys_only(before), f"{SENSITIVE}: {', '.join(keys)}", source=source,
+                           before_known=known, reset=reset, drift=drift, sensitive=True)
 
     def shown(value: Any) -> Any:
         return SENSITIVE if hidden and value is not None else value
 
     return FieldChange(facts.name, shown(before), shown(after), source=source, before_known=known, reset=reset,
                        drift=drift, sensitive=hidden)
+
+
+def _keys_only(value: Any) -> Any:
+    return {key: SENSITIVE for key in value} if isinstance(value, dict) else (SENSITIVE if value is not None else None)
 
 
 def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str, ResourceState],

@@ -156,14 +156,12 @@ class Reference:
     number: Optional[str] = None    # an E.164 phone number (kind "number" only)
 
 
-# Which address kinds a reference of a kind accepts: a SIP trunk is a phone number (API.md), so a `number`
-# reference takes a `siptrunk.x` address; every other kind takes addresses of its own kind only.
-ADDRESS_KINDS: dict[str, tuple[str, ...]] = {"number": ("siptrunk",)}
-
-
 def address_kinds(kind: str) -> tuple[str, ...]:
-    """The kinds whose addresses a reference field of `kind` may hold."""
-    return ADDRESS_KINDS.get(kind, (kind,))
+    """The kinds whose addresses a reference field of `kind` may hold: derived from `Kind.accepts` by the registry
+    (kinds/__init__.address_targets), the one place that says a number reference may name a SIP trunk."""
+    from . import address_targets  # the registry imports this module: read it when asked
+
+    return address_targets(kind)
 
 
 def parse_reference(value: Any, kind: str) -> Reference | str:

@@ -34,6 +34,7 @@ from ..client import UnknownOutcomeError
 from ..errors import ApiError, NotFoundError
 from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
+from .number import KIND as NUMBER
 from .base import ADDRESS, E164, NAME, Action, Endpoints, FieldFacts, Kind, ReadProblem, address_kinds, parse_reference
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -109,7 +110,8 @@ def _distinct(value: list[Any]) -> list[Any]:
 
 def _reference_schema(kind: str) -> dict[str, Any]:
     """The editor schema of a reference value (the validators above say the rest, with file:line)."""
-    addresses = "|".join(address_kinds(kind))
+    # At import, before the registry exists: Kind.accepts read from the number kind itself.
+    addresses = "|".join(NUMBER.accepts if kind == NUMBER.name else (kind,))
     syntaxes = [{"type": "string", "pattern": rf"^({addresses})\.{NAME}$"},
                 {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"],
                  "additionalProperties": False},
