@@ -386,6 +386,10 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
             changes.append(_field_change(manifest, facts, before, value, reset=reset, drift=drift))
         elif last is None:
+            if facts.replace:
+                # Adopted or imported: unknowable, and it cannot be updated; replacing on a guess would lose the
+                # object (a campaign's leads, a document's index). Taken as the manifest says; state records it.
+                continue
             if facts.name in fields:  # adopted or imported: what the platform holds is unknowable; send it
                 changes.append(_field_change(manifest, facts, None, value, source="last-applied", known=False))
         else:
@@ -432,17 +436,22 @@ def _keys_only(value: Any) -> Any:
 def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str, ResourceState],
                remote: Mapping[str, list[RemoteObject]], *, destroy: bool = False,
                wanted: Callable[[str], bool] = lambda address: True,
-               left_alone: Mapping[str, str] | None = None) -> KindsPlan:
+               left_alone: Mapping[str, str] | None = None, unread: frozenset[str] = frozenset(),
+               assistants: Iterable[Any] = ()) -> KindsPlan:
     """The changes of every object of a registered kind: creates, updates, adoptions and replacements of the
     manifests (in the graph's order: a replaced object's referrers then wait for its new id), deletes and
-    forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only."""
+    forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only. Children of an
+    `unread` parent (their list was not read: nothing can have changed, reading.py) are left as they are.
+    `assistants`: the platform's, for the kinds' cross-object rules on references by id or name (check_graph)."""
     result = KindsPlan()
     identities = resolver.identities
     left_alone = {} if destroy else dict(left_alone or {})
     by_id = {kind: {r.id: r for r in objects} for kind, objects in remote.items()}
     by_address = {m.address: m for m in manifests}
+    items = {kind: {r.id: r.item for r in objects} for kind, objects in remote.items()}
+    items[ASSISTANT] = {r.id: r.item for r in assistants}
     for manifest in ([] if destroy else manifests):
-        if not wanted(manifest.address):
+        if not wanted(manifest.address) or getattr(manifest, "parent", None) in unread:
             continue
         entry = state.get(manifest.address)
         live = by_id.get(manifest.kind, {}).get(entry.id) if entry else None
@@ -461,6 +470,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                     manifest.location("spec", p.field), f"spec.{p.field}", manifest.address))
             continue
         fields, depends_on, problems = resolver.resolve(manifest)
+        problems += platform_rules(manifest, fields, items)
         if problems:
             result.problems += problems
             continue
@@ -474,7 +484,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                                                                    live.fields)))
     managed_now = set() if destroy else set(by_address)
     for address in sorted(state):
-        if address in managed_now or not wanted(address):
+        if address in managed_now or not wanted(address) or address.rsplit(".", 1)[0] in unread:
             continue
         if address in left_alone:
             result.left_alone.append({"address": address, "source": left_alone[address]})
@@ -498,9 +508,32 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                 "managing it)", manifest.location("metadata", "protect") if manifest else None, address=address))
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
-        result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
+        # A child is deleted under its parent: the parent's id rides in the body (apply puts it in the path).
+        parent = {kind.parent_field: live.fields.get(kind.parent_field)} if kind.parent_field else {}
+        result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why, body=parent,
                                      remote_fingerprint=live.fingerprint, kind=kind.name))
     return result
+
+
+def platform_rules(manifest: Manifest, fields: dict[str, Any], items: Mapping[str, Mapping[int, Any]]) -> list[Problem]:
+    """A kind's cross-object rules (`Kind.check_graph`) on the references that name no manifest of the repository
+    (ids, `{name: ...}`, numbers): checked here against the platform's items, as validation checked the others
+    against the manifests."""
+    kind = KINDS[manifest.kind]
+    if kind.check_graph is None:
+        return []
+    graph: dict[str, Any] = {}
+    for use in uses(manifest):
+        if use.target is not None:
+            continue  # a manifest of the repository: validation checked it
+        value = fields.get(use.facts.name)
+        if use.facts.many:
+            graph[use.facts.name] = [items.get(use.facts.ref, {}).get(v, v) if isinstance(v, int) else None
+                                     for v in value or []]
+        elif isinstance(value, int) and value in items.get(use.facts.ref, {}):
+            graph[use.facts.name] = items[use.facts.ref][value]
+    return [Problem(message, manifest.location("spec", *path), "spec." + ".".join(map(str, path)), manifest.address)
+            for path, message in kind.check_graph(manifest.spec, graph)]
 
 
 def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObject]],

@@ -19,7 +19,8 @@ from ..manifest import ADDRESS_PATTERN, Manifest
 from ..plan import Action, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
-from ..reading import assistants_of, begin_reading, catalogue_numbers, finish_reading, kinds_involved, needs_numbers
+from ..graph import expand
+from ..reading import assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, read_children
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
@@ -143,9 +144,12 @@ class Session:
         remote = self.remote(assistants if not destroy else [],
                              kinds=tuple(kinds_involved(read, self.state.resources)))
         objects = dict(self.objects)
-        if "number" not in objects and needs_numbers(read):
-            objects["number"] = catalogue_numbers(self._catalog.numbers)
-        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects),
+        # A knowledge base's documents: listed per knowledge base, only where something may have changed.
+        children, unread = children_to_read(expand(read), self.state.resources, objects)
+        if children:
+            with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
+                objects.update(read_children(self.client, children, pool))
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects, unread),
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
