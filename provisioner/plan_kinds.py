@@ -118,13 +118,18 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     adopted: dict[str, Any] = {}
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = {}
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
+    by_name = _by_name(unmanaged)  # a fleet that lost its state adopts thousands: no scan per manifest
     for manifest in manifests:
         entry = state.get(manifest.address)
         if entry is not None and (entry.id in live.get(manifest.kind, set())
                                   or getattr(manifest, "parent", None) in unread):
             ids[manifest.address] = entry.id
             continue
-        namesakes = [r for r in unmanaged.get(manifest.kind, []) if same_object(manifest, r, ids)]
+        kind = KINDS.get(manifest.kind)
+        if kind is not None and (kind.identity is not None or kind.parent_field):
+            namesakes = [r for r in unmanaged.get(manifest.kind, []) if same_object(manifest, r, ids)]
+        else:
+            namesakes = by_name.get(manifest.kind, {}).get(manifest.platform_name, [])
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
@@ -155,6 +160,16 @@ def same_object(manifest: Manifest, candidate: Any, ids: Mapping[str, int | None
     return candidate.name == manifest.platform_name
 
 
+def _by_name(objects: Mapping[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
+    """kind -> name -> the objects of that name."""
+    index: dict[str, dict[str, list[Any]]] = {}
+    for kind, listed in objects.items():
+        names = index.setdefault(kind, {})
+        for r in listed:
+            names.setdefault(r.name, []).append(r)
+    return index
+
+
 # --- references -> ids ---
 
 @dataclass
@@ -163,6 +178,7 @@ class Resolver:
     graph: Graph
     # address -> True once a change this apply makes gives it a new id (a create or a replacement)
     renewed: set[str] = field(default_factory=set)
+    _names: dict[str, dict[str, list[Any]]] | None = field(default=None, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -202,7 +218,9 @@ class Resolver:
             found_id = resolve_number(reference, self.identities.numbers[NUMBER])
             return (None, found_id) if isinstance(found_id, str) else (found_id, None)
         else:
-            found = [r for r in self._objects(use.facts.ref) if r.name == reference.name]
+            if self._names is None:
+                self._names = _by_name(self.identities.unmanaged)
+            found = list(self._names.get(use.facts.ref, {}).get(reference.name, []))
             what = f"{_title(use.facts.ref)} named {reference.name!r}"
         found = list({r.id: r for r in found}.values())
         if len(found) == 1:
@@ -474,6 +492,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         if problems:
             result.problems += problems
             continue
+        if live is not None:
+            result.notes += _unmanaged_notes(manifest, entry, fields)
         change = plan_object(manifest, fields, depends_on, entry, live, adopt)
         if change is not None:
             result.changes.append(change)
@@ -546,8 +566,8 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
         return Problem(message, manifest.location("spec", kind.name_field), f"spec.{kind.name_field}",
                        manifest.address)
 
-    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name
-                 and r in identities.unmanaged.get(manifest.kind, [])]
+    unclaimed = {r.id for r in identities.unmanaged.get(manifest.kind, [])}
+    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name and r.id in unclaimed]
     if len(namesakes) > 1:
         ids = ", ".join(str(r.id) for r in namesakes)
         return [at_name(f"the platform has {len(namesakes)} {kind.title}s named {manifest.platform_name!r} (ids "
@@ -558,6 +578,15 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
                     f"owner. Move it with `provisioner state rm {owner.address} --workspace {owner.workspace}` "
                     f"there, then `provisioner import {manifest.address} {other.id}` here")
             for other, owner in identities.owned_elsewhere.get(manifest.address, [])]
+
+
+def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> list[str]:
+    """Fields without a documented default that the manifest no longer sets: the platform keeps them."""
+    kind = KINDS[manifest.kind]
+    dropped = sorted(f.name for f in kind.fields
+                     if f.default is NO_DEFAULT and f.name in (entry.spec or {}) and f.name not in fields)
+    return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
+            f"its current value (set it to null to clear it)." for name in dropped]
 
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:

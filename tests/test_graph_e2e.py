@@ -169,3 +169,30 @@ def test_target_of_an_assistant_pulls_in_the_folder_it_needs(v2):
     assert [c["address"] for c in plan["changes"]] == ["label.vip"]
     bad = v2.run("plan", "--target", "folder.nope")
     assert bad.exit_code == 1 and "folder.nope" in bad.all
+
+
+def test_a_saved_graph_plan_shows_as_it_was_planned(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
+    v2.add("support", folder_id="folder.sales")
+    assert v2.run("plan", "--out", "graph.plan").exit_code == 0
+    shown = v2.run("show", "graph.plan")
+    assert shown.exit_code == 0, shown.all
+    assert '+ folder "sales" {' in shown.output and "folder_id       = (known after apply)" in shown.output
+    as_json = json.loads(v2.run("show", "--json", "graph.plan").output)
+    assert {c["kind"] for c in as_json["changes"]} == {"assistant", "folder"}
+    refused = v2.run("apply", "graph.plan")
+    assert refused.exit_code == 1 and "nothing was applied" in refused.all
+    assert v2.platform.http.get("/user/folders").json()["data"] == []
+
+
+def test_import_takes_assistant_prefix_and_refuses_other_kinds_for_now(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
+    v2.add("support")
+    made = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
+                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
+                              llm_model_id=11)
+    refused = v2.run("import", "folder.sales", str(made["id"]))
+    assert refused.exit_code == 1 and "imports assistants only" in refused.all
+    done = v2.run("import", "assistant.support", str(made["id"]))
+    assert done.exit_code == 0, done.all
+    assert "support" in v2.state()["resources"]

@@ -3,6 +3,7 @@ import json
 
 import click
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from provisioner.errors import PlanError
 from provisioner.kinds import KINDS
@@ -328,3 +329,85 @@ def test_an_adopted_object_that_differs_in_a_replace_field_is_replaced(load, gad
     live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
     [change] = plan_of(load(gadget(2)), State.new(), gadget=live).changes
     assert change.replace and change.remote_id == 5 and "adopted" in change.reason
+
+
+# --- property: any valid graph, planned then applied (simulated), plans no changes ---
+
+COLORS = st.sampled_from([None, "red", "blue"])
+
+
+@st.composite
+def graphs(draw):
+    folders = draw(st.dictionaries(st.sampled_from(["f0", "f1", "f2", "f3"]), COLORS, max_size=4))
+    labels = draw(st.dictionaries(st.sampled_from(["l0", "l1", "l2"]), COLORS, max_size=3))
+    assistants = {}
+    for name in draw(st.lists(st.sampled_from(["a0", "a1", "a2"]), unique=True, max_size=3)):
+        folder_ref = draw(st.sampled_from([None, *[f"folder.{f}" for f in folders]]))
+        label_refs = draw(st.lists(st.sampled_from([f"label.{x}" for x in labels]), unique=True)) if labels else []
+        assistants[name] = (folder_ref, label_refs)
+    # Objects already on the platform that nobody manages: some with a manifest's name (adopted), some not.
+    existing = draw(st.lists(st.sampled_from(["f0", "f1", "x9"]), unique=True))
+    return folders, labels, assistants, existing
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graphs())
+def test_any_graph_planned_and_applied_then_plans_no_changes(tmp_path_factory, case):
+    folders, labels, assistants, existing = case
+    documents = [folder(f, f.upper(), c) for f, c in folders.items()]
+    documents += [label(x, x.upper(), c) for x, c in labels.items()]
+    for name, (folder_ref, label_refs) in assistants.items():
+        spec = {"label_ids": label_refs} if label_refs else {}
+        if folder_ref:
+            spec["folder_id"] = folder_ref
+        documents.append(manifest_text(name, **spec))
+    if not documents:
+        return
+    path = tmp_path_factory.mktemp("g") / "m.yaml"
+    path.write_text("---\n".join(documents))
+    manifests = load_manifests([path], dialect="v2")
+    platform_folders = [(100 + i, n.upper(), None) for i, n in enumerate(existing)]
+    state = State.new()
+    first = plan_of(manifests, state, folder=objects("folder", *platform_folders))
+    created = [c for c in first.changes if c.action is Action.CREATE]
+    assert not any(c.kind == "folder" and c.assistant_name in {n for _, n, _ in platform_folders} for c in created)
+    ids = {}
+    for change in first.changes:
+        ids[change.address] = change.remote_id if change.remote_id is not None else 1000 + len(ids)
+        for address in {a for f in change.body.values() for a in _markers(f)}:
+            assert address in change.depends_on  # a value known after apply names what it waits for
+    for change in first.changes:
+        record = dict(change.record)
+        spec = {k: _substituted(v, ids) for k, v in (record.get("spec") or {}).items()}
+        recorded(state, change.address, ids[change.address], {**record, "spec": spec})
+    # The platform after the apply: what was sent, under the ids it got (and the untouched namesakes).
+    live_folders = {i: (i, n, None) for i, n, _ in platform_folders}
+    live_labels, live_assistants = {}, []
+    for m in manifests:
+        entry = state.resources[m.address]
+        if m.kind == "folder":
+            live_folders[entry.id] = (entry.id, m.spec.name, m.spec.color)
+        elif m.kind == "label":
+            live_labels[entry.id] = (entry.id, m.spec.name, m.spec.color)
+        else:
+            shown = {k: v for k, v in m.fields.items() if k not in ("folder_id", "label_ids")}
+            live_assistants.append(RemoteAssistant.from_item(item(shown, id=entry.id), LOOKUPS))
+    again = plan_of(manifests, state, live_assistants, folder=objects("folder", *live_folders.values()),
+                    label=objects("label", *live_labels.values()))
+    assert again.changes == [], [(c.address, c.action, [f.field for f in c.fields]) for c in again.changes]
+
+
+def _markers(value):
+    if isinstance(value, dict) and set(value) == {"$ref"}:
+        return [value["$ref"]]
+    return [a for v in value for a in _markers(v)] if isinstance(value, list) else []
+
+
+def test_a_field_without_default_left_out_is_no_longer_managed_and_says_so(load, gadgets):
+    state = State.new()
+    applied(load(gadget(1)), state, {"gadget.g": 5})
+    live = read_list(gadgets, [{"id": 5, "name": "G", "size": 1}])
+    dropped = "apiVersion: provisioner/v1\nkind: Gadget\nmetadata:\n  name: g\nspec:\n  name: G\n  token: s3cret-value\n"
+    plan = plan_of(load(dropped), state, gadget=live)
+    assert plan.changes == []
+    assert any("gadget.g: spec.size is no longer set, so it is no longer managed" in n for n in plan.notes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import ProvisionerError, StateError
+from ..graph import manifest_address
 from ..manifest import Manifest
 from ..planner import RemoteAssistant, remote_snapshot, same
 from ..state import DEFAULT_KIND, ResourceState
@@ -11,7 +12,11 @@ from .session import Session
 
 
 def import_assistant(session: Session, manifests: list[Manifest], address: str, remote_id: int) -> RemoteAssistant:
+    address = manifest_address(address)  # `assistant.support` is the assistant `support`
     by_address = {m.address: m for m in manifests}
+    if address in by_address and by_address[address].kind != DEFAULT_KIND:
+        raise ProvisionerError(f"{address!r} is a {by_address[address].kind}: this version imports assistants only; "
+                               "nothing was imported")
     if address not in by_address:
         raise ProvisionerError(f"no manifest has metadata.name {address!r}; write the manifest first, so the "
                                "next plan does not destroy what you import")
