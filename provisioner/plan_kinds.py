@@ -28,7 +28,7 @@ from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, StateSync
 from .planner import same
-from .redaction import SENSITIVE, digest, digest_fields, is_digest
+from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
 REF = "$ref"
@@ -326,9 +326,11 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         reason = f"id {entry.id} is gone from the platform (deleted outside the provisioner)" if entry else None
         changes = [_field_change(manifest, f, None, wanted[f.name], known=False)
                    for f in kind.fields if f.name in wanted and f.name in fields]
-        return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=reason, fields=changes,
-                      body={**extra, **compared}, record=record(manifest, wanted, _shown_fields(kind, wanted)),
-                      wait=ready_step, actions=planned_actions(kind, fields, None), **common)
+        actions = planned_actions(kind, fields, None)
+        return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=_with_notes(reason, actions),
+                      fields=changes, body={**extra, **compared},
+                      record=record(manifest, wanted, _shown_fields(kind, wanted)), wait=ready_step, actions=actions,
+                      **common)
     actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
     changes = _field_changes(manifest, kind, compared, fields, last, current)
@@ -340,32 +342,40 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         why = ", ".join(replace)
         lost = f"; {kind.replace_loses}" if kind.replace_loses else ""
         adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
+        renewed = planned_actions(kind, fields, None)
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
-                      reason=f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}",
+                      reason=_with_notes(f"{why} cannot be changed in place: the {kind.title}{adopted} is "
+                                         f"replaced{lost}", renewed),
                       fields=changes, body={**extra, **compared},
                       record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
                       replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step,
                       # the new object starts as a new one does: its actions are planned against nothing
-                      actions=planned_actions(kind, fields, None), **common)
+                      actions=renewed, **common)
     body = {c.field: compared[c.field] for c in changes}
     if kind.parent_field and kind.parent_field in wanted:
         body[kind.parent_field] = wanted[kind.parent_field]
     changes += [_field_change(manifest, kind.facts(a["field"]), current.fields.get(a["field"]), a["value"])
                 for a in actions]
     after = {**current.fields, **{k: v for k, v in wanted.items() if k in current.fields}}
-    notes = "; ".join(f"{a['action']}: {a['note']}" for a in actions if a.get("note")) or None
     if live is None:
         reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one named "
                   f"{manifest.platform_name!r}: adopting it instead of creating a second")
         if entry is not None:
             reason = f"id {entry.id} is gone from the platform; adopting id {current.id}, the one named alike"
-        return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id, reason=reason,
+        return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id,
+                      reason=_with_notes(reason, actions),
                       fields=changes, body=body, record=record(manifest, wanted, after),
                       remote_fingerprint=current.fingerprint, actions=actions, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
                   body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint,
-                  reason=notes, actions=actions, **common)
+                  reason=_with_notes(None, actions), actions=actions, **common)
+
+
+def _with_notes(reason: str | None, actions: list[dict[str, Any]]) -> str | None:
+    """The change's reason, then what each planned action does in the world ("then start: places real calls ...")."""
+    notes = [f"then {a['action']}: {a['note']}" if a.get("note") else f"then {a['action']}" for a in actions]
+    return "; ".join([reason] * bool(reason) + notes) or None
 
 
 def planned_actions(kind: Kind, fields: dict[str, Any], current: "RemoteObject | None") -> list[dict[str, Any]]:
@@ -422,9 +432,13 @@ def _default(facts: FieldFacts) -> Any:
 
 
 def _same_recorded(recorded: Any, wanted: Any, hidden: bool) -> bool:
-    """A value state recorded (a digest when sensitive) against a wanted one. A marker never equals an id."""
+    """A value state recorded (a digest when sensitive, a digest per key for a keys_shown mapping) against a wanted
+    one. A marker never equals an id."""
     if markers_in(wanted):
         return False
+    if hidden and isinstance(recorded, dict) and isinstance(wanted, dict) and recorded \
+            and all(is_digest(v) for v in recorded.values()):
+        return recorded == {k: v if is_digest(v) else digest(v) for k, v in wanted.items()}
     if hidden and is_digest(recorded) and wanted is not None:
         return recorded == digest(wanted)
     return same(recorded, wanted)
@@ -592,4 +606,5 @@ def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str,
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:
     wanted = desired(KINDS[manifest.kind], fields)
     return (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
-            or entry.spec != digest_fields(wanted, manifest.sensitive) or entry.source != manifest.document.file)
+            or entry.spec != hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive)
+            or entry.source != manifest.document.file)

@@ -27,7 +27,8 @@ def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]
 
 def begin_reading(client: Any, kinds: Iterable[str], pool: ThreadPoolExecutor) -> dict[str, Future]:
     """Start reading each kind's whole list (all pages) on `pool`."""
-    return {kind: pool.submit(KINDS[kind].endpoints.list, client, None) for kind in sorted(kinds)}
+    return {kind: pool.submit(KINDS[kind].endpoints.list, client, None) for kind in sorted(kinds)
+            if KINDS[kind].parent_field is None}  # children are listed per parent (read_children)
 
 
 def finish_reading(reads: Mapping[str, Future]) -> dict[str, list[RemoteObject]]:

@@ -318,7 +318,7 @@ def test_campaign_settings_change_shown_as_replacement_that_deletes_leads(tmp_pa
     assert change.action.value == "update" and not change.replace and change.body == {}
     assert change.actions == [{"field": "status", "action": "start", "value": "started",
                                "note": campaign.STATUS_ACTION.notes["start"]}]
-    assert "real calls" in change.reason
+    assert change.reason.startswith("then start: ") and "real calls" in change.reason
     # A setting changed: -/+ that deletes leads, the start planned again for the new campaign.
     path.write_text(campaign_manifest(assistant=41, extra="  status: started\n").replace("parallel: 2", "parallel: 3"))
     plan, _ = plan_graph(load_manifests([path]), state, Platform([assistant], {"campaign": [live]}))
@@ -354,3 +354,68 @@ def test_an_unknown_e164_number_is_a_plan_error_and_a_known_one_resolves(workspa
     workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155550100\"]\n"))
     change = changes_of(workspace)["campaign.winter"]
     assert change["body"]["phone_number_ids"] == [45]
+
+
+def test_siptrunk_no_change_after_adoption_and_a_new_password_is_sent_alone(workspace, client, rows):
+    created = siptrunk.KIND.endpoints.create(client, siptrunk.create_body(trunk_fields()), None)
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    adopted = changes_of(workspace)
+    assert adopted["siptrunk.office"]["action"] == "import"
+    import_all(rows, adopted)
+    assert PASSWORD not in json.dumps(rows["siptrunk.office"].spec)
+    assert "No changes." in workspace.run("plan").output
+    workspace.write("manifests/office.yaml", trunk_manifest(password=PASSWORD + "-new"))
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["action"] == "update" and change["remote_id"] == created["id"]
+    assert list(change["body"]) == ["sip_password"] and change["body"]["sip_password"].startswith("sha256:")
+    [field] = change["fields"]
+    assert field["source"] == "last-applied" and field["before"] == field["after"] == "(sensitive)"
+    text = workspace.run("plan").all
+    assert PASSWORD not in text and "sip_password" in text
+    # Another field changes: the password (unchanged) stays out of the body.
+    workspace.write("manifests/office.yaml", trunk_manifest(nickname="Front desk"))
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["body"] == {"nickname": "Front desk"}
+
+
+def test_campaign_adopted_no_change_then_a_setting_is_a_replacement_that_deletes_leads(workspace, client, rows):
+    workspace.add("caller", calls_direction="make")
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assistant_id = workspace.state()["resources"]["caller"]["id"]
+    created = campaign.KIND.endpoints.create(client, {"name": "Winter", "assistant_id": assistant_id,
+                                                      "max_calls_in_parallel": 2}, None)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: stopped\n"))
+    adopted = changes_of(workspace)
+    assert adopted["campaign.winter"]["action"] == "import" and adopted["campaign.winter"]["remote_id"] == created["id"]
+    assert not adopted["campaign.winter"]["replace"]  # its write-only settings are unknowable: never a guess
+    import_all(rows, adopted)
+    assert "No changes." in workspace.run("plan").output
+    # status started: an action with its note, no replacement
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: started\n"))
+    change = changes_of(workspace)["campaign.winter"]
+    assert change["action"] == "update" and change["body"] == {} and change["actions"][0]["action"] == "start"
+    assert "places real calls" in workspace.run("plan").output
+    # a setting: -/+ that deletes leads
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: stopped\n").replace(
+        "parallel: 2", "parallel: 3"))
+    change = changes_of(workspace)["campaign.winter"]
+    assert change["replace"] and change["replace_reason"] == "deletes leads"
+    text = workspace.run("plan").output
+    assert "-/+" in text and "deletes leads" in text
+
+
+def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(workspace, client, rows):
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
+    document.DOCUMENT.endpoints.create(client, {"name": "Pricing page", "type": "website",
+                                                "url": "https://example.com/pricing"}, kb["id"])
+    import_all(rows, changes_of(workspace))
+    workspace.write("manifests/faq.yaml", kb_manifest(url="https://example.com/prices"))
+    saved = workspace.root / "kb.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
+    result = workspace.run("apply", str(saved), "--auto-approve")
+    # This branch plans the graph; applying it is the walker's: refused before any write, never a crash.
+    assert result.exit_code == 1 and "Traceback" not in result.all
+    assert "stale" not in result.all, result.all
