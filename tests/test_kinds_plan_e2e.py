@@ -141,8 +141,12 @@ def test_tool_adopted_then_no_change_then_drift_and_a_header_change_by_name(work
     plan = plan_json(workspace)
     [headers] = [f for f in plan["changes"][0]["fields"] if f["field"] == "headers"]
     assert headers["sensitive"] and headers["after"] == "(sensitive): Authorization (changed)"
-    everything = text.all + json.dumps(plan) + workspace.run("plan", "--format", "markdown").all
+    saved = workspace.root / "header.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
+    everything = (text.all + json.dumps(plan) + workspace.run("plan", "--format", "markdown").all
+                  + saved.read_text())
     assert SECRET not in everything and "rotated" not in everything
+    assert "Authorization (changed)" in saved.read_text()
 
 
 # --- SIP trunks ---
@@ -419,3 +423,42 @@ def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(works
     # This branch plans the graph; applying it is the walker's: refused before any write, never a crash.
     assert result.exit_code == 1 and "Traceback" not in result.all
     assert "stale" not in result.all, result.all
+
+
+def counts(workspace):
+    return workspace.platform.admin.get("/_emulator/stats").json()["requests"]
+
+
+def test_numbers_are_read_only_when_a_reference_names_one_and_documents_only_when_needed(workspace, client, rows):
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.platform.admin.post("/_emulator/reset")
+    assert workspace.run("plan").exit_code == 0
+    assert not any("phone-numbers/all" in key for key in counts(workspace)), counts(workspace)
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155550100\"]\n"))
+    assert workspace.run("plan").exit_code == 0
+    assert any("phone-numbers/all" in key for key in counts(workspace)), counts(workspace)
+    # A knowledge base whose documents are as state recorded: its documents are not listed.
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
+    document.DOCUMENT.endpoints.create(client, {"name": "Pricing page", "type": "website",
+                                                "url": "https://example.com/pricing"}, kb["id"])
+    first = changes_of(workspace)
+    handbook = first["knowledgebase.faq.handbook"]
+    handbook_item = document.DOCUMENT.endpoints.create(client, {**handbook["body"], "knowledgebase_id": kb["id"],
+                                                                "file": str(workspace.root / "manifests" /
+                                                                            "handbook.txt")}, kb["id"])
+    import_all(rows, changes_of(workspace))
+    assert set(rows) >= {"knowledgebase.faq", "knowledgebase.faq.pricing", "knowledgebase.faq.handbook"}
+    for name in ("lookup", "winter", "caller"):
+        (workspace.root / "manifests" / f"{name}.yaml").unlink()
+    before = sum(n for key, n in counts(workspace).items() if "/documents" in key)
+    assert before > 0  # the adoption plans listed them
+    assert "No changes." in workspace.run("plan").output
+    assert sum(n for key, n in counts(workspace).items() if "/documents" in key) == before
+    # One deleted outside the provisioner: the count differs, the documents are listed, the create planned.
+    document.DOCUMENT.endpoints.delete(client, handbook_item["id"], kb["id"])
+    again = changes_of(workspace)
+    assert again["knowledgebase.faq.handbook"]["action"] == "create"
+    assert "gone from the platform" in again["knowledgebase.faq.handbook"]["reason"]
