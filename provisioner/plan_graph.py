@@ -48,7 +48,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         known = [*graph.manifests, *state.resources]
         raise PlanError([unknown_target_problem(t, known) for t in unknown])
     # --target pulls in what its objects need, as Terraform does.
-    wanted_set = graph.with_dependencies(targets) | set(targets) if targets else set()
+    # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
+    inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in set(targets)}
+    wanted_set = graph.with_dependencies([*targets, *inside]) | set(targets) if targets else set()
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

@@ -462,3 +462,13 @@ def test_numbers_are_read_only_when_a_reference_names_one_and_documents_only_whe
     again = changes_of(workspace)
     assert again["knowledgebase.faq.handbook"]["action"] == "create"
     assert "gone from the platform" in again["knowledgebase.faq.handbook"]["reason"]
+
+
+def test_targeting_a_knowledge_base_plans_its_documents_and_an_assistant_pulls_them_in(workspace):
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    planned = changes_of(workspace, "--target", "knowledgebase.faq")
+    assert set(planned) == {"knowledgebase.faq", "knowledgebase.faq.pricing", "knowledgebase.faq.handbook"}
+    only = changes_of(workspace, "--target", "knowledgebase.faq.pricing")
+    assert set(only) == {"knowledgebase.faq", "knowledgebase.faq.pricing"}
