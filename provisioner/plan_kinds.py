@@ -317,7 +317,10 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
     kind = KINDS[manifest.kind]
     wanted = desired(kind, fields)
     compared = {k: v for k, v in wanted.items() if kind.action(k) is None}
-    extra = {k: v for k, v in fields.items() if k not in kind.by_name}
+    # A child's node fields are what its create sends (a document's url, links or file): those that are not facts
+    # pass through. A manifest's own spec fields that are not facts declare other nodes (a knowledge base's
+    # documents) and are not sent.
+    extra = {k: v for k, v in fields.items() if k not in kind.by_name} if getattr(manifest, "parent", None) else {}
     common = dict(kind=kind.name, location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
                   depends_on=depends_on)
     ready_step = kind.endpoints.readiness is not None  # a new object of this kind is waited for

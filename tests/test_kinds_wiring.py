@@ -133,3 +133,15 @@ def test_validate_gives_file_line_and_field_for_every_new_kind(tmp_path):
     assert "trunk.yaml:11: spec.sip_calling_formats: unknown field" in out
     assert "campaign.yaml:7: spec.max_retries:" in out
     assert "pw-secret" not in out
+
+
+def test_a_knowledge_base_body_never_carries_its_documents_and_a_document_body_carries_its_url(tmp_path):
+    from provisioner.plan_graph import Platform, plan_graph
+    from provisioner.state import State
+
+    write(tmp_path, "hours.txt", "9-5")
+    plan, _ = plan_graph(load_manifests([write(tmp_path, "kb.yaml", KB)]), State.new(), Platform([], {}))
+    bodies = {c.address: c.body for c in plan.changes}
+    assert bodies["knowledgebase.faq"] == {"name": "FAQ", "description": None}
+    assert bodies["knowledgebase.faq.pricing-page"]["url"] == "https://example.com/pricing"
+    assert bodies["knowledgebase.faq.hours"]["file"].endswith("hours.txt")
