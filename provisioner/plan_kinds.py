@@ -362,8 +362,11 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                 for a in actions]
     after = {**current.fields, **{k: v for k, v in wanted.items() if k in current.fields}}
     if live is None:
-        reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one named "
-                  f"{manifest.platform_name!r}: adopting it instead of creating a second")
+        key = kind.identity(fields) if kind.identity is not None else None
+        which = f"that is {', '.join(map(str, key))}" if isinstance(key, tuple) else \
+            f"named {manifest.platform_name!r}"
+        reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one {which}: "
+                  "adopting it instead of creating a second")
         if entry is not None:
             reason = f"id {entry.id} is gone from the platform; adopting id {current.id}, the one named alike"
         return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id,

@@ -472,3 +472,12 @@ def test_targeting_a_knowledge_base_plans_its_documents_and_an_assistant_pulls_t
     assert set(planned) == {"knowledgebase.faq", "knowledgebase.faq.pricing", "knowledgebase.faq.handbook"}
     only = changes_of(workspace, "--target", "knowledgebase.faq.pricing")
     assert set(only) == {"knowledgebase.faq", "knowledgebase.faq.pricing"}
+
+
+def test_a_siptrunk_adopted_by_identity_says_so(workspace, client):
+    siptrunk.KIND.endpoints.create(client, siptrunk.create_body({**trunk_fields(), "nickname": "Renamed"}), None)
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["action"] == "import"
+    assert "exactly one that is +14155551234, office, sip.provider.com" in change["reason"]
+    assert [f["field"] for f in change["fields"] if f["field"] == "nickname"] == ["nickname"]
