@@ -222,18 +222,25 @@ class PlatformClient:
     # --- any kind (provisioner/kinds/) ---
 
     def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                idempotent: bool | None = None) -> Any:
+                idempotent: bool | None = None, files: dict | None = None, data: dict | None = None) -> Any:
         """One call to the platform for any kind, under the same rate budget, retries, deadline, size cap and
         answer checks as assistants; the parsed JSON answer. A POST is not idempotent unless said so: an unknown
-        outcome is never re-sent blindly (the caller looks for the object first)."""
+        outcome is never re-sent blindly (the caller looks for the object first).
+
+        `files` (with `data`, its form fields) sends a `multipart/form-data` body instead of JSON (a knowledge
+        base document's file): `{"file": (file name, bytes, media type)}`. Give bytes, not an open file, so that
+        a retry the rules allow (a 429, a connection that never opened) sends the same body again."""
         if idempotent is None:
             idempotent = method.upper() != "POST"
-        return self._request(method.upper(), path, json=json, params=params, idempotent=idempotent)
+        if (files is not None or data is not None) and json is not None:
+            raise ValueError("a request body is either JSON or a multipart form, not both")
+        form = (files, data) if files is not None or data is not None else None
+        return self._request(method.upper(), path, json=json, params=params, idempotent=idempotent, form=form)
 
     # --- transport ---
 
     def _request(self, method: str, path: str, *, json: Any = None, params: dict | None = None,
-                 idempotent: bool = True) -> Any:
+                 idempotent: bool = True, form: tuple[dict | None, dict | None] | None = None) -> Any:
         """One request, repeated while repeating is safe (`_retryable`) within --max-retries and --retry-max-time.
 
         A plain loop (it was a tenacity.Retrying per request: building one, with its per-attempt action list,
@@ -243,7 +250,7 @@ class PlatformClient:
         started = time.monotonic()
         while True:
             try:
-                return self._send_once(method, path, json, params)
+                return self._send_once(method, path, json, params, form)
             except Exception as error:
                 if not _retryable(error, idempotent):
                     raise
@@ -265,23 +272,26 @@ class PlatformClient:
     def pause(self, seconds: float) -> None:
         self._sleep(seconds)
 
-    def _send_once(self, method: str, path: str, json_body: Any, params: dict | None) -> Any:
+    def _send_once(self, method: str, path: str, json_body: Any, params: dict | None,
+                   form: tuple[dict | None, dict | None] | None = None) -> Any:
         self.budget.acquire()
         with self._count_lock:
             self.request_count += 1
         where = f"{method} {path}"
-        status, headers, raw = self._exchange(method, path, json_body, params, where)
+        status, headers, raw = self._exchange(method, path, json_body, params, where, form)
         self._obey_rate_headers(headers)
         return self._parse(where, status, headers, raw)
 
     def _exchange(self, method: str, path: str, json_body: Any, params: dict | None,
-                  where: str) -> tuple[int, httpx.Headers, bytes]:
-        """Send and read the whole answer within the deadline and the size cap."""
+                  where: str, form: tuple[dict | None, dict | None] | None = None) -> tuple[int, httpx.Headers, bytes]:
+        """Send and read the whole answer within the deadline and the size cap. `form`: (files, data) of a
+        multipart body, sent instead of JSON."""
         deadline = self._clock() + self.retry.timeout
         cap = self.limits.max_response_bytes
+        body = {"json": json_body} if form is None else {"files": form[0], "data": form[1]}
         try:
             with exchange_deadline(self.retry.timeout), \
-                    self._http.stream(method, path, json=json_body, params=params) as response:
+                    self._http.stream(method, path, params=params, **body) as response:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > cap:
                     raise ApiError(f"{where}: the answer would be {int(declared):,} bytes, more than the "
@@ -333,7 +343,7 @@ class PlatformClient:
                 raise ApiError(f"{where}: the platform answered {status} with a body that is not JSON "
                                f"({_short(raw)})", status=status)
             return body if body is not None else {}
-        message = body.get("message") if isinstance(body, dict) else None
+        message = _error_text(body)
         message = _short(message if isinstance(message, str) and message else raw.decode("utf-8", "replace")
                          or f"HTTP {status}", 200)
         if status == 401:
@@ -376,6 +386,17 @@ class PlatformClient:
 
 
 _NOT_JSON = object()
+
+
+def _error_text(body: Any) -> str | None:
+    """An error answer's text: `message`, else `error` (knowledge bases, phone numbers and SIP trunks answer
+    `{"error": ...}`, API.md "Other resource kinds")."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("message", "error"):
+        if isinstance(body.get(key), str) and body[key]:
+            return body[key]
+    return None
 
 
 def _wait_seconds(raw: Any) -> float | None:

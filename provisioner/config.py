@@ -78,6 +78,15 @@ def _url(value: Any) -> Any:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 RateLimit = Annotated[str, BeforeValidator(parse_rate_limit)]
+
+
+def _campaign_create_path(value: Any) -> str:
+    from .kinds.campaign import check_create_path
+
+    return check_create_path(value)
+
+
+CampaignCreatePath = Annotated[str, BeforeValidator(_campaign_create_path)]
 Url = Annotated[str, BeforeValidator(_url)]
 
 
@@ -100,6 +109,8 @@ class ConfigValues(BaseModel):
     lock_timeout: Duration | None = None
     parallelism: Annotated[int, Field(ge=1, le=256)] | None = None
     wait_timeout: Duration | None = None
+    # POST path of a campaign's create: /user/campaigns (the default) or /user/campaign (some white-labels)
+    campaign_create_path: CampaignCreatePath | None = None
     manifests: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
@@ -126,6 +137,7 @@ class Config:
     lock_timeout: float = 0.0
     parallelism: int = 10
     wait_timeout: float = 600.0  # how long apply waits for an object the platform processes (a document)
+    campaign_create_path: str = "/user/campaigns"
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
     config_file: str | None = None
     # Where each value came from: "--flag", "PROVISIONER_X" or "provisioner.yaml:3" (absent: the default).

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import Problem
-from .kinds import ASSISTANT, KINDS, address_targets, reference_facts
+from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
 from .manifest import Manifest
 
@@ -26,8 +26,50 @@ def manifest_address(address: str) -> str:
 
 
 def address_kind(address: str) -> str:
-    """`folder.sales` -> folder; a bare name (or `assistant.x`) is an assistant's."""
-    return address.split(".", 1)[0] if "." in address else ASSISTANT
+    """`folder.sales` -> folder; `knowledgebase.faq.pricing` -> document; a bare name (or `assistant.x`) is an
+    assistant's."""
+    return kind_of_address(address)
+
+
+@dataclass(frozen=True)
+class ChildManifest(Manifest):
+    """An object declared inside another's manifest (a knowledge base's document, `Kind.children`), as a manifest of
+    its own kind: its spec is its entry, its fields the child node's (what create sends, its parent's address in
+    `parent_field`), its locations those of its entry in the parent's file."""
+
+    prefix: tuple = ()          # where its entry is in the parent's document: ("spec", "documents", 0)
+    parent: str = ""            # the parent's address
+
+    def location(self, *path: str | int):
+        inner = path[1:] if path[:1] == ("spec",) else path
+        return self.document.locate(self.prefix + tuple(inner))
+
+
+def children_of(manifest: Manifest) -> list[Manifest]:
+    """The child manifests a manifest declares (none for most kinds). Pure: no platform call."""
+    kind = KINDS.get(manifest.kind)
+    if kind is None or kind.children is None:
+        return []
+    found = []
+    for node in kind.children(manifest.name, manifest.spec):
+        spec = _entry(manifest.spec, node.path[1:])
+        child = ChildManifest(node.address, spec, dict(manifest.labels), manifest.protect,
+                              frozenset(f.name for f in KINDS[node.kind].fields if f.sensitive), manifest.document,
+                              node.kind, prefix=tuple(node.path), parent=node.parent)
+        child.__dict__["fields"] = dict(node.fields)  # cached_property's slot: the node's own fields
+        found.append(child)
+    return found
+
+
+def _entry(spec, path: tuple) -> object:
+    for part in path:
+        spec = spec[part] if isinstance(part, int) else getattr(spec, part)
+    return spec
+
+
+def expand(manifests: Iterable[Manifest]) -> list[Manifest]:
+    """The manifests and every child they declare (each right after its parent)."""
+    return [m for parent in manifests for m in (parent, *children_of(parent))]
 
 
 @dataclass(frozen=True)
@@ -111,7 +153,7 @@ class Graph:
 
 def check(manifests: list[Manifest]) -> list[Problem]:
     """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
-    graph = Graph.of(manifests)
+    graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
     for address, manifest in sorted(graph.manifests.items()):
         for use in uses(manifest):
@@ -133,11 +175,27 @@ def check(manifests: list[Manifest]) -> list[Problem]:
                     f" (to use an object no manifest manages, write {{name: \"...\"}} or its id)",
                     where, use.field, address))
         checker = KINDS[manifest.kind].check_graph if manifest.kind in KINDS else None
-        for path, message in (checker(manifest.spec, graph) if checker else []):
+        for path, message in (checker(manifest.spec, targets_in(manifest, graph)) if checker else []):
             problems.append(Problem(message, manifest.location("spec", *path),
                                     "spec." + ".".join(map(str, path)), address))
     problems += _cycles(graph)
     return problems
+
+
+def targets_in(manifest: Manifest, graph: Graph) -> dict[str, object]:
+    """For `Kind.check_graph` at validate time: each reference field -> the spec of the manifest its address names
+    (a list for a `many` field, with None where an item is not an address of the repository); a field naming
+    nothing in the repository is left out (the plan checks it against the platform's item)."""
+    found: dict[str, object] = {}
+    for use in uses(manifest):
+        target = graph.manifests.get(use.target) if use.target else None
+        if use.facts.many:
+            value = manifest.fields.get(use.facts.name) or []
+            items = found.setdefault(use.facts.name, [None] * len(value))
+            items[use.path[1]] = target.spec if target else None
+        elif target is not None:
+            found[use.facts.name] = target.spec
+    return {k: v for k, v in found.items() if not (isinstance(v, list) and not any(x is not None for x in v))}
 
 
 def _cycles(graph: Graph) -> list[Problem]:

@@ -19,6 +19,7 @@ import yaml
 
 from .errors import Location, ManifestError, Problem
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
+from .kinds.base import MANIFEST_FILE
 from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, did_you_mean, secret_fields,
                    validate_model, validate_spec)
 
@@ -806,7 +807,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
         if kind == ASSISTANT:
             spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
         else:
-            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec)
+            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
         for p in spec_problems:
             message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
             problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),

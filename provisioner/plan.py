@@ -86,6 +86,9 @@ class Change:
     replace_reason: str | None = None
     # Apply waits for the object to be ready after creating it (a document being processed).
     wait: bool = False
+    # Actions to run after the create, replacement or update (kinds/base.Action: a campaign's start or stop), in
+    # order: {"field", "action", "value", "note"}. An update may carry only actions (an empty body: no update call).
+    actions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _count(changes: list[Change]) -> dict[str, int]:
@@ -261,7 +264,10 @@ def _field_names(kind: str) -> tuple[str, ...]:
     from .kinds import ASSISTANT, KINDS
     from .spec import CREATE_FIELDS
 
-    return CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
+    if kind == ASSISTANT:
+        return CREATE_FIELDS
+    # A child's body also carries its facts that are not manifest fields (a document's content, knowledgebase_id).
+    return (*KINDS[kind].spec_model.model_fields, *(f.name for f in KINDS[kind].fields))
 
 
 def _address(value: str) -> str:
@@ -321,6 +327,7 @@ class _ChangeFile(_Strict):
     replace: bool = False
     replace_reason: Optional[str] = None
     wait: bool = False
+    actions: list[dict[str, Any]] = Field(default_factory=list)
 
     _check_address = field_validator("address")(_address)
     _check_depends_on = field_validator("depends_on")(lambda value: [_address(a) for a in value])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .errors import PlanError, Problem
-from .graph import Graph, manifest_address
+from .graph import Graph, expand, manifest_address
 from .kinds import ASSISTANT
 from .manifest import Manifest
 from .plan import Action, Plan
@@ -26,6 +26,8 @@ class Platform:
 
     assistants: list[RemoteAssistant]
     objects: dict[str, list[RemoteObject]] = field(default_factory=dict)
+    # Parents (addresses) whose children this plan did not list (reading.py's rule): taken to be as state says.
+    unread: frozenset[str] = frozenset()
 
 
 def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, destroy: bool = False,
@@ -36,6 +38,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
     the store manages (never adopted here)."""
+    manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
     assistants = [m for m in manifests if m.kind == ASSISTANT]
     others = [m for m in manifests if m.kind != ASSISTANT]
@@ -45,7 +48,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         known = [*graph.manifests, *state.resources]
         raise PlanError([unknown_target_problem(t, known) for t in unknown])
     # --target pulls in what its objects need, as Terraform does.
-    wanted_set = graph.with_dependencies(targets) | set(targets) if targets else set()
+    # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
+    inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in set(targets)}
+    wanted_set = graph.with_dependencies([*targets, *inside]) | set(targets) if targets else set()
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set
@@ -53,11 +58,13 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     assistant_state = {a: e for a, e in state.resources.items() if kind_of_address(a) == ASSISTANT}
     kind_state = {a: e for a, e in state.resources.items() if kind_of_address(a) != ASSISTANT}
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
-                          {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})})
+                          {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
+                          platform.unread)
     resolver = Resolver(identities, graph)
     ordered = [graph.manifests[a] for a in graph.order()]
     kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,
-                       destroy=destroy, wanted=wanted, left_alone=left_alone)
+                       destroy=destroy, wanted=wanted, left_alone=left_alone, unread=platform.unread,
+                       assistants=platform.assistants)
     problems: list[Problem] = list(kinds.problems)
     resolved: list[Manifest] = []
     waits: dict[str, list[str]] = {}

@@ -22,15 +22,17 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Problem
 from .graph import Graph, Use, uses
-from .kinds import ASSISTANT, KINDS
-from .kinds.base import NO_DEFAULT, FieldFacts, Kind, ReadProblem
+from .kinds import ASSISTANT, KINDS, kind_of_address
+from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide, keyed_changes, matches
+from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, StateSync
 from .planner import same
-from .redaction import SENSITIVE, digest, digest_fields, is_digest
+from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
 REF = "$ref"
+NUMBER = "number"
 KNOWN_AFTER_APPLY = "(known after apply)"
 
 
@@ -81,8 +83,6 @@ def read_list(kind: Kind, items: Iterable[dict[str, Any]]) -> list[RemoteObject]
             if isinstance(item, dict) and isinstance(item.get("id"), int) and not isinstance(item.get("id"), bool)]
 
 
-def kind_of_address(address: str) -> str:
-    return address.split(".", 1)[0] if "." in address else ASSISTANT
 
 
 # --- which object each manifest is, before anything is decided ---
@@ -95,14 +95,18 @@ class Identities:
     ids: dict[str, int | None]
     unmanaged: dict[str, list[Any]]
     adopted: dict[str, Any] = field(default_factory=dict)  # address -> the unclaimed object it adopts
+    # "number" -> the account's numbers (GET /user/phone-numbers/all items), when the plan read them
+    numbers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # address -> (object, owner): the only objects of its name are managed by another workspace or project
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = field(default_factory=dict)
 
 
 def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
-             remote: Mapping[str, list[Any]], foreign: Mapping[tuple[str, int], Owner] | None = None) -> Identities:
+             remote: Mapping[str, list[Any]], foreign: Mapping[tuple[str, int], Owner] | None = None,
+             unread: frozenset[str] = frozenset()) -> Identities:
     """Which platform object each manifest is: its state entry's (if still there), else the one unclaimed
-    object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included)."""
+    object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included). `unread`: parents
+    whose children this plan did not list (reading.py): their children are taken to be as state says."""
     foreign = foreign or {}
     claimed: dict[str, set[int]] = {}
     for address, entry in state.items():
@@ -117,21 +121,43 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     by_name = _by_name(unmanaged)  # a fleet that lost its state adopts thousands: no scan per manifest
     for manifest in manifests:
         entry = state.get(manifest.address)
-        if entry is not None and entry.id in live.get(manifest.kind, set()):
+        if entry is not None and (entry.id in live.get(manifest.kind, set())
+                                  or getattr(manifest, "parent", None) in unread):
             ids[manifest.address] = entry.id
             continue
-        namesakes = by_name.get(manifest.kind, {}).get(manifest.platform_name, [])
+        kind = KINDS.get(manifest.kind)
+        if kind is not None and (kind.identity is not None or kind.parent_field):
+            namesakes = [r for r in unmanaged.get(manifest.kind, []) if same_object(manifest, r, ids)]
+        else:
+            namesakes = by_name.get(manifest.kind, {}).get(manifest.platform_name, [])
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
         elif not namesakes:
             elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in remote.get(manifest.kind, [])
-                         if r.name == manifest.platform_name and (manifest.kind, r.id) in foreign]
+                         if same_object(manifest, r, ids) and (manifest.kind, r.id) in foreign]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
     taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
+    numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
-                            for kind, objects in unmanaged.items()}, adopted, owned_elsewhere)
+                            for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,
+                      numbers=numbers)
+
+
+def same_object(manifest: Manifest, candidate: Any, ids: Mapping[str, int | None]) -> bool:
+    """Whether an unclaimed platform object is the one a manifest describes, for adoption and the recovery of a
+    lost create: same `Kind.identity` when the kind has one (a SIP trunk's number, username and address), else the
+    same name; for a child (a document), under the same parent only."""
+    kind = KINDS.get(manifest.kind)
+    if kind is not None and kind.parent_field:
+        parent_id = ids.get(getattr(manifest, "parent", ""))
+        if parent_id is None or candidate.fields.get(kind.parent_field) != parent_id:
+            return False
+    if kind is not None and kind.identity is not None:
+        key = kind.identity(manifest.fields)
+        return key is not None and key == kind.identity(candidate.fields)
+    return candidate.name == manifest.platform_name
 
 
 def _by_name(objects: Mapping[str, list[Any]]) -> dict[str, dict[str, list[Any]]]:
@@ -152,8 +178,6 @@ class Resolver:
     graph: Graph
     # address -> True once a change this apply makes gives it a new id (a create or a replacement)
     renewed: set[str] = field(default_factory=set)
-    # How a number lookup reads an object's E.164 string.
-    number_field: str = "phone_number"
     _names: dict[str, dict[str, list[Any]]] | None = field(default=None, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
@@ -186,10 +210,13 @@ class Resolver:
             if target in self.renewed or known is None:
                 return marker(target), None
             return known, None
-        if reference.number is not None:
-            found = [r for r in self._objects(use.facts.ref)
-                     if getattr(r, "item", {}).get(self.number_field) == reference.number]
-            what = f"phone number {reference.number}"
+        if use.facts.ref == NUMBER:
+            # One lookup of numbers for every kind: kinds/number.resolve_number, over the account's numbers.
+            if NUMBER not in self.identities.numbers:
+                return None, ("cannot look up a phone number: this plan did not read the account's numbers; "
+                              "use an id")
+            found_id = resolve_number(reference, self.identities.numbers[NUMBER])
+            return (None, found_id) if isinstance(found_id, str) else (found_id, None)
         else:
             if self._names is None:
                 self._names = _by_name(self.identities.unmanaged)
@@ -246,34 +273,71 @@ def record(manifest: Manifest, fields: dict[str, Any], remote_fields: dict[str, 
     kind = KINDS[manifest.kind]
     shown = {f.name for f in kind.fields if f.shown}
     return {
-        "spec": digest_fields(fields, manifest.sensitive),
+        "spec": hidden_fields(kind, fields, manifest.sensitive),
         "protect": manifest.protect,
         "sensitive": sorted(manifest.sensitive),
-        "remote": digest_fields({k: remote_fields[k] for k in sorted(remote_fields) if k in shown},
-                                manifest.sensitive),
+        "remote": hidden_fields(kind, {k: known(remote_fields[k], fields.get(k)) for k in sorted(remote_fields)
+                                       if k in shown}, manifest.sensitive),
         "source": manifest.document.file,
     }
 
 
+def hidden_fields(kind: Kind, fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
+    """What state and plan files keep: sensitive values as digests, per key for a `keys_shown` mapping (a tool's
+    header names stay readable, their values never)."""
+    hidden = set(sensitive)
+    facts = kind.by_name
+    return {k: hide(v, facts[k]) if k in facts and facts[k].sensitive else
+            (digest(v) if k in hidden and v is not None and not is_digest(v) else v) for k, v in fields.items()}
+
+
+def known(seen: Any, wanted: Any) -> Any:
+    """A read value with each UNKNOWN part (not shown back) replaced by the wanted one it agrees with: state never
+    holds UNKNOWN."""
+    if seen is UNKNOWN:
+        return wanted
+    if isinstance(seen, dict):
+        other = wanted if isinstance(wanted, dict) else {}
+        return {k: known(v, other.get(k)) for k, v in seen.items()}
+    if isinstance(seen, list):
+        other = wanted if isinstance(wanted, list) and len(wanted) == len(seen) else [None] * len(seen)
+        return [known(v, w) for v, w in zip(seen, other)]
+    return seen
+
+
 def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str],
                 entry: ResourceState | None, live: RemoteObject | None, adopt: RemoteObject | None) -> Change | None:
-    """The change of one object of a kind (None: nothing to do). `fields` are resolved (ids, markers)."""
+    """The change of one object of a kind (None: nothing to do). `fields` are resolved (ids, markers).
+
+    Hooks read from the kind's facts: a field with an `Action` (a campaign's status) is compared only through
+    `Action.plan` and never sent in a body; the actions planned ride on the change (`actions`, with their notes),
+    an update with an empty body when nothing else changes. A child's `parent_field` (a document's knowledge base)
+    is in every body, as an id or a marker: apply sends it in the path. Fields that are not facts (a document's
+    url, links or file) are passed through to a create's body."""
     kind = KINDS[manifest.kind]
     wanted = desired(kind, fields)
+    compared = {k: v for k, v in wanted.items() if kind.action(k) is None}
+    # A child's node fields are what its create sends (a document's url, links or file): those that are not facts
+    # pass through. A manifest's own spec fields that are not facts declare other nodes (a knowledge base's
+    # documents) and are not sent.
+    extra = {k: v for k, v in fields.items() if k not in kind.by_name} if getattr(manifest, "parent", None) else {}
     common = dict(kind=kind.name, location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
                   depends_on=depends_on)
     ready_step = kind.endpoints.readiness is not None  # a new object of this kind is waited for
-    if live is None and adopt is None:
+    current = live or adopt
+    if current is None:
         reason = f"id {entry.id} is gone from the platform (deleted outside the provisioner)" if entry else None
         changes = [_field_change(manifest, f, None, wanted[f.name], known=False)
                    for f in kind.fields if f.name in wanted and f.name in fields]
-        return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=reason, fields=changes,
-                      body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
-                      wait=ready_step, **common)
-    current = live or adopt
+        actions = planned_actions(kind, fields, None)
+        return Change(manifest.address, Action.CREATE, manifest.platform_name, reason=_with_notes(reason, actions),
+                      fields=changes, body={**extra, **compared},
+                      record=record(manifest, wanted, _shown_fields(kind, wanted)), wait=ready_step, actions=actions,
+                      **common)
+    actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
-    changes = _field_changes(manifest, kind, wanted, fields, last, current)
-    if not changes and live is not None:
+    changes = _field_changes(manifest, kind, compared, fields, last, current)
+    if not changes and not actions and live is not None:
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
         [c.field for c in changes] if kind.endpoints.update is None else [])
@@ -281,23 +345,58 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         why = ", ".join(replace)
         lost = f"; {kind.replace_loses}" if kind.replace_loses else ""
         adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
+        renewed = planned_actions(kind, fields, None)
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
-                      reason=f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}",
-                      fields=changes, body=dict(wanted), record=record(manifest, wanted, _shown_fields(kind, wanted)),
+                      reason=_with_notes(f"{why} cannot be changed in place: the {kind.title}{adopted} is "
+                                         f"replaced{lost}", renewed),
+                      fields=changes, body={**extra, **compared},
+                      record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
-                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step, **common)
-    body = {c.field: wanted[c.field] for c in changes}
+                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step,
+                      # the new object starts as a new one does: its actions are planned against nothing
+                      actions=renewed, **common)
+    body = {c.field: compared[c.field] for c in changes}
+    if kind.parent_field and kind.parent_field in wanted:
+        body[kind.parent_field] = wanted[kind.parent_field]
+    changes += [_field_change(manifest, kind.facts(a["field"]), current.fields.get(a["field"]), a["value"])
+                for a in actions]
     after = {**current.fields, **{k: v for k, v in wanted.items() if k in current.fields}}
     if live is None:
-        reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one named "
-                  f"{manifest.platform_name!r}: adopting it instead of creating a second")
+        key = kind.identity(fields) if kind.identity is not None else None
+        which = f"that is {', '.join(map(str, key))}" if isinstance(key, tuple) else \
+            f"named {manifest.platform_name!r}"
+        reason = (f"no {kind.title} in state for this manifest, and the platform has exactly one {which}: "
+                  "adopting it instead of creating a second")
         if entry is not None:
             reason = f"id {entry.id} is gone from the platform; adopting id {current.id}, the one named alike"
-        return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id, reason=reason,
+        return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id,
+                      reason=_with_notes(reason, actions),
                       fields=changes, body=body, record=record(manifest, wanted, after),
-                      remote_fingerprint=current.fingerprint, **common)
+                      remote_fingerprint=current.fingerprint, actions=actions, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
-                  body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint, **common)
+                  body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint,
+                  reason=_with_notes(None, actions), actions=actions, **common)
+
+
+def _with_notes(reason: str | None, actions: list[dict[str, Any]]) -> str | None:
+    """The change's reason, then what each planned action does in the world ("then start: places real calls ...")."""
+    notes = [f"then {a['action']}: {a['note']}" if a.get("note") else f"then {a['action']}" for a in actions]
+    return "; ".join([reason] * bool(reason) + notes) or None
+
+
+def planned_actions(kind: Kind, fields: dict[str, Any], current: "RemoteObject | None") -> list[dict[str, Any]]:
+    """The actions to run after the create, replacement or update, in order: `{"field", "action", "value",
+    "note"}` each. Only for fields the manifest sets, never from a value the read could not make sense of."""
+    found = []
+    unreadable = {p.field for p in current.problems} if current is not None else set()
+    for action in kind.actions:
+        if action.field not in fields or action.field in unreadable:
+            continue
+        planned = action.plan(fields[action.field], current.fields.get(action.field) if current else None)
+        if planned is not None:
+            found.append({"field": action.field, "action": planned, "value": fields[action.field],
+                          "note": action.notes.get(planned, "")})
+    return found
 
 
 def _shown_fields(kind: Kind, wanted: dict[str, Any]) -> dict[str, Any]:
@@ -315,12 +414,16 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
         reset = last is not None and facts.name in last and facts.name not in fields
         if facts.shown and facts.name in current.fields:
             before = current.fields[facts.name]
-            if same(before, value):
+            if same(before, value) or matches(value, before):  # UNKNOWN (not shown back) is never drift
                 continue
             applied = last.get(facts.name, _default(facts)) if last is not None else None
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
             changes.append(_field_change(manifest, facts, before, value, reset=reset, drift=drift))
         elif last is None:
+            if facts.replace:
+                # Adopted or imported: unknowable, and it cannot be updated; replacing on a guess would lose the
+                # object (a campaign's leads, a document's index). Taken as the manifest says; state records it.
+                continue
             if facts.name in fields:  # adopted or imported: what the platform holds is unknowable; send it
                 changes.append(_field_change(manifest, facts, None, value, source="last-applied", known=False))
         else:
@@ -335,9 +438,13 @@ def _default(facts: FieldFacts) -> Any:
 
 
 def _same_recorded(recorded: Any, wanted: Any, hidden: bool) -> bool:
-    """A value state recorded (a digest when sensitive) against a wanted one. A marker never equals an id."""
+    """A value state recorded (a digest when sensitive, a digest per key for a keys_shown mapping) against a wanted
+    one. A marker never equals an id."""
     if markers_in(wanted):
         return False
+    if hidden and isinstance(recorded, dict) and isinstance(wanted, dict) and recorded \
+            and all(is_digest(v) for v in recorded.values()):
+        return recorded == {k: v if is_digest(v) else digest(v) for k, v in wanted.items()}
     if hidden and is_digest(recorded) and wanted is not None:
         return recorded == digest(wanted)
     return same(recorded, wanted)
@@ -346,6 +453,12 @@ def _same_recorded(recorded: Any, wanted: Any, hidden: bool) -> bool:
 def _field_change(manifest: Manifest, facts: FieldFacts, before: Any, after: Any, *, source: str = "platform",
                   known: bool = True, reset: bool = False, drift: bool = False) -> FieldChange:
     hidden = facts.name in manifest.sensitive
+    if hidden and facts.keys_shown and isinstance(after, dict):
+        # By key only, never a value: "(sensitive): Authorization (changed)"; before: its keys, values hidden.
+        keys = keyed_changes(before, after) if known and isinstance(before, dict) else \
+            [f"{key} (added)" for key in sorted(after)]
+        return FieldChange(facts.name, _keys_only(before), f"{SENSITIVE}: {', '.join(keys)}", source=source,
+                           before_known=known, reset=reset, drift=drift, sensitive=True)
 
     def shown(value: Any) -> Any:
         return SENSITIVE if hidden and value is not None else value
@@ -354,20 +467,29 @@ def _field_change(manifest: Manifest, facts: FieldFacts, before: Any, after: Any
                        drift=drift, sensitive=hidden)
 
 
+def _keys_only(value: Any) -> Any:
+    return {key: SENSITIVE for key in value} if isinstance(value, dict) else (SENSITIVE if value is not None else None)
+
+
 def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str, ResourceState],
                remote: Mapping[str, list[RemoteObject]], *, destroy: bool = False,
                wanted: Callable[[str], bool] = lambda address: True,
-               left_alone: Mapping[str, str] | None = None) -> KindsPlan:
+               left_alone: Mapping[str, str] | None = None, unread: frozenset[str] = frozenset(),
+               assistants: Iterable[Any] = ()) -> KindsPlan:
     """The changes of every object of a registered kind: creates, updates, adoptions and replacements of the
     manifests (in the graph's order: a replaced object's referrers then wait for its new id), deletes and
-    forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only."""
+    forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only. Children of an
+    `unread` parent (their list was not read: nothing can have changed, reading.py) are left as they are.
+    `assistants`: the platform's, for the kinds' cross-object rules on references by id or name (check_graph)."""
     result = KindsPlan()
     identities = resolver.identities
     left_alone = {} if destroy else dict(left_alone or {})
     by_id = {kind: {r.id: r for r in objects} for kind, objects in remote.items()}
     by_address = {m.address: m for m in manifests}
+    items = {kind: {r.id: r.item for r in objects} for kind, objects in remote.items()}
+    items[ASSISTANT] = {r.id: r.item for r in assistants}
     for manifest in ([] if destroy else manifests):
-        if not wanted(manifest.address):
+        if not wanted(manifest.address) or getattr(manifest, "parent", None) in unread:
             continue
         entry = state.get(manifest.address)
         live = by_id.get(manifest.kind, {}).get(entry.id) if entry else None
@@ -386,6 +508,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                     manifest.location("spec", p.field), f"spec.{p.field}", manifest.address))
             continue
         fields, depends_on, problems = resolver.resolve(manifest)
+        problems += platform_rules(manifest, fields, items)
         if problems:
             result.problems += problems
             continue
@@ -401,7 +524,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                                                                    live.fields)))
     managed_now = set() if destroy else set(by_address)
     for address in sorted(state):
-        if address in managed_now or not wanted(address):
+        if address in managed_now or not wanted(address) or address.rsplit(".", 1)[0] in unread:
             continue
         if address in left_alone:
             result.left_alone.append({"address": address, "source": left_alone[address]})
@@ -426,9 +549,32 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                 "managing it)", manifest.location("metadata", "protect") if manifest else None, address=address))
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
-        result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
+        # A child is deleted under its parent: the parent's id rides in the body (apply puts it in the path).
+        parent = {kind.parent_field: live.fields.get(kind.parent_field)} if kind.parent_field else {}
+        result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why, body=parent,
                                      remote_fingerprint=live.fingerprint, kind=kind.name))
     return result
+
+
+def platform_rules(manifest: Manifest, fields: dict[str, Any], items: Mapping[str, Mapping[int, Any]]) -> list[Problem]:
+    """A kind's cross-object rules (`Kind.check_graph`) on the references that name no manifest of the repository
+    (ids, `{name: ...}`, numbers): checked here against the platform's items, as validation checked the others
+    against the manifests."""
+    kind = KINDS[manifest.kind]
+    if kind.check_graph is None:
+        return []
+    graph: dict[str, Any] = {}
+    for use in uses(manifest):
+        if use.target is not None:
+            continue  # a manifest of the repository: validation checked it
+        value = fields.get(use.facts.name)
+        if use.facts.many:
+            graph[use.facts.name] = [items.get(use.facts.ref, {}).get(v, v) if isinstance(v, int) else None
+                                     for v in value or []]
+        elif isinstance(value, int) and value in items.get(use.facts.ref, {}):
+            graph[use.facts.name] = items[use.facts.ref][value]
+    return [Problem(message, manifest.location("spec", *path), "spec." + ".".join(map(str, path)), manifest.address)
+            for path, message in kind.check_graph(manifest.spec, graph)]
 
 
 def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObject]],
@@ -467,4 +613,5 @@ def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str,
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:
     wanted = desired(KINDS[manifest.kind], fields)
     return (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
-            or entry.spec != digest_fields(wanted, manifest.sensitive) or entry.source != manifest.document.file)
+            or entry.spec != hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive)
+            or entry.source != manifest.document.file)

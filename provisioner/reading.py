@@ -1,8 +1,8 @@
 """Which lists of the platform a plan reads besides the assistants', and reading them: once each, concurrently.
 
 A plan reads the list of every kind its manifests and state hold, and of every kind a `{name: ...}` lookup
-or an E.164 number names. Phone numbers come from the `number` kind when one is registered, else from the
-catalogue's numbers list (references.Catalog), which assistants read anyway.
+or an E.164 number names (the account's numbers: kinds/number, read only then). Children (a knowledge base's
+documents) are listed per parent, and only where something may have changed (`children_to_read`).
 """
 from __future__ import annotations
 
@@ -14,11 +14,9 @@ from .kinds import ASSISTANT, KINDS
 from .manifest import Manifest
 from .plan_kinds import RemoteObject, kind_of_address, read_list
 
-NUMBER = "number"
-
-
 def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]) -> set[str]:
-    """The registered kinds whose list the plan needs."""
+    """The registered kinds whose list the plan needs: those of its manifests and state entries, and those a
+    lookup names (the account's numbers only when a reference names a number by E.164 string or name)."""
     wanted = {m.kind for m in manifests} | {kind_of_address(a) for a in state_addresses}
     for manifest in manifests:
         for use in uses(manifest):
@@ -27,26 +25,78 @@ def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]
     return {k for k in wanted if k in KINDS and KINDS[k].parent_field is None}
 
 
-def needs_numbers(manifests: Iterable[Manifest]) -> bool:
-    """Whether a reference names a phone number by its E.164 string or by name."""
-    return any(u.facts.ref == NUMBER and (u.reference.number or u.reference.name)
-               for m in manifests for u in uses(m))
-
-
 def begin_reading(client: Any, kinds: Iterable[str], pool: ThreadPoolExecutor) -> dict[str, Future]:
     """Start reading each kind's whole list (all pages) on `pool`."""
-    return {kind: pool.submit(KINDS[kind].endpoints.list, client, None) for kind in sorted(kinds)}
+    return {kind: pool.submit(KINDS[kind].endpoints.list, client, None) for kind in sorted(kinds)
+            if KINDS[kind].parent_field is None}  # children are listed per parent (read_children)
 
 
 def finish_reading(reads: Mapping[str, Future]) -> dict[str, list[RemoteObject]]:
     return {kind: read_list(KINDS[kind], future.result()) for kind, future in reads.items()}
 
 
-def catalogue_numbers(numbers: list[dict[str, Any]] | None) -> list[RemoteObject]:
-    """The catalogue's numbers as objects of kind `number` (their name: the E.164 string)."""
-    return [RemoteObject(NUMBER, n["id"], str(n.get("phone_number", "")), {}, n) for n in numbers or []
-            if isinstance(n, dict) and isinstance(n.get("id"), int) and not isinstance(n.get("id"), bool)]
-
-
 def assistants_of(manifests: Iterable[Manifest]) -> list[Manifest]:
     return [m for m in manifests if m.kind == ASSISTANT]
+
+
+# --- children (a knowledge base's documents): listed per parent, and only when something may have changed ---
+
+def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
+                     objects: Mapping[str, list[RemoteObject]]) -> tuple[dict[str, tuple[str, int]], frozenset[str]]:
+    """Which parents' children a plan lists: {parent address: (child kind, parent id)}, and the parents it does not
+    (`unread`: their children are taken to be as state says). A no-change plan of a fleet of knowledge bases must
+    not cost one request per knowledge base, so a parent's documents are listed only when the parent exists on the
+    platform and one of these holds (docs/graph.md):
+
+    - a child manifest has no state entry, or a child state entry has no manifest (created, removed, adopted);
+    - a child's fields differ from what state recorded (a change is planned: its platform view is needed);
+    - the parent's list item counts its children (`documents_count`) differently from state's entries under it
+      (a document deleted or added outside the provisioner);
+    - the parent itself is not in state (adopted: its children may be there to adopt too).
+
+    `manifests` are expanded (graph.expand: children included)."""
+    from .plan_kinds import hidden_fields, identify, desired
+
+    child_kinds = {KINDS[k].facts(KINDS[k].parent_field).ref: KINDS[k] for k in KINDS if KINDS[k].parent_field}
+    if not child_kinds:
+        return {}, frozenset()
+    ids = identify([m for m in manifests if m.kind in child_kinds], state, objects).ids
+    items = {kind: {r.id: r.item for r in objects.get(kind, [])} for kind in child_kinds}
+    parents = {m.address: m.kind for m in manifests if m.kind in child_kinds}
+    parents.update({a: kind_of_address(a) for a in state if kind_of_address(a) in child_kinds})
+    children = {m.address: m for m in manifests if getattr(m, "parent", None) in parents}
+    read: dict[str, tuple[str, int]] = {}
+    unread: set[str] = set()
+    for parent, parent_kind in sorted(parents.items()):
+        child = child_kinds[parent_kind]
+        parent_id = ids.get(parent) if parent in ids else (state[parent].id if parent in state and
+                                                           state[parent].id in items[parent_kind] else None)
+        if parent_id is None:
+            continue  # created by this apply (or gone): nothing to list
+        mine = {a: m for a, m in children.items() if m.parent == parent}
+        recorded = {a: e for a, e in state.items() if a.rsplit(".", 1)[0] == parent and a.count(".") == 2}
+        count = items[parent_kind].get(parent_id, {}).get(f"{child.name}s_count")
+
+        def differs(address: str) -> bool:
+            fields = {**mine[address].fields, child.parent_field: parent_id}
+            spec = recorded[address].spec
+            return spec is None or spec != hidden_fields(child, desired(child, fields), mine[address].sensitive)
+
+        if (parent not in state or set(mine) != set(recorded) or any(differs(a) for a in mine)
+                or (isinstance(count, int) and count != len(recorded))):
+            read[parent] = (child.name, parent_id)
+        else:
+            unread.add(parent)
+    return read, frozenset(unread)
+
+
+def read_children(client: Any, wanted: Mapping[str, tuple[str, int]], pool: ThreadPoolExecutor) -> dict[str, list[RemoteObject]]:
+    """Each parent's children, listed concurrently, as objects whose `parent_field` holds the parent's id."""
+    futures = {parent: (kind, parent_id, pool.submit(KINDS[kind].endpoints.list, client, parent_id))
+               for parent, (kind, parent_id) in sorted(wanted.items())}
+    found: dict[str, list[RemoteObject]] = {}
+    for parent, (kind, parent_id, future) in futures.items():
+        for obj in read_list(KINDS[kind], future.result()):
+            obj.fields[KINDS[kind].parent_field] = parent_id
+            found.setdefault(kind, []).append(obj)
+    return found

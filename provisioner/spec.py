@@ -297,10 +297,12 @@ def validate_spec(data: Any, *, dialect: str = DEFAULT_DIALECT) -> tuple[Assista
     return (None, problems) if problems else (spec, [])
 
 
-def validate_model(model: type[BaseModel], data: Any) -> tuple[BaseModel | None, list[FieldProblem]]:
-    """Check another kind's spec against its strict model: every problem, in the assistant's messages."""
+def validate_model(model: type[BaseModel], data: Any,
+                   context: dict[str, Any] | None = None) -> tuple[BaseModel | None, list[FieldProblem]]:
+    """Check another kind's spec against its strict model: every problem, in the assistant's messages. `context`:
+    the manifest's file (kinds/base.MANIFEST_FILE, ROOT), for specs that name files (a knowledge base's documents)."""
     try:
-        return model.model_validate(data, strict=True), []
+        return model.model_validate(data, strict=True, context=context), []
     except ValidationError as error:
         return None, [_problem_from_pydantic(e, model) for e in error.errors(include_url=False)]
 

@@ -193,3 +193,28 @@ def test_the_state_and_workspace_commands_read_the_configuration_file_like_plan_
     monkeypatch.delenv("PROVISIONER_PROJECT")
     # A flag still wins over the file.
     assert workspace.run("state", "list", "--state", "state/other.db", "--workspace", "default").output.strip() == ""
+
+
+def test_campaign_create_path_from_flag_environment_or_file_and_checked(tmp_path):
+    assert resolve_config(cwd=tmp_path, environ={}).campaign_create_path == "/user/campaigns"
+    (tmp_path / "provisioner.yaml").write_text("campaign_create_path: /user/campaign\n")
+    assert resolve_config(cwd=tmp_path, environ={}).campaign_create_path == "/user/campaign"
+    environ = {"PROVISIONER_CAMPAIGN_CREATE_PATH": "/user/campaigns"}
+    assert resolve_config(cwd=tmp_path, environ=environ).campaign_create_path == "/user/campaigns"
+    assert resolve_config({"campaign_create_path": "/user/campaign"}, cwd=tmp_path,
+                          environ=environ).campaign_create_path == "/user/campaign"
+    (tmp_path / "provisioner.yaml").write_text("campaign_create_path: /user/campaignz\n")
+    with pytest.raises(ConfigError, match=r"provisioner.yaml:1.*campaign create path must be one of"):
+        resolve_config(cwd=tmp_path, environ={})
+
+
+def test_the_configured_campaign_create_path_is_the_one_the_campaign_kind_creates_through(tmp_path):
+    from provisioner.kinds import KINDS
+    from provisioner.workflow.settings import Settings
+
+    try:
+        Settings.from_config(resolve_config({"campaign_create_path": "/user/campaign"}, cwd=tmp_path, environ={}))
+        assert KINDS["campaign"].endpoints.create.keywords == {"path": "/user/campaign"}
+    finally:
+        Settings.from_config(resolve_config(cwd=tmp_path, environ={}))
+    assert KINDS["campaign"].endpoints.create.keywords == {"path": "/user/campaigns"}

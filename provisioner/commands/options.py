@@ -120,6 +120,10 @@ def platform_options(command: Callable) -> Callable:
                      help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
                           "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),
         dialect_option,
+        click.option("--campaign-create-path", default=None,
+                     help="POST path of a campaign's create: /user/campaigns (default) or /user/campaign (some "
+                          "white-labels) [env PROVISIONER_CAMPAIGN_CREATE_PATH; provisioner.yaml "
+                          "campaign_create_path]."),
         click.option("--insecure-http", is_flag=True,
                      help="Allow a plain http:// --api-url to another machine (the token then travels unencrypted)."),
     ]

@@ -91,7 +91,8 @@ def _ips(value, key, errors):
 
 TRUNK_RULES = {
     "sip_trunk_type": (one_of("extension", "number"), True),
-    "phone_number": (string(15, 1), True),
+    # Its form depends on sip_trunk_type (check_trunk): an extension 1-15 characters, a number E.164.
+    "phone_number": (string(), True),
     "nickname": (string(50), False),
     "sip_username": (string(128, 3), True),
     "sip_password": (_password, True),
@@ -103,7 +104,8 @@ TRUNK_RULES = {
     "country_code": (string(2, 2, r"[A-Z]{2}"), False),
     "outbound_proxy": (boolean, False),
 }
-UPDATE_RULES = {k: v for k, v in TRUNK_RULES.items() if k != "sip_trunk_type"}
+# Update documents only "1-15 characters" for phone_number.
+UPDATE_RULES = {**{k: v for k, v in TRUNK_RULES.items() if k != "sip_trunk_type"}, "phone_number": (string(15, 1), True)}
 # Which voice trunks a changed field re-creates.
 REBUILDS = {"sip_username": ("inbound", "outbound"), "sip_password": ("inbound", "outbound"),
             "phone_number": ("inbound", "outbound"), "sip_address": ("outbound",), "outbound_proxy": ("outbound",),
@@ -118,9 +120,12 @@ def check_trunk(body, existing: dict | None) -> tuple[dict | None, Errors]:
     """A trunk's next fields, or errors (also used on the catalogue's initial trunks)."""
     creating = existing is None
     values, errors = check_fields(body, TRUNK_RULES if creating else UPDATE_RULES, creating)
-    if creating and values.get("sip_trunk_type") == "number" and "phone_number" in values and \
-            not re.fullmatch(E164, values["phone_number"]):
-        add(errors, "phone_number", "The phone number field must be a valid E.164 number (+14155551234).")
+    if creating and "phone_number" in values:
+        if values.get("sip_trunk_type") == "number":
+            if not re.fullmatch(E164, values["phone_number"]):
+                add(errors, "phone_number", "The phone number field must be a valid E.164 number (+14155551234).")
+        elif string(15, 1)(values["phone_number"], "phone_number", errors) is INVALID:
+            del values["phone_number"]
     fields = dict(existing) if existing else {"nickname": None, "outbound_proxy": False,
                                               "allowed_inbound_ips": None}
     fields.update({k: v for k, v in values.items() if k != "sip_trunk_type"})

@@ -2,18 +2,27 @@
 
 Kind modules do not register themselves: adding a kind is one module and one line here. Assistants are
 planned by planner.py and are not a `Kind`; they are named here so that references and messages know them.
+Kinds without a manifest of their own are registered too: documents (declared inside a KnowledgeBase) and
+phone numbers (`reference_only`: only referenced, never created or released).
 """
 from __future__ import annotations
 
 from .base import FieldFacts, Kind
+from .campaign import KIND as CAMPAIGN
+from .document import DOCUMENT
 from .folder import FOLDER
+from .knowledgebase import KNOWLEDGEBASE
 from .label import LABEL
+from .number import KIND as NUMBER
+from .siptrunk import KIND as SIPTRUNK
+from .tool import KIND as TOOL
 
 ASSISTANT = "assistant"
 ASSISTANT_MANIFEST_KIND = "Assistant"
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (FOLDER, LABEL)}
-BY_MANIFEST_KIND: dict[str, Kind] = {kind.manifest_kind: kind for kind in KINDS.values()}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (TOOL, KNOWLEDGEBASE, DOCUMENT, FOLDER, LABEL, SIPTRUNK,
+                                                       NUMBER, CAMPAIGN)}
+BY_MANIFEST_KIND: dict[str, Kind] = {kind.manifest_kind: kind for kind in KINDS.values() if kind.manifest_kind}
 # Every manifest `kind:` a repository may hold, assistants first.
 MANIFEST_KINDS: tuple[str, ...] = (ASSISTANT_MANIFEST_KIND, *sorted(BY_MANIFEST_KIND))
 # Kind names an address may start with: the managed ones, and those only referenced (phone numbers).
@@ -28,6 +37,15 @@ def kind_of_manifest(manifest_kind: str) -> str | None:
     return kind.name if kind else None
 
 
+def with_campaign_create_path(path: str) -> None:
+    """Register the Campaign kind creating through `path` (configuration `campaign_create_path`)."""
+    from .campaign import campaign_kind
+
+    kind = campaign_kind(path)
+    KINDS[kind.name] = kind
+    BY_MANIFEST_KIND[kind.manifest_kind] = kind
+
+
 # The assistant's fields that point at other kinds (API.md "Other resource kinds"): the facts the graph reads.
 ASSISTANT_REFERENCES: tuple[FieldFacts, ...] = (
     FieldFacts("tool_ids", shown=False, ref="tool", many=True),
@@ -36,9 +54,6 @@ ASSISTANT_REFERENCES: tuple[FieldFacts, ...] = (
     FieldFacts("label_ids", shown=False, ref="label", many=True),
     FieldFacts("phone_number_id", ref="number"),
 )
-# The kinds of manifests an address in a reference field of kind K may name, where it is not K itself:
-# a phone number is named by the SIP trunk that is one (numbers themselves are never manifests).
-ADDRESS_TARGETS: dict[str, tuple[str, ...]] = {"number": ("siptrunk",)}
 
 
 def reference_facts(kind: str) -> tuple[FieldFacts, ...]:
@@ -49,5 +64,21 @@ def reference_facts(kind: str) -> tuple[FieldFacts, ...]:
 
 
 def address_targets(ref_kind: str) -> tuple[str, ...]:
-    """The kinds an address in a reference to `ref_kind` may name."""
-    return ADDRESS_TARGETS.get(ref_kind, (ref_kind,))
+    """The kinds of manifests an address in a reference to `ref_kind` may name: the kind itself (unless it is only
+    referenced, never a manifest: numbers), then the kinds its `Kind.accepts` names (a SIP trunk is a number)."""
+    kind = KINDS.get(ref_kind)
+    if kind is None:
+        return (ref_kind,)
+    return (() if kind.reference_only else (ref_kind,)) + kind.accepts
+
+
+def kind_of_address(address: str) -> str:
+    """The kind of the object at an address: `tool.x` -> tool; a child's (`knowledgebase.faq.pricing`) -> the kind
+    whose `parent_field` points at the parent's kind (document); a bare name (or `assistant.x`) -> assistant."""
+    if "." not in address:
+        return ASSISTANT
+    parts = address.split(".")
+    if len(parts) == 2:
+        return parts[0]
+    return next((k.name for k in KINDS.values() if k.parent_field and k.facts(k.parent_field).ref == parts[0]),
+                parts[0])

@@ -20,6 +20,13 @@ one syntax for every kind:
 addresses (unknown, wrong kind, cycle) with file:line before any call; the
 graph resolves a reference to an id only once the referenced object exists
 (until then a plan shows `(known after apply)`).
+
+Validation context. The engine validates every spec with
+`spec_model.model_validate(raw, strict=True, context={MANIFEST_FILE: <the
+manifest's path>, ROOT: <the directory files must stay in; optional>})`, so
+that a spec whose fields name files (a knowledge base's documents) checks them
+offline (exist, regular, size, inside the repository) as field errors like any
+other. Specs of other kinds ignore the context.
 """
 from __future__ import annotations
 
@@ -29,10 +36,17 @@ from typing import Annotated, Any, Callable, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from ..redaction import digest, is_digest
+
 # The address of any managed object: `<kind>.<name>`. Assistants keep their bare name in state (stores written
 # before other kinds existed) and accept `assistant.<name>` wherever an address is taken.
 NAME = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
 ADDRESS = re.compile(rf"(?P<kind>[a-z]+)\.(?P<name>{NAME})")
+# The address of an object declared inside another's manifest (a document in its knowledge base's
+# `spec.documents`): the parent's address, then the child's own name: `knowledgebase.faq.pricing-page`.
+CHILD_ADDRESS = re.compile(rf"(?P<kind>[a-z]+)\.(?P<parent>{NAME})\.(?P<name>{NAME})")
+MANIFEST_FILE = "manifest_file"   # validation context keys (above)
+ROOT = "root"
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -56,9 +70,79 @@ class FieldFacts:
     replace: bool = False        # cannot be updated in place: a change replaces the object (new id)
     ref: Optional[str] = None    # the kind this field points at (its value is a Reference, or a list of them)
     many: bool = False           # a list of references (tool_ids, label_ids, phone_number_ids)
-    default: Any = NO_DEFAULT    # the platform's documented default when the manifest leaves it out
+    # the platform's documented default when the manifest leaves it out (may be a list: kept out of the hash, so a
+    # Kind stays hashable)
+    default: Any = field(default=NO_DEFAULT, hash=False)
     # Send only when its value changed since state recorded it (sip_password re-creates voice trunks).
     send_only_on_change: bool = False
+    # A sensitive mapping whose keys are not secret (a tool's header names): state keeps a digest per key
+    # (`hide`), and a change is shown by key only (`keyed_changes`), never by value.
+    keys_shown: bool = False
+
+
+def text(low: int = 0, high: Optional[int] = None) -> Any:
+    """A string of `low` to `high` characters, for kinds' spec models, whose message says both bounds (a bare
+    min_length reads "must not be empty" for a 3-character minimum)."""
+    def check(value: str) -> str:
+        if len(value) < low or (high is not None and len(value) > high):
+            bounds = f"{low}-{high} characters" if high is not None and low else (
+                f"at most {high} characters" if high is not None else f"at least {low} characters")
+            raise ValueError(f"must be {bounds} (it has {len(value)})")
+        return value
+    return Annotated[str, AfterValidator(check), Field(json_schema_extra={
+        key: bound for key, bound in (("minLength", low or None), ("maxLength", high)) if bound is not None})]
+
+
+class _Unknown:
+    """A value the platform did not show back (a header read without its `value`): never drift."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+def matches(wanted: Any, seen: Any) -> bool:
+    """Whether a read value agrees with the wanted one; UNKNOWN anywhere in `seen` agrees with anything there
+    (a read cannot show drift in what it does not show). Mappings compare by keys, lists by position."""
+    if seen is UNKNOWN:
+        return True
+    if isinstance(wanted, dict) and isinstance(seen, dict):
+        return wanted.keys() == seen.keys() and all(matches(wanted[k], seen[k]) for k in wanted)
+    if isinstance(wanted, list) and isinstance(seen, list):
+        return len(wanted) == len(seen) and all(matches(w, s) for w, s in zip(wanted, seen))
+    if isinstance(wanted, bool) or isinstance(seen, bool):  # True == 1 in Python, not on the wire
+        return type(wanted) is type(seen) and wanted == seen
+    return wanted == seen
+
+
+def hide(value: Any, facts: "FieldFacts") -> Any:
+    """What state and plan files keep of a sensitive field's value: a digest, per key for `keys_shown`."""
+    if not facts.sensitive or value is None or is_digest(value):
+        return value
+    if facts.keys_shown and isinstance(value, dict):
+        return {key: v if is_digest(v) else digest(v) for key, v in value.items()}
+    return digest(value)
+
+
+def keyed_changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
+    """A keys_shown mapping's change by key only: ["Authorization (changed)", "X-Trace (added)"]. Either side
+    may hold clear values or per-key digests (`hide`); UNKNOWN on either side is not a change."""
+    before, after = before or {}, after or {}
+
+    def fingerprint(value: Any) -> Any:
+        return value if value is UNKNOWN or is_digest(value) else digest(value)
+
+    lines = []
+    for key in sorted(before.keys() | after.keys(), key=str):
+        if key not in after:
+            lines.append(f"{key} (removed)")
+        elif key not in before:
+            lines.append(f"{key} (added)")
+        elif UNKNOWN not in (before[key], after[key]) and fingerprint(before[key]) != fingerprint(after[key]):
+            lines.append(f"{key} (changed)")
+    return lines
 
 
 @dataclass(frozen=True)
@@ -70,6 +154,14 @@ class Reference:
     name: Optional[str] = None      # lookup by name among objects nobody manages
     id: Optional[int] = None        # a raw platform id
     number: Optional[str] = None    # an E.164 phone number (kind "number" only)
+
+
+def address_kinds(kind: str) -> tuple[str, ...]:
+    """The kinds whose addresses a reference field of `kind` may hold: derived from `Kind.accepts` by the registry
+    (kinds/__init__.address_targets), the one place that says a number reference may name a SIP trunk."""
+    from . import address_targets  # the registry imports this module: read it when asked
+
+    return address_targets(kind)
 
 
 def parse_reference(value: Any, kind: str) -> Reference | str:
@@ -86,7 +178,7 @@ def parse_reference(value: Any, kind: str) -> Reference | str:
         if ADDRESS.fullmatch(value):
             return Reference(kind, address=value)
     hint = " or an E.164 number (\"+14155550100\")" if kind == "number" else ""
-    return f"must be an address such as \"{kind}.my-name\", {{name: ...}}, an id{hint}"
+    return f"must be an address such as \"{address_kinds(kind)[0]}.my-name\", {{name: ...}}, an id{hint}"
 
 
 def reference_value(kind: str) -> Any:
@@ -120,6 +212,18 @@ class ReadProblem:
 
 
 @dataclass(frozen=True)
+class ChildNode:
+    """An object declared inside another's manifest (a document in its knowledge base's `spec.documents`): its own
+    graph node of kind `kind`, created after its parent (which it depends on) and gone when its parent is deleted."""
+
+    kind: str                        # "document"
+    address: str                     # "knowledgebase.faq.pricing-page" (CHILD_ADDRESS)
+    parent: str                      # the parent's address: "knowledgebase.faq"
+    fields: dict[str, Any]           # manifest-term values, as the child kind's FieldFacts name them
+    path: tuple[str | int, ...] = () # where it is declared in the parent's manifest, for file:line: ("spec", "documents", 0)
+
+
+@dataclass(frozen=True)
 class Endpoints:
     """How one kind is listed, created, updated and deleted. `parent` is the id of the owning object for kinds
     listed under another (a knowledge base's documents), else None. Each function uses the client's generic
@@ -135,6 +239,25 @@ class Endpoints:
     # Asynchronous readiness (a document being processed): (client, item, parent) -> "ready" | "pending" | message
     # of failure. The graph waits for it as a step, with a deadline and progress.
     readiness: Optional[Callable[..., str]] = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A field the platform changes through a call of its own, never through a create or update body: a
+    campaign's `status`, changed by start/stop. The planner compares such a field only through `plan` (never by
+    equality), never replaces the object for it, and runs the action after the object's create or replacement.
+    A field with an action and no default is unmanaged unless the manifest sets it."""
+
+    field: str
+    # (manifest value, the platform's value as `Kind.read` gives it, None for an object not created yet) ->
+    # the action to run ("start"), or None when there is nothing to do. Not called when the manifest leaves the
+    # field out, nor when the read reported a `ReadProblem` for it (nothing is decided from an unreadable value).
+    plan: Callable[[Any, Any], Optional[str]]
+    # (client, id, action) -> the field's new value in manifest terms (None: the answer did not say). A refusal
+    # raises ApiError with a message that says why and what to do.
+    run: Callable[..., Any]
+    # action -> what it does in the world, for plans ("places real calls and spends the account's balance").
+    notes: dict[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -164,8 +287,22 @@ class Kind:
     parent_field: Optional[str] = None
     # Never created or deleted by the provisioner, only referenced (phone numbers).
     reference_only: bool = False
-    # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)]
+    # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)].
+    # `graph` maps each reference field of the spec to what it points at, as far as it is known: the referenced
+    # manifest's spec at validate time (the object is in the repository), else the platform's read-shape item at
+    # plan time; a list for a `many` field; a field whose target is not known yet is left out.
     check_graph: Optional[Callable[..., list[tuple[tuple, str]]]] = None
+    # The key under which the platform refuses two objects, for kinds without a unique name (a SIP trunk's phone
+    # number, username and address): (manifest-term fields, from a spec or from `read`) -> a hashable key, or
+    # None. Adoption and the recovery of a lost create match on it; None: match on `name_field`.
+    identity: Optional[Callable[[dict[str, Any]], Any]] = None
+    # Other kinds whose addresses a reference to this kind may name (a SIP trunk is a phone number).
+    accepts: tuple[str, ...] = ()
+    # Objects declared inside this kind's manifest that are graph nodes of their own (a knowledge base's
+    # documents): (metadata.name, validated spec) -> [ChildNode]. Pure: no platform call.
+    children: Optional[Callable[..., list[ChildNode]]] = None
+    # Fields changed by an action of their own rather than a body (a campaign's start/stop): see `Action`.
+    actions: tuple[Action, ...] = ()
 
     @property
     def by_name(self) -> dict[str, FieldFacts]:
@@ -173,3 +310,7 @@ class Kind:
 
     def facts(self, name: str) -> FieldFacts:
         return self.by_name[name]
+
+    def action(self, name: str) -> Optional[Action]:
+        """The action that changes field `name`, or None for a field a body sets."""
+        return next((a for a in self.actions if a.field == name), None)

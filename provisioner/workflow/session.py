@@ -15,11 +15,13 @@ from typing import Any, Callable
 from ..apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
+from ..graph import expand
+from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..plan import Action, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
-from ..reading import assistants_of, begin_reading, catalogue_numbers, finish_reading, kinds_involved, needs_numbers
+from ..reading import assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, read_children
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
@@ -143,9 +145,12 @@ class Session:
         remote = self.remote(assistants if not destroy else [],
                              kinds=tuple(kinds_involved(read, self.state.resources)))
         objects = dict(self.objects)
-        if "number" not in objects and needs_numbers(read):
-            objects["number"] = catalogue_numbers(self._catalog.numbers)
-        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects),
+        # A knowledge base's documents: listed per knowledge base, only where something may have changed.
+        children, unread = children_to_read(expand(read), self.state.resources, objects)
+        if children:
+            with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
+                objects.update(read_children(self.client, children, pool))
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects, unread),
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
@@ -236,6 +241,13 @@ class Session:
         kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
                                                kinds=kinds)}
+        # Children (documents) are listed under their parent, whose id each change's body holds.
+        parents = {c.address.rsplit(".", 1)[0]: (c.kind, c.body.get(KINDS[c.kind].parent_field))
+                   for c in plan.changes if c.kind in KINDS and KINDS[c.kind].parent_field}
+        parents = {a: (k, i) for a, (k, i) in parents.items() if isinstance(i, int) and not isinstance(i, bool)}
+        if parents:
+            with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
+                self.objects.update(read_children(self.client, parents, pool))
         # Ids are per kind: each change is checked against its own kind's list and state entries.
         lists = {DEFAULT_KIND: remote, **{k: {o.id: o for o in objects} for k, objects in self.objects.items()}}
         claimed: dict[str, set[int]] = {}

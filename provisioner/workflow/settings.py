@@ -11,6 +11,7 @@ from ..client import RetryPolicy
 from ..config import Config
 from ..errors import StateError
 from ..inputs import ManifestInputs
+from ..kinds import with_campaign_create_path
 from ..manifest import DEFAULT_LIMITS, Limits
 from ..ratelimit import Window, parse_rate_limit
 from ..scrub import scrub
@@ -52,6 +53,8 @@ class Settings:
         retry = RetryPolicy(max_attempts=config.max_retries, max_elapsed=config.retry_max_time,
                             backoff_base=config.retry_backoff, timeout=config.request_timeout)
         rate_limit = parse_rate_limit(config.rate_limit) if config.rate_limit is not None else None
+        # The Campaign kind of this run creates through the configured path (kinds/campaign.campaign_kind).
+        with_campaign_create_path(config.campaign_create_path)
         return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
                    parallelism=config.parallelism, wait_timeout=config.wait_timeout, retry=retry,
                    api_dialect=config.api_dialect,

@@ -1,0 +1,483 @@
+"""End to end, the real CLI (`validate`, `plan`, `plan --json`) against the emulator over HTTP, for the kinds wired
+into the plan by issue 17: tools, SIP trunks, knowledge bases with their documents, campaigns, phone numbers.
+Objects that exist already are made through the kinds' own endpoints (a real client) and adopted by name."""
+import json
+
+import pytest
+
+from conftest import TOKEN, manifest_text
+from provisioner.client import PlatformClient
+from provisioner.kinds import campaign, document, siptrunk, tool
+from provisioner.kinds.knowledgebase import KNOWLEDGEBASE
+
+SECRET = "Bearer sk_live_E2E_DO_NOT_LEAK_77"
+PASSWORD = "pw-E2E-DO_NOT_LEAK-31"
+
+
+def tool_manifest(name="lookup", secret=SECRET, timeout=10, description="Look up an order."):
+    return (f"apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: {name}\nspec:\n  name: order_{name}\n"
+            f"  description: {description}\n  endpoint: https://api.example.com/orders/{{order_id}}\n  method: GET\n"
+            f"  timeout: {timeout}\n  headers:\n    Authorization: \"{secret}\"\n    X-Trace: \"on\"\n  schema:\n"
+            "    - {name: order_id, type: string, description: The order number.}\n")
+
+
+def trunk_manifest(password=PASSWORD, nickname="Office line"):
+    return ("apiVersion: provisioner/v1\nkind: SipTrunk\nmetadata:\n  name: office\nspec:\n  sip_trunk_type: number\n"
+            f"  phone_number: \"+14155551234\"\n  nickname: {nickname}\n  sip_username: office\n"
+            f"  sip_password: \"{password}\"\n  sip_address: sip.provider.com\n  sip_calling_format: \"+e164\"\n"
+            "  inbound_authorization_type: auth\n  country_code: US\n  outbound_proxy: false\n")
+
+
+def kb_manifest(url="https://example.com/pricing", description="What callers ask"):
+    return ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n  name: FAQ\n"
+            f"  description: {description}\n  documents:\n"
+            f"    - {{name: Pricing page, key: pricing, type: website, url: \"{url}\"}}\n"
+            "    - {name: Handbook, type: txt, file: handbook.txt}\n")
+
+
+def campaign_manifest(assistant="assistant.caller", extra=""):
+    return ("apiVersion: provisioner/v1\nkind: Campaign\nmetadata:\n  name: winter\nspec:\n  name: Winter\n"
+            f"  assistant_id: {assistant}\n  max_calls_in_parallel: 2\n{extra}")
+
+
+@pytest.fixture
+def client(platform):
+    with PlatformClient(platform.url, TOKEN) as client:
+        yield client
+
+
+def plan_json(workspace, *args):
+    result = workspace.run("plan", "--json", *args)
+    assert result.exit_code in (0, 2), result.all
+    return json.loads(result.output)
+
+
+def changes_of(workspace, *args):
+    return {c["address"]: c for c in plan_json(workspace, *args)["changes"]}
+
+
+class _WithRows:
+    """A state backend whose reads also hold `rows` (address -> ResourceState): the rows an apply of an adoption
+    records (each change's `record`, with the adopted id). This branch's store and `import` take assistant
+    addresses only (the apply helper's branch makes them per kind), so the rows are given to the real CLI here."""
+
+    def __init__(self, inner, rows):
+        object.__setattr__(self, "_inner", inner)
+        object.__setattr__(self, "_rows", rows)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name, value):
+        setattr(self._inner, name, value)
+
+    def read(self):
+        state = self._inner.read()
+        state.resources.update(self._rows)
+        return state
+
+
+@pytest.fixture
+def rows(monkeypatch):
+    """The rows the next CLI runs' state holds besides the store's own."""
+    from provisioner.workflow import session
+
+    held: dict = {}
+    opened = session.open_backend
+    monkeypatch.setattr(session, "open_backend", lambda *a, **k: _WithRows(opened(*a, **k), held))
+    return held
+
+
+def import_all(rows, plan):
+    from provisioner.state import ResourceState
+
+    rows.update({address: ResourceState.from_dict({"id": change["remote_id"], **change["record"]})
+                 for address, change in plan.items() if change["action"] == "import"})
+
+
+# --- tools ---
+
+def test_tool_create_is_planned_and_a_header_value_never_appears(workspace):
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    assert workspace.run("validate").exit_code == 0
+    text = workspace.run("plan")
+    assert text.exit_code == 0, text.all
+    assert '+ tool "lookup"' in text.output and "Authorization (added)" in text.output
+    change = changes_of(workspace)["tool.lookup"]
+    assert change["action"] == "create" and change["kind"] == "tool"
+    markdown = workspace.run("plan", "--format", "markdown").output
+    saved = workspace.root / "tool.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code == 0
+    for shown in (text.output, json.dumps(change), markdown, saved.read_text()):
+        assert SECRET not in shown and "sk_live" not in shown
+
+
+def test_tool_adopted_then_no_change_then_drift_and_a_header_change_by_name(workspace, client, rows):
+    fields = tool.KIND.spec_model.model_validate({
+        "name": "order_lookup", "description": "Look up an order.",
+        "endpoint": "https://api.example.com/orders/{order_id}", "method": "GET", "timeout": 10,
+        "headers": {"Authorization": SECRET, "X-Trace": "on"},
+        "schema": [{"name": "order_id", "type": "string", "description": "The order number."}]}).model_dump(mode="json")
+    created = tool.KIND.endpoints.create(client, tool.create_body(fields), None)
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    adopted = changes_of(workspace)
+    assert adopted["tool.lookup"]["action"] == "import" and adopted["tool.lookup"]["remote_id"] == created["id"]
+    import_all(rows, adopted)
+    recorded = json.dumps(rows["tool.lookup"].spec) + json.dumps(rows["tool.lookup"].remote)
+    assert SECRET not in recorded and "Authorization" in recorded  # a digest per header, names readable
+    # Headers are shown back by the platform: compared with it, so once recorded nothing differs.
+    assert "No changes." in workspace.run("plan").output
+    # Drift on a shown field.
+    tool.KIND.endpoints.update(client, created["id"], {"timeout": 25}, None)
+    drift = changes_of(workspace)["tool.lookup"]
+    assert drift["action"] == "update" and drift["body"] == {"timeout": 10}
+    [timeout] = [f for f in drift["fields"] if f["field"] == "timeout"]
+    assert timeout["before"] == 25 and timeout["after"] == 10
+    # A header change: by name only.
+    tool.KIND.endpoints.update(client, created["id"], {"timeout": 10}, None)
+    workspace.write("manifests/lookup.yaml", tool_manifest(secret=SECRET + "-rotated"))
+    text = workspace.run("plan")
+    assert "Authorization (changed)" in text.output and "X-Trace (changed)" not in text.output
+    plan = plan_json(workspace)
+    [headers] = [f for f in plan["changes"][0]["fields"] if f["field"] == "headers"]
+    assert headers["sensitive"] and headers["after"] == "(sensitive): Authorization (changed)"
+    saved = workspace.root / "header.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
+    everything = (text.all + json.dumps(plan) + workspace.run("plan", "--format", "markdown").all
+                  + saved.read_text())
+    assert SECRET not in everything and "rotated" not in everything
+    assert "Authorization (changed)" in saved.read_text()
+
+
+# --- SIP trunks ---
+
+def trunk_fields(password=PASSWORD):
+    return siptrunk.KIND.spec_model.model_validate({
+        "sip_trunk_type": "number", "phone_number": "+14155551234", "nickname": "Office line",
+        "sip_username": "office", "sip_password": password, "sip_address": "sip.provider.com",
+        "sip_calling_format": "+e164", "inbound_authorization_type": "auth", "country_code": "US",
+        "outbound_proxy": False}).model_dump(mode="json")
+
+
+def test_siptrunk_create_then_password_compared_with_state_only(workspace, client):
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    assert workspace.run("validate").exit_code == 0
+    created_plan = changes_of(workspace)
+    assert created_plan["siptrunk.office"]["action"] == "create"
+    assert PASSWORD not in json.dumps(created_plan)
+    created = siptrunk.KIND.endpoints.create(client, siptrunk.create_body(trunk_fields()), None)
+    adopted = changes_of(workspace)
+    assert adopted["siptrunk.office"]["action"] == "import"
+    assert adopted["siptrunk.office"]["remote_id"] == created["id"]
+
+
+def test_siptrunk_password_sent_only_when_its_digest_changed(load_state):
+    state, plan = load_state
+    # nothing recorded changed: no change at all
+    assert plan("same") is None
+    change = plan("new")
+    assert [f.field for f in change.fields] == ["sip_password"] and set(change.body) == {"sip_password"}
+    assert change.fields[0].before == "(sensitive)" and change.fields[0].after == "(sensitive)"
+
+
+@pytest.fixture
+def load_state(tmp_path):
+    """A SIP trunk in state (its password's digest recorded), planned against the same trunk on the platform."""
+    from provisioner.manifest import load_manifests
+    from provisioner.plan_kinds import RemoteObject, record
+    from provisioner.plan_graph import Platform, plan_graph
+    from provisioner.state import ResourceState, State
+
+    item = {"id": 700, **{k: v for k, v in trunk_fields().items() if k not in ("sip_password", "sip_trunk_type")},
+            "type": "sip_trunk"}
+
+    def plan(which):
+        password = PASSWORD if which == "same" else PASSWORD + "x"
+        path = tmp_path / "office.yaml"
+        path.write_text(trunk_manifest(password=PASSWORD))
+        [first] = load_manifests([path])
+        state = State.new()
+        state.resources["siptrunk.office"] = ResourceState(700, **{k: v for k, v in record(
+            first, {k: v for k, v in first.fields.items()}, {}).items()})
+        path.write_text(trunk_manifest(password=password))
+        manifests = load_manifests([path])
+        live = RemoteObject.from_item(siptrunk.KIND, item)
+        result, _ = plan_graph(manifests, state, Platform([], {"siptrunk": [live]}))
+        return result.changes[0] if result.changes else None
+
+    return None, plan
+
+
+# --- knowledge bases and documents ---
+
+def test_knowledgebase_documents_planned_then_a_content_change_replaces_one(workspace, client, rows):
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    assert workspace.run("validate").exit_code == 0
+    first = changes_of(workspace)
+    assert first["knowledgebase.faq"]["action"] == "create"
+    pricing = first["knowledgebase.faq.pricing"]
+    assert pricing["kind"] == "document" and pricing["depends_on"] == ["knowledgebase.faq"]
+    assert pricing["body"]["url"] == "https://example.com/pricing" and pricing["wait"] is True
+    assert pricing["body"]["knowledgebase_id"] == {"$ref": "knowledgebase.faq"}
+    assert first["knowledgebase.faq.handbook"]["body"]["file"].endswith("handbook.txt")
+    # The objects on the platform, adopted by name, then imported.
+    kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
+    page = document.DOCUMENT.endpoints.create(client, {"name": "Pricing page", "type": "website",
+                                                       "url": "https://example.com/pricing"}, kb["id"])
+    adopted = changes_of(workspace)
+    assert adopted["knowledgebase.faq"]["action"] == "import"
+    assert adopted["knowledgebase.faq.pricing"]["action"] == "import"
+    assert adopted["knowledgebase.faq.pricing"]["remote_id"] == page["id"]
+    assert adopted["knowledgebase.faq.handbook"]["action"] == "create"
+    assert adopted["knowledgebase.faq.handbook"]["body"]["knowledgebase_id"] == kb["id"]
+    import_all(rows, adopted)
+    handbook = document.DOCUMENT.endpoints.create(client, {"name": "Handbook", "type": "txt", "file": str(
+        workspace.root / "manifests/handbook.txt"), "content": first["knowledgebase.faq.handbook"]["body"]["content"]},
+        kb["id"])
+    with_handbook = changes_of(workspace)
+    assert with_handbook["knowledgebase.faq.handbook"]["action"] == "import"
+    import_all(rows, with_handbook)
+    assert "No changes." in workspace.run("plan").output
+    # A content change: a replacement, said so.
+    workspace.write("manifests/faq.yaml", kb_manifest(url="https://example.com/prices"))
+    replaced = changes_of(workspace)["knowledgebase.faq.pricing"]
+    assert replaced["action"] == "create" and replaced["replace"] is True and replaced["remote_id"] == page["id"]
+    text = workspace.run("plan").output
+    assert "-/+" in text and "knowledgebase.faq.pricing" in text
+
+
+def test_documents_are_not_listed_when_nothing_about_them_can_have_changed(tmp_path):
+    from provisioner.graph import expand
+    from provisioner.manifest import load_manifests
+    from provisioner.plan_kinds import desired, hidden_fields, read_list
+    from provisioner.reading import children_to_read
+    from provisioner.state import ResourceState
+
+    (tmp_path / "handbook.txt").write_text("x")
+    path = tmp_path / "faq.yaml"
+    path.write_text(kb_manifest())
+    manifests = expand(load_manifests([path]))
+    kbs = {"knowledgebase": read_list(KNOWLEDGEBASE, [{"id": 3, "name": "FAQ", "description": "What callers ask",
+                                                       "documents_count": 2}])}
+    state = {"knowledgebase.faq": ResourceState(3, {})}
+    for number, child in enumerate(m for m in manifests if m.kind == "document"):
+        fields = desired(document.DOCUMENT, {**child.fields, "knowledgebase_id": 3})
+        state[child.address] = ResourceState(10 + number, hidden_fields(document.DOCUMENT, fields, ()))
+    assert children_to_read(manifests, state, kbs) == ({}, frozenset({"knowledgebase.faq"}))
+    kbs["knowledgebase"][0].item["documents_count"] = 1  # one deleted outside the provisioner
+    assert children_to_read(manifests, state, kbs)[0] == {"knowledgebase.faq": ("document", 3)}
+    kbs["knowledgebase"][0].item["documents_count"] = 2
+    del state["knowledgebase.faq.handbook"]  # a new document
+    assert children_to_read(manifests, state, kbs)[0] == {"knowledgebase.faq": ("document", 3)}
+
+
+# --- campaigns ---
+
+def outbound(workspace, name="caller", direction="make"):
+    workspace.add(name, calls_direction=direction)
+
+
+def test_campaign_create_then_a_settings_change_is_a_replacement_that_deletes_leads(workspace, client):
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    assert workspace.run("validate").exit_code == 0, workspace.run("validate").all
+    first = changes_of(workspace)
+    assert first["campaign.winter"]["action"] == "create"
+    assert first["campaign.winter"]["body"]["assistant_id"] == {"$ref": "caller"} or \
+        first["campaign.winter"]["body"]["assistant_id"] == {"$ref": "assistant.caller"}
+    # The assistant and the campaign exist on the platform.
+    created = workspace.platform.http.post("/user/assistants", json={"assistant_name": "caller"})
+    assert workspace.run("plan").exit_code in (0, 2)
+
+
+def test_campaign_with_an_inbound_assistant_is_refused_at_validate_time_with_file_and_line(workspace):
+    outbound(workspace, direction="receive")
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    result = workspace.run("validate")
+    assert result.exit_code == 1
+    assert "manifests/winter.yaml:7" in result.all and "inbound" in result.all
+
+
+def test_campaign_settings_change_shown_as_replacement_that_deletes_leads(tmp_path):
+    from provisioner.manifest import load_manifests
+    from provisioner.plan_kinds import RemoteObject, record
+    from provisioner.plan_graph import Platform, plan_graph
+    from provisioner.planner import RemoteAssistant
+    from provisioner.state import ResourceState, State
+
+    path = tmp_path / "winter.yaml"
+    path.write_text(campaign_manifest(assistant=41, extra="  status: started\n"))
+    [first] = load_manifests([path])
+    state = State.new()
+    state.resources["campaign.winter"] = ResourceState(9, **record(first, {**first.fields}, {}))
+    item = {"id": 9, "name": "Winter", "max_calls_in_parallel": 2, "allowed_hours_start_time": "00:00",
+            "allowed_hours_end_time": "23:59", "allowed_days": list(campaign.DAYS), "max_retries": 3,
+            "retry_interval": 60, "mark_complete_when_no_leads": True, "status": "draft"}
+    live = RemoteObject.from_item(campaign.KIND, item)
+    assistant = RemoteAssistant(41, "caller", {}, {"id": 41, "type": "outbound"})
+    # Only the status differs: a start, no replacement, its note in the plan.
+    plan, _ = plan_graph([first], state, Platform([assistant], {"campaign": [live]}))
+    [change] = plan.changes
+    assert change.action.value == "update" and not change.replace and change.body == {}
+    assert change.actions == [{"field": "status", "action": "start", "value": "started",
+                               "note": campaign.STATUS_ACTION.notes["start"]}]
+    assert change.reason.startswith("then start: ") and "real calls" in change.reason
+    # A setting changed: -/+ that deletes leads, the start planned again for the new campaign.
+    path.write_text(campaign_manifest(assistant=41, extra="  status: started\n").replace("parallel: 2", "parallel: 3"))
+    plan, _ = plan_graph(load_manifests([path]), state, Platform([assistant], {"campaign": [live]}))
+    [change] = plan.changes
+    assert change.replace and change.replace_reason == "deletes leads" and change.actions[0]["action"] == "start"
+    from provisioner.render.text import plan_text
+    assert "deletes leads" in plan_text(plan)
+
+
+def test_campaign_assistant_by_id_is_checked_at_plan_time(tmp_path):
+    from provisioner.errors import PlanError
+    from provisioner.manifest import load_manifests
+    from provisioner.plan_graph import Platform, plan_graph
+    from provisioner.planner import RemoteAssistant
+    from provisioner.state import State
+
+    path = tmp_path / "winter.yaml"
+    path.write_text(campaign_manifest(assistant=41))
+    inbound = RemoteAssistant(41, "caller", {}, {"id": 41, "type": "inbound"})
+    with pytest.raises(PlanError, match="inbound assistant") as error:
+        plan_graph(load_manifests([path]), State.new(), Platform([inbound], {"campaign": []}))
+    assert "winter.yaml:7" in str(error.value.problems[0].location)
+
+
+# --- phone numbers ---
+
+def test_an_unknown_e164_number_is_a_plan_error_and_a_known_one_resolves(workspace):
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+19995550000\"]\n"))
+    result = workspace.run("plan")
+    assert result.exit_code == 1 and "no phone number +19995550000" in result.all
+    assert "manifests/winter.yaml:" in result.all
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155550100\"]\n"))
+    change = changes_of(workspace)["campaign.winter"]
+    assert change["body"]["phone_number_ids"] == [45]
+
+
+def test_siptrunk_no_change_after_adoption_and_a_new_password_is_sent_alone(workspace, client, rows):
+    created = siptrunk.KIND.endpoints.create(client, siptrunk.create_body(trunk_fields()), None)
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    adopted = changes_of(workspace)
+    assert adopted["siptrunk.office"]["action"] == "import"
+    import_all(rows, adopted)
+    assert PASSWORD not in json.dumps(rows["siptrunk.office"].spec)
+    assert "No changes." in workspace.run("plan").output
+    workspace.write("manifests/office.yaml", trunk_manifest(password=PASSWORD + "-new"))
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["action"] == "update" and change["remote_id"] == created["id"]
+    assert list(change["body"]) == ["sip_password"] and change["body"]["sip_password"].startswith("sha256:")
+    [field] = change["fields"]
+    assert field["source"] == "last-applied" and field["before"] == field["after"] == "(sensitive)"
+    text = workspace.run("plan").all
+    assert PASSWORD not in text and "sip_password" in text
+    # Another field changes: the password (unchanged) stays out of the body.
+    workspace.write("manifests/office.yaml", trunk_manifest(nickname="Front desk"))
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["body"] == {"nickname": "Front desk"}
+
+
+def test_campaign_adopted_no_change_then_a_setting_is_a_replacement_that_deletes_leads(workspace, client, rows):
+    workspace.add("caller", calls_direction="make")
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assistant_id = workspace.state()["resources"]["caller"]["id"]
+    created = campaign.KIND.endpoints.create(client, {"name": "Winter", "assistant_id": assistant_id,
+                                                      "max_calls_in_parallel": 2}, None)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: stopped\n"))
+    adopted = changes_of(workspace)
+    assert adopted["campaign.winter"]["action"] == "import" and adopted["campaign.winter"]["remote_id"] == created["id"]
+    assert not adopted["campaign.winter"]["replace"]  # its write-only settings are unknowable: never a guess
+    import_all(rows, adopted)
+    assert "No changes." in workspace.run("plan").output
+    # status started: an action with its note, no replacement
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: started\n"))
+    change = changes_of(workspace)["campaign.winter"]
+    assert change["action"] == "update" and change["body"] == {} and change["actions"][0]["action"] == "start"
+    assert "places real calls" in workspace.run("plan").output
+    # a setting: -/+ that deletes leads
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  status: stopped\n").replace(
+        "parallel: 2", "parallel: 3"))
+    change = changes_of(workspace)["campaign.winter"]
+    assert change["replace"] and change["replace_reason"] == "deletes leads"
+    text = workspace.run("plan").output
+    assert "-/+" in text and "deletes leads" in text
+
+
+def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(workspace, client, rows):
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
+    document.DOCUMENT.endpoints.create(client, {"name": "Pricing page", "type": "website",
+                                                "url": "https://example.com/pricing"}, kb["id"])
+    import_all(rows, changes_of(workspace))
+    workspace.write("manifests/faq.yaml", kb_manifest(url="https://example.com/prices"))
+    saved = workspace.root / "kb.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
+    result = workspace.run("apply", str(saved), "--auto-approve")
+    # This branch plans the graph; applying it is the walker's: refused before any write, never a crash.
+    assert result.exit_code == 1 and "Traceback" not in result.all
+    assert "stale" not in result.all, result.all
+
+
+def counts(workspace):
+    return workspace.platform.admin.get("/_emulator/stats").json()["requests"]
+
+
+def test_numbers_are_read_only_when_a_reference_names_one_and_documents_only_when_needed(workspace, client, rows):
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.platform.admin.post("/_emulator/reset")
+    assert workspace.run("plan").exit_code == 0
+    assert not any("phone-numbers/all" in key for key in counts(workspace)), counts(workspace)
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155550100\"]\n"))
+    assert workspace.run("plan").exit_code == 0
+    assert any("phone-numbers/all" in key for key in counts(workspace)), counts(workspace)
+    # A knowledge base whose documents are as state recorded: its documents are not listed.
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
+    document.DOCUMENT.endpoints.create(client, {"name": "Pricing page", "type": "website",
+                                                "url": "https://example.com/pricing"}, kb["id"])
+    first = changes_of(workspace)
+    handbook = first["knowledgebase.faq.handbook"]
+    handbook_item = document.DOCUMENT.endpoints.create(client, {**handbook["body"], "knowledgebase_id": kb["id"],
+                                                                "file": str(workspace.root / "manifests" /
+                                                                            "handbook.txt")}, kb["id"])
+    import_all(rows, changes_of(workspace))
+    assert set(rows) >= {"knowledgebase.faq", "knowledgebase.faq.pricing", "knowledgebase.faq.handbook"}
+    for name in ("lookup", "winter", "caller"):
+        (workspace.root / "manifests" / f"{name}.yaml").unlink()
+    before = sum(n for key, n in counts(workspace).items() if "/documents" in key)
+    assert before > 0  # the adoption plans listed them
+    assert "No changes." in workspace.run("plan").output
+    assert sum(n for key, n in counts(workspace).items() if "/documents" in key) == before
+    # One deleted outside the provisioner: the count differs, the documents are listed, the create planned.
+    document.DOCUMENT.endpoints.delete(client, handbook_item["id"], kb["id"])
+    again = changes_of(workspace)
+    assert again["knowledgebase.faq.handbook"]["action"] == "create"
+    assert "gone from the platform" in again["knowledgebase.faq.handbook"]["reason"]
+
+
+def test_targeting_a_knowledge_base_plans_its_documents_and_an_assistant_pulls_them_in(workspace):
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    planned = changes_of(workspace, "--target", "knowledgebase.faq")
+    assert set(planned) == {"knowledgebase.faq", "knowledgebase.faq.pricing", "knowledgebase.faq.handbook"}
+    only = changes_of(workspace, "--target", "knowledgebase.faq.pricing")
+    assert set(only) == {"knowledgebase.faq", "knowledgebase.faq.pricing"}
+
+
+def test_a_siptrunk_adopted_by_identity_says_so(workspace, client):
+    siptrunk.KIND.endpoints.create(client, siptrunk.create_body({**trunk_fields(), "nickname": "Renamed"}), None)
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    change = changes_of(workspace)["siptrunk.office"]
+    assert change["action"] == "import"
+    assert "exactly one that is +14155551234, office, sip.provider.com" in change["reason"]
+    assert [f["field"] for f in change["fields"] if f["field"] == "nickname"] == ["nickname"]
