@@ -179,6 +179,7 @@ class Resolver:
     # address -> True once a change this apply makes gives it a new id (a create or a replacement)
     renewed: set[str] = field(default_factory=set)
     _names: dict[str, dict[str, list[Any]]] | None = field(default=None, repr=False)
+    _children: dict[str, list[str]] | None = field(default=None, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -197,8 +198,22 @@ class Resolver:
             if use.target is not None and use.target in self.graph.manifests:
                 # A marker's object is created first; an existing one may be updated by the same apply: first too.
                 waits.append(use.target)
+                # An object is ready only once its children are (a knowledge base once its documents are
+                # processed): what references it waits for them too, unless it is one of them.
+                if getattr(manifest, "parent", None) != use.target:
+                    waits += self.children_of(use.target)
             _put(fields, use.path, value)
         return fields, sorted(set(waits)), problems
+
+    def children_of(self, address: str) -> list[str]:
+        """The addresses of the graph's objects declared inside `address` (a knowledge base's documents)."""
+        if self._children is None:
+            self._children = {}
+            for child in self.graph.manifests.values():
+                parent = getattr(child, "parent", None)
+                if parent:
+                    self._children.setdefault(parent, []).append(child.address)
+        return self._children.get(address, [])
 
     def _value(self, use: Use) -> tuple[Any, str | None]:
         reference = use.reference
