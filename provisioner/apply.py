@@ -714,8 +714,9 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             recorder.wait_durable(ticket)  # its id is safe before a long wait
             _wait_ready(kind, change, remote_id, parent, context, stop)
         return ChangeResult(change, True, 0.0, remote_id, message, ticket=ticket)
-    # update or import
-    if change.body:
+    # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
+    sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
+    if sent:
         if endpoints.update is None or kind.update_body is None:
             raise Unresolvable(f"a {kind.title} cannot be updated in place (the plan should replace it)")
         try:

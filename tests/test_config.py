@@ -145,8 +145,9 @@ def test_a_flag_overrides_the_environment_in_the_cli(workspace, monkeypatch):
     assert workspace.run("render", api=False).output.startswith("# one: workspace staging;")
 
 
-def test_no_config_file_keeps_the_quick_start_working(tmp_path, monkeypatch):
-    """The README's `provisioner plan --local` on the example manifests, with no provisioner.yaml."""
+def test_the_repository_settings_keep_the_quick_start_working(tmp_path, monkeypatch):
+    """The README's `provisioner plan --local` on the example manifests and the repository's provisioner.yaml
+    (the v2 dialect: folders, labels and knowledge bases exist only there)."""
     import shutil
     from pathlib import Path
 
@@ -154,10 +155,15 @@ def test_no_config_file_keeps_the_quick_start_working(tmp_path, monkeypatch):
 
     from provisioner.cli import cli
 
-    shutil.copytree(Path(__file__).parent.parent / "manifests", tmp_path / "manifests")
+    root = Path(__file__).parent.parent
+    shutil.copytree(root / "manifests", tmp_path / "manifests")
+    shutil.copy(root / "provisioner.yaml", tmp_path / "provisioner.yaml")
+    monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["plan", "--local"])
     assert result.exit_code == 0, result.output
-    assert "Plan: 4 to add, 0 to change, 0 to destroy." in result.output
+    assert "Plan: 9 to add, 0 to change, 0 to destroy." in result.output
+    for kind in ("assistant: 4", "document: 1", "folder: 1", "knowledgebase: 1", "label: 1", "tool: 1"):
+        assert f"{kind} to add" in result.output
 
 
 def test_a_workspace_name_is_a_safe_folder_name(tmp_path):

@@ -29,7 +29,7 @@ def run(args: list[str], stdin: str = "yes\n"):
 
 
 def test_the_readme_tour_runs_as_written(tmp_path, monkeypatch):
-    for keep in ("manifests", "README.md"):
+    for keep in ("manifests", "provisioner.yaml", "README.md"):
         source = ROOT / keep
         (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / keep)
     for variable in [v for v in os.environ if v.startswith("PROVISIONER_")]:

@@ -310,8 +310,8 @@ def create_body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_body(fields: dict[str, Any]) -> dict[str, Any]:
-    """Only the name and the description can change in place."""
-    return {"name": fields["name"], "description": fields.get("description")}
+    """Only the name and the description can change in place: those of them the update carries."""
+    return {key: fields[key] for key in ("name", "description") if key in fields}
 
 
 def _documents(kb_id: int) -> str:
