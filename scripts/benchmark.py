@@ -5,6 +5,7 @@
     PROVISIONER_PG_DSN=... python scripts/benchmark.py --count 10000 --latency-ms 20 --backend postgres
     python scripts/benchmark.py --count 1000 --phases create --rate-limit 1000/60s,200/10s
     python scripts/benchmark.py --count 3000 --latency-ms 20 --fleet full --busy 2
+    python scripts/benchmark.py --count 10000 --latency-ms 20 --graph
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
@@ -23,6 +24,13 @@ Python loop of 10 million additions takes here, so that figures from different m
 `--fleet full` sets every optional v1 field, a prompt of dozens of lines, variables and a post-call schema
 (a team's manifests) instead of the small default ones. `--busy N` runs N busy loops beside the benchmark for
 its whole run, to see it on cores that are shared.
+
+`--graph` makes the fleet a graph of every kind instead of assistants alone: of `--count` objects, 200
+mid-call tools, 50 knowledge bases holding 200 website documents, 20 folders and 50 labels (scaled down below
+10,000), the rest assistants that reference them by address (two tools, a knowledge base, a folder, two
+labels each), in the v2 dialect (the one with folders, labels and knowledge bases). A graph's write floor is
+its dependency depth in round trips (tools, folders, labels and knowledge bases; documents; assistants) plus
+count / parallelism of them; documents are processed at once by the emulator (`--document-delay-ms 0`).
 """
 from __future__ import annotations
 
@@ -85,6 +93,72 @@ def full_spec(i: int, prompt: str) -> dict:
 
 
 FLEETS = {"small": small_spec, "full": full_spec}
+
+# The mix `--graph` asks for in 10,000 objects (scaled down for smaller counts), and the graph's depth: tools,
+# folders, labels and knowledge bases first, then documents (in their knowledge base), then the assistants.
+GRAPH_MIX = {"tool": 200, "knowledgebase": 50, "document": 200, "folder": 20, "label": 50}
+GRAPH_DEPTH = 3
+
+
+def graph_mix(count: int) -> dict[str, int]:
+    """How many objects of each kind a graph of `count` objects has; the rest are assistants."""
+    scale = min(1.0, count / 10_000)
+    mix = {kind: max(1, round(n * scale)) for kind, n in GRAPH_MIX.items()}
+    mix["assistant"] = count - sum(mix.values())
+    if mix["assistant"] < 1:
+        sys.exit(f"--graph needs a larger --count than {count}")
+    return mix
+
+
+def letters(n: int) -> str:
+    """0 -> a, 25 -> z, 26 -> ba: tool names take lowercase letters and underscores only."""
+    text = ""
+    while True:
+        n, digit = divmod(n, 26)
+        text = chr(ord("a") + digit) + text
+        if not n:
+            return text
+
+
+def write_graph(folder: Path, count: int, prompt: str, fleet: str = "small") -> dict[str, int]:
+    """A graph of every kind, assistants referencing the others by address; the mix written."""
+    for old in folder.glob("*.yaml"):
+        old.unlink()
+    mix = graph_mix(count)
+
+    def manifest(kind: str, name: str, spec: dict) -> dict:
+        return {"apiVersion": "provisioner/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+    tools = [manifest("Tool", f"tool-{i}", {
+        "name": f"bench_{letters(i)}", "description": f"Look up order details, variant {i}.",
+        "endpoint": f"https://api.example.com/orders/{{order_id}}/v{i}", "method": "GET",
+        "schema": [{"name": "order_id", "type": "string", "description": "The caller's order number."}]})
+        for i in range(mix["tool"])]
+    per_kb = [mix["document"] // mix["knowledgebase"] + (k < mix["document"] % mix["knowledgebase"])
+              for k in range(mix["knowledgebase"])]
+    bases = [manifest("KnowledgeBase", f"kb-{k}", {
+        "name": f"Bench knowledge {k}", "description": "Pages callers ask about.",
+        "documents": [{"name": f"Page {j}", "type": "website", "url": f"https://example.com/kb/{k}/{j}"}
+                      for j in range(per_kb[k])]})
+        for k in range(mix["knowledgebase"])]
+    folders = [manifest("Folder", f"folder-{i}", {"name": f"Bench folder {i}"}) for i in range(mix["folder"])]
+    labels = [manifest("Label", f"label-{i}", {"name": f"Bench label {i}"}) for i in range(mix["label"])]
+    for name, docs in (("tools", tools), ("knowledge", bases), ("folders", folders), ("labels", labels)):
+        (folder / f"graph-{name}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    spec = FLEETS[fleet]
+    per_file = 50
+    for start in range(0, mix["assistant"], per_file):
+        docs = []
+        for i in range(start, min(mix["assistant"], start + per_file)):
+            references = {
+                "tool_ids": sorted({f"tool.tool-{i % mix['tool']}", f"tool.tool-{(i * 7 + 1) % mix['tool']}"}),
+                "knowledgebase_id": f"knowledgebase.kb-{i % mix['knowledgebase']}",
+                "knowledgebase_mode": "function_call",
+                "folder_id": f"folder.folder-{i % mix['folder']}",
+                "label_ids": sorted({f"label.label-{i % mix['label']}", f"label.label-{(i * 3 + 1) % mix['label']}"})}
+            docs.append(manifest("Assistant", f"bench-{i}", {**spec(i, prompt), **references}))
+        (folder / f"fleet-{start:05}.yaml").write_text(yaml.safe_dump_all(docs, sort_keys=False))
+    return mix
 
 
 def write_fleet(folder: Path, count: int, prompt: str, fleet: str = "small") -> None:
@@ -154,6 +228,8 @@ def start_emulator(options) -> tuple[subprocess.Popen, str, httpx.Client]:
                "--latency-ms", str(options.latency_ms), "--error-rate", str(options.error_rate),
                "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1",
                "--rate-limit", options.rate_limit]
+    if options.graph:
+        command += ["--document-delay-ms", "0"]
     help_text = subprocess.run([sys.executable, "-m", "provisioner", "emulator", "--help"], capture_output=True,
                                text=True).stdout
     admin_token = secrets.token_urlsafe(16) if "--admin-token" in help_text else None
@@ -225,12 +301,17 @@ def main() -> None:
                              "v1 field, a prompt of 40 lines, variables, a post-call schema)")
     parser.add_argument("--busy", type=int, default=0, metavar="N",
                         help="run N busy loops beside the benchmark (cores shared with other work)")
+    parser.add_argument("--graph", action="store_true",
+                        help="a graph of every kind (tools, knowledge bases and documents, folders, labels; the "
+                             "rest assistants referencing them) instead of assistants alone, in the v2 dialect")
     options = parser.parse_args()
     phases = set(options.phases.split(","))
     # The client's rate budget is off: the benchmark measures the provisioner, not the platform's documented limits.
     env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": options.rate_limit,
            "PROVISIONER_BACKEND": options.backend,
            "PROVISIONER_PROJECT": f"benchmark-{secrets.token_hex(6)}"}
+    if options.graph:
+        env["PROVISIONER_API_DIALECT"] = "v2"
     if options.backend == "postgres" and not os.environ.get("PROVISIONER_PG_DSN"):
         sys.exit("--backend postgres needs $PROVISIONER_PG_DSN")
 
@@ -249,7 +330,8 @@ def main() -> None:
                 manifests.mkdir()
                 retries = ["--max-retries=12", "--retry-backoff=0.05s"]
                 apply = ["apply", "--auto-approve", f"--parallelism={options.parallelism}", *retries]
-                write_fleet(manifests, options.count, "Be helpful.", options.fleet)
+                write = write_graph if options.graph else write_fleet
+                mix = write(manifests, options.count, "Be helpful.", options.fleet)
                 rows = []
                 if "plan" in phases:
                     rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
@@ -260,7 +342,7 @@ def main() -> None:
                     rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
                                           stats, {0}, env, emulator.pid) | {"reads": True})
                 if "update" in phases:
-                    write_fleet(manifests, options.count, "Be brief.", options.fleet)
+                    write(manifests, options.count, "Be brief.", options.fleet)
                     rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
                                 | {"writes": True})
                 if "destroy" in phases:
@@ -276,14 +358,17 @@ def main() -> None:
             loop.kill()
             loop.wait()
 
-    floor = options.count / options.parallelism * options.latency_ms / 1000
-    print(f"provisioner benchmark: {options.count} assistants, parallelism {options.parallelism}, latency "
+    depth = GRAPH_DEPTH if options.graph else 0
+    floor = (depth + options.count / options.parallelism) * options.latency_ms / 1000
+    what = ("objects (" + ", ".join(f"{n} {kind}s" for kind, n in mix.items()) + ")") if options.graph \
+        else "assistants"
+    print(f"provisioner benchmark: {options.count} {what}, parallelism {options.parallelism}, latency "
           f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}, "
           f"state backend {options.backend}, rate limit {options.rate_limit}, fleet {options.fleet}, "
           f"busy loops beside it {options.busy}")
     print(f"machine speed (a plain Python loop of 10 million additions): {speed_before:.2f} s before the phases, "
           f"{speed_after:.2f} s after")
-    print(f"network floor of a phase that writes every assistant: {options.count}/{options.parallelism} x "
+    print(f"network floor of a phase that writes every object: ({depth} + {options.count}/{options.parallelism}) x "
           f"{options.latency_ms} ms = {floor:.2f} s")
     if answer_time:
         print(f"the emulator's answer time, {options.parallelism} at a time (bare http.client, {probe_requests} "

@@ -64,3 +64,36 @@ def test_a_full_fleet_manifest_sets_every_optional_v1_setting_and_validates():
                    if not field.is_required() and (field.json_schema_extra or {}).get("x-dialect") != "v2"}
     assert v1_optional - set(full) <= {"phone_number_id", "tool_ids"}  # ids that depend on the account
     assert full["system_prompt"].count("\n") >= 40
+
+
+def _benchmark_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_graph_fleet_has_the_issue_s_mix_in_ten_thousand_and_references_every_kind_by_address(tmp_path):
+    bench = _benchmark_module()
+    assert bench.graph_mix(10_000) == {"tool": 200, "knowledgebase": 50, "document": 200, "folder": 20,
+                                       "label": 50, "assistant": 9_480}
+    mix = bench.write_graph(tmp_path, 400, "Be helpful.")
+    assert sum(mix.values()) == 400
+    import yaml
+    docs = [d for f in sorted(tmp_path.glob("*.yaml")) for d in yaml.safe_load_all(f.read_text())]
+    kinds = {}
+    for doc in docs:
+        kinds.setdefault(doc["kind"], []).append(doc)
+    assert {k: len(v) for k, v in kinds.items()} == {
+        "Tool": mix["tool"], "KnowledgeBase": mix["knowledgebase"], "Folder": mix["folder"],
+        "Label": mix["label"], "Assistant": mix["assistant"]}
+    assert sum(len(kb["spec"]["documents"]) for kb in kinds["KnowledgeBase"]) == mix["document"]
+    addresses = {f"{d['kind'].lower()}.{d['metadata']['name']}" for d in docs}
+    for assistant in kinds["Assistant"]:
+        spec = assistant["spec"]
+        named = [*spec["tool_ids"], spec["knowledgebase_id"], spec["folder_id"], *spec["label_ids"]]
+        assert set(named) <= addresses, named
+    # Tool names take lowercase letters and underscores only.
+    assert all(re.fullmatch(r"[a-z][a-z_]*", t["spec"]["name"]) for t in kinds["Tool"])
