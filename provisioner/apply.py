@@ -713,6 +713,9 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         if change.wait and endpoints.readiness is not None:
             recorder.wait_durable(ticket)  # its id is safe before a long wait
             _wait_ready(kind, change, remote_id, parent, context, stop)
+        if change.actions:
+            recorder.wait_durable(ticket)  # the object is recorded before anything is started on it
+            ticket = _run_actions(kind, change, remote_id, address, record, context)
         return ChangeResult(change, True, 0.0, remote_id, message, ticket=ticket)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
@@ -725,7 +728,31 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         except NotFoundError:
             raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                            "plan was made); run plan again") from None
-    return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue(address, change.remote_id, record))
+    ticket = recorder.queue(address, change.remote_id, record)
+    if change.actions:
+        recorder.wait_durable(ticket)
+        ticket = _run_actions(kind, change, change.remote_id, address, record, context)
+    return ChangeResult(change, True, 0.0, change.remote_id, ticket=ticket)
+
+
+def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, record: dict, context: _Context) -> int:
+    """The actions the plan asked for (a campaign's start or stop), in order, once the object is in state; the
+    field's new value goes into state's view of the platform as each one succeeds. A refusal stops the change
+    (ApiError names why); what ran before it is recorded."""
+    remote = dict(record.get("remote") or {})
+    ticket = 0
+    for planned in change.actions:
+        action = kind.action(planned["field"])
+        if action is None:
+            raise Unresolvable(f"a {kind.title} has no action for {planned['field']!r} (the plan is not this "
+                               "provisioner's)")
+        with context.gate.write():
+            value = action.run(context.client, remote_id, planned["action"])
+        if value is not None:
+            remote[planned["field"]] = value
+        ticket = context.recorder.queue(address, remote_id, {**record, "remote": remote})
+        context.recorder.wait_durable(ticket)
+    return ticket
 
 
 def _claimed(recorder: StateRecorder, kind: str) -> set[int]:

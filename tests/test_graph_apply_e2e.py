@@ -1,0 +1,125 @@
+"""Applying a graph of every kind through the real CLI against the emulator over HTTP: what references a knowledge
+base waits for its documents, a campaign's start and stop run as actions, a replacement that deletes leads is
+refused without --allow-replace, and the next plan is `No changes.`"""
+from __future__ import annotations
+
+from conftest import manifest_text
+
+V2 = ("--api-dialect", "v2")
+
+GRAPH = """\
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {name: lookup}
+spec:
+  name: order_lookup
+  description: Look up an order.
+  endpoint: https://api.example.com/orders/{order_id}
+  method: GET
+  headers: {X-Client: acme}
+  schema:
+    - {name: order_id, type: string, description: The order number.}
+---
+apiVersion: provisioner/v1
+kind: KnowledgeBase
+metadata: {name: help}
+spec:
+  name: Help
+  documents:
+    - {name: Returns, key: returns, type: website, url: "https://example.com/returns"}
+    - {name: Hours, key: hours, type: txt, file: hours.txt}
+---
+apiVersion: provisioner/v1
+kind: Folder
+metadata: {name: support}
+spec: {name: Support, color: blue}
+---
+apiVersion: provisioner/v1
+kind: Label
+metadata: {name: vip}
+spec: {name: VIP}
+"""
+
+
+def write_graph(workspace) -> None:
+    workspace.write("manifests/hours.txt", "Open 9 to 5.\n")
+    workspace.write("manifests/graph.yaml", GRAPH)
+    workspace.add("caller", tool_ids=["tool.lookup"], knowledgebase_id="knowledgebase.help",
+                  knowledgebase_mode="function_call", folder_id="folder.support", label_ids=["label.vip"],
+                  post_call_schema=[{"name": "booked", "type": "bool", "description": "Whether a slot was booked"}])
+
+
+def test_a_graph_applies_in_order_then_plans_no_changes(workspace, platform):
+    write_graph(workspace)
+    platform.faults(document_delay_ms=300)
+    try:
+        result = workspace.run("apply", "--auto-approve", *V2)
+    finally:
+        platform.faults(document_delay_ms=0)
+    assert result.exit_code == 0, result.all
+    assert "Apply complete! Resources: 7 added" in result.output
+    writes = [(w["method"], w["path"]) for w in platform.writes()]
+    posts = [path for method, path in writes if method == "POST"]
+    assistant = next(i for i, path in enumerate(posts) if path.endswith("/user/assistant"))
+    # The tool, knowledge base, folder and label first; both documents before the assistant that attaches the
+    # knowledge base (and apply waited for them to be processed: the assistant's line comes after theirs).
+    assert sum(path.endswith("/documents") for path in posts[:assistant]) == 2, posts
+    lines = result.output.splitlines()
+    done = {line.split(":")[0]: i for i, line in enumerate(lines) if "Creation complete" in line}
+    assert done["caller"] > done["knowledgebase.help.returns"] and done["caller"] > done["knowledgebase.help.hours"]
+    sent = next(w["body"] for w in platform.writes() if w["method"] == "POST" and w["path"].endswith("/assistant"))
+    ids = {line.split(":")[0]: int(line.rsplit("[id=", 1)[1].rstrip("]")) for line in lines if "[id=" in line}
+    assert sent["tool_ids"] == [ids["tool.lookup"]] and sent["knowledgebase_id"] == ids["knowledgebase.help"]
+    assert sent["folder_id"] == ids["folder.support"] and sent["label_ids"] == [ids["label.vip"]]
+    again = workspace.run("plan", "--detailed-exitcode", *V2)
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def campaign(status: str = "", parallel: int = 2) -> str:
+    extra = f"  status: {status}\n" if status else ""
+    return ("apiVersion: provisioner/v1\nkind: Campaign\nmetadata: {name: winter}\nspec:\n  name: Winter\n"
+            f"  assistant_id: assistant.caller\n  max_calls_in_parallel: {parallel}\n"
+            f"  goal_completion_variable: booked\n{extra}")
+
+
+def campaign_status(platform) -> str:
+    items = platform.http.get("/user/campaigns").json()
+    items = items if isinstance(items, list) else items.get("data") or items.get("campaigns")
+    (item,) = [c for c in items if c["name"] == "Winter"]
+    return item["status"]
+
+
+def test_a_campaign_is_started_and_stopped_only_as_its_manifest_says(workspace, platform):
+    workspace.add("caller", post_call_schema=[{"name": "booked", "type": "bool", "description": "Booked"}])
+    workspace.write("manifests/campaign.yaml", campaign())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert campaign_status(platform) == "draft"  # status not set: never started
+    workspace.write("manifests/campaign.yaml", campaign("started"))
+    plan = workspace.run("plan")
+    assert "start" in plan.output, plan.all
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert campaign_status(platform) == "in-progress"
+    assert "No changes." in workspace.run("plan").output
+    workspace.write("manifests/campaign.yaml", campaign("stopped"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert campaign_status(platform) == "stopped"
+    assert "No changes." in workspace.run("plan").output
+
+
+def test_a_campaign_replacement_that_deletes_leads_needs_allow_replace(workspace, platform):
+    workspace.add("caller", post_call_schema=[{"name": "booked", "type": "bool", "description": "Booked"}])
+    workspace.write("manifests/campaign.yaml", campaign(parallel=2))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = campaign_id = next(c["id"] for c in platform.http.get("/user/campaigns").json() if c["name"] == "Winter")
+    workspace.write("manifests/campaign.yaml", campaign(parallel=4))
+    plan = workspace.run("plan")
+    assert "deletes leads" in plan.output, plan.all
+    refused = workspace.run("apply", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-replace" in refused.all, refused.all
+    assert [c["id"] for c in platform.http.get("/user/campaigns").json() if c["name"] == "Winter"] == [campaign_id]
+    applied = workspace.run("apply", "--auto-approve", "--allow-replace")
+    assert applied.exit_code == 0, applied.all
+    after = [c for c in platform.http.get("/user/campaigns").json() if c["name"] == "Winter"]
+    assert len(after) == 1 and after[0]["id"] != before and after[0]["max_calls_in_parallel"] == 4
+    assert "No changes." in workspace.run("plan").output
