@@ -183,16 +183,3 @@ def test_a_saved_graph_plan_shows_as_it_was_planned(v2):
     refused = v2.run("apply", "graph.plan")
     assert refused.exit_code == 1 and "nothing was applied" in refused.all
     assert v2.platform.http.get("/user/folders").json()["data"] == []
-
-
-def test_import_takes_assistant_prefix_and_refuses_other_kinds_for_now(v2):
-    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
-    v2.add("support")
-    made = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
-                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
-                              llm_model_id=11)
-    refused = v2.run("import", "folder.sales", str(made["id"]))
-    assert refused.exit_code == 1 and "imports assistants only" in refused.all
-    done = v2.run("import", "assistant.support", str(made["id"]))
-    assert done.exit_code == 0, done.all
-    assert "support" in v2.state()["resources"]
