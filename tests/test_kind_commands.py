@@ -65,7 +65,9 @@ def test_import_state_list_show_mv_rm_per_kind(v2, backend):
     assert f"folder.sales\tkind=folder\tid={folder_id}" in ok(v2.run("state", "list")).output
     shown = json.loads(ok(v2.run("state", "show", "folder.sales")).output)
     assert shown["kind"] == "folder" and shown["platform"] == {"name": "Sales", "color": "blue"}
-    assert "No changes." in ok(v2.run("plan")).output
+    # Imported objects plan nothing (the state says which they are); only the spare label is to create.
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["address"], c["action"]) for c in changes] == [("label.spare", "create")]
     across = v2.run("state", "mv", "folder.sales", "label.sales")
     assert across.exit_code == 1 and "renames within a kind only" in across.all
     ok(v2.run("state", "mv", "label.vip", "label.spare"))
@@ -109,3 +111,38 @@ def test_import_assistant_by_either_address_and_state_commands_take_assistant_pr
     assert "Refreshed 1 object(s) in state (1 assistant(s))" in out
     ok(v2.run("state", "rm", "assistant.helpdesk"))
     assert v2.state()["resources"] == {}
+
+
+def test_export_writes_every_kind_nothing_manages_and_the_manifests_adopt_without_changes(v2):
+    folder_id = made(v2, "/user/folder", name="Sales Team", color="teal")
+    made(v2, "/user/label", name="VIP")
+    made(v2, "/user/label", name="Managed")
+    v2.write("manifests/groups.yaml", grouping("managed", "Managed", kind="Label"))
+    result = ok(v2.run("export", "--out", "exported"))
+    assert result.output.strip().endswith("Exported 0 assistant(s), 1 folder(s), 1 label(s).")
+    files = sorted(p.name for p in (v2.root / "exported").glob("*.yaml"))
+    assert files == ["folder.sales-team.yaml", "label.vip.yaml"]  # the label a manifest adopts is not exported
+    import yaml
+    document = yaml.safe_load((v2.root / "exported" / "folder.sales-team.yaml").read_text())
+    assert document == {"apiVersion": "provisioner/v1", "kind": "Folder", "metadata": {"name": "sales-team"},
+                        "spec": {"name": "Sales Team", "color": "teal"}}
+    assert yaml.safe_load((v2.root / "exported" / "label.vip.yaml").read_text())["spec"] == {"name": "VIP"}
+    for name in files:
+        (v2.root / "manifests" / name).write_text((v2.root / "exported" / name).read_text())
+    ok(v2.run("validate"))
+    # Each exported manifest adopts its object, with nothing to change.
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert sorted((c["address"], c["action"], c["body"] or None) for c in changes) == [
+        ("folder.sales-team", "import", None), ("label.managed", "import", None), ("label.vip", "import", None)]
+    again = ok(v2.run("export", "--out", "exported2"))
+    assert again.output.strip().endswith("Exported 0 assistant(s).")
+    assert folder_id
+
+
+@needs_kind_state
+def test_exported_kinds_imported_plan_no_changes(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Ops", color="red")
+    ok(v2.run("export", "--out", "exported"))
+    (v2.root / "manifests" / "folder.ops.yaml").write_text((v2.root / "exported" / "folder.ops.yaml").read_text())
+    ok(v2.run("import", "folder.ops", str(folder_id)))
+    assert "No changes." in ok(v2.run("plan")).output

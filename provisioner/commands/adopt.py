@@ -41,7 +41,8 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @manifest_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
-    """Write manifests for the platform's assistants that no manifest manages yet."""
+    """Write manifests for what the platform holds, of every kind, that nothing manages yet (references as
+    addresses, secrets as ${env.X})."""
     settings = settings_from(kwargs)
     manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
                                    settings.manifest_limits)
@@ -51,7 +52,9 @@ def export_command(paths, out_dir, **kwargs) -> None:
         needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
             [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else [])
         click.echo(f"wrote {exported.path}" + (f" ({'; '.join(needs)} before applying)" if needs else ""))
-    click.echo(f"Exported {len(written)} assistant(s).")
+    counts = {kind: sum(e.kind == kind for e in written) for kind in sorted({e.kind for e in written})}
+    others = "".join(f", {n} {kind}(s)" for kind, n in counts.items() if kind != "assistant")
+    click.echo(f"Exported {counts.get('assistant', 0)} assistant(s){others}.")
 
 
 @click.command("refresh")
