@@ -104,6 +104,25 @@ class Graph:
             stack += self.needs.get(address, ())
         return found
 
+    def with_dependents(self, addresses: Iterable[str],
+                        recorded: Mapping[str, Iterable[str]] | None = None) -> set[str]:
+        """`addresses` and everything that refers to them, transitively: what `destroy --target` takes along
+        (Terraform's order: what points at an object goes before it). `recorded`: address -> the addresses state
+        recorded it pointed at when last applied (objects whose manifest is gone still count)."""
+        pointed_at: dict[str, set[str]] = {}
+        for source in (self.needs, recorded or {}):
+            for address, needs in source.items():
+                for needed in needs:
+                    pointed_at.setdefault(manifest_address(needed), set()).add(manifest_address(address))
+        found: set[str] = set()
+        stack = [manifest_address(a) for a in addresses]
+        while stack:
+            address = stack.pop()
+            if address not in found:
+                found.add(address)
+                stack += pointed_at.get(address, ())
+        return found
+
     def dependents(self, address: str) -> set[str]:
         """The addresses that refer to `address` directly."""
         return {a for a, needs in self.needs.items() if address in needs}

@@ -44,8 +44,14 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     if unknown:
         known = [*graph.manifests, *state.resources]
         raise PlanError([unknown_target_problem(t, known) for t in unknown])
-    # --target pulls in what its objects need, as Terraform does.
-    wanted_set = graph.with_dependencies(targets) | set(targets) if targets else set()
+    # --target pulls in what its objects need, as Terraform does; `destroy --target` what needs them (in reverse).
+    if not targets:
+        wanted_set: set[str] = set()
+    elif destroy:
+        recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
+        wanted_set = graph.with_dependents(targets, recorded) | set(targets)
+    else:
+        wanted_set = graph.with_dependencies(targets) | set(targets)
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set
