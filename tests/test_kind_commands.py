@@ -146,3 +146,32 @@ def test_exported_kinds_imported_plan_no_changes(v2, backend):
     (v2.root / "manifests" / "folder.ops.yaml").write_text((v2.root / "exported" / "folder.ops.yaml").read_text())
     ok(v2.run("import", "folder.ops", str(folder_id)))
     assert "No changes." in ok(v2.run("plan")).output
+
+
+def test_plan_target_of_a_folder_plans_it_alone_and_of_an_assistant_pulls_it_in(v2):
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales") + "---\n" + grouping("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    alone = json.loads(ok(v2.run("plan", "--json", "--target", "folder.sales")).output)
+    assert [c["address"] for c in alone["changes"]] == ["folder.sales"]
+    pulled = json.loads(ok(v2.run("plan", "--json", "--target", "support")).output)
+    assert sorted(c["address"] for c in pulled["changes"]) == ["folder.sales", "support"]
+
+
+@needs_kind_state
+def test_destroy_target_of_a_folder_takes_the_assistant_in_it_along(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Sales")
+    label_id = made(v2, "/user/label", name="VIP")
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales") + "---\n" + grouping("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    item = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
+                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
+                              llm_model_id=11)
+    for address, remote_id in (("folder.sales", folder_id), ("label.vip", label_id), ("support", item["id"])):
+        ok(v2.run("import", address, str(remote_id)))
+    planned = json.loads(ok(v2.run("plan", "--json", "--destroy", "--target", "folder.sales")).output)
+    assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [("folder.sales", "delete"),
+                                                                              ("support", "delete")]
+    ok(v2.run("destroy", "--auto-approve", "--target", "folder.sales"))
+    assert [e["address"] for e in json.loads(ok(v2.run("state", "list", "--json")).output)] == ["label.vip"]
+    assert v2.platform.http.get("/user/folders").json()["data"] == []
+    assert [x["id"] for x in v2.platform.http.get("/user/labels").json()["data"]] == [label_id]
