@@ -90,6 +90,10 @@ def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
     return digest_fields({k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
 
 
+def _empty(value: Any) -> bool:
+    return value in (None, [], {}, "")
+
+
 @dataclass
 class RefreshResult:
     """What `refresh` did: a line per object whose record changed, and the counts the summary gives."""
@@ -131,8 +135,14 @@ def refresh(session: Session) -> RefreshResult:
             continue
         snapshot = _snapshot(kind, live, entry.sensitive)
         if snapshot != entry.remote:
-            changed = sorted(k for k in snapshot if k in entry.remote and not same(snapshot[k], entry.remote[k]))
+            # An empty value recorded as absent (an apply keeps only what it sent) is not news: kept quietly.
+            differing = sorted(k for k in {*snapshot, *entry.remote}
+                               if not same(snapshot.get(k), entry.remote.get(k))
+                               and not (_empty(snapshot.get(k)) and _empty(entry.remote.get(k))))
+            changed = [k for k in differing if k in entry.remote]
             entry.remote = snapshot
+            if not differing:
+                continue
             result.updated += 1
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
             result.lines.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
