@@ -67,7 +67,7 @@ def test_import_state_list_show_mv_rm_per_kind(v2, backend):
     listed = json.loads(ok(v2.run("state", "list", "--json")).output)
     assert listed == [{"address": "folder.sales", "kind": "folder", "id": folder_id, "protect": False},
                       {"address": "label.vip", "kind": "label", "id": label_id, "protect": False}]
-    assert f"folder.sales\tkind=folder\tid={folder_id}" in ok(v2.run("state", "list")).output
+    assert f"folder.sales\tid={folder_id}\tkind=folder" in ok(v2.run("state", "list")).output
     shown = json.loads(ok(v2.run("state", "show", "folder.sales")).output)
     assert shown["kind"] == "folder" and shown["platform"] == {"name": "Sales", "color": "blue"}
     # Imported objects plan nothing (the state says which they are); only the spare label is to create.

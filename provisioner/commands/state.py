@@ -33,7 +33,7 @@ def state_list(as_json, lock, lock_timeout, **store) -> None:
         click.echo(json.dumps(entries, indent=2))
         return
     for entry in entries:
-        click.echo(f"{entry['address']}\tkind={entry['kind']}\tid={entry['id']}"
+        click.echo(f"{entry['address']}\tid={entry['id']}\tkind={entry['kind']}"
                    + ("\tprotected" if entry["protect"] else ""))
 
 
