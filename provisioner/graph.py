@@ -30,6 +30,13 @@ def address_kind(address: str) -> str:
     return address.split(".", 1)[0] if "." in address else ASSISTANT
 
 
+def entry_kind(address: str, entry: Any) -> str:
+    """The kind of a state entry: the one the store recorded (ResourceState.kind), else the one its address
+    names (entries of stores that kept no kind)."""
+    recorded = getattr(entry, "kind", None)
+    return recorded if recorded and recorded != ASSISTANT else address_kind(address)
+
+
 @dataclass(frozen=True)
 class Use:
     """One reference value in a manifest: where it is, to which kind, what it says."""

@@ -22,14 +22,15 @@ def state_group() -> None:
 
 
 @state_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="One JSON array of {address, kind, id, protect}.")
+@format_options(("text", "json"))
 @state_options
 @reports_errors
-def state_list(as_json, lock, lock_timeout, **store) -> None:
-    """Addresses in state, of every kind, with their kind and platform ids."""
+def state_list(fmt, as_json, lock, lock_timeout, **store) -> None:
+    """Addresses in state, of every kind, with their platform ids and kinds (JSON: an array of
+    {address, kind, id, protect})."""
     with state_session(store, lock, lock_timeout, "state list") as session:
         entries = [list_entry(a, e) for a, e in sorted(session.state.resources.items())]
-    if as_json:
+    if chosen_format(fmt, as_json) == "json":
         click.echo(json.dumps(entries, indent=2))
         return
     for entry in entries:

@@ -10,14 +10,13 @@ from dataclasses import dataclass, field, fields as dataclass_fields
 from typing import Any
 
 from ..errors import ProvisionerError, StateError
-from ..graph import address_kind, manifest_address
+from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
 from ..planner import remote_snapshot, same
 from ..redaction import digest_fields
 from ..state import ResourceState
 from .session import Session
-from .state_edits import entry_kind
 
 
 def _with_kind(kind: str, **values: Any) -> ResourceState:

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import ProvisionerError
+from ..graph import entry_kind
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import API_VERSION, KIND, Manifest
 from ..planner import RemoteAssistant, desired_fields, same
@@ -18,7 +19,6 @@ from ..state.local import atomic_write
 from ..wire import WRITE_ONLY_FIELDS
 from .export_kinds import address_for, export_object, exportable_kinds, with_references
 from .session import Session
-from .state_edits import entry_kind
 
 
 @dataclass(frozen=True)

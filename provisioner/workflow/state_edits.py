@@ -7,18 +7,12 @@ import socket
 from typing import Any
 
 from ..errors import StateError
-from ..graph import address_kind, manifest_address
+from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds.base import NAME
 from ..state import ResourceState
 from ..state.sql import process_alive
 from ..wire import READABLE_FIELDS
 from .session import Session
-
-
-def entry_kind(address: str, entry: ResourceState) -> str:
-    """The kind of a state entry: the one the store recorded, else the one its address names."""
-    recorded = getattr(entry, "kind", None)
-    return recorded if recorded and recorded != "assistant" else address_kind(address)
 
 
 # An assistant's bare name, or `<kind>.<name>` (a document's `knowledgebase.<kb>.<name>`).
