@@ -7,6 +7,7 @@ import json
 import pytest
 
 from provisioner.state import ResourceState
+from test_graph_e2e import folder, v2  # noqa: F401 (v2: a fixture)
 
 # Until the engine's state (ResourceState.kind, `kind.name` addresses in the store) is on this branch, the store
 # refuses other kinds' addresses: these tests run once it is.
@@ -19,14 +20,7 @@ needs_graph_apply = pytest.mark.skipif(importlib.util.find_spec("provisioner.wal
 
 
 def grouping(address, name, kind="Folder", color=None):
-    return (f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {address}\nspec:\n  name: {name}\n"
-            + (f"  color: {color}\n" if color else ""))
-
-
-@pytest.fixture
-def v2(workspace):
-    workspace.dialect = "v2"
-    return workspace
+    return folder(address, name, color, kind)
 
 
 def made(workspace, path, **body):
