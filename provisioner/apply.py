@@ -14,14 +14,23 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from dataclasses import replace
+from typing import Any, Callable, Iterator, Mapping
 
 from .client import PlatformClient
-from .errors import ApiError, NotFoundError, RejectedError, ServerError, StateError, TransportError
+from .client import UnknownOutcomeError
+from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
+                     TransportError)
+from .kinds.base import Kind
 from .plan import Action, Change, Plan
 from .ratelimit import RateBudget, WaitCancelled
-from .state import ResourceState, State, StateBackend
+from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
+from .walk import CREATE, DESTROY, WHOLE, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
+
+
+# How long apply waits, by default, for an object the platform processes (a document) to be ready (--wait-timeout).
+DEFAULT_WAIT_TIMEOUT = 600.0
 
 
 @dataclass
@@ -109,10 +118,28 @@ class StateRecorder:
             self._pending[address] = None
             return self._mutated()
 
+    def queue_moves(self, rows: Mapping[str, ResourceState | None]) -> int:
+        """Several rows (None: gone) in one mutation, hence one transaction: a move is never half done."""
+        with self._condition:
+            for address, entry in rows.items():
+                if entry is None:
+                    self.state.resources.pop(address, None)
+                else:
+                    self.state.resources[address] = entry
+                self._pending[address] = entry
+            return self._mutated()
+
     def _queue_all(self, records: list[tuple[str, int, dict]]) -> int:
         with self._condition:
             for address, remote_id, record in records:
-                entry = ResourceState.from_dict({"id": remote_id, **record})
+                data = {"id": remote_id, **record}
+                existing = self.state.resources.get(address)
+                if existing is not None and "kind" not in record:
+                    # A record that does not say (a state sync, an assistant's change without references) keeps
+                    # the row's kind and what it pointed at.
+                    data["kind"] = existing.kind
+                    data.setdefault("depends_on", existing.depends_on)
+                entry = ResourceState.from_dict(data)
                 self.state.resources[address] = entry
                 self._pending[address] = entry
             return self._mutated()
@@ -240,8 +267,11 @@ class SharedLookup:
     finds no suitable list in progress reads one, and the others wait for it.
     """
 
-    def __init__(self, client: PlatformClient, gate: WriteGate):
-        self._client = client
+    def __init__(self, listing: Callable[[], list[dict]], gate: WriteGate, client: PlatformClient | None = None):
+        if hasattr(listing, "list_assistants"):  # a client: its assistants
+            client, listing = listing, listing.list_assistants  # type: ignore[union-attr]
+        self._listing = listing
+        self.client = client if client is not None else getattr(listing, "__self__", None)
         self._gate = gate
         self._condition = threading.Condition()
         self._latest: tuple[float, list[dict]] | None = None  # (when its reading began, items)
@@ -258,7 +288,7 @@ class SharedLookup:
             began = self._reading_since = time.monotonic()
         try:
             with self._gate.quiet():
-                items = self._client.list_assistants()
+                items = self._listing()
         finally:
             with self._condition:
                 self._reading_since = None
@@ -269,34 +299,47 @@ class SharedLookup:
         return items
 
 
-def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, known_ids: set[int],
+def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
+               known_ids: set[int] | Mapping[str, set[int]],
                parallelism: int = 10, on_result: Callable[[ChangeResult], None] | None = None,
                on_start: Callable[[Change], None] | None = None, lookups: Lookups | None = None,
-               interrupt: threading.Event | None = None) -> ApplyReport:
-    """Run every change; `known_ids` are the platform ids that existed when planning (see module docstring).
+               interrupt: threading.Event | None = None, kinds: Mapping[str, Kind] | None = None,
+               wait_timeout: float = DEFAULT_WAIT_TIMEOUT, allow_replace: bool = False,
+               on_progress: Callable[[str], None] | None = None) -> ApplyReport:
+    """Run every change, walking the plan's graph (walk.py); `known_ids` are the platform ids that existed when
+    planning, per kind (a bare set: the assistants'), see the module docstring.
 
     Setting `interrupt` (the CLI's Ctrl-C and SIGTERM handler does) starts nothing new: the changes in flight
     finish, are committed and reported, and the report says it was interrupted. A KeyboardInterrupt does the
     same, but may land anywhere; the handler's event is only looked at between two results."""
+    kinds = kinds if kinds is not None else registered_kinds()
+    refuse_lossy_replacements(plan, kinds, allow_replace)
     report = ApplyReport()
-    stop = threading.Event()
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
-
+    changes = plan.changes
+    graph = build_graph(changes, recorded_lookup(recorder.state.resources), lambda c: _create_first(c, kinds))
     gate = WriteGate()
-    lookup = SharedLookup(client, gate)
-    wire = Wire(plan.dialect, lookups or Lookups(), gate)
     budget: RateBudget = getattr(client, "budget", None) or RateBudget()
+    known = dict(known_ids) if isinstance(known_ids, Mapping) else {DEFAULT_KIND: set(known_ids)}
+    context = _Context(client, recorder, known, gate, Wire(plan.dialect, lookups or Lookups(), gate), kinds,
+                       wait_timeout, on_progress or (lambda line: None))
+    stop = threading.Event()
 
-    def run(change: Change) -> ChangeResult:
+    def run_step(number: int) -> ChangeResult:
+        step = graph.steps[number]
+        change = changes[step.change]
         if stop.is_set():
             return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message="not started (interrupted)")
-        if on_start:
+        if on_start and step.part != DESTROY:
             on_start(change)
         started = time.monotonic()
         sent_before, waited_before = budget.thread_counters()
         try:
-            result = _execute(change, client, recorder, known_ids, lookup, wire)
+            problem = graph.problems.get(step.change)
+            if problem:
+                raise Unresolvable(problem)
+            result = _execute(change, step.part, context, stop)
         except WaitCancelled:
             if budget.thread_counters()[0] == sent_before:
                 # Interrupted while it waited for its first request: nothing of it reached the platform.
@@ -307,17 +350,18 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
                                       "interrupted while it waited for the rate budget to retry or to look for "
                                       "its outcome; run plan to see where it stands")
         except RejectedError as error:
-            other = dialect_asked_for(plan.dialect, error.errors)
+            other = dialect_asked_for(plan.dialect, error.errors) if change.kind == DEFAULT_KIND else None
             if other:  # every field error is then about names, not values: one line that says what to do
                 result = ChangeResult(change, False, 0.0, change.remote_id,
                                       f"the platform rejected the {plan.dialect} create dialect ({error.summary}): "
                                       f"this platform takes {other}: set `--api-dialect {other}` (or "
                                       f"PROVISIONER_API_DIALECT={other}, or api_dialect: {other} in provisioner.yaml)")
             else:
-                errors = {manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
+                errors = ({manifest_field(key, plan.dialect): messages for key, messages in error.errors.items()}
+                          if change.kind == DEFAULT_KIND else dict(error.errors))
                 result = ChangeResult(change, False, 0.0, change.remote_id,
                                       f"the platform rejected it: {error.summary}", field_errors=errors)
-        except Unreadable as error:
+        except (Unreadable, Unresolvable) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
@@ -325,91 +369,148 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *, k
         result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before)
         return result
 
-    collected: set[Future] = set()
+    # A replacement is two steps: its change is reported once, when both are settled (done, failed, skipped or
+    # not started), by _replacement_result.
+    halves: dict[int, dict[str, ChangeResult]] = {}
 
-    def collect(future: Future) -> None:
-        """Report a finished change once its state is committed; a store that fails stops new changes."""
-        if future in collected:  # Ctrl-C arrived after it was reported, before it left `pending`
+    def report_change(result: ChangeResult) -> None:
+        report.results.append(result)
+        if on_result and not result.skipped:
+            on_result(result)
+
+    def settle(number: int, result: ChangeResult) -> None:
+        step = graph.steps[number]
+        if len(graph.parts[step.change]) == 1:
+            report_change(result)
             return
+        settled = halves.setdefault(step.change, {})
+        settled[step.part] = result
+        if len(settled) == 2:
+            report_change(_replacement_result(halves.pop(step.change)))
+
+    def finished(number: int, future: Future) -> bool:
+        """Record a finished step once its state is committed; a store that fails stops new changes."""
         result = future.result()
+        step = graph.steps[number]
         try:
             recorder.wait_durable(result.ticket)
         except (StateError, OSError) as error:
             # The store stopped taking writes: start nothing new; what is in flight finishes and is reported.
             report.halted = report.halted or f"the state could not be written ({error}); no further change started"
-            stop.set()
-            budget.cancel()  # what waits for the rate budget has sent nothing: it must not now
+            start_nothing_new(interrupted=False)
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but recording it in state failed ({error}); the next "
                                   "plan finds it on the platform and puts the state right")
-        report.results.append(result)
-        collected.add(future)
-        if on_result and not result.skipped:
-            on_result(result)
+        if result.ok and step.part != DESTROY and not destroys(result.change) and result.remote_id is not None:
+            context.ids[state_address(result.change.address)] = result.remote_id
+        settle(number, result)
+        return result.ok
 
-    # Deletes go first: what they give up (a name, an inbound number) is then free for the creates and updates.
-    first = [c for c in plan.changes if c.action in (Action.DELETE, Action.FORGET)]
-    then = [c for c in plan.changes if c.action not in (Action.DELETE, Action.FORGET)]
+    def skipped(number: int, because: int) -> None:
+        change = changes[graph.steps[number].change]
+        cause = changes[graph.steps[because].change]
+        message = ("not started: its other half failed" if cause is change
+                   else f"not started: because {cause.address} failed")
+        settle(number, ChangeResult(change, False, 0.0, change.remote_id, skipped=True, message=message))
+
+    def not_started(number: int) -> None:
+        change = changes[graph.steps[number].change]
+        settle(number, ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
+                                    message="not started (interrupted)"))
+
+    walk = Walk(graph, WalkCallbacks(run_step, finished, skipped, not_started), parallelism)
+
+    def start_nothing_new(interrupted: bool) -> None:
+        """Cancel the steps not started yet; on an interrupt, also those that wait for the rate budget: they
+        have sent nothing yet, and must not."""
+        report.interrupted = report.interrupted or interrupted
+        stop.set()
+        if interrupted:
+            budget.cancel()
+        walk.stop()
+
+    def look_at_interrupt() -> None:
+        if interrupt is not None and interrupt.is_set() and not report.interrupted:
+            start_nothing_new(interrupted=True)
+
     with recorder.committing(), ThreadPoolExecutor(max_workers=max(1, parallelism),
                                                    thread_name_prefix="apply") as pool:
-        for phase in (first, then):
-            if stop.is_set():
-                report.results += [ChangeResult(c, False, 0.0, skipped=True, message="not started (interrupted)")
-                                   for c in phase]
-                continue
-            # A window of a few changes per worker is submitted at a time (it also bounds how many finished
-            # changes can wait for their commit). Each announces itself on `finished` when done: one queue
-            # read per change, where watching the window with wait() would cost the whole window each time.
-            queued = iter(phase)
-            pending: set[Future] = set()
-            finished: queue.SimpleQueue[Future] = queue.SimpleQueue()
-
-            def start_nothing_new(interrupted: bool) -> None:
-                """Cancel the changes not started yet (a cancelled one announces itself too); on an interrupt, also
-                those that wait for the rate budget: they have sent nothing yet, and must not."""
-                report.interrupted = report.interrupted or interrupted
-                stop.set()
-                if interrupted:
-                    budget.cancel()
-                for future in pending:
-                    future.cancel()
-
-            def submit_more() -> None:
-                while len(pending) < 2 * max(1, parallelism) and not stop.is_set():
-                    change = next(queued, None)
-                    if change is None:
-                        return
-                    future = pool.submit(run, change)
-                    pending.add(future)
-                    future.add_done_callback(finished.put)
-
-            try:
-                submit_more()
-                while pending:
-                    if interrupt is not None and interrupt.is_set() and not report.interrupted:
-                        start_nothing_new(interrupted=True)
-                    try:
-                        future = finished.get(timeout=0.2)  # with a timeout, so an interrupt is seen soon
-                    except queue.Empty:
-                        continue
-                    if not future.cancelled():
-                        collect(future)
-                    pending.discard(future)
-                    submit_more()
-            except KeyboardInterrupt:
-                # Start nothing new; let what is in flight finish and be recorded.
-                start_nothing_new(interrupted=True)
-                for future in pending:
-                    if not future.cancelled():
-                        collect(future)
-            except BaseException:
-                # A bug, or a broken output pipe: start nothing new. What runs finishes and is committed when
-                # the pool and then the committer close; the error goes on up.
-                start_nothing_new(interrupted=False)
-                raise
-    order = {c.address: i for i, c in enumerate(plan.changes)}
-    report.results.sort(key=lambda r: order[r.change.address])
+        try:
+            walk.run(pool, look_at_interrupt)
+        except KeyboardInterrupt:
+            # Start nothing new; let what is in flight finish and be recorded.
+            start_nothing_new(interrupted=True)
+            for future in walk.in_flight():
+                walk.finish(future)
+            walk.settle_rest()
+        except BaseException:
+            # A bug, or a broken output pipe: start nothing new. What runs finishes and is committed when
+            # the pool and then the committer close; the error goes on up.
+            start_nothing_new(interrupted=False)
+            raise
+    order = {id(c): i for i, c in enumerate(changes)}
+    report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report
+
+
+def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
+    """One report for a replacement's two halves (CREATE: the new object, DESTROY: the old one)."""
+    made, gone = halves[CREATE], halves[DESTROY]
+    change = made.change
+    seconds, waited = made.seconds + gone.seconds, made.waited + gone.waited
+    if made.ok and gone.ok:
+        return ChangeResult(change, True, seconds, made.remote_id, made.message, waited=waited)
+    if made.ok:  # the old one is still there (deposed in state): the next apply destroys it
+        why = gone.message.removeprefix("not started: ").removeprefix("not started ")
+        return ChangeResult(change, False, seconds, made.remote_id,
+                            f"the new object (id {made.remote_id}) was created, but the old one (id {change.remote_id}) "
+                            f"was not destroyed: {why}; the next apply destroys it", waited=waited)
+    if gone.ok:  # destroyed first, and its replacement was not made
+        return ChangeResult(change, False, seconds, None,
+                            f"the old object (id {change.remote_id}) was destroyed, but the new one was not created: "
+                            f"{made.message}; the next apply creates it", waited=waited)
+    failed = made if not made.skipped else gone
+    return ChangeResult(change, False, seconds, change.remote_id, failed.message, field_errors=failed.field_errors,
+                        skipped=made.skipped and gone.skipped, waited=waited)
+
+
+class NotCreated(ApiError):
+    """A create that surely made nothing (its absence was seen after every attempt)."""
+
+
+class Unresolvable(ProvisionerError):
+    """A change that cannot be sent as planned: a reference without an id, a kind this program does not know."""
+
+
+def registered_kinds() -> Mapping[str, Kind]:
+    """The registry of kinds (provisioner/kinds/__init__.py), or none yet."""
+    try:
+        from . import kinds as package
+    except ImportError:  # pragma: no cover
+        return {}
+    return getattr(package, "KINDS", {})
+
+
+def refuse_lossy_replacements(plan: Plan, kinds: Mapping[str, Kind], allowed: bool) -> None:
+    """A replacement that destroys what cannot be had back (a campaign's leads) needs --allow-replace."""
+    if allowed:
+        return
+    lossy = [f"{c.address} ({c.replace_reason or getattr(kinds.get(c.kind), 'replace_loses', None)})"
+             for c in plan.changes if c.replace and not destroys(c)
+             and getattr(kinds.get(c.kind), "replace_loses", None)]
+    if lossy:
+        raise ProvisionerError("this plan replaces objects whose replacement loses data: " + ", ".join(lossy)
+                               + ". Nothing was applied. If that is intended, apply again with --allow-replace.")
+
+
+def _create_first(change: Change, kinds: Mapping[str, Kind]) -> bool:
+    """Whether a replacement may create the new object before destroying the old one: not when the platform
+    refuses two of one name (or whatever else the kind says cannot exist twice)."""
+    kind = kinds.get(change.kind)
+    if kind is None:
+        return True
+    explicit = kind.create_before_destroy
+    return (not kind.unique_names) if explicit is None else explicit
 
 
 class Wire:
@@ -427,23 +528,117 @@ class Wire:
         return to_dialect(change.body, self.dialect, self.lookups, engine=change.engine_type)
 
 
-def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, known_ids: set[int],
-             lookup: SharedLookup, wire: Wire) -> ChangeResult:
-    action = change.action
+class _Context:
+    """What every step of one apply shares: the client, state, the ids known so far, the list reads."""
+
+    def __init__(self, client: PlatformClient, recorder: StateRecorder, known: dict[str, set[int]],
+                 gate: WriteGate, wire: Wire, kinds: Mapping[str, Kind], wait_timeout: float,
+                 progress: Callable[[str], None]):
+        self.client = client
+        self.recorder = recorder
+        self.known = known
+        self.gate = gate
+        self.wire = wire
+        self.kinds = kinds
+        self.wait_timeout = wait_timeout
+        self.progress = progress
+        self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
+        self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, kind: str, parent: int | None = None) -> SharedLookup:
+        with self._lock:
+            key = (kind, parent)
+            if key not in self._lookups:
+                if kind == DEFAULT_KIND:
+                    listing = self.client.list_assistants
+                else:
+                    endpoints = self.kind(kind).endpoints
+                    listing = lambda: endpoints.list(self.client, parent)  # noqa: E731
+                self._lookups[key] = SharedLookup(listing, self.gate, self.client)
+            return self._lookups[key]
+
+    def kind(self, name: str) -> Kind:
+        kind = self.kinds.get(name)
+        if kind is None:
+            raise Unresolvable(f"this provisioner does not know the kind {name!r}")
+        return kind
+
+    def id_of(self, address: str) -> int:
+        """The id of the object at `address`: made in this apply, else as state holds it."""
+        address = state_address(address)
+        found = self.ids.get(address)
+        if found is not None:
+            return found
+        entry = self.recorder.state.resources.get(address)
+        if entry is None:
+            raise Unresolvable(f"{address} has no id: it was not created (is it in the plan, and did it succeed?) "
+                               "and is not in state")
+        return entry.id
+
+
+def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
+    """`value` with every `{"$ref": address}` (anywhere inside, lists too) replaced by that object's id."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "$ref" in value and isinstance(value["$ref"], str):
+            return id_of(value["$ref"])
+        return {key: resolve_refs(item, id_of) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_refs(item, id_of) for item in value]
+    return value
+
+
+def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:
+    """The change's body and record with every reference an id (state then records ids, never markers: a
+    replaced object's new id is then a difference the next plan sees). A change with markers lists their
+    addresses in `depends_on` (GRAPH.md), so one without any is sent as planned, at no cost per change."""
+    if not change.depends_on:
+        return change.body, _with_kind(change, change.record, context)
+    return (resolve_refs(change.body, context.id_of),
+            _with_kind(change, resolve_refs(change.record, context.id_of), context))
+
+
+def _with_kind(change: Change, record: dict, context: _Context) -> dict:
+    """The record with the change's kind and references (what a later delete must come after)."""
+    if change.kind == DEFAULT_KIND and not change.depends_on:
+        entry = context.recorder.state.resources.get(change.address)
+        if entry is None or not entry.depends_on:
+            return record  # as records were before kinds: byte-identical rows, no work per change
+    return {**record, "kind": change.kind,
+            "depends_on": sorted({state_address(a) for a in change.depends_on})}
+
+
+def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
+    if change.kind == DEFAULT_KIND:
+        if part != WHOLE:
+            raise Unresolvable("an assistant is never replaced: it is updated in place")
+        return _execute_assistant(change, context)
+    return _execute_kind(change, part, context, stop)
+
+
+def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
+    action, client, recorder, wire = change.action, context.client, context.recorder, context.wire
     if action is Action.CREATE:
-        remote_id, message = _create(change, wire.create(change), client, known_ids, lookup, wire.gate)
+        body, record = _resolved(change, context)
+        if body is not change.body:
+            change = replace(change, body=body)
+        remote_id, message = _create(change, wire.create(change), context.client.create_assistant,
+                                     context.known.get(DEFAULT_KIND, set()), context.lookup(DEFAULT_KIND),
+                                     wire.gate, "assistant")
         return ChangeResult(change, True, 0.0, remote_id, message,
-                            ticket=recorder.queue(change.address, remote_id, change.record))
+                            ticket=recorder.queue(change.address, remote_id, record))
     if action in (Action.UPDATE, Action.IMPORT):
-        if change.body:
+        body, record = _resolved(change, context)
+        if body:
+            sent = replace(change, body=body) if body is not change.body else change
             try:
                 with wire.gate.write():
-                    client.update_assistant(change.remote_id, wire.update(change))
+                    client.update_assistant(change.remote_id, wire.update(sent))
             except NotFoundError:
                 raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                                "plan was made); run plan again") from None
         return ChangeResult(change, True, 0.0, change.remote_id,
-                            ticket=recorder.queue(change.address, change.remote_id, change.record))
+                            ticket=recorder.queue(change.address, change.remote_id, record))
     if action is Action.DELETE:
         message = ""
         try:
@@ -457,31 +652,161 @@ def _execute(change: Change, client: PlatformClient, recorder: StateRecorder, kn
     raise AssertionError(f"unknown action {action}")
 
 
-def _create(change: Change, body: dict, client: PlatformClient, known_ids: set[int],
-            lookup: SharedLookup, gate: WriteGate) -> tuple[int, str]:
+def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int | None:
+    """The id of the object a child kind lives under (a document's knowledge base), from the change's fields,
+    else from what state recorded."""
+    if not kind.parent_field:
+        return None
+    value = fields.get(kind.parent_field)
+    if value is None:
+        spec = (change.record.get("spec") or {}) if change.record else {}
+        value = spec.get(kind.parent_field)
+        if value is None:
+            entry = context.recorder.state.resources.get(state_address(change.address))
+            value = (entry.spec or {}).get(kind.parent_field) if entry is not None else None
+        value = resolve_refs(value, context.id_of)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise Unresolvable(f"its {kind.parent_field} (the {kind.title}'s parent) is not known")
+    return value
+
+
+def _execute_kind(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
+    """Any kind, through its Endpoints (kinds/base.py): no branch per kind here."""
+    kind = context.kind(change.kind)
+    endpoints, client, recorder, gate = kind.endpoints, context.client, context.recorder, context.gate
+    address = state_address(change.address)
+    action = change.action
+    if action is Action.FORGET:
+        return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(address))
+    if action is Action.DELETE or part == DESTROY:
+        old = change.remote_id
+        old_address = address
+        if part == DESTROY:
+            # Created first: the old half is deposed in state (or, if it never was, only on the platform).
+            old_address = deposed_holding(address, old, recorder.state.resources) or (
+                None if context.ids.get(address) is not None else address)
+        parent = _parent(kind, {}, change, context)
+        message = _delete(kind, old, parent, context)
+        ticket = recorder.queue_forget(old_address) if old_address else 0
+        return ChangeResult(change, True, 0.0, old, message, ticket=ticket)
+    fields, record = _resolved(change, context)
+    parent = _parent(kind, fields, change, context)
+    if action is Action.CREATE or part == CREATE:
+        old = None
+        if part == CREATE and change.remote_id is not None and address in recorder.state.resources \
+                and recorder.state.resources[address].id == change.remote_id:
+            # Create before destroy: the old object moves aside in state first (Terraform's "deposed"), so a
+            # crash between the two halves leaves it to be destroyed by the next apply, never forgotten.
+            old = recorder.state.resources[address]
+            deposed = deposed_address(address, recorder.state.resources)
+            recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
+        body = kind.create_body(fields)
+        known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
+        try:
+            remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
+                                         context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+        except (RejectedError, NotCreated):
+            if old is not None:  # surely nothing was made: the old object is simply kept
+                recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
+            raise
+        ticket = recorder.queue(address, remote_id, record)
+        if change.wait and endpoints.readiness is not None:
+            recorder.wait_durable(ticket)  # its id is safe before a long wait
+            _wait_ready(kind, change, remote_id, parent, context, stop)
+        return ChangeResult(change, True, 0.0, remote_id, message, ticket=ticket)
+    # update or import
+    if change.body:
+        if endpoints.update is None or kind.update_body is None:
+            raise Unresolvable(f"a {kind.title} cannot be updated in place (the plan should replace it)")
+        try:
+            with gate.write():
+                endpoints.update(client, change.remote_id, kind.update_body(fields), parent)
+        except NotFoundError:
+            raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
+                           "plan was made); run plan again") from None
+    return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue(address, change.remote_id, record))
+
+
+def _claimed(recorder: StateRecorder, kind: str) -> set[int]:
+    return {e.id for e in list(recorder.state.resources.values()) if e.kind == kind}
+
+
+def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -> str:
+    endpoints = kind.endpoints
+    if endpoints.confirm_delete is not None and not endpoints.confirm_delete(context.client, remote_id):
+        raise ApiError(f"refusing to delete id {remote_id}: the platform does not list it as a {kind.title} (its "
+                       "delete endpoint is shared with another kind); nothing was deleted")
+    try:
+        with context.gate.write():
+            endpoints.delete(context.client, remote_id, parent)
+    except NotFoundError:
+        return "it was already gone"
+    return ""
+
+
+def _wait_ready(kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
+                stop: threading.Event) -> None:
+    """Poll the new object's readiness (within the rate budget: each poll is a request) until ready, failed or
+    the --wait-timeout deadline, saying every so often how long it has waited."""
+    started = time.monotonic()
+    deadline = started + context.wait_timeout
+    delay, said = 1.0, started
+    item = {"id": remote_id, kind.name_field: change.assistant_name}
+    while True:
+        status = kind.endpoints.readiness(context.client, item, parent)
+        if status == "ready":
+            return
+        if status != "pending":
+            raise ApiError(f"{change.address} (id {remote_id}) was created, but will not become ready: {status}")
+        now = time.monotonic()
+        if now >= deadline:
+            raise ApiError(f"{change.address} (id {remote_id}) was created, but is still being processed after "
+                           f"{context.wait_timeout:g}s (--wait-timeout); what waits for it was not started. Apply "
+                           "again later, or raise --wait-timeout")
+        if now - said >= 10:
+            context.progress(f"{change.address}: still processing after {now - started:.0f}s "
+                             f"(waiting up to {context.wait_timeout:g}s)")
+            said = now
+        if stop.wait(min(delay, max(0.0, deadline - now))):
+            raise ApiError(f"{change.address} (id {remote_id}) was created; interrupted while waiting for it to be "
+                           "ready")
+        delay = min(delay * 1.5, 10.0)
+
+
+def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids: set[int],
+            lookup: SharedLookup, gate: WriteGate, title: str = "assistant",
+            name_field: str = "name") -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
-    the assistant, and only its confirmed absence allows another attempt (up to twice --max-retries).
+    the object (its kind's list), and only its confirmed absence allows another attempt (up to twice
+    --max-retries). An object of that name that was not there when planning is the lost create's.
     """
+    client = lookup.client
     attempts = 2 * client.retry.max_attempts
+    name = change.assistant_name
     for attempt in range(1, attempts + 1):
         try:
             with gate.write():
-                return int(client.create_assistant(body)["id"]), ""
+                answer = send(body)
+            remote_id = answer.get("id") if isinstance(answer, dict) else None
+            if not isinstance(remote_id, int) or isinstance(remote_id, bool):
+                raise UnknownOutcomeError(f"the platform answered the create of {change.address} without the new "
+                                          f"{title}'s id", status=200)
+            return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
             found = [item for item in lookup.items_read_after(failed_at)
-                     if item.get("name") == change.assistant_name and int(item["id"]) not in known_ids]
+                     if item.get(name_field) == name and int(item["id"]) not in known_ids]
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
             if len(found) > 1:
                 ids = ", ".join(str(item["id"]) for item in found)
                 raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "
-                               f"assistants named {change.assistant_name!r} (ids {ids}); adopt one with "
+                               f"{title}s named {name!r} (ids {ids}); adopt one with "
                                f"`provisioner import {change.address} ID` and delete the others") from None
             if attempt == attempts:
-                raise ApiError(f"{error} (gave up after {attempt} attempts; no assistant with this name is on "
-                               "the platform, so nothing was created)") from None
+                raise NotCreated(f"{error} (gave up after {attempt} attempts; no {title} with this name is on "
+                                 "the platform, so nothing was created)") from None
             client.pause(client.backoff(attempt))
     raise AssertionError("unreachable")

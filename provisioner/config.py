@@ -99,6 +99,7 @@ class ConfigValues(BaseModel):
     request_timeout: Duration | None = None
     lock_timeout: Duration | None = None
     parallelism: Annotated[int, Field(ge=1, le=256)] | None = None
+    wait_timeout: Duration | None = None
     manifests: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
@@ -124,6 +125,7 @@ class Config:
     request_timeout: float = 30.0
     lock_timeout: float = 0.0
     parallelism: int = 10
+    wait_timeout: float = 600.0  # how long apply waits for an object the platform processes (a document)
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
     config_file: str | None = None
     # Where each value came from: "--flag", "PROVISIONER_X" or "provisioner.yaml:3" (absent: the default).

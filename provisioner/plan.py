@@ -269,7 +269,9 @@ def _address(value: str) -> str:
     from .kinds.base import NAME
     from .manifest import ADDRESS_PATTERN
 
-    if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}", value)):
+    # A replaced object's old half waiting in state to be destroyed: `<address>~deposed[N]` (state/__init__.py).
+    if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}(~deposed[0-9]{{0,4}})?",
+                                                             value)):
         raise ValueError("not an address (a name of lowercase letters, digits, '-' and '_', after `kind.`)")
     return value
 

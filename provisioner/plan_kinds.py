@@ -407,7 +407,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
             result.left_alone.append({"address": address, "source": left_alone[address]})
             continue
         entry = state[address]
-        kind = KINDS.get(kind_of_address(address))
+        # The row's own kind (a document's address begins with its knowledge base's); rows of old stores: by address.
+        kind = KINDS.get(entry.kind if entry.kind != ASSISTANT else kind_of_address(address))
         if kind is None or kind.reference_only:
             continue
         manifest = by_address.get(address)

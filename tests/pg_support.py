@@ -3,6 +3,7 @@
 Under CI=true a test that cannot reach it fails; elsewhere it is skipped with the reason."""
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -59,3 +60,21 @@ def forget_projects() -> None:
             connection.execute("DELETE FROM provisioner_resources WHERE project = ANY(%s)", (projects,))
     except Exception:  # noqa: BLE001 - no table yet, or no server: nothing to forget
         pass
+
+
+@contextlib.contextmanager
+def own_database():
+    """A PostgreSQL database of the test's own (a migration changes tables every project shares): its DSN,
+    dropped after the block."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    dsn = pg_dsn()
+    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -128,11 +128,75 @@ def test_folder_and_label_manifests_pass_the_editor_schema_and_bad_ones_fail_bot
             load_manifests([path], dialect="v2")
 
 
-def test_apply_refuses_what_only_the_graph_walker_can_do_and_changes_nothing(v2):
-    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
+def test_apply_creates_folder_and_label_before_the_assistant_that_references_them_then_no_changes(v2):
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue") + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales", label_ids=["label.vip"])
     result = v2.run("apply", "--auto-approve")
-    assert result.exit_code == 1 and "does not yet apply folders" in result.all
+    assert result.exit_code == 0, result.all
+    state = v2.state()["resources"]
+    folders = v2.platform.http.get("/user/folders").json()["data"]
+    labels = v2.platform.http.get("/user/labels").json()["data"]
+    assert [(f["name"], f["id"]) for f in folders] == [("Sales", state["folder.sales"]["id"])]
+    assert [(f["name"], f["id"]) for f in labels] == [("VIP", state["label.vip"]["id"])]
+    assert state["folder.sales"]["kind"] == "folder" and state["support"]["depends_on"] == ["folder.sales", "label.vip"]
+    fields = v2.platform.admin.get(f"/_emulator/objects/assistants/{state['support']['id']}").json()["fields"]
+    assert fields["folder_id"] == state["folder.sales"]["id"] and fields["label_ids"] == [state["label.vip"]["id"]]
+    assert "\nNo changes." in v2.run("plan").output
+    # The folder goes: the assistant drops it first, then it is deleted.
+    v2.write("manifests/groups.yaml", folder("vip", "VIP", kind="Label"))
+    v2.add("support", label_ids=["label.vip"])
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
     assert v2.platform.http.get("/user/folders").json()["data"] == []
+    assert "folder.sales" not in v2.state()["resources"]
+    assert "\nNo changes." in v2.run("plan").output
+
+
+def test_sigkill_during_a_graph_apply_then_apply_again_ends_with_each_object_once(v2):
+    import random
+    import signal
+    import time
+
+    from test_reliability import spawn
+
+    groups = "---\n".join(folder(f"f{i}", f"F{i}") for i in range(4))
+    v2.write("manifests/groups.yaml", groups + "---\n" + "---\n".join(folder(f"l{i}", f"L{i}", kind="Label")
+                                                                     for i in range(4)))
+    for i in range(16):
+        v2.add(f"a{i}", folder_id=f"folder.f{i % 4}", label_ids=[f"label.l{i % 4}", f"label.l{(i + 1) % 4}"])
+    v2.platform.faults(latency_ms=150)  # an apply takes seconds: each kill lands inside one
+
+    def count(path):
+        return len(v2.platform.http.get(path, params={"per_page": 100}).json()["data"])
+
+    # Kill while folders and labels are being made, then while assistants are, at random moments after.
+    moments = [lambda: count("/user/folders") + count("/user/labels") >= 2,
+               lambda: len(v2.platform.assistants()) >= 2, lambda: len(v2.platform.assistants()) >= 8]
+    rng = random.Random(11)
+    for ready in moments:
+        process = spawn(v2, "apply", "--auto-approve", "--parallelism=4", "--api-dialect=v2")
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 0.15))
+        process.send_signal(signal.SIGKILL)
+        assert process.wait() == -signal.SIGKILL  # killed, not finished
+    v2.platform.faults(latency_ms=0)
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert "\nNo changes." in v2.run("plan").output
+    state = v2.state()["resources"]
+    folders = v2.platform.http.get("/user/folders", params={"per_page": 100}).json()["data"]
+    labels = v2.platform.http.get("/user/labels", params={"per_page": 100}).json()["data"]
+    assert sorted(f["name"] for f in folders) == [f"F{i}" for i in range(4)]
+    assert sorted(f["name"] for f in labels) == [f"L{i}" for i in range(4)]
+    assert sorted(a["name"] for a in v2.platform.assistants()) == sorted(f"A{i}" for i in range(16))
+    for assistant in v2.platform.assistants():
+        i = int(assistant["name"][1:])
+        fields = v2.platform.admin.get(f"/_emulator/objects/assistants/{assistant['id']}").json()["fields"]
+        assert state[f"a{i}"]["id"] == assistant["id"]
+        assert fields["folder_id"] == state[f"folder.f{i % 4}"]["id"]
+        assert fields["label_ids"] == [state[f"label.l{i % 4}"]["id"], state[f"label.l{(i + 1) % 4}"]["id"]]
 
 
 def test_a_phone_number_by_its_e164_string_resolves_to_its_id_in_both_dialects(workspace):
@@ -171,7 +235,7 @@ def test_target_of_an_assistant_pulls_in_the_folder_it_needs(v2):
     assert bad.exit_code == 1 and "folder.nope" in bad.all
 
 
-def test_a_saved_graph_plan_shows_as_it_was_planned(v2):
+def test_a_saved_graph_plan_shows_as_it_was_planned_and_applies(v2):
     v2.write("manifests/groups.yaml", folder("sales", "Sales", "blue"))
     v2.add("support", folder_id="folder.sales")
     assert v2.run("plan", "--out", "graph.plan").exit_code == 0
@@ -180,6 +244,9 @@ def test_a_saved_graph_plan_shows_as_it_was_planned(v2):
     assert '+ folder "sales" {' in shown.output and "folder_id       = (known after apply)" in shown.output
     as_json = json.loads(v2.run("show", "--json", "graph.plan").output)
     assert {c["kind"] for c in as_json["changes"]} == {"assistant", "folder"}
-    refused = v2.run("apply", "graph.plan")
-    assert refused.exit_code == 1 and "nothing was applied" in refused.all
-    assert v2.platform.http.get("/user/folders").json()["data"] == []
+    applied = v2.run("apply", "graph.plan")
+    assert applied.exit_code == 0, applied.all
+    [made] = v2.platform.http.get("/user/folders").json()["data"]
+    assert made["name"] == "Sales" and v2.state()["resources"]["folder.sales"]["id"] == made["id"]
+    assert "\nNo changes." in v2.run("plan").output
+

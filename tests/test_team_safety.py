@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from pg_support import pg_dsn
 
 
 def ok(result):
@@ -229,10 +228,15 @@ def test_a_version_1_store_is_migrated_and_keeps_its_rows(workspace):
     workspace.add("a")
     ok(workspace.run("apply", "--auto-approve"))
     database = sqlite3.connect(workspace.state_file)
-    with database:  # back to what version 1 wrote
-        database.execute("DROP INDEX provisioner_resources_by_id")
-        database.execute("ALTER TABLE provisioner_resources DROP COLUMN kind")
-        database.execute("ALTER TABLE provisioner_resources DROP COLUMN platform")
+    with database:  # back to what version 1 wrote (SQLite drops a column of a constraint only by a new table)
+        database.execute("CREATE TABLE v1 (project VARCHAR(200) NOT NULL, workspace VARCHAR(64) NOT NULL, "
+                         "address VARCHAR(64) NOT NULL, remote_id BIGINT NOT NULL, record TEXT NOT NULL, "
+                         "serial BIGINT NOT NULL, PRIMARY KEY (project, workspace, address), CONSTRAINT "
+                         "provisioner_resources_one_owner UNIQUE (project, workspace, remote_id))")
+        database.execute("INSERT INTO v1 SELECT project, workspace, address, remote_id, record, serial "
+                         "FROM provisioner_resources")
+        database.execute("DROP TABLE provisioner_resources")
+        database.execute("ALTER TABLE v1 RENAME TO provisioner_resources")
         database.execute("UPDATE provisioner_meta SET value = '1' WHERE key = 'schema_version'")
     database.close()
 
@@ -285,20 +289,13 @@ def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(work
 
 def test_a_version_1_postgres_store_is_migrated(tmp_path):
     """In a database of its own (a migration changes tables every project shares)."""
-    import uuid
-
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+    from pg_support import own_database
     from provisioner.state import ResourceState, State
     from provisioner.state.sql import SCHEMA_VERSION, open_store
 
-    dsn = pg_dsn()
-    name = f"provisioner_migrate_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    own = make_conninfo(**{**conninfo_to_dict(dsn), "dbname": name})
-    try:
+    with own_database() as own:
         store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
         state = State.new()
         state.resources["a"] = ResourceState(id=7, spec={}, remote={"assistant_name": "A"})
@@ -315,6 +312,3 @@ def test_a_version_1_postgres_store_is_migrated(tmp_path):
             assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
             assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
                 ("a", "assistant", "")]
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

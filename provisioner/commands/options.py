@@ -28,6 +28,8 @@ HELP = {
     "--target": "Only this address (repeatable).",
     "--auto-approve": "Skip the confirmation.",
     "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
+    "--allow-replace": "Allow replacements that lose data the platform cannot give back (a campaign's leads); "
+                       "apply refuses a plan with one without it.",
     "--allow-mass-destroy": "Allow a plan that destroys more than half of the assistants in state (at least 5); "
                             "apply refuses one without it (docs/state.md).",
 }
@@ -111,6 +113,9 @@ def platform_options(command: Callable) -> Callable:
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
         click.option("--request-timeout", default="30s", show_default=True,
                      help="Deadline of one request attempt, from sending to the last byte of the answer."),
+        click.option("--wait-timeout", default="10m", show_default=True,
+                     help="How long apply waits for an object the platform processes (a knowledge base's "
+                          "document) to be ready before what depends on it [env PROVISIONER_WAIT_TIMEOUT]."),
         click.option("--rate-limit", "rate_limit", envvar="PROVISIONER_RATE_LIMIT", default=None,
                      help="The rate budget all requests share: 'documented' (100/60s,20/10s, the default), "
                           "'off', or windows like 1000/60s,200/10s [env PROVISIONER_RATE_LIMIT; --local: off]."),

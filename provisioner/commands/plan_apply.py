@@ -157,14 +157,17 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
+@click.option("--allow-replace", is_flag=True, help=HELP["--allow-replace"])
 @platform_options
 @config_options
 @variable_options
 @manifest_options
 @reports_errors
-def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, **kwargs) -> None:
+def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_replace,
+                  **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
+    settings.allow_replace = allow_replace
     if len(paths) == 1 and is_plan_file(paths[0]):
         if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
             raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "

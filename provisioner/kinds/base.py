@@ -156,6 +156,10 @@ class Kind:
     unique_names: bool = False     # the platform refuses two of one name (folders, labels)
     # Replacing it destroys data the user cannot get back (a campaign's leads): apply refuses without a flag.
     replace_loses: Optional[str] = None
+    # Whether a replacement creates the new object before destroying the old one (two exist for a moment).
+    # None: yes, unless names are unique (then the old one must go first). A kind whose platform refuses two
+    # alike for another reason (a SIP trunk's number, username and address) says False.
+    create_before_destroy: Optional[bool] = None
     # Created, read and deleted with a parent (a document under its knowledge base): the parent's field.
     parent_field: Optional[str] = None
     # Never created or deleted by the provisioner, only referenced (phone numbers).

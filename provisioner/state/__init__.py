@@ -19,8 +19,38 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 from ..errors import StateError
 
 STATE_VERSION = 1
-DEFAULT_KIND = "assistant"  # the kind of every resource so far; ids are unique per kind on the platform
-ADDRESS = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?$")
+DEFAULT_KIND = "assistant"  # the kind of a row written before kinds existed; ids are unique per kind on the platform
+# A state address: an assistant's bare name (`support`), any other kind's `<kind>.<name>` (a document's
+# `knowledgebase.<kb>.<document>`), and a replaced object's old half while it waits to be destroyed
+# (`<address>~deposed`, see deposed_address).
+_NAME = r"[a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?"
+DEPOSED = "~deposed"
+ADDRESS = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}({DEPOSED}[0-9]{{0,4}})?$")
+KIND_NAME = re.compile(r"^[a-z]{1,32}$")
+MAX_ADDRESS = 200
+
+
+def deposed_address(address: str, taken: Iterable[str] = ()) -> str:
+    """Where state keeps a replaced object's old half between the new one's creation and its own destruction
+    (Terraform's deposed objects): a crash in between leaves it in state, so the next plan destroys it. A
+    planner treats such a row as an object no manifest declares (it plans its delete). One not in `taken`: an
+    old half left by an earlier apply keeps its own row (`<address>~deposed2`, ...)."""
+    candidate, number = address + DEPOSED, 2
+    while candidate in taken:
+        candidate, number = f"{address}{DEPOSED}{number}", number + 1
+    return candidate
+
+
+def is_deposed(address: str) -> bool:
+    return DEPOSED in address
+
+
+def deposed_holding(address: str, remote_id: int, resources: Mapping[str, "ResourceState"]) -> str | None:
+    """The deposed row of `address` that holds `remote_id`, if any."""
+    for candidate, entry in resources.items():
+        if candidate.startswith(address + DEPOSED) and entry.id == remote_id:
+            return candidate
+    return None
 MAX_ID = 2**63 - 1
 
 
@@ -37,13 +67,19 @@ class ResourceState:
     # The manifest file it was last applied from (as the run named it), so a run given other paths can tell
     # "not given" from "removed". None: recorded before this was kept, or imported.
     source: str | None = None
+    # What the platform id names (the store's kind column; ids are unique per kind).
+    kind: str = DEFAULT_KIND
+    # The state addresses it pointed at when last applied: its destruction, or the update that drops one, comes
+    # before theirs (walk.py). Reference fields in `spec` hold the ids that were sent.
+    depends_on: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ResourceState":
         spec = data.get("spec")
         return cls(id=int(data["id"]), spec=dict(spec) if spec is not None else None, protect=bool(data.get("protect")),
                    sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}),
-                   source=data.get("source"))
+                   source=data.get("source"), kind=data.get("kind") or DEFAULT_KIND,
+                   depends_on=list(data.get("depends_on") or []))
 
     def record_json(self) -> str:
         """The row's record column: everything but the id, canonical (sorted keys) so equal records compare equal."""
@@ -55,14 +91,21 @@ _CANONICAL = json.JSONEncoder(sort_keys=True)
 
 
 def _record(entry: ResourceState) -> dict[str, Any]:
+    """The record column (the kind has a column of its own)."""
     record = {"spec": entry.spec, "protect": entry.protect, "sensitive": entry.sensitive, "remote": entry.remote}
     if entry.source is not None:  # absent rather than null: records written before stay byte-identical
         record["source"] = entry.source
+    if entry.depends_on:
+        record["depends_on"] = entry.depends_on
     return record
 
 
 def _resource_dict(entry: ResourceState) -> dict[str, Any]:
-    return {"id": entry.id, **_record(entry)}
+    """A resource in the state document: the record, its id and (unless an assistant, as before) its kind."""
+    data = {"id": entry.id, **_record(entry)}
+    if entry.kind != DEFAULT_KIND:
+        data["kind"] = entry.kind
+    return data
 
 
 @dataclass(frozen=True)
@@ -137,12 +180,13 @@ class State:
         if not isinstance(raw, dict):
             raise StateError(f"{source}: resources must be an object of address -> record (got {_show(raw)})")
         resources: dict[str, ResourceState] = {}
-        owners: dict[int, str] = {}
+        owners: dict[tuple[str, int], str] = {}
         for address, record in raw.items():
             entry = _parse_resource(address, record, source)
-            if entry.id in owners:
-                raise StateError(f"{source}: {owners[entry.id]!r} and {address!r} both claim platform id {entry.id}")
-            owners[entry.id] = address
+            if (entry.kind, entry.id) in owners:
+                raise StateError(f"{source}: {owners[entry.kind, entry.id]!r} and {address!r} both claim platform "
+                                 f"id {entry.id}" + (f" ({entry.kind})" if entry.kind != DEFAULT_KIND else ""))
+            owners[entry.kind, entry.id] = address
             resources[address] = entry
         history = _parse_history(data.get("history", []), source)
         return cls(lineage=lineage, serial=serial, resources=resources, history=history)
@@ -185,16 +229,21 @@ def _short(error: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source"}
+_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source", "kind", "depends_on"}
 
 
 def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
     where = f"{source}: resources[{_show(address)}]"
-    if not isinstance(address, str) or not ADDRESS.fullmatch(address):
-        raise StateError(f"{where}: not a valid address (lowercase letters, digits, '-' and '_')")
+    if not isinstance(address, str) or not check_address(address):
+        raise StateError(f"{where}: not a valid address (lowercase letters, digits, '-' and '_'; `kind.name` "
+                         "for kinds other than assistants)")
     if not isinstance(record, dict):
         raise StateError(f"{where} must be an object with id, spec, protect, sensitive, remote (got {_show(record)})")
     return check_record(record, lambda key: f"{where}.{key}", where)
+
+
+def check_address(address: Any) -> bool:
+    return isinstance(address, str) and len(address) <= MAX_ADDRESS and ADDRESS.fullmatch(address) is not None
 
 
 def check_id(value: Any) -> bool:
@@ -224,8 +273,13 @@ def check_record(record: dict[str, Any], name: Any, where: str) -> ResourceState
     source = record.get("source")
     if source is not None and (not isinstance(source, str) or not source or len(source) > 4096):
         raise StateError(f"{name('source')} must be a file path or null (got {_show(source)})")
+    kind, depends_on = record.get("kind", DEFAULT_KIND), record.get("depends_on", [])
+    if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
+        raise StateError(f"{name('kind')} must be a kind name such as \"tool\" (got {_show(kind)})")
+    if not isinstance(depends_on, list) or not all(check_address(a) for a in depends_on):
+        raise StateError(f"{name('depends_on')} must be a list of addresses (got {_show(depends_on)})")
     return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
-                         source=source)
+                         source=source, kind=kind, depends_on=list(depends_on))
 
 
 def _parse_history(raw: Any, source: str) -> list[HistoryEntry]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..errors import StateError
-from . import ADDRESS, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show, check_history_entry, check_id, \
+from . import DEFAULT_KIND, KIND_NAME, MAX_ID, check_address, HistoryEntry, ResourceState, _DuplicateKey, _show, check_history_entry, check_id, \
     check_record, strict_json
 
 REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
@@ -35,25 +35,29 @@ def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) 
     return lineage, serial
 
 
-def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, Any, Any]]) -> dict[str, ResourceState]:
-    """address -> ResourceState from (address, remote_id, record) rows, or a StateError for the first bad one."""
+def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, ...]]) -> dict[str, ResourceState]:
+    """address -> ResourceState from (address, remote_id, record[, kind]) rows, or a StateError for the first bad
+    one."""
     resources: dict[str, ResourceState] = {}
-    owners: dict[int, str] = {}
-    for address, remote_id, record in rows:
-        entry = check_resource_row(source, workspace, address, remote_id, record)
-        if address in resources:
+    owners: dict[tuple[str, int], str] = {}
+    for row in rows:
+        address, remote_id, record = row[0], row[1], row[2]
+        kind = row[3] if len(row) > 3 else DEFAULT_KIND
+        if isinstance(address, str) and address in resources:
             raise _bad(f"{_where(source, workspace, address)}: the address has two rows")
-        if entry.id in owners:
-            first, second = sorted((owners[entry.id], address))
+        entry = check_resource_row(source, workspace, address, remote_id, record, kind)
+        if (entry.kind, entry.id) in owners:
+            first, second = sorted((owners[entry.kind, entry.id], address))
             raise _bad(f"{_where(source, workspace)}: addresses {first!r} and {second!r} both hold "
-                       f"platform id {entry.id} (column remote_id); one id is one assistant")
-        owners[entry.id] = address
+                       f"platform id {entry.id} (column remote_id); one id is one {entry.kind}")
+        owners[entry.kind, entry.id] = address
         resources[address] = entry
     return resources
 
 
-def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any) -> ResourceState:
-    if not isinstance(address, str) or not ADDRESS.fullmatch(address):
+def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any,
+                       kind: Any = DEFAULT_KIND) -> ResourceState:
+    if not isinstance(address, str) or not check_address(address):
         raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
                    "(lowercase letters, digits, '-' and '_', whole)")
     where = _where(source, workspace, address)
@@ -72,8 +76,12 @@ def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any
                    f"(got {_show(fields)})")
     if "id" in fields:  # the id lives in remote_id only: two places for it could disagree
         raise _bad(f"{where}, column record: unknown key 'id' (the id is the column remote_id)")
+    if "kind" in fields:  # likewise the kind
+        raise _bad(f"{where}, column record: unknown key 'kind' (the kind is the column kind)")
+    if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
+        raise _bad(f"{where}, column kind must be a kind name such as 'tool' (got {_show(kind)})")
     try:
-        return check_record({**fields, "id": remote_id}, lambda key: f"{where}, column record: {key}",
+        return check_record({**fields, "id": remote_id, "kind": kind}, lambda key: f"{where}, column record: {key}",
                             f"{where}, column record")
     except StateError as error:
         raise _bad(str(error)) from None

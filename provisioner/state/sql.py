@@ -36,12 +36,12 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 
 from ..errors import LockError, StateError
-from . import DEFAULT_KIND, HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
+from . import DEFAULT_KIND, MAX_ADDRESS, HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
 from . import rows as rows_check
 from . import sqlite_file
 from .local import legacy_state_file
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -63,7 +63,7 @@ workspaces_table = Table("provisioner_workspaces", metadata, *_scope(),
                          Column("created", String(40), nullable=False),
                          Column("updated", String(40), nullable=False))
 resources_table = Table("provisioner_resources", metadata, *_scope(),
-                        Column("address", String(64), primary_key=True),
+                        Column("address", String(MAX_ADDRESS), primary_key=True),
                         Column("remote_id", BigInteger, nullable=False),
                         Column("record", Text, nullable=False),
                         Column("serial", BigInteger, nullable=False),  # the serial that last wrote the row
@@ -73,7 +73,9 @@ resources_table = Table("provisioner_resources", metadata, *_scope(),
                         # known (a version 1 row, or one written by a command that does not talk to the platform):
                         # filled in at the workspace's next write by a run that does (see commit).
                         Column("platform", String(500), nullable=False, server_default=""),
-                        UniqueConstraint("project", "workspace", "remote_id", name="provisioner_resources_one_owner"))
+                        # One address per platform object of a kind, per workspace (version 2: per workspace).
+                        UniqueConstraint("project", "workspace", "kind", "remote_id",
+                                         name="provisioner_resources_one_owner"))
 # "Who manages platform id X?" across every project and workspace of the store (see owners()).
 Index("provisioner_resources_by_id", resources_table.c.kind, resources_table.c.remote_id)
 locks_table = Table("provisioner_locks", metadata, *_scope(),
@@ -92,7 +94,7 @@ history_table = Table("provisioner_history", metadata,
                       Column("serial", BigInteger, nullable=False),
                       Column("at", String(40), nullable=False),
                       Column("operation", String(100), nullable=False),
-                      Column("address", String(64), nullable=False),
+                      Column("address", String(MAX_ADDRESS), nullable=False),
                       Column("action", String(20), nullable=False),
                       Column("remote_id", BigInteger),
                       Column("who", String(200), nullable=False))
@@ -109,8 +111,29 @@ def _add_kind(connection: Connection) -> None:
     connection.execute(text("CREATE INDEX provisioner_resources_by_id ON provisioner_resources (kind, remote_id)"))
 
 
+def _ids_per_kind(connection: Connection) -> None:
+    """Version 2 -> 3: a platform id is unique per kind (a tool and an assistant may share one), so the one-owner
+    constraint takes the kind; addresses grow (`knowledgebase.<kb>.<document>`)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("ALTER TABLE provisioner_resources DROP CONSTRAINT IF EXISTS "
+                                "provisioner_resources_one_owner"))
+        connection.execute(text("ALTER TABLE provisioner_resources ADD CONSTRAINT provisioner_resources_one_owner "
+                                "UNIQUE (project, workspace, kind, remote_id)"))
+        for table in ("provisioner_resources", "provisioner_history"):
+            connection.execute(text(f"ALTER TABLE {table} ALTER COLUMN address TYPE VARCHAR({MAX_ADDRESS})"))
+        return
+    # SQLite changes a constraint only by building the table again (its lengths are not enforced).
+    connection.execute(text("ALTER TABLE provisioner_resources RENAME TO provisioner_resources_v2"))
+    connection.execute(text("DROP INDEX IF EXISTS provisioner_resources_by_id"))
+    resources_table.create(connection)  # with its index
+    columns = ", ".join(c.name for c in resources_table.columns)
+    connection.execute(text(f"INSERT INTO provisioner_resources ({columns}) SELECT {columns} "
+                            "FROM provisioner_resources_v2"))
+    connection.execute(text("DROP TABLE provisioner_resources_v2"))
+
+
 # MIGRATIONS[n] takes a connection from schema version n to n + 1 (in the transaction that records n + 1).
-MIGRATIONS: dict[int, Any] = {1: _add_kind}
+MIGRATIONS: dict[int, Any] = {1: _add_kind, 2: _ids_per_kind}
 
 _SCHEMA_LOCK_KEY = 0x70726F76  # "prov": serialises schema creation between PostgreSQL clients
 _CHUNK = 500  # rows per statement (SQLite limits bound parameters)
@@ -271,6 +294,11 @@ def check_project_name(name: str) -> str:
     return name
 
 
+def _row(entry: ResourceState) -> tuple[int, str, str]:
+    """A resource row's (remote_id, record, kind) columns."""
+    return entry.id, entry.record_json(), entry.kind
+
+
 def _readable(row) -> bool:
     try:
         rows_check.check_workspace_row("", "", row.lineage, row.serial)
@@ -292,7 +320,7 @@ class SqlStateStore:
         self._dsn = location.dsn
         self._postgres = location.backend == "postgres"
         self._who = f"{_user()}@{socket.gethostname()}"
-        self._snapshot: dict[str, tuple[int, str]] = {}  # what the database holds, as far as this store knows
+        self._snapshot: dict[str, tuple[int, str, str]] = {}  # address -> (id, record, kind)  # what the database holds, as far as this store knows
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
         self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
@@ -352,7 +380,7 @@ class SqlStateStore:
                 "clear": delete(resources_table).where(
                     (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
                     & (r.address.in_(bindparam("b_addresses", expanding=True))
-                       | r.remote_id.in_(bindparam("b_ids", expanding=True)))),
+                       | ((r.kind == bindparam("b_kind")) & r.remote_id.in_(bindparam("b_ids", expanding=True))))),
                 "insert_resources": insert(resources_table),
                 "lock_row": select(locks_table.c.lock_id, locks_table.c.who, locks_table.c.operation).where(
                     (locks_table.c.project == bindparam("b_project"))
@@ -421,7 +449,8 @@ class SqlStateStore:
         with self._transaction("read the state") as connection:
             row = self._row(connection)
             rows = connection.execute(select(resources_table.c.address, resources_table.c.remote_id,
-                                             resources_table.c.record).where(self._here(resources_table))).all()
+                                             resources_table.c.record, resources_table.c.kind)
+                                      .where(self._here(resources_table))).all()
         if row is None and not rows:
             self._exists, self._snapshot = False, {}
             return State.new()
@@ -431,7 +460,7 @@ class SqlStateStore:
         lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
         resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows)
         self._exists = True
-        self._snapshot = {address: (remote_id, record) for address, remote_id, record in rows}
+        self._snapshot = {address: (remote_id, record, kind) for address, remote_id, record, kind in rows}
         return State(lineage=lineage, serial=serial, resources=resources)
 
     def history(self) -> list[HistoryEntry]:
@@ -456,7 +485,7 @@ class SqlStateStore:
         """Persist what differs from the database (as last read or written); nothing at all if nothing does."""
         changes: dict[str, ResourceState | None] = {}
         for address, entry in state.resources.items():
-            if self._snapshot.get(address) != (entry.id, entry.record_json()):
+            if self._snapshot.get(address) != _row(entry):
                 changes[address] = entry
         for address in self._snapshot:
             if address not in state.resources:
@@ -467,8 +496,7 @@ class SqlStateStore:
     def commit(self, state: State, changes: Mapping[str, ResourceState | None]) -> None:
         """Write these rows as serial `state.serial + 1`, refused if the database is not at `state.serial`."""
         serial, now = state.serial + 1, _now()
-        rows = {address: (entry.id, entry.record_json()) if entry is not None else None
-                for address, entry in changes.items()}
+        rows = {address: _row(entry) if entry is not None else None for address, entry in changes.items()}
         with self._transaction("write the state") as connection:
             self._check_lock(connection)
             self._advance(connection, state, serial, now)
@@ -532,24 +560,29 @@ class SqlStateStore:
             f"but this run read serial {state.serial} (lineage {state.lineage}). Nothing was written. "
             "Run the command again (and let every run take the lock).")
 
-    def _write_rows(self, connection: Connection, rows: Mapping[str, tuple[int, str] | None], serial: int) -> None:
+    def _write_rows(self, connection: Connection, rows: Mapping[str, tuple[int, str, str] | None],
+                    serial: int) -> None:
         gone = [address for address, row in rows.items() if row is None]
         for start in range(0, len(gone), _CHUNK):
             connection.execute(delete(resources_table).where(self._here(resources_table))
                                .where(resources_table.c.address.in_(gone[start:start + _CHUNK])))
         values = [{"project": self.project, "workspace": self.workspace, "address": address, "remote_id": row[0],
-                   "record": row[1], "serial": serial, "platform": self.platform}
+                   "record": row[1], "serial": serial, "platform": self.platform, "kind": row[2]}
                   for address, row in rows.items() if row is not None]
         if not values:
             return
         # Replaced as delete + insert (portable), and a row whose id moves to another address (state mv) leaves
-        # first: ids are unique per workspace.
+        # first: ids are unique per kind in a workspace.
         statements = self._statements()
-        for start in range(0, len(values), _CHUNK):
-            chunk = values[start:start + _CHUNK]
-            connection.execute(statements["clear"], {
-                "b_project": self.project, "b_workspace": self.workspace,
-                "b_addresses": [v["address"] for v in chunk], "b_ids": [v["remote_id"] for v in chunk]})
+        by_kind: dict[str, list[dict]] = {}
+        for value in values:
+            by_kind.setdefault(value["kind"], []).append(value)
+        for kind, group in by_kind.items():
+            for start in range(0, len(group), _CHUNK):
+                chunk = group[start:start + _CHUNK]
+                connection.execute(statements["clear"], {
+                    "b_project": self.project, "b_workspace": self.workspace, "b_kind": kind,
+                    "b_addresses": [v["address"] for v in chunk], "b_ids": [v["remote_id"] for v in chunk]})
         for start in range(0, len(values), _CHUNK):
             connection.execute(statements["insert_resources"], values[start:start + _CHUNK])
 
@@ -594,7 +627,7 @@ class SqlStateStore:
         connection.execute(insert(workspaces_table).values(
             project=self.project, workspace=self.workspace, lineage=document.lineage, serial=document.serial,
             created=now, updated=now))
-        self._write_rows(connection, {a: (e.id, e.record_json()) for a, e in document.resources.items()},
+        self._write_rows(connection, {a: _row(e) for a, e in document.resources.items()},
                          document.serial)
         self._copy_history(connection, document)
         self._log(connection, document.lineage, document.serial, now, [("", "load", None)])
@@ -618,10 +651,10 @@ class SqlStateStore:
             raise StaleStateError(f"the document's lineage {document.lineage} is not the lineage of "
                                   f"{self.description} ({row.lineage}): it is another state. Nothing was changed; "
                                   "use --force to replace this state with it.")
-        current = {a: (r, rec) for a, r, rec in connection.execute(
-            select(resources_table.c.address, resources_table.c.remote_id, resources_table.c.record)
-            .where(self._here(resources_table))).all()}
-        wanted = {a: (e.id, e.record_json()) for a, e in document.resources.items()}
+        current = {a: (r, rec, k) for a, r, rec, k in connection.execute(
+            select(resources_table.c.address, resources_table.c.remote_id, resources_table.c.record,
+                   resources_table.c.kind).where(self._here(resources_table))).all()}
+        wanted = {a: _row(e) for a, e in document.resources.items()}
         changes = {a: w for a, w in wanted.items() if current.get(a) != w}
         changes.update({a: None for a in current if a not in wanted})
         if document.serial < row.serial and not force:

@@ -28,7 +28,7 @@ from ..wire import Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
 from .plan_file import restore_secrets
-from .settings import Settings, declared_by_repository, open_backend
+from .settings import Settings, declared_by_repository, open_backend, warn
 
 
 # An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
@@ -211,11 +211,14 @@ class Session:
 
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
-        refuse_graph_changes(plan)
+        """`known_ids`: the assistants' ids when planning; the other kinds' are those the plan's reads listed."""
         lookups = self._catalog.lookups if self._catalog else Lookups()
-        return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known_ids,
+        known = {DEFAULT_KIND: set(known_ids), **{kind: {o.id for o in objects}
+                                                  for kind, objects in self.objects.items()}}
+        return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
-                          lookups=lookups, interrupt=interrupt)
+                          lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,
+                          allow_replace=self.settings.allow_replace, on_progress=warn)
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""
@@ -259,17 +262,6 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
-
-
-def refuse_graph_changes(plan: Plan) -> None:
-    """Until the graph walker applies them, a plan with other kinds, or with ids known only after apply, is
-    refused before any request (the assistant apply would send them as they are)."""
-    from ..plan_kinds import markers_in
-
-    waiting = [c.address for c in plan.changes if c.kind != DEFAULT_KIND or markers_in(c.body)]
-    if waiting:
-        raise ProvisionerError(f"this version plans but does not yet apply folders, labels and references to "
-                               f"objects created in the same apply ({', '.join(waiting[:5])}); nothing was applied")
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -33,6 +33,8 @@ class Settings:
     lock_timeout: float = 0.0
     init_store: bool = False  # --init-store: an empty file or database at the state path becomes a new store
     parallelism: int = 10
+    wait_timeout: float = 600.0   # --wait-timeout: the longest wait for an object to be processed (a document)
+    allow_replace: bool = False   # --allow-replace: apply may replace objects whose replacement loses data
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     api_dialect: str = DEFAULT_DIALECT
     # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
@@ -51,7 +53,8 @@ class Settings:
                             backoff_base=config.retry_backoff, timeout=config.request_timeout)
         rate_limit = parse_rate_limit(config.rate_limit) if config.rate_limit is not None else None
         return cls(state_path=config.state_path, api_url=config.api_url, lock_timeout=config.lock_timeout,
-                   parallelism=config.parallelism, retry=retry, api_dialect=config.api_dialect,
+                   parallelism=config.parallelism, wait_timeout=config.wait_timeout, retry=retry,
+                   api_dialect=config.api_dialect,
                    rate_limit=rate_limit, backend=config.backend, workspace=config.workspace, inputs=config.inputs,
                    project=config.project, config=config, **run)
 

@@ -1,0 +1,327 @@
+"""The apply's graph: which step waits for which, and the walk that runs them (Terraform's internal/dag walker).
+
+A plan's changes become steps. Most changes are one step; a replacement (`Change.replace`) is two, the
+creation of the new object and the destruction of the old one, in the order its kind allows
+(create-before-destroy unless two of them cannot exist at once). A step starts once every step it waits
+for is done; independent steps run side by side, at most `parallelism` at a time. A step that fails skips
+every step that waits for it, transitively, and each skipped one is told which failure skipped it.
+
+Who waits for whom (addresses are state addresses: an assistant's bare name, `<kind>.<name>` otherwise):
+
+1. A create, update or import waits for the creation of each address in its `depends_on` that this plan
+   creates, updates, imports or replaces (an address the plan does not touch is already there: its id
+   comes from state). Depending on an address this plan only destroys is an error of that change.
+2. The destruction of X (a delete, or the old half of X's replacement) waits for every step that points
+   at X: a change whose `depends_on` names X (it must hold the new id, or have dropped X, first), and a
+   change whose object pointed at X when it was last applied (the `depends_on` state recorded for it: an
+   update that drops X, or the deletion of something that used X, e.g. a campaign before its assistant,
+   a document before its knowledge base). When X's replacement destroys first, only destructions can
+   wait: the new X cannot exist before the old one is gone.
+3. Within one kind, plain deletes go before the creates, updates and imports that do not themselves come
+   before a delete: what a delete gives up (a unique name, an inbound number) is then free (as before
+   kinds existed: "deletes first").
+
+The walk is built for 10,000 independent steps as much as for a deep graph: integers and lists, one pass
+to build, and the same window of submitted work as before (a few steps per worker; each finished step
+announces itself on a queue, read once per step).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from .errors import ProvisionerError
+from .plan import Action, Change
+
+ASSISTANT_PREFIX = "assistant."
+
+# The parts a change is made of.
+WHOLE = "whole"      # the change itself (create, update, import, delete, forget)
+CREATE = "create"    # a replacement's new object
+DESTROY = "destroy"  # a replacement's old object
+BARRIER = "barrier"  # no work: the point where one kind's deletes are all done
+
+
+def state_address(address: str) -> str:
+    """The state's address for any address a reference may use: `assistant.x` is the assistant `x`."""
+    return address[len(ASSISTANT_PREFIX):] if address.startswith(ASSISTANT_PREFIX) else address
+
+
+def destroys(change: Change) -> bool:
+    return change.action in (Action.DELETE, Action.FORGET)
+
+
+@dataclass
+class Step:
+    change: int  # index in the plan's changes (-1 for a barrier)
+    part: str
+
+
+@dataclass
+class Graph:
+    steps: list[Step]
+    successors: list[list[int]]
+    waits_for: list[int]  # how many steps each one waits for
+    # change index -> why it cannot run at all (it fails before any request, and skips its dependents)
+    problems: dict[int, str] = field(default_factory=dict)
+    # change index -> its steps, in the order they run
+    parts: list[list[int]] = field(default_factory=list)
+
+
+class GraphCycle(ProvisionerError):
+    pass
+
+
+def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], Iterable[str]],
+                create_first: Callable[[Change], bool]) -> Graph:
+    """The steps of `changes` and their order. `recorded_depends_on(address)` is what state recorded the object
+    at `address` depended on when last applied; `create_first(change)` whether a replacement can create the new
+    object before destroying the old one (two may exist at once)."""
+    steps: list[Step] = []
+    parts: list[list[int]] = []
+    edges: list[tuple[int, int]] = []
+    creator: dict[str, int] = {}    # address -> the step after which its (new) object exists
+    destroyer: dict[str, int] = {}  # address -> the step that destroys its (old) object
+    only_destroyed: set[str] = set()
+    for index, change in enumerate(changes):
+        address = state_address(change.address)
+        if change.replace and not destroys(change):
+            made, gone = len(steps), len(steps) + 1
+            steps += [Step(index, CREATE), Step(index, DESTROY)]
+            if create_first(change):
+                edges.append((made, gone))
+                parts.append([made, gone])
+            else:
+                edges.append((gone, made))
+                parts.append([gone, made])
+            creator[address], destroyer[address] = made, gone
+        else:
+            step = len(steps)
+            steps.append(Step(index, WHOLE))
+            parts.append([step])
+            if destroys(change):
+                destroyer[address] = step
+                only_destroyed.add(address)
+            else:
+                creator[address] = step
+    problems: dict[int, str] = {}
+    # Rule 1, and the index of who points at what for rule 2: address -> [(step, through the recorded past)].
+    pointers: dict[str, list[tuple[int, bool]]] = {}
+    for index, change in enumerate(changes):
+        address = state_address(change.address)
+        mine = parts[index]
+        if change.depends_on and not destroys(change):
+            made = creator[address]
+            for needed in change.depends_on:
+                needed = state_address(needed)
+                if needed == address:
+                    continue
+                if needed in only_destroyed:
+                    problems[index] = f"it depends on {needed}, which this plan destroys"
+                    continue
+                if needed in creator:
+                    edges.append((creator[needed], made))
+                pointers.setdefault(needed, []).append((made, False))
+        recorded = recorded_depends_on(address)
+        if recorded:
+            # What the old object pointed at: released when it is updated (its new version) or destroyed.
+            releasing = destroyer.get(address, mine[0]) if destroys(change) or change.replace else mine[0]
+            for target in recorded:
+                target = state_address(target)
+                if target != address:
+                    pointers.setdefault(target, []).append((releasing, True))
+    # Rule 2.
+    for target, gone in destroyer.items():
+        change = changes[steps[gone].change]
+        destroy_first = change.replace and not destroys(change) and not create_first(change)
+        for step, recorded in pointers.get(target, ()):
+            if step == gone or (destroy_first and not (recorded and steps[step].part != CREATE
+                                                       and _is_destruction(changes, steps[step]))):
+                continue
+            edges.append((step, gone))
+    # Rule 3: per kind, a barrier after the plain deletes for the creates/updates/imports not needed by a delete.
+    plain = len(steps)
+    barrier_edges = _barriers(changes, steps, edges)
+    graph = _finish(steps, edges + barrier_edges, problems, parts)
+    if graph is None and barrier_edges:
+        # A kind whose deletes and other changes wait for each other: keep only the references' order.
+        del steps[plain:]
+        graph = _finish(steps, edges, problems, parts)
+    if graph is None:
+        raise GraphCycle("the plan's changes depend on each other in a cycle; nothing was applied (validate "
+                         "the manifests: a reference cycle is reported there with its files)")
+    return graph
+
+
+def _is_destruction(changes: Sequence[Change], step: Step) -> bool:
+    return step.part == DESTROY or (step.part == WHOLE and destroys(changes[step.change]))
+
+
+def _barriers(changes: Sequence[Change], steps: list[Step], edges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Rule 3's edges, through one barrier step per kind that has plain deletes (appended to `steps`)."""
+    deletes: dict[str, list[int]] = {}
+    for number, step in enumerate(steps):
+        if step.part == WHOLE and changes[step.change].action is Action.DELETE:
+            deletes.setdefault(changes[step.change].kind, []).append(number)
+    if not deletes:
+        return []
+    before_a_delete = {a for a, b in edges if _is_destruction(changes, steps[b])}
+    added: list[tuple[int, int]] = []
+    for kind, gone in deletes.items():
+        barrier = len(steps)
+        steps.append(Step(-1, BARRIER))
+        added += [(step, barrier) for step in gone]
+        for number, step in enumerate(steps[:barrier]):
+            change = changes[step.change] if step.change >= 0 else None
+            if (change is not None and step.part == WHOLE and change.kind == kind and not destroys(change)
+                    and number not in before_a_delete):
+                added.append((barrier, number))
+    return added
+
+
+def _finish(steps: list[Step], edges: list[tuple[int, int]], problems: dict[int, str],
+            parts: list[list[int]]) -> Graph | None:
+    """The graph, or None if its edges hold a cycle (Kahn's count)."""
+    count = len(steps)
+    successors: list[list[int]] = [[] for _ in range(count)]
+    waits_for = [0] * count
+    for before, after in set(edges):
+        if before < count and after < count:
+            successors[before].append(after)
+            waits_for[after] += 1
+    remaining = list(waits_for)
+    ready = [i for i in range(count) if not remaining[i]]
+    seen = 0
+    while ready:
+        step = ready.pop()
+        seen += 1
+        for after in successors[step]:
+            remaining[after] -= 1
+            if not remaining[after]:
+                ready.append(after)
+    if seen != count:
+        return None
+    return Graph(steps, successors, waits_for, problems, parts)
+
+
+@dataclass
+class WalkCallbacks:
+    """What the walk does with steps; every callback runs on the walking (calling) thread but `run`."""
+
+    run: Callable[[int], Any]                 # on a worker: do step n, return its outcome
+    finished: Callable[[int, Future], bool]   # step n's future is done: record it; True if it succeeded
+    skipped: Callable[[int, int], None]       # step n will not run because step m (which failed) did not succeed
+    not_started: Callable[[int], None]        # step n never started (the walk was stopped)
+
+
+class Walk:
+    """Runs a Graph's steps under a worker bound; `stop()` (from any thread) starts nothing new."""
+
+    def __init__(self, graph: Graph, callbacks: WalkCallbacks, parallelism: int):
+        self.graph = graph
+        self.callbacks = callbacks
+        self.parallelism = max(1, parallelism)
+        self.stopped = threading.Event()
+        self._pending: set[Future] = set()
+        self._settled = [False] * len(graph.steps)  # done, failed, skipped or not started
+
+    def stop(self) -> None:
+        """Start nothing new; cancel what was submitted but has not started (it announces itself cancelled)."""
+        self.stopped.set()
+        for future in list(self._pending):
+            future.cancel()
+
+    def in_flight(self) -> list[Future]:
+        """The submitted steps not yet settled (after an exception in `run`, for the caller to finish)."""
+        return [f for f in self._pending if not self._settled[f.step]]  # type: ignore[attr-defined]
+
+    def finish(self, future: Future) -> None:
+        """Settle a step that was in flight when `run` was left by an exception."""
+        step = future.step  # type: ignore[attr-defined]
+        if not self._settled[step] and not future.cancelled():
+            future.result()  # a worker finishes what it began
+            self._settled[step] = True
+            self.callbacks.finished(step, future)
+
+    def settle_rest(self) -> None:
+        """Every step not settled yet never started (the walk was stopped)."""
+        for step in range(len(self.graph.steps)):
+            if not self._settled[step]:
+                self._settled[step] = True
+                if self.graph.steps[step].part != BARRIER:
+                    self.callbacks.not_started(step)
+
+    def run(self, pool: ThreadPoolExecutor, on_idle: Callable[[], None] = lambda: None) -> None:
+        """Walk until every step is done, skipped or (after stop) not started. `on_idle` is called at least
+        every 0.2 s while waiting (the caller looks at its interrupt flag there). A KeyboardInterrupt or any
+        other exception propagates at once (the caller finishes what is in flight: `in_flight`, `finish`)."""
+        graph, callbacks, settled = self.graph, self.callbacks, self._settled
+        remaining = list(graph.waits_for)
+        ready = deque(n for n in range(len(graph.steps)) if not remaining[n])
+        finished: queue.SimpleQueue[tuple[int, Future]] = queue.SimpleQueue()
+        window = 2 * self.parallelism
+        pending = self._pending
+
+        def succeeded(step: int) -> None:
+            for after in graph.successors[step]:
+                remaining[after] -= 1
+                if not remaining[after] and not settled[after]:
+                    ready.append(after)
+
+        def failed(step: int) -> None:
+            todo = list(graph.successors[step])
+            while todo:
+                after = todo.pop()
+                if settled[after]:
+                    continue
+                settled[after] = True
+                if graph.steps[after].part != BARRIER:
+                    callbacks.skipped(after, step)
+                todo += graph.successors[after]
+
+        def submit_more() -> None:
+            while ready and len(pending) < window and not self.stopped.is_set():
+                step = ready.popleft()
+                if settled[step]:
+                    continue
+                if graph.steps[step].part == BARRIER:
+                    settled[step] = True
+                    succeeded(step)
+                    continue
+                future = pool.submit(callbacks.run, step)
+                future.step = step  # type: ignore[attr-defined]
+                pending.add(future)
+                future.add_done_callback(lambda f, s=step: finished.put((s, f)))
+
+        submit_more()
+        while pending:
+            on_idle()
+            try:
+                step, future = finished.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if future.cancelled():
+                pending.discard(future)
+                continue  # settled at the end, as not started
+            settled[step] = True
+            ok = callbacks.finished(step, future)
+            pending.discard(future)
+            if ok:
+                succeeded(step)
+            else:
+                failed(step)
+            on_idle()  # an interrupt seen now starts nothing more
+            submit_more()
+        self.settle_rest()
+
+
+def recorded_lookup(resources: Mapping[str, Any]) -> Callable[[str], Iterable[str]]:
+    """`recorded_depends_on` from state resources (ResourceState has `depends_on`)."""
+    def lookup(address: str) -> Iterable[str]:
+        entry = resources.get(address)
+        return getattr(entry, "depends_on", None) or () if entry is not None else ()
+    return lookup
