@@ -72,6 +72,13 @@ def expand(manifests: Iterable[Manifest]) -> list[Manifest]:
     return [m for parent in manifests for m in (parent, *children_of(parent))]
 
 
+def entry_kind(address: str, entry: Any) -> str:
+    """The kind of a state entry: the one the store recorded (ResourceState.kind), else the one its address
+    names (entries of stores that kept no kind)."""
+    recorded = getattr(entry, "kind", None)
+    return recorded if recorded and recorded != ASSISTANT else address_kind(address)
+
+
 @dataclass(frozen=True)
 class Use:
     """One reference value in a manifest: where it is, to which kind, what it says."""
@@ -144,6 +151,25 @@ class Graph:
                 continue
             found.add(address)
             stack += self.needs.get(address, ())
+        return found
+
+    def with_dependents(self, addresses: Iterable[str],
+                        recorded: Mapping[str, Iterable[str]] | None = None) -> set[str]:
+        """`addresses` and everything that refers to them, transitively: what `destroy --target` takes along
+        (Terraform's order: what points at an object goes before it). `recorded`: address -> the addresses state
+        recorded it pointed at when last applied (objects whose manifest is gone still count)."""
+        pointed_at: dict[str, set[str]] = {}
+        for source in (self.needs, recorded or {}):
+            for address, needs in source.items():
+                for needed in needs:
+                    pointed_at.setdefault(manifest_address(needed), set()).add(manifest_address(address))
+        found: set[str] = set()
+        stack = [manifest_address(a) for a in addresses]
+        while stack:
+            address = stack.pop()
+            if address not in found:
+                found.add(address)
+                stack += pointed_at.get(address, ())
         return found
 
     def dependents(self, address: str) -> set[str]:

@@ -47,10 +47,17 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     if unknown:
         known = [*graph.manifests, *state.resources]
         raise PlanError([unknown_target_problem(t, known) for t in unknown])
-    # --target pulls in what its objects need, as Terraform does.
+    # --target pulls in what its objects need, as Terraform does; `destroy --target` what needs them (in reverse).
     # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
     inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in set(targets)}
-    wanted_set = graph.with_dependencies([*targets, *inside]) | set(targets) if targets else set()
+    inside |= {a for a in state.resources if any(a.startswith(f"{t}.") for t in targets)}
+    if not targets:
+        wanted_set: set[str] = set()
+    elif destroy:
+        recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
+        wanted_set = graph.with_dependents([*targets, *inside], recorded) | set(targets) | inside
+    else:
+        wanted_set = graph.with_dependencies([*targets, *inside]) | set(targets) | inside
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

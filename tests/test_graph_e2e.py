@@ -250,15 +250,3 @@ def test_a_saved_graph_plan_shows_as_it_was_planned_and_applies(v2):
     assert made["name"] == "Sales" and v2.state()["resources"]["folder.sales"]["id"] == made["id"]
     assert "\nNo changes." in v2.run("plan").output
 
-
-def test_import_takes_assistant_prefix_and_refuses_other_kinds_for_now(v2):
-    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
-    v2.add("support")
-    made = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
-                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
-                              llm_model_id=11)
-    refused = v2.run("import", "folder.sales", str(made["id"]))
-    assert refused.exit_code == 1 and "imports assistants only" in refused.all
-    done = v2.run("import", "assistant.support", str(made["id"]))
-    assert done.exit_code == 0, done.all
-    assert "support" in v2.state()["resources"]

@@ -104,6 +104,7 @@ def test_show_without_a_plan_file_shows_the_state_in_every_format(workspace):
     assert "webhook_url" in text.output and "(sensitive)" in text.output
     data = json.loads(workspace.run("show", "--json", api=False).output)
     assert data["format"] == "provisioner-state" and data["resources"][0]["address"] == "a"
+    assert data["resources"][0]["kind"] == "assistant"
     assert data["resources"][0]["last_applied"]["webhook_url"] == "(sensitive)"
     markdown = workspace.run("show", "--format", "markdown", api=False).output
     assert "| `a` |" in markdown and "| yes |" in markdown

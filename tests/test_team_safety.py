@@ -264,7 +264,7 @@ def test_refresh_counts_agree_with_its_lines(workspace):
     workspace.platform.delete(by_name["B"])
     result = ok(workspace.run("refresh"))
     *lines, summary = result.output.splitlines()
-    counts = re.fullmatch(r"Refreshed (\d+) assistant\(s\) in state: (\d+) updated from the platform, (\d+) removed "
+    counts = re.fullmatch(r"Refreshed (\d+) object\(s\) in state \(\d+ assistant\(s\)\): (\d+) updated from the platform, (\d+) removed "
                           r"\(gone from the platform\), (\d+) unchanged\.", summary)
     assert counts, summary
     checked, updated, removed, unchanged = map(int, counts.groups())

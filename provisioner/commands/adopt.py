@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..workflow.adopt import import_assistant, refresh
+from ..workflow.adopt import import_object, refresh
 from ..workflow.export import export
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.session import Session
@@ -21,12 +21,13 @@ from .run import reports_errors, settings_from, settings_paths
 @manifest_options
 @reports_errors
 def import_command(address, remote_id, paths, **kwargs) -> None:
-    """Adopt the platform's assistant ID as the manifest ADDRESS (nothing on the platform changes)."""
+    """Adopt the platform's object ID as the manifest ADDRESS, of any kind: `support` (or `assistant.support`),
+    `folder.sales`, `label.vip` (nothing on the platform changes)."""
     settings = settings_from(kwargs)
     manifests = validate(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
                          settings.manifest_limits)
     with Session(settings, "import") as session:
-        live = import_assistant(session, manifests, address, remote_id)
+        live = import_object(session, manifests, address, remote_id)
     click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
 
@@ -40,7 +41,8 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
 @manifest_options
 @reports_errors
 def export_command(paths, out_dir, **kwargs) -> None:
-    """Write manifests for the platform's assistants that no manifest manages yet."""
+    """Write manifests for what the platform holds, of every kind, that nothing manages yet (references as
+    addresses, secrets as ${env.X})."""
     settings = settings_from(kwargs)
     manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
                                    settings.manifest_limits)
@@ -50,7 +52,9 @@ def export_command(paths, out_dir, **kwargs) -> None:
         needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
             [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else [])
         click.echo(f"wrote {exported.path}" + (f" ({'; '.join(needs)} before applying)" if needs else ""))
-    click.echo(f"Exported {len(written)} assistant(s).")
+    counts = {kind: sum(e.kind == kind for e in written) for kind in sorted({e.kind for e in written})}
+    others = "".join(f", {n} {kind}(s)" for kind, n in counts.items() if kind != "assistant")
+    click.echo(f"Exported {counts.get('assistant', 0)} assistant(s){others}.")
 
 
 @click.command("refresh")

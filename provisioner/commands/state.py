@@ -11,7 +11,7 @@ from ..errors import ProvisionerError
 from ..state import State
 from ..workflow.plan_file import read_plan_file
 from ..workflow.settings import open_backend
-from ..workflow.state_edits import describe_entry, holder_alive_here, state_move, state_remove
+from ..workflow.state_edits import describe_entry, holder_alive_here, in_state, list_entry, state_move, state_remove
 from .options import CommandGroup, chosen_format, config_options, format_options, state_options, with_store_options
 from .run import EXIT_ERROR, confirm, reports_errors, state_session, store_settings
 
@@ -22,13 +22,20 @@ def state_group() -> None:
 
 
 @state_group.command("list")
+@format_options(("text", "json"))
 @state_options
 @reports_errors
-def state_list(lock, lock_timeout, **store) -> None:
-    """Addresses in state, with their platform ids."""
+def state_list(fmt, as_json, lock, lock_timeout, **store) -> None:
+    """Addresses in state, of every kind, with their platform ids and kinds (JSON: an array of
+    {address, kind, id, protect})."""
     with state_session(store, lock, lock_timeout, "state list") as session:
-        for address, entry in sorted(session.state.resources.items()):
-            click.echo(f"{address}\tid={entry.id}" + ("\tprotected" if entry.protect else ""))
+        entries = [list_entry(a, e) for a, e in sorted(session.state.resources.items())]
+    if chosen_format(fmt, as_json) == "json":
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        click.echo(f"{entry['address']}\tid={entry['id']}\tkind={entry['kind']}"
+                   + ("\tprotected" if entry["protect"] else ""))
 
 
 @state_group.command("show")
@@ -38,9 +45,8 @@ def state_list(lock, lock_timeout, **store) -> None:
 def state_show(address, lock, lock_timeout, **store) -> None:
     """One address's state record (sensitive values appear as digests)."""
     with state_session(store, lock, lock_timeout, "state show") as session:
-        entry = session.state.resources.get(address)
-    if entry is None:
-        raise ProvisionerError(f"{address!r} is not in state")
+        address = in_state(session, address)
+        entry = session.state.resources[address]
     click.echo(json.dumps(describe_entry(address, entry), indent=2))
 
 
@@ -49,7 +55,7 @@ def state_show(address, lock, lock_timeout, **store) -> None:
 @state_options
 @reports_errors
 def state_rm(address, lock, lock_timeout, **store) -> None:
-    """Forget ADDRESS (the assistant stays on the platform)."""
+    """Forget ADDRESS, of any kind (the object stays on the platform)."""
     with state_session(store, lock, lock_timeout, "state rm") as session:
         entry = state_remove(session, address)
     click.echo(f"Removed {address} (id {entry.id}) from state; it is still on the platform.")
@@ -61,7 +67,7 @@ def state_rm(address, lock, lock_timeout, **store) -> None:
 @state_options
 @reports_errors
 def state_mv(old, new, lock, lock_timeout, **store) -> None:
-    """Rename an address in state (after renaming metadata.name)."""
+    """Rename an address in state (after renaming metadata.name), within its kind."""
     with state_session(store, lock, lock_timeout, "state mv") as session:
         state_move(session, old, new)
     click.echo(f"Moved {old} to {new}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..graph import entry_kind
 from ..plan import Plan
 from ..redaction import SENSITIVE, is_digest
 
@@ -44,7 +45,7 @@ def state_document(state) -> dict[str, Any]:
         "format_version": FORMAT_VERSION,
         "lineage": state.lineage,
         "serial": state.serial,
-        "resources": [{"address": address, "id": entry.id, "protect": entry.protect,
+        "resources": [{"address": address, "kind": entry_kind(address, entry), "id": entry.id, "protect": entry.protect,
                        "sensitive": sorted(entry.sensitive), "last_applied": masked(entry.spec),
                        "platform": masked(entry.remote)}
                       for address, entry in sorted(state.resources.items())],

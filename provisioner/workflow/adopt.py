@@ -1,83 +1,150 @@
-"""import and refresh: bring what the platform holds into state, changing nothing on the platform."""
+"""import and refresh: bring what the platform holds into state, changing nothing on the platform.
+
+Both are generic over kinds: an address names its kind (`folder.sales`, `support` or `assistant.support`),
+the kind's list is read (kinds/base.py `Endpoints.list`), and what state keeps for the object is the kind's
+read of it. No branch per kind: assistants differ only in how their list is read and normalised.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields as dataclass_fields
+from typing import Any
 
 from ..errors import ProvisionerError, StateError
-from ..graph import manifest_address
+from ..graph import address_kind, entry_kind, manifest_address
+from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
-from ..planner import RemoteAssistant, remote_snapshot, same
-from ..state import DEFAULT_KIND, ResourceState
+from ..planner import remote_snapshot, same
+from ..redaction import digest_fields
+from ..state import ResourceState
 from .session import Session
 
 
-def import_assistant(session: Session, manifests: list[Manifest], address: str, remote_id: int) -> RemoteAssistant:
+def _with_kind(kind: str, **values: Any) -> ResourceState:
+    """A state entry that records its kind, where the store keeps one (ResourceState.kind, per engine's state)."""
+    if "kind" in {f.name for f in dataclass_fields(ResourceState)}:
+        values["kind"] = kind
+    return ResourceState(**values)
+
+
+def importable_kinds() -> list[str]:
+    return [ASSISTANT, *sorted(k for k, kind in KINDS.items() if not kind.reference_only and not kind.parent_field)]
+
+
+def read_kinds(session: Session, kinds: set[str]) -> dict[str, dict[int, Any]]:
+    """kind -> id -> the platform's object, for each of `kinds` (assistants as RemoteAssistant, others as
+    RemoteObject), reading each list once."""
+    others = tuple(sorted(k for k in kinds if k != ASSISTANT and k in KINDS))
+    assistants = session.remote(kinds=others) if ASSISTANT in kinds else None
+    if assistants is None and others:
+        session.remote(kinds=others)  # the assistants' list is read alongside; cheap beside a plan
+    listed: dict[str, dict[int, Any]] = {k: {o.id: o for o in session.objects.get(k, [])} for k in others}
+    if assistants is not None:
+        listed[ASSISTANT] = {r.id: r for r in assistants}
+    return listed
+
+
+def import_object(session: Session, manifests: list[Manifest], address: str, remote_id: int) -> Any:
+    """Record the platform's object `remote_id` of the address's kind as that manifest's; returns it."""
     address = manifest_address(address)  # `assistant.support` is the assistant `support`
-    by_address = {m.address: m for m in manifests}
-    if address in by_address and by_address[address].kind != DEFAULT_KIND:
-        raise ProvisionerError(f"{address!r} is a {by_address[address].kind}: this version imports assistants only; "
+    kind = address_kind(address)
+    if kind != ASSISTANT and kind not in importable_kinds():
+        known = ", ".join(f"{k}.NAME" if k != ASSISTANT else "NAME" for k in importable_kinds())
+        raise ProvisionerError(f"{address!r}: {kind!r} is not a kind this version imports (addresses: {known}); "
                                "nothing was imported")
-    if address not in by_address:
-        raise ProvisionerError(f"no manifest has metadata.name {address!r}; write the manifest first, so the "
+    manifest = next((m for m in manifests if m.address == address), None)
+    if manifest is None:
+        raise ProvisionerError(f"no manifest has the address {address!r}; write the manifest first, so the "
                                "next plan does not destroy what you import")
-    if address in session.state.resources:
-        raise StateError(f"{address!r} is already in state (id {session.state.resources[address].id}); "
+    resources = session.state.resources
+    if address in resources:
+        raise StateError(f"{address!r} is already in state (id {resources[address].id}); "
                          f"use `provisioner state rm {address}` first to replace it")
-    # Ids are per kind: only an assistant's entry can hold this one.
-    owner = next((a for a, e in session.state.resources.items() if e.id == remote_id and "." not in a), None)
+    # Ids are per kind: only an entry of this kind can hold this one.
+    owner = next((a for a, e in resources.items() if e.id == remote_id and entry_kind(a, e) == kind), None)
     if owner:
         raise StateError(f"id {remote_id} is already managed as {owner!r}")
-    live = next((r for r in session.remote() if r.id == remote_id), None)
+    live = read_kinds(session, {kind})[kind].get(remote_id)
     if live is None:
-        raise ProvisionerError(f"the platform has no assistant with id {remote_id} for this token")
+        title = KINDS[kind].title if kind in KINDS else kind
+        raise ProvisionerError(f"the platform has no {title} with id {remote_id} for this token")
     # After reading the platform: ownership is per platform (the store learns which one on connecting).
-    elsewhere = getattr(session.backend, "owners", lambda kind, ids: {})(DEFAULT_KIND, [remote_id]).get(remote_id)
+    elsewhere = getattr(session.backend, "owners", lambda kind, ids: {})(kind, [remote_id]).get(remote_id)
     if elsewhere is not None:
         raise StateError(
             f"id {remote_id} is already managed as {elsewhere.describe()} of this state store; one object has one "
             f"owner, and nothing was imported. To move it here, first run `provisioner state rm {elsewhere.address} "
             f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
-    manifest = by_address[address]
-    session.state.resources[address] = ResourceState(
-        id=remote_id, spec=None, protect=manifest.protect, sensitive=sorted(manifest.sensitive),
-        remote=remote_snapshot(live.fields, manifest.sensitive), source=manifest.document.file)
+    resources[address] = _with_kind(kind, id=remote_id, spec=None, protect=manifest.protect,
+                                    sensitive=sorted(manifest.sensitive),
+                                    remote=_snapshot(kind, live, manifest.sensitive), source=manifest.document.file)
     session.backend.write(session.state)
     return live
 
 
+def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
+    """What state keeps of the platform's view: the fields the kind shows back, secrets as digests."""
+    if kind == ASSISTANT:
+        return remote_snapshot(live.fields, sensitive)
+    shown = {f.name for f in KINDS[kind].fields if f.shown}
+    return digest_fields({k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
+
+
+def _empty(value: Any) -> bool:
+    return value in (None, [], {}, "")
+
+
 @dataclass
 class RefreshResult:
-    """What `refresh` did: a line per assistant whose record changed, and the counts the summary gives."""
+    """What `refresh` did: a line per object whose record changed, and the counts the summary gives."""
 
     lines: list[str] = field(default_factory=list)
     checked: int = 0
     updated: int = 0
     removed: int = 0
+    per_kind: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         unchanged = self.checked - self.updated - self.removed
-        return (f"Refreshed {self.checked} assistant(s) in state: {self.updated} updated from the platform, "
-                f"{self.removed} removed (gone from the platform), {unchanged} unchanged.")
+        kinds = ", ".join(f"{n} {k}(s)" for k, n in sorted(self.per_kind.items())) or "nothing"
+        return (f"Refreshed {self.checked} object(s) in state ({kinds}): {self.updated} updated from the "
+                f"platform, {self.removed} removed (gone from the platform), {unchanged} unchanged.")
 
 
 def refresh(session: Session) -> RefreshResult:
-    """Update state's view of the platform; forget what is gone. Nothing remote changes."""
-    remote = {r.id: r for r in session.remote()}
-    result = RefreshResult(checked=len(session.state.resources))
-    for address in sorted(session.state.resources):
-        entry = session.state.resources[address]
-        live = remote.get(entry.id)
+    """Update state's view of the platform, per kind; forget what is gone. Nothing remote changes. A kind whose
+    list cannot be read here (not registered in this version) is left as it is, never written."""
+    resources = session.state.resources
+    kinds_of = {a: entry_kind(a, e) for a, e in resources.items()}
+    readable = {k for k in kinds_of.values() if k == ASSISTANT or (k in KINDS and not KINDS[k].parent_field
+                                                                   and not KINDS[k].reference_only)}
+    listed = read_kinds(session, readable) if readable else {}
+    result = RefreshResult()
+    for address in sorted(resources):
+        kind = kinds_of[address]
+        if kind not in listed:
+            continue
+        entry = resources[address]
+        result.checked += 1
+        result.per_kind[kind] = result.per_kind.get(kind, 0) + 1
+        live = listed[kind].get(entry.id)
         if live is None:
-            del session.state.resources[address]
+            del resources[address]
             result.removed += 1
             result.lines.append(f"{address}: id {entry.id} is gone from the platform; removed from state")
             continue
-        snapshot = remote_snapshot(live.fields, entry.sensitive)
+        snapshot = _snapshot(kind, live, entry.sensitive)
         if snapshot != entry.remote:
-            changed = sorted(k for k in snapshot if k in entry.remote and not same(snapshot[k], entry.remote[k]))
+            # An empty value recorded as absent (an apply keeps only what it sent) is not news: kept quietly.
+            differing = sorted(k for k in {*snapshot, *entry.remote}
+                               if not same(snapshot.get(k), entry.remote.get(k))
+                               and not (_empty(snapshot.get(k)) and _empty(entry.remote.get(k))))
+            changed = [k for k in differing if k in entry.remote]
             entry.remote = snapshot
+            if not differing:
+                continue
             result.updated += 1
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
             result.lines.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
     session.backend.write(session.state)
     return result
+

@@ -1,4 +1,5 @@
-"""export: manifests written from the platform's assistants that nothing manages yet (secrets as ${env.X})."""
+"""export: manifests written from what the platform holds that nothing manages yet, of every kind (secrets as
+${env.X}; references as the addresses of the objects they name: export_kinds.py)."""
 from __future__ import annotations
 
 import re
@@ -9,12 +10,14 @@ from pathlib import Path
 import yaml
 
 from ..errors import ProvisionerError
-from ..manifest import ADDRESS_PATTERN, API_VERSION, KIND, Manifest
+from ..graph import entry_kind
+from ..kinds import ASSISTANT, KINDS
+from ..manifest import API_VERSION, KIND, Manifest
 from ..planner import RemoteAssistant, desired_fields, same
-from ..reading import assistants_of
 from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
 from ..wire import WRITE_ONLY_FIELDS
+from .export_kinds import address_for, export_object, exportable_kinds, with_references
 from .session import Session
 
 
@@ -25,36 +28,49 @@ class Exported:
     path: Path
     fill_in: list[str]      # required settings the platform does not show
     environment: list[str]  # variables for the secrets, which are never written (${env.NAME})
+    kind: str = ASSISTANT
 
 
 def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
-    """Write a manifest for each platform assistant that nothing manages yet."""
-    managed_ids = {e.id for a, e in session.state.resources.items() if "." not in a}  # assistants' ids
-    adoptable_names = {m.spec.assistant_name for m in assistants_of(manifests)}
+    """Write a manifest for each platform object, of every kind, that nothing manages yet: neither state nor a
+    manifest that would adopt it by its name."""
+    kinds = exportable_kinds()
+    assistants = session.remote(kinds=tuple(kinds))
+    listed: dict[str, list] = {ASSISTANT: assistants, **{k: session.objects.get(k, []) for k in kinds}}
+    managed = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
+    adoptable = {(m.kind, m.platform_name) for m in manifests}
     taken = {m.address for m in manifests} | set(session.state.resources)
+    chosen: list[tuple[str, str, object]] = []  # (kind, address, live), referenced kinds first
+    addresses = dict(managed)
+    for kind in [*kinds, ASSISTANT]:
+        for live in listed[kind]:
+            if (kind, live.id) in managed or (kind, live.name) in adoptable:
+                continue
+            address = address_for(kind, live.name, live.id, taken)
+            taken.add(address)
+            addresses[kind, live.id] = address
+            chosen.append((kind, address, live))
     out = Path(out_dir)
+    for _, address, _ in chosen:
+        if (out / f"{address}.yaml").exists():
+            raise ProvisionerError(f"{out / f'{address}.yaml'} exists; export will not overwrite it (choose another "
+                                   "--out)")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
     written = []
-    for live in session.remote():
-        if live.id in managed_ids or live.name in adoptable_names:
-            continue
-        address = _address_for(live.name, live.id, taken)
-        taken.add(address)
+    for kind, address, live in chosen:
         path = out / f"{address}.yaml"
-        if path.exists():
-            raise ProvisionerError(f"{path} exists; export will not overwrite it (choose another --out)")
-        text, fill_in, environment = _exported_manifest(address, live, session.settings.api_dialect)
+        if kind == ASSISTANT:
+            text, fill_in, environment = _exported_manifest(address, live, session.settings.api_dialect, addresses)
+        else:
+            made = export_object(KINDS[kind], address, live.id, dict(live.fields), addresses, stamp)
+            text, fill_in, environment = made.text, made.fill_in, made.environment
         atomic_write(path, text.encode())
-        written.append(Exported(path, fill_in, environment))
+        written.append(Exported(path, fill_in, environment, kind))
     return written
 
 
-def _address_for(name: str, remote_id: int, taken: set[str]) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or "assistant"
-    address = slug if ADDRESS_PATTERN.fullmatch(slug) and slug not in taken else f"{slug}-{remote_id}"
-    return address
-
-
-def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> tuple[str, list[str], list[str]]:
+def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
+                       addresses: dict) -> tuple[str, list[str], list[str]]:
     """A manifest of what the platform shows: settings that differ from the documented defaults, in the
     dialect's vocabulary; empty no-default settings are left out (unmanaged). A secret (a webhook URL, which
     often carries its key) becomes ${env.NAME}: the file is meant for git. Also returned: what to fill in, and
@@ -63,6 +79,7 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str) -> tup
     spec = {name: live.fields[name] for name in names if name in live.fields
             and (name in REQUIRED_FIELDS or (has_default(name) and not same(live.fields[name], desired_fields({})[name]))
                  or (not has_default(name) and live.fields[name] not in (None, [], {})))}
+    spec = with_references(ASSISTANT, spec, addresses)
     environment = []
     for name in sorted(ALWAYS_SENSITIVE & set(spec)):
         variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_{name}".upper())

@@ -2,41 +2,72 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from typing import Any
 
 from ..errors import StateError
-from ..manifest import ADDRESS_PATTERN
+from ..graph import address_kind, entry_kind, manifest_address
+from ..kinds.base import NAME
 from ..state import ResourceState
 from ..state.sql import process_alive
 from ..wire import READABLE_FIELDS
 from .session import Session
 
 
+# An assistant's bare name, or `<kind>.<name>` (a document's `knowledgebase.<kb>.<name>`).
+STATE_ADDRESS = re.compile(rf"{NAME}|[a-z]+\.{NAME}(?:\.{NAME})?")
+
+
+def valid_address(address: str) -> bool:
+    return STATE_ADDRESS.fullmatch(address) is not None
+
+
+def in_state(session: Session, address: str) -> str:
+    """The state address `address` names (`assistant.support` is `support`), or a StateError."""
+    found = manifest_address(address)
+    if found not in session.state.resources:
+        raise StateError(f"{address!r} is not in state")
+    return found
+
+
 def state_move(session: Session, old: str, new: str) -> None:
+    """Rename an address; within its kind only (an id names an object of one kind: a folder never becomes a label)."""
     resources = session.state.resources
-    if old not in resources:
-        raise StateError(f"{old!r} is not in state")
+    old = in_state(session, old)
+    if not valid_address(new):
+        raise StateError(f"{new!r} is not a valid address (lowercase letters, digits, '-' and '_'; `kind.name` "
+                         "for kinds other than assistants)")
+    new = manifest_address(new)
     if new in resources:
         raise StateError(f"{new!r} is already in state")
-    if not ADDRESS_PATTERN.fullmatch(new):
-        raise StateError(f"{new!r} is not a valid address (lowercase letters, digits, '-' and '_')")
+    kind = entry_kind(old, resources[old])
+    if address_kind(new) != kind:
+        raise StateError(f"{old!r} is a {kind} and {new!r} names a {address_kind(new)}: `state mv` renames within "
+                         f"a kind only (write the new address as {kind + '.NAME' if kind != 'assistant' else 'NAME'})")
     resources[new] = resources.pop(old)
     session.backend.write(session.state)
 
 
 def state_remove(session: Session, address: str) -> ResourceState:
-    if address not in session.state.resources:
-        raise StateError(f"{address!r} is not in state")
+    address = in_state(session, address)
     entry = session.state.resources.pop(address)
     session.backend.write(session.state)
     return entry
 
 
+def list_entry(address: str, entry: ResourceState) -> dict[str, Any]:
+    """One line of `state list --json`."""
+    return {"address": address, "kind": entry_kind(address, entry), "id": entry.id, "protect": entry.protect}
+
+
 def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
-    return {"address": address, "id": entry.id, "protect": entry.protect, "sensitive": entry.sensitive,
-            "last_applied_spec": entry.spec, "platform": entry.remote,
-            "readable_fields": sorted(READABLE_FIELDS)}
+    kind = entry_kind(address, entry)
+    described = {"address": address, "kind": kind, "id": entry.id, "protect": entry.protect,
+                 "sensitive": entry.sensitive, "last_applied_spec": entry.spec, "platform": entry.remote}
+    if kind == "assistant":
+        described["readable_fields"] = sorted(READABLE_FIELDS)
+    return described
 
 
 def holder_alive_here(holder) -> bool:

@@ -1,0 +1,135 @@
+"""export of every registered kind: a manifest per object nobody manages, generic over the kinds' facts.
+
+What is written comes from the kind's read of the platform's list (kinds/base.py `Kind.read`): the fields
+the platform shows, those at their documented default left out. A reference field holds the address of the
+object it names when that object is exported in the same run or managed here (the manifest that will exist),
+else the raw id. A sensitive value (a header value, a password) is never written: `${env.NAME}` stands in its
+place, and a write-only setting the kind requires is left for the user to fill in.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import yaml
+
+from ..kinds import ASSISTANT, KINDS, reference_facts
+from ..kinds.base import NAME, NO_DEFAULT, Kind
+from ..manifest import API_VERSION
+from ..planner import same
+
+SLUG = re.compile(NAME)
+
+
+@dataclass(frozen=True)
+class KindExport:
+    """One object's manifest text, and what its user must supply before applying it."""
+
+    address: str
+    text: str
+    fill_in: list[str]
+    environment: list[str]
+
+
+def exportable_kinds() -> list[str]:
+    """Kinds exported on their own (a document goes with its knowledge base; numbers are never managed)."""
+    return sorted(k for k, kind in KINDS.items() if not kind.reference_only and not kind.parent_field)
+
+
+def address_for(kind: str, name: str, remote_id: int, taken: set[str]) -> str:
+    """`<kind>.<slug of the name>`, or with the id appended when that address is taken (or the slug is empty)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or kind
+    base = slug if kind == ASSISTANT else f"{kind}.{slug}"
+    return base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
+
+
+def variable(address: str, *parts: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", "_".join([address.replace(".", "_"), *parts]).upper()).strip("_")
+
+
+def reference_value(value: Any, ref_kind: str, addresses: Mapping[tuple[str, int], str]) -> Any:
+    """An id (or list of ids) the platform showed -> the address of what it names where there is one."""
+    if isinstance(value, list):
+        return [reference_value(v, ref_kind, addresses) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        for target in ("siptrunk",) if ref_kind == "number" else (ref_kind,):
+            found = addresses.get((target, value))
+            if found is not None:
+                return found if "." in found else f"assistant.{found}"
+    return value
+
+
+def with_references(kind: str, spec: dict[str, Any], addresses: Mapping[tuple[str, int], str]) -> dict[str, Any]:
+    """A spec whose reference fields name addresses where the referenced object has one."""
+    for facts in reference_facts(kind):
+        if facts.name in spec and spec[facts.name] is not None:
+            spec[facts.name] = reference_value(spec[facts.name], facts.ref, addresses)
+    return spec
+
+
+def kind_spec(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
+    """What a manifest sets: the name, shown settings away from their documented default, and settings without
+    a default that hold something."""
+    spec: dict[str, Any] = {}
+    required = {name for name, info in kind.spec_model.model_fields.items() if info.is_required()}
+    for facts in kind.fields:
+        if facts.name not in fields or not facts.shown:
+            continue
+        value = fields[facts.name]
+        if facts.name in required or facts.name == kind.name_field:
+            spec[facts.name] = value
+        elif facts.default is not NO_DEFAULT:
+            if not same(value, facts.default):
+                spec[facts.name] = value
+        elif value not in (None, [], {}):
+            spec[facts.name] = value
+    return spec
+
+
+def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Put `${env.NAME}` in place of every sensitive value (in place), and name what the user must supply:
+    (settings to fill in, environment variables to set)."""
+    environment: list[str] = []
+    fill_in: list[str] = []
+    required = {name for name, info in kind.spec_model.model_fields.items() if info.is_required()}
+    for facts in kind.fields:
+        if not facts.sensitive:
+            if not facts.shown and facts.name in required and not facts.ref:
+                fill_in.append(facts.name)
+            continue
+        value = spec.get(facts.name)
+        if isinstance(value, list) and all(isinstance(i, dict) and "value" in i for i in value):
+            for item in value:  # name/value pairs (headers): each value a variable named after its name
+                name = variable(address, facts.name, str(item.get("name", "")))
+                item["value"] = f"${{env.{name}}}"
+                environment.append(name)
+        elif facts.name in spec or (not facts.shown and facts.name in required):
+            name = variable(address, facts.name)
+            spec[facts.name] = f"${{env.{name}}}"
+            environment.append(name)
+    return fill_in, environment
+
+
+def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, Any],
+                  addresses: Mapping[tuple[str, int], str], stamp: str) -> KindExport:
+    spec = with_references(kind.name, kind_spec(kind, fields), addresses)
+    fill_in, environment = hide_secrets(kind, address, spec)
+    order = [f.name for f in kind.fields]
+    document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind,
+                "metadata": {"name": address.split(".", 1)[1]},
+                "spec": {name: spec[name] for name in order if name in spec}}
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    for name in fill_in:
+        text = text.replace("spec:\n", f"spec:\n  {name}: ''  # not shown by the platform: set it before "
+                                       "applying\n", 1)
+    hidden = ", ".join(f.name for f in kind.fields if not f.shown and f.name not in fill_in and not f.sensitive)
+    header = (f"# Exported from the platform ({kind.title} id {remote_id}) on {stamp} by `provisioner export`.\n"
+              + (f"# Write-only settings are left out because the platform never shows them back: {hidden}.\n"
+                 if hidden else "")
+              + (f"# Fill in before applying: {', '.join(fill_in)}.\n" if fill_in else "")
+              + (f"# Secrets are not written here: set {', '.join(environment)} in the environment.\n"
+                 if environment else "")
+              + f"# Applying this manifest adopts the existing {kind.title} by its name; it does not create "
+                "another.\n")
+    return KindExport(address, header + text, fill_in, environment)

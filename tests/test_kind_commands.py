@@ -1,0 +1,175 @@
+"""Every command per kind, end to end through the real CLI against the emulator over HTTP: import, refresh and
+state list|show|rm|mv with folders, labels and assistants, on SQLite and PostgreSQL."""
+import json
+
+import pytest
+
+from test_graph_e2e import folder, v2  # noqa: F401 (v2: a fixture)
+
+
+def grouping(address, name, kind="Folder", color=None):
+    return folder(address, name, color, kind)
+
+
+def made(workspace, path, **body):
+    answer = workspace.platform.http.post(path, json=body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()["data"]["id"]
+
+
+def ok(result):
+    assert result.exit_code == 0, result.all
+    return result
+
+
+def test_import_refuses_unknown_ids_wrong_kinds_and_missing_manifests(v2):
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales"))
+    missing = v2.run("import", "folder.sales", "999")
+    assert missing.exit_code == 1 and "no folder with id 999" in missing.all
+    label_id = made(v2, "/user/label", name="Sales")
+    wrong = v2.run("import", "folder.sales", str(label_id + 1000))
+    assert wrong.exit_code == 1 and "no folder with id" in wrong.all
+    nothing = v2.run("import", "label.vip", str(label_id))
+    assert nothing.exit_code == 1 and "no manifest has the address 'label.vip'" in nothing.all
+    strange = v2.run("import", "gadget.x", "1")
+    assert strange.exit_code == 1 and "'gadget' is not a kind this version imports" in strange.all
+    assert v2.state()["resources"] == {}
+
+
+def test_import_state_list_show_mv_rm_per_kind(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Sales", color="blue")
+    label_id = made(v2, "/user/label", name="VIP")
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales", color="blue") + "---\n"
+             + grouping("vip", "VIP", kind="Label") + "---\n" + grouping("spare", "Spare", kind="Label"))
+    ok(v2.run("import", "folder.sales", str(folder_id)))
+    ok(v2.run("import", "label.vip", str(label_id)))
+    again = v2.run("import", "label.spare", str(label_id))
+    assert again.exit_code == 1 and "already managed as 'label.vip'" in again.all
+    listed = json.loads(ok(v2.run("state", "list", "--json")).output)
+    assert listed == [{"address": "folder.sales", "kind": "folder", "id": folder_id, "protect": False},
+                      {"address": "label.vip", "kind": "label", "id": label_id, "protect": False}]
+    assert f"folder.sales\tid={folder_id}\tkind=folder" in ok(v2.run("state", "list")).output
+    shown = json.loads(ok(v2.run("state", "show", "folder.sales")).output)
+    assert shown["kind"] == "folder" and shown["platform"] == {"name": "Sales", "color": "blue"}
+    # Imported objects plan nothing (the state says which they are); only the spare label is to create.
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["address"], c["action"]) for c in changes] == [("label.spare", "create")]
+    across = v2.run("state", "mv", "folder.sales", "label.sales")
+    assert across.exit_code == 1 and "renames within a kind only" in across.all
+    ok(v2.run("state", "mv", "label.vip", "label.spare"))
+    assert [e["address"] for e in json.loads(ok(v2.run("state", "list", "--json")).output)] == [
+        "folder.sales", "label.spare"]
+    ok(v2.run("state", "rm", "folder.sales"))
+    assert list(v2.state()["resources"]) == ["label.spare"]
+    assert v2.platform.http.get("/user/folders").json()["data"][0]["id"] == folder_id  # still on the platform
+
+
+def test_refresh_per_kind_updates_and_forgets(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Sales")
+    label_id = made(v2, "/user/label", name="VIP")
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales") + "---\n" + grouping("vip", "VIP", kind="Label"))
+    ok(v2.run("import", "folder.sales", str(folder_id)))
+    ok(v2.run("import", "label.vip", str(label_id)))
+    assert v2.platform.http.put(f"/user/folder/{folder_id}", json={"color": "red"}).status_code == 200
+    assert v2.platform.http.delete(f"/user/label/{label_id}").status_code == 200
+    out = ok(v2.run("refresh")).output
+    assert f"folder.sales: refreshed from the platform (id {folder_id}; changed there: color)" in out
+    assert f"label.vip: id {label_id} is gone from the platform; removed from state" in out
+    assert "1 folder(s), 1 label(s)" in out
+    assert json.loads(ok(v2.run("state", "show", "folder.sales")).output)["platform"]["color"] == "red"
+    assert list(v2.state()["resources"]) == ["folder.sales"]
+
+
+def test_import_assistant_by_either_address_and_state_commands_take_assistant_prefix(v2, backend):
+    v2.add("support")
+    item = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
+                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
+                              llm_model_id=11)
+    ok(v2.run("import", "assistant.support", str(item["id"])))
+    assert json.loads(ok(v2.run("state", "list", "--json")).output) == [
+        {"address": "support", "kind": "assistant", "id": item["id"], "protect": False}]
+    assert json.loads(ok(v2.run("state", "show", "assistant.support")).output)["kind"] == "assistant"
+    across = v2.run("state", "mv", "support", "folder.support")
+    assert across.exit_code == 1 and "renames within a kind only" in across.all
+    ok(v2.run("state", "mv", "assistant.support", "helpdesk"))
+    out = ok(v2.run("refresh")).output
+    assert "Refreshed 1 object(s) in state (1 assistant(s))" in out
+    ok(v2.run("state", "rm", "assistant.helpdesk"))
+    assert v2.state()["resources"] == {}
+
+
+def test_export_writes_every_kind_nothing_manages_and_the_manifests_adopt_without_changes(v2):
+    folder_id = made(v2, "/user/folder", name="Sales Team", color="teal")
+    made(v2, "/user/label", name="VIP")
+    made(v2, "/user/label", name="Managed")
+    v2.write("manifests/groups.yaml", grouping("managed", "Managed", kind="Label"))
+    result = ok(v2.run("export", "--out", "exported"))
+    assert result.output.strip().endswith("Exported 0 assistant(s), 1 folder(s), 1 label(s).")
+    files = sorted(p.name for p in (v2.root / "exported").glob("*.yaml"))
+    assert files == ["folder.sales-team.yaml", "label.vip.yaml"]  # the label a manifest adopts is not exported
+    import yaml
+    document = yaml.safe_load((v2.root / "exported" / "folder.sales-team.yaml").read_text())
+    assert document == {"apiVersion": "provisioner/v1", "kind": "Folder", "metadata": {"name": "sales-team"},
+                        "spec": {"name": "Sales Team", "color": "teal"}}
+    assert yaml.safe_load((v2.root / "exported" / "label.vip.yaml").read_text())["spec"] == {"name": "VIP"}
+    for name in files:
+        (v2.root / "manifests" / name).write_text((v2.root / "exported" / name).read_text())
+    ok(v2.run("validate"))
+    # Each exported manifest adopts its object, with nothing to change.
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert sorted((c["address"], c["action"], c["body"] or None) for c in changes) == [
+        ("folder.sales-team", "import", None), ("label.managed", "import", None), ("label.vip", "import", None)]
+    again = ok(v2.run("export", "--out", "exported2"))
+    assert again.output.strip().endswith("Exported 0 assistant(s).")
+    assert folder_id
+
+
+def test_exported_kinds_imported_plan_no_changes(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Ops", color="red")
+    ok(v2.run("export", "--out", "exported"))
+    (v2.root / "manifests" / "folder.ops.yaml").write_text((v2.root / "exported" / "folder.ops.yaml").read_text())
+    ok(v2.run("import", "folder.ops", str(folder_id)))
+    assert "No changes." in ok(v2.run("plan")).output
+
+
+def test_plan_target_of_a_folder_plans_it_alone_and_of_an_assistant_pulls_it_in(v2):
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales") + "---\n" + grouping("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    alone = json.loads(ok(v2.run("plan", "--json", "--target", "folder.sales")).output)
+    assert [c["address"] for c in alone["changes"]] == ["folder.sales"]
+    pulled = json.loads(ok(v2.run("plan", "--json", "--target", "support")).output)
+    assert sorted(c["address"] for c in pulled["changes"]) == ["folder.sales", "support"]
+
+
+def test_destroy_target_of_a_folder_takes_the_assistant_in_it_along(v2, backend):
+    folder_id = made(v2, "/user/folder", name="Sales")
+    label_id = made(v2, "/user/label", name="VIP")
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales") + "---\n" + grouping("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales")
+    item = v2.platform.create(name="Support", voice_id=1, language_id=1, type="outbound", mode="pipeline",
+                              timezone="America/New_York", initial_message="Hi", system_prompt="Be helpful.",
+                              llm_model_id=11)
+    for address, remote_id in (("folder.sales", folder_id), ("label.vip", label_id), ("support", item["id"])):
+        ok(v2.run("import", address, str(remote_id)))
+    planned = json.loads(ok(v2.run("plan", "--json", "--destroy", "--target", "folder.sales")).output)
+    assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [("folder.sales", "delete"),
+                                                                              ("support", "delete")]
+    ok(v2.run("destroy", "--auto-approve", "--target", "folder.sales"))
+    assert [e["address"] for e in json.loads(ok(v2.run("state", "list", "--json")).output)] == ["label.vip"]
+    assert v2.platform.http.get("/user/folders").json()["data"] == []
+    assert [x["id"] for x in v2.platform.http.get("/user/labels").json()["data"]] == [label_id]
+
+
+def test_applied_kinds_are_listed_refreshed_and_not_exported(v2, backend):
+    v2.write("manifests/groups.yaml", grouping("sales", "Sales", color="blue") + "---\n"
+             + grouping("vip", "VIP", kind="Label"))
+    v2.add("support", folder_id="folder.sales", label_ids=["label.vip"])
+    ok(v2.run("apply", "--auto-approve"))
+    listed = json.loads(ok(v2.run("state", "list", "--json")).output)
+    assert [(e["address"], e["kind"]) for e in listed] == [("folder.sales", "folder"), ("label.vip", "label"),
+                                                           ("support", "assistant")]
+    assert json.loads(ok(v2.run("state", "show", "label.vip")).output)["platform"] == {"name": "VIP", "color": None}
+    refreshed = ok(v2.run("refresh")).output
+    assert "Refreshed 3 object(s) in state (1 assistant(s), 1 folder(s), 1 label(s)): 0 updated" in refreshed
+    assert ok(v2.run("export", "--out", "exported")).output.strip().endswith("Exported 0 assistant(s).")
+    assert "No changes." in ok(v2.run("plan")).output

@@ -1,0 +1,63 @@
+"""--target per kind, over pure data: a plan pulls in what the target needs; `destroy --target` what needs it."""
+from test_graph_plan import LOOKUPS, applied, folder, label, load, objects  # noqa: F401 (load: a fixture)
+
+from provisioner.graph import Graph
+from provisioner.plan import Action
+from provisioner.plan_graph import Platform, plan_graph
+from provisioner.planner import RemoteAssistant
+from provisioner.state import ResourceState, State
+from conftest import manifest_text
+from readshape import item
+
+
+def live(manifests, ids):
+    """The platform after `applied`: each assistant as the platform reads it."""
+    found = []
+    for m in manifests:
+        if m.kind == "assistant":
+            fields = {k: v for k, v in m.fields.items() if k not in ("folder_id", "label_ids")}
+            found.append(RemoteAssistant.from_item(item(fields, id=ids[m.address]), LOOKUPS))
+    return found
+
+
+def test_destroy_target_of_a_folder_takes_what_refers_to_it_and_leaves_the_rest(load):
+    manifests = load(folder("sales", "Sales"), label("vip", "VIP"),
+                     manifest_text("a", folder_id="folder.sales"), manifest_text("b", label_ids=["label.vip"]))
+    state = State.new()
+    ids = {"folder.sales": 5, "label.vip": 6, "a": 7, "b": 8}
+    applied(manifests, state, ids)
+    platform = Platform(live(manifests, ids), {"folder": objects("folder", (5, "Sales", None)),
+                                               "label": objects("label", (6, "VIP", None))})
+    plan, _ = plan_graph(manifests, state, platform, destroy=True, targets=["folder.sales"], dialect="v2")
+    assert sorted((c.address, c.action) for c in plan.changes) == [("a", Action.DELETE),
+                                                                   ("folder.sales", Action.DELETE)]
+    plan, _ = plan_graph(manifests, state, platform, destroy=True, targets=["assistant.b"], dialect="v2")
+    assert [(c.address, c.action) for c in plan.changes] == [("b", Action.DELETE)]  # a label is not its dependent
+    # A plan (not a destroy) of the same target pulls in what it needs instead: nothing, for a folder.
+    plan, _ = plan_graph(manifests, state, platform, targets=["folder.sales"], dialect="v2")
+    assert plan.changes == []
+
+
+def test_with_dependents_follows_recorded_references_of_objects_without_manifests(load):
+    manifests = load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales"))
+    graph = Graph.of(manifests)
+    assert graph.with_dependents(["folder.sales"]) == {"folder.sales", "a"}
+    assert graph.with_dependents(["folder.sales"], {"old": ["folder.sales"], "older": ["assistant.old"]}) == {
+        "folder.sales", "a", "old", "older"}
+    assert graph.with_dependents(["assistant.a"]) == {"a"}
+
+
+def test_destroy_target_honours_protect_of_a_dependent(load):
+    import pytest
+
+    from provisioner.errors import PlanError
+
+    manifests = load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales",
+                                                             metadata_extra="protect: true"))
+    state = State.new()
+    ids = {"folder.sales": 5, "a": 7}
+    applied(manifests, state, ids)
+    platform = Platform(live(manifests, ids), {"folder": objects("folder", (5, "Sales", None)), "label": []})
+    with pytest.raises(PlanError, match="protect"):
+        plan_graph(manifests, state, platform, destroy=True, targets=["folder.sales"], dialect="v2")
+    assert isinstance(state.resources["a"], ResourceState)
