@@ -2,7 +2,6 @@
 state list|show|rm|mv with folders, labels and assistants, on SQLite and PostgreSQL."""
 import json
 
-
 from test_graph_e2e import folder, v2  # noqa: F401 (v2: a fixture)
 
 
