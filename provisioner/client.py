@@ -178,7 +178,7 @@ class PlatformClient:
     def create_assistant(self, body: dict[str, Any]) -> dict[str, Any]:
         answer = self._request("POST", "/user/assistant", json=body, idempotent=False)
         data = answer.get("data") if isinstance(answer, dict) else None
-        if not isinstance(data, dict) or not _is_id(data.get("id")):
+        if not isinstance(data, dict) or not is_id(data.get("id")):
             raise UnknownOutcomeError("POST /user/assistant: the platform answered success without the new "
                                       f"assistant's id ({_short(answer)})", status=200)
         return data
@@ -438,7 +438,7 @@ def _retryable(error: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(error, ServerError) and not isinstance(error, UnknownOutcomeError)
 
 
-def _is_id(value: Any) -> bool:
+def is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -482,7 +482,7 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
                 raise bad(f"'{key}' is {_short(value)}, but item {expected} is where page {number} of {size} "
                           f"a page puts it")
     for item in data:
-        if not isinstance(item, dict) or not _is_id(item.get("id")):
+        if not isinstance(item, dict) or not is_id(item.get("id")):
             raise bad(f"an item without an integer id: {_short(item)}")
         if not isinstance(item.get("name"), str):
             raise bad(f"assistant {item['id']} has no name")
@@ -504,7 +504,7 @@ def check_catalogue(body: Any, where: str) -> list[dict[str, Any]]:
     if not isinstance(items, list):
         raise ApiError(f"{where}: expected a list, got {_short(body)}")
     for item in items:
-        if not isinstance(item, dict) or not (_is_id(item.get("id")) or isinstance(item.get("id"), str)):
+        if not isinstance(item, dict) or not (is_id(item.get("id")) or isinstance(item.get("id"), str)):
             raise ApiError(f"{where}: an item without an id: {_short(item)}")
     return items
 

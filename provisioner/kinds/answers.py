@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client import UnknownOutcomeError, _short
+from ..client import UnknownOutcomeError, _short, is_id
 from ..errors import ApiError, NotFoundError
-
-
-def is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def items_of(answer: Any, where: str) -> list[dict[str, Any]]:

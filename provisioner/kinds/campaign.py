@@ -30,7 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo,
                       WithJsonSchema, field_validator)
 
-from ..client import UnknownOutcomeError
+from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
 from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
@@ -289,17 +289,13 @@ def _items(answer: Any, where: str) -> list[dict[str, Any]]:
                        f"{{\"data\": [...]}}), got {_short(answer)}; nothing was decided from it")
     seen: set[int] = set()
     for item in items:
-        if not isinstance(item, dict) or not _is_id(item.get("id")) or not isinstance(item.get("name"), str):
+        if not isinstance(item, dict) or not is_id(item.get("id")) or not isinstance(item.get("name"), str):
             raise ApiError(f"{where}: a campaign without an integer id and a name: {_short(item)}; nothing was "
                            "decided from it")
         if item["id"] in seen:
             raise ApiError(f"{where}: campaign {item['id']} is listed twice; nothing was decided from it")
         seen.add(item["id"])
     return items
-
-
-def _is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def list_campaigns(client, parent=None) -> list[dict[str, Any]]:
@@ -321,7 +317,7 @@ def create_campaign(client, body: dict[str, Any], parent=None, *, path: str = CR
         raise ApiError(f"{error}. The platform answers 403 to a create when the plan's campaign limit is reached: "
                        "delete a campaign or raise the plan's limit, then apply again", status=403) from None
     data = answer.get("data") if isinstance(answer, dict) else None
-    if not isinstance(data, dict) or not _is_id(data.get("id")):
+    if not isinstance(data, dict) or not is_id(data.get("id")):
         raise UnknownOutcomeError(f"{where}: the platform answered success without the new campaign's id "
                                   f"({_short(answer)})", status=200)
     return data

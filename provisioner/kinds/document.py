@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator,
                       model_validator)
 
-from ..client import UnknownOutcomeError
+from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
 from .base import MANIFEST_FILE, NAME, ROOT, Endpoints, FieldFacts, Kind, ReadProblem
 
@@ -321,8 +321,7 @@ def _documents(kb_id: int) -> str:
 def answered_item(answer: Any, where: str, *, created: bool = False) -> dict[str, Any]:
     """The object of a `{"data": {...}}` answer, with an integer id; a create without one is an unknown outcome."""
     data = answer.get("data") if isinstance(answer, dict) else None
-    if isinstance(data, dict) and isinstance(data.get("id"), int) and not isinstance(data["id"], bool) \
-            and data["id"] > 0:
+    if isinstance(data, dict) and is_id(data.get("id")):
         return data
     text = json.dumps(answer)[:120]
     if created:
