@@ -22,7 +22,7 @@ from .client import UnknownOutcomeError
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
-from .plan import Action, Change, Plan
+from .plan import Action, Change, Plan, count_changes
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import CREATE, DESTROY, WHOLE, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
@@ -63,6 +63,11 @@ class ApplyReport:
 
     def count(self, action: Action) -> int:
         return sum(1 for r in self.results if r.ok and r.change.action is action)
+
+    def counts(self) -> dict[str, int]:
+        """The plan summary's counts (plan.count_changes) of the changes that succeeded: a replacement is one
+        added and one destroyed, as in the plan."""
+        return count_changes([r.change for r in self.results if r.ok])
 
 
 class StateRecorder:

@@ -91,8 +91,15 @@ class Change:
     actions: list[dict[str, Any]] = field(default_factory=list)
 
 
+def count_changes(changes: list[Change]) -> dict[str, int]:
+    """The plan summary's counts of `changes` (a plan's, or those an apply carried out)."""
+    return _count(changes)
+
+
 def _count(changes: list[Change]) -> dict[str, int]:
-    """Terraform's words: a replacement is one to add and one to destroy."""
+    """Terraform's words: a replacement is one to add and one to destroy. An adoption counts "to change" only
+    when it changes a field or runs an action: a child's body always names its parent (a document's knowledge
+    base, sent in the path), and that alone sends nothing."""
     count = {"import": 0, "add": 0, "change": 0, "destroy": 0, "forget": 0}
     for change in changes:
         if change.replace:
@@ -108,7 +115,7 @@ def _count(changes: list[Change]) -> dict[str, int]:
             count["forget"] += 1
         elif change.action is Action.IMPORT:
             count["import"] += 1
-            count["change"] += 1 if change.body else 0
+            count["change"] += 1 if change.fields else 0
     return count
 
 

@@ -13,7 +13,7 @@ from ..heap import collect_from_now_on
 from ..plan import Plan
 from ..ratelimit import describe
 from ..scrub import scrub
-from ..workflow.guards import refuse_mass_destroy
+from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
 from ..workflow.session import Session
@@ -138,6 +138,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
     """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
     click.echo(render.plan_text(plan))
     refuse_mass_destroy(plan, False)  # after showing it: the refusal names what it would have destroyed
+    refuse_lossy_replacements(plan, session.settings.allow_replace)  # before asking: a "yes" must not be wasted
     if not plan.has_changes:
         if plan.state_sync:
             session.apply(plan, known_ids)
@@ -178,6 +179,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
             known_ids = session.check_saved_plan(plan)
             click.echo(render.plan_text(plan))
             refuse_mass_destroy(plan, allow_mass_destroy)
+            refuse_lossy_replacements(plan, allow_replace)
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return

@@ -296,11 +296,8 @@ def _unstyled(text: str, **_style: Any) -> str:
 
 
 def apply_summary(report, verb: str = "Apply") -> str:
-    added = report.count(Action.CREATE)
-    changed = report.count(Action.UPDATE) + sum(1 for r in report.results if r.ok and r.change.action is Action.IMPORT
-                                                and r.change.body)
-    imported = report.count(Action.IMPORT)
-    destroyed = report.count(Action.DELETE)
+    counts = report.counts()  # as the plan counts: a replacement is one added and one destroyed
+    added, changed, imported, destroyed = counts["add"], counts["change"], counts["import"], counts["destroy"]
     parts = [f"{added} added", f"{changed} changed", f"{destroyed} destroyed"]
     if verb == "Destroy":  # as Terraform says it: a destroy only destroys
         parts = [f"{destroyed} destroyed"]

@@ -1,4 +1,5 @@
-"""A plan's safety checks: state entries whose manifests lie outside the paths given, and mass destroys."""
+"""A plan's safety checks: state entries whose manifests lie outside the paths given, mass destroys, and
+replacements that lose data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,3 +37,11 @@ def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:
             f"(more than {MASS_DESTROY_SHARE:.0%}, and at least {MASS_DESTROY_MIN}); nothing was changed. That is "
             "more often a wrong path or a broken checkout than a wish: check the paths, use --target to change a "
             "part, or pass --allow-mass-destroy if you mean it (`provisioner destroy` destroys everything)")
+
+
+def refuse_lossy_replacements(plan: Plan, allowed: bool) -> None:
+    """apply's guard, beside refuse_mass_destroy (before anything is asked or written): a replacement that loses
+    what the platform cannot give back (a campaign's leads) needs --allow-replace."""
+    from ..apply import refuse_lossy_replacements as refuse, registered_kinds  # the engine, loaded when applying
+
+    refuse(plan, registered_kinds(), allowed)
