@@ -35,6 +35,7 @@ import json
 import os
 import re
 import stat
+import time
 import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal, Optional
@@ -259,7 +260,33 @@ def website_fingerprint(url: str | None, links: list[str] | None, relative_links
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# (type, real path, device, inode, size, mtime_ns) -> fingerprint. One plan expands a knowledge base's documents
+# three times (validate, the session's reads, the plan): a file is read and hashed once per run, not three times.
+_FINGERPRINTS: dict[tuple, str] = {}
+_FINGERPRINTS_KEPT = 4096
+# A file whose mtime is this close to the moment it was hashed may still be changed within the file system's
+# timestamp granularity without its mtime moving ("racy git"): its fingerprint is not kept.
+RACY_NS = 2_000_000_000
+
+
 def file_fingerprint(kind: str, path: str | os.PathLike) -> str:
+    """The fingerprint of a file document's bytes with its type, computed once per (path, size, mtime_ns)."""
+    before = time.time_ns()
+    info = os.stat(path)
+    key = (kind, os.fspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+    known = _FINGERPRINTS.get(key)
+    if known is not None:
+        return known
+    fingerprint = hash_file(kind, path)
+    if info.st_mtime_ns < before - RACY_NS:
+        if len(_FINGERPRINTS) >= _FINGERPRINTS_KEPT:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[key] = fingerprint
+    return fingerprint
+
+
+def hash_file(kind: str, path: str | os.PathLike) -> str:
+    """Read and hash the file (file_fingerprint's cache miss)."""
     digest = hashlib.sha256(f"file\0{kind}\0".encode())
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1024 * 1024), b""):
