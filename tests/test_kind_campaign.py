@@ -20,7 +20,7 @@ from conftest import OTHER_TOKEN, REQUIRED, TOKEN
 from provisioner.client import PlatformClient, UnknownOutcomeError
 from provisioner.emulator import EmbeddedPlatform, build_platform
 from provisioner.errors import ApiError, NotFoundError
-from provisioner.kinds import base
+from provisioner.kinds import KINDS, base
 from provisioner.kinds.campaign import (CREATE_PATHS, DAYS, FIELDS, KIND, SETTINGS, STATUS_READ, assistant_problems,
                                         campaign_kind, check_create_path, check_graph, create_body, list_campaigns,
                                         plan_status, read_campaign, run_status, validate_spec)
@@ -74,7 +74,7 @@ def test_the_create_path_is_configurable_between_the_documented_spellings():
 
 
 def test_a_number_reference_takes_siptrunk_addresses_and_says_so():
-    assert base.address_kinds("number") == ("siptrunk",) and base.address_kinds("tool") == ("tool",)
+    assert KINDS["number"].address_targets == ("siptrunk",) and KINDS["tool"].address_targets == ("tool",)
     assert '"siptrunk.my-name"' in base.parse_reference("office", "number")
 
 

@@ -21,7 +21,7 @@ def test_every_kind_is_registered_and_numbers_only_referenced():
 
 
 def test_one_rule_says_a_number_reference_may_name_a_siptrunk():
-    assert address_targets("number") == ("siptrunk",) == base.address_kinds("number")
+    assert address_targets("number") == ("siptrunk",) == KINDS["number"].address_targets
     assert address_targets("tool") == ("tool",) and address_targets("assistant") == ("assistant",)
     assert not hasattr(kinds, "ADDRESS_TARGETS") and not hasattr(base, "ADDRESS_KINDS")
 

@@ -67,9 +67,7 @@ def address_targets(ref_kind: str) -> tuple[str, ...]:
     """The kinds of manifests an address in a reference to `ref_kind` may name: the kind itself (unless it is only
     referenced, never a manifest: numbers), then the kinds its `Kind.accepts` names (a SIP trunk is a number)."""
     kind = KINDS.get(ref_kind)
-    if kind is None:
-        return (ref_kind,)
-    return (() if kind.reference_only else (ref_kind,)) + kind.accepts
+    return (ref_kind,) if kind is None else kind.address_targets
 
 
 def kind_of_address(address: str) -> str:

@@ -8,14 +8,28 @@ from ..client import UnknownOutcomeError, _short, is_id
 from ..errors import ApiError, NotFoundError
 
 
-def items_of(answer: Any, where: str) -> list[dict[str, Any]]:
-    """A list answer's items, each an object with an integer id."""
-    items = answer.get("data") if isinstance(answer, dict) else answer
+def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare: bool = True,
+             named: bool = False, noun: str = "item") -> list[dict[str, Any]]:
+    """A list answer's items, or an error: never a partial or misread list taken for the whole account. The list
+    is the answer itself (when its kind's API.md section allows a bare list: `bare`) or under exactly one of
+    `keys` (tools: `data`; campaigns: `campaigns` or `data`); each item an object with an integer id (and a
+    string name: `named`), no id twice."""
+    items = answer if bare else None
+    if isinstance(answer, dict):
+        found = [key for key in keys if isinstance(answer.get(key), list)]
+        items = answer[found[0]] if len(found) == 1 else None
     if not isinstance(items, list):
-        raise ApiError(f"{where}: expected a list (or {{\"data\": [...]}}), got {_short(_shape(answer))}")
+        shapes = ["[...]"] * bare + [f"{{\"{key}\": [...]}}" for key in keys]
+        raise ApiError(f"{where}: expected a list of {noun}s ({' or '.join(shapes)}), got {_short(_shape(answer))}; "
+                       "nothing was decided from it")
+    seen: set[int] = set()
     for item in items:
-        if not isinstance(item, dict) or not is_id(item.get("id")):
-            raise ApiError(f"{where}: an item without an integer id: {_short(_shape(item))}")
+        if not isinstance(item, dict) or not is_id(item.get("id")) or (named and not isinstance(item.get("name"), str)):
+            wanted = "an integer id and a name" if named else "an integer id"
+            raise ApiError(f"{where}: a {noun} without {wanted}: {_short(_shape(item))}; nothing was decided from it")
+        if item["id"] in seen:
+            raise ApiError(f"{where}: {noun} {item['id']} is listed twice; nothing was decided from it")
+        seen.add(item["id"])
     return items
 
 

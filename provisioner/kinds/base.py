@@ -156,14 +156,6 @@ class Reference:
     number: Optional[str] = None    # an E.164 phone number (kind "number" only)
 
 
-def address_kinds(kind: str) -> tuple[str, ...]:
-    """The kinds whose addresses a reference field of `kind` may hold: derived from `Kind.accepts` by the registry
-    (kinds/__init__.address_targets), the one place that says a number reference may name a SIP trunk."""
-    from . import address_targets  # the registry imports this module: read it when asked
-
-    return address_targets(kind)
-
-
 def parse_reference(value: Any, kind: str) -> Reference | str:
     """A manifest value of a reference field -> Reference, or a message saying why it is not one."""
     if isinstance(value, bool):
@@ -178,7 +170,10 @@ def parse_reference(value: Any, kind: str) -> Reference | str:
         if ADDRESS.fullmatch(value):
             return Reference(kind, address=value)
     hint = " or an E.164 number (\"+14155550100\")" if kind == "number" else ""
-    return f"must be an address such as \"{address_kinds(kind)[0]}.my-name\", {{name: ...}}, an id{hint}"
+    from . import KINDS  # the registry imports this module: read it when asked
+
+    example = KINDS[kind].address_targets[0] if kind in KINDS else kind
+    return f"must be an address such as \"{example}.my-name\", {{name: ...}}, an id{hint}"
 
 
 def reference_value(kind: str) -> Any:
@@ -303,6 +298,12 @@ class Kind:
     children: Optional[Callable[..., list[ChildNode]]] = None
     # Fields changed by an action of their own rather than a body (a campaign's start/stop): see `Action`.
     actions: tuple[Action, ...] = ()
+
+    @property
+    def address_targets(self) -> tuple[str, ...]:
+        """The kinds of manifests an address in a reference to this kind may name: the kind itself (unless it is
+        only referenced, never a manifest: numbers), then the kinds `accepts` names (a SIP trunk is a number)."""
+        return (() if self.reference_only else (self.name,)) + self.accepts
 
     @property
     def by_name(self) -> dict[str, FieldFacts]:

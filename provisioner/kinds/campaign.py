@@ -34,8 +34,9 @@ from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
 from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
+from .answers import items_of
 from .number import KIND as NUMBER
-from .base import ADDRESS, E164, NAME, Action, Endpoints, FieldFacts, Kind, ReadProblem, address_kinds, parse_reference
+from .base import ADDRESS, E164, NAME, Action, Endpoints, FieldFacts, Kind, ReadProblem, parse_reference
 
 DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 PARALLEL_CALL_LIMIT = 10  # API.md: at most the plan's parallel-call limit, "up to 10"
@@ -90,7 +91,7 @@ def _reference(kind: str, value: Any) -> Any:
         raise ValueError(parsed)
     if parsed.address is not None:
         target = ADDRESS.fullmatch(parsed.address).group("kind")
-        allowed = address_kinds(kind)
+        allowed = _targets(kind)
         if target not in allowed:
             raise ValueError(f"'{parsed.address}' is a {target}; this field takes "
                              f"{' or '.join(a + ' addresses' for a in allowed)}")
@@ -108,10 +109,15 @@ def _distinct(value: list[Any]) -> list[Any]:
     return value
 
 
+def _targets(kind: str) -> tuple[str, ...]:
+    """The kinds a campaign's reference to `kind` may name by address (an assistant, a number or a SIP trunk):
+    read from the number kind itself, as this module is imported before the registry exists."""
+    return NUMBER.address_targets if kind == NUMBER.name else (kind,)
+
+
 def _reference_schema(kind: str) -> dict[str, Any]:
     """The editor schema of a reference value (the validators above say the rest, with file:line)."""
-    # At import, before the registry exists: Kind.accepts read from the number kind itself.
-    addresses = "|".join(NUMBER.accepts if kind == NUMBER.name else (kind,))
+    addresses = "|".join(_targets(kind))
     syntaxes = [{"type": "string", "pattern": rf"^({addresses})\.{NAME}$"},
                 {"type": "object", "properties": {"name": {"type": "string", "minLength": 1}}, "required": ["name"],
                  "additionalProperties": False},
@@ -279,27 +285,9 @@ def create_body(fields: dict[str, Any]) -> dict[str, Any]:
 
 # --- the platform's endpoints ---
 
-def _items(answer: Any, where: str) -> list[dict[str, Any]]:
-    items = answer
-    if isinstance(answer, dict):
-        keys = [k for k in ("campaigns", "data") if isinstance(answer.get(k), list)]
-        items = answer[keys[0]] if len(keys) == 1 else None
-    if not isinstance(items, list):
-        raise ApiError(f"{where}: expected a list of campaigns ([...], {{\"campaigns\": [...]}} or "
-                       f"{{\"data\": [...]}}), got {_short(answer)}; nothing was decided from it")
-    seen: set[int] = set()
-    for item in items:
-        if not isinstance(item, dict) or not is_id(item.get("id")) or not isinstance(item.get("name"), str):
-            raise ApiError(f"{where}: a campaign without an integer id and a name: {_short(item)}; nothing was "
-                           "decided from it")
-        if item["id"] in seen:
-            raise ApiError(f"{where}: campaign {item['id']} is listed twice; nothing was decided from it")
-        seen.add(item["id"])
-    return items
-
-
 def list_campaigns(client, parent=None) -> list[dict[str, Any]]:
-    return _items(client.request("GET", LIST_PATH), f"GET {LIST_PATH}")
+    return items_of(client.request("GET", LIST_PATH), f"GET {LIST_PATH}", keys=("campaigns", "data"), named=True,
+                    noun="campaign")
 
 
 def create_campaign(client, body: dict[str, Any], parent=None, *, path: str = CREATE_PATH) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
+from .answers import items_of
 from .base import MANIFEST_FILE, NAME, ROOT, Endpoints, FieldFacts, Kind, ReadProblem
 
 TYPES = ("website", "pdf", "txt", "docx")
@@ -357,21 +358,9 @@ def answered_item(answer: Any, where: str, *, created: bool = False) -> dict[str
     raise ApiError(f"{where}: expected {{\"data\": {{\"id\": ...}}}}, got {text}")
 
 
-def answered_items(answer: Any, where: str) -> list[dict[str, Any]]:
-    """The list of a `{"data": [...]}` answer, each item with an integer id and a string name, or an error:
-    never a partial list taken for the whole."""
-    data = answer.get("data") if isinstance(answer, dict) else None
-    if not isinstance(data, list):
-        raise ApiError(f"{where}: expected {{\"data\": [...]}}, got {json.dumps(answer)[:120]}")
-    for item in data:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), int) or isinstance(item["id"], bool) \
-                or not isinstance(item.get("name"), str):
-            raise ApiError(f"{where}: an item without an integer id and a name: {json.dumps(item)[:120]}")
-    return data
-
-
 def list_documents(client, parent: int) -> list[dict[str, Any]]:
-    return answered_items(client.request("GET", _documents(parent)), f"GET {_documents(parent)}")
+    return items_of(client.request("GET", _documents(parent)), f"GET {_documents(parent)}", bare=False,
+                    named=True, noun="document")
 
 
 def create_document(client, body: dict[str, Any], parent: int) -> dict[str, Any]:

@@ -24,8 +24,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..errors import NotFoundError
+from .answers import items_of
 from .base import ChildNode, Endpoints, FieldFacts, Kind, ReadProblem
-from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, answered_items, read_named
+from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, read_named
 
 PATH = "/user/knowledgebases"
 
@@ -99,7 +100,7 @@ def update_body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_knowledgebases(client, parent=None) -> list[dict[str, Any]]:
-    return answered_items(client.request("GET", PATH), f"GET {PATH}")
+    return items_of(client.request("GET", PATH), f"GET {PATH}", bare=False, named=True, noun="knowledge base")
 
 
 def create_knowledgebase(client, body: dict[str, Any], parent=None) -> dict[str, Any]:
