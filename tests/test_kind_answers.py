@@ -26,7 +26,7 @@ def test_each_kinds_shapes_are_accepted(answer, options):
     ({"campaigns": [ITEM], "data": [ITEM]}, CAMPAIGNS, "expected a list of campaigns"),
     ([ITEM], DOCUMENTS, r"expected a list of documents \(\{\"data\": \[...\]\}\)"),
     ([{"name": "x"}], {}, "an item without an integer id"),
-    ([{"id": 3}], DOCUMENTS, "a document without an integer id and a name"),
+    ({"data": [{"id": 3}]}, DOCUMENTS, "a document without an integer id and a name"),
     ([{"id": True, "name": "x"}], CAMPAIGNS, "without an integer id"),
     ([ITEM, ITEM], {}, "item 3 is listed twice"),
 ])

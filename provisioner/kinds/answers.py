@@ -26,7 +26,8 @@ def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare
     for item in items:
         if not isinstance(item, dict) or not is_id(item.get("id")) or (named and not isinstance(item.get("name"), str)):
             wanted = "an integer id and a name" if named else "an integer id"
-            raise ApiError(f"{where}: a {noun} without {wanted}: {_short(_shape(item))}; nothing was decided from it")
+            article = "an" if noun[0] in "aeiou" else "a"
+            raise ApiError(f"{where}: {article} {noun} without {wanted}: {_short(_shape(item))}; nothing was decided from it")
         if item["id"] in seen:
             raise ApiError(f"{where}: {noun} {item['id']} is listed twice; nothing was decided from it")
         seen.add(item["id"])
