@@ -22,6 +22,7 @@ from .client import UnknownOutcomeError
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
+from .plan_campaigns import withdraws
 from .plan import Action, Change, Plan, count_changes
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
@@ -323,7 +324,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
     changes = plan.changes
-    graph = build_graph(changes, recorded_lookup(recorder.state.resources), lambda c: _create_first(c, kinds))
+    graph = build_graph(changes, recorded_lookup(recorder.state.resources), lambda c: _create_first(c, kinds),
+                        withdraws)
     gate = WriteGate()
     budget: RateBudget = getattr(client, "budget", None) or RateBudget()
     known = dict(known_ids) if isinstance(known_ids, Mapping) else {DEFAULT_KIND: set(known_ids)}
@@ -610,7 +612,7 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
         if entry is None or not entry.depends_on:
             return record  # as records were before kinds: byte-identical rows, no work per change
     return {**record, "kind": change.kind,
-            "depends_on": sorted({state_address(a) for a in change.depends_on})}
+            "depends_on": sorted({*record.get("depends_on", ()), *(state_address(a) for a in change.depends_on)})}
 
 
 def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:

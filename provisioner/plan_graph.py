@@ -15,6 +15,8 @@ from .graph import Graph, expand, manifest_address
 from .kinds import ASSISTANT
 from .manifest import Manifest
 from .plan import Action, Plan
+from .plan_campaigns import campaign_manifests, campaign_problems
+from .walk import state_address
 from .plan_kinds import RemoteObject, Resolver, identify, kind_of_address, plan_kinds
 from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
 from .state import Owner, State
@@ -105,5 +107,13 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     plan.managed_count = len(state.resources)
     changed = {c.address for c in plan.changes}
     for change in plan.changes:
+        if change.depends_on and change.record is not None and change.kind == "campaign":
+            # What it uses, kept in state even when nothing it uses changes now: a later plan that deletes its
+            # assistant (or makes it inbound) then destroys it first (plan_campaigns.py, walk.py rule 2).
+            change.record = {**change.record, "depends_on": sorted({state_address(a) for a in change.depends_on})}
         change.depends_on = [a for a in change.depends_on if a in changed]
+    problems = campaign_problems(plan, state.resources,
+                                 {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)})
+    if problems:
+        raise PlanError(problems)
     return plan, resolved

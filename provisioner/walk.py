@@ -15,8 +15,10 @@ Who waits for whom (addresses are state addresses: an assistant's bare name, `<k
    at X: a change whose `depends_on` names X (it must hold the new id, or have dropped X, first), and a
    change whose object pointed at X when it was last applied (the `depends_on` state recorded for it: an
    update that drops X, or the deletion of something that used X, e.g. a campaign before its assistant,
-   a document before its knowledge base). When X's replacement destroys first, only destructions can
-   wait: the new X cannot exist before the old one is gone.
+   a document before its knowledge base; a plain delete's own `depends_on` counts as recorded). When X's
+   replacement destroys first, only destructions can wait: the new X cannot exist before the old one is gone.
+   An update that withdraws X from its users (`withdraws`: an assistant made inbound, which campaigns cannot
+   call with) waits, like X's destruction, for the destruction of every object that pointed at X.
 3. Within one kind, plain deletes go before the creates, updates and imports that do not themselves come
    before a delete: what a delete gives up (a unique name, an inbound number) is then free (as before
    kinds existed: "deletes first").
@@ -77,10 +79,12 @@ class GraphCycle(ProvisionerError):
 
 
 def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], Iterable[str]],
-                create_first: Callable[[Change], bool]) -> Graph:
+                create_first: Callable[[Change], bool],
+                withdraws: Callable[[Change], bool] | None = None) -> Graph:
     """The steps of `changes` and their order. `recorded_depends_on(address)` is what state recorded the object
     at `address` depended on when last applied; `create_first(change)` whether a replacement can create the new
-    object before destroying the old one (two may exist at once)."""
+    object before destroying the old one (two may exist at once); `withdraws(change)` whether an update takes
+    its object away from whatever uses it (rule 2)."""
     steps: list[Step] = []
     parts: list[list[int]] = []
     edges: list[tuple[int, int]] = []
@@ -127,6 +131,8 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                     edges.append((creator[needed], made))
                 pointers.setdefault(needed, []).append((made, False))
         recorded = recorded_depends_on(address)
+        if change.depends_on and change.action is Action.DELETE:
+            recorded = [*recorded, *change.depends_on]  # what it used, as the plan found (plan_campaigns.py)
         if recorded:
             # What the old object pointed at: released when it is updated (its new version) or destroyed.
             releasing = destroyer.get(address, mine[0]) if destroys(change) or change.replace else mine[0]
@@ -143,6 +149,14 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                                                        and _is_destruction(changes, steps[step]))):
                 continue
             edges.append((step, gone))
+    if withdraws is not None:
+        # Rule 2 for an update that withdraws its object: the destructions of what pointed at it come first.
+        for index, change in enumerate(changes):
+            if not destroys(change) and not change.replace and withdraws(change):
+                update = parts[index][0]
+                for step, recorded in pointers.get(state_address(change.address), ()):
+                    if recorded and step != update and _is_destruction(changes, steps[step]):
+                        edges.append((step, update))
     # Rule 3: per kind, a barrier after the plain deletes for the creates/updates/imports not needed by a delete.
     plain = len(steps)
     barrier_edges = _barriers(changes, steps, edges)
