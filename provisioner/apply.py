@@ -15,6 +15,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from dataclasses import replace
+from functools import partial
 from typing import Any, Callable, Iterator, Mapping
 
 from .client import PlatformClient
@@ -26,7 +27,7 @@ from .plan_campaigns import withdraws
 from .plan import Action, Change, Plan, count_changes
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
-from .walk import CREATE, DESTROY, WHOLE, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
+from .walk import CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
 
@@ -333,22 +334,34 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                        wait_timeout, on_progress or (lambda line: None))
     stop = threading.Event()
 
-    def run_step(number: int) -> ChangeResult:
+    def run_step(number: int) -> ChangeResult | Later:
         step = graph.steps[number]
         change = changes[step.change]
         if stop.is_set():
             return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message="not started (interrupted)")
         if on_start and step.part != DESTROY:
             on_start(change)
-        started = time.monotonic()
+        return attempt(number, time.monotonic())
+
+    def attempt(number: int, started: float, waiting: _Waiting | None = None) -> ChangeResult | Later:
+        """The step's work (or, resumed, its next readiness poll), its errors as results; a wait as walk.Later."""
+        step = graph.steps[number]
+        change = changes[step.change]
         sent_before, waited_before = budget.thread_counters()
         try:
-            problem = graph.problems.get(step.change)
-            if problem:
-                raise Unresolvable(problem)
-            result = _execute(change, step.part, context, stop)
+            if waiting is not None:
+                result = waiting.poll()
+            else:
+                problem = graph.problems.get(step.change)
+                if problem:
+                    raise Unresolvable(problem)
+                result = _execute(change, step.part, context, stop)
+            if isinstance(result, _Waiting):
+                # Polled again when due, by the walk: no worker (no --parallelism slot) is held meanwhile.
+                result.waited += budget.thread_counters()[1] - waited_before
+                return Later(time.monotonic() + result.delay, partial(attempt, number, started, result))
         except WaitCancelled:
-            if budget.thread_counters()[0] == sent_before:
+            if waiting is None and budget.thread_counters()[0] == sent_before:
                 # Interrupted while it waited for its first request: nothing of it reached the platform.
                 result = ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
                                       message="not sent (interrupted while waiting for the rate budget)")
@@ -373,7 +386,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         result.seconds = time.monotonic() - started
-        result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before)
+        result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before
+                            + (waiting.waited if waiting is not None else 0.0))
         return result
 
     # A replacement is two steps: its change is reported once, when both are settled (done, failed, skipped or
@@ -717,13 +731,11 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
             raise
         ticket = recorder.queue(address, remote_id, record)
+        done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
         if change.wait and endpoints.readiness is not None:
             recorder.wait_durable(ticket)  # its id is safe before a long wait
-            _wait_ready(kind, change, remote_id, parent, context, stop)
-        if change.actions:
-            recorder.wait_durable(ticket)  # the object is recorded before anything is started on it
-            ticket = _run_actions(kind, change, remote_id, address, record, context)
-        return ChangeResult(change, True, 0.0, remote_id, message, ticket=ticket)
+            return _Waiting(kind, change, remote_id, parent, context, stop, done).poll()  # the first poll at once
+        return done()
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
     if sent:
@@ -740,6 +752,15 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         recorder.wait_durable(ticket)
         ticket = _run_actions(kind, change, change.remote_id, address, record, context)
     return ChangeResult(change, True, 0.0, change.remote_id, ticket=ticket)
+
+
+def _created(kind: Kind, change: Change, remote_id: int, address: str, record: dict, message: str, ticket: int,
+             context: _Context) -> ChangeResult:
+    """The end of a create (once its object is ready, for a kind apply waits for): its actions, its result."""
+    if change.actions:
+        context.recorder.wait_durable(ticket)  # the object is recorded before anything is started on it
+        ticket = _run_actions(kind, change, remote_id, address, record, context)
+    return ChangeResult(change, True, 0.0, remote_id, message, ticket=ticket)
 
 
 def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, record: dict, context: _Context) -> int:
@@ -779,33 +800,45 @@ def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -
     return ""
 
 
-def _wait_ready(kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
-                stop: threading.Event) -> None:
-    """Poll the new object's readiness (within the rate budget: each poll is a request) until ready, failed or
-    the --wait-timeout deadline, saying every so often how long it has waited."""
-    started = time.monotonic()
-    deadline = started + context.wait_timeout
-    delay, said = 1.0, started
-    item = {"id": remote_id, kind.name_field: change.assistant_name}
-    while True:
-        status = kind.endpoints.readiness(context.client, item, parent)
+class _Waiting:
+    """A created object that is not ready yet (a document the platform processes): polled within the rate budget
+    (each poll is a request) by the walk when due (walk.Later, no worker held between polls) until ready, failed
+    or the --wait-timeout deadline, saying every so often how long it has waited; then `done`."""
+
+    def __init__(self, kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
+                 stop: threading.Event, done: Callable[[], ChangeResult]):
+        self.kind, self.change, self.remote_id, self.parent = kind, change, remote_id, parent
+        self.context, self.stop, self.done = context, stop, done
+        self.started = self.said = time.monotonic()
+        self.deadline = self.started + context.wait_timeout
+        self.delay = 0.0        # until the next poll
+        self.waited = 0.0       # time spent waiting for the rate budget, over the polls
+        self._next_delay = 1.0
+
+    def poll(self) -> ChangeResult | _Waiting:
+        """One readiness read: the finished change, or itself with `delay` set to when to poll next."""
+        change, context = self.change, self.context
+        if self.stop.is_set():
+            raise ApiError(f"{change.address} (id {self.remote_id}) was created; interrupted while waiting for it "
+                           "to be ready")
+        item = {"id": self.remote_id, self.kind.name_field: change.assistant_name}
+        status = self.kind.endpoints.readiness(context.client, item, self.parent)
         if status == "ready":
-            return
+            return self.done()
         if status != "pending":
-            raise ApiError(f"{change.address} (id {remote_id}) was created, but will not become ready: {status}")
+            raise ApiError(f"{change.address} (id {self.remote_id}) was created, but will not become ready: {status}")
         now = time.monotonic()
-        if now >= deadline:
-            raise ApiError(f"{change.address} (id {remote_id}) was created, but is still being processed after "
+        if now >= self.deadline:
+            raise ApiError(f"{change.address} (id {self.remote_id}) was created, but is still being processed after "
                            f"{context.wait_timeout:g}s (--wait-timeout); what waits for it was not started. Apply "
                            "again later, or raise --wait-timeout")
-        if now - said >= 10:
-            context.progress(f"{change.address}: still processing after {now - started:.0f}s "
+        if now - self.said >= 10:
+            context.progress(f"{change.address}: still processing after {now - self.started:.0f}s "
                              f"(waiting up to {context.wait_timeout:g}s)")
-            said = now
-        if stop.wait(min(delay, max(0.0, deadline - now))):
-            raise ApiError(f"{change.address} (id {remote_id}) was created; interrupted while waiting for it to be "
-                           "ready")
-        delay = min(delay * 1.5, 10.0)
+            self.said = now
+        self.delay = min(self._next_delay, max(0.0, self.deadline - now))
+        self._next_delay = min(self._next_delay * 1.5, 10.0)
+        return self
 
 
 def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids: set[int],

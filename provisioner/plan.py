@@ -10,9 +10,9 @@ import enum
 import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, ValidationInfo
 
 from .errors import ProvisionerError
 from .redaction import digest_fields
@@ -295,11 +295,14 @@ class _Record(_Strict):
     sensitive: list[str] = Field(default_factory=list)
     remote: dict[str, Any] = Field(default_factory=dict)
     source: Optional[str] = Field(default=None, min_length=1, max_length=4096)
+    # What the object uses (a campaign's assistant), kept in state when the plan's change does not wait for it.
+    depends_on: Optional[list[Annotated[str, AfterValidator(_address)]]] = Field(default=None, max_length=10_000)
 
     def as_record(self) -> dict[str, Any]:
         record = self.model_dump()
-        if record["source"] is None:  # absent, as state records it
-            del record["source"]
+        for key in ("source", "depends_on"):
+            if record[key] is None:  # absent, as state records it
+                del record[key]
         return record
 
 

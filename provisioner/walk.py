@@ -23,14 +23,21 @@ Who waits for whom (addresses are state addresses: an assistant's bare name, `<k
    before a delete: what a delete gives up (a unique name, an inbound number) is then free (as before
    kinds existed: "deletes first").
 
+A step may answer `Later` instead of its outcome (a created document apply waits for while the platform
+processes it): it then holds no worker and no place in the window until its `resume` is due, which runs on a
+worker and answers the outcome or another `Later`. A wait does not lower `--parallelism`.
+
 The walk is built for 10,000 independent steps as much as for a deep graph: integers and lists, one pass
 to build, and the same window of submitted work as before (a few steps per worker; each finished step
 announces itself on a queue, read once per step).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import queue
 import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -223,6 +230,15 @@ def _finish(steps: list[Step], edges: list[tuple[int, int]], problems: dict[int,
 
 
 @dataclass
+class Later:
+    """A step's answer when it is not done yet: call `resume` (on a worker) at `at` (time.monotonic()); it answers
+    the step's outcome or another Later. Until then the step holds no worker and no place in the window."""
+
+    at: float
+    resume: Callable[[], Any]
+
+
+@dataclass
 class WalkCallbacks:
     """What the walk does with steps; every callback runs on the walking (calling) thread but `run`."""
 
@@ -247,7 +263,8 @@ class Walk:
         """Start nothing new; cancel what was submitted but has not started (it announces itself cancelled)."""
         self.stopped.set()
         for future in list(self._pending):
-            future.cancel()
+            if not getattr(future, "resumed", False):  # a resumed step began long ago: it finishes and reports
+                future.cancel()
 
     def in_flight(self) -> list[Future]:
         """The submitted steps not yet settled (after an exception in `run`, for the caller to finish)."""
@@ -257,7 +274,8 @@ class Walk:
         """Settle a step that was in flight when `run` was left by an exception."""
         step = future.step  # type: ignore[attr-defined]
         if not self._settled[step] and not future.cancelled():
-            future.result()  # a worker finishes what it began
+            if isinstance(future.result(), Later):  # a worker finishes what it began
+                return  # a wait, stopped at once: settled by settle_rest (its object is created and in state)
             self._settled[step] = True
             self.callbacks.finished(step, future)
 
@@ -279,6 +297,8 @@ class Walk:
         finished: queue.SimpleQueue[tuple[int, Future]] = queue.SimpleQueue()
         window = 2 * self.parallelism
         pending = self._pending
+        waiting: list[tuple[float, int, int, Later]] = []  # a heap of (due, tie-break, step, Later)
+        order = itertools.count()
 
         def succeeded(step: int) -> None:
             for after in graph.successors[step]:
@@ -306,21 +326,38 @@ class Walk:
                     settled[step] = True
                     succeeded(step)
                     continue
-                future = pool.submit(callbacks.run, step)
-                future.step = step  # type: ignore[attr-defined]
-                pending.add(future)
-                future.add_done_callback(lambda f, s=step: finished.put((s, f)))
+                submit(step, callbacks.run, step)
+
+        def submit(step: int, work: Callable[..., Any], *args: Any) -> Future:
+            future = pool.submit(work, *args)
+            future.step = step  # type: ignore[attr-defined]
+            pending.add(future)
+            future.add_done_callback(lambda f, s=step: finished.put((s, f)))
+            return future
+
+        def resume_due() -> float:
+            """Resume the waits that are due (all of them once stopped: they finish at once); seconds to the next."""
+            now = time.monotonic()
+            while waiting and (waiting[0][0] <= now or self.stopped.is_set()):
+                _, _, step, later = heapq.heappop(waiting)
+                submit(step, later.resume).resumed = True  # type: ignore[attr-defined]
+            return waiting[0][0] - now if waiting else 0.2
 
         submit_more()
-        while pending:
+        while pending or waiting:
             on_idle()
             try:
-                step, future = finished.get(timeout=0.2)
+                step, future = finished.get(timeout=min(0.2, max(0.0, resume_due())))
             except queue.Empty:
                 continue
             if future.cancelled():
                 pending.discard(future)
                 continue  # settled at the end, as not started
+            if future.exception() is None and isinstance(future.result(), Later):
+                pending.discard(future)  # waiting: its place in the window goes to the next step
+                heapq.heappush(waiting, (future.result().at, next(order), step, future.result()))
+                submit_more()
+                continue
             settled[step] = True
             ok = callbacks.finished(step, future)
             pending.discard(future)

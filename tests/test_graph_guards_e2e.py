@@ -76,3 +76,29 @@ def test_a_document_adopted_unchanged_counts_as_an_import_only(workspace, platfo
     applied = workspace.run("apply", "--auto-approve", "--api-dialect", "v2")
     assert "Resources: 2 imported, 0 added, 0 changed, 0 destroyed." in applied.output, applied.all
     assert "No changes." in workspace.run("plan", "--api-dialect", "v2").output
+
+
+def knowledge_bases(count: int) -> str:
+    return "---\n".join(
+        f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: kb{i}}}\nspec:\n  name: KB {i}\n"
+        f"  documents:\n    - {{name: Page, key: page, type: website, url: \"https://example.com/{i}\"}}\n"
+        for i in range(count))
+
+
+def test_with_parallelism_one_documents_are_processed_side_by_side(workspace, platform):
+    """Each document waits 2 s for processing: waiting one after the other would take 8 s or more; a wait holds no
+    worker, so the four are created at once and processed side by side."""
+    import time
+
+    workspace.write("manifests/kbs.yaml", knowledge_bases(4))
+    platform.faults(document_delay_ms=2000)
+    try:
+        started = time.monotonic()
+        applied = workspace.run("apply", "--auto-approve", "--parallelism", "1", "--api-dialect", "v2")
+        took = time.monotonic() - started
+    finally:
+        platform.faults(document_delay_ms=0)
+    assert applied.exit_code == 0, applied.all
+    assert "Apply complete! Resources: 8 added" in applied.output
+    assert took < 7.5, f"the documents were waited for one after the other ({took:.1f}s)"
+    assert "No changes." in workspace.run("plan", "--api-dialect", "v2").output

@@ -1,0 +1,95 @@
+"""A step that waits (walk.Later: a document the platform processes) holds no worker while it waits: with
+--parallelism 1, unrelated steps run meanwhile; a stop resumes every wait at once; the order rules stay."""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from provisioner.plan import Action, Change
+from provisioner.walk import Later, Walk, WalkCallbacks, build_graph
+
+
+def change(address: str, *, depends_on=(), kind="tool", action=Action.CREATE) -> Change:
+    return Change(address=address, action=action, assistant_name=address, kind=kind, depends_on=list(depends_on))
+
+
+def walk(changes, answers, *, parallelism=1, stop_when=None, withdraws=None, recorded=None):
+    """Run the walk; `answers[address]` is a list of what the step answers on each call (a number: wait that
+    many seconds, then be called again). Returns the log of (event, address) in order."""
+    recorded = recorded or {}
+    graph = build_graph(changes, lambda a: recorded.get(a, ()), lambda c: True, withdraws)
+    log: list[tuple[str, str]] = []
+    lock = threading.Lock()
+    walk_box: list[Walk] = []
+
+    def run(number):
+        address = changes[graph.steps[number].change].address
+        with lock:
+            log.append(("run", address))
+        if stop_when is not None and stop_when(log):
+            walk_box[0].stop()
+        answer = answers.get(address, [True]).pop(0)
+        if isinstance(answer, float):
+            return Later(time.monotonic() + answer, lambda: run(number))
+        with lock:
+            log.append(("done", address))
+        return answer
+
+    def finished(number, future):
+        return future.result()
+
+    callbacks = WalkCallbacks(run, finished, lambda n, m: log.append(("skipped", changes[graph.steps[n].change].address)),
+                              lambda n: log.append(("not started", changes[graph.steps[n].change].address)))
+    the_walk = Walk(graph, callbacks, parallelism)
+    walk_box.append(the_walk)
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        the_walk.run(pool)
+    return log
+
+
+def test_with_parallelism_one_a_wait_lets_unrelated_steps_run():
+    changes = [change("document.slow"), *(change(f"tool.t{i}") for i in range(5))]
+    log = walk(changes, {"document.slow": [0.3, 0.3, True]}, parallelism=1)
+    done = [address for event, address in log if event == "done"]
+    assert done[-1] == "document.slow" and len(done) == 6, log
+    # Every unrelated step finished while the document waited (after its first poll, before its last).
+    first = log.index(("run", "document.slow"))
+    assert all(log.index(("done", f"tool.t{i}")) > first for i in range(5)), log
+
+
+def test_what_depends_on_a_waiting_step_waits_for_it():
+    changes = [change("document.slow"), change("assistant.a", depends_on=["document.slow"], kind="assistant"),
+               change("tool.free")]
+    log = walk(changes, {"document.slow": [0.2, True]}, parallelism=1)
+    assert log.index(("done", "tool.free")) < log.index(("done", "document.slow")) < log.index(("run", "assistant.a"))
+
+
+def test_a_failed_wait_skips_its_dependents():
+    changes = [change("document.slow"), change("assistant.a", depends_on=["document.slow"], kind="assistant")]
+    log = walk(changes, {"document.slow": [0.1, False]}, parallelism=1)
+    assert ("skipped", "assistant.a") in log and ("run", "assistant.a") not in log
+
+
+def test_a_stop_resumes_the_waits_at_once():
+    changes = [change("document.slow"), change("tool.next")]
+    started = time.monotonic()
+    log = walk(changes, {"document.slow": [30.0, True]}, parallelism=1,
+               stop_when=lambda log: ("run", "tool.next") in log)
+    assert time.monotonic() - started < 10, "the wait was not resumed at the stop"
+    assert log.count(("run", "document.slow")) == 2, log
+
+
+def test_an_update_that_withdraws_its_object_waits_for_the_destruction_of_its_users():
+    changes = [change("caller", kind="assistant", action=Action.UPDATE),
+               change("campaign.winter", kind="campaign", action=Action.DELETE)]
+    log = walk(changes, {}, parallelism=2, withdraws=lambda c: c.address == "caller",
+               recorded={"campaign.winter": ["caller"]})
+    assert log.index(("done", "campaign.winter")) < log.index(("run", "caller")), log
+
+
+def test_a_plain_deletes_depends_on_counts_as_recorded():
+    changes = [change("caller", kind="assistant", action=Action.DELETE),
+               change("campaign.winter", kind="campaign", action=Action.DELETE, depends_on=["caller"])]
+    log = walk(changes, {}, parallelism=2)
+    assert log.index(("done", "campaign.winter")) < log.index(("run", "caller")), log
