@@ -50,7 +50,9 @@ def export_command(paths, out_dir, **kwargs) -> None:
         written = export(session, manifests, out_dir)
     for exported in written:
         needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
-            [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else [])
+            [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else []) + (
+            [f"put the documents' files at {', '.join(exported.files)}, relative to the manifest (the platform "
+             "does not give them back)"] if exported.files else [])
         click.echo(f"wrote {exported.path}" + (f" ({'; '.join(needs)} before applying)" if needs else ""))
     counts = {kind: sum(e.kind == kind for e in written) for kind in sorted({e.kind for e in written})}
     others = "".join(f", {n} {kind}(s)" for kind, n in counts.items() if kind != "assistant")

@@ -255,6 +255,15 @@ class Action:
     notes: dict[str, str] = field(default_factory=dict, hash=False)
 
 
+@dataclass
+class ChildExport:
+    """What an exported manifest's children need before it can be applied: settings to fill in (where they are in
+    the file) and files to put in place (paths relative to the manifest), with why."""
+
+    fill_in: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Kind:
     """One managed kind, as data."""
@@ -296,6 +305,9 @@ class Kind:
     # Objects declared inside this kind's manifest that are graph nodes of their own (a knowledge base's
     # documents): (metadata.name, validated spec) -> [ChildNode]. Pure: no platform call.
     children: Optional[Callable[..., list[ChildNode]]] = None
+    # For `export`: (client, the object's id, its metadata.name) -> (the spec entries that declare its children,
+    # e.g. {"documents": [...]}, and a ChildExport of what the user must supply that the platform cannot give).
+    export_children: Optional[Callable[..., tuple[dict[str, Any], "ChildExport"]]] = None
     # Fields changed by an action of their own rather than a body (a campaign's start/stop): see `Action`.
     actions: tuple[Action, ...] = ()
 

@@ -47,7 +47,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
 from .answers import items_of
-from .base import MANIFEST_FILE, NAME, ROOT, Endpoints, FieldFacts, Kind, ReadProblem
+from .base import MANIFEST_FILE, NAME, ROOT, ChildExport, Endpoints, FieldFacts, Kind, ReadProblem
 
 TYPES = ("website", "pdf", "txt", "docx")
 MAX_FILE_BYTES = 20 * 1024 * 1024      # "at most 20 MB": the platform answers 422 beyond 20480 kilobytes
@@ -422,6 +422,58 @@ def readiness(client, item: dict[str, Any], parent: int) -> str:
         return (f"{label} failed to process on the platform (status failed): check that its URL or file can be "
                 "read, then change its content (or delete it and apply) to have it created again")
     return f"{label} has a status the platform does not document ({str(status)[:40]!r}); not waiting for it"
+
+
+# --- export ---
+
+FILL_IN_URL = "__provisioner_fill_in_url__"  # stands for the url in the YAML until its comment is put beside it
+URL_NOTE = "not shown by the platform: the page this document reads; set it before applying"
+FILE_NOTE = "not given back by the platform: put the document's file here before applying"
+
+
+def exported_documents(client, kb_id: int, kb_name: str) -> tuple[list[dict[str, Any]], ChildExport]:
+    """A knowledge base's documents as `spec.documents` entries, and what the user must supply. The platform
+    does not show a document's content (API.md): a website's `url` is written only when the read happens to
+    carry it (else left to fill in), and a file document names the path, relative to the manifest, where its
+    file must be put (`files/<kb>/<key>.<type>`). Nothing is invented: no url, no file content."""
+    entries, needs, keys = [], ChildExport(), set()
+    for item in list_documents(client, kb_id):
+        fields, problems = read(item)
+        if problems or "type" not in fields:
+            raise ApiError(f"document {item['id']} of knowledge base {kb_id}: cannot read it back ("
+                           + "; ".join(f"{p.field}: {p.message}" for p in problems) + ")")
+        key = slug(fields["name"]) or "document"
+        key = key if key not in keys else f"{key}-{item['id']}"[:63]
+        keys.add(key)
+        entry: dict[str, Any] = {"name": fields["name"], "key": key}
+        if fields.get("description") is not None:
+            entry["description"] = fields["description"]
+        entry["type"] = fields["type"]
+        where = f"documents[{len(entries)}]"
+        if fields["type"] == "website":
+            links = item.get("links")
+            if isinstance(item.get("url"), str) and item["url"]:
+                entry["url"] = item["url"]
+            elif isinstance(links, list) and links and all(isinstance(i, dict) and isinstance(i.get("link"), str)
+                                                           for i in links):
+                entry["links"] = [{"link": i["link"]} for i in links]
+            else:
+                entry["url"] = FILL_IN_URL
+                needs.fill_in.append(f"{where}.url (document {fields['name']!r})")
+            limit = item.get("relative_links_limit")
+            if is_id(limit) and limit != DEFAULT_RELATIVE_LINKS_LIMIT:  # shown: kept; not shown: the default
+                entry["relative_links_limit"] = limit
+        else:
+            entry["file"] = f"files/{kb_name}/{key}.{fields['type']}"
+            needs.files.append(entry["file"])
+        entries.append(entry)
+    return entries, needs
+
+
+def annotate_export(text: str) -> str:
+    """The exported YAML with a comment beside each value the user must supply."""
+    text = text.replace(f"url: {FILL_IN_URL}\n", f"url: ''  # {URL_NOTE}\n")
+    return re.sub(r"^(\s*file: files/\S+)$", lambda m: f"{m.group(1)}  # {FILE_NOTE}", text, flags=re.M)
 
 
 DOCUMENT = Kind(

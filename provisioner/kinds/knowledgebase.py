@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..errors import NotFoundError
 from .answers import items_of
 from .base import ChildNode, Endpoints, FieldFacts, Kind, ReadProblem
-from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, read_named
+from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, exported_documents, read_named
 
 PATH = "/user/knowledgebases"
 
@@ -134,4 +134,10 @@ KNOWLEDGEBASE = Kind(
     create_body=create_body,
     update_body=update_body,
     children=lambda name, spec: expand_documents(name, spec),
+    export_children=lambda client, kb_id, name: _exported(client, kb_id, name),
 )
+
+
+def _exported(client, kb_id: int, name: str):
+    documents, needs = exported_documents(client, kb_id, name)
+    return ({"documents": documents} if documents else {}), needs

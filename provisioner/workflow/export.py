@@ -3,7 +3,7 @@ ${env.X}; references as the addresses of the objects they name: export_kinds.py)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,6 +29,7 @@ class Exported:
     fill_in: list[str]      # required settings the platform does not show
     environment: list[str]  # variables for the secrets, which are never written (${env.NAME})
     kind: str = ASSISTANT
+    files: list[str] = field(default_factory=list)  # files to put in place (a document's), relative to `path`
 
 
 def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
@@ -61,11 +62,12 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
         path = out / f"{address}.yaml"
         if kind == ASSISTANT:
             text, fill_in, environment = _exported_manifest(address, live, session.settings.api_dialect, addresses)
+            files: list[str] = []
         else:
-            made = export_object(KINDS[kind], address, live.id, dict(live.fields), addresses, stamp)
-            text, fill_in, environment = made.text, made.fill_in, made.environment
+            made = export_object(KINDS[kind], address, live.id, dict(live.fields), addresses, stamp, session.client)
+            text, fill_in, environment, files = made.text, made.fill_in, made.environment, made.files
         atomic_write(path, text.encode())
-        written.append(Exported(path, fill_in, environment, kind))
+        written.append(Exported(path, fill_in, environment, kind, files))
     return written
 
 

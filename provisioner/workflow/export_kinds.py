@@ -9,13 +9,14 @@ place, and a write-only setting the kind requires is left for the user to fill i
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import yaml
 
 from ..kinds import ASSISTANT, KINDS, reference_facts
-from ..kinds.base import NAME, NO_DEFAULT, Kind
+from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
+from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
 from ..planner import same
 
@@ -30,6 +31,7 @@ class KindExport:
     text: str
     fill_in: list[str]
     environment: list[str]
+    files: list[str] = field(default_factory=list)  # files to put in place, relative to the manifest
 
 
 def exportable_kinds() -> list[str]:
@@ -112,14 +114,20 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
 
 
 def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, Any],
-                  addresses: Mapping[tuple[str, int], str], stamp: str) -> KindExport:
+                  addresses: Mapping[tuple[str, int], str], stamp: str, client: Any = None) -> KindExport:
+    """One object's manifest; `client` reads its children when the kind declares some (a knowledge base's
+    documents: `Kind.export_children`)."""
     spec = with_references(kind.name, kind_spec(kind, fields), addresses)
     fill_in, environment = hide_secrets(kind, address, spec)
     order = [f.name for f in kind.fields]
-    document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind,
-                "metadata": {"name": address.split(".", 1)[1]},
-                "spec": {name: spec[name] for name in order if name in spec}}
+    name = address.split(".", 1)[1]
+    children, needs = ({}, ChildExport()) if kind.export_children is None or client is None else \
+        kind.export_children(client, remote_id, name)
+    document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind, "metadata": {"name": name},
+                "spec": {**{name: spec[name] for name in order if name in spec}, **children}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    if needs.fill_in or needs.files:
+        text = annotate_export(text)
     for name in fill_in:
         text = text.replace("spec:\n", f"spec:\n  {name}: ''  # not shown by the platform: set it before "
                                        "applying\n", 1)
@@ -127,9 +135,12 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     header = (f"# Exported from the platform ({kind.title} id {remote_id}) on {stamp} by `provisioner export`.\n"
               + (f"# Write-only settings are left out because the platform never shows them back: {hidden}.\n"
                  if hidden else "")
-              + (f"# Fill in before applying: {', '.join(fill_in)}.\n" if fill_in else "")
+              + (f"# Fill in before applying: {', '.join(fill_in + needs.fill_in)}.\n"
+                 if fill_in or needs.fill_in else "")
+              + (f"# The platform does not give documents' content back: put each file in place (relative to "
+                 f"this manifest) before applying: {', '.join(needs.files)}.\n" if needs.files else "")
               + (f"# Secrets are not written here: set {', '.join(environment)} in the environment.\n"
                  if environment else "")
               + f"# Applying this manifest adopts the existing {kind.title} by its name; it does not create "
                 "another.\n")
-    return KindExport(address, header + text, fill_in, environment)
+    return KindExport(address, header + text, fill_in + needs.fill_in, environment, needs.files)
