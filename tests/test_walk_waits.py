@@ -93,3 +93,45 @@ def test_a_plain_deletes_depends_on_counts_as_recorded():
                change("campaign.winter", kind="campaign", action=Action.DELETE, depends_on=["caller"])]
     log = walk(changes, {}, parallelism=2)
     assert log.index(("done", "campaign.winter")) < log.index(("run", "caller")), log
+
+
+def test_a_readiness_wait_says_how_long_it_waited_and_keeps_its_deadline(monkeypatch):
+    """apply._Waiting: a progress line every 10 s of waiting, the next poll never after the deadline, and a clear
+    error at it (the clock is the test's)."""
+    import pytest
+
+    from provisioner import apply as apply_module
+    from provisioner.errors import ApiError
+
+    clock = [1000.0]
+    monkeypatch.setattr(apply_module.time, "monotonic", lambda: clock[0])
+    said: list[str] = []
+
+    class Endpoints:
+        @staticmethod
+        def readiness(client, item, parent):
+            return "pending"
+
+    class Kind:
+        name_field = "name"
+        endpoints = Endpoints
+
+    class Context:
+        client = None
+        wait_timeout = 25.0
+
+        @staticmethod
+        def progress(line):
+            said.append(line)
+
+    waiting = apply_module._Waiting(Kind, change("knowledgebase.faq.page", kind="document"), 7, 3, Context,
+                                    threading.Event(), lambda: None)
+    delays = []
+    with pytest.raises(ApiError, match=r"still being processed after 25s \(--wait-timeout\)"):
+        while True:
+            assert waiting.poll() is waiting
+            delays.append(waiting.delay)
+            clock[0] += waiting.delay
+    assert delays[:3] == [1.0, 1.5, 2.25] and max(delays) <= 10.0
+    assert clock[0] == 1025.0  # the last poll exactly at the deadline, not after it
+    assert said and all("knowledgebase.faq.page: still processing after" in line for line in said), said
