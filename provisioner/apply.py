@@ -23,8 +23,8 @@ from .client import UnknownOutcomeError
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
-from .plan_campaigns import withdraws
 from .plan import Action, Change, Plan, count_changes
+from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
@@ -731,11 +731,11 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
             raise
         ticket = recorder.queue(address, remote_id, record)
-        done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
         if change.wait and endpoints.readiness is not None:
             recorder.wait_durable(ticket)  # its id is safe before a long wait
+            done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
             return _Waiting(kind, change, remote_id, parent, context, stop, done).poll()  # the first poll at once
-        return done()
+        return _created(kind, change, remote_id, address, record, message, ticket, context)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
     if sent:

@@ -6,16 +6,9 @@ import os
 import time
 
 from provisioner.kinds import document
+from test_graph_guards_e2e import knowledge_base
 
-KB = """\
-apiVersion: provisioner/v1
-kind: KnowledgeBase
-metadata: {name: help}
-spec:
-  name: Help
-  documents:
-    - {name: Hours, key: hours, type: txt, file: hours.txt}
-"""
+KB = knowledge_base("help", "Help", "{name: Hours, key: hours, type: txt, file: hours.txt}")
 
 
 def counting(monkeypatch) -> list[str]:

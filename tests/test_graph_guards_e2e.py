@@ -56,15 +56,13 @@ def test_the_apply_summary_counts_a_replacement_as_the_plan_does(workspace, plat
     assert "No changes." in workspace.run("plan").output
 
 
-KB = """\
-apiVersion: provisioner/v1
-kind: KnowledgeBase
-metadata: {name: help}
-spec:
-  name: Help
-  documents:
-    - {name: Returns, key: returns, type: website, url: "https://example.com/returns"}
-"""
+def knowledge_base(name: str, title: str, *documents: str) -> str:
+    """A KnowledgeBase manifest; each document a YAML flow mapping."""
+    return (f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {name}}}\nspec:\n  name: {title}\n"
+            "  documents:\n" + "".join(f"    - {document}\n" for document in documents))
+
+
+KB = knowledge_base("help", "Help", '{name: Returns, key: returns, type: website, url: "https://example.com/returns"}')
 
 
 def test_a_document_adopted_unchanged_counts_as_an_import_only(workspace, platform):
@@ -79,10 +77,8 @@ def test_a_document_adopted_unchanged_counts_as_an_import_only(workspace, platfo
 
 
 def knowledge_bases(count: int) -> str:
-    return "---\n".join(
-        f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: kb{i}}}\nspec:\n  name: KB {i}\n"
-        f"  documents:\n    - {{name: Page, key: page, type: website, url: \"https://example.com/{i}\"}}\n"
-        for i in range(count))
+    return "---\n".join(knowledge_base(f"kb{i}", f"KB {i}", f'{{name: Page, type: website, url: "https://example.com/{i}"}}')
+                         for i in range(count))
 
 
 def test_with_parallelism_one_documents_are_processed_side_by_side(workspace, platform):
