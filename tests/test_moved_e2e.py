@@ -70,6 +70,9 @@ def test_a_renamed_tool_with_a_changed_field_is_one_update_and_references_to_its
     assert "Plan: 0 to add, 1 to change, 0 to destroy, 1 to move." in plan.output
     assert "caller" not in plan.output  # its reference follows the move: same id, nothing to update
     as_json = json.loads(workspace.run("plan", "--json", *V2).output)
+    from test_schemas import check_plan
+
+    check_plan(as_json)  # moves and moved_from are in the published schema
     [change] = as_json["changes"]
     assert change["moved_from"] == "tool.lookup" and change["remote_id"] == before["tool.lookup"]
     markdown = workspace.run("plan", "--format", "markdown", *V2).output
