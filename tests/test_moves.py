@@ -138,3 +138,19 @@ def test_any_moved_block_loads_or_fails_with_problems_never_a_crash(tmp_path, so
     [move] = moves
     assert MOVE_ADDRESS.fullmatch(source) and isinstance(target, str) and MOVE_ADDRESS.fullmatch(target)
     assert move.source == state_address(source) != move.target == state_address(target)
+
+
+def test_the_editor_schema_takes_a_moved_block_and_refuses_one_with_metadata_or_a_manifest_without():
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from provisioner.schema import manifest_schema
+
+    validator = Draft202012Validator(manifest_schema())
+    block = yaml.safe_load(moved("tool.a", "tool.b"))
+    assert not list(validator.iter_errors(block))
+    assert list(validator.iter_errors({**block, "metadata": {"name": "x"}}))
+    assert list(validator.iter_errors({**block, "spec": {"from": "tool.a"}}))
+    folder = yaml.safe_load(FOLDER)
+    assert not list(validator.iter_errors(folder))
+    assert list(validator.iter_errors({k: v for k, v in folder.items() if k != "metadata"}))
