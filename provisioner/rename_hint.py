@@ -54,7 +54,7 @@ def rename_hints(plan: Plan, state, manifests: Any = ()) -> list[str]:
         what = kind.title if kind else ASSISTANT
         notes.append(
             f"this looks like a rename: {destroy.address} (id {destroy.remote_id}) is destroyed and {create.address} "
-            f"created, a {what} with {why}. To keep the live {what} and only rename its address, add these lines "
+            f"created, {'an' if what[:1] in 'aeiou' else 'a'} {what} with {why}. To keep the live {what} and only rename its address, add these lines "
             f"to a manifest file and plan again (nothing is then destroyed or re-created):"
             + BLOCK_START + moved_block(destroy.address, create.address))
     return notes

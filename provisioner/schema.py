@@ -100,8 +100,8 @@ def manifest_schema() -> dict[str, Any]:
         "properties": {
             "name": {"type": "string", "pattern": ADDRESS_PATTERN.pattern,
                      "description": "The assistant's stable address: 1-63 lowercase letters, digits, '-' or '_', "
-                                    "starting and ending with a letter or digit. Renaming it means "
-                                    "`provisioner state mv OLD NEW`."},
+                                    "starting and ending with a letter or digit. To rename it without "
+                                    "re-creating the object, add a Moved block (docs/day-two.md)."},
             "labels": {"type": "object", "additionalProperties": {"type": "string"},
                        "description": "Free-form string labels, kept with the manifest."},
             "protect": {"type": "boolean", "default": False,
