@@ -121,8 +121,10 @@ def parse_move(document, problems: list[Problem]) -> Move | None:
 def check(moves: list[Move], manifests: Iterable[Any]) -> list[Problem]:
     """What no plan can follow: two moves from one address (or to one), a cycle, a `from` that a manifest still
     has (both would be managed), each with the file and line of the value to edit."""
+    from .graph import expand  # the graph reads manifests: imported when asked
+
     problems: list[Problem] = []
-    addresses = {m.address: m for m in manifests}
+    addresses = {m.address: m for m in expand(manifests)}  # a knowledge base's documents too
     first_from: dict[str, Move] = {}
     first_to: dict[str, Move] = {}
     for move in moves:
@@ -251,14 +253,15 @@ def plan_moves(moves: Iterable[Move], state) -> tuple[list[dict[str, Any]], list
     idle: list[str] = []
     problems: list[Problem] = []
     claimed: dict[str, str] = {}
-    for source, move in sorted(destinations(moves).items()):
+    ends = destinations(moves)
+    for source, move in sorted(ends.items()):
         entry = resources.get(source)
         if entry is None:
             done = " (already moved)" if move.target in resources else ""
             idle.append(f"{move.source} -> {move.target}{done}")
             continue
         pairs = [(source, move.target)] + sorted(
-            (a, move.target + a[len(source):]) for a in resources if a.startswith(source + "."))
+            (a, move.target + a[len(source):]) for a in resources if a.startswith(source + ".") and a not in ends)
         for old, new in pairs:
             if new in resources:
                 problems.append(Problem(

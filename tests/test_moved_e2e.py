@@ -196,3 +196,21 @@ def test_a_changed_spec_under_a_new_name_is_no_rename(workspace, platform):
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
     workspace.write("manifests/folders.yaml", folder("b", name="Sales"))
     assert "looks like a rename" not in workspace.run("plan", *V2).output
+
+
+def test_a_moved_block_whose_from_is_not_in_state_does_nothing_but_say_so(workspace, platform):
+    workspace.write("manifests/labels.yaml", "apiVersion: provisioner/v1\nkind: Label\nmetadata: {name: vip}\n"
+                    "spec: {name: VIP}\n---\n" + moved("label.gold", "label.vip"))
+    plan = workspace.run("plan", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert "+ label \"vip\"" in plan.output and "moved from" not in plan.output
+    assert "moved block(s) with nothing to move, since their `from` is not in state: label.gold -> label.vip" \
+        in plan.output
+    assert json.loads(workspace.run("plan", "--json", *V2).output)["moves"] == []
+
+
+def test_validate_names_the_line_of_a_bad_moved_block(workspace):
+    workspace.write("manifests/moves.yaml", moved("folder.a", "label.b"))
+    result = workspace.run("validate")
+    assert result.exit_code == 1
+    assert "manifests/moves.yaml:5: spec.to: folder.a is a folder and label.b a label" in result.all

@@ -154,3 +154,48 @@ def test_the_editor_schema_takes_a_moved_block_and_refuses_one_with_metadata_or_
     folder = yaml.safe_load(FOLDER)
     assert not list(validator.iter_errors(folder))
     assert list(validator.iter_errors({k: v for k, v in folder.items() if k != "metadata"}))
+
+
+KB = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {name: faq}\nspec:\n  name: FAQ\n  documents:\n"
+      "    - {name: Returns, key: returns, type: website, url: \"https://example.com/r\"}\n")
+
+
+def test_a_document_moved_away_must_not_still_be_declared(tmp_path):
+    found = problems(tmp_path, KB + "---\n" + moved("knowledgebase.faq.returns", "knowledgebase.faq.refunds"))
+    assert any("knowledgebase.faq.returns still has a manifest" in p for p in found), found
+
+
+def test_a_knowledge_base_moves_with_its_documents_unless_a_document_has_a_move_of_its_own(tmp_path):
+    _, moves = load(tmp_path, moved("knowledgebase.help", "knowledgebase.faq") + "---\n"
+                    + moved("knowledgebase.help.old", "knowledgebase.faq.new"))
+    state = State("l", 1, {"knowledgebase.help": entry(1, "knowledgebase"),
+                           "knowledgebase.help.returns": entry(2, "document"),
+                           "knowledgebase.help.old": entry(3, "document")})
+    records, _ = plan_moves(moves, state)
+    assert {r["from"]: r["to"] for r in records} == {
+        "knowledgebase.help": "knowledgebase.faq", "knowledgebase.help.returns": "knowledgebase.faq.returns",
+        "knowledgebase.help.old": "knowledgebase.faq.new"}
+
+
+def test_a_campaign_naming_its_assistant_by_the_old_address_validates_through_the_move(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "graph"
+    shutil.copytree(example, tmp_path / "graph")
+    manifests = tmp_path / "graph" / "manifests"
+    assistant = manifests / "assistant.yaml"
+    assistant.write_text(assistant.read_text().replace("name: winter-caller", "name: caller", 1))
+    knowledge = manifests / "knowledgebase.yaml"  # a document file is checked against the repository: not here
+    knowledge.write_text("\n".join(line for line in knowledge.read_text().splitlines() if "hours.txt" not in line))
+    monkeypatch.chdir(tmp_path / "graph")
+    env = {"ORDERS_API_KEY": "key", "OFFICE_SIP_PASSWORD": "a-sip-password"}
+    broken = CliRunner().invoke(cli, ["validate"], env=env)
+    assert broken.exit_code == 1 and "'assistant.winter-caller' names no manifest" in broken.output + broken.stderr
+    (manifests / "moves.yaml").write_text(moved("winter-caller", "caller"))
+    result = CliRunner().invoke(cli, ["validate"], env=env)
+    assert result.exit_code == 0, result.output + result.stderr
