@@ -145,6 +145,15 @@ def test_a_saved_plan_with_moves_applies_them_and_is_refused_once_stale(workspac
     saved = workspace.run("plan", "--out", "rename.plan", *V2)
     assert saved.exit_code == 0, saved.all
     assert "(moved from folder.a)" in workspace.run("show", "rename.plan").output
+    planfile = workspace.root / "rename.plan"
+    original = planfile.read_text()
+    tampered = json.loads(original)
+    tampered["moves"][0]["id"] = folder_id + 1000
+    planfile.write_text(json.dumps(tampered))
+    refused = workspace.run("apply", "rename.plan", *V2)
+    assert refused.exit_code == 1 and "does not fit the state" in refused.all, refused.all
+    assert state_ids(workspace) == {"folder.a": folder_id}
+    planfile.write_text(original)
     applied = workspace.run("apply", "rename.plan", *V2)
     assert applied.exit_code == 0, applied.all
     assert state_ids(workspace) == {"folder.b": folder_id}

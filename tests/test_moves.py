@@ -199,3 +199,36 @@ def test_a_campaign_naming_its_assistant_by_the_old_address_validates_through_th
     (manifests / "moves.yaml").write_text(moved("winter-caller", "caller"))
     result = CliRunner().invoke(cli, ["validate"], env=env)
     assert result.exit_code == 0, result.output + result.stderr
+
+
+def test_a_saved_plan_keeps_its_moves_and_refuses_malformed_ones():
+    from provisioner.errors import ProvisionerError
+    from provisioner.plan import Plan
+
+    plan = Plan([], "l", 1, moves=[{"from": "tool.a", "to": "tool.b", "kind": "tool", "id": 3}])
+    data = plan.to_dict()
+    assert Plan.from_dict(data).moves == plan.moves and Plan.from_dict(data).has_changes
+    older = {k: v for k, v in data.items() if k != "moves"}  # a plan written before moves existed
+    assert Plan.from_dict(older).moves == [] and not Plan.from_dict(older).has_changes
+    for bad in ({"from": "tool.a", "to": "tool.b", "kind": "widget", "id": 3},
+                {"from": "Tool A", "to": "tool.b", "kind": "tool", "id": 3},
+                {"from": "tool.a", "to": "tool.b", "kind": "tool", "id": 0},
+                {"from": "tool.a", "to": "tool.b", "kind": "tool", "id": 3, "extra": 1},
+                {"from": "tool.a", "kind": "tool", "id": 3}):
+        with pytest.raises(ProvisionerError, match="malformed"):
+            Plan.from_dict({**data, "moves": [bad]})
+
+
+def test_a_saved_plans_moves_must_fit_the_state_they_are_applied_to():
+    from provisioner.moves import saved_moves_conflicts
+
+    state = State("l", 1, {"tool.a": entry(3, "tool"), "tool.c": entry(4, "tool")})
+    fits = [{"from": "tool.a", "to": "tool.b", "kind": "tool", "id": 3}]
+    assert saved_moves_conflicts(fits, state) == []
+    assert saved_moves_conflicts([{**fits[0], "id": 9}], state) == [
+        "tool.a -> tool.b: the state holds id 3 for tool.a, not id 9"]
+    assert saved_moves_conflicts([{**fits[0], "to": "tool.c"}], state) == ["tool.a -> tool.c: tool.c is already taken"]
+    assert saved_moves_conflicts([{**fits[0], "from": "tool.x"}], state) == [
+        "tool.x -> tool.b: the state does not manage tool.x"]
+    assert saved_moves_conflicts([{**fits[0], "kind": "folder"}], state) == [
+        "tool.a -> tool.b: not addresses of a folder"]
