@@ -56,7 +56,7 @@ def test_an_assistant_renamed_with_a_moved_block_keeps_its_id_and_sends_nothing(
 
 
 def test_a_renamed_tool_with_a_changed_field_is_one_update_and_references_to_its_old_address_follow(workspace,
-                                                                                                   platform):
+                                                                                                   platform, backend):
     workspace.write("manifests/tools.yaml", tool("lookup"))
     workspace.add("caller", tool_ids=["tool.lookup"])
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
