@@ -6,8 +6,6 @@ Pure: it reads the plan and the state the plan was made from.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from .kinds import ASSISTANT, KINDS
 from .manifest import API_VERSION
 from .moves import MOVED_KIND
@@ -46,7 +44,7 @@ def rename_pairs(plan: Plan, state) -> list[tuple[Change, Change, str]]:
     return pairs
 
 
-def rename_hints(plan: Plan, state, manifests: Any = ()) -> list[str]:
+def rename_hints(plan: Plan, state) -> list[str]:
     """A note per likely rename: what the plan would do, and the moved block to add instead."""
     notes = []
     for destroy, create, why in rename_pairs(plan, state):

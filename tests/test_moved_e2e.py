@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from conftest import manifest_text
-
 V2 = ("--api-dialect", "v2")
 
 

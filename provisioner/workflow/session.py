@@ -173,7 +173,7 @@ class Session:
             if problems:
                 raise PlanError(problems)
         mark_moved(plan, move_records)
-        plan.notes += move_notes + (rename_hints(plan, state, manifests) if not destroy else [])
+        plan.notes += move_notes + (rename_hints(plan, state) if not destroy else [])
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
