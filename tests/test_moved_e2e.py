@@ -1,5 +1,6 @@
 """Renames without re-creating (moved blocks, docs/day-two.md), through the real CLI against the emulator over HTTP:
-a rename of every kind is a move in state (same id, nothing sent), a rename with a field change one update, chains,
+a rename (assistants, tools, folders, labels, knowledge bases with their documents) is a move in state (same id,
+nothing sent), a rename with a field change one update, chains,
 the refusals, references that still name the old address, the "this looks like a rename" hint, saved plans,
 workspaces, and both state backends."""
 from __future__ import annotations
