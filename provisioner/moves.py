@@ -154,6 +154,8 @@ def check(moves: list[Move], manifests: Iterable[Any]) -> list[Problem]:
                 problems.append(Problem(f"moved blocks make a cycle ({chain}): no address is the last",
                                         move.source_location, "spec.from"))
                 break
+            if address in seen:  # never reached (a chain into a cycle has two moves to one address): no endless loop
+                break
             seen.append(address)
             address = first_from[address].target
     return _unique(problems)

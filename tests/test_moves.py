@@ -65,6 +65,8 @@ def test_a_moved_block_is_read_beside_the_manifests_and_an_assistant_address_may
      "m.yaml:11: folder.c is also the destination of the block at m.yaml:2 (from folder.a)"),
     (moved("folder.a", "folder.b") + "---\n" + moved("folder.b", "folder.a"),
      "moved blocks make a cycle (folder.a -> folder.b -> folder.a)"),
+    (moved("folder.x", "folder.a") + "---\n" + moved("folder.a", "folder.b") + "---\n" + moved("folder.b", "folder.a"),
+     "m.yaml:17: folder.a is also the destination of the block at m.yaml:2 (from folder.x)"),
     (FOLDER + "---\n" + moved("folder.c", "folder.d"), "m.yaml:9: folder.c still has a manifest (m.yaml:1)"),
 ])
 def test_every_mistake_in_a_moved_block_is_a_file_line_problem(tmp_path, text, expected):
