@@ -23,6 +23,7 @@ from .client import UnknownOutcomeError
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
+from .moves import moved_rows
 from .plan import Action, Change, Plan, count_changes
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
@@ -54,6 +55,7 @@ class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     interrupted: bool = False
     halted: str = ""  # why the apply stopped starting changes (the state store failed), if it did
+    moved: int = 0    # state entries that moved blocks renamed
 
     @property
     def failed(self) -> list[ChangeResult]:
@@ -322,6 +324,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     kinds = kinds if kinds is not None else registered_kinds()
     refuse_lossy_replacements(plan, kinds, allow_replace)
     report = ApplyReport()
+    if plan.moves:  # moved blocks: one commit renames the entries (ids kept) before any change needs them
+        recorder.wait_durable(recorder.queue_moves(moved_rows(recorder.state.resources, plan.moves)))
+        report.moved = len(plan.moves)
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
     changes = plan.changes

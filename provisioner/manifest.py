@@ -468,11 +468,12 @@ Transform = Callable[[list[Document]], tuple[list[Document], list[Problem]]]
 
 def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT,
                    transform: Transform | None = None, limits: Limits = DEFAULT_LIMITS,
-                   skipped: list[str] | None = None) -> list[Manifest]:
+                   skipped: list[str] | None = None, moves: list | None = None) -> list[Manifest]:
     """Every manifest under `paths`, validated for the API dialect; all problems raised together (ManifestError).
 
     Files under a directory without a YAML suffix are not manifests; their paths are appended to `skipped`
     (when given) so the caller can say so. Anything else that cannot be read is a problem, never skipped.
+    The moved blocks found (moves.Move) are appended to `moves` when given.
     """
     problems: list[Problem] = []
     files = find_manifest_files(paths, problems, skipped)
@@ -480,7 +481,7 @@ def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT
     if transform is not None:
         documents, transform_problems = transform(documents)
         read_problems += transform_problems
-    manifests, parse_problems = parse_manifests(documents, dialect=dialect)
+    manifests, parse_problems = parse_manifests(documents, dialect=dialect, moves=moves)
     problems += read_problems + parse_problems
     if problems:
         shown = [replace(p, message=_printable(p.message), field=p.field and _printable(p.field))
@@ -721,17 +722,33 @@ def _record_locations(node: yaml.Node, path: Path_, file: str, out: dict, proble
             _record_locations(item, path + (index,), file, out, problems)
 
 
-def parse_manifests(documents: Iterable[Document], *,
-                    dialect: str = DEFAULT_DIALECT) -> tuple[list[Manifest], list[Problem]]:
+def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIALECT,
+                    moves: list | None = None) -> tuple[list[Manifest], list[Problem]]:
+    """The manifests and every problem. Moved blocks (`kind: Moved`, moves.py) are checked and appended to
+    `moves` when given; references to a moved address are read as its new one either way."""
+    from . import moves as moving
+    from .graph import check  # the graph reads manifests: imported here, not at the top
+
     manifests: list[Manifest] = []
     problems: list[Problem] = []
+    found: list = []
     for document in documents:
+        if moving.is_moved_document(document.content):
+            move = moving.parse_move(document, problems)
+            if move:
+                found.append(move)
+            continue
         manifest = _parse_document(document, problems, dialect)
         if manifest:
             manifests.append(manifest)
     problems += _duplicates(manifests)
-    from .graph import check  # the graph reads manifests: imported here, not at the top
-
+    if found:
+        move_problems = moving.check(found, manifests)
+        problems += move_problems
+        if not move_problems:
+            manifests = moving.follow(manifests, found)
+    if moves is not None:
+        moves += found
     problems += check(manifests)
     return sorted(manifests, key=lambda m: m.address), problems
 

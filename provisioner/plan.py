@@ -89,6 +89,8 @@ class Change:
     # Actions to run after the create, replacement or update (kinds/base.Action: a campaign's start or stop), in
     # order: {"field", "action", "value", "note"}. An update may carry only actions (an empty body: no update call).
     actions: list[dict[str, Any]] = field(default_factory=list)
+    # The address state knew the object by before a moved block renamed it (moves.py); None if not moved.
+    moved_from: str | None = None
 
 
 def count_changes(changes: list[Change]) -> dict[str, int]:
@@ -149,6 +151,8 @@ class Plan:
     left_alone: list[dict[str, str]] = field(default_factory=list)
     managed_count: int = 0            # assistants in state when planned: the base of the mass-destroy share
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
+    # State entries that moved blocks rename before the changes, ids kept: [{"from", "to", "kind", "id"}].
+    moves: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def mass_destroy(self) -> bool:
@@ -173,7 +177,7 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes or self.moves)
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data, with sensitive values digested."""
@@ -204,6 +208,7 @@ class Plan:
             "managed_count": self.managed_count,
             "mass_destroy": self.mass_destroy,
             "allow_mass_destroy": self.allow_mass_destroy,
+            "moves": [dict(m) for m in self.moves],
         }
 
     @classmethod
@@ -241,7 +246,8 @@ class Plan:
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
                    workspace=checked.workspace, project=checked.project, created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
-                   allow_mass_destroy=checked.allow_mass_destroy)
+                   allow_mass_destroy=checked.allow_mass_destroy,
+                   moves=[m.model_dump(by_alias=True) for m in checked.moves])
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -338,8 +344,10 @@ class _ChangeFile(_Strict):
     replace_reason: Optional[str] = None
     wait: bool = False
     actions: list[dict[str, Any]] = Field(default_factory=list)
+    moved_from: Optional[str] = None
 
     _check_address = field_validator("address")(_address)
+    _check_moved_from = field_validator("moved_from")(lambda value: value if value is None else _address(value))
     _check_depends_on = field_validator("depends_on")(lambda value: [_address(a) for a in value])
 
     @field_validator("kind")
@@ -400,6 +408,19 @@ class _LeftAlone(_Strict):
     _check_address = field_validator("address")(_address)
 
 
+class _MoveFile(_Strict):
+    """One entry of a saved plan's `moves`."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    source: str = Field(alias="from")
+    target: str = Field(alias="to")
+    kind: str
+    id: int = Field(ge=1)
+
+    _check_addresses = field_validator("source", "target")(_address)
+    _check_kind = field_validator("kind")(lambda value: _ChangeFile._known_kind(value))
+
+
 class _PlanFile(_Strict):
     format: Literal["provisioner-plan"]
     format_version: Literal[1, 2]
@@ -421,3 +442,4 @@ class _PlanFile(_Strict):
     managed_count: int = Field(default=0, ge=0)
     mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_destroy: bool = False
+    moves: list[_MoveFile] = Field(default_factory=list)

@@ -45,11 +45,12 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
+    moves: list = []  # moved blocks (moves.py)
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
-                 else validate(paths, dialect, inputs, limits))
+                 else validate(paths, dialect, inputs, limits, moves=moves))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
-                               allow_mass_destroy=allow_mass_destroy)
+                               allow_mass_destroy=allow_mass_destroy, moves=moves)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
@@ -184,10 +185,11 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
                 _run_apply(session, plan, known_ids)
         return
     paths = settings_paths(paths, settings)
-    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+    moves: list = []  # moved blocks (moves.py)
+    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
     with Session(settings, "apply", prefetch=bool(manifests)) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
-                                       allow_mass_destroy=allow_mass_destroy)
+                                       allow_mass_destroy=allow_mass_destroy, moves=moves)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 
 

@@ -14,8 +14,10 @@ from typing import Any
 
 from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
+from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, merged_fields, summary_counts, summary_counts_of, targeting_warning)
+                   mass_destroy_warning, merged_fields, pure_moves, summary_counts, summary_counts_of,
+                   targeting_warning)
 from .text import value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
@@ -57,11 +59,11 @@ def _code(text: str) -> str:
 def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     alone = left_alone_note(plan)
     all_notes = plan.notes + ([alone] if alone else [])
-    if not plan.changes:
+    if not plan.changes and not plan.moves:
         line = f"**{_title(plan)}:** no changes. The platform matches the manifests."
         if plan.state_sync:
             line += f" ({len(plan.state_sync)} state record(s) will be refreshed; nothing on the platform changes.)"
-        extra = _targeting(plan) + [f"- {escape(note)}" for note in all_notes[:NOTES]]
+        extra = _targeting(plan) + [line for note in all_notes[:NOTES] for line in _note(note)]
         return f"{marker(plan)}\n{line}\n" + ("\n" + "\n".join(extra) + "\n" if extra else "")
     head = [marker(plan), f"### {_title(plan)}: {summary_counts(plan)}", ""]
     grouped = by_kind(plan)
@@ -70,11 +72,11 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
         head += [f"- {kind_heading(kind)}: {summary_counts_of(plan.counts_by_kind[kind])}" for kind in grouped] + [""]
     head += _refusal(plan) + _warnings(plan) + _targeting(plan)
     changes = [c for group in grouped.values() for c in group]
-    rows = [_row(change) for change in changes]
+    rows = [_move_row(move) for move in pure_moves(plan)] + [_row(change) for change in changes]
     table_head = ["| Action | Address | Assistant | Id | Changes |", "| --- | --- | --- | ---: | --- |"]
     if several:
         table_head[0] = "| Action | Address | Name | Id | Changes |"
-    notes = [f"- {escape(note)}" for note in all_notes[:NOTES]]
+    notes = [line for note in all_notes[:NOTES] for line in _note(note)]
     if len(all_notes) > NOTES:
         notes.append(f"- and {len(all_notes) - NOTES} more notes (`provisioner show PLANFILE` lists them all)")
     if notes:
@@ -86,7 +88,8 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     kept_rows = rows
     if fixed + _length(rows) > budget:
         # Destroys first (a reviewer must see every one), then the rest in plan order, as many as fit.
-        order = sorted(range(len(rows)), key=lambda i: changes[i].action is not Action.DELETE)
+        moved = len(rows) - len(changes)  # the rows of pure moves come first
+        order = sorted(range(len(rows)), key=lambda i: i >= moved and changes[i - moved].action is not Action.DELETE)
         kept, used_rows = set(), 0
         for i in order:
             if fixed + used_rows + len(rows[i]) + 1 > budget:
@@ -161,8 +164,23 @@ def _warnings(plan: Plan) -> list[str]:
 def _row(change: Change) -> str:
     remote_id = "" if change.remote_id is None else str(change.remote_id)
     label = "`-/+` **replace**" if change.replace else ACTION_LABEL[change.action]
+    moved = f"moved from `{change.moved_from}`; " if change.moved_from else ""
     return (f"| {label} | `{change.address}` | {code(change.assistant_name, table=True)} | "
-            f"{remote_id} | {_field_summary(change)} |")
+            f"{remote_id} | {moved}{_field_summary(change)} |")
+
+
+def _move_row(move: dict) -> str:
+    """A moved block's rename with no other change: state only."""
+    return f"| `->` move (state only) | `{move['to']}` | | {move['id']} | moved from `{move['from']}` |"
+
+
+def _note(note: str) -> list[str]:
+    """A note as a list item; a rename hint's moved block (after BLOCK_START) as a YAML code block under it."""
+    text, _, block = note.partition(BLOCK_START)
+    lines = [f"- {escape(text)}"]
+    if block:
+        lines += ["", "  ```yaml", *(f"  {line}" for line in ("---\n" + block).splitlines()), "  ```"]
+    return lines
 
 
 def _field_summary(change: Change) -> str:

@@ -111,14 +111,14 @@ def _plan_body(plan: Plan) -> str:
                                                                    "")]
     alone = left_alone_note(plan)
     notes = plan.notes + ([alone] if alone else [])
-    if not plan.changes:
+    if not plan.changes and not plan.moves:
         lines = warnings + ["No changes. The platform matches the manifests."]
         lines += [f"Note: {note}" for note in notes]
         if plan.state_sync:
             lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
                          "platform changes.)")
         return "\n".join(lines)
-    lines = warnings + ["Provisioner will perform the following actions:", ""]
+    lines = warnings + ["Provisioner will perform the following actions:", ""] + move_lines(plan)
     grouped = by_kind(plan)
     for kind, changes in grouped.items():
         if len(grouped) > 1 or kind != "assistant":  # a plan of assistants only reads as it always has
@@ -155,8 +155,24 @@ def summary_line(plan: Plan) -> str:
 
 
 def summary_counts(plan: Plan) -> str:
-    """'1 to import, 2 to add, 0 to change, 1 to destroy': the same words in every view."""
-    return summary_counts_of(plan.counts)
+    """'1 to import, 2 to add, 0 to change, 1 to destroy': the same words in every view (', 1 to move' when moved
+    blocks rename state entries)."""
+    return summary_counts_of(plan.counts) + (f", {len(plan.moves)} to move" if plan.moves else "")
+
+
+def pure_moves(plan: Plan) -> list[dict[str, Any]]:
+    """The plan's moves with no change at their new address: a rename in state and nothing else."""
+    changed = {c.address for c in plan.changes}
+    return [m for m in plan.moves if m["to"] not in changed]
+
+
+def move_lines(plan: Plan) -> list[str]:
+    """`# NEW moved from OLD` for each move that is only that (the others say it in their change's title)."""
+    lines = []
+    for move in pure_moves(plan):
+        lines += [click.style(f"  # {move['to']} moved from {move['from']}", bold=True),
+                  f"  # (id {move['id']}: only the state changes; nothing is sent to the platform)", ""]
+    return lines
 
 
 def summary_counts_of(c: dict[str, int]) -> str:
@@ -176,6 +192,8 @@ def _change_lines(change: Change) -> list[str]:
     title = f"  # {change.address} {'must be replaced' if change.replace else HEADLINE[change.action]}"
     if change.action is Action.IMPORT:
         title += f" (adopting id {change.remote_id}; no second {kind.title if kind else 'assistant'} is created)"
+    if change.moved_from:
+        title += f" (moved from {change.moved_from})"
     lines = [click.style(title, bold=True)]
     if change.reason:
         lines.append(f"  # ({change.reason})")
@@ -299,6 +317,8 @@ def apply_summary(report, verb: str = "Apply") -> str:
     counts = report.counts()  # as the plan counts: a replacement is one added and one destroyed
     added, changed, imported, destroyed = counts["add"], counts["change"], counts["import"], counts["destroy"]
     parts = [f"{added} added", f"{changed} changed", f"{destroyed} destroyed"]
+    if getattr(report, "moved", 0):
+        parts.append(f"{report.moved} moved")
     if verb == "Destroy":  # as Terraform says it: a destroy only destroys
         parts = [f"{destroyed} destroyed"]
     elif imported:

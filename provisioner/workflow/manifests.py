@@ -14,16 +14,17 @@ from .settings import warn
 
 
 def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,
-             limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+             limits: Limits = DEFAULT_LIMITS, moves: list | None = None) -> list[Manifest]:
     """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given.
-    The files skipped (no YAML suffix) are named on stderr."""
+    The files skipped (no YAML suffix) are named on stderr; the moved blocks are appended to `moves` if given."""
     if inputs is not None:
         unknown = unknown_workspace(Path(inputs.root), inputs.workspace)
         if unknown:  # a mistyped --workspace is the run's configuration, not a manifest's mistake
             raise ConfigError([unknown])
     skipped: list[str] = []
     transform = functools.partial(final_documents, inputs=inputs) if inputs is not None else None
-    manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped)
+    manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped,
+                               moves=moves)
     _report_skipped(skipped)
     return manifests
 

@@ -18,6 +18,8 @@ from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
 from ..graph import expand
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
+from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
+from ..rename_hint import rename_hints
 from ..plan import Action, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
@@ -121,8 +123,9 @@ class Session:
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
-             allow_mass_destroy: bool = False) -> tuple[Plan, set[int]]:
-        """The plan, and the platform ids that existed when it was made.
+             allow_mass_destroy: bool = False, moves: list = ()) -> tuple[Plan, set[int]]:
+        """The plan, and the platform ids that existed when it was made. `moves`: the moved blocks read with the
+        manifests (moves.py): the state entries they name are planned at their new addresses.
 
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
         folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
@@ -141,21 +144,24 @@ class Session:
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
         assistants = assistants_of(manifests)
+        # Moved blocks rename state entries first (in this copy; apply records them): a destroy has nothing to rename.
+        move_records, move_notes = plan_moves(moves, self.state) if moves and not destroy else ([], [])
+        state = after_moves(self.state, move_records)
         read = [] if destroy else manifests
         remote = self.remote(assistants if not destroy else [],
-                             kinds=tuple(kinds_involved(read, self.state.resources)))
+                             kinds=tuple(kinds_involved(read, state.resources)))
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
-        children, unread = children_to_read(expand(read), self.state.resources, objects)
+        children, unread = children_to_read(expand(read), state.resources, objects)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
-        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects, unread),
+        plan, resolved = plan_graph(read if not destroy else manifests, state, Platform(remote, objects, unread),
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
                                     foreign_objects=self._foreign_objects(manifests, objects),
-                                    left_alone=left_alone(self.state, manifests, paths),
+                                    left_alone=left_alone(state, manifests, paths),
                                     allow_mass_destroy=allow_mass_destroy)
         if not destroy:
             checked = [m for m in resolved if not targets or m.address in plan.targets]
@@ -163,9 +169,11 @@ class Session:
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
                         if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
-            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote), released)
+            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote, state), released)
             if problems:
                 raise PlanError(problems)
+        mark_moved(plan, move_records)
+        plan.notes += move_notes + (rename_hints(plan, state) if not destroy else [])
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
@@ -199,13 +207,15 @@ class Session:
                 found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
         return found
 
-    def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[str, Any]:
+    def _held_numbers(self, manifests: list[Manifest], remote: list[RemoteAssistant],
+                      state: State | None = None) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
+        state = state or self.state
         by_id = {r.id: r for r in remote}
-        claimed = {entry.id for entry in self.state.resources.values()}
+        claimed = {entry.id for entry in state.resources.values()}
         held = {}
         for manifest in manifests:
-            entry = self.state.resources.get(manifest.address)
+            entry = state.resources.get(manifest.address)
             if entry is not None and entry.id in by_id:
                 held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
             else:
@@ -234,7 +244,9 @@ class Session:
         if plan.serial != self.state.serial:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
-        conflicts = conflicts_with_state(plan, self.state)  # a tampered plan: refused before any request
+        # Its moves first (apply does them first): the changes are then checked against the state they make.
+        conflicts = saved_moves_conflicts(plan.moves, self.state) or \
+            conflicts_with_state(plan, after_moves(self.state, plan.moves))  # a tampered plan: refused first
         if conflicts:
             raise StalePlanError("the saved plan does not fit the state it would change:\n  "
                                  + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")

@@ -1,0 +1,222 @@
+"""Renames without re-creating (moved blocks, docs/day-two.md), through the real CLI against the emulator over HTTP:
+a rename (assistants, tools, folders, labels, knowledge bases with their documents) is a move in state (same id,
+nothing sent), a rename with a field change one update, chains,
+the refusals, references that still name the old address, the "this looks like a rename" hint, saved plans,
+workspaces, and both state backends."""
+from __future__ import annotations
+
+import json
+
+V2 = ("--api-dialect", "v2")
+
+
+def moved(source: str, target: str) -> str:
+    return f"apiVersion: provisioner/v1\nkind: Moved\nspec:\n  from: {source}\n  to: {target}\n"
+
+
+def tool(address: str, name: str = "order_lookup", description: str = "Look up an order.") -> str:
+    return (f"apiVersion: provisioner/v1\nkind: Tool\nmetadata: {{name: {address}}}\nspec:\n  name: {name}\n"
+            f"  description: {description}\n  endpoint: https://api.example.com/orders/{{order_id}}\n  method: GET\n"
+            "  schema:\n    - {name: order_id, type: string, description: The order number.}\n")
+
+
+def folder(address: str, name: str = "Support", color: str = "blue") -> str:
+    return f"apiVersion: provisioner/v1\nkind: Folder\nmetadata: {{name: {address}}}\nspec: {{name: {name}, color: {color}}}\n"
+
+
+def state_ids(workspace) -> dict[str, int]:
+    return {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+
+
+def test_an_assistant_renamed_with_a_moved_block_keeps_its_id_and_sends_nothing(workspace, platform, backend):
+    workspace.add("support", name="Support")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = state_ids(workspace)["support"]
+    workspace.remove("support")
+    workspace.add("helpdesk", name="Support")
+    workspace.write("manifests/moves.yaml", moved("support", "helpdesk"))
+    writes = len(platform.writes())
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.all
+    assert "# helpdesk moved from support" in plan.output and "destroy" not in plan.output.replace("0 to destroy", "")
+    assert "Plan: 0 to add, 0 to change, 0 to destroy, 1 to move." in plan.output
+    as_json = json.loads(workspace.run("plan", "--json").output)
+    assert as_json["moves"] == [{"from": "support", "to": "helpdesk", "kind": "assistant", "id": before}]
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert "1 moved" in applied.output
+    assert len(platform.writes()) == writes  # only the state changed
+    assert state_ids(workspace) == {"helpdesk": before}
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+    assert "nothing to move" in again.output  # the block can stay: a note, not an error
+
+
+def test_a_renamed_tool_with_a_changed_field_is_one_update_and_references_to_its_old_address_follow(workspace,
+                                                                                                   platform, backend):
+    workspace.write("manifests/tools.yaml", tool("lookup"))
+    workspace.add("caller", tool_ids=["tool.lookup"])
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    # The tool's manifest now says tool.orders; the assistant's still names tool.lookup: the move says where it went.
+    workspace.write("manifests/tools.yaml", tool("orders", description="Find an order.") + "---\n"
+                    + moved("tool.lookup", "tool.orders"))
+    plan = workspace.run("plan", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert "# tool.orders will be updated in-place (moved from tool.lookup)" in plan.output
+    assert "Plan: 0 to add, 1 to change, 0 to destroy, 1 to move." in plan.output
+    assert "caller" not in plan.output  # its reference follows the move: same id, nothing to update
+    as_json = json.loads(workspace.run("plan", "--json", *V2).output)
+    from test_schemas import check_plan
+
+    check_plan(as_json)  # moves and moved_from are in the published schema
+    [change] = as_json["changes"]
+    assert change["moved_from"] == "tool.lookup" and change["remote_id"] == before["tool.lookup"]
+    markdown = workspace.run("plan", "--format", "markdown", *V2).output
+    assert "moved from `tool.lookup`" in markdown
+    writes = len(platform.writes())
+    applied = workspace.run("apply", "--auto-approve", *V2)
+    assert applied.exit_code == 0, applied.all
+    assert [w["method"] for w in platform.writes()[writes:]] == ["PUT"]  # one update, no delete, no create
+    after = state_ids(workspace)
+    assert after == {"caller": before["caller"], "tool.orders": before["tool.lookup"]}
+    assert workspace.state()["resources"]["caller"]["depends_on"] == ["tool.orders"]
+    again = workspace.run("plan", "--detailed-exitcode", *V2)
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_a_chain_of_moves_goes_to_its_last_address(workspace, platform):
+    workspace.write("manifests/folders.yaml", folder("a"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    folder_id = state_ids(workspace)["folder.a"]
+    workspace.write("manifests/folders.yaml", folder("c") + "---\n" + moved("folder.b", "folder.c") + "---\n"
+                    + moved("folder.a", "folder.b"))
+    plan = workspace.run("plan", "--json", *V2)
+    assert json.loads(plan.output)["moves"] == [{"from": "folder.a", "to": "folder.c", "kind": "folder",
+                                                 "id": folder_id}]
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    assert state_ids(workspace) == {"folder.c": folder_id}
+    assert "No changes." in workspace.run("plan", *V2).output
+
+
+def test_a_move_into_an_address_state_already_manages_is_refused_and_changes_nothing(workspace, platform):
+    workspace.write("manifests/folders.yaml", folder("a") + "---\n" + folder("b", name="Sales"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = workspace.state()
+    workspace.write("manifests/folders.yaml", folder("b", name="Sales") + "---\n" + moved("folder.a", "folder.b"))
+    plan = workspace.run("plan", *V2)
+    assert plan.exit_code == 1
+    assert "cannot move folder.a to folder.b: the state already manages folder.b" in plan.all
+    assert "folders.yaml:" in plan.all  # where the block is
+    applied = workspace.run("apply", "--auto-approve", *V2)
+    assert applied.exit_code == 1 and workspace.state()["resources"] == before["resources"]
+
+
+def test_a_knowledge_base_moves_with_its_documents(workspace, platform):
+    def kb(address: str) -> str:
+        return (f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {address}}}\nspec:\n  name: Help\n"
+                "  documents:\n    - {name: Returns, key: returns, type: website, url: \"https://example.com/r\"}\n")
+
+    workspace.write("manifests/kb.yaml", kb("help"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/kb.yaml", kb("faq") + "---\n" + moved("knowledgebase.help", "knowledgebase.faq"))
+    plan = workspace.run("plan", "--json", *V2)
+    assert plan.exit_code == 0, plan.all
+    moves = {m["from"]: m["to"] for m in json.loads(plan.output)["moves"]}
+    assert moves == {"knowledgebase.help": "knowledgebase.faq",
+                     "knowledgebase.help.returns": "knowledgebase.faq.returns"}
+    writes = len(platform.writes())
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    assert len(platform.writes()) == writes
+    assert state_ids(workspace) == {"knowledgebase.faq": before["knowledgebase.help"],
+                                    "knowledgebase.faq.returns": before["knowledgebase.help.returns"]}
+    assert "No changes." in workspace.run("plan", *V2).output
+
+
+def test_a_saved_plan_with_moves_applies_them_and_is_refused_once_stale(workspace, platform, backend):
+    workspace.write("manifests/folders.yaml", folder("a"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    folder_id = state_ids(workspace)["folder.a"]
+    workspace.write("manifests/folders.yaml", folder("b", color="red") + "---\n" + moved("folder.a", "folder.b"))
+    saved = workspace.run("plan", "--out", "rename.plan", *V2)
+    assert saved.exit_code == 0, saved.all
+    assert "(moved from folder.a)" in workspace.run("show", "rename.plan").output
+    planfile = workspace.root / "rename.plan"
+    original = planfile.read_text()
+    tampered = json.loads(original)
+    tampered["moves"][0]["id"] = folder_id + 1000
+    planfile.write_text(json.dumps(tampered))
+    refused = workspace.run("apply", "rename.plan", *V2)
+    assert refused.exit_code == 1 and "does not fit the state" in refused.all, refused.all
+    assert state_ids(workspace) == {"folder.a": folder_id}
+    planfile.write_text(original)
+    applied = workspace.run("apply", "rename.plan", *V2)
+    assert applied.exit_code == 0, applied.all
+    assert state_ids(workspace) == {"folder.b": folder_id}
+    assert workspace.run("apply", "rename.plan", *V2).exit_code == 1  # the state moved on: stale
+    assert state_ids(workspace) == {"folder.b": folder_id}
+
+
+def test_moves_are_per_workspace(workspace, platform):
+    workspace.write("manifests/folders.yaml", folder("a", name='"${var.name}"'))
+    workspace.write("vars/default.yaml", "name: Support\n")
+    workspace.write("vars/staging.yaml", "name: Support staging\n")
+    for space in ("default", "staging"):
+        assert workspace.run("apply", "--auto-approve", "--workspace", space, *V2).exit_code == 0
+    workspace.write("manifests/folders.yaml", folder("b", name='"${var.name}"') + "---\n" + moved("folder.a", "folder.b"))
+    applied = workspace.run("apply", "--auto-approve", "--workspace", "staging", *V2)
+    assert applied.exit_code == 0 and "1 moved" in applied.output, applied.all
+    # The default workspace has not applied the move yet: its plan still shows it; staging's is done.
+    assert "# folder.b moved from folder.a" in workspace.run("plan", *V2).output
+    staging = workspace.run("plan", "--workspace", "staging", *V2)
+    assert "No changes." in staging.output and "nothing to move" in staging.output
+
+
+def test_a_destroy_and_create_of_the_same_object_is_called_a_rename_with_the_lines_to_add(workspace, platform):
+    workspace.write("manifests/folders.yaml", folder("a"))
+    workspace.add("support", name="Support")
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    workspace.write("manifests/folders.yaml", folder("b"))
+    workspace.remove("support")
+    workspace.add("helpdesk", name="Support")
+    plan = workspace.run("plan", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert "this looks like a rename: folder.a" in plan.output
+    assert "kind: Moved\nspec:\n  from: folder.a\n  to: folder.b" in plan.output
+    assert "this looks like a rename: support" in plan.output and "  from: support\n  to: helpdesk" in plan.output
+    notes = json.loads(workspace.run("plan", "--json", *V2).output)["notes"]
+    assert sum("this looks like a rename" in n for n in notes) == 2
+    markdown = workspace.run("plan", "--format", "markdown", *V2).output
+    assert "  ```yaml\n  ---\n  apiVersion: provisioner/v1\n  kind: Moved\n  spec:\n    from: folder.a\n    to: folder.b\n  ```" in markdown
+    # The lines it printed, added as they are, make the plan a rename.
+    block = plan.output.split("this looks like a rename: folder.a", 1)[1].split("\n---\n", 1)[1].split("\n\n", 1)[0]
+    workspace.write("manifests/moves.yaml", block + "\n---\n" + moved("support", "helpdesk"))
+    renamed = workspace.run("plan", *V2)
+    assert "this looks like a rename" not in renamed.output
+    assert "Plan: 0 to add, 0 to change, 0 to destroy, 2 to move." in renamed.output, renamed.output
+
+
+def test_a_changed_spec_under_a_new_name_is_no_rename(workspace, platform):
+    workspace.write("manifests/folders.yaml", folder("a"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    workspace.write("manifests/folders.yaml", folder("b", name="Sales"))
+    assert "looks like a rename" not in workspace.run("plan", *V2).output
+
+
+def test_a_moved_block_whose_from_is_not_in_state_does_nothing_but_say_so(workspace, platform):
+    workspace.write("manifests/labels.yaml", "apiVersion: provisioner/v1\nkind: Label\nmetadata: {name: vip}\n"
+                    "spec: {name: VIP}\n---\n" + moved("label.gold", "label.vip"))
+    plan = workspace.run("plan", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert "+ label \"vip\"" in plan.output and "moved from" not in plan.output
+    assert "moved block(s) with nothing to move, since their `from` is not in state: label.gold -> label.vip" \
+        in plan.output
+    assert json.loads(workspace.run("plan", "--json", *V2).output)["moves"] == []
+
+
+def test_validate_names_the_line_of_a_bad_moved_block(workspace):
+    workspace.write("manifests/moves.yaml", moved("folder.a", "label.b"))
+    result = workspace.run("validate")
+    assert result.exit_code == 1
+    assert "manifests/moves.yaml:5: spec.to: folder.a is a folder and label.b a label" in result.all
