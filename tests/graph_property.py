@@ -90,7 +90,7 @@ def document(draw, slot: str) -> dict:
         spec.update(type="website", links=[{"link": f"https://example.com/{slot}"}],
                     relative_links_limit=draw(st.integers(1, 50)))
     else:
-        spec.update(type="txt", file=f"files/{slot}.txt")
+        spec.update(type="txt", file=f"../files/{slot}.txt")
         spec["_content"] = draw(st.sampled_from(["Open 9 to 5.\n", "Closed on Sundays.\n"]))
     return spec
 
@@ -156,8 +156,11 @@ def _refs(draw, kind: str, managed: list[str], max_size: int = 3) -> list:
 
 
 def _number(draw, trunks: list[str], inbound: bool):
-    if inbound:  # an inbound assistant's number must be one ?type=inbound lists, held by no other: none here
-        return None
+    """An outbound assistant's number, if any. An inbound one's must be one `?type=inbound` lists and no other
+    inbound assistant holds: these have none, and say so (null), since a field left out is unmanaged and an
+    assistant turned inbound would keep its outbound number (a caller ID, refused)."""
+    if inbound:
+        return "null"
     return draw(st.sampled_from([None, "+14155550100", "+14155550101", Raw("number"), *trunks]))
 
 
@@ -174,7 +177,7 @@ def assistant(draw, slot: str, graph: Graph) -> dict:
         spec["tool_ids"] = tools
     number = _number(draw, list(graph.of("siptrunk")), not outbound)
     if number is not None:
-        spec["phone_number_id"] = number
+        spec["phone_number_id"] = None if number == "null" else number
     if graph.dialect == "v2":
         kb = draw(st.booleans()) and _ref(draw, "knowledgebase", list(graph.of("knowledgebase")))
         if kb:
@@ -276,6 +279,8 @@ def resolve(value, ids: dict[str, int], unmanaged: dict[str, int]):
     """A reference as an id: an address through `ids` (state's), a lookup or Raw through `unmanaged`."""
     if isinstance(value, list):
         return [resolve(v, ids, unmanaged) for v in value]
+    if value is None:
+        return None
     if isinstance(value, Raw):
         return 47 if value.kind == "number" else unmanaged[value.kind]
     if isinstance(value, dict):
@@ -297,9 +302,10 @@ def write_manifests(root: Path, graph: Graph, unmanaged: dict[str, int]) -> None
     """The graph as manifests under root/manifests (one file an object; a document's file beside them), replacing
     whatever was there."""
     folder = root / "manifests"
-    for old in [*folder.glob("*.yaml"), *folder.glob("files/*")]:
+    (root / ".git").mkdir(exist_ok=True)  # the repository's root: a document's file may be outside manifests/
+    (root / "files").mkdir(exist_ok=True)
+    for old in [*folder.glob("*.yaml"), *(root / "files").glob("*")]:
         old.unlink()
-    (folder / "files").mkdir(parents=True, exist_ok=True)
     for address, (kind, spec) in graph.objects.items():
         for doc in spec.get("documents", []):
             if "_content" in doc:
