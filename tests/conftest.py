@@ -234,3 +234,11 @@ def backend(request, monkeypatch):
         monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
         monkeypatch.setenv("PROVISIONER_PROJECT", unique_project(request.module.__name__.removeprefix("test_")))
     return request.param
+
+
+@pytest.fixture(params=["v1", "v2"])
+def dialect(request, workspace) -> str:
+    """Runs a test once per API dialect: the workspace's CLI runs speak it (API.md: v1 and v2 name an assistant's
+    fields differently, and knowledgebase_id, folder_id and label_ids exist only in v2)."""
+    workspace.dialect = request.param
+    return request.param
