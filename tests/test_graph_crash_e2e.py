@@ -17,40 +17,9 @@ import time
 import pytest
 
 from conftest import TOKEN
+from test_graph_apply_e2e import GRAPH
 
 HELD = 60_000  # ms: an answer held this long is never seen by the killed CLI
-
-GRAPH = """\
-apiVersion: provisioner/v1
-kind: Tool
-metadata: {name: lookup}
-spec:
-  name: order_lookup
-  description: Look up an order.
-  endpoint: https://api.example.com/orders/{order_id}
-  method: GET
-  schema:
-    - {name: order_id, type: string, description: The order number.}
----
-apiVersion: provisioner/v1
-kind: KnowledgeBase
-metadata: {name: help}
-spec:
-  name: Help
-  documents:
-    - {name: Returns, key: returns, type: website, url: "%(url)s"}
-    - {name: Hours, key: hours, type: txt, file: hours.txt}
----
-apiVersion: provisioner/v1
-kind: Folder
-metadata: {name: support}
-spec: {name: Support}
----
-apiVersion: provisioner/v1
-kind: Label
-metadata: {name: vip}
-spec: {name: VIP}
-"""
 
 CAMPAIGN = """\
 apiVersion: provisioner/v1
@@ -66,7 +35,7 @@ spec:
 
 def write_graph(workspace, url="https://example.com/returns", parallel=2, status="", campaign=True) -> None:
     workspace.write("manifests/hours.txt", "Open 9 to 5.\n")
-    workspace.write("manifests/graph.yaml", GRAPH % {"url": url})
+    workspace.write("manifests/graph.yaml", GRAPH.replace("https://example.com/returns", url))
     references = dict(tool_ids=["tool.lookup"], phone_number_id="+14155550100")
     if workspace.dialect == "v2":
         references.update(knowledgebase_id="knowledgebase.help", knowledgebase_mode="function_call",

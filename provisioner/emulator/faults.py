@@ -63,20 +63,13 @@ class FaultSettings(BaseModel):
     tool_limit: int | None = Field(None, ge=0)
     campaign_limit: int | None = Field(None, ge=0)
 
-    @field_validator("kinds")
+    @field_validator("kinds", "methods")
     @classmethod
-    def _kinds(cls, value):
-        unknown = sorted(set(value or ()) - set(KINDS))
+    def _known(cls, value, info):
+        what, known = ("kind", KINDS) if info.field_name == "kinds" else ("method", METHODS)
+        unknown = sorted(set(value or ()) - set(known))
         if unknown:
-            raise ValueError(f"unknown kind {', '.join(unknown)}: expected some of {', '.join(KINDS)}")
-        return value
-
-    @field_validator("methods")
-    @classmethod
-    def _methods(cls, value):
-        unknown = sorted(set(value or ()) - set(METHODS))
-        if unknown:
-            raise ValueError(f"unknown method {', '.join(unknown)}: expected some of {', '.join(METHODS)}")
+            raise ValueError(f"unknown {what} {', '.join(unknown)}: expected some of {', '.join(known)}")
         return value
 
     @field_validator("rate_limit", mode="before")
