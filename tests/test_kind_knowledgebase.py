@@ -212,8 +212,12 @@ def test_rename_in_place_then_delete(platform, client, quick_documents):
     renamed = KNOWLEDGEBASE.endpoints.update(client, kb["id"], KNOWLEDGEBASE.update_body(
         {"name": "New", "description": "now described"}), None)
     assert (renamed["id"], renamed["name"], renamed["description"]) == (kb["id"], "New", "now described")
-    cleared = KNOWLEDGEBASE.endpoints.update(client, kb["id"], KNOWLEDGEBASE.update_body({"name": "New"}), None)
-    assert cleared["description"] is None
+    # An update carries only what changed: a rename keeps the description, a null clears it.
+    kept = KNOWLEDGEBASE.endpoints.update(client, kb["id"], KNOWLEDGEBASE.update_body({"name": "Newer"}), None)
+    assert (kept["name"], kept["description"]) == ("Newer", "now described")
+    cleared = KNOWLEDGEBASE.endpoints.update(client, kb["id"], KNOWLEDGEBASE.update_body({"description": None}),
+                                             None)
+    assert (cleared["name"], cleared["description"]) == ("Newer", None)
     moved = DOCUMENT.endpoints.update(client, doc["id"], DOCUMENT.update_body({**node.fields, "name": "Prices"}),
                                       kb["id"])
     assert (moved["id"], moved["name"]) == (doc["id"], "Prices")

@@ -278,7 +278,7 @@ def outbound(workspace, name="caller", direction="make"):
     workspace.add(name, calls_direction=direction)
 
 
-def test_campaign_create_then_a_settings_change_is_a_replacement_that_deletes_leads(workspace, client):
+def test_campaign_create_then_a_settings_change_is_a_replacement_that_deletes_leads(workspace, client, dialect):
     outbound(workspace)
     workspace.write("manifests/winter.yaml", campaign_manifest())
     assert workspace.run("validate").exit_code == 0, workspace.run("validate").all
@@ -291,7 +291,7 @@ def test_campaign_create_then_a_settings_change_is_a_replacement_that_deletes_le
     assert workspace.run("plan").exit_code in (0, 2)
 
 
-def test_campaign_with_an_inbound_assistant_is_refused_at_validate_time_with_file_and_line(workspace):
+def test_campaign_with_an_inbound_assistant_is_refused_at_validate_time_with_file_and_line(workspace, dialect):
     outbound(workspace, direction="receive")
     workspace.write("manifests/winter.yaml", campaign_manifest())
     result = workspace.run("validate")
@@ -382,7 +382,8 @@ def test_siptrunk_no_change_after_adoption_and_a_new_password_is_sent_alone(work
     assert change["body"] == {"nickname": "Front desk"}
 
 
-def test_campaign_adopted_no_change_then_a_setting_is_a_replacement_that_deletes_leads(workspace, client, rows):
+def test_campaign_adopted_no_change_then_a_setting_is_a_replacement_that_deletes_leads(workspace, client, rows,
+                                                                                     dialect):
     workspace.add("caller", calls_direction="make")
     applied = workspace.run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.all

@@ -107,11 +107,11 @@ class Platform:
 
         The latency is the platform's answer time as a client sees it, the emulator's own work included: a real
         platform serves requests side by side, while this single process would otherwise add the work of every
-        request that arrived together to the latency of the last one."""
-        due = arrived + self.faults.settings.latency_ms / 1000
+        request that arrived together to the latency of the last one. The setting is read again as it waits, so
+        that answers held by a long latency leave as soon as a test lowers it."""
         # The clock, not the loop's timers, decides: an event loop may wake a timer up to a millisecond early.
-        while (remaining := due - time.monotonic()) > 0:
-            await asyncio.sleep(remaining)
+        while (remaining := arrived + self.faults.settings.latency_ms / 1000 - time.monotonic()) > 0:
+            await asyncio.sleep(min(remaining, 0.1))
 
     def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False,
                  kind: str = "assistants", failure: dict | None = None) -> Route:
@@ -131,7 +131,7 @@ class Platform:
                 response = await serve(request, decision)
                 if isinstance(response, Response):
                     response.headers.update(decision.headers())
-                if self.faults.applies(kind):
+                if self.faults.applies(kind, method):
                     await self._answer_at(arrived)
                 return response
             finally:
@@ -146,7 +146,7 @@ class Platform:
                 return _json(401, {"error": "Invalid API key",
                                    "message": "The API key is missing or invalid. Send Authorization: Bearer "
                                               "<your API key>."})
-            if self.faults.fail_before(kind):
+            if self.faults.fail_before(kind, method):
                 return _json(500, failed)
             if write:
                 path = request.url.path
@@ -154,7 +154,7 @@ class Platform:
                                    await _json_body(request))
             response = await handler(request, tenant)
             if write and response.status_code < 300:
-                outcome = self.faults.fail_after_commit(kind)
+                outcome = self.faults.fail_after_commit(kind, method)
                 if outcome == "500":
                     return _json(500, failed)
                 if outcome == "drop":

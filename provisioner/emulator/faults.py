@@ -18,6 +18,7 @@ UNLIMITED = 1_000_000
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
 KINDS = ("assistants", "catalogues", "tools", "knowledgebases", "documents", "folders", "labels", "phone_numbers",
          "sip_trunks", "campaigns")
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def parse_rate_limit(spec: str) -> list[tuple[int, float]]:
@@ -52,6 +53,9 @@ class FaultSettings(BaseModel):
     # The kinds the latency and the faults above apply to (assistants, catalogues, tools, knowledgebases,
     # documents, folders, labels, phone_numbers, sip_trunks, campaigns); null: every request.
     kinds: list[str] | None = None
+    # Likewise the HTTP methods (GET, POST, PUT, DELETE); null: every method. With `kinds`, a test holds the answer
+    # of one kind's creates (a write that took effect, not yet acknowledged) while its lists answer at once.
+    methods: list[str] | None = None
     # How long a new document reads `processing`, and the share of documents whose processing fails.
     document_delay_ms: float = Field(300, ge=0, le=3_600_000)
     document_failure_rate: float = Field(0, ge=0, le=1)
@@ -59,12 +63,13 @@ class FaultSettings(BaseModel):
     tool_limit: int | None = Field(None, ge=0)
     campaign_limit: int | None = Field(None, ge=0)
 
-    @field_validator("kinds")
+    @field_validator("kinds", "methods")
     @classmethod
-    def _kinds(cls, value):
-        unknown = sorted(set(value or ()) - set(KINDS))
+    def _known(cls, value, info):
+        what, known = ("kind", KINDS) if info.field_name == "kinds" else ("method", METHODS)
+        unknown = sorted(set(value or ()) - set(known))
         if unknown:
-            raise ValueError(f"unknown kind {', '.join(unknown)}: expected some of {', '.join(KINDS)}")
+            raise ValueError(f"unknown {what} {', '.join(unknown)}: expected some of {', '.join(known)}")
         return value
 
     @field_validator("rate_limit", mode="before")
@@ -161,17 +166,17 @@ class Faults:
         self.configure(merged)
         return merged
 
-    def applies(self, kind: str) -> bool:
-        """Whether the latency and faults touch a request of this kind."""
-        kinds = self.settings.kinds
-        return kinds is None or kind in kinds
+    def applies(self, kind: str, method: str | None = None) -> bool:
+        """Whether the latency and faults touch a request of this kind (and method)."""
+        kinds, methods = self.settings.kinds, self.settings.methods
+        return (kinds is None or kind in kinds) and (methods is None or method is None or method in methods)
 
-    def fail_before(self, kind: str) -> bool:
-        return self.applies(kind) and self.chance(self.settings.error_rate)
+    def fail_before(self, kind: str, method: str | None = None) -> bool:
+        return self.applies(kind, method) and self.chance(self.settings.error_rate)
 
-    def fail_after_commit(self, kind: str) -> str | None:
+    def fail_after_commit(self, kind: str, method: str | None = None) -> str | None:
         """'500' or 'drop' when this committed write should not be acknowledged."""
-        if not self.applies(kind) or not self.chance(self.settings.commit_fail_rate):
+        if not self.applies(kind, method) or not self.chance(self.settings.commit_fail_rate):
             return None
         with self._lock:
             return "drop" if self._random.random() < 0.5 else "500"

@@ -96,7 +96,9 @@ def create_body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def update_body(fields: dict[str, Any]) -> dict[str, Any]:
-    return {"name": fields["name"], "description": fields.get("description")}
+    """Only the fields the update carries: `fields` holds what changed, and a description left out of a name
+    change must stay as it is on the platform (sending null would clear it)."""
+    return {key: fields[key] for key in ("name", "description") if key in fields}
 
 
 def list_knowledgebases(client, parent=None) -> list[dict[str, Any]]:
