@@ -36,7 +36,7 @@ from .settings import Settings, declared_by_repository, open_backend, warn
 # An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
 TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
-WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
+WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
 
 
 def _say_waiting(holder, timeout: float) -> None:
@@ -150,7 +150,9 @@ class Session:
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
-        plan, resolved = plan_graph(read if not destroy else manifests, self.state, Platform(remote, objects, unread),
+        # What the plan was made from (`pull` writes the platform's values back from it).
+        self.planned_from = Platform(remote, objects, unread)
+        plan, resolved = plan_graph(read if not destroy else manifests, self.state, self.planned_from,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
