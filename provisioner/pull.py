@@ -20,6 +20,7 @@ from .kinds import ASSISTANT, reference_facts
 from .kinds.base import E164, UNKNOWN
 from .manifest import Manifest
 from .plan import Action, Plan
+from .planner import same
 from .variables import Reference, TemplateError, parse
 from .wire import PROJECTED_FIELDS, comparable
 
@@ -66,7 +67,7 @@ def targets_selector(targets: Iterable[str]) -> Selector:
 
 
 def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping[str, Any]],
-           addresses: Mapping[tuple[str, int], str], objects: Mapping[str, list], raw: Callable[[Manifest, tuple], Any],
+           applied: Mapping[str, Mapping[str, Any]], addresses: Mapping[tuple[str, int], str], objects: Mapping[str, list], raw: Callable[[Manifest, tuple], Any],
            variable_origin: Callable[[str], str | None], selected: Selector) -> Decisions:
     """`live`: address -> the platform's fields in manifest terms (ids for references). `addresses`: (kind, id) ->
     the address that manages it. `objects`: the platform's lists per kind (numbers' E.164, `{name:}` lookups).
@@ -76,12 +77,13 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
     result = Decisions()
     for change in plan.changes:
         manifest = by_address.get(change.address)
-        if change.action is not Action.UPDATE or manifest is None or not selected(change.address, manifest.labels):
+        in_place = change.action is Action.UPDATE or (change.replace and change.remote_id is not None)
+        if not in_place or manifest is None or not selected(change.address, manifest.labels):
             continue
         fields = live.get(change.address, {})
         for diff in change.fields:
             name = diff.field
-            reason = _not_pulled(manifest, name, diff, raw, variable_origin)
+            reason = _not_pulled(manifest, name, diff, raw, variable_origin, applied.get(change.address, {}))
             value = None
             if reason is None:
                 if name not in fields:
@@ -107,7 +109,7 @@ def _path(manifest: Manifest, name: str) -> tuple:
     return (*getattr(manifest, "prefix", ("spec",)), name)
 
 
-def _not_pulled(manifest: Manifest, name: str, diff, raw, variable_origin) -> str | None:
+def _not_pulled(manifest: Manifest, name: str, diff, raw, variable_origin, applied: Mapping[str, Any]) -> str | None:
     path = _path(manifest, name)
     if diff.sensitive or name in manifest.sensitive:
         return "sensitive: the platform holds another value, which is never written in clear; set the new " \
@@ -127,7 +129,9 @@ def _not_pulled(manifest: Manifest, name: str, diff, raw, variable_origin) -> st
                 origin = variable_origin(reference.name)
                 where.append(f"{reference} is set at {origin}" if origin else f"{reference} is not set in a file")
         return "its value comes from a variable: " + "; ".join(where)
-    if not diff.drift:
+    # A default the manifest leaves out, recorded as applied (kinds record their defaults): drift all the same.
+    unset_default = diff.reset and name in applied and same(applied[name], diff.after)
+    if not diff.drift and not unset_default:
         if diff.source != "platform":
             return "changed in the manifest since the last apply (write-only: apply sends it)"
         return "changed in the manifest since the last apply as well: apply sends the manifest's value (or edit " \

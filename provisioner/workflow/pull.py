@@ -4,6 +4,7 @@ Nothing is ever sent to the platform: it is only read, as a plan reads it."""
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -39,6 +40,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
          dry_run: bool, revalidate: Callable[[], list[Manifest]]) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
     record in state the spec they now hold (no platform call)."""
+    session.read_every_child = True
     plan, _ = session.plan(manifests, paths=paths)
     read = session.planned_from
     live: dict[str, dict[str, Any]] = {}
@@ -50,7 +52,8 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     addresses = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
     texts = _Texts()
     origins = _variable_origins(session)
-    decisions = decide(plan, expand(manifests), live, addresses, read.objects,
+    applied = {a: e.spec or {} for a, e in session.state.resources.items()}
+    decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
                        lambda manifest, path: texts.raw(manifest.document.file, manifest, path),
                        origins.get, selected)
     result = PullResult(skipped=list(decisions.skipped))
@@ -109,7 +112,8 @@ def _splice_all(decisions: Decisions, texts: _Texts, result: PullResult) -> None
                 raise SpliceError("its document is not in the file as written")
             after = edit(before, index, [(change.path, change.value)])
         except SpliceError as error:
-            result.skipped.append(Skipped(change.address, change.field, f"not written in place: {error}"))
+            where = re.sub(r"^line (\d+)", lambda m: f"{change.file}:{m.group(1)}", str(error))
+            result.skipped.append(Skipped(change.address, change.field, f"not written in place: {where}"))
             continue
         current[change.file] = after
         result.pulled.append(change)

@@ -61,6 +61,9 @@ class Session:
         self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
         # Begin reading the platform's list while the state is read (a plan with manifests to compare).
         self._prefetch = prefetch
+        # List the children of every parent (a knowledge base's documents), not only where state says something may
+        # have changed: `pull` looks for drift in each of them.
+        self.read_every_child = False
 
     def __enter__(self) -> "Session":
         self._stack.__enter__()
@@ -146,7 +149,8 @@ class Session:
                              kinds=tuple(kinds_involved(read, self.state.resources)))
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
-        children, unread = children_to_read(expand(read), self.state.resources, objects)
+        children, unread = children_to_read(expand(read), self.state.resources, objects,
+                                             every=self.read_every_child)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
