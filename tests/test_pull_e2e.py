@@ -210,3 +210,53 @@ def test_every_kind_edited_in_the_dashboard_is_pulled_and_plan_is_then_clean(gra
     plan = run(workspace, "plan", "--detailed-exitcode")
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
     assert "E2E_DO_NOT_LEAK" not in result.all + "".join(after.values())
+
+
+def test_a_reference_comes_back_as_the_address_and_target_limits_what_is_pulled(graph):
+    workspace, ids = graph
+    workspace.write("manifests/returns.yaml", "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n"
+                    "  name: returns\nspec:\n  name: Returns\n  documents: []\n")
+    assert run(workspace, "apply", "--auto-approve").exit_code == 0
+    returns = workspace.state()["resources"]["knowledgebase.returns"]["id"]
+    patch(workspace, "assistants", ids["winter-caller"], knowledgebase_id=returns)
+    patch(workspace, "folders", ids["folder.sales"], color="red")
+    assistant = workspace.root / "manifests" / "assistant.yaml"
+    groups = (workspace.root / "manifests" / "groups.yaml").read_text()
+    result = run(workspace, "pull", "--target", "assistant.winter-caller")
+    assert result.exit_code == 0, result.all
+    assert "  knowledgebase_id: knowledgebase.returns\n" in assistant.read_text()
+    assert (workspace.root / "manifests" / "groups.yaml").read_text() == groups  # not targeted
+    plan = run(workspace, "plan")
+    assert "folder.sales" in plan.output and "winter-caller" not in plan.output, plan.output
+
+
+def test_a_field_changed_on_both_sides_is_named_and_the_manifest_kept(workspace):
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+    edited = SUPPORT.replace("llm_temperature: 0.7", "llm_temperature: 0.9")
+    path.write_text(edited)
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 0, result.all
+    assert "support: llm_temperature not pulled: changed in the manifest since the last apply as well" in result.output
+    assert path.read_text() == edited
+
+
+def test_a_secret_changed_in_the_dashboard_is_named_never_written(workspace):
+    text = SUPPORT + "  is_webhook_active: true\n  webhook_url: https://hooks.example.com/a?key=E2E_DO_NOT_LEAK_60\n"
+    path = workspace.write("manifests/support.yaml", text)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, webhook_url="https://hooks.example.com/b?key=E2E_DO_NOT_LEAK_61")
+    result = run(workspace, "pull", "--dry-run")
+    assert result.exit_code == 0, result.all
+    assert "support: webhook_url not pulled: sensitive" in result.output
+    assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text
+
+
+def test_nothing_to_pull_exits_0_and_says_so(workspace):
+    workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 0 and "Nothing to pull" in result.output, result.all
