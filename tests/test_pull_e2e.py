@@ -86,6 +86,11 @@ def test_assistant_prompt_and_name_edited_in_the_dashboard_are_pulled_in_place(w
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
     again = run(workspace, "pull", "--detailed-exitcode")
     assert again.exit_code == 0 and "Nothing to pull" in again.output, again.all
+    # State recorded what the manifest now says: the next dashboard edit of the same field is drift again.
+    patch(workspace, "assistants", remote_id, llm_temperature=0.3)
+    third = run(workspace, "pull")
+    assert "support: pulled llm_temperature" in third.output, third.all
+    assert "  llm_temperature: 0.3\n" in path.read_text()
 
 
 SALES = textwrap.dedent("""\
