@@ -158,15 +158,20 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
 _ABSENT = object()
 
 
-def _get(data: Any, path: Path_) -> Any:
+def value_at(data: Any, path: Path_, missing: Any = None) -> Any:
+    """The value at `path` in loaded YAML data (mapping keys, list indexes), or `missing`."""
     for part in path:
         if isinstance(data, dict) and part in data:
             data = data[part]
         elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         else:
-            return _ABSENT
+            return missing
     return data
+
+
+def _get(data: Any, path: Path_) -> Any:
+    return value_at(data, path, _ABSENT)
 
 
 def _unshared(value: Any) -> Any:

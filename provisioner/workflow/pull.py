@@ -19,7 +19,7 @@ from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
 from ..state.local import atomic_write
 from ..variables import load_variables
-from ..yaml_splice import SpliceError, edit
+from ..yaml_splice import SpliceError, edit, value_at
 from .session import Session
 
 
@@ -90,15 +90,7 @@ class _Texts:
     def raw(self, file: str, manifest: Manifest, path: tuple) -> Any:
         content = manifest.document.content
         index = self.document_index(file, str(content.get("kind")), str(content.get("metadata", {}).get("name")))
-        value = self.data[file][index] if index is not None else None
-        for part in path:
-            if isinstance(value, dict) and part in value:
-                value = value[part]
-            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-                value = value[part]
-            else:
-                return None
-        return value
+        return value_at(self.data[file][index], path) if index is not None else None
 
 
 def _splice_all(decisions: Decisions, texts: _Texts, result: PullResult) -> None:
