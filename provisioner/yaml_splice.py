@@ -122,6 +122,10 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
     only the parts of a mapping or list that differ are rewritten. Raises SpliceError when a value cannot be
     written in place (or would not read back as intended)."""
     changes = [(tuple(path), value) for path, value in changes]
+    if "\r" in text:  # Windows line breaks: edited as \n, written back as they were (all of them, or refused)
+        if text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
+            raise SpliceError("the file mixes line break styles (\\r\\n and \\n); edit it by hand")
+        return edit(text.replace("\r\n", "\n"), document, changes).replace("\n", "\r\n")
     try:
         old = list(yaml.safe_load_all(text))
     except yaml.YAMLError as error:
@@ -136,16 +140,12 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
                 parent[part] = {}
             parent = parent[part]
         parent[path[-1]] = _unshared(value)
-    root = documents(text)[document]
-    used = _aliases(root, {})
-    leaves = [leaf for path, value in changes for leaf in _leaves(_get(old[document], path), value, path)]
-    splices = [_splice(text, root, path, value, used, expected[document]) for path, value in leaves]
-    splices.sort(key=lambda s: (s.start, s.end))
-    for before, after in zip(splices, splices[1:]):
-        if after.start < before.end:
-            raise SpliceError("two edits of one value")
     out = text
-    for splice in reversed(splices):
+    # One leaf at a time, each located in the text as the previous ones left it (a block scalar's span runs on
+    # to where the next key starts: a key added after it must be placed in the text that holds it).
+    for path, value in [leaf for path, value in changes for leaf in _leaves(_get(old[document], path), value, path)]:
+        root = documents(out)[document]
+        splice = _splice(out, root, path, value, _aliases(root, {}), expected[document])
         out = out[:splice.start] + splice.text + out[splice.end:]
     try:
         if list(yaml.safe_load_all(out)) != expected:

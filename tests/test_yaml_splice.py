@@ -184,3 +184,11 @@ def test_editing_one_scalar_keeps_every_other_line_byte_identical(document, data
     assert new[:first] == old[:first]
     tail = old[last + 1:]
     assert new[len(new) - len(tail):] == tail
+
+
+def test_windows_line_breaks_stay_windows_line_breaks():
+    text = "spec:\r\n  name: a  # c\r\n  prompt: |\r\n    x\r\n    y\r\n"
+    after = edit(text, 0, [(("spec", "prompt"), "x\nz\n"), (("spec", "extra"), 1)])
+    assert after == "spec:\r\n  name: a  # c\r\n  prompt: |\r\n    x\r\n    z\r\n  extra: 1\r\n"
+    with pytest.raises(SpliceError, match="mixes line break styles"):
+        edit("a: 1\r\nb: 2\n", 0, [(("a",), 2)])

@@ -22,6 +22,8 @@ from ..variables import load_variables
 from ..yaml_splice import SpliceError, edit, value_at
 from .session import Session
 
+BOM = b"\xef\xbb\xbf"
+
 
 @dataclass
 class PullResult:
@@ -61,7 +63,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     if dry_run or not result.texts:
         return result
     for file, (_, after) in result.texts.items():
-        atomic_write(Path(file), after.encode())
+        atomic_write(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
     _record(session, revalidate(), paths, {e.address for e in result.pulled})
     return result
 
@@ -72,12 +74,22 @@ class _Texts:
     def __init__(self) -> None:
         self.text: dict[str, str] = {}
         self.data: dict[str, list] = {}
+        self.bom: dict[str, bool] = {}
 
     def read(self, file: str) -> str:
         if file not in self.text:
-            self.text[file] = Path(file).read_bytes().decode("utf-8-sig")
-            self.data[file] = list(yaml.safe_load_all(self.text[file]))
+            try:
+                data = Path(file).read_bytes()
+                self.bom[file] = data.startswith(BOM)
+                self.text[file] = data.decode("utf-8-sig")
+                self.data[file] = list(yaml.safe_load_all(self.text[file]))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):  # validated a moment ago: changed since
+                self.text[file], self.data[file] = "", []
         return self.text[file]
+
+    def encoded(self, file: str, text: str) -> bytes:
+        """The bytes to write: a byte-order mark stays where there was one."""
+        return (BOM if self.bom.get(file) else b"") + text.encode()
 
     def document_index(self, file: str, manifest_kind: str, name: str) -> int | None:
         self.read(file)
