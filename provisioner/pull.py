@@ -16,13 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .kinds import ASSISTANT, reference_facts
+from .kinds import ASSISTANT, KINDS, reference_facts
 from .kinds.base import E164, UNKNOWN
 from .manifest import Manifest
 from .plan import Action, Plan
 from .planner import same
 from .variables import Reference, TemplateError, parse
-from .wire import PROJECTED_FIELDS, comparable
+from .wire import PROJECTED_FIELDS, WRITE_ONLY_FIELDS, comparable
 
 # Selection of what to pull: (address, labels) -> whether to. `--target` today; selection.py's predicate (globs,
 # --exclude, -l) plugs in here unchanged.
@@ -55,6 +55,9 @@ class Skipped:
 class Decisions:
     edits: list[Edit] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # address -> the write-only fields its manifest sets: the platform never shows them, so a dashboard change to
+    # them can be neither seen nor pulled (said once, as a note).
+    write_only: dict[str, list[str]] = field(default_factory=dict)
 
 
 def targets_selector(targets: Iterable[str]) -> Selector:
@@ -75,6 +78,11 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
     `variable_origin(name)`: where a variable is set."""
     by_address = {m.address: m for m in manifests}
     result = Decisions()
+    for manifest in by_address.values():
+        if manifest.address in applied and selected(manifest.address, manifest.labels):
+            hidden = [n for n in manifest.fields if n in write_only_fields(manifest.kind)]
+            if hidden:
+                result.write_only[manifest.address] = hidden
     for change in plan.changes:
         manifest = by_address.get(change.address)
         in_place = change.action is Action.UPDATE or (change.replace and change.remote_id is not None)
@@ -102,6 +110,13 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
             result.edits.append(Edit(change.address, name, manifest.document.file, str(document_kind),
                                      str(parent_name), _path(manifest, name), value))
     return result
+
+
+def write_only_fields(kind: str) -> frozenset[str]:
+    """The fields of a kind the platform never shows back."""
+    if kind == ASSISTANT:
+        return WRITE_ONLY_FIELDS
+    return frozenset(f.name for f in KINDS[kind].fields if not f.shown and f.name != KINDS[kind].parent_field)
 
 
 def _path(manifest: Manifest, name: str) -> tuple:

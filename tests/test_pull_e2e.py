@@ -265,3 +265,12 @@ def test_nothing_to_pull_exits_0_and_says_so(workspace):
     applied(workspace)
     result = run(workspace, "pull", "--detailed-exitcode")
     assert result.exit_code == 0 and "Nothing to pull" in result.output, result.all
+
+
+def test_write_only_fields_are_named_as_not_seen(graph):
+    workspace, ids = graph
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "Write-only, never shown back by the platform, so a dashboard change to them is not seen: " in result.output
+    assert "sip_trunk_type, sip_password (siptrunk.office)" in result.output
+    assert "tool_ids, folder_id, label_ids (winter-caller)" in result.output, result.output

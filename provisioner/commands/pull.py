@@ -45,6 +45,10 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, **kwargs) -> None:
         click.echo(f"{change.address}: {verb} {change.field} into {change.file}")
     for skipped in result.skipped:
         click.secho(scrub(f"{skipped.address}: {skipped.field} not pulled: {skipped.reason}"), fg="yellow")
+    if result.write_only:
+        listed = "; ".join(f"{', '.join(names)} ({address})" for address, names in sorted(result.write_only.items()))
+        click.echo(f"Write-only, never shown back by the platform, so a dashboard change to them is not seen: "
+                   f"{listed}.")
     files = len(result.texts)
     if not result.pulled and not result.skipped:
         click.echo("Nothing to pull: the manifests say what the platform holds.")

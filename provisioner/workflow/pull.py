@@ -30,6 +30,7 @@ class PullResult:
     pulled: list[Edit] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # file -> (before, after), changed files only
+    write_only: dict[str, list[str]] = field(default_factory=dict)    # address -> fields never shown back
 
     def diff(self) -> str:
         """The unified diff of every file pull writes (or would write)."""
@@ -58,7 +59,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
                        lambda manifest, path: texts.raw(manifest.document.file, manifest, path),
                        origins.get, selected)
-    result = PullResult(skipped=list(decisions.skipped))
+    result = PullResult(skipped=list(decisions.skipped), write_only=dict(decisions.write_only))
     _splice_all(decisions, texts, result)
     if dry_run or not result.texts:
         return result
