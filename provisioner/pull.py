@@ -85,8 +85,13 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
                 result.write_only[manifest.address] = hidden
     for change in plan.changes:
         manifest = by_address.get(change.address)
-        in_place = change.action is Action.UPDATE or (change.replace and change.remote_id is not None)
-        if not in_place or manifest is None or not selected(change.address, manifest.labels):
+        if manifest is None or not selected(change.address, manifest.labels):
+            continue
+        if change.action is Action.IMPORT:
+            result.skipped.append(Skipped(change.address, "(all fields)", "not in state yet: `apply` (or `import`) "
+                                          "adopts the platform's object first; then pull compares it"))
+            continue
+        if change.action is not Action.UPDATE and not (change.replace and change.remote_id is not None):
             continue
         fields = live.get(change.address, {})
         for diff in change.fields:

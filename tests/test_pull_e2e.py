@@ -274,3 +274,16 @@ def test_write_only_fields_are_named_as_not_seen(graph):
     assert "Write-only, never shown back by the platform, so a dashboard change to them is not seen: " in result.output
     assert "sip_trunk_type, sip_password (siptrunk.office)" in result.output
     assert "tool_ids, folder_id, label_ids (winter-caller)" in result.output, result.output
+
+
+def test_an_unknown_target_is_an_error_and_an_unadopted_manifest_is_named(workspace):
+    workspace.write("manifests/support.yaml", SUPPORT)
+    workspace.platform.http.post("/user/assistant", json={
+        "assistant_name": "Support", "voice_id": 1, "language": "English", "llm_model": "gpt-4o",
+        "calls_direction": "make", "engine_type": "pipeline", "timezone": "America/New_York",
+        "initial_message": "Hi", "system_prompt": "S"}).raise_for_status()
+    wrong = run(workspace, "pull", "--target", "suport")
+    assert wrong.exit_code == 1 and "--target suport: no manifest and no object in state" in wrong.all, wrong.all
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "support: (all fields) not pulled: not in state yet" in result.output

@@ -5,6 +5,8 @@ import sys
 
 import click
 
+from ..errors import ProvisionerError
+from ..graph import expand
 from ..pull import targets_selector
 from ..scrub import scrub
 from ..workflow.manifests import validate
@@ -37,6 +39,11 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, **kwargs) -> None:
 
     manifests = load()
     with Session(settings, "pull", prefetch=bool(manifests)) as session:
+        known = {m.address for m in expand(manifests)} | set(session.state.resources)
+        unknown = [t for t in targets if (t[len("assistant."):] if t.startswith("assistant.") else t) not in known]
+        if unknown:
+            raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
+                                   "address")
         result = pull(session, manifests, paths, targets_selector(targets), dry_run=dry_run, revalidate=load)
     if dry_run and result.texts:
         click.echo(scrub(result.diff()), nl=False)
