@@ -80,7 +80,8 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
     result = Decisions()
     for manifest in by_address.values():
         if manifest.address in applied and selected(manifest.address, manifest.labels):
-            hidden = [n for n in manifest.fields if n in write_only_fields(manifest.kind)]
+            hidden = [n for n in manifest.fields if n in write_only_fields(manifest.kind)
+                      and _path(manifest, n) in manifest.document.locations]  # as written (not a digest)
             if hidden:
                 result.write_only[manifest.address] = hidden
     for change in plan.changes:

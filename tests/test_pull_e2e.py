@@ -274,6 +274,7 @@ def test_write_only_fields_are_named_as_not_seen(graph):
     assert "Write-only, never shown back by the platform, so a dashboard change to them is not seen: " in result.output
     assert "sip_trunk_type, sip_password (siptrunk.office)" in result.output
     assert "tool_ids, folder_id, label_ids (winter-caller)" in result.output, result.output
+    assert "content (knowledgebase" not in result.output  # a digest pull computes, not a setting of the file
 
 
 def test_an_unknown_target_is_an_error_and_an_unadopted_manifest_is_named(workspace):
