@@ -40,3 +40,7 @@ def test_a_reference_written_as_a_number_or_a_name_keeps_its_form():
 def test_variables_are_found_anywhere_in_a_value():
     found = _references({"a": ["x ${var.company} y", "${env.KEY}"], "b": "$${var.literal}"})
     assert [str(r) for r in found] == ["${var.company}", "${env.KEY}"]
+
+
+def test_a_text_holding_a_variable_sign_is_written_escaped():
+    assert _manifest_value(manifest(), "system_prompt", "Say ${price} now", "Say it", {}, {}) == "Say $${price} now"
