@@ -21,7 +21,7 @@ from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--dry-run", is_flag=True, help="Print the diff of the files pull would write; write nothing.")
 @click.option("--detailed-exitcode", is_flag=True,
-              help="Exit 2 when files were (or, with --dry-run, would be) changed, 0 when none, 1 on error.")
+              help="Exit 2 when there are changes, 0 when none, 1 on error.")  # changes: files written
 @platform_options
 @config_options
 @variable_options
