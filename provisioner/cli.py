@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import __version__
-from .commands import adopt, manifests, plan_apply, state, workspace
+from .commands import adopt, manifests, plan_apply, pull, state, workspace
 from .commands.options import HELP, CommandGroup, no_color
 from .commands.run import EXIT_ERROR
 from .config import ENV_PREFIX, KEYS as CONFIG_KEYS
@@ -28,7 +28,7 @@ def cli() -> None:
 for command in (manifests.validate_command, manifests.render_command, plan_apply.plan_command,
                 plan_apply.apply_command, plan_apply.destroy_command, adopt.import_command, adopt.export_command,
                 adopt.refresh_command, state.state_group, state.force_unlock_command, workspace.workspace_group,
-                emulator_command, state.show_command, manifests.schema_command):
+                emulator_command, state.show_command, manifests.schema_command, pull.pull_command):
     cli.add_command(command)
 
 

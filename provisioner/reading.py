@@ -42,7 +42,8 @@ def assistants_of(manifests: Iterable[Manifest]) -> list[Manifest]:
 # --- children (a knowledge base's documents): listed per parent, and only when something may have changed ---
 
 def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
-                     objects: Mapping[str, list[RemoteObject]]) -> tuple[dict[str, tuple[str, int]], frozenset[str]]:
+                     objects: Mapping[str, list[RemoteObject]], every: bool = False,
+                     ) -> tuple[dict[str, tuple[str, int]], frozenset[str]]:
     """Which parents' children a plan lists: {parent address: (child kind, parent id)}, and the parents it does not
     (`unread`: their children are taken to be as state says). A no-change plan of a fleet of knowledge bases must
     not cost one request per knowledge base, so a parent's documents are listed only when the parent exists on the
@@ -54,7 +55,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
       (a document deleted or added outside the provisioner);
     - the parent itself is not in state (adopted: its children may be there to adopt too).
 
-    `manifests` are expanded (graph.expand: children included)."""
+    `manifests` are expanded (graph.expand: children included). `every`: list the children of every parent that
+    exists (`pull` compares every child's fields with the platform)."""
     from .plan_kinds import hidden_fields, identify, desired
 
     child_kinds = {KINDS[k].facts(KINDS[k].parent_field).ref: KINDS[k] for k in KINDS if KINDS[k].parent_field}
@@ -82,7 +84,7 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
             spec = recorded[address].spec
             return spec is None or spec != hidden_fields(child, desired(child, fields), mine[address].sensitive)
 
-        if (parent not in state or set(mine) != set(recorded) or any(differs(a) for a in mine)
+        if (every or parent not in state or set(mine) != set(recorded) or any(differs(a) for a in mine)
                 or (isinstance(count, int) and count != len(recorded))):
             read[parent] = (child.name, parent_id)
         else:

@@ -6,5 +6,6 @@ manifests   validate, render, schema: offline, on the manifests alone
 plan_apply  plan, apply, destroy
 adopt       import, export, refresh
 state       the state group (list, show, rm, mv, pull, push), force-unlock, show
+pull        pull: the platform's drifted values back into the manifests
 workspace   the workspace group (list, show, new, select, delete)
 """

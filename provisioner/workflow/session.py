@@ -38,7 +38,7 @@ from .settings import Settings, declared_by_repository, open_backend, warn
 # An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
 TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
-WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "state rm", "state mv", "state push"}
+WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
 
 
 def _say_waiting(holder, timeout: float) -> None:
@@ -63,6 +63,9 @@ class Session:
         self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
         # Begin reading the platform's list while the state is read (a plan with manifests to compare).
         self._prefetch = prefetch
+        # List the children of every parent (a knowledge base's documents), not only where state says something may
+        # have changed: `pull` looks for drift in each of them.
+        self.read_every_child = False
 
     def __enter__(self) -> "Session":
         self._stack.__enter__()
@@ -152,11 +155,13 @@ class Session:
                              kinds=tuple(kinds_involved(read, state.resources)))
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
-        children, unread = children_to_read(expand(read), state.resources, objects)
+        children, unread = children_to_read(expand(read), state.resources, objects, every=self.read_every_child)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
-        plan, resolved = plan_graph(read if not destroy else manifests, state, Platform(remote, objects, unread),
+        # What the plan was made from (`pull` writes the platform's values back from it).
+        self.planned_from = Platform(remote, objects, unread)
+        plan, resolved = plan_graph(read if not destroy else manifests, state, self.planned_from,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),

@@ -1,0 +1,68 @@
+"""pull: the platform's drifted values written back into the manifests (the opposite way to apply)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import ProvisionerError
+from ..graph import expand
+from ..pull import targets_selector
+from ..scrub import scrub
+from ..workflow.manifests import validate
+from ..workflow.pull import pull
+from ..workflow.session import Session
+from .options import HELP, config_options, manifest_options, platform_options, variable_options
+from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_paths
+
+
+@click.command("pull")
+@click.argument("paths", nargs=-1)
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--dry-run", is_flag=True, help="Print the diff of the files pull would write; write nothing.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help="Exit 2 when there are changes, 0 when none, 1 on error.")  # changes: files written
+@platform_options
+@config_options
+@variable_options
+@manifest_options
+@reports_errors
+def pull_command(paths, targets, dry_run, detailed_exitcode, **kwargs) -> None:
+    """Write what changed on the platform (a dashboard edit) back into the manifests, in place: only drifted
+    fields, comments and formatting kept. Secrets, values from variables or overlays, and fields the platform
+    does not show are named, never written. Nothing on the platform changes (docs/pull.md)."""
+    settings = settings_from(kwargs)
+    paths = settings_paths(paths, settings)
+
+    def load():
+        return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+
+    manifests = load()
+    with Session(settings, "pull", prefetch=bool(manifests)) as session:
+        known = {m.address for m in expand(manifests)} | set(session.state.resources)
+        unknown = [t for t in targets if (t[len("assistant."):] if t.startswith("assistant.") else t) not in known]
+        if unknown:
+            raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
+                                   "address")
+        result = pull(session, manifests, paths, targets_selector(targets), dry_run=dry_run, revalidate=load)
+    if dry_run and result.texts:
+        click.echo(scrub(result.diff()), nl=False)
+    verb = "would pull" if dry_run else "pulled"
+    for change in result.pulled:
+        click.echo(f"{change.address}: {verb} {change.field} into {change.file}")
+    for skipped in result.skipped:
+        click.secho(scrub(f"{skipped.address}: {skipped.field} not pulled: {skipped.reason}"), fg="yellow")
+    if result.write_only:
+        listed = "; ".join(f"{', '.join(names)} ({address})" for address, names in sorted(result.write_only.items()))
+        click.echo(f"Write-only, never shown back by the platform, so a dashboard change to them is not seen: "
+                   f"{listed}.")
+    files = len(result.texts)
+    if not result.pulled and not result.skipped:
+        click.echo("Nothing to pull: the manifests say what the platform holds.")
+    elif dry_run:
+        click.echo(f"\n{len(result.pulled)} field(s) would be written into {files} file(s); nothing was written "
+                   "(--dry-run).")
+    else:
+        click.echo(f"\nPulled {len(result.pulled)} field(s) into {files} file(s)"
+                   + (f"; {len(result.skipped)} not pulled (above)." if result.skipped else "."))
+    sys.exit(EXIT_CHANGES if detailed_exitcode and files else EXIT_OK)

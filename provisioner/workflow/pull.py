@@ -1,0 +1,145 @@
+"""`provisioner pull`: the platform's drifted values written back into the manifest files (pull.py decides,
+yaml_splice.py edits the text in place), then state told that the manifests now say what the platform holds.
+Nothing is ever sent to the platform: it is only read, as a plan reads it."""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ..graph import entry_kind, expand
+from ..kinds import ASSISTANT
+from ..manifest import Manifest
+from ..overlays import VARS_DIR, _var_file
+from ..plan import Plan
+from ..pull import Decisions, Edit, Selector, Skipped, decide
+from ..state.local import atomic_write
+from ..variables import load_variables
+from ..yaml_splice import SpliceError, edit, value_at
+from .session import Session
+
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class PullResult:
+    pulled: list[Edit] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # file -> (before, after), changed files only
+    write_only: dict[str, list[str]] = field(default_factory=dict)    # address -> fields never shown back
+
+    def diff(self) -> str:
+        """The unified diff of every file pull writes (or would write)."""
+        return "".join("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                                    f"a/{file}", f"b/{file}"))
+                       for file, (before, after) in sorted(self.texts.items()))
+
+
+def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
+         dry_run: bool, revalidate: Callable[[], list[Manifest]]) -> PullResult:
+    """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
+    record in state the spec they now hold (no platform call)."""
+    session.read_every_child = True
+    plan, _ = session.plan(manifests, paths=paths)
+    read = session.planned_from
+    live: dict[str, dict[str, Any]] = {}
+    by_id = {(ASSISTANT, r.id): r.fields for r in read.assistants}
+    by_id.update({(kind, o.id): o.fields for kind, listed in read.objects.items() for o in listed})
+    for change in plan.changes:
+        if change.remote_id is not None and (change.kind, change.remote_id) in by_id:
+            live[change.address] = by_id[change.kind, change.remote_id]
+    addresses = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
+    texts = _Texts()
+    origins = _variable_origins(session)
+    applied = {a: e.spec or {} for a, e in session.state.resources.items()}
+    decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
+                       lambda manifest, path: texts.raw(manifest.document.file, manifest, path),
+                       origins.get, selected)
+    result = PullResult(skipped=list(decisions.skipped), write_only=dict(decisions.write_only))
+    _splice_all(decisions, texts, result)
+    if dry_run or not result.texts:
+        return result
+    for file, (_, after) in result.texts.items():
+        atomic_write(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
+    _record(session, revalidate(), paths, {e.address for e in result.pulled})
+    return result
+
+
+class _Texts:
+    """The manifest files as written (before variables and overlays), read once each."""
+
+    def __init__(self) -> None:
+        self.text: dict[str, str] = {}
+        self.data: dict[str, list] = {}
+        self.bom: dict[str, bool] = {}
+
+    def read(self, file: str) -> str:
+        if file not in self.text:
+            try:
+                data = Path(file).read_bytes()
+                self.bom[file] = data.startswith(BOM)
+                self.text[file] = data.decode("utf-8-sig")
+                self.data[file] = list(yaml.safe_load_all(self.text[file]))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError):  # validated a moment ago: changed since
+                self.text[file], self.data[file] = "", []
+        return self.text[file]
+
+    def encoded(self, file: str, text: str) -> bytes:
+        """The bytes to write: a byte-order mark stays where there was one."""
+        return (BOM if self.bom.get(file) else b"") + text.encode()
+
+    def document_index(self, file: str, manifest_kind: str, name: str) -> int | None:
+        self.read(file)
+        for index, document in enumerate(self.data[file]):
+            if isinstance(document, dict) and document.get("kind") == manifest_kind and \
+                    isinstance(document.get("metadata"), dict) and str(document["metadata"].get("name")) == name:
+                return index
+        return None
+
+    def raw(self, file: str, manifest: Manifest, path: tuple) -> Any:
+        content = manifest.document.content
+        index = self.document_index(file, str(content.get("kind")), str(content.get("metadata", {}).get("name")))
+        return value_at(self.data[file][index], path) if index is not None else None
+
+
+def _splice_all(decisions: Decisions, texts: _Texts, result: PullResult) -> None:
+    """Each edit into its file's text, one at a time: one that cannot be written in place is named, the rest go."""
+    current: dict[str, str] = {}
+    for change in decisions.edits:
+        before = current.get(change.file) or texts.read(change.file)
+        index = texts.document_index(change.file, change.manifest_kind, change.name)
+        try:
+            if index is None:
+                raise SpliceError("its document is not in the file as written")
+            after = edit(before, index, [(change.path, change.value)])
+        except SpliceError as error:
+            where = re.sub(r"^line (\d+)", lambda m: f"{change.file}:{m.group(1)}", str(error))
+            result.skipped.append(Skipped(change.address, change.field, f"not written in place: {where}"))
+            continue
+        current[change.file] = after
+        result.pulled.append(change)
+    result.texts = {file: (texts.read(file), after) for file, after in current.items() if after != texts.read(file)}
+
+
+def _variable_origins(session: Session) -> dict[str, str]:
+    """Variable name -> where it is set (file:line, or --var), as the run's inputs set them."""
+    inputs = session.settings.inputs
+    if inputs is None:
+        return {}
+    variables, _ = load_variables(inputs.var_files, inputs.vars,
+                                  auto_file=_var_file(Path(inputs.root) / VARS_DIR, inputs.workspace))
+    return dict(variables.origins)
+
+
+def _record(session: Session, manifests: list[Manifest], paths: list[str], pulled: set[str]) -> None:
+    """State records the spec the pulled manifests now hold (what the next plan compares drift with): the state
+    syncs of a new plan, for the pulled addresses left with no change. No request writes to the platform."""
+    plan, known = session.plan(manifests, paths=paths)
+    changed = {c.address for c in plan.changes}
+    syncs = [s for s in plan.state_sync if s.address in pulled and s.address not in changed]
+    if syncs:
+        session.apply(Plan([], plan.lineage, plan.serial, syncs), known)

@@ -1,0 +1,464 @@
+"""Edit values in a YAML file in place, leaving every other byte as it was (`provisioner pull`).
+
+A round-trip library re-emits the whole file: it may re-indent a list, re-flow a long line or move a comment.
+Here ruamel.yaml only *locates*: its parser's events give where each value starts and ends in the text, and the
+new value's text is spliced into the original between those two offsets. Everything outside the spliced spans is
+byte-identical by construction, and the result is read back (with PyYAML, as the manifest loader reads it) and
+compared with the intended data before anyone writes it.
+
+A value is written in the style it had: plain, 'single' or "double" quoted, a `|` block (multi-line text always
+becomes one), a flow `[...]`/`{...}` collection, or a block collection at the value's indentation. A key the
+document does not hold yet (a default that drifted, a value a `<<` merge gave) is added as the mapping's last
+key. A value shared through an anchor (`&x` used by an alias elsewhere, or reached through an alias) is not
+edited: changing it would change the other places too (`SpliceError` says where).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml import events as ev
+
+Path_ = tuple[str | int, ...]
+
+
+class SpliceError(ValueError):
+    """A value that cannot be written in place safely; the message says why (and the line)."""
+
+
+@dataclass
+class Node:
+    kind: str                  # "scalar", "map", "seq" or "alias"
+    start: int                 # where the value's own text starts (after any anchor or tag)
+    end: int                   # where it ends (a block collection: the end of its last value)
+    line: int                  # 1-based line of `start`
+    column: int                # 0-based column of `start`
+    anchor: str | None = None
+    style: str | None = None   # a scalar's: None (plain), "'", '"', "|", ">"
+    flow: bool = False         # a collection written [...] or {...}
+    value: Any = None          # a scalar's text
+    pairs: list[tuple["Node", "Node"]] = field(default_factory=list)  # a mapping's (key, value)
+    items: list["Node"] = field(default_factory=list)                  # a sequence's
+
+
+def documents(text: str) -> list[Node]:
+    """The root node of every document of `text`, with spans into `text`."""
+    roots: list[Node] = []
+    stack: list[Node] = []
+    pending_key: list[Node | None] = []
+
+    def add(node: Node) -> None:
+        if not stack:
+            roots.append(node)
+            return
+        parent = stack[-1]
+        if parent.kind == "seq":
+            parent.items.append(node)
+        elif pending_key[-1] is None:
+            pending_key[-1] = node
+        else:
+            parent.pairs.append((pending_key[-1], node))
+            pending_key[-1] = None
+
+    for event in YAML(typ="rt").parse(text):
+        if isinstance(event, (ev.ScalarEvent, ev.AliasEvent, ev.CollectionStartEvent)):
+            start = _value_start(text, event.start_mark.index, event)
+            line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1)
+            if isinstance(event, ev.ScalarEvent):
+                add(Node("scalar", start, event.end_mark.index, line, column, event.anchor, event.style or None,
+                         value=event.value))
+            elif isinstance(event, ev.AliasEvent):
+                add(Node("alias", start, event.end_mark.index, line, column, anchor=event.anchor))
+            else:
+                kind = "map" if isinstance(event, ev.MappingStartEvent) else "seq"
+                node = Node(kind, start, start, line, column, event.anchor, flow=bool(event.flow_style))
+                add(node)
+                stack.append(node)
+                pending_key.append(None)
+        elif isinstance(event, ev.CollectionEndEvent):
+            node = stack.pop()
+            pending_key.pop()
+            last = node.items[-1] if node.items else (node.pairs[-1][1] if node.pairs else None)
+            node.end = event.end_mark.index if node.flow or last is None else last.end
+    return roots
+
+
+def _value_start(text: str, index: int, event: Any) -> int:
+    """Skip an anchor (`&x`) and a tag (`!!str`) before a value: they stay as they are."""
+    while getattr(event, "anchor", None) or getattr(event, "tag", None):
+        if index < len(text) and text[index] in "&!":
+            while index < len(text) and text[index] not in " \t\n":
+                index += 1
+            while index < len(text) and text[index] in " \t\n":
+                index += 1
+            continue
+        break
+    return index
+
+
+def _aliases(node: Node, found: dict[str, list[int]]) -> dict[str, list[int]]:
+    if node.kind == "alias":
+        found.setdefault(node.anchor, []).append(node.line)
+    for key, value in node.pairs:
+        _aliases(value, found)
+    for item in node.items:
+        _aliases(item, found)
+    return found
+
+
+@dataclass(frozen=True)
+class Splice:
+    start: int
+    end: int
+    text: str
+
+
+def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
+    """`text` with each (path, value) of `changes` written into its `document` (0-based), every other byte kept:
+    only the parts of a mapping or list that differ are rewritten. Raises SpliceError when a value cannot be
+    written in place (or would not read back as intended)."""
+    changes = [(tuple(path), value) for path, value in changes]
+    if "\r" in text:  # Windows line breaks: edited as \n, written back as they were (all of them, or refused)
+        if text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
+            raise SpliceError("the file mixes line break styles (\\r\\n and \\n); edit it by hand")
+        return edit(text.replace("\r\n", "\n"), document, changes).replace("\n", "\r\n")
+    try:
+        old = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as error:
+        raise SpliceError(f"the file does not read as YAML ({error})") from None
+    if not 0 <= document < len(old):
+        raise SpliceError(f"the file has no document {document + 1}")
+    expected = [_unshared(d) for d in old]
+    for path, value in changes:
+        parent = expected[document]
+        for part in path[:-1]:
+            if isinstance(parent, dict) and part not in parent:
+                parent[part] = {}
+            parent = parent[part]
+        parent[path[-1]] = _unshared(value)
+    out = text
+    # One leaf at a time, each located in the text as the previous ones left it (a block scalar's span runs on
+    # to where the next key starts: a key added after it must be placed in the text that holds it).
+    for path, value in [leaf for path, value in changes for leaf in _leaves(_get(old[document], path), value, path)]:
+        root = documents(out)[document]
+        splice = _splice(out, root, path, value, _aliases(root, {}), expected[document])
+        out = out[:splice.start] + splice.text + out[splice.end:]
+    try:
+        if list(yaml.safe_load_all(out)) != expected:
+            raise SpliceError("the edited file would not read back as the intended values")
+    except yaml.YAMLError as error:
+        raise SpliceError(f"the edited file would not read back as YAML ({error})") from None
+    return out
+
+
+_ABSENT = object()
+
+
+def value_at(data: Any, path: Path_, missing: Any = None) -> Any:
+    """The value at `path` in loaded YAML data (mapping keys, list indexes), or `missing`."""
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return missing
+    return data
+
+
+def _get(data: Any, path: Path_) -> Any:
+    return value_at(data, path, _ABSENT)
+
+
+def _unshared(value: Any) -> Any:
+    """A copy with no object shared between two places (PyYAML shares an anchor's value with its aliases)."""
+    if isinstance(value, dict):
+        return {k: _unshared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unshared(v) for v in value]
+    return value
+
+
+def _leaves(old: Any, new: Any, path: Path_) -> list[tuple[Path_, Any]]:
+    """The smallest edits that turn `old` into `new`: into a mapping whose keys stay (or are only added to) and a
+    list whose length stays; anything else is replaced whole."""
+    if isinstance(old, dict) and isinstance(new, dict) and old and set(old) <= set(new):
+        return [leaf for key in new if key not in old or not _equal(old[key], new[key])
+                for leaf in _leaves(old.get(key, _ABSENT), new[key], path + (key,))]
+    if isinstance(old, list) and isinstance(new, list) and old and len(old) == len(new):
+        return [leaf for index, (a, b) in enumerate(zip(old, new)) if not _equal(a, b)
+                for leaf in _leaves(a, b, path + (index,))]
+    return [] if old is not _ABSENT and _equal(old, new) else [(path, new)]
+
+
+def _equal(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def _splice(text: str, root: Node, path: Path_, value: Any, used: dict[str, list[int]], expected: Any) -> Splice:
+    node = root
+    for depth, part in enumerate(path):
+        _refuse_shared(node, used, root)
+        child = _child(node, part)
+        if child is None:
+            if node.kind != "map" or node.flow and not node.pairs:
+                raise SpliceError(f"line {node.line}: no item {part} to write")
+            # A key the text does not hold (a default, or a `<<` merge's): its whole new value, explicitly.
+            return _insert(text, node, part, _get(expected, path[:depth + 1]))
+        node = child
+    _refuse_shared(node, used, None)
+    return _replace(text, node, value)
+
+
+def _refuse_shared(node: Node, used: dict[str, list[int]], root: Node | None) -> None:
+    if node.kind == "alias":
+        raise SpliceError(f"line {node.line}: the value is shared through the alias *{node.anchor}; edit it by hand")
+    if node.anchor and node.anchor in used and node is not root:
+        raise SpliceError(f"line {node.line}: the value is shared through the anchor &{node.anchor} (also used at "
+                          f"line {', '.join(map(str, used[node.anchor]))}); edit it by hand")
+
+
+def _child(node: Node, part: str | int) -> Node | None:
+    if node.kind == "map":
+        for key, value in node.pairs:
+            if key.kind == "scalar" and key.value == part and key.value != "<<":
+                return value
+        return None
+    if node.kind == "seq" and isinstance(part, int) and 0 <= part < len(node.items):
+        return node.items[part]
+    return None
+
+
+def _line_end(text: str, index: int) -> int:
+    end = text.find("\n", index)
+    return len(text) if end < 0 else end
+
+
+def _content_end(text: str, end: int) -> int:
+    """The end of the line a value's text ends on (a block scalar's span runs on over its trailing breaks)."""
+    while end > 0 and text[end - 1] in " \n":
+        end -= 1
+    return _line_end(text, end)
+
+
+def _insert(text: str, mapping: Node, key: str | int, value: Any) -> Splice:
+    """A new last key of `mapping`."""
+    key_text = render_scalar(key, None, 0, flow=mapping.flow)
+    if mapping.flow:
+        close = mapping.end - 1  # the `}`
+        return Splice(close, close, (", " if mapping.pairs else "") + f"{key_text}: {render_flow(value)}")
+    column = mapping.pairs[0][0].column
+    at = _content_end(text, mapping.end)
+    if isinstance(value, (dict, list)) and value:
+        rendered = "\n" + render_block(value, column + 2)
+    else:
+        rendered = " " + (render_flow(value) if isinstance(value, (dict, list))
+                          else render_scalar(value, None, column + 2, flow=False))
+    return Splice(at, at, f"\n{' ' * column}{key_text}:{rendered}")
+
+
+def _replace(text: str, node: Node, value: Any) -> Splice:
+    flow = node.flow or _inside_flow(text, node)
+    if isinstance(value, (dict, list)) and value:
+        if flow:
+            return Splice(node.start, node.end, render_flow(value))
+        if node.kind in ("map", "seq"):  # a block collection, at its own indentation
+            return Splice(node.start, node.end, render_block(value, node.column)[node.column:])
+        # A collection where a scalar stood: a list item's starts where it stood; a key's on the next lines.
+        start = node.start
+        while start > 0 and text[start - 1] in " \t":
+            start -= 1
+        if start > 0 and text[start - 1] == "-":
+            return Splice(node.start, node.end, render_block(value, node.column)[node.column:])
+        return Splice(start, node.end, "\n" + render_block(value, _indent_of(text, node) + 2))
+    if node.kind in ("map", "seq") and not flow:
+        # A block collection becomes a scalar (or an empty one): after its key's colon, when nothing (a comment)
+        # stands between them.
+        start = node.start
+        while start > 0 and text[start - 1] in " \t\n":
+            start -= 1
+        shown = render_flow(value) if isinstance(value, (dict, list)) else \
+            render_scalar(value, None, _indent_of(text, node), flow=False)
+        if start > 0 and text[start - 1] == ":":
+            return Splice(start, node.end, " " + (shown[:-1] if shown.startswith("|") else shown))
+        return Splice(node.start, node.end, shown[:-1] if shown.startswith("|") else shown)
+    if isinstance(value, (dict, list)):
+        return Splice(node.start, node.end, render_flow(value))
+    rendered = render_scalar(value, node, _block_indent(text, node) or _indent_of(text, node) + 2, flow=flow)
+    end = node.end
+    if rendered.startswith("|") and node.style not in ("|", ">"):
+        # A new block where an inline value stood: its last line break is the line's own; a comment after the old
+        # value would become the block's text, so then the value is written quoted instead.
+        rendered = rendered[:-1] if not text[node.end:_line_end(text, node.end)].strip() else _double(value)
+    elif node.kind == "scalar" and node.style in ("|", ">"):
+        tail = _trailing_breaks(text[node.start:node.end])
+        if not rendered.startswith(("|", ">")):
+            end -= len(tail)  # the line break after the value stays
+        elif tail and "+" not in text[node.start:node.end].split("\n", 1)[0] and "+" not in rendered.split("\n", 1)[0]:
+            rendered += tail[1:]  # blank lines after the block stay
+    return Splice(node.start, end, rendered)
+
+
+def _block_indent(text: str, node: Node) -> int | None:
+    """The indentation of an existing block scalar's content (kept when it is rewritten)."""
+    if node.kind != "scalar" or node.style not in ("|", ">"):
+        return None
+    for line in text[node.start:node.end].split("\n")[1:]:
+        if line.strip():
+            return len(line) - len(line.lstrip(" "))
+    return None
+
+
+def _trailing_breaks(span: str) -> str:
+    """The line breaks (and blank lines) a block scalar's span ends with."""
+    stripped = span.rstrip(" \n")
+    return span[len(stripped):]
+
+
+def _inside_flow(text: str, node: Node) -> bool:
+    """Whether the value stands inside a flow collection (`[...]`, `{...}`) on its line."""
+    line_start = text.rfind("\n", 0, node.start) + 1
+    depth = 0
+    quote = None
+    for char in text[line_start:node.start]:
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+    return depth > 0
+
+
+def _indent_of(text: str, node: Node) -> int:
+    """The column of the key (or list item) a value belongs to."""
+    line_start = text.rfind("\n", 0, node.start) + 1
+    line = text[line_start:node.start]
+    indent = len(line) - len(line.lstrip(" "))
+    stripped = line.lstrip(" ")
+    while stripped.startswith("- "):  # an item of a list: its content's column
+        rest = stripped[2:]
+        indent += 2 + len(rest) - len(rest.lstrip(" "))
+        stripped = rest.lstrip(" ")
+    return indent
+
+
+# --- rendering a value ---
+
+_FLOAT_SPECIAL = {math.inf: ".inf", -math.inf: "-.inf"}
+
+
+def render_scalar(value: Any, old: Node | None, indent: int, *, flow: bool) -> str:
+    """A scalar's text in the style `old` had where that style can hold it."""
+    if value is None:
+        return old.value if old is not None and old.kind == "scalar" and old.style is None \
+            and old.value in ("~", "null", "Null", "NULL", "") and old.value else "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        if value in _FLOAT_SPECIAL:
+            return _FLOAT_SPECIAL[value]
+        text = repr(value)
+        if "e" in text and "." not in text.split("e")[0]:
+            mantissa, exponent = text.split("e")
+            text = f"{mantissa}.0e{exponent if exponent[0] in '+-' else '+' + exponent}"
+        return text
+    if not isinstance(value, str):
+        raise SpliceError(f"cannot write a {type(value).__name__}")
+    style = old.style if old is not None and old.kind == "scalar" else None
+    if ("\n" in value or style in ("|", ">")) and not flow:
+        block = _literal(value, indent)
+        if block is not None:
+            return block
+    if style in ("|", ">") or style is None:
+        if "\n" not in value and _plain_ok(value, flow):
+            return value
+        style = "'" if style is None else '"'
+    if style == "'" and "\n" not in value and value.isprintable():
+        return "'" + value.replace("'", "''") + "'"
+    return _double(value)
+
+
+def _double(value: str) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if _reads_as(text, value) else json.dumps(value)
+
+
+def _plain_ok(value: str, flow: bool) -> bool:
+    if not value or value != value.strip() or not value.isprintable():
+        return False
+    if flow and any(c in value for c in ",[]{}"):
+        return False
+    if any(s in value for s in (": ", " #", "\t")) or value[0] in "!&*|>'\"%@`#,[]{}?:-" and not (
+            value[0] in "-?:" and len(value) > 1 and value[1] not in " "):
+        return False
+    return _reads_as(value, value)
+
+
+def _reads_as(text: str, value: str) -> bool:
+    try:
+        return yaml.safe_load(f"k: {text}\n") == {"k": value}
+    except yaml.YAMLError:
+        return False
+
+
+def _literal(value: str, indent: int) -> str | None:
+    """A `|` block scalar holding `value` exactly, or None when one cannot (leading spaces, control characters)."""
+    if value.startswith((" ", "\n")) or any(not (c.isprintable() or c in "\n\t") for c in value):
+        return None
+    if any(line != line.rstrip(" \t") or line.startswith("\t") for line in value.split("\n")):
+        return None
+    body = value
+    if value.endswith("\n\n"):
+        chomp = "+"
+        body = value[:-1]
+    elif value.endswith("\n"):
+        chomp = ""
+        body = value[:-1]
+    else:
+        chomp = "-"
+    pad = " " * indent
+    return f"|{chomp}\n" + "\n".join(pad + line if line else "" for line in body.split("\n")) + "\n"
+
+
+def render_flow(value: Any) -> str:
+    """A collection as a flow `[...]`/`{...}` (JSON, which YAML reads alike)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render_block(value: Any, indent: int) -> str:
+    """A collection as block YAML, every line indented by `indent` (the first included), ending with no newline:
+    two spaces per level, a list's dashes under its key's value."""
+    pad = " " * indent
+    lines = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            head = f"{pad}{render_scalar(key, None, 0, flow=False)}:"
+            lines.append(head + ("\n" + render_block(item, indent + 2) if isinstance(item, (dict, list)) and item
+                                 else " " + _inline(item, indent + 2)))
+    else:
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                lines.append(f"{pad}- " + render_block(item, indent + 2)[indent + 2:])
+            else:
+                lines.append(f"{pad}- " + _inline(item, indent + 2))
+    return "\n".join(lines)
+
+
+def _inline(value: Any, indent: int) -> str:
+    """A scalar (or an empty collection) after `key: ` or `- ` in block context; a multi-line text as a `|` block
+    whose lines are at `indent`."""
+    if isinstance(value, (dict, list)):
+        return render_flow(value)
+    text = render_scalar(value, None, indent, flow=False)
+    return text[:-1] if text.startswith("|") else text

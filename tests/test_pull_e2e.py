@@ -1,0 +1,290 @@
+"""End to end: `provisioner pull` against the emulator over HTTP. Objects are edited on the emulator as a dashboard
+would (its admin endpoint), pull writes the drifted fields back into manifests full of comments, anchors, block
+scalars, variables and overlays; every untouched line stays byte-identical and `plan` is then `No changes.`"""
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+SUPPORT = textwrap.dedent("""\
+    # The support line: reviewed by the CX team.
+    apiVersion: provisioner/v1
+    kind: Assistant
+    metadata:
+      name: support   # the address: never rename
+      labels: {team: cx}
+    spec:
+      assistant_name: "Support"
+      voice_id: 1
+      language: English   # callers are US-based
+      llm_model: gpt-4o
+      calls_direction: make
+      engine_type: pipeline
+      timezone: &tz America/New_York
+      initial_message: 'Hello!'
+      # The prompt below is owned by the CX team.
+      system_prompt: |
+        You are a helpful support agent.
+        Keep answers short.
+
+      llm_temperature: 0.7
+    """)
+
+
+def run(workspace, *args):
+    command, *rest = args
+    return workspace.run(command, f"--api-url={workspace.platform.url}", *rest, api=False)
+
+
+def patch(workspace, kind: str, remote_id: int, **fields):
+    answer = workspace.platform.admin.patch(f"/_emulator/objects/{kind}/{remote_id}", json=fields)
+    assert answer.status_code == 200, answer.text
+
+
+def untouched_lines_identical(before: str, after: str, changed: set[int]) -> None:
+    """Every line of `before` except those numbered in `changed` (1-based) is in `after`, in order, byte for byte."""
+    old = before.split("\n")
+    new = after.split("\n")
+    kept = [line for number, line in enumerate(old, 1) if number not in changed]
+    import difflib
+
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    matched = {i for block in matcher.get_matching_blocks() for i in range(block.a, block.a + block.size)}
+    assert [old[i] for i in sorted(matched)] == kept, "an untouched line changed"
+
+
+def applied(workspace):
+    result = run(workspace, "apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    return workspace.state()
+
+
+def test_assistant_prompt_and_name_edited_in_the_dashboard_are_pulled_in_place(workspace):
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    state = applied(workspace)
+    remote_id = state["resources"]["support"]["id"] if "resources" in state else None
+    remote_id = remote_id or next(r["id"] for a, r in state.get("assistants", {}).items() if a == "support")
+    patch(workspace, "assistants", remote_id, system_prompt="You are a helpful support agent.\nKeep answers "
+          "very short.\n", assistant_name="Support desk", llm_temperature=0.4)
+    before = path.read_text()
+    writes = len(workspace.platform.writes())
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 2, result.all
+    after = path.read_text()
+    assert len(workspace.platform.writes()) == writes  # nothing sent to the platform
+    lines = before.split("\n")
+    changed = {i for i, line in enumerate(lines, 1) if line.lstrip().startswith(("assistant_name", "Keep answers",
+                                                                                  "llm_temperature"))}
+    untouched_lines_identical(before, after, changed)
+    assert '  assistant_name: "Support desk"\n' in after
+    assert "  system_prompt: |\n    You are a helpful support agent.\n    Keep answers very short.\n\n" in after
+    assert "  llm_temperature: 0.4\n" in after
+    plan = run(workspace, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+    again = run(workspace, "pull", "--detailed-exitcode")
+    assert again.exit_code == 0 and "Nothing to pull" in again.output, again.all
+    # State recorded what the manifest now says: the next dashboard edit of the same field is drift again.
+    patch(workspace, "assistants", remote_id, llm_temperature=0.3)
+    third = run(workspace, "pull")
+    assert "support: pulled llm_temperature" in third.output, third.all
+    assert "  llm_temperature: 0.3\n" in path.read_text()
+
+
+SALES = textwrap.dedent("""\
+    apiVersion: provisioner/v1
+    kind: Assistant
+    metadata:
+      name: sales
+    spec:
+      assistant_name: Sales
+      voice_id: 1
+      language: English
+      llm_model: gpt-4o
+      calls_direction: make
+      engine_type: pipeline
+      timezone: &tz America/New_York   # anchored, used nowhere else
+      initial_message: "Welcome to ${var.company}!"
+      system_prompt: >-
+        Sell politely.
+      is_webhook_active: true
+      webhook_url: "${env.SALES_HOOK}"
+      voice_stability: &steady 0.5
+      voice_similarity: *steady
+      llm_temperature: 0.7
+    """)
+HOOK = "https://hooks.example.com/sales?key=E2E_DO_NOT_LEAK_41"
+
+
+def test_variables_overlays_secrets_and_anchors_are_named_not_written(workspace, monkeypatch):
+    monkeypatch.setenv("SALES_HOOK", HOOK)
+    path = workspace.write("manifests/sales.yaml", SALES)
+    workspace.write("vars/prod.yaml", "# prod values\ncompany: Acme\n")
+    overlay = workspace.write("overlays/prod/sales.yaml", "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n"
+                              "  name: sales\nspec:\n  speech_speed: 1.1\n")
+    result = run(workspace, "apply", "--auto-approve", "--workspace", "prod")
+    assert result.exit_code == 0, result.all
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Sales")
+    patch(workspace, "assistants", remote_id, initial_message="Welcome to Acme Corp!", speech_speed=0.9,
+          webhook_url="https://hooks.example.com/sales?key=NEW_E2E_DO_NOT_LEAK_42", voice_similarity=0.6,
+          timezone="Europe/Berlin", llm_temperature=0.2)
+    before = path.read_text()
+    dry = run(workspace, "pull", "--dry-run", "--workspace", "prod", "--detailed-exitcode")
+    assert dry.exit_code == 2, dry.all
+    assert path.read_text() == before
+    assert "-  timezone: &tz America/New_York   # anchored, used nowhere else\n" \
+           "+  timezone: &tz Europe/Berlin   # anchored, used nowhere else\n" in dry.output
+    assert "+  llm_temperature: 0.2\n" in dry.output
+    result = run(workspace, "pull", "--workspace", "prod")
+    assert result.exit_code == 0, result.all
+    after = path.read_text()
+    changed = {i for i, line in enumerate(before.split("\n"), 1) if line.lstrip().startswith(("timezone",
+                                                                                            "llm_temperature"))}
+    untouched_lines_identical(before, after, changed)
+    assert "  timezone: &tz Europe/Berlin   # anchored, used nowhere else\n" in after
+    out = result.all
+    assert "sales: initial_message not pulled: its value comes from a variable: ${var.company} is set at " \
+           "vars/prod.yaml:2" in out, out
+    assert "sales: speech_speed not pulled: set by the workspace overlay at overlays/prod/sales.yaml:6" in out
+    assert "sales: webhook_url not pulled: sensitive" in out
+    assert "sales: voice_similarity not pulled: not written in place: manifests/sales.yaml:19: the value is shared " \
+           "through the alias *steady; edit it by hand" in out
+    assert "E2E_DO_NOT_LEAK" not in out and "E2E_DO_NOT_LEAK" not in after
+    assert overlay.read_text().endswith("speech_speed: 1.1\n")
+    # Only what was not pulled is left for plan to show.
+    plan = run(workspace, "plan", "--workspace", "prod")
+    assert "timezone" not in plan.output and "llm_temperature" not in plan.output, plan.output
+
+
+GRAPH = Path(__file__).resolve().parent.parent / "examples" / "graph"
+
+
+@pytest.fixture
+def graph(workspace, monkeypatch):
+    """The graph example (a manifest of every kind), applied: the workspace, and address -> id."""
+    shutil.copytree(GRAPH / "manifests", workspace.root / "manifests", dirs_exist_ok=True)
+    shutil.copytree(GRAPH / "docs", workspace.root / "docs")
+    shutil.copy(GRAPH / "provisioner.yaml", workspace.root / "provisioner.yaml")
+    (workspace.root / ".git").mkdir()  # the repository's root: a document's file may be outside manifests/
+    workspace.dialect = "v2"
+    monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_55")
+    monkeypatch.setenv("ORDERS_API_KEY", "key-E2E_DO_NOT_LEAK_56")
+    result = run(workspace, "apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    state = workspace.state()
+    return workspace, {address: entry["id"] for address, entry in state["resources"].items()}
+
+
+def test_every_kind_edited_in_the_dashboard_is_pulled_and_plan_is_then_clean(graph):
+    workspace, ids = graph
+    manifests = workspace.root / "manifests"
+    before = {p.name: p.read_text() for p in manifests.glob("*.yaml")}
+    edits = {  # kind on the emulator, address, the dashboard's change, the manifest line it must become
+        ("assistants", "winter-caller", "initial_message", "Hi, Sam from Acme here about your order."):
+            "  initial_message: Hi, Sam from Acme here about your order.",
+        ("folders", "folder.sales", "color", "red"): "  color: red",
+        ("labels", "label.vip", "color", "green"): "  color: green",
+        ("tools", "tool.order-lookup", "description", "Look up an order by its number."):
+            "  description: Look up an order by its number.",
+        ("knowledgebases", "knowledgebase.faq", "description", "Top questions"): "  description: Top questions",
+        ("documents", "knowledgebase.faq.pricing", "name", "Prices"):
+            '    - {name: Prices, key: pricing, type: website, url: "https://example.com/pricing"}',
+        ("sip_trunks", "siptrunk.office", "nickname", "Front desk"): "  nickname: Front desk",
+        ("campaigns", "campaign.winter", "max_calls_in_parallel", 5): "  max_calls_in_parallel: 5",
+    }
+    for (kind, address, name, value) in edits:
+        patch(workspace, kind, ids[address], **{name: value})
+    writes = len(workspace.platform.writes())
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 2, result.all
+    assert len(workspace.platform.writes()) == writes
+    for (kind, address, name, value), line in edits.items():
+        assert f"{address}: pulled {name} into manifests/" in result.output, result.all
+    after = {p.name: p.read_text() for p in manifests.glob("*.yaml")}
+    new_lines = set(edits.values())
+    for file, text in before.items():
+        added = [line for line in after[file].split("\n") if line not in text.split("\n")]
+        assert set(added) <= new_lines, (file, added)
+        removed = {i for i, line in enumerate(text.split("\n"), 1) if line not in after[file].split("\n")}
+        untouched_lines_identical(text, after[file], removed)
+        assert len(removed) <= len(added) == sum(line in after[file] for line in new_lines), file
+    # A default the label's manifest left out, set in the dashboard: added as the mapping's last key.
+    assert after["groups.yaml"].endswith("  name: VIP\n  color: green\n")
+    plan = run(workspace, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+    assert "E2E_DO_NOT_LEAK" not in result.all + "".join(after.values())
+
+
+def test_a_reference_comes_back_as_the_address_and_target_limits_what_is_pulled(graph):
+    workspace, ids = graph
+    workspace.write("manifests/returns.yaml", "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n"
+                    "  name: returns\nspec:\n  name: Returns\n  documents: []\n")
+    assert run(workspace, "apply", "--auto-approve").exit_code == 0
+    returns = workspace.state()["resources"]["knowledgebase.returns"]["id"]
+    patch(workspace, "assistants", ids["winter-caller"], knowledgebase_id=returns)
+    patch(workspace, "folders", ids["folder.sales"], color="red")
+    assistant = workspace.root / "manifests" / "assistant.yaml"
+    groups = (workspace.root / "manifests" / "groups.yaml").read_text()
+    result = run(workspace, "pull", "--target", "assistant.winter-caller")
+    assert result.exit_code == 0, result.all
+    assert "  knowledgebase_id: knowledgebase.returns\n" in assistant.read_text()
+    assert (workspace.root / "manifests" / "groups.yaml").read_text() == groups  # not targeted
+    plan = run(workspace, "plan")
+    assert "folder.sales" in plan.output and "winter-caller" not in plan.output, plan.output
+
+
+def test_a_field_changed_on_both_sides_is_named_and_the_manifest_kept(workspace):
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+    edited = SUPPORT.replace("llm_temperature: 0.7", "llm_temperature: 0.9")
+    path.write_text(edited)
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 0, result.all
+    assert "support: llm_temperature not pulled: changed in the manifest since the last apply as well" in result.output
+    assert path.read_text() == edited
+
+
+def test_a_secret_changed_in_the_dashboard_is_named_never_written(workspace):
+    text = SUPPORT + "  is_webhook_active: true\n  webhook_url: https://hooks.example.com/a?key=E2E_DO_NOT_LEAK_60\n"
+    path = workspace.write("manifests/support.yaml", text)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, webhook_url="https://hooks.example.com/b?key=E2E_DO_NOT_LEAK_61")
+    result = run(workspace, "pull", "--dry-run")
+    assert result.exit_code == 0, result.all
+    assert "support: webhook_url not pulled: sensitive" in result.output
+    assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text
+
+
+def test_nothing_to_pull_exits_0_and_says_so(workspace):
+    workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 0 and "Nothing to pull" in result.output, result.all
+
+
+def test_write_only_fields_are_named_as_not_seen(graph):
+    workspace, ids = graph
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "Write-only, never shown back by the platform, so a dashboard change to them is not seen: " in result.output
+    assert "sip_trunk_type, sip_password (siptrunk.office)" in result.output
+    assert "tool_ids, folder_id, label_ids (winter-caller)" in result.output, result.output
+    assert "content (knowledgebase" not in result.output  # a digest pull computes, not a setting of the file
+
+
+def test_an_unknown_target_is_an_error_and_an_unadopted_manifest_is_named(workspace):
+    workspace.write("manifests/support.yaml", SUPPORT)
+    workspace.platform.http.post("/user/assistant", json={
+        "assistant_name": "Support", "voice_id": 1, "language": "English", "llm_model": "gpt-4o",
+        "calls_direction": "make", "engine_type": "pipeline", "timezone": "America/New_York",
+        "initial_message": "Hi", "system_prompt": "S"}).raise_for_status()
+    wrong = run(workspace, "pull", "--target", "suport")
+    assert wrong.exit_code == 1 and "--target suport: no manifest and no object in state" in wrong.all, wrong.all
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "support: (all fields) not pulled: not in state yet" in result.output

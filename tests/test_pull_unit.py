@@ -1,0 +1,46 @@
+"""pull.py's pure decisions: selection, and values back in the manifest's words."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from provisioner.pull import _manifest_value, _references, targets_selector
+
+
+def test_target_selects_the_address_its_assistant_prefix_and_a_parents_children():
+    selected = targets_selector(["assistant.support", "knowledgebase.faq"])
+    assert selected("support", {}) and selected("knowledgebase.faq", {}) and selected("knowledgebase.faq.pricing", {})
+    assert not selected("sales", {}) and not selected("knowledgebase.faqs", {})
+    assert targets_selector([])("anything", {})
+
+
+def manifest(kind="assistant"):
+    return SimpleNamespace(kind=kind)
+
+
+def test_an_id_of_a_managed_object_comes_back_as_its_address():
+    addresses = {("knowledgebase", 7): "knowledgebase.returns", ("siptrunk", 45): "siptrunk.office",
+                 ("assistant", 3): "caller"}
+    assert _manifest_value(manifest(), "knowledgebase_id", 7, "knowledgebase.faq", addresses, {}) == \
+        "knowledgebase.returns"
+    assert _manifest_value(manifest(), "phone_number_id", 45, 12, addresses, {}) == "siptrunk.office"
+    assert _manifest_value(manifest("campaign"), "assistant_id", 3, "assistant.x", addresses, {}) == \
+        "assistant.caller"
+    assert _manifest_value(manifest(), "knowledgebase_id", 8, "knowledgebase.faq", addresses, {}) == 8  # unmanaged
+    assert _manifest_value(manifest(), "knowledgebase_id", None, "knowledgebase.faq", addresses, {}) is None
+
+
+def test_a_reference_written_as_a_number_or_a_name_keeps_its_form():
+    number = SimpleNamespace(id=46, name="Main", fields={"phone_number": "+14155550100"})
+    kb = SimpleNamespace(id=9, name="Legacy FAQ", fields={})
+    objects = {"number": [number], "knowledgebase": [kb]}
+    assert _manifest_value(manifest(), "phone_number_id", 46, "+14155559999", {}, objects) == "+14155550100"
+    assert _manifest_value(manifest(), "knowledgebase_id", 9, {"name": "Old"}, {}, objects) == {"name": "Legacy FAQ"}
+
+
+def test_variables_are_found_anywhere_in_a_value():
+    found = _references({"a": ["x ${var.company} y", "${env.KEY}"], "b": "$${var.literal}"})
+    assert [str(r) for r in found] == ["${var.company}", "${env.KEY}"]
+
+
+def test_a_text_holding_a_variable_sign_is_written_escaped():
+    assert _manifest_value(manifest(), "system_prompt", "Say ${price} now", "Say it", {}, {}) == "Say $${price} now"

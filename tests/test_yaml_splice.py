@@ -1,0 +1,194 @@
+"""yaml_splice: a value edited in place, every other byte of the file as it was (styles, comments, anchors)."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from provisioner.yaml_splice import SpliceError, edit
+
+TEXT = textwrap.dedent("""\
+    # top comment
+    apiVersion: provisioner/v1
+    kind: Assistant
+    metadata:
+      name: support   # the address
+    spec:
+      assistant_name: 'Support'
+      greeting: &g "Hi there"
+      other: *g
+      system_prompt: |
+        You are helpful.
+        Be brief.
+
+      # a comment about temperature
+      temperature: 0.7
+      tools:
+        - {name: a, url: "http://x"}
+      list:
+      - one
+      - two
+      nested:
+        a: 1
+        b: two
+      short: x  # c
+    ---
+    apiVersion: provisioner/v1
+    kind: Folder
+    metadata: {name: sales}
+    spec: &base
+      name: Sales
+    """)
+
+
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
+    """(lines only in before, lines only in after), by position of the common prefix and suffix."""
+    old, new = before.split("\n"), after.split("\n")
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    return old[head:len(old) - tail], new[head:len(new) - tail]
+
+
+@pytest.mark.parametrize("path, value, removed, added", [
+    (("spec", "assistant_name"), "Support desk", ["  assistant_name: 'Support'"], ["  assistant_name: 'Support desk'"]),
+    (("spec", "assistant_name"), "it's", ["  assistant_name: 'Support'"], ["  assistant_name: 'it''s'"]),
+    (("spec", "temperature"), 0.25, ["  temperature: 0.7"], ["  temperature: 0.25"]),
+    (("spec", "short"), "yes", ["  short: x  # c"], ["  short: 'yes'  # c"]),  # plain yes would read as a bool
+    (("spec", "short"), "a\nb\n", ["  short: x  # c"], ['  short: "a\\nb\\n"  # c']),  # a comment stays a comment
+    (("spec", "system_prompt"), "You are helpful.\nBe very brief.\n", ["    Be brief."], ["    Be very brief."]),
+    (("spec", "system_prompt"), "One line", ["  system_prompt: |", "    You are helpful.", "    Be brief."],
+     ["  system_prompt: |-", "    One line"]),
+    (("spec", "tools"), [{"name": "a", "url": "http://y"}], ['    - {name: a, url: "http://x"}'],
+     ['    - {name: a, url: "http://y"}']),
+    (("spec", "list"), ["one", "three"], ["  - two"], ["  - three"]),
+    (("spec", "nested"), {"a": 2, "b": "two"}, ["    a: 1"], ["    a: 2"]),
+    (("spec", "nested"), "flat", ["  nested:", "    a: 1", "    b: two"], ["  nested: flat"]),
+    (("spec", "new"), {"k": [1, 2]}, [], ["  new:", "    k:", "      - 1", "      - 2"]),
+    (("spec", "new"), "text", [], ["  new: text"]),
+    (("metadata", "labels"), {"team": "cx"}, [], ["  labels:", "    team: cx"]),
+])
+def test_one_value_changes_and_only_its_lines(path, value, removed, added):
+    after = edit(TEXT, 0, [(path, value)])
+    assert changed_lines(TEXT, after) == (removed, added)
+    data = list(yaml.safe_load_all(after))
+    node = data[0]
+    for part in path:
+        node = node[part]
+    assert node == value
+
+
+def test_a_flow_mapping_takes_a_new_key_inside_its_braces():
+    after = edit(TEXT, 1, [(("metadata", "labels"), {"tier": "gold"})])
+    assert "metadata: {name: sales, labels: {\"tier\": \"gold\"}}" in after
+
+
+def test_values_shared_through_anchors_are_refused_with_their_line():
+    with pytest.raises(SpliceError, match=r"line 8: .*anchor &g \(also used at line 9\)"):
+        edit(TEXT, 0, [(("spec", "greeting"), "Hello")])
+    with pytest.raises(SpliceError, match=r"line 9: .*alias \*g"):
+        edit(TEXT, 0, [(("spec", "other"), "Hello")])
+
+
+def test_an_anchor_nobody_uses_is_kept_with_the_new_value():
+    text = "spec:\n  timezone: &tz America/New_York  # note\n"
+    assert edit(text, 0, [(("spec", "timezone"), "Europe/Berlin")]) == \
+        "spec:\n  timezone: &tz Europe/Berlin  # note\n"
+
+
+def test_a_value_a_merge_key_gives_is_written_as_an_explicit_key():
+    text = "base: &b\n  color: blue\n  name: x\nspec:\n  <<: *b\n  name: Sales\n"
+    after = edit(text, 0, [(("spec", "color"), "red")])
+    assert after == text + "  color: red\n"
+    assert yaml.safe_load(after)["base"]["color"] == "blue"
+
+
+def test_the_other_documents_of_the_file_are_untouched():
+    after = edit(TEXT, 1, [(("spec", "name"), "Sales team")])
+    assert after == TEXT.replace("  name: Sales\n", "  name: Sales team\n")
+
+
+# --- property: random YAML with comments, one scalar edited, every other line identical ---
+
+KEYS = st.from_regex(r"[a-z][a-z_]{0,8}", fullmatch=True)
+WORDS = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Zl", "Zp")), max_size=30)
+SCALARS = st.one_of(WORDS, st.integers(-10**6, 10**6), st.booleans(), st.none(),
+                    st.floats(allow_nan=False, allow_infinity=False, width=32))
+NEW_VALUES = st.one_of(SCALARS, st.text(st.sampled_from("ab c:#'\"\n-"), max_size=20))
+STYLES = st.sampled_from(["plain", "single", "double", "literal"])
+
+
+def _scalar_text(value, style: str, indent: int) -> str:
+    if isinstance(value, str):
+        if style == "literal" and value and value.strip() == value and "\n" not in value and value.isprintable():
+            return "|-\n" + " " * indent + value
+        if style == "single" and "\n" not in value and value.isprintable():
+            return "'" + value.replace("'", "''") + "'"
+        return yaml.safe_dump(value, default_style='"', width=10**6, allow_unicode=True).strip().split("\n...")[0]
+    return yaml.safe_dump(value).strip().split("\n...")[0]
+
+
+@st.composite
+def documents(draw):
+    """A mapping of scalars (some in a nested mapping or list), comments on lines and between them; returns the
+    text and, per scalar's path, the 0-based numbers of the lines its value is written on."""
+    lines, spans = ["# header comment"], {}
+
+    def put(path, prefix: str, indent: int, comment: str = "") -> None:
+        text = _scalar_text(draw(SCALARS), draw(STYLES), indent)
+        first = len(lines)
+        lines.extend((prefix + text + comment).split("\n"))
+        spans[path] = range(first, len(lines))
+
+    for key in draw(st.lists(KEYS, min_size=1, max_size=6, unique=True)):
+        shape = draw(st.sampled_from(["scalar", "map", "list"]))
+        if draw(st.booleans()):
+            lines.append(f"# about {key}")
+        if shape == "scalar":
+            put((key,), f"{key}: ", 2, "  # note" if draw(st.booleans()) else "")
+        elif shape == "map":
+            lines.append(f"{key}:")
+            for inner in draw(st.lists(KEYS, min_size=1, max_size=3, unique=True)):
+                put((key, inner), f"  {inner}: ", 4)
+        else:
+            lines.append(f"{key}:")
+            for index in range(draw(st.integers(1, 3))):
+                put((key, index), "  - ", 4)
+    return "\n".join(lines) + "\n", spans
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(), st.data())
+def test_editing_one_scalar_keeps_every_other_line_byte_identical(document, data):
+    text, spans = document
+    path = data.draw(st.sampled_from(sorted(spans, key=str)))
+    value = data.draw(NEW_VALUES)
+    try:
+        after = edit(text, 0, [(path, value)])
+    except SpliceError:
+        return  # refused, never silently wrong (edit reads its result back before returning it)
+    expected = yaml.safe_load(text)
+    node = expected
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    assert yaml.safe_load(after) == expected
+    # Everything before the value's first line and after its last is the same bytes, in the same place.
+    old, new = text.split("\n"), after.split("\n")
+    first, last = spans[path][0], spans[path][-1]
+    assert new[:first] == old[:first]
+    tail = old[last + 1:]
+    assert new[len(new) - len(tail):] == tail
+
+
+def test_windows_line_breaks_stay_windows_line_breaks():
+    text = "spec:\r\n  name: a  # c\r\n  prompt: |\r\n    x\r\n    y\r\n"
+    after = edit(text, 0, [(("spec", "prompt"), "x\nz\n"), (("spec", "extra"), 1)])
+    assert after == "spec:\r\n  name: a  # c\r\n  prompt: |\r\n    x\r\n    z\r\n  extra: 1\r\n"
+    with pytest.raises(SpliceError, match="mixes line break styles"):
+        edit("a: 1\r\nb: 2\n", 0, [(("a",), 2)])
