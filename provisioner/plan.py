@@ -142,6 +142,8 @@ class Plan:
     left_alone: list[dict[str, str]] = field(default_factory=list)
     managed_count: int = 0            # assistants in state when planned: the base of the mass-destroy share
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
+    # The policy check of this plan (policy.PolicyReport.to_dict()); None: the repository has no policies.
+    policies: dict[str, Any] | None = None
 
     @property
     def mass_destroy(self) -> bool:

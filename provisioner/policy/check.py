@@ -1,0 +1,188 @@
+"""Check objects against policy rules: which rules passed, warned or denied, every violation, every error.
+
+Pure apart from the CEL calls: takes the rules and the objects (with their planned actions), returns a report.
+A rule that fails on an object (an unknown field, a wrong type, its cost limit, a result that is not a bool) is
+an error of the policy, reported with its file and line and the object's, and never counts as a pass. A rule
+whose evaluations together take longer than `time_limit` is stopped and reported as timed out.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..errors import Location
+from .document import Rule
+from .engine import EvaluationError, activation, combined, evaluate
+
+TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One object to check: its view (objects.py), the redacted view for messages, its planned action."""
+
+    address: str
+    kind: str
+    labels: dict[str, str]
+    location: Location | None
+    object: dict[str, Any] | None
+    shown: dict[str, Any] | None           # `object` with secrets redacted
+    action: str | None = None              # None: offline (validate)
+    old: dict[str, Any] | None = None
+    old_shown: dict[str, Any] | None = None
+
+
+@dataclass
+class Violation:
+    rule: Rule
+    address: str
+    kind: str
+    location: Location | None
+    message: str
+    action: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.rule.policy, "rule": self.rule.name, "severity": self.rule.severity,
+                "policy_file": self.rule.location.file, "policy_line": self.rule.location.line,
+                "address": self.address, "kind": self.kind, "action": self.action,
+                "file": self.location.file if self.location else None,
+                "line": self.location.line if self.location else None, "message": self.message}
+
+
+@dataclass
+class RuleError:
+    """A rule that could not be evaluated on an object: a fault of the policy, which stops the run."""
+
+    rule: Rule
+    address: str | None
+    location: Location | None
+    message: str
+
+    def __str__(self) -> str:
+        on = f" on {self.address}" + (f" ({self.location})" if self.location else "") if self.address else ""
+        return f"{self.rule.location}: rule {self.rule.id}{on}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.rule.policy, "rule": self.rule.name, "policy_file": self.rule.location.file,
+                "policy_line": self.rule.location.line, "address": self.address,
+                "file": self.location.file if self.location else None,
+                "line": self.location.line if self.location else None, "message": self.message}
+
+
+@dataclass
+class PolicyReport:
+    rules: list[Rule]
+    checked: dict[str, int] = field(default_factory=dict)   # rule id -> objects it looked at
+    violations: list[Violation] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    offline: bool = False
+
+    def status(self, rule: Rule) -> str:
+        """passed | warned | denied | error | not-applicable (no object selected)."""
+        if any(e.rule.id == rule.id for e in self.errors):
+            return "error"
+        if any(v.rule.id == rule.id for v in self.violations):
+            return "denied" if rule.severity == "deny" else "warned"
+        return "passed" if self.checked.get(rule.id) else "not-applicable"
+
+    @property
+    def denied(self) -> list[Violation]:
+        return [v for v in self.violations if v.rule.severity == "deny"]
+
+    @property
+    def warned(self) -> list[Violation]:
+        return [v for v in self.violations if v.rule.severity == "warn"]
+
+    @property
+    def blocks(self) -> bool:
+        """Whether plan and apply must stop: a deny, or a policy that could not be evaluated."""
+        return bool(self.denied or self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {"passed": 0, "warned": 0, "denied": 0, "error": 0, "not-applicable": 0}
+        rules = []
+        for rule in self.rules:
+            status = self.status(rule)
+            counts[status] += 1
+            rules.append({"policy": rule.policy, "rule": rule.name, "severity": rule.severity, "status": status,
+                          "file": rule.location.file, "line": rule.location.line,
+                          "objects": self.checked.get(rule.id, 0),
+                          "violations": sum(1 for v in self.violations if v.rule.id == rule.id)})
+        return {"summary": counts, "rules": rules, "violations": [v.to_dict() for v in self.violations],
+                "errors": [e.to_dict() for e in self.errors]}
+
+
+def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
+          time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
+    report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
+    broken: set[str] = set()                 # rules that erred or timed out: not evaluated again
+    spent: dict[str, float] = {}
+    programs: dict[tuple[int, ...], Any] = {}
+    for subject in subjects:
+        selected = tuple(i for i, rule in enumerate(rules)
+                         if rule.id not in broken
+                         and rule.match.selects(subject.kind, subject.labels, workspace, subject.action)
+                         and (subject.object is not None or subject.action == "delete"))
+        if not selected:
+            continue
+        bound = activation({"object": subject.object, "oldObject": subject.old, "workspace": workspace,
+                            "action": subject.action})
+        started = time.perf_counter()
+        results = _all_at_once(selected, rules, programs, bound)
+        share = (time.perf_counter() - started) / len(selected)
+        for position, index in enumerate(selected):
+            rule = rules[index]
+            report.checked[rule.id] += 1
+            spent[rule.id] = spent.get(rule.id, 0.0) + share
+            started = time.perf_counter()
+            try:
+                result = results[position] if results is not None else evaluate(rule.compiled.program, bound)
+                if not isinstance(result, bool):
+                    raise EvaluationError(f"gave {type(result).__name__} {_clip(repr(result))}, not a bool "
+                                          "(true: the object complies)")
+            except EvaluationError as error:
+                report.errors.append(RuleError(rule, subject.address, subject.location, str(error)))
+                broken.add(rule.id)
+                continue
+            finally:
+                spent[rule.id] = spent.get(rule.id, 0.0) + time.perf_counter() - started
+            if not result:
+                report.violations.append(Violation(rule, subject.address, subject.kind, subject.location,
+                                                   _message(rule, subject, workspace), subject.action))
+            if spent[rule.id] > time_limit:
+                report.errors.append(RuleError(rule, None, None, f"timed out: its evaluations took more than "
+                                                                 f"{time_limit:g}s (after {subject.address})"))
+                broken.add(rule.id)
+    return report
+
+
+def _all_at_once(selected: tuple[int, ...], rules: list[Rule], programs: dict, bound) -> list | None:
+    """Every selected rule's result from one evaluation; None if that fails (then each is evaluated alone)."""
+    if len(selected) == 1:
+        return None
+    program = programs.get(selected)
+    if program is None:
+        program = programs[selected] = combined(tuple(rules[i].compiled for i in selected))
+    try:
+        return evaluate(program, bound)
+    except EvaluationError:
+        return None
+
+
+def _message(rule: Rule, subject: Subject, workspace: str | None) -> str:
+    if rule.compiled.message_program is not None:
+        shown = activation({"object": subject.shown, "oldObject": subject.old_shown, "workspace": workspace,
+                            "action": subject.action})
+        try:
+            said = evaluate(rule.compiled.message_program, shown)
+            if isinstance(said, str) and said.strip():
+                return said
+        except EvaluationError as error:
+            fallback = rule.message or f"failed: {rule.compiled.expression}"
+            return f"{fallback} (messageExpression failed: {error})"
+    return rule.message or f"failed: {_clip(rule.compiled.expression, 200)}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
