@@ -53,10 +53,11 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
                                allow_mass_destroy=allow_mass_destroy)
         denied = checked_plan(plan, manifests, settings, session)
-    if denied:  # shown in the chosen view, then the reason; no plan file is written
+    if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
         fmt = chosen_format(fmt, as_json)
         click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
-        raise ProvisionerError(denied)
+        click.secho(scrub(f"Error: {denied}"), fg="red", err=True)
+        sys.exit(EXIT_ERROR)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
