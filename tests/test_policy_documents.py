@@ -93,7 +93,7 @@ def test_a_rule_over_its_time_budget_is_stopped_and_reported(tmp_path):
     rules, _ = load_policies([write_policy(tmp_path, "- name: r\n  expression: object.spec.x.all(i, i >= 0)\n")])
     from provisioner.policy import Subject
 
-    subjects = [Subject(f"a{i}", "assistant", {}, None, {"spec": {"x": list(range(5000))}}, None, None)
+    subjects = [Subject(f"a{i}", "assistant", {}, None, {"spec": {"x": list(range(5000))}})
                 for i in range(50)]
     report = check(rules, subjects, "default", time_limit=0.0)
     [error] = report.errors

@@ -14,23 +14,23 @@ from typing import Any, Iterable
 from ..errors import Location
 from .document import Rule
 from .engine import EvaluationError, activation, combined, evaluate
+from .objects import redacted
 
 TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
 
 
 @dataclass(frozen=True)
 class Subject:
-    """One object to check: its view (objects.py), the redacted view for messages, its planned action."""
+    """One object to check: its view (objects.py), its sensitive fields, its planned action."""
 
     address: str
     kind: str
     labels: dict[str, str]
     location: Location | None
     object: dict[str, Any] | None
-    shown: dict[str, Any] | None           # `object` with secrets redacted
-    action: str | None = None              # None: offline (validate)
+    sensitive: frozenset[str] = frozenset()   # redacted in what messageExpression sees (objects.redacted)
+    action: str | None = None                 # None: offline (validate)
     old: dict[str, Any] | None = None
-    old_shown: dict[str, Any] | None = None
 
 
 @dataclass
@@ -116,14 +116,20 @@ class PolicyReport:
 def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
           time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
     report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
-    broken: set[str] = set()                 # rules that erred or timed out: not evaluated again
-    spent: dict[str, float] = {}
+    ids = [rule.id for rule in rules]
+    broken: set[int] = set()                 # rules that erred or timed out: not evaluated again
+    spent = [0.0] * len(rules)
     programs: dict[tuple[int, ...], Any] = {}
+    selections: dict[tuple, tuple[int, ...]] = {}   # (kind, labels, action) -> the rules that select it
+    passed: dict[tuple[int, ...], int] = {}          # selection -> objects on which every rule held (fast path)
     for subject in subjects:
-        selected = tuple(i for i, rule in enumerate(rules)
-                         if rule.id not in broken
-                         and rule.match.selects(subject.kind, subject.labels, workspace, subject.action)
-                         and (subject.object is not None or subject.action == "delete"))
+        key = (subject.kind, tuple(sorted(subject.labels.items())), subject.action, len(broken))
+        selected = selections.get(key)
+        if selected is None:
+            selected = selections[key] = tuple(
+                i for i, rule in enumerate(rules)
+                if i not in broken and rule.match.selects(subject.kind, subject.labels, workspace, subject.action)
+                and (subject.object is not None or subject.action == "delete"))
         if not selected:
             continue
         bound = activation({"object": subject.object, "oldObject": subject.old, "workspace": workspace,
@@ -131,10 +137,15 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
         started = time.perf_counter()
         results = _all_at_once(selected, rules, programs, bound)
         share = (time.perf_counter() - started) / len(selected)
+        if results is not None and results.count(True) == len(selected):
+            passed[selected] = passed.get(selected, 0) + 1   # the common case: no per-rule work in Python
+            for index in selected:
+                spent[index] += share
+            continue
         for position, index in enumerate(selected):
             rule = rules[index]
-            report.checked[rule.id] += 1
-            spent[rule.id] = spent.get(rule.id, 0.0) + share
+            report.checked[ids[index]] += 1
+            spent[index] += share
             started = time.perf_counter()
             try:
                 result = results[position] if results is not None else evaluate(rule.compiled.program, bound)
@@ -143,17 +154,22 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
                                           "(true: the object complies)")
             except EvaluationError as error:
                 report.errors.append(RuleError(rule, subject.address, subject.location, str(error)))
-                broken.add(rule.id)
+                broken.add(index)
                 continue
             finally:
-                spent[rule.id] = spent.get(rule.id, 0.0) + time.perf_counter() - started
+                spent[index] += time.perf_counter() - started
             if not result:
                 report.violations.append(Violation(rule, subject.address, subject.kind, subject.location,
                                                    _message(rule, subject, workspace), subject.action))
-            if spent[rule.id] > time_limit:
-                report.errors.append(RuleError(rule, None, None, f"timed out: its evaluations took more than "
-                                                                 f"{time_limit:g}s (after {subject.address})"))
-                broken.add(rule.id)
+        for index in selected:
+            if index not in broken and spent[index] > time_limit:
+                report.errors.append(RuleError(rules[index], None, None,
+                                               f"timed out: its evaluations took more than {time_limit:g}s "
+                                               f"(after {subject.address})"))
+                broken.add(index)
+    for selected, count in passed.items():
+        for index in selected:
+            report.checked[ids[index]] += count
     return report
 
 
@@ -172,7 +188,8 @@ def _all_at_once(selected: tuple[int, ...], rules: list[Rule], programs: dict, b
 
 def _message(rule: Rule, subject: Subject, workspace: str | None) -> str:
     if rule.compiled.message_program is not None:
-        shown = activation({"object": subject.shown, "oldObject": subject.old_shown, "workspace": workspace,
+        shown = activation({"object": redacted(subject.object, subject.sensitive),
+                            "oldObject": redacted(subject.old, subject.sensitive), "workspace": workspace,
                             "action": subject.action})
         try:
             said = evaluate(rule.compiled.message_program, shown)

@@ -10,7 +10,7 @@ from ..graph import expand
 from ..manifest import Manifest
 from ..plan import Action, Plan
 from ..policy import PolicyReport, Rule, Subject, check, load_policies
-from ..policy.objects import old_view, redacted, state_view, view
+from ..policy.objects import old_view, state_view, view
 
 DEFAULT_POLICY_DIR = "policies"
 
@@ -37,10 +37,9 @@ def load_rules(paths: list[str]) -> list[Rule]:
     return rules
 
 
-def _subject(manifest: Manifest, action: str | None, old=None, old_shown=None) -> Subject:
-    seen = view(manifest)
-    return Subject(manifest.address, manifest.kind, dict(manifest.labels), manifest.location(),
-                   seen, redacted(seen, manifest.sensitive), action, old, old_shown)
+def _subject(manifest: Manifest, action: str | None, old=None) -> Subject:
+    return Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), view(manifest),
+                   manifest.sensitive, action, old)
 
 
 def check_offline(rules: list[Rule], manifests: list[Manifest], workspace: str | None) -> PolicyReport:
@@ -62,17 +61,15 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
         action = change.action.value
         if change.action in (Action.UPDATE, Action.IMPORT):
             seen = view(manifest)
-            old = old_view(seen, change)
-            subjects.append(Subject(manifest.address, manifest.kind, dict(manifest.labels), manifest.location(),
-                                    seen, redacted(seen, manifest.sensitive), action, old,
-                                    redacted(old, manifest.sensitive)))
+            subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
+                                    manifest.sensitive, action, old_view(seen, change)))
         else:
             subjects.append(_subject(manifest, action))
     for change in plan.changes:
         if change.action is Action.DELETE:
             spec = (state_specs or {}).get(change.address)
             old = state_view(change.kind, change.address, change.assistant_name, spec)
-            subjects.append(Subject(change.address, change.kind, {}, None, None, None, "delete", old, old))
+            subjects.append(Subject(change.address, change.kind, {}, None, None, frozenset(), "delete", old))
     report = check(rules, subjects, workspace)
     plan.policies = report.to_dict()
     return report
