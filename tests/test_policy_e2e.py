@@ -3,12 +3,14 @@ kind, in every view (text, JSON, markdown); a deny writes nothing (no request, n
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from conftest import manifest_text
 from test_kinds_plan_e2e import PASSWORD, SECRET, campaign_manifest, kb_manifest, tool_manifest, trunk_manifest
 
-STARTER = Path(__file__).resolve().parent.parent / "examples" / "policies"
+ROOT = Path(__file__).resolve().parent.parent
+STARTER = ROOT / "examples" / "policies"
 EVERY_KIND = {"assistant", "tool", "siptrunk", "knowledgebase", "document", "campaign", "folder", "label"}
 
 
@@ -58,7 +60,9 @@ def test_plan_warns_on_every_kind_in_every_view_and_exits_0(graph):
     assert "[everything/r policies/everything.yaml:8]" in text.output
     assert "(manifests/tool.yaml:1)" in text.output
     assert as_json.exit_code == 0, as_json.all
-    report = json.loads(as_json.output)["policies"]
+    document = json.loads(as_json.output)
+    jsonschema.validate(document, json.loads((ROOT / "docs" / "plan.schema.json").read_text()))
+    report = document["policies"]
     assert {v["kind"] for v in report["violations"]} == EVERY_KIND
     assert report["summary"]["warned"] == 1 and report["rules"][0]["status"] == "warned"
     assert all(v["action"] == "create" and v["policy_file"] == "policies/everything.yaml" and v["policy_line"] == 8
@@ -79,6 +83,7 @@ def test_plan_denies_on_every_kind_in_every_view_exits_1_and_writes_no_plan_file
             "Campaign campaign.winter create") in text.stderr
     assert as_json.exit_code == 1
     document = json.loads(as_json.output)
+    jsonschema.validate(document, json.loads((ROOT / "docs" / "plan.schema.json").read_text()))
     assert {v["kind"] for v in document["policies"]["violations"]} == EVERY_KIND
     statuses = {r["policy"]: r["status"] for r in document["policies"]["rules"]}
     assert statuses == {"nothing-goes": "denied", "fine": "passed"}
