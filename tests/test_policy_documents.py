@@ -125,3 +125,51 @@ def test_any_expression_text_compiles_or_is_a_problem_never_a_crash(tmp_path_fac
     if rules:
         subject_report = check(rules, [], "default")
         assert not subject_report.blocks
+
+
+def test_validate_checks_policies_offline_in_text_and_json(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a", max_call_duration=1200))
+    write_policy(tmp_path, "- name: cap\n  expression: object.spec.max_call_duration <= 900\n"
+                           "- name: hint\n  expression: object.spec.max_call_duration <= 600\n  severity: warn\n"
+                           "- name: on-update\n  expression: 'false'\n  match: {actions: [update]}\n")
+    monkeypatch.chdir(tmp_path)
+    text = CliRunner().invoke(cli, ["validate"])
+    assert text.exit_code == 1
+    assert "Policies: 3 rule(s): 1 warned, 1 denied, 1 not-applicable." in text.stdout
+    assert "manifests/a.yaml:1: a: denied by p/cap (policies/p.yaml:8)" in text.stderr
+    as_json = CliRunner().invoke(cli, ["validate", "--json"])
+    document = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and document["valid"] is False and document["errors"] == []
+    assert [(r["rule"], r["status"]) for r in document["policies"]["rules"]] == [
+        ("cap", "denied"), ("hint", "warned"), ("on-update", "not-applicable")]
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a", max_call_duration=300))
+    fine = CliRunner().invoke(cli, ["validate"])
+    assert fine.exit_code == 0 and "Success! 1 manifest(s) are valid." in fine.stdout
+
+
+def test_the_policy_dir_option_is_in_every_command_help_and_wins_over_the_default(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    for command in ("validate", "plan", "apply"):
+        assert "--policy-dir PATH" in CliRunner().invoke(cli, [command, "--help"]).stdout
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    write_policy(tmp_path, "- name: never\n  expression: 'false'\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "ok.yaml").write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: ok\nspec:\n"
+                                   "  rules:\n    - {name: always, expression: 'true'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 1
+    assert CliRunner().invoke(cli, ["validate", "--policy-dir", "other"]).exit_code == 0
+    (tmp_path / "provisioner.yaml").write_text("policies: [other]\n")
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 0

@@ -137,12 +137,12 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
         started = time.perf_counter()
         results = _all_at_once(selected, rules, programs, bound)
         share = (time.perf_counter() - started) / len(selected)
-        if results is not None and results.count(True) == len(selected):
-            passed[selected] = passed.get(selected, 0) + 1   # the common case: no per-rule work in Python
+        held = results is not None and results.count(True) == len(selected)
+        if held:  # the common case: every rule held, no per-rule work in Python
+            passed[selected] = passed.get(selected, 0) + 1
             for index in selected:
                 spent[index] += share
-            continue
-        for position, index in enumerate(selected):
+        for position, index in enumerate(selected if not held else ()):
             rule = rules[index]
             report.checked[ids[index]] += 1
             spent[index] += share
