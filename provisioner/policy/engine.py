@@ -39,25 +39,26 @@ class EvaluationError(Exception):
 def compile_rule(expression: str, message_expression: str | None) -> tuple[CompiledRule | None, list[tuple[str, str]]]:
     """The compiled rule, or (None, [(part, what is wrong)]) with part 'expression' or 'messageExpression'."""
     errors: list[tuple[str, str]] = []
-    program = message_program = None
-    try:
-        program = _ENV.compile(expression)
-        kind = program.return_type()
-        if kind != cel.Type.BOOL and kind != cel.Type.DYN:
-            errors.append(("expression", f"must give a bool, but gives {kind.name()}"))
-    except RuntimeError as error:
-        errors.append(("expression", f"does not compile: {compile_message(error)}"))
-    if message_expression is not None:
-        try:
-            message_program = _ENV.compile(message_expression)
-            kind = message_program.return_type()
-            if kind != cel.Type.STRING and kind != cel.Type.DYN:
-                errors.append(("messageExpression", f"must give a string, but gives {kind.name()}"))
-        except RuntimeError as error:
-            errors.append(("messageExpression", f"does not compile: {compile_message(error)}"))
+    program = _checked(expression, cel.Type.BOOL, "expression", errors)
+    message_program = (_checked(message_expression, cel.Type.STRING, "messageExpression", errors)
+                       if message_expression is not None else None)
     if errors:
         return None, errors
     return CompiledRule(expression, program, message_program), []
+
+
+def _checked(text: str, wanted, part: str, errors: list[tuple[str, str]]):
+    """`text` compiled and type-checked: its result must be `wanted` (or dyn, known only when evaluated)."""
+    try:
+        program = _ENV.compile(text)
+    except RuntimeError as error:
+        errors.append((part, f"does not compile: {compile_message(error)}"))
+        return None
+    kind = program.return_type()
+    if kind != wanted and kind != cel.Type.DYN:
+        errors.append((part, f"must give a {wanted.name().lower()}, but gives "
+                             f"{kind.name()}"))
+    return program
 
 
 def compile_message(error: Exception) -> str:
