@@ -6,7 +6,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from conftest import manifest_text
 from test_kinds_plan_e2e import PASSWORD, SECRET, campaign_manifest, kb_manifest, tool_manifest, trunk_manifest
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Literal
+from typing import Annotated, Iterable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -111,10 +111,6 @@ class Rule:
         return f"{self.policy}/{self.name}"
 
 
-class PolicyError(Exception):
-    pass
-
-
 def load_policies(paths: Iterable[str]) -> tuple[list[Rule], list[Problem]]:
     """The rules of every policy file under `paths` (missing paths: no policies), and every problem found."""
     problems: list[Problem] = []
@@ -148,8 +144,8 @@ def _rules_of(document) -> tuple[list[Rule], list[Problem]]:
     try:
         parsed = _PolicyDocument.model_validate(content)
     except ValidationError as error:
-        return [], [Problem(_said(e), where(_raw_path(e["loc"], content)),
-                            ".".join(map(str, _raw_path(e["loc"], content))))
+        return [], [Problem(_said(e), where(_raw_path(e["loc"])),
+                            ".".join(map(str, _raw_path(e["loc"]))))
                     for e in error.errors(include_url=False)]
     problems: list[Problem] = []
     rules: list[Rule] = []
@@ -189,7 +185,7 @@ def _match_of(raw: _Match, location: Location, problems: list[Problem]) -> Match
                  frozenset(raw.actions or DEFAULT_ACTIONS))
 
 
-def _raw_path(loc: tuple, content: dict) -> tuple:
+def _raw_path(loc: tuple) -> tuple:
     """pydantic's path, with aliases (apiVersion, messageExpression) as the file writes them."""
     return tuple("apiVersion" if p == "api_version" else "messageExpression" if p == "message_expression" else p
                  for p in loc)
