@@ -105,3 +105,16 @@ def test_prompt_rule_is_not_checked_offline_nor_on_creates(tmp_path):
 def test_every_starter_policy_loads():
     assert {r.policy for r in load_rules([str(STARTER)])} == {
         "post-call-evaluation", "eu-recording", "allowed-hosts", "call-duration", "prompt-ticket"}
+
+
+def test_a_delete_is_checked_only_by_rules_that_name_it_with_the_old_object(tmp_path):
+    path = tmp_path / "policies.yaml"
+    path.write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: keep\nspec:\n  rules:\n"
+                    "    - name: no-deleting-prod\n      match: {actions: [delete]}\n"
+                    "      expression: object == null && oldObject.spec.assistant_name != 'Prod line'\n"
+                    "    - name: ordinary\n      expression: 'false'\n")
+    plan = Plan([Change("a", Action.DELETE, "Prod line", remote_id=1)], lineage="l", serial=1)
+    found = manifests(tmp_path, manifest_text("a"))  # a destroy plan: the manifest is there, its object deleted
+    report = check_plan(load_rules([str(path)]), plan, found, "prod", {"a": {"assistant_name": "Prod line"}})
+    assert not report.errors
+    assert [(v.rule.name, v.action) for v in report.violations] == [("no-deleting-prod", "delete")]

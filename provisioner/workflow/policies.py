@@ -59,6 +59,8 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
             subjects.append(_subject(manifest, "none"))
             continue
         action = change.action.value
+        if change.action in (Action.DELETE, Action.FORGET):
+            continue  # a destroy plan's: the object is not applied; deletes are checked below
         if change.action in (Action.UPDATE, Action.IMPORT):
             seen = view(manifest)
             subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
