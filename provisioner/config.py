@@ -112,11 +112,13 @@ class ConfigValues(BaseModel):
     # POST path of a campaign's create: /user/campaigns (the default) or /user/campaign (some white-labels)
     campaign_create_path: CampaignCreatePath | None = None
     manifests: list[Annotated[str, Field(min_length=1)]] | None = None
+    # Folders (or files) of policy documents (docs/policies.md); default policies/ beside this file.
+    policies: list[Annotated[str, Field(min_length=1)]] | None = None
 
 
 KEYS: tuple[str, ...] = tuple(ConfigValues.model_fields)
 # Environment variables: one per key, except the manifests (the command's PATHS, or the file's list).
-ENV_KEYS: dict[str, str] = {ENV_PREFIX + key.upper(): key for key in KEYS if key != "manifests"}
+ENV_KEYS: dict[str, str] = {ENV_PREFIX + key.upper(): key for key in KEYS if key not in ("manifests", "policies")}
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,7 @@ class Config:
     wait_timeout: float = 600.0  # how long apply waits for an object the platform processes (a document)
     campaign_create_path: str = "/user/campaigns"
     manifests: tuple[str, ...] = DEFAULT_MANIFESTS
+    policies: tuple[str, ...] = ()   # empty: policies/ beside the configuration file (workflow/policies.py)
     config_file: str | None = None
     # Where each value came from: "--flag", "PROVISIONER_X" or "provisioner.yaml:3" (absent: the default).
     origins: dict[str, str] = field(default_factory=dict, compare=False)
@@ -196,8 +199,9 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
     if "manifests" not in values and root != ".":
         values["manifests"] = [os.path.join(root, p) for p in DEFAULT_MANIFESTS]
     resolved = {"state_path": values.pop("state"), **values}
-    if "manifests" in resolved:
-        resolved["manifests"] = tuple(resolved["manifests"])
+    for key in ("manifests", "policies"):
+        if key in resolved:
+            resolved[key] = tuple(resolved[key])
     origins = {("state_path" if k == "state" else k): v for k, v in origins.items()}
     inputs = ManifestInputs(workspace=workspace, root=root, var_files=tuple(var_files), vars=tuple(vars),
                             config_file=str(file) if file else None, environ=environ)
@@ -238,8 +242,9 @@ def _file_layer(path: Path, shown: str, root: str, problems: list[Problem]) -> t
     if root != ".":  # paths in the file are relative to the file's folder
         if "state" in validated:
             validated["state"] = os.path.normpath(os.path.join(root, validated["state"]))
-        if "manifests" in validated:
-            validated["manifests"] = [os.path.normpath(os.path.join(root, p)) for p in validated["manifests"]]
+        for key in ("manifests", "policies"):
+            if key in validated:
+                validated[key] = [os.path.normpath(os.path.join(root, p)) for p in validated[key]]
     return validated, {k: str(document.locate((k,))) for k in validated}
 
 

@@ -153,6 +153,8 @@ class Plan:
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
     # State entries that moved blocks rename before the changes, ids kept: [{"from", "to", "kind", "id"}].
     moves: list[dict[str, Any]] = field(default_factory=list)
+    # The policy check of this plan (policy.PolicyReport.to_dict()); None: the repository has no policies.
+    policies: dict[str, Any] | None = None
 
     @property
     def mass_destroy(self) -> bool:

@@ -214,7 +214,7 @@ def documents_in(path: Path):
 def test_the_example_manifests_pass_the_schema_with_an_independent_validator():
     validator = Draft202012Validator(manifest_schema())
     files = sorted((ROOT / "manifests").glob("*.yaml")) + sorted((ROOT / "examples").glob("**/*.yaml"))
-    files = [f for f in files if f.name != "provisioner.yaml" and "vars" not in f.parts and "overlays" not in f.parts]
+    files = [f for f in files if f.name != "provisioner.yaml" and not {"vars", "overlays", "policies"} & set(f.parts)]
     assert len(files) > 3
     for file in files:
         for document in documents_in(file):

@@ -10,8 +10,10 @@ from ..manifest import Limits
 from ..overlays import render_manifests
 from ..schema import reference_markdown, schema_json
 from ..workflow.manifests import validate, validation_result
+from ..errors import ProvisionerError
+from ..workflow.policies import blocking_message, check_offline, load_rules, policy_paths
 from .options import (config_options, dialect_option, format_help, format_options, chosen_format, manifest_options,
-                      variable_options, workspace_option)
+                      policy_option, variable_options, workspace_option)
 from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
 
 
@@ -23,17 +25,28 @@ from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
 @workspace_option()
 @variable_options
 @manifest_options
+@policy_option
 @reports_errors
 def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_limits: Limits,
                      **kwargs) -> None:
-    """Check manifests offline: schema, every platform rule, duplicates."""
+    """Check manifests offline: schema, every platform rule, duplicates, and the policies (docs/policies.md)."""
     config = config_from(kwargs)
     paths = config.manifest_paths(paths)
+    rules = load_rules(policy_paths((), config))  # a broken policy is an error before anything else
     if chosen_format(fmt, as_json) == "json":
         count, problems = validation_result(paths, config.api_dialect, config.inputs, manifest_limits)
-        click.echo(render.validation_json(count, problems))
-        sys.exit(EXIT_ERROR if problems else EXIT_OK)
+        report = None
+        if rules and not problems:
+            manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
+            report = check_offline(rules, manifests, config.workspace)
+        click.echo(render.validation_json(count, problems, report.to_dict() if report else None))
+        sys.exit(EXIT_ERROR if problems or (report and report.blocks) else EXIT_OK)
     manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
+    if rules:
+        report = check_offline(rules, manifests, config.workspace)
+        click.echo(render.policies_text(report.to_dict()).lstrip("\n"))
+        if report.blocks:
+            raise ProvisionerError(blocking_message(report).replace("; nothing was written", ""))
     click.echo(f"Success! {len(manifests)} manifest(s) are valid.")
 
 

@@ -198,3 +198,11 @@ def state_options(command: Callable) -> Callable:
     command = click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])(command)
     command = click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])(command)
     return config_options(with_store_options(command))
+
+
+def policy_option(command: Callable) -> Callable:
+    """Where the policy documents are (docs/policies.md); `policies` in provisioner.yaml, else policies/."""
+    return click.option(
+        "--policy-dir", "policies", multiple=True, metavar="PATH",
+        help="A folder (or file) of policy documents (kind: Policy) checked before anything is written; "
+             "repeatable [config `policies`; default: policies/ beside provisioner.yaml, if present].")(command)

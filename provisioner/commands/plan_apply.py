@@ -15,11 +15,12 @@ from ..ratelimit import describe
 from ..scrub import scrub
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
 from ..workflow.manifests import manifests_or_empty, validate
+from ..workflow.policies import checked_plan
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
 from ..workflow.session import Session
 from ..workflow.settings import DEFAULT_STATE_PATH
 from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
-                      variable_options)
+                      policy_option, variable_options)
 from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, settings_from, settings_paths
 
 
@@ -38,6 +39,7 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @config_options
 @variable_options
 @manifest_options
+@policy_option
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
                  allow_mass_destroy, **kwargs) -> None:
@@ -51,6 +53,12 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
                                allow_mass_destroy=allow_mass_destroy, moves=moves)
+        denied = checked_plan(plan, manifests, settings, session)
+    if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
+        fmt = chosen_format(fmt, as_json)
+        click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
+        click.secho(scrub(f"Error: {denied}"), fg="red", err=True)
+        sys.exit(EXIT_ERROR)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
@@ -164,6 +172,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @config_options
 @variable_options
 @manifest_options
+@policy_option
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_replace,
                   **kwargs) -> None:
@@ -190,6 +199,10 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     with Session(settings, "apply", prefetch=bool(manifests)) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
                                        allow_mass_destroy=allow_mass_destroy, moves=moves)
+        denied = checked_plan(plan, manifests, settings, session)
+        if denied:  # before asking, before any write
+            click.echo(render.plan_text(plan))
+            raise ProvisionerError(denied)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 
 

@@ -8,11 +8,22 @@ markdown.py  a pull-request comment
 from __future__ import annotations
 
 from .json import plan_json, problems_json, state_document, state_json, validation_json
-from .markdown import plan_markdown, state_markdown
-from .text import (COLOUR, HEADLINE, VERB_DONE, apply_summary, plan_text, result_line, state_text, summary_counts,
-                   summary_line, value)
+from .markdown import COMMENT_LIMIT, plan_markdown as _plan_markdown, state_markdown
+from .policies import policies_markdown, policies_text
+from .text import (COLOUR, HEADLINE, VERB_DONE, apply_summary, plan_text as _plan_text, result_line, state_text,
+                   summary_counts, summary_line, value)
 
 FORMATS = ("text", "json", "markdown")
+
+
+# Each view of a plan ends with its policy section (render/policies.py) when policies were checked.
+def plan_text(plan) -> str:
+    return _plan_text(plan) + policies_text(getattr(plan, "policies", None))
+
+
+def plan_markdown(plan, *, limit: int = COMMENT_LIMIT) -> str:
+    section = policies_markdown(getattr(plan, "policies", None))
+    return _plan_markdown(plan, limit=limit - len(section)) + section
 
 
 def plan_as(plan, fmt: str) -> str:
@@ -23,6 +34,6 @@ def state_as(document: dict, fmt: str) -> str:
     return {"text": state_text, "json": state_json, "markdown": state_markdown}[fmt](document)
 
 
-__all__ = ["COLOUR", "FORMATS", "HEADLINE", "VERB_DONE", "apply_summary", "plan_as", "plan_json", "plan_markdown",
+__all__ = ["policies_markdown", "policies_text", "COLOUR", "FORMATS", "HEADLINE", "VERB_DONE", "apply_summary", "plan_as", "plan_json", "plan_markdown",
            "plan_text", "problems_json", "result_line", "state_as", "state_document", "state_json",
            "state_markdown", "state_text", "summary_counts", "summary_line", "validation_json", "value"]

@@ -19,18 +19,26 @@ def dumps(data: Any) -> str:
 
 
 def plan_json(plan: Plan) -> str:
-    return dumps(plan.to_dict())
+    data = plan.to_dict()
+    if plan.policies is not None:  # additive: present when the repository has policies (docs/policies.md)
+        data["policies"] = plan.policies
+    return dumps(data)
 
 
 def problems_json(problems) -> str:
     return dumps({"errors": [p.as_dict() for p in problems]})
 
 
-def validation_json(manifest_count: int, problems=()) -> str:
-    """`validate --json`: valid, how many manifests, and every error with file, line and field."""
+def validation_json(manifest_count: int, problems=(), policies: dict | None = None) -> str:
+    """`validate --json`: valid, how many manifests, and every error with file, line and field; with policies,
+    their offline check (`policies`, as in the plan JSON; a deny or a policy error makes it not valid)."""
     errors = [p.as_dict() for p in problems]
-    return dumps({"format": VALIDATION_FORMAT, "format_version": FORMAT_VERSION, "valid": not errors,
-                  "manifest_count": manifest_count, "errors": errors})
+    blocked = bool(policies and (policies["summary"]["denied"] or policies["summary"]["error"]))
+    data = {"format": VALIDATION_FORMAT, "format_version": FORMAT_VERSION, "valid": not errors and not blocked,
+            "manifest_count": manifest_count, "errors": errors}
+    if policies is not None:
+        data["policies"] = policies
+    return dumps(data)
 
 
 def state_document(state) -> dict[str, Any]:

@@ -1,0 +1,205 @@
+"""Check objects against policy rules: which rules passed, warned or denied, every violation, every error.
+
+Pure apart from the CEL calls: takes the rules and the objects (with their planned actions), returns a report.
+A rule that fails on an object (an unknown field, a wrong type, its cost limit, a result that is not a bool) is
+an error of the policy, reported with its file and line and the object's, and never counts as a pass. A rule
+whose evaluations together take longer than `time_limit` is stopped and reported as timed out.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..errors import Location
+from .document import Rule
+from .engine import EvaluationError, activation, combined, evaluate
+from .objects import redacted
+
+TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One object to check: its view (objects.py), its sensitive fields, its planned action."""
+
+    address: str
+    kind: str
+    labels: dict[str, str]
+    location: Location | None
+    object: dict[str, Any] | None
+    sensitive: frozenset[str] = frozenset()   # redacted in what messageExpression sees (objects.redacted)
+    action: str | None = None                 # None: offline (validate)
+    old: dict[str, Any] | None = None
+
+
+@dataclass
+class Violation:
+    rule: Rule
+    address: str
+    kind: str
+    location: Location | None
+    message: str
+    action: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.rule.policy, "rule": self.rule.name, "severity": self.rule.severity,
+                "policy_file": self.rule.location.file, "policy_line": self.rule.location.line,
+                "address": self.address, "kind": self.kind, "action": self.action,
+                "file": self.location.file if self.location else None,
+                "line": self.location.line if self.location else None, "message": self.message}
+
+
+@dataclass
+class RuleError:
+    """A rule that could not be evaluated on an object: a fault of the policy, which stops the run."""
+
+    rule: Rule
+    address: str | None
+    location: Location | None
+    message: str
+
+    def __str__(self) -> str:
+        on = f" on {self.address}" + (f" ({self.location})" if self.location else "") if self.address else ""
+        return f"{self.rule.location}: rule {self.rule.id}{on}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"policy": self.rule.policy, "rule": self.rule.name, "policy_file": self.rule.location.file,
+                "policy_line": self.rule.location.line, "address": self.address,
+                "file": self.location.file if self.location else None,
+                "line": self.location.line if self.location else None, "message": self.message}
+
+
+@dataclass
+class PolicyReport:
+    rules: list[Rule]
+    checked: dict[str, int] = field(default_factory=dict)   # rule id -> objects it looked at
+    violations: list[Violation] = field(default_factory=list)
+    errors: list[RuleError] = field(default_factory=list)
+    offline: bool = False
+
+    def status(self, rule: Rule) -> str:
+        """passed | warned | denied | error | not-applicable (no object selected)."""
+        if any(e.rule.id == rule.id for e in self.errors):
+            return "error"
+        if any(v.rule.id == rule.id for v in self.violations):
+            return "denied" if rule.severity == "deny" else "warned"
+        return "passed" if self.checked.get(rule.id) else "not-applicable"
+
+    @property
+    def denied(self) -> list[Violation]:
+        return [v for v in self.violations if v.rule.severity == "deny"]
+
+    @property
+    def warned(self) -> list[Violation]:
+        return [v for v in self.violations if v.rule.severity == "warn"]
+
+    @property
+    def blocks(self) -> bool:
+        """Whether plan and apply must stop: a deny, or a policy that could not be evaluated."""
+        return bool(self.denied or self.errors)
+
+    def to_dict(self) -> dict[str, Any]:
+        counts = {"passed": 0, "warned": 0, "denied": 0, "error": 0, "not-applicable": 0}
+        rules = []
+        for rule in self.rules:
+            status = self.status(rule)
+            counts[status] += 1
+            rules.append({"policy": rule.policy, "rule": rule.name, "severity": rule.severity, "status": status,
+                          "file": rule.location.file, "line": rule.location.line,
+                          "objects": self.checked.get(rule.id, 0),
+                          "violations": sum(1 for v in self.violations if v.rule.id == rule.id)})
+        return {"summary": counts, "rules": rules, "violations": [v.to_dict() for v in self.violations],
+                "errors": [e.to_dict() for e in self.errors]}
+
+
+def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
+          time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
+    report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
+    ids = [rule.id for rule in rules]
+    broken: set[int] = set()                 # rules that erred or timed out: not evaluated again
+    spent = [0.0] * len(rules)
+    programs: dict[tuple[int, ...], Any] = {}
+    selections: dict[tuple, tuple[int, ...]] = {}   # (kind, labels, action) -> the rules that select it
+    passed: dict[tuple[int, ...], int] = {}          # selection -> objects on which every rule held (fast path)
+    for subject in subjects:
+        key = (subject.kind, tuple(sorted(subject.labels.items())), subject.action, len(broken))
+        selected = selections.get(key)
+        if selected is None:
+            selected = selections[key] = tuple(
+                i for i, rule in enumerate(rules)
+                if i not in broken and rule.match.selects(subject.kind, subject.labels, workspace, subject.action)
+                and (subject.object is not None or subject.action == "delete"))
+        if not selected:
+            continue
+        bound = activation({"object": subject.object, "oldObject": subject.old, "workspace": workspace,
+                            "action": subject.action})
+        started = time.perf_counter()
+        results = _all_at_once(selected, rules, programs, bound)
+        share = (time.perf_counter() - started) / len(selected)
+        held = results is not None and results.count(True) == len(selected)
+        if held:  # the common case: every rule held, no per-rule work in Python
+            passed[selected] = passed.get(selected, 0) + 1
+            for index in selected:
+                spent[index] += share
+        for position, index in enumerate(selected if not held else ()):
+            rule = rules[index]
+            report.checked[ids[index]] += 1
+            spent[index] += share
+            started = time.perf_counter()
+            try:
+                result = results[position] if results is not None else evaluate(rule.compiled.program, bound)
+                if not isinstance(result, bool):
+                    raise EvaluationError(f"gave {type(result).__name__} {_clip(repr(result))}, not a bool "
+                                          "(true: the object complies)")
+            except EvaluationError as error:
+                report.errors.append(RuleError(rule, subject.address, subject.location, str(error)))
+                broken.add(index)
+                continue
+            finally:
+                spent[index] += time.perf_counter() - started
+            if not result:
+                report.violations.append(Violation(rule, subject.address, subject.kind, subject.location,
+                                                   _message(rule, subject, workspace), subject.action))
+        for index in selected:
+            if index not in broken and spent[index] > time_limit:
+                report.errors.append(RuleError(rules[index], None, None,
+                                               f"timed out: its evaluations took more than {time_limit:g}s "
+                                               f"(after {subject.address})"))
+                broken.add(index)
+    for selected, count in passed.items():
+        for index in selected:
+            report.checked[ids[index]] += count
+    return report
+
+
+def _all_at_once(selected: tuple[int, ...], rules: list[Rule], programs: dict, bound) -> list | None:
+    """Every selected rule's result from one evaluation; None if that fails (then each is evaluated alone)."""
+    if len(selected) == 1:
+        return None
+    program = programs.get(selected)
+    if program is None:
+        program = programs[selected] = combined(tuple(rules[i].compiled for i in selected))
+    try:
+        return evaluate(program, bound)
+    except EvaluationError:
+        return None
+
+
+def _message(rule: Rule, subject: Subject, workspace: str | None) -> str:
+    if rule.compiled.message_program is not None:
+        shown = activation({"object": redacted(subject.object, subject.sensitive),
+                            "oldObject": redacted(subject.old, subject.sensitive), "workspace": workspace,
+                            "action": subject.action})
+        try:
+            said = evaluate(rule.compiled.message_program, shown)
+            if isinstance(said, str) and said.strip():
+                return said
+        except EvaluationError as error:
+            fallback = rule.message or f"failed: {rule.compiled.expression}"
+            return f"{fallback} (messageExpression failed: {error})"
+    return rule.message or f"failed: {_clip(rule.compiled.expression, 200)}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."

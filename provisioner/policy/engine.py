@@ -1,0 +1,105 @@
+"""CEL through cel-expr-python (Google's cel-cpp): compile a rule once, evaluate it per object.
+
+Why this library (docs/policies.md has the figures): it is the CEL team's own implementation, with CEL's type
+checker (an undeclared variable or a wrong operand type is a compile error with line and column) and cel-cpp's
+evaluation bounds: a parse nesting limit of 32 and at most 10,000 comprehension iterations per evaluation, so
+one evaluation of a hostile expression ends, and fails, quickly instead of hanging the run.
+
+Speed comes from evaluating, per object, every rule that selects it as ONE expression (a list of the rules'
+results): crossing from Python into C++ costs more than most rules do. When that combined evaluation fails
+(a rule errs on this object, or the object exhausts the iteration budget), each rule is evaluated alone so the
+error names its rule.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cel_expr_python import cel
+
+VARIABLES = {"object": cel.Type.DYN, "oldObject": cel.Type.DYN, "workspace": cel.Type.DYN,
+             "action": cel.Type.DYN}
+_ENV = cel.NewEnv(variables=VARIABLES)
+_ERROR_PREFIX = re.compile(r"^[A-Z_]+: ")
+_STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    expression: str
+    program: Any
+    message_program: Any = None
+
+
+class EvaluationError(Exception):
+    """An expression failed on one object: an unknown field, a wrong type, or its cost limit."""
+
+
+def compile_rule(expression: str, message_expression: str | None) -> tuple[CompiledRule | None, list[tuple[str, str]]]:
+    """The compiled rule, or (None, [(part, what is wrong)]) with part 'expression' or 'messageExpression'."""
+    errors: list[tuple[str, str]] = []
+    program = _checked(expression, cel.Type.BOOL, "expression", errors)
+    message_program = (_checked(message_expression, cel.Type.STRING, "messageExpression", errors)
+                       if message_expression is not None else None)
+    if errors:
+        return None, errors
+    return CompiledRule(expression, program, message_program), []
+
+
+def _checked(text: str, wanted, part: str, errors: list[tuple[str, str]]):
+    """`text` compiled and type-checked: its result must be `wanted` (or dyn, known only when evaluated)."""
+    try:
+        program = _ENV.compile(text)
+    except RuntimeError as error:
+        errors.append((part, f"does not compile: {compile_message(error)}"))
+        return None
+    kind = program.return_type()
+    if kind != wanted and kind != cel.Type.DYN:
+        errors.append((part, f"must give a {wanted.name().lower()}, but gives "
+                             f"{kind.name()}"))
+    return program
+
+
+def compile_message(error: Exception) -> str:
+    """cel-cpp's 'ERROR: <input>:1:24: Syntax error: ...' lines, as 'line 1, column 24: ...'."""
+    text = _STATUS_SUFFIX.sub("", _ERROR_PREFIX.sub("", str(error).strip()))
+    found = []
+    for line in text.splitlines():
+        match = re.match(r"\s*ERROR: <input>:(-?\d+):(-?\d+): (.*)", line)
+        if match:
+            where = f"line {match.group(1)}, column {match.group(2)}: " if int(match.group(1)) > 0 else ""
+            said = f"{where}{match.group(3)}"
+            if said not in found:
+                found.append(said)
+    return "; ".join(found) if found else text.splitlines()[0] if text else "unknown error"
+
+
+def runtime_message(error: Exception) -> str:
+    text = _STATUS_SUFFIX.sub("", _ERROR_PREFIX.sub("", str(error).strip()))
+    if "Iteration budget exceeded" in text:
+        return "exceeded its cost limit (10,000 comprehension iterations in one evaluation)"
+    match = re.search(r"(?:[Nn]o such key: ?|Key not found in map : )\"?([^\"]*)\"?", text)
+    if match:
+        return f"names an unknown field {match.group(1).strip()!r}"
+    return text
+
+
+def activation(variables: dict[str, Any]):
+    return _ENV.Activation(variables)
+
+
+def combined(programs: tuple[CompiledRule, ...]):
+    """One program giving the list of the rules' results (newlines: a rule's `//` comment ends with its line)."""
+    return _ENV.compile("[" + ",".join(f"(\n{rule.expression}\n)" for rule in programs) + "]")
+
+
+def evaluate(program, bound) -> Any:
+    """The plain value of `program` on an activation; EvaluationError with a readable message if it fails."""
+    try:
+        value = program.eval(bound)
+    except RuntimeError as error:
+        raise EvaluationError(runtime_message(error)) from None
+    if value.type() == cel.Type.ERROR:  # an evaluation error is a value in cel-cpp, not an exception
+        raise EvaluationError(runtime_message(value.plain_value()))
+    return value.plain_value()

@@ -1,0 +1,108 @@
+"""Policies in a run: where they are, which objects they see (offline for validate, with the planned actions
+for plan and apply), and the report attached to the plan before anything is written."""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+from ..errors import ProblemsError
+from ..graph import expand
+from ..manifest import Manifest
+from ..plan import Action, Plan
+from ..policy import PolicyReport, Rule, Subject, check, load_policies
+from ..policy.objects import old_view, state_view, view
+
+DEFAULT_POLICY_DIR = "policies"
+
+
+class PolicyError(ProblemsError):
+    summary = "policy errors"
+
+
+def policy_paths(given: Iterable[str] = (), config=None) -> list[str]:
+    """--policy-dir, else the configuration's `policies`, else policies/ beside provisioner.yaml."""
+    given = list(given or ())
+    if given:
+        return given
+    if config is not None and getattr(config, "policies", None):
+        return list(config.policies)
+    root = os.path.dirname(config.config_file) if config is not None and config.config_file else ""
+    return [os.path.join(root, DEFAULT_POLICY_DIR) if root else DEFAULT_POLICY_DIR]
+
+
+def load_rules(paths: list[str]) -> list[Rule]:
+    rules, problems = load_policies(paths)
+    if problems:
+        raise PolicyError(problems)
+    return rules
+
+
+def _subject(manifest: Manifest, action: str | None, old=None) -> Subject:
+    return Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), view(manifest),
+                   manifest.sensitive, action, old)
+
+
+def check_offline(rules: list[Rule], manifests: list[Manifest], workspace: str | None) -> PolicyReport:
+    """validate: every object, no action (rules that name actions wait for plan)."""
+    return check(rules, (_subject(m, None) for m in expand(manifests)), workspace, offline=True)
+
+
+def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspace: str | None,
+               state_specs: dict | None = None) -> PolicyReport:
+    """Every object of the manifests with its planned action (none when unchanged), and every planned delete;
+    the report is attached to the plan (`plan.policies`) for its views."""
+    changes = {c.address: c for c in plan.changes}
+    subjects = []
+    for manifest in expand(manifests):
+        change = changes.get(manifest.address)
+        if change is None:
+            subjects.append(_subject(manifest, "none"))
+            continue
+        action = change.action.value
+        if change.action in (Action.DELETE, Action.FORGET):
+            continue  # a destroy plan's: the object is not applied; deletes are checked below
+        if change.action in (Action.UPDATE, Action.IMPORT):
+            seen = view(manifest)
+            subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
+                                    manifest.sensitive, action, old_view(seen, change)))
+        else:
+            subjects.append(_subject(manifest, action))
+    for change in plan.changes:
+        if change.action is Action.DELETE:
+            spec = (state_specs or {}).get(change.address)
+            old = state_view(change.kind, change.address, change.assistant_name, spec)
+            subjects.append(Subject(change.address, change.kind, {}, None, None, frozenset(), "delete", old))
+    report = check(rules, subjects, workspace)
+    plan.policies = report.to_dict()
+    return report
+
+
+def blocking_message(report: PolicyReport) -> str:
+    """What stops the run: every deny and every policy that could not be evaluated, each with both places."""
+    lines = []
+    for violation in report.denied:
+        where = f"{violation.location}: " if violation.location else ""
+        lines.append(f"  {where}{violation.address}: denied by {violation.rule.id} ({violation.rule.location}): "
+                     f"{violation.message}")
+    for error in report.errors:
+        lines.append(f"  {error}")
+    count = len(report.denied)
+    head = []
+    if count:
+        head.append(f"{count} policy violation(s) deny this run")
+    if report.errors:
+        head.append(f"{len(report.errors)} policy rule(s) could not be evaluated (an error, never a pass)")
+    return "; ".join(head) + "; nothing was written:\n" + "\n".join(lines)
+
+
+def checked_plan(plan: Plan, manifests: list[Manifest], settings, session) -> str | None:
+    """Check the plan against the repository's policies (none: nothing to do); the message that stops the run,
+    or None. Policy documents that are wrong stop it too (PolicyError)."""
+    config = settings.config
+    rules = load_rules(policy_paths((), config))
+    if not rules:
+        return None
+    workspace = config.workspace if config is not None else settings.workspace
+    specs = {address: entry.spec for address, entry in session.state.resources.items()}
+    report = check_plan(rules, plan, manifests, workspace, specs)
+    return blocking_message(report) if report.blocks else None

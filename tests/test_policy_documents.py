@@ -1,0 +1,175 @@
+"""Policy documents and their CEL: a policy that does not compile, names an unknown field, gives no bool, exceeds
+its cost or its time is an error with file and line, never a pass; the form's mistakes are named where they are."""
+import textwrap
+
+from hypothesis import given, settings, strategies as st
+
+from conftest import manifest_text
+from provisioner.policy import check, load_policies
+from provisioner.workflow.manifests import validate
+from provisioner.workflow.policies import check_offline
+
+
+def write_policy(tmp_path, rules, match=""):
+    path = tmp_path / "policies" / "p.yaml"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n" + match
+                    + "  rules:\n" + textwrap.indent(rules, "    "))
+    return str(path.parent)
+
+
+def problems_of(tmp_path, rules, match=""):
+    _, problems = load_policies([write_policy(tmp_path, rules, match)])
+    return [str(p) for p in problems]
+
+
+def evaluated(tmp_path, expression, **spec):
+    rules, problems = load_policies([write_policy(tmp_path, f"- name: r\n  expression: {expression!r}\n")])
+    assert not problems, problems
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(manifest_text("a", **spec))
+    return check_offline(rules, validate([str(manifest)]), "default")
+
+
+def test_a_syntax_error_names_file_line_and_column(tmp_path):
+    [problem] = problems_of(tmp_path, "- name: r\n  expression: object.spec.x ==\n")
+    assert problem.startswith(f"{tmp_path}/policies/p.yaml:8: rule p/r: expression does not compile: line 1, column")
+
+
+def test_an_undeclared_variable_and_a_non_bool_are_compile_errors(tmp_path):
+    problems = problems_of(tmp_path, "- name: r\n  expression: objet.spec.x == 1\n- name: s\n  expression: '1 + 2'\n"
+                                     "- name: t\n  expression: 'true'\n  messageExpression: '42'\n")
+    assert any("p.yaml:8: rule p/r: expression does not compile: line 1, column 11: undeclared reference to "
+               "'objet.spec.x'" in p for p in problems)
+    assert any("p.yaml:10: rule p/s: expression must give a bool, but gives INT" in p for p in problems)
+    assert any("p.yaml:13: rule p/t: messageExpression must give a string" in p for p in problems)
+
+
+def test_form_mistakes_are_named_at_their_line(tmp_path):
+    problems = problems_of(tmp_path, "- name: r\n  expresion: 'true'\n- name: s\n  expression: 'true'\n"
+                                     "  severity: block\n", match="  match: {kinds: [Robot]}\n")
+    assert any("p.yaml:9: spec.rules.0.expresion: unknown key" in p for p in problems)
+    assert any("p.yaml:12: spec.rules.1.severity: Input should be 'deny' or 'warn'" in p for p in problems)
+    problems = problems_of(tmp_path, "- name: r\n  expression: 'true'\n", match="  match: {kinds: [Robot]}\n")
+    assert any("p.yaml:6: match.kinds: 'Robot' is not a kind" in p for p in problems)
+    problems = problems_of(tmp_path, "- name: r\n  expression: 'true'\n- name: r\n  expression: 'true'\n")
+    assert any("two rules are named 'r'" in p for p in problems)
+
+
+def test_an_unknown_field_is_an_error_never_a_pass(tmp_path):
+    report = evaluated(tmp_path, "object.spec.max_call_durations < 900")
+    assert report.blocks and not report.violations
+    [error] = report.errors
+    assert "rule p/r on a" in str(error) and "names an unknown field 'max_call_durations'" in str(error)
+    assert report.to_dict()["rules"][0]["status"] == "error"
+
+
+def test_a_field_left_unset_is_null_not_unknown(tmp_path):
+    assert not evaluated(tmp_path, "object.spec.max_call_duration == null").blocks
+    assert evaluated(tmp_path, "object.spec.max_call_duration == null", max_call_duration=60).denied
+
+
+def test_a_result_that_is_not_a_bool_is_an_error(tmp_path):
+    [error] = evaluated(tmp_path, "dyn(object.spec.system_prompt)").errors
+    assert "gave str 'Be helpful.', not a bool" in error.message
+
+
+def test_a_hostile_expression_hits_the_cost_limit(tmp_path):
+    expression = "[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, " \
+                 "[1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, true)))))"
+    [error] = evaluated(tmp_path, expression).errors
+    assert "exceeded its cost limit" in error.message
+
+
+def test_nesting_beyond_the_parser_bound_does_not_compile(tmp_path):
+    expression = "'ab'"
+    for i in range(12):
+        expression = f"[{expression}].map(v{i}, v{i} + v{i})[0]"
+    [problem] = problems_of(tmp_path, f"- name: r\n  expression: {('size(' + expression + ') > 0')!r}\n")
+    assert "does not compile" in problem and "recursion depth" in problem
+
+
+def test_a_rule_over_its_time_budget_is_stopped_and_reported(tmp_path):
+    rules, _ = load_policies([write_policy(tmp_path, "- name: r\n  expression: object.spec.x.all(i, i >= 0)\n")])
+    from provisioner.policy import Subject
+
+    subjects = [Subject(f"a{i}", "assistant", {}, None, {"spec": {"x": list(range(5000))}})
+                for i in range(50)]
+    report = check(rules, subjects, "default", time_limit=0.0)
+    [error] = report.errors
+    assert "timed out" in error.message and report.checked["p/r"] == 1
+
+
+def test_an_erring_rule_does_not_hide_the_others(tmp_path):
+    rules, problems = load_policies([write_policy(
+        tmp_path, "- name: broken\n  expression: object.spec.nope == 1\n- name: cap\n  expression: "
+                  "object.spec.max_call_duration == null || object.spec.max_call_duration < 100\n")])
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(manifest_text("a", max_call_duration=600) + "---\n" + manifest_text("b", max_call_duration=60))
+    report = check_offline(rules, validate([str(manifest)]), "default")
+    assert [e.rule.name for e in report.errors] == ["broken"]
+    assert [v.address for v in report.violations] == ["a"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=80))
+def test_any_expression_text_compiles_or_is_a_problem_never_a_crash(tmp_path_factory, text):
+    tmp_path = tmp_path_factory.mktemp("p")
+    path = tmp_path / "p.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump({"apiVersion": "provisioner/v1", "kind": "Policy", "metadata": {"name": "p"},
+                                    "spec": {"rules": [{"name": "r", "expression": text}]}}))
+    rules, problems = load_policies([str(path)])
+    assert bool(rules) != bool(problems)
+    if rules:
+        subject_report = check(rules, [], "default")
+        assert not subject_report.blocks
+
+
+def test_validate_checks_policies_offline_in_text_and_json(tmp_path, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a", max_call_duration=1200))
+    write_policy(tmp_path, "- name: cap\n  expression: object.spec.max_call_duration <= 900\n"
+                           "- name: hint\n  expression: object.spec.max_call_duration <= 600\n  severity: warn\n"
+                           "- name: on-update\n  expression: 'false'\n  match: {actions: [update]}\n")
+    monkeypatch.chdir(tmp_path)
+    text = CliRunner().invoke(cli, ["validate"])
+    assert text.exit_code == 1
+    assert "Policies: 3 rule(s): 1 warned, 1 denied, 1 not-applicable." in text.stdout
+    assert "manifests/a.yaml:1: a: denied by p/cap (policies/p.yaml:8)" in text.stderr
+    as_json = CliRunner().invoke(cli, ["validate", "--json"])
+    document = json.loads(as_json.stdout)
+    assert as_json.exit_code == 1 and document["valid"] is False and document["errors"] == []
+    assert [(r["rule"], r["status"]) for r in document["policies"]["rules"]] == [
+        ("cap", "denied"), ("hint", "warned"), ("on-update", "not-applicable")]
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a", max_call_duration=300))
+    fine = CliRunner().invoke(cli, ["validate"])
+    assert fine.exit_code == 0 and "Success! 1 manifest(s) are valid." in fine.stdout
+
+
+def test_the_policy_dir_option_is_in_every_command_help_and_wins_over_the_default(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    for command in ("validate", "plan", "apply"):
+        assert "--policy-dir PATH" in CliRunner().invoke(cli, [command, "--help"]).stdout
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    write_policy(tmp_path, "- name: never\n  expression: 'false'\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "ok.yaml").write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: ok\nspec:\n"
+                                   "  rules:\n    - {name: always, expression: 'true'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 1
+    assert CliRunner().invoke(cli, ["validate", "--policy-dir", "other"]).exit_code == 0
+    (tmp_path / "provisioner.yaml").write_text("policies: [other]\n")
+    assert CliRunner().invoke(cli, ["validate"]).exit_code == 0

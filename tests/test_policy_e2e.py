@@ -1,0 +1,165 @@
+"""End to end, the real CLI against the emulator over HTTP: policies deny and warn on plan and apply, for every
+kind, in every view (text, JSON, markdown); a deny writes nothing (no request, no state row, no plan file)."""
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from test_kinds_plan_e2e import PASSWORD, SECRET, campaign_manifest, kb_manifest, tool_manifest, trunk_manifest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTER = ROOT / "examples" / "policies"
+EVERY_KIND = {"assistant", "tool", "siptrunk", "knowledgebase", "document", "campaign", "folder", "label"}
+
+
+def groups():
+    return ("apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: sales\nspec:\n  name: Sales\n---\n"
+            "apiVersion: provisioner/v1\nkind: Label\nmetadata:\n  name: vip\nspec:\n  name: VIP\n")
+
+
+@pytest.fixture
+def graph(workspace):
+    """A repository with one object of every kind (v2: folders and labels exist only there)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/tool.yaml", tool_manifest())
+    workspace.write("manifests/trunk.yaml", trunk_manifest())
+    workspace.write("manifests/kb.yaml", kb_manifest())
+    workspace.write("manifests/handbook.txt", "Opening hours: 9 to 5.\n")
+    workspace.write("manifests/campaign.yaml", campaign_manifest())
+    workspace.write("manifests/groups.yaml", groups())
+    workspace.add("caller", folder_id="folder.sales", label_ids=["label.vip"], tool_ids=["tool.lookup"],
+                  webhook_url="https://hooks.example.com/calls?token=whk-E2E-DO-NOT-LEAK-5", is_webhook_active=True)
+    return workspace
+
+
+def policy(name, severity, expression="false", kinds=None, message_expression=None, extra=""):
+    match = f"  match: {{kinds: [{', '.join(kinds)}]}}\n" if kinds else ""
+    said = (f"      messageExpression: {json.dumps(message_expression)}\n" if message_expression
+            else "      messageExpression: \"object.kind + ' ' + object.address + ' ' + string(action)\"\n")
+    return (f"apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: {name}\nspec:\n{match}  rules:\n"
+            f"    - name: r\n      expression: {json.dumps(expression)}\n{said}      severity: {severity}\n{extra}")
+
+
+def valid_policies(document):
+    """The `policies` key against docs/plan.schema.json (its part of the schema, with the definitions it uses)."""
+    schema = json.loads((ROOT / "docs" / "plan.schema.json").read_text())
+    jsonschema.validate(document["policies"], {**schema["properties"]["policies"], "$defs": schema["$defs"]})
+
+
+def run_all_views(workspace, command="plan"):
+    text = workspace.run(command)
+    as_json = workspace.run(command, "--json")
+    markdown = workspace.run(command, "--format", "markdown")
+    return text, as_json, markdown
+
+
+def test_plan_warns_on_every_kind_in_every_view_and_exits_0(graph):
+    graph.write("policies/everything.yaml", policy("everything", "warn"))
+    text, as_json, markdown = run_all_views(graph)
+    assert text.exit_code == 0, text.all
+    assert "Policies: 1 rule(s): 1 warned." in text.output
+    for kind_word in ("Assistant caller", "Tool tool.lookup", "SipTrunk siptrunk.office", "Campaign campaign.winter",
+                      "KnowledgeBase knowledgebase.faq", "Folder folder.sales", "Label label.vip"):
+        assert f"{kind_word} create" in text.output
+    assert "[everything/r policies/everything.yaml:8]" in text.output
+    assert "(manifests/tool.yaml:1)" in text.output
+    assert as_json.exit_code == 0, as_json.all
+    document = json.loads(as_json.output)
+    valid_policies(document)
+    report = document["policies"]
+    assert {v["kind"] for v in report["violations"]} == EVERY_KIND
+    assert report["summary"]["warned"] == 1 and report["rules"][0]["status"] == "warned"
+    assert all(v["action"] == "create" and v["policy_file"] == "policies/everything.yaml" and v["policy_line"] == 8
+               for v in report["violations"])
+    assert markdown.exit_code == 0
+    assert "**Policies:** 1 warned" in markdown.output and "⚠️ warned | `everything/r`" in markdown.output
+    assert "⚠️ **warn** `tool.lookup` (`manifests/tool.yaml:1`)" in markdown.output
+
+
+def test_plan_denies_on_every_kind_in_every_view_exits_1_and_writes_no_plan_file(graph):
+    graph.write("policies/deny.yaml", policy("nothing-goes", "deny"))
+    graph.write("policies/fine.yaml", policy("fine", "deny", "true"))
+    text, as_json, markdown = run_all_views(graph)
+    assert text.exit_code == 1
+    # 9: a knowledge base's documents are objects too (kind document)
+    assert "9 policy violation(s) deny this run; nothing was written" in text.stderr
+    assert ("manifests/campaign.yaml:1: campaign.winter: denied by nothing-goes/r (policies/deny.yaml:8): "
+            "Campaign campaign.winter create") in text.stderr
+    assert as_json.exit_code == 1
+    document = json.loads(as_json.output)
+    valid_policies(document)
+    assert {v["kind"] for v in document["policies"]["violations"]} == EVERY_KIND
+    statuses = {r["policy"]: r["status"] for r in document["policies"]["rules"]}
+    assert statuses == {"nothing-goes": "denied", "fine": "passed"}
+    assert markdown.exit_code == 1
+    assert "❌ denied | `nothing-goes/r`" in markdown.output and "✅ passed | `fine/r`" in markdown.output
+    saved = graph.run("plan", "--out", "plan.json")
+    assert saved.exit_code == 1 and not (graph.root / "plan.json").exists()
+    assert graph.platform.writes() == []
+
+
+def test_apply_denied_writes_nothing_to_platform_or_state(graph):
+    graph.write("policies/deny.yaml", policy("no-campaigns", "deny", kinds=["Campaign"]))
+    result = graph.run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "1 policy violation(s) deny this run; nothing was written" in result.stderr
+    assert "deny: campaign.winter (manifests/campaign.yaml:1)" in result.output
+    assert graph.platform.writes() == []
+    assert not graph.state()["resources"]
+
+
+def test_apply_with_warnings_applies_and_shows_them(workspace):
+    workspace.add("caller")
+    workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))
+    result = workspace.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert "warn: caller (manifests/caller.yaml:1): Assistant caller create [look/r policies/warn.yaml:9]" in \
+        result.output
+    assert len(workspace.platform.assistants()) == 1
+    again = workspace.run("plan", "--json")
+    assert json.loads(again.output)["policies"]["violations"][0]["action"] == "none"
+
+
+def test_update_sees_the_old_object_a_prompt_change_in_prod_needs_a_ticket(workspace):
+    workspace.write("vars/prod.yaml", "{}\n")
+    workspace.write("policies/prompt-ticket.yaml", (STARTER / "prompt-ticket.yaml").read_text())
+    workspace.add("caller", system_prompt="Be brief.")
+    assert workspace.run("apply", "--auto-approve", "--workspace", "prod").exit_code == 0
+    workspace.add("caller", system_prompt="Be very brief.")
+    denied = workspace.run("apply", "--auto-approve", "--workspace", "prod")
+    assert denied.exit_code == 1
+    assert "the system prompt of caller changes in prod: add a label ticket: <ISSUE-123>" in denied.stderr
+    assert workspace.platform.assistants()[0]["system_prompt"] == "Be brief."
+    workspace.add("caller", system_prompt="Be very brief.", metadata_extra="labels: {ticket: OPS-42}")
+    allowed = workspace.run("apply", "--auto-approve", "--workspace", "prod")
+    assert allowed.exit_code == 0, allowed.all
+    assert workspace.platform.assistants()[0]["system_prompt"] == "Be very brief."
+
+
+def test_messages_never_show_secrets(graph, monkeypatch):
+    documents = [policy("leak-trunk", "warn", kinds=["SipTrunk"], message_expression="'pw ' + object.spec.sip_password"),
+                 policy("leak-hook", "warn", kinds=["Assistant"], message_expression="'hook ' + object.spec.webhook_url"),
+                 policy("leak-tool", "warn", kinds=["Tool"], message_expression="'h ' + string(object.spec.headers)")]
+    graph.write("policies/leak.yaml", "---\n".join(documents))
+    text, as_json, markdown = run_all_views(graph)
+    for result in (text, as_json, markdown):
+        assert result.exit_code == 0, result.all
+        for secret in (PASSWORD, "whk-E2E-DO-NOT-LEAK-5", SECRET, "sk_live_E2E"):
+            assert secret not in result.all
+    assert "pw (sensitive)" in text.output and "hook (sensitive)" in text.output and "h (sensitive)" in text.output
+
+
+def test_a_broken_policy_stops_plan_with_its_file_and_line(workspace):
+    workspace.add("caller")
+    workspace.write("policies/broken.yaml", policy("broken", "deny", "object.spec.max_call_duration <"))
+    result = workspace.run("plan")
+    assert result.exit_code == 1
+    assert "policies/broken.yaml:8: rule broken/r: expression does not compile: line 1, column" in result.stderr
+    unknown = policy("unknown", "deny", "object.spec.max_call_durations > 0")
+    workspace.write("policies/broken.yaml", unknown)
+    result = workspace.run("plan")
+    assert result.exit_code == 1
+    assert ("policies/broken.yaml:8: rule unknown/r on caller (manifests/caller.yaml:1): names an unknown field "
+            "'max_call_durations'") in result.stderr
+    assert workspace.platform.writes() == []
