@@ -7,13 +7,9 @@ address or one id changed twice.
 """
 from __future__ import annotations
 
+from .kinds import kind_of_address as _kind  # `folder.sales` a folder, `knowledgebase.faq.x` a document
 from .plan import Action, Plan
 from .state import State
-
-
-def _kind(address: str) -> str:
-    """The kind an address names: `folder.sales` a folder, a bare name an assistant."""
-    return address.split(".", 1)[0] if "." in address else "assistant"
 
 
 def conflicts_with_state(plan: Plan, state: State) -> list[str]:

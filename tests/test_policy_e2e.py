@@ -109,6 +109,19 @@ def test_apply_denied_writes_nothing_to_platform_or_state(graph):
     assert not graph.state()["resources"]
 
 
+def test_a_saved_plan_is_checked_again_against_the_policies_of_its_apply(graph):
+    assert graph.run("plan", "--out", "saved.plan").exit_code == 0
+    graph.write("policies/deny.yaml", policy("no-campaigns", "deny", kinds=["Campaign"]))
+    result = graph.run("apply", "saved.plan")
+    assert result.exit_code == 1, result.all
+    assert "1 policy violation(s) deny this run; nothing was written" in result.stderr
+    assert "manifests/campaign.yaml:1: campaign.winter: denied by no-campaigns/r" in result.stderr
+    assert graph.platform.writes() == []
+    assert not graph.state()["resources"]
+    graph.write("policies/deny.yaml", policy("no-campaigns", "warn", kinds=["Campaign"]))
+    assert graph.run("apply", "saved.plan").exit_code == 0
+
+
 def test_apply_with_warnings_applies_and_shows_them(workspace):
     workspace.add("caller")
     workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))

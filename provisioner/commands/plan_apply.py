@@ -190,6 +190,9 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
             click.echo(render.plan_text(plan))
             refuse_mass_destroy(plan, allow_mass_destroy)
             refuse_lossy_replacements(plan, allow_replace)
+            denied = checked_plan(plan, None, settings, session)
+            if denied:  # today's policies too: one added or changed since `plan --out` is not skipped
+                raise ProvisionerError(denied)
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
         return

@@ -29,14 +29,10 @@ def check_plan_workspace(plan: Plan, settings: Settings) -> None:
 def restore_secrets(plan: Plan, settings: Settings) -> None:
     """Put the manifests' sensitive values back where the plan file holds their digests."""
     check_plan_workspace(plan, settings)
-    current = settings.inputs
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    # The same workspace, variable sources and overlays as the plan; ${env.X} values from this run's environment.
-    environ = current.environ if current is not None else {}
-    inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
-    manifests = {m.address: m for m in validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)}
+    manifests = {m.address: m for m in plan_manifests(plan, settings)}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
@@ -47,6 +43,15 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
             change.body[name] = current
+
+
+def plan_manifests(plan: Plan, settings: Settings) -> list[Manifest]:
+    """The manifests a saved plan was made from, read again as it read them: the same paths, workspace,
+    variable sources and overlays; ${env.X} values from this run's environment."""
+    current = settings.inputs
+    environ = current.environ if current is not None else {}
+    inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    return validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)
 
 
 def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:

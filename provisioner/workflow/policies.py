@@ -11,6 +11,7 @@ from ..manifest import Manifest
 from ..plan import Action, Plan
 from ..policy import PolicyReport, Rule, Subject, check, load_policies
 from ..policy.objects import old_view, state_view, view
+from .plan_file import plan_manifests
 
 DEFAULT_POLICY_DIR = "policies"
 
@@ -95,13 +96,16 @@ def blocking_message(report: PolicyReport) -> str:
     return "; ".join(head) + "; nothing was written:\n" + "\n".join(lines)
 
 
-def checked_plan(plan: Plan, manifests: list[Manifest], settings, session) -> str | None:
+def checked_plan(plan: Plan, manifests: list[Manifest] | None, settings, session) -> str | None:
     """Check the plan against the repository's policies (none: nothing to do); the message that stops the run,
-    or None. Policy documents that are wrong stop it too (PolicyError)."""
+    or None. Policy documents that are wrong stop it too (PolicyError). `manifests` None: a saved plan's,
+    read again from where the plan read them (a policy added or changed since `plan --out` still applies)."""
     config = settings.config
     rules = load_rules(policy_paths((), config))
     if not rules:
         return None
+    if manifests is None:
+        manifests = plan_manifests(plan, settings)
     workspace = config.workspace if config is not None else settings.workspace
     specs = {address: entry.spec for address, entry in session.state.resources.items()}
     report = check_plan(rules, plan, manifests, workspace, specs)
