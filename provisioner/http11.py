@@ -65,6 +65,13 @@ def encode_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
+def request_target(path: str, params: Mapping[str, Any] | None) -> str:
+    """The path with its query string, as httpx writes it."""
+    if not params:
+        return path
+    return path + "?" + urlencode([(k, _query_value(v)) for k, v in params.items()])
+
+
 def _query_value(value: Any) -> str:
     # httpx's primitive_value_to_str: JSON-style booleans, None as empty.
     if value is True:
@@ -150,9 +157,7 @@ class Http11:
 
         Raises ConnectFailed (nothing sent), Expired, Broken (after sending began), TooLarge."""
         deadline = time.monotonic() + timeout
-        target = self.prefix + path
-        if params:
-            target += "?" + urlencode([(k, _query_value(v)) for k, v in params.items()])
+        target = request_target(self.prefix + path, params)
         headers = self.headers
         body = None
         if json_body is not None:
