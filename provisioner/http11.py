@@ -84,11 +84,16 @@ def _query_value(value: Any) -> str:
 
 
 class _DeadlineSocket:
-    """A connected socket whose every send and receive gets at most the time left until the deadline."""
+    """A connected socket whose every send and receive gets at most the time left until the deadline.
+
+    Closed as socket.socket closes with readers open (http.client closes the connection of a `Connection:
+    close` answer before its body is read): for real once the last reader is closed too."""
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
         self.deadline = 0.0
+        self._readers = 0
+        self._closed = False
 
     def _arm(self) -> None:
         left = self.deadline - time.monotonic()
@@ -105,13 +110,22 @@ class _DeadlineSocket:
         return self.sock.recv_into(buffer, nbytes)
 
     def makefile(self, mode: str = "rb", *args, **kwargs) -> io.BufferedReader:
+        self._readers += 1
         return io.BufferedReader(_Reader(self), READ_SIZE)
 
     def fileno(self) -> int:
         return self.sock.fileno()
 
+    def release(self) -> None:
+        """A reader was closed."""
+        self._readers -= 1
+        if self._closed and self._readers <= 0:
+            self.sock.close()
+
     def close(self) -> None:
-        self.sock.close()
+        self._closed = True
+        if self._readers <= 0:
+            self.sock.close()
 
     def setsockopt(self, *args) -> None:
         self.sock.setsockopt(*args)
@@ -126,6 +140,11 @@ class _Reader(io.RawIOBase):
 
     def readinto(self, buffer) -> int:
         return self._sock.recv_into(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._sock.release()
+        super().close()
 
 
 class Http11:
@@ -164,6 +183,7 @@ class Http11:
             body = encode_json(json_body)
             headers = {**headers, "Content-Type": "application/json"}
         connection = self._connection(deadline)
+        response = None
         reusable = False
         try:
             try:
@@ -189,6 +209,8 @@ class Http11:
                         self._idle.append(connection)
                         connection = None  # type: ignore[assignment]
             if connection is not None:
+                if response is not None:
+                    response.close()
                 connection.close()
 
     def _read(self, response: http.client.HTTPResponse, deadline: float, cap: int) -> bytes:

@@ -156,3 +156,18 @@ def test_a_proxy_in_the_environment_or_an_injected_transport_takes_the_httpx_pat
     mock = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
     client = PlatformClient("https://platform.test/api", "tok", transport=mock)
     assert client._fast is None and client.languages() == []
+
+
+def test_an_answer_that_closes_the_connection_is_read_whole_and_the_next_request_connects_again(server):
+    body = json.dumps([{"id": 1, "name": "English"}]).encode() * 1
+    platform = server(lambda line: ok(body, b"Connection: close\r\n"), close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    for _ in range(3):
+        assert client.languages() == [{"id": 1, "name": "English"}]
+    assert platform.connections == 3
+
+
+def test_an_answer_without_a_length_is_read_to_the_end_of_the_connection(server):
+    platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]", close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    assert client.languages() == [] and client.languages() == []
