@@ -148,7 +148,9 @@ class _Reader(io.RawIOBase):
 
 
 class Http11:
-    """Keep-alive HTTP/1.1 connections to one origin, at most `max_connections` idle ones kept; thread-safe."""
+    """Keep-alive HTTP/1.1 connections to one origin, at most `max_connections` at once (as httpx's pool: the
+    bound --parallelism sets on requests in flight; a request waits for a free one within its deadline);
+    thread-safe."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str], max_connections: int):
         parts = urlsplit(base_url)
@@ -162,6 +164,7 @@ class Http11:
         self.max_connections = max_connections
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max(1, max_connections))
         self._ssl: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -182,6 +185,15 @@ class Http11:
         if json_body is not None:
             body = encode_json(json_body)
             headers = {**headers, "Content-Type": "application/json"}
+        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise ConnectFailed("PoolTimeout")
+        try:
+            return self._exchange(method, target, body, headers, deadline, cap)
+        finally:
+            self._slots.release()
+
+    def _exchange(self, method: str, target: str, body: bytes | None, headers: Mapping[str, str],
+                  deadline: float, cap: int) -> tuple[int, http.client.HTTPMessage, bytes]:
         connection = self._connection(deadline)
         response = None
         reusable = False
@@ -228,6 +240,8 @@ class Http11:
                     raise Expired() from error
                 raise Broken(type(error).__name__) from error
             if not chunk:
+                if response.length:  # the connection ended before the length it declared (read(n) says nothing)
+                    raise Broken("RemoteProtocolError")
                 break
             if decoder is not None:
                 try:

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 from provisioner import http11
 from provisioner.client import ClientLimits, PlatformClient, RetryPolicy
-from provisioner.errors import ApiError
+from provisioner.errors import ApiError, TransportError
 
 
 class RawServer:
@@ -171,3 +171,34 @@ def test_an_answer_without_a_length_is_read_to_the_end_of_the_connection(server)
     platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]", close_after=1)
     client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
     assert client.languages() == [] and client.languages() == []
+
+
+def test_an_answer_cut_short_of_its_declared_length_is_a_transport_failure_not_an_answer(server):
+    platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n{\"message\": \"Assis",
+                      close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(TransportError, match="connection failed before the platform answered") as caught:
+        client.create_assistant({"name": "x"})
+    assert caught.value.request_sent  # its outcome is unknown: apply looks before creating again
+
+
+def test_no_more_requests_in_flight_than_max_connections(server):
+    import time as clock
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def slow(line):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        clock.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return ok(b"[]")
+    platform = server(slow)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1), max_connections=2)
+    threads = [threading.Thread(target=client.languages) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 2
