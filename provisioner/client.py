@@ -1,4 +1,5 @@
-"""The platform's REST API over HTTP (http11.py; httpx where it is needed): the rate budget, retries, deadlines, and strict reading of every answer.
+"""The platform's REST API (over http11.py; httpx where it is needed): the rate budget, retries, deadlines, and
+strict reading of every answer.
 
 Retries follow one rule: a request is repeated only when repeating it cannot
 do harm. Reads, updates and deletes are idempotent and retry on 429, 5xx and
