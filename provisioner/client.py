@@ -1,4 +1,5 @@
-"""The platform's REST API over httpx: the rate budget, retries, deadlines, and strict reading of every answer.
+"""The platform's REST API (over http11.py; httpx where it is needed): the rate budget, retries, deadlines, and
+strict reading of every answer.
 
 Retries follow one rule: a request is repeated only when repeating it cannot
 do harm. Reads, updates and deletes are idempotent and retry on 429, 5xx and
@@ -27,9 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
-
-from .deadline import exchange_deadline, install as install_deadline
+from . import http11
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
                      ServerError, TransportError)
 from .ratelimit import RateBudget
@@ -115,20 +114,44 @@ class PlatformClient:
         self._clock = clock
         self.budget = budget or RateBudget(clock=clock, sleep=self._sleep)
         self.base_url = display_url(base_url)
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=self.retry.timeout,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
-            transport=transport,
-            follow_redirects=False,
-        )
         self.max_connections = max_connections
-        if transport is None:
-            install_deadline(self._http)  # --request-timeout bounds the whole exchange, not each read
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        # JSON exchanges go through http11.py (a fraction of httpx's CPU per request, the same deadline, cap
+        # and answers); httpx serves an injected transport, a proxy from the environment and multipart bodies.
+        self._fast = None
+        if transport is None and not http11.proxies_configured():
+            try:
+                self._fast = http11.Http11(base_url.rstrip("/"), headers, max_connections)
+            except ValueError:  # not an http(s) URL: httpx says what is wrong with it
+                pass
+        self._httpx_settings = (base_url.rstrip("/"), headers, transport)
+        self._httpx = None
+        self._httpx_lock = threading.Lock()
+
+    @property
+    def _http(self):
+        """The httpx client, made on first use (importing httpx costs a noticeable part of a short run)."""
+        with self._httpx_lock:
+            if self._httpx is None:
+                import httpx
+
+                from .deadline import install as install_deadline
+
+                base_url, headers, transport = self._httpx_settings
+                self._httpx = httpx.Client(
+                    base_url=base_url, headers=headers, timeout=self.retry.timeout,
+                    limits=httpx.Limits(max_connections=self.max_connections,
+                                        max_keepalive_connections=self.max_connections),
+                    transport=transport, follow_redirects=False)
+                if transport is None:
+                    install_deadline(self._httpx)  # --request-timeout bounds the whole exchange, not each read
+            return self._httpx
 
     def close(self) -> None:
-        self._http.close()
+        if self._fast is not None:
+            self._fast.close()
+        if self._httpx is not None:
+            self._httpx.close()
 
     def __enter__(self) -> "PlatformClient":
         return self
@@ -283,9 +306,15 @@ class PlatformClient:
         return self._parse(where, status, headers, raw)
 
     def _exchange(self, method: str, path: str, json_body: Any, params: dict | None,
-                  where: str, form: tuple[dict | None, dict | None] | None = None) -> tuple[int, httpx.Headers, bytes]:
-        """Send and read the whole answer within the deadline and the size cap. `form`: (files, data) of a
-        multipart body, sent instead of JSON."""
+                  where: str, form: tuple[dict | None, dict | None] | None = None) -> tuple[int, Any, bytes]:
+        """Send and read the whole answer within the deadline and the size cap: (status, headers, body).
+        `form`: (files, data) of a multipart body, sent instead of JSON."""
+        if self._fast is not None and form is None:
+            return self._exchange_fast(method, path, json_body, params, where)
+        import httpx
+
+        from .deadline import exchange_deadline
+
         deadline = self._clock() + self.retry.timeout
         cap = self.limits.max_response_bytes
         body = {"json": json_body} if form is None else {"files": form[0], "data": form[1]}
@@ -320,7 +349,33 @@ class PlatformClient:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({type(error).__name__})", request_sent=True) from None
 
-    def _obey_rate_headers(self, headers: httpx.Headers) -> None:
+    def _exchange_fast(self, method: str, path: str, json_body: Any, params: dict | None,
+                       where: str) -> tuple[int, Any, bytes]:
+        """`_exchange` through http11.py, its failures told as the httpx path tells them."""
+        cap = self.limits.max_response_bytes
+        try:
+            return self._fast.exchange(method, path, params, json_body, self.retry.timeout, cap)
+        except http11.TooLarge as error:
+            if error.declared is not None:
+                raise ApiError(f"{where}: the answer would be {error.declared:,} bytes, more than the "
+                               f"{cap:,}-byte cap; refusing to read it", status=error.status) from None
+            raise ApiError(f"{where}: the answer is larger than the {cap:,}-byte cap; refusing to read more",
+                           status=error.status) from None
+        except http11.ConnectFailed as error:
+            reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
+            if reason:
+                raise UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL",
+                                       request_sent=False) from None
+            raise TransportError(f"{where}: could not connect to the platform at {self.base_url} "
+                                 f"({error.args[0]})", request_sent=False) from None
+        except http11.Expired:
+            raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
+                                 "(ReadTimeout)", request_sent=True) from None
+        except http11.Broken as error:
+            raise TransportError(f"{where}: the connection failed before the platform answered "
+                                 f"({error.args[0]})", request_sent=True) from None
+
+    def _obey_rate_headers(self, headers: Any) -> None:
         """X-RateLimit-Remaining 0: nobody sends until X-RateLimit-Reset (others may share the token)."""
         remaining = headers.get("x-ratelimit-remaining", "").strip()
         if remaining != "0":
@@ -329,7 +384,7 @@ class PlatformClient:
         if wait is not None:
             self.budget.pause(min(wait, self.retry.max_elapsed))
 
-    def _parse(self, where: str, status: int, headers: httpx.Headers, raw: bytes) -> Any:
+    def _parse(self, where: str, status: int, headers: Any, raw: bytes) -> Any:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -369,7 +424,7 @@ class PlatformClient:
             raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
         raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)
 
-    def _retry_after(self, where: str, body: Any, headers: httpx.Headers) -> float:
+    def _retry_after(self, where: str, body: Any, headers: Any) -> float:
         """How long a 429 asks us to wait: the body's `retry_after`, else a Retry-After header, else backoff."""
         raw = body.get("retry_after") if isinstance(body, dict) else None
         if raw is None:

@@ -8,8 +8,6 @@ import sys
 import threading
 
 import click
-from rich.text import Text
-from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
 
 from . import render
 from .scrub import scrub
@@ -26,6 +24,10 @@ class Progress:
         # the line itself, on every change).
         self._styled = not click.utils.should_strip_ansi(sys.stdout, click.globals.resolve_color_default())
         if enabled and total and not plain:
+            # rich only for a bar (a terminal): importing it costs a tenth of a second of a run that prints lines
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,
+                                       TimeElapsedColumn)
+
             self._bar = RichProgress(TextColumn("[bold]Applying"), BarColumn(), MofNCompleteColumn(),
                                      TimeElapsedColumn(), TextColumn("{task.description}"), transient=True)
             self._task = self._bar.add_task("", total=total)
@@ -48,6 +50,8 @@ class Progress:
             # A failure may quote what the platform echoed: scrubbed like every line.
             line = scrub(render.result_line(result, styled=self._styled or self._bar is not None))
             if self._bar:
+                from rich.text import Text
+
                 self._bar.console.print(Text.from_ansi(line), soft_wrap=True)
                 self._bar.advance(self._task)
             else:

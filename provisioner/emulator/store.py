@@ -182,6 +182,12 @@ class Store:
                                         (kind, user_id, parent_id, limit, offset)).fetchall()
         return [self._object(r) for r in rows]
 
+    def owns(self, kind: str, object_id: int, user_id: int) -> bool:
+        """Whether the object `object_id` exists, is of `kind` and is the tenant's: one primary-key lookup."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM platform_objects WHERE id = ? AND kind = ? AND user_id = ?",
+                                    (object_id, kind, user_id)).fetchone() is not None
+
     def count(self, kind: str, user_id: int) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM platform_objects WHERE kind = ? AND user_id = ?",

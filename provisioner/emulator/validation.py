@@ -530,10 +530,10 @@ class Request:
         for field, kind in (("tool_ids", "tool"), ("label_ids", "label")):
             if sent.get(field) and fine(field):
                 for i, object_id in enumerate(record[field]):
-                    if object_id not in self.owned.ids(kind):
+                    if not self.owned.has(kind, object_id):
                         add(errors, f"{field}.{i}", f"The selected {attr(field)}.{i} is invalid.")
         for field, kind in (("knowledgebase_id", "knowledgebase"), ("folder_id", "folder")):
-            if sent.get(field) is not None and fine(field) and record[field] not in self.owned.ids(kind):
+            if sent.get(field) is not None and fine(field) and not self.owned.has(kind, record[field]):
                 add(errors, field, f"The selected {attr(field)} is invalid.")
         for i, tool in enumerate(record.get("tools") or []):
             if isinstance(tool, dict) and tool.get("type") == "warm_call_transfer" and "tools" in sent:
@@ -543,17 +543,22 @@ class Request:
 
 
 class Owned:
-    """The tenant's objects an assistant's fields refer to, read from the store at most once per kind."""
+    """The tenant's objects an assistant's fields refer to, each looked up by its id (the primary key): the
+    cost of a create follows its references, not how many objects of that kind the tenant has."""
 
     def __init__(self, store, user_id: int):
         self.store = store
         self.user_id = user_id
-        self._ids: dict[str, set[int]] = {}
+        self._seen: dict[tuple[str, Any], bool] = {}
 
-    def ids(self, kind: str) -> set[int]:
-        if kind not in self._ids:
-            self._ids[kind] = {row["id"] for row in self.store.objects(kind, self.user_id)}
-        return self._ids[kind]
+    def has(self, kind: str, object_id: Any) -> bool:
+        """Whether `object_id` is one of the tenant's objects of `kind`."""
+        if not isinstance(object_id, int) or isinstance(object_id, bool):
+            return False
+        key = (kind, object_id)
+        if key not in self._seen:
+            self._seen[key] = self.store.owns(kind, object_id, self.user_id)
+        return self._seen[key]
 
     def number(self, number_id) -> dict | None:
         """A number the tenant may give an assistant (not one scheduled for release)."""

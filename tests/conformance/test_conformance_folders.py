@@ -93,3 +93,13 @@ def test_an_assistants_folder_and_labels_must_be_the_users_own(api, other):
                                                                       label_ids=[mine["id"], label["id"]])),
                     422, S.errors_422())
     assert sorted(body["errors"]) == ["folder_id", "label_ids.1"]
+
+
+def test_an_assistants_folder_and_labels_must_be_of_their_kind_and_exist(api):
+    folder, label = api.post("/user/folder", {"name": "F"})["data"], api.post("/user/label", {"name": "L"})["data"]
+    body = answered(api.raw("POST", "/user/assistant", json=v2_body(api, folder_id=label["id"],
+                                                                      label_ids=[label["id"], folder["id"],
+                                                                                 10 ** 9])),
+                    422, S.errors_422())
+    assert sorted(body["errors"]) == ["folder_id", "label_ids.1", "label_ids.2"]
+    api.create(v2_body(api, folder_id=folder["id"], label_ids=[label["id"]]))

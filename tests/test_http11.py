@@ -1,0 +1,204 @@
+"""http11.py, the client's lean HTTP/1.1 path: it must answer as the httpx path did.
+
+A raw socket server on loopback plays the platform, so that what goes over the wire (connections, bytes) is
+what the tests look at.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import threading
+
+import httpx
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from provisioner import http11
+from provisioner.client import ClientLimits, PlatformClient, RetryPolicy
+from provisioner.errors import ApiError, TransportError
+
+
+class RawServer:
+    """Answers each request with `answer(request_line)` (whole bytes); `close_after` closes each connection
+    after that many answers (a keep-alive connection the server drops while the client holds it idle)."""
+
+    def __init__(self, answer, close_after: int | None = None):
+        self.answer, self.close_after = answer, close_after
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api"
+        self.connections = 0
+        self.requests: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
+
+    def _handle(self, connection: socket.socket):
+        answered = 0
+        with connection:
+            buffer = b""
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    data = connection.recv(65536)
+                    if not data:
+                        return
+                    buffer += data
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                while len(buffer) < length:
+                    buffer += connection.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + buffer[:length])
+                buffer = buffer[length:]
+                connection.sendall(self.answer(head.split(b"\r\n", 1)[0]))
+                answered += 1
+                if self.close_after is not None and answered >= self.close_after:
+                    return
+
+    def close(self):
+        self.listener.close()
+
+
+def ok(body: bytes, extra: bytes = b"") -> bytes:
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+            + b"\r\n" + extra + b"\r\n" + body)
+
+
+@pytest.fixture
+def server():
+    made = []
+
+    def make(answer, **kwargs):
+        made.append(RawServer(answer, **kwargs))
+        return made[-1]
+    yield make
+    for item in made:
+        item.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused_so_a_create_is_sent_once(server):
+    platform = server(lambda line: ok(b'{"data": {"id": 7}}'), close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    for _ in range(3):
+        assert client.create_assistant({"name": "x"})["id"] == 7
+    posts = [r for r in platform.requests if r.startswith(b"POST")]
+    assert len(posts) == 3 and platform.connections == 3
+
+
+def test_keep_alive_connections_are_reused(server):
+    platform = server(lambda line: ok(b"[]"))
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    for _ in range(5):
+        assert client.languages() == []
+    assert platform.connections == 1
+
+
+def test_a_gzip_answer_is_decoded(server):
+    body = gzip.compress(json.dumps([{"id": 1, "name": "English"}]).encode())
+    platform = server(lambda line: ok(body, b"Content-Encoding: gzip\r\n"))
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    assert client.languages() == [{"id": 1, "name": "English"}]
+    assert b"accept-encoding: gzip, deflate" in platform.requests[0].lower()
+
+
+def test_a_gzip_answer_larger_than_the_cap_once_decoded_is_refused(server):
+    body = gzip.compress(b"[" + b" " * 100_000 + b"]")  # small on the wire, 100 kB decoded
+    platform = server(lambda line: ok(body, b"Content-Encoding: gzip\r\n"))
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1),
+                            limits=ClientLimits(max_response_bytes=10_000))
+    with pytest.raises(ApiError, match="larger than the 10,000-byte cap"):
+        client.languages()
+
+
+def test_a_declared_length_over_the_cap_is_refused_before_reading(server):
+    platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Length: 50000\r\n\r\n" + b" " * 50000)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1),
+                            limits=ClientLimits(max_response_bytes=10_000))
+    with pytest.raises(ApiError, match="would be 50,000 bytes"):
+        client.languages()
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                    | st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(JSON.filter(lambda value: value is not None))  # None is no body at all, on either path
+def test_json_bodies_are_the_bytes_httpx_sends(value):
+    assert http11.encode_json(value) == httpx.Request("POST", "http://x/", json=value).content
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.dictionaries(st.text(min_size=1), st.none() | st.booleans() | st.integers() | st.text(), max_size=4))
+def test_query_strings_mean_what_httpx_sends(params):
+    ours = httpx.URL("http://h" + http11.request_target("/api/p", params))
+    assert ours.path == "/api/p"
+    assert ours.params == httpx.Request("GET", "http://h/api/p", params=params).url.params
+
+
+def test_a_proxy_in_the_environment_or_an_injected_transport_takes_the_httpx_path(monkeypatch):
+    assert http11.proxies_configured({"HTTPS_PROXY": "http://proxy:3128"})
+    assert http11.proxies_configured({"all_proxy": "socks5://p"})
+    assert not http11.proxies_configured({"HTTPS_PROXY": "", "PATH": "/bin"})
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    assert PlatformClient("https://platform.test/api", "tok")._fast is None
+    monkeypatch.delenv("HTTPS_PROXY")
+    assert PlatformClient("https://platform.test/api", "tok")._fast is not None
+    mock = httpx.MockTransport(lambda request: httpx.Response(200, json=[]))
+    client = PlatformClient("https://platform.test/api", "tok", transport=mock)
+    assert client._fast is None and client.languages() == []
+
+
+def test_an_answer_that_closes_the_connection_is_read_whole_and_the_next_request_connects_again(server):
+    body = json.dumps([{"id": 1, "name": "English"}]).encode() * 1
+    platform = server(lambda line: ok(body, b"Connection: close\r\n"), close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    for _ in range(3):
+        assert client.languages() == [{"id": 1, "name": "English"}]
+    assert platform.connections == 3
+
+
+def test_an_answer_without_a_length_is_read_to_the_end_of_the_connection(server):
+    platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[]", close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    assert client.languages() == [] and client.languages() == []
+
+
+def test_an_answer_cut_short_of_its_declared_length_is_a_transport_failure_not_an_answer(server):
+    platform = server(lambda line: b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n{\"message\": \"Assis",
+                      close_after=1)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
+    with pytest.raises(TransportError, match="connection failed before the platform answered") as caught:
+        client.create_assistant({"name": "x"})
+    assert caught.value.request_sent  # its outcome is unknown: apply looks before creating again
+
+
+def test_no_more_requests_in_flight_than_max_connections(server):
+    import time as clock
+    in_flight, peak, lock = [0], [0], threading.Lock()
+
+    def slow(line):
+        with lock:
+            in_flight[0] += 1
+            peak[0] = max(peak[0], in_flight[0])
+        clock.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        return ok(b"[]")
+    platform = server(slow)
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1), max_connections=2)
+    threads = [threading.Thread(target=client.languages) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak[0] == 2
