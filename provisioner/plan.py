@@ -142,6 +142,11 @@ class Plan:
     left_alone: list[dict[str, str]] = field(default_factory=list)
     managed_count: int = 0            # assistants in state when planned: the base of the mass-destroy share
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
+    # The selection it was made with (docs/selection.md): what --exclude left out (addresses), the label selector
+    # (-l), and the addresses --replace asked to replace. `apply PLANFILE` performs exactly these changes.
+    excluded: list[str] = field(default_factory=list)
+    selector: str | None = None
+    replace_requested: list[str] = field(default_factory=list)
 
     @property
     def mass_destroy(self) -> bool:
@@ -197,6 +202,9 @@ class Plan:
             "managed_count": self.managed_count,
             "mass_destroy": self.mass_destroy,
             "allow_mass_destroy": self.allow_mass_destroy,
+            "excluded": self.excluded,
+            "selector": self.selector,
+            "replace_requested": self.replace_requested,
         }
 
     @classmethod
@@ -234,7 +242,8 @@ class Plan:
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
                    workspace=checked.workspace, project=checked.project, created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
-                   allow_mass_destroy=checked.allow_mass_destroy)
+                   allow_mass_destroy=checked.allow_mass_destroy, excluded=checked.excluded,
+                   selector=checked.selector, replace_requested=checked.replace_requested)
 
 
 # --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
@@ -411,3 +420,8 @@ class _PlanFile(_Strict):
     managed_count: int = Field(default=0, ge=0)
     mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_destroy: bool = False
+    excluded: list[str] = Field(default_factory=list)
+    selector: Optional[str] = Field(default=None, max_length=4096)
+    replace_requested: list[str] = Field(default_factory=list)
+
+    _check_excluded = field_validator("excluded", "replace_requested")(lambda value: [_address(a) for a in value])
