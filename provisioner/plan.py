@@ -286,7 +286,8 @@ def _address(value: str) -> str:
 
     # A replaced object's old half waiting in state to be destroyed: `<address>~deposed[N]` (state/__init__.py).
     if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}(~deposed[0-9]{{0,4}})?",
-                                                             value)):
+                                                             value)
+            or re.fullmatch(rf"{NAME}~deposed[0-9]{{0,4}}", value)):  # an assistant's (--replace)
         raise ValueError("not an address (a name of lowercase letters, digits, '-' and '_', after `kind.`)")
     return value
 

@@ -4,24 +4,12 @@ import json
 
 import pytest
 
-from conftest import manifest_text
+from test_graph_e2e import plan_json, v2  # noqa: F401  (v2: the fixture of a v2-dialect workspace)
 
 
 def folder(address, name, labels=""):
     meta = f"  labels: {{{labels}}}\n" if labels else ""
     return f"apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: {address}\n{meta}spec:\n  name: {name}\n"
-
-
-@pytest.fixture
-def v2(workspace):
-    workspace.dialect = "v2"
-    return workspace
-
-
-def plan_json(workspace, *args):
-    result = workspace.run("plan", "--json", *args)
-    assert result.exit_code == 0, result.all
-    return json.loads(result.output)
 
 
 def addresses(plan):
@@ -148,3 +136,17 @@ def test_a_tampered_saved_plan_with_an_excluded_change_is_refused(v2):
     (v2.root / "p.plan").write_text(json.dumps(data))
     refused = v2.run("apply", "--auto-approve", "p.plan")
     assert refused.exit_code == 1 and "sales-basic: excluded by the plan, yet changed in it" in refused.all
+
+
+@pytest.mark.parametrize("command, options", [
+    ("plan", ["--exclude", "--selector", "--replace", "--target"]),
+    ("apply", ["--exclude", "--selector", "--replace", "--target", "--no-verify"]),
+    ("destroy", ["--exclude", "--selector", "--target"]),
+    ("refresh", ["--exclude", "--selector", "--target"]),
+])
+def test_every_new_option_has_help(workspace, command, options):
+    shown = workspace.run(command, "--help", api=False)
+    assert shown.exit_code == 0
+    for option in options:
+        assert option in shown.output
+    assert "-l, --selector" in shown.output and "glob" in shown.output

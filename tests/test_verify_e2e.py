@@ -48,3 +48,15 @@ def test_verify_covers_other_kinds_and_costs_one_list_read_per_changed_kind(work
 def test_drop_fields_refuses_unknown_kinds(workspace):
     answer = workspace.platform.admin.post("/_emulator/faults", json={"drop_fields": {"nokind": ["x"]}})
     assert answer.status_code == 422 and "unknown kind nokind" in answer.text
+
+
+def test_compare_never_shows_a_sensitive_or_write_only_field():
+    from provisioner.plan import Action, Change
+    from provisioner.verify import compare
+
+    change = Change("support", Action.UPDATE, "Support", remote_id=7, sensitive=["system_prompt"],
+                    body={"system_prompt": "s3cret-prompt", "initial_message": "Hi", "tool_ids": [1]})
+    shown = {"system_prompt": "old", "initial_message": "Hello", "tool_ids": [2]}
+    [mismatch] = compare(change, change.body, shown, 7)
+    assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hi", "Hello")
+    assert "s3cret" not in mismatch.line()
