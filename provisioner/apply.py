@@ -532,6 +532,9 @@ def refuse_lossy_replacements(plan: Plan, kinds: Mapping[str, Kind], allowed: bo
 def _create_first(change: Change, kinds: Mapping[str, Kind]) -> bool:
     """Whether a replacement may create the new object before destroying the old one: not when the platform
     refuses two of one name (or whatever else the kind says cannot exist twice)."""
+    if change.kind == DEFAULT_KIND:
+        # An inbound number is held by one assistant at a time: the old one lets it go before the new one takes it.
+        return change.body.get("phone_number_id") is None
     kind = kinds.get(change.kind)
     if kind is None:
         return True
@@ -637,7 +640,7 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
 def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
     if change.kind == DEFAULT_KIND:
         if part != WHOLE:
-            raise Unresolvable("an assistant is never replaced: it is updated in place")
+            return _replace_assistant(change, part, context)
         return _execute_assistant(change, context)
     return _execute_kind(change, part, context, stop)
 
@@ -676,6 +679,35 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
     if action is Action.FORGET:
         return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
     raise AssertionError(f"unknown action {action}")
+
+
+def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeResult:
+    """One half of an assistant's replacement (--replace), as _execute_kind does it for the other kinds: the old
+    one deposed in state while the new one is created first, or forgotten when it is destroyed first."""
+    recorder, address = context.recorder, change.address
+    if part == DESTROY:
+        old = change.remote_id
+        old_address = deposed_holding(address, old, recorder.state.resources) or (
+            None if context.ids.get(address) is not None else address)
+        message = ""
+        try:
+            with context.wire.gate.write():
+                context.client.delete_assistant(old)
+        except NotFoundError:
+            message = "it was already gone"
+        ticket = recorder.queue_forget(old_address) if old_address else 0
+        return ChangeResult(change, True, 0.0, old, message, ticket=ticket)
+    entry = recorder.state.resources.get(address)
+    old = deposed = None
+    if entry is not None and entry.id == change.remote_id:
+        old, deposed = entry, deposed_address(address, recorder.state.resources)
+        recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
+    try:
+        return _execute_assistant(change, context)
+    except (RejectedError, NotCreated):
+        if old is not None:  # surely nothing was made: the old assistant is simply kept
+            recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
+        raise
 
 
 def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int | None:

@@ -155,6 +155,11 @@ class Plan:
     moves: list[dict[str, Any]] = field(default_factory=list)
     # The policy check of this plan (policy.PolicyReport.to_dict()); None: the repository has no policies.
     policies: dict[str, Any] | None = None
+    # The selection it was made with (docs/selection.md): what --exclude left out (addresses), the label selector
+    # (-l), and the addresses --replace asked to replace. `apply PLANFILE` performs exactly these changes.
+    excluded: list[str] = field(default_factory=list)
+    selector: str | None = None
+    replace_requested: list[str] = field(default_factory=list)
 
     @property
     def mass_destroy(self) -> bool:
@@ -211,6 +216,9 @@ class Plan:
             "mass_destroy": self.mass_destroy,
             "allow_mass_destroy": self.allow_mass_destroy,
             "moves": [dict(m) for m in self.moves],
+            "excluded": self.excluded,
+            "selector": self.selector,
+            "replace_requested": self.replace_requested,
         }
 
     @classmethod
@@ -248,7 +256,8 @@ class Plan:
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
                    workspace=checked.workspace, project=checked.project, created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
-                   allow_mass_destroy=checked.allow_mass_destroy,
+                   allow_mass_destroy=checked.allow_mass_destroy, excluded=checked.excluded,
+                   selector=checked.selector, replace_requested=checked.replace_requested,
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
 
 
@@ -292,7 +301,8 @@ def _address(value: str) -> str:
 
     # A replaced object's old half waiting in state to be destroyed: `<address>~deposed[N]` (state/__init__.py).
     if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}(~deposed[0-9]{{0,4}})?",
-                                                             value)):
+                                                             value)
+            or re.fullmatch(rf"{NAME}~deposed[0-9]{{0,4}}", value)):  # an assistant's (--replace)
         raise ValueError("not an address (a name of lowercase letters, digits, '-' and '_', after `kind.`)")
     return value
 
@@ -445,3 +455,8 @@ class _PlanFile(_Strict):
     mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_destroy: bool = False
     moves: list[_MoveFile] = Field(default_factory=list)
+    excluded: list[str] = Field(default_factory=list)
+    selector: Optional[str] = Field(default=None, max_length=4096)
+    replace_requested: list[str] = Field(default_factory=list)
+
+    _check_excluded = field_validator("excluded", "replace_requested")(lambda value: [_address(a) for a in value])

@@ -36,7 +36,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
                foreign: Mapping[int, Owner] | None = None,
                foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
-               allow_mass_destroy: bool = False) -> tuple[Plan, list[Manifest]]:
+               allow_mass_destroy: bool = False, replace: Iterable[str] = ()) -> tuple[Plan, list[Manifest]]:
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
     the store manages (never adopted here)."""
@@ -69,12 +69,17 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)
+    replace = frozenset(replace)
+    problems: list[Problem] = replace_problems(replace, graph, state, identities, destroy)
+    if problems:
+        raise PlanError(problems)
     resolver = Resolver(identities, graph)
+    resolver.renewed |= replace  # what refers to a replaced object waits for its new id
     ordered = [graph.manifests[a] for a in graph.order()]
     kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,
                        destroy=destroy, wanted=wanted, left_alone=left_alone, unread=platform.unread,
-                       assistants=platform.assistants)
-    problems: list[Problem] = list(kinds.problems)
+                       assistants=platform.assistants, replace=replace)
+    problems = list(kinds.problems)
     resolved: list[Manifest] = []
     waits: dict[str, list[str]] = {}
     for manifest in ([] if destroy else assistants):
@@ -93,7 +98,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                         destroy=destroy, targets=assistant_targets, manifest_paths=manifest_paths,
                         dialect=dialect, foreign=foreign,
                         left_alone={a: s for a, s in (left_alone or {}).items() if a in assistant_state},
-                        allow_mass_destroy=allow_mass_destroy)
+                        allow_mass_destroy=allow_mass_destroy, replace=replace)
     for change in plan.changes:
         if change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
             change.depends_on = waits.get(change.address, [])
@@ -117,3 +122,18 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     if problems:
         raise PlanError(problems)
     return plan, resolved
+
+
+def replace_problems(replace: frozenset[str], graph: Graph, state: State, identities, destroy: bool) -> list[Problem]:
+    """--replace names objects that exist and stay: a manifest's, in state and on the platform."""
+    problems = []
+    for address in sorted(replace):
+        if destroy:
+            problems.append(Problem(f"--replace {address}: a destroy plan replaces nothing", address=address))
+        elif address not in graph.manifests:
+            known = " (it is in state: its manifest was removed, so it is destroyed)" if address in state.resources else ""
+            problems.append(Problem(f"--replace {address!r} names no manifest{known}", address=address))
+        elif address not in state.resources or identities.ids.get(address) != state.resources[address].id:
+            problems.append(Problem(f"--replace {address!r}: there is nothing to replace (no object of it in state "
+                                    "and on the platform: the plan creates or adopts it)", address=address))
+    return problems

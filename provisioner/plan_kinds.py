@@ -34,6 +34,7 @@ from .state import Owner, ResourceState
 REF = "$ref"
 NUMBER = "number"
 KNOWN_AFTER_APPLY = "(known after apply)"
+REPLACE_REQUESTED = "replace requested"  # --replace ADDRESS: the reason a plan gives for it
 
 
 def marker(address: str) -> dict[str, str]:
@@ -321,7 +322,8 @@ def known(seen: Any, wanted: Any) -> Any:
 
 
 def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str],
-                entry: ResourceState | None, live: RemoteObject | None, adopt: RemoteObject | None) -> Change | None:
+                entry: ResourceState | None, live: RemoteObject | None, adopt: RemoteObject | None,
+                replace_requested: bool = False) -> Change | None:
     """The change of one object of a kind (None: nothing to do). `fields` are resolved (ids, markers).
 
     Hooks read from the kind's facts: a field with an `Action` (a campaign's status) is compared only through
@@ -352,22 +354,25 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
     actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
     changes = _field_changes(manifest, kind, compared, fields, last, current)
-    if not changes and not actions and live is not None:
+    if not changes and not actions and live is not None and not replace_requested:
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
         [c.field for c in changes] if kind.endpoints.update is None else [])
-    if replace:
+    if replace or (replace_requested and live is not None):
         why = ", ".join(replace)
         lost = f"; {kind.replace_loses}" if kind.replace_loses else ""
         adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
         renewed = planned_actions(kind, fields, None)
+        reason = (f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}" if replace
+                  else f"{REPLACE_REQUESTED}: the {kind.title} is destroyed and created again{lost}")
+        because = (kind.replace_loses or f"{why} cannot be updated") if replace else \
+            REPLACE_REQUESTED + (f"; {kind.replace_loses}" if kind.replace_loses else "")
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
-                      reason=_with_notes(f"{why} cannot be changed in place: the {kind.title}{adopted} is "
-                                         f"replaced{lost}", renewed),
+                      reason=_with_notes(reason, renewed),
                       fields=changes, body={**extra, **compared},
                       record=record(manifest, wanted, _shown_fields(kind, wanted)),
                       remote_fingerprint=current.fingerprint, replace=True,
-                      replace_reason=kind.replace_loses or f"{why} cannot be updated", wait=ready_step,
+                      replace_reason=because, wait=ready_step,
                       # the new object starts as a new one does: its actions are planned against nothing
                       actions=renewed, **common)
     body = {c.field: compared[c.field] for c in changes}
@@ -490,7 +495,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                remote: Mapping[str, list[RemoteObject]], *, destroy: bool = False,
                wanted: Callable[[str], bool] = lambda address: True,
                left_alone: Mapping[str, str] | None = None, unread: frozenset[str] = frozenset(),
-               assistants: Iterable[Any] = ()) -> KindsPlan:
+               assistants: Iterable[Any] = (), replace: frozenset[str] = frozenset()) -> KindsPlan:
     """The changes of every object of a registered kind: creates, updates, adoptions and replacements of the
     manifests (in the graph's order: a replaced object's referrers then wait for its new id), deletes and
     forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only. Children of an
@@ -529,7 +534,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
             continue
         if live is not None:
             result.notes += _unmanaged_notes(manifest, entry, fields)
-        change = plan_object(manifest, fields, depends_on, entry, live, adopt)
+        change = plan_object(manifest, fields, depends_on, entry, live, adopt,
+                             replace_requested=manifest.address in replace)
         if change is not None:
             result.changes.append(change)
             if change.replace or change.action is Action.CREATE:

@@ -139,7 +139,8 @@ def adoption_refused(manifest: Manifest, live: RemoteAssistant, owner: Owner) ->
 def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAssistant], *,
                  destroy: bool = False, targets: Iterable[str] = (), manifest_paths: Iterable[str] = (),
                  dialect: str = DEFAULT_DIALECT, foreign: Mapping[int, Owner] | None = None,
-                 left_alone: Mapping[str, str] | None = None, allow_mass_destroy: bool = False) -> Plan:
+                 left_alone: Mapping[str, str] | None = None, allow_mass_destroy: bool = False,
+                 replace: Iterable[str] = ()) -> Plan:
     """`foreign`: platform ids that another workspace or project of the store manages (never adopted here).
     `left_alone`: address -> source file of the state entries whose manifest file exists but was not among the
     paths given (never destroyed for being absent)."""
@@ -181,6 +182,9 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         live = remote_by_id.get(entry.id) if entry else None
         if live is not None:
             if not readable(manifest, live):
+                continue
+            if manifest.address in replace:  # --replace: destroyed and created again, whatever changed
+                changes.append(_replacement(manifest, entry, live, dialect))
                 continue
             notes += _unmanaged_notes(manifest, entry, dialect)
             change = _update(manifest, entry, live, dialect)
@@ -285,6 +289,14 @@ def _create(manifest: Manifest, entry: ResourceState | None, dialect: str) -> Ch
                   body=dict(manifest.fields), record=record_for(manifest, desired_fields(manifest.fields, dialect)),
                   location=str(manifest.location()), sensitive=sorted(manifest.sensitive),
                   engine_type=manifest.spec.engine_type)
+
+
+def _replacement(manifest: Manifest, entry: ResourceState, live: RemoteAssistant, dialect: str) -> Change:
+    """--replace of an assistant in state: a `-/+` whose new half is created from the manifest."""
+    change = _create(manifest, entry, dialect)
+    change.remote_id, change.remote_fingerprint, change.replace = live.id, live.fingerprint, True
+    change.reason = change.replace_reason = "replace requested"
+    return change
 
 
 def _adopt(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistant, dialect: str) -> Change:

@@ -60,9 +60,24 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
             problems.append(f"{address}: the state does not manage it, so it cannot {action.value} id {remote_id}")
         elif entry.id != remote_id:
             problems.append(f"{address}: the state holds id {entry.id} for it, not id {remote_id}")
+    problems += selection_conflicts(plan)
     for sync in plan.state_sync:
         if sync.address not in state.resources:
             problems.append(f"{sync.address}: a state refresh of an address the state does not manage")
         if sync.address in seen_addresses:
             problems.append(f"{sync.address}: both changed and refreshed in one plan")
+    return problems
+
+
+def selection_conflicts(plan: Plan) -> list[str]:
+    """A plan applies exactly the selection it records: no change of an address it excluded, and a replacement
+    of each address --replace named."""
+    excluded = set(plan.excluded)
+    problems = [f"{c.address}: excluded by the plan, yet changed in it" for c in plan.changes
+                if c.address in excluded]
+    problems += [f"{s.address}: excluded by the plan, yet refreshed in it" for s in plan.state_sync
+                 if s.address in excluded]
+    replaced = {c.address for c in plan.changes if c.replace}
+    problems += [f"{address}: --replace was asked for it, but the plan does not replace it"
+                 for address in plan.replace_requested if address not in replaced]
     return problems

@@ -334,8 +334,9 @@ def main() -> None:
                         help="state store (postgres: connection string from $PROVISIONER_PG_DSN)")
     parser.add_argument("--rate-limit", default="off",
                         help="windows the emulator enforces and the client paces to, e.g. 1000/60s,200/10s")
-    parser.add_argument("--phases", default="plan,create,noop,update,destroy",
-                        help="comma-separated subset of: plan,create,noop,update,destroy")
+    parser.add_argument("--phases", default="plan,create,noop,update,verify,destroy",
+                        help="comma-separated subset of: plan,create,noop,update,verify,destroy (verify: the update "
+                             "again with --no-verify, to report what verify after apply costs)")
     parser.add_argument("--fleet", choices=sorted(FLEETS), default="small",
                         help="small manifests (the required fields and a few more) or full ones (every optional "
                              "v1 field, a prompt of 40 lines, variables, a post-call schema)")
@@ -390,6 +391,11 @@ def main() -> None:
                     write(manifests, options.count, "Be brief.", options.fleet)
                     rows.append(run_phase("apply (update all)", apply, root, url, stats, {0}, env, emulator.pid)
                                 | {"writes": True})
+                if "update" in phases and "verify" in phases:
+                    # The same update without verify after apply: the difference is what verify costs.
+                    write(manifests, options.count, "Be quick.", options.fleet)
+                    rows.append(run_phase("apply (no verify)", [*apply, "--no-verify"], root, url, stats, {0}, env,
+                                          emulator.pid) | {"writes": True})
                 if "destroy" in phases:
                     rows.append(run_phase("destroy (all)", ["destroy", "--auto-approve",
                                                             f"--parallelism={options.parallelism}", *retries],
@@ -434,6 +440,7 @@ def main() -> None:
               f"  {routes}")
     print("CPU ms/1: the CLI's CPU (user + system) per assistant: per change for apply and destroy, per "
           "manifest for the plans")
+    verify_cost(rows)
     windows = [(int(n), float(t)) for n, t in re.findall(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)s", options.rate_limit)]
     if windows:
         sustained = min(n / t for n, t in windows)
@@ -441,6 +448,22 @@ def main() -> None:
             rate = row["requests"] / row["seconds"]
             print(f"{row['phase']}: {rate:.1f} requests/s against the budget's sustained {sustained:.1f}/s "
                   f"({rate / sustained:.0%} of the budget), {row['rate_limited']} answered 429")
+
+
+def verify_cost(rows: list[dict]) -> None:
+    """What verify after apply cost the update: its extra requests, by route (docs/apply.md, Verify: at most one
+    list read per changed kind, all its pages)."""
+    phases = {row["phase"]: row for row in rows}
+    verified, unverified = phases.get("apply (update all)"), phases.get("apply (no verify)")
+    if not verified or not unverified:
+        return
+    routes = sorted(set(verified["by_route"]) | set(unverified["by_route"]))
+    extra = {r: verified["by_route"].get(r, 0) - unverified["by_route"].get(r, 0) for r in routes}
+    extra = {r: n for r, n in extra.items() if n}
+    shown = ", ".join(f"{r}: {n:+d}" for r, n in extra.items()) or "none"
+    print(f"verify: {verified['requests'] - unverified['requests']:+d} request(s) for the update "
+          f"({verified['seconds'] - unverified['seconds']:+.2f} s); by route: {shown}. Target: one list read per "
+          "changed kind, all pages.")
 
 
 if __name__ == "__main__":

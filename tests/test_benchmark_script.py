@@ -17,7 +17,9 @@ def test_the_benchmark_runs_every_phase_and_counts_requests_by_route():
     assert "the emulator's answer time, 10 at a time" in out
     rows = {line.split("  ")[0]: line for line in out.splitlines() if line.startswith(("plan", "apply", "destroy"))}
     assert set(rows) == {"plan (all new)", "apply (create all)", "plan (no changes)", "apply (update all)",
-                         "destroy (all)"}
+                         "apply (no verify)", "destroy (all)"}
+    # verify after apply: one more list read of the assistants (30: one page) for the update
+    assert "verify: +1 request(s) for the update" in out and "GET /user/assistants/get: +1" in out
     assert "POST /user/assistant: 30" in rows["apply (create all)"]
     assert "PUT /user/assistant/{id}: 30" in rows["apply (update all)"]
     assert "DELETE /user/assistant/{id}: 30" in rows["destroy (all)"]

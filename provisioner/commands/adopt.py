@@ -7,7 +7,9 @@ from ..workflow.adopt import import_object, refresh
 from ..workflow.export import export
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.session import Session
-from .options import PlatformId, config_options, manifest_options, platform_options, variable_options
+from ..workflow.selecting import choose
+from .options import (HELP, PlatformId, config_options, manifest_options, platform_options, selection_options,
+                      variable_options)
 from .run import reports_errors, settings_from, settings_paths
 
 
@@ -60,13 +62,24 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 
 @click.command("refresh")
+@click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@selection_options
 @platform_options
 @config_options
 @reports_errors
-def refresh_command(**kwargs) -> None:
+def refresh_command(targets=(), excludes=(), selector=None, **kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""
-    with Session(settings_from(kwargs), "refresh") as session:
-        result = refresh(session)
+    settings = settings_from(kwargs)
+    # Labels are the manifests' (metadata.labels): read only when a selector needs them.
+    manifests = manifests_or_empty(settings_paths((), settings), settings.api_dialect, settings.inputs,
+                                   settings.manifest_limits) if selector is not None else []
+    with Session(settings, "refresh") as session:
+        only = None
+        if targets or excludes or selector is not None:
+            chosen = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
+            only = {a for a in (chosen.targets if chosen.targets is not None else session.state.resources)
+                    if a not in chosen.excluded}
+        result = refresh(session, only)
     for line in result.lines:
         click.echo(line)
     click.echo(result.summary())

@@ -25,7 +25,16 @@ HELP = {
                     "without it; another application's database is always refused).",
     "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
     "--json": "Print the result as one JSON document (the same as --format json).",
-    "--target": "Only this address (repeatable).",
+    "--target": "Only this address, or the addresses a glob like 'tool.*' matches (repeatable), and what they "
+                "need.",
+    "--exclude": "Leave out this address, or those a glob matches (repeatable); refused when a change the run "
+                 "keeps depends on one left out (docs/selection.md).",
+    "--selector": "Only objects whose metadata.labels match, as kubectl writes it: team=sales,tier!=gold; key, "
+                  "!key, key in (a,b), key notin (a,b).",
+    "--replace": "Destroy this object and create it again in this apply (repeatable), updating what refers to "
+                 "it; the plan shows it as -/+ (replace requested).",
+    "--no-verify": "Skip reading back what the apply changed (one list read per changed kind) to check that the "
+                   "platform kept every field sent (docs/apply.md, Verify).",
     "--auto-approve": "Skip the confirmation.",
     "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
     "--allow-replace": "Allow replacements that lose data the platform cannot give back (a campaign's leads); "
@@ -206,3 +215,11 @@ def policy_option(command: Callable) -> Callable:
         "--policy-dir", "policies", multiple=True, metavar="PATH",
         help="A folder (or file) of policy documents (kind: Policy) checked before anything is written; "
              "repeatable [config `policies`; default: policies/ beside provisioner.yaml, if present].")(command)
+
+
+def selection_options(command: Callable) -> Callable:
+    """--exclude and -l/--selector (docs/selection.md); --target is each command's own."""
+    command = click.option("-l", "--selector", "selector", default=None, metavar="SELECTOR",
+                           help=HELP["--selector"])(command)
+    return click.option("--exclude", "excludes", multiple=True, metavar="ADDRESS|GLOB",
+                        help=HELP["--exclude"])(command)

@@ -20,7 +20,7 @@ from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_f
 from ..workflow.session import Session
 from ..workflow.settings import DEFAULT_STATE_PATH
 from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
-                      policy_option, variable_options)
+                      policy_option, selection_options, variable_options)
 from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, settings_from, settings_paths
 
 
@@ -31,6 +31,8 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan for `apply FILE`.")
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--destroy", is_flag=True, help="Plan destroying everything the state manages.")
+@selection_options
+@click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=HELP["--replace"])
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
@@ -42,7 +44,7 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @policy_option
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
-                 allow_mass_destroy, **kwargs) -> None:
+                 allow_mass_destroy, excludes=(), selector=None, replace=(), **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
@@ -52,7 +54,8 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
                  else validate(paths, dialect, inputs, limits, moves=moves))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
-                               allow_mass_destroy=allow_mass_destroy, moves=moves)
+                               allow_mass_destroy=allow_mass_destroy, moves=moves, excludes=excludes,
+                               selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
         fmt = chosen_format(fmt, as_json)
@@ -123,14 +126,34 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
             click.secho(f"Interrupted: changes in flight were finished; {done} done and recorded, "
                         f"{len(not_started)} not started (nothing was sent for them){listed}.", fg="red", err=True)
     click.echo(render.apply_summary(report, verb))
+    verified = _verify(session, report) if session.settings.verify and not report.interrupted else True
     if report.failed:
         done = sum(1 for r in report.results if r.ok)
         others = (f"the {done} other(s) were applied and recorded in state" if done
                   else "no change was applied")
         click.secho(f"{len(report.failed)} change(s) failed; {others}. Fix the cause and run apply again.",
                     fg="red", err=True)
-    if not report.ok:
+    if not report.ok or not verified:
         sys.exit(EXIT_ERROR)
+
+
+def _verify(session: Session, report) -> bool:
+    """Read back what the apply changed (docs/apply.md, Verify); False when a field did not stick."""
+    verification = session.verify(report)
+    if not verification.reads:
+        return True
+    for mismatch in verification.mismatches:
+        click.secho(scrub(f"Verify: {mismatch.line()}"), fg="red", err=True)
+    for address in verification.missing:
+        click.secho(f"Verify: {address}: the platform's list no longer shows it", fg="red", err=True)
+    if verification.ok:
+        click.echo(f"Verified: the platform shows every field sent to the {verification.checked} object(s) changed "
+                   f"({verification.reads} list read(s)).")
+        return True
+    click.secho(f"Verify failed: {len(verification.mismatches)} field(s) did not stick. The platform answered "
+                "success but kept other values; state records what it holds, so the next plan shows the "
+                "difference again.", fg="red", err=True)
+    return False
 
 
 def _listed(addresses: list[str], limit: int = 10) -> str:
@@ -168,6 +191,9 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
 @click.option("--allow-replace", is_flag=True, help=HELP["--allow-replace"])
+@selection_options
+@click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=HELP["--replace"])
+@click.option("--no-verify", "no_verify", is_flag=True, help=HELP["--no-verify"])
 @platform_options
 @config_options
 @variable_options
@@ -175,11 +201,15 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @policy_option
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_replace,
-                  **kwargs) -> None:
+                  excludes=(), selector=None, replace=(), no_verify=False, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
     settings.allow_replace = allow_replace
+    settings.verify = not no_verify
     if len(paths) == 1 and is_plan_file(paths[0]):
+        if targets or excludes or selector or replace:
+            raise ProvisionerError("a saved plan carries the selection it was made with (--target, --exclude, -l, "
+                                   "--replace); apply it without them (or make a new plan with them)")
         if settings.inputs is not None and (settings.inputs.vars or settings.inputs.var_files):
             raise ProvisionerError("a saved plan carries the variables it was made with; apply it without "
                                    "--var and --var-file (or make a new plan with them)")
@@ -201,7 +231,8 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
     with Session(settings, "apply", prefetch=bool(manifests)) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
-                                       allow_mass_destroy=allow_mass_destroy, moves=moves)
+                                       allow_mass_destroy=allow_mass_destroy, moves=moves,
+                                       excludes=excludes, selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session)
         if denied:  # before asking, before any write
             click.echo(render.plan_text(plan))
@@ -215,17 +246,19 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help=HELP["--parallelism"])
+@selection_options
 @platform_options
 @config_options
 @variable_options
 @manifest_options
 @reports_errors
-def destroy_command(paths, auto_approve, targets, parallelism, **kwargs) -> None:
+def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), selector=None, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
     manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "destroy") as session:
-        plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths)
+        plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths, excludes=excludes,
+                                       selector=selector)
         _review_and_apply(session, plan, known_ids, auto_approve,
                           "Do you really want to destroy these assistants? There is no undo.", "Destroy")

@@ -152,6 +152,10 @@ class Platform:
                 path = request.url.path
                 self.stats.journal(method, path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path,
                                    await _json_body(request))
+                dropped = self.faults.dropped(kind)
+                body = await _json_body(request) if dropped else None
+                if isinstance(body, dict):  # answered as usual, but these fields never reach the store
+                    request.state.json_body = {k: v for k, v in body.items() if k not in dropped}
             response = await handler(request, tenant)
             if write and response.status_code < 300:
                 outcome = self.faults.fail_after_commit(kind, method)

@@ -41,9 +41,12 @@ def _rate_limit(ctx, param, value: str) -> str:
               help="Share of new documents whose processing fails.")
 @click.option("--tool-limit", type=click.IntRange(0), help="The plan's mid-call tool limit (default: none).")
 @click.option("--campaign-limit", type=click.IntRange(0), help="The plan's campaign limit (default: none).")
+@click.option("--drop-field", "drop_field", multiple=True, metavar="KIND.FIELD",
+              help="Creates and updates of KIND answer as usual but never save FIELD (as sent), e.g. "
+                   "assistants.system_prompt (repeatable).")
 def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, latency_ms, error_rate,
                      commit_fail_rate, seed, document_delay_ms, document_failure_rate, tool_limit,
-                     campaign_limit) -> None:
+                     campaign_limit, drop_field=()) -> None:
     """Run the local platform (docs/emulator.md) under http://HOST:PORT/api, with optional faults and rate limits."""
     from .server import bind, build_platform, serve
 
@@ -54,7 +57,8 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
                                                              commit_fail_rate=commit_fail_rate, seed=seed,
                                                              document_delay_ms=document_delay_ms,
                                                              document_failure_rate=document_failure_rate,
-                                                             tool_limit=tool_limit, campaign_limit=campaign_limit),
+                                                             tool_limit=tool_limit, campaign_limit=campaign_limit,
+                                                             drop_fields=_drop_fields(drop_field)),
                                   dialect=dialect, admin_token=admin_token)
     except (ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
@@ -71,3 +75,15 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
     click.echo(f"  admin token:  {platform.admin_token} (for http://{shown_host}:{port}/_emulator/...)")
     click.echo("Ctrl-C stops it.")
     serve(platform, host, port, sock)
+
+
+def _drop_fields(values: tuple[str, ...]) -> dict[str, list[str]]:
+    """--drop-field KIND.FIELD values as FaultSettings.drop_fields."""
+    found: dict[str, list[str]] = {}
+    for value in values:
+        kind, dot, name = value.partition(".")
+        if not dot or not name:
+            raise click.BadParameter(f"{value!r} is not KIND.FIELD (e.g. assistants.system_prompt)",
+                                     param_hint="--drop-field")
+        found.setdefault(kind, []).append(name)
+    return found

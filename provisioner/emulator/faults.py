@@ -62,6 +62,17 @@ class FaultSettings(BaseModel):
     # Plan limits: mid-call tools (a 422 without `errors` beyond it) and campaigns (403); null: none.
     tool_limit: int | None = Field(None, ge=0)
     campaign_limit: int | None = Field(None, ge=0)
+    # Fields a kind's creates and updates silently ignore (answered 2xx, never saved): {"assistants":
+    # ["system_prompt"]}, names as sent on the wire. What other platforms' users report; verify after apply finds it.
+    drop_fields: dict[str, list[str]] = Field(default_factory=dict)
+
+    @field_validator("drop_fields")
+    @classmethod
+    def _drop_kinds(cls, value):
+        unknown = sorted(set(value) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown kind {', '.join(unknown)}: expected some of {', '.join(KINDS)}")
+        return value
 
     @field_validator("kinds", "methods")
     @classmethod
@@ -180,6 +191,10 @@ class Faults:
             return None
         with self._lock:
             return "drop" if self._random.random() < 0.5 else "500"
+
+    def dropped(self, kind: str) -> frozenset[str]:
+        """The fields this kind's writes silently ignore (drop_fields)."""
+        return frozenset(self.settings.drop_fields.get(kind, ()))
 
     def chance(self, rate: float) -> bool:
         if rate <= 0:

@@ -16,7 +16,7 @@ from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, merged_fields, pure_moves, summary_counts, summary_counts_of,
+                   mass_destroy_warning, merged_fields, pure_moves, selection_note, summary_counts, summary_counts_of,
                    targeting_warning)
 from .text import value as text_value  # `(known after apply)` in place of markers
 
@@ -139,7 +139,9 @@ def _refusal(plan: Plan) -> list[str]:
 
 def _targeting(plan: Plan) -> list[str]:
     warning = targeting_warning(plan)
-    return ["> [!NOTE]", f"> **Targeted plan.** {escape(warning)}", ""] if warning else []
+    selected = selection_note(plan)
+    return (["> [!NOTE]", f"> **Targeted plan.** {escape(warning)}", ""] if warning else []) + (
+        ["> [!NOTE]", f"> **Selection.** {escape(selected)}", ""] if selected else [])
 
 
 def _warnings(plan: Plan) -> list[str]:

@@ -80,6 +80,24 @@ def targeting_warning(plan: Plan) -> str | None:
             "mistake to repair, a part to try), not routinely.")
 
 
+def selection_note(plan: Plan) -> str | None:
+    """The selection a plan was made with, besides --target (docs/selection.md): shown in every view."""
+    parts = []
+    if plan.selector:
+        parts.append(f"Label selector in effect ({plan.selector}): only the objects whose labels match, and what "
+                     "they need, are planned.")
+    if plan.excluded:
+        parts.append(f"Excluded (left as they are): {_listed(plan.excluded)}.")
+    if plan.replace_requested:
+        parts.append(f"Replacement requested (--replace): {_listed(plan.replace_requested)}.")
+    return " ".join(parts) or None
+
+
+def _listed(addresses: list[str], limit: int = 20) -> str:
+    more = f" and {len(addresses) - limit} more" if len(addresses) > limit else ""
+    return ", ".join(addresses[:limit]) + more
+
+
 def left_alone_note(plan: Plan) -> str | None:
     if not plan.left_alone:
         return None
@@ -103,7 +121,7 @@ def mass_destroy_warning(plan: Plan) -> str | None:
 
 def plan_warnings(plan: Plan) -> list[str]:
     """The plan-wide warnings, most serious first, as plain sentences (each view styles them)."""
-    return [w for w in (mass_destroy_warning(plan), targeting_warning(plan)) if w]
+    return [w for w in (mass_destroy_warning(plan), targeting_warning(plan), selection_note(plan)) if w]
 
 
 def _plan_body(plan: Plan) -> str:

@@ -110,16 +110,17 @@ class RefreshResult:
                 f"platform, {self.removed} removed (gone from the platform), {unchanged} unchanged.")
 
 
-def refresh(session: Session) -> RefreshResult:
+def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
     """Update state's view of the platform, per kind; forget what is gone. Nothing remote changes. A kind whose
-    list cannot be read here (not registered in this version) is left as it is, never written."""
+    list cannot be read here (not registered in this version) is left as it is, never written. `only`: the
+    addresses to refresh (--target, --exclude, -l), None for all."""
     resources = session.state.resources
-    kinds_of = {a: entry_kind(a, e) for a, e in resources.items()}
+    kinds_of = {a: entry_kind(a, e) for a, e in resources.items() if only is None or a in only}
     readable = {k for k in kinds_of.values() if k == ASSISTANT or (k in KINDS and not KINDS[k].parent_field
                                                                    and not KINDS[k].reference_only)}
     listed = read_kinds(session, readable) if readable else {}
     result = RefreshResult()
-    for address in sorted(resources):
+    for address in sorted(kinds_of):
         kind = kinds_of[address]
         if kind not in listed:
             continue

@@ -28,10 +28,12 @@ from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
 from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
+from ..verify import Verification, verify_apply
 from ..wire import Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
 from .plan_file import restore_secrets
+from .selecting import choose, narrow
 from .settings import Settings, declared_by_repository, open_backend, warn
 
 
@@ -126,13 +128,21 @@ class Session:
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
-             allow_mass_destroy: bool = False, moves: list = ()) -> tuple[Plan, set[int]]:
+             allow_mass_destroy: bool = False, moves: list = (), excludes: tuple[str, ...] = (),
+             selector: str | None = None, replace: tuple[str, ...] = ()) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made. `moves`: the moved blocks read with the
         manifests (moves.py): the state entries they name are planned at their new addresses.
 
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
         folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
+        `targets` may be globs; `excludes` and `selector` narrow the plan, `replace` forces replacements
+        (docs/selection.md).
         """
+        # Moved blocks rename state entries first (in this copy; apply records them): a destroy has nothing to rename.
+        move_records, move_notes = plan_moves(moves, self.state) if moves and not destroy else ([], [])
+        state = after_moves(self.state, move_records)
+        selection = choose(manifests, state, targets=targets, excludes=excludes, selector=selector)
+        targets = tuple(selection.targets or ())
         bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)]
         if bad_targets:
             raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
@@ -147,9 +157,6 @@ class Session:
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
         assistants = assistants_of(manifests)
-        # Moved blocks rename state entries first (in this copy; apply records them): a destroy has nothing to rename.
-        move_records, move_notes = plan_moves(moves, self.state) if moves and not destroy else ([], [])
-        state = after_moves(self.state, move_records)
         read = [] if destroy else manifests
         remote = self.remote(assistants if not destroy else [],
                              kinds=tuple(kinds_involved(read, state.resources)))
@@ -167,7 +174,9 @@ class Session:
                                     foreign=self._foreign_owners(assistants, remote),
                                     foreign_objects=self._foreign_objects(manifests, objects),
                                     left_alone=left_alone(state, manifests, paths),
-                                    allow_mass_destroy=allow_mass_destroy)
+                                    allow_mass_destroy=allow_mass_destroy, replace=replace)
+        narrow(plan, selection, state, selector)
+        plan.replace_requested = sorted(set(replace))
         if not destroy:
             checked = [m for m in resolved if not targets or m.address in plan.targets]
             by_id = {r.id: r for r in remote}
@@ -239,6 +248,14 @@ class Session:
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
                           lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,
                           allow_replace=self.settings.allow_replace, on_progress=warn)
+
+    def verify(self, report: ApplyReport) -> Verification:
+        """Read back what `report` changed (verify.py); what the platform holds goes into state's records."""
+        lookups = self._catalog.lookups if self._catalog else Lookups()
+        verification = verify_apply(report, self.client, self.state, lookups)
+        if verification.mismatches:
+            self.backend.write(self.state)
+        return verification
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""

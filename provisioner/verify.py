@@ -1,0 +1,174 @@
+"""Verify after apply: read back what an apply changed and compare every field the platform shows with what was
+sent (docs/apply.md, "Verify"). A platform may answer 200 to an update and keep the old value; this finds it.
+
+The read is one list per changed kind, all pages (the documents of a knowledge base: one list per knowledge
+base that had a change), never a request per object. Write-only fields are not compared (the platform never
+shows them); sensitive ones neither (a value read back would have to be shown to say it differs). What the
+platform holds goes into state's view of it (`remote`), so `state show` and the next plan see it; the next
+plan compares with the platform and shows the difference again.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from .apply import ApplyReport, resolve_refs
+from .kinds import ASSISTANT, KINDS
+from .kinds.base import matches
+from .plan import Action, Change
+from .plan_kinds import read_list
+from .planner import RemoteAssistant, same
+from .state import State
+from .walk import state_address
+from .wire import PROJECTED_FIELDS, READABLE_FIELDS, Lookups, comparable, desired_comparable
+
+SHOWN_LIMIT = 200  # characters of a value in a mismatch line
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A field the platform did not keep: what was sent and what it holds (never of a sensitive field)."""
+
+    address: str
+    field: str
+    sent: Any
+    held: Any
+    remote_id: int
+
+    def line(self) -> str:
+        return (f"{self.address}: spec.{self.field} was sent as {_shown(self.sent)} but the platform holds "
+                f"{_shown(self.held)} (id {self.remote_id})")
+
+
+@dataclass
+class Verification:
+    mismatches: list[Mismatch]
+    reads: int        # list reads made (one per changed kind, or per parent for a child kind), each all pages
+    checked: int      # objects compared
+    missing: list[str]  # addresses whose object the read did not find (deleted meanwhile)
+
+    @property
+    def ok(self) -> bool:
+        return not self.mismatches and not self.missing
+
+
+def to_verify(report: ApplyReport) -> list[tuple[Change, int]]:
+    """The changes that sent fields and succeeded, with the id of the object they left."""
+    found = []
+    for result in report.results:
+        change = result.change
+        if not result.ok or result.skipped or result.remote_id is None or not change.body:
+            continue
+        if change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
+            found.append((change, result.remote_id))
+    return found
+
+
+def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookups | None = None) -> Verification:
+    """Read back the objects `report` changed and compare; state's `remote` view is set to what was read."""
+    changed = to_verify(report)
+    if not changed:
+        return Verification([], 0, 0, [])
+    id_of = _ids(state)
+    kinds = sorted({c.kind for c, _ in changed})
+    parents: dict[str, set[int]] = {}
+    for change, _ in changed:
+        kind = KINDS.get(change.kind)
+        if kind is not None and kind.parent_field:
+            parent = resolve_refs(change.body.get(kind.parent_field), id_of)
+            if isinstance(parent, int):
+                parents.setdefault(change.kind, set()).add(parent)
+    listed: dict[str, dict[int, Any]] = {}
+    reads = 0
+    with ThreadPoolExecutor(8, thread_name_prefix="verify") as pool:
+        futures: dict[tuple[str, int | None], Any] = {}
+        for kind in kinds:
+            if kind == ASSISTANT:
+                futures[(kind, None)] = pool.submit(client.list_assistants)
+            elif KINDS[kind].parent_field:
+                for parent in sorted(parents.get(kind, ())):
+                    futures[(kind, parent)] = pool.submit(KINDS[kind].endpoints.list, client, parent)
+            else:
+                futures[(kind, None)] = pool.submit(KINDS[kind].endpoints.list, client, None)
+        for (kind, parent), future in futures.items():
+            reads += 1
+            items = future.result()
+            if kind == ASSISTANT:
+                objects = [RemoteAssistant.from_item(item, lookups or Lookups()) for item in items]
+            else:
+                objects = read_list(KINDS[kind], items)
+                for obj in objects:
+                    if parent is not None:
+                        obj.fields[KINDS[kind].parent_field] = parent
+            listed.setdefault(kind, {}).update({o.id: o for o in objects})
+    mismatches: list[Mismatch] = []
+    missing: list[str] = []
+    for change, remote_id in changed:
+        live = listed.get(change.kind, {}).get(remote_id)
+        if live is None:
+            missing.append(change.address)
+            continue
+        found = compare(change, resolve_refs(change.body, id_of), live.fields, remote_id)
+        mismatches += found
+        _record_held(state, change.address, found)
+    return Verification(mismatches, reads, len(changed) - len(missing), missing)
+
+
+def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int) -> list[Mismatch]:
+    """The fields of `sent` that the platform shows back with another value. Sensitive and write-only fields
+    are skipped: the first must never be shown, the second cannot be read."""
+    hidden = set(change.sensitive)
+    shown_ok = _shown_names(change.kind)
+    found = []
+    for name, value in sent.items():
+        if name in hidden or name not in shown_ok or name not in shown:
+            continue
+        if _agrees(change.kind, name, value, shown[name]):
+            continue
+        found.append(Mismatch(change.address, name, value, shown[name], remote_id))
+    return found
+
+
+def _shown_names(kind: str) -> set[str]:
+    if kind == ASSISTANT:
+        return set(READABLE_FIELDS)
+    return {f.name for f in KINDS[kind].fields if f.shown and not f.sensitive}
+
+
+def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
+    if kind == ASSISTANT and name in PROJECTED_FIELDS:
+        return same(comparable(name, held, sent), desired_comparable(name, sent))
+    return same(held, sent) or matches(sent, held)
+
+
+def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:
+    entry = state.resources.get(state_address(address))
+    if entry is None:
+        return
+    for mismatch in mismatches:
+        entry.remote = {**(entry.remote or {}), mismatch.field: mismatch.held}
+
+
+def _ids(state: State) -> Callable[[str], int]:
+    def id_of(address: str) -> int:
+        entry = state.resources.get(state_address(address))
+        if entry is None:
+            raise KeyError(address)
+        return entry.id
+    return lambda address: _safe(id_of, address)
+
+
+def _safe(id_of: Callable[[str], int], address: str) -> Any:
+    try:
+        return id_of(address)
+    except KeyError:
+        return {"$ref": address}
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "…"
+

@@ -1,0 +1,152 @@
+"""End to end, the real CLI against the emulator over HTTP: --target globs, --exclude, -l selectors and
+--replace on plan, apply, destroy and refresh, and a saved plan that records them (docs/selection.md)."""
+import json
+
+import pytest
+
+from test_graph_e2e import plan_json, v2  # noqa: F401  (v2: the fixture of a v2-dialect workspace)
+
+
+def folder(address, name, labels=""):
+    meta = f"  labels: {{{labels}}}\n" if labels else ""
+    return f"apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: {address}\n{meta}spec:\n  name: {name}\n"
+
+
+def addresses(plan):
+    return sorted(c["address"] for c in plan["changes"])
+
+
+def fleet(v2):
+    """Two teams: sales (a folder, two assistants in it) and ops (one assistant), with labels."""
+    v2.write("manifests/folders.yaml", folder("sales", "Sales", "team: sales") + "---\n" + folder("ops", "Ops", "team: ops"))
+    v2.add("sales-gold", folder_id="folder.sales", metadata_extra="labels: {team: sales, tier: gold}")
+    v2.add("sales-basic", folder_id="folder.sales", metadata_extra="labels: {team: sales, tier: basic}")
+    v2.add("ops-bot", folder_id="folder.ops", metadata_extra="labels: {team: ops}")
+
+
+def test_selector_glob_target_and_exclude_narrow_the_plan(v2):
+    fleet(v2)
+    assert addresses(plan_json(v2, "-l", "team=sales,tier!=gold")) == ["folder.sales", "sales-basic"]
+    assert addresses(plan_json(v2, "-l", "tier in (gold,basic)")) == ["folder.sales", "sales-basic", "sales-gold"]
+    assert addresses(plan_json(v2, "-l", "!tier")) == ["folder.ops", "folder.sales", "ops-bot"]
+    assert addresses(plan_json(v2, "--target", "sales-*")) == ["folder.sales", "sales-basic", "sales-gold"]
+    assert addresses(plan_json(v2, "--target", "folder.*", "--exclude", "folder.ops")) == ["folder.sales"]
+    plan = plan_json(v2, "--exclude", "ops-bot")
+    assert addresses(plan) == ["folder.ops", "folder.sales", "sales-basic", "sales-gold"]
+    assert plan["excluded"] == ["ops-bot"] and plan["selector"] is None
+    assert addresses(plan_json(v2, "-l", "team=nobody")) == []
+    text = v2.run("plan", "--exclude", "ops-*")
+    assert text.exit_code == 0 and "Excluded (left as they are): ops-bot" in text.output
+
+
+def test_excluding_what_a_kept_change_depends_on_is_refused_naming_both(v2):
+    fleet(v2)
+    refused = v2.run("plan", "--exclude", "folder.sales")
+    assert refused.exit_code == 1
+    assert "--exclude folder.sales: sales-basic depends on it" in refused.all
+    assert "--exclude folder.sales: sales-gold depends on it" in refused.all
+    bad = v2.run("plan", "-l", "team=(x")
+    assert bad.exit_code == 1 and "label selector" in bad.all
+    nothing = v2.run("plan", "--exclude", "nothing-*")
+    assert nothing.exit_code == 1 and "--exclude 'nothing-*' matches no address" in nothing.all
+
+
+def test_selectors_on_apply_destroy_and_refresh(v2):
+    fleet(v2)
+    applied = v2.run("apply", "--auto-approve", "-l", "team=ops")
+    assert applied.exit_code == 0, applied.all
+    assert sorted(v2.state()["resources"]) == ["folder.ops", "ops-bot"]
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    sales = [a for a in v2.platform.assistants() if a["name"] == "Sales Gold"][0]
+    v2.platform.put(sales["id"], system_prompt="Edited in the dashboard.")
+    refreshed = v2.run("refresh", "--exclude", "sales-*")
+    assert refreshed.exit_code == 0, refreshed.all
+    assert "sales-gold" not in refreshed.output
+    refreshed = v2.run("refresh", "-l", "tier=gold")
+    assert refreshed.exit_code == 0 and "sales-gold: refreshed from the platform" in refreshed.output
+    assert "Refreshed 1 object(s)" in refreshed.output
+    destroyed = v2.run("destroy", "--auto-approve", "-l", "team=sales", "--exclude", "folder.sales")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert sorted(v2.state()["resources"]) == ["folder.ops", "folder.sales", "ops-bot"]
+    refused = v2.run("destroy", "--auto-approve", "--exclude", "ops-bot")
+    assert refused.exit_code == 1 and "--exclude ops-bot: it refers to folder.ops" in refused.all
+
+
+def test_replace_destroys_and_creates_and_updates_what_refers_to_it(v2):
+    fleet(v2)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    before = v2.state()["resources"]
+    plan = plan_json(v2, "--replace", "folder.sales")
+    changes = {c["address"]: c for c in plan["changes"]}
+    assert changes["folder.sales"]["replace"] and changes["folder.sales"]["replace_reason"] == "replace requested"
+    assert changes["sales-gold"]["body"]["folder_id"] == {"$ref": "folder.sales"}
+    assert plan["replace_requested"] == ["folder.sales"]
+    text = v2.run("plan", "--replace", "folder.sales")
+    assert "-/+ folder" in text.output and "replace requested" in text.output
+    applied = v2.run("apply", "--auto-approve", "--replace", "folder.sales", "--replace", "ops-bot")
+    assert applied.exit_code == 0, applied.all
+    after = v2.state()["resources"]
+    assert after["folder.sales"]["id"] != before["folder.sales"]["id"]
+    assert after["ops-bot"]["id"] != before["ops-bot"]["id"]
+    # folder_id is write-only: the updates sent are the proof that the referrers follow the new folder
+    moved = {w["path"] for w in v2.platform.writes()
+             if w["method"] == "PUT" and (w["body"] or {}).get("folder_id") == after["folder.sales"]["id"]}
+    assert moved == {f"/user/assistant/{after['sales-gold']['id']}", f"/user/assistant/{after['sales-basic']['id']}"}
+    assert len([a for a in v2.platform.assistants() if a["name"] == "Ops Bot"]) == 1
+    assert v2.run("plan", "--detailed-exitcode").exit_code == 0
+    unknown = v2.run("plan", "--replace", "nothing")
+    assert unknown.exit_code == 1 and "--replace 'nothing' names no manifest" in unknown.all
+
+
+def test_saved_plan_records_the_selection_and_applies_exactly_it(v2):
+    fleet(v2)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    before = v2.state()["resources"]
+    v2.add("sales-gold", folder_id="folder.sales", system_prompt="New prompt.",
+           metadata_extra="labels: {team: sales, tier: gold}")
+    v2.add("sales-basic", folder_id="folder.sales", system_prompt="Other prompt.",
+           metadata_extra="labels: {team: sales, tier: basic}")
+    saved = v2.run("plan", "--out", "selected.plan", "-l", "team=sales", "--exclude", "sales-basic",
+                   "--replace", "sales-gold")
+    assert saved.exit_code == 0, saved.all
+    data = json.loads((v2.root / "selected.plan").read_text())
+    assert data["selector"] == "team=sales" and data["excluded"] == ["sales-basic"]
+    assert data["replace_requested"] == ["sales-gold"]
+    assert [c["address"] for c in data["changes"]] == ["sales-gold"]
+    assert "Excluded (left as they are): sales-basic" in saved.output
+    assert "Replacement requested (--replace): sales-gold" in saved.output
+    markdown = v2.run("plan", "--format", "markdown", "--exclude", "ops-bot")
+    assert "**Selection.** Excluded (left as they are): ops-bot" in markdown.output
+    mixed = v2.run("apply", "--auto-approve", "selected.plan", "--exclude", "x")
+    assert mixed.exit_code == 1 and "a saved plan carries the selection" in mixed.all
+    applied = v2.run("apply", "--auto-approve", "selected.plan")
+    assert applied.exit_code == 0, applied.all
+    assert "Excluded (left as they are): sales-basic" in applied.output
+    after = v2.state()["resources"]
+    assert after["sales-gold"]["id"] != before["sales-gold"]["id"]
+    assert after["sales-basic"] == before["sales-basic"]
+    assert addresses(plan_json(v2)) == ["sales-basic"]  # left out, so still to do
+
+
+def test_a_tampered_saved_plan_with_an_excluded_change_is_refused(v2):
+    fleet(v2)
+    assert v2.run("plan", "--out", "p.plan", "--exclude", "ops-bot", "--exclude", "folder.ops").exit_code == 0
+    data = json.loads((v2.root / "p.plan").read_text())
+    data["excluded"] = ["sales-basic"]
+    (v2.root / "p.plan").write_text(json.dumps(data))
+    refused = v2.run("apply", "--auto-approve", "p.plan")
+    assert refused.exit_code == 1 and "sales-basic: excluded by the plan, yet changed in it" in refused.all
+
+
+@pytest.mark.parametrize("command, options", [
+    ("plan", ["--exclude", "--selector", "--replace", "--target"]),
+    ("apply", ["--exclude", "--selector", "--replace", "--target", "--no-verify"]),
+    ("destroy", ["--exclude", "--selector", "--target"]),
+    ("refresh", ["--exclude", "--selector", "--target"]),
+])
+def test_every_new_option_has_help(workspace, command, options):
+    shown = workspace.run(command, "--help", api=False)
+    assert shown.exit_code == 0
+    for option in options:
+        assert option in shown.output
+    assert "-l, --selector" in shown.output and "glob" in shown.output

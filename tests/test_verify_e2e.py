@@ -1,0 +1,62 @@
+"""End to end, the real CLI against the emulator over HTTP: verify after apply (docs/apply.md, Verify) finds a
+field the platform answered 200 for but did not keep (the emulator's drop_fields fault)."""
+from conftest import manifest_text  # noqa: F401  (the fixtures' module)
+
+
+def tool(address, description):
+    return (f"apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: {address}\nspec:\n  name: {address}\n"
+            f"  description: {description}\n  endpoint: https://example.com/hook\n  method: POST\n")
+
+
+def test_a_dropped_field_fails_the_apply_naming_address_field_and_values(workspace):
+    workspace.add("support", system_prompt="First prompt.")
+    created = workspace.run("apply", "--auto-approve")
+    assert created.exit_code == 0, created.all
+    assert "Verified: the platform shows every field sent to the 1 object(s) changed (1 list read(s))." in created.output
+    workspace.platform.faults(drop_fields={"assistants": ["system_prompt"]})
+    workspace.add("support", system_prompt="Second prompt.")
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 1
+    assert ("Verify: support: spec.system_prompt was sent as 'Second prompt.' but the platform holds "
+            "'First prompt.'") in applied.all
+    assert "1 field(s) did not stick" in applied.all
+    assert workspace.state()["resources"]["support"]["remote"]["system_prompt"] == "First prompt."
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 2 and "Second prompt." in again.output
+    skipped = workspace.run("apply", "--auto-approve", "--no-verify")
+    assert skipped.exit_code == 0 and "Verif" not in skipped.all
+
+
+def test_verify_covers_other_kinds_and_costs_one_list_read_per_changed_kind(workspace):
+    workspace.write("manifests/tools.yaml", tool("lookup", "Finds an order.") + "---\n" + tool("status", "Says."))
+    workspace.add("support")
+    first = workspace.run("apply", "--auto-approve")
+    assert first.exit_code == 0, first.all
+    workspace.platform.faults(drop_fields={"tools": ["description"]})
+    workspace.write("manifests/tools.yaml", tool("lookup", "Finds two orders.") + "---\n" + tool("status", "Tells."))
+    before = workspace.platform.stats()["requests"]
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 1
+    assert "Verify: tool.lookup: spec.description was sent as 'Finds two orders.'" in applied.all
+    assert "Verify: tool.status: spec.description" in applied.all
+    after = workspace.platform.stats()["requests"]
+    lists = {route: after.get(route, 0) - before.get(route, 0) for route in after if route.startswith("GET") and
+             "tool" in route}
+    assert sum(lists.values()) == 2, lists  # the plan's list read, and verify's one
+
+
+def test_drop_fields_refuses_unknown_kinds(workspace):
+    answer = workspace.platform.admin.post("/_emulator/faults", json={"drop_fields": {"nokind": ["x"]}})
+    assert answer.status_code == 422 and "unknown kind nokind" in answer.text
+
+
+def test_compare_never_shows_a_sensitive_or_write_only_field():
+    from provisioner.plan import Action, Change
+    from provisioner.verify import compare
+
+    change = Change("support", Action.UPDATE, "Support", remote_id=7, sensitive=["system_prompt"],
+                    body={"system_prompt": "s3cret-prompt", "initial_message": "Hi", "tool_ids": [1]})
+    shown = {"system_prompt": "old", "initial_message": "Hello", "tool_ids": [2]}
+    [mismatch] = compare(change, change.body, shown, 7)
+    assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hi", "Hello")
+    assert "s3cret" not in mismatch.line()
