@@ -60,13 +60,26 @@ class Decisions:
     write_only: dict[str, list[str]] = field(default_factory=dict)
 
 
-def targets_selector(targets: Iterable[str]) -> Selector:
-    """--target as a Selector: the address itself (`assistant.x` names `x`), and a parent's targets its children
-    (`knowledgebase.faq` selects `knowledgebase.faq.pricing`)."""
-    wanted = {t[len("assistant."):] if t.startswith("assistant.") else t for t in targets}
-    if not wanted:
-        return lambda address, labels: True
-    return lambda address, labels: address in wanted or any(address.startswith(t + ".") for t in wanted)
+def targets_selector(targets: Iterable[str] | None, excluded: Iterable[str] = ()) -> Selector:
+    """--target (None or empty: every address) less --exclude as a Selector: the address itself (`assistant.x`
+    names `x`), and a parent's its children (`knowledgebase.faq` selects `knowledgebase.faq.pricing`)."""
+    def plain(address: str) -> str:
+        return address[len("assistant."):] if address.startswith("assistant.") else address
+
+    wanted = {plain(t) for t in targets or ()}
+    left_out = {plain(e) for e in excluded}
+
+    def under(address: str, addresses: set[str]) -> bool:
+        return address in addresses or any(address.startswith(a + ".") for a in addresses)
+
+    return lambda address, labels: (not wanted or under(address, wanted)) and not under(address, left_out)
+
+
+def selection_selector(selection) -> Selector:
+    """A run's selection (selection.Selection: --target globs, --exclude, -l) as a Selector."""
+    if selection.nothing:
+        return lambda address, labels: False
+    return targets_selector(selection.targets, selection.excluded)
 
 
 def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping[str, Any]],

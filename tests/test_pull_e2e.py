@@ -288,3 +288,23 @@ def test_an_unknown_target_is_an_error_and_an_unadopted_manifest_is_named(worksp
     result = run(workspace, "pull")
     assert result.exit_code == 0, result.all
     assert "support: (all fields) not pulled: not in state yet" in result.output
+
+
+def test_exclude_globs_and_label_selectors_choose_what_is_pulled(workspace):
+    sales = SUPPORT.replace("name: support   # the address: never rename", "name: sales").replace(
+        "labels: {team: cx}", "labels: {team: sales}").replace('assistant_name: "Support"', 'assistant_name: "Sales"')
+    support_path = workspace.write("manifests/support.yaml", SUPPORT)
+    sales_path = workspace.write("manifests/sales.yaml", sales)
+    state = applied(workspace)
+    for address in ("support", "sales"):
+        patch(workspace, "assistants", state["resources"][address]["id"], llm_temperature=0.2)
+    result = run(workspace, "pull", "-l", "team=sales", "--dry-run")
+    assert result.exit_code == 0, result.all
+    assert "sales: would pull llm_temperature" in result.output and "support:" not in result.output
+    result = run(workspace, "pull", "--exclude", "sal*")
+    assert result.exit_code == 0, result.all
+    assert "support: pulled llm_temperature" in result.output and "sales:" not in result.output
+    assert "llm_temperature: 0.2" in support_path.read_text() and sales_path.read_text() == sales
+    assert run(workspace, "pull", "--target", "nothing-*").exit_code == 1  # a glob that matches nothing
+    plan = run(workspace, "plan")
+    assert "sales" in plan.output and "support" not in plan.output.replace("sales", ""), plan.output

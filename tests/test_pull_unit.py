@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from provisioner.pull import _manifest_value, _references, targets_selector
+from provisioner.pull import _manifest_value, _references, selection_selector, targets_selector
+from provisioner.selection import Selection
 
 
 def test_target_selects_the_address_its_assistant_prefix_and_a_parents_children():
@@ -11,6 +12,14 @@ def test_target_selects_the_address_its_assistant_prefix_and_a_parents_children(
     assert selected("support", {}) and selected("knowledgebase.faq", {}) and selected("knowledgebase.faq.pricing", {})
     assert not selected("sales", {}) and not selected("knowledgebase.faqs", {})
     assert targets_selector([])("anything", {})
+
+
+def test_a_selection_excludes_an_address_and_its_children_and_nothing_selects_nothing():
+    selected = selection_selector(Selection(targets=None, excluded={"knowledgebase.faq", "sales"}))
+    assert selected("support", {}) and not selected("sales", {}) and not selected("knowledgebase.faq.pricing", {})
+    narrowed = selection_selector(Selection(targets=["support", "sales"], excluded={"sales"}))
+    assert narrowed("support", {}) and not narrowed("sales", {}) and not narrowed("other", {})
+    assert not selection_selector(Selection(nothing=True))("support", {})
 
 
 def manifest(kind="assistant"):

@@ -7,12 +7,15 @@ import click
 
 from ..errors import ProvisionerError
 from ..graph import expand
-from ..pull import targets_selector
+from ..pull import selection_selector
 from ..scrub import scrub
+from ..selection import is_glob
 from ..workflow.manifests import validate
 from ..workflow.pull import pull
+from ..workflow.selecting import choose
 from ..workflow.session import Session
-from .options import HELP, config_options, manifest_options, platform_options, variable_options
+from .options import (HELP, config_options, manifest_options, platform_options, selection_options,
+                      variable_options)
 from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_paths
 
 
@@ -26,8 +29,9 @@ from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_
 @config_options
 @variable_options
 @manifest_options
+@selection_options
 @reports_errors
-def pull_command(paths, targets, dry_run, detailed_exitcode, **kwargs) -> None:
+def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), selector=None, **kwargs) -> None:
     """Write what changed on the platform (a dashboard edit) back into the manifests, in place: only drifted
     fields, comments and formatting kept. Secrets, values from variables or overlays, and fields the platform
     does not show are named, never written. Nothing on the platform changes (docs/pull.md)."""
@@ -40,11 +44,13 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, **kwargs) -> None:
     manifests = load()
     with Session(settings, "pull", prefetch=bool(manifests)) as session:
         known = {m.address for m in expand(manifests)} | set(session.state.resources)
-        unknown = [t for t in targets if (t[len("assistant."):] if t.startswith("assistant.") else t) not in known]
+        unknown = [t for t in targets if not is_glob(t)
+                   and (t[len("assistant."):] if t.startswith("assistant.") else t) not in known]
         if unknown:
             raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
                                    "address")
-        result = pull(session, manifests, paths, targets_selector(targets), dry_run=dry_run, revalidate=load)
+        selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
+        result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load)
     if dry_run and result.texts:
         click.echo(scrub(result.diff()), nl=False)
     verb = "would pull" if dry_run else "pulled"
