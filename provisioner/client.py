@@ -336,18 +336,22 @@ class PlatformClient:
                     chunks.append(chunk)
                 return response.status_code, response.headers, b"".join(chunks)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
-            reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
-            if reason:
-                raise UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL",
-                                       request_sent=False) from None
-            raise TransportError(f"{where}: could not connect to the platform at {self.base_url} "
-                                 f"({type(error).__name__})", request_sent=False) from None
+            raise self._not_connected(where, error, type(error).__name__) from None
         except httpx.TimeoutException as error:
             raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
                                  f"({type(error).__name__})", request_sent=True) from None
         except httpx.TransportError as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({type(error).__name__})", request_sent=True) from None
+
+    def _not_connected(self, where: str, error: Exception, name: str) -> TransportError:
+        """No connection: unreachable (a name that does not resolve, a refused port) before any answer, else a
+        transport failure; either way the request was not sent."""
+        reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
+        if reason:
+            return UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL", request_sent=False)
+        return TransportError(f"{where}: could not connect to the platform at {self.base_url} ({name})",
+                              request_sent=False)
 
     def _exchange_fast(self, method: str, path: str, json_body: Any, params: dict | None,
                        where: str) -> tuple[int, Any, bytes]:
@@ -362,12 +366,7 @@ class PlatformClient:
             raise ApiError(f"{where}: the answer is larger than the {cap:,}-byte cap; refusing to read more",
                            status=error.status) from None
         except http11.ConnectFailed as error:
-            reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
-            if reason:
-                raise UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL",
-                                       request_sent=False) from None
-            raise TransportError(f"{where}: could not connect to the platform at {self.base_url} "
-                                 f"({error.args[0]})", request_sent=False) from None
+            raise self._not_connected(where, error, error.args[0]) from None
         except http11.Expired:
             raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
                                  "(ReadTimeout)", request_sent=True) from None

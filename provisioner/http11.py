@@ -27,7 +27,8 @@ import ssl
 import threading
 import time
 import zlib
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlencode, urlsplit
 
 READ_SIZE = 64 * 1024
@@ -53,6 +54,19 @@ class TooLarge(Exception):
         super().__init__(status, declared)
         self.status = status
         self.declared = declared
+
+
+@contextmanager
+def _told_as_ours() -> Iterator[None]:
+    """A socket or http.client failure as one of this module's: a timeout is Expired, anything else Broken."""
+    try:
+        yield
+    except Expired:
+        raise
+    except (OSError, http.client.HTTPException) as error:
+        if isinstance(error, socket.timeout):
+            raise Expired() from error
+        raise Broken(type(error).__name__) from error
 
 
 def proxies_configured(environ: Mapping[str, str] = os.environ) -> bool:
@@ -198,16 +212,10 @@ class Http11:
         response = None
         reusable = False
         try:
-            try:
+            with _told_as_ours():
                 connection.sock.deadline = deadline  # type: ignore[union-attr]
                 connection.request(method, target, body=body, headers=headers)
                 response = connection.getresponse()
-            except Expired:
-                raise
-            except (OSError, http.client.HTTPException) as error:
-                if isinstance(error, socket.timeout):
-                    raise Expired() from error
-                raise Broken(type(error).__name__) from error
             declared = response.getheader("content-length", "")
             if declared.isdigit() and int(declared) > cap:
                 raise TooLarge(response.status, int(declared))
@@ -231,14 +239,8 @@ class Http11:
             zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding == "deflate" else None)
         chunks, size = [], 0
         while True:
-            try:
+            with _told_as_ours():
                 chunk = response.read(READ_SIZE)
-            except Expired:
-                raise
-            except (OSError, http.client.HTTPException) as error:
-                if isinstance(error, socket.timeout):
-                    raise Expired() from error
-                raise Broken(type(error).__name__) from error
             if not chunk:
                 if response.length:  # the connection ended before the length it declared (read(n) says nothing)
                     raise Broken("RemoteProtocolError")

@@ -30,6 +30,7 @@ class RawServer:
         self.listener.listen(16)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/api"
         self.connections = 0
+        self.closed = threading.Semaphore(0)  # released each time the server has closed a connection
         self.requests: list[bytes] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -43,6 +44,12 @@ class RawServer:
             threading.Thread(target=self._handle, args=(connection,), daemon=True).start()
 
     def _handle(self, connection: socket.socket):
+        try:
+            self._answer_on(connection)
+        finally:
+            self.closed.release()
+
+    def _answer_on(self, connection: socket.socket):
         answered = 0
         with connection:
             buffer = b""
@@ -90,6 +97,8 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused_so_a_create_is_
     client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1))
     for _ in range(3):
         assert client.create_assistant({"name": "x"})["id"] == 7
+        # The server has closed it before the next request (else that request could race the close itself).
+        assert platform.closed.acquire(timeout=10)
     posts = [r for r in platform.requests if r.startswith(b"POST")]
     assert len(posts) == 3 and platform.connections == 3
 
