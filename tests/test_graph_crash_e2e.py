@@ -159,7 +159,8 @@ def test_killed_while_apply_waits_for_documents_to_be_processed(workspace):
     write_graph(workspace)
     hold(workspace, "documents", "GET")  # the readiness polls: apply waits on their answers
     polled = "GET /user/knowledgebases/{kb}/documents/{id}"
-    kill_when(workspace, lambda: workspace.platform.stats()["requests"].get(polled, 0) >= 1)
+    # Each document is polled once it is recorded (and its poll is held): two polls, both recorded.
+    kill_when(workspace, lambda: workspace.platform.stats()["requests"].get(polled, 0) >= 2)
     state = workspace.state()["resources"]
     assert {"knowledgebase.help.returns", "knowledgebase.help.hours"} <= set(state) and "caller" not in state
     assert workspace.platform.assistants() == []  # what attaches the knowledge base waited for its documents

@@ -421,9 +421,12 @@ def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(works
     saved = workspace.root / "kb.plan"
     assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
     result = workspace.run("apply", str(saved), "--auto-approve")
-    # This branch plans the graph; applying it is the walker's: refused before any write, never a crash.
-    assert result.exit_code == 1 and "Traceback" not in result.all
-    assert "stale" not in result.all, result.all
+    # Each document is checked as a document under its knowledge base (not refused as the address of a
+    # knowledge base): the changed one is replaced, and nothing is left to do.
+    assert result.exit_code == 0, result.all
+    # The -/+ of the pricing page, and the handbook file created.
+    assert "Resources: 2 added, 0 changed, 1 destroyed." in result.output, result.output
+    assert workspace.run("plan").output.rstrip().endswith("No changes. The platform matches the manifests.")
 
 
 def counts(workspace):
