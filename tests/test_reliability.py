@@ -172,9 +172,15 @@ def test_two_applies_at_once_one_waits_for_the_other(workspace):
 
 def test_two_applies_at_once_without_waiting_one_is_refused_with_the_holder(workspace):
     write_fleet(workspace, 30)
-    workspace.platform.faults(latency_ms=20)
+    # Slow answers, and the second run started once the first has reached the platform (it holds the lock from
+    # before its first request): the first is still applying when the second asks for the lock, however fast
+    # each process starts on a busy machine.
+    workspace.platform.faults(latency_ms=400)
+    before = sum(workspace.platform.stats()["requests"].values())
     first = spawn(workspace, "apply", "--auto-approve")
-    time.sleep(0.05)
+    deadline = time.monotonic() + 30
+    while sum(workspace.platform.stats()["requests"].values()) == before and time.monotonic() < deadline:
+        time.sleep(0.02)
     second = spawn(workspace, "apply", "--auto-approve")
     results = [(p.wait(timeout=60), p.stderr.read()) for p in (first, second)]
     workspace.platform.faults(latency_ms=0)
