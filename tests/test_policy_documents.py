@@ -173,3 +173,15 @@ def test_the_policy_dir_option_is_in_every_command_help_and_wins_over_the_defaul
     assert CliRunner().invoke(cli, ["validate", "--policy-dir", "other"]).exit_code == 0
     (tmp_path / "provisioner.yaml").write_text("policies: [other]\n")
     assert CliRunner().invoke(cli, ["validate"]).exit_code == 0
+
+
+def test_objects_carry_only_the_spec_fields_the_rules_read_unless_a_rule_takes_them_whole():
+    from provisioner.policy.engine import spec_fields_used
+
+    assert spec_fields_used(["object.spec.max_duration <= 600", "oldObject.spec.system_prompt == "
+                             "object.spec.system_prompt || 'ticket' in object.metadata.labels"]) == \
+        {"max_duration", "system_prompt"}
+    assert spec_fields_used(["object.kind == 'Tool' && object.address != ''"]) == set()
+    for whole in ('object.spec["max_duration"] > 1', "object == oldObject", "has(object.spec)",
+                  "object.spec.all(k, k != 'x')", "size(object) > 0"):
+        assert spec_fields_used(["object.spec.language != ''", whole]) is None, whole

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from ..errors import Location
 from .document import Rule
-from .engine import EvaluationError, activation, combined, evaluate
+from .engine import EvaluationError, activation, combined, evaluate, spec_fields_used
 from .objects import redacted
 
 TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
@@ -113,6 +113,13 @@ class PolicyReport:
                 "errors": [e.to_dict() for e in self.errors]}
 
 
+def _narrowed(seen: dict[str, Any] | None, used: set[str] | None) -> dict[str, Any] | None:
+    """`seen` with only the spec fields the rules read (engine.spec_fields_used); whole when `used` is None."""
+    if used is None or not isinstance(seen, dict) or not isinstance(seen.get("spec"), dict):
+        return seen
+    return {**seen, "spec": {name: value for name, value in seen["spec"].items() if name in used}}
+
+
 def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
           time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
     report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
@@ -122,6 +129,7 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
     programs: dict[tuple[int, ...], Any] = {}
     selections: dict[tuple, tuple[int, ...]] = {}   # (kind, labels, action) -> the rules that select it
     passed: dict[tuple[int, ...], int] = {}          # selection -> objects on which every rule held (fast path)
+    used = spec_fields_used(rule.compiled.expression for rule in rules)  # None: objects go in whole
     for subject in subjects:
         key = (subject.kind, tuple(sorted(subject.labels.items())), subject.action, len(broken))
         selected = selections.get(key)
@@ -132,8 +140,8 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
                 and (subject.object is not None or subject.action == "delete"))
         if not selected:
             continue
-        bound = activation({"object": subject.object, "oldObject": subject.old, "workspace": workspace,
-                            "action": subject.action})
+        bound = activation({"object": _narrowed(subject.object, used), "oldObject": _narrowed(subject.old, used),
+                            "workspace": workspace, "action": subject.action})
         started = time.perf_counter()
         results = _all_at_once(selected, rules, programs, bound)
         share = (time.perf_counter() - started) / len(selected)

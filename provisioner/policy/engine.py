@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from cel_expr_python import cel
 
@@ -83,6 +83,29 @@ def runtime_message(error: Exception) -> str:
     if match:
         return f"names an unknown field {match.group(1).strip()!r}"
     return text
+
+
+_OBJECT = re.compile(r"\b(?:object|oldObject)\b")
+_SPEC_FIELD = re.compile(r"\.spec\.([A-Za-z_][A-Za-z0-9_]*)\b(?!\s*\()")
+_OTHER_PART = re.compile(r"\.(?:metadata|kind|address|apiVersion)\b")
+
+
+def spec_fields_used(expressions: Iterable[str]) -> set[str] | None:
+    """The spec fields the expressions read, when each use of `object` and `oldObject` reads a named field
+    (`object.spec.max_duration`, `object.metadata...`): an object then need only carry those into CEL (turning
+    a full manifest, prompts and schemas, into CEL values is most of an evaluation's cost). None when any use
+    takes the object or its spec whole (`object.spec["x"]`, `object == oldObject`, `has(object.spec)`...): the
+    whole object then. A field the kind does not have stays absent either way, so it is still an error."""
+    fields: set[str] = set()
+    for expression in expressions:
+        for found in _OBJECT.finditer(expression):
+            rest = expression[found.end():]
+            spec = _SPEC_FIELD.match(rest)
+            if spec:
+                fields.add(spec.group(1))
+            elif not _OTHER_PART.match(rest):
+                return None
+    return fields
 
 
 def activation(variables: dict[str, Any]):
