@@ -13,16 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import Problem
-from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, reference_facts
+from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, manifest_address, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
 from .manifest import Manifest
 
 Path_ = tuple[str | int, ...]
-
-
-def manifest_address(address: str) -> str:
-    """The address a manifest (and state) knows an object by: `assistant.support` is the assistant `support`."""
-    return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
 
 
 def address_kind(address: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 
 from .errors import Location, PlanError, Problem
 from .kinds import ASSISTANT, KINDS, kind_of_address
+from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .kinds.base import NAME
 
 MOVED_KIND = "Moved"
@@ -45,11 +46,6 @@ class Move:
     @property
     def label(self) -> str:
         return f"{self.source} -> {self.target}"
-
-
-def state_address(address: str) -> str:
-    """`assistant.support` -> `support`, as state and manifests know it."""
-    return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
 
 
 def movable_kinds() -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-from .kinds import ASSISTANT, KINDS, reference_facts
+from .kinds import ASSISTANT, KINDS, manifest_address, reference_facts
 from .kinds.base import E164, UNKNOWN
 from .manifest import Manifest
 from .plan import Action, Plan
@@ -63,11 +63,8 @@ class Decisions:
 def targets_selector(targets: Iterable[str] | None, excluded: Iterable[str] = ()) -> Selector:
     """--target (None or empty: every address) less --exclude as a Selector: the address itself (`assistant.x`
     names `x`), and a parent's its children (`knowledgebase.faq` selects `knowledgebase.faq.pricing`)."""
-    def plain(address: str) -> str:
-        return address[len("assistant."):] if address.startswith("assistant.") else address
-
-    wanted = {plain(t) for t in targets or ()}
-    left_out = {plain(e) for e in excluded}
+    wanted = {manifest_address(t) for t in targets or ()}
+    left_out = {manifest_address(e) for e in excluded}
 
     def under(address: str, addresses: set[str]) -> bool:
         return address in addresses or any(address.startswith(a + ".") for a in addresses)

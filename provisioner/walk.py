@@ -44,20 +44,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from .errors import ProvisionerError
+from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .plan import Action, Change
 
-ASSISTANT_PREFIX = "assistant."
 
 # The parts a change is made of.
 WHOLE = "whole"      # the change itself (create, update, import, delete, forget)
 CREATE = "create"    # a replacement's new object
 DESTROY = "destroy"  # a replacement's old object
 BARRIER = "barrier"  # no work: the point where one kind's deletes are all done
-
-
-def state_address(address: str) -> str:
-    """The state's address for any address a reference may use: `assistant.x` is the assistant `x`."""
-    return address[len(ASSISTANT_PREFIX):] if address.startswith(ASSISTANT_PREFIX) else address
 
 
 def destroys(change: Change) -> bool:

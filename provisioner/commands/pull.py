@@ -6,7 +6,7 @@ import sys
 import click
 
 from ..errors import ProvisionerError
-from ..graph import expand
+from ..graph import expand, manifest_address
 from ..pull import selection_selector
 from ..scrub import scrub
 from ..selection import is_glob
@@ -44,8 +44,7 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), select
     manifests = load()
     with Session(settings, "pull", prefetch=bool(manifests)) as session:
         known = {m.address for m in expand(manifests)} | set(session.state.resources)
-        unknown = [t for t in targets if not is_glob(t)
-                   and (t[len("assistant."):] if t.startswith("assistant.") else t) not in known]
+        unknown = [t for t in targets if not is_glob(t) and manifest_address(t) not in known]
         if unknown:
             raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
                                    "address")

@@ -70,6 +70,11 @@ def address_targets(ref_kind: str) -> tuple[str, ...]:
     return (ref_kind,) if kind is None else kind.address_targets
 
 
+def manifest_address(address: str) -> str:
+    """The address a manifest (and state) knows an object by: `assistant.support` is the assistant `support`."""
+    return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
+
+
 def kind_of_address(address: str) -> str:
     """The kind of the object at an address: `tool.x` -> tool; a child's (`knowledgebase.faq.pricing`) -> the kind
     whose `parent_field` points at the parent's kind (document); a bare name (or `assistant.x`) -> assistant."""
