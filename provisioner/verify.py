@@ -17,8 +17,8 @@ from .apply import ApplyReport, resolve_refs
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import matches
 from .plan import Action, Change
-from .plan_kinds import read_list
 from .planner import RemoteAssistant, same
+from .reading import begin_reading, finish_reading, read_children
 from .state import State
 from .walk import state_address
 from .wire import PROJECTED_FIELDS, READABLE_FIELDS, Lookups, comparable, desired_comparable
@@ -79,29 +79,17 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
             parent = resolve_refs(change.body.get(kind.parent_field), id_of)
             if isinstance(parent, int):
                 parents.setdefault(change.kind, set()).add(parent)
-    listed: dict[str, dict[int, Any]] = {}
-    reads = 0
+    # The plan's own list reads (reading.py): every page of each top-level kind, a child kind per parent.
+    children = {f"{kind} {parent}": (kind, parent) for kind, ids in parents.items() for parent in sorted(ids)}
     with ThreadPoolExecutor(8, thread_name_prefix="verify") as pool:
-        futures: dict[tuple[str, int | None], Any] = {}
-        for kind in kinds:
-            if kind == ASSISTANT:
-                futures[(kind, None)] = pool.submit(client.list_assistants)
-            elif KINDS[kind].parent_field:
-                for parent in sorted(parents.get(kind, ())):
-                    futures[(kind, parent)] = pool.submit(KINDS[kind].endpoints.list, client, parent)
-            else:
-                futures[(kind, None)] = pool.submit(KINDS[kind].endpoints.list, client, None)
-        for (kind, parent), future in futures.items():
-            reads += 1
-            items = future.result()
-            if kind == ASSISTANT:
-                objects = [RemoteAssistant.from_item(item, lookups or Lookups()) for item in items]
-            else:
-                objects = read_list(KINDS[kind], items)
-                for obj in objects:
-                    if parent is not None:
-                        obj.fields[KINDS[kind].parent_field] = parent
-            listed.setdefault(kind, {}).update({o.id: o for o in objects})
+        assistants = pool.submit(client.list_assistants) if ASSISTANT in kinds else None
+        lists = begin_reading(client, set(kinds) - {ASSISTANT}, pool)
+        objects = {**read_children(client, children, pool), **finish_reading(lists)}
+        if assistants is not None:
+            objects[ASSISTANT] = [RemoteAssistant.from_item(item, lookups or Lookups())
+                                  for item in assistants.result()]
+    listed = {kind: {o.id: o for o in found} for kind, found in objects.items()}
+    reads = len(lists) + len(children) + (assistants is not None)
     mismatches: list[Mismatch] = []
     missing: list[str] = []
     for change, remote_id in changed:
@@ -150,20 +138,12 @@ def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> 
         entry.remote = {**(entry.remote or {}), mismatch.field: mismatch.held}
 
 
-def _ids(state: State) -> Callable[[str], int]:
-    def id_of(address: str) -> int:
+def _ids(state: State) -> Callable[[str], Any]:
+    """An address's id in state; the reference itself (`{"$ref": address}`) for one state does not hold."""
+    def id_of(address: str) -> Any:
         entry = state.resources.get(state_address(address))
-        if entry is None:
-            raise KeyError(address)
-        return entry.id
-    return lambda address: _safe(id_of, address)
-
-
-def _safe(id_of: Callable[[str], int], address: str) -> Any:
-    try:
-        return id_of(address)
-    except KeyError:
-        return {"$ref": address}
+        return entry.id if entry is not None else {"$ref": address}
+    return id_of
 
 
 def _shown(value: Any) -> str:
