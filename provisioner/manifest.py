@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from . import block_yaml
 from .errors import Location, ManifestError, Problem
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
 from .kinds.base import MANIFEST_FILE
@@ -212,10 +213,17 @@ _ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 _LIBYAML = getattr(yaml, "__with_libyaml__", False)
 
 
+def _allowed_text(text: str) -> bool:
+    """Whether every character of the text is one PyYAML allows."""
+    if text.isascii():  # the usual text: every character a tab, a line break or printable ASCII, at C speed
+        return not text.encode("ascii").translate(None, _ALLOWED_ASCII)
+    return _NOT_PRINTABLE.search(text) is None
+
+
 def _check_printable(text: str) -> None:
     """PyYAML's own rule for the text (libyaml's message would not say which character is wrong)."""
-    if text.isascii() and not text.encode("ascii").translate(None, _ALLOWED_ASCII):
-        return  # the usual text: every character a tab, a line break or printable ASCII, checked at C speed
+    if _allowed_text(text):
+        return
     match = _NOT_PRINTABLE.search(text)
     if match:
         raise yaml.reader.ReaderError("<manifest>", match.start(), ord(match.group()), "unicode",
@@ -454,6 +462,50 @@ assert (_STR, _MAP, _SEQ) == (yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
 _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
 
+class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
+    """Types a plain scalar for the block reader (block_yaml.py) exactly as the loaders do: the same
+    resolver, the same constructors (bounded), the same limits; anything but a plain value declines."""
+
+    def __init__(self, limits: Limits):
+        yaml.constructor.SafeConstructor.__init__(self)
+        yaml.resolver.Resolver.__init__(self)
+        self.limits = limits
+        self.values: dict[str, Any] = {}  # a fleet repeats the same keys and values: each typed once
+
+    def __call__(self, text: str) -> Any:
+        try:
+            return self.values[text]
+        except KeyError:
+            pass
+        tag = yaml.resolver.Resolver.resolve(self, _ScalarNode, text, (True, False))
+        if tag == _STR:
+            value = text
+        else:
+            constructor = _PlainLoader.yaml_constructors.get(tag) if tag in _PLAIN_SCALAR_TAGS else None
+            if constructor is None:
+                raise block_yaml.Decline
+            try:
+                value = constructor(self, _ScalarNode(tag, text, None, None))
+            except Exception:  # whatever it is, PyYAML's path words it
+                raise block_yaml.Decline from None
+        if len(self.values) > 100_000:
+            self.values.clear()
+        self.values[text] = value
+        return value
+
+
+@functools.lru_cache(maxsize=4)
+def _plain_scalar_typer(limits: Limits) -> _ScalarTyper:
+    return _ScalarTyper(limits)
+
+
+# The first characters of the plain scalars PyYAML may read as something other than a string.
+_PLAIN_FIRST = frozenset(key for key in _PlainLoader.yaml_implicit_resolvers if key)
+assert None not in _PlainLoader.yaml_implicit_resolvers  # no resolver for every first character
+assert _PlainLoader.yaml_implicit_resolvers == yaml.resolver.Resolver.yaml_implicit_resolvers
+_FAST_DEPTH = 200  # the block reader recurses per level; deeper (a raised limit) is PyYAML's
+
+
 class _NotPlain(Exception):
     """A document the one-walk builder leaves to PyYAML's constructor."""
 
@@ -621,15 +673,36 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
             problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
                                     "manifests are YAML in UTF-8", Location(shown, line)))
             continue
-        # The regex tries every position of the text; a text without '&' and '*' needs no search at all.
-        plain = ("&" not in text and "*" not in text) or _ANCHOR_OR_ALIAS.search(text) is None
-        found, file_problems = _load_text(text, shown, limits, _PlainLoader if plain else _BoundedLoader)
-        if plain and file_problems and file_problems[0].message.startswith("nested more than"):
-            # libyaml's own nesting bound met as it read ahead: the counting loader names the first line over ours.
-            found, file_problems = _load_text(text, shown, limits, _BoundedLoader)
+        found = _read_block_yaml(text, shown, limits)
+        if found is None:  # not the usual manifest: PyYAML reads it
+            found, file_problems = _load_yaml(text, shown, limits)
+            problems += file_problems
         documents += found
-        problems += file_problems
     return documents, problems
+
+
+def _read_block_yaml(text: str, shown: str, limits: Limits) -> list[Document] | None:
+    """The documents of a text in the block YAML that manifests are written in, read by block_yaml.py (several
+    times faster than PyYAML); None for any other text, and for one PyYAML would report a problem in."""
+    if not _allowed_text(text):
+        return None
+    found = block_yaml.read(text, shown, _plain_scalar_typer(limits), _PLAIN_FIRST, limits.nodes,
+                            min(limits.depth, _FAST_DEPTH))
+    if found is None:
+        return None
+    may_reference = "${" in text
+    return [Document(shown, content, locations, may_reference=may_reference) for content, locations in found]
+
+
+def _load_yaml(text: str, shown: str, limits: Limits) -> tuple[list[Document], list[Problem]]:
+    """The documents of a text and its problems, read by PyYAML (libyaml's parser when there is one)."""
+    # The regex tries every position of the text; a text without '&' and '*' needs no search at all.
+    plain = ("&" not in text and "*" not in text) or _ANCHOR_OR_ALIAS.search(text) is None
+    found, problems = _load_text(text, shown, limits, _PlainLoader if plain else _BoundedLoader)
+    if plain and problems and problems[0].message.startswith("nested more than"):
+        # libyaml's own nesting bound met as it read ahead: the counting loader names the first line over ours.
+        found, problems = _load_text(text, shown, limits, _BoundedLoader)
+    return found, problems
 
 
 def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[list[Document], list[Problem]]:

@@ -1,0 +1,434 @@
+"""A fast reader for the block-style YAML that manifests are written in; it gives up on anything else.
+
+Why: loading a fleet spent most of its CPU in libyaml building a node per value and PyYAML's Python walking
+those nodes. Manifests use a small part of YAML, one construct per line, so reading that part line by line
+with one regex match per line costs a fraction. It is a fast path only: `read` returns None ("not mine") for
+any text outside the part below, and the caller then loads the text with PyYAML exactly as before, so every
+error message and every rare construct stays PyYAML's. A wrong answer is the one thing it must never give:
+tests/test_block_yaml.py checks it against PyYAML on generated and mutated texts.
+
+What it takes (anything else declines the whole file):
+- `---` document separators (alone on their line, a comment allowed), comments, blank lines;
+- a block mapping at column 0 as each document's root; nested block mappings and block sequences, including
+  `- key: value` items and a sequence at its key's indentation (`key:` then `- item`);
+- plain keys (no quotes, no `#`, `:`, flow characters or leading indicator);
+- plain scalars, also over several lines (folded as YAML folds them), typed by PyYAML's YAML 1.1 rules through
+  the caller's `scalar` function (`yes`, `0x1F`, `1:20`, `.inf`, dates...);
+- single- and double-quoted scalars, also over several lines (a double-quoted one with a backslash escape
+  only on one line, and only the escapes listed in _ESCAPES);
+- literal `|` and folded `>` block scalars with chomping and indentation indicators.
+It declines on tabs, carriage returns and the other line breaks YAML knows, a byte-order mark, anchors,
+aliases, tags, flow collections, `?` keys, directives, `...`, an empty `-` item, an empty block scalar, any
+indentation it does not expect, a duplicate key, and a document over the node or depth limit (PyYAML's path
+then reports it in its own words).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Callable
+
+from .errors import Location
+
+Path_ = tuple[Any, ...]
+
+
+class Decline(Exception):
+    """The text is outside what this reader takes: load it the general way."""
+
+
+# One structural line: indentation, an optional `- `, an optional plain `key:`, the rest. A key is plain text
+# without the characters that would make it something else (or that this reader leaves to PyYAML).
+_KEY = r"[^ \-?:,\[\]{}#&*!|>'\"%@`](?:[^:#,\[\]{}'\"]*[^ :#,\[\]{}'\"])?"
+_LINE = re.compile(r"( *)(-(?: +|$))?(?:(" + _KEY + r"):(?: +|$))?(.*)").match
+# What may follow a closed quoted scalar or a block scalar's header on its line: spaces, then a comment.
+_TRAIL = re.compile(r"(?: +(?:#.*)?)?").fullmatch
+_SEPARATOR = re.compile(r"---(?: +(?:#.*)?)?").fullmatch
+_BLOCK_HEADER = re.compile(r"([|>])([+-]?)([1-9]?)([+-]?)((?: +(?:#.*)?)?)").fullmatch
+# A single-quoted scalar's closing quote: the first quote not doubled.
+_SINGLE_END = re.compile(r"[^']*(?:''[^']*)*'(?!')").match
+_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\]|\\.)*)"').match
+_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " ": " ", "0": "\0"}
+# A plain scalar may not start with these (or with `-`, `?`, `:` before a space); some could, but the reader
+# leaves them to PyYAML.
+_NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# Characters YAML counts as line breaks besides "\n", and the others this reader declines anywhere.
+_DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff")
+_location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
+_MAX_KEY = 250  # YAML bounds a key at 1024 characters (libyaml counts them its way): far from that
+
+
+def _decline_unusual(text: str) -> None:
+    if text.isascii():
+        if "\t" in text or "\r" in text:
+            raise Decline
+    elif any(c in text for c in _DECLINED_CHARACTERS):
+        raise Decline
+
+
+class _Reader:
+    """One file's documents. `scalar(text)` types a plain scalar (raising for anything but str, int, float,
+    bool, null and dates kept as text); `plain_first` holds the characters a non-str plain scalar can start
+    with (any other plain scalar is the str it reads)."""
+
+    def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
+                 max_nodes: int, max_depth: int):
+        self.lines = text.split("\n")
+        if self.lines[-1] == "":
+            self.lines.pop()
+            self.last_has_break = True
+        else:
+            self.last_has_break = False
+        self.file = file
+        self.scalar = scalar
+        self.plain_first = plain_first
+        self.nodes = 0
+        self.max_nodes = max_nodes
+        self.max_depth = max_depth
+        self.locations: dict[Path_, Location] = {}
+
+    # -- lines -------------------------------------------------------------------------------------------------
+
+    def next_content(self, i: int):
+        """The index of the next line that is not blank or a comment, and its parts (None at the end of the
+        text or at a document marker)."""
+        lines = self.lines
+        n = len(lines)
+        while i < n:
+            line = lines[i]
+            parts = _LINE(line).groups()
+            indent, dash, key, rest = parts
+            if dash is None and key is None:
+                if not rest or rest[0] == "#":
+                    i += 1
+                    continue
+                if not indent and (rest[:3] == "---" or rest[:3] == "..."):
+                    return i, None
+            return i, parts
+        return i, None
+
+    # -- documents ---------------------------------------------------------------------------------------------
+
+    def documents(self) -> list[tuple[Any, dict]]:
+        found = []
+        lines = self.lines
+        i, parts = self.next_content(0)
+        while True:
+            if parts is None:
+                if i >= len(lines):
+                    return found
+                if not _SEPARATOR(lines[i]):
+                    raise Decline  # `...`, or content after `---`
+                i, parts = self.next_content(i + 1)
+                continue
+            indent, dash, key, rest = parts
+            if indent or dash or key is None:
+                raise Decline  # a root that is not a block mapping at column 0
+            self.locations = {(): _location((self.file, i + 1, 1))}
+            self.count(1)
+            content, i = self.mapping(i, 0, (), 2, key, rest)
+            found.append((content, self.locations))
+            i, parts = self.next_content(i)
+            if parts is not None:
+                raise Decline
+
+    def count(self, nodes: int) -> None:
+        self.nodes += nodes
+        if self.nodes > self.max_nodes:
+            raise Decline
+
+    # -- collections -------------------------------------------------------------------------------------------
+
+    def mapping(self, i: int, column: int, path: Path_, depth: int, name: str, rest: str) -> tuple[dict, int]:
+        """The block mapping whose first key `name` is on line i at `column` (`rest` follows its colon); its
+        keys and values are at `depth`. Returns it and the index of the first line after it."""
+        if depth > self.max_depth:
+            raise Decline
+        result: dict[Any, Any] = {}
+        locations = self.locations
+        file = self.file
+        plain_first = self.plain_first
+        while True:
+            if len(name) > _MAX_KEY:
+                raise Decline
+            key = name if name[0] not in plain_first else self.scalar(name)
+            if key in result:
+                raise Decline  # a duplicate key: PyYAML's path reports it
+            self.nodes += 2
+            if self.nodes > self.max_nodes:
+                raise Decline
+            value_path = path + (name,)
+            locations[value_path] = _location((file, i + 1, column + 1))
+            plain = None
+            if not rest or rest[0] == "#":
+                i, parts = self.next_content(i + 1)
+                value = None
+                if parts is not None:
+                    indent = len(parts[0])
+                    if indent > column:
+                        if parts[1] is not None:
+                            value, i = self.sequence(i, indent, value_path, depth + 1, parts)
+                        elif parts[2] is not None:
+                            value, i = self.mapping(i, indent, value_path, depth + 1, parts[2], parts[3])
+                        else:
+                            raise Decline  # a scalar on the line below its key
+                    elif indent == column and parts[1] is not None:
+                        value, i = self.sequence(i, indent, value_path, depth + 1, parts)
+            else:
+                value, i, plain = self.scalar_value(i, rest, column)
+            result[key] = value
+            after = i
+            i, parts = self.next_content(i)
+            if parts is None:
+                return result, i
+            indent = len(parts[0])
+            if indent > column and plain is not None:
+                # From the line after the scalar's: a comment line between them ends the scalar.
+                result[key], i = self.continued_plain(plain, after, column)
+                i, parts = self.next_content(i)
+                if parts is None:
+                    return result, i
+                indent = len(parts[0])
+            if indent < column:
+                return result, i
+            if indent > column or parts[1] is not None or parts[2] is None:
+                raise Decline
+            name, rest = parts[2], parts[3]
+
+    def sequence(self, i: int, column: int, path: Path_, depth: int, parts) -> tuple[list, int]:
+        """The block sequence whose first `-` is on line i at `column`."""
+        if depth > self.max_depth:
+            raise Decline
+        result: list[Any] = []
+        locations = self.locations
+        file = self.file
+        while True:
+            _, dash, key, rest = parts
+            if len(dash) == 1 or (key is None and (not rest or rest[0] == "#")):
+                raise Decline  # `-` alone: an empty item or one on the lines below
+            item_column = column + len(dash)
+            item_path = path + (len(result),)
+            self.nodes += 1
+            if self.nodes > self.max_nodes:
+                raise Decline
+            plain = None
+            if key is not None:
+                locations[item_path] = _location((file, i + 1, item_column + 1))
+                value, i = self.mapping(i, item_column, item_path, depth + 1, key, rest)
+            else:
+                # `- - x` and `- ? x` are caught here: not a plain first character.
+                locations[item_path] = _location((file, i + 1, item_column + 1))
+                value, i, plain = self.scalar_value(i, rest, column)
+            result.append(value)
+            after = i
+            i, parts = self.next_content(i)
+            if parts is None:
+                return result, i
+            indent = len(parts[0])
+            if indent > column and plain is not None:
+                result[-1], i = self.continued_plain(plain, after, column)
+                i, parts = self.next_content(i)
+                if parts is None:
+                    return result, i
+                indent = len(parts[0])
+            if indent < column or (indent == column and parts[1] is None):
+                return result, i  # the caller checks what the line is
+            if indent > column:
+                raise Decline
+
+    # -- scalars -----------------------------------------------------------------------------------------------
+
+    def scalar_value(self, i: int, rest: str, owner: int) -> tuple[Any, int, str | None]:
+        """The scalar starting `rest` on line i, whose mapping or sequence is at column `owner`: its value, the
+        index of the line after it, and its text when it is a plain scalar that may continue on the next lines.
+        """
+        first = rest[0]
+        if first == "'":
+            value, i = self.quoted(i, rest, owner, "'")
+            return value, i, None
+        if first == '"':
+            value, i = self.quoted(i, rest, owner, '"')
+            return value, i, None
+        if first == "|" or first == ">":
+            value, i = self.block_scalar(i, rest, owner)
+            return value, i, None
+        if first in _NOT_PLAIN_FIRST and (first != "-" or len(rest) == 1 or rest[1] == " "):
+            raise Decline
+        comment = rest.find(" #")
+        text = rest if comment < 0 else rest[:comment]
+        if ": " in text or text[-1] == ":":
+            raise Decline
+        text = text.rstrip(" ")
+        value = text if first not in self.plain_first else self.scalar(text)
+        return value, i + 1, (text if comment < 0 else None)
+
+    def continued_plain(self, text: str, i: int, owner: int) -> tuple[Any, int]:
+        """A plain scalar `text` continued on lines i... (indented past `owner`), folded as YAML folds it."""
+        lines = self.lines
+        n = len(lines)
+        pieces = [text]
+        blanks = 0
+        while i < n:
+            line = lines[i]
+            stripped = line.strip(" ")
+            if not stripped:
+                blanks += 1
+                i += 1
+                continue
+            if len(line) - len(line.lstrip(" ")) <= owner or stripped[0] == "#":
+                break
+            if (stripped[0] in _NOT_PLAIN_FIRST or ": " in stripped or stripped[-1] == ":"
+                    or " #" in stripped):
+                raise Decline
+            pieces.append("\n" * blanks if blanks else " ")
+            pieces.append(stripped)
+            blanks = 0
+            i += 1
+        # Blank lines after the last piece are not part of it: the caller skips them again.
+        text = "".join(pieces)
+        return (text if text[0] not in self.plain_first else self.scalar(text)), i - blanks
+
+    def quoted(self, i: int, rest: str, owner: int, quote: str) -> tuple[str, int]:
+        lines = self.lines
+        body = rest[1:]
+        if quote == "'":
+            end = _SINGLE_END(body)
+            if end is not None:
+                if not _TRAIL(body, end.end()):
+                    raise Decline
+                return body[:end.end() - 1].replace("''", "'"), i + 1
+        else:
+            end = _DOUBLE_ONE_LINE(body)
+            if end is not None:
+                if not _TRAIL(body, end.end()):
+                    raise Decline
+                value = end.group(1)
+                if "\\" in value:
+                    value = _ESCAPE.sub(_unescape, value)
+                return value, i + 1
+            if "\\" in body:
+                raise Decline  # escapes over several lines: left to PyYAML
+        # Over several lines: every line after the first indented past the owner, the last one closing it.
+        pieces = [body.rstrip(" ")]
+        blanks = 0
+        n = len(lines)
+        j = i + 1
+        while True:
+            if j >= n:
+                raise Decline
+            line = lines[j]
+            stripped = line.lstrip(" ")
+            if not stripped:
+                blanks += 1
+                j += 1
+                continue
+            if len(line) - len(stripped) <= owner:
+                raise Decline
+            if quote in stripped:
+                if quote == "'":
+                    end = _SINGLE_END(stripped)
+                    closed = end.end() if end is not None else -1
+                else:
+                    if "\\" in stripped:
+                        raise Decline
+                    closed = stripped.find('"') + 1
+                if closed > 0:
+                    if not _TRAIL(stripped, closed):
+                        raise Decline
+                    pieces.append("\n" * blanks if blanks else " ")
+                    pieces.append(stripped[:closed - 1])
+                    text = "".join(pieces)
+                    return (text.replace("''", "'") if quote == "'" else text), j + 1
+            elif quote == '"' and "\\" in stripped:
+                raise Decline
+            pieces.append("\n" * blanks if blanks else " ")
+            pieces.append(stripped.rstrip(" "))
+            blanks = 0
+            j += 1
+
+    def block_scalar(self, i: int, rest: str, owner: int) -> tuple[str, int]:
+        """A literal (`|`) or folded (`>`) block scalar whose header is `rest` on line i."""
+        header = _BLOCK_HEADER(rest)
+        if header is None or (header.group(2) and header.group(4)):
+            raise Decline
+        folded = header.group(1) == ">"
+        chomping = header.group(2) or header.group(4)
+        lines = self.lines
+        n = len(lines)
+        j = i + 1
+        leading = 0
+        if header.group(3):
+            indent = owner + int(header.group(3))
+        else:
+            longest_blank = 0
+            while j < n and not lines[j].strip(" "):
+                longest_blank = max(longest_blank, len(lines[j]))
+                leading += 1
+                j += 1
+            if j >= n:
+                raise Decline  # empty
+            indent = len(lines[j]) - len(lines[j].lstrip(" "))
+            if indent <= owner or longest_blank > indent:
+                raise Decline  # empty, or blank lines deeper than the text (YAML's own corner)
+            j = i + 1  # read the leading blank lines again below, with the indentation now known
+        # Lines: content (at least `indent` spaces, then anything but nothing), blank (at most `indent`
+        # spaces), or the end (fewer spaces, then text).
+        pieces: list[str] = []
+        breaks = 0
+        previous: str | None = None  # the last content line
+        last = j
+        pad = " " * indent
+        while j < n:
+            line = lines[j]
+            if len(line) > indent and line.startswith(pad):
+                content = line[indent:]
+                last = j
+                if previous is None:
+                    pieces.append("\n" * breaks)
+                elif folded and previous[0] != " " and content[0] != " ":
+                    pieces.append("\n" * breaks if breaks else " ")
+                else:
+                    pieces.append("\n" * (breaks + 1))
+                pieces.append(content)
+                previous = content
+                breaks = 0
+            elif not line.strip(" "):
+                if j < n - 1 or self.last_has_break:
+                    breaks += 1
+            else:
+                break
+            j += 1
+        if previous is None:
+            raise Decline  # empty
+        # The line break after the last content line (none when it ends the text), then the trailing ones.
+        if chomping != "-" and (last < n - 1 or self.last_has_break):
+            pieces.append("\n")
+            if chomping == "+":
+                pieces.append("\n" * breaks)
+        return "".join(pieces), j
+
+
+def _unescape(match: re.Match) -> str:
+    escape = match.group(1)
+    if len(escape) == 1:
+        replacement = _ESCAPES.get(escape)
+        if replacement is None:
+            raise Decline
+        return replacement
+    code = int(escape[1:], 16)
+    if 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        raise Decline
+    return chr(code)
+
+
+def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
+         max_depth: int) -> list[tuple[Any, dict]] | None:
+    """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
+    YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
+    a mapping's value at its key, a sequence item at its first character, a document at its first key."""
+    try:
+        _decline_unusual(text)
+        return _Reader(text, file, scalar, plain_first, max_nodes, max_depth).documents()
+    except (Decline, RecursionError):
+        return None
