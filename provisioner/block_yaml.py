@@ -25,6 +25,7 @@ then reports it in its own words).
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from typing import Any, Callable
 
@@ -38,73 +39,97 @@ class Decline(Exception):
 
 
 # One structural line: indentation, an optional `- `, an optional plain `key:`, the rest. A key is plain text
-# without the characters that would make it something else (or that this reader leaves to PyYAML).
-_KEY = r"[^ \-?:,\[\]{}#&*!|>'\"%@`](?:[^:#,\[\]{}'\"]*[^ :#,\[\]{}'\"])?"
+# without the characters that would make it something else (or that this reader leaves to PyYAML), and at
+# most 250 characters (YAML bounds a key at 1024, which libyaml counts its own way: far from that).
+_KEY = r"[^ \-?:,\[\]{}#&*!|>'\"%@`](?:[^:#,\[\]{}'\"]{0,248}[^ :#,\[\]{}'\"])?"
 _LINE = re.compile(r"( *)(-(?: +|$))?(?:(" + _KEY + r"):(?: +|$))?(.*)").match
 # What may follow a closed quoted scalar or a block scalar's header on its line: spaces, then a comment.
 _TRAIL = re.compile(r"(?: +(?:#.*)?)?").fullmatch
+_TRAIL_IN_TEXT = re.compile(r"(?: +(?:#[^\n]*)?)?(?=\n|\Z)").match
 _SEPARATOR = re.compile(r"---(?: +(?:#.*)?)?").fullmatch
 _BLOCK_HEADER = re.compile(r"([|>])([+-]?)([1-9]?)([+-]?)((?: +(?:#.*)?)?)").fullmatch
-# A single-quoted scalar's closing quote: the first quote not doubled.
-_SINGLE_END = re.compile(r"[^']*(?:''[^']*)*'(?!')").match
-_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\]|\\.)*)"').match
+# A quoted scalar from after its opening quote to its closing one (for single quotes: the first not doubled),
+# on one line or over several.
+_SINGLE_END = re.compile(r"[^'\n]*(?:''[^'\n]*)*'(?!')").match
+_SINGLE_SPAN = re.compile(r"[^']*(?:''[^']*)*'(?!')").match
+_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)"').match
+_DOUBLE_SPAN = re.compile(r'[^"\\]*"').match  # without escapes only
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " ": " ", "0": "\0"}
+# Folding a quoted scalar's line breaks (spaces around each already gone): a lone break is a space, n breaks
+# are n-1. Each pattern starts with a line break, which the regex engine searches for fast.
+_LAST_TWO_BREAKS = re.compile(r"\n\n(?!\n)")
+_LONE_BREAK = re.compile(r"\n(?![\n\x00])")
 # A plain scalar may not start with these (or with `-`, `?`, `:` before a space); some could, but the reader
 # leaves them to PyYAML.
 _NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Characters YAML counts as line breaks besides "\n", and the others this reader declines anywhere.
-_DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff")
+_DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "\x00")
 _location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
-_MAX_KEY = 250  # YAML bounds a key at 1024 characters (libyaml counts them its way): far from that
+
+
+@functools.lru_cache(maxsize=64)
+def _shallow_line(owner: int):
+    """Finds, in a scalar's text over several lines, a line that is not blank and not indented past `owner`."""
+    return re.compile(r"\n {0,%d}(?![ \n])" % owner).search
 
 
 def _decline_unusual(text: str) -> None:
     if text.isascii():
-        if "\t" in text or "\r" in text:
+        if "\t" in text or "\r" in text or "\x00" in text:
             raise Decline
     elif any(c in text for c in _DECLINED_CHARACTERS):
         raise Decline
 
 
+def _fold(text: str) -> str:
+    """A quoted scalar's text over several lines as YAML folds it (the text holds no NUL: see `read`)."""
+    lines = text.split("\n")
+    pieces = [line.strip(" ") for line in lines]
+    pieces[0] = lines[0].rstrip(" ")  # the spaces after the opening quote and before the closing one stay
+    pieces[-1] = lines[-1].lstrip(" ")
+    # Of n > 1 breaks, the last one goes (marked first, so it is not taken for a lone break); a lone one is a
+    # space.
+    marked = _LAST_TWO_BREAKS.sub("\n\x00", "\n".join(pieces))
+    return _LONE_BREAK.sub(" ", marked).replace("\x00", "")
+
+
 class _Reader:
-    """One file's documents. `scalar(text)` types a plain scalar (raising for anything but str, int, float,
-    bool, null and dates kept as text); `plain_first` holds the characters a non-str plain scalar can start
-    with (any other plain scalar is the str it reads)."""
+    """One file's documents. `scalar(text)` types a plain scalar (raising Decline for anything but str, int,
+    float, bool, null and dates kept as text); `plain_first` holds the characters a non-str plain scalar can
+    start with (any other plain scalar is the str it reads).
+
+    Each collection method returns its value, the index of the first line after it and that line's parts
+    (_LINE's groups; None at the end of the text), so no line is matched twice."""
 
     def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
                  max_nodes: int, max_depth: int):
+        self.text = text
         self.lines = text.split("\n")
         if self.lines[-1] == "":
             self.lines.pop()
             self.last_has_break = True
         else:
             self.last_has_break = False
+        self.starts: list[int] | None = None  # where each line starts in the text, once a scalar needs it
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
         self.nodes = 0
+        self.keys = 0
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.locations: dict[Path_, Location] = {}
 
-    # -- lines -------------------------------------------------------------------------------------------------
-
     def next_content(self, i: int):
-        """The index of the next line that is not blank or a comment, and its parts (None at the end of the
-        text or at a document marker)."""
+        """The index of the next line that is not blank or a comment, and its parts (None at the end)."""
         lines = self.lines
         n = len(lines)
         while i < n:
-            line = lines[i]
-            parts = _LINE(line).groups()
-            indent, dash, key, rest = parts
-            if dash is None and key is None:
-                if not rest or rest[0] == "#":
-                    i += 1
-                    continue
-                if not indent and (rest[:3] == "---" or rest[:3] == "..."):
-                    return i, None
+            parts = _LINE(lines[i]).groups()
+            if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
+                i += 1
+                continue
             return i, parts
         return i, None
 
@@ -114,154 +139,214 @@ class _Reader:
         found = []
         lines = self.lines
         i, parts = self.next_content(0)
-        while True:
-            if parts is None:
-                if i >= len(lines):
-                    return found
+        while parts is not None:
+            indent, dash, key, rest = parts
+            if dash is None and key is None and not indent:
                 if not _SEPARATOR(lines[i]):
                     raise Decline  # `...`, or content after `---`
                 i, parts = self.next_content(i + 1)
                 continue
-            indent, dash, key, rest = parts
             if indent or dash or key is None:
                 raise Decline  # a root that is not a block mapping at column 0
             self.locations = {(): _location((self.file, i + 1, 1))}
-            self.count(1)
-            content, i = self.mapping(i, 0, (), 2, key, rest)
-            found.append((content, self.locations))
-            i, parts = self.next_content(i)
-            if parts is not None:
+            self.keys = 0
+            content, i, parts = self.mapping(i, 0, (), 2, key, rest)
+            self.nodes += len(self.locations) + self.keys
+            if self.nodes > self.max_nodes:
                 raise Decline
-
-    def count(self, nodes: int) -> None:
-        self.nodes += nodes
-        if self.nodes > self.max_nodes:
-            raise Decline
+            found.append((content, self.locations))
+        return found
 
     # -- collections -------------------------------------------------------------------------------------------
 
-    def mapping(self, i: int, column: int, path: Path_, depth: int, name: str, rest: str) -> tuple[dict, int]:
+    def mapping(self, i: int, column: int, path: Path_, depth: int, name: str, rest: str):
         """The block mapping whose first key `name` is on line i at `column` (`rest` follows its colon); its
-        keys and values are at `depth`. Returns it and the index of the first line after it."""
+        keys and values are at `depth`."""
         if depth > self.max_depth:
             raise Decline
         result: dict[Any, Any] = {}
         locations = self.locations
         file = self.file
         plain_first = self.plain_first
+        scalar = self.scalar
+        lines = self.lines
+        n = len(lines)
         while True:
-            if len(name) > _MAX_KEY:
-                raise Decline
-            key = name if name[0] not in plain_first else self.scalar(name)
+            key = name if name[0] not in plain_first else scalar(name)
             if key in result:
                 raise Decline  # a duplicate key: PyYAML's path reports it
-            self.nodes += 2
-            if self.nodes > self.max_nodes:
-                raise Decline
             value_path = path + (name,)
             locations[value_path] = _location((file, i + 1, column + 1))
             plain = None
-            if not rest or rest[0] == "#":
+            parts = None
+            first = rest[:1]
+            if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
+                comment = rest.find(" #")
+                text = rest if comment < 0 else rest[:comment]
+                if ": " in text or text[-1] == ":":
+                    raise Decline
+                if text[-1] == " ":
+                    text = text.rstrip(" ")
+                value = text if first not in plain_first else scalar(text)
+                if comment < 0:
+                    plain = text
+                i += 1
+            elif not first or first == "#":  # the value is on the lines below, or null
                 i, parts = self.next_content(i + 1)
                 value = None
                 if parts is not None:
                     indent = len(parts[0])
                     if indent > column:
                         if parts[1] is not None:
-                            value, i = self.sequence(i, indent, value_path, depth + 1, parts)
+                            value, i, parts = self.sequence(i, indent, value_path, depth + 1, parts)
                         elif parts[2] is not None:
-                            value, i = self.mapping(i, indent, value_path, depth + 1, parts[2], parts[3])
+                            value, i, parts = self.mapping(i, indent, value_path, depth + 1, parts[2], parts[3])
                         else:
                             raise Decline  # a scalar on the line below its key
                     elif indent == column and parts[1] is not None:
-                        value, i = self.sequence(i, indent, value_path, depth + 1, parts)
+                        value, i, parts = self.sequence(i, indent, value_path, depth + 1, parts)
             else:
-                value, i, plain = self.scalar_value(i, rest, column)
+                value, i = self.special_scalar(i, rest, column)
             result[key] = value
-            after = i
-            i, parts = self.next_content(i)
             if parts is None:
-                return result, i
+                after = i
+                while i < n:
+                    parts = _LINE(lines[i]).groups()
+                    if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
+                        i += 1
+                        continue
+                    break
+                else:
+                    self.keys += len(result)
+                    return result, i, None
             indent = len(parts[0])
+            if indent == column and parts[2] is not None and parts[1] is None:
+                name, rest = parts[2], parts[3]
+                continue
             if indent > column and plain is not None:
                 # From the line after the scalar's: a comment line between them ends the scalar.
                 result[key], i = self.continued_plain(plain, after, column)
                 i, parts = self.next_content(i)
                 if parts is None:
-                    return result, i
+                    self.keys += len(result)
+                    return result, i, None
                 indent = len(parts[0])
-            if indent < column:
-                return result, i
-            if indent > column or parts[1] is not None or parts[2] is None:
-                raise Decline
-            name, rest = parts[2], parts[3]
+                if indent == column and parts[2] is not None and parts[1] is None:
+                    name, rest = parts[2], parts[3]
+                    continue
+            if indent < column or (indent == 0 and parts[1] is None and parts[2] is None):
+                self.keys += len(result)
+                return result, i, parts  # the caller checks the line (at column 0: a document marker?)
+            raise Decline
 
-    def sequence(self, i: int, column: int, path: Path_, depth: int, parts) -> tuple[list, int]:
-        """The block sequence whose first `-` is on line i at `column`."""
+    def sequence(self, i: int, column: int, path: Path_, depth: int, parts):
+        """The block sequence whose first `-` is on line i at `column` (`parts` are that line's)."""
         if depth > self.max_depth:
             raise Decline
         result: list[Any] = []
         locations = self.locations
         file = self.file
+        plain_first = self.plain_first
+        lines = self.lines
+        n = len(lines)
         while True:
             _, dash, key, rest = parts
             if len(dash) == 1 or (key is None and (not rest or rest[0] == "#")):
                 raise Decline  # `-` alone: an empty item or one on the lines below
             item_column = column + len(dash)
             item_path = path + (len(result),)
-            self.nodes += 1
-            if self.nodes > self.max_nodes:
-                raise Decline
+            locations[item_path] = _location((file, i + 1, item_column + 1))
             plain = None
+            parts = None
             if key is not None:
-                locations[item_path] = _location((file, i + 1, item_column + 1))
-                value, i = self.mapping(i, item_column, item_path, depth + 1, key, rest)
+                value, i, parts = self.mapping(i, item_column, item_path, depth + 1, key, rest)
             else:
-                # `- - x` and `- ? x` are caught here: not a plain first character.
-                locations[item_path] = _location((file, i + 1, item_column + 1))
-                value, i, plain = self.scalar_value(i, rest, column)
+                first = rest[0]
+                if first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " ")):
+                    comment = rest.find(" #")
+                    text = rest if comment < 0 else rest[:comment]
+                    if ": " in text or text[-1] == ":":
+                        raise Decline
+                    if text[-1] == " ":
+                        text = text.rstrip(" ")
+                    value = text if first not in plain_first else self.scalar(text)
+                    if comment < 0:
+                        plain = text
+                    i += 1
+                else:  # `- - x` and `- ? x` decline here
+                    value, i = self.special_scalar(i, rest, column)
             result.append(value)
-            after = i
-            i, parts = self.next_content(i)
             if parts is None:
-                return result, i
+                after = i
+                while i < n:
+                    parts = _LINE(lines[i]).groups()
+                    if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
+                        i += 1
+                        continue
+                    break
+                else:
+                    return result, i, None
             indent = len(parts[0])
             if indent > column and plain is not None:
                 result[-1], i = self.continued_plain(plain, after, column)
                 i, parts = self.next_content(i)
                 if parts is None:
-                    return result, i
+                    return result, i, None
                 indent = len(parts[0])
-            if indent < column or (indent == column and parts[1] is None):
-                return result, i  # the caller checks what the line is
-            if indent > column:
-                raise Decline
+            if indent == column and parts[1] is not None:
+                continue
+            if indent <= column:
+                return result, i, parts  # the caller checks what the line is
+            raise Decline
 
     # -- scalars -----------------------------------------------------------------------------------------------
 
-    def scalar_value(self, i: int, rest: str, owner: int) -> tuple[Any, int, str | None]:
-        """The scalar starting `rest` on line i, whose mapping or sequence is at column `owner`: its value, the
-        index of the line after it, and its text when it is a plain scalar that may continue on the next lines.
-        """
+    def special_scalar(self, i: int, rest: str, owner: int) -> tuple[str, int]:
+        """The quoted or block scalar starting `rest` on line i, whose mapping or sequence is at column
+        `owner`, and the index of the line after it; Decline for anything else."""
         first = rest[0]
         if first == "'":
-            value, i = self.quoted(i, rest, owner, "'")
-            return value, i, None
+            body = rest[1:]
+            end = _SINGLE_END(body)
+            if end is not None:
+                if not _TRAIL(body, end.end()):
+                    raise Decline
+                return body[:end.end() - 1].replace("''", "'"), i + 1
+            return self.quoted_lines(i, rest, owner, _SINGLE_SPAN)
         if first == '"':
-            value, i = self.quoted(i, rest, owner, '"')
-            return value, i, None
+            body = rest[1:]
+            end = _DOUBLE_ONE_LINE(body)
+            if end is not None:
+                if not _TRAIL(body, end.end()):
+                    raise Decline
+                value = end.group(1)
+                if "\\" in value:
+                    value = _ESCAPE.sub(_unescape, value)
+                return value, i + 1
+            return self.quoted_lines(i, rest, owner, _DOUBLE_SPAN)
         if first == "|" or first == ">":
-            value, i = self.block_scalar(i, rest, owner)
-            return value, i, None
-        if first in _NOT_PLAIN_FIRST and (first != "-" or len(rest) == 1 or rest[1] == " "):
+            return self.block_scalar(i, rest, owner)
+        raise Decline
+
+    def quoted_lines(self, i: int, rest: str, owner: int, span) -> tuple[str, int]:
+        """A quoted scalar over several lines, opening in `rest` on line i: found and folded in the whole text
+        at once (a prompt is dozens of lines). Every line after the first is blank or indented past `owner`."""
+        starts = self.starts
+        if starts is None:
+            starts = self.starts = list(itertools.accumulate(map((1).__add__, map(len, self.lines)), initial=0))
+        text = self.text
+        opening = starts[i] + len(self.lines[i]) - len(rest)
+        end = span(text, opening + 1)
+        if end is None:
+            raise Decline  # never closed; or, in double quotes, an escape: left to PyYAML
+        closing = end.end()
+        body = text[opening + 1:closing - 1]
+        if _shallow_line(owner)(body) or not _TRAIL_IN_TEXT(text, closing):
             raise Decline
-        comment = rest.find(" #")
-        text = rest if comment < 0 else rest[:comment]
-        if ": " in text or text[-1] == ":":
-            raise Decline
-        text = text.rstrip(" ")
-        value = text if first not in self.plain_first else self.scalar(text)
-        return value, i + 1, (text if comment < 0 else None)
+        value = _fold(body)
+        if rest[0] == "'":
+            value = value.replace("''", "'")
+        return value, i + body.count("\n") + 1
 
     def continued_plain(self, text: str, i: int, owner: int) -> tuple[Any, int]:
         """A plain scalar `text` continued on lines i... (indented past `owner`), folded as YAML folds it."""
@@ -288,64 +373,6 @@ class _Reader:
         # Blank lines after the last piece are not part of it: the caller skips them again.
         text = "".join(pieces)
         return (text if text[0] not in self.plain_first else self.scalar(text)), i - blanks
-
-    def quoted(self, i: int, rest: str, owner: int, quote: str) -> tuple[str, int]:
-        lines = self.lines
-        body = rest[1:]
-        if quote == "'":
-            end = _SINGLE_END(body)
-            if end is not None:
-                if not _TRAIL(body, end.end()):
-                    raise Decline
-                return body[:end.end() - 1].replace("''", "'"), i + 1
-        else:
-            end = _DOUBLE_ONE_LINE(body)
-            if end is not None:
-                if not _TRAIL(body, end.end()):
-                    raise Decline
-                value = end.group(1)
-                if "\\" in value:
-                    value = _ESCAPE.sub(_unescape, value)
-                return value, i + 1
-            if "\\" in body:
-                raise Decline  # escapes over several lines: left to PyYAML
-        # Over several lines: every line after the first indented past the owner, the last one closing it.
-        pieces = [body.rstrip(" ")]
-        blanks = 0
-        n = len(lines)
-        j = i + 1
-        while True:
-            if j >= n:
-                raise Decline
-            line = lines[j]
-            stripped = line.lstrip(" ")
-            if not stripped:
-                blanks += 1
-                j += 1
-                continue
-            if len(line) - len(stripped) <= owner:
-                raise Decline
-            if quote in stripped:
-                if quote == "'":
-                    end = _SINGLE_END(stripped)
-                    closed = end.end() if end is not None else -1
-                else:
-                    if "\\" in stripped:
-                        raise Decline
-                    closed = stripped.find('"') + 1
-                if closed > 0:
-                    if not _TRAIL(stripped, closed):
-                        raise Decline
-                    pieces.append("\n" * blanks if blanks else " ")
-                    pieces.append(stripped[:closed - 1])
-                    text = "".join(pieces)
-                    return (text.replace("''", "'") if quote == "'" else text), j + 1
-            elif quote == '"' and "\\" in stripped:
-                raise Decline
-            pieces.append("\n" * blanks if blanks else " ")
-            pieces.append(stripped.rstrip(" "))
-            blanks = 0
-            j += 1
 
     def block_scalar(self, i: int, rest: str, owner: int) -> tuple[str, int]:
         """A literal (`|`) or folded (`>`) block scalar whose header is `rest` on line i."""
