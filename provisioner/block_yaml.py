@@ -60,12 +60,14 @@ _ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " "
 # are n-1. Each pattern starts with a line break, which the regex engine searches for fast.
 _LAST_TWO_BREAKS = re.compile(r"\n\n(?!\n)")
 _LONE_BREAK = re.compile(r"\n(?![\n\x00])")
+_SPACES = re.compile(" *").match
 # A plain scalar may not start with these (or with `-`, `?`, `:` before a space); some could, but the reader
 # leaves them to PyYAML.
 _NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Characters YAML counts as line breaks besides "\n", and the others this reader declines anywhere.
 _DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "\x00")
 _location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
+_BLANK_LINE = (0, 0, None, None, 0, None, None, "")  # a blank or comment line's entry (kind _BLANK)
 
 
 @functools.lru_cache(maxsize=64)
@@ -94,16 +96,39 @@ def _fold(text: str) -> str:
     return _LONE_BREAK.sub(" ", marked).replace("\x00", "")
 
 
+def _fold_even(text: str, owner: int) -> str | None:
+    """`_fold(text)` for the usual text (a dumped prompt), in a few passes over the whole text: every line after
+    the first at one indentation past `owner`, or empty; no space before a break; at most one empty line in a
+    row. None for any other text."""
+    start = text.find("\n") + 1
+    width = _SPACES(text, start).end() - start
+    if width <= owner or "\n\n\n" in text or " \n" in text:
+        return None
+    indent = "\n" + " " * width
+    if text.count("\n") != text.count(indent) + text.count("\n\n"):
+        return None  # a line at another indentation (or the closing quote at column 0)
+    text = text.replace(indent, "\n")
+    if "\n " in text:
+        return None  # a line indented further
+    return text.replace("\n\n", "\x00").replace("\n", " ").replace("\x00", "\n")
+
+
+# What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
+_BLANK, _PLAIN, _EMPTY, _SPECIAL, _OTHER = range(5)
+
+
 class _Reader:
     """One file's documents. `scalar(text)` types a plain scalar (raising Decline for anything but str, int,
     float, bool, null and dates kept as text); `plain_first` holds the characters a non-str plain scalar can
-    start with (any other plain scalar is the str it reads).
+    start with (any other plain scalar is the str it reads). `cache` maps a line's text to what `classify`
+    made of it: a fleet repeats most of its lines (`kind: Assistant`, `  language: English`) thousands of
+    times, and a line means the same wherever it is (the lines below it are read separately).
 
-    Each collection method returns its value, the index of the first line after it and that line's parts
-    (_LINE's groups; None at the end of the text), so no line is matched twice."""
+    Each collection method returns its value, the index of the first line after it and that line's entry
+    (None at the end of the text), so no line is looked at twice."""
 
     def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
-                 max_nodes: int, max_depth: int):
+                 max_nodes: int, max_depth: int, cache: dict):
         self.text = text
         self.lines = text.split("\n")
         if self.lines[-1] == "":
@@ -115,22 +140,49 @@ class _Reader:
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
+        self.cache = cache
         self.nodes = 0
         self.keys = 0
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.locations: dict[Path_, Location] = {}
 
+    def classify(self, line: str) -> tuple:
+        """(indentation, length of its `- ` or 0, key text or None, the key typed, what follows (_PLAIN...),
+        the plain value typed, its text when it may continue on the next lines, the text after key and dash).
+        """
+        indent, dash, name, rest = _LINE(line).groups()
+        if dash is None and name is None:
+            if not rest or rest[0] == "#":
+                return _BLANK_LINE
+            return (len(indent), 0, None, None, _OTHER, None, None, rest)
+        key = None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
+        first = rest[:1]
+        if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
+            comment = rest.find(" #")
+            text = rest if comment < 0 else rest[:comment]
+            if ": " in text or text[-1] == ":":
+                raise Decline
+            if text[-1] == " ":
+                text = text.rstrip(" ")
+            value = text if first not in self.plain_first else self.scalar(text)
+            return (len(indent), len(dash or ""), name, key, _PLAIN, value, text if comment < 0 else None, rest)
+        kind = _EMPTY if not first or first == "#" else _SPECIAL
+        return (len(indent), len(dash or ""), name, key, kind, None, None, rest)
+
     def next_content(self, i: int):
-        """The index of the next line that is not blank or a comment, and its parts (None at the end)."""
+        """The index of the next line that is not blank or a comment, and its entry (None at the end)."""
         lines = self.lines
+        cache = self.cache
         n = len(lines)
         while i < n:
-            parts = _LINE(lines[i]).groups()
-            if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
-                i += 1
-                continue
-            return i, parts
+            line = lines[i]
+            entry = cache.get(line)
+            if entry is None:
+                entry = cache[line] = self.classify(line)
+            if entry[4] != _BLANK:
+                return i, entry
+            i += 1
         return i, None
 
     # -- documents ---------------------------------------------------------------------------------------------
@@ -138,19 +190,18 @@ class _Reader:
     def documents(self) -> list[tuple[Any, dict]]:
         found = []
         lines = self.lines
-        i, parts = self.next_content(0)
-        while parts is not None:
-            indent, dash, key, rest = parts
-            if dash is None and key is None and not indent:
+        i, entry = self.next_content(0)
+        while entry is not None:
+            if entry[4] == _OTHER and not entry[0]:
                 if not _SEPARATOR(lines[i]):
                     raise Decline  # `...`, or content after `---`
-                i, parts = self.next_content(i + 1)
+                i, entry = self.next_content(i + 1)
                 continue
-            if indent or dash or key is None:
+            if entry[0] or entry[1] or entry[2] is None:
                 raise Decline  # a root that is not a block mapping at column 0
             self.locations = {(): _location((self.file, i + 1, 1))}
             self.keys = 0
-            content, i, parts = self.mapping(i, 0, (), 2, key, rest)
+            content, i, entry = self.mapping(i, 0, (), 2, entry)
             self.nodes += len(self.locations) + self.keys
             if self.nodes > self.max_nodes:
                 raise Decline
@@ -159,144 +210,129 @@ class _Reader:
 
     # -- collections -------------------------------------------------------------------------------------------
 
-    def mapping(self, i: int, column: int, path: Path_, depth: int, name: str, rest: str):
-        """The block mapping whose first key `name` is on line i at `column` (`rest` follows its colon); its
-        keys and values are at `depth`."""
+    def mapping(self, i: int, column: int, path: Path_, depth: int, entry: tuple):
+        """The block mapping whose first key is on line i at `column` (`entry` is that line's); its keys and
+        values are at `depth`."""
         if depth > self.max_depth:
             raise Decline
         result: dict[Any, Any] = {}
         locations = self.locations
         file = self.file
-        plain_first = self.plain_first
-        scalar = self.scalar
         lines = self.lines
+        cache = self.cache
+        classify = self.classify
         n = len(lines)
         while True:
-            key = name if name[0] not in plain_first else scalar(name)
+            _, _, name, key, kind, value, plain, rest = entry
             if key in result:
                 raise Decline  # a duplicate key: PyYAML's path reports it
             value_path = path + (name,)
             locations[value_path] = _location((file, i + 1, column + 1))
-            plain = None
-            parts = None
-            first = rest[:1]
-            if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
-                comment = rest.find(" #")
-                text = rest if comment < 0 else rest[:comment]
-                if ": " in text or text[-1] == ":":
-                    raise Decline
-                if text[-1] == " ":
-                    text = text.rstrip(" ")
-                value = text if first not in plain_first else scalar(text)
-                if comment < 0:
-                    plain = text
+            entry = None
+            if kind == _PLAIN:
                 i += 1
-            elif not first or first == "#":  # the value is on the lines below, or null
-                i, parts = self.next_content(i + 1)
-                value = None
-                if parts is not None:
-                    indent = len(parts[0])
+            elif kind == _EMPTY:  # the value is on the lines below, or null
+                i, entry = self.next_content(i + 1)
+                if entry is not None:
+                    indent = entry[0]
                     if indent > column:
-                        if parts[1] is not None:
-                            value, i, parts = self.sequence(i, indent, value_path, depth + 1, parts)
-                        elif parts[2] is not None:
-                            value, i, parts = self.mapping(i, indent, value_path, depth + 1, parts[2], parts[3])
+                        if entry[1]:
+                            value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
+                        elif entry[2] is not None:
+                            value, i, entry = self.mapping(i, indent, value_path, depth + 1, entry)
                         else:
                             raise Decline  # a scalar on the line below its key
-                    elif indent == column and parts[1] is not None:
-                        value, i, parts = self.sequence(i, indent, value_path, depth + 1, parts)
+                    elif indent == column and entry[1]:
+                        value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
             else:
                 value, i = self.special_scalar(i, rest, column)
             result[key] = value
-            if parts is None:
+            if entry is None:
                 after = i
                 while i < n:
-                    parts = _LINE(lines[i]).groups()
-                    if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
-                        i += 1
-                        continue
-                    break
+                    line = lines[i]
+                    entry = cache.get(line)
+                    if entry is None:
+                        entry = cache[line] = classify(line)
+                    if entry[4] != _BLANK:
+                        break
+                    i += 1
                 else:
                     self.keys += len(result)
                     return result, i, None
-            indent = len(parts[0])
-            if indent == column and parts[2] is not None and parts[1] is None:
-                name, rest = parts[2], parts[3]
+            indent = entry[0]
+            if indent == column and entry[2] is not None and not entry[1]:
                 continue
             if indent > column and plain is not None:
                 # From the line after the scalar's: a comment line between them ends the scalar.
                 result[key], i = self.continued_plain(plain, after, column)
-                i, parts = self.next_content(i)
-                if parts is None:
+                i, entry = self.next_content(i)
+                if entry is None:
                     self.keys += len(result)
                     return result, i, None
-                indent = len(parts[0])
-                if indent == column and parts[2] is not None and parts[1] is None:
-                    name, rest = parts[2], parts[3]
+                indent = entry[0]
+                if indent == column and entry[2] is not None and not entry[1]:
                     continue
-            if indent < column or (indent == 0 and parts[1] is None and parts[2] is None):
+            if indent < column or (indent == 0 and not entry[1] and entry[2] is None):
                 self.keys += len(result)
-                return result, i, parts  # the caller checks the line (at column 0: a document marker?)
+                return result, i, entry  # the caller checks the line (at column 0: a document marker?)
             raise Decline
 
-    def sequence(self, i: int, column: int, path: Path_, depth: int, parts):
-        """The block sequence whose first `-` is on line i at `column` (`parts` are that line's)."""
+    def sequence(self, i: int, column: int, path: Path_, depth: int, entry: tuple):
+        """The block sequence whose first `-` is on line i at `column` (`entry` is that line's)."""
         if depth > self.max_depth:
             raise Decline
         result: list[Any] = []
         locations = self.locations
         file = self.file
-        plain_first = self.plain_first
         lines = self.lines
+        cache = self.cache
+        classify = self.classify
         n = len(lines)
         while True:
-            _, dash, key, rest = parts
-            if len(dash) == 1 or (key is None and (not rest or rest[0] == "#")):
+            dash = entry[1]
+            if dash == 1:
                 raise Decline  # `-` alone: an empty item or one on the lines below
-            item_column = column + len(dash)
+            item_column = column + dash
             item_path = path + (len(result),)
             locations[item_path] = _location((file, i + 1, item_column + 1))
             plain = None
-            parts = None
-            if key is not None:
-                value, i, parts = self.mapping(i, item_column, item_path, depth + 1, key, rest)
+            if entry[2] is not None:
+                value, i, entry = self.mapping(i, item_column, item_path, depth + 1, entry)
             else:
-                first = rest[0]
-                if first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " ")):
-                    comment = rest.find(" #")
-                    text = rest if comment < 0 else rest[:comment]
-                    if ": " in text or text[-1] == ":":
-                        raise Decline
-                    if text[-1] == " ":
-                        text = text.rstrip(" ")
-                    value = text if first not in plain_first else self.scalar(text)
-                    if comment < 0:
-                        plain = text
+                kind = entry[4]
+                if kind == _PLAIN:
+                    value, plain = entry[5], entry[6]
                     i += 1
-                else:  # `- - x` and `- ? x` decline here
-                    value, i = self.special_scalar(i, rest, column)
+                elif kind == _SPECIAL:  # `- - x` and `- ? x` decline there
+                    value, i = self.special_scalar(i, entry[7], column)
+                else:
+                    raise Decline  # an empty item
+                entry = None
             result.append(value)
-            if parts is None:
+            if entry is None:
                 after = i
                 while i < n:
-                    parts = _LINE(lines[i]).groups()
-                    if parts[1] is None and parts[2] is None and (not parts[3] or parts[3][0] == "#"):
-                        i += 1
-                        continue
-                    break
+                    line = lines[i]
+                    entry = cache.get(line)
+                    if entry is None:
+                        entry = cache[line] = classify(line)
+                    if entry[4] != _BLANK:
+                        break
+                    i += 1
                 else:
                     return result, i, None
-            indent = len(parts[0])
+            indent = entry[0]
             if indent > column and plain is not None:
                 result[-1], i = self.continued_plain(plain, after, column)
-                i, parts = self.next_content(i)
-                if parts is None:
+                i, entry = self.next_content(i)
+                if entry is None:
                     return result, i, None
-                indent = len(parts[0])
-            if indent == column and parts[1] is not None:
+                indent = entry[0]
+            if indent == column and entry[1]:
                 continue
             if indent <= column:
-                return result, i, parts  # the caller checks what the line is
+                return result, i, entry  # the caller checks what the line is
             raise Decline
 
     # -- scalars -----------------------------------------------------------------------------------------------
@@ -341,9 +377,13 @@ class _Reader:
             raise Decline  # never closed; or, in double quotes, an escape: left to PyYAML
         closing = end.end()
         body = text[opening + 1:closing - 1]
-        if _shallow_line(owner)(body) or not _TRAIL_IN_TEXT(text, closing):
+        if not _TRAIL_IN_TEXT(text, closing):
             raise Decline
-        value = _fold(body)
+        value = _fold_even(body, owner)
+        if value is None:
+            if _shallow_line(owner)(body):
+                raise Decline
+            value = _fold(body)
         if rest[0] == "'":
             value = value.replace("''", "'")
         return value, i + body.count("\n") + 1
@@ -450,12 +490,14 @@ def _unescape(match: re.Match) -> str:
 
 
 def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
-         max_depth: int) -> list[tuple[Any, dict]] | None:
+         max_depth: int, cache: dict | None = None) -> list[tuple[Any, dict]] | None:
     """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
     YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
-    a mapping's value at its key, a sequence item at its first character, a document at its first key."""
+    a mapping's value at its key, a sequence item at its first character, a document at its first key.
+    `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
     try:
         _decline_unusual(text)
-        return _Reader(text, file, scalar, plain_first, max_nodes, max_depth).documents()
+        return _Reader(text, file, scalar, plain_first, max_nodes, max_depth,
+                       {} if cache is None else cache).documents()
     except (Decline, RecursionError):
         return None

@@ -471,6 +471,7 @@ class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.
         yaml.resolver.Resolver.__init__(self)
         self.limits = limits
         self.values: dict[str, Any] = {}  # a fleet repeats the same keys and values: each typed once
+        self.lines: dict[str, tuple] = {}  # the block reader's cache of what each line holds (block_yaml.py)
 
     def __call__(self, text: str) -> Any:
         try:
@@ -686,8 +687,11 @@ def _read_block_yaml(text: str, shown: str, limits: Limits) -> list[Document] | 
     times faster than PyYAML); None for any other text, and for one PyYAML would report a problem in."""
     if not _allowed_text(text):
         return None
-    found = block_yaml.read(text, shown, _plain_scalar_typer(limits), _PLAIN_FIRST, limits.nodes,
-                            min(limits.depth, _FAST_DEPTH))
+    typer = _plain_scalar_typer(limits)
+    if len(typer.lines) > 200_000:
+        typer.lines.clear()
+    found = block_yaml.read(text, shown, typer, _PLAIN_FIRST, limits.nodes, min(limits.depth, _FAST_DEPTH),
+                            typer.lines)
     if found is None:
         return None
     may_reference = "${" in text
