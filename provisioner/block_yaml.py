@@ -196,6 +196,10 @@ class _Reader:
                 if not _SEPARATOR(lines[i]):
                     raise Decline  # `...`, or content after `---`
                 i, entry = self.next_content(i + 1)
+                if entry is None or (entry[4] == _OTHER and not entry[0]):
+                    self.nodes += 1  # an empty document: PyYAML counts its null
+                    if self.nodes > self.max_nodes:
+                        raise Decline
                 continue
             if entry[0] or entry[1] or entry[2] is None:
                 raise Decline  # a root that is not a block mapping at column 0

@@ -214,6 +214,17 @@ def test_limits_are_left_to_pyyamls_path(limits):
     assert _load_yaml(text, "m.yaml", limits)[1]  # PyYAML's path says what is over
 
 
+@pytest.mark.parametrize("nodes", range(1, 9))
+@pytest.mark.parametrize("text", ["a: 1\nb: 2\n---\n", "---\n---\na: 1\nb: [1]\n", "a:\n- 1\n- 2\n---\n# c\n"])
+def test_the_node_limit_is_met_where_pyyaml_meets_it(text, nodes):
+    """Empty documents count too (PyYAML composes a null for each)."""
+    limits = Limits(nodes=nodes)
+    if _read_block_yaml(text, "m.yaml", limits) is not None:
+        agree(text, limits)
+    elif "[" not in text:
+        assert _load_yaml(text, "m.yaml", limits)[1]
+
+
 @pytest.mark.parametrize("text", [
     "a: 1\na: 2\n", "a: 1\n1: 2\nx: 3\n01: 4\n", "a: .inf\n", "a: .nan\n", "<<: {}\n", "a: &x 1\nb: *x\n",
     "a: !!str 1\n", "a:\tb\n", "a: [1, 2]\n", "a: {b: 1}\n", "? a\n: b\n", "%YAML 1.1\n---\na: 1\n", "a: 1\n...\n",
