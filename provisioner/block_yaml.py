@@ -222,10 +222,7 @@ class _Reader:
         result: dict[Any, Any] = {}
         locations = self.locations
         file = self.file
-        lines = self.lines
-        cache = self.cache
-        classify = self.classify
-        n = len(lines)
+        next_content = self.next_content
         while True:
             _, _, name, key, kind, value, plain, rest = entry
             if key in result:
@@ -253,15 +250,8 @@ class _Reader:
             result[key] = value
             if entry is None:
                 after = i
-                while i < n:
-                    line = lines[i]
-                    entry = cache.get(line)
-                    if entry is None:
-                        entry = cache[line] = classify(line)
-                    if entry[4] != _BLANK:
-                        break
-                    i += 1
-                else:
+                i, entry = next_content(i)
+                if entry is None:
                     self.keys += len(result)
                     return result, i, None
             indent = entry[0]
@@ -289,10 +279,7 @@ class _Reader:
         result: list[Any] = []
         locations = self.locations
         file = self.file
-        lines = self.lines
-        cache = self.cache
-        classify = self.classify
-        n = len(lines)
+        next_content = self.next_content
         while True:
             dash = entry[1]
             if dash == 1:
@@ -316,15 +303,8 @@ class _Reader:
             result.append(value)
             if entry is None:
                 after = i
-                while i < n:
-                    line = lines[i]
-                    entry = cache.get(line)
-                    if entry is None:
-                        entry = cache[line] = classify(line)
-                    if entry[4] != _BLANK:
-                        break
-                    i += 1
-                else:
+                i, entry = next_content(i)
+                if entry is None:
                     return result, i, None
             indent = entry[0]
             if indent > column and plain is not None:
