@@ -198,38 +198,42 @@ class Connection:
 def read_head(connection: Connection, method: str) -> Answer:
     """The final answer's head (interim 1xx answers skipped), its body's framing decided (RFC 9112 6.3)."""
     while True:
-        lines = connection.head().split(b"\r\n")
-        status_line = lines[0].decode("latin-1")
-        parts = status_line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit():
+        lines = connection.head().decode("latin-1").split("\r\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit() \
+                or not parts[1].isascii():
             raise Broken("BadStatusLine")
         status = int(parts[1])
         if len(lines) > MAX_HEADERS + 1:
             raise Broken("HTTPException")
-        if any(len(line) > MAX_LINE for line in lines):
-            raise Broken("LineTooLong")
         if 100 <= status < 200 and status != 101:
             continue  # an interim answer (100 Continue, 103 Early Hints): the final one follows
         break
     headers: dict[str, str] = {}
+    for line in lines:
+        if len(line) > MAX_LINE:
+            raise Broken("LineTooLong")
     for line in lines[1:]:
-        name, colon, value = line.decode("latin-1").partition(":")
-        if not colon or not name or name != name.strip():
+        name, colon, value = line.partition(":")
+        if not colon or not name or name[-1] in " \t" or name[0] in " \t":
             raise Broken("HTTPException")
-        headers.setdefault(name.lower(), value.strip())
-    connection_tokens = {t.strip().lower() for t in headers.get("connection", "").split(",")}
+        name = name.lower()
+        if name not in headers:  # the first of a repeated name, as http.client's get answers
+            headers[name] = value.strip()
+    tokens = headers.get("connection")
+    tokens = {t.strip().lower() for t in tokens.split(",")} if tokens else ()
     if parts[0] == "HTTP/1.0":
-        will_close = "keep-alive" not in connection_tokens and "keep-alive" not in headers
+        will_close = "keep-alive" not in tokens and "keep-alive" not in headers
     else:
-        will_close = "close" in connection_tokens
-    chunked = headers.get("transfer-encoding", "").strip().lower().endswith("chunked")
+        will_close = "close" in tokens
+    coding = headers.get("transfer-encoding")
+    chunked = coding is not None and coding.lower().endswith("chunked")
     length: int | None = None
     if method == "HEAD" or status in (204, 304) or status < 200:
         length, chunked = 0, False
-    elif not chunked and "transfer-encoding" not in headers:
+    elif coding is None:
         declared = headers.get("content-length")
         if declared is not None:
-            declared = declared.strip()
             if not declared.isdigit() or not declared.isascii():
                 raise Broken("HTTPException")  # not a length: nothing read after it could be trusted
             length = int(declared)
@@ -240,7 +244,15 @@ def read_head(connection: Connection, method: str) -> Answer:
 
 def read_body(connection: Connection, answer: Answer, deadline: float, cap: int) -> bytes:
     """The whole body, decoded (gzip, deflate), within the deadline and `cap` bytes."""
-    encoding = answer.headers.get("content-encoding", "").strip().lower()
+    encoding = answer.headers.get("content-encoding")
+    encoding = encoding.lower() if encoding else ""
+    length = answer.length
+    if not encoding and length is not None and len(connection.buffer) >= length:
+        # The common answer: all of it came with the head (no generator, no copies but the one slice).
+        body, connection.buffer = connection.buffer[:length], connection.buffer[length:]
+        if length and time.monotonic() > deadline:
+            raise Expired()
+        return body
     decoder = zlib.decompressobj(zlib.MAX_WBITS | 16) if encoding in ("gzip", "x-gzip") else (
         zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding == "deflate" else None)
     chunks: list[bytes] = []
