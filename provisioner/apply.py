@@ -89,13 +89,17 @@ class StateRecorder:
 
     # How long the committer lets changes gather before it commits: well under a request's time, so a report
     # comes hardly later, and enough to put the changes of several workers into one transaction.
-    LINGER = 0.01
+    LINGER = 0.03
 
     def __init__(self, backend: StateBackend, state: State, *, linger: float = LINGER):
         self.backend = backend
         self.state = state
         self.linger = linger
-        self._condition = threading.Condition()
+        lock = threading.Lock()
+        self._condition = threading.Condition(lock)  # waiters for durability (or a failure)
+        self._work = threading.Condition(lock)       # the committer, for mutations to commit
+        self._group = 0        # mutations that end the linger early (committing(group=)); 0: the linger only
+        self._listening = False  # the committer waits on _work (idle, or lingering with a group set)
         self._changed = 0    # mutations made
         self._durable = 0    # mutations committed
         self._attempted = 0  # mutations covered by the last commit attempt, committed or not
@@ -104,6 +108,7 @@ class StateRecorder:
         self._committer: threading.Thread | None = None
         self._closing = False
         self._pending: dict[str, ResourceState | None] = {}  # rows changed since the last commit began
+        self._lingering = False
 
     def record(self, address: str, remote_id: int, record: dict) -> None:
         self.record_all([(address, remote_id, record)])
@@ -155,7 +160,10 @@ class StateRecorder:
 
     def _mutated(self) -> int:
         self._changed += 1
-        self._condition.notify_all()  # the committer, if one runs
+        # Only the committer cares about a new mutation, and only when it is idle or a group is complete: not
+        # one wake-up per change (the waiters for durability are woken by commits, not by mutations).
+        if self._listening and (not self._lingering or self._changed - self._attempted >= self._group):
+            self._work.notify()
         return self._changed
 
     def wait_durable(self, ticket: int) -> None:
@@ -170,9 +178,12 @@ class StateRecorder:
                     self._commit_pending()
 
     @contextlib.contextmanager
-    def committing(self) -> Iterator[None]:
-        """Commit queued changes on a thread of its own until the block ends (then whatever is left)."""
+    def committing(self, group: int = 0) -> Iterator[None]:
+        """Commit queued changes on a thread of its own until the block ends (then whatever is left). `group`:
+        a commit starts as soon as that many changes wait for it, without lingering longer (apply gives its
+        --parallelism: half the window of changes it lets be done but not yet recorded)."""
         self._closing = False
+        self._group = max(0, group)
         self._committer = threading.Thread(target=self._commit_continuously, name="state-commits", daemon=True)
         self._committer.start()
         try:
@@ -180,27 +191,42 @@ class StateRecorder:
         finally:
             with self._condition:
                 self._closing = True
-                self._condition.notify_all()
+                self._work.notify_all()
             self._committer.join()
             self._committer = None
 
     def _commit_continuously(self) -> None:
-        with self._condition:
+        with self._work:
             while True:
                 # After a failure, wait for a new change before trying again (its workers stop meanwhile).
                 while self._attempted >= self._changed and not self._closing:
-                    self._condition.wait()
+                    self._listening = True
+                    self._work.wait()
+                    self._listening = False
                 if self._attempted >= self._changed:
                     return
                 if not self._closing and self.linger:
                     # Group commit: the changes that finish in the next moment join this transaction. A worker
                     # does not wait for it (it queued its change and went on), only the change's report does; and
-                    # a commit costs about as much CPU for one row as for ten.
-                    self._condition.release()
+                    # a commit costs about as much CPU for one row as for ten. A full group ends the wait early.
+                    until = time.monotonic() + self.linger
+                    self._lingering = True
+                    self._listening = self._group > 0
                     try:
-                        time.sleep(self.linger)
+                        while not self._closing and not (self._group and self._changed - self._attempted >= self._group):
+                            left = until - time.monotonic()
+                            if left <= 0:
+                                break
+                            if self._listening:
+                                self._work.wait(left)
+                            else:
+                                self._work.release()  # a plain sleep: no mutation wakes it
+                                try:
+                                    time.sleep(left)
+                                finally:
+                                    self._work.acquire()
                     finally:
-                        self._condition.acquire()
+                        self._lingering = self._listening = False
                 try:
                     self._commit_pending()
                 except BaseException:  # noqa: BLE001 - kept in _failure; the waiters raise it
@@ -459,7 +485,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         if interrupt is not None and interrupt.is_set() and not report.interrupted:
             start_nothing_new(interrupted=True)
 
-    with recorder.committing(), ThreadPoolExecutor(max_workers=max(1, parallelism),
+    with recorder.committing(group=parallelism), ThreadPoolExecutor(max_workers=max(1, parallelism),
                                                    thread_name_prefix="apply") as pool:
         try:
             walk.run(pool, look_at_interrupt)

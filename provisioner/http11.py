@@ -1,24 +1,29 @@
-"""The client's HTTP/1.1 exchanges over the standard library's http.client: a few lines of work per request.
+"""The client's HTTP/1.1 exchanges, written and read on the socket here: a few lines of work per request.
 
 Why not httpx here: on a slow, shared core httpx's request and response machinery (request model, auth and
 redirect hooks, httpcore's pool and h11 state machine, the deadline wrapper around its network backend) cost
 about 1.2 ms of CPU per request, four to five times what the request itself costs through http.client
-(scripts/benchmark.py; README "Measured"), and that CPU is what bounds an apply of thousands of changes. The
-platform needs little of it: JSON over HTTP/1.1 with keep-alive, no redirects, no cookies.
+(scripts/benchmark.py; README "Measured"), and that CPU is what bounds an apply of thousands of changes. And
+why not http.client: its request building (putrequest, putheader, endheaders) and its answer parsing (a status
+line read, then every header through the email package's feed parser) were still most of a request's CPU. The
+platform needs little of it: JSON over HTTP/1.1 with keep-alive, no redirects, no cookies. So a request is one
+bytes object (the fixed headers are made once), and an answer is read from a buffer: the status line, the
+header lines split once, then the body by Content-Length, chunked transfer coding or to the end of the
+connection (RFC 9112 section 6.3).
 
 What this keeps from the httpx path, so that PlatformClient behaves the same either way:
 - one deadline for the whole exchange, connect to last byte (every connect, send and receive gets the time
-  left; a trickling answer is cut when it runs out), and the size cap, checked as the body arrives;
+  left; a trickling answer is cut when it runs out), and the size cap, checked as the body arrives (the head
+  has bounds of its own: MAX_LINE per line, MAX_HEADERS lines);
 - a pooled connection is reused only if the server has not closed it meanwhile (looked at before each
-  request, as httpcore does): a write is never sent down a dead connection and then called "unknown";
+  request, as httpcore does), and only after an answer read whole with nothing after it: a write is never sent
+  down a dead connection and then called "unknown";
 - gzip and deflate answers decoded (bounded by the cap), the trust store httpx uses (SSL_CERT_FILE,
   SSL_CERT_DIR, else certifi), JSON bodies encoded byte for byte as httpx encodes them.
 Proxies (HTTP(S)_PROXY, ALL_PROXY) and multipart bodies are left to httpx: client.py uses it for them.
 """
 from __future__ import annotations
 
-import http.client
-import io
 import json
 import os
 import select
@@ -27,12 +32,14 @@ import ssl
 import threading
 import time
 import zlib
-from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
 READ_SIZE = 64 * 1024
+MAX_LINE = 65536    # bytes of one status or header line (http.client's bound)
+MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class ConnectFailed(Exception):
@@ -56,19 +63,6 @@ class TooLarge(Exception):
         self.declared = declared
 
 
-@contextmanager
-def _told_as_ours() -> Iterator[None]:
-    """A socket or http.client failure as one of this module's: a timeout is Expired, anything else Broken."""
-    try:
-        yield
-    except Expired:
-        raise
-    except (OSError, http.client.HTTPException) as error:
-        if isinstance(error, socket.timeout):
-            raise Expired() from error
-        raise Broken(type(error).__name__) from error
-
-
 def proxies_configured(environ: Mapping[str, str] = os.environ) -> bool:
     """Whether the environment names a proxy (httpx would use it: the httpx path is taken then)."""
     return any(value and key.lower() in PROXY_VARIABLES for key, value in environ.items())
@@ -76,7 +70,7 @@ def proxies_configured(environ: Mapping[str, str] = os.environ) -> bool:
 
 def encode_json(value: Any) -> bytes:
     """httpx's JSON encoding, byte for byte."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return _JSON.encode(value).encode("utf-8")
 
 
 def request_target(path: str, params: Mapping[str, Any] | None) -> str:
@@ -97,68 +91,261 @@ def _query_value(value: Any) -> str:
     return str(value)
 
 
-class _DeadlineSocket:
-    """A connected socket whose every send and receive gets at most the time left until the deadline.
+def _header_block(headers: Mapping[str, str]) -> bytes:
+    """The fixed header lines, made once; a name or value that could split a line is refused (as http.client
+    refuses it): ValueError."""
+    lines = []
+    for name, value in headers.items():
+        if not name or any(c in name for c in ":\r\n\0 \t") or any(c in str(value) for c in "\r\n\0"):
+            raise ValueError("a header name or value that is not one line")
+        lines.append(f"{name}: {value}\r\n")
+    return "".join(lines).encode("latin-1")
 
-    Closed as socket.socket closes with readers open (http.client closes the connection of a `Connection:
-    close` answer before its body is read): for real once the last reader is closed too."""
+
+class Answer:
+    """A parsed answer head: `status`, `headers` (lower-case names; the first of a repeated name, as
+    http.client's `get` answers), and how its body is delimited."""
+
+    __slots__ = ("status", "headers", "length", "chunked", "will_close")
+
+    def __init__(self, status: int, headers: dict[str, str], length: int | None, chunked: bool, will_close: bool):
+        self.status, self.headers, self.length, self.chunked, self.will_close = (
+            status, headers, length, chunked, will_close)
+
+
+class Connection:
+    """One connected socket (non-blocking) and what was received on it but not consumed yet. Every send and
+    receive is bounded by `deadline`: Expired when it has run out.
+
+    Non-blocking, so that a send or a receive is the one system call it takes when it can be done at once, and
+    the wait (poll, with the time left) is made only when it cannot: a socket with a timeout polls before every
+    call and needs its timeout set (another call) before each, seven calls an exchange instead of four."""
+
+    __slots__ = ("sock", "buffer", "deadline", "sent", "_poll", "_events")
 
     def __init__(self, sock: socket.socket):
         self.sock = sock
+        self.buffer = b""
         self.deadline = 0.0
-        self._readers = 0
-        self._closed = False
+        self.sent = False  # a request just went out: its answer cannot be there yet, so wait before reading
+        self._poll = None
+        self._events = 0
 
-    def _arm(self) -> None:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
+    def _wait(self, events: int) -> None:
+        """Until the socket is ready for `events` (POLLIN, POLLOUT), or Expired."""
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(self.sock, events)
+        elif self._events != events:
+            self._poll.modify(self.sock, events)
+        self._events = events
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise Expired()
+            try:
+                if self._poll.poll(left * 1000 + 1):
+                    return
+            except OSError as error:
+                raise Broken(type(error).__name__) from error
+
+    def send(self, data: bytes) -> None:
+        if time.monotonic() >= self.deadline:
             raise Expired()
-        self.sock.settimeout(left)
+        view = memoryview(data)
+        while view:
+            try:
+                view = view[self.sock.send(view):]
+            except (BlockingIOError, ssl.SSLWantWriteError):
+                self._wait(select.POLLOUT)
+            except ssl.SSLWantReadError:
+                self._wait(select.POLLIN)
+            except OSError as error:
+                raise Broken(type(error).__name__) from error
+        self.sent = True
 
-    def sendall(self, data: bytes) -> None:
-        self._arm()
-        self.sock.sendall(data)
+    def more(self) -> bytes:
+        """The next bytes received (b"" at the end of the connection)."""
+        if self.sent:
+            self.sent = False
+            if not (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
+                self._wait(select.POLLIN)
+        elif time.monotonic() >= self.deadline:
+            raise Expired()
+        while True:
+            try:
+                return self.sock.recv(READ_SIZE)
+            except (BlockingIOError, ssl.SSLWantReadError):
+                self._wait(select.POLLIN)
+            except ssl.SSLWantWriteError:
+                self._wait(select.POLLOUT)
+            except OSError as error:
+                raise Broken(type(error).__name__) from error
 
-    def recv_into(self, buffer, nbytes: int = 0) -> int:
-        self._arm()
-        return self.sock.recv_into(buffer, nbytes)
+    def line(self) -> bytes:
+        """One line (CRLF or LF ended, without it), at most MAX_LINE bytes."""
+        while True:
+            end = self.buffer.find(b"\n")
+            if end >= 0:
+                line, self.buffer = self.buffer[:end], self.buffer[end + 1:]
+                if len(line) > MAX_LINE:
+                    raise Broken("LineTooLong")
+                return line[:-1] if line.endswith(b"\r") else line
+            if len(self.buffer) > MAX_LINE:
+                raise Broken("LineTooLong")
+            data = self.more()
+            if not data:
+                raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
+            self.buffer += data
 
-    def makefile(self, mode: str = "rb", *args, **kwargs) -> io.BufferedReader:
-        self._readers += 1
-        return io.BufferedReader(_Reader(self), READ_SIZE)
+    def head(self) -> bytes:
+        """The answer head up to its empty line (the lines, without the last CRLF CRLF)."""
+        start = 0
+        while True:
+            end = self.buffer.find(b"\r\n\r\n", start)
+            if end >= 0:
+                head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
+                return head
+            if b"\n\n" in self.buffer or b"\n\r\n" in self.buffer:  # bare LF line ends: slower, line by line
+                return self._head_by_lines()
+            start = max(0, len(self.buffer) - 3)
+            if len(self.buffer) > MAX_LINE * (MAX_HEADERS + 1):
+                raise Broken("LineTooLong")
+            data = self.more()
+            if not data:
+                raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
+            self.buffer += data
 
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def release(self) -> None:
-        """A reader was closed."""
-        self._readers -= 1
-        if self._closed and self._readers <= 0:
-            self.sock.close()
+    def _head_by_lines(self) -> bytes:
+        lines = []
+        while True:
+            line = self.line()
+            if not line:
+                return b"\r\n".join(lines)
+            lines.append(line)
 
     def close(self) -> None:
-        self._closed = True
-        if self._readers <= 0:
-            self.sock.close()
-
-    def setsockopt(self, *args) -> None:
-        self.sock.setsockopt(*args)
+        self.sock.close()
 
 
-class _Reader(io.RawIOBase):
-    def __init__(self, sock: _DeadlineSocket):
-        self._sock = sock
+def read_head(connection: Connection, method: str) -> Answer:
+    """The final answer's head (interim 1xx answers skipped), its body's framing decided (RFC 9112 6.3)."""
+    while True:
+        lines = connection.head().decode("latin-1").split("\r\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit() \
+                or not parts[1].isascii():
+            raise Broken("BadStatusLine")
+        status = int(parts[1])
+        if len(lines) > MAX_HEADERS + 1:
+            raise Broken("HTTPException")
+        if 100 <= status < 200 and status != 101:
+            continue  # an interim answer (100 Continue, 103 Early Hints): the final one follows
+        break
+    headers: dict[str, str] = {}
+    for line in lines:
+        if len(line) > MAX_LINE:
+            raise Broken("LineTooLong")
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name[-1] in " \t" or name[0] in " \t":
+            raise Broken("HTTPException")
+        name = name.lower()
+        if name not in headers:  # the first of a repeated name, as http.client's get answers
+            headers[name] = value.strip()
+    tokens = headers.get("connection")
+    tokens = {t.strip().lower() for t in tokens.split(",")} if tokens else ()
+    if parts[0] == "HTTP/1.0":
+        will_close = "keep-alive" not in tokens and "keep-alive" not in headers
+    else:
+        will_close = "close" in tokens
+    coding = headers.get("transfer-encoding")
+    chunked = coding is not None and coding.lower().endswith("chunked")
+    length: int | None = None
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        length, chunked = 0, False
+    elif coding is None:
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit() or not declared.isascii():
+                raise Broken("HTTPException")  # not a length: nothing read after it could be trusted
+            length = int(declared)
+    if length is None and not chunked:
+        will_close = True  # the body ends with the connection
+    return Answer(status, headers, length, chunked, will_close)
 
-    def readable(self) -> bool:
-        return True
 
-    def readinto(self, buffer) -> int:
-        return self._sock.recv_into(buffer)
+def read_body(connection: Connection, answer: Answer, deadline: float, cap: int) -> bytes:
+    """The whole body, decoded (gzip, deflate), within the deadline and `cap` bytes."""
+    encoding = answer.headers.get("content-encoding")
+    encoding = encoding.lower() if encoding else ""
+    length = answer.length
+    if not encoding and length is not None and len(connection.buffer) >= length:
+        # The common answer: all of it came with the head (no generator, no copies but the one slice).
+        body, connection.buffer = connection.buffer[:length], connection.buffer[length:]
+        if length and time.monotonic() > deadline:
+            raise Expired()
+        return body
+    decoder = zlib.decompressobj(zlib.MAX_WBITS | 16) if encoding in ("gzip", "x-gzip") else (
+        zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding == "deflate" else None)
+    chunks: list[bytes] = []
+    size = 0
+    for raw in _raw_body(connection, answer):
+        if decoder is not None:
+            try:
+                raw = decoder.decompress(raw, cap + 1 - size)  # bounded: a larger answer is refused
+            except zlib.error as error:
+                raise Broken("DecodingError") from error
+        size += len(raw)
+        if size > cap:
+            raise TooLarge(answer.status, None)
+        if time.monotonic() > deadline:
+            raise Expired()
+        chunks.append(raw)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def close(self) -> None:
-        if not self.closed:
-            self._sock.release()
-        super().close()
+
+def _raw_body(connection: Connection, answer: Answer):
+    """The body's bytes as they arrive, framed as its head says; Broken if the connection ends short."""
+    if answer.chunked:
+        while True:
+            size_line = connection.line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_line, 16) if size_line and size_line.isalnum() else -1
+            except ValueError:
+                size = -1
+            if size < 0:
+                raise Broken("ChunkedEncodingError")
+            if size == 0:
+                while connection.line():  # trailers, to the empty line
+                    pass
+                return
+            yield from _exactly(connection, size)
+            if connection.line():
+                raise Broken("ChunkedEncodingError")  # a chunk's data is followed by CRLF
+    elif answer.length is not None:
+        yield from _exactly(connection, answer.length)
+    else:
+        if connection.buffer:
+            data, connection.buffer = connection.buffer, b""
+            yield data
+        while True:
+            data = connection.more()
+            if not data:
+                return
+            yield data
+
+
+def _exactly(connection: Connection, count: int):
+    while count:
+        if not connection.buffer:
+            connection.buffer = connection.more()
+            if not connection.buffer:
+                raise Broken("RemoteProtocolError")  # the connection ended before the length it declared
+        data = connection.buffer[:count]
+        connection.buffer = connection.buffer[count:]
+        count -= len(data)
+        yield data
 
 
 class Http11:
@@ -174,9 +361,13 @@ class Http11:
         self.host = parts.hostname
         self.port = parts.port or (443 if self.https else 80)
         self.prefix = parts.path.rstrip("/")
-        self.headers = {**headers, "Accept-Encoding": "gzip, deflate", "User-Agent": "provisioner"}
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        default_port = 443 if self.https else 80
+        self.headers = {"Host": host if self.port == default_port else f"{host}:{self.port}", **headers,
+                        "Accept-Encoding": "gzip, deflate", "User-Agent": "provisioner"}
+        self._fixed = _header_block(self.headers)
         self.max_connections = max_connections
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, max_connections))
         self._ssl: ssl.SSLContext | None = None
@@ -187,78 +378,56 @@ class Http11:
         for connection in idle:
             connection.close()
 
+    def request_bytes(self, method: str, target: str, body: bytes | None) -> bytes:
+        """The whole request in one piece: request line, the fixed headers, the body's (as http.client sends
+        them: a POST or PUT without a body says Content-Length 0)."""
+        if body is not None:
+            extra = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        elif method in ("POST", "PUT", "PATCH"):
+            extra = "Content-Length: 0\r\n\r\n"
+        else:
+            extra = "\r\n"
+        return b"".join((f"{method} {target} HTTP/1.1\r\n".encode("ascii"), self._fixed, extra.encode("ascii"),
+                         body or b""))
+
     def exchange(self, method: str, path: str, params: Mapping[str, Any] | None, json_body: Any,
-                 timeout: float, cap: int) -> tuple[int, http.client.HTTPMessage, bytes]:
+                 timeout: float, cap: int) -> tuple[int, dict[str, str], bytes]:
         """(status, headers, body): the whole answer within `timeout` seconds and `cap` bytes (decoded).
 
         Raises ConnectFailed (nothing sent), Expired, Broken (after sending began), TooLarge."""
         deadline = time.monotonic() + timeout
         target = request_target(self.prefix + path, params)
-        headers = self.headers
-        body = None
-        if json_body is not None:
-            body = encode_json(json_body)
-            headers = {**headers, "Content-Type": "application/json"}
+        if any(c in target for c in " \r\n\0"):
+            raise ValueError(f"a path that is not one token: {target!r}")  # as http.client refuses it
+        request = self.request_bytes(method, target, None if json_body is None else encode_json(json_body))
         if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
             raise ConnectFailed("PoolTimeout")
         try:
-            return self._exchange(method, target, body, headers, deadline, cap)
+            return self._exchange(method, request, deadline, cap)
         finally:
             self._slots.release()
 
-    def _exchange(self, method: str, target: str, body: bytes | None, headers: Mapping[str, str],
-                  deadline: float, cap: int) -> tuple[int, http.client.HTTPMessage, bytes]:
-        connection = self._connection(deadline)
-        response = None
-        reusable = False
+    def _exchange(self, method: str, request: bytes, deadline: float,
+                  cap: int) -> tuple[int, dict[str, str], bytes]:
+        connection: Connection | None = self._connection(deadline)
         try:
-            with _told_as_ours():
-                connection.sock.deadline = deadline  # type: ignore[union-attr]
-                connection.request(method, target, body=body, headers=headers)
-                response = connection.getresponse()
-            declared = response.getheader("content-length", "")
-            if declared.isdigit() and int(declared) > cap:
-                raise TooLarge(response.status, int(declared))
-            raw = self._read(response, deadline, cap)
-            reusable = not response.will_close
-            return response.status, response.msg, raw
-        finally:
-            if reusable:
+            connection.deadline = deadline
+            connection.send(request)
+            answer = read_head(connection, method)
+            if answer.length is not None and answer.length > cap:
+                raise TooLarge(answer.status, answer.length)
+            body = read_body(connection, answer, deadline, cap)
+            if not answer.will_close and not connection.buffer:  # read whole, nothing after it: reusable
                 with self._lock:
                     if len(self._idle) < self.max_connections:
                         self._idle.append(connection)
-                        connection = None  # type: ignore[assignment]
+                        connection = None
+            return answer.status, answer.headers, body
+        finally:
             if connection is not None:
-                if response is not None:
-                    response.close()
                 connection.close()
 
-    def _read(self, response: http.client.HTTPResponse, deadline: float, cap: int) -> bytes:
-        encoding = (response.getheader("content-encoding") or "").strip().lower()
-        decoder = zlib.decompressobj(zlib.MAX_WBITS | 16) if encoding in ("gzip", "x-gzip") else (
-            zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding == "deflate" else None)
-        chunks, size = [], 0
-        while True:
-            with _told_as_ours():
-                chunk = response.read(READ_SIZE)
-            if not chunk:
-                if response.length:  # the connection ended before the length it declared (read(n) says nothing)
-                    raise Broken("RemoteProtocolError")
-                break
-            if decoder is not None:
-                try:
-                    chunk = decoder.decompress(chunk, cap + 1 - size)  # bounded: a larger answer is refused
-                except zlib.error as error:
-                    raise Broken("DecodingError") from error
-            size += len(chunk)
-            if size > cap:
-                raise TooLarge(response.status, None)
-            if time.monotonic() > deadline:
-                raise Expired()
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _connection(self, deadline: float) -> http.client.HTTPConnection:
+    def _connection(self, deadline: float) -> Connection:
         """An idle connection the server has not closed, else a new one (connected here: a failure to
         connect is told apart from one after sending)."""
         while True:
@@ -266,27 +435,29 @@ class Http11:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
                 break
-            if connection.sock is not None and not _readable(connection.sock):
+            if not _readable(connection.sock):
                 return connection
             connection.close()  # closed by the server (or it sent what nobody asked for): not reusable
         left = deadline - time.monotonic()
         if left <= 0:
             raise ConnectFailed("ConnectTimeout")
-        if self.https:
-            connection = http.client.HTTPSConnection(self.host, self.port, timeout=left, context=self._context())
-        else:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=left)
+        sock = None
         try:
-            connection.connect()
+            sock = socket.create_connection((self.host, self.port), timeout=left)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.https:
+                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock = self._context().wrap_socket(sock, server_hostname=self.host)
+            sock.setblocking(False)  # from here on, Connection bounds every wait by the deadline
         except socket.timeout as error:
-            connection.close()
+            if sock is not None:
+                sock.close()
             raise ConnectFailed("ConnectTimeout") from error
         except (OSError, ssl.SSLError) as error:
-            connection.close()
+            if sock is not None:
+                sock.close()
             raise ConnectFailed("ConnectError") from error
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection.sock = _DeadlineSocket(connection.sock)  # type: ignore[assignment]
-        return connection
+        return Connection(sock)
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -302,10 +473,17 @@ class Http11:
         return self._ssl
 
 
-def _readable(sock: _DeadlineSocket) -> bool:
+def _readable(sock: socket.socket) -> bool:
     """An idle connection with something to read was closed by the server (EOF) or is out of step."""
     try:
-        readable, _, _ = select.select([sock.sock], [], [], 0)
+        if isinstance(sock, ssl.SSLSocket):
+            if sock.pending():
+                return True
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable)
+        sock.recv(1, socket.MSG_PEEK)  # non-blocking: b"" (closed) or bytes nobody asked for, else no wait
+    except BlockingIOError:
+        return False
     except (OSError, ValueError):
         return True
-    return bool(readable)
+    return True

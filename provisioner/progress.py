@@ -58,4 +58,9 @@ class Progress:
                 # A line of our own words only (no message from anyone) is plain already where colours would be
                 # stripped: written as it is. Anything else goes through echo's stripping as ever.
                 own_words = result.ok and not result.message
-                click.echo(line, color=True if own_words and not self._styled else None)
+                if own_words and not self._styled:  # plain text of our own: written as it is, in one call
+                    stream = sys.stdout
+                    stream.write(line + "\n")
+                    stream.flush()
+                else:
+                    click.echo(line)

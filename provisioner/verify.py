@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
 from .apply import ApplyReport, resolve_refs
@@ -86,8 +87,10 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
         lists = begin_reading(client, set(kinds) - {ASSISTANT}, pool)
         objects = {**read_children(client, children, pool), **finish_reading(lists)}
         if assistants is not None:
+            # Only the assistants this apply changed are compared: only they are read into manifest fields.
+            wanted = {remote_id for change, remote_id in changed if change.kind == ASSISTANT}
             objects[ASSISTANT] = [RemoteAssistant.from_item(item, lookups or Lookups())
-                                  for item in assistants.result()]
+                                  for item in assistants.result() if item["id"] in wanted]
     listed = {kind: {o.id: o for o in found} for kind, found in objects.items()}
     reads = len(lists) + len(children) + (assistants is not None)
     mismatches: list[Mismatch] = []
@@ -106,7 +109,7 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
 def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int) -> list[Mismatch]:
     """The fields of `sent` that the platform shows back with another value. Sensitive and write-only fields
     are skipped: the first must never be shown, the second cannot be read."""
-    hidden = set(change.sensitive)
+    hidden = change.sensitive
     shown_ok = _shown_names(change.kind)
     found = []
     for name, value in sent.items():
@@ -118,10 +121,12 @@ def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], r
     return found
 
 
-def _shown_names(kind: str) -> set[str]:
+@lru_cache(maxsize=None)
+def _shown_names(kind: str) -> frozenset[str]:
+    """The fields a kind shows back (made once per kind, not once per object)."""
     if kind == ASSISTANT:
-        return set(READABLE_FIELDS)
-    return {f.name for f in KINDS[kind].fields if f.shown and not f.sensitive}
+        return READABLE_FIELDS
+    return frozenset(f.name for f in KINDS[kind].fields if f.shown and not f.sensitive)
 
 
 def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:

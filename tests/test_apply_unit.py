@@ -131,3 +131,18 @@ def test_changes_queued_within_the_linger_share_one_commit_and_each_is_durable_w
         recorder.wait_durable(tickets[0])
         assert len(gated.store.read().resources) == 10
     assert gated.commits == [sorted(f"a{i}" for i in range(10))]
+
+
+def test_a_full_group_is_committed_at_once_without_waiting_out_the_linger(tmp_path):
+    # apply gives --parallelism as the group: once that many changes wait, their commit starts (the linger bounds
+    # how long fewer wait); each is still durable before anyone is told it is.
+    gated = GatedStore(tmp_path)
+    gated.gate.set()
+    recorder = StateRecorder(gated, State.new(), linger=30.0)
+    started = time.monotonic()
+    with recorder.committing(group=4):
+        tickets = [recorder.queue(f"a{i}", i + 1, RECORD) for i in range(4)]
+        recorder.wait_durable(tickets[-1])
+        assert time.monotonic() - started < 10
+        assert len(gated.store.read().resources) == 4
+        assert gated.commits == [["a0", "a1", "a2", "a3"]]

@@ -211,3 +211,98 @@ def test_no_more_requests_in_flight_than_max_connections(server):
     for thread in threads:
         thread.join()
     assert peak[0] == 2
+
+
+class _Pieces:
+    """A socket that receives `data` in the given pieces (then the end of the connection)."""
+
+    def __init__(self, pieces):
+        self.pieces = list(pieces)
+
+    def settimeout(self, seconds):
+        pass
+
+    def recv(self, size):
+        return self.pieces.pop(0) if self.pieces else b""
+
+    def close(self):
+        pass
+
+
+def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(len(data), c) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in zip(points, points[1:]) if b > a]
+
+
+def _framed(body: bytes, framing: str, sizes: list[int]) -> bytes:
+    if framing == "length":
+        return b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    if framing == "close":
+        return b"\r\n" + body
+    out, rest = [b"Transfer-Encoding: chunked\r\n\r\n"], body
+    for size in sizes + [len(body)]:
+        piece, rest = rest[:max(1, size)], rest[max(1, size):]
+        if piece:
+            out.append(b"%x;ext=1\r\n" % len(piece) + piece + b"\r\n")
+    return b"".join(out) + b"0\r\nX-Trailer: t\r\n\r\n"
+
+
+def _read(stream: bytes, cuts: list[int], cap: int = 1 << 20):
+    connection = http11.Connection(_Pieces(_cut(stream, cuts)))
+    connection.deadline = float("inf")
+    answer = http11.read_head(connection, "GET")
+    return answer, http11.read_body(connection, answer, float("inf"), cap), connection
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["length", "chunked", "close"]),
+       st.lists(st.integers(0, 80), max_size=6), st.lists(st.integers(0, 400), max_size=8), st.booleans())
+def test_an_answer_is_read_whole_however_it_is_framed_and_split_on_the_wire(body, framing, sizes, cuts, interim):
+    head = (b"HTTP/1.1 100 Continue\r\n\r\n" if interim else b"") + b"HTTP/1.1 201 Created\r\nX-RateLimit-Remaining: 7\r\n"
+    answer, read, connection = _read(head + _framed(body, framing, sizes), cuts)
+    assert (answer.status, read, answer.headers["x-ratelimit-remaining"]) == (201, body, "7")
+    assert answer.will_close == (framing == "close") and connection.buffer == b""
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(min_size=1, max_size=300), st.sampled_from(["length", "chunked"]),
+       st.lists(st.integers(0, 80), max_size=6), st.lists(st.integers(0, 400), max_size=8), st.data())
+def test_an_answer_cut_anywhere_short_of_its_end_is_broken_never_an_answer(body, framing, sizes, cuts, data):
+    stream = b"HTTP/1.1 200 OK\r\n" + _framed(body, framing, sizes)
+    end = data.draw(st.integers(0, len(stream) - 1))
+    with pytest.raises(http11.Broken):
+        _read(stream[:end], cuts)
+
+
+@pytest.mark.parametrize("stream", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 12x\r\n\r\n{}",      # a length that is not one
+    b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\n{}",       # a status that is not three digits
+    b"SMTP 200 OK\r\nContent-Length: 2\r\n\r\n{}",            # not HTTP
+    b"HTTP/1.1 200 OK\r\nbad header line\r\n\r\n{}",           # a header without a colon
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",  # a chunk size not in hex
+    b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 101 + b"Content-Length: 2\r\n\r\n{}",    # more header lines than allowed
+])
+def test_an_answer_head_that_is_not_http_is_broken(stream):
+    with pytest.raises(http11.Broken):
+        _read(stream, [])
+
+
+def test_an_http_1_0_answer_closes_unless_it_says_keep_alive_and_a_repeated_header_counts_once():
+    answer, _, _ = _read(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}", [])
+    assert answer.will_close
+    answer, _, _ = _read(b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}", [])
+    assert not answer.will_close
+    answer, _, _ = _read(b"HTTP/1.1 429 Too\r\nRetry-After: 3\r\nretry-after: 9\r\nContent-Length: 0\r\n\r\n", [])
+    assert answer.headers["retry-after"] == "3" and answer.status == 429
+
+
+def test_a_request_is_one_piece_with_its_length_and_header_values_cannot_split_lines():
+    fast = http11.Http11("http://example.test:8080/api", {"Authorization": "Bearer t"}, 2)
+    request = fast.request_bytes("POST", "/api/user/assistant", b'{"a":1}')
+    head, body = request.split(b"\r\n\r\n", 1)
+    assert head.split(b"\r\n")[:2] == [b"POST /api/user/assistant HTTP/1.1", b"Host: example.test:8080"]
+    assert b"Content-Length: 7" in head and body == b'{"a":1}'
+    assert b"Content-Length: 0\r\n" in fast.request_bytes("PUT", "/x", None)
+    assert b"Content-Length" not in fast.request_bytes("DELETE", "/x", None)
+    with pytest.raises(ValueError):
+        http11.Http11("http://example.test/api", {"Authorization": "Bearer t\r\nX-Evil: 1"}, 2)

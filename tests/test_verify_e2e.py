@@ -60,3 +60,29 @@ def test_compare_never_shows_a_sensitive_or_write_only_field():
     [mismatch] = compare(change, change.body, shown, 7)
     assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hi", "Hello")
     assert "s3cret" not in mismatch.line()
+
+
+def test_verify_reads_into_manifest_fields_only_the_assistants_the_apply_changed(monkeypatch):
+    # The list is read whole (one read, all pages), but only the changed assistants are turned into manifest
+    # fields and compared: a small apply in a large account costs the list read, not a conversion of every item.
+    from provisioner.apply import ApplyReport, ChangeResult
+    from provisioner.plan import Action, Change
+    from provisioner.planner import RemoteAssistant
+    from provisioner.state import State
+    from provisioner.verify import verify_apply
+
+    converted = []
+    real = RemoteAssistant.from_item.__func__
+    monkeypatch.setattr(RemoteAssistant, "from_item",
+                        classmethod(lambda cls, item, lookups: converted.append(item["id"]) or real(cls, item, lookups)))
+
+    class Listing:
+        def list_assistants(self):
+            return [{"id": n, "name": f"a{n}", "initial_message": "Hi" if n != 3 else "Hello"} for n in range(1, 51)]
+
+    changed = Change("a3", Action.UPDATE, "a3", remote_id=3, body={"initial_message": "Hi"})
+    report = ApplyReport(results=[ChangeResult(changed, True, 0.0, 3)])
+    verification = verify_apply(report, Listing(), State.new())
+    assert converted == [3] and verification.checked == 1
+    [mismatch] = verification.mismatches
+    assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hi", "Hello")
