@@ -2,6 +2,7 @@
 compare-and-set, lineage checks, locks with holder info, workspaces, pull/push and migration."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,7 +14,7 @@ import threading
 import pytest
 from sqlalchemy import text, update
 
-from pg_support import pg_dsn, unique_project
+from pg_support import own_database, pg_dsn, unique_project
 from provisioner.apply import StateRecorder
 from provisioner.errors import LockError, StateError
 from provisioner.state import HistoryEntry, ResourceState, StaleStateError, State
@@ -270,22 +271,27 @@ def test_a_damaged_json_state_file_is_not_migrated_and_changes_nothing(stores):
     assert legacy.exists() and not stores().exists()
 
 
-def test_a_database_of_a_newer_schema_is_refused(stores):
-    store = stores()
-    with store.engine.begin() as connection:
-        connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                           .values(value=str(SCHEMA_VERSION + 1)))
-    try:
+def test_a_database_of_a_newer_schema_is_refused(engine, tmp_path):
+    """In a database of its own on PostgreSQL: the version row is every project's, and tests run at once."""
+    with contextlib.ExitStack() as cleanup:
+        dsn = cleanup.enter_context(own_database()) if engine == "postgres" else None
+
+        def open_one():
+            opened = open_store(engine, tmp_path / "state" / "provisioner.db", project="p", dsn=dsn,
+                                must_exist=False)
+            cleanup.callback(opened.close)
+            return opened
+
+        store = open_one()
+        with store.engine.begin() as connection:
+            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                               .values(value=str(SCHEMA_VERSION + 1)))
         with pytest.raises(StateError, match="newer provisioner"):
-            stores()
+            open_one()
         with store.engine.begin() as connection:
             connection.execute(update(meta_table).where(meta_table.c.key == "schema_version").values(value="x"))
         with pytest.raises(StateError, match="unreadable schema version 'x'"):
-            stores()
-    finally:  # the database may be shared (PostgreSQL): put it back
-        with store.engine.begin() as connection:
-            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                               .values(value=str(SCHEMA_VERSION)))
+            open_one()
 
 
 def test_state_document_round_trip_with_history():
