@@ -21,7 +21,7 @@ def store(request, tmp_path):
     dsn = pg_dsn() if request.param == "postgres" else None
     opened = open_store(request.param, tmp_path / "state" / "provisioner.db", project=unique_project(), dsn=dsn,
                         must_exist=False)
-    opened.platform = "http://platform.test"
+    opened.platform = f"http://{opened.project}.test"  # ids of this test only (the database is shared)
     yield opened
     opened.close()
 
@@ -169,3 +169,33 @@ def test_an_older_schema_is_still_migrated_through_sqlalchemy(tmp_path):
     with sqlite3.connect(path) as database:
         assert database.execute("SELECT value FROM provisioner_meta").fetchall() == [(str(sql.SCHEMA_VERSION),)]
     database.close()
+
+
+def test_a_write_after_a_force_unlock_or_by_a_stale_holder_writes_nothing(store):
+    """The lock and serial checks run before the rows (on PostgreSQL in one round trip): either failing leaves
+    the workspace as it was, and the store's connection usable."""
+    from provisioner.state import LockLostError, StaleStateError
+
+    other = open_store(store.location.backend, store.location.sqlite_path or "x/state/provisioner.db",
+                       project=store.project, dsn=store.location.dsn)
+    try:
+        state = store.read()
+        store.commit(state, {"a": entry(1)})
+        held = store.lock("apply", 0)
+        other.force_unlock(held.id)
+        with pytest.raises(LockLostError, match="no longer holds the state lock"):
+            store.commit(state, {"b": entry(2)})
+        assert (other.read().serial, set(other.read().resources)) == (1, {"a"})
+        store.unlock(held.id)  # PostgreSQL: the force-unlock ended its lock connection; let it go
+        held = store.lock("apply", 0)  # held again, but another writer moved the serial on meanwhile
+        moved = other.read()
+        other._held_lock = held.id  # as if it shared the lock: only the serial stops it
+        other.commit(moved, {"c": entry(3)})
+        with pytest.raises(StaleStateError, match="it is at serial 2.*read serial 1"):
+            store.commit(state, {"b": entry(2)})
+        assert set(other.read().resources) == {"a", "c"} and store.history()[-1].address == "c"
+        store.commit(store.read(), {"b": entry(2)})  # the same store writes again once it has read
+        assert set(other.read().resources) == {"a", "b", "c"}
+        store.unlock(held.id)
+    finally:
+        other.close()

@@ -204,6 +204,30 @@ class StoreLocation:
         return f"SQLite {self.sqlite_path}" if self.backend == "sqlite" else f"PostgreSQL (${DSN_ENV})"
 
 
+class _Batch:
+    """PostgreSQL statements sent in one round trip, in order (each round trip costs psycopg more CPU than the
+    statement's own work). Bound on the client (psycopg's ClientCursor quotes every value); the first error stops
+    the rest and fails the transaction, which is then rolled back as any other error is."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+        self.parameters: list[Any] = []
+
+    def execute(self, statement: str, parameters) -> None:
+        self.statements.append(statement)
+        self.parameters.extend(parameters)
+
+    def run(self, cursor):
+        """The ClientCursor that ran them, at the first statement's result (nextset() for the next), or None."""
+        if not self.statements:
+            return None
+        import psycopg
+
+        client = psycopg.ClientCursor(cursor.connection)
+        client.execute(";\n".join(self.statements), self.parameters)
+        return client
+
+
 # --- connections ---
 
 def _configure_sqlite(connection: sqlite3.Connection, wait: float) -> None:
@@ -536,16 +560,23 @@ class SqlStateStore:
         serial, now = state.serial + 1, _now()
         rows = {address: _row(entry) if entry is not None else None for address, entry in changes.items()}
         with self._transaction("write the state") as cursor:
-            self._check_lock(cursor)
-            self._advance(cursor, state, serial, now)
-            self._write_rows(cursor, rows, serial)
+            if self._postgres and self._exists:
+                self._check_lock_and_advance(cursor, state, serial, now)
+            else:
+                self._check_lock(cursor)
+                self._advance(cursor, state, serial, now)
+            # The writes, checked: on PostgreSQL one round trip for all of them.
+            out = _Batch() if self._postgres else cursor
+            self._write_rows(out, rows, serial)
             if self.platform and self._platform_recorded != self.platform:
                 # Rows of this workspace whose platform is not recorded yet are of this one: record it (once per
                 # run, not per commit), so the ownership look-up of other workspaces finds them.
-                cursor.execute(self._sql.record_platform, (self.platform, *self._scope))
-            self._log(cursor, state.lineage, serial, now, [
+                out.execute(self._sql.record_platform, (self.platform, *self._scope))
+            self._log(out, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
+            if self._postgres:
+                out.run(cursor)
         state.serial = serial
         self._exists = True
         self._platform_recorded = self.platform
@@ -561,13 +592,30 @@ class SqlStateStore:
         commit, or this commit see the force-unlock: never both."""
         if self._held_lock is None:
             return
-        row = cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone()
+        self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
+
+    def _still_ours(self, row) -> None:
+        """The lock row (lock_id, operation, who, ...) read in a write's transaction must be this run's lock."""
         if row is None or row[0] != self._held_lock:
             now = (f"; it is now held by {row[2]} ({row[1]}, lock ID {row[0]})" if row is not None else "")
             raise LockLostError(f"this run no longer holds the state lock {self._held_lock} (someone ran "
                                 f"`provisioner force-unlock` on {self.description}){now}. Nothing more is written "
                                 "to the state or sent to the platform; run the command again once the other run "
                                 "is done")
+
+    def _check_lock_and_advance(self, cursor, state: State, serial: int, now: str) -> None:
+        """PostgreSQL, a workspace that exists: _check_lock and _advance in one round trip, checked before any row
+        is written (a lost lock or a stale serial fails the transaction, so the serial's advance is undone)."""
+        batch = _Batch()
+        if self._held_lock is not None:
+            batch.execute(self._sql.lock_row_for_update, self._scope)
+        batch.execute(self._sql.advance, (serial, now, *self._scope, state.serial, state.lineage))
+        results = batch.run(cursor)
+        if self._held_lock is not None:
+            self._still_ours(results.fetchone())
+            results.nextset()
+        if results.rowcount != 1:
+            raise self._stale(cursor, state)
 
     def _action(self, address: str, row: tuple[int, str] | None) -> str:
         if row is None:
@@ -584,8 +632,11 @@ class SqlStateStore:
             if self._row(cursor) is None:
                 cursor.execute(self._sql.insert_workspace, (*self._scope, state.lineage, serial, now, now))
                 return
+        raise self._stale(cursor, state)
+
+    def _stale(self, cursor, state: State) -> StaleStateError:
         current = self._row(cursor)
-        raise StaleStateError(
+        return StaleStateError(
             f"the state ({self.description}) was changed by another writer: it is at serial "
             f"{current[1] if current else 'none'} (lineage {current[0] if current else 'none'}), "
             f"but this run read serial {state.serial} (lineage {state.lineage}). Nothing was written. "
