@@ -11,11 +11,13 @@ this host that is gone. PostgreSQL takes a session advisory lock on a dedicated 
 lock dies with its holder, and writes the same holder row for the messages of `force-unlock` and of a
 waiting run.
 
-Every statement a run executes is plain SQL text on the driver's own connection (sqlite3, psycopg 3), the
-same text on both engines but for the placeholder: a grouped commit of N changes is a handful of statements
-(`executemany` for the rows), each found by an index, and the driver keeps them prepared. SQLAlchemy, which
-writes the schema's DDL for both engines, is imported only to create or migrate the schema (sql_schema.py):
-opening a store checks the schema version with one query, so a run never pays its import.
+Every statement a run executes is plain SQL text on the driver's own connection (sqlite3, psycopg 3), each
+row found by a key, so a commit costs the same in a fleet of 10 or 10,000. A grouped commit of N changes is a
+few statements whatever N: on SQLite `executemany` (its loop runs in C); on PostgreSQL one statement per table
+that takes the rows as a JSON array, sent in two round trips (the lock and serial checks, then the writes) and
+the COMMIT. SQLAlchemy, which writes the schema's DDL for both engines, is imported only to create or migrate
+the schema (sql_schema.py): opening a store checks the schema version with one query, so a run never pays its
+import.
 """
 from __future__ import annotations
 
