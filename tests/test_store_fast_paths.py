@@ -199,3 +199,25 @@ def test_a_write_after_a_force_unlock_or_by_a_stale_holder_writes_nothing(store)
         store.unlock(held.id)
     finally:
         other.close()
+
+
+def test_a_held_sqlite_file_is_waited_for_once_when_the_store_opens(tmp_path):
+    """The one-query version check does not hand a held file on to the schema's check for a second wait."""
+    import time
+
+    from provisioner.errors import StateError
+    from test_hostile_store import HOLDER
+
+    path = tmp_path / "state" / "provisioner.db"
+    open_store("sqlite", path, project="p", must_exist=False).close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        with pytest.raises(StateError, match="held by another process: it stayed locked for 5s"):
+            open_store("sqlite", path, project="p")
+        seconds = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert seconds < 9.5, seconds  # the grace (5 s) once, not twice

@@ -395,6 +395,13 @@ def _driver_error(error: BaseException) -> bool:
     return type(error).__module__.split(".")[0] in ("sqlite3", "psycopg", "sqlalchemy")
 
 
+def _no_such_table(error: BaseException) -> bool:
+    """The driver's answer to a query of a table that does not exist (SQLite's message, PostgreSQL's SQLSTATE)."""
+    if isinstance(error, sqlite3.OperationalError):
+        return str(error).startswith("no such table")
+    return type(error).__module__.startswith("psycopg") and getattr(error, "sqlstate", None) == "42P01"
+
+
 class SqlStateStore:
     """The state of one project's workspace in a SQL database. See the module docstring."""
 
@@ -475,9 +482,9 @@ class SqlStateStore:
             with self._db.transaction(write=False) as cursor:
                 found = cursor.execute(self._sql.schema_version).fetchone()
         except Exception as error:
-            if not _driver_error(error):
-                raise
-            found = None  # no table yet, most likely: sql_schema.ensure looks properly (and reports a real error)
+            if not _no_such_table(error):
+                raise  # a file held by another process, a server away, ...: said once, after one wait
+            found = None  # a new database
         if found is not None and found[0] == str(SCHEMA_VERSION):
             return
         from . import sql_schema
