@@ -227,10 +227,10 @@ def test_a_lock_left_by_a_dead_process_on_this_host_is_cleared(workspace):
     dead = subprocess.Popen(["true"])
     dead.wait()
     store = open_store("sqlite", workspace.state_file)
-    with store.engine.begin() as connection:
-        store._insert_lock(connection, LockInfo(id="old", operation="apply", who="ci@elsewhere",
-                                                host=socket.gethostname(), pid=dead.pid,
-                                                created="2026-01-01T00:00:00+00:00", path="x"), None)
+    with store._transaction("write a lock row") as cursor:
+        store._insert_lock(cursor, LockInfo(id="old", operation="apply", who="ci@elsewhere",
+                                            host=socket.gethostname(), pid=dead.pid,
+                                            created="2026-01-01T00:00:00+00:00", path="x"), None)
     assert store.lock_holder().id == "old"
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert store.lock_holder() is None

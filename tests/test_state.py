@@ -2,6 +2,7 @@
 compare-and-set, lineage checks, locks with holder info, workspaces, pull/push and migration."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -11,9 +12,9 @@ import textwrap
 import threading
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import text, update
 
-from pg_support import pg_dsn, unique_project
+from pg_support import own_database, pg_dsn, unique_project
 from provisioner.apply import StateRecorder
 from provisioner.errors import LockError, StateError
 from provisioner.state import HistoryEntry, ResourceState, StaleStateError, State
@@ -51,27 +52,23 @@ def stores(engine, tmp_path):
         store.close()
 
 
-def count_resource_rows_written(store) -> list[int]:
-    """Rows sent to the resources table per INSERT statement, from now on."""
-    written: list[int] = []
-
-    @event.listens_for(store.engine, "before_cursor_execute")
-    def _count(connection, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO PROVISIONER_RESOURCES"):
-            written.append(len(parameters) if executemany else 1)
-
-    return written
+def rows_written_after(store, serial: int) -> list[str]:
+    """The addresses whose row a commit after `serial` wrote (each row keeps the serial that last wrote it)."""
+    with store.engine.connect() as connection:
+        return sorted(connection.execute(text(
+            "SELECT address FROM provisioner_resources WHERE project = :project AND workspace = :workspace "
+            "AND serial > :serial"), {"project": store.project, "workspace": store.workspace, "serial": serial}
+        ).scalars())
 
 
 def test_a_commit_writes_only_the_rows_that_changed(stores):
     store = stores()
     state = store.read()
     store.commit(state, {f"a{i}": entry(i + 1) for i in range(300)})
-    written = count_resource_rows_written(store)
     state.resources["a7"] = entry(8, "changed")
     store.commit(state, {"a7": state.resources["a7"]})
     store.commit(state, {"a9": None})
-    assert sum(written) == 1  # one changed row, not the fleet of 300
+    assert rows_written_after(store, 1) == ["a7"]  # one changed row, not the fleet of 300
     again = stores().read()
     assert again.serial == 3 and len(again.resources) == 299
     assert again.resources["a7"].spec["system_prompt"] == "changed" and "a9" not in again.resources
@@ -85,10 +82,9 @@ def test_write_diffs_against_what_was_read(stores):
     state = store.read()
     state.resources = {"a": entry(1), "b": entry(2)}
     store.write(state)
-    written = count_resource_rows_written(store)
     state.resources["b"] = entry(2, "new prompt")
     store.write(state)
-    assert written == [1] and state.serial == 2
+    assert rows_written_after(store, 1) == ["b"] and state.serial == 2
     store.write(state)  # nothing changed: nothing written, the serial stays
     assert state.serial == 2 and stores().read().serial == 2
 
@@ -275,22 +271,27 @@ def test_a_damaged_json_state_file_is_not_migrated_and_changes_nothing(stores):
     assert legacy.exists() and not stores().exists()
 
 
-def test_a_database_of_a_newer_schema_is_refused(stores):
-    store = stores()
-    with store.engine.begin() as connection:
-        connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                           .values(value=str(SCHEMA_VERSION + 1)))
-    try:
+def test_a_database_of_a_newer_schema_is_refused(engine, tmp_path):
+    """In a database of its own on PostgreSQL: the version row is every project's, and tests run at once."""
+    with contextlib.ExitStack() as cleanup:
+        dsn = cleanup.enter_context(own_database()) if engine == "postgres" else None
+
+        def open_one():
+            opened = open_store(engine, tmp_path / "state" / "provisioner.db", project="p", dsn=dsn,
+                                must_exist=False)
+            cleanup.callback(opened.close)
+            return opened
+
+        store = open_one()
+        with store.engine.begin() as connection:
+            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
+                               .values(value=str(SCHEMA_VERSION + 1)))
         with pytest.raises(StateError, match="newer provisioner"):
-            stores()
+            open_one()
         with store.engine.begin() as connection:
             connection.execute(update(meta_table).where(meta_table.c.key == "schema_version").values(value="x"))
         with pytest.raises(StateError, match="unreadable schema version 'x'"):
-            stores()
-    finally:  # the database may be shared (PostgreSQL): put it back
-        with store.engine.begin() as connection:
-            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                               .values(value=str(SCHEMA_VERSION)))
+            open_one()
 
 
 def test_state_document_round_trip_with_history():

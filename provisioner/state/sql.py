@@ -11,12 +11,19 @@ this host that is gone. PostgreSQL takes a session advisory lock on a dedicated 
 lock dies with its holder, and writes the same holder row for the messages of `force-unlock` and of a
 waiting run.
 
-The differences between the engines are in `_Engine` below (and the upsert statement's dialect).
+Every statement a run executes is plain SQL text on the driver's own connection (sqlite3, psycopg 3), each
+row found by a key, so a commit costs the same in a fleet of 10 or 10,000. A grouped commit of N changes is a
+few statements whatever N: on SQLite `executemany` (its loop runs in C); on PostgreSQL one statement per table
+that takes the rows as a JSON array, sent in two round trips (the lock and serial checks, then the writes) and
+the COMMIT. SQLAlchemy, which writes the schema's DDL for both engines, is imported only to create or migrate
+the schema (sql_schema.py): opening a store checks the schema version with one query, so a run never pays its
+import.
 """
 from __future__ import annotations
 
 import getpass
 import hashlib
+import json
 import sqlite3
 import os
 import re
@@ -27,116 +34,116 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator, Mapping
-
-from sqlalchemy import (BigInteger, Column, bindparam, Index, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, delete, event, func, insert, inspect, select, text, update)
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-
+from typing import Any, Callable, Iterator, Mapping
 
 from ..errors import LockError, StateError
-from . import DEFAULT_KIND, MAX_ADDRESS, HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
+from . import HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
 from . import rows as rows_check
 from . import sqlite_file
 from .local import legacy_state_file
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 3  # sql_schema.SCHEMA_VERSION (checked by a test): here too, so that a run need not import it
 DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORKSPACE = "default"
 STORE_GRACE = sqlite_file.STORE_GRACE
-
-metadata = MetaData()
-
-
-def _scope() -> list[Column]:
-    return [Column("project", String(200), primary_key=True), Column("workspace", String(64), primary_key=True)]
+_CHUNK = 500  # ids per IN list (SQLite limits bound parameters)
+_SCHEMA_NAMES = {"metadata", "meta_table", "workspaces_table", "resources_table", "locks_table", "history_table",
+                 "MIGRATIONS"}
 
 
-meta_table = Table("provisioner_meta", metadata,
-                   Column("key", String(64), primary_key=True), Column("value", Text, nullable=False))
-workspaces_table = Table("provisioner_workspaces", metadata, *_scope(),
-                         Column("lineage", String(200), nullable=False),
-                         Column("serial", BigInteger, nullable=False),
-                         Column("created", String(40), nullable=False),
-                         Column("updated", String(40), nullable=False))
-resources_table = Table("provisioner_resources", metadata, *_scope(),
-                        Column("address", String(MAX_ADDRESS), primary_key=True),
-                        Column("remote_id", BigInteger, nullable=False),
-                        Column("record", Text, nullable=False),
-                        Column("serial", BigInteger, nullable=False),  # the serial that last wrote the row
-                        # What the platform id names (ids are per kind): the key of the ownership look-up.
-                        Column("kind", String(32), nullable=False, server_default=DEFAULT_KIND),
-                        # Which platform (its API URL) the id is of: ids of two platforms are unrelated. '' when not
-                        # known (a version 1 row, or one written by a command that does not talk to the platform):
-                        # filled in at the workspace's next write by a run that does (see commit).
-                        Column("platform", String(500), nullable=False, server_default=""),
-                        # One address per platform object of a kind, per workspace (version 2: per workspace).
-                        UniqueConstraint("project", "workspace", "kind", "remote_id",
-                                         name="provisioner_resources_one_owner"))
-# "Who manages platform id X?" across every project and workspace of the store (see owners()).
-Index("provisioner_resources_by_id", resources_table.c.kind, resources_table.c.remote_id)
-locks_table = Table("provisioner_locks", metadata, *_scope(),
-                    Column("lock_id", String(64), nullable=False),
-                    Column("operation", String(100), nullable=False),
-                    Column("who", String(200), nullable=False),
-                    Column("host", String(200), nullable=False),
-                    Column("pid", Integer, nullable=False),
-                    Column("created", String(40), nullable=False),
-                    Column("backend_pid", Integer))  # PostgreSQL: the lock connection's server process
-history_table = Table("provisioner_history", metadata,
-                      Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-                      Column("project", String(200), nullable=False),
-                      Column("workspace", String(64), nullable=False),
-                      Column("lineage", String(200), nullable=False),
-                      Column("serial", BigInteger, nullable=False),
-                      Column("at", String(40), nullable=False),
-                      Column("operation", String(100), nullable=False),
-                      Column("address", String(MAX_ADDRESS), nullable=False),
-                      Column("action", String(20), nullable=False),
-                      Column("remote_id", BigInteger),
-                      Column("who", String(200), nullable=False))
-Index("provisioner_history_by_workspace", history_table.c.project, history_table.c.workspace, history_table.c.id)
+def __getattr__(name: str) -> Any:
+    """The schema's SQLAlchemy tables, for whoever asks for them here (tests, tools): imported on demand."""
+    if name in _SCHEMA_NAMES:
+        from . import sql_schema
+
+        return getattr(sql_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# --- the statements (qmark placeholders; PostgreSQL's %s are made from them once, see _Sql) ---
 
-def _add_kind(connection: Connection) -> None:
-    """Version 1 -> 2: every row so far is an assistant, of a platform not recorded; the index serves the
-    ownership look-up."""
-    connection.execute(text(f"ALTER TABLE provisioner_resources ADD COLUMN kind VARCHAR(32) NOT NULL "
-                            f"DEFAULT '{DEFAULT_KIND}'"))
-    connection.execute(text("ALTER TABLE provisioner_resources ADD COLUMN platform VARCHAR(500) NOT NULL DEFAULT ''"))
-    connection.execute(text("CREATE INDEX provisioner_resources_by_id ON provisioner_resources (kind, remote_id)"))
+_SCOPE = "project = ? AND workspace = ?"
+_STATEMENTS = {
+    "schema_version": "SELECT value FROM provisioner_meta WHERE \"key\" = 'schema_version'",
+    "probe": "UPDATE provisioner_meta SET value = ? WHERE \"key\" = 'schema_version'",
+    "workspace_row": f"SELECT lineage, serial FROM provisioner_workspaces WHERE {_SCOPE}",
+    "workspace_names": "SELECT workspace FROM provisioner_workspaces WHERE project = ?",
+    "insert_workspace": "INSERT INTO provisioner_workspaces (project, workspace, lineage, serial, created, updated) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+    "delete_workspace": f"DELETE FROM provisioner_workspaces WHERE {_SCOPE}",
+    # The compare-and-set of every write: (lineage, serial) must be what this run read.
+    "advance": f"UPDATE provisioner_workspaces SET serial = ?, updated = ? WHERE {_SCOPE} AND serial = ? "
+               "AND lineage = ?",
+    "replace_serial": f"UPDATE provisioner_workspaces SET serial = ?, lineage = ?, updated = ? WHERE {_SCOPE} "
+                      "AND serial = ?",
+    "resource_rows": f"SELECT address, remote_id, record, kind FROM provisioner_resources WHERE {_SCOPE}",
+    "count_resources": f"SELECT count(*) FROM provisioner_resources WHERE {_SCOPE}",
+    "delete_resources": f"DELETE FROM provisioner_resources WHERE {_SCOPE}",
+    # A row is replaced as delete + insert (portable); both deletes are found by a key (the primary key, the
+    # one-owner constraint), so a commit's cost does not grow with the workspace.
+    "delete_address": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND address = ?",
+    "delete_id": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND kind = ? AND remote_id = ?",
+    "insert_resource": "INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
+                       "kind, platform) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "record_platform": f"UPDATE provisioner_resources SET platform = ? WHERE {_SCOPE} AND platform = ''",
+    "history_rows": "SELECT serial, at, operation, address, action, remote_id, who, lineage FROM provisioner_history "
+                    f"WHERE {_SCOPE} ORDER BY id",
+    "history_keys": "SELECT lineage, serial, at, operation, address, action FROM provisioner_history "
+                    f"WHERE {_SCOPE}",
+    "insert_history": "INSERT INTO provisioner_history (project, workspace, lineage, serial, at, operation, address, "
+                      "action, remote_id, who) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "lock_row": f"SELECT lock_id, operation, who, host, pid, created, backend_pid FROM provisioner_locks "
+                f"WHERE {_SCOPE}",
+    "insert_lock": "INSERT INTO provisioner_locks (project, workspace, lock_id, operation, who, host, pid, created, "
+                   "backend_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "delete_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE}",
+    "delete_own_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE} AND lock_id = ?",
+    "terminate_holder": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                        "AND pid = ?",
+}
 
 
-def _ids_per_kind(connection: Connection) -> None:
-    """Version 2 -> 3: a platform id is unique per kind (a tool and an assistant may share one), so the one-owner
-    constraint takes the kind; addresses grow (`knowledgebase.<kb>.<document>`)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("ALTER TABLE provisioner_resources DROP CONSTRAINT IF EXISTS "
-                                "provisioner_resources_one_owner"))
-        connection.execute(text("ALTER TABLE provisioner_resources ADD CONSTRAINT provisioner_resources_one_owner "
-                                "UNIQUE (project, workspace, kind, remote_id)"))
-        for table in ("provisioner_resources", "provisioner_history"):
-            connection.execute(text(f"ALTER TABLE {table} ALTER COLUMN address TYPE VARCHAR({MAX_ADDRESS})"))
-        return
-    # SQLite changes a constraint only by building the table again (its lengths are not enforced).
-    connection.execute(text("ALTER TABLE provisioner_resources RENAME TO provisioner_resources_v2"))
-    connection.execute(text("DROP INDEX IF EXISTS provisioner_resources_by_id"))
-    resources_table.create(connection)  # with its index
-    columns = ", ".join(c.name for c in resources_table.columns)
-    connection.execute(text(f"INSERT INTO provisioner_resources ({columns}) SELECT {columns} "
-                            "FROM provisioner_resources_v2"))
-    connection.execute(text("DROP TABLE provisioner_resources_v2"))
+# PostgreSQL takes a commit's rows as one JSON array per table, unpacked by the server: one statement per
+# table, whatever the number of rows. (psycopg runs `executemany` as a pipeline with a Python round of its own
+# per row, and dumps a list parameter element by element in Python: either cost more CPU than the rest of the
+# commit. json.dumps is one call in C, and every value it carries is ASCII text or an integer.)
+_JSON_STATEMENTS = {
+    "delete_addresses": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND address IN "
+                        "(SELECT json_array_elements_text(?::json))",
+    "delete_ids": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND (kind, remote_id) IN "
+                  "(SELECT e->>0, (e->>1)::bigint FROM json_array_elements(?::json) AS t(e))",
+    "insert_resources": "INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
+                        "kind, platform) SELECT ?, ?, e->>0, (e->>1)::bigint, e->>2, ?, e->>3, ? "
+                        "FROM json_array_elements(?::json) AS t(e)",
+    # In the entries' order (the history is read back by id).
+    "insert_histories": "INSERT INTO provisioner_history (project, workspace, lineage, serial, at, operation, who, "
+                        "address, action, remote_id) SELECT ?, ?, ?, ?, ?, ?, ?, e->>0, e->>1, (e->>2)::bigint "
+                        "FROM json_array_elements(?::json) WITH ORDINALITY AS t(e, n) ORDER BY n",
+}
+_JSON = json.JSONEncoder(separators=(",", ":")).encode
 
 
-# MIGRATIONS[n] takes a connection from schema version n to n + 1 (in the transaction that records n + 1).
-MIGRATIONS: dict[int, Any] = {1: _add_kind, 2: _ids_per_kind}
+class _Sql:
+    """The statements in the driver's placeholder style (sqlite3: ?, psycopg: %s), as attributes."""
 
-_SCHEMA_LOCK_KEY = 0x70726F76  # "prov": serialises schema creation between PostgreSQL clients
-_CHUNK = 500  # rows per statement (SQLite limits bound parameters)
+    def __init__(self, postgres: bool):
+        self.postgres = postgres
+        for name, statement in (_STATEMENTS | (_JSON_STATEMENTS if postgres else {})).items():
+            setattr(self, name, self.text(statement))
+        # The lock row of a write, locked: a force-unlock waits for this commit, or this commit sees it. (SQLite
+        # has no FOR UPDATE: its write transaction, BEGIN IMMEDIATE, already excludes every other writer.)
+        self.lock_row_for_update = self.lock_row + (" FOR UPDATE" if postgres else "")
+
+    def text(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    def owners(self, count: int) -> str:
+        """Who holds `count` ids of a kind, in another workspace or project, on the same platform."""
+        return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
+                         f"AND remote_id IN ({', '.join('?' * count)}) AND (project <> ? OR workspace <> ?) "
+                         "AND platform = ? ORDER BY project, workspace")
 
 
 def _now() -> str:
@@ -199,68 +206,144 @@ class StoreLocation:
         return f"SQLite {self.sqlite_path}" if self.backend == "sqlite" else f"PostgreSQL (${DSN_ENV})"
 
 
-def _engine(location: StoreLocation) -> Engine:
-    """An engine (a small pool) for one store's lifetime: closed with it, so no connection outlives a command."""
+class _Batch:
+    """PostgreSQL statements sent in one round trip, in order (each round trip costs psycopg more CPU than the
+    statement's own work). Bound on the client (psycopg's ClientCursor quotes every value); the first error stops
+    the rest and fails the transaction, which is then rolled back as any other error is."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+        self.parameters: list[Any] = []
+
+    def execute(self, statement: str, parameters) -> None:
+        self.statements.append(statement)
+        self.parameters.extend(parameters)
+
+    def run(self, cursor):
+        """The ClientCursor that ran them, at the first statement's result (nextset() for the next), or None."""
+        if not self.statements:
+            return None
+        import psycopg
+
+        client = psycopg.ClientCursor(cursor.connection)
+        client.execute(";\n".join(self.statements), self.parameters)
+        return client
+
+
+# --- connections ---
+
+def _configure_sqlite(connection: sqlite3.Connection, wait: float) -> None:
+    """Every connection to a SQLite store: WAL with synchronous=FULL (every COMMIT is fsync'd before it returns,
+    and a commit costs one append), and a bounded busy timeout."""
+    cursor = connection.cursor()
+    # Switching a new database to WAL can meet another process doing the same: SQLite then answers "locked"
+    # at once, without its busy timeout, so wait for it here. Every wait, this one and SQLite's own, ends
+    # by one deadline: a process that holds the file (exclusive locking mode) is an error, not hours.
+    deadline = time.monotonic() + wait
+    while True:
+        cursor.execute(f"PRAGMA busy_timeout={max(0, int((deadline - time.monotonic()) * 1000))}")
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.1)
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
+    cursor.close()
+
+
+def _connector(location: StoreLocation) -> Callable[[], Any]:
+    """A function that opens one configured DB-API connection to the store (the file is checked first)."""
     if location.backend == "sqlite":
-        return _sqlite_engine(location.sqlite_path, location.wait, location.init)
-    return _postgres_engine(location.dsn, location.wait)
+        path, wait = location.sqlite_path, location.wait
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StateError(f"cannot create the state folder {path.parent}: {error.strerror}") from None
+        sqlite_file.prepare(path, init=location.init, wait=wait)
 
-
-def _sqlite_engine(path: Path, wait: float, init: bool) -> Engine:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise StateError(f"cannot create the state folder {path.parent}: {error.strerror}") from None
-    sqlite_file.prepare(path, init=init, wait=wait)
-    engine = create_engine(f"sqlite+pysqlite:///{path}", hide_parameters=True,
-                           connect_args={"check_same_thread": False, "timeout": wait})
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection, _record) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (below)
-        cursor = dbapi_connection.cursor()
-        # WAL with synchronous=FULL: every COMMIT is fsync'd before it returns, and a commit costs one append.
-        # Switching a new database to WAL can meet another process doing the same: SQLite then answers "locked"
-        # at once, without its busy timeout, so wait for it here. Every wait, this one and SQLite's own, ends
-        # by one deadline: a process that holds the file (exclusive locking mode) is an error, not hours.
-        deadline = time.monotonic() + wait
-        while True:
-            cursor.execute(f"PRAGMA busy_timeout={max(0, int((deadline - time.monotonic()) * 1000))}")
+        def connect_sqlite() -> sqlite3.Connection:
+            # isolation_level None: the store issues BEGIN IMMEDIATE itself (_Connections.transaction).
+            connection = sqlite3.connect(path, timeout=wait, check_same_thread=False, isolation_level=None)
             try:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.1)
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={int(wait * 1000)}")
-        cursor.close()
+                _configure_sqlite(connection, wait)
+            except BaseException:
+                connection.close()
+                raise
+            return connection
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:
-        # Take the write lock at the start: a read transaction that later writes could fail on another's commit.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-    return engine
-
-
-def _postgres_engine(dsn: str | None, wait: float = STORE_GRACE) -> Engine:
+        return connect_sqlite
+    dsn, wait = location.dsn, location.wait
     if not dsn:
         raise StateError(f"the postgres backend needs a connection string in the environment variable {DSN_ENV} "
                          "(it is never read from a flag or a file)")
-    import psycopg
 
-    def connect():
+    def connect_postgres():
+        import psycopg
+
         connection = psycopg.connect(dsn, connect_timeout=10)
-        # A lock another session holds (a table, a row, the schema's advisory lock) is waited for as long as
-        # a held SQLite file: bounded, then an error ("canceling statement due to lock timeout").
-        connection.execute(f"SET lock_timeout = {int(wait * 1000)}")
-        connection.commit()
+        try:
+            # A lock another session holds (a table, a row, the schema's advisory lock) is waited for as long as
+            # a held SQLite file: bounded, then an error ("canceling statement due to lock timeout").
+            connection.execute(f"SET lock_timeout = {int(wait * 1000)}")
+            connection.commit()
+        except BaseException:
+            connection.close()
+            raise
         return connection
 
-    return create_engine("postgresql+psycopg://", creator=connect, hide_parameters=True, pool_size=5,
-                         max_overflow=10)
+    return connect_postgres
+
+
+class _Connections:
+    """The store's DB-API connections, reused (a small pool: a transaction takes an idle one or opens one, so
+    threads and a transaction opened inside another each have their own). Closed with the store."""
+
+    def __init__(self, connect: Callable[[], Any], postgres: bool):
+        self.connect = connect
+        self.postgres = postgres
+        self._idle: list[Any] = []
+
+    def _take(self):
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self.connect()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Any]:
+        """A cursor in a transaction, committed at the end (rolled back on an error). On SQLite a write
+        transaction takes the write lock at its start (BEGIN IMMEDIATE): a read that later writes could fail on
+        another's commit. psycopg begins one itself at the first statement."""
+        connection = self._take()
+        try:
+            cursor = connection.cursor()
+            if not self.postgres:
+                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            yield cursor
+            connection.commit()
+        except BaseException:
+            try:
+                connection.rollback()
+            except BaseException:
+                self._discard(connection)  # broken (the server went away): never handed out again
+            else:
+                self._idle.append(connection)
+            raise
+        self._idle.append(connection)
+
+    @staticmethod
+    def _discard(connection) -> None:
+        try:
+            connection.close()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        while self._idle:
+            self._discard(self._idle.pop())
 
 
 def location_for(backend: str, state_path: str | os.PathLike, dsn: str | None = None, *,
@@ -301,10 +384,22 @@ def _row(entry: ResourceState) -> tuple[int, str, str]:
 
 def _readable(row) -> bool:
     try:
-        rows_check.check_workspace_row("", "", row.lineage, row.serial)
+        rows_check.check_workspace_row("", "", row[0], row[1])
     except StateError:
         return False
     return True
+
+
+def _driver_error(error: BaseException) -> bool:
+    """An error of the database driver (sqlite3, psycopg) or of SQLAlchemy (the schema's creation)."""
+    return type(error).__module__.split(".")[0] in ("sqlite3", "psycopg", "sqlalchemy")
+
+
+def _no_such_table(error: BaseException) -> bool:
+    """The driver's answer to a query of a table that does not exist (SQLite's message, PostgreSQL's SQLSTATE)."""
+    if isinstance(error, sqlite3.OperationalError):
+        return str(error).startswith("no such table")
+    return type(error).__module__.startswith("psycopg") and getattr(error, "sqlstate", None) == "42P01"
 
 
 class SqlStateStore:
@@ -319,6 +414,8 @@ class SqlStateStore:
         self.description = f"{location.label}, project {project!r}, workspace {workspace!r}"
         self._dsn = location.dsn
         self._postgres = location.backend == "postgres"
+        self._sql = _Sql(self._postgres)
+        self._scope = (self.project, self.workspace)
         self._who = f"{_user()}@{socket.gethostname()}"
         self._snapshot: dict[str, tuple[int, str, str]] = {}  # address -> (id, record, kind)  # what the database holds, as far as this store knows
         self._exists = False  # whether the workspace row exists
@@ -327,13 +424,13 @@ class SqlStateStore:
         self.platform = ""  # the platform the rows it writes are of (workflow.session.Session sets it on connecting)
         self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
         self._lock_key = advisory_key(project, workspace)
-        self._cached: dict[str, Any] | None = None
+        self._engine = None  # SQLAlchemy's, made only to create or migrate the schema (see `engine`)
         with self._guard("open the state store"):
-            self.engine = _engine(location)
+            self._db = _Connections(_connector(location), self._postgres)
             try:
                 self._ensure_schema()
             except BaseException:
-                self.engine.dispose()
+                self.close()
                 raise
 
     # --- plumbing ---
@@ -345,86 +442,64 @@ class SqlStateStore:
             yield
         except (StateError, LockError):
             raise
-        except DBAPIError as error:
-            detail = str(error.orig).strip() or type(error.orig).__name__
-            if not self._postgres and "database is locked" in detail:
-                raise StateError(f"cannot {doing}: " + sqlite_file.held_message(self.location.sqlite_path,
-                                                                                self.location.wait)) from None
-            raise StateError(f"cannot {doing} ({self.location.label}): {scrub(detail, self._dsn)}") from None
-        except (SQLAlchemyError, OSError) as error:
+        except OSError as error:
             raise StateError(f"cannot {doing} ({self.location.label}): {scrub(str(error), self._dsn)}") from None
         except Exception as error:
-            if type(error).__module__.startswith(("psycopg", "sqlite3")):
-                raise StateError(f"cannot {doing} ({self.location.label}): {scrub(str(error), self._dsn)}") from None
-            raise
+            if not _driver_error(error):
+                raise
+            original = getattr(error, "orig", None)  # SQLAlchemy's DBAPIError wraps the driver's error
+            if original is not None or not type(error).__module__.startswith("sqlalchemy"):
+                error = original if original is not None else error
+                detail = str(error).strip() or type(error).__name__
+                if not self._postgres and "database is locked" in detail:
+                    raise StateError(f"cannot {doing}: " + sqlite_file.held_message(self.location.sqlite_path,
+                                                                                    self.location.wait)) from None
+                raise StateError(f"cannot {doing} ({self.location.label}): {scrub(detail, self._dsn)}") from None
+            raise StateError(f"cannot {doing} ({self.location.label}): {scrub(str(error), self._dsn)}") from None
 
     @contextmanager
-    def _transaction(self, doing: str) -> Iterator[Connection]:
+    def _transaction(self, doing: str, *, write: bool = True) -> Iterator[Any]:
+        """A DB-API cursor in one transaction (see _Connections.transaction); errors as _guard says."""
         with self._guard(doing):
-            with self.engine.begin() as connection:
-                yield connection
+            with self._db.transaction(write=write) as cursor:
+                yield cursor
 
-    def _here(self, table: Table):
-        return (table.c.project == self.project) & (table.c.workspace == self.workspace)
+    @property
+    def engine(self):
+        """A SQLAlchemy engine over this store's connections: for the schema's creation and migrations (and for
+        tools and tests that want one). Made, and SQLAlchemy imported, on first use only."""
+        if self._engine is None:
+            from . import sql_schema
 
-    def _statements(self) -> dict[str, Any]:
-        """The statements of a commit, built once: building SQLAlchemy constructs per commit costs more CPU than
-        running them."""
-        if self._cached is None:
-            w, r = workspaces_table.c, resources_table.c
-            self._cached = {
-                "advance": update(workspaces_table).where(
-                    (w.project == bindparam("b_project")) & (w.workspace == bindparam("b_workspace"))
-                    & (w.serial == bindparam("b_expected")) & (w.lineage == bindparam("b_lineage"))
-                ).values(serial=bindparam("b_serial"), updated=bindparam("b_now")),
-                "clear": delete(resources_table).where(
-                    (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
-                    & (r.address.in_(bindparam("b_addresses", expanding=True))
-                       | ((r.kind == bindparam("b_kind")) & r.remote_id.in_(bindparam("b_ids", expanding=True))))),
-                "insert_resources": insert(resources_table),
-                "lock_row": select(locks_table.c.lock_id, locks_table.c.who, locks_table.c.operation).where(
-                    (locks_table.c.project == bindparam("b_project"))
-                    & (locks_table.c.workspace == bindparam("b_workspace"))).with_for_update(),
-                "record_platform": update(resources_table).where(
-                    (r.project == bindparam("b_project")) & (r.workspace == bindparam("b_workspace"))
-                    & (r.platform == "")).values(platform=bindparam("b_platform")),
-                "insert_history": insert(history_table),
-            }
-        return self._cached
+            self._engine = sql_schema.engine(self._db.connect, self._postgres)
+        return self._engine
 
     def _ensure_schema(self) -> None:
-        with self.engine.begin() as connection:
-            if self._postgres:
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-            if not inspect(connection).has_table(meta_table.name):
-                if not self._postgres:  # the header says whose database it is (sqlite_file.py)
-                    connection.exec_driver_sql(f"PRAGMA application_id = {sqlite_file.APPLICATION_ID}")
-                metadata.create_all(connection)
-                connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            found = connection.execute(select(meta_table.c.value).where(meta_table.c.key == "schema_version")
-                                       ).scalar_one_or_none()
-            if found is None:  # a creation that was interrupted: finish it
-                metadata.create_all(connection)
-                connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            if not found.isdigit() or int(found) < 1:
-                raise StateError(f"the state database ({self.location.label}) has an unreadable schema version "
-                                 f"{found!r} in {meta_table.name}")
-            version = int(found)
-            if version > SCHEMA_VERSION:
-                raise StateError(f"the state database ({self.location.label}) has schema version {version}, written "
-                                 f"by a newer provisioner; this one knows up to version {SCHEMA_VERSION}. Upgrade.")
-            while version < SCHEMA_VERSION:
-                MIGRATIONS[version](connection)
-                version += 1
-                connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                                   .values(value=str(version)))
+        """One query says the schema is this version's (every run but the first, or the first after an
+        upgrade); anything else (no tables, an older, newer or unreadable version, an interrupted creation) is
+        sql_schema.ensure's, with SQLAlchemy."""
+        try:
+            with self._db.transaction(write=False) as cursor:
+                found = cursor.execute(self._sql.schema_version).fetchone()
+        except Exception as error:
+            if not _no_such_table(error):
+                raise  # a file held by another process, a server away, ...: said once, after one wait
+            found = None  # a new database
+        if found is not None and found[0] == str(SCHEMA_VERSION):
+            return
+        from . import sql_schema
+
+        try:
+            sql_schema.ensure(self.engine, self._postgres, self.location.label, sqlite_file.APPLICATION_ID)
+        finally:
+            self.engine.dispose()  # its connections are not the store's: release them now
 
     def close(self) -> None:
         """Release every connection (the advisory lock with its connection)."""
         self._close_lock_connection()
-        self.engine.dispose()
+        self._db.close()
+        if self._engine is not None:
+            self._engine.dispose()
 
     def _close_lock_connection(self) -> None:
         if self._lock_connection is not None:
@@ -437,41 +512,37 @@ class SqlStateStore:
     # --- reading ---
 
     def exists(self) -> bool:
-        with self._transaction("read the state") as connection:
-            return self._row(connection) is not None
+        with self._transaction("read the state") as cursor:
+            return self._row(cursor) is not None
 
-    def _row(self, connection: Connection):
-        return connection.execute(select(workspaces_table.c.lineage, workspaces_table.c.serial)
-                                  .where(self._here(workspaces_table))).first()
+    def _row(self, cursor) -> tuple[Any, Any] | None:
+        """The workspace row's (lineage, serial), or None."""
+        return cursor.execute(self._sql.workspace_row, self._scope).fetchone()
 
     def read(self) -> State:
         self._migrate_legacy_file()
-        with self._transaction("read the state") as connection:
-            row = self._row(connection)
-            rows = connection.execute(select(resources_table.c.address, resources_table.c.remote_id,
-                                             resources_table.c.record, resources_table.c.kind)
-                                      .where(self._here(resources_table))).all()
+        with self._transaction("read the state") as cursor:
+            row = self._row(cursor)
+            rows = cursor.execute(self._sql.resource_rows, self._scope).fetchall()
         if row is None and not rows:
             self._exists, self._snapshot = False, {}
             return State.new()
         if row is None:  # rows without their workspace: not what the provisioner writes
             raise StateError(f"{self.description}: {len(rows)} resource row(s) but no row in "
-                             f"{workspaces_table.name}. {rows_check.REPAIR}")
-        lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
+                             f"provisioner_workspaces. {rows_check.REPAIR}")
+        lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
         resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows)
         self._exists = True
         self._snapshot = {address: (remote_id, record, kind) for address, remote_id, record, kind in rows}
         return State(lineage=lineage, serial=serial, resources=resources)
 
     def history(self) -> list[HistoryEntry]:
-        columns = history_table.c
-        with self._transaction("read the state history") as connection:
-            rows = connection.execute(select(columns.serial, columns.at, columns.operation, columns.address,
-                                             columns.action, columns.remote_id, columns.who, columns.lineage)
-                                      .where(self._here(history_table)).order_by(columns.id)).all()
+        with self._transaction("read the state history") as cursor:
+            rows = cursor.execute(self._sql.history_rows, self._scope).fetchall()
         return rows_check.check_history_rows(self.location.label, self.workspace, (
-            {"serial": r.serial, "at": r.at, "operation": r.operation, "address": r.address, "action": r.action,
-             "id": r.remote_id, "who": r.who, "lineage": r.lineage} for r in rows))
+            {"serial": serial, "at": at, "operation": operation, "address": address, "action": action,
+             "id": remote_id, "who": who, "lineage": lineage}
+            for serial, at, operation, address, action, remote_id, who, lineage in rows))
 
     def export(self) -> State:
         """The whole state with its history: what `state pull` prints."""
@@ -497,18 +568,24 @@ class SqlStateStore:
         """Write these rows as serial `state.serial + 1`, refused if the database is not at `state.serial`."""
         serial, now = state.serial + 1, _now()
         rows = {address: _row(entry) if entry is not None else None for address, entry in changes.items()}
-        with self._transaction("write the state") as connection:
-            self._check_lock(connection)
-            self._advance(connection, state, serial, now)
-            self._write_rows(connection, rows, serial)
+        with self._transaction("write the state") as cursor:
+            if self._postgres and self._exists:
+                self._check_lock_and_advance(cursor, state, serial, now)
+            else:
+                self._check_lock(cursor)
+                self._advance(cursor, state, serial, now)
+            # The writes, checked: on PostgreSQL one round trip for all of them.
+            out = _Batch() if self._postgres else cursor
+            self._write_rows(out, rows, serial)
             if self.platform and self._platform_recorded != self.platform:
                 # Rows of this workspace whose platform is not recorded yet are of this one: record it (once per
                 # run, not per commit), so the ownership look-up of other workspaces finds them.
-                connection.execute(self._statements()["record_platform"], {
-                    "b_project": self.project, "b_workspace": self.workspace, "b_platform": self.platform})
-            self._log(connection, state.lineage, serial, now, [
+                out.execute(self._sql.record_platform, (self.platform, *self._scope))
+            self._log(out, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
+            if self._postgres:
+                out.run(cursor)
         state.serial = serial
         self._exists = True
         self._platform_recorded = self.platform
@@ -518,164 +595,171 @@ class SqlStateStore:
             else:
                 self._snapshot[address] = row
 
-    def _check_lock(self, connection: Connection) -> None:
+    def _check_lock(self, cursor) -> None:
         """In the write's own transaction: the lock row must still be ours. Locking it (FOR UPDATE on PostgreSQL;
         SQLite's write transaction already excludes every other writer) makes a force-unlock wait for this
         commit, or this commit see the force-unlock: never both."""
         if self._held_lock is None:
             return
-        row = connection.execute(self._statements()["lock_row"],
-                                 {"b_project": self.project, "b_workspace": self.workspace}).first()
-        if row is None or row.lock_id != self._held_lock:
-            now = (f"; it is now held by {row.who} ({row.operation}, lock ID {row.lock_id})" if row is not None
-                   else "")
+        self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
+
+    def _still_ours(self, row) -> None:
+        """The lock row (lock_id, operation, who, ...) read in a write's transaction must be this run's lock."""
+        if row is None or row[0] != self._held_lock:
+            now = (f"; it is now held by {row[2]} ({row[1]}, lock ID {row[0]})" if row is not None else "")
             raise LockLostError(f"this run no longer holds the state lock {self._held_lock} (someone ran "
                                 f"`provisioner force-unlock` on {self.description}){now}. Nothing more is written "
                                 "to the state or sent to the platform; run the command again once the other run "
                                 "is done")
+
+    def _check_lock_and_advance(self, cursor, state: State, serial: int, now: str) -> None:
+        """PostgreSQL, a workspace that exists: _check_lock and _advance in one round trip, checked before any row
+        is written (a lost lock or a stale serial fails the transaction, so the serial's advance is undone)."""
+        batch = _Batch()
+        if self._held_lock is not None:
+            batch.execute(self._sql.lock_row_for_update, self._scope)
+        batch.execute(self._sql.advance, (serial, now, *self._scope, state.serial, state.lineage))
+        results = batch.run(cursor)
+        if self._held_lock is not None:
+            self._still_ours(results.fetchone())
+            results.nextset()
+        if results.rowcount != 1:
+            raise self._stale(cursor, state)
 
     def _action(self, address: str, row: tuple[int, str] | None) -> str:
         if row is None:
             return "remove"
         return "update" if address in self._snapshot else "add"
 
-    def _advance(self, connection: Connection, state: State, serial: int, now: str) -> None:
+    def _advance(self, cursor, state: State, serial: int, now: str) -> None:
         """The compare-and-set on (lineage, serial) that every write goes through."""
         if self._exists:
-            result = connection.execute(self._statements()["advance"], {
-                "b_project": self.project, "b_workspace": self.workspace, "b_expected": state.serial,
-                "b_lineage": state.lineage, "b_serial": serial, "b_now": now})
-            if result.rowcount == 1:
+            cursor.execute(self._sql.advance, (serial, now, *self._scope, state.serial, state.lineage))
+            if cursor.rowcount == 1:
                 return
         else:
-            if self._row(connection) is None:
-                connection.execute(insert(workspaces_table).values(
-                    project=self.project, workspace=self.workspace, lineage=state.lineage, serial=serial,
-                    created=now, updated=now))
+            if self._row(cursor) is None:
+                cursor.execute(self._sql.insert_workspace, (*self._scope, state.lineage, serial, now, now))
                 return
-        current = self._row(connection)
-        raise StaleStateError(
+        raise self._stale(cursor, state)
+
+    def _stale(self, cursor, state: State) -> StaleStateError:
+        current = self._row(cursor)
+        return StaleStateError(
             f"the state ({self.description}) was changed by another writer: it is at serial "
-            f"{current.serial if current else 'none'} (lineage {current.lineage if current else 'none'}), "
+            f"{current[1] if current else 'none'} (lineage {current[0] if current else 'none'}), "
             f"but this run read serial {state.serial} (lineage {state.lineage}). Nothing was written. "
             "Run the command again (and let every run take the lock).")
 
-    def _write_rows(self, connection: Connection, rows: Mapping[str, tuple[int, str, str] | None],
-                    serial: int) -> None:
-        gone = [address for address, row in rows.items() if row is None]
-        for start in range(0, len(gone), _CHUNK):
-            connection.execute(delete(resources_table).where(self._here(resources_table))
-                               .where(resources_table.c.address.in_(gone[start:start + _CHUNK])))
-        values = [{"project": self.project, "workspace": self.workspace, "address": address, "remote_id": row[0],
-                   "record": row[1], "serial": serial, "platform": self.platform, "kind": row[2]}
-                  for address, row in rows.items() if row is not None]
-        if not values:
+    def _write_rows(self, cursor, rows: Mapping[str, tuple[int, str, str] | None], serial: int) -> None:
+        """Each row replaced as delete + insert (portable): the old row of every address goes, and so does a row
+        that holds a written id under another address (state mv: ids are unique per kind in a workspace)."""
+        if not rows:
             return
-        # Replaced as delete + insert (portable), and a row whose id moves to another address (state mv) leaves
-        # first: ids are unique per kind in a workspace.
-        statements = self._statements()
-        by_kind: dict[str, list[dict]] = {}
-        for value in values:
-            by_kind.setdefault(value["kind"], []).append(value)
-        for kind, group in by_kind.items():
-            for start in range(0, len(group), _CHUNK):
-                chunk = group[start:start + _CHUNK]
-                connection.execute(statements["clear"], {
-                    "b_project": self.project, "b_workspace": self.workspace, "b_kind": kind,
-                    "b_addresses": [v["address"] for v in chunk], "b_ids": [v["remote_id"] for v in chunk]})
-        for start in range(0, len(values), _CHUNK):
-            connection.execute(statements["insert_resources"], values[start:start + _CHUNK])
+        project, workspace = self._scope
+        written = [(address, *row) for address, row in rows.items() if row is not None]  # address, id, record, kind
+        if self._postgres:
+            cursor.execute(self._sql.delete_addresses, (project, workspace, _JSON(list(rows))))
+            if written:
+                cursor.execute(self._sql.delete_ids, (project, workspace, _JSON([(kind, remote_id) for
+                                                                                 _, remote_id, _, kind in written])))
+                cursor.execute(self._sql.insert_resources, (project, workspace, serial, self.platform,
+                                                            _JSON(written)))
+            return
+        cursor.executemany(self._sql.delete_address, [(project, workspace, address) for address in rows])
+        if written:
+            cursor.executemany(self._sql.delete_id, [(project, workspace, kind, remote_id)
+                                                     for _, remote_id, _, kind in written])
+            cursor.executemany(self._sql.insert_resource, [
+                (project, workspace, address, remote_id, record, serial, kind, self.platform)
+                for address, remote_id, record, kind in written])
 
-    def _log(self, connection: Connection, lineage: str, serial: int, now: str,
+    def _log(self, cursor, lineage: str, serial: int, now: str,
              entries: list[tuple[str, str, int | None]]) -> None:
-        if entries:
-            connection.execute(self._statements()["insert_history"], [
-                {"project": self.project, "workspace": self.workspace, "lineage": lineage, "serial": serial,
-                 "at": now, "operation": self.operation, "address": address, "action": action,
-                 "remote_id": remote_id, "who": self._who} for address, action, remote_id in entries])
+        if not entries:
+            return
+        project, workspace = self._scope
+        if self._postgres:
+            cursor.execute(self._sql.insert_histories, (project, workspace, lineage, serial, now, self.operation,
+                                                        self._who, _JSON(entries)))
+            return
+        cursor.executemany(self._sql.insert_history, [
+            (project, workspace, lineage, serial, now, self.operation, address, action, remote_id, self._who)
+            for address, action, remote_id in entries])
 
     # --- moving state in ---
 
     def push(self, document: State, *, force: bool = False) -> str:
         """Load a state document (state push, migration). Refuses another lineage or an older serial unless forced.
         Returns what was done, for the user."""
-        with self._transaction("push the state") as connection:
-            self._check_lock(connection)
-            row = self._row(connection)
+        with self._transaction("push the state") as cursor:
+            self._check_lock(cursor)
+            row = self._row(cursor)
             now = _now()
-            if force and (row is None and self._count(connection) or row is not None and not _readable(row)):
+            if force and (row is None and self._count(cursor) or row is not None and not _readable(row)):
                 # Rows the provisioner did not write (see rows.py): --force replaces them whole.
-                connection.execute(delete(resources_table).where(self._here(resources_table)))
-                connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+                cursor.execute(self._sql.delete_resources, self._scope)
+                cursor.execute(self._sql.delete_workspace, self._scope)
                 row = None
             elif row is not None and not _readable(row):
-                rows_check.check_workspace_row(self.location.label, self.workspace, row.lineage, row.serial)
-            if row is not None and row.serial == 0 and not self._count(connection):
+                rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
+            if row is not None and row[1] == 0 and not self._count(cursor):
                 # A workspace created but never written (`workspace new`) takes the document's lineage as is.
-                connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+                cursor.execute(self._sql.delete_workspace, self._scope)
                 row = None
             if row is None:
-                self._load_fresh(connection, document, now)
+                self._load_fresh(cursor, document, now)
                 result = (f"loaded serial {document.serial} (lineage {document.lineage}) with "
                           f"{len(document.resources)} resource(s) into {self.description}")
             else:
-                result = self._replace(connection, row, document, now, force)
+                result = self._replace(cursor, row, document, now, force)
         self.read()
         return result
 
-    def _load_fresh(self, connection: Connection, document: State, now: str) -> None:
-        connection.execute(insert(workspaces_table).values(
-            project=self.project, workspace=self.workspace, lineage=document.lineage, serial=document.serial,
-            created=now, updated=now))
-        self._write_rows(connection, {a: _row(e) for a, e in document.resources.items()},
-                         document.serial)
-        self._copy_history(connection, document)
-        self._log(connection, document.lineage, document.serial, now, [("", "load", None)])
+    def _load_fresh(self, cursor, document: State, now: str) -> None:
+        cursor.execute(self._sql.insert_workspace, (*self._scope, document.lineage, document.serial, now, now))
+        self._write_rows(cursor, {a: _row(e) for a, e in document.resources.items()}, document.serial)
+        self._copy_history(cursor, document)
+        self._log(cursor, document.lineage, document.serial, now, [("", "load", None)])
 
-    def _copy_history(self, connection: Connection, document: State) -> None:
+    def _copy_history(self, cursor, document: State) -> None:
         """The document's history lines this store does not have yet (all of them, into a fresh store): a state
         moved to another store and back keeps what was done to it meanwhile."""
-        h = history_table.c
-        present = set(connection.execute(
-            select(h.lineage, h.serial, h.at, h.operation, h.address, h.action).where(self._here(history_table))).all())
-        lines = [{"project": self.project, "workspace": self.workspace, "lineage": line.lineage or document.lineage,
-                  "serial": line.serial, "at": line.at, "operation": line.operation, "address": line.address,
-                  "action": line.action, "remote_id": line.remote_id, "who": line.who} for line in document.history]
-        new = [line for line in lines if (line["lineage"], line["serial"], line["at"], line["operation"],
-                                          line["address"], line["action"]) not in present]
-        for start in range(0, len(new), _CHUNK):
-            connection.execute(insert(history_table), new[start:start + _CHUNK])
+        present = set(map(tuple, cursor.execute(self._sql.history_keys, self._scope).fetchall()))
+        project, workspace = self._scope
+        lines = [(project, workspace, line.lineage or document.lineage, line.serial, line.at, line.operation,
+                  line.address, line.action, line.remote_id, line.who) for line in document.history]
+        new = [line for line in lines if line[2:8] not in present]
+        if new:
+            cursor.executemany(self._sql.insert_history, new)
 
-    def _replace(self, connection: Connection, row, document: State, now: str, force: bool) -> str:
-        if row.lineage != document.lineage and not force:
+    def _replace(self, cursor, row, document: State, now: str, force: bool) -> str:
+        lineage, stored_serial = row[0], row[1]
+        if lineage != document.lineage and not force:
             raise StaleStateError(f"the document's lineage {document.lineage} is not the lineage of "
-                                  f"{self.description} ({row.lineage}): it is another state. Nothing was changed; "
+                                  f"{self.description} ({lineage}): it is another state. Nothing was changed; "
                                   "use --force to replace this state with it.")
-        current = {a: (r, rec, k) for a, r, rec, k in connection.execute(
-            select(resources_table.c.address, resources_table.c.remote_id, resources_table.c.record,
-                   resources_table.c.kind).where(self._here(resources_table))).all()}
+        current = {a: (r, rec, k) for a, r, rec, k in cursor.execute(self._sql.resource_rows, self._scope).fetchall()}
         wanted = {a: _row(e) for a, e in document.resources.items()}
         changes = {a: w for a, w in wanted.items() if current.get(a) != w}
         changes.update({a: None for a in current if a not in wanted})
-        if document.serial < row.serial and not force:
-            raise StaleStateError(f"the document has serial {document.serial}, older than the store's {row.serial}. "
+        if document.serial < stored_serial and not force:
+            raise StaleStateError(f"the document has serial {document.serial}, older than the store's {stored_serial}. "
                                   "Nothing was changed; use --force to replace the newer state with it.")
-        if document.serial == row.serial and row.lineage == document.lineage:
+        if document.serial == stored_serial and lineage == document.lineage:
             if not changes:
-                return f"{self.description} already holds serial {row.serial}; nothing to do"
+                return f"{self.description} already holds serial {stored_serial}; nothing to do"
             if not force:
-                raise StaleStateError(f"the document has the store's serial {row.serial} but different resources. "
+                raise StaleStateError(f"the document has the store's serial {stored_serial} but different resources. "
                                       "Nothing was changed; use --force to replace it.")
-        serial = document.serial if document.serial > row.serial else row.serial + 1
-        connection.execute(update(workspaces_table).where(self._here(workspaces_table))
-                           .where(workspaces_table.c.serial == row.serial)
-                           .values(serial=serial, lineage=document.lineage, updated=now))
-        self._write_rows(connection, changes, serial)
-        self._copy_history(connection, document)
+        serial = document.serial if document.serial > stored_serial else stored_serial + 1
+        cursor.execute(self._sql.replace_serial, (serial, document.lineage, now, *self._scope, stored_serial))
+        self._write_rows(cursor, changes, serial)
+        self._copy_history(cursor, document)
         snapshot = self._snapshot
         self._snapshot = current
         try:
-            self._log(connection, document.lineage, serial, now,
+            self._log(cursor, document.lineage, serial, now,
                       [(a, self._action(a, r), (r or current.get(a, (None,)))[0]) for a, r in changes.items()]
                       + [("", "load", None)])
         finally:
@@ -734,36 +818,36 @@ class SqlStateStore:
 
     def lock_holder(self) -> LockInfo | None:
         """Who holds the lock now (as its row says), or None."""
-        with self._transaction("read the lock") as connection:
-            found = self._holder(connection)
+        with self._transaction("read the lock") as cursor:
+            found = self._holder(cursor)
         return found[0] if found else None
 
-    def _holder(self, connection: Connection) -> tuple[LockInfo, int | None] | None:
-        row = connection.execute(select(locks_table).where(self._here(locks_table))).first()
+    def _holder(self, cursor) -> tuple[LockInfo, int | None] | None:
+        row = cursor.execute(self._sql.lock_row, self._scope).fetchone()
         if row is None:
             return None
-        return (LockInfo(id=row.lock_id, operation=row.operation, who=row.who, host=row.host, pid=row.pid,
-                         created=row.created, path=self.description), row.backend_pid)
+        lock_id, operation, who, host, pid, created, backend_pid = row
+        return (LockInfo(id=lock_id, operation=operation, who=who, host=host, pid=pid, created=created,
+                         path=self.description), backend_pid)
 
     def _try_lock(self, info: LockInfo) -> LockInfo | None:
         """Take the lock and return None, or return who holds it."""
         if self._postgres:
             return self._try_advisory_lock(info)
-        with self._transaction("lock the state") as connection:
-            found = self._holder(connection)
+        with self._transaction("lock the state") as cursor:
+            found = self._holder(cursor)
             if found is not None:
                 holder = found[0]
                 if holder.host == socket.gethostname() and not process_alive(holder.pid):
-                    connection.execute(delete(locks_table).where(self._here(locks_table)))  # its process is gone
+                    cursor.execute(self._sql.delete_lock, self._scope)  # its process is gone
                 else:
                     return holder
-            self._insert_lock(connection, info, None)
+            self._insert_lock(cursor, info, None)
         return None
 
-    def _insert_lock(self, connection: Connection, info: LockInfo, backend_pid: int | None) -> None:
-        connection.execute(insert(locks_table).values(
-            project=self.project, workspace=self.workspace, lock_id=info.id, operation=info.operation, who=info.who,
-            host=info.host, pid=info.pid, created=info.created, backend_pid=backend_pid))
+    def _insert_lock(self, cursor, info: LockInfo, backend_pid: int | None) -> None:
+        cursor.execute(self._sql.insert_lock, (*self._scope, info.id, info.operation, info.who, info.host, info.pid,
+                                               info.created, backend_pid))
 
     def _try_advisory_lock(self, info: LockInfo) -> LockInfo | None:
         with self._guard("lock the state"):
@@ -775,16 +859,16 @@ class SqlStateStore:
                                                    (self._lock_key,))
             acquired, backend_pid = cursor.fetchone()
             if not acquired:
-                with self.engine.begin() as connection:
-                    found = self._holder(connection)
+                with self._db.transaction() as cursor:
+                    found = self._holder(cursor)
                 return found[0] if found else LockInfo(
                     id="unknown", operation="unknown", who="unknown", host="unknown", pid=0, created="unknown",
                     path=self.description)
             try:
-                with self.engine.begin() as connection:
+                with self._db.transaction() as cursor:
                     # A row left by a holder whose connection died is replaced: the advisory lock is the truth.
-                    connection.execute(delete(locks_table).where(self._here(locks_table)))
-                    self._insert_lock(connection, info, backend_pid)
+                    cursor.execute(self._sql.delete_lock, self._scope)
+                    self._insert_lock(cursor, info, backend_pid)
             except BaseException:
                 self._release_advisory()
                 raise
@@ -803,9 +887,8 @@ class SqlStateStore:
         by the next run (SQLite: its pid is gone; PostgreSQL: its connection is closed)."""
         self._held_lock = None
         try:
-            with self._transaction("unlock the state") as connection:
-                connection.execute(delete(locks_table).where(self._here(locks_table))
-                                   .where(locks_table.c.lock_id == lock_id))
+            with self._transaction("unlock the state") as cursor:
+                cursor.execute(self._sql.delete_own_lock, (*self._scope, lock_id))
         except StateError:
             pass
         finally:
@@ -813,79 +896,69 @@ class SqlStateStore:
                 self._release_advisory()
 
     def force_unlock(self, lock_id: str) -> None:
-        with self._transaction("unlock the state") as connection:
-            found = self._holder(connection)
+        with self._transaction("unlock the state") as cursor:
+            found = self._holder(cursor)
             if found is None:
                 raise LockError(f"the state ({self.description}) is not locked")
             holder, backend_pid = found
             if holder.id != lock_id:
                 raise LockError(f"lock ID {lock_id!r} does not match the lock on {self.description}:\n"
                                 f"  {holder.describe()}")
-            connection.execute(delete(locks_table).where(self._here(locks_table)))
+            cursor.execute(self._sql.delete_lock, self._scope)
             if self._postgres and backend_pid:
                 # The advisory lock belongs to the holder's connection: end that connection to free it.
-                connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                                        "AND granted AND pid = :pid"), {"pid": backend_pid})
+                cursor.execute(self._sql.terminate_holder, (backend_pid,))
 
     def owners(self, kind: str, ids) -> dict[int, Owner]:
         """Which other workspace or project of this store manages each of `ids` (platform ids of `kind`)."""
         wanted = sorted({int(i) for i in ids})
-        r = resources_table.c
         found: dict[int, Owner] = {}
-        with self._transaction("look up who manages these ids") as connection:
+        with self._transaction("look up who manages these ids") as cursor:
             for start in range(0, len(wanted), _CHUNK):
-                rows = connection.execute(
-                    select(r.remote_id, r.project, r.workspace, r.address)
-                    .where(r.kind == kind).where(r.remote_id.in_(wanted[start:start + _CHUNK]))
-                    .where((r.project != self.project) | (r.workspace != self.workspace))
-                    .where(r.platform == self.platform)
-                    .order_by(r.project, r.workspace)).all()
-                for row in rows:
-                    found.setdefault(row.remote_id, Owner(row.project, row.workspace, row.address))
+                chunk = wanted[start:start + _CHUNK]
+                rows = cursor.execute(self._sql.owners(len(chunk)),
+                                      (kind, *chunk, *self._scope, self.platform)).fetchall()
+                for remote_id, project, workspace, address in rows:
+                    found.setdefault(remote_id, Owner(project, workspace, address))
         return found
 
     def probe(self) -> None:
         """Fail now, before any platform write, if the store cannot take a write (read-only, full, unreachable)."""
-        with self._transaction("write to the state store") as connection:
-            connection.execute(update(meta_table).where(meta_table.c.key == "schema_version")
-                               .values(value=str(SCHEMA_VERSION)))
+        with self._transaction("write to the state store") as cursor:
+            cursor.execute(self._sql.probe, (str(SCHEMA_VERSION),))
 
     # --- workspaces ---
 
     def workspaces(self) -> list[str]:
-        with self._transaction("list workspaces") as connection:
-            names = set(connection.execute(select(workspaces_table.c.workspace)
-                                           .where(workspaces_table.c.project == self.project)).scalars())
+        with self._transaction("list workspaces") as cursor:
+            names = {row[0] for row in cursor.execute(self._sql.workspace_names, (self.project,)).fetchall()}
         for name in names:  # rows are input: a name the provisioner would not write is not printed as one
             if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
-                raise StateError(f"{self.location.label}: project {self.project!r}, table {workspaces_table.name}, "
+                raise StateError(f"{self.location.label}: project {self.project!r}, table provisioner_workspaces, "
                                  f"column workspace holds {name!r}, not a valid workspace name")
         return sorted(names | {DEFAULT_WORKSPACE})
 
     def create(self) -> None:
         """Create this (empty) workspace: a new lineage at serial 0."""
-        with self._transaction("create the workspace") as connection:
-            if self._row(connection) is not None:
+        with self._transaction("create the workspace") as cursor:
+            if self._row(cursor) is not None:
                 raise StateError(f"workspace {self.workspace!r} already exists in project {self.project!r}")
             now = _now()
-            connection.execute(insert(workspaces_table).values(
-                project=self.project, workspace=self.workspace, lineage=str(uuid.uuid4()), serial=0, created=now,
-                updated=now))
+            cursor.execute(self._sql.insert_workspace, (*self._scope, str(uuid.uuid4()), 0, now, now))
         self._exists = True
 
-    def _count(self, connection: Connection) -> int:
-        return connection.execute(select(func.count()).select_from(resources_table)
-                                  .where(self._here(resources_table))).scalar_one()
+    def _count(self, cursor) -> int:
+        return cursor.execute(self._sql.count_resources, self._scope).fetchone()[0]
 
     def drop(self, *, force: bool = False) -> int:
         """Delete this workspace's state rows and lock (its history stays, for audit). Returns the rows dropped."""
-        with self._transaction("delete the workspace") as connection:
-            count = self._count(connection)
+        with self._transaction("delete the workspace") as cursor:
+            count = self._count(cursor)
             if count and not force:
                 raise StateError(f"workspace {self.workspace!r} still manages {count} assistant(s); destroy them "
                                  "first, or use --force to forget them (they stay on the platform)")
-            connection.execute(delete(resources_table).where(self._here(resources_table)))
-            connection.execute(delete(workspaces_table).where(self._here(workspaces_table)))
+            cursor.execute(self._sql.delete_resources, self._scope)
+            cursor.execute(self._sql.delete_workspace, self._scope)
         return count
 
 
