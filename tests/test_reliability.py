@@ -172,12 +172,12 @@ def test_two_applies_at_once_one_waits_for_the_other(workspace):
 
 def test_two_applies_at_once_without_waiting_one_is_refused_with_the_holder(workspace):
     write_fleet(workspace, 30)
-    # Slow answers, and the second run started once the first has reached the platform (it holds the lock from
-    # before its first request): the first is still applying when the second asks for the lock, however fast
-    # each process starts on a busy machine.
+    # Slow answers, two at a time, and the second run started once the first has reached the platform (it holds
+    # the lock from before its first request): the first applies for some 6 s (15 rounds of 400 ms), well past
+    # the few seconds the second process takes to start on a busy machine, so it asks while the lock is held.
     workspace.platform.faults(latency_ms=400)
     before = sum(workspace.platform.stats()["requests"].values())
-    first = spawn(workspace, "apply", "--auto-approve")
+    first = spawn(workspace, "apply", "--auto-approve", "--parallelism=2")
     deadline = time.monotonic() + 30
     while sum(workspace.platform.stats()["requests"].values()) == before and time.monotonic() < deadline:
         time.sleep(0.02)
