@@ -411,6 +411,9 @@ def test_campaign_adopted_no_change_then_a_setting_is_a_replacement_that_deletes
 
 
 def test_a_saved_plan_with_documents_is_checked_under_their_knowledge_base(workspace, client, rows):
+    # Documents ready at once: one that turned active between `plan --out` and `apply` would make the saved
+    # plan stale (its item changed), which is right, but not what this test is about.
+    workspace.platform.faults(document_delay_ms=0)
     workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
     workspace.write("manifests/faq.yaml", kb_manifest())
     kb = KNOWLEDGEBASE.endpoints.create(client, {"name": "FAQ", "description": "What callers ask"}, None)
