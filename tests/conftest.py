@@ -121,7 +121,8 @@ def platform(emulator):
                          timeout=30) as admin:
         admin.post("/_emulator/faults", json={"latency_ms": 0, "error_rate": 0, "rate_limit": "off",
                                               "commit_fail_rate": 0, "seed": None, "kinds": None,
-                                              "methods": None, "drop_fields": {}}).raise_for_status()
+                                              "methods": None, "drop_fields": {},
+                                              "document_delay_ms": 300}).raise_for_status()
         admin.post("/_emulator/reset").raise_for_status()
         yield Platform(emulator.url, http, admin, emulator.root_url)
 
