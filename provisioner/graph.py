@@ -8,7 +8,6 @@ give the order in which objects are created: Python's graphlib sorts them and fi
 """
 from __future__ import annotations
 
-import functools
 import graphlib
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -82,16 +81,18 @@ class Use:
     path: Path_              # inside the spec: ("tool_ids", 0)
     facts: FieldFacts
     reference: Reference
+    # The address referred to, as manifests and state know it; None for a lookup, an id or a number. Read many
+    # times per use (the graph, the resolver, the checks): derived once, from `reference`.
+    target: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.reference.address:
+            object.__setattr__(self, "target", manifest_address(self.reference.address))
 
     @property
     def field(self) -> str:
         return "spec." + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
                                   for i, p in enumerate(self.path))
-
-    @functools.cached_property  # read many times per use by the graph, the resolver and the checks
-    def target(self) -> str | None:
-        """The address referred to, as manifests and state know it; None for a lookup, an id or a number."""
-        return manifest_address(self.reference.address) if self.reference.address else None
 
 
 def uses(manifest: Manifest, fields: Mapping[str, Any] | None = None) -> tuple[Use, ...]:
@@ -230,12 +231,14 @@ def check(manifests: list[Manifest]) -> list[Problem]:
                 continue
             target_kind = use.reference.address.split(".", 1)[0]
             wanted = address_targets(use.facts.ref)
+            if target_kind in wanted and use.target in graph.manifests:
+                continue  # most references: nothing to locate
             where = manifest.location("spec", *use.path)
             if target_kind not in wanted:
                 problems.append(Problem(
                     f"{use.reference.address!r} is a {target_kind}, but {use.facts.name} takes "
                     f"{' or '.join(k + '.NAME' for k in wanted)} addresses", where, use.field, address))
-            elif use.target not in graph.manifests:
+            else:
                 known = sorted(a if "." in a else f"assistant.{a}" for a in graph.manifests
                                if address_kind(a) in wanted)
                 from .spec import did_you_mean

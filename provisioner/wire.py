@@ -11,6 +11,7 @@ manifest's words; everything after it compares plain, normalised values.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
@@ -137,6 +138,8 @@ def _number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
     if isinstance(value, str) and len(value) < 40:
+        if _DECIMAL.fullmatch(value):  # "0.70", as the list shows numbers: the float its Decimal would make
+            return float(value)
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
@@ -144,6 +147,11 @@ def _number(value: Any) -> float | None:
         if number is not None and number.is_finite():
             return float(number)
     raise Unreadable(f"expected a number or a decimal string, got {_short(value)}")
+
+
+# Plain decimal strings, for which float(text) is float(Decimal(text)) (both the nearest double; Decimal's float
+# goes through its text).
+_DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,15})?")
 
 
 def _flag(value: Any) -> bool | None:
@@ -263,21 +271,37 @@ class ReadProblem:
     message: str
 
 
-# (manifest field, read-shape field, converter) for every setting read by name.
-_READERS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-    tuple((name, name, convert) for name, convert in _SAME_NAME.items())
-    + tuple((name, READ_NAMES[name], convert) for name, convert in _RENAMED.items())
-    + (("tools", "tools", _built_in_tools),))
+# The read-shape types a converter returns unchanged (an integer for _integer, null for most): such a value is
+# taken as it is, without a call per field of every item of a fleet's list.
+_PASSING: dict[Callable[[Any], Any], frozenset[type]] = {
+    _integer: frozenset({int, type(None)}), _flag: frozenset({bool, type(None)}),
+    _text: frozenset({str, type(None)}), _mapping: frozenset({dict}), _number: frozenset({type(None)}),
+    _filler_config: frozenset({type(None)}),
+}
+# Enums (and calls_direction) read null as null.
+_NULL_AS_NULL = frozenset({"endpoint_type", "knowledgebase_mode", "ambient_sound", "calls_direction", "engine_type"})
+
+# (manifest field, read-shape field, converter, types it passes unchanged) for every setting read by name.
+_READERS: tuple[tuple[str, str, Callable[[Any], Any], frozenset[type]], ...] = tuple(
+    (name, read_name, convert,
+     _PASSING.get(convert, frozenset({type(None)}) if name in _NULL_AS_NULL else frozenset()))
+    for name, read_name, convert in (
+        tuple((name, name, convert) for name, convert in _SAME_NAME.items())
+        + tuple((name, READ_NAMES[name], convert) for name, convert in _RENAMED.items())
+        + (("tools", "tools", _built_in_tools),)))
 
 
 def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     """The manifest values an item of the list shows (settings it does not show are left out)."""
     fields: dict[str, Any] = {}
     problems: list[ReadProblem] = []
-    for name, read_name, convert in _READERS:  # a fleet reads thousands of items: one plain loop each
+    for name, read_name, convert, passing in _READERS:  # a fleet reads thousands of items: one plain loop each
         if read_name not in item:
             continue
         raw = item[read_name]
+        if type(raw) in passing:
+            fields[name] = raw
+            continue
         try:
             value = convert(raw)
         except (Unreadable, KeyError) as error:
