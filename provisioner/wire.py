@@ -11,6 +11,7 @@ manifest's words; everything after it compares plain, normalised values.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -291,11 +292,51 @@ _READERS: tuple[tuple[str, str, Callable[[Any], Any], frozenset[type]], ...] = t
         + (("tools", "tools", _built_in_tools),)))
 
 
+_NAMES = tuple(name for name, _, _, _ in _READERS)
+_ALL_READ = operator.itemgetter(*(read_name for _, read_name, _, _ in _READERS))
+# The types of an item's values (a tuple, in _READERS' order) -> the readers whose converter they need. A fleet's
+# items share a few such shapes: the rest of their values are taken as read, in one step.
+_CONVERSIONS: dict[tuple[type, ...], tuple[tuple[str, str, Callable[[Any], Any], int], ...]] = {}
+
+
 def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     """The manifest values an item of the list shows (settings it does not show are left out)."""
+    try:
+        raws = _ALL_READ(item)
+    except KeyError:  # an item without some setting: field by field
+        return _read_each(item, lookups)
+    shape = tuple(map(type, raws))
+    conversions = _CONVERSIONS.get(shape)
+    if conversions is None:
+        if len(_CONVERSIONS) > 1000:  # a hostile platform's many shapes must not grow it without end
+            _CONVERSIONS.clear()
+        conversions = _CONVERSIONS[shape] = tuple(
+            (name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
+            in enumerate(zip(_READERS, shape)) if kind not in passing)
+    fields = dict(zip(_NAMES, raws))  # in _READERS' order; a converted value keeps its place
+    problems: list[ReadProblem] = []
+    for name, read_name, convert, index in conversions:
+        raw = raws[index]
+        try:
+            value = convert(raw)
+        except (Unreadable, KeyError) as error:
+            problems.append(ReadProblem(name, read_name, str(error) if isinstance(error, Unreadable)
+                                        else f"unexpected value {_short(raw)}"))
+            del fields[name]
+            continue
+        if value is NOT_SHOWN:
+            del fields[name]
+        else:
+            fields[name] = value
+    _read_language(item, lookups, fields, problems)
+    _read_model(item, lookups, fields, problems)
+    return fields, problems
+
+
+def _read_each(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     fields: dict[str, Any] = {}
     problems: list[ReadProblem] = []
-    for name, read_name, convert, passing in _READERS:  # a fleet reads thousands of items: one plain loop each
+    for name, read_name, convert, passing in _READERS:
         if read_name not in item:
             continue
         raw = item[read_name]

@@ -201,3 +201,22 @@ def test_graph_order_is_graphlibs(needs):
         assert raised.value.args == error.args
         return
     assert graph.order() == expected
+
+
+read_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from(["0.70", "1", "x", "", "inbound",
+                                                                                       "vad", "pipeline", "end_call"]),
+                        st.floats(allow_nan=True), st.just([]), st.just({}), st.just([{"type": "end_call"}]),
+                        st.just([{"type": "dtmf_input", "description": None}]), st.just({"positive": ["a"]}))
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(sorted({r[1] for r in wire._READERS})), read_values, max_size=8),
+       st.sets(st.sampled_from(sorted({r[1] for r in wire._READERS})), max_size=2))
+def test_items_read_by_shape_read_as_field_by_field(changes, removed):
+    from readshape import LANGUAGES, MODELS, item
+    lookups = wire.Lookups(LANGUAGES, MODELS)
+    shown = {read_name: None for _, read_name, _, _ in wire._READERS}  # every setting, as the list shows them
+    listed = {k: v for k, v in {**shown, **item(desired_fields(MANIFEST.fields)), **changes}.items()
+              if k not in removed}
+    fast, slow = wire.read_fields(listed, lookups), wire._read_each(listed, lookups)
+    assert repr(fast) == repr(slow)  # the same fields in the same order, the same problems in the same order

@@ -85,10 +85,29 @@ def _good_row(address: Any, remote_id: Any, record: Any, kind: Any) -> ResourceS
     if not ((spec is None or type(spec) is dict) and type(protect) is bool and type(remote) is dict
             and type(sensitive) is list and _TEXT.issuperset(map(type, sensitive))
             and (source is None or (type(source) is str and 0 < len(source) <= 4096))
-            and type(depends_on) is list and all(check_address(a) for a in depends_on)):
+            and type(depends_on) is list and _addresses(depends_on)):
         return None
     return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
                          source=source, kind=kind, depends_on=list(depends_on))
+
+
+def _addresses(values: list) -> bool:
+    """Every value a valid address (check_address); those found valid are remembered (a graph's records name the
+    same few objects thousands of times)."""
+    try:
+        if _VALID_ADDRESSES.issuperset(values):
+            return True
+    except TypeError:  # a mapping or a list among them: not an address
+        return False
+    if not all(check_address(a) for a in values):
+        return False
+    if len(_VALID_ADDRESSES) > 100_000:  # a hostile store's many distinct addresses must not grow it without end
+        _VALID_ADDRESSES.clear()
+    _VALID_ADDRESSES.update(values)
+    return True
+
+
+_VALID_ADDRESSES: set[str] = set()
 
 
 def _checked_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any,
