@@ -36,6 +36,8 @@ def test_plainly_equal_only_when_every_field_is_same(pairs):
     shown = {name: pair[1] for name, pair in pairs.items()}
     if plainly_equal(desired, shown, frozenset(pairs)):
         assert all(same(desired[name], shown[name]) for name in pairs)
+    if plainly_equal(desired, desired, frozenset(pairs)):  # the very same objects: a NaN is not equal to itself
+        assert all(same(desired[name], desired[name]) for name in pairs)
 
 
 @SETTINGS
@@ -220,3 +222,11 @@ def test_items_read_by_shape_read_as_field_by_field(changes, removed):
               if k not in removed}
     fast, slow = wire.read_fields(listed, lookups), wire._read_each(listed, lookups)
     assert repr(fast) == repr(slow)  # the same fields in the same order, the same problems in the same order
+
+
+@SETTINGS
+@given(values, values)
+def test_equal_values_is_same(a, b):
+    from provisioner.planner import equal_values
+    assert equal_values(a, b) == same(a, b)
+    assert equal_values(a, a) == same(a, a)
