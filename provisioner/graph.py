@@ -225,13 +225,16 @@ def check(manifests: list[Manifest]) -> list[Problem]:
     """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
     graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
+    targets_of: dict[str, tuple[str, ...]] = {}  # reference kind -> address_targets (a fleet asks thousands of times)
     for address in sorted(graph.manifests):  # the addresses alone: (address, manifest) pairs sort far slower
         manifest = graph.manifests[address]
         for use in uses(manifest):
             if use.reference.address is None:
                 continue
             target_kind = use.reference.address.split(".", 1)[0]
-            wanted = address_targets(use.facts.ref)
+            wanted = targets_of.get(use.facts.ref)
+            if wanted is None:
+                wanted = targets_of[use.facts.ref] = address_targets(use.facts.ref)
             if target_kind in wanted and use.target in graph.manifests:
                 continue  # most references: nothing to locate
             where = manifest.location("spec", *use.path)
