@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import graphlib
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Mapping
 
 from .errors import Problem
 from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, manifest_address, reference_facts
@@ -81,30 +81,51 @@ class Use:
     path: Path_              # inside the spec: ("tool_ids", 0)
     facts: FieldFacts
     reference: Reference
+    # The address referred to, as manifests and state know it; None for a lookup, an id or a number. Read many
+    # times per use (the graph, the resolver, the checks): derived once, from `reference`.
+    target: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.reference.address:
+            object.__setattr__(self, "target", manifest_address(self.reference.address))
 
     @property
     def field(self) -> str:
         return "spec." + "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else p)
                                   for i, p in enumerate(self.path))
 
-    @property
-    def target(self) -> str | None:
-        """The address referred to, as manifests and state know it; None for a lookup, an id or a number."""
-        return manifest_address(self.reference.address) if self.reference.address else None
+
+def uses(manifest: Manifest, fields: Mapping[str, Any] | None = None) -> tuple[Use, ...]:
+    """Every reference value the manifest sets (in its own words unless `fields` are given).
+
+    A plan asks for a manifest's own uses several times (validation, the graph, the lists to read, resolution):
+    they are found once and kept with the manifest, as its `fields` are (which they are read from)."""
+    if fields is not None:
+        return _find_uses(manifest.kind, fields)
+    found = manifest.__dict__.get(_USES)
+    if found is None or found[0] is not manifest.fields:
+        found = (manifest.fields, _find_uses(manifest.kind, manifest.fields))
+        manifest.__dict__[_USES] = found
+    return found[1]
 
 
-def uses(manifest: Manifest, fields: Mapping[str, Any] | None = None) -> Iterator[Use]:
-    """Every reference value the manifest sets (in its own words unless `fields` are given)."""
-    fields = manifest.fields if fields is None else fields
-    for facts in reference_facts(manifest.kind):
+_USES = "_uses"  # the slot in a manifest's __dict__: (the fields they were read from, the uses)
+
+
+def _find_uses(kind: str, fields: Mapping[str, Any]) -> tuple[Use, ...]:
+    found = []
+    for facts in reference_facts(kind):
         value = fields.get(facts.name)
-        values = list(enumerate(value)) if facts.many and isinstance(value, list) else [(None, value)]
+        if value is None:
+            continue
+        values = enumerate(value) if facts.many and isinstance(value, list) else ((None, value),)
         for index, item in values:
             if item is None:
                 continue
             parsed = parse_reference(item, facts.ref)
             if isinstance(parsed, Reference):
-                yield Use((facts.name,) if index is None else (facts.name, index), facts, parsed)
+                found.append(Use((facts.name,) if index is None else (facts.name, index), facts, parsed))
+    return tuple(found)
 
 
 @dataclass
@@ -126,7 +147,35 @@ class Graph:
         return self.manifests.get(manifest_address(address))
 
     def order(self) -> list[str]:
-        """Every address, each after everything it needs (ties by address: plans read the same every time)."""
+        """Every address, each after everything it needs (ties by address: plans read the same every time).
+
+        Kahn's algorithm by levels, each level sorted: what graphlib's get_ready/done rounds give, without its
+        per-node Python bookkeeping (a fleet's graph is mostly nodes that need nothing). A cycle leaves nodes
+        out: graphlib then raises its CycleError (with the cycle, for _cycles' message)."""
+        remaining: dict[str, int] = {}
+        dependents: dict[str, list[str]] = {}
+        for address, needs in self.needs.items():
+            remaining[address] = len(needs)
+            for needed in needs:
+                dependents.setdefault(needed, []).append(address)
+                remaining.setdefault(needed, 0)
+        ready = sorted(a for a, count in remaining.items() if not count)
+        ordered: list[str] = []
+        while ready:
+            ordered += ready
+            following = []
+            for address in ready:
+                for dependent in dependents.get(address, ()):
+                    remaining[dependent] -= 1
+                    if not remaining[dependent]:
+                        following.append(dependent)
+            ready = sorted(following)
+        if len(ordered) == len(remaining):
+            return ordered
+        return self._graphlib_order()
+
+    def _graphlib_order(self) -> list[str]:
+        """order() by graphlib: raises its CycleError when the references make a cycle."""
         sorter = graphlib.TopologicalSorter({a: sorted(n) for a, n in sorted(self.needs.items())})
         sorter.prepare()
         ordered: list[str] = []
@@ -176,18 +225,24 @@ def check(manifests: list[Manifest]) -> list[Problem]:
     """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
     graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
-    for address, manifest in sorted(graph.manifests.items()):
+    targets_of: dict[str, tuple[str, ...]] = {}  # reference kind -> address_targets (a fleet asks thousands of times)
+    for address in sorted(graph.manifests):  # the addresses alone: (address, manifest) pairs sort far slower
+        manifest = graph.manifests[address]
         for use in uses(manifest):
             if use.reference.address is None:
                 continue
             target_kind = use.reference.address.split(".", 1)[0]
-            wanted = address_targets(use.facts.ref)
+            wanted = targets_of.get(use.facts.ref)
+            if wanted is None:
+                wanted = targets_of[use.facts.ref] = address_targets(use.facts.ref)
+            if target_kind in wanted and use.target in graph.manifests:
+                continue  # most references: nothing to locate
             where = manifest.location("spec", *use.path)
             if target_kind not in wanted:
                 problems.append(Problem(
                     f"{use.reference.address!r} is a {target_kind}, but {use.facts.name} takes "
                     f"{' or '.join(k + '.NAME' for k in wanted)} addresses", where, use.field, address))
-            elif use.target not in graph.manifests:
+            else:
                 known = sorted(a if "." in a else f"assistant.{a}" for a in graph.manifests
                                if address_kind(a) in wanted)
                 from .spec import did_you_mean

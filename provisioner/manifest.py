@@ -21,8 +21,8 @@ from . import block_yaml
 from .errors import Location, ManifestError, Problem
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
 from .kinds.base import MANIFEST_FILE
-from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, did_you_mean, secret_fields,
-                   validate_model, validate_spec)
+from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, checked_spec, did_you_mean,
+                   secret_fields, validate_model)
 
 API_VERSION = "provisioner/v1"
 KIND = "Assistant"
@@ -893,13 +893,13 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
     sensitive |= doc.sensitive
 
     raw_spec = content.get("spec")
-    spec = None
+    spec = fields = None
     if not isinstance(raw_spec, dict):
         what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
         problem(f"spec is required: a mapping of {what}", "spec")
     else:
         if kind == ASSISTANT:
-            spec, spec_problems = validate_spec(raw_spec, dialect=dialect)
+            spec, fields, spec_problems = checked_spec(raw_spec, dialect=dialect)
         else:
             spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
         for p in spec_problems:
@@ -911,8 +911,9 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
         return None
     if kind != ASSISTANT:
         return Manifest(f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
-    sensitive = sensitive | secret_fields(spec.model_dump(mode="json", exclude_unset=True))
-    return Manifest(address, spec, dict(labels), protect, sensitive, doc)
+    manifest = Manifest(address, spec, dict(labels), protect, sensitive | secret_fields(fields), doc)
+    manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
+    return manifest
 
 
 def _default_sensitive(kind: str) -> frozenset[str]:

@@ -16,7 +16,6 @@ becomes the id of the one object of that name nobody manages; an E.164 string th
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -188,7 +187,12 @@ class Resolver:
         found = list(uses(manifest))
         if not found:  # most assistants of a fleet: nothing to resolve, nothing copied
             return manifest.fields, [], []
-        fields = copy.deepcopy(manifest.fields)
+        # A reference is a top-level value or an item of a top-level list (Use.path): copying those lists is
+        # enough for the manifest's own fields to stay as written (a deep copy cost more than the rest of it).
+        fields = dict(manifest.fields)
+        for use in found:
+            if len(use.path) == 2 and fields[use.path[0]] is manifest.fields[use.path[0]]:
+                fields[use.path[0]] = list(fields[use.path[0]])
         waits: list[str] = []
         problems: list[Problem] = []
         for use in found:

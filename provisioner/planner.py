@@ -12,6 +12,8 @@ assistant and a removed field goes back to its default without flapping.
 from __future__ import annotations
 
 import difflib
+import functools
+import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -73,6 +75,20 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def equal_values(a: Any, b: Any) -> bool:
+    """`same`, for JSON values (text keys), with the common case in C: values equal by == whose texts (repr) are
+    equal too are `same` (repr tells True from 1, 1.0 from 1, a list from a tuple, and keeps mapping order, so
+    only values that are equal in every respect pass); the others (1 and 1.0, 0.7 and 0.70000000001, mappings
+    in another order) are left to `same`. A full manifest's nested fields (a post-call schema, variables) were
+    most of its comparing."""
+    if type(a) is type(b) and a == b:
+        text = repr(a)
+        # A NaN equals itself inside a list (== tries identity first), where `same` finds it unequal.
+        if text == repr(b) and "nan" not in text:
+            return True
+    return same(a, b)
+
+
 @dataclass(frozen=True)
 class RemoteAssistant:
     id: int
@@ -96,8 +112,44 @@ def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> di
     """The managed settings: the ones a manifest sets, and the documented defaults of those it leaves out.
 
     A setting with no documented default that the manifest leaves out is not managed (not here)."""
-    return {name: fields[name] if name in fields else _default(name)
-            for name in fields_of(dialect) if name in fields or has_default(name)}
+    return {name: fields[name] if name in fields else default
+            for name, default, defaulted in _managed(dialect) if defaulted or name in fields}
+
+
+@functools.cache
+def _managed(dialect: str) -> tuple[tuple[str, Any, bool], ...]:
+    """(name, documented default, has one) of every field of a dialect, in the spec's order: looked up once, not
+    per field of every manifest."""
+    return tuple((name, platform_default(name), has_default(name)) for name in fields_of(dialect))
+
+
+# Readable fields whose values are text, numbers, booleans or null (plainly_equal compares them all at once);
+# the projected ones are compared in the manifest's terms, the nested ones by `same`. Only a speed choice: a
+# field here that holds a mapping or a list makes plainly_equal say "compare field by field".
+_PLAIN_READABLE = READABLE_FIELDS - PROJECTED_FIELDS - {"variables", "post_call_schema", "end_call_tool"}
+# Values whose `same` is `==` when both have the same one of these types.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_GETTERS: dict[frozenset[str], Any] = {}
+
+
+def plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: frozenset[str]) -> bool:
+    """True only if every field of `names` is `same` in both (False says nothing: compare field by field).
+
+    The values of both sides as two tuples, compared in C: equal tuples of values of the same scalar types
+    (text, whole numbers, floats, booleans, null) are `same` field by field (a boolean never meets a number
+    here, as the types must match; equal floats are equal to 9 decimals). A mapping or a list is left to `same`.
+    A fleet's no-change plan then compares its fields without a Python call per field."""
+    if len(names) < 2:
+        return False
+    getter = _GETTERS.get(names)
+    if getter is None:
+        getter = _GETTERS.setdefault(names, operator.itemgetter(*sorted(names)))
+    wanted, seen = getter(desired), getter(shown)
+    # == value by value (a tuple's == would take an object for equal to itself: a NaN too)
+    if not all(map(operator.eq, wanted, seen)):
+        return False
+    types = tuple(map(type, wanted))
+    return types == tuple(map(type, seen)) and _SCALARS.issuperset(types)
 
 
 def _default(name: str) -> Any:
@@ -348,16 +400,25 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     # Each field is compared once with `same` (strict, stopping at the first difference); the deep diff of a
     # nested value runs only for the fields that differ. Most fields of a fleet are equal: that path is short.
     shown = live.fields
+    # The readable fields compared as they are, all at once (plainly_equal): when they agree, only the others
+    # (write-only, projected, not shown) are compared one by one, in the same order.
+    plain = frozenset(desired.keys() & shown.keys() & _PLAIN_READABLE)
+    names: Iterable[str] = desired
+    if plainly_equal(desired, shown, plain):
+        if len(plain) == len(desired):
+            return []
+        names = [name for name in desired if name not in plain]
     changes = []
-    for name, wanted in desired.items():
+    for name in names:
+        wanted = desired[name]
         if name in shown and name in READABLE_FIELDS:
             if name in PROJECTED_FIELDS:
                 before = comparable(name, shown[name], wanted)
-                if same(before, desired_comparable(name, wanted)):
+                if equal_values(before, desired_comparable(name, wanted)):
                     continue
             else:
                 before = shown[name]
-                if same(before, wanted):
+                if equal_values(before, wanted):
                     continue
         hidden = name in sensitive
         reset = last is not None and name in last and name not in manifest.fields

@@ -67,6 +67,14 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     parents = {m.address: m.kind for m in manifests if m.kind in child_kinds}
     parents.update({a: kind_of_address(a) for a in state if kind_of_address(a) in child_kinds})
     children = {m.address: m for m in manifests if getattr(m, "parent", None) in parents}
+    # Grouped once by parent (not one scan of the whole state per parent: a fleet has thousands of entries).
+    mine_of: dict[str, dict[str, Manifest]] = {}
+    for address, manifest in children.items():
+        mine_of.setdefault(manifest.parent, {})[address] = manifest
+    recorded_of: dict[str, dict[str, Any]] = {}
+    for address, entry in state.items():
+        if address.count(".") == 2:
+            recorded_of.setdefault(address.rsplit(".", 1)[0], {})[address] = entry
     read: dict[str, tuple[str, int]] = {}
     unread: set[str] = set()
     for parent, parent_kind in sorted(parents.items()):
@@ -75,8 +83,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
                                                            state[parent].id in items[parent_kind] else None)
         if parent_id is None:
             continue  # created by this apply (or gone): nothing to list
-        mine = {a: m for a, m in children.items() if m.parent == parent}
-        recorded = {a: e for a, e in state.items() if a.rsplit(".", 1)[0] == parent and a.count(".") == 2}
+        mine = mine_of.get(parent, {})
+        recorded = recorded_of.get(parent, {})
         count = items[parent_kind].get(parent_id, {}).get(f"{child.name}s_count")
 
         def differs(address: str) -> bool:

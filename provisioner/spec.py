@@ -288,13 +288,25 @@ class FieldProblem:
 
 def validate_spec(data: Any, *, dialect: str = DEFAULT_DIALECT) -> tuple[AssistantSpec | None, list[FieldProblem]]:
     """Check a spec against every rule of the dialect; all problems, not just the first."""
+    spec, _, problems = checked_spec(data, dialect=dialect)
+    return spec, problems
+
+
+def checked_spec(data: Any, *, dialect: str = DEFAULT_DIALECT
+                 ) -> tuple[AssistantSpec | None, dict[str, Any] | None, list[FieldProblem]]:
+    """validate_spec, and the valid spec's fields as JSON values (`model_dump(mode="json", exclude_unset=True)`,
+    what `Manifest.fields` is). One dump serves the rules, the secret fields and the manifest: a fleet's parse
+    dumped every spec three times."""
     try:
         spec = AssistantSpec.model_validate(data, strict=True)
     except ValidationError as error:
         problems = [_problem_from_pydantic(e) for e in error.errors(include_url=False)]
-        return None, problems + _rule_problems(data if isinstance(data, dict) else {}, dialect)
-    problems = _null_problems(spec) + _rule_problems(spec.model_dump(exclude_unset=True), dialect)
-    return (None, problems) if problems else (spec, [])
+        return None, None, problems + _rule_problems(data if isinstance(data, dict) else {}, dialect)
+    # The rules read plain values: a JSON dump and a Python one agree on every value they look at (strings,
+    # numbers, booleans, nested models as mappings).
+    fields = spec.model_dump(mode="json", exclude_unset=True)
+    problems = _null_problems(spec) + _rule_problems(fields, dialect)
+    return (None, None, problems) if problems else (spec, fields, [])
 
 
 def validate_model(model: type[BaseModel], data: Any,

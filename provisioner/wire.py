@@ -11,6 +11,8 @@ manifest's words; everything after it compares plain, normalised values.
 from __future__ import annotations
 
 import math
+import operator
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
@@ -137,6 +139,8 @@ def _number(value: Any) -> float | None:
     if isinstance(value, (int, float)) and math.isfinite(value):
         return float(value)
     if isinstance(value, str) and len(value) < 40:
+        if _DECIMAL.fullmatch(value):  # "0.70", as the list shows numbers: the float its Decimal would make
+            return float(value)
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
@@ -144,6 +148,11 @@ def _number(value: Any) -> float | None:
         if number is not None and number.is_finite():
             return float(number)
     raise Unreadable(f"expected a number or a decimal string, got {_short(value)}")
+
+
+# Plain decimal strings, for which float(text) is float(Decimal(text)) (both the nearest double; Decimal's float
+# goes through its text).
+_DECIMAL = re.compile(r"-?[0-9]{1,20}(?:\.[0-9]{1,15})?")
 
 
 def _flag(value: Any) -> bool | None:
@@ -263,21 +272,77 @@ class ReadProblem:
     message: str
 
 
-# (manifest field, read-shape field, converter) for every setting read by name.
-_READERS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
-    tuple((name, name, convert) for name, convert in _SAME_NAME.items())
-    + tuple((name, READ_NAMES[name], convert) for name, convert in _RENAMED.items())
-    + (("tools", "tools", _built_in_tools),))
+# The read-shape types a converter returns unchanged (an integer for _integer, null for most): such a value is
+# taken as it is, without a call per field of every item of a fleet's list.
+_PASSING: dict[Callable[[Any], Any], frozenset[type]] = {
+    _integer: frozenset({int, type(None)}), _flag: frozenset({bool, type(None)}),
+    _text: frozenset({str, type(None)}), _mapping: frozenset({dict}), _number: frozenset({type(None)}),
+    _filler_config: frozenset({type(None)}),
+}
+# Enums (and calls_direction) read null as null.
+_NULL_AS_NULL = frozenset({"endpoint_type", "knowledgebase_mode", "ambient_sound", "calls_direction", "engine_type"})
+
+# (manifest field, read-shape field, converter, types it passes unchanged) for every setting read by name.
+_READERS: tuple[tuple[str, str, Callable[[Any], Any], frozenset[type]], ...] = tuple(
+    (name, read_name, convert,
+     _PASSING.get(convert, frozenset({type(None)}) if name in _NULL_AS_NULL else frozenset()))
+    for name, read_name, convert in (
+        tuple((name, name, convert) for name, convert in _SAME_NAME.items())
+        + tuple((name, READ_NAMES[name], convert) for name, convert in _RENAMED.items())
+        + (("tools", "tools", _built_in_tools),)))
+
+
+_NAMES = tuple(name for name, _, _, _ in _READERS)
+_ALL_READ = operator.itemgetter(*(read_name for _, read_name, _, _ in _READERS))
+# The types of an item's values (a tuple, in _READERS' order) -> the readers whose converter they need. A fleet's
+# items share a few such shapes: the rest of their values are taken as read, in one step.
+_CONVERSIONS: dict[tuple[type, ...], tuple[tuple[str, str, Callable[[Any], Any], int], ...]] = {}
 
 
 def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     """The manifest values an item of the list shows (settings it does not show are left out)."""
+    try:
+        raws = _ALL_READ(item)
+    except KeyError:  # an item without some setting: field by field
+        return _read_each(item, lookups)
+    shape = tuple(map(type, raws))
+    conversions = _CONVERSIONS.get(shape)
+    if conversions is None:
+        if len(_CONVERSIONS) > 1000:  # a hostile platform's many shapes must not grow it without end
+            _CONVERSIONS.clear()
+        conversions = _CONVERSIONS[shape] = tuple(
+            (name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
+            in enumerate(zip(_READERS, shape)) if kind not in passing)
+    fields = dict(zip(_NAMES, raws))  # in _READERS' order; a converted value keeps its place
+    problems: list[ReadProblem] = []
+    for name, read_name, convert, index in conversions:
+        raw = raws[index]
+        try:
+            value = convert(raw)
+        except (Unreadable, KeyError) as error:
+            problems.append(ReadProblem(name, read_name, str(error) if isinstance(error, Unreadable)
+                                        else f"unexpected value {_short(raw)}"))
+            del fields[name]
+            continue
+        if value is NOT_SHOWN:
+            del fields[name]
+        else:
+            fields[name] = value
+    _read_language(item, lookups, fields, problems)
+    _read_model(item, lookups, fields, problems)
+    return fields, problems
+
+
+def _read_each(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     fields: dict[str, Any] = {}
     problems: list[ReadProblem] = []
-    for name, read_name, convert in _READERS:  # a fleet reads thousands of items: one plain loop each
+    for name, read_name, convert, passing in _READERS:
         if read_name not in item:
             continue
         raw = item[read_name]
+        if type(raw) in passing:
+            fields[name] = raw
+            continue
         try:
             value = convert(raw)
         except (Unreadable, KeyError) as error:

@@ -157,7 +157,27 @@ class Reference:
 
 
 def parse_reference(value: Any, kind: str) -> Reference | str:
-    """A manifest value of a reference field -> Reference, or a message saying why it is not one."""
+    """A manifest value of a reference field -> Reference, or a message saying why it is not one.
+
+    Validation and the graph parse every reference, and a fleet's assistants name the same few objects: the
+    answers for text and integer values are kept (both kinds of answer are immutable). The key holds the value's
+    type: True and 1 are equal keys of a dict, but not the same reference."""
+    key = (type(value), value, kind)
+    if key[0] is str or key[0] is int:
+        found = _PARSED.get(key)
+        if found is None:
+            if len(_PARSED) >= _PARSED_LIMIT:
+                _PARSED.clear()
+            found = _PARSED[key] = _parse_reference(value, kind)
+        return found
+    return _parse_reference(value, kind)
+
+
+_PARSED: dict[tuple[type, Any, str], "Reference | str"] = {}
+_PARSED_LIMIT = 100_000  # a hostile repository's many distinct values must not grow it without end
+
+
+def _parse_reference(value: Any, kind: str) -> Reference | str:
     if isinstance(value, bool):
         return "must be an address (\"kind.name\"), {name: ...} or an id"
     if isinstance(value, int):

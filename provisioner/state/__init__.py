@@ -205,9 +205,10 @@ def _no_constants(name: str) -> Any:
 def strict_json(text: str | bytes) -> Any:
     """JSON as the provisioner writes it: no key twice, no NaN or Infinity (Python's json takes both)."""
     if isinstance(text, str):
-        # A text that is its own canonical encoding (every record the provisioner wrote) has neither: decoding
-        # keeps one of two equal keys and the encoder refuses NaN and Infinity, so either would make the two
-        # differ. Checked in C (decode, encode, compare) instead of a Python call per JSON object.
+        # A text that is its own encoding (every record the provisioner wrote) has neither: decoding keeps one of
+        # two equal keys and the encoder refuses NaN and Infinity, so either would make the two differ. Checked in
+        # C (decode, encode, compare) instead of a Python call per JSON object. The keys are encoded in the
+        # text's own order (sorted, as written): sorting them again would only cost time.
         try:
             value = json.loads(text)
             if _STRICT_CANONICAL.encode(value) == text:
@@ -217,7 +218,8 @@ def strict_json(text: str | bytes) -> Any:
     return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
 
 
-_STRICT_CANONICAL = json.JSONEncoder(sort_keys=True, allow_nan=False)
+# Decoded JSON holds no cycles: nothing to check for.
+_STRICT_CANONICAL = json.JSONEncoder(allow_nan=False, check_circular=False)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
