@@ -34,6 +34,9 @@ from .errors import Location
 Path_ = tuple[Any, ...]
 
 
+_CACHED_LINES = 100_000  # what a reader's line cache holds at most (see next_content)
+
+
 class Decline(Exception):
     """The text is outside what this reader takes: load it the general way."""
 
@@ -179,6 +182,8 @@ class _Reader:
             line = lines[i]
             entry = cache.get(line)
             if entry is None:
+                if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
+                    cache.clear()
                 entry = cache[line] = self.classify(line)
             if entry[4] != _BLANK:
                 return i, entry
