@@ -41,6 +41,8 @@ def test_an_assistant_and_a_tool_may_hold_the_same_id_and_each_row_keeps_its_kin
 
 def test_the_one_owner_look_up_is_per_kind(stores):
     mine, other = stores(), stores("other")
+    # A platform of this test's own: other tests' projects in a shared PostgreSQL database hold these ids too.
+    mine.platform = other.platform = f"http://127.0.0.1:1/{stores.project}"
     state = other.read()
     state.resources["tool.lookup"] = resource(5, "tool")
     other.write(state)
