@@ -193,10 +193,14 @@ class Connection:
                 return line[:-1] if line.endswith(b"\r") else line
             if len(self.buffer) > MAX_LINE:
                 raise Broken("LineTooLong")
-            data = self.more()
-            if not data:
-                raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
-            self.buffer += data
+            self._fill()
+
+    def _fill(self) -> None:
+        """More of the answer into the buffer; the peer closing before the head ends is a broken answer."""
+        data = self.more()
+        if not data:
+            raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
+        self.buffer += data
 
     def head(self) -> bytes:
         """The answer head up to its empty line (the lines, without the last CRLF CRLF)."""
@@ -211,10 +215,7 @@ class Connection:
             start = max(0, len(self.buffer) - 3)
             if len(self.buffer) > MAX_LINE * (MAX_HEADERS + 1):
                 raise Broken("LineTooLong")
-            data = self.more()
-            if not data:
-                raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
-            self.buffer += data
+            self._fill()
 
     def _head_by_lines(self) -> bytes:
         lines = []
