@@ -279,8 +279,9 @@ def _show_input(value: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "…"
 
 
+# The saved plan file's models: built on first use (defer_build), as only `apply PLANFILE` reads a plan file.
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 def _field_names(kind: str) -> tuple[str, ...]:
@@ -405,7 +406,7 @@ class _StateSyncFile(_Strict):
 class _Inputs(BaseModel):
     """docs/plan.schema.json's `inputs`: typed where known, open to more (the schema allows them)."""
 
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
     workspace: str = "default"
     root: str = "."
     var_files: list[str] = Field(default_factory=list)
@@ -423,7 +424,7 @@ class _LeftAlone(_Strict):
 class _MoveFile(_Strict):
     """One entry of a saved plan's `moves`."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, defer_build=True)
     source: str = Field(alias="from")
     target: str = Field(alias="to")
     kind: str

@@ -43,7 +43,8 @@ def _commands(group=None, path=()):
     from provisioner.cli import cli
 
     group = group or cli
-    for name, command in group.commands.items():
+    for name in group.list_commands(None):  # the root group loads its commands by name (cli.LazyCommandGroup)
+        command = group.get_command(None, name)
         yield path + (name,), command
         if isinstance(command, click.Group):
             yield from _commands(command, path + (name,))
@@ -105,3 +106,25 @@ def test_every_option_that_a_provisioner_variable_sets_names_it_in_help():
     assert seen == set(by_key) - {"project"}  # project is set only in provisioner.yaml or PROVISIONER_PROJECT
     assert "[env PROVISIONER_MAX_RETRIES]" in _help_of("apply")
     assert "[env PROVISIONER_LOCK_TIMEOUT]" in _help_of("state", "list")
+
+
+def test_a_plan_loads_only_its_own_command_and_no_policy_engine(tmp_path):
+    """The root group loads a command's module when it runs (cli.LazyCommandGroup), and a run without policy
+    documents never imports the policy engine: what every run pays at start-up stays small."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from provisioner.cli import cli; "
+             "sys.argv = ['provisioner', 'plan', '--help']; "
+             "import contextlib, io\n"
+             "with contextlib.redirect_stdout(io.StringIO()):\n"
+             "    try: cli.main(standalone_mode=False)\n"
+             "    except SystemExit: pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('provisioner.commands.', 'provisioner.policy', "
+             "'provisioner.emulator.command', 'ruamel'))))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, check=True)
+    modules = eval(loaded.stdout)  # a printed list of module names
+    assert "provisioner.commands.plan_apply" in modules
+    assert not [m for m in modules if m.startswith(("provisioner.commands.pull", "provisioner.commands.adopt",
+                                                    "provisioner.policy", "provisioner.emulator.command",
+                                                    "ruamel"))], modules

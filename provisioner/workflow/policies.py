@@ -3,15 +3,16 @@ for plan and apply), and the report attached to the plan before anything is writ
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..errors import ProblemsError
 from ..graph import expand
 from ..manifest import Manifest
 from ..plan import Action, Plan
-from ..policy import PolicyReport, Rule, Subject, check, load_policies
-from ..policy.objects import old_view, state_view, view
 from .plan_file import plan_manifests
+
+if TYPE_CHECKING:
+    from ..policy import PolicyReport, Rule, Subject
 
 DEFAULT_POLICY_DIR = "policies"
 
@@ -32,6 +33,10 @@ def policy_paths(given: Iterable[str] = (), config=None) -> list[str]:
 
 
 def load_rules(paths: list[str]) -> list[Rule]:
+    if not any(os.path.exists(p) for p in paths):
+        return []  # no policies (load_policies says the same): the policy engine is not even imported
+    from ..policy import load_policies  # a run without policies never loads the CEL engine
+
     rules, problems = load_policies(paths)
     if problems:
         raise PolicyError(problems)
@@ -39,12 +44,17 @@ def load_rules(paths: list[str]) -> list[Rule]:
 
 
 def _subject(manifest: Manifest, action: str | None, old=None) -> Subject:
+    from ..policy import Subject
+    from ..policy.objects import view
+
     return Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), view(manifest),
                    manifest.sensitive, action, old)
 
 
 def check_offline(rules: list[Rule], manifests: list[Manifest], workspace: str | None) -> PolicyReport:
     """validate: every object, no action (rules that name actions wait for plan)."""
+    from ..policy import check
+
     return check(rules, (_subject(m, None) for m in expand(manifests)), workspace, offline=True)
 
 
@@ -52,6 +62,9 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
                state_specs: dict | None = None) -> PolicyReport:
     """Every object of the manifests with its planned action (none when unchanged), and every planned delete;
     the report is attached to the plan (`plan.policies`) for its views."""
+    from ..policy import Subject, check
+    from ..policy.objects import old_view, state_view, view
+
     changes = {c.address: c for c in plan.changes}
     subjects = []
     for manifest in expand(manifests):
