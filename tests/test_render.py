@@ -85,3 +85,28 @@ def test_a_result_line_built_plain_is_the_styled_line_without_its_styles():
             styled = render.result_line(result)
             assert styled != click.unstyle(styled)
             assert render.result_line(result, styled=False) == click.unstyle(styled)
+
+
+# value() remembers the text of each scalar it showed (a fleet repeats the same few values): the remembered text
+# must be the one a fresh encoding gives, for every type, and never another type's (True == 1 == 1.0 in Python).
+from hypothesis import given, strategies as st  # noqa: E402
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20),
+                     st.sampled_from([0, 1, 0.0, 1.0, True, False, "(sensitive)", "1", "true"]))
+
+
+@given(st.lists(_SCALARS, max_size=30))
+def test_a_shown_scalar_is_its_own_encoding_whatever_was_shown_before(values):
+    import json
+
+    from provisioner.render.text import value
+
+    for v in values + values:
+        expected = v if v == "(sensitive)" else json.dumps(v, ensure_ascii=False)
+        assert value(v) == expected
+
+
+def test_true_one_and_one_point_zero_keep_their_own_texts():
+    from provisioner.render.text import value
+
+    assert [value(1), value(True), value(1.0), value(True), value(1)] == ["1", "true", "1.0", "true", "1"]

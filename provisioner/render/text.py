@@ -26,6 +26,17 @@ _UNKNOWN = "\x00known-after-apply\x00"  # stands for a marker while the value is
 
 
 def value(v: Any) -> str:
+    if type(v) in _SCALAR_TYPES:
+        # A fleet shows the same few values thousands of times ("English", 0.5, true): each is encoded once.
+        # Keyed by type too, so that True and 1 (equal, and hashed alike) keep their own texts.
+        key = (type(v), v)
+        text = _SHOWN.get(key)
+        if text is None:
+            text = v if v == "(sensitive)" else _JSON_SORTED.encode(v)
+            if len(_SHOWN) >= _SHOWN_LIMIT:  # many distinct values (names, prompts) must not grow it without end
+                _SHOWN.clear()
+            _SHOWN[key] = text
+        return text
     if isinstance(v, str):
         return v if v == "(sensitive)" else _JSON_TEXT.encode(v)
     if isinstance(v, (dict, list)) and _has_marker(v):
@@ -54,6 +65,10 @@ def _unknowns(v: Any) -> Any:
         return [_unknowns(item) for item in v]
     return v
 
+
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+_SHOWN: dict[tuple[type, Any], str] = {}
+_SHOWN_LIMIT = 10_000
 
 # Built once (json.dumps with options builds an encoder per call; a plan shows one value per field and change).
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False)
@@ -228,8 +243,11 @@ def _change_lines(change: Change) -> list[str]:
             name_field = kind.name_field if kind else "assistant_name"
             lines.append(click.style("      - ", fg="red") + f"{name_field} = {value(change.assistant_name)}")
     width = max((len(f.field) for f in change.fields), default=0)
-    for f in change.fields:
-        lines += _field_lines(change, f, width)
+    if change.action is Action.CREATE and not change.replace:  # every field added: one line each, no comments
+        lines += [f"{_ADDED}{f.field.ljust(width)} = {value(f.after)}" for f in change.fields]
+    else:
+        for f in change.fields:
+            lines += _field_lines(change, f, width)
     lines.append("    }")
     return lines
 
@@ -240,9 +258,8 @@ _CHANGED = click.style("      ~ ", fg="yellow")
 
 
 def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
+    """A field of a change other than a plain create (_change_lines writes those)."""
     name = f.field.ljust(width)
-    if change.action is Action.CREATE and not change.replace:
-        return [_ADDED + f"{name} = {value(f.after)}"]
     comments = []
     if f.source == "last-applied":
         comments.append("write-only")
