@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+from hypothesis import given, strategies as st
 
 from conftest import OTHER_TOKEN, REQUIRED, TOKEN
 
@@ -337,3 +338,44 @@ def test_a_bad_catalogue_field_is_reported_at_its_own_line(tmp_path):
                 [reported] = [int(line.split()[1].rstrip(":")) for line in str(info.value).splitlines()[1:]]
                 assert marker in text.splitlines()[reported - 1], (text, str(info.value))
                 assert f"tenants.{bad}.{field}" in str(info.value)
+
+
+# --- the list's items remembered as JSON texts (Platform._shown_item, answers.page_of_texts) ---
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=12)
+
+
+@given(page=st.integers(1, 10**6), items=st.lists(_JSON_VALUES, max_size=5),
+       rest=st.dictionaries(st.sampled_from(["total", "path", "links", "to", "from", "next_page_url"]), _JSON_VALUES,
+                            max_size=6))
+def test_a_page_of_item_texts_is_byte_for_byte_the_json_answer_of_its_items(page, items, rest):
+    from starlette.responses import JSONResponse
+
+    from provisioner.emulator.answers import JSON_TEXT, page_of_texts
+
+    laravel = {"current_page": page, "data": items, **rest}
+    spliced = page_of_texts(laravel, [JSON_TEXT.encode(item) for item in items])
+    assert spliced.body == JSONResponse(laravel).body
+    assert spliced.headers["content-type"] == "application/json"
+
+
+def test_a_listed_assistant_shows_its_latest_version_after_every_change(platform):
+    from provisioner.emulator.answers import JSON_TEXT
+
+    created = platform.create(**BODY)
+    first = platform.http.get("/user/assistants/get", params={"per_page": 50})
+    again = platform.http.get("/user/assistants/get", params={"per_page": 50})
+    assert first.content == again.content  # the second read is served from the remembered texts
+    assert JSON_TEXT.encode(first.json()).encode() == first.content  # the encoding JSONResponse writes
+    assert [a["system_prompt"] for a in first.json()["data"] if a["id"] == created["id"]] == [BODY["system_prompt"]]
+    platform.put(created["id"], system_prompt="New")
+    updated = platform.http.get("/user/assistants/get", params={"per_page": 50}).json()
+    assert [a["system_prompt"] for a in updated["data"] if a["id"] == created["id"]] == ["New"]
+    platform.reset()
+    assert platform.http.get("/user/assistants/get").json()["data"] == []
+    remade = platform.create(**{**BODY, "system_prompt": "Remade"})
+    shown = platform.http.get("/user/assistants/get").json()["data"]
+    assert [(a["id"], a["system_prompt"]) for a in shown] == [(remade["id"], "Remade")]

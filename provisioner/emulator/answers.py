@@ -7,13 +7,29 @@ from typing import Any, Callable
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 Errors = dict[str, list[str]]
 
 
 def answer(status: int, body: Any, headers: dict | None = None) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+# Starlette's JSONResponse encoding, built once: page_of_texts writes the same bytes.
+JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+def page_of_texts(page: dict, items: list[str]) -> Response:
+    """200 with a Laravel page (laravel_page) whose items are JSON texts already: byte for byte what
+    `answer(200, page)` writes with the items as values, without encoding each item again (a fleet's list is
+    the same few thousand items read again and again)."""
+    head = JSON_TEXT.encode({**page, "data": None})
+    opening = JSON_TEXT.encode({"current_page": page["current_page"], "data": None})[:-1]  # `{..,"data":null`
+    if not head.startswith(opening):  # pragma: no cover - laravel_page's first two keys are these
+        raise AssertionError("a page starts with current_page and data")
+    body = f"{opening[:-4]}[{','.join(items)}]{head[len(opening):]}"
+    return Response(body.encode("utf-8"), status_code=200, media_type="application/json")
 
 
 def message(status: int, text: str, **extra: Any) -> JSONResponse:

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from . import fields as F
-from .answers import (answer as _json, choice_param as _choice_param, int_param as _int_param, json_body as _json_body,
-                      failure_body, laravel_page, message as _message, object_body, page_params, path_id,
-                      validation_failed)
+from .answers import (JSON_TEXT, answer as _json, choice_param as _choice_param, int_param as _int_param,
+                      json_body as _json_body, failure_body, laravel_page, message as _message, object_body,
+                      page_of_texts, page_params, path_id, validation_failed)
 from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
 from .faults import Decision, Faults, Stats
@@ -34,6 +34,7 @@ from .validation import MODES, Errors, Owned, Request as AssistantRequest
 
 API_PREFIX = "/api"
 DIALECTS = ("both", "v1", "v2")
+SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_item)
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
@@ -76,6 +77,7 @@ class Platform:
         self.dialect = dialect
         self.admin_token = admin_token
         self.stats = Stats()
+        self._shown: dict[tuple, str] = {}  # _shown_item's texts
         if store.meta("seeded") is None:
             self._seed()
         documents = Documents(self)
@@ -203,10 +205,24 @@ class Platform:
         page, per_page, errors = page_params(request, 10)
         if errors:
             return validation_failed(errors)
-        rows, total = self.store.page(tenant.user_id, page, per_page)
+        rows, total = self.store.page_rows(tenant.user_id, page, per_page)
         root = str(request.base_url).rstrip("/")
-        return _json(200, laravel_page(request, [F.read_shape(row, self.catalog, root) for row in rows], total, page,
-                                       per_page))
+        items = [self._shown_item(row, root) for row in rows]
+        return page_of_texts(laravel_page(request, items, total, page, per_page), items)
+
+    def _shown_item(self, stored, root: str) -> str:
+        """An assistant's read shape as JSON text, remembered per version of its row: a fleet's lists read the
+        same rows again and again (every plan, every verify), and decoding, shaping and encoding each was most
+        of the emulator's time. The key names the row's version (its uuid, unique per create; its update time;
+        a digest of its stored fields) and the URL it is read from (inbound assistants show one)."""
+        key = (stored["uuid"], stored["updated_at"], stored["status"], hash(stored["fields"]), root)
+        text = self._shown.get(key)
+        if text is None:
+            text = JSON_TEXT.encode(F.read_shape(self.store.row(stored), self.catalog, root))
+            if len(self._shown) >= SHOWN_ITEMS:  # bounded: a long-lived emulator's old versions do not pile up
+                self._shown.clear()
+            self._shown[key] = text
+        return text
 
     async def outbound(self, request: Request, tenant: Tenant) -> Response:
         return _json(200, [{"id": row["id"], "uuid": row["uuid"], "name": row["fields"].get("name"),
@@ -307,6 +323,7 @@ class Platform:
         with self.store.lock:
             self.store.reset()
             self._seed()
+        self._shown.clear()
         self.stats.reset()
         self.faults.limiter.reset()
         return _message(200, "Emulator reset.")

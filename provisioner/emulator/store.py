@@ -78,13 +78,23 @@ class Store:
             return self._get(user_id, assistant_id)
 
     def page(self, user_id: int, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
+        rows, total = self.page_rows(user_id, page, per_page)
+        return [self._row(r) for r in rows], total
+
+    def page_rows(self, user_id: int, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
+        """A page of live assistants as stored (`fields` still JSON text: decoded by `row` where needed)."""
         with self._lock:
             total = self._db.execute("SELECT COUNT(*) FROM platform_assistants WHERE user_id = ? AND deleted_at "
                                      "IS NULL", (user_id,)).fetchone()[0]
             rows = self._db.execute(
                 "SELECT * FROM platform_assistants WHERE user_id = ? AND deleted_at IS NULL ORDER BY id "
                 "LIMIT ? OFFSET ?", (user_id, per_page, (page - 1) * per_page)).fetchall()
-        return [self._row(r) for r in rows], total
+        return rows, total
+
+    @staticmethod
+    def row(stored: sqlite3.Row) -> dict[str, Any]:
+        """A stored assistant row (page_rows) as the other methods answer it."""
+        return Store._row(stored)
 
     def outbound(self, user_id: int) -> list[dict[str, Any]]:
         with self._lock:
