@@ -75,7 +75,11 @@ def default(field: str) -> Any:
 
 
 def blank_record() -> dict[str, Any]:
-    return {field: default(field) for field in CANONICAL}
+    return {field: [] if type(value) is list else {} if type(value) is dict else value
+            for field, value in _BLANK}
+
+
+_BLANK = tuple((field, DEFAULTS.get(field)) for field in CANONICAL)  # blank_record's defaults, looked up once
 
 
 # Changing the mode puts these back to the new mode's defaults (unless the same request sends them).

@@ -43,8 +43,9 @@ LIVE = "user_id = ? AND deleted_at IS NULL"
 
 
 def _now() -> str:
-    # Laravel's JSON dates: ISO 8601 with microseconds, UTC.
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Laravel's JSON dates: ISO 8601 with microseconds, UTC ("2026-12-06T09:06:05.123456Z"). isoformat, not
+    # strftime: the same text at a fraction of the cost (every write stamps one).
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 class Store:
