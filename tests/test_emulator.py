@@ -379,3 +379,18 @@ def test_a_listed_assistant_shows_its_latest_version_after_every_change(platform
     remade = platform.create(**{**BODY, "system_prompt": "Remade"})
     shown = platform.http.get("/user/assistants/get").json()["data"]
     assert [(a["id"], a["system_prompt"]) for a in shown] == [(remade["id"], "Remade")]
+
+
+@given(fields=st.fixed_dictionaries({}, optional={
+           "name": st.text(max_size=8), "type": st.sampled_from(["inbound", "outbound", None]),
+           "phone_number_id": st.one_of(st.none(), st.integers(1, 99)), "variables": _JSON_VALUES,
+           "voice_id": _JSON_VALUES}),
+       given_id=st.one_of(st.none(), st.integers(1, 10**6)))
+def test_a_created_row_is_the_row_a_read_gives(fields, given_id):
+    """Store.create answers the row it wrote without reading it again: the same row a read gives."""
+    from provisioner.emulator.store import Store
+
+    store = Store()
+    row = store.create(7, fields, "active", "v1", assistant_id=given_id)
+    assert row == store.get(7, row["id"]) and list(row) == list(store.get(7, row["id"]))
+    store.close()

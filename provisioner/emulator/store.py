@@ -64,15 +64,20 @@ class Store:
 
     def create(self, user_id: int, fields: dict[str, Any], status: str, dialect: str,
                assistant_id: int | None = None) -> dict[str, Any]:
-        """A new assistant; its id is the next free one unless given (a catalogue's initial assistant)."""
-        now = _now()
+        """A new assistant; its id is the next free one unless given (a catalogue's initial assistant).
+
+        The row answered is the one written, not read again: its `fields` is the stored JSON decoded (the same
+        values a read gives), without a second query."""
+        now, stored = _now(), json.dumps(fields)
+        row = {"id": assistant_id, "uuid": str(uuid.uuid4()), "user_id": user_id, "status": status,
+               "dialect": dialect, "type": fields.get("type"), "phone_number_id": fields.get("phone_number_id"),
+               "fields": stored, "created_at": now, "updated_at": now, "deleted_at": None}
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO platform_assistants (id, uuid, user_id, status, dialect, type, phone_number_id, fields,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (assistant_id, str(uuid.uuid4()), user_id, status, dialect, fields.get("type"),
-                 fields.get("phone_number_id"), json.dumps(fields), now, now))
-            return self._get(user_id, cursor.lastrowid)
+                tuple(row.values())[:-1])
+        return {**row, "id": cursor.lastrowid, "fields": json.loads(stored)}
 
     def get(self, user_id: int, assistant_id: int) -> dict[str, Any] | None:
         with self._lock:
