@@ -394,3 +394,19 @@ def test_a_created_row_is_the_row_a_read_gives(fields, given_id):
     row = store.create(7, fields, "active", "v1", assistant_id=given_id)
     assert row == store.get(7, row["id"]) and list(row) == list(store.get(7, row["id"]))
     store.close()
+
+
+def test_the_list_shows_a_created_or_updated_assistant_as_shaped_from_its_stored_row(platform, emulator):
+    """Creates and updates shape the row for the lists at once (Platform._remember_item): what a list shows must
+    be exactly what shaping the stored row gives."""
+    from provisioner.emulator import fields as F
+
+    app = emulator.platform
+    user_id = app.catalog.tenant_for_token(TOKEN).user_id
+    made = [platform.create(**BODY), platform.create(**{**BODY, "assistant_name": "Other"})]
+    platform.put(made[0]["id"], system_prompt="Changed")
+    shown = {a["id"]: a for a in platform.http.get("/user/assistants/get", params={"per_page": 100}).json()["data"]}
+    for created in made:
+        stored = app.store.get(user_id, created["id"])
+        assert shown[created["id"]] == F.read_shape(stored, app.catalog, emulator.root_url)
+    assert shown[made[0]["id"]]["system_prompt"] == "Changed"

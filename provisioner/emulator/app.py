@@ -35,6 +35,13 @@ from .validation import MODES, Errors, Owned, Request as AssistantRequest
 API_PREFIX = "/api"
 DIALECTS = ("both", "v1", "v2")
 SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_item)
+
+
+def _version(row, root: str) -> tuple:
+    """One version of an assistant's row, as read from `root` (inbound assistants show a URL of it): its uuid
+    (new with every create, a reset's too) and its update time (every write of the row sets it, to the
+    microsecond), with its status."""
+    return row["uuid"], row["updated_at"], row["status"], root
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
@@ -181,6 +188,9 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.create(tenant.user_id, record, F.created_status(dialect), dialect)
+        # Shaped for the lists now, while the row is in hand: the read that verifies a fleet's creates (every
+        # page at once, at the end of an apply) then finds it ready instead of shaping thousands at once.
+        self._remember_item(row, str(request.base_url).rstrip("/"))
         return _json(201, {"message": "Assistant created successfully", "data": F.summary(row)})
 
     async def update(self, request: Request, tenant: Tenant) -> Response:
@@ -193,6 +203,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
+        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def delete(self, request: Request, tenant: Tenant) -> Response:
@@ -213,15 +224,15 @@ class Platform:
     def _shown_item(self, stored, root: str) -> str:
         """An assistant's read shape as JSON text, remembered per version of its row: a fleet's lists read the
         same rows again and again (every plan, every verify), and decoding, shaping and encoding each was most
-        of the emulator's time. The key names the row's version (its uuid, unique per create; its update time;
-        a digest of its stored fields) and the URL it is read from (inbound assistants show one)."""
-        key = (stored["uuid"], stored["updated_at"], stored["status"], hash(stored["fields"]), root)
-        text = self._shown.get(key)
-        if text is None:
-            text = JSON_TEXT.encode(F.read_shape(self.store.row(stored), self.catalog, root))
-            if len(self._shown) >= SHOWN_ITEMS:  # bounded: a long-lived emulator's old versions do not pile up
-                self._shown.clear()
-            self._shown[key] = text
+        of the emulator's time."""
+        text = self._shown.get(_version(stored, root))
+        return text if text is not None else self._remember_item(self.store.row(stored), root)
+
+    def _remember_item(self, row: dict, root: str) -> str:
+        text = JSON_TEXT.encode(F.read_shape(row, self.catalog, root))
+        if len(self._shown) >= SHOWN_ITEMS:  # bounded: a long-lived emulator's old versions do not pile up
+            self._shown.clear()
+        self._shown[_version(row, root)] = text
         return text
 
     async def outbound(self, request: Request, tenant: Tenant) -> Response:
@@ -354,6 +365,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
+        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def get_object(self, request: Request) -> Response:
