@@ -24,9 +24,11 @@ then reports it in its own words).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import re
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from .errors import Location
@@ -70,7 +72,6 @@ _NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Characters YAML counts as line breaks besides "\n", and the others this reader declines anywhere.
 _DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "\x00")
 _location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
-_BLANK_LINE = (0, 0, None, None, 0, None, None, "")  # a blank or comment line's entry (kind _BLANK)
 
 
 @functools.lru_cache(maxsize=64)
@@ -118,6 +119,13 @@ def _fold_even(text: str, owner: int) -> str | None:
 
 # What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
 _BLANK, _PLAIN, _EMPTY, _SPECIAL, _OTHER = range(5)
+# A line's entry: (the column of its key when it is a `key:` line without `- `, else -1; the column of its `-`
+# when it is a `- ` line, else -1; indentation; length of its `- ` or 0; key text or None; the key typed; what
+# follows (_PLAIN...); the plain value typed; its text when it may continue on the next lines; the text after
+# key and dash). The first two let the loops below see with one comparison that a line continues their mapping
+# or sequence, which most lines do.
+_BLANK_LINE = (-1, -1, 0, 0, None, None, _BLANK, None, None, "")  # every blank or comment line's entry
+_END = (-1, -1, -1, 0, None, None, _OTHER, None, None, "")  # after the last line: ends every collection
 
 
 class _Reader:
@@ -127,8 +135,10 @@ class _Reader:
     made of it: a fleet repeats most of its lines (`kind: Assistant`, `  language: English`) thousands of
     times, and a line means the same wherever it is (the lines below it are read separately).
 
-    Each collection method returns its value, the index of the first line after it and that line's entry
-    (None at the end of the text), so no line is looked at twice."""
+    Each collection method returns its value, the index of the first line after it that is not blank and that
+    line's entry (_END after the last line), so no line is looked at twice. Locations are not recorded on the
+    first reading: a run asks for a few documents' locations only (to report a problem), so `locate` reads a
+    document again, recording them (see Locations)."""
 
     def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
                  max_nodes: int, max_depth: int, cache: dict):
@@ -139,27 +149,32 @@ class _Reader:
             self.last_has_break = True
         else:
             self.last_has_break = False
+        if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
+            cache.clear()
+        # Each line's entry when the cache knows the line, else None until `entry` classifies it (lines inside
+        # a quoted or block scalar are never classified).
+        self.entries: list[tuple | None] = list(map(cache.get, self.lines))
+        self.entries.append(_END)
         self.starts: list[int] | None = None  # where each line starts in the text, once a scalar needs it
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
         self.cache = cache
         self.nodes = 0
-        self.keys = 0
         self.max_nodes = max_nodes
         self.max_depth = max_depth
-        self.locations: dict[Path_, Location] = {}
+        self.locations: dict[Path_, Location] | None = None  # recorded only when `locate` reads a document
 
     def classify(self, line: str) -> tuple:
-        """(indentation, length of its `- ` or 0, key text or None, the key typed, what follows (_PLAIN...),
-        the plain value typed, its text when it may continue on the next lines, the text after key and dash).
-        """
+        """The line's entry (see _BLANK_LINE)."""
         indent, dash, name, rest = _LINE(line).groups()
         if dash is None and name is None:
             if not rest or rest[0] == "#":
                 return _BLANK_LINE
-            return (len(indent), 0, None, None, _OTHER, None, None, rest)
+            return (-1, -1, len(indent), 0, None, None, _OTHER, None, None, rest)
+        column = len(indent)
         key = None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
+        heads = (-1, column) if dash else (column if name is not None else -1, -1)
         first = rest[:1]
         if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
             comment = rest.find(" #")
@@ -169,111 +184,116 @@ class _Reader:
             if text[-1] == " ":
                 text = text.rstrip(" ")
             value = text if first not in self.plain_first else self.scalar(text)
-            return (len(indent), len(dash or ""), name, key, _PLAIN, value, text if comment < 0 else None, rest)
+            return (*heads, column, len(dash or ""), name, key, _PLAIN, value, text if comment < 0 else None, rest)
         kind = _EMPTY if not first or first == "#" else _SPECIAL
-        return (len(indent), len(dash or ""), name, key, kind, None, None, rest)
+        return (*heads, column, len(dash or ""), name, key, kind, None, None, rest)
 
-    def next_content(self, i: int):
-        """The index of the next line that is not blank or a comment, and its entry (None at the end)."""
-        lines = self.lines
+    def entry(self, i: int) -> tuple:
+        """Line i's entry, classified now (the cache did not know the line when the text was split)."""
+        line = self.lines[i]
         cache = self.cache
-        n = len(lines)
-        while i < n:
-            line = lines[i]
-            entry = cache.get(line)
-            if entry is None:
-                if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
-                    cache.clear()
-                entry = cache[line] = self.classify(line)
-            if entry[4] != _BLANK:
-                return i, entry
+        entry = cache.get(line)
+        if entry is None:
+            entry = cache[line] = self.classify(line)
+        self.entries[i] = entry
+        return entry
+
+    def next_content(self, i: int) -> tuple[int, tuple]:
+        """The index of the first line from i that is not blank or a comment, and its entry (_END at the end)."""
+        entries = self.entries
+        entry = entries[i] or self.entry(i)
+        while entry is _BLANK_LINE:
             i += 1
-        return i, None
+            entry = entries[i] or self.entry(i)
+        return i, entry
 
     # -- documents ---------------------------------------------------------------------------------------------
 
-    def documents(self) -> list[tuple[Any, dict]]:
+    def documents(self) -> list[tuple[Any, "Locations"]]:
         found = []
         lines = self.lines
         i, entry = self.next_content(0)
-        while entry is not None:
-            if entry[4] == _OTHER and not entry[0]:
+        while entry is not _END:
+            if entry[6] == _OTHER and not entry[2]:
                 if not _SEPARATOR(lines[i]):
                     raise Decline  # `...`, or content after `---`
                 i, entry = self.next_content(i + 1)
-                if entry is None or (entry[4] == _OTHER and not entry[0]):
+                if entry[6] == _OTHER and entry[2] <= 0:  # the end, or another `---`
                     self.nodes += 1  # an empty document: PyYAML counts its null
                     if self.nodes > self.max_nodes:
                         raise Decline
                 continue
-            if entry[0] or entry[1] or entry[2] is None:
+            if entry[0] != 0:
                 raise Decline  # a root that is not a block mapping at column 0
-            self.locations = {(): _location((self.file, i + 1, 1))}
-            self.keys = 0
+            start = i
             content, i, entry = self.mapping(i, 0, (), 2, entry)
-            self.nodes += len(self.locations) + self.keys
+            self.nodes += 1  # the root; its keys and values are counted by `mapping`
             if self.nodes > self.max_nodes:
                 raise Decline
-            found.append((content, self.locations))
+            found.append((content, Locations(self, start)))
         return found
+
+    def locate(self, i: int) -> dict[Path_, Location]:
+        """The locations of the document whose root mapping starts on line i (read before, so read alike)."""
+        reader = copy.copy(self)  # its own `locations` and counts; the lines and entries are shared, read only
+        reader.locations = locations = {(): _location((self.file, i + 1, 1))}
+        reader.mapping(i, 0, (), 2, self.entries[i] or self.entry(i))
+        return locations
 
     # -- collections -------------------------------------------------------------------------------------------
 
     def mapping(self, i: int, column: int, path: Path_, depth: int, entry: tuple):
         """The block mapping whose first key is on line i at `column` (`entry` is that line's); its keys and
-        values are at `depth`."""
+        values are at `depth`. `path` is where it is in the document (used only when recording locations)."""
         if depth > self.max_depth:
             raise Decline
         result: dict[Any, Any] = {}
         locations = self.locations
-        file = self.file
-        next_content = self.next_content
+        entries = self.entries
         while True:
-            _, _, name, key, kind, value, plain, rest = entry
+            _, _, _, _, name, key, kind, value, plain, rest = entry
             if key in result:
                 raise Decline  # a duplicate key: PyYAML's path reports it
-            value_path = path + (name,)
-            locations[value_path] = _location((file, i + 1, column + 1))
-            entry = None
+            if locations is not None:
+                locations[path + (name,)] = _location((self.file, i + 1, column + 1))
             if kind == _PLAIN:
+                result[key] = value
                 i += 1
+                entry = entries[i] or self.entry(i)
+                if entry[0] == column:  # the next key: most lines
+                    continue
+                after = i
             elif kind == _EMPTY:  # the value is on the lines below, or null
                 i, entry = self.next_content(i + 1)
-                if entry is not None:
-                    indent = entry[0]
-                    if indent > column:
-                        if entry[1]:
-                            value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
-                        elif entry[2] is not None:
-                            value, i, entry = self.mapping(i, indent, value_path, depth + 1, entry)
-                        else:
-                            raise Decline  # a scalar on the line below its key
-                    elif indent == column and entry[1]:
-                        value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
+                indent = entry[2]
+                if indent > column:
+                    if entry[3]:
+                        value, i, entry = self.sequence(i, indent, path + (name,), depth + 1, entry)
+                    elif entry[4] is not None:
+                        value, i, entry = self.mapping(i, indent, path + (name,), depth + 1, entry)
+                    else:
+                        raise Decline  # a scalar on the line below its key
+                elif entry[1] == column:
+                    value, i, entry = self.sequence(i, column, path + (name,), depth + 1, entry)
+                result[key] = value
             else:
                 value, i = self.special_scalar(i, rest, column)
-            result[key] = value
-            if entry is None:
-                after = i
-                i, entry = next_content(i)
-                if entry is None:
-                    self.keys += len(result)
-                    return result, i, None
-            indent = entry[0]
-            if indent == column and entry[2] is not None and not entry[1]:
+                result[key] = value
+                entry = entries[i] or self.entry(i)
+            if entry is _BLANK_LINE:
+                i, entry = self.next_content(i)
+            if entry[0] == column:
                 continue
+            indent = entry[2]
             if indent > column and plain is not None:
                 # From the line after the scalar's: a comment line between them ends the scalar.
                 result[key], i = self.continued_plain(plain, after, column)
                 i, entry = self.next_content(i)
-                if entry is None:
-                    self.keys += len(result)
-                    return result, i, None
-                indent = entry[0]
-                if indent == column and entry[2] is not None and not entry[1]:
+                if entry[0] == column:
                     continue
-            if indent < column or (indent == 0 and not entry[1] and entry[2] is None):
-                self.keys += len(result)
+                indent = entry[2]
+            if indent < column or (indent == 0 and entry[6] == _OTHER):
+                self.nodes += 2 * len(result)  # a node per key and per value
                 return result, i, entry  # the caller checks the line (at column 0: a document marker?)
             raise Decline
 
@@ -283,44 +303,42 @@ class _Reader:
             raise Decline
         result: list[Any] = []
         locations = self.locations
-        file = self.file
-        next_content = self.next_content
+        entries = self.entries
         while True:
-            dash = entry[1]
+            dash = entry[3]
             if dash == 1:
                 raise Decline  # `-` alone: an empty item or one on the lines below
             item_column = column + dash
-            item_path = path + (len(result),)
-            locations[item_path] = _location((file, i + 1, item_column + 1))
+            if locations is not None:
+                locations[path + (len(result),)] = _location((self.file, i + 1, item_column + 1))
             plain = None
-            if entry[2] is not None:
-                value, i, entry = self.mapping(i, item_column, item_path, depth + 1, entry)
+            if entry[4] is not None:
+                value, i, entry = self.mapping(i, item_column, path + (len(result),), depth + 1, entry)
             else:
-                kind = entry[4]
+                kind = entry[6]
                 if kind == _PLAIN:
-                    value, plain = entry[5], entry[6]
+                    value, plain = entry[7], entry[8]
                     i += 1
                 elif kind == _SPECIAL:  # `- - x` and `- ? x` decline there
-                    value, i = self.special_scalar(i, entry[7], column)
+                    value, i = self.special_scalar(i, entry[9], column)
                 else:
                     raise Decline  # an empty item
-                entry = None
-            result.append(value)
-            if entry is None:
+                entry = entries[i] or self.entry(i)
                 after = i
-                i, entry = next_content(i)
-                if entry is None:
-                    return result, i, None
-            indent = entry[0]
+            result.append(value)
+            if entry is _BLANK_LINE:
+                i, entry = self.next_content(i)
+            if entry[1] == column:
+                continue
+            indent = entry[2]
             if indent > column and plain is not None:
                 result[-1], i = self.continued_plain(plain, after, column)
                 i, entry = self.next_content(i)
-                if entry is None:
-                    return result, i, None
-                indent = entry[0]
-            if indent == column and entry[1]:
-                continue
+                if entry[1] == column:
+                    continue
+                indent = entry[2]
             if indent <= column:
+                self.nodes += len(result)
                 return result, i, entry  # the caller checks what the line is
             raise Decline
 
@@ -465,6 +483,52 @@ class _Reader:
         return "".join(pieces), j
 
 
+class Locations(Mapping):
+    """A document's locations (path -> Location), found when first asked for: by reading the document again
+    with the reader that read it, recording them. A plan asks for a few documents' locations, to report a
+    problem or a change, and recording every value's location cost a quarter of the first reading."""
+
+    __slots__ = ("_reader", "_line", "_found")
+
+    def __init__(self, reader: _Reader, line: int):
+        self._reader = reader
+        self._line = line
+        self._found: dict[Path_, Location] | None = None
+
+    def _all(self) -> dict[Path_, Location]:
+        found = self._found
+        if found is None:  # two threads may both read the document: the same answer, the last one kept
+            found = self._found = self._reader.locate(self._line)
+        return found
+
+    def __getitem__(self, path: Path_) -> Location:
+        return self._all()[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def get(self, path, default=None):
+        return self._all().get(path, default)
+
+    def keys(self):
+        return self._all().keys()
+
+    def items(self):
+        return self._all().items()
+
+    def values(self):
+        return self._all().values()
+
+    def __repr__(self) -> str:
+        return f"Locations({self._all()!r})"
+
+
 def _unescape(match: re.Match) -> str:
     escape = match.group(1)
     if len(escape) == 1:
@@ -479,11 +543,11 @@ def _unescape(match: re.Match) -> str:
 
 
 def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
-         max_depth: int, cache: dict | None = None) -> list[tuple[Any, dict]] | None:
+         max_depth: int, cache: dict | None = None) -> list[tuple[Any, Locations]] | None:
     """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
     YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
-    a mapping's value at its key, a sequence item at its first character, a document at its first key.
-    `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
+    a mapping's value at its key, a sequence item at its first character, a document at its first key; they
+    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
     try:
         _decline_unusual(text)
         return _Reader(text, file, scalar, plain_first, max_nodes, max_depth,
