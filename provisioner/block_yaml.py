@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import itertools
 import re
 from collections.abc import Mapping
 from typing import Any, Callable
@@ -48,6 +47,8 @@ class Decline(Exception):
 # most 250 characters (YAML bounds a key at 1024, which libyaml counts its own way: far from that).
 _KEY = r"[^ \-?:,\[\]{}#&*!|>'\"%@`](?:[^:#,\[\]{}'\"]{0,248}[^ :#,\[\]{}'\"])?"
 _LINE = re.compile(r"( *)(-(?: +|$))?(?:(" + _KEY + r"):(?: +|$))?(.*)").match
+# What is before a line's first `: ` when it is a plain key (indentation, key): the line is then `key: ...`.
+_HEAD = re.compile(r"( *)(" + _KEY + r")").fullmatch
 # What may follow a closed quoted scalar or a block scalar's header on its line: spaces, then a comment.
 _TRAIL = re.compile(r"(?: +(?:#.*)?)?").fullmatch
 _TRAIL_IN_TEXT = re.compile(r"(?: +(?:#[^\n]*)?)?(?=\n|\Z)").match
@@ -155,7 +156,7 @@ class _Reader:
         # a quoted or block scalar are never classified).
         self.entries: list[tuple | None] = list(map(cache.get, self.lines))
         self.entries.append(_END)
-        self.starts: list[int] | None = None  # where each line starts in the text, once a scalar needs it
+        self.start = (0, 0)  # a line's index and where it starts in the text (see `offset`)
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
@@ -167,14 +168,35 @@ class _Reader:
 
     def classify(self, line: str) -> tuple:
         """The line's entry (see _BLANK_LINE)."""
+        # Most lines the cache does not know yet are `key: value` with a key seen before (`  name: bench-7`):
+        # what is before the first `: ` is looked up (in the same cache, after a line break no line holds),
+        # and only the value is read.
+        head, colon, rest = line.partition(": ")
+        if colon:
+            cache = self.cache
+            known = cache.get("\n" + head)
+            if known is None:
+                match = _HEAD(head)
+                known = cache["\n" + head] = (len(match[1]), match[2], self.key(match[2])) if match else ()
+            if known:
+                column, name, key = known
+                return self.value_entry(column, -1, column, 0, name, key, rest.lstrip(" "))
         indent, dash, name, rest = _LINE(line).groups()
         if dash is None and name is None:
             if not rest or rest[0] == "#":
                 return _BLANK_LINE
             return (-1, -1, len(indent), 0, None, None, _OTHER, None, None, rest)
         column = len(indent)
-        key = None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
-        heads = (-1, column) if dash else (column if name is not None else -1, -1)
+        if dash:
+            return self.value_entry(-1, column, column, len(dash), name, self.key(name), rest)
+        return self.value_entry(column, -1, column, 0, name, self.key(name), rest)
+
+    def key(self, name: str | None) -> Any:
+        return None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
+
+    def value_entry(self, key_column: int, dash_column: int, column: int, dash: int, name: str | None, key: Any,
+                    rest: str) -> tuple:
+        """The entry of a line with a key or a `- ` (see _BLANK_LINE), `rest` what follows them."""
         first = rest[:1]
         if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
             comment = rest.find(" #")
@@ -184,9 +206,10 @@ class _Reader:
             if text[-1] == " ":
                 text = text.rstrip(" ")
             value = text if first not in self.plain_first else self.scalar(text)
-            return (*heads, column, len(dash or ""), name, key, _PLAIN, value, text if comment < 0 else None, rest)
+            return (key_column, dash_column, column, dash, name, key, _PLAIN, value,
+                    text if comment < 0 else None, rest)
         kind = _EMPTY if not first or first == "#" else _SPECIAL
-        return (*heads, column, len(dash or ""), name, key, kind, None, None, rest)
+        return (key_column, dash_column, column, dash, name, key, kind, None, None, rest)
 
     def entry(self, i: int) -> tuple:
         """Line i's entry, classified now (the cache did not know the line when the text was split)."""
@@ -374,11 +397,8 @@ class _Reader:
     def quoted_lines(self, i: int, rest: str, owner: int, span) -> tuple[str, int]:
         """A quoted scalar over several lines, opening in `rest` on line i: found and folded in the whole text
         at once (a prompt is dozens of lines). Every line after the first is blank or indented past `owner`."""
-        starts = self.starts
-        if starts is None:
-            starts = self.starts = list(itertools.accumulate(map((1).__add__, map(len, self.lines)), initial=0))
         text = self.text
-        opening = starts[i] + len(self.lines[i]) - len(rest)
+        opening = self.offset(i) + len(self.lines[i]) - len(rest)
         end = span(text, opening + 1)
         if end is None:
             raise Decline  # never closed; or, in double quotes, an escape: left to PyYAML
@@ -394,6 +414,16 @@ class _Reader:
         if rest[0] == "'":
             value = value.replace("''", "'")
         return value, i + body.count("\n") + 1
+
+    def offset(self, i: int) -> int:
+        """Where line i starts in the text: counted on from the last line asked for (lines are asked for in
+        order, so the text's lines are summed once), or from the start."""
+        line, at = self.start
+        if i < line:
+            line, at = 0, 0
+        at += sum(map(len, self.lines[line:i])) + (i - line)
+        self.start = (i, at)
+        return at
 
     def continued_plain(self, text: str, i: int, owner: int) -> tuple[Any, int]:
         """A plain scalar `text` continued on lines i... (indented past `owner`), folded as YAML folds it."""
