@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any, Callable
 
@@ -36,6 +37,7 @@ Path_ = tuple[Any, ...]
 
 
 _CACHED_LINES = 100_000  # what a reader's line cache holds at most (see next_content)
+_LOCATING = threading.Lock()  # held while a reader's lines are split again for `locate`
 
 
 class Decline(Exception):
@@ -144,27 +146,29 @@ class _Reader:
     def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
                  max_nodes: int, max_depth: int, cache: dict):
         self.text = text
-        self.lines = text.split("\n")
-        if self.lines[-1] == "":
-            self.lines.pop()
-            self.last_has_break = True
-        else:
-            self.last_has_break = False
-        if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
-            cache.clear()
-        # Each line's entry when the cache knows the line, else None until `entry` classifies it (lines inside
-        # a quoted or block scalar are never classified).
-        self.entries: list[tuple | None] = list(map(cache.get, self.lines))
-        self.entries.append(_END)
-        self.start = (0, 0)  # a line's index and where it starts in the text (see `offset`)
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
+        if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
+            cache.clear()
         self.cache = cache
+        self.split()
+        self.start = (0, 0)  # a line's index and where it starts in the text (see `offset`)
         self.nodes = 0
         self.max_nodes = max_nodes
         self.max_depth = max_depth
         self.locations: dict[Path_, Location] | None = None  # recorded only when `locate` reads a document
+
+    def split(self) -> None:
+        """The text's lines, and each line's entry when the cache knows the line, else None until `entry`
+        classifies it (a line inside a quoted or block scalar never is)."""
+        lines = self.text.split("\n")
+        self.last_has_break = lines[-1] == ""
+        if self.last_has_break:
+            lines.pop()
+        self.lines: list[str] = lines
+        self.entries: list[tuple | None] = list(map(self.cache.get, lines))
+        self.entries.append(_END)
 
     def classify(self, line: str) -> tuple:
         """The line's entry (see _BLANK_LINE)."""
@@ -254,13 +258,19 @@ class _Reader:
             if self.nodes > self.max_nodes:
                 raise Decline
             found.append((content, Locations(self, start)))
+        # A run keeps every file's documents, and so their readers: a reader keeps its text only (the lines and
+        # their entries took more memory than the text and the documents' locations together).
+        self.lines = self.entries = None
         return found
 
     def locate(self, i: int) -> dict[Path_, Location]:
         """The locations of the document whose root mapping starts on line i (read before, so read alike)."""
-        reader = copy.copy(self)  # its own `locations` and counts; the lines and entries are shared, read only
+        with _LOCATING:
+            if self.lines is None:
+                self.split()  # kept from now on: a file whose documents are located is often located again
+            reader = copy.copy(self)  # its own `locations` and counts; the lines and entries are shared
         reader.locations = locations = {(): _location((self.file, i + 1, 1))}
-        reader.mapping(i, 0, (), 2, self.entries[i] or self.entry(i))
+        reader.mapping(i, 0, (), 2, reader.entries[i] or reader.entry(i))
         return locations
 
     # -- collections -------------------------------------------------------------------------------------------

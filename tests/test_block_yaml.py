@@ -297,6 +297,7 @@ def test_locations_are_found_when_first_asked_for_and_as_pyyaml_finds_them():
     fast = _read_block_yaml(text, "m.yaml", DEFAULT_LIMITS)
     assert fast is not None and len(fast) == 2
     assert all(isinstance(d.locations, block_yaml.Locations) and d.locations._found is None for d in fast)
+    assert fast[0].locations._reader.lines is None  # a reader keeps its text only, once read
     _plain_scalar_typer(DEFAULT_LIMITS).lines.clear()
     _plain_scalar_typer(DEFAULT_LIMITS).values.clear()
     slow, problems = _load_yaml(text, "m.yaml", DEFAULT_LIMITS)
