@@ -24,9 +24,11 @@ then reports it in its own words).
 """
 from __future__ import annotations
 
+import copy
 import functools
-import itertools
 import re
+import threading
+from collections.abc import Mapping
 from typing import Any, Callable
 
 from .errors import Location
@@ -35,6 +37,7 @@ Path_ = tuple[Any, ...]
 
 
 _CACHED_LINES = 100_000  # what a reader's line cache holds at most (see next_content)
+_LOCATING = threading.Lock()  # held while a reader's lines are split again for `locate`
 
 
 class Decline(Exception):
@@ -46,6 +49,8 @@ class Decline(Exception):
 # most 250 characters (YAML bounds a key at 1024, which libyaml counts its own way: far from that).
 _KEY = r"[^ \-?:,\[\]{}#&*!|>'\"%@`](?:[^:#,\[\]{}'\"]{0,248}[^ :#,\[\]{}'\"])?"
 _LINE = re.compile(r"( *)(-(?: +|$))?(?:(" + _KEY + r"):(?: +|$))?(.*)").match
+# What is before a line's first `: ` when it is a plain key (indentation, key): the line is then `key: ...`.
+_HEAD = re.compile(r"( *)(" + _KEY + r")").fullmatch
 # What may follow a closed quoted scalar or a block scalar's header on its line: spaces, then a comment.
 _TRAIL = re.compile(r"(?: +(?:#.*)?)?").fullmatch
 _TRAIL_IN_TEXT = re.compile(r"(?: +(?:#[^\n]*)?)?(?=\n|\Z)").match
@@ -70,7 +75,6 @@ _NOT_PLAIN_FIRST = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Characters YAML counts as line breaks besides "\n", and the others this reader declines anywhere.
 _DECLINED_CHARACTERS = ("\t", "\r", "\x85", "\u2028", "\u2029", "\ufeff", "\x00")
 _location = functools.partial(tuple.__new__, Location)  # Location(file, line, column) without its Python __new__
-_BLANK_LINE = (0, 0, None, None, 0, None, None, "")  # a blank or comment line's entry (kind _BLANK)
 
 
 @functools.lru_cache(maxsize=64)
@@ -118,6 +122,13 @@ def _fold_even(text: str, owner: int) -> str | None:
 
 # What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
 _BLANK, _PLAIN, _EMPTY, _SPECIAL, _OTHER = range(5)
+# A line's entry: (the column of its key when it is a `key:` line without `- `, else -1; the column of its `-`
+# when it is a `- ` line, else -1; indentation; length of its `- ` or 0; key text or None; the key typed; what
+# follows (_PLAIN...); the plain value typed; its text when it may continue on the next lines; the text after
+# key and dash). The first two let the loops below see with one comparison that a line continues their mapping
+# or sequence, which most lines do.
+_BLANK_LINE = (-1, -1, 0, 0, None, None, _BLANK, None, None, "")  # every blank or comment line's entry
+_END = (-1, -1, -1, 0, None, None, _OTHER, None, None, "")  # after the last line: ends every collection
 
 
 class _Reader:
@@ -127,39 +138,69 @@ class _Reader:
     made of it: a fleet repeats most of its lines (`kind: Assistant`, `  language: English`) thousands of
     times, and a line means the same wherever it is (the lines below it are read separately).
 
-    Each collection method returns its value, the index of the first line after it and that line's entry
-    (None at the end of the text), so no line is looked at twice."""
+    Each collection method returns its value, the index of the first line after it that is not blank and that
+    line's entry (_END after the last line), so no line is looked at twice. Locations are not recorded on the
+    first reading: a run asks for a few documents' locations only (to report a problem), so `locate` reads a
+    document again, recording them (see Locations)."""
 
     def __init__(self, text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset,
                  max_nodes: int, max_depth: int, cache: dict):
         self.text = text
-        self.lines = text.split("\n")
-        if self.lines[-1] == "":
-            self.lines.pop()
-            self.last_has_break = True
-        else:
-            self.last_has_break = False
-        self.starts: list[int] | None = None  # where each line starts in the text, once a scalar needs it
         self.file = file
         self.scalar = scalar
         self.plain_first = plain_first
+        if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
+            cache.clear()
         self.cache = cache
+        self.split()
+        self.start = (0, 0)  # a line's index and where it starts in the text (see `offset`)
         self.nodes = 0
-        self.keys = 0
         self.max_nodes = max_nodes
         self.max_depth = max_depth
-        self.locations: dict[Path_, Location] = {}
+        self.locations: dict[Path_, Location] | None = None  # recorded only when `locate` reads a document
+
+    def split(self) -> None:
+        """The text's lines, and each line's entry when the cache knows the line, else None until `entry`
+        classifies it (a line inside a quoted or block scalar never is)."""
+        lines = self.text.split("\n")
+        self.last_has_break = lines[-1] == ""
+        if self.last_has_break:
+            lines.pop()
+        self.lines: list[str] = lines
+        self.entries: list[tuple | None] = list(map(self.cache.get, lines))
+        self.entries.append(_END)
 
     def classify(self, line: str) -> tuple:
-        """(indentation, length of its `- ` or 0, key text or None, the key typed, what follows (_PLAIN...),
-        the plain value typed, its text when it may continue on the next lines, the text after key and dash).
-        """
+        """The line's entry (see _BLANK_LINE)."""
+        # Most lines the cache does not know yet are `key: value` with a key seen before (`  name: bench-7`):
+        # what is before the first `: ` is looked up (in the same cache, after a line break no line holds),
+        # and only the value is read.
+        head, colon, rest = line.partition(": ")
+        if colon:
+            cache = self.cache
+            known = cache.get("\n" + head)
+            if known is None:
+                match = _HEAD(head)
+                known = cache["\n" + head] = (len(match[1]), match[2], self.key(match[2])) if match else ()
+            if known:
+                column, name, key = known
+                return self.value_entry(column, -1, column, 0, name, key, rest.lstrip(" "))
         indent, dash, name, rest = _LINE(line).groups()
         if dash is None and name is None:
             if not rest or rest[0] == "#":
                 return _BLANK_LINE
-            return (len(indent), 0, None, None, _OTHER, None, None, rest)
-        key = None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
+            return (-1, -1, len(indent), 0, None, None, _OTHER, None, None, rest)
+        column = len(indent)
+        if dash:
+            return self.value_entry(-1, column, column, len(dash), name, self.key(name), rest)
+        return self.value_entry(column, -1, column, 0, name, self.key(name), rest)
+
+    def key(self, name: str | None) -> Any:
+        return None if name is None else name if name[0] not in self.plain_first else self.scalar(name)
+
+    def value_entry(self, key_column: int, dash_column: int, column: int, dash: int, name: str | None, key: Any,
+                    rest: str) -> tuple:
+        """The entry of a line with a key or a `- ` (see _BLANK_LINE), `rest` what follows them."""
         first = rest[:1]
         if first and (first not in _NOT_PLAIN_FIRST or (first == "-" and rest[1:2] not in ("", " "))):
             comment = rest.find(" #")
@@ -169,111 +210,123 @@ class _Reader:
             if text[-1] == " ":
                 text = text.rstrip(" ")
             value = text if first not in self.plain_first else self.scalar(text)
-            return (len(indent), len(dash or ""), name, key, _PLAIN, value, text if comment < 0 else None, rest)
+            return (key_column, dash_column, column, dash, name, key, _PLAIN, value,
+                    text if comment < 0 else None, rest)
         kind = _EMPTY if not first or first == "#" else _SPECIAL
-        return (len(indent), len(dash or ""), name, key, kind, None, None, rest)
+        return (key_column, dash_column, column, dash, name, key, kind, None, None, rest)
 
-    def next_content(self, i: int):
-        """The index of the next line that is not blank or a comment, and its entry (None at the end)."""
-        lines = self.lines
+    def entry(self, i: int) -> tuple:
+        """Line i's entry, classified now (the cache did not know the line when the text was split)."""
+        line = self.lines[i]
         cache = self.cache
-        n = len(lines)
-        while i < n:
-            line = lines[i]
-            entry = cache.get(line)
-            if entry is None:
-                if len(cache) >= _CACHED_LINES:  # bounded: a fleet's repeated lines fit many times over
-                    cache.clear()
-                entry = cache[line] = self.classify(line)
-            if entry[4] != _BLANK:
-                return i, entry
+        entry = cache.get(line)
+        if entry is None:
+            entry = cache[line] = self.classify(line)
+        self.entries[i] = entry
+        return entry
+
+    def next_content(self, i: int) -> tuple[int, tuple]:
+        """The index of the first line from i that is not blank or a comment, and its entry (_END at the end)."""
+        entries = self.entries
+        entry = entries[i] or self.entry(i)
+        while entry is _BLANK_LINE:
             i += 1
-        return i, None
+            entry = entries[i] or self.entry(i)
+        return i, entry
 
     # -- documents ---------------------------------------------------------------------------------------------
 
-    def documents(self) -> list[tuple[Any, dict]]:
+    def documents(self) -> list[tuple[Any, "Locations"]]:
         found = []
         lines = self.lines
         i, entry = self.next_content(0)
-        while entry is not None:
-            if entry[4] == _OTHER and not entry[0]:
+        while entry is not _END:
+            if entry[6] == _OTHER and not entry[2]:
                 if not _SEPARATOR(lines[i]):
                     raise Decline  # `...`, or content after `---`
                 i, entry = self.next_content(i + 1)
-                if entry is None or (entry[4] == _OTHER and not entry[0]):
+                if entry[6] == _OTHER and entry[2] <= 0:  # the end, or another `---`
                     self.nodes += 1  # an empty document: PyYAML counts its null
                     if self.nodes > self.max_nodes:
                         raise Decline
                 continue
-            if entry[0] or entry[1] or entry[2] is None:
+            if entry[0] != 0:
                 raise Decline  # a root that is not a block mapping at column 0
-            self.locations = {(): _location((self.file, i + 1, 1))}
-            self.keys = 0
+            start = i
             content, i, entry = self.mapping(i, 0, (), 2, entry)
-            self.nodes += len(self.locations) + self.keys
+            self.nodes += 1  # the root; its keys and values are counted by `mapping`
             if self.nodes > self.max_nodes:
                 raise Decline
-            found.append((content, self.locations))
+            found.append((content, Locations(self, start)))
+        # A run keeps every file's documents, and so their readers: a reader keeps its text only (the lines and
+        # their entries took more memory than the text and the documents' locations together).
+        self.lines = self.entries = None
         return found
+
+    def locate(self, i: int) -> dict[Path_, Location]:
+        """The locations of the document whose root mapping starts on line i (read before, so read alike)."""
+        with _LOCATING:
+            if self.lines is None:
+                self.split()  # kept from now on: a file whose documents are located is often located again
+            reader = copy.copy(self)  # its own `locations` and counts; the lines and entries are shared
+        reader.locations = locations = {(): _location((self.file, i + 1, 1))}
+        reader.mapping(i, 0, (), 2, reader.entries[i] or reader.entry(i))
+        return locations
 
     # -- collections -------------------------------------------------------------------------------------------
 
     def mapping(self, i: int, column: int, path: Path_, depth: int, entry: tuple):
         """The block mapping whose first key is on line i at `column` (`entry` is that line's); its keys and
-        values are at `depth`."""
+        values are at `depth`. `path` is where it is in the document (used only when recording locations)."""
         if depth > self.max_depth:
             raise Decline
         result: dict[Any, Any] = {}
         locations = self.locations
-        file = self.file
-        next_content = self.next_content
+        entries = self.entries
         while True:
-            _, _, name, key, kind, value, plain, rest = entry
+            _, _, _, _, name, key, kind, value, plain, rest = entry
             if key in result:
                 raise Decline  # a duplicate key: PyYAML's path reports it
-            value_path = path + (name,)
-            locations[value_path] = _location((file, i + 1, column + 1))
-            entry = None
+            if locations is not None:
+                locations[path + (name,)] = _location((self.file, i + 1, column + 1))
             if kind == _PLAIN:
+                result[key] = value
                 i += 1
+                entry = entries[i] or self.entry(i)
+                if entry[0] == column:  # the next key: most lines
+                    continue
+                after = i
             elif kind == _EMPTY:  # the value is on the lines below, or null
                 i, entry = self.next_content(i + 1)
-                if entry is not None:
-                    indent = entry[0]
-                    if indent > column:
-                        if entry[1]:
-                            value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
-                        elif entry[2] is not None:
-                            value, i, entry = self.mapping(i, indent, value_path, depth + 1, entry)
-                        else:
-                            raise Decline  # a scalar on the line below its key
-                    elif indent == column and entry[1]:
-                        value, i, entry = self.sequence(i, indent, value_path, depth + 1, entry)
+                indent = entry[2]
+                if indent > column:
+                    if entry[3]:
+                        value, i, entry = self.sequence(i, indent, path + (name,), depth + 1, entry)
+                    elif entry[4] is not None:
+                        value, i, entry = self.mapping(i, indent, path + (name,), depth + 1, entry)
+                    else:
+                        raise Decline  # a scalar on the line below its key
+                elif entry[1] == column:
+                    value, i, entry = self.sequence(i, column, path + (name,), depth + 1, entry)
+                result[key] = value
             else:
                 value, i = self.special_scalar(i, rest, column)
-            result[key] = value
-            if entry is None:
-                after = i
-                i, entry = next_content(i)
-                if entry is None:
-                    self.keys += len(result)
-                    return result, i, None
-            indent = entry[0]
-            if indent == column and entry[2] is not None and not entry[1]:
+                result[key] = value
+                entry = entries[i] or self.entry(i)
+            if entry is _BLANK_LINE:
+                i, entry = self.next_content(i)
+            if entry[0] == column:
                 continue
+            indent = entry[2]
             if indent > column and plain is not None:
                 # From the line after the scalar's: a comment line between them ends the scalar.
                 result[key], i = self.continued_plain(plain, after, column)
                 i, entry = self.next_content(i)
-                if entry is None:
-                    self.keys += len(result)
-                    return result, i, None
-                indent = entry[0]
-                if indent == column and entry[2] is not None and not entry[1]:
+                if entry[0] == column:
                     continue
-            if indent < column or (indent == 0 and not entry[1] and entry[2] is None):
-                self.keys += len(result)
+                indent = entry[2]
+            if indent < column or (indent == 0 and entry[6] == _OTHER):
+                self.nodes += 2 * len(result)  # a node per key and per value
                 return result, i, entry  # the caller checks the line (at column 0: a document marker?)
             raise Decline
 
@@ -283,44 +336,42 @@ class _Reader:
             raise Decline
         result: list[Any] = []
         locations = self.locations
-        file = self.file
-        next_content = self.next_content
+        entries = self.entries
         while True:
-            dash = entry[1]
+            dash = entry[3]
             if dash == 1:
                 raise Decline  # `-` alone: an empty item or one on the lines below
             item_column = column + dash
-            item_path = path + (len(result),)
-            locations[item_path] = _location((file, i + 1, item_column + 1))
+            if locations is not None:
+                locations[path + (len(result),)] = _location((self.file, i + 1, item_column + 1))
             plain = None
-            if entry[2] is not None:
-                value, i, entry = self.mapping(i, item_column, item_path, depth + 1, entry)
+            if entry[4] is not None:
+                value, i, entry = self.mapping(i, item_column, path + (len(result),), depth + 1, entry)
             else:
-                kind = entry[4]
+                kind = entry[6]
                 if kind == _PLAIN:
-                    value, plain = entry[5], entry[6]
+                    value, plain = entry[7], entry[8]
                     i += 1
                 elif kind == _SPECIAL:  # `- - x` and `- ? x` decline there
-                    value, i = self.special_scalar(i, entry[7], column)
+                    value, i = self.special_scalar(i, entry[9], column)
                 else:
                     raise Decline  # an empty item
-                entry = None
-            result.append(value)
-            if entry is None:
+                entry = entries[i] or self.entry(i)
                 after = i
-                i, entry = next_content(i)
-                if entry is None:
-                    return result, i, None
-            indent = entry[0]
+            result.append(value)
+            if entry is _BLANK_LINE:
+                i, entry = self.next_content(i)
+            if entry[1] == column:
+                continue
+            indent = entry[2]
             if indent > column and plain is not None:
                 result[-1], i = self.continued_plain(plain, after, column)
                 i, entry = self.next_content(i)
-                if entry is None:
-                    return result, i, None
-                indent = entry[0]
-            if indent == column and entry[1]:
-                continue
+                if entry[1] == column:
+                    continue
+                indent = entry[2]
             if indent <= column:
+                self.nodes += len(result)
                 return result, i, entry  # the caller checks what the line is
             raise Decline
 
@@ -356,11 +407,8 @@ class _Reader:
     def quoted_lines(self, i: int, rest: str, owner: int, span) -> tuple[str, int]:
         """A quoted scalar over several lines, opening in `rest` on line i: found and folded in the whole text
         at once (a prompt is dozens of lines). Every line after the first is blank or indented past `owner`."""
-        starts = self.starts
-        if starts is None:
-            starts = self.starts = list(itertools.accumulate(map((1).__add__, map(len, self.lines)), initial=0))
         text = self.text
-        opening = starts[i] + len(self.lines[i]) - len(rest)
+        opening = self.offset(i) + len(self.lines[i]) - len(rest)
         end = span(text, opening + 1)
         if end is None:
             raise Decline  # never closed; or, in double quotes, an escape: left to PyYAML
@@ -376,6 +424,16 @@ class _Reader:
         if rest[0] == "'":
             value = value.replace("''", "'")
         return value, i + body.count("\n") + 1
+
+    def offset(self, i: int) -> int:
+        """Where line i starts in the text: counted on from the last line asked for (lines are asked for in
+        order, so the text's lines are summed once), or from the start."""
+        line, at = self.start
+        if i < line:
+            line, at = 0, 0
+        at += sum(map(len, self.lines[line:i])) + (i - line)
+        self.start = (i, at)
+        return at
 
     def continued_plain(self, text: str, i: int, owner: int) -> tuple[Any, int]:
         """A plain scalar `text` continued on lines i... (indented past `owner`), folded as YAML folds it."""
@@ -465,6 +523,52 @@ class _Reader:
         return "".join(pieces), j
 
 
+class Locations(Mapping):
+    """A document's locations (path -> Location), found when first asked for: by reading the document again
+    with the reader that read it, recording them. A plan asks for a few documents' locations, to report a
+    problem or a change, and recording every value's location cost a quarter of the first reading."""
+
+    __slots__ = ("_reader", "_line", "_found")
+
+    def __init__(self, reader: _Reader, line: int):
+        self._reader = reader
+        self._line = line
+        self._found: dict[Path_, Location] | None = None
+
+    def _all(self) -> dict[Path_, Location]:
+        found = self._found
+        if found is None:  # two threads may both read the document: the same answer, the last one kept
+            found = self._found = self._reader.locate(self._line)
+        return found
+
+    def __getitem__(self, path: Path_) -> Location:
+        return self._all()[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._all()
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def get(self, path, default=None):
+        return self._all().get(path, default)
+
+    def keys(self):
+        return self._all().keys()
+
+    def items(self):
+        return self._all().items()
+
+    def values(self):
+        return self._all().values()
+
+    def __repr__(self) -> str:
+        return f"Locations({self._all()!r})"
+
+
 def _unescape(match: re.Match) -> str:
     escape = match.group(1)
     if len(escape) == 1:
@@ -479,11 +583,11 @@ def _unescape(match: re.Match) -> str:
 
 
 def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
-         max_depth: int, cache: dict | None = None) -> list[tuple[Any, dict]] | None:
+         max_depth: int, cache: dict | None = None) -> list[tuple[Any, Locations]] | None:
     """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
     YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
-    a mapping's value at its key, a sequence item at its first character, a document at its first key.
-    `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
+    a mapping's value at its key, a sequence item at its first character, a document at its first key; they
+    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
     try:
         _decline_unusual(text)
         return _Reader(text, file, scalar, plain_first, max_nodes, max_depth,

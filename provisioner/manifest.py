@@ -470,6 +470,9 @@ class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.
         yaml.constructor.SafeConstructor.__init__(self)
         yaml.resolver.Resolver.__init__(self)
         self.limits = limits
+        # The digits a decimal may have to be read by int() directly: within the limit, and far from the length
+        # where int() itself refuses (sys.get_int_max_str_digits).
+        self.digits = min(limits.int_digits, 18)
         self.values: dict[str, Any] = {}  # a fleet repeats the same keys and values: each typed once
         self.lines: dict[str, tuple] = {}  # the block reader's cache of what each line holds (block_yaml.py)
 
@@ -478,6 +481,16 @@ class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.
             return self.values[text]
         except KeyError:
             pass
+        if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= self.digits:
+            value = int(text)  # a plain decimal, what the resolver and construct_yaml_int make of it, in one call
+        else:
+            value = self._typed(text)
+        if len(self.values) > 100_000:
+            self.values.clear()
+        self.values[text] = value
+        return value
+
+    def _typed(self, text: str) -> Any:
         tag = yaml.resolver.Resolver.resolve(self, _ScalarNode, text, (True, False))
         if tag == _STR:
             value = text
@@ -489,9 +502,6 @@ class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.
                 value = constructor(self, _ScalarNode(tag, text, None, None))
             except Exception:  # whatever it is, PyYAML's path words it
                 raise block_yaml.Decline from None
-        if len(self.values) > 100_000:
-            self.values.clear()
-        self.values[text] = value
         return value
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from provisioner import block_yaml
-from provisioner.manifest import DEFAULT_LIMITS, Limits, _load_yaml, _read_block_yaml
+from provisioner.manifest import DEFAULT_LIMITS, Limits, _ScalarTyper, _load_yaml, _plain_scalar_typer, _read_block_yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -286,3 +286,77 @@ def test_benchmark_fleets_are_taken_and_read_as_pyyaml_reads_them(tmp_path, flee
     assert files
     for path in files:
         assert agree(path.read_text()), path
+
+
+# -- what the reader does lazily or in one step ------------------------------------------------------------------
+
+def test_locations_are_found_when_first_asked_for_and_as_pyyaml_finds_them():
+    """The first reading records no location (Locations reads the document again when asked); the answer is
+    PyYAML's, for every document of a file, asked for in any order, after the caches were emptied."""
+    text = "a: 1\nb:\n  c: 'x\n    y'\n  d:\n  - 1\n  - e: |\n      z\n    f: 2\n---\n# c\n---\ng: h\n  i\nj: k\n"
+    fast = _read_block_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    assert fast is not None and len(fast) == 2
+    assert all(isinstance(d.locations, block_yaml.Locations) and d.locations._found is None for d in fast)
+    assert fast[0].locations._reader.lines is None  # a reader keeps its text only, once read
+    _plain_scalar_typer(DEFAULT_LIMITS).lines.clear()
+    _plain_scalar_typer(DEFAULT_LIMITS).values.clear()
+    slow, problems = _load_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    assert not problems
+    assert dict(fast[1].locations) == slow[1].locations  # the second document first
+    assert fast[0].locate(("b", "d", 1, "f")) == slow[0].locations[("b", "d", 1, "f")]
+    assert ("b", "x") not in fast[0].locations and fast[0].locate(("b", "x")) == slow[0].locate(("b",))
+    assert fast[0].locations == slow[0].locations and len(fast[0].locations) == len(slow[0].locations)
+    assert shape(fast) == shape(slow)
+
+
+def test_locations_asked_for_by_threads_at_once_agree():
+    import threading
+
+    text = "".join(f"---\nn{i}: 1\nspec:\n  a: {i}\n  b:\n  - x\n  - y: 'q\n      r'\n" for i in range(50))
+    fast = _read_block_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    slow, _ = _load_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append([dict(d.locations) for d in fast])) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [[d.locations for d in slow]] * 4
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.one_of(st.from_regex(r"\A[0-9]{1,25}\Z"), st.text(st.characters(whitelist_categories=("Nd",)),
+                                                             min_size=1, max_size=4)),
+       st.sampled_from([DEFAULT_LIMITS, Limits(int_digits=1), Limits(int_digits=3)]))
+def test_a_decimal_is_typed_as_pyyamls_constructor_types_it(text, limits):
+    """The typer reads a plain decimal with int() directly; PyYAML's resolver and constructor agree, or the
+    block reader declines (an integer over the limit, a non-ASCII digit that is a string anyway)."""
+    typer = _ScalarTyper(limits)
+    try:
+        fast = typer(text)
+    except block_yaml.Decline:
+        fast = block_yaml.Decline
+    try:
+        slow = typer._typed(text)
+    except block_yaml.Decline:
+        slow = block_yaml.Decline
+    assert typed(fast) == typed(slow)
+    for line in (f"k: {text}\n", f"{text}: v\n", f"- a\n- {text}\n", f"k:\n  {text}: 1\n"):
+        agree(line, limits)
+
+
+@settings(max_examples=300, **SETTINGS)
+@given(st.lists(st.tuples(st.sampled_from(["", "  ", "    ", "- ", "  - "]), st.sampled_from(KEYS + ["a:b", "a b "]),
+                          st.sampled_from([": ", ":  ", ": # c", ":", " : "]),
+                          st.sampled_from(WORDS[:30] + ["", "'x'", "|"])), min_size=1, max_size=8))
+def test_a_line_whose_key_was_seen_before_reads_as_a_new_one(parts):
+    """A `key: value` line the cache does not know is read from its key's cached entry and its value; the same
+    lines read with empty caches, and by PyYAML, agree."""
+    text = "\n".join("".join(p) for p in parts) + "\n"
+    warm = _read_block_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    _plain_scalar_typer(DEFAULT_LIMITS).lines.clear()
+    cold = _read_block_yaml(text, "m.yaml", DEFAULT_LIMITS)
+    assert (warm is None) == (cold is None)
+    if warm is not None:
+        assert shape(warm) == shape(cold)
+    agree(text)
