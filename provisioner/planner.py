@@ -27,7 +27,7 @@ from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
 from .state import Owner, ResourceState, State
 from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
-                   desired_comparable, read_fields)
+                   desired_comparable, read_fields, read_items)
 
 
 WRITE_ONLY_NOTE = ("Fields marked (write-only) are never shown back by the platform; they are compared with the "
@@ -102,6 +102,12 @@ class RemoteAssistant:
     def from_item(cls, item: dict[str, Any], lookups: Lookups) -> "RemoteAssistant":
         fields, problems = read_fields(item, lookups)
         return cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
+
+    @classmethod
+    def read_all(cls, items: list[dict[str, Any]], lookups: Lookups) -> list["RemoteAssistant"]:
+        """from_item of every item of one list read (wire.read_items: repeated values converted once)."""
+        return [cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
+                for item, (fields, problems) in zip(items, read_items(items, lookups))]
 
     @property
     def fingerprint(self) -> str:

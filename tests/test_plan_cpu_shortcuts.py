@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from provisioner import planner
+from provisioner import planner, wire
 from provisioner.manifest import load_manifests
 from provisioner.planner import (RemoteAssistant, _desired_each, compute_plan, desired_fields, identical,
                                  record_for, same)
@@ -135,3 +135,64 @@ def test_the_applied_spec_is_digest_fields():
         assert planner._applied_spec(manifest) == digest_fields(manifest.fields, manifest.sensitive)
     assert planner._applied_spec(MANIFESTS[1])["reengagement_prompt"].startswith("sha256:")
     assert planner._applied_spec(MANIFESTS[0]) is MANIFESTS[0].fields  # no sensitive field set: no copy
+
+
+# --- the platform's list read with its repeated values converted once ---
+
+READ_NAMES = sorted({r[1] for r in wire._READERS} | {"language_id", "language", "llm_model_id", "multimodal_model_id"})
+read_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 3), st.sampled_from(
+    ["0.70", "0.7", "1", "x", "", "inbound", "outbound", "vad", "pipeline", "multimodal", "end_call", "en", "de"]),
+    st.sampled_from([0.0, -0.0, 0.5, 1.0, float("nan"), float("inf")]), st.floats(allow_nan=True),
+    st.just([]), st.just({}), st.just([{"type": "end_call"}]), st.just(["end_call"]), st.just([1]),
+    st.just([{"type": "dtmf_input", "description": None}]), st.just({"positive": ["a"]}), st.sampled_from([11, 21, 99]))
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.dictionaries(st.sampled_from(READ_NAMES), read_values, max_size=4),
+                          st.sets(st.sampled_from(READ_NAMES), max_size=1)), min_size=1, max_size=8), st.data())
+def test_a_list_read_once_per_value_reads_as_item_by_item(changes, data):
+    from readshape import LANGUAGES, MODELS, item
+    lookups = wire.Lookups(LANGUAGES, MODELS)
+    base = {**{read_name: None for _, read_name, _, _ in wire._READERS}, **item(desired_fields(MANIFESTS[0].fields))}
+    items = [{k: v for k, v in {**base, "id": i, **change}.items() if k not in removed}
+             for i, (change, removed) in enumerate(changes)]
+    items += [dict(data.draw(st.sampled_from(items))) for _ in range(3)]  # values met before, in other items
+    fast, slow = wire.read_items(items, lookups), [wire.read_fields(i, lookups) for i in items]
+    # the same fields in the same order, of the same types (-0.0 stays -0.0), the same problems in the same order
+    assert repr([(list(f.items()), [type(v) for v in f.values()], p) for f, p in fast]) == \
+        repr([(list(f.items()), [type(v) for v in f.values()], p) for f, p in slow])
+    # a mapping or list is shared between items only where item-by-item reading shares it (an item's own value)
+    for i in range(len(items)):
+        for j in range(i):
+            for name, value in fast[i][0].items():
+                if isinstance(value, (dict, list)):
+                    assert (value is fast[j][0].get(name)) == (slow[i][0][name] is slow[j][0].get(name))
+
+
+def test_a_list_read_remembers_the_values_it_met():
+    from readshape import LANGUAGES, MODELS, item
+    lookups = wire.Lookups(LANGUAGES, MODELS)
+    listed = {**{read_name: None for _, read_name, _, _ in wire._READERS}, **item(desired_fields(MANIFESTS[0].fields))}
+    items = [{**listed, "id": i} for i in range(3)]
+    expected = [wire.read_fields(i, lookups) for i in items]
+    calls = []
+    original = wire.read_fields
+    wire.read_fields = lambda *args: calls.append(args) or original(*args)
+    try:
+        assert wire.read_items(items, lookups) == expected
+    finally:
+        wire.read_fields = original
+    assert len(calls) == 1  # the first item is read as ever; the others from what it met
+
+
+def test_equal_values_read_alike_are_still_each_items_own():
+    from readshape import LANGUAGES, MODELS, item
+    lookups = wire.Lookups(LANGUAGES, MODELS)
+    listed = {**{read_name: None for _, read_name, _, _ in wire._READERS}, **item(desired_fields(MANIFESTS[0].fields)),
+              "id": 1}
+    items = [{**listed, "endpoint_sensitivity": 0.0}, {**listed, "endpoint_sensitivity": -0.0},
+             {**listed, "record": 1}, {**listed, "record": True}, {**listed, "tools": None}, {**listed, "tools": None}]
+    fast = wire.read_items(items, lookups)
+    assert repr(fast) == repr([wire.read_fields(i, lookups) for i in items])
+    assert repr(fast[1][0]["endpoint_sensitivity"]) == "-0.0"
+    assert fast[4][0]["tools"] == [] and fast[4][0]["tools"] is not fast[5][0]["tools"]

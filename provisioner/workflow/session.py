@@ -124,7 +124,7 @@ class Session:
             items = listing.result()
             self.objects = finish_reading(reads)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
-        return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
+        return RemoteAssistant.read_all(items, catalog.lookups)
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
