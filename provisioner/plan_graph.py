@@ -36,11 +36,13 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
                foreign: Mapping[int, Owner] | None = None,
                foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
-               allow_mass_destroy: bool = False, replace: Iterable[str] = ()) -> tuple[Plan, list[Manifest]]:
+               allow_mass_destroy: bool = False, replace: Iterable[str] = (),
+               expanded: bool = False) -> tuple[Plan, list[Manifest]]:
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
-    the store manages (never adopted here)."""
-    manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
+    the store manages (never adopted here). `expanded`: `manifests` are graph.expand's already."""
+    if not expanded:
+        manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
     assistants = [m for m in manifests if m.kind == ASSISTANT]
     others = [m for m in manifests if m.kind != ASSISTANT]

@@ -196,3 +196,44 @@ def test_equal_values_read_alike_are_still_each_items_own():
     assert repr(fast) == repr([wire.read_fields(i, lookups) for i in items])
     assert repr(fast[1][0]["endpoint_sensitivity"]) == "-0.0"
     assert fast[4][0]["tools"] == [] and fast[4][0]["tools"] is not fast[5][0]["tools"]
+
+
+# --- a manifest with its references resolved ---
+
+def test_with_fields_is_dataclasses_replace():
+    import dataclasses
+    from provisioner.graph import expand, uses
+    folder = Path(tempfile.mkdtemp())
+    (folder / "kb.yaml").write_text(
+        "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n  name: FAQ\n"
+        "  documents:\n    - {name: Returns, key: returns, type: website, url: \"https://example.com/returns\"}\n")
+    (folder / "a.yaml").write_text(manifest_text("a"))
+    manifests = expand(load_manifests([folder], dialect="v2"))
+    assert {type(m).__name__ for m in manifests} == {"Manifest", "ChildManifest"}
+    for manifest in manifests:
+        uses(manifest)  # a value cached from its own fields
+        fields = {"x": 1}
+        fast = manifest.with_fields(fields)
+        slow = dataclasses.replace(manifest)
+        assert type(fast) is type(slow) and fast == slow and fast.fields is fields
+        assert {k: v for k, v in fast.__dict__.items() if k != "fields"} == slow.__dict__
+        assert all(getattr(fast, f.name) is getattr(manifest, f.name) for f in dataclasses.fields(manifest))
+        assert uses(fast) == ()  # found anew from the given fields, not the manifest's own
+
+
+# --- the catalogue checks: one set of voice ids per engine ---
+
+voice_ids = st.one_of(st.integers(0, 3), st.booleans(), st.sampled_from([1.0, "1", None, float("nan")]), st.just([1]))
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["pipeline", "multimodal"]), st.lists(voice_ids, max_size=4), max_size=2),
+       st.sampled_from(["pipeline", "multimodal", "dualplex"]), voice_ids)
+def test_a_voice_suits_as_the_catalogue_scan_finds(voices, engine, voice_id):
+    from provisioner.references import Catalog, _VoiceIds
+    catalog = Catalog(wire.Lookups(), {mode: [{"id": i, "name": "v"} for i in ids] for mode, ids in voices.items()})
+    if _VoiceIds(catalog).suits(engine, voice_id):
+        assert any(v.get("id") == voice_id for v in catalog.voices.get(engine, []))
+    ids = voices.get(engine, [])
+    if voice_id in ids and type(voice_id) in (int, str, bool) and not any(isinstance(i, list) for i in ids):
+        assert _VoiceIds(catalog).suits(engine, voice_id)  # the shortcut is taken where it can be

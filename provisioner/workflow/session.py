@@ -162,13 +162,15 @@ class Session:
                              kinds=tuple(kinds_involved(read, state.resources)))
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
-        children, unread = children_to_read(expand(read), state.resources, objects, every=self.read_every_child)
+        expanded = expand(read)  # planned from too (plan_graph): expanded once
+        children, unread = children_to_read(expanded, state.resources, objects, every=self.read_every_child)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
         # What the plan was made from (`pull` writes the platform's values back from it).
         self.planned_from = Platform(remote, objects, unread)
-        plan, resolved = plan_graph(read if not destroy else manifests, state, self.planned_from,
+        plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
+                                    expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
@@ -213,9 +215,18 @@ class Session:
         if owners is None:
             return {}
         found: dict[tuple[str, int], Owner] = {}
+        claimed_of: dict[str, set[int]] = {}  # kind -> the ids state holds of it (grouped once, not per kind)
+        for address, entry in self.state.resources.items():
+            if "." in address:
+                claimed_of.setdefault(address.split(".", 1)[0], set()).add(entry.id)
+        kinds = set(objects)
+        names_of: dict[str, set[str]] = {}
+        for manifest in manifests:
+            if manifest.kind in kinds:
+                names_of.setdefault(manifest.kind, set()).add(manifest.platform_name)
         for kind, listed in objects.items():
-            claimed = {e.id for a, e in self.state.resources.items() if a.split(".", 1)[0] == kind and "." in a}
-            names = {m.platform_name for m in manifests if m.kind == kind}
+            claimed = claimed_of.get(kind, set())
+            names = names_of.get(kind, set())
             candidates = [o.id for o in listed if o.name in names and o.id not in claimed]
             if candidates:
                 found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
