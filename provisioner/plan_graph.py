@@ -66,8 +66,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set
 
-    assistant_state = {a: e for a, e in state.resources.items() if kind_of_address(a) == ASSISTANT}
-    kind_state = {a: e for a, e in state.resources.items() if kind_of_address(a) != ASSISTANT}
+    assistant_state, kind_state = {}, {}
+    for address, entry in state.resources.items():  # one pass, each address's kind found once
+        (assistant_state if kind_of_address(address) == ASSISTANT else kind_state)[address] = entry
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)

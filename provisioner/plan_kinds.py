@@ -199,6 +199,9 @@ class Resolver:
         in_graph = self.graph.manifests
         parent = getattr(manifest, "parent", None)
         ids, renewed = self.identities.ids, self.renewed
+        if self._children is None:
+            self.children_of("")  # grouped once
+        children = self._children
         for use in found:
             target = use.target
             if target is not None:
@@ -217,8 +220,8 @@ class Resolver:
                 waits.append(target)
                 # An object is ready only once its children are (a knowledge base once its documents are
                 # processed): what references it waits for them too, unless it is one of them.
-                if parent != target:
-                    waits += self.children_of(target)
+                if parent != target and target in children:
+                    waits += children[target]
             path = use.path
             if len(path) == 1:
                 fields[path[0]] = value

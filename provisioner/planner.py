@@ -119,7 +119,9 @@ def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> di
     """The managed settings: the ones a manifest sets, and the documented defaults of those it leaves out.
 
     A setting with no documented default that the manifest leaves out is not managed (not here)."""
-    template = _template(dialect, tuple(fields))
+    template = _TEMPLATES.get((dialect, tuple(fields)))
+    if template is None:
+        template = _template(dialect, tuple(fields))
     if template is None:  # the manifest sets a field this dialect does not manage
         return _desired_each(fields, dialect)
     # The template holds the managed names in the spec's order, with their defaults: the manifest's values take
@@ -274,12 +276,13 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         entry = state.resources.get(manifest.address)
         live = remote_by_id.get(entry.id) if entry else None
         if live is not None:
-            if not readable(manifest, live):
+            if live.problems and not readable(manifest, live):
                 continue
             if manifest.address in replace:  # --replace: destroyed and created again, whatever changed
                 changes.append(_replacement(manifest, entry, live, dialect))
                 continue
-            notes += _unmanaged_notes(manifest, entry, dialect)
+            if entry.spec and entry.spec.keys() - manifest.fields.keys():  # most often no field was dropped
+                notes += _unmanaged_notes(manifest, entry, dialect)
             change = _update(manifest, entry, live, dialect)
             if change:
                 changes.append(change)

@@ -185,7 +185,9 @@ class Session:
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
                         if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
-            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote, state), released)
+            # Only an inbound assistant's number is checked against the one it holds (check_references).
+            inbound = [m for m in resolved if m.spec.calls_direction == "receive"]
+            problems = check_references(checked, self._catalog, self._held_numbers(inbound, remote, state), released)
             if problems:
                 raise PlanError(problems)
         mark_moved(plan, move_records)
@@ -236,15 +238,23 @@ class Session:
                       state: State | None = None) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
         state = state or self.state
+        if not manifests:
+            return {}
         by_id = {r.id: r for r in remote}
         claimed = {entry.id for entry in state.resources.values()}
         held = {}
+        unclaimed: dict[str, list[RemoteAssistant]] | None = None  # name -> those no entry claims (found once)
         for manifest in manifests:
             entry = state.resources.get(manifest.address)
             if entry is not None and entry.id in by_id:
                 held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
             else:
-                namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+                if unclaimed is None:
+                    unclaimed = {}
+                    for r in remote:
+                        if r.id not in claimed:
+                            unclaimed.setdefault(r.name, []).append(r)
+                namesakes = unclaimed.get(manifest.spec.assistant_name, [])
                 if len(namesakes) == 1:
                     held[manifest.address] = namesakes[0].fields.get("phone_number_id")
         return held
