@@ -351,6 +351,8 @@ class _Shape:
     keyed: tuple[tuple[str, int], ...]  # (name, index in the item's values)
     each: tuple[tuple[str, str, Callable[[Any], Any], int], ...]
     remembered: dict = field(default_factory=dict)  # (values, language and model ids) -> (values, removed, extra)
+    # index of an `each` value -> what its converter makes of an empty list (None, NOT_SHOWN, or [], made anew)
+    empty: dict = field(default_factory=dict)
 
 
 def read_items(items: list[dict[str, Any]], lookups: Lookups) -> list[tuple[dict[str, Any], list[ReadProblem]]]:
@@ -389,11 +391,21 @@ def _read_remembered(item: dict[str, Any], lookups: Lookups,
     fields.update(values)
     for name in removed:
         del fields[name]
+    empty = known.empty
     for name, _, convert, index in known.each:
-        try:
-            value = convert(raws[index])
-        except (Unreadable, KeyError):
-            return read_fields(item, lookups)  # a problem: read as ever, for its message and order
+        raw = raws[index]
+        if type(raw) is list and not raw and index in empty:  # an empty list, read before: a new [] or None
+            value = empty[index]
+            if value is not None and value is not NOT_SHOWN:
+                value = []
+        else:
+            try:
+                value = convert(raw)
+            except (Unreadable, KeyError):
+                return read_fields(item, lookups)  # a problem: read as ever, for its message and order
+            if type(raw) is list and not raw and (value is None or value is NOT_SHOWN or value == []
+                                                  and type(value) is list):
+                empty[index] = value
         if value is NOT_SHOWN:
             del fields[name]
         else:
