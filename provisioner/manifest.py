@@ -6,6 +6,7 @@ duplicate) can point at the line the user has to edit.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import functools
 import os
@@ -62,6 +63,9 @@ class Document:
         return self.locations[path]
 
 
+_DECLARED: dict[type, tuple[str, ...]] = {}  # Manifest class -> its dataclass fields' names (with_fields)
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated manifest of any kind: an assistant (`spec` an AssistantSpec) or a registered kind (`spec` its
@@ -96,7 +100,14 @@ class Manifest:
 
     def with_fields(self, fields: dict[str, Any]) -> "Manifest":
         """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...})."""
-        resolved = replace(self)
+        # dataclasses.replace(self), without its call of __init__ (a fleet's thousands of assistants each get one):
+        # the declared fields' values only, none of the values cached from the manifest's own fields.
+        names = _DECLARED.get(type(self))
+        if names is None:
+            names = _DECLARED[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        resolved = object.__new__(type(self))
+        values = self.__dict__
+        resolved.__dict__.update(zip(names, map(values.__getitem__, names)))
         resolved.__dict__["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
         return resolved
 

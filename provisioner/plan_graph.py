@@ -36,11 +36,13 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
                foreign: Mapping[int, Owner] | None = None,
                foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
-               allow_mass_destroy: bool = False, replace: Iterable[str] = ()) -> tuple[Plan, list[Manifest]]:
+               allow_mass_destroy: bool = False, replace: Iterable[str] = (),
+               expanded: bool = False) -> tuple[Plan, list[Manifest]]:
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
-    the store manages (never adopted here)."""
-    manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
+    the store manages (never adopted here). `expanded`: `manifests` are graph.expand's already."""
+    if not expanded:
+        manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
     assistants = [m for m in manifests if m.kind == ASSISTANT]
     others = [m for m in manifests if m.kind != ASSISTANT]
@@ -64,8 +66,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set
 
-    assistant_state = {a: e for a, e in state.resources.items() if kind_of_address(a) == ASSISTANT}
-    kind_state = {a: e for a, e in state.resources.items() if kind_of_address(a) != ASSISTANT}
+    assistant_state, kind_state = {}, {}
+    for address, entry in state.resources.items():  # one pass, each address's kind found once
+        (assistant_state if kind_of_address(address) == ASSISTANT else kind_state)[address] = entry
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)

@@ -184,30 +184,51 @@ class Resolver:
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
         the lookups that found no object or more than one."""
-        found = list(uses(manifest))
+        found = uses(manifest)
         if not found:  # most assistants of a fleet: nothing to resolve, nothing copied
             return manifest.fields, [], []
         # A reference is a top-level value or an item of a top-level list (Use.path): copying those lists is
         # enough for the manifest's own fields to stay as written (a deep copy cost more than the rest of it).
-        fields = dict(manifest.fields)
+        own = manifest.fields
+        fields = dict(own)
         for use in found:
-            if len(use.path) == 2 and fields[use.path[0]] is manifest.fields[use.path[0]]:
+            if len(use.path) == 2 and fields[use.path[0]] is own[use.path[0]]:
                 fields[use.path[0]] = list(fields[use.path[0]])
         waits: list[str] = []
         problems: list[Problem] = []
+        in_graph = self.graph.manifests
+        parent = getattr(manifest, "parent", None)
+        ids, renewed = self.identities.ids, self.renewed
+        if self._children is None:
+            self.children_of("")  # grouped once
+        children = self._children
         for use in found:
-            value, problem = self._value(use)
-            if problem:
-                problems.append(Problem(problem, manifest.location("spec", *use.path), use.field, manifest.address))
-                continue
-            if use.target is not None and use.target in self.graph.manifests:
+            target = use.target
+            if target is not None:
+                # An address: its object's id, or a marker when this apply creates or replaces it (_value, inline:
+                # a fleet's assistants hold several each).
+                known = ids.get(target)
+                value = marker(target) if target in renewed or known is None else known
+            else:
+                value, problem = self._value(use)
+                if problem:
+                    problems.append(Problem(problem, manifest.location("spec", *use.path), use.field,
+                                            manifest.address))
+                    continue
+            if target is not None and target in in_graph:
                 # A marker's object is created first; an existing one may be updated by the same apply: first too.
-                waits.append(use.target)
+                waits.append(target)
                 # An object is ready only once its children are (a knowledge base once its documents are
                 # processed): what references it waits for them too, unless it is one of them.
-                if getattr(manifest, "parent", None) != use.target:
-                    waits += self.children_of(use.target)
-            _put(fields, use.path, value)
+                if parent != target and target in children:
+                    waits += children[target]
+            path = use.path
+            if len(path) == 1:
+                fields[path[0]] = value
+            elif len(path) == 2:
+                fields[path[0]][path[1]] = value
+            else:
+                _put(fields, path, value)
         return fields, sorted(set(waits)), problems
 
     def children_of(self, address: str) -> list[str]:

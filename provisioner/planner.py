@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import difflib
 import functools
+import marshal
 import operator
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 
 from .errors import PlanError, Problem
@@ -26,7 +27,7 @@ from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
 from .state import Owner, ResourceState, State
 from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
-                   desired_comparable, read_fields)
+                   desired_comparable, read_fields, read_items)
 
 
 WRITE_ONLY_NOTE = ("Fields marked (write-only) are never shown back by the platform; they are compared with the "
@@ -102,6 +103,12 @@ class RemoteAssistant:
         fields, problems = read_fields(item, lookups)
         return cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
 
+    @classmethod
+    def read_all(cls, items: list[dict[str, Any]], lookups: Lookups) -> list["RemoteAssistant"]:
+        """from_item of every item of one list read (wire.read_items: repeated values converted once)."""
+        return [cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
+                for item, (fields, problems) in zip(items, read_items(items, lookups))]
+
     @property
     def fingerprint(self) -> str:
         """Digest of the whole item, to tell if it changed since a plan (only the changes planned need one)."""
@@ -112,8 +119,44 @@ def desired_fields(fields: dict[str, Any], dialect: str = DEFAULT_DIALECT) -> di
     """The managed settings: the ones a manifest sets, and the documented defaults of those it leaves out.
 
     A setting with no documented default that the manifest leaves out is not managed (not here)."""
+    template = _TEMPLATES.get((dialect, tuple(fields)))
+    if template is None:
+        template = _template(dialect, tuple(fields))
+    if template is None:  # the manifest sets a field this dialect does not manage
+        return _desired_each(fields, dialect)
+    # The template holds the managed names in the spec's order, with their defaults: the manifest's values take
+    # their places (they are all among its keys), in two C calls instead of a Python step per field.
+    desired = template.copy()
+    desired.update(fields)
+    return desired
+
+
+def _desired_each(fields: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """desired_fields, field by field (the path the template shortcut must agree with)."""
     return {name: fields[name] if name in fields else default
             for name, default, defaulted in _managed(dialect) if defaulted or name in fields}
+
+
+# (dialect, the names a manifest sets, in its order) -> its managed names in the spec's order with their defaults
+# (None: it sets a name the dialect does not manage). A fleet's manifests share a few such shapes.
+_TEMPLATES: dict[tuple[str, tuple[str, ...]], dict[str, Any] | None] = {}
+
+
+def _template(dialect: str, names: tuple[str, ...]) -> dict[str, Any] | None:
+    key = (dialect, names)
+    try:
+        return _TEMPLATES[key]
+    except KeyError:
+        pass
+    if len(_TEMPLATES) > 1000:  # bounded: manifests of many shapes must not grow it without end
+        _TEMPLATES.clear()
+    managed = _managed(dialect)
+    if not set(names) <= {name for name, _, _ in managed}:
+        template = None
+    else:
+        template = {name: default for name, default, defaulted in managed if defaulted or name in names}
+    _TEMPLATES[key] = template
+    return template
 
 
 @functools.cache
@@ -233,12 +276,13 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         entry = state.resources.get(manifest.address)
         live = remote_by_id.get(entry.id) if entry else None
         if live is not None:
-            if not readable(manifest, live):
+            if live.problems and not readable(manifest, live):
                 continue
             if manifest.address in replace:  # --replace: destroyed and created again, whatever changed
                 changes.append(_replacement(manifest, entry, live, dialect))
                 continue
-            notes += _unmanaged_notes(manifest, entry, dialect)
+            if entry.spec and entry.spec.keys() - manifest.fields.keys():  # most often no field was dropped
+                notes += _unmanaged_notes(manifest, entry, dialect)
             change = _update(manifest, entry, live, dialect)
             if change:
                 changes.append(change)
@@ -246,7 +290,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 # The platform's view in state is informative only (refresh, state show): a sync is owed when
                 # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
                 if (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
-                        or entry.spec != digest_fields(manifest.fields, manifest.sensitive)
+                        or entry.spec != _applied_spec(manifest)
                         or entry.source != manifest.document.file):
                     syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))
             continue
@@ -322,12 +366,21 @@ def _protected_problem(address: str, entry: ResourceState, manifest: Manifest | 
         "manifest and apply again", address=address)
 
 
+def _applied_spec(manifest: Manifest) -> dict[str, Any]:
+    """The spec state records for a manifest (digest_fields): its own fields when it sets no sensitive one (most
+    manifests: webhook URLs are sensitive, and left out)."""
+    fields = manifest.fields
+    return fields if manifest.sensitive.isdisjoint(fields) else digest_fields(fields, manifest.sensitive)
+
+
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:
     """Settings without a documented default that the manifest no longer sets: the platform keeps them."""
     if not entry.spec:
         return []
-    dropped = sorted(n for n in entry.spec if n not in manifest.fields and not has_default(n)
-                     and n in fields_of(dialect))
+    gone = entry.spec.keys() - manifest.fields.keys()  # most often none: one C step
+    if not gone:
+        return []
+    dropped = sorted(n for n in gone if not has_default(n) and n in fields_of(dialect))
     return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
             f"its current value (set it to null to clear it)." for name in dropped]
 
@@ -400,14 +453,17 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     # Each field is compared once with `same` (strict, stopping at the first difference); the deep diff of a
     # nested value runs only for the fields that differ. Most fields of a fleet are equal: that path is short.
     shown = live.fields
-    # The readable fields compared as they are, all at once (plainly_equal): when they agree, only the others
-    # (write-only, projected, not shown) are compared one by one, in the same order.
-    plain = frozenset(desired.keys() & shown.keys() & _PLAIN_READABLE)
+    # The readable fields compared as they are, all at once (plainly_equal): when they agree, the others
+    # (nested, projected, write-only, not shown) are compared in a few steps per group (_rest_unchanged); only
+    # when something differs are they compared one by one, in the same order.
+    layout = _layout(tuple(desired), tuple(shown))
     names: Iterable[str] = desired
-    if plainly_equal(desired, shown, plain):
-        if len(plain) == len(desired):
+    if plainly_equal(desired, shown, layout.plain):
+        if not layout.rest:
             return []
-        names = [name for name in desired if name not in plain]
+        if _REST_SHORTCUT and last is not None and _rest_unchanged(layout, desired, shown, last, sensitive):
+            return []
+        names = layout.rest
     changes = []
     for name in names:
         wanted = desired[name]
@@ -434,6 +490,77 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
             before = last.get(name, _default(name))
             changes.append(_field(name, before, desired[name], hidden, source="last-applied", reset=reset))
     return changes
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the fields of one shape of (desired, shown) are compared: found once per shape, not per assistant."""
+
+    plain: frozenset[str]          # readable plain values, compared all at once (plainly_equal)
+    rest: tuple[str, ...]          # the others, in the desired order (the field-by-field path's order)
+    rest_set: frozenset[str]
+    projected: tuple[str, ...]     # readable and shown, compared in the manifest's terms (comparable())
+    nested: Callable[[Mapping], tuple]    # the readable, shown others' values (mappings, lists), as a tuple
+    recorded: tuple[str, ...]      # compared with the last applied spec (write-only, or not shown)
+    defaults: tuple[Any, ...]      # the default of each of `recorded` (what a spec without it applied)
+    wanted: Callable[[Mapping], tuple]    # the desired values of the nested fields, then of the recorded ones
+
+
+_LAYOUTS: dict[tuple[tuple[str, ...], tuple[str, ...]], _Layout] = {}
+_REST_SHORTCUT = True  # tests turn it off to compare with the field-by-field path
+
+
+def _layout(desired: tuple[str, ...], shown: tuple[str, ...]) -> _Layout:
+    key = (desired, shown)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        if len(_LAYOUTS) > 1000:  # bounded, as the other caches of shapes
+            _LAYOUTS.clear()
+        seen = set(shown)
+        plain = frozenset(set(desired) & seen & _PLAIN_READABLE)
+        rest = tuple(name for name in desired if name not in plain)
+        readable = [name for name in rest if name in seen and name in READABLE_FIELDS]
+        nested = tuple(name for name in readable if name not in PROJECTED_FIELDS)
+        recorded = tuple(name for name in rest if name not in readable)
+        layout = _LAYOUTS[key] = _Layout(
+            plain, rest, frozenset(rest), tuple(name for name in readable if name in PROJECTED_FIELDS),
+            _tuple_getter(nested), recorded, tuple(map(_default, recorded)), _tuple_getter(nested + recorded))
+    return layout
+
+
+def _tuple_getter(names: tuple[str, ...]) -> Callable[[Mapping], tuple]:
+    """The values of `names` in a mapping, as a tuple (itemgetter's, whatever their number)."""
+    if len(names) >= 2:
+        return operator.itemgetter(*names)
+    return (lambda values: ()) if not names else (lambda values, name=names[0]: (values[name],))
+
+
+def _rest_unchanged(layout: _Layout, desired: dict, shown: dict, last: dict, sensitive: set[str]) -> bool:
+    """True only if the field-by-field path would find no change among `layout.rest` (False says nothing).
+
+    Sensitive fields (compared by digest) are left to that path. The projected fields are compared in the
+    manifest's terms, one by one (a tool list, the filler config); the others as one tuple (identical)."""
+    if sensitive and not layout.rest_set.isdisjoint(sensitive):
+        return False
+    for name in layout.projected:
+        if not equal_values(comparable(name, shown[name], desired[name]), desired_comparable(name, desired[name])):
+            return False
+    return identical(layout.wanted(desired), layout.nested(shown) + tuple(map(last.get, layout.recorded,
+                                                                               layout.defaults)))
+
+
+def identical(a: Any, b: Any) -> bool:
+    """True only if a and b are `same` (False says nothing): equal, of the very same types all through (marshal's
+    bytes tell True from 1, 1.0 from 1, a list from a tuple, and keep mapping order), and without a NaN (which
+    == takes for equal to itself inside a container, and `same` never). For JSON values (text keys), as
+    equal_values; the whole of a fleet's no-change comparing is then a few C calls per assistant."""
+    if a != b:
+        return False
+    try:
+        text = marshal.dumps(a, 0)  # version 0: a float is its text ("nan"), a text is never interned apart
+        return text == marshal.dumps(b, 0) and b"nan" not in text
+    except ValueError:  # a value marshal does not write: not known to be identical
+        return False
 
 
 def _write_only_unchanged(name: str, desired: dict, last: dict, sensitive: set[str]) -> bool:

@@ -84,6 +84,9 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
     inbound_ok = {n.get("id") for n in (catalog.inbound_numbers or [])}
     inbound_takers: dict[int, list[Manifest]] = defaultdict(list)
     problems = []
+    known_languages = set(languages)
+    model_names: dict[str, list[str]] = {}  # engine type -> its models' names (listed once, not per manifest)
+    voice_ids = _VoiceIds(catalog)
 
     def problem(manifest: Manifest, field: str, message: str, *path: str | int) -> None:
         if field in manifest.sensitive:  # e.g. filled from ${env.X}: the message must not quote it
@@ -93,18 +96,21 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
 
     for manifest in manifests:
         spec = manifest.spec
-        _check_voice(manifest, catalog, problem)
-        if spec.language not in languages:
+        if not voice_ids.suits(spec.engine_type, spec.voice_id):
+            _check_voice(manifest, catalog, problem)
+        if spec.language not in known_languages:
             problem(manifest, "language", f"language {spec.language!r} does not exist on the platform"
                                           f"{did_you_mean(spec.language, languages)}; "
                                           f"languages: {_listing(languages)}")
         for index, name in enumerate(spec.secondary_languages or []):
-            if name not in languages:
+            if name not in known_languages:
                 problem(manifest, "secondary_languages", f"language {name!r} does not exist on the platform"
                                                          f"{did_you_mean(name, languages)}", index)
         models = (catalog.lookups.models or {}).get(MODEL_TYPE[spec.engine_type])
         if models:  # a platform without a models catalogue for this engine cannot be checked against
-            names = [str(m.get("name")) for m in models]
+            names = model_names.get(spec.engine_type)
+            if names is None:
+                names = model_names[spec.engine_type] = [str(m.get("name")) for m in models]
             if spec.llm_model not in names:
                 kind = MODEL_TYPE[spec.engine_type]
                 problem(manifest, "llm_model", f"model {spec.llm_model!r} is not in the platform's {kind} models "
@@ -130,6 +136,29 @@ def check_references(manifests: list[Manifest], catalog: Catalog, held_numbers: 
                                                  f"{takers[0].address!r} ({takers[0].location('spec', 'phone_number_id')});"
                                                  " an inbound number belongs to one assistant")
     return problems
+
+
+class _VoiceIds:
+    """Whether a voice suits an engine, as _check_voice's first test finds it (`v.get("id") == voice_id` for one
+    of the engine's voices), from one set of ids per engine: a fleet's thousands of manifests name a few voices."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.ids: dict[str, set | None] = {}
+
+    def suits(self, engine: Any, voice_id: Any) -> bool:
+        """True only if a voice of `engine` has this id (False: ask _check_voice)."""
+        if engine not in self.ids:
+            try:
+                self.ids[engine] = {v.get("id") for v in self.catalog.voices.get(engine, [])}
+            except (TypeError, AttributeError):  # an id that is no key, a voice that is no mapping: ask each time
+                self.ids[engine] = None
+        ids = self.ids[engine]
+        # A set finds an object by identity first: only for values equal to themselves (not a NaN).
+        return ids is not None and type(voice_id) in _SELF_EQUAL and voice_id in ids
+
+
+_SELF_EQUAL = frozenset({int, str, bool})
 
 
 def _without_value(message: str, value: Any, field: str) -> str:

@@ -333,6 +333,97 @@ def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any],
     return fields, problems
 
 
+# Read-shape values whose conversion a list read remembers (read_items): equal values of one of these types are
+# the same value (a boolean is never taken for a number here: the item's shape, its values' types, is in the key).
+# A float too: only -0.0 and 0.0 are equal and not alike, and a converter that gives back its value (_number) keeps
+# the item's own (see `values` below); no other converter reads a float as itself.
+_KEYED = frozenset({str, int, float, bool, type(None)})
+# What a remembered conversion may give: values no caller can change (a {} or [] is converted anew for each item).
+_SHAREABLE = frozenset({str, int, float, bool, type(None)})
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One shape of items (the types of their values, in _READERS' order): which conversions a list read
+    remembers by value (`keyed`, taken with `keys`), and which it makes for each item (`each`)."""
+
+    keys: Callable[[tuple], tuple]
+    keyed: tuple[tuple[str, int], ...]  # (name, index in the item's values)
+    each: tuple[tuple[str, str, Callable[[Any], Any], int], ...]
+    remembered: dict = field(default_factory=dict)  # (values, language and model ids) -> (values, removed, extra)
+    # index of an `each` value -> what its converter makes of an empty list (None, NOT_SHOWN, or [], made anew)
+    empty: dict = field(default_factory=dict)
+
+
+def read_items(items: list[dict[str, Any]], lookups: Lookups) -> list[tuple[dict[str, Any], list[ReadProblem]]]:
+    """read_fields of each item of one list read. A fleet's items repeat a few values field by field ("0.70",
+    "inbound", the language and model ids): each conversion of such values, and the catalogue look-ups, are made
+    once per distinct set of them, and taken from there for the other items (in a few C calls per item)."""
+    shapes: dict[tuple[type, ...], _Shape] = {}
+    return [_read_remembered(item, lookups, shapes) for item in items]
+
+
+def _read_remembered(item: dict[str, Any], lookups: Lookups,
+                     shapes: dict[tuple[type, ...], _Shape]) -> tuple[dict[str, Any], list[ReadProblem]]:
+    try:
+        raws = _ALL_READ(item)
+        ids = (item.get("language_id"), item.get("language"), item.get("llm_model_id"), item.get("multimodal_model_id"))
+        shape = tuple(map(type, raws))
+        known = shapes.get(shape)
+        if known is None:
+            known = shapes[shape] = _shape_of(shape)
+        key = (known.keys(raws), ids, tuple(map(type, ids)))
+        remembered = known.remembered.get(key)
+    except (KeyError, TypeError):  # a setting missing, or a value that is no key (a list for an id): as it is
+        return read_fields(item, lookups)
+    if remembered is None:
+        fields, problems = read_fields(item, lookups)
+        if not problems:
+            # A value given back as it was read (an enum's text, a finite float) stays the item's own.
+            values = {name: fields[name] for name, index in known.keyed
+                      if name in fields and fields[name] is not raws[index]}
+            if _SHAREABLE.issuperset(map(type, values.values())):
+                extra = {name: fields[name] for name in ("language", "llm_model") if name in fields}
+                known.remembered[key] = (values, tuple(n for n, _ in known.keyed if n not in fields), extra)
+        return fields, problems
+    values, removed, extra = remembered
+    fields = dict(zip(_NAMES, raws))
+    fields.update(values)
+    for name in removed:
+        del fields[name]
+    empty = known.empty
+    for name, _, convert, index in known.each:
+        raw = raws[index]
+        if type(raw) is list and not raw and index in empty:  # an empty list, read before: a new [] or None
+            value = empty[index]
+            if value is not None and value is not NOT_SHOWN:
+                value = []
+        else:
+            try:
+                value = convert(raw)
+            except (Unreadable, KeyError):
+                return read_fields(item, lookups)  # a problem: read as ever, for its message and order
+            if type(raw) is list and not raw and (value is None or value is NOT_SHOWN or value == []
+                                                  and type(value) is list):
+                empty[index] = value
+        if value is NOT_SHOWN:
+            del fields[name]
+        else:
+            fields[name] = value
+    fields.update(extra)
+    return fields, []
+
+
+def _shape_of(shape: tuple[type, ...]) -> _Shape:
+    conversions = [(name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
+                   in enumerate(zip(_READERS, shape)) if kind not in passing]
+    keyed = [c for c in conversions if shape[c[3]] in _KEYED]
+    indexes = [c[3] for c in keyed]
+    keys = (operator.itemgetter(*indexes) if len(indexes) >= 2 else
+            (lambda raws: ()) if not indexes else (lambda raws, index=indexes[0]: (raws[index],)))
+    return _Shape(keys, tuple((c[0], c[3]) for c in keyed), tuple(c for c in conversions if c not in keyed))
+
+
 def _read_each(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
     fields: dict[str, Any] = {}
     problems: list[ReadProblem] = []

@@ -17,14 +17,16 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dic
     loaded = {m.address for m in manifests}
     given = [Path(p).resolve() for p in paths]
     kept = {}
+    outside: dict[str, bool] = {}  # source -> whether it is a file under none of the paths (asked once per file)
     for address, entry in state.resources.items():
         if address in loaded or not entry.source:
             continue
-        source = Path(entry.source)
-        if not source.is_file():
-            continue
-        resolved = source.resolve()
-        if not any(resolved == g or g in resolved.parents for g in given):
+        if entry.source not in outside:
+            source = Path(entry.source)
+            resolved = source.resolve() if source.is_file() else None
+            outside[entry.source] = resolved is not None and not any(resolved == g or g in resolved.parents
+                                                                      for g in given)
+        if outside[entry.source]:
             kept[address] = entry.source
     return kept
 

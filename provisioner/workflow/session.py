@@ -124,7 +124,7 @@ class Session:
             items = listing.result()
             self.objects = finish_reading(reads)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
-        return [RemoteAssistant.from_item(item, catalog.lookups) for item in items]
+        return RemoteAssistant.read_all(items, catalog.lookups)
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
@@ -162,13 +162,15 @@ class Session:
                              kinds=tuple(kinds_involved(read, state.resources)))
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
-        children, unread = children_to_read(expand(read), state.resources, objects, every=self.read_every_child)
+        expanded = expand(read)  # planned from too (plan_graph): expanded once
+        children, unread = children_to_read(expanded, state.resources, objects, every=self.read_every_child)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
         # What the plan was made from (`pull` writes the platform's values back from it).
         self.planned_from = Platform(remote, objects, unread)
-        plan, resolved = plan_graph(read if not destroy else manifests, state, self.planned_from,
+        plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
+                                    expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=self._foreign_owners(assistants, remote),
@@ -183,7 +185,9 @@ class Session:
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
                         if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
-            problems = check_references(checked, self._catalog, self._held_numbers(resolved, remote, state), released)
+            # Only an inbound assistant's number is checked against the one it holds (check_references).
+            inbound = [m for m in resolved if m.spec.calls_direction == "receive"]
+            problems = check_references(checked, self._catalog, self._held_numbers(inbound, remote, state), released)
             if problems:
                 raise PlanError(problems)
         mark_moved(plan, move_records)
@@ -213,9 +217,18 @@ class Session:
         if owners is None:
             return {}
         found: dict[tuple[str, int], Owner] = {}
+        claimed_of: dict[str, set[int]] = {}  # kind -> the ids state holds of it (grouped once, not per kind)
+        for address, entry in self.state.resources.items():
+            if "." in address:
+                claimed_of.setdefault(address.split(".", 1)[0], set()).add(entry.id)
+        kinds = set(objects)
+        names_of: dict[str, set[str]] = {}
+        for manifest in manifests:
+            if manifest.kind in kinds:
+                names_of.setdefault(manifest.kind, set()).add(manifest.platform_name)
         for kind, listed in objects.items():
-            claimed = {e.id for a, e in self.state.resources.items() if a.split(".", 1)[0] == kind and "." in a}
-            names = {m.platform_name for m in manifests if m.kind == kind}
+            claimed = claimed_of.get(kind, set())
+            names = names_of.get(kind, set())
             candidates = [o.id for o in listed if o.name in names and o.id not in claimed]
             if candidates:
                 found.update({(kind, i): owner for i, owner in owners(kind, candidates).items()})
@@ -225,15 +238,23 @@ class Session:
                       state: State | None = None) -> dict[str, Any]:
         """address -> the phone number its assistant holds now: the one in state, else the namesake it adopts."""
         state = state or self.state
+        if not manifests:
+            return {}
         by_id = {r.id: r for r in remote}
         claimed = {entry.id for entry in state.resources.values()}
         held = {}
+        unclaimed: dict[str, list[RemoteAssistant]] | None = None  # name -> those no entry claims (found once)
         for manifest in manifests:
             entry = state.resources.get(manifest.address)
             if entry is not None and entry.id in by_id:
                 held[manifest.address] = by_id[entry.id].fields.get("phone_number_id")
             else:
-                namesakes = [r for r in remote if r.name == manifest.spec.assistant_name and r.id not in claimed]
+                if unclaimed is None:
+                    unclaimed = {}
+                    for r in remote:
+                        if r.id not in claimed:
+                            unclaimed.setdefault(r.name, []).append(r)
+                namesakes = unclaimed.get(manifest.spec.assistant_name, [])
                 if len(namesakes) == 1:
                     held[manifest.address] = namesakes[0].fields.get("phone_number_id")
         return held
