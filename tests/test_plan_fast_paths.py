@@ -1,7 +1,6 @@
 """The plan path's shortcuts agree with the slow paths they skip (issue 23): each shortcut may only say "the same
 answer as the slow path", never another one."""
 import graphlib
-import json
 import math
 import tempfile
 from decimal import Decimal
@@ -11,7 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from provisioner import planner, wire
-from provisioner.errors import StateError
 from provisioner.graph import Graph
 from provisioner.kinds.base import _parse_reference, parse_reference
 from provisioner.manifest import load_manifests

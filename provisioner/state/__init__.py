@@ -204,11 +204,17 @@ def _no_constants(name: str) -> Any:
 
 def strict_json(text: str | bytes) -> Any:
     """JSON as the provisioner writes it: no key twice, no NaN or Infinity (Python's json takes both)."""
-    if isinstance(text, str) and not text.startswith("\ufeff"):  # (json.loads's own refusal of a BOM: below)
-        # One decode with the checks as hooks: the decoder is built once (json.loads builds one per call when
-        # given hooks). parse_constant is called only for NaN and Infinity; the pairs hook once per object, and
-        # looks for the duplicate key only in an object that has one.
-        return _STRICT_DECODE(text)
+    if type(text) is str:
+        # The usual text (a value from its first character to its last: every record the provisioner writes): one
+        # scan by the C scanner, with the checks as hooks. parse_constant is called only for NaN and Infinity, the
+        # pairs hook once per object. Anything else (surrounding whitespace, a BOM, an error) is json.loads's, with
+        # the same hooks, which decodes it the same way or says what is wrong.
+        try:
+            value, end = _STRICT_SCAN(text, 0)
+            if end == len(text):
+                return value
+        except Exception:
+            pass
     return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
 
 
@@ -223,7 +229,8 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
-_STRICT_DECODE = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants).decode
+# Built once (json.loads builds a decoder per call when given hooks).
+_STRICT_SCAN = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants).scan_once
 
 
 def _show(value: Any) -> str:
