@@ -295,7 +295,7 @@ def check_record(record: dict[str, Any], place: Callable[[str | None], str],
         raise StateError(f"{place('spec')} must be an object or null (got {_show(spec)})")
     if not isinstance(protect, bool):
         raise StateError(f"{place('protect')} must be true or false (got {_show(protect)})")
-    if not isinstance(sensitive, list) or not _texts(sensitive):
+    if not isinstance(sensitive, list) or not (_TEXT.issuperset(map(type, sensitive)) or _texts(sensitive)):
         raise StateError(f"{place('sensitive')} must be a list of field names (got {_show(sensitive)})")
     if not isinstance(remote, dict):
         raise StateError(f"{place('remote')} must be an object (got {_show(remote)})")
@@ -307,18 +307,17 @@ def check_record(record: dict[str, Any], place: Callable[[str | None], str],
         if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
             raise StateError(f"{place('kind')} must be a kind name such as \"tool\" (got {_show(kind)})")
     depends_on = get("depends_on", [])
-    if not isinstance(depends_on, list) or not _addresses(depends_on):
+    if not isinstance(depends_on, list) or not (not depends_on or _addresses(depends_on)):
         raise StateError(f"{place('depends_on')} must be a list of addresses (got {_show(depends_on)})")
-    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
-                         source=source, kind=kind, depends_on=list(depends_on))
+    return ResourceState(remote_id, spec, protect, list(sensitive), remote, source, kind, list(depends_on))
 
 
 _TEXT = frozenset({str})
 
 
 def _texts(values: list) -> bool:
-    """Every value a str: one C pass over the types for the usual exact str, isinstance for the rest."""
-    return _TEXT.issuperset(map(type, values)) or all(isinstance(value, str) for value in values)
+    """Every value a str (check_record first tries one C pass over the types, for the usual exact str)."""
+    return all(isinstance(value, str) for value in values)
 
 
 def _addresses(values: list) -> bool:

@@ -88,21 +88,17 @@ def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any
         raise _bad(f"{_where(source, workspace, address)}, column kind must be a kind name such as 'tool' "
                    f"(got {_show(kind)})")
     try:
-        return check_record(fields, _RecordPlace(source, workspace, address), (remote_id, kind))
+        return check_record(fields, _RecordPlace((source, workspace, address)), (remote_id, kind))
     except StateError as error:
         raise _bad(str(error)) from None
 
 
-class _RecordPlace:
-    """Where a row's record is, for check_record's messages: composed only when one is raised."""
-
-    __slots__ = ("source", "workspace", "address")
-
-    def __init__(self, source: str, workspace: str, address: str):
-        self.source, self.workspace, self.address = source, workspace, address
+class _RecordPlace(tuple):
+    """(source, workspace, address): where a row's record is, for check_record's messages, composed only when one
+    is raised. (A tuple: made per row without a Python call.)"""
 
     def __call__(self, key: str | None) -> str:
-        where = f"{_where(self.source, self.workspace, self.address)}, column record"
+        where = f"{_where(*self)}, column record"
         return where if key is None else f"{where}: {key}"
 
 
