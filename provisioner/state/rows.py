@@ -25,6 +25,10 @@ def _bad(message: str) -> StateError:
     return StateError(f"{message}. {REPAIR}")
 
 
+def _bad_column(source: str, workspace: str, address: str, problem: str) -> StateError:
+    return _bad(f"{_where(source, workspace, address)}, column {problem}")
+
+
 def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) -> tuple[str, int]:
     """The workspace row's lineage and serial, as a document's."""
     where = _where(source, workspace) + ", table provisioner_workspaces"
@@ -63,30 +67,24 @@ def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any
         raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
                    "(lowercase letters, digits, '-' and '_', whole)")
     if not check_id(remote_id):
-        raise _bad(f"{_where(source, workspace, address)}, column remote_id must be a positive integer "
-                   f"(got {_show(remote_id)})")
+        raise _bad_column(source, workspace, address, f"remote_id must be a positive integer (got {_show(remote_id)})")
     if not isinstance(record, str):
-        raise _bad(f"{_where(source, workspace, address)}, column record must be JSON text (got {_show(record)})")
+        raise _bad_column(source, workspace, address, f"record must be JSON text (got {_show(record)})")
     try:
         fields = strict_json(record)
     except _DuplicateKey as error:
-        raise _bad(f"{_where(source, workspace, address)}, column record: the key {error.key!r} appears "
-                   "twice") from None
+        raise _bad_column(source, workspace, address, f"record: the key {error.key!r} appears twice") from None
     except (ValueError, RecursionError) as error:
-        raise _bad(f"{_where(source, workspace, address)}, column record is not valid JSON "
-                   f"({str(error)[:120]})") from None
+        raise _bad_column(source, workspace, address, f"record is not valid JSON ({str(error)[:120]})") from None
     if not isinstance(fields, dict):
-        raise _bad(f"{_where(source, workspace, address)}, column record must be a JSON object with spec, protect, "
-                   f"sensitive, remote (got {_show(fields)})")
+        raise _bad_column(source, workspace, address, "record must be a JSON object with spec, protect, sensitive, "
+                          f"remote (got {_show(fields)})")
     if "id" in fields:  # the id lives in remote_id only: two places for it could disagree
-        raise _bad(f"{_where(source, workspace, address)}, column record: unknown key 'id' (the id is the column "
-                   "remote_id)")
+        raise _bad_column(source, workspace, address, "record: unknown key 'id' (the id is the column remote_id)")
     if "kind" in fields:  # likewise the kind
-        raise _bad(f"{_where(source, workspace, address)}, column record: unknown key 'kind' (the kind is the "
-                   "column kind)")
+        raise _bad_column(source, workspace, address, "record: unknown key 'kind' (the kind is the column kind)")
     if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
-        raise _bad(f"{_where(source, workspace, address)}, column kind must be a kind name such as 'tool' "
-                   f"(got {_show(kind)})")
+        raise _bad_column(source, workspace, address, f"kind must be a kind name such as 'tool' (got {_show(kind)})")
     try:
         return check_record(fields, _RecordPlace((source, workspace, address)), (remote_id, kind))
     except StateError as error:
