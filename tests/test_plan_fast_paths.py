@@ -1,7 +1,6 @@
 """The plan path's shortcuts agree with the slow paths they skip (issue 23): each shortcut may only say "the same
 answer as the slow path", never another one."""
 import graphlib
-import json
 import math
 import tempfile
 from decimal import Decimal
@@ -11,13 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from provisioner import planner, wire
-from provisioner.errors import StateError
 from provisioner.graph import Graph
 from provisioner.kinds.base import _parse_reference, parse_reference
 from provisioner.manifest import load_manifests
 from provisioner.planner import RemoteAssistant, compute_plan, desired_fields, plainly_equal, record_for, same
 from provisioner.state import ResourceState, State
-from provisioner.state.rows import _checked_row, _good_row
 from conftest import manifest_text
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,39 +126,6 @@ def _outcome(convert, value):
                  st.floats(), st.integers(), st.none(), st.booleans()))
 def test_numbers_read_as_before(value):
     assert _outcome(wire._number, value) == _outcome(_number_by_decimal, value)
-
-
-# --- state rows ---
-
-GOOD = {"spec": {"a": 1}, "protect": False, "sensitive": ["webhook_url"], "remote": {"b": 0.5},
-        "source": "m.yaml"}
-record_values = st.one_of(values, st.sampled_from([{}, [], ["x"], [1], "m.yaml", "", True, False]))
-
-
-@SETTINGS
-@given(st.dictionaries(st.sampled_from(["spec", "protect", "sensitive", "remote", "source", "depends_on", "id",
-                                        "kind", "other"]), record_values, max_size=4),
-       st.sampled_from(["a", "tool.x", "A", 5, "a.b.c.d.e"]), st.sampled_from([1, 0, True, "1", 2**63]),
-       st.sampled_from(["assistant", "tool", "Tool", 3]), st.booleans())
-def test_good_rows_read_as_the_checked_path_reads_them(changes, address, remote_id, kind, raw):
-    record = {**GOOD, **changes}
-    try:
-        text = json.dumps(record, sort_keys=True, allow_nan=False) if not raw else json.dumps(record)
-    except ValueError:
-        text = json.dumps(record)  # NaN: the checks refuse it
-    try:
-        expected = _checked_row("s", "default", address, remote_id, text, kind)
-    except StateError:
-        expected = None
-    assert _good_row(address, remote_id, text, kind) in (None, expected)
-    if expected is None:
-        assert _good_row(address, remote_id, text, kind) is None
-
-
-def test_a_canonical_row_takes_the_short_path():
-    text = json.dumps(GOOD, sort_keys=True)
-    assert _good_row("a", 7, text, "assistant") == ResourceState(7, {"a": 1}, False, ["webhook_url"], {"b": 0.5},
-                                                               "m.yaml")
 
 
 # --- references and the graph ---

@@ -204,31 +204,33 @@ def _no_constants(name: str) -> Any:
 
 def strict_json(text: str | bytes) -> Any:
     """JSON as the provisioner writes it: no key twice, no NaN or Infinity (Python's json takes both)."""
-    if isinstance(text, str):
-        # A text that is its own encoding (every record the provisioner wrote) has neither: decoding keeps one of
-        # two equal keys and the encoder refuses NaN and Infinity, so either would make the two differ. Checked in
-        # C (decode, encode, compare) instead of a Python call per JSON object. The keys are encoded in the
-        # text's own order (sorted, as written): sorting them again would only cost time.
+    if type(text) is str:
+        # The usual text (a value from its first character to its last: every record the provisioner writes): one
+        # scan by the C scanner, with the checks as hooks. parse_constant is called only for NaN and Infinity, the
+        # pairs hook once per object. Anything else (surrounding whitespace, a BOM, an error) is json.loads's, with
+        # the same hooks, which decodes it the same way or says what is wrong.
         try:
-            value = json.loads(text)
-            if _STRICT_CANONICAL.encode(value) == text:
+            value, end = _STRICT_SCAN(text, 0)
+            if end == len(text):
                 return value
-        except ValueError:
-            pass  # the checking decoder below says what is wrong
+        except Exception:
+            pass
     return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
 
 
-# Decoded JSON holds no cycles: nothing to check for.
-_STRICT_CANONICAL = json.JSONEncoder(allow_nan=False, check_circular=False)
-
-
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _DuplicateKey(key)
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # a key twice: name the first one seen again
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
     return result
+
+
+# Built once (json.loads builds a decoder per call when given hooks).
+_STRICT_SCAN = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants).scan_once
 
 
 def _show(value: Any) -> str:
@@ -248,13 +250,18 @@ _RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source", "kind"
 
 
 def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
-    where = f"{source}: resources[{_show(address)}]"
     if not isinstance(address, str) or not check_address(address):
-        raise StateError(f"{where}: not a valid address (lowercase letters, digits, '-' and '_'; `kind.name` "
-                         "for kinds other than assistants)")
+        raise StateError(f"{_resource_place(source, address)}: not a valid address (lowercase letters, digits, '-' "
+                         "and '_'; `kind.name` for kinds other than assistants)")
     if not isinstance(record, dict):
-        raise StateError(f"{where} must be an object with id, spec, protect, sensitive, remote (got {_show(record)})")
-    return check_record(record, lambda key: f"{where}.{key}", where)
+        raise StateError(f"{_resource_place(source, address)} must be an object with id, spec, protect, sensitive, "
+                         f"remote (got {_show(record)})")
+    return check_record(record, lambda key: _resource_place(source, address, key))
+
+
+def _resource_place(source: str, address: Any, key: str | None = None) -> str:
+    where = f"{source}: resources[{_show(address)}]"
+    return where if key is None else f"{where}.{key}"
 
 
 def check_address(address: Any) -> bool:
@@ -266,35 +273,70 @@ def check_id(value: Any) -> bool:
     return type(value) is int and 0 < value <= MAX_ID
 
 
-def check_record(record: dict[str, Any], name: Any, where: str) -> ResourceState:
-    """One resource's fields, as strictly for a pushed document as for a row of the store; `name(key)` says
-    where a field is in the messages (resources["a"].spec, or a row's column)."""
-    unknown = sorted(set(record) - _RECORD_KEYS)
-    if unknown:
-        raise StateError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
-    remote_id = record.get("id")
-    if not check_id(remote_id):
-        raise StateError(f"{name('id')} must be a positive integer (got {_show(remote_id)})")
-    spec, protect = record.get("spec"), record.get("protect", False)
-    sensitive, remote = record.get("sensitive", []), record.get("remote", {})
+def check_record(record: dict[str, Any], place: Callable[[str | None], str],
+                 columns: tuple[int, str] | None = None) -> ResourceState:
+    """One resource's fields, as strictly for a pushed document as for a row of the store. `place(key)` says where
+    a field is in the messages (resources["a"].spec, or a row's column), `place(None)` where the record is: called
+    only to say what is wrong (a store's thousands of good rows compose no message). `columns`: a row's (id,
+    kind), from columns the caller has checked (its record holds neither)."""
+    if not _RECORD_KEYS.issuperset(record):
+        unknown = sorted(set(record) - _RECORD_KEYS)
+        raise StateError(f"{place(None)}: unknown key(s) {', '.join(map(repr, unknown))}")
+    get = record.get
+    if columns is None:
+        remote_id = get("id")
+        if not check_id(remote_id):
+            raise StateError(f"{place('id')} must be a positive integer (got {_show(remote_id)})")
+    else:
+        remote_id, kind = columns
+    spec, protect = get("spec"), get("protect", False)
+    sensitive, remote = get("sensitive", []), get("remote", {})
     if spec is not None and not isinstance(spec, dict):
-        raise StateError(f"{name('spec')} must be an object or null (got {_show(spec)})")
+        raise StateError(f"{place('spec')} must be an object or null (got {_show(spec)})")
     if not isinstance(protect, bool):
-        raise StateError(f"{name('protect')} must be true or false (got {_show(protect)})")
-    if not isinstance(sensitive, list) or not all(isinstance(n, str) for n in sensitive):
-        raise StateError(f"{name('sensitive')} must be a list of field names (got {_show(sensitive)})")
+        raise StateError(f"{place('protect')} must be true or false (got {_show(protect)})")
+    if not isinstance(sensitive, list) or not (_TEXT.issuperset(map(type, sensitive)) or _texts(sensitive)):
+        raise StateError(f"{place('sensitive')} must be a list of field names (got {_show(sensitive)})")
     if not isinstance(remote, dict):
-        raise StateError(f"{name('remote')} must be an object (got {_show(remote)})")
-    source = record.get("source")
+        raise StateError(f"{place('remote')} must be an object (got {_show(remote)})")
+    source = get("source")
     if source is not None and (not isinstance(source, str) or not source or len(source) > 4096):
-        raise StateError(f"{name('source')} must be a file path or null (got {_show(source)})")
-    kind, depends_on = record.get("kind", DEFAULT_KIND), record.get("depends_on", [])
-    if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
-        raise StateError(f"{name('kind')} must be a kind name such as \"tool\" (got {_show(kind)})")
-    if not isinstance(depends_on, list) or not all(check_address(a) for a in depends_on):
-        raise StateError(f"{name('depends_on')} must be a list of addresses (got {_show(depends_on)})")
-    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
-                         source=source, kind=kind, depends_on=list(depends_on))
+        raise StateError(f"{place('source')} must be a file path or null (got {_show(source)})")
+    if columns is None:
+        kind = get("kind", DEFAULT_KIND)
+        if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
+            raise StateError(f"{place('kind')} must be a kind name such as \"tool\" (got {_show(kind)})")
+    depends_on = get("depends_on", [])
+    if not isinstance(depends_on, list) or not (not depends_on or _addresses(depends_on)):
+        raise StateError(f"{place('depends_on')} must be a list of addresses (got {_show(depends_on)})")
+    return ResourceState(remote_id, spec, protect, list(sensitive), remote, source, kind, list(depends_on))
+
+
+_TEXT = frozenset({str})
+
+
+def _texts(values: list) -> bool:
+    """Every value a str (check_record first tries one C pass over the types, for the usual exact str)."""
+    return all(isinstance(value, str) for value in values)
+
+
+def _addresses(values: list) -> bool:
+    """Every value a valid address (check_address); those found valid are remembered (a graph's records name the
+    same few objects thousands of times)."""
+    try:
+        if _VALID_ADDRESSES.issuperset(values):
+            return True
+    except TypeError:  # a mapping or a list among them: not an address
+        return False
+    if not all(check_address(a) for a in values):
+        return False
+    if len(_VALID_ADDRESSES) > 100_000:  # a hostile store's many distinct addresses must not grow it without end
+        _VALID_ADDRESSES.clear()
+    _VALID_ADDRESSES.update(values)
+    return True
+
+
+_VALID_ADDRESSES: set[str] = set()
 
 
 def _parse_history(raw: Any, source: str) -> list[HistoryEntry]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..errors import StateError
-from . import _RECORD_KEYS, DEFAULT_KIND, KIND_NAME, MAX_ID, check_address, HistoryEntry, ResourceState, _DuplicateKey, _show, check_history_entry, check_id, \
-    check_record, strict_json
+from . import DEFAULT_KIND, KIND_NAME, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show, check_address, \
+    check_history_entry, check_id, check_record, strict_json
 
 REPAIR = ("Repair the row (or `provisioner state push --force` a good state document); nothing was read from "
           "this state, and nothing was written.")
@@ -23,6 +23,10 @@ def _where(source: str, workspace: str, address: Any = None) -> str:
 
 def _bad(message: str) -> StateError:
     return StateError(f"{message}. {REPAIR}")
+
+
+def _bad_column(source: str, workspace: str, address: str, problem: str) -> StateError:
+    return _bad(f"{_where(source, workspace, address)}, column {problem}")
 
 
 def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) -> tuple[str, int]:
@@ -57,89 +61,43 @@ def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, .
 
 def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any,
                        kind: Any = DEFAULT_KIND) -> ResourceState:
-    entry = _good_row(address, remote_id, record, kind)
-    return entry if entry is not None else _checked_row(source, workspace, address, remote_id, record, kind)
-
-
-# A record's keys besides the columns (id, kind), and the types of each that pass check_record.
-_ROW_KEYS = frozenset(_RECORD_KEYS - {"id", "kind"})
-_TEXT = frozenset({str})
-
-
-def _good_row(address: Any, remote_id: Any, record: Any, kind: Any) -> ResourceState | None:
-    """The entry of a row that passes every check of _checked_row, or None: then _checked_row says which fails.
-
-    The same checks, without composing a message per row (a fleet's state is thousands of good rows)."""
-    if not (type(record) is str and check_id(remote_id) and check_address(address) and type(kind) is str
-            and KIND_NAME.fullmatch(kind)):
-        return None
-    try:
-        fields = strict_json(record)
-    except (ValueError, RecursionError):
-        return None
-    if type(fields) is not dict or not _ROW_KEYS.issuperset(fields):
-        return None
-    spec, protect = fields.get("spec"), fields.get("protect", False)
-    sensitive, remote = fields.get("sensitive", []), fields.get("remote", {})
-    source, depends_on = fields.get("source"), fields.get("depends_on", [])
-    if not ((spec is None or type(spec) is dict) and type(protect) is bool and type(remote) is dict
-            and type(sensitive) is list and _TEXT.issuperset(map(type, sensitive))
-            and (source is None or (type(source) is str and 0 < len(source) <= 4096))
-            and type(depends_on) is list and _addresses(depends_on)):
-        return None
-    return ResourceState(id=remote_id, spec=spec, protect=protect, sensitive=list(sensitive), remote=remote,
-                         source=source, kind=kind, depends_on=list(depends_on))
-
-
-def _addresses(values: list) -> bool:
-    """Every value a valid address (check_address); those found valid are remembered (a graph's records name the
-    same few objects thousands of times)."""
-    try:
-        if _VALID_ADDRESSES.issuperset(values):
-            return True
-    except TypeError:  # a mapping or a list among them: not an address
-        return False
-    if not all(check_address(a) for a in values):
-        return False
-    if len(_VALID_ADDRESSES) > 100_000:  # a hostile store's many distinct addresses must not grow it without end
-        _VALID_ADDRESSES.clear()
-    _VALID_ADDRESSES.update(values)
-    return True
-
-
-_VALID_ADDRESSES: set[str] = set()
-
-
-def _checked_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any,
-                 kind: Any = DEFAULT_KIND) -> ResourceState:
+    """One row's entry, or a StateError naming its column. Every message is composed only when it is raised: a
+    store holds thousands of good rows."""
     if not isinstance(address, str) or not check_address(address):
         raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
                    "(lowercase letters, digits, '-' and '_', whole)")
-    where = _where(source, workspace, address)
     if not check_id(remote_id):
-        raise _bad(f"{where}, column remote_id must be a positive integer (got {_show(remote_id)})")
+        raise _bad_column(source, workspace, address, f"remote_id must be a positive integer (got {_show(remote_id)})")
     if not isinstance(record, str):
-        raise _bad(f"{where}, column record must be JSON text (got {_show(record)})")
+        raise _bad_column(source, workspace, address, f"record must be JSON text (got {_show(record)})")
     try:
         fields = strict_json(record)
     except _DuplicateKey as error:
-        raise _bad(f"{where}, column record: the key {error.key!r} appears twice") from None
+        raise _bad_column(source, workspace, address, f"record: the key {error.key!r} appears twice") from None
     except (ValueError, RecursionError) as error:
-        raise _bad(f"{where}, column record is not valid JSON ({str(error)[:120]})") from None
+        raise _bad_column(source, workspace, address, f"record is not valid JSON ({str(error)[:120]})") from None
     if not isinstance(fields, dict):
-        raise _bad(f"{where}, column record must be a JSON object with spec, protect, sensitive, remote "
-                   f"(got {_show(fields)})")
+        raise _bad_column(source, workspace, address, "record must be a JSON object with spec, protect, sensitive, "
+                          f"remote (got {_show(fields)})")
     if "id" in fields:  # the id lives in remote_id only: two places for it could disagree
-        raise _bad(f"{where}, column record: unknown key 'id' (the id is the column remote_id)")
+        raise _bad_column(source, workspace, address, "record: unknown key 'id' (the id is the column remote_id)")
     if "kind" in fields:  # likewise the kind
-        raise _bad(f"{where}, column record: unknown key 'kind' (the kind is the column kind)")
+        raise _bad_column(source, workspace, address, "record: unknown key 'kind' (the kind is the column kind)")
     if not isinstance(kind, str) or not KIND_NAME.fullmatch(kind):
-        raise _bad(f"{where}, column kind must be a kind name such as 'tool' (got {_show(kind)})")
+        raise _bad_column(source, workspace, address, f"kind must be a kind name such as 'tool' (got {_show(kind)})")
     try:
-        return check_record({**fields, "id": remote_id, "kind": kind}, lambda key: f"{where}, column record: {key}",
-                            f"{where}, column record")
+        return check_record(fields, _RecordPlace((source, workspace, address)), (remote_id, kind))
     except StateError as error:
         raise _bad(str(error)) from None
+
+
+class _RecordPlace(tuple):
+    """(source, workspace, address): where a row's record is, for check_record's messages, composed only when one
+    is raised. (A tuple: made per row without a Python call.)"""
+
+    def __call__(self, key: str | None) -> str:
+        where = f"{_where(*self)}, column record"
+        return where if key is None else f"{where}: {key}"
 
 
 _HISTORY_COLUMNS = {"id": "remote_id"}
