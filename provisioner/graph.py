@@ -9,7 +9,9 @@ give the order in which objects are created: Python's graphlib sorts them and fi
 from __future__ import annotations
 
 import graphlib
+import operator
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from .errors import Problem
@@ -41,7 +43,23 @@ class ChildManifest(Manifest):
 
 
 def children_of(manifest: Manifest) -> list[Manifest]:
-    """The child manifests a manifest declares (none for most kinds). Pure: no platform call."""
+    """The child manifests a manifest declares (none for most kinds). Pure: no platform call.
+
+    A plan asks several times (validation's graph, the plan's, the children to read): they are made once and kept
+    with the manifest, for its spec (a manifest's spec is not replaced; `with_fields` makes a new manifest), so that
+    every caller sees the same child objects and what is kept with them (their uses)."""
+    kept = manifest.__dict__.get(_CHILDREN)
+    if kept is not None and kept[0] is manifest.spec:
+        return list(kept[1])
+    found = _children_of(manifest)
+    manifest.__dict__[_CHILDREN] = (manifest.spec, tuple(found))
+    return found
+
+
+_CHILDREN = "_children"  # the slot in a manifest's __dict__: (the spec they were made from, the child manifests)
+
+
+def _children_of(manifest: Manifest) -> list[Manifest]:
     kind = KINDS.get(manifest.kind)
     if kind is None or kind.children is None:
         return []
@@ -113,19 +131,66 @@ _USES = "_uses"  # the slot in a manifest's __dict__: (the fields they were read
 
 
 def _find_uses(kind: str, fields: Mapping[str, Any]) -> tuple[Use, ...]:
-    found = []
-    for facts in reference_facts(kind):
+    found: tuple[Use, ...] = ()
+    for facts, known in _reference_fields(kind):
         value = fields.get(facts.name)
         if value is None:
             continue
-        values = enumerate(value) if facts.many and isinstance(value, list) else ((None, value),)
-        for index, item in values:
-            if item is None:
-                continue
-            parsed = parse_reference(item, facts.ref)
-            if isinstance(parsed, Reference):
-                found.append(Use((facts.name,) if index is None else (facts.name, index), facts, parsed))
+        key = _value_key(value)
+        if key is None:  # a lookup ({name: ...}) or a value validation refused: not kept
+            found += _field_uses(facts, value)
+            continue
+        field_uses = known.get(key)
+        if field_uses is None:
+            if len(known) >= _FIELD_USES_LIMIT:
+                known.clear()
+            field_uses = known[key] = _field_uses(facts, value)
+        found += field_uses
+    return found
+
+
+def _field_uses(facts: FieldFacts, value: Any) -> tuple[Use, ...]:
+    """The uses one reference field's value makes (_find_uses without its cache)."""
+    found = []
+    values = enumerate(value) if facts.many and isinstance(value, list) else ((None, value),)
+    for index, item in values:
+        if item is None:
+            continue
+        parsed = parse_reference(item, facts.ref)
+        if isinstance(parsed, Reference):
+            found.append(Use((facts.name,) if index is None else (facts.name, index), facts, parsed))
     return tuple(found)
+
+
+def _value_key(value: Any) -> Any:
+    """A reference field's value as a key of the uses it makes: a text or an integer, or a list of them as a
+    tuple; None for anything else. Only exact str and int: True == 1 and 1.0 == 1 as keys, but not as references
+    (a list is keyed by a tuple, so never equal to a single value's key)."""
+    cls = type(value)
+    if cls is str or cls is int:
+        return value
+    if cls is list:
+        for item in value:
+            cls = type(item)
+            if cls is not str and cls is not int:
+                return None
+        return tuple(value)
+    return None
+
+
+def _reference_fields(kind: str) -> tuple[tuple[FieldFacts, dict], ...]:
+    """The kind's reference fields, each with its cache: value key -> the uses it makes. A fleet's manifests name
+    the same few objects, so each distinct value is parsed once (the uses are immutable, shared by the
+    manifests that write the same value). Rebuilt when the registry's kind changes (a configured campaign)."""
+    registered = KINDS.get(kind)
+    entry = _REFERENCE_FIELDS.get(kind)
+    if entry is None or entry[0] is not registered:
+        entry = _REFERENCE_FIELDS[kind] = (registered, tuple((facts, {}) for facts in reference_facts(kind)))
+    return entry[1]
+
+
+_REFERENCE_FIELDS: dict[str, tuple[Any, tuple[tuple[FieldFacts, dict], ...]]] = {}
+_FIELD_USES_LIMIT = 10_000  # distinct values kept per field: a hostile repository's must not grow it without end
 
 
 @dataclass
@@ -137,10 +202,26 @@ class Graph:
 
     @classmethod
     def of(cls, manifests: Iterable[Manifest]) -> "Graph":
-        graph = cls({m.address: m for m in manifests})
-        for address, manifest in graph.manifests.items():
-            graph.needs[address] = {u.target for u in uses(manifest) if u.target in graph.manifests}
+        """The graph of the manifests. Read-only (its mappings are views, its needs frozensets): a plan asks for
+        the graph of the same manifests twice (validation's check, then the plan), and the second call gives the
+        first's graph, its order included, when the manifests are the same objects, in the same order, with the
+        same fields (which their uses are read from)."""
+        manifests = list(manifests)
+        fields = [m.fields for m in manifests]
+        last = _LAST_GRAPH[0]
+        if last is not None and _same(last[0], manifests) and _same(last[1], fields):
+            return last[2]
+        graph = cls._of(manifests)
+        _LAST_GRAPH[0] = (manifests, fields, graph)
         return graph
+
+    @classmethod
+    def _of(cls, manifests: list[Manifest]) -> "Graph":
+        """Graph.of without its memory."""
+        known = {m.address: m for m in manifests}
+        needs = {address: frozenset(u.target for u in uses(manifest) if u.target in known)
+                 for address, manifest in known.items()}
+        return cls(MappingProxyType(known), MappingProxyType(needs))  # type: ignore[arg-type]
 
     def manifest(self, address: str) -> Manifest | None:
         """The manifest at an address (`assistant.x` or `x` for an assistant)."""
@@ -151,7 +232,18 @@ class Graph:
 
         Kahn's algorithm by levels, each level sorted: what graphlib's get_ready/done rounds give, without its
         per-node Python bookkeeping (a fleet's graph is mostly nodes that need nothing). A cycle leaves nodes
-        out: graphlib then raises its CycleError (with the cycle, for _cycles' message)."""
+        out: graphlib then raises its CycleError (with the cycle, for _cycles' message).
+        A read-only graph's (Graph.of's) order is computed once."""
+        kept = self.__dict__.get("_order")
+        if kept is not None and kept[0] is self.needs:
+            return list(kept[1])
+        ordered = self._order()
+        if isinstance(self.needs, MappingProxyType):  # nobody can change its needs: the order stays right
+            self.__dict__["_order"] = (self.needs, tuple(ordered))
+        return ordered
+
+    def _order(self) -> list[str]:
+        """order() without its memory."""
         remaining: dict[str, int] = {}
         dependents: dict[str, list[str]] = {}
         for address, needs in self.needs.items():
@@ -221,21 +313,36 @@ class Graph:
         return {a for a, needs in self.needs.items() if address in needs}
 
 
+def _same(kept: list, given: list) -> bool:
+    """Whether two lists hold the very same objects in the same order."""
+    return len(kept) == len(given) and all(map(operator.is_, kept, given))
+
+
+# The last graph Graph.of made: (its manifests, their fields, the graph). One slot: a plan's second call is what it
+# is for; it holds the manifests until the next call.
+_LAST_GRAPH: list[tuple[list[Manifest], list[dict], "Graph"] | None] = [None]
+
+
 def check(manifests: list[Manifest]) -> list[Problem]:
     """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
     graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
     targets_of: dict[str, tuple[str, ...]] = {}  # reference kind -> address_targets (a fleet asks thousands of times)
+    # The uses found right, by identity: manifests that write the same value share its uses (_find_uses), and
+    # whether a use names a manifest of the right kind is the same for each of them. Every use checked stays
+    # alive with its manifest until the end, so an identity is never reused meanwhile.
+    right: set[int] = set()
     for address in sorted(graph.manifests):  # the addresses alone: (address, manifest) pairs sort far slower
         manifest = graph.manifests[address]
         for use in uses(manifest):
-            if use.reference.address is None:
+            if use.reference.address is None or id(use) in right:
                 continue
             target_kind = use.reference.address.split(".", 1)[0]
             wanted = targets_of.get(use.facts.ref)
             if wanted is None:
                 wanted = targets_of[use.facts.ref] = address_targets(use.facts.ref)
             if target_kind in wanted and use.target in graph.manifests:
+                right.add(id(use))
                 continue  # most references: nothing to locate
             where = manifest.location("spec", *use.path)
             if target_kind not in wanted:

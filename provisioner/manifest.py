@@ -826,8 +826,11 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
             manifests = moving.follow(manifests, found)
     if moves is not None:
         moves += found
+    # Sorted before the check: the plan asks for the graph of this very list, which is then the one the check
+    # made (Graph.of keeps it). The check's problems do not depend on the order it is given.
+    manifests = sorted(manifests, key=lambda m: m.address)
     problems += check(manifests)
-    return sorted(manifests, key=lambda m: m.address), problems
+    return manifests, problems
 
 
 def check_envelope(content: dict, problem: Callable[..., None]) -> None:
