@@ -48,21 +48,24 @@ def children_of(manifest: Manifest) -> list[Manifest]:
     A plan asks several times (validation's graph, the plan's, the children to read): they are made once and kept
     with the manifest, for its spec (a manifest's spec is not replaced; `with_fields` makes a new manifest), so that
     every caller sees the same child objects and what is kept with them (their uses)."""
+    return list(_kept_children(manifest))
+
+
+def _kept_children(manifest: Manifest) -> tuple[Manifest, ...]:
+    kind = KINDS.get(manifest.kind)
+    if kind is None or kind.children is None:
+        return ()
     kept = manifest.__dict__.get(_CHILDREN)
-    if kept is not None and kept[0] is manifest.spec:
-        return list(kept[1])
-    found = _children_of(manifest)
-    manifest.__dict__[_CHILDREN] = (manifest.spec, tuple(found))
-    return found
+    if kept is None or kept[0] is not manifest.spec:
+        kept = manifest.__dict__[_CHILDREN] = (manifest.spec, tuple(_children_of(manifest)))
+    return kept[1]
 
 
 _CHILDREN = "_children"  # the slot in a manifest's __dict__: (the spec they were made from, the child manifests)
 
 
 def _children_of(manifest: Manifest) -> list[Manifest]:
-    kind = KINDS.get(manifest.kind)
-    if kind is None or kind.children is None:
-        return []
+    kind = KINDS[manifest.kind]
     found = []
     for node in kind.children(manifest.name, manifest.spec):
         spec = _entry(manifest.spec, node.path[1:])
@@ -82,7 +85,13 @@ def _entry(spec, path: tuple) -> object:
 
 def expand(manifests: Iterable[Manifest]) -> list[Manifest]:
     """The manifests and every child they declare (each right after its parent)."""
-    return [m for parent in manifests for m in (parent, *children_of(parent))]
+    found: list[Manifest] = []
+    for parent in manifests:
+        found.append(parent)
+        children = _kept_children(parent)
+        if children:
+            found += children
+    return found
 
 
 def entry_kind(address: str, entry: Any) -> str:

@@ -11,7 +11,7 @@ import functools
 import os
 import re
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields as dataclass_fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -95,13 +95,26 @@ class Manifest:
         return str(getattr(self.spec, KINDS[self.kind].name_field))
 
     def with_fields(self, fields: dict[str, Any]) -> "Manifest":
-        """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...})."""
-        resolved = replace(self)
-        resolved.__dict__["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
+        """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...}).
+
+        What dataclasses.replace(self) makes (the same dataclass fields, none of what is kept beside them), without
+        its per-call look-up of the fields and its keyword call of __init__: a plan resolves every assistant."""
+        cls = type(self)
+        resolved = object.__new__(cls)
+        own, new = self.__dict__, resolved.__dict__
+        for name in _init_fields(cls):
+            new[name] = own[name]
+        new["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
         return resolved
 
     def location(self, *path: str | int) -> Location:
         return self.document.locate(path)
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    """The names of a manifest class's dataclass fields (what its __init__ sets)."""
+    return tuple(f.name for f in dataclass_fields(cls) if f.init)
 
 
 @dataclass(frozen=True)
