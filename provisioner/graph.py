@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from . import kinds
 from .errors import Problem
 from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, manifest_address, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
@@ -191,10 +192,10 @@ def _reference_fields(kind: str) -> tuple[tuple[FieldFacts, dict], ...]:
     """The kind's reference fields, each with its cache: value key -> the uses it makes. A fleet's manifests name
     the same few objects, so each distinct value is parsed once (the uses are immutable, shared by the
     manifests that write the same value). Rebuilt when the registry's kind changes (a configured campaign)."""
-    registered = KINDS.get(kind)
+    source = KINDS.get(kind) if kind != ASSISTANT else kinds.ASSISTANT_REFERENCES
     entry = _REFERENCE_FIELDS.get(kind)
-    if entry is None or entry[0] is not registered:
-        entry = _REFERENCE_FIELDS[kind] = (registered, tuple((facts, {}) for facts in reference_facts(kind)))
+    if entry is None or entry[0] is not source:
+        entry = _REFERENCE_FIELDS[kind] = (source, tuple((facts, {}) for facts in reference_facts(kind)))
     return entry[1]
 
 
@@ -243,12 +244,12 @@ class Graph:
         per-node Python bookkeeping (a fleet's graph is mostly nodes that need nothing). A cycle leaves nodes
         out: graphlib then raises its CycleError (with the cycle, for _cycles' message).
         A read-only graph's (Graph.of's) order is computed once."""
-        kept = self.__dict__.get("_order")
+        kept = self.__dict__.get("_ordered")
         if kept is not None and kept[0] is self.needs:
             return list(kept[1])
         ordered = self._order()
         if isinstance(self.needs, MappingProxyType):  # nobody can change its needs: the order stays right
-            self.__dict__["_order"] = (self.needs, tuple(ordered))
+            self.__dict__["_ordered"] = (self.needs, tuple(ordered))
         return ordered
 
     def _order(self) -> list[str]:

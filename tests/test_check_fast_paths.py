@@ -1,0 +1,230 @@
+"""The fast paths from documents to a checked graph (graph.py, manifest.py, kinds/) give exactly what the slow
+paths they skip give: uses kept per distinct reference value, the children and the graph kept for the same
+manifests, the check proving each shared use once, the reference check remembering values, with_fields
+without dataclasses.replace, kind_of_address without a split."""
+import dataclasses
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from provisioner import graph as graph_module
+from provisioner.graph import ChildManifest, Graph, check, expand, uses
+from provisioner.kinds import ASSISTANT, KINDS, kind_of_address, reference_facts
+from provisioner.kinds.base import Reference, parse_reference, reference_value
+from provisioner.manifest import load_manifests
+from conftest import manifest_text
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+# Values a reference field may hold, right or wrong, with the look-alikes a cache keyed by value would confuse:
+# True and 1, 1.0 and 1, "1" and 1, a list and its only item.
+ITEMS = st.one_of(
+    st.sampled_from(["tool.a", "tool.b", "folder.a", "label.x", "knowledgebase.kb", "siptrunk.t", "assistant.s",
+                     "+14155550100", "1", "Tool.A", "", "tool.", "x"]),
+    st.sampled_from([1, 2, 0, -1, 2**63, True, False, 1.0, 2.5, None]),
+    st.fixed_dictionaries({"name": st.sampled_from(["Lookup", "", "x"])}),
+    st.just({"name": "a", "id": 1}),
+)
+VALUES = st.one_of(ITEMS, st.lists(ITEMS, max_size=4))
+FIELDS = st.dictionaries(st.sampled_from([f.name for f in reference_facts(ASSISTANT)] + ["voice_id"]), VALUES,
+                         max_size=5)
+
+
+def slow_uses(kind, fields):
+    """_find_uses as it was: every value parsed, a Use made for each reference."""
+    found = []
+    for facts in reference_facts(kind):
+        value = fields.get(facts.name)
+        if value is None:
+            continue
+        values = enumerate(value) if facts.many and isinstance(value, list) else ((None, value),)
+        for index, item in values:
+            if item is None:
+                continue
+            parsed = parse_reference(item, facts.ref)
+            if isinstance(parsed, Reference):
+                found.append(graph_module.Use((facts.name,) if index is None else (facts.name, index), facts, parsed))
+    return tuple(found)
+
+
+@SETTINGS
+@given(st.lists(FIELDS, min_size=1, max_size=6))
+def test_uses_kept_per_value_are_the_uses_parsed_each_time(many_fields):
+    for fields in many_fields + many_fields:  # twice: the second time every value is a kept one
+        found = graph_module._find_uses(ASSISTANT, fields)
+        expected = slow_uses(ASSISTANT, fields)
+        assert found == expected
+        # Same reference, of the same type (True is not 1, 1.0 is not 1), target derived the same way.
+        assert [(type(u.reference.id), u.target) for u in found] == [(type(u.reference.id), u.target) for u in expected]
+
+
+def test_uses_cache_is_bounded_and_keeps_answering(monkeypatch):
+    monkeypatch.setattr(graph_module, "_FIELD_USES_LIMIT", 3)
+    for i in range(10):
+        fields = {"tool_ids": [f"tool.t{i}", i + 1], "folder_id": f"folder.f{i}"}
+        assert graph_module._find_uses(ASSISTANT, fields) == slow_uses(ASSISTANT, fields)
+    assert all(len(known) <= 3 for facts, known in graph_module._reference_fields(ASSISTANT)
+               if facts.name in ("tool_ids", "folder_id"))
+
+
+def test_a_registered_kind_changed_gets_its_own_reference_fields(monkeypatch):
+    before = graph_module._reference_fields("document")
+    assert before and graph_module._reference_fields("document") is before
+    monkeypatch.setitem(KINDS, "document", dataclasses.replace(KINDS["document"]))
+    after = graph_module._reference_fields("document")
+    assert after is not before and [f for f, _ in after] == list(reference_facts("document"))
+
+
+@SETTINGS
+@given(VALUES)
+def test_the_reference_check_remembering_values_agrees_with_parse_reference(value):
+    adapter = TypeAdapter(reference_value("number"))
+    for _ in range(2):  # the second time a right value is a remembered one
+        expected = parse_reference(value, "number")
+        if isinstance(expected, str):
+            with pytest.raises(ValidationError) as raised:
+                adapter.validate_python(value, strict=True)
+            assert expected in str(raised.value)
+        else:
+            got = adapter.validate_python(value, strict=True)
+            assert got == value and type(got) is type(value)
+
+
+def test_a_remembered_integer_does_not_let_true_or_a_float_through():
+    adapter = TypeAdapter(reference_value("tool"))
+    assert adapter.validate_python(1, strict=True) == 1
+    for value in (True, 1.0):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(value, strict=True)
+
+
+@given(st.from_regex(r"[a-z]{0,6}(\.[a-z0-9_-]{0,6}){0,3}", fullmatch=True))
+def test_kind_of_address_is_what_splitting_gives(address):
+    parts = address.split(".")
+    if len(parts) == 1:
+        expected = ASSISTANT
+    elif len(parts) == 2:
+        expected = parts[0]
+    else:
+        expected = next((k.name for k in KINDS.values() if k.parent_field and k.facts(k.parent_field).ref == parts[0]),
+                        parts[0])
+    assert kind_of_address(address) == expected
+
+
+# --- manifests: children, with_fields, the graph and the check ---
+
+def knowledgebase(name, *documents):
+    entries = "".join(f"  - name: {d}\n    type: website\n    url: https://example.com/{d}\n" for d in documents)
+    return (f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: {name}\nspec:\n  name: {name}\n"
+            f"  documents:\n{entries}")
+
+
+def simple(kind, name):
+    manifest_kind = {"folder": "Folder", "label": "Label"}[kind]
+    return f"apiVersion: provisioner/v1\nkind: {manifest_kind}\nmetadata:\n  name: {name}\nspec:\n  name: {name}\n"
+
+
+def load(tmp_path, *documents, dialect="v2"):
+    path = tmp_path / "m.yaml"
+    path.write_text("---\n".join(documents))
+    return load_manifests([path], dialect=dialect)
+
+
+def test_children_are_made_once_and_are_what_the_kind_declares(tmp_path):
+    manifests = load(tmp_path, knowledgebase("kb", "a", "b"), manifest_text("s", knowledgebase_id="knowledgebase.kb",
+                                                                            knowledgebase_mode="function_call"))
+    first, second = expand(manifests), expand(manifests)
+    assert [id(m) for m in first] == [id(m) for m in second]
+    [kb] = [m for m in manifests if m.kind == "knowledgebase"]
+    fresh = graph_module._children_of(kb)
+    kept = [m for m in first if isinstance(m, ChildManifest)]
+    assert [(c.address, c.fields, c.prefix, c.parent, c.kind, c.sensitive) for c in kept] == \
+        [(c.address, c.fields, c.prefix, c.parent, c.kind, c.sensitive) for c in fresh]
+    # A manifest made anew (with_fields) has children of its own, equal to the first's.
+    other = kb.with_fields(dict(kb.fields))
+    assert [c.address for c in expand([other])[1:]] == [c.address for c in kept]
+    assert all(a is not b for a, b in zip(expand([other])[1:], kept))
+
+
+def test_with_fields_is_dataclasses_replace_with_the_fields_set(tmp_path):
+    manifests = load(tmp_path, knowledgebase("kb", "a"), manifest_text("s", tool_ids=[4]), simple("folder", "f"))
+    for manifest in expand(manifests):  # an assistant, a knowledge base, a document (ChildManifest), a folder
+        uses(manifest)  # something kept beside the dataclass fields
+        fields = {"changed": True}
+        fast, slow = manifest.with_fields(fields), dataclasses.replace(manifest)
+        slow.__dict__["fields"] = fields
+        assert type(fast) is type(slow)
+        assert fast.__dict__ == slow.__dict__ and fast.fields is fields
+        assert fast == slow and fast.document is manifest.document
+        assert "_uses" not in fast.__dict__ and "_children" not in fast.__dict__
+
+
+REFERENCES = st.sampled_from(["folder.a", "folder.b", "label.a", "label.b", "label.zz", "folder.zz", "tool.a", 7,
+                              {"name": "x"}])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["folder.a", "folder.b", "folder.zz", "label.a", "tool.zz", 3]),
+                          st.lists(REFERENCES, max_size=3)), min_size=1, max_size=6))
+def test_the_check_with_kept_uses_and_graphs_finds_what_a_fresh_check_finds(tmp_path_factory, assistants):
+    tmp_path = tmp_path_factory.mktemp("check")
+    documents = [simple("folder", "a"), simple("folder", "b"), simple("label", "a"), simple("label", "b")]
+    documents += [manifest_text(f"s{i}", folder_id=folder, label_ids=labels)
+                  for i, (folder, labels) in enumerate(assistants)]
+    try:
+        manifests = load(tmp_path, *documents)
+        fast = []
+    except Exception as error:  # ManifestError: the problems the fast paths found
+        fast = [str(p) for p in error.problems]
+        manifests = None
+    # The slow path: every use parsed anew (no kept values), a graph made anew, nothing proven before.
+    original = graph_module._find_uses
+    graph_module._LAST_GRAPH[0] = None
+    try:
+        graph_module._find_uses = slow_uses
+        try:
+            load(tmp_path, *documents)
+            slow = []
+        except Exception as error:
+            slow = [str(p) for p in error.problems]
+    finally:
+        graph_module._find_uses = original
+        graph_module._LAST_GRAPH[0] = None
+    assert fast == slow
+    if manifests is not None:
+        assert check(manifests) == []
+
+
+def test_the_graph_of_the_same_manifests_is_given_again_and_equals_a_fresh_one(tmp_path):
+    manifests = load(tmp_path, simple("folder", "a"), knowledgebase("kb", "d"),
+                     manifest_text("s", folder_id="folder.a", knowledgebase_id="knowledgebase.kb",
+                                   knowledgebase_mode="function_call"),
+                     manifest_text("t", folder_id="folder.a"))
+    expanded = expand(manifests)
+    graph = Graph.of(expanded)
+    assert Graph.of(expand(manifests)) is graph  # validation's graph, asked again by the plan
+    fresh = Graph._of(expanded)
+    assert dict(graph.manifests) == dict(fresh.manifests) and dict(graph.needs) == dict(fresh.needs)
+    assert graph.order() == graph._order() == fresh._order()
+    assert graph.order() is not graph.order()  # each caller gets its own list
+    # Read-only: a caller cannot change what the next one is given.
+    with pytest.raises(TypeError):
+        graph.needs["s"] = frozenset()
+    with pytest.raises(AttributeError):
+        graph.needs["s"].add("x")
+    # Other manifests, another order of them, or one with other fields: a graph made anew.
+    assert Graph.of(expanded[:-1]) is not graph
+    assert Graph.of(list(reversed(expanded))) is not graph
+    changed = [m.with_fields({**m.fields, "folder_id": None}) if m.address == "s" else m for m in expanded]
+    other = Graph.of(changed)
+    assert other is not graph and other.needs["s"] == {"knowledgebase.kb"}
+    assert Graph.of(expanded) is not graph and Graph.of(expanded).needs == graph.needs
+
+
+def test_a_graph_built_by_hand_is_ordered_afresh_after_its_needs_change():
+    graph = Graph({})
+    graph.needs = {"a": {"b"}, "b": set()}
+    assert graph.order() == ["b", "a"]
+    graph.needs["b"].add("c")  # a plain graph's order is never kept
+    assert graph.order() == ["c", "b", "a"]
