@@ -141,8 +141,30 @@ _USES = "_uses"  # the slot in a manifest's __dict__: (the fields they were read
 
 
 def _find_uses(kind: str, fields: Mapping[str, Any]) -> tuple[Use, ...]:
+    """The uses of a manifest's fields. A fleet's manifests refer to the same few objects in a few combinations: the
+    uses of each combination of reference values are kept as one tuple (shared by the manifests that write it, so
+    the graph and the check treat it once), made of the uses kept per field value."""
+    entry = _reference_fields(kind)
+    keys = []
+    for facts, _ in entry[1]:
+        value = fields.get(facts.name)
+        key = _ABSENT if value is None else _value_key(value)
+        if key is None:  # a lookup ({name: ...}) or a value validation refused: this manifest's uses are not kept
+            return _uses_of(entry[1], fields)
+        keys.append(key)
+    combination = tuple(keys)
+    combinations = entry[2]
+    found = combinations.get(combination)
+    if found is None:
+        if len(combinations) >= _FIELD_USES_LIMIT:
+            combinations.clear()
+        found = combinations[combination] = _uses_of(entry[1], fields)
+    return found
+
+
+def _uses_of(reference_fields: tuple[tuple[FieldFacts, dict], ...], fields: Mapping[str, Any]) -> tuple[Use, ...]:
     found: tuple[Use, ...] = ()
-    for facts, known in _reference_fields(kind):
+    for facts, known in reference_fields:
         value = fields.get(facts.name)
         if value is None:
             continue
@@ -157,6 +179,9 @@ def _find_uses(kind: str, fields: Mapping[str, Any]) -> tuple[Use, ...]:
             field_uses = known[key] = _field_uses(facts, value)
         found += field_uses
     return found
+
+
+_ABSENT = object()  # a combination's key for a field not set (or null): no uses
 
 
 def _field_uses(facts: FieldFacts, value: Any) -> tuple[Use, ...]:
@@ -188,19 +213,21 @@ def _value_key(value: Any) -> Any:
     return None
 
 
-def _reference_fields(kind: str) -> tuple[tuple[FieldFacts, dict], ...]:
-    """The kind's reference fields, each with its cache: value key -> the uses it makes. A fleet's manifests name
-    the same few objects, so each distinct value is parsed once (the uses are immutable, shared by the
-    manifests that write the same value). Rebuilt when the registry's kind changes (a configured campaign)."""
+def _reference_fields(kind: str) -> tuple[Any, tuple[tuple[FieldFacts, dict], ...], dict]:
+    """The kind's reference fields, each with its cache (value key -> the uses it makes), and the cache of
+    combinations (_find_uses). A fleet's manifests name the same few objects, so each distinct value is parsed
+    once (the uses are immutable, shared by the manifests that write the same value). Rebuilt when the
+    registry's kind changes (a configured campaign)."""
     source = KINDS.get(kind) if kind != ASSISTANT else kinds.ASSISTANT_REFERENCES
     entry = _REFERENCE_FIELDS.get(kind)
     if entry is None or entry[0] is not source:
-        entry = _REFERENCE_FIELDS[kind] = (source, tuple((facts, {}) for facts in reference_facts(kind)))
-    return entry[1]
+        entry = _REFERENCE_FIELDS[kind] = (source, tuple((facts, {}) for facts in reference_facts(kind)), {})
+    return entry
 
 
-_REFERENCE_FIELDS: dict[str, tuple[Any, tuple[tuple[FieldFacts, dict], ...]]] = {}
-_FIELD_USES_LIMIT = 10_000  # distinct values kept per field: a hostile repository's must not grow it without end
+_REFERENCE_FIELDS: dict[str, tuple[Any, tuple[tuple[FieldFacts, dict], ...], dict]] = {}
+# Distinct values kept per field, and combinations per kind: a hostile repository's must not grow them without end.
+_FIELD_USES_LIMIT = 10_000
 
 
 @dataclass
@@ -229,8 +256,19 @@ class Graph:
     def _of(cls, manifests: list[Manifest]) -> "Graph":
         """Graph.of without its memory."""
         known = {m.address: m for m in manifests}
-        needs = {address: frozenset(u.target for u in uses(manifest) if u.target in known)
-                 for address, manifest in known.items()}
+        needs = {}
+        # By the identity of a manifest's uses: manifests that refer to the same objects share them (_find_uses).
+        # Each stays alive with its manifest during the loop, so an identity is never reused meanwhile.
+        needs_of: dict[int, frozenset[str]] = {}
+        for address, manifest in known.items():
+            found = uses(manifest)
+            if not found:
+                needs[address] = _NOTHING
+                continue
+            needed = needs_of.get(id(found))
+            if needed is None:
+                needed = needs_of[id(found)] = frozenset([u.target for u in found if u.target in known])
+            needs[address] = needed
         return cls(MappingProxyType(known), MappingProxyType(needs))  # type: ignore[arg-type]
 
     def manifest(self, address: str) -> Manifest | None:
@@ -253,28 +291,22 @@ class Graph:
         return ordered
 
     def _order(self) -> list[str]:
-        """order() without its memory."""
-        remaining: dict[str, int] = {}
-        dependents: dict[str, list[str]] = {}
-        for address, needs in self.needs.items():
-            remaining[address] = len(needs)
-            for needed in needs:
-                dependents.setdefault(needed, []).append(address)
-                remaining.setdefault(needed, 0)
-        ready = sorted(a for a, count in remaining.items() if not count)
+        """order() without its memory: each address's level is 1 + the highest of what it needs (0 for what needs
+        nothing), the round of Kahn's algorithm that makes it ready; then level by level, each sorted. A cycle
+        leaves nodes without a level: graphlib then raises its CycleError."""
+        levels = _levels(self.needs)
+        if levels is None:
+            return self._graphlib_order()
+        rounds: list[list[str]] = []
+        for address, level in levels.items():
+            while len(rounds) <= level:
+                rounds.append([])
+            rounds[level].append(address)
         ordered: list[str] = []
-        while ready:
-            ordered += ready
-            following = []
-            for address in ready:
-                for dependent in dependents.get(address, ()):
-                    remaining[dependent] -= 1
-                    if not remaining[dependent]:
-                        following.append(dependent)
-            ready = sorted(following)
-        if len(ordered) == len(remaining):
-            return ordered
-        return self._graphlib_order()
+        for addresses in rounds:
+            addresses.sort()
+            ordered += addresses
+        return ordered
 
     def _graphlib_order(self) -> list[str]:
         """order() by graphlib: raises its CycleError when the references make a cycle."""
@@ -323,6 +355,43 @@ class Graph:
         return {a for a, needs in self.needs.items() if address in needs}
 
 
+def _levels(needs: Mapping[str, Iterable[str]]) -> dict[str, int] | None:
+    """Each address's level (Graph._order), the addresses only needed included; None when there is a cycle.
+    Depth first without recursion (a chain of 10,000 references is allowed): an address is computed once all it
+    needs are; one met again on top of the stack while still waiting for what it needs is its own ancestor."""
+    levels: dict[str, int] = {root: 0 for root, root_needs in needs.items() if not root_needs}
+    waiting: set[str] = set()
+    for root, root_needs in needs.items():
+        if root in levels:
+            continue
+        try:  # most of a fleet: what it needs needs nothing (or is known already)
+            levels[root] = 1 + max([levels[n] for n in root_needs])
+            continue
+        except KeyError:
+            pass
+        stack = [root]
+        while stack:
+            address = stack[-1]
+            if address in levels:
+                stack.pop()
+                continue
+            wanted = needs.get(address, ())
+            missing = [n for n in wanted if n not in levels]
+            if not missing:
+                levels[address] = 1 + max([levels[n] for n in wanted]) if wanted else 0
+                waiting.discard(address)
+                stack.pop()
+            elif address in waiting:
+                return None
+            else:
+                waiting.add(address)
+                stack += missing
+    return levels
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
 def _same(kept: list, given: list) -> bool:
     """Whether two lists hold the very same objects in the same order."""
     return len(kept) == len(given) and all(map(operator.is_, kept, given))
@@ -338,13 +407,17 @@ def check(manifests: list[Manifest]) -> list[Problem]:
     graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
     targets_of: dict[str, tuple[str, ...]] = {}  # reference kind -> address_targets (a fleet asks thousands of times)
-    # The uses found right, by identity: manifests that write the same value share its uses (_find_uses), and
-    # whether a use names a manifest of the right kind is the same for each of them. Every use checked stays
-    # alive with its manifest until the end, so an identity is never reused meanwhile.
+    # The uses found right, by identity, each one and each manifest's whole tuple: manifests that write the same
+    # values share them (_find_uses), and whether a use names a manifest of the right kind is the same for each
+    # of them. Every use checked stays alive with its manifest until the end, so an identity is never reused.
     right: set[int] = set()
     for address in sorted(graph.manifests):  # the addresses alone: (address, manifest) pairs sort far slower
         manifest = graph.manifests[address]
-        for use in uses(manifest):
+        found = uses(manifest)
+        if id(found) in right:
+            found = ()
+        wrong = len(problems)
+        for use in found:
             if use.reference.address is None or id(use) in right:
                 continue
             target_kind = use.reference.address.split(".", 1)[0]
@@ -367,6 +440,8 @@ def check(manifests: list[Manifest]) -> list[Problem]:
                     f"{use.reference.address!r} names no manifest{did_you_mean(use.reference.address, known)}"
                     f" (to use an object no manifest manages, write {{name: \"...\"}} or its id)",
                     where, use.field, address))
+        if found and len(problems) == wrong:
+            right.add(id(found))
         checker = KINDS[manifest.kind].check_graph if manifest.kind in KINDS else None
         for path, message in (checker(manifest.spec, targets_in(manifest, graph)) if checker else []):
             problems.append(Problem(message, manifest.location("spec", *path),

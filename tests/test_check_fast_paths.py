@@ -64,8 +64,9 @@ def test_uses_cache_is_bounded_and_keeps_answering(monkeypatch):
     for i in range(10):
         fields = {"tool_ids": [f"tool.t{i}", i + 1], "folder_id": f"folder.f{i}"}
         assert graph_module._find_uses(ASSISTANT, fields) == slow_uses(ASSISTANT, fields)
-    assert all(len(known) <= 3 for facts, known in graph_module._reference_fields(ASSISTANT)
-               if facts.name in ("tool_ids", "folder_id"))
+    _, per_field, combinations = graph_module._reference_fields(ASSISTANT)
+    assert all(len(known) <= 3 for facts, known in per_field if facts.name in ("tool_ids", "folder_id"))
+    assert len(combinations) <= 3
 
 
 def test_a_registered_kind_changed_gets_its_own_reference_fields(monkeypatch):
@@ -73,7 +74,19 @@ def test_a_registered_kind_changed_gets_its_own_reference_fields(monkeypatch):
     assert before and graph_module._reference_fields("document") is before
     monkeypatch.setitem(KINDS, "document", dataclasses.replace(KINDS["document"]))
     after = graph_module._reference_fields("document")
-    assert after is not before and [f for f, _ in after] == list(reference_facts("document"))
+    assert after is not before and [f for f, _ in after[1]] == list(reference_facts("document"))
+
+
+def test_manifests_that_refer_to_the_same_objects_share_their_uses():
+    one = {"tool_ids": ["tool.a", 4], "folder_id": "folder.f", "voice_id": 1}
+    same = {"folder_id": "folder.f", "tool_ids": ["tool.a", 4], "label_ids": None}
+    other = {"tool_ids": ["tool.a", True], "folder_id": "folder.f"}
+    lookup = {"tool_ids": ["tool.a", {"name": "x"}], "folder_id": "folder.f"}
+    found = graph_module._find_uses(ASSISTANT, one)
+    assert graph_module._find_uses(ASSISTANT, same) is found
+    assert graph_module._find_uses(ASSISTANT, other) == slow_uses(ASSISTANT, other) != found
+    assert graph_module._find_uses(ASSISTANT, lookup) == slow_uses(ASSISTANT, lookup)
+    assert graph_module._find_uses(ASSISTANT, {"tool_ids": []}) == () == graph_module._find_uses(ASSISTANT, {})
 
 
 @SETTINGS
@@ -228,3 +241,15 @@ def test_a_graph_built_by_hand_is_ordered_afresh_after_its_needs_change():
     assert graph.order() == ["b", "a"]
     graph.needs["b"].add("c")  # a plain graph's order is never kept
     assert graph.order() == ["c", "b", "a"]
+
+
+def test_a_long_chain_is_ordered_without_recursion_and_a_cycle_at_its_end_is_found():
+    import graphlib
+
+    size = 5000
+    graph = Graph({})
+    graph.needs = {f"n{i:05d}": {f"n{i + 1:05d}"} for i in range(size)}
+    assert graph.order() == [f"n{i:05d}" for i in range(size, -1, -1)]
+    graph.needs[f"n{size:05d}"] = {"n00000"}
+    with pytest.raises(graphlib.CycleError):
+        graph.order()
