@@ -864,16 +864,85 @@ def check_envelope(content: dict, problem: Callable[..., None]) -> None:
 
 
 def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
+    """The document's manifest, or None with its problems appended. A fleet's documents are nearly all usual
+    (`_usual_header`): their envelope and metadata are read without the checks' bookkeeping; any other one is
+    read by `_checked_header`, which finds and words every problem."""
+    content = doc.content
+    header = _usual_header(content)
+    before = len(problems)
+    if header is None:
+        if not isinstance(content, dict):
+            problems.append(Problem("a manifest must be a mapping with apiVersion, kind, metadata and spec",
+                                    doc.locate(())))
+            return None
+        header = _checked_header(doc, problems)
+    kind, address, labels, protect, sensitive = header
+    sensitive |= doc.sensitive
+
+    raw_spec = content.get("spec")
+    spec = fields = None
+    if not isinstance(raw_spec, dict):
+        what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
+        problems.append(Problem(f"spec is required: a mapping of {what}", doc.locate(("spec",)), "spec"))
+    else:
+        if kind == ASSISTANT:
+            spec, fields, spec_problems = checked_spec(raw_spec, dialect=dialect)
+        else:
+            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
+        for p in spec_problems:
+            message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
+            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
+                                    _dotted(("spec",) + p.path)))
+
+    if spec is None or address is None or len(problems) > before:
+        return None
+    if kind != ASSISTANT:
+        return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
+    secret = secret_fields(fields)
+    manifest = _manifest(Manifest, address, spec, dict(labels), protect, sensitive | secret if secret else sensitive,
+                         doc, ASSISTANT)
+    manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
+    return manifest
+
+
+_Header = tuple  # (kind, address or None, labels, protect, sensitive fields)
+
+
+def _usual_header(content: Any) -> _Header | None:
+    """The header of a document whose envelope and metadata break no rule and take no default but the usual
+    ones: what `_checked_header` gives it, without its problems' bookkeeping. None for any other document."""
+    if type(content) is not dict or content.get("apiVersion") != API_VERSION or not _ENVELOPE.issuperset(content):
+        return None
+    manifest_kind = content.get("kind")
+    kind = kind_of_manifest(manifest_kind) if type(manifest_kind) is str else None
+    metadata = content.get("metadata")
+    if kind is None or type(metadata) is not dict or not _METADATA.issuperset(metadata):
+        return None
+    address = metadata.get("name")
+    if type(address) is not str or not ADDRESS_PATTERN.fullmatch(address):
+        return None
+    labels = metadata.get("labels") or {}
+    protect = metadata.get("protect", False)
+    if type(labels) is not dict or type(protect) is not bool or "sensitive" in metadata:
+        return None
+    for key, value in labels.items():
+        if type(key) is not str or type(value) is not str:
+            return None
+    return kind, address, labels, protect, _default_sensitive(kind)
+
+
+_ENVELOPE = frozenset(ENVELOPE_KEYS)
+_METADATA = frozenset(METADATA_KEYS)
+
+
+def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
+    """The envelope's and metadata's checks, every problem appended: the kind (an unknown one is reported, and its
+    spec still checked as an assistant's), the address (None when wrong), labels, protect, sensitive fields."""
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
 
     content = doc.content
-    if not isinstance(content, dict):
-        problem("a manifest must be a mapping with apiVersion, kind, metadata and spec")
-        return None
-    before = len(problems)
     check_envelope(content, problem)
-    # An unknown kind is reported by the envelope; its spec is still checked, as an assistant's (the default).
     kind = (kind_of_manifest(content["kind"]) if isinstance(content.get("kind"), str) else None) or ASSISTANT
     spec_fields = CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 
@@ -906,30 +975,15 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                     problem(f"unknown spec field {_shown(name)}{did_you_mean(name, spec_fields)}",
                             "metadata", "sensitive", index)
             sensitive = _default_sensitive(kind) | frozenset(extra)
-    sensitive |= doc.sensitive
+    return kind, address, labels, protect, sensitive
 
-    raw_spec = content.get("spec")
-    spec = fields = None
-    if not isinstance(raw_spec, dict):
-        what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
-        problem(f"spec is required: a mapping of {what}", "spec")
-    else:
-        if kind == ASSISTANT:
-            spec, fields, spec_problems = checked_spec(raw_spec, dialect=dialect)
-        else:
-            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
-        for p in spec_problems:
-            message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
-            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
-                                    _dotted(("spec",) + p.path)))
 
-    if spec is None or address is None or len(problems) > before:
-        return None
-    if kind != ASSISTANT:
-        return Manifest(f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
-    manifest = Manifest(address, spec, dict(labels), protect, sensitive | secret_fields(fields), doc)
-    manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
-    return manifest
+def _manifest(cls: type, *values: Any) -> Manifest:
+    """cls(*values) for a manifest class, without the frozen dataclass's __init__ (one object.__setattr__ per
+    field): a fleet makes one per document. The values are all the class's fields, in order."""
+    made = object.__new__(cls)
+    made.__dict__.update(zip(_init_fields(cls), values))
+    return made
 
 
 def _default_sensitive(kind: str) -> frozenset[str]:

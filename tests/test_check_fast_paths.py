@@ -253,3 +253,95 @@ def test_a_long_chain_is_ordered_without_recursion_and_a_cycle_at_its_end_is_fou
     graph.needs[f"n{size:05d}"] = {"n00000"}
     with pytest.raises(graphlib.CycleError):
         graph.order()
+
+
+# --- a document's envelope and metadata: the usual ones read without the checks' bookkeeping ---
+
+from provisioner import manifest as manifest_module  # noqa: E402
+from provisioner.errors import Location  # noqa: E402
+from provisioner.manifest import Document  # noqa: E402
+from conftest import REQUIRED  # noqa: E402
+
+ABSENT = object()
+SPECS = {"Assistant": {"assistant_name": "A", **REQUIRED, "tool_ids": ["tool.x"]}, "Folder": {"name": "F"},
+         "Label": {"name": "L"}}
+
+
+def _put(mapping, key, value):
+    if value is not ABSENT:
+        mapping[key] = value
+
+
+def usual_or(draw, usual, *others):
+    """The usual value most of the time (so that many documents are wholly usual), else one of the others."""
+    return draw(st.sampled_from([usual] * (2 * len(others)) + list(others)))
+
+
+@st.composite
+def documents(draw):
+    kind = usual_or(draw, draw(st.sampled_from(["Assistant", "Folder", "Label"])), "Nope", 1, None, ABSENT)
+    metadata = {}
+    _put(metadata, "name", usual_or(draw, "a", "b-1", "Bad", "", 7, None, ABSENT))
+    _put(metadata, "labels", usual_or(draw, ABSENT, {}, {"team": "x"}, {"team": 1}, {1: "x"}, None, "", [], 0))
+    _put(metadata, "protect", usual_or(draw, ABSENT, True, False, None, "yes", 0, 1))
+    _put(metadata, "sensitive", usual_or(draw, ABSENT, [], ["webhook_url"], ["name"], ["nope"], None, "x", [1]))
+    _put(metadata, usual_or(draw, "name", "other"), usual_or(draw, ABSENT, "x"))
+    content = {}
+    _put(content, "apiVersion", usual_or(draw, "provisioner/v1", "provisioner/v2", None, ABSENT))
+    _put(content, "kind", kind)
+    _put(content, "metadata", usual_or(draw, metadata, None, "x", ABSENT))
+    spec = dict(SPECS.get(kind, SPECS["Assistant"]))
+    spec.update(usual_or(draw, {}, {"voice_id": "one"}, {"webhook_url": "nope"}, {"name": ""}, {"other": 1}))
+    _put(content, "spec", usual_or(draw, spec, None, [], ABSENT))
+    _put(content, usual_or(draw, "spec", "extra"), usual_or(draw, ABSENT, 1))
+    value = usual_or(draw, content, [content], "text")
+    sensitive = draw(st.sampled_from([frozenset(), frozenset({"system_prompt"})]))
+    return Document("m.yaml", value, {(): Location("m.yaml", 1)}, sensitive)
+
+
+def _parsed(document):
+    problems = []
+    made = manifest_module._parse_document(document, problems, "v2")
+    return made, [str(p) for p in problems]
+
+
+@SETTINGS
+@given(documents())
+def test_the_usual_header_reads_what_the_checked_header_reads(document):
+    fast, fast_problems = _parsed(document)
+    original = manifest_module._usual_header
+    try:
+        manifest_module._usual_header = lambda content: None  # every document read by _checked_header
+        slow, slow_problems = _parsed(document)
+    finally:
+        manifest_module._usual_header = original
+    assert fast_problems == slow_problems
+    assert (fast is None) == (slow is None)
+    if fast is not None:
+        assert type(fast) is type(slow) and fast == slow
+        assert fast.__dict__.keys() == slow.__dict__.keys()
+        assert fast.fields == slow.fields and fast.sensitive == slow.sensitive and fast.kind == slow.kind
+        # And what the frozen dataclass's own __init__ makes.
+        made = type(fast)(fast.address, fast.spec, fast.labels, fast.protect, fast.sensitive, fast.document,
+                          fast.kind)
+        assert {k: v for k, v in fast.__dict__.items() if k != "fields"} == made.__dict__
+
+
+@pytest.mark.parametrize("kind", ["Assistant", "Folder", "Label"])
+@pytest.mark.parametrize("metadata", [{"name": "a"}, {"name": "a", "labels": {"t": "x"}, "protect": True},
+                                      {"name": "a", "labels": None, "protect": False}, {"name": "a", "labels": ""}])
+@pytest.mark.parametrize("sensitive", [frozenset(), frozenset({"system_prompt"})])
+def test_usual_documents_read_by_both_headers_are_the_same(kind, metadata, sensitive):
+    content = {"apiVersion": "provisioner/v1", "kind": kind, "metadata": metadata, "spec": dict(SPECS[kind])}
+    document = Document("m.yaml", content, {(): Location("m.yaml", 1)}, sensitive)
+    assert manifest_module._usual_header(content) is not None
+    test_the_usual_header_reads_what_the_checked_header_reads.hypothesis.inner_test(document)
+
+
+def test_a_usual_document_is_read_by_the_usual_header():
+    content = {"apiVersion": "provisioner/v1", "kind": "Folder", "metadata": {"name": "f", "labels": {"a": "b"}},
+               "spec": {"name": "F"}}
+    assert manifest_module._usual_header(content) == ("folder", "f", {"a": "b"}, False, frozenset())
+    for unusual in ({**content, "metadata": {"name": "f", "sensitive": None}}, {**content, "kind": "Nope"},
+                    {**content, "metadata": {"name": "f", "protect": None}}, {**content, "x": 1}):
+        assert manifest_module._usual_header(unusual) is None
