@@ -345,3 +345,56 @@ def test_a_usual_document_is_read_by_the_usual_header():
     for unusual in ({**content, "metadata": {"name": "f", "sensitive": None}}, {**content, "kind": "Nope"},
                     {**content, "metadata": {"name": "f", "protect": None}}, {**content, "x": 1}):
         assert manifest_module._usual_header(unusual) is None
+
+
+# --- checked_spec: pydantic's validator and serializer called directly, nulls found in the dump ---
+
+from provisioner import spec as spec_module  # noqa: E402
+
+SPEC_VALUES = st.fixed_dictionaries({}, optional={
+    "speech_speed": st.sampled_from([1, 1.1, 0.5, None, "x", True]),
+    "llm_temperature": st.sampled_from([0, 1, 0.25, None, 2]),
+    "voice_id": st.sampled_from([1, 1.0, True, "1"]),
+    "record_call": st.sampled_from([True, None, 1]),
+    "endpoint_type": st.sampled_from(["vad", "ai", None, "x"]),
+    "folder_id": st.sampled_from(["folder.f", 4, {"name": "F"}, None, True]),
+    "tool_ids": st.sampled_from([["tool.a", 4], [], None, [1.5]]),
+    "variables": st.sampled_from([{"a": 1, "b": "x", "c": 1.5, "d": True}, {}, None, {"a": [1]}]),
+    "post_call_schema": st.sampled_from([[{"name": "ok", "type": "string", "description": "d"}], None, [{}]]),
+    "end_call_tool": st.sampled_from([{"description": "bye"}, None]),
+    "webhook_url": st.sampled_from(["https://h/x", None, "nope"]),
+    "is_webhook_active": st.sampled_from([True, False]),
+    "max_silence_duration": st.sampled_from([10, 200, None]),
+    "timezone": st.sampled_from(["Europe/London", "Europe/Lodnon"]),
+})
+
+
+def _said(problems):
+    return [(p.path, p.message, p.kind, p.anchor) for p in problems]
+
+
+@SETTINGS
+@given(SPEC_VALUES, st.sampled_from(["v1", "v2"]))
+def test_checked_spec_is_model_validate_and_model_dump(changes, dialect):
+    import json
+
+    data = {"assistant_name": "A", **REQUIRED, **changes}
+    spec, fields, problems = spec_module.checked_spec(data, dialect=dialect)
+    try:
+        slow_spec = spec_module.AssistantSpec.model_validate(data, strict=True)
+    except ValidationError as error:
+        slow = [spec_module._problem_from_pydantic(e) for e in error.errors(include_url=False)]
+        slow += spec_module._rule_problems(data, dialect)
+        assert (spec, fields) == (None, None) and _said(problems) == _said(slow)
+        return
+    dumped = slow_spec.model_dump(mode="json", exclude_unset=True)
+    nulls = [name for name in slow_spec.model_fields_set
+             if name in spec_module.DEFAULTS and getattr(slow_spec, name) is None]
+    slow = [p.path[0] for p in spec_module._null_problems(dumped)]
+    assert sorted(slow) == sorted(nulls)
+    if problems:
+        assert spec is None and fields is None
+        assert sorted(_said(problems)) == sorted(_said(spec_module._null_problems(dumped)
+                                                       + spec_module._rule_problems(dumped, dialect)))
+    else:
+        assert spec == slow_spec and json.dumps(fields) == json.dumps(dumped)
