@@ -1020,18 +1020,17 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
             value = key(manifest)
             if value is None:
                 continue
-            path = path_of(manifest)
-            label = ".".join(path)
-            if value in first:
-                other = first[value]
+            count = len(first)
+            other = first.setdefault(value, manifest)
+            if len(first) == count:  # a duplicate (a fleet has none): only then where it is
+                path = path_of(manifest)
+                label = ".".join(path)
                 whose = "assistant" if manifest.kind == ASSISTANT else KINDS[manifest.kind].title
                 shown = value[1] if isinstance(value, tuple) else value
                 problems.append(Problem(
                     f"{_shown(shown)} is also used by the manifest at {other.location(*path)}; "
                     f"each {whose} needs its own {label}",
                     manifest.location(*path), label, manifest.address))
-            else:
-                first[value] = manifest
     return problems
 
 

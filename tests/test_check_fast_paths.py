@@ -398,3 +398,33 @@ def test_checked_spec_is_model_validate_and_model_dump(changes, dialect):
                                                        + spec_module._rule_problems(dumped, dialect)))
     else:
         assert spec == slow_spec and json.dumps(fields) == json.dumps(dumped)
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["Assistant", "Folder", "Label"]), st.sampled_from(["a", "b", "c"]),
+                          st.sampled_from(["N", "M"])), min_size=1, max_size=7))
+def test_duplicates_are_each_later_manifest_of_an_address_or_unique_name(tmp_path_factory, entries):
+    tmp_path = tmp_path_factory.mktemp("dup")
+    texts = []
+    for kind, name, title in entries:
+        if kind == "Assistant":
+            texts.append(manifest_text(name, title))
+        else:
+            texts.append(f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text("---\n".join(texts))
+    documents, problems = manifest_module.load_documents([path])
+    manifests = [manifest_module._parse_document(d, [], "v2") for d in documents]
+    assert None not in manifests
+    found = [(p.address, p.field) for p in manifest_module._duplicates(manifests)]
+    expected, seen_address, seen_name = [], set(), set()
+    for manifest, (kind, name, title) in zip(manifests, entries):
+        if manifest.address in seen_address:
+            expected.append((manifest.address, "metadata.name"))
+        seen_address.add(manifest.address)
+    for manifest, (kind, name, title) in zip(manifests, entries):
+        key = (kind, title)
+        if key in seen_name:
+            expected.append((manifest.address, "spec.assistant_name" if kind == "Assistant" else "spec.name"))
+        seen_name.add(key)
+    assert found == expected
