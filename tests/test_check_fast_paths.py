@@ -11,7 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 from provisioner import graph as graph_module
 from provisioner.graph import ChildManifest, Graph, check, expand, uses
 from provisioner.kinds import ASSISTANT, KINDS, kind_of_address, reference_facts
-from provisioner.kinds.base import Reference, parse_reference, reference_value
+from provisioner.kinds.base import parse_reference, reference_value
 from provisioner.manifest import load_manifests
 from conftest import manifest_text
 
@@ -32,20 +32,13 @@ FIELDS = st.dictionaries(st.sampled_from([f.name for f in reference_facts(ASSIST
 
 
 def slow_uses(kind, fields):
-    """_find_uses as it was: every value parsed, a Use made for each reference."""
-    found = []
+    """_find_uses as it was: every value parsed (_field_uses, kept nowhere), a Use made for each reference."""
+    found = ()
     for facts in reference_facts(kind):
         value = fields.get(facts.name)
-        if value is None:
-            continue
-        values = enumerate(value) if facts.many and isinstance(value, list) else ((None, value),)
-        for index, item in values:
-            if item is None:
-                continue
-            parsed = parse_reference(item, facts.ref)
-            if isinstance(parsed, Reference):
-                found.append(graph_module.Use((facts.name,) if index is None else (facts.name, index), facts, parsed))
-    return tuple(found)
+        if value is not None:
+            found += graph_module._field_uses(facts, value)
+    return found
 
 
 @SETTINGS
