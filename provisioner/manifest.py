@@ -6,13 +6,12 @@ duplicate) can point at the line the user has to edit.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import functools
 import os
 import re
 import stat
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields as dataclass_fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -63,9 +62,6 @@ class Document:
         return self.locations[path]
 
 
-_DECLARED: dict[type, tuple[str, ...]] = {}  # Manifest class -> its dataclass fields' names (with_fields)
-
-
 @dataclass(frozen=True)
 class Manifest:
     """A validated manifest of any kind: an assistant (`spec` an AssistantSpec) or a registered kind (`spec` its
@@ -99,20 +95,26 @@ class Manifest:
         return str(getattr(self.spec, KINDS[self.kind].name_field))
 
     def with_fields(self, fields: dict[str, Any]) -> "Manifest":
-        """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...})."""
-        # dataclasses.replace(self), without its call of __init__ (a fleet's thousands of assistants each get one):
-        # the declared fields' values only, none of the values cached from the manifest's own fields.
-        names = _DECLARED.get(type(self))
-        if names is None:
-            names = _DECLARED[type(self)] = tuple(f.name for f in dataclasses.fields(self))
-        resolved = object.__new__(type(self))
-        values = self.__dict__
-        resolved.__dict__.update(zip(names, map(values.__getitem__, names)))
-        resolved.__dict__["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
+        """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...}).
+
+        What dataclasses.replace(self) makes (the same dataclass fields, none of what is kept beside them), without
+        its per-call look-up of the fields and its keyword call of __init__: a plan resolves every assistant."""
+        cls = type(self)
+        resolved = object.__new__(cls)
+        own, new = self.__dict__, resolved.__dict__
+        for name in _init_fields(cls):
+            new[name] = own[name]
+        new["fields"] = fields  # cached_property's slot: `spec` keeps the manifest's words
         return resolved
 
     def location(self, *path: str | int) -> Location:
         return self.document.locate(path)
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    """The names of a manifest class's dataclass fields (what its __init__ sets)."""
+    return tuple(f.name for f in dataclass_fields(cls) if f.init)
 
 
 @dataclass(frozen=True)
@@ -847,8 +849,11 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
             manifests = moving.follow(manifests, found)
     if moves is not None:
         moves += found
+    # Sorted before the check: the plan asks for the graph of this very list, which is then the one the check
+    # made (Graph.of keeps it). The check's problems do not depend on the order it is given.
+    manifests = sorted(manifests, key=lambda m: m.address)
     problems += check(manifests)
-    return sorted(manifests, key=lambda m: m.address), problems
+    return manifests, problems
 
 
 def check_envelope(content: dict, problem: Callable[..., None]) -> None:
@@ -869,16 +874,85 @@ def check_envelope(content: dict, problem: Callable[..., None]) -> None:
 
 
 def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
+    """The document's manifest, or None with its problems appended. A fleet's documents are nearly all usual
+    (`_usual_header`): their envelope and metadata are read without the checks' bookkeeping; any other one is
+    read by `_checked_header`, which finds and words every problem."""
+    content = doc.content
+    header = _usual_header(content)
+    before = len(problems)
+    if header is None:
+        if not isinstance(content, dict):
+            problems.append(Problem("a manifest must be a mapping with apiVersion, kind, metadata and spec",
+                                    doc.locate(())))
+            return None
+        header = _checked_header(doc, problems)
+    kind, address, labels, protect, sensitive = header
+    sensitive |= doc.sensitive
+
+    raw_spec = content.get("spec")
+    spec = fields = None
+    if not isinstance(raw_spec, dict):
+        what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
+        problems.append(Problem(f"spec is required: a mapping of {what}", doc.locate(("spec",)), "spec"))
+    else:
+        if kind == ASSISTANT:
+            spec, fields, spec_problems = checked_spec(raw_spec, dialect=dialect)
+        else:
+            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
+        for p in spec_problems:
+            message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
+            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
+                                    _dotted(("spec",) + p.path)))
+
+    if spec is None or address is None or len(problems) > before:
+        return None
+    if kind != ASSISTANT:
+        return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
+    secret = secret_fields(fields)
+    manifest = _manifest(Manifest, address, spec, dict(labels), protect, sensitive | secret if secret else sensitive,
+                         doc, ASSISTANT)
+    manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
+    return manifest
+
+
+_Header = tuple  # (kind, address or None, labels, protect, sensitive fields)
+
+
+def _usual_header(content: Any) -> _Header | None:
+    """The header of a document whose envelope and metadata break no rule and take no default but the usual
+    ones: what `_checked_header` gives it, without its problems' bookkeeping. None for any other document."""
+    if type(content) is not dict or content.get("apiVersion") != API_VERSION or not _ENVELOPE.issuperset(content):
+        return None
+    manifest_kind = content.get("kind")
+    kind = kind_of_manifest(manifest_kind) if type(manifest_kind) is str else None
+    metadata = content.get("metadata")
+    if kind is None or type(metadata) is not dict or not _METADATA.issuperset(metadata):
+        return None
+    address = metadata.get("name")
+    if type(address) is not str or not ADDRESS_PATTERN.fullmatch(address):
+        return None
+    labels = metadata.get("labels") or {}
+    protect = metadata.get("protect", False)
+    if type(labels) is not dict or type(protect) is not bool or "sensitive" in metadata:
+        return None
+    for key, value in labels.items():
+        if type(key) is not str or type(value) is not str:
+            return None
+    return kind, address, labels, protect, _default_sensitive(kind)
+
+
+_ENVELOPE = frozenset(ENVELOPE_KEYS)
+_METADATA = frozenset(METADATA_KEYS)
+
+
+def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
+    """The envelope's and metadata's checks, every problem appended: the kind (an unknown one is reported, and its
+    spec still checked as an assistant's), the address (None when wrong), labels, protect, sensitive fields."""
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
 
     content = doc.content
-    if not isinstance(content, dict):
-        problem("a manifest must be a mapping with apiVersion, kind, metadata and spec")
-        return None
-    before = len(problems)
     check_envelope(content, problem)
-    # An unknown kind is reported by the envelope; its spec is still checked, as an assistant's (the default).
     kind = (kind_of_manifest(content["kind"]) if isinstance(content.get("kind"), str) else None) or ASSISTANT
     spec_fields = CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 
@@ -911,30 +985,15 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                     problem(f"unknown spec field {_shown(name)}{did_you_mean(name, spec_fields)}",
                             "metadata", "sensitive", index)
             sensitive = _default_sensitive(kind) | frozenset(extra)
-    sensitive |= doc.sensitive
+    return kind, address, labels, protect, sensitive
 
-    raw_spec = content.get("spec")
-    spec = fields = None
-    if not isinstance(raw_spec, dict):
-        what = "the assistant's create fields" if kind == ASSISTANT else f"the {KINDS[kind].title}'s fields"
-        problem(f"spec is required: a mapping of {what}", "spec")
-    else:
-        if kind == ASSISTANT:
-            spec, fields, spec_problems = checked_spec(raw_spec, dialect=dialect)
-        else:
-            spec, spec_problems = validate_model(KINDS[kind].spec_model, raw_spec, {MANIFEST_FILE: doc.file})
-        for p in spec_problems:
-            message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
-            problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
-                                    _dotted(("spec",) + p.path)))
 
-    if spec is None or address is None or len(problems) > before:
-        return None
-    if kind != ASSISTANT:
-        return Manifest(f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
-    manifest = Manifest(address, spec, dict(labels), protect, sensitive | secret_fields(fields), doc)
-    manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
-    return manifest
+def _manifest(cls: type, *values: Any) -> Manifest:
+    """cls(*values) for a manifest class, without the frozen dataclass's __init__ (one object.__setattr__ per
+    field): a fleet makes one per document. The values are all the class's fields, in order."""
+    made = object.__new__(cls)
+    made.__dict__.update(zip(_init_fields(cls), values))
+    return made
 
 
 def _default_sensitive(kind: str) -> frozenset[str]:
@@ -971,18 +1030,17 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
             value = key(manifest)
             if value is None:
                 continue
-            path = path_of(manifest)
-            label = ".".join(path)
-            if value in first:
-                other = first[value]
+            count = len(first)
+            other = first.setdefault(value, manifest)
+            if len(first) == count:  # a duplicate (a fleet has none): only then where it is
+                path = path_of(manifest)
+                label = ".".join(path)
                 whose = "assistant" if manifest.kind == ASSISTANT else KINDS[manifest.kind].title
                 shown = value[1] if isinstance(value, tuple) else value
                 problems.append(Problem(
                     f"{_shown(shown)} is also used by the manifest at {other.location(*path)}; "
                     f"each {whose} needs its own {label}",
                     manifest.location(*path), label, manifest.address))
-            else:
-                first[value] = manifest
     return problems
 
 

@@ -217,6 +217,8 @@ class AssistantSpec(_Strict):
 
 
 CREATE_FIELDS: tuple[str, ...] = tuple(AssistantSpec.model_fields)
+_VALIDATE = AssistantSpec.__pydantic_validator__.validate_python
+_DUMP = AssistantSpec.__pydantic_serializer__.to_python
 REQUIRED_FIELDS: tuple[str, ...] = tuple(n for n, f in AssistantSpec.model_fields.items() if f.is_required())
 V2_ONLY_FIELDS: frozenset[str] = frozenset(
     n for n, f in AssistantSpec.model_fields.items() if (f.json_schema_extra or {}).get("x-dialect") == "v2")
@@ -298,14 +300,15 @@ def checked_spec(data: Any, *, dialect: str = DEFAULT_DIALECT
     what `Manifest.fields` is). One dump serves the rules, the secret fields and the manifest: a fleet's parse
     dumped every spec three times."""
     try:
-        spec = AssistantSpec.model_validate(data, strict=True)
+        # What model_validate and model_dump call, without their Python wrappers: a fleet checks one per manifest.
+        spec = _VALIDATE(data, strict=True)
     except ValidationError as error:
         problems = [_problem_from_pydantic(e) for e in error.errors(include_url=False)]
         return None, None, problems + _rule_problems(data if isinstance(data, dict) else {}, dialect)
     # The rules read plain values: a JSON dump and a Python one agree on every value they look at (strings,
     # numbers, booleans, nested models as mappings).
-    fields = spec.model_dump(mode="json", exclude_unset=True)
-    problems = _null_problems(spec) + _rule_problems(fields, dialect)
+    fields = _DUMP(spec, mode="json", exclude_unset=True)
+    problems = _null_problems(fields) + _rule_problems(fields, dialect)
     return (None, None, problems) if problems else (spec, fields, [])
 
 
@@ -319,11 +322,12 @@ def validate_model(model: type[BaseModel], data: Any,
         return None, [_problem_from_pydantic(e, model) for e in error.errors(include_url=False)]
 
 
-def _null_problems(spec: AssistantSpec) -> list[FieldProblem]:
-    """null clears a field that has no default; a field with a default is reset by leaving it out."""
+def _null_problems(fields: dict[str, Any]) -> list[FieldProblem]:
+    """null clears a field that has no default; a field with a default is reset by leaving it out. `fields`: the
+    spec's set fields (its dump: a field is None there exactly when it is None in the spec)."""
     return [FieldProblem((name,), f"must not be null: leave it out to get the platform's default "
                                   f"({_show(DEFAULTS[name])})", "null_default")
-            for name in spec.model_fields_set if name in DEFAULTS and getattr(spec, name) is None]
+            for name, value in fields.items() if value is None and name in DEFAULTS]
 
 
 _V2_NAME = re.compile(r"[a-z0-9_]{3,16}")

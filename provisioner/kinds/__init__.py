@@ -78,10 +78,11 @@ def manifest_address(address: str) -> str:
 def kind_of_address(address: str) -> str:
     """The kind of the object at an address: `tool.x` -> tool; a child's (`knowledgebase.faq.pricing`) -> the kind
     whose `parent_field` points at the parent's kind (document); a bare name (or `assistant.x`) -> assistant."""
-    if "." not in address:
+    head, dot, rest = address.partition(".")
+    if not dot:
         return ASSISTANT
+    if "." not in rest:
+        return head
     parts = address.split(".")
-    if len(parts) == 2:
-        return parts[0]
     return next((k.name for k in KINDS.values() if k.parent_field and k.facts(k.parent_field).ref == parts[0]),
                 parts[0])

@@ -201,10 +201,21 @@ def reference_value(kind: str) -> Any:
     spec): any of the syntaxes above, kept as written (resolving it is the graph's job), anything else refused
     with parse_reference's message. Use `list[reference_value("label")]` for a list of them."""
 
+    # The texts and integers found to be references: a fleet's manifests write the same few thousands of times,
+    # and this runs inside pydantic's validation for each (only exact str and int: True == 1, 1.0 == 1).
+    known: set[Any] = set()
+
     def check(value: Any) -> Any:
+        cls = value.__class__
+        if (cls is str or cls is int) and value in known:
+            return value
         parsed = parse_reference(value, kind)
         if isinstance(parsed, str):
             raise ValueError(parsed)
+        if cls is str or cls is int:
+            if len(known) >= _PARSED_LIMIT:
+                known.clear()
+            known.add(value)
         return value
 
     shapes: list[dict[str, Any]] = [
