@@ -542,10 +542,12 @@ class Locations(Mapping):
         return found
 
     def __getitem__(self, path: Path_) -> Location:
+        if path == () and self._found is None:  # the document's own place is known without reading it again
+            return _location((self._reader.file, self._line + 1, 1))
         return self._all()[path]
 
     def __contains__(self, path: object) -> bool:
-        return path in self._all()
+        return path == () or path in self._all()  # `locate` records the root first, always
 
     def __iter__(self):
         return iter(self._all())

@@ -55,6 +55,76 @@ class FieldChange:
     details: list[list[Any]] = field(default_factory=list)
 
 
+class FieldLocations(dict):
+    """`Change.field_locations` found when first read, not when planned: only a saved or JSON plan and a field
+    the platform refuses need them, and finding every field's line of every created object was a tenth of a
+    fleet's plan. Reads like the dict it stands for through its methods (its content is filled in before any
+    read); C code that reads a dict's storage directly (json's encoder) sees it empty until then, so it goes out
+    through `asdict` (Plan.to_dict), which copies it by its items."""
+
+    __slots__ = ("_source",)
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._source: tuple[Any, tuple[str, ...]] | None = None
+
+    @classmethod
+    def of(cls, locate: Any, names: Any) -> "FieldLocations":
+        """`{name: locate(name) for name in names}`, when first read."""
+        pending = cls()
+        pending._source = (locate, tuple(names))
+        return pending
+
+    def _filled(self) -> "FieldLocations":
+        source = self._source
+        if source is not None:
+            self._source = None
+            locate, names = source
+            dict.update(self, {name: locate(name) for name in names})
+        return self
+
+    def __getitem__(self, key: str) -> str:
+        return dict.__getitem__(self._filled(), key)
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self._filled(), key)
+
+    def __iter__(self):
+        return dict.__iter__(self._filled())
+
+    def __len__(self) -> int:
+        return dict.__len__(self._filled())
+
+    def __eq__(self, other: object) -> bool:
+        return dict.__eq__(self._filled(), other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return dict.__repr__(self._filled())
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict.get(self._filled(), key, default)
+
+    def keys(self):
+        return dict.keys(self._filled())
+
+    def values(self):
+        return dict.values(self._filled())
+
+    def items(self):
+        return dict.items(self._filled())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self.items())
+
+    def __reduce__(self):
+        return dict, (dict(self.items()),)
+
+
 @dataclass
 class Change:
     address: str

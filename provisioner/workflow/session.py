@@ -10,6 +10,7 @@ import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any, Callable
 
 from ..apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
@@ -20,7 +21,7 @@ from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
 from ..rename_hint import rename_hints
-from ..plan import Action, Plan
+from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
 from ..reading import assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, read_children
@@ -199,7 +200,7 @@ class Session:
         for change in plan.changes:
             manifest = by_address.get(change.address)
             if manifest is not None and change.body:
-                change.field_locations = {name: str(manifest.location("spec", name)) for name in manifest.fields}
+                change.field_locations = FieldLocations.of(partial(_field_location, manifest), manifest.fields)
         return plan, {r.id for r in remote}
 
     def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[int, Owner]:
@@ -329,6 +330,11 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def _field_location(manifest: Manifest, name: str) -> str:
+    """file:line of a spec field of `manifest` (a change's field_locations, found when first read)."""
+    return str(manifest.location("spec", name))
 
 
 def _clip(text: str, limit: int = 60) -> str:
