@@ -77,7 +77,7 @@ def scrub(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     # Each pattern needs a literal the text may not hold: looked for first (a search costs a tenth of a sub).
-    if "://" in text:
+    if "://" in text and "@" in text:  # credentials in a URL end with an @
         text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
     if "=" in text:
         text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
