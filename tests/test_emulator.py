@@ -410,3 +410,31 @@ def test_the_list_shows_a_created_or_updated_assistant_as_shaped_from_its_stored
         stored = app.store.get(user_id, created["id"])
         assert shown[created["id"]] == F.read_shape(stored, app.catalog, emulator.root_url)
     assert shown[made[0]["id"]]["system_prompt"] == "Changed"
+
+
+def test_the_assistant_counts_follow_every_write_of_an_assistant():
+    """Store keeps the per-folder and per-label counts until the next write of an assistant: each write (create,
+    update, delete, a side effect's rewrite, a reset) must show in the next count, and a count is a copy."""
+    from provisioner.emulator.store import Store
+
+    store = Store()
+    first = store.create(7, {"name": "a", "folder_id": 1, "label_ids": [5, 6]}, "active", "v1")
+    assert store.assistant_counts(7, "folder_id") == {1: 1}
+    assert store.assistant_list_counts(7, "label_ids") == {5: 1, 6: 1}
+    store.assistant_counts(7, "folder_id")[1] = 99  # a caller's change stays its own
+    second = store.create(7, {"name": "b", "folder_id": 1, "label_ids": [6]}, "active", "v1")
+    assert store.assistant_counts(7, "folder_id") == {1: 2}
+    assert store.assistant_list_counts(7, "label_ids") == {5: 1, 6: 2}
+    store.update(7, second["id"], {"name": "b", "folder_id": 2, "label_ids": []})
+    assert store.assistant_counts(7, "folder_id") == {1: 1, 2: 1}
+    assert store.assistant_list_counts(7, "label_ids") == {5: 1, 6: 1}
+    store.rewrite_assistants(7, "id = ?", (first["id"],), lambda fields: fields.update(folder_id=None, label_ids=[]))
+    assert store.assistant_counts(7, "folder_id") == {2: 1}
+    assert store.assistant_list_counts(7, "label_ids") == {}
+    store.delete(7, second["id"])
+    assert store.assistant_counts(7, "folder_id") == {}
+    store.create(7, {"name": "c", "folder_id": 3}, "active", "v1")
+    assert store.assistant_counts(7, "folder_id") == {3: 1} and store.assistant_counts(8, "folder_id") == {}
+    store.reset()
+    assert store.assistant_counts(7, "folder_id") == {}
+    store.close()

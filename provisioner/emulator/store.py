@@ -56,6 +56,10 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        # Bumped by every write of platform_assistants: the per-folder, label and knowledge base counts (a scan of
+        # every assistant's JSON) are kept until the next one, as the list of those kinds is read again and again.
+        self._assistant_writes = 0
+        self._counts: dict[tuple, tuple[int, dict[int, int]]] = {}
 
     @property
     def lock(self) -> threading.RLock:
@@ -77,6 +81,7 @@ class Store:
                 "INSERT INTO platform_assistants (id, uuid, user_id, status, dialect, type, phone_number_id, fields,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(row.values())[:-1])
+            self._assistant_writes += 1
         return {**row, "id": cursor.lastrowid, "fields": json.loads(stored)}
 
     def get(self, user_id: int, assistant_id: int) -> dict[str, Any] | None:
@@ -128,6 +133,7 @@ class Store:
                              "updated_at = ? WHERE id = ? AND user_id = ? AND deleted_at IS NULL",
                              (json.dumps(fields), fields.get("type"), fields.get("phone_number_id"), _now(),
                               assistant_id, user_id))
+            self._assistant_writes += 1
             return self._get(user_id, assistant_id)
 
     def delete(self, user_id: int, assistant_id: int) -> bool:
@@ -135,6 +141,7 @@ class Store:
             now = _now()
             cursor = self._db.execute("UPDATE platform_assistants SET deleted_at = ?, updated_at = ? WHERE id = ? "
                                       "AND user_id = ? AND deleted_at IS NULL", (now, now, assistant_id, user_id))
+            self._assistant_writes += 1
             return cursor.rowcount > 0
 
     def reset(self) -> None:
@@ -143,24 +150,30 @@ class Store:
             # store that outlives a reset (a shared PostgreSQL store of many test runs) never sees it reused.
             for table in ("platform_assistants", "platform_objects", "platform_meta"):
                 self._db.execute(f"DELETE FROM {table}")
+            self._assistant_writes += 1
 
     # --- assistants, as the other kinds see them ---
 
     def assistant_counts(self, user_id: int, field: str) -> dict[int, int]:
         """How many live assistants hold each value of an integer field (a folder's, a knowledge base's)."""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT json_extract(fields, '$.{field}') AS ref, COUNT(*) FROM platform_assistants WHERE {LIVE} "
-                "AND ref IS NOT NULL GROUP BY ref", (user_id,)).fetchall()
-        return {r[0]: r[1] for r in rows}
+        return self._counted(("value", user_id, field), (
+            f"SELECT json_extract(fields, '$.{field}') AS ref, COUNT(*) FROM platform_assistants WHERE {LIVE} "
+            "AND ref IS NOT NULL GROUP BY ref"), user_id)
 
     def assistant_list_counts(self, user_id: int, field: str) -> dict[int, int]:
         """How many live assistants carry each id of a list field (a label's)."""
+        return self._counted(("list", user_id, field), (
+            f"SELECT item.value, COUNT(*) FROM platform_assistants, json_each(platform_assistants.fields, "
+            f"'$.{field}') AS item WHERE {LIVE} GROUP BY item.value"), user_id)
+
+    def _counted(self, key: tuple, query: str, user_id: int) -> dict[int, int]:
+        """A count query's answer, kept until the next write of an assistant (a copy: callers may change it)."""
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT item.value, COUNT(*) FROM platform_assistants, json_each(platform_assistants.fields, "
-                f"'$.{field}') AS item WHERE {LIVE} GROUP BY item.value", (user_id,)).fetchall()
-        return {r[0]: r[1] for r in rows}
+            kept = self._counts.get(key)
+            if kept is None or kept[0] != self._assistant_writes:
+                rows = self._db.execute(query, (user_id,)).fetchall()
+                kept = self._counts[key] = (self._assistant_writes, {r[0]: r[1] for r in rows})
+        return dict(kept[1])
 
     def rewrite_assistants(self, user_id: int, where: str, params: tuple, change: Callable[[dict], None]) -> int:
         """Apply `change` to the canonical record of every live assistant of the user matching `where` (SQL on
@@ -174,6 +187,7 @@ class Store:
                 self._db.execute("UPDATE platform_assistants SET fields = ?, type = ?, phone_number_id = ?, "
                                  "updated_at = ? WHERE id = ?", (json.dumps(fields), fields.get("type"),
                                                                  fields.get("phone_number_id"), _now(), row["id"]))
+            self._assistant_writes += 1
         return len(rows)
 
     def get_any(self, assistant_id: int) -> dict[str, Any] | None:
