@@ -27,7 +27,7 @@ from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
 from .state import Owner, ResourceState, State
 from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
-                   desired_comparable, read_fields, read_items)
+                   desired_comparable, read_fields, read_items, tuple_getter)
 
 
 WRITE_ONLY_NOTE = ("Fields marked (write-only) are never shown back by the platform; they are compared with the "
@@ -77,17 +77,11 @@ def same(a: Any, b: Any) -> bool:
 
 
 def equal_values(a: Any, b: Any) -> bool:
-    """`same`, for JSON values (text keys), with the common case in C: values equal by == whose texts (repr) are
-    equal too are `same` (repr tells True from 1, 1.0 from 1, a list from a tuple, and keeps mapping order, so
-    only values that are equal in every respect pass); the others (1 and 1.0, 0.7 and 0.70000000001, mappings
-    in another order) are left to `same`. A full manifest's nested fields (a post-call schema, variables) were
-    most of its comparing."""
-    if type(a) is type(b) and a == b:
-        text = repr(a)
-        # A NaN equals itself inside a list (== tries identity first), where `same` finds it unequal.
-        if text == repr(b) and "nan" not in text:
-            return True
-    return same(a, b)
+    """`same`, for JSON values (text keys), with the common case in C: values `identical` (equal in every
+    respect: types, mapping order, no NaN) are `same`; the others (1 and 1.0, 0.7 and 0.70000000001, mappings in
+    another order) are left to `same`. A full manifest's nested fields (a post-call schema, variables) were most
+    of its comparing."""
+    return identical(a, b) or same(a, b)
 
 
 @dataclass(frozen=True)
@@ -281,8 +275,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             if manifest.address in replace:  # --replace: destroyed and created again, whatever changed
                 changes.append(_replacement(manifest, entry, live, dialect))
                 continue
-            if entry.spec and entry.spec.keys() - manifest.fields.keys():  # most often no field was dropped
-                notes += _unmanaged_notes(manifest, entry, dialect)
+            notes += _unmanaged_notes(manifest, entry, dialect)
             change = _update(manifest, entry, live, dialect)
             if change:
                 changes.append(change)
@@ -524,15 +517,8 @@ def _layout(desired: tuple[str, ...], shown: tuple[str, ...]) -> _Layout:
         recorded = tuple(name for name in rest if name not in readable)
         layout = _LAYOUTS[key] = _Layout(
             plain, rest, frozenset(rest), tuple(name for name in readable if name in PROJECTED_FIELDS),
-            _tuple_getter(nested), recorded, tuple(map(_default, recorded)), _tuple_getter(nested + recorded))
+            tuple_getter(nested), recorded, tuple(map(_default, recorded)), tuple_getter(nested + recorded))
     return layout
-
-
-def _tuple_getter(names: tuple[str, ...]) -> Callable[[Mapping], tuple]:
-    """The values of `names` in a mapping, as a tuple (itemgetter's, whatever their number)."""
-    if len(names) >= 2:
-        return operator.itemgetter(*names)
-    return (lambda values: ()) if not names else (lambda values, name=names[0]: (values[name],))
 
 
 def _rest_unchanged(layout: _Layout, desired: dict, shown: dict, last: dict, sensitive: set[str]) -> bool:

@@ -305,14 +305,7 @@ def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any],
         raws = _ALL_READ(item)
     except KeyError:  # an item without some setting: field by field
         return _read_each(item, lookups)
-    shape = tuple(map(type, raws))
-    conversions = _CONVERSIONS.get(shape)
-    if conversions is None:
-        if len(_CONVERSIONS) > 1000:  # a hostile platform's many shapes must not grow it without end
-            _CONVERSIONS.clear()
-        conversions = _CONVERSIONS[shape] = tuple(
-            (name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
-            in enumerate(zip(_READERS, shape)) if kind not in passing)
+    conversions = _conversions(tuple(map(type, raws)))
     fields = dict(zip(_NAMES, raws))  # in _READERS' order; a converted value keeps its place
     problems: list[ReadProblem] = []
     for name, read_name, convert, index in conversions:
@@ -353,6 +346,18 @@ class _Shape:
     remembered: dict = field(default_factory=dict)  # (values, language and model ids) -> (values, removed, extra)
     # index of an `each` value -> what its converter makes of an empty list (None, NOT_SHOWN, or [], made anew)
     empty: dict = field(default_factory=dict)
+
+
+def _conversions(shape: tuple[type, ...]) -> tuple[tuple[str, str, Callable[[Any], Any], int], ...]:
+    """The readers an item of this shape needs a conversion from: (name, read name, converter, index)."""
+    conversions = _CONVERSIONS.get(shape)
+    if conversions is None:
+        if len(_CONVERSIONS) > 1000:  # a hostile platform's many shapes must not grow it without end
+            _CONVERSIONS.clear()
+        conversions = _CONVERSIONS[shape] = tuple(
+            (name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
+            in enumerate(zip(_READERS, shape)) if kind not in passing)
+    return conversions
 
 
 def read_items(items: list[dict[str, Any]], lookups: Lookups) -> list[tuple[dict[str, Any], list[ReadProblem]]]:
@@ -414,14 +419,18 @@ def _read_remembered(item: dict[str, Any], lookups: Lookups,
     return fields, []
 
 
+def tuple_getter(keys: tuple) -> Callable[[Any], tuple]:
+    """The values at `keys` of a mapping or a sequence, as a tuple (itemgetter's, whatever their number)."""
+    if len(keys) >= 2:
+        return operator.itemgetter(*keys)
+    return (lambda values: ()) if not keys else (lambda values, key=keys[0]: (values[key],))
+
+
 def _shape_of(shape: tuple[type, ...]) -> _Shape:
-    conversions = [(name, read_name, convert, index) for index, ((name, read_name, convert, passing), kind)
-                   in enumerate(zip(_READERS, shape)) if kind not in passing]
+    conversions = _conversions(shape)
     keyed = [c for c in conversions if shape[c[3]] in _KEYED]
-    indexes = [c[3] for c in keyed]
-    keys = (operator.itemgetter(*indexes) if len(indexes) >= 2 else
-            (lambda raws: ()) if not indexes else (lambda raws, index=indexes[0]: (raws[index],)))
-    return _Shape(keys, tuple((c[0], c[3]) for c in keyed), tuple(c for c in conversions if c not in keyed))
+    return _Shape(tuple_getter(tuple(c[3] for c in keyed)), tuple((c[0], c[3]) for c in keyed),
+                  tuple(c for c in conversions if c not in keyed))
 
 
 def _read_each(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any], list[ReadProblem]]:
