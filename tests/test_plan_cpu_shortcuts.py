@@ -237,3 +237,31 @@ def test_a_voice_suits_as_the_catalogue_scan_finds(voices, engine, voice_id):
     ids = voices.get(engine, [])
     if voice_id in ids and type(voice_id) in (int, str, bool) and not any(isinstance(i, list) for i in ids):
         assert _VoiceIds(catalog).suits(engine, voice_id)  # the shortcut is taken where it can be
+
+
+# --- digest_fields and counts_by_kind: one C step / one pass ---
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["a", "b", "c", "webhook_url"]), values, max_size=4),
+       st.sets(st.sampled_from(["a", "b", "x", "webhook_url"]), max_size=3))
+def test_digest_fields_is_the_field_by_field_rewrite(fields, sensitive):
+    from provisioner.redaction import digest, digest_fields, is_digest
+
+    slow = {k: digest(v) if k in sensitive and v is not None and not is_digest(v) else v for k, v in fields.items()}
+    fast = digest_fields(fields, sensitive)
+    assert list(fast) == list(slow) and all(fast[k] is slow[k] or fast[k] == slow[k] for k in slow)
+    assert fast is not fields  # a copy: the caller may keep it while the manifest's fields stay as they are
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["assistant", "tool", "label", "folder"]),
+                          st.sampled_from(["create", "update", "delete", "import"]), st.booleans()), max_size=30))
+def test_counts_by_kind_are_each_kinds_own_counts(specs):
+    from provisioner.plan import Action, Change, Plan, _count
+
+    changes = [Change(f"{kind}.x{i}" if kind != "assistant" else f"x{i}", Action(action), f"x{i}", kind=kind,
+                      replace=replace and action == "create")
+               for i, (kind, action, replace) in enumerate(specs)]
+    plan = Plan(changes=changes, lineage="l", serial=1)
+    kinds = sorted({c.kind for c in changes}, key=lambda k: (k != "assistant", k))
+    assert list(plan.counts_by_kind.items()) == [(k, _count([c for c in changes if c.kind == k])) for k in kinds]
