@@ -2,11 +2,9 @@
 which turns anything uncaught into a message and an exit code. Each command lives in provisioner/commands/."""
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
 import sys
-import threading
 
 import click
 
@@ -103,35 +101,3 @@ def main() -> None:
         click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True)
         click.secho(f"This is a bug in the provisioner; set {DEBUG_ENV}=1 for the details.", err=True)
         sys.exit(EXIT_ERROR)
-
-
-def entry() -> None:
-    """The program's entry point (the `provisioner` script and `python -m provisioner`): main(), then an exit that
-    does not free the heap. Python's own exit frees every object the run made, one by one, after the work is done
-    and its output written: 0.1-0.3 s for the hundreds of megabytes of small objects of a 10,000-object plan.
-    In-process callers (tests) call main() and keep Python's exit."""
-    try:
-        main()
-        code: object = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    exit_without_teardown(code)
-
-
-def exit_without_teardown(code: object) -> None:
-    """End the process with `code` after what a normal exit does that matters (the atexit handlers, flushing
-    stdout and stderr), skipping the freeing of the heap. A normal exit instead whenever anything could be lost:
-    a thread that is not a daemon still runs (Python would wait for it), the code is not a number, or flushing
-    fails (a closed pipe: Python's exit reports it)."""
-    if code is None:
-        code = 0
-    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
-    if type(code) is not int or others or threading.current_thread() is not threading.main_thread():
-        sys.exit(code)
-    try:
-        atexit._run_exitfuncs()  # what Python's exit runs first (they are cleared once run: never twice)
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:
-        sys.exit(code)
-    os._exit(code & 0xFF)
