@@ -249,13 +249,8 @@ class Plan:
     @property
     def counts_by_kind(self) -> dict[str, dict[str, int]]:
         """The counts of each kind with changes: assistants first, then by kind name."""
-        by_kind: dict[str, list[Change]] = {}
-        for change in self.changes:  # one pass, whatever the number of kinds (renderers ask once per kind)
-            group = by_kind.get(change.kind)
-            if group is None:
-                group = by_kind[change.kind] = []
-            group.append(change)
-        return {kind: _count(by_kind[kind]) for kind in sorted(by_kind, key=lambda k: (k != "assistant", k))}
+        kinds = sorted({c.kind for c in self.changes}, key=lambda k: (k != "assistant", k))
+        return {kind: _count([c for c in self.changes if c.kind == kind]) for kind in kinds}
 
     @property
     def has_changes(self) -> bool:
