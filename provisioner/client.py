@@ -16,7 +16,6 @@ errors, never "the platform is empty".
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import random
 import socket
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
-from . import http11
+from . import answer_json, http11
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
                      ServerError, TransportError)
 from .ratelimit import RateBudget
@@ -385,7 +384,7 @@ class PlatformClient:
 
     def _parse(self, where: str, status: int, headers: Any, raw: bytes) -> Any:
         try:
-            body = json.loads(raw) if raw else None
+            body = answer_json.loads(raw) if raw else None
         except ValueError:
             body = _NOT_JSON
         if 200 <= status < 300:
