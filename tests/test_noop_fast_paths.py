@@ -46,3 +46,58 @@ def test_identify_claims_each_entry_under_its_kind(state_ids, listed):
     found = identify([], state, remote)
     assert {k: [r.id for r in v] for k, v in found.unmanaged.items()} == {
         kind: [r.id for r in objects if r.id not in claimed.get(kind, set())] for kind, objects in remote.items()}
+
+
+# --- the catalogue and the kinds' lists read on entering (Session(planning=...)) ---
+
+TOOL = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: lookup\nspec:\n  name: order_lookup\n"
+        "  description: Look up an order.\n  endpoint: https://api.example.com/orders/{order_id}\n  method: GET\n"
+        "  timeout: 10\n  schema:\n    - {name: order_id, type: string, description: The order number.}\n")
+
+
+def _plan_and_requests(workspace, *args):
+    import json
+
+    before = workspace.platform.stats()["requests"]
+    result = workspace.run("plan", "--json", *args)
+    assert result.exit_code in (0, 2), result.all
+    after = workspace.platform.stats()["requests"]
+    plan = json.loads(result.output)
+    plan.pop("created_at")
+    return plan, {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
+
+
+def test_reads_begun_on_entering_plan_as_the_reads_of_remote(workspace, monkeypatch):
+    """The same plan and the very same requests whether the catalogue and the tools' list were read on entering
+    (the plan command's Session) or by remote() (as every Session without `planning`)."""
+    from provisioner.workflow import session as session_module
+
+    workspace.write("manifests/lookup.yaml", TOOL)
+    workspace.add("a", tool_ids=["tool.lookup"])
+    workspace.add("b")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("c", tool_ids=["tool.lookup"])  # a change: a create, whose references are resolved
+    import threading
+
+    from provisioner.references import Catalog
+
+    fetched_in = []
+    fetch = Catalog.fetch.__func__
+    monkeypatch.setattr(Catalog, "fetch", classmethod(
+        lambda cls, *a, **k: (fetched_in.append(threading.current_thread().name), fetch(cls, *a, **k))[1]))
+    early_plan, early_requests = _plan_and_requests(workspace)
+    assert len(fetched_in) == 1 and fetched_in[0].startswith("prefetch"), fetched_in  # the one read, on entering
+    entered = []
+    original = session_module.Session.__init__
+
+    def without_planning(self, *args, **kwargs):
+        entered.append(kwargs.get("planning"))
+        kwargs["planning"] = None
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(session_module.Session, "__init__", without_planning)
+    late_plan, late_requests = _plan_and_requests(workspace)
+    assert entered and entered[0] is not None  # the plan command gives its manifests
+    assert len(fetched_in) == 2 and fetched_in[1] == "MainThread"
+    assert early_plan == late_plan and early_plan["changes"]
+    assert early_requests == late_requests and any("tools" in k for k in early_requests), early_requests
