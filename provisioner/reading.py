@@ -14,6 +14,11 @@ from .kinds import ASSISTANT, KINDS
 from .manifest import Manifest
 from .plan_kinds import RemoteObject, kind_of_address, read_list
 
+def listable(kinds: Iterable[str]) -> set[str]:
+    """Those of `kinds` whose whole list a plan reads: registered, and not children (listed per parent)."""
+    return {k for k in kinds if k in KINDS and KINDS[k].parent_field is None}
+
+
 def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]) -> set[str]:
     """The registered kinds whose list the plan needs: those of its manifests and state entries, and those a
     lookup names (the account's numbers only when a reference names a number by E.164 string or name)."""
@@ -23,7 +28,7 @@ def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]
         for use in uses(manifest):
             if use.reference.name is not None or use.reference.number is not None:
                 wanted.add(use.facts.ref)
-    return {k for k in wanted if k in KINDS and KINDS[k].parent_field is None}
+    return listable(wanted)
 
 
 def begin_reading(client: Any, kinds: Iterable[str], pool: ThreadPoolExecutor) -> dict[str, Future]:

@@ -24,7 +24,8 @@ from ..rename_hint import rename_hints
 from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
-from ..reading import assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, read_children
+from ..reading import (assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, listable,
+                       read_children)
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
@@ -96,7 +97,8 @@ class Session:
                 if self._planning is not None:
                     assistants = assistants_of(self._planning)
                     self._early_catalog = (assistants, prefetch.submit(Catalog.fetch, self.client, assistants))
-                    self._early_reads = begin_reading(self.client, kinds_involved(self._planning, ()), prefetch)
+                    # The manifests' own kinds (remote() reads the others a plan involves: those of state, of lookups)
+                    self._early_reads = begin_reading(self.client, listable({m.kind for m in self._planning}), prefetch)
             # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
             # that a bad row's error advises), so it does not read them first.
             self.state = self.backend.read() if self.operation != "state push" else State.new()
