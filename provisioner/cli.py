@@ -13,6 +13,7 @@ from .commands.options import HELP, CommandGroup, no_color
 from .commands.run import EXIT_ERROR
 from .config import ENV_PREFIX, KEYS as CONFIG_KEYS
 from .heap import pause_collection
+from .process_end import end_process, is_entry_point
 from .scrub import scrub
 
 # Each command's module, imported only when the command runs (or help lists it): a plan never loads the pull
@@ -76,6 +77,18 @@ DEBUG_ENV = "PROVISIONER_DEBUG"
 
 
 def main() -> None:
+    """The CLI, to its exit code; as the process's entry point, then the end of the process (process_end.py)."""
+    try:
+        _run()
+    except SystemExit as end:
+        if is_entry_point(main):
+            end_process(end.code)
+        raise
+    if is_entry_point(main):
+        end_process(None)
+
+
+def _run() -> None:
     pause_collection()  # see heap.py: the emulator and an apply turn collection back on
     try:
         cli.main(standalone_mode=False)

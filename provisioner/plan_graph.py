@@ -53,22 +53,24 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         raise PlanError([unknown_target_problem(t, known) for t in unknown])
     # --target pulls in what its objects need, as Terraform does; `destroy --target` what needs them (in reverse).
     # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
-    inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in set(targets)}
-    inside |= {a for a in state.resources if any(a.startswith(f"{t}.") for t in targets)}
-    if not targets:
-        wanted_set: set[str] = set()
-    elif destroy:
-        recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
-        wanted_set = graph.with_dependents([*targets, *inside], recorded) | set(targets) | inside
-    else:
-        wanted_set = graph.with_dependencies([*targets, *inside]) | set(targets) | inside
+    wanted_set: set[str] = set()
+    if targets:  # (without targets, nothing is scanned for what they declare: a fleet's plan has none)
+        targeted = set(targets)
+        inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in targeted}
+        inside |= {a for a in state.resources if any(a.startswith(f"{t}.") for t in targets)}
+        if destroy:
+            recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
+            wanted_set = graph.with_dependents([*targets, *inside], recorded) | targeted | inside
+        else:
+            wanted_set = graph.with_dependencies([*targets, *inside]) | targeted | inside
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set
 
     assistant_state, kind_state = {}, {}
     for address, entry in state.resources.items():  # one pass, each address's kind found once
-        (assistant_state if kind_of_address(address) == ASSISTANT else kind_state)[address] = entry
+        is_assistant = "." not in address or kind_of_address(address) == ASSISTANT
+        (assistant_state if is_assistant else kind_state)[address] = entry
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)

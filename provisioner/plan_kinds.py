@@ -108,9 +108,13 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included). `unread`: parents
     whose children this plan did not list (reading.py): their children are taken to be as state says."""
     foreign = foreign or {}
-    claimed: dict[str, set[int]] = {}
+    claimed: dict[str, set[int]] = {ASSISTANT: set()}
+    assistant_ids = claimed[ASSISTANT]
     for address, entry in state.items():
-        claimed.setdefault(kind_of_address(address), set()).add(entry.id)
+        if "." not in address:  # an assistant's bare name (kind_of_address's first answer), without a call
+            assistant_ids.add(entry.id)
+        else:
+            claimed.setdefault(kind_of_address(address), set()).add(entry.id)
     unmanaged = {kind: [r for r in objects if r.id not in claimed.get(kind, set())
                         and (kind, r.id) not in foreign]
                  for kind, objects in remote.items()}
@@ -138,7 +142,7 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
                          if same_object(manifest, r, ids) and (manifest.kind, r.id) in foreign]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
-    taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
+    taken = {(ASSISTANT if "." not in a else kind_of_address(a), i) for a, i in ids.items() if i is not None}
     numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
                             for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,

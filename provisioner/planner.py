@@ -368,11 +368,9 @@ def _applied_spec(manifest: Manifest) -> dict[str, Any]:
 
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:
     """Settings without a documented default that the manifest no longer sets: the platform keeps them."""
-    if not entry.spec:
+    if not entry.spec or entry.spec.keys() <= manifest.fields.keys():  # most often none gone: one C step, no set
         return []
-    gone = entry.spec.keys() - manifest.fields.keys()  # most often none: one C step
-    if not gone:
-        return []
+    gone = entry.spec.keys() - manifest.fields.keys()
     dropped = sorted(n for n in gone if not has_default(n) and n in fields_of(dialect))
     return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
             f"its current value (set it to null to clear it)." for name in dropped]
@@ -450,6 +448,13 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
     # (nested, projected, write-only, not shown) are compared in a few steps per group (_rest_unchanged); only
     # when something differs are they compared one by one, in the same order.
     layout = _layout(tuple(desired), tuple(shown))
+    if (_REST_SHORTCUT and last is not None and layout.whole_shown is not None
+            and (not sensitive or layout.rest_set.isdisjoint(sensitive))
+            and identical(layout.whole_wanted(desired),
+                          layout.whole_shown(shown) + tuple(map(last.get, layout.recorded, layout.defaults)))):
+        # Every field at once (a fleet's no-change assistant): what plainly_equal and _rest_unchanged below find,
+        # in one comparison of two tuples instead of four.
+        return []
     names: Iterable[str] = desired
     if plainly_equal(desired, shown, layout.plain):
         if not layout.rest:
@@ -497,6 +502,10 @@ class _Layout:
     recorded: tuple[str, ...]      # compared with the last applied spec (write-only, or not shown)
     defaults: tuple[Any, ...]      # the default of each of `recorded` (what a spec without it applied)
     wanted: Callable[[Mapping], tuple]    # the desired values of the nested fields, then of the recorded ones
+    # Without projected fields: the desired values of the plain, nested and recorded fields, and the shown values of
+    # the plain and nested ones (the recorded ones' are the last applied spec's); None with projected fields.
+    whole_wanted: Callable[[Mapping], tuple] | None = None
+    whole_shown: Callable[[Mapping], tuple] | None = None
 
 
 _LAYOUTS: dict[tuple[tuple[str, ...], tuple[str, ...]], _Layout] = {}
@@ -515,9 +524,12 @@ def _layout(desired: tuple[str, ...], shown: tuple[str, ...]) -> _Layout:
         readable = [name for name in rest if name in seen and name in READABLE_FIELDS]
         nested = tuple(name for name in readable if name not in PROJECTED_FIELDS)
         recorded = tuple(name for name in rest if name not in readable)
+        projected = tuple(name for name in readable if name in PROJECTED_FIELDS)
+        compared = tuple(sorted(plain)) + nested
         layout = _LAYOUTS[key] = _Layout(
-            plain, rest, frozenset(rest), tuple(name for name in readable if name in PROJECTED_FIELDS),
-            tuple_getter(nested), recorded, tuple(map(_default, recorded)), tuple_getter(nested + recorded))
+            plain, rest, frozenset(rest), projected, tuple_getter(nested), recorded, tuple(map(_default, recorded)),
+            tuple_getter(nested + recorded), None if projected else tuple_getter(compared + recorded),
+            None if projected else tuple_getter(compared))
     return layout
 
 

@@ -52,7 +52,8 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     moves: list = []  # moved blocks (moves.py)
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
                  else validate(paths, dialect, inputs, limits, moves=moves))
-    with Session(settings, "plan", prefetch=bool(manifests) or destroy) as session:
+    with Session(settings, "plan", prefetch=bool(manifests) or destroy,
+                 planning=None if destroy else manifests) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
                                allow_mass_destroy=allow_mass_destroy, moves=moves, excludes=excludes,
                                selector=selector, replace=replace)
@@ -229,7 +230,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     paths = settings_paths(paths, settings)
     moves: list = []  # moved blocks (moves.py)
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
-    with Session(settings, "apply", prefetch=bool(manifests)) as session:
+    with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
                                        allow_mass_destroy=allow_mass_destroy, moves=moves,
                                        excludes=excludes, selector=selector, replace=replace)

@@ -39,7 +39,7 @@ from typing import Any, Callable, Iterator, Mapping
 from ..errors import LockError, StateError
 from . import HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
 from . import rows as rows_check
-from . import sqlite_file
+from . import sql_ddl, sqlite_file
 from .local import legacy_state_file
 
 SCHEMA_VERSION = 3  # sql_schema.SCHEMA_VERSION (checked by a test): here too, so that a run need not import it
@@ -476,8 +476,8 @@ class SqlStateStore:
 
     def _ensure_schema(self) -> None:
         """One query says the schema is this version's (every run but the first, or the first after an
-        upgrade); anything else (no tables, an older, newer or unreadable version, an interrupted creation) is
-        sql_schema.ensure's, with SQLAlchemy."""
+        upgrade); a database without any of its tables is given them as plain DDL (sql_ddl.py); anything else (an
+        older, newer or unreadable version, an interrupted creation) is sql_schema.ensure's, with SQLAlchemy."""
         try:
             with self._db.transaction(write=False) as cursor:
                 found = cursor.execute(self._sql.schema_version).fetchone()
@@ -487,6 +487,12 @@ class SqlStateStore:
             found = None  # a new database
         if found is not None and found[0] == str(SCHEMA_VERSION):
             return
+        if found is None:
+            # A new database (no version row, most often no tables): its schema as plain DDL (sql_ddl.py), unless
+            # some of it is there already.
+            with self._db.transaction() as cursor:
+                if sql_ddl.create_new(cursor, self._postgres, sqlite_file.APPLICATION_ID):
+                    return
         from . import sql_schema
 
         try:

@@ -24,13 +24,14 @@ from ..rename_hint import rename_hints
 from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
-from ..reading import assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, read_children
+from ..reading import (assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, listable,
+                       read_children)
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
 from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
 from ..verify import Verification, verify_apply
-from ..wire import Lookups
+from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
 from .plan_file import restore_secrets
@@ -53,7 +54,8 @@ def _say_waiting(holder, timeout: float) -> None:
 
 class Session:
     def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
-                 backend: StateBackend | None = None, prefetch: bool = False):
+                 backend: StateBackend | None = None, prefetch: bool = False,
+                 planning: list[Manifest] | None = None):
         self.settings = settings
         self.operation = operation
         self.backend: StateBackend = backend  # opened on entering, unless given
@@ -66,6 +68,11 @@ class Session:
         self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
         # Begin reading the platform's list while the state is read (a plan with manifests to compare).
         self._prefetch = prefetch
+        # With `prefetch`, the manifests the plan will be made of: their catalogue and their kinds' lists are read on
+        # entering too (at a 20 ms latency, the catalogue's round trip was the plan's one wait after the state read).
+        self._planning = planning
+        self._early_catalog: tuple[list[Manifest], Future] | None = None
+        self._early_reads: dict[str, Future] = {}
         # List the children of every parent (a knowledge base's documents), not only where state says something may
         # have changed: `pull` looks for drift in each of them.
         self.read_every_child = False
@@ -84,9 +91,14 @@ class Session:
                                              enabled=self._lock, on_wait=_say_waiting))
             if self._prefetch:
                 # The platform's list is read (under the lock) while the state is: a fleet's two longest reads.
-                prefetch = ThreadPoolExecutor(1, thread_name_prefix="prefetch")
+                prefetch = ThreadPoolExecutor(1 if self._planning is None else 8, thread_name_prefix="prefetch")
                 self._stack.callback(prefetch.shutdown)
                 self._listing = prefetch.submit(self.client.list_assistants)
+                if self._planning is not None:
+                    assistants = assistants_of(self._planning)
+                    self._early_catalog = (assistants, prefetch.submit(Catalog.fetch, self.client, assistants))
+                    # The manifests' own kinds (remote() reads the others a plan involves: those of state, of lookups)
+                    self._early_reads = begin_reading(self.client, listable({m.kind for m in self._planning}), prefetch)
             # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
             # that a bad row's error advises), so it does not read them first.
             self.state = self.backend.read() if self.operation != "state push" else State.new()
@@ -111,7 +123,16 @@ class Session:
                 engines: tuple[str, ...] = ()) -> Catalog:
         if self._catalog is None:
             engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values()) if e} | set(engines)
-            self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
+            early, self._early_catalog = self._early_catalog, None
+            if early is not None and _same_objects(early[0], manifests) and engines <= MODEL_TYPE.keys():
+                # Read on entering for these very manifests; the models of the engines state adds are read now, as
+                # Catalog.fetch would have (in its order: by model type).
+                catalog = early[1].result()
+                catalog.ensure_models(engines)
+                catalog.lookups.models = dict(sorted(catalog.lookups.models.items()))
+                self._catalog = catalog
+            else:
+                self._catalog = Catalog.fetch(self.client, manifests, engines=engines, pool=pool)
         return self._catalog
 
     def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = (),
@@ -120,7 +141,10 @@ class Session:
         the lists of `kinds` are read at the same time, into `self.objects`."""
         with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
             listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
-            reads = begin_reading(self.client, kinds, pool)
+            early, self._early_reads = self._early_reads, {}
+            started = begin_reading(self.client, [k for k in kinds if k not in early], pool)
+            reads = {k: early[k] if k in early else started[k]
+                     for k in sorted(started.keys() | (early.keys() & set(kinds)))}
             catalog = self.catalog(assistants_of(manifests), pool, engines)
             items = listing.result()
             self.objects = finish_reading(reads)
@@ -330,6 +354,10 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def _same_objects(these: list, those: list) -> bool:
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those))
 
 
 def _field_location(manifest: Manifest, name: str) -> str:
