@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import math
 import time
 from typing import Awaitable, Callable
 
@@ -27,6 +28,7 @@ from .folders import Folders, Labels
 from .kind import Kind
 from .knowledge import Documents, Knowledgebases
 from .numbers import PhoneNumbers, SipTrunks
+from .protocol import ARRIVED
 from .seeds import seed
 from .store import Store
 from .tools import Tools
@@ -119,8 +121,10 @@ class Platform:
         request that arrived together to the latency of the last one. The setting is read again as it waits, so
         that answers held by a long latency leave as soon as a test lowers it."""
         # The clock, not the loop's timers, decides: an event loop may wake a timer up to a millisecond early.
+        # Each wait is rounded up to a whole millisecond, the timers' grain (uvloop's): a wait of a fraction of
+        # one is rounded down to none, and the loop would spin through its last millisecond, once per answer.
         while (remaining := arrived + self.faults.settings.latency_ms / 1000 - time.monotonic()) > 0:
-            await asyncio.sleep(min(remaining, 0.1))
+            await asyncio.sleep(min(math.ceil(remaining * 1000) / 1000, 0.1))
 
     def endpoint(self, method: str, template: str, handler: Handler, *, write: bool = False,
                  kind: str = "assistants", failure: dict | None = None) -> Route:
@@ -134,7 +138,8 @@ class Platform:
         async def run(request: Request) -> Response:
             self.stats.count(route_name)
             self.stats.entered()
-            arrived = time.monotonic()
+            # When the server saw the request (protocol.py), else now (an ASGI server of another kind).
+            arrived = request.scope.get(ARRIVED) or time.monotonic()
             try:
                 decision = self._rate(request)
                 response = await serve(request, decision)
