@@ -13,11 +13,18 @@ Errors = dict[str, list[str]]
 
 
 def answer(status: int, body: Any, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _Answer(body, status_code=status, headers=headers)
 
 
 # Starlette's JSONResponse encoding, built once: page_of_texts writes the same bytes.
 JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+class _Answer(JSONResponse):
+    """A JSONResponse encoded by JSON_TEXT: the same bytes, without json.dumps building an encoder per answer."""
+
+    def render(self, content: Any) -> bytes:
+        return JSON_TEXT.encode(content).encode("utf-8")
 
 
 def page_of_texts(page: dict, items: list[str]) -> Response:
@@ -63,14 +70,18 @@ def validation_failed(errors: Errors) -> JSONResponse:
 
 
 async def json_body(request: Request) -> Any:
-    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty."""
-    if not hasattr(request.state, "json_body"):
+    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty.
+
+    Kept as `request.state.json_body`, looked up in the dict behind request.state (a missing attribute of
+    Starlette's State costs an exception)."""
+    state = request.scope.setdefault("state", {})
+    if "json_body" not in state:
         raw = await request.body()
         try:
-            request.state.json_body = json.loads(raw) if raw else {}
+            state["json_body"] = json.loads(raw) if raw else {}
         except (ValueError, UnicodeDecodeError):
-            request.state.json_body = {}
-    return request.state.json_body
+            state["json_body"] = {}
+    return state["json_body"]
 
 
 async def object_body(request: Request) -> dict:

@@ -87,6 +87,7 @@ class Platform:
         self.admin_token = admin_token
         self.stats = Stats()
         self._shown: dict[tuple, str] = {}  # _shown_item's texts
+        self._roots: dict[tuple, str] = {}  # _root's answers
         if store.meta("seeded") is None:
             self._seed()
         documents = Documents(self)
@@ -136,15 +137,14 @@ class Platform:
         failed = failure or failure_body(kind)
 
         async def run(request: Request) -> Response:
-            self.stats.count(route_name)
-            self.stats.entered()
+            self.stats.arrived(route_name)
             # When the server saw the request (protocol.py), else now (an ASGI server of another kind).
             arrived = request.scope.get(ARRIVED) or time.monotonic()
             try:
                 decision = self._rate(request)
                 response = await serve(request, decision)
                 if isinstance(response, Response):
-                    response.headers.update(decision.headers())
+                    _add_rate_headers(response, decision)
                 if self.faults.applies(kind, method):
                     await self._answer_at(arrived)
                 return response
@@ -195,7 +195,7 @@ class Platform:
             row = self.store.create(tenant.user_id, record, F.created_status(dialect), dialect)
         # Shaped for the lists now, while the row is in hand: the read that verifies a fleet's creates (every
         # page at once, at the end of an apply) then finds it ready instead of shaping thousands at once.
-        self._remember_item(row, str(request.base_url).rstrip("/"))
+        self._remember_item(row, self._root(request))
         return _json(201, {"message": "Assistant created successfully", "data": F.summary(row)})
 
     async def update(self, request: Request, tenant: Tenant) -> Response:
@@ -208,7 +208,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
-        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
+        self._remember_item(row, self._root(request))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def delete(self, request: Request, tenant: Tenant) -> Response:
@@ -222,9 +222,23 @@ class Platform:
         if errors:
             return validation_failed(errors)
         rows, total = self.store.page_rows(tenant.user_id, page, per_page)
-        root = str(request.base_url).rstrip("/")
+        root = self._root(request)
         items = [self._shown_item(row, root) for row in rows]
         return page_of_texts(laravel_page(request, items, total, page, per_page), items)
+
+    def _root(self, request: Request) -> str:
+        """The server's root URL as the request names it (its base URL without the trailing slash), worked out
+        once per way of naming it: it depends only on the scheme, the Host header, the server's address and the
+        root path."""
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        key = (scope.get("scheme"), host, scope.get("server"), scope.get("app_root_path", scope.get("root_path")))
+        root = self._roots.get(key)
+        if root is None:
+            if len(self._roots) >= 1000:  # bounded: a client may send any Host
+                self._roots.clear()
+            root = self._roots[key] = str(request.base_url).rstrip("/")
+        return root
 
     def _shown_item(self, stored, root: str) -> str:
         """An assistant's read shape as JSON text, remembered per version of its row: a fleet's lists read the
@@ -370,7 +384,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
-        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
+        self._remember_item(row, self._root(request))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def get_object(self, request: Request) -> Response:
@@ -434,6 +448,16 @@ class Platform:
                 return self._refused(decision)
             response.headers.update(decision.headers())
         return response
+
+
+def _add_rate_headers(response: Response, decision: Decision) -> None:
+    """The rate-limit headers on an answer: appended as `response.headers.update` appends them (lower-case
+    names, in order) when the answer has none yet, else set by it (a 429 carries them already)."""
+    raw = response.raw_headers
+    if any(name.startswith(b"x-ratelimit-") for name, _ in raw):
+        response.headers.update(decision.headers())
+    else:
+        raw.extend(decision.raw_headers())
 
 
 def _bearer(request: Request) -> str:
