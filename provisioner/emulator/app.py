@@ -29,6 +29,7 @@ from .kind import Kind
 from .knowledge import Documents, Knowledgebases
 from .numbers import PhoneNumbers, SipTrunks
 from .protocol import ARRIVED
+from .routing import RememberingRouter
 from .seeds import seed
 from .store import Store
 from .tools import Tools
@@ -418,7 +419,7 @@ class Platform:
 
     def routes(self) -> list:
         return [
-            Mount(API_PREFIX, routes=self.api_routes()),
+            Mount(API_PREFIX, app=RememberingRouter(routes=self.api_routes())),
             self.admin(self.set_faults, "POST", "/_emulator/faults"),
             self.admin(self.get_faults, "GET", "/_emulator/faults"),
             self.admin(self.get_stats, "GET", "/_emulator/stats"),
