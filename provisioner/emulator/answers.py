@@ -84,6 +84,24 @@ async def json_body(request: Request) -> Any:
     return state["json_body"]
 
 
+def url_path(request: Request) -> str:
+    """`request.url.path`, remembered per scope that names it (the path, the root path, the scheme, the Host
+    header and the server's address: all that Starlette's URL reads besides the query): building the URL
+    object is a parse of the whole URL, and a write's journal entry wants only its path."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    key = (scope["path"], scope.get("root_path"), scope.get("scheme"), host, scope.get("server"))
+    path = _URL_PATHS.get(key)
+    if path is None:
+        if len(_URL_PATHS) >= 100_000:  # bounded: ids make paths many
+            _URL_PATHS.clear()
+        path = _URL_PATHS[key] = request.url.path
+    return path
+
+
+_URL_PATHS: dict[tuple, str] = {}
+
+
 async def object_body(request: Request) -> dict:
     body = await json_body(request)
     return body if isinstance(body, dict) else {}
@@ -134,9 +152,11 @@ def laravel_page(request: Request, items: list, total: int, page: int, per_page:
     last_page = max(1, math.ceil(total / per_page))
     path = str(request.url.replace(query="", fragment=""))
     others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    # urlencode([*others, ("page", number)]), with the others encoded once for the page's dozen links.
+    prefix = f"{path}?{urlencode(others)}&page=" if others else f"{path}?page="
 
     def page_url(number: int) -> str:
-        return f"{path}?{urlencode([*others, ('page', number)])}"
+        return f"{prefix}{number}"
 
     first = (page - 1) * per_page + 1
     return {

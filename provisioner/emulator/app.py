@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from . import fields as F
 from .answers import (JSON_TEXT, answer as _json, choice_param as _choice_param, int_param as _int_param,
                       json_body as _json_body, failure_body, laravel_page, message as _message, object_body,
-                      page_of_texts, page_params, path_id, validation_failed)
+                      page_of_texts, page_params, path_id, url_path as _url_path, validation_failed)
 from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
 from .faults import Decision, Faults, Stats
@@ -37,7 +37,7 @@ from .validation import MODES, Errors, Owned, Request as AssistantRequest
 
 API_PREFIX = "/api"
 DIALECTS = ("both", "v1", "v2")
-SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_item)
+SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_items)
 
 
 def _version(row, root: str) -> tuple:
@@ -87,7 +87,7 @@ class Platform:
         self.dialect = dialect
         self.admin_token = admin_token
         self.stats = Stats()
-        self._shown: dict[tuple, str] = {}  # _shown_item's texts
+        self._shown: dict[tuple, str] = {}  # _shown_items' texts
         self._roots: dict[tuple, str] = {}  # _root's answers
         if store.meta("seeded") is None:
             self._seed()
@@ -164,7 +164,7 @@ class Platform:
             if self.faults.fail_before(kind, method):
                 return _json(500, failed)
             if write:
-                path = request.url.path
+                path = _url_path(request)
                 self.stats.journal(method, path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path,
                                    await _json_body(request))
                 dropped = self.faults.dropped(kind)
@@ -224,7 +224,7 @@ class Platform:
             return validation_failed(errors)
         rows, total = self.store.page_rows(tenant.user_id, page, per_page)
         root = self._root(request)
-        items = [self._shown_item(row, root) for row in rows]
+        items = self._shown_items(rows, root)
         return page_of_texts(laravel_page(request, items, total, page, per_page), items)
 
     def _root(self, request: Request) -> str:
@@ -241,12 +241,17 @@ class Platform:
             root = self._roots[key] = str(request.base_url).rstrip("/")
         return root
 
-    def _shown_item(self, stored, root: str) -> str:
-        """An assistant's read shape as JSON text, remembered per version of its row: a fleet's lists read the
+    def _shown_items(self, rows: list, root: str) -> list[str]:
+        """Assistants' read shapes as JSON texts, remembered per version of their rows: a fleet's lists read the
         same rows again and again (every plan, every verify), and decoding, shaping and encoding each was most
-        of the emulator's time."""
-        text = self._shown.get(_version(stored, root))
-        return text if text is not None else self._remember_item(self.store.row(stored), root)
+        of the emulator's time. `rows` are page_rows' (no fields); those not remembered are read whole."""
+        texts = [self._shown.get(_version(row, root)) for row in rows]
+        missing = [row["id"] for row, text in zip(rows, texts) if text is None]
+        if missing:
+            whole = self.store.rows(missing)
+            texts = [text if text is not None else self._remember_item(whole[row["id"]], root)
+                     for row, text in zip(rows, texts)]
+        return texts
 
     def _remember_item(self, row: dict, root: str) -> str:
         text = JSON_TEXT.encode(F.read_shape(row, self.catalog, root))

@@ -571,6 +571,11 @@ class Owned:
 
 def _blank_to_null(value: Any) -> Any:
     """Laravel's ConvertEmptyStringsToNull middleware, which the platform's input goes through."""
+    kind = type(value)  # JSON's own types first, without the comparisons below (a body is mostly these)
+    if kind is str:
+        return None if value == "" else value
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
     if value == "":
         return None
     if isinstance(value, dict):
