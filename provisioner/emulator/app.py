@@ -89,6 +89,9 @@ class Platform:
         self.stats = Stats()
         self._shown: dict[tuple, str] = {}  # _shown_items' texts
         self._roots: dict[tuple, str] = {}  # _root's answers
+        self._tenants: dict[str, Tenant] = {}  # by token: catalog.tenant_for_token's answers, the first of a token
+        for tenant in catalog.tenants:
+            self._tenants.setdefault(tenant.token, tenant)
         if store.meta("seeded") is None:
             self._seed()
         documents = Documents(self)
@@ -103,8 +106,9 @@ class Platform:
 
     # --- the pipeline every platform request goes through ---
 
-    def _rate(self, request: Request) -> Decision:
-        token = _bearer(request)
+    def _rate(self, request: Request, token: str | None = None) -> Decision:
+        """The rate limiter's decision on a request (`token`: its bearer token when already read)."""
+        token = _bearer(request) if token is None else token
         key = f"token:{token}" if token else f"address:{request.client.host if request.client else '?'}"
         return self.faults.limiter.admit(key)
 
@@ -142,8 +146,9 @@ class Platform:
             # When the server saw the request (protocol.py), else now (an ASGI server of another kind).
             arrived = request.scope.get(ARRIVED) or time.monotonic()
             try:
-                decision = self._rate(request)
-                response = await serve(request, decision)
+                token = _bearer(request)
+                decision = self._rate(request, token)
+                response = await serve(request, decision, token)
                 if isinstance(response, Response):
                     _add_rate_headers(response, decision)
                 if self.faults.applies(kind, method):
@@ -152,11 +157,10 @@ class Platform:
             finally:
                 self.stats.left()
 
-        async def serve(request: Request, decision: Decision):
+        async def serve(request: Request, decision: Decision, token: str):
             if not decision.allowed:
                 return self._refused(decision)
-            token = _bearer(request)
-            tenant = self.catalog.tenant_for_token(token) if token else None
+            tenant = self._tenants.get(token) if token else None
             if tenant is None:
                 return _json(401, {"error": "Invalid API key",
                                    "message": "The API key is missing or invalid. Send Authorization: Bearer "
