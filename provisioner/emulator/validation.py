@@ -439,7 +439,7 @@ class Request:
             return v1_name if dialect == "v1" and v1_name else canon
 
         def fine(*keys: str) -> bool:
-            return not any(k in errors for k in keys)
+            return not errors or not any(k in errors for k in keys)
 
         mode_key = "engine_type" if "engine_type" in sent or (dialect == "v1" and "mode" not in sent) else "mode"
         if mode not in MODES:
