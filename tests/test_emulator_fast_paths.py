@@ -3,7 +3,6 @@ the answers' encoder against JSONResponse's, the remembered texts (decimals, roo
 against working them out again, the store's remembered owners against its query, and the arrival stamp."""
 import asyncio
 import json
-import math
 import threading
 import time
 from decimal import Decimal
@@ -302,4 +301,3 @@ def test_latency_counts_from_arrival_and_is_never_cut_short(platform):
             started = time.monotonic()
             assert http.get("/user/assistants/languages").status_code == 200
             assert time.monotonic() - started >= 0.12
-    assert math.ceil(0.0004 * 1000) / 1000 >= 0.0004  # a wait shorter than the timers' grain is one of it
