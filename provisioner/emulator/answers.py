@@ -13,11 +13,18 @@ Errors = dict[str, list[str]]
 
 
 def answer(status: int, body: Any, headers: dict | None = None) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers=headers)
+    return _Answer(body, status_code=status, headers=headers)
 
 
 # Starlette's JSONResponse encoding, built once: page_of_texts writes the same bytes.
 JSON_TEXT = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":"))
+
+
+class _Answer(JSONResponse):
+    """A JSONResponse encoded by JSON_TEXT: the same bytes, without json.dumps building an encoder per answer."""
+
+    def render(self, content: Any) -> bytes:
+        return JSON_TEXT.encode(content).encode("utf-8")
 
 
 def page_of_texts(page: dict, items: list[str]) -> Response:
@@ -63,14 +70,36 @@ def validation_failed(errors: Errors) -> JSONResponse:
 
 
 async def json_body(request: Request) -> Any:
-    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty."""
-    if not hasattr(request.state, "json_body"):
+    """The JSON body, parsed once per request; like the platform, a body that is not JSON counts as empty.
+
+    Kept as `request.state.json_body`, looked up in the dict behind request.state (a missing attribute of
+    Starlette's State costs an exception)."""
+    state = request.scope.setdefault("state", {})
+    if "json_body" not in state:
         raw = await request.body()
         try:
-            request.state.json_body = json.loads(raw) if raw else {}
+            state["json_body"] = json.loads(raw) if raw else {}
         except (ValueError, UnicodeDecodeError):
-            request.state.json_body = {}
-    return request.state.json_body
+            state["json_body"] = {}
+    return state["json_body"]
+
+
+def url_path(request: Request) -> str:
+    """`request.url.path`, remembered per scope that names it (the path, the root path, the scheme, the Host
+    header and the server's address: all that Starlette's URL reads besides the query): building the URL
+    object is a parse of the whole URL, and a write's journal entry wants only its path."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    key = (scope["path"], scope.get("root_path"), scope.get("scheme"), host, scope.get("server"))
+    path = _URL_PATHS.get(key)
+    if path is None:
+        if len(_URL_PATHS) >= 100_000:  # bounded: ids make paths many
+            _URL_PATHS.clear()
+        path = _URL_PATHS[key] = request.url.path
+    return path
+
+
+_URL_PATHS: dict[tuple, str] = {}
 
 
 async def object_body(request: Request) -> dict:
@@ -123,9 +152,11 @@ def laravel_page(request: Request, items: list, total: int, page: int, per_page:
     last_page = max(1, math.ceil(total / per_page))
     path = str(request.url.replace(query="", fragment=""))
     others = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    # urlencode([*others, ("page", number)]), with the others encoded once for the page's dozen links.
+    prefix = f"{path}?{urlencode(others)}&page=" if others else f"{path}?page="
 
     def page_url(number: int) -> str:
-        return f"{path}?{urlencode([*others, ('page', number)])}"
+        return f"{prefix}{number}"
 
     first = (page - 1) * per_page + 1
     return {

@@ -19,7 +19,7 @@ from starlette.routing import Mount, Route
 from . import fields as F
 from .answers import (JSON_TEXT, answer as _json, choice_param as _choice_param, int_param as _int_param,
                       json_body as _json_body, failure_body, laravel_page, message as _message, object_body,
-                      page_of_texts, page_params, path_id, validation_failed)
+                      page_of_texts, page_params, path_id, url_path as _url_path, validation_failed)
 from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
 from .faults import Decision, Faults, Stats
@@ -27,6 +27,8 @@ from .folders import Folders, Labels
 from .kind import Kind
 from .knowledge import Documents, Knowledgebases
 from .numbers import PhoneNumbers, SipTrunks
+from .protocol import ARRIVED
+from .routing import RememberingRouter
 from .seeds import seed
 from .store import Store
 from .tools import Tools
@@ -34,7 +36,7 @@ from .validation import MODES, Errors, Owned, Request as AssistantRequest
 
 API_PREFIX = "/api"
 DIALECTS = ("both", "v1", "v2")
-SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_item)
+SHOWN_ITEMS = 100_000  # assistants' read-shape texts remembered (Platform._shown_items)
 
 
 def _version(row, root: str) -> tuple:
@@ -84,7 +86,11 @@ class Platform:
         self.dialect = dialect
         self.admin_token = admin_token
         self.stats = Stats()
-        self._shown: dict[tuple, str] = {}  # _shown_item's texts
+        self._shown: dict[tuple, str] = {}  # _shown_items' texts
+        self._roots: dict[tuple, str] = {}  # _root's answers
+        self._tenants: dict[str, Tenant] = {}  # by token: catalog.tenant_for_token's answers, the first of a token
+        for tenant in catalog.tenants:
+            self._tenants.setdefault(tenant.token, tenant)
         if store.meta("seeded") is None:
             self._seed()
         documents = Documents(self)
@@ -99,8 +105,9 @@ class Platform:
 
     # --- the pipeline every platform request goes through ---
 
-    def _rate(self, request: Request) -> Decision:
-        token = _bearer(request)
+    def _rate(self, request: Request, token: str | None = None) -> Decision:
+        """The rate limiter's decision on a request (`token`: its bearer token when already read)."""
+        token = _bearer(request) if token is None else token
         key = f"token:{token}" if token else f"address:{request.client.host if request.client else '?'}"
         return self.faults.limiter.admit(key)
 
@@ -119,6 +126,9 @@ class Platform:
         request that arrived together to the latency of the last one. The setting is read again as it waits, so
         that answers held by a long latency leave as soon as a test lowers it."""
         # The clock, not the loop's timers, decides: an event loop may wake a timer up to a millisecond early.
+        # (Waits rounded up to the timers' millisecond would spin less through the last one, but leave half a
+        # millisecond late on average: measured, the spin costs some 20 us per answer; the lateness, every
+        # round trip.)
         while (remaining := arrived + self.faults.settings.latency_ms / 1000 - time.monotonic()) > 0:
             await asyncio.sleep(min(remaining, 0.1))
 
@@ -132,25 +142,25 @@ class Platform:
         failed = failure or failure_body(kind)
 
         async def run(request: Request) -> Response:
-            self.stats.count(route_name)
-            self.stats.entered()
-            arrived = time.monotonic()
+            self.stats.arrived(route_name)
+            # When the server saw the request (protocol.py), else now (an ASGI server of another kind).
+            arrived = request.scope.get(ARRIVED) or time.monotonic()
             try:
-                decision = self._rate(request)
-                response = await serve(request, decision)
+                token = _bearer(request)
+                decision = self._rate(request, token)
+                response = await serve(request, decision, token)
                 if isinstance(response, Response):
-                    response.headers.update(decision.headers())
+                    _add_rate_headers(response, decision)
                 if self.faults.applies(kind, method):
                     await self._answer_at(arrived)
                 return response
             finally:
                 self.stats.left()
 
-        async def serve(request: Request, decision: Decision):
+        async def serve(request: Request, decision: Decision, token: str):
             if not decision.allowed:
                 return self._refused(decision)
-            token = _bearer(request)
-            tenant = self.catalog.tenant_for_token(token) if token else None
+            tenant = self._tenants.get(token) if token else None
             if tenant is None:
                 return _json(401, {"error": "Invalid API key",
                                    "message": "The API key is missing or invalid. Send Authorization: Bearer "
@@ -158,7 +168,7 @@ class Platform:
             if self.faults.fail_before(kind, method):
                 return _json(500, failed)
             if write:
-                path = request.url.path
+                path = _url_path(request)
                 self.stats.journal(method, path[len(API_PREFIX):] if path.startswith(API_PREFIX) else path,
                                    await _json_body(request))
                 dropped = self.faults.dropped(kind)
@@ -190,7 +200,7 @@ class Platform:
             row = self.store.create(tenant.user_id, record, F.created_status(dialect), dialect)
         # Shaped for the lists now, while the row is in hand: the read that verifies a fleet's creates (every
         # page at once, at the end of an apply) then finds it ready instead of shaping thousands at once.
-        self._remember_item(row, str(request.base_url).rstrip("/"))
+        self._remember_item(row, self._root(request))
         return _json(201, {"message": "Assistant created successfully", "data": F.summary(row)})
 
     async def update(self, request: Request, tenant: Tenant) -> Response:
@@ -203,7 +213,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
-        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
+        self._remember_item(row, self._root(request))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def delete(self, request: Request, tenant: Tenant) -> Response:
@@ -217,16 +227,35 @@ class Platform:
         if errors:
             return validation_failed(errors)
         rows, total = self.store.page_rows(tenant.user_id, page, per_page)
-        root = str(request.base_url).rstrip("/")
-        items = [self._shown_item(row, root) for row in rows]
+        root = self._root(request)
+        items = self._shown_items(rows, root)
         return page_of_texts(laravel_page(request, items, total, page, per_page), items)
 
-    def _shown_item(self, stored, root: str) -> str:
-        """An assistant's read shape as JSON text, remembered per version of its row: a fleet's lists read the
+    def _root(self, request: Request) -> str:
+        """The server's root URL as the request names it (its base URL without the trailing slash), worked out
+        once per way of naming it: it depends only on the scheme, the Host header, the server's address and the
+        root path."""
+        scope = request.scope
+        host = next((value for name, value in scope["headers"] if name == b"host"), None)
+        key = (scope.get("scheme"), host, scope.get("server"), scope.get("app_root_path", scope.get("root_path")))
+        root = self._roots.get(key)
+        if root is None:
+            if len(self._roots) >= 1000:  # bounded: a client may send any Host
+                self._roots.clear()
+            root = self._roots[key] = str(request.base_url).rstrip("/")
+        return root
+
+    def _shown_items(self, rows: list, root: str) -> list[str]:
+        """Assistants' read shapes as JSON texts, remembered per version of their rows: a fleet's lists read the
         same rows again and again (every plan, every verify), and decoding, shaping and encoding each was most
-        of the emulator's time."""
-        text = self._shown.get(_version(stored, root))
-        return text if text is not None else self._remember_item(self.store.row(stored), root)
+        of the emulator's time. `rows` are page_rows' (no fields); those not remembered are read whole."""
+        texts = [self._shown.get(_version(row, root)) for row in rows]
+        missing = [row["id"] for row, text in zip(rows, texts) if text is None]
+        if missing:
+            whole = self.store.rows(missing)
+            texts = [text if text is not None else self._remember_item(whole[row["id"]], root)
+                     for row, text in zip(rows, texts)]
+        return texts
 
     def _remember_item(self, row: dict, root: str) -> str:
         text = JSON_TEXT.encode(F.read_shape(row, self.catalog, root))
@@ -365,7 +394,7 @@ class Platform:
             if errors:
                 return validation_failed(errors)
             row = self.store.update(tenant.user_id, row["id"], record)
-        self._remember_item(row, str(request.base_url).rstrip("/"))  # as a create's
+        self._remember_item(row, self._root(request))  # as a create's
         return _json(200, {"message": "Assistant updated successfully", "data": F.summary(row)})
 
     async def get_object(self, request: Request) -> Response:
@@ -399,7 +428,7 @@ class Platform:
 
     def routes(self) -> list:
         return [
-            Mount(API_PREFIX, routes=self.api_routes()),
+            Mount(API_PREFIX, app=RememberingRouter(routes=self.api_routes())),
             self.admin(self.set_faults, "POST", "/_emulator/faults"),
             self.admin(self.get_faults, "GET", "/_emulator/faults"),
             self.admin(self.get_stats, "GET", "/_emulator/stats"),
@@ -429,6 +458,16 @@ class Platform:
                 return self._refused(decision)
             response.headers.update(decision.headers())
         return response
+
+
+def _add_rate_headers(response: Response, decision: Decision) -> None:
+    """The rate-limit headers on an answer: appended as `response.headers.update` appends them (lower-case
+    names, in order) when the answer has none yet, else set by it (a 429 carries them already)."""
+    raw = response.raw_headers
+    if any(name.startswith(b"x-ratelimit-") for name, _ in raw):
+        response.headers.update(decision.headers())
+    else:
+        raw.extend(decision.raw_headers())
 
 
 def _bearer(request: Request) -> str:

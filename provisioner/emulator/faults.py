@@ -108,6 +108,12 @@ class Decision:
         return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining),
                 "X-RateLimit-Reset": str(self.reset)}
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """`headers()` as an ASGI answer carries them (Starlette's MutableHeaders writes these)."""
+        return [(b"x-ratelimit-limit", str(self.limit).encode("latin-1")),
+                (b"x-ratelimit-remaining", str(self.remaining).encode("latin-1")),
+                (b"x-ratelimit-reset", str(self.reset).encode("latin-1"))]
+
 
 class RateLimiter:
     """A strict sliding-window log per token: a request is admitted only if every window allows it, and counts
@@ -215,6 +221,13 @@ class Stats:
         self.rate_limited = 0
         self.in_flight = 0
         self.max_in_flight = 0
+
+    def arrived(self, route: str) -> None:
+        """`count` and `entered` at once (one lock)."""
+        with self._lock:
+            self._counts[route] += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
     def entered(self) -> None:
         with self._lock:

@@ -75,11 +75,14 @@ def default(field: str) -> Any:
 
 
 def blank_record() -> dict[str, Any]:
-    return {field: [] if type(value) is list else {} if type(value) is dict else value
-            for field, value in _BLANK}
+    record = dict(_BLANK)  # one copy of the defaults, then a fresh list or dict where a default is one
+    for field, fresh in _FRESH:
+        record[field] = fresh()
+    return record
 
 
-_BLANK = tuple((field, DEFAULTS.get(field)) for field in CANONICAL)  # blank_record's defaults, looked up once
+_BLANK = {field: DEFAULTS.get(field) for field in CANONICAL}  # blank_record's defaults, looked up once
+_FRESH = tuple((field, type(value)) for field, value in _BLANK.items() if type(value) in (list, dict))
 
 
 # Changing the mode puts these back to the new mode's defaults (unless the same request sends them).
@@ -119,7 +122,21 @@ def decimal_string(value: Any) -> str | None:
     """A decimal column as the platform answers it: at least two decimals, never less precision than sent."""
     if value is None:
         return None
-    number = Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value)
+    if type(value) is float:  # a fleet's few values (0.5, 0.7, ...): each one's text is worked out once
+        key = repr(value)
+        text = _FLOAT_TEXTS.get(key)
+        if text is None:
+            if len(_FLOAT_TEXTS) >= 10_000:  # bounded
+                _FLOAT_TEXTS.clear()
+            text = _FLOAT_TEXTS[key] = _decimal_text(Decimal(key))
+        return text
+    return _decimal_text(Decimal(repr(float(value))) if isinstance(value, float) else Decimal(value))
+
+
+_FLOAT_TEXTS: dict[str, str] = {}  # decimal_string of a float, by its repr (which tells 0.0 from -0.0)
+
+
+def _decimal_text(number: Decimal) -> str:
     if number.as_tuple().exponent > -2:
         number = number.quantize(Decimal("0.01"))
     return format(number, "f")
@@ -129,8 +146,7 @@ def read_shape(row: dict[str, Any], catalog: Catalog, root_url: str) -> dict[str
     record = row["fields"]
     item: dict[str, Any] = {"id": row["id"], "uuid": row["uuid"], "user_id": row["user_id"],
                             "status": row["status"]}
-    for field in READ_AS_STORED:
-        item[field] = record.get(field)
+    item.update(zip(READ_AS_STORED, map(record.get, READ_AS_STORED)))
     language = catalog.language(record.get("language_id"))
     item["language"] = language.iso_2 if language else None
     for field in READ_AS_DECIMAL:

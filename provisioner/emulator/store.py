@@ -40,6 +40,9 @@ CREATE INDEX IF NOT EXISTS platform_objects_owner ON platform_objects (kind, use
 CREATE TABLE IF NOT EXISTS platform_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 LIVE = "user_id = ? AND deleted_at IS NULL"
+# Every column of platform_assistants but `fields`: a row's version (app._version) and what a list item needs
+# besides its fields.
+VERSION_COLUMNS = "id, uuid, user_id, status, dialect, type, phone_number_id, created_at, updated_at, deleted_at"
 
 
 def _now() -> str:
@@ -60,6 +63,11 @@ class Store:
         # every assistant's JSON) are kept until the next one, as the list of those kinds is read again and again.
         self._assistant_writes = 0
         self._counts: dict[tuple, tuple[int, dict[int, int]]] = {}
+        self._live: dict[int, tuple[int, int]] = {}  # page_rows' count of live assistants, per user, as _counts
+        # (kind, owner) of the objects `owns` found, by id: an assistant's create checks every id it refers to
+        # (tools, labels, a folder, a knowledge base), the same few objects again and again. An object never
+        # changes kind or owner; the removals (remove, remove_children, reset) forget them all.
+        self._owners: dict[int, tuple[str, int]] = {}
 
     @property
     def lock(self) -> threading.RLock:
@@ -70,8 +78,8 @@ class Store:
                assistant_id: int | None = None) -> dict[str, Any]:
         """A new assistant; its id is the next free one unless given (a catalogue's initial assistant).
 
-        The row answered is the one written, not read again: its `fields` is the stored JSON decoded (the same
-        values a read gives), without a second query."""
+        The row answered is the one written, not read again: its `fields` is `fields` itself, which a read gives
+        back equal (a record is JSON's values already), neither queried nor decoded again."""
         now, stored = _now(), json.dumps(fields)
         row = {"id": assistant_id, "uuid": str(uuid.uuid4()), "user_id": user_id, "status": status,
                "dialect": dialect, "type": fields.get("type"), "phone_number_id": fields.get("phone_number_id"),
@@ -82,30 +90,33 @@ class Store:
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(row.values())[:-1])
             self._assistant_writes += 1
-        return {**row, "id": cursor.lastrowid, "fields": json.loads(stored)}
+        return {**row, "id": cursor.lastrowid, "fields": fields}
 
     def get(self, user_id: int, assistant_id: int) -> dict[str, Any] | None:
         with self._lock:
             return self._get(user_id, assistant_id)
 
-    def page(self, user_id: int, page: int, per_page: int) -> tuple[list[dict[str, Any]], int]:
-        rows, total = self.page_rows(user_id, page, per_page)
-        return [self._row(r) for r in rows], total
-
     def page_rows(self, user_id: int, page: int, per_page: int) -> tuple[list[sqlite3.Row], int]:
-        """A page of live assistants as stored (`fields` still JSON text: decoded by `row` where needed)."""
+        """A page of live assistants without their `fields` (`rows` gives whole rows: a list is mostly answered
+        from texts remembered per version, which these columns tell), and how many live assistants there are
+        (counted again only after a write)."""
         with self._lock:
-            total = self._db.execute("SELECT COUNT(*) FROM platform_assistants WHERE user_id = ? AND deleted_at "
-                                     "IS NULL", (user_id,)).fetchone()[0]
+            counted = self._live.get(user_id)
+            if counted is None or counted[0] != self._assistant_writes:
+                counted = self._live[user_id] = (self._assistant_writes, self._db.execute(
+                    "SELECT COUNT(*) FROM platform_assistants WHERE user_id = ? AND deleted_at IS NULL",
+                    (user_id,)).fetchone()[0])
             rows = self._db.execute(
-                "SELECT * FROM platform_assistants WHERE user_id = ? AND deleted_at IS NULL ORDER BY id "
-                "LIMIT ? OFFSET ?", (user_id, per_page, (page - 1) * per_page)).fetchall()
-        return rows, total
+                f"SELECT {VERSION_COLUMNS} FROM platform_assistants WHERE user_id = ? AND deleted_at IS NULL "
+                "ORDER BY id LIMIT ? OFFSET ?", (user_id, per_page, (page - 1) * per_page)).fetchall()
+        return rows, counted[1]
 
-    @staticmethod
-    def row(stored: sqlite3.Row) -> dict[str, Any]:
-        """A stored assistant row (page_rows) as the other methods answer it."""
-        return Store._row(stored)
+    def rows(self, assistant_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Whole assistant rows by id, as the other methods answer them (the rows of a page not remembered)."""
+        with self._lock:
+            found = self._db.execute(f"SELECT * FROM platform_assistants WHERE id IN "
+                                     f"({', '.join('?' * len(assistant_ids))})", assistant_ids).fetchall()
+        return {row["id"]: self._row(row) for row in found}
 
     def outbound(self, user_id: int) -> list[dict[str, Any]]:
         with self._lock:
@@ -151,6 +162,7 @@ class Store:
             for table in ("platform_assistants", "platform_objects", "platform_meta"):
                 self._db.execute(f"DELETE FROM {table}")
             self._assistant_writes += 1
+            self._owners.clear()
 
     # --- assistants, as the other kinds see them ---
 
@@ -215,8 +227,14 @@ class Store:
     def owns(self, kind: str, object_id: int, user_id: int) -> bool:
         """Whether the object `object_id` exists, is of `kind` and is the tenant's: one primary-key lookup."""
         with self._lock:
-            return self._db.execute("SELECT 1 FROM platform_objects WHERE id = ? AND kind = ? AND user_id = ?",
-                                    (object_id, kind, user_id)).fetchone() is not None
+            owner = self._owners.get(object_id)
+            if owner is None:
+                row = self._db.execute("SELECT kind, user_id FROM platform_objects WHERE id = ?",
+                                       (object_id,)).fetchone()
+                if row is None:
+                    return False
+                owner = self._owners[object_id] = (row[0], row[1])
+        return owner == (kind, user_id)
 
     def count(self, kind: str, user_id: int) -> int:
         with self._lock:
@@ -260,6 +278,7 @@ class Store:
         with self._lock:
             self._db.executemany("DELETE FROM platform_objects WHERE kind = ? AND id = ?",
                                  [(kind, i) for i in object_ids])
+            self._owners.clear()
 
     def children(self, kind: str, parent_id: int) -> list[dict[str, Any]]:
         """The objects of a kind under one parent, whichever tenant's."""
@@ -271,6 +290,7 @@ class Store:
     def remove_children(self, kind: str, parent_id: int) -> None:
         with self._lock:
             self._db.execute("DELETE FROM platform_objects WHERE kind = ? AND parent_id = ?", (kind, parent_id))
+            self._owners.clear()
 
     def rewrite_objects(self, kind: str, user_id: int, change: Callable[[dict], bool]) -> None:
         """Apply `change` to every object of a kind of the tenant; those it reports changed are saved."""

@@ -439,7 +439,7 @@ class Request:
             return v1_name if dialect == "v1" and v1_name else canon
 
         def fine(*keys: str) -> bool:
-            return not any(k in errors for k in keys)
+            return not errors or not any(k in errors for k in keys)
 
         mode_key = "engine_type" if "engine_type" in sent or (dialect == "v1" and "mode" not in sent) else "mode"
         if mode not in MODES:
@@ -571,6 +571,11 @@ class Owned:
 
 def _blank_to_null(value: Any) -> Any:
     """Laravel's ConvertEmptyStringsToNull middleware, which the platform's input goes through."""
+    kind = type(value)  # JSON's own types first, without the comparisons below (a body is mostly these)
+    if kind is str:
+        return None if value == "" else value
+    if kind is int or kind is float or kind is bool or value is None:
+        return value
     if value == "":
         return None
     if isinstance(value, dict):
