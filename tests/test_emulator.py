@@ -340,7 +340,7 @@ def test_a_bad_catalogue_field_is_reported_at_its_own_line(tmp_path):
                 assert f"tenants.{bad}.{field}" in str(info.value)
 
 
-# --- the list's items remembered as JSON texts (Platform._shown_item, answers.page_of_texts) ---
+# --- the list's items remembered as JSON texts (Platform._shown_items, answers.page_of_texts) ---
 
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.floats(allow_nan=False, allow_infinity=False),
