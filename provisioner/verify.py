@@ -18,7 +18,7 @@ from .apply import ApplyReport, resolve_refs
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import matches
 from .plan import Action, Change
-from .planner import RemoteAssistant, same
+from .planner import RemoteAssistant, identical, same
 from .reading import begin_reading, finish_reading, read_children
 from .state import State
 from .walk import state_address
@@ -89,8 +89,9 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
         if assistants is not None:
             # Only the assistants this apply changed are compared: only they are read into manifest fields.
             wanted = {remote_id for change, remote_id in changed if change.kind == ASSISTANT}
-            objects[ASSISTANT] = [RemoteAssistant.from_item(item, lookups or Lookups())
-                                  for item in assistants.result() if item["id"] in wanted]
+            # In one read_all (wire.read_items): a fleet's items share most values, each converted once.
+            objects[ASSISTANT] = RemoteAssistant.read_all([item for item in assistants.result() if item["id"] in wanted],
+                                                          lookups or Lookups())
     listed = {kind: {o.id: o for o in found} for kind, found in objects.items()}
     reads = len(lists) + len(children) + (assistants is not None)
     mismatches: list[Mismatch] = []
@@ -101,10 +102,11 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
             missing.append(change.address)
             continue
         # A change without references (no depends_on, apply._resolved) was sent as planned: nothing to resolve.
-        sent = resolve_refs(change.body, id_of) if change.depends_on else change.body
+        sent = _resolved(change.body, id_of) if change.depends_on else change.body
         found = compare(change, sent, live.fields, remote_id)
-        mismatches += found
-        _record_held(state, change.address, found)
+        if found:
+            mismatches += found
+            _record_held(state, change.address, found)
     return Verification(mismatches, reads, len(changed) - len(missing), missing)
 
 
@@ -113,14 +115,15 @@ def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], r
     are skipped: the first must never be shown, the second cannot be read."""
     hidden = change.sensitive
     shown_ok = _shown_names(change.kind)
-    found = []
-    for name, value in sent.items():
-        if name in hidden or name not in shown_ok or name not in shown:
-            continue
-        if _agrees(change.kind, name, value, shown[name]):
-            continue
-        found.append(Mismatch(change.address, name, value, shown[name], remote_id))
-    return found
+    names = [name for name in sent if name not in hidden and name in shown_ok and name in shown]
+    # Nearly always every field stuck: values `identical` all through (planner.identical: equal, of the same
+    # types, no NaN) agree whatever the field, so one C comparison of all of them answers, field by field only
+    # when it cannot.
+    if identical([sent[name] for name in names], [shown[name] for name in names]):
+        return []
+    kind = change.kind
+    return [Mismatch(change.address, name, sent[name], shown[name], remote_id)
+            for name in names if not _agrees(kind, name, sent[name], shown[name])]
 
 
 @lru_cache(maxsize=None)
@@ -137,6 +140,13 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
     return same(held, sent) or matches(sent, held)
 
 
+def _resolved(body: dict[str, Any], id_of: Callable[[str], Any]) -> dict[str, Any]:
+    """apply.resolve_refs(body): only a mapping or a list can hold a reference (the body's other values are taken
+    as they are, not walked one call each)."""
+    return {name: resolve_refs(value, id_of) if isinstance(value, (dict, list)) else value
+            for name, value in body.items()}
+
+
 def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:
     entry = state.resources.get(state_address(address))
     if entry is None:
@@ -147,9 +157,17 @@ def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> 
 
 def _ids(state: State) -> Callable[[str], Any]:
     """An address's id in state; the reference itself (`{"$ref": address}`) for one state does not hold."""
+    resources = state.resources
+    found: dict[str, Any] = {}  # a fleet refers to the same few objects thousands of times: each looked up once
+
     def id_of(address: str) -> Any:
-        entry = state.resources.get(state_address(address))
-        return entry.id if entry is not None else {"$ref": address}
+        known = found.get(address)
+        if known is None:
+            entry = resources.get(state_address(address))
+            if entry is None:
+                return {"$ref": address}
+            known = found[address] = entry.id
+        return known
     return id_of
 
 
