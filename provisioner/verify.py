@@ -143,6 +143,8 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
 def _resolved(body: dict[str, Any], id_of: Callable[[str], Any]) -> dict[str, Any]:
     """apply.resolve_refs(body): only a mapping or a list can hold a reference (the body's other values are taken
     as they are, not walked one call each)."""
+    if len(body) == 1 and "$ref" in body:  # a body that is itself a reference: as resolve_refs takes it
+        return resolve_refs(body, id_of)
     return {name: resolve_refs(value, id_of) if isinstance(value, (dict, list)) else value
             for name, value in body.items()}
 

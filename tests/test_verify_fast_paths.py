@@ -1,0 +1,80 @@
+"""Verify's shortcuts (issue 17: verify after a fleet's apply) give the answers of the slow paths they skip.
+
+- compare(): all of an object's compared fields in one `identical` call; field by field (_agrees) only when that
+  fails. The field-by-field loop is the reference.
+- _resolved(): references resolved in mappings and lists only; apply.resolve_refs of the whole body is the
+  reference. The ids, looked up once per address, are those state holds.
+"""
+import math
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from provisioner.apply import resolve_refs
+from provisioner.plan import Action, Change
+from provisioner.state import ResourceState, State
+from provisioner.verify import Mismatch, _agrees, _ids, _resolved, _shown_names, compare
+from provisioner.wire import PROJECTED_FIELDS, READABLE_FIELDS
+from plan_strategies import values
+
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+NAMES = sorted(READABLE_FIELDS)[:8] + sorted(PROJECTED_FIELDS) + ["not_shown_back"]
+near = st.sampled_from([0, 1, 1.0, True, False, None, "", "a", 0.7, 0.70000000001, -0.0, math.nan,
+                        [1], [1.0], {"a": 1}, {"a": 1.0}, [{"type": "x", "a": 1}], [{"type": "x", "a": 1, "b": 2}],
+                        {"a": 0}, {}])
+
+
+def compared_field_by_field(change, sent, shown, remote_id):
+    """compare() as it was: one _agrees per field."""
+    shown_ok = _shown_names(change.kind)
+    return [Mismatch(change.address, name, value, shown[name], remote_id) for name, value in sent.items()
+            if name not in change.sensitive and name in shown_ok and name in shown
+            and not _agrees(change.kind, name, value, shown[name])]
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(NAMES), near | values, max_size=6), st.data(),
+       st.lists(st.sampled_from(NAMES), max_size=2), st.sampled_from(["assistant", "tool"]))
+def test_compare_finds_what_the_field_by_field_loop_finds(sent, data, sensitive, kind):
+    # What the platform shows: often the very values sent, else a near value (1.0 for 1, a dict in another order).
+    shown = {name: data.draw(st.sampled_from([value, value]) | near | values) for name, value in sent.items()
+             if data.draw(st.booleans()) or name != "not_shown_back"}
+    change = Change("tool.a" if kind == "tool" else "a", Action.UPDATE, "a", remote_id=3, sensitive=sensitive,
+                    kind=kind, body=sent)
+    assert compare(change, sent, shown, 3) == compared_field_by_field(change, sent, shown, 3)
+
+
+def test_values_alike_but_not_identical_still_agree():
+    change = Change("a", Action.UPDATE, "a", remote_id=1, body={})
+    sent = {"speech_speed": 1, "variables": {"b": 1, "a": 2}, "initial_message": "Hi"}
+    shown = {"speech_speed": 1.0, "variables": {"a": 2, "b": 1.0}, "initial_message": "Hi"}
+    assert compare(change, sent, shown, 1) == []
+    [mismatch] = compare(change, {**sent, "initial_message": "Hey"}, shown, 1)
+    assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hey", "Hi")
+    assert compare(change, {"speech_speed": math.nan}, {"speech_speed": math.nan}, 1) != []  # NaN is never same
+
+
+def state_with(*addresses):
+    state = State.new()
+    for number, address in enumerate(addresses, start=10):
+        state.resources[address] = ResourceState(id=number, spec={})
+    return state
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["a", "b", "tool_ids", "$ref"]), values, max_size=5))
+def test_resolved_bodies_are_resolve_refs_of_the_whole_body(body):
+    id_of = _ids(state_with("tool.a", "x", "folder.f"))
+    assert _resolved(body, id_of) == resolve_refs(body, id_of)
+
+
+def test_a_body_that_is_itself_a_reference_resolves_as_resolve_refs_takes_it():
+    id_of = _ids(state_with("x"))
+    assert _resolved({"$ref": "x"}, id_of) == resolve_refs({"$ref": "x"}, id_of) == 10
+    assert _resolved({"$ref": 1}, id_of) == {"$ref": 1}
+
+
+def test_ids_are_those_in_state_and_a_missing_one_stays_a_reference():
+    id_of = _ids(state_with("tool.a"))
+    assert [id_of("tool.a"), id_of("tool.a")] == [10, 10]
+    assert id_of("tool.b") == {"$ref": "tool.b"} and id_of("tool.b") is not id_of("tool.b")  # a new one each time
