@@ -102,8 +102,11 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
             missing.append(change.address)
             continue
         # A change without references (no depends_on, apply._resolved) was sent as planned: nothing to resolve.
-        sent = _resolved(change.body, id_of) if change.depends_on else change.body
-        found = compare(change, sent, live.fields, remote_id)
+        # The others' references are resolved in the values compared, as they are taken (not a copy of the body).
+        body = change.body
+        if change.depends_on and len(body) == 1 and "$ref" in body:  # a body that is itself a reference
+            body = resolve_refs(body, id_of)
+        found = _compare(change, body, live.fields, remote_id, id_of if change.depends_on else None)
         if found:
             mismatches += found
             _record_held(state, change.address, found)
@@ -113,17 +116,27 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
 def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int) -> list[Mismatch]:
     """The fields of `sent` that the platform shows back with another value. Sensitive and write-only fields
     are skipped: the first must never be shown, the second cannot be read."""
+    return _compare(change, sent, shown, remote_id, None)
+
+
+def _compare(change: Change, body: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int,
+             id_of: Callable[[str], Any] | None) -> list[Mismatch]:
+    """compare(change, resolve_refs(body, id_of), ...); `id_of` None: nothing to resolve."""
     hidden = change.sensitive
     shown_ok = _shown_names(change.kind)
-    names = [name for name in sent if name not in hidden and name in shown_ok and name in shown]
+    names = [name for name in body if name not in hidden and name in shown_ok and name in shown]
+    sent = [body[name] for name in names]
+    if id_of is not None:  # only a mapping or a list can hold a reference
+        sent = [value if type(value) in _PLAIN else _resolved_value(value, id_of) for value in sent]
+    held = [shown[name] for name in names]
     # Nearly always every field stuck: values `identical` all through (planner.identical: equal, of the same
     # types, no NaN) agree whatever the field, so one C comparison of all of them answers, field by field only
     # when it cannot.
-    if identical([sent[name] for name in names], [shown[name] for name in names]):
+    if identical(sent, held):
         return []
     kind = change.kind
-    return [Mismatch(change.address, name, sent[name], shown[name], remote_id)
-            for name in names if not _agrees(kind, name, sent[name], shown[name])]
+    return [Mismatch(change.address, name, value, seen, remote_id)
+            for name, value, seen in zip(names, sent, held) if not _agrees(kind, name, value, seen)]
 
 
 @lru_cache(maxsize=None)
@@ -140,13 +153,19 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
     return same(held, sent) or matches(sent, held)
 
 
-def _resolved(body: dict[str, Any], id_of: Callable[[str], Any]) -> dict[str, Any]:
-    """apply.resolve_refs(body): only a mapping or a list can hold a reference (the body's other values are taken
-    as they are, not walked one call each)."""
-    if len(body) == 1 and "$ref" in body:  # a body that is itself a reference: as resolve_refs takes it
-        return resolve_refs(body, id_of)
-    return {name: resolve_refs(value, id_of) if isinstance(value, (dict, list)) else value
-            for name, value in body.items()}
+def _resolved_value(value: dict | list, id_of: Callable[[str], Any]) -> Any:
+    """resolve_refs(value), with the shapes a body's values take written directly: a reference, and a mapping or
+    list of references and plain values (an apply's result holds the body it sent, its references already ids)."""
+    if type(value) is dict:
+        if len(value) == 1 and isinstance(value.get("$ref"), str):
+            return id_of(value["$ref"])
+        return {key: item if type(item) in _PLAIN else resolve_refs(item, id_of) for key, item in value.items()}
+    if type(value) is list:
+        return [item if type(item) in _PLAIN else resolve_refs(item, id_of) for item in value]
+    return resolve_refs(value, id_of)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values resolve_refs gives back as they are
 
 
 def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:

@@ -2,8 +2,8 @@
 
 - compare(): all of an object's compared fields in one `identical` call; field by field (_agrees) only when that
   fails. The field-by-field loop is the reference.
-- _resolved(): references resolved in mappings and lists only; apply.resolve_refs of the whole body is the
-  reference. The ids, looked up once per address, are those state holds.
+- References resolved in the values compared only (not a copy of the whole body); compare() of
+  apply.resolve_refs(body) is the reference. The ids, looked up once per address, are those state holds.
 """
 import math
 
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from provisioner.apply import resolve_refs
 from provisioner.plan import Action, Change
 from provisioner.state import ResourceState, State
-from provisioner.verify import Mismatch, _agrees, _ids, _resolved, _shown_names, compare
+from provisioner.verify import Mismatch, _agrees, _compare, _ids, _shown_names, compare
 from provisioner.wire import PROJECTED_FIELDS, READABLE_FIELDS
 from plan_strategies import values
 
@@ -62,16 +62,24 @@ def state_with(*addresses):
 
 
 @SETTINGS
-@given(st.dictionaries(st.sampled_from(["a", "b", "tool_ids", "$ref"]), values, max_size=5))
-def test_resolved_bodies_are_resolve_refs_of_the_whole_body(body):
+@given(st.dictionaries(st.sampled_from(NAMES), values, max_size=6), st.data(), st.sampled_from(["assistant", "tool"]))
+def test_references_are_resolved_in_the_values_compared_as_resolve_refs_resolves_the_body(body, data, kind):
     id_of = _ids(state_with("tool.a", "x", "folder.f"))
-    assert _resolved(body, id_of) == resolve_refs(body, id_of)
+    resolved = resolve_refs(body, id_of)
+    shown = {name: data.draw(st.sampled_from([value]) | near | values) for name, value in resolved.items()}
+    change = Change("tool.a" if kind == "tool" else "a", Action.CREATE, "a", kind=kind, body=body)
+    assert _compare(change, body, shown, 3, id_of) == compare(change, resolved, shown, 3)
 
 
-def test_a_body_that_is_itself_a_reference_resolves_as_resolve_refs_takes_it():
-    id_of = _ids(state_with("x"))
-    assert _resolved({"$ref": "x"}, id_of) == resolve_refs({"$ref": "x"}, id_of) == 10
-    assert _resolved({"$ref": 1}, id_of) == {"$ref": 1}
+def test_a_reference_and_a_list_of_them_are_the_ids_state_holds():
+    id_of = _ids(state_with("tool.a", "x"))
+    change = Change("a", Action.CREATE, "a", body={})
+    body = {"tool_ids": [{"$ref": "tool.a"}, {"$ref": "x"}, 5], "knowledgebase_id": {"$ref": "x"},
+            "variables": {"a": {"$ref": "x"}, "b": [{"$ref": "tool.b"}]}}
+    shown = {"tool_ids": [10, 11, 5], "knowledgebase_id": 11, "variables": {"a": 11, "b": [{"$ref": "tool.b"}]}}
+    assert _compare(change, body, shown, 1, id_of) == []
+    [mismatch] = _compare(change, body, {**shown, "knowledgebase_id": 10}, 1, id_of)
+    assert (mismatch.field, mismatch.sent, mismatch.held) == ("knowledgebase_id", 11, 10)
 
 
 def test_ids_are_those_in_state_and_a_missing_one_stays_a_reference():
