@@ -86,3 +86,29 @@ def test_ids_are_those_in_state_and_a_missing_one_stays_a_reference():
     id_of = _ids(state_with("tool.a"))
     assert [id_of("tool.a"), id_of("tool.a")] == [10, 10]
     assert id_of("tool.b") == {"$ref": "tool.b"} and id_of("tool.b") is not id_of("tool.b")  # a new one each time
+
+
+def test_verify_reads_with_the_collector_paused_and_leaves_it_as_it_found_it():
+    import gc
+
+    from provisioner.apply import ApplyReport, ChangeResult
+    from provisioner.verify import verify_apply
+
+    seen = []
+
+    class Listing:
+        def list_assistants(self):
+            seen.append(gc.isenabled())
+            return [{"id": 3, "name": "a3", "initial_message": "Hi"}]
+
+    report = ApplyReport(results=[ChangeResult(Change("a3", Action.UPDATE, "a3", remote_id=3,
+                                                      body={"initial_message": "Hi"}), True, 0.0, 3)])
+    was = gc.isenabled()
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            assert verify_apply(report, Listing(), State.new()).ok
+            assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False, False]
