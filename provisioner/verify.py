@@ -103,8 +103,8 @@ def _verify(report: ApplyReport, client: Any, state: State, lookups: Lookups | N
             # Only the assistants this apply changed are compared: only they are read into manifest fields.
             wanted = {remote_id for change, remote_id in changed if change.kind == ASSISTANT}
             # In one read_all (wire.read_items): a fleet's items share most values, each converted once.
-            objects[ASSISTANT] = RemoteAssistant.read_all([item for item in assistants.result() if item["id"] in wanted],
-                                                          lookups or Lookups())
+            items = [item for item in assistants.result() if item["id"] in wanted]
+            objects[ASSISTANT] = RemoteAssistant.read_all(items, lookups or Lookups())
     listed = {kind: {o.id: o for o in found} for kind, found in objects.items()}
     reads = len(lists) + len(children) + (assistants is not None)
     mismatches: list[Mismatch] = []

@@ -14,8 +14,9 @@ TRICKY_TEXTS = ["", "a", "1", "true", "null", "(sensitive)", "(known after apply
                 '{"$ref": "x"}', '{"$ref": ', "\x1b[31mred\x1b[0m", "%s %%", "{}", "line 1\nline 2", "é ünï 字",
                 "\\", '"', "\u2028"]
 texts = st.one_of(st.sampled_from(TRICKY_TEXTS), st.text(max_size=8))
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.integers(), st.sampled_from([0.0, -0.0, 1.0, 0.5]),
-                    st.floats(allow_nan=True, allow_infinity=True), texts, texts.map(Text))
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-3, 3), st.integers(),
+                    st.sampled_from([0.0, -0.0, 1.0, 0.5]), st.floats(allow_nan=True, allow_infinity=True), texts,
+                    texts.map(Text))
 markers = st.builds(lambda address: {"$ref": address}, st.sampled_from(["tool.a", "folder.f", "x", ""]) | texts)
 near_markers = st.one_of(st.builds(lambda v: {"$ref": v}, st.integers() | st.none()),
                          st.builds(lambda a, v: {"$ref": a, "b": v}, texts, scalars),
@@ -26,8 +27,8 @@ values = st.recursive(leaves, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.lists(markers, min_size=1, max_size=17),
     st.dictionaries(keys, inner, max_size=4), st.dictionaries(st.integers(-2, 2), inner, max_size=2),
     st.lists(inner, max_size=3).map(tuple)), max_leaves=8)
-FIELD_NAMES = ["assistant_name", "voice_id", "tool_ids", "variables", "system_prompt", "name", "a", "a_much_longer_name",
-               "100%", "{x}"]
+FIELD_NAMES = ["assistant_name", "voice_id", "tool_ids", "variables", "system_prompt", "name", "a",
+               "a_much_longer_name", "100%", "{x}"]
 
 
 def field_changes(draw, action):
@@ -38,8 +39,8 @@ def field_changes(draw, action):
         found.append(FieldChange(name, before, after, source=draw(st.sampled_from(["platform", "last-applied"])),
                                  before_known=draw(st.booleans()), reset=draw(st.booleans()),
                                  drift=draw(st.booleans()), sensitive=draw(st.booleans()),
-                                 details=draw(st.lists(st.tuples(texts, values | st.none(), values | st.none()).map(list),
-                                                       max_size=2)) if action is Action.UPDATE else []))
+                                 details=draw(st.lists(st.tuples(texts, values | st.none(), values | st.none())
+                                                       .map(list), max_size=2)) if action is Action.UPDATE else []))
     return found
 
 

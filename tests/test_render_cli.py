@@ -180,7 +180,8 @@ def test_off_a_terminal_the_plan_is_built_plain_and_reads_as_the_styled_one_stri
 
     asked = []
     real = render.plan_text
-    monkeypatch.setattr(render, "plan_text", lambda plan, styled=True: asked.append(styled) or real(plan, styled=styled))
+    monkeypatch.setattr(render, "plan_text",
+                        lambda plan, styled=True: asked.append(styled) or real(plan, styled=styled))
     workspace.add("one", tool_ids=[1])
     env = {"PROVISIONER_API_TOKEN": workspace.token, "PROVISIONER_RATE_LIMIT": "off"}
     url = f"--api-url={workspace.platform.url}"
