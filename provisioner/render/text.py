@@ -96,6 +96,8 @@ def _sorted_encoder() -> Callable[[Any], str]:
     encoder = make(None, _JSON_SORTED.default, json.encoder.encode_basestring, None, _JSON_SORTED.key_separator,
                    _JSON_SORTED.item_separator, True, False, True)
     return lambda v: "".join(encoder(v, 0))
+
+
 _KNOWN_LISTS = [_known_list(n) for n in range(16)]
 
 
