@@ -249,8 +249,10 @@ class Plan:
     @property
     def counts_by_kind(self) -> dict[str, dict[str, int]]:
         """The counts of each kind with changes: assistants first, then by kind name."""
-        kinds = sorted({c.kind for c in self.changes}, key=lambda k: (k != "assistant", k))
-        return {kind: _count([c for c in self.changes if c.kind == kind]) for kind in kinds}
+        grouped: dict[str, list[Change]] = {}
+        for change in self.changes:  # one pass over the changes, not one per kind
+            grouped.setdefault(change.kind, []).append(change)
+        return {kind: _count(grouped[kind]) for kind in sorted(grouped, key=lambda k: (k != "assistant", k))}
 
     @property
     def has_changes(self) -> bool:

@@ -13,6 +13,11 @@ from . import render
 from .scrub import scrub
 
 
+def stdout_styled() -> bool:
+    """Whether click.echo would keep colours on stdout (a terminal, or --color): otherwise output is built plain."""
+    return not click.utils.should_strip_ansi(sys.stdout, click.globals.resolve_color_default())
+
+
 class Progress:
     def __init__(self, total: int, *, enabled: bool):
         self._lock = threading.Lock()
@@ -22,7 +27,7 @@ class Progress:
         # Whether click.echo would keep colours on stdout, decided once: the lines are then built plain or
         # styled and written as they are (echo's per-line terminal checks and ANSI stripping cost more than
         # the line itself, on every change).
-        self._styled = not click.utils.should_strip_ansi(sys.stdout, click.globals.resolve_color_default())
+        self._styled = stdout_styled()
         if enabled and total and not plain:
             # rich only for a bar (a terminal): importing it costs a tenth of a second of a run that prints lines
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn,

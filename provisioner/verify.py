@@ -9,6 +9,7 @@ plan compares with the platform and shows the difference again.
 """
 from __future__ import annotations
 
+import gc
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +19,7 @@ from .apply import ApplyReport, resolve_refs
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import matches
 from .plan import Action, Change
-from .planner import RemoteAssistant, same
+from .planner import RemoteAssistant, identical, same
 from .reading import begin_reading, finish_reading, read_children
 from .state import State
 from .walk import state_address
@@ -68,6 +69,18 @@ def to_verify(report: ApplyReport) -> list[tuple[Change, int]]:
 
 def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookups | None = None) -> Verification:
     """Read back the objects `report` changed and compare; state's `remote` view is set to what was read."""
+    # With the cyclic collector paused, as a run reads and plans (heap.py): the lists read are acyclic data, and
+    # each collection would rescan the heap the apply left (a tenth of a fleet's verify, freeing nothing).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _verify(report, client, state, lookups)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _verify(report: ApplyReport, client: Any, state: State, lookups: Lookups | None) -> Verification:
     changed = to_verify(report)
     if not changed:
         return Verification([], 0, 0, [])
@@ -89,8 +102,9 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
         if assistants is not None:
             # Only the assistants this apply changed are compared: only they are read into manifest fields.
             wanted = {remote_id for change, remote_id in changed if change.kind == ASSISTANT}
-            objects[ASSISTANT] = [RemoteAssistant.from_item(item, lookups or Lookups())
-                                  for item in assistants.result() if item["id"] in wanted]
+            # In one read_all (wire.read_items): a fleet's items share most values, each converted once.
+            items = [item for item in assistants.result() if item["id"] in wanted]
+            objects[ASSISTANT] = RemoteAssistant.read_all(items, lookups or Lookups())
     listed = {kind: {o.id: o for o in found} for kind, found in objects.items()}
     reads = len(lists) + len(children) + (assistants is not None)
     mismatches: list[Mismatch] = []
@@ -101,26 +115,41 @@ def verify_apply(report: ApplyReport, client: Any, state: State, lookups: Lookup
             missing.append(change.address)
             continue
         # A change without references (no depends_on, apply._resolved) was sent as planned: nothing to resolve.
-        sent = resolve_refs(change.body, id_of) if change.depends_on else change.body
-        found = compare(change, sent, live.fields, remote_id)
-        mismatches += found
-        _record_held(state, change.address, found)
+        # The others' references are resolved in the values compared, as they are taken (not a copy of the body).
+        body = change.body
+        if change.depends_on and len(body) == 1 and "$ref" in body:  # a body that is itself a reference
+            body = resolve_refs(body, id_of)
+        found = _compare(change, body, live.fields, remote_id, id_of if change.depends_on else None)
+        if found:
+            mismatches += found
+            _record_held(state, change.address, found)
     return Verification(mismatches, reads, len(changed) - len(missing), missing)
 
 
 def compare(change: Change, sent: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int) -> list[Mismatch]:
     """The fields of `sent` that the platform shows back with another value. Sensitive and write-only fields
     are skipped: the first must never be shown, the second cannot be read."""
+    return _compare(change, sent, shown, remote_id, None)
+
+
+def _compare(change: Change, body: Mapping[str, Any], shown: Mapping[str, Any], remote_id: int,
+             id_of: Callable[[str], Any] | None) -> list[Mismatch]:
+    """compare(change, resolve_refs(body, id_of), ...); `id_of` None: nothing to resolve."""
     hidden = change.sensitive
     shown_ok = _shown_names(change.kind)
-    found = []
-    for name, value in sent.items():
-        if name in hidden or name not in shown_ok or name not in shown:
-            continue
-        if _agrees(change.kind, name, value, shown[name]):
-            continue
-        found.append(Mismatch(change.address, name, value, shown[name], remote_id))
-    return found
+    names = [name for name in body if name not in hidden and name in shown_ok and name in shown]
+    sent = [body[name] for name in names]
+    if id_of is not None:  # only a mapping or a list can hold a reference
+        sent = [value if type(value) in _PLAIN else _resolved_value(value, id_of) for value in sent]
+    held = [shown[name] for name in names]
+    # Nearly always every field stuck: values `identical` all through (planner.identical: equal, of the same
+    # types, no NaN) agree whatever the field, so one C comparison of all of them answers, field by field only
+    # when it cannot.
+    if identical(sent, held):
+        return []
+    kind = change.kind
+    return [Mismatch(change.address, name, value, seen, remote_id)
+            for name, value, seen in zip(names, sent, held) if not _agrees(kind, name, value, seen)]
 
 
 @lru_cache(maxsize=None)
@@ -137,6 +166,21 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
     return same(held, sent) or matches(sent, held)
 
 
+def _resolved_value(value: dict | list, id_of: Callable[[str], Any]) -> Any:
+    """resolve_refs(value), with the shapes a body's values take written directly: a reference, and a mapping or
+    list of references and plain values (an apply's result holds the body it sent, its references already ids)."""
+    if type(value) is dict:
+        if len(value) == 1 and isinstance(value.get("$ref"), str):
+            return id_of(value["$ref"])
+        return {key: item if type(item) in _PLAIN else resolve_refs(item, id_of) for key, item in value.items()}
+    if type(value) is list:
+        return [item if type(item) in _PLAIN else resolve_refs(item, id_of) for item in value]
+    return resolve_refs(value, id_of)
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # values resolve_refs gives back as they are
+
+
 def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:
     entry = state.resources.get(state_address(address))
     if entry is None:
@@ -147,9 +191,17 @@ def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> 
 
 def _ids(state: State) -> Callable[[str], Any]:
     """An address's id in state; the reference itself (`{"$ref": address}`) for one state does not hold."""
+    resources = state.resources
+    found: dict[str, Any] = {}  # a fleet refers to the same few objects thousands of times: each looked up once
+
     def id_of(address: str) -> Any:
-        entry = state.resources.get(state_address(address))
-        return entry.id if entry is not None else {"$ref": address}
+        known = found.get(address)
+        if known is None:
+            entry = resources.get(state_address(address))
+            if entry is None:
+                return {"$ref": address}
+            known = found[address] = entry.id
+        return known
     return id_of
 
 

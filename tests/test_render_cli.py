@@ -168,3 +168,30 @@ def test_apply_on_a_terminal_with_plain_output_prints_no_escape_sequence(workspa
     os.close(leader)
     assert process.wait(60) == 0, output.decode(errors="replace")
     assert b"Creation complete" in output and b"\x1b" not in output, output
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"]])
+def test_off_a_terminal_the_plan_is_built_plain_and_reads_as_the_styled_one_stripped(workspace, command,
+                                                                                      monkeypatch):
+    # Off a terminal the plan text is built without styles (not styled, then stripped by echo): the same text.
+    import os
+
+    from provisioner import render
+
+    asked = []
+    real = render.plan_text
+    monkeypatch.setattr(render, "plan_text",
+                        lambda plan, styled=True: asked.append(styled) or real(plan, styled=styled))
+    workspace.add("one", tool_ids=[1])
+    env = {"PROVISIONER_API_TOKEN": workspace.token, "PROVISIONER_RATE_LIMIT": "off"}
+    url = f"--api-url={workspace.platform.url}"
+    cwd = os.getcwd()
+    os.chdir(workspace.root)
+    try:
+        styled = CliRunner().invoke(cli, ["plan", url], env=env, color=True, catch_exceptions=False)
+        plain = CliRunner().invoke(cli, [*command, url], env=env, color=False, catch_exceptions=False)
+    finally:
+        os.chdir(cwd)
+    assert asked == [True, False]
+    assert "\x1b[" in styled.stdout and "\x1b" not in plain.stdout and "+ tool_ids" in plain.stdout
+    assert plain.stdout.startswith(click.unstyle(styled.stdout))

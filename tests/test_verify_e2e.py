@@ -72,9 +72,10 @@ def test_verify_reads_into_manifest_fields_only_the_assistants_the_apply_changed
     from provisioner.verify import verify_apply
 
     converted = []
-    real = RemoteAssistant.from_item.__func__
-    monkeypatch.setattr(RemoteAssistant, "from_item",
-                        classmethod(lambda cls, item, lookups: converted.append(item["id"]) or real(cls, item, lookups)))
+    real = RemoteAssistant.read_all.__func__
+    monkeypatch.setattr(RemoteAssistant, "read_all",
+                        classmethod(lambda cls, items, lookups: converted.extend(item["id"] for item in items)
+                                    or real(cls, items, lookups)))
 
     class Listing:
         def list_assistants(self):

@@ -11,6 +11,7 @@ from .. import render
 from ..errors import ProvisionerError
 from ..heap import collect_from_now_on
 from ..plan import Plan
+from ..progress import Progress, stdout_styled
 from ..ratelimit import describe
 from ..scrub import scrub
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
@@ -60,13 +61,13 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
         denied = checked_plan(plan, manifests, settings, session)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
         fmt = chosen_format(fmt, as_json)
-        click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
+        click.echo(scrub(render.plan_as(plan, fmt, styled=stdout_styled())), nl=fmt != "markdown")
         click.secho(scrub(f"Error: {denied}"), fg="red", err=True)
         sys.exit(EXIT_ERROR)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
-    click.echo(scrub(render.plan_as(plan, fmt)), nl=fmt != "markdown")
+    click.echo(scrub(render.plan_as(plan, fmt, styled=stdout_styled())), nl=fmt != "markdown")
     if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
             f" --state {settings.state_path}" if settings.state_path != DEFAULT_STATE_PATH else "") + (
@@ -79,8 +80,6 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
 
 def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "Apply") -> None:
     """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
-    from ..progress import Progress  # here, not at the top: rich is loaded only when an apply runs
-
     # Ctrl-C, and SIGTERM (how a pipeline cancels), start nothing new and let the changes in flight finish and be
     # recorded: the handler only sets an event the apply looks at between results, so the signal never lands in
     # the middle of its bookkeeping. A second signal stops at once (KeyboardInterrupt), as a user who presses
@@ -166,10 +165,16 @@ def _minutes(seconds: float) -> str:
     return f"{minutes}m {rest:02d}s" if minutes else f"{rest}s"
 
 
+def _show(plan: Plan) -> None:
+    """The plan's text, plain where echo would strip the colours anyway (a fleet's plan is megabytes: styling it
+    only to strip it again cost more than writing it)."""
+    click.echo(render.plan_text(plan, styled=stdout_styled()))
+
+
 def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
                       verb: str) -> None:
     """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
-    click.echo(render.plan_text(plan))
+    _show(plan)
     refuse_mass_destroy(plan, False)  # after showing it: the refusal names what it would have destroyed
     refuse_lossy_replacements(plan, session.settings.allow_replace)  # before asking: a "yes" must not be wasted
     if not plan.has_changes:
@@ -218,7 +223,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
         check_plan_workspace(plan, settings)  # before the state: another workspace has another state
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
-            click.echo(render.plan_text(plan))
+            _show(plan)
             refuse_mass_destroy(plan, allow_mass_destroy)
             refuse_lossy_replacements(plan, allow_replace)
             denied = checked_plan(plan, None, settings, session)
@@ -236,7 +241,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
                                        excludes=excludes, selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session)
         if denied:  # before asking, before any write
-            click.echo(render.plan_text(plan))
+            _show(plan)
             raise ProvisionerError(denied)
         _review_and_apply(session, plan, known_ids, auto_approve, "Do you want to perform these actions?", "Apply")
 

@@ -7,6 +7,8 @@ markdown.py  a pull-request comment
 """
 from __future__ import annotations
 
+import click
+
 from .json import plan_json, problems_json, state_document, state_json, validation_json
 from .markdown import COMMENT_LIMIT, plan_markdown as _plan_markdown, state_markdown
 from .policies import policies_markdown, policies_text
@@ -17,8 +19,10 @@ FORMATS = ("text", "json", "markdown")
 
 
 # Each view of a plan ends with its policy section (render/policies.py) when policies were checked.
-def plan_text(plan) -> str:
-    return _plan_text(plan) + policies_text(getattr(plan, "policies", None))
+def plan_text(plan, *, styled: bool = True) -> str:
+    """`styled=False`: the plain text click.echo would strip the styled one to (off a terminal, --no-color)."""
+    policies = policies_text(getattr(plan, "policies", None))
+    return _plan_text(plan, styled=styled) + (policies if styled else click.unstyle(policies))
 
 
 def plan_markdown(plan, *, limit: int = COMMENT_LIMIT) -> str:
@@ -26,8 +30,11 @@ def plan_markdown(plan, *, limit: int = COMMENT_LIMIT) -> str:
     return _plan_markdown(plan, limit=limit - len(section)) + section
 
 
-def plan_as(plan, fmt: str) -> str:
-    return {"text": plan_text, "json": plan_json, "markdown": plan_markdown}[fmt](plan)
+def plan_as(plan, fmt: str, *, styled: bool = True) -> str:
+    """`styled` only matters to the text view (the others have no colours)."""
+    if fmt == "text":
+        return plan_text(plan, styled=styled)
+    return {"json": plan_json, "markdown": plan_markdown}[fmt](plan)
 
 
 def state_as(document: dict, fmt: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -26,23 +26,79 @@ _UNKNOWN = "\x00known-after-apply\x00"  # stands for a marker while the value is
 
 
 def value(v: Any) -> str:
+    """A field's value as a plan shows it: JSON (keys sorted), a reference as `(known after apply)`."""
+    if type(v) is str:  # most values: a plan of a fleet shows the same few thousands of times ("English")
+        text = _SHOWN_TEXTS.get(v)
+        return text if text is not None else _remembered(_SHOWN_TEXTS, v, v)
     if type(v) in _SCALAR_TYPES:
-        # A fleet shows the same few values thousands of times ("English", 0.5, true): each is encoded once.
         # Keyed by type too, so that True and 1 (equal, and hashed alike) keep their own texts.
         key = (type(v), v)
         text = _SHOWN.get(key)
-        if text is None:
-            text = v if v == "(sensitive)" else _JSON_SORTED.encode(v)
-            if len(_SHOWN) >= _SHOWN_LIMIT:  # many distinct values (names, prompts) must not grow it without end
-                _SHOWN.clear()
-            _SHOWN[key] = text
-        return text
+        return text if text is not None else _remembered(_SHOWN, key, v)
     if isinstance(v, str):
         return v if v == "(sensitive)" else _JSON_TEXT.encode(v)
-    if isinstance(v, (dict, list)) and _has_marker(v):
+    if isinstance(v, (dict, list)):
+        return _container_text(v)
+    return _JSON_SORTED.encode(v)
+
+
+def _remembered(shown: dict, key: Any, v: Any) -> str:
+    """`v`'s text, kept in `shown`: each distinct value is encoded once."""
+    text = v if v == "(sensitive)" else _JSON_SORTED.encode(v)
+    if len(shown) >= _SHOWN_LIMIT:  # many distinct values (names, prompts) must not grow it without end
+        shown.clear()
+    shown[key] = text
+    return text
+
+
+def _container_text(v: dict | list) -> str:
+    """A mapping or list. The shapes references take (a reference, a list of them) are written directly; any
+    other is encoded once and walked for references only when its text shows one (`{"$ref": "`, which only a
+    mapping whose first sorted key is "$ref" can write: inside an encoded string every quote is escaped)."""
+    if type(v) is dict:
+        if len(v) == 1 and isinstance(v.get("$ref"), str):
+            return KNOWN_AFTER_APPLY
+    elif type(v) is list and v:
+        for item in v:
+            if not (type(item) is dict and len(item) == 1 and isinstance(item.get("$ref"), str)):
+                break
+        else:
+            return _KNOWN_LISTS[len(v)] if len(v) < len(_KNOWN_LISTS) else _known_list(len(v))
+    try:
+        text = _encode_sorted(v)
+    except Exception:  # noqa: BLE001 - raised as the walk below raises it (a cycle is a RecursionError there)
+        return _value_with_markers(v)
+    return _value_with_markers(v) if _REF_TEXT in text else text
+
+
+def _value_with_markers(v: Any) -> str:
+    """The general case: every reference, wherever it is, replaced by `(known after apply)`."""
+    if _has_marker(v):
         # An id that exists only once apply has created its object ({"$ref": address}).
         return _JSON_SORTED.encode(_unknowns(v)).replace(_JSON_TEXT.encode(_UNKNOWN), KNOWN_AFTER_APPLY)
     return _JSON_SORTED.encode(v)
+
+
+def _known_list(length: int) -> str:
+    return "[" + ", ".join([KNOWN_AFTER_APPLY] * length) + "]"
+
+
+_REF_TEXT = '{"$ref": "'
+
+
+def _sorted_encoder() -> Callable[[Any], str]:
+    """`_JSON_SORTED.encode` for a mapping or list, without building json's C encoder again for every value (the
+    encoder object's own work per call is most of a small value's). No circular-reference memo: a cycle is a
+    RecursionError, which _container_text answers with the general walk (that raises it as it always did)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator: json's own path
+        return _JSON_SORTED.encode
+    encoder = make(None, _JSON_SORTED.default, json.encoder.encode_basestring, None, _JSON_SORTED.key_separator,
+                   _JSON_SORTED.item_separator, True, False, True)
+    return lambda v: "".join(encoder(v, 0))
+
+
+_KNOWN_LISTS = [_known_list(n) for n in range(16)]
 
 
 def is_marker(v: Any) -> bool:
@@ -68,11 +124,13 @@ def _unknowns(v: Any) -> Any:
 
 _SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
 _SHOWN: dict[tuple[type, Any], str] = {}
+_SHOWN_TEXTS: dict[str, str] = {}  # the texts of str values (the common case: keyed by the value alone)
 _SHOWN_LIMIT = 10_000
 
 # Built once (json.dumps with options builds an encoder per call; a plan shows one value per field and change).
 _JSON_TEXT = json.JSONEncoder(ensure_ascii=False)
 _JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+_encode_sorted = _sorted_encoder()
 
 
 def scope_line(plan: Plan) -> list[str]:
@@ -82,8 +140,10 @@ def scope_line(plan: Plan) -> list[str]:
     return [f"Workspace {plan.workspace}" + (f" of project {plan.project}" if plan.project else "") + ":"]
 
 
-def plan_text(plan: Plan) -> str:
-    return "\n".join(scope_line(plan) + [_plan_body(plan)])
+def plan_text(plan: Plan, *, styled: bool = True) -> str:
+    """The plan as `plan` shows it. `styled=False` gives the plain text (what click.echo strips the colours to off
+    a terminal) without building the escape sequences only to strip them again from megabytes of a fleet's plan."""
+    return "\n".join(scope_line(plan) + [_plan_body(plan, click.style if styled else _unstyled)])
 
 
 def targeting_warning(plan: Plan) -> str | None:
@@ -139,9 +199,8 @@ def plan_warnings(plan: Plan) -> list[str]:
     return [w for w in (mass_destroy_warning(plan), targeting_warning(plan), selection_note(plan)) if w]
 
 
-def _plan_body(plan: Plan) -> str:
-    warnings = [line for w in plan_warnings(plan) for line in (click.style(f"Warning: {w}", fg="yellow", bold=True),
-                                                                   "")]
+def _plan_body(plan: Plan, style: Callable[..., str]) -> str:
+    warnings = [line for w in plan_warnings(plan) for line in (style(f"Warning: {w}", fg="yellow", bold=True), "")]
     alone = left_alone_note(plan)
     notes = plan.notes + ([alone] if alone else [])
     if not plan.changes and not plan.moves:
@@ -151,37 +210,44 @@ def _plan_body(plan: Plan) -> str:
             lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
                          "platform changes.)")
         return "\n".join(lines)
-    lines = warnings + ["Provisioner will perform the following actions:", ""] + move_lines(plan)
-    grouped = by_kind(plan)
+    lines = warnings + ["Provisioner will perform the following actions:", ""] + move_lines(plan, style)
+    counts_by_kind = plan.counts_by_kind  # a property that counts every change: read once
+    grouped = by_kind(plan, counts_by_kind)
+    headed = len(grouped) > 1 or "assistant" not in grouped  # a plan of assistants only reads as it always has
+    shown = _ChangeText(style)
     for kind, changes in grouped.items():
-        if len(grouped) > 1 or kind != "assistant":  # a plan of assistants only reads as it always has
-            lines += [click.style(f"{kind_heading(kind)}: {summary_counts_of(plan.counts_by_kind[kind])}",
-                                  bold=True, underline=True), ""]
+        if headed:
+            lines += [style(f"{kind_heading(kind)}: {summary_counts_of(counts_by_kind[kind])}",
+                            bold=True, underline=True), ""]
+        # One text per change (its lines joined), then an empty line: the same text as one line per entry.
         for change in changes:
-            lines += _change_lines(change) + [""]
+            lines += (shown(change), "")
     lines += [f"Note: {note}" for note in notes]
     if notes:
         lines.append("")
-    lines.append(summary_line(plan))
+    lines.append(summary_line(plan, style, counts_by_kind))
     return "\n".join(lines)
 
 
-def by_kind(plan: Plan) -> dict[str, list[Change]]:
+def by_kind(plan: Plan, counts_by_kind: dict[str, dict[str, int]] | None = None) -> dict[str, list[Change]]:
     """The changes of each kind, in plan.counts_by_kind's order (assistants first)."""
-    return {kind: [c for c in plan.changes if c.kind == kind] for kind in plan.counts_by_kind}
+    grouped: dict[str, list[Change]] = {kind: [] for kind in (counts_by_kind or plan.counts_by_kind)}
+    for change in plan.changes:  # one pass, not one per kind
+        grouped[change.kind].append(change)
+    return grouped
 
 
 def kind_heading(kind: str) -> str:
     """`folder` -> `Folders`: a section of a plan."""
-    from ..kinds import KINDS
-
-    title = KINDS[kind].title if kind in KINDS else kind
+    kinds = _kinds()
+    title = kinds[kind].title if kind in kinds else kind
     return title[:1].upper() + title[1:] + "s"
 
 
-def summary_line(plan: Plan) -> str:
-    line = click.style("Plan: ", bold=True) + summary_counts(plan) + "."
-    kinds = plan.counts_by_kind
+def summary_line(plan: Plan, style: Callable[..., str] = click.style,
+                 counts_by_kind: dict[str, dict[str, int]] | None = None) -> str:
+    line = style("Plan: ", bold=True) + summary_counts(plan) + "."
+    kinds = plan.counts_by_kind if counts_by_kind is None else counts_by_kind
     if len(kinds) > 1 or (kinds and "assistant" not in kinds):
         line += "\n" + "\n".join(f"  {kind}: {summary_counts_of(counts)}" for kind, counts in kinds.items())
     return line
@@ -199,11 +265,11 @@ def pure_moves(plan: Plan) -> list[dict[str, Any]]:
     return [m for m in plan.moves if m["to"] not in changed]
 
 
-def move_lines(plan: Plan) -> list[str]:
+def move_lines(plan: Plan, style: Callable[..., str] = click.style) -> list[str]:
     """`# NEW moved from OLD` for each move that is only that (the others say it in their change's title)."""
     lines = []
     for move in pure_moves(plan):
-        lines += [click.style(f"  # {move['to']} moved from {move['from']}", bold=True),
+        lines += [style(f"  # {move['to']} moved from {move['from']}", bold=True),
                   f"  # (id {move['id']}: only the state changes; nothing is sent to the platform)", ""]
     return lines
 
@@ -217,48 +283,83 @@ def summary_counts_of(c: dict[str, int]) -> str:
     return ", ".join(parts)
 
 
-def _change_lines(change: Change) -> list[str]:
-    from ..kinds import KINDS
+class _ChangeText:
+    """A change's text (its lines joined), in one style. A plan of creates is mostly the same few field names in
+    the same order: the start of each field line (marker, name padded to the widest) is made once per order of
+    names, not once per field of every change."""
 
-    kind = KINDS.get(change.kind)
-    colour = "magenta" if change.replace else COLOUR[change.action]
-    title = f"  # {change.address} {'must be replaced' if change.replace else HEADLINE[change.action]}"
-    if change.action is Action.IMPORT:
-        title += f" (adopting id {change.remote_id}; no second {kind.title if kind else 'assistant'} is created)"
-    if change.moved_from:
-        title += f" (moved from {change.moved_from})"
-    lines = [click.style(title, bold=True)]
-    if change.reason:
-        lines.append(f"  # ({change.reason})")
-    if change.replace:
-        lines.append(click.style(f"  # (replace: {change.replace_reason or 'cannot be updated in place'})",
-                                 fg="magenta"))
-    symbol = "-/+" if change.replace else change.action.symbol
-    name = change.address.split(".", 1)[1] if kind else change.address
-    lines.append(click.style(f"{symbol:>3}", fg=colour) + f' {change.kind} "{name}" {{')
-    if change.remote_id is not None:
-        lines.append(f"        id = {change.remote_id}")
-    if change.action in (Action.DELETE, Action.FORGET):
-        if change.assistant_name:
-            name_field = kind.name_field if kind else "assistant_name"
-            lines.append(click.style("      - ", fg="red") + f"{name_field} = {value(change.assistant_name)}")
-    width = max((len(f.field) for f in change.fields), default=0)
-    if change.action is Action.CREATE and not change.replace:  # every field added: one line each, no comments
-        lines += [f"{_ADDED}{f.field.ljust(width)} = {value(f.after)}" for f in change.fields]
-    else:
-        for f in change.fields:
-            lines += _field_lines(change, f, width)
-    lines.append("    }")
-    return lines
+    def __init__(self, style: Callable[..., str]):
+        self.style = style
+        # style(text, bold=True) as one concatenation: click.style only puts its codes before and after the text
+        self.before_bold, self.after_bold = style("\x00", bold=True).split("\x00")
+        self.added = style("      + ", fg="green")
+        self.changed = style("      ~ ", fg="yellow")
+        self.symbols = {(action, replace): style(f"{'-/+' if replace else action.symbol:>3}",
+                                                 fg="magenta" if replace else COLOUR[action])
+                        for action in Action for replace in (False, True)}
+        self.starts: dict[tuple[str, ...], list[str]] = {}
+
+    def __call__(self, change: Change) -> str:
+        return "\n".join(self.lines(change))
+
+    def lines(self, change: Change) -> list[str]:
+        kind = (_KINDS or _kinds()).get(change.kind)
+        action, replace = change.action, change.replace
+        title = f"  # {change.address} {'must be replaced' if replace else HEADLINE[action]}"
+        if action is Action.IMPORT:
+            title += f" (adopting id {change.remote_id}; no second {kind.title if kind else 'assistant'} is created)"
+        if change.moved_from:
+            title += f" (moved from {change.moved_from})"
+        lines = [self.before_bold + title + self.after_bold]
+        if change.reason:
+            lines.append(f"  # ({change.reason})")
+        if replace:
+            lines.append(self.style(f"  # (replace: {change.replace_reason or 'cannot be updated in place'})",
+                                    fg="magenta"))
+        name = change.address.split(".", 1)[1] if kind else change.address
+        lines.append(self.symbols[action, replace] + f' {change.kind} "{name}" {{')
+        if change.remote_id is not None:
+            lines.append(f"        id = {change.remote_id}")
+        if action is Action.DELETE or action is Action.FORGET:
+            if change.assistant_name:
+                name_field = kind.name_field if kind else "assistant_name"
+                lines.append(self.style("      - ", fg="red") + f"{name_field} = {value(change.assistant_name)}")
+        fields = change.fields
+        if action is Action.CREATE and not replace:  # every field added: one line each, no comments
+            names = tuple([f.field for f in fields])
+            starts = self.starts.get(names)
+            if starts is None:
+                width = max(map(len, names), default=0)
+                starts = self.starts[names] = [f"{self.added}{name.ljust(width)} = " for name in names]
+            # value() inlined for the common case, a text shown before (one call less per field of a fleet).
+            shown = _SHOWN_TEXTS.get
+            lines += [start + (text if type(v := f.after) is str and (text := shown(v)) is not None else value(v))
+                      for start, f in zip(starts, fields)]
+        else:
+            width = max((len(f.field) for f in fields), default=0)
+            for f in fields:
+                lines += _field_lines(f, width, self.style, self.changed)
+        lines.append("    }")
+        return lines
 
 
-# The markers of a field line, styled once rather than per field of every change.
-_ADDED = click.style("      + ", fg="green")
-_CHANGED = click.style("      ~ ", fg="yellow")
+def _kinds() -> dict[str, Any]:
+    """The kinds (imported when first needed: kinds imports the planner's modules, which import this view)."""
+    global _KINDS
+    if _KINDS is None:
+        from ..kinds import KINDS
+
+        _KINDS = KINDS
+    return _KINDS
 
 
-def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
-    """A field of a change other than a plain create (_change_lines writes those)."""
+_KINDS: dict[str, Any] | None = None
+
+
+def _field_lines(f: FieldChange, width: int, style: Callable[..., str] = click.style,
+                 changed: str | None = None) -> list[str]:
+    """A field of a change other than a plain create (_ChangeText writes those)."""
+    changed = style("      ~ ", fg="yellow") if changed is None else changed
     name = f.field.ljust(width)
     comments = []
     if f.source == "last-applied":
@@ -267,20 +368,20 @@ def _field_lines(change: Change, f: FieldChange, width: int) -> list[str]:
         comments.append("changed on the platform outside the provisioner")
     if f.reset:
         comments.append("removed from the manifest: back to the platform's default")
-    comment = click.style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
+    comment = style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
     before = value(f.before) if f.before_known else "(unknown)"
     if _multiline(f):
-        return ([_CHANGED + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after)
+        return ([changed + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after, style)
                 + ["        EOT"])
     if f.details:
-        lines = [_CHANGED + f"{name} {{{comment}"]
+        lines = [changed + f"{name} {{{comment}"]
         for path, old, new in f.details:
             old_text = "(none)" if old is None else value(old)
             new_text = "(none)" if new is None else value(new)
             lines.append(f"          ~ {path}: {old_text} -> {new_text}")
         lines.append("        }")
         return lines
-    return [_CHANGED + f"{name} = {before} -> {value(f.after)}{comment}"]
+    return [changed + f"{name} = {before} -> {value(f.after)}{comment}"]
 
 
 CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
@@ -292,7 +393,7 @@ def _multiline(f: FieldChange) -> bool:
             and SENSITIVE not in (f.before, f.after) and ("\n" in f.before or "\n" in f.after))
 
 
-def _line_diff(before: str, after: str) -> list[str]:
+def _line_diff(before: str, after: str, style: Callable[..., str] = click.style) -> list[str]:
     old, new = before.splitlines(), after.splitlines()
     lines = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
@@ -303,13 +404,13 @@ def _line_diff(before: str, after: str) -> list[str]:
                 head = same[:CONTEXT] if i1 else []
                 tail = same[-CONTEXT:] if i2 < len(old) else []
                 lines += [f"            {line}" for line in head]
-                lines.append(click.style(f"            # ({hidden} unchanged lines hidden)", dim=True))
+                lines.append(style(f"            # ({hidden} unchanged lines hidden)", dim=True))
                 lines += [f"            {line}" for line in tail]
             else:
                 lines += [f"            {line}" for line in same]
             continue
-        lines += [click.style(f"          - {line}", fg="red") for line in old[i1:i2]]
-        lines += [click.style(f"          + {line}", fg="green") for line in new[j1:j2]]
+        lines += [style(f"          - {line}", fg="red") for line in old[i1:i2]]
+        lines += [style(f"          + {line}", fg="green") for line in new[j1:j2]]
     return lines
 
 
