@@ -266,18 +266,22 @@ class WriteGate:
         self._condition = threading.Condition()
         self._writing = 0
         self._readers = 0  # waiting or reading: new writes hold back for them
+        self._write = _GateWrite(self)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self) -> "_GateWrite":
+        """`with gate.write():` around one write (a plain context manager: one per change, no generator)."""
+        return self._write
+
+    def _begin_write(self) -> None:
         with self._condition:
             while self._readers:
                 self._condition.wait()
             self._writing += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing -= 1
+
+    def _end_write(self) -> None:
+        with self._condition:
+            self._writing -= 1
+            if self._readers and not self._writing:  # only a reader waits for the writes to end
                 self._condition.notify_all()
 
     @contextlib.contextmanager
@@ -292,6 +296,21 @@ class WriteGate:
             with self._condition:
                 self._readers -= 1
                 self._condition.notify_all()
+
+
+class _GateWrite:
+    """WriteGate.write()'s context manager (it keeps no state of its own: one serves every thread)."""
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: WriteGate):
+        self._gate = gate
+
+    def __enter__(self) -> None:
+        self._gate._begin_write()
+
+    def __exit__(self, *exc) -> None:
+        self._gate._end_write()
 
 
 class SharedLookup:

@@ -1,0 +1,142 @@
+"""The write path's fast paths each give what the slower path they skip gives (http11's header block, its idle
+connection check, the write gate's context manager)."""
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from provisioner import http11
+from provisioner.apply import WriteGate
+
+
+def _by_line_or_error(lines: list[str]):
+    try:
+        return http11._header_fields_by_line(lines)
+    except http11.Broken as error:
+        return ("Broken", error.args)
+
+
+def _fields_or_error(lines: list[str]):
+    try:
+        return http11.header_fields(lines)
+    except http11.Broken as error:
+        return ("Broken", error.args)
+
+
+_NAMES = st.sampled_from(["Content-Length", "content-type", "X-RateLimit-Remaining", "Connection", "a", "A",
+                          "x_y", "Set-Cookie", " bad", "bad ", "", "b\tc", "we:ird", "ü"])
+_VALUES = st.text(alphabet=st.sampled_from(list("ab 1\t:\x0b\x85\xa0é,;=\r\n")), max_size=12)
+_LINE = st.one_of(st.tuples(_NAMES, _VALUES).map(lambda p: f"{p[0]}:{p[1]}"),
+                  st.text(alphabet=st.sampled_from(list("ab: \t\r\n-")), max_size=10))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_LINE, max_size=8))
+def test_header_fields_read_as_the_line_by_line_reading_does(lines):
+    """Plain blocks go through two regular expressions; the answer (or the refusal) is the line by line one's."""
+    lines = ["HTTP/1.1 200 OK", *lines]
+    assert _fields_or_error(lines) == _by_line_or_error(lines)
+    if not isinstance(_by_line_or_error(lines), tuple):
+        assert list(http11.header_fields(lines)) == list(http11._header_fields_by_line(lines))  # same order
+
+
+def test_header_fields_of_a_real_answer_and_of_a_repeated_name():
+    lines = ["HTTP/1.1 201 Created", "date: Sun, 06 Dec 2026 11:32:57 GMT", "server: uvicorn",
+             "content-length: 131", "Content-Type: application/json ", "x-ratelimit-remaining: 0"]
+    assert http11.header_fields(lines) == {
+        "date": "Sun, 06 Dec 2026 11:32:57 GMT", "server": "uvicorn", "content-length": "131",
+        "content-type": "application/json", "x-ratelimit-remaining": "0"}
+    assert http11.header_fields(["HTTP/1.1 200 OK", "A: 1", "a: 2"]) == {"a": "1"}  # the first one
+    assert http11.header_fields(["HTTP/1.1 200 OK"]) == {}
+    with pytest.raises(http11.Broken):
+        http11.header_fields(["HTTP/1.1 200 OK", "no colon"])
+
+
+def _pair():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    client = socket.create_connection(server.getsockname())
+    peer, _ = server.accept()
+    server.close()
+    client.setblocking(False)
+    return client, peer
+
+
+def _polled(sock: socket.socket) -> http11.Connection:
+    """A connection that has waited once (its poll object made), as one back in the pool has."""
+    connection = http11.Connection(sock)
+    connection.deadline = time.monotonic() + 5
+    connection._wait(select.POLLOUT)
+    return connection
+
+
+def test_an_idle_connection_is_told_closed_as_the_peek_tells_it():
+    client, peer = _pair()
+    try:
+        connection = _polled(client)
+        assert not http11._idle_closed(connection) and not http11._readable(client)  # idle and fine
+        peer.sendall(b"x")  # bytes nobody asked for
+        time.sleep(0.05)
+        assert http11._idle_closed(connection) and http11._readable(client)
+    finally:
+        client.close()
+        peer.close()
+    client, peer = _pair()
+    try:
+        connection = _polled(client)
+        peer.close()  # the server closed it
+        time.sleep(0.05)
+        assert http11._idle_closed(connection) and http11._readable(client)
+    finally:
+        client.close()
+    client, peer = _pair()
+    try:
+        connection = http11.Connection(client)  # never waited: the peek itself
+        assert not http11._idle_closed(connection)
+        client.close()
+        assert http11._idle_closed(connection)  # a closed socket is not reusable either way
+    finally:
+        peer.close()
+
+
+def test_a_lookup_waits_for_the_writes_in_flight_and_holds_new_ones_back():
+    gate = WriteGate()
+    order: list[str] = []
+    first_write = gate.write()
+    first_write.__enter__()
+    reader_in = threading.Event()
+
+    def reader():
+        with gate.quiet():
+            order.append("read")
+            reader_in.set()
+            time.sleep(0.1)
+        order.append("read done")
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    time.sleep(0.1)
+    assert not reader_in.is_set()  # a write is in flight
+
+    def writer():
+        with gate.write():
+            order.append("second write")
+
+    second = threading.Thread(target=writer)
+    second.start()
+    time.sleep(0.05)
+    order.append("first write done")
+    first_write.__exit__(None, None, None)
+    thread.join(5)
+    second.join(5)
+    assert order == ["first write done", "read", "read done", "second write"]
+    with gate.write(), gate.write():  # writes run side by side
+        pass
+    with gate.quiet():
+        pass
