@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import select
 import socket
@@ -399,7 +400,11 @@ class Http11:
         self.max_connections = max_connections
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, max_connections))
+        # One token per connection that may be in use: taking one is the wait for a free connection. A queue of
+        # tokens, not a BoundedSemaphore: that one is Python code around a Condition, several calls per request.
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(max(1, max_connections)):
+            self._slots.put(None)
         self._ssl: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -430,12 +435,14 @@ class Http11:
         if any(c in target for c in " \r\n\0"):
             raise ValueError(f"a path that is not one token: {target!r}")  # as http.client refuses it
         request = self.request_bytes(method, target, None if json_body is None else encode_json(json_body))
-        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ConnectFailed("PoolTimeout")
+        try:
+            self._slots.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise ConnectFailed("PoolTimeout") from None
         try:
             return self._exchange(method, request, deadline, cap)
         finally:
-            self._slots.release()
+            self._slots.put(None)
 
     def _exchange(self, method: str, request: bytes, deadline: float,
                   cap: int) -> tuple[int, dict[str, str], bytes]:

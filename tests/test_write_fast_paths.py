@@ -140,3 +140,20 @@ def test_a_lookup_waits_for_the_writes_in_flight_and_holds_new_ones_back():
         pass
     with gate.quiet():
         pass
+
+
+def test_a_request_waits_for_a_free_connection_within_its_deadline_only():
+    pool = http11.Http11("http://127.0.0.1:9", {}, max_connections=1)
+    pool._slots.get()  # the one connection is in use
+    began = time.monotonic()
+    with pytest.raises(http11.ConnectFailed) as caught:
+        pool.exchange("GET", "/x", None, None, 0.2, 1000)
+    assert caught.value.args == ("PoolTimeout",) and 0.15 <= time.monotonic() - began < 2
+    with pytest.raises(http11.ConnectFailed) as caught:
+        pool.exchange("GET", "/x", None, None, 0.0, 1000)  # no time left: no wait at all
+    assert caught.value.args == ("PoolTimeout",)
+    pool._slots.put(None)
+    with pytest.raises(http11.ConnectFailed) as caught:  # now it may connect (nothing listens there)
+        pool.exchange("GET", "/x", None, None, 2.0, 1000)
+    assert caught.value.args == ("ConnectError",)
+    assert pool._slots.qsize() == 1  # the token is back, whatever the exchange did
