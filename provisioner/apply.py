@@ -12,7 +12,7 @@ import contextlib
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from dataclasses import replace
 from functools import partial
@@ -28,7 +28,8 @@ from .plan import Action, Change, Plan, count_changes
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
-from .walk import CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
+from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
+                   recorded_lookup, state_address)
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
 
@@ -504,8 +505,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         if interrupt is not None and interrupt.is_set() and not report.interrupted:
             start_nothing_new(interrupted=True)
 
-    with recorder.committing(group=parallelism), ThreadPoolExecutor(max_workers=max(1, parallelism),
-                                                   thread_name_prefix="apply") as pool:
+    with recorder.committing(group=parallelism), Workers(parallelism, thread_name_prefix="apply") as pool:
         try:
             walk.run(pool, look_at_interrupt)
         except KeyboardInterrupt:

@@ -157,3 +157,53 @@ def test_a_request_waits_for_a_free_connection_within_its_deadline_only():
         pool.exchange("GET", "/x", None, None, 2.0, 1000)
     assert caught.value.args == ("ConnectError",)
     assert pool._slots.qsize() == 1  # the token is back, whatever the exchange did
+
+
+def test_workers_run_calls_as_a_thread_pool_does():
+    """walk.Workers against ThreadPoolExecutor: results, exceptions, at most `count` at once, cancel before start,
+    shutdown running what was submitted, no call after shutdown."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provisioner.walk import Workers
+
+    def outcomes(pool) -> list:
+        running = [0, 0]  # now, most
+        lock = threading.Lock()
+        release = threading.Event()
+
+        def call(n):
+            with lock:
+                running[0] += 1
+                running[1] = max(running[1], running[0])
+            release.wait(5)
+            with lock:
+                running[0] -= 1
+            if n % 5 == 0:
+                raise ValueError(n)
+            return n * 2
+
+        with pool:
+            futures = [pool.submit(call, n) for n in range(20)]
+            cancelled = futures[-1].cancel()  # still queued behind the first three
+            time.sleep(0.1)
+            release.set()
+        after = []
+        try:
+            pool.submit(call, 1)
+        except RuntimeError:
+            after.append("refused")
+        seen = [("cancelled",) if f.cancelled() else ("error", f.exception().args) if f.exception() else
+                ("ok", f.result()) for f in futures]
+        return [seen, cancelled, running[1], after]
+
+    assert outcomes(Workers(3, thread_name_prefix="t")) == outcomes(ThreadPoolExecutor(3))
+    workers = Workers(2)
+    gate = threading.Event()
+    first = workers.submit(gate.wait, 5)
+    while not first.running():
+        time.sleep(0.01)
+    queued = [workers.submit(lambda: 1) for _ in range(3)]
+    workers.shutdown(wait=False, cancel_futures=True)
+    gate.set()
+    workers.shutdown()
+    assert first.result() is True and all(f.cancelled() or f.result() == 1 for f in queued)
