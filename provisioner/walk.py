@@ -93,8 +93,10 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
     creator: dict[str, int] = {}    # address -> the step after which its (new) object exists
     destroyer: dict[str, int] = {}  # address -> the step that destroys its (old) object
     only_destroyed: set[str] = set()
+    addresses: list[str] = []  # each change's state address
     for index, change in enumerate(changes):
         address = state_address(change.address)
+        addresses.append(address)
         if change.replace and not destroys(change):
             made, gone = len(steps), len(steps) + 1
             steps += [Step(index, CREATE), Step(index, DESTROY)]
@@ -116,22 +118,32 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                 creator[address] = step
     problems: dict[int, str] = {}
     # Rule 1, and the index of who points at what for rule 2: address -> [(step, through the recorded past)].
+    # Only rule 2 reads that index: a plan that destroys nothing and withdraws nothing (all new, or updates
+    # only) does not build it. A reference's state address is worked out once per address, not per use.
     pointers: dict[str, list[tuple[int, bool]]] = {}
+    need_pointers = bool(destroyer) or (withdraws is not None and any(
+        not destroys(change) and not change.replace and withdraws(change) for change in changes))
+    referenced: dict[str, str] = {}  # a depends_on entry -> its state address
     for index, change in enumerate(changes):
-        address = state_address(change.address)
+        address = addresses[index]
         mine = parts[index]
         if change.depends_on and not destroys(change):
             made = creator[address]
             for needed in change.depends_on:
-                needed = state_address(needed)
-                if needed == address:
+                target = referenced.get(needed)
+                if target is None:
+                    target = referenced[needed] = state_address(needed)
+                if target == address:
                     continue
-                if needed in only_destroyed:
-                    problems[index] = f"it depends on {needed}, which this plan destroys"
+                if target in only_destroyed:
+                    problems[index] = f"it depends on {target}, which this plan destroys"
                     continue
-                if needed in creator:
-                    edges.append((creator[needed], made))
-                pointers.setdefault(needed, []).append((made, False))
+                if target in creator:
+                    edges.append((creator[target], made))
+                if need_pointers:
+                    pointers.setdefault(target, []).append((made, False))
+        if not need_pointers:
+            continue
         recorded = recorded_depends_on(address)
         if change.depends_on and change.action is Action.DELETE:
             recorded = [*recorded, *change.depends_on]  # what it used, as the plan found (plan_campaigns.py)

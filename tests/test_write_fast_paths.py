@@ -207,3 +207,84 @@ def test_workers_run_calls_as_a_thread_pool_does():
     gate.set()
     workers.shutdown()
     assert first.result() is True and all(f.cancelled() or f.result() == 1 for f in queued)
+
+
+def _plan_changes(spec):
+    """Changes from (kind, action, depends_on indexes) triples: tools and assistants created or updated."""
+    from provisioner.plan import Action, Change
+
+    addresses = [f"tool.t{i}" if kind == "tool" else f"a{i}" for i, (kind, _, _) in enumerate(spec)]
+    return [Change(address=addresses[i], action=Action.CREATE if create else Action.UPDATE, assistant_name=f"n{i}",
+                   kind=kind, remote_id=None if create else 100 + i,
+                   depends_on=[("assistant." + addresses[j] if kind_j == "assistant" and i % 2 else addresses[j])
+                               for j in sorted(set(deps)) if j < i
+                               for kind_j in [spec[j][0]]])
+            for i, (kind, create, deps) in enumerate(spec)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["tool", "assistant"]), st.booleans(),
+                          st.lists(st.integers(0, 7), max_size=3)), min_size=1, max_size=8),
+       st.dictionaries(st.integers(0, 7), st.lists(st.integers(0, 7), max_size=2), max_size=4))
+def test_a_graph_without_destructions_is_the_one_built_with_the_index_rule_2_reads(spec, recorded_by_index):
+    """build_graph skips who-points-at-what (rule 2's index) when the plan destroys and withdraws nothing. The same
+    plan with one unrelated delete of another kind appended (which makes it build the index, and whose barrier only
+    orders labels) gives the same graph for its own steps."""
+    from provisioner.plan import Action, Change
+    from provisioner.walk import build_graph
+
+    changes = _plan_changes(spec)
+    lookup_calls: list[str] = []
+    recorded = {changes[i].address if changes[i].kind == "assistant" else changes[i].address:
+                [changes[j].address for j in targets if j < len(changes)]
+                for i, targets in recorded_by_index.items() if i < len(changes)}
+
+    def looked_up(address):
+        lookup_calls.append(address)
+        return recorded.get(address, ())
+
+    fast = build_graph(changes, looked_up, lambda c: True, lambda c: False)
+    assert lookup_calls == []  # the recorded past was not needed
+    unrelated = Change(address="label.gone", action=Action.DELETE, assistant_name="gone", kind="label", remote_id=9)
+    slow = build_graph([*changes, unrelated], looked_up, lambda c: True, lambda c: False)
+    count = len(changes)
+    assert fast.steps == slow.steps[:count] and fast.parts == slow.parts[:count]
+    assert fast.problems == slow.problems
+    assert [sorted(s) for s in fast.successors] == [sorted(a for a in s if a < count) for s in slow.successors[:count]]
+    assert fast.waits_for == slow.waits_for[:count]
+
+
+def _resolve_by_call(value, id_of):
+    """resolve_refs as it was: one call per value."""
+    if isinstance(value, dict):
+        if len(value) == 1 and "$ref" in value and isinstance(value["$ref"], str):
+            return id_of(value["$ref"])
+        return {key: _resolve_by_call(item, id_of) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_resolve_by_call(item, id_of) for item in value]
+    return value
+
+
+class _Dict(dict):
+    pass
+
+
+_MARKER = st.sampled_from(["tool.a", "label.b", "c"]).map(lambda a: {"$ref": a})
+_JSON = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5), _MARKER,
+              st.just({"$ref": 5}), st.just({"$ref": "x", "other": 1})),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=4), inner, max_size=4),
+                            st.dictionaries(st.text(max_size=3), inner, max_size=3).map(_Dict)),
+    max_leaves=25)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_resolve_refs_resolves_as_one_call_per_value_did(value):
+    from provisioner.apply import resolve_refs
+
+    ids = {"tool.a": 1, "label.b": 2, "c": 3}
+    resolved = resolve_refs(value, ids.__getitem__)
+    assert resolved == _resolve_by_call(value, ids.__getitem__)
+    if isinstance(value, (dict, list)) and not (isinstance(value, dict) and "$ref" in value and len(value) == 1):
+        assert resolved is not value  # containers are new ones, as before
