@@ -617,6 +617,7 @@ class _Context:
         self.wait_timeout = wait_timeout
         self.progress = progress
         self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
+        self._state_addresses: dict[str, str] = {}  # for id_of
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
         self._lock = threading.Lock()
 
@@ -638,9 +639,16 @@ class _Context:
             raise Unresolvable(f"this provisioner does not know the kind {name!r}")
         return kind
 
+    def state_address(self, address: str) -> str:
+        """walk.state_address, worked out once per address (the references of thousands of changes share a few)."""
+        known = self._state_addresses.get(address)
+        if known is None:
+            known = self._state_addresses[address] = state_address(address)
+        return known
+
     def id_of(self, address: str) -> int:
         """The id of the object at `address`: made in this apply, else as state holds it."""
-        address = state_address(address)
+        address = self.state_address(address)
         found = self.ids.get(address)
         if found is not None:
             return found
@@ -686,7 +694,7 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
         if entry is None or not entry.depends_on:
             return record  # as records were before kinds: byte-identical rows, no work per change
     return {**record, "kind": change.kind,
-            "depends_on": sorted({*record.get("depends_on", ()), *(state_address(a) for a in change.depends_on)})}
+            "depends_on": sorted({*record.get("depends_on", ()), *map(context.state_address, change.depends_on)})}
 
 
 def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
