@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import re
 import select
 import socket
 import ssl
@@ -273,28 +272,9 @@ def read_head(connection: Connection, method: str) -> Answer:
     return Answer(status, headers, length, chunked, will_close)
 
 
-# A header block of plain `token:value` lines (RFC 9110 token names, no CR or LF in a value): what servers send.
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
-_PLAIN_FIELDS = re.compile(rf"{_TOKEN}:[^\r\n]*(?:\r\n{_TOKEN}:[^\r\n]*)*")
-_FIELD = re.compile(rf"({_TOKEN}):([^\r\n]*)")
-
-
 def header_fields(lines: list[str]) -> dict[str, str]:
     """The header lines after the status line as {lower-case name: stripped value}, the first of a repeated name
-    (as http.client's `get` answers); Broken("HTTPException") for a line that is not a header field. A block of
-    plain lines is read by two regular expressions (a token name cannot be empty, hold a colon or begin or end
-    with a blank: the checks `_header_fields_by_line` makes line by line hold for it)."""
-    if len(lines) > 1:
-        block = "\r\n".join(lines[1:]) if len(lines) > 2 else lines[1]
-        if _PLAIN_FIELDS.fullmatch(block):
-            pairs = _FIELD.findall(block)
-            headers = {name.lower(): value.strip() for name, value in pairs}
-            if len(headers) == len(pairs):  # no repeated name: nothing to keep the first of
-                return headers
-    return _header_fields_by_line(lines)
-
-
-def _header_fields_by_line(lines: list[str]) -> dict[str, str]:
+    (as http.client's `get` answers); Broken("HTTPException") for a line that is not a header field."""
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")

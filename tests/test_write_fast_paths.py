@@ -1,5 +1,5 @@
-"""The write path's fast paths each give what the slower path they skip gives (http11's header block, its idle
-connection check, the write gate's context manager)."""
+"""The write path's fast paths each give what the slower path they skip gives: http11's head checks, its idle
+connection check and its bound on connections in use, the write gate, the walk's workers and graph, resolve_refs."""
 from __future__ import annotations
 
 import select
@@ -14,37 +14,6 @@ from provisioner import http11
 from provisioner.apply import WriteGate
 
 
-def _by_line_or_error(lines: list[str]):
-    try:
-        return http11._header_fields_by_line(lines)
-    except http11.Broken as error:
-        return ("Broken", error.args)
-
-
-def _fields_or_error(lines: list[str]):
-    try:
-        return http11.header_fields(lines)
-    except http11.Broken as error:
-        return ("Broken", error.args)
-
-
-_NAMES = st.sampled_from(["Content-Length", "content-type", "X-RateLimit-Remaining", "Connection", "a", "A",
-                          "x_y", "Set-Cookie", " bad", "bad ", "", "b\tc", "we:ird", "ü"])
-_VALUES = st.text(alphabet=st.sampled_from(list("ab 1\t:\x0b\x85\xa0é,;=\r\n")), max_size=12)
-_LINE = st.one_of(st.tuples(_NAMES, _VALUES).map(lambda p: f"{p[0]}:{p[1]}"),
-                  st.text(alphabet=st.sampled_from(list("ab: \t\r\n-")), max_size=10))
-
-
-@settings(max_examples=400, deadline=None)
-@given(st.lists(_LINE, max_size=8))
-def test_header_fields_read_as_the_line_by_line_reading_does(lines):
-    """Plain blocks go through two regular expressions; the answer (or the refusal) is the line by line one's."""
-    lines = ["HTTP/1.1 200 OK", *lines]
-    assert _fields_or_error(lines) == _by_line_or_error(lines)
-    if not isinstance(_by_line_or_error(lines), tuple):
-        assert list(http11.header_fields(lines)) == list(http11._header_fields_by_line(lines))  # same order
-
-
 def test_header_fields_of_a_real_answer_and_of_a_repeated_name():
     lines = ["HTTP/1.1 201 Created", "date: Sun, 06 Dec 2026 11:32:57 GMT", "server: uvicorn",
              "content-length: 131", "Content-Type: application/json ", "x-ratelimit-remaining: 0"]
@@ -55,6 +24,29 @@ def test_header_fields_of_a_real_answer_and_of_a_repeated_name():
     assert http11.header_fields(["HTTP/1.1 200 OK"]) == {}
     with pytest.raises(http11.Broken):
         http11.header_fields(["HTTP/1.1 200 OK", "no colon"])
+
+
+def test_a_line_longer_than_the_bound_is_refused_in_a_long_head_only():
+    """read_head looks at each line's length only when the whole head is longer than one line may be."""
+    from provisioner.http11 import MAX_LINE
+
+    class _Sock:
+        def __init__(self, data):
+            self.data = [data]
+
+        def recv(self, size):
+            return self.data.pop(0) if self.data else b""
+
+    def head(*lines: bytes) -> http11.Answer:
+        connection = http11.Connection(_Sock(b"\r\n".join(lines) + b"\r\n\r\n"))
+        connection.deadline = float("inf")
+        return http11.read_head(connection, "GET")
+
+    assert head(b"HTTP/1.1 200 OK", b"a: " + b"x" * (MAX_LINE - 3)).headers["a"] == "x" * (MAX_LINE - 3)
+    with pytest.raises(http11.Broken) as caught:
+        head(b"HTTP/1.1 200 OK", b"a: " + b"x" * (MAX_LINE - 2))
+    assert caught.value.args == ("LineTooLong",)
+    assert head(b"HTTP/1.1 200 OK", *[b"h%d: " % i + b"x" * 1000 for i in range(60)]).headers["h59"] == "x" * 1000
 
 
 def _pair():
