@@ -39,7 +39,7 @@ import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import Executor, Future
+from concurrent.futures import CancelledError, Executor, Future, TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -377,13 +377,106 @@ class Walk:
         self.settle_rest()
 
 
+_PENDING, _RUNNING, _CANCELLED, _FINISHED = range(4)
+
+
+class Call:
+    """What Workers.submit answers: concurrent.futures.Future's interface (what a walk and its callbacks use of it:
+    result, exception, cancel, cancelled, running, done, add_done_callback), for one call.
+
+    A Future makes a Condition (and its lock) of its own and takes it several times per call; the calls of one
+    Workers share one lock, and the Condition on it is woken only when somebody waits for a call not done yet
+    (a walk reads a call once it said it is done). `step` and `resumed` are the walk's notes on it."""
+
+    __slots__ = ("_owner", "_state", "_result", "_error", "_callbacks", "step", "resumed")
+
+    def __init__(self, owner: "Workers"):
+        self._owner = owner
+        self._state = _PENDING
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[["Call"], Any]] = []
+
+    def cancel(self) -> bool:
+        with self._owner._lock:
+            if self._state in (_RUNNING, _FINISHED):
+                return False
+            if self._state == _CANCELLED:
+                return True
+            self._state = _CANCELLED
+            self._owner._wake()
+        self._call_back()
+        return True
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    def done(self) -> bool:
+        return self._state in (_CANCELLED, _FINISHED)
+
+    def _wait(self, timeout: float | None) -> None:
+        owner = self._owner
+        with owner._lock:
+            if self._state not in (_CANCELLED, _FINISHED):
+                owner._waiters += 1
+                try:
+                    owner._settled.wait_for(lambda: self._state in (_CANCELLED, _FINISHED), timeout)
+                finally:
+                    owner._waiters -= 1
+        if self._state == _CANCELLED:
+            raise CancelledError()
+        if self._state != _FINISHED:
+            raise FuturesTimeout()
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._state != _FINISHED:
+            self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._state != _FINISHED:
+            self._wait(timeout)
+        return self._error
+
+    def add_done_callback(self, fn: Callable[["Call"], Any]) -> None:
+        with self._owner._lock:
+            if self._state not in (_CANCELLED, _FINISHED):
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _start(self) -> bool:
+        """The worker's set_running_or_notify_cancel: False if it was cancelled (then it is not run)."""
+        with self._owner._lock:
+            if self._state == _CANCELLED:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def _finish(self, result: Any, error: BaseException | None) -> None:
+        with self._owner._lock:
+            self._result, self._error, self._state = result, error, _FINISHED
+            self._owner._wake()
+        self._call_back()
+
+    def _call_back(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
+
+
 class Workers(Executor):
     """A fixed set of worker threads that run submitted calls in order: what a walk needs of ThreadPoolExecutor.
 
     ThreadPoolExecutor's bookkeeping per call (two locks, a work item, an idle semaphore taken on submit and
     given back after each call, both Python code around a Condition) cost about as much CPU as the rest of
     a change's bookkeeping on a slow core. Here a call is one queue put and one get (C), and the Future the
-    walk reads. Threads start as calls come, up to `count`. `shutdown` runs what was submitted (unless
+    walk reads (a `Call`, not a Future). Threads start as calls come, up to `count`. `shutdown` runs what was submitted (unless
     cancelled) and joins the threads, as ThreadPoolExecutor's does."""
 
     def __init__(self, count: int, thread_name_prefix: str = "worker"):
@@ -392,10 +485,17 @@ class Workers(Executor):
         self._calls: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._shut = False
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # every Call's state, and the threads'
+        self._settled = threading.Condition(self._lock)  # for whoever waits for a Call not done yet
+        self._waiters = 0
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
+    def _wake(self) -> None:
+        """A Call was settled (called holding the lock): wake whoever waits for one."""
+        if self._waiters:
+            self._settled.notify_all()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:  # type: ignore[override]
+        future = Call(self)
         with self._lock:
             if self._shut:
                 raise RuntimeError("cannot schedule new calls after shutdown")
@@ -413,29 +513,32 @@ class Workers(Executor):
             if item is None:
                 return
             future, fn, args, kwargs = item
-            if not future.set_running_or_notify_cancel():
+            if not future._start():
                 continue
             try:
                 result = fn(*args, **kwargs)
             except BaseException as error:  # noqa: BLE001 - the future holds it, as ThreadPoolExecutor's do
-                future.set_exception(error)
+                future._finish(None, error)
                 del error
             else:
-                future.set_result(result)
+                future._finish(result, None)
             del item, future, fn, args, kwargs
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        dropped = []
         with self._lock:
             if not self._shut:
                 self._shut = True
                 while cancel_futures:
                     try:
-                        item = self._calls.get_nowait()
+                        dropped.append(self._calls.get_nowait())
                     except queue.Empty:
                         break
-                    item[0].cancel()
                 for _ in self._threads:
                     self._calls.put(None)  # after every call already submitted
+        for item in dropped:
+            if item is not None:
+                item[0].cancel()  # (it takes the lock)
         if wait:
             for thread in self._threads:
                 thread.join()

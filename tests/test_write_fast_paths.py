@@ -280,3 +280,50 @@ def test_resolve_refs_resolves_as_one_call_per_value_did(value):
     assert resolved == _resolve_by_call(value, ids.__getitem__)
     if isinstance(value, (dict, list)) and not (isinstance(value, dict) and "$ref" in value and len(value) == 1):
         assert resolved is not value  # containers are new ones, as before
+
+
+def test_a_call_is_read_and_waited_for_as_a_future_is():
+    from concurrent.futures import CancelledError, ThreadPoolExecutor, TimeoutError as FuturesTimeout
+
+    from provisioner.walk import Workers
+
+    def story(pool) -> list:
+        said: list = []
+        gate = threading.Event()
+        with pool:
+            slow = pool.submit(gate.wait, 5)
+            while not slow.running():
+                time.sleep(0.01)
+            try:
+                slow.result(timeout=0.05)
+            except FuturesTimeout:
+                said.append("timeout")
+            said.append(("cancel running", slow.cancel(), slow.done()))
+            threading.Timer(0.1, gate.set).start()
+            said.append(("waited", slow.result()))  # blocks until the call ends
+            failing = pool.submit(lambda: 1 / 0)
+            said.append(("error", type(failing.exception()).__name__))
+            try:
+                failing.result()
+            except ZeroDivisionError:
+                said.append("raised")
+            seen = []
+            failing.add_done_callback(lambda f: seen.append("late callback"))  # done already: called at once
+            said.append(seen)
+        queued_pool = pool.__class__(1)
+        with queued_pool:
+            blocker = threading.Event()
+            first = queued_pool.submit(blocker.wait, 5)
+            queued = queued_pool.submit(lambda: "never")
+            called = []
+            queued.add_done_callback(lambda f: called.append(f.cancelled()))
+            said.append(("cancel queued", queued.cancel(), queued.cancel(), queued.cancelled(), called))
+            try:
+                queued.result()
+            except CancelledError:
+                said.append("cancelled error")
+            blocker.set()
+            said.append(first.result())
+        return said
+
+    assert story(Workers(2)) == story(ThreadPoolExecutor(2))
