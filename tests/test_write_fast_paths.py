@@ -151,6 +151,25 @@ def test_a_request_waits_for_a_free_connection_within_its_deadline_only():
     assert pool._slots.qsize() == 1  # the token is back, whatever the exchange did
 
 
+_COUNTING = threading.Lock()
+
+
+class _counted:
+    """Counts a call in `running` ([now, most]) while it runs."""
+
+    def __init__(self, running: list[int]):
+        self.running = running
+
+    def __enter__(self):
+        with _COUNTING:
+            self.running[0] += 1
+            self.running[1] = max(self.running)
+
+    def __exit__(self, *exc):
+        with _COUNTING:
+            self.running[0] -= 1
+
+
 def test_workers_run_calls_as_a_thread_pool_does():
     """walk.Workers against ThreadPoolExecutor: results, exceptions, at most `count` at once, cancel before start,
     shutdown running what was submitted, no call after shutdown."""
@@ -160,16 +179,11 @@ def test_workers_run_calls_as_a_thread_pool_does():
 
     def outcomes(pool) -> list:
         running = [0, 0]  # now, most
-        lock = threading.Lock()
         release = threading.Event()
 
         def call(n):
-            with lock:
-                running[0] += 1
-                running[1] = max(running[1], running[0])
-            release.wait(5)
-            with lock:
-                running[0] -= 1
+            with _counted(running):
+                release.wait(5)
             if n % 5 == 0:
                 raise ValueError(n)
             return n * 2
