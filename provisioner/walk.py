@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import queue
 import threading
 import time
@@ -467,7 +468,10 @@ class Call:
     def _call_back(self) -> None:
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
-            fn(self)
+            try:
+                fn(self)
+            except Exception:  # as a Future does: logged, and the worker goes on
+                logging.getLogger("concurrent.futures").exception("exception calling callback for %r", self)
 
 
 class Workers(Executor):

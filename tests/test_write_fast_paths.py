@@ -324,6 +324,11 @@ def test_a_call_is_read_and_waited_for_as_a_future_is():
             seen = []
             failing.add_done_callback(lambda f: seen.append("late callback"))  # done already: called at once
             said.append(seen)
+            hold = threading.Event()
+            held = pool.submit(hold.wait, 5)
+            held.add_done_callback(lambda f: 1 / 0)  # logged; the worker goes on
+            hold.set()
+            said.append(("after a failing callback", held.result(), pool.submit(lambda: 7).result()))
         queued_pool = pool.__class__(1)
         with queued_pool:
             blocker = threading.Event()
