@@ -12,7 +12,7 @@ import contextlib
 import queue
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from dataclasses import replace
 from functools import partial
@@ -28,7 +28,8 @@ from .plan import Action, Change, Plan, count_changes
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
-from .walk import CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, build_graph, destroys, recorded_lookup, state_address
+from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
+                   recorded_lookup, state_address)
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
 
 
@@ -266,18 +267,22 @@ class WriteGate:
         self._condition = threading.Condition()
         self._writing = 0
         self._readers = 0  # waiting or reading: new writes hold back for them
+        self._write = _GateWrite(self)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
+    def write(self) -> "_GateWrite":
+        """`with gate.write():` around one write (a plain context manager: one per change, no generator)."""
+        return self._write
+
+    def _begin_write(self) -> None:
         with self._condition:
             while self._readers:
                 self._condition.wait()
             self._writing += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing -= 1
+
+    def _end_write(self) -> None:
+        with self._condition:
+            self._writing -= 1
+            if self._readers and not self._writing:  # only a reader waits for the writes to end
                 self._condition.notify_all()
 
     @contextlib.contextmanager
@@ -292,6 +297,21 @@ class WriteGate:
             with self._condition:
                 self._readers -= 1
                 self._condition.notify_all()
+
+
+class _GateWrite:
+    """WriteGate.write()'s context manager (it keeps no state of its own: one serves every thread)."""
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: WriteGate):
+        self._gate = gate
+
+    def __enter__(self) -> None:
+        self._gate._begin_write()
+
+    def __exit__(self, *exc) -> None:
+        self._gate._end_write()
 
 
 class SharedLookup:
@@ -485,8 +505,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         if interrupt is not None and interrupt.is_set() and not report.interrupted:
             start_nothing_new(interrupted=True)
 
-    with recorder.committing(group=parallelism), ThreadPoolExecutor(max_workers=max(1, parallelism),
-                                                   thread_name_prefix="apply") as pool:
+    with recorder.committing(group=parallelism), Workers(parallelism, thread_name_prefix="apply") as pool:
         try:
             walk.run(pool, look_at_interrupt)
         except KeyboardInterrupt:
@@ -598,6 +617,7 @@ class _Context:
         self.wait_timeout = wait_timeout
         self.progress = progress
         self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
+        self._state_addresses: dict[str, str] = {}  # for id_of
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
         self._lock = threading.Lock()
 
@@ -619,9 +639,16 @@ class _Context:
             raise Unresolvable(f"this provisioner does not know the kind {name!r}")
         return kind
 
+    def state_address(self, address: str) -> str:
+        """walk.state_address, worked out once per address (the references of thousands of changes share a few)."""
+        known = self._state_addresses.get(address)
+        if known is None:
+            known = self._state_addresses[address] = state_address(address)
+        return known
+
     def id_of(self, address: str) -> int:
         """The id of the object at `address`: made in this apply, else as state holds it."""
-        address = state_address(address)
+        address = self.state_address(address)
         found = self.ids.get(address)
         if found is not None:
             return found
@@ -633,14 +660,21 @@ class _Context:
 
 
 def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
-    """`value` with every `{"$ref": address}` (anywhere inside, lists too) replaced by that object's id."""
+    """`value` with every `{"$ref": address}` (anywhere inside, lists too) replaced by that object's id.
+
+    Every dict and list is a new one (as ever); a plain value (most of a body and a record) is taken as it is
+    without a call of its own: a graph's assistant was about 80 calls per change, most of them for strings."""
     if isinstance(value, dict):
         if len(value) == 1 and "$ref" in value and isinstance(value["$ref"], str):
             return id_of(value["$ref"])
-        return {key: resolve_refs(item, id_of) for key, item in value.items()}
+        return {key: item if item.__class__ in _PLAIN else resolve_refs(item, id_of) for key, item in value.items()}
     if isinstance(value, list):
-        return [resolve_refs(item, id_of) for item in value]
+        return [item if item.__class__ in _PLAIN else resolve_refs(item, id_of) for item in value]
     return value
+
+
+# Values resolve_refs has nothing to look into (exactly these classes: a subclass of dict or list is looked into).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:
@@ -660,7 +694,7 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
         if entry is None or not entry.depends_on:
             return record  # as records were before kinds: byte-identical rows, no work per change
     return {**record, "kind": change.kind,
-            "depends_on": sorted({*record.get("depends_on", ()), *(state_address(a) for a in change.depends_on)})}
+            "depends_on": sorted({*record.get("depends_on", ()), *map(context.state_address, change.depends_on)})}
 
 
 def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:

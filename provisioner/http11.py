@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import select
 import socket
 import ssl
@@ -232,7 +233,8 @@ class Connection:
 def read_head(connection: Connection, method: str) -> Answer:
     """The final answer's head (interim 1xx answers skipped), its body's framing decided (RFC 9112 6.3)."""
     while True:
-        lines = connection.head().decode("latin-1").split("\r\n")
+        text = connection.head().decode("latin-1")
+        lines = text.split("\r\n")
         parts = lines[0].split(None, 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit() \
                 or not parts[1].isascii():
@@ -243,17 +245,11 @@ def read_head(connection: Connection, method: str) -> Answer:
         if 100 <= status < 200 and status != 101:
             continue  # an interim answer (100 Continue, 103 Early Hints): the final one follows
         break
-    headers: dict[str, str] = {}
-    for line in lines:
-        if len(line) > MAX_LINE:
-            raise Broken("LineTooLong")
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon or not name or name[-1] in " \t" or name[0] in " \t":
-            raise Broken("HTTPException")
-        name = name.lower()
-        if name not in headers:  # the first of a repeated name, as http.client's get answers
-            headers[name] = value.strip()
+    if len(text) > MAX_LINE:  # else no line can be longer
+        for line in lines:
+            if len(line) > MAX_LINE:
+                raise Broken("LineTooLong")
+    headers = header_fields(lines)
     tokens = headers.get("connection")
     tokens = {t.strip().lower() for t in tokens.split(",")} if tokens else ()
     if parts[0] == "HTTP/1.0":
@@ -274,6 +270,20 @@ def read_head(connection: Connection, method: str) -> Answer:
     if length is None and not chunked:
         will_close = True  # the body ends with the connection
     return Answer(status, headers, length, chunked, will_close)
+
+
+def header_fields(lines: list[str]) -> dict[str, str]:
+    """The header lines after the status line as {lower-case name: stripped value}, the first of a repeated name
+    (as http.client's `get` answers); Broken("HTTPException") for a line that is not a header field."""
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name[-1] in " \t" or name[0] in " \t":
+            raise Broken("HTTPException")
+        name = name.lower()
+        if name not in headers:  # the first of a repeated name, as http.client's get answers
+            headers[name] = value.strip()
+    return headers
 
 
 def read_body(connection: Connection, answer: Answer, deadline: float, cap: int) -> bytes:
@@ -370,7 +380,11 @@ class Http11:
         self.max_connections = max_connections
         self._idle: list[Connection] = []
         self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max(1, max_connections))
+        # One token per connection that may be in use: taking one is the wait for a free connection. A queue of
+        # tokens, not a BoundedSemaphore: that one is Python code around a Condition, several calls per request.
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(max(1, max_connections)):
+            self._slots.put(None)
         self._ssl: ssl.SSLContext | None = None
 
     def close(self) -> None:
@@ -401,12 +415,14 @@ class Http11:
         if any(c in target for c in " \r\n\0"):
             raise ValueError(f"a path that is not one token: {target!r}")  # as http.client refuses it
         request = self.request_bytes(method, target, None if json_body is None else encode_json(json_body))
-        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise ConnectFailed("PoolTimeout")
+        try:
+            self._slots.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise ConnectFailed("PoolTimeout") from None
         try:
             return self._exchange(method, request, deadline, cap)
         finally:
-            self._slots.release()
+            self._slots.put(None)
 
     def _exchange(self, method: str, request: bytes, deadline: float,
                   cap: int) -> tuple[int, dict[str, str], bytes]:
@@ -436,7 +452,7 @@ class Http11:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
                 break
-            if not _readable(connection.sock):
+            if not _idle_closed(connection):
                 return connection
             connection.close()  # closed by the server (or it sent what nobody asked for): not reusable
         left = deadline - time.monotonic()
@@ -488,3 +504,19 @@ def _readable(sock: socket.socket) -> bool:
     except (OSError, ValueError):
         return True
     return True
+
+
+def _idle_closed(connection: Connection) -> bool:
+    """`_readable` for a pooled connection, asked of its own poll object without waiting: anything to read (bytes
+    nobody asked for, or the end of the connection), a hang-up or an error makes it unusable. One system call and
+    no exception, where the peek of an idle (fine) connection fails with one."""
+    poller = connection._poll
+    if poller is None or isinstance(connection.sock, ssl.SSLSocket):
+        return _readable(connection.sock)
+    if connection._events != select.POLLIN:
+        poller.modify(connection.sock, select.POLLIN)
+        connection._events = select.POLLIN
+    try:
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True

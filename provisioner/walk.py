@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -93,8 +94,10 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
     creator: dict[str, int] = {}    # address -> the step after which its (new) object exists
     destroyer: dict[str, int] = {}  # address -> the step that destroys its (old) object
     only_destroyed: set[str] = set()
+    addresses: list[str] = []  # each change's state address
     for index, change in enumerate(changes):
         address = state_address(change.address)
+        addresses.append(address)
         if change.replace and not destroys(change):
             made, gone = len(steps), len(steps) + 1
             steps += [Step(index, CREATE), Step(index, DESTROY)]
@@ -116,22 +119,32 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                 creator[address] = step
     problems: dict[int, str] = {}
     # Rule 1, and the index of who points at what for rule 2: address -> [(step, through the recorded past)].
+    # Only rule 2 reads that index: a plan that destroys nothing and withdraws nothing (all new, or updates
+    # only) does not build it. A reference's state address is worked out once per address, not per use.
     pointers: dict[str, list[tuple[int, bool]]] = {}
+    need_pointers = bool(destroyer) or (withdraws is not None and any(
+        not destroys(change) and not change.replace and withdraws(change) for change in changes))
+    referenced: dict[str, str] = {}  # a depends_on entry -> its state address
     for index, change in enumerate(changes):
-        address = state_address(change.address)
+        address = addresses[index]
         mine = parts[index]
         if change.depends_on and not destroys(change):
             made = creator[address]
             for needed in change.depends_on:
-                needed = state_address(needed)
-                if needed == address:
+                target = referenced.get(needed)
+                if target is None:
+                    target = referenced[needed] = state_address(needed)
+                if target == address:
                     continue
-                if needed in only_destroyed:
-                    problems[index] = f"it depends on {needed}, which this plan destroys"
+                if target in only_destroyed:
+                    problems[index] = f"it depends on {target}, which this plan destroys"
                     continue
-                if needed in creator:
-                    edges.append((creator[needed], made))
-                pointers.setdefault(needed, []).append((made, False))
+                if target in creator:
+                    edges.append((creator[target], made))
+                if need_pointers:
+                    pointers.setdefault(target, []).append((made, False))
+        if not need_pointers:
+            continue
         recorded = recorded_depends_on(address)
         if change.depends_on and change.action is Action.DELETE:
             recorded = [*recorded, *change.depends_on]  # what it used, as the plan found (plan_campaigns.py)
@@ -282,7 +295,7 @@ class Walk:
                 if self.graph.steps[step].part != BARRIER:
                     self.callbacks.not_started(step)
 
-    def run(self, pool: ThreadPoolExecutor, on_idle: Callable[[], None] = lambda: None) -> None:
+    def run(self, pool: Executor, on_idle: Callable[[], None] = lambda: None) -> None:
         """Walk until every step is done, skipped or (after stop) not started. `on_idle` is called at least
         every 0.2 s while waiting (the caller looks at its interrupt flag there). A KeyboardInterrupt or any
         other exception propagates at once (the caller finishes what is in flight: `in_flight`, `finish`)."""
@@ -363,6 +376,176 @@ class Walk:
             on_idle()  # an interrupt seen now starts nothing more
             submit_more()
         self.settle_rest()
+
+
+_PENDING, _RUNNING, _CANCELLED, _FINISHED = range(4)
+
+
+class Call:
+    """What Workers.submit answers: concurrent.futures.Future's interface (what a walk and its callbacks use of it:
+    result, exception, cancel, cancelled, running, done, add_done_callback), for one call.
+
+    A Future makes a Condition (and its lock) of its own and takes it several times per call; the calls of one
+    Workers share one lock, and the Condition on it is woken only when somebody waits for a call not done yet
+    (a walk reads a call once it said it is done). `step` and `resumed` are the walk's notes on it."""
+
+    __slots__ = ("_owner", "_state", "_result", "_error", "_callbacks", "step", "resumed")
+
+    def __init__(self, owner: "Workers"):
+        self._owner = owner
+        self._state = _PENDING
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._callbacks: list[Callable[["Call"], Any]] = []
+
+    def cancel(self) -> bool:
+        with self._owner._lock:
+            if self._state in (_RUNNING, _FINISHED):
+                return False
+            if self._state == _CANCELLED:
+                return True
+            self._state = _CANCELLED
+            self._owner._wake()
+        self._call_back()
+        return True
+
+    def cancelled(self) -> bool:
+        return self._state == _CANCELLED
+
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    def done(self) -> bool:
+        return self._state in (_CANCELLED, _FINISHED)
+
+    def _wait(self, timeout: float | None) -> None:
+        owner = self._owner
+        with owner._lock:
+            if self._state not in (_CANCELLED, _FINISHED):
+                owner._waiters += 1
+                try:
+                    owner._settled.wait_for(lambda: self._state in (_CANCELLED, _FINISHED), timeout)
+                finally:
+                    owner._waiters -= 1
+        if self._state == _CANCELLED:
+            raise CancelledError()
+        if self._state != _FINISHED:
+            raise FuturesTimeout()
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._state != _FINISHED:
+            self._wait(timeout)
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._state != _FINISHED:
+            self._wait(timeout)
+        return self._error
+
+    def add_done_callback(self, fn: Callable[["Call"], Any]) -> None:
+        with self._owner._lock:
+            if self._state not in (_CANCELLED, _FINISHED):
+                self._callbacks.append(fn)
+                return
+        fn(self)
+
+    def _start(self) -> bool:
+        """The worker's set_running_or_notify_cancel: False if it was cancelled (then it is not run)."""
+        with self._owner._lock:
+            if self._state == _CANCELLED:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def _finish(self, result: Any, error: BaseException | None) -> None:
+        with self._owner._lock:
+            self._result, self._error, self._state = result, error, _FINISHED
+            self._owner._wake()
+        self._call_back()
+
+    def _call_back(self) -> None:
+        callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            try:
+                fn(self)
+            except Exception:  # as a Future does: logged, and the worker goes on
+                logging.getLogger("concurrent.futures").exception("exception calling callback for %r", self)
+
+
+class Workers(Executor):
+    """A fixed set of worker threads that run submitted calls in order: what a walk needs of ThreadPoolExecutor.
+
+    ThreadPoolExecutor's bookkeeping per call (two locks, a work item, an idle semaphore taken on submit and
+    given back after each call, both Python code around a Condition) cost about as much CPU as the rest of
+    a change's bookkeeping on a slow core. Here a call is one queue put and one get (C), and the Future the
+    walk reads (a `Call`, not a Future). Threads start as calls come, up to `count`. `shutdown` runs what was submitted (unless
+    cancelled) and joins the threads, as ThreadPoolExecutor's does."""
+
+    def __init__(self, count: int, thread_name_prefix: str = "worker"):
+        self._count = max(1, count)
+        self._prefix = thread_name_prefix
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._shut = False
+        self._lock = threading.Lock()  # every Call's state, and the threads'
+        self._settled = threading.Condition(self._lock)  # for whoever waits for a Call not done yet
+        self._waiters = 0
+
+    def _wake(self) -> None:
+        """A Call was settled (called holding the lock): wake whoever waits for one."""
+        if self._waiters:
+            self._settled.notify_all()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Call:  # type: ignore[override]
+        future = Call(self)
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("cannot schedule new calls after shutdown")
+            self._calls.put((future, fn, args, kwargs))
+            if len(self._threads) < self._count:
+                thread = threading.Thread(target=self._work, name=f"{self._prefix}_{len(self._threads)}")
+                self._threads.append(thread)
+                thread.start()
+        return future
+
+    def _work(self) -> None:
+        calls = self._calls
+        while True:
+            item = calls.get()
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            if not future._start():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - the future holds it, as ThreadPoolExecutor's do
+                future._finish(None, error)
+                del error
+            else:
+                future._finish(result, None)
+            del item, future, fn, args, kwargs
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        dropped = []
+        with self._lock:
+            if not self._shut:
+                self._shut = True
+                while cancel_futures:
+                    try:
+                        dropped.append(self._calls.get_nowait())
+                    except queue.Empty:
+                        break
+                for _ in self._threads:
+                    self._calls.put(None)  # after every call already submitted
+        for item in dropped:
+            if item is not None:
+                item[0].cancel()  # (it takes the lock)
+        if wait:
+            for thread in self._threads:
+                thread.join()
 
 
 def recorded_lookup(resources: Mapping[str, Any]) -> Callable[[str], Iterable[str]]:
