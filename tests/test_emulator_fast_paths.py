@@ -10,7 +10,7 @@ from decimal import Decimal
 import httpx
 import pytest
 import uvicorn
-from hypothesis import given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
@@ -301,3 +301,43 @@ def test_latency_counts_from_arrival_and_is_never_cut_short(platform):
             started = time.monotonic()
             assert http.get("/user/assistants/languages").status_code == 200
             assert time.monotonic() - started >= 0.12
+
+
+# --- the counts kept through creates (Store._count_created) against a count made again ---
+
+_REFERENCE_VALUES = st.one_of(st.none(), st.integers(1, 4), st.booleans(), st.text(max_size=2),
+                              st.lists(st.one_of(st.integers(1, 4), st.none(), st.booleans()), max_size=3))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from([1, 2]), st.sampled_from(["create", "update", "delete", "read"]),
+                          st.fixed_dictionaries({}, optional={"folder_id": _REFERENCE_VALUES,
+                                                              "knowledgebase_id": _REFERENCE_VALUES,
+                                                              "label_ids": _REFERENCE_VALUES})),
+                max_size=25))
+def test_counts_kept_through_creates_are_the_counts_made_again(steps):
+    from provisioner.emulator.store import Store
+
+    store, made = Store(), {1: [], 2: []}
+
+    def counted(user):
+        return (store.assistant_counts(user, "folder_id"), store.assistant_counts(user, "knowledgebase_id"),
+                store.assistant_list_counts(user, "label_ids"), store.page_rows(user, 1, 1)[1])
+
+    def afresh(user):
+        store._counts.clear()
+        store._live.clear()
+        return counted(user)
+
+    for user, step, fields in steps:
+        if step == "create":
+            made[user].append(store.create(user, fields, "active", "v2")["id"])
+        elif step == "update" and made[user]:
+            store.update(user, made[user][-1], fields)
+        elif step == "delete" and made[user]:
+            store.delete(user, made[user].pop())
+        kept = {user: counted(user) for user in (1, 2)}
+        kept_counts, kept_live = dict(store._counts), dict(store._live)
+        assert kept == {user: afresh(user) for user in (1, 2)}, steps
+        store._counts.update(kept_counts)  # carry on from the kept ones, as a long-running emulator does
+        store._live.update(kept_live)

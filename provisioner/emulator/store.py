@@ -90,7 +90,34 @@ class Store:
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tuple(row.values())[:-1])
             self._assistant_writes += 1
+            self._count_created(user_id, fields)
         return {**row, "id": cursor.lastrowid, "fields": fields}
+
+    def _count_created(self, user_id: int, fields: dict[str, Any]) -> None:
+        """Keep the counts (assistant_counts, page_rows' total) current through a create, the write an apply makes
+        thousands of, instead of scanning every assistant's JSON again at the next list of folders, labels or
+        knowledge bases (three scans of 50-80 ms each at 10,000, on the event loop, after every apply). A count
+        is carried forward only when it was current before this create and the new values are plain ids (what
+        SQLite's json_extract and json_each give as they are); any other stays stale, so it is counted again."""
+        before, now = self._assistant_writes - 1, self._assistant_writes
+        for key, (version, counts) in self._counts.items():
+            if version != before:
+                continue
+            shape, owner, field = key
+            if owner == user_id:
+                value = fields.get(field)
+                if value is None and (shape == "value" or field not in fields):
+                    ids = []  # no row for an absent field, nor for a null one (but json_each gives null a row)
+                else:
+                    ids = [value] if shape == "value" else value if type(value) is list else None
+                if ids is None or any(type(i) is not int for i in ids):
+                    continue
+                for i in ids:
+                    counts[i] = counts.get(i, 0) + 1
+            self._counts[key] = (now, counts)
+        for owner, (version, total) in self._live.items():
+            if version == before:
+                self._live[owner] = (now, total + 1 if owner == user_id else total)
 
     def get(self, user_id: int, assistant_id: int) -> dict[str, Any] | None:
         with self._lock:
