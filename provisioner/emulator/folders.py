@@ -54,7 +54,9 @@ class Grouping(Kind):
             return validation_failed(errors)
         rows = self.store.objects(self.table_kind, tenant.user_id, limit=per_page, offset=(page - 1) * per_page)
         total = self.store.count(self.table_kind, tenant.user_id)
-        counts = self.counts(tenant.user_id) if rows else {}
+        # Counted even for an empty page: while there are few assistants (the plan before an apply) that is cheap,
+        # and the store then carries the counts through the creates that follow (Store._count_created).
+        counts = self.counts(tenant.user_id)
         return answer(200, laravel_page(request, [self.shape(r, counts) for r in rows], total, page, per_page))
 
     def _taken(self, tenant: Tenant, but: int | None = None) -> set[str]:

@@ -127,7 +127,7 @@ class Knowledgebases(Kind):
             self.store.objects("document", user_id)
         for doc in docs:
             statuses.setdefault(doc["parent_id"], []).append(document_status(doc["fields"], now))
-        assistants = self.store.assistant_counts(user_id, "knowledgebase_id") if rows else {}
+        assistants = self.store.assistant_counts(user_id, "knowledgebase_id")  # even for none: see Grouping.list
         shapes = []
         for row in rows:
             status = knowledgebase_status(statuses.get(row["id"], []))
