@@ -123,6 +123,9 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = {}
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
     by_name = _by_name(unmanaged)  # a fleet that lost its state adopts thousands: no scan per manifest
+    # The objects another workspace or project manages, by kind: most often none, never a scan of every listed
+    # object per new manifest (10,000 new manifests in an account of 10,000 assistants made 100 million calls).
+    foreign_objects = {kind: [r for r in objects if (kind, r.id) in foreign] for kind, objects in remote.items()}
     for manifest in manifests:
         entry = state.get(manifest.address)
         if entry is not None and (entry.id in live.get(manifest.kind, set())
@@ -138,8 +141,8 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
         elif not namesakes:
-            elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in remote.get(manifest.kind, [])
-                         if same_object(manifest, r, ids) and (manifest.kind, r.id) in foreign]
+            elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in foreign_objects.get(manifest.kind, ())
+                         if same_object(manifest, r, ids)]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
     taken = {(ASSISTANT if "." not in a else kind_of_address(a), i) for a, i in ids.items() if i is not None}
