@@ -265,3 +265,24 @@ def test_counts_by_kind_are_each_kinds_own_counts(specs):
     plan = Plan(changes=changes, lineage="l", serial=1)
     kinds = sorted({c.kind for c in changes}, key=lambda k: (k != "assistant", k))
     assert list(plan.counts_by_kind.items()) == [(k, _count([c for c in changes if c.kind == k])) for k in kinds]
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["a", "b", "webhook_url", "tools"]), values, max_size=4),
+       st.sets(st.sampled_from(["a", "webhook_url", "x"]), max_size=2))
+def test_a_created_objects_field_changes_are_the_keyword_built_ones(fields, sensitive):
+    from types import SimpleNamespace
+
+    from provisioner.plan import FieldChange
+    from provisioner.planner import _create, _shown
+
+    manifest = SimpleNamespace(fields=fields, sensitive=frozenset(sensitive), address="a", document=None,
+                               spec=SimpleNamespace(assistant_name="A", engine_type=None), protect=False,
+                               location=lambda *path: "m.yaml:1:1", kind="assistant")
+    manifest.document = SimpleNamespace(file="m.yaml")
+    made = _create(manifest, None, "v2").fields
+    expected = [FieldChange(name, None, _shown(value, name in sensitive), before_known=False,
+                            sensitive=name in sensitive) for name, value in fields.items()]
+    assert len(made) == len(expected) and all(  # identical: a NaN is the same NaN object, True is not 1
+        list(vars(a)) == list(vars(b)) and identical(tuple(vars(a).values()), tuple(vars(b).values()))
+        for a, b in zip(made, expected))
