@@ -667,14 +667,14 @@ def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
     if isinstance(value, dict):
         if len(value) == 1 and "$ref" in value and isinstance(value["$ref"], str):
             return id_of(value["$ref"])
-        return {key: item if item.__class__ in _PLAIN else resolve_refs(item, id_of) for key, item in value.items()}
+        return {key: item if item.__class__ in PLAIN_VALUES else resolve_refs(item, id_of) for key, item in value.items()}
     if isinstance(value, list):
-        return [item if item.__class__ in _PLAIN else resolve_refs(item, id_of) for item in value]
+        return [item if item.__class__ in PLAIN_VALUES else resolve_refs(item, id_of) for item in value]
     return value
 
 
 # Values resolve_refs has nothing to look into (exactly these classes: a subclass of dict or list is looked into).
-_PLAIN = frozenset({str, int, float, bool, type(None)})
+PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
 
 
 def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping
 
-from .apply import ApplyReport, resolve_refs
+from .apply import PLAIN_VALUES, ApplyReport, resolve_refs
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import matches
 from .plan import Action, Change
@@ -140,7 +140,7 @@ def _compare(change: Change, body: Mapping[str, Any], shown: Mapping[str, Any], 
     names = [name for name in body if name not in hidden and name in shown_ok and name in shown]
     sent = [body[name] for name in names]
     if id_of is not None:  # only a mapping or a list can hold a reference
-        sent = [value if type(value) in _PLAIN else _resolved_value(value, id_of) for value in sent]
+        sent = [value if type(value) in PLAIN_VALUES else resolve_refs(value, id_of) for value in sent]
     held = [shown[name] for name in names]
     # Nearly always every field stuck: values `identical` all through (planner.identical: equal, of the same
     # types, no NaN) agree whatever the field, so one C comparison of all of them answers, field by field only
@@ -164,21 +164,6 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
     if kind == ASSISTANT and name in PROJECTED_FIELDS:
         return same(comparable(name, held, sent), desired_comparable(name, sent))
     return same(held, sent) or matches(sent, held)
-
-
-def _resolved_value(value: dict | list, id_of: Callable[[str], Any]) -> Any:
-    """resolve_refs(value), with the shapes a body's values take written directly: a reference, and a mapping or
-    list of references and plain values (an apply's result holds the body it sent, its references already ids)."""
-    if type(value) is dict:
-        if len(value) == 1 and isinstance(value.get("$ref"), str):
-            return id_of(value["$ref"])
-        return {key: item if type(item) in _PLAIN else resolve_refs(item, id_of) for key, item in value.items()}
-    if type(value) is list:
-        return [item if type(item) in _PLAIN else resolve_refs(item, id_of) for item in value]
-    return resolve_refs(value, id_of)
-
-
-_PLAIN = frozenset({str, int, float, bool, type(None)})  # values resolve_refs gives back as they are
 
 
 def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:
