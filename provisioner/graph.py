@@ -246,7 +246,7 @@ class Graph:
         manifests = list(manifests)
         fields = [m.fields for m in manifests]
         last = _LAST_GRAPH[0]
-        if last is not None and _same(last[0], manifests) and _same(last[1], fields):
+        if last is not None and same_objects(last[0], manifests) and same_objects(last[1], fields):
             return last[2]
         graph = cls._of(manifests)
         _LAST_GRAPH[0] = (manifests, fields, graph)
@@ -392,7 +392,7 @@ def _levels(needs: Mapping[str, Iterable[str]]) -> dict[str, int] | None:
 _NOTHING: frozenset[str] = frozenset()
 
 
-def _same(kept: list, given: list) -> bool:
+def same_objects(kept: list, given: list) -> bool:
     """Whether two lists hold the very same objects in the same order."""
     return len(kept) == len(given) and all(map(operator.is_, kept, given))
 

@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ..apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
-from ..graph import expand
+from ..graph import expand, same_objects
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
@@ -124,7 +124,7 @@ class Session:
         if self._catalog is None:
             engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values()) if e} | set(engines)
             early, self._early_catalog = self._early_catalog, None
-            if early is not None and _same_objects(early[0], manifests) and engines <= MODEL_TYPE.keys():
+            if early is not None and same_objects(early[0], manifests) and engines <= MODEL_TYPE.keys():
                 # Read on entering for these very manifests; the models of the engines state adds are read now, as
                 # Catalog.fetch would have (in its order: by model type).
                 catalog = early[1].result()
@@ -354,10 +354,6 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
-
-
-def _same_objects(these: list, those: list) -> bool:
-    return len(these) == len(those) and all(a is b for a, b in zip(these, those))
 
 
 def _field_location(manifest: Manifest, name: str) -> str:
