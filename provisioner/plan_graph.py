@@ -69,8 +69,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
 
     assistant_state, kind_state = {}, {}
     for address, entry in state.resources.items():  # one pass, each address's kind found once
-        is_assistant = "." not in address or kind_of_address(address) == ASSISTANT
-        (assistant_state if is_assistant else kind_state)[address] = entry
+        (assistant_state if kind_of_address(address) == ASSISTANT else kind_state)[address] = entry
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)

@@ -108,13 +108,9 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     object of its name. `remote`: kind -> objects with `.id` and `.name` (assistants included). `unread`: parents
     whose children this plan did not list (reading.py): their children are taken to be as state says."""
     foreign = foreign or {}
-    claimed: dict[str, set[int]] = {ASSISTANT: set()}
-    assistant_ids = claimed[ASSISTANT]
+    claimed: dict[str, set[int]] = {}
     for address, entry in state.items():
-        if "." not in address:  # an assistant's bare name (kind_of_address's first answer), without a call
-            assistant_ids.add(entry.id)
-        else:
-            claimed.setdefault(kind_of_address(address), set()).add(entry.id)
+        claimed.setdefault(kind_of_address(address), set()).add(entry.id)
     unmanaged = {kind: [r for r in objects if r.id not in claimed.get(kind, set())
                         and (kind, r.id) not in foreign]
                  for kind, objects in remote.items()}
@@ -145,7 +141,7 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
                          if same_object(manifest, r, ids)]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
-    taken = {(ASSISTANT if "." not in a else kind_of_address(a), i) for a, i in ids.items() if i is not None}
+    taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
     numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
                             for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,

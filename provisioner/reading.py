@@ -22,8 +22,7 @@ def listable(kinds: Iterable[str]) -> set[str]:
 def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]) -> set[str]:
     """The registered kinds whose list the plan needs: those of its manifests and state entries, and those a
     lookup names (the account's numbers only when a reference names a number by E.164 string or name)."""
-    # (a bare name is an assistant's, kind_of_address's first answer: found without a call)
-    wanted = {m.kind for m in manifests} | {kind_of_address(a) if "." in a else ASSISTANT for a in state_addresses}
+    wanted = {m.kind for m in manifests} | {kind_of_address(a) for a in state_addresses}
     for manifest in manifests:
         for use in uses(manifest):
             if use.reference.name is not None or use.reference.number is not None:
@@ -71,8 +70,7 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     ids = identify([m for m in manifests if m.kind in child_kinds], state, objects).ids
     items = {kind: {r.id: r.item for r in objects.get(kind, [])} for kind in child_kinds}
     parents = {m.address: m.kind for m in manifests if m.kind in child_kinds}
-    parents.update({a: kind for a in state
-                    if ("." in a or ASSISTANT in child_kinds) and (kind := kind_of_address(a)) in child_kinds})
+    parents.update({a: kind for a in state if (kind := kind_of_address(a)) in child_kinds})
     children = {m.address: m for m in manifests if getattr(m, "parent", None) in parents}
     # Grouped once by parent (not one scan of the whole state per parent: a fleet has thousands of entries).
     mine_of: dict[str, dict[str, Manifest]] = {}
