@@ -85,12 +85,9 @@ async def json_body(request: Request) -> Any:
 
 
 def url_path(request: Request) -> str:
-    """`request.url.path`, remembered per scope that names it (the path, the root path, the scheme, the Host
-    header and the server's address: all that Starlette's URL reads besides the query): building the URL
+    """`request.url.path`, remembered per path and way of naming the server (url_naming): building the URL
     object is a parse of the whole URL, and a write's journal entry wants only its path."""
-    scope = request.scope
-    host = next((value for name, value in scope["headers"] if name == b"host"), None)
-    key = (scope["path"], scope.get("root_path"), scope.get("scheme"), host, scope.get("server"))
+    key = (request.scope["path"], *url_naming(request))
     path = _URL_PATHS.get(key)
     if path is None:
         if len(_URL_PATHS) >= 100_000:  # bounded: ids make paths many
@@ -100,6 +97,14 @@ def url_path(request: Request) -> str:
 
 
 _URL_PATHS: dict[tuple, str] = {}
+
+
+def url_naming(request: Request) -> tuple:
+    """What Starlette builds a request's URL from besides its path and query: the scheme, the Host header, the
+    server's address and the root paths. A URL worked out from the request is the same for the same of these."""
+    scope = request.scope
+    host = next((value for name, value in scope["headers"] if name == b"host"), None)
+    return scope.get("scheme"), host, scope.get("server"), scope.get("root_path"), scope.get("app_root_path")
 
 
 async def object_body(request: Request) -> dict:

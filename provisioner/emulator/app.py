@@ -19,7 +19,8 @@ from starlette.routing import Mount, Route
 from . import fields as F
 from .answers import (JSON_TEXT, answer as _json, choice_param as _choice_param, int_param as _int_param,
                       json_body as _json_body, failure_body, laravel_page, message as _message, object_body,
-                      page_of_texts, page_params, path_id, url_path as _url_path, validation_failed)
+                      page_of_texts, page_params, path_id, url_naming, url_path as _url_path,
+                      validation_failed)
 from .campaigns import Campaigns
 from .catalog import Catalog, Tenant
 from .faults import Decision, Faults, Stats
@@ -233,11 +234,8 @@ class Platform:
 
     def _root(self, request: Request) -> str:
         """The server's root URL as the request names it (its base URL without the trailing slash), worked out
-        once per way of naming it: it depends only on the scheme, the Host header, the server's address and the
-        root path."""
-        scope = request.scope
-        host = next((value for name, value in scope["headers"] if name == b"host"), None)
-        key = (scope.get("scheme"), host, scope.get("server"), scope.get("app_root_path", scope.get("root_path")))
+        once per way of naming it (answers.url_naming)."""
+        key = url_naming(request)
         root = self._roots.get(key)
         if root is None:
             if len(self._roots) >= 1000:  # bounded: a client may send any Host
