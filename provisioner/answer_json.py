@@ -2,8 +2,8 @@
 
 A no-change plan of 10,000 assistants decodes about 15 MB of list pages, and the standard library's decoder was
 a tenth of its CPU. orjson (a Rust decoder, kept up to date for every CPython release) reads the same text to the
-same values, with three differences in what it accepts, each of which goes to `json.loads` instead, so that an
-answer means exactly what it meant before:
+same values, except for the texts below, which go to `json.loads` instead, so that an answer means exactly what
+it meant before:
 
 - an integer beyond 64 bits becomes a float in orjson (an id of 2**64 would be read as 1.8446744073709552e+19):
   a text with a run of 19 digits or more (anywhere, in a string too) is read by json.loads, which keeps it exact;
