@@ -55,15 +55,10 @@ def _container_text(v: dict | list) -> str:
     """A mapping or list. The shapes references take (a reference, a list of them) are written directly; any
     other is encoded once and walked for references only when its text shows one (`{"$ref": "`, which only a
     mapping whose first sorted key is "$ref" can write: inside an encoded string every quote is escaped)."""
-    if type(v) is dict:
-        if len(v) == 1 and isinstance(v.get("$ref"), str):
-            return KNOWN_AFTER_APPLY
-    elif type(v) is list and v:
-        for item in v:
-            if not (type(item) is dict and len(item) == 1 and isinstance(item.get("$ref"), str)):
-                break
-        else:
-            return _KNOWN_LISTS[len(v)] if len(v) < len(_KNOWN_LISTS) else _known_list(len(v))
+    if is_marker(v):
+        return KNOWN_AFTER_APPLY
+    if type(v) is list and v and all(map(is_marker, v)):
+        return _KNOWN_LISTS[len(v)] if len(v) < len(_KNOWN_LISTS) else _known_list(len(v))
     try:
         text = _encode_sorted(v)
     except Exception:  # noqa: BLE001 - raised as the walk below raises it (a cycle is a RecursionError there)
