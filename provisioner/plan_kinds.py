@@ -399,7 +399,7 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                       reason=_with_notes(reason, renewed),
                       fields=changes, body={**extra, **compared},
                       record=record(manifest, wanted, _shown_fields(kind, wanted)),
-                      remote_fingerprint=current.fingerprint, replace=True,
+                      remote_item=current.item, replace=True,
                       replace_reason=because, wait=ready_step,
                       # the new object starts as a new one does: its actions are planned against nothing
                       actions=renewed, **common)
@@ -420,9 +420,9 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id,
                       reason=_with_notes(reason, actions),
                       fields=changes, body=body, record=record(manifest, wanted, after),
-                      remote_fingerprint=current.fingerprint, actions=actions, **common)
+                      remote_item=current.item, actions=actions, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
-                  body=body, record=record(manifest, wanted, after), remote_fingerprint=current.fingerprint,
+                  body=body, record=record(manifest, wanted, after), remote_item=current.item,
                   reason=_with_notes(None, actions), actions=actions, **common)
 
 
@@ -601,7 +601,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         # A child is deleted under its parent: the parent's id rides in the body (apply puts it in the path).
         parent = {kind.parent_field: live.fields.get(kind.parent_field)} if kind.parent_field else {}
         result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why, body=parent,
-                                     remote_fingerprint=live.fingerprint, kind=kind.name))
+                                     remote_item=live.item, kind=kind.name))
     return result
 
 

@@ -326,7 +326,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
         changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,
-                              remote_fingerprint=live.fingerprint))
+                              remote_item=live.item))
 
     if problems:
         raise PlanError(problems)
@@ -393,7 +393,7 @@ def _create(manifest: Manifest, entry: ResourceState | None, dialect: str) -> Ch
 def _replacement(manifest: Manifest, entry: ResourceState, live: RemoteAssistant, dialect: str) -> Change:
     """--replace of an assistant in state: a `-/+` whose new half is created from the manifest."""
     change = _create(manifest, entry, dialect)
-    change.remote_id, change.remote_fingerprint, change.replace = live.id, live.fingerprint, True
+    change.remote_id, change.remote_item, change.replace = live.id, live.item, True
     change.reason = change.replace_reason = "replace requested"
     return change
 
@@ -405,7 +405,7 @@ def _adopt(manifest: Manifest, entry: ResourceState | None, live: RemoteAssistan
     if entry:
         reason = f"id {entry.id} is gone from the platform; adopting id {live.id}, the one named alike"
     return _with_fields(Change(manifest.address, Action.IMPORT, manifest.spec.assistant_name, remote_id=live.id,
-                               reason=reason, remote_fingerprint=live.fingerprint,
+                               reason=reason, remote_item=live.item,
                                location=str(manifest.location()), sensitive=sorted(manifest.sensitive)),
                         manifest, live, fields, dialect)
 
@@ -415,7 +415,7 @@ def _update(manifest: Manifest, entry: ResourceState, live: RemoteAssistant, dia
     if not fields:
         return None
     return _with_fields(Change(manifest.address, Action.UPDATE, manifest.spec.assistant_name, remote_id=live.id,
-                               remote_fingerprint=live.fingerprint, location=str(manifest.location()),
+                               remote_item=live.item, location=str(manifest.location()),
                                sensitive=sorted(manifest.sensitive)),
                         manifest, live, fields, dialect)
 

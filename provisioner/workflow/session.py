@@ -348,7 +348,7 @@ class Session:
                     stale.append(f"{change.address}: id {change.remote_id} is back on the platform")
             elif live is None:
                 stale.append(f"{change.address}: id {change.remote_id} is gone from the platform")
-            elif live.fingerprint != change.remote_fingerprint:
+            elif live.fingerprint != change.fingerprint():
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
