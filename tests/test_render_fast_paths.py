@@ -160,3 +160,46 @@ def golden_texts():
 
 def test_the_golden_plans_read_as_the_renderer_wrote_them_before():
     assert "\n===\n".join(golden_texts()) + "\n" == GOLDEN.read_text(encoding="utf-8")
+
+
+def difflib_line_diff(before, after, style):
+    """_line_diff as it was: difflib's opcodes for every pair of texts."""
+    import difflib
+    old, new = before.splitlines(), after.splitlines()
+    lines = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
+        if tag == "equal":
+            same = old[i1:i2]
+            if len(same) > 2 * text.CONTEXT + 1:
+                hidden = len(same) - (text.CONTEXT if i1 else 0) - (text.CONTEXT if i2 < len(old) else 0)
+                lines += [f"            {line}" for line in (same[:text.CONTEXT] if i1 else [])]
+                lines.append(style(f"            # ({hidden} unchanged lines hidden)", dim=True))
+                lines += [f"            {line}" for line in (same[-text.CONTEXT:] if i2 < len(old) else [])]
+            else:
+                lines += [f"            {line}" for line in same]
+            continue
+        lines += [style(f"          - {line}", fg="red") for line in old[i1:i2]]
+        lines += [style(f"          + {line}", fg="green") for line in new[j1:j2]]
+    return lines
+
+
+# Few distinct lines, so that texts share some lines, none or all of them.
+prompt_lines = st.lists(st.sampled_from(["Be helpful.", "Be brief.", "", "Rule 1: answer.", "Rule 2: ask.", "é ✓"]),
+                        max_size=14)
+
+
+@SETTINGS
+@given(prompt_lines, prompt_lines, st.booleans())
+def test_a_line_diff_is_what_difflib_made_of_it(old, new, styled):
+    style = click.style if styled else text._unstyled
+    before, after = "\n".join(old), "\n".join(new)
+    assert text._line_diff(before, after, style) == difflib_line_diff(before, after, style)
+
+
+def test_a_prompt_reworded_throughout_is_every_old_line_removed_then_every_new_one_added():
+    before = "\n".join(f"Be helpful. Rule {n}." for n in range(40))
+    after = "\n".join(f"Be brief. Rule {n}." for n in range(40))
+    lines = text._line_diff(before, after, text._unstyled)
+    assert lines == ([f"          - Be helpful. Rule {n}." for n in range(40)]
+                     + [f"          + Be brief. Rule {n}." for n in range(40)])
+    assert lines == difflib_line_diff(before, after, text._unstyled)

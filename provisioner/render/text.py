@@ -390,6 +390,10 @@ def _multiline(f: FieldChange) -> bool:
 
 def _line_diff(before: str, after: str, style: Callable[..., str] = click.style) -> list[str]:
     old, new = before.splitlines(), after.splitlines()
+    if set(old).isdisjoint(new):
+        # No line in common (a prompt reworded throughout): difflib would find no match and give one opcode
+        # replacing all of `old` with all of `new`, after 40 µs of looking for one in a 40-line prompt.
+        return _removed_added(old, new, style)
     lines = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -404,9 +408,15 @@ def _line_diff(before: str, after: str, style: Callable[..., str] = click.style)
             else:
                 lines += [f"            {line}" for line in same]
             continue
-        lines += [style(f"          - {line}", fg="red") for line in old[i1:i2]]
-        lines += [style(f"          + {line}", fg="green") for line in new[j1:j2]]
+        lines += _removed_added(old[i1:i2], new[j1:j2], style)
     return lines
+
+
+def _removed_added(removed: list[str], added: list[str], style: Callable[..., str]) -> list[str]:
+    if style is _unstyled:  # off a terminal: the lines themselves, without a call per line that returns them as is
+        return [f"          - {line}" for line in removed] + [f"          + {line}" for line in added]
+    return ([style(f"          - {line}", fg="red") for line in removed]
+            + [style(f"          + {line}", fg="green") for line in added])
 
 
 VERB_DONE = {Action.CREATE: "Creation complete", Action.UPDATE: "Modifications complete",
