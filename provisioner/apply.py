@@ -27,7 +27,7 @@ from .moves import moved_rows
 from .plan import Action, Change, Plan, count_changes
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
-from .shared_reads import Due, SharedReads
+from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
                    recorded_lookup, state_address)
@@ -820,20 +820,25 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             old = recorder.state.resources[address]
             deposed = deposed_address(address, recorder.state.resources)
             recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
-        body = kind.create_body(fields)
-        known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
-        try:
-            remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
-                                         context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
-        except (RejectedError, NotCreated):
-            if old is not None:  # surely nothing was made: the old object is simply kept
-                recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
-            raise
-        ticket = recorder.queue(address, remote_id, record)
-        if change.wait and endpoints.readiness is not None:
-            recorder.wait_durable(ticket)  # its id is safe before a long wait
-            done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
-            return _Waiting(kind, change, remote_id, parent, context, stop, done).poll()  # the first poll at once
+        waits = change.wait and endpoints.readiness is not None
+        # Until its first poll, the first polls of the objects waiting under the same parent wait for it: one read
+        # then answers them all (shared_reads.py).
+        coming = context.readiness_reads.coming((kind.name, parent)) if waits else contextlib.nullcontext()
+        with coming as arrived:
+            body = kind.create_body(fields)
+            known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
+            try:
+                remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
+                                             context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+            except (RejectedError, NotCreated):
+                if old is not None:  # surely nothing was made: the old object is simply kept
+                    recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
+                raise
+            ticket = recorder.queue(address, remote_id, record)
+            if waits:
+                recorder.wait_durable(ticket)  # its id is safe before a long wait
+                done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
+                return _Waiting(kind, change, remote_id, parent, context, stop, done, arrived).poll()  # at once
         return _created(kind, change, remote_id, address, record, message, ticket, context)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
@@ -906,13 +911,15 @@ class _Waiting:
 
     A poll reads its parent's list (a knowledge base's documents), shared with the other objects waiting under
     that parent (shared_reads.py): it is answered only by a list read that began after its create was answered
-    (a later poll: one that began at most half its interval before it was due), and waits for a read in flight
-    as a walk.Later of its own, holding no worker."""
+    (a later poll: one that began at most half its interval before it was due). It waits for a read in flight,
+    and a first poll for the creates under that parent still in flight (at most SIBLINGS_WAIT), as a walk.Later
+    of its own, holding no worker."""
 
     def __init__(self, kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
-                 stop: threading.Event, done: Callable[[], ChangeResult]):
+                 stop: threading.Event, done: Callable[[], ChangeResult], arrived: Callable[[], None] | None = None):
         self.kind, self.change, self.remote_id, self.parent = kind, change, remote_id, parent
         self.context, self.stop, self.done = context, stop, done
+        self.arrived = arrived  # says its create's first poll has come (SharedReads.coming)
         self.started = self.said = time.monotonic()
         self.since = self.started  # the read that answers the next poll began at or after this (after the create)
         self.deadline = self.started + context.wait_timeout
@@ -926,7 +933,11 @@ class _Waiting:
         if self.stop.is_set():
             raise ApiError(f"{change.address} (id {self.remote_id}) was created; interrupted while waiting for it "
                            "to be ready")
-        answer = context.readiness_reads.poll((self.kind.name, self.parent), self.since, self._listing)
+        if self.arrived is not None:
+            self.arrived()
+            self.arrived = None
+        answer = context.readiness_reads.poll((self.kind.name, self.parent), self.since, self._listing,
+                                              gather_until=self.started + SIBLINGS_WAIT)
         if isinstance(answer, Due):  # a read in flight answers it (or must end first): no request of its own
             self.delay = max(0.0, answer.at - time.monotonic())
             return self

@@ -12,13 +12,19 @@ never used for it, even if it ended later.
 A poller never holds a worker to wait for somebody else's read: `poll` answers the read's value (`Read`), or
 when to ask again (`Due`) because a read is in flight that will do (or is too old, and the next one will);
 only when no read is in flight does the poller read itself, which any other poller then shares.
+
+Documents of one knowledge base are usually created side by side, their creates answered a moment apart: a
+first poll that read at once would be too early for its siblings, which would then need a read of their own.
+So a create that will be polled says it is `coming` (until its first poll), and a first poll waits for the
+siblings still coming (up to `gather_until`, SIBLINGS_WAIT after its create): the last of them reads for all.
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Generic, Hashable, TypeVar
+from typing import Callable, Generic, Hashable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -27,6 +33,8 @@ FIRST_GUESS = 0.05
 # Bounds of one wait for a read in flight: never a busy loop, never long after the read has answered.
 SHORTEST_WAIT = 0.002
 LONGEST_WAIT = 0.25
+# How long a first poll may wait for the creates of its siblings still in flight (a stalled one: retried, paced).
+SIBLINGS_WAIT = 0.25
 
 
 @dataclass(frozen=True)
@@ -44,12 +52,13 @@ class Due:
 
 
 class _Key:
-    __slots__ = ("began", "value", "reading_since")
+    __slots__ = ("began", "value", "reading_since", "coming")
 
     def __init__(self) -> None:
         self.began: float | None = None           # when the newest answered read began
         self.value = None                         # ... and what it answered
         self.reading_since: float | None = None   # when the read in flight began (None: none in flight)
+        self.coming = 0                           # creates under the key whose first poll has not come yet
 
 
 class SharedReads:
@@ -61,19 +70,46 @@ class SharedReads:
         self._keys: dict[Hashable, _Key] = {}
         self._read_time = FIRST_GUESS
 
-    def poll(self, key: Hashable, since: float, read: Callable[[], T]) -> Read[T] | Due:
+    def _key(self, key: Hashable) -> _Key:
+        state = self._keys.get(key)
+        if state is None:
+            state = self._keys[key] = _Key()
+        return state
+
+    @contextlib.contextmanager
+    def coming(self, key: Hashable) -> Iterator[Callable[[], None]]:
+        """Around a create under `key` that will be polled: until its first poll calls the `arrived` this yields
+        (or the block is left), the first polls of the others under `key` wait for it (module docstring)."""
+        with self._lock:
+            state = self._key(key)
+            state.coming += 1
+        here = []
+
+        def arrived() -> None:
+            with self._lock:
+                if not here:
+                    here.append(True)
+                    state.coming -= 1
+        try:
+            yield arrived
+        finally:
+            arrived()
+
+    def poll(self, key: Hashable, since: float, read: Callable[[], T], gather_until: float = 0.0) -> Read[T] | Due:
         """A read of `key` that began at or after `since`: one already answered, else this caller's own (`read`,
         sent now), or Due when a read is in flight (it will do if it began after `since`; if not, it ends before
-        the next one can begin: one read of a key at a time is what lets pollers share)."""
+        the next one can begin: one read of a key at a time is what lets pollers share), or until `gather_until`
+        while creates under `key` are still coming."""
         with self._lock:
-            state = self._keys.get(key)
-            if state is None:
-                state = self._keys[key] = _Key()
+            state = self._key(key)
             if state.began is not None and state.began >= since:
                 return Read(state.value)
             if state.reading_since is not None:
                 return Due(self._wait_until(state.reading_since))
-            began = state.reading_since = self._clock()
+            now = self._clock()
+            if state.coming and now < gather_until:  # the last create to come reads for all
+                return Due(min(gather_until, now + min(LONGEST_WAIT, max(SHORTEST_WAIT, self._read_time))))
+            began = state.reading_since = now
         try:
             value = read()
         except BaseException:
