@@ -1,8 +1,9 @@
 """shared_reads.SharedReads: a poll is answered only by a read that began at or after its `since` (never one that
-began before: it may predate the object), pollers of one key share one read, and nobody holds a worker waiting for
-another's read (Due)."""
+began before: it may predate the object), pollers of one key share one read, a first poll waits (boundedly) for the
+creates of its siblings still coming, and nobody holds a worker waiting for another (Due)."""
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
@@ -121,11 +122,62 @@ def test_a_wait_for_a_read_in_flight_ends_just_after_it_is_likely_answered_and_i
     assert waits[10.0] == LONGEST_WAIT
 
 
+def test_a_first_poll_waits_for_the_siblings_still_coming_and_the_last_of_them_reads_for_all():
+    clock = Clock()
+    reads = SharedReads(clock)
+    sent = []
+
+    def read():
+        sent.append(clock.now)
+        return "all three"
+
+    with reads.coming("kb") as first, reads.coming("kb") as second, reads.coming("kb") as third:
+        first()                                            # its create answered: its first poll comes
+        wait = reads.poll("kb", 100.0, read, gather_until=100.25)
+        assert isinstance(wait, Due) and 100.0 < wait.at <= 100.25
+        clock.now += 0.01
+        second()
+        assert isinstance(reads.poll("kb", 100.01, read, gather_until=100.26), Due)
+        clock.now += 0.01
+        third()                                            # the last one: nobody else is coming
+        assert reads.poll("kb", 100.02, read, gather_until=100.27) == Read("all three")
+    assert reads.poll("kb", 100.0, read) == reads.poll("kb", 100.01, read) == Read("all three")
+    assert sent == [pytest.approx(100.02)]
+
+
+def test_a_sibling_that_does_not_come_delays_a_first_poll_only_until_gather_until():
+    clock = Clock()
+    reads = SharedReads(clock)
+    with reads.coming("kb"):                               # a create stalled (retried, paced)
+        wait = reads.poll("kb", 100.0, lambda: "x", gather_until=100.25)
+        assert isinstance(wait, Due) and wait.at <= 100.25
+        clock.now = 100.25
+        assert reads.poll("kb", 100.0, lambda: "read anyway", gather_until=100.25) == Read("read anyway")
+        # A later poll (its gather_until long past) never waits for creates.
+        clock.now = 102.0
+        assert reads.poll("kb", 101.5, lambda: "later", gather_until=100.25) == Read("later")
+
+
+def test_a_create_that_fails_is_no_longer_coming_and_arriving_twice_counts_once():
+    reads = SharedReads(Clock())
+    with pytest.raises(RuntimeError):
+        with reads.coming("kb"):
+            raise RuntimeError("422")
+    with reads.coming("kb") as arrived:
+        arrived()
+        arrived()                                          # then the block is left: still counted once
+        assert reads.poll("kb", 100.0, lambda: "at once", gather_until=100.25) == Read("at once")
+    with reads.coming("other"):                            # another key's creates do not hold this one
+        assert reads.poll("kb", 100.0, lambda: "never", gather_until=100.25) == Read("at once")
+
+
 # The property: whatever the interleaving of pollers, clock and reads (a read's callable runs more of the script
 # while it is in flight, as other threads would), a poller is only ever answered by a read that began at or after
 # its `since`, a key never has two reads in flight, and a Due is only answered while a read of its key is in flight.
 STEP = st.one_of(st.tuples(st.just("advance"), st.floats(0, 2)),
                  st.tuples(st.just("poll"), st.integers(0, 2), st.floats(0, 3)),
+                 st.tuples(st.just("come"), st.integers(0, 2)),
+                 st.tuples(st.just("arrive"), st.integers(0, 5)),
                  st.just(("answer",)))
 
 
@@ -136,12 +188,20 @@ def test_no_answer_predates_its_poller(script):
     reads = SharedReads(clock)
     began_at: dict[int, float] = {}
     in_flight: set[int] = set()
+    coming: list[tuple[int, contextlib.ExitStack]] = []
     steps = iter(script)
 
     def run() -> None:
         for step in steps:
             if step[0] == "advance":
                 clock.now += step[1]
+            elif step[0] == "come":
+                stack = contextlib.ExitStack()
+                stack.enter_context(reads.coming(step[1]))
+                coming.append((step[1], stack))
+            elif step[0] == "arrive":
+                if coming:
+                    coming.pop(step[1] % len(coming))[1].close()
             elif step[0] == "answer":
                 return  # the read in flight (if any) answers now
             else:
@@ -157,10 +217,12 @@ def test_no_answer_predates_its_poller(script):
                     in_flight.discard(key)
                     return token
 
-                answer = reads.poll(key, since, read)
+                answer = reads.poll(key, since, read, gather_until=since + 0.25)
                 if isinstance(answer, Read):
                     assert began_at[answer.value] >= since
-                else:
-                    assert key in in_flight and answer.at > clock.now
+                elif key in in_flight:
+                    assert answer.at > clock.now
+                else:  # waiting for a sibling's create, never past its bound
+                    assert any(k == key for k, _ in coming) and clock.now < answer.at <= since + 0.25
 
     run()
