@@ -27,6 +27,7 @@ from .moves import moved_rows
 from .plan import Action, Change, Plan, count_changes
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
+from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
                    recorded_lookup, state_address)
@@ -619,6 +620,7 @@ class _Context:
         self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
         self._state_addresses: dict[str, str] = {}  # for id_of
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
+        self.readiness_reads = SharedReads()  # the readiness polls' list reads, one per parent at a time (_Waiting)
         self._lock = threading.Lock()
 
     def lookup(self, kind: str, parent: int | None = None) -> SharedLookup:
@@ -818,20 +820,25 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             old = recorder.state.resources[address]
             deposed = deposed_address(address, recorder.state.resources)
             recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
-        body = kind.create_body(fields)
-        known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
-        try:
-            remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
-                                         context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
-        except (RejectedError, NotCreated):
-            if old is not None:  # surely nothing was made: the old object is simply kept
-                recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
-            raise
-        ticket = recorder.queue(address, remote_id, record)
-        if change.wait and endpoints.readiness is not None:
-            recorder.wait_durable(ticket)  # its id is safe before a long wait
-            done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
-            return _Waiting(kind, change, remote_id, parent, context, stop, done).poll()  # the first poll at once
+        waits = change.wait and endpoints.readiness is not None
+        # Until its first poll, the first polls of the objects waiting under the same parent wait for it: one read
+        # then answers them all (shared_reads.py).
+        coming = context.readiness_reads.coming((kind.name, parent)) if waits else contextlib.nullcontext()
+        with coming as arrived:
+            body = kind.create_body(fields)
+            known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
+            try:
+                remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
+                                             context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+            except (RejectedError, NotCreated):
+                if old is not None:  # surely nothing was made: the old object is simply kept
+                    recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
+                raise
+            ticket = recorder.queue(address, remote_id, record)
+            if waits:
+                recorder.wait_durable(ticket)  # its id is safe before a long wait
+                done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
+                return _Waiting(kind, change, remote_id, parent, context, stop, done, arrived).poll()  # at once
         return _created(kind, change, remote_id, address, record, message, ticket, context)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
@@ -899,27 +906,43 @@ def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -
 
 class _Waiting:
     """A created object that is not ready yet (a document the platform processes): polled within the rate budget
-    (each poll is a request) by the walk when due (walk.Later, no worker held between polls) until ready, failed
-    or the --wait-timeout deadline, saying every so often how long it has waited; then `done`."""
+    (each read is a request) by the walk when due (walk.Later, no worker held between polls) until ready, failed
+    or the --wait-timeout deadline, saying every so often how long it has waited; then `done`.
+
+    A poll reads its parent's list (a knowledge base's documents), shared with the other objects waiting under
+    that parent (shared_reads.py): it is answered only by a list read that began after its create was answered
+    (a later poll: one that began at most half its interval before it was due). It waits for a read in flight,
+    and a first poll for the creates under that parent still in flight (at most SIBLINGS_WAIT), as a walk.Later
+    of its own, holding no worker."""
 
     def __init__(self, kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
-                 stop: threading.Event, done: Callable[[], ChangeResult]):
+                 stop: threading.Event, done: Callable[[], ChangeResult], arrived: Callable[[], None] | None = None):
         self.kind, self.change, self.remote_id, self.parent = kind, change, remote_id, parent
         self.context, self.stop, self.done = context, stop, done
+        self.arrived = arrived  # says its create's first poll has come (SharedReads.coming)
         self.started = self.said = time.monotonic()
+        self.since = self.started  # the read that answers the next poll began at or after this (after the create)
         self.deadline = self.started + context.wait_timeout
         self.delay = 0.0        # until the next poll
         self.waited = 0.0       # time spent waiting for the rate budget, over the polls
         self._next_delay = 1.0
 
     def poll(self) -> ChangeResult | _Waiting:
-        """One readiness read: the finished change, or itself with `delay` set to when to poll next."""
+        """One readiness poll: the finished change, or itself with `delay` set to when to poll next."""
         change, context = self.change, self.context
         if self.stop.is_set():
             raise ApiError(f"{change.address} (id {self.remote_id}) was created; interrupted while waiting for it "
                            "to be ready")
+        if self.arrived is not None:
+            self.arrived()
+            self.arrived = None
+        answer = context.readiness_reads.poll((self.kind.name, self.parent), self.since, self._listing,
+                                              gather_until=self.started + SIBLINGS_WAIT)
+        if isinstance(answer, Due):  # a read in flight answers it (or must end first): no request of its own
+            self.delay = max(0.0, answer.at - time.monotonic())
+            return self
         item = {"id": self.remote_id, self.kind.name_field: change.assistant_name}
-        status = self.kind.endpoints.readiness(context.client, item, self.parent)
+        status = self.kind.endpoints.readiness(item, answer.value.get(self.remote_id), self.parent)
         if status == "ready":
             return self.done()
         if status != "pending":
@@ -935,7 +958,17 @@ class _Waiting:
             self.said = now
         self.delay = min(self._next_delay, max(0.0, self.deadline - now))
         self._next_delay = min(self._next_delay * 1.5, 10.0)
+        # Newer than this answer (which began before `now`), and near enough to the due time to be worth a poll.
+        self.since = now + self.delay / 2
         return self
+
+    def _listing(self) -> dict[int, dict]:
+        """The parent's objects by id, as the platform lists them now (none when the parent itself is gone)."""
+        try:
+            items = self.kind.endpoints.list(self.context.client, self.parent)
+        except NotFoundError:  # the parent is gone, and every object under it
+            items = []
+        return {item["id"]: item for item in items}
 
 
 def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids: set[int],

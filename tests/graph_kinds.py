@@ -52,8 +52,8 @@ def _kind(name: str, endpoints: Endpoints, **facts) -> Kind:
 def _documents() -> Endpoints:
     base = "/user/knowledgebases/{}/documents"
 
-    def readiness(client, item, parent):
-        status = _data(client.request("GET", base.format(parent) + f"/{item['id']}"))["status"]
+    def readiness(item, current, parent):
+        status = current["status"] if current is not None else "gone"
         return {"active": "ready", "processing": "pending"}.get(status, f"processing {status}")
 
     return Endpoints(

@@ -154,10 +154,15 @@ def quick_documents(platform):
 def wait_ready(client, item: dict, kb_id: int, deadline: float = 10.0) -> str:
     """What the apply side does with readiness: poll until it is no longer pending, within a deadline."""
     give_up = time.monotonic() + deadline
-    while (answer := DOCUMENT.endpoints.readiness(client, item, kb_id)) == "pending":
+    while (answer := DOCUMENT.endpoints.readiness(item, listed(client, kb_id).get(item["id"]), kb_id)) == "pending":
         assert time.monotonic() < give_up, "still processing after the deadline"
         time.sleep(0.05)
     return answer
+
+
+def listed(client, kb_id: int) -> dict[int, dict]:
+    """The knowledge base's documents by id: what a readiness poll reads (apply._Waiting)."""
+    return {item["id"]: item for item in DOCUMENT.endpoints.list(client, kb_id)}
 
 
 def create_nodes(client, kb_id: int, nodes) -> list[dict]:

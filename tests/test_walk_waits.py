@@ -102,6 +102,7 @@ def test_a_readiness_wait_says_how_long_it_waited_and_keeps_its_deadline(monkeyp
 
     from provisioner import apply as apply_module
     from provisioner.errors import ApiError
+    from provisioner.shared_reads import SharedReads
 
     clock = [1000.0]
     monkeypatch.setattr(apply_module.time, "monotonic", lambda: clock[0])
@@ -109,16 +110,22 @@ def test_a_readiness_wait_says_how_long_it_waited_and_keeps_its_deadline(monkeyp
 
     class Endpoints:
         @staticmethod
-        def readiness(client, item, parent):
+        def list(client, parent):
+            return [{"id": 7, "status": "processing"}]
+
+        @staticmethod
+        def readiness(item, current, parent):
             return "pending"
 
     class Kind:
+        name = "document"
         name_field = "name"
         endpoints = Endpoints
 
     class Context:
         client = None
         wait_timeout = 25.0
+        readiness_reads = SharedReads(lambda: clock[0])
 
         @staticmethod
         def progress(line):

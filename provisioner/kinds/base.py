@@ -262,8 +262,10 @@ class Endpoints:
     # Before a delete whose endpoint is shared with another kind (a SIP trunk and a number release): confirm the
     # id really is this kind's, else refuse. (client, id) -> bool
     confirm_delete: Optional[Callable[..., bool]] = None
-    # Asynchronous readiness (a document being processed): (client, item, parent) -> "ready" | "pending" | message
-    # of failure. The graph waits for it as a step, with a deadline and progress.
+    # Asynchronous readiness (a document being processed): (item, current, parent) -> "ready" | "pending" | message
+    # of failure, where `current` is the object as `list` under its parent shows it in a read that began after its
+    # create was answered (None: that list lacks it). The graph waits for it as a step, with a deadline and
+    # progress; the objects waiting under one parent share the list reads (apply._Waiting, shared_reads.py).
     readiness: Optional[Callable[..., str]] = None
 
 

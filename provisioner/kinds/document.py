@@ -403,14 +403,12 @@ def delete_document(client, doc_id: int, parent: int) -> None:
         pass  # already gone (or its knowledge base is, which took it along)
 
 
-def readiness(client, item: dict[str, Any], parent: int) -> str:
+def readiness(item: dict[str, Any], current: dict[str, Any] | None, parent: int) -> str:
     """'ready' once the platform has processed the document (`active`), 'pending' while it is `processing`,
-    else a message naming the document and saying why it will not become ready."""
-    path = f"{_documents(parent)}/{item['id']}"
+    else a message naming the document and saying why it will not become ready. `current` is the document as a
+    list of its knowledge base read after its create was answered shows it: None when that list lacks it."""
     label = f"document {item.get('name')!r} (id {item['id']}) of knowledge base {parent}"
-    try:
-        current = answered_item(client.request("GET", path), f"GET {path}")
-    except NotFoundError:
+    if current is None:
         return f"{label} no longer exists on the platform (deleted while it was being processed)"
     label = f"document {current.get('name', item.get('name'))!r} (id {item['id']}) of knowledge base {parent}"
     status = current.get("status")

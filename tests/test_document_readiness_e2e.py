@@ -1,0 +1,91 @@
+"""Waiting for documents through the real CLI against the emulator over HTTP (documents processed after a delay):
+the polls read each knowledge base's document list, shared by its waiting documents (fewer reads than documents,
+never a read of one document), and a document that fails to process is an error naming it while the others of
+its knowledge base are recorded as ready."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+KNOWLEDGE_BASE = """\
+apiVersion: provisioner/v1
+kind: KnowledgeBase
+metadata: {name: %(name)s}
+spec:
+  name: %(title)s
+  documents:
+%(documents)s"""
+
+DOCUMENTS = 5  # per knowledge base
+LIST = "GET /user/knowledgebases/{kb}/documents"
+ONE = "GET /user/knowledgebases/{kb}/documents/{id}"
+
+
+def knowledge_base(name: str, failing: int | None = None) -> str:
+    documents = "".join(
+        f"    - {{name: Page {n}, key: page{n}, type: website, url: "
+        f"\"https://example.com/{name}/{'emulator-fail' if n == failing else 'page'}/{n}\"}}\n"
+        for n in range(DOCUMENTS))
+    return KNOWLEDGE_BASE % {"name": name, "title": name.title(), "documents": documents}
+
+
+@pytest.fixture
+def graph(workspace, platform):
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", knowledge_base("help", failing=3) + "---\n" + knowledge_base("sales"))
+    workspace.add("caller", engine_type="pipeline", knowledgebase_id="knowledgebase.help",
+                  knowledgebase_mode="prompt")
+    platform.faults(document_delay_ms=400)
+    yield workspace
+    platform.faults(document_delay_ms=300)
+
+
+def test_documents_of_a_knowledge_base_share_their_readiness_reads_and_a_failure_names_its_document(graph, platform):
+    before = platform.stats()["requests"]
+    result = graph.run("apply", "--auto-approve", "--no-verify")
+    after = platform.stats()["requests"]
+    assert result.exit_code != 0, result.all
+    assert "knowledgebase.help.page3 (id" in result.all and "'Page 3'" in result.all, result.all
+    assert "failed to process on the platform (status failed)" in result.all, result.all
+    # The assistant that uses that knowledge base waited for its documents: it was not started.
+    assert "caller" not in graph.state()["resources"] and platform.assistants() == []
+    # The other nine documents were waited for and are recorded (the failed one too: it exists on the platform).
+    recorded = {address for address in graph.state()["resources"] if address.startswith("knowledgebase.")}
+    assert recorded == {"knowledgebase.help", "knowledgebase.sales"} | {
+        f"knowledgebase.{kb}.page{n}" for kb in ("help", "sales") for n in range(DOCUMENTS)}
+    # Each document was polled at least twice (pending at once, then done 400 ms later), yet the knowledge bases'
+    # lists were read fewer times than there are documents, and no document was read alone.
+    reads = after.get(LIST, 0) - before.get(LIST, 0)
+    assert after.get(ONE, 0) - before.get(ONE, 0) == 0
+    assert 2 * 2 <= reads < 2 * DOCUMENTS, (reads, after)
+
+
+def test_a_document_deleted_while_it_is_processed_is_no_longer_listed_and_says_so(graph, platform):
+    """A document missing from a list read after its create was answered no longer exists: named, as before."""
+    graph.write("manifests/knowledge.yaml", knowledge_base("sales"))
+    graph.remove("caller")
+    platform.faults(document_delay_ms=60_000)
+
+    deleted = []
+
+    def delete_the_first_document_once_created() -> None:
+        # Delete a document of `sales` from outside as soon as the platform has it: its poll then finds it gone.
+        for _ in range(500):
+            kbs = platform.http.get("/user/knowledgebases").json()["data"]
+            for kb in kbs:
+                docs = platform.http.get(f"/user/knowledgebases/{kb['id']}/documents").json()["data"]
+                if docs:
+                    platform.http.delete(f"/user/knowledgebases/{kb['id']}/documents/{docs[0]['id']}")
+                    deleted.append(docs[0]["name"])
+                    return
+            time.sleep(0.01)
+
+    deleter = threading.Thread(target=delete_the_first_document_once_created)
+    deleter.start()
+    result = graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "3")
+    deleter.join(30)
+    assert deleted, "no document was ever created"
+    assert f"'{deleted[0]}'" in result.all and "no longer exists on the platform" in result.all, result.all
+    assert result.exit_code != 0
