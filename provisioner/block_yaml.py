@@ -103,21 +103,23 @@ def _fold(text: str) -> str:
     return _LONE_BREAK.sub(" ", marked).replace("\x00", "")
 
 
-def _fold_even(text: str, owner: int) -> str | None:
+def _fold_even(text: str, owner: int, breaks: int) -> str | None:
     """`_fold(text)` for the usual text (a dumped prompt), in a few passes over the whole text: every line after
     the first at one indentation past `owner`, or empty; no space before a break; at most one empty line in a
-    row. None for any other text."""
+    row. None for any other text. `breaks`: the text's count of line breaks."""
     start = text.find("\n") + 1
     width = _SPACES(text, start).end() - start
-    if width <= owner or "\n\n\n" in text or " \n" in text:
+    if width <= owner or " \n" in text:
         return None
     indent = "\n" + " " * width
-    if text.count("\n") != text.count(indent) + text.count("\n\n"):
+    pieces = text.split(indent)  # the lines after the first without their indentation; a blank one's break kept
+    # Every run of breaks is one or two breaks, then the indentation: a run of k counts k breaks, one indentation
+    # and k // 2 pairs, equal for k = 1 or 2 only (and a run not followed by the indentation never balances).
+    if breaks != len(pieces) - 1 + text.count("\n\n") or indent + " " in text:
         return None  # a line at another indentation (or the closing quote at column 0)
-    text = text.replace(indent, "\n")
-    if "\n " in text:
-        return None  # a line indented further
-    return text.replace("\n\n", "\x00").replace("\n", " ").replace("\x00", "\n")
+    # A lone break is a space; a blank line's break, kept at the end of its piece, is the one left of two: the
+    # joining space after it goes.
+    return " ".join(pieces).replace("\n ", "\n")
 
 
 # What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
@@ -416,14 +418,17 @@ class _Reader:
         body = text[opening + 1:closing - 1]
         if not _TRAIL_IN_TEXT(text, closing):
             raise Decline
-        value = _fold_even(body, owner)
+        breaks = body.count("\n")
+        value = _fold_even(body, owner, breaks)
         if value is None:
             if _shallow_line(owner)(body):
                 raise Decline
             value = _fold(body)
         if rest[0] == "'":
             value = value.replace("''", "'")
-        return value, i + body.count("\n") + 1
+        # The next `offset` counts on from the closing quote's line, not over the scalar's lines again.
+        self.start = (i + breaks, text.rfind("\n", 0, closing) + 1)
+        return value, i + breaks + 1
 
     def offset(self, i: int) -> int:
         """Where line i starts in the text: counted on from the last line asked for (lines are asked for in
