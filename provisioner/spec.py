@@ -42,8 +42,14 @@ def _variable_value(value: Any) -> Any:
     raise ValueError(f"a variable must be a string, a finite number or true/false (got {value!r})")
 
 
+# An http(s) URL whose host part urlparse takes as it is (ASCII, no IPv6 brackets, no tab or line break for it
+# to remove): its scheme and netloc are then what _url asks for, without urlparse's work (a fleet checks a
+# webhook URL per manifest, each a new one for urlparse's cache).
+_PLAIN_HTTP_URL = re.compile(r"https?://[^/?#\[\]\t\r\n]+(?:[/?#]|\Z)").match
+
+
 def _url(value: str | None) -> str | None:
-    if value is not None:
+    if value is not None and not (value.isascii() and _PLAIN_HTTP_URL(value)):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http:// or https:// URL")

@@ -1,5 +1,6 @@
 """Every create-field rule of API.md, enforced client-side."""
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from provisioner.spec import (CREATE_FIELDS, DEFAULTS, REQUIRED_FIELDS, V2_ONLY_FIELDS, platform_default,
                               validate_spec)
@@ -170,3 +171,35 @@ def test_nan_and_infinity_are_refused():
     assert problems(variables={"x": float("inf")}) == {
         "variables.x": "a variable must be a string, a finite number or true/false (got inf)"}
     assert "variables.y" in problems(variables={"y": {"nested": 1}})
+
+
+def _url_by_urlparse(value):
+    """What spec._url decided before its fast path: urlparse's scheme and netloc, or urlparse's own error."""
+    from urllib.parse import urlparse
+    try:
+        parsed = urlparse(value)
+    except ValueError as error:
+        return ("error", str(error))
+    return ("ok", value) if parsed.scheme in ("http", "https") and parsed.netloc else ("error", "url")
+
+
+_URL_PIECES = ["http", "https", "HTTP", "ftp", "h", ":", "//", "/", "?", "#", "[", "]", "::1", "@", "a", "b.c",
+               "é", " ", "\t", "\n", "\r", "\x00", "\x01", "%20", ";p", "x:y", "", ".", "-", "80", "Ｅ"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), max_size=8).map("".join))
+@example("https://hooks.example.com/calls/0")
+@example("http://a")
+@example("http://[::1]/x")
+@example("http://a\n/x")
+@example("http://\n/x")
+@example("http:///x")
+@example("http://a]b/")
+def test_a_url_is_taken_or_refused_as_urlparse_decides(value):
+    from provisioner.spec import _url
+    try:
+        got = ("ok", _url(value))
+    except ValueError as error:
+        got = ("error", "url" if str(error) == "must be an http:// or https:// URL" else str(error))
+    assert got == _url_by_urlparse(value)
