@@ -590,13 +590,17 @@ def _unescape(match: re.Match) -> str:
 
 
 def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
-         max_depth: int, cache: dict | None = None) -> list[tuple[Any, Locations]] | None:
+         max_depth: int, cache: dict | None = None, ascii_checked: bool = False
+         ) -> list[tuple[Any, Locations]] | None:
     """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
     YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
     a mapping's value at its key, a sequence item at its first character, a document at its first key; they
-    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
+    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds.
+    `ascii_checked`: the caller found the text all ASCII without a tab, a carriage return or a NUL (the characters
+    this reader declines), so it is not searched for them again."""
     try:
-        _decline_unusual(text)
+        if not ascii_checked:
+            _decline_unusual(text)
         return _Reader(text, file, scalar, plain_first, max_nodes, max_depth,
                        {} if cache is None else cache).documents()
     except (Decline, RecursionError):

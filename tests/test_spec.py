@@ -1,4 +1,6 @@
 """Every create-field rule of API.md, enforced client-side."""
+import pathlib
+
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
@@ -203,3 +205,28 @@ def test_a_url_is_taken_or_refused_as_urlparse_decides(value):
     except ValueError as error:
         got = ("error", "url" if str(error) == "must be an http:// or https:// URL" else str(error))
     assert got == _url_by_urlparse(value)
+
+
+def test_a_timezone_is_an_iana_one_exactly_when_available_timezones_lists_it():
+    from provisioner.spec import _packaged_timezones, iana_timezones, is_iana_timezone
+    assert _packaged_timezones(), "the tzdata package is a dependency: its list of zones is read"
+    names = set(iana_timezones()) | set(_packaged_timezones())
+    names |= {"posixrules", "Europe/Londn", "", "right/UTC", "posix/UTC", "zone.tab", "UTC ", "europe/london",
+              "Europe/../Europe/London", "/Europe/London", "localtime", "Factory"}
+    for name in sorted(names):
+        assert is_iana_timezone(name) == (name in iana_timezones()), name
+
+
+def test_a_usual_timezone_is_checked_without_listing_the_systems_zone_files():
+    import subprocess
+    import sys
+    code = ("from provisioner.spec import validate_spec, iana_timezones\n"
+            "from conftest import REQUIRED\n"
+            "spec, found = validate_spec({'assistant_name': 'A', **REQUIRED, 'timezone': 'Europe/London'})\n"
+            "assert spec is not None and not found, found\n"
+            "print(iana_timezones.cache_info().currsize)\n")
+    here = pathlib.Path(__file__).resolve().parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here, check=True)
+    assert done.stdout.strip() == "0"
+    assert problems(timezone="Europe/Londn") == {
+        "timezone": "'Europe/Londn' is not an IANA time zone (did you mean 'Europe/London'?)"}
