@@ -61,8 +61,8 @@ _BLOCK_HEADER = re.compile(r"([|>])([+-]?)([1-9]?)([+-]?)((?: +(?:#.*)?)?)").ful
 # by none close the scalar, and on a line that does not close it (a prompt's first) backtracking took 5 µs.
 _SINGLE_END = re.compile(r"[^'\n]*+(?:''[^'\n]*+)*+'(?!')").match
 _SINGLE_SPAN = re.compile(r"[^']*+(?:''[^']*+)*+'(?!')").match
-_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)"').match
-_DOUBLE_SPAN = re.compile(r'[^"\\]*"').match  # without escapes only
+_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]++|\\[^\n])*+)"').match
+_DOUBLE_SPAN = re.compile(r'[^"\\]*+"').match  # without escapes only
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " ": " ", "0": "\0"}
 # Folding a quoted scalar's line breaks (spaces around each already gone): a lone break is a space, n breaks
