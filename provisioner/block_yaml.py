@@ -57,11 +57,12 @@ _TRAIL_IN_TEXT = re.compile(r"(?: +(?:#[^\n]*)?)?(?=\n|\Z)").match
 _SEPARATOR = re.compile(r"---(?: +(?:#.*)?)?").fullmatch
 _BLOCK_HEADER = re.compile(r"([|>])([+-]?)([1-9]?)([+-]?)((?: +(?:#.*)?)?)").fullmatch
 # A quoted scalar from after its opening quote to its closing one (for single quotes: the first not doubled),
-# on one line or over several.
-_SINGLE_END = re.compile(r"[^'\n]*(?:''[^'\n]*)*'(?!')").match
-_SINGLE_SPAN = re.compile(r"[^']*(?:''[^']*)*'(?!')").match
-_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]|\\[^\n])*)"').match
-_DOUBLE_SPAN = re.compile(r'[^"\\]*"').match  # without escapes only
+# on one line or over several. Possessive (`*+`): giving back a character or a pair never lets a quote followed
+# by none close the scalar, and on a line that does not close it (a prompt's first) backtracking took 5 µs.
+_SINGLE_END = re.compile(r"[^'\n]*+(?:''[^'\n]*+)*+'(?!')").match
+_SINGLE_SPAN = re.compile(r"[^']*+(?:''[^']*+)*+'(?!')").match
+_DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]++|\\[^\n])*+)"').match
+_DOUBLE_SPAN = re.compile(r'[^"\\]*+"').match  # without escapes only
 _ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " ": " ", "0": "\0"}
 # Folding a quoted scalar's line breaks (spaces around each already gone): a lone break is a space, n breaks
@@ -103,21 +104,23 @@ def _fold(text: str) -> str:
     return _LONE_BREAK.sub(" ", marked).replace("\x00", "")
 
 
-def _fold_even(text: str, owner: int) -> str | None:
+def _fold_even(text: str, owner: int, breaks: int) -> str | None:
     """`_fold(text)` for the usual text (a dumped prompt), in a few passes over the whole text: every line after
     the first at one indentation past `owner`, or empty; no space before a break; at most one empty line in a
-    row. None for any other text."""
+    row. None for any other text. `breaks`: the text's count of line breaks."""
     start = text.find("\n") + 1
     width = _SPACES(text, start).end() - start
-    if width <= owner or "\n\n\n" in text or " \n" in text:
+    if width <= owner or " \n" in text:
         return None
     indent = "\n" + " " * width
-    if text.count("\n") != text.count(indent) + text.count("\n\n"):
+    pieces = text.split(indent)  # the lines after the first without their indentation; a blank one's break kept
+    # Every run of breaks is one or two breaks, then the indentation: a run of k counts k breaks, one indentation
+    # and k // 2 pairs, equal for k = 1 or 2 only (and a run not followed by the indentation never balances).
+    if breaks != len(pieces) - 1 + text.count("\n\n") or indent + " " in text:
         return None  # a line at another indentation (or the closing quote at column 0)
-    text = text.replace(indent, "\n")
-    if "\n " in text:
-        return None  # a line indented further
-    return text.replace("\n\n", "\x00").replace("\n", " ").replace("\x00", "\n")
+    # A lone break is a space; a blank line's break, kept at the end of its piece, is the one left of two: the
+    # joining space after it goes.
+    return " ".join(pieces).replace("\n ", "\n")
 
 
 # What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
@@ -416,14 +419,17 @@ class _Reader:
         body = text[opening + 1:closing - 1]
         if not _TRAIL_IN_TEXT(text, closing):
             raise Decline
-        value = _fold_even(body, owner)
+        breaks = body.count("\n")
+        value = _fold_even(body, owner, breaks)
         if value is None:
             if _shallow_line(owner)(body):
                 raise Decline
             value = _fold(body)
         if rest[0] == "'":
             value = value.replace("''", "'")
-        return value, i + body.count("\n") + 1
+        # The next `offset` counts on from the closing quote's line, not over the scalar's lines again.
+        self.start = (i + breaks, text.rfind("\n", 0, closing) + 1)
+        return value, i + breaks + 1
 
     def offset(self, i: int) -> int:
         """Where line i starts in the text: counted on from the last line asked for (lines are asked for in
@@ -585,13 +591,17 @@ def _unescape(match: re.Match) -> str:
 
 
 def read(text: str, file: str, scalar: Callable[[str], Any], plain_first: frozenset, max_nodes: int,
-         max_depth: int, cache: dict | None = None) -> list[tuple[Any, Locations]] | None:
+         max_depth: int, cache: dict | None = None, ascii_checked: bool = False
+         ) -> list[tuple[Any, Locations]] | None:
     """Each non-empty document of `text` as (value, locations), or None when the text is not all in the part of
     YAML this reader takes (see the module's docstring). Locations are Location(file, line, column), 1-based:
     a mapping's value at its key, a sequence item at its first character, a document at its first key; they
-    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds."""
+    are found when first asked for (see Locations). `cache` (kept by the caller for texts read with the same `scalar`) remembers what each line holds.
+    `ascii_checked`: the caller found the text all ASCII without a tab, a carriage return or a NUL (the characters
+    this reader declines), so it is not searched for them again."""
     try:
-        _decline_unusual(text)
+        if not ascii_checked:
+            _decline_unusual(text)
         return _Reader(text, file, scalar, plain_first, max_nodes, max_depth,
                        {} if cache is None else cache).documents()
     except (Decline, RecursionError):

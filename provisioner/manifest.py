@@ -223,6 +223,7 @@ class _BoundedConstruction:
 _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 # The ASCII characters _NOT_PRINTABLE allows: tab, line feed, carriage return, space to '~'.
 _ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
+_BLOCK_ASCII = bytes(c for c in [0x0A, *range(0x20, 0x7F)] if c != ord("$"))  # what block_yaml takes, but `$`
 _LIBYAML = getattr(yaml, "__with_libyaml__", False)
 
 
@@ -475,6 +476,9 @@ assert (_STR, _MAP, _SEQ) == (yaml.resolver.BaseResolver.DEFAULT_SCALAR_TAG,
 _PLAIN_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
 
+_UNTYPED = object()
+
+
 class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.resolver.Resolver):
     """Types a plain scalar for the block reader (block_yaml.py) exactly as the loaders do: the same
     resolver, the same constructors (bounded), the same limits; anything but a plain value declines."""
@@ -490,10 +494,9 @@ class _ScalarTyper(_BoundedConstruction, yaml.constructor.SafeConstructor, yaml.
         self.lines: dict[str, tuple] = {}  # the block reader's cache of what each line holds (block_yaml.py)
 
     def __call__(self, text: str) -> Any:
-        try:
-            return self.values[text]
-        except KeyError:
-            pass
+        value = self.values.get(text, _UNTYPED)  # not a try: a fleet's new values (`n: 17`) would each raise
+        if value is not _UNTYPED:
+            return value
         if text.isdigit() and text.isascii() and (text[0] != "0" or len(text) == 1) and len(text) <= self.digits:
             value = int(text)  # a plain decimal, what the resolver and construct_yaml_int make of it, in one call
         else:
@@ -708,16 +711,25 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
 def _read_block_yaml(text: str, shown: str, limits: Limits) -> list[Document] | None:
     """The documents of a text in the block YAML that manifests are written in, read by block_yaml.py (several
     times faster than PyYAML); None for any other text, and for one PyYAML would report a problem in."""
-    if not _allowed_text(text):
+    ascii_text = text.isascii()
+    if ascii_text:
+        # One pass over the usual text finds all the reader needs to know of its characters: one PyYAML refuses,
+        # or a tab or a carriage return (the reader declines both), and whether a `$` (of a `${`) is there at all.
+        left = text.encode("ascii").translate(None, _BLOCK_ASCII)
+        if left.strip(b"$"):
+            return None
+        may_reference = bool(left) and "${" in text
+    elif _allowed_text(text):
+        may_reference = "${" in text
+    else:
         return None
     typer = _plain_scalar_typer(limits)
     if len(typer.lines) > 200_000:
         typer.lines.clear()
     found = block_yaml.read(text, shown, typer, _PLAIN_FIRST, limits.nodes, min(limits.depth, _FAST_DEPTH),
-                            typer.lines)
+                            typer.lines, ascii_checked=ascii_text)
     if found is None:
         return None
-    may_reference = "${" in text
     return [Document(shown, content, locations, may_reference=may_reference) for content, locations in found]
 
 

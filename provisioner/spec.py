@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import os
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -42,8 +43,14 @@ def _variable_value(value: Any) -> Any:
     raise ValueError(f"a variable must be a string, a finite number or true/false (got {value!r})")
 
 
+# An http(s) URL whose host part urlparse takes as it is (ASCII, no IPv6 brackets, no tab or line break for it
+# to remove): its scheme and netloc are then what _url asks for, without urlparse's work (a fleet checks a
+# webhook URL per manifest, each a new one for urlparse's cache).
+_PLAIN_HTTP_URL = re.compile(r"https?://[^/?#\[\]\t\r\n]+(?:[/?#]|\Z)").match
+
+
 def _url(value: str | None) -> str | None:
-    if value is not None:
+    if value is not None and not (value.isascii() and _PLAIN_HTTP_URL(value)):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http:// or https:// URL")
@@ -211,7 +218,7 @@ class AssistantSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _iana_timezone(cls, value: str) -> str:
-        if value not in iana_timezones():
+        if not is_iana_timezone(value):
             raise ValueError(f"'{value}' is not an IANA time zone{did_you_mean(value, iana_timezones())}")
         return value
 
@@ -325,6 +332,8 @@ def validate_model(model: type[BaseModel], data: Any,
 def _null_problems(fields: dict[str, Any]) -> list[FieldProblem]:
     """null clears a field that has no default; a field with a default is reset by leaving it out. `fields`: the
     spec's set fields (its dump: a field is None there exactly when it is None in the spec)."""
+    if None not in fields.values():  # the usual spec: no null at all, found at C speed
+        return []
     return [FieldProblem((name,), f"must not be null: leave it out to get the platform's default "
                                   f"({_show(DEFAULTS[name])})", "null_default")
             for name, value in fields.items() if value is None and name in DEFAULTS]
@@ -463,6 +472,24 @@ def _show(value: Any, limit: int = 60) -> str:
 @functools.cache
 def iana_timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
+
+
+def is_iana_timezone(value: str) -> bool:
+    """`value in iana_timezones()`, without building that set for the usual zone: available_timezones() starts from
+    the tzdata package's list of zones (one small file) and then opens every file under the system's zone
+    directories (a thirtieth of a second each run); a zone of the package's list is one of its answers."""
+    return (value in _packaged_timezones() and value != "posixrules") or value in iana_timezones()
+
+
+@functools.cache
+def _packaged_timezones() -> frozenset[str]:
+    """The zones the tzdata package lists (the file available_timezones() reads first), or none without it."""
+    try:
+        import tzdata  # here: only its folder is needed, and only by the first check
+        with open(os.path.join(os.path.dirname(tzdata.__file__), "zones"), encoding="utf-8") as listed:
+            return frozenset(filter(None, (zone.strip() for zone in listed)))
+    except (ImportError, OSError, TypeError, ValueError):
+        return frozenset()
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -207,6 +207,65 @@ def test_most_generated_texts_are_taken():
     assert sum(taken) > 0.45 * len(taken)
 
 
+# -- quoted scalars over many lines, as a dumper writes a prompt (block_yaml._fold_even) -----------------------
+
+@st.composite
+def dumped_prompts(draw):
+    """A mapping whose value is a single- or double-quoted scalar over several lines at one indentation (what
+    PyYAML's dumper writes for a long prompt), then another key; mostly even, with now and then what makes it
+    uneven: a line indented further or less, two blank lines, a blank line of spaces, a space before a break,
+    the closing quote at another column or at the end of a line, a line at the key's column."""
+    quote = draw(st.sampled_from(["'", "'", '"']))
+    owner = draw(st.sampled_from([0, 2, 4]))
+    width = owner + draw(st.integers(1, 4))
+    words = ["Be helpful.", "it''s" if quote == "'" else "it's", "a  b", "x", "# not a comment", "k: v", "- y",
+             "é"]
+    odd = [" " * (width + 1) + "deeper", " " * max(width - 1, owner + 1) + "shallower", "", " " * width,
+           " " * width + "trailing ", " " * owner + "at the key"]
+    lines = [draw(st.sampled_from(words))]
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.integers(0, 9)) == 0:
+            lines.append(draw(st.sampled_from(odd)))
+        elif draw(st.integers(0, 3)) == 0:
+            lines.append("")
+        else:
+            lines.append(" " * width + draw(st.sampled_from(words)))
+    closing = draw(st.sampled_from(["end", "end", "line", "blank", "column"]))
+    if closing == "end":
+        lines[-1] += quote
+    elif closing == "line":
+        lines.append(" " * width + quote)
+    elif closing == "blank":
+        lines += ["", " " * width + quote]
+    else:
+        lines.append(" " * draw(st.integers(0, width + 2)) + quote)
+    key_indent = " " * owner
+    body = "\n".join(lines)
+    text = (("spec:\n" if owner else "") + key_indent + "prompt: " + quote + body + "\n" + key_indent + "n: 1\n"
+            + ("other: 'a\n  b'\n" if draw(st.booleans()) else ""))
+    return text
+
+
+@settings(max_examples=600, **SETTINGS)
+@given(dumped_prompts())
+@example("prompt: 'a\n  b\n\n  c\n\n  '\nn: 1\n")
+@example("prompt: 'a\n  b\n\n\n  c'\nn: 1\n")
+@example("prompt: 'a\n   b\n  c'\nn: 1\n")
+@example("spec:\n  prompt: 'a\n   b\n  c'\n  n: 1\n")
+@example("prompt: 'a \n  b'\nn: 1\n")
+@example("prompt: 'a\n  b\n'\nn: 1\n")
+def test_a_dumped_prompt_reads_as_pyyaml_reads_it(text):
+    agree(text)
+
+
+def test_an_even_prompt_is_folded_by_the_fast_fold():
+    body = "a\n    b\n\n    c''d\n\n    "
+    assert block_yaml._fold_even(body, 2, body.count("\n")) == block_yaml._fold(body) == "a b\nc''d\n"
+    for uneven in ["a\n    b\n     c", "a\n    b\n   c", "a\n    b\n\n\n    c", "a \n    b", "a\n    b\n",
+                   "a\n    b\n  \n    c", "a\n  b"]:
+        assert block_yaml._fold_even(uneven, 2, uneven.count("\n")) is None, uneven
+
+
 @pytest.mark.parametrize("limits", [Limits(nodes=5), Limits(depth=2), Limits(int_digits=1)])
 def test_limits_are_left_to_pyyamls_path(limits):
     text = "a: 1\nb:\n  c:\n    d: 10\n  e: [1]\n" if limits.depth == 2 else "a: 1\nb:\n  c:\n    d: 10\n"

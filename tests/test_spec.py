@@ -1,5 +1,8 @@
 """Every create-field rule of API.md, enforced client-side."""
+import pathlib
+
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from provisioner.spec import (CREATE_FIELDS, DEFAULTS, REQUIRED_FIELDS, V2_ONLY_FIELDS, platform_default,
                               validate_spec)
@@ -170,3 +173,60 @@ def test_nan_and_infinity_are_refused():
     assert problems(variables={"x": float("inf")}) == {
         "variables.x": "a variable must be a string, a finite number or true/false (got inf)"}
     assert "variables.y" in problems(variables={"y": {"nested": 1}})
+
+
+def _url_by_urlparse(value):
+    """What spec._url decided before its fast path: urlparse's scheme and netloc, or urlparse's own error."""
+    from urllib.parse import urlparse
+    try:
+        parsed = urlparse(value)
+    except ValueError as error:
+        return ("error", str(error))
+    return ("ok", value) if parsed.scheme in ("http", "https") and parsed.netloc else ("error", "url")
+
+
+_URL_PIECES = ["http", "https", "HTTP", "ftp", "h", ":", "//", "/", "?", "#", "[", "]", "::1", "@", "a", "b.c",
+               "é", " ", "\t", "\n", "\r", "\x00", "\x01", "%20", ";p", "x:y", "", ".", "-", "80", "Ｅ"]
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(st.sampled_from(_URL_PIECES), max_size=8).map("".join))
+@example("https://hooks.example.com/calls/0")
+@example("http://a")
+@example("http://[::1]/x")
+@example("http://a\n/x")
+@example("http://\n/x")
+@example("http:///x")
+@example("http://a]b/")
+def test_a_url_is_taken_or_refused_as_urlparse_decides(value):
+    from provisioner.spec import _url
+    try:
+        got = ("ok", _url(value))
+    except ValueError as error:
+        got = ("error", "url" if str(error) == "must be an http:// or https:// URL" else str(error))
+    assert got == _url_by_urlparse(value)
+
+
+def test_a_timezone_is_an_iana_one_exactly_when_available_timezones_lists_it():
+    from provisioner.spec import _packaged_timezones, iana_timezones, is_iana_timezone
+    assert _packaged_timezones(), "the tzdata package is a dependency: its list of zones is read"
+    names = set(iana_timezones()) | set(_packaged_timezones())
+    names |= {"posixrules", "Europe/Londn", "", "right/UTC", "posix/UTC", "zone.tab", "UTC ", "europe/london",
+              "Europe/../Europe/London", "/Europe/London", "localtime", "Factory"}
+    for name in sorted(names):
+        assert is_iana_timezone(name) == (name in iana_timezones()), name
+
+
+def test_a_usual_timezone_is_checked_without_listing_the_systems_zone_files():
+    import subprocess
+    import sys
+    code = ("from provisioner.spec import validate_spec, iana_timezones\n"
+            "from conftest import REQUIRED\n"
+            "spec, found = validate_spec({'assistant_name': 'A', **REQUIRED, 'timezone': 'Europe/London'})\n"
+            "assert spec is not None and not found, found\n"
+            "print(iana_timezones.cache_info().currsize)\n")
+    here = pathlib.Path(__file__).resolve().parent
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=here, check=True)
+    assert done.stdout.strip() == "0"
+    assert problems(timezone="Europe/Londn") == {
+        "timezone": "'Europe/Londn' is not an IANA time zone (did you mean 'Europe/London'?)"}
