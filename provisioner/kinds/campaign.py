@@ -137,7 +137,7 @@ NumberRef = Annotated[Any, AfterValidator(partial(_reference, "number")), WithJs
 class CampaignSpec(BaseModel):
     """A campaign's spec, in the platform's field names. Optional fields default to None = left out."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Annotated[str, Field(min_length=1, max_length=255, description="The campaign's name on the platform.")]
     assistant_id: Annotated[AssistantRef, Field(

@@ -22,7 +22,7 @@ MAX_PAGES = 10_000  # a platform that never says it is done must not keep us rea
 class GroupingSpec(BaseModel):
     """A folder's or a label's settings."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Annotated[str, Field(min_length=1, max_length=255,
                                description="The name on the platform; unique among your folders (labels).")]

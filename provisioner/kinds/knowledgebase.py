@@ -32,7 +32,7 @@ PATH = "/user/knowledgebases"
 
 
 class KnowledgeBaseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Name
     description: Description = None

@@ -94,7 +94,7 @@ def _listing(numbers: list[dict[str, Any]]) -> str:
 class NumberSpec(BaseModel):
     """Numbers have no manifest: there is nothing to declare."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
 
 FIELDS = (FieldFacts("phone_number"), FieldFacts("nickname", default=None), FieldFacts("type"),

@@ -55,7 +55,7 @@ Password = Annotated[str, PlainValidator(_password), WithJsonSchema({"type": "st
 class SipTrunkSpec(BaseModel):
     """A SIP trunk's manifest spec."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
     sip_trunk_type: Literal["extension", "number"] = Field(
         description="Decides phone_number's form; cannot be updated: a change replaces the trunk.")

@@ -74,7 +74,7 @@ Endpoint = Annotated[str, PlainValidator(_endpoint),
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
 
 class Parameter(_Strict):
@@ -98,7 +98,7 @@ class ToolSpec(_Strict):
 
     # `schema` is the platform's word; in Python it would shadow BaseModel.schema.
     model_config = ConfigDict(extra="forbid", strict=True, validate_by_alias=True, validate_by_name=True,
-                              serialize_by_alias=True)
+                              serialize_by_alias=True, defer_build=True)
 
     name: Annotated[str, Field(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": 64},
                                description="Lowercase letters and underscores, starting with a letter; at most "
