@@ -18,7 +18,6 @@ import difflib
 import functools
 import math
 import re
-import zoneinfo
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlparse
@@ -26,6 +25,7 @@ from urllib.parse import urlparse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .kinds.base import reference_value
+from .timezones import iana_timezones, is_iana_timezone
 
 DIALECTS = ("v1", "v2")
 DEFAULT_DIALECT = "v1"
@@ -211,7 +211,7 @@ class AssistantSpec(_Strict):
     @field_validator("timezone")
     @classmethod
     def _iana_timezone(cls, value: str) -> str:
-        if value not in iana_timezones():
+        if not is_iana_timezone(value):
             raise ValueError(f"'{value}' is not an IANA time zone{did_you_mean(value, iana_timezones())}")
         return value
 
@@ -458,11 +458,6 @@ def _plain(value: Any) -> Any:
 def _show(value: Any, limit: int = 60) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-@functools.cache
-def iana_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
 
 
 def did_you_mean(word: str, choices) -> str:

@@ -32,7 +32,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
-from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones
+from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean
+from ..timezones import iana_timezones, is_iana_timezone
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
 from .answers import items_of
 from .number import KIND as NUMBER
@@ -176,7 +177,7 @@ class CampaignSpec(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _iana(cls, value: str | None) -> str | None:
-        if value is not None and value not in iana_timezones():
+        if value is not None and not is_iana_timezone(value):
             raise ValueError(f"'{value}' is not an IANA time zone{did_you_mean(value, iana_timezones())}")
         return value
 
