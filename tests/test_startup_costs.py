@@ -57,6 +57,8 @@ def test_plan_apply_and_destroy_load_nothing_they_do_not_use(workspace):
             assert report["collections"] == 0, args
         # Assistants alone: no other kind's validator was built (their models are built on first use).
         assert report["built"] == [], args
+        # A plan imports no apply (the session imports it where an apply runs).
+        assert ("provisioner.apply" in report["modules"]) is writes, args
 
 
 def test_python_dash_m_is_set_up_as_the_command_line(workspace):
