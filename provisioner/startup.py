@@ -23,6 +23,9 @@ from .heap import pause_collection
 
 PACKAGE = "provisioner"
 _PYDANTIC_LOADER = "pydantic.plugin._loader"
+# The console script as argv[0] names it while it imports the package (its launcher renames it only after that);
+# not `provisioner.py`: a program of that name imports the package as a library.
+_SCRIPT_NAMES = frozenset({PACKAGE, f"{PACKAGE}.exe", f"{PACKAGE}-script.py", f"{PACKAGE}-script.pyw"})
 
 
 def started_as_command_line() -> bool:
@@ -30,7 +33,7 @@ def started_as_command_line() -> bool:
     until then, and the interpreter's own arguments name the module) or the `provisioner` script."""
     if sys.argv[:1] == ["-m"]:
         return _module_run(getattr(sys, "orig_argv", [])) in (PACKAGE, f"{PACKAGE}.__main__")
-    return bool(sys.argv) and os.path.splitext(os.path.basename(sys.argv[0]))[0] == PACKAGE
+    return bool(sys.argv) and os.path.basename(sys.argv[0]) in _SCRIPT_NAMES
 
 
 def _module_run(interpreter_argv: list[str]) -> str | None:

@@ -89,6 +89,7 @@ def test_a_library_keeps_its_collector_and_its_pydantic_plugins():
     (["-m", "x"], ["python", "-m", "pytest", "x"], False),
     (["/venv/bin/provisioner", "plan"], ["python", "/venv/bin/provisioner", "plan"], True),
     (["/venv/bin/pytest", "-q"], ["python", "/venv/bin/pytest", "-q"], False),
+    (["tools/provisioner.py"], ["python", "tools/provisioner.py"], False),  # a program that uses the library
     (["-c", "plan"], ["python", "-c", "import provisioner", "plan"], False),
     ([], ["python"], False),
 ])
