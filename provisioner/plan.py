@@ -334,7 +334,7 @@ class Plan:
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
 
 
-# --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
+# --- a saved plan file's problems, as Plan.from_dict reports them (its schema: plan_file_schema.py) ---
 
 def _location(loc: tuple) -> str:
     text = ""
