@@ -12,8 +12,7 @@ A field left out of a manifest means that default; a field with no documented
 default is unmanaged while left out (nothing compared, nothing sent), and an
 explicit `null` manages it as empty (clears it on the platform).
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import difflib
 import functools
 import math

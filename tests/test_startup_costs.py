@@ -189,3 +189,16 @@ def test_an_https_platform_is_spoken_to_over_tls_and_its_connection_reused(tls_s
     for _ in range(3):
         assert client.languages() == [{"id": 1, "name": "English"}]
     assert server.connections == 1 and len(server.requests) == 3
+
+
+@pytest.mark.parametrize("module", ["provisioner.spec", "provisioner.config", "provisioner.kinds.campaign",
+                                    "provisioner.kinds.tool", "provisioner.kinds.siptrunk",
+                                    "provisioner.kinds.knowledgebase", "provisioner.kinds.folder",
+                                    "provisioner.kinds.number"])
+def test_the_modules_of_models_do_not_postpone_their_annotations(module):
+    """`from __future__ import annotations` would make pydantic compile each field's annotation again from its
+    text at every start (kinds/base.py); the import binds the feature to the name `annotations`."""
+    import __future__
+    import importlib
+
+    assert importlib.import_module(module).__dict__.get("annotations") is not __future__.annotations

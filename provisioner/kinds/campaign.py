@@ -21,8 +21,7 @@ for it on every run would never settle. It reads as `completed`.
 Create path: `POST /user/campaigns` by default; some white-labels serve `POST /user/campaign` (API.md). Build the
 kind for another one with `campaign_kind(create_path)`; `check_create_path` validates a configured value.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import re
 from functools import partial
 from typing import Annotated, Any, Literal

@@ -14,8 +14,7 @@ error. No match, or two, is an error, never a guess.
 There is no manifest kind for numbers and no create, update or delete: buying costs money and releasing loses
 the number, which nothing here ever does as a side effect (`reference_only`).
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict

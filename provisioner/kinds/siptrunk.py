@@ -20,8 +20,7 @@ password is sent again only when that digest changes (a changed password re-crea
 A trunk IS a phone number: its id is a phone-number id, and it is deleted through the number release endpoint,
 so a delete first confirms the id is in the SIP trunk list (`confirm_delete`); anything else is refused.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import ipaddress
 import re
 from typing import Annotated, Any, Literal, Optional

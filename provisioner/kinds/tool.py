@@ -19,8 +19,7 @@ so the field is sensitive with its keys shown (`keys_shown`): state keeps a dige
 "Authorization (changed)", never the value. The platform shows header values back in clear; a header read
 without a `value` is UNKNOWN (no drift), as API.md says a client must treat it.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
