@@ -4,6 +4,10 @@ The library API is the pipeline's stages: load manifests, compute a plan, apply 
 """
 __version__ = "0.1.0"
 
+from .startup import prepare  # noqa: E402
+
+prepare()  # a command line run: see startup.py
+
 from .errors import ProvisionerError  # noqa: E402
 from .manifest import Manifest, load_manifests  # noqa: E402
 from .plan import Action, Change, FieldChange, Plan  # noqa: E402

@@ -5,8 +5,7 @@ defaults. Every file key is the flag's name with `_` for `-` (`--retry-max-time`
 its environment variable is `PROVISIONER_` + the key in capitals. Secrets never go in the file: it lives in
 git. The stages receive the resulting `Config` (through `workflow.settings.Settings`); none reads the environment.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import os
 import re
 from dataclasses import dataclass, field

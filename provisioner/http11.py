@@ -29,7 +29,6 @@ import os
 import queue
 import select
 import socket
-import ssl
 import threading
 import time
 import zlib
@@ -41,6 +40,12 @@ MAX_LINE = 65536    # bytes of one status or header line (http.client's bound)
 MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+# ssl is imported by the first https:// connection (_load_ssl), not by every run (0.005 s of CPU): until then no
+# socket is a TLS one, and these match nothing. Then: the TLS socket class, and the errors a non-blocking TLS socket
+# raises when it must wait until it can read or write.
+_TLS_SOCKET: tuple[type, ...] = ()
+_TLS_WANTS_READ: tuple[type[BaseException], ...] = ()
+_TLS_WANTS_WRITE: tuple[type[BaseException], ...] = ()
 
 
 class ConnectFailed(Exception):
@@ -157,9 +162,9 @@ class Connection:
         while view:
             try:
                 view = view[self.sock.send(view):]
-            except (BlockingIOError, ssl.SSLWantWriteError):
+            except (BlockingIOError, *_TLS_WANTS_WRITE):
                 self._wait(select.POLLOUT)
-            except ssl.SSLWantReadError:
+            except _TLS_WANTS_READ:
                 self._wait(select.POLLIN)
             except OSError as error:
                 raise Broken(type(error).__name__) from error
@@ -169,16 +174,16 @@ class Connection:
         """The next bytes received (b"" at the end of the connection)."""
         if self.sent:
             self.sent = False
-            if not (isinstance(self.sock, ssl.SSLSocket) and self.sock.pending()):
+            if not (isinstance(self.sock, _TLS_SOCKET) and self.sock.pending()):
                 self._wait(select.POLLIN)
         elif time.monotonic() >= self.deadline:
             raise Expired()
         while True:
             try:
                 return self.sock.recv(READ_SIZE)
-            except (BlockingIOError, ssl.SSLWantReadError):
+            except (BlockingIOError, *_TLS_WANTS_READ):
                 self._wait(select.POLLIN)
-            except ssl.SSLWantWriteError:
+            except _TLS_WANTS_WRITE:
                 self._wait(select.POLLOUT)
             except OSError as error:
                 raise Broken(type(error).__name__) from error
@@ -470,7 +475,7 @@ class Http11:
             if sock is not None:
                 sock.close()
             raise ConnectFailed("ConnectTimeout") from error
-        except (OSError, ssl.SSLError) as error:
+        except OSError as error:  # ssl.SSLError is one
             if sock is not None:
                 sock.close()
             raise ConnectFailed("ConnectError") from error
@@ -478,6 +483,7 @@ class Http11:
 
     def _context(self) -> ssl.SSLContext:
         if self._ssl is None:
+            ssl = _load_ssl()
             if os.environ.get("SSL_CERT_FILE"):
                 context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
             elif os.environ.get("SSL_CERT_DIR"):
@@ -490,10 +496,19 @@ class Http11:
         return self._ssl
 
 
+def _load_ssl() -> Any:
+    """ssl, imported by the first https:// connection, which sets the names above that stand for its classes."""
+    global _TLS_SOCKET, _TLS_WANTS_READ, _TLS_WANTS_WRITE
+    import ssl
+
+    _TLS_SOCKET, _TLS_WANTS_READ, _TLS_WANTS_WRITE = (ssl.SSLSocket,), (ssl.SSLWantReadError,), (ssl.SSLWantWriteError,)
+    return ssl
+
+
 def _readable(sock: socket.socket) -> bool:
     """An idle connection with something to read was closed by the server (EOF) or is out of step."""
     try:
-        if isinstance(sock, ssl.SSLSocket):
+        if isinstance(sock, _TLS_SOCKET):
             if sock.pending():
                 return True
             readable, _, _ = select.select([sock], [], [], 0)
@@ -511,7 +526,7 @@ def _idle_closed(connection: Connection) -> bool:
     nobody asked for, or the end of the connection), a hang-up or an error makes it unusable. One system call and
     no exception, where the peek of an idle (fine) connection fails with one."""
     poller = connection._poll
-    if poller is None or isinstance(connection.sock, ssl.SSLSocket):
+    if poller is None or isinstance(connection.sock, _TLS_SOCKET):
         return _readable(connection.sock)
     if connection._events != select.POLLIN:
         poller.modify(connection.sock, select.POLLIN)

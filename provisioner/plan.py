@@ -7,12 +7,9 @@ field changes carry "(sensitive)", and request bodies carry a digest that
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Optional
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator, ValidationInfo
+from typing import Any
 
 from .errors import ProvisionerError
 from .redaction import digest, digest_fields
@@ -316,8 +313,12 @@ class Plan:
             raise ProvisionerError(f"{source} has plan format version {_show_input(data.get('format_version'))}; "
                                    f"this provisioner reads versions "
                                    f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}")
+        from pydantic import ValidationError
+
+        from .plan_file_schema import PlanFile  # its models only where a saved plan is read (the module says why)
+
         try:
-            checked = _PlanFile.model_validate(data)
+            checked = PlanFile.model_validate(data)
         except ValidationError as error:
             problems = error.errors(include_url=False)
             lines = [f"  {_location(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" + (f" (got {_show_input(e['input'])})"
@@ -345,7 +346,7 @@ class Plan:
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
 
 
-# --- the saved plan file's schema: strict (JSON types exactly), no unknown keys ---
+# --- a saved plan file's problems, as Plan.from_dict reports them (its schema: plan_file_schema.py) ---
 
 def _location(loc: tuple) -> str:
     text = ""
@@ -361,187 +362,3 @@ def _show_input(value: Any) -> str:
         return "a list"
     text = repr(value)
     return text if len(text) <= 60 else text[:60] + "…"
-
-
-# The saved plan file's models: built on first use (defer_build), as only `apply PLANFILE` reads a plan file.
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
-
-
-def _field_names(kind: str) -> tuple[str, ...]:
-    """The spec fields a change of `kind` may carry in its body."""
-    from .kinds import ASSISTANT, KINDS
-    from .spec import CREATE_FIELDS
-
-    if kind == ASSISTANT:
-        return CREATE_FIELDS
-    # A child's body also carries its facts that are not manifest fields (a document's content, knowledgebase_id).
-    return (*KINDS[kind].spec_model.model_fields, *(f.name for f in KINDS[kind].fields))
-
-
-def _address(value: str) -> str:
-    """An assistant's bare name, or `<kind>.<name>` (a document: `knowledgebase.<kb>.<name>`)."""
-    from .kinds.base import NAME
-    from .manifest import ADDRESS_PATTERN
-
-    # A replaced object's old half waiting in state to be destroyed: `<address>~deposed[N]` (state/__init__.py).
-    if not (ADDRESS_PATTERN.fullmatch(value) or re.fullmatch(rf"[a-z]+(\.{NAME}){{1,2}}(~deposed[0-9]{{0,4}})?",
-                                                             value)
-            or re.fullmatch(rf"{NAME}~deposed[0-9]{{0,4}}", value)):  # an assistant's (--replace)
-        raise ValueError("not an address (a name of lowercase letters, digits, '-' and '_', after `kind.`)")
-    return value
-
-
-class _Record(_Strict):
-    spec: Optional[dict[str, Any]] = None
-    protect: bool = False
-    sensitive: list[str] = Field(default_factory=list)
-    remote: dict[str, Any] = Field(default_factory=dict)
-    source: Optional[str] = Field(default=None, min_length=1, max_length=4096)
-    # What the object uses (a campaign's assistant), kept in state when the plan's change does not wait for it.
-    depends_on: Optional[list[Annotated[str, AfterValidator(_address)]]] = Field(default=None, max_length=10_000)
-
-    def as_record(self) -> dict[str, Any]:
-        record = self.model_dump()
-        for key in ("source", "depends_on"):
-            if record[key] is None:  # absent, as state records it
-                del record[key]
-        return record
-
-
-class _FieldChangeFile(_Strict):
-    field: str
-    before: Any = None
-    after: Any = None
-    source: Literal["platform", "last-applied"] = "platform"
-    before_known: bool = True
-    reset: bool = False
-    drift: bool = False
-    sensitive: bool = False
-    details: list[list[Any]] = Field(default_factory=list)
-
-
-class _ChangeFile(_Strict):
-    kind: str = "assistant"  # first: the fields of `body` and `sensitive` are checked against its kind's
-    address: str
-    action: Literal["create", "update", "delete", "import", "forget"]
-    assistant_name: str
-    remote_id: Optional[int] = Field(default=None, ge=0)
-    reason: Optional[str] = None
-    fields: list[_FieldChangeFile] = Field(default_factory=list)
-    body: dict[str, Any] = Field(default_factory=dict)
-    record: dict[str, Any] = Field(default_factory=dict)
-    remote_fingerprint: Optional[str] = None
-    location: Optional[str] = None
-    sensitive: list[str] = Field(default_factory=list)
-    engine_type: Optional[str] = None
-    field_locations: dict[str, str] = Field(default_factory=dict)
-    depends_on: list[str] = Field(default_factory=list)
-    replace: bool = False
-    replace_reason: Optional[str] = None
-    wait: bool = False
-    actions: list[dict[str, Any]] = Field(default_factory=list)
-    moved_from: Optional[str] = None
-
-    _check_address = field_validator("address")(_address)
-    _check_moved_from = field_validator("moved_from")(lambda value: value if value is None else _address(value))
-    _check_depends_on = field_validator("depends_on")(lambda value: [_address(a) for a in value])
-
-    @field_validator("kind")
-    @classmethod
-    def _known_kind(cls, value: str) -> str:
-        from .kinds import ASSISTANT, KINDS
-
-        if value != ASSISTANT and value not in KINDS:
-            raise ValueError("not a kind this provisioner knows")
-        return value
-
-    @field_validator("body", "sensitive")
-    @classmethod
-    def _known_fields(cls, value: Any, info: ValidationInfo) -> Any:
-        kind = info.data.get("kind", "assistant")
-        if kind is None:
-            return value  # the kind itself was refused
-        names = _field_names(kind)
-        unknown = [n for n in value if n not in names]
-        if unknown:
-            what = "create fields" if kind == "assistant" else f"{kind} fields"
-            raise ValueError(f"not {what}: {', '.join(_show_input(n) for n in unknown[:5])}")
-        return value
-
-    @field_validator("record")
-    @classmethod
-    def _record_shape(cls, value: dict) -> dict:
-        if value:
-            _Record.model_validate(value)
-        return value
-
-
-class _StateSyncFile(_Strict):
-    address: str
-    record: _Record
-
-    _check_address = field_validator("address")(_address)
-
-    def model_post_init(self, context: Any) -> None:
-        self.__dict__["record"] = self.record.as_record()
-
-
-class _Inputs(BaseModel):
-    """docs/plan.schema.json's `inputs`: typed where known, open to more (the schema allows them)."""
-
-    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
-    workspace: str = "default"
-    root: str = "."
-    var_files: list[str] = Field(default_factory=list)
-    vars: list[str] = Field(default_factory=list)
-    config_file: Optional[str] = None
-
-
-class _LeftAlone(_Strict):
-    address: str
-    source: str
-
-    _check_address = field_validator("address")(_address)
-
-
-class _MoveFile(_Strict):
-    """One entry of a saved plan's `moves`."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, defer_build=True)
-    source: str = Field(alias="from")
-    target: str = Field(alias="to")
-    kind: str
-    id: int = Field(ge=1)
-
-    _check_addresses = field_validator("source", "target")(_address)
-    _check_kind = field_validator("kind")(lambda value: _ChangeFile._known_kind(value))
-
-
-class _PlanFile(_Strict):
-    format: Literal["provisioner-plan"]
-    format_version: Literal[1, 2]
-    created_at: str = ""
-    lineage: str
-    serial: int = Field(ge=0)
-    workspace: Optional[str] = None
-    project: Optional[str] = None
-    destroy: bool = False
-    dialect: Literal["v1", "v2"] = "v1"
-    targets: list[str] = Field(default_factory=list)
-    manifest_paths: list[str] = Field(default_factory=list)
-    inputs: Optional[_Inputs] = None
-    summary: Optional[dict[str, int]] = None   # written for readers; recomputed, never trusted
-    changes: list[_ChangeFile]
-    state_sync: list[_StateSyncFile] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list)
-    left_alone: list[_LeftAlone] = Field(default_factory=list)
-    managed_count: int = Field(default=0, ge=0)
-    mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
-    allow_mass_destroy: bool = False
-    moves: list[_MoveFile] = Field(default_factory=list)
-    excluded: list[str] = Field(default_factory=list)
-    selector: Optional[str] = Field(default=None, max_length=4096)
-    replace_requested: list[str] = Field(default_factory=list)
-
-    _check_excluded = field_validator("excluded", "replace_requested")(lambda value: [_address(a) for a in value])

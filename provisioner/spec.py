@@ -12,14 +12,11 @@ A field left out of a manifest means that default; a field with no documented
 default is unmanaged while left out (nothing compared, nothing sent), and an
 explicit `null` manages it as empty (clears it on the platform).
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import difflib
 import functools
 import math
-import os
 import re
-import zoneinfo
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlparse
@@ -27,6 +24,7 @@ from urllib.parse import urlparse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .kinds.base import reference_value
+from .timezones import iana_timezones, is_iana_timezone
 
 DIALECTS = ("v1", "v2")
 DEFAULT_DIALECT = "v1"
@@ -467,29 +465,6 @@ def _plain(value: Any) -> Any:
 def _show(value: Any, limit: int = 60) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-@functools.cache
-def iana_timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_iana_timezone(value: str) -> bool:
-    """`value in iana_timezones()`, without building that set for the usual zone: available_timezones() starts from
-    the tzdata package's list of zones (one small file) and then opens every file under the system's zone
-    directories (a thirtieth of a second each run); a zone of the package's list is one of its answers."""
-    return (value in _packaged_timezones() and value != "posixrules") or value in iana_timezones()
-
-
-@functools.cache
-def _packaged_timezones() -> frozenset[str]:
-    """The zones the tzdata package lists (the file available_timezones() reads first), or none without it."""
-    try:
-        import tzdata  # here: only its folder is needed, and only by the first check
-        with open(os.path.join(os.path.dirname(tzdata.__file__), "zones"), encoding="utf-8") as listed:
-            return frozenset(filter(None, (zone.strip() for zone in listed)))
-    except (ImportError, OSError, TypeError, ValueError):
-        return frozenset()
 
 
 def did_you_mean(word: str, choices) -> str:

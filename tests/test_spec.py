@@ -208,7 +208,7 @@ def test_a_url_is_taken_or_refused_as_urlparse_decides(value):
 
 
 def test_a_timezone_is_an_iana_one_exactly_when_available_timezones_lists_it():
-    from provisioner.spec import _packaged_timezones, iana_timezones, is_iana_timezone
+    from provisioner.timezones import _tzdata_zones as _packaged_timezones, iana_timezones, is_iana_timezone
     assert _packaged_timezones(), "the tzdata package is a dependency: its list of zones is read"
     names = set(iana_timezones()) | set(_packaged_timezones())
     names |= {"posixrules", "Europe/Londn", "", "right/UTC", "posix/UTC", "zone.tab", "UTC ", "europe/london",

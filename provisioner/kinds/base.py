@@ -27,6 +27,12 @@ manifest's path>, ROOT: <the directory files must stay in; optional>})`, so
 that a spec whose fields name files (a knowledge base's documents) checks them
 offline (exist, regular, size, inside the repository) as field errors like any
 other. Specs of other kinds ignore the context.
+
+Each kind's models are built on first use (`defer_build`): every command imports every kind, and a run whose
+manifests hold no campaign never pays for the campaign's validator (about 0.02 s of CPU for all the kinds).
+The modules that define models (spec.py, config.py and the kinds') do not postpone their annotations (`from
+__future__ import annotations`): pydantic would compile each field's annotation again from its text when it
+builds the class, about 0.008 s of every run for those few hundred fields.
 """
 from __future__ import annotations
 

@@ -21,8 +21,7 @@ for it on every run would never settle. It reads as `completed`.
 Create path: `POST /user/campaigns` by default; some white-labels serve `POST /user/campaign` (API.md). Build the
 kind for another one with `campaign_kind(create_path)`; `check_create_path` validates a configured value.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import re
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -32,7 +31,8 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
-from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean, iana_timezones, is_iana_timezone
+from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean
+from ..timezones import iana_timezones, is_iana_timezone
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
 from .answers import items_of
 from .number import KIND as NUMBER
@@ -137,7 +137,7 @@ NumberRef = Annotated[Any, AfterValidator(partial(_reference, "number")), WithJs
 class CampaignSpec(BaseModel):
     """A campaign's spec, in the platform's field names. Optional fields default to None = left out."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Annotated[str, Field(min_length=1, max_length=255, description="The campaign's name on the platform.")]
     assistant_id: Annotated[AssistantRef, Field(

@@ -84,7 +84,7 @@ def check_url(value: str) -> str:
 
 
 class Link(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # see base.py
 
     link: Annotated[str, AfterValidator(check_url)]
 
@@ -92,7 +92,7 @@ class Link(BaseModel):
 class DocumentSpec(BaseModel):
     """One entry of a knowledge base's `spec.documents` (module docstring)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Name
     key: Optional[str] = None

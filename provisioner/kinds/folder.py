@@ -5,8 +5,7 @@ creating a second (the platform would refuse it anyway: 422 "The name has alread
 The list is a page: paged by `current_page`, `per_page` and `total`, with `last_page` used only when
 present (the reference's example has no `last_page`; the vendor's client expects a whole Laravel page).
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +21,7 @@ MAX_PAGES = 10_000  # a platform that never says it is done must not keep us rea
 class GroupingSpec(BaseModel):
     """A folder's or a label's settings."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Annotated[str, Field(min_length=1, max_length=255,
                                description="The name on the platform; unique among your folders (labels).")]

@@ -17,8 +17,7 @@ nodes of their own (kind `document`), made by `expand_documents`: address `knowl
 its address, so its state, while its name changes if it has a `key`; without one, renaming it gives it a new
 address (a new document). Names, and the keys they give, are unique within the knowledge base.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -32,7 +31,7 @@ PATH = "/user/knowledgebases"
 
 
 class KnowledgeBaseSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)  # see base.py
 
     name: Name
     description: Description = None

@@ -14,8 +14,7 @@ error. No match, or two, is an error, never a guess.
 There is no manifest kind for numbers and no create, update or delete: buying costs money and releasing loses
 the number, which nothing here ever does as a side effect (`reference_only`).
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict
@@ -94,7 +93,7 @@ def _listing(numbers: list[dict[str, Any]]) -> str:
 class NumberSpec(BaseModel):
     """Numbers have no manifest: there is nothing to declare."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
 
 FIELDS = (FieldFacts("phone_number"), FieldFacts("nickname", default=None), FieldFacts("type"),

@@ -20,8 +20,7 @@ password is sent again only when that digest changes (a changed password re-crea
 A trunk IS a phone number: its id is a phone-number id, and it is deleted through the number release endpoint,
 so a delete first confirms the id is in the SIP trunk list (`confirm_delete`); anything else is refused.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import ipaddress
 import re
 from typing import Annotated, Any, Literal, Optional
@@ -55,7 +54,7 @@ Password = Annotated[str, PlainValidator(_password), WithJsonSchema({"type": "st
 class SipTrunkSpec(BaseModel):
     """A SIP trunk's manifest spec."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
     sip_trunk_type: Literal["extension", "number"] = Field(
         description="Decides phone_number's form; cannot be updated: a change replaces the trunk.")

@@ -19,8 +19,7 @@ so the field is sensitive with its keys shown (`keys_shown`): state keeps a dige
 "Authorization (changed)", never the value. The platform shows header values back in clear; a header read
 without a `value` is UNKNOWN (no drift), as API.md says a client must treat it.
 """
-from __future__ import annotations
-
+# Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -74,7 +73,7 @@ Endpoint = Annotated[str, PlainValidator(_endpoint),
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)  # see base.py
 
 
 class Parameter(_Strict):
@@ -98,7 +97,7 @@ class ToolSpec(_Strict):
 
     # `schema` is the platform's word; in Python it would shadow BaseModel.schema.
     model_config = ConfigDict(extra="forbid", strict=True, validate_by_alias=True, validate_by_name=True,
-                              serialize_by_alias=True)
+                              serialize_by_alias=True, defer_build=True)
 
     name: Annotated[str, Field(json_schema_extra={"pattern": NAME_PATTERN, "maxLength": 64},
                                description="Lowercase letters and underscores, starting with a letter; at most "

@@ -11,9 +11,8 @@ import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..apply import ApplyReport, ChangeResult, StateRecorder, apply_plan
 from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
 from ..graph import expand, same_objects
@@ -30,13 +29,16 @@ from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
 from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
-from ..verify import Verification, verify_apply
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
 from .plan_file import restore_secrets
 from .selecting import choose, narrow
 from .settings import Settings, declared_by_repository, open_backend, warn
+
+if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an apply runs
+    from ..apply import ApplyReport, ChangeResult
+    from ..verify import Verification
 
 
 # An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
@@ -287,6 +289,8 @@ class Session:
     def apply(self, plan: Plan, known_ids: set[int], *, on_result: Callable[[ChangeResult], None] | None = None,
               on_start=None, interrupt: threading.Event | None = None) -> ApplyReport:
         """`known_ids`: the assistants' ids when planning; the other kinds' are those the plan's reads listed."""
+        from ..apply import StateRecorder, apply_plan  # a plan does not import the apply (nor its walk)
+
         lookups = self._catalog.lookups if self._catalog else Lookups()
         known = {DEFAULT_KIND: set(known_ids), **{kind: {o.id for o in objects}
                                                   for kind, objects in self.objects.items()}}
@@ -297,6 +301,8 @@ class Session:
 
     def verify(self, report: ApplyReport) -> Verification:
         """Read back what `report` changed (verify.py); what the platform holds goes into state's records."""
+        from ..verify import verify_apply
+
         lookups = self._catalog.lookups if self._catalog else Lookups()
         verification = verify_apply(report, self.client, self.state, lookups)
         if verification.mismatches:

@@ -1,0 +1,204 @@
+"""What every command line process pays before its command runs (startup.py, timezones.py, http11's ssl, the saved
+plan's models): a plan, an apply and a destroy do not import what they do not use, nor build what they do not
+need, and the shortcuts answer exactly as the long ways did. Without these tests the imports creep back."""
+import os
+import subprocess
+import sys
+import zoneinfo
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import REQUIRED, TOKEN
+
+from provisioner import startup, timezones
+
+# Modules no plan, apply or destroy of assistants over http:// needs: pydantic's plugin search (importlib.metadata
+# and what it loads), a Retry-After date's parser (email), TLS (ssl), the saved plan's models.
+NEVER_LOADED = ("importlib.metadata", "email", "email.utils", "zipfile", "ssl", "provisioner.plan_file_schema")
+
+RUN_AND_REPORT = """
+import gc, runpy, sys
+sys.argv = ["provisioner", *sys.argv[1:]]
+before = sum(generation["collections"] for generation in gc.get_stats())  # the interpreter's own start
+code = 0
+try:
+    runpy.run_module("provisioner", run_name="__main__")
+except SystemExit as end:
+    code = end.code
+from provisioner.kinds import KINDS
+loader = sys.modules.get("pydantic.plugin._loader")
+print(repr({"code": code, "modules": sorted(sys.modules), "collecting": gc.isenabled(),
+            "plugins": None if loader is None else list(loader.get_plugins()),
+            "collections": sum(generation["collections"] for generation in gc.get_stats()) - before,
+            "built": sorted(k for k, kind in KINDS.items() if kind.spec_model.__pydantic_complete__)}), file=sys.stderr)
+"""
+
+
+def run_reporting(workspace, *args: str) -> dict:
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
+    result = subprocess.run([sys.executable, "-c", RUN_AND_REPORT, *args, f"--api-url={workspace.platform.url}"],
+                            cwd=workspace.root, env=env, capture_output=True, text=True, timeout=120)
+    return eval(result.stderr.strip().splitlines()[-1])  # the dict printed last
+
+
+def test_plan_apply_and_destroy_load_nothing_they_do_not_use(workspace):
+    workspace.add("a", timezone="Europe/London")
+    workspace.add("b")
+    for args, writes in ((("plan",), False), (("apply", "--auto-approve"), True),
+                         (("plan", "--detailed-exitcode"), False), (("destroy", "--auto-approve"), True)):
+        report = run_reporting(workspace, *args)
+        assert report["code"] == 0, (args, report["code"])
+        assert not [m for m in NEVER_LOADED if m in report["modules"]], args
+        # Pydantic looked for no plugin (startup.py); the collector stayed paused from the first import on, but
+        # for the apply's writes (heap.py: it freezes what exists, then collects).
+        assert report["plugins"] == [] and report["collecting"] is writes, args
+        if not writes:
+            assert report["collections"] == 0, args
+        # Assistants alone: no other kind's validator was built (their models are built on first use).
+        assert report["built"] == [], args
+        # A plan imports no apply (the session imports it where an apply runs).
+        assert ("provisioner.apply" in report["modules"]) is writes, args
+
+
+def test_python_dash_m_is_set_up_as_the_command_line(workspace):
+    """`python -m provisioner` (the package imported while argv[0] is still "-m"), seen by the imports it makes."""
+    workspace.add("a")
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "provisioner", "plan",
+                             f"--api-url={workspace.platform.url}"], cwd=workspace.root, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "provisioner.manifest" in imported and "pydantic" in imported
+    assert not [m for m in NEVER_LOADED if m in imported]
+
+
+def test_a_library_keeps_its_collector_and_its_pydantic_plugins():
+    probe = ("import gc, sys\nimport provisioner\nfrom provisioner.spec import validate_spec\n"
+             "print(gc.isenabled(), 'pydantic.plugin._loader' in sys.modules and "
+             "sys.modules['pydantic.plugin._loader'].get_plugins.__module__)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["True", "pydantic.plugin._loader"]  # pydantic's own loader, not ours
+
+
+@pytest.mark.parametrize("argv, interpreter_argv, expected", [
+    (["-m", "plan"], ["python", "-m", "provisioner", "plan"], True),
+    (["-m"], ["python", "-X", "importtime", "-mprovisioner"], True),
+    (["-m", "x"], ["python", "-m", "provisioner.__main__", "x"], True),
+    (["-m", "x"], ["python", "-m", "pytest", "x"], False),
+    (["/venv/bin/provisioner", "plan"], ["python", "/venv/bin/provisioner", "plan"], True),
+    (["/venv/bin/pytest", "-q"], ["python", "/venv/bin/pytest", "-q"], False),
+    (["tools/provisioner.py"], ["python", "tools/provisioner.py"], False),  # a program that uses the library
+    (["-c", "plan"], ["python", "-c", "import provisioner", "plan"], False),
+    ([], ["python"], False),
+])
+def test_started_as_command_line(monkeypatch, argv, interpreter_argv, expected):
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "orig_argv", interpreter_argv)
+    assert startup.started_as_command_line() is expected
+
+
+# --- timezones: the same answer as zoneinfo.available_timezones(), from tzdata's list when it has the name ---
+
+ALL_ZONES = sorted(zoneinfo.available_timezones())
+TZDATA_ZONES = sorted(timezones._tzdata_zones())
+
+
+def _edits(name: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([name.lower(), name.upper(), name + "/", "/" + name, name + " ", name.replace("/", "//"),
+                            name[:-1], "right/" + name, "posix/" + name, name.replace("_", " ")])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.sampled_from(ALL_ZONES), st.sampled_from(TZDATA_ZONES or ["UTC"]),
+                 st.sampled_from(ALL_ZONES).flatmap(_edits),
+                 st.sampled_from(["posixrules", "localtime", "Factory", "", ".", "..", "../UTC", "zone.tab",
+                                  "tzdata.zi", "leapseconds", "iso3166.tab", "SystemV/AST4"]),
+                 st.text(max_size=30)))
+def test_is_iana_timezone_answers_as_the_full_listing(name):
+    assert timezones.is_iana_timezone(name) is (name in zoneinfo.available_timezones())
+
+
+def test_a_zone_on_tzdata_list_is_known_without_listing_the_system(monkeypatch):
+    assert TZDATA_ZONES, "tzdata (a dependency) lists its zones"
+
+    def listing_everything():
+        raise AssertionError("zoneinfo.available_timezones() was called")
+
+    timezones.iana_timezones.cache_clear()
+    monkeypatch.setattr(zoneinfo, "available_timezones", listing_everything)
+    try:
+        from provisioner.spec import validate_spec
+
+        spec, problems = validate_spec({"assistant_name": "A", **REQUIRED, "timezone": "Europe/London"})
+        assert spec is not None and not problems
+    finally:
+        monkeypatch.undo()
+        timezones.iana_timezones.cache_clear()
+
+
+def test_a_name_that_is_no_zone_is_still_told_the_closest_one():
+    from provisioner.spec import validate_spec
+
+    _, problems = validate_spec({"assistant_name": "A", **REQUIRED, "timezone": "Europe/Londn"})
+    assert [p.message for p in problems] == ["'Europe/Londn' is not an IANA time zone (did you mean 'Europe/London'?)"]
+
+
+# --- http11 imports ssl with the first https:// connection: TLS works as before, its sockets reused ---
+
+@pytest.fixture
+def tls_server(tmp_path):
+    import shutil
+    import ssl
+
+    from test_http11 import RawServer
+
+    if not shutil.which("openssl"):
+        pytest.skip("no openssl to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+
+    class TlsServer(RawServer):
+        def _answer_on(self, connection):
+            with context.wrap_socket(connection, server_side=True) as tls:
+                super()._answer_on(tls)
+
+    from test_http11 import ok
+
+    server = TlsServer(lambda line: ok(b'[{"id": 1, "name": "English"}]'))
+    server.url = server.url.replace("http://", "https://")
+    yield server, cert
+    server.close()
+
+
+def test_an_https_platform_is_spoken_to_over_tls_and_its_connection_reused(tls_server, monkeypatch):
+    from provisioner.client import PlatformClient, RetryPolicy
+
+    server, cert = tls_server
+    for variable in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+                     "SSL_CERT_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    client = PlatformClient(server.url, "tok", retry=RetryPolicy(max_attempts=1))
+    assert client._fast is not None  # http11, not httpx
+    for _ in range(3):
+        assert client.languages() == [{"id": 1, "name": "English"}]
+    assert server.connections == 1 and len(server.requests) == 3
+
+
+@pytest.mark.parametrize("module", ["provisioner.spec", "provisioner.config", "provisioner.kinds.campaign",
+                                    "provisioner.kinds.tool", "provisioner.kinds.siptrunk",
+                                    "provisioner.kinds.knowledgebase", "provisioner.kinds.folder",
+                                    "provisioner.kinds.number"])
+def test_the_modules_of_models_do_not_postpone_their_annotations(module):
+    """`from __future__ import annotations` would make pydantic compile each field's annotation again from its
+    text at every start (kinds/base.py); the import binds the feature to the name `annotations`."""
+    import __future__
+    import importlib
+
+    assert importlib.import_module(module).__dict__.get("annotations") is not __future__.annotations
