@@ -836,7 +836,9 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 raise
             ticket = recorder.queue(address, remote_id, record)
             if waits:
-                recorder.wait_durable(ticket)  # its id is safe before a long wait
+                # Not waiting for its record to be durable first: the committer commits it within moments whether
+                # or not this worker waits (a few ms of each document's worker, in front of its first poll), and
+                # its result is reported only once durable, as every change's is (`done` keeps the ticket).
                 done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
                 return _Waiting(kind, change, remote_id, parent, context, stop, done, arrived).poll()  # at once
         return _created(kind, change, remote_id, address, record, message, ticket, context)
