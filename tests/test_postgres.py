@@ -54,6 +54,55 @@ def test_a_second_run_is_refused_naming_the_holder(workspace, on_postgres):
         store.close()
 
 
+def test_force_unlock_returns_once_the_holders_advisory_lock_is_free(workspace, on_postgres):
+    """pg_terminate_backend only signals the holder's backend: force-unlock waits for it to be gone, so the run a
+    user starts next is not refused by a lock nobody holds any more (it was, now and then, under load)."""
+    from provisioner.state.sql import open_store
+
+    workspace.add("a")
+    rescuer = open_store("postgres", workspace.state_file)
+    try:
+        for _ in range(5):
+            holder = open_store("postgres", workspace.state_file)
+            held = holder.lock("apply", 0)
+            with rescuer._transaction("find the holder", write=False) as cursor:
+                _, backend_pid = rescuer._holder(cursor)
+            rescuer.force_unlock(held.id)
+            with rescuer._transaction("look at the holder", write=False) as cursor:  # at once, on a connection open
+                assert cursor.execute(rescuer._sql.holder_alive, (backend_pid,)).fetchone() is None
+            holder.close()
+        assert workspace.run("apply", "--auto-approve").exit_code == 0
+    finally:
+        rescuer.close()
+
+
+def test_force_unlock_waits_while_the_holders_connection_still_holds_the_lock(workspace, on_postgres):
+    """What force-unlock waits for, made slow on purpose: a holder whose connection lives on. The wait ends when
+    the lock is free, and an error says so when it is not within the deadline."""
+    import threading
+
+    from provisioner.errors import LockError
+    from provisioner.state.sql import open_store
+
+    workspace.add("a")
+    holder, rescuer = open_store("postgres", workspace.state_file), open_store("postgres", workspace.state_file)
+    try:
+        held = holder.lock("apply", 0)
+        with rescuer._transaction("find the holder", write=False) as cursor:
+            _, backend_pid = rescuer._holder(cursor)
+        with pytest.raises(LockError, match=f"backend {backend_pid}"):
+            rescuer._await_holder_gone(backend_pid, deadline=0.2)
+        releasing = threading.Timer(0.3, holder.unlock, (held.id,))
+        releasing.start()
+        began = time.monotonic()
+        rescuer._await_holder_gone(backend_pid, deadline=10)
+        assert time.monotonic() - began >= 0.25
+        releasing.join()
+    finally:
+        holder.close()
+        rescuer.close()
+
+
 def test_sigkill_at_random_moments_then_rerun_ends_with_exactly_one_each(workspace, on_postgres):
     count = 40
     write_fleet(workspace, count)

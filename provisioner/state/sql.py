@@ -102,6 +102,7 @@ _STATEMENTS = {
     "delete_own_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE} AND lock_id = ?",
     "terminate_holder": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
                         "AND pid = ?",
+    "holder_alive": "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?",
 }
 
 
@@ -914,6 +915,22 @@ class SqlStateStore:
             if self._postgres and backend_pid:
                 # The advisory lock belongs to the holder's connection: end that connection to free it.
                 cursor.execute(self._sql.terminate_holder, (backend_pid,))
+        if self._postgres and backend_pid:
+            self._await_holder_gone(backend_pid)
+
+    def _await_holder_gone(self, backend_pid: int, deadline: float = 10.0) -> None:
+        """Return once the ended connection's advisory lock is free. pg_terminate_backend only signals the backend,
+        which exits a moment later: a run started at once (the usual next step after force-unlock) would still
+        find the state locked, by nobody it could name."""
+        until = time.monotonic() + deadline
+        while True:
+            with self._transaction("unlock the state", write=False) as cursor:
+                if cursor.execute(self._sql.holder_alive, (backend_pid,)).fetchone() is None:
+                    return
+            if time.monotonic() >= until:
+                raise LockError(f"the lock's holder (PostgreSQL backend {backend_pid}) was told to end {deadline:g}s "
+                                "ago and still holds the state's advisory lock; run force-unlock again")
+            time.sleep(0.02)
 
     def owners(self, kind: str, ids) -> dict[int, Owner]:
         """Which other workspace or project of this store manages each of `ids` (platform ids of `kind`)."""
