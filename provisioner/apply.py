@@ -826,7 +826,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         coming = context.readiness_reads.coming((kind.name, parent)) if waits else contextlib.nullcontext()
         with coming as arrived:
             body = kind.create_body(fields)
-            known = context.known.get(kind.name, set()) | _claimed(recorder, kind.name)
+            # Worked out only if the create's outcome is unknown (a scan of the state, per create, was quadratic).
+            known = partial(_known_or_claimed, context, recorder, kind.name)
             try:
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
@@ -887,6 +888,11 @@ def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, recor
         ticket = context.recorder.queue(address, remote_id, {**record, "remote": remote})
         context.recorder.wait_durable(ticket)
     return ticket
+
+
+def _known_or_claimed(context: _Context, recorder: StateRecorder, kind: str) -> set[int]:
+    """The ids of `kind` no lost create can have made: listed when planning, or recorded in state by now."""
+    return context.known.get(kind, set()) | _claimed(recorder, kind)
 
 
 def _claimed(recorder: StateRecorder, kind: str) -> set[int]:
@@ -973,14 +979,15 @@ class _Waiting:
         return {item["id"]: item for item in items}
 
 
-def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids: set[int],
-            lookup: SharedLookup, gate: WriteGate, title: str = "assistant",
-            name_field: str = "name") -> tuple[int, str]:
+def _create(change: Change, body: dict, send: Callable[[dict], dict],
+            known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
+            title: str = "assistant", name_field: str = "name") -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
     the object (its kind's list), and only its confirmed absence allows another attempt (up to twice
     --max-retries). An object of that name that was not there when planning is the lost create's.
+    `known_ids` (or what calling it answers, when the outcome is unknown) are the ids no lost create made.
     """
     client = lookup.client
     attempts = 2 * client.retry.max_attempts
@@ -996,8 +1003,9 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict], known_ids:
             return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
+            known = known_ids() if callable(known_ids) else known_ids
             found = [item for item in lookup.items_read_after(failed_at)
-                     if item.get(name_field) == name and int(item["id"]) not in known_ids]
+                     if item.get(name_field) == name and int(item["id"]) not in known]
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
             if len(found) > 1:
