@@ -827,7 +827,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         with coming as arrived:
             body = kind.create_body(fields)
             # Worked out only if the create's outcome is unknown (a scan of the state, per create, was quadratic).
-            known = partial(_known_or_claimed, context, recorder, kind.name)
+            known = partial(_known_or_claimed, context, kind.name)
             try:
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
@@ -890,13 +890,10 @@ def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, recor
     return ticket
 
 
-def _known_or_claimed(context: _Context, recorder: StateRecorder, kind: str) -> set[int]:
+def _known_or_claimed(context: _Context, kind: str) -> set[int]:
     """The ids of `kind` no lost create can have made: listed when planning, or recorded in state by now."""
-    return context.known.get(kind, set()) | _claimed(recorder, kind)
-
-
-def _claimed(recorder: StateRecorder, kind: str) -> set[int]:
-    return {e.id for e in list(recorder.state.resources.values()) if e.kind == kind}
+    claimed = {e.id for e in list(context.recorder.state.resources.values()) if e.kind == kind}
+    return context.known.get(kind, set()) | claimed
 
 
 def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -> str:
