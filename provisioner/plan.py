@@ -122,6 +122,20 @@ class FieldLocations(dict):
         return dict, (dict(self.items()),)
 
 
+# A value that waits for an object this apply creates: `{"$ref": address}`, in a body or a field, until apply puts
+# the object's id in its place (the plan shows it as "(known after apply)").
+REF = "$ref"
+
+
+def marker(address: str) -> dict[str, str]:
+    """An id this apply will know once `address` is created: apply puts the id in its place."""
+    return {REF: address}
+
+
+def is_marker(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(REF), str)
+
+
 @dataclass
 class Change:
     address: str

@@ -25,24 +25,14 @@ from .kinds import ASSISTANT, KINDS, kind_of_address
 from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide, keyed_changes, matches
 from .kinds.number import resolve_number
 from .manifest import Manifest
-from .plan import Action, Change, FieldChange, StateSync
+from .plan import REF, Action, Change, FieldChange, StateSync, is_marker, marker
 from .planner import same
 from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
-REF = "$ref"
 NUMBER = "number"
 KNOWN_AFTER_APPLY = "(known after apply)"
 REPLACE_REQUESTED = "replace requested"  # --replace ADDRESS: the reason a plan gives for it
-
-
-def marker(address: str) -> dict[str, str]:
-    """An id this apply will know once `address` is created: apply puts the id in its place."""
-    return {REF: address}
-
-
-def is_marker(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get(REF), str)
 
 
 def markers_in(value: Any) -> list[str]:

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Optional
 from pydantic import BaseModel, ConfigDict
 
 from ..errors import ApiError, ProvisionerError
+from ..plan import marker
 from .answers import items_of
 from .base import ADDRESS, Endpoints, FieldFacts, Kind, ReadProblem, Reference
 
@@ -68,7 +69,7 @@ def _by_address(address: str, addresses: Mapping[str, Optional[int]]) -> int | d
     if address not in addresses:
         return f"{address}: no SipTrunk manifest has this name"
     trunk_id = addresses[address]
-    return {"$ref": address} if trunk_id is None else trunk_id
+    return marker(address) if trunk_id is None else trunk_id
 
 
 def _one(found: list[dict[str, Any]], what: str, numbers: list[dict[str, Any]]) -> int | str:

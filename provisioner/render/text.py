@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from ..plan import Action, Change, FieldChange, Plan
+from ..plan import Action, Change, FieldChange, Plan, is_marker
 from ..redaction import SENSITIVE
 
 HEADLINE = {
@@ -94,10 +94,6 @@ def _sorted_encoder() -> Callable[[Any], str]:
 
 
 _KNOWN_LISTS = [_known_list(n) for n in range(16)]
-
-
-def is_marker(v: Any) -> bool:
-    return isinstance(v, dict) and len(v) == 1 and isinstance(v.get("$ref"), str)
 
 
 def _has_marker(v: Any) -> bool:
