@@ -19,12 +19,11 @@ What this keeps from the httpx path, so that PlatformClient behaves the same eit
   request, as httpcore does), and only after an answer read whole with nothing after it: a write is never sent
   down a dead connection and then called "unknown";
 - gzip and deflate answers decoded (bounded by the cap), the trust store httpx uses (SSL_CERT_FILE,
-  SSL_CERT_DIR, else certifi), JSON bodies encoded byte for byte as httpx encodes them.
+  SSL_CERT_DIR, else certifi), JSON bodies encoded as httpx encodes them (the same JSON value: json_text.py).
 Proxies (HTTP(S)_PROXY, ALL_PROXY) and multipart bodies are left to httpx: client.py uses it for them.
 """
 from __future__ import annotations
 
-import json
 import os
 import queue
 import select
@@ -35,11 +34,12 @@ import zlib
 from typing import Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
+from . import json_text
+
 READ_SIZE = 64 * 1024
 MAX_LINE = 65536    # bytes of one status or header line (http.client's bound)
 MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 # ssl is imported by the first https:// connection (_load_ssl), not by every run (0.005 s of CPU): until then no
 # socket is a TLS one, and these match nothing. Then: the TLS socket class, and the errors a non-blocking TLS socket
 # raises when it must wait until it can read or write.
@@ -75,8 +75,8 @@ def proxies_configured(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def encode_json(value: Any) -> bytes:
-    """httpx's JSON encoding, byte for byte."""
-    return _JSON.encode(value).encode("utf-8")
+    """httpx's JSON encoding (compact, UTF-8, no NaN): the same JSON value, through orjson (json_text.py)."""
+    return json_text.body(value)
 
 
 def request_target(path: str, params: Mapping[str, Any] | None) -> str:

@@ -103,6 +103,12 @@ class RemoteAssistant:
         return [cls(int(item["id"]), str(item.get("name", "")), fields, item, tuple(problems))
                 for item, (fields, problems) in zip(items, read_items(items, lookups))]
 
+    @classmethod
+    def listed(cls, items: list[dict[str, Any]]) -> list["RemoteAssistant"]:
+        """Every item as listed, without its fields (none read, none doubtful): for a destroy, which decides from
+        the ids and names alone."""
+        return [cls(int(item["id"]), str(item.get("name", "")), {}, item) for item in items]
+
     @property
     def fingerprint(self) -> str:
         """Digest of the whole item, to tell if it changed since a plan (only the changes planned need one)."""
@@ -167,6 +173,8 @@ _PLAIN_READABLE = READABLE_FIELDS - PROJECTED_FIELDS - {"variables", "post_call_
 # Values whose `same` is `==` when both have the same one of these types.
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 _GETTERS: dict[frozenset[str], Any] = {}
+# Types whose equal values of the very same type are identical (no NaN, no -0.0, nothing inside).
+_EXACT = frozenset({str, int, bool, type(None)})
 
 
 def plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: frozenset[str]) -> bool:
@@ -557,6 +565,9 @@ def identical(a: Any, b: Any) -> bool:
     equal_values; the whole of a fleet's no-change comparing is then a few C calls per assistant."""
     if a != b:
         return False
+    kind = type(a)
+    if kind in _EXACT and kind is type(b):  # most fields: a text, a whole number, a boolean, null
+        return True
     try:
         text = marshal.dumps(a, 0)  # version 0: a float is its text ("nan"), a text is never interned apart
         return text == marshal.dumps(b, 0) and b"nan" not in text

@@ -55,11 +55,12 @@ def test_documents_of_a_knowledge_base_share_their_readiness_reads_and_a_failure
     recorded = {address for address in graph.state()["resources"] if address.startswith("knowledgebase.")}
     assert recorded == {"knowledgebase.help", "knowledgebase.sales"} | {
         f"knowledgebase.{kb}.page{n}" for kb in ("help", "sales") for n in range(DOCUMENTS)}
-    # Each document was polled at least twice (pending at once, then done 400 ms later), yet the knowledge bases'
-    # lists were read fewer times than there are documents, and no document was read alone.
+    # Each document was polled at least twice (pending at once, then done 400 ms later): read alone, that is at
+    # least 20 reads. The knowledge bases' lists were read fewer times than that (about 5 on a quiet machine; a
+    # loaded one spreads the creates out, so fewer polls share a read), and no document was read alone.
     reads = after.get(LIST, 0) - before.get(LIST, 0)
     assert after.get(ONE, 0) - before.get(ONE, 0) == 0
-    assert 2 * 2 <= reads < 2 * DOCUMENTS, (reads, after)
+    assert 2 * 2 <= reads < 2 * 2 * DOCUMENTS, (reads, after)
 
 
 def test_a_document_deleted_while_it_is_processed_is_no_longer_listed_and_says_so(graph, platform):

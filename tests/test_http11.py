@@ -136,14 +136,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_reading(server):
         client.languages()
 
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
-                    | st.text(), lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner), max_leaves=20)
-
-
-@settings(max_examples=60, deadline=None)
-@given(JSON.filter(lambda value: value is not None))  # None is no body at all, on either path
-def test_json_bodies_are_the_bytes_httpx_sends(value):
-    assert http11.encode_json(value) == httpx.Request("POST", "http://x/", json=value).content
+# JSON bodies: tests/test_json_text.py (the same value httpx sends; the same bytes but for a float's notation).
 
 
 @settings(max_examples=40, deadline=None)

@@ -189,6 +189,20 @@ def test_destroy_command_removes_everything_managed_only(workspace):
     assert workspace.state()["resources"] == {}
 
 
+def test_destroy_decides_from_the_list_alone_without_the_catalogue(workspace):
+    workspace.add("a")
+    workspace.add("b")
+    apply_ok(workspace)
+    before = workspace.platform.stats()["requests"]
+    result = workspace.run("destroy", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    after = workspace.platform.stats()["requests"]
+    made = {route: n - before.get(route, 0) for route, n in after.items() if n != before.get(route, 0)}
+    # The ids and names are what a destroy decides from: no language, model or voice is read to convert fields.
+    assert made == {"GET /user/assistants/get": 1, "DELETE /user/assistant/{id}": 2}, made
+    assert workspace.platform.assistants() == []
+
+
 def test_protected_assistants_cannot_be_destroyed_even_after_the_manifest_is_gone(workspace):
     workspace.add("keep", metadata_extra="protect: true")
     apply_ok(workspace)

@@ -55,6 +55,9 @@ def test_identical_tells_what_equality_does_not():
     nan = float("nan")
     assert not identical([nan], [nan])  # equal lists (identity), but `same` finds a NaN unequal
     assert identical(([1, 2], True, 30, None, {"n": 0}), ([1, 2], True, 30, None, {"n": 0}))
+    # A scalar of the same type: no marshal needed (a text holding "nan" is not a NaN)
+    assert identical("banana", "banana") and identical(7, 7) and identical(None, None) and identical(False, False)
+    assert not identical(True, 1) and not identical(1, True) and not identical(1, 1.0) and not identical("a", "b")
 
 
 # --- a no-change assistant: nested and write-only fields compared as one tuple ---

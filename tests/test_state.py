@@ -89,6 +89,36 @@ def test_write_diffs_against_what_was_read(stores):
     assert state.serial == 2 and stores().read().serial == 2
 
 
+def _older_form(store) -> None:
+    """Every record rewritten as versions before json_text.py wrote them (json.dumps with sorted keys: spaces,
+    non-ASCII escaped), as a store written by an older version holds them."""
+    with store.engine.begin() as connection:
+        rows = connection.execute(text("SELECT address, record FROM provisioner_resources WHERE project = :p"),
+                                  {"p": store.project}).all()
+        for address, record in rows:
+            connection.execute(text("UPDATE provisioner_resources SET record = :r WHERE project = :p AND "
+                                    "address = :a"), {"r": json.dumps(json.loads(record), sort_keys=True),
+                                                      "p": store.project, "a": address})
+
+
+def test_records_an_older_version_wrote_are_read_and_not_rewritten_unless_changed(stores):
+    store = stores()
+    state = store.read()
+    store.commit(state, {"a": entry(1, "Sé útil."), "b": entry(2), "c": entry(3)})
+    _older_form(store)
+    again = stores()
+    state = again.read()
+    assert state.resources == {"a": entry(1, "Sé útil."), "b": entry(2), "c": entry(3)}
+    again.write(state)  # the same values in another JSON form: nothing to write
+    assert state.serial == 1 and rows_written_after(again, 1) == []
+    state.resources["b"] = entry(2, "changed")
+    again.write(state)
+    assert rows_written_after(again, 1) == ["b"] and [h.action for h in again.history()][-1] == "update"
+    document = State.loads(stores().export().dumps(with_history=True), "pulled")
+    _older_form(store)
+    assert stores().push(document).endswith("nothing to do")  # a push of what it holds changes nothing
+
+
 def test_a_stale_writer_is_refused_and_overwrites_nothing(stores):
     first, second = stores(), stores()
     state = first.read()

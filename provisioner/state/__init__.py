@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
 
+from .. import json_text
 from ..errors import StateError
 
 STATE_VERSION = 1
@@ -82,12 +83,9 @@ class ResourceState:
                    depends_on=list(data.get("depends_on") or []))
 
     def record_json(self) -> str:
-        """The row's record column: everything but the id, canonical (sorted keys) so equal records compare equal."""
-        return _CANONICAL.encode(_record(self))
-
-
-# Built once: json.dumps with any option builds an encoder per call (a commit encodes one record per change).
-_CANONICAL = json.JSONEncoder(sort_keys=True)
+        """The row's record column: everything but the id, canonical (sorted keys, compact) so equal records
+        compare equal (json_text.py)."""
+        return json_text.canonical(_record(self))
 
 
 def _record(entry: ResourceState) -> dict[str, Any]:

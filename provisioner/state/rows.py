@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..errors import StateError
+from ..json_text import read_canonical
 from . import DEFAULT_KIND, KIND_NAME, MAX_ID, HistoryEntry, ResourceState, _DuplicateKey, _show, check_address, \
     check_history_entry, check_id, check_record, strict_json
 
@@ -39,9 +40,11 @@ def check_workspace_row(source: str, workspace: str, lineage: Any, serial: Any) 
     return lineage, serial
 
 
-def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, ...]]) -> dict[str, ResourceState]:
+def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, ...]],
+                        strict: list[str] | None = None) -> dict[str, ResourceState]:
     """address -> ResourceState from (address, remote_id, record[, kind]) rows, or a StateError for the first bad
-    one."""
+    one. The addresses whose record is not in this version's canonical form (json_text.py: an older version's, a
+    hand edit) are appended to `strict` if given."""
     resources: dict[str, ResourceState] = {}
     owners: dict[tuple[str, int], str] = {}
     for row in rows:
@@ -49,7 +52,7 @@ def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, .
         kind = row[3] if len(row) > 3 else DEFAULT_KIND
         if isinstance(address, str) and address in resources:
             raise _bad(f"{_where(source, workspace, address)}: the address has two rows")
-        entry = check_resource_row(source, workspace, address, remote_id, record, kind)
+        entry = check_resource_row(source, workspace, address, remote_id, record, kind, strict)
         if (entry.kind, entry.id) in owners:
             first, second = sorted((owners[entry.kind, entry.id], address))
             raise _bad(f"{_where(source, workspace)}: addresses {first!r} and {second!r} both hold "
@@ -60,9 +63,9 @@ def check_resource_rows(source: str, workspace: str, rows: Iterable[tuple[Any, .
 
 
 def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any, record: Any,
-                       kind: Any = DEFAULT_KIND) -> ResourceState:
+                       kind: Any = DEFAULT_KIND, strict: list[str] | None = None) -> ResourceState:
     """One row's entry, or a StateError naming its column. Every message is composed only when it is raised: a
-    store holds thousands of good rows."""
+    store holds thousands of good rows. `strict`: as check_resource_rows says."""
     if not isinstance(address, str) or not check_address(address):
         raise _bad(f"{_where(source, workspace)}, column address holds {_show(address)}: not a valid address "
                    "(lowercase letters, digits, '-' and '_', whole)")
@@ -71,7 +74,12 @@ def check_resource_row(source: str, workspace: str, address: Any, remote_id: Any
     if not isinstance(record, str):
         raise _bad_column(source, workspace, address, f"record must be JSON text (got {_show(record)})")
     try:
-        fields = strict_json(record)
+        # What this version writes is read in one step; anything else (older rows, hand edits) strictly.
+        fields = read_canonical(record)
+        if fields is None:
+            fields = strict_json(record)
+            if strict is not None:
+                strict.append(address)
     except _DuplicateKey as error:
         raise _bad_column(source, workspace, address, f"record: the key {error.key!r} appears twice") from None
     except (ValueError, RecursionError) as error:

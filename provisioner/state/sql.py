@@ -36,8 +36,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from .. import json_text
 from ..errors import LockError, StateError
-from . import HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError
+from . import HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError, strict_json
 from . import rows as rows_check
 from . import sql_ddl, sqlite_file
 from .local import legacy_state_file
@@ -383,6 +384,19 @@ def _row(entry: ResourceState) -> tuple[int, str, str]:
     return entry.id, entry.record_json(), entry.kind
 
 
+def _same_row(stored: tuple[int, str, str] | None, wanted: tuple[int, str, str]) -> bool:
+    """Whether a row as the database holds it is the row `wanted`: the same columns, or (a record an older version
+    wrote, in another JSON form) the same values written as this version writes them."""
+    if stored == wanted:
+        return True
+    if stored is None or stored[0] != wanted[0] or stored[2] != wanted[2]:
+        return False
+    try:
+        return json_text.canonical(strict_json(stored[1])) == wanted[1]
+    except (ValueError, TypeError, RecursionError):  # a row no longer readable is replaced
+        return False
+
+
 def _readable(row) -> bool:
     try:
         rows_check.check_workspace_row("", "", row[0], row[1])
@@ -538,9 +552,14 @@ class SqlStateStore:
             raise StateError(f"{self.description}: {len(rows)} resource row(s) but no row in "
                              f"provisioner_workspaces. {rows_check.REPAIR}")
         lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
-        resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows)
+        strict: list[str] = []
+        resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows, strict)
         self._exists = True
         self._snapshot = {address: (remote_id, record, kind) for address, remote_id, record, kind in rows}
+        for address in strict:
+            # A record in another JSON form (an older version wrote it): held as this version writes it, so that
+            # write() finds it unchanged unless its values changed.
+            self._snapshot[address] = _row(resources[address])
         return State(lineage=lineage, serial=serial, resources=resources)
 
     def history(self) -> list[HistoryEntry]:
@@ -748,7 +767,7 @@ class SqlStateStore:
                                   "use --force to replace this state with it.")
         current = {a: (r, rec, k) for a, r, rec, k in cursor.execute(self._sql.resource_rows, self._scope).fetchall()}
         wanted = {a: _row(e) for a, e in document.resources.items()}
-        changes = {a: w for a, w in wanted.items() if current.get(a) != w}
+        changes = {a: w for a, w in wanted.items() if not _same_row(current.get(a), w)}
         changes.update({a: None for a in current if a not in wanted})
         if document.serial < stored_serial and not force:
             raise StaleStateError(f"the document has serial {document.serial}, older than the store's {stored_serial}. "

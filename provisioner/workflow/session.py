@@ -138,18 +138,21 @@ class Session:
         return self._catalog
 
     def remote(self, manifests: list[Manifest] = (), engines: tuple[str, ...] = (),
-               kinds: tuple[str, ...] = ()) -> list[RemoteAssistant]:
+               kinds: tuple[str, ...] = (), *, fields: bool = True) -> list[RemoteAssistant]:
         """The platform's assistants, normalised to manifest values (the catalogue and the list read together);
-        the lists of `kinds` are read at the same time, into `self.objects`."""
+        the lists of `kinds` are read at the same time, into `self.objects`. Without `fields` (a destroy, which
+        decides from ids and names only): as listed, with no fields read and no catalogue."""
         with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
             listing, self._listing = self._listing or pool.submit(self.client.list_assistants), None
             early, self._early_reads = self._early_reads, {}
             started = begin_reading(self.client, [k for k in kinds if k not in early], pool)
             reads = {k: early[k] if k in early else started[k]
                      for k in sorted(started.keys() | (early.keys() & set(kinds)))}
-            catalog = self.catalog(assistants_of(manifests), pool, engines)
+            catalog = self.catalog(assistants_of(manifests), pool, engines) if fields else None
             items = listing.result()
             self.objects = finish_reading(reads)
+        if catalog is None:
+            return RemoteAssistant.listed(items)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
         return RemoteAssistant.read_all(items, catalog.lookups)
 
@@ -186,7 +189,7 @@ class Session:
         assistants = assistants_of(manifests)
         read = [] if destroy else manifests
         remote = self.remote(assistants if not destroy else [],
-                             kinds=tuple(kinds_involved(read, state.resources)))
+                             kinds=tuple(kinds_involved(read, state.resources)), fields=not destroy)
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
         expanded = expand(read)  # planned from too (plan_graph): expanded once
