@@ -23,7 +23,9 @@ from typing import Any
 
 import orjson
 
-_SORTED = orjson.OPT_SORT_KEYS
+# A dataclass or a datetime is no JSON value: orjson would write one, the standard library refuses it (TypeError).
+_STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+_SORTED = orjson.OPT_SORT_KEYS | _STRICT
 _NULL = b"null"
 # The standard library's encoders, built once (json.dumps with any option builds one per call).
 _BODY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -33,7 +35,7 @@ _RECORD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=Fals
 def body(value: Any) -> bytes:
     """A request body: httpx's encoding (compact, UTF-8, no NaN), the same JSON value."""
     try:
-        text = orjson.dumps(value)
+        text = orjson.dumps(value, option=_STRICT)
     except TypeError:  # orjson.JSONEncodeError: what orjson refuses, the standard library says
         return _BODY.encode(value).encode("utf-8")
     if _NULL in text and not _finite(value):

@@ -2,6 +2,8 @@
 state records are canonical, and only a canonical record is read without the strict reader's checks."""
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import json
 import math
 import re
@@ -67,8 +69,17 @@ def test_what_orjson_cannot_write_is_written_by_the_standard_library():
     assert json_text.body({1: 2**70}) == httpx_body({1: 2**70}) == b'{"1":1180591620717411303424}'
     assert json_text.canonical({"b": 2**70, "a": 1}) == '{"a":1,"b":1180591620717411303424}'
     assert json_text.canonical({"s": "\ud800"}) == '{"s":"\\ud800"}'  # a lone surrogate, escaped: never bad UTF-8
-    with pytest.raises(TypeError):
-        json_text.body({"a": object()})
+    for no_json in (object(), datetime.date(2026, 1, 1), Point(1, 2)):  # orjson alone would write the last two
+        with pytest.raises(TypeError):
+            json_text.body({"a": no_json})
+        with pytest.raises(TypeError):
+            json_text.canonical({"a": [no_json]})
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
 
 
 @settings(max_examples=300, deadline=None)
