@@ -74,11 +74,6 @@ def proxies_configured(environ: Mapping[str, str] = os.environ) -> bool:
     return any(value and key.lower() in PROXY_VARIABLES for key, value in environ.items())
 
 
-def encode_json(value: Any) -> bytes:
-    """httpx's JSON encoding (compact, UTF-8, no NaN): the same JSON value, through orjson (json_text.py)."""
-    return json_text.body(value)
-
-
 def request_target(path: str, params: Mapping[str, Any] | None) -> str:
     """The path with its query string, as httpx writes it."""
     if not params:
@@ -419,7 +414,7 @@ class Http11:
         target = request_target(self.prefix + path, params)
         if any(c in target for c in " \r\n\0"):
             raise ValueError(f"a path that is not one token: {target!r}")  # as http.client refuses it
-        request = self.request_bytes(method, target, None if json_body is None else encode_json(json_body))
+        request = self.request_bytes(method, target, None if json_body is None else json_text.body(json_body))
         try:
             self._slots.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:

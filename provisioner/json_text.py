@@ -34,25 +34,27 @@ _RECORD = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=Fals
 
 def body(value: Any) -> bytes:
     """A request body: httpx's encoding (compact, UTF-8, no NaN), the same JSON value."""
-    try:
-        text = orjson.dumps(value, option=_STRICT)
-    except TypeError:  # orjson.JSONEncodeError: what orjson refuses, the standard library says
-        return _BODY.encode(value).encode("utf-8")
-    if _NULL in text and not _finite(value):
-        _BODY.encode(value)  # raises ValueError for the NaN or the infinity orjson wrote as null
-    return text
+    text = _written(value, _STRICT, _BODY)
+    return text if text is not None else _BODY.encode(value).encode("utf-8")
 
 
 def canonical(value: Any) -> str:
     """Canonical text of a state record: keys sorted at every level, compact, so that equal records are equal
     texts; no NaN (ValueError). What orjson refuses is written by the standard library, with non-ASCII escaped."""
+    text = _written(value, _SORTED, _RECORD)
+    return text.decode("utf-8") if text is not None else _RECORD.encode(value)
+
+
+def _written(value: Any, option: int, standard: json.JSONEncoder) -> bytes | None:
+    """orjson's text of `value`, or None where the `standard` encoder must write it (orjson refuses it). A NaN or
+    an infinity, which orjson writes as null, raises the ValueError `standard` raises for it."""
     try:
-        text = orjson.dumps(value, option=_SORTED)
-    except TypeError:
-        return _RECORD.encode(value)
+        text = orjson.dumps(value, option=option)
+    except TypeError:  # orjson.JSONEncodeError
+        return None
     if _NULL in text and not _finite(value):
-        _RECORD.encode(value)
-    return text.decode("utf-8")
+        standard.encode(value)  # raises ValueError
+    return text
 
 
 def _finite(value: Any) -> bool:

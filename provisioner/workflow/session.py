@@ -151,7 +151,7 @@ class Session:
             catalog = self.catalog(assistants_of(manifests), pool, engines) if fields else None
             items = listing.result()
             self.objects = finish_reading(reads)
-        if catalog is None:
+        if not fields:
             return RemoteAssistant.listed(items)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
         return RemoteAssistant.read_all(items, catalog.lookups)
