@@ -256,6 +256,11 @@ class WalkCallbacks:
     not_started: Callable[[int], None]        # step n never started (the walk was stopped)
 
 
+# Steps submitted and not yet settled, per unit of parallelism (docs/reliability.md: at most this many times
+# --parallelism changes are done on the platform and not yet committed).
+WINDOW = 3
+
+
 class Walk:
     """Runs a Graph's steps under a worker bound; `stop()` (from any thread) starts nothing new."""
 
@@ -303,7 +308,9 @@ class Walk:
         remaining = list(graph.waits_for)
         ready = deque(n for n in range(len(graph.steps)) if not remaining[n])
         finished: queue.SimpleQueue[tuple[int, Future]] = queue.SimpleQueue()
-        window = 2 * self.parallelism
+        # Submitted and not settled: the workers' steps, and as many again done and waiting for their commit (apply
+        # lets its commits gather two workers' worth, StateRecorder.committing), so no worker waits for a place.
+        window = WINDOW * self.parallelism
         pending = self._pending
         waiting: list[tuple[float, int, int, Later]] = []  # a heap of (due, tie-break, step, Later)
         order = itertools.count()
