@@ -9,7 +9,6 @@ that name that was not there before, and adopt it if it exists.
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
 from concurrent.futures import Future

@@ -21,7 +21,7 @@ from . import block_yaml
 from .errors import Location, ManifestError, Problem
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
 from .kinds.base import MANIFEST_FILE
-from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, AssistantSpec, checked_spec, did_you_mean,
+from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
                    secret_fields, validate_model)
 
 API_VERSION = "provisioner/v1"

@@ -45,7 +45,6 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
     assistants = [m for m in manifests if m.kind == ASSISTANT]
-    others = [m for m in manifests if m.kind != ASSISTANT]
     targets = sorted({manifest_address(t) for t in targets})
     unknown = [t for t in targets if t not in graph.manifests and t not in state.resources]
     if unknown:

@@ -80,7 +80,43 @@ def scrub(text: str) -> str:
     if "://" in text and "@" in text:  # credentials in a URL end with an @
         text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)
     if "=" in text:
-        text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+        text = _mask_query_secrets(text)
     if "Bearer" in text:
         text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     return text
+
+
+def _keep_name(match: re.Match) -> str:
+    return match.group(1) + MASK
+
+
+def _mask_query_secrets(text: str) -> str:
+    """`_QUERY_SECRET.sub` over `text`, tried only where a match can begin: at a `?`, `&` or `;`, found by
+    str.find (C), where the regex engine would step through every character of a plan of megabytes (apply's and
+    destroy's plan text is scrubbed like plan's). Text dense with those marks gets the single regex pass."""
+    starts: list[int] = []
+    dense = len(text) // 128 + 8  # past this many, a Python step per mark costs more than the regex's scan
+    for mark in "?&;":
+        at = text.find(mark)
+        while at >= 0:
+            starts.append(at)
+            if len(starts) > dense:
+                return _QUERY_SECRET.sub(_keep_name, text)
+            at = text.find(mark, at + 1)
+    if not starts:
+        return text
+    starts.sort()
+    pieces: list[str] = []
+    done = 0  # as re.sub: the next match is looked for after the last one
+    match_at = _QUERY_SECRET.match
+    for at in starts:
+        if at < done:
+            continue
+        match = match_at(text, at)
+        if match is not None:
+            pieces += (text[done:match.end(1)], MASK)
+            done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)

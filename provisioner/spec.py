@@ -14,7 +14,6 @@ explicit `null` manages it as empty (clears it on the platform).
 """
 # Annotations as written, not postponed: see kinds/base.py (the models' fields).
 import difflib
-import functools
 import math
 import re
 from dataclasses import dataclass

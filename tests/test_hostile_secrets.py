@@ -189,3 +189,30 @@ def test_scrub_with_its_literal_pre_checks_is_every_pattern_applied(text):
     expected = S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, expected)
     expected = S._BEARER.sub(lambda m: m.group(1) + m.group(2) + S.MASK, expected)
     assert S.scrub(text) == expected
+
+
+def test_apply_and_destroy_show_their_plan_scrubbed_as_plan_does(workspace):
+    # The API token is registered as a secret once read: a manifest value that happens to hold it (a prompt
+    # pasted with it) is masked in the plan that apply and destroy print, as in plan's own output.
+    from tests.conftest import TOKEN
+
+    workspace.add("a", system_prompt=f"Call with {TOKEN} please.")
+    planned = workspace.run("plan")
+    assert planned.exit_code == 0 and "Call with *** please." in planned.output
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert TOKEN not in applied.all and "Call with *** please." in applied.output
+    for command in (("show",), ("destroy", "--auto-approve")):  # a destroy's plan shows no field values
+        result = workspace.run(*command)
+        assert result.exit_code == 0 and TOKEN not in result.all, result.all
+
+
+@given(st.text(alphabet="ab?&;=tokenkey_- \n", max_size=3000))
+def test_query_secrets_are_masked_where_a_mark_begins_them_as_one_regex_pass_masks_them(text):
+    """scrub finds the query secrets' beginnings (`?`, `&`, `;`) with str.find, or runs the regex over text dense
+    with them: the same text as the regex's own substitution, either way."""
+    from provisioner import scrub as S
+
+    assert S._mask_query_secrets(text) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, text)
+    sparse = "x" * 200 * len(text) + text  # few marks for its length: the str.find path
+    assert S._mask_query_secrets(sparse) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, sparse)

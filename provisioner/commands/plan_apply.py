@@ -167,8 +167,9 @@ def _minutes(seconds: float) -> str:
 
 def _show(plan: Plan) -> None:
     """The plan's text, plain where echo would strip the colours anyway (a fleet's plan is megabytes: styling it
-    only to strip it again cost more than writing it)."""
-    click.echo(render.plan_text(plan, styled=stdout_styled()))
+    only to strip it again cost more than writing it), scrubbed as `plan` scrubs it (scrub.py: a registered
+    secret a manifest's value happens to hold, a secret-looking query parameter)."""
+    click.echo(scrub(render.plan_text(plan, styled=stdout_styled())))
 
 
 def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_approve: bool, question: str,
