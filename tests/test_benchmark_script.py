@@ -99,3 +99,16 @@ def test_the_graph_fleet_has_the_issue_s_mix_in_ten_thousand_and_references_ever
         assert set(named) <= addresses, named
     # Tool names take lowercase letters and underscores only.
     assert all(re.fullmatch(r"[a-z][a-z_]*", t["spec"]["name"]) for t in kinds["Tool"])
+
+
+def test_threads_against_one_loop_measures_both_ways_over_the_same_requests():
+    # scripts/threads_vs_loop.py, as README "Measured" cites it: both ways complete their requests against the
+    # emulator (each checks every answer's status) and report a CPU figure per request.
+    script = SCRIPT.parent / "threads_vs_loop.py"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+    result = subprocess.run([sys.executable, str(script), "--requests", "60", "--connections", "3", "--latency-ms",
+                             "2", "--rounds", "1"], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "60 requests, 3 at a time, 2 ms latency" in result.stdout
+    figures = re.findall(r"^  (3 threads|one epoll loop)\s+(\d+) µs of CPU per request", result.stdout, re.M)
+    assert [way for way, _ in figures] == ["3 threads", "one epoll loop"] and all(int(n) > 0 for _, n in figures)
