@@ -88,8 +88,8 @@ class StateRecorder:
     A worker's next request then overlaps the commit of its last change instead of waiting for it.
     """
 
-    # How long the committer lets changes gather before it commits: well under a request's time, so a report
-    # comes hardly later, and enough to put the changes of several workers into one transaction.
+    # How long the committer lets changes gather before it commits: a few requests' time, so a report comes
+    # hardly later for whoever reads it, and enough to put the changes of several workers into one transaction.
     LINGER = 0.05
 
     def __init__(self, backend: StateBackend, state: State, *, linger: float = LINGER):

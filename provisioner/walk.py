@@ -308,7 +308,7 @@ class Walk:
         remaining = list(graph.waits_for)
         ready = deque(n for n in range(len(graph.steps)) if not remaining[n])
         finished: queue.SimpleQueue[tuple[int, Future]] = queue.SimpleQueue()
-        # Submitted and not settled: the workers' steps, and as many again done and waiting for their commit (apply
+        # Submitted and not settled: the workers' steps, and twice as many done and waiting for their commit (apply
         # lets its commits gather two workers' worth, StateRecorder.committing), so no worker waits for a place.
         window = WINDOW * self.parallelism
         pending = self._pending
