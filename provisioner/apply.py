@@ -23,7 +23,7 @@ from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, S
                      TransportError)
 from .kinds.base import Kind
 from .moves import moved_rows
-from .plan import Action, Change, Plan, count_changes
+from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
@@ -669,8 +669,8 @@ def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
     Every dict and list is a new one (as ever); a plain value (most of a body and a record) is taken as it is
     without a call of its own: a graph's assistant was about 80 calls per change, most of them for strings."""
     if isinstance(value, dict):
-        if len(value) == 1 and "$ref" in value and isinstance(value["$ref"], str):
-            return id_of(value["$ref"])
+        if is_marker(value):
+            return id_of(value[REF])
         return {key: item if item.__class__ in PLAIN_VALUES else resolve_refs(item, id_of) for key, item in value.items()}
     if isinstance(value, list):
         return [item if item.__class__ in PLAIN_VALUES else resolve_refs(item, id_of) for item in value]

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 from .apply import PLAIN_VALUES, ApplyReport, resolve_refs
 from .kinds import ASSISTANT, KINDS
 from .kinds.base import matches
-from .plan import Action, Change
+from .plan import Action, Change, is_marker, marker
 from .planner import RemoteAssistant, identical, same
 from .reading import begin_reading, finish_reading, read_children
 from .state import State
@@ -117,7 +117,7 @@ def _verify(report: ApplyReport, client: Any, state: State, lookups: Lookups | N
         # A change without references (no depends_on, apply._resolved) was sent as planned: nothing to resolve.
         # The others' references are resolved in the values compared, as they are taken (not a copy of the body).
         body = change.body
-        if change.depends_on and len(body) == 1 and "$ref" in body:  # a body that is itself a reference
+        if change.depends_on and is_marker(body):  # a body that is itself a reference
             body = resolve_refs(body, id_of)
         found = _compare(change, body, live.fields, remote_id, id_of if change.depends_on else None)
         if found:
@@ -184,7 +184,7 @@ def _ids(state: State) -> Callable[[str], Any]:
         if known is None:
             entry = resources.get(state_address(address))
             if entry is None:
-                return {"$ref": address}
+                return marker(address)
             known = found[address] = entry.id
         return known
     return id_of

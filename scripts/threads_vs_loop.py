@@ -28,10 +28,15 @@ from benchmark import TOKEN, free_port, start_busy_loops  # noqa: E402
 PATH = "/user/assistants/languages"
 
 
-def by_threads(api_url: str, connections: int, requests: int) -> None:
+def client_for(api_url: str, connections: int):
+    """The client's HTTP/1.1 connections (http11.Http11), as PlatformClient sets them up for the apply."""
     from provisioner import http11
 
-    client = http11.Http11(api_url, {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}, connections)
+    return http11.Http11(api_url, {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}, connections)
+
+
+def by_threads(api_url: str, connections: int, requests: int) -> None:
+    client = client_for(api_url, connections)
 
     def work(count: int) -> None:
         for _ in range(count):
@@ -49,9 +54,9 @@ def by_threads(api_url: str, connections: int, requests: int) -> None:
 def by_one_loop(api_url: str, connections: int, requests: int) -> None:
     """Keep `connections` requests in flight on keep-alive sockets, one thread, one epoll; answers are framed by
     Content-Length (what the emulator sends)."""
-    from provisioner import http11
+    from provisioner.http11 import header_fields
 
-    client = http11.Http11(api_url, {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}, connections)
+    client = client_for(api_url, connections)
     request = client.request_bytes("GET", client.prefix + PATH, None)
     poller = select.epoll()
     buffers: dict[int, tuple[socket.socket, bytearray]] = {}
@@ -72,8 +77,7 @@ def by_one_loop(api_url: str, connections: int, requests: int) -> None:
             if end < 0:
                 continue
             head = bytes(buffer[:end]).decode("latin-1").split("\r\n")
-            length = next((int(line.split(":", 1)[1]) for line in head[1:]
-                           if line.lower().startswith("content-length:")), 0)
+            length = int(header_fields(head).get("content-length", 0))
             if len(buffer) < end + 4 + length:
                 continue
             if head[0].split()[1] != "200":
