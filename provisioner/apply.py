@@ -23,6 +23,7 @@ from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, S
                      TransportError)
 from .kinds.base import Kind
 from .moves import moved_rows
+from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
@@ -678,7 +679,7 @@ def resolve_refs(value: Any, id_of: Callable[[str], int]) -> Any:
 
 
 # Values resolve_refs has nothing to look into (exactly these classes: a subclass of dict or list is looked into).
-PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+PLAIN_VALUES = SCALAR_TYPES
 
 
 def _resolved(change: Change, context: _Context) -> tuple[dict, dict]:

@@ -23,13 +23,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from . import answer_json, http11
 from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
                      ServerError, TransportError)
 from .ratelimit import RateBudget
+
+if TYPE_CHECKING:  # imported when first needed (PlatformClient._http): a run over http11.py never loads it
+    import httpx
 
 PAGE_SIZE = 100  # the most the list endpoint gives per page
 LIST_ATTEMPTS = 4  # whole-list re-reads when pages disagree (the list changed while being read)

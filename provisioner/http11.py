@@ -31,10 +31,13 @@ import socket
 import threading
 import time
 import zlib
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from . import json_text
+
+if TYPE_CHECKING:  # imported by the first https:// connection (_load_ssl), not by every run
+    import ssl
 
 READ_SIZE = 64 * 1024
 MAX_LINE = 65536    # bytes of one status or header line (http.client's bound)

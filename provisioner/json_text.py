@@ -23,6 +23,9 @@ from typing import Any
 
 import orjson
 
+# The Python classes JSON's scalars are read as (exactly these: a subclass such as an IntEnum is none of them).
+SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
 # A dataclass or a datetime is no JSON value: orjson would write one, the standard library refuses it (TypeError).
 _STRICT = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
 _SORTED = orjson.OPT_SORT_KEYS | _STRICT

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from .errors import Problem
 from .graph import entry_kind
 from .manifest import Manifest
-from .plan import Action, Change, Plan
+from .plan import REF, Action, Change, Plan, is_marker
 from .state import ResourceState
 from .walk import state_address
 
@@ -87,8 +87,8 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
 
 def _used(value: Any, by_id: Mapping[int, str]) -> str | None:
     """The assistant (state address) among those withdrawn that a campaign's `assistant_id` names, if any."""
-    if isinstance(value, dict) and isinstance(value.get("$ref"), str):
-        return state_address(value["$ref"])
+    if is_marker(value):
+        return state_address(value[REF])
     if isinstance(value, int) and not isinstance(value, bool):
         return by_id.get(value)
     return None

@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 
 from .errors import PlanError, Problem
+from .json_text import SCALAR_TYPES
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
@@ -49,7 +50,8 @@ def canonical(value: Any) -> Any:
     return value
 
 
-# Types whose values are `same` exactly when ==, if both sides have the type (a bool never meets an int here).
+# Types whose values are `same` exactly when ==, if both sides have the type (a bool never meets an int here); and
+# whose equal values of the very same type are identical (no NaN, no -0.0, nothing inside).
 _EXACT = frozenset({str, int, bool, type(None)})
 
 
@@ -170,11 +172,8 @@ def _managed(dialect: str) -> tuple[tuple[str, Any, bool], ...]:
 # the projected ones are compared in the manifest's terms, the nested ones by `same`. Only a speed choice: a
 # field here that holds a mapping or a list makes plainly_equal say "compare field by field".
 _PLAIN_READABLE = READABLE_FIELDS - PROJECTED_FIELDS - {"variables", "post_call_schema", "end_call_tool"}
-# Values whose `same` is `==` when both have the same one of these types.
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+# Values whose `same` is `==` when both have the same one of these types: JSON's scalars (json_text.SCALAR_TYPES).
 _GETTERS: dict[frozenset[str], Any] = {}
-# Types whose equal values of the very same type are identical (no NaN, no -0.0, nothing inside).
-_EXACT = frozenset({str, int, bool, type(None)})
 
 
 def plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: frozenset[str]) -> bool:
@@ -194,7 +193,7 @@ def plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: f
     if not all(map(operator.eq, wanted, seen)):
         return False
     types = tuple(map(type, wanted))
-    return types == tuple(map(type, seen)) and _SCALARS.issuperset(types)
+    return types == tuple(map(type, seen)) and SCALAR_TYPES.issuperset(types)
 
 
 def _default(name: str) -> Any:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
+from .json_text import SCALAR_TYPES
 from .spec import CREATE_FIELDS, V2_ONLY_FIELDS
 
 DIRECTION_TO_TYPE = {"receive": "inbound", "make": "outbound"}
@@ -330,9 +331,9 @@ def read_fields(item: dict[str, Any], lookups: Lookups) -> tuple[dict[str, Any],
 # the same value (a boolean is never taken for a number here: the item's shape, its values' types, is in the key).
 # A float too: only -0.0 and 0.0 are equal and not alike, and a converter that gives back its value (_number) keeps
 # the item's own (see `values` below); no other converter reads a float as itself.
-_KEYED = frozenset({str, int, float, bool, type(None)})
+_KEYED = SCALAR_TYPES
 # What a remembered conversion may give: values no caller can change (a {} or [] is converted anew for each item).
-_SHAREABLE = frozenset({str, int, float, bool, type(None)})
+_SHAREABLE = SCALAR_TYPES
 
 
 @dataclass(frozen=True)
