@@ -409,10 +409,16 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                 if problem:
                     raise Unresolvable(problem)
                 result = _execute(change, step.part, context, stop)
+                if isinstance(result, _Waiting):  # created, to be waited for: its first poll at once
+                    waiting = result
+                    result = waiting.poll()
             if isinstance(result, _Waiting):
-                # Polled again when due, by the walk: no worker (no --parallelism slot) is held meanwhile.
+                # Polled again when due, by the walk: no worker (no --parallelism slot) is held meanwhile. It leaves
+                # the walk's window only once its create is committed (the bound on changes done and not recorded).
+                recorder.wait_durable(result.ticket)
                 result.waited += budget.thread_counters()[1] - waited_before
-                return Later(time.monotonic() + result.delay, partial(attempt, number, started, result))
+                return Later(time.monotonic() + result.delay, partial(attempt, number, started, result),
+                             abandon=partial(abandoned, result, started))
         except WaitCancelled:
             if waiting is None and budget.thread_counters()[0] == sent_before:
                 # Interrupted while it waited for its first request: nothing of it reached the platform.
@@ -438,14 +444,25 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
         except ApiError as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
+        if waiting is not None:  # reported once its create is committed, whatever the wait's outcome
+            result.ticket = max(result.ticket, waiting.ticket)
         result.seconds = time.monotonic() - started
         result.waited = min(result.seconds, budget.thread_counters()[1] - waited_before
                             + (waiting.waited if waiting is not None else 0.0))
         return result
 
+    def abandoned(waiting: _Waiting, started: float) -> ChangeResult:
+        """A wait the walk gives up at once (a second interrupt): the object was created and is in state."""
+        return ChangeResult(waiting.change, False, time.monotonic() - started, waiting.remote_id,
+                            f"{waiting.change.address} (id {waiting.remote_id}) was created; interrupted while "
+                            "waiting for it to be ready", ticket=waiting.ticket, waited=waiting.waited)
+
     # A replacement is two steps: its change is reported once, when both are settled (done, failed, skipped or
     # not started), by _replacement_result.
     halves: dict[int, dict[str, ChangeResult]] = {}
+    # Steps settled here: a step whose `finished` an interrupt cut short is finished again (walk.finish), and must
+    # not be reported twice if the interrupt came after its report.
+    settled_steps: set[int] = set()
 
     def report_change(result: ChangeResult) -> None:
         report.results.append(result)
@@ -453,25 +470,42 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             on_result(result)
 
     def settle(number: int, result: ChangeResult) -> None:
+        if number in settled_steps:
+            return
         step = graph.steps[number]
         if len(graph.parts[step.change]) == 1:
             report_change(result)
-            return
-        settled = halves.setdefault(step.change, {})
-        settled[step.part] = result
-        if len(settled) == 2:
-            report_change(_replacement_result(halves.pop(step.change)))
+        else:
+            settled = halves.setdefault(step.change, {})
+            settled[step.part] = result
+            if len(settled) == 2:
+                report_change(_replacement_result(halves.pop(step.change)))
+        settled_steps.add(number)
+
+    def store_failed(error: BaseException) -> None:
+        """The store stopped taking writes: start nothing new; what is in flight finishes and is reported."""
+        report.halted = report.halted or f"the state could not be written ({error}); no further change started"
+        start_nothing_new(interrupted=False)
 
     def finished(number: int, future: Future) -> bool:
         """Record a finished step once its state is committed; a store that fails stops new changes."""
-        result = future.result()
         step = graph.steps[number]
+        try:
+            result = future.result()
+        except (StateError, OSError) as error:
+            # A worker's own wait for a commit (a replacement's old object moved aside, an action's record, a created
+            # object before its wait) failed: where the change stopped, only the platform now says.
+            store_failed(error)
+            change = changes[step.change]
+            result = ChangeResult(change, False, 0.0, change.remote_id,
+                                  f"stopped: recording its progress in state failed ({error}); run plan to see "
+                                  "where it stands (it finds on the platform what was done)")
+            settle(number, result)
+            return False
         try:
             recorder.wait_durable(result.ticket)
         except (StateError, OSError) as error:
-            # The store stopped taking writes: start nothing new; what is in flight finishes and is reported.
-            report.halted = report.halted or f"the state could not be written ({error}); no further change started"
-            start_nothing_new(interrupted=False)
+            store_failed(error)
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
                                   f"done on the platform, but recording it in state failed ({error}); the next "
                                   "plan finds it on the platform and puts the state right")
@@ -513,10 +547,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         try:
             walk.run(pool, look_at_interrupt)
         except KeyboardInterrupt:
-            # Start nothing new; let what is in flight finish and be recorded.
+            # Start nothing new; let what is in flight finish and be recorded; a created object waiting to be ready
+            # is reported as such (it is in state), not as not started.
             start_nothing_new(interrupted=True)
             for future in walk.in_flight():
                 walk.finish(future)
+            walk.abandon_waits()
             walk.settle_rest()
         except BaseException:
             # A bug, or a broken output pipe: start nothing new. What runs finishes and is committed when
@@ -621,6 +657,9 @@ class _Context:
         self.wait_timeout = wait_timeout
         self.progress = progress
         self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
+        # kind -> the ids this apply's creates got, each added before its write ends (_create): a lookup after a
+        # lost create, which reads once every write in flight has ended, never takes a sibling's object for its own.
+        self.made: dict[str, set[int]] = {}
         self._state_addresses: dict[str, str] = {}  # for id_of
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
         self.readiness_reads = SharedReads()  # the readiness polls' list reads, one per parent at a time (_Waiting)
@@ -637,6 +676,10 @@ class _Context:
                     listing = lambda: endpoints.list(self.client, parent)  # noqa: E731
                 self._lookups[key] = SharedLookup(listing, self.gate, self.client)
             return self._lookups[key]
+
+    def made_of(self, kind: str) -> set[int]:
+        with self._lock:
+            return self.made.setdefault(kind, set())
 
     def kind(self, name: str) -> Kind:
         kind = self.kinds.get(name)
@@ -702,7 +745,7 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
             "depends_on": sorted({*record.get("depends_on", ()), *map(context.state_address, change.depends_on)})}
 
 
-def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
+def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult | _Waiting:
     if change.kind == DEFAULT_KIND:
         if part != WHOLE:
             return _replace_assistant(change, part, context)
@@ -717,8 +760,8 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
         if body is not change.body:
             change = replace(change, body=body)
         remote_id, message = _create(change, wire.create(change), context.client.create_assistant,
-                                     context.known.get(DEFAULT_KIND, set()), context.lookup(DEFAULT_KIND),
-                                     wire.gate, "assistant")
+                                     partial(_known_or_claimed, context, DEFAULT_KIND), context.lookup(DEFAULT_KIND),
+                                     wire.gate, "assistant", made=context.made_of(DEFAULT_KIND))
         return ChangeResult(change, True, 0.0, remote_id, message,
                             ticket=recorder.queue(change.address, remote_id, record))
     if action in (Action.UPDATE, Action.IMPORT):
@@ -793,7 +836,7 @@ def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int 
     return value
 
 
-def _execute_kind(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult:
+def _execute_kind(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult | _Waiting:
     """Any kind, through its Endpoints (kinds/base.py): no branch per kind here."""
     kind = context.kind(change.kind)
     endpoints, client, recorder, gate = kind.endpoints, context.client, context.recorder, context.gate
@@ -833,18 +876,19 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             known = partial(_known_or_claimed, context, kind.name)
             try:
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
-                                             context.lookup(kind.name, parent), gate, kind.title, kind.name_field)
+                                             context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
+                                             made=context.made_of(kind.name))
             except (RejectedError, NotCreated):
                 if old is not None:  # surely nothing was made: the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
                 raise
             ticket = recorder.queue(address, remote_id, record)
             if waits:
-                # Not waiting for its record to be durable first: the committer commits it within moments whether
-                # or not this worker waits (a few ms of each document's worker, in front of its first poll), and
-                # its result is reported only once durable, as every change's is (`done` keeps the ticket).
+                # Polled at once by `attempt`, without waiting for its record to be durable first (the committer
+                # commits it meanwhile); its result, whatever the wait's outcome, and its leaving the walk's window
+                # wait for that commit (`ticket`).
                 done = partial(_created, kind, change, remote_id, address, record, message, ticket, context)
-                return _Waiting(kind, change, remote_id, parent, context, stop, done, arrived).poll()  # at once
+                return _Waiting(kind, change, remote_id, parent, context, stop, done, ticket, arrived)
         return _created(kind, change, remote_id, address, record, message, ticket, context)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
@@ -894,9 +938,10 @@ def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, recor
 
 
 def _known_or_claimed(context: _Context, kind: str) -> set[int]:
-    """The ids of `kind` no lost create can have made: listed when planning, or recorded in state by now."""
+    """The ids of `kind` no lost create can have made: listed when planning, recorded in state by now, or made by
+    another create of this apply."""
     claimed = {e.id for e in list(context.recorder.state.resources.values()) if e.kind == kind}
-    return context.known.get(kind, set()) | claimed
+    return context.known.get(kind, set()) | claimed | context.made_of(kind)
 
 
 def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -> str:
@@ -924,9 +969,11 @@ class _Waiting:
     of its own, holding no worker."""
 
     def __init__(self, kind: Kind, change: Change, remote_id: int, parent: int | None, context: _Context,
-                 stop: threading.Event, done: Callable[[], ChangeResult], arrived: Callable[[], None] | None = None):
+                 stop: threading.Event, done: Callable[[], ChangeResult], ticket: int,
+                 arrived: Callable[[], None] | None = None):
         self.kind, self.change, self.remote_id, self.parent = kind, change, remote_id, parent
         self.context, self.stop, self.done = context, stop, done
+        self.ticket = ticket  # the state mutation that records its create (StateRecorder.queue)
         self.arrived = arrived  # says its create's first poll has come (SharedReads.coming)
         self.started = self.said = time.monotonic()
         self.since = self.started  # the read that answers the next poll began at or after this (after the create)
@@ -981,13 +1028,16 @@ class _Waiting:
 
 def _create(change: Change, body: dict, send: Callable[[dict], dict],
             known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
-            title: str = "assistant", name_field: str = "name") -> tuple[int, str]:
+            title: str = "assistant", name_field: str = "name", made: set[int] | None = None) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
     the object (its kind's list), and only its confirmed absence allows another attempt (up to twice
     --max-retries). An object of that name that was not there when planning is the lost create's.
-    `known_ids` (or what calling it answers, when the outcome is unknown) are the ids no lost create made.
+    `known_ids` (or what calling it answers, when the outcome is unknown) are the ids no lost create made; worked
+    out after the look, it must answer the ids in `made` too: each create of this apply adds its new id there
+    before its write ends, so that a look (which waits for the writes in flight to end, then reads) knows a
+    same-named sibling's new object for what it is.
     """
     client = lookup.client
     attempts = 2 * client.retry.max_attempts
@@ -996,16 +1046,18 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
         try:
             with gate.write():
                 answer = send(body)
-            remote_id = answer.get("id") if isinstance(answer, dict) else None
+                remote_id = answer.get("id") if isinstance(answer, dict) else None
+                if made is not None and isinstance(remote_id, int) and not isinstance(remote_id, bool):
+                    made.add(remote_id)
             if not isinstance(remote_id, int) or isinstance(remote_id, bool):
                 raise UnknownOutcomeError(f"the platform answered the create of {change.address} without the new "
                                           f"{title}'s id", status=200)
             return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
-            known = known_ids() if callable(known_ids) else known_ids
-            found = [item for item in lookup.items_read_after(failed_at)
-                     if item.get(name_field) == name and int(item["id"]) not in known]
+            items = lookup.items_read_after(failed_at)
+            known = known_ids() if callable(known_ids) else known_ids  # after the read: see `made`
+            found = [item for item in items if item.get(name_field) == name and int(item["id"]) not in known]
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
             if len(found) > 1:

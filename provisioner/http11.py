@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import select
 import socket
 import threading
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from . import json_text
 
@@ -42,6 +43,9 @@ if TYPE_CHECKING:  # imported by the first https:// connection (_load_ssl), not 
 READ_SIZE = 64 * 1024
 MAX_LINE = 65536    # bytes of one status or header line (http.client's bound)
 MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
+# The longest single wait handed to poll, a queue or a socket timeout: a longer deadline (a --request-timeout of
+# weeks) is waited for in such steps, where one call would overflow the C types they take.
+LONGEST_WAIT = 3600.0
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 # ssl is imported by the first https:// connection (_load_ssl), not by every run (0.005 s of CPU): until then no
 # socket is a TLS one, and these match nothing. Then: the TLS socket class, and the errors a non-blocking TLS socket
@@ -148,7 +152,7 @@ class Connection:
             if left <= 0:
                 raise Expired()
             try:
-                if self._poll.poll(left * 1000 + 1):
+                if self._poll.poll(min(left, LONGEST_WAIT) * 1000 + 1):
                     return
             except OSError as error:
                 raise Broken(type(error).__name__) from error
@@ -206,28 +210,22 @@ class Connection:
             raise Broken("RemoteDisconnected" if not self.buffer else "IncompleteRead")
         self.buffer += data
 
-    def head(self) -> bytes:
-        """The answer head up to its empty line (the lines, without the last CRLF CRLF)."""
+    def head(self) -> str:
+        """The answer head up to its first empty line: its lines joined by LF (each line ended by CRLF or a bare LF,
+        as h11 reads them; the empty line is the first LF followed by an empty line, wherever a CRLF CRLF is)."""
         start = 0
         while True:
-            end = self.buffer.find(b"\r\n\r\n", start)
-            if end >= 0:
-                head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
-                return head
-            if b"\n\n" in self.buffer or b"\n\r\n" in self.buffer:  # bare LF line ends: slower, line by line
-                return self._head_by_lines()
-            start = max(0, len(self.buffer) - 3)
+            found = _BLANK_LINE.search(self.buffer, start)
+            if found is not None:
+                head, self.buffer = self.buffer[:found.start()], self.buffer[found.end():]
+                text = head.decode("latin-1")
+                if text.endswith("\r"):  # the last line's CR (the blank line's match begins at its LF)
+                    text = text[:-1]
+                return text.replace("\r\n", "\n") if "\r" in text else text
+            start = max(0, len(self.buffer) - 2)
             if len(self.buffer) > MAX_LINE * (MAX_HEADERS + 1):
                 raise Broken("LineTooLong")
             self._fill()
-
-    def _head_by_lines(self) -> bytes:
-        lines = []
-        while True:
-            line = self.line()
-            if not line:
-                return b"\r\n".join(lines)
-            lines.append(line)
 
     def close(self) -> None:
         self.sock.close()
@@ -236,8 +234,8 @@ class Connection:
 def read_head(connection: Connection, method: str) -> Answer:
     """The final answer's head (interim 1xx answers skipped), its body's framing decided (RFC 9112 6.3)."""
     while True:
-        text = connection.head().decode("latin-1")
-        lines = text.split("\r\n")
+        text = connection.head()
+        lines = text.split("\n")
         parts = lines[0].split(None, 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or len(parts[1]) != 3 or not parts[1].isdigit() \
                 or not parts[1].isascii():
@@ -245,7 +243,9 @@ def read_head(connection: Connection, method: str) -> Answer:
         status = int(parts[1])
         if len(lines) > MAX_HEADERS + 1:
             raise Broken("HTTPException")
-        if 100 <= status < 200 and status != 101:
+        if status == 101:
+            raise Broken("HTTPException")  # switching protocols, which no request of this client asks for
+        if 100 <= status < 200:
             continue  # an interim answer (100 Continue, 103 Early Hints): the final one follows
         break
     if len(text) > MAX_LINE:  # else no line can be longer
@@ -260,7 +260,9 @@ def read_head(connection: Connection, method: str) -> Answer:
     else:
         will_close = "close" in tokens
     coding = headers.get("transfer-encoding")
-    chunked = coding is not None and coding.lower().endswith("chunked")
+    chunked = coding is not None
+    if chunked and coding.lower() != "chunked":
+        raise Broken("HTTPException")  # a transfer coding other than chunked alone (h11, hence httpx, refuses it too)
     length: int | None = None
     if method == "HEAD" or status in (204, 304) or status < 200:
         length, chunked = 0, False
@@ -277,16 +279,29 @@ def read_head(connection: Connection, method: str) -> Answer:
 
 def header_fields(lines: list[str]) -> dict[str, str]:
     """The header lines after the status line as {lower-case name: stripped value}, the first of a repeated name
-    (as http.client's `get` answers); Broken("HTTPException") for a line that is not a header field."""
+    (as http.client's `get` answers), but for the fields that frame the body: a repeated Connection or
+    Transfer-Encoding is one list (RFC 9110 5.3), a Content-Length repeated with another value is a broken answer
+    (RFC 9112 6.3: its length cannot be known). Broken("HTTPException") for a line that is not a header field."""
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
         if not colon or not name or name[-1] in " \t" or name[0] in " \t":
             raise Broken("HTTPException")
         name = name.lower()
-        if name not in headers:  # the first of a repeated name, as http.client's get answers
+        if name not in headers:
             headers[name] = value.strip()
+        elif name in _LISTS:
+            headers[name] += ", " + value.strip()
+        elif name == "content-length" and value.strip() != headers[name]:
+            raise Broken("HTTPException")
     return headers
+
+
+_LISTS = frozenset({"connection", "transfer-encoding"})
+# What a path keeps as it is: RFC 3986's unreserved and sub-delimiter characters, ':', '@', '/' and '%' (a path
+# already percent-encoded is not encoded twice).
+_PATH_SAFE = "/%:@!$&'()*+,;=~-._"
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 def read_body(connection: Connection, answer: Answer, deadline: float, cap: int) -> bytes:
@@ -304,12 +319,26 @@ def read_body(connection: Connection, answer: Answer, deadline: float, cap: int)
         zlib.decompressobj(zlib.MAX_WBITS | 32) if encoding == "deflate" else None)
     chunks: list[bytes] = []
     size = 0
+    first = True
     for raw in _raw_body(connection, answer):
         if decoder is not None:
+            if decoder.eof and raw:
+                # Bytes after the compressed data's end: zlib would only pile them up (unbounded by the cap).
+                raise Broken("DecodingError")
             try:
-                raw = decoder.decompress(raw, cap + 1 - size)  # bounded: a larger answer is refused
+                decoded = decoder.decompress(raw, cap + 1 - size)  # bounded: a larger answer is refused
             except zlib.error as error:
-                raise Broken("DecodingError") from error
+                if encoding != "deflate" or not first:
+                    raise Broken("DecodingError") from error
+                # "deflate" sent as a raw deflate stream, without its zlib wrapper: retried as one, as httpx does
+                decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                try:
+                    decoded = decoder.decompress(raw, cap + 1 - size)
+                except zlib.error as error:
+                    raise Broken("DecodingError") from error
+            if decoder.eof and decoder.unused_data:
+                raise Broken("DecodingError")
+            raw, first = decoded, False
         size += len(raw)
         if size > cap:
             raise TooLarge(answer.status, None)
@@ -374,8 +403,11 @@ class Http11:
         self.https = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.https else 80)
-        self.prefix = parts.path.rstrip("/")
-        host = self.host if ":" not in self.host else f"[{self.host}]"
+        # A path and a host name beyond ASCII as httpx sends them: the path's characters percent-encoded (UTF-8),
+        # the name in IDNA (the socket connects to the same name).
+        self.prefix = quote(parts.path.rstrip("/"), safe=_PATH_SAFE)
+        host = self.host if self.host.isascii() else self.host.encode("idna").decode("ascii")
+        host = host if ":" not in host else f"[{host}]"
         default_port = 443 if self.https else 80
         self.headers = {"Host": host if self.port == default_port else f"{host}:{self.port}", **headers,
                         "Accept-Encoding": "gzip, deflate", "User-Agent": "provisioner"}
@@ -389,9 +421,11 @@ class Http11:
         for _ in range(max(1, max_connections)):
             self._slots.put(None)
         self._ssl: ssl.SSLContext | None = None
+        self._closed = False  # no connection goes back to the pool once closed (an exchange may still be running)
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
@@ -418,10 +452,13 @@ class Http11:
         if any(c in target for c in " \r\n\0"):
             raise ValueError(f"a path that is not one token: {target!r}")  # as http.client refuses it
         request = self.request_bytes(method, target, None if json_body is None else json_text.body(json_body))
-        try:
-            self._slots.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise ConnectFailed("PoolTimeout") from None
+        while True:
+            try:
+                self._slots.get(timeout=min(max(0.0, deadline - time.monotonic()), LONGEST_WAIT))
+                break
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    raise ConnectFailed("PoolTimeout") from None
         try:
             return self._exchange(method, request, deadline, cap)
         finally:
@@ -432,14 +469,20 @@ class Http11:
         connection: Connection | None = self._connection(deadline)
         try:
             connection.deadline = deadline
-            connection.send(request)
+            try:
+                connection.send(request)
+            except Broken:
+                early = _early_answer(connection, method, deadline, cap)
+                if early is None:
+                    raise
+                return early
             answer = read_head(connection, method)
             if answer.length is not None and answer.length > cap:
                 raise TooLarge(answer.status, answer.length)
             body = read_body(connection, answer, deadline, cap)
             if not answer.will_close and not connection.buffer:  # read whole, nothing after it: reusable
                 with self._lock:
-                    if len(self._idle) < self.max_connections:
+                    if not self._closed and len(self._idle) < self.max_connections:
                         self._idle.append(connection)
                         connection = None
             return answer.status, answer.headers, body
@@ -463,10 +506,10 @@ class Http11:
             raise ConnectFailed("ConnectTimeout")
         sock = None
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=left)
+            sock = socket.create_connection((self.host, self.port), timeout=min(left, LONGEST_WAIT))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.https:
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
+                sock.settimeout(min(max(0.001, deadline - time.monotonic()), LONGEST_WAIT))
                 sock = self._context().wrap_socket(sock, server_hostname=self.host)
             sock.setblocking(False)  # from here on, Connection bounds every wait by the deadline
         except socket.timeout as error:
@@ -492,6 +535,20 @@ class Http11:
                 context = ssl.create_default_context(cafile=certifi.where())
             self._ssl = context
         return self._ssl
+
+
+def _early_answer(connection: Connection, method: str, deadline: float,
+                  cap: int) -> tuple[int, dict[str, str], bytes] | None:
+    """The answer a server sent before it stopped reading the request (a 413 for a body too large, a 401), read
+    after the send failed, as httpcore reads it; None if there is none to read whole (the connection is closed
+    after it either way)."""
+    try:
+        answer = read_head(connection, method)
+        if answer.length is not None and answer.length > cap:
+            return None
+        return answer.status, answer.headers, read_body(connection, answer, deadline, cap)
+    except (Broken, Expired, TooLarge):
+        return None
 
 
 def _load_ssl() -> Any:

@@ -240,10 +240,12 @@ def _finish(steps: list[Step], edges: list[tuple[int, int]], problems: dict[int,
 @dataclass
 class Later:
     """A step's answer when it is not done yet: call `resume` (on a worker) at `at` (time.monotonic()); it answers
-    the step's outcome or another Later. Until then the step holds no worker and no place in the window."""
+    the step's outcome or another Later. Until then the step holds no worker and no place in the window.
+    `abandon` answers its outcome when the walk stops at once instead (a KeyboardInterrupt: `abandon_waits`)."""
 
     at: float
     resume: Callable[[], Any]
+    abandon: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -271,6 +273,7 @@ class Walk:
         self.stopped = threading.Event()
         self._pending: set[Future] = set()
         self._settled = [False] * len(graph.steps)  # done, failed, skipped or not started
+        self._waiting: list[tuple[float, int, int, Later]] = []  # a heap of (due, tie-break, step, Later)
 
     def stop(self) -> None:
         """Start nothing new; cancel what was submitted but has not started (it announces itself cancelled)."""
@@ -284,13 +287,33 @@ class Walk:
         return [f for f in self._pending if not self._settled[f.step]]  # type: ignore[attr-defined]
 
     def finish(self, future: Future) -> None:
-        """Settle a step that was in flight when `run` was left by an exception."""
+        """Settle a step that was in flight when `run` was left by an exception (a worker finishes what it began;
+        a step that had answered Later is given up: `abandon_waits`)."""
         step = future.step  # type: ignore[attr-defined]
         if not self._settled[step] and not future.cancelled():
-            if isinstance(future.result(), Later):  # a worker finishes what it began
-                return  # a wait, stopped at once: settled by settle_rest (its object is created and in state)
-            self._settled[step] = True
+            outcome = future.result()
+            if isinstance(outcome, Later):
+                self._abandon(step, outcome)
+                return
             self.callbacks.finished(step, future)
+            self._settled[step] = True  # after its report: an interrupt in `finished` leaves it to be finished again
+
+    def abandon_waits(self) -> None:
+        """Settle every step waiting to be resumed with what its Later's `abandon` answers (the walk stops at once)."""
+        waiting, self._waiting = self._waiting, []
+        for _, _, step, later in waiting:
+            self._abandon(step, later)
+
+    def _abandon(self, step: int, later: Later) -> None:
+        if self._settled[step] or later.abandon is None:
+            return  # settled by settle_rest, as not started
+        done: Future = Future()
+        try:
+            done.set_result(later.abandon())
+        except Exception as error:  # noqa: BLE001 - reported as the step's failure, as a worker's would be
+            done.set_exception(error)
+        self.callbacks.finished(step, done)
+        self._settled[step] = True
 
     def settle_rest(self) -> None:
         """Every step not settled yet never started (the walk was stopped)."""
@@ -312,7 +335,7 @@ class Walk:
         # lets its commits gather two workers' worth, StateRecorder.committing), so no worker waits for a place.
         window = WINDOW * self.parallelism
         pending = self._pending
-        waiting: list[tuple[float, int, int, Later]] = []  # a heap of (due, tie-break, step, Later)
+        waiting = self._waiting
         order = itertools.count()
 
         def succeeded(step: int) -> None:
@@ -373,8 +396,8 @@ class Walk:
                 heapq.heappush(waiting, (future.result().at, next(order), step, future.result()))
                 submit_more()
                 continue
-            settled[step] = True
             ok = callbacks.finished(step, future)
+            settled[step] = True  # after its report: an interrupt in `finished` leaves it in flight, to be finished
             pending.discard(future)
             if ok:
                 succeeded(step)

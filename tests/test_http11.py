@@ -299,3 +299,109 @@ def test_a_request_is_one_piece_with_its_length_and_header_values_cannot_split_l
     assert b"Content-Length" not in fast.request_bytes("DELETE", "/x", None)
     with pytest.raises(ValueError):
         http11.Http11("http://example.test/api", {"Authorization": "Bearer t\r\nX-Evil: 1"}, 2)
+
+
+# What a review of this layer against h11 and httpx found (each failed before its fix).
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.booleans(), min_size=4, max_size=4),
+       st.lists(st.integers(0, 300), max_size=6))
+def test_a_head_ends_at_its_first_empty_line_whatever_its_line_ends(body, crlf, cuts):
+    """CRLF or bare LF, line by line (as h11 reads them): a CRLF CRLF later, in the body, ends nothing."""
+    ends = [b"\r\n" if each else b"\n" for each in crlf]
+    head = (b"HTTP/1.1 200 OK" + ends[0] + b"Content-Length: " + str(len(body) + 9).encode() + ends[1]
+            + b"X-A: 5" + ends[2] + ends[3])
+    answer, read, connection = _read(head + body + b"\r\n\r\nline2" + b"NEXT", cuts)
+    assert (answer.status, answer.headers["x-a"], read) == (200, "5", body + b"\r\n\r\nline2")
+    assert connection.buffer + b"".join(connection.sock.pieces) == b"NEXT"  # what follows, read or not yet
+
+
+@pytest.mark.parametrize("stream", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 13\r\n\r\n[]",     # two lengths: which one?
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",                   # an upgrade nobody asked for
+    b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + str(len(gzip.compress(b"[]")) + 5).encode()
+    + b"\r\n\r\n" + gzip.compress(b"[]") + b"junk!",                              # bytes after the gzip data
+])
+def test_an_answer_whose_framing_or_coding_is_doubtful_is_broken(stream):
+    with pytest.raises(http11.Broken):
+        _read(stream, [])
+
+
+def test_repeated_framing_headers_are_read_as_one_list_or_agree():
+    answer, read, _ = _read(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n"
+                            b"Content-Length: 2\r\n\r\n[]", [])
+    assert answer.will_close and read == b"[]"
+
+
+def test_a_deflate_answer_without_its_zlib_wrapper_is_decoded_as_httpx_decodes_it():
+    import zlib
+
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    data = raw.compress(b'{"ok":true}') + raw.flush()
+    _, read, _ = _read(b"HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(data)
+                       + data, [])
+    assert read == b'{"ok":true}'
+
+
+def test_a_request_timeout_of_weeks_waits_in_steps_instead_of_overflowing(server):
+    platform = server(lambda line: ok(b"[]"))
+    client = PlatformClient(platform.url, "tok", retry=RetryPolicy(max_attempts=1, timeout=30 * 86400.0))
+    assert client.languages() == []
+
+
+def test_a_base_url_beyond_ascii_is_sent_as_httpx_sends_it(server):
+    platform = server(lambda line: ok(b"[]"))
+    client = PlatformClient(platform.url.replace("/api", "/plat\u00e9forme/api"), "tok",
+                            retry=RetryPolicy(max_attempts=1))
+    assert client.languages() == []
+    assert platform.requests[0].startswith(b"GET /plat%C3%A9forme/api/user/assistants/languages HTTP/1.1\r\n")
+    assert http11.Http11("http://pl\u00e4tform.example/api", {}, 1).headers["Host"] == "xn--pltform-6wa.example"
+
+
+def test_a_connection_in_use_when_the_pool_closes_is_closed_not_pooled(server):
+    release = threading.Event()
+
+    def answer(line):
+        release.wait(5)
+        return ok(b"[]")
+    platform = server(answer)
+    fast = http11.Http11(platform.url, {}, 2)
+    done = []
+    worker = threading.Thread(target=lambda: done.append(fast.exchange("GET", "/x", None, None, 5.0, 1 << 20)))
+    worker.start()
+    while not platform.connections:
+        threading.Event().wait(0.01)
+    fast.close()
+    release.set()
+    worker.join(5)
+    assert done and done[0][0] == 200 and fast._idle == []
+
+
+def test_an_answer_sent_before_the_request_body_is_all_out_is_read_as_httpx_reads_it():
+    """A server that refuses a body too large answers after the head and stops reading: the client's send fails,
+    and the answer it did send is the outcome (a certain refusal), not an unknown one."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def refuse():
+        connection, _ = listener.accept()
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\nContent-Type: application/json"
+                               b"\r\nContent-Length: 26\r\n\r\n{\"message\":\"body too big\"}")
+            connection.shutdown(socket.SHUT_WR)
+            threading.Event().wait(0.5)  # not reading: the client's send fails when this closes
+    threading.Thread(target=refuse, daemon=True).start()
+    client = PlatformClient(f"http://127.0.0.1:{listener.getsockname()[1]}/api", "tok",
+                            retry=RetryPolicy(max_attempts=1, timeout=10))
+    try:
+        with pytest.raises(ApiError) as refused:
+            client.create_assistant({"assistant_name": "a", "prompt": "p" * (8 << 20)})
+    finally:
+        listener.close()
+    assert refused.value.status == 413 and "body too big" in str(refused.value)
+    assert not isinstance(refused.value, TransportError)  # a refusal, not an unknown outcome

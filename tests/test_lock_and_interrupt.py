@@ -4,16 +4,15 @@ Ctrl-C on a terminal during a rate-paced apply is acknowledged at once and sends
 the rate budget. Real processes against the emulator, on SQLite and PostgreSQL; the Ctrl-C through a pty."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
-import signal
 import subprocess
 import sys
 import threading
 import time
 
-import pytest
 
 from conftest import TOKEN
 from provisioner.state.sql import open_store
@@ -113,6 +112,18 @@ def _spawn_on_a_terminal(workspace, *args):
     return process, controller
 
 
+@contextlib.contextmanager
+def _on_a_terminal(workspace, *args):
+    """A Screen of the CLI run on a terminal; the process is killed if it still runs at the end."""
+    process, controller = _spawn_on_a_terminal(workspace, *args)
+    try:
+        yield Screen(controller, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        os.close(controller)
+
+
 class Screen:
     """What the terminal has shown so far."""
 
@@ -143,23 +154,16 @@ class Screen:
 
 def test_ctrl_c_during_a_paced_apply_is_acknowledged_and_sends_nothing_that_waited_for_the_budget(workspace):
     write_fleet(workspace, 20)
-    process, controller = _spawn_on_a_terminal(workspace, "apply", "--auto-approve", "--parallelism=6",
-                                               "--rate-limit=1/0.4s")
-    try:
-        screen = Screen(controller, process)
+    with _on_a_terminal(workspace, "apply", "--auto-approve", "--parallelism=6", "--rate-limit=1/0.4s") as screen:
         shown = screen.wait_for(r"(Creation complete.*\n.*){3}")
         # The pace shows as waiting for the budget, not as the platform's time.
         assert re.search(r"Creation complete after \d+\.\ds \(waited \d+\.\ds for the rate budget\)", shown), shown
-        os.write(controller, b"\x03")  # Ctrl-C, typed
+        os.write(screen.controller, b"\x03")  # Ctrl-C, typed
         sent_at_interrupt = len(workspace.platform.assistants())
         screen.wait_for(r"Interrupt received: sending nothing new", timeout=5)
         shown = screen.wait_for(r"Apply interrupted\.")
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(controller)
-    assert process.returncode == 1
+        screen.process.wait(timeout=30)
+    assert screen.process.returncode == 1
     created = workspace.platform.assistants()
     # Six workers were waiting for the budget; what was not on the wire yet was never sent.
     assert len(created) <= sent_at_interrupt + 1, shown
@@ -169,3 +173,25 @@ def test_ctrl_c_during_a_paced_apply_is_acknowledged_and_sends_nothing_that_wait
     assert sorted(e["id"] for e in workspace.state()["resources"].values()) == sorted(a["id"] for a in created)
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert_exactly_once(workspace, 20)
+
+
+def test_a_second_ctrl_c_says_what_is_left_and_the_requests_on_the_wire_are_still_recorded(workspace):
+    write_fleet(workspace, 6)
+    workspace.platform.faults(latency_ms=1500, methods=["POST"])
+    with _on_a_terminal(workspace, "apply", "--auto-approve", "--parallelism=3") as screen:
+        screen.wait_for(r"Creating\.\.\.|Plan:")
+        time.sleep(0.5)  # three creates are on the wire
+        os.write(screen.controller, b"\x03")
+        screen.wait_for(r"Interrupt received: sending nothing new", timeout=5)
+        os.write(screen.controller, b"\x03")
+        screen.wait_for(r"Still finishing the requests on the wire, so that each is recorded \(at most 30s", timeout=5)
+        shown = screen.wait_for(r"Apply interrupted\.")
+        screen.process.wait(timeout=30)
+    assert screen.process.returncode == 1, shown
+    created = workspace.platform.assistants()
+    assert created, shown  # the requests on the wire were not abandoned...
+    # ...and each one's outcome is in state.
+    assert sorted(e["id"] for e in workspace.state()["resources"].values()) == sorted(a["id"] for a in created)
+    workspace.platform.faults(latency_ms=0, methods=None)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert_exactly_once(workspace, 6)

@@ -132,7 +132,7 @@ def test_a_readiness_wait_says_how_long_it_waited_and_keeps_its_deadline(monkeyp
             said.append(line)
 
     waiting = apply_module._Waiting(Kind, change("knowledgebase.faq.page", kind="document"), 7, 3, Context,
-                                    threading.Event(), lambda: None)
+                                    threading.Event(), lambda: None, 0)
     delays = []
     with pytest.raises(ApiError, match=r"still being processed after 25s \(--wait-timeout\)"):
         while True:

@@ -82,21 +82,27 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
     """Apply with one line per finished change (and a live progress bar on a terminal); exit code."""
     # Ctrl-C, and SIGTERM (how a pipeline cancels), start nothing new and let the changes in flight finish and be
     # recorded: the handler only sets an event the apply looks at between results, so the signal never lands in
-    # the middle of its bookkeeping. A second signal stops at once (KeyboardInterrupt), as a user who presses
-    # Ctrl-C twice means.
+    # the middle of its bookkeeping. What is left then is requests on the wire, each bounded by --request-timeout,
+    # whose outcome the state must learn: a second signal says so and how to stop at once (a kill: the next apply
+    # finds what they made), rather than stopping the run halfway through recording them.
     interrupt = threading.Event()
 
     budget = session.client.budget
+    timeout = session.client.retry.timeout
 
     def on_signal(signum, frame) -> None:
-        if interrupt.is_set():
-            raise KeyboardInterrupt
+        again = interrupt.is_set()
         interrupt.set()
         budget.cancel()  # at once: a change waiting for the rate budget has sent nothing, and must not now
         # Said at once, whatever the apply is waiting for (a slow request, the rate budget).
         try:
-            click.secho("\nInterrupt received: sending nothing new; finishing the changes in flight (press Ctrl-C "
-                        "again to stop at once)...", fg="red", err=True)
+            if again:
+                click.secho("Still finishing the requests on the wire, so that each is recorded (at most "
+                            f"{timeout:g}s, --request-timeout). To stop at once, press Ctrl-\\ or kill the process: the next "
+                            "apply finds on the platform what they made.", fg="red", err=True)
+            else:
+                click.secho("\nInterrupt received: sending nothing new; finishing the changes in flight...",
+                            fg="red", err=True)
         except (RuntimeError, OSError, ValueError):  # stderr busy or closed: the apply's own report follows
             pass
 

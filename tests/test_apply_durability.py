@@ -1,0 +1,229 @@
+"""The apply's promises where its threads meet its state store and interrupts (docs/reliability.md), against the
+emulator over loopback HTTP and a real SQLite store (slowed down or made to fail by a wrapper around its commit):
+every change reported only once committed, whatever its outcome; a store that fails stops the run with a report,
+never an exception that loses what was done; a KeyboardInterrupt loses no report; a created object waiting to be
+ready counts against the bound on changes done and not yet committed; a lost create never adopts the object a
+same-named sibling of the same apply made."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+
+import pytest
+
+from conftest import TOKEN
+from graph_kinds import KINDS, record, tool
+from provisioner.apply import StateRecorder, apply_plan
+from provisioner.client import PlatformClient, RetryPolicy
+from provisioner.errors import ServerError, StateError
+from provisioner.plan import Action, Change, Plan
+from provisioner.state.sql import open_store
+from test_apply_graph import document, knowledge
+
+FAILING_URL = "https://example.com/emulator-fail"  # the emulator's documents at such a URL fail processing
+
+
+class Store:
+    """A real SQLite store whose commits of some rows are slowed down (`slow(rows)`) or fail (`fail(rows)`)."""
+
+    def __init__(self, path, *, delay=0.0, slow=lambda rows: True, fail=lambda rows: False):
+        self.store = open_store("sqlite", path)
+        self.delay, self.slow, self.fail = delay, slow, fail
+        self.committed: list[set[str]] = []  # the rows of each commit that succeeded, in order
+
+    def commit(self, state, changes):
+        if self.delay and self.slow(changes):
+            time.sleep(self.delay)
+        if self.fail(changes):
+            raise StateError("the disk is full (injected)")
+        self.store.commit(state, changes)
+        self.committed.append(set(changes))
+
+    def rows(self) -> set[str]:
+        return set(self.store.read().resources)
+
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+
+
+@pytest.fixture
+def setup(platform, tmp_path):
+    client = PlatformClient(platform.url, TOKEN, retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
+                            notify=lambda line: None)
+    stores = []
+
+    def store(**options) -> Store:
+        made = Store(tmp_path / f"state-{len(stores)}.db", **options)
+        stores.append(made)
+        return made
+
+    def apply(store: Store, changes, *, recorder=StateRecorder, kinds=KINDS, parallelism=4, **options):
+        state = store.read()
+        plan = Plan(changes=changes, lineage=state.lineage, serial=state.serial)
+        known = {"assistant": set(), **{kind: set() for kind in KINDS}}
+        return apply_plan(plan, client, recorder(store, state), known_ids=known, parallelism=parallelism,
+                          kinds=kinds, **options)
+
+    yield platform, client, store, apply
+    client.close()
+    for made in stores:
+        made.store.close()
+    platform.faults(latency_ms=0, methods=None, document_delay_ms=300)
+
+
+def test_a_document_that_fails_processing_is_reported_only_once_its_create_is_committed(setup):
+    platform, client, store, apply = setup
+    platform.faults(document_delay_ms=50)
+    bad = "knowledgebase.faq.bad"
+    slow = store(delay=1.0, slow=lambda rows: bad in rows)
+    in_state_when_reported = {}
+    report = apply(slow, [knowledge(), document(name="bad", url=FAILING_URL)],
+                   on_result=lambda r: in_state_when_reported.setdefault(r.change.address,
+                                                                         r.change.address in slow.rows()))
+    result = {r.change.address: r for r in report.results}[bad]
+    assert not result.ok and "will not become ready" in result.message
+    assert in_state_when_reported == {"knowledgebase.faq": True, bad: True}
+
+
+def test_a_document_whose_create_cannot_be_committed_stops_the_run_and_says_so(setup):
+    platform, client, store, apply = setup
+    platform.faults(document_delay_ms=50)
+    bad = "knowledgebase.faq.bad"
+    failing = store(fail=lambda rows: bad in rows)
+    report = apply(failing, [knowledge(), document(name="bad", url=FAILING_URL)])
+    assert "the state could not be written" in report.halted
+    result = {r.change.address: r for r in report.results}[bad]
+    assert not result.ok and "recording its progress in state failed" in result.message
+    # It is on the platform and not in state: the run said so rather than reporting a processing failure alone.
+    kb = failing.store.read().resources["knowledgebase.faq"].id
+    assert [d["name"] for d in KINDS["document"].endpoints.list(client, kb)] == ["bad"]
+    assert bad not in failing.rows()
+
+
+def test_documents_waiting_to_be_ready_count_against_the_bound_on_changes_not_yet_committed(setup):
+    """At most 3 x --parallelism changes done on the platform and not committed, documents waiting included."""
+    platform, client, store, apply = setup
+    platform.faults(document_delay_ms=1500)
+    slow = store(delay=0.3, slow=lambda rows: any(".doc" in address for address in rows))
+    created: list[str] = []
+    peak = [0]
+    lock = threading.Lock()
+    real = KINDS["document"].endpoints.create
+
+    def create(client, body, parent):
+        answer = real(client, body, parent)
+        with lock:
+            created.append(f"knowledgebase.faq.{body['name']}")
+            committed = set().union(*slow.committed) if slow.committed else set()
+            peak[0] = max(peak[0], len(set(created) - committed))
+        return answer
+
+    kinds = {**KINDS, "document": replace(KINDS["document"],
+                                          endpoints=replace(KINDS["document"].endpoints, create=create))}
+    documents = [document(name=f"doc{i}", url=f"https://example.com/{i}") for i in range(8)]
+    report = apply(slow, [knowledge(), *documents], kinds=kinds, parallelism=1, wait_timeout=60)
+    assert report.ok, [r.message for r in report.results]
+    assert len(created) == 8 and peak[0] <= 3
+
+
+def test_a_store_that_fails_under_a_replacement_stops_the_run_with_a_report_of_everything_done(setup):
+    platform, client, store, apply = setup
+    platform.faults(latency_ms=100)
+    failing = [False]
+    flaky = store(fail=lambda rows: failing[0])
+    assert apply(flaky, [tool("ta")]).ok
+    old = flaky.store.read().resources["tool.ta"].id
+    failing[0] = True  # from now on the store takes no write
+    reported = []
+    # The replacement moves its old object aside in state (a worker's own commit) before it creates the new one.
+    report = apply(flaky, [tool("ta", replace=True, remote_id=old, method="POST"), *[tool(f"t{c}") for c in "bcde"]],
+                   on_result=lambda r: reported.append(r.change.address))
+    assert "the state could not be written" in report.halted
+    by = {r.change.address: r for r in report.results}
+    assert not by["tool.ta"].ok and "recording its progress in state failed" in by["tool.ta"].message
+    on_platform = {f"tool.{t['name']}" for t in KINDS["tool"].endpoints.list(client, None)}
+    # Whatever reached the platform was reported (as not recorded), nothing silently.
+    assert on_platform - {"tool.ta"} <= set(reported) and all(not by[a].ok for a in on_platform - {"tool.ta"})
+
+
+class _InterruptOnce(StateRecorder):
+    """The walking thread's first wait for a commit is where a KeyboardInterrupt lands (where it spends its time)."""
+
+    fired = False
+
+    def wait_durable(self, ticket: int) -> None:
+        if ticket and not self.fired and threading.current_thread() is threading.main_thread():
+            type(self).fired = True
+            raise KeyboardInterrupt
+        super().wait_durable(ticket)
+
+
+def test_a_keyboard_interrupt_while_a_change_is_being_recorded_loses_no_report(setup):
+    platform, client, store, apply = setup
+    platform.faults(latency_ms=50)
+    slow = store(delay=0.3)
+    changes = [tool(f"t{c}") for c in "abcd"]
+    _InterruptOnce.fired = False
+    report = apply(slow, changes, recorder=_InterruptOnce, parallelism=2)
+    assert _InterruptOnce.fired and report.interrupted
+    done = {r.change.address for r in report.results if r.ok}
+    assert slow.rows() <= done  # everything recorded is reported as done
+    assert len(report.results) == len({r.change.address for r in report.results}) == 4  # each once
+
+
+class _InterruptWhen:
+    """An `interrupt` whose check, on the walking thread, is where a KeyboardInterrupt lands once `ready()`."""
+
+    def __init__(self, ready):
+        self.ready, self.fired = ready, False
+
+    def is_set(self) -> bool:
+        if not self.fired and self.ready():
+            self.fired = True
+            raise KeyboardInterrupt
+        return False
+
+
+def test_a_keyboard_interrupt_reports_a_document_waiting_to_be_ready_as_created_not_as_not_started(setup):
+    platform, client, store, apply = setup
+    platform.faults(document_delay_ms=60_000)
+    plain = store()
+    page = "knowledgebase.faq.page"
+    interrupt = _InterruptWhen(lambda: page in plain.rows())
+    report = apply(plain, [knowledge(), document()], wait_timeout=60, interrupt=interrupt)
+    assert interrupt.fired and report.interrupted
+    result = {r.change.address: r for r in report.results}[page]
+    assert not result.ok and not result.skipped and result.remote_id is not None
+    assert "was created; interrupted while waiting for it to be ready" in result.message
+    assert page in plain.rows()
+
+
+def test_a_create_whose_outcome_is_unknown_never_adopts_what_a_same_named_sibling_created(setup):
+    """Tools need not have unique names: two of this apply are both named `lookup`. The first one's create fails
+    without effect (an answer of 500) while the second one's is on the wire; the look for the first one's object
+    must not take the second one's for it."""
+    platform, client, store, apply = setup
+    platform.faults(latency_ms=300, methods=["POST"])
+    real = KINDS["tool"].endpoints.create
+
+    def create(client, body, parent=None):
+        if body["endpoint"].endswith("/one"):
+            time.sleep(0.05)
+            raise ServerError("500 Internal Server Error (injected: nothing was created)", status=500)
+        return real(client, body, parent)
+
+    def named_lookup(address: str, endpoint: str) -> Change:
+        spec = {"name": "lookup", "description": "d", "method": "GET",
+                "endpoint": f"https://api.example.com/{endpoint}"}
+        return Change(address=address, action=Action.CREATE, assistant_name="lookup", kind="tool", body=spec,
+                      record=record(spec))
+
+    kinds = {**KINDS, "tool": replace(KINDS["tool"], endpoints=replace(KINDS["tool"].endpoints, create=create))}
+    plain = store()
+    report = apply(plain, [named_lookup("tool.one", "one"), named_lookup("tool.two", "two")], kinds=kinds)
+    by = {r.change.address: r for r in report.results}
+    assert by["tool.two"].ok and not by["tool.one"].ok
+    assert "nothing was created" in by["tool.one"].message
+    assert by["tool.one"].remote_id is None
+    assert {a: e.id for a, e in plain.store.read().resources.items()} == {"tool.two": by["tool.two"].remote_id}
