@@ -283,7 +283,11 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 changes.append(_replacement(manifest, entry, live, dialect))
                 continue
             notes += _unmanaged_notes(manifest, entry, dialect)
-            change = _update(manifest, entry, live, dialect)
+            try:
+                change = _update(manifest, entry, live, dialect)
+            except _HalfUnknown as refused:
+                problems.append(refused.problem)
+                continue
             if change:
                 changes.append(change)
             else:
@@ -308,7 +312,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 manifest.location("spec", "assistant_name"), "spec.assistant_name", manifest.address))
         elif namesakes:
             if readable(manifest, namesakes[0]):
-                changes.append(_adopt(manifest, entry, namesakes[0], dialect))
+                try:
+                    changes.append(_adopt(manifest, entry, namesakes[0], dialect))
+                except _HalfUnknown as refused:
+                    problems.append(refused.problem)
         else:
             changes.append(_create(manifest, entry, dialect))
 
@@ -427,6 +434,14 @@ def _update(manifest: Manifest, entry: ResourceState, live: RemoteAssistant, dia
                         manifest, live, fields, dialect)
 
 
+class _HalfUnknown(Exception):
+    """An update that would send a shared value whose other half the platform does not show (`problem` says so)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
 def _with_fields(change: Change, manifest: Manifest, live: RemoteAssistant, fields: list[FieldChange],
                  dialect: str) -> Change:
     desired = desired_fields(manifest.fields, dialect)
@@ -438,8 +453,16 @@ def _with_fields(change: Change, manifest: Manifest, live: RemoteAssistant, fiel
     change.engine_type = desired["engine_type"]
     change.body = {name: desired[name] for name in changed if name in desired}
     for name in companions(changed, dialect) - set(change.body):
-        if name in live.fields:  # carried in one wire value with a changed field: keep the platform's
-            change.body[name] = live.fields[name]
+        if name not in live.fields:
+            # The platform names it without its settings (tools listed as plain names, API.md "List: the read
+            # shape"), and the value it shares is replaced whole on update: sending the changed half alone drops it.
+            sent = sorted(changed & companions(changed, dialect))[0]
+            raise _HalfUnknown(Problem(
+                f"this update must send `{sent}`, which v2 carries in one `tools` array with `{name}`, replaced whole; "
+                f"the platform's assistant id {live.id} lists its tools by name only, so its {name} is not known "
+                f"and would be lost. Manage `{name}` in the manifest too (the whole array is then yours)",
+                manifest.location("spec", sent), f"spec.{sent}", manifest.address))
+        change.body[name] = live.fields[name]  # carried in one wire value with a changed field: keep the platform's
     change.record = record_for(manifest, {name: desired[name] if name in desired else live.fields[name]
                                           for name in live.fields})
     return change

@@ -29,7 +29,7 @@ VALIDATOR_RULES: dict[str, dict[str, Any]] = {
     "timezone": {"description": "An IANA time zone name, e.g. America/New_York."},
     "webhook_url": {"pattern": "^https?://[^/?#\\s]+", "description": "An http:// or https:// URL. "
                     "Sensitive by default: shown as (sensitive) in plans and kept as a digest in state."},
-    "variables": {"additionalProperties": {"type": ["string", "number", "boolean"]}},
+    "variables": {"additionalProperties": {"type": ["string", "number", "boolean"], "minLength": 1}},
 }
 # Cross-field rule of spec.py: webhook_url is required when is_webhook_active is true.
 WEBHOOK_RULE = {

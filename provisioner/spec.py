@@ -31,10 +31,16 @@ DEFAULT_DIALECT = "v1"
 Unit = Annotated[float, Field(ge=0, le=1)]
 Sensitivity = Annotated[float, Field(ge=0, le=5)]
 NonEmpty = Annotated[str, Field(min_length=1)]
+# An optional text the platform keeps: "" is refused, as the platform reads it as no value (it would never read back
+# as written, a plan that never settles); leave the key out instead.
+OptionalText = Union[NonEmpty, None]
 V2 = {"x-dialect": "v2"}
 
 
 def _variable_value(value: Any) -> Any:
+    if value == "":
+        raise ValueError('a variable must not be an empty string (the platform reads "" as no value, so it would '
+                         'never read back as written): leave the variable out')
     if isinstance(value, (str, int, bool)) or (isinstance(value, float) and math.isfinite(value)):
         return value
     raise ValueError(f"a variable must be a string, a finite number or true/false (got {value!r})")
@@ -76,11 +82,11 @@ class EndCallTool(_Strict):
 class CallTransferTool(_Strict):
     type: Literal["call_transfer"]
     phone_number: NonEmpty
-    description: str | None = None
+    description: OptionalText = None
     custom: bool | None = None
-    timezone: str | None = None
+    timezone: OptionalText = None
     warm_transfer: bool | None = None
-    warm_transfer_message: str | None = None
+    warm_transfer_message: OptionalText = None
 
 
 class WarmCallTransferTool(_Strict):
@@ -89,18 +95,18 @@ class WarmCallTransferTool(_Strict):
     outbound_phone_id: int
     description: NonEmpty
     custom: bool | None = None
-    timezone: str | None = None
-    warm_transfer_message: str | None = None
+    timezone: OptionalText = None
+    warm_transfer_message: OptionalText = None
 
 
 class DtmfInputTool(_Strict):
     type: Literal["dtmf_input"]
-    description: str | None = None
+    description: OptionalText = None
 
 
 class CollectKeypadTool(_Strict):
     type: Literal["collect_keypad"]
-    description: str | None = None
+    description: OptionalText = None
     timeout: Annotated[int, Field(ge=1, le=30)] | None = None
     stop_key: Literal["#", "*"] | None = None
 
@@ -109,7 +115,7 @@ class CalendarIntegrationTool(_Strict):
     type: Literal["calendar_integration"]
     calcom_api_key: Annotated[str, Field(min_length=1, description="A secret: masked in plans and state.")]
     calcom_event_slug: NonEmpty
-    description: str | None = None
+    description: OptionalText = None
 
 
 BuiltInTool = Annotated[Union[CallTransferTool, WarmCallTransferTool, DtmfInputTool, CollectKeypadTool,

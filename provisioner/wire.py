@@ -250,7 +250,9 @@ _SAME_NAME: dict[str, Callable[[Any], Any]] = {
     "ambient_sound_volume": _number, "end_call_on_voicemail": _flag, "post_call_schema": _post_call_schema,
     # v2 settings the list shows under their own names
     "ringing_time": _integer, "max_initial_silence_duration": _integer, "filler_config": _filler_config,
-    "knowledgebase_id": _integer, "knowledgebase_mode": _enum("function_call", "prompt"),
+    "knowledgebase_id": _integer,
+    # Any text (API.md: the list reference's example reads back "semantic", which no request sends): shown as drift.
+    "knowledgebase_mode": _text,
     "ambient_sound": _enum("off", "office", "city", "forest", "crowded_room", "cafe", "nature"),
     "synthesizer_provider_id": _integer, "transcriber_provider_id": _integer,
     "conversation_ended_retrigger": _flag, "conversation_ended_webhook_url": _text,

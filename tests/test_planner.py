@@ -228,3 +228,46 @@ def test_an_unknown_target_suggests_near_addresses(load):
     [m] = load(manifest_text("support-bot"))
     with pytest.raises(PlanError, match=r"did you mean 'support-bot'\?"):
         compute_plan([m], State.new(), [], targets=["suport-bot"])
+
+
+def _v2(tmp_path, text: str):
+    path = tmp_path / "v2.yaml"
+    path.write_text(text)
+    return load_manifests([path], dialect="v2")
+
+
+def _applied_v2(manifest, id: int) -> tuple[State, dict]:
+    """State as after applying `manifest`, and the item the platform lists for it."""
+    listed = item(manifest.fields, id=id)
+    state = State.new()
+    state.resources[manifest.address] = ResourceState.from_dict(
+        {"id": id, **record_for(manifest, RemoteAssistant.from_item(listed, LOOKUPS).fields)})
+    return state, listed
+
+
+def test_a_v2_update_never_sends_the_tools_array_without_the_half_the_platform_names_only(tmp_path):
+    """v2 carries the end-call tool and the built-in tools in one `tools` array, replaced whole on update; older
+    answers list tools by name only (API.md). Changing one half then cannot keep the other: the plan says so."""
+    [old] = _v2(tmp_path, manifest_text("a", end_call_tool={"description": "bye"}))
+    [new] = _v2(tmp_path, manifest_text("a", end_call_tool={"description": "goodbye"}))
+    state, listed = _applied_v2(old, 7)
+    listed["tools"] = ["collect_keypad", "end_call"]  # a built-in tool, by name: its settings are not shown
+    with pytest.raises(PlanError, match="lists its tools by name only, so its tools is not known"):
+        compute_plan([new], state, [RemoteAssistant.from_item(listed, LOOKUPS)], dialect="v2")
+    listed["tools"] = ["end_call"]  # no built-in tool: nothing of the other half to lose
+    [change] = compute_plan([new], state, [RemoteAssistant.from_item(listed, LOOKUPS)], dialect="v2").changes
+    assert change.body["end_call_tool"] == {"description": "goodbye"} and change.body["tools"] == []
+
+
+def test_a_knowledge_base_mode_no_request_sends_is_read_and_shown_as_drift(tmp_path):
+    """API.md: the list reference's example reads back "semantic"; a client accepts any string on read."""
+    [m] = _v2(tmp_path, manifest_text("a", knowledgebase_id=4, knowledgebase_mode="prompt"))
+    state, listed = _applied_v2(m, 7)
+    listed.update(knowledgebase_id=4, knowledgebase_mode="semantic")
+    [change] = compute_plan([m], state, [RemoteAssistant.from_item(listed, LOOKUPS)], dialect="v2").changes
+    [field] = change.fields
+    assert (field.field, field.before, field.after, field.drift) == ("knowledgebase_mode", "semantic", "prompt", True)
+    [unmanaged] = _v2(tmp_path, manifest_text("b"))
+    state, listed = _applied_v2(unmanaged, 8)
+    listed["knowledgebase_mode"] = "semantic"
+    assert compute_plan([unmanaged], state, [RemoteAssistant.from_item(listed, LOOKUPS)], dialect="v2").changes == []

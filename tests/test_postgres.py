@@ -7,9 +7,11 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from pg_support import pg_dsn, unique_project
 from provisioner.state import ResourceState, State
+from provisioner.state.sql import scrub
 from test_reliability import assert_exactly_once, spawn, write_fleet
 
 
@@ -69,7 +71,7 @@ def test_force_unlock_returns_once_the_holders_advisory_lock_is_free(workspace, 
                 _, backend_pid = rescuer._holder(cursor)
             rescuer.force_unlock(held.id)
             with rescuer._transaction("look at the holder", write=False) as cursor:  # at once, on a connection open
-                assert cursor.execute(rescuer._sql.holder_alive, (backend_pid,)).fetchone() is None
+                assert cursor.execute(rescuer._sql.holder_alive, rescuer._holder_lock(backend_pid)).fetchone() is None
             holder.close()
         assert workspace.run("apply", "--auto-approve").exit_code == 0
     finally:
@@ -101,6 +103,35 @@ def test_force_unlock_waits_while_the_holders_connection_still_holds_the_lock(wo
     finally:
         holder.close()
         rescuer.close()
+
+
+def test_force_unlock_never_ends_another_workspaces_lock_holder_that_took_the_stale_pid(workspace, on_postgres):
+    """PostgreSQL reuses backend pids: the stale lock row of one workspace may name the pid of a connection that now
+    holds another project's lock (simulated by writing that pid into the row). force-unlock ends only a holder of
+    its own workspace's lock."""
+    import psycopg
+
+    from provisioner.state.sql import open_store
+
+    workspace.add("a")
+    stale = open_store("postgres", workspace.state_file)
+    other = open_store("postgres", workspace.state_file, project=unique_project("other"))
+    try:
+        held = stale.lock("apply", 0)
+        stale._release_advisory()  # its run died: the row is left, its connection is gone
+        running = other.lock("apply", 0)  # another project's run, holding its own lock
+        with other._transaction("find the holder", write=False) as cursor:
+            _, other_pid = other._holder(cursor)
+        with psycopg.connect(on_postgres, autocommit=True) as database:
+            database.execute("UPDATE provisioner_locks SET backend_pid = %s WHERE lock_id = %s", (other_pid, held.id))
+        stale.force_unlock(held.id)
+        with psycopg.connect(on_postgres, autocommit=True) as database:
+            alive = database.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (other_pid,)).fetchone()
+        assert alive == (1,)  # the other run's connection, and its lock, live on
+        other.unlock(running.id)
+    finally:
+        stale.close()
+        other.close()
 
 
 def test_sigkill_at_random_moments_then_rerun_ends_with_exactly_one_each(workspace, on_postgres):
@@ -198,6 +229,32 @@ def test_an_unreachable_database_fails_before_any_request_and_never_shows_the_ds
             assert "cannot open the state store (PostgreSQL ($PROVISIONER_PG_DSN))" in result.stderr, result.stderr
             assert secret not in result.all and "alice:" not in result.all and dsn not in result.all
         assert workspace.platform.stats()["total"] == before
+
+
+@pytest.mark.parametrize("dsn, secret", [
+    ("postgresql://deploy:100%secure-Pa55@127.0.0.1:1/state", "100%secure-Pa55"),   # a stray %: not parsable
+    ("postgresql://deploy@127.0.0.1:1/state?password=%zz-secure-Pa55", "%zz-secure-Pa55"),
+])
+def test_a_connection_string_the_driver_cannot_parse_never_shows_its_password(workspace, monkeypatch, dsn, secret):
+    """The driver's error quotes the part it could not parse, which is the password itself."""
+    monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+    monkeypatch.setenv("PROVISIONER_PG_DSN", dsn)
+    workspace.add("a")
+    for command in (["plan"], ["state", "list"], ["force-unlock", "x"]):
+        result = workspace.run(*command)
+        assert result.exit_code == 1, command
+        assert "cannot open the state store (PostgreSQL ($PROVISIONER_PG_DSN))" in result.stderr, result.stderr
+        assert secret not in result.all and secret.strip("%") not in result.all, result.all
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs"), blacklist_characters="@/?#&'\\*"),
+               min_size=1, max_size=30))
+def test_a_password_in_a_connection_string_is_masked_wherever_a_message_quotes_it(password):
+    for dsn in (f"postgresql://u:{password}@h:1/d", f"postgresql://u@h:1/d?password={password}",
+                f"host=h password='{password}' user=u", f"host=h user=u password={password}"):
+        message = f'cannot connect: invalid token: "{password}" in {dsn}'
+        assert password not in scrub(message, dsn)  # (no `*` in it: the mask cannot make it again)
 
 
 def test_the_postgres_backend_without_a_dsn_says_where_it_is_read(workspace, monkeypatch):

@@ -6,7 +6,9 @@ from hypothesis import example, given, settings, strategies as st
 
 from provisioner.spec import (CREATE_FIELDS, DEFAULTS, REQUIRED_FIELDS, V2_ONLY_FIELDS, platform_default,
                               validate_spec)
-from conftest import REQUIRED
+from conftest import REQUIRED, manifest_text
+from provisioner.errors import ManifestError
+from provisioner.manifest import load_manifests
 
 VALID = {"assistant_name": "A", **REQUIRED}
 
@@ -230,3 +232,19 @@ def test_a_usual_timezone_is_checked_without_listing_the_systems_zone_files():
     assert done.stdout.strip() == "0"
     assert problems(timezone="Europe/Londn") == {
         "timezone": "'Europe/Londn' is not an IANA time zone (did you mean 'Europe/London'?)"}
+
+
+@pytest.mark.parametrize("spec, where, says", [
+    ({"variables": {"greeting": ""}}, "spec.variables.greeting", "must not be an empty string"),
+    ({"tools": [{"type": "dtmf_input", "description": ""}]}, "spec.tools[0].description", "must not be empty"),
+    ({"tools": [{"type": "call_transfer", "phone_number": "+15550100", "timezone": ""}]}, "spec.tools[0].timezone",
+     "must not be empty"),
+])
+def test_an_empty_text_the_platform_reads_as_no_value_is_refused_where_it_would_never_read_back(tmp_path, spec,
+                                                                                                  where, says):
+    """Written as "", read back as null: a plan that would never settle. Refused with its file, line and field."""
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("a", **spec))
+    with pytest.raises(ManifestError) as refused:
+        load_manifests([path], dialect="v2")
+    assert "m.yaml:" in str(refused.value) and f"{where}: " in str(refused.value) and says in str(refused.value)

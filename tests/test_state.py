@@ -292,6 +292,20 @@ def test_a_json_state_file_of_an_older_version_is_migrated_on_first_use(stores):
     assert [h.action for h in stores().history()] == ["load"]
 
 
+def test_a_json_state_file_of_a_workspace_is_migrated_into_it_even_once_the_workspace_was_created(stores):
+    """`workspace list` does not show a workspace that is only an older version's file: `workspace new prod` (or
+    `workspace select --or-create prod`, in a pipeline) makes it, and its file must still move in, never be ignored
+    for an empty state."""
+    legacy = stores.path / "state" / "prod.json"
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    old = State(lineage="0b5c1c70-0000-4000-8000-000000000002", serial=7, resources={"support": entry(101)})
+    legacy.write_bytes(old.dumps())
+    stores("prod").create()
+    migrated = stores("prod").read()
+    assert (migrated.lineage, migrated.serial, migrated.resources) == (old.lineage, 7, old.resources)
+    assert not legacy.exists()
+
+
 def test_a_damaged_json_state_file_is_not_migrated_and_changes_nothing(stores):
     legacy = stores.path / "state" / "default.json"
     legacy.parent.mkdir(parents=True, exist_ok=True)

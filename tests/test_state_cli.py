@@ -119,6 +119,40 @@ def test_a_workspace_is_locked_on_its_own(workspace):
     assert forced.exit_code == 0, forced.all
 
 
+def test_force_unlock_removes_a_lock_whose_row_holds_a_pid_that_is_not_a_number(workspace):
+    """A hand-edited lock row (SQLite keeps text in an INTEGER column): the way out of a stuck lock still works."""
+    import sqlite3
+
+    workspace.add("a")
+    held = open_store("sqlite", workspace.state_file).lock("apply", 0)
+    with sqlite3.connect(workspace.state_file) as database:
+        database.execute("UPDATE provisioner_locks SET pid = 'abc' WHERE lock_id = ?", (held.id,))
+    forced = workspace.run("force-unlock", held.id, input="yes\n")
+    assert forced.exit_code == 0 and "unexpected" not in forced.all, forced.all
+    assert workspace.run("plan").exit_code == 0
+
+
+def test_state_push_never_merges_rows_left_without_their_workspace_into_the_document(workspace):
+    import json
+    import sqlite3
+
+    def document(lineage: str, serial: int, ids: dict[str, int]) -> str:
+        path = workspace.root / f"{lineage}.json"
+        path.write_text(json.dumps({"version": 1, "lineage": lineage, "serial": serial, "resources": {
+            address: {"id": remote_id, "spec": None, "protect": False, "sensitive": [], "remote": {}}
+            for address, remote_id in ids.items()}}))
+        return str(path)
+
+    assert workspace.run("state", "push", document("L-one", 3, {"x": 101, "y": 102})).exit_code == 0
+    with sqlite3.connect(workspace.state_file) as database:  # a hand edit: the workspace row goes, its rows stay
+        database.execute("DELETE FROM provisioner_workspaces")
+    refused = workspace.run("state", "push", document("L-two", 1, {"z": 201}))
+    assert refused.exit_code == 1 and "2 resource row(s) but no row in provisioner_workspaces" in refused.stderr
+    assert workspace.run("state", "push", "--force", document("L-two", 1, {"z": 201})).exit_code == 0
+    state = workspace.state()
+    assert state["lineage"] == "L-two" and set(state["resources"]) == {"z"}
+
+
 def test_an_unwritable_state_store_is_found_before_any_platform_write(workspace):
     workspace.add("a")
     assert workspace.run("apply", "--auto-approve").exit_code == 0

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
+from urllib.parse import unquote
 
 from .. import json_text
 from ..errors import LockError, StateError
@@ -101,9 +102,13 @@ _STATEMENTS = {
                    "backend_pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "delete_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE}",
     "delete_own_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE} AND lock_id = ?",
+    # The holder's connection, by its pid and this workspace's advisory key (PostgreSQL shows a bigint key as its
+    # high and low 32 bits, `advisory_halves`): a pid reused since by another run's connection, holding another
+    # workspace's lock, is never ended.
     "terminate_holder": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND pid = ?",
-    "holder_alive": "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ?",
+                        "AND pid = ? AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
+    "holder_alive": "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ? "
+                    "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
 }
 
 
@@ -175,22 +180,45 @@ def scrub(message: str, dsn: str | None) -> str:
     """Remove a connection string and any password from a message: the DSN is never printed."""
     if dsn:
         message = message.replace(dsn, "(PROVISIONER_PG_DSN)")
-        try:
-            from psycopg.conninfo import conninfo_to_dict
-
-            password = conninfo_to_dict(dsn).get("password")
-        except Exception:
-            password = None
-        if password:
-            message = message.replace(str(password), "***")
+        for secret in sorted(_dsn_passwords(dsn), key=len, reverse=True):
+            message = message.replace(secret, "***")
     message = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", message, flags=re.I)
     return re.sub(r"(://[^/@\s:]*:)[^@\s]*@", r"\1***@", message)
+
+
+def _dsn_passwords(dsn: str) -> set[str]:
+    """Every text of `dsn` that may be its password, as written and percent-decoded: what the driver answers, and
+    what is found by hand, which also covers a string the driver cannot parse (its error then quotes the bad part,
+    a password with a stray `%` among them)."""
+    found: set[str] = set()
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        password = conninfo_to_dict(dsn).get("password")
+        if password:
+            found.add(str(password))
+    except Exception:  # noqa: BLE001 - not parsable: the patterns below still find it
+        pass
+    for pattern in (r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:([^@\s]*)@",  # scheme://user:PASSWORD@host
+                    r"[?&]password=([^&\s]*)",                           # ...?password=PASSWORD
+                    r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)"):  # keyword form, quoted or not
+        for match in re.finditer(pattern, dsn, flags=re.I):
+            value = match.group(1)
+            if value.startswith("'") and value.endswith("'") and len(value) > 1:
+                value = value[1:-1]
+            found |= {value, unquote(value)}
+    return {secret for secret in found if secret}
 
 
 def advisory_key(project: str, workspace: str) -> int:
     """A signed 64-bit key for pg_advisory_lock, the same on every machine for one project and workspace."""
     digest = hashlib.blake2b(f"provisioner\0{project}\0{workspace}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def advisory_halves(key: int) -> tuple[int, int]:
+    """How pg_locks shows a bigint advisory key: (classid, objid), its high and low 32 bits, unsigned."""
+    return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
 
 
 @dataclass(frozen=True)
@@ -536,6 +564,13 @@ class SqlStateStore:
         with self._transaction("read the state") as cursor:
             return self._row(cursor) is not None
 
+    def _written(self) -> bool:
+        """Whether the workspace holds a state: a row written to, or resource rows (a workspace made by `workspace new`
+        and never written does not: an older version's state file of that name still moves into it)."""
+        with self._transaction("read the state") as cursor:
+            row = self._row(cursor)
+            return (row is not None and row[1] != 0) or bool(self._count(cursor))
+
     def _row(self, cursor) -> tuple[Any, Any] | None:
         """The workspace row's (lineage, serial), or None."""
         return cursor.execute(self._sql.workspace_row, self._scope).fetchone()
@@ -549,8 +584,7 @@ class SqlStateStore:
             self._exists, self._snapshot = False, {}
             return State.new()
         if row is None:  # rows without their workspace: not what the provisioner writes
-            raise StateError(f"{self.description}: {len(rows)} resource row(s) but no row in "
-                             f"provisioner_workspaces. {rows_check.REPAIR}")
+            raise self._orphans(len(rows))
         lineage, serial = rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
         strict: list[str] = []
         resources = rows_check.check_resource_rows(self.location.label, self.workspace, rows, strict)
@@ -715,6 +749,10 @@ class SqlStateStore:
 
     # --- moving state in ---
 
+    def _orphans(self, count: int) -> StateError:
+        return StateError(f"{self.description}: {count} resource row(s) but no row in provisioner_workspaces. "
+                          f"{rows_check.REPAIR}")
+
     def push(self, document: State, *, force: bool = False) -> str:
         """Load a state document (state push, migration). Refuses another lineage or an older serial unless forced.
         Returns what was done, for the user."""
@@ -729,6 +767,8 @@ class SqlStateStore:
                 row = None
             elif row is not None and not _readable(row):
                 rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
+            elif row is None and self._count(cursor):
+                raise self._orphans(self._count(cursor))  # never merged into the document: --force replaces them
             if row is not None and row[1] == 0 and not self._count(cursor):
                 # A workspace created but never written (`workspace new`) takes the document's lineage as is.
                 cursor.execute(self._sql.delete_workspace, self._scope)
@@ -798,7 +838,7 @@ class SqlStateStore:
         if self.legacy_dir is None:
             return
         path = legacy_state_file(self.legacy_dir, self.workspace)
-        if not path.is_file() or self.exists():
+        if not path.is_file() or self._written():
             return
         try:
             data = path.read_bytes()
@@ -809,7 +849,7 @@ class SqlStateStore:
         try:
             self.push(document)
         except StateError:
-            if not self.exists():
+            if not self._written():
                 raise
             return  # another run migrated it at the same moment
         finally:
@@ -933,9 +973,13 @@ class SqlStateStore:
             cursor.execute(self._sql.delete_lock, self._scope)
             if self._postgres and backend_pid:
                 # The advisory lock belongs to the holder's connection: end that connection to free it.
-                cursor.execute(self._sql.terminate_holder, (backend_pid,))
+                cursor.execute(self._sql.terminate_holder, self._holder_lock(backend_pid))
         if self._postgres and backend_pid:
             self._await_holder_gone(backend_pid)
+
+    def _holder_lock(self, backend_pid: int) -> tuple[int, int, int]:
+        """The parameters that find the holder's advisory lock on this workspace in pg_locks."""
+        return (backend_pid, *advisory_halves(self._lock_key))
 
     def _await_holder_gone(self, backend_pid: int, deadline: float = 10.0) -> None:
         """Return once the ended connection's advisory lock is free. pg_terminate_backend only signals the backend,
@@ -944,7 +988,7 @@ class SqlStateStore:
         until = time.monotonic() + deadline
         while True:
             with self._transaction("unlock the state", write=False) as cursor:
-                if cursor.execute(self._sql.holder_alive, (backend_pid,)).fetchone() is None:
+                if cursor.execute(self._sql.holder_alive, self._holder_lock(backend_pid)).fetchone() is None:
                     return
             if time.monotonic() >= until:
                 raise LockError(f"the lock's holder (PostgreSQL backend {backend_pid}) was told to end {deadline:g}s "

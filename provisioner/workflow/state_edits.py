@@ -72,5 +72,6 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
 
 def holder_alive_here(holder) -> bool:
     """Whether a lock's holder is a process still running on this machine (force-unlock warns about it)."""
-    return holder.host == socket.gethostname() and holder.pid > 0 and holder.pid != os.getpid() \
-        and process_alive(holder.pid)
+    # A lock row is input: a pid that is not a number (a hand edit) is an unknown holder, never a crash here.
+    return holder.host == socket.gethostname() and type(holder.pid) is int and holder.pid > 0 \
+        and holder.pid != os.getpid() and process_alive(holder.pid)
