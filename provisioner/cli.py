@@ -64,7 +64,7 @@ def _document_configuration(command: click.Command) -> None:
         return
     for option in command.params:
         key = "state" if option.name == "state_path" else option.name
-        if not isinstance(option, click.Option) or key not in CONFIG_KEYS or key == "manifests":
+        if not isinstance(option, click.Option) or key not in CONFIG_KEYS or key in ("manifests", "policies"):
             continue
         variable = ENV_PREFIX + key.upper()
         if variable not in (option.help or ""):

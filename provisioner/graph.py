@@ -335,12 +335,20 @@ class Graph:
                         recorded: Mapping[str, Iterable[str]] | None = None) -> set[str]:
         """`addresses` and everything that refers to them, transitively: what `destroy --target` takes along
         (Terraform's order: what points at an object goes before it). `recorded`: address -> the addresses state
-        recorded it pointed at when last applied (objects whose manifest is gone still count)."""
+        recorded it pointed at when last applied (objects whose manifest is gone still count).
+
+        An object that waited for a child because it uses the parent (an assistant for the documents of the knowledge
+        base it uses: state records them with what it pointed at, for the order) does not refer to the child:
+        destroying one document leaves it be (destroying the knowledge base does not)."""
         pointed_at: dict[str, set[str]] = {}
         for source in (self.needs, recorded or {}):
             for address, needs in source.items():
+                needs = [manifest_address(needed) for needed in needs]
                 for needed in needs:
-                    pointed_at.setdefault(manifest_address(needed), set()).add(manifest_address(address))
+                    parent, dot, child = needed.rpartition(".")
+                    if dot and "." in parent and parent in needs:
+                        continue  # a child of what it uses: waited for, not referred to
+                    pointed_at.setdefault(needed, set()).add(manifest_address(address))
         found: set[str] = set()
         stack = [manifest_address(a) for a in addresses]
         while stack:

@@ -19,9 +19,20 @@ from __future__ import annotations
 
 import json
 from math import isfinite
-from typing import Any
+from typing import Any, Callable
 
 import orjson
+
+def holds(value: Any, test: Callable[[Any], bool]) -> bool:
+    """Whether `test` is true of `value` or of anything inside it (through JSON's objects and arrays)."""
+    if test(value):
+        return True
+    if isinstance(value, dict):
+        return any(holds(item, test) for item in value.values())
+    if isinstance(value, list):
+        return any(holds(item, test) for item in value)
+    return False
+
 
 # The Python classes JSON's scalars are read as (exactly these: a subclass such as an IntEnum is none of them).
 SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})

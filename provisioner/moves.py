@@ -298,8 +298,12 @@ def saved_moves_conflicts(records: Iterable[Mapping[str, Any]], state) -> list[s
     """What in a saved plan's moves does not fit `state` (a tampered file, or one made from another state)."""
     problems = []
     seen: set[str] = set()
+    moved: set[str] = set()  # each address moves at most once (a second move of it would leave one target unmanaged)
     for record in records:
         old, new = record["from"], record["to"]
+        if old in moved:
+            problems.append(f"{old} -> {new}: {old} is moved twice")
+        moved.add(old)
         entry = state.resources.get(old)
         if kind_of_address(old) != record["kind"] or kind_of_address(new) != record["kind"]:
             problems.append(f"{old} -> {new}: not addresses of a {record['kind']}")

@@ -18,7 +18,7 @@ PLAN_FORMAT = "provisioner-plan"
 PLAN_FORMAT_VERSION = 2  # 2: every change has a `kind`, `depends_on`, `replace`, `replace_reason`, `wait`
 READABLE_FORMAT_VERSIONS = (1, 2)  # a version-1 file is a plan of assistants only
 
-# A plan that destroys more than this share of the assistants in state, and at least MASS_DESTROY_MIN of them,
+# A plan that destroys more than this share of the objects in state, and at least MASS_DESTROY_MIN of them,
 # is refused by apply without --allow-mass-destroy: far more often a wrong path or a broken checkout than a wish.
 # (`destroy` and `plan --destroy` say what they do, and are not held to it.)
 MASS_DESTROY_SHARE = 0.5
@@ -240,7 +240,7 @@ class Plan:
     # Assistants in state whose manifest file still exists but was not among the paths given: left alone,
     # [{"address", "source"}] (a narrower path is not a request to destroy the rest).
     left_alone: list[dict[str, str]] = field(default_factory=list)
-    managed_count: int = 0            # assistants in state when planned: the base of the mass-destroy share
+    managed_count: int = 0            # objects in state (every kind) when planned: the base of the mass-destroy share
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
     # State entries that moved blocks rename before the changes, ids kept: [{"from", "to", "kind", "id"}].
     moves: list[dict[str, Any]] = field(default_factory=list)

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .kinds import ASSISTANT, KINDS, manifest_address, reference_facts
 from .kinds.base import E164, UNKNOWN
+from .json_text import holds
 from .manifest import Manifest
 from .plan import Action, Plan
 from .planner import same
@@ -187,13 +188,7 @@ def _references(value: Any) -> list[Reference]:
 
 
 def _holds_unknown(value: Any) -> bool:
-    if value is UNKNOWN:
-        return True
-    if isinstance(value, dict):
-        return any(_holds_unknown(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_holds_unknown(v) for v in value)
-    return False
+    return holds(value, lambda item: item is UNKNOWN)
 
 
 def _manifest_value(manifest: Manifest, name: str, value: Any, written: Any,

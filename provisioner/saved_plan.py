@@ -60,6 +60,10 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
             problems.append(f"{address}: the state does not manage it, so it cannot {action.value} id {remote_id}")
         elif entry.id != remote_id:
             problems.append(f"{address}: the state holds id {entry.id} for it, not id {remote_id}")
+        if entry is not None and entry.protect and (action is Action.DELETE or (
+                change.replace and (change.record or {}).get("protect") is not False)):
+            # A plan never destroys a protected object (its manifest must say `protect: false` first).
+            problems.append(f"{address}: it is protected, and this plan would destroy it")
     problems += selection_conflicts(plan)
     for sync in plan.state_sync:
         if sync.address not in state.resources:

@@ -271,3 +271,39 @@ def test_a_damaged_plan_from_the_corpus_is_a_plan_file_error(workspace, name):
     assert result.exit_code == 1, result.all
     assert f"plan file {name}" in result.stderr and "manifest error" not in result.all, result.all
     assert "Traceback" not in result.all and workspace.platform.assistants() == []
+
+
+def test_a_saved_plan_edited_to_destroy_a_protected_object_is_refused(workspace):
+    workspace.add("p", metadata_extra="protect: true")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("p", metadata_extra="protect: true", system_prompt="Be brief.")
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    plan = json.loads((workspace.root / "p.plan").read_text())
+    _change(plan, "update")["action"] = "delete"  # what a plan made by the provisioner never holds
+    (workspace.root / "p.plan").write_text(json.dumps(plan))
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1 and "p: it is protected, and this plan would destroy it" in result.stderr, result.all
+    assert len(workspace.platform.assistants()) == 1
+
+
+def test_a_saved_plan_applies_only_to_the_project_and_state_it_was_made_for(workspace, monkeypatch):
+    """Two projects of one store, each with a workspace `staging` made and never written (serial 0, a lineage of
+    its own): a plan of one is refused in the other, by its project and by its lineage."""
+    workspace.add("a")
+    for project in ("proja", "projb"):
+        monkeypatch.setenv("PROVISIONER_PROJECT", project)
+        assert workspace.run("workspace", "new", "staging").exit_code == 0
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "staging")
+    monkeypatch.setenv("PROVISIONER_PROJECT", "proja")
+    assert workspace.run("plan", "--out", "a.plan").exit_code == 0
+    monkeypatch.setenv("PROVISIONER_PROJECT", "projb")
+    refused = workspace.run("apply", "a.plan")
+    assert refused.exit_code == 1 and "made for project 'proja', not 'projb'" in refused.stderr, refused.all
+    plan = json.loads((workspace.root / "a.plan").read_text())
+    plan["project"] = None  # an older plan file names no project: the lineage of the state refuses it
+    (workspace.root / "a.plan").write_text(json.dumps(plan))
+    refused = workspace.run("apply", "a.plan")
+    assert refused.exit_code == 1 and "made for another state" in refused.stderr, refused.all
+    assert workspace.platform.assistants() == []
+    monkeypatch.setenv("PROVISIONER_PROJECT", "proja")
+    assert workspace.run("apply", "a.plan").exit_code == 0  # where it was made for, it applies

@@ -171,3 +171,13 @@ def test_applied_kinds_are_listed_refreshed_and_not_exported(v2, backend):
     assert "Refreshed 3 object(s) in state (1 assistant(s), 1 folder(s), 1 label(s)): 0 updated" in refreshed
     assert ok(v2.run("export", "--out", "exported")).output.strip().endswith("Exported 0 assistant(s).")
     assert "No changes." in ok(v2.run("plan")).output
+
+
+def test_refresh_right_after_an_apply_finds_nothing_changed_on_the_platform(v2):
+    """Apply and refresh keep the platform's view in one form (a tool's header values digested per name)."""
+    from test_kinds_plan_e2e import tool_manifest
+
+    v2.write("manifests/tool.yaml", tool_manifest())
+    ok(v2.run("apply", "--auto-approve"))
+    out = ok(v2.run("refresh")).output
+    assert "changed there" not in out and "0 updated from the platform" in out, out

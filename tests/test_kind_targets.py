@@ -61,3 +61,23 @@ def test_destroy_target_honours_protect_of_a_dependent(load):
     with pytest.raises(PlanError, match="protect"):
         plan_graph(manifests, state, platform, destroy=True, targets=["folder.sales"], dialect="v2")
     assert isinstance(state.resources["a"], ResourceState)
+
+
+def test_destroy_target_of_a_document_leaves_the_assistants_that_use_its_knowledge_base(workspace):
+    """An assistant that uses a knowledge base waits for its documents when created, and state records them with
+    what it pointed at (for the order of a later destroy): that is not a reference to a document. Destroying one
+    document destroys that document alone; destroying the knowledge base takes its assistants along."""
+    import pathlib
+
+    workspace.dialect = "v2"
+    for example in (pathlib.Path(__file__).parent.parent / "manifests").glob("*.yaml"):  # the README's example
+        workspace.write(f"manifests/{example.name}", example.read_text().replace("protect: true", "protect: false"))
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    documents = [a for a in workspace.state()["resources"] if a.startswith("knowledgebase.help.")]
+    assert documents
+    planned = workspace.run("plan", "--destroy", "--target", documents[0], "--detailed-exitcode")
+    assert planned.exit_code == 2, planned.all
+    assert "1 to destroy" in planned.output and "support-inbound" not in planned.output, planned.output
+    whole = workspace.run("plan", "--destroy", "--target", "knowledgebase.help")
+    assert "support-inbound" in whole.output, whole.output

@@ -150,6 +150,12 @@ def test_a_saved_plan_with_moves_applies_them_and_is_refused_once_stale(workspac
     refused = workspace.run("apply", "rename.plan", *V2)
     assert refused.exit_code == 1 and "does not fit the state" in refused.all, refused.all
     assert state_ids(workspace) == {"folder.a": folder_id}
+    twice = json.loads(original)  # folder.a moved to two addresses: one of them would be left unmanaged
+    twice["moves"].append({**twice["moves"][0], "to": "folder.c"})
+    planfile.write_text(json.dumps(twice))
+    refused = workspace.run("apply", "rename.plan", *V2)
+    assert refused.exit_code == 1 and "folder.a is moved twice" in refused.all, refused.all
+    assert state_ids(workspace) == {"folder.a": folder_id}
     planfile.write_text(original)
     applied = workspace.run("apply", "rename.plan", *V2)
     assert applied.exit_code == 0, applied.all

@@ -122,6 +122,36 @@ def test_a_saved_plan_is_checked_again_against_the_policies_of_its_apply(graph):
     assert graph.run("apply", "saved.plan").exit_code == 0
 
 
+def test_a_saved_plan_is_checked_as_it_will_be_sent_whatever_its_manifests_say_now(workspace):
+    """The policy is checked at the apply of a saved plan against what the plan sends, not against manifests edited
+    (or removed) since: a value the policy denies never reaches the platform through a plan made before it."""
+    workspace.add("caller", max_call_duration=1200)
+    workspace.add("other")
+    assert workspace.run("plan", "--out", "saved.plan").exit_code == 0
+    workspace.write("policies/short.yaml", policy("short-calls", "deny", "object.spec.max_call_duration <= 900",
+                                                  kinds=["Assistant"]))
+    workspace.add("caller", max_call_duration=800)  # the manifest now complies; the plan still sends 1200
+    denied = workspace.run("apply", "saved.plan")
+    assert denied.exit_code == 1 and "caller" in denied.stderr and "short-calls" in denied.stderr, denied.all
+    workspace.remove("caller")  # and with its manifest gone, the plan still creates it as it says
+    denied = workspace.run("apply", "saved.plan")
+    assert denied.exit_code == 1 and "short-calls" in denied.stderr, denied.all
+    assert workspace.platform.writes() == []
+
+
+def test_a_saved_destroy_plan_applies_with_policies_once_its_manifests_are_gone(workspace):
+    workspace.add("caller")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))
+    import shutil
+
+    shutil.rmtree(workspace.root / "manifests")  # gone, folder and all: `plan --destroy` reads none
+    assert workspace.run("plan", "--destroy", "--out", "gone.plan").exit_code == 0
+    applied = workspace.run("apply", "gone.plan")
+    assert applied.exit_code == 0, applied.all
+    assert workspace.platform.assistants() == []
+
+
 def test_apply_with_warnings_applies_and_shows_them(workspace):
     workspace.add("caller")
     workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))
@@ -163,6 +193,29 @@ def test_messages_never_show_secrets(graph, monkeypatch):
     assert "pw (sensitive)" in text.output and "hook (sensitive)" in text.output and "h (sensitive)" in text.output
 
 
+def test_a_rule_that_errs_never_quotes_a_secret_in_its_error(graph, monkeypatch):
+    """An evaluation error may quote what the rule met (CEL names a missing key by its value; a result that is no
+    bool): the rule sees the object whole, its error is shown in every view and by validate."""
+    monkeypatch.setenv("E2E_GREETING", "TOPSECRET-from-env")
+    graph.add("greeter", initial_message="Hi ${env.E2E_GREETING}")
+    graph.write("policies/mistaken.yaml", "---\n".join([
+        policy("not-a-bool", "deny", "object.spec.initial_message", kinds=["Assistant"]),
+        policy("map-key", "deny", "{'a': true}[object.spec.webhook_url]", kinds=["Assistant"])]))
+    for result in (*run_all_views(graph), graph.run("validate")):
+        assert result.exit_code == 1, result.all
+        for secret in ("TOPSECRET-from-env", "whk-E2E-DO-NOT-LEAK-5"):
+            assert secret not in result.all, result.all
+    assert "not a bool" in graph.run("validate").all
+
+
+def test_a_rule_that_gives_a_number_is_an_error_even_beside_rules_that_hold(workspace):
+    workspace.add("caller")
+    workspace.write("policies/p.yaml", "---\n".join([policy("one", "deny", "object.spec.voice_id", kinds=["Assistant"]),
+                                                     policy("two", "deny", "true", kinds=["Assistant"])]))
+    result = workspace.run("validate")
+    assert result.exit_code == 1 and "not a bool" in result.all, result.all
+
+
 def test_a_broken_policy_stops_plan_with_its_file_and_line(workspace):
     workspace.add("caller")
     workspace.write("policies/broken.yaml", policy("broken", "deny", "object.spec.max_call_duration <"))
@@ -176,3 +229,37 @@ def test_a_broken_policy_stops_plan_with_its_file_and_line(workspace):
     assert ("policies/broken.yaml:8: rule unknown/r on caller (manifests/caller.yaml:1): names an unknown field "
             "'max_call_durations'") in result.stderr
     assert workspace.platform.writes() == []
+
+
+def test_a_policy_path_that_is_not_there_is_an_error_not_a_run_without_policies(workspace):
+    """A mistyped --policy-dir (or `policies:` entry) would otherwise check nothing, and a pipeline would pass."""
+    workspace.add("caller")
+    for run in (lambda: workspace.run("validate", "--policy-dir", "polices"),
+                lambda: workspace.run("plan", "--policy-dir", "polices")):
+        result = run()
+        assert result.exit_code == 1 and "no policies at polices" in result.stderr, result.all
+    workspace.write("provisioner.yaml", "policies: [polices]\n")
+    result = workspace.run("plan")
+    assert result.exit_code == 1 and "no policies at" in result.stderr, result.all
+    workspace.write("provisioner.yaml", "{}\n")
+    assert workspace.run("plan").exit_code == 0  # no policies/ folder: none, as before
+
+
+def test_policy_dir_help_names_no_environment_variable_it_does_not_read():
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    shown = CliRunner().invoke(cli, ["plan", "--help"]).output
+    assert "--policy-dir" in shown and "PROVISIONER_POLICIES" not in shown
+
+
+def test_destroy_is_checked_against_the_policies_as_plan_destroy_is(workspace):
+    workspace.add("caller")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("policies/keep.yaml", policy("no-deletes", "deny", "false", extra="")
+                    .replace("spec:\n", "spec:\n  match: {actions: [delete]}\n", 1))
+    assert workspace.run("plan", "--destroy").exit_code == 1
+    denied = workspace.run("destroy", "--auto-approve")
+    assert denied.exit_code == 1 and "no-deletes" in denied.stderr, denied.all
+    assert len(workspace.platform.assistants()) == 1 and "caller" in workspace.state()["resources"]

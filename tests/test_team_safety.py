@@ -133,7 +133,7 @@ def test_destroying_most_of_the_state_needs_allow_mass_destroy(workspace, backen
     workspace.write("manifests/fleet.yaml", manifest_text("bot-0"))  # 5 of 6 documents removed
 
     plan = ok(workspace.run("plan"))
-    assert "This plan destroys 5 of the 6 assistants in state: apply refuses it without --allow-mass-destroy" \
+    assert "This plan destroys 5 of the 6 objects in state: apply refuses it without --allow-mass-destroy" \
         in " ".join(plan.output.split())
     markdown = ok(workspace.run("plan", "--format", "markdown")).output
     assert "> [!CAUTION]\n> **Mass destroy: apply will refuse this plan.**" in markdown

@@ -11,7 +11,7 @@ from ..overlays import render_manifests
 from ..schema import reference_markdown, schema_json
 from ..workflow.manifests import validate, validation_result
 from ..errors import ProvisionerError
-from ..workflow.policies import blocking_message, check_offline, load_rules, policy_paths
+from ..workflow.policies import blocking_message, check_offline, rules_of
 from .options import (config_options, dialect_option, format_help, format_options, chosen_format, manifest_options,
                       policy_option, variable_options, workspace_option)
 from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
@@ -32,7 +32,7 @@ def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_l
     """Check manifests offline: schema, every platform rule, duplicates, and the policies (docs/policies.md)."""
     config = config_from(kwargs)
     paths = config.manifest_paths(paths)
-    rules = load_rules(policy_paths((), config))  # a broken policy is an error before anything else
+    rules = rules_of(config)  # a broken policy (or a policy path that is not there) is an error before anything else
     if chosen_format(fmt, as_json) == "json":
         count, problems = validation_result(paths, config.api_dialect, config.inputs, manifest_limits)
         report = None

@@ -39,7 +39,7 @@ HELP = {
     "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
     "--allow-replace": "Allow replacements that lose data the platform cannot give back (a campaign's leads); "
                        "apply refuses a plan with one without it.",
-    "--allow-mass-destroy": "Allow a plan that destroys more than half of the assistants in state (at least 5); "
+    "--allow-mass-destroy": "Allow a plan that destroys more than half of the objects in state (at least 5); "
                             "apply refuses one without it (docs/state.md).",
 }
 

@@ -264,6 +264,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
 @config_options
 @variable_options
 @manifest_options
+@policy_option
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), selector=None, **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
@@ -273,5 +274,9 @@ def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), sele
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths, excludes=excludes,
                                        selector=selector)
+        denied = checked_plan(plan, manifests, settings, session)  # as `plan --destroy` checks it
+        if denied:  # before asking, before any write
+            _show(plan)
+            raise ProvisionerError(denied)
         _review_and_apply(session, plan, known_ids, auto_approve,
                           "Do you really want to destroy these assistants? There is no undo.", "Destroy")

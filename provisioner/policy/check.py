@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from ..errors import Location
+from ..redaction import SENSITIVE
 from .document import Rule
 from .engine import EvaluationError, activation, combined, evaluate, spec_fields_used
 from .objects import redacted
@@ -120,6 +121,31 @@ def _narrowed(seen: dict[str, Any] | None, used: set[str] | None) -> dict[str, A
     return {**seen, "spec": {name: value for name, value in seen["spec"].items() if name in used}}
 
 
+def _without_secrets(message: str, subject: Subject) -> str:
+    """`message` with each text of the subject's sensitive fields as "(sensitive)": an evaluation error may quote
+    what the rule met (CEL names a missing key by its value), and the rule sees the object whole."""
+    found: list[str] = []
+
+    def texts(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                texts(item)
+        elif isinstance(value, list):
+            for item in value:
+                texts(item)
+
+    for seen in (subject.object, subject.old):
+        if seen:
+            for name in subject.sensitive:
+                texts((seen.get("spec") or {}).get(name))
+    for secret in sorted(set(found), key=len, reverse=True):
+        if secret and secret != SENSITIVE:
+            message = message.replace(secret, SENSITIVE)
+    return message
+
+
 def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
           time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
     report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
@@ -145,7 +171,8 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
         started = time.perf_counter()
         results = _all_at_once(selected, rules, programs, bound)
         share = (time.perf_counter() - started) / len(selected)
-        held = results is not None and results.count(True) == len(selected)
+        # (`is True`: a rule that gives 1 is an error, not a pass; a count of True would take 1 for one)
+        held = results is not None and all(result is True for result in results)
         if held:  # the common case: every rule held, no per-rule work in Python
             passed[selected] = passed.get(selected, 0) + 1
             for index in selected:
@@ -158,10 +185,13 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
             try:
                 result = results[position] if results is not None else evaluate(rule.compiled.program, bound)
                 if not isinstance(result, bool):
-                    raise EvaluationError(f"gave {type(result).__name__} {_clip(repr(result))}, not a bool "
+                    # Only a number is quoted: a text or a list may be (or hold) a sensitive value.
+                    shown = f" {_clip(repr(result))}" if type(result) in (int, float) else ""
+                    raise EvaluationError(f"gave {type(result).__name__}{shown}, not a bool "
                                           "(true: the object complies)")
             except EvaluationError as error:
-                report.errors.append(RuleError(rule, subject.address, subject.location, str(error)))
+                report.errors.append(RuleError(rule, subject.address, subject.location,
+                                               _without_secrets(str(error), subject)))
                 broken.add(index)
                 continue
             finally:

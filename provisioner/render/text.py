@@ -177,7 +177,7 @@ def left_alone_note(plan: Plan) -> str | None:
 def mass_destroy_warning(plan: Plan) -> str | None:
     if not plan.mass_destroy:
         return None
-    share = f"{plan.counts['destroy']} of the {plan.managed_count} assistants in state"
+    share = f"{plan.counts['destroy']} of the {plan.managed_count} objects in state"
     if plan.allow_mass_destroy:
         return f"This plan destroys {share}; --allow-mass-destroy was given."
     return (f"This plan destroys {share}: apply refuses it without --allow-mass-destroy. Check the paths (a "

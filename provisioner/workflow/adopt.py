@@ -13,8 +13,8 @@ from ..errors import ProvisionerError, StateError
 from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
+from ..plan_kinds import hidden_fields
 from ..planner import remote_snapshot, same
-from ..redaction import digest_fields
 from ..state import ResourceState
 from .session import Session
 
@@ -86,7 +86,9 @@ def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
     if kind == ASSISTANT:
         return remote_snapshot(live.fields, sensitive)
     shown = {f.name for f in KINDS[kind].fields if f.shown}
-    return digest_fields({k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
+    # In the very form an apply records (plan_kinds.record): a tool's header values digested per name. A form of
+    # its own (one digest for all) made the first refresh after an apply say the headers "changed there".
+    return hidden_fields(KINDS[kind], {k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
 
 
 def _empty(value: Any) -> bool:

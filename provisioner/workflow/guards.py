@@ -35,7 +35,7 @@ def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:
     """apply's guard: a plan that destroys most of the state needs --allow-mass-destroy (or a plan made with it)."""
     if plan.mass_destroy and not (allowed or plan.allow_mass_destroy):
         raise ProvisionerError(
-            f"this plan destroys {plan.counts['destroy']} of the {plan.managed_count} assistants in state "
+            f"this plan destroys {plan.counts['destroy']} of the {plan.managed_count} objects in state "
             f"(more than {MASS_DESTROY_SHARE:.0%}, and at least {MASS_DESTROY_MIN}); nothing was changed. That is "
             "more often a wrong path or a broken checkout than a wish: check the paths, use --target to change a "
             "part, or pass --allow-mass-destroy if you mean it (`provisioner destroy` destroys everything)")

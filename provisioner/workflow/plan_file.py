@@ -14,7 +14,7 @@ from ..planner import desired_fields
 from ..redaction import digest, is_digest
 from ..state.local import atomic_write
 from .files import open_regular
-from .manifests import validate
+from .manifests import manifests_or_empty, validate
 from .settings import Settings
 
 
@@ -51,6 +51,8 @@ def plan_manifests(plan: Plan, settings: Settings) -> list[Manifest]:
     current = settings.inputs
     environ = current.environ if current is not None else {}
     inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    if plan.destroy:  # read as `plan --destroy` read them: manifests gone since are none, not an error
+        return manifests_or_empty(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)
     return validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)
 
 

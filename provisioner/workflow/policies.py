@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Iterable
 
-from ..errors import ProblemsError
+from ..errors import ProblemsError, ProvisionerError
 from ..graph import expand
+from ..json_text import holds
 from ..manifest import Manifest
-from ..plan import Action, Plan
+from ..plan import Action, Plan, is_marker
 from .plan_file import plan_manifests
 
 if TYPE_CHECKING:
@@ -30,6 +31,19 @@ def policy_paths(given: Iterable[str] = (), config=None) -> list[str]:
         return list(config.policies)
     root = os.path.dirname(config.config_file) if config is not None and config.config_file else ""
     return [os.path.join(root, DEFAULT_POLICY_DIR) if root else DEFAULT_POLICY_DIR]
+
+
+def rules_of(config) -> list[Rule]:
+    """The policies a run checks: the paths --policy-dir or `policies` names (each must be there: a mistyped one
+    would silently check nothing), else policies/ beside provisioner.yaml if it is there."""
+    paths = policy_paths((), config)
+    named = config is not None and bool(getattr(config, "policies", None))
+    missing = [p for p in paths if not os.path.exists(p)] if named else []
+    if missing:
+        raise ProvisionerError(f"no policies at {', '.join(missing)} (--policy-dir or `policies` in "
+                               "provisioner.yaml): a policy path that is not there would check nothing; fix the "
+                               "path, or leave it out to use policies/ beside provisioner.yaml")
+    return load_rules(paths)
 
 
 def load_rules(paths: list[str]) -> list[Rule]:
@@ -59,15 +73,19 @@ def check_offline(rules: list[Rule], manifests: list[Manifest], workspace: str |
 
 
 def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspace: str | None,
-               state_specs: dict | None = None) -> PolicyReport:
+               state_specs: dict | None = None, saved: bool = False) -> PolicyReport:
     """Every object of the manifests with its planned action (none when unchanged), and every planned delete;
-    the report is attached to the plan (`plan.policies`) for its views."""
+    the report is attached to the plan (`plan.policies`) for its views. `saved`: the plan was saved, and the
+    manifests are read again at its apply: each object is checked as the plan will send it (its change's values
+    over the manifest's, which may have changed since), a change whose manifest is gone as its change says."""
     from ..policy import Subject, check
     from ..policy.objects import old_view, state_view, view
 
     changes = {c.address: c for c in plan.changes}
     subjects = []
+    seen_addresses = set()
     for manifest in expand(manifests):
+        seen_addresses.add(manifest.address)
         change = changes.get(manifest.address)
         if change is None:
             subjects.append(_subject(manifest, "none"))
@@ -75,12 +93,15 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
         action = change.action.value
         if change.action in (Action.DELETE, Action.FORGET):
             continue  # a destroy plan's: the object is not applied; deletes are checked below
-        if change.action in (Action.UPDATE, Action.IMPORT):
-            seen = view(manifest)
-            subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
-                                    manifest.sensitive, action, old_view(seen, change)))
-        else:
-            subjects.append(_subject(manifest, action))
+        seen = _as_sent(view(manifest), change, manifest.sensitive) if saved else view(manifest)
+        old = old_view(seen, change) if change.action in (Action.UPDATE, Action.IMPORT) else None
+        subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
+                                manifest.sensitive, action, old))
+    for change in plan.changes if saved else ():
+        if change.address not in seen_addresses and change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
+            shown = state_view(change.kind, change.address, change.assistant_name, change.body)
+            subjects.append(Subject(change.address, change.kind, {}, None, shown, frozenset(change.sensitive or ()),
+                                    change.action.value))
     for change in plan.changes:
         if change.action is Action.DELETE:
             spec = (state_specs or {}).get(change.address)
@@ -89,6 +110,17 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
     report = check(rules, subjects, workspace)
     plan.policies = report.to_dict()
     return report
+
+
+def _as_sent(seen: dict, change, sensitive: frozenset[str]) -> dict:
+    """A view with the values the change will send in place of the manifest's (a saved plan's manifests may have
+    changed since it was made). Sensitive values are the manifest's own (the saved plan was refused if they no
+    longer match), and a reference still to resolve (a marker) is the manifest's address."""
+    spec = dict(seen["spec"])
+    for name, value in (change.body or {}).items():
+        if name in spec and name not in sensitive and not holds(value, is_marker):
+            spec[name] = value
+    return dict(seen, spec=spec)
 
 
 def blocking_message(report: PolicyReport) -> str:
@@ -114,12 +146,13 @@ def checked_plan(plan: Plan, manifests: list[Manifest] | None, settings, session
     or None. Policy documents that are wrong stop it too (PolicyError). `manifests` None: a saved plan's,
     read again from where the plan read them (a policy added or changed since `plan --out` still applies)."""
     config = settings.config
-    rules = load_rules(policy_paths((), config))
+    rules = rules_of(config)
     if not rules:
         return None
-    if manifests is None:
+    saved = manifests is None
+    if saved:
         manifests = plan_manifests(plan, settings)
     workspace = config.workspace if config is not None else settings.workspace
     specs = {address: entry.spec for address, entry in session.state.resources.items()}
-    report = check_plan(rules, plan, manifests, workspace, specs)
+    report = check_plan(rules, plan, manifests, workspace, specs, saved=saved)
     return blocking_message(report) if report.blocks else None

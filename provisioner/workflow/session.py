@@ -314,8 +314,16 @@ class Session:
 
     def check_saved_plan(self, plan: Plan) -> set[int]:
         """Refuse a plan that no longer fits the state or the platform; fill in its secrets; the known ids."""
-        # A plan made before any state existed carries a lineage nobody saved; the serial still guards it.
-        if plan.lineage != self.state.lineage and (plan.serial or self.state.serial):
+        # The state of the project and workspace the plan was made for (each store names both).
+        here = (getattr(self.backend, "project", None), getattr(self.backend, "workspace", None))
+        for what, planned, current in (("project", plan.project, here[0]), ("workspace", plan.workspace, here[1])):
+            if planned is not None and current is not None and planned != current:
+                raise StalePlanError(f"the saved plan was made for {what} {planned!r}, not {current!r}; apply it "
+                                     f"there, or make a new plan")
+        # A plan made before any state existed carries a lineage nobody saved; the serial still guards it. A state
+        # that exists, even at serial 0 (`workspace new`), has its own lineage: another's plan is refused.
+        exists = bool(self.state.serial) or bool(getattr(self.backend, "exists", lambda: False)())
+        if plan.lineage != self.state.lineage and (plan.serial or exists):
             raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this state "
                                  f"is {self.state.lineage}); make a new plan")
         if plan.serial != self.state.serial:
