@@ -160,6 +160,10 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
         picked = [a for a, found in labels.items() if matches(requirements, found or {})]
         chosen = sorted(set(picked) if chosen is None else set(picked) & set(chosen))
     excluded = set(expand_patterns(excludes, labels, "--exclude")) if excludes else set()
+    for exclude in excludes:
+        # As a glob that matches nothing: a mistyped address would leave out nothing, and change what it meant to keep.
+        if not is_glob(exclude) and exclude not in labels and exclude.removeprefix("assistant.") not in labels:
+            raise ProvisionerError(f"--exclude {_clip(exclude)!r} names no address in the manifests or the state")
     nothing = chosen is not None and not [a for a in chosen if a not in excluded]
     if chosen is not None:
         chosen = [a for a in chosen if a not in excluded]

@@ -150,3 +150,13 @@ def test_every_new_option_has_help(workspace, command, options):
     for option in options:
         assert option in shown.output
     assert "-l, --selector" in shown.output and "glob" in shown.output
+
+
+def test_an_exclude_that_names_nothing_is_an_error_as_a_glob_that_matches_nothing_is(workspace):
+    """A mistyped --exclude would leave out nothing: the change it meant to keep back would be made."""
+    workspace.add("sales-gold")
+    for exclude in ("sales-gld", "assistant.sales-gld", "nosuch-*"):
+        result = workspace.run("plan", "--exclude", exclude)
+        assert result.exit_code == 1 and "--exclude" in result.stderr and "no address" in result.stderr, result.all
+    assert workspace.run("plan", "--exclude", "assistant.sales-gold").exit_code == 0
+    assert workspace.run("plan", "--exclude", "sales-gold").exit_code == 0

@@ -6,6 +6,7 @@ read of it. No branch per kind: assistants differ only in how their list is read
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields as dataclass_fields
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
 from ..plan_kinds import hidden_fields
 from ..planner import remote_snapshot, same
+from ..reading import read_children
 from ..state import ResourceState
 from .session import Session
 
@@ -91,6 +93,32 @@ def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
     return hidden_fields(KINDS[kind], {k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
 
 
+def _children_listed(session: Session, kinds_of: dict[str, str], children: set[str],
+                     listed: dict[str, dict[int, Any]]) -> tuple[dict[str, dict[int, Any]], set[str]]:
+    """kind -> id -> object for the child kinds in state (documents), listed under each parent the platform still
+    has (a parent gone takes its children with it: none listed); and the children left as they are, whose
+    parent's id is not known (no parent in state, none in their spec) or whose parents' list was not read."""
+    resources = session.state.resources
+    under: dict[str, tuple[str, int]] = {}
+    unknown: set[str] = set()
+    for address, kind in kinds_of.items():
+        if kind not in children:
+            continue
+        parent_kind = KINDS[kind].facts(KINDS[kind].parent_field).ref
+        parent = resources.get(address.rsplit(".", 1)[0])
+        parent_id = parent.id if parent is not None else (resources[address].spec or {}).get(KINDS[kind].parent_field)
+        if parent_kind not in listed or type(parent_id) is not int:
+            unknown.add(address)
+        elif parent_id in listed[parent_kind]:
+            under[address.rsplit(".", 1)[0]] = (kind, parent_id)
+    found: dict[str, dict[int, Any]] = {kind: {} for kind in children}
+    if under:
+        with ThreadPoolExecutor(min(8, len(under)), thread_name_prefix="read") as pool:
+            for kind, objects in read_children(session.client, under, pool).items():
+                found.setdefault(kind, {}).update({o.id: o for o in objects})
+    return found, unknown
+
+
 def _empty(value: Any) -> bool:
     return value in (None, [], {}, "")
 
@@ -120,11 +148,18 @@ def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
     kinds_of = {a: entry_kind(a, e) for a, e in resources.items() if only is None or a in only}
     readable = {k for k in kinds_of.values() if k == ASSISTANT or (k in KINDS and not KINDS[k].parent_field
                                                                    and not KINDS[k].reference_only)}
-    listed = read_kinds(session, readable) if readable else {}
+    children = {k for k in kinds_of.values() if k in KINDS and KINDS[k].parent_field}
+    parents = {KINDS[k].facts(KINDS[k].parent_field).ref for k in children}  # (a document's: knowledge bases)
+    wanted = readable | parents
+    listed = read_kinds(session, wanted) if wanted else {}
+    left_as_they_are: set[str] = set()
+    if children:
+        found, left_as_they_are = _children_listed(session, kinds_of, children, listed)
+        listed.update(found)
     result = RefreshResult()
     for address in sorted(kinds_of):
         kind = kinds_of[address]
-        if kind not in listed:
+        if kind not in listed or address in left_as_they_are:
             continue
         entry = resources[address]
         result.checked += 1
