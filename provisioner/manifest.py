@@ -898,6 +898,11 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                                     doc.locate(())))
             return None
         header = _checked_header(doc, problems)
+        named = content.get("kind")
+        if not isinstance(named, str) or (kind_of_manifest(named) is None and not did_you_mean(named, MANIFEST_KINDS)):
+            # A kind nothing is close to: its spec read as an assistant's would add a line per field it lacks. (A
+            # near miss, `Assistent`, is read as before, so its other problems come at once.)
+            return None
     kind, address, labels, protect, sensitive = header
     sensitive |= doc.sensitive
 

@@ -156,6 +156,8 @@ def _merge(target: dict, patch: dict, path: Path_, locations: dict, overlay_loca
         _drop(locations, here)
         if value is None:
             target.pop(key, None)
+            if here in overlay_locations:  # the overlay decided it (away): pull names the overlay, never the base
+                locations[here] = overlay_locations[here]
             continue
         target[key] = copy.deepcopy(value)
         locations.update({p: loc for p, loc in overlay_locations.items() if p[:len(here)] == here})

@@ -25,7 +25,7 @@ from .json_text import SCALAR_TYPES
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
-from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default
+from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default, secret_fields
 from .state import Owner, ResourceState, State
 from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
                    desired_comparable, read_fields, read_items, tuple_getter)
@@ -201,8 +201,11 @@ def _default(name: str) -> Any:
 
 
 def remote_snapshot(fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
-    """What state keeps of the platform's view: the readable fields, sensitive ones digested."""
-    return digest_fields({k: fields[k] for k in sorted(fields) if k in READABLE_FIELDS}, sensitive)
+    """What state keeps of the platform's view: the readable fields, sensitive ones digested (and those that hold a
+    secret on the platform whatever the manifest says: a calendar tool added on the dashboard carries its key)."""
+    secret = secret_fields(fields)
+    return digest_fields({k: fields[k] for k in sorted(fields) if k in READABLE_FIELDS},
+                         {*sensitive, *secret} if secret else sensitive)
 
 
 def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, Any]:
@@ -507,7 +510,8 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
                 before = shown[name]
                 if equal_values(before, wanted):
                     continue
-        hidden = name in sensitive
+        # A value the platform holds a secret in (a calendar tool added on the dashboard) is shown as one too.
+        hidden = name in sensitive or (name == "tools" and name in shown and bool(secret_fields({name: shown[name]})))
         reset = last is not None and name in last and name not in manifest.fields
         if name in shown and name in READABLE_FIELDS:
             applied = last.get(name, _default(name)) if last is not None else None

@@ -22,7 +22,7 @@ from .json_text import holds
 from .manifest import Manifest
 from .plan import Action, Plan
 from .planner import same
-from .variables import Reference, TemplateError, escape, parse
+from .variables import Reference, TemplateError, escaped, parse
 from .wire import PROJECTED_FIELDS, WRITE_ONLY_FIELDS, comparable
 
 # Selection of what to pull: (address, labels) -> whether to. `--target` today; selection.py's predicate (globs,
@@ -197,7 +197,7 @@ def _manifest_value(manifest: Manifest, name: str, value: Any, written: Any,
     filler_config), references as addresses where the object is managed here."""
     if manifest.kind == ASSISTANT and name in PROJECTED_FIELDS:
         value = comparable(name, value, written)
-    value = _escaped(value)
+    value = escaped(value)
     facts = next((f for f in reference_facts(manifest.kind) if f.name == name), None)
     if facts is None or value is None:
         return value
@@ -206,17 +206,6 @@ def _manifest_value(manifest: Manifest, name: str, value: Any, written: Any,
         return [_reference(v, facts.ref, old[i] if i < len(old) else None, addresses, objects)
                 for i, v in enumerate(value)]
     return _reference(value, facts.ref, written, addresses, objects)
-
-
-def _escaped(value: Any) -> Any:
-    """A text holding `${` written as `$${`: the manifest would otherwise read it as a variable."""
-    if isinstance(value, str):
-        return escape(value)
-    if isinstance(value, dict):
-        return {k: _escaped(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escaped(v) for v in value]
-    return value
 
 
 def _reference(value: Any, ref: str, written: Any, addresses: Mapping[tuple[str, int], str],

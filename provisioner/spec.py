@@ -282,8 +282,9 @@ def platform_default(field: str) -> Any:
 
 def secret_fields(fields: dict[str, Any]) -> set[str]:
     """Fields that hold secrets by their content: a calendar tool carries a Cal.com API key."""
-    tools = fields.get("tools") or []
-    return {"tools"} if any(isinstance(t, dict) and t.get("calcom_api_key") for t in tools) else set()
+    tools = fields.get("tools")
+    return {"tools"} if isinstance(tools, list) and any(isinstance(t, dict) and t.get("calcom_api_key")
+                                                         for t in tools) else set()
 
 
 @dataclass(frozen=True)

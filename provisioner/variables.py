@@ -83,6 +83,17 @@ def escape(text: str) -> str:
     return text.replace("${", "$${")
 
 
+def escaped(value: Any) -> Any:
+    """`value` with every text in it escaped (`escape`): what a manifest must hold to read back as `value`."""
+    if isinstance(value, str):
+        return escape(value)
+    if isinstance(value, dict):
+        return {k: escaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escaped(v) for v in value]
+    return value
+
+
 @dataclass
 class Variables:
     """Variable values and where each was set (for messages)."""

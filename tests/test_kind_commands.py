@@ -202,3 +202,20 @@ def test_refresh_reads_documents_under_their_knowledge_base(v2):
     out = ok(v2.run("refresh")).output
     assert f"{documents[0]}: id {doc} is gone from the platform; removed from state" in out, out
     assert documents[0] not in v2.state()["resources"]
+
+
+def test_an_exported_tool_asks_for_each_header_value_by_name_and_then_adopts_with_nothing_to_change(v2, monkeypatch):
+    """A tool's headers read as a mapping of name to value: each value a variable of its own, the names kept."""
+    secret = "Bearer sk_live_EXPORT-DO-NOT-LEAK"
+    made(v2, "/user/tools", name="order_lookup", description="Look up an order.", method="GET",
+         endpoint="https://api.example.com/orders", headers=[{"name": "Authorization", "value": secret}])
+    result = ok(v2.run("export", "--out", "exported"))
+    [path] = (v2.root / "exported").glob("tool.*.yaml")
+    text = path.read_text()
+    assert secret not in text and secret not in result.all
+    variable = next(word for word in result.output.split() if word.endswith("_HEADERS_AUTHORIZATION"))
+    monkeypatch.setenv(variable, secret)
+    (v2.root / "manifests" / path.name).write_text(text)
+    ok(v2.run("validate"))
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["action"], c["body"] or None) for c in changes] == [("import", None)], changes

@@ -427,3 +427,38 @@ def test_state_commands(workspace):
     assert "# b will be imported" in plan.output
     assert workspace.run("state", "rm", "zzz").exit_code == 1
     assert workspace.run("state", "mv", "a", "Bad Name").exit_code == 1
+
+
+def test_export_in_the_v2_dialect_writes_manifests_that_read_back_as_the_platform_holds_them(workspace, monkeypatch):
+    """v2 has defaults of its own (it crashed on them); a calendar tool's key is a secret; a `${` in a prompt is
+    text, not a variable: the manifest written validates and adopts with nothing to change."""
+    workspace.dialect = "v2"
+    key = "cal_live_EXPORT-DO-NOT-LEAK"
+    created = workspace.platform.create(**{**REQUIRED, "assistant_name": "Booker",
+                                           "system_prompt": "Say the price as ${price}."})
+    answer = workspace.platform.admin.patch(f"/_emulator/objects/assistants/{created['id']}", json={"tools": [
+        {"type": "calendar_integration", "calcom_api_key": key, "calcom_event_slug": "demo"}]})
+    assert answer.status_code == 200, answer.text
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    [path] = (workspace.root / "exported").glob("*.yaml")
+    text = path.read_text()
+    assert key not in text and key not in result.all
+    assert "set BOOKER_TOOLS_0_CALCOM_API_KEY in the environment" in result.output
+    assert yaml.safe_load(text)["spec"]["system_prompt"] == "Say the price as $${price}."
+    monkeypatch.setenv("BOOKER_TOOLS_0_CALCOM_API_KEY", key)
+    (workspace.root / "manifests").mkdir(exist_ok=True)
+    (workspace.root / "manifests" / path.name).write_text(text)
+    plan = workspace.run("plan")
+    assert plan.exit_code == 0 and "1 to import, 0 to add, 0 to change" in plan.output, plan.all
+    assert key not in plan.all
+
+
+def test_export_refuses_two_unmanaged_assistants_of_one_name_and_writes_nothing(workspace):
+    """Their manifests could not both validate, and adoption by name could not tell them apart."""
+    for _ in range(2):
+        workspace.platform.create(**{**REQUIRED, "assistant_name": "Twin"})
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "Single"})
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 1 and "2 assistants named 'Twin'" in result.stderr, result.all
+    assert not (workspace.root / "exported").exists() or not list((workspace.root / "exported").iterdir())

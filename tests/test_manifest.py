@@ -115,3 +115,10 @@ def test_yaml_merge_keys_may_be_overridden_without_a_duplicate_key_error(tmp_pat
     path.write_text(path.read_text().replace("voice_id: x", "voice_id: 2"))
     [manifest] = load_manifests([path])
     assert manifest.fields["assistant_name"] == "B" and manifest.fields["voice_id"] == 2
+
+
+def test_a_kind_nothing_is_close_to_is_one_error_not_one_per_assistant_field(tmp_path):
+    path = tmp_path / "w.yaml"
+    path.write_text("apiVersion: provisioner/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  name: x\n")
+    found = errors_of([path])
+    assert len(found) == 1 and f"{path}:2: kind: kind must be one of Assistant" in found[0], found

@@ -3,6 +3,7 @@ would (its admin endpoint), pull writes the drifted fields back into manifests f
 scalars, variables and overlays; every untouched line stays byte-identical and `plan` is then `No changes.`"""
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -308,3 +309,60 @@ def test_exclude_globs_and_label_selectors_choose_what_is_pulled(workspace):
     assert run(workspace, "pull", "--target", "nothing-*").exit_code == 1  # a glob that matches nothing
     plan = run(workspace, "plan")
     assert "sales" in plan.output and "support" not in plan.output.replace("sales", ""), plan.output
+
+
+def test_a_calendar_tool_added_in_the_dashboard_never_shows_its_key_in_plan_state_or_the_manifest(workspace):
+    """Its Cal.com key is a secret by its content, whatever the manifest says of the tools field."""
+    key = "cal_live_DO-NOT-LEAK-7"
+    workspace.dialect = "v2"
+    workspace.add("bot", tools=[{"type": "dtmf_input", "description": "Read keys"}])
+    state = applied(workspace)
+    patch(workspace, "assistants", state["resources"]["bot"]["id"], tools=[
+        {"type": "dtmf_input", "description": "Read keys"},
+        {"type": "calendar_integration", "calcom_api_key": key, "calcom_event_slug": "demo"}])
+    planned = run(workspace, "plan", "--detailed-exitcode")
+    assert planned.exit_code == 2 and key not in planned.all, planned.all
+    assert key not in run(workspace, "plan", "--json").all
+    pulled = run(workspace, "pull")
+    assert key not in pulled.all and "tools not pulled: sensitive" in pulled.all, pulled.all
+    assert key not in (workspace.root / "manifests" / "bot.yaml").read_text()
+    assert run(workspace, "refresh").exit_code == 0
+    assert key not in json.dumps(workspace.state())
+
+
+def test_pull_keeps_a_files_permissions_and_leaves_a_read_only_file_and_every_other_unwritten(workspace):
+    import os
+    import stat
+
+    workspace.add("a", system_prompt="Be helpful.")
+    workspace.add("b", system_prompt="Be helpful.")
+    state = applied(workspace)
+    for address in ("a", "b"):
+        patch(workspace, "assistants", state["resources"][address]["id"], system_prompt="Edited in the dashboard.")
+    a, b = workspace.root / "manifests" / "a.yaml", workspace.root / "manifests" / "b.yaml"
+    os.chmod(a, 0o600)
+    os.chmod(b, 0o444)
+    before = a.read_text(), b.read_text()
+    refused = run(workspace, "pull")
+    assert refused.exit_code == 1 and "read-only, so pull writes nothing" in refused.stderr, refused.all
+    assert (a.read_text(), b.read_text()) == before  # all or nothing
+    os.chmod(b, 0o644)
+    assert run(workspace, "pull").exit_code == 0
+    assert "Edited in the dashboard." in a.read_text() and stat.S_IMODE(os.stat(a).st_mode) == 0o600
+
+
+def test_a_field_a_workspace_overlay_removes_is_named_never_pulled_into_the_base_file(workspace):
+    """The base sets it, the prod overlay removes it (null): the platform's value for prod is the overlay's business;
+    written into the base file it would change every other workspace."""
+    path = workspace.add("caller", max_call_duration=300)
+    workspace.write("vars/prod.yaml", "{}\n")
+    overlay = workspace.write("overlays/prod/caller.yaml", "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n"
+                              "  name: caller\nspec:\n  max_call_duration: null\n")
+    result = run(workspace, "apply", "--auto-approve", "--workspace", "prod")
+    assert result.exit_code == 0, result.all
+    patch(workspace, "assistants", workspace.platform.assistants()[0]["id"], max_call_duration=900)
+    before = path.read_text()
+    pulled = run(workspace, "pull", "--workspace", "prod")
+    assert "caller: max_call_duration not pulled: set by the workspace overlay at overlays/prod/caller.yaml:6" \
+        in pulled.all, pulled.all
+    assert path.read_text() == before and overlay.read_text().endswith("max_call_duration: null\n")

@@ -53,3 +53,19 @@ def test_variables_are_found_anywhere_in_a_value():
 
 def test_a_text_holding_a_variable_sign_is_written_escaped():
     assert _manifest_value(manifest(), "system_prompt", "Say ${price} now", "Say it", {}, {}) == "Say $${price} now"
+
+
+def test_several_files_are_replaced_all_or_none(tmp_path):
+    """A failure while the new texts are written (here: the second file's folder is gone, as a full disk would
+    fail it) leaves every file as it was."""
+    import pytest
+
+    from provisioner.state.local import atomic_write_all
+
+    first, second = tmp_path / "a.yaml", tmp_path / "gone" / "b.yaml"
+    first.write_text("old\n")
+    with pytest.raises(OSError):
+        atomic_write_all([(first, b"new\n"), (second, b"new\n")])
+    assert first.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
+    atomic_write_all([(first, b"new\n")])
+    assert first.read_text() == "new\n"

@@ -354,3 +354,24 @@ def test_a_new_empty_workspace_takes_a_pushed_document_as_is(stores):
     target.create()
     target.push(State.loads(source.export().dumps(with_history=True), "pulled"))
     assert (target.read().lineage, target.read().serial) == (state.lineage, 1)
+
+
+def test_a_history_value_longer_than_its_column_is_refused_alike_by_both_engines(stores):
+    """SQLite keeps text of any length, PostgreSQL refuses it naming no field: a document pulled from one and pushed
+    into the other gets the same verdict on both, naming the line and the field, and nothing is written."""
+    from provisioner.state import HistoryEntry
+
+    store = stores()
+    document = State(lineage="0b5c1c70-0000-4000-8000-000000000003", serial=2, resources={"a": entry(1)},
+                     history=[HistoryEntry(serial=1, at="2026-01-01T00:00:00Z", operation="apply", address="a",
+                                           action="x" * 21)])
+    with pytest.raises(StateError, match=r"history\[0\]\.action is 21 characters, more than the 20"):
+        store.push(document)
+    assert not store.exists()
+
+
+def test_the_history_widths_checked_are_the_schemas():
+    from provisioner.state.sql import HISTORY_WIDTHS
+    from provisioner.state.sql_schema import history_table
+
+    assert HISTORY_WIDTHS == {key: history_table.c[key].type.length for key in HISTORY_WIDTHS}

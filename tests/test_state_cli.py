@@ -208,3 +208,13 @@ def test_a_store_failing_mid_apply_stops_new_changes_and_exits_1(workspace, monk
     # The next run adopts what was created but not recorded: no duplicate.
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert_exactly_once(workspace, 30)
+
+
+def test_a_command_that_fails_prints_the_documented_error_object_under_json(workspace):
+    """docs/plan-format.md: `{"errors": [...]}` with the same error objects (file, line, address, field, message)."""
+    import json
+
+    result = workspace.run("state", "list", "--json", "--workspace", "nosuch")
+    assert result.exit_code == 1
+    [error] = json.loads(result.output)["errors"]
+    assert set(error) == {"file", "line", "address", "field", "message"} and "nosuch" in error["message"]

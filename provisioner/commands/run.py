@@ -3,7 +3,6 @@ provisioner's errors turned into a message and an exit code."""
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from typing import Callable
 
@@ -12,7 +11,7 @@ from click.core import ParameterSource
 
 from .. import render
 from ..config import KEYS as CONFIG_KEYS, Config, resolve_config
-from ..errors import ProblemsError, ProvisionerError
+from ..errors import Problem, ProblemsError, ProvisionerError
 from ..manifest import DEFAULT_LIMITS
 from ..scrub import scrub
 from ..workflow.session import Session
@@ -68,12 +67,12 @@ def reports_errors(command: Callable) -> Callable:
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except ProvisionerError as error:
             if kwargs.get("as_json") or kwargs.get("fmt") == "json":
-                click.echo(json.dumps({"errors": [{"message": scrub(str(error))}]}, indent=2))
+                click.echo(scrub(render.problems_json([Problem(str(error))])))  # the documented error object
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except RecursionError:
             # Anything nested deeper than the loaders allow should have been refused before this.
             if kwargs.get("as_json") or kwargs.get("fmt") == "json":
-                click.echo(json.dumps({"errors": [{"message": "input nested too deeply"}]}, indent=2))
+                click.echo(render.problems_json([Problem("input nested too deeply")]))
             click.secho("Error: input nested too deeply to process", fg="red", err=True)
         sys.exit(EXIT_ERROR)
     return wrapper

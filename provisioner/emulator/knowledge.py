@@ -48,7 +48,8 @@ def check_document(body: dict, file: UploadFile | None | str) -> tuple[dict | No
     values, errors = check_fields(body, DOC_RULES, True)
     kind = values.get("type")
     if kind == "website":
-        if body.get("url") in (None, "") and body.get("links") in (None, ""):
+        # (Laravel's `required_without`: an empty list counts as absent, as an empty text does)
+        if body.get("url") in (None, "") and body.get("links") in (None, "", []):
             add(errors, "url", "The url field is required when links is not present.")
     elif kind is not None:
         if not isinstance(file, (UploadFile, str)):

@@ -104,8 +104,10 @@ TRUNK_RULES = {
     "country_code": (string(2, 2, r"[A-Z]{2}"), False),
     "outbound_proxy": (boolean, False),
 }
-# Update documents only "1-15 characters" for phone_number.
-UPDATE_RULES = {**{k: v for k, v in TRUNK_RULES.items() if k != "sip_trunk_type"}, "phone_number": (string(15, 1), True)}
+# Update documents only "1-15 characters" for phone_number. country_code is required (only a create may leave it
+# out, to have it detected from a number): an update may change it, never clear it.
+UPDATE_RULES = {**{k: v for k, v in TRUNK_RULES.items() if k != "sip_trunk_type"},
+                "phone_number": (string(15, 1), True), "country_code": (string(2, 2, r"[A-Z]{2}"), True)}
 # Which voice trunks a changed field re-creates.
 REBUILDS = {"sip_username": ("inbound", "outbound"), "sip_password": ("inbound", "outbound"),
             "phone_number": ("inbound", "outbound"), "sip_address": ("outbound",), "outbound_proxy": ("outbound",),
@@ -226,11 +228,17 @@ class PhoneNumbers(Kind):
         code, area, price, address, sms = SHOP[country]
         taken = self.store.field_values(self.table_kind, "phone_number")
         offers = []
+        # E.164: at most 15 digits with the country code (API.md: what the search offers, the purchase takes). The
+        # digits asked for are kept; the area code goes first when they do not all fit beside it.
+        national = f"{area}{contains}" if len(code) + len(area) + len(contains) + 4 <= 15 else contains
+        suffix = min(4, 15 - len(code) - len(national))
         for i in range(5):
-            candidate = f"+{code}{area}{contains}{i:04d}"
+            candidate = f"+{code}{national}{i:0{suffix}d}"
             if candidate in taken:
                 continue
-            offers.append({"phone_number": candidate, "phone_number_formatted": f"+{code} {area} {contains}{i:04d}",
+            shown = (f"+{code} {area} {contains}{i:0{suffix}d}" if national != contains
+                     else f"+{code} {candidate[1 + len(code):]}")
+            offers.append({"phone_number": candidate, "phone_number_formatted": shown,
                            "country_code": country, "price": price,
                            "stripe_price_id": f"price_emulator_{country.lower()}", "address_requirements": address,
                            "sms_capable": sms})

@@ -494,7 +494,7 @@ class Request:
             if record.get("transcriber_provider_id") is not None and fine("transcriber_provider_id"):
                 add(errors, "transcriber_provider_id", f"The transcriber provider id field is prohibited {when_mode}.")
             if record.get("knowledgebase_mode") == "prompt" and fine("knowledgebase_mode"):
-                add(errors, "knowledgebase_mode", "The selected knowledgebase mode is invalid.")
+                add(errors, "knowledgebase_mode", "Only function_call mode is available for multimodal assistants.")
             elif record.get("knowledgebase_id") is not None and record.get("knowledgebase_mode") is None \
                     and fine("knowledgebase_mode"):
                 add(errors, "knowledgebase_mode", f"The knowledgebase mode field is required {when_mode}.")

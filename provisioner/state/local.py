@@ -3,6 +3,7 @@ versions, which the SQL store migrates on first use."""
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 from pathlib import Path
 
@@ -20,6 +21,29 @@ def atomic_write(path: Path, data: bytes) -> None:
     finally:
         temporary.unlink(missing_ok=True)
     fsync_directory(path.parent)
+
+
+def atomic_write_all(files: list[tuple[Path, bytes]]) -> None:
+    """Replace several existing files, each keeping its permission bits: every new text is written (and synced)
+    beside its file first, and only then are they all moved into place, so that a failure while writing (a full
+    disk) leaves every file as it was."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            written.append((temporary, path))
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))  # a private file stays private
+        for temporary, path in written:
+            os.replace(temporary, path)
+    finally:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+    for folder in {path.parent for _, path in written}:
+        fsync_directory(folder)
 
 
 def fsync_directory(folder: Path) -> None:

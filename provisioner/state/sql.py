@@ -210,6 +210,11 @@ def _dsn_passwords(dsn: str) -> set[str]:
     return {secret for secret in found if secret}
 
 
+# The widths of provisioner_history's text columns (sql_schema.history_table; a test keeps them equal), checked
+# before a document's history is copied in: PostgreSQL refuses a longer value with a message naming no field.
+HISTORY_WIDTHS = {"lineage": 200, "at": 40, "operation": 100, "address": 200, "action": 20, "who": 200}
+
+
 def advisory_key(project: str, workspace: str) -> int:
     """A signed 64-bit key for pg_advisory_lock, the same on every machine for one project and workspace."""
     digest = hashlib.blake2b(f"provisioner\0{project}\0{workspace}".encode(), digest_size=8).digest()
@@ -791,6 +796,12 @@ class SqlStateStore:
     def _copy_history(self, cursor, document: State) -> None:
         """The document's history lines this store does not have yet (all of them, into a fresh store): a state
         moved to another store and back keeps what was done to it meanwhile."""
+        for number, line in enumerate(document.history):
+            for key, width in HISTORY_WIDTHS.items():
+                value = getattr(line, key) or (document.lineage if key == "lineage" else "")
+                if len(value) > width:  # refused alike by both engines (SQLite keeps any length; PostgreSQL none)
+                    raise StateError(f"the state document's history[{number}].{key} is {len(value)} characters, "
+                                     f"more than the {width} a store keeps; nothing was written")
         present = set(map(tuple, cursor.execute(self._sql.history_keys, self._scope).fetchall()))
         project, workspace = self._scope
         lines = [(project, workspace, line.lineage or document.lineage, line.serial, line.at, line.operation,

@@ -16,6 +16,7 @@ from ..manifest import API_VERSION, KIND, Manifest
 from ..planner import RemoteAssistant, desired_fields, same
 from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
+from ..variables import escaped
 from ..wire import WRITE_ONLY_FIELDS
 from .export_kinds import address_for, export_object, exportable_kinds, with_references
 from .session import Session
@@ -51,6 +52,7 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
             taken.add(address)
             addresses[kind, live.id] = address
             chosen.append((kind, address, live))
+    _refuse_namesakes(chosen)
     out = Path(out_dir)
     for _, address, _ in chosen:
         if (out / f"{address}.yaml").exists():
@@ -71,6 +73,22 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
     return written
 
 
+def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
+    """Two objects of one name, of a kind whose manifests need unique names (assistants, folders, labels), cannot
+    both be exported: their manifests would not validate together, and adoption by name could not tell them apart."""
+    by_name: dict[tuple[str, str], list[int]] = {}
+    for kind, _, live in chosen:
+        if kind == ASSISTANT or getattr(KINDS.get(kind), "unique_names", False):
+            by_name.setdefault((kind, live.name), []).append(live.id)
+    twice = {key: ids for key, ids in by_name.items() if len(ids) > 1}
+    if twice:
+        named = "; ".join(f"{len(ids)} {kind}s named {name!r} (ids {', '.join(map(str, sorted(ids)))})"
+                          for (kind, name), ids in sorted(twice.items()))
+        raise ProvisionerError(f"the platform has {named} that nothing manages: their manifests could not adopt them "
+                               "by name. Rename all but one on the platform, or write one manifest and run "
+                               "`provisioner import ADDRESS ID`; nothing was written")
+
+
 def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
                        addresses: dict) -> tuple[str, list[str], list[str]]:
     """A manifest of what the platform shows: settings that differ from the documented defaults, in the
@@ -78,15 +96,24 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
     often carries its key) becomes ${env.NAME}: the file is meant for git. Also returned: what to fill in, and
     the environment variables to set."""
     names = fields_of(dialect)
+    defaults = desired_fields({}, dialect)  # (the dialect's: v2 has defaults of its own, such as ringing_time)
     spec = {name: live.fields[name] for name in names if name in live.fields
-            and (name in REQUIRED_FIELDS or (has_default(name) and not same(live.fields[name], desired_fields({})[name]))
+            and (name in REQUIRED_FIELDS or (has_default(name) and not same(live.fields[name], defaults[name]))
                  or (not has_default(name) and live.fields[name] not in (None, [], {})))}
-    spec = with_references(ASSISTANT, spec, addresses)
+    # Texts as a manifest must hold them to read back as they are (`${` written `$${`), references as addresses.
+    spec = with_references(ASSISTANT, escaped(spec), addresses)
     environment = []
     for name in sorted(ALWAYS_SENSITIVE & set(spec)):
         variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_{name}".upper())
         spec[name] = f"${{env.{variable}}}"
         environment.append(variable)
+    if isinstance(spec.get("tools"), list):  # a calendar tool's Cal.com key: a secret by its content
+        spec["tools"] = [dict(tool) if isinstance(tool, dict) else tool for tool in spec["tools"]]
+        for index, tool in enumerate(spec["tools"]):
+            if isinstance(tool, dict) and tool.get("calcom_api_key"):
+                variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_tools_{index}_calcom_api_key".upper())
+                tool["calcom_api_key"] = f"${{env.{variable}}}"
+                environment.append(variable)
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
                 "spec": {name: spec[name] for name in names if name in spec}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)

@@ -106,6 +106,11 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
                 name = variable(address, facts.name, str(item.get("name", "")))
                 item["value"] = f"${{env.{name}}}"
                 environment.append(name)
+        elif isinstance(value, dict) and facts.keys_shown:
+            for key in list(value):  # a mapping whose keys are shown (a tool's headers): each value a variable
+                name = variable(address, facts.name, str(key))
+                value[key] = f"${{env.{name}}}"
+                environment.append(name)
         elif facts.name in spec or (not facts.shown and facts.name in required):
             name = variable(address, facts.name)
             spec[facts.name] = f"${{env.{name}}}"

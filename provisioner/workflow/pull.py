@@ -4,20 +4,23 @@ Nothing is ever sent to the platform: it is only read, as a plan reads it."""
 from __future__ import annotations
 
 import difflib
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
+from ..errors import ProvisionerError
 from ..graph import entry_kind, expand
 from ..kinds import ASSISTANT
 from ..manifest import Manifest
 from ..overlays import VARS_DIR, _var_file
 from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
-from ..state.local import atomic_write
+from ..state.local import atomic_write_all
 from ..variables import load_variables
 from ..yaml_splice import SpliceError, edit, value_at
 from .session import Session
@@ -63,8 +66,13 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     _splice_all(decisions, texts, result)
     if dry_run or not result.texts:
         return result
-    for file, (_, after) in result.texts.items():
-        atomic_write(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
+    targets = [(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
+               for file, (_, after) in result.texts.items()]
+    read_only = [str(path) for path, _ in targets if not os.stat(path).st_mode & stat.S_IWUSR]
+    if read_only:
+        raise ProvisionerError(f"{', '.join(read_only)}: read-only, so pull writes nothing (make the file writable, "
+                               "or leave it out with --target or --exclude); no file was changed")
+    atomic_write_all(targets)
     _record(session, revalidate(), paths, {e.address for e in result.pulled})
     return result
 
