@@ -107,13 +107,16 @@ class PlatformClient:
         self.retry = retry or RetryPolicy()
         self._notify = notify or (lambda line: None)  # retry notices, as they happen (stderr by default)
         self._answered_ok = False  # any 2xx yet: until then a 404 may mean a base URL without /api
+        self._reached = False  # any answer yet: from then on a refused connection is a restart, not a wrong URL
         self.limits = limits or ClientLimits()
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
         self._count_lock = threading.Lock()
-        self._sleep = sleep or time.sleep
         self._clock = clock
-        self.budget = budget or RateBudget(clock=clock, sleep=self._sleep)
+        self.budget = budget or RateBudget(clock=clock, sleep=sleep)
+        # Retries' backoffs wait on the budget, so that an interrupt (budget.cancel) ends them at once too: only the
+        # requests on the wire are left to finish.
+        self._sleep = sleep or self.budget.sleep
         self.base_url = display_url(base_url)
         self.max_connections = max_connections
         headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
@@ -348,7 +351,7 @@ class PlatformClient:
     def _not_connected(self, where: str, error: Exception, name: str) -> TransportError:
         """No connection: unreachable (a name that does not resolve, a refused port) before any answer, else a
         transport failure; either way the request was not sent."""
-        reason = None if self._answered_ok else _unreachable_reason(error, self.base_url)
+        reason = None if self._reached else _unreachable_reason(error, self.base_url)
         if reason:
             return UnreachableError(f"{where}: {reason}; check --api-url or PROVISIONER_API_URL", request_sent=False)
         return TransportError(f"{where}: could not connect to the platform at {self.base_url} ({name})",
@@ -385,6 +388,7 @@ class PlatformClient:
             self.budget.pause(min(wait, self.retry.max_elapsed))
 
     def _parse(self, where: str, status: int, headers: Any, raw: bytes) -> Any:
+        self._reached = True  # whatever it says: something answers at this URL (a 503 during a restart included)
         try:
             body = answer_json.loads(raw) if raw else None
         except ValueError:
@@ -458,7 +462,10 @@ def _wait_seconds(raw: Any) -> float | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, (int, float)):
-        value = float(raw)
+        try:
+            value = float(raw)
+        except OverflowError:  # an integer of hundreds of digits: no wait a client can honour
+            return None
     else:
         text = str(raw).strip()
         try:

@@ -25,7 +25,7 @@ CONFIG_FILE = "provisioner.yaml"
 CONFIG_ENV = "PROVISIONER_CONFIG"
 ENV_PREFIX = "PROVISIONER_"
 DEFAULT_MANIFESTS = ("manifests",)
-WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"  # as the state store names them (state/sql.py)
 # Keys that would put a secret in a file committed to git.
 SECRET_KEY = re.compile(r"token|secret|password|passwd|dsn|api_?key|credential|private", re.I)
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
@@ -286,7 +286,7 @@ def _message(error: dict, key: Any, value: Any) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{key}'{did_you_mean(str(key), KEYS)}"
     if kind == "string_pattern_mismatch" and key == "workspace":
-        return f"must be 1-63 letters, digits, '-' or '_', starting with a letter or digit{got}"
+        return f"must be 1-63 letters, digits, '-', '_' or '.', starting with a letter or digit{got}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
     if kind == "literal_error":

@@ -110,6 +110,11 @@ class RateBudget:
             self._sleep(min(wait, 5.0))
             self._mine.waited = getattr(self._mine, "waited", 0.0) + max(0.0, self._clock() - began)
 
+    def sleep(self, seconds: float) -> None:
+        """Wait `seconds` (a retry's backoff), or until cancel(): WaitCancelled then, as a wait for the budget."""
+        if self._cancelled.wait(max(0.0, seconds)):
+            raise WaitCancelled("not sent: the apply was interrupted while it waited to retry")
+
     def pause(self, seconds: float) -> None:
         """Nobody sends for `seconds` (the platform said so)."""
         with self._lock:

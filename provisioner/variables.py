@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from .errors import Problem
+from .scrub import register_secret
 from .manifest import Document, load_documents
 from .spec import did_you_mean
 
@@ -154,6 +155,7 @@ def _expand_env(value: Any, environ: Mapping[str, str], missing: list[str]) -> A
         if isinstance(part, str):
             out.append(part)
         elif part.name in environ:
+            register_secret(environ[part.name])  # masked in every message and view from now on
             out.append(environ[part.name])
         else:
             missing.append(part.name)
@@ -215,10 +217,27 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
     return variables, problems
 
 
+def _names_of(document: Document) -> frozenset[str]:
+    """The spec fields of the document's kind that are its object's name (shown in plans, used to find it on the
+    platform): an assistant's assistant_name, another kind's name field."""
+    from .kinds import BY_MANIFEST_KIND
+
+    content = document.content
+    kind = BY_MANIFEST_KIND.get(content.get("kind")) if isinstance(content, dict) else None
+    name = getattr(kind, "name_field", None) if kind is not None else None
+    return NOT_SECRET_FIELDS | {name} if name else NOT_SECRET_FIELDS
+
+
+def _a_childs_name(path: tuple) -> bool:
+    """spec.documents[2].name: an object declared inside another's manifest (a knowledge base's document), named."""
+    return len(path) == 4 and path[1] == "documents" and isinstance(path[2], int) and path[3] == "name"
+
+
 def interpolate(document: Document, variables: Variables, environ: Mapping[str, str]) -> list[Problem]:
     """Substitute every reference in `document` in place; spec fields holding ${env} become sensitive."""
     problems: list[Problem] = []
     secret_fields: set[str] = set()
+    not_secret = _names_of(document)
 
     def resolve(value: Any, path: tuple) -> Any:
         if isinstance(value, dict):
@@ -250,8 +269,8 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                 if path[:1] != ("spec",) or len(path) < 2:
                     problem(f"{part} can be used only in spec values, which are kept secret")
                     return text
-                if path[1] in NOT_SECRET_FIELDS:
-                    problem(f"{part}: spec.{path[1]} is shown in plans and used to find the assistant on the "
+                if path[1] in not_secret or _a_childs_name(path):
+                    problem(f"{part}: {_dotted(path)} is shown in plans and used to find the object on the "
                             "platform, so it cannot hold a secret")
                     return text
                 secret_fields.add(str(path[1]))
@@ -259,13 +278,14 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
                     hint = did_you_mean(part.name, [n for n in environ if n.isupper()])
                     problem(f"environment variable {part.name} is not set (used as {part}){hint}")
                     return text
+                register_secret(environ[part.name])  # masked in every message and view from now on
                 values.append(environ[part.name])
             elif part.name in variables.secret:
                 # A vars file's ${env.X}: the same rules as ${env.X} written in the manifest, told where it is.
                 origin = variables.origins[part.name]
-                if path[:1] != ("spec",) or len(path) < 2 or path[1] in NOT_SECRET_FIELDS:
+                if path[:1] != ("spec",) or len(path) < 2 or path[1] in not_secret or _a_childs_name(path):
                     problem(f"{part} holds ${{env.…}} ({origin}), so it is secret: it can be used only in spec "
-                            "values other than spec.assistant_name, which are kept secret")
+                            "values other than the object's name, which are kept secret")
                     return text
                 secret_fields.add(str(path[1]))
                 missing: list[str] = []

@@ -99,6 +99,16 @@ def forget_pg_projects():
 
 
 @pytest.fixture(autouse=True)
+def secrets_forgotten():
+    """A run in this process registers the secrets it met (the token, ${env.X} values) for masking: forget them after
+    each test, so that one test's secret never masks another's output."""
+    yield
+    from provisioner.scrub import forget_secrets
+
+    forget_secrets()
+
+
+@pytest.fixture(autouse=True)
 def collector_as_found():
     """An apply run in this process freezes the heap out of collection (provisioner/heap.py): thaw it after each
     test, so the suite's garbage stays collectable."""

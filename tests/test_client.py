@@ -199,3 +199,85 @@ def test_a_remaining_budget_of_zero_pauses_every_thread_until_the_reset():
     client.languages()
     client.languages()
     assert 4.5 <= calls[1] - calls[0] <= 6.5
+
+
+def test_a_retry_after_no_client_can_honour_is_none_never_an_overflow():
+    """A 429 whose body asks for a wait of hundreds of digits was an OverflowError ("a bug in the provisioner")."""
+    from provisioner.client import _wait_seconds
+
+    for raw in (10 ** 400, "1" * 400, float("inf"), "nan", -3, True, "garbage"):
+        assert _wait_seconds(raw) is None, raw
+    assert _wait_seconds(2) == 2.0 and _wait_seconds("1.5") == 1.5
+
+
+def test_a_refused_connection_after_an_answer_is_a_restart_retried_not_a_wrong_url():
+    """The platform answers a 503 and restarts (its port refuses a moment): the URL is right, the read is retried."""
+    import socket
+    import threading
+    import time as clock
+
+
+    def listen(port=0):
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(4)
+        return listener
+
+    def serve(listener, answer, restart_after):
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(answer)
+        listener.close()
+        if restart_after is not None:  # down for a moment, then back on the same port
+            clock.sleep(restart_after)
+            serve(listen(port), b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n[]", None)
+
+    first = listen()
+    port = first.getsockname()[1]
+    busy = b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    threading.Thread(target=serve, args=(first, busy, 0.5), daemon=True).start()
+    retry = RetryPolicy(max_attempts=30, backoff_base=0.05, backoff_max=0.1)
+    client = PlatformClient(f"http://127.0.0.1:{port}/api", "tok", retry=retry, budget=RateBudget(()), notify=None)
+    assert client.languages() == []
+
+
+def test_an_interrupt_ends_a_retrys_backoff_at_once():
+    """Ctrl-C cancels the budget: a request waiting to retry (nothing on the wire) stops then, not after its backoff."""
+    import socket
+    import threading
+    import time as clock
+
+    from provisioner.ratelimit import WaitCancelled
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+
+    def busy():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    threading.Thread(target=busy, daemon=True).start()
+    retry = RetryPolicy(max_attempts=5, backoff_base=8.0, backoff_max=8.0)
+    client = PlatformClient(f"http://127.0.0.1:{listener.getsockname()[1]}/api", "tok", retry=retry,
+                            budget=RateBudget(()), notify=None)
+    import provisioner.client as module
+
+    real = module.random.uniform
+    module.random.uniform = lambda low, high: high  # the whole 8 s
+    try:
+        threading.Timer(0.3, client.budget.cancel).start()
+        began = clock.monotonic()
+        with pytest.raises(WaitCancelled):
+            client.languages()
+        assert clock.monotonic() - began < 3
+    finally:
+        module.random.uniform = real
+        listener.close()

@@ -224,3 +224,15 @@ def test_the_configured_campaign_create_path_is_the_one_the_campaign_kind_create
     finally:
         Settings.from_config(resolve_config(cwd=tmp_path, environ={}))
     assert KINDS["campaign"].endpoints.create.keywords == {"path": "/user/campaigns"}
+
+
+def test_a_workspace_the_store_makes_with_a_dot_can_be_chosen_every_way(workspace, monkeypatch):
+    """`workspace new prod.eu` works (the store's names take '.'): so do --workspace, the environment and the file."""
+    workspace.add("a")
+    assert workspace.run("workspace", "new", "prod.eu").exit_code == 0
+    assert workspace.run("plan", "--workspace", "prod.eu").exit_code == 0
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "prod.eu")
+    assert workspace.run("plan").exit_code == 0
+    monkeypatch.delenv("PROVISIONER_WORKSPACE")
+    workspace.write("provisioner.yaml", "workspace: prod.eu\n")
+    assert workspace.run("plan").exit_code == 0

@@ -462,3 +462,14 @@ def test_export_refuses_two_unmanaged_assistants_of_one_name_and_writes_nothing(
     result = workspace.run("export", "--out", "exported")
     assert result.exit_code == 1 and "2 assistants named 'Twin'" in result.stderr, result.all
     assert not (workspace.root / "exported").exists() or not list((workspace.root / "exported").iterdir())
+
+
+def test_a_saved_plan_of_an_update_applies_on_the_embedded_local_platform(workspace):
+    """--local listens on a new port every run: its answers (an inbound assistant's inbound_webhook_url) name one root
+    whatever the port, or every saved plan with an update was refused as stale by the next run."""
+    workspace.add("a", calls_direction="receive")
+    assert workspace.run("apply", "--local", "--auto-approve", api=False).exit_code == 0
+    workspace.add("a", calls_direction="receive", system_prompt="Be brief.")
+    assert workspace.run("plan", "--local", "--out", "p.plan", api=False).exit_code == 0
+    applied = workspace.run("apply", "--local", "p.plan", api=False)
+    assert applied.exit_code == 0 and "0 added, 1 changed" in applied.output, applied.all

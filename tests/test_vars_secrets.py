@@ -58,3 +58,25 @@ def test_other_workspaces_are_untouched(workspace, monkeypatch):
     setup(workspace, monkeypatch)
     rendered = workspace.run("render", "--workspace", "staging", api=False)
     assert rendered.exit_code == 0 and "api_key: staging-not-secret" in rendered.output
+
+
+def test_an_env_value_never_names_an_object_of_any_kind(workspace, monkeypatch):
+    """Another kind's name is shown in every view and the plan file as the assistant's is: it cannot be secret."""
+    monkeypatch.setenv("FOLDER_NAME", "Sales-SECRET-NAME")
+    workspace.dialect = "v2"
+    workspace.write("manifests/groups.yaml", "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: sales\n"
+                    "spec:\n  name: ${env.FOLDER_NAME}\n")
+    refused = workspace.run("plan", "--json")
+    assert refused.exit_code == 1 and "spec.name is shown in plans" in refused.all, refused.all
+    assert "SECRET-NAME" not in refused.all
+
+
+def test_an_env_value_an_error_quotes_is_masked(workspace, monkeypatch):
+    """A check on one field may quote the value of another (a folder looked up by a name from the environment)."""
+    monkeypatch.setenv("FOLDER_LOOKUP", "Hidden-SECRET-Folder")
+    workspace.dialect = "v2"
+    workspace.add("a", folder_id={"name": "${env.FOLDER_LOOKUP}"})
+    for args in (("plan",), ("plan", "--json")):
+        result = workspace.run(*args)
+        assert result.exit_code == 1 and "***" in result.all, result.all
+        assert "SECRET" not in result.all

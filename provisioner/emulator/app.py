@@ -74,7 +74,7 @@ class Platform:
     """The emulator's state and its request handlers."""
 
     def __init__(self, store: Store, catalog: Catalog, faults: Faults | None = None, *, dialect: str = "both",
-                 admin_token: str):
+                 admin_token: str, public_root: str | None = None):
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}: expected one of {', '.join(DIALECTS)}")
         if not admin_token:
@@ -83,6 +83,9 @@ class Platform:
             raise ValueError("the admin token may not be a tenant's token")
         self.store = store
         self.catalog = catalog
+        # The root its answers name (an assistant's inbound_webhook_url), when it is not the one a request names:
+        # an embedded platform (--local) listens on a new port every run, and its answers must not change with it.
+        self.public_root = public_root
         self.faults = faults or Faults()
         self.dialect = dialect
         self.admin_token = admin_token
@@ -234,7 +237,9 @@ class Platform:
 
     def _root(self, request: Request) -> str:
         """The server's root URL as the request names it (its base URL without the trailing slash), worked out
-        once per way of naming it (answers.url_naming)."""
+        once per way of naming it (answers.url_naming); the platform's public root if it has one."""
+        if self.public_root is not None:
+            return self.public_root
         key = url_naming(request)
         root = self._roots.get(key)
         if root is None:

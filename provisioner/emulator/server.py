@@ -21,7 +21,7 @@ ADMIN_TOKEN_ENV = "PROVISIONER_EMULATOR_ADMIN_TOKEN"
 
 def build_platform(db: str | Path | None = None, catalog: str | Path | Catalog | None = None,
                    faults: FaultSettings | None = None, *, dialect: str = "both", rate_limit: str | None = None,
-                   admin_token: str | None = None) -> Platform:
+                   admin_token: str | None = None, public_root: str | None = None) -> Platform:
     """A platform: SQLite at `db` (in memory without it), the catalogue (a path, a Catalog, or the shipped
     default), fault settings, the create dialects it takes (both, v1 or v2), a rate limit (overrides
     `faults.rate_limit`: off, documented or "1000/60s,200/10s") and the admin token (random without one)."""
@@ -33,7 +33,7 @@ def build_platform(db: str | Path | None = None, catalog: str | Path | Catalog |
     if rate_limit is not None:
         settings = FaultSettings.model_validate({**settings.model_dump(), "rate_limit": rate_limit})
     return Platform(Store(str(db) if db else ":memory:"), catalog, Faults(settings), dialect=dialect,
-                    admin_token=admin_token or secrets.token_urlsafe(24))
+                    admin_token=admin_token or secrets.token_urlsafe(24), public_root=public_root)
 
 
 def admin_token_from_env() -> str | None:

@@ -110,6 +110,9 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+LOCAL_ROOT = "http://localhost"  # the embedded platform's name in its answers (its port changes every run)
+
+
 @contextlib.contextmanager
 def connect(settings: Settings) -> Iterator[PlatformClient]:
     """A client for the configured platform; with --local, an embedded emulator persisted beside the state."""
@@ -117,7 +120,8 @@ def connect(settings: Settings) -> Iterator[PlatformClient]:
     if settings.local:
         from ..emulator import EmbeddedPlatform, build_platform  # starlette and uvicorn: loaded only for --local
 
-        platform = build_platform(db=Path(settings.state_path).parent / LOCAL_PLATFORM_DB)
+        # Its answers name one root whatever port it listens on this run (a saved plan compares them with the next).
+        platform = build_platform(db=Path(settings.state_path).parent / LOCAL_PLATFORM_DB, public_root=LOCAL_ROOT)
         token = platform.catalog.tenants[0].token
         # The embedded platform enforces no rate limit unless told to, so nor does its client.
         budget = RateBudget(settings.rate_limit or ())
