@@ -474,7 +474,8 @@ def _wait_seconds(raw: Any) -> float | None:
             import email.utils  # only for a Retry-After date: 0.01 s of CPU that no other run needs
 
             try:
-                value = email.utils.parsedate_to_datetime(text).timestamp() - time.time()
+                # A date already past (the clocks disagree a little) means now, not a wait nobody can honour.
+                value = max(0.0, email.utils.parsedate_to_datetime(text).timestamp() - time.time())
             except (TypeError, ValueError, OverflowError):
                 return None
     if not math.isfinite(value) or value < 0:

@@ -76,6 +76,18 @@ def _url(value: Any) -> Any:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+# A wait that must be some time: a request timeout of 0 would fail every request as a connection that never opened.
+PositiveDuration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def _a_count(value: Any) -> Any:
+    """A count (parallelism, retries) is a number: `true` is not 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {str(value).lower()}")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_a_count)]
 RateLimit = Annotated[str, BeforeValidator(parse_rate_limit)]
 
 
@@ -101,12 +113,12 @@ class ConfigValues(BaseModel):
     workspace: Annotated[str, Field(pattern=WORKSPACE_PATTERN)] | None = None
     state: Annotated[str, Field(min_length=1)] | None = None
     rate_limit: RateLimit | None = None
-    max_retries: Annotated[int, Field(ge=1, le=100)] | None = None
+    max_retries: Annotated[Count, Field(ge=1, le=100)] | None = None
     retry_max_time: Duration | None = None
     retry_backoff: Duration | None = None
-    request_timeout: Duration | None = None
+    request_timeout: PositiveDuration | None = None
     lock_timeout: Duration | None = None
-    parallelism: Annotated[int, Field(ge=1, le=256)] | None = None
+    parallelism: Annotated[Count, Field(ge=1, le=256)] | None = None
     wait_timeout: Duration | None = None
     # POST path of a campaign's create: /user/campaigns (the default) or /user/campaign (some white-labels)
     campaign_create_path: CampaignCreatePath | None = None

@@ -281,3 +281,13 @@ def test_an_interrupt_ends_a_retrys_backoff_at_once():
     finally:
         module.random.uniform = real
         listener.close()
+
+
+def test_a_retry_after_date_already_past_means_now():
+    import email.utils
+    import time as clock
+
+    from provisioner.client import _wait_seconds
+
+    assert _wait_seconds(email.utils.formatdate(clock.time() - 2, usegmt=True)) == 0.0
+    assert 50 < _wait_seconds(email.utils.formatdate(clock.time() + 60, usegmt=True)) <= 60

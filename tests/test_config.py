@@ -236,3 +236,24 @@ def test_a_workspace_the_store_makes_with_a_dot_can_be_chosen_every_way(workspac
     monkeypatch.delenv("PROVISIONER_WORKSPACE")
     workspace.write("provisioner.yaml", "workspace: prod.eu\n")
     assert workspace.run("plan").exit_code == 0
+
+
+def test_a_workspace_declared_by_a_yml_vars_file_is_created_on_first_use(workspace):
+    """vars/<workspace>.yml is read as .yaml is: it declares the workspace as well."""
+    workspace.add("a")
+    workspace.write("vars/qa.yml", "{}\n")
+    result = workspace.run("plan", "--workspace", "qa")
+    assert result.exit_code == 0, result.all
+
+
+@pytest.mark.parametrize("line, says", [
+    ("parallelism: true", "parallelism: expected a whole number, got true"),
+    ("max_retries: false", "max_retries: expected a whole number, got false"),
+    ("request_timeout: 0", "request_timeout: "),
+])
+def test_a_configuration_value_that_only_looks_valid_is_refused_with_its_line(workspace, line, says):
+    """`true` is not 1, and a request timeout of 0 would fail every request as a connection never opened."""
+    workspace.add("a")
+    workspace.write("provisioner.yaml", line + "\n")
+    result = workspace.run("plan")
+    assert result.exit_code == 1 and "provisioner.yaml:1: " + says in result.stderr, result.all

@@ -68,13 +68,15 @@ def warn(message: str) -> None:
 
 
 def declared_by_repository(settings: Settings) -> bool:
-    """A workspace the repository itself defines (vars/<workspace>.yaml or overlays/<workspace>/) is created on
-    first use; any other must be created with `workspace new`, so a typo never starts an empty state."""
+    """A workspace the repository itself defines (vars/<workspace>.yaml or .yml, or overlays/<workspace>/) is
+    created on first use; any other must be created with `workspace new`, so a typo never starts an empty state."""
+    from ..overlays import VARS_DIR, _var_file
+
     name, inputs = settings.workspace, settings.inputs
     if not name or inputs is None:
         return False
     root = Path(inputs.root)
-    return (root / "vars" / f"{name}.yaml").is_file() or (root / "overlays" / name).is_dir()
+    return _var_file(root / VARS_DIR, name) is not None or (root / "overlays" / name).is_dir()
 
 
 def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):
