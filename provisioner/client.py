@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # imported when first needed (PlatformClient._http): a run ov
 PAGE_SIZE = 100  # the most the list endpoint gives per page
 LIST_ATTEMPTS = 4  # whole-list re-reads when pages disagree (the list changed while being read)
 MAX_WAIT_ANSWER = 86_400.0  # a Retry-After beyond a day is not an answer but a fault
+MIN_WAIT_AFTER_429 = 0.25  # seconds, whatever a 429 says: 4 retries a second at most, not a tight loop
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,9 @@ class PlatformClient:
         if wait > self.retry.max_elapsed:
             raise ApiError(f"{where}: rate limited, and the platform asks to wait {wait:g}s, longer than "
                            f"--retry-max-time {self.retry.max_elapsed:g}s", status=429)
-        return wait
+        # A 429 that asks for no wait at all (retry_after: 0) would be sent again at once, and again: a short floor
+        # keeps the retries of one refusal from becoming a burst (429s do not count as attempts).
+        return max(wait, MIN_WAIT_AFTER_429)
 
 
 _NOT_JSON = object()

@@ -159,8 +159,14 @@ def _merge(target: dict, patch: dict, path: Path_, locations: dict, overlay_loca
             if here in overlay_locations:  # the overlay decided it (away): pull names the overlay, never the base
                 locations[here] = overlay_locations[here]
             continue
-        target[key] = copy.deepcopy(value)
+        # A mapping the base does not have: its nulls remove nothing, and are left out as they would be by a merge.
+        target[key] = _without_nulls(value) if isinstance(value, dict) else copy.deepcopy(value)
         locations.update({p: loc for p, loc in overlay_locations.items() if p[:len(here)] == here})
+
+
+def _without_nulls(value: dict) -> dict:
+    return {k: _without_nulls(v) if isinstance(v, dict) else copy.deepcopy(v) for k, v in value.items()
+            if v is not None}
 
 
 def _drop(locations: dict, prefix: Path_) -> None:

@@ -291,3 +291,26 @@ def test_a_retry_after_date_already_past_means_now():
 
     assert _wait_seconds(email.utils.formatdate(clock.time() - 2, usegmt=True)) == 0.0
     assert 50 < _wait_seconds(email.utils.formatdate(clock.time() + 60, usegmt=True)) <= 60
+
+
+def test_a_429_that_asks_for_no_wait_still_waits_a_little_and_never_loops_tightly():
+    """429s do not count as attempts; one that says retry_after 0 would be sent again at once, and again."""
+    import threading
+    import time as clock
+
+    from provisioner.ratelimit import RateBudget
+
+    count = [0]
+    lock = threading.Lock()
+
+    def handler(request):
+        with lock:
+            count[0] += 1
+        return httpx.Response(429, json={"retry_after": 0})
+
+    client = PlatformClient("http://platform.test/api", "tok", transport=httpx.MockTransport(handler),
+                            retry=RetryPolicy(max_attempts=3, max_elapsed=1.0), budget=RateBudget(()), notify=None)
+    began = clock.monotonic()
+    with pytest.raises(ApiError):
+        client.languages()
+    assert count[0] <= 8 and clock.monotonic() - began >= 0.5, count[0]

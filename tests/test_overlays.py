@@ -44,6 +44,13 @@ def test_maps_merge_lists_replace_and_null_removes(workspace):
     assert "# sales: workspace prod; from manifests/sales.yaml, overlays/prod/sales.yaml" in text
 
 
+def test_a_null_in_a_mapping_the_base_does_not_have_removes_nothing_and_is_left_out(workspace):
+    workspace.add("sales")
+    workspace.write("overlays/prod/sales.yaml", overlay("sales", "spec:\n  variables: {region: eu, legacy: null}\n"))
+    final, _ = render(workspace, "--workspace", "prod")
+    assert final["sales"]["spec"]["variables"] == {"region": "eu"}
+
+
 def test_errors_in_overlaid_values_point_at_the_overlay(workspace):
     workspace.add("sales")
     path = workspace.write("overlays/prod/sales.yaml", overlay("sales", "spec:\n  speech_speed: 3\n"
