@@ -64,7 +64,7 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     exists (`pull` compares every child's fields with the platform)."""
     from .plan_kinds import hidden_fields, identify, desired
 
-    child_kinds = {KINDS[k].facts(KINDS[k].parent_field).ref: KINDS[k] for k in KINDS if KINDS[k].parent_field}
+    child_kinds = {KINDS[k].parent_kind: KINDS[k] for k in KINDS if KINDS[k].parent_field}
     if not child_kinds:
         return {}, frozenset()
     ids = identify([m for m in manifests if m.kind in child_kinds], state, objects).ids

@@ -84,5 +84,5 @@ def kind_of_address(address: str) -> str:
     if "." not in rest:
         return head
     parts = address.split(".")
-    return next((k.name for k in KINDS.values() if k.parent_field and k.facts(k.parent_field).ref == parts[0]),
+    return next((k.name for k in KINDS.values() if k.parent_kind == parts[0]),
                 parts[0])

@@ -363,6 +363,11 @@ class Kind:
     def facts(self, name: str) -> FieldFacts:
         return self.by_name[name]
 
+    @property
+    def parent_kind(self) -> str | None:
+        """The kind whose object this one lives under (a document's: knowledgebase), None for a kind on its own."""
+        return self.facts(self.parent_field).ref if self.parent_field else None
+
     def action(self, name: str) -> Optional[Action]:
         """The action that changes field `name`, or None for a field a body sets."""
         return next((a for a in self.actions if a.field == name), None)

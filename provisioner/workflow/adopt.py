@@ -104,13 +104,13 @@ def _children_listed(session: Session, kinds_of: dict[str, str], children: set[s
     for address, kind in kinds_of.items():
         if kind not in children:
             continue
-        parent_kind = KINDS[kind].facts(KINDS[kind].parent_field).ref
-        parent = resources.get(address.rsplit(".", 1)[0])
+        parent_address = address.rsplit(".", 1)[0]
+        parent = resources.get(parent_address)
         parent_id = parent.id if parent is not None else (resources[address].spec or {}).get(KINDS[kind].parent_field)
-        if parent_kind not in listed or type(parent_id) is not int:
+        if KINDS[kind].parent_kind not in listed or type(parent_id) is not int:
             unknown.add(address)
-        elif parent_id in listed[parent_kind]:
-            under[address.rsplit(".", 1)[0]] = (kind, parent_id)
+        elif parent_id in listed[KINDS[kind].parent_kind]:
+            under[parent_address] = (kind, parent_id)
     found: dict[str, dict[int, Any]] = {kind: {} for kind in children}
     if under:
         with ThreadPoolExecutor(min(8, len(under)), thread_name_prefix="read") as pool:
@@ -149,7 +149,7 @@ def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
     readable = {k for k in kinds_of.values() if k == ASSISTANT or (k in KINDS and not KINDS[k].parent_field
                                                                    and not KINDS[k].reference_only)}
     children = {k for k in kinds_of.values() if k in KINDS and KINDS[k].parent_field}
-    parents = {KINDS[k].facts(KINDS[k].parent_field).ref for k in children}  # (a document's: knowledge bases)
+    parents = {KINDS[k].parent_kind for k in children}  # (a document's: knowledge bases)
     wanted = readable | parents
     listed = read_kinds(session, wanted) if wanted else {}
     left_as_they_are: set[str] = set()

@@ -2,7 +2,6 @@
 ${env.X}; references as the addresses of the objects they name: export_kinds.py)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +17,7 @@ from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
 from ..variables import escaped
 from ..wire import WRITE_ONLY_FIELDS
-from .export_kinds import address_for, export_object, exportable_kinds, with_references
+from .export_kinds import address_for, export_object, exportable_kinds, variable, with_references
 from .session import Session
 
 
@@ -103,17 +102,14 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
     # Texts as a manifest must hold them to read back as they are (`${` written `$${`), references as addresses.
     spec = with_references(ASSISTANT, escaped(spec), addresses)
     environment = []
-    for name in sorted(ALWAYS_SENSITIVE & set(spec)):
-        variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_{name}".upper())
-        spec[name] = f"${{env.{variable}}}"
-        environment.append(variable)
-    if isinstance(spec.get("tools"), list):  # a calendar tool's Cal.com key: a secret by its content
-        spec["tools"] = [dict(tool) if isinstance(tool, dict) else tool for tool in spec["tools"]]
-        for index, tool in enumerate(spec["tools"]):
-            if isinstance(tool, dict) and tool.get("calcom_api_key"):
-                variable = re.sub(r"[^A-Z0-9]+", "_", f"{address}_tools_{index}_calcom_api_key".upper())
-                tool["calcom_api_key"] = f"${{env.{variable}}}"
-                environment.append(variable)
+    secrets = [(spec, name, variable(address, name)) for name in sorted(ALWAYS_SENSITIVE & set(spec))]
+    # A calendar tool's Cal.com key, a secret by its content (the tools are `escaped`'s copies: changed in place).
+    secrets += [(tool, "calcom_api_key", variable(address, "tools", str(index), "calcom_api_key"))
+                for index, tool in enumerate(spec.get("tools") or [])
+                if isinstance(tool, dict) and tool.get("calcom_api_key")]
+    for holder, key, name in secrets:
+        holder[key] = f"${{env.{name}}}"
+        environment.append(name)
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
                 "spec": {name: spec[name] for name in names if name in spec}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
