@@ -107,7 +107,7 @@ TRUNK_RULES = {
 # Update documents only "1-15 characters" for phone_number. country_code is required (only a create may leave it
 # out, to have it detected from a number): an update may change it, never clear it.
 UPDATE_RULES = {**{k: v for k, v in TRUNK_RULES.items() if k != "sip_trunk_type"},
-                "phone_number": (string(15, 1), True), "country_code": (string(2, 2, r"[A-Z]{2}"), True)}
+                "phone_number": (string(15, 1), True), "country_code": (TRUNK_RULES["country_code"][0], True)}
 # Which voice trunks a changed field re-creates.
 REBUILDS = {"sip_username": ("inbound", "outbound"), "sip_password": ("inbound", "outbound"),
             "phone_number": ("inbound", "outbound"), "sip_address": ("outbound",), "outbound_proxy": ("outbound",),

@@ -772,8 +772,8 @@ class SqlStateStore:
                 row = None
             elif row is not None and not _readable(row):
                 rows_check.check_workspace_row(self.location.label, self.workspace, row[0], row[1])
-            elif row is None and self._count(cursor):
-                raise self._orphans(self._count(cursor))  # never merged into the document: --force replaces them
+            elif row is None and (orphans := self._count(cursor)):
+                raise self._orphans(orphans)  # never merged into the document: --force replaces them
             if row is not None and row[1] == 0 and not self._count(cursor):
                 # A workspace created but never written (`workspace new`) takes the document's lineage as is.
                 cursor.execute(self._sql.delete_workspace, self._scope)

@@ -322,8 +322,8 @@ class Session:
                                      f"there, or make a new plan")
         # A plan made before any state existed carries a lineage nobody saved; the serial still guards it. A state
         # that exists, even at serial 0 (`workspace new`), has its own lineage: another's plan is refused.
-        exists = bool(self.state.serial) or bool(getattr(self.backend, "exists", lambda: False)())
-        if plan.lineage != self.state.lineage and (plan.serial or exists):
+        if plan.lineage != self.state.lineage and (plan.serial or self.state.serial
+                                                   or getattr(self.backend, "exists", lambda: False)()):
             raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this state "
                                  f"is {self.state.lineage}); make a new plan")
         if plan.serial != self.state.serial:
