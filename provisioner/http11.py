@@ -46,6 +46,9 @@ MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
 # The longest single wait handed to poll, a queue or a socket timeout: a longer deadline (a --request-timeout of
 # weeks) is waited for in such steps, where one call would overflow the C types they take.
 LONGEST_WAIT = 3600.0
+# A chunk's size: hex digits only (int(x, 16) would also take "0x1f", "+1f" or "1_f", which no server sends and
+# a proxy could read differently), at most 16 of them.
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 # ssl is imported by the first https:// connection (_load_ssl), not by every run (0.005 s of CPU): until then no
 # socket is a TLS one, and these match nothing. Then: the TLS socket class, and the errors a non-blocking TLS socket
@@ -354,7 +357,7 @@ def _raw_body(connection: Connection, answer: Answer):
         while True:
             size_line = connection.line().split(b";", 1)[0].strip()
             try:
-                size = int(size_line, 16) if size_line and size_line.isalnum() else -1
+                size = int(size_line, 16) if _CHUNK_SIZE.fullmatch(size_line) else -1
             except ValueError:
                 size = -1
             if size < 0:
@@ -506,7 +509,7 @@ class Http11:
             raise ConnectFailed("ConnectTimeout")
         sock = None
         try:
-            sock = socket.create_connection((self.host, self.port), timeout=min(left, LONGEST_WAIT))
+            sock = _connect(_addresses(self.host, self.port, deadline), deadline)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.https:
                 sock.settimeout(min(max(0.001, deadline - time.monotonic()), LONGEST_WAIT))
@@ -535,6 +538,53 @@ class Http11:
                 context = ssl.create_default_context(cafile=certifi.where())
             self._ssl = context
         return self._ssl
+
+
+def _addresses(host: str, port: int, deadline: float) -> list[tuple]:
+    """getaddrinfo's answers for host, within the deadline. The system resolver has no timeout of its own (a
+    dead DNS server holds it for tens of seconds, once per attempt), so a name is looked up on a daemon thread
+    the run stops waiting for when its time is up; an address written as one is read at once."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
+    except (socket.gaierror, UnicodeError):
+        pass  # a name
+    found: list = []
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except (OSError, UnicodeError) as error:  # socket.gaierror is one
+            found.append(error)
+
+    lookup = threading.Thread(target=look_up, name="resolve", daemon=True)
+    lookup.start()
+    lookup.join(max(0.0, min(deadline - time.monotonic(), LONGEST_WAIT)))
+    if not found:
+        raise socket.timeout("the name lookup took longer than the request's time")
+    if isinstance(found[0], BaseException):
+        raise OSError(str(found[0])) from found[0]
+    return found[0]
+
+
+def _connect(addresses: list[tuple], deadline: float) -> socket.socket:
+    """A socket connected to the first of `addresses` that accepts within the deadline (as
+    socket.create_connection tries them in turn)."""
+    last: OSError = OSError("the name has no address")
+    for family, kind, proto, _, address in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise socket.timeout("connect")
+            sock.settimeout(min(left, LONGEST_WAIT))
+            sock.connect(address)
+            return sock
+        except OSError as error:
+            sock.close()
+            last = error
+            if isinstance(error, socket.timeout):
+                break  # the deadline is spent: no time for the next address
+    raise last
 
 
 def _early_answer(connection: Connection, method: str, deadline: float,

@@ -9,6 +9,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 
 import httpx
 import pytest
@@ -322,6 +323,8 @@ def test_a_head_ends_at_its_first_empty_line_whatever_its_line_ends(body, crlf, 
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n",                   # an upgrade nobody asked for
     b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + str(len(gzip.compress(b"[]", mtime=0)) + 5).encode()
     + b"\r\n\r\n" + gzip.compress(b"[]", mtime=0) + b"junk!",                              # bytes after the gzip data (mtime=0: the same test id in every xdist worker)
+    *(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + size + b"\r\n[]\r\n0\r\n\r\n"  # a chunk size that
+      for size in (b"0x2", b"+2", b"0_2", b"2 2", b"\xd9\xa2")),                                          # is not hex digits
 ])
 def test_an_answer_whose_framing_or_coding_is_doubtful_is_broken(stream):
     with pytest.raises(http11.Broken):
@@ -405,3 +408,34 @@ def test_an_answer_sent_before_the_request_body_is_all_out_is_read_as_httpx_read
         listener.close()
     assert refused.value.status == 413 and "body too big" in str(refused.value)
     assert not isinstance(refused.value, TransportError)  # a refusal, not an unknown outcome
+
+
+def test_a_name_lookup_that_hangs_ends_at_the_request_deadline(monkeypatch):
+    """The system resolver has no timeout of its own: a lookup that never answers (a dead DNS server) must not
+    hold a request past its deadline. getaddrinfo is the system boundary, so it is the part faked here."""
+    real = socket.getaddrinfo
+
+    def hanging(host, *args, **kwargs):
+        if host == "stuck.test" and not kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+            time.sleep(30)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    pool = http11.Http11("http://stuck.test:9/api", {}, 2)
+    started = time.monotonic()
+    with pytest.raises(http11.ConnectFailed) as caught:
+        pool.exchange("GET", "/languages", None, None, timeout=0.5, cap=1000)
+    assert caught.value.args[0] == "ConnectTimeout" and time.monotonic() - started < 2.5
+
+
+def test_a_name_that_cannot_resolve_fails_to_connect_and_an_address_connects_without_a_lookup(monkeypatch):
+    with pytest.raises(http11.ConnectFailed) as caught:
+        http11.Http11("http://no-such-host.invalid:9/api", {}, 2).exchange("GET", "/x", None, None, 5, 1000)
+    assert caught.value.args[0] == "ConnectError"
+    looked_up = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: looked_up.append(k.get("flags")) or real(host, *a, **k))
+    server = RawServer(lambda line: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+    pool = http11.Http11(server.url, {}, 2)
+    assert pool.exchange("GET", "/x", None, None, 5, 1000)[0] == 200
+    assert looked_up == [socket.AI_NUMERICHOST]  # 127.0.0.1 read as an address: no resolver thread
