@@ -479,7 +479,7 @@ class Call:
             if self._state not in (_CANCELLED, _FINISHED):
                 self._callbacks.append(fn)
                 return
-        fn(self)
+        self._run_callback(fn)  # already done: run now, an error logged as a Future logs it
 
     def _start(self) -> bool:
         """The worker's set_running_or_notify_cancel: False if it was cancelled (then it is not run)."""
@@ -498,10 +498,13 @@ class Call:
     def _call_back(self) -> None:
         callbacks, self._callbacks = self._callbacks, []
         for fn in callbacks:
-            try:
-                fn(self)
-            except Exception:  # as a Future does: logged, and the worker goes on
-                logging.getLogger("concurrent.futures").exception("exception calling callback for %r", self)
+            self._run_callback(fn)
+
+    def _run_callback(self, fn: Callable[["Call"], Any]) -> None:
+        try:
+            fn(self)
+        except Exception:  # as a Future does: logged, and the worker (or the caller adding it) goes on
+            logging.getLogger("concurrent.futures").exception("exception calling callback for %r", self)
 
 
 class Workers(Executor):

@@ -346,3 +346,27 @@ def test_a_call_is_read_and_waited_for_as_a_future_is():
         return said
 
     assert story(Workers(2)) == story(ThreadPoolExecutor(2))
+
+
+def test_a_callback_added_to_a_finished_call_runs_at_once_and_its_error_is_logged_as_a_futures_is(caplog):
+    """concurrent.futures runs a callback added after the end at once and logs what it raises: the caller
+    adding it goes on. Workers' Call must do the same (it raised into the caller instead)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provisioner.walk import Workers
+
+    def story(pool) -> list:
+        with pool:
+            done = pool.submit(lambda: 7)
+            done.result()
+        seen = []
+
+        def failing(call):
+            seen.append(call.result())
+            raise RuntimeError("a callback's own bug")
+
+        caplog.clear()
+        done.add_done_callback(failing)  # must not raise
+        return [seen, [r.name for r in caplog.records if "exception calling callback" in r.getMessage()]]
+
+    assert story(Workers(1)) == story(ThreadPoolExecutor(1)) == [[7], ["concurrent.futures"]]
