@@ -275,7 +275,7 @@ class PlatformClient:
         cost more CPU than the request itself, and the rule fits in a few lines)."""
         policy = self.retry
         failures = 0  # 429s are not failures: the platform said when to come back; time still bounds them
-        started = time.monotonic()
+        started = self._clock()
         while True:
             try:
                 return self._send_once(method, path, json, params, form)
@@ -285,13 +285,20 @@ class PlatformClient:
                 limited = isinstance(error, RateLimitedError)
                 if not limited:
                     failures += 1
-                if failures >= policy.max_attempts or time.monotonic() - started >= policy.max_elapsed:
-                    raise
                 # After a 429 the budget's shared pause does the waiting, for every thread at once.
-                wait = 0.0 if limited else self.backoff(max(1, failures))
+                wait = (error.retry_after or 0.0) if limited else self.backoff(max(1, failures))
+                if failures >= policy.max_attempts:
+                    raise
+                # No attempt starts after --retry-max-time: a wait that would end past it gives up now, so the
+                # bound is that time plus one --request-timeout, not twice it after a long Retry-After.
+                if self._clock() - started + wait >= policy.max_elapsed:
+                    if limited:
+                        raise ApiError(f"{error}; giving up: the next attempt would start after --retry-max-time "
+                                       f"{policy.max_elapsed:g}s", status=429) from error
+                    raise
                 if not limited:  # 429s are paced by the budget, not failures
                     self._notify(f"{error}; retrying in {wait:.1f}s (attempt {failures + 1} of {policy.max_attempts})")
-                self._sleep(wait)
+                self._sleep(0.0 if limited else wait)
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with full jitter: random in [0, min(max, base * 2**(attempt-1))]."""

@@ -100,6 +100,22 @@ def test_total_retry_time_is_bounded():
     assert len(calls) == 1
 
 
+def test_no_retry_starts_after_the_retry_max_time():
+    """A backoff or a 429's wait that would end past --retry-max-time gives up at once, instead of sleeping
+    and sending once more (a run of 429s asking for most of that time lasted nearly twice it)."""
+    client, calls, sleeps = scripted(*[500] * 6)
+    client.retry = RetryPolicy(max_attempts=10, max_elapsed=3.0)
+    client.backoff = lambda attempt: 2.0  # the first wait ends at 2 s, the second would end at 4 s
+    with pytest.raises(ServerError):
+        client.list_assistants()
+    assert len(calls) == 2 and sleeps == [2.0]
+    client, calls, sleeps = scripted((429, {"Retry-After": "2"}), (429, {"Retry-After": "2"}), 200)
+    client.retry = RetryPolicy(max_attempts=10, max_elapsed=3.0)
+    with pytest.raises(ApiError, match="giving up: the next attempt would start after --retry-max-time 3s"):
+        client.list_assistants()
+    assert len(calls) == 2 and sum(sleeps) == 2.0
+
+
 @pytest.mark.parametrize("status, error", [(401, AuthenticationError), (422, RejectedError), (404, Exception),
                                            (400, Exception)])
 def test_client_errors_fail_at_once(status, error):
