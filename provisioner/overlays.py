@@ -18,8 +18,8 @@ import yaml
 
 from .errors import Problem
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
-from .manifest import (API_VERSION, KIND, METADATA_KEYS, Document, Manifest, Path_, check_envelope,
-                       find_manifest_files, load_documents)
+from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Document, Limits, Manifest, Path_,
+                       check_envelope, find_manifest_files, load_documents)
 from .redaction import SENSITIVE
 from .spec import did_you_mean
 from .variables import interpolate, load_variables
@@ -28,9 +28,11 @@ VARS_DIR = "vars"
 OVERLAYS_DIR = "overlays"
 
 
-def final_documents(documents: list[Document], inputs: ManifestInputs) -> tuple[list[Document], list[Problem]]:
+def final_documents(documents: list[Document], inputs: ManifestInputs,
+                    limits: Limits = DEFAULT_LIMITS) -> tuple[list[Document], list[Problem]]:
     """The manifests' documents with the workspace's overlays merged and every variable substituted. The
-    workspace is one the repository knows (workflow.manifests.validate checks it first: see unknown_workspace)."""
+    workspace is one the repository knows (workflow.manifests.validate checks it first: see unknown_workspace).
+    Overlays and vars files are read within the manifests' `limits` (--manifest-limit raises them too)."""
     root = Path(inputs.root)
     ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]
@@ -40,12 +42,12 @@ def final_documents(documents: list[Document], inputs: ManifestInputs) -> tuple[
     problems: list[Problem] = []
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
     if overlay_dir.is_dir():
-        overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems))
+        overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems), limits)
         problems += read_problems
         documents, overlay_problems = apply_overlays(documents, overlay_docs)
         problems += overlay_problems
     variables, var_problems = load_variables(inputs.var_files, inputs.vars,
-                                             auto_file=_var_file(root / VARS_DIR, inputs.workspace))
+                                             auto_file=_var_file(root / VARS_DIR, inputs.workspace), limits=limits)
     problems += var_problems
     if var_problems:
         return [], problems

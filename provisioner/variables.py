@@ -25,7 +25,7 @@ import yaml
 
 from .errors import Problem
 from .scrub import register_secret
-from .manifest import Document, load_documents
+from .manifest import DEFAULT_LIMITS, Document, Limits, load_documents
 from .spec import did_you_mean
 
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
@@ -111,6 +111,7 @@ class Variables:
 
 
 _ENV_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*env\.")
+_VAR_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*var\.[^}]{0,60}\}?")
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -126,10 +127,15 @@ def _strings(value: Any) -> Iterable[str]:
 
 def _check_env_references(value: Any) -> tuple[bool, str | None]:
     """Whether a vars-file value uses ${env.NAME} (per-workspace secrets), and what is wrong with it if anything.
-    Strings without ${env. are left as they always were: literal text."""
+    Other strings are literal text, except that ${var.NAME} is refused: variables are not chained, and the
+    text would otherwise reach the manifest as written."""
     uses_env = False
     for text in _strings(value):
         if not _ENV_IN_TEXT.search(text):
+            chained = _VAR_IN_TEXT.search(text)
+            if chained:
+                return False, (f"{chained.group(0)}: a variables file may use ${{env.NAME}}, not other variables "
+                               "(write the value itself)")
             continue
         uses_env = True
         try:
@@ -178,8 +184,8 @@ def parse_var_flag(text: str) -> tuple[str, Any]:
     return name, value if isinstance(value, (str, int, float, bool)) or value is None else raw
 
 
-def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
-                   auto_file: Path | None = None) -> tuple[Variables, list[Problem]]:
+def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str], auto_file: Path | None = None,
+                   limits: Limits = DEFAULT_LIMITS) -> tuple[Variables, list[Problem]]:
     """Variables from the workspace's file (when it exists), the --var-files, then the --vars; later wins."""
     variables = Variables()
     problems: list[Problem] = []
@@ -190,7 +196,7 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str],
             problems.append(Problem(f"--var-file {given}: no such file"))
         else:
             files.append(path)
-    documents, read_problems = load_documents(files)
+    documents, read_problems = load_documents(files, limits)
     problems += read_problems
     for document in documents:
         if not isinstance(document.content, dict):

@@ -99,6 +99,21 @@ def test_manifest_limit_flag_on_the_cli(workspace):
     assert bad.exit_code != 0 and "not a positive whole number" in bad.stderr
 
 
+def test_manifest_limit_applies_to_vars_files_and_overlays_as_to_manifests(workspace):
+    """They are read by the same loader: --manifest-limit raises (or lowers) their bounds too; they were read
+    with the defaults whatever the flag said, so a big vars file could not be allowed at all."""
+    workspace.add("a")
+    workspace.write("vars/default.yaml", "regions: [" + ", ".join(f"r{i}" for i in range(60)) + "]\n")
+    assert workspace.run("validate", api=False).exit_code == 0
+    low = workspace.run("validate", "--manifest-limit", "nodes=40", api=False)
+    assert low.exit_code == 1 and re.search(r"vars/default.yaml:\d+: more than 40 values", low.stderr), low.all
+    workspace.write("vars/default.yaml", "{}\n")
+    workspace.write("overlays/default/a.yaml", "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: a\n"
+                    "spec:\n  variables: {" + ", ".join(f"k{i}: v" for i in range(30)) + "}\n")
+    low = workspace.run("validate", "--manifest-limit", "nodes=40", api=False)
+    assert low.exit_code == 1 and re.search(r"overlays/default/a.yaml:\d+: more than 40 values", low.stderr), low.all
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")

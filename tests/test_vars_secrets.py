@@ -54,6 +54,18 @@ def test_a_secret_variable_cannot_name_the_assistant_and_a_bad_template_is_refus
         "${env.NAME}, not other variables" in mixed.stderr
 
 
+def test_a_vars_file_value_naming_another_variable_is_refused_not_passed_on_as_text(workspace, monkeypatch):
+    """docs/configuration.md: a vars file may not use ${var.NAME}. Without ${env.} beside it, the reference
+    used to reach the manifest as literal text (`Hi ${var.region}` sent to the platform)."""
+    setup(workspace, monkeypatch)
+    workspace.write("vars/staging.yaml", "crm_key: staging-not-secret\ngreeting: {text: [\"Hi ${var.region}\"]}\n")
+    refused = workspace.run("render", "--workspace", "staging", api=False)
+    assert refused.exit_code == 1 and "vars/staging.yaml:2: greeting: ${var.region}: a variables file may use " \
+        "${env.NAME}, not other variables" in refused.stderr, refused.all
+    workspace.write("vars/staging.yaml", "crm_key: staging-not-secret\ngreeting: Prices use ${PRICE} and $${var.x}\n")
+    assert workspace.run("render", "--workspace", "staging", api=False).exit_code == 0  # other text is text
+
+
 def test_other_workspaces_are_untouched(workspace, monkeypatch):
     setup(workspace, monkeypatch)
     rendered = workspace.run("render", "--workspace", "staging", api=False)

@@ -22,7 +22,7 @@ def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestI
         if unknown:  # a mistyped --workspace is the run's configuration, not a manifest's mistake
             raise ConfigError([unknown])
     skipped: list[str] = []
-    transform = functools.partial(final_documents, inputs=inputs) if inputs is not None else None
+    transform = functools.partial(final_documents, inputs=inputs, limits=limits) if inputs is not None else None
     manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped,
                                moves=moves)
     _report_skipped(skipped)

@@ -139,7 +139,8 @@ def _variable_origins(session: Session) -> dict[str, str]:
     if inputs is None:
         return {}
     variables, _ = load_variables(inputs.var_files, inputs.vars,
-                                  auto_file=_var_file(Path(inputs.root) / VARS_DIR, inputs.workspace))
+                                  auto_file=_var_file(Path(inputs.root) / VARS_DIR, inputs.workspace),
+                                  limits=session.settings.manifest_limits)
     return dict(variables.origins)
 
 
