@@ -761,7 +761,8 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
             change = replace(change, body=body)
         remote_id, message = _create(change, wire.create(change), context.client.create_assistant,
                                      partial(_known_or_claimed, context, DEFAULT_KIND), context.lookup(DEFAULT_KIND),
-                                     wire.gate, "assistant", made=context.made_of(DEFAULT_KIND))
+                                     wire.gate, "assistant", made=context.made_of(DEFAULT_KIND),
+                                     listed=context.known.get(DEFAULT_KIND, frozenset()))
         return ChangeResult(change, True, 0.0, remote_id, message,
                             ticket=recorder.queue(change.address, remote_id, record))
     if action in (Action.UPDATE, Action.IMPORT):
@@ -877,7 +878,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             try:
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
-                                             made=context.made_of(kind.name))
+                                             made=context.made_of(kind.name),
+                                             listed=context.known.get(kind.name, frozenset()))
             except (RejectedError, NotCreated):
                 if old is not None:  # surely nothing was made: the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
@@ -1028,7 +1030,8 @@ class _Waiting:
 
 def _create(change: Change, body: dict, send: Callable[[dict], dict],
             known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
-            title: str = "assistant", name_field: str = "name", made: set[int] | None = None) -> tuple[int, str]:
+            title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
+            listed: set[int] = frozenset()) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -1038,6 +1041,10 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
     out after the look, it must answer the ids in `made` too: each create of this apply adds its new id there
     before its write ends, so that a look (which waits for the writes in flight to end, then reads) knows a
     same-named sibling's new object for what it is.
+
+    An answer naming an id that cannot be the new object's (one `listed` when planning, or one another create of
+    this apply got) is as doubtful as no answer: recorded, it would take that object's place in state (and lose
+    the one it belongs to), so the object is looked for instead.
     """
     client = lookup.client
     attempts = 2 * client.retry.max_attempts
@@ -1047,11 +1054,16 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
             with gate.write():
                 answer = send(body)
                 remote_id = answer.get("id") if isinstance(answer, dict) else None
-                if made is not None and isinstance(remote_id, int) and not isinstance(remote_id, bool):
+                an_id = isinstance(remote_id, int) and not isinstance(remote_id, bool)
+                taken = an_id and (remote_id in listed or (made is not None and remote_id in made))
+                if made is not None and an_id and not taken:
                     made.add(remote_id)
-            if not isinstance(remote_id, int) or isinstance(remote_id, bool):
+            if not an_id:
                 raise UnknownOutcomeError(f"the platform answered the create of {change.address} without the new "
                                           f"{title}'s id", status=200)
+            if taken:
+                raise UnknownOutcomeError(f"the platform answered the create of {change.address} with id "
+                                          f"{remote_id}, which another {title} already had", status=200)
             return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()

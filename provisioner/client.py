@@ -421,6 +421,13 @@ class PlatformClient:
             if not self._answered_ok and not urlsplit(self.base_url).path.rstrip("/").endswith("/api"):
                 hint = (f"; {self.base_url} has answered nothing but 404 so far: is it the platform's base URL? It "
                         f"usually ends in /api ({self.base_url.rstrip('/')}/api)")
+            if not isinstance(body, dict):
+                # The platform's 404 is its JSON error (API.md: {"message": ...} or {"error": ...}); an HTML page
+                # or an empty body is a gateway's or a proxy's, and says nothing about the object: taken as
+                # "not found", it would drop a live object from state or report a delete that never happened.
+                raise ApiError(f"{where}: answered 404 with a body that is not the platform's JSON error "
+                               f"({_short(raw) or 'empty'}): not taken to mean the object "
+                               f"is gone{hint}", status=404)
             raise NotFoundError(f"{where}: not found (404 {message}){hint}", status=404)
         if status == 422:
             errors = body.get("errors") if isinstance(body, dict) else None

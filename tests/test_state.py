@@ -77,6 +77,21 @@ def test_a_commit_writes_only_the_rows_that_changed(stores):
     assert len(history) == 302
 
 
+def test_an_id_another_address_holds_is_refused_not_taken_from_it(stores):
+    """A write naming an id that another address holds (a create answered with another object's id) used to
+    delete that address's row silently; now the one-owner constraint refuses it and nothing is written. A move
+    or a swap names both addresses, so it is still one write."""
+    store = stores()
+    store.commit(store.read(), {"a": entry(1), "b": entry(2)})
+    with pytest.raises(StateError, match="an id would be recorded at two addresses.*nothing was written"):
+        store.commit(stores().read(), {"c": entry(1)})
+    again = stores().read()
+    assert {a: e.id for a, e in again.resources.items()} == {"a": 1, "b": 2} and again.serial == 1
+    store.commit(again, {"a": None, "c": entry(1)})  # state mv a c
+    store.commit(stores().read(), {"b": entry(1), "c": entry(2)})  # a swap
+    assert {a: e.id for a, e in stores().read().resources.items()} == {"b": 1, "c": 2}
+
+
 def test_write_diffs_against_what_was_read(stores):
     store = stores()
     state = store.read()

@@ -86,7 +86,6 @@ _STATEMENTS = {
     # A row is replaced as delete + insert (portable); both deletes are found by a key (the primary key, the
     # one-owner constraint), so a commit's cost does not grow with the workspace.
     "delete_address": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND address = ?",
-    "delete_id": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND kind = ? AND remote_id = ?",
     "insert_resource": "INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
                        "kind, platform) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     "record_platform": f"UPDATE provisioner_resources SET platform = ? WHERE {_SCOPE} AND platform = ''",
@@ -119,8 +118,6 @@ _STATEMENTS = {
 _JSON_STATEMENTS = {
     "delete_addresses": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND address IN "
                         "(SELECT json_array_elements_text(?::json))",
-    "delete_ids": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND (kind, remote_id) IN "
-                  "(SELECT e->>0, (e->>1)::bigint FROM json_array_elements(?::json) AS t(e))",
     "insert_resources": "INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
                         "kind, platform) SELECT ?, ?, e->>0, (e->>1)::bigint, e->>2, ?, e->>3, ? "
                         "FROM json_array_elements(?::json) AS t(e)",
@@ -499,6 +496,9 @@ class SqlStateStore:
             if original is not None or not type(error).__module__.startswith("sqlalchemy"):
                 error = original if original is not None else error
                 detail = str(error).strip() or type(error).__name__
+                if "provisioner_resources_one_owner" in detail or "provisioner_resources.remote_id" in detail:
+                    raise StateError(f"cannot {doing}: an id would be recorded at two addresses (another address "
+                                     "of the same kind already holds it); nothing was written") from None
                 if not self._postgres and "database is locked" in detail:
                     raise StateError(f"cannot {doing}: " + sqlite_file.held_message(self.location.sqlite_path,
                                                                                     self.location.wait)) from None
@@ -717,8 +717,10 @@ class SqlStateStore:
             "Run the command again (and let every run take the lock).")
 
     def _write_rows(self, cursor, rows: Mapping[str, tuple[int, str, str] | None], serial: int) -> None:
-        """Each row replaced as delete + insert (portable): the old row of every address goes, and so does a row
-        that holds a written id under another address (state mv: ids are unique per kind in a workspace)."""
+        """Each row replaced as delete + insert (portable): the old row of every address goes. A written id that
+        another address holds is refused by the one-owner constraint (ids are unique per kind in a workspace):
+        every write that moves an id (state mv, push, a deposed object) names its old address too, so only a
+        doubtful one (a create answered with another object's id) meets it, and it must not take that row."""
         if not rows:
             return
         project, workspace = self._scope
@@ -726,15 +728,11 @@ class SqlStateStore:
         if self._postgres:
             cursor.execute(self._sql.delete_addresses, (project, workspace, _JSON(list(rows))))
             if written:
-                cursor.execute(self._sql.delete_ids, (project, workspace, _JSON([(kind, remote_id) for
-                                                                                 _, remote_id, _, kind in written])))
                 cursor.execute(self._sql.insert_resources, (project, workspace, serial, self.platform,
                                                             _JSON(written)))
             return
         cursor.executemany(self._sql.delete_address, [(project, workspace, address) for address in rows])
         if written:
-            cursor.executemany(self._sql.delete_id, [(project, workspace, kind, remote_id)
-                                                     for _, remote_id, _, kind in written])
             cursor.executemany(self._sql.insert_resource, [
                 (project, workspace, address, remote_id, record, serial, kind, self.platform)
                 for address, remote_id, record, kind in written])

@@ -1,0 +1,88 @@
+"""A loopback proxy in front of the emulator that rewrites the answers a test chooses: the platform (or a gateway
+before it) misbehaving in ways the emulator's own faults do not cover. A create answered with another object's id,
+a list answered as a page where API.md documents the whole list, a gateway's HTML 404.
+
+`rewrite(method, path, status, body) -> (status, body, content_type) | None` sees every answer (`path` with its
+query); None passes it on unchanged. `intercept(method, path) -> (status, body, content_type) | None` is asked
+first: an answer from it is given without the request reaching the emulator (a gateway answering for a platform
+that never saw the request). What the emulator holds is the truth a test checks afterwards.
+"""
+from __future__ import annotations
+
+import http.client
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import urlsplit
+
+Rewrite = Callable[[str, str, int, bytes], "tuple[int, bytes, str] | None"]
+Intercept = Callable[[str, str], "tuple[int, bytes, str] | None"]
+
+
+class RewritingProxy:
+    def __init__(self, upstream_url: str, rewrite: Rewrite | None = None):
+        """`upstream_url`: the emulator's platform URL (http://127.0.0.1:PORT/api); `url` is the proxy's."""
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname, parts.port)
+        self.rewrite = rewrite
+        self.intercept: Intercept | None = None
+        self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{parts.path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> "RewritingProxy":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _handler(self):
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                answered = proxy.intercept(self.command, self.path) if proxy.intercept else None
+                if answered is not None:
+                    proxy.seen.append((self.command, self.path))
+                    return self._answer(*answered)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("host", "connection", "accept-encoding", "content-length")}
+                if body is not None:
+                    headers["Content-Length"] = str(len(body))
+                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
+                try:
+                    upstream.request(self.command, self.path, body=body, headers=headers)
+                    answer = upstream.getresponse()
+                    status, raw = answer.status, answer.read()
+                    content_type = answer.getheader("Content-Type", "application/json")
+                finally:
+                    upstream.close()
+                proxy.seen.append((self.command, self.path))
+                changed = proxy.rewrite(self.command, self.path, status, raw) if proxy.rewrite else None
+                if changed is not None:
+                    status, raw, content_type = changed
+                self._answer(status, raw, content_type)
+
+            def _answer(self, status: int, raw: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
+
+        return Handler

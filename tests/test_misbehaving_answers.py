@@ -1,0 +1,75 @@
+"""Answers that look successful but cannot be true, through a proxy in front of the emulator (rewriting_proxy.py):
+each is doubtful, so nothing is decided from it. No object is lost from state, none is duplicated, and a re-run
+against the honest platform converges."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from rewriting_proxy import RewritingProxy
+
+
+@pytest.fixture
+def proxy(platform):
+    with RewritingProxy(platform.url) as running:
+        yield running
+
+
+def through(workspace, proxy, *args):
+    honest = workspace.platform
+    workspace.platform = dataclasses.replace(honest, url=proxy.url)
+    try:
+        return workspace.run(*args)
+    finally:
+        workspace.platform = honest
+
+
+def ids_in_state(workspace) -> dict[str, int]:
+    return {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+
+
+def test_a_create_answered_with_an_id_another_object_has_is_looked_up_not_recorded(workspace, platform, proxy):
+    """The answer names alpha's id: recorded, gamma would have taken alpha's row (alpha lost from state) and the
+    next plan would create alpha again and rename alpha's object to Gamma (two Gammas)."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = ids_in_state(workspace)
+
+    def lying(method, path, status, body):
+        if method == "POST" and path.rstrip("/").endswith("/user/assistant") and status < 300:
+            answer = json.loads(body)
+            answer["data"]["id"] = before["alpha"]
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = lying
+    workspace.add("gamma")
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    [gamma] = platform.by_name("Gamma")
+    after = ids_in_state(workspace)
+    assert after == {**before, "gamma": gamma["id"]}, applied.all  # alpha kept; gamma found by its name
+    assert applied.exit_code == 0 and "adopted" in applied.all, applied.all
+    replanned = workspace.run("plan", "--detailed-exitcode")
+    assert replanned.exit_code == 0 and "No changes." in replanned.output, replanned.all
+    assert sorted(a["name"] for a in platform.assistants()) == ["Alpha", "Beta", "Gamma"]
+
+
+def test_a_404_that_is_not_the_platforms_json_does_not_count_as_gone(workspace, platform, proxy):
+    """A gateway's HTML 404 says nothing about the object: the delete is not reported done, the state keeps it,
+    and the honest platform's next apply deletes it."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    proxy.intercept = lambda method, path: (
+        (404, b"<html><body><h1>404 Not Found</h1><hr>nginx</body></html>", "text/html")
+        if method == "DELETE" else None)
+    workspace.remove("beta")
+    failed = through(workspace, proxy, "apply", "--auto-approve")
+    assert failed.exit_code == 1 and "not the platform's JSON error" in failed.all, failed.all
+    assert "already gone" not in failed.all and "beta" in ids_in_state(workspace)
+    assert len(platform.by_name("Beta")) == 1
+    done = workspace.run("apply", "--auto-approve")
+    assert done.exit_code == 0 and platform.by_name("Beta") == [] and "beta" not in ids_in_state(workspace)
