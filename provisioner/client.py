@@ -524,12 +524,14 @@ def is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def check_page(page: Any, number: int, per_page: int, where: str, max_items: int) -> dict[str, Any]:
+def check_page(page: Any, number: int, per_page: int, where: str, max_items: int, *, noun: str = "assistant",
+               last_page_optional: bool = False) -> dict[str, Any]:
     """A list page as API.md describes it, or an error: never a partial view taken for the whole.
 
     A page is read by the size it declares (`per_page`; the size asked for when it declares none): a platform
     may give fewer a page than asked. Only a page that contradicts itself (its last page, item count, position
-    or numbering disagreeing with its own size and total) is refused."""
+    or numbering disagreeing with its own size and total) is refused. `last_page_optional`: the kind's pages
+    may leave `last_page` out (folders, labels), though one given must agree."""
     def bad(reason: str) -> ApiError:
         return ApiError(f"{where}: page {number} is not a valid page ({reason}); nothing was decided from it")
 
@@ -542,20 +544,20 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
     if not _is_count(total):
         raise bad(f"'total' is {_short(total)}")
     if total > max_items:
-        raise bad(f"it reports {total:,} assistants, more than this client reads ({max_items:,})")
+        raise bad(f"it reports {total:,} {noun}s, more than this client reads ({max_items:,})")
     if not _is_count(declared) or declared == 0:
         raise bad(f"'per_page' is {_short(declared)}")
     size = declared
     expected_last = max(1, math.ceil(total / size))
-    if last_page != expected_last or isinstance(last_page, bool):
-        raise bad(f"'last_page' is {_short(last_page)}, but {total} assistants at {size} a page make "
+    if (last_page != expected_last or isinstance(last_page, bool)) and not (last_page is None and last_page_optional):
+        raise bad(f"'last_page' is {_short(last_page)}, but {total} {noun}s at {size} a page make "
                   f"{expected_last}")
     current = page.get("current_page")
     if current is not None and (current != number or isinstance(current, bool)):
         raise bad(f"asked for page {number}, got 'current_page' {_short(current)}")
     expected_items = min(size, max(0, total - (number - 1) * size))
     if len(data) != expected_items:
-        raise bad(f"{len(data)} items where {total} assistants at {size} a page put {expected_items}")
+        raise bad(f"{len(data)} items where {total} {noun}s at {size} a page put {expected_items}")
     if data:  # Laravel's from/to: the positions of the first and last item (null on an empty page)
         first, last = (number - 1) * size + 1, (number - 1) * size + len(data)
         for key, expected in (("from", first), ("to", last)):
@@ -567,7 +569,7 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
         if not isinstance(item, dict) or not is_id(item.get("id")):
             raise bad(f"an item without an integer id: {_short(item)}")
         if not isinstance(item.get("name"), str):
-            raise bad(f"assistant {item['id']} has no name")
+            raise bad(f"{noun} {item['id']} has no name")
     return page
 
 

@@ -2,7 +2,7 @@
 import pytest
 from hypothesis import given, strategies as st
 
-from provisioner.errors import NotFoundError
+from provisioner.errors import ApiError, NotFoundError
 from provisioner.kinds import BY_MANIFEST_KIND, KINDS, kind_of_manifest
 from provisioner.kinds.folder import FOLDER, list_pages
 from provisioner.kinds.label import LABEL
@@ -36,7 +36,7 @@ class FakeClient:
 def test_every_page_is_read_once_with_or_without_last_page(count, per_page, with_last_page):
     items = [{"id": i + 1, "name": f"f{i}", "color": None} for i in range(count)]
     client = FakeClient(items, per_page, with_last_page)
-    assert list_pages(client, "/user/folders") == items
+    assert list_pages(client, "/user/folders", "folder") == items
     pages = max(1, -(-count // per_page))
     assert len(client.calls) == pages
     assert [c[3]["page"] for c in client.calls] == list(range(1, pages + 1))
@@ -44,7 +44,48 @@ def test_every_page_is_read_once_with_or_without_last_page(count, per_page, with
 
 def test_a_bare_list_answer_is_read_whole():
     client = FakeClient(answers={("GET", "/user/folders"): [{"id": 1, "name": "A"}]})
-    assert list_pages(client, "/user/folders") == [{"id": 1, "name": "A"}]
+    assert list_pages(client, "/user/folders", "folder") == [{"id": 1, "name": "A"}]
+
+
+class Misbehaving(FakeClient):
+    """Pages rewritten by `change(page_number, body) -> body` after FakeClient builds them."""
+
+    def __init__(self, change, **kwargs):
+        super().__init__(**kwargs)
+        self.change = change
+
+    def request(self, method, path, *, json=None, params=None, idempotent=None):
+        return self.change(params["page"], super().request(method, path, json=json, params=params))
+
+
+@pytest.mark.parametrize("change, said", [
+    # a cursor that loops: every page answers as page 1 (the run read it forever, its memory growing)
+    (lambda n, body: {**body, "current_page": 1, "data": body["data"] if n == 1 else []}, "got 'current_page' 1"),
+    (lambda n, body: {**body, "data": [{"id": 1, "name": "f0"}] + body["data"][1:]} if n == 2 else body,
+     "appeared on two pages"),  # page 1's first folder again, in place of one page 2 hides
+    (lambda n, body: {**body, "data": body["data"] + [{"id": 1, "name": "f0"}]} if n == 2 else body,
+     "items where"),
+    (lambda n, body: {**body, "total": body["total"] + (n == 2)}, "total or the page size changed"),
+    (lambda n, body: {**body, "total": 260}, "items where"),  # a total the pages do not hold
+    (lambda n, body: {key: value for key, value in body.items() if key != "total"}, "'total' is"),
+])
+def test_pages_that_do_not_add_up_stop_the_read(change, said):
+    """Taken as the whole list, such pages forget a live folder (refresh drops it from state, a plan thinks it is
+    gone) or adopt one twice: nothing is decided from them, and the read is bounded by the first page's total."""
+    client = Misbehaving(change, items=[{"id": i + 1, "name": f"f{i}", "color": None} for i in range(250)])
+    with pytest.raises(ApiError, match=said):
+        list_pages(client, "/user/folders", "folder")
+    assert len(client.calls) <= 3
+
+
+def test_a_whole_list_answer_that_says_it_is_one_page_of_more_is_refused():
+    from provisioner.kinds.answers import items_of
+
+    data = [{"id": i, "name": f"kb{i}"} for i in range(1, 16)]
+    assert items_of({"data": data, "total": 15}, "GET /user/knowledgebases") == data
+    for claim in ({"total": 16}, {"current_page": 1, "last_page": 2}, {"next_page_url": "/x?page=2"}):
+        with pytest.raises(ApiError, match="one page of a longer list"):
+            items_of({"data": data, **claim}, "GET /user/knowledgebases")
 
 
 def test_create_update_delete_use_the_singular_paths_and_a_404_delete_is_done():

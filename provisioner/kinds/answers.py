@@ -22,6 +22,12 @@ def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare
         shapes = ["[...]"] * bare + [f"{{\"{key}\": [...]}}" for key in keys]
         raise ApiError(f"{where}: expected a list of {noun}s ({' or '.join(shapes)}), got {_short(_shape(answer))}; "
                        "nothing was decided from it")
+    more = _more_pages(answer, len(items)) if isinstance(answer, dict) else None
+    if more:
+        # API.md documents these lists whole; an answer that says it is one page of more (a newer or proxied
+        # platform paging them) would hide the rest: what it hides could be created a second time.
+        raise ApiError(f"{where}: the answer is one page of a longer list ({more}), where the whole list was "
+                       "expected; nothing was decided from it")
     seen: set[int] = set()
     for item in items:
         if not isinstance(item, dict) or not is_id(item.get("id")) or (named and not isinstance(item.get("name"), str)):
@@ -32,6 +38,22 @@ def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare
             raise ApiError(f"{where}: {noun} {item['id']} is listed twice; nothing was decided from it")
         seen.add(item["id"])
     return items
+
+
+def _more_pages(answer: dict[str, Any], count: int) -> str:
+    """What in a list answer says it holds only part of the list ("" when nothing does)."""
+    total, current, last = answer.get("total"), answer.get("current_page"), answer.get("last_page")
+    if is_count(total) and total > count:
+        return f"'total' is {total}, the answer holds {count}"
+    if is_count(last) and last > (current if is_count(current) else 1):
+        return f"'last_page' is {last}"
+    if answer.get("next_page_url"):
+        return "it has a 'next_page_url'"
+    return ""
+
+
+def is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def item_of(answer: Any, where: str, *, created: bool = False) -> dict[str, Any]:

@@ -6,16 +6,19 @@ The list is a page: paged by `current_page`, `per_page` and `total`, with `last_
 present (the reference's example has no `last_page`; the vendor's client expects a whole Laravel page).
 """
 # Annotations as written, not postponed: see kinds/base.py (the models' fields).
+import math
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import NotFoundError
+from ..client import check_page, page_size
+from ..errors import ApiError, NotFoundError
+from .answers import items_of
 from .base import Endpoints, FieldFacts, Kind, ReadProblem
 
 COLORS = ("gray", "slate", "red", "orange", "amber", "green", "teal", "blue", "purple", "pink")
 PER_PAGE = 100  # the most a page holds: the fewest round trips
-MAX_PAGES = 10_000  # a platform that never says it is done must not keep us reading forever
+MAX_ITEMS = 100_000  # a total beyond this is refused before any page past the first is read
 
 
 class GroupingSpec(BaseModel):
@@ -29,34 +32,31 @@ class GroupingSpec(BaseModel):
                                              + "; left out or null: no color.")
 
 
-def list_pages(client: Any, path: str) -> list[dict[str, Any]]:
-    """Every item of a paged list, reading `last_page` only when the answer has it."""
-    items: list[dict[str, Any]] = []
-    page = 1
-    while page <= MAX_PAGES:
-        answer = client.request("GET", path, params={"per_page": PER_PAGE, "page": page})
-        data = answer.get("data") if isinstance(answer, dict) else answer
-        if not isinstance(data, list):
-            raise ValueError(f"GET {path}: the answer holds no list of items")
-        items += [item for item in data if isinstance(item, dict)]
-        if not isinstance(answer, dict) or not data:
-            return items
-        current = _whole(answer.get("current_page"), page)
-        last = _whole(answer.get("last_page"), None)
-        if last is not None:
-            if current >= last:
-                return items
-        else:
-            per_page = _whole(answer.get("per_page"), len(data))
-            total = _whole(answer.get("total"), None)
-            if total is None or current * per_page >= total:
-                return items
-        page = current + 1
+def list_pages(client: Any, path: str, noun: str) -> list[dict[str, Any]]:
+    """Every item of a paged list (API.md: folders and labels page by `current_page`, `per_page` and `total`, with
+    `last_page` only when present), checked as the assistants' pages are: a page that contradicts itself, a total
+    or page size that changes between pages, an item on two pages or fewer items than the total stop the run,
+    and nothing is decided from them. The pages to read follow from the first page's total, so a platform that
+    answers the same page again cannot keep a run reading."""
+    where = f"GET {path}"
+
+    def page(number: int) -> dict[str, Any]:
+        answer = client.request("GET", path, params={"per_page": PER_PAGE, "page": number})
+        return check_page(answer, number, PER_PAGE, where, MAX_ITEMS, noun=noun, last_page_optional=True)
+
+    answer = client.request("GET", path, params={"per_page": PER_PAGE, "page": 1})
+    if isinstance(answer, list):  # a bare array is the whole list (it claims no page)
+        return items_of(answer, where, named=True, noun=noun)
+    first = check_page(answer, 1, PER_PAGE, where, MAX_ITEMS, noun=noun, last_page_optional=True)
+    total, size = first["total"], page_size(first, PER_PAGE)
+    pages = [first] + [page(number) for number in range(2, max(1, math.ceil(total / size)) + 1)]
+    for each in pages[1:]:
+        if each["total"] != total or page_size(each, PER_PAGE) != size:
+            raise ApiError(f"{where}: the total or the page size changed between pages; nothing was decided from it")
+    items = [item for each in pages for item in each["data"]]
+    if len({item["id"] for item in items}) != len(items):
+        raise ApiError(f"{where}: a {noun} appeared on two pages; nothing was decided from it")
     return items
-
-
-def _whole(value: Any, fallback: Any) -> Any:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else fallback
 
 
 def _unwrapped(answer: Any) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def grouping(name: str, manifest_kind: str, title: str) -> Kind:
     """The Kind of folders or labels: `name` is the singular of their paths (`/user/folder/{id}`)."""
 
     def list_all(client: Any, parent: Any = None) -> list[dict[str, Any]]:
-        return list_pages(client, f"/user/{name}s")
+        return list_pages(client, f"/user/{name}s", name)
 
     def create(client: Any, body: dict[str, Any], parent: Any = None) -> dict[str, Any]:
         return _unwrapped(client.request("POST", f"/user/{name}", json=body))
