@@ -585,6 +585,11 @@ def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
                         skipped=made.skipped and gone.skipped, waited=waited)
 
 
+def _loosely(name: Any) -> Any:
+    """A name as a platform that trims or folds it might store it: spacing collapsed, case folded."""
+    return " ".join(name.split()).casefold() if isinstance(name, str) else name
+
+
 class NotCreated(ApiError):
     """A create that surely made nothing (its absence was seen after every attempt)."""
 
@@ -1069,7 +1074,19 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
             failed_at = time.monotonic()
             items = lookup.items_read_after(failed_at)
             known = known_ids() if callable(known_ids) else known_ids  # after the read: see `made`
-            found = [item for item in items if item.get(name_field) == name and int(item["id"]) not in known]
+            new = [item for item in items if int(item["id"]) not in known]
+            found = [item for item in new if item.get(name_field) == name]
+            if not found:
+                # Absence is proven by the name only. A new object whose name differs only in spacing or case may
+                # be this create's, stored as the platform normalised it: sending again could make one more on
+                # every attempt and every run, so the run stops here instead.
+                near = [item for item in new if _loosely(item.get(name_field)) == _loosely(name)]
+                if near:
+                    ids = ", ".join(f"{item['id']} ({item.get(name_field)!r})" for item in near)
+                    raise ApiError(f"the outcome of the create was unknown, and the platform now has a new {title} "
+                                   f"whose name differs from {name!r} only in spacing or case: id {ids}. It may be "
+                                   f"this create's; adopt it with `provisioner import {change.address} ID` (or delete "
+                                   "it) and run again. Nothing more was sent") from None
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
             if len(found) > 1:

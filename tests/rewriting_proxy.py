@@ -5,7 +5,9 @@ a list answered as a page where API.md documents the whole list, a gateway's HTM
 `rewrite(method, path, status, body) -> (status, body, content_type) | None` sees every answer (`path` with its
 query); None passes it on unchanged. `intercept(method, path) -> (status, body, content_type) | None` is asked
 first: an answer from it is given without the request reaching the emulator (a gateway answering for a platform
-that never saw the request). What the emulator holds is the truth a test checks afterwards.
+that never saw the request). `edit_request(method, path, body) -> body` changes what reaches the emulator (a
+platform that stores something else than it was sent). What the emulator holds is the truth a test checks
+afterwards.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ class RewritingProxy:
         self.upstream = (parts.hostname, parts.port)
         self.rewrite = rewrite
         self.intercept: Intercept | None = None
+        self.edit_request: Callable[[str, str, bytes | None], bytes | None] | None = None
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -58,6 +61,8 @@ class RewritingProxy:
                 if answered is not None:
                     proxy.seen.append((self.command, self.path))
                     return self._answer(*answered)
+                if proxy.edit_request is not None:
+                    body = proxy.edit_request(self.command, self.path, body)
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "connection", "accept-encoding", "content-length")}
                 if body is not None:

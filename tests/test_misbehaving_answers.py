@@ -73,3 +73,26 @@ def test_a_404_that_is_not_the_platforms_json_does_not_count_as_gone(workspace, 
     assert len(platform.by_name("Beta")) == 1
     done = workspace.run("apply", "--auto-approve")
     assert done.exit_code == 0 and platform.by_name("Beta") == [] and "beta" not in ids_in_state(workspace)
+
+
+def test_a_lost_create_whose_object_was_stored_under_a_trimmed_name_is_not_sent_again(workspace, platform, proxy):
+    """The platform trims names (as Laravel's TrimStrings would) and answers the create 500 after making it: the
+    look-up by the exact name finds nothing, and each retry (and each run) used to make one more."""
+    workspace.add("alpha", name="Alpha ")
+
+    def trimmed(method, path, body):
+        if method == "POST" and body:
+            fields = json.loads(body)
+            for key in ("name", "assistant_name"):
+                if isinstance(fields.get(key), str):
+                    fields[key] = fields[key].strip()
+            return json.dumps(fields).encode()
+        return body
+
+    proxy.edit_request = trimmed
+    proxy.rewrite = lambda method, path, status, body: (
+        (500, b'{"message": "Server Error"}', "application/json") if method == "POST" else None)
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--max-retries=3", "--retry-backoff=0.01s")
+    assert failed.exit_code == 1 and "only in spacing or case" in failed.all, failed.all
+    assert "nothing was created" not in failed.all
+    assert [a["name"] for a in platform.assistants()] == ["Alpha"]  # one, not one per attempt
