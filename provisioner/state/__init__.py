@@ -367,7 +367,8 @@ class StaleStateError(StateError):
 
 
 class LockLostError(StateError):
-    """A write refused because this run no longer holds the state lock (it was force-unlocked)."""
+    """A write refused because this run no longer holds the state lock (it was force-unlocked, or on PostgreSQL the
+    connection holding it was lost and another run took it)."""
 
 
 @dataclass(frozen=True)
@@ -417,6 +418,9 @@ class StateBackend(Protocol):
 
     def owners(self, kind: str, ids: Iterable[int]) -> dict[int, Owner]:
         """Which other workspace or project of the store manages each of these platform ids (those managed)."""
+
+    def confirm_lock(self) -> None:
+        """Raise LockLostError unless the lock this run took is still its own (nothing to do without one)."""
 
     def unlock(self, lock_id: str) -> None: ...
 

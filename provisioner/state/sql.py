@@ -27,6 +27,7 @@ import json
 import sqlite3
 import os
 import re
+import shlex
 import socket
 import time
 import uuid
@@ -221,6 +222,10 @@ def advisory_key(project: str, workspace: str) -> int:
 def advisory_halves(key: int) -> tuple[int, int]:
     """How pg_locks shows a bigint advisory key: (classid, objid), its high and low 32 bits, unsigned."""
     return (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+
+
+DEFAULT_STATE_PATH = "state/provisioner.db"  # --state's default
+UNKNOWN_HOLDER = "unknown"  # PostgreSQL: the advisory lock is held, but no row says by whom (yet)
 
 
 @dataclass(frozen=True)
@@ -668,12 +673,31 @@ class SqlStateStore:
             return
         self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
 
+    def confirm_lock(self) -> None:
+        """The lock is still this run's: checked before an apply's first write to the platform. A run may wait
+        long at its prompt, and lose the lock meanwhile (a force-unlock; on PostgreSQL, its lock connection
+        dropped by a network blip, a restart or an idle-session timeout, and the lock taken by another run).
+        Sending then would race the other run's creates with this one's: duplicates no plan reports."""
+        if self._held_lock is None:
+            return
+        if self._postgres:
+            try:
+                self._lock_connection.execute("SELECT 1").fetchone()
+            except Exception:
+                raise LockLostError(f"this run no longer holds the state lock of {self.description}: the "
+                                    "connection holding it was ended (a force-unlock, a network blip, a server "
+                                    "restart or an idle-session timeout). Nothing was sent to the platform; run the "
+                                    "command again") from None
+        with self._transaction("check the state lock", write=False) as cursor:
+            self._still_ours(cursor.execute(self._sql.lock_row, self._scope).fetchone())
+
     def _still_ours(self, row) -> None:
         """The lock row (lock_id, operation, who, ...) read in a write's transaction must be this run's lock."""
         if row is None or row[0] != self._held_lock:
             now = (f"; it is now held by {row[2]} ({row[1]}, lock ID {row[0]})" if row is not None else "")
             raise LockLostError(f"this run no longer holds the state lock {self._held_lock} (someone ran "
-                                f"`provisioner force-unlock` on {self.description}){now}. Nothing more is written "
+                                f"`provisioner force-unlock` on {self.description}, or the connection holding "
+                                f"it was lost){now}. Nothing more is written "
                                 "to the state or sent to the platform; run the command again once the other run "
                                 "is done")
 
@@ -875,7 +899,7 @@ class SqlStateStore:
                         pid=os.getpid(), created=_now(), path=self.description)
         deadline = time.monotonic() + max(0.0, timeout)
         delay = 0.05
-        announced = False
+        announced = looked_again = False
         while True:
             holder = self._try_lock(info)
             if holder is None:
@@ -884,12 +908,35 @@ class SqlStateStore:
             if on_wait is not None and not announced and timeout > 0:
                 on_wait(holder, timeout)  # once: who holds it, and how long this run waits
                 announced = True
+            if time.monotonic() >= deadline and holder.id == UNKNOWN_HOLDER and not looked_again:
+                # PostgreSQL: the holder takes the advisory lock, then writes its row in a second step; a moment
+                # later the row names it.
+                looked_again = True
+                time.sleep(0.2)
+                continue
+            if time.monotonic() >= deadline and holder.id == UNKNOWN_HOLDER:
+                raise LockError("the state is locked by another run that has not recorded who it is (it may be "
+                                "starting, or be a store in another schema of this database with the same project "
+                                "and workspace). Wait for it to finish and retry, or retry with a longer "
+                                "--lock-timeout")
             if time.monotonic() >= deadline:
                 raise LockError(f"the state is locked by another run.\n  {holder.describe()}\n"
                                 "Wait for it to finish, retry with a longer --lock-timeout, or, if that run is "
-                                f"gone, remove the lock with: provisioner force-unlock {holder.id}")
+                                f"gone, remove the lock with: {self.force_unlock_command(holder.id)}")
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 1.0)
+
+    def force_unlock_command(self, lock_id: str) -> str:
+        """The command that removes this store's lock, with the flags that name this store and workspace (run
+        without them it would look at the default workspace of the default store)."""
+        flags = []
+        if self.location.backend != "sqlite":
+            flags.append(f"--backend {self.location.backend}")
+        elif self.location.sqlite_path is not None and Path(self.location.sqlite_path) != Path(DEFAULT_STATE_PATH):
+            flags.append(f"--state {shlex.quote(str(self.location.sqlite_path))}")
+        if self.workspace != DEFAULT_WORKSPACE:
+            flags.append(f"--workspace {self.workspace}")
+        return " ".join(["provisioner force-unlock", *flags, shlex.quote(lock_id)])
 
     def lock_holder(self) -> LockInfo | None:
         """Who holds the lock now (as its row says), or None."""
@@ -937,7 +984,7 @@ class SqlStateStore:
                 with self._db.transaction() as cursor:
                     found = self._holder(cursor)
                 return found[0] if found else LockInfo(
-                    id="unknown", operation="unknown", who="unknown", host="unknown", pid=0, created="unknown",
+                    id=UNKNOWN_HOLDER, operation="unknown", who="unknown", host="unknown", pid=0, created="unknown",
                     path=self.description)
             try:
                 with self._db.transaction() as cursor:

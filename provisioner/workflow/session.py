@@ -297,6 +297,9 @@ class Session:
         lookups = self._catalog.lookups if self._catalog else Lookups()
         known = {DEFAULT_KIND: set(known_ids), **{kind: {o.id for o in objects}
                                                   for kind, objects in self.objects.items()}}
+        # The lock was taken before planning; the prompt since may have lasted long enough for it to be lost. The
+        # commits check it too, but only once changes are in flight: here, before anything is sent.
+        self.backend.confirm_lock()
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
                           lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,

@@ -16,9 +16,7 @@ from ..manifest import DEFAULT_LIMITS, Limits
 from ..ratelimit import Window, parse_rate_limit
 from ..scrub import scrub
 from ..spec import DEFAULT_DIALECT
-from ..state.sql import open_store
-
-DEFAULT_STATE_PATH = "state/provisioner.db"
+from ..state.sql import DEFAULT_STATE_PATH, open_store
 
 
 @dataclass

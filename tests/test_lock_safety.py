@@ -1,0 +1,102 @@
+"""The state lock: an apply that lost it while waiting at its prompt sends nothing (it used to send a batch of
+creates before its first commit found out, racing the run that took the lock over: duplicates no later plan
+reports); the force-unlock command a lock error prints works as printed; a holder not recorded yet is not named
+"unknown" with a command that cannot work."""
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from provisioner.commands import plan_apply
+from provisioner.errors import LockError
+from provisioner.state.sql import advisory_key, open_store
+
+
+def _store(state_path: str = "state/provisioner.db", **kwargs):
+    return open_store(os.environ.get("PROVISIONER_BACKEND", "sqlite"), state_path,
+                      project=os.environ.get("PROVISIONER_PROJECT"), dsn=os.environ.get("PROVISIONER_PG_DSN"),
+                      **kwargs)
+
+
+def test_an_apply_that_lost_its_lock_at_the_prompt_sends_nothing(workspace, platform, backend, monkeypatch):
+    workspace.add("alpha")
+    workspace.add("beta")
+    unlocked = []
+
+    def force_unlocked_meanwhile(question: str) -> bool:
+        """Someone runs `provisioner force-unlock` while this run waits for its "yes" (the run's cwd is the
+        project's, so the store is the one it locked)."""
+        store = _store()
+        try:
+            holder = store.lock_holder()
+            store.force_unlock(holder.id)
+            unlocked.append(holder.id)
+        finally:
+            store.close()
+        return True
+
+    monkeypatch.setattr(plan_apply, "confirm", force_unlocked_meanwhile)
+    result = workspace.run("apply")
+    assert unlocked and result.exit_code == 1, result.all
+    assert "no longer holds the state lock" in result.all and "Traceback" not in result.all
+    assert platform.assistants() == [] and not [w for w in platform.writes() if w["method"] != "GET"]
+    monkeypatch.undo()
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert sorted(a["name"] for a in platform.assistants()) == ["Alpha", "Beta"]
+
+
+@pytest.mark.parametrize("engine, state_path, name", [("sqlite", "state/provisioner.db", "stg"),
+                                                    ("sqlite", "other dir/s.db", "default"),
+                                                    ("postgres", "state/provisioner.db", "stg")])
+def test_the_force_unlock_command_a_lock_error_prints_works_as_printed(workspace, engine, state_path, name,
+                                                                        monkeypatch):
+    """It named the lock ID only: run as printed, it looked at the default workspace of the default store and
+    answered "not locked"."""
+    if engine == "postgres":
+        from pg_support import pg_dsn, unique_project
+
+        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
+        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("lock"))
+    flags = (["--workspace", name] if name != "default" else []) + (
+        ["--state", state_path] if state_path != "state/provisioner.db" else [])
+    if name != "default":
+        assert workspace.run("workspace", "new", name, "--no-select", *flags[2:]).exit_code == 0
+    monkeypatch.chdir(workspace.root)
+    holder = _store(state_path, workspace=name, must_exist=False)
+    try:
+        info = holder.lock("test holder", 0)
+        refused = workspace.run("state", "list", *flags)
+        assert refused.exit_code == 1, refused.all
+        printed = re.search(r"remove the lock with: (provisioner force-unlock .*)", refused.all).group(1)
+        import shlex
+
+        argv = shlex.split(printed)[1:]
+        assert argv[-1] == info.id and ("--workspace" in argv) == (name != "default")
+        unlocked = workspace.run(*argv, "--force")
+        assert unlocked.exit_code == 0, unlocked.all
+        assert workspace.run("state", "list", *flags).exit_code == 0
+    finally:
+        holder.close()
+
+
+def test_a_postgres_lock_whose_holder_has_no_row_yet_is_not_named_unknown(workspace, monkeypatch):
+    """The advisory lock is taken before the holder's row is written: a run that met that moment was told to run
+    `force-unlock unknown`, which cannot work."""
+    from pg_support import pg_dsn, unique_project
+
+    import psycopg
+
+    monkeypatch.chdir(workspace.root)
+    project = unique_project("lock")
+    store = open_store("postgres", "state/provisioner.db", project=project, dsn=pg_dsn(), must_exist=False)
+    with psycopg.connect(pg_dsn(), autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", (advisory_key(project, "default"),))
+        try:
+            with pytest.raises(LockError) as refused:
+                store.lock("apply", 0)
+        finally:
+            store.close()
+    assert "has not recorded who it is" in str(refused.value) and "force-unlock" not in str(refused.value)
