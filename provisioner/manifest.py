@@ -590,7 +590,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
 
     def refuse(path: Path, why: str) -> None:
         # file:1, as every other problem: CI annotations and editors jump to it.
-        problems.append(Problem(why, Location(_display_path(path), 1)))
+        problems.append(Problem(why, Location(display_path(path), 1)))
 
     def kind_of(path: Path) -> str | None:
         """'file', 'dir', or None after reporting why the path cannot be used."""
@@ -600,7 +600,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             if path.is_symlink():
                 refuse(path, "dangling symbolic link (its target does not exist)")
             else:
-                problems.append(Problem(f"no such file or directory: {_display_path(path)}"))
+                problems.append(Problem(f"no such file or directory: {display_path(path)}"))
             return None
         except OSError as error:
             if error.errno == 40:  # ELOOP
@@ -609,7 +609,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                 refuse(path, f"cannot read ({error.strerror})")
             return None
         real = os.path.realpath(path)
-        if any(_within(real, root) for root in FORBIDDEN_ROOTS):
+        if any(within(real, root) for root in FORBIDDEN_ROOTS):
             refuse(path, "a link into /proc, /sys or /dev, which is not read")
             return None
         if stat.S_ISDIR(info.st_mode):
@@ -642,7 +642,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                 kind = kind_of(path)
                 # A link out of the checkout would let a pull request have the CI machine's own files read
                 # (and their values quoted in errors).
-                if kind and not any(_within(os.path.realpath(path), root) for root in allowed):
+                if kind and not any(within(os.path.realpath(path), root) for root in allowed):
                     refuse(path, "a link out of the working directory and of the searched path, which is not "
                                  "followed")
                     kind = None
@@ -652,7 +652,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                 if is_manifest_name(path):
                     files.append(path)
                 else:
-                    skipped.append(_display_path(path))
+                    skipped.append(display_path(path))
 
     for raw in paths:
         path = Path(raw)
@@ -684,7 +684,7 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
     documents: list[Document] = []
     problems: list[Problem] = []
     for file in files:
-        shown = _display_path(file)
+        shown = display_path(file)
         try:
             data = _read_capped(file, limits.bytes)
         except OSError as error:
@@ -1076,11 +1076,11 @@ def _dotted(path: Iterable[str | int]) -> str:
     return text
 
 
-def _within(path: str, root: str) -> bool:
+def within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _display_path(path: Path) -> str:
+def display_path(path: Path) -> str:
     try:
         relative = os.path.relpath(path)
     except ValueError:  # another drive on Windows

@@ -11,15 +11,16 @@ Overlays are merged first and variables substituted after, once, in the merged r
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
-from .errors import Problem
+from .errors import Location, Problem
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
-from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Document, Limits, Manifest, Path_,
-                       check_envelope, find_manifest_files, load_documents)
+from .manifest import (API_VERSION, DEFAULT_LIMITS, FORBIDDEN_ROOTS, KIND, METADATA_KEYS, Document, Limits, Manifest,
+                       Path_, check_envelope, display_path, find_manifest_files, load_documents, within)
 from .redaction import SENSITIVE
 from .spec import did_you_mean
 from .variables import interpolate, load_variables
@@ -41,13 +42,19 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
     documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
-    if overlay_dir.is_dir():
+    outside = linked_out(overlay_dir, root)
+    if outside is not None:
+        problems.append(outside)
+    elif overlay_dir.is_dir():
         overlay_docs, read_problems = load_documents(find_manifest_files([overlay_dir], problems), limits)
         problems += read_problems
         documents, overlay_problems = apply_overlays(documents, overlay_docs)
         problems += overlay_problems
-    variables, var_problems = load_variables(inputs.var_files, inputs.vars,
-                                             auto_file=_var_file(root / VARS_DIR, inputs.workspace), limits=limits)
+    auto_file = _var_file(root / VARS_DIR, inputs.workspace)
+    outside = linked_out(auto_file, root) if auto_file is not None else None
+    if outside is not None:
+        return [], problems + [outside]
+    variables, var_problems = load_variables(inputs.var_files, inputs.vars, auto_file=auto_file, limits=limits)
     problems += var_problems
     if var_problems:
         return [], problems
@@ -78,6 +85,20 @@ def _var_file(folder: Path, workspace: str) -> Path | None:
     for suffix in (".yaml", ".yml"):
         if (folder / f"{workspace}{suffix}").is_file():
             return folder / f"{workspace}{suffix}"
+    return None
+
+
+def linked_out(path: Path, root: Path) -> Problem | None:
+    """A workspace's vars file or overlay folder that leads, through a link, out of the project and the working
+    directory (or into /proc, /sys or /dev): not read, as a manifest's link out is not. A pull request adds these
+    files, and read, the CI machine's own files would end up in the plan and its messages."""
+    if not path.exists():
+        return None
+    real = os.path.realpath(path)
+    allowed = (os.path.realpath(root), os.path.realpath(os.getcwd()))
+    if any(within(real, r) for r in FORBIDDEN_ROOTS) or not any(within(real, r) for r in allowed):
+        return Problem("a link out of the project and the working directory (or into /proc, /sys or /dev), which "
+                       "is not followed", Location(display_path(path), 1))
     return None
 
 

@@ -114,6 +114,39 @@ def test_manifest_limit_applies_to_vars_files_and_overlays_as_to_manifests(works
     assert low.exit_code == 1 and re.search(r"overlays/default/a.yaml:\d+: more than 40 values", low.stderr), low.all
 
 
+def test_a_vars_file_or_overlay_folder_linked_out_of_the_project_is_not_read(workspace, tmp_path_factory):
+    """They are found by name, not searched, so the manifests' link rule did not reach them: a pull request could
+    link vars/default.yaml to a CI machine's file and have its values printed in the plan."""
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "ci.json").write_text('{"note": "ci-secret-value"}\n')
+    (outside / "ov").mkdir()
+    (outside / "ov" / "x.yaml").write_text("apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: a\n"
+                                           "spec:\n  system_prompt: from-outside\n")
+    workspace.add("a", variables={"k": "${var.note}"})
+    (workspace.root / "vars").mkdir()
+    (workspace.root / "vars" / "default.yaml").symlink_to(outside / "ci.json")
+    refused = workspace.run("render", api=False)
+    assert refused.exit_code == 1 and "ci-secret-value" not in refused.all, refused.all
+    assert "vars/default.yaml:1: a link out of the project" in refused.stderr, refused.all
+    (workspace.root / "vars" / "default.yaml").unlink()
+    (workspace.root / "vars" / "default.yaml").symlink_to("/proc/self/environ")
+    assert "into /proc" in workspace.run("render", api=False).stderr
+    (workspace.root / "vars" / "default.yaml").unlink()
+    (workspace.root / "vars" / "prod.yaml").write_text("note: fine\n")
+    (workspace.root / "overlays").mkdir()
+    (workspace.root / "overlays" / "prod").symlink_to(outside / "ov", target_is_directory=True)
+    refused = workspace.run("render", "--workspace", "prod", api=False)
+    assert refused.exit_code == 1 and "from-outside" not in refused.all, refused.all
+    assert "overlays/prod:1: a link out of the project" in refused.stderr, refused.all
+    # A link that stays inside the project is read as before.
+    (workspace.root / "overlays" / "prod").unlink()
+    (workspace.root / "shared").mkdir()
+    (workspace.root / "shared" / "vars.yaml").write_text("note: inside\n")
+    (workspace.root / "vars" / "default.yaml").symlink_to(workspace.root / "shared" / "vars.yaml")
+    rendered = workspace.run("render", api=False)
+    assert rendered.exit_code == 0 and "k: inside" in rendered.output, rendered.all
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")

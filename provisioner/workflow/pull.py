@@ -17,7 +17,7 @@ from ..errors import ProvisionerError
 from ..graph import entry_kind, expand
 from ..kinds import ASSISTANT
 from ..manifest import Manifest
-from ..overlays import VARS_DIR, _var_file
+from ..overlays import VARS_DIR, _var_file, linked_out
 from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
 from ..state.local import atomic_write_all
@@ -138,8 +138,10 @@ def _variable_origins(session: Session) -> dict[str, str]:
     inputs = session.settings.inputs
     if inputs is None:
         return {}
-    variables, _ = load_variables(inputs.var_files, inputs.vars,
-                                  auto_file=_var_file(Path(inputs.root) / VARS_DIR, inputs.workspace),
+    auto_file = _var_file(Path(inputs.root) / VARS_DIR, inputs.workspace)
+    if auto_file is not None and linked_out(auto_file, Path(inputs.root)) is not None:
+        auto_file = None  # refused where the manifests were read, before this
+    variables, _ = load_variables(inputs.var_files, inputs.vars, auto_file=auto_file,
                                   limits=session.settings.manifest_limits)
     return dict(variables.origins)
 
