@@ -708,6 +708,20 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
     return documents, problems
 
 
+# A `$` or a `{` written as a double-quoted scalar's escape (`"\x24{var.x}"`) makes a `${` the raw text lacks.
+_ESCAPED_REFERENCE_PART = re.compile(r"\\(?:x24|u0024|U00000024|x7[bB]|u007[bB]|U0000007[bB])")
+
+
+def _escaped_reference(text: str) -> bool:
+    return "\\" in text and _ESCAPED_REFERENCE_PART.search(text) is not None
+
+
+def may_reference_in(text: str) -> bool:
+    """Whether a file's values may hold a `${`: the same answer for a value, whatever else the file holds (a
+    reference written with escapes was left as text unless a `${` stood elsewhere in the file)."""
+    return "${" in text or _escaped_reference(text)
+
+
 def _read_block_yaml(text: str, shown: str, limits: Limits) -> list[Document] | None:
     """The documents of a text in the block YAML that manifests are written in, read by block_yaml.py (several
     times faster than PyYAML); None for any other text, and for one PyYAML would report a problem in."""
@@ -718,9 +732,9 @@ def _read_block_yaml(text: str, shown: str, limits: Limits) -> list[Document] | 
         left = text.encode("ascii").translate(None, _BLOCK_ASCII)
         if left.strip(b"$"):
             return None
-        may_reference = bool(left) and "${" in text
+        may_reference = (bool(left) and "${" in text) or _escaped_reference(text)
     elif _allowed_text(text):
-        may_reference = "${" in text
+        may_reference = may_reference_in(text)
     else:
         return None
     typer = _plain_scalar_typer(limits)
@@ -759,7 +773,7 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
                 content, locations, node_problems = built
                 if content is not None:  # None: an empty document, e.g. a trailing '---'
                     problems += node_problems
-                    documents.append(Document(shown, content, locations, may_reference="${" in text))
+                    documents.append(Document(shown, content, locations, may_reference=may_reference_in(text)))
                 continue
             # Positions first: constructing flattens merge keys ('<<') into the nodes, in place.
             locations: dict[Path_, Location] = {}
@@ -769,7 +783,7 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
             if content is None:  # an empty document, e.g. a trailing '---'
                 continue
             problems += node_problems
-            documents.append(Document(shown, content, locations, may_reference="${" in text))
+            documents.append(Document(shown, content, locations, may_reference=may_reference_in(text)))
     except yaml.YAMLError as error:
         if "maximum nesting depth" in str(getattr(error, "problem", "")):
             error = _LimitError(f"nested more than {limits.depth} levels deep" + _limit_hint("depth"),
@@ -948,7 +962,8 @@ def _usual_header(content: Any) -> _Header | None:
     address = metadata.get("name")
     if type(address) is not str or not ADDRESS_PATTERN.fullmatch(address):
         return None
-    labels = metadata.get("labels") or {}
+    labels = metadata.get("labels")
+    labels = {} if labels is None else labels  # `labels:` left empty; false, [] or "" are not a mapping
     protect = metadata.get("protect", False)
     if type(labels) is not dict or type(protect) is not bool or "sensitive" in metadata:
         return None
@@ -986,7 +1001,8 @@ def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
             problem("must be 1-63 lowercase letters, digits, '-' or '_', starting and ending with a letter "
                     f"or digit (got {_shown(address)})", "metadata", "name")
             address = None
-        labels = metadata.get("labels") or {}
+        labels = metadata.get("labels")
+        labels = {} if labels is None else labels
         if not isinstance(labels, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                    for k, v in labels.items()):
             problem("labels must map strings to strings", "metadata", "labels")

@@ -198,7 +198,13 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str], au
             files.append(path)
     documents, read_problems = load_documents(files, limits)
     problems += read_problems
+    seen_files: set[str] = set()
     for document in documents:
+        if document.file in seen_files:  # a second document would silently win over the first
+            problems.append(Problem("a variables file must be one mapping of NAME: value, not several YAML "
+                                    "documents (`---`)", document.locate()))
+            continue
+        seen_files.add(document.file)
         if not isinstance(document.content, dict):
             problems.append(Problem("a variables file must be one mapping of NAME: value", document.locate()))
             continue
@@ -220,6 +226,11 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str], au
             problems.append(Problem(str(error)))
             continue
         variables.set(name, value, "--var")
+        uses_env, wrong = _check_env_references(value)  # the same rules as a vars file's value
+        if wrong:
+            problems.append(Problem(f"--var {name}: {wrong}"))
+        elif uses_env:
+            variables.secret.add(name)
     return variables, problems
 
 

@@ -147,6 +147,29 @@ def test_a_vars_file_or_overlay_folder_linked_out_of_the_project_is_not_read(wor
     assert rendered.exit_code == 0 and "k: inside" in rendered.output, rendered.all
 
 
+@pytest.mark.parametrize("labels", ["false", "[]", "0", '""'])
+def test_labels_that_are_not_a_mapping_are_refused_even_when_falsy(workspace, labels):
+    workspace.add("a", metadata_extra=f"labels: {labels}")
+    result = workspace.run("validate", api=False)
+    assert result.exit_code == 1 and "metadata.labels: labels must map strings to strings" in result.stderr, \
+        result.all
+    workspace.add("a", metadata_extra="labels:")  # left empty: no labels, as before
+    assert workspace.run("validate", api=False).exit_code == 0
+
+
+def test_a_reference_written_with_escapes_is_a_reference_whatever_else_the_file_holds(workspace):
+    """`"\\x24{var.missing}"` is `${var.missing}` once read: it was accepted as text unless a `${` stood elsewhere
+    in the same file, and then refused as undefined."""
+    workspace.add("a", variables={"k": "PLACEHOLDER"})
+    path = workspace.root / "manifests" / "a.yaml"
+    path.write_text(path.read_text().replace("PLACEHOLDER", '"\\x24{var.missing}"'))
+    alone = workspace.run("validate", api=False)
+    assert alone.exit_code == 1 and "undefined variable 'missing'" in alone.stderr, alone.all
+    path.write_text(path.read_text().replace('"\\x24{var.missing}"', '"\\u0024{var.present}"'))
+    rendered = workspace.run("render", "--var", "present=hello", api=False)
+    assert rendered.exit_code == 0 and "k: hello" in rendered.output, rendered.all
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")

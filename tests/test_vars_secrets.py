@@ -66,6 +66,21 @@ def test_a_vars_file_value_naming_another_variable_is_refused_not_passed_on_as_t
     assert workspace.run("render", "--workspace", "staging", api=False).exit_code == 0  # other text is text
 
 
+def test_a_vars_file_of_several_documents_and_a_var_flag_naming_a_variable_are_refused(workspace, monkeypatch):
+    """A second document silently won over the first; `--var x=${var.y}` reached the manifest as text."""
+    setup(workspace, monkeypatch)
+    workspace.write("vars/staging.yaml", "crm_key: first\n---\ncrm_key: second\n")
+    refused = workspace.run("render", "--workspace", "staging", api=False)
+    assert refused.exit_code == 1 and "vars/staging.yaml:3: a variables file must be one mapping" in refused.stderr, \
+        refused.all
+    workspace.write("vars/staging.yaml", "crm_key: one\n")
+    flagged = workspace.run("render", "--workspace", "staging", "--var", "crm_key=${var.region}", api=False)
+    assert flagged.exit_code == 1 and "--var crm_key: ${var.region}: a variables file may use" in flagged.stderr, \
+        flagged.all
+    from_env = workspace.run("render", "--workspace", "staging", "--var", "crm_key=${env.PROD_CRM_KEY}", api=False)
+    assert from_env.exit_code == 0 and SECRET not in from_env.all, from_env.all  # expanded where used, and secret
+
+
 def test_other_workspaces_are_untouched(workspace, monkeypatch):
     setup(workspace, monkeypatch)
     rendered = workspace.run("render", "--workspace", "staging", api=False)
