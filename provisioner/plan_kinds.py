@@ -506,7 +506,11 @@ def _field_change(manifest: Manifest, facts: FieldFacts, before: Any, after: Any
 
 
 def _keys_only(value: Any) -> Any:
-    return {key: SENSITIVE for key in value} if isinstance(value, dict) else (SENSITIVE if value is not None else None)
+    """A mapping of secrets before the change, masked as docs/plan.schema.json's `masked` says: its key names only
+    ("(sensitive): Authorization, X-Trace"), never a value, and a string like every masked value."""
+    if isinstance(value, dict):
+        return f"{SENSITIVE}: {', '.join(str(key) for key in sorted(value)) or 'no keys'}"
+    return SENSITIVE if value is not None else None
 
 
 def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str, ResourceState],

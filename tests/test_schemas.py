@@ -102,6 +102,25 @@ def test_no_changes_and_destroy_plans_match_the_schema(workspace):
         check_plan(json.loads(result.output))
 
 
+def test_a_plan_changing_a_tools_headers_matches_the_schema(workspace):
+    """A mapping of secrets is masked by key names on both sides: its `before` was a dict of "(sensitive)"
+    values, which the schema's `masked` refuses."""
+    workspace.dialect = "v2"
+    tool = (ROOT / "manifests" / "tools.yaml").read_text()
+    workspace.write("manifests/tools.yaml", tool)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/tools.yaml", tool.replace("X-Client: acme-support", "X-Client: acme-v2\n    X-Trace: trace"))
+    result = workspace.run("plan", "--json", "--out", "tool.plan")
+    assert result.exit_code == 0, result.all
+    document = json.loads(result.output)
+    [headers] = [f for c in document["changes"] for f in c["fields"] if f["field"] == "headers"]
+    assert (headers["before"], headers["after"]) == ("(sensitive): X-Client",
+                                                     "(sensitive): X-Client (changed), X-Trace (added)")
+    check_plan(document)
+    check_plan(json.loads((workspace.root / "tool.plan").read_text()))
+    assert "acme" not in result.output
+
+
 @pytest.mark.parametrize("breakage", ["unknown action", "missing summary", "bad source", "count", "version",
                                       "sensitive value shown"])
 def test_the_plan_schema_catches_real_mistakes(breakage):
