@@ -248,5 +248,8 @@ def test_a_saved_graph_plan_shows_as_it_was_planned_and_applies(v2):
     assert applied.exit_code == 0, applied.all
     [made] = v2.platform.http.get("/user/folders").json()["data"]
     assert made["name"] == "Sales" and v2.state()["resources"]["folder.sales"]["id"] == made["id"]
+    shown = v2.run("show", api=False).output  # the state, each object under its own kind
+    assert f'# folder "folder.sales" (id {made["id"]})' in shown and 'folder "folder.sales" {' in shown
+    assert 'assistant "support" {' in shown and "1 assistant(s), 1 folder(s) in state" in shown
     assert "\nNo changes." in v2.run("plan").output
 

@@ -472,19 +472,25 @@ def state_text(document: dict[str, Any]) -> str:
     """The state's resources (`show` without a plan file), from `json.state_document`."""
     resources = document["resources"]
     if not resources:
-        return "The state is empty: no assistant is managed yet."
+        return "The state is empty: no object is managed yet."
     lines = []
     for resource in resources:
-        title = f"# assistant \"{resource['address']}\" (id {resource['id']}"
+        kind = resource.get("kind") or "assistant"
+        title = f"# {kind} \"{resource['address']}\" (id {resource['id']}"
         lines.append(click.style(title + (", protected)" if resource["protect"] else ")"), bold=True))
-        lines.append(f"assistant \"{resource['address']}\" {{")
+        lines.append(f"{kind} \"{resource['address']}\" {{")
         shown = merged_fields(resource)
         width = max((len(name) for name in shown), default=0)
         for name, (field_value, write_only) in shown.items():
             comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
             lines.append(f"    {name.ljust(width)} = {value(field_value)}{comment}")
         lines += ["}", ""]
-    lines.append(f"{len(resources)} assistant(s) in state (serial {document['serial']}).")
+    counts: dict[str, int] = {}
+    for resource in resources:
+        kind = resource.get("kind") or "assistant"
+        counts[kind] = counts.get(kind, 0) + 1
+    listed = ", ".join(f"{count} {kind}(s)" for kind, count in sorted(counts.items()))
+    lines.append(f"{listed} in state (serial {document['serial']}).")
     return "\n".join(lines)
 
 
