@@ -58,7 +58,9 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     - a child's fields differ from what state recorded (a change is planned: its platform view is needed);
     - the parent's list item counts its children (`documents_count`) differently from state's entries under it
       (a document deleted or added outside the provisioner);
-    - the parent itself is not in state (adopted: its children may be there to adopt too).
+    - the parent itself is not in state (adopted: its children may be there to adopt too);
+    - a child's platform values as state recorded them differ from what was applied (a `refresh` saw a dashboard
+      edit: the plan must show it, and apply put it back).
 
     `manifests` are expanded (graph.expand: children included). `every`: list the children of every parent that
     exists (`pull` compares every child's fields with the platform)."""
@@ -98,11 +100,18 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
             return spec is None or spec != hidden_fields(child, desired(child, fields), mine[address].sensitive)
 
         if (every or parent not in state or set(mine) != set(recorded) or any(differs(a) for a in mine)
-                or (isinstance(count, int) and count != len(recorded))):
+                or (isinstance(count, int) and count != len(recorded)) or any(map(_drift_recorded, recorded.values()))):
             read[parent] = (child.name, parent_id)
         else:
             unread.add(parent)
     return read, frozenset(unread)
+
+
+def _drift_recorded(entry: Any) -> bool:
+    """Whether state recorded platform values of an object that differ from the spec it applied (each field both
+    hold; digests of secrets and fingerprints are only in the spec)."""
+    remote, spec = entry.remote or {}, entry.spec or {}
+    return any(key in spec and remote[key] != spec[key] for key in remote)
 
 
 def read_children(client: Any, wanted: Mapping[str, tuple[str, int]], pool: ThreadPoolExecutor) -> dict[str, list[RemoteObject]]:

@@ -2,6 +2,7 @@
 into the plan by issue 17: tools, SIP trunks, knowledge bases with their documents, campaigns, phone numbers.
 Objects that exist already are made through the kinds' own endpoints (a real client) and adopted by name."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from provisioner.client import PlatformClient
 from provisioner.kinds import campaign, document, siptrunk, tool
 from provisioner.kinds.knowledgebase import KNOWLEDGEBASE
 
+ROOT = Path(__file__).resolve().parent.parent
 SECRET = "Bearer sk_live_E2E_DO_NOT_LEAK_77"
 PASSWORD = "pw-E2E-DO_NOT_LEAK-31"
 
@@ -488,3 +490,36 @@ def test_a_siptrunk_adopted_by_identity_says_so(workspace, client):
     assert change["action"] == "import"
     assert "exactly one that is +14155551234, office, sip.provider.com" in change["reason"]
     assert [f["field"] for f in change["fields"] if f["field"] == "nickname"] == ["nickname"]
+
+
+def _documents_read(workspace) -> int:
+    return sum(n for key, n in counts(workspace).items() if "/documents" in key and key.startswith("GET"))
+
+
+def test_a_document_changed_on_the_platform_is_found_after_refresh_or_with_read_documents(workspace):
+    """Documents are listed only when something suggests a change (issue 17: a no-change plan reads one list per
+    kind). A rename in the dashboard shows nowhere in the knowledge base's item, so a plan found it only with
+    --read-documents, and not even after `refresh` had recorded it in state (docs/graph.md)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    entries = workspace.state()["resources"]
+    kb, returns = entries["knowledgebase.help"]["id"], entries["knowledgebase.help.returns"]["id"]
+    before = _documents_read(workspace)
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+    assert _documents_read(workspace) == before  # nothing suggests a change: not listed
+    workspace.platform.http.put(f"/user/knowledgebases/{kb}/documents/{returns}",
+                                json={"name": "Changed in dashboard"}).raise_for_status()
+    exact = workspace.run("plan", "--detailed-exitcode", "--read-documents")
+    assert exact.exit_code == 2 and '"Changed in dashboard" -> "Returns policy"' in exact.output, exact.all
+    assert workspace.run("refresh").exit_code == 0
+    after_refresh = workspace.run("plan", "--detailed-exitcode")  # state now records the platform's name
+    assert after_refresh.exit_code == 2 and '"Changed in dashboard" -> "Returns policy"' in after_refresh.output, \
+        after_refresh.all
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    [item] = [d for d in workspace.platform.http.get(f"/user/knowledgebases/{kb}/documents").json()["data"]
+              if d["id"] == returns]
+    assert item["name"] == "Returns policy"
+    before = _documents_read(workspace)
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+    assert _documents_read(workspace) == before

@@ -67,7 +67,8 @@ case "$step" in
   drift)
     ensure_workspace
     rc=0
-    provisioner plan "${args[@]}" --lock=false --detailed-exitcode --format markdown "${paths[@]}" \
+    # --read-documents: a document renamed or replaced in the dashboard shows nowhere else (docs/graph.md).
+    provisioner plan "${args[@]}" --lock=false --detailed-exitcode --read-documents --format markdown "${paths[@]}" \
       > "$out/drift.md" || rc=$?
     case "$rc" in
       0) echo "No drift: the platform matches the manifests." ;;

@@ -39,6 +39,9 @@ HELP = {
     "--parallelism": "Changes applied at once [env PROVISIONER_PARALLELISM].",
     "--allow-replace": "Allow replacements that lose data the platform cannot give back (a campaign's leads); "
                        "apply refuses a plan with one without it.",
+    "--read-documents": "List the documents of every knowledge base (one request each), to find a document renamed, "
+                        "deleted or added on the platform even when its knowledge base's list item shows no sign "
+                        "of it (docs/graph.md); for drift checks.",
     "--allow-mass-destroy": "Allow a plan that destroys more than half of the objects in state (at least 5); "
                             "apply refuses one without it (docs/state.md).",
 }

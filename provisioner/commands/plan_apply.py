@@ -38,6 +38,7 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
 @click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
+@click.option("--read-documents", is_flag=True, help=HELP["--read-documents"])
 @platform_options
 @config_options
 @variable_options
@@ -45,9 +46,10 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @policy_option
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
-                 allow_mass_destroy, excludes=(), selector=None, replace=(), **kwargs) -> None:
+                 allow_mass_destroy, excludes=(), selector=None, replace=(), read_documents=False, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
+    settings.read_documents = read_documents
     paths = settings_paths(paths, settings)
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
     moves: list = []  # moved blocks (moves.py)
@@ -207,6 +209,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @selection_options
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=HELP["--replace"])
 @click.option("--no-verify", "no_verify", is_flag=True, help=HELP["--no-verify"])
+@click.option("--read-documents", is_flag=True, help=HELP["--read-documents"])
 @platform_options
 @config_options
 @variable_options
@@ -214,9 +217,10 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @policy_option
 @reports_errors
 def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_replace,
-                  excludes=(), selector=None, replace=(), no_verify=False, **kwargs) -> None:
+                  excludes=(), selector=None, replace=(), no_verify=False, read_documents=False, **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
+    settings.read_documents = read_documents
     settings.allow_replace = allow_replace
     settings.verify = not no_verify
     if len(paths) == 1 and is_plan_file(paths[0]):

@@ -77,7 +77,7 @@ class Session:
         self._early_reads: dict[str, Future] = {}
         # List the children of every parent (a knowledge base's documents), not only where state says something may
         # have changed: `pull` looks for drift in each of them.
-        self.read_every_child = False
+        self.read_every_child = settings.read_documents
 
     def __enter__(self) -> "Session":
         self._stack.__enter__()

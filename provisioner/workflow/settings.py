@@ -35,6 +35,7 @@ class Settings:
     wait_timeout: float = 600.0   # --wait-timeout: the longest wait for an object to be processed (a document)
     allow_replace: bool = False   # --allow-replace: apply may replace objects whose replacement loses data
     verify: bool = True           # --no-verify turns off reading back what an apply changed (verify.py)
+    read_documents: bool = False  # --read-documents: list every knowledge base's documents (reading.py)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     api_dialect: str = DEFAULT_DIALECT
     # The rate budget the client paces itself to; None: the platform's documented limits (off for --local).
