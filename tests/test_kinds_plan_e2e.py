@@ -523,3 +523,24 @@ def test_a_document_changed_on_the_platform_is_found_after_refresh_or_with_read_
     before = _documents_read(workspace)
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
     assert _documents_read(workspace) == before
+
+
+def test_a_document_is_imported_under_its_knowledge_base(workspace):
+    """`import` takes any kind (README, docs/state.md); a document was refused as a kind this version does not
+    import, leaving adoption by name as the only way back."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    returns = workspace.state()["resources"]["knowledgebase.help.returns"]["id"]
+    assert workspace.run("state", "rm", "knowledgebase.help.returns").exit_code == 0
+    missing = workspace.run("import", "knowledgebase.help.returns", str(returns + 1000))
+    assert missing.exit_code == 1 and "no knowledge base document with id" in missing.all, missing.all
+    imported = workspace.run("import", "knowledgebase.help.returns", str(returns))
+    assert imported.exit_code == 0, imported.all
+    assert workspace.state()["resources"]["knowledgebase.help.returns"]["id"] == returns
+    planned = workspace.run("plan", "--detailed-exitcode")
+    assert planned.exit_code == 0 and "No changes." in planned.output, planned.all
+    assert workspace.run("state", "rm", "knowledgebase.help.returns").exit_code == 0
+    assert workspace.run("state", "rm", "knowledgebase.help").exit_code == 0
+    orphan = workspace.run("import", "knowledgebase.help.returns", str(returns))
+    assert orphan.exit_code == 1 and "import it first (`provisioner import knowledgebase.help ID`)" in orphan.all

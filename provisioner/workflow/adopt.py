@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields as dataclass_fields
 from typing import Any
 
 from ..errors import ProvisionerError, StateError
-from ..graph import address_kind, entry_kind, manifest_address
+from ..graph import address_kind, entry_kind, expand, manifest_address
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
 from ..plan_kinds import hidden_fields
@@ -29,7 +29,7 @@ def _with_kind(kind: str, **values: Any) -> ResourceState:
 
 
 def importable_kinds() -> list[str]:
-    return [ASSISTANT, *sorted(k for k, kind in KINDS.items() if not kind.reference_only and not kind.parent_field)]
+    return [ASSISTANT, *sorted(k for k, kind in KINDS.items() if not kind.reference_only)]
 
 
 def read_kinds(session: Session, kinds: set[str]) -> dict[str, dict[int, Any]]:
@@ -53,7 +53,9 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
         known = ", ".join(f"{k}.NAME" if k != ASSISTANT else "NAME" for k in importable_kinds())
         raise ProvisionerError(f"{address!r}: {kind!r} is not a kind this version imports (addresses: {known}); "
                                "nothing was imported")
-    manifest = next((m for m in manifests if m.address == address), None)
+    child = kind in KINDS and KINDS[kind].parent_field
+    # A child (a knowledge base's document) is a node of its parent's manifest: found among the expanded ones.
+    manifest = next((m for m in (expand(manifests) if child else manifests) if m.address == address), None)
     if manifest is None:
         raise ProvisionerError(f"no manifest has the address {address!r}; write the manifest first, so the "
                                "next plan does not destroy what you import")
@@ -65,10 +67,11 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
     owner = next((a for a, e in resources.items() if e.id == remote_id and entry_kind(a, e) == kind), None)
     if owner:
         raise StateError(f"id {remote_id} is already managed as {owner!r}")
-    live = read_kinds(session, {kind})[kind].get(remote_id)
+    live = _child(session, manifest, kind, remote_id) if child else read_kinds(session, {kind})[kind].get(remote_id)
     if live is None:
         title = KINDS[kind].title if kind in KINDS else kind
-        raise ProvisionerError(f"the platform has no {title} with id {remote_id} for this token")
+        under = f" under {manifest.parent}" if child else ""
+        raise ProvisionerError(f"the platform has no {title} with id {remote_id}{under} for this token")
     # After reading the platform: ownership is per platform (the store learns which one on connecting).
     elsewhere = getattr(session.backend, "owners", lambda kind, ids: {})(kind, [remote_id]).get(remote_id)
     if elsewhere is not None:
@@ -81,6 +84,18 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
                                     remote=_snapshot(kind, live, manifest.sensitive), source=manifest.document.file)
     session.backend.write(session.state)
     return live
+
+
+def _child(session: Session, manifest: Manifest, kind: str, remote_id: int) -> Any:
+    """The child `remote_id` as its parent's list shows it; its parent must be in state (its id is where to look)."""
+    parent = session.state.resources.get(manifest.parent)
+    if parent is None:
+        raise ProvisionerError(f"{manifest.address!r} is a {KINDS[kind].title} of {manifest.parent!r}, which is not "
+                               f"in state: import it first (`provisioner import {manifest.parent} ID`); nothing was "
+                               "imported")
+    with ThreadPoolExecutor(1, thread_name_prefix="read") as pool:
+        listed = read_children(session.client, {manifest.parent: (kind, parent.id)}, pool).get(kind, [])
+    return next((obj for obj in listed if obj.id == remote_id), None)
 
 
 def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
