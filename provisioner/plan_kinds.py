@@ -446,6 +446,14 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
     changes = []
     for facts in kind.fields:
         if facts.name not in wanted:
+            if facts.replace and not facts.shown and last is not None and last.get(facts.name) is not None \
+                    and facts.name not in fields:
+                # A create-only setting the platform never shows back, no longer in the manifest after it was
+                # applied: no update can clear it, and left alone the platform keeps it while state (its only
+                # record) forgets it, so a line putting it back would replace the object for a value it already
+                # has. Made again without it, as for any other change of such a setting.
+                changes.append(_field_change(manifest, facts, last[facts.name], None, source="last-applied",
+                                             reset=True))
             continue
         value = wanted[facts.name]
         hidden = facts.name in manifest.sensitive
@@ -647,8 +655,9 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> list[str]:
     """Fields without a documented default that the manifest no longer sets: the platform keeps them."""
     kind = KINDS[manifest.kind]
-    dropped = sorted(f.name for f in kind.fields
-                     if f.default is NO_DEFAULT and f.name in (entry.spec or {}) and f.name not in fields)
+    dropped = sorted(f.name for f in kind.fields  # a create-only one is a replacement instead (_field_changes)
+                     if f.default is NO_DEFAULT and not (f.replace and not f.shown) and f.name in (entry.spec or {})
+                     and f.name not in fields)
     return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
             f"its current value (set it to null to clear it)." for name in dropped]
 

@@ -544,3 +544,24 @@ def test_a_document_is_imported_under_its_knowledge_base(workspace):
     assert workspace.run("state", "rm", "knowledgebase.help").exit_code == 0
     orphan = workspace.run("import", "knowledgebase.help.returns", str(returns))
     assert orphan.exit_code == 1 and "import it first (`provisioner import knowledgebase.help ID`)" in orphan.all
+
+
+def test_a_campaign_setting_left_out_after_it_was_applied_is_a_replacement_not_a_silent_no_op(workspace, dialect):
+    """No update can clear a campaign's setting: left out of the manifest, it was planned as "No changes" (with
+    advice to set null, which is refused) while the platform kept it and state forgot it, and putting the line
+    back then replaced the campaign for a value the platform already had."""
+    workspace.add("caller", calls_direction="make", post_call_schema=[
+        {"name": "booked", "type": "bool", "description": "Whether they booked"}])
+    with_goal = campaign_manifest(extra="  goal_completion_variable: booked\n")
+    workspace.write("manifests/winter.yaml", with_goal)
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    removed = workspace.run("plan", "--json")
+    [change] = [c for c in json.loads(removed.output)["changes"] if c["address"] == "campaign.winter"]
+    assert change["replace"] and [f["field"] for f in change["fields"]] == ["goal_completion_variable"], change
+    refused = workspace.run("apply", "--auto-approve")  # a replacement deletes the leads: asked for explicitly
+    assert refused.exit_code == 1 and "--allow-replace" in refused.all, refused.all
+    workspace.write("manifests/winter.yaml", with_goal)
+    back = workspace.run("plan", "--detailed-exitcode")
+    assert back.exit_code == 0 and "No changes." in back.output, back.all
