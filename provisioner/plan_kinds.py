@@ -457,7 +457,10 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
             continue
         value = wanted[facts.name]
         hidden = facts.name in manifest.sensitive
-        reset = last is not None and facts.name in last and facts.name not in fields
+        # Removed from the manifest: it set a value other than the default last time (state records the defaults
+        # too, so a field the manifest never set is in `last` as its default: a change there is drift).
+        reset = (last is not None and facts.name in last and facts.name not in fields
+                 and not _same_recorded(last[facts.name], _default(facts), hidden))
         if facts.shown and facts.name in current.fields:
             before = current.fields[facts.name]
             if same(before, value) or matches(value, before):  # UNKNOWN (not shown back) is never drift

@@ -253,3 +253,20 @@ def test_a_saved_graph_plan_shows_as_it_was_planned_and_applies(v2):
     assert 'assistant "support" {' in shown and "1 assistant(s), 1 folder(s) in state" in shown
     assert "\nNo changes." in v2.run("plan").output
 
+
+
+def test_a_dashboard_change_to_a_field_the_manifest_never_set_is_drift_not_a_removal(v2):
+    """State records a kind's defaults with what was applied, so a field the manifest never set is there too: a
+    change made in the dashboard was labelled "removed from the manifest". Only a field set to something else
+    than its default last time and left out now is a removal."""
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", "blue"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    ids = {a: e["id"] for a, e in v2.state()["resources"].items()}
+    v2.platform.http.put(f"/user/folder/{ids['folder.sales']}", json={"color": "teal"}).raise_for_status()
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP"))
+    fields = {c["address"]: c["fields"][0] for c in plan_json(v2)["changes"]}
+    assert (fields["folder.sales"]["drift"], fields["folder.sales"]["reset"]) == (True, False), fields
+    assert (fields["folder.vip"]["drift"], fields["folder.vip"]["reset"]) == (False, True), fields
+    text = v2.run("plan").output
+    assert 'color = "teal" -> null  # changed on the platform outside the provisioner' in text, text
+    assert 'color = "blue" -> null  # removed from the manifest' in text, text
