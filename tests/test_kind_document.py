@@ -158,6 +158,18 @@ def test_without_a_repository_the_manifests_directory_is_the_root(tmp_path):
                                          tmp_path / "manifests")[1]
 
 
+def test_without_a_repository_the_folder_of_provisioner_yaml_is_the_root(tmp_path):
+    """docs/configuration.md: the folder holding provisioner.yaml is the project's root. Outside a git checkout
+    (an unpacked archive, a copy of examples/graph) a file beside the manifests' folder was refused."""
+    (tmp_path / "project" / "manifests").mkdir(parents=True)
+    (tmp_path / "project" / "provisioner.yaml").write_text("api_dialect: v2\n")
+    write(tmp_path / "project" / "docs" / "faq.txt")
+    write(tmp_path / "outside.txt")
+    manifests = tmp_path / "project" / "manifests"
+    assert validate({"name": "A", "type": "txt", "file": "../docs/faq.txt"}, manifests).file == "../docs/faq.txt"
+    assert "leads out of" in one_problem({"name": "A", "type": "txt", "file": "../../outside.txt"}, manifests)[1]
+
+
 def test_an_explicit_root_bounds_the_files(repo):
     write(repo / "shared" / "faq.txt")
     raw = {"name": "A", "type": "txt", "file": "../shared/faq.txt"}

@@ -204,11 +204,15 @@ def path_syntax(file: str) -> str | None:
 
 
 def repository_root(directory: Path) -> Path:
-    """The nearest directory at or above `directory` holding `.git`, else `directory` itself."""
+    """The nearest directory at or above `directory` holding `.git`; outside a git checkout, the nearest holding
+    `provisioner.yaml` (the project's root, docs/configuration.md); else `directory` itself."""
+    project = None
     for candidate in (directory, *directory.parents):
         if (candidate / ".git").exists():
             return candidate
-    return directory
+        if project is None and (candidate / "provisioner.yaml").is_file():
+            project = candidate
+    return project or directory
 
 
 def _within(path: str, root: str) -> bool:
