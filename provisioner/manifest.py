@@ -696,7 +696,8 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
-            line = data.count(b"\n", 0, error.start) + 1
+            before = data[:error.start].decode("utf-8-sig")  # valid up to the bad byte
+            line = line_at(before, len(before))
             problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
                                     "manifests are YAML in UTF-8", Location(shown, line)))
             continue
@@ -802,7 +803,7 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
 
 def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
     if isinstance(error, yaml.reader.ReaderError):
-        line = text.count("\n", 0, error.position) + 1
+        line = line_at(text, error.position)
         code = ord(error.character) if isinstance(error.character, str) else error.character
         return Problem(f"invalid YAML: the character U+{code:04X} is not allowed in YAML text "
                        "(control characters and binary data are not)", Location(shown, line))
@@ -814,7 +815,20 @@ def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
         return Problem(f"invalid YAML: a tab character at line {tab[0]}, column {tab[1]}: YAML indents with "
                        "spaces only; replace the tab with spaces", Location(shown, tab[0], tab[1]))
     prefix = "" if isinstance(error, _LimitError) else "invalid YAML: "
+    context, opened = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if isinstance(context, str) and opened is not None and opened.line + 1 != line:
+        # Where what failed began: an unclosed quote is found only at the end of the file.
+        reason += f" ({context}, from line {opened.line + 1})"
     return Problem(prefix + reason, Location(shown, line))
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def line_at(text: str, index: int) -> int:
+    """The 1-based line of `text[index]`, counting line breaks as YAML does (CR LF, a lone CR, LF, NEL, LS, PS):
+    the lines PyYAML's other messages give."""
+    return len(_LINE_BREAK.findall(text, 0, index)) + 1
 
 
 def _tab_at(text: str, mark) -> tuple[int, int] | None:

@@ -170,6 +170,21 @@ def test_a_reference_written_with_escapes_is_a_reference_whatever_else_the_file_
     assert rendered.exit_code == 0 and "k: hello" in rendered.output, rendered.all
 
 
+@pytest.mark.parametrize("text, line, said", [
+    (b'apiVersion: provisioner/v1\rkind: Assistant\rmetadata:\r  name: a\rspec:\r  assistant_name: "A\x01"\r', 6,
+     "U+0001"),                                        # lone CR line ends: PyYAML counts them, so do these
+    (b"apiVersion: provisioner/v1\rkind: Assistant\rmetadata:\r  name: a\rspec:\r  assistant_name: caf\xe9\r", 6,
+     "not UTF-8"),
+    (b'apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: a\nspec:\n  assistant_name: "Open\n'
+     b"  voice_id: 1\n  k1: v\n  k2: v\n", 10, "(while scanning a quoted scalar, from line 6)"),
+])
+def test_yaml_errors_name_the_line_where_they_are_and_where_an_unclosed_value_began(tmp_path, text, line, said):
+    path = tmp_path / "m.yaml"
+    path.write_bytes(text)
+    [error] = errors_of([path])
+    assert error.startswith(f"{path}:{line}:") and said in error, error
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")
