@@ -96,3 +96,26 @@ def test_a_lost_create_whose_object_was_stored_under_a_trimmed_name_is_not_sent_
     assert failed.exit_code == 1 and "only in spacing or case" in failed.all, failed.all
     assert "nothing was created" not in failed.all
     assert [a["name"] for a in platform.assistants()] == ["Alpha"]  # one, not one per attempt
+
+
+def test_verify_says_an_object_missing_from_the_list_is_missing_not_zero_fields(workspace, platform, proxy):
+    """It printed "0 field(s) did not stick" after naming the object the list no longer showed."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/groups.yaml", "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: sales\n"
+                    "spec:\n  name: Sales\n")
+
+    def hiding(method, path, status, body):
+        if method == "GET" and path.startswith("/api/user/folders") and status == 200:
+            page = json.loads(body)
+            kept = [item for item in page["data"] if item.get("name") != "Sales"]
+            page["total"] -= len(page["data"]) - len(kept)
+            page["data"] = kept
+            return status, json.dumps(page).encode(), "application/json"
+        return None
+
+    proxy.rewrite = hiding
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 1, applied.all
+    assert "folder.sales: the platform's list no longer shows it" in applied.all
+    assert "1 object(s) the apply changed are not in the platform's list" in applied.all
+    assert "0 field(s)" not in applied.all

@@ -158,9 +158,14 @@ def _verify(session: Session, report) -> bool:
         click.echo(f"Verified: the platform shows every field sent to the {verification.checked} object(s) changed "
                    f"({verification.reads} list read(s)).")
         return True
-    click.secho(f"Verify failed: {len(verification.mismatches)} field(s) did not stick. The platform answered "
-                "success but kept other values; state records what it holds, so the next plan shows the "
-                "difference again.", fg="red", err=True)
+    if verification.mismatches:
+        click.secho(f"Verify failed: {len(verification.mismatches)} field(s) did not stick. The platform answered "
+                    "success but kept other values; state records what it holds, so the next plan shows the "
+                    "difference again.", fg="red", err=True)
+    if verification.missing:
+        click.secho(f"Verify failed: {len(verification.missing)} object(s) the apply changed are not in the "
+                    "platform's list read just after (deleted meanwhile, or a list that leaves them out); the next "
+                    "plan reads the platform again and shows what it finds.", fg="red", err=True)
     return False
 
 
