@@ -585,6 +585,10 @@ def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
                         skipped=made.skipped and gone.skipped, waited=waited)
 
 
+class _TakenId(UnknownOutcomeError):
+    """A create answered with an id that cannot be the new object's: it succeeded, but its id is unknown."""
+
+
 def _loosely(name: Any) -> Any:
     """A name as a platform that trims or folds it might store it: spacing collapsed, case folded."""
     return " ".join(name.split()).casefold() if isinstance(name, str) else name
@@ -1067,8 +1071,8 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                 raise UnknownOutcomeError(f"the platform answered the create of {change.address} without the new "
                                           f"{title}'s id", status=200)
             if taken:
-                raise UnknownOutcomeError(f"the platform answered the create of {change.address} with id "
-                                          f"{remote_id}, which another {title} already had", status=200)
+                raise _TakenId(f"the platform answered the create of {change.address} with id {remote_id}, which "
+                               f"another {title} already had", status=200)
             return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
@@ -1089,6 +1093,11 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                                    "it) and run again. Nothing more was sent") from None
             if len(found) == 1:
                 return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
+            if not found and isinstance(error, _TakenId):
+                # The platform said it succeeded: sending again could only make a second one.
+                raise ApiError(f"{error}, and its list shows no new {title} named {name!r}; nothing more was sent. "
+                               "Check the platform, then run again (the next plan finds the object by its name)"
+                               ) from None
             if len(found) > 1:
                 ids = ", ".join(str(item["id"]) for item in found)
                 raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "

@@ -119,3 +119,34 @@ def test_verify_says_an_object_missing_from_the_list_is_missing_not_zero_fields(
     assert "folder.sales: the platform's list no longer shows it" in applied.all
     assert "1 object(s) the apply changed are not in the platform's list" in applied.all
     assert "0 field(s)" not in applied.all
+
+
+def test_a_create_answered_with_a_taken_id_is_never_sent_again(workspace, platform, proxy):
+    """Answered with another object's id, and the list does not show the new one either: the platform said the
+    create succeeded, so it is not sent again (each attempt would make one more)."""
+    workspace.add("alpha")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    alpha = ids_in_state(workspace)["alpha"]
+
+    def lying_and_hiding(method, path, status, body):
+        if method == "POST" and path.rstrip("/").endswith("/user/assistant") and status < 300:
+            answer = json.loads(body)
+            answer["data"]["id"] = alpha
+            return status, json.dumps(answer).encode(), "application/json"
+        if method == "GET" and path.startswith("/api/user/assistants/get") and status == 200:
+            page = json.loads(body)
+            kept = [item for item in page["data"] if item.get("name") != "Gamma"]
+            page["total"] -= len(page["data"]) - len(kept)
+            page["last_page"] = max(1, -(-page["total"] // page["per_page"]))
+            page["to"] = (page["from"] or 1) + len(kept) - 1 if kept else None
+            page["data"] = kept
+            return status, json.dumps(page).encode(), "application/json"
+        return None
+
+    proxy.rewrite = lying_and_hiding
+    workspace.add("gamma")
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--max-retries=3", "--retry-backoff=0.01s")
+    assert failed.exit_code == 1 and "nothing more was sent" in failed.all, failed.all
+    assert len(platform.by_name("Gamma")) == 1 and ids_in_state(workspace) == {"alpha": alpha}
+    healed = workspace.run("apply", "--auto-approve")  # the honest platform: the next plan finds it by name
+    assert healed.exit_code == 0 and len(platform.by_name("Gamma")) == 1, healed.all
