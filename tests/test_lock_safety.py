@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from conftest import REQUIRED
 from provisioner.commands import plan_apply
 from provisioner.errors import LockError
 from provisioner.state.sql import advisory_key, open_store
@@ -100,3 +101,17 @@ def test_a_postgres_lock_whose_holder_has_no_row_yet_is_not_named_unknown(worksp
         finally:
             store.close()
     assert "has not recorded who it is" in str(refused.value) and "force-unlock" not in str(refused.value)
+
+
+def test_an_unmanaged_namesake_of_a_managed_assistant_is_named_by_the_plan(workspace, platform):
+    """What an apply that lost its lock mid-flight (or a crash between a create and its record, racing another
+    run) can leave: an assistant with a managed one's name that no state manages. The plan said only
+    "No changes"; it now names it, and changes nothing."""
+    workspace.add("alpha")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    stray = platform.create(**REQUIRED, assistant_name="Alpha")
+    planned = workspace.run("plan", "--detailed-exitcode")
+    assert planned.exit_code == 0 and "No changes." in planned.output, planned.all
+    assert f"alpha: 1 other assistant(s) on the platform have its name but no state manages them (id {stray['id']})" \
+        in planned.all, planned.all
+    assert len(platform.by_name("Alpha")) == 2  # named, never touched

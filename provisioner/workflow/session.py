@@ -199,11 +199,12 @@ class Session:
                 objects.update(read_children(self.client, children, pool))
         # What the plan was made from (`pull` writes the platform's values back from it).
         self.planned_from = Platform(remote, objects, unread)
+        foreign = self._foreign_owners(assistants, remote)
         plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
                                     expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
-                                    foreign=self._foreign_owners(assistants, remote),
+                                    foreign=foreign,
                                     foreign_objects=self._foreign_objects(manifests, objects),
                                     left_alone=left_alone(state, manifests, paths),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
@@ -221,7 +222,8 @@ class Session:
             if problems:
                 raise PlanError(problems)
         mark_moved(plan, move_records)
-        plan.notes += move_notes + (rename_hints(plan, state) if not destroy else [])
+        plan.notes += move_notes + (rename_hints(plan, state) + namesake_notes(assistants, remote, state, foreign)
+                                    if not destroy else [])
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
@@ -383,3 +385,25 @@ def _field_location(manifest: Manifest, name: str) -> str:
 
 def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def namesake_notes(manifests: list[Manifest], remote: list[RemoteAssistant], state: State,
+                   foreign: dict[int, Owner]) -> list[str]:
+    """Assistants on the platform with a managed assistant's name that no workspace of this store manages: most
+    often what a run interrupted between a create and its record, or racing another run, left behind. A plan
+    that said "No changes" about them hid the duplicates; they are named here (never deleted or adopted)."""
+    managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
+    names = {m.spec.assistant_name: m.address for m in manifests if m.address in state.resources}
+    strays: dict[str, list[int]] = {}
+    for item in remote:
+        if item.name in names and item.id not in managed and item.id not in foreign:
+            strays.setdefault(names[item.name], []).append(item.id)
+    notes = []
+    for address, ids in sorted(strays.items())[:10]:
+        shown = ", ".join(map(str, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        notes.append(f"{address}: {len(ids)} other assistant(s) on the platform have its name but no state manages "
+                     f"them (id {shown}): left by an interrupted or concurrent run? Delete them, or `provisioner "
+                     f"import` one in its place.")
+    if len(strays) > 10:
+        notes.append(f"... and {len(strays) - 10} more managed assistant(s) have unmanaged namesakes.")
+    return notes
