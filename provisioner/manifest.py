@@ -57,9 +57,35 @@ class Document:
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """The location of the deepest existing value on `path` (a missing field points at its parent)."""
         path = tuple(path)
+        if path not in self.locations:
+            path = self.written(path)
         while path not in self.locations:
             path = path[:-1]
         return self.locations[path]
+
+    def written(self, path: tuple) -> tuple:
+        """`path` with each mapping key as the file writes it. Locations are keyed by a key's text; a key YAML reads
+        as another type (`on:` is true, `404:` a number) is found by reading each sibling key's text the same
+        way. For problems' paths only (it scans the locations)."""
+        out: tuple = ()
+        for part in path:
+            if out + (part,) not in self.locations and not isinstance(part, str):
+                siblings = [key[-1] for key in self.locations if len(key) == len(out) + 1 and key[:-1] == out
+                            and isinstance(key[-1], str)]
+                # pydantic's paths carry a true key as 1: an exact match first, then a key read as a boolean.
+                part = next((text for text in siblings if _reads_as(text, part)),
+                            next((text for text in siblings if _reads_as(text, part, loosely=True)), part))
+            out += (part,)
+        return out
+
+
+def _reads_as(text: str, value: Any, loosely: bool = False) -> bool:
+    """Whether a key written as `text` is read as `value`, of its very type (true is not 1) unless `loosely`."""
+    try:
+        read = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return read == value and (type(read) is type(value) or (loosely and isinstance(read, bool)))
 
 
 @dataclass(frozen=True)
@@ -947,7 +973,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
         for p in spec_problems:
             message = _shorten_message(_without_secret(p.message, p.path, sensitive, raw_spec))
             problems.append(Problem(message, doc.locate(("spec",) + (p.anchor or p.path)),
-                                    _dotted(("spec",) + p.path)))
+                                    _dotted(doc.written(("spec",) + p.path))))
 
     if spec is None or address is None or len(problems) > before:
         return None

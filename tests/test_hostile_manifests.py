@@ -185,6 +185,18 @@ def test_yaml_errors_name_the_line_where_they_are_and_where_an_unclosed_value_be
     assert error.startswith(f"{path}:{line}:") and said in error, error
 
 
+def test_a_key_yaml_reads_as_another_type_is_named_as_written_at_its_own_line(tmp_path):
+    """`on:` is true and `404:` a number to YAML: the problem pointed at the mapping's line, under a path like
+    `spec.variables[1]` that reads as a list index."""
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("a").replace("spec:\n", "spec:\n  variables:\n    region: us\n    on: x\n"
+                                                          "    404: y\n"))
+    lines = path.read_text().splitlines()
+    errors = errors_of([path])
+    assert any(e.startswith(f"{path}:{lines.index('    on: x') + 1}: spec.variables.on") for e in errors), errors
+    assert any(e.startswith(f"{path}:{lines.index('    404: y') + 1}: spec.variables.404") for e in errors), errors
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")
