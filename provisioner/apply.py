@@ -669,6 +669,7 @@ class _Context:
         # kind -> the ids this apply's creates got, each added before its write ends (_create): a lookup after a
         # lost create, which reads once every write in flight has ended, never takes a sibling's object for its own.
         self.made: dict[str, set[int]] = {}
+        self._state_ids: dict[str, set[int]] = {}  # kind -> ids state held when first asked (taken_before)
         self._state_addresses: dict[str, str] = {}  # for id_of
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
         self.readiness_reads = SharedReads()  # the readiness polls' list reads, one per parent at a time (_Waiting)
@@ -685,6 +686,19 @@ class _Context:
                     listing = lambda: endpoints.list(self.client, parent)  # noqa: E731
                 self._lookups[key] = SharedLookup(listing, self.gate, self.client)
             return self._lookups[key]
+
+    def taken_before(self, kind: str, remote_id: int) -> bool:
+        """Whether `remote_id` was another object's before this apply: listed when planning, or recorded in state
+        (a knowledge base whose documents were not listed). State's ids are gathered once per kind: a scan per
+        create was quadratic, and a new id (never a reused one) is what a create answers."""
+        if remote_id in self.known.get(kind, ()):
+            return True
+        with self._lock:
+            ids = self._state_ids.get(kind)
+            if ids is None:
+                ids = self._state_ids[kind] = {e.id for e in list(self.recorder.state.resources.values())
+                                               if e.kind == kind}
+        return remote_id in ids
 
     def made_of(self, kind: str) -> set[int]:
         with self._lock:
@@ -771,7 +785,7 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
         remote_id, message = _create(change, wire.create(change), context.client.create_assistant,
                                      partial(_known_or_claimed, context, DEFAULT_KIND), context.lookup(DEFAULT_KIND),
                                      wire.gate, "assistant", made=context.made_of(DEFAULT_KIND),
-                                     listed=context.known.get(DEFAULT_KIND, frozenset()))
+                                     taken_before=partial(context.taken_before, DEFAULT_KIND))
         return ChangeResult(change, True, 0.0, remote_id, message,
                             ticket=recorder.queue(change.address, remote_id, record))
     if action in (Action.UPDATE, Action.IMPORT):
@@ -888,7 +902,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
                                              made=context.made_of(kind.name),
-                                             listed=context.known.get(kind.name, frozenset()))
+                                             taken_before=partial(context.taken_before, kind.name))
             except (RejectedError, NotCreated):
                 if old is not None:  # surely nothing was made: the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
@@ -1040,7 +1054,7 @@ class _Waiting:
 def _create(change: Change, body: dict, send: Callable[[dict], dict],
             known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
             title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
-            listed: set[int] = frozenset()) -> tuple[int, str]:
+            taken_before: Callable[[int], bool] = lambda remote_id: False) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -1051,8 +1065,8 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
     before its write ends, so that a look (which waits for the writes in flight to end, then reads) knows a
     same-named sibling's new object for what it is.
 
-    An answer naming an id that cannot be the new object's (one `listed` when planning, or one another create of
-    this apply got) is as doubtful as no answer: recorded, it would take that object's place in state (and lose
+    An answer naming an id that cannot be the new object's (one `taken_before` this apply, listed when planning or
+    recorded in state, or one another create of this apply got) is as doubtful as no answer: recorded, it would take that object's place in state (and lose
     the one it belongs to), so the object is looked for instead.
     """
     client = lookup.client
@@ -1064,7 +1078,7 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                 answer = send(body)
                 remote_id = answer.get("id") if isinstance(answer, dict) else None
                 an_id = isinstance(remote_id, int) and not isinstance(remote_id, bool)
-                taken = an_id and (remote_id in listed or (made is not None and remote_id in made))
+                taken = an_id and ((made is not None and remote_id in made) or taken_before(remote_id))
                 if made is not None and an_id and not taken:
                     made.add(remote_id)
             if not an_id:

@@ -196,15 +196,15 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str], au
             problems.append(Problem(f"--var-file {given}: no such file"))
         else:
             files.append(path)
-    documents, read_problems = load_documents(files, limits)
-    problems += read_problems
-    seen_files: set[str] = set()
-    for document in documents:
-        if document.file in seen_files:  # a second document would silently win over the first
+    documents = []
+    for file in files:  # one at a time: the same file may be given twice (vars/<workspace>.yaml and --var-file)
+        found, read_problems = load_documents([file], limits)
+        problems += read_problems
+        for extra in found[1:]:  # a second document would silently win over the first
             problems.append(Problem("a variables file must be one mapping of NAME: value, not several YAML "
-                                    "documents (`---`)", document.locate()))
-            continue
-        seen_files.add(document.file)
+                                    "documents (`---`)", extra.locate()))
+        documents += found[:1]
+    for document in documents:
         if not isinstance(document.content, dict):
             problems.append(Problem("a variables file must be one mapping of NAME: value", document.locate()))
             continue

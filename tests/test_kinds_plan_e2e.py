@@ -565,3 +565,13 @@ def test_a_campaign_setting_left_out_after_it_was_applied_is_a_replacement_not_a
     workspace.write("manifests/winter.yaml", with_goal)
     back = workspace.run("plan", "--detailed-exitcode")
     assert back.exit_code == 0 and "No changes." in back.output, back.all
+    # An empty setting is no setting: a campaign made with `phone_number_ids: []`, the line then left out, changes
+    # nothing (it was planned as a replacement that deletes the leads).
+    workspace.write("manifests/spring.yaml", campaign_manifest().replace("winter", "spring").replace(
+        "name: Winter", "name: Spring") + "  phone_number_ids: []\n")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/spring.yaml", campaign_manifest().replace("winter", "spring").replace(
+        "name: Winter", "name: Spring"))
+    emptied = workspace.run("plan", "--detailed-exitcode")
+    assert emptied.exit_code in (0, 2) and "-/+" not in emptied.output and "replace" not in emptied.output, \
+        emptied.all

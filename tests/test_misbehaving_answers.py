@@ -150,3 +150,35 @@ def test_a_create_answered_with_a_taken_id_is_never_sent_again(workspace, platfo
     assert len(platform.by_name("Gamma")) == 1 and ids_in_state(workspace) == {"alpha": alpha}
     healed = workspace.run("apply", "--auto-approve")  # the honest platform: the next plan finds it by name
     assert healed.exit_code == 0 and len(platform.by_name("Gamma")) == 1, healed.all
+
+
+def test_a_create_answered_with_an_id_only_state_knows_is_looked_up_too(workspace, platform, proxy):
+    """A knowledge base whose documents a plan did not list (nothing about them changed) leaves its documents'
+    ids known to state only: a create elsewhere answered with one of them was recorded, and the store's refusal
+    stopped the whole apply."""
+    workspace.dialect = "v2"
+    kb = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n"
+          "  documents:\n{documents}")
+    doc = '    - {{name: {title}, key: {key}, type: website, url: "https://example.com/{key}"}}\n'
+    help_kb = kb.format(name="help", title="Help", documents=doc.format(title="Returns", key="returns"))
+    workspace.write("manifests/help.yaml", help_kb)
+    workspace.write("manifests/kb2.yaml", kb.format(name="kb2", title="Second", documents=doc.format(title="D2",
+                                                                                                    key="d2")))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    returns = ids_in_state(workspace)["knowledgebase.help.returns"]
+
+    def lying(method, path, status, body):
+        if method == "POST" and "/documents" in path and status < 300:
+            answer = json.loads(body)
+            answer["data"]["id"] = returns
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = lying
+    workspace.write("manifests/kb2.yaml", kb.format(name="kb2", title="Second", documents=doc.format(
+        title="D2", key="d2") + doc.format(title="D3", key="d3")))
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0 and "adopted" in applied.all, applied.all
+    state = ids_in_state(workspace)
+    assert state["knowledgebase.help.returns"] == returns and state["knowledgebase.kb2.d3"] != returns
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0

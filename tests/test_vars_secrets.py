@@ -74,6 +74,8 @@ def test_a_vars_file_of_several_documents_and_a_var_flag_naming_a_variable_are_r
     assert refused.exit_code == 1 and "vars/staging.yaml:3: a variables file must be one mapping" in refused.stderr, \
         refused.all
     workspace.write("vars/staging.yaml", "crm_key: one\n")
+    twice = workspace.run("render", "--workspace", "staging", "--var-file", "vars/staging.yaml", api=False)
+    assert twice.exit_code == 0, twice.all  # the same one-document file read twice is not "several documents"
     flagged = workspace.run("render", "--workspace", "staging", "--var", "crm_key=${var.region}", api=False)
     assert flagged.exit_code == 1 and "--var crm_key: ${var.region}: a variables file may use" in flagged.stderr, \
         flagged.all
