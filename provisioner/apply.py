@@ -585,6 +585,17 @@ def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
                         skipped=made.skipped and gone.skipped, waited=waited)
 
 
+def made_nothing(error: ApiError) -> bool:
+    """Whether a create that raised `error` surely made nothing: the platform refused it (a 4xx answer: 400, 403
+    when a plan's limit is reached, 409, 422) or its absence was seen after every attempt. Not after a 5xx, a lost
+    connection or an answer that leaves the outcome unknown (its object may exist: the next plan finds it)."""
+    if isinstance(error, (RejectedError, NotCreated)):
+        return True
+    if isinstance(error, (ServerError, TransportError)):
+        return False
+    return isinstance(error.status, int) and 400 <= error.status < 500
+
+
 class _TakenId(UnknownOutcomeError):
     """A create answered with an id that cannot be the new object's: it succeeded, but its id is unknown."""
 
@@ -836,8 +847,8 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
         recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
     try:
         return _execute_assistant(change, context)
-    except (RejectedError, NotCreated):
-        if old is not None:  # surely nothing was made: the old assistant is simply kept
+    except ApiError as error:
+        if old is not None and made_nothing(error):  # the old assistant is simply kept
             recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
         raise
 
@@ -903,8 +914,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
                                              made=context.made_of(kind.name),
                                              taken_before=partial(context.taken_before, kind.name))
-            except (RejectedError, NotCreated):
-                if old is not None:  # surely nothing was made: the old object is simply kept
+            except ApiError as error:
+                if old is not None and made_nothing(error):  # the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
                 raise
             ticket = recorder.queue(address, remote_id, record)

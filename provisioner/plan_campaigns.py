@@ -25,7 +25,7 @@ from .errors import Problem
 from .graph import entry_kind
 from .manifest import Manifest
 from .plan import REF, Action, Change, Plan, is_marker
-from .state import ResourceState
+from .state import DEPOSED, ResourceState
 from .walk import state_address
 
 CAMPAIGN = "campaign"
@@ -75,8 +75,8 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
             problems.append(_still_used(address, used_after, gone[used_after], manifest))
         if used_now in gone and used_now != used_after and change is not None and entry is not None:
             recorded = {state_address(a) for a in entry.depends_on or ()}
-            if used_now in recorded:
-                continue  # the walk destroys the campaign first (rule 2)
+            if used_now in recorded or used_now.split(DEPOSED, 1)[0] in recorded:
+                continue  # the walk destroys the campaign first (rule 2; an assistant left deposed included)
             if change.action is Action.DELETE:
                 if used_now not in change.depends_on:
                     change.depends_on = [*change.depends_on, used_now]

@@ -48,7 +48,7 @@ def assistants_of(manifests: Iterable[Manifest]) -> list[Manifest]:
 
 def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
                      objects: Mapping[str, list[RemoteObject]], every: bool = False,
-                     ) -> tuple[dict[str, tuple[str, int]], frozenset[str]]:
+                     replace: frozenset[str] = frozenset()) -> tuple[dict[str, tuple[str, int]], frozenset[str]]:
     """Which parents' children a plan lists: {parent address: (child kind, parent id)}, and the parents it does not
     (`unread`: their children are taken to be as state says). A no-change plan of a fleet of knowledge bases must
     not cost one request per knowledge base, so a parent's documents are listed only when the parent exists on the
@@ -60,7 +60,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
       (a document deleted or added outside the provisioner);
     - the parent itself is not in state (adopted: its children may be there to adopt too);
     - a child's platform values as state recorded them differ from what was applied (a `refresh` saw a dashboard
-      edit: the plan must show it, and apply put it back).
+      edit: the plan must show it, and apply put it back);
+    - the parent is to be replaced (`replace`: --replace): its children go with the old one and are made again.
 
     `manifests` are expanded (graph.expand: children included). `every`: list the children of every parent that
     exists (`pull` compares every child's fields with the platform)."""
@@ -99,7 +100,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
             spec = recorded[address].spec
             return spec is None or spec != hidden_fields(child, desired(child, fields), mine[address].sensitive)
 
-        if (every or parent not in state or set(mine) != set(recorded) or any(differs(a) for a in mine)
+        if (every or parent in replace or parent not in state or set(mine) != set(recorded)
+                or any(differs(a) for a in mine)
                 or (isinstance(count, int) and count != len(recorded)) or any(map(_drift_recorded, recorded.values()))):
             read[parent] = (child.name, parent_id)
         else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TOKEN, manifest_text
+from conftest import REQUIRED, TOKEN, manifest_text
 from provisioner.client import PlatformClient
 from provisioner.kinds import campaign, document, siptrunk, tool
 from provisioner.kinds.knowledgebase import KNOWLEDGEBASE
@@ -575,3 +575,82 @@ def test_a_campaign_setting_left_out_after_it_was_applied_is_a_replacement_not_a
     emptied = workspace.run("plan", "--detailed-exitcode")
     assert emptied.exit_code in (0, 2) and "-/+" not in emptied.output and "replace" not in emptied.output, \
         emptied.all
+
+
+def test_a_replacement_the_platform_refuses_keeps_the_old_object_at_its_address(workspace, dialect):
+    """A 403 (the plan's campaign limit) is a refusal as surely as a 422: nothing was made, so the old campaign
+    goes back to its address. It stayed deposed, and the next plain apply deleted it with its leads."""
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    old = workspace.state()["resources"]["campaign.winter"]["id"]
+    workspace.platform.faults(campaign_limit=1)
+    workspace.write("manifests/winter.yaml", campaign_manifest().replace("max_calls_in_parallel: 2",
+                                                                         "max_calls_in_parallel: 3"))
+    refused = workspace.run("apply", "--auto-approve", "--allow-replace")
+    assert refused.exit_code == 1 and "403" in refused.all, refused.all
+    resources = workspace.state()["resources"]
+    assert resources["campaign.winter"]["id"] == old and not [a for a in resources if "~deposed" in a]
+    workspace.platform.faults(campaign_limit=None)
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    back = workspace.run("plan", "--detailed-exitcode")
+    assert back.exit_code == 0 and "No changes." in back.output, back.all
+
+
+def test_a_replaced_knowledge_base_gets_its_documents_again_in_the_same_apply(workspace):
+    """Its documents go with the old one. They were not listed (nothing about them had changed), so the apply
+    said complete and left the new knowledge base empty, with state still naming the deleted documents."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    replaced = workspace.run("apply", "--auto-approve", "--replace", "knowledgebase.help")
+    assert replaced.exit_code == 0, replaced.all
+    after = workspace.state()["resources"]
+    kb = after["knowledgebase.help"]["id"]
+    assert kb != before["knowledgebase.help"]["id"]
+    listed = workspace.platform.http.get(f"/user/knowledgebases/{kb}/documents").json()["data"]
+    assert [d["id"] for d in listed] == [after["knowledgebase.help.returns"]["id"]], (listed, after)
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace, dialect):
+    """An apply stopped between an assistant's new half and its old half's destruction leaves the old one at
+    `caller~deposed`, still the campaign's. Every later plan refused: it could not see that the campaign, which
+    state records as using `caller`, uses the deposed object, so it could not order the two."""
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    document = workspace.state()
+    old = document["resources"].pop("caller")
+    document["resources"]["caller~deposed"] = old
+    document["serial"] += 1
+    workspace.write("crashed.json", json.dumps(document))
+    assert workspace.run("state", "push", "crashed.json").exit_code == 0
+    new = workspace.platform.create(**{**REQUIRED, "assistant_name": old["spec"]["assistant_name"],
+                                       "calls_direction": "make"})
+    assert workspace.run("import", "caller", str(new["id"])).exit_code == 0
+    planned = workspace.run("plan")
+    assert planned.exit_code == 0 and "caller~deposed" in planned.output, planned.all
+    applied = workspace.run("apply", "--auto-approve", "--allow-replace")
+    assert applied.exit_code == 0, applied.all
+    assert [a["id"] for a in workspace.platform.by_name(old["spec"]["assistant_name"])] == [new["id"]]
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+
+def test_a_siptrunk_replacement_deletes_the_old_trunk_first(workspace):
+    """API.md: a second trunk with the same number, username and address is refused (409), so `--replace` of a
+    trunk created the new one first and always failed, leaving the live trunk deposed."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    old = workspace.state()["resources"]["siptrunk.office"]["id"]
+    replaced = workspace.run("apply", "--auto-approve", "--replace", "siptrunk.office")
+    assert replaced.exit_code == 0, replaced.all
+    resources = workspace.state()["resources"]
+    assert resources["siptrunk.office"]["id"] != old and not [a for a in resources if "~deposed" in a]
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all

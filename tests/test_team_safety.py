@@ -283,7 +283,7 @@ def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(work
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 1
     assert "Apply failed. Resources: 0 added, 0 changed, 0 destroyed, 1 failed." in result.output, result.all
-    assert "1 change(s) failed; no change was applied." in result.stderr
+    assert "1 change(s) failed; no change completed" in result.stderr
     assert "the others" not in result.stderr
 
 

@@ -236,4 +236,7 @@ KIND = Kind(
     update_body=update_body,
     name_field="nickname",
     identity=identity,
+    # API.md: 409 for a second trunk with the same number, username and address: a replacement (--replace) must
+    # delete the old one first, or the new one is always refused.
+    create_before_destroy=False,
 )

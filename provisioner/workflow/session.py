@@ -193,7 +193,8 @@ class Session:
         objects = dict(self.objects)
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
         expanded = expand(read)  # planned from too (plan_graph): expanded once
-        children, unread = children_to_read(expanded, state.resources, objects, every=self.read_every_child)
+        children, unread = children_to_read(expanded, state.resources, objects, every=self.read_every_child,
+                                            replace=frozenset(replace))
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
