@@ -1101,7 +1101,13 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
             return remote_id, ""
         except (ServerError, TransportError) as error:
             failed_at = time.monotonic()
-            items = lookup.items_read_after(failed_at)
+            try:
+                items = lookup.items_read_after(failed_at)
+            except ApiError as looking:
+                # The create may have succeeded: whatever the look-up's own answer (a 4xx included), its outcome
+                # stays unknown (not `made_nothing`: a replacement's old object stays deposed).
+                raise UnknownOutcomeError(f"{error}; then looking for what it made failed: {looking}",
+                                          status=None) from None
             known = known_ids() if callable(known_ids) else known_ids  # after the read: see `made`
             new = [item for item in items if int(item["id"]) not in known]
             found = [item for item in new if item.get(name_field) == name]

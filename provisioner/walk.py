@@ -47,7 +47,6 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from .errors import ProvisionerError
 from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .plan import Action, Change
-from .state import DEPOSED
 
 
 # The parts a change is made of.
@@ -126,10 +125,6 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
     need_pointers = bool(destroyer) or (withdraws is not None and any(
         not destroys(change) and not change.replace and withdraws(change) for change in changes))
     referenced: dict[str, str] = {}  # a depends_on entry -> its state address
-    deposed_of: dict[str, list[str]] = {}  # X -> the deposed old objects of X this plan destroys (X~deposed, ...)
-    for destroyed in destroyer if need_pointers else ():
-        if DEPOSED in destroyed:
-            deposed_of.setdefault(destroyed.split(DEPOSED, 1)[0], []).append(destroyed)
     for index, change in enumerate(changes):
         address = addresses[index]
         mine = parts[index]
@@ -160,10 +155,6 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                 target = state_address(target)
                 if target != address:
                     pointers.setdefault(target, []).append((releasing, True))
-                    # What pointed at X when last applied pointed at X's old object, which a replacement an
-                    # interrupted apply left deposed (`X~deposed`) still is: its destruction waits as X's would.
-                    for old in deposed_of.get(target, ()):
-                        pointers.setdefault(old, []).append((releasing, True))
     # Rule 2.
     for target, gone in destroyer.items():
         change = changes[steps[gone].change]

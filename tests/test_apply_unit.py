@@ -146,3 +146,30 @@ def test_a_full_group_is_committed_at_once_without_waiting_out_the_linger(tmp_pa
         assert time.monotonic() - started < 10
         assert len(gated.store.read().resources) == 4
         assert gated.commits == [["a0", "a1", "a2", "a3"]]
+
+
+def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_made_nothing():
+    """The create answered 500 (it may have succeeded), then the look-up for it was refused with a 4xx (a 429
+    past --retry-max-time, a 401): that 4xx said nothing about the create, so a replacement's old object must
+    stay deposed; taking it for "made nothing" put the old one back and hid the new one."""
+    from types import SimpleNamespace
+
+    from provisioner.apply import _create, made_nothing
+    from provisioner.client import RetryPolicy
+    from provisioner.errors import ApiError, ServerError
+    from provisioner.plan import Action, Change
+
+    class RefusedLookUp:
+        client = SimpleNamespace(retry=RetryPolicy(max_attempts=3), pause=lambda s: None, backoff=lambda a: 0)
+
+        def items_read_after(self, moment):
+            raise ApiError("GET /user/campaigns: rate limited", status=429)
+
+    def send(body):
+        raise ServerError("POST /user/campaigns: the platform failed (500)", status=500)
+
+    change = Change(address="campaign.winter", action=Action.CREATE, assistant_name="Winter", kind="campaign")
+    with pytest.raises(ApiError) as caught:
+        _create(change, {}, send, set(), RefusedLookUp(), WriteGate(), "campaign")
+    assert not made_nothing(caught.value) and "looking for what it made failed" in str(caught.value)
+    assert made_nothing(ApiError("POST /user/campaigns: the platform answered 403", status=403))

@@ -270,3 +270,25 @@ def test_a_dashboard_change_to_a_field_the_manifest_never_set_is_drift_not_a_rem
     text = v2.run("plan").output
     assert 'color = "teal" -> null  # changed on the platform outside the provisioner' in text, text
     assert 'color = "blue" -> null  # removed from the manifest' in text, text
+
+
+def test_a_deposed_folder_is_destroyed_before_its_namesake_is_made(v2):
+    """Names of folders are unique, so the old half an interrupted replacement left deposed must go before the
+    new one is created, and the assistants that use the folder then take the new id. (Ordering the deposed row
+    after its users' updates made a cycle with that, which dropped the order of every kind's deletes.)"""
+    v2.write("manifests/groups.yaml", folder("sales", "Sales"))
+    v2.add("support", folder_id="folder.sales")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    document = v2.state()
+    document["resources"]["folder.sales~deposed"] = document["resources"].pop("folder.sales")
+    document["serial"] += 1
+    v2.write("crashed.json", json.dumps(document))
+    assert v2.run("state", "push", "crashed.json").exit_code == 0
+    applied = v2.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    resources = v2.state()["resources"]
+    assert "folder.sales~deposed" not in resources
+    [made] = v2.platform.http.get("/user/folders").json()["data"]
+    assert resources["folder.sales"]["id"] == made["id"]
+    again = v2.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.all

@@ -618,7 +618,8 @@ def test_a_replaced_knowledge_base_gets_its_documents_again_in_the_same_apply(wo
 def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace, dialect):
     """An apply stopped between an assistant's new half and its old half's destruction leaves the old one at
     `caller~deposed`, still the campaign's. Every later plan refused: it could not see that the campaign, which
-    state records as using `caller`, uses the deposed object, so it could not order the two."""
+    state records as using `caller`, uses the deposed object, so it could not order the two. Now the campaign is
+    replaced first, and the deposed assistant destroyed by the next apply (said in a note)."""
     outbound(workspace)
     workspace.write("manifests/winter.yaml", campaign_manifest())
     assert workspace.run("apply", "--auto-approve").exit_code == 0
@@ -632,9 +633,13 @@ def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace
                                        "calls_direction": "make"})
     assert workspace.run("import", "caller", str(new["id"])).exit_code == 0
     planned = workspace.run("plan")
-    assert planned.exit_code == 0 and "caller~deposed" in planned.output, planned.all
+    assert planned.exit_code == 0 and "caller~deposed (the old half of an interrupted replacement) is destroyed " \
+        "by the next apply, once campaign.winter no longer calls with it" in planned.all, planned.all
     applied = workspace.run("apply", "--auto-approve", "--allow-replace")
     assert applied.exit_code == 0, applied.all
+    assert "caller~deposed" in workspace.state()["resources"]
+    finished = workspace.run("apply", "--auto-approve")
+    assert finished.exit_code == 0 and "caller~deposed" not in workspace.state()["resources"], finished.all
     assert [a["id"] for a in workspace.platform.by_name(old["spec"]["assistant_name"])] == [new["id"]]
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all

@@ -239,7 +239,7 @@ class Session:
         """The platform ids a manifest could adopt by name that another workspace or project of the store
         manages (one query, for just those ids)."""
         names = {m.spec.assistant_name for m in manifests}
-        claimed = {entry.id for entry in self.state.resources.values()}
+        claimed = {entry.id for entry in self.state.resources.values() if entry.kind == DEFAULT_KIND}
         candidates = [r.id for r in remote if r.name in names and r.id not in claimed]
         owners = getattr(self.backend, "owners", None)
         return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
