@@ -62,6 +62,17 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             wanted_set = graph.with_dependents([*targets, *inside], recorded) | targeted | inside
         else:
             wanted_set = graph.with_dependencies([*targets, *inside]) | targeted | inside
+            # A replaced object the targets bring in takes along what is inside it (a knowledge base's documents,
+            # deleted with the old one) and what refers to it (updated with the new id), as docs/selection.md
+            # says of --replace: left out, they would point at an object this apply deletes, and state would
+            # keep the ids of documents that no longer exist.
+            replaced = {manifest_address(r) for r in replace} & wanted_set
+            if replaced:
+                recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
+                within = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in replaced}
+                within |= {a for a in state.resources if any(a.startswith(f"{r}.") for r in replaced)}
+                users = graph.with_dependents([*replaced, *within], recorded) | within
+                wanted_set |= graph.with_dependencies(users) | users
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

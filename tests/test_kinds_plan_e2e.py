@@ -659,3 +659,25 @@ def test_a_siptrunk_replacement_deletes_the_old_trunk_first(workspace):
     assert resources["siptrunk.office"]["id"] != old and not [a for a in resources if "~deposed" in a]
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_a_replaced_knowledge_base_brings_its_documents_and_users_into_a_targeted_plan(workspace):
+    """`--replace knowledgebase.help --target knowledgebase.help.returns`: the plan replaced the knowledge base
+    (deleting every document with it) and made only the targeted document again; state kept the others' dead
+    ids and the assistant lost its knowledge base."""
+    workspace.dialect = "v2"
+    for name in ("knowledge.yaml", "support.yaml", "groups.yaml", "tools.yaml"):
+        text = (ROOT / "manifests" / name).read_text()
+        if name == "knowledge.yaml":
+            text += '    - {name: Opening hours, key: hours, type: website, url: "https://example.com/help/hours"}\n'
+        workspace.write(f"manifests/{name}", text)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    replaced = workspace.run("apply", "--auto-approve", "--replace", "knowledgebase.help", "--target",
+                             "knowledgebase.help.returns")
+    assert replaced.exit_code == 0, replaced.all
+    resources = workspace.state()["resources"]
+    kb = resources["knowledgebase.help"]["id"]
+    listed = {d["id"] for d in workspace.platform.http.get(f"/user/knowledgebases/{kb}/documents").json()["data"]}
+    assert listed == {resources["knowledgebase.help.returns"]["id"], resources["knowledgebase.help.hours"]["id"]}
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
