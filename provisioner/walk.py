@@ -181,9 +181,50 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
         del steps[plain:]
         graph = _finish(steps, edges, problems, parts)
     if graph is None:
-        raise GraphCycle("the plan's changes depend on each other in a cycle; nothing was applied (validate "
-                         "the manifests: a reference cycle is reported there with its files)")
+        named = " -> ".join(_step_name(changes, steps[i]) for i in _a_cycle(len(steps), edges))
+        raise GraphCycle(f"the plan's changes depend on each other in a cycle ({named}); nothing was applied. A "
+                         "replacement that destroys first (folders, labels, SIP trunks, an assistant holding a "
+                         "number) cannot wait for what uses it to be made again: change them in separate applies "
+                         "(first what uses it, for instance without that reference, then the replacement). A "
+                         "reference cycle between manifests is reported by `validate` with its files")
     return graph
+
+
+def _step_name(changes: Sequence[Change], step: Step) -> str:
+    change = changes[step.change] if step.change >= 0 else None
+    if change is None:
+        return "(the deletes-first barrier)"
+    part = {CREATE: " (new)", DESTROY: " (old)"}.get(step.part, f" ({change.action.value})")
+    return change.address + part
+
+
+def _a_cycle(count: int, edges: list[tuple[int, int]]) -> list[int]:
+    """The steps of one cycle among `edges` (as many as it has, first one repeated at the end), for the message."""
+    successors: list[list[int]] = [[] for _ in range(count)]
+    for before, after in set(edges):
+        if before < count and after < count:
+            successors[before].append(after)
+    state = [0] * count  # 0 not seen, 1 on the path, 2 done
+    for start in range(count):
+        if state[start]:
+            continue
+        path, stack = [], [(start, iter(successors[start]))]
+        state[start] = 1
+        path.append(start)
+        while stack:
+            node, following = stack[-1]
+            step = next(following, None)
+            if step is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state[step] == 1:
+                return path[path.index(step):] + [step]
+            elif state[step] == 0:
+                state[step] = 1
+                path.append(step)
+                stack.append((step, iter(successors[step])))
+    return []
 
 
 def _is_destruction(changes: Sequence[Change], step: Step) -> bool:

@@ -162,8 +162,11 @@ def test_deletes_of_a_kind_go_before_its_creates_unless_a_delete_waits_for_them(
 
 def test_a_cycle_is_refused_before_anything_runs():
     changes = [change("tool.a", depends_on=["tool.b"]), change("tool.b", depends_on=["tool.a"])]
-    with pytest.raises(GraphCycle):
+    with pytest.raises(GraphCycle) as refused:
         build_graph(changes, lambda a: (), lambda c: True)
+    # The message names the steps of the cycle, from any of them round to it again.
+    assert ("(tool.a (create) -> tool.b (create) -> tool.a (create))" in str(refused.value)
+            or "(tool.b (create) -> tool.a (create) -> tool.b (create))" in str(refused.value)), str(refused.value)
 
 
 def test_stopping_starts_nothing_new_and_reports_the_rest_as_not_started():
