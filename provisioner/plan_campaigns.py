@@ -78,15 +78,15 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
             recorded = {state_address(a) for a in entry.depends_on or ()}
             if used_now in recorded:
                 continue  # the walk destroys the campaign first (rule 2)
-            if DEPOSED in used_now and used_now.split(DEPOSED, 1)[0] in recorded:
-                # The old half of an assistant's replacement that an apply left deposed, which the old campaign
-                # still calls with: the walk cannot order its deletion after the campaign's (state records the
-                # campaign as using the assistant's address, not the deposed row), so it waits for the next apply.
-                deferred[used_now] = address
-                continue
             if change.action is Action.DELETE:
                 if used_now not in change.depends_on:
                     change.depends_on = [*change.depends_on, used_now]
+            elif DEPOSED in used_now and used_now.split(DEPOSED, 1)[0] in recorded:
+                # The old half of an assistant's replacement that an apply left deposed, which the old campaign
+                # (replaced now) still calls with: the walk cannot order its deletion after the campaign's old
+                # half (state records the campaign as using the assistant's address, not the deposed row), so it
+                # waits for the next apply.
+                deferred[used_now] = address
             else:
                 problems.append(_unordered(address, used_now, gone[used_now], manifest))
     if deferred and not problems:

@@ -68,11 +68,14 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # keep the ids of documents that no longer exist.
             replaced = {manifest_address(r) for r in replace} & wanted_set
             if replaced:
-                recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
                 within = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in replaced}
                 within |= {a for a in state.resources if any(a.startswith(f"{r}.") for r in replaced)}
-                users = graph.with_dependents([*replaced, *within], recorded) | within
-                wanted_set |= graph.with_dependencies(users) | users
+                gone = replaced | within
+                # Direct users only, and only those a manifest declares: they take the new id; what uses them,
+                # and objects only state knows (deleted by a full plan), are not brought in.
+                users = {a for a in graph.manifests
+                         if any(manifest_address(n) in gone for n in graph.needs.get(a, ()))}
+                wanted_set |= within | users
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

@@ -681,3 +681,37 @@ def test_a_replaced_knowledge_base_brings_its_documents_and_users_into_a_targete
     assert listed == {resources["knowledgebase.help.returns"]["id"], resources["knowledgebase.help.hours"]["id"]}
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_replace_and_target_of_one_object_bring_in_only_its_direct_users(workspace, dialect):
+    """`--replace tool.lookup --target tool.lookup` planned the tool's replacement and the update of the assistant
+    that takes its new id, and nothing else: not unrelated pending edits, not the deletion of an object whose
+    manifest is gone (the first fix brought in users of users and all their dependencies, and so deleted a
+    campaign with its leads)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.add("caller", calls_direction="make", tool_ids=["tool.lookup"])
+    workspace.add("other")
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("other", system_prompt="An unrelated edit.")
+    (workspace.root / "manifests" / "winter.yaml").unlink()
+    planned = plan_json(workspace, "--replace", "tool.lookup", "--target", "tool.lookup")
+    assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [
+        ("caller", "update"), ("tool.lookup", "create")], planned["changes"]
+
+
+def test_destroy_with_a_deposed_assistant_a_campaign_uses_destroys_everything_at_once(workspace, dialect):
+    """The deletion deferred for a replaced campaign was deferred for a deleted one too: `destroy` said complete
+    and left the deposed assistant on the platform and in state."""
+    outbound(workspace)
+    workspace.write("manifests/winter.yaml", campaign_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    document = workspace.state()
+    document["resources"]["caller~deposed"] = document["resources"].pop("caller")
+    document["serial"] += 1
+    workspace.write("crashed.json", json.dumps(document))
+    assert workspace.run("state", "push", "crashed.json").exit_code == 0
+    destroyed = workspace.run("destroy", "--auto-approve")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert workspace.state()["resources"] == {} and workspace.platform.assistants() == []

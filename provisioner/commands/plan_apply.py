@@ -140,8 +140,8 @@ def _run_apply(session: Session, plan: Plan, known_ids: set[int], verb: str = "A
         # Not "nothing was applied": a failed replacement may have made its new half (recorded in state beside
         # the old one, deposed) before its other half failed.
         others = (f"the {done} other(s) were applied and recorded in state" if done
-                  else "no change completed (what a failed one did on the platform, such as a replacement's new "
-                       "half, is recorded in state; the next plan shows what is left)")
+                  else "no change completed (what a failed one may have made on the platform, such as a "
+                       "replacement's new half, is in state or found by the next plan, which shows what is left)")
         click.secho(f"{len(report.failed)} change(s) failed; {others}. Fix the cause and run apply again.",
                     fg="red", err=True)
     if not report.ok or not verified:
