@@ -72,10 +72,12 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                 within |= {a for a in state.resources if any(a.startswith(f"{r}.") for r in replaced)}
                 gone = replaced | within
                 # Direct users only, and only those a manifest declares: they take the new id; what uses them,
-                # and objects only state knows (deleted by a full plan), are not brought in.
+                # and objects only state knows (deleted by a full plan), are not brought in. What those users need
+                # that does not exist yet comes too (its create gives them its id); what exists has its id.
                 users = {a for a in graph.manifests
                          if any(manifest_address(n) in gone for n in graph.needs.get(a, ()))}
-                wanted_set |= within | users
+                new = {a for a in graph.with_dependencies(users) if a not in state.resources}
+                wanted_set |= within | users | new
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

@@ -699,6 +699,14 @@ def test_replace_and_target_of_one_object_bring_in_only_its_direct_users(workspa
     planned = plan_json(workspace, "--replace", "tool.lookup", "--target", "tool.lookup")
     assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [
         ("caller", "update"), ("tool.lookup", "create")], planned["changes"]
+    # A user that also needs an object that does not exist yet brings its create along (it takes its id too).
+    workspace.write("manifests/second.yaml", tool_manifest(name="second"))
+    workspace.add("caller", calls_direction="make", tool_ids=["tool.lookup", "tool.second"])
+    planned = plan_json(workspace, "--replace", "tool.lookup", "--target", "tool.lookup")
+    assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [
+        ("caller", "update"), ("tool.lookup", "create"), ("tool.second", "create")], planned["changes"]
+    applied = workspace.run("apply", "--auto-approve", "--replace", "tool.lookup", "--target", "tool.lookup")
+    assert applied.exit_code == 0, applied.all
 
 
 def test_destroy_with_a_deposed_assistant_a_campaign_uses_destroys_everything_at_once(workspace, dialect):
