@@ -197,6 +197,18 @@ class Workspace:
         assert result.exit_code == 0, result.all
         return json.loads(result.output)
 
+    def depose(self, address: str) -> dict:
+        """Leave `address`'s object as an apply stopped mid-replacement leaves it: at `<address>~deposed` in state
+        (state pull, edit, push). Returns its state entry."""
+        document = self.state()
+        entry = document["resources"].pop(address)
+        document["resources"][f"{address}~deposed"] = entry
+        document["serial"] += 1
+        self.write("deposed.json", json.dumps(document))
+        pushed = self.run("state", "push", "deposed.json")
+        assert pushed.exit_code == 0, pushed.all
+        return entry
+
     def lose_state(self) -> None:
         from provisioner.state.sql import sqlite_files
 

@@ -623,12 +623,7 @@ def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace
     outbound(workspace)
     workspace.write("manifests/winter.yaml", campaign_manifest())
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    document = workspace.state()
-    old = document["resources"].pop("caller")
-    document["resources"]["caller~deposed"] = old
-    document["serial"] += 1
-    workspace.write("crashed.json", json.dumps(document))
-    assert workspace.run("state", "push", "crashed.json").exit_code == 0
+    old = workspace.depose("caller")
     new = workspace.platform.create(**{**REQUIRED, "assistant_name": old["spec"]["assistant_name"],
                                        "calls_direction": "make"})
     assert workspace.run("import", "caller", str(new["id"])).exit_code == 0
@@ -715,11 +710,7 @@ def test_destroy_with_a_deposed_assistant_a_campaign_uses_destroys_everything_at
     outbound(workspace)
     workspace.write("manifests/winter.yaml", campaign_manifest())
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    document = workspace.state()
-    document["resources"]["caller~deposed"] = document["resources"].pop("caller")
-    document["serial"] += 1
-    workspace.write("crashed.json", json.dumps(document))
-    assert workspace.run("state", "push", "crashed.json").exit_code == 0
+    workspace.depose("caller")
     destroyed = workspace.run("destroy", "--auto-approve")
     assert destroyed.exit_code == 0, destroyed.all
     assert workspace.state()["resources"] == {} and workspace.platform.assistants() == []
