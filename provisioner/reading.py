@@ -61,7 +61,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     - the parent itself is not in state (adopted: its children may be there to adopt too);
     - a child's platform values as state recorded them differ from what was applied (a `refresh` saw a dashboard
       edit: the plan must show it, and apply put it back);
-    - the parent is to be replaced (`replace`: --replace): its children go with the old one and are made again.
+    - the parent, or one of its children, is to be replaced (`replace`: --replace): the children go with the old
+      parent and are made again; a child's own replacement needs its platform view like any change.
 
     `manifests` are expanded (graph.expand: children included). `every`: list the children of every parent that
     exists (`pull` compares every child's fields with the platform)."""
@@ -100,7 +101,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
             spec = recorded[address].spec
             return spec is None or spec != hidden_fields(child, desired(child, fields), mine[address].sensitive)
 
-        if (every or parent in replace or parent not in state or set(mine) != set(recorded)
+        if (every or parent in replace or any(a in replace for a in mine) or parent not in state
+                or set(mine) != set(recorded)
                 or any(differs(a) for a in mine)
                 or (isinstance(count, int) and count != len(recorded)) or any(map(_drift_recorded, recorded.values()))):
             read[parent] = (child.name, parent_id)

@@ -714,3 +714,22 @@ def test_destroy_with_a_deposed_assistant_a_campaign_uses_destroys_everything_at
     destroyed = workspace.run("destroy", "--auto-approve")
     assert destroyed.exit_code == 0, destroyed.all
     assert workspace.state()["resources"] == {} and workspace.platform.assistants() == []
+
+
+def test_replace_of_a_document_replaces_it(workspace):
+    """Its knowledge base's documents were not listed (nothing suggested a change), so the document was never
+    planned: `--replace` only warned, and a plan saved with it was refused at apply."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    old = workspace.state()["resources"]["knowledgebase.help.returns"]["id"]
+    planned = workspace.run("plan", "--replace", "knowledgebase.help.returns", "--out", "r.plan")
+    assert planned.exit_code == 0 and "knowledgebase.help.returns" in planned.output, planned.all
+    applied = workspace.run("apply", "r.plan")
+    assert applied.exit_code == 0, applied.all
+    new = workspace.state()["resources"]["knowledgebase.help.returns"]["id"]
+    kb = workspace.state()["resources"]["knowledgebase.help"]["id"]
+    listed = [d["id"] for d in workspace.platform.http.get(f"/user/knowledgebases/{kb}/documents").json()["data"]]
+    assert new != old and listed == [new]
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.all
