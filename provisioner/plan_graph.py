@@ -78,6 +78,11 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                          if any(manifest_address(n) in gone for n in graph.needs.get(a, ()))}
                 new = {a for a in graph.with_dependencies(users) if a not in state.resources}
                 wanted_set |= within | users | new
+            outside = sorted({manifest_address(r) for r in replace} - wanted_set)
+            if outside:  # it would not be replaced, while the plan's text showed its users' new ids as unknown
+                raise PlanError([Problem(f"--replace {r}: it is not among the targets or what they bring in, so it "
+                                         f"would not be replaced; add --target {r}, or leave out this --replace",
+                                         address=r) for r in outside])
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

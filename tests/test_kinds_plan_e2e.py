@@ -733,3 +733,16 @@ def test_replace_of_a_document_replaces_it(workspace):
     assert new != old and listed == [new]
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.all
+
+
+def test_a_replace_outside_the_targets_is_refused_not_dropped(workspace):
+    """It was dropped without a word (while the plan's text showed its users' ids as known after apply)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.write("manifests/second.yaml", tool_manifest(name="second"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    refused = workspace.run("plan", "--replace", "tool.lookup", "--replace", "tool.second", "--target", "tool.lookup")
+    assert refused.exit_code == 1 and "--replace tool.second: it is not among the targets" in refused.all, refused.all
+    both = plan_json(workspace, "--replace", "tool.lookup", "--replace", "tool.second", "--target", "tool.lookup",
+                     "--target", "tool.second")
+    assert sorted(c["address"] for c in both["changes"]) == ["tool.lookup", "tool.second"]
