@@ -78,7 +78,8 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                          if any(manifest_address(n) in gone for n in graph.needs.get(a, ()))}
                 new = {a for a in graph.with_dependencies(users) if a not in state.resources}
                 wanted_set |= within | users | new
-            outside = sorted({manifest_address(r) for r in replace} - wanted_set)
+            # (Only addresses a manifest declares: any other is replace_problems', "names no manifest".)
+            outside = sorted(({manifest_address(r) for r in replace} - wanted_set) & graph.manifests.keys())
             if outside:  # it would not be replaced, while the plan's text showed its users' new ids as unknown
                 raise PlanError([Problem(f"--replace {r}: it is not among the targets or what they bring in, so it "
                                          f"would not be replaced; add --target {r}, or leave out this --replace",
@@ -93,7 +94,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)
-    replace = frozenset(replace)
+    replace = frozenset(manifest_address(r) for r in replace)  # `assistant.x` is the assistant `x`, as for --target
     problems: list[Problem] = replace_problems(replace, graph, state, identities, destroy)
     if problems:
         raise PlanError(problems)

@@ -746,3 +746,21 @@ def test_a_replace_outside_the_targets_is_refused_not_dropped(workspace):
     both = plan_json(workspace, "--replace", "tool.lookup", "--replace", "tool.second", "--target", "tool.lookup",
                      "--target", "tool.second")
     assert sorted(c["address"] for c in both["changes"]) == ["tool.lookup", "tool.second"]
+
+
+def test_replace_is_refused_whenever_the_selection_would_drop_it_and_takes_either_address_form(workspace):
+    """--exclude (or -l) took a replacement out of the plan without a word, and a plan saved so was refused at
+    apply; a mistyped address with --target was told to add it as a target; `assistant.NAME` was not taken."""
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.add("caller", tool_ids=["tool.lookup"])
+    workspace.dialect = "v2"
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    excluded = workspace.run("plan", "--exclude", "caller", "--replace", "caller")
+    assert excluded.exit_code == 1 and "--replace caller: the selection (--target, --exclude, -l) leaves it out" \
+        in excluded.all, excluded.all
+    typo = workspace.run("plan", "--target", "tool.lookup", "--replace", "tool.lookp")
+    assert typo.exit_code == 1 and "--replace 'tool.lookp' names no manifest" in typo.all, typo.all
+    for form in ("caller", "assistant.caller"):
+        planned = plan_json(workspace, "--replace", form)
+        assert [c["address"] for c in planned["changes"] if c.get("replace")] == ["caller"], (form, planned)
+        assert planned["replace_requested"] == ["caller"]

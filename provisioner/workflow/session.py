@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
-from ..graph import expand, same_objects
+from ..graph import expand, manifest_address, same_objects
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
@@ -210,7 +210,16 @@ class Session:
                                     left_alone=left_alone(state, manifests, paths),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
-        plan.replace_requested = sorted(set(replace))
+        plan.replace_requested = sorted({manifest_address(r) for r in replace})
+        if plan.replace_requested and not destroy:
+            # The selection (--exclude, -l) may have taken out a replacement the plan made: refused, not dropped (a
+            # plan saved so would then be refused at apply, as one that does not replace what it was asked to).
+            planned = {c.address for c in plan.changes}
+            dropped = [r for r in plan.replace_requested if r not in planned]
+            if dropped:
+                raise PlanError([Problem(f"--replace {r}: the selection (--target, --exclude, -l) leaves it out, so "
+                                         "it would not be replaced; select it too, or leave out this --replace",
+                                         address=r) for r in dropped])
         if not destroy:
             checked = [m for m in resolved if not targets or m.address in plan.targets]
             by_id = {r.id: r for r in remote}
