@@ -541,11 +541,11 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
     declared = page.get("per_page", per_page)
     if not isinstance(data, list):
         raise bad("no 'data' list")
-    if not _is_count(total):
+    if not is_count(total):
         raise bad(f"'total' is {_short(total)}")
     if total > max_items:
         raise bad(f"it reports {total:,} {noun}s, more than this client reads ({max_items:,})")
-    if not _is_count(declared) or declared == 0:
+    if not is_count(declared) or declared == 0:
         raise bad(f"'per_page' is {_short(declared)}")
     size = declared
     expected_last = max(1, math.ceil(total / size))
@@ -578,7 +578,7 @@ def page_size(page: dict[str, Any], asked: int) -> int:
     return page.get("per_page", asked)
 
 
-def _is_count(value: Any) -> bool:
+def is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 

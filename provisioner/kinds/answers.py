@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..client import UnknownOutcomeError, _short, is_id
+from ..client import UnknownOutcomeError, _short, is_count, is_id
 from ..errors import ApiError, NotFoundError
 
 
@@ -50,10 +50,6 @@ def _more_pages(answer: dict[str, Any], count: int) -> str:
     if answer.get("next_page_url"):
         return "it has a 'next_page_url'"
     return ""
-
-
-def is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def item_of(answer: Any, where: str, *, created: bool = False) -> dict[str, Any]:
