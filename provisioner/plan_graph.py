@@ -53,10 +53,16 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     # --target pulls in what its objects need, as Terraform does; `destroy --target` what needs them (in reverse).
     # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
     wanted_set: set[str] = set()
+    replace = frozenset(replace)  # addresses (session.plan reads `assistant.x` as `x`)
+
+    def inside_of(parents: set[str]) -> set[str]:
+        """The objects declared inside these (a knowledge base's documents), by manifest or in state."""
+        found = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in parents}
+        return found | {a for a in state.resources if any(a.startswith(f"{p}.") for p in parents)}
+
     if targets:  # (without targets, nothing is scanned for what they declare: a fleet's plan has none)
         targeted = set(targets)
-        inside = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in targeted}
-        inside |= {a for a in state.resources if any(a.startswith(f"{t}.") for t in targets)}
+        inside = inside_of(targeted)
         if destroy:
             recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
             wanted_set = graph.with_dependents([*targets, *inside], recorded) | targeted | inside
@@ -66,10 +72,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # deleted with the old one) and what refers to it (updated with the new id), as docs/selection.md
             # says of --replace: left out, they would point at an object this apply deletes, and state would
             # keep the ids of documents that no longer exist.
-            replaced = {manifest_address(r) for r in replace} & wanted_set
+            replaced = replace & wanted_set
             if replaced:
-                within = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in replaced}
-                within |= {a for a in state.resources if any(a.startswith(f"{r}.") for r in replaced)}
+                within = inside_of(replaced)
                 gone = replaced | within
                 # Direct users only, and only those a manifest declares: they take the new id; what uses them,
                 # and objects only state knows (deleted by a full plan), are not brought in. What those users need
@@ -79,7 +84,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                 new = {a for a in graph.with_dependencies(users) if a not in state.resources}
                 wanted_set |= within | users | new
             # (Only addresses a manifest declares: any other is replace_problems', "names no manifest".)
-            outside = sorted(({manifest_address(r) for r in replace} - wanted_set) & graph.manifests.keys())
+            outside = sorted((replace - wanted_set) & graph.manifests.keys())
             if outside:  # it would not be replaced, while the plan's text showed its users' new ids as unknown
                 raise PlanError([Problem(f"--replace {r}: it is not among the targets or what they bring in, so it "
                                          f"would not be replaced; add --target {r}, or leave out this --replace",
@@ -94,7 +99,6 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     identities = identify(manifests, state.resources, {ASSISTANT: platform.assistants, **platform.objects},
                           {**{(ASSISTANT, i): o for i, o in (foreign or {}).items()}, **(foreign_objects or {})},
                           platform.unread)
-    replace = frozenset(manifest_address(r) for r in replace)  # `assistant.x` is the assistant `x`, as for --target
     problems: list[Problem] = replace_problems(replace, graph, state, identities, destroy)
     if problems:
         raise PlanError(problems)

@@ -168,6 +168,7 @@ class Session:
         `targets` may be globs; `excludes` and `selector` narrow the plan, `replace` forces replacements
         (docs/selection.md).
         """
+        replace = frozenset(manifest_address(r) for r in replace)  # `assistant.x` is the assistant `x`, as for --target
         # Moved blocks rename state entries first (in this copy; apply records them): a destroy has nothing to rename.
         move_records, move_notes = plan_moves(moves, self.state) if moves and not destroy else ([], [])
         state = after_moves(self.state, move_records)
@@ -194,7 +195,7 @@ class Session:
         # A knowledge base's documents: listed per knowledge base, only where something may have changed.
         expanded = expand(read)  # planned from too (plan_graph): expanded once
         children, unread = children_to_read(expanded, state.resources, objects, every=self.read_every_child,
-                                            replace=frozenset(replace))
+                                            replace=replace)
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
@@ -210,7 +211,7 @@ class Session:
                                     left_alone=left_alone(state, manifests, paths),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
-        plan.replace_requested = sorted({manifest_address(r) for r in replace})
+        plan.replace_requested = sorted(replace)
         if plan.replace_requested and not destroy:
             # The selection (--exclude, -l) may have taken out a replacement the plan made: refused, not dropped (a
             # plan saved so would then be refused at apply, as one that does not replace what it was asked to).
