@@ -190,20 +190,27 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
     return graph
 
 
+def _successors(count: int, edges: list[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:
+    """Each step's followers and how many steps it waits for, each edge once (edges past `count`, a dropped
+    barrier's, left out)."""
+    successors: list[list[int]] = [[] for _ in range(count)]
+    waits_for = [0] * count
+    for before, after in set(edges):
+        if before < count and after < count:
+            successors[before].append(after)
+            waits_for[after] += 1
+    return successors, waits_for
+
+
 def _step_name(changes: Sequence[Change], step: Step) -> str:
-    change = changes[step.change] if step.change >= 0 else None
-    if change is None:
-        return "(the deletes-first barrier)"
-    part = {CREATE: " (new)", DESTROY: " (old)"}.get(step.part, f" ({change.action.value})")
-    return change.address + part
+    """A step of a plan's change (no barrier step is left when a cycle is reported: build_graph drops them)."""
+    change = changes[step.change]
+    return change.address + {CREATE: " (new)", DESTROY: " (old)"}.get(step.part, f" ({change.action.value})")
 
 
 def _a_cycle(count: int, edges: list[tuple[int, int]]) -> list[int]:
     """The steps of one cycle among `edges` (as many as it has, first one repeated at the end), for the message."""
-    successors: list[list[int]] = [[] for _ in range(count)]
-    for before, after in set(edges):
-        if before < count and after < count:
-            successors[before].append(after)
+    successors, _ = _successors(count, edges)
     state = [0] * count  # 0 not seen, 1 on the path, 2 done
     for start in range(count):
         if state[start]:
@@ -257,12 +264,7 @@ def _finish(steps: list[Step], edges: list[tuple[int, int]], problems: dict[int,
             parts: list[list[int]]) -> Graph | None:
     """The graph, or None if its edges hold a cycle (Kahn's count)."""
     count = len(steps)
-    successors: list[list[int]] = [[] for _ in range(count)]
-    waits_for = [0] * count
-    for before, after in set(edges):
-        if before < count and after < count:
-            successors[before].append(after)
-            waits_for[after] += 1
+    successors, waits_for = _successors(count, edges)
     remaining = list(waits_for)
     ready = [i for i in range(count) if not remaining[i]]
     seen = 0
