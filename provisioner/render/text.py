@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import json
 from typing import Any, Callable
 
@@ -474,8 +475,10 @@ def state_text(document: dict[str, Any]) -> str:
     if not resources:
         return "The state is empty: no object is managed yet."
     lines = []
+    counts: Counter[str] = Counter()
     for resource in resources:
         kind = resource.get("kind") or "assistant"
+        counts[kind] += 1
         title = f"# {kind} \"{resource['address']}\" (id {resource['id']}"
         lines.append(click.style(title + (", protected)" if resource["protect"] else ")"), bold=True))
         lines.append(f"{kind} \"{resource['address']}\" {{")
@@ -485,10 +488,6 @@ def state_text(document: dict[str, Any]) -> str:
             comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
             lines.append(f"    {name.ljust(width)} = {value(field_value)}{comment}")
         lines += ["}", ""]
-    counts: dict[str, int] = {}
-    for resource in resources:
-        kind = resource.get("kind") or "assistant"
-        counts[kind] = counts.get(kind, 0) + 1
     listed = ", ".join(f"{count} {kind}(s)" for kind, count in sorted(counts.items()))
     lines.append(f"{listed} in state (serial {document['serial']}).")
     return "\n".join(lines)
