@@ -40,16 +40,18 @@ def list_pages(client: Any, path: str, noun: str) -> list[dict[str, Any]]:
     answers the same page again cannot keep a run reading."""
     where = f"GET {path}"
 
-    def page(number: int) -> dict[str, Any]:
-        answer = client.request("GET", path, params={"per_page": PER_PAGE, "page": number})
+    def read(number: int) -> Any:
+        return client.request("GET", path, params={"per_page": PER_PAGE, "page": number})
+
+    def checked(answer: Any, number: int) -> dict[str, Any]:
         return check_page(answer, number, PER_PAGE, where, MAX_ITEMS, noun=noun, last_page_optional=True)
 
-    answer = client.request("GET", path, params={"per_page": PER_PAGE, "page": 1})
+    answer = read(1)
     if isinstance(answer, list):  # a bare array is the whole list (it claims no page)
         return items_of(answer, where, named=True, noun=noun)
-    first = check_page(answer, 1, PER_PAGE, where, MAX_ITEMS, noun=noun, last_page_optional=True)
+    first = checked(answer, 1)
     total, size = first["total"], page_size(first, PER_PAGE)
-    pages = [first] + [page(number) for number in range(2, max(1, math.ceil(total / size)) + 1)]
+    pages = [first] + [checked(read(number), number) for number in range(2, max(1, math.ceil(total / size)) + 1)]
     for each in pages[1:]:
         if each["total"] != total or page_size(each, PER_PAGE) != size:
             raise ApiError(f"{where}: the total or the page size changed between pages; nothing was decided from it")
