@@ -446,7 +446,7 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
     changes = []
     for facts in kind.fields:
         if facts.name not in wanted:
-            if facts.replace and not facts.shown and last is not None and last.get(facts.name) not in _UNSET \
+            if facts.replace and not facts.shown and last is not None and not _unset(last.get(facts.name)) \
                     and facts.name not in fields:
                 # A create-only setting the platform never shows back, no longer in the manifest after it was
                 # applied: no update can clear it, and left alone the platform keeps it while state (its only
@@ -477,12 +477,17 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
                 changes.append(_field_change(manifest, facts, None, value, source="last-applied", known=False))
         else:
             before = last.get(facts.name, _default(facts))
+            if not facts.shown and _unset(before) and _unset(value):
+                continue  # an empty setting added where none was (or the reverse): still no setting, as above
             if not _same_recorded(before, value, hidden):
                 changes.append(_field_change(manifest, facts, before, value, source="last-applied", reset=reset))
     return changes
 
 
-_UNSET = (None, [], {}, "")  # a setting left empty is no setting: leaving it out changes nothing
+
+
+def _unset(value: Any) -> bool:
+    return value is None or (type(value) in (list, dict, str) and not value)
 
 
 def _default(facts: FieldFacts) -> Any:

@@ -575,6 +575,13 @@ def test_a_campaign_setting_left_out_after_it_was_applied_is_a_replacement_not_a
     emptied = workspace.run("plan", "--detailed-exitcode")
     assert emptied.exit_code in (0, 2) and "-/+" not in emptied.output and "replace" not in emptied.output, \
         emptied.all
+    # And the other way: a campaign made without the line, which then says `phone_number_ids: []`, still has no
+    # setting: it was planned as a replacement that deletes the leads.
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/spring.yaml", campaign_manifest().replace("winter", "spring").replace(
+        "name: Winter", "name: Spring") + "  phone_number_ids: []\n")
+    filled = workspace.run("plan", "--detailed-exitcode")
+    assert filled.exit_code == 0 and "No changes." in filled.output, filled.all
 
 
 def test_a_replacement_the_platform_refuses_keeps_the_old_object_at_its_address(workspace, dialect):
