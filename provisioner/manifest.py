@@ -69,14 +69,26 @@ class Document:
         way. For problems' paths only (it scans the locations)."""
         out: tuple = ()
         for part in path:
-            if out + (part,) not in self.locations and not isinstance(part, str):
+            if out + (part,) not in self.locations:
                 siblings = [key[-1] for key in self.locations if len(key) == len(out) + 1 and key[:-1] == out
                             and isinstance(key[-1], str)]
-                # pydantic's paths carry a true key as 1: an exact match first, then a key read as a boolean.
-                part = next((text for text in siblings if _reads_as(text, part)),
-                            next((text for text in siblings if _reads_as(text, part, loosely=True)), part))
+                if not isinstance(part, str):
+                    # pydantic's paths carry a true key as 1: an exact match first, then a key read as a boolean.
+                    part = next((text for text in siblings if _reads_as(text, part)),
+                                next((text for text in siblings if _reads_as(text, part, loosely=True)), part))
+                else:  # a key pydantic carries as text, "None" for a null key (`~:`, `null:`)
+                    part = next((text for text in siblings if _reads_as_text(text, part)), part)
             out += (part,)
         return out
+
+
+def _reads_as_text(text: str, shown: str) -> bool:
+    """Whether a key written as `text` is read as a value other than a string that pydantic shows as `shown`."""
+    try:
+        read = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return not isinstance(read, str) and str(read) == shown
 
 
 def _reads_as(text: str, value: Any, loosely: bool = False) -> bool:

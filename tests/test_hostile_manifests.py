@@ -197,6 +197,20 @@ def test_a_key_yaml_reads_as_another_type_is_named_as_written_at_its_own_line(tm
     assert any(e.startswith(f"{path}:{lines.index('    404: y') + 1}: spec.variables.404") for e in errors), errors
 
 
+@pytest.mark.parametrize("key", ["~", "null", "Null"])
+def test_a_null_key_is_named_as_written_at_its_own_line(tmp_path, key):
+    """`~:` and `null:` are a null key: pydantic's path carries it as the text "None", which no key is written as,
+    so the problem pointed at the mapping's line (or at `spec`), as `spec.None`."""
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("a").replace("spec:\n", f"spec:\n  variables:\n    region: us\n    {key}: x\n"))
+    path.write_text(path.read_text() + f"  {key}: 3\n")
+    lines = path.read_text().splitlines()
+    errors = errors_of([path])
+    assert any(e.startswith(f"{path}:{lines.index(f'    {key}: x') + 1}: spec.variables.{key}") for e in errors), \
+        errors
+    assert any(e.startswith(f"{path}:{lines.index(f'  {key}: 3') + 1}: spec.{key}:") for e in errors), errors
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")
