@@ -19,6 +19,7 @@ import yaml
 
 from . import block_yaml
 from .errors import Location, ManifestError, Problem
+from .paths import forbidden, leads_out
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
 from .kinds.base import MANIFEST_FILE
 from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
@@ -35,7 +36,6 @@ METADATA_KEYS = ("name", "labels", "protect", "sensitive")
 DEFAULT_SENSITIVE = ALWAYS_SENSITIVE
 MANIFEST_SUFFIXES = (".yaml", ".yml")  # in any case: .YAML and .Yml count too
 # Pseudo-file systems: a link into them would read the process's memory or environment (and its token).
-FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 SHOWN_CHARS = 60
 MAX_PROBLEMS = 500  # listed per run; the rest are counted
 
@@ -646,8 +646,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             else:
                 refuse(path, f"cannot read ({error.strerror})")
             return None
-        real = os.path.realpath(path)
-        if any(within(real, root) for root in FORBIDDEN_ROOTS):
+        if forbidden(os.path.realpath(path)):
             refuse(path, "a link into /proc, /sys or /dev, which is not read")
             return None
         if stat.S_ISDIR(info.st_mode):
@@ -680,7 +679,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
                 kind = kind_of(path)
                 # A link out of the checkout would let a pull request have the CI machine's own files read
                 # (and their values quoted in errors).
-                if kind and not any(within(os.path.realpath(path), root) for root in allowed):
+                if kind and leads_out(path, allowed):
                     refuse(path, "a link out of the working directory and of the searched path, which is not "
                                  "followed")
                     kind = None
@@ -1142,10 +1141,6 @@ def _dotted(path: Iterable[str | int]) -> str:
             part = _clip(part if part.isprintable() else repr(part)[1:-1], SHOWN_CHARS)
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text
-
-
-def within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def display_path(path: Path) -> str:

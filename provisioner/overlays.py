@@ -19,8 +19,9 @@ import yaml
 
 from .errors import Location, Problem
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
-from .manifest import (API_VERSION, DEFAULT_LIMITS, FORBIDDEN_ROOTS, KIND, METADATA_KEYS, Document, Limits, Manifest,
-                       Path_, check_envelope, display_path, find_manifest_files, load_documents, within)
+from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Document, Limits, Manifest,
+                       Path_, check_envelope, display_path, find_manifest_files, load_documents)
+from .paths import leads_out
 from .redaction import SENSITIVE
 from .spec import did_you_mean
 from .variables import interpolate, load_variables
@@ -94,9 +95,7 @@ def linked_out(path: Path, root: Path) -> Problem | None:
     files, and read, the CI machine's own files would end up in the plan and its messages."""
     if not path.exists():
         return None
-    real = os.path.realpath(path)
-    allowed = (os.path.realpath(root), os.path.realpath(os.getcwd()))
-    if any(within(real, r) for r in FORBIDDEN_ROOTS) or not any(within(real, r) for r in allowed):
+    if leads_out(path, (os.path.realpath(root), os.path.realpath(os.getcwd()))):
         return Problem("a link out of the project and the working directory (or into /proc, /sys or /dev), which "
                        "is not followed", Location(display_path(path), 1))
     return None

@@ -46,6 +46,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
+from ..paths import leads_out
 from .answers import items_of
 from .base import MANIFEST_FILE, NAME, ROOT, ChildExport, Endpoints, FieldFacts, Kind, ReadProblem
 
@@ -55,7 +56,6 @@ DEFAULT_RELATIVE_LINKS_LIMIT = 10
 MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain",
                "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
 # Links into these would read the machine's memory, environment or devices, whatever the root says.
-FORBIDDEN_ROOTS = ("/proc", "/sys", "/dev")
 PARENT_FIELD = "knowledgebase_id"
 
 
@@ -215,10 +215,6 @@ def repository_root(directory: Path) -> Path:
     return project or directory
 
 
-def _within(path: str, root: str) -> bool:
-    return path == root or path.startswith(root.rstrip("/") + "/")
-
-
 def resolve_file(file: str, manifest_file: str | os.PathLike, root: str | os.PathLike | None = None
                  ) -> tuple[Path | None, str | None]:
     """(the file's real path, None) when `file` is usable, else (None, why not). Rule: module docstring."""
@@ -228,7 +224,7 @@ def resolve_file(file: str, manifest_file: str | os.PathLike, root: str | os.Pat
     base = Path(os.path.realpath(Path(manifest_file).parent))
     bound = os.path.realpath(root) if root is not None else str(repository_root(base))
     real = os.path.realpath(base / file)
-    if any(_within(real, forbidden) for forbidden in FORBIDDEN_ROOTS) or not _within(real, bound):
+    if leads_out(real, (bound,)):
         return None, (f"leads out of {bound} (symbolic links followed): a document's file must be inside the "
                       "repository")
     try:
