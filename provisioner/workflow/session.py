@@ -201,7 +201,8 @@ class Session:
                 objects.update(read_children(self.client, children, pool))
         # What the plan was made from (`pull` writes the platform's values back from it).
         self.planned_from = Platform(remote, objects, unread)
-        foreign = self._foreign_owners(assistants, remote)
+        managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
+        foreign = self._foreign_owners(assistants, remote, managed)
         plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
                                     expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
@@ -233,8 +234,9 @@ class Session:
             if problems:
                 raise PlanError(problems)
         mark_moved(plan, move_records)
-        plan.notes += move_notes + (rename_hints(plan, state) + namesake_notes(assistants, remote, state, foreign)
-                                    if not destroy else [])
+        plan.notes += move_notes
+        if not destroy:
+            plan.notes += rename_hints(plan, state) + namesake_notes(assistants, remote, state, managed, foreign)
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
@@ -245,12 +247,12 @@ class Session:
                 change.field_locations = FieldLocations.of(partial(_field_location, manifest), manifest.fields)
         return plan, {r.id for r in remote}
 
-    def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant]) -> dict[int, Owner]:
+    def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant], managed: set[int]
+                        ) -> dict[int, Owner]:
         """The platform ids a manifest could adopt by name that another workspace or project of the store
-        manages (one query, for just those ids)."""
+        manages (one query, for just those ids). `managed`: the assistant ids this state holds."""
         names = {m.spec.assistant_name for m in manifests}
-        claimed = {entry.id for entry in self.state.resources.values() if entry.kind == DEFAULT_KIND}
-        candidates = [r.id for r in remote if r.name in names and r.id not in claimed]
+        candidates = [r.id for r in remote if r.name in names and r.id not in managed]
         owners = getattr(self.backend, "owners", None)
         return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
 
@@ -398,12 +400,12 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def namesake_notes(manifests: list[Manifest], remote: list[RemoteAssistant], state: State,
+def namesake_notes(manifests: list[Manifest], remote: list[RemoteAssistant], state: State, managed: set[int],
                    foreign: dict[int, Owner]) -> list[str]:
     """Assistants on the platform with a managed assistant's name that no workspace of this store manages: most
     often what a run interrupted between a create and its record, or racing another run, left behind. A plan
-    that said "No changes" about them hid the duplicates; they are named here (never deleted or adopted)."""
-    managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
+    that said "No changes" about them hid the duplicates; they are named here (never deleted or adopted).
+    `managed`: the assistant ids `state` holds."""
     names = {m.spec.assistant_name: m.address for m in manifests if m.address in state.resources}
     strays: dict[str, list[int]] = {}
     for item in remote:
