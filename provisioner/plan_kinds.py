@@ -487,7 +487,15 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
 
 
 def _unset(value: Any) -> bool:
-    return value is None or (type(value) in (list, dict, str) and not value)
+    """An empty setting: null, `[]`, `{}`, `""`, or what state records of one marked sensitive (its digest)."""
+    if value is None:
+        return True
+    if type(value) is str:
+        return not value or value in _EMPTY_DIGESTS
+    return not value if type(value) in (list, dict) else False
+
+
+_EMPTY_DIGESTS = frozenset(digest(empty) for empty in ([], {}, ""))
 
 
 def _default(facts: FieldFacts) -> Any:

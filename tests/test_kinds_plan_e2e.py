@@ -582,6 +582,17 @@ def test_a_campaign_setting_left_out_after_it_was_applied_is_a_replacement_not_a
         "name: Winter", "name: Spring") + "  phone_number_ids: []\n")
     filled = workspace.run("plan", "--detailed-exitcode")
     assert filled.exit_code == 0 and "No changes." in filled.output, filled.all
+    # Marked sensitive, state records the empty value's digest: still an empty setting, the line added or removed.
+    autumn = campaign_manifest().replace("winter", "autumn").replace("name: Winter", "name: Autumn").replace(
+        "  name: autumn\n", "  name: autumn\n  sensitive: [phone_number_ids]\n")
+    for text in (autumn + "  phone_number_ids: []\n", autumn, autumn + "  phone_number_ids: []\n"):
+        workspace.write("manifests/autumn.yaml", text)
+        assert workspace.run("apply", "--auto-approve").exit_code == 0
+        again = workspace.run("plan", "--detailed-exitcode")
+        assert again.exit_code == 0 and "No changes." in again.output, (text, again.all)
+    workspace.write("manifests/autumn.yaml", autumn)
+    removed = workspace.run("plan", "--detailed-exitcode")
+    assert removed.exit_code == 0 and "No changes." in removed.output, removed.all
 
 
 def test_a_replacement_the_platform_refuses_keeps_the_old_object_at_its_address(workspace, dialect):
