@@ -86,7 +86,7 @@ def _reads_as_text(text: str, shown: str) -> bool:
     """Whether a key written as `text` is read as a value other than a string that pydantic shows as `shown`."""
     try:
         read = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # noqa: BLE001 - a YAMLError, or a key like `2024-02-30` that YAML cannot build (ValueError)
         return False
     return not isinstance(read, str) and str(read) == shown
 
@@ -95,7 +95,7 @@ def _reads_as(text: str, value: Any, loosely: bool = False) -> bool:
     """Whether a key written as `text` is read as `value`, of its very type (true is not 1) unless `loosely`."""
     try:
         read = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except Exception:  # noqa: BLE001 - a YAMLError, or a key like `2024-02-30` that YAML cannot build (ValueError)
         return False
     return read == value and (type(read) is type(value) or (loosely and isinstance(read, bool)))
 

@@ -211,6 +211,17 @@ def test_a_null_key_is_named_as_written_at_its_own_line(tmp_path, key):
     assert any(e.startswith(f"{path}:{lines.index(f'  {key}: 3') + 1}: spec.{key}:") for e in errors), errors
 
 
+@pytest.mark.parametrize("extra", ["  2024-02-30: x\n", "  yes: 3\n  2024-13-01: x\n", "  '2024-02-30': x\n"])
+def test_a_key_yaml_cannot_build_is_reported_not_a_crash(tmp_path, extra):
+    """A key that reads as an impossible date made the search for a problem's key as written raise ValueError
+    ("unexpected error ... a bug in the provisioner") instead of listing the manifest's problems."""
+    path = tmp_path / "m.yaml"
+    path.write_text(manifest_text("a", system_prompt=None) + extra)  # a field missing: its key is looked for
+    errors = errors_of([path])
+    assert any("system_prompt: is required" in e for e in errors), errors
+    assert all(e.startswith(f"{path}:") for e in errors), errors
+
+
 def test_skipped_files_are_named(workspace):
     workspace.add("a")
     workspace.write("manifests/README.md", "# docs")
