@@ -95,7 +95,7 @@ class Folders(Grouping):
     def let_go(self, user_id: int, object_id: int) -> None:
         # Its assistants stay, uncategorized.
         self.store.rewrite_assistants(user_id, "json_extract(fields, '$.folder_id') = ?", (object_id,),
-                                      lambda f: f.__setitem__("folder_id", None))
+                                      lambda f: f.__setitem__("folder_id", None), touch=False)
 
 
 class Labels(Grouping):
@@ -108,4 +108,5 @@ class Labels(Grouping):
         # The label leaves every assistant; the assistants are otherwise unchanged.
         self.store.rewrite_assistants(
             user_id, "EXISTS (SELECT 1 FROM json_each(fields, '$.label_ids') WHERE value = ?)", (object_id,),
-            lambda f: f.__setitem__("label_ids", [i for i in f.get("label_ids") or [] if i != object_id]))
+            lambda f: f.__setitem__("label_ids", [i for i in f.get("label_ids") or [] if i != object_id]),
+            touch=False)

@@ -214,9 +214,12 @@ class Store:
                 kept = self._counts[key] = (self._assistant_writes, {r[0]: r[1] for r in rows})
         return dict(kept[1])
 
-    def rewrite_assistants(self, user_id: int, where: str, params: tuple, change: Callable[[dict], None]) -> int:
+    def rewrite_assistants(self, user_id: int, where: str, params: tuple, change: Callable[[dict], None],
+                           touch: bool = True) -> int:
         """Apply `change` to the canonical record of every live assistant of the user matching `where` (SQL on
-        platform_assistants), as the platform's side effects do; returns how many changed."""
+        platform_assistants), as the platform's side effects do; returns how many changed. `touch`: whether the
+        side effect shows in the assistants' `updated_at` (API.md: deleting a tool, a label or a folder leaves
+        them unchanged in every read)."""
         with self._lock:
             rows = self._db.execute(f"SELECT * FROM platform_assistants WHERE {LIVE} AND ({where})",
                                     (user_id, *params)).fetchall()
@@ -224,8 +227,9 @@ class Store:
                 fields = json.loads(row["fields"])
                 change(fields)
                 self._db.execute("UPDATE platform_assistants SET fields = ?, type = ?, phone_number_id = ?, "
-                                 "updated_at = ? WHERE id = ?", (json.dumps(fields), fields.get("type"),
-                                                                 fields.get("phone_number_id"), _now(), row["id"]))
+                                 "updated_at = ? WHERE id = ?",
+                                 (json.dumps(fields), fields.get("type"), fields.get("phone_number_id"),
+                                  _now() if touch else row["updated_at"], row["id"]))
             self._assistant_writes += 1
         return len(rows)
 

@@ -116,4 +116,4 @@ class Tools(Kind):
         # The tool leaves every assistant that had it (API.md); nothing in a read shows it.
         self.store.rewrite_assistants(
             user_id, "EXISTS (SELECT 1 FROM json_each(fields, '$.tool_ids') WHERE value = ?)", (tool_id,),
-            lambda f: f.__setitem__("tool_ids", [t for t in f.get("tool_ids") or [] if t != tool_id]))
+            lambda f: f.__setitem__("tool_ids", [t for t in f.get("tool_ids") or [] if t != tool_id]), touch=False)

@@ -78,8 +78,11 @@ def test_assistants_count_and_deleting_a_folder_or_label_leaves_the_assistants(a
     api.create(v2_body(api, name="Second", label_ids=[red["id"]]))
     assert api.get("/user/folders")["data"][0]["assistants_count"] == 1
     assert [g["assistants_count"] for g in api.get("/user/labels")["data"]] == [2, 1]
+    before = api.list_all()
     api.remove(f"/user/folder/{folder['id']}")
     api.remove(f"/user/label/{red['id']}")
+    # "leaves the assistants unchanged": nothing in the read shape moves, `updated_at` included.
+    assert api.list_all() == before
     stored = admin.get(f"/_emulator/objects/assistants/{first['id']}").json()["fields"]
     assert (stored["folder_id"], stored["label_ids"]) == (None, [blue["id"]])
     assert len(api.list_all()) == 2

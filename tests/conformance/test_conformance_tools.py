@@ -83,7 +83,9 @@ def test_deleting_a_tool_removes_it_from_every_assistant(api, admin):
     keep, gone = api.create_tool(name="keep"), api.create_tool(name="gone")
     first = api.create(v2_body(api, tool_ids=[keep["id"], gone["id"]]))["data"]
     second = api.create(v2_body(api, name="Second", tool_ids=[gone["id"]]))["data"]
+    before = api.list_all()
     api.remove(f"/user/tools/{gone['id']}")
+    assert api.list_all() == before, "nothing in any read shows that this happened (updated_at included)"
     stored = [admin.get(f"/_emulator/objects/assistants/{a['id']}").json()["fields"]["tool_ids"]
               for a in (first, second)]
     assert stored == [[keep["id"]], []]
