@@ -248,6 +248,18 @@ def test_a_stale_saved_plan_is_refused_by_the_apply_step(workspace, steps):
     assert len(workspace.platform.by_name("A")) == 1
 
 
+def test_the_workspace_is_made_in_the_state_that_provisioner_args_names(workspace, steps):
+    """PROVISIONER_ARGS is for every command that reads state: the workspace was made in the default store, and the
+    plan, run with --state, found no such workspace."""
+    workspace.add("a")
+    args = "--backend sqlite --state elsewhere/ci.db --init-store --max-retries 3"
+    planned, outputs = steps("plan", PROVISIONER_ARGS=args, PROVISIONER_WORKSPACE="staging")
+    assert planned.returncode == 0, planned.stderr
+    assert outputs["changes"] == "true" and (workspace.root / "elsewhere" / "ci.db").is_file()
+    assert (workspace.root / "elsewhere" / "workspace").read_text().strip() == "staging"
+    assert not (workspace.root / "state").exists(), "nothing made in the default store"
+
+
 def test_a_broken_manifest_fails_the_validate_and_plan_steps(workspace, steps):
     workspace.add("bad", speech_speed=9)
     for step in ("validate", "plan"):

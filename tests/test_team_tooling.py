@@ -22,14 +22,17 @@ def hook():
     return only
 
 
-def run_hook_on(repo: Path, changed: list[str]) -> subprocess.CompletedProcess:
-    """What pre-commit does with the hook: keep the changed files its `files` and `types` select, and run
-    `entry` with them as arguments (in one process: require_serial)."""
+def run_hook_on(repo: Path, changed: list[str]) -> subprocess.CompletedProcess | None:
+    """What pre-commit does with the hook: keep the changed files its `files` and `types` select and, if any is
+    left, run `entry` once (require_serial), with them as arguments only if pass_filenames. None: not run."""
     spec = hook()
     selected = [f for f in changed if re.search(spec["files"], f) and f.endswith((".yaml", ".yml"))]
-    assert spec["pass_filenames"] and spec["require_serial"]
-    return subprocess.run([*spec["entry"].split(), *selected], cwd=repo, capture_output=True, text=True,
-                          timeout=60, env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
+    assert spec["require_serial"]
+    if not selected:
+        return None
+    return subprocess.run([*spec["entry"].split(), *(selected if spec["pass_filenames"] else [])], cwd=repo,
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"})
 
 
 def test_the_pre_commit_hook_is_well_formed():
@@ -42,16 +45,29 @@ def test_the_pre_commit_hook_is_well_formed():
         assert not re.search(spec["files"], name)
 
 
-def test_the_pre_commit_hook_validates_the_changed_manifests(tmp_path):
+TOOL = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: lookup\nspec:\n  name: order_lookup\n"
+        "  description: Look up an order.\n  endpoint: https://api.example.com/orders\n  method: GET\n")
+
+
+def test_the_pre_commit_hook_validates_the_manifests_when_one_changes(tmp_path):
     (tmp_path / "manifests").mkdir()
-    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a", tool_ids=["tool.lookup"]))
     (tmp_path / "manifests" / "b.yaml").write_text(manifest_text("b"))
-    (tmp_path / "manifests" / "broken.yaml").write_text(manifest_text("broken", speech_speed=9))
+    (tmp_path / "manifests" / "tools.yaml").write_text(TOOL)
     (tmp_path / "README.md").write_text("notes\n")
-    ok = run_hook_on(tmp_path, ["manifests/a.yaml", "manifests/b.yaml", "README.md"])
-    assert ok.returncode == 0 and "2 manifest(s) are valid" in ok.stdout, ok.stderr
+    assert run_hook_on(tmp_path, ["README.md"]) is None
+    # Only a.yaml changed; its tool is in another file, which a check of the changed file alone could not find.
+    ok = run_hook_on(tmp_path, ["manifests/a.yaml", "README.md"])
+    assert ok.returncode == 0 and "3 manifest(s) are valid" in ok.stdout, ok.stderr
+    # A change that breaks a file it did not touch: the tool removed, a.yaml's reference names nothing.
+    (tmp_path / "manifests" / "tools.yaml").unlink()
+    dangling = run_hook_on(tmp_path, ["manifests/tools.yaml"])
+    assert dangling.returncode == 1 and "manifests/a.yaml" in dangling.stderr and "tool.lookup" in dangling.stderr
+    (tmp_path / "manifests" / "tools.yaml").write_text(TOOL)
+    (tmp_path / "manifests" / "broken.yaml").write_text(manifest_text("broken", speech_speed=9))
     bad = run_hook_on(tmp_path, ["manifests/a.yaml", "manifests/broken.yaml"])
     assert bad.returncode == 1 and "manifests/broken.yaml" in bad.stderr and "spec.speech_speed" in bad.stderr
+    (tmp_path / "manifests" / "broken.yaml").unlink()
     (tmp_path / "manifests" / "twin.yaml").write_text(manifest_text("a"))
     twins = run_hook_on(tmp_path, ["manifests/a.yaml", "manifests/twin.yaml"])
     assert twins.returncode == 1 and "manifests/twin.yaml" in twins.stderr

@@ -31,7 +31,17 @@ mkdir -p "$out"
 
 ensure_workspace() {  # the environment's workspace exists from the first pipeline run on
   if [ -n "${PROVISIONER_WORKSPACE:-}" ]; then
-    provisioner workspace select --or-create "$PROVISIONER_WORKSPACE" >&2
+    # In the state PROVISIONER_ARGS names: its options that say where the state is (the others, such as --local
+    # or --max-retries, are not `workspace select`'s).
+    local store=() i=0
+    while [ "$i" -lt "${#args[@]}" ]; do
+      case "${args[$i]}" in
+        --config|--state|--backend) store+=("${args[$i]}" "${args[$((i + 1))]:-}"); i=$((i + 2)); continue ;;
+        --config=*|--state=*|--backend=*|--init-store) store+=("${args[$i]}") ;;
+      esac
+      i=$((i + 1))
+    done
+    provisioner workspace select --or-create "$PROVISIONER_WORKSPACE" ${store[@]+"${store[@]}"} >&2
   fi
 }
 
