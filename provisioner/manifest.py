@@ -702,6 +702,19 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
+def manifest_sources(paths: Iterable[str | os.PathLike], limit: int) -> dict[str, bytes]:
+    """The bytes of every manifest file under `paths`, by the name a Document gives its file (display_path): what
+    a command that writes manifests back (pull) compares with the disk before it writes. A file that cannot be
+    read is left out (loading reports it)."""
+    found: dict[str, bytes] = {}
+    for file in find_manifest_files(paths, []):
+        try:
+            found[display_path(file)] = _read_capped(file, limit)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def _read_capped(file: Path, limit: int) -> bytes:
     """The file's bytes; an OSError-like ValueError if it holds more than `limit` (never read whole)."""
     # O_NONBLOCK: if the file was swapped for a FIFO since it was checked, the open does not hang.

@@ -366,3 +366,29 @@ def test_a_field_a_workspace_overlay_removes_is_named_never_pulled_into_the_base
     assert "caller: max_call_duration not pulled: set by the workspace overlay at overlays/prod/caller.yaml:6" \
         in pulled.all, pulled.all
     assert path.read_text() == before and overlay.read_text().endswith("max_call_duration: null\n")
+
+
+def test_a_manifest_edited_while_pull_reads_the_platform_keeps_the_edit(workspace):
+    """The file was read again after the platform read and the dashboard's value spliced into it: a line the user
+    changed meanwhile was overwritten without a word. Now the edits go into the bytes the decision was made from,
+    and a file that no longer holds them is not written."""
+    from rewriting_proxy import RewritingProxy
+
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, initial_message="Hi from the dashboard!")
+    local = SUPPORT.replace("Keep answers short.", "Keep answers short and kind.")  # the user's edit
+
+    def edit_while_listing(method, where, status, body):
+        if method == "GET" and "/assistants/get" in where and path.read_text() != local:
+            path.write_text(local)
+        return None  # the answer itself passes unchanged
+
+    with RewritingProxy(workspace.platform.url, edit_while_listing) as proxy:
+        result = workspace.run("pull", f"--api-url={proxy.url}", api=False)
+    assert result.exit_code == 1 and "changed since pull read it" in result.all, result.all
+    assert path.read_text() == local
+    again = run(workspace, "pull")  # nothing changes meanwhile: the dashboard's value goes in, the edit stays
+    assert again.exit_code == 0, again.all
+    assert "Hi from the dashboard!" in path.read_text() and "Keep answers short and kind." in path.read_text()

@@ -7,6 +7,7 @@ import click
 
 from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
+from ..manifest import manifest_sources
 from ..pull import selection_selector
 from ..scrub import scrub
 from ..selection import is_glob
@@ -41,7 +42,14 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), select
     def load():
         return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
 
+    # The files' bytes before and after they were loaded: the same, or an edit landed while they were read.
+    before = manifest_sources(paths, settings.manifest_limits.bytes)
     manifests = load()
+    sources = manifest_sources(paths, settings.manifest_limits.bytes)
+    edited = sorted(file for file in before.keys() | sources.keys() if before.get(file) != sources.get(file))
+    if edited:
+        raise ProvisionerError(f"{', '.join(edited)}: changed while pull read it; run pull again (no file was "
+                               "changed)")
     with Session(settings, "pull", prefetch=bool(manifests)) as session:
         known = {m.address for m in expand(manifests)} | set(session.state.resources)
         unknown = [t for t in targets if not is_glob(t) and manifest_address(t) not in known]
@@ -49,7 +57,8 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), select
             raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
                                    "address")
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
-        result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load)
+        result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
+                      sources=sources)
     if dry_run and result.texts:
         click.echo(scrub(result.diff()), nl=False)
     verb = "would pull" if dry_run else "pulled"

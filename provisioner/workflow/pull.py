@@ -43,9 +43,11 @@ class PullResult:
 
 
 def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
-         dry_run: bool, revalidate: Callable[[], list[Manifest]]) -> PullResult:
+         dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, bytes]) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
-    record in state the spec they now hold (no platform call)."""
+    record in state the spec they now hold (no platform call). `sources`: each manifest file's bytes as they were
+    when `manifests` were loaded (manifest_sources): the edits go into those, and a file that no longer holds
+    them when it is written is someone's edit made meanwhile, never overwritten."""
     session.read_every_child = True
     plan, _ = session.plan(manifests, paths=paths)
     read = session.planned_from
@@ -56,7 +58,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         if change.remote_id is not None and (change.kind, change.remote_id) in by_id:
             live[change.address] = by_id[change.kind, change.remote_id]
     addresses = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
-    texts = _Texts()
+    texts = _Texts(sources)
     origins = _variable_origins(session)
     applied = {a: e.spec or {} for a, e in session.state.resources.items()}
     decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
@@ -68,19 +70,35 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         return result
     targets = [(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
                for file, (_, after) in result.texts.items()]
-    read_only = [str(path) for path, _ in targets if not os.stat(path).st_mode & stat.S_IWUSR]
+    # Read-only to its owner (chmod a-w: even root leaves it), or not writable by whoever runs pull (a rename would
+    # replace another user's file all the same).
+    read_only = [str(path) for path, _ in targets
+                 if not os.stat(path).st_mode & stat.S_IWUSR or not os.access(path, os.W_OK)]
     if read_only:
         raise ProvisionerError(f"{', '.join(read_only)}: read-only, so pull writes nothing (make the file writable, "
                                "or leave it out with --target or --exclude); no file was changed")
+    edited = [file for file in result.texts if _on_disk(file) != sources.get(file)]
+    if edited:
+        raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
+                               "read the platform?), so pull writes nothing and keeps that edit; no file was changed. "
+                               "Run pull again")
     atomic_write_all(targets)
     _record(session, revalidate(), paths, {e.address for e in result.pulled})
     return result
 
 
-class _Texts:
-    """The manifest files as written (before variables and overlays), read once each."""
+def _on_disk(file: str) -> bytes | None:
+    try:
+        return Path(file).read_bytes()
+    except OSError:
+        return None
 
-    def __init__(self) -> None:
+
+class _Texts:
+    """The manifest files as written (before variables and overlays): the bytes the manifests were loaded from."""
+
+    def __init__(self, sources: dict[str, bytes]) -> None:
+        self.sources = sources
         self.text: dict[str, str] = {}
         self.data: dict[str, list] = {}
         self.bom: dict[str, bool] = {}
@@ -88,11 +106,11 @@ class _Texts:
     def read(self, file: str) -> str:
         if file not in self.text:
             try:
-                data = Path(file).read_bytes()
+                data = self.sources[file]
                 self.bom[file] = data.startswith(BOM)
                 self.text[file] = data.decode("utf-8-sig")
                 self.data[file] = list(yaml.safe_load_all(self.text[file]))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError):  # validated a moment ago: changed since
+            except (KeyError, UnicodeDecodeError, yaml.YAMLError):  # not among the sources: nothing to edit
                 self.text[file], self.data[file] = "", []
         return self.text[file]
 
