@@ -392,3 +392,20 @@ def test_a_manifest_edited_while_pull_reads_the_platform_keeps_the_edit(workspac
     again = run(workspace, "pull")  # nothing changes meanwhile: the dashboard's value goes in, the edit stays
     assert again.exit_code == 0, again.all
     assert "Hi from the dashboard!" in path.read_text() and "Keep answers short and kind." in path.read_text()
+
+
+@pytest.mark.parametrize("held", ["See https://admin:E2E_DO_NOT_LEAK_62@docs.example.com/faq for answers.",
+                                  "Our status page: https://status.example.com/?api_key=E2E_DO_NOT_LEAK_63"])
+def test_a_dashboard_value_holding_a_credential_is_named_never_written(workspace, held):
+    """plan masks a URL's credentials and query keys in what it shows; pull wrote the value itself into the file,
+    so a password typed into the dashboard went into git in clear."""
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, initial_message=held)
+    for args in (("--dry-run",), ()):
+        result = run(workspace, "pull", *args)
+        assert result.exit_code == 0, result.all
+        assert "support: initial_message not pulled: the platform's value holds what looks like a credential" \
+            in result.output, result.all
+        assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == SUPPORT
