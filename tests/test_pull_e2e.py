@@ -409,3 +409,18 @@ def test_a_dashboard_value_holding_a_credential_is_named_never_written(workspace
         assert "support: initial_message not pulled: the platform's value holds what looks like a credential" \
             in result.output, result.all
         assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == SUPPORT
+
+
+def test_the_dry_run_diff_shows_no_line_pull_does_not_write(workspace):
+    """The diff's context lines showed the lines around a pulled field as they are, a secret webhook URL (its
+    secret in the path, where no pattern finds it) or a field marked sensitive among them."""
+    text = SUPPORT.replace("  labels: {team: cx}\n", "  labels: {team: cx}\n  sensitive: [initial_message]\n") + \
+        "  is_webhook_active: true\n  webhook_url: https://hooks.example.com/a/E2E_DO_NOT_LEAK_64\n"
+    text = text.replace("'Hello!'", "'E2E_DO_NOT_LEAK_65'")
+    path = workspace.write("manifests/support.yaml", text)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2, timezone="America/Chicago")
+    result = run(workspace, "pull", "--dry-run")
+    assert result.exit_code == 0 and "+  llm_temperature: 0.2" in result.output, result.all
+    assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text

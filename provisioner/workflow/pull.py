@@ -36,9 +36,11 @@ class PullResult:
     write_only: dict[str, list[str]] = field(default_factory=dict)    # address -> fields never shown back
 
     def diff(self) -> str:
-        """The unified diff of every file pull writes (or would write)."""
+        """The unified diff of every file pull writes (or would write): the lines it changes and no others. Context
+        lines would show the lines around a pulled field as they are, a sensitive one among them (a secret in a
+        URL's path, a field marked sensitive), which pull names and never shows."""
         return "".join("".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
-                                                    f"a/{file}", f"b/{file}"))
+                                                    f"a/{file}", f"b/{file}", n=0))
                        for file, (before, after) in sorted(self.texts.items()))
 
 
