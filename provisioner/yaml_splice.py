@@ -22,8 +22,12 @@ from typing import Any, Iterable
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml import events as ev
+from ruamel.yaml.error import YAMLError as RuamelError
 
 Path_ = tuple[str | int, ...]
+
+
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 class SpliceError(ValueError):
@@ -64,7 +68,12 @@ def documents(text: str) -> list[Node]:
             parent.pairs.append((pending_key[-1], node))
             pending_key[-1] = None
 
-    for event in YAML(typ="rt").parse(text):
+    try:
+        events = list(YAML(typ="rt").parse(text))
+    except RuamelError as error:
+        raise SpliceError(f"the file does not read as YAML here ({str(error).splitlines()[0]}); edit it by hand") \
+            from None
+    for event in events:
         if isinstance(event, (ev.ScalarEvent, ev.AliasEvent, ev.CollectionStartEvent)):
             start = _value_start(text, event.start_mark.index, event)
             line, column = text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1)
@@ -122,6 +131,9 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
     only the parts of a mapping or list that differ are rewritten. Raises SpliceError when a value cannot be
     written in place (or would not read back as intended)."""
     changes = [(tuple(path), value) for path, value in changes]
+    if any(c in text for c in _OTHER_BREAKS):  # YAML 1.1 (PyYAML) breaks a line there, YAML 1.2 (ruamel) does not
+        raise SpliceError("the file holds a line break other than \\n and \\r\\n (U+0085, U+2028 or U+2029), which "
+                          "this editor cannot place; edit it by hand")
     if "\r" in text:  # Windows line breaks: edited as \n, written back as they were (all of them, or refused)
         if text.count("\r") != text.count("\r\n") or text.count("\n") != text.count("\r\n"):
             raise SpliceError("the file mixes line break styles (\\r\\n and \\n); edit it by hand")

@@ -424,3 +424,36 @@ def test_the_dry_run_diff_shows_no_line_pull_does_not_write(workspace):
     result = run(workspace, "pull", "--dry-run")
     assert result.exit_code == 0 and "+  llm_temperature: 0.2" in result.output, result.all
     assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text
+
+
+def test_a_failure_after_the_files_were_written_says_they_were(workspace):
+    """Reading the written manifests back failed (here: the pulled prompt takes the file past --manifest-limit) and
+    the error said nothing of the files pull had just changed."""
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, system_prompt="Be brief. " * 150)
+    result = run(workspace, "pull", "--manifest-limit", "bytes=1k")
+    assert result.exit_code == 1, result.all
+    assert "the manifests were written (manifests/support.yaml), but reading them back failed" in result.all
+    assert "Be brief." in path.read_text() and "Traceback" not in result.all
+
+
+def test_a_write_that_fails_says_no_file_was_changed(workspace, monkeypatch):
+    """A full disk was reported as "unexpected OSError ... a bug", though nothing had been written."""
+    import errno
+
+    from provisioner.state import local
+
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+
+    def full_disk(*args, **kwargs):  # the temporary file beside the manifest cannot be written
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(local, "open", full_disk, raising=False)  # atomic_write_all's `open`, nothing else's
+    result = run(workspace, "pull")
+    assert result.exit_code == 1, result.all
+    assert "pull could not write the manifests (No space left on device): no file was changed" in result.all
+    assert path.read_text() == SUPPORT and "bug" not in result.all

@@ -192,3 +192,11 @@ def test_windows_line_breaks_stay_windows_line_breaks():
     assert after == "spec:\r\n  name: a  # c\r\n  prompt: |\r\n    x\r\n    z\r\n  extra: 1\r\n"
     with pytest.raises(SpliceError, match="mixes line break styles"):
         edit("a: 1\r\nb: 2\n", 0, [(("a",), 2)])
+
+
+@pytest.mark.parametrize("text", ["a: 1\nb: x\x85y\n", "a: 1\nb: 'x\u2028y'\n", "a: 1\n# note\u2029\nb: 2\n"])
+def test_a_line_break_yaml_1_1_knows_and_ruamel_does_not_is_refused_not_a_crash(text):
+    """PyYAML (YAML 1.1, what plan reads) breaks a line at U+0085, U+2028 and U+2029; ruamel (YAML 1.2, what locates
+    the values) does not, so the two disagreed on where things are: pull failed with "unexpected ScannerError"."""
+    with pytest.raises(SpliceError, match="line break other than"):
+        edit(text, 0, [(("a",), 2)])

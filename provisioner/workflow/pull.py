@@ -84,8 +84,19 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
                                "read the platform?), so pull writes nothing and keeps that edit; no file was changed. "
                                "Run pull again")
-    atomic_write_all(targets)
-    _record(session, revalidate(), paths, {e.address for e in result.pulled})
+    try:
+        atomic_write_all(targets)
+    except OSError as error:  # a full disk, a quota, a folder made read-only: say what is on disk now
+        written = [str(path) for path, data in targets if _on_disk(str(path)) == data]
+        state = (f"{', '.join(written)} hold(s) the new text, the others are as they were" if written
+                 else "no file was changed")
+        raise ProvisionerError(f"pull could not write the manifests ({error.strerror or error}): {state}") from None
+    try:
+        _record(session, revalidate(), paths, {e.address for e in result.pulled})
+    except ProvisionerError as error:
+        # The files hold the pulled values already: the error says so, and what it means for state.
+        raise ProvisionerError(f"the manifests were written ({', '.join(sorted(result.texts))}), but reading them "
+                               f"back failed, so state was not told: {error}") from None
     return result
 
 
