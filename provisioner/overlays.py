@@ -73,13 +73,18 @@ def unknown_workspace(root: Path, workspace: str) -> Problem | None:
     which would otherwise plan the base manifests into a new, empty state."""
     if workspace == DEFAULT_WORKSPACE:
         return None
-    known = {p.stem for p in (root / VARS_DIR).glob("*.y*ml")} | \
-        {p.name for p in (root / OVERLAYS_DIR).glob("*") if p.is_dir()}
+    known = known_workspaces(root)
     if not known or workspace in known:
         return None
     return Problem(f"workspace {workspace!r} has no {VARS_DIR}/{workspace}.yaml and no {OVERLAYS_DIR}/{workspace}/"
                    f"{did_you_mean(workspace, known)} (known: {', '.join(sorted(known))}); create an empty "
                    f"{VARS_DIR}/{workspace}.yaml for a workspace that needs neither")
+
+
+def known_workspaces(root: Path) -> set[str]:
+    """The workspaces the repository gives inputs of their own: vars/<workspace>.yaml, overlays/<workspace>/."""
+    return {p.stem for p in (root / VARS_DIR).glob("*.y*ml")} | \
+        {p.name for p in (root / OVERLAYS_DIR).glob("*") if p.is_dir()}
 
 
 def _var_file(folder: Path, workspace: str) -> Path | None:

@@ -132,13 +132,20 @@ def test_variables_overlays_secrets_and_anchors_are_named_not_written(workspace,
           webhook_url="https://hooks.example.com/sales?key=NEW_E2E_DO_NOT_LEAK_42", voice_similarity=0.6,
           timezone="Europe/Berlin", llm_temperature=0.2)
     before = path.read_text()
-    dry = run(workspace, "pull", "--dry-run", "--workspace", "prod", "--detailed-exitcode")
+    # The repository defines workspaces: the base file is every workspace's, so prod's values are named, not written
+    # there, unless asked for with --into-base.
+    shared = run(workspace, "pull", "--workspace", "prod", "--detailed-exitcode")
+    assert shared.exit_code == 0 and path.read_text() == before, shared.all
+    assert "sales: llm_temperature not pulled: the base manifests are every workspace's (inputs of their own: " \
+           "prod): written there, workspace prod's value would change them all; set it in overlays/prod/, or pass " \
+           "--into-base" in shared.all, shared.all
+    dry = run(workspace, "pull", "--dry-run", "--workspace", "prod", "--detailed-exitcode", "--into-base")
     assert dry.exit_code == 2, dry.all
     assert path.read_text() == before
     assert "-  timezone: &tz America/New_York   # anchored, used nowhere else\n" \
            "+  timezone: &tz Europe/Berlin   # anchored, used nowhere else\n" in dry.output
     assert "+  llm_temperature: 0.2\n" in dry.output
-    result = run(workspace, "pull", "--workspace", "prod")
+    result = run(workspace, "pull", "--workspace", "prod", "--into-base")
     assert result.exit_code == 0, result.all
     after = path.read_text()
     changed = {i for i, line in enumerate(before.split("\n"), 1) if line.lstrip().startswith(("timezone",

@@ -24,6 +24,9 @@ from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_
 @click.argument("paths", nargs=-1)
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--dry-run", is_flag=True, help="Print the diff of the files pull would write; write nothing.")
+@click.option("--into-base", is_flag=True,
+              help="When the repository defines workspaces (vars/, overlays/), write the pulled values into the base "
+                   "manifests all the same, changing every workspace (without it they are named, not written).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none, 1 on error.")  # changes: files written
 @platform_options
@@ -32,7 +35,7 @@ from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_
 @manifest_options
 @selection_options
 @reports_errors
-def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), selector=None, **kwargs) -> None:
+def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes=(), selector=None, **kwargs) -> None:
     """Write what changed on the platform (a dashboard edit) back into the manifests, in place: only drifted
     fields, comments and formatting kept. Secrets, values from variables or overlays, and fields the platform
     does not show are named, never written. Nothing on the platform changes (docs/pull.md)."""
@@ -58,7 +61,7 @@ def pull_command(paths, targets, dry_run, detailed_exitcode, excludes=(), select
                                    "address")
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
-                      sources=sources)
+                      sources=sources, into_base=into_base)
     if dry_run and result.texts:
         click.echo(scrub(result.diff()), nl=False)
     verb = "would pull" if dry_run else "pulled"

@@ -17,7 +17,7 @@ from ..errors import ProvisionerError
 from ..graph import entry_kind, expand
 from ..kinds import ASSISTANT
 from ..manifest import Manifest
-from ..overlays import VARS_DIR, _var_file, linked_out
+from ..overlays import OVERLAYS_DIR, VARS_DIR, _var_file, known_workspaces, linked_out
 from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
 from ..state.local import atomic_write_all
@@ -45,7 +45,8 @@ class PullResult:
 
 
 def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
-         dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, bytes]) -> PullResult:
+         dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, bytes],
+         into_base: bool = False) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
     record in state the spec they now hold (no platform call). `sources`: each manifest file's bytes as they were
     when `manifests` were loaded (manifest_sources): the edits go into those, and a file that no longer holds
@@ -66,6 +67,10 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
                        lambda manifest, path: texts.raw(manifest.document.file, manifest, path),
                        origins.get, selected)
+    shared = None if into_base else _shared_by_workspaces(session)
+    if shared:
+        decisions.skipped += [Skipped(e.address, e.field, shared) for e in decisions.edits]
+        decisions.edits = []
     result = PullResult(skipped=list(decisions.skipped), write_only=dict(decisions.write_only))
     _splice_all(decisions, texts, result)
     if dry_run or not result.texts:
@@ -98,6 +103,20 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         raise ProvisionerError(f"the manifests were written ({', '.join(sorted(result.texts))}), but reading them "
                                f"back failed, so state was not told: {error}") from None
     return result
+
+
+def _shared_by_workspaces(session: Session) -> str | None:
+    """Why nothing is written into the base manifests, when the repository defines workspaces (vars/, overlays/):
+    the base manifests are every workspace's, and a value one workspace's platform holds would change them all."""
+    inputs = session.settings.inputs
+    if inputs is None:
+        return None
+    known = known_workspaces(Path(inputs.root))
+    if not known:
+        return None
+    return (f"the base manifests are every workspace's (inputs of their own: {', '.join(sorted(known))}): "
+            f"written there, workspace {inputs.workspace}'s value would change them all; set it in "
+            f"{OVERLAYS_DIR}/{inputs.workspace}/, or pass --into-base to write it into the base manifest")
 
 
 def _on_disk(file: str) -> bytes | None:
