@@ -69,3 +69,25 @@ def test_several_files_are_replaced_all_or_none(tmp_path):
     assert first.read_text() == "old\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]
     atomic_write_all([(first, b"new\n")])
     assert first.read_text() == "new\n"
+
+
+def test_a_private_files_new_text_is_never_readable_by_others_even_before_it_is_moved(tmp_path, monkeypatch):
+    """The temporary beside the file was made with the default mode (0644 under the usual umask) and only then given
+    the file's: for a moment, a 0600 manifest's new text was readable by every user of the machine."""
+    import os
+    import stat
+
+    from provisioner.state import local
+
+    private = tmp_path / "secret.yaml"
+    private.write_text("old\n")
+    private.chmod(0o600)
+    seen = []
+    real_fsync = os.fsync
+
+    def fsync(descriptor):  # the text is written: what mode does its file have now?
+        seen.append(stat.S_IMODE(os.fstat(descriptor).st_mode))
+        real_fsync(descriptor)
+    monkeypatch.setattr(local.os, "fsync", fsync)
+    local.atomic_write_all([(private, b"new\n")])
+    assert seen[0] == 0o600 and stat.S_IMODE(private.stat().st_mode) == 0o600 and private.read_text() == "new\n"

@@ -31,12 +31,16 @@ def atomic_write_all(files: list[tuple[Path, bytes]]) -> None:
     try:
         for path, data in files:
             temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            # Made with the file's own mode (a private file's new text is never readable by others, even for a
+            # moment), and only if no such file exists (never through a link someone placed there).
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             written.append((temporary, path))
-            with open(temporary, "wb") as handle:
+            with open(descriptor, "wb") as handle:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))  # a private file stays private
+            os.chmod(temporary, mode)  # the umask may have taken bits away: the file's mode exactly
         for temporary, path in written:
             os.replace(temporary, path)
     finally:
