@@ -274,6 +274,11 @@ def _insert(text: str, mapping: Node, key: str | int, value: Any) -> Splice:
 
 
 def _replace(text: str, node: Node, value: Any) -> Splice:
+    if node.kind in ("map", "seq") and _holds_comment(text, node):
+        # Rewritten whole (a list that grows or shrinks, a mapping that loses a key), its comments would be dropped
+        # or land on other items: a comment is the user's text as much as a value.
+        raise SpliceError(f"line {node.line}: the value is written over several lines with comments among them, "
+                          "which rewriting it would drop or move; edit it by hand")
     flow = node.flow or _inside_flow(text, node)
     if isinstance(value, (dict, list)) and value:
         if flow:
@@ -313,6 +318,26 @@ def _replace(text: str, node: Node, value: Any) -> Splice:
         elif tail and "+" not in text[node.start:node.end].split("\n", 1)[0] and "+" not in rendered.split("\n", 1)[0]:
             rendered += tail[1:]  # blank lines after the block stay
     return Splice(node.start, end, rendered)
+
+
+def _holds_comment(text: str, node: Node) -> bool:
+    """Whether a comment stands within the collection `node`'s text: a `#` after a space or at a line's start that
+    is not inside one of its scalars."""
+    scalars: list[tuple[int, int]] = []
+    todo = [node]
+    while todo:
+        current = todo.pop()
+        if current.kind in ("scalar", "alias"):
+            scalars.append((current.start, current.end))
+        todo += [n for pair in current.pairs for n in pair] + current.items
+    # A block collection's last item's comment is on its line, after the collection's text ends.
+    end = node.end if node.flow else _line_end(text, node.end)
+    at = text.find("#", node.start, end)
+    while at >= 0:
+        if (at == node.start or text[at - 1] in " \t\n") and not any(a <= at < b for a, b in scalars):
+            return True
+        at = text.find("#", at + 1, end)
+    return False
 
 
 def _block_indent(text: str, node: Node) -> int | None:

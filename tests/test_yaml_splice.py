@@ -200,3 +200,28 @@ def test_a_line_break_yaml_1_1_knows_and_ruamel_does_not_is_refused_not_a_crash(
     the values) does not, so the two disagreed on where things are: pull failed with "unexpected ScannerError"."""
     with pytest.raises(SpliceError, match="line break other than"):
         edit(text, 0, [(("a",), 2)])
+
+
+@pytest.mark.parametrize("text, value", [
+    ("k:\n  - a  # first\n  - b  # second\nz: 1\n", ["a"]),             # shrinks: "# second" went onto a
+    ("k:\n  - a\n  - b  # second\nz: 1\n", ["a"]),
+    ("k:\n  - a  # first\n  - b\nz: 1\n", ["a", "b", "c"]),              # grows: a comment moved onto the new item
+    ("m:\n  x: 1\n  # y is the carrier's\n  y: 2\nz: 1\n", {"x": 1}),     # a key removed: every comment dropped
+    ("m:\n  x: 1\n  y: 2  # why\nz: 1\n", {"x": 1}),
+])
+def test_a_collection_rewritten_whole_that_holds_comments_is_refused(text, value):
+    """A list that changes length or a mapping that loses a key is rewritten whole: its comments were dropped, or
+    landed on other items. Comments are the user's text: refused, to be edited by hand."""
+    key = text.split(":")[0]
+    with pytest.raises(SpliceError, match="comments among them"):
+        edit(text, 0, [((key,), value)])
+
+
+@pytest.mark.parametrize("text, value, expected", [
+    ("k:\n  - a\n  - b\nz: 1  # z's own\n", ["a"], "k:\n  - a\nz: 1  # z's own\n"),
+    ("m:\n  x: '# not a comment'\n  y: a#b\nz: 1\n", {"x": "# not a comment"}, "m:\n  x: '# not a comment'\nz: 1\n"),
+    ("k: [a, b]  # the list's line\nz: 1\n", ["a"], 'k: ["a"]  # the list\'s line\nz: 1\n'),
+])
+def test_a_collection_without_comments_of_its_own_is_still_rewritten(text, value, expected):
+    key = text.split(":")[0]
+    assert edit(text, 0, [((key,), value)]) == expected
