@@ -53,6 +53,14 @@ class Document:
     sensitive: frozenset[str] = frozenset()
     # False when its file's text holds no "${" at all: there is nothing to substitute (variables.py).
     may_reference: bool = True
+    # The file relative to the project's root (the folder of provisioner.yaml), as state records it: the same from
+    # whichever folder a run starts in (set by workflow.manifests.validate; `file` is relative to that folder).
+    source: str | None = None
+
+    @property
+    def state_source(self) -> str:
+        """What state records as this document's file."""
+        return self.source if self.source is not None else self.file
 
     def locate(self, path: Iterable[str | int] = ()) -> Location:
         """The location of the deepest existing value on `path` (a missing field points at its parent)."""

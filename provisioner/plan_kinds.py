@@ -312,7 +312,7 @@ def record(manifest: Manifest, fields: dict[str, Any], remote_fields: dict[str, 
         "sensitive": sorted(manifest.sensitive),
         "remote": hidden_fields(kind, {k: known(remote_fields[k], fields.get(k)) for k in sorted(remote_fields)
                                        if k in shown}, manifest.sensitive),
-        "source": manifest.document.file,
+        "source": manifest.document.state_source,
     }
 
 
@@ -685,4 +685,4 @@ def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any])
     wanted = desired(KINDS[manifest.kind], fields)
     return (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
             or entry.spec != hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive)
-            or entry.source != manifest.document.file)
+            or entry.source != manifest.document.state_source)

@@ -214,7 +214,7 @@ def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, A
         "protect": manifest.protect,
         "sensitive": sorted(manifest.sensitive),
         "remote": remote_snapshot(remote_fields, manifest.sensitive),
-        "source": manifest.document.file,
+        "source": manifest.document.state_source,
     }
 
 
@@ -298,7 +298,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                 # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
                 if (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
                         or entry.spec != _applied_spec(manifest)
-                        or entry.source != manifest.document.file):
+                        or entry.source != manifest.document.state_source):
                     syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))
             continue
         candidates = unclaimed_by_name.get(manifest.spec.assistant_name, [])

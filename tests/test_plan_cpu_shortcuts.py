@@ -307,7 +307,7 @@ def test_a_created_objects_field_changes_are_the_keyword_built_ones(fields, sens
     manifest = SimpleNamespace(fields=fields, sensitive=frozenset(sensitive), address="a", document=None,
                                spec=SimpleNamespace(assistant_name="A", engine_type=None), protect=False,
                                location=lambda *path: "m.yaml:1:1", kind="assistant")
-    manifest.document = SimpleNamespace(file="m.yaml")
+    manifest.document = SimpleNamespace(file="m.yaml", state_source="m.yaml")
     made = _create(manifest, None, "v2").fields
     expected = [FieldChange(name, None, _shown(value, name in sensitive), before_known=False,
                             sensitive=name in sensitive) for name, value in fields.items()]

@@ -312,3 +312,43 @@ def test_a_version_1_postgres_store_is_migrated(tmp_path):
             assert database.execute("SELECT value FROM provisioner_meta").fetchone() == (str(SCHEMA_VERSION),)
             assert database.execute("SELECT address, kind, platform FROM provisioner_resources").fetchall() == [
                 ("a", "assistant", "")]
+
+
+def test_the_folder_a_run_starts_in_changes_nothing_about_what_is_left_alone(workspace):
+    """State recorded each manifest's file relative to the folder the run started in, and "left alone" was decided
+    from that folder too. Run from manifests/ with --config ../provisioner.yaml, a narrower file list destroyed an
+    assistant whose manifest still existed; and an apply from there (No changes) rewrote every recorded file, so a
+    later run from the root destroyed it as well."""
+    import os
+
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    workspace.write("provisioner.yaml", "project: subfolder\nstate: state/provisioner.db\nmanifests: [manifests]\n")
+    for address in ("a", "b"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+
+    def run_in_manifests(*args):
+        cwd = os.getcwd()
+        os.chdir(workspace.root / "manifests")
+        try:
+            result = CliRunner().invoke(cli, [args[0], f"--api-url={workspace.platform.url}",
+                                              "--config", "../provisioner.yaml", *args[1:]],
+                                        env={"PROVISIONER_API_TOKEN": workspace.token, "PROVISIONER_RATE_LIMIT": "off",
+                                             "PROVISIONER_API_DIALECT": workspace.dialect}, catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        assert result.exit_code in (0, 2), result.output + result.stderr
+        return result
+
+    narrower = json.loads(run_in_manifests("plan", "a.yaml", "--json").output)
+    assert narrower["summary"]["destroy"] == 0, narrower["changes"]
+    assert narrower["left_alone"] == [{"address": "b", "source": "manifests/b.yaml"}]
+    everything = run_in_manifests("apply", "--auto-approve")
+    assert "No changes." in everything.output
+    assert {e["source"] for e in workspace.state()["resources"].values()} == {"manifests/a.yaml", "manifests/b.yaml"}
+    from_root = json.loads(ok(workspace.run("plan", "manifests/a.yaml", "--json")).output)
+    assert from_root["summary"]["destroy"] == 0 and [e["address"] for e in from_root["left_alone"]] == ["b"]
+    assert len(workspace.platform.assistants()) == 2

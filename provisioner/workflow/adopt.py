@@ -81,7 +81,7 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
             f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
     resources[address] = _with_kind(kind, id=remote_id, spec=None, protect=manifest.protect,
                                     sensitive=sorted(manifest.sensitive),
-                                    remote=_snapshot(kind, live, manifest.sensitive), source=manifest.document.file)
+                                    remote=_snapshot(kind, live, manifest.sensitive), source=manifest.document.state_source)
     session.backend.write(session.state)
     return live
 

@@ -10,10 +10,12 @@ from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Plan
 from ..state import State
 
 
-def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dict[str, str]:
+def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: str = ".") -> dict[str, str]:
     """address -> source file, for the state entries without a manifest in this run whose manifest file still
     exists but is not under any path given: a narrower path list plans a part, it does not remove the rest.
-    (A file that was given but no longer holds the document, or that is gone, is a real removal.)"""
+    (A file that was given but no longer holds the document, or that is gone, is a real removal.) A recorded file
+    is relative to the project's `root` (the folder of provisioner.yaml); one recorded by an earlier version, from
+    the folder a run started in, is looked for from this run's folder too."""
     loaded = {m.address for m in manifests}
     given = [Path(p).resolve() for p in paths]
     kept = {}
@@ -22,8 +24,8 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str]) -> dic
         if address in loaded or not entry.source:
             continue
         if entry.source not in outside:
-            source = Path(entry.source)
-            resolved = source.resolve() if source.is_file() else None
+            found = [c for c in (Path(root) / entry.source, Path(entry.source)) if c.is_file()]
+            resolved = found[0].resolve() if found else None
             outside[entry.source] = resolved is not None and not any(resolved == g or g in resolved.parents
                                                                       for g in given)
         if outside[entry.source]:

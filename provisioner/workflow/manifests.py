@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 from ..config import ConfigError
@@ -26,7 +27,24 @@ def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestI
     manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped,
                                moves=moves)
     _report_skipped(skipped)
+    if inputs is not None:
+        record_sources(manifests, inputs.root)
     return manifests
+
+
+def record_sources(manifests: list[Manifest], root: str) -> None:
+    """Each manifest's file relative to the project's `root` (Document.source), as state records it: a run started
+    in another folder (`cd manifests && provisioner plan --config ../provisioner.yaml`) records the same files."""
+    base = os.path.abspath(root)
+    if base == os.getcwd():
+        return  # the usual run, from the project's root: the file's name is that already
+    relative: dict[str, str] = {}  # a file's many documents: worked out once
+    for manifest in manifests:
+        document = manifest.document
+        source = relative.get(document.file)
+        if source is None:
+            source = relative[document.file] = Path(os.path.relpath(os.path.abspath(document.file), base)).as_posix()
+        document.source = source
 
 
 def _report_skipped(skipped: list[str]) -> None:

@@ -209,7 +209,7 @@ class Session:
                                     dialect=self.settings.api_dialect,
                                     foreign=foreign,
                                     foreign_objects=self._foreign_objects(manifests, objects),
-                                    left_alone=left_alone(state, manifests, paths),
+                                    left_alone=left_alone(state, manifests, paths, self._project_root()),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
         plan.replace_requested = sorted(replace)
@@ -246,6 +246,11 @@ class Session:
             if manifest is not None and change.body:
                 change.field_locations = FieldLocations.of(partial(_field_location, manifest), manifest.fields)
         return plan, {r.id for r in remote}
+
+    def _project_root(self) -> str:
+        """The folder state's recorded manifest files are relative to (provisioner.yaml's; else where the run is)."""
+        inputs = self.settings.inputs
+        return inputs.root if inputs is not None else "."
 
     def _foreign_owners(self, manifests: list[Manifest], remote: list[RemoteAssistant], managed: set[int]
                         ) -> dict[int, Owner]:
