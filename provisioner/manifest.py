@@ -710,14 +710,15 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
     return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
 
 
-def manifest_sources(paths: Iterable[str | os.PathLike], limit: int) -> dict[str, bytes]:
-    """The bytes of every manifest file under `paths`, by the name a Document gives its file (display_path): what
-    a command that writes manifests back (pull) compares with the disk before it writes. A file that cannot be
-    read is left out (loading reports it)."""
-    found: dict[str, bytes] = {}
+def manifest_sources(paths: Iterable[str | os.PathLike], limit: int) -> dict[str, tuple[Path, bytes]]:
+    """Every manifest file under `paths`, by the name a Document gives its file (display_path): the path it was
+    found at (a display name is for reading, not for opening: it escapes unprintable characters, and folds a `..`
+    after a linked folder as text) and its bytes, what a command that writes manifests back (pull) compares with
+    the disk before it writes. A file that cannot be read is left out (loading reports it)."""
+    found: dict[str, tuple[Path, bytes]] = {}
     for file in find_manifest_files(paths, []):
         try:
-            found[display_path(file)] = _read_capped(file, limit)
+            found[display_path(file)] = (file, _read_capped(file, limit))
         except (OSError, ValueError):
             continue
     return found

@@ -464,3 +464,40 @@ def test_a_write_that_fails_says_no_file_was_changed(workspace, monkeypatch):
     assert result.exit_code == 1, result.all
     assert "pull could not write the manifests (No space left on device): no file was changed" in result.all
     assert path.read_text() == SUPPORT and "bug" not in result.all
+
+
+def test_pull_writes_the_file_it_read_whatever_its_name_shows(workspace):
+    """Files were opened by their display name: one with a tab in its name crashed pull ("a bug"), and a path with
+    `..` after a linked folder, folded as text, could write another file holding the same bytes."""
+    import os
+
+    odd = workspace.write("manifests/sup\tport.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+    result = run(workspace, "pull")
+    assert result.exit_code == 0 and "llm_temperature: 0.2" in odd.read_text(), result.all
+
+    odd.unlink()
+    real = workspace.root / "real" / "x" / "a.yaml"
+    real.parent.mkdir(parents=True)
+    (workspace.root / "real" / "sub").mkdir()
+    real.write_text(SUPPORT.replace("0.7", "0.2"))
+    os.symlink(workspace.root / "real" / "sub", workspace.root / "m")
+    decoy = workspace.write("x/a.yaml", real.read_text())  # what `m/../x/a.yaml` reads as, folded as text
+    patch(workspace, "assistants", remote_id, llm_temperature=0.3)
+    result = run(workspace, "pull", "m/../x/a.yaml")
+    assert result.exit_code == 0, result.all
+    assert "llm_temperature: 0.3" in real.read_text() and decoy.read_text() == SUPPORT.replace("0.7", "0.2")
+
+
+def test_a_repository_whose_only_workspace_inputs_are_the_default_ones_is_pulled_into(workspace):
+    """vars/default.yaml alone: no other workspace can plan these manifests (any other is refused), so nothing is
+    shared and pull writes, as without vars/."""
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    workspace.write("vars/default.yaml", "stage: default\n")
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+    result = run(workspace, "pull")
+    assert result.exit_code == 0 and "llm_temperature: 0.2" in path.read_text(), result.all

@@ -49,7 +49,8 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     before = manifest_sources(paths, settings.manifest_limits.bytes)
     manifests = load()
     sources = manifest_sources(paths, settings.manifest_limits.bytes)
-    edited = sorted(file for file in before.keys() | sources.keys() if before.get(file) != sources.get(file))
+    edited = sorted(file for file in before.keys() | sources.keys()
+                    if before.get(file, (None, None))[1] != sources.get(file, (None, None))[1])
     if edited:
         raise ProvisionerError(f"{', '.join(edited)}: changed while pull read it; run pull again (no file was "
                                "changed)")

@@ -15,6 +15,7 @@ import yaml
 
 from ..errors import ProvisionerError
 from ..graph import entry_kind, expand
+from ..inputs import DEFAULT_WORKSPACE
 from ..kinds import ASSISTANT
 from ..manifest import Manifest
 from ..overlays import OVERLAYS_DIR, VARS_DIR, _var_file, known_workspaces, linked_out
@@ -45,7 +46,7 @@ class PullResult:
 
 
 def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
-         dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, bytes],
+         dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, tuple[Path, bytes]],
          into_base: bool = False) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
     record in state the spec they now hold (no platform call). `sources`: each manifest file's bytes as they were
@@ -75,16 +76,17 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     _splice_all(decisions, texts, result)
     if dry_run or not result.texts:
         return result
-    targets = [(Path(file).resolve(), texts.encoded(file, after))  # resolved: a symbolic link stays one
-               for file, (_, after) in result.texts.items()]
+    # Each file at the path it was found at (resolved: a symbolic link stays one), never at its display name.
+    targets = [(sources[file][0].resolve(), texts.encoded(file, after)) for file, (_, after) in result.texts.items()]
+    shown = {path: file for (path, _), file in zip(targets, result.texts)}
     # Read-only to its owner (chmod a-w: even root leaves it), or not writable by whoever runs pull (a rename would
     # replace another user's file all the same).
-    read_only = [str(path) for path, _ in targets
+    read_only = [shown[path] for path, _ in targets
                  if not os.stat(path).st_mode & stat.S_IWUSR or not os.access(path, os.W_OK)]
     if read_only:
         raise ProvisionerError(f"{', '.join(read_only)}: read-only, so pull writes nothing (make the file writable, "
                                "or leave it out with --target or --exclude); no file was changed")
-    edited = [file for file in result.texts if _on_disk(file) != sources.get(file)]
+    edited = [file for file in result.texts if _on_disk(sources[file][0]) != sources[file][1]]
     if edited:
         raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
                                "read the platform?), so pull writes nothing and keeps that edit; no file was changed. "
@@ -92,7 +94,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     try:
         atomic_write_all(targets)
     except OSError as error:  # a full disk, a quota, a folder made read-only: say what is on disk now
-        written = [str(path) for path, data in targets if _on_disk(str(path)) == data]
+        written = [shown[path] for path, data in targets if _on_disk(path) == data]
         state = (f"{', '.join(written)} hold(s) the new text, the others are as they were" if written
                  else "no file was changed")
         raise ProvisionerError(f"pull could not write the manifests ({error.strerror or error}): {state}") from None
@@ -112,16 +114,17 @@ def _shared_by_workspaces(session: Session) -> str | None:
     if inputs is None:
         return None
     known = known_workspaces(Path(inputs.root))
-    if not known:
+    # Who else plans these manifests: every workspace with inputs of its own, and the default one (always allowed).
+    if not known or not (known | {DEFAULT_WORKSPACE}) - {inputs.workspace}:
         return None
     return (f"the base manifests are every workspace's (inputs of their own: {', '.join(sorted(known))}): "
             f"written there, workspace {inputs.workspace}'s value would change them all; set it in "
             f"{OVERLAYS_DIR}/{inputs.workspace}/, or pass --into-base to write it into the base manifest")
 
 
-def _on_disk(file: str) -> bytes | None:
+def _on_disk(path: Path) -> bytes | None:
     try:
-        return Path(file).read_bytes()
+        return path.read_bytes()
     except OSError:
         return None
 
@@ -129,7 +132,7 @@ def _on_disk(file: str) -> bytes | None:
 class _Texts:
     """The manifest files as written (before variables and overlays): the bytes the manifests were loaded from."""
 
-    def __init__(self, sources: dict[str, bytes]) -> None:
+    def __init__(self, sources: dict[str, tuple[Path, bytes]]) -> None:
         self.sources = sources
         self.text: dict[str, str] = {}
         self.data: dict[str, list] = {}
@@ -138,7 +141,7 @@ class _Texts:
     def read(self, file: str) -> str:
         if file not in self.text:
             try:
-                data = self.sources[file]
+                data = self.sources[file][1]
                 self.bom[file] = data.startswith(BOM)
                 self.text[file] = data.decode("utf-8-sig")
                 self.data[file] = list(yaml.safe_load_all(self.text[file]))
