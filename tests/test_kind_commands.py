@@ -178,9 +178,13 @@ def test_refresh_right_after_an_apply_finds_nothing_changed_on_the_platform(v2):
     from test_kinds_plan_e2e import tool_manifest
 
     v2.write("manifests/tool.yaml", tool_manifest())
+    v2.add("caller", calls_direction="make")
     ok(v2.run("apply", "--auto-approve"))
+    ok(v2.run("refresh"))  # the assistant's whole view (an apply records what it sent)
+    serial = v2.state()["serial"]
     out = ok(v2.run("refresh")).output
     assert "changed there" not in out and "0 updated from the platform" in out, out
+    assert v2.state()["serial"] == serial, "nothing new: nothing written (a saved plan stays valid)"
 
 
 def test_refresh_reads_documents_under_their_knowledge_base(v2):

@@ -352,3 +352,29 @@ def test_the_folder_a_run_starts_in_changes_nothing_about_what_is_left_alone(wor
     from_root = json.loads(ok(workspace.run("plan", "manifests/a.yaml", "--json")).output)
     assert from_root["summary"]["destroy"] == 0 and [e["address"] for e in from_root["left_alone"]] == ["b"]
     assert len(workspace.platform.assistants()) == 2
+
+
+def test_refresh_that_would_forget_most_of_state_is_refused(workspace):
+    """Run with another account's (valid) token, every object looked deleted and refresh emptied state: "N removed".
+    A read that finds most of state gone is a doubtful read (a wrong token or URL), as a plan that destroys most
+    of it is: refused, nothing written, unless asked for."""
+    from conftest import OTHER_TOKEN
+
+    for address in ("a", "b", "c", "d", "e", "f"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    before = workspace.state()
+    token, workspace.token = workspace.token, OTHER_TOKEN
+    try:
+        refused = workspace.run("refresh")
+    finally:
+        workspace.token = token
+    assert refused.exit_code == 1, refused.all
+    assert "refresh would forget 6 of the 6 objects it read" in refused.all and "--allow-mass-forget" in refused.all
+    assert workspace.state() == before
+    # Really gone (deleted in the dashboard): forgotten when asked for.
+    for item in workspace.platform.assistants():
+        workspace.platform.delete(item["id"])
+    ok(workspace.run("refresh", "--allow-mass-forget"))
+    assert workspace.state()["resources"] == {}
+

@@ -63,11 +63,14 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 @click.command("refresh")
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
+@click.option("--allow-mass-forget", is_flag=True,
+              help="Forget what the platform's lists no longer hold even when that is most of what was read "
+                   "(refused without it: a wrong token or URL reads like that).")
 @selection_options
 @platform_options
 @config_options
 @reports_errors
-def refresh_command(targets=(), excludes=(), selector=None, **kwargs) -> None:
+def refresh_command(targets=(), allow_mass_forget=False, excludes=(), selector=None, **kwargs) -> None:
     """Update state from the platform; change nothing on the platform."""
     settings = settings_from(kwargs)
     # Labels are the manifests' (metadata.labels): read only when a selector needs them.
@@ -79,7 +82,7 @@ def refresh_command(targets=(), excludes=(), selector=None, **kwargs) -> None:
             chosen = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
             only = {a for a in (chosen.targets if chosen.targets is not None else session.state.resources)
                     if a not in chosen.excluded}
-        result = refresh(session, only)
+        result = refresh(session, only, allow_mass_forget)
     for line in result.lines:
         click.echo(line)
     click.echo(result.summary())

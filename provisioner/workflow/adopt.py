@@ -15,6 +15,7 @@ from ..graph import address_kind, entry_kind, expand, manifest_address
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
 from ..plan_kinds import hidden_fields
+from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE
 from ..planner import remote_snapshot, same
 from ..reading import read_children
 from ..state import ResourceState
@@ -155,10 +156,12 @@ class RefreshResult:
                 f"platform, {self.removed} removed (gone from the platform), {unchanged} unchanged.")
 
 
-def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
+def refresh(session: Session, only: set[str] | None = None, allow_mass_forget: bool = False) -> RefreshResult:
     """Update state's view of the platform, per kind; forget what is gone. Nothing remote changes. A kind whose
     list cannot be read here (not registered in this version) is left as it is, never written. `only`: the
-    addresses to refresh (--target, --exclude, -l), None for all."""
+    addresses to refresh (--target, --exclude, -l), None for all. A read that finds most of what it looked for
+    gone (the mass-destroy rule's share and minimum) is refused unless `allow_mass_forget`: a wrong token or URL
+    reads like that. State is written only when a record changed."""
     resources = session.state.resources
     kinds_of = {a: entry_kind(a, e) for a, e in resources.items() if only is None or a in only}
     readable = {k for k in kinds_of.values() if k == ASSISTANT or (k in KINDS and not KINDS[k].parent_field
@@ -172,10 +175,15 @@ def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
         found, left_as_they_are = _children_listed(session, kinds_of, children, listed)
         listed.update(found)
     result = RefreshResult()
-    for address in sorted(kinds_of):
+    checked = [a for a in sorted(kinds_of) if kinds_of[a] in listed and a not in left_as_they_are]
+    gone = [a for a in checked if resources[a].id not in listed[kinds_of[a]]]
+    if not allow_mass_forget and len(gone) >= MASS_DESTROY_MIN and len(gone) > MASS_DESTROY_SHARE * len(checked):
+        raise ProvisionerError(
+            f"refresh would forget {len(gone)} of the {len(checked)} objects it read (gone from the platform's lists): "
+            "nothing was changed. A wrong token (another account's) or URL reads like that; check them. If they "
+            "really were deleted on the platform, pass --allow-mass-forget")
+    for address in checked:
         kind = kinds_of[address]
-        if kind not in listed or address in left_as_they_are:
-            continue
         entry = resources[address]
         result.checked += 1
         result.per_kind[kind] = result.per_kind.get(kind, 0) + 1
@@ -187,17 +195,18 @@ def refresh(session: Session, only: set[str] | None = None) -> RefreshResult:
             continue
         snapshot = _snapshot(kind, live, entry.sensitive)
         if snapshot != entry.remote:
-            # An empty value recorded as absent (an apply keeps only what it sent) is not news: kept quietly.
+            # An empty value recorded as absent (an apply keeps only what it sent) is not news: left as it is.
             differing = sorted(k for k in {*snapshot, *entry.remote}
                                if not same(snapshot.get(k), entry.remote.get(k))
                                and not (_empty(snapshot.get(k)) and _empty(entry.remote.get(k))))
-            changed = [k for k in differing if k in entry.remote]
-            entry.remote = snapshot
             if not differing:
                 continue
+            changed = [k for k in differing if k in entry.remote]
+            entry.remote = snapshot
             result.updated += 1
             detail = f"; changed there: {', '.join(changed)}" if changed else ""
             result.lines.append(f"{address}: refreshed from the platform (id {entry.id}{detail})")
-    session.backend.write(session.state)
+    if result.updated or result.removed:
+        session.backend.write(session.state)
     return result
 
