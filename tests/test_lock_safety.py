@@ -115,3 +115,32 @@ def test_an_unmanaged_namesake_of_a_managed_assistant_is_named_by_the_plan(works
     assert f"alpha: 1 other assistant(s) on the platform have its name but no state manages them (id {stray['id']})" \
         in planned.all, planned.all
     assert len(platform.by_name("Alpha")) == 2  # named, never touched
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_lock_false_never_writes_while_another_run_holds_the_lock(workspace, engine, monkeypatch):
+    """`state rm --lock=false` wrote while an apply held the lock; the apply then failed to record its changes,
+    which stayed on the platform unrecorded. --lock=false still reads without the lock."""
+    if engine == "postgres":
+        from pg_support import pg_dsn, unique_project
+
+        monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+        monkeypatch.setenv("PROVISIONER_PG_DSN", pg_dsn())
+        monkeypatch.setenv("PROVISIONER_PROJECT", unique_project("lockfalse"))
+    workspace.add("a")
+    workspace.add("b")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    monkeypatch.chdir(workspace.root)
+    holder = _store()
+    try:
+        info = holder.lock("apply", 0)
+        for args in (("state", "rm", "--lock=false", "a"), ("state", "mv", "--lock=false", "a", "c")):
+            refused = workspace.run(*args)
+            assert refused.exit_code == 1 and "never writes while another run holds it" in refused.all, refused.all
+        listed = workspace.run("state", "list", "--lock=false")
+        assert listed.exit_code == 0 and "a\tid=" in listed.output, listed.all
+        holder.unlock(info.id)
+    finally:
+        holder.close()
+    assert workspace.run("state", "rm", "--lock=false", "a").exit_code == 0  # nobody holds it now
+    assert "a" not in workspace.state()["resources"]

@@ -19,7 +19,7 @@ HELP = {
     "--state": "SQLite state database (--backend sqlite); its folder also holds local files [env "
                "PROVISIONER_STATE].",
     "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "
-              "a write without it is still refused if the state moved on).",
+              "a write without it is refused while another run holds the lock, or if the state moved on).",
     "--lock-timeout": "How long to wait for a held lock [env PROVISIONER_LOCK_TIMEOUT].",
     "--init-store": "Make a new state store of an empty file or an empty SQLite database at --state (refused "
                     "without it; another application's database is always refused).",

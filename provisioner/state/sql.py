@@ -670,8 +670,28 @@ class SqlStateStore:
         SQLite's write transaction already excludes every other writer) makes a force-unlock wait for this
         commit, or this commit see the force-unlock: never both."""
         if self._held_lock is None:
+            self._nobody_holds_the_lock(cursor)
             return
         self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
+
+    def _nobody_holds_the_lock(self, cursor) -> None:
+        """A write of a run that took no lock (--lock=false: it neither waits for the lock nor takes it), in the
+        write's own transaction: refused while another run holds the lock, whose changes it would overwrite or
+        lose (an apply that records its changes would find its rows gone). On PostgreSQL the advisory lock says
+        who holds it (tried for this transaction only); on SQLite the lock row, which this write transaction
+        keeps from changing until it commits."""
+        if self._postgres:
+            held = not cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_key,)).fetchone()[0]
+            row = cursor.execute(self._sql.lock_row, self._scope).fetchone() if held else None
+        else:
+            row = cursor.execute(self._sql.lock_row, self._scope).fetchone()
+            held = row is not None
+        if held:
+            by = f" by {row[2]} ({row[1]}, lock ID {row[0]})" if row is not None else ""
+            raise LockError(f"the state of {self.description} is locked{by}: --lock=false reads without the lock "
+                            "but never writes while another run holds it; nothing was written. Run the command "
+                            "again without --lock=false (it waits with --lock-timeout), or force-unlock a lock "
+                            "whose run is gone")
 
     def confirm_lock(self) -> None:
         """The lock is still this run's: checked before an apply's first write to the platform. A run may wait
@@ -704,6 +724,8 @@ class SqlStateStore:
     def _check_lock_and_advance(self, cursor, state: State, serial: int, now: str) -> None:
         """PostgreSQL, a workspace that exists: _check_lock and _advance in one round trip, checked before any row
         is written (a lost lock or a stale serial fails the transaction, so the serial's advance is undone)."""
+        if self._held_lock is None:
+            self._nobody_holds_the_lock(cursor)
         batch = _Batch()
         if self._held_lock is not None:
             batch.execute(self._sql.lock_row_for_update, self._scope)
