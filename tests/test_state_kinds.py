@@ -60,8 +60,12 @@ def test_the_state_document_keeps_kinds_and_only_names_them_for_other_kinds():
     back = State.loads(text, "doc")
     assert back.resources["tool.lookup"].kind == "tool" and back.resources["support"].kind == "assistant"
     assert back.resources["tool.lookup"].depends_on == ["folder.sales"]
+    # A record without its kind takes the one its address names; one that names another is refused.
+    assert State.loads(text.replace(b'"kind": "tool", ', b""), "doc").resources["tool.lookup"].kind == "tool"
+    with pytest.raises(StateError, match="but the address is a tool's"):
+        State.loads(text.replace(b'"kind": "tool", ', b'"kind": "label", '), "doc")
     with pytest.raises(StateError, match="both claim platform id 1"):
-        State.loads(text.replace(b'"kind": "tool", ', b""), "doc")
+        State.loads(text.replace(b'"tool.lookup"', b'"other"').replace(b'"kind": "tool", ', b""), "doc")
 
 
 @pytest.mark.parametrize("bad, message", [

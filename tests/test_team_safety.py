@@ -378,3 +378,41 @@ def test_refresh_that_would_forget_most_of_state_is_refused(workspace):
     ok(workspace.run("refresh", "--allow-mass-forget"))
     assert workspace.state()["resources"] == {}
 
+
+
+def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
+    """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
+    skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
+    one deleted the other's."""
+    for address in ("a", "b"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    document = workspace.root / "d.json"
+    document.write_text(ok(workspace.run("state", "pull")).output)
+    ok(workspace.run("workspace", "new", "other", "--no-select"))
+    refused = workspace.run("state", "push", str(document), "--workspace", "other")
+    assert refused.exit_code == 1, refused.all
+    assert "claims objects another workspace or project of this store manages" in refused.all, refused.all
+    assert "a (id " in refused.all and "workspace 'default'" in refused.all
+    # Forced in (a migration's own choice), the rows have no platform yet: still seen as owned by the default
+    # workspace's next plan, which adopts nothing and says who manages them.
+    ok(workspace.run("state", "push", str(document), "--workspace", "other", "--force"))
+    ok(workspace.run("state", "rm", "a"))
+    plan = workspace.run("plan", "--json")
+    assert plan.exit_code == 1 and "other" in plan.all, plan.all
+
+
+def test_a_pushed_resource_takes_the_kind_its_address_names():
+    """A record without `kind` was stored as an assistant whatever its address ("folder.b"), and one whose kind
+    contradicted its address ("support" as a label) was accepted: either escaped the one-owner checks."""
+    from provisioner.errors import StateError
+    from provisioner.state import State
+
+    def document(resources):
+        return json.dumps({"version": 1, "lineage": "l", "serial": 1, "resources": resources})
+
+    loaded = State.loads(document({"folder.b": {"id": 53}, "support": {"id": 7}}), "d.json")
+    assert (loaded.resources["folder.b"].kind, loaded.resources["support"].kind) == ("folder", "assistant")
+    for address, kind in (("support", "label"), ("folder.q", "widget"), ("folder.q", "label")):
+        with pytest.raises(StateError, match="but the address is a"):
+            State.loads(document({address: {"id": 5, "kind": kind}}), "d.json")

@@ -254,7 +254,18 @@ def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
     if not isinstance(record, dict):
         raise StateError(f"{_resource_place(source, address)} must be an object with id, spec, protect, sensitive, "
                          f"remote (got {_show(record)})")
-    return check_record(record, lambda key: _resource_place(source, address, key))
+    entry = check_record(record, lambda key: _resource_place(source, address, key))
+    # The address names the kind (`folder.x` a folder, a bare name an assistant): a record without one takes it, and
+    # one that says another is refused. Stored under another kind, the id would escape the one-owner checks.
+    from ..kinds import kind_of_address
+
+    named = kind_of_address(address)
+    if "kind" not in record:
+        entry.kind = named
+    elif entry.kind != named:
+        raise StateError(f"{_resource_place(source, address, 'kind')} is {entry.kind!r}, but the address is a "
+                         f"{named}'s")
+    return entry
 
 
 def _resource_place(source: str, address: Any, key: str | None = None) -> str:

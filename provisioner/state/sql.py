@@ -145,10 +145,12 @@ class _Sql:
         return statement.replace("?", "%s") if self.postgres else statement
 
     def owners(self, count: int) -> str:
-        """Who holds `count` ids of a kind, in another workspace or project, on the same platform."""
+        """Who holds `count` ids of a kind, in another workspace or project, on the same platform: a row whose
+        platform is not recorded yet (written by a state command, which reads no platform: push, mv) may be of any,
+        and so may the asker's when it does not know its own (a state command)."""
         return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
                          f"AND remote_id IN ({', '.join('?' * count)}) AND (project <> ? OR workspace <> ?) "
-                         "AND platform = ? ORDER BY project, workspace")
+                         "AND (platform = ? OR platform = '' OR ? = '') ORDER BY project, workspace")
 
 
 def _now() -> str:
@@ -807,6 +809,8 @@ class SqlStateStore:
         Returns what was done, for the user."""
         with self._transaction("push the state") as cursor:
             self._check_lock(cursor)
+            if not force:
+                self._refuse_other_owners(cursor, document)
             row = self._row(cursor)
             now = _now()
             if force and (row is None and self._count(cursor) or row is not None and not _readable(row)):
@@ -830,6 +834,22 @@ class SqlStateStore:
                 result = self._replace(cursor, row, document, now, force)
         self.read()
         return result
+
+    def _refuse_other_owners(self, cursor, document: State) -> None:
+        """A pushed document must not claim ids another workspace or project of this store manages: two states
+        would then manage one object (a destroy in one deletes the other's, each adopts what the other made)."""
+        by_kind: dict[str, dict[int, str]] = {}
+        for address, entry in document.resources.items():
+            by_kind.setdefault(entry.kind, {})[entry.id] = address
+        clashes = [f"{by_kind[kind][remote_id]} (id {remote_id}) is {owner.address} of project {owner.project!r}, "
+                   f"workspace {owner.workspace!r}"
+                   for kind, ids in sorted(by_kind.items()) for remote_id, owner in self._owners(cursor, kind, ids).items()]
+        if clashes:
+            shown = "; ".join(clashes[:5]) + (f"; and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+            raise StateError(f"the document claims objects another workspace or project of this store manages: "
+                             f"{shown}. Pushed, two states would manage one object (a destroy in one deletes the "
+                             "other's). Nothing was written: push it where those are, `state rm` them there first, "
+                             "or pass --force")
 
     def _load_fresh(self, cursor, document: State, now: str) -> None:
         cursor.execute(self._sql.insert_workspace, (*self._scope, document.lineage, document.serial, now, now))
@@ -1075,15 +1095,18 @@ class SqlStateStore:
 
     def owners(self, kind: str, ids) -> dict[int, Owner]:
         """Which other workspace or project of this store manages each of `ids` (platform ids of `kind`)."""
+        with self._transaction("look up who manages these ids") as cursor:
+            return self._owners(cursor, kind, ids)
+
+    def _owners(self, cursor, kind: str, ids) -> dict[int, Owner]:
         wanted = sorted({int(i) for i in ids})
         found: dict[int, Owner] = {}
-        with self._transaction("look up who manages these ids") as cursor:
-            for start in range(0, len(wanted), _CHUNK):
-                chunk = wanted[start:start + _CHUNK]
-                rows = cursor.execute(self._sql.owners(len(chunk)),
-                                      (kind, *chunk, *self._scope, self.platform)).fetchall()
-                for remote_id, project, workspace, address in rows:
-                    found.setdefault(remote_id, Owner(project, workspace, address))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            rows = cursor.execute(self._sql.owners(len(chunk)),
+                                  (kind, *chunk, *self._scope, self.platform, self.platform)).fetchall()
+            for remote_id, project, workspace, address in rows:
+                found.setdefault(remote_id, Owner(project, workspace, address))
         return found
 
     def probe(self) -> None:
