@@ -223,3 +223,20 @@ def test_an_exported_tool_asks_for_each_header_value_by_name_and_then_adopts_wit
     ok(v2.run("validate"))
     changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
     assert [(c["action"], c["body"] or None) for c in changes] == [("import", None)], changes
+
+
+def test_an_exported_text_holding_a_reference_reads_back_as_the_same_text(v2, monkeypatch):
+    """Only assistants' texts were escaped on export: a tool whose description says `${env.X}` was exported as is,
+    and applying the manifest sent the environment's X (the API token itself) to the platform."""
+    token_reference = "see ${env.PROVISIONER_API_TOKEN} and ${var.region}"
+    tool_id = made(v2, "/user/tools", name="order_lookup", description=token_reference, method="GET",
+                   endpoint="https://api.example.com/orders")
+    ok(v2.run("export", "--out", "exported"))
+    [path] = (v2.root / "exported").glob("tool.*.yaml")
+    (v2.root / "manifests" / path.name).write_text(path.read_text())
+    ok(v2.run("validate"))
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["action"], c["body"] or None) for c in changes] == [("import", None)], changes
+    ok(v2.run("apply", "--auto-approve"))
+    held = v2.platform.http.get("/user/tools").json()  # a bare array (API.md)
+    assert [t["description"] for t in held if t["id"] == tool_id] == [token_reference]

@@ -19,6 +19,7 @@ from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
 from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
 from ..planner import same
+from ..variables import escaped
 
 SLUG = re.compile(NAME)
 
@@ -122,12 +123,15 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
                   addresses: Mapping[tuple[str, int], str], stamp: str, client: Any = None) -> KindExport:
     """One object's manifest; `client` reads its children when the kind declares some (a knowledge base's
     documents: `Kind.export_children`)."""
-    spec = with_references(kind.name, kind_spec(kind, fields), addresses)
+    # Texts as a manifest must hold them to read back as they are (`${` written `$${`: a tool's description saying
+    # `${env.X}` would otherwise send the environment's X to the platform), before secrets become ${env.X}.
+    spec = with_references(kind.name, escaped(kind_spec(kind, fields)), addresses)
     fill_in, environment = hide_secrets(kind, address, spec)
     order = [f.name for f in kind.fields]
     name = address.split(".", 1)[1]
     children, needs = ({}, ChildExport()) if kind.export_children is None or client is None else \
         kind.export_children(client, remote_id, name)
+    children = escaped(children)
     document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind, "metadata": {"name": name},
                 "spec": {**{name: spec[name] for name in order if name in spec}, **children}}
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
