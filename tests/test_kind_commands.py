@@ -240,3 +240,16 @@ def test_an_exported_text_holding_a_reference_reads_back_as_the_same_text(v2, mo
     ok(v2.run("apply", "--auto-approve"))
     held = v2.platform.http.get("/user/tools").json()  # a bare array (API.md)
     assert [t["description"] for t in held if t["id"] == tool_id] == [token_reference]
+
+
+def test_export_addresses_never_collide():
+    """`faq-9` (id 5), then `FAQ` (id 7) and `faq` (id 9): the third took `faq-9`, the first's address, and its
+    file was written over the first's (a manifest lost, a reference pointing at the wrong object)."""
+    from provisioner.workflow.export_kinds import address_for
+
+    taken: set[str] = set()
+    for name, remote_id in (("faq-9", 5), ("FAQ", 7), ("faq", 9), ("faq", 9), ("", 3), ("", 3)):
+        address = address_for("knowledgebase", name, remote_id, taken)
+        assert address not in taken and address.startswith("knowledgebase.")
+        taken.add(address)
+    assert len(taken) == 6

@@ -41,10 +41,16 @@ def exportable_kinds() -> list[str]:
 
 
 def address_for(kind: str, name: str, remote_id: int, taken: set[str]) -> str:
-    """`<kind>.<slug of the name>`, or with the id appended when that address is taken (or the slug is empty)."""
+    """`<kind>.<slug of the name>`, or with the id appended when that address is taken (or the slug is empty),
+    then a number too while it still is (`faq-9` the slug of one name and the slug-and-id of another's): never
+    an address in `taken`, whose file the export would write over."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or kind
     base = slug if kind == ASSISTANT else f"{kind}.{slug}"
-    return base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
+    chosen = base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
+    number = 2
+    while chosen in taken:
+        chosen, number = f"{base}-{remote_id}-{number}", number + 1
+    return chosen
 
 
 def variable(address: str, *parts: str) -> str:
