@@ -416,3 +416,22 @@ def test_a_pushed_resource_takes_the_kind_its_address_names():
     for address, kind in (("support", "label"), ("folder.q", "widget"), ("folder.q", "label")):
         with pytest.raises(StateError, match="but the address is a"):
             State.loads(document({address: {"id": 5, "kind": kind}}), "d.json")
+
+
+def test_plan_out_replaces_a_saved_plan_or_a_new_file_and_nothing_else(workspace):
+    """--out moved its file over whatever was at the path: the project's provisioner.yaml (every later command of
+    the job then failed), a link, /dev/full (made a regular file, as root)."""
+    import os
+
+    workspace.add("a")
+    config = workspace.write("provisioner.yaml", "project: outs\n")
+    os.symlink(workspace.root / "elsewhere.plan", workspace.root / "link.plan")
+    for target, said in (("provisioner.yaml", "exists and is not a saved plan"), ("link.plan", "a symbolic link")):
+        refused = workspace.run("plan", "--out", target)
+        assert refused.exit_code == 1 and said in refused.all and "nothing was written" in refused.all, refused.all
+    assert config.read_text() == "project: outs\n" and (workspace.root / "link.plan").is_symlink()
+    ok(workspace.run("plan", "--out", "saved.plan"))
+    ok(workspace.run("plan", "--out", "saved.plan"))  # a saved plan is replaced by the next
+    (workspace.root / "empty.plan").touch()
+    ok(workspace.run("plan", "--out", "empty.plan"))
+    assert workspace.run("apply", "empty.plan").exit_code == 0

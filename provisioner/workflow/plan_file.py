@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProvisionerError, StalePlanError
 from ..inputs import ManifestInputs
 from ..manifest import Manifest
-from ..plan import Plan
+from ..plan import PLAN_FORMAT, Plan
 from ..planner import desired_fields
 from ..redaction import digest, is_digest
 from ..state.local import atomic_write
@@ -94,7 +96,33 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
+    _refuse_to_replace(Path(path))
     atomic_write(Path(path), (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
+
+
+def _refuse_to_replace(target: Path) -> None:
+    """--out writes by moving a new file into place: whatever is at the path is replaced, a device (/dev/full), a
+    link, the project's provisioner.yaml. Only a regular file that is empty or a saved plan already is."""
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise ProvisionerError(f"--out {target}: {error.strerror}; nothing was written") from None
+    if not stat.S_ISREG(info.st_mode):
+        what = ("a symbolic link" if stat.S_ISLNK(info.st_mode) else "a folder" if stat.S_ISDIR(info.st_mode)
+                else "a device, a pipe or another special file")
+        raise ProvisionerError(f"--out {target}: {what}, which the saved plan would replace; nothing was written. "
+                               "Give the path of a new file (or of a saved plan to overwrite)")
+    if info.st_size:
+        try:
+            with open(target, "rb") as handle:
+                head = handle.read(200)
+        except OSError as error:
+            raise ProvisionerError(f"--out {target}: {error.strerror}; nothing was written") from None
+        if f'"format": "{PLAN_FORMAT}"'.encode() not in head:
+            raise ProvisionerError(f"--out {target}: the file exists and is not a saved plan, so it is not replaced; "
+                                   "nothing was written. Give the path of a new file, or delete this one first")
 
 
 PLAN_SUFFIXES = (".plan", ".tfplan")
