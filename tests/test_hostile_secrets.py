@@ -216,3 +216,28 @@ def test_query_secrets_are_masked_where_a_mark_begins_them_as_one_regex_pass_mas
     assert S._mask_query_secrets(text) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, text)
     sparse = "x" * 200 * len(text) + text  # few marks for its length: the str.find path
     assert S._mask_query_secrets(sparse) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, sparse)
+
+
+@pytest.mark.parametrize("text", [
+    "https://blog.example.com/posts?author=jane&keyword=pricing&design=x&signup=1&sessions=2&authority=3",
+    "https://example.com/help?contact=help@example.com",
+    "Bearer bonds are safe",
+])
+def test_ordinary_text_is_not_masked(text):
+    """A query name that merely held a secret's word (`author`, `keyword`, `design`) had its value masked, an email
+    address in a query was taken for a URL's user, "Bearer bonds" for a token: plan showed `***` for ordinary
+    text, and pull refused to write it as a credential."""
+    from provisioner import scrub as S
+
+    assert S.scrub(text) == text
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("https://a:pw@h.com/x?api_key=SEKRET&access_token=T0K&X-Amz-Signature=abc&session_id=zz&sig=qq&sid=1",
+     "https://***@h.com/x?api_key=***&access_token=***&X-Amz-Signature=***&session_id=***&sig=***&sid=***"),
+    ("Authorization: Bearer sk_live_abc123", "Authorization: Bearer ***"),
+])
+def test_the_names_secrets_go_by_are_still_masked(text, masked):
+    from provisioner import scrub as S
+
+    assert S.scrub(text) == masked
