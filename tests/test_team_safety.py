@@ -5,9 +5,11 @@ emulator, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from provisioner.errors import StateError
 
 
 def ok(result):
@@ -435,3 +437,38 @@ def test_plan_out_replaces_a_saved_plan_or_a_new_file_and_nothing_else(workspace
     (workspace.root / "empty.plan").touch()
     ok(workspace.run("plan", "--out", "empty.plan"))
     assert workspace.run("apply", "empty.plan").exit_code == 0
+
+
+
+def test_parallel_jobs_creating_one_workspace_all_succeed(workspace, backend, monkeypatch):
+    """`workspace select --or-create qa` in jobs started together: one or two failed with "already exists", one
+    with the driver's raw "duplicate key value violates unique constraint". The race: a run finds no row, another
+    inserts it, the first inserts too."""
+    import subprocess
+    import sys
+
+    from provisioner.state.sql import open_store
+
+    ok(workspace.run("workspace", "list"))  # the store exists
+    monkeypatch.chdir(workspace.root)
+
+    def store(name):
+        return open_store(os.environ.get("PROVISIONER_BACKEND", "sqlite"), "state/provisioner.db",
+                          project=os.environ.get("PROVISIONER_PROJECT"), dsn=os.environ.get("PROVISIONER_PG_DSN"),
+                          workspace=name, must_exist=False)
+    first, second = store("qa"), store("qa")
+    try:
+        assert first.create(exist_ok=True) is True
+        monkeypatch.setattr(second, "_row", lambda cursor: None)  # it looked before the other's insert
+        assert second.create(exist_ok=True) is False
+        with pytest.raises(StateError, match="already exists"):
+            second.create()
+    finally:
+        first.close()
+        second.close()
+    jobs = [subprocess.Popen([sys.executable, "-m", "provisioner", "workspace", "select", "--or-create", "qb"],
+                             cwd=workspace.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(6)]
+    results = [(job.wait(timeout=60), *job.communicate()) for job in jobs]
+    assert all(code == 0 for code, _, _ in results), results
+    assert sum("Created workspace 'qb'" in out for _, out, _ in results) == 1, results

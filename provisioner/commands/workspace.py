@@ -63,8 +63,8 @@ def workspace_new(name, no_select, **store) -> None:
 def workspace_select(name, or_create, **store) -> None:
     """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file)."""
     settings = store_settings(store)
-    if or_create and name not in list_workspaces(settings):
-        new_workspace(settings, name)
+    # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
+    if or_create and name not in list_workspaces(settings) and new_workspace(settings, name, exist_ok=True):
         click.echo(f"Created workspace {name!r}.")
     select_workspace(settings, name)
     click.secho(f"Switched to workspace {name!r}.", fg="green")

@@ -75,6 +75,9 @@ _STATEMENTS = {
     "workspace_names": "SELECT workspace FROM provisioner_workspaces WHERE project = ?",
     "insert_workspace": "INSERT INTO provisioner_workspaces (project, workspace, lineage, serial, created, updated) "
                         "VALUES (?, ?, ?, ?, ?, ?)",
+    # A workspace two runs create at once (`workspace select --or-create` in parallel jobs): one row, no error.
+    "insert_workspace_if_absent": "INSERT INTO provisioner_workspaces (project, workspace, lineage, serial, created, "
+                                  "updated) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     "delete_workspace": f"DELETE FROM provisioner_workspaces WHERE {_SCOPE}",
     # The compare-and-set of every write: (lineage, serial) must be what this run read.
     "advance": f"UPDATE provisioner_workspaces SET serial = ?, updated = ? WHERE {_SCOPE} AND serial = ? "
@@ -1125,14 +1128,19 @@ class SqlStateStore:
                                  f"column workspace holds {name!r}, not a valid workspace name")
         return sorted(names | {DEFAULT_WORKSPACE})
 
-    def create(self) -> None:
-        """Create this (empty) workspace: a new lineage at serial 0."""
+    def create(self, exist_ok: bool = False) -> bool:
+        """Create this (empty) workspace: a new lineage at serial 0. False when it exists already (refused unless
+        `exist_ok`, also when another run created it a moment before this one)."""
         with self._transaction("create the workspace") as cursor:
-            if self._row(cursor) is not None:
+            made = False
+            if self._row(cursor) is None:
+                now = _now()
+                made = cursor.execute(self._sql.insert_workspace_if_absent,
+                                      (*self._scope, str(uuid.uuid4()), 0, now, now)).rowcount == 1
+            if not made and not exist_ok:
                 raise StateError(f"workspace {self.workspace!r} already exists in project {self.project!r}")
-            now = _now()
-            cursor.execute(self._sql.insert_workspace, (*self._scope, str(uuid.uuid4()), 0, now, now))
         self._exists = True
+        return made
 
     def _count(self, cursor) -> int:
         return cursor.execute(self._sql.count_resources, self._scope).fetchone()[0]

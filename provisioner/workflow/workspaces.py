@@ -29,16 +29,17 @@ def list_workspaces(settings: Settings) -> list[str]:
         store.close()
 
 
-def new_workspace(settings: Settings, name: str) -> None:
+def new_workspace(settings: Settings, name: str, exist_ok: bool = False) -> bool:
     """Create `name`, under the rule plan follows: in a repository whose vars/ or overlays/ name workspaces,
-    only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses)."""
+    only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses).
+    False when it existed (refused unless `exist_ok`)."""
     if settings.inputs is not None:
         unknown = unknown_workspace(Path(settings.inputs.root), name)
         if unknown:
             raise ConfigError([unknown])
     store = open_backend(settings, workspace=name, must_exist=False)
     try:
-        store.create()
+        return store.create(exist_ok=exist_ok)
     finally:
         store.close()
 
