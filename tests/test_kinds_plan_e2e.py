@@ -782,3 +782,20 @@ def test_replace_is_refused_whenever_the_selection_would_drop_it_and_takes_eithe
         planned = plan_json(workspace, "--replace", form)
         assert [c["address"] for c in planned["changes"] if c.get("replace")] == ["caller"], (form, planned)
         assert planned["replace_requested"] == ["caller"]
+
+
+def test_a_document_another_workspace_manages_is_never_adopted(workspace):
+    """The ownership look-up grouped state's ids by their address's first part (a document's is its knowledge
+    base's) and read the manifests unexpanded (no documents): a knowledge base imported into a second workspace
+    had its documents adopted by name there as well, two workspaces managing each."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    kb_id = workspace.state()["resources"]["knowledgebase.help"]["id"]
+    assert workspace.run("state", "rm", "knowledgebase.help").exit_code == 0  # its documents stay managed here
+    assert workspace.run("workspace", "new", "other").exit_code == 0
+    imported = workspace.run("import", "knowledgebase.help", str(kb_id))
+    assert imported.exit_code == 0, imported.all
+    adopting = workspace.run("plan", "--json")
+    assert adopting.exit_code == 1, adopting.all
+    assert "knowledgebase.help.returns" in adopting.all and "default" in adopting.all, adopting.all

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..client import PlatformClient
 from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
-from ..graph import expand, manifest_address, same_objects
+from ..graph import entry_kind, expand, manifest_address, same_objects
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
@@ -208,7 +208,7 @@ class Session:
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=foreign,
-                                    foreign_objects=self._foreign_objects(manifests, objects),
+                                    foreign_objects=self._foreign_objects(expanded, objects),
                                     left_alone=left_alone(state, manifests, paths, self._project_root()),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
@@ -262,15 +262,16 @@ class Session:
         return owners(DEFAULT_KIND, candidates) if candidates and owners is not None else {}
 
     def _foreign_objects(self, manifests: list[Manifest], objects: dict) -> dict[tuple[str, int], Owner]:
-        """As _foreign_owners, for the other kinds: (kind, id) -> its owner elsewhere in the store."""
+        """As _foreign_owners, for the other kinds: (kind, id) -> its owner elsewhere in the store. `manifests`
+        expanded: a knowledge base's documents are manifests of their own kind here."""
         owners = getattr(self.backend, "owners", None)
         if owners is None:
             return {}
         found: dict[tuple[str, int], Owner] = {}
         claimed_of: dict[str, set[int]] = {}  # kind -> the ids state holds of it (grouped once, not per kind)
         for address, entry in self.state.resources.items():
-            if "." in address:
-                claimed_of.setdefault(address.split(".", 1)[0], set()).add(entry.id)
+            if "." in address:  # by its kind, not its address's first part (a document's is its knowledge base's)
+                claimed_of.setdefault(entry_kind(address, entry), set()).add(entry.id)
         kinds = set(objects)
         names_of: dict[str, set[str]] = {}
         for manifest in manifests:
