@@ -791,11 +791,41 @@ def test_a_document_another_workspace_manages_is_never_adopted(workspace):
     workspace.dialect = "v2"
     workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    kb_id = workspace.state()["resources"]["knowledgebase.help"]["id"]
-    assert workspace.run("state", "rm", "knowledgebase.help").exit_code == 0  # its documents stay managed here
+    document = workspace.state()
+    kb_id = document["resources"].pop("knowledgebase.help")["id"]  # its documents stay managed here
+    document["serial"] += 1
+    (workspace.root / "edited.json").write_text(json.dumps(document))
+    assert workspace.run("state", "push", "edited.json").exit_code == 0
     assert workspace.run("workspace", "new", "other").exit_code == 0
     imported = workspace.run("import", "knowledgebase.help", str(kb_id))
     assert imported.exit_code == 0, imported.all
     adopting = workspace.run("plan", "--json")
     assert adopting.exit_code == 1, adopting.all
     assert "knowledgebase.help.returns" in adopting.all and "default" in adopting.all, adopting.all
+
+
+def test_state_mv_and_rm_of_a_knowledge_base_take_its_documents_along(workspace):
+    """`state mv knowledgebase.help knowledgebase.help2` left its documents at the old addresses (the next plan
+    destroyed and created them again); `state rm` left them managed without their knowledge base; and
+    `state mv folder.x folder.x.y` was taken (an address of no kind)."""
+    workspace.dialect = "v2"
+    text = (ROOT / "manifests" / "knowledge.yaml").read_text()
+    workspace.write("manifests/knowledge.yaml", text)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    documents = sorted(a for a in before if a.startswith("knowledgebase.help."))
+    assert documents
+    assert workspace.run("state", "mv", "knowledgebase.help", "knowledgebase.desk").exit_code == 0
+    after = workspace.state()["resources"]
+    assert sorted(a for a in after if a.startswith("knowledgebase.desk.")) == \
+        [a.replace("knowledgebase.help.", "knowledgebase.desk.") for a in documents]
+    assert not [a for a in after if a.startswith("knowledgebase.help")]
+    workspace.write("manifests/knowledge.yaml", text.replace("name: help", "name: desk"))
+    planned = workspace.run("plan", "--detailed-exitcode")
+    assert planned.exit_code == 0 and "No changes." in planned.output, planned.all
+    for bad in ("knowledgebase.desk.x.y", "knowledgebase", "knowledgebase.desk.x"):
+        refused = workspace.run("state", "mv", "knowledgebase.desk", bad)
+        assert refused.exit_code == 1, (bad, refused.all)
+    removed = workspace.run("state", "rm", "knowledgebase.desk")
+    assert removed.exit_code == 0 and "and what is inside it" in removed.output, removed.all
+    assert not [a for a in workspace.state()["resources"] if a.startswith("knowledgebase.")]

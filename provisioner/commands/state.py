@@ -58,8 +58,10 @@ def state_show(address, lock, lock_timeout, **store) -> None:
 def state_rm(address, lock, lock_timeout, **store) -> None:
     """Forget ADDRESS, of any kind (the object stays on the platform)."""
     with state_session(store, lock, lock_timeout, "state rm") as session:
-        entry = state_remove(session, address)
-    click.echo(f"Removed {address} (id {entry.id}) from state; it is still on the platform.")
+        entry, inside = state_remove(session, address)
+    also = f" and what is inside it ({', '.join(inside)})" if inside else ""
+    click.echo(f"Removed {address} (id {entry.id}){also} from state; {'they are' if inside else 'it is'} still on "
+               "the platform.")
 
 
 @state_group.command("mv")

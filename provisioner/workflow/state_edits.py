@@ -42,18 +42,61 @@ def state_move(session: Session, old: str, new: str) -> None:
     if new in resources:
         raise StateError(f"{new!r} is already in state")
     kind = entry_kind(old, resources[old])
-    if address_kind(new) != kind:
-        raise StateError(f"{old!r} is a {kind} and {new!r} names a {address_kind(new)}: `state mv` renames within "
-                         f"a kind only (write the new address as {kind + '.NAME' if kind != 'assistant' else 'NAME'})")
+    if address_kind(new) != kind or _parts(kind) != new.count(".") + 1:
+        raise StateError(f"{old!r} is a {kind} and {new!r} names {_named(new)}: `state mv` renames within a kind "
+                         f"only (write the new address as {_form(kind)})")
+    # What lives inside it (a knowledge base's documents, `<old>.<name>`) moves with it: left behind, the next plan
+    # would destroy and create them again.
+    inside = children_of(resources, old)
+    taken = [f"{new}{a[len(old):]}" for a in inside if f"{new}{a[len(old):]}" in resources]
+    if taken:
+        raise StateError(f"{', '.join(taken)} already in state: {old!r}'s objects inside it cannot move there")
     resources[new] = resources.pop(old)
+    for address in inside:
+        resources[f"{new}{address[len(old):]}"] = resources.pop(address)
     session.backend.write(session.state)
 
 
-def state_remove(session: Session, address: str) -> ResourceState:
+def state_remove(session: Session, address: str) -> tuple[ResourceState, list[str]]:
+    """Forget `address` and what lives inside it (a knowledge base's documents): the entry, and those addresses."""
     address = in_state(session, address)
-    entry = session.state.resources.pop(address)
+    resources = session.state.resources
+    inside = children_of(resources, address)
+    entry = resources.pop(address)
+    for child in inside:
+        del resources[child]
     session.backend.write(session.state)
-    return entry
+    return entry, inside
+
+
+def children_of(resources: dict, address: str) -> list[str]:
+    """The state addresses inside `address` (`knowledgebase.faq.pricing` inside `knowledgebase.faq`)."""
+    if "." not in address:  # an assistant holds none
+        return []
+    prefix = address + "."
+    return sorted(a for a in resources if a.startswith(prefix))
+
+
+def _parts(kind: str) -> int:
+    """How many dot-separated parts an address of `kind` has: an assistant's 1, a kind's 2, a child kind's 3."""
+    from ..kinds import KINDS
+
+    if kind == "assistant":
+        return 1
+    return 3 if kind in KINDS and KINDS[kind].parent_field else 2
+
+
+def _form(kind: str) -> str:
+    from ..kinds import KINDS
+
+    if kind == "assistant":
+        return "NAME"
+    return f"{KINDS[kind].parent_kind}.PARENT.NAME" if kind in KINDS and KINDS[kind].parent_field else f"{kind}.NAME"
+
+
+def _named(address: str) -> str:
+    kind = address_kind(address)
+    return f"a {kind}" if _parts(kind) == address.count(".") + 1 else "no object (not an address of any kind)"
 
 
 def list_entry(address: str, entry: ResourceState) -> dict[str, Any]:
