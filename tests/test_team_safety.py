@@ -472,3 +472,13 @@ def test_parallel_jobs_creating_one_workspace_all_succeed(workspace, backend, mo
     results = [(job.wait(timeout=60), *job.communicate()) for job in jobs]
     assert all(code == 0 for code, _, _ in results), results
     assert sum("Created workspace 'qb'" in out for _, out, _ in results) == 1, results
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "1.5e400"])
+def test_a_number_past_the_float_range_is_refused_not_a_crash(workspace, number):
+    """Pushed, `1e999` read as infinity and crashed the write ("unexpected ValueError ... a bug")."""
+    path = workspace.write("d.json", '{"version": 1, "lineage": "l", "serial": 1, "resources": '
+                                     f'{{"a": {{"id": 1, "spec": {{"speech_speed": {number}}}}}}}}}')
+    refused = workspace.run("state", "push", str(path))
+    assert refused.exit_code == 1 and "is beyond the range of a number" in refused.all, refused.all
+    assert "bug" not in refused.all

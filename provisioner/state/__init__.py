@@ -213,7 +213,7 @@ def strict_json(text: str | bytes) -> Any:
                 return value
         except Exception:
             pass
-    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+    return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants, parse_float=_finite)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -228,7 +228,17 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 # Built once (json.loads builds a decoder per call when given hooks).
-_STRICT_SCAN = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants).scan_once
+def _finite(text: str) -> float:
+    """A JSON number with a fraction or an exponent: one past the float range (1e999) is no number either."""
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise ValueError(f"{text[:40]} is beyond the range of a number")
+    return value
+
+
+_INFINITY = float("inf")
+_STRICT_SCAN = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants,
+                                parse_float=_finite).scan_once
 
 
 def _show(value: Any) -> str:
