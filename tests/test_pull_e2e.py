@@ -501,3 +501,22 @@ def test_a_repository_whose_only_workspace_inputs_are_the_default_ones_is_pulled
     patch(workspace, "assistants", remote_id, llm_temperature=0.2)
     result = run(workspace, "pull")
     assert result.exit_code == 0 and "llm_temperature: 0.2" in path.read_text(), result.all
+
+
+def test_a_sensitive_value_on_the_pulled_fields_line_is_masked_in_the_dry_run_diff(workspace):
+    """A flow mapping puts several fields on one line: the diff's - and + lines showed a secret webhook URL (its
+    secret in the path) and a field marked sensitive beside the pulled one, which plan masks."""
+    from conftest import REQUIRED
+
+    fields = ", ".join(f"{k}: {v}" for k, v in REQUIRED.items() if k != "initial_message")
+    text = ("apiVersion: provisioner/v1\nkind: Assistant\nmetadata: {name: flow, sensitive: [initial_message]}\n"
+            f"spec: {{assistant_name: Flow, {fields}, is_webhook_active: true, "
+            "webhook_url: \"https://hooks.example.com/T0/E2E_DO_NOT_LEAK_66\", llm_temperature: 0.7, "
+            "initial_message: 'E2E_DO_NOT_LEAK_67'}\n")
+    path = workspace.write("manifests/flow.yaml", text)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Flow")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.2)
+    result = run(workspace, "pull", "--dry-run")
+    assert result.exit_code == 0 and "llm_temperature: 0.2" in result.output, result.all
+    assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text

@@ -9,7 +9,7 @@ from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
 from ..manifest import manifest_sources
 from ..pull import selection_selector
-from ..scrub import scrub
+from ..scrub import register_secret, scrub
 from ..selection import is_glob
 from ..workflow.manifests import validate
 from ..workflow.pull import pull
@@ -64,6 +64,12 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
                       sources=sources, into_base=into_base)
     if dry_run and result.texts:
+        # A changed line may hold a sensitive value beside the pulled one (a flow mapping on one line): every
+        # sensitive value the manifests hold is masked, as plan masks it.
+        for manifest in manifests:
+            for name in manifest.sensitive:
+                for text in _texts_in(manifest.fields.get(name)):
+                    register_secret(text)
         click.echo(scrub(result.diff()), nl=False)
     verb = "would pull" if dry_run else "pulled"
     for change in result.pulled:
@@ -84,3 +90,14 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
         click.echo(f"\nPulled {len(result.pulled)} field(s) into {files} file(s)"
                    + (f"; {len(result.skipped)} not pulled (above)." if result.skipped else "."))
     sys.exit(EXIT_CHANGES if detailed_exitcode and files else EXIT_OK)
+
+
+def _texts_in(value) -> list[str]:
+    """The texts inside a value (a mapping's values, a list's items)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts_in(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts_in(v)]
+    return []
