@@ -253,3 +253,16 @@ def test_export_addresses_never_collide():
         assert address not in taken and address.startswith("knowledgebase.")
         taken.add(address)
     assert len(taken) == 6
+
+
+def test_two_headers_whose_names_make_one_variable_get_a_variable_each(v2, monkeypatch):
+    """`X-Api-Key` and `x_api_key` both became ..._HEADERS_X_API_KEY: one variable for both, so applying the
+    exported manifest sent one credential in the other's place."""
+    made(v2, "/user/tools", name="order_lookup", description="Look up an order.", method="GET",
+         endpoint="https://api.example.com/orders",
+         headers=[{"name": "X-Api-Key", "value": "first-E2E-secret"}, {"name": "x_api_key", "value": "second-E2E"}])
+    result = ok(v2.run("export", "--out", "exported"))
+    names = sorted({word.strip(".,;") for word in result.output.split() if "_HEADERS_X_API_KEY" in word})
+    assert len(names) == 2, result.output
+    [path] = (v2.root / "exported").glob("tool.*.yaml")
+    assert all(f"${{env.{name}}}" in path.read_text() for name in names)

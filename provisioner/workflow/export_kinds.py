@@ -102,6 +102,15 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
     environment: list[str] = []
     fill_in: list[str] = []
     required = {name for name, info in kind.spec_model.model_fields.items() if info.is_required()}
+
+    def unique(name: str) -> str:
+        """A variable no other value of this object has: `X-Api-Key` and `x_api_key` both make ..._X_API_KEY, and
+        one variable for both would send one credential in the other's place."""
+        chosen, number = name, 2
+        while chosen in environment:
+            chosen, number = f"{name}_{number}", number + 1
+        return chosen
+
     for facts in kind.fields:
         if not facts.sensitive:
             if not facts.shown and facts.name in required and not facts.ref:
@@ -110,16 +119,16 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
         value = spec.get(facts.name)
         if isinstance(value, list) and all(isinstance(i, dict) and "value" in i for i in value):
             for item in value:  # name/value pairs (headers): each value a variable named after its name
-                name = variable(address, facts.name, str(item.get("name", "")))
+                name = unique(variable(address, facts.name, str(item.get("name", ""))))
                 item["value"] = f"${{env.{name}}}"
                 environment.append(name)
         elif isinstance(value, dict) and facts.keys_shown:
             for key in list(value):  # a mapping whose keys are shown (a tool's headers): each value a variable
-                name = variable(address, facts.name, str(key))
+                name = unique(variable(address, facts.name, str(key)))
                 value[key] = f"${{env.{name}}}"
                 environment.append(name)
         elif facts.name in spec or (not facts.shown and facts.name in required):
-            name = variable(address, facts.name)
+            name = unique(variable(address, facts.name))
             spec[facts.name] = f"${{env.{name}}}"
             environment.append(name)
     return fill_in, environment
