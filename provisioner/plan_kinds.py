@@ -469,9 +469,10 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
             changes.append(_field_change(manifest, facts, before, value, reset=reset, drift=drift))
         elif last is None:
-            if facts.replace:
+            if facts.replace or facts.send_only_on_change:
                 # Adopted or imported: unknowable, and it cannot be updated; replacing on a guess would lose the
-                # object (a campaign's leads, a document's index). Taken as the manifest says; state records it.
+                # object (a campaign's leads, a document's index), and sending a trunk's password on a guess makes
+                # the platform re-create its voice trunks. Taken as the manifest says; state records it.
                 continue
             if facts.name in fields:  # adopted or imported: what the platform holds is unknowable; send it
                 changes.append(_field_change(manifest, facts, None, value, source="last-applied", known=False))
