@@ -330,11 +330,22 @@ def _holds_comment(text: str, node: Node) -> bool:
         if current.kind in ("scalar", "alias"):
             scalars.append((current.start, current.end))
         todo += [n for pair in current.pairs for n in pair] + current.items
-    # A block collection's last item's comment is on its line, after the collection's text ends.
-    end = node.end if node.flow else _line_end(text, node.end)
-    at = text.find("#", node.start, end)
+    # A block collection's last item's comment is on its line, after the collection's text ends (a block scalar's
+    # span runs on over the blank lines after it: the line its content ends on). And a comment on the lines
+    # between its key and its first item is about it too.
+    end = node.end if node.flow else _content_end(text, node.end)
+    start = node.start
+    if not node.flow:
+        line_start = text.rfind("\n", 0, node.start) + 1
+        while line_start > 0:
+            previous = text.rfind("\n", 0, line_start - 1) + 1
+            if text[previous:line_start - 1].strip(" ")[:1] not in ("", "#"):
+                break
+            line_start = previous
+        start = min(start, line_start)
+    at = text.find("#", start, end)
     while at >= 0:
-        if (at == node.start or text[at - 1] in " \t\n") and not any(a <= at < b for a, b in scalars):
+        if (at == start or text[at - 1] in " \t\n") and not any(a <= at < b for a, b in scalars):
             return True
         at = text.find("#", at + 1, end)
     return False

@@ -208,6 +208,8 @@ def test_a_line_break_yaml_1_1_knows_and_ruamel_does_not_is_refused_not_a_crash(
     ("k:\n  - a  # first\n  - b\nz: 1\n", ["a", "b", "c"]),              # grows: a comment moved onto the new item
     ("m:\n  x: 1\n  # y is the carrier's\n  y: 2\nz: 1\n", {"x": 1}),     # a key removed: every comment dropped
     ("m:\n  x: 1\n  y: 2  # why\nz: 1\n", {"x": 1}),
+    ("m:\n  # keep x small\n  x: 1\n  y: 2\nz: 1\n", {"y": 2}),  # above the first key: it went onto y
+    ("items:\n  # the first is the lookup tool\n  - a\n  - b\nz: 1\n", ["b"]),
 ])
 def test_a_collection_rewritten_whole_that_holds_comments_is_refused(text, value):
     """A list that changes length or a mapping that loses a key is rewritten whole: its comments were dropped, or
@@ -225,3 +227,7 @@ def test_a_collection_rewritten_whole_that_holds_comments_is_refused(text, value
 def test_a_collection_without_comments_of_its_own_is_still_rewritten(text, value, expected):
     key = text.split(":")[0]
     assert edit(text, 0, [((key,), value)]) == expected
+
+
+def test_a_comment_above_the_collections_key_is_not_its_own():
+    assert edit("# the file's\nk:\n  - a\n  - b\nz: 1\n", 0, [(("k",), ["a"])]) == "# the file's\nk:\n  - a\nz: 1\n"
