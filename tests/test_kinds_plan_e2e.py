@@ -832,3 +832,20 @@ def test_state_mv_and_rm_of_a_knowledge_base_take_its_documents_along(workspace)
     removed = workspace.run("state", "rm", "knowledgebase.desk")
     assert removed.exit_code == 0 and "and what is inside it" in removed.output, removed.all
     assert not [a for a in workspace.state()["resources"] if a.startswith("knowledgebase.")]
+
+
+def test_a_saved_plan_whose_document_file_changed_is_refused_before_anything_is_sent(workspace):
+    """The change was found at the document's own request: the apply had created its knowledge base already, and
+    ended with "1 added, 1 failed" (a rotated secret refuses the whole plan before any request; a file now too)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/handbook.txt", "Opening hours: 9-5.\n")
+    workspace.write("manifests/faq.yaml", kb_manifest())
+    saved = workspace.root / "kb.plan"
+    assert workspace.run("plan", "--out", str(saved)).exit_code in (0, 2)
+    workspace.write("manifests/handbook.txt", "Opening hours: 8-6.\n")
+    result = workspace.run("apply", str(saved), "--auto-approve")
+    assert result.exit_code == 1 and "the saved plan is stale" in result.all, result.all
+    assert "handbook.txt changed since the plan was made" in result.all
+    writes = {route: n for route, n in workspace.platform.admin.get("/_emulator/stats").json()["requests"].items()
+              if not route.startswith("GET")}
+    assert not writes, writes

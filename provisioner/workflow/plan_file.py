@@ -47,6 +47,23 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
             change.body[name] = current
 
 
+def changed_document_files(plan: Plan) -> list[str]:
+    """A saved plan's file documents whose file is no longer what the plan fingerprinted: found before anything is
+    sent (found at the document's own request, the apply had made its knowledge base already: half a change)."""
+    from ..errors import ApiError
+    from ..kinds.document import read_checked_file
+
+    found = []
+    for change in plan.changes:
+        body = change.body
+        if body and isinstance(body.get("file"), str) and isinstance(body.get("content"), str) and "type" in body:
+            try:
+                read_checked_file(body)
+            except ApiError as error:
+                found.append(f"{change.address}: {error}")
+    return found
+
+
 def plan_manifests(plan: Plan, settings: Settings) -> list[Manifest]:
     """The manifests a saved plan was made from, read again as it read them: the same paths, workspace,
     variable sources and overlays; ${env.X} values from this run's environment."""

@@ -32,7 +32,7 @@ from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
-from .plan_file import restore_secrets
+from .plan_file import changed_document_files, restore_secrets
 from .selecting import choose, narrow
 from .settings import Settings, declared_by_repository, open_backend, warn
 
@@ -391,6 +391,7 @@ class Session:
                 stale.append(f"{change.address}: id {change.remote_id} is gone from the platform")
             elif live.fingerprint != change.fingerprint():
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
+        stale += changed_document_files(plan)
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
