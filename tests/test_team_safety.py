@@ -482,3 +482,20 @@ def test_a_number_past_the_float_range_is_refused_not_a_crash(workspace, number)
     refused = workspace.run("state", "push", str(path))
     assert refused.exit_code == 1 and "is beyond the range of a number" in refused.all, refused.all
     assert "bug" not in refused.all
+
+
+def test_a_pushed_sensitive_value_in_clear_is_refused():
+    """Stored as pushed, then shown by `state show` (whose help says sensitive values show as digests)."""
+    from provisioner.redaction import digest
+    from provisioner.state import State
+
+    def document(spec, remote=None):
+        return json.dumps({"version": 1, "lineage": "l", "serial": 1, "resources": {"tool.t": {
+            "id": 1, "kind": "tool", "sensitive": ["headers"], "spec": spec, "remote": remote or {}}}})
+
+    for spec, remote in (({"headers": {"Authorization": "Bearer CLEAR"}}, None),
+                         ({"headers": {"Authorization": digest("x")}}, {"headers": {"Authorization": "CLEAR"}})):
+        with pytest.raises(StateError, match="is sensitive but holds a value in clear"):
+            State.loads(document(spec, remote), "d.json")
+    kept = State.loads(document({"headers": {"Authorization": digest("x")}}), "d.json")
+    assert kept.resources["tool.t"].spec == {"headers": {"Authorization": digest("x")}}

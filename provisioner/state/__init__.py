@@ -275,7 +275,24 @@ def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
     elif entry.kind != named:
         raise StateError(f"{_resource_place(source, address, 'kind')} is {entry.kind!r}, but the address is a "
                          f"{named}'s")
+    # State keeps sensitive values as digests (a mapping's, one per key): one in clear would be stored and shown.
+    for part, values in (("spec", entry.spec or {}), ("remote", entry.remote)):
+        for name in entry.sensitive:
+            value = values.get(name)
+            if value is not None and not _digested(value):
+                raise StateError(f"{_resource_place(source, address, part)}.{name} is sensitive but holds a value in "
+                                 "clear: state keeps sensitive values as digests (push a document `state pull` "
+                                 "wrote, or remove the value)")
     return entry
+
+
+def _digested(value: Any) -> bool:
+    """A sensitive value as state keeps it: its digest, or a mapping of digests (a tool's headers, by name)."""
+    from ..redaction import is_digest
+
+    if isinstance(value, dict):
+        return all(v is None or is_digest(v) for v in value.values())
+    return is_digest(value)
 
 
 def _resource_place(source: str, address: Any, key: str | None = None) -> str:

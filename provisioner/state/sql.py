@@ -147,13 +147,19 @@ class _Sql:
     def text(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
 
+    def owners_in_project(self, count: int) -> str:
+        """Who holds `count` ids of a kind in another workspace of this project, whatever its platform."""
+        return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
+                         f"AND remote_id IN ({', '.join('?' * count)}) AND project = ? AND workspace <> ? "
+                         "ORDER BY project, workspace")
+
     def owners(self, count: int) -> str:
         """Who holds `count` ids of a kind, in another workspace or project, on the same platform: a row whose
-        platform is not recorded yet (written by a state command, which reads no platform: push, mv) may be of any,
-        and so may the asker's when it does not know its own (a state command)."""
+        platform is not recorded yet (written by a state command, which reads no platform: push, mv) may be of
+        any."""
         return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
                          f"AND remote_id IN ({', '.join('?' * count)}) AND (project <> ? OR workspace <> ?) "
-                         "AND (platform = ? OR platform = '' OR ? = '') ORDER BY project, workspace")
+                         "AND (platform = ? OR platform = '') ORDER BY project, workspace")
 
 
 def _now() -> str:
@@ -839,14 +845,16 @@ class SqlStateStore:
         return result
 
     def _refuse_other_owners(self, cursor, document: State) -> None:
-        """A pushed document must not claim ids another workspace or project of this store manages: two states
-        would then manage one object (a destroy in one deletes the other's, each adopts what the other made)."""
+        """A pushed document must not claim ids another workspace of this project manages (or, when the platform is
+        known, another project on it): two states would then manage one object (a destroy in one deletes the
+        other's, each adopts what the other made)."""
         by_kind: dict[str, dict[int, str]] = {}
         for address, entry in document.resources.items():
             by_kind.setdefault(entry.kind, {})[entry.id] = address
         clashes = [f"{by_kind[kind][remote_id]} (id {remote_id}) is {owner.address} of project {owner.project!r}, "
                    f"workspace {owner.workspace!r}"
-                   for kind, ids in sorted(by_kind.items()) for remote_id, owner in self._owners(cursor, kind, ids).items()]
+                   for kind, ids in sorted(by_kind.items())
+                   for remote_id, owner in self._owners(cursor, kind, ids, in_project=not self.platform).items()]
         if clashes:
             shown = "; ".join(clashes[:5]) + (f"; and {len(clashes) - 5} more" if len(clashes) > 5 else "")
             raise StateError(f"the document claims objects another workspace or project of this store manages: "
@@ -1101,13 +1109,18 @@ class SqlStateStore:
         with self._transaction("look up who manages these ids") as cursor:
             return self._owners(cursor, kind, ids)
 
-    def _owners(self, cursor, kind: str, ids) -> dict[int, Owner]:
+    def _owners(self, cursor, kind: str, ids, in_project: bool = False) -> dict[int, Owner]:
+        """`in_project`: in this project's other workspaces only, whatever their platform (for a state command,
+        which knows no platform of its own: across projects, the same id may be another platform's object)."""
         wanted = sorted({int(i) for i in ids})
         found: dict[int, Owner] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
-            rows = cursor.execute(self._sql.owners(len(chunk)),
-                                  (kind, *chunk, *self._scope, self.platform, self.platform)).fetchall()
+            if in_project:
+                statement, parameters = self._sql.owners_in_project(len(chunk)), (kind, *chunk, *self._scope)
+            else:
+                statement, parameters = self._sql.owners(len(chunk)), (kind, *chunk, *self._scope, self.platform)
+            rows = cursor.execute(statement, parameters).fetchall()
             for remote_id, project, workspace, address in rows:
                 found.setdefault(remote_id, Owner(project, workspace, address))
         return found
