@@ -499,3 +499,42 @@ def test_a_pushed_sensitive_value_in_clear_is_refused():
             State.loads(document(spec, remote), "d.json")
     kept = State.loads(document({"headers": {"Authorization": digest("x")}}), "d.json")
     assert kept.resources["tool.t"].spec == {"headers": {"Authorization": digest("x")}}
+
+
+def test_a_manifest_outside_the_project_folder_is_recorded_relative_to_it(workspace):
+    """With `manifests: [../shared]`, a run from the project's folder recorded the file's absolute path (as shown),
+    one from a subfolder `../shared/a.yaml`: each run "refreshed" every record, and another clone (another folder)
+    found no such file and destroyed what a narrower path left out."""
+    from click.testing import CliRunner
+
+    from conftest import manifest_text
+    from provisioner.cli import cli
+
+    project = workspace.root / "proj"
+    (project / "sub").mkdir(parents=True)
+    (project / "provisioner.yaml").write_text("project: outside\nstate: state/provisioner.db\n"
+                                              "manifests: [../shared]\n")
+    for address in ("a", "b"):
+        workspace.write(f"shared/{address}.yaml", manifest_text(address))
+
+    def run_in(folder, *args):
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            api = [f"--api-url={workspace.platform.url}"] if args[0] != "state" else []
+            result = CliRunner().invoke(cli, [args[0], *api, *args[1:]],
+                                        env={"PROVISIONER_API_TOKEN": workspace.token, "PROVISIONER_RATE_LIMIT": "off"},
+                                        catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        assert result.exit_code in (0, 2), result.output + result.stderr
+        return result
+
+    run_in(project, "apply", "--auto-approve")
+    listed = json.loads(run_in(project, "state", "pull").output)["resources"]
+    assert {e["source"] for e in listed.values()} == {"../shared/a.yaml", "../shared/b.yaml"}
+    again = run_in(project / "sub", "plan", "--config", "../provisioner.yaml", "--detailed-exitcode")
+    assert again.exit_code == 0 and "will be refreshed" not in again.output, again.output
+    narrower = json.loads(run_in(project / "sub", "plan", "--config", "../provisioner.yaml", "../../shared/a.yaml",
+                                 "--json").output)
+    assert narrower["summary"]["destroy"] == 0 and [e["address"] for e in narrower["left_alone"]] == ["b"]

@@ -36,8 +36,8 @@ def record_sources(manifests: list[Manifest], root: str) -> None:
     """Each manifest's file relative to the project's `root` (Document.source), as state records it: a run started
     in another folder (`cd manifests && provisioner plan --config ../provisioner.yaml`) records the same files."""
     base = os.path.abspath(root)
-    if base == os.getcwd():
-        return  # the usual run, from the project's root: the file's name is that already
+    # Always worked out, also from the root itself: a file outside the folder a run starts in is shown by its
+    # absolute path, which another clone (another folder) would not find.
     relative: dict[str, str] = {}  # a file's many documents: worked out once
     for manifest in manifests:
         document = manifest.document
