@@ -20,14 +20,15 @@ _longest_first: list[str] = []  # _secrets, longest first (a secret may contain 
 _lock = threading.Lock()
 
 # scheme://user:password@host -> scheme://***@host
-# (A user's part holds no `/`, `?` or `#`: `https://x.com?contact=help@x.com` has none, only a query.)
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#\s@'\"<>]+@")
+# A user's part without a `:` holds no `?` or `#` (`https://x.com?contact=help@x.com` has none, only a query);
+# one with a `:` (user:password) is credentials whatever the password holds.
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^/?#\s@'\"<>:]*:[^/\s@'\"<>]*|[^/?#\s@'\"<>]+)@")
 # ?token=... &api_key=... (the names platforms and webhooks use for secrets): a name that ends with one of these
 # words (`api_key`, `access_token`, `X-Amz-Signature`, `session_id`), not one that holds it (`author`, `keyword`,
 # `design`, `signup`, whose values are ordinary text).
 _QUERY_SECRET = re.compile(
-    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|key|secret|password|passwd|pwd|auth|signature|sig|credential|"
-    r"session(?:[_\-]?id)?|sid))=)[^&#\s'\"<>]+")
+    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|key|secret|password|passwd|pwd|auth|authorization|signature|sig|credential|"
+    r"session(?:[_\-]?id)?|sid)s?(?:[_\-](?:value|pem|id))?)=)[^&#\s'\"<>]+")
 # A bearer token: 8 characters or more ("Bearer bonds" is a phrase).
 _BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
 
