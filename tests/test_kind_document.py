@@ -406,3 +406,16 @@ def test_error_bodies_of_knowledge_bases_are_read_by_their_error_text():
     with pytest.raises(ApiError) as caught:
         client.request("GET", "/user/knowledgebases/1/documents")
     assert "Knowledgebase not found." in str(caught.value) and '{"error"' not in str(caught.value)
+
+
+def test_exported_document_keys_never_collide(monkeypatch):
+    """"FAQ 99" (id 97), "FAQ" (98) and "FAQ" (99) were exported as faq-99, faq, faq-99: an invalid manifest, and
+    two file documents at one path."""
+    from provisioner.kinds import document
+
+    items = [{"id": 97, "name": "FAQ 99"}, {"id": 98, "name": "FAQ"}, {"id": 99, "name": "FAQ"}]
+    monkeypatch.setattr(document, "list_documents", lambda client, kb_id: items)
+    monkeypatch.setattr(document, "read", lambda item: ({"name": item["name"], "type": "website"}, []))
+    entries, _ = document.exported_documents(None, 1, "help")
+    keys = [entry["key"] for entry in entries]
+    assert len(set(keys)) == 3, keys

@@ -144,3 +144,26 @@ def test_lock_false_never_writes_while_another_run_holds_the_lock(workspace, eng
         holder.close()
     assert workspace.run("state", "rm", "--lock=false", "a").exit_code == 0  # nobody holds it now
     assert "a" not in workspace.state()["resources"]
+
+
+def test_lock_false_writes_past_a_lock_whose_process_is_gone(workspace, monkeypatch):
+    """A SQLite lock row left by a run that died on this host holds nothing (a run that locks clears it): it
+    refused every --lock=false write until someone force-unlocked it."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    monkeypatch.chdir(workspace.root)
+    holder = _store()
+    try:
+        holder.lock("apply", 0)
+    finally:
+        holder.close()  # the row stays: as a run killed with SIGKILL leaves it
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    with sqlite3.connect(workspace.root / "state" / "provisioner.db") as db:
+        assert db.execute("UPDATE provisioner_locks SET pid = ?", (int(gone),)).rowcount == 1
+    removed = workspace.run("state", "rm", "--lock=false", "a")
+    assert removed.exit_code == 0, removed.all

@@ -538,3 +538,13 @@ def test_a_manifest_outside_the_project_folder_is_recorded_relative_to_it(worksp
     narrower = json.loads(run_in(project / "sub", "plan", "--config", "../provisioner.yaml", "../../shared/a.yaml",
                                  "--json").output)
     assert narrower["summary"]["destroy"] == 0 and [e["address"] for e in narrower["left_alone"]] == ["b"]
+
+
+def test_a_pushed_assistant_under_its_long_address_is_refused():
+    """`assistant.asst-a` was taken: the next plan destroyed id 1 and created a duplicate, and `state rm`/`mv` could
+    not name the entry."""
+    from provisioner.state import State
+
+    text = json.dumps({"version": 1, "lineage": "l", "serial": 1, "resources": {"assistant.asst-a": {"id": 1}}})
+    with pytest.raises(StateError, match="an assistant's address in state is its bare name"):
+        State.loads(text, "d.json")

@@ -440,8 +440,12 @@ def exported_documents(client, kb_id: int, kb_name: str) -> tuple[list[dict[str,
         if problems or "type" not in fields:
             raise ApiError(f"document {item['id']} of knowledge base {kb_id}: cannot read it back ("
                            + "; ".join(f"{p.field}: {p.message}" for p in problems) + ")")
-        key = slug(fields["name"]) or "document"
-        key = key if key not in keys else f"{key}-{item['id']}"[:63]
+        base = slug(fields["name"]) or "document"
+        key, number = base, 2
+        if key in keys:  # one name's slug may be another's slug-and-id (`faq-99`): until it is no other's
+            key = f"{base}-{item['id']}"[:63]
+            while key in keys:
+                key, number = f"{base[:40]}-{item['id']}-{number}", number + 1
         keys.add(key)
         entry: dict[str, Any] = {"name": fields["name"], "key": key}
         if fields.get("description") is not None:

@@ -264,6 +264,9 @@ def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
     if not isinstance(record, dict):
         raise StateError(f"{_resource_place(source, address)} must be an object with id, spec, protect, sensitive, "
                          f"remote (got {_show(record)})")
+    if address.startswith("assistant."):  # the state address of an assistant is its bare name
+        raise StateError(f"{_resource_place(source, address)}: an assistant's address in state is its bare name "
+                         f"({address.split('.', 1)[1]!r})")
     entry = check_record(record, lambda key: _resource_place(source, address, key))
     # The address names the kind (`folder.x` a folder, a bare name an assistant): a record without one takes it, and
     # one that says another is refused. Stored under another kind, the id would escape the one-owner checks.

@@ -689,16 +689,17 @@ class SqlStateStore:
         """A write of a run that took no lock (--lock=false: it neither waits for the lock nor takes it), in the
         write's own transaction: refused while another run holds the lock, whose changes it would overwrite or
         lose (an apply that records its changes would find its rows gone). On PostgreSQL the advisory lock says
-        who holds it (tried for this transaction only); on SQLite the lock row, which this write transaction
-        keeps from changing until it commits."""
+        whether it is held (tried for this transaction only); on SQLite the lock row, which this write transaction
+        keeps from changing until it commits (a row of this host whose process is gone holds nothing: a run that
+        locks clears it)."""
+        found = self._holder(cursor)
         if self._postgres:
             held = not cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_key,)).fetchone()[0]
-            row = cursor.execute(self._sql.lock_row, self._scope).fetchone() if held else None
         else:
-            row = cursor.execute(self._sql.lock_row, self._scope).fetchone()
-            held = row is not None
+            held = found is not None and not (found[0].host == socket.gethostname()
+                                              and not process_alive(found[0].pid))
         if held:
-            by = f" by {row[2]} ({row[1]}, lock ID {row[0]})" if row is not None else ""
+            by = f" by {found[0].who} ({found[0].operation}, lock ID {found[0].id})" if found is not None else ""
             raise LockError(f"the state of {self.description} is locked{by}: --lock=false reads without the lock "
                             "but never writes while another run holds it; nothing was written. Run the command "
                             "again without --lock=false (it waits with --lock-timeout), or force-unlock a lock "
