@@ -385,20 +385,28 @@ def test_refresh_that_would_forget_most_of_state_is_refused(workspace):
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
-    one deleted the other's."""
+    one deleted the other's. Into a workspace whose platform is known, such a push is refused; into one that
+    records none yet (it may be another platform's), the ids are named."""
     for address in ("a", "b"):
         workspace.add(address)
     ok(workspace.run("apply", "--auto-approve"))
     document = workspace.root / "d.json"
     document.write_text(ok(workspace.run("state", "pull")).output)
-    ok(workspace.run("workspace", "new", "other", "--no-select"))
-    refused = workspace.run("state", "push", str(document), "--workspace", "other")
+    # A workspace that applied on this platform: refused.
+    ok(workspace.run("workspace", "new", "third"))
+    workspace.add("c")
+    ok(workspace.run("apply", "--auto-approve", "manifests/c.yaml", "--allow-empty"))
+    refused = workspace.run("state", "push", str(document), "--workspace", "third")
     assert refused.exit_code == 1, refused.all
-    assert "claims objects another workspace or project of this store manages" in refused.all, refused.all
+    assert "claims objects another workspace or project manages on this platform" in refused.all, refused.all
     assert "a (id " in refused.all and "workspace 'default'" in refused.all
-    # Forced in (a migration's own choice), the rows have no platform yet: still seen as owned by the default
-    # workspace's next plan, which adopts nothing and says who manages them.
-    ok(workspace.run("state", "push", str(document), "--workspace", "other", "--force"))
+    ok(workspace.run("workspace", "select", "default"))
+    # A new workspace: pushed, with the ids named.
+    ok(workspace.run("workspace", "new", "other", "--no-select"))
+    pushed = ok(workspace.run("state", "push", str(document), "--workspace", "other"))
+    assert "managed by another workspace of this project" in pushed.all, pushed.all
+    # Its rows have no platform yet: still seen as owned by the default workspace's next plan, which adopts
+    # nothing and says who manages them.
     ok(workspace.run("state", "rm", "a"))
     plan = workspace.run("plan", "--json")
     assert plan.exit_code == 1 and "other" in plan.all, plan.all

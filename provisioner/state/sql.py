@@ -819,8 +819,7 @@ class SqlStateStore:
         Returns what was done, for the user."""
         with self._transaction("push the state") as cursor:
             self._check_lock(cursor)
-            if not force:
-                self._refuse_other_owners(cursor, document)
+            note = "" if force else self._refuse_other_owners(cursor, document)
             row = self._row(cursor)
             now = _now()
             if force and (row is None and self._count(cursor) or row is not None and not _readable(row)):
@@ -843,25 +842,35 @@ class SqlStateStore:
             else:
                 result = self._replace(cursor, row, document, now, force)
         self.read()
-        return result
+        return result + note
 
-    def _refuse_other_owners(self, cursor, document: State) -> None:
-        """A pushed document must not claim ids another workspace of this project manages (or, when the platform is
-        known, another project on it): two states would then manage one object (a destroy in one deletes the
-        other's, each adopts what the other made)."""
+    def _refuse_other_owners(self, cursor, document: State) -> str:
+        """A pushed document must not claim ids another workspace or project manages on this workspace's platform:
+        two states would then manage one object (a destroy in one deletes the other's, each adopts what the other
+        made). The platform is the one this workspace's rows recorded; a workspace without any (a migration into
+        a new store, a new workspace) cannot tell another platform's object of the same id from the same one, so
+        the ids another workspace of this project manages are named, not refused. Returns that note, or ""."""
         by_kind: dict[str, dict[int, str]] = {}
         for address, entry in document.resources.items():
             by_kind.setdefault(entry.kind, {})[entry.id] = address
+        recorded = cursor.execute(self._sql.text("SELECT platform FROM provisioner_resources WHERE " + _SCOPE +
+                                                 " AND platform <> '' LIMIT 1"), self._scope).fetchone()
+        platform = self.platform or (recorded[0] if recorded else "")
         clashes = [f"{by_kind[kind][remote_id]} (id {remote_id}) is {owner.address} of project {owner.project!r}, "
                    f"workspace {owner.workspace!r}"
                    for kind, ids in sorted(by_kind.items())
-                   for remote_id, owner in self._owners(cursor, kind, ids, in_project=not self.platform).items()]
-        if clashes:
-            shown = "; ".join(clashes[:5]) + (f"; and {len(clashes) - 5} more" if len(clashes) > 5 else "")
-            raise StateError(f"the document claims objects another workspace or project of this store manages: "
+                   for remote_id, owner in self._owners(cursor, kind, ids, in_project=not platform,
+                                                        platform=platform).items()]
+        if not clashes:
+            return ""
+        shown = "; ".join(clashes[:5]) + (f"; and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        if platform:
+            raise StateError(f"the document claims objects another workspace or project manages on this platform: "
                              f"{shown}. Pushed, two states would manage one object (a destroy in one deletes the "
                              "other's). Nothing was written: push it where those are, `state rm` them there first, "
                              "or pass --force")
+        return (f"; note: ids of this document are managed by another workspace of this project ({shown}): if both "
+                "are on one platform, two states now manage one object; `state rm` them in one of them")
 
     def _load_fresh(self, cursor, document: State, now: str) -> None:
         cursor.execute(self._sql.insert_workspace, (*self._scope, document.lineage, document.serial, now, now))
@@ -1110,7 +1119,8 @@ class SqlStateStore:
         with self._transaction("look up who manages these ids") as cursor:
             return self._owners(cursor, kind, ids)
 
-    def _owners(self, cursor, kind: str, ids, in_project: bool = False) -> dict[int, Owner]:
+    def _owners(self, cursor, kind: str, ids, in_project: bool = False, platform: str | None = None
+                ) -> dict[int, Owner]:
         """`in_project`: in this project's other workspaces only, whatever their platform (for a state command,
         which knows no platform of its own: across projects, the same id may be another platform's object)."""
         wanted = sorted({int(i) for i in ids})
@@ -1120,7 +1130,8 @@ class SqlStateStore:
             if in_project:
                 statement, parameters = self._sql.owners_in_project(len(chunk)), (kind, *chunk, *self._scope)
             else:
-                statement, parameters = self._sql.owners(len(chunk)), (kind, *chunk, *self._scope, self.platform)
+                statement, parameters = (self._sql.owners(len(chunk)),
+                                         (kind, *chunk, *self._scope, self.platform if platform is None else platform))
             rows = cursor.execute(statement, parameters).fetchall()
             for remote_id, project, workspace, address in rows:
                 found.setdefault(remote_id, Owner(project, workspace, address))
