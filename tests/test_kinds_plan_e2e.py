@@ -826,6 +826,9 @@ def test_state_mv_and_rm_of_a_knowledge_base_take_its_documents_along(workspace)
     workspace.write("manifests/knowledge.yaml", text.replace("name: help", "name: desk"))
     planned = workspace.run("plan", "--detailed-exitcode")
     assert planned.exit_code == 0 and "No changes." in planned.output, planned.all
+    document_address = next(a for a in workspace.state()["resources"] if a.startswith("knowledgebase.desk."))
+    orphaned = workspace.run("state", "mv", document_address, "knowledgebase.gone.x")
+    assert orphaned.exit_code == 1 and "which is not in state" in orphaned.all, orphaned.all
     for bad in ("knowledgebase.desk.x.y", "knowledgebase", "knowledgebase.desk.x"):
         refused = workspace.run("state", "mv", "knowledgebase.desk", bad)
         assert refused.exit_code == 1, (bad, refused.all)

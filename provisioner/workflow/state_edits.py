@@ -45,6 +45,10 @@ def state_move(session: Session, old: str, new: str) -> None:
     if address_kind(new) != kind or _parts(kind) != new.count(".") + 1:
         raise StateError(f"{old!r} is a {kind} and {new!r} names {_named(new)}: `state mv` renames within a kind "
                          f"only (write the new address as {_form(kind)})")
+    parent = new.rsplit(".", 1)[0] if _parts(kind) == 3 else None
+    if parent is not None and parent not in resources:
+        raise StateError(f"{new!r} would be inside {parent!r}, which is not in state: a {kind} lives inside its "
+                         f"{address_kind(parent)}")
     # What lives inside it (a knowledge base's documents, `<old>.<name>`) moves with it: left behind, the next plan
     # would destroy and create them again.
     inside = children_of(resources, old)
