@@ -266,3 +266,18 @@ def test_two_headers_whose_names_make_one_variable_get_a_variable_each(v2, monke
     assert len(names) == 2, result.output
     [path] = (v2.root / "exported").glob("tool.*.yaml")
     assert all(f"${{env.{name}}}" in path.read_text() for name in names)
+
+
+def test_an_exported_endpoint_holding_credentials_becomes_a_variable(v2, monkeypatch):
+    """A tool's endpoint `https://user:pw@...?key=...` was written into the exported file in clear (a webhook URL
+    becomes ${env.X}); the file is meant for git."""
+    endpoint = "https://admin:E2E_PW_68@api.example.com/orders?key=E2E_KEY_69"
+    made(v2, "/user/tools", name="order_lookup", description="Look up an order.", method="GET", endpoint=endpoint)
+    result = ok(v2.run("export", "--out", "exported"))
+    [path] = (v2.root / "exported").glob("tool.*.yaml")
+    assert "E2E_" not in path.read_text() and "E2E_" not in result.all
+    variable = next(word.strip(".,;") for word in result.output.split() if word.strip(".,;").endswith("_ENDPOINT"))
+    monkeypatch.setenv(variable, endpoint)
+    (v2.root / "manifests" / path.name).write_text(path.read_text())
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["action"], c["body"] or None) for c in changes] == [("import", None)], changes

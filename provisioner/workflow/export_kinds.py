@@ -19,6 +19,7 @@ from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
 from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
 from ..planner import same
+from ..scrub import scrub
 from ..variables import escaped
 
 SLUG = re.compile(NAME)
@@ -142,6 +143,15 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     # `${env.X}` would otherwise send the environment's X to the platform), before secrets become ${env.X}.
     spec = with_references(kind.name, escaped(kind_spec(kind, fields)), addresses)
     fill_in, environment = hide_secrets(kind, address, spec)
+    # A text holding credentials (a tool's endpoint with user:password@ or ?api_key=...), though its field is not
+    # a secret: the file is meant for git, so it becomes a variable too.
+    for name, value in list(spec.items()):
+        if isinstance(value, str) and not value.startswith("${env.") and scrub(value) != value:
+            variable_name = variable(address, name)
+            while variable_name in environment:
+                variable_name += "_2"
+            spec[name] = f"${{env.{variable_name}}}"
+            environment.append(variable_name)
     order = [f.name for f in kind.fields]
     name = address.split(".", 1)[1]
     children, needs = ({}, ChildExport()) if kind.export_children is None or client is None else \
