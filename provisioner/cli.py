@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 
 import click
@@ -88,8 +89,21 @@ def main() -> None:
         end_process(None)
 
 
+def _on_sigterm(number, frame) -> None:
+    """SIGTERM (a pipeline cancelling the job) outside an apply, which has a handler of its own (it finishes what
+    is in flight): the process ends at once, as by the default action, but says so. Nothing of the platform is
+    changed outside an apply; an unfinished state transaction is rolled back by the database."""
+    try:
+        os.write(2, b"Terminated (SIGTERM).\n")
+    finally:
+        os._exit(143)
+
+
 def _run() -> None:
     pause_collection()  # see heap.py: the emulator and an apply turn collection back on
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        # Ended by the default action, a run said nothing at all (exit 143): now it says it was stopped.
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

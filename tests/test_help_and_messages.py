@@ -128,3 +128,43 @@ def test_a_plan_loads_only_its_own_command_and_no_policy_engine(tmp_path):
     assert not [m for m in modules if m.startswith(("provisioner.commands.pull", "provisioner.commands.adopt",
                                                     "provisioner.policy", "provisioner.emulator.command",
                                                     "ruamel"))], modules
+
+
+def test_sigterm_while_planning_says_so_and_exits_143(tmp_path):
+    """A pipeline cancelling a job during its plan ended it with the default action: exit 143 and not a word."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from conftest import manifest_text
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts, never answers: the plan waits on its first read
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+    env.update(PROVISIONER_API_TOKEN="t", PROVISIONER_RATE_LIMIT="off")
+    run = subprocess.Popen([sys.executable, "-m", "provisioner", "plan",
+                            f"--api-url=http://127.0.0.1:{silent.getsockname()[1]}/api"],
+                           cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # until it has connected (it is planning)
+            silent.settimeout(0.2)
+            try:
+                accepted, _ = silent.accept()
+                break
+            except socket.timeout:
+                continue
+        time.sleep(0.3)
+        run.send_signal(signal.SIGTERM)
+        out, err = run.communicate(timeout=30)
+    finally:
+        run.kill()
+        silent.close()
+    assert run.returncode == 143 and "Terminated (SIGTERM)." in err, (run.returncode, out, err)
+    assert "Traceback" not in err
