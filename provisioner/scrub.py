@@ -26,9 +26,12 @@ _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^/?#\s@'\"<>:]*
 # ?token=... &api_key=... (the names platforms and webhooks use for secrets): a name that ends with one of these
 # words (`api_key`, `access_token`, `X-Amz-Signature`, `session_id`), not one that holds it (`author`, `keyword`,
 # `design`, `signup`, whose values are ordinary text).
+# The word is the name, or its last part after a `_` or `-` (or a usual prefix written together with it: apikey,
+# accessToken): `monkey`, `hotkeys`, `max_tokens` and `sort_keys` are not secrets.
 _QUERY_SECRET = re.compile(
-    r"(?i)([?&;](?:[a-z0-9_\-]*(?:token|key|secret|password|passwd|pwd|auth|authorization|signature|sig|credential|"
-    r"session(?:[_\-]?id)?|sid)s?(?:[_\-](?:value|pem|id))?)=)[^&#\s'\"<>]+")
+    r"(?i)([?&;](?:[a-z0-9_\-]*[_\-])?(?:api|access|auth|client|private|refresh|app|x)?"
+    r"(?:token|key|secret|secrets|password|passwd|pwd|auth|authorization|signature|sig|credentials?|"
+    r"session[_\-]?id|sid|(?:key|token|secret)[_\-](?:value|pem))=)[^&#\s'\"<>]+")
 # A bearer token: 8 characters or more ("Bearer bonds" is a phrase).
 _BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
 

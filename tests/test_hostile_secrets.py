@@ -220,6 +220,7 @@ def test_query_secrets_are_masked_where_a_mark_begins_them_as_one_regex_pass_mas
 
 @pytest.mark.parametrize("text", [
     "https://blog.example.com/posts?author=jane&keyword=pricing&design=x&signup=1&authority=3",
+    "https://api.example.com/v1/chat?max_tokens=500&keys=3&sort_keys=1&monkey_id=42&hotkey=f5&sessions=2",
     "https://example.com/help?contact=help@example.com",
     "Bearer bonds are safe",
 ])
@@ -239,6 +240,8 @@ def test_ordinary_text_is_not_masked(text):
     ("https://bob:s3c?ret@api.example.com/x", "https://***@api.example.com/x"),  # a password holding a `?`
     ("?authorization=Basic%20abc&api_key_value=sk1&credentials=x&secrets=y&token_value=z&private_key_pem=w",
      "?authorization=***&api_key_value=***&credentials=***&secrets=***&token_value=***&private_key_pem=***"),
+    ("?apikey=a1&accessToken=b2&x-api-key=c3&refresh_token=d4&client_secret=e5&pwd=f6",
+     "?apikey=***&accessToken=***&x-api-key=***&refresh_token=***&client_secret=***&pwd=***"),
 ])
 def test_the_names_secrets_go_by_are_still_masked(text, masked):
     from provisioner import scrub as S
