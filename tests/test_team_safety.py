@@ -556,3 +556,22 @@ def test_a_pushed_assistant_under_its_long_address_is_refused():
     text = json.dumps({"version": 1, "lineage": "l", "serial": 1, "resources": {"assistant.asst-a": {"id": 1}}})
     with pytest.raises(StateError, match="an assistant's address in state is its bare name"):
         State.loads(text, "d.json")
+
+
+def test_a_projects_own_backup_is_pushed_whatever_another_project_pushed(workspace, monkeypatch):
+    """Another project's pushed rows (no platform recorded: a migration off another platform) holding the same id
+    made the first project's push of its own backup refused as a second owner "on this platform"."""
+    monkeypatch.setenv("PROVISIONER_PROJECT", "p1")
+    workspace.add("a")
+    ok(workspace.run("apply", "--auto-approve"))
+    own = json.loads(ok(workspace.run("state", "pull")).output)
+    elsewhere = {"version": 1, "lineage": "0b5c1c70-0000-4000-8000-0000000000aa", "serial": 3,
+                 "resources": {"z": {"id": own["resources"]["a"]["id"]}}}
+    workspace.write("x.json", json.dumps(elsewhere))
+    monkeypatch.setenv("PROVISIONER_PROJECT", "x")
+    ok(workspace.run("state", "push", "x.json"))
+    monkeypatch.setenv("PROVISIONER_PROJECT", "p1")
+    own["serial"] += 1
+    workspace.write("p1.json", json.dumps(own))
+    pushed = workspace.run("state", "push", "p1.json")
+    assert pushed.exit_code == 0, pushed.all

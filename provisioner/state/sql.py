@@ -147,6 +147,15 @@ class _Sql:
     def text(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.postgres else statement
 
+    def push_owners(self, count: int) -> str:
+        """For a push into a workspace whose platform is known: who holds `count` ids of a kind on it, in another
+        workspace of this project (a row of no recorded platform may be of it) or in another project (recorded
+        on it: a row of another project with none may well be another platform's object)."""
+        return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
+                         f"AND remote_id IN ({', '.join('?' * count)}) AND ((project = ? AND workspace <> ? "
+                         "AND (platform = ? OR platform = '')) OR (project <> ? AND platform = ?)) "
+                         "ORDER BY project, workspace")
+
     def owners_in_project(self, count: int) -> str:
         """Who holds `count` ids of a kind in another workspace of this project, whatever its platform."""
         return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
@@ -1129,6 +1138,10 @@ class SqlStateStore:
             chunk = wanted[start:start + _CHUNK]
             if in_project:
                 statement, parameters = self._sql.owners_in_project(len(chunk)), (kind, *chunk, *self._scope)
+            elif platform:
+                project = self._scope[0]
+                statement, parameters = (self._sql.push_owners(len(chunk)),
+                                         (kind, *chunk, *self._scope, platform, project, platform))
             else:
                 statement, parameters = (self._sql.owners(len(chunk)),
                                          (kind, *chunk, *self._scope, self.platform if platform is None else platform))
