@@ -575,3 +575,28 @@ def test_a_projects_own_backup_is_pushed_whatever_another_project_pushed(workspa
     workspace.write("p1.json", json.dumps(own))
     pushed = workspace.run("state", "push", "p1.json")
     assert pushed.exit_code == 0, pushed.all
+
+
+def test_a_manifest_named_through_a_linked_folder_is_recorded_inside_the_project(workspace):
+    """Run in a folder reached through a link and given an absolute path through the link, the file was recorded as
+    `../../lnk/proj/manifests/b.yaml` (the working folder is the real one): another checkout sharing the state
+    found no such file and destroyed b."""
+    real = workspace.root / "real"
+    real.mkdir()
+    os.symlink(real, workspace.root / "lnk")
+    project = workspace.root / "lnk" / "proj"
+    (project / "manifests").mkdir(parents=True)
+    from conftest import manifest_text
+    from provisioner.workflow.manifests import record_sources
+
+    (project / "manifests" / "b.yaml").write_text(manifest_text("b"))
+    cwd = os.getcwd()
+    os.chdir(project)  # the process's folder is the real one (/.../real/proj)
+    try:
+        from provisioner.manifest import load_manifests
+
+        manifests = load_manifests([str(project / "manifests")])  # named through the link
+        record_sources(manifests, ".")
+    finally:
+        os.chdir(cwd)
+    assert [m.document.state_source for m in manifests] == ["manifests/b.yaml"]

@@ -43,7 +43,11 @@ def record_sources(manifests: list[Manifest], root: str) -> None:
         document = manifest.document
         source = relative.get(document.file)
         if source is None:
-            source = relative[document.file] = Path(os.path.relpath(os.path.abspath(document.file), base)).as_posix()
+            source = os.path.relpath(os.path.abspath(document.file), base)
+            if source.startswith(".."):  # a path through a link (the folder the run is in, reached by a link)
+                real = os.path.relpath(os.path.realpath(document.file), os.path.realpath(base))
+                source = real if not real.startswith("..") else source
+            source = relative[document.file] = Path(source).as_posix()
         document.source = source
 
 
