@@ -23,15 +23,32 @@ _lock = threading.Lock()
 # A user's part without a `:` holds no `?` or `#` (`https://x.com?contact=help@x.com` has none, only a query);
 # one with a `:` (user:password) is credentials whatever the password holds.
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^/?#\s@'\"<>:]*:[^/\s@'\"<>]*|[^/?#\s@'\"<>]+)@")
-# ?token=... &api_key=... (the names platforms and webhooks use for secrets): a name that ends with one of these
-# words (`api_key`, `access_token`, `X-Amz-Signature`, `session_id`), not one that holds it (`author`, `keyword`,
-# `design`, `signup`, whose values are ordinary text).
-# The word is the name, or its last part after a `_` or `-` (or a usual prefix written together with it: apikey,
-# accessToken): `monkey`, `hotkeys`, `max_tokens` and `sort_keys` are not secrets.
+# ?token=... &api_key=... (the names platforms and webhooks use for secrets): a candidate is a name that ends with
+# one of the words (a plural or `_id`, `_value`, `_pem` after it); `_secret_name` decides (see there). The value
+# stops at `&`, `#`, `;`, `?`, a space, a quote or a bracket.
 _QUERY_SECRET = re.compile(
-    r"(?i)([?&;](?:[a-z0-9_\-]*[_\-])?(?:api|access|auth|client|private|refresh|app|x)?"
-    r"(?:token|key|secret|secrets|password|passwd|pwd|auth|authorization|signature|sig|credentials?|"
-    r"session[_\-]?id|sid|(?:key|token|secret)[_\-](?:value|pem))=)[^&#\s'\"<>]+")
+    r"(?i)([?&;]([a-z0-9_\-]*?)(password|passwd|secret|credential|signature|authorization|token|key|sig|sid|"
+    r"auth|pwd|session)(s?)((?:[_\-]?id|[_\-](?:value|pem))?)=)[^&#;?\s'\"<>]+")
+# A word that is a secret's wherever it ends a name (mytoken, dbpassword, SharedAccessSignature) ...
+_STRONG = frozenset({"password", "passwd", "secret", "credential", "signature", "authorization", "token"})
+# ... and one that is only when it is the name's own word: the whole name, after `_` or `-`, after a usual prefix
+# written with it (apikey), or a capitalised part (secretKey, SecretAccessKey): not monkey, hotkey, design.
+_GLUED = frozenset({"api", "access", "auth", "client", "private", "refresh", "app", "x", "secret", "signing",
+                    "session", "user", "master", "shared"})
+_PLURAL = frozenset({"secret", "credential", "key"})  # secrets, credentials, api_keys; not max_tokens or keys
+
+
+def _secret_name(match: re.Match) -> bool:
+    prefix, word, plural = match.group(2), match.group(3), match.group(4)
+    lower = word.lower()
+    if plural and (lower not in _PLURAL or (lower == "key" and not prefix)):
+        return False
+    if lower in _STRONG:
+        return True
+    return (not prefix or prefix[-1] in "_-" or prefix.lower() in _GLUED
+            or (word[0].isupper() and not prefix[-1].isupper()))
+
+
 # A bearer token: 8 characters or more ("Bearer bonds" is a phrase).
 _BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
 
@@ -95,7 +112,7 @@ def scrub(text: str) -> str:
 
 
 def _keep_name(match: re.Match) -> str:
-    return match.group(1) + MASK
+    return match.group(1) + MASK if _secret_name(match) else match.group(0)
 
 
 def _mask_query_secrets(text: str) -> str:
@@ -121,7 +138,7 @@ def _mask_query_secrets(text: str) -> str:
         if at < done:
             continue
         match = match_at(text, at)
-        if match is not None:
+        if match is not None and _secret_name(match):
             pieces += (text[done:match.end(1)], MASK)
             done = match.end()
     if not pieces:

@@ -186,7 +186,7 @@ def test_scrub_with_its_literal_pre_checks_is_every_pattern_applied(text):
 
     forget_secrets()  # the patterns alone: no secret another test registered
     expected = S._URL_CREDENTIALS.sub(lambda m: m.group(1) + S.MASK + "@", text)
-    expected = S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, expected)
+    expected = S._QUERY_SECRET.sub(S._keep_name, expected)
     expected = S._BEARER.sub(lambda m: m.group(1) + m.group(2) + S.MASK, expected)
     assert S.scrub(text) == expected
 
@@ -213,14 +213,14 @@ def test_query_secrets_are_masked_where_a_mark_begins_them_as_one_regex_pass_mas
     with them: the same text as the regex's own substitution, either way."""
     from provisioner import scrub as S
 
-    assert S._mask_query_secrets(text) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, text)
+    assert S._mask_query_secrets(text) == S._QUERY_SECRET.sub(S._keep_name, text)
     sparse = "x" * 200 * len(text) + text  # few marks for its length: the str.find path
-    assert S._mask_query_secrets(sparse) == S._QUERY_SECRET.sub(lambda m: m.group(1) + S.MASK, sparse)
+    assert S._mask_query_secrets(sparse) == S._QUERY_SECRET.sub(S._keep_name, sparse)
 
 
 @pytest.mark.parametrize("text", [
     "https://blog.example.com/posts?author=jane&keyword=pricing&design=x&signup=1&authority=3",
-    "https://api.example.com/v1/chat?max_tokens=500&keys=3&sort_keys=1&monkey_id=42&hotkey=f5&sessions=2",
+    "https://api.example.com/v1/chat?max_tokens=500&keys=3&monkey_id=42&hotkey=f5&sessions=2&session_count=4",
     "https://example.com/help?contact=help@example.com",
     "Bearer bonds are safe",
 ])
@@ -242,6 +242,10 @@ def test_ordinary_text_is_not_masked(text):
      "?authorization=***&api_key_value=***&credentials=***&secrets=***&token_value=***&private_key_pem=***"),
     ("?apikey=a1&accessToken=b2&x-api-key=c3&refresh_token=d4&client_secret=e5&pwd=f6",
      "?apikey=***&accessToken=***&x-api-key=***&refresh_token=***&client_secret=***&pwd=***"),
+    ("?sessionToken=a1&secretKey=b2&SecretAccessKey=c3&mytoken=d4&dbpassword=e5&SharedAccessSignature=f6",
+     "?sessionToken=***&secretKey=***&SecretAccessKey=***&mytoken=***&dbpassword=***&SharedAccessSignature=***"),
+    ("?access_key_id=a1&api_keys=b2&session=c3&sessionid=d4&X-Amz-Security-Token=e5",
+     "?access_key_id=***&api_keys=***&session=***&sessionid=***&X-Amz-Security-Token=***"),
 ])
 def test_the_names_secrets_go_by_are_still_masked(text, masked):
     from provisioner import scrub as S

@@ -600,3 +600,22 @@ def test_a_manifest_named_through_a_linked_folder_is_recorded_inside_the_project
     finally:
         os.chdir(cwd)
     assert [m.document.state_source for m in manifests] == ["manifests/b.yaml"]
+
+
+def test_a_file_gives_one_source_however_it_is_named(tmp_path, monkeypatch):
+    """A link to the manifests folder inside the project (`mlink -> manifests`) recorded `mlink/a.yaml`, and each
+    run naming the folder the other way refreshed every record."""
+    from conftest import manifest_text
+    from provisioner.manifest import load_manifests
+    from provisioner.workflow.manifests import record_sources
+
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    os.symlink(tmp_path / "manifests", tmp_path / "mlink")
+    monkeypatch.chdir(tmp_path)
+    sources = []
+    for named in ("manifests", "mlink", str(tmp_path / "mlink"), "mlink/a.yaml"):
+        manifests = load_manifests([named])
+        record_sources(manifests, ".")
+        sources.append(manifests[0].document.state_source)
+    assert sources == ["manifests/a.yaml"] * 4, sources

@@ -36,6 +36,7 @@ def record_sources(manifests: list[Manifest], root: str) -> None:
     """Each manifest's file relative to the project's `root` (Document.source), as state records it: a run started
     in another folder (`cd manifests && provisioner plan --config ../provisioner.yaml`) records the same files."""
     base = os.path.abspath(root)
+    real_base = os.path.realpath(base)
     # Always worked out, also from the root itself: a file outside the folder a run starts in is shown by its
     # absolute path, which another clone (another folder) would not find.
     relative: dict[str, str] = {}  # a file's many documents: worked out once
@@ -43,10 +44,11 @@ def record_sources(manifests: list[Manifest], root: str) -> None:
         document = manifest.document
         source = relative.get(document.file)
         if source is None:
-            source = os.path.relpath(os.path.abspath(document.file), base)
-            if source.startswith(".."):  # a path through a link (the folder the run is in, reached by a link)
-                real = os.path.relpath(os.path.realpath(document.file), os.path.realpath(base))
-                source = real if not real.startswith("..") else source
+            # The same file gives the same source however it is named (through a linked folder, a link to the
+            # manifests folder): its real path relative to the root's, when inside it; else as it is named.
+            source = os.path.relpath(os.path.realpath(document.file), real_base)
+            if source.startswith(".."):
+                source = os.path.relpath(os.path.abspath(document.file), base)
             source = relative[document.file] = Path(source).as_posix()
         document.source = source
 
