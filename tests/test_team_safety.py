@@ -619,3 +619,15 @@ def test_a_file_gives_one_source_however_it_is_named(tmp_path, monkeypatch):
         record_sources(manifests, ".")
         sources.append(manifests[0].document.state_source)
     assert sources == ["manifests/a.yaml"] * 4, sources
+
+
+def test_export_leaves_out_what_another_workspace_manages(workspace, backend):
+    """Run in a second workspace, export wrote manifests for the first workspace's objects, which this
+    workspace's plan then refused (one owner)."""
+    workspace.add("a")
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.remove("a")
+    ok(workspace.run("workspace", "new", "other"))
+    exported = ok(workspace.run("export", "--out", "exported"))
+    assert "Exported 0 assistant(s)" in exported.output, exported.output
+    assert list((workspace.root / "exported").glob("*.yaml")) == []

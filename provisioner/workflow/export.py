@@ -43,9 +43,14 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
     taken = {m.address for m in manifests} | set(session.state.resources)
     chosen: list[tuple[str, str, object]] = []  # (kind, address, live), referenced kinds first
     addresses = dict(managed)
+    owners = getattr(session.backend, "owners", None)
     for kind in [*kinds, ASSISTANT]:
+        # What another workspace or project of the store manages is not this one's to export: its manifest would
+        # be refused by this workspace's plan (one owner), and applied elsewhere it would be a second.
+        candidates = [live.id for live in listed[kind] if (kind, live.id) not in managed]
+        elsewhere = owners(kind, candidates) if owners is not None and candidates else {}
         for live in listed[kind]:
-            if (kind, live.id) in managed or (kind, live.name) in adoptable:
+            if (kind, live.id) in managed or (kind, live.name) in adoptable or live.id in elsewhere:
                 continue
             address = address_for(kind, live.name, live.id, taken)
             taken.add(address)
