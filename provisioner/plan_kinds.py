@@ -485,8 +485,6 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
     return changes
 
 
-
-
 def _unset(value: Any) -> bool:
     """An empty setting: null, `[]`, `{}`, `""`, or what state records of one marked sensitive (its digest)."""
     if value is None:

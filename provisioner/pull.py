@@ -13,7 +13,6 @@ and is named with the reason, when
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -23,7 +22,7 @@ from .json_text import holds
 from .manifest import Manifest
 from .plan import Action, Plan
 from .planner import same
-from .scrub import scrub
+from .scrub import holds_credentials
 from .variables import Reference, TemplateError, escaped, parse
 from .wire import PROJECTED_FIELDS, WRITE_ONLY_FIELDS, comparable
 
@@ -120,7 +119,7 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
                                             addresses, objects)
                     if _holds_unknown(value):
                         reason = "the platform shows it only in part (a value it never shows back)"
-                    elif _holds_credentials(value):
+                    elif holds_credentials(value):
                         reason = ("the platform's value holds what looks like a credential (a URL's user:password@, "
                                   "a key or token in its query, a bearer token): never written into a manifest in "
                                   "clear; set it through ${env.X} or by hand")
@@ -175,12 +174,6 @@ def _not_pulled(manifest: Manifest, name: str, diff, raw, variable_origin, appli
         return "changed in the manifest since the last apply as well: apply sends the manifest's value (or edit " \
                "it by hand to take the platform's)"
     return None
-
-
-def _holds_credentials(value: Any) -> bool:
-    """Whether output would mask part of `value` (scrub.py): what plan never shows, pull never writes."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return scrub(text) != text
 
 
 def _references(value: Any) -> list[Reference]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
@@ -109,6 +110,13 @@ def scrub(text: str) -> str:
     if "Bearer" in text:
         text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     return text
+
+
+def holds_credentials(value: Any) -> bool:
+    """Whether output would mask part of `value` (a text, or a JSON value's text): what plan never shows, pull
+    never writes and export writes as a variable."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return scrub(text) != text
 
 
 def _keep_name(match: re.Match) -> str:

@@ -1131,7 +1131,8 @@ class SqlStateStore:
     def _owners(self, cursor, kind: str, ids, in_project: bool = False, platform: str | None = None
                 ) -> dict[int, Owner]:
         """`in_project`: in this project's other workspaces only, whatever their platform (for a state command,
-        which knows no platform of its own: across projects, the same id may be another platform's object)."""
+        which knows no platform of its own: across projects, the same id may be another platform's object).
+        `platform`: a push's, recorded by the workspace's rows (push_owners); else this run's (owners)."""
         wanted = sorted({int(i) for i in ids})
         found: dict[int, Owner] = {}
         for start in range(0, len(wanted), _CHUNK):
@@ -1143,8 +1144,7 @@ class SqlStateStore:
                 statement, parameters = (self._sql.push_owners(len(chunk)),
                                          (kind, *chunk, *self._scope, platform, project, platform))
             else:
-                statement, parameters = (self._sql.owners(len(chunk)),
-                                         (kind, *chunk, *self._scope, self.platform if platform is None else platform))
+                statement, parameters = self._sql.owners(len(chunk)), (kind, *chunk, *self._scope, self.platform)
             rows = cursor.execute(statement, parameters).fetchall()
             for remote_id, project, workspace, address in rows:
                 found.setdefault(remote_id, Owner(project, workspace, address))

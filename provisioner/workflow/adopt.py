@@ -14,8 +14,8 @@ from ..errors import ProvisionerError, StateError
 from ..graph import address_kind, entry_kind, expand, manifest_address
 from ..kinds import ASSISTANT, KINDS
 from ..manifest import Manifest
-from ..plan_kinds import hidden_fields
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE
+from ..plan_kinds import hidden_fields
 from ..planner import remote_snapshot, same
 from ..reading import read_children
 from ..state import ResourceState
@@ -82,7 +82,8 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
             f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
     resources[address] = _with_kind(kind, id=remote_id, spec=None, protect=manifest.protect,
                                     sensitive=sorted(manifest.sensitive),
-                                    remote=_snapshot(kind, live, manifest.sensitive), source=manifest.document.state_source)
+                                    remote=_snapshot(kind, live, manifest.sensitive),
+                                    source=manifest.document.state_source)
     session.backend.write(session.state)
     return live
 

@@ -19,7 +19,7 @@ from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
 from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
 from ..planner import same
-from ..scrub import scrub
+from ..scrub import holds_credentials
 from ..variables import escaped
 
 SLUG = re.compile(NAME)
@@ -97,20 +97,21 @@ def kind_spec(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def _unique(taken: list[str], name: str) -> str:
+    """A variable no other value of this object has: `X-Api-Key` and `x_api_key` both make ..._X_API_KEY, and one
+    variable for both would send one credential in the other's place."""
+    chosen, number = name, 2
+    while chosen in taken:
+        chosen, number = f"{name}_{number}", number + 1
+    return chosen
+
+
 def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Put `${env.NAME}` in place of every sensitive value (in place), and name what the user must supply:
     (settings to fill in, environment variables to set)."""
     environment: list[str] = []
     fill_in: list[str] = []
     required = {name for name, info in kind.spec_model.model_fields.items() if info.is_required()}
-
-    def unique(name: str) -> str:
-        """A variable no other value of this object has: `X-Api-Key` and `x_api_key` both make ..._X_API_KEY, and
-        one variable for both would send one credential in the other's place."""
-        chosen, number = name, 2
-        while chosen in environment:
-            chosen, number = f"{name}_{number}", number + 1
-        return chosen
 
     for facts in kind.fields:
         if not facts.sensitive:
@@ -120,16 +121,16 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
         value = spec.get(facts.name)
         if isinstance(value, list) and all(isinstance(i, dict) and "value" in i for i in value):
             for item in value:  # name/value pairs (headers): each value a variable named after its name
-                name = unique(variable(address, facts.name, str(item.get("name", ""))))
+                name = _unique(environment, variable(address, facts.name, str(item.get("name", ""))))
                 item["value"] = f"${{env.{name}}}"
                 environment.append(name)
         elif isinstance(value, dict) and facts.keys_shown:
             for key in list(value):  # a mapping whose keys are shown (a tool's headers): each value a variable
-                name = unique(variable(address, facts.name, str(key)))
+                name = _unique(environment, variable(address, facts.name, str(key)))
                 value[key] = f"${{env.{name}}}"
                 environment.append(name)
         elif facts.name in spec or (not facts.shown and facts.name in required):
-            name = unique(variable(address, facts.name))
+            name = _unique(environment, variable(address, facts.name))
             spec[facts.name] = f"${{env.{name}}}"
             environment.append(name)
     return fill_in, environment
@@ -146,10 +147,8 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     # A text holding credentials (a tool's endpoint with user:password@ or ?api_key=...), though its field is not
     # a secret: the file is meant for git, so it becomes a variable too.
     for name, value in list(spec.items()):
-        if isinstance(value, str) and not value.startswith("${env.") and scrub(value) != value:
-            variable_name = variable(address, name)
-            while variable_name in environment:
-                variable_name += "_2"
+        if isinstance(value, str) and not value.startswith("${env.") and holds_credentials(value):
+            variable_name = _unique(environment, variable(address, name))
             spec[name] = f"${{env.{variable_name}}}"
             environment.append(variable_name)
     order = [f.name for f in kind.fields]

@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
-from ..errors import ProvisionerError, StalePlanError
+from ..errors import ApiError, ProvisionerError, StalePlanError
 from ..inputs import ManifestInputs
 from ..manifest import Manifest
 from ..plan import PLAN_FORMAT, Plan
@@ -50,7 +50,6 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
 def changed_document_files(plan: Plan) -> list[str]:
     """A saved plan's file documents whose file is no longer what the plan fingerprinted: found before anything is
     sent (found at the document's own request, the apply had made its knowledge base already: half a change)."""
-    from ..errors import ApiError
     from ..kinds.document import read_checked_file
 
     found = []
