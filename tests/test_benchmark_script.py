@@ -102,7 +102,7 @@ def test_the_graph_fleet_has_the_issue_s_mix_in_ten_thousand_and_references_ever
 
 
 def test_threads_against_one_loop_measures_both_ways_over_the_same_requests():
-    # scripts/threads_vs_loop.py, as README "Measured" cites it: both ways complete their requests against the
+    # scripts/threads_vs_loop.py, as docs/performance.md cites it: both ways complete their requests against the
     # emulator (each checks every answer's status) and report a CPU figure per request.
     script = SCRIPT.parent / "threads_vs_loop.py"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
