@@ -358,6 +358,41 @@ def test_pull_keeps_a_files_permissions_and_leaves_a_read_only_file_and_every_ot
     assert "Edited in the dashboard." in a.read_text() and stat.S_IMODE(os.stat(a).st_mode) == 0o600
 
 
+def test_pull_keeps_a_files_owner_and_group(workspace):
+    """Run as root (a container's CI job), the new file was root's: its owner could no longer edit it."""
+    import os
+
+    workspace.add("a", system_prompt="Be helpful.")
+    state = applied(workspace)
+    patch(workspace, "assistants", state["resources"]["a"]["id"], system_prompt="Edited in the dashboard.")
+    a = workspace.root / "manifests" / "a.yaml"
+    # Root gives the file to another user, as a checkout made by someone else would be; anyone else keeps their own
+    # (what this can check without root: the file stays the runner's, and its group is kept).
+    owner = (4242, 4343) if os.geteuid() == 0 else (os.geteuid(), os.stat(a).st_gid)
+    os.chown(a, *owner)
+    assert run(workspace, "pull").exit_code == 0
+    status = os.stat(a)
+    assert "Edited in the dashboard." in a.read_text() and (status.st_uid, status.st_gid) == owner
+
+
+def test_pull_leaves_a_hard_linked_file_unwritten(workspace):
+    """A new file in its place would leave the file's other name on the old text."""
+    import os
+
+    workspace.add("a", system_prompt="Be helpful.")
+    state = applied(workspace)
+    patch(workspace, "assistants", state["resources"]["a"]["id"], system_prompt="Edited in the dashboard.")
+    a = workspace.root / "manifests" / "a.yaml"
+    other = workspace.root / "a-copy.txt"
+    os.link(a, other)
+    before = a.read_text()
+    refused = run(workspace, "pull")
+    assert refused.exit_code == 1 and "has other names (hard links)" in refused.stderr, refused.all
+    assert a.read_text() == before == other.read_text()
+    other.unlink()
+    assert run(workspace, "pull").exit_code == 0 and "Edited in the dashboard." in a.read_text()
+
+
 def test_a_field_a_workspace_overlay_removes_is_named_never_pulled_into_the_base_file(workspace):
     """The base sets it, the prod overlay removes it (null): the platform's value for prod is the overlay's business;
     written into the base file it would change every other workspace."""

@@ -24,23 +24,30 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def atomic_write_all(files: list[tuple[Path, bytes]]) -> None:
-    """Replace several existing files, each keeping its permission bits: every new text is written (and synced)
+    """Replace several existing files, each keeping its permission bits, owner and group: every new text is written (and synced)
     beside its file first, and only then are they all moved into place, so that a failure while writing (a full
     disk) leaves every file as it was."""
     written: list[tuple[Path, Path]] = []
     try:
         for path, data in files:
             temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-            mode = stat.S_IMODE(os.stat(path).st_mode)
+            status = os.stat(path)
+            mode = stat.S_IMODE(status.st_mode)
             # Made with the file's own mode (a private file's new text is never readable by others, even for a
             # moment), and only if no such file exists (never through a link someone placed there).
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             written.append((temporary, path))
             with open(descriptor, "wb") as handle:
+                # The file's owner and group too: run as root (a container's CI job), the new file was root's,
+                # and its owner could no longer edit it. One that cannot be kept (not root, another user's
+                # file in a shared folder) fails the write before any file is replaced.
+                made = os.fstat(handle.fileno())
+                if (made.st_uid, made.st_gid) != (status.st_uid, status.st_gid):
+                    os.fchown(handle.fileno(), status.st_uid, status.st_gid)
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.chmod(temporary, mode)  # the umask may have taken bits away: the file's mode exactly
+            os.chmod(temporary, mode)  # the umask may have taken bits away (and chown the set-id ones): exactly
         for temporary, path in written:
             os.replace(temporary, path)
     finally:

@@ -86,6 +86,13 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     if read_only:
         raise ProvisionerError(f"{', '.join(read_only)}: read-only, so pull writes nothing (make the file writable, "
                                "or leave it out with --target or --exclude); no file was changed")
+    # A new file replaces the old one: the file's other names (hard links) would keep the old text.
+    linked = [shown[path] for path, _ in targets if os.stat(path).st_nlink > 1]
+    if linked:
+        raise ProvisionerError(f"{', '.join(linked)}: has other names (hard links), which would keep the old text "
+                               "once pull writes the new file in its place, so pull writes nothing; no file was "
+                               "changed (make it a file of its own, e.g. cp then mv, or leave it out with --target "
+                               "or --exclude)")
     edited = [file for file in result.texts if _on_disk(sources[file][0]) != sources[file][1]]
     if edited:
         raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
