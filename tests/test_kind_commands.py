@@ -281,3 +281,30 @@ def test_an_exported_endpoint_holding_credentials_becomes_a_variable(v2, monkeyp
     (v2.root / "manifests" / path.name).write_text(path.read_text())
     changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
     assert [(c["action"], c["body"] or None) for c in changes] == [("import", None)], changes
+
+
+def test_an_exported_campaign_asks_for_its_assistant_which_the_platform_never_shows(v2):
+    """assistant_id is required and not shown back: the exported manifest asks for it (it was silently left out,
+    so the file did not validate), and once it is filled in the campaign is adopted with nothing to change."""
+    import yaml
+
+    caller = made(v2, "/user/assistant", assistant_name="Caller", voice_id=1, language="English",
+                  llm_model="gpt-4o", calls_direction="make", engine_type="pipeline", timezone="Europe/London",
+                  initial_message="Hi", system_prompt="Call about the winter offer.")
+    made(v2, "/user/campaigns", name="Winter", assistant_id=caller)
+    result = ok(v2.run("export", "--out", "exported"))
+    text = (v2.root / "exported" / "campaign.winter.yaml").read_text()
+    assert "# Fill in before applying: assistant_id." in text, text
+    assert "assistant_id: ''  # not shown by the platform: set it before applying" in text
+    assert "assistant_id" in result.output, result.output
+    for name in ("campaign.winter.yaml", "caller.yaml"):
+        (v2.root / "manifests" / name).write_text((v2.root / "exported" / name).read_text())
+    campaign = v2.root / "manifests" / "campaign.winter.yaml"
+    refused = v2.run("validate")
+    assert refused.exit_code == 1 and "campaign.winter.yaml" in refused.all and "assistant_id" in refused.all
+    campaign.write_text(campaign.read_text().replace("assistant_id: ''", "assistant_id: assistant.caller"))
+    ok(v2.run("validate"))
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert sorted((c["address"], c["action"], c["body"] or None) for c in changes) == [
+        ("caller", "import", None), ("campaign.winter", "import", None)], changes
+    assert yaml.safe_load(text)["spec"]["name"] == "Winter"

@@ -115,7 +115,9 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
 
     for facts in kind.fields:
         if not facts.sensitive:
-            if not facts.shown and facts.name in required and not facts.ref:
+            # A required setting the platform never shows (a campaign's assistant_id): the manifest cannot be
+            # valid without it, so the user is asked for it, a reference as much as any other.
+            if not facts.shown and facts.name in required:
                 fill_in.append(facts.name)
             continue
         value = spec.get(facts.name)
