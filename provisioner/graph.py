@@ -410,8 +410,9 @@ def same_objects(kept: list, given: list) -> bool:
 _LAST_GRAPH: list[tuple[list[Manifest], list[dict], "Graph"] | None] = [None]
 
 
-def check(manifests: list[Manifest]) -> list[Problem]:
-    """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules."""
+def check(manifests: list[Manifest], invalid: frozenset[str] | set[str] = frozenset()) -> list[Problem]:
+    """Unknown addresses, addresses of the wrong kind, cycles, and each kind's cross-manifest rules. `invalid`: the
+    addresses of manifests left out for problems of their own, which a reference to them does not repeat."""
     graph = Graph.of(expand(manifests))
     problems: list[Problem] = []
     targets_of: dict[str, tuple[str, ...]] = {}  # reference kind -> address_targets (a fleet asks thousands of times)
@@ -435,6 +436,8 @@ def check(manifests: list[Manifest]) -> list[Problem]:
             if target_kind in wanted and use.target in graph.manifests:
                 right.add(id(use))
                 continue  # most references: nothing to locate
+            if target_kind in wanted and (use.target in invalid or use.target.rsplit(".", 1)[0] in invalid):
+                continue  # the manifest (or its parent, a document's) exists: its own problems are reported
             where = manifest.location("spec", *use.path)
             if target_kind not in wanted:
                 problems.append(Problem(

@@ -931,13 +931,14 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
     manifests: list[Manifest] = []
     problems: list[Problem] = []
     found: list = []
+    invalid: set[str] = set()  # addresses of manifests with problems of their own
     for document in documents:
         if moving.is_moved_document(document.content):
             move = moving.parse_move(document, problems)
             if move:
                 found.append(move)
             continue
-        manifest = _parse_document(document, problems, dialect)
+        manifest = _parse_document(document, problems, dialect, invalid)
         if manifest:
             manifests.append(manifest)
     problems += _duplicates(manifests)
@@ -951,7 +952,7 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
     # Sorted before the check: the plan asks for the graph of this very list, which is then the one the check
     # made (Graph.of keeps it). The check's problems do not depend on the order it is given.
     manifests = sorted(manifests, key=lambda m: m.address)
-    problems += check(manifests)
+    problems += check(manifests, invalid)
     return manifests, problems
 
 
@@ -972,8 +973,10 @@ def check_envelope(content: dict, problem: Callable[..., None]) -> None:
             problem(f"kind must be one of {', '.join(MANIFEST_KINDS)} (got {_shown(kind)}){hint}", "kind")
 
 
-def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Manifest | None:
-    """The document's manifest, or None with its problems appended. A fleet's documents are nearly all usual
+def _parse_document(doc: Document, problems: list[Problem], dialect: str,
+                    invalid: set[str] | None = None) -> Manifest | None:
+    """The document's manifest, or None with its problems appended (and its address added to `invalid` when it
+    has one: a reference to it is not "names no manifest", its own problems say what is wrong). A fleet's documents are nearly all usual
     (`_usual_header`): their envelope and metadata are read without the checks' bookkeeping; any other one is
     read by `_checked_header`, which finds and words every problem."""
     content = doc.content
@@ -1009,6 +1012,8 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str) -> Man
                                     _dotted(doc.written(("spec",) + p.path))))
 
     if spec is None or address is None or len(problems) > before:
+        if address is not None and invalid is not None:
+            invalid.add(address if kind == ASSISTANT else f"{kind}.{address}")
         return None
     if kind != ASSISTANT:
         return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)

@@ -71,6 +71,19 @@ def test_unknown_address_and_wrong_kind_point_at_file_and_line(tmp_path):
                for p in found), found
 
 
+def test_a_reference_to_an_invalid_manifest_is_not_called_unknown(tmp_path):
+    """The folder exists but is invalid: its own problem is the one to fix, and a second line saying that
+    'folder.sales' names no manifest sent readers looking for a file that is there. A reference of the wrong kind
+    to it is still named, and so is one to an address nothing declares."""
+    broken = folder("sales") + "  color: not-a-colour\n"
+    found = problems_of(tmp_path, broken, manifest_text("a", folder_id="folder.sales", label_ids=["folder.sales"]),
+                        manifest_text("b", folder_id="folder.other"))
+    assert any("spec.color: must be one of" in p for p in found), found
+    assert not any("'folder.sales' names no manifest" in p for p in found), found
+    assert any("spec.label_ids[0]: 'folder.sales' is a folder, but label_ids takes label.NAME" in p for p in found)
+    assert any("b: spec.folder_id: 'folder.other' names no manifest" in p for p in found), found
+
+
 def test_duplicate_unique_names_and_addresses_are_errors(tmp_path):
     found = problems_of(tmp_path, folder("a", "Same"), folder("b", "Same"), folder("a", "Other"))
     assert any("folder.b: spec.name: 'Same' is also used by the manifest at" in p for p in found), found
