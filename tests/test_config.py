@@ -81,6 +81,32 @@ def test_environment_errors_name_the_variable(tmp_path):
     assert "PROVISIONER_RATE_LIMIT: 'lots' is not a rate limit" in text
 
 
+
+FREE_TEXT = ("PROVISIONER_PROJECT", "PROVISIONER_STATE")  # any one-line text is a valid value of these
+
+
+@pytest.mark.parametrize("command", [["plan"], ["validate"], ["render"], ["state", "list"], ["workspace", "list"]])
+def test_a_bad_provisioner_variable_is_named_as_the_variable_by_every_command(command, monkeypatch):
+    """docs/configuration.md: errors name the environment variable, all together. click read PROVISIONER_API_DIALECT
+    and PROVISIONER_BACKEND itself for --api-dialect and --backend and refused a bad value alone, as "Invalid value
+    for '--api-dialect'": a flag nobody gave."""
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+    from provisioner.config import ENV_KEYS
+
+    for variable in [v for v in __import__("os").environ if v.startswith("PROVISIONER_")]:
+        monkeypatch.delenv(variable)
+    for variable in set(ENV_KEYS) - set(FREE_TEXT):
+        result = CliRunner().invoke(cli, command, env={variable: "not-valid!"})
+        if result.exit_code == 0:  # a command that does not read this setting
+            continue
+        assert result.exit_code == 1 and "Invalid value for" not in result.stderr, (variable, result.stderr)
+        assert f"{variable}: " in result.stderr, (variable, result.stderr)
+    both = CliRunner().invoke(cli, command, env={"PROVISIONER_API_DIALECT": "v3", "PROVISIONER_BACKEND": "mysql",
+                                                 "PROVISIONER_WORKSPACE": "a b"})
+    assert both.exit_code == 1 and "configuration errors:" in both.stderr, both.stderr
+
 def test_rate_limit_syntax():
     assert parse_rate_limit(" 100/60s, 20/10s ") == "100/60s,20/10s"
     assert parse_rate_limit("off") == "off" and parse_rate_limit(False) == "off"  # YAML reads `off` as false

@@ -101,8 +101,11 @@ class CommandGroup(click.Group):
         super().add_command(cmd, name)
 
 
+# No envvar= on the options whose values click checks (a Choice): click would refuse a bad PROVISIONER_API_DIALECT
+# or PROVISIONER_BACKEND as "Invalid value for '--api-dialect'", a flag nobody gave, and alone. The configuration
+# reads the environment itself (config.ENV_KEYS) and names the variable, with every other configuration error.
 dialect_option = click.option(
-    "--api-dialect", "api_dialect", envvar="PROVISIONER_API_DIALECT", default=DEFAULT_DIALECT, show_default=True,
+    "--api-dialect", "api_dialect", default=DEFAULT_DIALECT, show_default=True,
     type=click.Choice(DIALECTS), help="The platform's create dialect: v1 (the seed's) or v2 (the current one, "
                                       "with dualplex, tools, ...) [env PROVISIONER_API_DIALECT].")
 
@@ -185,7 +188,6 @@ def store_options() -> list:
     return [
         click.option("--state", "state_path", default=DEFAULT_STATE_PATH, show_default=True, help=HELP["--state"]),
         click.option("--backend", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True,
-                     envvar="PROVISIONER_BACKEND",
                      help="State store [env PROVISIONER_BACKEND]; postgres connects with $PROVISIONER_PG_DSN."),
         workspace_option(),
         click.option("--init-store", is_flag=True, help=HELP["--init-store"]),
