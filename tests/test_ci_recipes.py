@@ -260,6 +260,24 @@ def test_the_workspace_is_made_in_the_state_that_provisioner_args_names(workspac
     assert not (workspace.root / "state").exists(), "nothing made in the default store"
 
 
+
+def test_the_validate_step_checks_with_the_options_of_provisioner_args_that_validate_has(workspace, steps):
+    """docs/ci.md's example of the action's `args` is --api-dialect v2: the validate step ran without it, so a
+    v2 repository failed there ("exists only in API dialect v2") while its plan passed."""
+    workspace.add("a", ringing_time=20)  # a v2 setting
+    workspace.write("vars/prod.yaml", "stage: prod\nspeed: 1.1\n")
+    workspace.write("ci.yaml", "api_dialect: v1\n")
+    args = "--max-retries 3 --api-dialect=v2 --var speed=9 --config ci.yaml --init-store"
+    validated, _ = steps("validate", PROVISIONER_ARGS=args)
+    assert validated.returncode == 0, validated.stderr  # --api-dialect v2 beats the file; --var is unused here
+    workspace.add("a", ringing_time=20, speech_speed="${var.speed}")
+    refused, _ = steps("validate", PROVISIONER_ARGS=args)
+    assert refused.returncode == 1 and "spec.speech_speed: must be at most 1.2 (got 9)" in refused.stderr
+    assert "no such option" not in refused.stderr
+    workspace.add("a", ringing_time=20)
+    planned, _ = steps("plan", PROVISIONER_ARGS="--api-dialect v2")
+    assert planned.returncode == 0, planned.stderr
+
 def test_a_broken_manifest_fails_the_validate_and_plan_steps(workspace, steps):
     workspace.add("bad", speech_speed=9)
     for step in ("validate", "plan"):

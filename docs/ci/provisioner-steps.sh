@@ -15,7 +15,7 @@
 #   PROVISIONER_BACKEND    postgres: the state on the team's PostgreSQL (sqlite: a file the job loses)
 #   PROVISIONER_WORKSPACE  the environment's workspace (created on first use), e.g. prod: one of those the
 #                          repository's vars/<workspace>.yaml or overlays/<workspace>/ define, if it defines any
-#   PROVISIONER_ARGS       extra options for every command that reads state
+#   PROVISIONER_ARGS       extra options for the plan, apply and drift commands; validate takes those it has
 #   PROVISIONER_PATHS      manifest paths, space-separated (default: manifests)
 #   PROVISIONER_OUT        where the plan and its views are written (default: provisioner-out)
 # Outputs in $PROVISIONER_OUT: provisioner.plan (the saved plan, JSON: docs/plan-format.md), plan.txt,
@@ -29,19 +29,26 @@ read -r -a args <<< "${PROVISIONER_ARGS:-}"
 export NO_COLOR=1
 mkdir -p "$out"
 
+pick_args() {  # the options of PROVISIONER_ARGS that one command takes, into `picked`: $1 the names that take
+  # a value (--name VALUE or --name=VALUE), $2 the flags; the others (--local, --max-retries, ...) are not its own
+  local valued=" $1 " flags=" ${2:-} " i=0 word
+  picked=()
+  while [ "$i" -lt "${#args[@]}" ]; do
+    word=${args[$i]}
+    if [[ "$valued" == *" ${word%%=*} "* ]]; then
+      if [[ "$word" == *=* ]]; then picked+=("$word"); else picked+=("$word" "${args[$((i + 1))]:-}"); i=$((i + 1)); fi
+    elif [[ "$flags" == *" $word "* ]]; then
+      picked+=("$word")
+    fi
+    i=$((i + 1))
+  done
+}
+
 ensure_workspace() {  # the environment's workspace exists from the first pipeline run on
   if [ -n "${PROVISIONER_WORKSPACE:-}" ]; then
-    # In the state PROVISIONER_ARGS names: its options that say where the state is (the others, such as --local
-    # or --max-retries, are not `workspace select`'s).
-    local store=() i=0
-    while [ "$i" -lt "${#args[@]}" ]; do
-      case "${args[$i]}" in
-        --config|--state|--backend) store+=("${args[$i]}" "${args[$((i + 1))]:-}"); i=$((i + 2)); continue ;;
-        --config=*|--state=*|--backend=*|--init-store) store+=("${args[$i]}") ;;
-      esac
-      i=$((i + 1))
-    done
-    provisioner workspace select --or-create "$PROVISIONER_WORKSPACE" ${store[@]+"${store[@]}"} >&2
+    # In the state PROVISIONER_ARGS names: its options that say where the state is.
+    pick_args "--config --state --backend" "--init-store"
+    provisioner workspace select --or-create "$PROVISIONER_WORKSPACE" ${picked[@]+"${picked[@]}"} >&2
   fi
 }
 
@@ -51,7 +58,10 @@ output() {  # a step output for GitHub Actions (ignored elsewhere)
 
 case "$step" in
   validate)
-    provisioner validate "${paths[@]}"
+    # With the options of PROVISIONER_ARGS that change what is valid (--api-dialect v2, --config, --var, ...):
+    # without them a v2 repository failed here ("exists only in API dialect v2") while its plan passed.
+    pick_args "--config --api-dialect --workspace --var --var-file --policy-dir --manifest-limit"
+    provisioner validate ${picked[@]+"${picked[@]}"} "${paths[@]}"
     ;;
   plan)
     ensure_workspace
