@@ -187,3 +187,23 @@ def test_the_table_names_a_few_changed_fields_and_counts_many():
     assert "| `voice_id`, `language` |" in few
     many = plan_markdown(plan_of(update("a", *[FieldChange(f"f{i}", 1, 2) for i in range(7)])))
     assert "| 7 fields |" in many
+
+
+def test_the_state_view_counts_each_kind_and_names_each_object():
+    """`show --format markdown` without a plan file titled a state of folders, labels and tools "9 assistant(s)",
+    with no name for any of them; the text view counts per kind."""
+    from provisioner.render import state_markdown, state_text
+
+    def resource(address, kind, fields, protect=False):
+        return {"address": address, "kind": kind, "id": len(address), "protect": protect, "sensitive": [],
+                "last_applied": None, "platform": fields}
+    document = {"serial": 3, "resources": [
+        resource("sales", "assistant", {"assistant_name": "Sales"}, protect=True),
+        resource("folder.support", "folder", {"name": "Support", "color": "blue"}),
+        resource("label.vip", "label", {"name": "VIP"})]}
+    text = state_markdown(document)
+    assert text.startswith("### Provisioner state: 1 assistant(s), 1 folder(s), 1 label(s)\n")
+    assert "1 assistant(s), 1 folder(s), 1 label(s) in state (serial 3)." in state_text(document)
+    assert "| `folder.support` | 14 | `Support` |  |" in text and "| `sales` | 5 | `Sales` | yes |" in text
+    assert "| `label.vip` | 9 | `VIP` |" in text
+    assert "no object is managed" in state_markdown({"serial": 0, "resources": []})

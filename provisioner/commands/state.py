@@ -138,7 +138,7 @@ def force_unlock_command(lock_id, force, **store) -> None:
 @state_options
 @reports_errors
 def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
-    """Show a saved plan, or without PLANFILE the assistants the state manages (no platform request)."""
+    """Show a saved plan, or without PLANFILE the objects the state manages, of every kind (no platform request)."""
     fmt = chosen_format(fmt, as_json)
     if plan_file:
         click.echo(scrub(render.plan_as(read_plan_file(plan_file), fmt)), nl=fmt != "markdown")  # as `plan` shows it

@@ -16,8 +16,8 @@ from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, merged_fields, pure_moves, selection_note, summary_counts, summary_counts_of,
-                   targeting_warning)
+                   mass_destroy_warning, merged_fields, pure_moves, selection_note, state_counts, summary_counts,
+                   summary_counts_of, targeting_warning)
 from .text import value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
@@ -315,11 +315,13 @@ def state_markdown(document: dict[str, Any]) -> str:
     """The state's resources (`show --format markdown` without a plan file)."""
     resources = document["resources"]
     if not resources:
-        return "**Provisioner state:** empty; no assistant is managed yet.\n"
-    lines = [f"### Provisioner state: {len(resources)} assistant(s)", "",
-             "| Address | Id | Assistant | Protected |", "| --- | ---: | --- | --- |"]
+        return "**Provisioner state:** empty; no object is managed yet.\n"
+    # Every kind, counted as the text view counts them (a folder is not an assistant), each under its platform name.
+    lines = [f"### Provisioner state: {state_counts(resources)}", "",
+             "| Address | Id | Name | Protected |", "| --- | ---: | --- | --- |"]
     for resource in resources:
-        name = merged_fields(resource).get("assistant_name", (None, False))[0]
+        fields = merged_fields(resource)
+        name = fields.get("assistant_name", fields.get("name", (None, False)))[0]
         lines.append(f"| `{resource['address']}` | {resource['id']} | "
                      f"{code(name, table=True) if name is not None else ''} | "
                      f"{'yes' if resource['protect'] else ''} |")

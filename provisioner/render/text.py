@@ -475,10 +475,8 @@ def state_text(document: dict[str, Any]) -> str:
     if not resources:
         return "The state is empty: no object is managed yet."
     lines = []
-    counts: Counter[str] = Counter()
     for resource in resources:
         kind = resource.get("kind") or "assistant"
-        counts[kind] += 1
         title = f"# {kind} \"{resource['address']}\" (id {resource['id']}"
         lines.append(click.style(title + (", protected)" if resource["protect"] else ")"), bold=True))
         lines.append(f"{kind} \"{resource['address']}\" {{")
@@ -488,9 +486,14 @@ def state_text(document: dict[str, Any]) -> str:
             comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
             lines.append(f"    {name.ljust(width)} = {value(field_value)}{comment}")
         lines += ["}", ""]
-    listed = ", ".join(f"{count} {kind}(s)" for kind, count in sorted(counts.items()))
-    lines.append(f"{listed} in state (serial {document['serial']}).")
+    lines.append(f"{state_counts(resources)} in state (serial {document['serial']}).")
     return "\n".join(lines)
+
+
+def state_counts(resources: list[dict[str, Any]]) -> str:
+    """`4 assistant(s), 1 folder(s)`: the state's objects counted per kind (the text and markdown views')."""
+    counts = Counter(resource.get("kind") or "assistant" for resource in resources)
+    return ", ".join(f"{count} {kind}(s)" for kind, count in sorted(counts.items()))
 
 
 def merged_fields(resource: dict[str, Any]) -> dict[str, tuple[Any, bool]]:
