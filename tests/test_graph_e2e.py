@@ -288,3 +288,19 @@ def test_a_deposed_folder_is_destroyed_before_its_namesake_is_made(v2):
     assert resources["folder.sales"]["id"] == made["id"]
     again = v2.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0, again.all
+
+
+def test_what_is_left_alone_or_would_be_destroyed_is_counted_per_kind(v2):
+    """A folder and a label are not assistants: the notes said "2 assistant(s) in state come from manifest files"
+    and "the state manages 3 assistant(s)" of a state holding no assistant at all."""
+    v2.write("manifests/sales.yaml", folder("sales", "Sales"))
+    v2.write("manifests/support.yaml", folder("support", "Support"))
+    v2.write("manifests/vip.yaml", folder("vip", "VIP", kind="Label"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    narrower = v2.run("plan", "manifests/sales.yaml")
+    assert narrower.exit_code == 0, narrower.all
+    assert "1 folder(s), 1 label(s) in state come from manifest files that exist" in narrower.output, narrower.all
+    for name in ("sales", "support", "vip"):
+        (v2.root / "manifests" / f"{name}.yaml").unlink()
+    empty = v2.run("plan")
+    assert empty.exit_code == 1 and "but the state manages 2 folder(s), 1 label(s) (" in empty.stderr, empty.all

@@ -244,7 +244,7 @@ def test_workspaces_have_their_own_lineage_serial_rows_and_lock(stores):
     staging.unlock(staging.lock("apply", 0).id)  # not blocked by default's lock
     default.unlock(held.id)
     assert stores().workspaces() == ["default", "staging"]
-    with pytest.raises(StateError, match="still manages 1 assistant"):
+    with pytest.raises(StateError, match="still manages 1 object"):
         staging.drop()
     assert staging.drop(force=True) == 1
     assert stores().workspaces() == ["default"]

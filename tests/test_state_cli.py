@@ -97,7 +97,7 @@ def test_workspaces(workspace, monkeypatch):
     assert "does not exist" in workspace.run("workspace", "select", "nope").stderr
     assert "already exists" in workspace.run("workspace", "new", "staging").stderr
     refused = workspace.run("workspace", "delete", "staging")
-    assert refused.exit_code == 1 and "still manages 1 assistant" in refused.stderr
+    assert refused.exit_code == 1 and "still manages 1 object" in refused.stderr
     workspace.run("workspace", "select", "staging")
     assert "current workspace" in workspace.run("workspace", "delete", "staging", "--force").stderr
     workspace.run("workspace", "select", "default")

@@ -72,7 +72,7 @@ def workspace_select(name, or_create, **store) -> None:
 
 @workspace_group.command("delete")
 @click.argument("name")
-@click.option("--force", is_flag=True, help="Delete it even if it still manages assistants (they stay on the "
+@click.option("--force", is_flag=True, help="Delete it even if it still manages objects (they stay on the "
                                             "platform, unmanaged).")
 @click.option("--lock-timeout", default="0s", show_default=True, help=HELP["--lock-timeout"])
 @_workspace_options
@@ -80,5 +80,5 @@ def workspace_select(name, or_create, **store) -> None:
 def workspace_delete(name, force, **store) -> None:
     """Delete a workspace's state (not the current one; not a non-empty one without --force)."""
     dropped = delete_workspace(store_settings(store), name, force=force)
-    click.secho(f"Deleted workspace {name!r}" + (f" (forgot {dropped} assistant(s))" if dropped else "") + ".",
+    click.secho(f"Deleted workspace {name!r}" + (f" (forgot {dropped} object(s))" if dropped else "") + ".",
                 fg="green")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 import json
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import click
 
@@ -170,9 +170,12 @@ def left_alone_note(plan: Plan) -> str | None:
         return None
     shown = ", ".join(f"{e['address']} ({e['source']})" for e in plan.left_alone[:10])
     more = f" and {len(plan.left_alone) - 10} more" if len(plan.left_alone) > 10 else ""
-    return (f"{len(plan.left_alone)} assistant(s) in state come from manifest files that exist but were not among "
-            f"the paths given, so they are left alone (not destroyed): {shown}{more}. Give their files or "
-            "folder to manage them in this run; delete a manifest (or its document) to destroy its assistant.")
+    from ..kinds import kind_of_address  # here: kinds imports the planner's modules, which import this view
+
+    kinds = kind_counts(kind_of_address(e["address"]) for e in plan.left_alone)
+    return (f"{kinds} in state come from manifest files that exist but were not among "
+            f"the paths given, so they are left alone (not destroyed): {shown}{more}. Give their files or folder to "
+            "manage them in this run; delete a manifest (or its document) to destroy what it declares.")
 
 
 def mass_destroy_warning(plan: Plan) -> str | None:
@@ -492,7 +495,12 @@ def state_text(document: dict[str, Any]) -> str:
 
 def state_counts(resources: list[dict[str, Any]]) -> str:
     """`4 assistant(s), 1 folder(s)`: the state's objects counted per kind (the text and markdown views')."""
-    counts = Counter(resource.get("kind") or "assistant" for resource in resources)
+    return kind_counts(resource.get("kind") or "assistant" for resource in resources)
+
+
+def kind_counts(kinds: Iterable[str]) -> str:
+    """`4 assistant(s), 1 folder(s)`: objects counted per kind, the kinds in order."""
+    counts = Counter(kinds)
     return ", ".join(f"{count} {kind}(s)" for kind, count in sorted(counts.items()))
 
 

@@ -1188,7 +1188,7 @@ class SqlStateStore:
         with self._transaction("delete the workspace") as cursor:
             count = self._count(cursor)
             if count and not force:
-                raise StateError(f"workspace {self.workspace!r} still manages {count} assistant(s); destroy them "
+                raise StateError(f"workspace {self.workspace!r} still manages {count} object(s); destroy them "
                                  "first, or use --force to forget them (they stay on the platform)")
             cursor.execute(self._sql.delete_resources, self._scope)
             cursor.execute(self._sql.delete_workspace, self._scope)

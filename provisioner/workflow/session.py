@@ -23,6 +23,7 @@ from ..rename_hint import rename_hints
 from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
+from ..render.text import kind_counts
 from ..reading import (assistants_of, begin_reading, children_to_read, finish_reading, kinds_involved, listable,
                        read_children)
 from ..references import Catalog, check_references
@@ -183,8 +184,9 @@ class Session:
             managed = sorted(self.state.resources)
             listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
             where = ", ".join(str(p) for p in paths) or "the given paths"
+            kinds = kind_counts(entry_kind(a, e) for a, e in self.state.resources.items())
             raise ProvisionerError(
-                f"found no manifests in {where}, but the state manages {len(managed)} assistant(s) ({listed}); "
+                f"found no manifests in {where}, but the state manages {kinds} ({listed}); "
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
         assistants = assistants_of(manifests)
