@@ -1,8 +1,11 @@
 """Every command per kind, end to end through the real CLI against the emulator over HTTP: import, refresh and
 state list|show|rm|mv with folders, labels and assistants, on SQLite and PostgreSQL."""
 import json
+from pathlib import Path
 
 from test_graph_e2e import folder, v2  # noqa: F401 (v2: a fixture)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def grouping(address, name, kind="Folder", color=None):
@@ -308,3 +311,17 @@ def test_an_exported_campaign_asks_for_its_assistant_which_the_platform_never_sh
     assert sorted((c["address"], c["action"], c["body"] or None) for c in changes) == [
         ("caller", "import", None), ("campaign.winter", "import", None)], changes
     assert yaml.safe_load(text)["spec"]["name"] == "Winter"
+
+
+def test_the_state_views_show_a_tools_header_values_as_sensitive_never_their_digests(v2):
+    """docs/plan-format.md: sensitive values appear as "(sensitive)" in `show`. A tool's header values are digests
+    inside its headers mapping, and the views masked top-level values only."""
+    v2.write("manifests/tool.yaml", (ROOT / "manifests" / "tools.yaml").read_text())
+    ok(v2.run("apply", "--auto-approve"))
+    document = json.loads(ok(v2.run("show", "--json")).output)
+    (tool,) = [r for r in document["resources"] if r["kind"] == "tool"]
+    assert tool["platform"]["headers"] == {"X-Client": "(sensitive)"}, tool
+    assert tool["last_applied"]["headers"] == {"X-Client": "(sensitive)"}, tool
+    for args in (("show",), ("show", "--json"), ("show", "--format", "markdown")):
+        shown = ok(v2.run(*args)).output
+        assert "sha256:" not in shown and "acme-support" not in shown, (args, shown)

@@ -42,11 +42,16 @@ def validation_json(manifest_count: int, problems=(), policies: dict | None = No
 
 
 def state_document(state) -> dict[str, Any]:
-    """The state's resources as plain data, digests of sensitive values shown as "(sensitive)"."""
-    def masked(values: dict[str, Any] | None) -> dict[str, Any] | None:
-        if values is None:
-            return None
-        return {k: SENSITIVE if is_digest(v) else v for k, v in values.items()}
+    """The state's resources as plain data, digests of sensitive values shown as "(sensitive)", at any depth (a
+    tool's header values are digests inside its headers mapping)."""
+    def masked(values: Any) -> Any:
+        if is_digest(values):
+            return SENSITIVE
+        if isinstance(values, dict):
+            return {k: masked(v) for k, v in values.items()}
+        if isinstance(values, list):
+            return [masked(v) for v in values]
+        return values
 
     return {
         "format": STATE_VIEW_FORMAT,
