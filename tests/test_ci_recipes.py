@@ -158,6 +158,11 @@ def test_the_recipes_run_each_workspace_the_example_repository_defines():
         for name in github:
             assert unknown_workspace(example, name) is None, name
         assert "${{ matrix.workspace }}" in json.dumps(workflow["jobs"][job])
+    # GitHub validates in the plan job, per workspace; GitLab's validate job runs per workspace too (it validated
+    # the default workspace alone, whose variables and overlays are not staging's or prod's).
+    [gitlab] = pipeline["validate"]["parallel"]["matrix"]
+    assert gitlab["PROVISIONER_WORKSPACE"] == ["staging", "prod"]
+    assert workflow["jobs"]["plan"]["steps"][2]["with"] == {"command": "validate", "workspace": "${{ matrix.workspace }}"}
 
 
 # --- running the steps against the emulator ---
