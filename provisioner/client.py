@@ -520,8 +520,14 @@ def _retryable(error: BaseException, idempotent: bool) -> bool:
     return idempotent and isinstance(error, ServerError) and not isinstance(error, UnknownOutcomeError)
 
 
+# The largest id state can hold (SQLite's INTEGER, PostgreSQL's BIGINT): a larger one, taken from an answer, made
+# the store's commit fail mid-apply with an OverflowError, losing the other records of its batch.
+MAX_ID = 2**63 - 1
+
+
 def is_id(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+    """A platform id: a positive integer that state can record."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
 def check_page(page: Any, number: int, per_page: int, where: str, max_items: int, *, noun: str = "assistant",
@@ -567,7 +573,7 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
                           f"a page puts it")
     for item in data:
         if not isinstance(item, dict) or not is_id(item.get("id")):
-            raise bad(f"an item without an integer id: {_short(item)}")
+            raise bad(f"an item without an integer id (positive, at most 2**63-1): {_short(item)}")
         if not isinstance(item.get("name"), str):
             raise bad(f"{noun} {item['id']} has no name")
     return page

@@ -182,3 +182,45 @@ def test_a_create_answered_with_an_id_only_state_knows_is_looked_up_too(workspac
     state = ids_in_state(workspace)
     assert state["knowledgebase.help.returns"] == returns and state["knowledgebase.kb2.d3"] != returns
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+LABEL = "apiVersion: provisioner/v1\nkind: Label\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n"
+TOOL = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: {name}\nspec:\n  name: {name}_tool\n"
+        "  description: d\n  endpoint: https://api.example.com/{name}\n  method: GET\n")
+
+
+def test_an_id_beyond_what_state_can_hold_is_doubtful_not_a_crash(workspace, platform, proxy):
+    """An id of 2**64 passed every check and reached the store, whose commit failed mid-apply with "unexpected
+    OverflowError" (the other records of its batch lost with it). Listed, it stops the run as a bad answer;
+    answered to a create, it is looked up like any create whose answer says nothing."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/gold.yaml", LABEL.format(name="gold", title="Gold"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.lose_state()
+
+    def huge_in_list(method, path, status, body):
+        if method == "GET" and path.startswith("/api/user/labels") and status == 200:
+            page = json.loads(body)
+            page["data"][0]["id"] = 2**64
+            return status, json.dumps(page).encode(), "application/json"
+        return None
+
+    proxy.rewrite = huge_in_list
+    failed = through(workspace, proxy, "apply", "--auto-approve")
+    assert failed.exit_code == 1 and "at most 2**63-1" in failed.all and "unexpected" not in failed.all, failed.all
+    assert not workspace.state_file.exists() or workspace.state()["resources"] == {}
+
+    def huge_to_create(method, path, status, body):
+        if method == "POST" and path.startswith("/api/user/tools") and status < 300:
+            answer = json.loads(body)
+            answer["data"]["id"] = 2**64
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = huge_to_create
+    workspace.write("manifests/lookup.yaml", TOOL.format(name="lookup"))
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0 and "adopted" in applied.all, applied.all
+    [tool] = [t for t in platform.http.get("/user/tools").json() if t["name"] == "lookup_tool"]
+    assert ids_in_state(workspace)["tool.lookup"] == tool["id"]
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0

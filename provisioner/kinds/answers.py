@@ -31,7 +31,7 @@ def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare
     seen: set[int] = set()
     for item in items:
         if not isinstance(item, dict) or not is_id(item.get("id")) or (named and not isinstance(item.get("name"), str)):
-            wanted = "an integer id and a name" if named else "an integer id"
+            wanted = ("an integer id and a name" if named else "an integer id") + " (the id positive, at most 2**63-1)"
             article = "an" if noun[0] in "aeiou" else "a"
             raise ApiError(f"{where}: {article} {noun} without {wanted}: {_short(_shape(item))}; nothing was decided from it")
         if item["id"] in seen:
