@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, Callable, Iterator, Mapping
 
 from .client import PlatformClient
-from .client import UnknownOutcomeError
+from .client import UnknownOutcomeError, is_id
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
@@ -1088,7 +1088,9 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
             with gate.write():
                 answer = send(body)
                 remote_id = answer.get("id") if isinstance(answer, dict) else None
-                an_id = isinstance(remote_id, int) and not isinstance(remote_id, bool)
+                # Only an id state can hold (a folder's answer of id 0 or -5 was recorded, and the store then
+                # refused to read that row: every later run stopped until it was repaired by hand).
+                an_id = is_id(remote_id)
                 taken = an_id and ((made is not None and remote_id in made) or taken_before(remote_id))
                 if made is not None and an_id and not taken:
                     made.add(remote_id)

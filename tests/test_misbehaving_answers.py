@@ -224,3 +224,26 @@ def test_an_id_beyond_what_state_can_hold_is_doubtful_not_a_crash(workspace, pla
     [tool] = [t for t in platform.http.get("/user/tools").json() if t["name"] == "lookup_tool"]
     assert ids_in_state(workspace)["tool.lookup"] == tool["id"]
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.parametrize("bad_id", [0, -5])
+def test_a_create_answered_with_an_id_that_is_not_one_is_looked_up_and_state_stays_readable(workspace, platform,
+                                                                                           proxy, bad_id):
+    """Folders and labels took any integer their create answered: id -5 went into state, whose store then refused
+    to read the row, and every later command stopped until the row was repaired by hand."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/silver.yaml", LABEL.format(name="silver", title="Silver"))
+
+    def bad(method, path, status, body):
+        if method == "POST" and path.startswith("/api/user/label") and status < 300:
+            answer = json.loads(body)
+            answer["data"]["id"] = bad_id
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = bad
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0 and "adopted" in applied.all, applied.all
+    [label] = [item for item in platform.http.get("/user/labels").json()["data"] if item["name"] == "Silver"]
+    assert ids_in_state(workspace) == {"label.silver": label["id"]}
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
