@@ -247,3 +247,24 @@ def test_a_create_answered_with_an_id_that_is_not_one_is_looked_up_and_state_sta
     [label] = [item for item in platform.http.get("/user/labels").json()["data"] if item["name"] == "Silver"]
     assert ids_in_state(workspace) == {"label.silver": label["id"]}
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_folder_write_answered_success_without_an_object_is_an_unknown_outcome_not_a_bug(workspace, platform,
+                                                                                           proxy):
+    """A create or update of a folder or label answered 200 "[]" raised a ValueError, reported as "unexpected
+    ValueError ... a bug in the provisioner", and the create was not looked for."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/gold.yaml", LABEL.format(name="gold", title="Gold"))
+    proxy.rewrite = lambda method, path, status, body: (
+        (200, b"[]", "application/json") if method in ("POST", "PUT") and status < 300 else None)
+    created = through(workspace, proxy, "apply", "--auto-approve")
+    assert created.exit_code == 0 and "adopted" in created.all, created.all
+    [label] = [item for item in platform.http.get("/user/labels").json()["data"] if item["name"] == "Gold"]
+    assert ids_in_state(workspace) == {"label.gold": label["id"]}
+
+    workspace.write("manifests/gold.yaml", LABEL.format(name="gold", title="Gold") + "  color: amber\n")
+    updated = through(workspace, proxy, "apply", "--auto-approve")
+    assert updated.exit_code == 1 and "answered success without the object" in updated.all, updated.all
+    assert "unexpected" not in updated.all
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
