@@ -913,7 +913,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 remote_id, message = _create(change, body, lambda b: endpoints.create(client, b, parent), known,
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
                                              made=context.made_of(kind.name),
-                                             taken_before=partial(context.taken_before, kind.name))
+                                             taken_before=partial(context.taken_before, kind.name),
+                                             same=_same_identity(kind, fields))
             except ApiError as error:
                 if old is not None and made_nothing(error):  # the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
@@ -1062,10 +1063,20 @@ class _Waiting:
         return {item["id"]: item for item in items}
 
 
+def _same_identity(kind: Kind, fields: dict[str, Any]) -> Callable[[dict], bool] | None:
+    """For a kind matched on `Kind.identity` (a SIP trunk's number, username and address), whether a listed item
+    is the object these fields describe; None for a kind matched on its name. Its name (a trunk's optional
+    nickname: "None" when it has none) cannot find what a lost create made: each attempt was sent again."""
+    if kind.identity is None or (key := kind.identity(fields)) is None:
+        return None
+    return lambda item: kind.identity(kind.read(item)[0]) == key
+
+
 def _create(change: Change, body: dict, send: Callable[[dict], dict],
             known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
             title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
-            taken_before: Callable[[int], bool] = lambda remote_id: False) -> tuple[int, str]:
+            taken_before: Callable[[int], bool] = lambda remote_id: False,
+            same: Callable[[dict], bool] | None = None) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -1079,6 +1090,9 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
     An answer naming an id that cannot be the new object's (one `taken_before` this apply, listed when planning or
     recorded in state, or one another create of this apply got) is as doubtful as no answer: recorded, it would take that object's place in state (and lose
     the one it belongs to), so the object is looked for instead.
+
+    `same`: whether a listed item is this create's object, for a kind matched on its identity (`_same_identity`);
+    None: the item of its name is.
     """
     client = lookup.client
     attempts = 2 * client.retry.max_attempts
@@ -1112,8 +1126,8 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                                           status=None) from None
             known = known_ids() if callable(known_ids) else known_ids  # after the read: see `made`
             new = [item for item in items if int(item["id"]) not in known]
-            found = [item for item in new if item.get(name_field) == name]
-            if not found:
+            found = [item for item in new if (same(item) if same else item.get(name_field) == name)]
+            if not found and same is None:
                 # Absence is proven by the name only. A new object whose name differs only in spacing or case may
                 # be this create's, stored as the platform normalised it: sending again could make one more on
                 # every attempt and every run, so the run stops here instead.

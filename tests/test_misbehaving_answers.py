@@ -268,3 +268,38 @@ def test_a_folder_write_answered_success_without_an_object_is_an_unknown_outcome
     assert "unexpected" not in updated.all
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+TRUNK = """apiVersion: provisioner/v1
+kind: SipTrunk
+metadata:
+  name: office
+spec:
+  sip_trunk_type: number
+  phone_number: "+14155551234"
+  sip_username: office
+  sip_password: not-a-real-password
+  sip_address: sip.provider.com
+  sip_calling_format: "+e164"
+  inbound_authorization_type: ip
+  allowed_inbound_ips: [203.0.113.10]
+  country_code: US
+"""
+
+
+def test_a_lost_create_of_a_sip_trunk_without_a_nickname_is_found_by_its_identity(workspace, platform, proxy):
+    """The look-up after a lost create matched trunks by nickname, "None" for a trunk without one: it never found
+    the trunk the create had made, sent the create again on every attempt (20, each a 409 on the real platform),
+    then said "nothing was created"."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", TRUNK)
+    proxy.rewrite = lambda method, path, status, body: (
+        (500, b'{"error": "Failed to create SIP trunk."}', "application/json")
+        if method == "POST" and "sip-trunks" in path else None)
+    applied = through(workspace, proxy, "apply", "--auto-approve", "--max-retries=2", "--retry-backoff=0.01s")
+    assert applied.exit_code == 0 and "adopted" in applied.all, applied.all
+    assert [m for m, p in proxy.seen if m == "POST"] == ["POST"]
+    trunks = platform.http.get("/user/phone-numbers/sip-trunks").json()["data"]
+    [trunk] = [t for t in trunks if t["phone_number"] == "+14155551234"]
+    assert ids_in_state(workspace) == {"siptrunk.office": trunk["id"]}
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
