@@ -530,9 +530,9 @@ def is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
-# The smallest page size API.md documents (the assistants' list's default; folders' and labels' is 15): a page
-# declaring fewer, when more were asked, is refused (see check_page).
-SMALLEST_PAGE = 10
+# The fewest items a page may declare when more were asked and the list does not fit in it (see check_page): API.md
+# allows 1-100, but each page is a request, and a list read a few items at a time makes the pages the run's length.
+SMALLEST_PAGE = 5
 
 
 def check_page(page: Any, number: int, per_page: int, where: str, max_items: int, *, noun: str = "assistant",
@@ -540,8 +540,7 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
     """A list page as API.md describes it, or an error: never a partial view taken for the whole.
 
     A page is read by the size it declares (`per_page`; the size asked for when it declares none): a platform
-    may give fewer a page than asked, though not fewer than its smallest documented default (SMALLEST_PAGE): each
-    page is a request. Otherwise only a page that contradicts itself (its last page, item count, position or
+    may give fewer a page than asked, though not fewer than SMALLEST_PAGE (each page is a request). Otherwise only a page that contradicts itself (its last page, item count, position or
     numbering disagreeing with its own size and total) is refused. `last_page_optional`: the kind's pages
     may leave `last_page` out (folders, labels), though one given must agree."""
     def bad(reason: str) -> ApiError:
@@ -562,9 +561,9 @@ def check_page(page: Any, number: int, per_page: int, where: str, max_items: int
     if declared < min(per_page, SMALLEST_PAGE) and total > declared:
         # Fewer a page than asked is allowed, but not so few that the pages, read one request each, become the
         # run's length: 2,000 folders at 1 a page were 2,000 requests.
-        raise bad(f"'per_page' is {declared} for {total:,} {noun}s, where {per_page} were asked and the platform's "
-                  f"smallest default is {SMALLEST_PAGE}: reading them would take {math.ceil(total / declared):,} "
-                  "requests")
+        raise bad(f"'per_page' is {declared} for {total:,} {noun}s, where {per_page} were asked: reading them "
+                  f"would take {math.ceil(total / declared):,} requests (fewer than {SMALLEST_PAGE} a page is "
+                  "refused)")
     size = declared
     expected_last = max(1, math.ceil(total / size))
     if (last_page != expected_last or isinstance(last_page, bool)) and not (last_page is None and last_page_optional):
