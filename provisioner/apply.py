@@ -939,6 +939,11 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             raise ApiError(f"id {change.remote_id} no longer exists on the platform (deleted since the "
                            "plan was made); run plan again") from None
     ticket = recorder.queue(address, change.remote_id, record)
+    if change.wait and endpoints.readiness is not None:
+        # One the platform was still processing when planned (a wait an earlier apply gave up): what uses it
+        # waits for it again, as after its create.
+        done = partial(_created, kind, change, change.remote_id, address, record, "", ticket, context)
+        return _Waiting(kind, change, change.remote_id, parent, context, stop, done, ticket)
     if change.actions:
         recorder.wait_durable(ticket)
         ticket = _run_actions(kind, change, change.remote_id, address, record, context)
@@ -1022,8 +1027,9 @@ class _Waiting:
     def poll(self) -> ChangeResult | _Waiting:
         """One readiness poll: the finished change, or itself with `delay` set to when to poll next."""
         change, context = self.change, self.context
+        made = "was created" if change.action is Action.CREATE else "exists"
         if self.stop.is_set():
-            raise ApiError(f"{change.address} (id {self.remote_id}) was created; interrupted while waiting for it "
+            raise ApiError(f"{change.address} (id {self.remote_id}) {made}; interrupted while waiting for it "
                            "to be ready")
         if self.arrived is not None:
             self.arrived()
@@ -1038,10 +1044,10 @@ class _Waiting:
         if status == "ready":
             return self.done()
         if status != "pending":
-            raise ApiError(f"{change.address} (id {self.remote_id}) was created, but will not become ready: {status}")
+            raise ApiError(f"{change.address} (id {self.remote_id}) {made}, but will not become ready: {status}")
         now = time.monotonic()
         if now >= self.deadline:
-            raise ApiError(f"{change.address} (id {self.remote_id}) was created, but is still being processed after "
+            raise ApiError(f"{change.address} (id {self.remote_id}) {made}, but is still being processed after "
                            f"{context.wait_timeout:g}s (--wait-timeout); what waits for it was not started. Apply "
                            "again later, or raise --wait-timeout")
         if now - self.said >= 10:

@@ -372,19 +372,25 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
     actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
     changes = _field_changes(manifest, kind, compared, fields, last, current)
-    if not changes and not actions and live is not None and not replace_requested:
+    # A managed object the platform is still processing is waited for again (an apply that gave up waiting, or
+    # was stopped, went on to what uses it next time); one it failed to process is made again (Terraform's
+    # tainted resource): "No changes" hid both, and what uses it went ahead.
+    stage = kind.endpoints.stage(current.item) if kind.endpoints.stage is not None else None
+    failed, pending = stage == "failed" and live is not None, stage == "pending"
+    if not changes and not actions and live is not None and not replace_requested and not failed and not pending:
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
         [c.field for c in changes] if kind.endpoints.update is None else [])
-    if replace or (replace_requested and live is not None):
+    if replace or ((replace_requested or failed) and live is not None):
         why = ", ".join(replace)
         lost = f"; {kind.replace_loses}" if kind.replace_loses else ""
         adopted = "" if live is not None else f" (the one named {manifest.platform_name!r}, adopted)"
         renewed = planned_actions(kind, fields, None)
+        asked = FAILED_TO_PROCESS if failed and not replace_requested else REPLACE_REQUESTED
         reason = (f"{why} cannot be changed in place: the {kind.title}{adopted} is replaced{lost}" if replace
-                  else f"{REPLACE_REQUESTED}: the {kind.title} is destroyed and created again{lost}")
+                  else f"{asked}: the {kind.title} is destroyed and created again{lost}")
         because = (kind.replace_loses or f"{why} cannot be updated") if replace else \
-            REPLACE_REQUESTED + (f"; {kind.replace_loses}" if kind.replace_loses else "")
+            asked + (f"; {kind.replace_loses}" if kind.replace_loses else "")
         return Change(manifest.address, Action.CREATE, manifest.platform_name, remote_id=current.id,
                       reason=_with_notes(reason, renewed),
                       fields=changes, body={**extra, **compared},
@@ -410,10 +416,16 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
         return Change(manifest.address, Action.IMPORT, manifest.platform_name, remote_id=current.id,
                       reason=_with_notes(reason, actions),
                       fields=changes, body=body, record=record(manifest, wanted, after),
-                      remote_item=current.item, actions=actions, **common)
+                      remote_item=current.item, actions=actions, wait=pending, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
                   body=body, record=record(manifest, wanted, after), remote_item=current.item,
-                  reason=_with_notes(None, actions), actions=actions, **common)
+                  reason=_with_notes(STILL_PROCESSING if pending else None, actions), actions=actions,
+                  wait=pending, **common)
+
+
+FAILED_TO_PROCESS = "the platform failed to process it (status failed)"
+STILL_PROCESSING = ("the platform is still processing it: nothing is sent, apply waits for it to be ready before "
+                    "what uses it")
 
 
 def _with_notes(reason: str | None, actions: list[dict[str, Any]]) -> str | None:

@@ -62,7 +62,9 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     - a child's platform values as state recorded them differ from what was applied (a `refresh` saw a dashboard
       edit: the plan must show it, and apply put it back);
     - the parent, or one of its children, is to be replaced (`replace`: --replace): the children go with the old
-      parent and are made again; a child's own replacement needs its platform view like any change.
+      parent and are made again; a child's own replacement needs its platform view like any change;
+    - the parent's status says one of its children is still being processed or failed (the plan waits for it
+      again, or makes it again: plan_kinds.plan_object).
 
     `manifests` are expanded (graph.expand: children included). `every`: list the children of every parent that
     exists (`pull` compares every child's fields with the platform)."""
@@ -94,7 +96,11 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
             continue  # created by this apply (or gone): nothing to list
         mine = mine_of.get(parent, {})
         recorded = recorded_of.get(parent, {})
-        count = items[parent_kind].get(parent_id, {}).get(f"{child.name}s_count")
+        listed = items[parent_kind].get(parent_id, {})
+        count = listed.get(f"{child.name}s_count")
+        # The parent's status says whether a child is still processed or failed (API.md: a knowledge base is
+        # `processing` while one of its documents is, `failed` when one failed): the same words as its children's.
+        unready = child.endpoints.stage is not None and child.endpoints.stage(listed) in ("pending", "failed")
 
         def differs(address: str) -> bool:
             fields = {**mine[address].fields, child.parent_field: parent_id}
@@ -104,7 +110,8 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
         if (every or parent in replace or any(a in replace for a in mine) or parent not in state
                 or set(mine) != set(recorded)
                 or any(differs(a) for a in mine)
-                or (isinstance(count, int) and count != len(recorded)) or any(map(_drift_recorded, recorded.values()))):
+                or (isinstance(count, int) and count != len(recorded)) or unready
+                or any(map(_drift_recorded, recorded.values()))):
             read[parent] = (child.name, parent_id)
         else:
             unread.add(parent)

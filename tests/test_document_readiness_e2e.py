@@ -4,8 +4,10 @@ never a read of one document), and a document that fails to process is an error 
 its knowledge base are recorded as ready."""
 from __future__ import annotations
 
+import json
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
@@ -90,3 +92,53 @@ def test_a_document_deleted_while_it_is_processed_is_no_longer_listed_and_says_s
     assert deleted, "no document was ever created"
     assert f"'{deleted[0]}'" in result.all and "no longer exists on the platform" in result.all, result.all
     assert result.exit_code != 0
+
+
+def test_a_document_that_failed_is_made_again_and_what_uses_it_still_waits(graph, platform):
+    """After the apply that found page3 failed, the next plan said "No changes" for it and created the assistant
+    that uses its knowledge base at once: the failure was never reported again. A failed document is now
+    replaced, as Terraform replaces a tainted resource, and what uses it waits for the new one."""
+    assert graph.run("apply", "--auto-approve", "--no-verify").exit_code != 0
+    planned = json.loads(graph.run("plan", "--json").output)
+    by_address = {c["address"]: c for c in planned["changes"]}
+    page3 = by_address["knowledgebase.help.page3"]
+    assert page3["action"] == "create" and page3["replace"] and page3["wait"], page3
+    assert "the platform failed to process it (status failed)" in page3["reason"], page3
+    assert by_address["caller"]["action"] == "create"
+    assert all(not a.startswith("knowledgebase.help.page") or a.endswith("page3") for a in by_address), by_address
+    again = graph.run("apply", "--auto-approve", "--no-verify")
+    assert again.exit_code != 0 and "failed to process on the platform (status failed)" in again.all, again.all
+    assert platform.assistants() == []  # its document failed again: the assistant still waits
+    # The user drops the document that cannot be read: everything else goes ahead.
+    graph.write("manifests/knowledge.yaml", knowledge_base("help") + "---\n" + knowledge_base("sales"))
+    fixed = graph.run("apply", "--auto-approve")
+    assert fixed.exit_code == 0, fixed.all
+    assert len(platform.assistants()) == 1
+    assert "No changes." in graph.run("plan").output
+
+
+def test_a_document_still_processing_when_an_apply_gave_up_is_waited_for_by_the_next(graph, platform):
+    """--wait-timeout stopped the first apply before the documents were ready, and its message says to apply
+    again later; the next apply then planned nothing for them and created the assistant at once, while they were
+    still being processed."""
+    graph.write("manifests/knowledge.yaml", knowledge_base("help"))
+    platform.faults(document_delay_ms=4000)
+    first = graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "1")
+    assert first.exit_code != 0 and "--wait-timeout" in first.all and platform.assistants() == [], first.all
+    planned = json.loads(graph.run("plan", "--json").output)
+    waits = [c for c in planned["changes"] if c["address"].startswith("knowledgebase.help.")]
+    assert len(waits) == DOCUMENTS and all(c["action"] == "update" and c["wait"] and not c["fields"]
+                                           for c in waits), waits
+    assert "still processing it" in waits[0]["reason"]
+    writes = len(platform.writes())
+    second = graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "30")
+    assert second.exit_code == 0, second.all
+    assert [w["path"] for w in platform.writes()[writes:]] == ["/user/assistant"]  # nothing sent for the documents
+    kb = platform.http.get("/user/knowledgebases").json()["data"][0]
+    documents = platform.http.get(f"/user/knowledgebases/{kb['id']}/documents").json()["data"]
+    assert {d["status"] for d in documents} == {"active"}
+    # The assistant was created once every document was ready, not before.
+    ready = max(datetime.fromisoformat(d["created_at"].replace("Z", "+00:00")) for d in documents)
+    created = datetime.fromisoformat(platform.assistants()[0]["created_at"].replace("Z", "+00:00"))
+    assert (created - ready).total_seconds() >= 4.0, (ready, created)
+    assert "No changes." in graph.run("plan").output

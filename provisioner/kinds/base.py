@@ -273,6 +273,9 @@ class Endpoints:
     # create was answered (None: that list lacks it). The graph waits for it as a step, with a deadline and
     # progress; the objects waiting under one parent share the list reads (apply._Waiting, shared_reads.py).
     readiness: Optional[Callable[..., str]] = None
+    # Where the platform is with a listed object of such a kind: (item) -> "ready" | "pending" | "failed" |
+    # "unknown". A plan waits again for one still pending, and replaces one that failed (plan_kinds.plan_object).
+    stage: Optional[Callable[[dict[str, Any]], str]] = None
 
 
 @dataclass(frozen=True)

@@ -411,15 +411,23 @@ def readiness(item: dict[str, Any], current: dict[str, Any] | None, parent: int)
     if current is None:
         return f"{label} no longer exists on the platform (deleted while it was being processed)"
     label = f"document {current.get('name', item.get('name'))!r} (id {item['id']}) of knowledge base {parent}"
-    status = current.get("status")
-    if status == "active":
-        return "ready"
-    if status == "processing":
-        return "pending"
-    if status == "failed":
+    found = stage(current)
+    if found in ("ready", "pending"):
+        return found
+    if found == "failed":
         return (f"{label} failed to process on the platform (status failed): check that its URL or file can be "
                 "read, then change its content (or delete it and apply) to have it created again")
-    return f"{label} has a status the platform does not document ({str(status)[:40]!r}); not waiting for it"
+    return (f"{label} has a status the platform does not document ({str(current.get('status'))[:40]!r}); not "
+            "waiting for it")
+
+
+def stage(item: dict[str, Any]) -> str:
+    """Where the platform is with a listed document: 'ready' (`active`), 'pending' (`processing`), 'failed', or
+    'unknown' (a status the platform does not document)."""
+    return _STAGES.get(item.get("status"), "unknown") if isinstance(item.get("status"), str) else "unknown"
+
+
+_STAGES = {"active": "ready", "processing": "pending", "failed": "failed"}
 
 
 # --- export ---
@@ -492,7 +500,7 @@ DOCUMENT = Kind(
         FieldFacts(PARENT_FIELD, shown=False, replace=True, ref="knowledgebase"),
     ),
     endpoints=Endpoints(list=list_documents, create=create_document, update=update_document,
-                        delete=delete_document, readiness=readiness),
+                        delete=delete_document, readiness=readiness, stage=stage),
     read=read,
     create_body=create_body,
     update_body=update_body,

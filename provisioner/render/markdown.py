@@ -212,7 +212,7 @@ def _section(change: Change) -> str:
         lines += [f"**Replace:** {escape(change.replace_reason or 'cannot be updated in place')}", ""]
     if change.action in (Action.DELETE, Action.FORGET):
         lines.append(f"{kind_heading(change.kind)[:-1]} {code(change.assistant_name)}.")
-    else:
+    elif change.fields:  # (none: an adoption or a wait for the platform, which the reason says)
         lines += _field_table(change)
     lines += ["", "</details>"]
     return "\n".join(lines)
