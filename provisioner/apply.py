@@ -871,6 +871,17 @@ def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int 
     return value
 
 
+def _old_parent(kind: Kind, change: Change, old_address: str | None, context: _Context) -> int | None:
+    """The parent the object to delete lives under, as state recorded it. A replacement's change names its new
+    object's parent: a document moved to another knowledge base (a moved block) is replaced, and its old half's
+    delete sent under the new knowledge base answered 404 ("already gone"), leaving it on the platform, forgotten."""
+    entry = context.recorder.state.resources.get(old_address) if old_address and kind.parent_field else None
+    value = (entry.spec or {}).get(kind.parent_field) if entry is not None else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return _parent(kind, {}, change, context)
+
+
 def _execute_kind(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult | _Waiting:
     """Any kind, through its Endpoints (kinds/base.py): no branch per kind here."""
     kind = context.kind(change.kind)
@@ -886,7 +897,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             # Created first: the old half is deposed in state (or, if it never was, only on the platform).
             old_address = deposed_holding(address, old, recorder.state.resources) or (
                 None if context.ids.get(address) is not None else address)
-        parent = _parent(kind, {}, change, context)
+        parent = _old_parent(kind, change, old_address, context)
         message = _delete(kind, old, parent, context)
         ticket = recorder.queue_forget(old_address) if old_address else 0
         return ChangeResult(change, True, 0.0, old, message, ticket=ticket)

@@ -226,3 +226,28 @@ def test_validate_names_the_line_of_a_bad_moved_block(workspace):
     result = workspace.run("validate")
     assert result.exit_code == 1
     assert "manifests/moves.yaml:5: spec.to: folder.a is a folder and label.b a label" in result.all
+
+
+def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_it_was(workspace, platform):
+    """The move changes the document's knowledge base: a -/+ whose old half lives under the old knowledge base. Its
+    delete sent under the new one answered 404 ("already gone"): the old document stayed on the platform, forgotten."""
+    def kbs(faq_in: str) -> str:
+        documents = {"one": "    - {name: Pricing, key: pricing, type: website, url: \"https://example.com/p\"}\n",
+                     "two": "    - {name: Keep, key: keep, type: website, url: \"https://example.com/k\"}\n"}
+        documents[faq_in] += "    - {name: Faq, key: faq, type: website, url: \"https://example.com/f\"}\n"
+        return "---\n".join(f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {name}}}\nspec:\n"
+                            f"  name: KB {name}\n  documents:\n{documents[name]}" for name in ("one", "two"))
+
+    workspace.write("manifests/kb.yaml", kbs("two"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/kb.yaml", kbs("one") + "---\n"
+                    + moved("knowledgebase.two.faq", "knowledgebase.one.faq"))
+    applied = workspace.run("apply", "--auto-approve", *V2)
+    assert applied.exit_code == 0, applied.all
+    old = before["knowledgebase.two.faq"]
+    [delete] = [w for w in platform.writes() if w["method"] == "DELETE"]
+    assert delete["path"] == f"/user/knowledgebases/{before['knowledgebase.two']}/documents/{old}"
+    listed = platform.http.get(f"/user/knowledgebases/{before['knowledgebase.two']}/documents").json()["data"]
+    assert [d["name"] for d in listed] == ["Keep"]  # the old Faq is gone, not left behind unmanaged
+    assert "No changes." in workspace.run("plan", *V2).output
