@@ -605,6 +605,18 @@ def _loosely(name: Any) -> Any:
     return " ".join(name.split()).casefold() if isinstance(name, str) else name
 
 
+def _not_owned_elsewhere(new: list[dict], name: Any, name_field: str,
+                         owned_elsewhere: Callable[[list[int]], set[int]],
+                         same: Callable[[dict], bool] | None = None) -> list[dict]:
+    """`new` without the namesakes (exact or near; for a kind matched on its identity, the items `same` takes for
+    this create's) another workspace or project of the store manages: the store is asked about those only, and
+    only after a lost create."""
+    namesakes = [int(item["id"]) for item in new
+                 if (same(item) if same else _loosely(item.get(name_field)) == _loosely(name))]
+    foreign = owned_elsewhere(namesakes) if namesakes else set()
+    return [item for item in new if int(item["id"]) not in foreign] if foreign else new
+
+
 class NotCreated(ApiError):
     """A create that surely made nothing (its absence was seen after every attempt)."""
 
@@ -711,6 +723,12 @@ class _Context:
                                                if e.kind == kind}
         return remote_id in ids
 
+    def owned_elsewhere(self, kind: str, ids: list[int]) -> set[int]:
+        """Of `ids` (objects of `kind`), those another workspace or project of the store manages (StateBackend.owners;
+        a store that cannot say: none)."""
+        owners = getattr(self.recorder.backend, "owners", None)
+        return set(owners(kind, ids)) if owners is not None and ids else set()
+
     def made_of(self, kind: str) -> set[int]:
         with self._lock:
             return self.made.setdefault(kind, set())
@@ -796,7 +814,8 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
         remote_id, message = _create(change, wire.create(change), context.client.create_assistant,
                                      partial(_known_or_claimed, context, DEFAULT_KIND), context.lookup(DEFAULT_KIND),
                                      wire.gate, "assistant", made=context.made_of(DEFAULT_KIND),
-                                     taken_before=partial(context.taken_before, DEFAULT_KIND))
+                                     taken_before=partial(context.taken_before, DEFAULT_KIND),
+                                     owned_elsewhere=partial(context.owned_elsewhere, DEFAULT_KIND))
         return ChangeResult(change, True, 0.0, remote_id, message,
                             ticket=recorder.queue(change.address, remote_id, record))
     if action in (Action.UPDATE, Action.IMPORT):
@@ -925,7 +944,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                                              context.lookup(kind.name, parent), gate, kind.title, kind.name_field,
                                              made=context.made_of(kind.name),
                                              taken_before=partial(context.taken_before, kind.name),
-                                             same=_same_identity(kind, fields))
+                                             same=_same_identity(kind, fields),
+                                             owned_elsewhere=partial(context.owned_elsewhere, kind.name))
             except ApiError as error:
                 if old is not None and made_nothing(error):  # the old object is simply kept
                     recorder.wait_durable(recorder.queue_moves({deposed: None, address: old}))
@@ -1093,7 +1113,8 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
             known_ids: set[int] | Callable[[], set[int]], lookup: SharedLookup, gate: WriteGate,
             title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
             taken_before: Callable[[int], bool] = lambda remote_id: False,
-            same: Callable[[dict], bool] | None = None) -> tuple[int, str]:
+            same: Callable[[dict], bool] | None = None,
+            owned_elsewhere: Callable[[list[int]], set[int]] = lambda ids: set()) -> tuple[int, str]:
     """Create once, whatever goes wrong in between: (id, note).
 
     Resending is safe only after looking: each attempt whose outcome is unknown is followed by a search for
@@ -1110,6 +1131,9 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
 
     `same`: whether a listed item is this create's object, for a kind matched on its identity (`_same_identity`);
     None: the item of its name is.
+
+    A new object that another workspace or project of the store manages (`owned_elsewhere`: its apply, under a
+    lock of its own, made it meanwhile in the same account) is never this create's either.
     """
     client = lookup.client
     attempts = 2 * client.retry.max_attempts
@@ -1142,7 +1166,8 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                 raise UnknownOutcomeError(f"{error}; then looking for what it made failed: {looking}",
                                           status=None) from None
             known = known_ids() if callable(known_ids) else known_ids  # after the read: see `made`
-            new = [item for item in items if int(item["id"]) not in known]
+            new = _not_owned_elsewhere([item for item in items if int(item["id"]) not in known], name, name_field,
+                                       owned_elsewhere, same)
             found = [item for item in new if (same(item) if same else item.get(name_field) == name)]
             if not found and same is None:
                 # Absence is proven by the name only. A new object whose name differs only in spacing or case may

@@ -227,3 +227,29 @@ def test_a_create_whose_outcome_is_unknown_never_adopts_what_a_same_named_siblin
     assert "nothing was created" in by["tool.one"].message
     assert by["tool.one"].remote_id is None
     assert {a: e.id for a, e in plain.store.read().resources.items()} == {"tool.two": by["tool.two"].remote_id}
+
+
+def test_a_create_whose_outcome_is_unknown_never_adopts_what_another_workspace_of_the_store_manages(setup, tmp_path):
+    """Two workspaces of one store share a platform account and apply at once (each under its own lock): the other
+    one created and recorded a tool of the same name after this apply listed the tools. This apply's create fails
+    without effect; the look for its object must not take the other workspace's for it (both would then manage one
+    object, and a destroy of either deletes the other's)."""
+    platform, client, store, apply = setup
+    real = KINDS["tool"].endpoints.create
+
+    def create(client, body, parent=None):
+        raise ServerError("500 Internal Server Error (injected: nothing was created)", status=500)
+
+    spec = {"name": "lookup", "description": "d", "method": "GET", "endpoint": "https://api.example.com/x"}
+    mine = store()  # tmp_path / "state-0.db"
+    other = open_store("sqlite", tmp_path / "state-0.db", workspace="other", must_exist=False)
+    theirs = real(client, dict(spec), None)["id"]  # made by the other workspace's apply, after this one's plan
+    StateRecorder(other, other.read()).record("tool.lookup", theirs, {**record(spec), "kind": "tool"})
+    other.close()
+    kinds = {**KINDS, "tool": replace(KINDS["tool"], endpoints=replace(KINDS["tool"].endpoints, create=create))}
+    change = Change(address="tool.lookup", action=Action.CREATE, assistant_name="lookup", kind="tool", body=spec,
+                    record=record(spec))
+    [result] = apply(mine, [change], kinds=kinds).results
+    assert not result.ok and result.remote_id is None, result
+    assert "nothing was created" in result.message
+    assert mine.store.read().resources == {}
