@@ -1125,7 +1125,7 @@ class SqlStateStore:
 
     def owners(self, kind: str, ids) -> dict[int, Owner]:
         """Which other workspace or project of this store manages each of `ids` (platform ids of `kind`)."""
-        with self._transaction("look up who manages these ids") as cursor:
+        with self._transaction("look up who manages these ids", write=False) as cursor:
             return self._owners(cursor, kind, ids)
 
     def _owners(self, cursor, kind: str, ids, in_project: bool = False, platform: str | None = None
