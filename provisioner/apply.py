@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from dataclasses import replace
 from functools import partial
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .client import PlatformClient
 from .client import UnknownOutcomeError, is_id
@@ -372,14 +372,17 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     kinds = kinds if kinds is not None else registered_kinds()
     refuse_lossy_replacements(plan, kinds, allow_replace)
     report = ApplyReport()
-    if plan.moves:  # moved blocks: one commit renames the entries (ids kept) before any change needs them
-        recorder.wait_durable(recorder.queue_moves(moved_rows(recorder.state.resources, plan.moves)))
+    changes = plan.changes
+    moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
+    # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
+    # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).
+    graph = build_graph(changes, _recorded_after(recorder.state.resources, moved, plan.state_sync),
+                        lambda c: _create_first(c, kinds), withdraws)
+    if moved:  # moved blocks: one commit renames the entries (ids kept) before any change needs them
+        recorder.wait_durable(recorder.queue_moves(moved))
         report.moved = len(plan.moves)
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
-    changes = plan.changes
-    graph = build_graph(changes, recorded_lookup(recorder.state.resources), lambda c: _create_first(c, kinds),
-                        withdraws)
     gate = WriteGate()
     budget: RateBudget = getattr(client, "budget", None) or RateBudget()
     known = dict(known_ids) if isinstance(known_ids, Mapping) else {DEFAULT_KIND: set(known_ids)}
@@ -603,6 +606,16 @@ class _TakenId(UnknownOutcomeError):
 def _loosely(name: Any) -> Any:
     """A name as a platform that trims or folds it might store it: spacing collapsed, case folded."""
     return " ".join(name.split()).casefold() if isinstance(name, str) else name
+
+
+def _recorded_after(resources: Mapping[str, Any], moved: Mapping[str, Any],
+                    syncs: list) -> Callable[[str], Iterable[str]]:
+    """walk.recorded_lookup over state once `moved` (moved_rows: address -> entry, None: gone) and the plan's
+    state refreshes (`syncs`, records of entries there after the moves) are committed."""
+    after = {address: entry for address, entry in {**resources, **moved}.items() if entry is not None}
+    synced = {sync.address: list(sync.record.get("depends_on") or []) for sync in syncs if sync.address in after}
+    recorded = recorded_lookup(after)
+    return lambda address: synced[address] if address in synced else recorded(address)
 
 
 def _not_owned_elsewhere(new: list[dict], name: Any, name_field: str,

@@ -346,3 +346,29 @@ def test_a_replacement_is_reported_once_saying_which_half_did_what():
     assert _replacement_result({CREATE: failed, DESTROY: other_half}).message == "the platform rejected it: x"
     both = _replacement_result({CREATE: gone, DESTROY: gone})
     assert both.skipped and both.message == "not started: because a failed"
+
+
+def test_a_plan_refused_for_a_cycle_writes_neither_its_moves_nor_its_state_refreshes(setup):
+    """"nothing was applied", the cycle's message says: the moves and refreshes had been committed before the
+    graph was built (state's serial advanced, and a saved plan of that state went stale)."""
+    from provisioner.plan import StateSync
+    from provisioner.walk import GraphCycle
+
+    platform, client, store, apply = setup
+    assert apply(tool_and_its_assistant()).ok
+    state = store.read()
+    cycle = [tool("a"), tool("b")]
+    cycle[0].depends_on, cycle[1].depends_on = ["tool.b"], ["tool.a"]
+    plan = Plan(changes=cycle, lineage=state.lineage, serial=state.serial,
+                moves=[{"from": "support", "to": "helpdesk"}],
+                state_sync=[StateSync("tool.lookup", record({"name": "lookup"}, protect=True))])
+    with pytest.raises(GraphCycle):
+        apply_plan(plan, client, StateRecorder(store, state), known_ids=set(), kinds=KINDS)
+    after = store.read()
+    assert after.serial == state.serial and set(after.resources) == set(state.resources)
+    assert not after.resources["tool.lookup"].protect
+    # The graph of a plan with moves is the one the committed moves give: a change that depends on the moved
+    # address still runs after what it needs.
+    plan = Plan(changes=[], lineage=state.lineage, serial=state.serial, moves=[{"from": "support", "to": "helpdesk"}])
+    apply_plan(plan, client, StateRecorder(store, state), known_ids=set(), kinds=KINDS)
+    assert "helpdesk" in store.read().resources and "support" not in store.read().resources
