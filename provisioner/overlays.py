@@ -118,9 +118,13 @@ def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[lis
     for index, base in enumerate(bases):
         metadata = base.content.get("metadata") if isinstance(base.content, dict) else None
         if isinstance(metadata, dict):
+            kind, name = base.content.get("kind"), metadata.get("name")
             # Names are per kind: an overlay patches the base of its own kind (a Folder and an Assistant may
-            # share a metadata.name).
-            by_name.setdefault((base.content.get("kind"), metadata.get("name")), []).append(index)
+            # share a metadata.name). An overlay's kind and name are strings (_check_overlay), so a base whose
+            # are not (`kind: [Assistant]`, reported by validation) matches none, and is not a key: a list is
+            # unhashable.
+            if isinstance(kind, str) and isinstance(name, str):
+                by_name.setdefault((kind, name), []).append(index)
     merged = list(bases)
     for overlay in overlays:
         name = _check_overlay(overlay, problems)

@@ -186,3 +186,16 @@ def test_a_mistyped_workspace_is_refused(workspace):
     assert "prdo" not in workspace.run("workspace", "list").output
     assert workspace.run("validate", "--workspace", "staging", api=False).exit_code == 0
     assert workspace.run("validate", api=False).exit_code == 0  # the default workspace needs neither
+
+
+def test_a_base_whose_kind_or_name_is_not_a_string_is_reported_not_a_crash(workspace):
+    """Bases are indexed by (kind, name) for the overlays: a list or a mapping there is no key (unhashable)."""
+    workspace.add("sales")
+    workspace.write("overlays/prod/sales.yaml", overlay("sales", "spec: {speech_speed: 0.9}\n"))
+    for envelope, line, said in [("kind: [Assistant]\nmetadata:\n  name: x1\n", 2, "kind: kind must be one of"),
+                                 ("kind: Assistant\nmetadata:\n  name: {a: 1}\n", 4, "metadata.name: must be")]:
+        workspace.write("manifests/bad.yaml", "apiVersion: provisioner/v1\n" + envelope + "spec: {}\n")
+        result = workspace.run("validate", "--workspace", "prod", api=False)
+        assert result.exit_code == 1, result.all
+        assert f"manifests/bad.yaml:{line}: {said}" in result.stderr
+        assert "unexpected" not in result.all
