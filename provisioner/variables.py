@@ -240,7 +240,9 @@ def _names_of(document: Document) -> frozenset[str]:
     from .kinds import BY_MANIFEST_KIND
 
     content = document.content
-    kind = BY_MANIFEST_KIND.get(content.get("kind")) if isinstance(content, dict) else None
+    written = content.get("kind") if isinstance(content, dict) else None
+    # A kind that is not a string (`kind: [Assistant]`, reported by validation) is no key: a list is unhashable.
+    kind = BY_MANIFEST_KIND.get(written) if isinstance(written, str) else None
     name = getattr(kind, "name_field", None) if kind is not None else None
     return NOT_SECRET_FIELDS | {name} if name else NOT_SECRET_FIELDS
 

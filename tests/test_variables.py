@@ -226,3 +226,14 @@ def test_a_catalogue_error_in_an_env_value_does_not_quote_it(workspace, monkeypa
         assert result.exit_code == 1 and "spec.language" in result.all
         assert "language (sensitive) does not exist on the platform" in result.stderr
         assert "SECRET" not in result.all
+
+
+@pytest.mark.parametrize("kind", ["[Assistant]", "{a: 1}"])
+def test_a_kind_that_is_not_a_string_in_a_manifest_with_a_variable_is_reported_not_a_crash(workspace, kind):
+    """Interpolation looks the kind up to know its name field: a list or a mapping is no key (unhashable)."""
+    workspace.write("manifests/bad.yaml", "apiVersion: provisioner/v1\nkind: " + kind + "\nmetadata:\n  name: x1\n"
+                    "spec:\n  assistant_name: ${var.x}\n")
+    result = workspace.run("validate", "--var", "x=1", api=False)
+    assert result.exit_code == 1, result.all
+    assert "manifests/bad.yaml:2: kind: kind must be one of" in result.stderr
+    assert "unexpected" not in result.all
