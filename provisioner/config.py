@@ -6,6 +6,7 @@ its environment variable is `PROVISIONER_` + the key in capitals. Secrets never 
 git. The stages receive the resulting `Config` (through `workflow.settings.Settings`); none reads the environment.
 """
 # Annotations as written, not postponed: see kinds/base.py (the models' fields).
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -46,7 +47,16 @@ def parse_duration(value: Any) -> float:
     match = _DURATION.fullmatch(str(value))
     if not match:
         raise ValueError(f"{value!r} is not a duration like 30s, 2m or 1h")
-    return float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    seconds = float(match.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    # Hundreds of digits read as infinity, which no wait takes (the lock's SQLite busy timeout is whole ms).
+    if not math.isfinite(seconds):
+        raise ValueError(f"{_clip(value)} is too long a duration")
+    return seconds
+
+
+def _clip(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
 
 
 def parse_rate_limit(value: Any) -> str:

@@ -283,3 +283,18 @@ def test_a_configuration_value_that_only_looks_valid_is_refused_with_its_line(wo
     workspace.write("provisioner.yaml", line + "\n")
     result = workspace.run("plan")
     assert result.exit_code == 1 and "provisioner.yaml:1: " + says in result.stderr, result.all
+
+
+def test_a_duration_of_hundreds_of_digits_is_refused_not_a_crash(workspace):
+    """It reads as infinity, and the lock's wait (SQLite's busy timeout, in whole milliseconds) cannot be infinite:
+    the run stopped on an unexpected OverflowError before it said which setting was wrong."""
+    workspace.add("a")
+    huge = "9" * 400
+    workspace.write("provisioner.yaml", f"lock_timeout: '{huge}s'\n")
+    result = workspace.run("plan")
+    assert result.exit_code == 1, result.all
+    assert "provisioner.yaml:1: lock_timeout: '999" in result.stderr and "is too long a duration" in result.stderr
+    assert "unexpected" not in result.all and huge not in result.all
+    workspace.write("provisioner.yaml", "")
+    result = workspace.run("plan", "--lock-timeout", huge + "ms")
+    assert result.exit_code == 1 and "--lock-timeout: '999" in result.stderr, result.all
