@@ -519,3 +519,19 @@ def test_a_hostile_state_document_from_the_corpus_is_refused_and_changes_nothing
     assert result.exit_code == 1, result.all
     assert name in result.stderr and "Traceback" not in result.all
     assert applied.state() == before and dump(applied.state_file) == db_before
+
+
+def _run_bounded(workspace, *argv: str) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own: a run that blocks fails the test on the timeout instead of hanging it."""
+    return subprocess.run([sys.executable, "-m", "provisioner", *argv], cwd=workspace.root, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PROVISIONER_API_TOKEN": workspace.token})
+
+
+@pytest.mark.parametrize("command", [("state", "list"), ("workspace", "list")])
+def test_a_fifo_at_the_state_path_is_refused_not_waited_on(workspace, command):
+    """Opening a FIFO to read the database's header blocked the run until a writer came: for ever."""
+    workspace.state_file.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(workspace.state_file)
+    run = _run_bounded(workspace, *command)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "state/provisioner.db is not a regular file" in run.stderr and "Traceback" not in run.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import uuid
 from pathlib import Path
 
@@ -31,7 +32,12 @@ INIT_HINT = "pass --init-store to make it a new state store"
 def prepare(path: Path, *, init: bool, wait: float) -> None:
     """Make sure `path` is a provisioner store, or none yet (then make one), or refuse it."""
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK: a FIFO at the path would block the open (and the run) until a writer came.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise StateError(f"the state database {path} is not a regular file (a FIFO or a device), so not a "
+                                 "provisioner state store; nothing was done. Choose another --state path.")
             header = handle.read(100)
     except FileNotFoundError:
         _create(path)
