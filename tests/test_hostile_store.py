@@ -535,3 +535,22 @@ def test_a_fifo_at_the_state_path_is_refused_not_waited_on(workspace, command):
     run = _run_bounded(workspace, *command)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "state/provisioner.db is not a regular file" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_a_remembered_workspace_file_that_is_no_name_is_refused_naming_it(workspace):
+    """state/workspace (what `workspace select` remembers) is read by every command: a FIFO there blocked the run
+    for ever, a byte that is not UTF-8 was an unexpected UnicodeDecodeError, a long text was quoted whole."""
+    remembered = workspace.root / "state" / "workspace"
+    remembered.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(remembered)
+    run = _run_bounded(workspace, "validate")
+    assert run.returncode == 1 and "cannot read state/workspace: not a regular file" in run.stderr, run.stderr
+    remembered.unlink()
+    for data in (b"prod\xff\n", b"x" * 5000):
+        remembered.write_bytes(data)
+        result = workspace.run("validate", api=False)
+        assert result.exit_code == 1, result.all
+        assert "state/workspace holds '" in result.stderr and "not a valid workspace name" in result.stderr
+        assert "unexpected" not in result.all and "x" * 100 not in result.all
+    remembered.write_bytes(b"default\n")
+    assert workspace.run("validate", api=False).exit_code == 0

@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import socket
+import stat
 import time
 import uuid
 from contextlib import contextmanager
@@ -1216,14 +1217,36 @@ def default_project(state_path: str | os.PathLike) -> str:
 
 def selected_workspace(state_dir: Path) -> str:
     """The workspace chosen with `workspace select`, remembered in state/workspace; else default."""
+    path = state_dir / WORKSPACE_FILE
     try:
-        # Its own line break only: str.strip() would also take a "\u2028" or a "\x85" off the name.
-        name = (state_dir / WORKSPACE_FILE).read_text(encoding="utf-8").strip(" \t\r\n")
+        data = _read_small(path, _WORKSPACE_FILE_BYTES)
     except FileNotFoundError:
         return DEFAULT_WORKSPACE
     except OSError as error:
-        raise StateError(f"cannot read {state_dir / WORKSPACE_FILE}: {error.strerror}") from None
-    return check_workspace_name(name) if name else DEFAULT_WORKSPACE
+        raise StateError(f"cannot read {path}: {error.strerror}") from None
+    # Its own line break only: str.strip() would also take a "\u2028" or a "\x85" off the name.
+    name = data.decode("utf-8", "replace").strip(" \t\r\n")
+    if not name:
+        return DEFAULT_WORKSPACE
+    if not WORKSPACE_NAME.fullmatch(name):
+        shown = repr(name[:40]) + ("..." if len(name) > 40 else "")
+        raise StateError(f"{path} holds {shown}, not a valid workspace name (letters, digits, '_', '-' and '.', "
+                         "starting with a letter or digit, at most 63 characters): remove it (the default "
+                         "workspace is then selected), then select one with `provisioner workspace select NAME`")
+    return name
+
+
+_WORKSPACE_FILE_BYTES = 256  # a name and its line break: far less (a longer file is no name, and is not read whole)
+
+
+def _read_small(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file: a FIFO there does not block the run, a link to /dev/zero does
+    not fill the memory (OSError for either)."""
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(0, "not a regular file")
+        return handle.read(limit + 1)
 
 
 def remember_workspace(state_dir: Path, name: str) -> None:
