@@ -160,3 +160,18 @@ def test_an_exclude_that_names_nothing_is_an_error_as_a_glob_that_matches_nothin
         assert result.exit_code == 1 and "--exclude" in result.stderr and "no address" in result.stderr, result.all
     assert workspace.run("plan", "--exclude", "assistant.sales-gold").exit_code == 0
     assert workspace.run("plan", "--exclude", "sales-gold").exit_code == 0
+
+
+def test_a_refresh_target_is_an_assistant_with_or_without_its_kind_and_one_state_lacks_is_an_error(workspace):
+    """As for plan and pull (docs/selection.md): `assistant.x` is the assistant `x`, and a plain address that names
+    nothing is an error. refresh read neither and said "Refreshed 0 object(s)", a success."""
+    workspace.add("alpha")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    for target in ("alpha", "assistant.alpha"):
+        result = workspace.run("refresh", "--target", target)
+        assert result.exit_code == 0 and "Refreshed 1 object(s)" in result.output, (target, result.all)
+    for target in ("alpah", "assistant.nothing", "Not An Address"):
+        result = workspace.run("refresh", "--target", target)
+        assert result.exit_code == 1, (target, result.all)
+        assert "no object in state has that address" in result.stderr and "Refreshed" not in result.output
+    assert "(did you mean 'alpha'?)" in workspace.run("refresh", "--target", "alpah").stderr

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import click
 
+from ..errors import ProvisionerError
+from ..graph import manifest_address
+from ..selection import is_glob
+from ..spec import did_you_mean
 from ..workflow.adopt import import_object, refresh
 from ..workflow.export import export
 from ..workflow.manifests import manifests_or_empty, validate
@@ -79,6 +83,14 @@ def refresh_command(targets=(), allow_mass_forget=False, excludes=(), selector=N
     with Session(settings, "refresh") as session:
         only = None
         if targets or excludes or selector is not None:
+            # `assistant.x` is the assistant `x`, as for plan; a plain address state does not hold is an error, as
+            # for plan and pull (it refreshed nothing and said so as a success).
+            targets = tuple(t if is_glob(t) else manifest_address(t) for t in targets)
+            unknown = [t for t in targets if not is_glob(t) and t not in session.state.resources]
+            if unknown:
+                shown = unknown[0] if len(unknown[0]) <= 60 else unknown[0][:60] + "…"
+                raise ProvisionerError(f"--target {shown!r}: no object in state has that address (refresh "
+                                       "reads what state manages)" + did_you_mean(unknown[0], session.state.resources))
             chosen = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
             only = {a for a in (chosen.targets if chosen.targets is not None else session.state.resources)
                     if a not in chosen.excluded}
