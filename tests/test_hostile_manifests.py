@@ -262,6 +262,20 @@ def test_a_target_must_be_a_whole_address(workspace):
     assert result.exit_code == 1 and re.search(r"--target 'alpha\\n' is not an address", result.stderr)
 
 
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve")])
+@pytest.mark.parametrize("option, value, said", [("--target", "Bad Addr", "--target 'Bad Addr' is not an address"),
+                                                 ("--target", "tool.a.b.c", "--target 'tool.a.b.c' is not an address"),
+                                                 ("-l", "===", "cannot read the label selector")])
+def test_a_malformed_selection_is_refused_before_any_request(workspace, command, option, value, said):
+    """Neither the manifests nor the state can make it right: the session's reads of the platform (it starts
+    reading as it opens) came first, four requests for an answer known offline."""
+    workspace.add("alpha")
+    before = workspace.platform.stats()["total"]
+    result = workspace.run(*command, option, value)
+    assert result.exit_code == 1 and said in result.stderr, result.all
+    assert workspace.platform.stats()["total"] == before
+
+
 def test_a_link_out_of_the_project_is_not_followed(tmp_path, monkeypatch):
     outside = tmp_path / "outside"
     outside.mkdir()

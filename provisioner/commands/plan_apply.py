@@ -18,7 +18,7 @@ from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.policies import checked_plan
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
-from ..workflow.session import Session
+from ..workflow.session import Session, check_selection_syntax
 from ..workflow.settings import DEFAULT_STATE_PATH
 from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
                       policy_option, selection_options, variable_options)
@@ -52,6 +52,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     settings.read_documents = read_documents
     paths = settings_paths(paths, settings)
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
+    check_selection_syntax(targets, selector)
     moves: list = []  # moved blocks (moves.py)
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
                  else validate(paths, dialect, inputs, limits, moves=moves))
@@ -252,6 +253,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
                 _run_apply(session, plan, known_ids)
         return
     paths = settings_paths(paths, settings)
+    check_selection_syntax(targets, selector)
     moves: list = []  # moved blocks (moves.py)
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
     with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:

@@ -29,6 +29,7 @@ from ..reading import (assistants_of, begin_reading, children_to_read, finish_re
 from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
+from ..selection import is_glob, parse_selector
 from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
@@ -46,6 +47,24 @@ if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an a
 TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
 WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
+
+
+def check_target_syntax(targets) -> None:
+    """PlanError for a --target that is neither a glob nor an address (`Bad Addr`, `alpha\\n`)."""
+    bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)
+                   and not is_glob(t)]
+    if bad_targets:
+        raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
+                                 "'-' and '_', after `kind.` for other kinds than assistants)")
+                         for t in bad_targets])
+
+
+def check_selection_syntax(targets, selector: str | None) -> None:
+    """What the command line's selection says that is wrong whatever the manifests and the state hold: checked
+    before the session starts reading the platform (a bad input is caught before any request)."""
+    check_target_syntax(targets)
+    if selector is not None:
+        parse_selector(selector)
 
 
 def _say_waiting(holder, timeout: float) -> None:
@@ -175,11 +194,7 @@ class Session:
         state = after_moves(self.state, move_records)
         selection = choose(manifests, state, targets=targets, excludes=excludes, selector=selector)
         targets = tuple(selection.targets or ())
-        bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)]
-        if bad_targets:
-            raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
-                                     "'-' and '_', after `kind.` for other kinds than assistants)")
-                             for t in bad_targets])
+        check_target_syntax(targets)
         if not destroy and not manifests and self.state.resources and not allow_empty:
             managed = sorted(self.state.resources)
             listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
