@@ -231,6 +231,19 @@ def test_a_broken_policy_stops_plan_with_its_file_and_line(workspace):
     assert workspace.platform.writes() == []
 
 
+@pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve"), ("destroy", "--auto-approve")])
+def test_a_broken_policy_stops_the_run_before_any_request(workspace, command):
+    """The policies do not depend on the platform: loaded after planning, a broken one was reported once the
+    session had read the platform (five requests), against the docs' "before anything"."""
+    workspace.add("caller")
+    workspace.write("policies/broken.yaml", policy("broken", "deny", "object.spec.max_call_duration <"))
+    before = workspace.platform.stats()["total"]
+    result = workspace.run(*command)
+    assert result.exit_code == 1 and "policies/broken.yaml:8: rule broken/r: expression does not compile" in \
+        result.stderr, result.all
+    assert workspace.platform.stats()["total"] == before
+
+
 def test_a_policy_path_that_is_not_there_is_an_error_not_a_run_without_policies(workspace):
     """A mistyped --policy-dir (or `policies:` entry) would otherwise check nothing, and a pipeline would pass."""
     workspace.add("caller")

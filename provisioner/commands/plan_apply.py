@@ -16,7 +16,7 @@ from ..ratelimit import describe
 from ..scrub import scrub
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
 from ..workflow.manifests import manifests_or_empty, validate
-from ..workflow.policies import checked_plan
+from ..workflow.policies import checked_plan, rules_of
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
 from ..workflow.session import Session, check_selection_syntax
 from ..workflow.settings import DEFAULT_STATE_PATH
@@ -54,6 +54,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
     check_selection_syntax(targets, selector)
     moves: list = []  # moved blocks (moves.py)
+    rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
                  else validate(paths, dialect, inputs, limits, moves=moves))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy,
@@ -61,7 +62,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
                                allow_mass_destroy=allow_mass_destroy, moves=moves, excludes=excludes,
                                selector=selector, replace=replace)
-        denied = checked_plan(plan, manifests, settings, session)
+        denied = checked_plan(plan, manifests, settings, session, rules)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
         fmt = chosen_format(fmt, as_json)
         click.echo(scrub(render.plan_as(plan, fmt, styled=stdout_styled())), nl=fmt != "markdown")
@@ -241,12 +242,13 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
                                    "--var and --var-file (or make a new plan with them)")
         plan = read_plan_file(paths[0])
         check_plan_workspace(plan, settings)  # before the state: another workspace has another state
+        rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
             _show(plan)
             refuse_mass_destroy(plan, allow_mass_destroy)
             refuse_lossy_replacements(plan, allow_replace)
-            denied = checked_plan(plan, None, settings, session)
+            denied = checked_plan(plan, None, settings, session, rules)
             if denied:  # today's policies too: one added or changed since `plan --out` is not skipped
                 raise ProvisionerError(denied)
             if plan.has_changes or plan.state_sync:
@@ -255,12 +257,13 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     paths = settings_paths(paths, settings)
     check_selection_syntax(targets, selector)
     moves: list = []  # moved blocks (moves.py)
+    rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
     with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
                                        allow_mass_destroy=allow_mass_destroy, moves=moves,
                                        excludes=excludes, selector=selector, replace=replace)
-        denied = checked_plan(plan, manifests, settings, session)
+        denied = checked_plan(plan, manifests, settings, session, rules)
         if denied:  # before asking, before any write
             _show(plan)
             raise ProvisionerError(denied)
@@ -284,11 +287,12 @@ def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), sele
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
+    rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths, excludes=excludes,
                                        selector=selector)
-        denied = checked_plan(plan, manifests, settings, session)  # as `plan --destroy` checks it
+        denied = checked_plan(plan, manifests, settings, session, rules)  # as `plan --destroy` checks it
         if denied:  # before asking, before any write
             _show(plan)
             raise ProvisionerError(denied)

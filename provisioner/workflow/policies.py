@@ -141,12 +141,15 @@ def blocking_message(report: PolicyReport) -> str:
     return "; ".join(head) + "; nothing was written:\n" + "\n".join(lines)
 
 
-def checked_plan(plan: Plan, manifests: list[Manifest] | None, settings, session) -> str | None:
+def checked_plan(plan: Plan, manifests: list[Manifest] | None, settings, session,
+                 rules: list[Rule] | None = None) -> str | None:
     """Check the plan against the repository's policies (none: nothing to do); the message that stops the run,
     or None. Policy documents that are wrong stop it too (PolicyError). `manifests` None: a saved plan's,
-    read again from where the plan read them (a policy added or changed since `plan --out` still applies)."""
+    read again from where the plan read them (a policy added or changed since `plan --out` still applies).
+    `rules`: the policies as the command loaded them before its session opened (rules_of), so that a broken one
+    stops the run before any request; None to load them here."""
     config = settings.config
-    rules = rules_of(config)
+    rules = rules_of(config) if rules is None else rules
     if not rules:
         return None
     saved = manifests is None
