@@ -108,6 +108,16 @@ def _campaign_create_path(value: Any) -> str:
 
 
 CampaignCreatePath = Annotated[str, BeforeValidator(_campaign_create_path)]
+
+
+def _a_path(value: Any) -> Any:
+    """No file system takes a NUL in a path: os.stat and open fail with a ValueError, not an OSError."""
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError("a path cannot hold a NUL character (\\0)")
+    return value
+
+
+FilePath = Annotated[str, Field(min_length=1), BeforeValidator(_a_path)]
 Url = Annotated[str, BeforeValidator(_url)]
 
 
@@ -121,7 +131,7 @@ class ConfigValues(BaseModel):
     api_dialect: Literal["v1", "v2"] | None = None
     backend: Literal["sqlite", "postgres"] | None = None
     workspace: Annotated[str, Field(pattern=WORKSPACE_PATTERN)] | None = None
-    state: Annotated[str, Field(min_length=1)] | None = None
+    state: FilePath | None = None
     rate_limit: RateLimit | None = None
     max_retries: Annotated[Count, Field(ge=1, le=100)] | None = None
     retry_max_time: Duration | None = None
@@ -132,9 +142,9 @@ class ConfigValues(BaseModel):
     wait_timeout: Duration | None = None
     # POST path of a campaign's create: /user/campaigns (the default) or /user/campaign (some white-labels)
     campaign_create_path: CampaignCreatePath | None = None
-    manifests: list[Annotated[str, Field(min_length=1)]] | None = None
+    manifests: list[FilePath] | None = None
     # Folders (or files) of policy documents (docs/policies.md); default policies/ beside this file.
-    policies: list[Annotated[str, Field(min_length=1)]] | None = None
+    policies: list[FilePath] | None = None
 
 
 KEYS: tuple[str, ...] = tuple(ConfigValues.model_fields)

@@ -298,3 +298,16 @@ def test_a_duration_of_hundreds_of_digits_is_refused_not_a_crash(workspace):
     workspace.write("provisioner.yaml", "")
     result = workspace.run("plan", "--lock-timeout", huge + "ms")
     assert result.exit_code == 1 and "--lock-timeout: '999" in result.stderr, result.all
+
+
+@pytest.mark.parametrize("line, field", [('state: "state/\\0x.db"', "state"), ('manifests: ["manif\\0ests"]', "manifests.0"),
+                                         ('policies: ["pol\\0"]', "policies.0")])
+def test_a_path_with_a_nul_is_refused_with_its_line(workspace, line, field):
+    """YAML writes a NUL as "\\0"; os.stat and open refuse it with a ValueError (an unexpected error, before)."""
+    workspace.add("a")
+    workspace.write("provisioner.yaml", line + "\n")
+    for command in ("validate", "plan"):
+        result = workspace.run(command)
+        assert result.exit_code == 1, result.all
+        assert f"provisioner.yaml:1: {field}: a path cannot hold a NUL character" in result.stderr, result.all
+        assert "\0" not in result.all
