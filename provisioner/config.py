@@ -76,7 +76,14 @@ def _url(value: Any) -> Any:
     from urllib.parse import urlparse
 
     if isinstance(value, str):
+        # What the connection refuses too (workflow/connection.py), said here with the setting's file and line.
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError("must be a URL without whitespace or control characters")
         parsed = urlparse(value)
+        try:
+            parsed.port  # noqa: B018 -- raises ValueError for a port that is not a number from 0 to 65535
+        except ValueError:
+            raise ValueError("has a port that is not a number from 0 to 65535") from None
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError("must be an http:// or https:// URL")
         if parsed.username or parsed.password:

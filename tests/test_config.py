@@ -311,3 +311,15 @@ def test_a_path_with_a_nul_is_refused_with_its_line(workspace, line, field):
         assert result.exit_code == 1, result.all
         assert f"provisioner.yaml:1: {field}: a path cannot hold a NUL character" in result.stderr, result.all
         assert "\0" not in result.all
+
+
+@pytest.mark.parametrize("url, says", [("http://127.0.0.1:99999/api", "has a port that is not a number"),
+                                       ("http://127.0.0.1:8080/api\\n", "without whitespace or control characters")])
+def test_an_api_url_the_connection_refuses_is_refused_with_its_line(tmp_path, url, says):
+    """Refused only when connecting, the message named --api-url, not the file and line that set it."""
+    [problem] = problems_of(tmp_path, f'api_url: "{url}"\n')
+    assert problem.startswith("provisioner.yaml:1: api_url: ") and says in problem, problem
+    (tmp_path / "provisioner.yaml").unlink()
+    with pytest.raises(ConfigError) as caught:
+        resolve_config(cwd=tmp_path, environ={"PROVISIONER_API_URL": url.replace("\\n", "\n")}, config_file=None)
+    assert "PROVISIONER_API_URL: " in str(caught.value) and says in str(caught.value)
