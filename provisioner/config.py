@@ -125,6 +125,19 @@ def _a_path(value: Any) -> Any:
 
 
 FilePath = Annotated[str, Field(min_length=1), BeforeValidator(_a_path)]
+
+
+def _project_name(value: Any) -> Any:
+    """The state store's rule for a project (one line, no control characters), said with the setting's place."""
+    if isinstance(value, str) and value:  # an empty one: "must not be empty"
+        from .state.sql import PROJECT_NAME
+
+        if not PROJECT_NAME.fullmatch(value) or not value.strip():
+            raise ValueError("not a valid project name (one line of text, not blank, without control characters)")
+    return value
+
+
+ProjectName = Annotated[str, Field(min_length=1, max_length=100), BeforeValidator(_project_name)]
 Url = Annotated[str, BeforeValidator(_url)]
 
 
@@ -133,7 +146,7 @@ class ConfigValues(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    project: ProjectName | None = None
     api_url: Url | None = None
     api_dialect: Literal["v1", "v2"] | None = None
     backend: Literal["sqlite", "postgres"] | None = None

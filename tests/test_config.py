@@ -323,3 +323,10 @@ def test_an_api_url_the_connection_refuses_is_refused_with_its_line(tmp_path, ur
     with pytest.raises(ConfigError) as caught:
         resolve_config(cwd=tmp_path, environ={"PROVISIONER_API_URL": url.replace("\\n", "\n")}, config_file=None)
     assert "PROVISIONER_API_URL: " in str(caught.value) and says in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ['"a\\nb"', '"p\\0"', '"  "', '"p\\u2028q"'])
+def test_a_project_name_the_store_refuses_is_refused_with_its_line(tmp_path, value):
+    """The state store refused it when it opened, in a message without the file, the line or the setting."""
+    [problem] = problems_of(tmp_path, f"project: {value}\n")
+    assert problem.startswith("provisioner.yaml:1: project: not a valid project name (one line"), problem
