@@ -139,15 +139,25 @@ class _StateSyncFile(_Strict):
         self.__dict__["record"] = self.record.as_record()
 
 
+def _no_nul(value: str) -> str:
+    """A path the plan's manifests are read again from: no file system takes a NUL (os.stat raises a ValueError)."""
+    if "\0" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    return value
+
+
+_Path = Annotated[str, AfterValidator(_no_nul)]
+
+
 class _Inputs(BaseModel):
     """docs/plan.schema.json's `inputs`: typed where known, open to more (the schema allows them)."""
 
     model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
     workspace: str = "default"
-    root: str = "."
-    var_files: list[str] = Field(default_factory=list)
+    root: _Path = "."
+    var_files: list[_Path] = Field(default_factory=list)
     vars: list[str] = Field(default_factory=list)
-    config_file: Optional[str] = None
+    config_file: Optional[_Path] = None
 
 
 class _LeftAlone(_Strict):
@@ -181,7 +191,7 @@ class PlanFile(_Strict):
     destroy: bool = False
     dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)
-    manifest_paths: list[str] = Field(default_factory=list)
+    manifest_paths: list[_Path] = Field(default_factory=list)
     inputs: Optional[_Inputs] = None
     summary: Optional[dict[str, int]] = None   # written for readers; recomputed, never trusted
     changes: list[_ChangeFile]

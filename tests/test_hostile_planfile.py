@@ -63,6 +63,11 @@ CASES = {
     "huge integer": (lambda p: json.dumps(p).replace('"serial": ', '"serial": ' + "9" * 5000 + ", \"x\": "),
                      "plan file p.plan"),
     "binary": (lambda p: '{"format": "provisioner-plan"' + "\udcff", "plan file p.plan"),
+    # Paths the manifests are read again from (with policies): os.stat raised a ValueError on the NUL.
+    "manifest path with a NUL": (lambda p: json.dumps(_set(["manifest_paths"], ["manifests\0"])(p)),
+                                 "manifest_paths[0]: a path cannot hold a NUL character"),
+    "inputs root with a NUL": (lambda p: json.dumps(_set(["inputs", "root"], ".\0")(p)),
+                               "inputs.root: a path cannot hold a NUL character"),
 }
 
 
@@ -307,3 +312,17 @@ def test_a_saved_plan_applies_only_to_the_project_and_state_it_was_made_for(work
     assert workspace.platform.assistants() == []
     monkeypatch.setenv("PROVISIONER_PROJECT", "proja")
     assert workspace.run("apply", "a.plan").exit_code == 0  # where it was made for, it applies
+
+
+def test_a_saved_plan_with_a_nul_in_a_path_is_refused_not_a_crash_when_policies_read_its_manifests(workspace):
+    """With policies, apply reads the plan's manifests again from its paths: a NUL there was an unexpected
+    ValueError (embedded null byte)."""
+    workspace.write("policies/ok.yaml", "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: ok\nspec:\n"
+                    "  rules:\n    - name: r\n      expression: 'true'\n      message: fine\n      severity: deny\n")
+    plan = saved_plan(workspace)
+    plan["inputs"]["config_file"] = "provisioner.yaml\0"
+    (workspace.root / "p.plan").write_text(json.dumps(plan))
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 1 and "inputs.config_file: a path cannot hold a NUL character" in result.stderr, \
+        result.all
+    assert workspace.platform.assistants() == []
