@@ -108,6 +108,20 @@ def test_workspaces(workspace, monkeypatch):
     assert workspace.run("workspace", "new", "bad name!").exit_code == 1
 
 
+def test_an_empty_workspace_name_is_refused_not_read_as_the_current_workspace(workspace):
+    """`workspace delete ''` opened the current workspace (an empty name reads as it) after the checks that refuse
+    it by name: it dropped the current workspace's state, with --force the assistants it managed too."""
+    workspace.add("b")
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    for command in (("workspace", "delete", "", "--force"), ("workspace", "delete", ""), ("workspace", "new", ""),
+                    ("workspace", "select", "")):
+        result = workspace.run(*command)
+        assert result.exit_code == 1 and "'' is not a valid workspace name" in result.stderr, (command, result.all)
+    assert workspace.run("workspace", "list").output.splitlines() == ["  default", "* staging"]
+    assert set(workspace.state()["resources"]) == {"b"}
+
+
 def test_a_workspace_is_locked_on_its_own(workspace):
     workspace.add("a")
     workspace.run("workspace", "new", "staging", "--no-select")

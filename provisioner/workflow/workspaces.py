@@ -33,6 +33,7 @@ def new_workspace(settings: Settings, name: str, exist_ok: bool = False) -> bool
     """Create `name`, under the rule plan follows: in a repository whose vars/ or overlays/ name workspaces,
     only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses).
     False when it existed (refused unless `exist_ok`)."""
+    check_workspace_name(name)  # an empty name would be read as the current workspace (open_backend)
     if settings.inputs is not None:
         unknown = unknown_workspace(Path(settings.inputs.root), name)
         if unknown:
@@ -45,6 +46,7 @@ def new_workspace(settings: Settings, name: str, exist_ok: bool = False) -> bool
 
 
 def select_workspace(settings: Settings, name: str) -> None:
+    check_workspace_name(name)
     store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
     store.close()
     remember_workspace(Path(settings.state_path).parent, name)
@@ -52,6 +54,8 @@ def select_workspace(settings: Settings, name: str) -> None:
 
 def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
     """Drop a workspace's state; refuses default, the current one, and (without force) one that manages assistants."""
+    # First: open_backend reads an empty name as the current workspace, which the checks below refuse by name.
+    check_workspace_name(name)
     if name == "default":
         raise StateError("the default workspace cannot be deleted")
     if name == current_workspace(settings):
