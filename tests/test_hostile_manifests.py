@@ -265,7 +265,10 @@ def test_a_target_must_be_a_whole_address(workspace):
 @pytest.mark.parametrize("command", [("plan",), ("apply", "--auto-approve")])
 @pytest.mark.parametrize("option, value, said", [("--target", "Bad Addr", "--target 'Bad Addr' is not an address"),
                                                  ("--target", "tool.a.b.c", "--target 'tool.a.b.c' is not an address"),
-                                                 ("-l", "===", "cannot read the label selector")])
+                                                 ("-l", "===", "cannot read the label selector"),
+                                                 ("--exclude", "Bad Addr", "--exclude 'Bad Addr' is not an address"),
+                                                 ("--replace", "Bad Addr", "--replace 'Bad Addr' is not an address"),
+                                                 ("--replace", "al*", "--replace 'al*' is not an address")])
 def test_a_malformed_selection_is_refused_before_any_request(workspace, command, option, value, said):
     """Neither the manifests nor the state can make it right: the session's reads of the platform (it starts
     reading as it opens) came first, four requests for an answer known offline."""

@@ -52,7 +52,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     settings.read_documents = read_documents
     paths = settings_paths(paths, settings)
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
-    check_selection_syntax(targets, selector)
+    check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
@@ -255,7 +255,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
                 _run_apply(session, plan, known_ids)
         return
     paths = settings_paths(paths, settings)
-    check_selection_syntax(targets, selector)
+    check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)

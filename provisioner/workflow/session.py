@@ -49,20 +49,26 @@ TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9]
 WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
 
 
-def check_target_syntax(targets) -> None:
-    """PlanError for a --target that is neither a glob nor an address (`Bad Addr`, `alpha\\n`)."""
+def check_target_syntax(targets, option: str = "--target") -> None:
+    """PlanError for a --target (--exclude, --replace) that is neither a glob nor an address (`Bad Addr`,
+    `alpha\\n`)."""
     bad_targets = [t for t in targets if not ADDRESS_PATTERN.fullmatch(t) and not TARGET.fullmatch(t)
                    and not is_glob(t)]
     if bad_targets:
-        raise PlanError([Problem(f"--target {_clip(repr(t))} is not an address (lowercase letters, digits, "
+        raise PlanError([Problem(f"{option} {_clip(repr(t))} is not an address (lowercase letters, digits, "
                                  "'-' and '_', after `kind.` for other kinds than assistants)")
                          for t in bad_targets])
 
 
-def check_selection_syntax(targets, selector: str | None) -> None:
+def check_selection_syntax(targets, selector: str | None, excludes=(), replace=()) -> None:
     """What the command line's selection says that is wrong whatever the manifests and the state hold: checked
     before the session starts reading the platform (a bad input is caught before any request)."""
     check_target_syntax(targets)
+    check_target_syntax(excludes, "--exclude")
+    check_target_syntax([r for r in replace if not is_glob(r)], "--replace")  # a glob there is no address either
+    if any(is_glob(r) for r in replace):
+        raise PlanError([Problem(f"--replace {_clip(repr(r))} is not an address (--replace takes whole addresses, "
+                                 "not globs)") for r in replace if is_glob(r)])
     if selector is not None:
         parse_selector(selector)
 
