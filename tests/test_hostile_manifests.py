@@ -279,6 +279,16 @@ def test_a_malformed_selection_is_refused_before_any_request(workspace, command,
     assert workspace.platform.stats()["total"] == before
 
 
+@pytest.mark.parametrize("option, value, said", [("--target", "Bad Addr", "--target 'Bad Addr' is not an address"),
+                                                 ("-l", "===", "cannot read the label selector")])
+def test_a_malformed_selection_stops_pull_before_any_request(workspace, option, value, said):
+    workspace.add("alpha")
+    before = workspace.platform.stats()["total"]
+    result = workspace.run("pull", option, value)
+    assert result.exit_code == 1 and said in result.stderr, result.all
+    assert workspace.platform.stats()["total"] == before
+
+
 def test_a_link_out_of_the_project_is_not_followed(tmp_path, monkeypatch):
     outside = tmp_path / "outside"
     outside.mkdir()

@@ -14,7 +14,7 @@ from ..selection import is_glob
 from ..workflow.manifests import validate
 from ..workflow.pull import pull
 from ..workflow.selecting import choose
-from ..workflow.session import Session
+from ..workflow.session import Session, check_selection_syntax
 from .options import (HELP, config_options, manifest_options, platform_options, selection_options,
                       variable_options)
 from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_paths
@@ -41,6 +41,7 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     does not show are named, never written. Nothing on the platform changes (docs/pull.md)."""
     settings = settings_from(kwargs)
     paths = settings_paths(paths, settings)
+    check_selection_syntax(targets, selector, excludes)  # before the session's first request
 
     def load():
         return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
