@@ -271,6 +271,7 @@ _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
 _ALLOWED_ASCII = bytes([0x09, 0x0A, 0x0D, *range(0x20, 0x7F)])
 _BLOCK_ASCII = bytes(c for c in [0x0A, *range(0x20, 0x7F)] if c != ord("$"))  # what block_yaml takes, but `$`
 _LIBYAML = getattr(yaml, "__with_libyaml__", False)
+_LIBYAML_MAX_DEPTH = 1000  # libyaml's own nesting bound ("exceeded maximum nesting depth"), whatever ours is
 
 
 def _allowed_text(text: str) -> bool:
@@ -846,7 +847,12 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
             documents.append(Document(shown, content, locations, may_reference=may_reference_in(text)))
     except yaml.YAMLError as error:
         if "maximum nesting depth" in str(getattr(error, "problem", "")):
-            error = _LimitError(f"nested more than {limits.depth} levels deep" + _limit_hint("depth"),
+            # libyaml's own bound (1000 levels in 0.2.5): under a limit raised to it or above, "more than <the
+            # raised limit>" would be false, and raising it again would change nothing.
+            error = _LimitError(f"nested more than {limits.depth} levels deep" + _limit_hint("depth")
+                                if limits.depth < _LIBYAML_MAX_DEPTH else
+                                f"nested more than {_LIBYAML_MAX_DEPTH} levels deep, the most the YAML parser "
+                                "(libyaml) reads, whatever --manifest-limit depth allows",
                                 getattr(error, "problem_mark", None))
         problems.append(_yaml_problem(error, text, shown))
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as error:

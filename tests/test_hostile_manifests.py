@@ -81,6 +81,20 @@ def test_each_limit_names_itself_and_how_to_raise_it(tmp_path, limit, text, mess
     assert "--manifest-limit" not in others and "unknown field" in others
 
 
+@pytest.mark.skipif(not getattr(__import__("yaml"), "__with_libyaml__", False), reason="libyaml's own bound")
+@pytest.mark.parametrize("plain", [True, False])
+def test_a_nesting_beyond_the_parsers_own_bound_does_not_blame_a_raised_limit(tmp_path, plain):
+    """libyaml stops at 1000 levels whatever --manifest-limit depth says: under depth=5000, a file 1500 levels deep
+    was "nested more than 5000 levels deep", with the advice to raise the limit that was not the one met."""
+    path = tmp_path / "m.yaml"
+    path.write_text(("a: &x 1\n" if not plain else "") + "b: " + "[" * 1500 + "]" * 1500 + "\n")
+    [error] = errors_of([path], limits=Limits.parse(["depth=5000"]))
+    assert "nested more than 1000 levels deep, the most the YAML parser (libyaml) reads" in error, error
+    assert "5000" not in error and "raise it" not in error
+    [error] = errors_of([path], limits=Limits.parse(["depth=200"]))  # a limit below libyaml's: as before
+    assert "nested more than 200 levels deep; if the file is meant to be this way, raise it" in error, error
+
+
 def test_limits_parse_and_refuse_nonsense():
     assert Limits.parse(["bytes=8M", "DEPTH=100", "int-digits=30"]) == Limits(bytes=8 * 1024 ** 2, depth=100,
                                                                               int_digits=30)
