@@ -24,7 +24,7 @@ from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Documen
 from .paths import leads_out
 from .redaction import SENSITIVE
 from .spec import did_you_mean
-from .variables import interpolate, load_variables
+from .variables import ExpansionBudget, interpolate, load_variables
 
 VARS_DIR = "vars"
 OVERLAYS_DIR = "overlays"
@@ -60,8 +60,11 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
     if var_problems:
         return [], problems
     final = []
+    budgets: dict[str, ExpansionBudget] = {}  # per file, as the loader bounds an alias's expansion
     for document in documents:
-        found = interpolate(document, variables, inputs.environ) if document.may_reference else []
+        found = interpolate(document, variables, inputs.environ,
+                            budgets.setdefault(document.file, ExpansionBudget(limits.bytes))
+                            ) if document.may_reference else []
         problems += found
         if not found:  # an unresolved value would only add a confusing spec error at the same line
             final.append(document)

@@ -110,6 +110,32 @@ class Variables:
         self.secret.discard(name)
 
 
+@dataclass
+class ExpansionBudget:
+    """The characters variables may put into one file's values (--manifest-limit bytes, as for aliases): a
+    variable used many times must not make a small file stand for far more, as an alias bomb cannot (a 17 KB
+    manifest and a 200 KB vars file took 330 MB)."""
+
+    limit: int
+    spent: int = 0
+    reported: bool = False
+
+    def spend(self, size: int) -> bool:
+        self.spent += size
+        return self.spent <= self.limit
+
+
+def _size(value: Any) -> int:
+    """About the characters a substituted value adds: its strings' lengths, a few for any other scalar."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_size(k) + _size(v) for k, v in value.items()) + 1
+    if isinstance(value, list):
+        return sum(_size(v) for v in value) + 1
+    return 8
+
+
 _ENV_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*env\.")
 _VAR_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*var\.[^}]{0,60}\}?")
 
@@ -252,8 +278,10 @@ def _a_childs_name(path: tuple) -> bool:
     return len(path) == 4 and path[1] == "documents" and isinstance(path[2], int) and path[3] == "name"
 
 
-def interpolate(document: Document, variables: Variables, environ: Mapping[str, str]) -> list[Problem]:
-    """Substitute every reference in `document` in place; spec fields holding ${env} become sensitive."""
+def interpolate(document: Document, variables: Variables, environ: Mapping[str, str],
+                budget: ExpansionBudget | None = None) -> list[Problem]:
+    """Substitute every reference in `document` in place; spec fields holding ${env} become sensitive. `budget`:
+    its file's (ExpansionBudget), shared by the file's documents; None for no bound."""
     problems: list[Problem] = []
     secret_fields: set[str] = set()
     not_secret = _names_of(document)
@@ -279,6 +307,13 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
             parts = parse(text)
         except TemplateError as error:
             problem(str(error))
+            return text
+        if budget is not None and not _within(budget, parts, variables, environ):
+            if not budget.reported:
+                budget.reported = True
+                problem(f"the variables used in {document.file} come to more than {budget.limit} characters of "
+                        "values (each use counts its whole value); if the file is meant to be this way, raise it "
+                        "with --manifest-limit bytes=N")
             return text
         values = []
         for part in parts:
@@ -340,6 +375,16 @@ def interpolate(document: Document, variables: Variables, environ: Mapping[str, 
     if secret_fields:
         document.sensitive = document.sensitive | frozenset(secret_fields)
     return problems
+
+
+def _within(budget: ExpansionBudget, parts: list, variables: Variables, environ: Mapping[str, str]) -> bool:
+    """Charge the budget for what `parts` substitute (before any value is copied); False once it is spent."""
+    size = 0
+    for part in parts:
+        if isinstance(part, Reference):
+            source = variables.values if part.namespace == "var" else environ
+            size += _size(source.get(part.name, ""))
+    return budget.spend(size)
 
 
 def _text(value: Any) -> str:
