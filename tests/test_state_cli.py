@@ -68,6 +68,20 @@ def test_pushing_a_malformed_document_changes_nothing(workspace, text):
     assert workspace.state() == before
 
 
+def test_pushing_a_document_past_the_size_bound_reads_no_more_and_changes_nothing(workspace, monkeypatch):
+    """`state push /dev/zero` read until the memory ran out: the read stops one byte past the bound."""
+    monkeypatch.setattr("provisioner.commands.state.MAX_STATE_DOCUMENT_BYTES", 4096)
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()
+    for source in ("/dev/zero", str(workspace.write("big.json", "{" + " " * 5000 + "}"))):
+        result = workspace.run("state", "push", "--force", source)
+        assert result.exit_code == 1 and f"{source} is larger than" in result.stderr, result.all
+    assert workspace.state() == before
+    pulled = workspace.run("state", "pull").output
+    assert len(pulled) < 4096 and workspace.run("state", "push", "--force", "-", input=pulled).exit_code == 0
+
+
 def test_workspaces(workspace, monkeypatch):
     workspace.add("a")
     assert workspace.run("workspace", "show").output.strip() == "default"

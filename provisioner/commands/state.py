@@ -86,6 +86,9 @@ def state_pull(lock, lock_timeout, **store) -> None:
     click.echo(document.dumps(with_history=True).decode(), nl=False)
 
 
+MAX_STATE_DOCUMENT_BYTES = 512 * 1024 * 1024  # room for 80,000 full records with their history
+
+
 @state_group.command("push")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--force", is_flag=True, help="Replace the state even if the file has another lineage or an older "
@@ -94,11 +97,21 @@ def state_pull(lock, lock_timeout, **store) -> None:
 @reports_errors
 def state_push(file, force, lock, lock_timeout, **store) -> None:
     """Load a state document (from `state pull` or an old state file) into the store; '-' reads stdin."""
+    shown = "stdin" if file == "-" else file
     try:
-        data = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()
+        # Bounded: `state push /dev/zero` (or a pipe that never ends) filled the memory. A pipe is fine
+        # (`state push <(cmd)`), so the file is not required to be a regular one.
+        if file == "-":
+            data = sys.stdin.buffer.read(MAX_STATE_DOCUMENT_BYTES + 1)
+        else:
+            with open(file, "rb") as handle:
+                data = handle.read(MAX_STATE_DOCUMENT_BYTES + 1)
     except OSError as error:
         raise ProvisionerError(f"cannot read {file}: {error.strerror}") from None
-    document = State.loads(data, "stdin" if file == "-" else file)
+    if len(data) > MAX_STATE_DOCUMENT_BYTES:
+        raise ProvisionerError(f"{shown} is larger than {MAX_STATE_DOCUMENT_BYTES // 1024 // 1024} MiB: not a state "
+                               "document (`state pull` writes about 6 KB per object); nothing was pushed")
+    document = State.loads(data, shown)
     with state_session(store, lock, lock_timeout, "state push") as session:
         message = session.backend.push(document, force=force)
     click.secho(message[0].upper() + message[1:] + ".", fg="green")
