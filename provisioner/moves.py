@@ -99,6 +99,15 @@ def parse_move(document, problems: list[Problem]) -> Move | None:
             problem(f"{_shown(value)} is not an address of a kind the provisioner manages (kinds: "
                     f"{', '.join(movable_kinds())}){did_you_mean(kind, movable_kinds())}", "spec", key)
             continue
+        # The address's shape must be its kind's: `tool.a.b` (read as a tool) and `assistant.assistant.x` named
+        # nothing state can hold, and the move was accepted and moved nothing.
+        parts = address.count(".") + 1
+        shape = 1 if kind == ASSISTANT else 3 if KINDS[kind].parent_field else 2
+        if parts != shape:
+            example = {1: "an assistant's NAME (or assistant.NAME)", 2: f"{kind}.NAME",
+                       3: f"{KINDS[kind].parent_kind}.NAME.KEY" if kind != ASSISTANT else ""}[shape]
+            problem(f"{_shown(value)} is no {kind}'s address: a {kind} is moved as {example}", "spec", key)
+            continue
         addresses[key] = (address, kind)
     if len(problems) > before or len(addresses) < 2:
         return None

@@ -52,6 +52,11 @@ def test_a_moved_block_is_read_beside_the_manifests_and_an_assistant_address_may
     (moved("widget.a", "widget.b"), "m.yaml:4: 'widget.a' is not an address of a kind the provisioner manages"),
     (moved("number.a", "number.b"), "m.yaml:4: 'number.a' is not an address of a kind the provisioner manages"),
     (moved("Folder A", "folder.b"), "m.yaml:4: must be an address such as tool.NAME"),
+    # Three parts name a document only; `assistant.` once (both were accepted and moved nothing).
+    (moved("tool.a.b", "tool.c"), "m.yaml:4: 'tool.a.b' is no tool's address: a tool is moved as tool.NAME"),
+    (moved("assistant.assistant.x", "y"), "m.yaml:4: 'assistant.assistant.x' is no assistant's address"),
+    (moved("document.a", "document.b"), "m.yaml:4: 'document.a' is no document's address: a document is moved as "
+                                        "knowledgebase.NAME.KEY"),
     ("apiVersion: provisioner/v1\nkind: Moved\nspec: {from: folder.a}\n", "m.yaml:3: spec.to is required"),
     ("apiVersion: provisioner/v1\nkind: Moved\nspec: {from: folder.a, too: folder.b}\n", "unknown field 'too'"),
     ("apiVersion: provisioner/v1\nkind: Moved\nmetadata: {name: x}\nspec: {from: folder.a, to: folder.b}\n",
