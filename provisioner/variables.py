@@ -219,7 +219,8 @@ def load_variables(var_files: Iterable[str | Path], var_flags: Iterable[str], au
     for given in var_files:
         path = Path(given)
         if not path.is_file():
-            problems.append(Problem(f"--var-file {given}: no such file"))
+            what = "not a regular file" if path.exists() else "no such file"  # /dev/zero, a folder, a FIFO
+            problems.append(Problem(f"--var-file {given}: {what}"))
         else:
             files.append(path)
     documents = []

@@ -254,3 +254,13 @@ def test_a_variable_used_many_times_is_bounded_like_an_alias(workspace):
     assert result.stderr.count("come to more than") == 1
     path.write_text(manifest_text("b", initial_message="${var.big}"))  # a use within the bound: as before
     assert workspace.run("validate", api=False).exit_code == 0
+
+
+def test_a_var_file_that_exists_but_is_no_regular_file_is_said_to_be_so(tmp_path):
+    """--var-file /dev/zero (or a folder) said "no such file", of a file that is there."""
+    from provisioner.variables import load_variables
+
+    for given, said in (("/dev/zero", "not a regular file"), (str(tmp_path), "not a regular file"),
+                        (str(tmp_path / "nope.yaml"), "no such file")):
+        _, problems = load_variables([given], [])
+        assert [p.message for p in problems] == [f"--var-file {given}: {said}"], problems
