@@ -881,11 +881,18 @@ def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
                        "spaces only; replace the tab with spaces", Location(shown, tab[0], tab[1]))
     prefix = "" if isinstance(error, _LimitError) else "invalid YAML: "
     context, opened = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context == "while scanning a simple key" and opened is not None and mark is not None \
+            and mark.line == opened.line and mark.column - opened.column > _SIMPLE_KEY_CHARACTERS:
+        # libyaml's words for a key past its bound: "could not find expected ':'", of a line that has one.
+        return Problem(f"{prefix}a key longer than {_SIMPLE_KEY_CHARACTERS} characters, YAML's bound for a key "
+                       "(written without `? `)", Location(shown, line, opened.column + 1))
     if isinstance(context, str) and opened is not None and opened.line + 1 != line:
         # Where what failed began: an unclosed quote is found only at the end of the file.
         reason += f" ({context}, from line {opened.line + 1})"
     return Problem(prefix + reason, Location(shown, line))
 
+
+_SIMPLE_KEY_CHARACTERS = 1024  # the YAML 1.1 bound on an implicit key, which libyaml and PyYAML keep
 
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 

@@ -362,3 +362,15 @@ def test_a_flood_of_problems_is_cut_short(tmp_path):
     path.write_text("".join(f"---\nk{i}: 1\n" for i in range(2000)))
     found = errors_of([path])
     assert len(found) == 501 and found[-1].startswith("... and ") and "more problems not shown" in found[-1]
+
+
+@pytest.mark.parametrize("length, said", [(1100, "a key longer than 1024 characters"), (1024, "unknown field")])
+def test_a_key_past_yamls_bound_is_named_as_such(tmp_path, length, said):
+    """libyaml refuses a key longer than 1024 characters as "could not find expected ':'", of a line that has one."""
+    path = tmp_path / "x.yaml"
+    path.write_text(manifest_text("x").rstrip("\n") + f"\n  {'k' * length}: 1\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([path])
+    found = [str(p) for p in caught.value.problems]
+    line = path.read_text().count("\n")
+    assert any(f"x.yaml:{line}:" in p and said in p for p in found), found
