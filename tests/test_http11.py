@@ -47,6 +47,8 @@ class RawServer:
     def _handle(self, connection: socket.socket):
         try:
             self._answer_on(connection)
+        except ConnectionResetError:
+            pass  # the client closed a pooled connection it gave up on: the same as its end of file
         finally:
             self.closed.release()
 
