@@ -180,8 +180,21 @@ class Change:
     def fingerprint(self) -> str | None:
         """`remote_fingerprint`, digested from `remote_item` on first use."""
         if self.remote_fingerprint is None and self.remote_item is not None:
-            self.remote_fingerprint = digest(self.remote_item)
+            self.remote_fingerprint = self.fingerprint_of(self.remote_item)
         return self.remote_fingerprint
+
+    def fingerprint_of(self, item: dict[str, Any]) -> str:
+        """The digest of a platform item that a saved plan's `remote_fingerprint` is compared with: the whole item,
+        but for a wait on an object that exists (a document still being processed) its progress is left out: the
+        status it waits for to move on moved on, which is no change since the plan (every such saved plan was
+        refused as stale once the platform had processed the document)."""
+        if self.wait and self.action is not Action.CREATE:
+            item = {k: v for k, v in item.items() if k not in _PROGRESS}
+        return digest(item)
+
+
+# What moves on while the platform processes an object (API.md: a document's status, its label, its update time).
+_PROGRESS = frozenset({"status", "status_label", "updated_at"})
 
 
 def count_changes(changes: list[Change]) -> dict[str, int]:

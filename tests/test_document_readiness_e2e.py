@@ -142,3 +142,40 @@ def test_a_document_still_processing_when_an_apply_gave_up_is_waited_for_by_the_
     created = datetime.fromisoformat(platform.assistants()[0]["created_at"].replace("Z", "+00:00"))
     assert (created - ready).total_seconds() >= 4.0, (ready, created)
     assert "No changes." in graph.run("plan").output
+
+
+def test_a_saved_plan_that_waits_for_a_document_is_not_stale_once_the_platform_processed_it(graph, platform):
+    """A plan saved while a document was still being processed waits for it (an update that sends nothing); its
+    fingerprint held the document's status, so once processed (what it waits for) the plan was refused as stale:
+    "id N changed on the platform since the plan". Its status moving on is now no change since the plan."""
+    graph.write("manifests/knowledge.yaml", knowledge_base("help"))
+    platform.faults(document_delay_ms=2500)
+    first = graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "0.5")
+    assert first.exit_code != 0 and "--wait-timeout" in first.all, first.all
+    saved = graph.run("plan", "--out", "waits.plan")
+    assert saved.exit_code == 0 and "still processing it" in saved.output, saved.all
+    kb = platform.http.get("/user/knowledgebases").json()["data"][0]
+    deadline = time.monotonic() + 20
+    while any(d["status"] == "processing"
+              for d in platform.http.get(f"/user/knowledgebases/{kb['id']}/documents").json()["data"]):
+        assert time.monotonic() < deadline, "the documents were never processed"
+        time.sleep(0.2)
+    applied = graph.run("apply", "waits.plan", "--no-verify")
+    assert applied.exit_code == 0, applied.all
+    assert len(platform.assistants()) == 1
+    assert "No changes." in graph.run("plan").output
+
+
+def test_a_waiting_change_still_sees_an_edit_since_the_plan():
+    """Only the progress of processing is left out of a waiting change's fingerprint: a rename still counts."""
+    from provisioner.plan import Action, Change
+
+    item = {"id": 7, "name": "Page 1", "status": "processing", "status_label": "Processing", "updated_at": "a"}
+    waits = Change("knowledgebase.help.page1", Action.UPDATE, "Page 1", remote_id=7, kind="document", wait=True,
+                   remote_item=item)
+    processed = {**item, "status": "active", "status_label": "Active", "updated_at": "b"}
+    assert waits.fingerprint_of(processed) == waits.fingerprint()
+    assert waits.fingerprint_of({**processed, "name": "Renamed"}) != waits.fingerprint()
+    created = Change("knowledgebase.help.page1", Action.CREATE, "Page 1", remote_id=7, kind="document", wait=True,
+                     replace=True, remote_item=item)
+    assert created.fingerprint_of(processed) != created.fingerprint()  # the old half of a replacement: whole

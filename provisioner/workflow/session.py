@@ -412,7 +412,7 @@ class Session:
                     stale.append(f"{change.address}: id {change.remote_id} is back on the platform")
             elif live is None:
                 stale.append(f"{change.address}: id {change.remote_id} is gone from the platform")
-            elif live.fingerprint != change.fingerprint():
+            elif change.fingerprint_of(live.item) != change.fingerprint():
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
         stale += changed_document_files(plan)
         if stale:
