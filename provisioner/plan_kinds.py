@@ -419,13 +419,23 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                       remote_item=current.item, actions=actions, wait=pending, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
                   body=body, record=record(manifest, wanted, after), remote_item=current.item,
-                  reason=_with_notes(STILL_PROCESSING if pending else None, actions), actions=actions,
+                  reason=_with_notes(_still_processing(kind, body) if pending else None, actions), actions=actions,
                   wait=pending, **common)
+
+
+def _still_processing(kind: Kind, body: dict[str, Any]) -> str:
+    """Why an update of an object the platform is still processing waits for it, and whether it sends anything
+    (a description changed meanwhile is sent: "nothing is sent" beside it was untrue)."""
+    if any(k != kind.parent_field for k in body):
+        return STILL_PROCESSING_UPDATED
+    return STILL_PROCESSING
 
 
 FAILED_TO_PROCESS = "the platform failed to process it (status failed)"
 STILL_PROCESSING = ("the platform is still processing it: nothing is sent, apply waits for it to be ready before "
                     "what uses it")
+STILL_PROCESSING_UPDATED = ("the platform is still processing it: apply updates it, then waits for it to be ready "
+                            "before what uses it")
 
 
 def _with_notes(reason: str | None, actions: list[dict[str, Any]]) -> str | None:

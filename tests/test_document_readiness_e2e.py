@@ -179,3 +179,19 @@ def test_a_waiting_change_still_sees_an_edit_since_the_plan():
     created = Change("knowledgebase.help.page1", Action.CREATE, "Page 1", remote_id=7, kind="document", wait=True,
                      replace=True, remote_item=item)
     assert created.fingerprint_of(processed) != created.fingerprint()  # the old half of a replacement: whole
+
+
+def test_a_document_still_processing_whose_description_changed_is_said_to_be_updated_then_waited_for(graph, platform):
+    """A description changed while the platform still processes the document is sent, then waited for: the plan
+    said "nothing is sent" beside the description's change."""
+    graph.write("manifests/knowledge.yaml", knowledge_base("help"))
+    platform.faults(document_delay_ms=5000)
+    first = graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "0.5")
+    assert first.exit_code != 0 and "--wait-timeout" in first.all, first.all
+    graph.write("manifests/knowledge.yaml", knowledge_base("help").replace(
+        "{name: Page 1, key: page1,", "{name: Page 1, key: page1, description: New words,"))
+    planned = {c["address"]: c for c in json.loads(graph.run("plan", "--json").output)["changes"]}
+    described, untouched = planned["knowledgebase.help.page1"], planned["knowledgebase.help.page2"]
+    assert [f["field"] for f in described["fields"]] == ["description"] and described["wait"], described
+    assert "nothing is sent" not in described["reason"] and "apply updates it" in described["reason"], described
+    assert "nothing is sent" in untouched["reason"] and not untouched["fields"], untouched
