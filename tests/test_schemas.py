@@ -303,3 +303,13 @@ def test_a_whole_variable_or_environment_reference_passes_anywhere_and_other_tex
         bad = copy.deepcopy(document)
         bad["spec"][name] = value
         assert list(validator.iter_errors(bad)), (name, value)
+
+
+def test_the_wait_field_is_documented_for_an_update_or_import_too():
+    """A plan waits again for a document the platform is still processing (an update or import with `wait`): the
+    schema and plan-format.md said `wait` was a wait after a create only."""
+    described = PLAN_SCHEMA["$defs"]["change"]["properties"]["wait"]["description"]
+    row = next(line for line in (ROOT / "docs" / "plan-format.md").read_text().splitlines()
+               if line.startswith("| `wait` |"))
+    for text in (described, row):
+        assert "update" in text and "import" in text and "still processing" in text, text
