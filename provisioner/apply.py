@@ -27,6 +27,7 @@ from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
+from .scrub import register_sensitive
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
@@ -373,6 +374,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     refuse_lossy_replacements(plan, kinds, allow_replace)
     report = ApplyReport()
     changes = plan.changes
+    for change in changes:  # a rejection may quote the body sent: its sensitive values are masked in output
+        if change.sensitive and change.body:
+            register_sensitive(change.body, change.sensitive)
     moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
     # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
     # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).

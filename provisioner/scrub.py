@@ -56,11 +56,19 @@ _BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
 
 def register_secret(value: str | None) -> None:
     """Mask `value` (and its URL-decoded form) wherever it appears in output from now on."""
-    if not value:
+    register_secrets([value] if value else [])
+
+
+def register_secrets(values: list[str]) -> None:
+    """register_secret of each value, sorted once (an apply registers every change's)."""
+    forms: set[str] = set()
+    for value in values:
+        if value:
+            these = {value, value.strip(), unquote(value)}
+            # As JSON output and Python messages would show it: escaped quotes, backslashes, control characters.
+            forms |= these | {json.dumps(f)[1:-1] for f in these} | {repr(f)[1:-1] for f in these}
+    if not forms:
         return
-    forms = {value, value.strip(), unquote(value)}
-    # As JSON output and Python messages would show it: escaped quotes, backslashes, control characters.
-    forms |= {json.dumps(f)[1:-1] for f in forms} | {repr(f)[1:-1] for f in forms}
     with _lock:
         _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
         _sort()
@@ -71,6 +79,32 @@ def _sort() -> None:
     change)."""
     global _longest_first
     _longest_first = sorted(_secrets, key=len, reverse=True)
+
+
+def register_sensitive(fields: dict[str, Any], sensitive: Any) -> None:
+    """Mask the values of `fields`' sensitive fields (a change's body) from now on: a platform that rejects a
+    request may quote its body back, and a literal sip_password, header value or Cal.com key (no ${env.X}, so
+    nothing registered it) then reached the error message in clear. A text is masked whole; a mapping's texts
+    (header values) each; a list's items by their secret-named keys (a tool's calcom_api_key), not every word."""
+    found: list[str] = []
+    for name in sensitive or ():
+        value = fields.get(name)
+        if isinstance(value, str):
+            found.append(value)
+            register_url(value)
+        elif isinstance(value, dict):
+            found += [v for v in value.values() if isinstance(v, str)]
+        elif isinstance(value, list):
+            found += [v for item in value if isinstance(item, dict) for k, v in item.items()
+                      if isinstance(v, str) and isinstance(k, str) and _is_secret_name(k)]
+    if found:
+        register_secrets(found)
+
+
+def _is_secret_name(name: str) -> bool:
+    """Whether a key names a secret as a query parameter's name would (calcom_api_key, password)."""
+    match = _QUERY_SECRET.match(f"?{name}=x")
+    return match is not None and match.end(1) == len(name) + 2 and _secret_name(match)
 
 
 def register_url(url: str | None) -> None:

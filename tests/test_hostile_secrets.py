@@ -251,3 +251,66 @@ def test_the_names_secrets_go_by_are_still_masked(text, masked):
     from provisioner import scrub as S
 
     assert S.scrub(text) == masked
+
+
+def test_a_rejection_quoting_the_request_body_never_shows_a_literal_sensitive_value(workspace):
+    """A platform (or gateway) that rejects a write may quote the body it got. A sensitive value written in the
+    manifest itself (no ${env.X}, so nothing registered it) is masked there like one from the environment: a
+    tool's header value, a SIP trunk's password, a Cal.com key in an assistant's tools."""
+    import dataclasses
+
+    from rewriting_proxy import RewritingProxy
+
+    header, password, calcom = "hdr-LITERAL-5e1a", "sip-LITERAL-77c2", "cal-LITERAL-90d3"
+    workspace.dialect = "v2"
+    workspace.write("manifests/kinds.yaml", f"""\
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {{name: lookup}}
+spec:
+  name: lookup
+  description: Look up an order.
+  endpoint: https://api.example.com/orders
+  method: GET
+  headers: {{X-Api-Key: {header}}}
+---
+apiVersion: provisioner/v1
+kind: SipTrunk
+metadata: {{name: office}}
+spec:
+  sip_trunk_type: number
+  phone_number: "+14155551234"
+  sip_username: office
+  sip_password: {password}
+  sip_address: sip.provider.com
+  sip_calling_format: "+e164"
+  inbound_authorization_type: auth
+  country_code: US
+""")
+    workspace.add("caller", tools=[{"type": "calendar_integration", "calcom_api_key": calcom,
+                                    "calcom_event_slug": "demo"}])
+    bodies: dict[tuple[str, str], bytes] = {}
+
+    def keep(method, path, body):
+        bodies[(method, path)] = body
+        return body
+
+    def echo(method, path, status, body):  # every write refused, quoting what it was sent
+        if method in ("POST", "PUT"):
+            sent = bodies.get((method, path), b"").decode()
+            return 422, json.dumps({"message": f"Invalid request: {sent}",
+                                    "errors": {"body": [f"bad request: {sent}"]}}).encode(), "application/json"
+        return None
+
+    with RewritingProxy(workspace.platform.url, echo) as proxy:
+        proxy.edit_request = keep
+        honest = workspace.platform
+        workspace.platform = dataclasses.replace(honest, url=proxy.url)
+        try:
+            applied = workspace.run("apply", "--auto-approve", "--max-retries=1")
+        finally:
+            workspace.platform = honest
+    assert applied.exit_code == 1 and "bad request" in applied.all, applied.all
+    assert "sip_password" in applied.all and "calcom_api_key" in applied.all, applied.all  # both were quoted
+    for secret in (header, password, calcom):
+        assert secret not in applied.all, (secret, applied.all)
