@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import functools
+import json
 import os
 import re
 import stat
@@ -20,6 +21,7 @@ import yaml
 from . import block_yaml
 from .errors import Location, ManifestError, Problem
 from .paths import forbidden, leads_out
+from .scrub import carries_credentials
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
 from .kinds.base import MANIFEST_FILE
 from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
@@ -1029,8 +1031,9 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str,
             invalid.add(address if kind == ASSISTANT else f"{kind}.{address}")
         return None
     if kind != ASSISTANT:
-        return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect, sensitive, doc, kind)
-    secret = secret_fields(fields)
+        return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect,
+                         sensitive | credential_fields(raw_spec), doc, kind)
+    secret = secret_fields(fields) | credential_fields(fields)
     manifest = _manifest(Manifest, address, spec, dict(labels), protect, sensitive | secret if secret else sensitive,
                          doc, ASSISTANT)
     manifest.__dict__["fields"] = fields  # cached_property's slot: the dump the checks made, not a second one
@@ -1125,6 +1128,17 @@ def _default_sensitive(kind: str) -> frozenset[str]:
     if kind == ASSISTANT:
         return DEFAULT_SENSITIVE
     return frozenset(f.name for f in KINDS[kind].fields if f.sensitive)
+
+
+def credential_fields(fields: Any) -> frozenset[str]:
+    """Fields that carry credentials by their content (a tool's endpoint https://user:pass@host/?api_key=..., a
+    document's link with ?token=, a URL pasted in a message): sensitive as webhook_url is, so state and saved plans
+    keep a digest, not the URL in clear (output only scrubbed it)."""
+    if not isinstance(fields, dict):
+        return frozenset()
+    return frozenset(name for name, value in fields.items() if value is not None and not isinstance(value, bool)
+                     and carries_credentials(value if isinstance(value, str)
+                                             else json.dumps(value, ensure_ascii=False, default=str)))
 
 
 def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_spec: dict) -> str:

@@ -136,6 +136,16 @@ def scrub(text: str) -> str:
     for secret in _longest_first:  # replaced whole, never changed in place: a consistent list
         if secret in text:
             text = text.replace(secret, MASK)
+    return _mask_patterns(text)
+
+
+def carries_credentials(text: str) -> bool:
+    """Whether `text` holds what looks like a credential whatever was registered: URL credentials, a
+    secret-looking query parameter, a bearer token (a manifest's value is then kept as a secret)."""
+    return _mask_patterns(text) != text
+
+
+def _mask_patterns(text: str) -> str:
     # Each pattern needs a literal the text may not hold: looked for first (a search costs a tenth of a sub).
     if "://" in text and "@" in text:  # credentials in a URL end with an @
         text = _URL_CREDENTIALS.sub(lambda m: m.group(1) + MASK + "@", text)

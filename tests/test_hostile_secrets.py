@@ -314,3 +314,34 @@ spec:
     assert "sip_password" in applied.all and "calcom_api_key" in applied.all, applied.all  # both were quoted
     for secret in (header, password, calcom):
         assert secret not in applied.all, (secret, applied.all)
+
+
+def test_a_field_carrying_url_credentials_is_kept_as_a_digest_in_state_and_saved_plans(workspace):
+    """A tool's endpoint or an assistant's text with https://user:pass@host/?api_key=... is a secret by its
+    content (pull and export already treat it so): output only scrubbed it, while state, `state pull`,
+    `state show` and the saved plan held the URL in clear."""
+    password, key, in_text = "ep-PASS-4c1d", "ep-KEY-8a2f", "msg-KEY-3b7e"
+    workspace.write("manifests/tool.yaml", f"""\
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {{name: lookup}}
+spec:
+  name: lookup
+  description: Look up an order.
+  endpoint: https://orders:{password}@api.example.com/orders?api_key={key}
+  method: GET
+""")
+    workspace.add("caller", initial_message=f"Hi, see https://example.com/status?token={in_text}")
+    planned = workspace.run("plan", "--out", "saved.plan")
+    assert planned.exit_code == 0, planned.all
+    applied = workspace.run("apply", "saved.plan")
+    assert applied.exit_code == 0, applied.all
+    [tool] = workspace.platform.http.get("/user/tools").json()
+    assert tool["endpoint"].endswith(f"?api_key={key}")  # the platform got the real value
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0  # and no false drift
+    texts = [workspace.root.joinpath("saved.plan").read_text(), workspace.state_file.read_bytes().decode("latin-1"),
+             workspace.run("state", "pull").output, workspace.run("state", "show", "tool.lookup").all,
+             workspace.run("state", "show", "caller").all]
+    for secret in (password, key, in_text):
+        assert not any(secret in text for text in texts), secret
+    assert "endpoint    = (sensitive)" in planned.output, planned.output
