@@ -257,6 +257,14 @@ def test_a_password_in_a_connection_string_is_masked_wherever_a_message_quotes_i
         assert password not in scrub(message, dsn)  # (no `*` in it: the mask cannot make it again)
 
 
+def test_a_password_with_an_unescaped_at_sign_is_masked_where_the_driver_reads_it_as_the_host():
+    """postgresql://deploy:Xy@Secret-9k2@db/state: the driver's password is `Xy`, its host `Secret-9k2@db`, and
+    its error quoted that host: the rest of the password, in clear."""
+    dsn = "postgresql://deploy:Xy@Secret-9k2@db.internal:5432/state"
+    message = "connection failed: failed to resolve host 'Secret-9k2@db.internal': [Errno -2] Name or service not known"
+    assert "Secret-9k2" not in scrub(message, dsn) and "db.internal" in scrub(message, dsn)
+
+
 def test_the_postgres_backend_without_a_dsn_says_where_it_is_read(workspace, monkeypatch):
     monkeypatch.delenv("PROVISIONER_PG_DSN", raising=False)
     result = workspace.run("plan", "--backend", "postgres")

@@ -226,6 +226,12 @@ def _dsn_passwords(dsn: str) -> set[str]:
             if value.startswith("'") and value.endswith("'") and len(value) > 1:
                 value = value[1:-1]
             found |= {value, unquote(value)}
+    # A password with an unescaped `@` (postgresql://u:pa@ss@host/db, common in generated passwords): the driver
+    # ends it at the first `@` and reads the rest as the host, which its errors quote ("failed to resolve host
+    # 'ss@host'"): every part of what runs to the last `@` is the password's.
+    whole = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:([^/\s]*)@", dsn)
+    if whole and "@" in whole.group(1):
+        found |= {part for part in whole.group(1).split("@") if len(part) >= 4} | {whole.group(1)}
     return {secret for secret in found if secret}
 
 
