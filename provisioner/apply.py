@@ -27,7 +27,7 @@ from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
-from .scrub import register_sensitive
+from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
 from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
@@ -374,9 +374,6 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     refuse_lossy_replacements(plan, kinds, allow_replace)
     report = ApplyReport()
     changes = plan.changes
-    for change in changes:  # a rejection may quote the body sent: its sensitive values are masked in output
-        if change.sensitive and change.body:
-            register_sensitive(change.body, change.sensitive)
     moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
     # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
     # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).
@@ -404,7 +401,21 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         return attempt(number, time.monotonic())
 
     def attempt(number: int, started: float, waiting: _Waiting | None = None) -> ChangeResult | Later:
-        """The step's work (or, resumed, its next readiness poll), its errors as results; a wait as walk.Later."""
+        """The step's work (or, resumed, its next readiness poll), its errors as results; a wait as walk.Later.
+        A failure's retry notices and message may quote the body sent: its sensitive values are masked there."""
+        change = changes[graph.steps[number].change]
+        if not (change.sensitive and change.body):
+            return attempt_unmasked(number, started, waiting)
+        with masking(change.body, change.sensitive):
+            result = attempt_unmasked(number, started, waiting)
+            if isinstance(result, ChangeResult) and not result.ok:
+                result.message = scrub(result.message)
+                result.field_errors = {field: [scrub(str(m)) for m in messages]
+                                       for field, messages in (result.field_errors or {}).items()}
+        return result
+
+    def attempt_unmasked(number: int, started: float, waiting: _Waiting | None = None) -> ChangeResult | Later:
+        """attempt, its messages as they are."""
         step = graph.steps[number]
         change = changes[step.change]
         sent_before, waited_before = budget.thread_counters()

@@ -6,10 +6,11 @@ library's exception quoting a header, a URL echoed by a connection error).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 MASK = "***"
@@ -60,18 +61,24 @@ def register_secret(value: str | None) -> None:
 
 
 def register_secrets(values: list[str]) -> None:
-    """register_secret of each value, sorted once (an apply registers every change's)."""
+    """register_secret of each value, sorted once."""
+    forms = _forms(values)
+    if not forms:
+        return
+    with _lock:
+        _secrets.update(forms)
+        _sort()
+
+
+def _forms(values: list[str]) -> set[str]:
+    """Each value as output may show it: as is, stripped, URL-decoded, and escaped as JSON output and Python
+    messages would show it (quotes, backslashes, control characters); those too short to mask left out."""
     forms: set[str] = set()
     for value in values:
         if value:
             these = {value, value.strip(), unquote(value)}
-            # As JSON output and Python messages would show it: escaped quotes, backslashes, control characters.
             forms |= these | {json.dumps(f)[1:-1] for f in these} | {repr(f)[1:-1] for f in these}
-    if not forms:
-        return
-    with _lock:
-        _secrets.update(form for form in forms if len(form) >= MIN_SECRET_LENGTH)
-        _sort()
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 
 def _sort() -> None:
@@ -81,24 +88,44 @@ def _sort() -> None:
     _longest_first = sorted(_secrets, key=len, reverse=True)
 
 
-def register_sensitive(fields: dict[str, Any], sensitive: Any) -> None:
-    """Mask the values of `fields`' sensitive fields (a change's body) from now on: a platform that rejects a
-    request may quote its body back, and a literal sip_password, header value or Cal.com key (no ${env.X}, so
-    nothing registered it) then reached the error message in clear. A text is masked whole; a mapping's texts
-    (header values) each; a list's items by their secret-named keys (a tool's calcom_api_key), not every word."""
+@contextlib.contextmanager
+def masking(fields: dict[str, Any] | None, sensitive: Any) -> Iterator[None]:
+    """While a change's request is made on this thread, what scrub gives this thread also masks the values of
+    `fields`' sensitive fields (its body): a platform that rejects or fails a request may quote the body back,
+    and a literal sip_password, header value or Cal.com key (no ${env.X}, so nothing registered it) reached the
+    retry notices and the error message in clear. Worked out only if a text is scrubbed meanwhile (a failure):
+    registering every change's values for the whole run made every line's scrub slower with the fleet's size."""
+    before = getattr(_local, "pending", None)
+    _local.pending = (fields, sensitive) if fields and sensitive else None
+    try:
+        yield
+    finally:
+        _local.pending = before
+
+
+def _thread_secrets() -> list[str]:
+    """The values `masking` hides on this thread, longest first."""
+    pending = getattr(_local, "pending", None)
+    if pending is None:
+        return []
+    fields, sensitive = pending
     found: list[str] = []
-    for name in sensitive or ():
+    for name in sensitive:
+        # A text is masked whole; a mapping's texts (header values) each; a list's items by their secret-named
+        # keys (a tool's calcom_api_key), not every word.
         value = fields.get(name)
         if isinstance(value, str):
             found.append(value)
-            register_url(value)
+            found += _url_parts(value)
         elif isinstance(value, dict):
             found += [v for v in value.values() if isinstance(v, str)]
         elif isinstance(value, list):
             found += [v for item in value if isinstance(item, dict) for k, v in item.items()
                       if isinstance(v, str) and isinstance(k, str) and _is_secret_name(k)]
-    if found:
-        register_secrets(found)
+    return sorted(_forms(found), key=len, reverse=True)
+
+
+_local = threading.local()
 
 
 def _is_secret_name(name: str) -> bool:
@@ -109,17 +136,21 @@ def _is_secret_name(name: str) -> bool:
 
 def register_url(url: str | None) -> None:
     """Mask the password (and user) of `url` and the values of its secret-looking query parameters."""
+    register_secrets(_url_parts(url))
+
+
+def _url_parts(url: str | None) -> list[str]:
+    """The password (and user) of `url` and the values of its secret-looking query parameters."""
     if not url:
-        return
+        return []
     try:
         parts = urlsplit(url)
-        register_secret(parts.password)
-        register_secret(parts.username if parts.password else None)
-        for name, value in parse_qsl(parts.query, keep_blank_values=False):
-            if _QUERY_SECRET.match(f"?{name}={value}"):
-                register_secret(value)
-    except ValueError:  # not even a URL: the patterns below still apply
-        pass
+        found = [parts.password, parts.username if parts.password else None]
+        found += [value for name, value in parse_qsl(parts.query, keep_blank_values=False)
+                  if _QUERY_SECRET.match(f"?{name}={value}")]
+    except ValueError:  # not even a URL: the patterns still apply
+        return []
+    return [value for value in found if value]
 
 
 def forget_secrets() -> None:
@@ -136,6 +167,10 @@ def scrub(text: str) -> str:
     for secret in _longest_first:  # replaced whole, never changed in place: a consistent list
         if secret in text:
             text = text.replace(secret, MASK)
+    if getattr(_local, "pending", None) is not None:
+        for secret in _thread_secrets():
+            if secret in text:
+                text = text.replace(secret, MASK)
     return _mask_patterns(text)
 
 

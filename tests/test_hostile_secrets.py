@@ -310,10 +310,57 @@ spec:
             applied = workspace.run("apply", "--auto-approve", "--max-retries=1")
         finally:
             workspace.platform = honest
-    assert applied.exit_code == 1 and "bad request" in applied.all, applied.all
+    assert applied.exit_code == 1 and "Invalid request" in applied.all, applied.all
     assert "sip_password" in applied.all and "calcom_api_key" in applied.all, applied.all  # both were quoted
     for secret in (header, password, calcom):
         assert secret not in applied.all, (secret, applied.all)
+
+
+def test_a_failing_update_quoting_its_body_never_shows_a_literal_sensitive_value_in_its_retry_notices(workspace):
+    """An update is retried after a 5xx, and each retry notice quotes the answer: a body the platform quoted back
+    showed a literal header value there (the apply's error message was masked, the notices were not)."""
+    import dataclasses
+
+    from rewriting_proxy import RewritingProxy
+
+    old, new = "hdr-OLD-61f0", "hdr-NEW-29c4"
+    workspace.dialect = "v2"
+    tool = """\
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {name: lookup}
+spec:
+  name: lookup
+  description: Look up an order.
+  endpoint: https://api.example.com/orders
+  method: GET
+  headers: {X-Api-Key: %s}
+"""
+    workspace.write("manifests/tool.yaml", tool % old)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/tool.yaml", tool % new)
+    bodies: dict[tuple[str, str], bytes] = {}
+
+    def keep(method, path, body):
+        bodies[(method, path)] = body
+        return body
+
+    def fail(method, path, status, body):  # every update fails, quoting what it was sent
+        if method == "PUT":
+            sent = bodies.get((method, path), b"").decode()
+            return 500, json.dumps({"message": f"Server error while saving: {sent}"}).encode(), "application/json"
+        return None
+
+    with RewritingProxy(workspace.platform.url, fail) as proxy:
+        proxy.edit_request = keep
+        honest = workspace.platform
+        workspace.platform = dataclasses.replace(honest, url=proxy.url)
+        try:
+            applied = workspace.run("apply", "--auto-approve", "--max-retries=2", "--retry-backoff=0.01s")
+        finally:
+            workspace.platform = honest
+    assert applied.exit_code == 1 and "retrying in" in applied.all and "X-Api-Key" in applied.all, applied.all
+    assert new not in applied.all and old not in applied.all, applied.all
 
 
 def test_a_field_carrying_url_credentials_is_kept_as_a_digest_in_state_and_saved_plans(workspace):

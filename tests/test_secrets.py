@@ -1,4 +1,5 @@
 """The API token and sensitive manifest values never reach state, plan files, output or errors."""
+import json
 import httpx
 import pytest
 
@@ -82,3 +83,24 @@ def test_secrets_appear_nowhere(secret_workspace):
     pulled = ws.run("state", "pull").output  # the state database itself, row by row, and its history
     assert '"resources"' in pulled and all(secret not in pulled for secret in SECRETS)
     assert all(secret.encode() not in ws.state_file.read_bytes() for secret in SECRETS)
+
+
+def test_masking_hides_a_changes_sensitive_values_on_its_own_thread_and_only_while_it_runs():
+    """apply masks a change's sensitive values where its failure is told (its worker's retry notices, its message):
+    not by registering every change's values for the whole run, which made every output line's scrub slower with
+    the fleet's size."""
+    import threading
+
+    from provisioner.scrub import masking, scrub
+
+    body = {"headers": {"X-Key": "hdr-SECRET-1"}, "name": "lookup", "sip_password": 'pw"QUOTED-2'}
+    assert scrub("sent hdr-SECRET-1") == "sent hdr-SECRET-1"
+    elsewhere: list[str] = []
+    with masking(body, {"headers", "sip_password"}):
+        assert scrub('sent {"X-Key": "hdr-SECRET-1"}') == 'sent {"X-Key": "***"}'
+        assert scrub(json.dumps(body)) == '{"headers": {"X-Key": "***"}, "name": "lookup", "sip_password": "***"}'
+        assert scrub("lookup") == "lookup"  # a field that is not sensitive stays
+        other = threading.Thread(target=lambda: elsewhere.append(scrub("hdr-SECRET-1")))
+        other.start()
+        other.join()
+    assert elsewhere == ["hdr-SECRET-1"] and scrub("hdr-SECRET-1") == "hdr-SECRET-1"
