@@ -185,3 +185,19 @@ def test_objects_carry_only_the_spec_fields_the_rules_read_unless_a_rule_takes_t
     for whole in ('object.spec["max_duration"] > 1', "object == oldObject", "has(object.spec)",
                   "object.spec.all(k, k != 'x')", "size(object) > 0"):
         assert spec_fields_used(["object.spec.language != ''", whole]) is None, whole
+
+
+def test_a_rule_matches_documents_by_the_kind_their_objects_read(tmp_path):
+    """An object's kind reads `Document` (docs/policies.md), but `match: {kinds: [Document]}` was refused as
+    "not a kind": only kinds with a manifest of their own (and lowercase address names) were known."""
+    rules, problems = load_policies([write_policy(tmp_path, "- name: r\n  expression: object.kind != 'Document'\n",
+                                                  match="  match: {kinds: [Document]}\n")])
+    assert not problems, [str(p) for p in problems]
+    manifest = tmp_path / "kb.yaml"
+    manifest.write_text("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n"
+                        "  name: FAQ\n  documents:\n"
+                        "    - {name: Pricing, key: pricing, type: website, url: 'https://example.com/p'}\n")
+    report = check_offline(rules, validate([str(manifest)], "v2"), "default")
+    assert [(v.address, v.kind) for v in report.violations] == [("knowledgebase.faq.pricing", "document")]
+    assert "'Documents' is not a kind (one of Assistant, Campaign, Document," in problems_of(
+        tmp_path, "- name: r\n  expression: 'true'\n", match="  match: {kinds: [Documents]}\n")[0]

@@ -23,9 +23,10 @@ from typing import Annotated, Iterable, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Location, Problem
-from ..kinds import ASSISTANT, ASSISTANT_MANIFEST_KIND, KINDS, kind_of_manifest
+from ..kinds import ASSISTANT, KINDS, kind_of_manifest
 from ..manifest import find_manifest_files, load_documents
 from .engine import CompiledRule, compile_rule
+from .objects import manifest_kind
 
 API_VERSION = "provisioner/v1"
 POLICY_KIND = "Policy"
@@ -172,11 +173,13 @@ def _rules_of(document) -> tuple[list[Rule], list[Problem]]:
 
 def _match_of(raw: _Match, location: Location, problems: list[Problem]) -> Match:
     kinds = set()
+    # The names an object's `kind` reads (objects.manifest_kind): `Document` too, a kind with no manifest of
+    # its own, which docs/policies.md names as an object's kind and a rule may therefore match on.
+    shown = {manifest_kind(name): name for name in [ASSISTANT, *KINDS]}
     for word in raw.kinds:
-        kind = kind_of_manifest(word) or (word if word == ASSISTANT or word in KINDS else None)
+        kind = kind_of_manifest(word) or shown.get(word) or (word if word == ASSISTANT or word in KINDS else None)
         if kind is None:
-            known = ", ".join([ASSISTANT_MANIFEST_KIND] + sorted(k.manifest_kind for k in KINDS.values()
-                                                                    if k.manifest_kind))
+            known = ", ".join(sorted(shown))
             problems.append(Problem(f"match.kinds: {word!r} is not a kind (one of {known}, or their lowercase "
                                     "address names)", location))
             continue
