@@ -201,3 +201,23 @@ def test_a_rule_matches_documents_by_the_kind_their_objects_read(tmp_path):
     assert [(v.address, v.kind) for v in report.violations] == [("knowledgebase.faq.pricing", "document")]
     assert "'Documents' is not a kind (one of Assistant, Campaign, Document," in problems_of(
         tmp_path, "- name: r\n  expression: 'true'\n", match="  match: {kinds: [Documents]}\n")[0]
+
+
+def test_rules_that_compile_alone_but_not_together_are_evaluated_alone(tmp_path):
+    """Every rule that selects an object is evaluated as one CEL list; a rule nested 31 deep compiles alone but is
+    one level too deep inside that list, and 2,000 short rules exceed cel-cpp's 100,000 characters together: the
+    run stopped on 'unexpected RuntimeError ... a bug in the provisioner'."""
+    deep = "(" * 31 + "object.spec.max_call_duration == null" + ")" * 31
+    rules, problems = load_policies([write_policy(tmp_path, f"- name: deep\n  expression: {deep!r}\n"
+                                                            "- name: other\n  expression: 'false'\n")])
+    assert not problems, [str(p) for p in problems]
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(manifest_text("a"))
+    report = check_offline(rules, validate([str(manifest)]), "default")
+    assert not report.errors and [v.rule.name for v in report.violations] == ["other"]
+    many = "".join(f"- name: r{i}\n  expression: 'object.spec.max_call_duration == null || "
+                   f"object.spec.max_call_duration <= {i}'\n" for i in range(1500))
+    rules, problems = load_policies([write_policy(tmp_path, many)])
+    assert not problems and len(rules) == 1500
+    report = check_offline(rules, validate([str(manifest)]), "default")
+    assert not report.errors and not report.violations and report.checked["p/r0"] == 1

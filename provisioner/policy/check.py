@@ -215,9 +215,16 @@ def _all_at_once(selected: tuple[int, ...], rules: list[Rule], programs: dict, b
     """Every selected rule's result from one evaluation; None if that fails (then each is evaluated alone)."""
     if len(selected) == 1:
         return None
-    program = programs.get(selected)
+    if selected not in programs:
+        try:
+            programs[selected] = combined(tuple(rules[i].compiled for i in selected))
+        except RuntimeError:
+            # cel-cpp's bounds hold for the list too: rules that each compile may not together (100,000
+            # characters; a rule nested 31 deep is one level deeper inside it). Each is then evaluated alone.
+            programs[selected] = None
+    program = programs[selected]
     if program is None:
-        program = programs[selected] = combined(tuple(rules[i].compiled for i in selected))
+        return None
     try:
         return evaluate(program, bound)
     except EvaluationError:
