@@ -207,3 +207,28 @@ def test_the_state_view_counts_each_kind_and_names_each_object():
     assert "| `folder.support` | 14 | `Support` |  |" in text and "| `sales` | 5 | `Sales` | yes |" in text
     assert "| `label.vip` | 9 | `VIP` |" in text
     assert "no object is managed" in state_markdown({"serial": 0, "resources": []})
+
+
+def policy_report(violations=(), rules=None, file="policies/prod_rules.yaml"):
+    rules = rules if rules is not None else [
+        {"policy": "prod_guard", "rule": "max_dur", "severity": "warn", "status": "warned", "file": file, "line": 7,
+         "objects": 1, "violations": len(violations)}]
+    return {"summary": {"warned": len(rules)}, "rules": rules, "violations": list(violations), "errors": []}
+
+
+def policy_violation(message, address="sales_bot", file="policies/prod_rules.yaml"):
+    return {"policy": "prod_guard", "rule": "max_dur", "severity": "warn", "policy_file": file, "policy_line": 7,
+            "address": address, "kind": "assistant", "action": "create", "file": "manifests/a_b.yaml", "line": 1,
+            "message": message}
+
+
+def test_the_policy_section_shows_names_and_files_as_they_are_in_code_spans():
+    """Names and files went through escape() inside backticks, where markdown takes no backslash escape: the
+    comment read `prod\\_guard/max\\_dur`, `sales\\_bot`, `policies/prod\\_rules.yaml`."""
+    from provisioner.render import policies_markdown
+
+    html = rendered(policies_markdown(policy_report([policy_violation("too long | `x` <b>y</b>")],
+                                                    file="policies/a|b_`c`.yaml")))
+    assert "<code>prod_guard/max_dur</code>" in html and "<code>sales_bot</code>" in html
+    assert "<code>manifests/a_b.yaml:1</code>" in html and "<code>policies/a|b_`c`.yaml:7</code>" in html
+    assert "\\_" not in html and "<b>" not in html and html.count("<td") == 6

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .markdown import escape
+from .markdown import code, escape
 
 _MARK = {"passed": "✅", "warned": "⚠️", "denied": "❌", "error": "❌", "not-applicable": "➖"}
 SHOWN = 50   # violations listed per view; the JSON has them all
@@ -14,6 +14,14 @@ SHOWN = 50   # violations listed per view; the JSON has them all
 
 def _where(entry: dict[str, Any]) -> str:
     return f"{entry['file']}:{entry['line']}" if entry.get("file") else ""
+
+
+def _rule_id(entry: dict[str, Any]) -> str:
+    return f"{entry['policy']}/{entry['rule']}"
+
+
+def _policy_where(entry: dict[str, Any]) -> str:
+    return f"{entry['policy_file']}:{entry['policy_line']}"
 
 
 def _counts(report: dict[str, Any]) -> str:
@@ -48,21 +56,21 @@ def policies_markdown(report: dict[str, Any] | None) -> str:
     lines = ["", f"**Policies:** {escape(_counts(report))}", "",
              "| | Rule | Severity | Objects | Violations | Policy file |", "| --- | --- | --- | ---: | ---: | --- |"]
     for rule in report["rules"]:
-        lines.append(f"| {_MARK[rule['status']]} {rule['status']} | `{escape(rule['policy'])}/{escape(rule['rule'])}` "
+        lines.append(f"| {_MARK[rule['status']]} {rule['status']} | {code(_rule_id(rule), table=True)} "
                      f"| {rule['severity']} | {rule['objects']} | {rule['violations']} | "
-                     f"`{escape(rule['file'])}:{rule['line']}` |")
+                     f"{code(_where(rule), table=True)} |")
     if report["violations"] or report["errors"]:
         lines += [""]
     for violation in report["violations"][:SHOWN]:
         where = _where(violation)
-        shown = f" (`{escape(where)}`)" if where else ""
+        shown = f" ({code(where)})" if where else ""
         lines.append(f"- {_MARK['denied' if violation['severity'] == 'deny' else 'warned']} **{violation['severity']}** "
-                     f"`{escape(violation['address'])}`{shown}: "
-                     f"{escape(violation['message'])} (`{escape(violation['policy'])}/{escape(violation['rule'])}`)")
+                     f"{code(violation['address'])}{shown}: "
+                     f"{escape(violation['message'])} ({code(_rule_id(violation))})")
     for error in report["errors"]:
-        on = f" on `{escape(error['address'])}`" if error.get("address") else ""
-        lines.append(f"- ❌ **error** `{escape(error['policy'])}/{escape(error['rule'])}` "
-                     f"(`{escape(error['policy_file'])}:{error['policy_line']}`){on}: {escape(error['message'])}")
+        on = f" on {code(error['address'])}" if error.get("address") else ""
+        lines.append(f"- ❌ **error** {code(_rule_id(error))} "
+                     f"({code(_policy_where(error))}){on}: {escape(error['message'])}")
     if len(report["violations"]) > SHOWN:
         lines.append(f"- and {len(report['violations']) - SHOWN} more violation(s) (the JSON plan lists them all)")
     return "\n".join(lines) + "\n"
