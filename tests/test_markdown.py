@@ -232,3 +232,24 @@ def test_the_policy_section_shows_names_and_files_as_they_are_in_code_spans():
     assert "<code>prod_guard/max_dur</code>" in html and "<code>sales_bot</code>" in html
     assert "<code>manifests/a_b.yaml:1</code>" in html and "<code>policies/a|b_`c`.yaml:7</code>" in html
     assert "\\_" not in html and "<b>" not in html and html.count("<td") == 6
+
+
+def test_the_policy_section_stays_within_its_share_of_the_comment_limit():
+    """A messageExpression may quote a prompt and a repository may hold a thousand rules: 20 warnings quoting 9 KB
+    prompts made a 178 KB comment (GitHub refuses it), every plan section left out for them."""
+    from provisioner.render import plan_markdown as with_policies
+
+    rules = [{"policy": "p", "rule": f"r{i}", "severity": "deny" if i == 1999 else "warn",
+              "status": "denied" if i == 1999 else "passed", "file": "policies/p.yaml", "line": i, "objects": 1,
+              "violations": int(i == 1999)} for i in range(2000)]
+    violations = [dict(policy_violation("prompt too long: " + "All work and no play. " * 400, address=f"a{i}"),
+                       rule="r1999", severity="deny") for i in range(60)]
+    errors = [{"policy": "p", "rule": f"e{i}", "policy_file": "policies/p.yaml", "policy_line": i, "address": None,
+               "file": None, "line": None, "message": "x" * 5000} for i in range(300)]
+    plan = plan_of(*[update(f"a{i}", FieldChange("voice_id", 1, 2), remote_id=i + 1) for i in range(60)])
+    plan.policies = {**policy_report(violations, rules), "errors": errors}
+    text = with_policies(plan)
+    assert len(text) < COMMENT_LIMIT and text.count("<details>") == 60
+    assert "| ❌ denied | `p/r1999` |" in text and "more rule(s) not shown" in text
+    assert "more violation(s) (the JSON plan lists them all)" in text and "more error(s)" in text
+    assert "`a0`" in text and "…" in text and "more error(s)" in text and "❌ **error** `p/e0`" in text

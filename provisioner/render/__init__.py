@@ -26,7 +26,7 @@ def plan_text(plan, *, styled: bool = True) -> str:
 
 
 def plan_markdown(plan, *, limit: int = COMMENT_LIMIT) -> str:
-    section = policies_markdown(getattr(plan, "policies", None))
+    section = policies_markdown(getattr(plan, "policies", None), limit=limit // 3)
     return _plan_markdown(plan, limit=limit - len(section)) + section
 
 

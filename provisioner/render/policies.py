@@ -10,6 +10,8 @@ from .markdown import code, escape
 
 _MARK = {"passed": "✅", "warned": "⚠️", "denied": "❌", "error": "❌", "not-applicable": "➖"}
 SHOWN = 50   # violations listed per view; the JSON has them all
+SECTION_LIMIT = 65_536 // 3   # characters of the markdown section (of GitHub's comment limit): the rest is the plan's
+MESSAGE_LIMIT = 300      # characters of one message in the markdown section
 
 
 def _where(entry: dict[str, Any]) -> str:
@@ -50,27 +52,71 @@ def policies_text(report: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-def policies_markdown(report: dict[str, Any] | None) -> str:
+def policies_markdown(report: dict[str, Any] | None, *, limit: int = SECTION_LIMIT) -> str:
+    """At most `limit` characters, whatever the rules say: a message may quote a prompt (messageExpression), and a
+    repository may hold a thousand rules; the comment they go in has GitHub's bound. Each message is cut to
+    MESSAGE_LIMIT characters; what does not fit is left out and counted, the rules that passed (or selected
+    nothing) and the violations before the rules that did not pass and the errors."""
     if not report or not report["rules"]:
         return ""
-    lines = ["", f"**Policies:** {escape(_counts(report))}", "",
-             "| | Rule | Severity | Objects | Violations | Policy file |", "| --- | --- | --- | ---: | ---: | --- |"]
-    for rule in report["rules"]:
-        lines.append(f"| {_MARK[rule['status']]} {rule['status']} | {code(_rule_id(rule), table=True)} "
-                     f"| {rule['severity']} | {rule['objects']} | {rule['violations']} | "
-                     f"{code(_where(rule), table=True)} |")
-    if report["violations"] or report["errors"]:
-        lines += [""]
+    head = ["", f"**Policies:** {escape(_counts(report))}", "",
+            "| | Rule | Severity | Objects | Violations | Policy file |", "| --- | --- | --- | ---: | ---: | --- |"]
+    rows = [f"| {_MARK[rule['status']]} {rule['status']} | {code(_rule_id(rule), table=True)} "
+            f"| {rule['severity']} | {rule['objects']} | {rule['violations']} | "
+            f"{code(_where(rule), table=True)} |" for rule in report["rules"]]
+    items = []
     for violation in report["violations"][:SHOWN]:
         where = _where(violation)
         shown = f" ({code(where)})" if where else ""
-        lines.append(f"- {_MARK['denied' if violation['severity'] == 'deny' else 'warned']} **{violation['severity']}** "
+        items.append(f"- {_MARK['denied' if violation['severity'] == 'deny' else 'warned']} **{violation['severity']}** "
                      f"{code(violation['address'])}{shown}: "
-                     f"{escape(violation['message'])} ({code(_rule_id(violation))})")
+                     f"{escape(_cut(violation['message']))} ({code(_rule_id(violation))})")
+    errors = []
     for error in report["errors"]:
         on = f" on {code(error['address'])}" if error.get("address") else ""
-        lines.append(f"- ❌ **error** {code(_rule_id(error))} "
-                     f"({code(_policy_where(error))}){on}: {escape(error['message'])}")
-    if len(report["violations"]) > SHOWN:
-        lines.append(f"- and {len(report['violations']) - SHOWN} more violation(s) (the JSON plan lists them all)")
+        errors.append(f"- ❌ **error** {code(_rule_id(error))} "
+                      f"({code(_policy_where(error))}){on}: {escape(_cut(error['message']))}")
+    budget = limit - _size(head) - 400   # room for the lines that count what was left out
+    # What stops (or warns about) the run first: the rules that did not pass, then errors, then a share for the
+    # rules that passed or selected nothing, then the violations.
+    quiet = {i for i, rule in enumerate(report["rules"]) if rule["status"] in ("passed", "not-applicable")}
+    loud = _fitting([i for i in range(len(rows)) if i not in quiet], rows, budget // 3)
+    kept_errors = _fitting(range(len(errors)), errors, budget // 2 - _size(rows, loud))
+    calm = _fitting(sorted(quiet), rows, budget // 4)
+    kept_items = _fitting(range(len(items)), items,
+                          budget - _size(rows, loud) - _size(errors, kept_errors) - _size(rows, calm))
+    shown_rows = [rows[i] for i in sorted(loud + calm)]
+    kept_errors = [errors[i] for i in kept_errors]
+    kept_items = [items[i] for i in kept_items]
+    lines = head + shown_rows
+    if len(shown_rows) < len(rows):
+        lines.append(f"| | _{len(rows) - len(shown_rows)} more rule(s) not shown (the JSON plan lists them all)_ "
+                     "| | | | |")
+    if items or errors:
+        lines += [""]
+    lines += kept_items + kept_errors
+    hidden = len(report["violations"]) - len(kept_items)
+    if hidden:
+        lines.append(f"- and {hidden} more violation(s) (the JSON plan lists them all)")
+    if len(kept_errors) < len(errors):
+        lines.append(f"- and {len(errors) - len(kept_errors)} more error(s) (the JSON plan lists them all)")
     return "\n".join(lines) + "\n"
+
+
+def _cut(message: str) -> str:
+    return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
+
+
+def _size(lines: list[str], which: list[int] | None = None) -> int:
+    return sum(len(lines[i]) + 1 for i in (range(len(lines)) if which is None else which))
+
+
+def _fitting(which, lines: list[str], budget: int) -> list[int]:
+    """The first of `which` (indexes into `lines`) whose lines fit in `budget` characters."""
+    kept, used = [], 0
+    for i in which:
+        if used + len(lines[i]) + 1 > budget:
+            break
+        kept.append(i)
+        used += len(lines[i]) + 1
+    return kept
