@@ -253,3 +253,17 @@ def test_the_policy_section_stays_within_its_share_of_the_comment_limit():
     assert "| ❌ denied | `p/r1999` |" in text and "more rule(s) not shown" in text
     assert "more violation(s) (the JSON plan lists them all)" in text and "more error(s)" in text
     assert "`a0`" in text and "…" in text and "more error(s)" in text and "❌ **error** `p/e0`" in text
+
+
+def test_a_replacement_is_a_destroy_kept_in_a_cut_table_and_named_in_the_warning():
+    """A `-/+` replacement deletes the object (a campaign's leads, a failed document) and the headline counts it
+    "1 to destroy"; with 10,000 creates the table was cut before its row, and the destroy warning named only
+    deletes: the comment showed nowhere what was destroyed."""
+    changes = [Change(f"new-{i:05}", Action.CREATE, f"New {i}", fields=[FieldChange("voice_id", None, 1)])
+               for i in range(10_000)]
+    changes.append(Change("campaign.winter", Action.CREATE, "Winter", remote_id=77, replace=True,
+                          replace_reason="name cannot be updated; deletes leads", kind="campaign"))
+    text = plan_markdown(plan_of(*changes))
+    assert len(text) < COMMENT_LIMIT and "1 to destroy" in text and "more not shown" in text
+    assert "| `-/+` **replace** | `campaign.winter` |" in text
+    assert "**This plan destroys 1 object(s):** `campaign.winter` (id 77, replaced)" in text

@@ -87,9 +87,10 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     fixed = _length(head) + _length(table_head) + _length(notes) + 200
     kept_rows = rows
     if fixed + _length(rows) > budget:
-        # Destroys first (a reviewer must see every one), then the rest in plan order, as many as fit.
+        # Destroys first, a replacement's too (a reviewer must see every one), then the rest in plan order, as
+        # many as fit.
         moved = len(rows) - len(changes)  # the rows of pure moves come first
-        order = sorted(range(len(rows)), key=lambda i: i >= moved and changes[i - moved].action is not Action.DELETE)
+        order = sorted(range(len(rows)), key=lambda i: i >= moved and not _destroys(changes[i - moved]))
         kept, used_rows = set(), 0
         for i in order:
             if fixed + used_rows + len(rows[i]) + 1 > budget:
@@ -146,9 +147,10 @@ def _targeting(plan: Plan) -> list[str]:
 
 def _warnings(plan: Plan) -> list[str]:
     lines = []
-    destroyed = [c for c in plan.changes if c.action is Action.DELETE]
+    destroyed = [c for c in plan.changes if _destroys(c)]
     if destroyed:
-        names = ", ".join(f"`{c.address}` (id {c.remote_id})" for c in destroyed[:20])
+        names = ", ".join(f"`{c.address}` (id {c.remote_id}{', replaced' if c.replace else ''})"
+                          for c in destroyed[:20])
         more = f" and {len(destroyed) - 20} more" if len(destroyed) > 20 else ""
         what = "assistant" if all(c.kind == "assistant" for c in destroyed) else "object"
         lines += ["> [!WARNING]", f"> **This plan destroys {len(destroyed)} {what}(s):** {names}{more}. "
@@ -161,6 +163,11 @@ def _warnings(plan: Plan) -> list[str]:
         lines += ["> [!NOTE]", f"> **Drift:** {names}{more} changed on the platform outside the provisioner; "
                   "applying puts the manifest's values back.", ""]
     return lines
+
+
+def _destroys(change: Change) -> bool:
+    """A delete, or a replacement: the object on the platform is deleted (as the summary counts it)."""
+    return change.action is Action.DELETE or change.replace
 
 
 def _row(change: Change) -> str:
