@@ -118,3 +118,18 @@ def test_a_delete_is_checked_only_by_rules_that_name_it_with_the_old_object(tmp_
     report = check_plan(load_rules([str(path)]), plan, found, "prod", {"a": {"assistant_name": "Prod line"}})
     assert not report.errors
     assert [(v.rule.name, v.action) for v in report.violations] == [("no-deleting-prod", "delete")]
+
+
+def test_a_replacement_is_checked_as_the_delete_it_is(tmp_path):
+    """A -/+ replacement deletes the object on the platform (a campaign's leads, a failed document) and the plan
+    counts it "1 to destroy", but a rule on deletes never saw it: "no delete in prod" let it through."""
+    path = tmp_path / "policies.yaml"
+    path.write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: keep\nspec:\n  rules:\n"
+                    "    - name: no-deleting-prod\n      match: {actions: [delete]}\n"
+                    "      expression: oldObject.spec.assistant_name != 'Prod line'\n")
+    plan = Plan([Change("a", Action.CREATE, "Prod line", remote_id=1, replace=True,
+                        replace_reason="replace requested", fields=[])], lineage="l", serial=1)
+    found = manifests(tmp_path, manifest_text("a"))
+    report = check_plan(load_rules([str(path)]), plan, found, "prod", {"a": {"assistant_name": "Prod line"}})
+    assert not report.errors
+    assert [(v.rule.name, v.action, v.address) for v in report.violations] == [("no-deleting-prod", "delete", "a")]

@@ -103,7 +103,9 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
             subjects.append(Subject(change.address, change.kind, {}, None, shown, frozenset(change.sensitive or ()),
                                     change.action.value))
     for change in plan.changes:
-        if change.action is Action.DELETE:
+        # A -/+ replacement deletes the object on the platform (a campaign's leads with it): a rule on deletes
+        # sees it as one, beside the create of its new object.
+        if change.action is Action.DELETE or change.replace:
             spec = (state_specs or {}).get(change.address)
             old = state_view(change.kind, change.address, change.assistant_name, spec)
             subjects.append(Subject(change.address, change.kind, {}, None, None, frozenset(), "delete", old))
