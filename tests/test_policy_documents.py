@@ -221,3 +221,23 @@ def test_rules_that_compile_alone_but_not_together_are_evaluated_alone(tmp_path)
     assert not problems and len(rules) == 1500
     report = check_offline(rules, validate([str(manifest)]), "default")
     assert not report.errors and not report.violations and report.checked["p/r0"] == 1
+
+
+def test_a_message_is_shown_without_what_a_terminal_would_act_on(tmp_path):
+    """A messageExpression may quote a manifest's value: an escape sequence (clear the screen, set the title) or a
+    carriage return reached the terminal as it was, in the plan's text and in the error that stops the run, where
+    a manifest's own problems are shown escaped."""
+    from provisioner.render import policies_text
+    from provisioner.workflow.policies import blocking_message
+
+    rules, problems = load_policies([write_policy(
+        tmp_path, "- name: r\n  expression: 'false'\n"
+                  "  messageExpression: \"'bad \\\\x1b[2J\\\\x1b]0;title\\\\x07 ' + object.spec.system_prompt\"\n")])
+    assert not problems, [str(p) for p in problems]
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(manifest_text("a", system_prompt="ok\rall fine"))
+    report = check_offline(rules, validate([str(manifest)]), "default")
+    assert report.violations[0].message == "bad \x1b[2J\x1b]0;title\x07 ok\rall fine"  # the JSON keeps it as it is
+    for shown in (policies_text(report.to_dict()), blocking_message(report)):
+        assert "\x1b[2J" not in shown and "\x07" not in shown and "\r" not in shown
+        assert "bad \\x1b[2J\\x1b]0;title\\x07 ok\\rall fine" in shown

@@ -32,6 +32,12 @@ def _counts(report: dict[str, Any]) -> str:
                      if summary.get(k))
 
 
+def printable(text: str) -> str:
+    """`text` with whatever a terminal would act on (escape sequences, carriage returns, line breaks) shown
+    escaped: a message may quote a manifest's value (messageExpression), and a manifest's problems are shown so."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def policies_text(report: dict[str, Any] | None) -> str:
     if not report or not report["rules"]:
         return ""
@@ -40,13 +46,13 @@ def policies_text(report: dict[str, Any] | None) -> str:
         colour = "red" if violation["severity"] == "deny" else "yellow"
         where = f" ({_where(violation)})" if violation.get("file") else ""
         lines.append(click.style(f"  {violation['severity']}: ", fg=colour, bold=True)
-                     + f"{violation['address']}{where}: {violation['message']} "
+                     + f"{violation['address']}{where}: {printable(violation['message'])} "
                        f"[{violation['policy']}/{violation['rule']} {violation['policy_file']}:{violation['policy_line']}]")
     for error in report["errors"]:
         on = f" on {error['address']}" if error.get("address") else ""
         lines.append(click.style("  error: ", fg="red", bold=True)
                      + f"{error['policy_file']}:{error['policy_line']}: rule {error['policy']}/{error['rule']}{on}: "
-                       f"{error['message']}")
+                       f"{printable(error['message'])}")
     if len(report["violations"]) > SHOWN:
         lines.append(f"  ... and {len(report['violations']) - SHOWN} more violation(s) (--json lists them all)")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ from ..graph import expand
 from ..json_text import holds
 from ..manifest import Manifest
 from ..plan import Action, Plan, is_marker
+from ..render.policies import printable
 from .plan_file import plan_manifests
 
 if TYPE_CHECKING:
@@ -131,9 +132,9 @@ def blocking_message(report: PolicyReport) -> str:
     for violation in report.denied:
         where = f"{violation.location}: " if violation.location else ""
         lines.append(f"  {where}{violation.address}: denied by {violation.rule.id} ({violation.rule.location}): "
-                     f"{violation.message}")
+                     f"{printable(violation.message)}")
     for error in report.errors:
-        lines.append(f"  {error}")
+        lines.append(f"  {printable(str(error))}")
     count = len(report.denied)
     head = []
     if count:
