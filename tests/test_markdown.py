@@ -267,3 +267,16 @@ def test_a_replacement_is_a_destroy_kept_in_a_cut_table_and_named_in_the_warning
     assert len(text) < COMMENT_LIMIT and "1 to destroy" in text and "more not shown" in text
     assert "| `-/+` **replace** | `campaign.winter` |" in text
     assert "**This plan destroys 1 object(s):** `campaign.winter` (id 77, replaced)" in text
+
+
+def test_a_table_that_cannot_hold_every_destroy_says_how_many_it_holds():
+    """3,000 destroys do not fit in one comment; the note still said the table held "every destroy among them"
+    (823 of them were listed)."""
+    changes = [Change(f"gone-{i:05}", Action.DELETE, "Gone", remote_id=i + 1, reason="its manifest was removed")
+               for i in range(3000)]
+    changes += [Change(f"new-{i:05}", Action.CREATE, "N", fields=[FieldChange("voice_id", None, 1)])
+                for i in range(100)]
+    text = plan_markdown(plan_of(*changes))
+    listed = sum(1 for line in text.splitlines() if line.startswith("| `-` **destroy** |"))
+    assert len(text) < COMMENT_LIMIT and 0 < listed < 3000 and "every destroy among them" not in text
+    assert f"The table above lists {listed} of the 3100 changes ({listed} of the 3000 destroys among them)" in text

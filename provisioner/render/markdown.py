@@ -86,10 +86,12 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     budget = limit - _MARGIN
     fixed = _length(head) + _length(table_head) + _length(notes) + 200
     kept_rows = rows
+    moved = len(rows) - len(changes)  # the rows of pure moves come first
+    destroying = {i for i in range(moved, len(rows)) if _destroys(changes[i - moved])}
+    kept = set(range(len(rows)))
     if fixed + _length(rows) > budget:
         # Destroys first, a replacement's too (a reviewer must see every one), then the rest in plan order, as
         # many as fit.
-        moved = len(rows) - len(changes)  # the rows of pure moves come first
         order = sorted(range(len(rows)), key=lambda i: i >= moved and not _destroys(changes[i - moved]))
         kept, used_rows = set(), 0
         for i in order:
@@ -114,8 +116,11 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     lines += notes + [""]
     if cut:
         shown = ", ".join(f"`{a}`" for a in cut[:20]) + (f" and {len(cut) - 20} more" if len(cut) > 20 else "")
+        # (with thousands of destroys, not every one fits: then the count says so)
+        among = ("every destroy among them" if destroying <= kept else
+                 f"{len(destroying & kept)} of the {len(destroying)} destroys among them")
         listed = ("The table above lists every change" if len(kept_rows) == len(rows) else
-                  f"The table above lists {len(kept_rows)} of the {len(rows)} changes (every destroy among them)")
+                  f"The table above lists {len(kept_rows)} of the {len(rows)} changes ({among})")
         lines += [f"> [!NOTE]\n> The details of {len(cut)} {'change' if several else 'assistant'}(s) were left out to stay under GitHub's "
                   f"{COMMENT_LIMIT:,}-character comment limit: {shown}. {listed}; "
                   "`provisioner show PLANFILE` prints them in full.", ""]
