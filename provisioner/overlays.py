@@ -28,6 +28,7 @@ from .variables import ExpansionBudget, interpolate, load_variables
 
 VARS_DIR = "vars"
 OVERLAYS_DIR = "overlays"
+POLICIES_DIR = "policies"   # the policies' default folder (workflow.policies.DEFAULT_POLICY_DIR)
 
 
 def final_documents(documents: list[Document], inputs: ManifestInputs,
@@ -36,9 +37,9 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
     workspace is one the repository knows (workflow.manifests.validate checks it first: see unknown_workspace).
     Overlays and vars files are read within the manifests' `limits` (--manifest-limit raises them too)."""
     root = Path(inputs.root)
-    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR]
+    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR, root / POLICIES_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]
-    # `provisioner plan .` must not read the config, the variables or the overlays as manifests.
+    # `provisioner plan .` must not read the config, the variables, the overlays or the policies as manifests.
     excluded = {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
     documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []

@@ -85,6 +85,18 @@ def test_overlays_vars_and_the_config_are_not_read_as_manifests(workspace):
     assert "1 manifest(s) are valid" in result.output
 
 
+def test_the_default_policies_folder_is_not_read_as_manifests(workspace):
+    """policies/ beside provisioner.yaml (the policies' default folder) was read as manifests by `validate .` and
+    `plan .`: "kind must be one of Assistant, ... (got 'Policy')", while vars/ and overlays/ are left out."""
+    workspace.add("sales")
+    workspace.write("provisioner.yaml", "workspace: default\n")
+    workspace.write("policies/p.yaml", "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: p\nspec:\n"
+                                       "  rules:\n    - {name: r, expression: 'false', severity: warn}\n")
+    result = workspace.run("validate", ".", api=False)
+    assert result.exit_code == 0, result.all
+    assert "1 manifest(s) are valid" in result.output and "Policies: 1 rule(s): 1 warned." in result.output
+
+
 def test_three_workspaces_from_one_repository(workspace):
     """default, staging and prod: different vars and overlays, three final manifests and three states."""
     ws = workspace

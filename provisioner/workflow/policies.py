@@ -9,6 +9,7 @@ from ..errors import ProblemsError, ProvisionerError
 from ..graph import expand
 from ..json_text import holds
 from ..manifest import Manifest
+from ..overlays import POLICIES_DIR
 from ..plan import Action, Plan, is_marker
 from ..render.policies import printable
 from .plan_file import plan_manifests
@@ -16,7 +17,7 @@ from .plan_file import plan_manifests
 if TYPE_CHECKING:
     from ..policy import PolicyReport, Rule, Subject
 
-DEFAULT_POLICY_DIR = "policies"
+DEFAULT_POLICY_DIR = POLICIES_DIR  # beside provisioner.yaml; never read as manifests (overlays.final_documents)
 
 
 class PolicyError(ProblemsError):
