@@ -631,3 +631,41 @@ def test_export_leaves_out_what_another_workspace_manages(workspace, backend):
     exported = ok(workspace.run("export", "--out", "exported"))
     assert "Exported 0 assistant(s)" in exported.output, exported.output
     assert list((workspace.root / "exported").glob("*.yaml")) == []
+
+
+def test_a_workspace_is_not_run_against_a_platform_other_than_the_one_its_state_recorded(workspace, backend):
+    """Applied on a second platform (another account's URL), a workspace run against the first one took its ids for
+    the objects there: it updated another workspace's assistants (id 1 on each platform), then stamped its rows
+    with the first platform, losing track of the second platform's objects."""
+    import httpx
+
+    from conftest import TOKEN
+    from provisioner.emulator import EmbeddedPlatform, build_platform
+
+    def names(platform):
+        answer = httpx.get(f"{platform.url.rstrip('/')}/user/assistants/get", params={"per_page": 100},
+                           headers={"Authorization": f"Bearer {TOKEN}"})
+        return [a["name"] for a in answer.json()["data"]]
+
+    workspace.add("sales", name="Sales Bot")
+    ok(workspace.run("workspace", "new", "other"))
+    with EmbeddedPlatform(build_platform()) as first, EmbeddedPlatform(build_platform()) as second:
+        ok(workspace.run("apply", "--auto-approve", f"--api-url={second.url}"))
+        ok(workspace.run("workspace", "select", "default"))
+        workspace.add("sales", name="Sales Default")
+        ok(workspace.run("apply", "--auto-approve", f"--api-url={first.url}"))  # the same id, 1, on the first
+        ok(workspace.run("workspace", "select", "other"))
+        before = workspace.state()
+        workspace.add("sales", name="Sales Other")
+        for command in (("plan",), ("apply", "--auto-approve"), ("refresh",)):
+            refused = workspace.run(*command, f"--api-url={first.url}")
+            assert refused.exit_code == 1, refused.all
+            message = " ".join(refused.stderr.split())
+            assert f"manages objects on {second.url.rstrip('/')} (recorded in its state)" in message, message
+            assert f"--api-url {second.url.rstrip('/')}" in message
+            assert "sales (id 1) is 'sales' in project" in message and "workspace 'default'" in message
+        assert names(first) == ["Sales Default"]
+        assert workspace.state()["resources"] == before["resources"]
+        changed = ok(workspace.run("apply", "--auto-approve", f"--api-url={second.url}"))  # its own platform: fine
+        assert "1 changed" in changed.output, changed.output
+        assert names(second) == ["Sales Other"]

@@ -860,6 +860,30 @@ class SqlStateStore:
         self.read()
         return result + note
 
+    def recorded_platform(self) -> str:
+        """The platform this workspace's rows were written on ("" when none is recorded: no rows yet, or only rows
+        a state command wrote)."""
+        with self._transaction("read the state", write=False) as cursor:
+            return self._recorded_platform(cursor)
+
+    def held_elsewhere(self, limit: int = 5) -> list[tuple[str, int, Owner]]:
+        """This workspace's ids that another workspace or project manages on this run's platform (at most
+        `limit`): (address here, id, owner there)."""
+        statement = self._sql.text(
+            "SELECT s.address, s.remote_id, o.project, o.workspace, o.address FROM provisioner_resources s "
+            "JOIN provisioner_resources o ON o.kind = s.kind AND o.remote_id = s.remote_id "
+            "AND (o.project <> s.project OR o.workspace <> s.workspace) AND (o.platform = ? OR o.platform = '') "
+            f"WHERE s.project = ? AND s.workspace = ? ORDER BY s.address LIMIT {int(limit)}")
+        with self._transaction("look up who manages these ids", write=False) as cursor:
+            rows = cursor.execute(statement, (self.platform, *self._scope)).fetchall()
+        return [(address, remote_id, Owner(project, workspace, other))
+                for address, remote_id, project, workspace, other in rows]
+
+    def _recorded_platform(self, cursor) -> str:
+        recorded = cursor.execute(self._sql.text("SELECT platform FROM provisioner_resources WHERE " + _SCOPE +
+                                                 " AND platform <> '' LIMIT 1"), self._scope).fetchone()
+        return recorded[0] if recorded else ""
+
     def _refuse_other_owners(self, cursor, document: State) -> str:
         """A pushed document must not claim ids another workspace or project manages on this workspace's platform:
         two states would then manage one object (a destroy in one deletes the other's, each adopts what the other
@@ -869,9 +893,7 @@ class SqlStateStore:
         by_kind: dict[str, dict[int, str]] = {}
         for address, entry in document.resources.items():
             by_kind.setdefault(entry.kind, {})[entry.id] = address
-        recorded = cursor.execute(self._sql.text("SELECT platform FROM provisioner_resources WHERE " + _SCOPE +
-                                                 " AND platform <> '' LIMIT 1"), self._scope).fetchone()
-        platform = self.platform or (recorded[0] if recorded else "")
+        platform = self.platform or self._recorded_platform(cursor)
         clashes = [f"{by_kind[kind][remote_id]} (id {remote_id}) is {owner.address} of project {owner.project!r}, "
                    f"workspace {owner.workspace!r}"
                    for kind, ids in sorted(by_kind.items())

@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..client import PlatformClient
-from ..errors import PlanError, Problem, ProvisionerError, StalePlanError
+from ..errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from ..graph import entry_kind, expand, manifest_address, same_objects
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
@@ -78,6 +78,27 @@ def _say_waiting(holder, timeout: float) -> None:
     print(scrub(f"The state is locked by {holder.who} ({holder.operation} since {holder.created}, on "
                 f"{holder.host}, pid {holder.pid}, lock ID {holder.id}); waiting up to {timeout:g}s for it "
                 "(--lock-timeout)..."), file=sys.stderr, flush=True)
+
+
+def check_same_platform(backend, settings: Settings) -> None:
+    """A workspace's ids are those of the platform its rows were written on. Run against another URL (another
+    account's emulator), the same ids were other objects, another workspace's: apply updated them, then re-stamped
+    the rows with this platform and lost track of its own. Another URL of the same platform (a proxy, a new host
+    name) holds no other workspace's objects under those ids: it is said, and the run goes on."""
+    recorded = backend.recorded_platform() if hasattr(backend, "recorded_platform") else ""
+    if not recorded or recorded == backend.platform:
+        return
+    clashes = backend.held_elsewhere()
+    if not clashes:
+        warn(f"workspace {backend.workspace!r} recorded its objects on {recorded}, and this run's platform is "
+             f"{backend.platform}: its ids are taken for the same objects there")
+        return
+    give = "--local" if recorded == "local" else f"--api-url {recorded}"
+    shown = "; ".join(f"{address} (id {remote_id}) is {owner.describe()}" for address, remote_id, owner in clashes)
+    raise StateError(f"workspace {backend.workspace!r} of project {backend.project!r} manages objects on {recorded} "
+                     f"(recorded in its state), and this run's platform is {backend.platform}, where its ids are "
+                     f"other workspaces' objects: {shown}. Nothing was read or sent. Give the workspace's platform "
+                     f"({give}), or use another workspace for this one (provisioner workspace new NAME)")
 
 
 class Session:
@@ -145,6 +166,7 @@ class Session:
             if hasattr(self.backend, "platform"):
                 # Ids are the platform's: ownership across workspaces is per platform (SqlStateStore.owners).
                 self.backend.platform = platform_identity(self.settings, self._client)
+                check_same_platform(self.backend, self.settings)
         return self._client
 
     def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
