@@ -669,3 +669,43 @@ def test_a_workspace_is_not_run_against_a_platform_other_than_the_one_its_state_
         changed = ok(workspace.run("apply", "--auto-approve", f"--api-url={second.url}"))  # its own platform: fine
         assert "1 changed" in changed.output, changed.output
         assert names(second) == ["Sales Other"]
+
+
+def test_a_saved_plan_is_applied_from_another_folder_of_the_project(workspace, monkeypatch):
+    """A saved plan's paths (manifests, project root, var files) are relative to the folder it was made in: planned
+    in manifests/ with --config ../provisioner.yaml and applied from the repository's root, apply re-read the
+    manifests of the folder above the repository ("no such file or directory: .../manifests"); planned at the root
+    and applied from manifests/, it looked for manifests/manifests."""
+    from click.testing import CliRunner
+
+    from provisioner.cli import cli
+
+    workspace.write("provisioner.yaml", "project: moved-plan\nmanifests: [manifests]\n")
+    workspace.write("vars/default.yaml", "speed: 1.1\n")
+    workspace.add("a", speech_speed="${var.speed}", is_webhook_active=True, webhook_url="${env.HOOK_URL}")
+    monkeypatch.setenv("HOOK_URL", "https://hooks.example/one")
+    ok(workspace.run("apply", "--auto-approve"))
+
+    def run_in(folder, *args):
+        cwd = os.getcwd()
+        os.chdir(folder)
+        try:
+            result = CliRunner().invoke(cli, [args[0], f"--api-url={workspace.platform.url}", *args[1:]],
+                                        env={"PROVISIONER_API_TOKEN": workspace.token, "PROVISIONER_RATE_LIMIT": "off"},
+                                        catch_exceptions=False)
+        finally:
+            os.chdir(cwd)
+        assert result.exit_code == 0, result.output + result.stderr
+        return result
+
+    root, sub = workspace.root, workspace.root / "manifests"
+    for planned_in, applied_in, config in ((sub, root, ()), (root, sub, ("--config", "../provisioner.yaml"))):
+        monkeypatch.setenv("HOOK_URL", f"https://hooks.example/{planned_in.name}")
+        plan_config = ("--config", "../provisioner.yaml") if planned_in == sub else ()
+        run_in(planned_in, "plan", *plan_config, "--out", str(root / "p.plan"))
+        applied = run_in(applied_in, "apply", *config, str(root / "p.plan"))
+        assert "1 changed" in applied.output, applied.output
+        (root / "p.plan").unlink()
+    again = ok(workspace.run("plan", "--detailed-exitcode"))
+    assert "No changes." in again.output
+    assert {e["source"] for e in workspace.state()["resources"].values()} == {"manifests/a.yaml"}

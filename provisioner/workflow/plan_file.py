@@ -1,6 +1,7 @@
 """Saved plan files: read (fully checked), write, recognise; the workspace check and the secrets restored."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -69,9 +70,26 @@ def plan_manifests(plan: Plan, settings: Settings) -> list[Manifest]:
     current = settings.inputs
     environ = current.environ if current is not None else {}
     inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    paths = list(plan.manifest_paths)
+    if inputs is not None and current is not None and inputs.root != current.root:
+        paths, inputs = _rebased(paths, inputs, current.root)
     if plan.destroy:  # read as `plan --destroy` read them: manifests gone since are none, not an error
-        return manifests_or_empty(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)
-    return validate(plan.manifest_paths, plan.dialect, inputs, settings.manifest_limits)
+        return manifests_or_empty(paths, plan.dialect, inputs, settings.manifest_limits)
+    return validate(paths, plan.dialect, inputs, settings.manifest_limits)
+
+
+def _rebased(paths: list[str], inputs: ManifestInputs, root: str) -> tuple[list[str], ManifestInputs]:
+    """The plan's paths are relative to the folder it was made in, and so is its project root: planned in
+    manifests/ with --config ../provisioner.yaml (root ..), applied from the repository's root, they named the
+    folder above the repository. Each is moved to this run's project root, where it is the same file."""
+    def moved(path: str) -> str:
+        if os.path.isabs(path) != os.path.isabs(inputs.root):
+            return path  # one relative, one absolute: no common base to move it by
+        return os.path.normpath(os.path.join(root, os.path.relpath(path, inputs.root)))
+
+    config_file = moved(inputs.config_file) if inputs.config_file else None
+    return [moved(p) for p in paths], dataclasses.replace(
+        inputs, root=root, var_files=tuple(moved(f) for f in inputs.var_files), config_file=config_file)
 
 
 def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
