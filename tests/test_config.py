@@ -171,6 +171,28 @@ def test_a_flag_overrides_the_environment_in_the_cli(workspace, monkeypatch):
     assert workspace.run("render", api=False).output.startswith("# one: workspace staging;")
 
 
+def test_selecting_a_workspace_that_the_environment_or_the_file_overrides_is_refused(workspace, monkeypatch):
+    """With PROVISIONER_WORKSPACE=prod (or `workspace: prod` in provisioner.yaml), `workspace select staging` said
+    "Switched to workspace 'staging'" and every later command ran in prod: a pipeline's select-then-apply applied to
+    the other workspace."""
+    for name in ("staging", "prod"):
+        workspace.write(f"vars/{name}.yaml", "x: 1\n")
+    monkeypatch.setenv("PROVISIONER_WORKSPACE", "prod")
+    for command in (("select", "--or-create", "staging"), ("new", "staging")):
+        refused = workspace.run("workspace", *command)
+        assert refused.exit_code == 1, refused.all
+        message = " ".join(refused.stderr.split())
+        assert "PROVISIONER_WORKSPACE sets the workspace to 'prod'" in message and "Nothing was changed" in message
+    assert workspace.run("workspace", "list").output.split() == ["default"]  # no staging made
+    assert workspace.run("workspace", "select", "--or-create", "prod").exit_code == 0  # the same one: fine
+    assert workspace.run("workspace", "new", "staging", "--no-select").exit_code == 0  # not selected: fine
+    monkeypatch.delenv("PROVISIONER_WORKSPACE")
+    workspace.write("provisioner.yaml", "workspace: prod\n")
+    refused = workspace.run("workspace", "select", "staging")
+    assert refused.exit_code == 1 and "provisioner.yaml:1 sets the workspace to 'prod'" in refused.stderr, refused.all
+    assert workspace.run("workspace", "show").output.strip() == "prod"
+
+
 def test_the_repository_settings_keep_the_quick_start_working(tmp_path, monkeypatch):
     """The README's `provisioner plan --local` on the example manifests and the repository's provisioner.yaml
     (the v2 dialect: folders, labels and knowledge bases exist only there)."""

@@ -5,6 +5,7 @@ from typing import Callable
 
 import click
 
+from ..errors import ProvisionerError
 from ..workflow.workspaces import (current_workspace, delete_workspace, list_workspaces, new_workspace,
                                    select_workspace)
 from .options import HELP, CommandGroup, config_options, store_options
@@ -41,6 +42,17 @@ def workspace_show(**store) -> None:
     click.echo(current_workspace(store_settings(store)))
 
 
+def _refuse_if_pinned(settings, name: str) -> None:
+    """The selected workspace is the last one asked (after --workspace, PROVISIONER_WORKSPACE and provisioner.yaml's
+    `workspace:`): selecting another than the one they pin said "Switched to workspace 'staging'" while every later
+    command ran in prod, so a pipeline's `workspace select` then `apply` applied to the other workspace."""
+    pinned_by = settings.config.origins.get("workspace") if settings.config is not None else None
+    if pinned_by and settings.workspace != name:
+        raise ProvisionerError(f"{pinned_by} sets the workspace to {settings.workspace!r}, which comes before the "
+                               f"selected one: every command would still use {settings.workspace!r}, not {name!r}. "
+                               f"Nothing was changed. Remove it (or set it to {name!r}) to select {name!r}")
+
+
 @workspace_group.command("new")
 @click.argument("name")
 @click.option("--no-select", is_flag=True, help="Create it without selecting it.")
@@ -49,6 +61,8 @@ def workspace_show(**store) -> None:
 def workspace_new(name, no_select, **store) -> None:
     """Create an empty workspace and select it."""
     settings = store_settings(store)
+    if not no_select:
+        _refuse_if_pinned(settings, name)
     new_workspace(settings, name)
     if not no_select:
         select_workspace(settings, name)
@@ -63,6 +77,7 @@ def workspace_new(name, no_select, **store) -> None:
 def workspace_select(name, or_create, **store) -> None:
     """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file)."""
     settings = store_settings(store)
+    _refuse_if_pinned(settings, name)
     # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
     if or_create and name not in list_workspaces(settings) and new_workspace(settings, name, exist_ok=True):
         click.echo(f"Created workspace {name!r}.")
