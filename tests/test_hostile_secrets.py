@@ -253,26 +253,39 @@ def test_the_names_secrets_go_by_are_still_masked(text, masked):
     assert S.scrub(text) == masked
 
 
+def run_through_proxy(workspace, answer, *args):
+    """The command through a rewriting proxy before the emulator: `answer(method, path, sent)` may replace the
+    answer to a write (None: the platform's own), `sent` being the body the write carried."""
+    from rewriting_proxy import RewritingProxy
+    from test_misbehaving_answers import through
+
+    bodies: dict[tuple[str, str], bytes] = {}
+
+    def keep(method, path, body):
+        bodies[(method, path)] = body
+        return body
+
+    def rewrite(method, path, status, body):
+        return answer(method, path, (bodies.get((method, path)) or b"").decode())
+
+    with RewritingProxy(workspace.platform.url, rewrite) as proxy:
+        proxy.edit_request = keep
+        return through(workspace, proxy, *args)
+
+
+def tool_text(endpoint: str = "https://api.example.com/orders", headers: str = "") -> str:
+    return ("apiVersion: provisioner/v1\nkind: Tool\nmetadata: {name: lookup}\nspec:\n  name: lookup\n"
+            f"  description: Look up an order.\n  endpoint: {endpoint}\n  method: GET\n"
+            + (f"  headers: {{{headers}}}\n" if headers else ""))
+
+
 def test_a_rejection_quoting_the_request_body_never_shows_a_literal_sensitive_value(workspace):
     """A platform (or gateway) that rejects a write may quote the body it got. A sensitive value written in the
     manifest itself (no ${env.X}, so nothing registered it) is masked there like one from the environment: a
     tool's header value, a SIP trunk's password, a Cal.com key in an assistant's tools."""
-    import dataclasses
-
-    from rewriting_proxy import RewritingProxy
-
     header, password, calcom = "hdr-LITERAL-5e1a", "sip-LITERAL-77c2", "cal-LITERAL-90d3"
     workspace.dialect = "v2"
-    workspace.write("manifests/kinds.yaml", f"""\
-apiVersion: provisioner/v1
-kind: Tool
-metadata: {{name: lookup}}
-spec:
-  name: lookup
-  description: Look up an order.
-  endpoint: https://api.example.com/orders
-  method: GET
-  headers: {{X-Api-Key: {header}}}
+    workspace.write("manifests/kinds.yaml", tool_text(headers=f"X-Api-Key: {header}") + f"""\
 ---
 apiVersion: provisioner/v1
 kind: SipTrunk
@@ -289,27 +302,14 @@ spec:
 """)
     workspace.add("caller", tools=[{"type": "calendar_integration", "calcom_api_key": calcom,
                                     "calcom_event_slug": "demo"}])
-    bodies: dict[tuple[str, str], bytes] = {}
 
-    def keep(method, path, body):
-        bodies[(method, path)] = body
-        return body
-
-    def echo(method, path, status, body):  # every write refused, quoting what it was sent
+    def echo(method, path, sent):  # every write refused, quoting what it was sent
         if method in ("POST", "PUT"):
-            sent = bodies.get((method, path), b"").decode()
             return 422, json.dumps({"message": f"Invalid request: {sent}",
                                     "errors": {"body": [f"bad request: {sent}"]}}).encode(), "application/json"
         return None
 
-    with RewritingProxy(workspace.platform.url, echo) as proxy:
-        proxy.edit_request = keep
-        honest = workspace.platform
-        workspace.platform = dataclasses.replace(honest, url=proxy.url)
-        try:
-            applied = workspace.run("apply", "--auto-approve", "--max-retries=1")
-        finally:
-            workspace.platform = honest
+    applied = run_through_proxy(workspace, echo, "apply", "--auto-approve", "--max-retries=1")
     assert applied.exit_code == 1 and "Invalid request" in applied.all, applied.all
     assert "sip_password" in applied.all and "calcom_api_key" in applied.all, applied.all  # both were quoted
     for secret in (header, password, calcom):
@@ -319,46 +319,19 @@ spec:
 def test_a_failing_update_quoting_its_body_never_shows_a_literal_sensitive_value_in_its_retry_notices(workspace):
     """An update is retried after a 5xx, and each retry notice quotes the answer: a body the platform quoted back
     showed a literal header value there (the apply's error message was masked, the notices were not)."""
-    import dataclasses
-
-    from rewriting_proxy import RewritingProxy
-
     old, new = "hdr-OLD-61f0", "hdr-NEW-29c4"
     workspace.dialect = "v2"
-    tool = """\
-apiVersion: provisioner/v1
-kind: Tool
-metadata: {name: lookup}
-spec:
-  name: lookup
-  description: Look up an order.
-  endpoint: https://api.example.com/orders
-  method: GET
-  headers: {X-Api-Key: %s}
-"""
-    workspace.write("manifests/tool.yaml", tool % old)
+    workspace.write("manifests/tool.yaml", tool_text(headers=f"X-Api-Key: {old}"))
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    workspace.write("manifests/tool.yaml", tool % new)
-    bodies: dict[tuple[str, str], bytes] = {}
+    workspace.write("manifests/tool.yaml", tool_text(headers=f"X-Api-Key: {new}"))
 
-    def keep(method, path, body):
-        bodies[(method, path)] = body
-        return body
-
-    def fail(method, path, status, body):  # every update fails, quoting what it was sent
+    def fail(method, path, sent):  # every update fails, quoting what it was sent
         if method == "PUT":
-            sent = bodies.get((method, path), b"").decode()
             return 500, json.dumps({"message": f"Server error while saving: {sent}"}).encode(), "application/json"
         return None
 
-    with RewritingProxy(workspace.platform.url, fail) as proxy:
-        proxy.edit_request = keep
-        honest = workspace.platform
-        workspace.platform = dataclasses.replace(honest, url=proxy.url)
-        try:
-            applied = workspace.run("apply", "--auto-approve", "--max-retries=2", "--retry-backoff=0.01s")
-        finally:
-            workspace.platform = honest
+    applied = run_through_proxy(workspace, fail, "apply", "--auto-approve", "--max-retries=2",
+                                "--retry-backoff=0.01s")
     assert applied.exit_code == 1 and "retrying in" in applied.all and "X-Api-Key" in applied.all, applied.all
     assert new not in applied.all and old not in applied.all, applied.all
 
@@ -368,16 +341,7 @@ def test_a_field_carrying_url_credentials_is_kept_as_a_digest_in_state_and_saved
     content (pull and export already treat it so): output only scrubbed it, while state, `state pull`,
     `state show` and the saved plan held the URL in clear."""
     password, key, in_text = "ep-PASS-4c1d", "ep-KEY-8a2f", "msg-KEY-3b7e"
-    workspace.write("manifests/tool.yaml", f"""\
-apiVersion: provisioner/v1
-kind: Tool
-metadata: {{name: lookup}}
-spec:
-  name: lookup
-  description: Look up an order.
-  endpoint: https://orders:{password}@api.example.com/orders?api_key={key}
-  method: GET
-""")
+    workspace.write("manifests/tool.yaml", tool_text(f"https://orders:{password}@api.example.com/orders?api_key={key}"))
     workspace.add("caller", initial_message=f"Hi, see https://example.com/status?token={in_text}")
     planned = workspace.run("plan", "--out", "saved.plan")
     assert planned.exit_code == 0, planned.all
