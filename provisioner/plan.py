@@ -249,6 +249,8 @@ class Plan:
     # Which state the plan is for: every view names them (None: unknown, e.g. a plan built in memory).
     workspace: str | None = None
     project: str | None = None
+    # The platform it read (connection.platform_identity: the base URL without credentials; "local"); None: unknown.
+    platform: str | None = None
     created_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
     # Assistants in state whose manifest file still exists but was not among the paths given: left alone,
     # [{"address", "source"}] (a narrower path is not a request to destroy the rest).
@@ -310,6 +312,7 @@ class Plan:
             "serial": self.serial,
             "workspace": self.workspace,
             "project": self.project,
+            "platform": self.platform,
             "destroy": self.destroy,
             "dialect": self.dialect,
             "targets": self.targets,
@@ -366,7 +369,8 @@ class Plan:
                    destroy=checked.destroy, targets=checked.targets, manifest_paths=checked.manifest_paths,
                    notes=checked.notes, dialect=checked.dialect,
                    inputs=checked.inputs.model_dump(exclude_unset=True) if checked.inputs else {},
-                   workspace=checked.workspace, project=checked.project, created_at=checked.created_at,
+                   workspace=checked.workspace, project=checked.project, platform=checked.platform,
+                   created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
                    allow_mass_destroy=checked.allow_mass_destroy, excluded=checked.excluded,
                    selector=checked.selector, replace_requested=checked.replace_requested,

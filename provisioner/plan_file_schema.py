@@ -188,6 +188,7 @@ class PlanFile(_Strict):
     serial: int = Field(ge=0)
     workspace: Optional[str] = None
     project: Optional[str] = None
+    platform: Optional[str] = Field(None, max_length=500)  # connection.platform_identity's: at most 500
     destroy: bool = False
     dialect: Literal["v1", "v2"] = "v1"
     targets: list[str] = Field(default_factory=list)

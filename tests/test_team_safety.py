@@ -709,3 +709,30 @@ def test_a_saved_plan_is_applied_from_another_folder_of_the_project(workspace, m
     again = ok(workspace.run("plan", "--detailed-exitcode"))
     assert "No changes." in again.output
     assert {e["source"] for e in workspace.state()["resources"].values()} == {"manifests/a.yaml"}
+
+
+def test_a_saved_plan_is_not_applied_against_another_platform(workspace):
+    """A plan records the platform it read. Applied with another --api-url (another account) in a workspace with no
+    state yet, it created there what was reviewed against the first platform; now it is refused before any
+    request, and applies where it was made."""
+    import httpx
+
+    from conftest import TOKEN
+    from provisioner.emulator import EmbeddedPlatform, build_platform
+
+    workspace.add("sales", name="Sales Bot")
+    with EmbeddedPlatform(build_platform()) as first, EmbeddedPlatform(build_platform()) as second:
+        ok(workspace.run("plan", "--out", "saved.plan", f"--api-url={first.url}"))
+        saved = json.loads((workspace.root / "saved.plan").read_text())
+        assert saved["platform"] == first.url.rstrip("/"), saved["platform"]
+        refused = workspace.run("apply", "saved.plan", f"--api-url={second.url}")
+        assert refused.exit_code == 1, refused.all
+        message = " ".join(refused.stderr.split())
+        assert f"made against the platform at {first.url.rstrip('/')}" in message, message
+        assert f"--api-url {first.url.rstrip('/')}" in message
+        assert workspace.state()["resources"] == {}
+        listed = httpx.get(f"{second.url.rstrip('/')}/user/assistants/get", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert listed.json()["data"] == []  # nothing was made on the second platform
+        applied = workspace.run("apply", "saved.plan", f"--api-url={first.url}")
+        assert applied.exit_code == 0, applied.all
+        assert "sales" in workspace.state()["resources"]

@@ -285,6 +285,7 @@ class Session:
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
+        plan.platform = platform_identity(self.settings, self.client)
         by_address = {m.address: m for m in manifests}
         for change in plan.changes:
             manifest = by_address.get(change.address)
@@ -389,6 +390,13 @@ class Session:
             if planned is not None and current is not None and planned != current:
                 raise StalePlanError(f"the saved plan was made for {what} {planned!r}, not {current!r}; apply it "
                                      f"there, or make a new plan")
+        # And for the platform it read: applied to another (another account's URL), its creates made objects
+        # nobody reviewed there, and its ids named other objects.
+        platform = platform_identity(self.settings, self.client)
+        if plan.platform is not None and plan.platform != platform:
+            give = "--local" if plan.platform == "local" else f"--api-url {plan.platform}"
+            raise StalePlanError(f"the saved plan was made against the platform at {plan.platform}, and this run's "
+                                 f"is {platform}; nothing was sent. Apply it there ({give}), or make a new plan")
         # A plan made before any state existed carries a lineage nobody saved; the serial still guards it. A state
         # that exists, even at serial 0 (`workspace new`), has its own lineage: another's plan is refused.
         if plan.lineage != self.state.lineage and (plan.serial or self.state.serial
