@@ -290,6 +290,28 @@ def test_a_broken_manifest_fails_the_validate_and_plan_steps(workspace, steps):
         assert result.returncode == 1 and "spec.speech_speed" in result.stderr
 
 
+def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(workspace, steps):
+    """The plan step saved nothing and wrote no plan.md, so the comment steps were skipped and the pull request
+    went on showing an earlier, passing plan. It now writes the denied plan's markdown (with the violation) and
+    fails; a failure that shows no plan writes none."""
+    out = workspace.root / "provisioner-out"
+    workspace.add("caller", max_call_duration=900)
+    workspace.write("policies/short.yaml", (
+        "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: short-calls\nspec:\n  rules:\n"
+        "    - name: at-most-ten-minutes\n      expression: \"!has(object.spec.max_call_duration) || "
+        "object.spec.max_call_duration <= 600\"\n      message: calls last at most ten minutes\n"
+        "      severity: deny\n"))
+    result, _ = steps("plan")
+    assert result.returncode == 1, result.stdout + result.stderr
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith("<!-- provisioner-plan") and "calls last at most ten minutes" in comment, comment
+    assert not (out / "provisioner.plan").exists() and not (out / "plan.md.new").exists()
+    # A failure that is no plan (the platform unreachable) leaves no comment to post.
+    (out / "plan.md").unlink()
+    result, _ = steps("plan", PROVISIONER_API_URL="http://127.0.0.1:9/api")
+    assert result.returncode == 1 and not (out / "plan.md").exists() and not (out / "plan.md.new").exists()
+
+
 class FakeGitLab(BaseHTTPRequestHandler):
     notes: list[dict] = []
     calls: list[tuple[str, str]] = []

@@ -69,7 +69,18 @@ case "$step" in
     provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" "${paths[@]}" \
       > "$out/plan.txt" || rc=$?
     cat "$out/plan.txt"
-    if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then exit "$rc"; fi
+    if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
+      # A plan a policy denies saves nothing, but the pull request must show it with its violations (a comment
+      # of an earlier, passing plan would stay up): its markdown view goes to plan.md for the comment step, and
+      # the step fails. Any other failure writes no comment.
+      provisioner plan "${args[@]}" --format markdown "${paths[@]}" > "$out/plan.md.new" 2>/dev/null || true
+      if head -n 1 "$out/plan.md.new" | grep -q '^<!-- provisioner-plan'; then  # a plan was shown, then refused
+        mv "$out/plan.md.new" "$out/plan.md"
+      else
+        rm -f "$out/plan.md.new"
+      fi
+      exit "$rc"
+    fi
     provisioner show --format markdown "$out/provisioner.plan" > "$out/plan.md"
     changes=$([ "$rc" -eq 2 ] && echo true || echo false)
     echo "$changes" > "$out/changes"
