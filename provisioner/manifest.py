@@ -93,20 +93,25 @@ class Document:
 
 def _reads_as_text(text: str, shown: str) -> bool:
     """Whether a key written as `text` is read as a value other than a string that pydantic shows as `shown`."""
-    try:
-        read = yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - a YAMLError, or a key like `2024-02-30` that YAML cannot build (ValueError)
-        return False
-    return not isinstance(read, str) and str(read) == shown
+    read = _read_key(text)
+    return read is not _UNREADABLE and not isinstance(read, str) and str(read) == shown
 
 
 def _reads_as(text: str, value: Any, loosely: bool = False) -> bool:
     """Whether a key written as `text` is read as `value`, of its very type (true is not 1) unless `loosely`."""
-    try:
-        read = yaml.safe_load(text)
-    except Exception:  # noqa: BLE001 - a YAMLError, or a key like `2024-02-30` that YAML cannot build (ValueError)
-        return False
+    read = _read_key(text)
     return read == value and (type(read) is type(value) or (loosely and isinstance(read, bool)))
+
+
+_UNREADABLE = object()  # a key YAML cannot read
+
+
+def _read_key(text: str) -> Any:
+    """The value YAML reads a key written as `text` as, or _UNREADABLE."""
+    try:
+        return yaml.safe_load(text)
+    except Exception:  # noqa: BLE001 - a YAMLError, or a key like `2024-02-30` that YAML cannot build (ValueError)
+        return _UNREADABLE
 
 
 @dataclass(frozen=True)

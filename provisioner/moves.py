@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 from .errors import Location, PlanError, Problem
-from .kinds import ASSISTANT, KINDS, kind_of_address
+from .kinds import ASSISTANT, KINDS, address_form, address_parts, kind_of_address
 from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .kinds.base import NAME
 
@@ -101,11 +101,8 @@ def parse_move(document, problems: list[Problem]) -> Move | None:
             continue
         # The address's shape must be its kind's: `tool.a.b` (read as a tool) and `assistant.assistant.x` named
         # nothing state can hold, and the move was accepted and moved nothing.
-        parts = address.count(".") + 1
-        shape = 1 if kind == ASSISTANT else 3 if KINDS[kind].parent_field else 2
-        if parts != shape:
-            example = {1: "an assistant's NAME (or assistant.NAME)", 2: f"{kind}.NAME",
-                       3: f"{KINDS[kind].parent_kind}.NAME.KEY" if kind != ASSISTANT else ""}[shape]
+        if address.count(".") + 1 != address_parts(kind):
+            example = "an assistant's NAME (or assistant.NAME)" if kind == ASSISTANT else address_form(kind)
             problem(f"{_shown(value)} is no {kind}'s address: a {kind} is moved as {example}", "spec", key)
             continue
         addresses[key] = (address, kind)

@@ -75,6 +75,20 @@ def manifest_address(address: str) -> str:
     return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
 
 
+def address_parts(kind: str) -> int:
+    """How many dot-separated parts address an object of `kind`: an assistant's 1 (`NAME`), another kind's 2
+    (`tool.NAME`), a child kind's 3 (`knowledgebase.NAME.KEY`)."""
+    if kind == ASSISTANT:
+        return 1
+    return 3 if kind in KINDS and KINDS[kind].parent_field else 2
+
+
+def address_form(kind: str) -> str:
+    """How an object of `kind` is addressed, for messages: `NAME`, `tool.NAME`, `knowledgebase.NAME.KEY`."""
+    parts = address_parts(kind)
+    return "NAME" if parts == 1 else f"{KINDS[kind].parent_kind}.NAME.KEY" if parts == 3 else f"{kind}.NAME"
+
+
 def kind_of_address(address: str) -> str:
     """The kind of the object at an address: `tool.x` -> tool; a child's (`knowledgebase.faq.pricing`) -> the kind
     whose `parent_field` points at the parent's kind (document); a bare name (or `assistant.x`) -> assistant."""

@@ -152,24 +152,24 @@ class _Sql:
         """For a push into a workspace whose platform is known: who holds `count` ids of a kind on it, in another
         workspace of this project (a row of no recorded platform may be of it) or in another project (recorded
         on it: a row of another project with none may well be another platform's object)."""
-        return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
-                         f"AND remote_id IN ({', '.join('?' * count)}) AND ((project = ? AND workspace <> ? "
-                         "AND (platform = ? OR platform = '')) OR (project <> ? AND platform = ?)) "
-                         "ORDER BY project, workspace")
+        return self._holders(count, "((project = ? AND workspace <> ? AND (platform = ? OR platform = '')) "
+                                    "OR (project <> ? AND platform = ?))")
 
     def owners_in_project(self, count: int) -> str:
         """Who holds `count` ids of a kind in another workspace of this project, whatever its platform."""
-        return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
-                         f"AND remote_id IN ({', '.join('?' * count)}) AND project = ? AND workspace <> ? "
-                         "ORDER BY project, workspace")
+        return self._holders(count, "project = ? AND workspace <> ?")
 
     def owners(self, count: int) -> str:
         """Who holds `count` ids of a kind, in another workspace or project, on the same platform: a row whose
         platform is not recorded yet (written by a state command, which reads no platform: push, mv) may be of
         any."""
+        return self._holders(count, "(project <> ? OR workspace <> ?) AND (platform = ? OR platform = '')")
+
+    def _holders(self, count: int, whose: str) -> str:
+        """(remote_id, project, workspace, address) of the rows holding `count` ids of a kind, `whose` saying
+        which workspaces' rows count."""
         return self.text("SELECT remote_id, project, workspace, address FROM provisioner_resources WHERE kind = ? "
-                         f"AND remote_id IN ({', '.join('?' * count)}) AND (project <> ? OR workspace <> ?) "
-                         "AND (platform = ? OR platform = '') ORDER BY project, workspace")
+                         f"AND remote_id IN ({', '.join('?' * count)}) AND {whose} ORDER BY project, workspace")
 
 
 def _now() -> str:

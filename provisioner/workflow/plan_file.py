@@ -154,7 +154,7 @@ def _refuse_to_replace(target: Path) -> None:
                 head = handle.read(200)
         except OSError as error:
             raise ProvisionerError(f"--out {target}: {error.strerror}; nothing was written") from None
-        if f'"format": "{PLAN_FORMAT}"'.encode() not in head:
+        if not _says_plan(head):
             raise ProvisionerError(f"--out {target}: the file exists and is not a saved plan, so it is not replaced; "
                                    "nothing was written. Give the path of a new file, or delete this one first")
 
@@ -177,12 +177,20 @@ def is_plan_file(path: str) -> bool:
             head = handle.read(4096)
     except OSError:
         return False
-    if re.search(rb'"format"\s*:\s*"provisioner-plan', head):
+    if _says_plan(head):
         return True
     if b"apiVersion" in head:
         return False
     stripped = head.lstrip()
     return not stripped or b"\0" in head or stripped.startswith(b"{") or not _text(head)
+
+
+def _says_plan(head: bytes) -> bool:
+    """Whether a file's first bytes name the saved plan's format (`"format": "provisioner-plan"`)."""
+    return _PLAN_FORMAT_KEY.search(head) is not None
+
+
+_PLAN_FORMAT_KEY = re.compile(rb'"format"\s*:\s*"' + re.escape(PLAN_FORMAT.encode()))
 
 
 def _text(head: bytes) -> bool:

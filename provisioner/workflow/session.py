@@ -80,7 +80,7 @@ def _say_waiting(holder, timeout: float) -> None:
                 "(--lock-timeout)..."), file=sys.stderr, flush=True)
 
 
-def check_same_platform(backend, settings: Settings) -> None:
+def check_same_platform(backend) -> None:
     """A workspace's ids are those of the platform its rows were written on. Run against another URL (another
     account's emulator), the same ids were other objects, another workspace's: apply updated them, then re-stamped
     the rows with this platform and lost track of its own. Another URL of the same platform (a proxy, a new host
@@ -112,6 +112,7 @@ class Session:
         self._stack = contextlib.ExitStack()
         self.state: State
         self._client: PlatformClient | None = None
+        self._platform = ""  # the platform's identity: `platform`
         self._catalog: Catalog | None = None
         self._listing: Future | None = None  # the list read begun on entering, for the first remote()
         self.objects: dict = {}  # kind -> the platform's objects of the other kinds, as the last remote() read them
@@ -163,11 +164,19 @@ class Session:
     def client(self) -> PlatformClient:
         if self._client is None:
             self._client = self._stack.enter_context(connect(self.settings))
+            self._platform = platform_identity(self.settings, self._client)
             if hasattr(self.backend, "platform"):
                 # Ids are the platform's: ownership across workspaces is per platform (SqlStateStore.owners).
-                self.backend.platform = platform_identity(self.settings, self._client)
-                check_same_platform(self.backend, self.settings)
+                self.backend.platform = self._platform
+                check_same_platform(self.backend)
         return self._client
+
+    @property
+    def platform(self) -> str:
+        """The platform's identity (connection.platform_identity: the base URL without credentials, "local"),
+        as state rows and saved plans record it; worked out once, when the client connects."""
+        self.client  # noqa: B018 - connects first
+        return self._platform
 
     def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
                 engines: tuple[str, ...] = ()) -> Catalog:
@@ -285,7 +294,7 @@ class Session:
         if self.settings.inputs is not None:
             plan.inputs = self.settings.inputs.to_dict()
         plan.workspace, plan.project = getattr(self.backend, "workspace", None), getattr(self.backend, "project", None)
-        plan.platform = platform_identity(self.settings, self.client)
+        plan.platform = self.platform
         by_address = {m.address: m for m in manifests}
         for change in plan.changes:
             manifest = by_address.get(change.address)
@@ -392,7 +401,7 @@ class Session:
                                      f"there, or make a new plan")
         # And for the platform it read: applied to another (another account's URL), its creates made objects
         # nobody reviewed there, and its ids named other objects.
-        platform = platform_identity(self.settings, self.client)
+        platform = self.platform
         if plan.platform is not None and plan.platform != platform:
             give = "--local" if plan.platform == "local" else f"--api-url {plan.platform}"
             raise StalePlanError(f"the saved plan was made against the platform at {plan.platform}, and this run's "

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..graph import address_kind, entry_kind, manifest_address
+from ..kinds import address_form, address_parts
 from ..kinds.base import NAME
 from ..state import ResourceState
 from ..state.sql import process_alive
@@ -42,10 +43,10 @@ def state_move(session: Session, old: str, new: str) -> None:
     if new in resources:
         raise StateError(f"{new!r} is already in state")
     kind = entry_kind(old, resources[old])
-    if address_kind(new) != kind or _parts(kind) != new.count(".") + 1:
+    if address_kind(new) != kind or address_parts(kind) != new.count(".") + 1:
         raise StateError(f"{old!r} is a {kind} and {new!r} names {_named(new)}: `state mv` renames within a kind "
-                         f"only (write the new address as {_form(kind)})")
-    parent = new.rsplit(".", 1)[0] if _parts(kind) == 3 else None
+                         f"only (write the new address as {address_form(kind)})")
+    parent = new.rsplit(".", 1)[0] if address_parts(kind) == 3 else None
     if parent is not None and parent not in resources:
         raise StateError(f"{new!r} would be inside {parent!r}, which is not in state: a {kind} lives inside its "
                          f"{address_kind(parent)}")
@@ -81,26 +82,9 @@ def children_of(resources: dict, address: str) -> list[str]:
     return sorted(a for a in resources if a.startswith(prefix))
 
 
-def _parts(kind: str) -> int:
-    """How many dot-separated parts an address of `kind` has: an assistant's 1, a kind's 2, a child kind's 3."""
-    from ..kinds import KINDS
-
-    if kind == "assistant":
-        return 1
-    return 3 if kind in KINDS and KINDS[kind].parent_field else 2
-
-
-def _form(kind: str) -> str:
-    from ..kinds import KINDS
-
-    if kind == "assistant":
-        return "NAME"
-    return f"{KINDS[kind].parent_kind}.PARENT.NAME" if kind in KINDS and KINDS[kind].parent_field else f"{kind}.NAME"
-
-
 def _named(address: str) -> str:
     kind = address_kind(address)
-    return f"a {kind}" if _parts(kind) == address.count(".") + 1 else "no object (not an address of any kind)"
+    return f"a {kind}" if address_parts(kind) == address.count(".") + 1 else "no object (not an address of any kind)"
 
 
 def list_entry(address: str, entry: ResourceState) -> dict[str, Any]:
