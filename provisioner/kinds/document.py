@@ -46,6 +46,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
+from ..names import first_unused
 from ..paths import leads_out
 from .answers import items_of
 from .base import MANIFEST_FILE, NAME, ROOT, ChildExport, Endpoints, FieldFacts, Kind, ReadProblem
@@ -449,11 +450,9 @@ def exported_documents(client, kb_id: int, kb_name: str) -> tuple[list[dict[str,
             raise ApiError(f"document {item['id']} of knowledge base {kb_id}: cannot read it back ("
                            + "; ".join(f"{p.field}: {p.message}" for p in problems) + ")")
         base = slug(fields["name"]) or "document"
-        key, number = base, 2
+        key = base
         if key in keys:  # one name's slug may be another's slug-and-id (`faq-99`): until it is no other's
-            key = f"{base}-{item['id']}"[:63]
-            while key in keys:
-                key, number = f"{base[:40]}-{item['id']}-{number}", number + 1
+            key = first_unused(keys, f"{base}-{item['id']}"[:63], lambda n: f"{base[:40]}-{item['id']}-{n}")
         keys.add(key)
         entry: dict[str, Any] = {"name": fields["name"], "key": key}
         if fields.get("description") is not None:

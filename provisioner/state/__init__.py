@@ -14,10 +14,11 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Container, Iterable, Iterator, Mapping, Protocol
 
 from .. import json_text
 from ..errors import StateError
+from ..names import first_unused
 
 STATE_VERSION = 1
 DEFAULT_KIND = "assistant"  # the kind of a row written before kinds existed; ids are unique per kind on the platform
@@ -31,15 +32,12 @@ KIND_NAME = re.compile(r"^[a-z]{1,32}$")
 MAX_ADDRESS = 200
 
 
-def deposed_address(address: str, taken: Iterable[str] = ()) -> str:
+def deposed_address(address: str, taken: Container[str] = ()) -> str:
     """Where state keeps a replaced object's old half between the new one's creation and its own destruction
     (Terraform's deposed objects): a crash in between leaves it in state, so the next plan destroys it. A
     planner treats such a row as an object no manifest declares (it plans its delete). One not in `taken`: an
     old half left by an earlier apply keeps its own row (`<address>~deposed2`, ...)."""
-    candidate, number = address + DEPOSED, 2
-    while candidate in taken:
-        candidate, number = f"{address}{DEPOSED}{number}", number + 1
-    return candidate
+    return first_unused(taken, address + DEPOSED, lambda number: f"{address}{DEPOSED}{number}")
 
 
 def is_deposed(address: str) -> bool:

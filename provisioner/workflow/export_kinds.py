@@ -18,6 +18,7 @@ from ..kinds import ASSISTANT, KINDS, reference_facts
 from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
 from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
+from ..names import first_unused
 from ..planner import same
 from ..scrub import holds_credentials
 from ..variables import escaped
@@ -47,11 +48,8 @@ def address_for(kind: str, name: str, remote_id: int, taken: set[str]) -> str:
     an address in `taken`, whose file the export would write over."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or kind
     base = slug if kind == ASSISTANT else f"{kind}.{slug}"
-    chosen = base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
-    number = 2
-    while chosen in taken:
-        chosen, number = f"{base}-{remote_id}-{number}", number + 1
-    return chosen
+    first = base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
+    return first_unused(taken, first, lambda n: f"{base}-{remote_id}-{n}")
 
 
 def variable(address: str, *parts: str) -> str:
@@ -100,10 +98,7 @@ def kind_spec(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
 def _unique(taken: list[str], name: str) -> str:
     """A variable no other value of this object has: `X-Api-Key` and `x_api_key` both make ..._X_API_KEY, and one
     variable for both would send one credential in the other's place."""
-    chosen, number = name, 2
-    while chosen in taken:
-        chosen, number = f"{name}_{number}", number + 1
-    return chosen
+    return first_unused(taken, name, lambda n: f"{name}_{n}")
 
 
 def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[str], list[str]]:
