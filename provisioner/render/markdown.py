@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import Any
+from typing import Any, Iterable
 
 from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
@@ -93,12 +93,7 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
         # Destroys first, a replacement's too (a reviewer must see every one), then the rest in plan order, as
         # many as fit.
         order = sorted(range(len(rows)), key=lambda i: i >= moved and not _destroys(changes[i - moved]))
-        kept, used_rows = set(), 0
-        for i in order:
-            if fixed + used_rows + len(rows[i]) + 1 > budget:
-                break
-            kept.add(i)
-            used_rows += len(rows[i]) + 1
+        kept = set(fitting(order, rows, budget - fixed))
         kept_rows = [row for i, row in enumerate(rows) if i in kept]
     used = fixed + _length(kept_rows)
     kept_sections: list[str] = []
@@ -129,8 +124,20 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _length(lines: list[str]) -> int:
-    return sum(len(line) + 1 for line in lines)
+def _length(lines: list[str], which: Iterable[int] | None = None) -> int:
+    """The characters of `lines` (those at the indexes `which`, if given), each with its line break."""
+    return sum(len(line) + 1 for line in (lines if which is None else (lines[i] for i in which)))
+
+
+def fitting(which: Iterable[int], lines: list[str], budget: int) -> list[int]:
+    """The first of `which` (indexes into `lines`) whose lines fit in `budget` characters, in that order."""
+    kept, used = [], 0
+    for i in which:
+        if used + len(lines[i]) + 1 > budget:
+            break
+        kept.append(i)
+        used += len(lines[i]) + 1
+    return kept
 
 
 def _refusal(plan: Plan) -> list[str]:

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .markdown import code, escape
+from .markdown import _length, code, escape, fitting
 
 _MARK = {"passed": "✅", "warned": "⚠️", "denied": "❌", "error": "❌", "not-applicable": "➖"}
 SHOWN = 50   # violations listed per view; the JSON has them all
@@ -82,15 +82,15 @@ def policies_markdown(report: dict[str, Any] | None, *, limit: int = SECTION_LIM
         on = f" on {code(error['address'])}" if error.get("address") else ""
         errors.append(f"- ❌ **error** {code(_rule_id(error))} "
                       f"({code(_policy_where(error))}){on}: {escape(_cut(error['message']))}")
-    budget = limit - _size(head) - 400   # room for the lines that count what was left out
+    budget = limit - _length(head) - 400   # room for the lines that count what was left out
     # What stops (or warns about) the run first: the rules that did not pass, then errors, then a share for the
     # rules that passed or selected nothing, then the violations.
     quiet = {i for i, rule in enumerate(report["rules"]) if rule["status"] in ("passed", "not-applicable")}
-    loud = _fitting([i for i in range(len(rows)) if i not in quiet], rows, budget // 3)
-    kept_errors = _fitting(range(len(errors)), errors, budget // 2 - _size(rows, loud))
-    calm = _fitting(sorted(quiet), rows, budget // 4)
-    kept_items = _fitting(range(len(items)), items,
-                          budget - _size(rows, loud) - _size(errors, kept_errors) - _size(rows, calm))
+    loud = fitting([i for i in range(len(rows)) if i not in quiet], rows, budget // 3)
+    kept_errors = fitting(range(len(errors)), errors, budget // 2 - _length(rows, loud))
+    calm = fitting(sorted(quiet), rows, budget // 4)
+    kept_items = fitting(range(len(items)), items,
+                          budget - _length(rows, loud) - _length(errors, kept_errors) - _length(rows, calm))
     shown_rows = [rows[i] for i in sorted(loud + calm)]
     kept_errors = [errors[i] for i in kept_errors]
     kept_items = [items[i] for i in kept_items]
@@ -111,18 +111,3 @@ def policies_markdown(report: dict[str, Any] | None, *, limit: int = SECTION_LIM
 
 def _cut(message: str) -> str:
     return message if len(message) <= MESSAGE_LIMIT else message[:MESSAGE_LIMIT] + "…"
-
-
-def _size(lines: list[str], which: list[int] | None = None) -> int:
-    return sum(len(lines[i]) + 1 for i in (range(len(lines)) if which is None else which))
-
-
-def _fitting(which, lines: list[str], budget: int) -> list[int]:
-    """The first of `which` (indexes into `lines`) whose lines fit in `budget` characters."""
-    kept, used = [], 0
-    for i in which:
-        if used + len(lines[i]) + 1 > budget:
-            break
-        kept.append(i)
-        used += len(lines[i]) + 1
-    return kept
