@@ -110,17 +110,25 @@ def _fold_even(text: str, owner: int, breaks: int) -> str | None:
     row. None for any other text. `breaks`: the text's count of line breaks."""
     start = text.find("\n") + 1
     width = _SPACES(text, start).end() - start
-    if width <= owner or " \n" in text:
+    # rfind, not `in`: CPython searches a short needle backwards several times faster (a space is everywhere).
+    if width <= owner or text.rfind(" \n") >= 0:
         return None
     indent = "\n" + " " * width
-    pieces = text.split(indent)  # the lines after the first without their indentation; a blank one's break kept
-    # Every run of breaks is one or two breaks, then the indentation: a run of k counts k breaks, one indentation
-    # and k // 2 pairs, equal for k = 1 or 2 only (and a run not followed by the indentation never balances).
-    if breaks != len(pieces) - 1 + text.count("\n\n") or indent + " " in text:
-        return None  # a line at another indentation (or the closing quote at column 0)
-    # A lone break is a space; a blank line's break, kept at the end of its piece, is the one left of two: the
-    # joining space after it goes.
-    return " ".join(pieces).replace("\n ", "\n")
+    if text.rfind(indent + " ") >= 0:
+        return None  # a line indented further
+    # A blank line and the indentation after it (its own break, then the next line's) fold to one break; every
+    # other break and its indentation to a space. split and join: what replace does, in fewer passes.
+    parts = text.split("\n" + indent)
+    pairs = len(parts) - 1
+    if pairs:
+        text = "\n".join(parts)
+    parts = text.split(indent)
+    # Each break is one of a pair or of a lone break with the indentation when the counts add up: none is left
+    # (two blank lines in a row, a line at another indentation, the closing quote at column 0). A pair's break
+    # left in the text is followed by a line that does not start with a space, so it never starts a lone one.
+    if breaks != len(parts) - 1 + 2 * pairs:
+        return None
+    return " ".join(parts)
 
 
 # What a structural line holds (`_Reader.classify`), after its indentation, `- ` and key.
@@ -426,7 +434,7 @@ class _Reader:
                 raise Decline
             value = _fold(body)
         if rest[0] == "'":
-            value = value.replace("''", "'")
+            value = "'".join(value.split("''"))  # replace's result, a third faster on a prompt
         # The next `offset` counts on from the closing quote's line, not over the scalar's lines again.
         self.start = (i + breaks, text.rfind("\n", 0, closing) + 1)
         return value, i + breaks + 1

@@ -268,6 +268,45 @@ def test_an_even_prompt_is_folded_by_the_fast_fold():
         assert block_yaml._fold_even(uneven, 2, uneven.count("\n")) is None, uneven
 
 
+@st.composite
+def quoted_bodies(draw):
+    """A quoted scalar's text over several lines (without its quotes), the way `quoted_lines` hands it to
+    `_fold_even`: mostly even (a dumped prompt), else with lines at other indentations, runs of blank lines, blank
+    lines of spaces, spaces before a break, and blank lines or deeper lines that could make the counts add up."""
+    owner = draw(st.sampled_from([0, 2, 4]))
+    width = owner + draw(st.integers(1, 3))
+    line = st.sampled_from(["x", "a  b", "it''s", "é", "# c", "k: v", "y "])
+    pieces = [draw(st.sampled_from(["", "x", "a b", "x "]))]
+    for _ in range(draw(st.integers(1, 10))):
+        shape = draw(st.integers(0, 11))
+        if shape == 0:
+            pieces.append(" " * draw(st.integers(0, width + 2)) + draw(line))  # any indentation
+        elif shape == 1:
+            pieces.append(" " * draw(st.integers(0, width + 1)))  # a blank line, maybe of spaces
+        elif shape <= 3:
+            pieces.append("")
+        else:
+            pieces.append(" " * width + draw(line))
+    pieces[-1] += draw(st.sampled_from(["", "", " ", "  "]))  # spaces before the closing quote
+    return "\n".join(pieces), owner
+
+
+@settings(max_examples=1500, **SETTINGS)
+@given(quoted_bodies())
+@example(("a\n    b\n\n\n    c\n\n     d", 2))  # a third break and a deeper line: the counts alone add up
+@example(("a\n    b\n\n    c\n\n    ", 2))
+def test_the_fast_fold_is_the_fold_or_declines(case):
+    body, owner = case
+    fast = block_yaml._fold_even(body, owner, body.count("\n"))
+    assert fast is None or fast == block_yaml._fold(body), body
+    lines = body.split("\n")[1:]
+    width = len(lines[0]) - len(lines[0].lstrip(" "))
+    even = (width > owner and " \n" not in body and "\n\n\n" not in body and not body.endswith("\n")
+            and all(not line or (line[:width].strip(" ") == "" and line[width:width + 1] not in ("", " "))
+                    or (line is lines[-1] and line == " " * width) for line in lines))
+    assert (fast is not None) == even, body
+
+
 @pytest.mark.parametrize("limits", [Limits(nodes=5), Limits(depth=2), Limits(int_digits=1)])
 def test_limits_are_left_to_pyyamls_path(limits):
     text = "a: 1\nb:\n  c:\n    d: 10\n  e: [1]\n" if limits.depth == 2 else "a: 1\nb:\n  c:\n    d: 10\n"
