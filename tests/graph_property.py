@@ -270,7 +270,26 @@ def graphs(draw, dialect: str, previous: Graph | None = None) -> Graph:
     for address, (kind, spec) in list(graph.objects.items()):
         if kind == "campaign" and _dangling(spec, graph):
             graph.objects[address] = (kind, draw(campaign(address.split(".")[1], graph)))
+    if previous is not None:
+        _no_campaign_kept_on_a_retyped_trunk(graph, previous)
     return graph
+
+
+def _no_campaign_kept_on_a_retyped_trunk(graph: Graph, previous: Graph) -> None:
+    """A SIP trunk whose type changes is replaced, destroying first (its number is unique on the platform); a
+    campaign that used it and still does is replaced too (its numbers cannot be updated), creating first: a cycle
+    that apply refuses by design ("change them in separate applies"). Such a campaign lets go of the trunk."""
+    retyped = {address for address, spec in graph.of("siptrunk").items()
+               if address in previous.objects and previous.objects[address][1]["sip_trunk_type"] != spec["sip_trunk_type"]}
+    for address, spec in graph.of("campaign").items():
+        before = previous.objects.get(address)
+        used = retyped & set(before[1].get("phone_number_ids", [])) if before is not None else set()
+        if used and used & set(spec.get("phone_number_ids", [])):
+            numbers = [n for n in spec["phone_number_ids"] if n not in used]
+            if numbers:
+                spec["phone_number_ids"] = numbers
+            else:
+                del spec["phone_number_ids"]
 
 
 # --- manifests, and what the platform must hold ---
