@@ -18,7 +18,7 @@ from . import kinds
 from .errors import Problem
 from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, manifest_address, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
-from .manifest import Manifest
+from .manifest import Manifest, credential_fields
 
 Path_ = tuple[str | int, ...]
 
@@ -70,9 +70,12 @@ def _children_of(manifest: Manifest) -> list[Manifest]:
     found = []
     for node in kind.children(manifest.name, manifest.spec):
         spec = _entry(manifest.spec, node.path[1:])
-        child = ChildManifest(node.address, spec, dict(manifest.labels), manifest.protect,
-                              frozenset(f.name for f in KINDS[node.kind].fields if f.sensitive), manifest.document,
-                              node.kind, prefix=tuple(node.path), parent=node.parent)
+        # Sensitive as a manifest's own fields are: its kind's secrets, and what carries credentials by its content
+        # (a document's link with ?token=): state and saved plans then keep a digest, and a saved plan's apply
+        # reads the value from the manifest again (restore_secrets).
+        sensitive = frozenset(f.name for f in KINDS[node.kind].fields if f.sensitive) | credential_fields(node.fields)
+        child = ChildManifest(node.address, spec, dict(manifest.labels), manifest.protect, sensitive,
+                              manifest.document, node.kind, prefix=tuple(node.path), parent=node.parent)
         child.__dict__["fields"] = dict(node.fields)  # cached_property's slot: the node's own fields
         found.append(child)
     return found

@@ -104,3 +104,47 @@ def test_masking_hides_a_changes_sensitive_values_on_its_own_thread_and_only_whi
         other.start()
         other.join()
     assert elsewhere == ["hdr-SECRET-1"] and scrub("hdr-SECRET-1") == "hdr-SECRET-1"
+
+
+LINK_TOKEN = "doc-TOKEN-5e21aa"
+
+
+def test_a_document_links_credentials_stay_out_of_saved_plans_and_state_and_the_plan_still_applies(workspace):
+    """A knowledge base's website document whose link carries a token (?token=): its `links` are sensitive as a
+    manifest's own credential-carrying fields are, so a saved plan and state keep a digest; `apply PLANFILE` reads
+    the link from the manifest again and the platform gets it whole (before, the plan file held it in clear)."""
+    ws = workspace
+    ws.dialect = "v2"
+    ws.write("manifests/kb.yaml", f"""apiVersion: provisioner/v1
+kind: KnowledgeBase
+metadata:
+  name: faq
+spec:
+  name: FAQ with a private page
+  description: Answers
+  documents:
+    - key: page
+      name: Private page
+      type: website
+      links:
+        - link: https://docs.example.com/private?token={LINK_TOKEN}
+    - key: other
+      name: Other private page
+      type: website
+      url: https://docs.example.com/other?api_key={LINK_TOKEN}
+""")
+    planned = ws.run("plan", "--out", "saved.plan")
+    assert planned.exit_code == 0, planned.all
+    assert LINK_TOKEN not in (ws.root / "saved.plan").read_text()
+    applied = ws.run("apply", "saved.plan")
+    assert applied.exit_code == 0, applied.all
+    kb_id = ws.state()["resources"]["knowledgebase.faq"]["id"]
+    documents = ws.platform.http.get(f"/user/knowledgebases/{kb_id}/documents").json()["data"]
+    assert len(documents) == 2
+    for document in documents:
+        stored = ws.platform.admin.get(f"/_emulator/objects/documents/{document['id']}").json()["fields"]
+        assert LINK_TOKEN in json.dumps(stored)  # the platform got the real link and URL
+    assert LINK_TOKEN not in json.dumps(ws.state()) and LINK_TOKEN.encode() not in ws.state_file.read_bytes()
+    again = ws.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.all
+    assert all(LINK_TOKEN not in text for text in (planned.all, applied.all, again.all))

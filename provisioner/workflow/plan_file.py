@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ApiError, ProvisionerError, StalePlanError
+from ..graph import expand
 from ..inputs import ManifestInputs
 from ..manifest import Manifest
 from ..plan import PLAN_FORMAT, Plan
@@ -35,13 +36,14 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
     needed = [c for c in plan.changes if any(is_digest(c.body.get(name)) for name in c.sensitive)]
     if not needed:
         return
-    manifests = {m.address: m for m in plan_manifests(plan, settings)}
+    # A child's change (a knowledge base's document) is found among the children its parent's manifest declares.
+    manifests = {m.address: m for m in expand(plan_manifests(plan, settings))}
     for change in needed:
         manifest = manifests.get(change.address)
         for name in change.sensitive:
             if not is_digest(change.body.get(name)):
                 continue
-            current = _desired(manifest, plan.dialect).get(name) if manifest else None
+            current = _sent_value(manifest, name, plan.dialect) if manifest else None
             if current is None or digest(current) != change.body[name]:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
@@ -90,6 +92,13 @@ def _rebased(paths: list[str], inputs: ManifestInputs, root: str) -> tuple[list[
     config_file = moved(inputs.config_file) if inputs.config_file else None
     return [moved(p) for p in paths], dataclasses.replace(
         inputs, root=root, var_files=tuple(moved(f) for f in inputs.var_files), config_file=config_file)
+
+
+def _sent_value(manifest: Manifest, name: str, dialect: str) -> Any:
+    """The value of field `name` a change built from `manifest` sends: a managed field's (its default included),
+    else one that only its create sends (a document's `links`, which a knowledge base's manifest declares)."""
+    managed = _desired(manifest, dialect)
+    return managed[name] if name in managed else manifest.fields.get(name)
 
 
 def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
