@@ -40,10 +40,11 @@ def restore_secrets(plan: Plan, settings: Settings) -> None:
     manifests = {m.address: m for m in expand(plan_manifests(plan, settings))}
     for change in needed:
         manifest = manifests.get(change.address)
+        sent = _sent_fields(manifest, plan.dialect) if manifest else {}
         for name in change.sensitive:
             if not is_digest(change.body.get(name)):
                 continue
-            current = _sent_value(manifest, name, plan.dialect) if manifest else None
+            current = sent.get(name)
             if current is None or digest(current) != change.body[name]:
                 raise StalePlanError(f"{change.address}: the sensitive value of spec.{name} in the manifests "
                                      "differs from the one planned; make a new plan")
@@ -94,11 +95,10 @@ def _rebased(paths: list[str], inputs: ManifestInputs, root: str) -> tuple[list[
         inputs, root=root, var_files=tuple(moved(f) for f in inputs.var_files), config_file=config_file)
 
 
-def _sent_value(manifest: Manifest, name: str, dialect: str) -> Any:
-    """The value of field `name` a change built from `manifest` sends: a managed field's (its default included),
-    else one that only its create sends (a document's `links`, which a knowledge base's manifest declares)."""
-    managed = _desired(manifest, dialect)
-    return managed[name] if name in managed else manifest.fields.get(name)
+def _sent_fields(manifest: Manifest, dialect: str) -> dict[str, Any]:
+    """The fields a change built from `manifest` sends: the managed ones (their defaults included), and those
+    only its create sends (a document's `links`, which a knowledge base's manifest declares)."""
+    return {**manifest.fields, **_desired(manifest, dialect)}
 
 
 def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:

@@ -93,12 +93,17 @@ def check_same_platform(backend) -> None:
         warn(f"workspace {backend.workspace!r} recorded its objects on {recorded}, and this run's platform is "
              f"{backend.platform}: its ids are taken for the same objects there")
         return
-    give = "--local" if recorded == "local" else f"--api-url {recorded}"
+    give = _platform_option(recorded)
     shown = "; ".join(f"{address} (id {remote_id}) is {owner.describe()}" for address, remote_id, owner in clashes)
     raise StateError(f"workspace {backend.workspace!r} of project {backend.project!r} manages objects on {recorded} "
                      f"(recorded in its state), and this run's platform is {backend.platform}, where its ids are "
                      f"other workspaces' objects: {shown}. Nothing was read or sent. Give the workspace's platform "
                      f"({give}), or use another workspace for this one (provisioner workspace new NAME)")
+
+
+def _platform_option(identity: str) -> str:
+    """The option that runs against the platform `identity` names (platform_identity: a URL, or "local")."""
+    return "--local" if identity == "local" else f"--api-url {identity}"
 
 
 class Session:
@@ -403,7 +408,7 @@ class Session:
         # nobody reviewed there, and its ids named other objects.
         platform = self.platform
         if plan.platform is not None and plan.platform != platform:
-            give = "--local" if plan.platform == "local" else f"--api-url {plan.platform}"
+            give = _platform_option(plan.platform)
             raise StalePlanError(f"the saved plan was made against the platform at {plan.platform}, and this run's "
                                  f"is {platform}; nothing was sent. Apply it there ({give}), or make a new plan")
         # A plan made before any state existed carries a lineage nobody saved; the serial still guards it. A state
