@@ -196,6 +196,19 @@ def plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: f
     return types == tuple(map(type, seen)) and SCALAR_TYPES.issuperset(types)
 
 
+def _not_plainly_equal(desired: Mapping[str, Any], shown: Mapping[str, Any], names: frozenset[str]) -> set[str] | None:
+    """The fields of `names` whose values are not plainly `same` (equal JSON scalars of one type, as plainly_equal
+    takes them), the others being `same`; None when a desired value is no JSON scalar (compare field by field)."""
+    differing = set()
+    for name in names:
+        wanted, seen = desired[name], shown[name]
+        if type(wanted) not in SCALAR_TYPES:
+            return None
+        if type(wanted) is not type(seen) or wanted != seen:
+            differing.add(name)
+    return differing
+
+
 def _default(name: str) -> Any:
     return platform_default(name)
 
@@ -498,6 +511,12 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
         if _REST_SHORTCUT and last is not None and _rest_unchanged(layout, desired, shown, last, sensitive):
             return []
         names = layout.rest
+    elif _REST_SHORTCUT and last is not None:
+        # An update (a prompt edited): the plain fields that are not plainly the same, found in C, and the others
+        # compared at once as above; only the fields that may differ go field by field (in the desired order).
+        differing = _not_plainly_equal(desired, shown, layout.plain)
+        if differing is not None and _rest_unchanged(layout, desired, shown, last, sensitive):
+            names = [name for name in desired if name in differing]
     changes = []
     for name in names:
         wanted = desired[name]

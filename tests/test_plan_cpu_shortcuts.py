@@ -77,7 +77,8 @@ def _manifest(metadata_extra=""):
 MANIFESTS = [_manifest(), _manifest("sensitive: [reengagement_prompt]")]
 WRITE_ONLY = ["tool_ids", "folder_id", "label_ids", "use_min_interrupt_words", "reengagement_prompt",
               "tts_emotion_enabled", "turn_detection_threshold", "secondary_languages"]
-SHOWN = ["variables", "end_call_tool", "post_call_schema", "speech_speed", "record_call", "tools"]
+SHOWN = ["variables", "end_call_tool", "post_call_schema", "speech_speed", "record_call", "tools",
+         "system_prompt", "max_call_duration"]
 field_values = st.one_of(values, st.sampled_from([[3, 4], [4, 3], [3.0, 4], [True], 5, 5.0, True, 1, "Hi", None,
                                                   {"description": "bye"}, {"x": 1}, {"x": True}, [], 30]))
 
@@ -155,6 +156,31 @@ def test_the_shortcut_is_taken_when_nothing_changed():
         assert planner._rest_unchanged(layout, wanted, live.fields, state.resources["a"].spec, set())
     finally:
         planner._field = original
+
+
+def test_an_update_of_one_plain_field_compares_only_it_one_by_one():
+    """A prompt edited: the other fields are found the same without a Python comparison each (issue 23)."""
+    manifest = MANIFESTS[0]
+    wanted = desired_fields(manifest.fields, "v2")
+    state = State.new()
+    state.resources[manifest.address] = ResourceState.from_dict({"id": 7, **record_for(manifest, wanted)})
+    live = RemoteAssistant(7, "A", {**wanted, "system_prompt": "Before.", "speech_speed": 1})  # 1 and 1.1: differ
+    compared = []
+    original = planner.equal_values
+
+    def counted(a, b):
+        compared.append((a, b))
+        return original(a, b)
+
+    planner.equal_values = counted
+    try:
+        [change] = compute_plan([manifest], state, [live], dialect="v2").changes
+    finally:
+        planner.equal_values = original
+    assert [f.field for f in change.fields] == [name for name in wanted if name in ("system_prompt", "speech_speed")]
+    assert sorted(map(repr, compared)) == sorted([repr(("Before.", wanted["system_prompt"])), repr((1, 1.1))])
+    fast, slow = _plans(manifest, state, live)
+    assert repr(fast.changes) == repr(slow.changes)
 
 
 def test_the_applied_spec_is_digest_fields():
