@@ -3,6 +3,7 @@ mid-apply, moving state JSON -> SQLite -> PostgreSQL -> SQLite, and a connection
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 
@@ -132,6 +133,37 @@ def test_force_unlock_never_ends_another_workspaces_lock_holder_that_took_the_st
     finally:
         stale.close()
         other.close()
+
+
+def test_an_apply_whose_lock_connection_is_ended_stops_before_its_next_write(workspace, on_postgres):
+    """The advisory lock dies with its connection (pg_terminate_backend, a restart, an idle-session timeout), but
+    the lock row still names the run: the run must stop at its next state write, not go on creating while no run
+    holds the lock (the next run would then plan against creates still in flight, and make them again)."""
+    import psycopg
+
+    from test_reliability import wait_for_assistants
+
+    write_fleet(workspace, 30)
+    workspace.platform.faults(latency_ms=150)
+    process = spawn(workspace, "apply", "--auto-approve", "--parallelism=2")
+    try:
+        wait_for_assistants(workspace, 3)
+        with psycopg.connect(on_postgres, autocommit=True) as database:
+            ended = database.execute("SELECT pg_terminate_backend(backend_pid) FROM provisioner_locks "
+                                     "WHERE project = %s", (os.environ["PROVISIONER_PROJECT"],)).fetchall()
+        assert ended == [(True,)]
+        at_end = len(workspace.platform.assistants())
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        workspace.platform.faults(latency_ms=0)
+    assert process.returncode == 1, (out, err)
+    assert "no longer holds the state lock" in err and "was ended" in err
+    # It stopped: what it sent after losing the lock is what was in flight, and a commit's worth of changes.
+    assert len(workspace.platform.assistants()) <= at_end + 4 < 30
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert_exactly_once(workspace, 30)
 
 
 def test_sigkill_at_random_moments_then_rerun_ends_with_exactly_one_each(workspace, on_postgres):

@@ -190,7 +190,7 @@ def test_a_write_after_a_force_unlock_or_by_a_stale_holder_writes_nothing(store)
         store.unlock(held.id)  # PostgreSQL: the force-unlock ended its lock connection; let it go
         held = store.lock("apply", 0)  # held again, but another writer moved the serial on meanwhile
         moved = other.read()
-        other._held_lock = held.id  # as if it shared the lock: only the serial stops it
+        other._held_lock, other._lock_backend = held.id, store._lock_backend  # as if it shared the lock: only the serial stops it
         other.commit(moved, {"c": entry(3)})
         with pytest.raises(StaleStateError, match="it is at serial 2.*read serial 1"):
             store.commit(state, {"b": entry(2)})

@@ -498,6 +498,7 @@ class SqlStateStore:
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
         self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
+        self._lock_backend = 0  # PostgreSQL: the lock connection's server pid (every write checks its advisory lock)
         self.platform = ""  # the platform the rows it writes are of (workflow.session.Session sets it on connecting)
         self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
         self._lock_key = advisory_key(project, workspace)
@@ -700,6 +701,8 @@ class SqlStateStore:
             self._nobody_holds_the_lock(cursor)
             return
         self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
+        if self._postgres:
+            self._advisory_still_held(cursor.execute(self._sql.holder_alive, self._holder_lock(self._lock_backend)))
 
     def _nobody_holds_the_lock(self, cursor) -> None:
         """A write of a run that took no lock (--lock=false: it neither waits for the lock nor takes it), in the
@@ -749,6 +752,18 @@ class SqlStateStore:
                                 "to the state or sent to the platform; run the command again once the other run "
                                 "is done")
 
+    def _advisory_still_held(self, results) -> None:
+        """PostgreSQL: the holder_alive query of our lock connection must find its advisory lock. The lock row
+        alone stays ours after that connection is ended (pg_terminate_backend, a restart, an idle-session timeout)
+        until another run takes the lock: meanwhile nothing holds it, and a run that writes on would race the next
+        one's plan with its creates."""
+        if results.fetchone() is None:
+            raise LockLostError(f"this run no longer holds the state lock {self._held_lock} of {self.description}: "
+                                f"the connection holding it (PostgreSQL backend {self._lock_backend}) was ended "
+                                "(a force-unlock, a network blip, a server restart or an idle-session timeout). "
+                                "Nothing more is written to the state or sent to the platform; run the command "
+                                "again")
+
     def _check_lock_and_advance(self, cursor, state: State, serial: int, now: str) -> None:
         """PostgreSQL, a workspace that exists: _check_lock and _advance in one round trip, checked before any row
         is written (a lost lock or a stale serial fails the transaction, so the serial's advance is undone)."""
@@ -757,10 +772,13 @@ class SqlStateStore:
         batch = _Batch()
         if self._held_lock is not None:
             batch.execute(self._sql.lock_row_for_update, self._scope)
+            batch.execute(self._sql.holder_alive, self._holder_lock(self._lock_backend))
         batch.execute(self._sql.advance, (serial, now, *self._scope, state.serial, state.lineage))
         results = batch.run(cursor)
         if self._held_lock is not None:
             self._still_ours(results.fetchone())
+            results.nextset()
+            self._advisory_still_held(results)
             results.nextset()
         if results.rowcount != 1:
             raise self._stale(cursor, state)
@@ -1095,6 +1113,7 @@ class SqlStateStore:
             except BaseException:
                 self._release_advisory()
                 raise
+            self._lock_backend = backend_pid
         return None
 
     def _release_advisory(self) -> None:
