@@ -279,6 +279,19 @@ def test_a_connection_string_the_driver_cannot_parse_never_shows_its_password(wo
         assert secret not in result.all and secret.strip("%") not in result.all, result.all
 
 
+def test_a_connection_string_that_is_not_utf8_is_an_error_that_names_the_variable(workspace, monkeypatch):
+    """A byte the environment cannot decode (a password in Latin-1) reached the driver as a surrogate: an
+    "unexpected UnicodeEncodeError ... a bug in the provisioner" instead of a message saying what is wrong."""
+    monkeypatch.setenv("PROVISIONER_BACKEND", "postgres")
+    monkeypatch.setenv("PROVISIONER_PG_DSN", "postgresql://deploy:Secr\udce9t-Pa55@127.0.0.1:1/state")
+    workspace.add("a")
+    for command in (["plan"], ["state", "list"], ["force-unlock", "x"]):
+        result = workspace.run(*command)
+        assert result.exit_code == 1, command
+        assert "PROVISIONER_PG_DSN is not UTF-8 text" in result.stderr and "bug" not in result.all, result.all
+        assert "Pa55" not in result.all
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs"), blacklist_characters="@/?#&'\\*"),
                min_size=1, max_size=30))

@@ -343,6 +343,11 @@ def _connector(location: StoreLocation) -> Callable[[], Any]:
     if not dsn:
         raise StateError(f"the postgres backend needs a connection string in the environment variable {DSN_ENV} "
                          "(it is never read from a flag or a file)")
+    try:
+        dsn.encode()
+    except UnicodeEncodeError:  # bytes the environment could not decode: the driver would fail on them unexplained
+        raise StateError(f"the connection string in {DSN_ENV} is not UTF-8 text (it holds bytes of another "
+                         "encoding); write it in UTF-8") from None
 
     def connect_postgres():
         import psycopg
