@@ -864,3 +864,24 @@ def test_a_saved_plan_whose_document_file_changed_is_refused_before_anything_is_
     writes = {route: n for route, n in workspace.platform.admin.get("/_emulator/stats").json()["requests"].items()
               if not route.startswith("GET")}
     assert not writes, writes
+
+
+def test_state_mv_renames_the_address_in_what_state_recorded_as_using_it(workspace):
+    """`state mv knowledgebase.help knowledgebase.desk` left `depends_on: [knowledgebase.help, ...]` in the support
+    assistant's record (a moved block's apply renames it): `destroy --target knowledgebase.desk` of the knowledge
+    base's own file then deleted it and left the assistant that state recorded as using it, where the same
+    command before the mv destroyed the assistant too."""
+    workspace.dialect = "v2"
+    for name in ("knowledge.yaml", "support.yaml", "groups.yaml", "tools.yaml"):
+        workspace.write(f"manifests/{name}", (ROOT / "manifests" / name).read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert workspace.run("state", "mv", "knowledgebase.help", "knowledgebase.desk").exit_code == 0
+    resources = workspace.state()["resources"]
+    assert "knowledgebase.desk" in resources["support-inbound"]["depends_on"], resources["support-inbound"]
+    assert not [d for e in resources.values() for d in e.get("depends_on", ()) if d.startswith("knowledgebase.help")]
+    workspace.write("manifests/knowledge.yaml",
+                    (ROOT / "manifests" / "knowledge.yaml").read_text().replace("name: help", "name: desk"))
+    destroying = workspace.run("destroy", "--target", "knowledgebase.desk", "manifests/knowledge.yaml",
+                               input="no\n")
+    # support-inbound is protected: the plan that would destroy it stops, where it destroyed the base alone.
+    assert "support-inbound" in destroying.all, destroying.all

@@ -10,6 +10,7 @@ from ..errors import StateError
 from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import address_form, address_parts
 from ..kinds.base import NAME
+from ..moves import moved_rows
 from ..state import ResourceState
 from ..state.sql import process_alive
 from ..wire import READABLE_FIELDS
@@ -56,9 +57,14 @@ def state_move(session: Session, old: str, new: str) -> None:
     taken = [f"{new}{a[len(old):]}" for a in inside if f"{new}{a[len(old):]}" in resources]
     if taken:
         raise StateError(f"{', '.join(taken)} already in state: {old!r}'s objects inside it cannot move there")
-    resources[new] = resources.pop(old)
-    for address in inside:
-        resources[f"{new}{address[len(old):]}"] = resources.pop(address)
+    # As a moved block's apply does (moves.moved_rows): the entries whose `depends_on` named a moved address name
+    # the new one. Left stale, `destroy --target NEW` would miss what state recorded as using it.
+    records = [{"from": a, "to": f"{new}{a[len(old):]}"} for a in (old, *inside)]
+    for address, entry in moved_rows(resources, records).items():
+        if entry is None:
+            resources.pop(address, None)
+        else:
+            resources[address] = entry
     session.backend.write(session.state)
 
 
