@@ -243,6 +243,28 @@ def test_a_reference_comes_back_as_the_address_and_target_limits_what_is_pulled(
     assert "folder.sales" in plan.output and "winter-caller" not in plan.output, plan.output
 
 
+def test_an_object_a_moved_block_renamed_is_pulled_at_its_new_address(graph):
+    """pull read the manifests without their moved blocks: a label renamed by a block not applied yet was planned as
+    a destroy and a create, so its dashboard edit was neither pulled nor named, and the assistant that names it
+    (followed to the new address by plan) was said to have changed label_ids in the manifest."""
+    workspace, ids = graph
+    groups = workspace.root / "manifests" / "groups.yaml"
+    groups.write_text(groups.read_text().replace("name: vip ", "name: gold"))
+    workspace.write("manifests/moves.yaml", "apiVersion: provisioner/v1\nkind: Moved\n"
+                    "spec: {from: label.vip, to: label.gold}\n")
+    patch(workspace, "labels", ids["label.vip"], color="green")
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "label.gold: pulled color into manifests/groups.yaml" in result.output, result.all
+    assert "not pulled" not in result.all, result.all
+    assert groups.read_text().endswith("  name: VIP\n  color: green\n")
+    resources = workspace.state()["resources"]  # recorded at the new address, the move with it
+    assert "label.vip" not in resources and resources["label.gold"]["id"] == ids["label.vip"]
+    assert resources["label.gold"]["spec"]["color"] == "green"
+    plan = run(workspace, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+
+
 def test_a_field_changed_on_both_sides_is_named_and_the_manifest_kept(workspace):
     path = workspace.write("manifests/support.yaml", SUPPORT)
     applied(workspace)

@@ -43,12 +43,13 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     paths = settings_paths(paths, settings)
     check_selection_syntax(targets, selector, excludes)  # before the session's first request
 
-    def load():
-        return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+    def load(moves=None):
+        return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
 
     # The files' bytes before and after they were loaded: the same, or an edit landed while they were read.
     before = manifest_sources(paths, settings.manifest_limits.bytes)
-    manifests = load()
+    moves: list = []  # moved blocks (moves.py): followed as plan follows them
+    manifests = load(moves)
     sources = manifest_sources(paths, settings.manifest_limits.bytes)
     edited = sorted(file for file in before.keys() | sources.keys()
                     if before.get(file, (None, None))[1] != sources.get(file, (None, None))[1])
@@ -63,7 +64,7 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
                                    "address")
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
-                      sources=sources, into_base=into_base)
+                      sources=sources, into_base=into_base, moves=moves)
     if dry_run and result.texts:
         # A changed line may hold a sensitive value beside the pulled one (a flow mapping on one line): every
         # sensitive value the manifests hold is masked, as plan masks it.

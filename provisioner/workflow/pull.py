@@ -18,6 +18,7 @@ from ..graph import entry_kind, expand
 from ..inputs import DEFAULT_WORKSPACE
 from ..kinds import ASSISTANT
 from ..manifest import Manifest
+from ..moves import after_moves
 from ..overlays import OVERLAYS_DIR, VARS_DIR, _var_file, known_workspaces, linked_out
 from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
@@ -47,13 +48,17 @@ class PullResult:
 
 def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
          dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, tuple[Path, bytes]],
-         into_base: bool = False) -> PullResult:
+         into_base: bool = False, moves: list = ()) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
     record in state the spec they now hold (no platform call). `sources`: each manifest file's bytes as they were
     when `manifests` were loaded (manifest_sources): the edits go into those, and a file that no longer holds
-    them when it is written is someone's edit made meanwhile, never overwritten."""
+    them when it is written is someone's edit made meanwhile, never overwritten. `moves`: the moved blocks read
+    with the manifests, followed as plan follows them (an object a block renamed is at its new address)."""
     session.read_every_child = True
-    plan, _ = session.plan(manifests, paths=paths)
+    # Without the moved blocks, an object a block renamed (not applied yet) was planned as a destroy and a create,
+    # and its dashboard edits were neither pulled nor named.
+    plan, _ = session.plan(manifests, paths=paths, moves=moves)
+    state = after_moves(session.state, plan.moves)
     read = session.planned_from
     live: dict[str, dict[str, Any]] = {}
     by_id = {(ASSISTANT, r.id): r.fields for r in read.assistants}
@@ -61,10 +66,10 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     for change in plan.changes:
         if change.remote_id is not None and (change.kind, change.remote_id) in by_id:
             live[change.address] = by_id[change.kind, change.remote_id]
-    addresses = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
+    addresses = {(entry_kind(a, e), e.id): a for a, e in state.resources.items()}
     texts = _Texts(sources)
     origins = _variable_origins(session)
-    applied = {a: e.spec or {} for a, e in session.state.resources.items()}
+    applied = {a: e.spec or {} for a, e in state.resources.items()}
     decisions = decide(plan, expand(manifests), live, applied, addresses, read.objects,
                        lambda manifest, path: texts.raw(manifest.document.file, manifest, path),
                        origins.get, selected)
@@ -106,7 +111,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
                  else "no file was changed")
         raise ProvisionerError(f"pull could not write the manifests ({error.strerror or error}): {state}") from None
     try:
-        _record(session, revalidate(), paths, {e.address for e in result.pulled})
+        _record(session, revalidate(), paths, {e.address for e in result.pulled}, moves)
     except ProvisionerError as error:
         # The files hold the pulled values already: the error says so, and what it means for state.
         raise ProvisionerError(f"the manifests were written ({', '.join(sorted(result.texts))}), but reading them "
@@ -206,11 +211,13 @@ def _variable_origins(session: Session) -> dict[str, str]:
     return dict(variables.origins)
 
 
-def _record(session: Session, manifests: list[Manifest], paths: list[str], pulled: set[str]) -> None:
+def _record(session: Session, manifests: list[Manifest], paths: list[str], pulled: set[str], moves: list) -> None:
     """State records the spec the pulled manifests now hold (what the next plan compares drift with): the state
-    syncs of a new plan, for the pulled addresses left with no change. No request writes to the platform."""
-    plan, known = session.plan(manifests, paths=paths)
+    syncs of a new plan, for the pulled addresses left with no change. No request writes to the platform.
+    A pulled object a moved block renamed is recorded at its new address: the plan's moves are recorded with it
+    (state only, as apply records them first)."""
+    plan, known = session.plan(manifests, paths=paths, moves=moves)
     changed = {c.address for c in plan.changes}
     syncs = [s for s in plan.state_sync if s.address in pulled and s.address not in changed]
     if syncs:
-        session.apply(Plan([], plan.lineage, plan.serial, syncs), known)
+        session.apply(Plan([], plan.lineage, plan.serial, syncs, moves=plan.moves), known)
