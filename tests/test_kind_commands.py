@@ -34,6 +34,8 @@ def test_import_refuses_unknown_ids_wrong_kinds_and_missing_manifests(v2):
     assert nothing.exit_code == 1 and "no manifest has the address 'label.vip'" in nothing.all
     strange = v2.run("import", "gadget.x", "1")
     assert strange.exit_code == 1 and "'gadget' is not a kind this version imports" in strange.all
+    # The addresses it lists are ones import takes: a document's is its knowledge base's, never `document.NAME`.
+    assert "knowledgebase.NAME.KEY" in strange.all and "document.NAME" not in strange.all, strange.all
     assert v2.state()["resources"] == {}
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ProvisionerError, StateError
 from ..graph import address_kind, entry_kind, expand, manifest_address
-from ..kinds import ASSISTANT, KINDS
+from ..kinds import ASSISTANT, KINDS, address_form
 from ..manifest import Manifest
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE
 from ..plan_kinds import hidden_fields
@@ -51,7 +51,7 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
     address = manifest_address(address)  # `assistant.support` is the assistant `support`
     kind = address_kind(address)
     if kind != ASSISTANT and kind not in importable_kinds():
-        known = ", ".join(f"{k}.NAME" if k != ASSISTANT else "NAME" for k in importable_kinds())
+        known = ", ".join(address_form(k) for k in importable_kinds())  # a document's: knowledgebase.NAME.KEY
         raise ProvisionerError(f"{address!r}: {kind!r} is not a kind this version imports (addresses: {known}); "
                                "nothing was imported")
     child = kind in KINDS and KINDS[kind].parent_field
