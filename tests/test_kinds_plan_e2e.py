@@ -885,3 +885,21 @@ def test_state_mv_renames_the_address_in_what_state_recorded_as_using_it(workspa
                                input="no\n")
     # support-inbound is protected: the plan that would destroy it stops, where it destroyed the base alone.
     assert "support-inbound" in destroying.all, destroying.all
+
+
+def test_refresh_of_a_knowledge_base_gone_from_the_platform_forgets_its_documents_with_it(workspace):
+    """`refresh --target knowledgebase.help` read the knowledge base alone: gone from the platform (its documents
+    deleted with it, API.md), it was forgotten and its documents stayed in state without it. Its address selects
+    its documents, as for plan and pull; an --exclude still leaves one as it is."""
+    workspace.dialect = "v2"
+    text = (ROOT / "manifests" / "knowledge.yaml").read_text()
+    workspace.write("manifests/knowledge.yaml", text + '    - {name: Opening hours, key: hours, type: website, '
+                    'url: "https://example.com/help/hours"}\n')
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    kb = workspace.state()["resources"]["knowledgebase.help"]["id"]
+    assert workspace.platform.http.delete(f"/user/knowledgebases/{kb}").status_code == 200
+    refreshed = workspace.run("refresh", "--target", "knowledgebase.help", "--exclude", "knowledgebase.help.hours")
+    assert refreshed.exit_code == 0, refreshed.all
+    assert "knowledgebase.help.returns: id" in refreshed.output, refreshed.all
+    assert sorted(a for a in workspace.state()["resources"] if a.startswith("knowledgebase.")) == [
+        "knowledgebase.help.hours"]  # excluded: left as it is

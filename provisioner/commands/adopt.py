@@ -92,8 +92,13 @@ def refresh_command(targets=(), allow_mass_forget=False, excludes=(), selector=N
                 raise ProvisionerError(f"--target {shown!r}: no object in state has that address (refresh "
                                        "reads what state manages)" + did_you_mean(unknown[0], session.state.resources))
             chosen = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
-            only = {a for a in (chosen.targets if chosen.targets is not None else session.state.resources)
-                    if a not in chosen.excluded}
+            chosen_addresses = chosen.targets if chosen.targets is not None else session.state.resources
+            if chosen.targets is not None:
+                # A knowledge base's address selects its documents too, as for plan and pull: refreshed alone, a
+                # knowledge base gone from the platform left its documents (gone with it) in state without it.
+                chosen_addresses = {*chosen_addresses, *(a for a in session.state.resources
+                                                         if a.count(".") == 2 and a.rsplit(".", 1)[0] in chosen.targets)}
+            only = {a for a in chosen_addresses if a not in chosen.excluded}
         result = refresh(session, only, allow_mass_forget)
     for line in result.lines:
         click.echo(line)
