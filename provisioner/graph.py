@@ -12,7 +12,7 @@ import graphlib
 import operator
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Any, Container, Iterable, Mapping
 
 from . import kinds
 from .errors import Problem
@@ -334,15 +334,18 @@ class Graph:
             stack += self.needs.get(address, ())
         return found
 
-    def with_dependents(self, addresses: Iterable[str],
-                        recorded: Mapping[str, Iterable[str]] | None = None) -> set[str]:
+    def with_dependents(self, addresses: Iterable[str], recorded: Mapping[str, Iterable[str]] | None = None,
+                        existing: Container[str] | None = None) -> set[str]:
         """`addresses` and everything that refers to them, transitively: what `destroy --target` takes along
         (Terraform's order: what points at an object goes before it). `recorded`: address -> the addresses state
         recorded it pointed at when last applied (objects whose manifest is gone still count).
 
         An object that waited for a child because it uses the parent (an assistant for the documents of the knowledge
         base it uses: state records them with what it pointed at, for the order) does not refer to the child:
-        destroying one document leaves it be (destroying the knowledge base does not)."""
+        destroying one document leaves it be (destroying the knowledge base does not).
+
+        `existing`: the addresses with an object (in state); None: all. Nothing refers to an object that was never
+        made (a manifest not applied yet): what its manifest's users refer to it by is not taken along through it."""
         pointed_at: dict[str, set[str]] = {}
         for source in (self.needs, recorded or {}):
             for address, needs in source.items():
@@ -358,7 +361,8 @@ class Graph:
             address = stack.pop()
             if address not in found:
                 found.add(address)
-                stack += pointed_at.get(address, ())
+                if existing is None or address in existing:
+                    stack += pointed_at.get(address, ())
         return found
 
     def dependents(self, address: str) -> set[str]:

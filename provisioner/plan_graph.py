@@ -65,7 +65,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         inside = inside_of(targeted)
         if destroy:
             recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
-            wanted_set = graph.with_dependents([*targets, *inside], recorded) | targeted | inside
+            # Through objects state holds only: `destroy --target tool.new` of a tool not applied yet destroyed
+            # the assistant whose manifest names it (it could not use a tool that does not exist).
+            wanted_set = graph.with_dependents([*targets, *inside], recorded, state.resources) | targeted | inside
         else:
             wanted_set = graph.with_dependencies([*targets, *inside]) | targeted | inside
             # A replaced object the targets bring in takes along what is inside it (a knowledge base's documents,

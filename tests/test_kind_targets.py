@@ -38,6 +38,26 @@ def test_destroy_target_of_a_folder_takes_what_refers_to_it_and_leaves_the_rest(
     assert plan.changes == []
 
 
+def test_destroy_target_of_an_object_never_made_takes_nothing_along(load):
+    """`destroy --target folder.new` of a folder whose manifest was not applied yet destroyed the assistant whose
+    manifest names it: it cannot use a folder that does not exist. Through what state holds only."""
+    manifests = load(folder("sales", "Sales"), folder("new", "New"),
+                     manifest_text("a", folder_id="folder.new"), manifest_text("b", folder_id="folder.sales"))
+    state = State.new()
+    ids = {"folder.sales": 5, "folder.new": 6, "a": 7, "b": 8}
+    applied(manifests, state, ids)
+    del state.resources["folder.new"]  # its manifest is new: never applied (a, b as they were before)
+    platform = Platform(live(manifests, ids), {"folder": objects("folder", (5, "Sales", None)), "label": []})
+    plan, _ = plan_graph(manifests, state, platform, destroy=True, targets=["folder.new"], dialect="v2")
+    assert plan.changes == []
+    plan, _ = plan_graph(manifests, state, platform, destroy=True, targets=["folder.sales"], dialect="v2")
+    assert sorted((c.address, c.action) for c in plan.changes) == [("b", Action.DELETE),
+                                                                   ("folder.sales", Action.DELETE)]
+    graph = Graph.of(manifests)
+    assert graph.with_dependents(["folder.new"], existing={"a"}) == {"folder.new"}
+    assert graph.with_dependents(["folder.new"]) == {"folder.new", "a"}
+
+
 def test_with_dependents_follows_recorded_references_of_objects_without_manifests(load):
     manifests = load(folder("sales", "Sales"), manifest_text("a", folder_id="folder.sales"))
     graph = Graph.of(manifests)
