@@ -251,3 +251,24 @@ def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_i
     listed = platform.http.get(f"/user/knowledgebases/{before['knowledgebase.two']}/documents").json()["data"]
     assert [d["name"] for d in listed] == ["Keep"]  # the old Faq is gone, not left behind unmanaged
     assert "No changes." in workspace.run("plan", *V2).output
+
+
+def test_destroy_targets_the_address_a_moved_block_gives_and_takes_what_uses_it(workspace, platform):
+    """A destroy skipped the moved blocks, while the manifests' references follow them: `destroy --target
+    tool.orders` (the tool's address now, a block not applied yet) found it in no state and destroyed only the
+    assistant that uses it, leaving the tool; `--target tool.lookup` (its address in state) destroyed the tool and
+    left the assistant that uses it."""
+    workspace.write("manifests/tools.yaml", tool("lookup"))
+    workspace.add("caller", tool_ids=["tool.lookup"])
+    workspace.add("other", name="Other")
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/tools.yaml", tool("orders"))
+    workspace.write("manifests/moves.yaml", moved("tool.lookup", "tool.orders"))
+    old = workspace.run("destroy", "--target", "tool.lookup", *V2, input="no\n")
+    assert old.exit_code == 1 and "'tool.lookup' names no manifest" in old.all, old.all
+    destroyed = workspace.run("destroy", "--target", "tool.orders", "--auto-approve", *V2)
+    assert destroyed.exit_code == 0, destroyed.all
+    assert "tool.orders will be destroyed (moved from tool.lookup)" in destroyed.output, destroyed.output
+    assert state_ids(workspace) == {"other": before["other"]}
+    assert platform.http.get("/user/tools").json() == []

@@ -55,7 +55,7 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
-    manifests = (manifests_or_empty(paths, dialect, inputs, limits) if destroy
+    manifests = (manifests_or_empty(paths, dialect, inputs, limits, moves=moves) if destroy
                  else validate(paths, dialect, inputs, limits, moves=moves))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy,
                  planning=None if destroy else manifests) as session:
@@ -288,10 +288,12 @@ def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), sele
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
-    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits)
+    moves: list = []  # moved blocks (moves.py): a target is the address its manifest has now
+    manifests = manifests_or_empty(paths, settings.api_dialect, settings.inputs, settings.manifest_limits,
+                                   moves=moves)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths, excludes=excludes,
-                                       selector=selector)
+                                       selector=selector, moves=moves)
         denied = checked_plan(plan, manifests, settings, session, rules)  # as `plan --destroy` checks it
         if denied:  # before asking, before any write
             _show(plan)

@@ -70,7 +70,8 @@ def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
 
 
 def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT,
-                       inputs: ManifestInputs | None = None, limits: Limits = DEFAULT_LIMITS) -> list[Manifest]:
+                       inputs: ManifestInputs | None = None, limits: Limits = DEFAULT_LIMITS,
+                       moves: list | None = None) -> list[Manifest]:
     """Manifests for commands that can run without any (destroy): missing paths mean none."""
     existing = [p for p in paths if Path(p).exists() or Path(p).is_symlink()]
-    return validate(existing, dialect, inputs, limits) if existing else []
+    return validate(existing, dialect, inputs, limits, moves=moves) if existing else []

@@ -231,8 +231,11 @@ class Session:
         (docs/selection.md).
         """
         replace = frozenset(manifest_address(r) for r in replace)  # `assistant.x` is the assistant `x`, as for --target
-        # Moved blocks rename state entries first (in this copy; apply records them): a destroy has nothing to rename.
-        move_records, move_notes = plan_moves(moves, self.state) if moves and not destroy else ([], [])
+        # Moved blocks rename state entries first (in this copy; apply records them), a destroy's too: its targets are
+        # the addresses the manifests have now, and their references were read as the new ones (a destroy that
+        # skipped them took `--target tool.new` for an object state did not hold, and `--target tool.old` left the
+        # objects whose manifests use it).
+        move_records, move_notes = plan_moves(moves, self.state) if moves else ([], [])
         state = after_moves(self.state, move_records)
         selection = choose(manifests, state, targets=targets, excludes=excludes, selector=selector)
         targets = tuple(selection.targets or ())
