@@ -145,7 +145,8 @@ class Manifest:
         """The object's name on the platform (adoption by name, `{name: ...}` lookups)."""
         if self.kind == ASSISTANT:
             return self.spec.assistant_name
-        return str(getattr(self.spec, KINDS[self.kind].name_field))
+        name = getattr(self.spec, KINDS[self.kind].name_field)
+        return "" if name is None else str(name)  # a SIP trunk without a nickname has none (not 'None')
 
     def with_fields(self, fields: dict[str, Any]) -> "Manifest":
         """The same manifest whose `fields` are `fields` (its references resolved to ids or {"$ref": ...}).

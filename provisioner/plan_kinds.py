@@ -60,7 +60,10 @@ class RemoteObject:
     @classmethod
     def from_item(cls, kind: Kind, item: dict[str, Any]) -> "RemoteObject":
         fields, problems = kind.read(item)
-        return cls(kind.name, int(item["id"]), str(item.get(kind.name_field, "")), fields, item, tuple(problems))
+        # A name the platform reads as null (a SIP trunk without a nickname) is no name, not 'None': two such trunks
+        # were "the same name on the platform" to the rename hint.
+        name = item.get(kind.name_field)
+        return cls(kind.name, int(item["id"]), "" if name is None else str(name), fields, item, tuple(problems))
 
     @property
     def fingerprint(self) -> str:

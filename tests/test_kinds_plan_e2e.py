@@ -507,6 +507,29 @@ def test_a_siptrunk_adopted_by_identity_says_so(workspace, client):
     assert [f["field"] for f in change["fields"] if f["field"] == "nickname"] == ["nickname"]
 
 
+def test_siptrunks_without_a_nickname_are_not_one_name_for_export_and_the_rename_hint(workspace, client):
+    """A trunk the platform reads with `nickname: null` was named 'None': an unrelated trunk without a nickname
+    (another number) was "the same name on the platform" to the rename hint, whose moved block would have made the
+    live trunk the other one; and export skipped an unmanaged trunk without a nickname whenever a manifest of one
+    without a nickname existed (it would adopt it "by its name")."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest(nickname="null"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    other = trunk_manifest(nickname="null").replace("name: office", "name: desk").replace("+14155551234",
+                                                                                         "+14155559876")
+    workspace.write("manifests/office.yaml", other)
+    planned = plan_json(workspace)
+    assert sorted((c["address"], c["action"]) for c in planned["changes"]) == [("siptrunk.desk", "create"),
+                                                                             ("siptrunk.office", "delete")]
+    assert not [n for n in planned["notes"] if "looks like a rename" in n], planned["notes"]
+    siptrunk.KIND.endpoints.create(client, siptrunk.create_body({**trunk_fields(), "phone_number": "+14155550199",
+                                                                 "nickname": None}), None)
+    exported = workspace.run("export", "--out", "exported")
+    assert exported.exit_code == 0, exported.all
+    assert "1 siptrunk(s)" in exported.output, exported.all
+    assert "none" not in exported.output, exported.all
+
+
 def _documents_read(workspace) -> int:
     return sum(n for key, n in counts(workspace).items() if "/documents" in key and key.startswith("GET"))
 

@@ -34,7 +34,8 @@ def import_command(address, remote_id, paths, **kwargs) -> None:
                          settings.manifest_limits)
     with Session(settings, "import") as session:
         live = import_object(session, manifests, address, remote_id)
-    click.secho(f"Import successful: {address} is now id {remote_id} ({live.name!r}).", fg="green")
+    named = f" ({live.name!r})" if live.name else ""  # a SIP trunk without a nickname has no name
+    click.secho(f"Import successful: {address} is now id {remote_id}{named}.", fg="green")
     click.echo("Run `provisioner plan` to see what differs from the manifest.")
 
 

@@ -39,7 +39,7 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
     assistants = session.remote(kinds=tuple(kinds))
     listed: dict[str, list] = {ASSISTANT: assistants, **{k: session.objects.get(k, []) for k in kinds}}
     managed = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
-    adoptable = {(m.kind, m.platform_name) for m in manifests}
+    adoptable = {(m.kind, _adopted_by(m.kind, m.platform_name, m.fields)) for m in manifests}
     taken = {m.address for m in manifests} | set(session.state.resources)
     chosen: list[tuple[str, str, object]] = []  # (kind, address, live), referenced kinds first
     addresses = dict(managed)
@@ -50,7 +50,8 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
         candidates = [live.id for live in listed[kind] if (kind, live.id) not in managed]
         elsewhere = owners(kind, candidates) if owners is not None and candidates else {}
         for live in listed[kind]:
-            if (kind, live.id) in managed or (kind, live.name) in adoptable or live.id in elsewhere:
+            if (kind, live.id) in managed or (kind, _adopted_by(kind, live.name, live.fields)) in adoptable \
+                    or live.id in elsewhere:
                 continue
             address = address_for(kind, live.name, live.id, taken)
             taken.add(address)
@@ -75,6 +76,15 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
         atomic_write(path, text.encode())
         written.append(Exported(path, fill_in, environment, kind, files))
     return written
+
+
+def _adopted_by(kind: str, name: str, fields: dict) -> object:
+    """What a manifest adopts an object by, as a plan matches them (plan_kinds): the kind's identity when it has one
+    (a SIP trunk's number, username and address: two trunks without a nickname are not one), else its name."""
+    identity = KINDS[kind].identity if kind in KINDS else None
+    if identity is not None:
+        return identity(fields)
+    return name or None  # no name (a platform without one): adopted by nothing
 
 
 def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
