@@ -106,7 +106,10 @@ def _run() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as abort:
+        if isinstance(abort.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort: the documented 130
+            click.secho("Interrupted.", fg="red", err=True)
+            sys.exit(130)
         click.secho("Aborted.", fg="red", err=True)
         sys.exit(EXIT_ERROR)
     except click.exceptions.ClickException as error:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -195,3 +196,21 @@ def test_a_second_ctrl_c_says_what_is_left_and_the_requests_on_the_wire_are_stil
     workspace.platform.faults(latency_ms=0, methods=None)
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert_exactly_once(workspace, 6)
+
+
+# --- Ctrl-C and a closed stdin outside an apply's changes (README: exit codes) ---
+
+def test_ctrl_c_during_a_plan_exits_130_and_says_interrupted(workspace):
+    """click turns a KeyboardInterrupt into its Abort: the run said "Aborted." and exited 1, not the documented 130."""
+    write_fleet(workspace, 3)
+    workspace.platform.faults(latency_ms=1500)
+    try:
+        process = spawn(workspace, "plan", "--json")
+        time.sleep(1.5)  # reading the platform
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        workspace.platform.faults(latency_ms=0)
+    assert process.returncode == 130, (out, err)
+    assert "Interrupted." in err and "Aborted" not in err and out == ""
+
