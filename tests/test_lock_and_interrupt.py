@@ -214,3 +214,19 @@ def test_ctrl_c_during_a_plan_exits_130_and_says_interrupted(workspace):
     assert process.returncode == 130, (out, err)
     assert "Interrupted." in err and "Aborted" not in err and out == ""
 
+
+def test_an_apply_with_stdin_closed_or_ctrl_c_at_the_question_is_refused_and_changes_nothing(workspace):
+    write_fleet(workspace, 2)
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
+    closed = subprocess.run([sys.executable, "-m", "provisioner", "apply", f"--api-url={workspace.platform.url}"],
+                            cwd=workspace.root, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                            timeout=60, preexec_fn=lambda: os.close(0))  # `provisioner apply <&-`
+    assert closed.returncode == 1, closed.stderr
+    assert "Apply cancelled. Nothing was changed." in closed.stderr and "bug" not in closed.stderr
+    with _on_a_terminal(workspace, "apply") as screen:
+        screen.wait_for(r"Enter a value:")
+        os.write(screen.controller, b"\x03")
+        shown = screen.wait_for(r"Apply cancelled\. Nothing was changed\.")
+        screen.process.wait(timeout=30)
+    assert screen.process.returncode == 1, shown
+    assert workspace.platform.assistants() == []
