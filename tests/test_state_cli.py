@@ -3,7 +3,9 @@ be written (found before any platform write, or mid-apply), on the real CLI agai
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import pytest
 
@@ -246,3 +248,15 @@ def test_a_command_that_fails_prints_the_documented_error_object_under_json(work
     assert result.exit_code == 1
     [error] = json.loads(result.output)["errors"]
     assert set(error) == {"file", "line", "address", "field", "message"} and "nosuch" in error["message"]
+
+
+def test_state_push_from_a_closed_stdin_is_an_error_not_a_bug(workspace):
+    """`state push - <&-`: Python's sys.stdin is None, and the push failed with an AttributeError reported as a bug."""
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()
+    pushed = subprocess.run([sys.executable, "-m", "provisioner", "state", "push", "-"], cwd=workspace.root,
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                            preexec_fn=lambda: os.close(0))
+    assert pushed.returncode == 1 and "Error: cannot read stdin: it is closed" in pushed.stderr, pushed.stderr
+    assert "bug" not in pushed.stderr and workspace.state() == before

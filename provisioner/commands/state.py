@@ -102,6 +102,8 @@ def state_push(file, force, lock, lock_timeout, **store) -> None:
         # Bounded: `state push /dev/zero` (or a pipe that never ends) filled the memory. A pipe is fine
         # (`state push <(cmd)`), so the file is not required to be a regular one.
         if file == "-":
+            if sys.stdin is None:  # closed (`<&-`): Python has no sys.stdin at all
+                raise ProvisionerError("cannot read stdin: it is closed; nothing was pushed")
             data = sys.stdin.buffer.read(MAX_STATE_DOCUMENT_BYTES + 1)
         else:
             with open(file, "rb") as handle:
