@@ -312,6 +312,30 @@ def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(wor
     assert result.returncode == 1 and not (out / "plan.md").exists() and not (out / "plan.md.new").exists()
 
 
+
+def test_the_comment_of_a_plan_that_passes_shows_the_policy_results_and_warnings(workspace, steps):
+    """plan.md was `show --format markdown` of the saved plan, which does not keep the policy results: a passing
+    plan's comment had no policy table, and a warning never reached the pull request."""
+    out = workspace.root / "provisioner-out"
+    workspace.add("caller", max_call_duration=700)
+    workspace.write("policies/short.yaml", (
+        "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: short-calls\nspec:\n  rules:\n"
+        "    - name: about-ten-minutes\n      expression: \"!has(object.spec.max_call_duration) || "
+        "object.spec.max_call_duration <= 600\"\n      message: calls should last at most ten minutes\n"
+        "      severity: warn\n"))
+    planned, outputs = steps("plan")
+    assert planned.returncode == 0 and outputs == {"changes": "true"}, planned.stdout + planned.stderr
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith(f"<!-- provisioner-plan: {workspace.project}/prod -->\n")
+    assert "**Policies:** 1 warned" in comment and "calls should last at most ten minutes" in comment, comment
+    assert "| `+` create | `caller` |" in comment and not (out / "plan.md.new").exists()
+    assert "Plan: 1 to add" in planned.stdout and (out / "plan.txt").read_text() in planned.stdout
+    assert json.loads((out / "provisioner.plan").read_text())["format"] == "provisioner-plan"
+    applied, _ = steps("apply")  # the saved plan, as before
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert [a["name"] for a in workspace.platform.assistants()] == ["Caller"]
+
+
 class FakeGitLab(BaseHTTPRequestHandler):
     notes: list[dict] = []
     calls: list[tuple[str, str]] = []

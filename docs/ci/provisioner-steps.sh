@@ -66,14 +66,14 @@ case "$step" in
   plan)
     ensure_workspace
     rc=0
-    provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" "${paths[@]}" \
-      > "$out/plan.txt" || rc=$?
-    cat "$out/plan.txt"
+    # The comment is this run's own markdown view: the saved plan does not keep the policy results (warnings
+    # included), so `show --format markdown` of it would leave the policy table out of the pull request.
+    provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" --format markdown "${paths[@]}" \
+      > "$out/plan.md.new" || rc=$?
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
       # A plan a policy denies saves nothing, but the pull request must show it with its violations (a comment
       # of an earlier, passing plan would stay up): its markdown view goes to plan.md for the comment step, and
       # the step fails. Any other failure writes no comment.
-      provisioner plan "${args[@]}" --format markdown "${paths[@]}" > "$out/plan.md.new" 2>/dev/null || true
       if head -n 1 "$out/plan.md.new" | grep -q '^<!-- provisioner-plan'; then  # a plan was shown, then refused
         mv "$out/plan.md.new" "$out/plan.md"
       else
@@ -81,7 +81,9 @@ case "$step" in
       fi
       exit "$rc"
     fi
-    provisioner show --format markdown "$out/provisioner.plan" > "$out/plan.md"
+    mv "$out/plan.md.new" "$out/plan.md"
+    provisioner show "$out/provisioner.plan" > "$out/plan.txt"
+    cat "$out/plan.txt"
     changes=$([ "$rc" -eq 2 ] && echo true || echo false)
     echo "$changes" > "$out/changes"
     output changes "$changes"
