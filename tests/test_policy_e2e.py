@@ -276,3 +276,19 @@ def test_destroy_is_checked_against_the_policies_as_plan_destroy_is(workspace):
     denied = workspace.run("destroy", "--auto-approve")
     assert denied.exit_code == 1 and "no-deletes" in denied.stderr, denied.all
     assert len(workspace.platform.assistants()) == 1 and "caller" in workspace.state()["resources"]
+
+
+def test_the_plan_json_with_its_policy_results_is_a_plan_that_show_and_apply_read(workspace):
+    """docs/plan-format.md: `plan --json` and the file `plan --out` writes are the same document. With policies the
+    JSON has `policies`, and show and apply refused it: "malformed ... policies: Extra inputs are not permitted"."""
+    workspace.add("caller")
+    workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))
+    planned = workspace.run("plan", "--json")
+    assert planned.exit_code == 0 and "policies" in json.loads(planned.output), planned.all
+    workspace.write("from-json.plan", planned.output)
+    shown = workspace.run("show", "--json", "from-json.plan", api=False)
+    assert shown.exit_code == 0, shown.all
+    assert json.loads(shown.output)["changes"] == json.loads(planned.output)["changes"]
+    applied = workspace.run("apply", "from-json.plan")
+    assert applied.exit_code == 0, applied.all
+    assert len(workspace.platform.assistants()) == 1
