@@ -292,3 +292,17 @@ def test_the_plan_json_with_its_policy_results_is_a_plan_that_show_and_apply_rea
     applied = workspace.run("apply", "from-json.plan")
     assert applied.exit_code == 0, applied.all
     assert len(workspace.platform.assistants()) == 1
+
+
+def test_apply_of_a_saved_plan_shows_the_warnings_of_its_policies(workspace):
+    """`apply PLANFILE` checked the policies after showing the plan: a warning was never shown (policies.md: "a warn
+    is shown and the run goes on"), while `apply` shows it."""
+    workspace.add("caller")
+    workspace.write("policies/warn.yaml", policy("look", "warn", kinds=["Assistant"]))
+    assert workspace.run("plan", "--out", "saved.plan").exit_code == 0
+    result = workspace.run("apply", "saved.plan")
+    assert result.exit_code == 0, result.all
+    assert "Policies: 1 rule(s): 1 warned." in result.output
+    assert "warn: caller (manifests/caller.yaml:1): Assistant caller create [look/r policies/warn.yaml:9]" in \
+        result.output
+    assert len(workspace.platform.assistants()) == 1

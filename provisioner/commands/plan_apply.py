@@ -245,11 +245,13 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
         rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
         with Session(settings, "apply") as session:
             known_ids = session.check_saved_plan(plan)
+            # Today's policies too: one added or changed since `plan --out` is not skipped. Checked before the plan
+            # is shown, so that its view ends with their results, warnings included, as apply's does.
+            denied = checked_plan(plan, None, settings, session, rules)
             _show(plan)
             refuse_mass_destroy(plan, allow_mass_destroy)
             refuse_lossy_replacements(plan, allow_replace)
-            denied = checked_plan(plan, None, settings, session, rules)
-            if denied:  # today's policies too: one added or changed since `plan --out` is not skipped
+            if denied:
                 raise ProvisionerError(denied)
             if plan.has_changes or plan.state_sync:
                 _run_apply(session, plan, known_ids)
