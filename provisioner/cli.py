@@ -2,6 +2,7 @@
 which turns anything uncaught into a message and an exit code. Each command lives in provisioner/commands/."""
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -123,11 +124,26 @@ def _run() -> None:
     except MemoryError:
         click.secho("Error: out of memory.", fg="red", err=True)
         sys.exit(EXIT_ERROR)
-    except Exception as error:  # a bug: say so without a traceback that could quote a secret
-        if os.environ.get(DEBUG_ENV):
-            import traceback
-
-            click.echo(scrub(traceback.format_exc()), err=True)
-        click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True)
-        click.secho(f"This is a bug in the provisioner; set {DEBUG_ENV}=1 for the details.", err=True)
+    except OSError as error:
+        if error.errno not in OUTPUT_FAILURES:
+            _say_bug(error)
+        # The output could not be written (`state pull > backup.json` on a full disk): the machine's, not a bug.
+        said = f"{error.filename}: {error.strerror}" if error.filename else f"cannot write the output: {error.strerror}"
+        click.secho(scrub(f"Error: {said}"), fg="red", err=True)
         sys.exit(EXIT_ERROR)
+    except Exception as error:  # a bug: say so without a traceback that could quote a secret
+        _say_bug(error)
+
+
+# A write that fails for want of room or a device: the output's fault, not the provisioner's.
+OUTPUT_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _say_bug(error: Exception) -> None:
+    if os.environ.get(DEBUG_ENV):
+        import traceback
+
+        click.echo(scrub(traceback.format_exc()), err=True)
+    click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True)
+    click.secho(f"This is a bug in the provisioner; set {DEBUG_ENV}=1 for the details.", err=True)
+    sys.exit(EXIT_ERROR)

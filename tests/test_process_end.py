@@ -105,3 +105,15 @@ def test_plan_and_apply_through_the_entry_point_keep_their_codes_and_state(works
     assert set(workspace.state()["resources"]) == {"a", "b"}
     again = run("plan", "--detailed-exitcode")
     assert again.returncode == 0 and "No changes" in again.stdout, again.stderr
+
+
+@pytest.mark.parametrize("args", [["schema"], ["state", "pull"], ["validate", "--json"]])
+def test_output_that_cannot_be_written_is_an_error_of_the_output_not_a_bug(args, tmp_path):
+    """`state pull > backup.json` on a full disk exited 1 saying "unexpected OSError ... This is a bug in the
+    provisioner"; it says what failed instead (and exits 1: a script must not take the backup for written)."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "provisioner", *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "Error: cannot write the output: No space left on device" in result.stderr
+    assert "bug" not in result.stderr and "Traceback" not in result.stderr
