@@ -3,6 +3,7 @@ the exit code, every byte written, every atexit function; Python's own exit when
 thread still running, the emulator loaded, a caller other than the entry point, a code that is not a number)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -117,3 +118,14 @@ def test_output_that_cannot_be_written_is_an_error_of_the_output_not_a_bug(args,
     assert result.returncode == 1, result.stderr
     assert "Error: cannot write the output: No space left on device" in result.stderr
     assert "bug" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_local_run_with_stdout_closed_is_not_a_bug(workspace):
+    """`provisioner plan --local >&-`: the embedded platform's logging asked a closed stdout whether it is a terminal,
+    and the run failed with "unexpected ValueError: Unable to configure formatter 'default'"."""
+    workspace.add("a")
+    result = subprocess.run([sys.executable, "-m", "provisioner", "plan", "--local", "--detailed-exitcode"],
+                            cwd=workspace.root, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, timeout=120, preexec_fn=lambda: os.close(1))
+    assert result.returncode == 2, result.stderr
+    assert "bug" not in result.stderr

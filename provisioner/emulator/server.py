@@ -76,8 +76,9 @@ class EmbeddedPlatform:
         self.platform = platform
         self.url = ""
         self.root_url = ""
+        # use_colors given: uvicorn's default asks sys.stdout.isatty(), and failed on a closed stdout (`>&-`).
         config = uvicorn.Config(create_app(platform), host=host, port=0, log_level="warning", access_log=False,
-                                lifespan="off", http=EmulatorProtocol)
+                                lifespan="off", http=EmulatorProtocol, use_colors=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="embedded-platform", daemon=True)
 
