@@ -174,6 +174,30 @@ def scrub(text: str) -> str:
     return _mask_patterns(text)
 
 
+def scrub_json(text: str) -> str:
+    """scrub for one JSON document (`--json`): masks only inside its strings, so that it stays JSON whatever a secret
+    is (a password `false`, or digits that are also part of an id: masked in the text, they gave `"id": ***`). The
+    text is scrubbed whole first, as fast as ever; only when that masks something is it done string by string."""
+    if scrub(text) == text:
+        return text
+    return json.dumps(_scrub_strings(json.loads(text)), indent=2, ensure_ascii=False)
+
+
+def _scrub_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {scrub(k): _scrub_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_strings(v) for v in value]
+    return value
+
+
+def scrub_view(text: str, fmt: str) -> str:
+    """A view of a plan or the state in `fmt` (text, json, markdown), scrubbed."""
+    return scrub_json(text) if fmt == "json" else scrub(text)
+
+
 def carries_credentials(text: str) -> bool:
     """Whether `text` holds what looks like a credential whatever was registered: URL credentials, a
     secret-looking query parameter, a bearer token (a manifest's value is then kept as a secret)."""

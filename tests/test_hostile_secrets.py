@@ -356,3 +356,33 @@ def test_a_field_carrying_url_credentials_is_kept_as_a_digest_in_state_and_saved
     for secret in (password, key, in_text):
         assert not any(secret in text for text in texts), secret
     assert "endpoint    = (sensitive)" in planned.output, planned.output
+
+
+@pytest.mark.parametrize("secret", ["false", "1000", "null"])
+def test_json_output_stays_json_whatever_a_secret_is(workspace, monkeypatch, secret):
+    """The JSON documents were scrubbed as text: a `${env.X}` value that is also a JSON literal or part of a number
+    (a password `false`, a numeric PIN) was masked there too, and `plan --json` printed invalid JSON with exit 0."""
+    monkeypatch.setenv("HOOK_KEY", secret)
+    workspace.add("a", max_call_duration=1000, is_webhook_active=True,
+                  webhook_url="https://hooks.example.com/calls?key=${env.HOOK_KEY}")
+    for args in (("plan", "--json"), ("plan", "--json", "--out", "a.plan")):
+        result = workspace.run(*args)
+        assert result.exit_code == 0, result.all
+        document = json.loads(result.output)
+        assert document["summary"]["add"] == 1 and document["destroy"] is False
+    shown = workspace.run("show", "--json", "a.plan", api=False)
+    assert json.loads(shown.output)["changes"][0]["body"]["max_call_duration"] == 1000
+    assert workspace.run("apply", "a.plan").exit_code == 0
+    state = workspace.run("show", "--json", api=False)
+    assert json.loads(state.output)["resources"][0]["last_applied"]["max_call_duration"] == 1000
+    assert secret not in json.dumps(json.loads(state.output)["resources"][0]["platform"]["webhook_url"])
+
+
+def test_scrub_json_masks_inside_strings_only():
+    from provisioner.scrub import scrub_json
+
+    register_secret("1234")
+    text = json.dumps({"id": 51234, "url": "https://x.example/?pin=1234", "ok": True}, indent=2)
+    assert json.loads(scrub_json(text)) == {"id": 51234, "url": "https://x.example/?pin=***", "ok": True}
+    untouched = json.dumps({"id": 7}, indent=2)
+    assert scrub_json(untouched) is untouched

@@ -13,7 +13,7 @@ from ..heap import collect_from_now_on
 from ..plan import Plan
 from ..progress import Progress, stdout_styled
 from ..ratelimit import describe
-from ..scrub import scrub
+from ..scrub import scrub, scrub_view
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.policies import checked_plan, rules_of
@@ -65,13 +65,13 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
         denied = checked_plan(plan, manifests, settings, session, rules)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
         fmt = chosen_format(fmt, as_json)
-        click.echo(scrub(render.plan_as(plan, fmt, styled=stdout_styled())), nl=fmt != "markdown")
+        click.echo(scrub_view(render.plan_as(plan, fmt, styled=stdout_styled()), fmt), nl=fmt != "markdown")
         click.secho(scrub(f"Error: {denied}"), fg="red", err=True)
         sys.exit(EXIT_ERROR)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
-    click.echo(scrub(render.plan_as(plan, fmt, styled=stdout_styled())), nl=fmt != "markdown")
+    click.echo(scrub_view(render.plan_as(plan, fmt, styled=stdout_styled()), fmt), nl=fmt != "markdown")
     if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
             f" --state {settings.state_path}" if settings.state_path != DEFAULT_STATE_PATH else "") + (

@@ -13,7 +13,7 @@ from .. import render
 from ..config import KEYS as CONFIG_KEYS, Config, resolve_config
 from ..errors import Problem, ProblemsError, ProvisionerError
 from ..manifest import DEFAULT_LIMITS
-from ..scrub import scrub
+from ..scrub import scrub, scrub_json
 from ..workflow.session import Session
 from ..workflow.settings import Settings
 
@@ -63,11 +63,11 @@ def reports_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except ProblemsError as error:
             if kwargs.get("as_json") or kwargs.get("fmt") == "json":
-                click.echo(scrub(render.problems_json(error.problems)))
+                click.echo(scrub_json(render.problems_json(error.problems)))
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except ProvisionerError as error:
             if kwargs.get("as_json") or kwargs.get("fmt") == "json":
-                click.echo(scrub(render.problems_json([Problem(str(error))])))  # the documented error object
+                click.echo(scrub_json(render.problems_json([Problem(str(error))])))  # the documented error object
             click.secho(scrub(f"Error: {error}"), fg="red", err=True)
         except RecursionError:
             # Anything nested deeper than the loaders allow should have been refused before this.

@@ -8,7 +8,7 @@ import click
 
 from .. import render
 from ..errors import ProvisionerError
-from ..scrub import scrub
+from ..scrub import scrub_view
 from ..state import State
 from ..workflow.plan_file import read_plan_file
 from ..workflow.settings import open_backend
@@ -156,8 +156,8 @@ def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
     """Show a saved plan, or without PLANFILE the objects the state manages, of every kind (no platform request)."""
     fmt = chosen_format(fmt, as_json)
     if plan_file:
-        click.echo(scrub(render.plan_as(read_plan_file(plan_file), fmt)), nl=fmt != "markdown")  # as `plan` shows it
+        click.echo(scrub_view(render.plan_as(read_plan_file(plan_file), fmt), fmt), nl=fmt != "markdown")  # as `plan` shows it
         return
     with state_session(store, lock, lock_timeout, "show") as session:
         document = render.state_document(session.state)
-    click.echo(scrub(render.state_as(document, fmt)), nl=fmt != "markdown")
+    click.echo(scrub_view(render.state_as(document, fmt), fmt), nl=fmt != "markdown")
