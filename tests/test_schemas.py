@@ -313,3 +313,16 @@ def test_the_wait_field_is_documented_for_an_update_or_import_too():
                if line.startswith("| `wait` |"))
     for text in (described, row):
         assert "update" in text and "import" in text and "still processing" in text, text
+
+
+def test_a_plan_deleting_what_a_stopped_replacement_left_matches_the_schema(workspace):
+    """An apply stopped between a replacement's two halves leaves the old object at `<address>~deposed`, and the
+    next plan deletes it: the published address pattern refused `~deposed`, so that plan failed the schema."""
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.depose("a")
+    result = workspace.run("plan", "--json")
+    assert result.exit_code == 0, result.all
+    document = json.loads(result.output)
+    assert {(c["address"], c["action"]) for c in document["changes"]} >= {("a~deposed", "delete")}
+    check_plan(document)
