@@ -777,8 +777,10 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
     return documents, problems
 
 
-# A `$` or a `{` written as a double-quoted scalar's escape (`"\x24{var.x}"`) makes a `${` the raw text lacks.
-_ESCAPED_REFERENCE_PART = re.compile(r"\\(?:x24|u0024|U00000024|x7[bB]|u007[bB]|U0000007[bB])")
+# A `$` or a `{` written as a double-quoted scalar's escape (`"\x24{var.x}"`) makes a `${` the raw text lacks; so
+# does a `$` before an escaped line break (`"$\` at a line's end, `{var.x}"` on the next), which joins the lines.
+_ESCAPED_REFERENCE_PART = re.compile(r"\\(?:x24|u0024|U00000024|x7[bB]|u007[bB]|U0000007[bB])"
+                                     r"|\$\\(?:\r\n?|[\n\x85\u2028\u2029])")
 
 
 def _escaped_reference(text: str) -> bool:

@@ -184,6 +184,18 @@ def test_a_reference_written_with_escapes_is_a_reference_whatever_else_the_file_
     assert rendered.exit_code == 0 and "k: hello" in rendered.output, rendered.all
 
 
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_reference_joined_by_an_escaped_line_break_is_a_reference_whatever_else_the_file_holds(workspace, line_end):
+    """`"$\\` at a line's end and `{var.x}"` on the next read as `${var.x}` (the escaped break joins the lines):
+    it was sent as the text `${var.x}` unless a `${` stood elsewhere in the same file."""
+    workspace.add("a", variables={"k": "PLACEHOLDER"})
+    path = workspace.root / "manifests" / "a.yaml"
+    joined = path.read_text().replace("PLACEHOLDER", '"$\\\n    {var.present}"').replace("\n", line_end)
+    path.write_bytes(joined.encode())
+    rendered = workspace.run("render", "--var", "present=hello", api=False)
+    assert rendered.exit_code == 0 and "k: hello" in rendered.output, rendered.all
+
+
 @pytest.mark.parametrize("text, line, said", [
     (b'apiVersion: provisioner/v1\rkind: Assistant\rmetadata:\r  name: a\rspec:\r  assistant_name: "A\x01"\r', 6,
      "U+0001"),                                        # lone CR line ends: PyYAML counts them, so do these
