@@ -204,8 +204,8 @@ def parse_var_flag(text: str) -> tuple[str, Any]:
         return name, ""
     try:
         value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return name, raw
+    except Exception:  # noqa: BLE001 - a YAMLError, or what YAML cannot build (2026-02-30, !!int x): the text
+        return name, raw  # as given, as a manifest keeps a date (a ValueError read as this flag's own problem)
     # Only scalars: a flow list or map on the command line is more often a typo than an intent.
     return name, value if isinstance(value, (str, int, float, bool)) or value is None else raw
 

@@ -56,6 +56,13 @@ def test_var_flags_are_yaml_scalars():
     assert parse_var_flag("name=Sales = EU") == ("name", "Sales = EU")
     assert parse_var_flag("empty=") == ("empty", "")
     assert parse_var_flag("list=[1, 2]") == ("list", "[1, 2]")
+    # A date stays its text, as in a manifest, also one YAML cannot build: it was refused as "day is out of range
+    # for month" (a flag's problem, without the flag), and `!!float ''` stopped the run as an unexpected IndexError.
+    assert parse_var_flag("launch=2026-02-28") == ("launch", "2026-02-28")
+    assert parse_var_flag("launch=2026-02-30") == ("launch", "2026-02-30")
+    assert parse_var_flag("launch=2026-13-01") == ("launch", "2026-13-01")
+    assert parse_var_flag("x=!!float ''") == ("x", "!!float ''")
+    assert parse_var_flag("x=!!int twelve") == ("x", "!!int twelve")
     with pytest.raises(ValueError):
         parse_var_flag("no-equals-sign")
 
