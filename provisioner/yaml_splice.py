@@ -30,6 +30,20 @@ Path_ = tuple[str | int, ...]
 _OTHER_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with a date read as the text it is written as, as the manifest loader reads it
+    (manifest.py): a value that looks like a date and is none (`2026-02-30`) reads, as it did in the manifests,
+    instead of raising a ValueError."""
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)
+
+
+def load_all(text: str) -> list[Any]:
+    """Every document of `text`, its values read as the manifest loader reads them (dates as text)."""
+    return list(yaml.load_all(text, Loader=_Loader))
+
+
 class SpliceError(ValueError):
     """A value that cannot be written in place safely; the message says why (and the line)."""
 
@@ -139,7 +153,7 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
             raise SpliceError("the file mixes line break styles (\\r\\n and \\n); edit it by hand")
         return edit(text.replace("\r\n", "\n"), document, changes).replace("\n", "\r\n")
     try:
-        old = list(yaml.safe_load_all(text))
+        old = load_all(text)
     except yaml.YAMLError as error:
         raise SpliceError(f"the file does not read as YAML ({error})") from None
     if not 0 <= document < len(old):
@@ -160,7 +174,7 @@ def edit(text: str, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
         splice = _splice(out, root, path, value, _aliases(root, {}), expected[document])
         out = out[:splice.start] + splice.text + out[splice.end:]
     try:
-        if list(yaml.safe_load_all(out)) != expected:
+        if load_all(out) != expected:
             raise SpliceError("the edited file would not read back as the intended values")
     except yaml.YAMLError as error:
         raise SpliceError(f"the edited file would not read back as YAML ({error})") from None
@@ -455,7 +469,7 @@ def _plain_ok(value: str, flow: bool) -> bool:
 
 def _reads_as(text: str, value: str) -> bool:
     try:
-        return yaml.safe_load(f"k: {text}\n") == {"k": value}
+        return load_all(f"k: {text}\n") == [{"k": value}]
     except yaml.YAMLError:
         return False
 

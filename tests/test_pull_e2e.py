@@ -577,3 +577,23 @@ def test_a_sensitive_value_on_the_pulled_fields_line_is_masked_in_the_dry_run_di
     result = run(workspace, "pull", "--dry-run")
     assert result.exit_code == 0 and "llm_temperature: 0.2" in result.output, result.all
     assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text
+
+
+def test_a_manifest_holding_a_date_that_is_none_is_pulled_into(workspace):
+    """`2026-02-30` is text to the manifest loader (a date stays as written); pull read the file with PyYAML's
+    safe_load, which raised ValueError building the date: the run stopped as an unexpected error. The dates are read
+    as the loader reads them, so a dashboard edit is pulled, and a date edited in the dashboard is written back."""
+    path = workspace.write("manifests/support.yaml",
+                           SUPPORT + "  variables:\n    launch: 2026-02-30   # the last day\n    since: 2025-01-01\n")
+    state = applied(workspace)
+    remote_id = state["resources"]["support"]["id"] if "resources" in state else None
+    remote_id = remote_id or next(r["id"] for a, r in state.get("assistants", {}).items() if a == "support")
+    patch(workspace, "assistants", remote_id, llm_temperature=0.4,
+          variables={"launch": "2026-02-30", "since": "2025-02-01"})
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 2, result.all
+    after = path.read_text()
+    assert "  llm_temperature: 0.4\n" in after and "    launch: 2026-02-30   # the last day\n" in after, after
+    assert "    since: 2025-02-01\n" in after, after
+    plan = run(workspace, "plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all

@@ -24,7 +24,7 @@ from ..plan import Plan
 from ..pull import Decisions, Edit, Selector, Skipped, decide
 from ..state.local import atomic_write_all
 from ..variables import load_variables
-from ..yaml_splice import SpliceError, edit, value_at
+from ..yaml_splice import SpliceError, edit, load_all, value_at
 from .session import Session
 
 BOM = b"\xef\xbb\xbf"
@@ -156,7 +156,7 @@ class _Texts:
                 data = self.sources[file][1]
                 self.bom[file] = data.startswith(BOM)
                 self.text[file] = data.decode("utf-8-sig")
-                self.data[file] = list(yaml.safe_load_all(self.text[file]))
+                self.data[file] = load_all(self.text[file])  # as the manifests were read: dates as text
             except (KeyError, UnicodeDecodeError, yaml.YAMLError):  # not among the sources: nothing to edit
                 self.text[file], self.data[file] = "", []
         return self.text[file]
