@@ -207,7 +207,7 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 # -- the reader against the PyYAML path and against PyYAML itself ------------------------------------------------
 
-@settings(max_examples=800, **SETTINGS)
+@settings(max_examples=500, **SETTINGS)
 @given(manifest_texts())
 @example("on: yes\noff: No\ny: n\nnull: ~\n")
 @example("a: 0o17\nb: 0x_1F\nc: 0b1_0\nd: 1_0:30\ne: +.5\nf: 1.e3\ng: 09\nh: 2026-02-30\n")
@@ -233,7 +233,7 @@ def test_the_generated_texts_exercise_the_reader():
     """The fuzz means something only if the reader takes a fair share of the texts (and declines others)."""
     taken = []
 
-    @settings(max_examples=300, database=None, derandomize=True, **SETTINGS)
+    @settings(max_examples=150, database=None, derandomize=True, **SETTINGS)
     @given(manifest_texts())
     def count(text):
         taken.append(_read_block_yaml(text, "m.yaml", DEFAULT_LIMITS) is not None)
@@ -253,7 +253,7 @@ def read_file(folder: Path, data: bytes):
             [(p.message, tuple(p.location) if p.location else None, p.field) for p in problems])
 
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(manifest_texts(), st.sampled_from(["\r\n", "\r", "bom", "bom+\r\n"]))
 @example("a: |\n  x\n\n  y\nb: 'p\n  q'\n", "\r\n")
 @example("a: 1\na: 2\n", "\r")
@@ -280,7 +280,7 @@ MISTAKES = {
 }
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=250, **SETTINGS)
 @given(manifest_texts(documents=1, rare=False), st.sampled_from(sorted(MISTAKES)), st.sampled_from(["\n", "\r\n"]))
 @example("a: 1\nb: |\n  x\n", "duplicate", "\n")
 @example("a: 'p\n  q'\n", "tab", "\r\n")
