@@ -37,10 +37,7 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
     workspace is one the repository knows (workflow.manifests.validate checks it first: see unknown_workspace).
     Overlays and vars files are read within the manifests' `limits` (--manifest-limit raises them too)."""
     root = Path(inputs.root)
-    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR, root / POLICIES_DIR]
-               + ([Path(inputs.config_file)] if inputs.config_file else [])]
-    # `provisioner plan .` must not read the config, the variables, the overlays or the policies as manifests.
-    excluded = {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
+    excluded = input_files(documents, inputs)
     documents = [d for d in documents if d.file not in excluded]
     problems: list[Problem] = []
     overlay_dir = root / OVERLAYS_DIR / inputs.workspace
@@ -70,6 +67,15 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
         if not found:  # an unresolved value would only add a confusing spec error at the same line
             final.append(document)
     return final, problems
+
+
+def input_files(documents: Iterable[Document], inputs: ManifestInputs) -> set[str]:
+    """The files of `documents` that are the run's other inputs, not manifests: `provisioner plan .` must not read
+    the config, the variables, the overlays or the policies as manifests."""
+    root = Path(inputs.root)
+    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR, root / POLICIES_DIR]
+               + ([Path(inputs.config_file)] if inputs.config_file else [])]
+    return {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
 
 
 def unknown_workspace(root: Path, workspace: str) -> Problem | None:

@@ -91,6 +91,24 @@ def test_validate_json_reports_file_line_field_and_message(workspace):
                                      "manifest_count": 1, "errors": []}
 
 
+def test_validate_json_counts_on_an_error_the_manifests_it_counts_when_valid(workspace):
+    """With an error, `manifest_count` was the documents of every file found again: under `.` it counted the vars
+    and overlay files as manifests, and a file read under a raised --manifest-limit as none."""
+    workspace.add("a", variables={"big": "PLACEHOLDER"})
+    path = workspace.root / "manifests" / "a.yaml"
+    path.write_text(path.read_text().replace("PLACEHOLDER", "1" * 150))
+    workspace.write("vars/prod.yaml", "speed: 1.1\n")
+    workspace.write("overlays/prod/a.yaml", "apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: a\n"
+                                            "spec:\n  speech_speed: ${var.speed}\n")
+    args = ["validate", "--json", "--workspace", "prod", "--manifest-limit", "int-digits=200", "."]
+    valid = workspace.run(*args, api=False)
+    assert json.loads(valid.output)["manifest_count"] == 1, valid.all
+    workspace.write("vars/prod.yaml", "speed: 2\n")
+    invalid = workspace.run(*args, api=False)
+    document = json.loads(invalid.output)
+    assert document["valid"] is False and document["manifest_count"] == 1, invalid.all
+
+
 def test_show_without_a_plan_file_shows_the_state_in_every_format(workspace):
     empty = workspace.run("show", api=False)
     assert empty.exit_code == 0 and "The state is empty" in empty.output

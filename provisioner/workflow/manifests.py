@@ -9,7 +9,7 @@ from ..config import ConfigError
 from ..errors import ManifestError
 from ..inputs import ManifestInputs
 from ..manifest import DEFAULT_LIMITS, Limits, Manifest, find_manifest_files, load_documents, load_manifests
-from ..overlays import final_documents, unknown_workspace
+from ..overlays import final_documents, input_files, unknown_workspace
 from ..spec import DEFAULT_DIALECT
 from .settings import warn
 
@@ -59,14 +59,17 @@ def _report_skipped(skipped: list[str]) -> None:
         warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {shown}")
 
 
-def validation_result(paths: list[str], *args, **kwargs) -> tuple[int, list]:
-    """For `validate --json`: how many manifests were checked, and every problem (none when valid).
-    Further arguments are validate()'s."""
+def validation_result(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,
+                      limits: Limits = DEFAULT_LIMITS) -> tuple[int, list]:
+    """For `validate --json`: how many manifests were checked, and every problem (none when valid)."""
     try:
-        return len(validate(paths, *args, **kwargs)), []
+        return len(validate(paths, dialect, inputs, limits)), []
     except ManifestError as error:
-        documents, _ = load_documents(find_manifest_files(paths, []))
-        return len(documents), error.problems
+        # The documents validate read as manifests: within the same limits (a file that needs a raised one read as
+        # none), and not the vars, overlay, policy or config files a path such as `.` holds (counted as manifests).
+        documents, _ = load_documents(find_manifest_files(paths, []), limits)
+        excluded = input_files(documents, inputs) if inputs is not None else set()
+        return len([d for d in documents if d.file not in excluded]), error.problems
 
 
 def manifests_or_empty(paths: list[str], dialect: str = DEFAULT_DIALECT,
