@@ -88,6 +88,7 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
     at `address` depended on when last applied; `create_first(change)` whether a replacement can create the new
     object before destroying the old one (two may exist at once); `withdraws(change)` whether an update takes
     its object away from whatever uses it (rule 2)."""
+    create_first = _destroying_first_spreads(changes, create_first)
     steps: list[Step] = []
     parts: list[list[int]] = []
     edges: list[tuple[int, int]] = []
@@ -188,6 +189,30 @@ def build_graph(changes: Sequence[Change], recorded_depends_on: Callable[[str], 
                          "(first what uses it, for instance without that reference, then the replacement). A "
                          "reference cycle between manifests is reported by `validate` with its files")
     return graph
+
+
+def _destroying_first_spreads(changes: Sequence[Change],
+                              create_first: Callable[[Change], bool]) -> Callable[[Change], bool]:
+    """`create_first`, except that a replacement which references an object whose own replacement destroys first
+    destroys first too. Created first, it would wait for itself: its new object needs the referenced object's new
+    one (rule 1), which comes only after the old one is gone, which waits for the old referrer's destruction
+    (rule 2), which waits for the new referrer (a campaign using a SIP trunk whose type changed, or an assistant
+    holding a number, replaced together). Terraform spreads create_before_destroy the other way, to what a
+    resource needs; a kind that destroys first cannot take it, so the referrer gives way."""
+    first = {i: create_first(c) for i, c in enumerate(changes) if c.replace and not destroys(c)}
+    gone_first = {state_address(changes[i].address) for i, yes in first.items() if not yes}
+    spreading = bool(gone_first)
+    while spreading:  # along chains of replacements: each round turns at least one, or ends
+        spreading = False
+        for i, yes in first.items():
+            if yes and any(state_address(d) in gone_first for d in changes[i].depends_on):
+                first[i] = False
+                gone_first.add(state_address(changes[i].address))
+                spreading = True
+    if not gone_first:
+        return create_first
+    turned = {id(changes[i]) for i, yes in first.items() if not yes}
+    return lambda change: id(change) not in turned and create_first(change)
 
 
 def _successors(count: int, edges: list[tuple[int, int]]) -> tuple[list[list[int]], list[int]]:

@@ -132,6 +132,29 @@ def test_destroy_first_when_two_cannot_coexist_and_referrers_follow_the_new_one(
     assert position(log, "folder.f", DESTROY) < position(log, "folder.f", CREATE) < position(log, "a")
 
 
+def test_a_replacement_that_references_one_destroyed_first_is_destroyed_first_too():
+    """A campaign replaced because the SIP trunk it calls with is (the trunk destroys first: the platform refuses
+    two alike), or because its assistant holding a number is: created first, the new campaign waited for the new
+    trunk, which waited for the old campaign's destruction, which waited for the new campaign: a cycle, and
+    nothing applied. The campaign gives way, and the chain goes on to what references it."""
+    changes = [change("siptrunk.office", Action.CREATE, kind="siptrunk", replace=True, remote_id=9),
+               change("campaign.c", Action.CREATE, kind="campaign", replace=True, remote_id=3,
+                      depends_on=["siptrunk.office", "assistant.a"]),
+               change("a", Action.UPDATE, kind="assistant", remote_id=2, depends_on=["siptrunk.office"]),
+               change("tool.t", Action.CREATE, replace=True, remote_id=4, depends_on=["campaign.c"]),
+               change("tool.u", Action.CREATE, replace=True, remote_id=5)]
+    recorded = {"campaign.c": ["siptrunk.office", "assistant.a"], "a": ["siptrunk.office"],
+                "tool.t": ["campaign.c"]}
+    log, _, _, _ = run_walk(changes, recorded=recorded, create_first=lambda c: c.kind != "siptrunk",
+                            parallelism=1)
+    assert position(log, "tool.t", DESTROY) < position(log, "campaign.c", DESTROY) \
+        < position(log, "siptrunk.office", DESTROY) < position(log, "siptrunk.office", CREATE) \
+        < position(log, "campaign.c", CREATE) < position(log, "tool.t", CREATE)
+    assert position(log, "siptrunk.office", CREATE) < position(log, "a")
+    # A replacement that references nothing destroyed first keeps its own order.
+    assert position(log, "tool.u", CREATE) < position(log, "tool.u", DESTROY)
+
+
 def test_a_failed_creation_of_a_replacement_keeps_the_old_object():
     changes = [change("tool.t", Action.CREATE, replace=True, remote_id=9),
                change("a", Action.UPDATE, kind="assistant", remote_id=2, depends_on=["tool.t"])]
