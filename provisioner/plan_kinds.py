@@ -176,6 +176,8 @@ class Resolver:
     renewed: set[str] = field(default_factory=set)
     _names: dict[str, dict[str, list[Any]]] | None = field(default=None, repr=False)
     _children: dict[str, list[str]] | None = field(default=None, repr=False)
+    # the SIP trunk manifests' addresses by the number they declare, and by their id (Resolver._trunk)
+    _trunks: tuple[dict[Any, str], dict[int, str]] | None = field(default=None, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -200,6 +202,11 @@ class Resolver:
         children = self._children
         for use in found:
             target = use.target
+            if target is None and use.facts.ref == NUMBER and use.reference.id is None:
+                # A number named by its E.164 string or nickname that is a SIP trunk of the repository: that
+                # trunk's address, so that a trunk created or replaced by this apply is waited for and its new id
+                # sent (its old id is gone once it is replaced).
+                target = self._trunk(use.reference)
             if target is not None:
                 # An address: its object's id, or a marker when this apply creates or replaces it (_value, inline:
                 # a fleet's assistants hold several each).
@@ -236,6 +243,24 @@ class Resolver:
                 if parent:
                     self._children.setdefault(parent, []).append(child.address)
         return self._children.get(address, [])
+
+    def _trunk(self, reference: Any) -> str | None:
+        """The address of the SipTrunk manifest a number lookup names: the one declaring that E.164 number, else
+        the one whose object the lookup finds on the platform; None when it names no trunk of the repository."""
+        if self._trunks is None:  # found once: a fleet's assistants may each name a number
+            trunks = [a for a, m in self.graph.manifests.items() if m.kind in KINDS[NUMBER].accepts]
+            declared: dict[Any, list[str]] = {}
+            for a in trunks:
+                declared.setdefault(self.graph.manifests[a].fields.get("phone_number"), []).append(a)
+            self._trunks = ({n: a[0] for n, a in declared.items() if len(a) == 1},
+                            {self.identities.ids[a]: a for a in trunks if self.identities.ids.get(a) is not None})
+        declaring, by_id = self._trunks
+        if not by_id and not declaring:
+            return None
+        if reference.number in declaring:
+            return declaring[reference.number]
+        found = resolve_number(reference, self.identities.numbers.get(NUMBER, []))
+        return by_id.get(found) if isinstance(found, int) else None
 
     def _value(self, use: Use) -> tuple[Any, str | None]:
         reference = use.reference
@@ -576,6 +601,10 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
     `assistants`: the platform's, for the kinds' cross-object rules on references by id or name (check_graph)."""
     result = KindsPlan()
     identities = resolver.identities
+    # SIP trunks refer to nothing, so planning them first keeps the graph's order; it also makes known whether
+    # one is created or replaced before a number lookup that names it is resolved (Resolver._trunk), wherever the
+    # graph's order put the manifest that looks it up.
+    manifests = sorted(manifests, key=lambda m: m.kind not in KINDS[NUMBER].accepts)
     left_alone = {} if destroy else dict(left_alone or {})
     by_id = {kind: {r.id: r for r in objects} for kind, objects in remote.items()}
     by_address = {m.address: m for m in manifests}

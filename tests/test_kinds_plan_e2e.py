@@ -926,3 +926,30 @@ def test_refresh_of_a_knowledge_base_gone_from_the_platform_forgets_its_document
     assert "knowledgebase.help.returns: id" in refreshed.output, refreshed.all
     assert sorted(a for a in workspace.state()["resources"] if a.startswith("knowledgebase.")) == [
         "knowledgebase.help.hours"]  # excluded: left as it is
+
+
+def test_a_number_named_by_its_e164_or_nickname_that_is_a_trunk_of_the_repository_follows_that_trunk(workspace):
+    """A phone_number_id or phone_number_ids naming a SipTrunk of the repository by its number or nickname, not
+    its address: a trunk created by the same apply was "no phone number ... in this account", and a replaced one
+    kept its old id in the plan: the apply left the assistant without a number and the campaign without it in its
+    rotation, and only the next plan showed the campaign's replacement (deleting its leads)."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155551234\"]\n"))
+    created = workspace.run("apply", "--auto-approve")
+    assert created.exit_code == 0, created.all
+    trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [{name: Office line}]\n"))
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0  # the same id, by its nickname
+    planned = changes_of(workspace, "--replace", "siptrunk.office")
+    assert planned["caller"]["body"]["phone_number_id"] == {"$ref": "siptrunk.office"}, planned["caller"]
+    assert planned["campaign.winter"]["replace"], planned["campaign.winter"]
+    assert "siptrunk.office" in planned["campaign.winter"]["depends_on"]
+    replaced = workspace.run("apply", "--auto-approve", "--allow-replace", "--replace", "siptrunk.office")
+    assert replaced.exit_code == 0, replaced.all
+    new = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert new != trunk and workspace.platform.by_name("Caller")[0]["phone_number_id"] == new
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
