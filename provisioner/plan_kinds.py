@@ -676,7 +676,39 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         parent = {kind.parent_field: live.fields.get(kind.parent_field)} if kind.parent_field else {}
         result.changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why, body=parent,
                                      remote_item=live.item, kind=kind.name))
+    result.problems += _names_taken(result.changes, remote, by_address)
     return result
+
+
+def _names_taken(changes: list[Change], remote: Mapping[str, list[RemoteObject]],
+                 manifests: Mapping[str, Manifest]) -> list[Problem]:
+    """A rename, in a kind whose names are unique in the account (folders, labels), to a name that another of its
+    objects still holds once this plan is applied: the platform would refuse it ("The name has already been
+    taken"), so the plan does, before anything is sent. An object this plan deletes, replaces or renames gives its
+    name up (deletes of a kind go first)."""
+    renames = [c for c in changes if c.action in (Action.UPDATE, Action.IMPORT) and not c.replace
+               and KINDS.get(c.kind) is not None and KINDS[c.kind].unique_names
+               and KINDS[c.kind].name_field in c.body]
+    if not renames:
+        return []
+    renamed = {id(c) for c in renames}
+    leaving = {(c.kind, c.remote_id) for c in changes
+               if c.action in (Action.DELETE, Action.FORGET) or c.replace or id(c) in renamed}
+    problems = []
+    for change in renames:
+        kind = KINDS[change.kind]
+        wanted = change.body[kind.name_field]
+        held = [r.id for r in remote.get(kind.name, []) if r.name == wanted and r.id != change.remote_id
+                and (kind.name, r.id) not in leaving]
+        if held:
+            manifest = manifests.get(change.address)
+            problems.append(Problem(
+                f"the platform's {kind.title} id {held[0]} is already named {wanted!r}, and {kind.title} names are "
+                f"unique within the account: renaming {change.address} to it would be refused. Rename or delete "
+                f"that {kind.title} first, or manage it here (`provisioner import ADDRESS {held[0]}`)",
+                manifest.location("spec", kind.name_field) if manifest else None, f"spec.{kind.name_field}",
+                change.address))
+    return problems
 
 
 def platform_rules(manifest: Manifest, fields: dict[str, Any], items: Mapping[str, Mapping[int, Any]]) -> list[Problem]:

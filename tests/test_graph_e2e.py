@@ -304,3 +304,25 @@ def test_what_is_left_alone_or_would_be_destroyed_is_counted_per_kind(v2):
         (v2.root / "manifests" / f"{name}.yaml").unlink()
     empty = v2.run("plan")
     assert empty.exit_code == 1 and "but the state manages 2 folder(s), 1 label(s) (" in empty.stderr, empty.all
+
+
+
+def test_a_rename_to_a_name_another_folder_keeps_is_a_plan_error_and_one_given_up_is_not(v2):
+    """Folder and label names are unique in the account: a rename to the name of a folder nobody manages was
+    planned as an update, and only the apply found the platform's 422 "The name has already been taken"."""
+    labels = folder("old", "Old", kind="Label") + "---\n" + folder("keep", "Keep", kind="Label")
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + labels)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    taken = v2.platform.http.post("/user/folder", json={"name": "Marketing"}).json()["data"]["id"]
+    v2.write("manifests/groups.yaml", folder("sales", "Marketing") + "---\n" + labels)
+    refused = v2.run("plan")
+    assert refused.exit_code == 1, refused.all
+    assert f"manifests/groups.yaml:6: folder.sales: spec.name: the platform's folder id {taken} is already named " \
+        "'Marketing'" in refused.all, refused.all
+    assert v2.run("apply", "--auto-approve").exit_code == 1
+    assert sorted(f["name"] for f in v2.platform.http.get("/user/folders").json()["data"]) == ["Marketing", "Sales"]
+    # A name this plan gives up (its label deleted) may be taken by a rename in the same plan: deletes go first.
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("keep", "Old", kind="Label"))
+    applied = v2.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert [f["name"] for f in v2.platform.http.get("/user/labels").json()["data"]] == ["Old"]
