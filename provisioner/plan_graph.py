@@ -104,7 +104,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     problems: list[Problem] = replace_problems(replace, graph, state, identities, destroy)
     if problems:
         raise PlanError(problems)
-    resolver = Resolver(identities, graph)
+    resolver = Resolver(identities, graph, planned=wanted)
     resolver.renewed |= replace  # what refers to a replaced object waits for its new id
     ordered = [graph.manifests[a] for a in graph.order()]
     kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,

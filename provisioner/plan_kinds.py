@@ -178,6 +178,8 @@ class Resolver:
     _children: dict[str, list[str]] | None = field(default=None, repr=False)
     # the SIP trunk manifests' addresses by the number they declare, and by their id (Resolver._trunk)
     _trunks: tuple[dict[Any, str], dict[int, str]] | None = field(default=None, repr=False)
+    # whether this plan plans an address (--target leaves others out)
+    planned: Callable[[str], bool] = field(default=lambda address: True, repr=False)
 
     def resolve(self, manifest: Manifest) -> tuple[dict[str, Any], list[str], list[Problem]]:
         """The manifest's fields with every reference an id or a marker, the addresses it must wait for, and
@@ -248,7 +250,9 @@ class Resolver:
         """The address of the SipTrunk manifest a number lookup names: the one declaring that E.164 number, else
         the one whose object the lookup finds on the platform; None when it names no trunk of the repository."""
         if self._trunks is None:  # found once: a fleet's assistants may each name a number
-            trunks = [a for a, m in self.graph.manifests.items() if m.kind in KINDS[NUMBER].accepts]
+            # (a trunk not created yet that --target leaves out cannot be waited for: the lookup finds nothing)
+            trunks = [a for a, m in self.graph.manifests.items() if m.kind in KINDS[NUMBER].accepts
+                      and (self.identities.ids.get(a) is not None or self.planned(a))]
             declared: dict[Any, list[str]] = {}
             for a in trunks:
                 declared.setdefault(self.graph.manifests[a].fields.get("phone_number"), []).append(a)

@@ -937,6 +937,9 @@ def test_a_number_named_by_its_e164_or_nickname_that_is_a_trunk_of_the_repositor
     workspace.write("manifests/office.yaml", trunk_manifest())
     workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
     workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155551234\"]\n"))
+    # A trunk --target leaves out is not created by this apply: nothing to wait for, the lookup finds no number.
+    alone = workspace.run("plan", "--target", "caller")
+    assert alone.exit_code == 1 and "no phone number +14155551234 in this account" in alone.all, alone.all
     created = workspace.run("apply", "--auto-approve")
     assert created.exit_code == 0, created.all
     trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
