@@ -143,9 +143,12 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     plan.managed_count = len(state.resources)
     changed = {c.address for c in plan.changes}
     for change in plan.changes:
-        if change.depends_on and change.record is not None and change.kind == "campaign":
-            # What it uses, kept in state even when nothing it uses changes now: a later plan that deletes its
-            # assistant (or makes it inbound) then destroys it first (plan_campaigns.py, walk.py rule 2).
+        if change.depends_on and change.record is not None:
+            # What it uses, kept in state even when nothing it uses changes now (only those that change stay in
+            # `depends_on` below): a later plan that deletes what it used, or deletes it, orders the two by it (a
+            # campaign before its assistant, plan_campaigns.py; an update that drops a tool before the tool's
+            # delete: walk.py rule 2). Recorded only for the changes that use one, it was lost from state by the
+            # next update of an assistant that changed along with one of them alone, and by a replacement.
             change.record = {**change.record, "depends_on": sorted({state_address(a) for a in change.depends_on})}
         change.depends_on = [a for a in change.depends_on if a in changed]
     problems = campaign_problems(plan, state.resources,

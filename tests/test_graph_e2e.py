@@ -326,3 +326,22 @@ def test_a_rename_to_a_name_another_folder_keeps_is_a_plan_error_and_one_given_u
     applied = v2.run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.all
     assert [f["name"] for f in v2.platform.http.get("/user/labels").json()["data"]] == ["Old"]
+
+
+def test_state_keeps_everything_an_object_uses_through_updates_and_replacements(v2):
+    """docs/apply.md rule 2 orders a delete after what pointed at the object when last applied, as state records
+    it. Only campaigns recorded all they used: an assistant updated along with one of the objects it uses recorded
+    only that one, and a replaced assistant none, so a later delete of the others was not ordered after it."""
+    tool = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: t\nspec:\n  name: lookup\n"
+            "  description: Look it up.\n  endpoint: https://api.example.com/x\n  method: GET\n")
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + tool)
+    v2.add("support", folder_id="folder.sales", tool_ids=["tool.t"])
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    uses = ["folder.sales", "tool.t"]
+    assert v2.state()["resources"]["support"]["depends_on"] == uses
+    v2.write("manifests/groups.yaml", folder("sales", "Sales", "red") + "---\n" + tool)
+    v2.add("support", folder_id="folder.sales", tool_ids=["tool.t"], system_prompt="Be brief.")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    assert v2.state()["resources"]["support"]["depends_on"] == uses
+    assert v2.run("apply", "--auto-approve", "--replace", "support").exit_code == 0
+    assert v2.state()["resources"]["support"]["depends_on"] == uses
