@@ -686,33 +686,55 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
 
 def _names_taken(changes: list[Change], remote: Mapping[str, list[RemoteObject]],
                  manifests: Mapping[str, Manifest]) -> list[Problem]:
-    """A rename, in a kind whose names are unique in the account (folders, labels), to a name that another of its
-    objects still holds once this plan is applied: the platform would refuse it ("The name has already been
-    taken"), so the plan does, before anything is sent. An object this plan deletes, replaces or renames gives its
-    name up (deletes of a kind go first)."""
-    renames = [c for c in changes if c.action in (Action.UPDATE, Action.IMPORT) and not c.replace
-               and KINDS.get(c.kind) is not None and KINDS[c.kind].unique_names
-               and KINDS[c.kind].name_field in c.body]
-    if not renames:
+    """An update, in a kind whose platform refuses two objects alike (folders' and labels' names, unique in the
+    account; a SIP trunk's number, username and address: its `identity`), that makes its object alike another that
+    is still there once this plan is applied: the platform would refuse it ("The name has already been taken", a
+    409), so the plan does, before anything is sent. An object this plan deletes, replaces or changes gives its
+    name or identity up (deletes of a kind go first)."""
+    kinds = {k for k, kind in KINDS.items() if kind.identity is not None or kind.unique_names}
+    by_id = {(kind, r.id): r for kind in kinds for r in remote.get(kind, [])} if any(
+        c.kind in kinds and c.action in (Action.UPDATE, Action.IMPORT) for c in changes) else {}
+    moving = []
+    for change in changes:
+        kind = KINDS.get(change.kind)
+        current = by_id.get((change.kind, change.remote_id))
+        if change.action not in (Action.UPDATE, Action.IMPORT) or change.replace or current is None:
+            continue
+        key = _alike(kind, {**current.fields, **change.body})
+        if key is not None and key != _alike(kind, current.fields):
+            moving.append((change, kind, key))
+    if not moving:
         return []
-    renamed = {id(c) for c in renames}
-    leaving = {(c.kind, c.remote_id) for c in changes
-               if c.action in (Action.DELETE, Action.FORGET) or c.replace or id(c) in renamed}
+    leaving = {(c.kind, c.remote_id) for c in changes if c.action in (Action.DELETE, Action.FORGET) or c.replace}
+    leaving |= {(c.kind, c.remote_id) for c, _, _ in moving}
     problems = []
-    for change in renames:
-        kind = KINDS[change.kind]
-        wanted = change.body[kind.name_field]
-        held = [r.id for r in remote.get(kind.name, []) if r.name == wanted and r.id != change.remote_id
-                and (kind.name, r.id) not in leaving]
+    for change, kind, key in moving:
+        held = [r.id for r in remote.get(kind.name, []) if r.id != change.remote_id
+                and (kind.name, r.id) not in leaving and _alike(kind, r.fields) == key]
         if held:
             manifest = manifests.get(change.address)
+            current = by_id[(change.kind, change.remote_id)]
+            was = _alike(kind, current.fields)
+            field = next((k for k in change.body if _alike(kind, {**current.fields, k: change.body[k]}) != was),
+                         None)
+            what = (f"already named {key!r}, and {kind.title} names are unique within the account"
+                    if kind.identity is None else
+                    f"already {', '.join(map(str, key))}, and the platform refuses two {kind.title}s alike")
             problems.append(Problem(
-                f"the platform's {kind.title} id {held[0]} is already named {wanted!r}, and {kind.title} names are "
-                f"unique within the account: renaming {change.address} to it would be refused. Rename or delete "
-                f"that {kind.title} first, or manage it here (`provisioner import ADDRESS {held[0]}`)",
-                manifest.location("spec", kind.name_field) if manifest else None, f"spec.{kind.name_field}",
-                change.address))
+                f"the platform's {kind.title} id {held[0]} is {what}: this change of {change.address} would be "
+                f"refused. Change or delete that {kind.title} first, or manage it here (`provisioner import ADDRESS "
+                f"{held[0]}`)", manifest.location("spec", field) if manifest and field else
+                (manifest.location() if manifest else None), f"spec.{field}" if field else None, change.address))
     return problems
+
+
+def _alike(kind: Kind | None, fields: Mapping[str, Any]) -> Any:
+    """What the platform refuses two objects of `kind` to share (None: nothing, or the kind has no such rule)."""
+    if kind is None:
+        return None
+    if kind.identity is not None:
+        return kind.identity(dict(fields))
+    return fields.get(kind.name_field) if kind.unique_names else None
 
 
 def platform_rules(manifest: Manifest, fields: dict[str, Any], items: Mapping[str, Mapping[int, Any]]) -> list[Problem]:

@@ -956,3 +956,22 @@ def test_a_number_named_by_its_e164_or_nickname_that_is_a_trunk_of_the_repositor
     assert new != trunk and workspace.platform.by_name("Caller")[0]["phone_number_id"] == new
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_a_trunk_changed_to_the_number_username_and_address_of_another_is_a_plan_error(workspace, client):
+    """API.md: a second trunk with the same phone number, username and address is refused (409). An update that
+    made one so was planned, and only the apply met the 409."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    other = siptrunk.create_trunk(client, {"sip_trunk_type": "number", "phone_number": "+14155551234",
+                                           "sip_username": "other", "sip_password": "pw-other",
+                                           "sip_address": "sip.provider.com", "sip_calling_format": "e164",
+                                           "inbound_authorization_type": "auth", "country_code": "US"})
+    workspace.write("manifests/office.yaml", trunk_manifest().replace("sip_username: office", "sip_username: other"))
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1, refused.all
+    assert f"manifests/office.yaml:9: siptrunk.office: spec.sip_username: the platform's SIP trunk id {other['id']} " \
+        "is already +14155551234, other, sip.provider.com" in refused.all, refused.all
+    workspace.write("manifests/office.yaml", trunk_manifest().replace("sip_username: office", "sip_username: third"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
