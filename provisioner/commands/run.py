@@ -91,10 +91,11 @@ def store_settings(store: dict, **run) -> Settings:
 
 def confirm(question: str) -> bool:
     click.echo(f"\n{question}\n  Only 'yes' will be accepted to approve.\n")
-    click.echo("  Enter a value: ", nl=False)
     # No stdin at all (a pipeline's `<&-`: Python's sys.stdin is None) is no answer: refused, like an empty one;
-    # so is Ctrl-C at the question (a refused confirmation exits 1, not an interrupted run's 130).
+    # so is Ctrl-C at the question, from the moment it is shown (a refused confirmation exits 1, not an
+    # interrupted run's 130).
     try:
+        click.echo("  Enter a value: ", nl=False)
         answer = sys.stdin.readline() if sys.stdin is not None else ""
     except KeyboardInterrupt:
         answer = ""
