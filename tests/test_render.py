@@ -110,3 +110,10 @@ def test_true_one_and_one_point_zero_keep_their_own_texts():
     from provisioner.render.text import value
 
     assert [value(1), value(True), value(1.0), value(True), value(1)] == ["1", "true", "1.0", "true", "1"]
+
+
+def test_minus_zero_keeps_its_own_text_after_zero():
+    """-0.0 equals 0.0 and hashes alike: shown after 0.0, it read `0.0` (the hypothesis test above found it)."""
+    from provisioner.render.text import value
+
+    assert (value(0.0), value(-0.0), value(0.0), value(0)) == ("0.0", "-0.0", "0.0", "0")

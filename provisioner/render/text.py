@@ -33,7 +33,7 @@ def value(v: Any) -> str:
         return text if text is not None else _remembered(_SHOWN_TEXTS, v, v)
     if type(v) in _SCALAR_TYPES:
         # Keyed by type too, so that True and 1 (equal, and hashed alike) keep their own texts.
-        key = (type(v), v)
+        key = (type(v), v) if v or type(v) is not float else (float, str(v))  # -0.0 == 0.0, hashed alike too
         text = _SHOWN.get(key)
         return text if text is not None else _remembered(_SHOWN, key, v)
     if isinstance(v, str):
