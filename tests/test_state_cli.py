@@ -260,3 +260,18 @@ def test_state_push_from_a_closed_stdin_is_an_error_not_a_bug(workspace):
                             preexec_fn=lambda: os.close(0))
     assert pushed.returncode == 1 and "Error: cannot read stdin: it is closed" in pushed.stderr, pushed.stderr
     assert "bug" not in pushed.stderr and workspace.state() == before
+
+
+def test_state_push_of_a_show_json_view_or_a_plan_says_what_it_is(workspace):
+    """`show --json` prints a document of format "provisioner-state": pushed, it was refused as "state format version
+    None", which does not tell a script's author to use `state pull`."""
+    workspace.add("a")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()
+    workspace.write("view.json", workspace.run("show", "--json", api=False).output)
+    assert workspace.run("plan", "--out", "a.plan").exit_code == 0
+    for name, what in (("view.json", "the `show --json` view of a state"), ("a.plan", "a plan")):
+        refused = workspace.run("state", "push", name)
+        assert refused.exit_code == 1
+        assert f"{name} is {what}, not a state document; `provisioner state pull` writes one" in refused.stderr
+    assert workspace.state() == before

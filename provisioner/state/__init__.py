@@ -160,6 +160,10 @@ class State:
     def from_dict(cls, data: Any, source: str) -> "State":
         if not isinstance(data, dict) or "lineage" not in data:
             raise StateError(f"{source} is not a provisioner state document (no lineage)")
+        views = {"provisioner-state": "the `show --json` view of a state", "provisioner-plan": "a plan"}
+        if "version" not in data and data.get("format") in views:  # said as such, not as "format version None"
+            raise StateError(f"{source} is {views[data['format']]}, not a state document; `provisioner state "
+                             "pull` writes one")
         version = data.get("version")
         if type(version) is not int or version != STATE_VERSION:
             raise StateError(f"{source} has state format version {version!r}; "
