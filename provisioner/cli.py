@@ -100,6 +100,12 @@ def _on_sigterm(number, frame) -> None:
         os._exit(143)
 
 
+def _colour() -> bool | None:
+    """Colours of what is said here, after the command and its context are gone: none under NO_COLOR or
+    --no-color, as in every command's own output; else click's choice (a terminal has them)."""
+    return False if os.environ.get("NO_COLOR") or "--no-color" in sys.argv[1:] else None
+
+
 def _run() -> None:
     pause_collection()  # see heap.py: the emulator and an apply turn collection back on
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
@@ -109,9 +115,9 @@ def _run() -> None:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort as abort:
         if isinstance(abort.__cause__, KeyboardInterrupt):  # click turns Ctrl-C into Abort: the documented 130
-            click.secho("Interrupted.", fg="red", err=True)
+            click.secho("Interrupted.", fg="red", err=True, color=_colour())
             sys.exit(130)
-        click.secho("Aborted.", fg="red", err=True)
+        click.secho("Aborted.", fg="red", err=True, color=_colour())
         sys.exit(EXIT_ERROR)
     except click.exceptions.ClickException as error:
         # Usage errors exit 1, not click's 2: 2 means "changes" under --detailed-exitcode.
@@ -119,17 +125,17 @@ def _run() -> None:
         error.show()
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
-        click.secho("Interrupted.", fg="red", err=True)
+        click.secho("Interrupted.", fg="red", err=True, color=_colour())
         sys.exit(130)
     except MemoryError:
-        click.secho("Error: out of memory.", fg="red", err=True)
+        click.secho("Error: out of memory.", fg="red", err=True, color=_colour())
         sys.exit(EXIT_ERROR)
     except OSError as error:
         if error.errno not in OUTPUT_FAILURES:
             _say_bug(error)
         # The output could not be written (`state pull > backup.json` on a full disk): the machine's, not a bug.
         said = f"{error.filename}: {error.strerror}" if error.filename else f"cannot write the output: {error.strerror}"
-        click.secho(scrub(f"Error: {said}"), fg="red", err=True)
+        click.secho(scrub(f"Error: {said}"), fg="red", err=True, color=_colour())
         sys.exit(EXIT_ERROR)
     except Exception as error:  # a bug: say so without a traceback that could quote a secret
         _say_bug(error)
@@ -144,6 +150,7 @@ def _say_bug(error: Exception) -> None:
         import traceback
 
         click.echo(scrub(traceback.format_exc()), err=True)
-    click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True)
+    click.secho(scrub(f"Error: unexpected {type(error).__name__}: {error}")[:2000], fg="red", err=True,
+                color=_colour())
     click.secho(f"This is a bug in the provisioner; set {DEBUG_ENV}=1 for the details.", err=True)
     sys.exit(EXIT_ERROR)

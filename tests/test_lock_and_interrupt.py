@@ -230,3 +230,20 @@ def test_an_apply_with_stdin_closed_or_ctrl_c_at_the_question_is_refused_and_cha
         screen.process.wait(timeout=30)
     assert screen.process.returncode == 1, shown
     assert workspace.platform.assistants() == []
+
+
+def test_what_an_interrupted_run_says_on_a_terminal_is_plain_under_no_color(workspace):
+    """"Interrupted." (and the other messages said after the command's context is gone) ignored NO_COLOR and
+    --no-color on a terminal: it came red."""
+    write_fleet(workspace, 3)
+    workspace.platform.faults(latency_ms=1500)
+    try:
+        with _on_a_terminal(workspace, "plan") as screen:  # NO_COLOR=1
+            time.sleep(1.5)  # reading the platform
+            os.write(screen.controller, b"\x03")
+            shown = screen.wait_for(r"Interrupted\.")
+            screen.process.wait(timeout=30)
+    finally:
+        workspace.platform.faults(latency_ms=0)
+    assert screen.process.returncode == 130, shown
+    assert "\x1b[" not in shown, repr(shown)
