@@ -307,6 +307,15 @@ def test_retry_interval_reads_as_the_integer_sent_with_no_unit_conversion():
     assert read_campaign(item)[0]["retry_interval"] == 300
 
 
+@pytest.mark.parametrize("text", ["¹", "²³", "٣"])
+def test_an_integer_in_digits_that_are_not_ascii_is_a_read_problem_not_a_crash(text):
+    """str.isdigit says yes to "¹", and int() then raised a ValueError: a traceback from a plan of a campaign
+    (or an assistant) whose list answered such a count."""
+    item = platform_item({"name": "x", "max_retries": text}, seconds=True)
+    values, found = read_campaign(item)
+    assert "max_retries" not in values and [p.field for p in found] == ["max_retries"], found
+
+
 def test_flags_as_1_or_0_and_days_in_any_case_and_order_read_in_manifest_terms():
     item = platform_item({"name": "x"}, seconds=True)
     item.update(mark_complete_when_no_leads=0, allowed_days=["Sunday", "monday"])
