@@ -247,8 +247,9 @@ class Resolver:
         return self._children.get(address, [])
 
     def _trunk(self, reference: Any) -> str | None:
-        """The address of the SipTrunk manifest a number lookup names: the one declaring that E.164 number, else
-        the one whose object the lookup finds on the platform; None when it names no trunk of the repository."""
+        """The address of the SipTrunk manifest a number lookup names: the one whose object the lookup finds on
+        the platform, else the one declaring an E.164 number the platform does not have yet; None when it names no
+        trunk of the repository."""
         if self._trunks is None:  # found once: a fleet's assistants may each name a number
             # (a trunk not created yet that --target leaves out cannot be waited for: the lookup finds nothing)
             trunks = [a for a, m in self.graph.manifests.items() if m.kind in KINDS[NUMBER].accepts
@@ -261,10 +262,13 @@ class Resolver:
         declaring, by_id = self._trunks
         if not by_id and not declaring:
             return None
-        if reference.number in declaring:
-            return declaring[reference.number]
-        found = resolve_number(reference, self.identities.numbers.get(NUMBER, []))
-        return by_id.get(found) if isinstance(found, int) else None
+        numbers = self.identities.numbers.get(NUMBER, [])
+        found = resolve_number(reference, numbers)
+        if isinstance(found, int):
+            return by_id.get(found)
+        if reference.number in declaring and not any(n.get("phone_number") == reference.number for n in numbers):
+            return declaring[reference.number]  # not on the platform yet: the trunk this plan creates
+        return None  # no such number, or two (the lookup's own error says so: never a guess)
 
     def _value(self, use: Use) -> tuple[Any, str | None]:
         reference = use.reference

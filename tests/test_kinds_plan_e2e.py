@@ -975,3 +975,17 @@ def test_a_trunk_changed_to_the_number_username_and_address_of_another_is_a_plan
         "is already +14155551234, other, sip.provider.com" in refused.all, refused.all
     workspace.write("manifests/office.yaml", trunk_manifest().replace("sip_username: office", "sip_username: third"))
     assert workspace.run("apply", "--auto-approve").exit_code == 0
+
+
+def test_a_number_two_trunks_share_is_still_an_error_when_the_repository_declares_one(workspace, client):
+    """Following a SIP trunk of the repository never picks it over another number of the same E.164 string."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    siptrunk.create_trunk(client, {"sip_trunk_type": "number", "phone_number": "+14155551234",
+                                   "sip_username": "other", "sip_password": "pw-other",
+                                   "sip_address": "sip.provider.com", "sip_calling_format": "e164",
+                                   "inbound_authorization_type": "auth", "country_code": "US"})
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "2 numbers match phone number +14155551234" in refused.all, refused.all
