@@ -407,7 +407,10 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                       **common)
     actions = planned_actions(kind, fields, current)
     last = entry.spec if (entry is not None and live is not None) else None
-    changes = _field_changes(manifest, kind, compared, fields, last, current)
+    # Imported and not applied since (no spec yet): the platform's view at the import is what the manifest was last
+    # compared with. A dashboard edit after the import was not drift, and pull refused it as a manifest change.
+    seen = entry.remote if (entry is not None and live is not None and last is None) else None
+    changes = _field_changes(manifest, kind, compared, fields, last, current, seen)
     # A managed object the platform is still processing is waited for again (an apply that gave up waiting, or
     # was stopped, went on to what uses it next time); one it failed to process is made again (Terraform's
     # tainted resource): "No changes" hid both, and what uses it went ahead.
@@ -500,7 +503,8 @@ def _shown_fields(kind: Kind, wanted: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], fields: dict[str, Any],
-                   last: dict[str, Any] | None, current: RemoteObject) -> list[FieldChange]:
+                   last: dict[str, Any] | None, current: RemoteObject,
+                   seen: dict[str, Any] | None = None) -> list[FieldChange]:
     changes = []
     for facts in kind.fields:
         if facts.name not in wanted:
@@ -525,6 +529,8 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
                 continue
             applied = last.get(facts.name, _default(facts)) if last is not None else None
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
+            if last is None and seen and facts.name in seen:  # imported: the platform moved off what it showed then
+                drift = _same_recorded(seen[facts.name], value, hidden)
             changes.append(_field_change(manifest, facts, before, value, reset=reset, drift=drift))
         elif last is None:
             if facts.replace or facts.send_only_on_change:

@@ -535,6 +535,10 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
         if name in shown and name in READABLE_FIELDS:
             applied = last.get(name, _default(name)) if last is not None else None
             drift = last is not None and not reset and _same_secret_aware(applied, desired[name], hidden)
+            if last is None and entry is not None and name in entry.remote:
+                # Imported and not applied since: the platform's view at the import is what the manifest was last
+                # compared with (a dashboard edit after it was not drift, and pull refused it).
+                drift = _same_secret_aware(entry.remote[name], desired[name], hidden)
             changes.append(_field(name, before, desired[name], hidden, reset=reset, drift=drift))
         elif last is None:
             # Adopted: what the platform holds is unknowable; send what the manifest sets.

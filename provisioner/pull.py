@@ -169,6 +169,8 @@ def _not_pulled(manifest: Manifest, name: str, diff, raw, variable_origin, appli
     # A default the manifest leaves out, recorded as applied (kinds record their defaults): drift all the same.
     unset_default = diff.reset and name in applied and same(applied[name], diff.after)
     if not diff.drift and not unset_default:
+        if diff.source != "platform" and not diff.before_known:  # adopted or imported: never applied from here
+            return "write-only, and what the platform holds is unknown since the import: apply sends it"
         if diff.source != "platform":
             return "changed in the manifest since the last apply (write-only: apply sends it)"
         return "changed in the manifest since the last apply as well: apply sends the manifest's value (or edit " \

@@ -265,6 +265,29 @@ def test_an_object_a_moved_block_renamed_is_pulled_at_its_new_address(graph):
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
 
 
+def test_a_dashboard_edit_after_an_import_is_drift_and_is_pulled(graph):
+    """An import records no applied spec (until the next apply): a dashboard edit made after it was shown as a plain
+    change, not drift, and pull refused it as "changed in the manifest since the last apply as well", though the
+    manifest had not changed. What the platform showed at the import is what the manifest was compared with."""
+    workspace, ids = graph
+    for address in ("folder.sales", "winter-caller"):
+        assert workspace.run("state", "rm", address).exit_code == 0
+        imported = run(workspace, "import", address, str(ids[address]))
+        assert imported.exit_code == 0, imported.all
+    patch(workspace, "folders", ids["folder.sales"], color="red")
+    patch(workspace, "assistants", ids["winter-caller"], initial_message="Hi from the dashboard.")
+    plan = run(workspace, "plan", "--json")
+    fields = {(c["address"], f["field"]): f for c in json.loads(plan.output)["changes"] for f in c["fields"]}
+    assert fields["folder.sales", "color"]["drift"] is True, fields
+    assert fields["winter-caller", "initial_message"]["drift"] is True, fields
+    result = run(workspace, "pull")
+    assert result.exit_code == 0, result.all
+    assert "folder.sales: pulled color into manifests/groups.yaml" in result.output, result.all
+    assert "winter-caller: pulled initial_message into manifests/assistant.yaml" in result.output, result.all
+    assert "changed in the manifest" not in result.all, result.all  # write-only ones: unknown since the import
+    assert "winter-caller: tool_ids not pulled: write-only, and what the platform holds is unknown" in result.all
+
+
 def test_a_field_changed_on_both_sides_is_named_and_the_manifest_kept(workspace):
     path = workspace.write("manifests/support.yaml", SUPPORT)
     applied(workspace)
