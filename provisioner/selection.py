@@ -124,13 +124,26 @@ def expand_patterns(patterns: Iterable[str], addresses: Iterable[str], option: s
     found: list[str] = []
     for pattern in patterns:
         if not is_glob(pattern):
-            found.append(pattern)
+            # `assistant.x` is the assistant `x` (its address in state and plans): kept as written, an --exclude of
+            # it was named as excluded and the plan changed (or destroyed) `x` all the same.
+            found.append(_bare(pattern))
             continue
-        matched = [a for a in known if fnmatch.fnmatchcase(a, pattern)]
+        # A glob matches an assistant by either form (`assistant.*` is every assistant, as `tool.*` every tool).
+        matched = [a for a in known if fnmatch.fnmatchcase(a, pattern)
+                   or ("." not in a and fnmatch.fnmatchcase(f"{ASSISTANT_PREFIX}{a}", pattern))]
         if not matched:
             raise ProvisionerError(f"{option} {_clip(pattern)!r} matches no address in the manifests or the state")
         found += matched
     return sorted(set(found))
+
+
+ASSISTANT_PREFIX = "assistant."
+
+
+def _bare(address: str) -> str:
+    """An assistant's address as state and plans hold it: `assistant.x` is `x`; any other address as it is."""
+    rest = address.removeprefix(ASSISTANT_PREFIX)
+    return rest if rest != address and "." not in rest else address
 
 
 @dataclass
@@ -162,7 +175,7 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
     excluded = set(expand_patterns(excludes, labels, "--exclude")) if excludes else set()
     for exclude in excludes:
         # As a glob that matches nothing: a mistyped address would leave out nothing, and change what it meant to keep.
-        if not is_glob(exclude) and exclude not in labels and exclude.removeprefix("assistant.") not in labels:
+        if not is_glob(exclude) and exclude not in labels and _bare(exclude) not in labels:
             raise ProvisionerError(f"--exclude {_clip(exclude)!r} names no address in the manifests or the state")
     nothing = chosen is not None and not [a for a in chosen if a not in excluded]
     if chosen is not None:

@@ -72,6 +72,17 @@ def test_malformed_selectors_are_refused(text):
         parse_selector(text)
 
 
+def test_an_assistant_is_selected_and_excluded_by_either_form_of_its_address():
+    """`--exclude assistant.x` was kept as written: named as excluded, while the plan (and destroy) changed `x`
+    all the same; and `assistant.*` matched no assistant (their addresses are bare names)."""
+    labels = {"folder.sales": {}, "sales-a": {}, "ops": {}, "knowledgebase.assistant.doc": {}}
+    assert select(labels, excludes=["assistant.ops"]).excluded == {"ops"}
+    assert select(labels, targets=["assistant.sales-a"]).targets == ["sales-a"]
+    assert select(labels, targets=["assistant.*"]).targets == ["ops", "sales-a"]
+    assert select(labels, excludes=["assistant.s*"]).excluded == {"sales-a"}
+    assert select(labels, targets=["knowledgebase.assistant.doc"]).targets == ["knowledgebase.assistant.doc"]
+
+
 def test_select_combines_targets_selector_and_excludes():
     labels = {"folder.sales": {"team": "sales"}, "sales-a": {"team": "sales"}, "sales-b": {"team": "sales"},
               "ops": {"team": "ops"}, "old": {}}

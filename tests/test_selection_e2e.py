@@ -70,6 +70,10 @@ def test_selectors_on_apply_destroy_and_refresh(v2):
     assert sorted(v2.state()["resources"]) == ["folder.ops", "folder.sales", "ops-bot"]
     refused = v2.run("destroy", "--auto-approve", "--exclude", "ops-bot")
     assert refused.exit_code == 1 and "--exclude ops-bot: it refers to folder.ops" in refused.all
+    # `assistant.ops-bot` is ops-bot: excluded, it is left as it is (it was named as excluded and destroyed).
+    kept = v2.run("destroy", "--auto-approve", "--exclude", "assistant.ops-bot", "--exclude", "folder.ops")
+    assert kept.exit_code == 0, kept.all
+    assert sorted(v2.state()["resources"]) == ["folder.ops", "ops-bot"]
 
 
 def test_replace_destroys_and_creates_and_updates_what_refers_to_it(v2):
