@@ -1,4 +1,6 @@
 """--target per kind, over pure data: a plan pulls in what the target needs; `destroy --target` what needs it."""
+import json
+
 from test_graph_plan import LOOKUPS, applied, folder, label, load, objects  # noqa: F401 (load: a fixture)
 
 from provisioner.graph import Graph
@@ -101,3 +103,19 @@ def test_destroy_target_of_a_document_leaves_the_assistants_that_use_its_knowled
     assert "1 to destroy" in planned.output and "support-inbound" not in planned.output, planned.output
     whole = workspace.run("plan", "--destroy", "--target", "knowledgebase.help")
     assert "support-inbound" in whole.output, whole.output
+
+
+def test_state_keeps_what_an_object_uses_after_an_update_that_changed_none_of_it(workspace):
+    """State recorded an object's references (`depends_on`, walk.py rule 2, destroy --target) only when they changed
+    in the same apply: an update of an assistant's prompt wrote `depends_on: []`, and `destroy --target folder.sales`
+    of the folder's own file then destroyed the folder and left the assistant in it, which it took along before."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/folders.yaml", folder("sales", "Sales"))
+    workspace.add("a", folder_id="folder.sales")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("a", folder_id="folder.sales", system_prompt="A new prompt.")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert workspace.state()["resources"]["a"]["depends_on"] == ["folder.sales"]
+    planned = workspace.run("plan", "--destroy", "--json", "--target", "folder.sales", "manifests/folders.yaml")
+    assert planned.exit_code == 0, planned.all
+    assert sorted(c["address"] for c in json.loads(planned.output)["changes"]) == ["a", "folder.sales"]
