@@ -234,7 +234,7 @@ def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, A
 def unknown_target_problem(target: str, known: Iterable[str]) -> Problem:
     close = difflib.get_close_matches(target, sorted(set(known)), n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return Problem(f"--target {target!r} names no manifest and no assistant in state{hint}", address=target)
+    return Problem(f"--target {target!r} names no manifest and nothing in state{hint}", address=target)
 
 
 def adoption_refused(manifest: Manifest, live: RemoteAssistant, owner: Owner) -> Problem:

@@ -266,7 +266,7 @@ def test_destroy_targets_the_address_a_moved_block_gives_and_takes_what_uses_it(
     workspace.write("manifests/tools.yaml", tool("orders"))
     workspace.write("manifests/moves.yaml", moved("tool.lookup", "tool.orders"))
     old = workspace.run("destroy", "--target", "tool.lookup", *V2, input="no\n")
-    assert old.exit_code == 1 and "'tool.lookup' names no manifest" in old.all, old.all
+    assert old.exit_code == 1 and "'tool.lookup' names no manifest and nothing in state" in old.all, old.all
     destroyed = workspace.run("destroy", "--target", "tool.orders", "--auto-approve", *V2)
     assert destroyed.exit_code == 0, destroyed.all
     assert "tool.orders will be destroyed (moved from tool.lookup)" in destroyed.output, destroyed.output

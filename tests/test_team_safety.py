@@ -185,7 +185,7 @@ def test_a_target_that_matches_nothing_suggests_the_near_ones(workspace):
     workspace.add("sales-bot")
     result = workspace.run("plan", "--target", "suport-bot")
     assert result.exit_code == 1
-    assert "--target 'suport-bot' names no manifest and no assistant in state; did you mean 'support-bot'?" \
+    assert "--target 'suport-bot' names no manifest and nothing in state; did you mean 'support-bot'?" \
         in result.stderr
     far = workspace.run("plan", "--target", "zzz")
     assert far.exit_code == 1 and "did you mean" not in far.stderr
