@@ -250,7 +250,14 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    if any(c in text for c in _OTHER_BREAKS):
+        # PyYAML writes these as they are in a `|` block and in quotes, where YAML reads them as line breaks (and
+        # folds them): escaped in double quotes, they read back as written.
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
+
+
+_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to YAML 1.1 besides \n and \r
 
 
 _Dumper.add_representer(str, _str)
