@@ -473,3 +473,17 @@ def test_a_saved_plan_of_an_update_applies_on_the_embedded_local_platform(worksp
     assert workspace.run("plan", "--local", "--out", "p.plan", api=False).exit_code == 0
     applied = workspace.run("apply", "--local", "p.plan", api=False)
     assert applied.exit_code == 0 and "0 added, 1 changed" in applied.output, applied.all
+
+
+def test_export_writes_a_text_holding_a_next_line_character_as_the_platform_holds_it(workspace):
+    """U+0085 (NEL, what a Windows-1252 `…` becomes read as Latin-1) is a line break to YAML 1.1: PyYAML's dumper
+    wrote it as it is inside quotes, and the exported manifest read back with a space there, so the first plan
+    changed the platform's prompt."""
+    prompt = "Be brief\x85and kind."
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "Nel Bot", "system_prompt": prompt})
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    [path] = (workspace.root / "exported").glob("*.yaml")
+    (workspace.root / "manifests" / path.name).write_text(path.read_text())
+    plan = workspace.run("plan")
+    assert plan.exit_code == 0 and "1 to import, 0 to add, 0 to change" in plan.output, plan.all

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import yaml
-
 from ..errors import ProvisionerError
 from ..graph import entry_kind
 from ..kinds import ASSISTANT, KINDS
@@ -17,7 +15,7 @@ from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
 from ..variables import escaped
 from ..wire import WRITE_ONLY_FIELDS
-from .export_kinds import address_for, export_object, exportable_kinds, variable, with_references
+from .export_kinds import address_for, dump, export_object, exportable_kinds, variable, with_references
 from .session import Session
 
 
@@ -127,7 +125,7 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
         environment.append(name)
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
                 "spec": {name: spec[name] for name in names if name in spec}}
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    text = dump(document)
     missing = [name for name in REQUIRED_FIELDS if name not in spec]
     for name in missing:
         text = text.replace("spec:\n", f"spec:\n  {name}: ''  # not shown by the platform: set it before "

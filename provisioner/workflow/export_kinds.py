@@ -23,6 +23,24 @@ from ..planner import same
 from ..scrub import holds_credentials
 from ..variables import escaped
 
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, but a text holding U+0085 is written double-quoted (`\\N`): PyYAML writes the character
+    as it is in single quotes, where YAML 1.1 reads it as a line break and folds it into a space, so the exported
+    manifest would not read back as the platform holds the text (a false change on the first plan)."""
+
+
+def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"' if "\x85" in text else None)
+
+
+_Dumper.add_representer(str, _str)
+
+
+def dump(document: dict) -> str:
+    """An exported manifest's YAML."""
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+
 SLUG = re.compile(NAME)
 
 
@@ -155,7 +173,7 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     children = escaped(children)
     document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind, "metadata": {"name": name},
                 "spec": {**{name: spec[name] for name in order if name in spec}, **children}}
-    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    text = dump(document)
     if needs.fill_in or needs.files:
         text = annotate_export(text)
     for name in fill_in:
