@@ -250,14 +250,11 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    if any(c in text for c in _OTHER_BREAKS):
-        # PyYAML writes these as they are in a `|` block and in quotes, where YAML reads them as line breaks (and
-        # folds them): escaped in double quotes, they read back as written.
+    if "\x85" in text:
+        # PyYAML writes U+0085 as it is in a `|` block or in quotes, where YAML 1.1 reads a line break (a \n, or
+        # folded into a space); escaped in double quotes (`\N`), it reads back as written.
         return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"')
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None)
-
-
-_OTHER_BREAKS = ("\x85", "\u2028", "\u2029")  # line breaks to YAML 1.1 besides \n and \r
 
 
 _Dumper.add_representer(str, _str)

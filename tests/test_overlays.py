@@ -214,8 +214,8 @@ def test_a_base_whose_kind_or_name_is_not_a_string_is_reported_not_a_crash(works
 
 
 def test_render_writes_a_value_with_another_line_break_as_it_reads_back(workspace):
-    """U+0085, U+2028 and U+2029 are line breaks to YAML 1.1: PyYAML wrote them as they are inside quotes or a `|`
-    block, so the rendered manifest read back with each folded into a space or a \\n."""
+    """U+0085 is a line break to YAML 1.1: PyYAML wrote it as it is inside quotes or a `|` block, so the rendered
+    manifest read back with a space or a \\n there (U+2028 and U+2029, kept as they are, read back alike)."""
     for value in ["one\x85two", "one\u2028two\n", "one\u2029two\nthree"]:
         path = workspace.add("sales", initial_message="PLACEHOLDER", system_prompt="PLACEHOLDER")
         path.write_text(path.read_text().replace("PLACEHOLDER", json.dumps(value)))  # written as escapes
