@@ -896,10 +896,19 @@ def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
         # libyaml's words for a key past its bound: "could not find expected ':'", of a line that has one.
         return Problem(f"{prefix}a key longer than {_SIMPLE_KEY_CHARACTERS} characters, YAML's bound for a key "
                        "(written without `? `)", Location(shown, line, opened.column + 1))
+    if isinstance(context, str) and context.startswith("while parsing a flow") and _reference_at(text, mark):
+        # `[${var.x}]`: the reference's `{` opens a flow mapping there; "did not find expected ','" says nothing of it.
+        reason += ' (a ${...} inside [...] or {...} must be quoted: write "${var.NAME}")'
     if isinstance(context, str) and opened is not None and opened.line + 1 != line:
         # Where what failed began: an unclosed quote is found only at the end of the file.
         reason += f" ({context}, from line {opened.line + 1})"
     return Problem(prefix + reason, Location(shown, line))
+
+
+def _reference_at(text: str, mark) -> bool:
+    """Whether a YAML error's mark is at the `{` of a `${`."""
+    index = getattr(mark, "index", None)
+    return isinstance(index, int) and 0 < index < len(text) and text[index - 1:index + 1] == "${"
 
 
 _SIMPLE_KEY_CHARACTERS = 1024  # the YAML 1.1 bound on an implicit key, which libyaml and PyYAML keep

@@ -211,6 +211,17 @@ def test_yaml_errors_name_the_line_where_they_are_and_where_an_unclosed_value_be
     assert error.startswith(f"{path}:{line}:") and said in error, error
 
 
+@pytest.mark.parametrize("value, line", [("[${var.tool}]", 6), ("[tool.a,\n    ${var.tool}]", 7),
+                                         ("{k: ${var.x}}", 6), ("[$${literal}]", 6)])
+def test_a_reference_unquoted_in_a_flow_collection_is_said_to_need_quotes(tmp_path, value, line):
+    """`[${var.tool}]`: the reference's `{` opens a flow mapping there, and libyaml's "did not find expected ',' or
+    ']'" said nothing of the reference or of the quotes it needs."""
+    path = tmp_path / "m.yaml"
+    path.write_text(f"apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: a\nspec:\n  tool_ids: {value}\n")
+    [error] = errors_of([path])
+    assert error.startswith(f"{path}:{line}:") and 'must be quoted: write "${var.NAME}"' in error, error
+
+
 def test_a_key_yaml_reads_as_another_type_is_named_as_written_at_its_own_line(tmp_path):
     """`on:` is true and `404:` a number to YAML: the problem pointed at the mapping's line, under a path like
     `spec.variables[1]` that reads as a list index."""
