@@ -202,10 +202,17 @@ def parse_var_flag(text: str) -> tuple[str, Any]:
         raise ValueError(f"--var {text!r}: expected NAME=VALUE, NAME being letters, digits, '_' or '-'")
     if raw == "":
         return name, ""
+    loader = yaml.SafeLoader(raw)
     try:
-        value = yaml.safe_load(raw)
+        node = loader.get_single_node()
+        value = loader.construct_document(node) if node is not None else None
     except Exception:  # noqa: BLE001 - a YAMLError, or what YAML cannot build (2026-02-30, !!int x): the text
         return name, raw  # as given, as a manifest keeps a date (a ValueError read as this flag's own problem)
+    finally:
+        loader.dispose()
+    if node is None or raw[node.end_mark.index:].strip():
+        # A `#` YAML reads as a comment (`#sales` read as null, `Room #4` as "Room"): the text as given.
+        return name, raw
     # Only scalars: a flow list or map on the command line is more often a typo than an intent.
     return name, value if isinstance(value, (str, int, float, bool)) or value is None else raw
 

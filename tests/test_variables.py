@@ -63,6 +63,14 @@ def test_var_flags_are_yaml_scalars():
     assert parse_var_flag("launch=2026-13-01") == ("launch", "2026-13-01")
     assert parse_var_flag("x=!!float ''") == ("x", "!!float ''")
     assert parse_var_flag("x=!!int twelve") == ("x", "!!int twelve")
+    # What YAML reads as a comment stays: `#sales` was null and `Room #4` "Room" (the rest dropped, silently).
+    assert parse_var_flag("channel=#sales") == ("channel", "#sales")
+    assert parse_var_flag("room=Room #4") == ("room", "Room #4")
+    assert parse_var_flag("n=5 # five") == ("n", "5 # five")
+    assert parse_var_flag("blank= ") == ("blank", " ")
+    assert parse_var_flag("none=~") == ("none", None) and parse_var_flag("none=null") == ("none", None)
+    assert parse_var_flag("quoted='#x'") == ("quoted", "#x") and parse_var_flag("tag=a#b") == ("tag", "a#b")
+    assert parse_var_flag("n=0x1F") == ("n", 31) and parse_var_flag("t=1:30") == ("t", 90)
     with pytest.raises(ValueError):
         parse_var_flag("no-equals-sign")
 
