@@ -194,6 +194,9 @@ def _expand_env(value: Any, environ: Mapping[str, str], missing: list[str]) -> A
     return "".join(out)
 
 
+_EMPTY_OR_NULL = frozenset({"''", '""', "~", "null", "Null", "NULL"})  # what --var reads as "" or null
+
+
 def parse_var_flag(text: str) -> tuple[str, Any]:
     """`--var NAME=VALUE`: VALUE read as a YAML scalar, so `speed=1.1` is a number and `on=true` a bool."""
     name, sep, raw = text.partition("=")
@@ -213,6 +216,8 @@ def parse_var_flag(text: str) -> tuple[str, Any]:
     if node is None or raw[node.end_mark.index:].strip():
         # A `#` YAML reads as a comment (`#sales` read as null, `Room #4` as "Room"): the text as given.
         return name, raw
+    if value in ("", None) and raw.strip() not in _EMPTY_OR_NULL:
+        return name, raw  # YAML's syntax with no text after it (`|`, `>`, `!`): the text as given, not "" or null
     # Only scalars: a flow list or map on the command line is more often a typo than an intent.
     return name, value if isinstance(value, (str, int, float, bool)) or value is None else raw
 

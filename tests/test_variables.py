@@ -71,6 +71,9 @@ def test_var_flags_are_yaml_scalars():
     assert parse_var_flag("none=~") == ("none", None) and parse_var_flag("none=null") == ("none", None)
     assert parse_var_flag("quoted='#x'") == ("quoted", "#x") and parse_var_flag("tag=a#b") == ("tag", "a#b")
     assert parse_var_flag("n=0x1F") == ("n", 31) and parse_var_flag("t=1:30") == ("t", 90)
+    # YAML's syntax with nothing after it is the text too: `|` and `>` were "", `!` was null.
+    assert [parse_var_flag(f"sep={v}")[1] for v in ["|", ">", "!", "|-", "!!str"]] == ["|", ">", "!", "|-", "!!str"]
+    assert [parse_var_flag(f"x={v}")[1] for v in ["''", '""', "~", "Null"]] == ["", "", None, None]
     with pytest.raises(ValueError):
         parse_var_flag("no-equals-sign")
 
