@@ -41,6 +41,7 @@ def dump(document: dict) -> str:
     """An exported manifest's YAML."""
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
 
+
 SLUG = re.compile(NAME)
 
 
