@@ -12,8 +12,9 @@ non-ASCII keys and values, long lines, comments everywhere, flow collections, `-
   keep them);
 - read from a file, the text with CRLF or lone CR line ends or a byte-order mark gives the same documents and the
   same problems (message, file, line, field) as with LF;
-- one mistake written into it (a duplicate key, a tab, .inf, a control character, an unsupported tag) is reported
-  at its file and line (a duplicate key with its field), never as a traceback.
+- one mistake written into it (a duplicate key, a tab, .inf, a control character, an unsupported tag, a `${...}`
+  unquoted in a flow collection) is reported at its file and line (a duplicate key with its field), never as a
+  traceback.
 """
 from __future__ import annotations
 
@@ -277,6 +278,7 @@ MISTAKES = {
     "control": ("{key}x: \"a\x01b\"", "U+0001"),
     "binary": ("{key}x: !!binary aGk=", "!!binary is not supported"),
     "bad int": ("{key}x: !!int twelve", "is not a valid !!int"),
+    "unquoted reference": ("{key}x: [a, ${{var.y}}]", 'must be quoted: write "${{var.NAME}}"'),
 }
 
 
