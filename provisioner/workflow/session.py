@@ -20,7 +20,7 @@ from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
 from ..rename_hint import rename_hints
-from ..plan import Action, Change, FieldLocations, Plan
+from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
 from ..render.text import kind_counts
@@ -290,14 +290,11 @@ class Session:
             # A number held by an assistant this plan deletes is free by the time creates run (deletes go first).
             released = {by_id[c.remote_id].fields.get("phone_number_id") for c in plan.changes
                         if c.action is Action.DELETE and c.kind == DEFAULT_KIND and c.remote_id in by_id} - {None}
-            givers = _numbers_given_up(plan.changes, by_id)
-            released |= set(givers)
             # Only an inbound assistant's number is checked against the one it holds (check_references).
             inbound = [m for m in resolved if m.spec.calls_direction == "receive"]
             problems = check_references(checked, self._catalog, self._held_numbers(inbound, remote, state), released)
             if problems:
                 raise PlanError(problems)
-            _after_givers(plan.changes, givers)
         mark_moved(plan, move_records)
         plan.notes += move_notes
         if not destroy:
@@ -500,45 +497,3 @@ def namesake_notes(manifests: list[Manifest], remote: list[RemoteAssistant], sta
     if len(strays) > 10:
         notes.append(f"... and {len(strays) - 10} more managed assistant(s) have unmanaged namesakes.")
     return notes
-
-
-def _numbers_given_up(changes: list[Change], by_id: dict[int, RemoteAssistant]) -> dict[int, str]:
-    """number id -> the address of the assistant whose update this plan gives it up with (another number, none,
-    or the assistant made outbound): free for an inbound assistant once that update is done."""
-    givers: dict[int, str] = {}
-    for change in changes:
-        if change.kind != DEFAULT_KIND or change.action is not Action.UPDATE or change.remote_id not in by_id:
-            continue
-        held = by_id[change.remote_id].fields.get("phone_number_id")
-        if held is None:
-            continue
-        moved = "phone_number_id" in change.body and change.body["phone_number_id"] != held
-        if moved or change.body.get("calls_direction") == "make":
-            givers[held] = change.address
-    # Two that take each other's number (a swap, or a longer round) cannot wait for each other: no number is
-    # free for the first of them. Those stay held, so the plan says so (check_references) instead of apply.
-    waits = {c.address: givers[n] for c in changes if c.kind == DEFAULT_KIND and c.action is not Action.DELETE
-             and type(n := c.body.get("phone_number_id")) is int and n in givers and givers[n] != c.address}
-    in_round = set()
-    for start in waits:
-        seen, at = [], start
-        while at in waits and at not in seen:
-            seen.append(at)
-            at = waits[at]
-        if at in seen:
-            in_round.update(seen[seen.index(at):])
-    return {n: a for n, a in givers.items() if a not in in_round}
-
-
-def _after_givers(changes: list[Change], givers: dict[int, str]) -> None:
-    """An assistant that takes a number another one's update gives up waits for that update (walk.py, rule 1):
-    the platform refuses an inbound number another inbound assistant still holds."""
-    if not givers:
-        return
-    for change in changes:
-        number = change.body.get("phone_number_id") if change.kind == DEFAULT_KIND else None
-        giver = givers.get(number) if isinstance(number, int) and not isinstance(number, bool) else None
-        if giver is not None and giver != change.address and change.action is not Action.DELETE \
-                and giver not in change.depends_on:
-            change.depends_on = [*change.depends_on, giver]
-
