@@ -112,3 +112,25 @@ def test_threads_against_one_loop_measures_both_ways_over_the_same_requests():
     assert "60 requests, 3 at a time, 2 ms latency" in result.stdout
     figures = re.findall(r"^  (3 threads|one epoll loop)\s+(\d+) µs of CPU per request", result.stdout, re.M)
     assert [way for way, _ in figures] == ["3 threads", "one epoll loop"] and all(int(n) > 0 for _, n in figures)
+
+
+def test_cpu_by_stage_runs_a_command_and_says_each_stages_cpu_per_change(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmark", SCRIPT)
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    (tmp_path / "manifests").mkdir()
+    benchmark.write_fleet(tmp_path / "manifests", 3, "Be helpful.")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+    script = SCRIPT.parent / "cpu_by_stage.py"
+    result = subprocess.run([sys.executable, str(script), "--changes", "3", "--", "apply", "--auto-approve", "--local"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "3 added" in result.stdout, result.stdout[-2000:]  # the command itself ran, and said what it did
+    calls = {line.split()[0]: int(re.search(r"\((\d+) calls\)", line).group(1))
+             for line in result.stderr.splitlines() if line.startswith("  ")}
+    assert re.search(r"the whole command after the imports: \d+ µs of CPU per change", result.stderr), result.stderr
+    # every create's request and every commit is counted, on the thread that runs it
+    assert calls["PlatformClient._request"] >= 3 and calls["StateRecorder._commit_pending"] >= 1, calls
+    assert calls["load_manifests"] == 1 and calls["compute_plan"] == 1 and calls["verify_apply"] == 1, calls

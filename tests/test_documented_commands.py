@@ -27,7 +27,7 @@ import yaml
 from provisioner.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPTS = ("scripts/benchmark.py", "scripts/threads_vs_loop.py")
+SCRIPTS = ("scripts/benchmark.py", "scripts/threads_vs_loop.py", "scripts/cpu_by_stage.py")
 # The values GitHub Actions and GitLab CI run as shell.
 SHELL_KEYS = {"run", "script", "before_script", "after_script"}
 # The docs' placeholders, made one shell word before splitting: <workspace>, and GitHub's ${{ expression }}.
