@@ -310,6 +310,15 @@ def test_a_password_with_an_unescaped_at_sign_is_masked_where_the_driver_reads_i
     assert "Secret-9k2" not in scrub(message, dsn) and "db.internal" in scrub(message, dsn)
 
 
+def test_a_lock_timeout_of_weeks_is_a_long_wait_not_an_error_from_the_server(workspace, on_postgres):
+    """The wait for the database follows --lock-timeout, and PostgreSQL's lock_timeout is 32-bit milliseconds: 600h
+    was refused by the server ("invalid value for parameter lock_timeout") before anything was read."""
+    workspace.add("a")
+    for timeout in ("600h", "99999999999999999999s"):
+        result = workspace.run("plan", "--lock-timeout", timeout)
+        assert result.exit_code == 0, result.all
+
+
 def test_the_postgres_backend_without_a_dsn_says_where_it_is_read(workspace, monkeypatch):
     monkeypatch.delenv("PROVISIONER_PG_DSN", raising=False)
     result = workspace.run("plan", "--backend", "postgres")

@@ -53,6 +53,7 @@ WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORKSPACE = "default"
 STORE_GRACE = sqlite_file.STORE_GRACE
 _CHUNK = 500  # ids per IN list (SQLite limits bound parameters)
+_LONGEST_WAIT = (2**31 - 1) / 1000  # seconds: the longest wait for the database (see location_for)
 _SCHEMA_NAMES = {"metadata", "meta_table", "workspaces_table", "resources_table", "locks_table", "history_table",
                  "MIGRATIONS"}
 
@@ -419,7 +420,9 @@ def location_for(backend: str, state_path: str | os.PathLike, dsn: str | None = 
                  lock_timeout: float | None = None, init: bool = False) -> StoreLocation:
     # A wait on the database ends with --lock-timeout, but never sooner than the grace: another run's commit
     # holds the file for milliseconds, and the default --lock-timeout 0s must not make that an error.
-    wait = max(STORE_GRACE, lock_timeout or 0.0)
+    # At most what both engines take: PostgreSQL's lock_timeout and SQLite's busy timeout are 32-bit milliseconds
+    # (a --lock-timeout of weeks, meaning "wait as long as it takes", was an error from the server).
+    wait = min(max(STORE_GRACE, lock_timeout or 0.0), _LONGEST_WAIT)
     if backend == "sqlite":
         return StoreLocation("sqlite", sqlite_path=Path(state_path), wait=wait, init=init)
     if backend == "postgres":
