@@ -167,3 +167,27 @@ def test_lock_false_writes_past_a_lock_whose_process_is_gone(workspace, monkeypa
         assert db.execute("UPDATE provisioner_locks SET pid = ?", (int(gone),)).rowcount == 1
     removed = workspace.run("state", "rm", "--lock=false", "a")
     assert removed.exit_code == 0, removed.all
+
+
+def test_a_live_holder_whose_pid_this_run_cannot_see_keeps_its_lock(workspace):
+    """SQLite: a lock row of this host whose pid is gone was cleared. A run in another PID namespace of the same
+    host (a container with the host's name, sharing the state folder) has a pid this one cannot see: its live lock
+    was taken over, and the two applies made duplicates. Its liveness file, flock'd while it holds the lock, says
+    it lives; once it lets go (it ended), the row is cleared as before."""
+    import sqlite3
+
+    workspace.add("a")
+    holder = open_store("sqlite", workspace.state_file)
+    held = holder.lock("apply", 0)
+    try:
+        with sqlite3.connect(workspace.state_file) as database:  # its pid, as a process of another namespace
+            database.execute("UPDATE provisioner_locks SET pid = 999999999 WHERE lock_id = ?", (held.id,))
+        database.close()
+        refused = workspace.run("apply", "--auto-approve")
+        assert refused.exit_code == 1 and held.id in refused.stderr, refused.all
+        assert workspace.platform.assistants() == []
+        holder._let_go_of_liveness()  # as its process ending would: the row is a dead run's
+        assert workspace.run("apply", "--auto-approve").exit_code == 0
+        assert len(workspace.platform.assistants()) == 1
+    finally:
+        holder.close()

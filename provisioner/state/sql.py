@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import getpass
 import hashlib
+try:
+    import fcntl
+except ImportError:  # not on Windows: a holder's pid alone says whether it is gone
+    fcntl = None
 import json
 import sqlite3
 import os
@@ -505,6 +509,7 @@ class SqlStateStore:
         self._snapshot: dict[str, tuple[int, str, str]] = {}  # address -> (id, record, kind)  # what the database holds, as far as this store knows
         self._exists = False  # whether the workspace row exists
         self._lock_connection = None  # PostgreSQL: the dedicated connection that holds the advisory lock
+        self._liveness = None  # SQLite: the file this run holds flock'd while it holds the lock (see _holder_gone)
         self._held_lock: str | None = None  # the id of the lock this store holds: every write checks it is still ours
         self._lock_backend = 0  # PostgreSQL: the lock connection's server pid (every write checks its advisory lock)
         self.platform = ""  # the platform the rows it writes are of (workflow.session.Session sets it on connecting)
@@ -592,6 +597,7 @@ class SqlStateStore:
     def close(self) -> None:
         """Release every connection (the advisory lock with its connection)."""
         self._close_lock_connection()
+        self._let_go_of_liveness()
         self._db.close()
         if self._engine is not None:
             self._engine.dispose()
@@ -723,8 +729,7 @@ class SqlStateStore:
         if self._postgres:
             held = not cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_key,)).fetchone()[0]
         else:
-            held = found is not None and not (found[0].host == socket.gethostname()
-                                              and not process_alive(found[0].pid))
+            held = found is not None and not self._holder_gone(found[0])
         if held:
             by = f" by {found[0].who} ({found[0].operation}, lock ID {found[0].id})" if found is not None else ""
             raise LockError(f"the state of {self.description} is locked{by}: --lock=false reads without the lock "
@@ -1087,12 +1092,61 @@ class SqlStateStore:
             found = self._holder(cursor)
             if found is not None:
                 holder = found[0]
-                if holder.host == socket.gethostname() and not process_alive(holder.pid):
+                if self._holder_gone(holder):
                     cursor.execute(self._sql.delete_lock, self._scope)  # its process is gone
                 else:
                     return holder
             self._insert_lock(cursor, info, None)
+            self._hold_liveness()  # before the row is committed: no run ever sees the row without it
         return None
+
+    def _liveness_path(self) -> Path:
+        """SQLite: this workspace's liveness file, beside the database (one per project and workspace)."""
+        path = Path(self.location.sqlite_path)
+        return path.with_name(f".{path.name}.{self._lock_key & 0xFFFFFFFFFFFFFFFF:016x}.lock")
+
+    def _holder_gone(self, holder: LockInfo) -> bool:
+        """SQLite: whether the run a lock row names has ended: on this host, its pid gone, and the liveness file
+        it flock'd is free. The pid alone is not enough: a run in another PID namespace of this host (a container
+        sharing the host's name and the state folder) has a pid this one cannot see, and its live lock was taken
+        over (two applies at once: duplicates). The kernel frees the flock when its process ends, whatever the
+        namespace."""
+        if holder.host != socket.gethostname() or process_alive(holder.pid):
+            return False
+        if fcntl is None:
+            return True
+        try:
+            descriptor = os.open(self._liveness_path(), os.O_RDONLY)
+        except OSError:
+            return True  # none: a holder of a version before it, or a folder where it could not be made
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # flock'd: its process lives
+        finally:
+            os.close(descriptor)  # (releases the flock taken just now)
+        return True
+
+    def _hold_liveness(self) -> None:
+        """SQLite: flock this workspace's liveness file until unlock (see _holder_gone). Best effort: a folder
+        where it cannot be made leaves the pid as the only sign of life, as before."""
+        if fcntl is None or self._liveness is not None:
+            return
+        try:
+            descriptor = os.open(self._liveness_path(), os.O_RDONLY | os.O_CREAT, 0o600)
+        except OSError:
+            return
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a force-unlocked run still holds it: it stops at its next write
+            os.close(descriptor)
+            return
+        self._liveness = descriptor
+
+    def _let_go_of_liveness(self) -> None:
+        if self._liveness is not None:
+            descriptor, self._liveness = self._liveness, None
+            os.close(descriptor)
 
     def _insert_lock(self, cursor, info: LockInfo, backend_pid: int | None) -> None:
         cursor.execute(self._sql.insert_lock, (*self._scope, info.id, info.operation, info.who, info.host, info.pid,
@@ -1144,6 +1198,7 @@ class SqlStateStore:
         finally:
             if self._postgres:
                 self._release_advisory()
+            self._let_go_of_liveness()
 
     def force_unlock(self, lock_id: str) -> None:
         with self._transaction("unlock the state") as cursor:
