@@ -29,7 +29,8 @@ from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
-from .state import DEFAULT_KIND, ResourceState, State, StateBackend, deposed_address, deposed_holding
+from .state import (DEFAULT_KIND, LockLostError, ResourceState, State, StateBackend, deposed_address,
+                    deposed_holding)
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
                    recorded_lookup, state_address)
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
@@ -37,6 +38,9 @@ from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_
 
 # How long apply waits, by default, for an object the platform processes (a document) to be ready (--wait-timeout).
 DEFAULT_WAIT_TIMEOUT = 600.0
+# How often a running apply checks that the state lock is still its own between commits: while its workers wait for
+# the rate budget nothing commits, and a lock lost meanwhile would be found only after they had all sent.
+LOCK_CHECK = 1.0
 
 
 @dataclass
@@ -66,7 +70,7 @@ class ApplyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.interrupted and not self.halted
 
     def count(self, action: Action) -> int:
         return sum(1 for r in self.results if r.ok and r.change.action is action)
@@ -501,8 +505,10 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         settled_steps.add(number)
 
     def store_failed(error: BaseException) -> None:
-        """The store stopped taking writes: start nothing new; what is in flight finishes and is reported."""
+        """The store stopped taking writes: start nothing new; what is in flight finishes and is reported, but
+        nothing that still waits for the rate budget is sent (it could not be recorded)."""
         report.halted = report.halted or f"the state could not be written ({error}); no further change started"
+        budget.cancel()
         start_nothing_new(interrupted=False)
 
     def finished(number: int, future: Future) -> bool:
@@ -555,9 +561,25 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             budget.cancel()
         walk.stop()
 
+    lock_checked = [time.monotonic()]
+
     def look_at_interrupt() -> None:
         if interrupt is not None and interrupt.is_set() and not report.interrupted:
             start_nothing_new(interrupted=True)
+        if time.monotonic() - lock_checked[0] >= LOCK_CHECK and not report.halted:
+            look_at_lock()
+
+    def look_at_lock() -> None:
+        """A lock lost between commits (a force-unlock; on PostgreSQL, its connection ended) stops the run now,
+        before the changes waiting for the rate budget send. Any other failure of the look is left to the next
+        commit."""
+        lock_checked[0] = time.monotonic()
+        try:
+            getattr(recorder.backend, "confirm_lock", lambda: None)()
+        except LockLostError as error:
+            store_failed(error)
+        except (StateError, OSError):
+            pass
 
     # A commit costs about as much for twenty rows as for ten (the same pages, one fsync): groups of two workers'
     # worth halve the commits of a fleet (walk.WINDOW leaves the room for them).
@@ -577,6 +599,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             # the pool and then the committer close; the error goes on up.
             start_nothing_new(interrupted=False)
             raise
+    if report.halted and not report.interrupted:
+        budget.resume()  # cancelled by store_failed for this walk only: the run's later reads (verify) go on
     order = {id(c): i for i, c in enumerate(changes)}
     report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report

@@ -81,6 +81,11 @@ class RateBudget:
         """From now on no request is let through: every wait, and every later acquire, raises WaitCancelled."""
         self._cancelled.set()
 
+    def resume(self) -> None:
+        """Let requests through again after cancel(): an apply that stopped for its state store (not an interrupt)
+        cancels what waits, then reads back what it changed."""
+        self._cancelled.clear()
+
     def thread_counters(self) -> tuple[int, float]:
         """(requests let through, seconds spent waiting) by the calling thread so far: a caller compares two
         readings to tell what one piece of its work waited, and whether it sent anything."""

@@ -247,3 +247,33 @@ def test_what_an_interrupted_run_says_on_a_terminal_is_plain_under_no_color(work
         workspace.platform.faults(latency_ms=0)
     assert screen.process.returncode == 130, shown
     assert "\x1b[" not in shown, repr(shown)
+
+
+def test_a_lock_lost_while_the_workers_wait_for_the_rate_budget_stops_the_run_before_they_send(workspace):
+    """Nothing commits while every worker waits for the rate budget, so a force-unlock then was found only after
+    the budget's window reopened and they had all sent: creates no state recorded, racing the run that took the
+    lock. The apply looks at its lock between commits, and sends nothing that still waited for the budget."""
+    write_fleet(workspace, 40)
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN}
+    env.pop("PROVISIONER_RATE_LIMIT", None)  # the documented pace: 20 requests per 10 s
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", "apply", "--auto-approve", "--parallelism=4",
+                                f"--api-url={workspace.platform.url}"], cwd=workspace.root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_assistants(workspace, 15)
+        settled, seen = time.monotonic(), len(workspace.platform.assistants())
+        while time.monotonic() - settled < 1.0:  # the budget is spent: every worker waits for it
+            time.sleep(0.1)
+            if len(workspace.platform.assistants()) != seen:
+                settled, seen = time.monotonic(), len(workspace.platform.assistants())
+        holder = holder_of(workspace, "sqlite")
+        assert workspace.run("force-unlock", holder.id, "--force", api=False).exit_code == 0
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 1, (out, err)
+    assert "no longer holds the state lock" in err and "Apply failed." in out, (out, err)
+    assert len(workspace.platform.assistants()) == seen  # nothing sent after the lock was lost
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert_exactly_once(workspace, 40)

@@ -466,9 +466,10 @@ def apply_summary(report, verb: str = "Apply") -> str:
         parts.insert(0, f"{imported} imported")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
-    head = (f"{verb} interrupted." if report.interrupted else f"{verb} failed." if report.failed
+    halted = getattr(report, "halted", "")  # the state store failed: the run stopped, whatever was done
+    head = (f"{verb} interrupted." if report.interrupted else f"{verb} failed." if report.failed or halted
             else f"{verb} complete!")
-    colour = "red" if report.interrupted or report.failed else "green"
+    colour = "red" if report.interrupted or report.failed or halted else "green"
     return click.style(f"{head} Resources: {', '.join(parts)}.", fg=colour, bold=True)
 
 
