@@ -750,8 +750,8 @@ class SqlStateStore:
             except Exception:
                 raise LockLostError(f"this run no longer holds the state lock of {self.description}: the "
                                     "connection holding it was ended (a force-unlock, a network blip, a server "
-                                    "restart or an idle-session timeout). Nothing was sent to the platform; run the "
-                                    "command again") from None
+                                    "restart or an idle-session timeout). Nothing more is written to the state or sent "
+                                    "to the platform; run the command again") from None
         with self._transaction("check the state lock", write=False) as cursor:
             self._still_ours(cursor.execute(self._sql.lock_row, self._scope).fetchone())
 
