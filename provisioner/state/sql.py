@@ -1121,8 +1121,10 @@ class SqlStateStore:
             return True  # none: a holder of a version before it, or a folder where it could not be made
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             return False  # flock'd: its process lives
+        except OSError:
+            return True  # a file system without flock: the pid alone decides, as before
         finally:
             os.close(descriptor)  # (releases the flock taken just now)
         return True
