@@ -699,8 +699,8 @@ def _names_taken(changes: list[Change], remote: Mapping[str, list[RemoteObject]]
     """An update, in a kind whose platform refuses two objects alike (folders' and labels' names, unique in the
     account; a SIP trunk's number, username and address: its `identity`), that makes its object alike another that
     is still there once this plan is applied: the platform would refuse it ("The name has already been taken", a
-    409), so the plan does, before anything is sent. An object this plan deletes, replaces or changes gives its
-    name or identity up (deletes of a kind go first)."""
+    409), so the plan does, before anything is sent. An object this plan deletes or replaces gives its name or
+    identity up (deletes of a kind go first); one this plan changes too still holds it (two applies)."""
     kinds = {k for k, kind in KINDS.items() if kind.identity is not None or kind.unique_names}
     by_id = {(kind, r.id): r for kind in kinds for r in remote.get(kind, [])} if any(
         c.kind in kinds and c.action in (Action.UPDATE, Action.IMPORT) for c in changes) else {}
@@ -715,8 +715,9 @@ def _names_taken(changes: list[Change], remote: Mapping[str, list[RemoteObject]]
             moving.append((change, kind, key))
     if not moving:
         return []
+    # Deletes (and a replacement's old half) go before a kind's updates; another update does not: renamed away in
+    # the same plan, a name is still held when the rename that takes it may run (updates are not ordered).
     leaving = {(c.kind, c.remote_id) for c in changes if c.action in (Action.DELETE, Action.FORGET) or c.replace}
-    leaving |= {(c.kind, c.remote_id) for c, _, _ in moving}
     problems = []
     for change, kind, key in moving:
         held = [r.id for r in remote.get(kind.name, []) if r.id != change.remote_id

@@ -345,3 +345,15 @@ def test_state_keeps_everything_an_object_uses_through_updates_and_replacements(
     assert v2.state()["resources"]["support"]["depends_on"] == uses
     assert v2.run("apply", "--auto-approve", "--replace", "support").exit_code == 0
     assert v2.state()["resources"]["support"]["depends_on"] == uses
+
+
+def test_a_rename_to_a_name_another_rename_of_the_plan_gives_up_is_a_plan_error(v2):
+    """A name renamed away in the same plan was taken as free, but updates are not ordered between them: the rename
+    that takes it could run first and the apply failed half-way on the platform's 422 (folder.b renamed, folder.a
+    not). The plan says so before anything is sent: two applies."""
+    v2.write("manifests/groups.yaml", folder("a", "A") + "---\n" + folder("b", "B"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    v2.write("manifests/groups.yaml", folder("a", "B") + "---\n" + folder("b", "C"))
+    refused = v2.run("apply", "--auto-approve")
+    assert refused.exit_code == 1 and "is already named 'B'" in refused.all, refused.all
+    assert sorted(f["name"] for f in v2.platform.http.get("/user/folders").json()["data"]) == ["A", "B"]
