@@ -126,8 +126,8 @@ def _integer(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    digits = value.strip().lstrip("-") if isinstance(value, str) else ""
-    # (ASCII digits only: "¹" is a digit to str.isdigit and no integer to int)
+    digits = value.strip().removeprefix("-") if isinstance(value, str) else ""
+    # (ASCII digits only: "¹" is a digit to str.isdigit and no integer to int; one sign: "--5" is none either)
     if digits.isascii() and digits.isdigit() and len(value) < 20:
         return int(value)
     raise Unreadable(f"expected an integer, got {_short(value)}")

@@ -307,7 +307,7 @@ def test_retry_interval_reads_as_the_integer_sent_with_no_unit_conversion():
     assert read_campaign(item)[0]["retry_interval"] == 300
 
 
-@pytest.mark.parametrize("text", ["¹", "²³", "٣"])
+@pytest.mark.parametrize("text", ["¹", "²³", "٣", "--5", "- -5"])
 def test_an_integer_in_digits_that_are_not_ascii_is_a_read_problem_not_a_crash(text):
     """str.isdigit says yes to "¹", and int() then raised a ValueError: a traceback from a plan of a campaign
     (or an assistant) whose list answered such a count."""
