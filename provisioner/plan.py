@@ -343,6 +343,10 @@ class Plan:
             raise ProvisionerError(f"{source} has plan format version {_show_input(data.get('format_version'))}; "
                                    f"this provisioner reads versions "
                                    f"{', '.join(map(str, READABLE_FORMAT_VERSIONS))}")
+        if data.get("masked") is True:
+            raise ProvisionerError(f"{source} was printed with secret values masked (`plan --json`, `show --json`): "
+                                   "applying it would send the masks in their place. Save the plan to apply with "
+                                   "`provisioner plan --out FILE`, which keeps what it sends")
         from pydantic import ValidationError
 
         from .plan_file_schema import PlanFile  # its models only where a saved plan is read (the module says why)

@@ -209,5 +209,6 @@ class PlanFile(_Strict):
     # `plan --json`'s policy results (docs/plan-format.md): the same document as `plan --out`'s, so a file saved
     # from it is read too; never trusted nor shown, as apply checks today's policies again.
     policies: Optional[dict[str, Any]] = None
+    masked: Optional[bool] = None  # only a printed plan has it (true), and from_dict refuses that one
 
     _check_excluded = field_validator("excluded", "replace_requested")(lambda value: [_address(a) for a in value])

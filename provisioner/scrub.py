@@ -180,7 +180,12 @@ def scrub_json(text: str) -> str:
     text is scrubbed whole first, as fast as ever; only when that masks something is it done string by string."""
     if scrub(text) == text:
         return text
-    return json.dumps(_scrub_strings(json.loads(text)), indent=2, ensure_ascii=False)
+    document = _scrub_strings(json.loads(text))
+    if isinstance(document, dict) and document.get("format") == "provisioner-plan":
+        # A plan printed with a mask in it is no plan to apply: applying it would send the masks (a prompt quoting a
+        # digit string that is also a secret's value). Plan.from_dict refuses it (docs/plan-format.md).
+        document["masked"] = True
+    return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def _scrub_strings(value: Any) -> Any:

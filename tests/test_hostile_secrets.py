@@ -386,3 +386,26 @@ def test_scrub_json_masks_inside_strings_only():
     assert json.loads(scrub_json(text)) == {"id": 51234, "url": "https://x.example/?pin=***", "ok": True}
     untouched = json.dumps({"id": 7}, indent=2)
     assert scrub_json(untouched) is untouched
+
+
+def test_a_plan_printed_with_a_mask_in_it_is_refused_as_a_plan_file(workspace, monkeypatch):
+    """`plan --json > f` then `apply f` sent what the printout masked: a prompt quoting digits that are also a
+    secret's value reached the platform as "Dial *** now". The printed plan says it was masked, and show and apply
+    refuse it (plan --out keeps what it sends)."""
+    monkeypatch.setenv("HOOK_KEY", "4321")
+    workspace.add("a", initial_message="Dial 4321 now", is_webhook_active=True,
+                  webhook_url="https://hooks.example.com/calls?key=${env.HOOK_KEY}")
+    printed = workspace.run("plan", "--json")
+    assert printed.exit_code == 0, printed.all
+    document = json.loads(printed.output)
+    assert document["masked"] is True and "4321" not in printed.output
+    workspace.write("printed.plan", printed.output)
+    for args in (("show", "--json", "printed.plan"), ("apply", "printed.plan")):
+        refused = workspace.run(*args, api=args[0] == "apply")
+        assert refused.exit_code == 1 and "printed with secret values masked" in refused.all, refused.all
+    assert workspace.platform.assistants() == []  # nothing was sent
+    # A plan with nothing masked in it is no such plan; one saved with --out applies what the manifests say.
+    assert workspace.run("plan", "--out", "saved.plan").exit_code == 0
+    assert workspace.run("apply", "saved.plan").exit_code == 0
+    [assistant] = workspace.platform.assistants()
+    assert assistant["initial_message"] == "Dial 4321 now"
