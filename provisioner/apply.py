@@ -601,6 +601,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             raise
     if report.halted and not report.interrupted:
         budget.resume()  # cancelled by store_failed for this walk only: the run's later reads (verify) go on
+    if interrupt is not None and interrupt.is_set() and not report.interrupted:
+        # A Ctrl-C after the walk's last look at it: its handler cancelled the budget, which must stay cancelled
+        # (looked at after the resume, as the handler sets the event before it cancels), and the run says it was
+        # interrupted (its verify would read through a cancelled budget).
+        report.interrupted = True
+        budget.cancel()
     order = {id(c): i for i, c in enumerate(changes)}
     report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report

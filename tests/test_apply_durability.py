@@ -253,3 +253,30 @@ def test_a_create_whose_outcome_is_unknown_never_adopts_what_another_workspace_o
     assert not result.ok and result.remote_id is None, result
     assert "nothing was created" in result.message
     assert mine.store.read().resources == {}
+
+
+@pytest.mark.parametrize("halted", [True, False], ids=["store-failed", "healthy"])
+def test_a_ctrl_c_after_the_walks_last_look_keeps_the_budget_cancelled_and_the_run_interrupted(setup, monkeypatch,
+                                                                                                 halted):
+    """The CLI's handler sets the interrupt and cancels the rate budget at once. One that lands after the walk's
+    last look at the interrupt (while the last commit is made) was undone by the resume of a run the store had
+    halted, and the run went on to verify as if no Ctrl-C came (a healthy run's verify read through the cancelled
+    budget): the run is interrupted, its budget stays cancelled."""
+    import provisioner.apply as apply_module
+
+    platform, client, store, apply = setup
+    interrupt = threading.Event()
+    real_run = apply_module.Walk.run
+
+    def run_then_ctrl_c(walk, pool, look):
+        real_run(walk, pool, look)
+        interrupt.set()  # as plan_apply's on_signal does
+        client.budget.cancel()
+
+    monkeypatch.setattr(apply_module.Walk, "run", run_then_ctrl_c)
+    made = store(fail=lambda rows: halted)
+    report = apply(made, [tool(f"t{c}") for c in "ab"], interrupt=interrupt)
+    assert bool(report.halted) is halted
+    assert report.interrupted
+    with pytest.raises(apply_module.WaitCancelled):
+        client.budget.acquire()
