@@ -191,3 +191,37 @@ def test_a_live_holder_whose_pid_this_run_cannot_see_keeps_its_lock(workspace):
         assert len(workspace.platform.assistants()) == 1
     finally:
         holder.close()
+
+
+def test_a_live_holder_of_another_user_whose_pid_this_run_cannot_see_keeps_its_lock(tmp_path, monkeypatch):
+    """The liveness file was made 0600 and one that could not be opened was taken for none: a run of another user
+    sharing the database (a container's, its pid unseen here) had its live lock taken over. It is made as the
+    umask says, like the database; one there that this run cannot open says nothing about its holder."""
+    import sqlite3
+
+    import provisioner.state.sql as sql
+
+    path = tmp_path / "provisioner.db"
+    holder, other = open_store("sqlite", str(path)), open_store("sqlite", str(path))
+    try:
+        held = holder.lock("apply", 0)
+        liveness = holder._liveness_path()
+        umask = os.umask(0o022)
+        os.umask(umask)
+        assert os.stat(liveness).st_mode & 0o777 == 0o666 & ~umask
+        with sqlite3.connect(path) as database:  # its pid, as a process of another namespace
+            database.execute("UPDATE provisioner_locks SET pid = 999999999 WHERE lock_id = ?", (held.id,))
+        database.close()
+        real_open = os.open
+
+        def another_users(name, flags, *args):
+            if str(name) == str(liveness):
+                raise PermissionError(13, "Permission denied", str(name))
+            return real_open(name, flags, *args)
+
+        monkeypatch.setattr(sql.os, "open", another_users)
+        with pytest.raises(LockError, match=held.id):
+            other.lock("apply", 0)
+    finally:
+        other.close()
+        holder.close()

@@ -1117,8 +1117,10 @@ class SqlStateStore:
             return True
         try:
             descriptor = os.open(self._liveness_path(), os.O_RDONLY)
-        except OSError:
+        except FileNotFoundError:
             return True  # none: a holder of a version before it, or a folder where it could not be made
+        except OSError:
+            return False  # there, but not ours to look at (another user's): never assume its holder is gone
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -1135,7 +1137,9 @@ class SqlStateStore:
         if fcntl is None or self._liveness is not None:
             return
         try:
-            descriptor = os.open(self._liveness_path(), os.O_RDONLY | os.O_CREAT, 0o600)
+            # As the umask makes it, like the database: a run of another user sharing the database (a container's)
+            # must open it to see that this one lives (flock needs only a read).
+            descriptor = os.open(self._liveness_path(), os.O_RDONLY | os.O_CREAT, 0o666)
         except OSError:
             return
         try:
