@@ -225,3 +225,30 @@ def test_a_live_holder_of_another_user_whose_pid_this_run_cannot_see_keeps_its_l
     finally:
         other.close()
         holder.close()
+
+
+def test_a_run_that_takes_the_lock_the_moment_it_is_released_holds_the_liveness_file(tmp_path, monkeypatch):
+    """unlock deleted its row, then let go of the liveness flock: a run that took the lock in between could not
+    flock the file, and held the lock with no sign of life but its pid (a run in another PID namespace would then
+    take its live lock over). The flock goes first: the row of a run that writes nothing more is harmless."""
+    import contextlib
+
+    path = str(tmp_path / "provisioner.db")
+    first, second = open_store("sqlite", path), open_store("sqlite", path)
+    try:
+        held = first.lock("apply", 0)
+        real = first._transaction
+
+        @contextlib.contextmanager
+        def then_the_other_takes_it(doing, **options):
+            with real(doing, **options) as cursor:
+                yield cursor
+            if doing == "unlock the state":
+                second.lock("apply", 0)  # waiting with --lock-timeout, it looks again just then
+
+        monkeypatch.setattr(first, "_transaction", then_the_other_takes_it)
+        first.unlock(held.id)
+        assert second._held_lock is not None and second._liveness is not None
+    finally:
+        first.close()
+        second.close()

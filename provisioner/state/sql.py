@@ -1196,6 +1196,10 @@ class SqlStateStore:
         """Release our lock. A failure here is not reported: a lock left behind by a run that ended is cleared
         by the next run (SQLite: its pid is gone; PostgreSQL: its connection is closed)."""
         self._held_lock = None
+        # SQLite: the liveness flock goes before the row. Let go of after it, a run that took the lock in between
+        # could not flock the file, and held the lock with its pid as its only sign of life (see _holder_gone);
+        # the row of a run that writes nothing more is harmless to clear.
+        self._let_go_of_liveness()
         try:
             with self._transaction("unlock the state") as cursor:
                 cursor.execute(self._sql.delete_own_lock, (*self._scope, lock_id))
@@ -1204,7 +1208,6 @@ class SqlStateStore:
         finally:
             if self._postgres:
                 self._release_advisory()
-            self._let_go_of_liveness()
 
     def force_unlock(self, lock_id: str) -> None:
         with self._transaction("unlock the state") as cursor:
