@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, expand, manifest_address
-from .kinds import ASSISTANT
+from .kinds import ASSISTANT, NUMBER
 from .manifest import Manifest
 from .plan import Action, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
@@ -151,11 +151,40 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # next update of an assistant that changed along with one of them alone, and by a replacement.
             change.record = {**change.record, "depends_on": sorted({state_address(a) for a in change.depends_on})}
         change.depends_on = [a for a in change.depends_on if a in changed]
-    problems = campaign_problems(plan, state.resources,
-                                 {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)})
+    campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
+    problems = campaign_problems(plan, state.resources, campaigns)
+    if not destroy:  # (a destroy destroys what names the number too)
+        problems += numbers_destroyed_in_use(plan, [(m, m.fields) for m in resolved] + list(campaigns.values()))
     if problems:
         raise PlanError(problems)
     return plan, resolved
+
+
+# The fields that name a phone number, one or many: an assistant's and a campaign's (kinds/__init__.py, campaign.py).
+_NUMBER_FIELDS = ("phone_number_id", "phone_number_ids")
+
+
+def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -> list[Problem]:
+    """A SIP trunk this plan destroys (its manifest removed) whose number a kept manifest still names by its E.164
+    string or nickname: by its address, the graph refuses it already; by its number, the lookup found the trunk's
+    id, the apply deleted the trunk, the platform dropped the number from the assistant, and only the next plan said
+    "no phone number". (A replacement makes the trunk again: what names it follows the new one.)"""
+    gone = {c.remote_id: c.address for c in plan.changes
+            if c.action is Action.DELETE and c.kind in NUMBER.accepts and not c.replace}
+    if not gone:
+        return []
+    problems = []
+    for manifest, fields in kept:
+        for name in _NUMBER_FIELDS:
+            value = fields.get(name)
+            for number in (value if isinstance(value, list) else [value]):
+                if isinstance(number, int) and not isinstance(number, bool) and number in gone:
+                    problems.append(Problem(
+                        f"names the number of {gone[number]} (id {number}), which this plan destroys: the "
+                        f"platform would take it from {manifest.address}. Remove the reference first, or keep "
+                        f"{gone[number]}'s manifest", manifest.location("spec", name), f"spec.{name}",
+                        manifest.address))
+    return problems
 
 
 def replace_problems(replace: frozenset[str], graph: Graph, state: State, identities, destroy: bool) -> list[Problem]:

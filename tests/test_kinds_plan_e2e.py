@@ -989,3 +989,30 @@ def test_a_number_two_trunks_share_is_still_an_error_when_the_repository_declare
                                    "inbound_authorization_type": "auth", "country_code": "US"})
     refused = workspace.run("plan")
     assert refused.exit_code == 1 and "2 numbers match phone number +14155551234" in refused.all, refused.all
+
+
+def test_a_trunk_whose_number_a_kept_manifest_names_is_not_destroyed_from_under_it(workspace):
+    """A SIP trunk's manifest removed while an assistant and a campaign still name its number by its E.164 string
+    or nickname (not its address, which the graph checks): the plan destroyed the trunk, the platform took the
+    number from the assistant, and only the next plan said "no phone number ... in this account"."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155551234\"]\n"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [{name: Office line}]\n"))
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0  # the same number, by its nickname
+    (workspace.root / "manifests" / "office.yaml").unlink()
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command)
+        assert refused.exit_code == 1, refused.all
+        assert "caller.yaml" in refused.all and "spec.phone_number_id: names the number of siptrunk.office" in refused.all
+        assert "winter.yaml" in refused.all and "spec.phone_number_ids" in refused.all, refused.all
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk  # nothing was destroyed
+    # Without the references, the trunk goes; a destroy takes everything, as ever.
+    workspace.add("caller", calls_direction="make")
+    (workspace.root / "manifests" / "winter.yaml").unlink()
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert "siptrunk.office" not in workspace.state()["resources"]
