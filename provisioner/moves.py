@@ -240,12 +240,17 @@ def after_moves(state, records: Iterable[Mapping[str, Any]]):
     if not records:
         return state
     resources = dict(state.resources)
-    for address, entry in moved_rows(state.resources, records).items():
+    move_rows(resources, records)
+    return replace(state, resources=resources)
+
+
+def move_rows(resources: dict[str, Any], records: Iterable[Mapping[str, Any]]) -> None:
+    """Do the moves in `resources` itself: its rows become moved_rows' (`state mv` edits the state it writes)."""
+    for address, entry in moved_rows(resources, records).items():
         if entry is None:
             resources.pop(address, None)
         else:
             resources[address] = entry
-    return replace(state, resources=resources)
 
 
 def plan_moves(moves: Iterable[Move], state) -> tuple[list[dict[str, Any]], list[str]]:

@@ -10,7 +10,7 @@ from ..errors import StateError
 from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import address_form, address_parts
 from ..kinds.base import NAME
-from ..moves import moved_rows
+from ..moves import move_rows
 from ..state import ResourceState
 from ..state.sql import process_alive
 from ..wire import READABLE_FIELDS
@@ -59,12 +59,7 @@ def state_move(session: Session, old: str, new: str) -> None:
         raise StateError(f"{', '.join(taken)} already in state: {old!r}'s objects inside it cannot move there")
     # As a moved block's apply does (moves.moved_rows): the entries whose `depends_on` named a moved address name
     # the new one. Left stale, `destroy --target NEW` would miss what state recorded as using it.
-    records = [{"from": a, "to": f"{new}{a[len(old):]}"} for a in (old, *inside)]
-    for address, entry in moved_rows(resources, records).items():
-        if entry is None:
-            resources.pop(address, None)
-        else:
-            resources[address] = entry
+    move_rows(resources, [{"from": a, "to": f"{new}{a[len(old):]}"} for a in (old, *inside)])
     session.backend.write(session.state)
 
 
