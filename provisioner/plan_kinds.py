@@ -712,19 +712,18 @@ def _names_taken(changes: list[Change], remote: Mapping[str, list[RemoteObject]]
             continue
         key = _alike(kind, {**current.fields, **change.body})
         if key is not None and key != _alike(kind, current.fields):
-            moving.append((change, kind, key))
+            moving.append((change, kind, key, current))
     if not moving:
         return []
     # Deletes (and a replacement's old half) go before a kind's updates; another update does not: renamed away in
     # the same plan, a name is still held when the rename that takes it may run (updates are not ordered).
     leaving = {(c.kind, c.remote_id) for c in changes if c.action in (Action.DELETE, Action.FORGET) or c.replace}
     problems = []
-    for change, kind, key in moving:
+    for change, kind, key, current in moving:
         held = [r.id for r in remote.get(kind.name, []) if r.id != change.remote_id
                 and (kind.name, r.id) not in leaving and _alike(kind, r.fields) == key]
         if held:
             manifest = manifests.get(change.address)
-            current = by_id[(change.kind, change.remote_id)]
             was = _alike(kind, current.fields)
             field = next((k for k in change.body if _alike(kind, {**current.fields, k: change.body[k]}) != was),
                          None)

@@ -13,6 +13,8 @@ import threading
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .plan import PLAN_FORMAT
+
 MASK = "***"
 # Shorter values are not worth masking and would mangle ordinary words if they were.
 MIN_SECRET_LENGTH = 4
@@ -181,7 +183,7 @@ def scrub_json(text: str) -> str:
     if scrub(text) == text:
         return text
     document = _scrub_strings(json.loads(text))
-    if isinstance(document, dict) and document.get("format") == "provisioner-plan":
+    if isinstance(document, dict) and document.get("format") == PLAN_FORMAT:
         # A plan printed with a mask in it is no plan to apply: applying it would send the masks (a prompt quoting a
         # digit string that is also a secret's value). Plan.from_dict refuses it (docs/plan-format.md).
         document["masked"] = True
