@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 
 from .errors import PlanError, Problem
+from .kinds import ASSISTANT_REFERENCES
 from .json_text import SCALAR_TYPES
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan, StateSync
@@ -625,7 +626,23 @@ def identical(a: Any, b: Any) -> bool:
 
 
 def _write_only_unchanged(name: str, desired: dict, last: dict, sensitive: set[str]) -> bool:
-    return _same_secret_aware(last.get(name, _default(name)), desired[name], name in sensitive)
+    recorded, wanted = last.get(name, _default(name)), desired[name]
+    if name in UNORDERED_FIELDS and _same_ids_in_any_order(recorded, wanted):
+        return True
+    return _same_secret_aware(recorded, wanted, name in sensitive)
+
+
+# The assistant's lists of ids the platform takes as sets (tool_ids, label_ids): reordered, they are no change.
+UNORDERED_FIELDS = frozenset(facts.name for facts in ASSISTANT_REFERENCES if facts.unordered)
+
+
+def _same_ids_in_any_order(recorded: Any, wanted: Any) -> bool:
+    """Both lists of the same whole-number ids, in any order (a bool is not an id; anything else: not known)."""
+    if not (isinstance(recorded, list) and isinstance(wanted, list)) or len(recorded) != len(wanted):
+        return False
+    if not all(type(value) is int for value in recorded) or not all(type(value) is int for value in wanted):
+        return False
+    return sorted(recorded) == sorted(wanted)
 
 
 def _same_secret_aware(recorded: Any, wanted: Any, hidden: bool) -> bool:

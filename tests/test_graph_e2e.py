@@ -357,3 +357,27 @@ def test_a_rename_to_a_name_another_rename_of_the_plan_gives_up_is_a_plan_error(
     refused = v2.run("apply", "--auto-approve")
     assert refused.exit_code == 1 and "is already named 'B'" in refused.all, refused.all
     assert sorted(f["name"] for f in v2.platform.http.get("/user/folders").json()["data"]) == ["A", "B"]
+
+
+def test_reordering_an_assistants_labels_or_tools_is_no_change_and_a_different_set_is(v2):
+    """API.md takes tool_ids and label_ids as sets (the wanted set, sent whole when it changes): the same
+    references in another order plan nothing; one dropped plans the update."""
+    from test_moved_e2e import tool
+
+    v2.write("manifests/groups.yaml", "---\n".join(folder(f"l{i}", f"L{i}", kind="Label") for i in range(3)))
+    v2.write("manifests/tools.yaml", tool("t0", "lookup_a") + "---\n" + tool("t1", "lookup_b"))
+    v2.add("support", label_ids=["label.l0", "label.l1", "label.l2"], tool_ids=["tool.t0", "tool.t1"])
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    sent = v2.platform.admin.get(f"/_emulator/objects/assistants/{v2.state()['resources']['support']['id']}").json()
+    v2.add("support", label_ids=["label.l2", "label.l0", "label.l1"], tool_ids=["tool.t1", "tool.t0"])
+    result = v2.run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0 and "\nNo changes." in result.output, result.all
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0 and "\nNo changes." in result.output, result.all
+    after = v2.platform.admin.get(f"/_emulator/objects/assistants/{v2.state()['resources']['support']['id']}").json()
+    assert after["updated_at"] == sent["updated_at"]  # nothing was sent
+    v2.add("support", label_ids=["label.l2", "label.l0"], tool_ids=["tool.t1", "tool.t0"])
+    plan = plan_json(v2)
+    [change] = [c for c in plan["changes"] if c["address"] == "support"]
+    assert change["action"] == "update" and [f["field"] for f in change["fields"]] == ["label_ids"]

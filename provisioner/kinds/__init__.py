@@ -48,10 +48,10 @@ def with_campaign_create_path(path: str) -> None:
 
 # The assistant's fields that point at other kinds (API.md "Other resource kinds"): the facts the graph reads.
 ASSISTANT_REFERENCES: tuple[FieldFacts, ...] = (
-    FieldFacts("tool_ids", shown=False, ref="tool", many=True),
+    FieldFacts("tool_ids", shown=False, ref="tool", many=True, unordered=True),
     FieldFacts("knowledgebase_id", ref="knowledgebase"),
     FieldFacts("folder_id", shown=False, ref="folder"),
-    FieldFacts("label_ids", shown=False, ref="label", many=True),
+    FieldFacts("label_ids", shown=False, ref="label", many=True, unordered=True),
     FieldFacts("phone_number_id", ref="number"),
 )
 

@@ -76,6 +76,9 @@ class FieldFacts:
     replace: bool = False        # cannot be updated in place: a change replaces the object (new id)
     ref: Optional[str] = None    # the kind this field points at (its value is a Reference, or a list of them)
     many: bool = False           # a list of references (tool_ids, label_ids, phone_number_ids)
+    # A list the platform takes as a set (API.md: an assistant's tools and labels, "the wanted set"): the same ids in
+    # another order are no change. A campaign's phone_number_ids keep their order (the calls rotate through them).
+    unordered: bool = False
     # the platform's documented default when the manifest leaves it out (may be a list: kept out of the hash, so a
     # Kind stays hashable)
     default: Any = field(default=NO_DEFAULT, hash=False)
