@@ -442,13 +442,16 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                 return Later(time.monotonic() + result.delay, partial(attempt, number, started, result),
                              abandon=partial(abandoned, result, started))
         except WaitCancelled:
+            # Cancelled by an interrupt, or by a store that failed (store_failed says so in report.halted first).
+            why = "the state could not be written" if report.halted else "interrupted"
             if waiting is None and budget.thread_counters()[0] == sent_before:
-                # Interrupted while it waited for its first request: nothing of it reached the platform.
+                # Cancelled while it waited for its first request: nothing of it reached the platform.
                 result = ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
-                                      message="not sent (interrupted while waiting for the rate budget)")
+                                      message=f"not sent ({why} while it waited for the rate budget)")
             else:
+                stopped = "interrupted" if why == "interrupted" else f"stopped ({why})"
                 result = ChangeResult(change, False, 0.0, change.remote_id,
-                                      "interrupted while it waited for the rate budget to retry or to look for "
+                                      f"{stopped} while it waited for the rate budget to retry or to look for "
                                       "its outcome; run plan to see where it stands")
         except RejectedError as error:
             other = dialect_asked_for(plan.dialect, error.errors) if change.kind == DEFAULT_KIND else None

@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from conftest import TOKEN
-from graph_kinds import KINDS, record, tool
+from graph_kinds import KINDS, folder, record, tool
 from provisioner.apply import StateRecorder, apply_plan
 from provisioner.client import PlatformClient, RetryPolicy
 from provisioner.errors import ServerError, StateError
@@ -280,3 +280,30 @@ def test_a_ctrl_c_after_the_walks_last_look_keeps_the_budget_cancelled_and_the_r
     assert report.interrupted
     with pytest.raises(apply_module.WaitCancelled):
         client.budget.acquire()
+
+
+def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_it_not_an_interrupt(setup, tmp_path):
+    """A store that fails cancels what waits for the rate budget, a retry's back-off included: that change was
+    reported as 'interrupted while it waited for the rate budget', though nobody interrupted anything."""
+    platform, _, store, apply = setup
+    made = store(fail=lambda rows: "folder.fresh" in rows)
+    assert apply(made, [tool("old")]).ok
+    old = made.store.read().resources["tool.old"].id
+    slow_retries = PlatformClient(platform.url, TOKEN, notify=lambda line: None,
+                                  retry=RetryPolicy(max_attempts=3, backoff_base=30, backoff_max=30))
+    try:
+        platform.faults(error_rate=1.0, kinds=["tools"], methods=["DELETE"])
+        state = made.read()
+        plan = Plan(changes=[tool("old", Action.DELETE, remote_id=old), folder("fresh")], lineage=state.lineage,
+                    serial=state.serial)
+        started = time.monotonic()
+        report = apply_plan(plan, slow_retries, StateRecorder(made, state), known_ids={"assistant": set(),
+                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS)
+    finally:
+        platform.faults(error_rate=0.0, kinds=None, methods=None)
+        slow_retries.close()
+    assert time.monotonic() - started < 20, report  # the back-off was cut short, not waited out
+    assert "the state could not be written" in report.halted
+    by = {r.change.address: r for r in report.results}
+    assert not by["tool.old"].ok and "interrupted" not in by["tool.old"].message, by["tool.old"].message
+    assert "the state could not be written" in by["tool.old"].message, by["tool.old"].message
