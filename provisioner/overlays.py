@@ -185,7 +185,51 @@ def merge_document(base: Document, overlay: Document) -> Document:
     if isinstance(patch.get("metadata"), dict):  # the name only says which manifest: it stays the base's
         patch["metadata"] = {k: v for k, v in patch["metadata"].items() if k != "name"}
     _merge(content, patch, (), locations, overlay.locations)
+    _rebase_files(content, locations, overlay, base.file)
     return Document(base.file, content, locations, base.sensitive)
+
+
+def _rebase_files(content: Any, locations: dict, overlay: Document, base_file: str) -> None:
+    """A file path the overlay set (a knowledge base's documents[].file: Kind.file_paths) is relative to the
+    overlay's folder, as Kustomize reads a patch's paths: written again relative to the base manifest's folder,
+    which the document's checks and apply resolve it from. Left as read from the base, production uploaded the
+    base's file of that name, or failed to find its own."""
+    from .kinds import BY_MANIFEST_KIND
+
+    kind = BY_MANIFEST_KIND.get(content.get("kind")) if isinstance(content, dict) else None
+    if kind is None or not kind.file_paths:
+        return
+    overlay_folder = os.path.realpath(Path(overlay.file).parent)
+    base_folder = os.path.realpath(Path(base_file).parent)
+    if overlay_folder == base_folder:
+        return
+    for pattern in kind.file_paths:
+        for path, value, holder, key in _matches(content.get("spec"), ("spec",), pattern):
+            if (isinstance(value, str) and locations.get(path) is not None
+                    and locations.get(path) == overlay.locations.get(path) and _plain_relative(value)):
+                holder[key] = Path(os.path.relpath(os.path.join(overlay_folder, value), base_folder)).as_posix()
+
+
+def _matches(value: Any, path: Path_, pattern: tuple[str, ...]) -> Iterable[tuple[Path_, Any, Any, Any]]:
+    """(path, value, its container, its key) of each value of `value` at `pattern` ("*": every list item)."""
+    if not pattern:
+        return
+    first, rest = pattern[0], pattern[1:]
+    if first == "*":
+        items = list(enumerate(value)) if isinstance(value, list) else []
+    else:
+        items = [(first, value[first])] if isinstance(value, dict) and first in value else []
+    for key, item in items:
+        if rest:
+            yield from _matches(item, path + (key,), rest)
+        else:
+            yield path + (key,), item, value, key
+
+
+def _plain_relative(file: str) -> bool:
+    """A relative path as written (an absolute one, '~' or a backslash is refused by the document's checks, which
+    say so at the overlay's line)."""
+    return bool(file) and not file.startswith(("/", "~")) and "\\" not in file and "\0" not in file
 
 
 def _merge(target: dict, patch: dict, path: Path_, locations: dict, overlay_locations: dict) -> None:

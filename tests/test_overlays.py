@@ -222,3 +222,42 @@ def test_render_writes_a_value_with_another_line_break_as_it_reads_back(workspac
         rendered, _ = render(workspace)
         spec = rendered["sales"]["spec"]
         assert (spec["initial_message"], spec["system_prompt"]) == (value, value), repr(value)
+
+
+KB = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n  name: FAQ\n  documents:\n"
+      "    - {key: handbook, name: Handbook, type: txt, file: docs/handbook.txt}\n")
+
+
+def test_a_document_file_an_overlay_sets_is_the_file_beside_the_overlay(workspace):
+    """As Kustomize reads a patch's paths: relative to the overlay that writes it. It was read from the base
+    manifest's folder: production uploaded the base's handbook, silently."""
+    from provisioner.kinds.document import file_fingerprint
+
+    workspace.write(".git/HEAD", "ref: refs/heads/main\n")  # the repository that bounds a document's file
+    workspace.write("manifests/kb.yaml", KB)
+    workspace.write("manifests/docs/handbook.txt", "The base handbook.\n")
+    workspace.write("overlays/prod/docs/handbook.txt", "The production handbook.\n")
+    path = workspace.write("overlays/prod/kb.yaml", KB.replace("kind: KnowledgeBase\nmetadata:\n  name: faq\n"
+                                                               "spec:\n  name: FAQ\n",
+                                                               "kind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n"))
+
+    def document_body(*args):
+        result = workspace.run("plan", "--json", *args)
+        assert result.exit_code == 0, result.all
+        [change] = [c for c in json.loads(result.output)["changes"] if c["address"] == "knowledgebase.faq.handbook"]
+        return change["body"]
+
+    assert document_body()["file"] == "manifests/docs/handbook.txt"
+    assert document_body("--workspace", "prod")["file"] == "overlays/prod/docs/handbook.txt"
+    result = workspace.run("apply", "--auto-approve", "--workspace", "prod")
+    assert result.exit_code == 0, result.all
+    pulled = workspace.run("state", "pull", "--lock=false", "--workspace", "prod")
+    sent = json.loads(pulled.output)["resources"]["knowledgebase.faq.handbook"]["spec"]["content"]  # bytes' digest
+    assert sent == file_fingerprint("txt", workspace.root / "overlays/prod/docs/handbook.txt")
+    assert sent != file_fingerprint("txt", workspace.root / "manifests/docs/handbook.txt")
+    # A file missing beside the overlay is an error at the overlay's line, naming where it was looked for.
+    (workspace.root / "overlays/prod/docs/handbook.txt").unlink()
+    result = workspace.run("validate", "--workspace", "prod", api=False)
+    assert result.exit_code == 1
+    assert f"overlays/prod/kb.yaml:{line_of(path, 'handbook')}" in result.stderr, result.stderr
+    assert "overlays/prod/docs/handbook.txt" in result.stderr, result.stderr

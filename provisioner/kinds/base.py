@@ -336,6 +336,9 @@ class Kind:
     parent_field: Optional[str] = None
     # Never created or deleted by the provisioner, only referenced (phone numbers).
     reference_only: bool = False
+    # Spec paths whose values are files relative to the manifest that writes them ("*": every item of a list): a
+    # knowledge base's documents[].file. A workspace's overlay that sets one means a file beside the overlay.
+    file_paths: tuple[tuple[str, ...], ...] = ()
     # Cross-manifest rules checked once the whole graph is known: (spec, graph) -> [(field path, message)].
     # `graph` maps each reference field of the spec to what it points at, as far as it is known: the referenced
     # manifest's spec at validate time (the object is in the repository), else the platform's read-shape item at

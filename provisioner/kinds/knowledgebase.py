@@ -135,6 +135,7 @@ KNOWLEDGEBASE = Kind(
     create_body=create_body,
     update_body=update_body,
     children=lambda name, spec: expand_documents(name, spec),
+    file_paths=(("documents", "*", "file"),),
     export_children=lambda client, kb_id, name: _exported(client, kb_id, name),
 )
 
