@@ -209,8 +209,10 @@ DEFAULT_LIMITS = Limits()
 class _LimitError(yaml.MarkedYAMLError):
     """A manifest beyond a loader limit (or a shape we refuse), raised while composing: before any expansion."""
 
-    def __init__(self, problem: str, mark: yaml.Mark | None):
+    def __init__(self, problem: str, mark: yaml.Mark | None, *, of_value: bool = False):
         super().__init__(problem=problem, problem_mark=mark)
+        # About the value that starts at `mark` (raised as it is constructed): its field can be named.
+        self.of_value = of_value
 
 
 def _limit_hint(name: str) -> str:
@@ -250,19 +252,20 @@ class _BoundedConstruction:
             # constructors fail with whatever Python raised; the user needs the line and the tag.
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
             raise _LimitError(f"invalid YAML: {_clip(repr(node.value) if isinstance(node, yaml.ScalarNode) else 'this value')} "
-                              f"is not a valid {_clip(tag)}", node.start_mark) from None
+                              f"is not a valid {_clip(tag)}", node.start_mark, of_value=True) from None
 
     def construct_yaml_int(self, node):
         if len(node.value) > self.limits.int_digits:
             raise _LimitError(f"an integer of {len(node.value)} characters is longer than the limit of "
-                              f"{self.limits.int_digits}" + _limit_hint("int-digits"), node.start_mark)
+                              f"{self.limits.int_digits}" + _limit_hint("int-digits"), node.start_mark,
+                              of_value=True)
         return super().construct_yaml_int(node)
 
     def construct_yaml_float(self, node):
         value = super().construct_yaml_float(node)
         if not math.isfinite(value):
             raise _LimitError(f"{_clip(node.value)} is not a finite number (JSON, and so the platform, has no "
-                              "NaN or infinity)", node.start_mark)
+                              "NaN or infinity)", node.start_mark, of_value=True)
         return value
 
     def construct_yaml_timestamp(self, node):
@@ -271,7 +274,7 @@ class _BoundedConstruction:
 
     def construct_unsupported(self, node):
         raise _LimitError(f"the YAML tag {_clip(node.tag.replace('tag:yaml.org,2002:', '!!'))} is not supported in manifests (plain strings, "
-                          "numbers, booleans, null, lists and mappings only)", node.start_mark)
+                          "numbers, booleans, null, lists and mappings only)", node.start_mark, of_value=True)
 
 
 _NOT_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE
@@ -832,7 +835,7 @@ def _load_yaml(text: str, shown: str, limits: Limits) -> tuple[list[Document], l
 def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[list[Document], list[Problem]]:
     documents: list[Document] = []
     problems: list[Problem] = []
-    loader = None
+    loader = node = None
     try:
         loader = loader_class(text, limits)  # checks every character first
         while loader.check_node():
@@ -864,7 +867,14 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
                                 f"nested more than {_LIBYAML_MAX_DEPTH} levels deep, the most the YAML parser "
                                 "(libyaml) reads, whatever --manifest-limit depth allows",
                                 getattr(error, "problem_mark", None))
-        problems.append(_yaml_problem(error, text, shown))
+        problem = _yaml_problem(error, text, shown)
+        # Raised constructing one of `node`'s values (ours, or PyYAML's for a tag it has no constructor for).
+        of_value = getattr(error, "of_value", False) or isinstance(error, yaml.constructor.ConstructorError)
+        if of_value and node is not None:
+            where: dict[Path_, Location] = {}
+            _record_locations(node, (), shown, where, [])
+            problem = replace(problem, field=_field_at(where, error.problem_mark))
+        problems.append(problem)
     except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as error:
         # Not expected (construct_object converts these); never a traceback all the same.
         problems.append(Problem(f"invalid YAML: cannot read it ({type(error).__name__})", Location(shown, 1)))
@@ -874,6 +884,17 @@ def _load_text(text: str, shown: str, limits: Limits, loader_class) -> tuple[lis
         if loader is not None:
             loader.dispose()
     return documents, problems
+
+
+def _field_at(locations: dict[Path_, Location], mark: yaml.Mark | None) -> str | None:
+    """The field of the value that starts at `mark`: of those recorded on its line, the last to start before it
+    (a mapping's entry is recorded at its key, a list's item at the item)."""
+    if mark is None:
+        return None
+    line, column = mark.line + 1, mark.column + 1
+    found = [(where.column, len(path), path) for path, where in locations.items()
+             if path and where.line == line and where.column <= column]
+    return _dotted(max(found)[2]) if found else None
 
 
 def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:

@@ -122,3 +122,24 @@ def test_a_kind_nothing_is_close_to_is_one_error_not_one_per_assistant_field(tmp
     path.write_text("apiVersion: provisioner/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  name: x\n")
     found = errors_of([path])
     assert len(found) == 1 and f"{path}:2: kind: kind must be one of Assistant" in found[0], found
+
+
+@pytest.mark.parametrize(("spec_lines", "field", "message"), [
+    ("  speech_speed: .inf\n", "spec.speech_speed", ".inf is not a finite number"),
+    ("  system_prompt: !!binary aGVsbG8=\n", "spec.system_prompt", "the YAML tag !!binary is not supported"),
+    ("  variables: {region: eu, size: !!float big}\n", "spec.variables.size", "'big' is not a valid !!float"),
+    ("  variables:\n    region: !!set {a, b}\n", "spec.variables.region", "the YAML tag !!set is not supported"),
+    ("  post_call_schema:\n    - {name: a, type: bool, description: A}\n    - .NaN\n", "spec.post_call_schema[1]",
+     ".NaN is not a finite number"),
+    ("  variables: {n: " + "9" * 101 + "}\n", "spec.variables.n", "an integer of 101 characters"),
+    ("  variables: !!python/name:os.system\n", "spec.variables", "could not determine a constructor"),
+], ids=["infinity", "binary", "bad float in a flow mapping", "set", "NaN in a list", "long integer", "python tag"])
+def test_a_value_yaml_cannot_give_names_its_field_and_line(tmp_path, spec_lines, field, message):
+    """The loader's own refusals of a value (raised while PyYAML builds it) said the file and line only."""
+    path = tmp_path / "m.yaml"
+    text = manifest_text("ok") + "---\n" + manifest_text("m") + spec_lines
+    path.write_text(text)
+    line = len(text.splitlines())
+    [error] = errors_of([path])
+    assert error.startswith(f"{path}:{line}: {field}: "), error
+    assert message in error, error
