@@ -33,10 +33,11 @@ def test_lifecycle_under_both_spellings(api, word, spelling):
 def test_pages_per_page_1_to_100_default_15(api, word):
     for i in range(17):
         api.post(f"/user/{word}", {"name": f"n{i:02}"})
-    first = api.get(f"/user/{word}s")
-    assert [len(first["data"]), first["total"], first["last_page"]] == [15, 17, 2]
-    second = api.get(f"/user/{word}s", page=2, per_page=15)
-    assert [g["name"] for g in second["data"]] == ["n15", "n16"]
+    first = answered(api.raw("GET", f"/user/{word}s"), 200, S.group_answers(word)["page"])
+    assert [len(first["data"]), first["current_page"], first["per_page"], first["total"]] == [15, 1, 15, 17]
+    second = answered(api.raw("GET", f"/user/{word}s", params={"page": 2, "per_page": 15}), 200,
+                      S.group_answers(word)["page"])
+    assert [g["name"] for g in second["data"]] == ["n15", "n16"] and second["current_page"] == 2
     assert len(api.get(f"/user/{word}s", per_page=100)["data"]) == 17
     for per_page in (0, 101):
         assert list(answered(api.raw("GET", f"/user/{word}s", params={"per_page": per_page}), 422,
