@@ -1,10 +1,14 @@
-"""Folders and labels (API.md "Folders and labels"): the same shape, pages of 15, names unique per account."""
+"""Folders and labels (API.md "Folders and labels"): the same shape, pages of 15, names unique per account.
+
+The list answers the reference's example, `{"data", "current_page", "per_page", "total"}`, and nothing more: API.md
+has the emulator answer the reference's shape where the sources disagree (the vendor's MCP client expects a whole
+Laravel page), so a client that pages by `last_page` or `next_page_url` fails here as it would on the platform."""
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .answers import answer, invalid, laravel_page, message, object_body, page_params, validation_failed
+from .answers import answer, invalid, message, object_body, page_params, validation_failed
 from .catalog import Tenant
 from .kind import Kind
 from .validation import Errors, add, check_fields, one_of, string
@@ -57,7 +61,8 @@ class Grouping(Kind):
         # Counted even for an empty page: while there are few assistants (the plan before an apply) that is cheap,
         # and the store then carries the counts through the creates that follow (Store._count_created).
         counts = self.counts(tenant.user_id)
-        return answer(200, laravel_page(request, [self.shape(r, counts) for r in rows], total, page, per_page))
+        return answer(200, {"data": [self.shape(r, counts) for r in rows], "current_page": page, "per_page": per_page,
+                            "total": total})
 
     def _taken(self, tenant: Tenant, but: int | None = None) -> set[str]:
         return {r["fields"]["name"] for r in self.store.objects(self.table_kind, tenant.user_id) if r["id"] != but}
