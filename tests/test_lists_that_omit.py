@@ -1,0 +1,139 @@
+"""A list that lies by omission: well formed, adding up, and missing an object state holds. Taken once, the plan
+created the object again (a duplicate, exit 0, and the next plan said "No changes"), destroy forgot it (left on the
+platform, unmanaged) and refresh forgot it. Now a read that misses what state holds is read again, and an object
+the second read shows stops the run before anything is decided (session.Session._confirm_absences).
+
+Two ways a real platform omits: pages torn by another client's delete and create between two page reads (the
+total stays the same, one item moves onto the page already read), and a kind's list answered empty once."""
+from __future__ import annotations
+
+import collections
+import dataclasses
+
+import pytest
+
+from rewriting_proxy import RewritingProxy
+
+BODY = {"voice_id": 1, "language": "English", "llm_model": "gpt-4o", "calls_direction": "make",
+        "engine_type": "pipeline", "timezone": "UTC", "initial_message": "Hi.", "system_prompt": "Be brief."}
+
+
+@pytest.fixture
+def proxy(platform):
+    with RewritingProxy(platform.url) as running:
+        yield running
+
+
+def through(workspace, proxy, *args):
+    honest = workspace.platform
+    workspace.platform = dataclasses.replace(honest, url=proxy.url)
+    try:
+        return workspace.run(*args)
+    finally:
+        workspace.platform = honest
+
+
+def duplicates(names) -> dict[str, int]:
+    return {name: n for name, n in collections.Counter(names).items() if n > 1}
+
+
+@pytest.mark.parametrize("command", [("apply", "--auto-approve"), ("destroy", "--auto-approve"), ("refresh",)])
+def test_pages_torn_by_another_clients_delete_and_create_decide_nothing(workspace, platform, proxy, command):
+    """Page 1 is read; another client deletes an object of page 1 and creates one; page 2 now starts one item
+    later, so the item that moved onto page 1 is never seen, and the total still adds up."""
+    other = platform.create(assistant_name="Other", **BODY)  # the lowest id: on page 1
+    for n in range(110):
+        workspace.add(f"a{n:03}")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    torn = []
+
+    def tear(method, path, body):
+        if method == "GET" and "/user/assistants/get" in path and "page=2" in path and not torn:
+            torn.append(path)
+            platform.delete(other["id"])
+            platform.create(assistant_name="Newcomer", **BODY)
+        return body
+
+    proxy.edit_request = tear
+    result = through(workspace, proxy, *command)
+    assert torn, "the list was read in one page"
+    assert result.exit_code == 1, result.all
+    assert "a second read shows" in result.all and "Traceback" not in result.all
+    assert workspace.state()["resources"] == before  # nothing forgotten
+    names = [a["name"] for a in platform.assistants()]
+    assert not duplicates(names) and len(names) == 111  # nothing created, nothing deleted
+    proxy.edit_request = None
+    replanned = workspace.run("plan", "--detailed-exitcode")
+    assert replanned.exit_code == 0 and "No changes." in replanned.output, replanned.all
+
+
+TOOL = """\
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {name: lookup}
+spec:
+  name: order_lookup
+  description: Look up an order.
+  endpoint: https://api.example.com/orders
+  method: GET
+"""
+KNOWLEDGE_BASE = """\
+apiVersion: provisioner/v1
+kind: KnowledgeBase
+metadata: {name: faq}
+spec:
+  name: FAQ
+  documents:
+    - {name: Pricing, key: pricing, type: website, url: "https://example.com/pricing"}
+"""
+LISTS = {"tool": ("/user/tools", b"[]"), "knowledgebase": ("/user/knowledgebases", b'{"data": []}')}
+
+
+@pytest.mark.parametrize("kind", sorted(LISTS))
+def test_a_kinds_list_answered_empty_once_creates_nothing_again(workspace, platform, proxy, kind):
+    workspace.dialect = "v2"
+    workspace.write("manifests/tool.yaml", TOOL)
+    workspace.write("manifests/kb.yaml", KNOWLEDGE_BASE)
+    platform.faults(document_delay_ms=0)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    route, empty = LISTS[kind]
+    emptied = []
+
+    def once_empty(method, path):
+        if method == "GET" and path.split("?")[0].endswith(route) and not emptied:
+            emptied.append(path)
+            return 200, empty, "application/json"
+        return None
+
+    proxy.intercept = once_empty
+    result = through(workspace, proxy, "apply", "--auto-approve")
+    assert emptied and result.exit_code == 1, result.all
+    assert "a second read shows" in result.all
+    assert workspace.state()["resources"] == before
+    tools = [t["name"] for t in platform.http.get("/user/tools").json()]
+    bases = [k["name"] for k in platform.http.get("/user/knowledgebases").json()["data"]]
+    assert tools == ["order_lookup"] and bases == ["FAQ"]
+    proxy.intercept = None
+    again = through(workspace, proxy, "apply", "--auto-approve")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_an_object_really_deleted_outside_costs_one_more_read_and_is_made_again(workspace, platform, proxy):
+    """The second read agrees (the object is gone): the plan creates it, as before, at the cost of one more list
+    read; a plan where nothing is missing reads the list once."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    lists = lambda: sum(1 for method, path in proxy.seen if method == "GET" and "/user/assistants/get" in path)
+    assert through(workspace, proxy, "plan").exit_code == 0
+    assert lists() == 1
+    [alpha] = platform.by_name("Alpha")
+    platform.delete(alpha["id"])
+    proxy.seen.clear()
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0 and "is gone from the platform" in applied.output, applied.all
+    assert sorted(a["name"] for a in platform.assistants()) == ["Alpha", "Beta"]
+    assert lists() == 3  # the plan's read, its second look, and verify's
+
