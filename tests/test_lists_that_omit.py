@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 
 import pytest
 
@@ -137,3 +138,33 @@ def test_an_object_really_deleted_outside_costs_one_more_read_and_is_made_again(
     assert sorted(a["name"] for a in platform.assistants()) == ["Alpha", "Beta"]
     assert lists() == 3  # the plan's read, its second look, and verify's
 
+
+
+def test_a_knowledge_bases_document_list_that_leaves_one_out_once_makes_no_second_document(workspace, platform,
+                                                                                          proxy):
+    """A change to one document has its knowledge base's documents listed; that list leaves the other out once."""
+    workspace.dialect = "v2"
+    two = KNOWLEDGE_BASE + '    - {name: Hours, key: hours, type: website, url: "https://example.com/hours"}\n'
+    workspace.write("manifests/kb.yaml", two)
+    platform.faults(document_delay_ms=0)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    workspace.write("manifests/kb.yaml", two.replace("{name: Pricing,", "{name: Pricing, description: Our prices,"))
+    left_out = []
+
+    def without_hours(method, path, status, body):
+        if method == "GET" and path.split("?")[0].endswith("/documents") and not left_out:
+            left_out.append(path)
+            answer = json.loads(body)
+            answer["data"] = [d for d in answer["data"] if d["name"] != "Hours"]
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = without_hours
+    result = through(workspace, proxy, "apply", "--auto-approve")
+    assert left_out and result.exit_code == 1, result.all
+    assert "under knowledgebase.faq" in result.all and "a second read shows" in result.all
+    assert workspace.state()["resources"] == before
+    [base] = platform.http.get("/user/knowledgebases").json()["data"]
+    documents = platform.http.get(f"/user/knowledgebases/{base['id']}/documents").json()["data"]
+    assert sorted(d["name"] for d in documents) == ["Hours", "Pricing"]

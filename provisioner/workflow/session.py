@@ -14,7 +14,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..client import PlatformClient
-from ..errors import PlanError, Problem, ProvisionerError, StalePlanError, StateError
+from ..errors import ApiError, PlanError, Problem, ProvisionerError, StalePlanError, StateError
 from ..graph import entry_kind, expand, manifest_address, same_objects
 from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
@@ -213,10 +213,46 @@ class Session:
             catalog = self.catalog(assistants_of(manifests), pool, engines) if fields else None
             items = listing.result()
             self.objects = finish_reading(reads)
+        self._confirm_absences(items)
         if not fields:
             return RemoteAssistant.listed(items)
         catalog.ensure_models({item.get("mode") for item in items if isinstance(item.get("mode"), str)})
         return RemoteAssistant.read_all(items, catalog.lookups)
+
+    def _confirm_absences(self, items: list[dict]) -> None:
+        """An object state holds that a list read leaves out is gone only if a second read leaves it out too.
+
+        A list that lies by omission is well formed: a page torn by a delete and a create elsewhere between two
+        page reads (the total still adds up; one item moves onto a page already read and is never seen), or a
+        transient empty answer of a kind's list. Taken once, the plan creates the object again (a duplicate),
+        destroy forgets it (left on the platform), refresh forgets it. So when a read misses what state holds,
+        that kind's list is read again, and an object the second read shows stops the run: nothing is decided
+        from the first. No extra request when nothing is missing."""
+        state = getattr(self, "state", None)
+        if state is None or not state.resources:
+            return
+        held: dict[str, set[int]] = {}
+        for address, entry in state.resources.items():
+            held.setdefault(entry_kind(address, entry), set()).add(entry.id)
+        listed = {DEFAULT_KIND: {item.get("id") for item in items if isinstance(item, dict)},
+                  **{kind: {o.id for o in objects} for kind, objects in self.objects.items()}}
+        for kind, ids in sorted(listed.items()):
+            missing = held.get(kind, set()) - ids
+            if missing:
+                _second_look(kind, missing, (self.client.list_assistants() if kind == DEFAULT_KIND
+                                             else KINDS[kind].endpoints.list(self.client, None)))
+
+    def _confirm_child_absences(self, resources: dict, parents: dict[str, tuple[str, int]],
+                                objects: dict[str, list]) -> None:
+        """`_confirm_absences` for the children listed under each of `parents` (a knowledge base's documents):
+        a child state holds under a parent whose list leaves it out is looked for in a second read of that list."""
+        for parent, (kind, parent_id) in sorted(parents.items()):
+            field = KINDS[kind].parent_field
+            held = {entry.id for address, entry in resources.items()
+                    if address.startswith(parent + ".") and entry_kind(address, entry) == kind}
+            listed = {o.id for o in objects.get(kind, []) if o.fields.get(field) == parent_id}
+            if held - listed:
+                _second_look(kind, held - listed, KINDS[kind].endpoints.list(self.client, parent_id), f" under {parent}")
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
@@ -261,6 +297,7 @@ class Session:
         if children:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
                 objects.update(read_children(self.client, children, pool))
+            self._confirm_child_absences(state.resources, children, objects)
         # What the plan was made from (`pull` writes the platform's values back from it).
         self.planned_from = Platform(remote, objects, unread)
         managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
@@ -466,6 +503,17 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def _second_look(kind: str, missing: set[int], again: list, where: str = "") -> None:
+    """Stop the run when a second read (`again`, the kind's platform items) shows objects the first left out."""
+    back = sorted(missing & {item.get("id") for item in again if isinstance(item, dict)})
+    if back:
+        title = "assistant" if kind == DEFAULT_KIND else KINDS[kind].title
+        shown = ", ".join(str(i) for i in back[:10]) + (f" and {len(back) - 10} more" if len(back) > 10 else "")
+        raise ApiError(f"the platform's list of {title}s{where} left out {len(back)} object(s) that state holds (id "
+                       f"{shown}) and that a second read shows: the list changed while it was read, or answered "
+                       "only part of it. Nothing was decided from it; run again")
 
 
 def _field_location(manifest: Manifest, name: str) -> str:
