@@ -333,6 +333,25 @@ def test_an_answer_whose_framing_or_coding_is_doubtful_is_broken(stream):
         _read(stream, [])
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["gzip", "deflate"]), st.data())
+def test_a_compressed_answer_that_stops_before_its_end_is_broken_never_a_short_answer(body, encoding, data):
+    """A gzip answer without its trailer (CRC and length) or a zlib stream without its checksum decodes to the whole
+    text, or a prefix of it: the integrity check never came, so the answer is in doubt (it was taken as complete)."""
+    import zlib
+
+    whole = gzip.compress(body, mtime=0) if encoding == "gzip" else zlib.compress(body)
+    cut = whole[:data.draw(st.integers(1, len(whole) - 1), label="kept")]
+    stream = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (encoding.encode(), len(cut))
+    with pytest.raises(http11.Broken):
+        _read(stream + cut, [])
+
+
+def test_an_empty_compressed_answer_is_still_an_empty_answer():
+    _, read, _ = _read(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 0\r\n\r\n", [])
+    assert read == b""
+
+
 def test_repeated_framing_headers_are_read_as_one_list_or_agree():
     answer, read, _ = _read(b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n"
                             b"Content-Length: 2\r\n\r\n[]", [])
