@@ -348,6 +348,10 @@ def read_body(connection: Connection, answer: Answer, deadline: float, cap: int)
         if time.monotonic() > deadline:
             raise Expired()
         chunks.append(raw)
+    if decoder is not None and not first and not decoder.eof:
+        # The compressed data stopped before its end (a gzip without its CRC and length, a zlib stream without its
+        # checksum): what it decoded to may be a prefix, and its integrity was never checked.
+        raise Broken("DecodingError")
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
