@@ -6,7 +6,8 @@ a list answered as a page where API.md documents the whole list, a gateway's HTM
 query); None passes it on unchanged. `intercept(method, path) -> (status, body, content_type) | None` is asked
 first: an answer from it is given without the request reaching the emulator (a gateway answering for a platform
 that never saw the request). `edit_request(method, path, body) -> body` changes what reaches the emulator (a
-platform that stores something else than it was sent). What the emulator holds is the truth a test checks
+platform that stores something else than it was sent). `hold_back(method, path) -> seconds | None` answers 504 at
+once and delivers the request that much later (a gateway timing out on a platform still at work). What the emulator holds is the truth a test checks
 afterwards.
 """
 from __future__ import annotations
@@ -29,11 +30,29 @@ class RewritingProxy:
         self.rewrite = rewrite
         self.intercept: Intercept | None = None
         self.edit_request: Callable[[str, str, bytes | None], bytes | None] | None = None
+        # `hold_back(method, path) -> seconds | None`: seconds, and the request is answered `504` at once (a gateway
+        # that gave up waiting) while it reaches the emulator only that much later (the platform still working).
+        self.hold_back: Callable[[str, str], float | None] | None = None
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
+        self.late: list[threading.Timer] = []  # the requests hold_back delayed
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}{parts.path}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _send(self, method: str, path: str, body: bytes | None, headers: dict) -> tuple[int, bytes, str]:
+        upstream = http.client.HTTPConnection(*self.upstream, timeout=30)
+        try:
+            upstream.request(method, path, body=body, headers=headers)
+            answer = upstream.getresponse()
+            return answer.status, answer.read(), answer.getheader("Content-Type", "application/json")
+        finally:
+            upstream.close()
+
+    def settle(self) -> None:
+        """Wait until every request `hold_back` delayed has reached the emulator."""
+        for timer in self.late:
+            timer.join()
 
     def close(self) -> None:
         self.server.shutdown()
@@ -67,14 +86,15 @@ class RewritingProxy:
                            if k.lower() not in ("host", "connection", "accept-encoding", "content-length")}
                 if body is not None:
                     headers["Content-Length"] = str(len(body))
-                upstream = http.client.HTTPConnection(*proxy.upstream, timeout=30)
-                try:
-                    upstream.request(self.command, self.path, body=body, headers=headers)
-                    answer = upstream.getresponse()
-                    status, raw = answer.status, answer.read()
-                    content_type = answer.getheader("Content-Type", "application/json")
-                finally:
-                    upstream.close()
+                delay = proxy.hold_back(self.command, self.path) if proxy.hold_back else None
+                if delay is not None:
+                    proxy.seen.append((self.command, self.path))
+                    timer = threading.Timer(delay, proxy._send, (self.command, self.path, body, headers))
+                    timer.daemon = True
+                    proxy.late.append(timer)
+                    timer.start()
+                    return self._answer(504, b"<html><body>504 Gateway Time-out</body></html>", "text/html")
+                status, raw, content_type = proxy._send(self.command, self.path, body, headers)
                 proxy.seen.append((self.command, self.path))
                 changed = proxy.rewrite(self.command, self.path, status, raw) if proxy.rewrite else None
                 if changed is not None:

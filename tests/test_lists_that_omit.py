@@ -168,3 +168,39 @@ def test_a_knowledge_bases_document_list_that_leaves_one_out_once_makes_no_secon
     [base] = platform.http.get("/user/knowledgebases").json()["data"]
     documents = platform.http.get(f"/user/knowledgebases/{base['id']}/documents").json()["data"]
     assert sorted(d["name"] for d in documents) == ["Hours", "Pricing"]
+
+
+@pytest.mark.parametrize("kind", ["assistant", "tool"])
+def test_a_create_the_gateway_gave_up_on_while_the_platform_still_works_is_not_made_twice(workspace, platform, proxy,
+                                                                                         kind):
+    """A gateway answers 504 after its own timeout while the platform behind it finishes the create a moment later.
+    The look that follows the unknown outcome ran at once, found nothing yet, and the create was sent again: two
+    objects, exit 0, and the next plan said "No changes." (the first object unmanaged). Now such a create is not
+    sent again: the change fails, and the next apply adopts what the platform made."""
+    workspace.dialect = "v2"
+    if kind == "tool":
+        workspace.write("manifests/tool.yaml", TOOL)
+        route, listed = "/user/tools", lambda: [t["name"] for t in platform.http.get("/user/tools").json()]
+    else:
+        workspace.add("alpha")
+        route, listed = "/user/assistant", lambda: [a["name"] for a in platform.assistants()]
+    held = []
+
+    def gateway_gives_up(method, path):
+        if method == "POST" and path.split("?")[0].endswith(route) and not held:
+            held.append(path)
+            return 1.0
+        return None
+
+    proxy.hold_back = gateway_gives_up
+    result = through(workspace, proxy, "apply", "--auto-approve")
+    proxy.settle()
+    assert held and result.exit_code == 1, result.all
+    assert "may still be making it: not sent again" in result.all and "Traceback" not in result.all
+    assert len(listed()) == 1, (listed(), result.all)
+    proxy.hold_back = None
+    again = through(workspace, proxy, "apply", "--auto-approve")
+    assert again.exit_code == 0 and "will be imported" in again.output, again.all
+    assert len(listed()) == 1
+    replanned = through(workspace, proxy, "plan", "--detailed-exitcode")
+    assert replanned.exit_code == 0, replanned.all
