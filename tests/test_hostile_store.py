@@ -220,6 +220,21 @@ def test_a_repaired_store_works_again(applied):
     assert applied.run("plan", "--detailed-exitcode").exit_code == 0
 
 
+@pytest.mark.parametrize("engine", ['"x"', "[1]", "true", "{}"])
+@pytest.mark.parametrize("command", [("plan", "--detailed-exitcode"), ("refresh",)])
+def test_a_last_seen_engine_the_provisioner_never_wrote_is_no_crash(applied, engine, command):
+    """A record's `remote` is what the platform showed last; its engine_type only says which models catalogue to
+    read early (the list read says which ones the platform's assistants need). One the provisioner never wrote
+    (edited by hand) was a KeyError or TypeError, 'a bug', before anything was planned."""
+    execute(applied.state_file, "UPDATE provisioner_resources SET record = json_set(record, '$.remote.engine_type', "
+                                f"json('{engine}')) WHERE address = 'a'")
+    result = applied.run(*command)
+    assert "Traceback" not in result.all and "This is a bug" not in result.all, result.all
+    assert result.exit_code == 0, result.all
+    if command == ("refresh",):  # the platform's engine is what state saw last again
+        assert applied.state()["resources"]["a"]["remote"]["engine_type"] == "pipeline"
+
+
 # --- PostgreSQL: the same checks on the other engine, in a schema of this test's own ---
 
 @pytest.fixture
