@@ -186,7 +186,10 @@ class Session:
     def catalog(self, manifests: list[Manifest], pool: ThreadPoolExecutor | None = None,
                 engines: tuple[str, ...] = ()) -> Catalog:
         if self._catalog is None:
-            engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values()) if e} | set(engines)
+            # What state saw last only says which models catalogues to read early (the list read ensures the ones
+            # the platform's assistants need): a value the provisioner never writes there (edited by hand) is skipped.
+            engines = {e for e in (r.remote.get("engine_type") for r in self.state.resources.values())
+                       if type(e) is str and e in MODEL_TYPE} | set(engines)
             early, self._early_catalog = self._early_catalog, None
             if early is not None and same_objects(early[0], manifests) and engines <= MODEL_TYPE.keys():
                 # Read on entering for these very manifests; the models of the engines state adds are read now, as
