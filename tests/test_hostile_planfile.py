@@ -63,6 +63,17 @@ CASES = {
     "huge integer": (lambda p: json.dumps(p).replace('"serial": ', '"serial": ' + "9" * 5000 + ", \"x\": "),
                      "plan file p.plan"),
     "binary": (lambda p: '{"format": "provisioner-plan"' + "\udcff", "plan file p.plan"),
+    # Values no plan this provisioner writes holds: Python's json took them, and apply sent the changes before the
+    # one whose body could not be encoded, then stopped with 'a bug' (NaN, Infinity); a key twice took its last value.
+    "NaN in a body": (lambda p: json.dumps(_set(["changes", 1, "body", "speech_speed"], float("nan"))(p)),
+                      "is not valid JSON: NaN is not a JSON number"),
+    "Infinity in a body": (lambda p: json.dumps(_set(["changes", 1, "body", "llm_temperature"], float("inf"))(p)),
+                           "is not valid JSON: Infinity is not a JSON number"),
+    "a number beyond a float in a body": (lambda p: json.dumps(_set(["changes", 1, "body", "speech_speed"], 1.0)(p))
+                                          .replace('"speech_speed": 1.0', '"speech_speed": 1e999'),
+                                          "is not valid JSON: 1e999 is beyond the range of a number"),
+    "a key twice": (lambda p: json.dumps(p).replace('"serial": ', '"serial": 0, "serial": ', 1),
+                    "the key 'serial' appears twice"),
     # Paths the manifests are read again from (with policies): os.stat raised a ValueError on the NUL.
     "manifest path with a NUL": (lambda p: json.dumps(_set(["manifest_paths"], ["manifests\0"])(p)),
                                  "manifest_paths[0]: a path cannot hold a NUL character"),
