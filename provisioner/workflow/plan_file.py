@@ -16,6 +16,7 @@ from ..manifest import Manifest
 from ..plan import PLAN_FORMAT, Plan
 from ..planner import desired_fields
 from ..redaction import digest, is_digest
+from ..state import _DuplicateKey, strict_json
 from ..state.local import atomic_write
 from .files import open_regular
 from .manifests import manifests_or_empty, validate
@@ -128,10 +129,14 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
         raise ProvisionerError(f"plan file {path} is larger than {max_bytes // 1024 // 1024} MiB; it is not a "
                                "plan this provisioner wrote")
     try:
-        content = json.loads(data.decode("utf-8"))
+        # JSON as the provisioner writes it: Python's json takes NaN, Infinity and a key twice (its last value), which
+        # no saved plan holds; a body holding NaN was sent up to its change, and could not be encoded there.
+        content = strict_json(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise ProvisionerError(f"plan file {path} is not UTF-8 text") from None
-    except ValueError as error:  # JSONDecodeError, or an integer beyond Python's digit limit
+    except _DuplicateKey as error:
+        raise ProvisionerError(f"plan file {path} is not a saved plan: the key {error.key!r} appears twice") from None
+    except ValueError as error:  # JSONDecodeError, NaN, or an integer beyond Python's digit limit
         raise ProvisionerError(f"plan file {path} is not valid JSON: {str(error)[:200]}") from None
     except RecursionError:
         raise ProvisionerError(f"plan file {path} is nested too deeply to be a saved plan") from None
