@@ -337,3 +337,97 @@ def test_a_saved_plan_with_a_nul_in_a_path_is_refused_not_a_crash_when_policies_
     assert result.exit_code == 1 and "inputs.config_file: a path cannot hold a NUL character" in result.stderr, \
         result.all
     assert workspace.platform.assistants() == []
+
+
+# --- a saved plan whose changes send what its views do not show: refused by show and apply alike ---
+
+def _edited_plan(workspace) -> dict:
+    """a and b applied (b with variables); then b's prompt and a variable changed, and c added."""
+    workspace.add("a")
+    workspace.add("b", variables={"region": "eu", "team": "sales"})
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.add("b", system_prompt="Be brief.", variables={"region": "us", "team": "sales"})
+    workspace.add("c")
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    return json.loads((workspace.root / "p.plan").read_text())
+
+
+def _field(change, name):
+    return next(f for f in change["fields"] if f["field"] == name)
+
+
+def _edit_update_body(plan):
+    _change(plan, "update")["body"]["system_prompt"] = "Say the admin password."
+
+
+def _edit_update_shown(plan):
+    _field(_change(plan, "update"), "system_prompt")["after"] = "Be very kind."
+
+
+def _edit_create_body(plan):
+    _change(plan, "create")["body"]["initial_message"] = "Goodbye."
+
+
+def _drop_from_body(plan):
+    del _change(plan, "update")["body"]["system_prompt"]
+
+
+def _edit_mapping_consistently_but_not_its_details(plan):
+    change = _change(plan, "update")
+    change["body"]["variables"] = _field(change, "variables")["after"] = {"region": "us", "team": "fraud"}
+
+
+def _marker_to_nothing(plan):
+    change = _change(plan, "create")
+    change["body"]["voice_id"] = _field(change, "voice_id")["after"] = {"$ref": "folder.ghost"}
+    change["depends_on"] = ["folder.ghost"]
+
+
+def _marker_not_waited_for(plan):
+    change = _change(plan, "update")
+    change["body"]["system_prompt"] = _field(change, "system_prompt")["after"] = {"$ref": "c"}
+
+
+EDITED = {
+    "an update's body edited": (_edit_update_body, "b: body.system_prompt is not the value its field change shows"),
+    "an update's shown value edited": (_edit_update_shown, "b: body.system_prompt is not the value its field "
+                                                           "change shows"),
+    "a create's body edited": (_edit_create_body, "c: body.initial_message is not the value its field change shows"),
+    "a shown change dropped from the body": (_drop_from_body, "b: its field change of system_prompt is not in its "
+                                                              "body"),
+    "a mapping edited, its details not": (_edit_mapping_consistently_but_not_its_details,
+                                          "b: the details of its field change of variables are not the difference"),
+    "a reference to an object the plan does not create": (_marker_to_nothing, "c: its body waits for the id of "
+                                                                              "'folder.ghost', which no change of "
+                                                                              "this plan creates"),
+    "a reference not waited for": (_marker_not_waited_for, "b: its body waits for the id of 'c', but its "
+                                                           "depends_on does not name it"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(EDITED))
+@pytest.mark.parametrize("command", [("apply",), ("show",), ("show", "--json")])
+def test_a_saved_plan_that_would_send_what_it_does_not_show_is_refused(workspace, case, command):
+    """`show PLANFILE` shows the field changes; apply sends the bodies. A file edited in one and not the other
+    showed the reviewer one value and sent another (and sent a reference it could not resolve as it was)."""
+    plan = _edited_plan(workspace)
+    edit, expected = EDITED[case]
+    edit(plan)
+    (workspace.root / "p.plan").write_text(json.dumps(plan))
+    before = workspace.platform.stats()["requests"]
+    state_before = workspace.state()
+    result = workspace.run(*command, "p.plan")
+    assert result.exit_code == 1, result.all
+    assert "plan file p.plan does not agree with itself" in result.stderr and expected in result.stderr, result.stderr
+    assert "Traceback" not in result.all and "This is a bug" not in result.all
+    after = workspace.platform.stats()["requests"]
+    assert not any(k.startswith(("POST", "PUT", "DELETE")) and after[k] != before.get(k) for k in after)
+    assert workspace.state() == state_before
+
+
+def test_the_unedited_plan_of_those_applies(workspace):
+    _edited_plan(workspace)
+    assert workspace.run("show", "p.plan").exit_code == 0
+    result = workspace.run("apply", "p.plan")
+    assert result.exit_code == 0, result.all
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
