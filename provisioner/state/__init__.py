@@ -211,11 +211,15 @@ def strict_json(text: str | bytes) -> Any:
         # the same hooks, which decodes it the same way or says what is wrong.
         try:
             value, end = _STRICT_SCAN(text, 0)
-            if end == len(text):
+            # JSON's whitespace after the value (a saved plan ends with a line break) is still the usual text.
+            if end == len(text) or not text[end:].strip(_JSON_WHITESPACE):
                 return value
         except Exception:
             pass
     return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants, parse_float=_finite)
+
+
+_JSON_WHITESPACE = " \t\n\r"
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
