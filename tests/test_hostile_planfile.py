@@ -108,6 +108,26 @@ def test_a_huge_plan_file_is_not_read_whole(tmp_path):
         read_plan_file(str(path), max_bytes=1024)
 
 
+def test_a_plan_too_large_for_apply_to_read_back_is_refused_when_saved_not_when_applied(workspace, monkeypatch):
+    """plan --out wrote any size and apply refused one over the read limit: 3,600 full assistants' creates (36 KB
+    each, indented) passed the plan job of a pipeline and failed its apply job after the merge. The limit is now
+    checked as the file is written (compact JSON: about 28 KB a full create), and nothing is written past it."""
+    import provisioner.workflow.plan_file as plan_file
+
+    workspace.add("a")
+    workspace.add("b")
+    assert workspace.run("plan", "--out", "small.plan").exit_code == 0
+    size = (workspace.root / "small.plan").stat().st_size
+    assert size <= plan_file.MAX_PLAN_FILE_BYTES and b"\n  " not in (workspace.root / "small.plan").read_bytes()
+    read_plan_file(str(workspace.root / "small.plan"), max_bytes=size)  # a file as written is read back whole
+    monkeypatch.setattr(plan_file, "MAX_PLAN_FILE_BYTES", size - 1)
+    result = workspace.run("plan", "--out", "big.plan")
+    assert result.exit_code == 1 and "more than the" in result.stderr and "nothing was written" in result.stderr, \
+        result.all
+    assert not (workspace.root / "big.plan").exists()
+    assert "Traceback" not in result.all
+
+
 def test_a_good_plan_round_trips(workspace):
     good = saved_plan(workspace)
     plan = Plan.from_dict(good)

@@ -144,8 +144,18 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
+    """The plan at `path`, compact JSON (a full assistant's create is about 28 KB so, 36 KB indented). Refused
+    before anything is written when apply would refuse to read it back (MAX_PLAN_FILE_BYTES): a pipeline learns
+    it from the plan job, not from the apply job after the merge."""
     _refuse_to_replace(Path(path))
-    atomic_write(Path(path), (json.dumps(plan.to_dict(), indent=2) + "\n").encode())
+    text = json.dumps(plan.to_dict(), separators=(",", ":")) + "\n"  # ASCII (ensure_ascii): its length in bytes
+    if len(text) > MAX_PLAN_FILE_BYTES:
+        raise ProvisionerError(
+            f"--out {path}: the plan is {len(text) / 2**20:,.0f} MiB, more than the "
+            f"{MAX_PLAN_FILE_BYTES // 2**20} MiB apply reads back from a saved plan; nothing was written. Plan fewer "
+            f"changes at a time (--target, --exclude, or fewer manifest paths: {len(plan.changes):,} changes here), "
+            "or run apply without a saved plan (it plans and applies in one run)")
+    atomic_write(Path(path), text.encode())
 
 
 def _refuse_to_replace(target: Path) -> None:
