@@ -193,7 +193,9 @@ def _rebase_files(content: Any, locations: dict, overlay: Document, base_file: s
     """A file path the overlay set (a knowledge base's documents[].file: Kind.file_paths) is relative to the
     overlay's folder, as Kustomize reads a patch's paths: written again relative to the base manifest's folder,
     which the document's checks and apply resolve it from. Left as read from the base, production uploaded the
-    base's file of that name, or failed to find its own."""
+    base's file of that name, or failed to find its own. A path that names no file beside the overlay but one
+    beside the base manifest stays the base's (an overlay replaces the whole list, and may list the base's
+    documents again as the base writes them)."""
     from .kinds import BY_MANIFEST_KIND
 
     kind = BY_MANIFEST_KIND.get(content.get("kind")) if isinstance(content, dict) else None
@@ -207,7 +209,9 @@ def _rebase_files(content: Any, locations: dict, overlay: Document, base_file: s
         for path, value, holder, key in _matches(content.get("spec"), ("spec",), pattern):
             if (isinstance(value, str) and locations.get(path) is not None
                     and locations.get(path) == overlay.locations.get(path) and _plain_relative(value)):
-                holder[key] = Path(os.path.relpath(os.path.join(overlay_folder, value), base_folder)).as_posix()
+                beside_overlay = os.path.join(overlay_folder, value)
+                if os.path.exists(beside_overlay) or not os.path.exists(os.path.join(base_folder, value)):
+                    holder[key] = Path(os.path.relpath(beside_overlay, base_folder)).as_posix()
 
 
 def _matches(value: Any, path: Path_, pattern: tuple[str, ...]) -> Iterable[tuple[Path_, Any, Any, Any]]:

@@ -255,8 +255,16 @@ def test_a_document_file_an_overlay_sets_is_the_file_beside_the_overlay(workspac
     sent = json.loads(pulled.output)["resources"]["knowledgebase.faq.handbook"]["spec"]["content"]  # bytes' digest
     assert sent == file_fingerprint("txt", workspace.root / "overlays/prod/docs/handbook.txt")
     assert sent != file_fingerprint("txt", workspace.root / "manifests/docs/handbook.txt")
-    # A file missing beside the overlay is an error at the overlay's line, naming where it was looked for.
+    # Listed again as the base writes it, a file only the base's folder has is the base's (lists replace whole).
+    workspace.write("overlays/prod/kb.yaml", path.read_text() + "    - {key: faq, name: FAQ, type: txt, "
+                                                                 "file: docs/faq.txt}\n")
+    workspace.write("manifests/docs/faq.txt", "The base FAQ.\n")
+    bodies = {c["address"]: c["body"] for c in json.loads(workspace.run("plan", "--json", "--workspace",
+                                                                         "prod").output)["changes"]}
+    assert bodies["knowledgebase.faq.faq"]["file"] == "manifests/docs/faq.txt"
+    # A file missing beside both is an error at the overlay's line, naming where it was looked for.
     (workspace.root / "overlays/prod/docs/handbook.txt").unlink()
+    (workspace.root / "manifests/docs/handbook.txt").unlink()
     result = workspace.run("validate", "--workspace", "prod", api=False)
     assert result.exit_code == 1
     assert f"overlays/prod/kb.yaml:{line_of(path, 'handbook')}" in result.stderr, result.stderr
