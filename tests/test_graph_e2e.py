@@ -381,3 +381,18 @@ def test_reordering_an_assistants_labels_or_tools_is_no_change_and_a_different_s
     plan = plan_json(v2)
     [change] = [c for c in plan["changes"] if c["address"] == "support"]
     assert change["action"] == "update" and [f["field"] for f in change["fields"]] == ["label_ids"]
+
+
+def test_a_folder_or_label_without_a_color_is_created_without_a_color_key(v2):
+    """API.md documents `color: null` on update (it clears it), not on create: a create sent `"color": null`."""
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", "red", kind="Label"))
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    creates = {w["path"]: w["body"] for w in v2.platform.writes() if w["method"] == "POST"}
+    assert creates == {"/user/folder": {"name": "Sales"}, "/user/label": {"name": "VIP", "color": "red"}}
+    # Taken away later, the color is cleared with null, as API.md documents for an update.
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", kind="Label"))
+    result = v2.run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.all
+    assert [w["body"] for w in v2.platform.writes() if w["method"] == "PUT"] == [{"color": None}]
+    assert "\nNo changes." in v2.run("plan").output

@@ -108,11 +108,16 @@ def grouping(name: str, manifest_kind: str, title: str) -> Kind:
     def body(fields: dict[str, Any]) -> dict[str, Any]:
         return {key: fields[key] for key in ("name", "color") if key in fields}
 
+    def create_body(fields: dict[str, Any]) -> dict[str, Any]:
+        """No color is no `color` key: API.md documents `null` on update (it clears the color), not on create,
+        where a platform validating `color` as one of the names would refuse it."""
+        return {key: value for key, value in body(fields).items() if value is not None or key != "color"}
+
     return Kind(
         name=name, manifest_kind=manifest_kind, title=title, spec_model=GroupingSpec,
         fields=(FieldFacts("name"), FieldFacts("color", default=None)),
         endpoints=Endpoints(list=list_all, create=create, update=update, delete=delete),
-        read=read, create_body=body, update_body=body, unique_names=True)
+        read=read, create_body=create_body, update_body=body, unique_names=True)
 
 
 FOLDER = grouping("folder", "Folder", "folder")
