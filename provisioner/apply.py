@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .client import PlatformClient
-from .client import UnknownOutcomeError, is_id
+from .client import TimedOutError, UnknownOutcomeError, is_id
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
@@ -647,6 +647,12 @@ def made_nothing(error: ApiError) -> bool:
     return isinstance(error.status, int) and 400 <= error.status < 500
 
 
+def _may_still_be_at_work(error: ApiError) -> bool:
+    """Whether a failed create may still be under way on the platform, so that a look right after it cannot show
+    its absence: no answer within --request-timeout, or a gateway's 504 (it stopped waiting, not the platform)."""
+    return isinstance(error, TimedOutError) or (isinstance(error, ServerError) and error.status == 504)
+
+
 class _TakenId(UnknownOutcomeError):
     """A create answered with an id that cannot be the new object's: it succeeded, but its id is unknown."""
 
@@ -1253,6 +1259,12 @@ def _create(change: Change, body: dict, send: Callable[[dict], dict],
                 raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "
                                f"{title}s named {name!r} (ids {ids}); adopt one with "
                                f"`provisioner import {change.address} ID` and delete the others") from None
+            if not found and _may_still_be_at_work(error):
+                # A gateway that gave up (504), or our own deadline, ends the wait but not the platform's work: the
+                # create may land after the look. Sent again, it made a second object when it did.
+                raise UnknownOutcomeError(f"{error}; the platform shows no new {title} named {name!r} yet, but it "
+                                          "may still be making it: not sent again. The next apply finds it by its "
+                                          "name, or creates it", status=None) from None
             if attempt == attempts:
                 raise NotCreated(f"{error} (gave up after {attempt} attempts; no {title} with this name is on "
                                  "the platform, so nothing was created)") from None

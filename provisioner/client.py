@@ -59,6 +59,10 @@ class UnknownOutcomeError(ServerError):
     """A write answered 2xx with a body that does not say what happened."""
 
 
+class TimedOutError(TransportError):
+    """No whole answer within --request-timeout: the platform may still be working on the request."""
+
+
 class UnreachableError(TransportError):
     """The base URL itself is wrong: nothing listens there, or its host name does not resolve. Found on the
     first contact and not retried: waiting would not change it, and a wrong --api-url should fail in a moment."""
@@ -350,8 +354,8 @@ class PlatformClient:
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             raise self._not_connected(where, error, type(error).__name__) from None
         except httpx.TimeoutException as error:
-            raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
-                                 f"({type(error).__name__})", request_sent=True) from None
+            raise TimedOutError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
+                                f"({type(error).__name__})", request_sent=True) from None
         except httpx.TransportError as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({type(error).__name__})", request_sent=True) from None
@@ -380,8 +384,8 @@ class PlatformClient:
         except http11.ConnectFailed as error:
             raise self._not_connected(where, error, error.args[0]) from None
         except http11.Expired:
-            raise TransportError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
-                                 "(ReadTimeout)", request_sent=True) from None
+            raise TimedOutError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
+                                "(ReadTimeout)", request_sent=True) from None
         except http11.Broken as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({error.args[0]})", request_sent=True) from None
