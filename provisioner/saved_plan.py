@@ -7,8 +7,12 @@ address or one id changed twice.
 """
 from __future__ import annotations
 
+from .json_text import canonical
+from .kinds import KINDS
 from .kinds import kind_of_address as _kind  # `folder.sales` a folder, `knowledgebase.faq.x` a document
-from .plan import Action, Plan
+from .plan import Action, Change, Plan
+from .plan_kinds import markers_in
+from .planner import _nested_changes as nested_changes
 from .state import State
 
 
@@ -84,4 +88,45 @@ def selection_conflicts(plan: Plan) -> list[str]:
     replaced = {c.address for c in plan.changes if c.replace}
     problems += [f"{address}: --replace was asked for it, but the plan does not replace it"
                  for address in plan.replace_requested if address not in replaced]
+    return problems
+
+
+def disagreements(plan: Plan) -> list[str]:
+    """What a saved plan's changes would send that its views do not show, one line per problem; empty for every plan
+    this program writes. `show PLANFILE` shows each change's field changes (`after`, a mapping's `details`), apply
+    sends its `body`: a file edited in one and not the other was reviewed with one value and applied with another.
+    A field change marked sensitive is shown masked and left to restore_secrets (its body holds a digest)."""
+    created = {c.address for c in plan.changes if c.action is Action.CREATE}
+    problems: list[str] = []
+    for change in plan.changes:
+        problems += _fields_disagree(change)
+        for address in dict.fromkeys(markers_in(change.body) + markers_in(change.record)):
+            if address not in change.depends_on:
+                # apply resolves the references of a change that waits for some: this one's would be sent as they are
+                problems.append(f"{change.address}: its body waits for the id of {address!r}, but its depends_on "
+                                "does not name it")
+            elif address not in created:
+                problems.append(f"{change.address}: its body waits for the id of {address!r}, which no change of this "
+                                "plan creates")
+    return problems
+
+
+def _fields_disagree(change: Change) -> list[str]:
+    body, problems = change.body, []
+    kind = KINDS.get(change.kind)
+    for shown in change.fields:
+        name = shown.field
+        if shown.sensitive:
+            continue
+        if name not in body:
+            # a field an action changes (a campaign's status) is never in a body: the change's actions carry it
+            if change.action not in (Action.DELETE, Action.FORGET) and not (kind and kind.action(name)):
+                problems.append(f"{change.address}: its field change of {name} is not in its body, so it would not "
+                                "be sent")
+            continue
+        if canonical(body[name]) != canonical(shown.after):
+            problems.append(f"{change.address}: body.{name} is not the value its field change shows")
+        elif shown.details and shown.before_known and shown.details != nested_changes(shown.before, shown.after):
+            problems.append(f"{change.address}: the details of its field change of {name} are not the difference "
+                            "between its before and after")
     return problems

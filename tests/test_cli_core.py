@@ -176,6 +176,7 @@ def test_one_rejected_assistant_is_reported_field_by_field_and_the_others_comple
     data = json.loads(path.read_text())
     [b] = [c for c in data["changes"] if c["address"] == "b"]
     b["body"]["voice_id"] = 999
+    next(f for f in b["fields"] if f["field"] == "voice_id")["after"] = 999  # shown as it is sent
     path.write_text(json.dumps(data))
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 1

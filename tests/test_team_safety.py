@@ -281,6 +281,7 @@ def test_a_failed_apply_with_nothing_applied_does_not_claim_the_others_were(work
     path = workspace.root / "p.plan"
     data = json.loads(path.read_text())
     data["changes"][0]["body"]["voice_id"] = 999  # the platform refuses it
+    next(f for f in data["changes"][0]["fields"] if f["field"] == "voice_id")["after"] = 999  # shown as it is sent
     path.write_text(json.dumps(data))
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 1

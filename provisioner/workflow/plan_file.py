@@ -16,6 +16,7 @@ from ..manifest import Manifest
 from ..plan import PLAN_FORMAT, Plan
 from ..planner import desired_fields
 from ..redaction import digest, is_digest
+from ..saved_plan import disagreements
 from ..state import _DuplicateKey, strict_json
 from ..state.local import atomic_write
 from .files import open_regular
@@ -140,7 +141,13 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
         raise ProvisionerError(f"plan file {path} is not valid JSON: {str(error)[:200]}") from None
     except RecursionError:
         raise ProvisionerError(f"plan file {path} is nested too deeply to be a saved plan") from None
-    return Plan.from_dict(content, source=f"plan file {path}")
+    plan = Plan.from_dict(content, source=f"plan file {path}")
+    problems = disagreements(plan)
+    if problems:  # shown (`show PLANFILE`) with one value and applied with another: refused by both
+        listed = "\n  ".join(problems[:10]) + (f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise ProvisionerError(f"plan file {path} does not agree with itself (was it edited?):\n  {listed}\n"
+                               "Nothing was applied. Make a new plan")
+    return plan
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
