@@ -303,3 +303,32 @@ def test_a_lost_create_of_a_sip_trunk_without_a_nickname_is_found_by_its_identit
     [trunk] = [t for t in trunks if t["phone_number"] == "+14155551234"]
     assert ids_in_state(workspace) == {"siptrunk.office": trunk["id"]}
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+@pytest.mark.parametrize("color", [[], {}, True, 5, 1.5])
+def test_a_label_color_that_is_not_text_is_unreadable_not_drift(workspace, platform, proxy, color):
+    """API.md: a folder's or label's color is one of ten names, null when unset. One of a newer platform (a string
+    this version does not know) is drift, shown as it is; a list, a mapping, a boolean or a number was taken as the
+    text of its Python form ("[]", "True") and the plan updated the folder from it. Now it stops the plan naming
+    the field, and nothing is sent."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/gold.yaml", LABEL.format(name="gold", title="Gold") + "  color: amber\n")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+
+    def odd(method, path, status, body):
+        if method == "GET" and path.startswith("/api/user/labels") and status == 200:
+            answer = json.loads(body)
+            for item in answer["data"]:
+                item["color"] = color
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = odd
+    writes = [request for request in proxy.seen if request[0] != "GET"]
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = through(workspace, proxy, *command)
+        assert result.exit_code == 1, result.all
+        assert "spec.color" in result.stderr and "cannot read" in result.stderr, result.all
+        assert "This is a bug" not in result.all
+    assert [request for request in proxy.seen if request[0] != "GET"] == writes
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
