@@ -101,8 +101,10 @@ def grouping(name: str, manifest_kind: str, title: str) -> Kind:
         color = item.get("color")
         if color is None or color in COLORS:
             values["color"] = color
-        else:  # a color of a newer platform: shown as drift, never guessed
-            values["color"] = str(color)
+        elif isinstance(color, str):  # a color of a newer platform: shown as drift, never guessed
+            values["color"] = color
+        else:  # a list, a number, a boolean: no color at all (it was read as its Python text, "[]", and updated)
+            problems.append(ReadProblem("color", f"not a string or null ({type(color).__name__})"))
         return values, problems
 
     def body(fields: dict[str, Any]) -> dict[str, Any]:
