@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import socket
 import subprocess
@@ -38,34 +37,46 @@ class Run:
 
 
 def run_cli(workspace, *args: str) -> Run:
-    """The installed CLI in a child process, in the workspace, limited in memory; its peak RSS measured."""
+    """The installed CLI in a process of its own, in the workspace, limited in memory; its peak RSS measured."""
     argv = list(args)
     if argv[0] in ("plan", "apply", "destroy"):
         argv.insert(1, f"--api-url={workspace.platform.url}")
     env = {**os.environ, "PROVISIONER_API_TOKEN": workspace.token}
-
-    def limit_memory():
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
     started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen([sys.executable, "-m", "provisioner", *argv], cwd=workspace.root, env=env,
-                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=limit_memory)
-        # wait4, not wait: the child's own peak RSS, not the maximum over every child this test ran.
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".rusage") as measured:
+        # Through a small launcher (_LAUNCH), which starts the CLI and reports its exit and peak RSS: a process forked
+        # from this test worker counts the worker's own memory in its peak (the fork's copy of it, kept across exec),
+        # so the figure grew with the tests the worker had run before this one.
+        process = subprocess.Popen([sys.executable, "-c", _LAUNCH, str(MEMORY_LIMIT), measured.name, *argv],
+                                   cwd=workspace.root, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+        while process.poll() is None:
             if time.monotonic() - started > TIME_LIMIT:
-                process.kill()
-                os.wait4(process.pid, 0)
+                os.killpg(process.pid, 9)
+                process.wait()
                 pytest.fail(f"{args} took more than {TIME_LIMIT}s")
             time.sleep(0.02)
-        process.returncode = os.waitstatus_to_exitcode(status)
+        code, max_rss_kb = map(int, measured.read().split())
         out.seek(0)
         err.seek(0)
-        return Run(process.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
-                   usage.ru_maxrss, time.monotonic() - started)
+        return Run(code, out.read().decode(errors="replace"), err.read().decode(errors="replace"),
+                   max_rss_kb, time.monotonic() - started)
+
+
+# Run by a fresh interpreter, whose own memory is small: `python -m provisioner ARGS` in a child under an address-space
+# limit, then "exit-code peak-rss-kB" into the file named by its second argument.
+_LAUNCH = """
+import os, resource, sys
+limit, report, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+pid = os.fork()
+if pid == 0:
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    os.execv(sys.executable, [sys.executable, "-m", "provisioner", *argv])
+_, status, usage = os.wait4(pid, 0)
+with open(report, "w") as file:
+    file.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
 
 
 def _write(path: Path, text: str | bytes) -> None:
