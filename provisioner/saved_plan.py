@@ -119,8 +119,10 @@ def _fields_disagree(change: Change) -> list[str]:
         if shown.sensitive:
             continue
         if name not in body:
-            # a field an action changes (a campaign's status) is never in a body: the change's actions carry it
-            if change.action not in (Action.DELETE, Action.FORGET) and not (kind and kind.action(name)):
+            # A field an action changes (a campaign's status) is never in a body: the change's actions carry it. One
+            # shown going to null is not sent either (a create-only setting removed: its object is made without it).
+            if change.action not in (Action.DELETE, Action.FORGET) and shown.after is not None \
+                    and not (kind and kind.action(name)):
                 problems.append(f"{change.address}: its field change of {name} is not in its body, so it would not "
                                 "be sent")
             continue
