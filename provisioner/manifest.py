@@ -894,7 +894,7 @@ def _field_at(locations: dict[Path_, Location], mark: yaml.Mark | None) -> str |
     line, column = mark.line + 1, mark.column + 1
     found = [(where.column, len(path), path) for path, where in locations.items()
              if path and where.line == line and where.column <= column]
-    return _dotted(max(found)[2]) if found else None
+    return _dotted(max(found, key=lambda entry: entry[:2])[2]) if found else None  # paths themselves never compared
 
 
 def _yaml_problem(error: yaml.YAMLError, text: str, shown: str) -> Problem:
