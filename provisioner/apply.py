@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .client import PlatformClient
-from .client import TimedOutError, UnknownOutcomeError, is_id
+from .client import TimedOutError, UnansweredError, UnknownOutcomeError, is_id
 from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
                      TransportError)
 from .kinds.base import Kind
@@ -649,8 +649,10 @@ def made_nothing(error: ApiError) -> bool:
 
 def _may_still_be_at_work(error: ApiError) -> bool:
     """Whether a failed create may still be under way on the platform, so that a look right after it cannot show
-    its absence: no answer within --request-timeout, or a gateway's 504 (it stopped waiting, not the platform)."""
-    return isinstance(error, TimedOutError) or (isinstance(error, ServerError) and error.status == 504)
+    its absence: no answer within --request-timeout, a connection that failed after the whole request went out
+    (the platform may have it), or a gateway's 504 (it stopped waiting, not the platform)."""
+    return isinstance(error, (TimedOutError, UnansweredError)) or (isinstance(error, ServerError)
+                                                                  and error.status == 504)
 
 
 class _TakenId(UnknownOutcomeError):

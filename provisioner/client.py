@@ -63,6 +63,11 @@ class TimedOutError(TransportError):
     """No whole answer within --request-timeout: the platform may still be working on the request."""
 
 
+class UnansweredError(TransportError):
+    """The request went out whole and the connection failed before its answer: the platform may have it, and may
+    still be working on it."""
+
+
 class UnreachableError(TransportError):
     """The base URL itself is wrong: nothing listens there, or its host name does not resolve. Found on the
     first contact and not retried: waiting would not change it, and a wrong --api-url should fail in a moment."""
@@ -386,6 +391,9 @@ class PlatformClient:
         except http11.Expired:
             raise TimedOutError(f"{where}: no whole answer within --request-timeout {self.retry.timeout:g}s "
                                 "(ReadTimeout)", request_sent=True) from None
+        except http11.Unanswered as error:
+            raise UnansweredError(f"{where}: the connection failed before the platform answered "
+                                  f"({error.args[0]})", request_sent=True) from None
         except http11.Broken as error:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({error.args[0]})", request_sent=True) from None

@@ -70,6 +70,11 @@ class Broken(Exception):
     """The connection failed after the request began to go out (its outcome is unknown)."""
 
 
+class Unanswered(Broken):
+    """The request went out whole, then the connection failed before its whole answer came: the server may have
+    the request, and may act on it (or be acting on it still)."""
+
+
 class TooLarge(Exception):
     """The answer (`status`) is larger than the cap: `declared` by its Content-Length, or found reading it."""
 
@@ -483,10 +488,15 @@ class Http11:
                 if early is None:
                     raise
                 return early
-            answer = read_head(connection, method)
-            if answer.length is not None and answer.length > cap:
-                raise TooLarge(answer.status, answer.length)
-            body = read_body(connection, answer, deadline, cap)
+            try:
+                answer = read_head(connection, method)
+                if answer.length is not None and answer.length > cap:
+                    raise TooLarge(answer.status, answer.length)
+                body = read_body(connection, answer, deadline, cap)
+            except Unanswered:
+                raise
+            except Broken as error:  # after the whole request went out: not a connection that took nothing
+                raise Unanswered(*error.args) from None
             if not answer.will_close and not connection.buffer:  # read whole, nothing after it: reusable
                 with self._lock:
                     if not self._closed and len(self._idle) < self.max_connections:

@@ -33,6 +33,9 @@ class RewritingProxy:
         # `hold_back(method, path) -> seconds | None`: seconds, and the request is answered `504` at once (a gateway
         # that gave up waiting) while it reaches the emulator only that much later (the platform still working).
         self.hold_back: Callable[[str, str], float | None] | None = None
+        # True: a request hold_back delays gets no answer at all, its connection closed (a load balancer that dropped
+        # it), instead of the 504.
+        self.hold_back_drops = False
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.late: list[threading.Timer] = []  # the requests hold_back delayed
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -93,6 +96,9 @@ class RewritingProxy:
                     timer.daemon = True
                     proxy.late.append(timer)
                     timer.start()
+                    if proxy.hold_back_drops:
+                        self.close_connection = True  # closed with no answer once this handler returns
+                        return None
                     return self._answer(504, b"<html><body>504 Gateway Time-out</body></html>", "text/html")
                 status, raw, content_type = proxy._send(self.command, self.path, body, headers)
                 proxy.seen.append((self.command, self.path))

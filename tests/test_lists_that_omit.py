@@ -204,3 +204,31 @@ def test_a_create_the_gateway_gave_up_on_while_the_platform_still_works_is_not_m
     assert len(listed()) == 1
     replanned = through(workspace, proxy, "plan", "--detailed-exitcode")
     assert replanned.exit_code == 0, replanned.all
+
+
+def test_a_create_whose_connection_dropped_after_it_went_out_is_not_made_twice(workspace, platform, proxy):
+    """As a gateway's 504: a connection that fails after the whole request went out (a load balancer dropping it)
+    may leave the platform at work on it. The look right after found nothing yet and the create was sent again:
+    two assistants. Now the change fails, and the next apply adopts what the platform made."""
+    workspace.add("alpha")
+    held = []
+
+    def dropped(method, path):
+        if method == "POST" and path.split("?")[0].endswith("/user/assistant") and not held:
+            held.append(path)
+            return 1.0
+        return None
+
+    proxy.hold_back, proxy.hold_back_drops = dropped, True
+    try:
+        result = through(workspace, proxy, "apply", "--auto-approve")
+        proxy.settle()
+    finally:
+        proxy.hold_back, proxy.hold_back_drops = None, False
+    assert held and result.exit_code == 1, result.all
+    assert "may still be making it: not sent again" in result.all and "Traceback" not in result.all
+    assert [a["name"] for a in platform.assistants()] == ["Alpha"], result.all
+    again = through(workspace, proxy, "apply", "--auto-approve")
+    assert again.exit_code == 0 and "will be imported" in again.output, again.all
+    assert len(platform.assistants()) == 1
+
