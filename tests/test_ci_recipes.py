@@ -253,6 +253,26 @@ def test_a_stale_saved_plan_is_refused_by_the_apply_step(workspace, steps):
     assert len(workspace.platform.by_name("A")) == 1
 
 
+def test_the_saved_plan_is_applied_with_provisioner_args_that_chose_its_variables_and_targets(workspace, steps):
+    """PROVISIONER_ARGS is for the plan, apply and drift steps (docs/ci.md names --var among them), and the apply
+    step passed it whole to `apply PLANFILE`, which refuses --var, --var-file and the selection options (the
+    saved plan carries them): a pipeline with a variable in PROVISIONER_ARGS could never apply its reviewed plan."""
+    workspace.add("a", speech_speed="${var.speed}")
+    workspace.add("b")
+    args = "--var speed=1.1 --target a --max-retries 3"
+    planned, outputs = steps("plan", PROVISIONER_ARGS=args)
+    assert planned.returncode == 0 and outputs["changes"] == "true", planned.stderr
+    applied, _ = steps("apply", PROVISIONER_ARGS=args)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    [a] = workspace.platform.by_name("A")
+    assert a["speech_speed"] == 1.1 and not workspace.platform.by_name("B")  # exactly the saved plan
+    (workspace.root / "provisioner-out" / "provisioner.plan").unlink()  # without one: plans with them, applies
+    workspace.add("a", speech_speed="${var.speed}", max_call_duration=300)
+    replanned, _ = steps("apply", PROVISIONER_ARGS=args)
+    assert replanned.returncode == 0, replanned.stdout + replanned.stderr
+    assert workspace.platform.by_name("A")[0]["max_call_duration"] == 300 and not workspace.platform.by_name("B")
+
+
 def test_the_workspace_is_made_in_the_state_that_provisioner_args_names(workspace, steps):
     """PROVISIONER_ARGS is for every command that reads state: the workspace was made in the default store, and the
     plan, run with --state, found no such workspace."""
