@@ -44,6 +44,23 @@ pick_args() {  # the options of PROVISIONER_ARGS that one command takes, into `p
   done
 }
 
+omit_args() {  # PROVISIONER_ARGS without some options, into `kept`: $1 the names that take a value (--name VALUE,
+  # --name=VALUE, or -nVALUE for a one-letter name), $2 the flags
+  local valued=" $1 " flags=" ${2:-} " i=0 word
+  kept=()
+  while [ "$i" -lt "${#args[@]}" ]; do
+    word=${args[$i]}
+    if [[ "$valued" == *" ${word%%=*} "* ]]; then
+      if [[ "$word" != *=* ]]; then i=$((i + 1)); fi
+    elif [[ "$word" == -[a-zA-Z]?* && "$valued" == *" ${word:0:2} "* ]]; then
+      :  # -lVALUE
+    elif [[ ! "$flags" == *" $word "* ]]; then
+      kept+=("$word")
+    fi
+    i=$((i + 1))
+  done
+}
+
 ensure_workspace() {  # the environment's workspace exists from the first pipeline run on
   if [ -n "${PROVISIONER_WORKSPACE:-}" ]; then
     # In the state PROVISIONER_ARGS names: its options that say where the state is.
@@ -91,8 +108,10 @@ case "$step" in
   apply)
     ensure_workspace
     if [ -f "$out/provisioner.plan" ]; then
-      # Exactly the reviewed plan; refused (exit 1) if the state or the platform changed since.
-      provisioner apply "${args[@]}" "$out/provisioner.plan"
+      # Exactly the reviewed plan; refused (exit 1) if the state or the platform changed since. Without the options
+      # that made it (variables, selection): the plan carries them, and `apply PLANFILE` refuses them.
+      omit_args "--var --var-file --target --exclude --replace --selector -l"
+      provisioner apply ${kept[@]+"${kept[@]}"} "$out/provisioner.plan"
     else
       provisioner apply "${args[@]}" --auto-approve "${paths[@]}"
     fi
