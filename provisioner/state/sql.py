@@ -223,7 +223,8 @@ def _dsn_passwords(dsn: str) -> set[str]:
             found.add(str(password))
     except Exception:  # noqa: BLE001 - not parsable: the patterns below still find it
         pass
-    for pattern in (r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:([^@\s]*)@",  # scheme://user:PASSWORD@host
+    # A URL's password runs to the `@`, spaces included: one typed as is (not %20) is what the driver's error quotes.
+    for pattern in (r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:([^@]*)@",   # scheme://user:PASSWORD@host
                     r"[?&]password=([^&\s]*)",                           # ...?password=PASSWORD
                     r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)"):  # keyword form, quoted or not
         for match in re.finditer(pattern, dsn, flags=re.I):
