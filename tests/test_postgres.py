@@ -268,6 +268,8 @@ def test_an_unreachable_database_fails_before_any_request_and_never_shows_the_ds
     ("postgresql://deploy@127.0.0.1:1/state?password=%zz-secure-Pa55", "%zz-secure-Pa55"),
     # A space not written %20 (a password typed as is): the driver's error quoted the whole password.
     ("postgresql://deploy:correct horse-Pa55@127.0.0.1:1/state", "correct horse-Pa55"),
+    ("postgresql://deploy@127.0.0.1:1/state?password=correct horse-Pa55", "horse-Pa55"),
+    ("host=127.0.0.1 port=1 password=correct horse-Pa55", "horse-Pa55"),  # libpq quotes the word after a space
 ])
 def test_a_connection_string_the_driver_cannot_parse_never_shows_its_password(workspace, monkeypatch, dsn, secret):
     """The driver's error quotes the part it could not parse, which is the password itself."""
