@@ -225,13 +225,17 @@ def _dsn_passwords(dsn: str) -> set[str]:
         pass
     # A URL's password runs to the `@`, spaces included: one typed as is (not %20) is what the driver's error quotes.
     for pattern in (r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:([^@]*)@",   # scheme://user:PASSWORD@host
-                    r"[?&]password=([^&\s]*)",                           # ...?password=PASSWORD
-                    r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)"):  # keyword form, quoted or not
+                    r"[?&]password=([^&]*)",                             # ...?password=PASSWORD
+                    # keyword form, quoted or not; unquoted, with the words after it that are no `key=value` (a
+                    # password typed with a space, which the driver's error quotes from the space on)
+                    r"(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+(?:\s+[^\s=]+(?=\s|$))*)"):
         for match in re.finditer(pattern, dsn, flags=re.I):
             value = match.group(1)
             if value.startswith("'") and value.endswith("'") and len(value) > 1:
                 value = value[1:-1]
             found |= {value, unquote(value)}
+            if not value.startswith("'"):  # each of its words (of 4 characters or more) is the password's too
+                found |= {word for word in value.split() if len(word) >= 4}
     # A password with an unescaped `@` (postgresql://u:pa@ss@host/db, common in generated passwords): the driver
     # ends it at the first `@` and reads the rest as the host, which its errors quote ("failed to resolve host
     # 'ss@host'"): every part of what runs to the last `@` is the password's.
