@@ -88,6 +88,17 @@ def test_the_gitlab_pipeline_is_valid_yaml_with_the_expected_jobs():
     assert "provisioner-out/" in pipeline["plan"]["artifacts"]["paths"]
 
 
+def test_the_gitlab_recipe_installs_the_provisioner_in_a_repository_of_manifests():
+    """docs/ci.md says to copy the GitLab recipe into .gitlab-ci.yml, and it installed the provisioner with
+    `pip install .`: in a repository of manifests (no pyproject.toml) that fails, so every job failed before its
+    first step. Where it installs from is a variable, `.` in this repository."""
+    pipeline = gitlab_pipeline()
+    [install] = [line for line in pipeline["default"]["before_script"] if "pip install" in line]
+    assert install.endswith('"$PROVISIONER_PACKAGE"'), install
+    assert pipeline["variables"]["PROVISIONER_PACKAGE"] == "."
+    assert "`PROVISIONER_PACKAGE`" in (ROOT / "docs" / "ci.md").read_text()
+
+
 def action():
     return yaml.safe_load((ROOT / "action.yml").read_text())
 
