@@ -344,3 +344,20 @@ def test_a_shared_store_warns_when_the_project_is_only_the_folder_name(workspace
     workspace.write("provisioner.yaml", f"project: {unique_project('named')}\n")
     named = workspace.run("state", "list")
     assert named.exit_code == 0 and "the name of this folder" not in named.stderr
+
+
+def test_the_wait_for_a_holder_that_has_not_said_who_it_is_says_so(workspace, on_postgres):
+    """A run that has taken the advisory lock and not yet written its row (or a store of another schema with the
+    same project and workspace): the wait's message said "locked by unknown (unknown since unknown, on unknown, pid
+    0, lock ID unknown)", a lock ID that `force-unlock` does not know."""
+    import psycopg
+    from provisioner.state.sql import advisory_key
+
+    workspace.add("a")
+    key = advisory_key(os.environ["PROVISIONER_PROJECT"], "default")
+    with psycopg.connect(on_postgres, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (key,))
+        refused = workspace.run("state", "list", "--lock-timeout", "1s")
+    assert refused.exit_code == 1
+    assert "has not recorded who it is" in refused.stderr and "waiting up to 1s" in refused.stderr, refused.stderr
+    assert "lock ID unknown" not in refused.stderr and "locked by unknown" not in refused.stderr, refused.stderr
