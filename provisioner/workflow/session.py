@@ -31,6 +31,7 @@ from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
 from ..selection import is_glob, parse_selector
 from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
+from ..state.sql import UNKNOWN_HOLDER
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone
@@ -75,6 +76,10 @@ def check_selection_syntax(targets, selector: str | None, excludes=(), replace=(
 
 def _say_waiting(holder, timeout: float) -> None:
     """Under --lock-timeout: who holds the lock, and how long this run waits for it (on stderr)."""
+    if holder.id == UNKNOWN_HOLDER:  # PostgreSQL: its advisory lock is held, no row says by whom (yet)
+        print(f"The state is locked by another run that has not recorded who it is yet; waiting up to {timeout:g}s "
+              "for it (--lock-timeout)...", file=sys.stderr, flush=True)
+        return
     print(scrub(f"The state is locked by {holder.who} ({holder.operation} since {holder.created}, on "
                 f"{holder.host}, pid {holder.pid}, lock ID {holder.id}); waiting up to {timeout:g}s for it "
                 "(--lock-timeout)..."), file=sys.stderr, flush=True)
