@@ -368,6 +368,8 @@ def _edited_plan(workspace) -> dict:
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     workspace.add("b", system_prompt="Be brief.", variables={"region": "us", "team": "sales"})
     workspace.add("c")
+    workspace.write("manifests/team.yaml", "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: team\n"
+                                           "spec:\n  name: Team\n")
     assert workspace.run("plan", "--out", "p.plan").exit_code == 0
     return json.loads((workspace.root / "p.plan").read_text())
 
@@ -408,7 +410,21 @@ def _marker_not_waited_for(plan):
     change["body"]["system_prompt"] = _field(change, "system_prompt")["after"] = {"$ref": "c"}
 
 
+def _sent_unshown(plan):
+    _change(plan, "update")["body"]["max_call_duration"] = 5
+
+
+def _default_edited_in_a_create(plan):
+    # a folder's create sends its color's default (null) without a field change when the manifest leaves it out
+    folder = next(c for c in plan["changes"] if c["address"] == "folder.team")
+    folder["body"]["color"] = "red"
+
+
 EDITED = {
+    "a value sent that no field change shows": (_sent_unshown, "b: body.max_call_duration would be sent, but no field "
+                                                               "change shows it"),
+    "a create's unshown default edited": (_default_edited_in_a_create, "folder.team: body.color would be sent, but "
+                                                                        "no field change shows it"),
     "an update's body edited": (_edit_update_body, "b: body.system_prompt is not the value its field change shows"),
     "an update's shown value edited": (_edit_update_shown, "b: body.system_prompt is not the value its field "
                                                            "change shows"),
