@@ -284,6 +284,21 @@ def test_the_saved_plan_is_applied_with_provisioner_args_that_chose_its_variable
     assert "Resources: 0 added, 1 changed" in replanned.stdout and not workspace.platform.by_name("B")
 
 
+def test_provisioner_args_may_hold_the_options_of_apply_alone(workspace, steps):
+    """A replacement that loses data needs `apply --allow-replace` (docs/apply.md), and PROVISIONER_ARGS is the one
+    way to give apply options in a pipeline; but every step passed it to `plan` too, which has no --allow-replace
+    (nor --no-verify, --parallelism): the plan and drift steps failed with "No such option"."""
+    workspace.add("a")
+    args = "--allow-replace --no-verify --parallelism 2"
+    planned, outputs = steps("plan", PROVISIONER_ARGS=args)
+    assert planned.returncode == 0 and outputs["changes"] == "true", planned.stderr
+    applied, _ = steps("apply", PROVISIONER_ARGS=args)
+    assert applied.returncode == 0 and workspace.platform.by_name("A"), applied.stdout + applied.stderr
+    assert "Verified:" not in applied.stdout  # --no-verify reached the apply
+    drift, outputs = steps("drift", PROVISIONER_ARGS=args)
+    assert drift.returncode == 0 and outputs == {"drift": "false"}, drift.stderr
+
+
 def test_the_workspace_is_made_in_the_state_that_provisioner_args_names(workspace, steps):
     """PROVISIONER_ARGS is for every command that reads state: the workspace was made in the default store, and the
     plan, run with --state, found no such workspace."""
