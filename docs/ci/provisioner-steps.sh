@@ -15,7 +15,8 @@
 #   PROVISIONER_BACKEND    postgres: the state on the team's PostgreSQL (sqlite: a file the job loses)
 #   PROVISIONER_WORKSPACE  the environment's workspace (created on first use), e.g. prod: one of those the
 #                          repository's vars/<workspace>.yaml or overlays/<workspace>/ define, if it defines any
-#   PROVISIONER_ARGS       extra options for the plan, apply and drift commands; validate takes those it has
+#   PROVISIONER_ARGS       extra options for the plan, apply and drift commands (each takes those it has: plan leaves
+#                          out apply's --allow-replace, --no-verify, --parallelism); validate takes those it has
 #   PROVISIONER_PATHS      manifest paths, space-separated (default: manifests)
 #   PROVISIONER_OUT        where the plan and its views are written (default: provisioner-out)
 # Outputs in $PROVISIONER_OUT: provisioner.plan (the saved plan, JSON: docs/plan-format.md), plan.txt,
@@ -61,6 +62,11 @@ omit_args() {  # PROVISIONER_ARGS without some options, into `kept`: $1 the name
   done
 }
 
+# The options of PROVISIONER_ARGS that apply alone has (--allow-replace: a replacement that loses data), which the
+# plan and drift steps leave out: `plan` has none of them.
+APPLY_ONLY_VALUED="--parallelism"
+APPLY_ONLY_FLAGS="--allow-replace --no-verify"
+
 ensure_workspace() {  # the environment's workspace exists from the first pipeline run on
   if [ -n "${PROVISIONER_WORKSPACE:-}" ]; then
     # In the state PROVISIONER_ARGS names: its options that say where the state is.
@@ -85,8 +91,9 @@ case "$step" in
     rc=0
     # The comment is this run's own markdown view: the saved plan does not keep the policy results (warnings
     # included), so `show --format markdown` of it would leave the policy table out of the pull request.
-    provisioner plan "${args[@]}" --detailed-exitcode --out "$out/provisioner.plan" --format markdown "${paths[@]}" \
-      > "$out/plan.md.new" || rc=$?
+    omit_args "$APPLY_ONLY_VALUED" "$APPLY_ONLY_FLAGS"
+    provisioner plan ${kept[@]+"${kept[@]}"} --detailed-exitcode --out "$out/provisioner.plan" --format markdown \
+      "${paths[@]}" > "$out/plan.md.new" || rc=$?
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
       # A plan a policy denies saves nothing, but the pull request must show it with its violations (a comment
       # of an earlier, passing plan would stay up): its markdown view goes to plan.md for the comment step, and
@@ -120,8 +127,9 @@ case "$step" in
     ensure_workspace
     rc=0
     # --read-documents: a document renamed or replaced in the dashboard shows nowhere else (docs/graph.md).
-    provisioner plan "${args[@]}" --lock=false --detailed-exitcode --read-documents --format markdown "${paths[@]}" \
-      > "$out/drift.md" || rc=$?
+    omit_args "$APPLY_ONLY_VALUED" "$APPLY_ONLY_FLAGS"
+    provisioner plan ${kept[@]+"${kept[@]}"} --lock=false --detailed-exitcode --read-documents --format markdown \
+      "${paths[@]}" > "$out/drift.md" || rc=$?
     case "$rc" in
       0) echo "No drift: the platform matches the manifests." ;;
       2) echo "Drift: the platform differs from the manifests (details in $out/drift.md)."
