@@ -275,3 +275,21 @@ def test_state_push_of_a_show_json_view_or_a_plan_says_what_it_is(workspace):
         assert refused.exit_code == 1
         assert f"{name} is {what}, not a state document; `provisioner state pull` writes one" in refused.stderr
     assert workspace.state() == before
+
+
+def test_state_show_shows_the_whole_record_with_its_source_and_depends_on(workspace):
+    """docs/state.md: `state show ADDRESS` is the record as JSON. It left out `source` (the manifest file that says
+    whether a run given other paths leaves the object alone or destroys it) and `depends_on` (what
+    `destroy --target` follows), which only `state pull` then showed."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    shutil.copytree(root / "manifests", workspace.root / "manifests", dirs_exist_ok=True)
+    applied = workspace.run("apply", "--auto-approve", "--api-dialect", "v2")
+    assert applied.exit_code == 0, applied.all
+    record = workspace.state()["resources"]["support-inbound"]
+    shown = json.loads(workspace.run("state", "show", "support-inbound").output)
+    assert shown["source"] == record["source"] == "manifests/support.yaml"
+    assert shown["depends_on"] == record["depends_on"] and "tool.order-lookup" in shown["depends_on"]
+    assert json.loads(workspace.run("state", "show", "label.tier-1").output)["depends_on"] == []
