@@ -95,8 +95,11 @@ def list_entry(address: str, entry: ResourceState) -> dict[str, Any]:
 
 def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
     kind = entry_kind(address, entry)
+    # The whole record (docs/state.md): `source` says whether a run given other paths leaves it alone or destroys
+    # it, `depends_on` what `destroy --target` follows.
     described = {"address": address, "kind": kind, "id": entry.id, "protect": entry.protect,
-                 "sensitive": entry.sensitive, "last_applied_spec": entry.spec, "platform": entry.remote}
+                 "sensitive": entry.sensitive, "last_applied_spec": entry.spec, "platform": entry.remote,
+                 "source": entry.source, "depends_on": entry.depends_on}
     if kind == "assistant":
         described["readable_fields"] = sorted(READABLE_FIELDS)
     return described
