@@ -125,3 +125,9 @@ class TransportError(ApiError):
         super().__init__(message)
         # False only when the request certainly never reached the platform (e.g. connection refused).
         self.request_sent = request_sent
+
+
+def with_article(noun: str) -> str:
+    """"a tool", "an assistant": a kind's name in a message."""
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+

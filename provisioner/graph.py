@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any, Container, Iterable, Mapping
 
 from . import kinds
-from .errors import Problem
+from .errors import Problem, with_article
 from .kinds import ASSISTANT, KINDS, address_targets, kind_of_address, manifest_address, reference_facts
 from .kinds.base import FieldFacts, Reference, parse_reference
 from .manifest import Manifest, credential_fields
@@ -448,7 +448,7 @@ def check(manifests: list[Manifest], invalid: frozenset[str] | set[str] = frozen
             where = manifest.location("spec", *use.path)
             if target_kind not in wanted:
                 problems.append(Problem(
-                    f"{use.reference.address!r} is a {target_kind}, but {use.facts.name} takes "
+                    f"{use.reference.address!r} is {with_article(target_kind)}, but {use.facts.name} takes "
                     f"{' or '.join(k + '.NAME' for k in wanted)} addresses", where, use.field, address))
             else:
                 known = sorted(a if "." in a else f"assistant.{a}" for a in graph.manifests

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from .errors import Location, PlanError, Problem
+from .errors import Location, PlanError, Problem, with_article
 from .kinds import ASSISTANT, KINDS, address_form, address_parts, kind_of_address
 from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .kinds.base import NAME
@@ -113,7 +113,7 @@ def parse_move(document, problems: list[Problem]) -> Move | None:
         problem(f"from and to are the same address ({source}): nothing moves", "spec", "to")
         return None
     if source_kind != target_kind:
-        problem(f"{source} is a {source_kind} and {target} a {target_kind}: a move stays within its kind (an "
+        problem(f"{source} is {with_article(source_kind)} and {target} {with_article(target_kind)}: a move stays within its kind (an "
                 f"id names an object of one kind)", "spec", "to")
         return None
     return Move(source, target, source_kind, document.locate(("kind",)), document.locate(("spec", "from")),

@@ -94,6 +94,7 @@ def test_import_assistant_by_either_address_and_state_commands_take_assistant_pr
     assert json.loads(ok(v2.run("state", "show", "assistant.support")).output)["kind"] == "assistant"
     across = v2.run("state", "mv", "support", "folder.support")
     assert across.exit_code == 1 and "renames within a kind only" in across.all
+    assert "'support' is an assistant and" in across.all, across.all  # was "is a assistant"
     ok(v2.run("state", "mv", "assistant.support", "helpdesk"))
     out = ok(v2.run("refresh")).output
     assert "Refreshed 1 object(s) in state (1 assistant(s))" in out

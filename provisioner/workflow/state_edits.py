@@ -6,7 +6,7 @@ import re
 import socket
 from typing import Any
 
-from ..errors import StateError
+from ..errors import StateError, with_article
 from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import address_form, address_parts
 from ..kinds.base import NAME
@@ -45,7 +45,7 @@ def state_move(session: Session, old: str, new: str) -> None:
         raise StateError(f"{new!r} is already in state")
     kind = entry_kind(old, resources[old])
     if address_kind(new) != kind or address_parts(kind) != new.count(".") + 1:
-        raise StateError(f"{old!r} is a {kind} and {new!r} names {_named(new)}: `state mv` renames within a kind "
+        raise StateError(f"{old!r} is {with_article(kind)} and {new!r} names {_named(new)}: `state mv` renames within a kind "
                          f"only (write the new address as {address_form(kind)})")
     parent = new.rsplit(".", 1)[0] if address_parts(kind) == 3 else None
     if parent is not None and parent not in resources:
