@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from .json_text import canonical
 from .kinds import KINDS
+from .kinds.base import NO_DEFAULT
 from .kinds import kind_of_address as _kind  # `folder.sales` a folder, `knowledgebase.faq.x` a document
 from .plan import Action, Change, Plan
 from .plan_kinds import markers_in
 from .planner import _nested_changes as nested_changes
+from .wire import companions
 from .state import State
 
 
@@ -100,6 +102,7 @@ def disagreements(plan: Plan) -> list[str]:
     problems: list[str] = []
     for change in plan.changes:
         problems += _fields_disagree(change)
+        problems += _sent_unshown(change, plan.dialect)
         for address in dict.fromkeys(markers_in(change.body) + markers_in(change.record)):
             if address not in change.depends_on:
                 # apply resolves the references of a change that waits for some: this one's would be sent as they are
@@ -132,3 +135,36 @@ def _fields_disagree(change: Change) -> list[str]:
             problems.append(f"{change.address}: the details of its field change of {name} are not the difference "
                             "between its before and after")
     return problems
+
+
+def _sent_unshown(change: Change, dialect: str) -> list[str]:
+    """Body values no field change shows, but those a plan sends as they already are: an assistant update's whole
+    managed spec when its engine changes (API.md: a new mode resets the others) and the dialect's companions of a
+    changed field (v2's one `tools` array); a child's parent (sent in the path); a kind's create's documented
+    defaults and the node fields that are not facts (a document's url or file); a kind's replacement's whole body
+    (only what changes is shown, the rest is made again as it is)."""
+    shown = {f.field for f in change.fields}
+    # A sensitive value is a digest here, checked against the manifests by restore_secrets before anything is sent.
+    unshown = [name for name in change.body if name not in shown and name not in change.sensitive]
+    kind = KINDS.get(change.kind)
+    if not unshown or (kind is not None and change.replace):  # a kind's -/+ makes the object again with all it has
+        return []
+    creating = change.action is Action.CREATE
+    if kind is None:  # an assistant: a create sends exactly the fields it shows
+        if not creating and "engine_type" in shown:
+            return []
+        allowed = set() if creating else companions(shown, dialect)
+        return [_unshown(change, name) for name in unshown if name not in allowed]
+    problems = []
+    for name in unshown:
+        facts = kind.by_name.get(name)
+        if name == kind.parent_field or (creating and facts is None):
+            continue
+        if creating and facts.default is not NO_DEFAULT and canonical(change.body[name]) == canonical(facts.default):
+            continue
+        problems.append(_unshown(change, name))
+    return problems
+
+
+def _unshown(change: Change, name: str) -> str:
+    return f"{change.address}: body.{name} would be sent, but no field change shows it"
