@@ -266,3 +266,13 @@ def dialect(request, workspace) -> str:
     fields differently, and knowledgebase_id, folder_id and label_ids exist only in v2)."""
     workspace.dialect = request.param
     return request.param
+
+
+@pytest.fixture
+def proxy(platform):
+    """A RewritingProxy in front of the emulator (tests/rewriting_proxy.py; run commands through it with `through`)."""
+    from rewriting_proxy import RewritingProxy
+
+    with RewritingProxy(platform.url) as running:
+        yield running
+

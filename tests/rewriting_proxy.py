@@ -12,6 +12,7 @@ afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,3 +118,14 @@ class RewritingProxy:
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward
 
         return Handler
+
+
+def through(workspace, proxy: RewritingProxy, *args: str):
+    """`workspace.run(*args)` with the platform's URL the proxy's (the `proxy` fixture of conftest.py)."""
+    honest = workspace.platform
+    workspace.platform = dataclasses.replace(honest, url=proxy.url)
+    try:
+        return workspace.run(*args)
+    finally:
+        workspace.platform = honest
+

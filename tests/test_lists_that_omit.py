@@ -8,30 +8,15 @@ total stays the same, one item moves onto the page already read), and a kind's l
 from __future__ import annotations
 
 import collections
-import dataclasses
 import json
 
 import pytest
 
-from rewriting_proxy import RewritingProxy
+from rewriting_proxy import through
 
 BODY = {"voice_id": 1, "language": "English", "llm_model": "gpt-4o", "calls_direction": "make",
         "engine_type": "pipeline", "timezone": "UTC", "initial_message": "Hi.", "system_prompt": "Be brief."}
 
-
-@pytest.fixture
-def proxy(platform):
-    with RewritingProxy(platform.url) as running:
-        yield running
-
-
-def through(workspace, proxy, *args):
-    honest = workspace.platform
-    workspace.platform = dataclasses.replace(honest, url=proxy.url)
-    try:
-        return workspace.run(*args)
-    finally:
-        workspace.platform = honest
 
 
 def duplicates(names) -> dict[str, int]:

@@ -3,27 +3,12 @@ each is doubtful, so nothing is decided from it. No object is lost from state, n
 against the honest platform converges."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
 
-from rewriting_proxy import RewritingProxy
+from rewriting_proxy import through
 
-
-@pytest.fixture
-def proxy(platform):
-    with RewritingProxy(platform.url) as running:
-        yield running
-
-
-def through(workspace, proxy, *args):
-    honest = workspace.platform
-    workspace.platform = dataclasses.replace(honest, url=proxy.url)
-    try:
-        return workspace.run(*args)
-    finally:
-        workspace.platform = honest
 
 
 def ids_in_state(workspace) -> dict[str, int]:
