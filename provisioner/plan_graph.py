@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, expand, manifest_address
-from .kinds import ASSISTANT, NUMBER
+from .kinds import ASSISTANT, NUMBER, reference_facts
 from .manifest import Manifest
 from .plan import Action, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
@@ -160,10 +160,6 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     return plan, resolved
 
 
-# The fields that name a phone number, one or many: an assistant's and a campaign's (kinds/__init__.py, campaign.py).
-_NUMBER_FIELDS = ("phone_number_id", "phone_number_ids")
-
-
 def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -> list[Problem]:
     """A SIP trunk this plan destroys (its manifest removed) whose number a kept manifest still names by its E.164
     string or nickname: by its address, the graph refuses it already; by its number, the lookup found the trunk's
@@ -175,7 +171,7 @@ def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -
         return []
     problems = []
     for manifest, fields in kept:
-        for name in _NUMBER_FIELDS:
+        for name in [facts.name for facts in reference_facts(manifest.kind) if facts.ref == NUMBER.name]:
             value = fields.get(name)
             for number in (value if isinstance(value, list) else [value]):
                 if isinstance(number, int) and not isinstance(number, bool) and number in gone:
