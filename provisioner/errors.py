@@ -130,4 +130,3 @@ class TransportError(ApiError):
 def with_article(noun: str) -> str:
     """"a tool", "an assistant": a kind's name in a message."""
     return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
-

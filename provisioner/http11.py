@@ -493,8 +493,6 @@ class Http11:
                 if answer.length is not None and answer.length > cap:
                     raise TooLarge(answer.status, answer.length)
                 body = read_body(connection, answer, deadline, cap)
-            except Unanswered:
-                raise
             except Broken as error:  # after the whole request went out: not a connection that took nothing
                 raise Unanswered(*error.args) from None
             if not answer.will_close and not connection.buffer:  # read whole, nothing after it: reusable

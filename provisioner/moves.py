@@ -113,8 +113,8 @@ def parse_move(document, problems: list[Problem]) -> Move | None:
         problem(f"from and to are the same address ({source}): nothing moves", "spec", "to")
         return None
     if source_kind != target_kind:
-        problem(f"{source} is {with_article(source_kind)} and {target} {with_article(target_kind)}: a move stays within its kind (an "
-                f"id names an object of one kind)", "spec", "to")
+        problem(f"{source} is {with_article(source_kind)} and {target} {with_article(target_kind)}: a move stays "
+                "within its kind (an id names an object of one kind)", "spec", "to")
         return None
     return Move(source, target, source_kind, document.locate(("kind",)), document.locate(("spec", "from")),
                 document.locate(("spec", "to")))

@@ -85,7 +85,7 @@ def children_of(resources: dict, address: str) -> list[str]:
 
 def _named(address: str) -> str:
     kind = address_kind(address)
-    return f"a {kind}" if address_parts(kind) == address.count(".") + 1 else "no object (not an address of any kind)"
+    return with_article(kind) if address_parts(kind) == address.count(".") + 1 else "no object (not an address of any kind)"
 
 
 def list_entry(address: str, entry: ResourceState) -> dict[str, Any]:
