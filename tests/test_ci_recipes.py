@@ -336,17 +336,20 @@ def test_a_broken_manifest_fails_the_validate_and_plan_steps(workspace, steps):
         assert result.returncode == 1 and "spec.speech_speed" in result.stderr
 
 
+def short_calls(rule: str, message: str, severity: str) -> str:
+    """A policy of one rule: calls of at most ten minutes."""
+    return ("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: short-calls\nspec:\n  rules:\n"
+            f"    - name: {rule}\n      expression: \"!has(object.spec.max_call_duration) || "
+            f"object.spec.max_call_duration <= 600\"\n      message: {message}\n      severity: {severity}\n")
+
+
 def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(workspace, steps):
     """The plan step saved nothing and wrote no plan.md, so the comment steps were skipped and the pull request
     went on showing an earlier, passing plan. It now writes the denied plan's markdown (with the violation) and
     fails; a failure that shows no plan writes none."""
     out = workspace.root / "provisioner-out"
     workspace.add("caller", max_call_duration=900)
-    workspace.write("policies/short.yaml", (
-        "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: short-calls\nspec:\n  rules:\n"
-        "    - name: at-most-ten-minutes\n      expression: \"!has(object.spec.max_call_duration) || "
-        "object.spec.max_call_duration <= 600\"\n      message: calls last at most ten minutes\n"
-        "      severity: deny\n"))
+    workspace.write("policies/short.yaml", short_calls("at-most-ten-minutes", "calls last at most ten minutes", "deny"))
     result, _ = steps("plan")
     assert result.returncode == 1, result.stdout + result.stderr
     comment = (out / "plan.md").read_text()
@@ -358,17 +361,13 @@ def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(wor
     assert result.returncode == 1 and not (out / "plan.md").exists() and not (out / "plan.md.new").exists()
 
 
-
 def test_the_comment_of_a_plan_that_passes_shows_the_policy_results_and_warnings(workspace, steps):
     """plan.md was `show --format markdown` of the saved plan, which does not keep the policy results: a passing
     plan's comment had no policy table, and a warning never reached the pull request."""
     out = workspace.root / "provisioner-out"
     workspace.add("caller", max_call_duration=700)
-    workspace.write("policies/short.yaml", (
-        "apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: short-calls\nspec:\n  rules:\n"
-        "    - name: about-ten-minutes\n      expression: \"!has(object.spec.max_call_duration) || "
-        "object.spec.max_call_duration <= 600\"\n      message: calls should last at most ten minutes\n"
-        "      severity: warn\n"))
+    workspace.write("policies/short.yaml", short_calls("about-ten-minutes", "calls should last at most ten minutes",
+                                                       "warn"))
     planned, outputs = steps("plan")
     assert planned.returncode == 0 and outputs == {"changes": "true"}, planned.stdout + planned.stderr
     comment = (out / "plan.md").read_text()
