@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Mapping
 
 from .errors import ProvisionerError
 from .redaction import digest, digest_fields
@@ -23,6 +23,10 @@ READABLE_FORMAT_VERSIONS = (1, 2)  # a version-1 file is a plan of assistants on
 # (`destroy` and `plan --destroy` say what they do, and are not held to it.)
 MASS_DESTROY_SHARE = 0.5
 MASS_DESTROY_MIN = 5
+# The same share of the objects in state found gone from the platform's lists (planned to be made again, adopted
+# by name or forgotten) is refused by apply and destroy without --allow-mass-forget, as refresh refuses to forget
+# them: another account's token, or another platform's URL, reads like that. Re-created there, the fleet would be
+# made twice and the state's ids of the real one dropped.
 
 
 class Action(str, enum.Enum):
@@ -225,6 +229,20 @@ def _count(changes: list[Change]) -> dict[str, int]:
     return count
 
 
+def count_vanished(changes: list[Change], resources: Mapping[str, Any]) -> int:
+    """How many objects of state (`resources`: address -> entry) `changes` find gone from the platform's lists.
+    The planners make a change of an address state holds into a create (not a replacement), an adoption or a
+    forget only when its recorded id was not listed: re-created, adopted by name or dropped from state."""
+    vanished = 0
+    for change in changes:
+        if change.address in resources and not change.replace and change.action in _VANISHED_ACTIONS:
+            vanished += 1
+    return vanished
+
+
+_VANISHED_ACTIONS = frozenset({Action.CREATE, Action.IMPORT, Action.FORGET})
+
+
 @dataclass
 class StateSync:
     """A state record to refresh without any request to the platform (e.g. `protect` turned on)."""
@@ -257,6 +275,9 @@ class Plan:
     left_alone: list[dict[str, str]] = field(default_factory=list)
     managed_count: int = 0            # objects in state (every kind) when planned: the base of the mass-destroy share
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
+    # Objects in state this plan found gone from the platform's lists (count_vanished): the base of mass_forget.
+    vanished: int = 0
+    allow_mass_forget: bool = False   # made with --allow-mass-forget
     # State entries that moved blocks rename before the changes, ids kept: [{"from", "to", "kind", "id"}].
     moves: list[dict[str, Any]] = field(default_factory=list)
     # The policy check of this plan (policy.PolicyReport.to_dict()); None: the repository has no policies.
@@ -277,6 +298,12 @@ class Plan:
     @property
     def mass_destroy_refused(self) -> bool:
         return self.mass_destroy and not self.allow_mass_destroy
+
+    @property
+    def mass_forget(self) -> bool:
+        """Whether this plan finds so much of the state gone from the platform that apply asks for
+        --allow-mass-forget (a destroy plan too: forgetting every object is no less a loss)."""
+        return self.vanished >= MASS_DESTROY_MIN and self.vanished > MASS_DESTROY_SHARE * self.managed_count
 
     @property
     def counts(self) -> dict[str, int]:
@@ -326,6 +353,9 @@ class Plan:
             "managed_count": self.managed_count,
             "mass_destroy": self.mass_destroy,
             "allow_mass_destroy": self.allow_mass_destroy,
+            "vanished": self.vanished,
+            "mass_forget": self.mass_forget,
+            "allow_mass_forget": self.allow_mass_forget,
             "moves": [dict(m) for m in self.moves],
             "excluded": self.excluded,
             "selector": self.selector,
@@ -376,7 +406,8 @@ class Plan:
                    workspace=checked.workspace, project=checked.project, platform=checked.platform,
                    created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
-                   allow_mass_destroy=checked.allow_mass_destroy, excluded=checked.excluded,
+                   allow_mass_destroy=checked.allow_mass_destroy, vanished=checked.vanished,
+                   allow_mass_forget=checked.allow_mass_forget, excluded=checked.excluded,
                    selector=checked.selector, replace_requested=checked.replace_requested,
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
 

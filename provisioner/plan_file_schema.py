@@ -202,6 +202,9 @@ class PlanFile(_Strict):
     managed_count: int = Field(default=0, ge=0)
     mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_destroy: bool = False
+    vanished: int = Field(default=0, ge=0)  # written for readers; apply counts it again from the state
+    mass_forget: Optional[bool] = None  # written for readers; recomputed, never trusted
+    allow_mass_forget: bool = False
     moves: list[_MoveFile] = Field(default_factory=list)
     excluded: list[str] = Field(default_factory=list)
     selector: Optional[str] = Field(default=None, max_length=4096)

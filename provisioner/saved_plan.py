@@ -48,17 +48,15 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
                 problems.append(f"{address}: the state holds id {entry.id} for it, so it cannot replace id "
                                 f"{remote_id}")
         elif action is Action.CREATE:
-            if entry is not None:
-                problems.append(f"{address}: the state already manages it (id {entry.id}); creating it again "
-                                "would make a duplicate")
-            elif remote_id is not None:
+            # Of an address state holds: made again, its id gone from the platform (apply checks the platform).
+            if remote_id is not None:
                 problems.append(f"{address}: a create carries id {remote_id}")
         elif remote_id is None or remote_id < 1:
             problems.append(f"{address}: {action.value} of no platform id")
         elif action is Action.IMPORT:
-            if entry is not None:
-                problems.append(f"{address}: the state already manages it (id {entry.id}); it cannot adopt "
-                                f"id {remote_id}")
+            # Of an address state holds: its id gone from the platform (apply checks), the one named alike adopted.
+            if entry is not None and entry.id == remote_id:
+                problems.append(f"{address}: the state already manages it as id {remote_id}; it cannot adopt it")
             elif (change.kind, remote_id) in owner_of:
                 problems.append(f"{address}: id {remote_id} is already managed as "
                                 f"{owner_of[(change.kind, remote_id)]!r}")

@@ -383,6 +383,90 @@ def test_refresh_that_would_forget_most_of_state_is_refused(workspace):
 
 
 
+def _as_another_account(workspace, *args):
+    from conftest import OTHER_TOKEN
+
+    token, workspace.token = workspace.token, OTHER_TOKEN
+    try:
+        return workspace.run(*args)
+    finally:
+        workspace.token = token
+
+
+def test_a_plan_that_finds_most_of_state_gone_is_refused_by_apply(workspace, backend):
+    """Run with another account's (valid) token, every object looked deleted outside: apply made the whole fleet
+    again in that account and dropped the state's ids of the real one. Refused as refresh refuses to forget them,
+    nothing sent or written, unless asked for."""
+    for address in ("a", "b", "c", "d", "e", "f"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    before, writes = workspace.state(), len(workspace.platform.writes())
+
+    plan = ok(_as_another_account(workspace, "plan"))
+    assert ("This plan finds 6 of the 6 objects in state gone from the platform: apply refuses it without "
+            "--allow-mass-forget") in " ".join(plan.output.split())
+    shown = json.loads(ok(_as_another_account(workspace, "plan", "--json")).output)
+    assert (shown["vanished"], shown["mass_forget"], shown["allow_mass_forget"]) == (6, True, False)
+    markdown = ok(_as_another_account(workspace, "plan", "--format", "markdown")).output
+    assert "> [!CAUTION]\n> **Most of the state gone: apply will refuse this plan.**" in markdown
+
+    for command in (("apply", "--auto-approve"), ("destroy", "--auto-approve")):
+        refused = _as_another_account(workspace, *command)
+        assert refused.exit_code == 1, refused.all
+        assert "finds 6 of the 6 objects in state gone from the platform's lists; nothing was changed" \
+            in " ".join(refused.stderr.split()) and "--allow-mass-forget" in refused.stderr
+    ok(_as_another_account(workspace, "plan", "--out", "other.plan"))
+    refused = _as_another_account(workspace, "apply", "other.plan")
+    assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+    # Made with another account's token and --allow-mass-forget, applied with the right one: the ids are there.
+    ok(_as_another_account(workspace, "plan", "--allow-mass-forget", "--out", "forced.plan"))
+    stale = workspace.run("apply", "forced.plan")
+    assert stale.exit_code == 1 and "the saved plan is stale" in stale.stderr, stale.all
+    assert "which the state holds for it, is on the platform; creating it again would make a duplicate" \
+        in stale.stderr
+    assert workspace.state() == before
+    assert len(workspace.platform.assistants()) == 6
+    assert len(workspace.platform.writes()) == writes  # nothing made in the other account either
+
+    # Really gone (deleted in the dashboard): made again when asked for, from a saved plan too.
+    for item in workspace.platform.assistants():
+        workspace.platform.delete(item["id"])
+    ok(workspace.run("plan", "--allow-mass-forget", "--out", "again.plan"))
+    assert "--allow-mass-forget was given" in ok(workspace.run("show", "again.plan")).output
+    ok(workspace.run("apply", "again.plan"))
+    assert len(workspace.platform.assistants()) == 6
+
+
+def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(workspace):
+    for address in ("a", "b", "c", "d", "e"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    for item in workspace.platform.assistants():
+        workspace.platform.delete(item["id"])
+    refused = workspace.run("destroy", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+    assert len(workspace.state()["resources"]) == 5
+    done = ok(workspace.run("destroy", "--auto-approve", "--allow-mass-forget"))
+    assert workspace.state()["resources"] == {}, done.all
+
+
+def test_a_few_objects_gone_are_made_again_without_asking(workspace):
+    """The guard is for most of the state: one assistant deleted in the dashboard is drift, made again."""
+    for address in ("a", "b", "c", "d", "e", "f"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    gone = workspace.platform.assistants()[0]
+    workspace.platform.delete(gone["id"])
+    plan = json.loads(ok(workspace.run("plan", "--json")).output)
+    assert (plan["vanished"], plan["mass_forget"]) == (1, False)
+    # From a saved plan too (its re-creation was refused as "the state already manages it", whatever the platform
+    # held): checked against the platform's list instead.
+    ok(workspace.run("plan", "--out", "again.plan"))
+    ok(workspace.run("apply", "again.plan"))
+    assert len(workspace.platform.assistants()) == 6
+    assert gone["id"] not in {entry["id"] for entry in workspace.state()["resources"].values()}
+
+
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in

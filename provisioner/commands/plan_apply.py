@@ -14,7 +14,7 @@ from ..plan import Plan
 from ..progress import Progress, stdout_styled
 from ..ratelimit import describe
 from ..scrub import scrub, scrub_view
-from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy
+from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy, refuse_mass_forget
 from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.policies import checked_plan, rules_of
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
@@ -37,6 +37,7 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
+@click.option("--allow-mass-forget", is_flag=True, help=HELP["--allow-mass-forget"])
 @click.option("--lock", type=click.BOOL, default=True, show_default=True, help=HELP["--lock"])
 @click.option("--read-documents", is_flag=True, help=HELP["--read-documents"])
 @platform_options
@@ -46,7 +47,8 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @policy_option
 @reports_errors
 def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
-                 allow_mass_destroy, excludes=(), selector=None, replace=(), read_documents=False, **kwargs) -> None:
+                 allow_mass_destroy, allow_mass_forget, excludes=(), selector=None, replace=(), read_documents=False,
+                 **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
     settings = settings_from(kwargs)
     settings.read_documents = read_documents
@@ -60,7 +62,8 @@ def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, dest
     with Session(settings, "plan", prefetch=bool(manifests) or destroy,
                  planning=None if destroy else manifests) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
-                               allow_mass_destroy=allow_mass_destroy, moves=moves, excludes=excludes,
+                               allow_mass_destroy=allow_mass_destroy, allow_mass_forget=allow_mass_forget,
+                               moves=moves, excludes=excludes,
                                selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session, rules)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
@@ -195,6 +198,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
     """Show the plan, ask (unless --auto-approve), apply. With no changes, only refresh state records."""
     _show(plan)
     refuse_mass_destroy(plan, False)  # after showing it: the refusal names what it would have destroyed
+    refuse_mass_forget(plan, False)  # the session was given --allow-mass-forget: the plan carries it
     refuse_lossy_replacements(plan, session.settings.allow_replace)  # before asking: a "yes" must not be wasted
     if not plan.has_changes:
         if plan.state_sync:
@@ -215,6 +219,7 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @click.option("--allow-empty", is_flag=True,
               help=HELP["--allow-empty"])
 @click.option("--allow-mass-destroy", is_flag=True, help=HELP["--allow-mass-destroy"])
+@click.option("--allow-mass-forget", is_flag=True, help=HELP["--allow-mass-forget"])
 @click.option("--allow-replace", is_flag=True, help=HELP["--allow-replace"])
 @selection_options
 @click.option("--replace", "replace", multiple=True, metavar="ADDRESS", help=HELP["--replace"])
@@ -226,8 +231,9 @@ def _review_and_apply(session: Session, plan: Plan, known_ids: set[int], auto_ap
 @manifest_options
 @policy_option
 @reports_errors
-def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_replace,
-                  excludes=(), selector=None, replace=(), no_verify=False, read_documents=False, **kwargs) -> None:
+def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_mass_destroy, allow_mass_forget,
+                  allow_replace, excludes=(), selector=None, replace=(), no_verify=False, read_documents=False,
+                  **kwargs) -> None:
     """Make the platform match the manifests (or perform a saved plan: apply PLANFILE)."""
     settings = settings_from(kwargs, parallelism)
     settings.read_documents = read_documents
@@ -250,6 +256,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
             denied = checked_plan(plan, None, settings, session, rules)
             _show(plan)
             refuse_mass_destroy(plan, allow_mass_destroy)
+            refuse_mass_forget(plan, allow_mass_forget)
             refuse_lossy_replacements(plan, allow_replace)
             if denied:
                 raise ProvisionerError(denied)
@@ -263,7 +270,8 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
     with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
-                                       allow_mass_destroy=allow_mass_destroy, moves=moves,
+                                       allow_mass_destroy=allow_mass_destroy, allow_mass_forget=allow_mass_forget,
+                                       moves=moves,
                                        excludes=excludes, selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session, rules)
         if denied:  # before asking, before any write
@@ -278,6 +286,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
 @click.option("--parallelism", default=10, show_default=True, type=click.IntRange(1, 256),
               help=HELP["--parallelism"])
+@click.option("--allow-mass-forget", is_flag=True, help=HELP["--allow-mass-forget"])
 @selection_options
 @platform_options
 @config_options
@@ -285,7 +294,8 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
 @manifest_options
 @policy_option
 @reports_errors
-def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), selector=None, **kwargs) -> None:
+def destroy_command(paths, auto_approve, targets, parallelism, allow_mass_forget=False, excludes=(), selector=None,
+                    **kwargs) -> None:
     """Delete every assistant the state manages (protected ones stop the run)."""
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
@@ -295,7 +305,7 @@ def destroy_command(paths, auto_approve, targets, parallelism, excludes=(), sele
                                    moves=moves)
     with Session(settings, "destroy") as session:
         plan, known_ids = session.plan(manifests, destroy=True, targets=targets, paths=paths, excludes=excludes,
-                                       selector=selector, moves=moves)
+                                       selector=selector, moves=moves, allow_mass_forget=allow_mass_forget)
         denied = checked_plan(plan, manifests, settings, session, rules)  # as `plan --destroy` checks it
         if denied:  # before asking, before any write
             _show(plan)

@@ -16,8 +16,8 @@ from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, merged_fields, pure_moves, selection_note, state_counts, summary_counts,
-                   summary_counts_of, targeting_warning)
+                   mass_destroy_warning, mass_forget_warning, merged_fields, pure_moves, selection_note, state_counts,
+                   summary_counts, summary_counts_of, targeting_warning)
 from .text import value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
@@ -142,12 +142,13 @@ def fitting(which: Iterable[int], lines: list[str], budget: int) -> list[int]:
 
 def _refusal(plan: Plan) -> list[str]:
     """First of all, where a reviewer cannot miss it: apply will refuse this plan as it stands."""
-    warning = mass_destroy_warning(plan)
-    if warning is None:
-        return []
-    kind = "[!WARNING]" if plan.allow_mass_destroy else "[!CAUTION]"
-    title = "Mass destroy allowed" if plan.allow_mass_destroy else "Mass destroy: apply will refuse this plan"
-    return ["> " + kind, f"> **{title}.** {escape(warning)}", ""]
+    lines = []
+    for warning, allowed, what in ((mass_forget_warning(plan), plan.allow_mass_forget, "Most of the state gone"),
+                                   (mass_destroy_warning(plan), plan.allow_mass_destroy, "Mass destroy")):
+        if warning is not None:
+            title = f"{what}: allowed" if allowed else f"{what}: apply will refuse this plan"
+            lines += ["> " + ("[!WARNING]" if allowed else "[!CAUTION]"), f"> **{title}.** {escape(warning)}", ""]
+    return lines
 
 
 def _targeting(plan: Plan) -> list[str]:

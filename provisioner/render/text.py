@@ -181,17 +181,32 @@ def left_alone_note(plan: Plan) -> str | None:
 def mass_destroy_warning(plan: Plan) -> str | None:
     if not plan.mass_destroy:
         return None
-    share = f"{plan.counts['destroy']} of the {plan.managed_count} objects in state"
-    if plan.allow_mass_destroy:
-        return f"This plan destroys {share}; --allow-mass-destroy was given."
-    return (f"This plan destroys {share}: apply refuses it without --allow-mass-destroy. Check the paths (a "
-            "wrong folder or a broken checkout looks like this), use --target to change a part, or pass "
-            "--allow-mass-destroy if you mean it.")
+    return _guard_warning(f"This plan destroys {plan.counts['destroy']} of the {plan.managed_count} objects in state",
+                          "--allow-mass-destroy", plan.allow_mass_destroy,
+                          "Check the paths (a wrong folder or a broken checkout looks like this), use --target to "
+                          "change a part, or pass --allow-mass-destroy if you mean it.")
+
+
+def mass_forget_warning(plan: Plan) -> str | None:
+    if not plan.mass_forget:
+        return None
+    return _guard_warning(f"This plan finds {plan.vanished} of the {plan.managed_count} objects in state gone from "
+                          "the platform", "--allow-mass-forget", plan.allow_mass_forget,
+                          "Another account's token, or another platform's URL, looks like this; check them, or pass "
+                          "--allow-mass-forget if they really were deleted.")
+
+
+def _guard_warning(finding: str, flag: str, allowed: bool, advice: str) -> str:
+    """A plan-wide refusal apply will make (or was told not to): what the plan does, the flag, what to do."""
+    if allowed:
+        return f"{finding}; {flag} was given."
+    return f"{finding}: apply refuses it without {flag}. {advice}"
 
 
 def plan_warnings(plan: Plan) -> list[str]:
     """The plan-wide warnings, most serious first, as plain sentences (each view styles them)."""
-    return [w for w in (mass_destroy_warning(plan), targeting_warning(plan), selection_note(plan)) if w]
+    return [w for w in (mass_forget_warning(plan), mass_destroy_warning(plan), targeting_warning(plan),
+                        selection_note(plan)) if w]
 
 
 def _plan_body(plan: Plan, style: Callable[..., str]) -> str:

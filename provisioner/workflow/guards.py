@@ -1,5 +1,5 @@
-"""A plan's safety checks: state entries whose manifests lie outside the paths given, mass destroys, and
-replacements that lose data."""
+"""A plan's safety checks: state entries whose manifests lie outside the paths given, mass destroys, most of the
+state gone from the platform, and replacements that lose data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -41,6 +41,19 @@ def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:
             f"(more than {MASS_DESTROY_SHARE:.0%}, and at least {MASS_DESTROY_MIN}); nothing was changed. That is "
             "more often a wrong path or a broken checkout than a wish: check the paths, use --target to change a "
             "part, or pass --allow-mass-destroy if you mean it (`provisioner destroy` destroys everything)")
+
+
+def refuse_mass_forget(plan: Plan, allowed: bool) -> None:
+    """apply's and destroy's guard, beside refuse_mass_destroy: a plan that finds most of the state gone from the
+    platform (to be made again, adopted by name, or forgotten) needs --allow-mass-forget (or a plan made with it),
+    as refresh does before it forgets them."""
+    if plan.mass_forget and not (allowed or plan.allow_mass_forget):
+        raise ProvisionerError(
+            f"this plan finds {plan.vanished} of the {plan.managed_count} objects in state gone from the platform's "
+            "lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
+            "applying would make them again there and drop the ids of the real ones from state. Check "
+            "PROVISIONER_API_TOKEN and --api-url; if they really were deleted on the platform, pass "
+            "--allow-mass-forget")
 
 
 def refuse_lossy_replacements(plan: Plan, allowed: bool) -> None:

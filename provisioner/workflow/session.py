@@ -20,7 +20,7 @@ from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
 from ..rename_hint import rename_hints
-from ..plan import Action, FieldLocations, Plan
+from ..plan import Action, FieldLocations, Plan, count_vanished
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
 from ..render.text import kind_counts
@@ -264,8 +264,9 @@ class Session:
 
     def plan(self, manifests: list[Manifest], *, destroy: bool = False, targets: tuple[str, ...] = (),
              paths: list[str] = (), allow_empty: bool = False,
-             allow_mass_destroy: bool = False, moves: list = (), excludes: tuple[str, ...] = (),
-             selector: str | None = None, replace: tuple[str, ...] = ()) -> tuple[Plan, set[int]]:
+             allow_mass_destroy: bool = False, allow_mass_forget: bool = False, moves: list = (),
+             excludes: tuple[str, ...] = (), selector: str | None = None,
+             replace: tuple[str, ...] = ()) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made. `moves`: the moved blocks read with the
         manifests (moves.py): the state entries they name are planned at their new addresses.
 
@@ -319,6 +320,7 @@ class Session:
                                     left_alone=left_alone(state, manifests, paths, self._project_root()),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
+        plan.vanished, plan.allow_mass_forget = count_vanished(plan.changes, state.resources), allow_mass_forget
         plan.replace_requested = sorted(replace)
         if plan.replace_requested and not destroy:
             # The selection (--exclude, -l) may have taken out a replacement the plan made: refused, not dropped (a
@@ -469,11 +471,14 @@ class Session:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
         # Its moves first (apply does them first): the changes are then checked against the state they make.
+        moved = after_moves(self.state, plan.moves)
         conflicts = saved_moves_conflicts(plan.moves, self.state) or \
-            conflicts_with_state(plan, after_moves(self.state, plan.moves))  # a tampered plan: refused first
+            conflicts_with_state(plan, moved)  # a tampered plan: refused first
         if conflicts:
             raise StalePlanError("the saved plan does not fit the state it would change:\n  "
                                  + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
+        # What the guards weigh, from this state rather than the file: a hand-edited count cannot lift them.
+        plan.managed_count, plan.vanished = len(self.state.resources), count_vanished(plan.changes, moved.resources)
         kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
                                                kinds=kinds)}
@@ -493,7 +498,14 @@ class Session:
         for change in plan.changes:
             objects = lists.get(change.kind, {})
             live = objects.get(change.remote_id) if change.remote_id is not None else None
-            if change.action is Action.CREATE and not change.replace:
+            held = moved.resources.get(change.address)
+            if held is not None and not change.replace and change.action in (Action.CREATE, Action.IMPORT) \
+                    and held.id in objects:
+                # Planned as gone (another account's token, a list that left it out): it is there.
+                again = "creating it again" if change.action is Action.CREATE else "adopting another"
+                stale.append(f"{change.address}: id {held.id}, which the state holds for it, is on the platform; "
+                             f"{again} would make a duplicate")
+            elif change.action is Action.CREATE and not change.replace:
                 if any(r.name == change.assistant_name and r.id not in claimed.get(change.kind, set())
                        for r in objects.values()):
                     article = "an" if change.kind[:1] in "aeiou" else "a"
