@@ -68,9 +68,7 @@ def export_command(paths, out_dir, **kwargs) -> None:
 
 @click.command("refresh")
 @click.option("--target", "targets", multiple=True, help=HELP["--target"])
-@click.option("--allow-mass-forget", is_flag=True,
-              help="Forget what the platform's lists no longer hold even when that is most of what was read "
-                   "(refused without it: a wrong token or URL reads like that).")
+@click.option("--allow-mass-forget", is_flag=True, help=HELP["--allow-mass-forget"])
 @selection_options
 @platform_options
 @config_options

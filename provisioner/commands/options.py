@@ -44,9 +44,9 @@ HELP = {
                         "of it (docs/graph.md); for drift checks.",
     "--allow-mass-destroy": "Allow a plan that destroys more than half of the objects in state (at least 5); "
                             "apply refuses one without it (docs/state.md).",
-    "--allow-mass-forget": "Allow a plan that finds more than half of the objects in state (at least 5) gone from "
-                           "the platform, to be made again or forgotten; apply and destroy refuse one without it: "
-                           "another account's token reads like that (docs/state.md).",
+    "--allow-mass-forget": "Allow a run that finds more than half of what it looked for in state (at least 5) gone "
+                           "from the platform's lists, to be forgotten or made again; refused without it: another "
+                           "account's token or a wrong URL reads like that (docs/state.md).",
 }
 
 
