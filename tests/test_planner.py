@@ -1,9 +1,11 @@
 """The pure diff: manifests x state x platform -> plan, with no I/O."""
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from provisioner.errors import PlanError
 from provisioner.manifest import load_manifests
-from provisioner.plan import Action, Plan
+from provisioner.plan import Action, Plan, count_vanished
 from provisioner.planner import RemoteAssistant, compute_plan, record_for, same
 from provisioner.state import ResourceState, State
 from provisioner.wire import Lookups
@@ -271,3 +273,26 @@ def test_a_knowledge_base_mode_no_request_sends_is_read_and_shown_as_drift(tmp_p
     state, listed = _applied_v2(unmanaged, 8)
     listed["knowledgebase_mode"] = "semantic"
     assert compute_plan([unmanaged], state, [RemoteAssistant.from_item(listed, LOOKUPS)], dialect="v2").changes == []
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["kept", "gone", "gone-namesake", "removed", "replaced", "drifted"]), min_size=1,
+                max_size=8), st.booleans())
+def test_vanished_counts_what_the_platform_lost_and_nothing_else(load, fates, destroy):
+    """count_vanished (the mass-forget guard's count) is the number of state entries whose id the platform no longer
+    lists: made again, adopted by a namesake, or forgotten; never a kept, drifted, replaced or removed one."""
+    manifests = load(*[manifest_text(f"a{i}", name=f"Bot {i}") for i in range(len(fates))])
+    state, live = State.new(), []
+    for i, (manifest, fate) in enumerate(zip(manifests, fates)):
+        listed = applied(state, manifest, 100 + i)
+        if fate == "drifted":
+            listed = remote(100 + i, manifest, system_prompt="changed in the dashboard")
+        if fate == "gone-namesake":
+            listed = remote(500 + i, manifest)  # the one named alike, not in state: adopted
+        if fate != "gone":
+            live.append(listed)
+    kept = [m for m, fate in zip(manifests, fates) if fate != "removed"]
+    replace = [m.address for m, fate in zip(manifests, fates) if fate == "replaced"]
+    plan = compute_plan(kept, state, live, destroy=destroy, replace=() if destroy else replace)
+    # (A destroy forgets both: the namesake is not the object state holds.)
+    assert count_vanished(plan.changes, state.resources) == sum(fate.startswith("gone") for fate in fates)
