@@ -438,3 +438,37 @@ def test_the_assistant_counts_follow_every_write_of_an_assistant():
     store.reset()
     assert store.assistant_counts(7, "folder_id") == {}
     store.close()
+
+
+def _answer_in_one_read(sock: socket.socket, request: bytes) -> tuple[bytes, bool]:
+    """Send `request` and read once, as soon as anything arrives: (what that read got, whether it is the whole
+    answer by its Content-Length). One write on loopback arrives whole; a second one comes a moment later."""
+    sock.sendall(request)
+    first = sock.recv(1 << 20)
+    head, _, body = first.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n")[1:]
+                      if line.lower().startswith(b"content-length:")))
+    whole = len(body) == length
+    while len(body) < length:  # read the rest, so the connection is ready for the next request
+        body += sock.recv(1 << 20)
+    return first, whole
+
+
+def test_an_answer_leaves_the_emulator_in_one_write_head_and_body_together(tmp_path):
+    """A real platform's web server sends a small answer's head and body in one piece; uvicorn wrote them apart, and
+    a client woke twice per request (what scripts/benchmark.py measures of the client was inflated by it). The
+    emulator in a process of its own, as the benchmark and `provisioner emulator` run it."""
+    process, root = _start(tmp_path)
+    try:
+        host, port = root.split("//", 1)[1].split(":")
+        requests = ["GET /api/user/assistants/languages", "GET /api/user/assistants/get?per_page=5&page=1",
+                    "DELETE /api/user/assistant/999999", "GET /api/no/such/route"]
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for line in requests * 5:  # on one kept-alive connection, with answers of 200 and 404
+                request = (f"{line} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+                           "Accept: application/json\r\n\r\n").encode()
+                first, whole = _answer_in_one_read(sock, request)
+                assert whole, (line, first[:200])
+    finally:
+        _stop(process)
