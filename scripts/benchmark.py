@@ -6,6 +6,7 @@
     python scripts/benchmark.py --count 1000 --phases create --rate-limit 1000/60s,200/10s
     python scripts/benchmark.py --count 3000 --latency-ms 20 --fleet full --busy 2
     python scripts/benchmark.py --count 10000 --latency-ms 20 --graph
+    python scripts/benchmark.py --count 10000 --latency-ms 20 --cli-from ../an-older-checkout   # two versions
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
@@ -346,6 +347,9 @@ def main() -> None:
     parser.add_argument("--graph", action="store_true",
                         help="a graph of every kind (tools, knowledge bases and documents, folders, labels; the "
                              "rest assistants referencing them) instead of assistants alone, in the v2 dialect")
+    parser.add_argument("--cli-from", metavar="DIR",
+                        help="run the CLI from another checkout of the provisioner (its folder, as PYTHONPATH) against "
+                             "this one's emulator: two versions compared on the same platform")
     parser.add_argument("--policies", type=int, default=0, metavar="N",
                         help="measure only the policy check: N rules (CEL) over --count manifests, offline")
     options = parser.parse_args()
@@ -359,6 +363,9 @@ def main() -> None:
            "PROVISIONER_PROJECT": f"benchmark-{secrets.token_hex(6)}"}
     if options.graph:
         env["PROVISIONER_API_DIALECT"] = "v2"
+    if options.cli_from:
+        env["PYTHONPATH"] = str(Path(options.cli_from).resolve())
+        compileall.compile_dir(Path(env["PYTHONPATH"]) / "provisioner", quiet=1)
     if options.backend == "postgres" and not os.environ.get("PROVISIONER_PG_DSN"):
         sys.exit("--backend postgres needs $PROVISIONER_PG_DSN")
 
@@ -420,7 +427,7 @@ def main() -> None:
     print(f"provisioner benchmark: {options.count} {what}, parallelism {options.parallelism}, latency "
           f"{options.latency_ms} ms, error rate {options.error_rate}, commit-fail rate {options.commit_fail_rate}, "
           f"state backend {options.backend}, rate limit {options.rate_limit}, fleet {options.fleet}, "
-          f"busy loops beside it {options.busy}")
+          f"busy loops beside it {options.busy}" + (f", CLI from {options.cli_from}" if options.cli_from else ""))
     print(f"machine speed (a plain Python loop of 10 million additions): {speed_before:.2f} s before the phases, "
           f"{speed_after:.2f} s after")
     print(f"network floor of a phase that writes every object: ({depth} + {options.count}/{options.parallelism}) x "
