@@ -413,9 +413,11 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
     changes = _field_changes(manifest, kind, compared, fields, last, current, seen)
     # A managed object the platform is still processing is waited for again (an apply that gave up waiting, or
     # was stopped, went on to what uses it next time); one it failed to process is made again (Terraform's
-    # tainted resource): "No changes" hid both, and what uses it went ahead.
+    # tainted resource): "No changes" hid both, and what uses it went ahead. A status the platform does not document
+    # is not taken for ready either: apply looks at it again before what uses it goes ahead (and stops, naming it).
     stage = kind.endpoints.stage(current.item) if kind.endpoints.stage is not None else None
-    failed, pending = stage == "failed" and live is not None, stage == "pending"
+    failed = stage == "failed" and live is not None
+    pending = stage == "pending" or (stage == "unknown" and live is not None)
     if not changes and not actions and live is not None and not replace_requested and not failed and not pending:
         return None
     replace = [c.field for c in changes if kind.facts(c.field).replace] or (
@@ -458,16 +460,18 @@ def plan_object(manifest: Manifest, fields: dict[str, Any], depends_on: list[str
                       remote_item=current.item, actions=actions, wait=pending, **common)
     return Change(manifest.address, Action.UPDATE, manifest.platform_name, remote_id=current.id, fields=changes,
                   body=body, record=record(manifest, wanted, after), remote_item=current.item,
-                  reason=_with_notes(_still_processing(kind, body) if pending else None, actions), actions=actions,
-                  wait=pending, **common)
+                  reason=_with_notes(_still_processing(kind, body, stage) if pending else None, actions),
+                  actions=actions, wait=pending, **common)
 
 
-def _still_processing(kind: Kind, body: dict[str, Any]) -> str:
-    """Why an update of an object the platform is still processing waits for it, and whether it sends anything
-    (a description changed meanwhile is sent: "nothing is sent" beside it was untrue)."""
-    if any(k != kind.parent_field for k in body):
-        return STILL_PROCESSING_UPDATED
-    return STILL_PROCESSING
+def _still_processing(kind: Kind, body: dict[str, Any], stage: str | None = "pending") -> str:
+    """Why an update of an object the platform is still processing (or shows in a status it does not document)
+    waits for it, and whether it sends anything (a description changed meanwhile is sent: "nothing is sent" beside
+    it was untrue)."""
+    updated = any(k != kind.parent_field for k in body)
+    if stage == "unknown":
+        return UNDOCUMENTED_STATUS_UPDATED if updated else UNDOCUMENTED_STATUS
+    return STILL_PROCESSING_UPDATED if updated else STILL_PROCESSING
 
 
 FAILED_TO_PROCESS = "the platform failed to process it (status failed)"
@@ -475,6 +479,10 @@ STILL_PROCESSING = ("the platform is still processing it: nothing is sent, apply
                     "what uses it")
 STILL_PROCESSING_UPDATED = ("the platform is still processing it: apply updates it, then waits for it to be ready "
                             "before what uses it")
+UNDOCUMENTED_STATUS = ("the platform shows it in a status it does not document: nothing is sent, apply looks at "
+                       "it again before what uses it, and stops unless it is ready")
+UNDOCUMENTED_STATUS_UPDATED = ("the platform shows it in a status it does not document: apply updates it, then looks "
+                               "at it again before what uses it, and stops unless it is ready")
 
 
 def _with_notes(reason: str | None, actions: list[dict[str, Any]]) -> str | None:

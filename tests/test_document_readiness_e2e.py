@@ -195,3 +195,34 @@ def test_a_document_still_processing_whose_description_changed_is_said_to_be_upd
     assert [f["field"] for f in described["fields"]] == ["description"] and described["wait"], described
     assert "nothing is sent" not in described["reason"] and "apply updates it" in described["reason"], described
     assert "nothing is sent" in untouched["reason"] and not untouched["fields"], untouched
+
+
+def test_a_document_in_a_status_the_platform_does_not_document_is_not_taken_for_ready(graph, platform, proxy):
+    """apply stops at a document whose status the platform does not document ("not waiting for it"), but a plan that
+    read it (--read-documents) said "No changes" for it, and what uses its knowledge base went ahead: a status nobody
+    knows read as ready. The plan now waits for it as for one still processing, and apply stops again, naming it."""
+    from rewriting_proxy import through
+
+    graph.write("manifests/knowledge.yaml", knowledge_base("help"))
+    assert graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "30").exit_code == 0
+    assert "No changes." in graph.run("plan").output
+
+    def queued(method, path, status, body):
+        if method == "GET" and "/documents" in path and b'"active"' in body:
+            return status, body.replace(b'"status": "active"', b'"status": "queued"').replace(
+                b'"status":"active"', b'"status":"queued"'), "application/json"
+        return None
+
+    proxy.rewrite = queued
+    planned = json.loads(through(graph, proxy, "plan", "--json", "--read-documents").output)
+    waits = [c for c in planned["changes"] if c["address"].startswith("knowledgebase.help.")]
+    assert len(waits) == DOCUMENTS and all(c["action"] == "update" and c["wait"] and not c["fields"]
+                                           for c in waits), planned["changes"]
+    assert "a status it does not document" in waits[0]["reason"]
+    graph.add("second", engine_type="pipeline", knowledgebase_id="knowledgebase.help", knowledgebase_mode="prompt")
+    stopped = through(graph, proxy, "apply", "--auto-approve", "--no-verify", "--read-documents", "--wait-timeout",
+                      "30")
+    assert stopped.exit_code != 0 and "does not document ('queued')" in stopped.all, stopped.all
+    assert "second" not in graph.state()["resources"]  # what uses the knowledge base did not go ahead
+    proxy.rewrite = None
+    assert graph.run("apply", "--auto-approve", "--no-verify", "--wait-timeout", "30").exit_code == 0
