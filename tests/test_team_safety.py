@@ -467,6 +467,44 @@ def test_a_few_objects_gone_are_made_again_without_asking(workspace):
     assert gone["id"] not in {entry["id"] for entry in workspace.state()["resources"].values()}
 
 
+SCHEMA = [{"name": "booked", "type": "bool", "description": "Booked"}]
+
+
+def _campaign(address: str, parallel: int) -> str:
+    return (f"apiVersion: provisioner/v1\nkind: Campaign\nmetadata: {{name: {address}}}\nspec:\n"
+            f"  name: {address.title()}\n  assistant_id: assistant.caller\n  max_calls_in_parallel: {parallel}\n"
+            "  goal_completion_variable: booked\n")
+
+
+def _fleet(workspace, parallel: int) -> None:
+    workspace.add("caller", post_call_schema=SCHEMA)
+    for address in ("w1", "w2", "w3", "w4"):
+        workspace.write(f"manifests/{address}.yaml", _campaign(address, parallel))
+
+
+def test_an_object_adopted_by_name_only_to_be_replaced_is_counted_gone(workspace, tmp_path_factory):
+    """Another account that holds the same fleet by name (a staging account's token): each object is adopted by name
+    there, and counted gone; but a campaign adopted only to be replaced (its settings differ there) was not counted,
+    so a fleet of campaigns was deleted and made again in that account, and their ids dropped from state, without
+    --allow-mass-forget."""
+    from conftest import OTHER_TOKEN, Workspace
+
+    _fleet(workspace, parallel=2)
+    ok(workspace.run("apply", "--auto-approve"))
+    before = workspace.state()
+    staging = Workspace(tmp_path_factory.mktemp("staging"), workspace.platform, OTHER_TOKEN)
+    _fleet(staging, parallel=3)
+    ok(staging.run("apply", "--auto-approve"))
+
+    shown = json.loads(ok(_as_another_account(workspace, "plan", "--json")).output)
+    replaced = sorted(c["address"] for c in shown["changes"] if c["replace"])
+    assert replaced == ["campaign.w1", "campaign.w2", "campaign.w3", "campaign.w4"], shown["changes"]
+    assert (shown["vanished"], shown["managed_count"], shown["mass_forget"]) == (5, 5, True)
+    refused = _as_another_account(workspace, "apply", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+    assert workspace.state() == before
+
+
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
