@@ -232,10 +232,15 @@ def _count(changes: list[Change]) -> dict[str, int]:
 def count_vanished(changes: list[Change], resources: Mapping[str, Any]) -> int:
     """How many objects of state (`resources`: address -> entry) `changes` find gone from the platform's lists.
     The planners make a change of an address state holds into a create (not a replacement), an adoption or a
-    forget only when its recorded id was not listed: re-created, adopted by name or dropped from state."""
+    forget only when its recorded id was not listed: re-created, adopted by name or dropped from state. A
+    replacement of another id than the one state holds is gone too: the namesake adopted in its place is replaced
+    (a campaign whose settings differ there)."""
     vanished = 0
     for change in changes:
-        if change.address in resources and not change.replace and change.action in _VANISHED_ACTIONS:
+        entry = resources.get(change.address)
+        if entry is None or change.action not in _VANISHED_ACTIONS:
+            continue
+        if not change.replace or change.remote_id != entry.id:
             vanished += 1
     return vanished
 
