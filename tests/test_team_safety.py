@@ -505,6 +505,35 @@ def test_an_object_adopted_by_name_only_to_be_replaced_is_counted_gone(workspace
     assert workspace.state() == before
 
 
+def test_a_saved_plan_that_replaces_the_namesake_adopted_for_a_gone_object_applies(workspace, tmp_path_factory):
+    """A campaign deleted in the dashboard, and another of its name (settings differ) that no state here manages:
+    the plan adopts that one in its place, to replace it. Applied at once it went through; saved, it was refused
+    outright ("the state holds id X for it, so it cannot replace id Y"): such a plan never applied. Checked
+    against the platform instead, as a re-creation is."""
+    from conftest import Workspace
+
+    _fleet(workspace, parallel=2)
+    ok(workspace.run("apply", "--auto-approve"))
+    gone = workspace.state()["resources"]["campaign.w1"]["id"]
+    workspace.platform.http.delete(f"/user/campaign/{gone}").raise_for_status()
+    elsewhere = Workspace(tmp_path_factory.mktemp("elsewhere"), workspace.platform)
+    elsewhere.add("caller", post_call_schema=SCHEMA)
+    elsewhere.write("manifests/w1.yaml", _campaign("w1", 3))
+    ok(elsewhere.run("apply", "--auto-approve"))
+    namesake = elsewhere.state()["resources"]["campaign.w1"]["id"]
+
+    shown = json.loads(ok(workspace.run("plan", "--json")).output)
+    [change] = [c for c in shown["changes"] if c["address"] == "campaign.w1"]
+    assert (change["action"], change["replace"], change["remote_id"]) == ("create", True, namesake)
+    assert shown["vanished"] == 1
+    ok(workspace.run("plan", "--out", "again.plan"))
+    applied = workspace.run("apply", "--allow-replace", "again.plan")
+    assert applied.exit_code == 0, applied.all
+    made = workspace.state()["resources"]["campaign.w1"]["id"]
+    assert made not in (gone, namesake)
+    assert "No changes" in ok(workspace.run("plan")).output
+
+
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
