@@ -41,12 +41,13 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
         if change.replace:  # -/+: the object state holds is deleted, and a new one created
             if action is not Action.CREATE:
                 problems.append(f"{address}: a replacement must be a create")
-            elif entry is None and (change.kind, remote_id) in owner_of:  # an adopted object, replaced
+            elif remote_id is None or remote_id < 1:
+                problems.append(f"{address}: a replacement of no platform id")
+            elif (entry is None or entry.id != remote_id) and (change.kind, remote_id) in owner_of:
+                # An adopted object, replaced (of an address state holds: its id gone from the platform, apply
+                # checks the platform), is never one another address manages.
                 problems.append(f"{address}: id {remote_id} is already managed as "
                                 f"{owner_of[(change.kind, remote_id)]!r}")
-            elif entry is not None and entry.id != remote_id:
-                problems.append(f"{address}: the state holds id {entry.id} for it, so it cannot replace id "
-                                f"{remote_id}")
         elif action is Action.CREATE:
             # Of an address state holds: made again, its id gone from the platform (apply checks the platform).
             if remote_id is not None:

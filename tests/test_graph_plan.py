@@ -1,4 +1,5 @@
 """The plan of a graph over pure data: kinds (folders, labels) beside assistants that reference them."""
+import dataclasses
 import json
 
 import click
@@ -319,8 +320,15 @@ def test_a_saved_plan_is_checked_against_state_per_kind(load, gadgets):
     plan = plan_of(load(gadget(2)), state, gadget=live)
     plan.changes = [c for c in plan.changes if c.kind == "gadget"]  # (the assistant, with no manifest, is forgotten)
     assert plan.changes[0].replace and conflicts_with_state(plan, state) == []
+    # Another id than state's: the namesake adopted in place of one gone from the platform (Session.check_saved_plan
+    # looks for state's on the platform), never an id another address holds.
     plan.changes[0].remote_id = 6
-    assert "cannot replace id 6" in conflicts_with_state(plan, state)[0]
+    assert conflicts_with_state(plan, state) == []
+    state.resources["gadget.other"] = dataclasses.replace(state.resources["gadget.g"], id=6)
+    assert "id 6 is already managed as 'gadget.other'" in conflicts_with_state(plan, state)[0]
+    del state.resources["gadget.other"]
+    plan.changes[0].remote_id = None
+    assert "a replacement of no platform id" in conflicts_with_state(plan, state)[0]
     plan.changes[0].remote_id, plan.changes[0].kind = 5, "assistant"
     assert any("in a change of kind assistant" in p for p in conflicts_with_state(plan, state))
 

@@ -227,6 +227,14 @@ def _tamper_import_onto_managed_address(plan, ids):
     change.update(action="import", address="a")
 
 
+def _tamper_replace_another_id_of_a_managed_address(plan, ids):
+    _change(plan, "create").update(address="a", replace=True, remote_id=10**6)
+
+
+def _tamper_replace_an_id_another_address_holds(plan, ids):
+    _change(plan, "create").update(address="c", replace=True, remote_id=ids["a"])
+
+
 def _tamper_create_twice(plan, ids):
     plan["changes"].append(json.loads(json.dumps(_change(plan, "create"))))
 
@@ -266,6 +274,13 @@ TAMPERED = {
     "delete of an id under another address": (_tamper_delete_as_other_address, "a: the state holds id"),
     "import of an id the state manages": (_tamper_import_managed_id, "is already managed as 'b'"),
     "import onto a managed address": (_tamper_import_onto_managed_address, "is already managed as 'b'"),
+    # A replacement of another id than state's is of the namesake adopted for an object gone from the platform:
+    # refused when the platform still lists state's id, and when another address holds the id.
+    "replacement of another id at a managed address": (_tamper_replace_another_id_of_a_managed_address,
+                                                       "which the state holds for it, is on the platform",
+                                                       "is stale"),
+    "replacement of an id another address holds": (_tamper_replace_an_id_another_address_holds,
+                                                   "is already managed as 'a'"),
     "one create twice": (_tamper_create_twice, "c: changed twice in one plan"),
     "a create carrying an id": (_tamper_create_with_an_id, "c: a create carries id"),
     "forget of an id under another address": (_tamper_forget_as_other_address, "a: the state holds id"),

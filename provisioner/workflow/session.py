@@ -499,10 +499,11 @@ class Session:
             objects = lists.get(change.kind, {})
             live = objects.get(change.remote_id) if change.remote_id is not None else None
             held = moved.resources.get(change.address)
-            if held is not None and not change.replace and change.action in (Action.CREATE, Action.IMPORT) \
-                    and held.id in objects:
+            if held is not None and change.action in (Action.CREATE, Action.IMPORT) \
+                    and (not change.replace or change.remote_id != held.id) and held.id in objects:
                 # Planned as gone (another account's token, a list that left it out): it is there.
-                again = "creating it again" if change.action is Action.CREATE else "adopting another"
+                again = "creating it again" if change.action is Action.CREATE and not change.replace \
+                    else "adopting another"
                 stale.append(f"{change.address}: id {held.id}, which the state holds for it, is on the platform; "
                              f"{again} would make a duplicate")
             elif change.action is Action.CREATE and not change.replace:
