@@ -1,9 +1,10 @@
 """A saved plan is a file, and a file can be edited: before any of it is applied, each change is checked
 against the state it will be recorded in (the platform is checked by Session.check_saved_plan). A plan this
 program wrote from this state (same lineage and serial) always passes; a tampered one is refused whole,
-before any write: a create of an address the state already manages (a duplicate), an update, delete or
-forget of an id the state does not hold for that address, an import of an id another address holds, one
-address or one id changed twice.
+before any write: a create carrying an id, an update, delete or forget of an id the state does not hold for
+that address, an import or a replacement of an id another address holds, one address or one id changed twice.
+A create, an import or a replacement of another id at an address state holds is the platform's to judge (its
+id gone from the platform's lists: Session.check_saved_plan refuses it when the id is still listed).
 """
 from __future__ import annotations
 
