@@ -534,6 +534,24 @@ def test_a_saved_plan_that_replaces_the_namesake_adopted_for_a_gone_object_appli
     assert "No changes" in ok(workspace.run("plan")).output
 
 
+def test_allow_mass_forget_help_names_the_share_each_command_weighs(workspace):
+    """One help text for plan, apply, destroy and refresh said "more than half of what it looked for in state": so
+    refresh counts (a targeted refresh weighs what it read), but a plan weighs all of the state (docs/state.md), and
+    a targeted apply that finds all it looked for gone went through while its help said it was refused."""
+    for address in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    targets = [word for address in ("a", "b", "c", "d", "e") for word in ("--target", address)]
+    shown = json.loads(ok(_as_another_account(workspace, "plan", "--json", *targets)).output)
+    assert (shown["vanished"], shown["managed_count"], shown["mass_forget"]) == (5, 10, False)
+    refused = _as_another_account(workspace, "refresh", *targets)
+    assert refused.exit_code == 1 and "forget 5 of the 5 objects it read" in refused.stderr, refused.all
+    for command in ("plan", "apply", "destroy", "refresh"):
+        text = " ".join(ok(workspace.run(command, "--help", api=False)).output.split())
+        assert "more than half (and at least 5) of the objects in state gone from the platform's lists " \
+               "(refresh: of those it reads)" in text, (command, text)
+
+
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
