@@ -48,12 +48,14 @@ def refuse_mass_forget(plan: Plan, allowed: bool) -> None:
     platform (to be made again, adopted by name, or forgotten) needs --allow-mass-forget (or a plan made with it),
     as refresh does before it forgets them."""
     if plan.mass_forget and not (allowed or plan.allow_mass_forget):
+        # A destroy plan makes nothing: it forgets them, and the real ones stay on the platform, unmanaged.
+        outcome = ("destroying would forget them, leaving the real ones on the platform unmanaged" if plan.destroy
+                   else "applying would make them again there and drop the ids of the real ones from state")
         raise ProvisionerError(
             f"this plan finds {plan.vanished} of the {plan.managed_count} objects in state gone from the platform's "
-            "lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
-            "applying would make them again there and drop the ids of the real ones from state. Check "
-            "PROVISIONER_API_TOKEN and --api-url; if they really were deleted on the platform, pass "
-            "--allow-mass-forget")
+            f"lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
+            f"{outcome}. Check PROVISIONER_API_TOKEN and --api-url; if they really were deleted on the platform, "
+            "pass --allow-mass-forget")
 
 
 def refuse_lossy_replacements(plan: Plan, allowed: bool) -> None:
