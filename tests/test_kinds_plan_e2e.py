@@ -671,6 +671,24 @@ def test_a_replaced_knowledge_base_gets_its_documents_again_in_the_same_apply(wo
     assert again.exit_code == 0 and "No changes." in again.output, again.all
 
 
+def test_a_saved_plan_that_replaces_a_knowledge_base_applies(workspace):
+    """`plan --replace knowledgebase.help --out`: its documents are replaced with it, their bodies naming the new
+    knowledge base by a marker. The saved plan's check listed documents only under an id a body names, so it read
+    none and refused the plan as stale ("id N is gone from the platform"): such a plan never applied."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()["resources"]
+    planned = workspace.run("plan", "--replace", "knowledgebase.help", "--out", "r.plan")
+    assert planned.exit_code == 0, planned.all
+    applied = workspace.run("apply", "r.plan")
+    assert applied.exit_code == 0, applied.all
+    after = workspace.state()["resources"]
+    assert after["knowledgebase.help"]["id"] != before["knowledgebase.help"]["id"]
+    assert after["knowledgebase.help.returns"]["id"] != before["knowledgebase.help.returns"]["id"]
+    again = workspace.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+
 def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace, dialect):
     """An apply stopped between an assistant's new half and its old half's destruction leaves the old one at
     `caller~deposed`, still the campaign's. Every later plan refused: it could not see that the campaign, which
