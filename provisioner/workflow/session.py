@@ -482,8 +482,10 @@ class Session:
         kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
                                                kinds=kinds)}
-        # Children (documents) are listed under their parent, whose id each change's body holds.
-        parents = {c.address.rsplit(".", 1)[0]: (c.kind, c.body.get(KINDS[c.kind].parent_field))
+        # Children (documents) are listed under their parent, whose id each change's body holds; or, where the plan
+        # replaces the parent (its body names the new one by a marker), under the old one, where they still are.
+        by_address = {c.address: c for c in plan.changes}
+        parents = {c.address.rsplit(".", 1)[0]: (c.kind, _parent_id(c, by_address))
                    for c in plan.changes if c.kind in KINDS and KINDS[c.kind].parent_field}
         parents = {a: (k, i) for a, (k, i) in parents.items() if isinstance(i, int) and not isinstance(i, bool)}
         if parents:
@@ -524,6 +526,16 @@ class Session:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
         restore_secrets(plan, self.settings)
         return set(remote)
+
+
+def _parent_id(change, changes: dict[str, Any]) -> Any:
+    """The id of the parent `change` (a child's) is listed under: its body's, else that of the parent the plan
+    replaces (a marker in the body names the new one, made by the apply; the child's old self is under the old)."""
+    parent_id = change.body.get(KINDS[change.kind].parent_field)
+    parent = changes.get(change.address.rsplit(".", 1)[0])
+    if isinstance(parent_id, dict) and parent is not None and parent.replace:
+        return parent.remote_id
+    return parent_id
 
 
 def _second_look(kind: str, missing: set[int], again: list, where: str = "") -> None:
