@@ -689,6 +689,30 @@ def test_a_saved_plan_that_replaces_a_knowledge_base_applies(workspace):
     again = workspace.run("plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all
 
+def test_a_saved_plan_whose_document_create_names_another_knowledge_base_is_refused(workspace):
+    """A saved plan's create of a managed document's address is the platform's to judge (made again only if its id
+    is gone); it was looked for under the knowledge base the change's body names. A body edited to name another
+    one hid the managed document: it applied, made a document in the other knowledge base and recorded it in the
+    managed one's place, the live document dropped from state. A child is made under the parent its address names."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/knowledge.yaml", (ROOT / "manifests" / "knowledge.yaml").read_text())
+    other = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: other\nspec:\n  name: Other\n"
+             "  documents:\n    - {name: First, key: first, type: website, url: \"https://example.com/first\"}\n")
+    workspace.write("manifests/other.yaml", other)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    before = workspace.state()
+    workspace.write("manifests/other.yaml", other + "    - {name: Second, key: second, type: website, "
+                                                   "url: \"https://example.com/second\"}\n")
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    plan = json.loads((workspace.root / "p.plan").read_text())
+    [create] = [c for c in plan["changes"] if c["address"] == "knowledgebase.other.second"]
+    create["address"] = "knowledgebase.help.returns"
+    (workspace.root / "p.plan").write_text(json.dumps(plan))
+    refused = workspace.run("apply", "p.plan")
+    assert refused.exit_code == 1, refused.all
+    assert "knowledgebase.help.returns: its body names knowledgebase id" in refused.stderr, refused.stderr
+    assert workspace.state() == before
+
 def test_an_interrupted_replacement_of_a_campaigns_assistant_converges(workspace, dialect):
     """An apply stopped between an assistant's new half and its old half's destruction leaves the old one at
     `caller~deposed`, still the campaign's. Every later plan refused: it could not see that the campaign, which
