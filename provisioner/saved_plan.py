@@ -2,7 +2,8 @@
 against the state it will be recorded in (the platform is checked by Session.check_saved_plan). A plan this
 program wrote from this state (same lineage and serial) always passes; a tampered one is refused whole,
 before any write: a create carrying an id, an update, delete or forget of an id the state does not hold for
-that address, an import or a replacement of an id another address holds, one address or one id changed twice.
+that address, an import or a replacement of an id another address holds, a child made or adopted under another
+parent than its address names, one address or one id changed twice.
 A create, an import or a replacement of another id at an address state holds is the platform's to judge (its
 id gone from the platform's lists: Session.check_saved_plan refuses it when the id is still listed).
 """
@@ -24,6 +25,7 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
     problems: list[str] = []
     # Ids are per kind: an assistant and a folder may have the same one.
     owner_of = {(_kind(address), entry.id): address for address, entry in state.resources.items()}
+    by_address = {c.address: c for c in plan.changes}
     seen_addresses: set[str] = set()
     seen_ids: dict[tuple[str, int], str] = {}
     for change in plan.changes:
@@ -66,6 +68,7 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
             problems.append(f"{address}: the state does not manage it, so it cannot {action.value} id {remote_id}")
         elif entry.id != remote_id:
             problems.append(f"{address}: the state holds id {entry.id} for it, not id {remote_id}")
+        problems += _parent_conflicts(change, state, by_address)
         if entry is not None and entry.protect and (action is Action.DELETE or (
                 change.replace and (change.record or {}).get("protect") is not False)):
             # A plan never destroys a protected object (its manifest must say `protect: false` first).
@@ -77,6 +80,32 @@ def conflicts_with_state(plan: Plan, state: State) -> list[str]:
         if sync.address in seen_addresses:
             problems.append(f"{sync.address}: both changed and refreshed in one plan")
     return problems
+
+
+def _parent_conflicts(change: Change, state: State, changes: dict[str, Change]) -> list[str]:
+    """A child (a document) is made or adopted under the parent its address names: as this plan leaves it (the one
+    it adopts, else the one state holds; a marker for one it makes). Session.check_saved_plan looks for the id state
+    holds at the child's address under the parent the body names: a body edited to name another hid a live child,
+    which the apply then dropped from state for one made elsewhere."""
+    kind = KINDS.get(change.kind)
+    if kind is None or not kind.parent_field or change.action not in (Action.CREATE, Action.IMPORT):
+        return []
+    named = change.body.get(kind.parent_field)
+    parent = change.address.rsplit(".", 1)[0]
+    if isinstance(named, dict):  # a marker: the parent this apply makes
+        return [] if named.get("$ref") == parent else [
+            f"{change.address}: its body names the {kind.parent_kind} {named.get('$ref')!r}, not {parent!r}"]
+    adopted = changes.get(parent)
+    if adopted is not None and adopted.action is Action.IMPORT:
+        expected = adopted.remote_id
+    elif parent in state.resources:
+        expected = state.resources[parent].id
+    else:
+        return []
+    if named != expected:
+        return [f"{change.address}: its body names {kind.parent_kind} id {named}, not the id of {parent} "
+                f"({expected})"]
+    return []
 
 
 def selection_conflicts(plan: Plan) -> list[str]:
