@@ -245,6 +245,14 @@ def count_vanished(changes: list[Change], resources: Mapping[str, Any]) -> int:
     return vanished
 
 
+def count_selected(resources: Mapping[str, Any], targets: list[str], excluded: list[str]) -> int:
+    """How many objects of state a plan's selection covers (--target and -l chose `targets`, --exclude took out
+    `excluded`; every object without them): the base mass_forget weighs `vanished` against, as refresh weighs what
+    it reads. A selection of most of another account's view must not pass for a small share of the state."""
+    chosen = resources.keys() if not targets else resources.keys() & set(targets)
+    return len(chosen - set(excluded)) if excluded else len(chosen)
+
+
 _VANISHED_ACTIONS = frozenset({Action.CREATE, Action.IMPORT, Action.FORGET})
 
 
@@ -282,6 +290,7 @@ class Plan:
     allow_mass_destroy: bool = False  # made with --allow-mass-destroy
     # Objects in state this plan found gone from the platform's lists (count_vanished): the base of mass_forget.
     vanished: int = 0
+    selected_count: int = 0           # objects in state the selection covers (count_selected): mass_forget's base
     allow_mass_forget: bool = False   # made with --allow-mass-forget
     # State entries that moved blocks rename before the changes, ids kept: [{"from", "to", "kind", "id"}].
     moves: list[dict[str, Any]] = field(default_factory=list)
@@ -308,7 +317,7 @@ class Plan:
     def mass_forget(self) -> bool:
         """Whether this plan finds so much of the state gone from the platform that apply asks for
         --allow-mass-forget (a destroy plan too: forgetting every object is no less a loss)."""
-        return self.vanished >= MASS_DESTROY_MIN and self.vanished > MASS_DESTROY_SHARE * self.managed_count
+        return self.vanished >= MASS_DESTROY_MIN and self.vanished > MASS_DESTROY_SHARE * self.selected_count
 
     @property
     def counts(self) -> dict[str, int]:
@@ -359,6 +368,7 @@ class Plan:
             "mass_destroy": self.mass_destroy,
             "allow_mass_destroy": self.allow_mass_destroy,
             "vanished": self.vanished,
+            "selected_count": self.selected_count,
             "mass_forget": self.mass_forget,
             "allow_mass_forget": self.allow_mass_forget,
             "moves": [dict(m) for m in self.moves],
@@ -412,6 +422,7 @@ class Plan:
                    created_at=checked.created_at,
                    left_alone=[dict(e) for e in checked.left_alone], managed_count=checked.managed_count,
                    allow_mass_destroy=checked.allow_mass_destroy, vanished=checked.vanished,
+                   selected_count=checked.selected_count,
                    allow_mass_forget=checked.allow_mass_forget, excluded=checked.excluded,
                    selector=checked.selector, replace_requested=checked.replace_requested,
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])

@@ -440,6 +440,32 @@ def test_a_plan_that_finds_most_of_state_gone_is_refused_by_apply(workspace, bac
     assert len(workspace.platform.assistants()) == 6
 
 
+def test_a_selection_that_finds_most_of_what_it_selects_gone_is_refused_too(workspace):
+    """The share was of all of the state: with another account's token, `apply --target` of half the fleet (or -l,
+    --exclude) found all it selected gone, 5 of 10, and made it again there. It is weighed against what the
+    selection covers, as refresh weighs what it reads."""
+    for address in "abcdefghij":
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    before, writes = workspace.state(), len(workspace.platform.writes())
+    selected = [arg for a in "abcde" for arg in ("--target", a)]
+    shown = json.loads(ok(_as_another_account(workspace, "plan", "--json", *selected)).output)
+    assert (shown["vanished"], shown["selected_count"], shown["managed_count"], shown["mass_forget"]) == \
+        (5, 5, 10, True)
+    plan = ok(_as_another_account(workspace, "plan", *selected))
+    assert "This plan finds 5 of the 5 objects in state it selects gone from the platform" in " ".join(
+        plan.output.split())
+    refused = _as_another_account(workspace, "apply", "--auto-approve", *selected)
+    assert refused.exit_code == 1 and "5 of the 5 objects in state it selects" in " ".join(refused.stderr.split())
+    excluded = _as_another_account(workspace, "apply", "--auto-approve", *[a for x in "fghij" for a in ("--exclude", x)])
+    assert excluded.exit_code == 1 and "--allow-mass-forget" in excluded.stderr, excluded.all
+    assert workspace.state() == before and len(workspace.platform.writes()) == writes
+    # One of them gone for real, the others left out of the selection: drift, made again without asking.
+    workspace.platform.delete(next(a["id"] for a in workspace.platform.assistants() if a["name"] == "A"))
+    ok(workspace.run("apply", "--auto-approve", "--target", "a", "--target", "b"))
+    assert len(workspace.platform.assistants()) == 10
+
+
 def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(workspace):
     for address in ("a", "b", "c", "d", "e"):
         workspace.add(address)
@@ -538,21 +564,20 @@ def test_a_saved_plan_that_replaces_the_namesake_adopted_for_a_gone_object_appli
 
 
 def test_allow_mass_forget_help_names_the_share_each_command_weighs(workspace):
-    """One help text for plan, apply, destroy and refresh said "more than half of what it looked for in state": so
-    refresh counts (a targeted refresh weighs what it read), but a plan weighs all of the state (docs/state.md), and
-    a targeted apply that finds all it looked for gone went through while its help said it was refused."""
+    """One help text for plan, apply, destroy and refresh: each weighs what it covers (a plan its selection, refresh
+    what it reads), and a targeted run that finds all it covers gone is refused by both."""
     for address in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j"):
         workspace.add(address)
     ok(workspace.run("apply", "--auto-approve"))
     targets = [word for address in ("a", "b", "c", "d", "e") for word in ("--target", address)]
     shown = json.loads(ok(_as_another_account(workspace, "plan", "--json", *targets)).output)
-    assert (shown["vanished"], shown["managed_count"], shown["mass_forget"]) == (5, 10, False)
+    assert (shown["vanished"], shown["managed_count"], shown["mass_forget"]) == (5, 10, True)
     refused = _as_another_account(workspace, "refresh", *targets)
     assert refused.exit_code == 1 and "forget 5 of the 5 objects it read" in refused.stderr, refused.all
     for command in ("plan", "apply", "destroy", "refresh"):
         text = " ".join(ok(workspace.run(command, "--help", api=False)).output.split())
-        assert "more than half (and at least 5) of the objects in state gone from the platform's lists " \
-               "(refresh: of those it reads)" in text, (command, text)
+        assert "more than half (and at least 5) of the objects in state it covers (all, or those --target, -l and " \
+               "--exclude select) gone from the platform's lists" in text, (command, text)
 
 
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):

@@ -44,12 +44,12 @@ HELP = {
                         "of it (docs/graph.md); for drift checks.",
     "--allow-mass-destroy": "Allow a plan that destroys more than half of the objects in state (at least 5); "
                             "apply refuses one without it (docs/state.md).",
-    # One text for plan, apply, destroy and refresh: a plan weighs all of the state (as a mass destroy does), refresh
-    # what it read (a targeted refresh forgets only what it reads).
-    "--allow-mass-forget": "Allow a run that finds more than half (and at least 5) of the objects in state gone from "
-                           "the platform's lists (refresh: of those it reads), to be forgotten or made again; "
-                           "refused without it: another account's token or a wrong URL reads like that "
-                           "(docs/state.md).",
+    # One text for plan, apply, destroy and refresh: each weighs what it covers (a plan: its selection, all of the
+    # state without one; refresh: what it reads).
+    "--allow-mass-forget": "Allow a run that finds more than half (and at least 5) of the objects in state it covers "
+                           "(all, or those --target, -l and --exclude select) gone from the platform's lists, to be "
+                           "forgotten or made again; refused without it: another account's token or a wrong URL "
+                           "reads like that (docs/state.md).",
 }
 
 

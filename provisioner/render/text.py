@@ -190,10 +190,17 @@ def mass_destroy_warning(plan: Plan) -> str | None:
 def mass_forget_warning(plan: Plan) -> str | None:
     if not plan.mass_forget:
         return None
-    return _guard_warning(f"This plan finds {plan.vanished} of the {plan.managed_count} objects in state gone from "
+    return _guard_warning(f"This plan finds {plan.vanished} of the {covered(plan)} gone from "
                           "the platform", "--allow-mass-forget", plan.allow_mass_forget,
                           "Another account's token, or another platform's URL, looks like this; check them, or pass "
                           "--allow-mass-forget if they really were deleted.")
+
+
+def covered(plan: Plan) -> str:
+    """What mass_forget weighs against: "N objects in state", or "N objects in state it selects" (--target, -l,
+    --exclude), as the guard's refusal and the plan's warning say it."""
+    selects = " it selects" if plan.selected_count != plan.managed_count else ""
+    return f"{plan.selected_count} objects in state{selects}"
 
 
 def _guard_warning(finding: str, flag: str, allowed: bool, advice: str) -> str:

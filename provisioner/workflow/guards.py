@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import ProvisionerError
 from ..manifest import Manifest
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Plan
+from ..render.text import covered
 from ..state import State
 
 
@@ -52,7 +53,7 @@ def refuse_mass_forget(plan: Plan, allowed: bool) -> None:
         outcome = ("destroying would forget them, leaving the real ones on the platform unmanaged" if plan.destroy
                    else "applying would make them again there and drop the ids of the real ones from state")
         raise ProvisionerError(
-            f"this plan finds {plan.vanished} of the {plan.managed_count} objects in state gone from the platform's "
+            f"this plan finds {plan.vanished} of the {covered(plan)} gone from the platform's "
             f"lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
             f"{outcome}. Check PROVISIONER_API_TOKEN and --api-url; if they really were deleted on the platform, "
             "pass --allow-mass-forget")
