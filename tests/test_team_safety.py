@@ -47,6 +47,28 @@ def test_adoption_never_takes_an_assistant_another_workspace_manages(workspace, 
     ok(workspace.run("plan"))
 
 
+def test_a_saved_plan_never_adopts_what_another_workspace_adopted_since(workspace, backend):
+    """Two workspaces plan to adopt one unowned namesake (two pipelines at once, or a plan saved hours before its
+    apply): each plan was right when made, and the second apply made a second owner. An adoption is checked against
+    the store again when it runs."""
+    from conftest import REQUIRED
+
+    item = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED)
+    workspace.add("shared", name="Shared Bot")
+    ok(workspace.run("workspace", "new", "staging"))
+    ok(workspace.run("plan", "--out", "staging.plan"))  # staging plans to adopt it
+    ok(workspace.run("workspace", "select", "default"))
+    ok(workspace.run("apply", "--auto-approve"))  # default adopts it first
+    assert workspace.state()["resources"]["shared"]["id"] == item["id"]
+    ok(workspace.run("workspace", "select", "staging"))
+    refused = workspace.run("apply", "staging.plan")
+    assert refused.exit_code == 1, refused.all
+    message = " ".join(refused.all.split())
+    assert f"id {item['id']} is managed by 'shared' in project" in message and "workspace 'default'" in message
+    assert workspace.state()["resources"] == {}  # staging adopted nothing
+    assert len(workspace.platform.assistants()) == 1
+
+
 def test_adoption_is_refused_across_projects_of_one_store_too(workspace, monkeypatch):
     monkeypatch.setenv("PROVISIONER_PROJECT", "team-a")
     workspace.add("sales", name="Sales Bot")
