@@ -496,6 +496,8 @@ def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(work
         workspace.platform.delete(item["id"])
     refused = workspace.run("destroy", "--auto-approve")
     assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+    assert "gone from the platform: destroy and apply refuse it without --allow-mass-forget" in " ".join(
+        refused.output.split())
     assert len(workspace.state()["resources"]) == 5
     done = ok(workspace.run("destroy", "--auto-approve", "--allow-mass-forget"))
     assert workspace.state()["resources"] == {}, done.all

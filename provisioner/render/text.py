@@ -182,7 +182,7 @@ def mass_destroy_warning(plan: Plan) -> str | None:
     if not plan.mass_destroy:
         return None
     return _guard_warning(f"This plan destroys {plan.counts['destroy']} of the {plan.managed_count} objects in state",
-                          "--allow-mass-destroy", plan.allow_mass_destroy,
+                          "apply refuses it", "--allow-mass-destroy", plan.allow_mass_destroy,
                           "Check the paths (a wrong folder or a broken checkout looks like this), use --target to "
                           "change a part, or pass --allow-mass-destroy if you mean it.")
 
@@ -191,7 +191,8 @@ def mass_forget_warning(plan: Plan) -> str | None:
     if not plan.mass_forget:
         return None
     return _guard_warning(f"This plan finds {plan.vanished} of the {covered(plan)} gone from "
-                          "the platform", "--allow-mass-forget", plan.allow_mass_forget,
+                          "the platform", "destroy and apply refuse it" if plan.destroy else "apply refuses it",
+                          "--allow-mass-forget", plan.allow_mass_forget,
                           "Another account's token, or another platform's URL, looks like this; check them, or pass "
                           "--allow-mass-forget if they really were deleted.")
 
@@ -203,11 +204,12 @@ def covered(plan: Plan) -> str:
     return f"{plan.selected_count} objects in state{selects}"
 
 
-def _guard_warning(finding: str, flag: str, allowed: bool, advice: str) -> str:
-    """A plan-wide refusal apply will make (or was told not to): what the plan does, the flag, what to do."""
+def _guard_warning(finding: str, refusal: str, flag: str, allowed: bool, advice: str) -> str:
+    """A plan-wide refusal (`refusal`: "apply refuses it") that will be made, or was told not to be: what the plan
+    does, the flag, what to do."""
     if allowed:
         return f"{finding}; {flag} was given."
-    return f"{finding}: apply refuses it without {flag}. {advice}"
+    return f"{finding}: {refusal} without {flag}. {advice}"
 
 
 def plan_warnings(plan: Plan) -> list[str]:
