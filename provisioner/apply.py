@@ -867,28 +867,11 @@ def _with_kind(change: Change, record: dict, context: _Context) -> dict:
 
 
 def _execute(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult | _Waiting:
-    if change.action is Action.IMPORT or (change.replace and part != CREATE):
-        _refuse_adopted_elsewhere(change, context)
     if change.kind == DEFAULT_KIND:
         if part != WHOLE:
             return _replace_assistant(change, part, context)
         return _execute_assistant(change, context)
     return _execute_kind(change, part, context, stop)
-
-
-def _refuse_adopted_elsewhere(change: Change, context: _Context) -> None:
-    """What this change adopts (an import, or a namesake adopted to be replaced) must still be nobody else's: the plan
-    checked it, but another workspace or project of the store may have adopted it since (a plan saved hours before
-    its apply, two pipelines planning at once), and two states would then manage one object. Not the object state
-    holds at this address: that one is this workspace's."""
-    entry = context.recorder.state.resources.get(change.address)
-    if change.remote_id is None or (entry is not None and entry.id == change.remote_id):
-        return
-    owners = getattr(context.recorder.backend, "owners", None)
-    owner = owners(change.kind, [change.remote_id]).get(change.remote_id) if owners is not None else None
-    if owner is not None:
-        raise ApiError(f"id {change.remote_id} is managed by {owner.describe()} of this state store, which adopted it "
-                       "after this plan was made; not adopted here (one object has one owner). Run plan again")
 
 
 def _execute_assistant(change: Change, context: _Context) -> ChangeResult:

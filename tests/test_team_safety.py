@@ -49,8 +49,8 @@ def test_adoption_never_takes_an_assistant_another_workspace_manages(workspace, 
 
 def test_a_saved_plan_never_adopts_what_another_workspace_adopted_since(workspace, backend):
     """Two workspaces plan to adopt one unowned namesake (two pipelines at once, or a plan saved hours before its
-    apply): each plan was right when made, and the second apply made a second owner. An adoption is checked against
-    the store again when it runs."""
+    apply): each plan was right when made, and the second apply made a second owner. The adoptions are checked
+    against the store again when the apply begins (one look-up per kind), before anything is sent."""
     from conftest import REQUIRED
 
     item = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED)
@@ -65,6 +65,7 @@ def test_a_saved_plan_never_adopts_what_another_workspace_adopted_since(workspac
     assert refused.exit_code == 1, refused.all
     message = " ".join(refused.all.split())
     assert f"id {item['id']} is managed by 'shared' in project" in message and "workspace 'default'" in message
+    assert "the plan is stale (one object has one owner)" in message and "Nothing was applied" in message
     assert workspace.state()["resources"] == {}  # staging adopted nothing
     assert len(workspace.platform.assistants()) == 1
 

@@ -432,10 +432,32 @@ class Session:
         # The lock was taken before planning; the prompt since may have lasted long enough for it to be lost. The
         # commits check it too, but only once changes are in flight: here, before anything is sent.
         self.backend.confirm_lock()
+        self._refuse_adopted_elsewhere(plan)
         return apply_plan(plan, self.client, StateRecorder(self.backend, self.state), known_ids=known,
                           parallelism=self.settings.parallelism, on_result=on_result, on_start=on_start,
                           lookups=lookups, interrupt=interrupt, wait_timeout=self.settings.wait_timeout,
                           allow_replace=self.settings.allow_replace, on_progress=warn)
+
+    def _refuse_adopted_elsewhere(self, plan: Plan) -> None:
+        """What the plan adopts (an import, or a namesake adopted to be replaced) must still be nobody else's when the
+        apply begins: the plan checked it, but another workspace or project of the store may have adopted it since (a
+        plan saved hours before its apply, two pipelines planning at once), and two states would then manage one
+        object. One look-up per kind, before anything is sent."""
+        owners = getattr(self.backend, "owners", None)
+        adopting: dict[str, dict[int, str]] = {}
+        for change in plan.changes:
+            held = self.state.resources.get(change.address)
+            if change.remote_id is not None and (change.action is Action.IMPORT or change.replace) \
+                    and (held is None or held.id != change.remote_id):
+                adopting.setdefault(change.kind, {})[change.remote_id] = change.address
+        if owners is None or not adopting:
+            return
+        taken = [f"{ids[remote_id]}: id {remote_id} is managed by {owner.describe()} of this state store, which "
+                 "adopted it after this plan was made"
+                 for kind, ids in sorted(adopting.items()) for remote_id, owner in sorted(owners(kind, ids).items())]
+        if taken:
+            raise StalePlanError("the plan is stale (one object has one owner):\n  " + "\n  ".join(taken)
+                                 + "\nNothing was applied. Make a new plan.")
 
     def verify(self, report: ApplyReport) -> Verification:
         """Read back what `report` changed (verify.py); what the platform holds goes into state's records."""
