@@ -489,6 +489,28 @@ def test_a_selection_that_finds_most_of_what_it_selects_gone_is_refused_too(work
     assert len(workspace.platform.assistants()) == 10
 
 
+def test_with_local_a_removed_local_platform_is_named_as_the_likely_cause(tmp_path, monkeypatch):
+    """With --local the platform lives in a file beside the state: a newcomer who removed it to start afresh met
+    the other-account advice (token, URL) and nothing about the file."""
+    from click.testing import CliRunner
+
+    from conftest import manifest_text
+    from provisioner.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "fleet.yaml").write_text("---\n".join(manifest_text(f"bot-{i}") for i in range(5)))
+    runner = CliRunner()
+    made = runner.invoke(cli, ["apply", "--local", "--auto-approve"])
+    assert made.exit_code == 0, made.output
+    (tmp_path / "state" / "local-platform.db").unlink()
+    refused = runner.invoke(cli, ["apply", "--local", "--auto-approve"])
+    assert refused.exit_code == 1, refused.output
+    text = " ".join((refused.output + (refused.stderr if refused.stderr_bytes is not None else "")).split())
+    assert "Was the local platform's file (local-platform.db, beside the state) removed?" in text, text
+    assert len(__import__("json").loads(runner.invoke(cli, ["state", "pull"]).output)["resources"]) == 5
+
+
 def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(workspace):
     for address in ("a", "b", "c", "d", "e"):
         workspace.add(address)

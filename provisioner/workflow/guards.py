@@ -52,11 +52,13 @@ def refuse_mass_forget(plan: Plan, allowed: bool) -> None:
         # A destroy plan makes nothing: it forgets them, and the real ones stay on the platform, unmanaged.
         outcome = ("destroying would forget them, leaving the real ones on the platform unmanaged" if plan.destroy
                    else "applying would make them again there and drop the ids of the real ones from state")
+        # --local's platform lives in a file beside the state: removed (to start afresh), it reads the same.
+        check = ("Was the local platform's file (local-platform.db, beside the state) removed? Remove the state "
+                 "too to start afresh" if plan.platform == "local" else "Check PROVISIONER_API_TOKEN and --api-url")
         raise ProvisionerError(
             f"this plan finds {plan.vanished} of the {covered(plan)} gone from the platform's "
             f"lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
-            f"{outcome}. Check PROVISIONER_API_TOKEN and --api-url; if they really were deleted on the platform, "
-            "pass --allow-mass-forget")
+            f"{outcome}. {check}; if they really were deleted on the platform, pass --allow-mass-forget")
 
 
 def refuse_lossy_replacements(plan: Plan, allowed: bool) -> None:
