@@ -319,6 +319,14 @@ class Plan:
         --allow-mass-forget (a destroy plan too: forgetting every object is no less a loss)."""
         return self.vanished >= MASS_DESTROY_MIN and self.vanished > MASS_DESTROY_SHARE * self.selected_count
 
+    def weigh(self, resources: Mapping[str, Any]) -> None:
+        """The guards' counts from the state this plan changes (`resources`, after its moves): managed_count,
+        vanished and selected_count. Taken when the plan is made, and again when a saved one is applied, so that a
+        file edited by hand cannot lift mass_destroy or mass_forget."""
+        self.managed_count = len(resources)
+        self.vanished = count_vanished(self.changes, resources)
+        self.selected_count = count_selected(resources, self.targets, self.excluded)
+
     @property
     def counts(self) -> dict[str, int]:
         return _count(self.changes)

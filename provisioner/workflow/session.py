@@ -20,7 +20,7 @@ from ..kinds import KINDS
 from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
 from ..rename_hint import rename_hints
-from ..plan import Action, FieldLocations, Plan, count_selected, count_vanished
+from ..plan import Action, FieldLocations, Plan
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
 from ..render.text import kind_counts
@@ -320,8 +320,8 @@ class Session:
                                     left_alone=left_alone(state, manifests, paths, self._project_root()),
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
-        plan.vanished, plan.allow_mass_forget = count_vanished(plan.changes, state.resources), allow_mass_forget
-        plan.selected_count = count_selected(state.resources, plan.targets, plan.excluded)
+        plan.weigh(state.resources)
+        plan.allow_mass_forget = allow_mass_forget
         plan.replace_requested = sorted(replace)
         if plan.replace_requested and not destroy:
             # The selection (--exclude, -l) may have taken out a replacement the plan made: refused, not dropped (a
@@ -501,8 +501,7 @@ class Session:
             raise StalePlanError("the saved plan does not fit the state it would change:\n  "
                                  + "\n  ".join(conflicts) + "\nNothing was applied. Make a new plan.")
         # What the guards weigh, from this state rather than the file: a hand-edited count cannot lift them.
-        plan.managed_count, plan.vanished = len(self.state.resources), count_vanished(plan.changes, moved.resources)
-        plan.selected_count = count_selected(moved.resources, plan.targets, plan.excluded)
+        plan.weigh(moved.resources)
         kinds = tuple(sorted({c.kind for c in plan.changes} - {DEFAULT_KIND}))
         remote = {r.id: r for r in self.remote(engines=tuple(c.engine_type for c in plan.changes if c.engine_type),
                                                kinds=kinds)}
