@@ -41,6 +41,21 @@ def manifest_text(address: str, name: str | None = None, metadata_extra: str = "
             + "spec:\n" + textwrap.indent(body, "  "))
 
 
+GRAPH_EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "graph"
+
+
+def copy_graph_example(workspace) -> None:
+    """The graph example (a manifest of every kind, its documents' files, its provisioner.yaml) into `workspace`,
+    whose dialect becomes v2; the folder is made a repository's root (a document's file may be outside manifests/)."""
+    import shutil
+
+    shutil.copytree(GRAPH_EXAMPLE / "manifests", workspace.root / "manifests", dirs_exist_ok=True)
+    shutil.copytree(GRAPH_EXAMPLE / "docs", workspace.root / "docs")
+    shutil.copy(GRAPH_EXAMPLE / "provisioner.yaml", workspace.root / "provisioner.yaml")
+    (workspace.root / ".git").mkdir()
+    workspace.dialect = "v2"
+
+
 @dataclass
 class Platform:
     """The emulator as a test sees it: `http` speaks to the platform API (base URL with /api) as the default

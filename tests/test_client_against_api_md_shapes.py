@@ -11,14 +11,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
+from conftest import copy_graph_example
 from rewriting_proxy import RewritingProxy
 
-GRAPH = Path(__file__).resolve().parent.parent / "examples" / "graph"
 
 # Read-shape settings of a multimodal v2 assistant, beside the graph example's pipeline one.
 MULTIMODAL = """\
@@ -96,12 +94,8 @@ def documented_elsewise(method: str, where: str, status: int, raw: bytes):
 
 @pytest.fixture
 def every_kind(workspace, monkeypatch):
-    shutil.copytree(GRAPH / "manifests", workspace.root / "manifests", dirs_exist_ok=True)
-    shutil.copytree(GRAPH / "docs", workspace.root / "docs")
-    shutil.copy(GRAPH / "provisioner.yaml", workspace.root / "provisioner.yaml")
-    (workspace.root / ".git").mkdir()  # the repository's root: a document's file may be outside manifests/
+    copy_graph_example(workspace)
     workspace.write("manifests/concierge.yaml", MULTIMODAL)
-    workspace.dialect = "v2"
     monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-secret")
     monkeypatch.setenv("ORDERS_API_KEY", "orders-secret")
     applied = workspace.run("apply", "--auto-approve")

@@ -118,11 +118,17 @@ def apply_then_no_changes(workspace, graph: Graph, unmanaged: dict[str, int]) ->
     assert_platform_holds(workspace, graph, unmanaged)
 
 
-def check(workspace, dialect: str, data) -> None:
+def fresh_start(workspace, dialect: str) -> dict[str, int]:
+    """An empty platform and state in `dialect` (each hypothesis example starts from nothing); the unmanaged
+    objects it then holds (make_unmanaged)."""
     workspace.dialect = dialect
     workspace.platform.reset()
     workspace.lose_state()
-    unmanaged = make_unmanaged(workspace.platform)
+    return make_unmanaged(workspace.platform)
+
+
+def check(workspace, dialect: str, data) -> None:
+    unmanaged = fresh_start(workspace, dialect)
     first = data.draw(graphs(dialect), label="first")
     apply_then_no_changes(workspace, first, unmanaged)
     second = data.draw(graphs(dialect, first), label="mutated")
@@ -171,10 +177,7 @@ def saved_plan_applies(workspace, graph: Graph, unmanaged: dict[str, int]) -> No
 @given(data=st.data(), dialect=st.sampled_from(["v1", "v2"]))
 def test_every_saved_plan_of_a_random_graph_and_its_mutation_agrees_with_itself(workspace, secrets, quick_documents,
                                                                                 data, dialect):
-    workspace.dialect = dialect
-    workspace.platform.reset()
-    workspace.lose_state()
-    unmanaged = make_unmanaged(workspace.platform)
+    unmanaged = fresh_start(workspace, dialect)
     first = data.draw(graphs(dialect), label="first")
     saved_plan_applies(workspace, first, unmanaged)
     saved_plan_applies(workspace, data.draw(graphs(dialect, first), label="mutated"), unmanaged)

@@ -4,11 +4,11 @@ scalars, variables and overlays; every untouched line stays byte-identical and `
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
+
+from conftest import copy_graph_example
 
 SUPPORT = textwrap.dedent("""\
     # The support line: reviewed by the CX team.
@@ -166,17 +166,12 @@ def test_variables_overlays_secrets_and_anchors_are_named_not_written(workspace,
     assert "timezone" not in plan.output and "llm_temperature" not in plan.output, plan.output
 
 
-GRAPH = Path(__file__).resolve().parent.parent / "examples" / "graph"
 
 
 @pytest.fixture
 def graph(workspace, monkeypatch):
     """The graph example (a manifest of every kind), applied: the workspace, and address -> id."""
-    shutil.copytree(GRAPH / "manifests", workspace.root / "manifests", dirs_exist_ok=True)
-    shutil.copytree(GRAPH / "docs", workspace.root / "docs")
-    shutil.copy(GRAPH / "provisioner.yaml", workspace.root / "provisioner.yaml")
-    (workspace.root / ".git").mkdir()  # the repository's root: a document's file may be outside manifests/
-    workspace.dialect = "v2"
+    copy_graph_example(workspace)
     monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_55")
     monkeypatch.setenv("ORDERS_API_KEY", "key-E2E_DO_NOT_LEAK_56")
     result = run(workspace, "apply", "--auto-approve")
