@@ -73,9 +73,9 @@ def input_files(documents: Iterable[Document], inputs: ManifestInputs) -> set[st
     """The files of `documents` that are the run's other inputs, not manifests: `provisioner plan .` must not read
     the config, the variables, the overlays or the policies as manifests."""
     root = Path(inputs.root)
-    ignored = [p.resolve() for p in [root / VARS_DIR, root / OVERLAYS_DIR, root / POLICIES_DIR]
+    ignored = [os.path.realpath(p) for p in [root / VARS_DIR, root / OVERLAYS_DIR, root / POLICIES_DIR]
                + ([Path(inputs.config_file)] if inputs.config_file else [])]
-    return {file for file in {d.file for d in documents} if _inside(Path(file), ignored)}  # once per file
+    return {file for file in {d.file for d in documents} if _inside(os.path.realpath(file), ignored)}  # once per file
 
 
 def unknown_workspace(root: Path, workspace: str) -> Problem | None:
@@ -116,9 +116,10 @@ def linked_out(path: Path, root: Path) -> Problem | None:
     return None
 
 
-def _inside(file: Path, folders: list[Path]) -> bool:
-    resolved = file.resolve()
-    return any(resolved == folder or folder in resolved.parents for folder in folders)
+def _inside(resolved: str, folders: list[str]) -> bool:
+    """Whether a real path (os.path.realpath, as Path.resolve gives it) is one of `folders` (real paths too) or
+    lies under one. Compared as text: pathlib's `parents` made a Path of every ancestor, 80 µs a file."""
+    return any(resolved == folder or resolved.startswith(folder.rstrip(os.sep) + os.sep) for folder in folders)
 
 
 def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[list[Document], list[Problem]]:

@@ -269,3 +269,26 @@ def test_a_document_file_an_overlay_sets_is_the_file_beside_the_overlay(workspac
     assert result.exit_code == 1
     assert f"overlays/prod/kb.yaml:{line_of(path, 'handbook')}" in result.stderr, result.stderr
     assert "overlays/prod/docs/handbook.txt" in result.stderr, result.stderr
+
+
+def test_the_inputs_left_out_are_the_folders_themselves_not_names_that_begin_like_them(tmp_path):
+    """input_files compares real paths as text: `vars2/` and `overlays-old/` begin like `vars` and `overlays` but
+    are manifests; a link into `vars/` is the vars file it leads to."""
+    import os
+
+    from provisioner.inputs import ManifestInputs
+    from provisioner.manifest import Document
+    from provisioner.overlays import input_files
+
+    files = ["vars/prod.yaml", "vars2/a.yaml", "overlays/prod/a.yaml", "overlays-old/a.yaml", "policies/p.yaml",
+             "policiesx.yaml", "provisioner.yaml", "provisioner.yaml.bak", "manifests/a.yaml"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    os.symlink(tmp_path / "vars" / "prod.yaml", tmp_path / "manifests" / "link.yaml")
+    documents = [Document(file=str(tmp_path / name), content={}, locations={})
+                 for name in [*files, "manifests/link.yaml"]]
+    inputs = ManifestInputs(root=str(tmp_path), config_file=str(tmp_path / "provisioner.yaml"))
+    left_out = {os.path.relpath(file, tmp_path) for file in input_files(documents, inputs)}
+    assert left_out == {"vars/prod.yaml", "overlays/prod/a.yaml", "policies/p.yaml", "provisioner.yaml",
+                        "manifests/link.yaml"}
