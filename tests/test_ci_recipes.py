@@ -346,7 +346,7 @@ def short_calls(rule: str, message: str, severity: str) -> str:
 def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(workspace, steps):
     """The plan step saved nothing and wrote no plan.md, so the comment steps were skipped and the pull request
     went on showing an earlier, passing plan. It now writes the denied plan's markdown (with the violation) and
-    fails; a failure that shows no plan writes none."""
+    fails."""
     out = workspace.root / "provisioner-out"
     workspace.add("caller", max_call_duration=900)
     workspace.write("policies/short.yaml", short_calls("at-most-ten-minutes", "calls last at most ten minutes", "deny"))
@@ -355,10 +355,35 @@ def test_a_plan_a_policy_denies_still_writes_the_comment_with_its_violations(wor
     comment = (out / "plan.md").read_text()
     assert comment.startswith("<!-- provisioner-plan") and "calls last at most ten minutes" in comment, comment
     assert not (out / "provisioner.plan").exists() and not (out / "plan.md.new").exists()
-    # A failure that is no plan (the platform unreachable) leaves no comment to post.
-    (out / "plan.md").unlink()
-    result, _ = steps("plan", PROVISIONER_API_URL="http://127.0.0.1:9/api")
-    assert result.returncode == 1 and not (out / "plan.md").exists() and not (out / "plan.md.new").exists()
+
+
+def test_a_plan_that_fails_replaces_the_comment_with_its_error(workspace, steps):
+    """Any other failure (a manifest error, the platform out of reach) wrote no plan.md: the comment steps were
+    skipped, and the pull request went on showing the last plan that passed, as if it still held. Now the comment
+    says the plan failed and why, under the workspace's marker (so it replaces that comment), and the step fails."""
+    out = workspace.root / "provisioner-out"
+    workspace.add("sales")
+    result, outputs = steps("plan")
+    assert result.returncode == 0 and outputs["changes"] == "true", result.stdout + result.stderr
+    marker = f"<!-- provisioner-plan: {workspace.project}/prod -->\n"
+    assert (out / "plan.md").read_text().startswith(marker) and (out / "provisioner.plan").exists()
+    (out / "provisioner.plan").unlink()
+
+    workspace.add("sales", speech_speed="fast")
+    result, _ = steps("plan")
+    assert result.returncode == 1 and "must be a number (got 'fast')" in result.stderr, result.stderr
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith(marker + f"### Provisioner plan for workspace `prod` (project `{workspace.project}`): "
+                              "failed\n"), comment
+    assert "nothing to review or apply" in comment and "sales.yaml:" in comment and "got 'fast'" in comment
+    assert not (out / "provisioner.plan").exists() and not (out / "plan.md.new").exists()
+
+    workspace.add("sales")
+    result, _ = steps("plan", PROVISIONER_API_URL="http://127.0.0.1:9/api")  # a closed port: out of reach
+    assert result.returncode == 1, result.stdout + result.stderr
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith(marker) and "connection refused at http://127.0.0.1:9/api" in comment, comment
+    assert TOKEN not in comment and not (out / "plan.md.new").exists()
 
 
 def test_the_comment_of_a_plan_that_passes_shows_the_policy_results_and_warnings(workspace, steps):
@@ -506,3 +531,51 @@ new AsyncFunction("require", "github", "context", fs.readFileSync(scriptFile, "u
   .then(() => fs.writeFileSync(stateFile, JSON.stringify(state)))
   .catch((error) => { console.error(error); process.exit(1); });
 """
+
+
+GH_STUB = '''#!/usr/bin/env python3
+"""gh as the apply job calls it, answering from $GH_PULL ("NUMBER HEAD_SHA") and $GH_ARTIFACTS (names)."""
+import os, pathlib, sys
+args = sys.argv[1:]
+if args[:1] == ["api"] and "/pulls" in args[1]:
+    print(os.environ["GH_PULL"])
+elif args[:1] == ["api"] and "/actions/artifacts?name=" in args[1]:
+    name = args[1].split("name=", 1)[1]
+    print(4242 if name in os.environ["GH_ARTIFACTS"].split() else "")
+elif args[:2] == ["run", "download"]:
+    folder = pathlib.Path(args[args.index("--dir") + 1])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "provisioner.plan").write_text(args[args.index("--name") + 1])
+else:
+    sys.exit(f"unexpected gh call: {args}")
+'''
+
+
+def test_the_apply_job_takes_the_plan_of_the_pull_requests_last_commit_or_none(tmp_path):
+    """With APPLY_REVIEWED_PLAN, the apply job took the newest `provisioner-plan-<number>-<workspace>` artifact:
+    when the pull request's last commit failed to plan (no artifact), that was an earlier commit's plan, which the
+    pull request's comment no longer showed, and it was applied. Artifacts now carry the head commit, and the job
+    takes that commit's plan or fails, changing nothing."""
+    jobs = github_workflow()["jobs"]
+    [upload] = [s for s in jobs["plan"]["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
+    uploaded = (upload["with"]["name"].replace("${{ github.event.pull_request.number }}", "7")
+                .replace("${{ matrix.workspace }}", "prod").replace("${{ github.event.pull_request.head.sha }}", "c0ffee"))
+    assert uploaded == "provisioner-plan-7-prod-c0ffee"
+    [fetch_step] = [s for s in jobs["apply"]["steps"] if s.get("name", "").startswith("Fetch the plan reviewed")]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "gh").write_text(GH_STUB)
+    (bin_dir / "gh").chmod(0o755)
+
+    def fetch(artifacts: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "GITHUB_REPOSITORY": "acme/voice",
+               "GITHUB_SHA": "merged0", "WORKSPACE": "prod", "GH_PULL": "7 c0ffee", "GH_ARTIFACTS": artifacts}
+        return subprocess.run(["bash", "-e", "-c", fetch_step["run"]], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    older = fetch("provisioner-plan-7-prod-0ld5ha")  # only an earlier commit's plan: the last one failed
+    assert older.returncode == 1 and "No saved plan for the last commit (c0ffee) of pull request #7" in older.stdout
+    assert not (tmp_path / "provisioner-out").exists()
+    found = fetch(f"provisioner-plan-7-prod-0ld5ha {uploaded}")
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert (tmp_path / "provisioner-out" / "prod" / "provisioner.plan").read_text() == uploaded

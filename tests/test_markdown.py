@@ -1,6 +1,7 @@
 """The plan as a pull-request comment: one screen for a reviewer, safe whatever the manifests hold."""
 from __future__ import annotations
 
+import json
 import re
 
 from provisioner.plan import Action, Change, FieldChange, Plan
@@ -280,3 +281,33 @@ def test_a_table_that_cannot_hold_every_destroy_says_how_many_it_holds():
     listed = sum(1 for line in text.splitlines() if line.startswith("| `-` **destroy** |"))
     assert len(text) < COMMENT_LIMIT and 0 < listed < 3000 and "every destroy among them" not in text
     assert f"The table above lists {listed} of the 3100 changes ({listed} of the 3000 destroys among them)" in text
+
+
+def test_a_failed_plan_is_a_comment_under_its_workspaces_marker_with_the_error_fenced():
+    """A plan that fails still gives the pull request a comment: the same marker as the workspace's plans (so it
+    replaces the last one), a title that says it failed, and the error in a code block no backtick run inside it
+    can end, cut under GitHub's limit."""
+    text = markdown.failed_plan_markdown("acme", "prod", "Error: 1 manifest error:\n  a.yaml:3: spec.x: got ```y``` <b>")
+    lines = text.splitlines()
+    assert lines[0] == "<!-- provisioner-plan: acme/prod -->" == markdown.marker(
+        Plan([], lineage="l", serial=1, workspace="prod", project="acme"))
+    assert lines[1] == "### Provisioner plan for workspace `prod` (project `acme`): failed"
+    fence = lines.index("````text")  # longer than the longest run of backticks in the error
+    assert lines[fence + 1:] == ["Error: 1 manifest error:", "  a.yaml:3: spec.x: got ```y``` <b>", "````"]
+    assert markdown.failed_plan_markdown(None, None, "Error: x").splitlines()[:2] == [
+        MARKER, "### Provisioner plan: failed"]
+    long = markdown.failed_plan_markdown("p", "w", "Error: " + "x" * (2 * COMMENT_LIMIT))
+    assert len(long) <= COMMENT_LIMIT and "(cut: the whole error is in the job's log)" in long
+    assert long.endswith("\n```\n")
+
+
+def test_plan_in_markdown_prints_the_failed_plans_comment_and_still_exits_1(workspace):
+    workspace.add("sales", speech_speed="fast")
+    result = workspace.run("plan", "--format", "markdown")
+    assert result.exit_code == 1 and "Error: 1 manifest error:" in result.stderr
+    assert result.output.startswith(f"<!-- provisioner-plan: {workspace.root.name}/default -->\n"), result.output
+    assert "failed" in result.output.splitlines()[1] and "got 'fast'" in result.output
+    text = workspace.run("plan")  # the other views print no such document
+    assert text.exit_code == 1 and text.output == ""
+    as_json = workspace.run("plan", "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.output)["errors"][0]["field"] == "spec.speech_speed"

@@ -95,10 +95,10 @@ case "$step" in
     provisioner plan ${kept[@]+"${kept[@]}"} --detailed-exitcode --out "$out/provisioner.plan" --format markdown \
       "${paths[@]}" > "$out/plan.md.new" || rc=$?
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
-      # A plan a policy denies saves nothing, but the pull request must show it with its violations (a comment
-      # of an earlier, passing plan would stay up): its markdown view goes to plan.md for the comment step, and
-      # the step fails. Any other failure writes no comment.
-      if head -n 1 "$out/plan.md.new" | grep -q '^<!-- provisioner-plan'; then  # a plan was shown, then refused
+      # A plan that fails saves nothing, but the pull request must show why (a comment of an earlier, passing plan
+      # would stay up): its markdown view (a policy's violations, or the error, under the workspace's marker) goes
+      # to plan.md for the comment step, and the step fails.
+      if head -n 1 "$out/plan.md.new" | grep -q '^<!-- provisioner-plan'; then
         mv "$out/plan.md.new" "$out/plan.md"
       else
         rm -f "$out/plan.md.new"

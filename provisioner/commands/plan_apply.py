@@ -19,6 +19,7 @@ from ..workflow.manifests import manifests_or_empty, validate
 from ..workflow.policies import checked_plan, rules_of
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
 from ..workflow.session import Session, check_selection_syntax
+from ..state.sql import store_scope
 from ..workflow.settings import DEFAULT_STATE_PATH
 from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
                       policy_option, selection_options, variable_options)
@@ -46,10 +47,32 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, set
 @manifest_options
 @policy_option
 @reports_errors
-def plan_command(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty,
-                 allow_mass_destroy, allow_mass_forget, excludes=(), selector=None, replace=(), read_documents=False,
-                 **kwargs) -> None:
+def plan_command(paths, fmt, as_json, *args, **kwargs) -> None:
     """Show what apply would do: create (+), update (~), destroy (-), import (<=)."""
+    try:
+        _plan(paths, fmt, as_json, *args, **kwargs)
+    except (ProvisionerError, RecursionError) as error:
+        if chosen_format(fmt, as_json) == "markdown":
+            # The pull request's comment (docs/ci.md) says the plan failed: with nothing on stdout, the comment of the
+            # last plan, which no longer holds, stayed up for a reviewer to approve.
+            click.echo(scrub(_failed_plan_comment(kwargs, error)), nl=False)
+        raise
+
+
+def _failed_plan_comment(kwargs: dict, error: BaseException) -> str:
+    """The markdown view of a failed plan, under its workspace's marker (the plain one if the settings themselves
+    cannot be read), with the error as reports_errors prints it."""
+    message = "input nested too deeply to process" if isinstance(error, RecursionError) else f"Error: {error}"
+    try:
+        settings = settings_from(dict(kwargs))
+        project, workspace = store_scope(settings.state_path, settings.project, settings.workspace)
+    except (ProvisionerError, RecursionError, OSError):
+        project = workspace = None
+    return render.failed_plan_markdown(project, workspace, message)
+
+
+def _plan(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, allow_empty, allow_mass_destroy,
+          allow_mass_forget, excludes=(), selector=None, replace=(), read_documents=False, **kwargs) -> None:
     settings = settings_from(kwargs)
     settings.read_documents = read_documents
     paths = settings_paths(paths, settings)

@@ -34,22 +34,46 @@ ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action
                 Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
 _MARKER_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # nothing that could end the HTML comment
 _PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#!|~&@])")
+_BACKTICKS = re.compile(r"`+")
 
 
 def marker(plan: Plan) -> str:
     """The comment's first line: MARKER, or for a plan of a known workspace one per project and workspace, so a
     pipeline that plans staging and prod keeps one comment for each (it finds its own by this line)."""
-    if plan.workspace is None:
+    return _marker(plan.project, plan.workspace)
+
+
+def _marker(project: str | None, workspace: str | None) -> str:
+    if workspace is None:
         return MARKER
-    scope = "/".join(_MARKER_UNSAFE.sub("_", part) for part in (plan.project or "", plan.workspace) if part)
+    scope = "/".join(_MARKER_UNSAFE.sub("_", part) for part in (project or "", workspace) if part)
     return f"{MARKER[:-4]}: {scope} -->"
 
 
 def _title(plan: Plan) -> str:
-    if plan.workspace is None:
+    return _title_of(plan.project, plan.workspace)
+
+
+def _title_of(project: str | None, workspace: str | None) -> str:
+    if workspace is None:
         return "Provisioner plan"
-    project = f" (project `{_code(plan.project)}`)" if plan.project else ""
-    return f"Provisioner plan for workspace `{_code(plan.workspace)}`{project}"
+    of_project = f" (project `{_code(project)}`)" if project else ""
+    return f"Provisioner plan for workspace `{_code(workspace)}`{of_project}"
+
+
+def failed_plan_markdown(project: str | None, workspace: str | None, message: str, *,
+                         limit: int = COMMENT_LIMIT) -> str:
+    """The comment of a plan that could not be made (a manifest error, an unreachable platform, a held lock),
+    under the marker of the workspace's plans: it replaces the comment of the last plan, which no longer holds,
+    instead of leaving that one up for a reviewer to approve. `message` is the error as the run printed it."""
+    room = limit - _MARGIN
+    if len(message) > room:
+        message = message[:room] + "\n... (cut: the whole error is in the job's log)"
+    fence = "`" * max(3, max(map(len, _BACKTICKS.findall(message)), default=0) + 1)  # no run inside can end it
+    return (f"{_marker(project, workspace)}\n### {_title_of(project, workspace)}: failed\n\n"
+            "No plan was made, so there is nothing to review or apply until the error below is fixed (a plan shown "
+            "here before no longer holds).\n\n"
+            f"{fence}text\n{message}\n{fence}\n")
 
 
 def _code(text: str) -> str:

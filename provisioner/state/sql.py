@@ -1379,16 +1379,22 @@ def remember_workspace(state_dir: Path, name: str) -> None:
     atomic_write(state_dir / WORKSPACE_FILE, (check_workspace_name(name) + "\n").encode())
 
 
+def store_scope(state_path: str | os.PathLike, project: str | None, workspace: str | None) -> tuple[str, str]:
+    """The (project, workspace) a store opened with these settings is of, found without opening it: `project` or
+    default_project, `workspace` or the one `workspace select` remembered."""
+    name = check_workspace_name(workspace) if workspace else selected_workspace(Path(state_path).parent)
+    return project or default_project(state_path), name
+
+
 def open_store(backend: str, state_path: str | os.PathLike, *, workspace: str | None = None,
                project: str | None = None, dsn: str | None = None, must_exist: bool = True,
                lock_timeout: float | None = None, init_store: bool = False) -> SqlStateStore:
     """The store of one workspace. `workspace` None means the selected one; a workspace other than default must
     have been created (`workspace new`) unless `must_exist` is False."""
     state_dir = Path(state_path).parent
-    name = check_workspace_name(workspace) if workspace else selected_workspace(state_dir)
+    project, name = store_scope(state_path, project, workspace)
     store = SqlStateStore(location_for(backend, state_path, dsn, lock_timeout=lock_timeout, init=init_store),
-                          project or default_project(state_path), name,
-                          legacy_dir=state_dir)
+                          project, name, legacy_dir=state_dir)
     if must_exist and name != DEFAULT_WORKSPACE and not store.exists() \
             and not legacy_state_file(state_dir, name).is_file():
         raise StateError(f"workspace {name!r} does not exist in project {store.project!r} "
