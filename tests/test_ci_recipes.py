@@ -367,7 +367,6 @@ def test_a_plan_that_fails_replaces_the_comment_with_its_error(workspace, steps)
     assert result.returncode == 0 and outputs["changes"] == "true", result.stdout + result.stderr
     marker = f"<!-- provisioner-plan: {workspace.project}/prod -->\n"
     assert (out / "plan.md").read_text().startswith(marker) and (out / "provisioner.plan").exists()
-    (out / "provisioner.plan").unlink()
 
     workspace.add("sales", speech_speed="fast")
     result, _ = steps("plan")
@@ -376,7 +375,9 @@ def test_a_plan_that_fails_replaces_the_comment_with_its_error(workspace, steps)
     assert comment.startswith(marker + f"### Provisioner plan for workspace `prod` (project `{workspace.project}`): "
                               "failed\n"), comment
     assert "nothing to review or apply" in comment and "sales.yaml:" in comment and "got 'fast'" in comment
-    assert not (out / "provisioner.plan").exists() and not (out / "plan.md.new").exists()
+    # The last run's saved plan is gone with it: the apply step would have applied it, in a reused folder.
+    assert not (out / "provisioner.plan").exists() and not (out / "plan.txt").exists()
+    assert not (out / "changes").exists() and not (out / "plan.md.new").exists()
 
     workspace.add("sales")
     result, _ = steps("plan", PROVISIONER_API_URL="http://127.0.0.1:9/api")  # a closed port: out of reach

@@ -89,6 +89,8 @@ case "$step" in
   plan)
     ensure_workspace
     rc=0
+    # A plan that fails saves nothing: no earlier run's plan may be left in its place for the apply step to apply.
+    rm -f "$out/provisioner.plan" "$out/plan.txt" "$out/changes"
     # The comment is this run's own markdown view: the saved plan does not keep the policy results (warnings
     # included), so `show --format markdown` of it would leave the policy table out of the pull request.
     omit_args "$APPLY_ONLY_VALUED" "$APPLY_ONLY_FLAGS"
