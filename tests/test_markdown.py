@@ -311,3 +311,26 @@ def test_plan_in_markdown_prints_the_failed_plans_comment_and_still_exits_1(work
     assert text.exit_code == 1 and text.output == ""
     as_json = workspace.run("plan", "--json")
     assert as_json.exit_code == 1 and json.loads(as_json.output)["errors"][0]["field"] == "spec.speech_speed"
+
+
+def test_a_failed_plans_comment_cut_inside_a_secret_shows_no_part_of_it(workspace, monkeypatch):
+    """The comment cut the error, then scrubbed it: a secret (or a URL's password) that the cut split in two was no
+    longer the text scrub knows, and its first half went into the pull request, masked on stderr."""
+    from provisioner.commands import plan_apply
+    from provisioner.errors import ProvisionerError
+    from provisioner.scrub import register_secret
+
+    secret, password = "s3cr3t-value-of-an-env-variable", "hunter2-password"
+    register_secret(secret)
+    cut = COMMENT_LIMIT - markdown._MARGIN - len("Error: ")
+    for leaked, text in ((secret, secret), (password, f"https://ops:{password}@db.example.com")):
+        message = "x" * (cut - 10) + text + " and more"
+
+        def failing(*args, message=message, **kwargs):
+            raise ProvisionerError(message)
+
+        monkeypatch.setattr(plan_apply, "_plan", failing)
+        result = workspace.run("plan", "--format", "markdown")
+        assert result.exit_code == 1 and leaked not in result.stderr and "***" in result.stderr, result.stderr
+        assert "(cut: the whole error is in the job's log)" in result.output
+        assert leaked[:10] not in result.output, result.output[-300:]

@@ -63,6 +63,8 @@ def _failed_plan_comment(kwargs: dict, error: BaseException) -> str:
     """The markdown view of a failed plan, under its workspace's marker (the plain one if the settings themselves
     cannot be read), with the error as reports_errors prints it."""
     message = "input nested too deeply to process" if isinstance(error, RecursionError) else f"Error: {error}"
+    # Scrubbed whole before the comment cuts it: a secret the cut splits is no longer the text scrub masks.
+    message = scrub(message)
     try:
         settings = settings_from(dict(kwargs))
         project, workspace = store_scope(settings.state_path, settings.project, settings.workspace)
