@@ -580,3 +580,35 @@ def test_the_apply_job_takes_the_plan_of_the_pull_requests_last_commit_or_none(t
     found = fetch(f"provisioner-plan-7-prod-0ld5ha {uploaded}")
     assert found.returncode == 0, found.stdout + found.stderr
     assert (tmp_path / "provisioner-out" / "prod" / "provisioner.plan").read_text() == uploaded
+
+
+def test_a_plan_step_whose_state_store_cannot_be_read_still_replaces_the_comment(workspace, tmp_path):
+    """The plan step selected the workspace first (`workspace select --or-create`), and a state store out of reach
+    (PostgreSQL down, a file that is no state) failed it there: the step stopped before the plan, wrote no plan.md,
+    and the pull request went on showing the last plan that passed. The plan now runs all the same, fails on the
+    same cause and writes the comment saying why; the step fails."""
+    out = workspace.root / "provisioner-out"
+    workspace.write("vars/prod.yaml", "stage: prod\n")
+    workspace.add("sales")
+    github_output = tmp_path / "github_output"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONER_", "GITHUB_", "CI_"))}
+    env.update(PATH=os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", ""),
+               PROVISIONER_API_URL=workspace.platform.url, PROVISIONER_API_TOKEN=TOKEN, PROVISIONER_WORKSPACE="prod",
+               PROVISIONER_PROJECT="acme", PROVISIONER_RATE_LIMIT="off", GITHUB_OUTPUT=str(github_output))
+
+    def plan() -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(STEPS), "plan"], cwd=workspace.root, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    marker = "<!-- provisioner-plan: acme/prod -->\n"
+    passed = plan()
+    assert passed.returncode == 0 and (out / "plan.md").read_text().startswith(marker), passed.stderr
+    for name in ("provisioner.plan", "plan.md"):  # a new job's folder
+        (out / name).unlink()
+    workspace.state_file.write_bytes(b"not a state store, nor any database at all" * 100)
+    failed = plan()
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    assert (out / "plan.md").exists(), failed.stderr
+    comment = (out / "plan.md").read_text()
+    assert comment.startswith(marker) and comment.splitlines()[1].endswith(": failed"), comment
+    assert not (out / "provisioner.plan").exists() and not (out / "plan.md.new").exists()

@@ -87,19 +87,24 @@ case "$step" in
     provisioner validate ${picked[@]+"${picked[@]}"} "${paths[@]}"
     ;;
   plan)
-    ensure_workspace
     rc=0
     # A plan that fails saves nothing: no earlier run's plan may be left in its place for the apply step to apply.
     rm -f "$out/provisioner.plan" "$out/plan.txt" "$out/changes"
+    # A workspace that cannot be selected (the state store out of reach) fails the step, but after the plan, which
+    # fails on the same cause and writes the comment saying why: stopping here left an earlier plan's comment up.
+    selected=0
+    ensure_workspace || selected=$?
     # The comment is this run's own markdown view: the saved plan does not keep the policy results (warnings
     # included), so `show --format markdown` of it would leave the policy table out of the pull request.
     omit_args "$APPLY_ONLY_VALUED" "$APPLY_ONLY_FLAGS"
     provisioner plan ${kept[@]+"${kept[@]}"} --detailed-exitcode --out "$out/provisioner.plan" --format markdown \
       "${paths[@]}" > "$out/plan.md.new" || rc=$?
+    if [ "$selected" -ne 0 ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ]; }; then rc=$selected; fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 2 ]; then
       # A plan that fails saves nothing, but the pull request must show why (a comment of an earlier, passing plan
       # would stay up): its markdown view (a policy's violations, or the error, under the workspace's marker) goes
       # to plan.md for the comment step, and the step fails.
+      rm -f "$out/provisioner.plan"  # made by a plan that passed when the workspace could not be selected
       if head -n 1 "$out/plan.md.new" | grep -q '^<!-- provisioner-plan'; then
         mv "$out/plan.md.new" "$out/plan.md"
       else
