@@ -334,3 +334,17 @@ def test_a_failed_plans_comment_cut_inside_a_secret_shows_no_part_of_it(workspac
         assert result.exit_code == 1 and leaked not in result.stderr and "***" in result.stderr, result.stderr
         assert "(cut: the whole error is in the job's log)" in result.output
         assert leaked[:10] not in result.output, result.output[-300:]
+
+
+def test_a_failed_plans_comment_shows_the_error_as_stderr_does_for_input_nested_too_deeply(workspace, monkeypatch):
+    """docs/plan-format.md: the comment holds the error as the run printed it; for a RecursionError it left out the
+    `Error: ` that stderr's line has."""
+    from provisioner.commands import plan_apply
+
+    def failing(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(plan_apply, "_plan", failing)
+    result = workspace.run("plan", "--format", "markdown")
+    assert result.exit_code == 1 and result.stderr == "Error: input nested too deeply to process\n", result.stderr
+    assert "```text\nError: input nested too deeply to process\n```\n" in result.output, result.output

@@ -62,7 +62,7 @@ def plan_command(paths, fmt, as_json, *args, **kwargs) -> None:
 def _failed_plan_comment(kwargs: dict, error: BaseException) -> str:
     """The markdown view of a failed plan, under its workspace's marker (the plain one if the settings themselves
     cannot be read), with the error as reports_errors prints it."""
-    message = "input nested too deeply to process" if isinstance(error, RecursionError) else f"Error: {error}"
+    message = "Error: input nested too deeply to process" if isinstance(error, RecursionError) else f"Error: {error}"
     # Scrubbed whole before the comment cuts it: a secret the cut splits is no longer the text scrub masks.
     message = scrub(message)
     try:
