@@ -644,8 +644,12 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                 result.problems += refused
                 continue
         current = live or adopt
-        if current is not None and current.problems:
-            for p in current.problems:
+        # Only a field the manifest manages stops its plan: nothing is decided from one it leaves out (a campaign's
+        # status, managed only when set, in a status API.md's incomplete list does not name).
+        unreadable = [p for p in current.problems if p.field in desired(KINDS[manifest.kind], manifest.fields)] \
+            if current is not None and current.problems else []
+        if unreadable:
+            for p in unreadable:
                 result.problems.append(Problem(
                     f"the platform's {KINDS[manifest.kind].title} id {current.id} shows {p.field} in a form the "
                     f"provisioner cannot read: {p.message}; nothing was planned from it",
