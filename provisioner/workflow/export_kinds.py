@@ -97,11 +97,13 @@ def with_references(kind: str, spec: dict[str, Any], addresses: Mapping[tuple[st
 
 def kind_spec(kind: Kind, fields: dict[str, Any]) -> dict[str, Any]:
     """What a manifest sets: the name, shown settings away from their documented default, and settings without
-    a default that hold something."""
+    a default that hold something. Never a field changed by an action (a campaign's status): the platform's value
+    is where the object is, not a wish, and setting it would have apply start or stop it (API.md: only when the
+    user asked for it explicitly)."""
     spec: dict[str, Any] = {}
     required = {name for name, info in kind.spec_model.model_fields.items() if info.is_required()}
     for facts in kind.fields:
-        if facts.name not in fields or not facts.shown:
+        if facts.name not in fields or not facts.shown or kind.action(facts.name) is not None:
             continue
         value = fields[facts.name]
         if facts.name in required or facts.name == kind.name_field:
