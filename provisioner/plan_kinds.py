@@ -534,6 +534,12 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
         if facts.shown and facts.name in current.fields:
             before = current.fields[facts.name]
             if same(before, value) or matches(value, before):  # UNKNOWN (not shown back) is never drift
+                if last is not None and facts.name in last and _hides(before) \
+                        and not _same_recorded(last[facts.name], value, hidden):
+                    # What the platform does not show (a masked header value) is compared with what was last
+                    # applied: a value changed in the manifest (a rotated credential) is still a change to send.
+                    changes.append(_field_change(manifest, facts, last[facts.name], value, source="last-applied",
+                                                 reset=reset))
                 continue
             applied = last.get(facts.name, _default(facts)) if last is not None else None
             drift = last is not None and not reset and _same_recorded(applied, value, hidden)
@@ -555,6 +561,17 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
             if not _same_recorded(before, value, hidden):
                 changes.append(_field_change(manifest, facts, before, value, source="last-applied", reset=reset))
     return changes
+
+
+def _hides(value: Any) -> bool:
+    """Whether a read value has a part the platform did not show (UNKNOWN anywhere in it)."""
+    if value is UNKNOWN:
+        return True
+    if isinstance(value, dict):
+        return any(_hides(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_hides(v) for v in value)
+    return False
 
 
 def _unset(value: Any) -> bool:

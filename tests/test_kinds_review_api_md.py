@@ -77,3 +77,47 @@ def test_an_exported_campaign_leaves_its_status_out_so_it_validates_and_starts_o
     changes = json.loads(plan.output)["changes"]
     assert sorted((c["address"], c["action"], c["actions"]) for c in changes) == [
         ("caller", "import", []), ("campaign.done", "import", []), ("campaign.draft", "import", [])], changes
+
+
+TOOL = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: lookup\nspec:\n  name: order_lookup\n"
+        "  description: Look up an order.\n  endpoint: https://api.example.com/orders/{order_id}\n  method: GET\n"
+        "  headers:\n    Authorization: \"${env.ORDERS_KEY}\"\n    X-Trace: \"on\"\n  schema:\n"
+        "    - {name: order_id, type: string, description: The order number.}\n")
+
+
+def test_a_header_value_changed_in_the_manifest_is_sent_when_the_platform_masks_header_values(workspace, platform,
+                                                                                         proxy, monkeypatch):
+    """API.md "Mid-call tools": "Masking is not documented; a client treats a header read back without a `value`
+    as unknown, not as drift." Unknown is not "the same as the manifest": a rotated credential (the manifest's
+    header value no longer the one last applied) was "No changes" when the platform answered headers without their
+    values, and state then recorded the new value as applied, so it was never sent."""
+    workspace.dialect = "v2"
+    monkeypatch.setenv("ORDERS_KEY", "Bearer first-E2E-key")
+    workspace.write("manifests/tool.yaml", TOOL)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+
+    def masked(method, path, status, body):
+        if method == "GET" and path.split("?")[0].rstrip("/").split("/api", 1)[1].startswith("/user/tools") \
+                and status == 200:
+            answer = json.loads(body)
+            for tool in answer if isinstance(answer, list) else [answer]:
+                for header in tool.get("headers") or []:
+                    header.pop("value", None)
+            return status, json.dumps(answer).encode(), "application/json"
+        return None
+
+    proxy.rewrite = masked
+    unchanged = through(workspace, proxy, "plan", "--detailed-exitcode")
+    assert unchanged.exit_code == 0 and "No changes." in unchanged.output, unchanged.all  # unknown: not drift
+    monkeypatch.setenv("ORDERS_KEY", "Bearer rotated-E2E-key")
+    rotated = through(workspace, proxy, "plan", "--json")
+    [change] = json.loads(rotated.output)["changes"]
+    assert change["action"] == "update" and [f["field"] for f in change["fields"]] == ["headers"], change
+    assert "Authorization (changed)" in json.dumps(change["fields"]) and "E2E" not in rotated.all
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    [tool] = platform.http.get("/user/tools").json()
+    assert {h["name"]: h["value"] for h in tool["headers"]} == {"Authorization": "Bearer rotated-E2E-key",
+                                                                "X-Trace": "on"}
+    again = through(workspace, proxy, "plan", "--detailed-exitcode")
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
