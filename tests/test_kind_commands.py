@@ -328,3 +328,15 @@ def test_the_state_views_show_a_tools_header_values_as_sensitive_never_their_dig
     for args in (("show",), ("show", "--json"), ("show", "--format", "markdown")):
         shown = ok(v2.run(*args)).output
         assert "sha256:" not in shown and "acme-support" not in shown, (args, shown)
+
+
+def test_export_refuses_two_unmanaged_knowledge_bases_of_one_name_and_writes_nothing(v2):
+    """A knowledge base is adopted by its name as an assistant is: two manifests of one name were written, and
+    export's own next plan refused them both ('adopting one would be a guess')."""
+    first = made(v2, "/user/knowledgebases", name="Same", description="one")
+    second = made(v2, "/user/knowledgebases", name="Same", description="two")
+    made(v2, "/user/label", name="VIP")
+    result = v2.run("export", "--out", "exported")
+    assert result.exit_code == 1, result.all
+    assert f"2 knowledge bases named 'Same' (ids {first}, {second})" in result.stderr, result.all
+    assert not (v2.root / "exported").exists() or not list((v2.root / "exported").iterdir())

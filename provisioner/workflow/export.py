@@ -86,19 +86,27 @@ def _adopted_by(kind: str, name: str, fields: dict) -> object:
 
 
 def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
-    """Two objects of one name, of a kind whose manifests need unique names (assistants, folders, labels), cannot
-    both be exported: their manifests would not validate together, and adoption by name could not tell them apart."""
+    """Two objects of one name, of a kind adopted by its name (every kind without an identity of its own: a
+    knowledge base, a tool, a campaign as much as an assistant, a folder or a label), cannot both be exported:
+    adoption by name could not tell them apart, so the next plan refused both manifests ('adopting one would be a
+    guess'), and those of a kind with unique names would not even validate together. An object without a name
+    is adopted by nothing, so it is no namesake."""
     by_name: dict[tuple[str, str], list[int]] = {}
     for kind, _, live in chosen:
-        if kind == ASSISTANT or getattr(KINDS.get(kind), "unique_names", False):
+        if live.name and (kind == ASSISTANT or getattr(KINDS.get(kind), "identity", None) is None):
             by_name.setdefault((kind, live.name), []).append(live.id)
     twice = {key: ids for key, ids in by_name.items() if len(ids) > 1}
     if twice:
-        named = "; ".join(f"{len(ids)} {kind}s named {name!r} (ids {', '.join(map(str, sorted(ids)))})"
+        named = "; ".join(f"{len(ids)} {_title(kind)}s named {name!r} (ids {', '.join(map(str, sorted(ids)))})"
                           for (kind, name), ids in sorted(twice.items()))
         raise ProvisionerError(f"the platform has {named} that nothing manages: their manifests could not adopt them "
                                "by name. Rename all but one on the platform, or write one manifest and run "
                                "`provisioner import ADDRESS ID`; nothing was written")
+
+
+def _title(kind: str) -> str:
+    """What a kind is called in a message (`knowledge base`, not `knowledgebase`)."""
+    return KINDS[kind].title if kind in KINDS else kind
 
 
 def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
