@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -331,7 +332,26 @@ def _replace(text: str, node: Node, value: Any) -> Splice:
             end -= len(tail)  # the line break after the value stays
         elif tail and "+" not in text[node.start:node.end].split("\n", 1)[0] and "+" not in rendered.split("\n", 1)[0]:
             rendered += tail[1:]  # blank lines after the block stay
+        rendered = _with_header_comment(rendered, _header_comment(text, node))
     return Splice(node.start, end, rendered)
+
+
+_BLOCK_HEADER = re.compile(r"[|>][0-9+-]*([ \t]+#[^\n]*)?")
+
+
+def _header_comment(text: str, node: Node) -> str:
+    """The comment on a block scalar's header line (`| # owned by CX`), with the blanks before it, or "": it stands
+    inside the block's span, which is replaced whole, and the read-back cannot miss it (a comment is no value)."""
+    match = _BLOCK_HEADER.match(text, node.start, _line_end(text, node.start))
+    return match.group(1) or "" if match else ""
+
+
+def _with_header_comment(rendered: str, comment: str) -> str:
+    """`rendered` with `comment` on its first line: after a new block's header, or after an inline value."""
+    if not comment:
+        return rendered
+    first, newline, rest = rendered.partition("\n")
+    return first + comment + newline + rest
 
 
 def _holds_comment(text: str, node: Node) -> bool:

@@ -231,3 +231,17 @@ def test_a_collection_without_comments_of_its_own_is_still_rewritten(text, value
 
 def test_a_comment_above_the_collections_key_is_not_its_own():
     assert edit("# the file's\nk:\n  - a\n  - b\nz: 1\n", 0, [(("k",), ["a"])]) == "# the file's\nk:\n  - a\nz: 1\n"
+
+
+@pytest.mark.parametrize("header", ["|", "|-", "|+", ">", ">-", "|2"])
+@pytest.mark.parametrize("value, written", [
+    ("New one.\nNew two.", "|- # keep this note\n    New one.\n    New two.\n"),
+    ("  led by spaces", '"  led by spaces" # keep this note\n'),
+])
+def test_a_comment_on_a_block_scalars_header_line_is_kept(header, value, written):
+    """`prompt: | # note`: the comment stood in the block's span (header to last line), which was replaced whole,
+    and the edited file read back as intended all the same (a comment is no value): the note was silently lost."""
+    text = f"spec:\n  prompt: {header} # keep this note\n    Old one.\n    Old two.\n  name: x\n"
+    out = edit(text, 0, [(("spec", "prompt"), value)])
+    assert out == f"spec:\n  prompt: {written}  name: x\n"
+    assert yaml.safe_load(out)["spec"] == {"prompt": value, "name": "x"}
