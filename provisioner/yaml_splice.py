@@ -472,8 +472,19 @@ def render_scalar(value: Any, old: Node | None, indent: int, *, flow: bool) -> s
 
 
 def _double(value: str) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    text = _json(value)
     return text if _reads_as(text, value) else json.dumps(value)
+
+
+def _json(value: Any) -> str:
+    """JSON (a double-quoted scalar, a flow collection: YAML reads it alike), its non-ASCII text as it is, but the
+    line breaks YAML 1.1 knows and YAML 1.2 does not (U+0085, U+2028, U+2029) escaped: PyYAML reads them back
+    raw between double quotes, but a file that holds one is a file edit() refuses, so every later pull of it (any
+    field) was refused. In JSON they can only stand inside a string, where `\\uXXXX` is the same character."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char in _OTHER_BREAKS:
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
 
 
 def _plain_ok(value: str, flow: bool) -> bool:
@@ -515,7 +526,7 @@ def _literal(value: str, indent: int) -> str | None:
 
 def render_flow(value: Any) -> str:
     """A collection as a flow `[...]`/`{...}` (JSON, which YAML reads alike)."""
-    return json.dumps(value, ensure_ascii=False)
+    return _json(value)
 
 
 def render_block(value: Any, indent: int) -> str:

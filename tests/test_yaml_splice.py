@@ -245,3 +245,23 @@ def test_a_comment_on_a_block_scalars_header_line_is_kept(header, value, written
     out = edit(text, 0, [(("spec", "prompt"), value)])
     assert out == f"spec:\n  prompt: {written}  name: x\n"
     assert yaml.safe_load(out)["spec"] == {"prompt": value, "name": "x"}
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\u2029"])
+@pytest.mark.parametrize("text, path, value", [
+    ("spec:\n  prompt: old\n  name: x\n", ("spec", "prompt"), "one{}two"),
+    ("spec:\n  docs:\n  - {name: a, key: a}\n  name: x\n", ("spec", "docs", 0, "name"), "one{}two"),
+    ("spec:\n  tags: [a]\n  name: x\n", ("spec", "tags"), ["a", "one{}two"]),
+])
+def test_a_line_break_only_yaml_1_1_knows_is_written_escaped_so_the_file_stays_editable(char, text, path, value):
+    """A value holding U+2028 (or U+0085, U+2029) was written raw between double quotes: PyYAML reads it back, but
+    the file then held a character edit() refuses, so every later pull of that file (any field) was refused."""
+    value = value.replace("{}", char) if isinstance(value, str) else [v.replace("{}", char) for v in value]
+    out = edit(text, 0, [(path, value)])
+    assert char not in out
+    again = edit(out, 0, [(("spec", "name"), "y")])
+    assert yaml.safe_load(again)["spec"]["name"] == "y"
+    loaded = yaml.safe_load(again)
+    for part in path:
+        loaded = loaded[part]
+    assert loaded == value
