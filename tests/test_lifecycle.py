@@ -2,6 +2,7 @@
 refresh, saved plans, targeting and state repairs."""
 import json
 
+import pytest
 import yaml
 
 from provisioner.planner import same
@@ -487,3 +488,18 @@ def test_export_writes_a_text_holding_a_next_line_character_as_the_platform_hold
     (workspace.root / "manifests" / path.name).write_text(path.read_text())
     plan = workspace.run("plan")
     assert plan.exit_code == 0 and "1 to import, 0 to add, 0 to change" in plan.output, plan.all
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029"])
+def test_export_writes_a_unicode_line_separator_escaped_so_that_the_manifest_can_be_pulled_into(separator):
+    """PyYAML's dumper wrote U+2028 (U+2029) as it is inside single quotes, as a line break followed by the next
+    line's indentation: PyYAML read it back, but a YAML 1.2 reader (ruamel.yaml) reads those spaces as text, and
+    pull's editor refuses a file holding one, so no dashboard edit could ever be pulled into the exported file."""
+    from provisioner.workflow.export_kinds import dump
+    from provisioner.yaml_splice import edit, load_all
+
+    text = dump({"spec": {"name": "Bot", "description": f"one{separator}two", "tags": [f"a{separator}b"]}})
+    assert separator not in text
+    assert load_all(text) == [{"spec": {"name": "Bot", "description": f"one{separator}two",
+                                        "tags": [f"a{separator}b"]}}]
+    assert load_all(edit(text, 0, [(("spec", "name"), "Bot 2")]))[0]["spec"]["name"] == "Bot 2"

@@ -27,11 +27,18 @@ from ..variables import escaped
 class _Dumper(yaml.SafeDumper):
     """PyYAML's safe dumper, but a text holding U+0085 is written double-quoted (`\\N`): PyYAML writes the character
     as it is in single quotes, where YAML 1.1 reads it as a line break and folds it into a space, so the exported
-    manifest would not read back as the platform holds the text (a false change on the first plan)."""
+    manifest would not read back as the platform holds the text (a false change on the first plan). So is one
+    holding U+2028 or U+2029 (`\\L`, `\\P`): written as they are, followed by the next line's indentation, they
+    read back in PyYAML, but as more text in a YAML 1.2 reader, and pull's editor refuses a file holding them (no
+    dashboard edit could ever be pulled into the exported file)."""
+
+
+_ESCAPED = ("\x85", "\u2028", "\u2029")
 
 
 def _str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style='"' if "\x85" in text else None)
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text,
+                                   style='"' if any(c in text for c in _ESCAPED) else None)
 
 
 _Dumper.add_representer(str, _str)
