@@ -282,9 +282,8 @@ def _insert(text: str, mapping: Node, key: str | int, value: Any) -> Splice:
     at = _content_end(text, mapping.end)
     if isinstance(value, (dict, list)) and value:
         rendered = "\n" + render_block(value, column + 2)
-    else:
-        rendered = " " + (render_flow(value) if isinstance(value, (dict, list))
-                          else render_scalar(value, None, column + 2, flow=False))
+    else:  # a `|` block without its last line break: the line's own break follows it, as after any value
+        rendered = " " + _inline(value, column + 2)
     return Splice(at, at, f"\n{' ' * column}{key_text}:{rendered}")
 
 

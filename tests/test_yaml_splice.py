@@ -265,3 +265,13 @@ def test_a_line_break_only_yaml_1_1_knows_is_written_escaped_so_the_file_stays_e
     for part in path:
         loaded = loaded[part]
     assert loaded == value
+
+
+@pytest.mark.parametrize("after", ["", "# closing comment\n", "---\nspec: {name: other}\n"])
+def test_a_multi_line_key_added_to_a_mapping_adds_no_blank_line(after):
+    """A new key holding a multi-line text (a prompt a `<<` merge gave, a default the dashboard changed) is a `|`
+    block, whose last line break was written as well as the line's own: a blank line no one asked for followed."""
+    text = "base: &b\n  system_prompt: Be brief.\nspec:\n  <<: *b\n  name: Sales\n" + after
+    out = edit(text, 0, [(("spec", "system_prompt"), "Be kind.\nBe brief.")])
+    assert out == ("base: &b\n  system_prompt: Be brief.\nspec:\n  <<: *b\n  name: Sales\n"
+                   "  system_prompt: |-\n    Be kind.\n    Be brief.\n" + after)
