@@ -503,3 +503,30 @@ def test_export_writes_a_unicode_line_separator_escaped_so_that_the_manifest_can
     assert load_all(text) == [{"spec": {"name": "Bot", "description": f"one{separator}two",
                                         "tags": [f"a{separator}b"]}}]
     assert load_all(edit(text, 0, [(("spec", "name"), "Bot 2")]))[0]["spec"]["name"] == "Bot 2"
+
+
+def test_export_writes_an_assistant_text_holding_a_credential_as_a_variable(workspace, monkeypatch):
+    """A text that is no secret field but holds a credential (a URL's user:password@ in a prompt, a key in the
+    query of a post-call field's description): plan masks it and pull never writes it, and export wrote it in
+    clear into a file meant for git (as it already did not for the other kinds' texts)."""
+    prompt = "Look orders up at https://bot:EXPORT-PW-77@crm.example.com/orders first."
+    schema = [{"name": "order", "type": "string",
+               "description": "See https://docs.example.com/fields?api_key=EXPORT-KEY-78"}]
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "Crm Bot", "system_prompt": prompt,
+                                 "post_call_schema": schema})
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    [path] = (workspace.root / "exported").glob("*.yaml")
+    text = path.read_text()
+    assert "EXPORT-PW-77" not in text + result.all and "EXPORT-KEY-78" not in text + result.all, text
+    spec = yaml.safe_load(text)["spec"]
+    assert spec["system_prompt"] == "${env.CRM_BOT_SYSTEM_PROMPT}"
+    assert spec["post_call_schema"][0]["description"] == "${env.CRM_BOT_POST_CALL_SCHEMA_0_DESCRIPTION}"
+    assert "CRM_BOT_SYSTEM_PROMPT" in result.output and "CRM_BOT_POST_CALL_SCHEMA_0_DESCRIPTION" in result.output
+    # With the variables set, the manifest adopts the assistant and finds nothing to change.
+    monkeypatch.setenv("CRM_BOT_SYSTEM_PROMPT", prompt)
+    monkeypatch.setenv("CRM_BOT_POST_CALL_SCHEMA_0_DESCRIPTION", schema[0]["description"])
+    (workspace.root / "manifests").mkdir(exist_ok=True)
+    (workspace.root / "manifests" / path.name).write_text(text)
+    apply_ok(workspace)
+    no_changes(workspace)

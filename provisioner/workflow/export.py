@@ -15,7 +15,8 @@ from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
 from ..state.local import atomic_write
 from ..variables import escaped
 from ..wire import WRITE_ONLY_FIELDS
-from .export_kinds import address_for, dump, export_object, exportable_kinds, variable, with_references
+from .export_kinds import (address_for, dump, export_object, exportable_kinds, hide_credentials, variable,
+                           with_references)
 from .session import Session
 
 
@@ -131,6 +132,9 @@ def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,
     for holder, key, name in secrets:
         holder[key] = f"${{env.{name}}}"
         environment.append(name)
+    # A text holding credentials though its field is no secret (a prompt quoting a URL's user:password@), as for
+    # the other kinds: plan masks it, pull never writes it, and this file is meant for git.
+    hide_credentials(address, spec, environment)
     document = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": address},
                 "spec": {name: spec[name] for name in names if name in spec}}
     text = dump(document)

@@ -161,6 +161,26 @@ def hide_secrets(kind: Kind, address: str, spec: dict[str, Any]) -> tuple[list[s
     return fill_in, environment
 
 
+def hide_credentials(address: str, spec: dict[str, Any], environment: list[str]) -> None:
+    """Put `${env.NAME}` in place of every text holding credentials though its field is no secret (a tool's endpoint
+    with user:password@ or ?api_key=..., an assistant's prompt quoting one), at any depth (a schema item's
+    description): plan masks it and pull never writes it, and the file is meant for git. In place; the variables'
+    names are added to `environment`."""
+    def hidden(value: Any, path: tuple[str, ...]) -> Any:
+        if isinstance(value, dict):
+            return {key: hidden(item, (*path, str(key))) for key, item in value.items()}
+        if isinstance(value, list):
+            return [hidden(item, (*path, str(index))) for index, item in enumerate(value)]
+        if isinstance(value, str) and not value.startswith("${env.") and holds_credentials(value):
+            name = _unique(environment, variable(address, *path))
+            environment.append(name)
+            return f"${{env.{name}}}"
+        return value
+
+    for name in list(spec):
+        spec[name] = hidden(spec[name], (name,))
+
+
 def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, Any],
                   addresses: Mapping[tuple[str, int], str], stamp: str, client: Any = None) -> KindExport:
     """One object's manifest; `client` reads its children when the kind declares some (a knowledge base's
@@ -169,13 +189,7 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     # `${env.X}` would otherwise send the environment's X to the platform), before secrets become ${env.X}.
     spec = with_references(kind.name, escaped(kind_spec(kind, fields)), addresses)
     fill_in, environment = hide_secrets(kind, address, spec)
-    # A text holding credentials (a tool's endpoint with user:password@ or ?api_key=...), though its field is not
-    # a secret: the file is meant for git, so it becomes a variable too.
-    for name, value in list(spec.items()):
-        if isinstance(value, str) and not value.startswith("${env.") and holds_credentials(value):
-            variable_name = _unique(environment, variable(address, name))
-            spec[name] = f"${{env.{variable_name}}}"
-            environment.append(variable_name)
+    hide_credentials(address, spec, environment)
     order = [f.name for f in kind.fields]
     name = address.split(".", 1)[1]
     children, needs = ({}, ChildExport()) if kind.export_children is None or client is None else \
