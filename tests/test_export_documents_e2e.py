@@ -83,3 +83,25 @@ def test_a_website_whose_read_carries_its_url_is_written_as_read(workspace, plat
     entry = yaml.safe_load((workspace.root / "exported" / "knowledgebase.shown.yaml").read_text())["spec"]["documents"][0]
     assert entry == {"name": "Page", "key": "page", "type": "website", "url": "https://example.com/shown",
                      "relative_links_limit": 7}
+
+
+def test_export_writes_a_documents_text_holding_a_credential_as_a_variable(workspace, platform, monkeypatch):
+    """A document's description quoting a key in a URL's query: plan masks it, pull never writes it, and export wrote
+    it in clear (the knowledge base's own texts were hidden, its documents' were not)."""
+    workspace.dialect = "v2"
+    kb_id = made(platform, "/user/knowledgebases", name="Help Desk")
+    made(platform, f"/user/knowledgebases/{kb_id}/documents", name="Returns page", type="website",
+         url="https://example.com/returns", description="Mirror: https://example.com/r?api_key=DOC-KEY-91")
+    result = workspace.run("export", "--out", "exported", *V2)
+    assert result.exit_code == 0, result.all
+    text = (workspace.root / "exported" / "knowledgebase.help-desk.yaml").read_text()
+    assert "DOC-KEY-91" not in text + result.all, text
+    [document] = yaml.safe_load(text)["spec"]["documents"]
+    assert document["description"] == "${env.KNOWLEDGEBASE_HELP_DESK_DOCUMENTS_0_DESCRIPTION}"
+    # Once the url is supplied and the variable set, the manifest adopts everything with nothing to change.
+    monkeypatch.setenv("KNOWLEDGEBASE_HELP_DESK_DOCUMENTS_0_DESCRIPTION",
+                       "Mirror: https://example.com/r?api_key=DOC-KEY-91")
+    workspace.write("manifests/knowledgebase.help-desk.yaml", text.replace("url: ''", "url: https://example.com/returns"))
+    changes = json.loads(workspace.run("plan", "--json", *V2).output)["changes"]
+    assert sorted((c["address"], c["action"], bool(c["fields"])) for c in changes) == [
+        ("knowledgebase.help-desk", "import", False), ("knowledgebase.help-desk.returns-page", "import", False)]

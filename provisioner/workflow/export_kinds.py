@@ -195,6 +195,7 @@ def export_object(kind: Kind, address: str, remote_id: int, fields: dict[str, An
     children, needs = ({}, ChildExport()) if kind.export_children is None or client is None else \
         kind.export_children(client, remote_id, name)
     children = escaped(children)
+    hide_credentials(address, children, environment)  # a document's description quoting a key as much
     document = {"apiVersion": API_VERSION, "kind": kind.manifest_kind, "metadata": {"name": name},
                 "spec": {**{name: spec[name] for name in order if name in spec}, **children}}
     text = dump(document)
