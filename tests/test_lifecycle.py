@@ -530,3 +530,15 @@ def test_export_writes_an_assistant_text_holding_a_credential_as_a_variable(work
     (workspace.root / "manifests" / path.name).write_text(text)
     apply_ok(workspace)
     no_changes(workspace)
+
+
+def test_export_into_a_path_it_cannot_write_says_so_and_what_it_wrote(workspace):
+    """--out naming a file (or a folder it cannot write, a full disk) stopped export as 'a bug in the provisioner'
+    (an unexpected FileExistsError), without saying which manifests, if any, it had written."""
+    workspace.platform.create(**{**REQUIRED, "assistant_name": "One"})
+    (workspace.root / "exported").write_text("a file of the user's\n")
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 1, result.all
+    assert "bug" not in result.all and "export could not write exported/one.yaml" in result.stderr, result.all
+    assert "no file was written" in result.stderr, result.all
+    assert (workspace.root / "exported").read_text() == "a file of the user's\n"

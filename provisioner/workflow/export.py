@@ -72,9 +72,19 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
         else:
             made = export_object(KINDS[kind], address, live.id, dict(live.fields), addresses, stamp, session.client)
             text, fill_in, environment, files = made.text, made.fill_in, made.environment, made.files
-        atomic_write(path, text.encode())
+        try:
+            atomic_write(path, text.encode())
+        except OSError as error:  # --out names a file, a folder it cannot write, a full disk
+            raise ProvisionerError(_write_failed(path, error, [e.path for e in written])) from None
         written.append(Exported(path, fill_in, environment, kind, files))
     return written
+
+
+def _write_failed(path: Path, error: OSError, written: list[Path]) -> str:
+    """Why export stopped, and what is on disk now: the manifests it wrote before (whole), if any."""
+    done = ", ".join(map(str, written))
+    return (f"export could not write {path} ({error.strerror or error}): "
+            + (f"{done} were written, no other file" if done else "no file was written"))
 
 
 def _adopted_by(kind: str, name: str, fields: dict) -> object:
