@@ -294,11 +294,15 @@ def _replace(text: str, node: Node, value: Any) -> Splice:
         raise SpliceError(f"line {node.line}: the value is written over several lines with comments among them, "
                           "which rewriting it would drop or move; edit it by hand")
     flow = node.flow or _inside_flow(text, node)
+    # A block collection's text ends where its last value's content does: a block scalar's span runs on over its
+    # line break (and blank lines), which belong to the lines after it (up to there, only blanks or a comment,
+    # refused above, stand).
+    end = _content_end(text, node.end) if node.kind in ("map", "seq") and not flow else node.end
     if isinstance(value, (dict, list)) and value:
         if flow:
             return Splice(node.start, node.end, render_flow(value))
         if node.kind in ("map", "seq"):  # a block collection, at its own indentation
-            return Splice(node.start, node.end, render_block(value, node.column)[node.column:])
+            return Splice(node.start, end, render_block(value, node.column)[node.column:])
         # A collection where a scalar stood: a list item's starts where it stood; a key's on the next lines.
         start = node.start
         while start > 0 and text[start - 1] in " \t":
@@ -315,8 +319,8 @@ def _replace(text: str, node: Node, value: Any) -> Splice:
         shown = render_flow(value) if isinstance(value, (dict, list)) else \
             render_scalar(value, None, _indent_of(text, node), flow=False)
         if start > 0 and text[start - 1] == ":":
-            return Splice(start, node.end, " " + (shown[:-1] if shown.startswith("|") else shown))
-        return Splice(node.start, node.end, shown[:-1] if shown.startswith("|") else shown)
+            return Splice(start, end, " " + (shown[:-1] if shown.startswith("|") else shown))
+        return Splice(node.start, end, shown[:-1] if shown.startswith("|") else shown)
     if isinstance(value, (dict, list)):
         return Splice(node.start, node.end, render_flow(value))
     rendered = render_scalar(value, node, _block_indent(text, node) or _indent_of(text, node) + 2, flow=flow)
@@ -360,7 +364,10 @@ def _holds_comment(text: str, node: Node) -> bool:
     todo = [node]
     while todo:
         current = todo.pop()
-        if current.kind in ("scalar", "alias"):
+        if current.kind == "scalar" and current.style in ("|", ">"):
+            # A block scalar's text starts on the line after its header: a `# note` on the header is a comment.
+            scalars.append((_line_end(text, current.start), current.end))
+        elif current.kind in ("scalar", "alias"):
             scalars.append((current.start, current.end))
         todo += [n for pair in current.pairs for n in pair] + current.items
     # A block collection's last item's comment is on its line, after the collection's text ends (a block scalar's

@@ -275,3 +275,28 @@ def test_a_multi_line_key_added_to_a_mapping_adds_no_blank_line(after):
     out = edit(text, 0, [(("spec", "system_prompt"), "Be kind.\nBe brief.")])
     assert out == ("base: &b\n  system_prompt: Be brief.\nspec:\n  <<: *b\n  name: Sales\n"
                    "  system_prompt: |-\n    Be kind.\n    Be brief.\n" + after)
+
+
+def test_a_collection_rewritten_whole_holding_a_block_scalars_header_comment_is_refused():
+    """`description: | # note` inside a list that grows: the note was taken for the block's text, so the list was
+    rewritten whole and the note silently dropped."""
+    text = ("spec:\n  schema:\n  - name: a\n    description: | # keep me\n      text\n"
+            "  - name: c\n    description: e\n  name: x\n")
+    value = [{"name": "a", "description": "text\n"}, {"name": "c", "description": "e"},
+             {"name": "b", "description": "d"}]
+    with pytest.raises(SpliceError, match="line 3: .*comments among them"):
+        edit(text, 0, [(("spec", "schema"), value)])
+
+
+@pytest.mark.parametrize("tail", ["", "\n", "\n\n# closing comment\n"])
+def test_a_block_collection_ending_with_a_block_scalar_is_rewritten_whole(tail):
+    """A block scalar's span runs on over its line break: rewriting whole a list whose last value is one (a
+    post-call field's `|` description, then one more field) joined the next key onto the last new line, and the
+    edit was refused as not YAML."""
+    text = "spec:\n  schema:\n  - name: a\n    description: |\n      text\n" + tail + "  name: x\n"
+    value = [{"name": "a", "description": "text\n"}, {"name": "b", "description": "d"}]
+    out = edit(text, 0, [(("spec", "schema"), value)])
+    assert yaml.safe_load(out)["spec"] == {"schema": value, "name": "x"}
+    assert out.endswith(tail + "  name: x\n")
+    empty = edit(text, 0, [(("spec", "schema"), [])])
+    assert yaml.safe_load(empty)["spec"] == {"schema": [], "name": "x"} and empty.endswith(tail + "  name: x\n")
