@@ -6,6 +6,7 @@ duplicate) can point at the line the user has to edit.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import functools
 import os
@@ -736,8 +737,29 @@ def manifest_sources(paths: Iterable[str | os.PathLike], limit: int) -> dict[str
     return found
 
 
+# Files read as the bytes they are about to hold (resolved path -> bytes): pull loads the manifests it would write,
+# as every later run will, before it writes any (`reading_as`).
+_PENDING: dict[Path, bytes] = {}
+
+
+@contextlib.contextmanager
+def reading_as(texts: dict[Path, bytes]):
+    """Within it, each file of `texts` (resolved paths) is read as its bytes there, not as it is on disk."""
+    _PENDING.update(texts)
+    try:
+        yield
+    finally:
+        for path in texts:
+            _PENDING.pop(path, None)
+
+
 def _read_capped(file: Path, limit: int) -> bytes:
     """The file's bytes; an OSError-like ValueError if it holds more than `limit` (never read whole)."""
+    pending = _PENDING.get(Path(file).resolve()) if _PENDING else None
+    if pending is not None:
+        if len(pending) > limit:
+            raise ValueError(f"the file is {len(pending)} bytes, more than the limit of {limit}" + _limit_hint("bytes"))
+        return pending
     # O_NONBLOCK: if the file was swapped for a FIFO since it was checked, the open does not hang.
     descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(descriptor, "rb") as handle:

@@ -508,14 +508,34 @@ def test_the_dry_run_diff_shows_no_line_pull_does_not_write(workspace):
     assert "E2E_DO_NOT_LEAK" not in result.all and path.read_text() == text
 
 
-def test_a_failure_after_the_files_were_written_says_they_were(workspace):
-    """Reading the written manifests back failed (here: the pulled prompt takes the file past --manifest-limit) and
-    the error said nothing of the files pull had just changed."""
+def test_a_pulled_value_that_takes_a_file_past_the_manifest_limit_is_never_written(workspace):
+    """The pulled prompt takes the file past --manifest-limit: the file was written, and reading it back failed
+    (every later run with that limit failed too). The new texts are now loaded before anything is written."""
     path = workspace.write("manifests/support.yaml", SUPPORT)
     applied(workspace)
     remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
     patch(workspace, "assistants", remote_id, system_prompt="Be brief. " * 150)
     result = run(workspace, "pull", "--manifest-limit", "bytes=1k")
+    assert result.exit_code == 1, result.all
+    assert "would leave the manifests invalid, so pull writes nothing (no file was changed" in result.all
+    assert "more than the limit of 1024" in result.all
+    assert path.read_text() == SUPPORT and "Traceback" not in result.all
+
+
+def test_a_failure_after_the_files_were_written_says_they_were(workspace, monkeypatch):
+    """Recording state failed once the files were written: the error says which files hold the pulled values."""
+    from provisioner.workflow import pull as pulling
+
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, system_prompt="Be brief.")
+
+    def failing(*args, **kwargs):
+        raise pulling.ProvisionerError("state store gone")
+
+    monkeypatch.setattr(pulling, "_record", failing)
+    result = run(workspace, "pull")
     assert result.exit_code == 1, result.all
     assert "the manifests were written (manifests/support.yaml), but reading them back failed" in result.all
     assert "Be brief." in path.read_text() and "Traceback" not in result.all
@@ -615,3 +635,20 @@ def test_a_manifest_holding_a_date_that_is_none_is_pulled_into(workspace):
     assert "    since: 2025-02-01\n" in after, after
     plan = run(workspace, "plan", "--detailed-exitcode")
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+
+
+def test_pulled_values_that_would_leave_the_manifests_invalid_are_never_written(workspace):
+    """The dashboard turned the post-call webhook on (its URL, a secret, is named, never written): pull wrote
+    `is_webhook_active: true` alone, the manifest no longer validated (webhook_url is required then), and every
+    later plan failed; the error came after the file was written. The edited manifests are now read as the loader
+    reads them before anything is written."""
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, is_webhook_active=True, webhook_url="https://hooks.example.com/in")
+    result = run(workspace, "pull")
+    assert result.exit_code == 1, result.all
+    assert "would leave the manifests invalid" in result.stderr and "no file was changed" in result.stderr, result.all
+    assert "webhook_url: is required when is_webhook_active is true" in result.stderr, result.all
+    assert path.read_text() == SUPPORT
+    assert workspace.run("validate").exit_code == 0

@@ -17,7 +17,7 @@ from ..errors import ProvisionerError
 from ..graph import entry_kind, expand
 from ..inputs import DEFAULT_WORKSPACE
 from ..kinds import ASSISTANT
-from ..manifest import Manifest
+from ..manifest import Manifest, reading_as
 from ..moves import after_moves
 from ..overlays import OVERLAYS_DIR, VARS_DIR, _var_file, known_workspaces, linked_out
 from ..plan import Plan
@@ -103,6 +103,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
                                "read the platform?), so pull writes nothing and keeps that edit; no file was changed. "
                                "Run pull again")
+    _check_valid(revalidate, targets)
     try:
         atomic_write_all(targets)
     except OSError as error:  # a full disk, a quota, a folder made read-only: say what is on disk now
@@ -117,6 +118,19 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         raise ProvisionerError(f"the manifests were written ({', '.join(sorted(result.texts))}), but reading them "
                                f"back failed, so state was not told: {error}") from None
     return result
+
+
+def _check_valid(revalidate: Callable[[], list[Manifest]], targets: list[tuple[Path, bytes]]) -> None:
+    """The manifests load, the new texts read in place of the files', before any file is written: a pulled value
+    the manifests cannot hold alone (`is_webhook_active: true` while the webhook's URL, a secret, is only named),
+    or a file past --manifest-limit, left the manifests invalid on disk, and every later run failed."""
+    try:
+        with reading_as(dict(targets)):
+            revalidate()
+    except ProvisionerError as error:
+        raise ProvisionerError(f"the pulled values would leave the manifests invalid, so pull writes nothing (no file "
+                               f"was changed; leave the field out with --target or --exclude, or edit it by hand): "
+                               f"{error}") from None
 
 
 def _shared_by_workspaces(session: Session) -> str | None:
