@@ -652,3 +652,14 @@ def test_pulled_values_that_would_leave_the_manifests_invalid_are_never_written(
     assert "webhook_url: is required when is_webhook_active is true" in result.stderr, result.all
     assert path.read_text() == SUPPORT
     assert workspace.run("validate").exit_code == 0
+
+
+def test_a_dry_run_of_values_that_would_leave_the_manifests_invalid_says_so(workspace):
+    """--dry-run showed the diff of a write the real run then refused (the manifests would not validate)."""
+    path = workspace.write("manifests/support.yaml", SUPPORT)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, is_webhook_active=True, webhook_url="https://hooks.example.com/in")
+    result = run(workspace, "pull", "--dry-run")
+    assert result.exit_code == 1 and "would leave the manifests invalid" in result.stderr, result.all
+    assert path.read_text() == SUPPORT

@@ -79,10 +79,13 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         decisions.edits = []
     result = PullResult(skipped=list(decisions.skipped), write_only=dict(decisions.write_only))
     _splice_all(decisions, texts, result)
-    if dry_run or not result.texts:
+    if not result.texts:
         return result
     # Each file at the path it was found at (resolved: a symbolic link stays one), never at its display name.
     targets = [(sources[file][0].resolve(), texts.encoded(file, after)) for file, (_, after) in result.texts.items()]
+    _check_valid(revalidate, targets)  # a dry run too: its diff is what the run writes, and it would not
+    if dry_run:
+        return result
     shown = {path: file for (path, _), file in zip(targets, result.texts)}
     # Read-only to its owner (chmod a-w: even root leaves it), or not writable by whoever runs pull (a rename would
     # replace another user's file all the same).
@@ -103,7 +106,6 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         raise ProvisionerError(f"{', '.join(sorted(edited))}: changed since pull read it (an edit made while pull "
                                "read the platform?), so pull writes nothing and keeps that edit; no file was changed. "
                                "Run pull again")
-    _check_valid(revalidate, targets)
     try:
         atomic_write_all(targets)
     except OSError as error:  # a full disk, a quota, a folder made read-only: say what is on disk now
