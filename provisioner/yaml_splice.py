@@ -280,11 +280,29 @@ def _insert(text: str, mapping: Node, key: str | int, value: Any) -> Splice:
         return Splice(close, close, (", " if mapping.pairs else "") + f"{key_text}: {render_flow(value)}")
     column = mapping.pairs[0][0].column
     at = _content_end(text, mapping.end)
+    last = _last_value(mapping)
+    if _keeps_blank_lines(text, last) and text[last.end - 1:last.end] == "\n":
+        at = last.end - 1  # after the blank lines a `|+` block keeps: they are its text
     if isinstance(value, (dict, list)) and value:
         rendered = "\n" + render_block(value, column + 2)
     else:  # a `|` block without its last line break: the line's own break follows it, as after any value
         rendered = " " + _inline(value, column + 2)
     return Splice(at, at, f"\n{' ' * column}{key_text}:{rendered}")
+
+
+def _last_value(node: Node) -> Node:
+    """The value a block collection's text ends with (its last item's or key's, at any depth)."""
+    while not node.flow and (node.items or node.pairs):
+        node = node.items[-1] if node.items else node.pairs[-1][1]
+    return node
+
+
+def _keeps_blank_lines(text: str, node: Node) -> bool:
+    """Whether `node` is a block scalar with keep chomping (`|+`, `>+`): its trailing blank lines are its text."""
+    if node.kind != "scalar" or node.style not in ("|", ">"):
+        return False
+    match = _BLOCK_HEADER.match(text, node.start, _line_end(text, node.start))
+    return bool(match) and "+" in match.group(0).split("#", 1)[0]
 
 
 def _replace(text: str, node: Node, value: Any) -> Splice:

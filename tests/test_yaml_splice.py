@@ -300,3 +300,12 @@ def test_a_block_collection_ending_with_a_block_scalar_is_rewritten_whole(tail):
     assert out.endswith(tail + "  name: x\n")
     empty = edit(text, 0, [(("spec", "schema"), [])])
     assert yaml.safe_load(empty)["spec"] == {"schema": [], "name": "x"} and empty.endswith(tail + "  name: x\n")
+
+
+@pytest.mark.parametrize("after", ["", "next: 1\n", "# closing\nnext: 1\n"])
+def test_a_key_added_after_a_keep_block_leaves_the_blocks_blank_lines_in_it(after):
+    """`system_prompt: |+` keeps its blank lines: a key added after it went in before them, the prompt lost them,
+    and a default changed in the dashboard could not be pulled ('would not read back as the intended values')."""
+    text = "spec:\n  system_prompt: |+\n    Be brief.\n\n" + after
+    out = edit(text, 0, [(("spec", "color"), "green")])
+    assert out == "spec:\n  system_prompt: |+\n    Be brief.\n\n  color: green\n" + after
