@@ -340,3 +340,19 @@ def test_export_refuses_two_unmanaged_knowledge_bases_of_one_name_and_writes_not
     assert result.exit_code == 1, result.all
     assert f"2 knowledge bases named 'Same' (ids {first}, {second})" in result.stderr, result.all
     assert not (v2.root / "exported").exists() or not list((v2.root / "exported").iterdir())
+
+
+def test_export_writes_an_unmanaged_knowledge_base_named_as_a_managed_one(v2):
+    """A manifest already in state adopts nothing: its name made export skip an unmanaged knowledge base of the same
+    name, silently ('Exported 0'), though nothing manages it and its manifest adopts it without changes."""
+    v2.write("manifests/kb.yaml", "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: same\n"
+             "spec:\n  name: Same\n")
+    ok(v2.run("apply", "--auto-approve"))
+    twin = made(v2, "/user/knowledgebases", name="Same", description="unmanaged twin")
+    result = ok(v2.run("export", "--out", "exported"))
+    path = v2.root / "exported" / f"knowledgebase.same-{twin}.yaml"
+    assert path.exists(), result.all
+    (v2.root / "manifests" / path.name).write_text(path.read_text())
+    changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
+    assert [(c["address"], c["action"], c["remote_id"], bool(c["fields"])) for c in changes] == [
+        (f"knowledgebase.same-{twin}", "import", twin, False)], changes

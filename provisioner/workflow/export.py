@@ -38,7 +38,11 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
     assistants = session.remote(kinds=tuple(kinds))
     listed: dict[str, list] = {ASSISTANT: assistants, **{k: session.objects.get(k, []) for k in kinds}}
     managed = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
-    adoptable = {(m.kind, _adopted_by(m.kind, m.platform_name, m.fields)) for m in manifests}
+    # What a manifest would adopt: one in state adopts nothing (it has its object), so a knowledge base of its name
+    # that nothing manages is exported all the same. An assistant's manifest (folders', labels') needs a name of
+    # its own, so a namesake of one in state is still left out (its manifest could not validate beside it).
+    adoptable = {(m.kind, _adopted_by(m.kind, m.platform_name, m.fields)) for m in manifests
+                 if m.address not in session.state.resources or _unique_names(m.kind)}
     taken = {m.address for m in manifests} | set(session.state.resources)
     chosen: list[tuple[str, str, object]] = []  # (kind, address, live), referenced kinds first
     addresses = dict(managed)
@@ -113,6 +117,11 @@ def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
         raise ProvisionerError(f"the platform has {named} that nothing manages: their manifests could not adopt them "
                                "by name. Rename all but one on the platform, or write one manifest and run "
                                "`provisioner import ADDRESS ID`; nothing was written")
+
+
+def _unique_names(kind: str) -> bool:
+    """Whether the manifests of `kind` need names of their own (validation refuses two of one name)."""
+    return kind == ASSISTANT or getattr(KINDS.get(kind), "unique_names", False)
 
 
 def _title(kind: str) -> str:
