@@ -356,3 +356,14 @@ def test_export_writes_an_unmanaged_knowledge_base_named_as_a_managed_one(v2):
     changes = json.loads(ok(v2.run("plan", "--json")).output)["changes"]
     assert [(c["address"], c["action"], c["remote_id"], bool(c["fields"])) for c in changes] == [
         (f"knowledgebase.same-{twin}", "import", twin, False)], changes
+
+
+def test_export_never_replaces_a_link_of_the_users_whose_target_is_missing(v2):
+    """Path.exists() follows a symbolic link: one whose target is missing 'did not exist', and export replaced the
+    user's link with a new file, silently."""
+    made(v2, "/user/folder", name="Ops")
+    (v2.root / "exported").mkdir()
+    (v2.root / "exported" / "folder.ops.yaml").symlink_to("../elsewhere/ops.yaml")
+    result = v2.run("export", "--out", "exported")
+    assert result.exit_code == 1 and "folder.ops.yaml exists; export will not overwrite it" in result.all, result.all
+    assert (v2.root / "exported" / "folder.ops.yaml").is_symlink()

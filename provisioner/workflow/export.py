@@ -63,7 +63,8 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
     _refuse_namesakes(chosen)
     out = Path(out_dir)
     for _, address, _ in chosen:
-        if (out / f"{address}.yaml").exists():
+        # A link counts whether its target exists or not (exists() follows it): the file would replace the link.
+        if (out / f"{address}.yaml").exists() or (out / f"{address}.yaml").is_symlink():
             raise ProvisionerError(f"{out / f'{address}.yaml'} exists; export will not overwrite it (choose another "
                                    "--out)")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d")
