@@ -542,3 +542,15 @@ def test_export_into_a_path_it_cannot_write_says_so_and_what_it_wrote(workspace)
     assert "bug" not in result.all and "export could not write exported/one.yaml" in result.stderr, result.all
     assert "no file was written" in result.stderr, result.all
     assert (workspace.root / "exported").read_text() == "a file of the user's\n"
+
+
+def test_export_names_an_unmanaged_assistant_named_as_a_managed_one(workspace):
+    """An assistant nothing manages, named as one a manifest in state manages, cannot get a manifest of its own
+    (each assistant's manifest needs its own name): export left it out in silence ('Exported 0 assistant(s)')."""
+    workspace.add("twin", assistant_name="Twin")
+    apply_ok(workspace)
+    twin = workspace.platform.create(**{**REQUIRED, "assistant_name": "Twin"})["id"]
+    result = workspace.run("export", "--out", "exported")
+    assert result.exit_code == 0, result.all
+    assert f"left out the assistant 'Twin' (id {twin}), which nothing manages: twin's manifest" in result.output, \
+        result.all

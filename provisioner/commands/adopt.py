@@ -54,7 +54,8 @@ def export_command(paths, out_dir, **kwargs) -> None:
     manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
                                    settings.manifest_limits)
     with Session(settings, "export", lock=False) as session:
-        written = export(session, manifests, out_dir)
+        notes: list[str] = []
+        written = export(session, manifests, out_dir, notes)
     for exported in written:
         needs = ([f"fill in {', '.join(exported.fill_in)}"] if exported.fill_in else []) + (
             [f"set {', '.join(exported.environment)} in the environment"] if exported.environment else []) + (
@@ -64,6 +65,8 @@ def export_command(paths, out_dir, **kwargs) -> None:
     counts = {kind: sum(e.kind == kind for e in written) for kind in sorted({e.kind for e in written})}
     others = "".join(f", {n} {kind}(s)" for kind, n in counts.items() if kind != "assistant")
     click.echo(f"Exported {counts.get('assistant', 0)} assistant(s){others}.")
+    for note in notes:
+        click.secho(note, fg="yellow")
 
 
 @click.command("refresh")

@@ -31,18 +31,22 @@ class Exported:
     files: list[str] = field(default_factory=list)  # files to put in place (a document's), relative to `path`
 
 
-def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Exported]:
+def export(session: Session, manifests: list[Manifest], out_dir: str, notes: list[str] | None = None) -> list[Exported]:
     """Write a manifest for each platform object, of every kind, that nothing manages yet: neither state nor a
-    manifest that would adopt it by its name."""
+    manifest that would adopt it by its name. `notes` takes what nothing manages and is left out all the same, and
+    why."""
+    notes = [] if notes is None else notes
     kinds = exportable_kinds()
     assistants = session.remote(kinds=tuple(kinds))
     listed: dict[str, list] = {ASSISTANT: assistants, **{k: session.objects.get(k, []) for k in kinds}}
     managed = {(entry_kind(a, e), e.id): a for a, e in session.state.resources.items()}
     # What a manifest would adopt: one in state adopts nothing (it has its object), so a knowledge base of its name
     # that nothing manages is exported all the same. An assistant's manifest (folders', labels') needs a name of
-    # its own, so a namesake of one in state is still left out (its manifest could not validate beside it).
+    # its own, so a namesake of one in state is left out, and named (its manifest could not validate beside it).
     adoptable = {(m.kind, _adopted_by(m.kind, m.platform_name, m.fields)) for m in manifests
-                 if m.address not in session.state.resources or _unique_names(m.kind)}
+                 if m.address not in session.state.resources}
+    named = {(m.kind, _adopted_by(m.kind, m.platform_name, m.fields)): m.address for m in manifests
+             if m.address in session.state.resources and _unique_names(m.kind)}
     taken = {m.address for m in manifests} | set(session.state.resources)
     chosen: list[tuple[str, str, object]] = []  # (kind, address, live), referenced kinds first
     addresses = dict(managed)
@@ -53,8 +57,13 @@ def export(session: Session, manifests: list[Manifest], out_dir: str) -> list[Ex
         candidates = [live.id for live in listed[kind] if (kind, live.id) not in managed]
         elsewhere = owners(kind, candidates) if owners is not None and candidates else {}
         for live in listed[kind]:
-            if (kind, live.id) in managed or (kind, _adopted_by(kind, live.name, live.fields)) in adoptable \
-                    or live.id in elsewhere:
+            adopted_by = (kind, _adopted_by(kind, live.name, live.fields))
+            if (kind, live.id) in managed or adopted_by in adoptable or live.id in elsewhere:
+                continue
+            if adopted_by in named:
+                notes.append(f"left out the {_title(kind)} {live.name!r} (id {live.id}), which nothing manages: "
+                             f"{named[adopted_by]}'s manifest, in state, has its name, and each {_title(kind)}'s "
+                             "manifest needs its own; rename it on the platform, then export again")
                 continue
             address = address_for(kind, live.name, live.id, taken)
             taken.add(address)
