@@ -827,8 +827,9 @@ def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str,
     dropped = sorted(f.name for f in kind.fields  # a create-only one is a replacement instead (_field_changes)
                      if f.default is NO_DEFAULT and not (f.replace and not f.shown) and f.name in (entry.spec or {})
                      and f.name not in fields)
+    # A field an action changes (a campaign's status) is no setting to clear: null is refused there.
     return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
-            f"its current value (set it to null to clear it)." for name in dropped]
+            f"its current value" + ("." if kind.action(name) else " (set it to null to clear it).") for name in dropped]
 
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:

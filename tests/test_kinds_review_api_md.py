@@ -121,3 +121,20 @@ def test_a_header_value_changed_in_the_manifest_is_sent_when_the_platform_masks_
                                                                 "X-Trace": "on"}
     again = through(workspace, proxy, "plan", "--detailed-exitcode")
     assert again.exit_code == 0 and "No changes." in again.output, again.all
+
+
+def test_a_campaign_status_no_longer_set_is_not_said_to_clear_with_null(workspace):
+    """A manifest that stops setting a campaign's `status` is told the field is no longer managed. The note went on
+    "(set it to null to clear it)", but `status` is an action (API.md "Campaigns": "Starting and stopping is an
+    action, not a setting"), and the manifest refuses `status: null`: the note must not suggest it."""
+    workspace.dialect = "v2"
+    workspace.add("caller", calls_direction="make")
+    workspace.write("manifests/winter.yaml", CAMPAIGN + "  status: stopped\n")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/winter.yaml", CAMPAIGN)
+    result = workspace.run("plan")
+    assert result.exit_code == 0, result.all
+    [note] = [line for line in result.all.splitlines() if "spec.status is no longer set" in line]
+    assert "null" not in note and note.rstrip().endswith("the platform keeps its current value."), note
+    workspace.write("manifests/winter.yaml", CAMPAIGN + "  status: null\n")
+    assert workspace.run("validate", api=False).exit_code == 1  # what the note used to suggest is refused
