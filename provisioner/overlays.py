@@ -18,9 +18,11 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import Location, Problem
+from .kinds import ASSISTANT, kind_of_address, kind_of_manifest, manifest_address
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
 from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Document, Limits, Manifest,
                        Path_, check_envelope, display_path, find_manifest_files, load_documents)
+from .moves import is_moved_document
 from .paths import leads_out
 from .redaction import SENSITIVE
 from .spec import did_you_mean
@@ -144,7 +146,9 @@ def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[lis
         kind = overlay.content.get("kind")
         targets = by_name.get((kind, name))
         if not targets:
+            renamed = _renamed_by(bases, kind, name)
             problems.append(Problem(
+                f"the overlay names no base manifest: {renamed}" if renamed else
                 f"the overlay names no base manifest: no {'' if kind == KIND else f'{kind} '}manifest has "
                 f"metadata.name {name!r}"
                 f"{did_you_mean(str(name), [str(n) for k, n in by_name if k == kind])}",
@@ -153,6 +157,27 @@ def apply_overlays(bases: list[Document], overlays: list[Document]) -> tuple[lis
         for index in targets:
             merged[index] = merge_document(merged[index], overlay)
     return merged, problems
+
+
+def _renamed_by(bases: list[Document], kind: Any, name: str) -> str | None:
+    """What to say of an overlay whose metadata.name is an address a moved block renamed (docs/day-two.md: an
+    overlay is renamed with its manifest): the block, and the name the overlay should have now. None otherwise."""
+    manifest_kind = kind_of_manifest(kind) if isinstance(kind, str) else None
+    if manifest_kind is None:
+        return None
+    address = name if manifest_kind == ASSISTANT else f"{manifest_kind}.{name}"
+    for base in bases:
+        content = base.content
+        spec = content.get("spec") if is_moved_document(content) else None
+        if not isinstance(spec, dict) or not isinstance(spec.get("from"), str) or not isinstance(spec.get("to"), str):
+            continue
+        source, target = manifest_address(spec["from"]), manifest_address(spec["to"])
+        if source != address or kind_of_address(target) != manifest_kind:
+            continue
+        new_name = target if manifest_kind == ASSISTANT else target.split(".", 1)[1]
+        return (f"{name!r} was renamed to {new_name!r} by the moved block at {base.locate(('spec', 'from'))} "
+                f"({spec['from']} -> {spec['to']}); rename the overlay with its manifest (metadata.name: {new_name})")
+    return None
 
 
 def _check_overlay(overlay: Document, problems: list[Problem]) -> str | None:

@@ -292,3 +292,17 @@ def test_the_inputs_left_out_are_the_folders_themselves_not_names_that_begin_lik
     left_out = {os.path.relpath(file, tmp_path) for file in input_files(documents, inputs)}
     assert left_out == {"vars/prod.yaml", "overlays/prod/a.yaml", "policies/p.yaml", "provisioner.yaml",
                         "manifests/link.yaml"}
+
+
+def test_an_overlay_naming_an_address_a_moved_block_renamed_says_so(workspace):
+    # docs/day-two.md: overlays patch a manifest by its metadata.name, so they are renamed with it; "an overlay
+    # naming the old address is an error that says so" (not only that it names no base manifest).
+    workspace.add("helpdesk")
+    workspace.write("manifests/moves.yaml", "apiVersion: provisioner/v1\nkind: Moved\nspec:\n  from: support\n"
+                                            "  to: helpdesk\n")
+    workspace.write("overlays/prod/support.yaml", overlay("support", "spec: {speech_speed: 0.9}\n"))
+    result = workspace.run("validate", "--workspace", "prod", api=False)
+    assert result.exit_code == 1
+    assert ("overlays/prod/support.yaml:4: metadata.name: the overlay names no base manifest: 'support' was renamed "
+            "to 'helpdesk' by the moved block at manifests/moves.yaml:4 (support -> helpdesk); rename the overlay "
+            "with its manifest (metadata.name: helpdesk)") in result.stderr
