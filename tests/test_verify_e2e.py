@@ -87,3 +87,20 @@ def test_verify_reads_into_manifest_fields_only_the_assistants_the_apply_changed
     assert converted == [3] and verification.checked == 1
     [mismatch] = verification.mismatches
     assert (mismatch.field, mismatch.sent, mismatch.held) == ("initial_message", "Hi", "Hello")
+
+
+def test_a_document_adopted_unchanged_sent_nothing_and_is_not_verified():
+    # docs/apply.md: a document adopted unchanged counts as imported only (its body names its knowledge base, sent in
+    # the path, which changes nothing), and verify reads back "what it changed": one list read per changed kind.
+    # Such an adoption sends no request, so it is neither read back nor counted among the objects changed
+    # ("Verified: ... sent to the 1 object(s) changed (1 list read(s))" followed "0 changed").
+    from provisioner.apply import ApplyReport, ChangeResult
+    from provisioner.plan import Action, Change
+    from provisioner.verify import to_verify
+
+    adopted = Change("knowledgebase.faq.pricing", Action.IMPORT, "Pricing", remote_id=12, kind="document",
+                     body={"knowledgebase_id": 7})
+    renamed = Change("knowledgebase.faq.hours", Action.IMPORT, "Hours", remote_id=13, kind="document",
+                     body={"knowledgebase_id": 7, "name": "Opening hours"})
+    report = ApplyReport(results=[ChangeResult(adopted, True, 0.0, 12), ChangeResult(renamed, True, 0.0, 13)])
+    assert [change.address for change, _ in to_verify(report)] == ["knowledgebase.faq.hours"]
