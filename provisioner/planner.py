@@ -535,7 +535,11 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
         reset = last is not None and name in last and name not in manifest.fields
         if name in shown and name in READABLE_FIELDS:
             applied = last.get(name, _default(name)) if last is not None else None
-            drift = last is not None and not reset and _same_secret_aware(applied, desired[name], hidden)
+            # Drift only where the last apply decided the value: the manifest set it, or its omission meant the
+            # documented default. A setting without one that the manifest left out was left alone (the platform
+            # kept it): a value the manifest gives it now (a `null` clearing it) is the manifest's change.
+            drift = (last is not None and not reset and (name in last or has_default(name))
+                     and _same_secret_aware(applied, desired[name], hidden))
             if last is None and entry is not None and name in entry.remote:
                 # Imported and not applied since: the platform's view at the import is what the manifest was last
                 # compared with (a dashboard edit after it was not drift, and pull refused it).

@@ -109,6 +109,21 @@ def test_a_removed_field_without_a_documented_default_becomes_unmanaged_and_says
     assert change.body == {"phone_number_id": None}
 
 
+def test_clearing_with_null_a_setting_no_longer_managed_is_no_drift(load):
+    # README: drift is "a change made in the dashboard"; a setting without a documented default that the manifest
+    # stopped setting is left alone (the platform keeps it), and a later `null` that clears it is the manifest's
+    # change, not "changed on the platform outside the provisioner".
+    [old] = load(manifest_text("a", variables={"company": "Acme"}))
+    [unset] = load(manifest_text("a"))
+    [cleared] = load(manifest_text("a") + "  variables: null\n")
+    state = State.new()
+    live = remote(7, old)
+    state.resources["a"] = ResourceState.from_dict({"id": 7, **record_for(unset, live.fields)})
+    [change] = compute_plan([cleared], state, [live]).changes
+    [field] = change.fields
+    assert (field.field, field.after, field.drift) == ("variables", None, False)
+
+
 def test_adoption_of_a_single_namesake_and_refusal_of_several(load):
     [m] = load(manifest_text("a", name="Shared", tool_ids=[4]))
     one = remote(3, m)
