@@ -259,41 +259,65 @@ def plan_moves(moves: Iterable[Move], state) -> tuple[list[dict[str, Any]], list
     objects the manifest means is the user's call, never a guess."""
     resources = state.resources
     records: list[dict[str, Any]] = []
-    idle: list[str] = []
     problems: list[Problem] = []
     claimed: dict[str, str] = {}
-    ends = destinations(moves)
-    for source, move in sorted(ends.items()):
-        entry = resources.get(source)
-        if entry is None:
-            done = " (already moved)" if move.target in resources else ""
-            idle.append(f"{move.source} -> {move.target}{done}")
+    by_source = {m.source: m for m in moves}
+    # Every entry's route, not only the blocks' `from`s: a document moves with its knowledge base, and its own
+    # block may name it under the base's old or new address (a workspace that missed one of two renames made at
+    # different times). Routing only the `from`s left it at an address no manifest has: destroyed and re-created.
+    for old in sorted(resources):
+        new, route = _route(old, by_source)
+        if not route:
             continue
-        pairs = [(source, move.target)] + sorted(
-            (a, move.target + a[len(source):]) for a in resources if a.startswith(source + ".") and a not in ends)
-        for old, new in pairs:
-            if new in resources:
-                problems.append(Problem(
-                    f"cannot move {old} to {new}: the state already manages {new} (id {resources[new].id}). If {new} "
-                    f"is the object you mean, delete the moved block (and `provisioner state rm {old}` if {old} is "
-                    f"gone); if {old} is, remove {new} from state first (`provisioner state rm {new}`)",
-                    move.source_location, "spec.from"))
-                continue
-            if new in claimed:
-                problems.append(Problem(f"cannot move both {claimed[new]} and {old} to {new}: both are in state; "
-                                        f"`provisioner state rm` the one that is not meant", move.source_location,
-                                        "spec.from"))
-                continue
-            claimed[new] = old
-            records.append({"from": old, "to": new, "kind": kind_of_address(old), "id": resources[old].id})
+        if new is None:
+            chain = " -> ".join([old] + [m.target for m in route])
+            problems.append(Problem(f"moved blocks make a cycle for {old} ({chain}): no address is the last",
+                                    route[0].source_location, "spec.from"))
+            continue
+        if new in resources:
+            problems.append(Problem(
+                f"cannot move {old} to {new}: the state already manages {new} (id {resources[new].id}). If {new} "
+                f"is the object you mean, delete the moved block (and `provisioner state rm {old}` if {old} is "
+                f"gone); if {old} is, remove {new} from state first (`provisioner state rm {new}`)",
+                route[0].source_location, "spec.from"))
+            continue
+        if new in claimed:
+            problems.append(Problem(f"cannot move both {claimed[new]} and {old} to {new}: both are in state; "
+                                    f"`provisioner state rm` the one that is not meant", route[0].source_location,
+                                    "spec.from"))
+            continue
+        claimed[new] = old
+        records.append({"from": old, "to": new, "kind": kind_of_address(old), "id": resources[old].id})
     if problems:
         raise PlanError(problems)
+    idle = [f"{m.source} -> {m.target}" + (" (already moved)" if m.target in resources else "")
+            for source, m in sorted(destinations(by_source.values()).items()) if source not in resources]
     notes = []
     if idle:
         notes.append(f"moved block(s) with nothing to move, since their `from` is not in state: {', '.join(idle)}. "
                      "They do nothing and can stay in the repository (or be removed once every workspace applied "
                      "them).")
     return records, notes
+
+
+def _route(address: str, by_source: Mapping[str, Move]) -> tuple[str | None, list[Move]]:
+    """Where `address` ends after the blocks (None: they loop), and the blocks that take it there: its own move,
+    or its knowledge base's (`knowledgebase.a.doc` is at `knowledgebase.b.doc` once `a` moved to `b`), to the end."""
+    route: list[Move] = []
+    seen = {address}
+    while True:
+        move = by_source.get(address)
+        if move is not None:
+            address = move.target
+        elif address.count(".") == 2 and address.rsplit(".", 1)[0] in by_source:  # a document: its base moved
+            move = by_source[address.rsplit(".", 1)[0]]
+            address = f"{move.target}.{address.rsplit('.', 1)[1]}"
+        else:
+            return address, route
+        route.append(move)
+        if address in seen:
+            return None, route
+        seen.add(address)
 
 
 def mark_moved(plan, records: list[dict[str, Any]]) -> None:

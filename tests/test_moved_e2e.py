@@ -272,3 +272,49 @@ def test_destroy_targets_the_address_a_moved_block_gives_and_takes_what_uses_it(
     assert "tool.orders will be destroyed (moved from tool.lookup)" in destroyed.output, destroyed.output
     assert state_ids(workspace) == {"other": before["other"]}
     assert platform.http.get("/user/tools").json() == []
+
+
+def _kb_with(address: str, key: str) -> str:
+    return (f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {address}}}\nspec:\n  name: Help\n"
+            f"  documents:\n    - {{name: Returns, key: {key}, type: website, url: \"https://example.com/r\"}}\n")
+
+
+def test_a_document_renamed_after_its_knowledge_base_moved_follows_both_blocks(workspace, platform):
+    """A workspace that had not applied the knowledge base's rename (help -> faq) gets the later document rename
+    (faq.returns -> faq.refunds) with it: the document's chain goes through its parent's move. It was moved to
+    faq.returns only, and the plan destroyed it and created faq.refunds."""
+    workspace.write("manifests/kb.yaml", _kb_with("help", "returns"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/kb.yaml", _kb_with("faq", "refunds") + "---\n"
+                    + moved("knowledgebase.help", "knowledgebase.faq") + "---\n"
+                    + moved("knowledgebase.faq.returns", "knowledgebase.faq.refunds"))
+    plan = workspace.run("plan", "--json", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert {m["from"]: m["to"] for m in json.loads(plan.output)["moves"]} == {
+        "knowledgebase.help": "knowledgebase.faq", "knowledgebase.help.returns": "knowledgebase.faq.refunds"}
+    writes = len(platform.writes())
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    assert len(platform.writes()) == writes
+    assert state_ids(workspace) == {"knowledgebase.faq": before["knowledgebase.help"],
+                                    "knowledgebase.faq.refunds": before["knowledgebase.help.returns"]}
+
+
+def test_a_knowledge_base_renamed_after_its_document_moved_takes_the_moved_document(workspace, platform):
+    """The other order: help.returns -> help.refunds was applied elsewhere, then help -> faq. The document went
+    to help.refunds, under a knowledge base that had moved away: orphaned, destroyed, and faq.refunds created."""
+    workspace.write("manifests/kb.yaml", _kb_with("help", "returns"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/kb.yaml", _kb_with("faq", "refunds") + "---\n"
+                    + moved("knowledgebase.help.returns", "knowledgebase.help.refunds") + "---\n"
+                    + moved("knowledgebase.help", "knowledgebase.faq"))
+    plan = workspace.run("plan", "--json", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert {m["from"]: m["to"] for m in json.loads(plan.output)["moves"]} == {
+        "knowledgebase.help": "knowledgebase.faq", "knowledgebase.help.returns": "knowledgebase.faq.refunds"}
+    writes = len(platform.writes())
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    assert len(platform.writes()) == writes
+    assert state_ids(workspace) == {"knowledgebase.faq": before["knowledgebase.help"],
+                                    "knowledgebase.faq.refunds": before["knowledgebase.help.returns"]}
