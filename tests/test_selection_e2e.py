@@ -179,3 +179,30 @@ def test_a_refresh_target_is_an_assistant_with_or_without_its_kind_and_one_state
         assert result.exit_code == 1, (target, result.all)
         assert "no object in state has that address" in result.stderr and "Refreshed" not in result.output
     assert "(did you mean 'alpha'?)" in workspace.run("refresh", "--target", "alpah").stderr
+
+
+def _tool(address, name):
+    return (f"apiVersion: provisioner/v1\nkind: Tool\nmetadata: {{name: {address}}}\nspec:\n  name: {name}\n"
+            "  description: Look up an order.\n  endpoint: https://api.example.com/orders/{order_id}\n  method: GET\n"
+            "  schema:\n    - {name: order_id, type: string, description: The order number.}\n")
+
+
+@pytest.mark.parametrize("how", ["replace", "delete", "replace-targeted"])
+def test_a_plan_of_narrower_paths_never_deletes_what_an_assistant_it_leaves_alone_uses(v2, platform, how):
+    """`apply manifests/tools` leaves alone the assistant of manifests/caller.yaml, which state records as using
+    tool.lookup: replacing or deleting the tool left the live assistant calling a tool that no longer exists (as
+    --exclude of the assistant is refused)."""
+    v2.write("manifests/tools/tools.yaml", _tool("lookup", "lookup") + "---\n" + _tool("other", "other"))
+    v2.add("caller", tool_ids=["tool.lookup"])
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    before = v2.state()["resources"]
+    options = {"replace": ["--replace", "tool.lookup"], "delete": [],
+               "replace-targeted": ["--replace", "tool.lookup", "--target", "tool.lookup"]}[how]
+    if how == "delete":
+        v2.write("manifests/tools/tools.yaml", _tool("other", "other"))
+    writes = len(platform.writes())
+    applied = v2.run("apply", "--auto-approve", *options, "manifests/tools")
+    assert applied.exit_code == 1, applied.all
+    assert "caller" in applied.all and "tool.lookup" in applied.all and "left alone" in applied.all
+    assert len(platform.writes()) == writes and v2.state()["resources"] == before
+    assert v2.run("apply", "--auto-approve", *options).exit_code == 0 or how == "delete"  # all paths: it takes the new id

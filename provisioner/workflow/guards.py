@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import ProvisionerError
+from ..errors import PlanError, Problem, ProvisionerError
 from ..manifest import Manifest
-from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Plan
+from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Action, Plan
 from ..render.text import covered
 from ..state import State
 
@@ -32,6 +32,24 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: 
         if outside[entry.source]:
             kept[address] = entry.source
     return kept
+
+
+def refuse_breaking_left_alone(plan: Plan, state: State, kept: dict[str, str]) -> None:
+    """A plan given narrower paths deletes or replaces nothing that an entry it leaves alone (`left_alone`) uses,
+    as state recorded it (`depends_on`): that object stays as it is, pointing at an id the apply deletes (an
+    assistant calling a tool that no longer exists). The same rule as for an excluded object (selecting.narrow)."""
+    problems = []
+    for change in plan.changes:
+        if change.action is not Action.DELETE and not change.replace:
+            continue
+        users = sorted(u for u in kept if change.address in (getattr(state.resources[u], "depends_on", None) or []))
+        verb = "replace" if change.replace else "delete"
+        problems += [Problem(f"{user} refers to {change.address}, which this plan would {verb}, but its manifest "
+                             f"({kept[user]}) is not among the paths given, so it is left alone and would keep "
+                             f"the old id; give its file too (it then takes the new id or says what is missing)",
+                             address=user) for user in users]
+    if problems:
+        raise PlanError(problems)
 
 
 def refuse_mass_destroy(plan: Plan, allowed: bool) -> None:

@@ -34,7 +34,7 @@ from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
 from ..state.sql import UNKNOWN_HOLDER
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
-from .guards import left_alone
+from .guards import left_alone, refuse_breaking_left_alone
 from .plan_file import changed_document_files, restore_secrets
 from .selecting import choose, narrow
 from .settings import Settings, declared_by_repository, open_backend, warn
@@ -311,15 +311,18 @@ class Session:
         self.planned_from = Platform(remote, objects, unread)
         managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
         foreign = self._foreign_owners(assistants, remote, managed)
+        kept = left_alone(state, manifests, paths, self._project_root())
         plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
                                     expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
                                     dialect=self.settings.api_dialect,
                                     foreign=foreign,
                                     foreign_objects=self._foreign_objects(expanded, objects),
-                                    left_alone=left_alone(state, manifests, paths, self._project_root()),
+                                    left_alone=kept,
                                     allow_mass_destroy=allow_mass_destroy, replace=replace)
         narrow(plan, selection, state, selector)
+        if not destroy:  # (a destroy's paths leave nothing alone)
+            refuse_breaking_left_alone(plan, state, kept)
         plan.weigh(state.resources)
         plan.allow_mass_forget = allow_mass_forget
         plan.replace_requested = sorted(replace)
