@@ -17,7 +17,7 @@ from .manifest import Manifest
 from .plan import Action, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
-from .plan_kinds import RemoteObject, Resolver, identify, kind_of_address, plan_kinds
+from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
 from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
 from .state import Owner, State
 
@@ -152,7 +152,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             change.record = {**change.record, "depends_on": sorted({state_address(a) for a in change.depends_on})}
         change.depends_on = [a for a in change.depends_on if a in changed]
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
-    problems = campaign_problems(plan, state.resources, campaigns)
+    problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
     if not destroy:  # (a destroy destroys what names the number too)
         problems += numbers_destroyed_in_use(plan, [(m, m.fields) for m in resolved] + list(campaigns.values()))
     if problems:
@@ -180,6 +180,25 @@ def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -
                         f"platform would take it from {manifest.address}. Remove the reference first, or keep "
                         f"{gone[number]}'s manifest", manifest.location("spec", name), f"spec.{name}",
                         manifest.address))
+    return problems
+
+
+def protected_replacements(plan: Plan, graph: Graph) -> list[Problem]:
+    """A replacement's old half is a destroy, which `metadata.protect` refuses (as Terraform's prevent_destroy refuses
+    a replacement): `--replace support`, or a campaign's field that cannot change in place, deleted a protected
+    object and what the platform keeps with it (an assistant's number binding and calls, a campaign's leads). One the
+    platform failed to process is made again all the same: it holds nothing to lose."""
+    problems = []
+    for change in plan.changes:
+        manifest = graph.manifests.get(change.address)
+        if not change.replace or manifest is None or not manifest.protect \
+                or (change.replace_reason or "").startswith(FAILED_TO_PROCESS):
+            continue
+        title = "assistant" if change.kind == ASSISTANT else change.kind
+        problems.append(Problem(
+            f"{title} {change.address!r} (id {change.remote_id}) is protected, and this plan would replace it "
+            f"({change.replace_reason}): its old self would be deleted; to allow this, set metadata.protect: false "
+            "in its manifest and apply first", manifest.location("metadata", "protect"), address=change.address))
     return problems
 
 

@@ -206,3 +206,21 @@ def test_a_plan_of_narrower_paths_never_deletes_what_an_assistant_it_leaves_alon
     assert "caller" in applied.all and "tool.lookup" in applied.all and "left alone" in applied.all
     assert len(platform.writes()) == writes and v2.state()["resources"] == before
     assert v2.run("apply", "--auto-approve", *options).exit_code == 0 or how == "delete"  # all paths: it takes the new id
+
+
+@pytest.mark.parametrize("address", ["support", "tool.lookup"])
+def test_replace_of_a_protected_object_is_refused_and_sends_nothing(v2, platform, address):
+    """`metadata.protect` refuses any plan that would destroy the object; a replacement deletes its old self (an
+    assistant's number binding and call history with it), and `--replace` of a protected one went through."""
+    v2.add("support", metadata_extra="protect: true")
+    v2.add("other")
+    v2.write("manifests/tools.yaml", _tool("lookup", "lookup").replace("metadata: {name: lookup}",
+                                                                      "metadata: {name: lookup, protect: true}"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    before = v2.state()["resources"]
+    writes = len(platform.writes())
+    for command in ("plan", "apply"):
+        refused = v2.run(command, *(["--auto-approve"] if command == "apply" else []), "--replace", address)
+        assert refused.exit_code == 1, refused.all
+        assert "is protected, and this plan would replace it" in refused.all and "metadata.protect: false" in refused.all
+    assert len(platform.writes()) == writes and v2.state()["resources"] == before
