@@ -902,13 +902,15 @@ class SqlStateStore:
         with self._transaction("read the state", write=False) as cursor:
             return self._recorded_platform(cursor)
 
-    def held_elsewhere(self, limit: int = 5) -> list[tuple[str, int, Owner]]:
+    def held_elsewhere(self, limit: int = 5, *, recorded_only: bool = False) -> list[tuple[str, int, Owner]]:
         """This workspace's ids that another workspace or project manages on this run's platform (at most
-        `limit`): (address here, id, owner there)."""
+        `limit`): (address here, id, owner there). `recorded_only`: only rows that recorded this platform (not
+        those that recorded none, which may be of any)."""
+        whose = "o.platform = ?" if recorded_only else "(o.platform = ? OR o.platform = '')"
         statement = self._sql.text(
             "SELECT s.address, s.remote_id, o.project, o.workspace, o.address FROM provisioner_resources s "
             "JOIN provisioner_resources o ON o.kind = s.kind AND o.remote_id = s.remote_id "
-            "AND (o.project <> s.project OR o.workspace <> s.workspace) AND (o.platform = ? OR o.platform = '') "
+            f"AND (o.project <> s.project OR o.workspace <> s.workspace) AND {whose} "
             f"WHERE s.project = ? AND s.workspace = ? ORDER BY s.address LIMIT {int(limit)}")
         with self._transaction("look up who manages these ids", write=False) as cursor:
             rows = cursor.execute(statement, (self.platform, *self._scope)).fetchall()

@@ -91,7 +91,10 @@ def check_same_platform(backend) -> None:
     the rows with this platform and lost track of its own. Another URL of the same platform (a proxy, a new host
     name) holds no other workspace's objects under those ids: it is said, and the run goes on."""
     recorded = backend.recorded_platform() if hasattr(backend, "recorded_platform") else ""
-    if not recorded or recorded == backend.platform:
+    if not recorded:
+        _check_unrecorded_rows(backend)
+        return
+    if recorded == backend.platform:
         return
     clashes = backend.held_elsewhere()
     if not clashes:
@@ -104,6 +107,23 @@ def check_same_platform(backend) -> None:
                      f"(recorded in its state), and this run's platform is {backend.platform}, where its ids are "
                      f"other workspaces' objects: {shown}. Nothing was read or sent. Give the workspace's platform "
                      f"({give}), or use another workspace for this one (provisioner workspace new NAME)")
+
+
+def _check_unrecorded_rows(backend) -> None:
+    """Rows of no recorded platform (`state push`, `state mv`, an old store) whose ids another workspace or project
+    recorded on this run's platform: there they are that workspace's objects. `state push` into a new workspace only
+    named them (it could not tell the platform); this run can, and would manage them a second time (an apply here
+    updating, or destroying, the other workspace's live objects), so it stops before anything is read or sent."""
+    clashes = backend.held_elsewhere(recorded_only=True)
+    if not clashes:
+        return
+    shown = "; ".join(f"{address} (id {remote_id}) is {owner.describe()}" for address, remote_id, owner in clashes)
+    first = clashes[0][0]
+    raise StateError(f"workspace {backend.workspace!r} of project {backend.project!r} holds ids that another "
+                     f"workspace or project manages on {backend.platform}: {shown}. One object has one owner; "
+                     "nothing was read or sent. Remove them from one of the two states (`provisioner state rm "
+                     f"{first} --workspace {backend.workspace}`, for each), or run this workspace against its own "
+                     "platform")
 
 
 def _platform_option(identity: str) -> str:
