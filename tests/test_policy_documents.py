@@ -241,3 +241,34 @@ def test_a_message_is_shown_without_what_a_terminal_would_act_on(tmp_path):
     for shown in (policies_text(report.to_dict()), blocking_message(report)):
         assert "\x1b[2J" not in shown and "\x07" not in shown and "\r" not in shown
         assert "bad \\x1b[2J\\x1b]0;title\\x07 ok\\rall fine" in shown
+
+
+def _string_bomb(levels: int = 9, copies: int = 8) -> str:
+    """A 360-character rule whose nested maps each join `copies` copies of the last level's string: 16 * 8^9
+    bytes (2 GiB) at the innermost level, within CEL's nesting bound and far below 10,000 iterations."""
+    expression = ""
+    for i in range(levels):
+        expression += f".map(v{i}, [{'+'.join([f'v{i}'] * copies)}]"
+    expression += f".map(v{levels}, v{levels}.size())" + ")" * levels
+    return "['xxxxxxxxxxxxxxxx']" + expression + " != []"
+
+
+def test_a_rule_that_builds_a_huge_string_is_stopped_by_its_memory_bound(tmp_path):
+    """Run by a child under a 6 GiB address-space limit (so that an unbounded evaluation fails here with
+    MemoryError instead of taking the machine's memory): the rule is reported as an error of its policy, with
+    its file and line, exit 1, no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    write_policy(tmp_path, f"- name: r\n  expression: {_string_bomb()!r}\n")
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    launch = ("import resource, runpy, sys; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
+              "sys.argv = ['provisioner', 'validate']; runpy.run_module('provisioner', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", launch], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PROVISIONER_RATE_LIMIT": "off"})
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert "Traceback" not in said and "bad_alloc" not in said, said
+    assert "policies/p.yaml:8: rule p/r on a" in said and "exceeded its memory limit" in said, said

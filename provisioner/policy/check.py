@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from ..errors import Location
 from ..redaction import SENSITIVE
 from .document import Rule
-from .engine import EvaluationError, activation, combined, evaluate, spec_fields_used
+from .engine import EvaluationError, activation, combined, evaluate, memory_bound, spec_fields_used
 from .objects import redacted
 
 TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
@@ -148,6 +148,12 @@ def _without_secrets(message: str, subject: Subject) -> str:
 
 def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
           time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
+    with memory_bound():  # an expression may build gigabytes in a few hundred characters (engine.MEMORY_LIMIT)
+        return _check(rules, subjects, workspace, time_limit, offline)
+
+
+def _check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None, time_limit: float,
+           offline: bool) -> PolicyReport:
     report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
     ids = [rule.id for rule in rules]
     broken: set[int] = set()                 # rules that erred or timed out: not evaluated again

@@ -12,15 +12,20 @@ error names its rule.
 """
 from __future__ import annotations
 
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from cel_expr_python import cel
 
 VARIABLES = {"object": cel.Type.DYN, "oldObject": cel.Type.DYN, "workspace": cel.Type.DYN,
              "action": cel.Type.DYN}
 _ENV = cel.NewEnv(variables=VARIABLES)
+# Bytes the evaluations of a run may add to the process. cel-cpp bounds nesting and iterations, not what is built:
+# nested map()s each joining copies of the last level's string reach gigabytes in 360 characters.
+MEMORY_LIMIT = 1 << 30
 _ERROR_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
 
@@ -123,6 +128,34 @@ def evaluate(program, bound) -> Any:
         value = program.eval(bound)
     except RuntimeError as error:
         raise EvaluationError(runtime_message(error)) from None
+    except MemoryError:  # cel-cpp's std::bad_alloc, at memory_bound's limit
+        raise EvaluationError(f"exceeded its memory limit ({MEMORY_LIMIT >> 20} MiB for the evaluations of "
+                              "a run)") from None
     if value.type() == cel.Type.ERROR:  # an evaluation error is a value in cel-cpp, not an exception
         raise EvaluationError(runtime_message(value.plain_value()))
     return value.plain_value()
+
+
+@contextmanager
+def memory_bound(limit: int = MEMORY_LIMIT) -> Iterator[None]:
+    """The process's address space capped at its present size plus `limit` while policies are evaluated, so that
+    an expression building a huge value fails with MemoryError (evaluate: an error of its rule) instead of taking
+    the machine's memory. Where the size cannot be read (no /proc, no `resource`: not Linux), no cap."""
+    try:
+        import resource
+
+        with open("/proc/self/statm") as file:
+            size = int(file.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + limit if hard == resource.RLIM_INFINITY else min(size + limit, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already as tight
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
