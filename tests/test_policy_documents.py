@@ -272,3 +272,18 @@ def test_a_rule_that_builds_a_huge_string_is_stopped_by_its_memory_bound(tmp_pat
     assert result.returncode == 1, said
     assert "Traceback" not in said and "bad_alloc" not in said, said
     assert "policies/p.yaml:8: rule p/r on a" in said and "exceeded its memory limit" in said, said
+
+
+def test_an_invalid_pattern_from_a_secret_is_not_quoted_in_the_error(tmp_path):
+    """RE2 quotes a bad pattern from where it fails on: a part of the password, not the whole, so the redaction
+    of whole secrets would miss it."""
+    from provisioner.policy import Subject
+
+    rule = "- name: r\n  expression: \"'x'.matches(object.spec.sip_password)\"\n"
+    rules, problems = load_policies([write_policy(tmp_path, rule)])
+    assert not problems, problems
+    seen = {"kind": "SipTrunk", "address": "siptrunk.a", "metadata": {"name": "a", "labels": {}},
+            "spec": {"sip_password": "Zq9[SECRETPART"}}
+    report = check(rules, [Subject("siptrunk.a", "siptrunk", {}, None, seen, frozenset({"sip_password"}))], "w")
+    [error] = report.errors
+    assert "SECRETPART" not in str(error) and "invalid regular expression: missing ]" in str(error), str(error)

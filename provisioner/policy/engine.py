@@ -28,6 +28,7 @@ _ENV = cel.NewEnv(variables=VARIABLES)
 MEMORY_LIMIT = 1 << 30
 _ERROR_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
+_BAD_PATTERN = re.compile(r"(invalid regular expression: [^:]*):")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,11 @@ def runtime_message(error: Exception) -> str:
     match = re.search(r"(?:[Nn]o such key: ?|Key not found in map : )\"?([^\"]*)\"?", text)
     if match:
         return f"names an unknown field {match.group(1).strip()!r}"
+    match = _BAD_PATTERN.match(text)
+    if match:
+        # RE2 quotes the pattern from where it fails on ("missing ]: [rest"): when the pattern is a value the rule
+        # met (a password), that is part of a secret, which check._without_secrets cannot find whole.
+        return f"{match.group(1)} (the pattern is not quoted: it may be a value the rule met)"
     return text
 
 
