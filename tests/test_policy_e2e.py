@@ -278,6 +278,23 @@ def test_destroy_is_checked_against_the_policies_as_plan_destroy_is(workspace):
     assert len(workspace.platform.assistants()) == 1 and "caller" in workspace.state()["resources"]
 
 
+def test_a_delete_rule_matching_labels_sees_the_labels_of_the_manifest_it_destroys(workspace):
+    """State keeps no labels: a destroyed object whose manifest is there has that manifest's, so a rule on
+    deletes of `tier: critical` objects stops the destroy instead of selecting nothing."""
+    workspace.add("caller", metadata_extra="labels: {tier: critical}")
+    workspace.add("helper")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("policies/keep.yaml", policy("keep-critical", "deny", "false")
+                    .replace("spec:\n", "spec:\n  match: {labels: {tier: critical}, actions: [delete]}\n", 1))
+    planned = workspace.run("plan", "--destroy", "--json")
+    assert planned.exit_code == 1, planned.all
+    [violation] = json.loads(planned.output)["policies"]["violations"]
+    assert violation["address"] == "caller" and violation["file"] == "manifests/caller.yaml", violation
+    denied = workspace.run("destroy", "--auto-approve")
+    assert denied.exit_code == 1 and "keep-critical" in denied.stderr, denied.all
+    assert len(workspace.platform.assistants()) == 2
+
+
 def test_the_plan_json_with_its_policy_results_is_a_plan_that_show_and_apply_read(workspace):
     """docs/plan-format.md: `plan --json` and the file `plan --out` writes are the same document. With policies the
     JSON has `policies`, and show and apply refused it: "malformed ... policies: Extra inputs are not permitted"."""

@@ -56,10 +56,12 @@ def old_view(new: dict[str, Any], change: Change) -> dict[str, Any]:
     return dict(new, spec=spec)
 
 
-def state_view(kind: str, address: str, name: str, spec: dict[str, Any] | None) -> dict[str, Any]:
-    """A deleted object: what state last applied (sensitive values as "(sensitive)")."""
+def state_view(kind: str, address: str, name: str, spec: dict[str, Any] | None,
+               labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A deleted object: what state last applied (sensitive values as "(sensitive)"), with its manifest's labels
+    when there is one (state keeps none)."""
     shown = {k: SENSITIVE if is_digest(v) else v for k, v in (spec or {}).items()}
-    return _shaped(kind, address, name, {}, shown)
+    return _shaped(kind, address, name, labels or {}, shown)
 
 
 def _shaped(kind: str, address: str, name: str, labels: dict[str, str], spec: dict[str, Any]) -> dict[str, Any]:

@@ -85,9 +85,9 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
 
     changes = {c.address: c for c in plan.changes}
     subjects = []
-    seen_addresses = set()
+    written = {}   # address -> manifest: a delete's labels and place when its manifest is still there (destroy)
     for manifest in expand(manifests):
-        seen_addresses.add(manifest.address)
+        written[manifest.address] = manifest
         change = changes.get(manifest.address)
         if change is None:
             subjects.append(_subject(manifest, "none"))
@@ -100,7 +100,7 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
         subjects.append(Subject(manifest.address, manifest.kind, manifest.labels, manifest.location(), seen,
                                 manifest.sensitive, action, old))
     for change in plan.changes if saved else ():
-        if change.address not in seen_addresses and change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
+        if change.address not in written and change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
             shown = state_view(change.kind, change.address, change.assistant_name, change.body)
             subjects.append(Subject(change.address, change.kind, {}, None, shown, frozenset(change.sensitive or ()),
                                     change.action.value))
@@ -109,8 +109,14 @@ def check_plan(rules: list[Rule], plan: Plan, manifests: list[Manifest], workspa
         # sees it as one, beside the create of its new object.
         if change.action is Action.DELETE or change.replace:
             spec = (state_specs or {}).get(change.address)
-            old = state_view(change.kind, change.address, change.assistant_name, spec)
-            subjects.append(Subject(change.address, change.kind, {}, None, None, frozenset(), "delete", old))
+            # State keeps no labels: a delete has its manifest's (a destroy's, a replacement's), so that a rule
+            # matching labels (`tier: critical`, actions [delete]) sees it; none when the manifest is gone.
+            manifest = written.get(change.address)
+            labels = manifest.labels if manifest is not None else {}
+            old = state_view(change.kind, change.address, change.assistant_name, spec, labels)
+            subjects.append(Subject(change.address, change.kind, labels,
+                                    manifest.location() if manifest is not None else None, None, frozenset(),
+                                    "delete", old))
     report = check(rules, subjects, workspace)
     plan.policies = report.to_dict()
     return report
