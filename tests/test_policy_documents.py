@@ -287,3 +287,30 @@ def test_an_invalid_pattern_from_a_secret_is_not_quoted_in_the_error(tmp_path):
     report = check(rules, [Subject("siptrunk.a", "siptrunk", {}, None, seen, frozenset({"sip_password"}))], "w")
     [error] = report.errors
     assert "SECRETPART" not in str(error) and "invalid regular expression: missing ]" in str(error), str(error)
+
+
+def test_one_evaluation_longer_than_the_time_limit_is_stopped_and_the_other_rules_still_checked(tmp_path):
+    """cel-cpp cannot be interrupted and holds the GIL: one evaluation of this rule (10,000 regular-expression scans
+    of a 4 MB string it builds, about a minute) ran to its end before the time limit was looked at."""
+    import time
+
+    levels, scans = 6, "[" + ",".join(map(str, range(100))) + "]"
+    expression = ""
+    for i in range(levels):
+        expression += f".map(v{i}, [{'+'.join([f'v{i}'] * 8)}]"
+    expression += (f".map(v{levels}, {scans}.all(i, {scans}.all(j, !v{levels}.matches('(a|b)*c'))))"
+                   + ")" * levels)
+    slow = "['xxxxxxxxxxxxxxxx']" + expression + "[0]" * (levels + 1)
+    rules, problems = load_policies([write_policy(
+        tmp_path, f"- name: slow\n  expression: {slow!r}\n- name: cap\n  expression: object.spec.x < 10\n")])
+    assert not problems, problems
+    from provisioner.policy import Subject
+
+    subjects = [Subject(f"a{i}", "assistant", {}, None, {"spec": {"x": i}}) for i in range(20)]
+    started = time.monotonic()
+    report = check(rules, subjects, "default", time_limit=1.0)
+    assert time.monotonic() - started < 15
+    [error] = report.errors
+    assert error.rule.name == "slow" and "timed out" in error.message and "(on a0)" in error.message
+    assert [v.address for v in report.violations] == [f"a{i}" for i in range(10, 20)]
+    assert report.to_dict()["rules"][1]["status"] == "denied"

@@ -7,11 +7,17 @@ whose evaluations together take longer than `time_limit` is stopped and reported
 """
 from __future__ import annotations
 
+import mmap
+import os
+import pickle
+import signal
+import struct
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..errors import Location
+from ..errors import Location, ProvisionerError
 from ..redaction import SENSITIVE
 from .document import Rule
 from .engine import EvaluationError, activation, combined, evaluate, memory_bound, spec_fields_used
@@ -148,21 +154,111 @@ def _without_secrets(message: str, subject: Subject) -> str:
 
 def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
           time_limit: float = TIME_LIMIT, offline: bool = False) -> PolicyReport:
-    with memory_bound():  # an expression may build gigabytes in a few hundred characters (engine.MEMORY_LIMIT)
-        return _check(rules, subjects, workspace, time_limit, offline)
+    """The report; where processes fork, computed by a child that the time limit can stop (_isolated)."""
+    subjects = list(subjects)
+    if not hasattr(os, "fork") or not rules:
+        with memory_bound():  # an expression may build gigabytes in a few hundred characters (engine.MEMORY_LIMIT)
+            return _check(rules, subjects, workspace, time_limit, offline)
+    return _isolated(rules, subjects, workspace, time_limit, offline)
+
+
+# What the child evaluating the rules is doing, shared with its parent (an anonymous mmap survives fork): the
+# rule being evaluated (-1: none; COMBINED: several at once), the subject's index, when it started, and what the
+# rule had spent before it.
+_PROGRESS = struct.Struct("qqdd")
+_IDLE, COMBINED = -1, -2
+_progress: mmap.mmap | None = None
+
+
+def _running(index: int, subject: int = -1, spent: float = 0.0) -> None:
+    if _progress is not None:
+        _PROGRESS.pack_into(_progress, 0, index, subject, time.monotonic(), spent)
+
+
+def _isolated(rules: list[Rule], subjects: list[Subject], workspace: str | None, time_limit: float,
+              offline: bool) -> PolicyReport:
+    """cel-cpp holds the GIL and cannot be interrupted, and one evaluation of a few hundred characters can take an
+    hour (10,000 iterations, each a regular expression over a string the expression built): the time limit is
+    only a limit if the evaluations run in a child that can be killed. A rule whose evaluation outlives its
+    budget is reported as timed out, and the check starts again without it (without combining the rules, when
+    several were evaluated at once and which one hung is not known)."""
+    stopped: dict[int, RuleError] = {}
+    alone = False
+    while True:
+        outcome, hung = _in_child(rules, subjects, workspace, time_limit, offline, set(stopped), alone)
+        if outcome is not None:
+            report = _rebuilt(rules, outcome, offline)
+            report.errors += list(stopped.values())
+            return report
+        index, subject = hung
+        if index == COMBINED:
+            alone = True
+            continue
+        address = subjects[subject].address if 0 <= subject < len(subjects) else None
+        stopped[index] = RuleError(rules[index], None, None, f"timed out: its evaluations took more than "
+                                                             f"{time_limit:g}s" + (f" (on {address})" if address else ""))
+
+
+def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], alone: bool):
+    """(the child's report as plain data, None), or (None, (rule index, subject index)) when it was killed for
+    evaluating one rule (or COMBINED) longer than its budget allows."""
+    global _progress
+    progress = mmap.mmap(-1, _PROGRESS.size)
+    _PROGRESS.pack_into(progress, 0, _IDLE, -1, 0.0, 0.0)
+    with tempfile.TemporaryFile() as out:
+        pid = os.fork()
+        if pid == 0:  # the child: evaluate, write the outcome, and leave without running the parent's cleanup
+            code = 1
+            try:
+                _progress = progress
+                with memory_bound():
+                    report = _check(rules, subjects, workspace, time_limit, offline, skip, alone)
+                pickle.dump(_plain(rules, report), out)
+                out.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            index, subject, started, spent = _PROGRESS.unpack_from(progress, 0)
+            if index != _IDLE and time.monotonic() - started + spent > max(time_limit, 0.05):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return None, (index, subject)
+            time.sleep(0.02)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise ProvisionerError(f"the policy check stopped unexpectedly (exit {os.waitstatus_to_exitcode(status)})")
+        out.seek(0)
+        return pickle.load(out), None
+
+
+def _plain(rules: list[Rule], report: PolicyReport) -> tuple:
+    """The report without its rules (their compiled programs do not pickle): rules by index."""
+    index = {rule.id: i for i, rule in enumerate(rules)}
+    return (report.checked,
+            [(index[v.rule.id], v.address, v.kind, v.location, v.message, v.action) for v in report.violations],
+            [(index[e.rule.id], e.address, e.location, e.message) for e in report.errors])
+
+
+def _rebuilt(rules: list[Rule], plain: tuple, offline: bool) -> PolicyReport:
+    checked, violations, errors = plain
+    return PolicyReport(rules, checked, [Violation(rules[i], *rest) for i, *rest in violations],
+                        [RuleError(rules[i], *rest) for i, *rest in errors], offline=offline)
 
 
 def _check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None, time_limit: float,
-           offline: bool) -> PolicyReport:
+           offline: bool, skip: set[int] = frozenset(), alone: bool = False) -> PolicyReport:
     report = PolicyReport(rules, {r.id: 0 for r in rules}, offline=offline)
     ids = [rule.id for rule in rules]
-    broken: set[int] = set()                 # rules that erred or timed out: not evaluated again
+    broken: set[int] = set(skip)             # rules that erred or timed out: not evaluated again
     spent = [0.0] * len(rules)
     programs: dict[tuple[int, ...], Any] = {}
     selections: dict[tuple, tuple[int, ...]] = {}   # (kind, labels, action) -> the rules that select it
     passed: dict[tuple[int, ...], int] = {}          # selection -> objects on which every rule held (fast path)
     used = spec_fields_used(rule.compiled.expression for rule in rules)  # None: objects go in whole
-    for subject in subjects:
+    for subject_index, subject in enumerate(subjects):
         key = (subject.kind, tuple(sorted(subject.labels.items())), subject.action, len(broken))
         selected = selections.get(key)
         if selected is None:
@@ -175,7 +271,9 @@ def _check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None
         bound = activation({"object": _narrowed(subject.object, used), "oldObject": _narrowed(subject.old, used),
                             "workspace": workspace, "action": subject.action})
         started = time.perf_counter()
-        results = _all_at_once(selected, rules, programs, bound)
+        _running(COMBINED if len(selected) > 1 and not alone else _IDLE)
+        results = None if alone else _all_at_once(selected, rules, programs, bound)
+        _running(_IDLE)
         share = (time.perf_counter() - started) / len(selected)
         # (`is True`: a rule that gives 1 is an error, not a pass; a count of True would take 1 for one)
         held = results is not None and all(result is True for result in results)
@@ -188,6 +286,7 @@ def _check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None
             report.checked[ids[index]] += 1
             spent[index] += share
             started = time.perf_counter()
+            _running(index, subject_index, spent[index])
             try:
                 result = results[position] if results is not None else evaluate(rule.compiled.program, bound)
                 if not isinstance(result, bool):
@@ -202,9 +301,12 @@ def _check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None
                 continue
             finally:
                 spent[index] += time.perf_counter() - started
+                _running(_IDLE)
             if not result:
+                _running(index, subject_index, spent[index])  # its messageExpression is the rule's time too
                 report.violations.append(Violation(rule, subject.address, subject.kind, subject.location,
                                                    _message(rule, subject, workspace), subject.action))
+                _running(_IDLE)
         for index in selected:
             if index not in broken and spent[index] > time_limit:
                 report.errors.append(RuleError(rules[index], None, None,
