@@ -314,3 +314,20 @@ def test_one_evaluation_longer_than_the_time_limit_is_stopped_and_the_other_rule
     assert error.rule.name == "slow" and "timed out" in error.message and "(on a0)" in error.message
     assert [v.address for v in report.violations] == [f"a{i}" for i in range(10, 20)]
     assert report.to_dict()["rules"][1]["status"] == "denied"
+
+
+def test_a_value_cel_cannot_hold_is_an_error_that_quotes_none_of_the_object(tmp_path):
+    """A variable of 20 digits: cel-cpp's error named where it met it by the repr of the whole spec, a secret with
+    a backslash (escaped there, so not found by the redaction of whole secrets) and the prompt included."""
+    from provisioner.policy import Subject
+
+    rules, problems = load_policies([write_policy(tmp_path, "- name: r\n  expression: \"object.spec['x'] == 1\"\n")])
+    assert not problems, problems
+    seen = {"kind": "Assistant", "address": "a", "metadata": {"name": "a", "labels": {}},
+            "spec": {"initial_message": "pa\\ss-TOPSECRET", "system_prompt": "PRIVATE PROMPT",
+                     "variables": {"big": 10 ** 20}, "x": 1}}
+    report = check(rules, [Subject("a", "assistant", {}, None, seen, frozenset({"initial_message"}))], "w")
+    [error] = report.errors
+    assert "TOPSECRET" not in error.message and "PRIVATE" not in error.message, error.message
+    assert error.message == ("meets a number CEL cannot hold (100000000000000000000: more than 64 bits) at "
+                             "object.spec.variables.big")

@@ -29,6 +29,9 @@ MEMORY_LIMIT = 1 << 30
 _ERROR_PREFIX = re.compile(r"^[A-Z_]+: ")
 _STATUS_SUFFIX = re.compile(r"\s*\[[A-Z_]+\]$")
 _BAD_PATTERN = re.compile(r"(invalid regular expression: [^:]*):")
+_UNHELD = re.compile(r"(?:Integer value '(-?\d+)' out of range|Non-CEL value type) for '(object|oldObject)\["
+                     r"(?:.*': ([A-Za-z_][A-Za-z0-9_]*)\.?$)?", re.S)
+_PATH_KEY = re.compile(r"\['([A-Za-z0-9_-]+)'\](?= -> )")
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,16 @@ def runtime_message(error: Exception) -> str:
     match = re.search(r"(?:[Nn]o such key: ?|Key not found in map : )\"?([^\"]*)\"?", text)
     if match:
         return f"names an unknown field {match.group(1).strip()!r}"
+    match = _UNHELD.match(text)
+    if match:
+        # cel-cpp converts the object lazily and names where it failed by the repr of every map on the way: the
+        # whole spec, prompts and secrets (escaped, so check._without_secrets would not find them) included.
+        # Only the keys of that path are kept.
+        number, python_type = match.group(1), match.group(3)
+        what = f"a number CEL cannot hold ({number}: more than 64 bits)" if number else \
+            f"a value CEL cannot hold (a Python {python_type})"
+        path = [match.group(2), *_PATH_KEY.findall(text)]
+        return f"meets {what} at {'.'.join(path)}"
     match = _BAD_PATTERN.match(text)
     if match:
         # RE2 quotes the pattern from where it fails on ("missing ]: [rest"): when the pattern is a value the rule
