@@ -14,6 +14,7 @@ import signal
 import struct
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -206,7 +207,10 @@ def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], a
     progress = mmap.mmap(-1, _PROGRESS.size)
     _PROGRESS.pack_into(progress, 0, _IDLE, -1, 0.0, 0.0)
     with tempfile.TemporaryFile() as out:
-        pid = os.fork()
+        with warnings.catch_warnings():
+            # Python 3.12 warns of fork() beside threads (the planning's): the child only evaluates and writes.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
         if pid == 0:  # the child: evaluate, write the outcome, and leave without running the parent's cleanup
             code = 1
             try:
