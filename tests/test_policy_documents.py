@@ -289,18 +289,23 @@ def test_an_invalid_pattern_from_a_secret_is_not_quoted_in_the_error(tmp_path):
     assert "SECRETPART" not in str(error) and "invalid regular expression: missing ]" in str(error), str(error)
 
 
-def test_one_evaluation_longer_than_the_time_limit_is_stopped_and_the_other_rules_still_checked(tmp_path):
-    """cel-cpp cannot be interrupted and holds the GIL: one evaluation of this rule (10,000 regular-expression scans
-    of a 4 MB string it builds, about a minute) ran to its end before the time limit was looked at."""
-    import time
-
-    levels, scans = 6, "[" + ",".join(map(str, range(100))) + "]"
+def _slow_rule(levels: int = 6) -> str:
+    """10,000 regular-expression scans of a 4 MB string the rule builds: about a minute in one evaluation."""
+    scans = "[" + ",".join(map(str, range(100))) + "]"
     expression = ""
     for i in range(levels):
         expression += f".map(v{i}, [{'+'.join([f'v{i}'] * 8)}]"
     expression += (f".map(v{levels}, {scans}.all(i, {scans}.all(j, !v{levels}.matches('(a|b)*c'))))"
                    + ")" * levels)
-    slow = "['xxxxxxxxxxxxxxxx']" + expression + "[0]" * (levels + 1)
+    return "['xxxxxxxxxxxxxxxx']" + expression + "[0]" * (levels + 1)
+
+
+def test_one_evaluation_longer_than_the_time_limit_is_stopped_and_the_other_rules_still_checked(tmp_path):
+    """cel-cpp cannot be interrupted and holds the GIL: one evaluation of this rule (about a minute) ran to its end
+    before the time limit was looked at."""
+    import time
+
+    slow = _slow_rule()
     rules, problems = load_policies([write_policy(
         tmp_path, f"- name: slow\n  expression: {slow!r}\n- name: cap\n  expression: object.spec.x < 10\n")])
     assert not problems, problems
@@ -331,3 +336,43 @@ def test_a_value_cel_cannot_hold_is_an_error_that_quotes_none_of_the_object(tmp_
     assert "TOPSECRET" not in error.message and "PRIVATE" not in error.message, error.message
     assert error.message == ("meets a number CEL cannot hold (100000000000000000000: more than 64 bits) at "
                              "object.spec.variables.big")
+
+
+def test_a_sigterm_during_a_slow_rule_ends_the_run_and_its_evaluating_child(tmp_path):
+    """A pipeline's cancel: the CLI's SIGTERM handler runs (it waited for the evaluation before, a minute and
+    more), and the child evaluating the rule does not go on alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    write_policy(tmp_path, f"- name: slow\n  expression: {_slow_rule()!r}\n")
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "a.yaml").write_text(manifest_text("a"))
+    run = subprocess.Popen([sys.executable, "-m", "provisioner", "validate"], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    children = []
+    for _ in range(100):
+        time.sleep(0.05)
+        children = (subprocess.run(["pgrep", "-P", str(run.pid)], capture_output=True, text=True).stdout.split())
+        if children:
+            break
+    assert children, "no child evaluates the rules"
+    time.sleep(0.5)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=10)
+    assert run.returncode == 143 and "Terminated (SIGTERM)" in err, err
+    time.sleep(0.5)
+    alive = [child for child in children if _running_process(child)]
+    for child in alive:
+        os.kill(int(child), signal.SIGKILL)
+    assert not alive, f"the child {alive} went on evaluating after its parent ended"
+
+
+def _running_process(pid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
+    except FileNotFoundError:
+        return False

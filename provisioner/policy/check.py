@@ -197,7 +197,7 @@ def _isolated(rules: list[Rule], subjects: list[Subject], workspace: str | None,
             continue
         address = subjects[subject].address if 0 <= subject < len(subjects) else None
         stopped[index] = RuleError(rules[index], None, None, f"timed out: its evaluations took more than "
-                                                             f"{time_limit:g}s" + (f" (on {address})" if address else ""))
+                                   f"{time_limit:g}s" + (f" (on {address})" if address else ""))
 
 
 def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], alone: bool):
@@ -210,10 +210,11 @@ def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], a
         with warnings.catch_warnings():
             # Python 3.12 warns of fork() beside threads (the planning's): the child only evaluates and writes.
             warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+            parent, pid = os.getpid(), os.fork()
         if pid == 0:  # the child: evaluate, write the outcome, and leave without running the parent's cleanup
             code = 1
             try:
+                _dies_with(parent)
                 _progress = progress
                 with memory_bound():
                     report = _check(rules, subjects, workspace, time_limit, offline, skip, alone)
@@ -222,20 +223,42 @@ def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], a
                 code = 0
             finally:
                 os._exit(code)
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            index, subject, started, spent = _PROGRESS.unpack_from(progress, 0)
-            if index != _IDLE and time.monotonic() - started + spent > max(time_limit, 0.05):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return None, (index, subject)
-            time.sleep(0.02)
-        if os.waitstatus_to_exitcode(status) != 0:
-            raise ProvisionerError(f"the policy check stopped unexpectedly (exit {os.waitstatus_to_exitcode(status)})")
+        try:
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                index, subject, started, spent = _PROGRESS.unpack_from(progress, 0)
+                if index != _IDLE and time.monotonic() - started + spent > max(time_limit, 0.05):
+                    _stop(pid)
+                    return None, (index, subject)
+                time.sleep(0.02)
+        except BaseException:  # Ctrl-C, a pipeline's SIGTERM: the child must not go on evaluating on its own
+            _stop(pid)
+            raise
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            raise ProvisionerError(f"the policy check stopped unexpectedly (exit {code})")
         out.seek(0)
         return pickle.load(out), None
+
+
+def _dies_with(parent: int) -> None:
+    """The child killed when its parent ends (Linux): a pipeline's SIGTERM ends the parent at once, and a child
+    left evaluating a hostile rule would go on for as long as the rule takes."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent ended before that
+        os._exit(1)
+
+
+def _stop(pid: int) -> None:
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def _plain(rules: list[Rule], report: PolicyReport) -> tuple:
