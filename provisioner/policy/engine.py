@@ -2,8 +2,9 @@
 
 Why this library (docs/policies.md has the figures): it is the CEL team's own implementation, with CEL's type
 checker (an undeclared variable or a wrong operand type is a compile error with line and column) and cel-cpp's
-evaluation bounds: a parse nesting limit of 32 and at most 10,000 comprehension iterations per evaluation, so
-one evaluation of a hostile expression ends, and fails, quickly instead of hanging the run.
+evaluation bounds: a parse nesting limit of 32 and at most 10,000 comprehension iterations per evaluation. Those
+bound neither what an evaluation builds nor how long it takes (each iteration may scan a string of megabytes the
+expression built): memory_bound caps the memory, and check.py runs the evaluations in a child it can kill.
 
 Speed comes from evaluating, per object, every rule that selects it as ONE expression (a list of the rules'
 results): crossing from Python into C++ costs more than most rules do. When that combined evaluation fails
