@@ -1028,7 +1028,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
                 return _Waiting(kind, change, remote_id, parent, context, stop, done, ticket, arrived)
         return _created(kind, change, remote_id, address, record, message, ticket, context)
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
-    sent = {k: v for k, v in change.body.items() if k != kind.parent_field}
+    sent = kind.update_sends(change.body)
     if sent:
         if endpoints.update is None or kind.update_body is None:
             raise Unresolvable(f"a {kind.title} cannot be updated in place (the plan should replace it)")

@@ -203,7 +203,7 @@ class PlanFile(_Strict):
     mass_destroy: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_destroy: bool = False
     vanished: int = Field(default=0, ge=0)
-    selected_count: int = Field(default=0, ge=0)  # written for readers; apply counts it again from the state  # written for readers; apply counts it again from the state
+    selected_count: int = Field(default=0, ge=0)  # written for readers; apply counts it again from the state
     mass_forget: Optional[bool] = None  # written for readers; recomputed, never trusted
     allow_mass_forget: bool = False
     moves: list[_MoveFile] = Field(default_factory=list)

@@ -12,7 +12,7 @@ from typing import Iterable, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, expand, manifest_address
-from .kinds import ASSISTANT, NUMBER, reference_facts
+from .kinds import ASSISTANT, NUMBER, kind_title, reference_facts
 from .manifest import Manifest
 from .plan import Action, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
@@ -194,9 +194,8 @@ def protected_replacements(plan: Plan, graph: Graph) -> list[Problem]:
         if not change.replace or manifest is None or not manifest.protect \
                 or (change.replace_reason or "").startswith(FAILED_TO_PROCESS):
             continue
-        title = "assistant" if change.kind == ASSISTANT else change.kind
         problems.append(Problem(
-            f"{title} {change.address!r} (id {change.remote_id}) is protected, and this plan would replace it "
+            f"{kind_title(change.kind)} {change.address!r} (id {change.remote_id}) is protected, and this plan would replace it "
             f"({change.replace_reason}): its old self would be deleted; to allow this, set metadata.protect: false "
             "in its manifest and apply first", manifest.location("metadata", "protect"), address=change.address))
     return problems

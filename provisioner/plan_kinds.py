@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Problem
 from .graph import Graph, Use, uses
-from .kinds import ASSISTANT, KINDS, kind_of_address
+from .kinds import ASSISTANT, KINDS, kind_of_address, kind_title
 from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide, keyed_changes, matches
 from .kinds.number import resolve_number
 from .manifest import Manifest
@@ -291,13 +291,13 @@ class Resolver:
             if self._names is None:
                 self._names = _by_name(self.identities.unmanaged)
             found = list(self._names.get(use.facts.ref, {}).get(reference.name, []))
-            what = f"{_title(use.facts.ref)} named {reference.name!r}"
+            what = f"{kind_title(use.facts.ref)} named {reference.name!r}"
         found = list({r.id: r for r in found}.values())
         if len(found) == 1:
             return found[0].id, None
         if not found:
             if use.facts.ref not in self.identities.unmanaged and reference.number is None:
-                return None, (f"cannot look up a {_title(use.facts.ref)} by name: this provisioner does not read "
+                return None, (f"cannot look up a {kind_title(use.facts.ref)} by name: this provisioner does not read "
                               f"{use.facts.ref} lists; use an id")
             return None, (f"no {what} that no manifest manages exists on the platform; create it, or name a "
                           "manifest by its address")
@@ -314,10 +314,6 @@ def _put(fields: dict[str, Any], path: tuple, value: Any) -> None:
     for part in path[:-1]:
         target = target[part]
     target[path[-1]] = value
-
-
-def _title(kind: str) -> str:
-    return KINDS[kind].title if kind in KINDS else {"number": "phone number"}.get(kind, kind)
 
 
 # --- the diff of one kind's objects ---
@@ -468,7 +464,7 @@ def _still_processing(kind: Kind, body: dict[str, Any], stage: str | None = "pen
     """Why an update of an object the platform is still processing (or shows in a status it does not document)
     waits for it, and whether it sends anything (a description changed meanwhile is sent: "nothing is sent" beside
     it was untrue)."""
-    updated = any(k != kind.parent_field for k in body)
+    updated = bool(kind.update_sends(body))
     if stage == "unknown":
         return UNDOCUMENTED_STATUS_UPDATED if updated else UNDOCUMENTED_STATUS
     return STILL_PROCESSING_UPDATED if updated else STILL_PROCESSING
@@ -663,8 +659,10 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         current = live or adopt
         # Only a field the manifest manages stops its plan: nothing is decided from one it leaves out (a campaign's
         # status, managed only when set, in a status API.md's incomplete list does not name).
-        unreadable = [p for p in current.problems if p.field in desired(KINDS[manifest.kind], manifest.fields)] \
-            if current is not None and current.problems else []
+        unreadable = []
+        if current is not None and current.problems:
+            managed = desired(KINDS[manifest.kind], manifest.fields)
+            unreadable = [p for p in current.problems if p.field in managed]
         if unreadable:
             for p in unreadable:
                 result.problems.append(Problem(

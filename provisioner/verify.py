@@ -63,8 +63,7 @@ def to_verify(report: ApplyReport) -> list[tuple[Change, int]]:
         if not result.ok or result.skipped or result.remote_id is None or not change.body:
             continue
         kind = KINDS.get(change.kind)
-        if change.action is not Action.CREATE and kind is not None and kind.parent_field \
-                and change.body.keys() <= {kind.parent_field}:
+        if change.action is not Action.CREATE and kind is not None and not kind.update_sends(change.body):
             continue  # a child's body names its parent, sent in the path: alone, nothing was sent (apply.py)
         if change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
             found.append((change, result.remote_id))

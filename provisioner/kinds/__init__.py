@@ -29,6 +29,11 @@ MANIFEST_KINDS: tuple[str, ...] = (ASSISTANT_MANIFEST_KIND, *sorted(BY_MANIFEST_
 ADDRESS_KINDS: frozenset[str] = frozenset({ASSISTANT, *KINDS})
 
 
+def kind_title(kind: str) -> str:
+    """What a kind is called in a message (`knowledge base`, not `knowledgebase`; an assistant is one)."""
+    return KINDS[kind].title if kind in KINDS else kind
+
+
 def kind_of_manifest(manifest_kind: str) -> str | None:
     """`Folder` -> `folder`; None for a `kind:` nobody registered."""
     if manifest_kind == ASSISTANT_MANIFEST_KIND:

@@ -380,3 +380,8 @@ class Kind:
     def action(self, name: str) -> Optional[Action]:
         """The action that changes field `name`, or None for a field a body sets."""
         return next((a for a in self.actions if a.field == name), None)
+
+    def update_sends(self, body: dict[str, Any]) -> dict[str, Any]:
+        """What an update or an adoption with `body` sends: a child's body always names its parent, which goes in
+        the request's path, so that alone sends (and changes) nothing."""
+        return {k: v for k, v in body.items() if k != self.parent_field}

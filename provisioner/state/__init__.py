@@ -134,6 +134,16 @@ class State:
     def new(cls) -> "State":
         return cls(lineage=str(uuid.uuid4()))
 
+    def users_of(self, among: Iterable[str]) -> dict[str, list[str]]:
+        """address -> the entries of `among` whose record says they use it (`depends_on`, as last applied): what a
+        plan that leaves them as they are must not delete or replace. One pass, not a scan of them per change."""
+        users: dict[str, list[str]] = {}
+        for user in among:
+            entry = self.resources.get(user)
+            for used in entry.depends_on if entry is not None else ():
+                users.setdefault(used, []).append(user)
+        return users
+
     def dumps(self, *, with_history: bool = False) -> bytes:
         """The state document: JSON with one resource (and history line) per line, readable and diff-friendly."""
         head = json.dumps({"version": self.version, "lineage": self.lineage, "serial": self.serial})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ProvisionerError
 from ..graph import entry_kind
-from ..kinds import ASSISTANT, KINDS
+from ..kinds import ASSISTANT, KINDS, kind_title
 from ..manifest import API_VERSION, KIND, Manifest
 from ..planner import RemoteAssistant, desired_fields, same
 from ..spec import ALWAYS_SENSITIVE, REQUIRED_FIELDS, fields_of, has_default
@@ -61,8 +61,8 @@ def export(session: Session, manifests: list[Manifest], out_dir: str, notes: lis
             if (kind, live.id) in managed or adopted_by in adoptable or live.id in elsewhere:
                 continue
             if adopted_by in named:
-                notes.append(f"left out the {_title(kind)} {live.name!r} (id {live.id}), which nothing manages: "
-                             f"{named[adopted_by]}'s manifest, in state, has its name, and each {_title(kind)}'s "
+                notes.append(f"left out the {kind_title(kind)} {live.name!r} (id {live.id}), which nothing manages: "
+                             f"{named[adopted_by]}'s manifest, in state, has its name, and each {kind_title(kind)}'s "
                              "manifest needs its own; rename it on the platform, then export again")
                 continue
             address = address_for(kind, live.name, live.id, taken)
@@ -122,7 +122,7 @@ def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
             by_name.setdefault((kind, live.name), []).append(live.id)
     twice = {key: ids for key, ids in by_name.items() if len(ids) > 1}
     if twice:
-        named = "; ".join(f"{len(ids)} {_title(kind)}s named {name!r} (ids {', '.join(map(str, sorted(ids)))})"
+        named = "; ".join(f"{len(ids)} {kind_title(kind)}s named {name!r} (ids {', '.join(map(str, sorted(ids)))})"
                           for (kind, name), ids in sorted(twice.items()))
         raise ProvisionerError(f"the platform has {named} that nothing manages: their manifests could not adopt them "
                                "by name. Rename all but one on the platform, or write one manifest and run "
@@ -132,11 +132,6 @@ def _refuse_namesakes(chosen: list[tuple[str, str, object]]) -> None:
 def _unique_names(kind: str) -> bool:
     """Whether the manifests of `kind` need names of their own (validation refuses two of one name)."""
     return kind == ASSISTANT or getattr(KINDS.get(kind), "unique_names", False)
-
-
-def _title(kind: str) -> str:
-    """What a kind is called in a message (`knowledge base`, not `knowledgebase`)."""
-    return KINDS[kind].title if kind in KINDS else kind
 
 
 def _exported_manifest(address: str, live: RemoteAssistant, dialect: str,

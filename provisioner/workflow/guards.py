@@ -39,10 +39,11 @@ def refuse_breaking_left_alone(plan: Plan, state: State, kept: dict[str, str]) -
     as state recorded it (`depends_on`): that object stays as it is, pointing at an id the apply deletes (an
     assistant calling a tool that no longer exists). The same rule as for an excluded object (selecting.narrow)."""
     problems = []
+    recorded = state.users_of(kept)
     for change in plan.changes:
         if change.action is not Action.DELETE and not change.replace:
             continue
-        users = sorted(u for u in kept if change.address in (getattr(state.resources[u], "depends_on", None) or []))
+        users = sorted(recorded.get(change.address, ()))
         verb = "replace" if change.replace else "delete"
         problems += [Problem(f"{user} refers to {change.address}, which this plan would {verb}, but its manifest "
                              f"({kept[user]}) is not among the paths given, so it is left alone and would keep "

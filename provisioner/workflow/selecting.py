@@ -39,6 +39,7 @@ def narrow(plan: Plan, selection: Selection, state: State, selector: str | None 
     left_out = {c.address: c for c in plan.changes if c.address in excluded}
     kept = [c for c in plan.changes if c.address not in excluded]
     problems = []
+    recorded = state.users_of(excluded)
     for change in kept:
         for needed in change.depends_on:
             if needed in left_out:
@@ -49,8 +50,7 @@ def narrow(plan: Plan, selection: Selection, state: State, selector: str | None 
         if change.action is Action.DELETE or change.replace:
             # An excluded object stays as it is: pointing at an id this plan deletes would break it.
             users = {u for u, c in left_out.items() if change.address in c.depends_on}
-            users |= {u for u, entry in state.resources.items()
-                      if u in excluded and change.address in (getattr(entry, "depends_on", None) or [])}
+            users |= set(recorded.get(change.address, ()))
             problems += [Problem(f"--exclude {user}: it refers to {change.address}, which this plan would "
                                  f"{_verb(change)}; exclude {change.address} too, or do not exclude {user}",
                                  address=user) for user in sorted(users)]
