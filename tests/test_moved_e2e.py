@@ -283,32 +283,25 @@ def test_a_document_renamed_after_its_knowledge_base_moved_follows_both_blocks(w
     """A workspace that had not applied the knowledge base's rename (help -> faq) gets the later document rename
     (faq.returns -> faq.refunds) with it: the document's chain goes through its parent's move. It was moved to
     faq.returns only, and the plan destroyed it and created faq.refunds."""
-    workspace.write("manifests/kb.yaml", _kb_with("help", "returns"))
-    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
-    before = state_ids(workspace)
-    workspace.write("manifests/kb.yaml", _kb_with("faq", "refunds") + "---\n"
-                    + moved("knowledgebase.help", "knowledgebase.faq") + "---\n"
-                    + moved("knowledgebase.faq.returns", "knowledgebase.faq.refunds"))
-    plan = workspace.run("plan", "--json", *V2)
-    assert plan.exit_code == 0, plan.all
-    assert {m["from"]: m["to"] for m in json.loads(plan.output)["moves"]} == {
-        "knowledgebase.help": "knowledgebase.faq", "knowledgebase.help.returns": "knowledgebase.faq.refunds"}
-    writes = len(platform.writes())
-    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
-    assert len(platform.writes()) == writes
-    assert state_ids(workspace) == {"knowledgebase.faq": before["knowledgebase.help"],
-                                    "knowledgebase.faq.refunds": before["knowledgebase.help.returns"]}
+    _renamed_twice_moves_both(workspace, platform, ("knowledgebase.help", "knowledgebase.faq"),
+                              ("knowledgebase.faq.returns", "knowledgebase.faq.refunds"))
 
 
 def test_a_knowledge_base_renamed_after_its_document_moved_takes_the_moved_document(workspace, platform):
     """The other order: help.returns -> help.refunds was applied elsewhere, then help -> faq. The document went
     to help.refunds, under a knowledge base that had moved away: orphaned, destroyed, and faq.refunds created."""
+    _renamed_twice_moves_both(workspace, platform, ("knowledgebase.help.returns", "knowledgebase.help.refunds"),
+                              ("knowledgebase.help", "knowledgebase.faq"))
+
+
+def _renamed_twice_moves_both(workspace, platform, *blocks: tuple[str, str]) -> None:
+    """Knowledge base help with document returns applied; then the manifest renamed to faq and refunds with these
+    two moved blocks: both entries move, ids kept, and the apply sends nothing."""
     workspace.write("manifests/kb.yaml", _kb_with("help", "returns"))
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
     before = state_ids(workspace)
-    workspace.write("manifests/kb.yaml", _kb_with("faq", "refunds") + "---\n"
-                    + moved("knowledgebase.help.returns", "knowledgebase.help.refunds") + "---\n"
-                    + moved("knowledgebase.help", "knowledgebase.faq"))
+    workspace.write("manifests/kb.yaml", _kb_with("faq", "refunds") + "".join(
+        "---\n" + moved(source, target) for source, target in blocks))
     plan = workspace.run("plan", "--json", *V2)
     assert plan.exit_code == 0, plan.all
     assert {m["from"]: m["to"] for m in json.loads(plan.output)["moves"]} == {

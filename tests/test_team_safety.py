@@ -627,16 +627,22 @@ def test_allow_mass_forget_help_names_the_share_each_command_weighs(workspace):
                "--exclude select) gone from the platform's lists" in text, (command, text)
 
 
+def _applied_and_pulled(workspace, *addresses: str):
+    """Assistants `addresses` applied in the default workspace, and its state pulled into d.json: the file."""
+    for address in addresses:
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    document = workspace.root / "d.json"
+    document.write_text(ok(workspace.run("state", "pull")).output)
+    return document
+
+
 def test_state_push_never_makes_a_second_owner_and_an_unrecorded_platform_is_any(workspace, backend):
     """A pushed document's rows have no platform recorded (a state command reads none), and the ownership look-up
     skipped such rows: pushed into another workspace, the same objects were then managed twice, and a destroy in
     one deleted the other's. Into a workspace whose platform is known, such a push is refused; into one that
     records none yet (it may be another platform's), the ids are named."""
-    for address in ("a", "b"):
-        workspace.add(address)
-    ok(workspace.run("apply", "--auto-approve"))
-    document = workspace.root / "d.json"
-    document.write_text(ok(workspace.run("state", "pull")).output)
+    document = _applied_and_pulled(workspace, "a", "b")
     # A workspace that applied on this platform: refused.
     ok(workspace.run("workspace", "new", "third"))
     workspace.add("c")
@@ -988,11 +994,7 @@ def test_a_workspace_pushed_a_copy_of_another_refuses_its_first_run_on_that_plat
     known yet: the same ids may be another platform's objects). Its first run against the default workspace's
     platform then went ahead: stg's apply updated (or destroyed) default's live assistants, two states managing one
     object. That run knows the platform: the ids are default's there, and it is refused before anything is sent."""
-    for address in ("a", "b"):
-        workspace.add(address)
-    ok(workspace.run("apply", "--auto-approve"))
-    document = workspace.root / "d.json"
-    document.write_text(ok(workspace.run("state", "pull")).output)
+    document = _applied_and_pulled(workspace, "a", "b")
     ok(workspace.run("workspace", "new", "stg"))
     ok(workspace.run("state", "push", str(document), "--workspace", "stg"))
     workspace.add("a", initial_message="Staging only.")
