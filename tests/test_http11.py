@@ -8,6 +8,8 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -437,7 +439,7 @@ def test_a_name_lookup_that_hangs_ends_at_the_request_deadline(monkeypatch):
     real = socket.getaddrinfo
 
     def hanging(host, *args, **kwargs):
-        if host == "stuck.test" and not kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
+        if host in ("stuck.test", b"stuck.test") and not kwargs.get("flags", 0) & socket.AI_NUMERICHOST:
             time.sleep(30)
         return real(host, *args, **kwargs)
 
@@ -460,3 +462,23 @@ def test_a_name_that_cannot_resolve_fails_to_connect_and_an_address_connects_wit
     pool = http11.Http11(server.url, {}, 2)
     assert pool.exchange("GET", "/x", None, None, 5, 1000)[0] == 200
     assert looked_up == [socket.AI_NUMERICHOST]  # 127.0.0.1 read as an address: no resolver thread
+
+
+def test_an_ascii_name_is_looked_up_without_the_idna_codec_and_a_name_beyond_ascii_still_fails_cleanly():
+    """getaddrinfo passes a text host through the IDNA codec, whose first use costs every run 13 ms of imports;
+    an ASCII name goes as bytes. Run in a fresh interpreter: this one may have the codec loaded already."""
+    server = RawServer(lambda line: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+    port = server.url.split(":")[2].split("/")[0]
+    script = (
+        "import sys\n"
+        "from provisioner import http11\n"
+        f"for host in ('127.0.0.1', 'localhost'):\n"
+        f"    assert http11.Http11(f'http://{{host}}:{port}/api', {{}}, 1).exchange('GET', '/x', None, None, 5, 100)[0] == 200\n"
+        "assert 'encodings.idna' not in sys.modules\n"
+        "try:\n"
+        "    http11.Http11('http://b\u00fccher.invalid:9/api', {}, 1).exchange('GET', '/x', None, None, 5, 100)\n"
+        "except http11.ConnectFailed as error:\n"
+        "    print(error.args[0])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ConnectError"
