@@ -4,9 +4,9 @@ strict reading of every answer.
 Retries follow one rule: a request is repeated only when repeating it cannot
 do harm. Reads, updates and deletes are idempotent and retry on 429, 5xx and
 network errors. A create is retried only when the platform certainly did not
-act (429, or a connection that never opened); any other failure of a create
-leaves its outcome unknown, and the caller must look before it creates again
-(see apply.py).
+act (its own 429, or a connection that never opened); any other failure of a
+create (a 429 without the platform's body included) leaves its outcome unknown,
+and the caller must look before it creates again (see apply.py).
 
 Every answer is checked before anything is decided from it: a list page that is
 not a proper page, pages that do not add up, a catalogue that is not a list of
@@ -56,7 +56,8 @@ class ClientLimits:
 
 
 class UnknownOutcomeError(ServerError):
-    """A write answered 2xx with a body that does not say what happened."""
+    """A write answered with something that does not say what happened: a 2xx without its object, a 429 that is
+    not the platform's."""
 
 
 class TimedOutError(TransportError):
@@ -289,6 +290,11 @@ class PlatformClient:
             try:
                 return self._send_once(method, path, json, params, form)
             except Exception as error:
+                if isinstance(error, RateLimitedError) and not error.by_platform and not idempotent:
+                    # A proxy may answer 429 for a request the platform carried out: resent, a create made a second
+                    # object on every such answer. The caller looks for it instead (after the pause it asked for).
+                    raise UnknownOutcomeError(f"{error}: a proxy's 429 perhaps, which does not say the request was "
+                                              "refused", status=429) from None
                 if not _retryable(error, idempotent):
                     raise
                 limited = isinstance(error, RateLimitedError)
@@ -450,7 +456,11 @@ class PlatformClient:
             self.rate_limited += 1
             wait = self._retry_after(where, body, headers)
             self.budget.pause(wait)
-            raise RateLimitedError(f"{where}: rate limited by the platform (429 {message}); waiting {wait:g}s", wait)
+            # API.md's 429 is `{"error", "message", "retry_after"}`: without `retry_after`, someone else answered.
+            by_platform = isinstance(body, dict) and "retry_after" in body
+            said = (f"rate limited by the platform (429 {message})" if by_platform else
+                    f"answered 429 ({message}) without the platform's rate-limit body")
+            raise RateLimitedError(f"{where}: {said}; waiting {wait:g}s", wait, by_platform=by_platform)
         if status >= 500:
             raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)
         raise ApiError(f"{where}: the platform answered {status}: {message}", status=status)

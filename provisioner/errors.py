@@ -109,9 +109,12 @@ class RejectedError(ApiError):
 
 
 class RateLimitedError(ApiError):
-    def __init__(self, message: str, retry_after: float | None):
+    def __init__(self, message: str, retry_after: float | None, *, by_platform: bool = True):
         super().__init__(message, status=429)
         self.retry_after = retry_after
+        # False: the 429 lacks the platform's body (API.md: `retry_after` in it), so it may be a proxy's, given for a
+        # request the platform may have received and carried out: a refusal only for a request safe to repeat.
+        self.by_platform = by_platform
 
 
 class ServerError(ApiError):

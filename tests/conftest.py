@@ -145,7 +145,7 @@ def platform(emulator):
             httpx.Client(base_url=emulator.root_url, headers={"Authorization": f"Bearer {emulator.admin_token}"},
                          timeout=30) as admin:
         admin.post("/_emulator/faults", json={"latency_ms": 0, "error_rate": 0, "rate_limit": "off",
-                                              "commit_fail_rate": 0, "seed": None, "kinds": None,
+                                              "commit_fail_rate": 0, "commit_429_rate": 0, "seed": None, "kinds": None,
                                               "methods": None, "drop_fields": {},
                                               "document_delay_ms": 300}).raise_for_status()
         admin.post("/_emulator/reset").raise_for_status()

@@ -2,7 +2,7 @@
 import httpx
 import pytest
 
-from provisioner.client import PlatformClient, RetryPolicy
+from provisioner.client import PlatformClient, RetryPolicy, UnknownOutcomeError
 from provisioner.ratelimit import RateBudget
 from provisioner.errors import (ApiError, AuthenticationError, RejectedError, ServerError,
                                 TransportError)
@@ -140,10 +140,44 @@ def test_a_create_is_not_retried_when_its_outcome_is_unknown():
         assert len(calls) == 1
 
 
+def refused_then_created(refusal: httpx.Response):
+    """A client whose first request gets `refusal`, and every later one a created assistant (id 5)."""
+    calls = []
+
+    def handler(request):
+        calls.append(request.method)
+        return refusal if len(calls) == 1 else httpx.Response(201, json={"data": {"id": 5}})
+
+    client = PlatformClient("http://platform.test", "tok", transport=httpx.MockTransport(handler),
+                            sleep=lambda seconds: None, budget=RateBudget(sleep=lambda seconds: None))
+    return client, calls
+
+
+PLATFORMS_429 = {"error": "Rate limit exceeded", "message": "Too many", "retry_after": 0}
+
+
 def test_a_create_is_retried_when_the_platform_certainly_did_not_act():
-    client, calls, _ = scripted((429, {"Retry-After": "1"}), httpx.ConnectError("refused"), 201)
+    client, calls = refused_then_created(httpx.Response(429, json=PLATFORMS_429))
     assert client.create_assistant({"assistant_name": "x"}) == {"id": 5}
-    assert len(calls) == 3
+    client, calls, _ = scripted(httpx.ConnectError("refused"), 201)
+    assert client.create_assistant({"assistant_name": "x"}) == {"id": 5}
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("refusal", [httpx.Response(429, text="Too Many Requests", headers={"Retry-After": "0"}),
+                                     httpx.Response(429, json={"message": "Too Many Attempts."}),
+                                     httpx.Response(429)])
+def test_a_429_without_the_platforms_body_leaves_a_create_unknown_but_repeats_what_is_safe(refusal):
+    """A proxy's 429 may come after the platform made the object: a create is not resent (apply looks for it
+    first); a request safe to repeat (a read, a campaign's start) is."""
+    client, calls = refused_then_created(refusal)
+    with pytest.raises(UnknownOutcomeError, match="without the platform's rate-limit body"):
+        client.create_assistant({"assistant_name": "x"})
+    assert calls == ["POST"]
+    client, calls = refused_then_created(refusal)
+    client.request("POST", "/user/campaigns/update-status", json={"campaign_id": 1, "action": "start"},
+                   idempotent=True)
+    assert calls == ["POST", "POST"]
 
 
 def test_the_token_is_sent_but_never_in_error_messages():

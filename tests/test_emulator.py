@@ -72,6 +72,16 @@ def test_commit_failures_take_effect_then_fail(platform):
     assert len(platform.assistants()) == 6
 
 
+def test_a_proxys_429_after_commit_takes_effect_and_carries_no_platform_body(platform):
+    platform.faults(commit_429_rate=1.0, kinds=["assistants"], methods=["POST"])
+    answer = platform.http.post("/user/assistant", json={**BODY, "assistant_name": "Refused but made"})
+    listed = platform.http.get("/user/assistants/get")  # a read: not touched by the fault
+    platform.faults(commit_429_rate=0, kinds=None, methods=None)
+    assert answer.status_code == 429 and answer.text == "Too Many Requests"
+    assert answer.headers["retry-after"] == "1" and listed.status_code == 200
+    assert [a["name"] for a in platform.assistants()].count("Refused but made") == 1
+
+
 def test_concurrency_endpoint(platform):
     platform.http.get("/user/assistants/get")
     assert platform.concurrency()["max_in_flight"] >= 1 and platform.concurrency()["in_flight"] == 0

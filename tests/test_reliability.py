@@ -76,6 +76,19 @@ def test_lost_answers_to_creates_never_duplicate(workspace):
     assert_exactly_once(workspace, 20)
 
 
+def test_a_proxys_429_after_the_create_was_made_is_looked_up_never_resent(workspace):
+    """A 429 without the platform's body (a proxy's, here after the platform made the assistant) does not say the
+    request was refused: resent, every create made one more assistant until --retry-max-time. The creates are
+    looked for by name instead, and adopted."""
+    write_fleet(workspace, 3)
+    workspace.platform.faults(commit_429_rate=1.0, kinds=["assistants"], methods=["POST"])
+    result = workspace.run("apply", "--auto-approve", "--retry-max-time=5s", *FAST_RETRIES)
+    workspace.platform.faults(commit_429_rate=0, kinds=None, methods=None)
+    assert result.exit_code == 0, result.all
+    assert result.output.count("adopted: the create had succeeded though its answer was lost") == 3, result.all
+    assert_exactly_once(workspace, 3)
+
+
 def test_chaos_several_hundred_assistants_under_injected_failures(workspace):
     count = 300
     write_fleet(workspace, count)

@@ -67,6 +67,12 @@ async def _dropped_connection(scope, receive, send) -> None:
     raise InjectedDrop("connection dropped after the write was committed (fault injection)")
 
 
+def _proxy_refusal() -> Response:
+    """A 429 as a proxy in front of the platform answers it (commit_429_rate): plain text and a Retry-After header,
+    not the platform's JSON with `retry_after`, so a client cannot tell whether the platform saw the request."""
+    return Response("Too Many Requests", status_code=429, media_type="text/plain", headers={"Retry-After": "1"})
+
+
 NOT_YOURS = "Assistant not found or does not belong to the authenticated user."
 
 
@@ -186,6 +192,8 @@ class Platform:
                     return _json(500, failed)
                 if outcome == "drop":
                     return _dropped_connection
+                if outcome == "429":
+                    return _proxy_refusal()
             return response
 
         return Route(template, run, methods=[method])

@@ -34,6 +34,8 @@ def _rate_limit(ctx, param, value: str) -> str:
 @click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1), help="Share answered 500, without effect.")
 @click.option("--commit-fail-rate", default=0.0, type=click.FloatRange(0, 1),
               help="Share of writes that take effect, then answer 500 or drop the connection.")
+@click.option("--commit-429-rate", default=0.0, type=click.FloatRange(0, 1),
+              help="Share of writes that take effect, then answer a proxy's 429 (plain text, no retry_after).")
 @click.option("--seed", type=int, help="Seed for the fault injection.")
 @click.option("--document-delay-ms", default=300.0, show_default=True, type=click.FloatRange(0, 3_600_000),
               help="How long a new knowledge-base document reads processing.")
@@ -45,7 +47,7 @@ def _rate_limit(ctx, param, value: str) -> str:
               help="Creates and updates of KIND answer as usual but never save FIELD (as sent), e.g. "
                    "assistants.system_prompt (repeatable).")
 def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, latency_ms, error_rate,
-                     commit_fail_rate, seed, document_delay_ms, document_failure_rate, tool_limit,
+                     commit_fail_rate, commit_429_rate, seed, document_delay_ms, document_failure_rate, tool_limit,
                      campaign_limit, drop_field=()) -> None:
     """Run the local platform (docs/emulator.md) under http://HOST:PORT/api, with optional faults and rate limits."""
     from .server import bind, build_platform, serve
@@ -54,7 +56,8 @@ def emulator_command(host, port, db, catalog, dialect, rate_limit, admin_token, 
     try:
         platform = build_platform(db, catalog, FaultSettings(latency_ms=latency_ms, error_rate=error_rate,
                                                              rate_limit=rate_limit,
-                                                             commit_fail_rate=commit_fail_rate, seed=seed,
+                                                             commit_fail_rate=commit_fail_rate,
+                                                             commit_429_rate=commit_429_rate, seed=seed,
                                                              document_delay_ms=document_delay_ms,
                                                              document_failure_rate=document_failure_rate,
                                                              tool_limit=tool_limit, campaign_limit=campaign_limit,

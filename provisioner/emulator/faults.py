@@ -49,6 +49,9 @@ class FaultSettings(BaseModel):
     rate_limit: str = "off"
     # Share of writes that take effect and then answer 500 or drop the connection.
     commit_fail_rate: float = Field(0, ge=0, le=1)
+    # Share of writes that take effect and then answer 429 as a proxy in front of the platform would (no platform
+    # body): an answer that does not say whether the write was made.
+    commit_429_rate: float = Field(0, ge=0, le=1)
     seed: int | None = None
     # The kinds the latency and the faults above apply to (assistants, catalogues, tools, knowledgebases,
     # documents, folders, labels, phone_numbers, sip_trunks, campaigns); null: every request.
@@ -192,8 +195,12 @@ class Faults:
         return self.applies(kind, method) and self.chance(self.settings.error_rate)
 
     def fail_after_commit(self, kind: str, method: str | None = None) -> str | None:
-        """'500' or 'drop' when this committed write should not be acknowledged."""
-        if not self.applies(kind, method) or not self.chance(self.settings.commit_fail_rate):
+        """'500', 'drop' or '429' when this committed write should not be acknowledged."""
+        if not self.applies(kind, method):
+            return None
+        if self.chance(self.settings.commit_429_rate):
+            return "429"
+        if not self.chance(self.settings.commit_fail_rate):
             return None
         with self._lock:
             return "drop" if self._random.random() < 0.5 else "500"

@@ -12,8 +12,8 @@ from conformance_client import OTHER_TOKEN, TOKEN, PlatformClient, tls
 # The emulator's own settings of the other kinds, as a fresh emulator has them (docs/emulator.md).
 KIND_DEFAULTS = {"document_delay_ms": 300, "document_failure_rate": 0, "tool_limit": None, "campaign_limit": None,
                  "kinds": None, "methods": None}
-NO_FAULTS = {"latency_ms": 0, "error_rate": 0, "rate_limit": "off", "commit_fail_rate": 0, "seed": None,
-             **KIND_DEFAULTS}
+NO_FAULTS = {"latency_ms": 0, "error_rate": 0, "rate_limit": "off", "commit_fail_rate": 0, "commit_429_rate": 0,
+             "seed": None, **KIND_DEFAULTS}
 
 
 @functools.cache
