@@ -904,8 +904,8 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
         try:
             with wire.gate.write():
                 client.delete_assistant(change.remote_id)
-        except NotFoundError:
-            message = "it was already gone"
+        except NotFoundError as error:
+            message = _gone_after_404(context, DEFAULT_KIND, change.remote_id, None, "assistant", error)
         return ChangeResult(change, True, 0.0, change.remote_id, message, ticket=recorder.queue_forget(change.address))
     if action is Action.FORGET:
         return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
@@ -924,8 +924,8 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
         try:
             with context.wire.gate.write():
                 context.client.delete_assistant(old)
-        except NotFoundError:
-            message = "it was already gone"
+        except NotFoundError as error:
+            message = _gone_after_404(context, DEFAULT_KIND, old, None, "assistant", error)
         ticket = recorder.queue_forget(old_address) if old_address else 0
         return ChangeResult(change, True, 0.0, old, message, ticket=ticket)
     entry = recorder.state.resources.get(address)
@@ -1094,9 +1094,33 @@ def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -
     try:
         with context.gate.write():
             endpoints.delete(context.client, remote_id, parent)
-    except NotFoundError:
-        return "it was already gone"
+    except NotFoundError as error:
+        return _gone_after_404(context, kind.name, remote_id, parent, kind.title, error)
     return ""
+
+
+def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | None, title: str,
+                    error: NotFoundError) -> str:
+    """"it was already gone" for a delete answered with the platform's 404, once a list read after that answer
+    agrees; else an ApiError, and state keeps the object.
+
+    A retried delete whose first attempt did delete meets that 404, and so does one sent to an object that lives
+    on (a misrouted path, a platform that failed its own look-up): taken at its word, it had state forget an object
+    that stayed on the platform, unmanaged. Read only on this path: a delete that succeeds costs nothing more."""
+    try:
+        items = context.lookup(kind, parent).items_read_after(time.monotonic())
+    except NotFoundError:
+        if parent is None:
+            raise ApiError(f"{error}; then the list of {title}s answered 404 too: not taken to mean it is gone, and "
+                           "state keeps it") from None
+        return "it was already gone"  # with its parent, which took it along
+    except ApiError as looking:
+        raise ApiError(f"{error}; then reading the {title}s to confirm it is gone failed ({looking}): state keeps it"
+                       ) from None
+    if any(item.get("id") == remote_id for item in items):
+        raise ApiError(f"{title} {remote_id}: the platform answered 404 to its delete, but still lists it; nothing "
+                       f"was deleted and state keeps it ({error})") from None
+    return "it was already gone"
 
 
 class _Waiting:

@@ -549,7 +549,7 @@ def test_e2e_start_and_stop_are_actions_that_the_list_then_shows(client):
     assert KIND.read(listed(client)[created["id"]])[0]["status"] == "stopped"
 
 
-def test_e2e_delete_removes_it_and_a_second_delete_finds_it_already_gone(client, platform):
+def test_e2e_delete_removes_it_and_a_second_delete_answers_the_platforms_404(client, platform):
     assistant = client.create_assistant(OUTBOUND)
     created = create(client, assistant_id=assistant["id"])
     platform.admin.post(f"/_emulator/campaigns/{created['id']}/leads",
@@ -557,7 +557,8 @@ def test_e2e_delete_removes_it_and_a_second_delete_finds_it_already_gone(client,
     KIND.endpoints.delete(client, created["id"], None)
     assert created["id"] not in listed(client)
     assert platform.admin.get(f"/_emulator/campaigns/{created['id']}/leads").json()["data"] == []
-    KIND.endpoints.delete(client, created["id"], None)  # 404: already gone, not an error
+    with pytest.raises(NotFoundError):  # what it means is apply's to confirm (a list read agrees it is gone)
+        KIND.endpoints.delete(client, created["id"], None)
 
 
 def test_e2e_an_inbound_assistant_is_refused_with_the_documented_404_read_clearly(client):

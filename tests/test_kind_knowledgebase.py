@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from conftest import TOKEN
 from provisioner.client import PlatformClient
-from provisioner.errors import ApiError
+from provisioner.errors import ApiError, NotFoundError
 from provisioner.kinds.base import CHILD_ADDRESS, MANIFEST_FILE
 from provisioner.kinds.document import DOCUMENT, MAX_FILE_BYTES
 from provisioner.kinds.knowledgebase import KNOWLEDGEBASE, KnowledgeBaseSpec, expand_documents
@@ -229,10 +229,12 @@ def test_rename_in_place_then_delete(platform, client, quick_documents):
 
     DOCUMENT.endpoints.delete(client, doc["id"], kb["id"])
     assert DOCUMENT.endpoints.list(client, kb["id"]) == []
-    DOCUMENT.endpoints.delete(client, doc["id"], kb["id"])  # already gone: not an error
+    with pytest.raises(NotFoundError):  # already gone: apply confirms it with a list read
+        DOCUMENT.endpoints.delete(client, doc["id"], kb["id"])
     KNOWLEDGEBASE.endpoints.delete(client, kb["id"])
     assert kb["id"] not in {k["id"] for k in KNOWLEDGEBASE.endpoints.list(client)}
-    KNOWLEDGEBASE.endpoints.delete(client, kb["id"])
+    with pytest.raises(NotFoundError):
+        KNOWLEDGEBASE.endpoints.delete(client, kb["id"])
 
 
 def test_a_changed_file_is_never_uploaded(platform, client, repo):

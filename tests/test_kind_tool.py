@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from kind_support import assert_no_drift as no_drift, assert_read_problem, changed, client, errors_of as spec_errors  # noqa: F401
 from provisioner.client import PlatformClient
 from provisioner.emulator.tools import check as platform_check, read_shape
-from provisioner.errors import ApiError, RejectedError
+from provisioner.errors import ApiError, NotFoundError, RejectedError
 from provisioner.kinds import tool
 from provisioner.kinds.base import UNKNOWN, hide, keyed_changes, matches
 from provisioner.spec import _problem_from_pydantic
@@ -295,7 +295,8 @@ def test_create_list_update_delete_over_http(client, platform):
 
     endpoints.delete(client, created["id"], None)
     assert created["id"] not in {item["id"] for item in endpoints.list(client, None)}
-    endpoints.delete(client, created["id"], None)   # already gone: not an error
+    with pytest.raises(NotFoundError):   # already gone: apply confirms it with a list read
+        endpoints.delete(client, created["id"], None)
     assert not any(SECRET in notice for notice in client.notices)
 
 

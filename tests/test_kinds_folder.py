@@ -106,14 +106,15 @@ def test_a_whole_list_answer_that_says_it_is_one_page_of_more_is_refused():
             items_of({"data": data, **claim}, "GET /user/knowledgebases")
 
 
-def test_create_update_delete_use_the_singular_paths_and_a_404_delete_is_done():
+def test_create_update_delete_use_the_singular_paths_and_a_404_delete_is_left_to_apply():
     answers = {("POST", "/user/label"): {"message": "Label created successfully", "data": {"id": 3, "name": "V"}},
                ("PUT", "/user/label/3"): {"message": "Label updated successfully", "data": {"id": 3, "color": None}},
                ("DELETE", "/user/label/3"): NotFoundError("gone", status=404)}
     client = FakeClient(answers=answers)
     assert LABEL.endpoints.create(client, {"name": "V"}, None) == {"id": 3, "name": "V"}
     assert LABEL.endpoints.update(client, 3, {"color": None}, None)["color"] is None
-    LABEL.endpoints.delete(client, 3, None)
+    with pytest.raises(NotFoundError):  # apply confirms with a list read whether it is gone
+        LABEL.endpoints.delete(client, 3, None)
     assert [(m, p, j) for m, p, j, _ in client.calls] == [("POST", "/user/label", {"name": "V"}),
                                                           ("PUT", "/user/label/3", {"color": None}),
                                                           ("DELETE", "/user/label/3", None)]

@@ -317,3 +317,57 @@ def test_a_label_color_that_is_not_text_is_unreadable_not_drift(workspace, platf
         assert "This is a bug" not in result.all
     assert [request for request in proxy.seen if request[0] != "GET"] == writes
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def json_404_to_deletes(method, path):
+    """The platform's own not-found body, given to every delete without the platform seeing it (a misrouted
+    request, another account's token at the proxy, a platform that fails its own look-up)."""
+    if method == "DELETE":
+        return 404, b'{"message": "Not found."}', "application/json"
+    return None
+
+
+@pytest.mark.parametrize("kind", ["assistant", "tool"])
+def test_a_json_404_to_the_delete_of_an_object_still_listed_does_not_forget_it(workspace, platform, proxy, kind):
+    """A 404 on a delete was taken as "already gone" and state forgot the object, which then stayed on the platform
+    unmanaged. A read confirms it: the object still listed, the delete fails and state keeps it."""
+    if kind == "assistant":
+        workspace.add("beta")
+        listed = lambda: platform.by_name("Beta")  # noqa: E731
+    else:
+        workspace.write("manifests/beta.yaml", TOOL.format(name="beta"))
+        listed = lambda: [t for t in platform.http.get("/user/tools").json() if t["name"] == "beta_tool"]  # noqa: E731
+    workspace.add("alpha")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    address = "beta" if kind == "assistant" else "tool.beta"
+    workspace.remove(address.removeprefix("tool."))
+    proxy.intercept = json_404_to_deletes
+    failed = through(workspace, proxy, "apply", "--auto-approve")
+    assert failed.exit_code == 1 and "already gone" not in failed.all, failed.all
+    assert "answered 404 to its delete, but still lists it" in failed.all, failed.all
+    assert address in ids_in_state(workspace) and len(listed()) == 1
+    done = workspace.run("apply", "--auto-approve")
+    assert done.exit_code == 0 and listed() == [] and address not in ids_in_state(workspace), done.all
+
+
+def test_a_delete_answered_404_after_an_earlier_attempt_deleted_it_is_gone(workspace, platform, proxy):
+    """The retried delete's 404 (its first attempt deleted the object, its answer was lost) still means gone: the
+    confirming read no longer lists it, and state forgets it."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    beta = ids_in_state(workspace)["beta"]
+    first = []
+
+    def lost_first_answer(method, path, status, body):
+        if method == "DELETE" and not first:
+            first.append(path)
+            return 502, b"<html>502 Bad Gateway</html>", "text/html"
+        return None
+
+    proxy.rewrite = lost_first_answer
+    workspace.remove("beta")
+    done = through(workspace, proxy, "apply", "--auto-approve", "--retry-backoff=0.01s")
+    assert done.exit_code == 0 and "already gone" in done.all, done.all
+    assert first == [f"/api/user/assistant/{beta}"] and platform.by_name("Beta") == []
+    assert "beta" not in ids_in_state(workspace)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import UnknownOutcomeError, _short, is_count, is_id
-from ..errors import ApiError, NotFoundError
+from ..errors import ApiError
 
 
 def items_of(answer: Any, where: str, *, keys: tuple[str, ...] = ("data",), bare: bool = True,
@@ -71,11 +71,8 @@ def update(client, path: str, object_id: int, body: dict[str, Any]) -> dict[str,
 
 
 def delete(client, path: str) -> None:
-    """DELETE path; a 404 means already gone, which is what a delete wants."""
-    try:
-        client.request("DELETE", path)
-    except NotFoundError:
-        pass
+    """DELETE path; a 404 raises NotFoundError, which apply confirms with a read (`Endpoints.delete`)."""
+    client.request("DELETE", path)
 
 
 def _shape(value: Any) -> Any:

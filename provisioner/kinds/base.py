@@ -267,7 +267,8 @@ class Endpoints:
     list: Callable[..., list[dict[str, Any]]]                 # (client, parent) -> items
     create: Callable[..., dict[str, Any]]                     # (client, body, parent) -> item
     update: Optional[Callable[..., dict[str, Any]]]           # (client, id, body, parent) -> item; None: no update
-    delete: Callable[..., None]                               # (client, id, parent) -> None (404: already gone)
+    # (client, id, parent) -> None; a 404 raises NotFoundError: gone only if a list read after it agrees (apply.py)
+    delete: Callable[..., None]
     # Before a delete whose endpoint is shared with another kind (a SIP trunk and a number release): confirm the
     # id really is this kind's, else refuse. (client, id) -> bool
     confirm_delete: Optional[Callable[..., bool]] = None

@@ -312,11 +312,8 @@ def create_campaign(client, body: dict[str, Any], parent=None, *, path: str = CR
 
 
 def delete_campaign(client, campaign_id: int, parent=None) -> None:
-    """Deletes the campaign and its leads (the platform stops a running one first); 404: already gone."""
-    try:
-        client.request("DELETE", DELETE_PATH.format(id=campaign_id))
-    except NotFoundError:
-        pass
+    """Deletes the campaign and its leads (the platform stops a running one first)."""
+    client.request("DELETE", DELETE_PATH.format(id=campaign_id))
 
 
 # --- status: an action ---

@@ -45,7 +45,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr,
                       model_validator)
 
 from ..client import UnknownOutcomeError, is_id
-from ..errors import ApiError, NotFoundError
+from ..errors import ApiError
 from ..names import first_unused
 from ..paths import leads_out
 from .answers import items_of
@@ -398,10 +398,7 @@ def update_document(client, doc_id: int, body: dict[str, Any], parent: int) -> d
 
 
 def delete_document(client, doc_id: int, parent: int) -> None:
-    try:
-        client.request("DELETE", f"{_documents(parent)}/{doc_id}")
-    except NotFoundError:
-        pass  # already gone (or its knowledge base is, which took it along)
+    client.request("DELETE", f"{_documents(parent)}/{doc_id}")
 
 
 def readiness(item: dict[str, Any], current: dict[str, Any] | None, parent: int) -> str:

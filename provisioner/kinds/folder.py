@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..client import UnknownOutcomeError, _short, check_page, page_size
-from ..errors import ApiError, NotFoundError
+from ..errors import ApiError
 from .answers import _shape, items_of
 from .base import Endpoints, FieldFacts, Kind, ReadProblem
 
@@ -86,10 +86,7 @@ def grouping(name: str, manifest_kind: str, title: str) -> Kind:
         return _unwrapped(client.request("PUT", path, json=body), f"PUT {path}")
 
     def delete(client: Any, object_id: int, parent: Any = None) -> None:
-        try:
-            client.request("DELETE", f"/user/{name}/{object_id}")
-        except NotFoundError:
-            pass  # already gone: what a delete wants
+        client.request("DELETE", f"/user/{name}/{object_id}")
 
     def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
         values: dict[str, Any] = {}

@@ -22,7 +22,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..errors import NotFoundError
 from .answers import items_of
 from .base import ChildNode, Endpoints, FieldFacts, Kind, ReadProblem
 from .document import DOCUMENT, Description, DocumentSpec, Name, answered_item, exported_documents, read_named
@@ -114,10 +113,7 @@ def update_knowledgebase(client, kb_id: int, body: dict[str, Any], parent=None) 
 
 def delete_knowledgebase(client, kb_id: int, parent=None) -> None:
     """Deletes its documents too (API.md); assistants that used it go on without it."""
-    try:
-        client.request("DELETE", f"{PATH}/{kb_id}")
-    except NotFoundError:
-        pass  # already gone
+    client.request("DELETE", f"{PATH}/{kb_id}")
 
 
 KNOWLEDGEBASE = Kind(
