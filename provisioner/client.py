@@ -38,12 +38,14 @@ PAGE_SIZE = 100  # the most the list endpoint gives per page
 LIST_ATTEMPTS = 4  # whole-list re-reads when pages disagree (the list changed while being read)
 MAX_WAIT_ANSWER = 86_400.0  # a Retry-After beyond a day is not an answer but a fault
 MIN_WAIT_AFTER_429 = 0.25  # seconds, whatever a 429 says: 4 retries a second at most, not a tight loop
+PAUSE_ANNOUNCED = 2.0  # seconds: a pause the platform asks for that is this long or longer is said on stderr
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
     max_attempts: int = 10   # per request, not counting 429s
-    max_elapsed: float = 120.0  # seconds, across all attempts of one request (and the longest 429 wait)
+    # Seconds, across all attempts of one request; also the longest wait a 429 or an X-RateLimit-Reset may ask.
+    max_elapsed: float = 120.0
     backoff_base: float = 0.5   # first backoff; doubles per attempt, with full jitter
     backoff_max: float = 15.0
     timeout: float = 30.0       # one attempt, from sending to the last byte of the answer
@@ -122,6 +124,9 @@ class PlatformClient:
         self.limits = limits or ClientLimits()
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
+        self._announced_until = 0.0  # the end of the last pause said on stderr (_announce_pause)
+        # (until, why): X-RateLimit-Reset further away than --retry-max-time: nothing is sent before it (_send_once)
+        self._closed: tuple[float, str] | None = None
         self._count_lock = threading.Lock()
         self._clock = clock
         self.budget = budget or RateBudget(clock=clock, sleep=sleep)
@@ -324,10 +329,13 @@ class PlatformClient:
 
     def _send_once(self, method: str, path: str, json_body: Any, params: dict | None,
                    form: tuple[dict | None, dict | None] | None = None) -> Any:
+        where = f"{method} {path}"
         self.budget.acquire()
+        closed = self._closed  # after the wait for the budget: an answer meanwhile may have closed it
+        if closed is not None and self._clock() < closed[0]:
+            raise ApiError(f"{where}: not sent: {closed[1]}", status=429)
         with self._count_lock:
             self.request_count += 1
-        where = f"{method} {path}"
         status, headers, raw = self._exchange(method, path, json_body, params, where, form)
         self._obey_rate_headers(headers)
         return self._parse(where, status, headers, raw)
@@ -405,13 +413,35 @@ class PlatformClient:
                                  f"({error.args[0]})", request_sent=True) from None
 
     def _obey_rate_headers(self, headers: Any) -> None:
-        """X-RateLimit-Remaining 0: nobody sends until X-RateLimit-Reset (others may share the token)."""
+        """X-RateLimit-Remaining 0: nobody sends until X-RateLimit-Reset (others may share the token), saying so.
+
+        A reset further away than --retry-max-time is a wait this run does not make: every later request fails at
+        once, saying until when. (Each answer paused the run for up to --retry-max-time, silently: with the reset
+        hours away on every answer, an apply took that long per round of requests, 100 rounds for 1,000
+        assistants.)"""
         remaining = headers.get("x-ratelimit-remaining", "").strip()
         if remaining != "0":
             return
         wait = _seconds_until_epoch(headers.get("x-ratelimit-reset", ""))
-        if wait is not None:
-            self.budget.pause(min(wait, self.retry.max_elapsed))
+        if wait is None:
+            return
+        if wait > self.retry.max_elapsed:
+            until = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+            self._closed = (self._clock() + wait, (
+                f"the platform's rate limit is used up until {until} (X-RateLimit-Remaining: 0, X-RateLimit-Reset "
+                f"in {wait:.0f}s), longer than --retry-max-time {self.retry.max_elapsed:g}s allows waiting. Run "
+                "again after that time, or raise --retry-max-time"))
+            return
+        self._announce_pause(self.budget.pause(wait), wait, "the platform's rate limit is used up "
+                             "(X-RateLimit-Remaining: 0) until its X-RateLimit-Reset")
+
+    def _announce_pause(self, until: float, wait: float, why: str) -> None:
+        """Say on stderr why nothing is sent for a while, once per pause (not for every answer repeating it)."""
+        with self._count_lock:
+            if wait < PAUSE_ANNOUNCED or until <= self._announced_until + 1.0:
+                return
+            self._announced_until = until
+        self._notify(f"{why}: sending nothing for {wait:.0f}s")
 
     def _parse(self, where: str, status: int, headers: Any, raw: bytes) -> Any:
         self._reached = True  # whatever it says: something answers at this URL (a 503 during a restart included)
@@ -455,7 +485,7 @@ class PlatformClient:
         if status == 429:
             self.rate_limited += 1
             wait = self._retry_after(where, body, headers)
-            self.budget.pause(wait)
+            self._announce_pause(self.budget.pause(wait), wait, f"{where}: answered 429 (rate limited)")
             # API.md's 429 is `{"error", "message", "retry_after"}`: without `retry_after`, someone else answered.
             by_platform = isinstance(body, dict) and "retry_after" in body
             said = (f"rate limited by the platform (429 {message})" if by_platform else

@@ -120,10 +120,11 @@ class RateBudget:
         if self._cancelled.wait(max(0.0, seconds)):
             raise WaitCancelled("not sent: the apply was interrupted while it waited to retry")
 
-    def pause(self, seconds: float) -> None:
-        """Nobody sends for `seconds` (the platform said so)."""
+    def pause(self, seconds: float) -> float:
+        """Nobody sends for `seconds` (the platform said so); the moment (on the clock) nobody sends until."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
+            return self._paused_until
 
     def expected_seconds(self, requests: int) -> float:
         """At least how long `requests` more take within the budget, from an idle start: the pacing schedule,

@@ -7,8 +7,9 @@ query); None passes it on unchanged. `intercept(method, path) -> (status, body, 
 first: an answer from it is given without the request reaching the emulator (a gateway answering for a platform
 that never saw the request). `edit_request(method, path, body) -> body` changes what reaches the emulator (a
 platform that stores something else than it was sent). `hold_back(method, path) -> seconds | None` answers 504 at
-once and delivers the request that much later (a gateway timing out on a platform still at work). What the emulator holds is the truth a test checks
-afterwards.
+once and delivers the request that much later (a gateway timing out on a platform still at work). `headers(method,
+path) -> dict` adds headers to every answer (rate-limit headers of the test's choosing). What the emulator holds is
+the truth a test checks afterwards.
 """
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class RewritingProxy:
         # True: a request hold_back delays gets no answer at all, its connection closed (a load balancer that dropped
         # it), instead of the 504.
         self.hold_back_drops = False
+        # `headers(method, path) -> {name: value}`: headers added to every answer (a platform's rate-limit headers).
+        self.headers: Callable[[str, str], dict[str, str]] | None = None
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.late: list[threading.Timer] = []  # the requests hold_back delayed
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -111,6 +114,8 @@ class RewritingProxy:
             def _answer(self, status: int, raw: bytes, content_type: str) -> None:
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
+                for name, value in (proxy.headers(self.command, self.path) if proxy.headers else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)

@@ -364,3 +364,23 @@ def test_a_429_that_asks_for_no_wait_still_waits_a_little_and_never_loops_tightl
     with pytest.raises(ApiError):
         client.languages()
     assert count[0] <= 8 and clock.monotonic() - began >= 0.5, count[0]
+
+
+def test_a_long_pause_the_platform_asks_for_is_said_once_as_it_begins():
+    """A 429's wait (and an X-RateLimit-Remaining of 0) paused every thread in silence: a run waiting a minute for
+    the platform looked hung. Said once per pause, not once per answer repeating it."""
+    notices, now = [], [0.0]
+
+    def handler(request):
+        if now[0] < 7:
+            return httpx.Response(429, json={"error": "Rate limit exceeded", "message": "Too many", "retry_after": 7})
+        return httpx.Response(200, json={"data": [], "current_page": 1, "last_page": 1, "total": 0})
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    client = PlatformClient("http://p.test", "t", transport=httpx.MockTransport(handler), sleep=sleep,
+                            clock=lambda: now[0], budget=RateBudget(clock=lambda: now[0], sleep=sleep),
+                            notify=notices.append)
+    client.list_assistants()
+    assert notices == ["GET /user/assistants/get: answered 429 (rate limited): sending nothing for 7s"]

@@ -4,6 +4,7 @@ against the honest platform converges."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -371,3 +372,43 @@ def test_a_delete_answered_404_after_an_earlier_attempt_deleted_it_is_gone(works
     assert done.exit_code == 0 and "already gone" in done.all, done.all
     assert first == [f"/api/user/assistant/{beta}"] and platform.by_name("Beta") == []
     assert "beta" not in ids_in_state(workspace)
+
+
+def rate_headers(reset_in: float, answers: int | None = None):
+    """`proxy.headers` saying the rate limit is used up until `reset_in` seconds from now, on the first `answers`
+    answers (None: on every one)."""
+    given = []
+
+    def headers(method, path):
+        if answers is not None and len(given) >= answers:
+            return {}
+        given.append(path)
+        return {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time() + reset_in))}
+    return headers
+
+
+def test_a_rate_limit_reset_hours_away_stops_the_run_at_once_saying_until_when(workspace, platform, proxy):
+    """Every answer said the budget was used up for three hours: each paused the run for --retry-max-time, silently
+    (an apply of two assistants took two such pauses; one of a thousand, a hundred). Nothing waits longer than
+    --retry-max-time allows: the requests after such an answer are not sent, and say why."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    proxy.headers = rate_headers(3 * 3600)
+    started = time.monotonic()
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s")
+    assert time.monotonic() - started < 15 and failed.exit_code == 1, failed.all
+    assert "not sent: the platform's rate limit is used up until" in failed.all, failed.all
+    assert "longer than --retry-max-time 20s allows waiting" in failed.all
+    assert platform.by_name("Alpha") == [] and platform.by_name("Beta") == []
+
+
+def test_a_pause_for_the_rate_limit_reset_is_said_as_it_begins(workspace, platform, proxy):
+    """A reset within --retry-max-time is waited for, and the wait said on stderr at once (the run looked hung)."""
+    workspace.add("alpha")
+    proxy.headers = rate_headers(4, answers=1)
+    applied = through(workspace, proxy, "apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert applied.stderr.count("rate limit is used up (X-RateLimit-Remaining: 0) until its X-RateLimit-Reset: "
+                                "sending nothing for") == 1, applied.all
+    assert len(platform.by_name("Alpha")) == 1

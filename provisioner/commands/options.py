@@ -129,7 +129,8 @@ def platform_options(command: Callable) -> Callable:
         click.option("--max-retries", default=10, show_default=True, type=click.IntRange(1, 100),
                      help="Attempts per request on 5xx and network errors (429s wait, bounded by time)."),
         click.option("--retry-max-time", default="120s", show_default=True,
-                     help="Give up retrying a request after this long."),
+                     help="Give up retrying a request after this long; also the longest wait for the "
+                          "platform's rate limit."),
         click.option("--retry-backoff", default="0.5s", show_default=True,
                      help="First backoff between attempts; doubles each time (with jitter, at most 15s)."),
         click.option("--request-timeout", default="30s", show_default=True,
