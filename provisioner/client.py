@@ -484,12 +484,19 @@ class PlatformClient:
             raise RejectedError(message, errors)
         if status == 429:
             self.rate_limited += 1
-            wait = self._retry_after(where, body, headers)
-            self._announce_pause(self.budget.pause(wait), wait, f"{where}: answered 429 (rate limited)")
             # API.md's 429 is `{"error", "message", "retry_after"}`: without `retry_after`, someone else answered.
             by_platform = isinstance(body, dict) and "retry_after" in body
             said = (f"rate limited by the platform (429 {message})" if by_platform else
                     f"answered 429 ({message}) without the platform's rate-limit body")
+            try:
+                wait = self._retry_after(where, body, headers)
+            except ApiError as unusable:
+                if by_platform:
+                    raise
+                # Still not a refusal: a create stays unknown (looked for), anything else gives up (`_request`).
+                raise RateLimitedError(f"{where}: {said}; {str(unusable).removeprefix(where + ': ')}", math.inf,
+                                       by_platform=False) from None
+            self._announce_pause(self.budget.pause(wait), wait, f"{where}: answered 429 (rate limited)")
             raise RateLimitedError(f"{where}: {said}; waiting {wait:g}s", wait, by_platform=by_platform)
         if status >= 500:
             raise ServerError(f"{where}: the platform failed ({status} {message})", status=status)

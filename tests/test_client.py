@@ -384,3 +384,16 @@ def test_a_long_pause_the_platform_asks_for_is_said_once_as_it_begins():
                             notify=notices.append)
     client.list_assistants()
     assert notices == ["GET /user/assistants/get: answered 429 (rate limited): sending nothing for 7s"]
+
+
+def test_a_429_without_the_platforms_body_asking_an_impossible_wait_still_leaves_a_create_unknown():
+    """Its wait unusable, it was an error of status 429, which apply takes to mean the create surely made nothing (a
+    replacement then kept its old object at the address, and the new one went unrecorded)."""
+    refusal = httpx.Response(429, text="Too Many Requests", headers={"Retry-After": "100000"})
+    client, calls = refused_then_created(refusal)
+    with pytest.raises(UnknownOutcomeError, match="a wait the client cannot honour"):
+        client.create_assistant({"assistant_name": "x"})
+    client, calls = refused_then_created(refusal)
+    with pytest.raises(ApiError, match="giving up") as caught:
+        client.request("GET", "/user/tools")
+    assert calls == ["GET"] and not isinstance(caught.value, UnknownOutcomeError)
