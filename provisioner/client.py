@@ -38,7 +38,7 @@ PAGE_SIZE = 100  # the most the list endpoint gives per page
 LIST_ATTEMPTS = 4  # whole-list re-reads when pages disagree (the list changed while being read)
 MAX_WAIT_ANSWER = 86_400.0  # a Retry-After beyond a day is not an answer but a fault
 MIN_WAIT_AFTER_429 = 0.25  # seconds, whatever a 429 says: 4 retries a second at most, not a tight loop
-PAUSE_ANNOUNCED = 2.0  # seconds: a pause the platform asks for that is this long or longer is said on stderr
+PAUSE_ANNOUNCED = 2.0  # seconds: a pause the platform adds to the run's own pace, this long or longer, is said
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,6 @@ class PlatformClient:
         self.limits = limits or ClientLimits()
         self.request_count = 0
         self.rate_limited = 0  # 429 answers seen
-        self._announced_until = 0.0  # the end of the last pause said on stderr (_announce_pause)
         # (until, why): X-RateLimit-Reset further away than --retry-max-time: nothing is sent before it (_send_once)
         self._closed: tuple[float, str] | None = None
         self._count_lock = threading.Lock()
@@ -435,13 +434,11 @@ class PlatformClient:
         self._announce_pause(self.budget.pause(wait), wait, "the platform's rate limit is used up "
                              "(X-RateLimit-Remaining: 0) until its X-RateLimit-Reset")
 
-    def _announce_pause(self, until: float, wait: float, why: str) -> None:
-        """Say on stderr why nothing is sent for a while, once per pause (not for every answer repeating it)."""
-        with self._count_lock:
-            if wait < PAUSE_ANNOUNCED or until <= self._announced_until + 1.0:
-                return
-            self._announced_until = until
-        self._notify(f"{why}: sending nothing for {wait:.0f}s")
+    def _announce_pause(self, added: float, wait: float, why: str) -> None:
+        """Say on stderr why nothing is sent for a while, when the platform's pause (`wait`) holds the run `added`
+        seconds longer than its own pace and earlier pauses did: once per pause, not per answer repeating it."""
+        if added >= PAUSE_ANNOUNCED:
+            self._notify(f"{why}: sending nothing for {wait:.0f}s")
 
     def _parse(self, where: str, status: int, headers: Any, raw: bytes) -> Any:
         self._reached = True  # whatever it says: something answers at this URL (a 503 during a restart included)

@@ -98,13 +98,7 @@ class RateBudget:
                 raise WaitCancelled("not sent: the apply was interrupted while it waited for the rate budget")
             with self._lock:
                 now = self._clock()
-                wait = self._paused_until - now
-                for window, sent in zip(self.windows, self._sent):
-                    span = window.seconds * _MARGIN + _MARGIN_SECONDS
-                    while sent and sent[0] <= now - span:
-                        sent.popleft()
-                    if len(sent) >= window.requests:
-                        wait = max(wait, sent[0] + span - now)
+                wait = max(self._paused_until - now, self._windows_wait(now))
                 if wait <= 0:
                     for sent in self._sent:
                         sent.append(now)
@@ -115,16 +109,31 @@ class RateBudget:
             self._sleep(min(wait, 5.0))
             self._mine.waited = getattr(self._mine, "waited", 0.0) + max(0.0, self._clock() - began)
 
+    def _windows_wait(self, now: float) -> float:
+        """How long the windows alone hold the next request (under the lock; forgets sends that left them)."""
+        wait = 0.0
+        for window, sent in zip(self.windows, self._sent):
+            span = window.seconds * _MARGIN + _MARGIN_SECONDS
+            while sent and sent[0] <= now - span:
+                sent.popleft()
+            if len(sent) >= window.requests:
+                wait = max(wait, sent[0] + span - now)
+        return wait
+
     def sleep(self, seconds: float) -> None:
         """Wait `seconds` (a retry's backoff), or until cancel(): WaitCancelled then, as a wait for the budget."""
         if self._cancelled.wait(max(0.0, seconds)):
             raise WaitCancelled("not sent: the apply was interrupted while it waited to retry")
 
     def pause(self, seconds: float) -> float:
-        """Nobody sends for `seconds` (the platform said so); the moment (on the clock) nobody sends until."""
+        """Nobody sends for `seconds` (the platform said so). Returns how much longer the next request waits for
+        it: 0 when the windows or an earlier pause held it that long anyway (a paced run meeting the platform's
+        reset, every answer repeating the same reset)."""
         with self._lock:
-            self._paused_until = max(self._paused_until, self._clock() + max(0.0, seconds))
-            return self._paused_until
+            now = self._clock()
+            held = max(self._paused_until, now + self._windows_wait(now))
+            self._paused_until = max(self._paused_until, now + max(0.0, seconds))
+            return max(0.0, self._paused_until - held)
 
     def expected_seconds(self, requests: int) -> float:
         """At least how long `requests` more take within the budget, from an idle start: the pacing schedule,

@@ -123,3 +123,15 @@ def test_each_thread_counts_what_it_sent_and_waited():
     thread.start()
     thread.join()
     assert other == [(0, 0.0)]
+
+
+def test_a_pause_says_how_much_longer_it_holds_the_run_than_its_own_pace_and_earlier_pauses():
+    """What the client says on stderr: a paced run meeting the platform's reset every window was told of a pause
+    its own pace made anyway, every ten seconds."""
+    now = [100.0]
+    budget = RateBudget((Window(2, 10.0),), clock=lambda: now[0], sleep=lambda seconds: None)
+    budget.acquire()
+    budget.acquire()
+    assert budget.pause(10.0) < 0.5            # the window holds the next request about as long
+    assert 19 < budget.pause(30.0) < 20.5      # the platform asks for 20 s more than the window
+    assert budget.pause(30.0) == 0.0           # the same reset, said again by the next answer
