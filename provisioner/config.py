@@ -255,7 +255,8 @@ def resolve_config(flags: Mapping[str, Any] | None = None, *, config_file: str |
             resolved[key] = tuple(resolved[key])
     origins = {("state_path" if k == "state" else k): v for k, v in origins.items()}
     inputs = ManifestInputs(workspace=workspace, root=root, var_files=tuple(var_files), vars=tuple(vars),
-                            config_file=str(file) if file else None, environ=environ)
+                            config_file=str(file) if file else None,
+                            manifest_paths=resolved.get("manifests", DEFAULT_MANIFESTS), environ=environ)
     return Config(**resolved, config_file=str(file) if file else None, origins=origins, inputs=inputs)
 
 

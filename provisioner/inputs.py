@@ -20,6 +20,10 @@ class ManifestInputs:
     var_files: tuple[str, ...] = ()
     vars: tuple[str, ...] = ()           # --var NAME=VALUE, as given (never secrets: those are ${env.X})
     config_file: str | None = None
+    # The project's manifest paths (provisioner.yaml's `manifests`, else manifests/), whatever paths a run is given:
+    # moved blocks are the repository's, read from all of them (workflow.manifests.outside_documents). Not saved in
+    # plan files: a saved plan is read again with this run's.
+    manifest_paths: tuple[str, ...] = ()
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -602,20 +602,28 @@ _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 
 # Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
 Transform = Callable[[list[Document]], tuple[list[Document], list[Problem]]]
+# The documents to read besides those of the files given (the files read): the moved blocks of the project's other
+# manifest files (workflow.manifests.outside_documents), with their problems.
+Outside = Callable[[list[Path]], tuple[list[Document], list[Problem]]]
 
 
 def load_manifests(paths: Iterable[str | os.PathLike], *, dialect: str = DEFAULT_DIALECT,
                    transform: Transform | None = None, limits: Limits = DEFAULT_LIMITS,
-                   skipped: list[str] | None = None, moves: list | None = None) -> list[Manifest]:
+                   skipped: list[str] | None = None, moves: list | None = None,
+                   outside: Outside | None = None) -> list[Manifest]:
     """Every manifest under `paths`, validated for the API dialect; all problems raised together (ManifestError).
 
     Files under a directory without a YAML suffix are not manifests; their paths are appended to `skipped`
     (when given) so the caller can say so. Anything else that cannot be read is a problem, never skipped.
-    The moved blocks found (moves.Move) are appended to `moves` when given.
+    The moved blocks found (moves.Move) are appended to `moves` when given, those `outside` gives too.
     """
     problems: list[Problem] = []
     files = find_manifest_files(paths, problems, skipped)
     documents, read_problems = load_documents(files, limits)
+    if outside is not None:
+        more, outside_problems = outside(files)
+        documents += more
+        read_problems += outside_problems
     if transform is not None:
         documents, transform_problems = transform(documents)
         read_problems += transform_problems

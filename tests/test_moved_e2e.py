@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+from conftest import manifest_text
+
 V2 = ("--api-dialect", "v2")
 
 
@@ -311,3 +313,91 @@ def _renamed_twice_moves_both(workspace, platform, *blocks: tuple[str, str]) -> 
     assert len(platform.writes()) == writes
     assert state_ids(workspace) == {"knowledgebase.faq": before["knowledgebase.help"],
                                     "knowledgebase.faq.refunds": before["knowledgebase.help.returns"]}
+
+
+def test_a_plan_of_narrower_paths_follows_a_moved_block_in_a_file_it_was_not_given(workspace, platform):
+    """Moved blocks are the repository's: `plan manifests/team` read only the blocks under manifests/team, so a tool
+    renamed there, its block in manifests/moves.yaml, was destroyed and made again (a new id), and the assistant
+    still naming the old address could not be read at all."""
+    workspace.write("manifests/team/tools.yaml", tool("lookup"))
+    workspace.write("manifests/team/caller.yaml", manifest_text("caller", tool_ids=["tool.lookup"]))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/team/tools.yaml", tool("orders"))
+    workspace.write("manifests/moves.yaml", moved("tool.lookup", "tool.orders"))
+    plan = workspace.run("plan", "manifests/team", *V2)
+    assert plan.exit_code == 0, plan.all
+    assert "# tool.orders moved from tool.lookup" in plan.output
+    assert "Plan: 0 to add, 0 to change, 0 to destroy, 1 to move." in plan.output
+    # A secret sent by the saved plan is read back from its manifests, which are read again: the block with them.
+    workspace.write("manifests/team/caller.yaml", manifest_text("caller", tool_ids=["tool.lookup"],
+                                                                webhook_url="https://hooks.example.com/s3cret"))
+    saved = workspace.run("plan", "manifests/team", "--out", "team.plan", *V2)
+    assert saved.exit_code == 0, saved.all
+    writes = len(platform.writes())
+    applied = workspace.run("apply", "team.plan", *V2)
+    assert applied.exit_code == 0, applied.all
+    assert [w["method"] for w in platform.writes()[writes:]] == ["PUT"]  # the caller's webhook; the tool only moved
+    assert state_ids(workspace) == {"caller": before["caller"], "tool.orders": before["tool.lookup"]}
+    assert "No changes." in workspace.run("plan", *V2).output
+
+
+def test_a_narrower_plan_leaves_alone_what_a_moved_block_takes_to_a_manifest_it_was_not_given(workspace, platform):
+    """The block moves tool.lookup (recorded from manifests/team/tools.yaml) to tool.orders, whose manifest is now in
+    manifests/other/: a plan of manifests/team found no manifest for it in a file it was given, and destroyed it.
+    The object is left alone, at its new address, in that plan and in the next."""
+    workspace.write("manifests/team/tools.yaml", tool("lookup"))
+    workspace.write("manifests/team/folders.yaml", folder("support"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = state_ids(workspace)
+    workspace.write("manifests/team/tools.yaml", folder("sales", name="Sales"))
+    workspace.write("manifests/other/tools.yaml", tool("orders"))
+    workspace.write("manifests/moves.yaml", moved("tool.lookup", "tool.orders"))
+    plan = workspace.run("plan", "--json", "manifests/team", *V2)
+    assert plan.exit_code == 0, plan.all
+    as_json = json.loads(plan.output)
+    assert [(c["address"], c["action"]) for c in as_json["changes"]] == [("folder.sales", "create")]
+    assert as_json["moves"] == [{"from": "tool.lookup", "to": "tool.orders", "kind": "tool",
+                                 "id": before["tool.lookup"]}]
+    assert {"address": "tool.orders", "source": "manifests/other/tools.yaml"} in as_json["left_alone"]
+    applied = workspace.run("apply", "manifests/team", "--auto-approve", *V2)
+    assert applied.exit_code == 0, applied.all
+    assert state_ids(workspace)["tool.orders"] == before["tool.lookup"]
+    again = workspace.run("plan", "--detailed-exitcode", "manifests/team", *V2)
+    assert again.exit_code == 0 and "No changes." in again.output, again.all
+    whole = workspace.run("plan", "--detailed-exitcode", *V2)
+    assert whole.exit_code in (0, 2) and "destroy" not in whole.output.replace("0 to destroy", ""), whole.all
+
+
+def test_a_bad_moved_block_outside_the_paths_given_is_refused_with_its_line(workspace, platform):
+    """A block the narrower plan cannot follow (here one whose `to` is another kind) is an error naming its file and
+    line, as in a plan of every manifest, and nothing is changed."""
+    workspace.write("manifests/team/tools.yaml", tool("lookup"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = workspace.state()["resources"]
+    workspace.write("manifests/team/tools.yaml", tool("orders"))
+    workspace.write("manifests/moves.yaml", moved("tool.lookup", "folder.orders"))
+    for command in (("plan",), ("apply", "--auto-approve"), ("validate",)):
+        result = workspace.run(*command, "manifests/team", *V2)
+        assert result.exit_code == 1, result.all
+        assert "manifests/moves.yaml:" in result.all and "a move stays within its kind" in result.all, result.all
+    assert workspace.state()["resources"] == before
+
+
+def test_a_narrower_run_refuses_a_block_whose_from_still_has_a_manifest_in_a_file_it_was_not_given(workspace,
+                                                                                                     platform):
+    """Both addresses would be managed: a plan of every manifest says so; a narrower one moved the entry and left the
+    old manifest for a later plan to make again."""
+    workspace.write("manifests/team/tools.yaml", tool("lookup"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    before = workspace.state()["resources"]
+    workspace.write("manifests/team/tools.yaml", tool("orders"))
+    workspace.write("manifests/other/tools.yaml", tool("lookup", name="lookup_again"))
+    workspace.write("manifests/moves.yaml", moved("tool.lookup", "tool.orders"))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        result = workspace.run(*command, "manifests/team", *V2)
+        assert result.exit_code == 1, result.all
+        assert ("manifests/moves.yaml:4: spec.from: tool.lookup still has a manifest (manifests/other/tools.yaml)"
+                in result.all), result.all
+    assert workspace.run("plan", *V2).exit_code == 1
+    assert workspace.state()["resources"] == before

@@ -128,6 +128,23 @@ def test_a_document_removed_from_a_given_file_is_destroyed(workspace, backend):
     assert document["left_alone"] == [{"address": "other", "source": "manifests/other.yaml"}]
 
 
+def test_a_document_moved_to_a_file_not_given_is_left_alone_there(workspace, backend):
+    """y's document left manifests/pair.yaml for manifests/team/y.yaml: a plan of manifests/pair.yaml took it for
+    removed (its recorded file was given and no longer held it) and destroyed it, though the project still has it.
+    Every manifest of the project's files is known to a narrower plan; one outside the paths given is left alone."""
+    from conftest import manifest_text
+
+    workspace.write("manifests/pair.yaml", manifest_text("x") + "---\n" + manifest_text("y"))
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.write("manifests/pair.yaml", manifest_text("x"))
+    workspace.write("manifests/team/y.yaml", manifest_text("y"))
+    document = json.loads(ok(workspace.run("plan", "manifests/pair.yaml", "--json")).output)
+    assert document["changes"] == [] and document["summary"]["destroy"] == 0
+    assert document["left_alone"] == [{"address": "y", "source": "manifests/team/y.yaml"}]
+    ok(workspace.run("apply", "--auto-approve", "manifests/pair.yaml"))
+    assert len(workspace.platform.assistants()) == 2
+
+
 def test_a_store_written_before_sources_were_recorded_gets_them_on_the_next_apply(workspace):
     workspace.add("a")
     workspace.add("b")

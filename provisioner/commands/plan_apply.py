@@ -81,14 +81,15 @@ def _plan(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, al
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
     check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
+    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = (manifests_or_empty(paths, dialect, inputs, limits, moves=moves) if destroy
-                 else validate(paths, dialect, inputs, limits, moves=moves))
+                 else validate(paths, dialect, inputs, limits, moves=moves, elsewhere=elsewhere))
     with Session(settings, "plan", prefetch=bool(manifests) or destroy,
                  planning=None if destroy else manifests) as session:
         plan, _ = session.plan(manifests, destroy=destroy, targets=targets, paths=paths, allow_empty=allow_empty,
                                allow_mass_destroy=allow_mass_destroy, allow_mass_forget=allow_mass_forget,
-                               moves=moves, excludes=excludes,
+                               moves=moves, excludes=excludes, elsewhere=elsewhere,
                                selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session, rules)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
@@ -291,12 +292,14 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     paths = settings_paths(paths, settings)
     check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
+    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
-    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
+    manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves,
+                         elsewhere=elsewhere)
     with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
                                        allow_mass_destroy=allow_mass_destroy, allow_mass_forget=allow_mass_forget,
-                                       moves=moves,
+                                       moves=moves, elsewhere=elsewhere,
                                        excludes=excludes, selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session, rules)
         if denied:  # before asking, before any write

@@ -43,13 +43,15 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     paths = settings_paths(paths, settings)
     check_selection_syntax(targets, selector, excludes)  # before the session's first request
 
-    def load(moves=None):
-        return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves)
+    def load(moves=None, elsewhere=None):
+        return validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves,
+                        elsewhere=elsewhere)
 
     # The files' bytes before and after they were loaded: the same, or an edit landed while they were read.
     before = manifest_sources(paths, settings.manifest_limits.bytes)
     moves: list = []  # moved blocks (moves.py): followed as plan follows them
-    manifests = load(moves)
+    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
+    manifests = load(moves, elsewhere)
     sources = manifest_sources(paths, settings.manifest_limits.bytes)
     edited = sorted(file for file in before.keys() | sources.keys()
                     if before.get(file, (None, None))[1] != sources.get(file, (None, None))[1])
@@ -64,7 +66,8 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
                                    "address")
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
-                      sources=sources, into_base=into_base, moves=moves)
+                      sources=sources, into_base=into_base, moves=moves,
+                      elsewhere=elsewhere)
     if dry_run and result.texts:
         # A changed line may hold a sensitive value beside the pulled one (a flow mapping on one line): every
         # sensitive value the manifests hold is masked, as plan masks it.

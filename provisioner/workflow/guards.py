@@ -3,6 +3,7 @@ state gone from the platform, and replacements that lose data."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 from ..errors import PlanError, Problem, ProvisionerError
 from ..manifest import Manifest
@@ -11,18 +12,30 @@ from ..render.text import covered
 from ..state import State
 
 
-def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: str = ".") -> dict[str, str]:
+def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: str = ".",
+               elsewhere: Mapping[str, str] | None = None) -> dict[str, str]:
     """address -> source file, for the state entries without a manifest in this run whose manifest file still
     exists but is not under any path given: a narrower path list plans a part, it does not remove the rest.
     (A file that was given but no longer holds the document, or that is gone, is a real removal.) A recorded file
     is relative to the project's `root` (the folder of provisioner.yaml); one recorded by an earlier version, from
-    the folder a run started in, is looked for from this run's folder too."""
+    the folder a run started in, is looked for from this run's folder too. `elsewhere` (address -> file): the
+    manifests of the project's files not given (workflow.manifests.validate); an entry one of them names is left
+    alone whatever file state recorded, a document with its knowledge base: a moved block may have taken it there
+    (moved from a given file, it was destroyed), or its manifest moved to another file."""
     loaded = {m.address for m in manifests}
     given = [Path(p).resolve() for p in paths]
+    elsewhere = elsewhere or {}
     kept = {}
     outside: dict[str, bool] = {}  # source -> whether it is a file under none of the paths (asked once per file)
     for address, entry in state.resources.items():
-        if address in loaded or not entry.source:
+        if address in loaded:
+            continue
+        found = elsewhere.get(address) or (elsewhere.get(address.rsplit(".", 1)[0]) if address.count(".") == 2
+                                           else None)
+        if found:
+            kept[address] = found
+            continue
+        if not entry.source:
             continue
         if entry.source not in outside:
             found = [c for c in (Path(root) / entry.source, Path(entry.source)) if c.is_file()]

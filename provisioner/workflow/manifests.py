@@ -4,53 +4,130 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
+from typing import Iterable
 
 from ..config import ConfigError
-from ..errors import ManifestError
+from ..errors import ManifestError, Problem
 from ..inputs import ManifestInputs
-from ..manifest import DEFAULT_LIMITS, Limits, Manifest, find_manifest_files, load_documents, load_manifests
+from ..kinds import ASSISTANT, kind_of_manifest
+from ..manifest import (DEFAULT_LIMITS, Document, Limits, Manifest, find_manifest_files, load_documents,
+                        load_manifests)
+from ..moves import Move, is_moved_document
 from ..overlays import final_documents, input_files, unknown_workspace
 from ..spec import DEFAULT_DIALECT
 from .settings import warn
 
 
 def validate(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,
-             limits: Limits = DEFAULT_LIMITS, moves: list | None = None) -> list[Manifest]:
+             limits: Limits = DEFAULT_LIMITS, moves: list | None = None,
+             elsewhere: dict[str, str] | None = None) -> list[Manifest]:
     """The final manifests: loaded, with the workspace's overlays and variables when `inputs` are given.
-    The files skipped (no YAML suffix) are named on stderr; the moved blocks are appended to `moves` if given."""
+    The files skipped (no YAML suffix) are named on stderr; the moved blocks are appended to `moves` if given, those
+    of the project's other manifest files too (outside_documents), whose manifests' addresses go into `elsewhere`
+    (address -> file) if given."""
     if inputs is not None:
         unknown = unknown_workspace(Path(inputs.root), inputs.workspace)
         if unknown:  # a mistyped --workspace is the run's configuration, not a manifest's mistake
             raise ConfigError([unknown])
     skipped: list[str] = []
     transform = functools.partial(final_documents, inputs=inputs, limits=limits) if inputs is not None else None
+    found: list[Move] = []
+    outside_addresses: dict[str, str] = {}
+    outside = functools.partial(outside_documents, inputs=inputs, limits=limits, addresses=outside_addresses) \
+        if inputs is not None and not _covered(inputs.manifest_paths, paths) else None
     manifests = load_manifests(paths, dialect=dialect, transform=transform, limits=limits, skipped=skipped,
-                               moves=moves)
+                               moves=found, outside=outside)
+    _refuse_moves_from_kept(found, outside_addresses)
     _report_skipped(skipped)
     if inputs is not None:
         record_sources(manifests, inputs.root)
+    if moves is not None:
+        moves += found
+    if elsewhere is not None:
+        elsewhere.update(outside_addresses)
     return manifests
+
+
+def outside_documents(read: list[Path], *, inputs: ManifestInputs, limits: Limits,
+                      addresses: dict[str, str]) -> tuple[list[Document], list[Problem]]:
+    """The moved blocks of the project's manifest files (inputs.manifest_paths) that are not among those `read`, with
+    the problems met reading them. Moved blocks are the repository's: read only under the paths given, a block in
+    manifests/moves.yaml did nothing for `plan manifests/team`, which destroyed the object it renames and made it
+    again. `addresses` gets each manifest of those files (address -> its file as state records it): a plan of
+    narrower paths leaves them alone, wherever state last recorded them (guards.left_alone)."""
+    problems: list[Problem] = []
+    done = {file.resolve() for file in read}
+    existing = [p for p in inputs.manifest_paths if os.path.lexists(p)]  # a missing default manifests/ is no error
+    files = [file for file in find_manifest_files(existing, problems) if file.resolve() not in done]
+    if not files:
+        return [], problems
+    documents, read_problems = load_documents(files, limits)
+    excluded = input_files(documents, inputs)  # a project path such as `.` holds vars, overlays and policies
+    documents = [d for d in documents if d.file not in excluded]
+    addresses.update(_addresses(documents, inputs.root))
+    return [d for d in documents if is_moved_document(d.content)], problems + read_problems
+
+
+def _covered(project: Iterable[str], paths: Iterable[str]) -> bool:
+    """Whether every project manifest path is one of `paths` or under one (the usual run: nothing more to read)."""
+    given = [Path(p).resolve() for p in paths]
+    return all(any(path == g or g in path.parents for g in given) for path in (Path(p).resolve() for p in project))
+
+
+def _addresses(documents: list[Document], root: str) -> dict[str, str]:
+    """The address each document's manifest names (kind and metadata.name, unchecked: these files are not planned)
+    -> its file as state records it."""
+    found: dict[str, str] = {}
+    sources = _Sources(root)
+    for document in documents:
+        content = document.content
+        kind = content.get("kind") if isinstance(content, dict) else None
+        metadata = content.get("metadata") if isinstance(content, dict) else None
+        kind = kind_of_manifest(kind) if isinstance(kind, str) else None
+        name = metadata.get("name") if isinstance(metadata, dict) else None
+        if kind is not None and isinstance(name, str):
+            found.setdefault(name if kind == ASSISTANT else f"{kind}.{name}", sources.of(document.file))
+    return found
+
+
+def _refuse_moves_from_kept(moves: list[Move], addresses: dict[str, str]) -> None:
+    """A block whose `from` still has a manifest in a file the run was not given: both would be managed (moves.check
+    says so of the files given; a run given narrower paths moved the entry and left that manifest unplanned)."""
+    problems = [Problem(f"{move.source} still has a manifest ({addresses[move.source]}): remove it (or the moved "
+                        "block); an address cannot both move and stay", move.source_location, "spec.from")
+                for move in moves if move.source in addresses]
+    if problems:
+        raise ManifestError(problems)
 
 
 def record_sources(manifests: list[Manifest], root: str) -> None:
     """Each manifest's file relative to the project's `root` (Document.source), as state records it: a run started
     in another folder (`cd manifests && provisioner plan --config ../provisioner.yaml`) records the same files."""
-    base = os.path.abspath(root)
-    real_base = os.path.realpath(base)
-    # Always worked out, also from the root itself: a file outside the folder a run starts in is shown by its
-    # absolute path, which another clone (another folder) would not find.
-    relative: dict[str, str] = {}  # a file's many documents: worked out once
+    sources = _Sources(root)
     for manifest in manifests:
-        document = manifest.document
-        source = relative.get(document.file)
+        manifest.document.source = sources.of(manifest.document.file)
+
+
+class _Sources:
+    """Files relative to the project's root, as state records them; a file's many documents worked out once."""
+
+    def __init__(self, root: str):
+        self.base = os.path.abspath(root)
+        self.real_base = os.path.realpath(self.base)
+        self.known: dict[str, str] = {}
+
+    def of(self, file: str) -> str:
+        source = self.known.get(file)
         if source is None:
-            # The same file gives the same source however it is named (through a linked folder, a link to the
-            # manifests folder): its real path relative to the root's, when inside it; else as it is named.
-            source = os.path.relpath(os.path.realpath(document.file), real_base)
+            # Always worked out, also from the root itself: a file outside the folder a run starts in is shown by
+            # its absolute path, which another clone (another folder) would not find. The same file gives the same
+            # source however it is named (through a linked folder, a link to the manifests folder): its real path
+            # relative to the root's, when inside it; else as it is named.
+            source = os.path.relpath(os.path.realpath(file), self.real_base)
             if source.startswith(".."):
-                source = os.path.relpath(os.path.abspath(document.file), base)
-            source = relative[document.file] = Path(source).as_posix()
-        document.source = source
+                source = os.path.relpath(os.path.abspath(file), self.base)
+            source = self.known[file] = Path(source).as_posix()
+        return source
 
 
 def _report_skipped(skipped: list[str]) -> None:

@@ -75,6 +75,8 @@ def plan_manifests(plan: Plan, settings: Settings) -> list[Manifest]:
     current = settings.inputs
     environ = current.environ if current is not None else {}
     inputs = ManifestInputs.from_dict(plan.inputs, environ) if plan.inputs else None
+    if inputs is not None and current is not None:  # the moved blocks of this run's project files (not saved)
+        inputs = dataclasses.replace(inputs, manifest_paths=current.manifest_paths)
     paths = list(plan.manifest_paths)
     if inputs is not None and current is not None and inputs.root != current.root:
         paths, inputs = _rebased(paths, inputs, current.root)

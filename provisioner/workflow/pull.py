@@ -9,7 +9,7 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -48,16 +48,17 @@ class PullResult:
 
 def pull(session: Session, manifests: list[Manifest], paths: list[str], selected: Selector, *,
          dry_run: bool, revalidate: Callable[[], list[Manifest]], sources: dict[str, tuple[Path, bytes]],
-         into_base: bool = False, moves: list = ()) -> PullResult:
+         into_base: bool = False, moves: list = (), elsewhere: Mapping[str, str] | None = None) -> PullResult:
     """Write the drifted fields back (unless `dry_run`); `revalidate` loads the manifests again once written, to
     record in state the spec they now hold (no platform call). `sources`: each manifest file's bytes as they were
     when `manifests` were loaded (manifest_sources): the edits go into those, and a file that no longer holds
     them when it is written is someone's edit made meanwhile, never overwritten. `moves`: the moved blocks read
-    with the manifests, followed as plan follows them (an object a block renamed is at its new address)."""
+    with the manifests, followed as plan follows them (an object a block renamed is at its new address);
+    `elsewhere`: the manifests of the project's files not among `paths`, left alone as plan leaves them."""
     session.read_every_child = True
     # Without the moved blocks, an object a block renamed (not applied yet) was planned as a destroy and a create,
     # and its dashboard edits were neither pulled nor named.
-    plan, _ = session.plan(manifests, paths=paths, moves=moves)
+    plan, _ = session.plan(manifests, paths=paths, moves=moves, elsewhere=elsewhere)
     state = after_moves(session.state, plan.moves)
     read = session.planned_from
     live: dict[str, dict[str, Any]] = {}
@@ -114,7 +115,7 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
                  else "no file was changed")
         raise ProvisionerError(f"pull could not write the manifests ({error.strerror or error}): {state}") from None
     try:
-        _record(session, revalidate(), paths, {e.address for e in result.pulled}, moves)
+        _record(session, revalidate(), paths, {e.address for e in result.pulled}, moves, elsewhere)
     except ProvisionerError as error:
         # The files hold the pulled values already: the error says so, and what it means for state.
         raise ProvisionerError(f"the manifests were written ({', '.join(sorted(result.texts))}), but reading them "
@@ -227,12 +228,13 @@ def _variable_origins(session: Session) -> dict[str, str]:
     return dict(variables.origins)
 
 
-def _record(session: Session, manifests: list[Manifest], paths: list[str], pulled: set[str], moves: list) -> None:
+def _record(session: Session, manifests: list[Manifest], paths: list[str], pulled: set[str], moves: list,
+            elsewhere: Mapping[str, str] | None) -> None:
     """State records the spec the pulled manifests now hold (what the next plan compares drift with): the state
     syncs of a new plan, for the pulled addresses left with no change. No request writes to the platform.
     A pulled object a moved block renamed is recorded at its new address: the plan's moves are recorded with it
     (state only, as apply records them first)."""
-    plan, known = session.plan(manifests, paths=paths, moves=moves)
+    plan, known = session.plan(manifests, paths=paths, moves=moves, elsewhere=elsewhere)
     changed = {c.address for c in plan.changes}
     syncs = [s for s in plan.state_sync if s.address in pulled and s.address not in changed]
     if syncs:

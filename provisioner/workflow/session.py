@@ -11,7 +11,7 @@ import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from ..client import PlatformClient
 from ..errors import ApiError, PlanError, Problem, ProvisionerError, StalePlanError, StateError
@@ -286,9 +286,10 @@ class Session:
              paths: list[str] = (), allow_empty: bool = False,
              allow_mass_destroy: bool = False, allow_mass_forget: bool = False, moves: list = (),
              excludes: tuple[str, ...] = (), selector: str | None = None,
-             replace: tuple[str, ...] = ()) -> tuple[Plan, set[int]]:
+             replace: tuple[str, ...] = (), elsewhere: Mapping[str, str] | None = None) -> tuple[Plan, set[int]]:
         """The plan, and the platform ids that existed when it was made. `moves`: the moved blocks read with the
-        manifests (moves.py): the state entries they name are planned at their new addresses.
+        manifests (moves.py): the state entries they name are planned at their new addresses. `elsewhere`: the
+        manifests in the project's files not among `paths` (address -> file), left alone (guards.left_alone).
 
         No manifests at all while the state manages assistants is far more often a wrong path, an emptied
         folder or a broken checkout than a wish to delete everything: refused unless `allow_empty`.
@@ -331,7 +332,7 @@ class Session:
         self.planned_from = Platform(remote, objects, unread)
         managed = {entry.id for entry in state.resources.values() if entry.kind == DEFAULT_KIND}
         foreign = self._foreign_owners(assistants, remote, managed)
-        kept = left_alone(state, manifests, paths, self._project_root())
+        kept = left_alone(state, manifests, paths, self._project_root(), elsewhere)
         plan, resolved = plan_graph(expanded if not destroy else manifests, state, self.planned_from,
                                     expanded=not destroy,
                                     destroy=destroy, targets=targets, manifest_paths=paths,
