@@ -696,6 +696,50 @@ def test_a_pushed_resource_takes_the_kind_its_address_names():
             State.loads(document({address: {"id": 5, "kind": kind}}), "d.json")
 
 
+def test_state_push_refuses_a_document_without_its_knowledge_base_and_changes_nothing(workspace, platform, backend):
+    """A pushed document entry whose knowledge base's entry was left out was taken in, and the next plan called the
+    live document gone from the platform and forgot it (unmanaged from then on); one that recorded another knowledge
+    base's id was replaced, its delete sent under that id, and the live one stayed beside its copy. Both are
+    refused, naming the entry; the state is as it was."""
+    workspace.dialect = "v2"
+    workspace.write("manifests/kb.yaml", "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {name: help}\n"
+                    "spec:\n  name: Help\n  documents:\n    - {name: Returns, key: returns, type: website, "
+                    "url: \"https://example.com/r\"}\n")
+    ok(workspace.run("apply", "--auto-approve"))
+    pulled = workspace.state()
+    kb_id = pulled["resources"]["knowledgebase.help"]["id"]
+    orphan = json.loads(json.dumps(pulled))
+    del orphan["resources"]["knowledgebase.help"]
+    stray = json.loads(json.dumps(pulled))
+    stray["resources"]["knowledgebase.help.returns"]["spec"]["knowledgebase_id"] = kb_id + 1000
+    for document, message in (
+            (orphan, 'pushed.json: resources["knowledgebase.help.returns"]: a knowledge base document lives inside '
+                     "its knowledge base, and pushed.json holds no entry 'knowledgebase.help'"),
+            (stray, f'pushed.json: resources["knowledgebase.help.returns"].spec.knowledgebase_id is {kb_id + 1000},'
+                    f" but 'knowledgebase.help' is id {kb_id}")):
+        document["serial"] += 1
+        workspace.write("pushed.json", json.dumps(document))
+        refused = workspace.run("state", "push", "pushed.json")
+        assert refused.exit_code == 1 and message in refused.stderr, refused.all
+        assert workspace.state() == pulled
+    assert "No changes." in ok(workspace.run("plan")).output
+
+
+def test_a_pushed_document_may_wait_beside_its_deposed_knowledge_base():
+    """What an apply that replaces a knowledge base leaves if it stops midway is pushed as it is: the old knowledge
+    base deposed (`~deposed`), the documents still recording its id, with or without the new one."""
+    from provisioner.state import State
+
+    def document(resources):
+        return json.dumps({"version": 1, "lineage": "l", "serial": 1, "resources": resources})
+
+    child = {"id": 9, "kind": "document", "spec": {"knowledgebase_id": 4}}
+    for parents in ({"knowledgebase.faq~deposed": {"id": 4}},
+                    {"knowledgebase.faq~deposed": {"id": 4}, "knowledgebase.faq": {"id": 5}}):
+        loaded = State.loads(document({**parents, "knowledgebase.faq.pricing": child}), "d.json")
+        assert loaded.resources["knowledgebase.faq.pricing"].id == 9
+
+
 def test_plan_out_replaces_a_saved_plan_or_a_new_file_and_nothing_else(workspace):
     """--out moved its file over whatever was at the path: the project's provisioner.yaml (every later command of
     the job then failed), a link, /dev/full (made a regular file, as root)."""

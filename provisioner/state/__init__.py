@@ -198,6 +198,7 @@ class State:
                                  f"id {entry.id}" + (f" ({entry.kind})" if entry.kind != DEFAULT_KIND else ""))
             owners[entry.kind, entry.id] = address
             resources[address] = entry
+        _check_parents(resources, source)
         history = _parse_history(data.get("history", []), source)
         return cls(lineage=lineage, serial=serial, resources=resources, history=history)
 
@@ -303,6 +304,34 @@ def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
                                  "clear: state keeps sensitive values as digests (push a document `state pull` "
                                  "wrote, or remove the value)")
     return entry
+
+
+def _check_parents(resources: Mapping[str, ResourceState], source: str) -> None:
+    """Each child's entry (a knowledge base's document) has its parent's beside it, of the id the child recorded
+    (the parent's deposed row's while a replacement of the parent waits to finish). Without it, a plan read the
+    live document under no knowledge base, called it gone from the platform and forgot it; under another id it
+    was replaced, its delete sent where it is not, and the live one stayed beside its copy."""
+    from ..kinds import KINDS
+
+    children = {a: KINDS[e.kind] for a, e in resources.items() if e.kind in KINDS and KINDS[e.kind].parent_field}
+    if not children:
+        return
+    rows: dict[str, dict[str, int]] = {}  # an address -> its rows, deposed ones too, and their ids
+    for address, entry in resources.items():
+        rows.setdefault(address.split(DEPOSED, 1)[0], {})[address] = entry.id
+    for address, kind in children.items():
+        parent = address.split(DEPOSED, 1)[0].rsplit(".", 1)[0]
+        held = rows.get(parent)
+        parent_title = KINDS[kind.parent_kind].title
+        if not held:
+            raise StateError(f"{_resource_place(source, address)}: a {kind.title} lives inside its {parent_title}, "
+                             f"and {source} holds no entry {parent!r}: push it with its {parent_title}'s entry "
+                             "(`state pull` writes both), or leave it out")
+        recorded = (resources[address].spec or {}).get(kind.parent_field)
+        if recorded is not None and recorded not in held.values():
+            ids = " or ".join(f"{a!r} is id {i}" for a, i in sorted(held.items()))
+            raise StateError(f"{_resource_place(source, address, 'spec')}.{kind.parent_field} is {_show(recorded)}, "
+                             f"but {ids}: a {kind.title} is deleted and read under the id it records")
 
 
 def _digested(value: Any) -> bool:
