@@ -29,8 +29,8 @@ from .plan_campaigns import withdraws
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
-from .state import (DEFAULT_KIND, LockLostError, ResourceState, State, StateBackend, deposed_address,
-                    deposed_holding)
+from .state import (DEFAULT_KIND, LockLostError, OwnedElsewhereError, ResourceState, State, StateBackend,
+                    deposed_address, deposed_holding)
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
                    recorded_lookup, state_address)
 from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
@@ -115,6 +115,11 @@ class StateRecorder:
         self._committer: threading.Thread | None = None
         self._closing = False
         self._pending: dict[str, ResourceState | None] = {}  # rows changed since the last commit began
+        # Of each pending row: what state held before its first pending change (put back if the store refuses the
+        # row: OwnedElsewhereError), and the mutation that last changed it.
+        self._before: dict[str, ResourceState | None] = {}
+        self._ticket_of: dict[str, int] = {}
+        self._refused: dict[int, OwnedElsewhereError] = {}  # mutations whose rows the store refused, and why
         self._lingering = False
 
     def record(self, address: str, remote_id: int, record: dict) -> None:
@@ -134,21 +139,17 @@ class StateRecorder:
 
     def queue_forget(self, address: str) -> int:
         with self._condition:
-            if self.state.resources.pop(address, None) is None:
+            if address not in self.state.resources:
                 return self._durable  # nothing to write: durable already
-            self._pending[address] = None
-            return self._mutated()
+            self._pend(address, None)
+            return self._mutated([address])
 
     def queue_moves(self, rows: Mapping[str, ResourceState | None]) -> int:
         """Several rows (None: gone) in one mutation, hence one transaction: a move is never half done."""
         with self._condition:
             for address, entry in rows.items():
-                if entry is None:
-                    self.state.resources.pop(address, None)
-                else:
-                    self.state.resources[address] = entry
-                self._pending[address] = entry
-            return self._mutated()
+                self._pend(address, entry)
+            return self._mutated(list(rows))
 
     def _queue_all(self, records: list[tuple[str, int, dict]]) -> int:
         with self._condition:
@@ -160,13 +161,23 @@ class StateRecorder:
                     # the row's kind and what it pointed at.
                     data["kind"] = existing.kind
                     data.setdefault("depends_on", existing.depends_on)
-                entry = ResourceState.from_dict(data)
-                self.state.resources[address] = entry
-                self._pending[address] = entry
-            return self._mutated()
+                self._pend(address, ResourceState.from_dict(data))
+            return self._mutated([address for address, _, _ in records])
 
-    def _mutated(self) -> int:
+    def _pend(self, address: str, entry: ResourceState | None) -> None:
+        """Change one row of state (None: gone) for the next commit, holding the condition."""
+        if address not in self._before:
+            self._before[address] = self.state.resources.get(address)
+        if entry is None:
+            self.state.resources.pop(address, None)
+        else:
+            self.state.resources[address] = entry
+        self._pending[address] = entry
+
+    def _mutated(self, addresses: list[str]) -> int:
         self._changed += 1
+        for address in addresses:
+            self._ticket_of[address] = self._changed
         # Only the committer cares about a new mutation, and only when it is idle or a group is complete: not
         # one wake-up per change (the waiters for durability are woken by commits, not by mutations).
         if self._listening and (not self._lingering or self._changed - self._attempted >= self._group):
@@ -183,6 +194,8 @@ class StateRecorder:
                     self._condition.wait()
                 else:
                     self._commit_pending()
+            if ticket in self._refused:
+                raise self._refused[ticket]
 
     @contextlib.contextmanager
     def committing(self, group: int = 0) -> Iterator[None]:
@@ -243,16 +256,18 @@ class StateRecorder:
     def _commit_pending(self) -> None:
         """Commit every pending row (called holding the condition, which is released while writing)."""
         self._writing = True
-        batch, covered = self._pending, self._changed
+        batch, before, tickets, covered = self._pending, self._before, self._ticket_of, self._changed
         self._attempted = covered
-        self._pending = {}
+        self._pending, self._before, self._ticket_of = {}, {}, {}
         self._condition.release()
         try:
-            self.backend.commit(self.state, batch)
+            self._commit_owned(batch, before, tickets)
         except BaseException as error:
             # Not committed: put the rows back (newer changes to the same address win) for the next attempt.
             self._condition.acquire()
             self._pending = {**batch, **self._pending}
+            self._before = {**self._before, **before}  # (what the store holds: the older)
+            self._ticket_of = {**tickets, **self._ticket_of}
             self._failure = (covered, error)
             self._writing = False
             self._condition.notify_all()
@@ -261,6 +276,37 @@ class StateRecorder:
         self._writing = False
         self._durable = max(self._durable, covered)
         self._condition.notify_all()
+
+    def _commit_owned(self, batch: dict[str, ResourceState | None], before: dict[str, ResourceState | None],
+                      tickets: dict[str, int]) -> None:
+        """Commit `batch`. Rows the store refuses, as objects another workspace or project recorded first (its
+        one-owner index: their run passed the same look-ups at the same moment), are taken out with every row of
+        their mutations (a move stays whole), put back in state as the store holds them, and their mutations refused
+        (wait_durable raises why); the rest is committed. Only those changes fail: nothing is forgotten or deleted."""
+        while batch:
+            try:
+                self.backend.commit(self.state, batch)
+                return
+            except OwnedElsewhereError as refused:
+                with self._condition:
+                    self._refuse(refused, batch, before, tickets)
+
+    def _refuse(self, refused: OwnedElsewhereError, batch: dict[str, ResourceState | None],
+                before: dict[str, ResourceState | None], tickets: dict[str, int]) -> None:
+        """_commit_owned's refusal of `refused`'s rows (holding the condition)."""
+        mutations = {tickets[address] for address in refused.owners}
+        for mutation in mutations:
+            self._refused[mutation] = OwnedElsewhereError({address: owner for address, owner in refused.owners.items()
+                                                           if tickets[address] == mutation})
+        for address in [address for address, mutation in tickets.items() if mutation in mutations]:
+            del batch[address], tickets[address]
+            held = before.pop(address)
+            if address in self._pending:  # changed again since: that change starts from what the store holds
+                self._before[address] = held
+            elif held is None:
+                self.state.resources.pop(address, None)
+            else:
+                self.state.resources[address] = held
 
 
 class WriteGate:
@@ -519,6 +565,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         step = graph.steps[number]
         try:
             result = future.result()
+        except OwnedElsewhereError as error:
+            # A worker's own wait for a commit: the store refused its record (another workspace's object), this
+            # change alone stops; the store still takes every other change's.
+            change = changes[step.change]
+            settle(number, ChangeResult(change, False, 0.0, change.remote_id, refused_here(error)))
+            return False
         except (StateError, OSError) as error:
             # A worker's own wait for a commit (a replacement's old object moved aside, an action's record, a created
             # object before its wait) failed: where the change stopped, only the platform now says.
@@ -531,6 +583,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             return False
         try:
             recorder.wait_durable(result.ticket)
+        except OwnedElsewhereError as error:
+            result = ChangeResult(result.change, False, result.seconds, result.remote_id, refused_here(error))
         except (StateError, OSError) as error:
             store_failed(error)
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
@@ -613,6 +667,11 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     order = {id(c): i for i, c in enumerate(changes)}
     report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report
+
+
+def refused_here(error: OwnedElsewhereError) -> str:
+    """A change whose record the store refused: what it did on the platform stays, and with the object's owner."""
+    return f"done on the platform, but not recorded in this state: {error}"
 
 
 def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:

@@ -136,6 +136,7 @@ def test_a_version_2_postgres_store_is_migrated_to_ids_per_kind(tmp_path):
             database.execute("ALTER TABLE provisioner_resources ADD CONSTRAINT provisioner_resources_one_owner "
                              "UNIQUE (project, workspace, remote_id)")
             database.execute("ALTER TABLE provisioner_resources ALTER COLUMN address TYPE VARCHAR(64)")
+            database.execute("DROP INDEX provisioner_resources_one_owner_in_store")  # version 4's
             database.execute("UPDATE provisioner_meta SET value = '2' WHERE key = 'schema_version'")
         store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
         state = store.read()

@@ -35,6 +35,7 @@ def entry(remote_id: int, prompt: str = "Be helpful.", kind: str = "assistant") 
 def test_the_schema_version_is_the_same_in_both_modules():
     assert sql.SCHEMA_VERSION == sql_schema.SCHEMA_VERSION
     assert sql.meta_table is sql_schema.meta_table  # still reachable where it was
+    assert sql._ONE_OWNER_IN_STORE == sql_schema.ONE_OWNER_IN_STORE  # the name a refused commit is known by
 
 
 def test_records_of_any_text_go_through_the_bulk_statements_unchanged(store):

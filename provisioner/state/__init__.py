@@ -469,6 +469,19 @@ class Owner:
         return f"{self.address!r} in project {self.project!r}, workspace {self.workspace!r}"
 
 
+class OwnedElsewhereError(StateError):
+    """A commit refused because it would record objects another workspace or project of the store recorded on the
+    same platform first: two states would manage one object. `owners`: address here -> (kind, id, owner there)."""
+
+    def __init__(self, owners: dict[str, tuple[str, int, Owner]]):
+        self.owners = owners
+        shown = "; ".join(f"{address} ({kind} id {remote_id}) is managed by {owner.describe()}"
+                          for address, (kind, remote_id, owner) in sorted(owners.items()))
+        super().__init__(f"one object has one owner: {shown} of this state store, which recorded it first; nothing "
+                         "was written for it here (the object stays on the platform, with that owner). To manage it "
+                         "here, `provisioner state rm` it there, then `provisioner import` it here")
+
+
 @dataclass(frozen=True)
 class LockInfo:
     id: str

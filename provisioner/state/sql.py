@@ -45,18 +45,21 @@ from urllib.parse import unquote
 
 from .. import json_text
 from ..errors import LockError, StateError
-from . import HistoryEntry, LockInfo, LockLostError, Owner, ResourceState, State, StaleStateError, strict_json
+from . import (HistoryEntry, LockInfo, LockLostError, OwnedElsewhereError, Owner, ResourceState, State,
+               StaleStateError, strict_json)
 from . import rows as rows_check
 from . import sql_ddl, sqlite_file
 from .local import legacy_state_file
 
-SCHEMA_VERSION = 3  # sql_schema.SCHEMA_VERSION (checked by a test): here too, so that a run need not import it
+SCHEMA_VERSION = 4  # sql_schema.SCHEMA_VERSION (checked by a test): here too, so that a run need not import it
 DSN_ENV = "PROVISIONER_PG_DSN"
 BACKENDS = ("sqlite", "postgres")
 WORKSPACE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 DEFAULT_WORKSPACE = "default"
 STORE_GRACE = sqlite_file.STORE_GRACE
 _CHUNK = 500  # ids per IN list (SQLite limits bound parameters)
+_ONE_OWNER_IN_STORE = "provisioner_resources_one_owner_in_store"  # sql_schema.ONE_OWNER_IN_STORE (checked by a test)
+_CLAIM_ATTEMPTS = 3  # commits refused by the one-owner index whose claim was gone when looked up (see commit)
 _LONGEST_WAIT = (2**31 - 1) / 1000  # seconds: the longest wait for the database (see location_for)
 _SCHEMA_NAMES = {"metadata", "meta_table", "workspaces_table", "resources_table", "locks_table", "history_table",
                  "MIGRATIONS"}
@@ -98,7 +101,11 @@ _STATEMENTS = {
     "delete_address": f"DELETE FROM provisioner_resources WHERE {_SCOPE} AND address = ?",
     "insert_resource": "INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
                        "kind, platform) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "record_platform": f"UPDATE provisioner_resources SET platform = ? WHERE {_SCOPE} AND platform = ''",
+    # Not a row whose object another workspace or project recorded on this platform meanwhile (the one-owner index
+    # would refuse the whole commit): it stays unrecorded, and the next run is refused naming both (held_elsewhere).
+    "record_platform": f"UPDATE provisioner_resources SET platform = ? WHERE {_SCOPE} AND platform = '' AND NOT EXISTS "
+                       "(SELECT 1 FROM provisioner_resources o WHERE o.platform = ? AND o.kind = "
+                       "provisioner_resources.kind AND o.remote_id = provisioner_resources.remote_id)",
     "history_rows": "SELECT serial, at, operation, address, action, remote_id, who, lineage FROM provisioner_history "
                     f"WHERE {_SCOPE} ORDER BY id",
     "history_keys": "SELECT lineage, serial, at, operation, address, action FROM provisioner_history "
@@ -169,6 +176,11 @@ class _Sql:
         platform is not recorded yet (written by a state command, which reads no platform: push, mv) may be of
         any."""
         return self._holders(count, "(project <> ? OR workspace <> ?) AND (platform = ? OR platform = '')")
+
+    def recorded_on(self, count: int) -> str:
+        """Who recorded `count` ids of a kind on a platform, in another workspace or project: the holders the
+        one-owner index (sql_schema.ONE_OWNER_IN_STORE) refused a commit for."""
+        return self._holders(count, "(project <> ? OR workspace <> ?) AND platform = ?")
 
     def _holders(self, count: int, whose: str) -> str:
         """(remote_id, project, workspace, address) of the rows holding `count` ids of a kind, `whose` saying
@@ -458,6 +470,10 @@ def check_project_name(name: str) -> str:
     return name
 
 
+class _RecordedElsewhere(StateError):
+    """The one-owner index (sql_schema.ONE_OWNER_IN_STORE) refused a write: SqlStateStore.commit names the owners."""
+
+
 def _row(entry: ResourceState) -> tuple[int, str, str]:
     """A resource row's (remote_id, record, kind) columns."""
     return entry.id, entry.record_json(), entry.kind
@@ -487,6 +503,14 @@ def _readable(row) -> bool:
 def _driver_error(error: BaseException) -> bool:
     """An error of the database driver (sqlite3, psycopg) or of SQLAlchemy (the schema's creation)."""
     return type(error).__module__.split(".")[0] in ("sqlite3", "psycopg", "sqlalchemy")
+
+
+def _claimed_elsewhere(error: BaseException, detail: str) -> bool:
+    """The one-owner index's refusal of a row (sql_schema.ONE_OWNER_IN_STORE): SQLite names its columns, PostgreSQL
+    the index, with SQLSTATE unique_violation."""
+    if isinstance(error, sqlite3.IntegrityError):
+        return detail.startswith("UNIQUE constraint failed: provisioner_resources.platform, ")
+    return getattr(error, "sqlstate", None) == "23505" and _ONE_OWNER_IN_STORE in detail
 
 
 def _no_such_table(error: BaseException) -> bool:
@@ -547,6 +571,10 @@ class SqlStateStore:
             if original is not None or not type(error).__module__.startswith("sqlalchemy"):
                 error = original if original is not None else error
                 detail = str(error).strip() or type(error).__name__
+                if _claimed_elsewhere(error, detail):
+                    raise _RecordedElsewhere(f"cannot {doing}: an object would be recorded that another workspace or "
+                                             "project of this state store recorded on this platform first (one object "
+                                             "has one owner); nothing was written") from None
                 if "provisioner_resources_one_owner" in detail or "provisioner_resources.remote_id" in detail:
                     raise StateError(f"cannot {doing}: an id would be recorded at two addresses (another address "
                                      "of the same kind already holds it); nothing was written") from None
@@ -682,7 +710,32 @@ class SqlStateStore:
             self.commit(state, changes)
 
     def commit(self, state: State, changes: Mapping[str, ResourceState | None]) -> None:
-        """Write these rows as serial `state.serial + 1`, refused if the database is not at `state.serial`."""
+        """Write these rows as serial `state.serial + 1`, refused if the database is not at `state.serial`, or if
+        one records an object another workspace or project recorded on this platform first (OwnedElsewhereError:
+        nothing written, the owners named). That is the one-owner index's word, checked by the database as each row
+        is written: the look-ups before (owners) cannot see a claim another run commits a moment later."""
+        for _ in range(_CLAIM_ATTEMPTS):
+            try:
+                return self._commit(state, changes)
+            except _RecordedElsewhere as refused:
+                owners = self._recorded_elsewhere(changes)
+                if owners:
+                    raise OwnedElsewhereError(owners) from None
+                failure = refused  # the claim was rolled back, or it met only the platform's stamp: again
+        raise failure
+
+    def _recorded_elsewhere(self, changes: Mapping[str, ResourceState | None]) -> dict[str, tuple[str, int, Owner]]:
+        """Of the rows `changes` writes, those another workspace or project recorded on this platform: address ->
+        (kind, id, owner). A look-up of just these ids, after a refused commit."""
+        by_kind: dict[str, dict[int, str]] = {}
+        for address, entry in changes.items():
+            if entry is not None:
+                by_kind.setdefault(entry.kind, {})[entry.id] = address
+        with self._transaction("look up who manages these ids", write=False) as cursor:
+            return {by_kind[kind][remote_id]: (kind, remote_id, owner) for kind, ids in sorted(by_kind.items())
+                    for remote_id, owner in self._owners(cursor, kind, ids, recorded=True).items()}
+
+    def _commit(self, state: State, changes: Mapping[str, ResourceState | None]) -> None:
         serial, now = state.serial + 1, _now()
         rows = {address: _row(entry) if entry is not None else None for address, entry in changes.items()}
         with self._transaction("write the state") as cursor:
@@ -697,7 +750,7 @@ class SqlStateStore:
             if self.platform and self._platform_recorded != self.platform:
                 # Rows of this workspace whose platform is not recorded yet are of this one: record it (once per
                 # run, not per commit), so the ownership look-up of other workspaces finds them.
-                out.execute(self._sql.record_platform, (self.platform, *self._scope))
+                out.execute(self._sql.record_platform, (self.platform, *self._scope, self.platform))
             self._log(out, state.lineage, serial, now, [
                 (address, self._action(address, row), row[0] if row else self._snapshot.get(address, (None,))[0])
                 for address, row in rows.items()])
@@ -904,9 +957,11 @@ class SqlStateStore:
 
     def held_elsewhere(self, limit: int = 5, *, recorded_only: bool = False) -> list[tuple[str, int, Owner]]:
         """This workspace's ids that another workspace or project manages on this run's platform (at most
-        `limit`): (address here, id, owner there). `recorded_only`: only rows that recorded this platform (not
-        those that recorded none, which may be of any)."""
-        whose = "o.platform = ?" if recorded_only else "(o.platform = ? OR o.platform = '')"
+        `limit`): (address here, id, owner there). `recorded_only`: only this workspace's rows that recorded no
+        platform, held by rows that recorded this one (not those that recorded none, which may be of any): the
+        one-owner index keeps recorded rows apart."""
+        whose = ("o.platform = ? AND s.platform = ''" if recorded_only
+                 else "(o.platform = ? OR o.platform = '')")
         statement = self._sql.text(
             "SELECT s.address, s.remote_id, o.project, o.workspace, o.address FROM provisioner_resources s "
             "JOIN provisioner_resources o ON o.kind = s.kind AND o.remote_id = s.remote_id "
@@ -1255,17 +1310,20 @@ class SqlStateStore:
         with self._transaction("look up who manages these ids", write=False) as cursor:
             return self._owners(cursor, kind, ids)
 
-    def _owners(self, cursor, kind: str, ids, in_project: bool = False, platform: str | None = None
-                ) -> dict[int, Owner]:
+    def _owners(self, cursor, kind: str, ids, in_project: bool = False, platform: str | None = None,
+                recorded: bool = False) -> dict[int, Owner]:
         """`in_project`: in this project's other workspaces only, whatever their platform (for a state command,
         which knows no platform of its own: across projects, the same id may be another platform's object).
-        `platform`: a push's, recorded by the workspace's rows (push_owners); else this run's (owners)."""
+        `platform`: a push's, recorded by the workspace's rows (push_owners); else this run's (owners).
+        `recorded`: rows that recorded this run's platform only (recorded_on)."""
         wanted = sorted({int(i) for i in ids})
         found: dict[int, Owner] = {}
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
             if in_project:
                 statement, parameters = self._sql.owners_in_project(len(chunk)), (kind, *chunk, *self._scope)
+            elif recorded:
+                statement, parameters = self._sql.recorded_on(len(chunk)), (kind, *chunk, *self._scope, self.platform)
             elif platform:
                 project = self._scope[0]
                 statement, parameters = (self._sql.push_owners(len(chunk)),

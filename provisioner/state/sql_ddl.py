@@ -6,11 +6,12 @@ any of the tables. Anything else (an older version, an interrupted creation) is 
 """
 from __future__ import annotations
 
-SCHEMA_VERSION = 3  # the version these statements make (sql_schema.SCHEMA_VERSION; checked by a test)
+SCHEMA_VERSION = 4  # the version these statements make (sql_schema.SCHEMA_VERSION; checked by a test)
 SCHEMA_LOCK_KEY = 0x70726F76  # sql_schema.SCHEMA_LOCK_KEY: serialises schema creation between PostgreSQL clients
 TABLES = ("provisioner_meta", "provisioner_workspaces", "provisioner_resources", "provisioner_locks",
           "provisioner_history")
-INDEXES = ("provisioner_resources_by_id", "provisioner_history_by_workspace")
+INDEXES = ("provisioner_resources_by_id", "provisioner_resources_one_owner_in_store",
+           "provisioner_history_by_workspace")
 
 
 def _statements(postgres: bool) -> tuple[str, ...]:
@@ -28,6 +29,8 @@ def _statements(postgres: bool) -> tuple[str, ...]:
         "platform VARCHAR(500) DEFAULT '' NOT NULL, \n\tPRIMARY KEY (project, workspace, address), \n\t"
         "CONSTRAINT provisioner_resources_one_owner UNIQUE (project, workspace, kind, remote_id)\n)",
         "CREATE INDEX provisioner_resources_by_id ON provisioner_resources (kind, remote_id)",
+        "CREATE UNIQUE INDEX provisioner_resources_one_owner_in_store ON provisioner_resources (platform, kind, "
+        "remote_id) WHERE platform <> ''",
         "CREATE TABLE provisioner_locks (\n\tproject VARCHAR(200) NOT NULL, \n\tworkspace VARCHAR(64) NOT NULL, \n\t"
         "lock_id VARCHAR(64) NOT NULL, \n\toperation VARCHAR(100) NOT NULL, \n\twho VARCHAR(200) NOT NULL, \n\t"
         "host VARCHAR(200) NOT NULL, \n\tpid INTEGER NOT NULL, \n\tcreated VARCHAR(40) NOT NULL, \n\t"

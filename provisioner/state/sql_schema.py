@@ -15,7 +15,7 @@ from sqlalchemy.pool import QueuePool
 from ..errors import StateError
 from . import DEFAULT_KIND, MAX_ADDRESS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 SCHEMA_LOCK_KEY = 0x70726F76  # "prov": serialises schema creation between PostgreSQL clients
 
 metadata = MetaData()
@@ -48,6 +48,13 @@ resources_table = Table("provisioner_resources", metadata, *_scope(),
                                          name="provisioner_resources_one_owner"))
 # "Who manages platform id X?" across every project and workspace of the store (see owners()).
 Index("provisioner_resources_by_id", resources_table.c.kind, resources_table.c.remote_id)
+# One owner per platform object in the whole store (version 4): two workspaces that adopt or recover one object at
+# the same moment both pass the owners() look-up; the second commit is refused here (sql.py names the first). Rows
+# of no recorded platform (state push, state mv) may be of any platform: they are left to the look-ups.
+ONE_OWNER_IN_STORE = "provisioner_resources_one_owner_in_store"
+_RECORDED = text("platform <> ''")
+Index(ONE_OWNER_IN_STORE, resources_table.c.platform, resources_table.c.kind, resources_table.c.remote_id,
+      unique=True, sqlite_where=_RECORDED, postgresql_where=_RECORDED)
 locks_table = Table("provisioner_locks", metadata, *_scope(),
                     Column("lock_id", String(64), nullable=False),
                     Column("operation", String(100), nullable=False),
@@ -94,15 +101,34 @@ def _ids_per_kind(connection: Connection) -> None:
     # SQLite changes a constraint only by building the table again (its lengths are not enforced).
     connection.execute(text("ALTER TABLE provisioner_resources RENAME TO provisioner_resources_v2"))
     connection.execute(text("DROP INDEX IF EXISTS provisioner_resources_by_id"))
-    resources_table.create(connection)  # with its index
+    resources_table.create(connection)  # with its indexes
+    connection.execute(text(f"DROP INDEX {ONE_OWNER_IN_STORE}"))  # version 4's (_one_owner_in_store makes it)
     columns = ", ".join(c.name for c in resources_table.columns)
     connection.execute(text(f"INSERT INTO provisioner_resources ({columns}) SELECT {columns} "
                             "FROM provisioner_resources_v2"))
     connection.execute(text("DROP TABLE provisioner_resources_v2"))
 
 
+def _one_owner_in_store(connection: Connection) -> None:
+    """Version 3 -> 4: the unique index of one owner per platform object across workspaces and projects. An object
+    two workspaces already recorded on one platform (an earlier race) cannot be given to either here: both rows are
+    kept, their platform no longer recorded, as a `state push` leaves rows. The first run of either workspace on that
+    platform records it again (the index then holds it to that one); a run of the other is refused before anything
+    is read or sent, naming both (session.check_same_platform), until one of them lets go (`state rm`)."""
+    # Found first, then changed: a correlated UPDATE would see the first row it changed as no duplicate any more.
+    shared = connection.execute(text(
+        "SELECT platform, kind, remote_id FROM provisioner_resources WHERE platform <> '' "
+        "GROUP BY platform, kind, remote_id HAVING count(*) > 1")).all()
+    if shared:
+        connection.execute(text("UPDATE provisioner_resources SET platform = '' WHERE platform = :platform AND "
+                                "kind = :kind AND remote_id = :remote_id"),
+                           [{"platform": p, "kind": k, "remote_id": r} for p, k, r in shared])
+    connection.execute(text(f"CREATE UNIQUE INDEX {ONE_OWNER_IN_STORE} ON provisioner_resources "
+                            "(platform, kind, remote_id) WHERE platform <> ''"))
+
+
 # MIGRATIONS[n] takes a connection from schema version n to n + 1 (in the transaction that records n + 1).
-MIGRATIONS: dict[int, Any] = {1: _add_kind, 2: _ids_per_kind}
+MIGRATIONS: dict[int, Any] = {1: _add_kind, 2: _ids_per_kind, 3: _one_owner_in_store}
 
 
 def engine(connect: Callable[[], Any], postgres: bool) -> Engine:

@@ -91,10 +91,8 @@ def check_same_platform(backend) -> None:
     the rows with this platform and lost track of its own. Another URL of the same platform (a proxy, a new host
     name) holds no other workspace's objects under those ids: it is said, and the run goes on."""
     recorded = backend.recorded_platform() if hasattr(backend, "recorded_platform") else ""
-    if not recorded:
+    if not recorded or recorded == backend.platform:
         _check_unrecorded_rows(backend)
-        return
-    if recorded == backend.platform:
         return
     clashes = backend.held_elsewhere()
     if not clashes:
@@ -110,10 +108,13 @@ def check_same_platform(backend) -> None:
 
 
 def _check_unrecorded_rows(backend) -> None:
-    """Rows of no recorded platform (`state push`, `state mv`, an old store) whose ids another workspace or project
-    recorded on this run's platform: there they are that workspace's objects. `state push` into a new workspace only
-    named them (it could not tell the platform); this run can, and would manage them a second time (an apply here
-    updating, or destroying, the other workspace's live objects), so it stops before anything is read or sent."""
+    """Rows of no recorded platform (`state push`, `state mv`, an old store, the rows of one object two workspaces
+    recorded before the store's one-owner index) whose ids another workspace or project recorded on this run's
+    platform: there they are that workspace's objects. `state push` into a new workspace only named them (it could
+    not tell the platform); this run can, and would manage them a second time (an apply here updating, or
+    destroying, the other workspace's live objects), so it stops before anything is read or sent."""
+    if not hasattr(backend, "held_elsewhere"):
+        return
     clashes = backend.held_elsewhere(recorded_only=True)
     if not clashes:
         return

@@ -1,0 +1,263 @@
+"""One owner per platform object across the workspaces and projects of one store, held by the database: two
+workspaces that adopt (or recover) the same object at the same moment both passed the look-up of its owners, and
+both recorded it. The store's unique index on (platform, kind, remote id) lets the first commit keep it and refuses
+the second's row, naming the first; both engines, the steps interleaved by hand."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+
+import pytest
+
+from provisioner.errors import StateError
+from provisioner.state import OwnedElsewhereError, ResourceState
+from provisioner.state.sql import open_store
+from test_state import engine, stores  # noqa: F401 - the per-engine fixtures
+
+
+def resource(remote_id: int, kind: str = "assistant") -> ResourceState:
+    return ResourceState(id=remote_id, spec={"name": f"n{remote_id}"}, kind=kind)
+
+
+def _on_one_platform(stores, *workspaces: str):
+    """Stores of these workspaces, their runs on one platform of this test's own (other tests' projects in a shared
+    PostgreSQL database hold the same ids, on their own emulators)."""
+    opened = [stores(name) for name in workspaces]
+    for store in opened:
+        store.platform = f"http://127.0.0.1:1/{stores.project}"
+    return opened
+
+
+def test_two_workspaces_that_adopt_one_object_at_once_leave_it_to_the_first_commit(stores):
+    first, second = _on_one_platform(stores, "default", "staging")
+    mine, theirs = first.read(), second.read()
+    theirs.resources["kept"] = resource(7)
+    second.write(theirs)
+    # Both applies' adoption re-checks (Session._refuse_adopted_elsewhere) find nobody managing id 42 ...
+    assert first.owners("assistant", [42]) == {} and second.owners("assistant", [42]) == {}
+    # ... then both record it: the first commit keeps it.
+    mine.resources["sales"] = resource(42)
+    first.commit(mine, {"sales": mine.resources["sales"]})
+    theirs.resources["sales-copy"] = resource(42)
+    theirs.resources["other"] = resource(43)
+    serial = theirs.serial
+    with pytest.raises(OwnedElsewhereError) as refused:
+        second.commit(theirs, {"sales-copy": theirs.resources["sales-copy"], "other": theirs.resources["other"]})
+    message = str(refused.value)
+    assert "sales-copy (assistant id 42)" in message and "'sales' in project" in message
+    assert "workspace 'default'" in message and "nothing was written" in message
+    assert set(refused.value.owners) == {"sales-copy"}
+    # Nothing of the refused commit was written (the other row goes again without the refused one); the winner
+    # keeps its row, and the loser's rows are as they were.
+    assert theirs.serial == serial and set(stores("staging").read().resources) == {"kept"}
+    assert stores("default").read().resources["sales"].id == 42
+    assert set(second.owners("assistant", [42])) == {42}
+
+
+def test_the_same_id_of_another_kind_or_of_another_platform_is_another_object(stores):
+    first, second = _on_one_platform(stores, "default", "staging")
+    mine, theirs = first.read(), second.read()
+    mine.resources["sales"] = resource(42)
+    first.write(mine)
+    theirs.resources["tool.sales"] = resource(42, "tool")
+    second.write(theirs)
+    third = stores("prod")
+    third.platform = f"http://127.0.0.1:2/{stores.project}"
+    other = third.read()
+    other.resources["sales"] = resource(42)
+    third.write(other)
+    # A state command (push, mv) knows no platform: its rows are of any, and left to the look-ups (docs/state.md).
+    fourth = stores("scratch")
+    loose = fourth.read()
+    loose.resources["sales"] = resource(42)
+    fourth.write(loose)
+    assert stores("scratch").read().resources["sales"].id == 42
+
+
+def test_a_commit_that_waits_for_another_workspaces_claim_is_refused_once_it_commits(stores):
+    """PostgreSQL: the other transaction's row is not visible to this one's before it commits; the unique index
+    makes this insert wait for it, then fail, and the commit then names the owner that committed."""
+    if stores.engine != "postgres":
+        pytest.skip("SQLite's write transactions run one at a time (BEGIN IMMEDIATE)")
+    import psycopg
+
+    first, second = _on_one_platform(stores, "default", "staging")
+    first.read()
+    theirs = second.read()
+    other = psycopg.connect(stores.dsn)
+    try:
+        # The first workspace's commit, caught between its insert and its COMMIT.
+        other.execute("INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, "
+                      "kind, platform) VALUES (%s, 'default', 'sales', 42, '{}', 1, 'assistant', %s)",
+                      (stores.project, first.platform))
+        outcome: list[BaseException | None] = []
+
+        def commit_second() -> None:
+            theirs.resources["sales"] = resource(42)
+            try:
+                second.commit(theirs, {"sales": theirs.resources["sales"]})
+                outcome.append(None)
+            except BaseException as error:  # noqa: BLE001 - looked at below
+                outcome.append(error)
+
+        thread = threading.Thread(target=commit_second)
+        thread.start()
+        time.sleep(0.5)
+        assert not outcome  # waiting for the first transaction
+        other.commit()
+        thread.join(10)
+    finally:
+        other.close()
+    assert isinstance(outcome[0], OwnedElsewhereError), outcome
+    assert "workspace 'default'" in str(outcome[0])
+
+
+def _two_owners_in_version_3(store_of, execute) -> None:
+    """Workspaces default and staging both recording assistant 42 on one platform, as an earlier race left them in
+    a version 3 store (no one-owner index yet); default also records assistant 7, staging assistant 8."""
+    for workspace, own in (("default", 7), ("staging", 8)):
+        store = store_of(workspace)
+        store.platform = "http://127.0.0.1:1/api"
+        state = store.read()
+        state.resources["own"] = resource(own)
+        store.write(state)
+        store.close()
+    execute("DROP INDEX provisioner_resources_one_owner_in_store")
+    execute("INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, kind, "
+            "platform) SELECT project, workspace, 'sales', 42, record, serial, kind, platform FROM "
+            "provisioner_resources WHERE address = 'own'")
+    execute("UPDATE provisioner_meta SET value = '3' WHERE \"key\" = 'schema_version'")
+
+
+def _upgraded_keeps_both_and_names_them(store_of, rows) -> None:
+    """Opened by this version: every row is kept; the object two workspaces recorded is recorded by neither (their
+    other rows are), and the first run on that platform records it again for its workspace, whose row the index
+    then holds; the other workspace's runs are refused, naming both, until one lets go (docs/state.md)."""
+    from provisioner.state.sql import SCHEMA_VERSION
+    from provisioner.workflow.session import check_same_platform
+
+    first = store_of("default")
+    first.platform = "http://127.0.0.1:1/api"
+    assert rows() == [("default", "own", 7, "http://127.0.0.1:1/api"), ("default", "sales", 42, ""),
+                      ("staging", "own", 8, "http://127.0.0.1:1/api"), ("staging", "sales", 42, "")]
+    assert rows("SELECT value FROM provisioner_meta") == [(str(SCHEMA_VERSION),)]
+    check_same_platform(first)  # nobody recorded it: default's run goes on
+    state = first.read()
+    state.resources["own"].spec["name"] = "changed"
+    first.write(state)  # its first write records its rows' platform
+    assert rows()[:2] == [("default", "own", 7, first.platform), ("default", "sales", 42, first.platform)]
+    second = store_of("staging")
+    second.platform = first.platform
+    with pytest.raises(StateError, match=r"workspace 'staging' .* holds ids that another workspace or project "
+                                         r"manages .*sales \(id 42\) is 'sales' in project .* workspace 'default'"):
+        check_same_platform(second)
+    state = second.read()
+    state.resources["own"].spec["name"] = "changed"
+    second.write(state)  # a run that goes on anyway leaves that row unrecorded: never two owners
+    assert rows()[2:] == [("staging", "own", 8, "http://127.0.0.1:1/api"), ("staging", "sales", 42, "")]
+    first.close()
+    second.close()
+
+
+@contextlib.contextmanager
+def _store_database(engine: str, tmp_path):
+    """A database of the test's own (a migration changes tables every project shares): a function that opens a
+    workspace's store of it, one that runs a statement, one that answers a query."""
+    import sqlite3
+
+    import psycopg
+
+    from pg_support import own_database
+
+    path = tmp_path / "state" / "provisioner.db"
+    with own_database() if engine == "postgres" else contextlib.nullcontext() as dsn:
+        def connect():
+            if dsn is None:
+                return contextlib.closing(sqlite3.connect(path, isolation_level=None))
+            return psycopg.connect(dsn, autocommit=True)
+
+        def store_of(workspace):
+            return open_store(engine, path, workspace=workspace, project="p", dsn=dsn, must_exist=False)
+
+        def query(statement):
+            with connect() as database:
+                return database.execute(statement).fetchall() if statement.startswith("SELECT") \
+                    else database.execute(statement)
+
+        yield store_of, query
+
+
+def test_an_upgrade_keeps_the_rows_two_workspaces_recorded_of_one_object(engine, tmp_path):
+    with _store_database(engine, tmp_path) as (store_of, query):
+        _two_owners_in_version_3(store_of, query)
+        _upgraded_keeps_both_and_names_them(store_of, lambda statement=ROWS: query(statement))
+
+
+ROWS = "SELECT workspace, address, remote_id, platform FROM provisioner_resources ORDER BY 1, 2"
+
+
+# --- end to end: two applies of one namesake, interleaved by hand ---
+
+def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_record_it(workspace, backend,
+                                                                                       monkeypatch):
+    """Staging's apply passes its adoption re-check; default's whole apply (plan, re-check, adoption, commit) runs
+    before staging's change is recorded. The first commit keeps the object; staging's change fails naming default,
+    staging's other change is recorded, and nothing is deleted or forgotten."""
+    from conftest import REQUIRED
+    from provisioner.workflow.session import Session
+
+    item = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED)
+    workspace.add("shared", name="Shared Bot")
+    workspace.add("own", name="Staging Own")
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    recheck = Session._refuse_adopted_elsewhere
+    other: list = []
+
+    def recheck_then_the_other_pipeline(session, plan):
+        recheck(session, plan)
+        if session.backend.workspace == "staging":
+            workspace.remove("own")
+            other.append(workspace.run("apply", "--auto-approve", "--workspace", "default"))
+            workspace.add("own", name="Staging Own")
+
+    with monkeypatch.context() as interleaved:
+        interleaved.setattr(Session, "_refuse_adopted_elsewhere", recheck_then_the_other_pipeline)
+        raced = workspace.run("apply", "--auto-approve", "--workspace", "staging")
+    assert other[0].exit_code == 0, other[0].all
+    assert raced.exit_code == 1, raced.all
+    message = " ".join(raced.all.split())
+    assert "shared (assistant id %d) is managed by 'shared' in project" % item["id"] in message, message
+    assert "workspace 'default'" in message and "not recorded in this state" in message
+    staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
+    default = workspace.run("state", "pull", "--lock=false", "--workspace", "default")
+    import json
+
+    assert set(json.loads(staging.output)["resources"]) == {"own"}
+    assert json.loads(default.output)["resources"]["shared"]["id"] == item["id"]
+    assert sorted(a["name"] for a in workspace.platform.assistants()) == ["Shared Bot", "Staging Own"]
+    # Staging's next plan names the owner, as for any adoption of what another workspace manages.
+    again = workspace.run("plan", "--workspace", "staging")
+    assert again.exit_code == 1 and "workspace 'default'" in again.stderr, again.all
+
+
+def test_an_apply_records_its_other_changes_and_forgets_nothing_when_one_is_refused(stores):
+    """The recorder's side (apply.StateRecorder): a refused row takes its whole mutation out (a move stays whole:
+    the row it moved away is put back), the other mutations of the same commit are recorded."""
+    from provisioner.apply import StateRecorder
+
+    first, second = _on_one_platform(stores, "default", "staging")
+    mine = first.read()
+    mine.resources["sales"] = resource(42)
+    first.write(mine)
+    theirs = second.read()
+    theirs.resources["old"] = resource(9)
+    second.write(theirs)
+    recorder = StateRecorder(second, theirs)
+    other = recorder.queue("own", 41, {"spec": {"name": "own"}})
+    moved = recorder.queue_moves({"old": None, "sales": resource(42)})
+    with pytest.raises(OwnedElsewhereError, match=r"sales \(assistant id 42\) is managed by 'sales' in project"):
+        recorder.wait_durable(moved)
+    recorder.wait_durable(other)
+    assert {a: e.id for a, e in theirs.resources.items()} == {"old": 9, "own": 41}
+    assert {a: e.id for a, e in stores("staging").read().resources.items()} == {"old": 9, "own": 41}
