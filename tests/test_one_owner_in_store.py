@@ -5,6 +5,7 @@ the second's row, naming the first; both engines, the steps interleaved by hand.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 
@@ -231,7 +232,6 @@ def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_reco
     assert "workspace 'default'" in message and "not recorded in this state" in message
     staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
     default = workspace.run("state", "pull", "--lock=false", "--workspace", "default")
-    import json
 
     assert set(json.loads(staging.output)["resources"]) == {"own"}
     assert json.loads(default.output)["resources"]["shared"]["id"] == item["id"]
@@ -261,3 +261,33 @@ def test_an_apply_records_its_other_changes_and_forgets_nothing_when_one_is_refu
     recorder.wait_durable(other)
     assert {a: e.id for a, e in theirs.resources.items()} == {"old": 9, "own": 41}
     assert {a: e.id for a, e in stores("staging").read().resources.items()} == {"old": 9, "own": 41}
+
+
+def test_two_imports_of_one_object_at_once_leave_it_to_the_first(workspace, backend, monkeypatch):
+    """`provisioner import` in two workspaces at once: both look-ups find no owner; the second write is refused,
+    naming the first, and imports nothing."""
+    from conftest import REQUIRED
+    from provisioner.state.sql import SqlStateStore
+
+    item = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED)
+    workspace.add("shared", name="Shared Bot")
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    look_up = SqlStateStore.owners
+    other: list = []
+
+    def look_up_then_the_other_import(store, kind, ids):
+        found = look_up(store, kind, ids)
+        if store.workspace == "staging":
+            other.append(workspace.run("import", "shared", str(item["id"]), "--workspace", "default"))
+        return found
+
+    with monkeypatch.context() as interleaved:
+        interleaved.setattr(SqlStateStore, "owners", look_up_then_the_other_import)
+        raced = workspace.run("import", "shared", str(item["id"]), "--workspace", "staging")
+    assert other[0].exit_code == 0, other[0].all
+    assert raced.exit_code == 1, raced.all
+    message = " ".join(raced.stderr.split())
+    assert f"shared (assistant id {item['id']}) is managed by 'shared' in project" in message, message
+    assert "workspace 'default'" in message and "nothing was written for it here" in message
+    staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
+    assert staging.exit_code == 0 and json.loads(staging.output)["resources"] == {}, staging.all
