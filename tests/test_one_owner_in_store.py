@@ -76,11 +76,10 @@ def test_the_same_id_of_another_kind_or_of_another_platform_is_another_object(st
     assert stores("scratch").read().resources["sales"].id == 42
 
 
+@pytest.mark.parametrize("engine", ["postgres"])  # SQLite's write transactions run one at a time (BEGIN IMMEDIATE)
 def test_a_commit_that_waits_for_another_workspaces_claim_is_refused_once_it_commits(stores):
     """PostgreSQL: the other transaction's row is not visible to this one's before it commits; the unique index
     makes this insert wait for it, then fail, and the commit then names the owner that committed."""
-    if stores.engine != "postgres":
-        pytest.skip("SQLite's write transactions run one at a time (BEGIN IMMEDIATE)")
     import psycopg
 
     first, second = _on_one_platform(stores, "default", "staging")
