@@ -124,6 +124,7 @@ def _two_owners_in_version_3(store_of, execute) -> None:
         store.write(state)
         store.close()
     execute("DROP INDEX provisioner_resources_one_owner_in_store")
+    execute("DROP INDEX provisioner_resources_unrecorded")
     execute("INSERT INTO provisioner_resources (project, workspace, address, remote_id, record, serial, kind, "
             "platform) SELECT project, workspace, 'sales', 42, record, serial, kind, platform FROM "
             "provisioner_resources WHERE address = 'own'")

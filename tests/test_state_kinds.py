@@ -137,6 +137,7 @@ def test_a_version_2_postgres_store_is_migrated_to_ids_per_kind(tmp_path):
                              "UNIQUE (project, workspace, remote_id)")
             database.execute("ALTER TABLE provisioner_resources ALTER COLUMN address TYPE VARCHAR(64)")
             database.execute("DROP INDEX provisioner_resources_one_owner_in_store")  # version 4's
+            database.execute("DROP INDEX provisioner_resources_unrecorded")  # version 4's
             database.execute("UPDATE provisioner_meta SET value = '2' WHERE key = 'schema_version'")
         store = open_store("postgres", tmp_path / "state" / "provisioner.db", project="p", dsn=own)
         state = store.read()

@@ -960,17 +960,20 @@ class SqlStateStore:
         `limit`): (address here, id, owner there). `recorded_only`: only this workspace's rows that recorded no
         platform, held by rows that recorded this one (not those that recorded none, which may be of any): the
         one-owner index keeps recorded rows apart."""
-        whose = ("o.platform = ? AND s.platform = ''" if recorded_only
-                 else "(o.platform = ? OR o.platform = '')")
+        whose, mine = ("o.platform = ?", " AND s.platform = ''") if recorded_only else \
+            ("(o.platform = ? OR o.platform = '')", "")
+        # Sorted here, not by the database: ordered by address, SQLite walks the workspace's every row (record
+        # included) in its key's order; the rows of no recorded platform, which every run looks at, are found
+        # through their own index (sql_schema.UNRECORDED), and are few.
         statement = self._sql.text(
             "SELECT s.address, s.remote_id, o.project, o.workspace, o.address FROM provisioner_resources s "
             "JOIN provisioner_resources o ON o.kind = s.kind AND o.remote_id = s.remote_id "
             f"AND (o.project <> s.project OR o.workspace <> s.workspace) AND {whose} "
-            f"WHERE s.project = ? AND s.workspace = ? ORDER BY s.address LIMIT {int(limit)}")
+            f"WHERE s.project = ? AND s.workspace = ?{mine}")
         with self._transaction("look up who manages these ids", write=False) as cursor:
             rows = cursor.execute(statement, (self.platform, *self._scope)).fetchall()
         return [(address, remote_id, Owner(project, workspace, other))
-                for address, remote_id, project, workspace, other in rows]
+                for address, remote_id, project, workspace, other in sorted(rows)[:limit]]
 
     def _recorded_platform(self, cursor) -> str:
         recorded = cursor.execute(self._sql.text("SELECT platform FROM provisioner_resources WHERE " + _SCOPE +

@@ -11,7 +11,7 @@ SCHEMA_LOCK_KEY = 0x70726F76  # sql_schema.SCHEMA_LOCK_KEY: serialises schema cr
 TABLES = ("provisioner_meta", "provisioner_workspaces", "provisioner_resources", "provisioner_locks",
           "provisioner_history")
 INDEXES = ("provisioner_resources_by_id", "provisioner_resources_one_owner_in_store",
-           "provisioner_history_by_workspace")
+           "provisioner_resources_unrecorded", "provisioner_history_by_workspace")
 
 
 def _statements(postgres: bool) -> tuple[str, ...]:
@@ -31,6 +31,8 @@ def _statements(postgres: bool) -> tuple[str, ...]:
         "CREATE INDEX provisioner_resources_by_id ON provisioner_resources (kind, remote_id)",
         "CREATE UNIQUE INDEX provisioner_resources_one_owner_in_store ON provisioner_resources (platform, kind, "
         "remote_id) WHERE platform <> ''",
+        "CREATE INDEX provisioner_resources_unrecorded ON provisioner_resources (project, workspace) WHERE platform "
+        "= ''",
         "CREATE TABLE provisioner_locks (\n\tproject VARCHAR(200) NOT NULL, \n\tworkspace VARCHAR(64) NOT NULL, \n\t"
         "lock_id VARCHAR(64) NOT NULL, \n\toperation VARCHAR(100) NOT NULL, \n\twho VARCHAR(200) NOT NULL, \n\t"
         "host VARCHAR(200) NOT NULL, \n\tpid INTEGER NOT NULL, \n\tcreated VARCHAR(40) NOT NULL, \n\t"
