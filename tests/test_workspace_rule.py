@@ -34,3 +34,26 @@ def test_a_repository_without_vars_or_overlays_takes_any_workspace_name(workspac
     workspace.add("sales")
     assert workspace.run("workspace", "new", "anything").exit_code == 0
     assert workspace.run("workspace", "select", "--or-create", "else").exit_code == 0
+
+
+def test_select_takes_a_workspace_the_repository_defines_and_refuses_a_typo_with_its_suggestion(workspace):
+    """docs/configuration.md: a workspace the repository defines is created on first use. `workspace select prod`
+    refused it ("does not exist ... create it with: provisioner workspace new prod"), and `select prdo` advised
+    `workspace new prdo`, which is itself refused."""
+    repository(workspace)
+    selected = workspace.run("workspace", "select", "prod")
+    assert selected.exit_code == 0, selected.all
+    assert "Created workspace 'prod'" in selected.output and "Switched to workspace 'prod'" in selected.output
+    assert workspace.run("workspace", "list").output.split() == ["default", "*", "prod"]
+    again = workspace.run("workspace", "select", "prod")
+    assert again.exit_code == 0 and "Created" not in again.output
+    typo = workspace.run("workspace", "select", "prdo")
+    assert typo.exit_code == 1 and REFUSAL in typo.stderr, typo.all
+    assert "prdo" not in workspace.run("workspace", "list").output
+
+
+def test_select_still_needs_new_or_or_create_for_a_workspace_the_repository_does_not_define(workspace):
+    workspace.add("sales")
+    refused = workspace.run("workspace", "select", "qa")
+    assert refused.exit_code == 1 and "create it with: provisioner workspace new qa" in refused.stderr, refused.all
+    assert workspace.run("workspace", "list").output.split() == ["*", "default"]

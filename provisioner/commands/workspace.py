@@ -71,17 +71,18 @@ def workspace_new(name, no_select, **store) -> None:
 
 @workspace_group.command("select")
 @click.argument("name")
-@click.option("--or-create", is_flag=True, help="Create it first if it does not exist (for pipelines).")
+@click.option("--or-create", is_flag=True, help="Create it first if it does not exist (for pipelines); one the "
+                                                "repository defines (vars/NAME.yaml, overlays/NAME/) is created "
+                                                "without it.")
 @_workspace_options
 @reports_errors
 def workspace_select(name, or_create, **store) -> None:
-    """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file)."""
+    """Make NAME the workspace every command uses (remembered in the state folder's `workspace` file); one the
+    repository defines (vars/NAME.yaml, overlays/NAME/) is created if it does not exist yet."""
     settings = store_settings(store)
     _refuse_if_pinned(settings, name)
-    # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
-    if or_create and name not in list_workspaces(settings) and new_workspace(settings, name, exist_ok=True):
+    if select_workspace(settings, name, or_create=or_create):
         click.echo(f"Created workspace {name!r}.")
-    select_workspace(settings, name)
     click.secho(f"Switched to workspace {name!r}.", fg="green")
 
 

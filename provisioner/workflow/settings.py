@@ -66,16 +66,16 @@ def warn(message: str) -> None:
     print(scrub(f"Warning: {message}"), file=sys.stderr)
 
 
-def declared_by_repository(settings: Settings) -> bool:
+def declared_by_repository(settings: Settings, workspace: str | None = None) -> bool:
     """A workspace the repository itself defines (vars/<workspace>.yaml or .yml, or overlays/<workspace>/) is
-    created on first use; any other must be created with `workspace new`, so a typo never starts an empty state."""
-    from ..overlays import VARS_DIR, _var_file
+    created on first use; any other must be created with `workspace new`, so a typo never starts an empty state.
+    `workspace`: the one to ask about, else the settings' own."""
+    from ..overlays import known_workspaces
 
-    name, inputs = settings.workspace, settings.inputs
+    name, inputs = workspace or settings.workspace, settings.inputs
     if not name or inputs is None:
         return False
-    root = Path(inputs.root)
-    return _var_file(root / VARS_DIR, name) is not None or (root / "overlays" / name).is_dir()
+    return name in known_workspaces(Path(inputs.root))
 
 
 def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):

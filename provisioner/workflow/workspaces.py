@@ -9,7 +9,7 @@ from ..errors import StateError
 from ..overlays import unknown_workspace
 from ..state import locked
 from ..state.sql import check_workspace_name, remember_workspace, selected_workspace
-from .settings import Settings, open_backend
+from .settings import Settings, declared_by_repository, open_backend
 
 
 WORKSPACE_ENV = "PROVISIONER_WORKSPACE"
@@ -34,10 +34,7 @@ def new_workspace(settings: Settings, name: str, exist_ok: bool = False) -> bool
     only one of those (a typo such as prdo for prod never makes a stray state that every plan then refuses).
     False when it existed (refused unless `exist_ok`)."""
     check_workspace_name(name)  # an empty name would be read as the current workspace (open_backend)
-    if settings.inputs is not None:
-        unknown = unknown_workspace(Path(settings.inputs.root), name)
-        if unknown:
-            raise ConfigError([unknown])
+    _refuse_unknown(settings, name)
     store = open_backend(settings, workspace=name, must_exist=False)
     try:
         return store.create(exist_ok=exist_ok)
@@ -45,11 +42,29 @@ def new_workspace(settings: Settings, name: str, exist_ok: bool = False) -> bool
         store.close()
 
 
-def select_workspace(settings: Settings, name: str) -> None:
+def _refuse_unknown(settings: Settings, name: str) -> None:
+    """A workspace the repository's vars/ or overlays/ do not name, when they name some: with its "did you mean"."""
+    if settings.inputs is not None:
+        unknown = unknown_workspace(Path(settings.inputs.root), name)
+        if unknown:
+            raise ConfigError([unknown])
+
+
+def select_workspace(settings: Settings, name: str, or_create: bool = False) -> bool:
+    """Remember `name` as the workspace every command uses. One the repository defines is created here, as on
+    any first use (docs/configuration.md); any other only with `or_create`. True when it was created."""
     check_workspace_name(name)
+    created = False
+    if name not in list_workspaces(settings):
+        if or_create or declared_by_repository(settings, name):
+            # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
+            created = new_workspace(settings, name, exist_ok=True)
+        else:
+            _refuse_unknown(settings, name)  # a typo gets its suggestion, not "create it with workspace new"
     store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
     store.close()
     remember_workspace(Path(settings.state_path).parent, name)
+    return created
 
 
 def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
