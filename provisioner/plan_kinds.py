@@ -26,7 +26,7 @@ from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide
 from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import REF, Action, Change, FieldChange, StateSync, is_marker, marker
-from .planner import same
+from .planner import empty_setting, same
 from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
@@ -512,7 +512,7 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
     changes = []
     for facts in kind.fields:
         if facts.name not in wanted:
-            if facts.replace and not facts.shown and last is not None and not _unset(last.get(facts.name)) \
+            if facts.replace and not facts.shown and last is not None and not empty_setting(last.get(facts.name)) \
                     and facts.name not in fields:
                 # A create-only setting the platform never shows back, no longer in the manifest after it was
                 # applied: no update can clear it, and left alone the platform keeps it while state (its only
@@ -552,7 +552,7 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
                 changes.append(_field_change(manifest, facts, None, value, source="last-applied", known=False))
         else:
             before = last.get(facts.name, _default(facts))
-            if not facts.shown and _unset(before) and _unset(value):
+            if not facts.shown and empty_setting(before) and empty_setting(value):
                 continue  # an empty setting added where none was (or the reverse): still no setting, as above
             if not _same_recorded(before, value, hidden):
                 changes.append(_field_change(manifest, facts, before, value, source="last-applied", reset=reset))
@@ -568,18 +568,6 @@ def _hides(value: Any) -> bool:
     if isinstance(value, list):
         return any(_hides(v) for v in value)
     return False
-
-
-def _unset(value: Any) -> bool:
-    """An empty setting: null, `[]`, `{}`, `""`, or what state records of one marked sensitive (its digest)."""
-    if value is None:
-        return True
-    if type(value) is str:
-        return not value or value in _EMPTY_DIGESTS
-    return not value if type(value) in (list, dict) else False
-
-
-_EMPTY_DIGESTS = frozenset(digest(empty) for empty in ([], {}, ""))
 
 
 def _default(facts: FieldFacts) -> Any:

@@ -28,7 +28,7 @@ from .plan import Action, Change, FieldChange, Plan, StateSync
 from .redaction import SENSITIVE, digest, digest_fields
 from .spec import DEFAULT_DIALECT, fields_of, has_default, platform_default, secret_fields
 from .state import Owner, ResourceState, State
-from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, Lookups, ReadProblem, companions, comparable,
+from .wire import (PROJECTED_FIELDS, READABLE_FIELDS, WRITE_ONLY_FIELDS, Lookups, ReadProblem, companions, comparable,
                    desired_comparable, read_fields, read_items, tuple_getter)
 
 
@@ -54,6 +54,19 @@ def canonical(value: Any) -> Any:
 # Types whose values are `same` exactly when ==, if both sides have the type (a bool never meets an int here); and
 # whose equal values of the very same type are identical (no NaN, no -0.0, nothing inside).
 _EXACT = frozenset({str, int, bool, type(None)})
+
+
+def empty_setting(value: Any) -> bool:
+    """An empty setting: null, `[]`, `{}`, `""`, or what state records of one marked sensitive (its digest). Of a
+    field the platform never shows, it is no setting (docs/graph.md): added or removed, it changes nothing."""
+    if value is None:
+        return True
+    if type(value) is str:
+        return not value or value in _EMPTY_DIGESTS
+    return not value if type(value) in (list, dict) else False
+
+
+_EMPTY_DIGESTS = frozenset(digest(empty) for empty in ([], {}, ""))
 
 
 def same(a: Any, b: Any) -> bool:
@@ -546,8 +559,9 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
                 drift = _same_secret_aware(entry.remote[name], desired[name], hidden)
             changes.append(_field(name, before, desired[name], hidden, reset=reset, drift=drift))
         elif last is None:
-            # Adopted: what the platform holds is unknowable; send what the manifest sets.
-            if name in manifest.fields:
+            # Adopted: what the platform holds is unknowable; send what the manifest sets, but no empty write-only
+            # value (no setting: `tool_ids: []` would remove the tools the adopted assistant has).
+            if name in manifest.fields and not (name in WRITE_ONLY_FIELDS and empty_setting(desired[name])):
                 changes.append(_field(name, None, desired[name], hidden, source="last-applied", known=False))
         elif not _write_only_unchanged(name, desired, last, sensitive):
             before = last.get(name, _default(name))
@@ -631,6 +645,10 @@ def identical(a: Any, b: Any) -> bool:
 
 def _write_only_unchanged(name: str, desired: dict, last: dict, sensitive: set[str]) -> bool:
     recorded, wanted = last.get(name, _default(name)), desired[name]
+    if name in WRITE_ONLY_FIELDS and empty_setting(recorded) and empty_setting(wanted):
+        # No setting either way (docs/graph.md): `tool_ids: []` written where the manifest had none sent [], which
+        # removed the tools someone gave the assistant on the dashboard, a set the manifest never managed.
+        return True
     if name in UNORDERED_FIELDS and _same_ids_in_any_order(recorded, wanted):
         return True
     return _same_secret_aware(recorded, wanted, name in sensitive)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import manifest_text
+from conftest import REQUIRED, manifest_text
 
 
 def folder(address, name, color=None, kind="Folder"):
@@ -396,3 +396,51 @@ def test_a_folder_or_label_without_a_color_is_created_without_a_color_key(v2):
     assert result.exit_code == 0, result.all
     assert [w["body"] for w in v2.platform.writes() if w["method"] == "PUT"] == [{"color": None}]
     assert "\nNo changes." in v2.run("plan").output
+
+
+TOOL = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata: {name: lookup}\nspec:\n  name: order_lookup\n"
+        "  description: Look up an order.\n  endpoint: https://api.example.com/orders\n  method: GET\n")
+
+
+def test_an_empty_tool_ids_or_label_ids_added_where_the_manifest_had_none_clears_nothing_on_the_platform(v2):
+    """docs/graph.md: an empty value of a field the platform never shows is no setting. `tool_ids: []` added to an
+    assistant that never had the line was planned as `tool_ids = null -> []` and sent, and the platform (API.md:
+    `[]` removes them all) dropped the tools and labels someone had given it on the dashboard."""
+    v2.write("manifests/groups.yaml", TOOL + "---\n" + folder("vip", "VIP", kind="Label"))
+    v2.add("support")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    ids = {address: entry["id"] for address, entry in v2.state()["resources"].items()}
+    v2.platform.put(ids["support"], tool_ids=[ids["tool.lookup"]], label_ids=[ids["label.vip"]])  # the dashboard
+    stored = f"/_emulator/objects/assistants/{ids['support']}"
+    writes = len(v2.platform.writes())
+    empty = dict(tool_ids=[], label_ids=[], secondary_languages=[], reengagement_prompt="", voice_mail_message="")
+    v2.add("support", **empty)
+    plan = v2.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+    v2.add("support", system_prompt="Be brief.", **empty)  # with another change: only that one is sent
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    [update] = v2.platform.writes()[writes:]
+    assert update["body"] == {"system_prompt": "Be brief."}, update
+    fields = v2.platform.admin.get(stored).json()["fields"]
+    assert fields["tool_ids"] == [ids["tool.lookup"]] and fields["label_ids"] == [ids["label.vip"]]
+    # Tools the manifest did manage are still cleared by `[]`, as API.md says.
+    v2.add("support", system_prompt="Be brief.", tool_ids=["tool.lookup"])
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    v2.add("support", system_prompt="Be brief.", tool_ids=[])
+    cleared = v2.run("plan")
+    assert "~ tool_ids" in cleared.output and "Plan: 0 to add, 1 to change" in cleared.output, cleared.all
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    assert v2.platform.admin.get(stored).json()["fields"]["tool_ids"] == []
+
+
+def test_an_assistant_adopted_with_an_empty_tool_ids_keeps_the_tools_the_platform_gave_it(v2):
+    """Adopted by name with `tool_ids: []`, the assistant was sent `[]`: its tools, never managed, were removed."""
+    v2.write("manifests/tools.yaml", TOOL)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    tool_id = v2.state()["resources"]["tool.lookup"]["id"]
+    made = v2.platform.create(assistant_name="Support", **REQUIRED, tool_ids=[tool_id])
+    v2.add("support", tool_ids=[])
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    assert v2.state()["resources"]["support"]["id"] == made["id"]  # adopted by name
+    stored = v2.platform.admin.get(f"/_emulator/objects/assistants/{made['id']}").json()["fields"]
+    assert stored["tool_ids"] == [tool_id]
