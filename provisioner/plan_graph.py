@@ -18,7 +18,7 @@ from .plan import Action, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
 from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
-from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, unknown_target_problem
+from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, shows_write_only, unknown_target_problem
 from .state import Owner, State
 
 
@@ -136,7 +136,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     plan.changes += sorted(kinds.changes, key=lambda c: (c.kind, c.address))
     plan.state_sync += kinds.syncs
     plan.notes += kinds.notes
-    if WRITE_ONLY_NOTE not in plan.notes and any(f.source == "last-applied" for c in kinds.changes for f in c.fields):
+    if WRITE_ONLY_NOTE not in plan.notes and shows_write_only(kinds.changes):
         plan.notes.append(WRITE_ONLY_NOTE)
     plan.left_alone = sorted(plan.left_alone + kinds.left_alone, key=lambda e: e["address"])
     plan.targets = targets

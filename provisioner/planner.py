@@ -56,6 +56,11 @@ def canonical(value: Any) -> Any:
 _EXACT = frozenset({str, int, bool, type(None)})
 
 
+def shows_write_only(changes: Iterable[Change]) -> bool:
+    """Whether a plan of these changes shows a field marked (write-only), which WRITE_ONLY_NOTE explains."""
+    return any(f.source == "last-applied" for c in changes for f in c.fields)
+
+
 def empty_setting(value: Any) -> bool:
     """An empty setting: null, `[]`, `{}`, `""`, or what state records of one marked sensitive (its digest). Of a
     field the platform never shows, it is no setting (docs/graph.md): added or removed, it changes nothing."""
@@ -381,7 +386,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
         if unmanaged:
             notes.append(f"{change.address}: renaming to {change.assistant_name!r}, which assistant(s) "
                          f"{', '.join(unmanaged)} on the platform already have (not managed here).")
-    if any(f.source == "last-applied" for c in changes for f in c.fields):
+    if shows_write_only(changes):
         notes.append(WRITE_ONLY_NOTE)
     return Plan(changes, state.lineage, state.serial, syncs, destroy, list(targets),
                 [str(p) for p in manifest_paths], notes, dialect=dialect, left_alone=kept,

@@ -224,3 +224,17 @@ def test_replace_of_a_protected_object_is_refused_and_sends_nothing(v2, platform
         assert refused.exit_code == 1, refused.all
         assert "is protected, and this plan would replace it" in refused.all and "metadata.protect: false" in refused.all
     assert len(platform.writes()) == writes and v2.state()["resources"] == before
+
+
+def test_a_plan_narrowed_to_no_change_has_no_note_about_write_only_fields(v2):
+    """The note explaining fields marked (write-only) came from the whole plan: `plan -l team=nobody` or an
+    --exclude of the one change printed "No changes." and then a note about marked fields it did not show."""
+    fleet(v2)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    v2.add("ops-bot", folder_id="folder.sales", metadata_extra="labels: {team: ops}")  # folder_id is write-only
+    assert "(write-only)" in v2.run("plan").output
+    for narrowed in (("-l", "team=nobody"), ("--exclude", "ops-bot"), ("--target", "sales-gold")):
+        text = v2.run("plan", *narrowed)
+        assert text.exit_code == 0 and "No changes." in text.output, (narrowed, text.all)
+        assert "write-only" not in text.output, (narrowed, text.output)
+        assert plan_json(v2, *narrowed)["notes"] == [], narrowed

@@ -8,6 +8,7 @@ from ..errors import PlanError, Problem
 from ..graph import expand
 from ..manifest import Manifest
 from ..plan import Action, Plan
+from ..planner import WRITE_ONLY_NOTE, shows_write_only
 from ..selection import Selection, select
 from ..state import State, is_deposed
 
@@ -29,6 +30,13 @@ def narrow(plan: Plan, selection: Selection, state: State, selector: str | None 
     """Take the excluded addresses' changes out of `plan` (all of them when the selectors chose nothing), and
     record the selection in it. Refused (PlanError, naming both addresses) when a change that stays needs one
     taken out: a create or update that waits for it, or a delete of an object an excluded one still uses."""
+    _take_out(plan, selection, state, selector)
+    if WRITE_ONLY_NOTE in plan.notes and not shows_write_only(plan.changes):
+        # Written for the whole plan: "No changes." then a note about fields marked (write-only) that it did not show.
+        plan.notes.remove(WRITE_ONLY_NOTE)
+
+
+def _take_out(plan: Plan, selection: Selection, state: State, selector: str | None) -> None:
     plan.selector = selector
     if selection.nothing:
         plan.changes, plan.state_sync = [], []
