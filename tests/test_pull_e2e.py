@@ -332,7 +332,10 @@ def test_an_unknown_target_is_an_error_and_an_unadopted_manifest_is_named(worksp
         "calls_direction": "make", "engine_type": "pipeline", "timezone": "America/New_York",
         "initial_message": "Hi", "system_prompt": "S"}).raise_for_status()
     wrong = run(workspace, "pull", "--target", "suport")
-    assert wrong.exit_code == 1 and "--target suport: no manifest and no object in state" in wrong.all, wrong.all
+    # As plan says it (docs/selection.md: "with the closest names"); pull named no close address.
+    refusal = "--target 'suport' names no manifest and nothing in state; did you mean 'support'?"
+    assert wrong.exit_code == 1 and refusal in wrong.all, wrong.all
+    assert refusal in workspace.run("plan", "--target", "suport").all
     result = run(workspace, "pull")
     assert result.exit_code == 0, result.all
     assert "support: (all fields) not pulled: not in state yet" in result.output

@@ -8,6 +8,7 @@ import click
 from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
 from ..manifest import manifest_sources
+from ..planner import unknown_target_problem
 from ..pull import selection_selector
 from ..scrub import register_secret, scrub
 from ..selection import is_glob
@@ -61,9 +62,8 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     with Session(settings, "pull", prefetch=bool(manifests)) as session:
         known = {m.address for m in expand(manifests)} | set(session.state.resources)
         unknown = [t for t in targets if not is_glob(t) and manifest_address(t) not in known]
-        if unknown:
-            raise ProvisionerError(f"--target {', '.join(unknown)}: no manifest and no object in state has that "
-                                   "address")
+        if unknown:  # in plan's words, with the closest addresses (docs/selection.md)
+            raise ProvisionerError("\n".join(unknown_target_problem(t, known).message for t in unknown))
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
                       sources=sources, into_base=into_base, moves=moves,
