@@ -32,15 +32,24 @@ class Platform:
     unread: frozenset[str] = frozenset()
 
 
+def _replace_left_out(address: str, selector: str | None) -> Problem:
+    """A --replace the targets do not bring in. With -l, a --target alone does not bring it in: the object must
+    pass both (docs/selection.md), and advice naming only --target was refused again."""
+    also = " and make the -l selector match it too" if selector is not None else ""
+    return Problem(f"--replace {address}: it is not among the targets or what they bring in, so it would not be "
+                   f"replaced; add --target {address}{also}, or leave out this --replace", address=address)
+
+
 def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, destroy: bool = False,
                targets: Iterable[str] = (), manifest_paths: Iterable[str] = (), dialect: str = "v1",
                foreign: Mapping[int, Owner] | None = None,
                foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
                allow_mass_destroy: bool = False, replace: Iterable[str] = (),
-               expanded: bool = False) -> tuple[Plan, list[Manifest]]:
+               expanded: bool = False, selector: str | None = None) -> tuple[Plan, list[Manifest]]:
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
-    the store manages (never adopted here). `expanded`: `manifests` are graph.expand's already."""
+    the store manages (never adopted here). `expanded`: `manifests` are graph.expand's already. `selector`: the
+    -l selector that chose `targets`, if one did."""
     if not expanded:
         manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
@@ -88,9 +97,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # (Only addresses a manifest declares: any other is replace_problems', "names no manifest".)
             outside = sorted((replace - wanted_set) & graph.manifests.keys())
             if outside:  # it would not be replaced, while the plan's text showed its users' new ids as unknown
-                raise PlanError([Problem(f"--replace {r}: it is not among the targets or what they bring in, so it "
-                                         f"would not be replaced; add --target {r}, or leave out this --replace",
-                                         address=r) for r in outside])
+                raise PlanError([_replace_left_out(r, selector) for r in outside])
 
     def wanted(address: str) -> bool:
         return not targets or address in wanted_set

@@ -238,3 +238,16 @@ def test_a_plan_narrowed_to_no_change_has_no_note_about_write_only_fields(v2):
         assert text.exit_code == 0 and "No changes." in text.output, (narrowed, text.all)
         assert "write-only" not in text.output, (narrowed, text.output)
         assert plan_json(v2, *narrowed)["notes"] == [], narrowed
+
+
+def test_a_replace_a_selector_leaves_out_is_refused_with_advice_that_selects_it(v2):
+    """`plan -l team=ops --replace sales-gold` said "add --target sales-gold", and with it the run was refused
+    again (the object must pass both, docs/selection.md): the advice names the selector too."""
+    fleet(v2)
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    refused = v2.run("plan", "-l", "team=ops", "--replace", "sales-gold")
+    assert refused.exit_code == 1, refused.all
+    assert "make the -l selector match it too" in refused.all, refused.all
+    targeted = v2.run("plan", "--target", "ops-bot", "--replace", "sales-gold")
+    assert targeted.exit_code == 1 and "add --target sales-gold" in targeted.all, targeted.all
+    assert "-l" not in targeted.all, targeted.all
