@@ -45,11 +45,13 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                foreign: Mapping[int, Owner] | None = None,
                foreign_objects: Mapping[tuple[str, int], Owner] | None = None, left_alone: Mapping[str, str] | None = None,
                allow_mass_destroy: bool = False, replace: Iterable[str] = (),
-               expanded: bool = False, selector: str | None = None) -> tuple[Plan, list[Manifest]]:
+               expanded: bool = False, selector: str | None = None,
+               excluded: frozenset[str] = frozenset()) -> tuple[Plan, list[Manifest]]:
     """The plan, and the assistant manifests with their references resolved (for the catalogue checks).
     `foreign`: assistant ids, `foreign_objects`: (kind, id) of other kinds, that another workspace or project of
     the store manages (never adopted here). `expanded`: `manifests` are graph.expand's already. `selector`: the
-    -l selector that chose `targets`, if one did."""
+    -l selector that chose `targets`, if one did. `excluded`: the addresses --exclude leaves as they are (narrowed
+    out of the plan afterwards, workflow.selecting): a protected one among them stops nothing."""
     if not expanded:
         manifests = expand(manifests)  # a knowledge base's documents are nodes of their own
     graph = Graph.of(manifests)
@@ -116,7 +118,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     ordered = [graph.manifests[a] for a in graph.order()]
     kinds = plan_kinds([m for m in ordered if m.kind != ASSISTANT], resolver, kind_state, platform.objects,
                        destroy=destroy, wanted=wanted, left_alone=left_alone, unread=platform.unread,
-                       assistants=platform.assistants, replace=replace)
+                       assistants=platform.assistants, replace=replace, excluded=excluded)
     problems = list(kinds.problems)
     resolved: list[Manifest] = []
     waits: dict[str, list[str]] = {}
@@ -136,7 +138,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                         destroy=destroy, targets=assistant_targets, manifest_paths=manifest_paths,
                         dialect=dialect, foreign=foreign,
                         left_alone={a: s for a, s in (left_alone or {}).items() if a in assistant_state},
-                        allow_mass_destroy=allow_mass_destroy, replace=replace)
+                        allow_mass_destroy=allow_mass_destroy, replace=replace, excluded=excluded)
     for change in plan.changes:
         if change.action in (Action.CREATE, Action.UPDATE, Action.IMPORT):
             change.depends_on = waits.get(change.address, [])

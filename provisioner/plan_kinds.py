@@ -616,7 +616,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                remote: Mapping[str, list[RemoteObject]], *, destroy: bool = False,
                wanted: Callable[[str], bool] = lambda address: True,
                left_alone: Mapping[str, str] | None = None, unread: frozenset[str] = frozenset(),
-               assistants: Iterable[Any] = (), replace: frozenset[str] = frozenset()) -> KindsPlan:
+               assistants: Iterable[Any] = (), replace: frozenset[str] = frozenset(),
+               excluded: frozenset[str] = frozenset()) -> KindsPlan:
     """The changes of every object of a registered kind: creates, updates, adoptions and replacements of the
     manifests (in the graph's order: a replaced object's referrers then wait for its new id), deletes and
     forgets of the state entries whose manifest is gone. `state`: the entries of these kinds only. Children of an
@@ -694,6 +695,8 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
                                          reason=f"id {entry.id} is already gone from the platform"))
             continue
         if (manifest.protect if manifest else entry.protect):
+            if address in excluded:  # left as it is (--exclude): no delete to refuse
+                continue
             cause = "`destroy` would delete it" if destroy else "its manifest was removed, so it would be deleted"
             result.problems.append(Problem(
                 f"{kind.title} {address!r} (id {entry.id}) is protected, and {cause}; to allow this, set "

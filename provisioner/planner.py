@@ -271,10 +271,10 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                  destroy: bool = False, targets: Iterable[str] = (), manifest_paths: Iterable[str] = (),
                  dialect: str = DEFAULT_DIALECT, foreign: Mapping[int, Owner] | None = None,
                  left_alone: Mapping[str, str] | None = None, allow_mass_destroy: bool = False,
-                 replace: Iterable[str] = ()) -> Plan:
+                 replace: Iterable[str] = (), excluded: frozenset[str] = frozenset()) -> Plan:
     """`foreign`: platform ids that another workspace or project of the store manages (never adopted here).
     `left_alone`: address -> source file of the state entries whose manifest file exists but was not among the
-    paths given (never destroyed for being absent)."""
+    paths given (never destroyed for being absent). `excluded`: the addresses --exclude leaves as they are."""
     targets = sorted(set(targets))
     foreign = foreign or {}
     left_alone = {} if destroy else dict(left_alone or {})
@@ -371,7 +371,8 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
                                   remote_id=entry.id, reason=f"id {entry.id} is already gone from the platform"))
             continue
         if protected:
-            problems.append(_protected_problem(address, entry, manifest, destroy))
+            if address not in excluded:  # excluded, it is left as it is: no delete to refuse
+                problems.append(_protected_problem(address, entry, manifest, destroy))
             continue
         why = "destroy requested" if destroy else "its manifest was removed"
         changes.append(Change(address, Action.DELETE, live.name, remote_id=live.id, reason=why,

@@ -251,3 +251,27 @@ def test_a_replace_a_selector_leaves_out_is_refused_with_advice_that_selects_it(
     targeted = v2.run("plan", "--target", "ops-bot", "--replace", "sales-gold")
     assert targeted.exit_code == 1 and "add --target sales-gold" in targeted.all, targeted.all
     assert "-l" not in targeted.all, targeted.all
+
+
+def test_a_protected_object_that_is_excluded_does_not_stop_a_destroy_of_the_others(v2):
+    """--exclude leaves an object as it is "whatever the plan would do to it" (docs/selection.md), but `destroy
+    --exclude ops-bot` of a protected ops-bot (or folder) was refused: "is protected, and `destroy` would delete
+    it", the check made before the exclusion was applied."""
+    v2.write("manifests/folders.yaml", folder("sales", "Sales", "team: sales")
+             + "---\n" + folder("ops", "Ops", "team: ops").replace("metadata:\n", "metadata:\n  protect: true\n"))
+    v2.add("sales-gold", folder_id="folder.sales", metadata_extra="labels: {team: sales, tier: gold}")
+    v2.add("ops-bot", folder_id="folder.ops", metadata_extra="labels: {team: ops}\nprotect: true")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    refused = v2.run("plan", "--destroy")
+    assert refused.exit_code == 1 and "is protected" in refused.all, refused.all
+    plan = plan_json(v2, "--destroy", "--exclude", "ops-bot", "--exclude", "folder.ops")
+    assert addresses(plan) == ["folder.sales", "sales-gold"] and plan["excluded"] == ["folder.ops", "ops-bot"]
+    destroyed = v2.run("destroy", "--auto-approve", "--exclude", "ops-*", "--exclude", "folder.ops")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert sorted(v2.state()["resources"]) == ["folder.ops", "ops-bot"]
+    assert [a["name"] for a in v2.platform.assistants()] == ["Ops Bot"]
+    # Its manifest removed, a protected object that is excluded is left as it is too.
+    v2.write("manifests/folders.yaml", folder("sales", "Sales", "team: sales"))
+    v2.remove("ops-bot")
+    left = v2.run("plan", "--exclude", "ops-bot", "--exclude", "folder.ops")
+    assert left.exit_code == 0 and "is protected" not in left.all, left.all

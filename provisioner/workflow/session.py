@@ -341,7 +341,8 @@ class Session:
                                     foreign=foreign,
                                     foreign_objects=self._foreign_objects(expanded, objects),
                                     left_alone=kept,
-                                    allow_mass_destroy=allow_mass_destroy, replace=replace, selector=selector)
+                                    allow_mass_destroy=allow_mass_destroy, replace=replace, selector=selector,
+                                    excluded=frozenset(selection.excluded))
         narrow(plan, selection, state, selector)
         if not destroy:  # (a destroy's paths leave nothing alone)
             refuse_breaking_left_alone(plan, state, kept)
