@@ -567,7 +567,7 @@ def _field_changes(manifest: Manifest, entry: ResourceState | None, live: Remote
         elif last is None:
             # Adopted: what the platform holds is unknowable; send what the manifest sets, but no empty write-only
             # value (no setting: `tool_ids: []` would remove the tools the adopted assistant has).
-            if name in manifest.fields and not (name in WRITE_ONLY_FIELDS and empty_setting(desired[name])):
+            if name in manifest.fields and not _no_setting(name, desired[name]):
                 changes.append(_field(name, None, desired[name], hidden, source="last-applied", known=False))
         elif not _write_only_unchanged(name, desired, last, sensitive):
             before = last.get(name, _default(name))
@@ -649,9 +649,15 @@ def identical(a: Any, b: Any) -> bool:
         return False
 
 
+def _no_setting(name: str, wanted: Any) -> bool:
+    """An empty value (`[]`, `{}`, `""`) of a field the platform never shows: no setting (docs/graph.md). Not null,
+    which the manifest writes to clear a setting (`folder_id: null`: uncategorized)."""
+    return name in WRITE_ONLY_FIELDS and wanted is not None and empty_setting(wanted)
+
+
 def _write_only_unchanged(name: str, desired: dict, last: dict, sensitive: set[str]) -> bool:
     recorded, wanted = last.get(name, _default(name)), desired[name]
-    if name in WRITE_ONLY_FIELDS and empty_setting(recorded) and empty_setting(wanted):
+    if _no_setting(name, wanted) and empty_setting(recorded):
         # No setting either way (docs/graph.md): `tool_ids: []` written where the manifest had none sent [], which
         # removed the tools someone gave the assistant on the dashboard, a set the manifest never managed.
         return True

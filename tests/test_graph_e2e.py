@@ -444,3 +444,12 @@ def test_an_assistant_adopted_with_an_empty_tool_ids_keeps_the_tools_the_platfor
     assert v2.state()["resources"]["support"]["id"] == made["id"]  # adopted by name
     stored = v2.platform.admin.get(f"/_emulator/objects/assistants/{made['id']}").json()["fields"]
     assert stored["tool_ids"] == [tool_id]
+    # null is no empty value: the manifest's way to clear a setting (`folder_id: null`: uncategorized), still sent.
+    v2.write("manifests/tools.yaml", TOOL + "---\n" + folder("vip", "VIP"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    other = v2.platform.create(assistant_name="Other", **REQUIRED)
+    v2.platform.put(other["id"], folder_id=v2.state()["resources"]["folder.vip"]["id"])
+    v2.add("other", "Other", folder_id=None)
+    v2.write("manifests/other.yaml", v2.root.joinpath("manifests/other.yaml").read_text() + "  folder_id: null\n")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    assert v2.platform.admin.get(f"/_emulator/objects/assistants/{other['id']}").json()["fields"]["folder_id"] is None
