@@ -4,8 +4,8 @@ sent (docs/apply.md, "Verify"). A platform may answer 200 to an update and keep 
 The read is one list per changed kind, all pages (the documents of a knowledge base: one list per knowledge
 base that had a change), never a request per object. Write-only fields are not compared (the platform never
 shows them); sensitive ones neither (a value read back would have to be shown to say it differs). What the
-platform holds goes into state's view of it (`remote`), so `state show` and the next plan see it; the next
-plan compares with the platform and shows the difference again.
+platform holds goes into state's view of it (`remote`) and its record of what was applied (`spec`), so `state show`
+and the next plan see it; the next plan shows the manifest's value as a change still to make (not as drift).
 """
 from __future__ import annotations
 
@@ -170,11 +170,16 @@ def _agrees(kind: str, name: str, sent: Any, held: Any) -> bool:
 
 
 def _record_held(state: State, address: str, mismatches: Iterable[Mismatch]) -> None:
+    """What the platform holds, as its view (`remote`) and as what was applied (`spec`): the value sent did not
+    take effect. Recorded as applied, the next plan took the platform's value for drift, and `pull` wrote it back
+    over the manifest's edit; now the manifest's value is a change still to make."""
     entry = state.resources.get(state_address(address))
     if entry is None:
         return
     for mismatch in mismatches:
         entry.remote = {**(entry.remote or {}), mismatch.field: mismatch.held}
+        if entry.spec is not None:
+            entry.spec = {**entry.spec, mismatch.field: mismatch.held}
 
 
 def _ids(state: State) -> Callable[[str], Any]:

@@ -104,3 +104,23 @@ def test_a_document_adopted_unchanged_sent_nothing_and_is_not_verified():
                      body={"knowledgebase_id": 7, "name": "Opening hours"})
     report = ApplyReport(results=[ChangeResult(adopted, True, 0.0, 12), ChangeResult(renamed, True, 0.0, 13)])
     assert [change.address for change, _ in to_verify(report)] == ["knowledgebase.faq.hours"]
+
+
+def test_a_field_that_did_not_stick_is_a_change_still_to_make_not_drift_that_pull_writes_back(workspace):
+    """State recorded the sent value as applied: the next plan marked the field "changed on the platform outside
+    the provisioner", and `pull` wrote the platform's old value over the manifest's edit (docs/pull.md: pull never
+    undoes a local edit). What did not stick was never applied: it is the manifest's change, still to make."""
+    workspace.add("support", system_prompt="First prompt.")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.platform.faults(drop_fields={"assistants": ["system_prompt"]})
+    workspace.add("support", system_prompt="Second prompt.")
+    assert workspace.run("apply", "--auto-approve").exit_code == 1
+    workspace.platform.faults(drop_fields={})
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2 and '"First prompt." -> "Second prompt."' in plan.output, plan.all
+    assert "outside the provisioner" not in plan.output, plan.output
+    pulled = workspace.run("pull", f"--api-url={workspace.platform.url}", "--detailed-exitcode", api=False)
+    assert pulled.exit_code == 0 and "pulled system_prompt" not in pulled.output, pulled.all
+    assert "Second prompt." in (workspace.root / "manifests" / "support.yaml").read_text()
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
