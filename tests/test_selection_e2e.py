@@ -275,3 +275,22 @@ def test_a_protected_object_that_is_excluded_does_not_stop_a_destroy_of_the_othe
     v2.remove("ops-bot")
     left = v2.run("plan", "--exclude", "ops-bot", "--exclude", "folder.ops")
     assert left.exit_code == 0 and "is protected" not in left.all, left.all
+
+
+def test_a_plans_targets_are_what_target_globs_and_l_chose(v2):
+    """docs/plan-format.md said `targets` are the --target addresses; a -l plan (no --target) has the addresses
+    the selector chose (folder.ops carries the label too), a glob the addresses it matched (not what they need),
+    and either way the text view warns of targeting."""
+    fleet(v2)
+    assert plan_json(v2, "-l", "team=ops")["targets"] == ["folder.ops", "ops-bot"]
+    assert plan_json(v2, "-l", "tier=gold")["targets"] == ["sales-gold"]
+    assert plan_json(v2, "--target", "sales-*")["targets"] == ["sales-basic", "sales-gold"]
+    assert plan_json(v2)["targets"] == []
+    assert "Resource targeting is in effect (folder.ops, ops-bot)" in v2.run("plan", "-l", "team=ops").output
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    row = next(line for line in (docs / "plan-format.md").read_text().splitlines() if line.startswith("| `targets` |"))
+    described = json.loads((docs / "plan.schema.json").read_text())["properties"]["targets"]["description"]
+    for text in (row, described):
+        assert "-l" in text and "glob" in text, text
