@@ -453,3 +453,14 @@ def test_an_assistant_adopted_with_an_empty_tool_ids_keeps_the_tools_the_platfor
     v2.write("manifests/other.yaml", v2.root.joinpath("manifests/other.yaml").read_text() + "  folder_id: null\n")
     assert v2.run("apply", "--auto-approve").exit_code == 0
     assert v2.platform.admin.get(f"/_emulator/objects/assistants/{other['id']}").json()["fields"]["folder_id"] is None
+
+
+def test_destroy_asks_about_the_objects_it_destroys_not_only_assistants(v2):
+    """destroy deletes every kind, but asked "Do you really want to destroy these assistants?" of a plan that
+    destroys a folder and a label only, and its help said it deletes every assistant the state manages."""
+    v2.write("manifests/groups.yaml", folder("sales", "Sales") + "---\n" + folder("vip", "VIP", kind="Label"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    asked = v2.run("destroy", "--api-url", v2.platform.url, input="no\n", api=False)
+    assert "Do you really want to destroy these objects? There is no undo." in asked.output, asked.all
+    assert "assistants" not in asked.output and len(v2.platform.http.get("/user/folders").json()["data"]) == 1
+    assert "Delete every object the state manages" in v2.run("destroy", "--help", api=False).output

@@ -324,7 +324,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
 @reports_errors
 def destroy_command(paths, auto_approve, targets, parallelism, allow_mass_forget=False, excludes=(), selector=None,
                     **kwargs) -> None:
-    """Delete every assistant the state manages (protected ones stop the run)."""
+    """Delete every object the state manages, of every kind (protected ones stop the run unless excluded)."""
     settings = settings_from(kwargs, parallelism)
     paths = settings_paths(paths, settings)
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
@@ -339,4 +339,4 @@ def destroy_command(paths, auto_approve, targets, parallelism, allow_mass_forget
             _show(plan)
             raise ProvisionerError(denied)
         _review_and_apply(session, plan, known_ids, auto_approve,
-                          "Do you really want to destroy these assistants? There is no undo.", "Destroy")
+                          "Do you really want to destroy these objects? There is no undo.", "Destroy")
