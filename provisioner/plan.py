@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from . import plan_record
 from .errors import ProvisionerError
 from .redaction import digest, digest_fields
 
@@ -352,6 +353,7 @@ class Plan:
             del data["remote_item"]
             data["action"] = change.action.value
             data["body"] = digest_fields(change.body, change.sensitive)
+            data["record"] = plan_record.written(data["record"], data["body"])  # a create's: its body not again
             changes.append(data)
         return {
             "format": PLAN_FORMAT,

@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from . import plan_record
 from .plan import _show_input
 
 
@@ -120,6 +121,18 @@ class _ChangeFile(_Strict):
             what = "create fields" if kind == "assistant" else f"{kind} fields"
             raise ValueError(f"not {what}: {', '.join(_show_input(n) for n in unknown[:5])}")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _record_whole(cls, data: Any) -> Any:
+        """A create's record written without its body's values (plan_record.py), rebuilt before it is checked."""
+        if not isinstance(data, dict) or "record" not in data:
+            return data
+        try:
+            whole = plan_record.rebuilt(data["record"], data.get("body"))
+        except ValueError as error:
+            raise ValueError(f"record: {error}") from None
+        return data if whole is data["record"] else {**data, "record": whole}
 
     @field_validator("record")
     @classmethod

@@ -58,6 +58,19 @@ CASES = {
     "record of the wrong shape": (lambda p: json.dumps(_set(["changes", 0, "record", "protect"], "yes")(p)),
                                   "changes[0].record"),
     "lineage missing": (lambda p: json.dumps(_drop("lineage")(p)), "lineage: Field required"),
+    # A create's record written without its body's values (plan_record.py): an edit of that form is refused too.
+    "a record's spec_from_body false": (
+        lambda p: json.dumps(_set(["changes", 0, "record", "spec_from_body"], False)(p)),
+        "changes[0]: record: spec_from_body must be true"),
+    "a record with spec_from_body and a spec": (
+        lambda p: json.dumps(_set(["changes", 0, "record", "spec"], {"voice_id": 2})(p)),
+        "changes[0]: record: spec_from_body must be true, in a record without a spec"),
+    "a record's remote unsetting a field its spec lacks": (
+        lambda p: json.dumps(_set(["changes", 0, "record", "remote_from_spec", "unset"], ["is_admin"])(p)),
+        "changes[0]: record: remote_from_spec must be"),
+    "a record with remote_from_spec and a remote": (
+        lambda p: json.dumps(_set(["changes", 0, "record", "remote"], {})(p)),
+        "changes[0]: record: a record has either remote or remote_from_spec"),
     "deeply nested": (lambda p: '{"format": "provisioner-plan", "notes": ' + "[" * 100_000 + "]" * 100_000 + "}",
                       "plan file p.plan"),
     "huge integer": (lambda p: json.dumps(p).replace('"serial": ', '"serial": ' + "9" * 5000 + ", \"x\": "),
@@ -126,6 +139,61 @@ def test_a_plan_too_large_for_apply_to_read_back_is_refused_when_saved_not_when_
         result.all
     assert not (workspace.root / "big.plan").exists()
     assert "Traceback" not in result.all
+
+
+def _full_fleet(workspace, count: int) -> None:
+    """`count` assistants as `scripts/benchmark.py --fleet full` writes them: every optional field, a prompt of 40
+    lines, variables, a post-call schema, a webhook URL (sensitive)."""
+    import importlib.util
+
+    loaded = importlib.util.spec_from_file_location("benchmark", Path(__file__).parent.parent / "scripts/benchmark.py")
+    benchmark = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(benchmark)
+    for i in range(count):
+        workspace.add(f"bench-{i}", **benchmark.full_spec(i, "Be helpful."))
+
+
+def _records(workspace) -> dict:
+    return {address: {k: v for k, v in entry.items() if k != "id"}
+            for address, entry in workspace.state()["resources"].items()}
+
+
+def test_a_full_create_is_saved_without_repeating_its_body_and_recorded_as_before(workspace):
+    """A full assistant's create took 28 KB in a saved plan, its body's values written four times (the body, the
+    field changes, the record's spec and its remote): past some 4,500 of them `plan --out` refused the fleet as
+    over the 128 MiB apply reads back. The record now says its spec is the body and gives its remote as what
+    differs; applied, the file records in state exactly what a plan applied at once records."""
+    _full_fleet(workspace, 3)
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    text = (workspace.root / "p.plan").read_text()
+    saved = json.loads(text)
+    assert len(text) / len(saved["changes"]) < 19_000, len(text)
+    assert all("spec" not in c["record"] and "remote" not in c["record"] for c in saved["changes"])
+    applied = workspace.run("apply", "p.plan")
+    assert applied.exit_code == 0, applied.all
+    from_file = _records(workspace)
+    assert "hooks.example.com" not in text + json.dumps(from_file)  # the webhook URL's digest only
+    workspace.lose_state()
+    workspace.platform.reset()
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert from_file == _records(workspace) and len(from_file) == 3
+
+
+def test_a_saved_plan_with_whole_records_is_still_read(workspace):
+    """Plans saved before records were written without their body's values (and `plan --json` documents saved by
+    hand from such a provisioner) are read and applied as before."""
+    from provisioner import plan_record
+
+    good = saved_plan(workspace)
+    for change in good["changes"]:
+        change["record"] = plan_record.rebuilt(change["record"], change["body"])
+        assert set(change["record"]) >= {"spec", "remote"}
+    (workspace.root / "whole.plan").write_text(json.dumps(good))
+    shown = workspace.run("show", "--json", "whole.plan", api=False)
+    assert shown.exit_code == 0, shown.all
+    assert json.loads(shown.output)["changes"] == json.loads((workspace.root / "p.plan").read_text())["changes"]
+    assert workspace.run("apply", "whole.plan").exit_code == 0
+    assert sorted(a["name"] for a in workspace.platform.assistants()) == ["A", "B"]
 
 
 def test_a_good_plan_round_trips(workspace):

@@ -115,7 +115,10 @@ def _desired(manifest: Manifest, dialect: str) -> dict[str, Any]:
     return desired(KINDS[manifest.kind], manifest.fields)
 
 
-MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024  # about 6 KB per new assistant: room for 20,000
+# What apply reads of a saved plan: a file is parsed whole, at about five times its size in memory (765 MB for a
+# 135 MiB one), so a file that is not a plan this provisioner wrote cannot take the runner's memory. A full assistant's
+# create takes about 18 KB (plan_record.py): room for some 7,500.
+MAX_PLAN_FILE_BYTES = 128 * 1024 * 1024
 
 
 def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
@@ -153,7 +156,7 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
-    """The plan at `path`, compact JSON (a full assistant's create is about 28 KB so, 36 KB indented). Refused
+    """The plan at `path`, compact JSON (a full assistant's create is about 18 KB so). Refused
     before anything is written when apply would refuse to read it back (MAX_PLAN_FILE_BYTES): a pipeline learns
     it from the plan job, not from the apply job after the merge."""
     _refuse_to_replace(Path(path))
