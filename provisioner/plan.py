@@ -7,7 +7,7 @@ field changes carry "(sensitive)", and request bodies carry a digest that
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields as dataclass_fields
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
@@ -62,7 +62,7 @@ class FieldLocations(dict):
     the platform refuses need them, and finding every field's line of every created object was a tenth of a
     fleet's plan. Reads like the dict it stands for through its methods (its content is filled in before any
     read); C code that reads a dict's storage directly (json's encoder) sees it empty until then, so it goes out
-    through `asdict` (Plan.to_dict), which copies it by its items."""
+    through Plan.to_dict, which copies it by its items."""
 
     __slots__ = ("_source",)
 
@@ -346,15 +346,7 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as JSON-ready data, with sensitive values digested."""
-        changes = []
-        for change in self.changes:
-            change.fingerprint()
-            data = asdict(replace(change, remote_item=None)) if change.remote_item is not None else asdict(change)
-            del data["remote_item"]
-            data["action"] = change.action.value
-            data["body"] = digest_fields(change.body, change.sensitive)
-            data["record"] = plan_record.written(data["record"], data["body"])  # a create's: its body not again
-            changes.append(data)
+        changes = [_change_data(change) for change in self.changes]
         return {
             "format": PLAN_FORMAT,
             "format_version": PLAN_FORMAT_VERSION,
@@ -436,6 +428,28 @@ class Plan:
                    allow_mass_forget=checked.allow_mass_forget, excluded=checked.excluded,
                    selector=checked.selector, replace_requested=checked.replace_requested,
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
+
+
+# The keys of a change and of a field change in plan documents: their dataclass fields, in order.
+_CHANGE_KEYS = tuple(f.name for f in dataclass_fields(Change) if f.name != "remote_item")
+_FIELD_CHANGE_KEYS = tuple(f.name for f in dataclass_fields(FieldChange))
+
+
+def _change_data(change: Change) -> dict[str, Any]:
+    """`change` as plan documents hold it: its containers new, the values in them its own. `asdict` copied every
+    value deeply, and a document is only ever written out: 7 of the 10.8 s `plan --out` took for 5,000 full creates."""
+    change.fingerprint()
+    data = {key: getattr(change, key) for key in _CHANGE_KEYS}
+    data["action"] = change.action.value
+    data["fields"] = [{key: getattr(shown, key) for key in _FIELD_CHANGE_KEYS} | {"details": list(shown.details)}
+                      for shown in change.fields]
+    data["body"] = digest_fields(change.body, change.sensitive)
+    data["record"] = plan_record.written(dict(change.record), data["body"])  # a create's: its body not again
+    data["field_locations"] = dict(change.field_locations.items())
+    for key in ("sensitive", "depends_on"):
+        data[key] = list(data[key])
+    data["actions"] = [dict(action) for action in change.actions]
+    return data
 
 
 # --- a saved plan file's problems, as Plan.from_dict reports them (its schema: plan_file_schema.py) ---

@@ -194,3 +194,60 @@ def test_equal_values_is_same(a, b):
     from provisioner.planner import equal_values
     assert equal_values(a, b) == same(a, b)
     assert equal_values(a, a) == same(a, a)
+
+
+# --- a plan's document (Plan.to_dict): its own values, not deep copies ---
+
+def _document_as_asdict_made_it(plan) -> list:
+    """The changes of Plan.to_dict as it was made with `dataclasses.asdict` (every value copied deeply)."""
+    from dataclasses import asdict, replace
+
+    from provisioner import plan_record
+    from provisioner.redaction import digest_fields
+
+    changes = []
+    for change in plan.changes:
+        change.fingerprint()
+        data = asdict(replace(change, remote_item=None))
+        del data["remote_item"]
+        data["action"] = change.action.value
+        data["body"] = digest_fields(change.body, change.sensitive)
+        data["record"] = plan_record.written(data["record"], data["body"])
+        changes.append(data)
+    return changes
+
+
+@SETTINGS
+@given(st.data())
+def test_a_plan_document_is_the_one_asdict_made(data):
+    import json
+
+    from plan_strategies import FIELD_NAMES, plans, values as plan_values
+
+    plan = data.draw(plans())
+    for change in plan.changes:
+        change.body = data.draw(st.dictionaries(st.sampled_from(FIELD_NAMES), plan_values, max_size=4))
+        change.sensitive = sorted(data.draw(st.sets(st.sampled_from(FIELD_NAMES), max_size=2)))
+        change.record = data.draw(st.sampled_from([{}, {"spec": dict(change.body), "protect": False, "sensitive": [],
+                                                        "remote": dict(sorted(change.body.items()))}]))
+        change.field_locations = {name: f"m.yaml:{i}" for i, name in enumerate(change.body)}
+        change.actions = data.draw(st.lists(st.fixed_dictionaries({"field": st.just("status"), "value": plan_values}),
+                                            max_size=2))
+        change.depends_on = data.draw(st.lists(st.sampled_from(["tool.a", "folder.f"]), max_size=2))
+    expected = json.dumps(_document_as_asdict_made_it(plan))
+    assert json.dumps(plan.to_dict()["changes"]) == expected
+
+
+def test_a_plan_document_holds_the_plans_own_values_not_copies():
+    """`plan --out` of 5,000 full creates took 10.8 s, 7 of them in `asdict` copying every value of every field
+    change deeply, for a document that is only written out: it now holds the plan's values themselves."""
+    from provisioner.plan import Action, Change, FieldChange, Plan
+
+    schema = [{"name": "resolved", "type": "bool", "description": "Whether the question was answered."}]
+    change = Change("a", Action.CREATE, "A", fields=[FieldChange("post_call_schema", None, schema, before_known=False)],
+                    body={"post_call_schema": schema})
+    document = Plan([change], "l", 1).to_dict()
+    assert document["changes"][0]["fields"][0]["after"] is schema
+    assert document["changes"][0]["body"]["post_call_schema"] is schema
+    document["changes"][0]["body"]["voice_id"] = 2  # the document's containers are its own: the plan is unchanged
+    assert change.body == {"post_call_schema": schema}
