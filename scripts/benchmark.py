@@ -7,6 +7,7 @@
     python scripts/benchmark.py --count 3000 --latency-ms 20 --fleet full --busy 2
     python scripts/benchmark.py --count 10000 --latency-ms 20 --graph
     python scripts/benchmark.py --count 10000 --latency-ms 20 --cli-from ../an-older-checkout   # two versions
+    python scripts/benchmark.py --count 5000 --fleet full --phases saved                         # a saved plan
 
 Each phase runs the real CLI in its own process against `provisioner emulator` (also its own process) on
 loopback. Requests come from the emulator's /_emulator/stats; memory is the CLI process's peak RSS. For the
@@ -25,6 +26,9 @@ Python loop of 10 million additions takes here, so that figures from different m
 `--fleet full` sets every optional v1 field, a prompt of dozens of lines, variables and a post-call schema
 (a team's manifests) instead of the small default ones. `--busy N` runs N busy loops beside the benchmark for
 its whole run, to see it on cores that are shared.
+
+`--phases saved` makes the fleet the reviewed-plan way (docs/ci.md): `plan --out` into a file, `show` of the file,
+then `apply FILE` creates it (in place of `apply --auto-approve`); the file's size is printed, per change too.
 
 `--graph` makes the fleet a graph of every kind instead of assistants alone: of `--count` objects, 200
 mid-call tools, 50 knowledge bases holding 200 website documents, 20 folders and 50 labels (scaled down below
@@ -197,13 +201,15 @@ def process_cpu(pid: int) -> float:
         return 0.0
 
 
-def run_phase(name: str, args: list[str], cwd: Path, url: str, stats: httpx.Client, expect: set[int],
+def run_phase(name: str, args: list[str], cwd: Path, url: str | None, stats: httpx.Client, expect: set[int],
               env: dict[str, str], emulator_pid: int) -> dict:
+    """One CLI run, measured; `url` None for a command that reads no platform (`show`)."""
     before_stats = stats.get("/_emulator/stats").json()
     before = before_stats["requests"]
     emulator_before = process_cpu(emulator_pid)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "provisioner", *args, f"--api-url={url}"], cwd=cwd, env=env,
+    api = [f"--api-url={url}"] if url else []
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", *args, *api], cwd=cwd, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
@@ -225,7 +231,7 @@ def start_emulator(options) -> tuple[subprocess.Popen, str, httpx.Client]:
     The API base is the first URL the emulator prints (it may serve the API under a path such as /api);
     /_emulator/* is at the server's root. An emulator that takes --admin-token gets a random one, sent as a
     bearer token on the /_emulator/* requests (adapt admin_headers if that changes)."""
-    port = free_port()
+    port = options.port or free_port()
     command = [sys.executable, "-m", "provisioner", "emulator", "--port", str(port),
                "--latency-ms", str(options.latency_ms), "--error-rate", str(options.error_rate),
                "--commit-fail-rate", str(options.commit_fail_rate), "--seed", "1",
@@ -343,8 +349,9 @@ def main() -> None:
     parser.add_argument("--rate-limit", default="off",
                         help="windows the emulator enforces and the client paces to, e.g. 1000/60s,200/10s")
     parser.add_argument("--phases", default="plan,create,noop,update,verify,destroy",
-                        help="comma-separated subset of: plan,create,noop,update,verify,destroy (verify: the update "
-                             "again with --no-verify, to report what verify after apply costs)")
+                        help="comma-separated subset of: plan,create,noop,update,verify,destroy,saved (verify: the "
+                             "update again with --no-verify, to report what verify after apply costs; saved: the "
+                             "create from a saved plan, made by plan --out and read by show first)")
     parser.add_argument("--fleet", choices=sorted(FLEETS), default="small",
                         help="small manifests (the required fields and a few more) or full ones (every optional "
                              "v1 field, a prompt of 40 lines, variables, a post-call schema)")
@@ -356,6 +363,8 @@ def main() -> None:
     parser.add_argument("--cli-from", metavar="DIR",
                         help="run the CLI from another checkout of the provisioner (its folder, as PYTHONPATH) against "
                              "this one's emulator: two versions compared on the same platform")
+    parser.add_argument("--port", type=int, default=0,
+                        help="the emulator's port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--policies", type=int, default=0, metavar="N",
                         help="measure only the policy check: N rules (CEL) over --count manifests, offline")
     options = parser.parse_args()
@@ -399,8 +408,13 @@ def main() -> None:
                 if "plan" in phases:
                     rows.append(run_phase("plan (all new)", ["plan", *retries], root, url, stats, {0}, env,
                                           emulator.pid))
-                rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
-                            | {"writes": True})
+                if "saved" in phases:
+                    saved_size = save_plan(rows, root, url, stats, env, emulator.pid, retries)
+                    rows.append(run_phase("apply FILE (create all)", [*apply, "saved.plan"], root, url, stats, {0},
+                                          env, emulator.pid) | {"writes": True})
+                else:
+                    rows.append(run_phase("apply (create all)", apply, root, url, stats, {0}, env, emulator.pid)
+                                | {"writes": True})
                 if "noop" in phases:
                     rows.append(run_phase("plan (no changes)", ["plan", "--detailed-exitcode", *retries], root, url,
                                           stats, {0}, env, emulator.pid) | {"reads": True})
@@ -458,6 +472,8 @@ def main() -> None:
     print("CPU ms/1: the CLI's CPU (user + system) per assistant: per change for apply and destroy, per "
           "manifest for the plans")
     verify_cost(rows)
+    if "saved" in phases:
+        print(f"saved plan: {saved_size:,} bytes, {saved_size / max(options.count, 1):,.0f} per change")
     windows = [(int(n), float(t)) for n, t in re.findall(r"(\d+)\s*/\s*(\d+(?:\.\d+)?)s", options.rate_limit)]
     if windows:
         sustained = min(n / t for n, t in windows)
@@ -465,6 +481,16 @@ def main() -> None:
             rate = row["requests"] / row["seconds"]
             print(f"{row['phase']}: {rate:.1f} requests/s against the budget's sustained {sustained:.1f}/s "
                   f"({rate / sustained:.0%} of the budget), {row['rate_limited']} answered 429")
+
+
+def save_plan(rows: list[dict], root: Path, url: str, stats: httpx.Client, env: dict[str, str], emulator_pid: int,
+              retries: list[str]) -> int:
+    """`--phases saved`: the fleet's plan saved (`plan --out saved.plan`) and shown from the file, as a pull
+    request's pipeline does; the file's size in bytes."""
+    rows.append(run_phase("plan --out (all new)", ["plan", "--out", "saved.plan", *retries], root, url, stats, {0}, env,
+                          emulator_pid))
+    rows.append(run_phase("show FILE", ["show", "saved.plan"], root, None, stats, {0}, env, emulator_pid))
+    return (root / "saved.plan").stat().st_size
 
 
 def verify_cost(rows: list[dict]) -> None:

@@ -52,6 +52,22 @@ def test_the_benchmark_reports_cpu_per_change_and_machine_speed_for_a_full_fleet
     assert leftover.stdout.strip() == ""
 
 
+def test_the_benchmark_saves_the_plan_shows_the_file_and_applies_it():
+    """`--phases saved`: the reviewed-plan way a pipeline makes a fleet (plan --out, show FILE, apply FILE), each
+    measured, and the saved plan's size per change (a full create: about 18 KB, docs/performance.md)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PROVISIONER_")}
+    result = subprocess.run([sys.executable, str(SCRIPT), "--count", "20", "--fleet", "full", "--phases",
+                             "saved,noop"], capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    rows = {line.split("  ")[0]: line for line in out.splitlines() if line.startswith(("plan", "apply", "show"))}
+    assert set(rows) == {"plan --out (all new)", "show FILE", "apply FILE (create all)", "plan (no changes)"}, out
+    assert "POST /user/assistant: 20" in rows["apply FILE (create all)"]
+    assert re.search(r"\s0\s+0\s+[\d.]+\s*$", rows["show FILE"]), rows["show FILE"]  # no request, no 429
+    size = re.search(r"saved plan: ([\d,]+) bytes, ([\d,]+) per change", out)
+    assert size and 10_000 < int(size.group(2).replace(",", "")) < 19_000, out
+
+
 def test_a_full_fleet_manifest_sets_every_optional_v1_setting_and_validates():
     import importlib.util
 
