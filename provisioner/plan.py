@@ -437,7 +437,8 @@ _FIELD_CHANGE_KEYS = tuple(f.name for f in dataclass_fields(FieldChange))
 
 def _change_data(change: Change) -> dict[str, Any]:
     """`change` as plan documents hold it: its containers new, the values in them its own. `asdict` copied every
-    value deeply, and a document is only ever written out: 7 of the 10.8 s `plan --out` took for 5,000 full creates."""
+    value deeply for a document that is only written out: 7 of the 10.8 s `plan --out` took for 5,000 full
+    creates."""
     change.fingerprint()
     data = {key: getattr(change, key) for key in _CHANGE_KEYS}
     data["action"] = change.action.value
