@@ -1,8 +1,8 @@
 """A change's `record` as a plan document writes it: without the values its body already holds.
 
 A create's record repeats its whole body as `spec` (what state keeps of what was sent) and nearly all of it again
-as `remote` (what the platform will show): a third of a full assistant's saved create, and what kept a fleet of
-5,000 full creates under the 128 MiB a saved plan may take. Written here, such a record says `spec_from_body` in
+as `remote` (what the platform will show): a third of a full assistant's saved create, and what put a fleet of
+5,000 full creates over the 128 MiB a saved plan may take. Written here, such a record says `spec_from_body` in
 place of its spec, and gives its remote as the keys that differ from that spec (`remote_from_spec`); reading it
 rebuilds the very record, which the plan file's schema then checks as it checks any other. Any other record (an
 update's spec holds fields its body does not send) is written whole, as are records whose rebuilding would not
