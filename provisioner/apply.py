@@ -140,7 +140,9 @@ class StateRecorder:
     def queue_forget(self, address: str) -> int:
         with self._condition:
             if address not in self.state.resources:
-                return self._durable  # nothing to write: durable already
+                # Nothing to write: no mutation to wait for (not the last commit's, which may be one the store
+                # refused, and its waiter would be told so).
+                return 0
             self._pend(address, None)
             return self._mutated([address])
 

@@ -263,6 +263,23 @@ def test_an_apply_records_its_other_changes_and_forgets_nothing_when_one_is_refu
     assert {a: e.id for a, e in stores("staging").read().resources.items()} == {"old": 9, "own": 41}
 
 
+def test_a_forget_with_nothing_to_write_after_a_refused_record_is_not_refused_too(stores):
+    """A forget of an address state does not hold has nothing to wait for: its ticket is none of the refused
+    mutations' (it was the last commit's, which a refused record could end, and its change then failed with the
+    other change's "one object has one owner")."""
+    from provisioner.apply import StateRecorder
+
+    first, second = _on_one_platform(stores, "default", "staging")
+    mine = first.read()
+    mine.resources["sales"] = resource(42)
+    first.write(mine)
+    recorder = StateRecorder(second, second.read())
+    with pytest.raises(OwnedElsewhereError):
+        recorder.record("shared", 42, {"spec": {"name": "shared"}})
+    recorder.forget("never-recorded")  # nothing to write: done at once, refused by nobody
+    assert recorder.state.resources == {} and stores("staging").read().resources == {}
+
+
 def test_two_imports_of_one_object_at_once_leave_it_to_the_first(workspace, backend, monkeypatch):
     """`provisioner import` in two workspaces at once: both look-ups find no owner; the second write is refused,
     naming the first, and imports nothing."""
