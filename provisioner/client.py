@@ -421,7 +421,7 @@ class PlatformClient:
         remaining = headers.get("x-ratelimit-remaining", "").strip()
         if remaining != "0":
             return
-        wait = _seconds_until_epoch(headers.get("x-ratelimit-reset", ""))
+        wait = _seconds_until_epoch(headers.get("x-ratelimit-reset", ""), _platform_now(headers))
         if wait is None:
             return
         if wait > self.retry.max_elapsed:
@@ -556,14 +556,31 @@ def _wait_seconds(raw: Any) -> float | None:
     return value
 
 
-def _seconds_until_epoch(raw: str) -> float | None:
+def _seconds_until_epoch(raw: str, now: float) -> float | None:
     try:
         value = float(raw)
     except ValueError:
         return None
     if not math.isfinite(value):
         return None
-    return max(0.0, value - time.time())
+    return max(0.0, value - now)
+
+
+def _platform_now(headers: Any) -> float:
+    """The platform's clock as its answer's Date says, else this machine's. An X-RateLimit-Reset is a moment of the
+    platform's clock: read against a client clock minutes behind, a reset seconds away looked like one past
+    --retry-max-time, and the run stopped where it had a few seconds to wait."""
+    raw = headers.get("date", "")
+    if raw:
+        import datetime  # only after an answer saying X-RateLimit-Remaining 0 (see _wait_seconds)
+        import email.utils
+        try:
+            said = email.utils.parsedate_to_datetime(raw)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            said = None  # not a date: this machine's clock, as without one
+        if said is not None:  # an HTTP date is GMT, "-0000" (no zone named) included
+            return (said if said.tzinfo else said.replace(tzinfo=datetime.timezone.utc)).timestamp()
+    return time.time()
 
 
 def _retryable(error: BaseException, idempotent: bool) -> bool:

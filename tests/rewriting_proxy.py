@@ -8,7 +8,8 @@ first: an answer from it is given without the request reaching the emulator (a g
 that never saw the request). `edit_request(method, path, body) -> body` changes what reaches the emulator (a
 platform that stores something else than it was sent). `hold_back(method, path) -> seconds | None` answers 504 at
 once and delivers the request that much later (a gateway timing out on a platform still at work). `headers(method,
-path) -> dict` adds headers to every answer (rate-limit headers of the test's choosing). What the emulator holds is
+path) -> dict` adds headers to every answer (rate-limit headers of the test's choosing), and `clock_ahead` moves
+their Date (a platform whose clock is ahead of the client's). What the emulator holds is
 the truth a test checks afterwards.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import urlsplit
@@ -40,6 +42,8 @@ class RewritingProxy:
         self.hold_back_drops = False
         # `headers(method, path) -> {name: value}`: headers added to every answer (a platform's rate-limit headers).
         self.headers: Callable[[str, str], dict[str, str]] | None = None
+        # Seconds the answers' Date is ahead of this machine's clock (a platform whose clock differs from the client's).
+        self.clock_ahead = 0.0
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request, in order
         self.late: list[threading.Timer] = []  # the requests hold_back delayed
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -79,6 +83,9 @@ class RewritingProxy:
 
             def log_message(self, *args):
                 pass
+
+            def date_time_string(self, timestamp=None):
+                return super().date_time_string(time.time() + proxy.clock_ahead if timestamp is None else timestamp)
 
             def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)

@@ -374,9 +374,9 @@ def test_a_delete_answered_404_after_an_earlier_attempt_deleted_it_is_gone(works
     assert "beta" not in ids_in_state(workspace)
 
 
-def rate_headers(reset_in: float, answers: int | None = None):
-    """`proxy.headers` saying the rate limit is used up until `reset_in` seconds from now, on the first `answers`
-    answers (None: on every one)."""
+def rate_headers(reset_in: float, answers: int | None = None, clock_ahead: float = 0.0):
+    """`proxy.headers` saying the rate limit is used up until `reset_in` seconds from now, by the platform's clock
+    (`clock_ahead` of this machine's: set the proxy's too), on the first `answers` answers (None: on every one)."""
     given = []
 
     def headers(method, path):
@@ -384,7 +384,7 @@ def rate_headers(reset_in: float, answers: int | None = None):
             return {}
         given.append(path)
         return {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(time.time() + reset_in))}
+                "X-RateLimit-Reset": str(int(time.time() + clock_ahead + reset_in))}
     return headers
 
 
@@ -411,4 +411,18 @@ def test_a_pause_for_the_rate_limit_reset_is_said_as_it_begins(workspace, platfo
     assert applied.exit_code == 0, applied.all
     assert applied.stderr.count("rate limit is used up (X-RateLimit-Remaining: 0) until its X-RateLimit-Reset: "
                                 "sending nothing for") == 1, applied.all
+    assert len(platform.by_name("Alpha")) == 1
+
+
+def test_a_rate_limit_reset_is_read_by_the_platforms_clock_not_the_clients(workspace, platform, proxy):
+    """X-RateLimit-Reset is a moment of the platform's clock: read against this machine's, a client clock a few
+    minutes behind took a reset seconds away for one past --retry-max-time, and the run stopped ("not sent: the
+    platform's rate limit is used up until ...") where it had a few seconds to wait. The answer's Date says what
+    the platform's clock read."""
+    workspace.add("alpha")
+    proxy.clock_ahead = 150
+    proxy.headers = rate_headers(3, answers=1, clock_ahead=150)
+    applied = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s")
+    assert applied.exit_code == 0, applied.all
+    assert "not sent" not in applied.all and "sending nothing for" in applied.stderr, applied.all
     assert len(platform.by_name("Alpha")) == 1
