@@ -120,8 +120,8 @@ def _ids_per_kind(connection: Connection) -> None:
 def _one_owner_in_store(connection: Connection) -> None:
     """Version 3 -> 4: the unique index of one owner per platform object across workspaces and projects. An object
     two workspaces already recorded on one platform (an earlier race) cannot be given to either here: both rows are
-    kept, their platform no longer recorded, as a `state push` leaves rows. The first run of either workspace on that
-    platform records it again (the index then holds it to that one); a run of the other is refused before anything
+    kept, their platform no longer recorded, as a `state push` leaves rows. The first commit of either workspace on
+    that platform records it again (the index then holds it to that one); a run of the other is refused before anything
     is read or sent, naming both (session.check_same_platform), until one of them lets go (`state rm`)."""
     # Found first, then changed: a correlated UPDATE would see the first row it changed as no duplicate any more.
     shared = connection.execute(text(
