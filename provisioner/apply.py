@@ -1169,19 +1169,42 @@ def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | 
     on (a misrouted path, a platform that failed its own look-up): taken at its word, it had state forget an object
     that stayed on the platform, unmanaged. Read only on this path: a delete that succeeds costs nothing more."""
     try:
-        items = context.lookup(kind, parent).items_read_after(time.monotonic())
+        listed = _listed_now(context, kind, parent, remote_id)
     except NotFoundError:
         if parent is None:
             raise ApiError(f"{error}; then the list of {title}s answered 404 too: not taken to mean it is gone, and "
                            "state keeps it") from None
-        return "it was already gone"  # with its parent, which took it along
+        return _gone_with_parent(context, context.kind(kind).parent_kind, parent, f"{title} {remote_id}", error)
     except ApiError as looking:
         raise ApiError(f"{error}; then reading the {title}s to confirm it is gone failed ({looking}): state keeps it"
                        ) from None
-    if any(item.get("id") == remote_id for item in items):
+    if listed:
         raise ApiError(f"{title} {remote_id}: the platform answered 404 to its delete, but still lists it; nothing "
                        f"was deleted and state keeps it ({error})") from None
     return "it was already gone"
+
+
+def _listed_now(context: _Context, kind: str, parent: int | None, remote_id: int) -> bool:
+    """Whether a list of `kind` (under `parent`) whose reading began after this moment shows `remote_id`."""
+    return any(item.get("id") == remote_id for item in context.lookup(kind, parent).items_read_after(time.monotonic()))
+
+
+def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: str, error: NotFoundError) -> str:
+    """"it was already gone" for a child (a document) whose delete and whose parent's list both answered 404, once
+    the list of the parent's kind, read after, no longer shows the parent (which took it along); else an ApiError,
+    and state keeps it. Two 404s under one path are no more proof than one: a misrouted path, or a platform failing
+    its own look-up of the parent, answered both while the parent and the child lived on."""
+    parent_title = context.kind(parent_kind).title
+    try:
+        listed = _listed_now(context, parent_kind, None, parent)
+    except ApiError as looking:
+        raise ApiError(f"{error}; then its {parent_title}'s list answered 404, and reading the {parent_title}s to "
+                       f"confirm that {parent_title} {parent} is gone failed ({looking}): state keeps {what}") from None
+    if listed:
+        raise ApiError(f"{what}: the platform answered 404 to its delete and to the list of its {parent_title}, but "
+                       f"still lists {parent_title} {parent}; nothing was deleted and state keeps it ({error})"
+                       ) from None
+    return "it was already gone"  # with its parent, which took it along
 
 
 class _Waiting:

@@ -426,3 +426,57 @@ def test_a_rate_limit_reset_is_read_by_the_platforms_clock_not_the_clients(works
     assert applied.exit_code == 0, applied.all
     assert "not sent" not in applied.all and "sending nothing for" in applied.stderr, applied.all
     assert len(platform.by_name("Alpha")) == 1
+
+
+HELP = """apiVersion: provisioner/v1
+kind: KnowledgeBase
+metadata: {name: help}
+spec:
+  name: Help
+  documents:
+%s"""
+RETURNS = '    - {name: Returns, key: returns, type: website, url: "https://example.com/returns"}\n'
+HOURS = '    - {name: Hours, key: hours, type: website, url: "https://example.com/hours"}\n'
+
+
+def test_a_json_404_to_a_documents_delete_and_list_while_its_knowledge_base_is_listed_does_not_forget_it(
+        workspace, platform, proxy):
+    """A document's delete and its knowledge base's list of documents both answered the platform's 404 was taken
+    for the knowledge base gone, and the document with it: state forgot a document that stayed on the platform
+    (a misrouted path, a platform failing its own look-up), as for any kind before. The knowledge base still
+    listed, the delete fails and state keeps it; once the knowledge base is not listed, it is gone."""
+    workspace.write("manifests/help.yaml", HELP % (RETURNS + HOURS))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/help.yaml", HELP % RETURNS)
+
+    deleted = []
+
+    def json_404_under_the_knowledge_base(method, path):
+        """From the document's delete on (the plan reads the list first)."""
+        if "/documents" in path and (method == "DELETE" or deleted):
+            deleted.append(path)
+            return 404, b'{"error": "Knowledge base not found"}', "application/json"
+        return None
+
+    proxy.intercept = json_404_under_the_knowledge_base
+    failed = through(workspace, proxy, "apply", "--auto-approve")
+    assert failed.exit_code == 1 and "already gone" not in failed.all, failed.all
+    assert "still lists knowledge base" in " ".join(failed.all.split()), failed.all
+    assert "knowledgebase.help.hours" in ids_in_state(workspace)
+    # A knowledge base no longer listed after those 404s (deleted meanwhile, its documents with it): gone.
+    deleted.clear()
+
+    def without_the_knowledge_base(method, path, status, body):
+        if deleted and method == "GET" and path.split("?")[0] == "/api/user/knowledgebases":
+            return status, json.dumps({"data": []}).encode(), "application/json"
+        return None
+
+    proxy.rewrite = without_the_knowledge_base
+    gone = through(workspace, proxy, "apply", "--auto-approve")
+    assert gone.exit_code == 0 and "already gone" in gone.all, gone.all
+    assert "knowledgebase.help.hours" not in ids_in_state(workspace)
+    workspace.write("manifests/help.yaml", HELP % (RETURNS + HOURS))  # made again, then destroyed for real
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/help.yaml", HELP % RETURNS)
+    done = workspace.run("apply", "--auto-approve")
+    assert done.exit_code == 0 and "knowledgebase.help.hours" not in ids_in_state(workspace), done.all
