@@ -21,7 +21,7 @@ class ManifestInputs:
     vars: tuple[str, ...] = ()           # --var NAME=VALUE, as given (never secrets: those are ${env.X})
     config_file: str | None = None
     # The project's manifest paths (provisioner.yaml's `manifests`, else manifests/), whatever paths a run is given:
-    # moved blocks are the repository's, read from all of them (workflow.manifests.outside_documents). Not saved in
+    # moved blocks are the repository's, read from all of them (workflow.manifests.ProjectFiles). Not saved in
     # plan files: a saved plan is read again with this run's.
     manifest_paths: tuple[str, ...] = ()
     environ: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)

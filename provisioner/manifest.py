@@ -603,7 +603,7 @@ _ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 # Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
 Transform = Callable[[list[Document]], tuple[list[Document], list[Problem]]]
 # The documents to read besides those of the files given (the files read): the moved blocks of the project's other
-# manifest files (workflow.manifests.outside_documents), with their problems.
+# manifest files (workflow.manifests.ProjectFiles), with their problems.
 Outside = Callable[[list[Path]], tuple[list[Document], list[Problem]]]
 
 
@@ -728,7 +728,13 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
         elif kind == "file":
             files.append(path)
     seen: set[Path] = set()
-    return [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    unique = []
+    for file in files:  # each file's real path worked out once: a narrow run lists every project file (ProjectFiles)
+        real = file.resolve()
+        if real not in seen:
+            seen.add(real)
+            unique.append(file)
+    return unique
 
 
 def manifest_sources(paths: Iterable[str | os.PathLike], limit: int) -> dict[str, tuple[Path, bytes]]:

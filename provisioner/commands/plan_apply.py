@@ -15,7 +15,7 @@ from ..progress import Progress, stdout_styled
 from ..ratelimit import describe
 from ..scrub import scrub, scrub_view
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy, refuse_mass_forget
-from ..workflow.manifests import manifests_or_empty, validate
+from ..workflow.manifests import Elsewhere, manifests_or_empty, validate
 from ..workflow.policies import checked_plan, rules_of
 from ..workflow.plan_file import check_plan_workspace, is_plan_file, read_plan_file, write_plan_file
 from ..workflow.session import Session, check_selection_syntax
@@ -81,7 +81,7 @@ def _plan(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, al
     dialect, inputs, limits = settings.api_dialect, settings.inputs, settings.manifest_limits
     check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
-    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
+    elsewhere = Elsewhere()  # the manifests of the project's files not among the paths: left alone
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = (manifests_or_empty(paths, dialect, inputs, limits, moves=moves) if destroy
                  else validate(paths, dialect, inputs, limits, moves=moves, elsewhere=elsewhere))
@@ -292,7 +292,7 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     paths = settings_paths(paths, settings)
     check_selection_syntax(targets, selector, excludes, replace)
     moves: list = []  # moved blocks (moves.py)
-    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
+    elsewhere = Elsewhere()  # the manifests of the project's files not among the paths: left alone
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves,
                          elsewhere=elsewhere)

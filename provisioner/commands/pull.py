@@ -12,7 +12,7 @@ from ..planner import unknown_target_problem
 from ..pull import selection_selector
 from ..scrub import register_secret, scrub
 from ..selection import is_glob
-from ..workflow.manifests import validate
+from ..workflow.manifests import Elsewhere, validate
 from ..workflow.pull import pull
 from ..workflow.selecting import choose
 from ..workflow.session import Session, check_selection_syntax
@@ -51,7 +51,7 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     # The files' bytes before and after they were loaded: the same, or an edit landed while they were read.
     before = manifest_sources(paths, settings.manifest_limits.bytes)
     moves: list = []  # moved blocks (moves.py): followed as plan follows them
-    elsewhere: dict[str, str] = {}  # the manifests of the project's files not among the paths: left alone
+    elsewhere = Elsewhere()  # the manifests of the project's files not among the paths: left alone
     manifests = load(moves, elsewhere)
     sources = manifest_sources(paths, settings.manifest_limits.bytes)
     edited = sorted(file for file in before.keys() | sources.keys()

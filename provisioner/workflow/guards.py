@@ -20,30 +20,30 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: 
     is relative to the project's `root` (the folder of provisioner.yaml); one recorded by an earlier version, from
     the folder a run started in, is looked for from this run's folder too. `elsewhere` (address -> file): the
     manifests of the project's files not given (workflow.manifests.validate); an entry one of them names is left
-    alone whatever file state recorded, a document with its knowledge base: a moved block may have taken it there
-    (moved from a given file, it was destroyed), or its manifest moved to another file."""
+    alone whatever file state recorded (shown with that one when it still exists outside the paths), a document with
+    its knowledge base: a moved block may have taken it there (moved from a given file, it was destroyed), or its
+    manifest moved to another file."""
     loaded = {m.address for m in manifests}
     given = [Path(p).resolve() for p in paths]
-    elsewhere = elsewhere or {}
+    elsewhere = {} if elsewhere is None else elsewhere  # not `or`: asking its length reads it (Elsewhere)
     kept = {}
     outside: dict[str, bool] = {}  # source -> whether it is a file under none of the paths (asked once per file)
     for address, entry in state.resources.items():
         if address in loaded:
             continue
-        found = elsewhere.get(address) or (elsewhere.get(address.rsplit(".", 1)[0]) if address.count(".") == 2
-                                           else None)
-        if found:
-            kept[address] = found
-            continue
-        if not entry.source:
-            continue
-        if entry.source not in outside:
+        if entry.source and entry.source not in outside:
             found = [c for c in (Path(root) / entry.source, Path(entry.source)) if c.is_file()]
             resolved = found[0].resolve() if found else None
             outside[entry.source] = resolved is not None and not any(resolved == g or g in resolved.parents
                                                                       for g in given)
-        if outside[entry.source]:
+        if entry.source and outside[entry.source]:
             kept[address] = entry.source
+            continue
+        # Asked last: answering means reading every file of the project that the run was not given (Elsewhere).
+        found = elsewhere.get(address) or (elsewhere.get(address.rsplit(".", 1)[0]) if address.count(".") == 2
+                                           else None)
+        if found:
+            kept[address] = found
     return kept
 
 
