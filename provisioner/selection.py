@@ -173,6 +173,7 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
         picked = [a for a, found in labels.items() if matches(requirements, found or {})]
         chosen = sorted(set(picked) if chosen is None else set(picked) & set(chosen))
     excluded = set(expand_patterns(excludes, labels, "--exclude")) if excludes else set()
+    excluded |= _inside(excluded, labels)
     for exclude in excludes:
         # As a glob that matches nothing: a mistyped address would leave out nothing, and change what it meant to keep.
         if not is_glob(exclude) and exclude not in labels and _bare(exclude) not in labels:
@@ -181,6 +182,14 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
     if chosen is not None:
         chosen = [a for a in chosen if a not in excluded]
     return Selection(chosen, excluded, nothing)
+
+
+def _inside(parents: set[str], addresses: Iterable[str]) -> set[str]:
+    """The addresses declared inside these (a knowledge base's documents). An excluded object is left as it is
+    whole, as a targeted one is selected whole: `destroy --exclude knowledgebase.faq` deleted its documents, and of
+    a protected one (its documents protected with it) was refused for them."""
+    prefixes = tuple(f"{parent}." for parent in parents if "." in parent)  # an assistant (a bare name) holds none
+    return {a for a in addresses if a.startswith(prefixes)} if prefixes else set()
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -294,3 +294,24 @@ def test_a_plans_targets_are_what_target_globs_and_l_chose(v2):
     described = json.loads((docs / "plan.schema.json").read_text())["properties"]["targets"]["description"]
     for text in (row, described):
         assert "-l" in text and "glob" in text, text
+
+
+def test_an_excluded_knowledge_base_is_left_as_it_is_with_its_documents(v2):
+    """A knowledge base's address selects its documents too (docs/selection.md), but --exclude of one left them in:
+    `destroy --exclude knowledgebase.faq` deleted its documents and left it empty, and of a protected one (its
+    documents protected with it) was refused as "knowledge base document ... is protected", so the exclusion of a
+    protected object did not let the rest be destroyed. An excluded object is left as it is whole."""
+    v2.write("manifests/folders.yaml", folder("sales", "Sales", "team: sales"))
+    v2.write("manifests/kb.yaml", "apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {name: faq}\n"
+             "spec:\n  name: FAQ\n  documents:\n"
+             "    - {name: Pricing page, key: pricing, type: website, url: 'https://example.com/pricing'}\n")
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    plan = plan_json(v2, "--destroy", "--exclude", "knowledgebase.faq")
+    assert addresses(plan) == ["folder.sales"], addresses(plan)
+    assert plan["excluded"] == ["knowledgebase.faq", "knowledgebase.faq.pricing"]
+    v2.write("manifests/kb.yaml", (v2.root / "manifests/kb.yaml").read_text().replace(
+        "metadata: {name: faq}", "metadata: {name: faq, protect: true}"))
+    assert v2.run("apply", "--auto-approve").exit_code == 0
+    destroyed = v2.run("destroy", "--auto-approve", "--exclude", "knowledgebase.faq")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert sorted(v2.state()["resources"]) == ["knowledgebase.faq", "knowledgebase.faq.pricing"]
