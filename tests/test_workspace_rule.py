@@ -57,3 +57,17 @@ def test_select_still_needs_new_or_or_create_for_a_workspace_the_repository_does
     refused = workspace.run("workspace", "select", "qa")
     assert refused.exit_code == 1 and "create it with: provisioner workspace new qa" in refused.stderr, refused.all
     assert workspace.run("workspace", "list").output.split() == ["*", "default"]
+
+
+def test_select_refuses_a_workspace_of_the_store_that_the_repository_does_not_define(workspace):
+    """`workspace select prdo` of a workspace the store already holds (made before the repository had vars/ or
+    overlays/) switched to it, though docs/configuration.md says the rule holds for select, and every command then
+    refused it with the "did you mean" select should have given; refused the same way, nothing is changed."""
+    workspace.add("sales")
+    assert workspace.run("workspace", "new", "prdo", "--no-select").exit_code == 0
+    repository(workspace)
+    for command in (("workspace", "select", "prdo"), ("workspace", "select", "--or-create", "prdo")):
+        refused = workspace.run(*command)
+        assert refused.exit_code == 1 and REFUSAL in refused.stderr, (command, refused.all)
+    assert workspace.run("workspace", "show").output.strip() == "default"
+    assert workspace.run("workspace", "select", "prod").exit_code == 0

@@ -54,13 +54,13 @@ def select_workspace(settings: Settings, name: str, or_create: bool = False) -> 
     """Remember `name` as the workspace every command uses. One the repository defines is created here, as on
     any first use (docs/configuration.md); any other only with `or_create`. True when it was created."""
     check_workspace_name(name)
+    # A typo gets its suggestion, not "create it with workspace new"; one the store holds too: every command would
+    # refuse it once selected (docs/configuration.md, "A mistyped workspace is refused").
+    _refuse_unknown(settings, name)
     created = False
-    if name not in list_workspaces(settings):
-        if or_create or declared_by_repository(settings, name):
-            # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
-            created = new_workspace(settings, name, exist_ok=True)
-        else:
-            _refuse_unknown(settings, name)  # a typo gets its suggestion, not "create it with workspace new"
+    if name not in list_workspaces(settings) and (or_create or declared_by_repository(settings, name)):
+        # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
+        created = new_workspace(settings, name, exist_ok=True)
     store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
     store.close()
     remember_workspace(Path(settings.state_path).parent, name)
