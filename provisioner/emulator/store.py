@@ -51,6 +51,21 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+def _kind_column(fields: dict[str, Any]) -> str | None:
+    """The `type` column (inbound or outbound, what the number look-ups ask for) of an assistant's fields: a text,
+    else NULL. The API validates it before a write; a store given any other value (a list SQLite cannot bind, a
+    false it would store as '0') keeps it in `fields` alone."""
+    value = fields.get("type")
+    return value if type(value) is str else None
+
+
+def _number_column(fields: dict[str, Any]) -> int | None:
+    """The `phone_number_id` column of an assistant's fields: an id (an int, not a bool), else NULL, as
+    _kind_column says."""
+    value = fields.get("phone_number_id")
+    return value if type(value) is int else None
+
+
 class Store:
     def __init__(self, path: str = ":memory:"):
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -82,7 +97,7 @@ class Store:
         back equal (a record is JSON's values already), neither queried nor decoded again."""
         now, stored = _now(), json.dumps(fields)
         row = {"id": assistant_id, "uuid": str(uuid.uuid4()), "user_id": user_id, "status": status,
-               "dialect": dialect, "type": fields.get("type"), "phone_number_id": fields.get("phone_number_id"),
+               "dialect": dialect, "type": _kind_column(fields), "phone_number_id": _number_column(fields),
                "fields": stored, "created_at": now, "updated_at": now, "deleted_at": None}
         with self._lock:
             cursor = self._db.execute(
@@ -169,7 +184,7 @@ class Store:
         with self._lock:
             self._db.execute("UPDATE platform_assistants SET fields = ?, type = ?, phone_number_id = ?, "
                              "updated_at = ? WHERE id = ? AND user_id = ? AND deleted_at IS NULL",
-                             (json.dumps(fields), fields.get("type"), fields.get("phone_number_id"), _now(),
+                             (json.dumps(fields), _kind_column(fields), _number_column(fields), _now(),
                               assistant_id, user_id))
             self._assistant_writes += 1
             return self._get(user_id, assistant_id)
@@ -228,7 +243,7 @@ class Store:
                 change(fields)
                 self._db.execute("UPDATE platform_assistants SET fields = ?, type = ?, phone_number_id = ?, "
                                  "updated_at = ? WHERE id = ?",
-                                 (json.dumps(fields), fields.get("type"), fields.get("phone_number_id"),
+                                 (json.dumps(fields), _kind_column(fields), _number_column(fields),
                                   _now() if touch else row["updated_at"], row["id"]))
             self._assistant_writes += 1
         return len(rows)
