@@ -23,7 +23,7 @@ from . import block_yaml
 from .errors import Location, ManifestError, Problem
 from .paths import forbidden, leads_out
 from .scrub import carries_credentials
-from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest
+from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest, object_address
 from .kinds.base import MANIFEST_FILE
 from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
                    secret_fields, validate_model)
@@ -1102,7 +1102,7 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str,
 
     if spec is None or address is None or len(problems) > before:
         if address is not None and invalid is not None:
-            invalid.add(address if kind == ASSISTANT else f"{kind}.{address}")
+            invalid.add(object_address(kind, address))
         return None
     if kind != ASSISTANT:
         return _manifest(Manifest, f"{kind}.{address}", spec, dict(labels), protect,

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 import yaml
 
 from .errors import Location, Problem
-from .kinds import ASSISTANT, kind_of_address, kind_of_manifest, manifest_address
+from .kinds import ASSISTANT, kind_of_address, kind_of_manifest, manifest_address, object_address
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
 from .manifest import (API_VERSION, DEFAULT_LIMITS, KIND, METADATA_KEYS, Document, Limits, Manifest,
                        Path_, check_envelope, display_path, find_manifest_files, load_documents)
@@ -165,7 +165,7 @@ def _renamed_by(bases: list[Document], kind: Any, name: str) -> str | None:
     manifest_kind = kind_of_manifest(kind) if isinstance(kind, str) else None
     if manifest_kind is None:
         return None
-    address = name if manifest_kind == ASSISTANT else f"{manifest_kind}.{name}"
+    address = object_address(manifest_kind, name)
     for base in bases:
         content = base.content
         spec = content.get("spec") if is_moved_document(content) else None

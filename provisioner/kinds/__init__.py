@@ -80,6 +80,12 @@ def manifest_address(address: str) -> str:
     return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address
 
 
+def object_address(kind: str, name: str) -> str:
+    """The address of the object of `kind` a manifest names `name`: the name alone for an assistant, else
+    `kind.name` (a child's is its parent's address and its key, made where its documents are expanded)."""
+    return name if kind == ASSISTANT else f"{kind}.{name}"
+
+
 def address_parts(kind: str) -> int:
     """How many dot-separated parts address an object of `kind`: an assistant's 1 (`NAME`), another kind's 2
     (`tool.NAME`), a child kind's 3 (`knowledgebase.NAME.KEY`)."""

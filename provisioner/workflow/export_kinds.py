@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ..kinds import ASSISTANT, KINDS, reference_facts
+from ..kinds import KINDS, object_address, reference_facts
 from ..kinds.base import NAME, NO_DEFAULT, ChildExport, Kind
 from ..kinds.document import annotate_export
 from ..manifest import API_VERSION
@@ -73,7 +73,7 @@ def address_for(kind: str, name: str, remote_id: int, taken: set[str]) -> str:
     then a number too while it still is (`faq-9` the slug of one name and the slug-and-id of another's): never
     an address in `taken`, whose file the export would write over."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:50].strip("-") or kind
-    base = slug if kind == ASSISTANT else f"{kind}.{slug}"
+    base = object_address(kind, slug)
     first = base if SLUG.fullmatch(slug) and base not in taken else f"{base}-{remote_id}"
     return first_unused(taken, first, lambda n: f"{base}-{remote_id}-{n}")
 

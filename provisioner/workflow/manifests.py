@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 from ..config import ConfigError
 from ..errors import ManifestError, Problem
 from ..inputs import ManifestInputs
-from ..kinds import ASSISTANT, kind_of_manifest
+from ..kinds import kind_of_manifest, object_address
 from ..manifest import (DEFAULT_LIMITS, Document, Limits, Manifest, _read_capped, display_path,
                         find_manifest_files, load_documents, load_manifests)
 from ..moves import Move, is_moved_document
@@ -160,7 +160,7 @@ def _addresses(documents: list[Document], root: str) -> dict[str, str]:
         kind = kind_of_manifest(kind) if isinstance(kind, str) else None
         name = metadata.get("name") if isinstance(metadata, dict) else None
         if kind is not None and isinstance(name, str):
-            found.setdefault(name if kind == ASSISTANT else f"{kind}.{name}", sources.of(document.file))
+            found.setdefault(object_address(kind, name), sources.of(document.file))
     return found
 
 
