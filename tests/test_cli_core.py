@@ -230,3 +230,21 @@ def test_usage_errors_exit_1_not_2_which_means_changes(tmp_path):
     result = subprocess.run([sys.executable, "-m", "provisioner", "plan", "--no-such-flag"], cwd=tmp_path,
                             capture_output=True, text=True)
     assert result.returncode == 1 and "No such option" in result.stderr
+
+
+def test_a_destroy_with_nothing_left_says_so_not_that_the_platform_matches_the_manifests(workspace):
+    """A destroy plans from state only; once state manages nothing, its empty plan says nothing is left to destroy
+    (Terraform's words), in the text and the markdown views, not the plan's "the platform matches the manifests",
+    which it never compared."""
+    workspace.add("sales", name="Sales")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert workspace.run("destroy", "--auto-approve").exit_code == 0
+
+    for args in (("destroy", "--auto-approve"), ("plan", "--destroy")):
+        again = workspace.run(*args)
+        assert again.exit_code == 0, again.all
+        assert "No changes. No objects need to be destroyed" in again.output, again.all
+        assert "matches the manifests" not in again.output
+    markdown = workspace.run("plan", "--destroy", "--format", "markdown")
+    assert "no changes. No objects need to be destroyed" in markdown.output, markdown.all
+    assert "Plan: 1 to add, 0 to change, 0 to destroy." in workspace.run("plan").output  # the manifest is still there

@@ -16,8 +16,8 @@ from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, mass_forget_warning, merged_fields, pure_moves, selection_note, state_counts,
-                   summary_counts, summary_counts_of, targeting_warning)
+                   mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves, selection_note,
+                   state_counts, summary_counts, summary_counts_of, targeting_warning)
 from .text import value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
@@ -84,7 +84,7 @@ def plan_markdown(plan: Plan, *, limit: int = COMMENT_LIMIT) -> str:
     alone = left_alone_note(plan)
     all_notes = plan.notes + ([alone] if alone else [])
     if not plan.changes and not plan.moves:
-        line = f"**{_title(plan)}:** no changes. The platform matches the manifests."
+        line = f"**{_title(plan)}:** no changes. {no_changes(plan)}"
         if plan.state_sync:
             line += f" ({len(plan.state_sync)} state record(s) will be refreshed; nothing on the platform changes.)"
         extra = _targeting(plan) + [line for note in all_notes[:NOTES] for line in _note(note)]

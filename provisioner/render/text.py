@@ -218,12 +218,20 @@ def plan_warnings(plan: Plan) -> list[str]:
                         selection_note(plan)) if w]
 
 
+def no_changes(plan: Plan) -> str:
+    """What an empty plan says after "No changes.": a destroy's has nothing in its state to destroy (it does not
+    compare the platform with the manifests at all), as Terraform's destroy says."""
+    if plan.destroy:
+        return "No objects need to be destroyed: nothing this state manages is left (or in the selection)."
+    return "The platform matches the manifests."
+
+
 def _plan_body(plan: Plan, style: Callable[..., str]) -> str:
     warnings = [line for w in plan_warnings(plan) for line in (style(f"Warning: {w}", fg="yellow", bold=True), "")]
     alone = left_alone_note(plan)
     notes = plan.notes + ([alone] if alone else [])
     if not plan.changes and not plan.moves:
-        lines = warnings + ["No changes. The platform matches the manifests."]
+        lines = warnings + [f"No changes. {no_changes(plan)}"]
         lines += [f"Note: {note}" for note in notes]
         if plan.state_sync:
             lines.append(f"({len(plan.state_sync)} state record(s) will be refreshed on apply; nothing on the "
