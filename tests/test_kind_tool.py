@@ -59,6 +59,8 @@ def test_a_valid_tool_validates_and_dumps_in_the_platforms_words():
 @pytest.mark.parametrize("changes, path, words", [
     ({"name": "Order"}, ("name",), "lowercase letters and underscores"),
     ({"name": "order1"}, ("name",), "lowercase letters and underscores"),
+    # The example is said to be one (a bare "(get_weather)" after the rule read as if it were the value given).
+    ({"name": "tool_v2"}, ("name",), "at most 64 characters, such as get_weather"),
     ({"name": "_order"}, ("name",), "starting with a letter"),
     ({"name": "a" * 65}, ("name",), "at most 64"),
     ({"description": ""}, ("description",), "1-255 characters"),
@@ -80,7 +82,8 @@ def test_a_valid_tool_validates_and_dumps_in_the_platforms_words():
     ({"headers": {"X-A": "a\nb"}}, ("headers", "X-A"), "line break"),
     ({"schema": [{"name": "a", "type": "string", "description": "abc"}]}, ("schema", 0, "name"), "2-32"),
     ({"schema": [{"name": "a" * 33, "type": "string", "description": "abc"}]}, ("schema", 0, "name"), "2-32"),
-    ({"schema": [{"name": "9ab", "type": "string", "description": "abc"}]}, ("schema", 0, "name"), "letter"),
+    ({"schema": [{"name": "9ab", "type": "string", "description": "abc"}]}, ("schema", 0, "name"),
+     "starting with a letter, such as order_id"),
     ({"schema": [{"name": "order_id", "type": "bool", "description": "abc"}]}, ("schema", 0, "type"), "boolean"),
     ({"schema": [{"name": "order_id", "type": "string", "description": "ab"}]},
      ("schema", 0, "description"), "3"),

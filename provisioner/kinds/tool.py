@@ -88,7 +88,7 @@ class Parameter(_Strict):
     @classmethod
     def _parameter_name(cls, value: str) -> str:
         if not 2 <= len(value) <= 32 or not re.fullmatch(PARAMETER_PATTERN, value):
-            raise ValueError("must be 2-32 letters and underscores, starting with a letter (order_id)")
+            raise ValueError("must be 2-32 letters and underscores, starting with a letter, such as order_id")
         return value
 
 
@@ -117,7 +117,7 @@ class ToolSpec(_Strict):
     def _tool_name(cls, value: str) -> str:
         if not re.fullmatch(NAME_PATTERN, value) or len(value) > 64:
             raise ValueError("must be lowercase letters and underscores, starting with a letter, at most 64 "
-                             "characters (get_weather)")
+                             "characters, such as get_weather")
         return value
 
     @field_validator("headers", mode="before")
