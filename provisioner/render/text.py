@@ -222,7 +222,7 @@ def no_changes(plan: Plan) -> str:
     """What an empty plan says after "No changes.": a destroy's has nothing in its state to destroy (it does not
     compare the platform with the manifests at all), as Terraform's destroy says."""
     if plan.destroy:
-        return "No objects need to be destroyed: nothing this state manages is left (or in the selection)."
+        return "No objects need to be destroyed."
     return "The platform matches the manifests."
 
 
