@@ -1021,14 +1021,17 @@ def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int 
 
 
 def _old_parent(kind: Kind, change: Change, old_address: str | None, context: _Context) -> int | None:
-    """The parent the object to delete lives under, as state recorded it. A replacement's change names its new
-    object's parent: a document moved to another knowledge base (a moved block) is replaced, and its old half's
-    delete sent under the new knowledge base answered 404 ("already gone"), leaving it on the platform, forgotten."""
+    """The parent the object to delete lives under, as state recorded it (else, for a plain delete, as the plan found
+    it listed). A replacement's change names its new object's parent: a document moved to another knowledge base (a
+    moved block) is replaced, and its old half's delete sent under the new knowledge base answered 404 ("already
+    gone"), leaving it on the platform, forgotten."""
     entry = context.recorder.state.resources.get(old_address) if old_address and kind.parent_field else None
     value = (entry.spec or {}).get(kind.parent_field) if entry is not None else None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return _parent(kind, {}, change, context)
+    # A plain delete's body holds the parent the plan found the object listed under (plan_kinds): an imported child
+    # has no spec in state, and its delete could not be sent without it. (A replacement's body names the new parent.)
+    return _parent(kind, change.body if change.action is Action.DELETE else {}, change, context)
 
 
 def _execute_kind(change: Change, part: str, context: _Context, stop: threading.Event) -> ChangeResult | _Waiting:
