@@ -158,7 +158,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # campaign before its assistant, plan_campaigns.py; an update that drops a tool before the tool's
             # delete: walk.py rule 2). Recorded only for the changes that use one, it was lost from state by the
             # next update of an assistant that changed along with one of them alone, and by a replacement.
-            change.record = {**change.record, "depends_on": sorted({state_address(a) for a in change.depends_on})}
+            change.record = {**change.record, "depends_on": recorded_uses(change.depends_on)}
         change.depends_on = [a for a in change.depends_on if a in changed]
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
     problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
@@ -167,6 +167,12 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     if problems:
         raise PlanError(problems)
     return plan, resolved
+
+
+def recorded_uses(needs: Iterable[str]) -> list[str]:
+    """What state records an object uses (its `depends_on`): the state addresses of what its manifest's references
+    wait for (Resolver.resolve), as an apply records them and as `import` records them before any apply."""
+    return sorted({state_address(a) for a in needs})
 
 
 def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -> list[Problem]:

@@ -25,6 +25,12 @@ def imported(workspace, monkeypatch):
     monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_57")
     monkeypatch.setenv("ORDERS_API_KEY", "key-E2E_DO_NOT_LEAK_58")
     ok(workspace.run("apply", "--auto-approve"))
+    # Then the assistant names its number by nickname, the same SIP trunk found by a lookup of the account's numbers.
+    assistant = workspace.root / "manifests" / "assistant.yaml"
+    text = assistant.read_text()
+    assert "phone_number_id: siptrunk.office" in text
+    assistant.write_text(text.replace("phone_number_id: siptrunk.office", "phone_number_id: {name: Office line}"))
+    assert "No changes." in ok(workspace.run("plan")).output
     applied = workspace.state()["resources"]
     assert sorted(applied) == sorted(IMPORT_ORDER)
     workspace.lose_state()
@@ -42,3 +48,31 @@ def test_an_imported_document_is_deleted_under_the_knowledge_base_it_is_listed_u
     assert [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"] == [
         f"/user/knowledgebases/{kb}/documents/{applied['knowledgebase.faq.hours']['id']}"]
     assert "knowledgebase.faq.hours" not in workspace.state()["resources"]
+
+
+def test_import_records_what_each_object_points_at_as_an_apply_of_the_same_manifests_does(imported):
+    workspace, applied = imported
+    recorded = workspace.state()["resources"]
+    assert {a: e.get("depends_on", []) for a, e in recorded.items()} == {
+        a: e.get("depends_on", []) for a, e in applied.items()}
+    # What the destroy below orders by: the campaign's assistant, the documents' knowledge base, and the SIP trunk
+    # the assistant names by its nickname.
+    assert "winter-caller" in recorded["campaign.winter"]["depends_on"]
+    assert recorded["knowledgebase.faq.hours"]["depends_on"] == ["knowledgebase.faq"]
+    assert "siptrunk.office" in recorded["winter-caller"]["depends_on"]
+    ok(workspace.run("refresh"))
+    assert workspace.state()["resources"]["campaign.winter"]["depends_on"] == recorded["campaign.winter"]["depends_on"]
+
+
+def test_destroy_after_import_deletes_what_points_at_an_object_before_it(imported):
+    """Ordered by state's recorded references (walk.py, rule 2), which import left empty: the assistant was deleted
+    before the campaign calling with it, the knowledge base before its documents."""
+    workspace, applied = imported
+    ok(workspace.run("destroy", "--auto-approve", "--parallelism", "1"))
+    assert workspace.state()["resources"] == {}
+    deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
+    at = {address: next(i for i, path in enumerate(deleted) if path.endswith(f"/{entry['id']}"))
+          for address, entry in applied.items()}
+    for address, entry in applied.items():
+        for used in entry.get("depends_on", []):
+            assert at[address] < at[used], f"{address} was deleted after {used}, which it points at: {deleted}"

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field, fields as dataclass_fields
 from typing import Any
 
 from ..errors import ProvisionerError, StateError
-from ..graph import address_kind, entry_kind, expand, manifest_address
+from ..graph import Graph, address_kind, entry_kind, expand, manifest_address, uses
 from ..kinds import ASSISTANT, KINDS, address_form
 from ..manifest import Manifest
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE
-from ..plan_kinds import hidden_fields
+from ..plan_graph import recorded_uses
+from ..plan_kinds import NUMBER, Identities, Resolver, hidden_fields
 from ..planner import remote_snapshot, same
 from ..reading import read_children
 from ..state import ResourceState
@@ -56,7 +57,8 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
                                "nothing was imported")
     child = kind in KINDS and KINDS[kind].parent_field
     # A child (a knowledge base's document) is a node of its parent's manifest: found among the expanded ones.
-    manifest = next((m for m in (expand(manifests) if child else manifests) if m.address == address), None)
+    expanded = expand(manifests)
+    manifest = next((m for m in (expanded if child else manifests) if m.address == address), None)
     if manifest is None:
         raise ProvisionerError(f"no manifest has the address {address!r}; write the manifest first, so the "
                                "next plan does not destroy what you import")
@@ -83,9 +85,23 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
     resources[address] = _with_kind(kind, id=remote_id, spec=None, protect=manifest.protect,
                                     sensitive=sorted(manifest.sensitive),
                                     remote=_snapshot(kind, live, manifest.sensitive),
-                                    source=manifest.document.state_source)
+                                    source=manifest.document.state_source,
+                                    depends_on=_uses(session, expanded, manifest))
     session.backend.write(session.state)
     return live
+
+
+def _uses(session: Session, expanded: list[Manifest], manifest: Manifest) -> list[str]:
+    """What the object's manifest points at, recorded as an apply records it (plan_graph.recorded_uses of what the
+    plan's resolver finds). Left out until the next apply, a destroy could not order its deletes by it (walk.py, rule
+    2): an imported assistant went before the imported campaign calling with it, a knowledge base before its
+    documents. A number named by its E.164 string or nickname is looked up as a plan does (a SIP trunk's own)."""
+    ids = {address: entry.id for address, entry in session.state.resources.items()}
+    numbers = {}
+    if any(use.facts.ref == NUMBER and use.target is None and use.reference.id is None for use in uses(manifest)):
+        numbers = {NUMBER: [number.item for number in read_kinds(session, {NUMBER})[NUMBER].values()]}
+    resolver = Resolver(Identities(ids, {}, numbers=numbers), Graph.of(expanded))
+    return recorded_uses(resolver.resolve(manifest)[1])
 
 
 def _child(session: Session, manifest: Manifest, kind: str, remote_id: int) -> Any:
