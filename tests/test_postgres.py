@@ -72,7 +72,8 @@ def test_force_unlock_returns_once_the_holders_advisory_lock_is_free(workspace, 
                 _, backend_pid = rescuer._holder(cursor)
             rescuer.force_unlock(held.id)
             with rescuer._transaction("look at the holder", write=False) as cursor:  # at once, on a connection open
-                assert cursor.execute(rescuer._sql.holder_alive, rescuer._holder_lock(backend_pid)).fetchone() is None
+                found = cursor.execute(rescuer._sql.holder_alive, rescuer._holder_lock(backend_pid, cursor))
+                assert found.fetchone() is None
             holder.close()
         assert workspace.run("apply", "--auto-approve").exit_code == 0
     finally:

@@ -229,6 +229,90 @@ def test_a_lock_whose_holder_was_killed_is_taken_over(stores):
     store.unlock(store.lock("apply", 10).id)
 
 
+@pytest.fixture
+def schema_stores(engine, tmp_path):
+    """PostgreSQL: open stores of one project in schemas of their own of one database (`schema_stores("a")`, as a
+    DSN's `options='-csearch_path=...'` chooses one); the schemas are dropped after the test."""
+    import uuid
+
+    import psycopg
+
+    dsn, project = pg_dsn(), unique_project()
+    prefix = f"locks_{uuid.uuid4().hex[:8]}"
+    opened, made = [], set()
+
+    def open_one(schema: str):
+        if schema not in made:
+            with psycopg.connect(dsn, autocommit=True) as connection:
+                connection.execute(f"CREATE SCHEMA {prefix}_{schema}")
+            made.add(schema)
+        store = open_store(engine, tmp_path / "state" / "provisioner.db", project=project, must_exist=False,
+                           dsn=f"{dsn} options='-csearch_path={prefix}_{schema}'")
+        opened.append(store)
+        return store
+
+    open_one.dsn, open_one.project, open_one.prefix = dsn, project, prefix
+    yield open_one
+    for store in opened:
+        store.close()
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for schema in made:
+            connection.execute(f"DROP SCHEMA {prefix}_{schema} CASCADE")
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_stores_in_two_schemas_of_one_database_do_not_share_a_lock(schema_stores):
+    """The advisory key named the project and workspace only: a run of one store waited for a run of the other,
+    though they share no row ("locked by another run that has not recorded who it is")."""
+    held = schema_stores("a").lock("apply", 0)
+    other = schema_stores("b")
+    other.unlock(other.lock("apply", 0).id)
+    with pytest.raises(LockError, match=held.id):  # the same store still excludes a second run
+        schema_stores("a").lock("apply", 0)
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_a_run_of_an_older_version_and_one_of_this_version_on_one_store_exclude_each_other(schema_stores):
+    """An older version locks the key without the schema, exclusively; this one takes it shared besides its own."""
+    import psycopg
+
+    from provisioner.state.sql import advisory_key
+
+    old_key = advisory_key(schema_stores.project, "default")
+    store = schema_stores("a")
+    with psycopg.connect(schema_stores.dsn, autocommit=True) as old:
+        held = store.lock("apply", 0)
+        assert old.execute("SELECT pg_try_advisory_lock(%s)", (old_key,)).fetchone()[0] is False
+        store.unlock(held.id)
+        assert old.execute("SELECT pg_try_advisory_lock(%s)", (old_key,)).fetchone()[0] is True
+        with pytest.raises(LockError, match="has not recorded who it is"):
+            schema_stores("a").lock("apply", 0)
+
+
+@pytest.mark.parametrize("engine", ["postgres"])
+def test_force_unlock_ends_the_run_of_an_older_version_that_holds_the_lock(schema_stores):
+    """Its advisory lock is the key without the schema: force-unlock looked for this version's key only, removed the
+    row and left the older run holding the lock, which no later run could then take nor name."""
+    import psycopg
+
+    from provisioner.state.sql import advisory_key
+
+    store = schema_stores("a")
+    old = psycopg.connect(schema_stores.dsn + f" options='-csearch_path={schema_stores.prefix}_a'", autocommit=True)
+    try:
+        backend = old.execute("SELECT pg_backend_pid()").fetchone()[0]
+        old.execute("SELECT pg_advisory_lock(%s)", (advisory_key(schema_stores.project, "default"),))
+        old.execute("INSERT INTO provisioner_locks (project, workspace, lock_id, operation, who, host, pid, created, "
+                    "backend_pid) VALUES (%s, 'default', 'old-run', 'apply', 'ci@old', 'old', 1, 'then', %s)",
+                    (schema_stores.project, backend))
+        with pytest.raises(LockError, match="old-run"):
+            store.lock("apply", 0)
+        store.force_unlock("old-run")
+        store.unlock(store.lock("apply", 0).id)
+    finally:
+        old.close()
+
+
 def test_workspaces_have_their_own_lineage_serial_rows_and_lock(stores):
     default, staging = stores(), stores("staging")
     staging.create()

@@ -77,6 +77,8 @@ def __getattr__(name: str) -> Any:
 # --- the statements (qmark placeholders; PostgreSQL's %s are made from them once, see _Sql) ---
 
 _SCOPE = "project = ? AND workspace = ?"
+_HOLDER = ("locktype = 'advisory' AND granted AND pid = ? AND objsubid = 1 AND ((classid::bigint = ? AND "
+           "objid::bigint = ?) OR (classid::bigint = ? AND objid::bigint = ? AND mode = 'ExclusiveLock'))")
 _STATEMENTS = {
     "schema_version": "SELECT value FROM provisioner_meta WHERE \"key\" = 'schema_version'",
     "probe": "UPDATE provisioner_meta SET value = ? WHERE \"key\" = 'schema_version'",
@@ -120,11 +122,10 @@ _STATEMENTS = {
     "delete_own_lock": f"DELETE FROM provisioner_locks WHERE {_SCOPE} AND lock_id = ?",
     # The holder's connection, by its pid and this workspace's advisory key (PostgreSQL shows a bigint key as its
     # high and low 32 bits, `advisory_halves`): a pid reused since by another run's connection, holding another
-    # workspace's lock, is never ended.
-    "terminate_holder": "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        "AND pid = ? AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
-    "holder_alive": "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = ? "
-                    "AND classid::bigint = ? AND objid::bigint = ? AND objsubid = 1",
+    # workspace's lock, is never ended. A holder of an older version holds the key without the schema, exclusively
+    # (SqlStateStore._advisory_keys).
+    "terminate_holder": f"SELECT pg_terminate_backend(pid) FROM pg_locks WHERE {_HOLDER}",
+    "holder_alive": f"SELECT 1 FROM pg_locks WHERE {_HOLDER}",
 }
 
 
@@ -262,10 +263,18 @@ def _dsn_passwords(dsn: str) -> set[str]:
 HISTORY_WIDTHS = {"lineage": 200, "at": 40, "operation": 100, "address": 200, "action": 20, "who": 200}
 
 
-def advisory_key(project: str, workspace: str) -> int:
-    """A signed 64-bit key for pg_advisory_lock, the same on every machine for one project and workspace."""
-    digest = hashlib.blake2b(f"provisioner\0{project}\0{workspace}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def advisory_key(project: str, workspace: str, schema: str | None = None) -> int:
+    """A signed 64-bit key for pg_advisory_lock, the same on every machine for one project and workspace of the
+    store in `schema` (PostgreSQL's, STORE_SCHEMA). Without a schema, the key of versions before it (the SQLite
+    liveness file's name, and PostgreSQL's shared `legacy` key: SqlStateStore._advisory_keys)."""
+    scope = f"provisioner\0{project}\0{workspace}" + (f"\0{schema}" if schema is not None else "")
+    return int.from_bytes(hashlib.blake2b(scope.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+# The schema the store's tables are in, as this connection's search_path finds them (a DSN's
+# `options='-csearch_path=team_a'`, PGOPTIONS, the role's default): what the advisory key names besides the
+# project and workspace.
+STORE_SCHEMA = "SELECT relnamespace::regnamespace::text FROM pg_class WHERE oid = 'provisioner_locks'::regclass"
 
 
 def advisory_halves(key: int) -> tuple[int, int]:
@@ -543,7 +552,8 @@ class SqlStateStore:
         self._lock_backend = 0  # PostgreSQL: the lock connection's server pid (every write checks its advisory lock)
         self.platform = ""  # the platform the rows it writes are of (workflow.session.Session sets it on connecting)
         self._platform_recorded = ""  # the platform this store's rows were last stamped with (see commit)
-        self._lock_key = advisory_key(project, workspace)
+        self._lock_key = advisory_key(project, workspace)  # SQLite's liveness file; PostgreSQL: _advisory_keys
+        self._schema_key: int | None = None  # PostgreSQL: the key of this store's schema, found once
         self._engine = None  # SQLAlchemy's, made only to create or migrate the schema (see `engine`)
         with self._guard("open the state store"):
             self._db = _Connections(_connector(location), self._postgres)
@@ -774,7 +784,8 @@ class SqlStateStore:
             return
         self._still_ours(cursor.execute(self._sql.lock_row_for_update, self._scope).fetchone())
         if self._postgres:
-            self._advisory_still_held(cursor.execute(self._sql.holder_alive, self._holder_lock(self._lock_backend)))
+            self._advisory_still_held(cursor.execute(self._sql.holder_alive,
+                                                     self._holder_lock(self._lock_backend, cursor)))
 
     def _nobody_holds_the_lock(self, cursor) -> None:
         """A write of a run that took no lock (--lock=false: it neither waits for the lock nor takes it), in the
@@ -785,7 +796,9 @@ class SqlStateStore:
         locks clears it)."""
         found = self._holder(cursor)
         if self._postgres:
-            held = not cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_key,)).fetchone()[0]
+            taken = cursor.execute("SELECT pg_try_advisory_xact_lock(%s), pg_try_advisory_xact_lock_shared(%s)",
+                                   self._advisory_keys(cursor)).fetchone()
+            held = not all(taken)
         else:
             held = found is not None and not self._holder_gone(found[0])
         if held:
@@ -843,7 +856,7 @@ class SqlStateStore:
         batch = _Batch()
         if self._held_lock is not None:
             batch.execute(self._sql.lock_row_for_update, self._scope)
-            batch.execute(self._sql.holder_alive, self._holder_lock(self._lock_backend))
+            batch.execute(self._sql.holder_alive, self._holder_lock(self._lock_backend, cursor))
         batch.execute(self._sql.advance, (serial, now, *self._scope, state.serial, state.lineage))
         results = batch.run(cursor)
         if self._held_lock is not None:
@@ -1113,8 +1126,8 @@ class SqlStateStore:
                 continue
             if time.monotonic() >= deadline and holder.id == UNKNOWN_HOLDER:
                 raise LockError("the state is locked by another run that has not recorded who it is (it may be "
-                                "starting, or be a store in another schema of this database with the same project "
-                                "and workspace). Wait for it to finish and retry, or retry with a longer "
+                                "starting, or be an older provisioner's run on a store in another schema of this "
+                                "database with the same project and workspace). Wait for it to finish and retry, or retry with a longer "
                                 "--lock-timeout")
             if time.monotonic() >= deadline:
                 raise LockError(f"the state is locked by another run.\n  {holder.describe()}\n"
@@ -1229,10 +1242,13 @@ class SqlStateStore:
 
             if self._lock_connection is None:
                 self._lock_connection = psycopg.connect(self._dsn, autocommit=True, connect_timeout=10)
-            cursor = self._lock_connection.execute("SELECT pg_try_advisory_lock(%s), pg_backend_pid()",
-                                                   (self._lock_key,))
-            acquired, backend_pid = cursor.fetchone()
+            cursor = self._lock_connection.execute(
+                "SELECT pg_try_advisory_lock(%s), pg_try_advisory_lock_shared(%s), pg_backend_pid()",
+                self._advisory_keys(self._lock_connection))
+            mine, legacy, backend_pid = cursor.fetchone()
+            acquired = mine and legacy
             if not acquired:
+                self._unlock_advisory(mine, legacy)
                 with self._db.transaction() as cursor:
                     found = self._holder(cursor)
                 return found[0] if found else LockInfo(
@@ -1252,10 +1268,29 @@ class SqlStateStore:
     def _release_advisory(self) -> None:
         if self._lock_connection is not None:
             try:
-                self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (self._lock_key,))
+                self._unlock_advisory(True, True)
             except Exception:
                 pass
             self._close_lock_connection()
+
+    def _unlock_advisory(self, mine: bool, legacy: bool) -> None:
+        """Release, on the lock connection, this store's key and the shared legacy key, those taken."""
+        key, legacy_key = self._advisory_keys(self._lock_connection)
+        if mine:
+            self._lock_connection.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        if legacy:
+            self._lock_connection.execute("SELECT pg_advisory_unlock_shared(%s)", (legacy_key,))
+
+    def _advisory_keys(self, executor) -> tuple[int, int]:
+        """PostgreSQL: (this store's key, taken exclusively; the key of versions before it, taken shared). The key
+        named no schema, so two stores in two schemas of one database with the same project and workspace names
+        took one lock: a run of one waited for the other's, though they share nothing. A run of an older version on
+        this same store takes the old key exclusively: the shared one keeps the two apart, while runs of this
+        version on stores of other schemas share it. `executor`: a cursor or connection of this store's database."""
+        if self._schema_key is None:
+            schema = executor.execute(STORE_SCHEMA).fetchone()[0]
+            self._schema_key = advisory_key(self.project, self.workspace, schema)
+        return self._schema_key, self._lock_key
 
     def unlock(self, lock_id: str) -> None:
         """Release our lock. A failure here is not reported: a lock left behind by a run that ended is cleared
@@ -1286,13 +1321,15 @@ class SqlStateStore:
             cursor.execute(self._sql.delete_lock, self._scope)
             if self._postgres and backend_pid:
                 # The advisory lock belongs to the holder's connection: end that connection to free it.
-                cursor.execute(self._sql.terminate_holder, self._holder_lock(backend_pid))
+                cursor.execute(self._sql.terminate_holder, self._holder_lock(backend_pid, cursor))
         if self._postgres and backend_pid:
             self._await_holder_gone(backend_pid)
 
-    def _holder_lock(self, backend_pid: int) -> tuple[int, int, int]:
-        """The parameters that find the holder's advisory lock on this workspace in pg_locks."""
-        return (backend_pid, *advisory_halves(self._lock_key))
+    def _holder_lock(self, backend_pid: int, cursor) -> tuple[int, ...]:
+        """The parameters that find the holder's advisory lock on this workspace in pg_locks: its schema's key, or
+        the key without one that a holder of an older version took exclusively."""
+        key, legacy = self._advisory_keys(cursor)
+        return (backend_pid, *advisory_halves(key), *advisory_halves(legacy))
 
     def _await_holder_gone(self, backend_pid: int, deadline: float = 10.0) -> None:
         """Return once the ended connection's advisory lock is free. pg_terminate_backend only signals the backend,
@@ -1301,7 +1338,7 @@ class SqlStateStore:
         until = time.monotonic() + deadline
         while True:
             with self._transaction("unlock the state", write=False) as cursor:
-                if cursor.execute(self._sql.holder_alive, self._holder_lock(backend_pid)).fetchone() is None:
+                if cursor.execute(self._sql.holder_alive, self._holder_lock(backend_pid, cursor)).fetchone() is None:
                     return
             if time.monotonic() >= until:
                 raise LockError(f"the lock's holder (PostgreSQL backend {backend_pid}) was told to end {deadline:g}s "
