@@ -65,7 +65,7 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
         change = changes.get(address)
         entry = resources.get(address)
         manifest, fields = desired.get(address, (None, {}))
-        used_now = _used(entry.spec.get(FIELD) if entry is not None and entry.spec else None, by_id)
+        used_now = _used(_recorded_assistant(entry, fields), by_id)
         if change is not None and change.action in (Action.CREATE, Action.IMPORT):
             used_after = _used(fields.get(FIELD), by_id)  # the new (or adopted) campaign: as the manifest says
         elif change is not None and change.action in (Action.DELETE, Action.FORGET):
@@ -95,6 +95,15 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
         plan.notes += [f"{old} (the old half of an interrupted replacement) is destroyed by the next apply, once "
                        f"{campaign} no longer calls with it" for old, campaign in sorted(deferred.items())]
     return problems
+
+
+def _recorded_assistant(entry: ResourceState | None, fields: Mapping[str, Any]) -> Any:
+    """The `assistant_id` the campaign in state was made with: as its last apply sent it, or, for one imported and
+    never applied (no spec: the platform does not show it), as the manifest it was imported for names it. Taken as
+    none, an imported campaign naming its assistant by id was deleted after the assistant it calls with."""
+    if entry is None:
+        return None
+    return entry.spec.get(FIELD) if entry.spec is not None else fields.get(FIELD)
 
 
 def _used(value: Any, by_id: Mapping[int, str]) -> str | None:

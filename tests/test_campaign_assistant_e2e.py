@@ -101,3 +101,24 @@ def test_destroy_deletes_campaigns_before_their_assistants(workspace, platform):
     gone = deletes(platform)
     campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
     assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
+
+
+def test_an_imported_campaign_naming_its_assistant_by_id_counts_as_one_applied(workspace, platform):
+    """Import records no spec (the platform does not show a campaign's assistant_id), where the plan looked for the
+    assistant a campaign calls with: a destroy deleted the assistant first, and a plan deleting it alone kept the
+    campaign. Its manifest now says, until an apply records it."""
+    assistant_id = setup(workspace, by_id=True)
+    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+    workspace.lose_state()
+    for address, remote_id in sorted(ids.items()):
+        imported = workspace.run("import", address, str(remote_id))
+        assert imported.exit_code == 0, imported.all
+    workspace.remove("caller")
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "deletes assistant caller, which campaign.winter calls with" in refused.all
+    workspace.add("caller", post_call_schema=SCHEMA)
+    destroyed = workspace.run("destroy", "--auto-approve", "--parallelism", "1")
+    assert destroyed.exit_code == 0, destroyed.all
+    gone = deletes(platform)
+    campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
+    assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
