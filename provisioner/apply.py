@@ -38,6 +38,11 @@ from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_
 
 # How long apply waits, by default, for an object the platform processes (a document) to be ready (--wait-timeout).
 DEFAULT_WAIT_TIMEOUT = 600.0
+# The longest a delete answered 404 waits for the list read that confirms it gone (_Unconfirmed) while other steps
+# keep the walk busy: it is read as soon as none is in flight, once for every delete of that list answered 404 by then.
+# What waits for the delete (its kind's creates, its parent's delete) waits that long at most; a longer burst of such
+# deletes makes one read per CONFIRM_WAIT.
+CONFIRM_WAIT = 10.0
 # How often a running apply checks that the state lock is still its own between commits: while its workers wait for
 # the rate budget nothing commits, and a lock lost meanwhile would be found only after they had all sent.
 LOCK_CHECK = 1.0
@@ -374,7 +379,9 @@ class SharedLookup:
 
     A caller needs a list whose reading began after its failure was observed (only such a list is sure to
     show what that request committed). Threads that fail at about the same time share one read: whoever
-    finds no suitable list in progress reads one, and the others wait for it.
+    finds no suitable list in progress reads one, and the others wait for it. A read that fails (the platform's
+    error, after the client's retries) answers them all with its error: it began late enough for each, and each
+    read of its own, one after the other, had repeated every attempt.
     """
 
     def __init__(self, listing: Callable[[], list[dict]], gate: WriteGate, client: PlatformClient | None = None):
@@ -384,29 +391,38 @@ class SharedLookup:
         self.client = client if client is not None else getattr(listing, "__self__", None)
         self._gate = gate
         self._condition = threading.Condition()
-        self._latest: tuple[float, list[dict]] | None = None  # (when its reading began, items)
+        # (when its reading began, items, or the ApiError it failed with)
+        self._latest: tuple[float, list[dict] | ApiError] | None = None
         self._reading_since: float | None = None
 
     def items_read_after(self, moment: float) -> list[dict]:
         with self._condition:
             while True:
                 if self._latest is not None and self._latest[0] >= moment:
-                    return self._latest[1]
+                    return self._answer(self._latest[1])
                 if self._reading_since is None:
                     break
                 self._condition.wait()  # a read in progress: it may do, or the next one will
             began = self._reading_since = time.monotonic()
+        answer: list[dict] | ApiError | None = None
         try:
             with self._gate.quiet():
-                items = self._listing()
+                answer = self._listing()
+        except ApiError as error:
+            answer = error
         finally:
             with self._condition:
                 self._reading_since = None
+                if answer is not None and (self._latest is None or self._latest[0] < began):
+                    self._latest = (began, answer)
                 self._condition.notify_all()
-        with self._condition:
-            if self._latest is None or self._latest[0] < began:
-                self._latest = (began, items)
-        return items
+        return self._answer(answer)
+
+    @staticmethod
+    def _answer(answer: list[dict] | ApiError) -> list[dict]:
+        if isinstance(answer, ApiError):
+            raise answer
+        return answer
 
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
@@ -452,7 +468,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             on_start(change)
         return attempt(number, time.monotonic())
 
-    def attempt(number: int, started: float, waiting: _Waiting | None = None) -> ChangeResult | Later:
+    def attempt(number: int, started: float, waiting: _Waiting | _Unconfirmed | None = None) -> ChangeResult | Later:
         """The step's work (or, resumed, its next readiness poll), its errors as results; a wait as walk.Later.
         A failure's retry notices and message may quote the body sent: its sensitive values are masked there."""
         change = changes[graph.steps[number].change]
@@ -466,7 +482,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                                        for field, messages in (result.field_errors or {}).items()}
         return result
 
-    def attempt_unmasked(number: int, started: float, waiting: _Waiting | None = None) -> ChangeResult | Later:
+    def attempt_unmasked(number: int, started: float,
+                         waiting: _Waiting | _Unconfirmed | None = None) -> ChangeResult | Later:
         """attempt, its messages as they are."""
         step = graph.steps[number]
         change = changes[step.change]
@@ -479,6 +496,10 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                 if problem:
                     raise Unresolvable(problem)
                 result = _execute(change, step.part, context, stop)
+                if isinstance(result, _Unconfirmed):
+                    # Read with the others' when the walk has nothing in flight: no worker is held meanwhile.
+                    return Later(result.answered + CONFIRM_WAIT, partial(attempt, number, started, result),
+                                 abandon=partial(unconfirmed, result, started), idle=True)
                 if isinstance(result, _Waiting):  # created, to be waited for: its first poll at once
                     waiting = result
                     result = waiting.poll()
@@ -499,6 +520,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             else:
                 stopped = "interrupted" if why == "interrupted" else f"stopped ({why})"
                 result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      waiting.unconfirmed(stopped) if isinstance(waiting, _Unconfirmed) else
                                       f"{stopped} while it waited for the rate budget to retry or to look for "
                                       "its outcome; run plan to see where it stands")
         except RejectedError as error:
@@ -529,6 +551,11 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         return ChangeResult(waiting.change, False, time.monotonic() - started, waiting.remote_id,
                             f"{waiting.change.address} (id {waiting.remote_id}) was created; interrupted while "
                             "waiting for it to be ready", ticket=waiting.ticket, waited=waiting.waited)
+
+    def unconfirmed(waiting: _Unconfirmed, started: float) -> ChangeResult:
+        """A confirmation the walk gives up at once (a second interrupt): state keeps the object."""
+        return ChangeResult(waiting.change, False, time.monotonic() - started, waiting.remote_id,
+                            waiting.unconfirmed("interrupted"))
 
     # A replacement is two steps: its change is reported once, when both are settled (done, failed, skipped or
     # not started), by _replacement_result.
@@ -961,13 +988,12 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
         return ChangeResult(change, True, 0.0, change.remote_id,
                             ticket=recorder.queue(change.address, change.remote_id, record))
     if action is Action.DELETE:
-        message = ""
         try:
             with wire.gate.write():
                 client.delete_assistant(change.remote_id)
         except NotFoundError as error:
-            message = _gone_after_404(context, DEFAULT_KIND, change.remote_id, None, "assistant", error)
-        return ChangeResult(change, True, 0.0, change.remote_id, message, ticket=recorder.queue_forget(change.address))
+            return _Unconfirmed(change, change.remote_id, error, context, DEFAULT_KIND, None, change.address)
+        return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
     if action is Action.FORGET:
         return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
     raise AssertionError(f"unknown action {action}")
@@ -981,14 +1007,13 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
         old = change.remote_id
         old_address = deposed_holding(address, old, recorder.state.resources) or (
             None if context.ids.get(address) is not None else address)
-        message = ""
         try:
             with context.wire.gate.write():
                 context.client.delete_assistant(old)
         except NotFoundError as error:
-            message = _gone_after_404(context, DEFAULT_KIND, old, None, "assistant", error)
+            return _Unconfirmed(change, old, error, context, DEFAULT_KIND, None, old_address)
         ticket = recorder.queue_forget(old_address) if old_address else 0
-        return ChangeResult(change, True, 0.0, old, message, ticket=ticket)
+        return ChangeResult(change, True, 0.0, old, ticket=ticket)
     entry = recorder.state.resources.get(address)
     old = deposed = None
     if entry is not None and entry.id == change.remote_id:
@@ -1050,9 +1075,12 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             old_address = deposed_holding(address, old, recorder.state.resources) or (
                 None if context.ids.get(address) is not None else address)
         parent = _old_parent(kind, change, old_address, context)
-        message = _delete(kind, old, parent, context)
+        try:
+            _delete(kind, old, parent, context)
+        except NotFoundError as error:
+            return _Unconfirmed(change, old, error, context, kind.name, parent, old_address)
         ticket = recorder.queue_forget(old_address) if old_address else 0
-        return ChangeResult(change, True, 0.0, old, message, ticket=ticket)
+        return ChangeResult(change, True, 0.0, old, ticket=ticket)
     fields, record = _resolved(change, context)
     parent = _parent(kind, fields, change, context)
     if action is Action.CREATE or part == CREATE:
@@ -1150,21 +1178,51 @@ def _known_or_claimed(context: _Context, kind: str) -> set[int]:
     return context.known.get(kind, set()) | claimed | context.made_of(kind)
 
 
-def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -> str:
+def _delete(kind: Kind, remote_id: int, parent: int | None, context: _Context) -> None:
+    """The delete's request; the platform's 404 raises NotFoundError (it is gone only once confirmed: _Unconfirmed)."""
     endpoints = kind.endpoints
     if endpoints.confirm_delete is not None and not endpoints.confirm_delete(context.client, remote_id):
         raise ApiError(f"refusing to delete id {remote_id}: the platform does not list it as a {kind.title} (its "
                        "delete endpoint is shared with another kind); nothing was deleted")
-    try:
-        with context.gate.write():
-            endpoints.delete(context.client, remote_id, parent)
-    except NotFoundError as error:
-        return _gone_after_404(context, kind.name, remote_id, parent, kind.title, error)
-    return ""
+    with context.gate.write():
+        endpoints.delete(context.client, remote_id, parent)
+
+
+class _Unconfirmed:
+    """A delete the platform answered with its JSON 404 (at `answered`), reported gone and forgotten only once a list
+    read begun after that answer does not show its object (_gone_after_404).
+
+    It waits for that read as a walk.Later that holds no worker and is resumed as soon as the walk has nothing in
+    flight (at the latest CONFIRM_WAIT after its 404): the deletes answered 404 meanwhile share that read of their
+    list (SharedLookup). Read at once, each such delete held its worker for a read of its own (the list, all its
+    pages, while every write paused): deletes retried after a lost answer, each meeting that 404, cost one whole
+    list read per few deletes."""
+
+    ticket = 0     # nothing recorded before it is confirmed (attempt's bookkeeping of a wait)
+    waited = 0.0
+
+    def __init__(self, change: Change, remote_id: int, error: NotFoundError, context: _Context, kind: str,
+                 parent: int | None, forget: str | None):
+        self.change, self.remote_id, self.error, self.context = change, remote_id, error, context
+        self.kind, self.parent, self.forget = kind, parent, forget
+        self.answered = time.monotonic()
+        self.title = "assistant" if kind == DEFAULT_KIND else context.kind(kind).title
+
+    def poll(self) -> ChangeResult:
+        """The confirming read (an ApiError if it shows the object, or cannot be read); then state forgets it."""
+        message = _gone_after_404(self.context, self.kind, self.remote_id, self.parent, self.title, self.error,
+                                  self.answered)
+        ticket = self.context.recorder.queue_forget(self.forget) if self.forget else 0
+        return ChangeResult(self.change, True, 0.0, self.remote_id, message, ticket=ticket)
+
+    def unconfirmed(self, stopped: str) -> str:
+        """Why it failed when the run stopped (`stopped`: "interrupted", ...) before its read could be made."""
+        return (f"{self.title} {self.remote_id}: the platform answered 404 to its delete; {stopped} before a list "
+                "read could confirm it is gone: state keeps it; run plan to see where it stands")
 
 
 def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | None, title: str,
-                    error: NotFoundError) -> str:
+                    error: NotFoundError, answered: float) -> str:
     """"it was already gone" for a delete answered with the platform's 404, once a list read after that answer
     agrees; else an ApiError, and state keeps the object.
 
@@ -1172,7 +1230,7 @@ def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | 
     on (a misrouted path, a platform that failed its own look-up): taken at its word, it had state forget an object
     that stayed on the platform, unmanaged. Read only on this path: a delete that succeeds costs nothing more."""
     try:
-        listed = _listed_now(context, kind, parent, remote_id)
+        listed = _listed_after(context, kind, parent, remote_id, answered)
     except NotFoundError:
         if parent is None:
             raise ApiError(f"{error}; then the list of {title}s answered 404 too: not taken to mean it is gone, and "
@@ -1187,9 +1245,9 @@ def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | 
     return "it was already gone"
 
 
-def _listed_now(context: _Context, kind: str, parent: int | None, remote_id: int) -> bool:
-    """Whether a list of `kind` (under `parent`) whose reading began after this moment shows `remote_id`."""
-    return any(item.get("id") == remote_id for item in context.lookup(kind, parent).items_read_after(time.monotonic()))
+def _listed_after(context: _Context, kind: str, parent: int | None, remote_id: int, moment: float) -> bool:
+    """Whether a list of `kind` (under `parent`) whose reading began after `moment` shows `remote_id`."""
+    return any(item.get("id") == remote_id for item in context.lookup(kind, parent).items_read_after(moment))
 
 
 def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: str, error: NotFoundError) -> str:
@@ -1199,7 +1257,7 @@ def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: st
     its own look-up of the parent, answered both while the parent and the child lived on."""
     parent_title = context.kind(parent_kind).title
     try:
-        listed = _listed_now(context, parent_kind, None, parent)
+        listed = _listed_after(context, parent_kind, None, parent, time.monotonic())
     except ApiError as looking:
         raise ApiError(f"{error}; then its {parent_title}'s list answered 404, and reading the {parent_title}s to "
                        f"confirm that {parent_title} {parent} is gone failed ({looking}): state keeps {what}") from None

@@ -25,7 +25,9 @@ Who waits for whom (addresses are state addresses: an assistant's bare name, `<k
 
 A step may answer `Later` instead of its outcome (a created document apply waits for while the platform
 processes it): it then holds no worker and no place in the window until its `resume` is due, which runs on a
-worker and answers the outcome or another `Later`. A wait does not lower `--parallelism`.
+worker and answers the outcome or another `Later`. A wait does not lower `--parallelism`. An `idle` one is
+resumed sooner, as soon as no step is in flight (a delete answered 404, whose confirming list read is then
+shared by every such delete); a stop resumes every wait at once.
 
 The walk is built for 10,000 independent steps as much as for a deep graph: integers and lists, one pass
 to build, and the same window of submitted work as before (a few steps per worker; each finished step
@@ -309,11 +311,14 @@ def _finish(steps: list[Step], edges: list[tuple[int, int]], problems: dict[int,
 class Later:
     """A step's answer when it is not done yet: call `resume` (on a worker) at `at` (time.monotonic()); it answers
     the step's outcome or another Later. Until then the step holds no worker and no place in the window.
-    `abandon` answers its outcome when the walk stops at once instead (a KeyboardInterrupt: `abandon_waits`)."""
+    `abandon` answers its outcome when the walk stops at once instead (a KeyboardInterrupt: `abandon_waits`).
+    `idle`: resumed before `at` as soon as no step is in flight (a wait many steps share, which one request then
+    answers for all of them and which nothing needs sooner: the deletes answered 404, apply.py's _Unconfirmed)."""
 
     at: float
     resume: Callable[[], Any]
     abandon: Callable[[], Any] | None = None
+    idle: bool = False
 
 
 @dataclass
@@ -342,6 +347,7 @@ class Walk:
         self._pending: set[Future] = set()
         self._settled = [False] * len(graph.steps)  # done, failed, skipped or not started
         self._waiting: list[tuple[float, int, int, Later]] = []  # a heap of (due, tie-break, step, Later)
+        self._idle_waits: list[tuple[float, int, int, Later]] = []  # the same, of the Laters resumed when idle
 
     def stop(self) -> None:
         """Start nothing new; cancel what was submitted but has not started (it announces itself cancelled)."""
@@ -368,7 +374,7 @@ class Walk:
 
     def abandon_waits(self) -> None:
         """Settle every step waiting to be resumed with what its Later's `abandon` answers (the walk stops at once)."""
-        waiting, self._waiting = self._waiting, []
+        waiting, self._waiting, self._idle_waits = self._waiting + self._idle_waits, [], []
         for _, _, step, later in waiting:
             self._abandon(step, later)
 
@@ -404,6 +410,7 @@ class Walk:
         window = WINDOW * self.parallelism
         pending = self._pending
         waiting = self._waiting
+        idle_waits = self._idle_waits
         order = itertools.count()
 
         def succeeded(step: int) -> None:
@@ -441,16 +448,21 @@ class Walk:
             future.add_done_callback(lambda f, s=step: finished.put((s, f)))
             return future
 
-        def resume_due() -> float:
-            """Resume the waits that are due (all of them once stopped: they finish at once); seconds to the next."""
-            now = time.monotonic()
-            while waiting and (waiting[0][0] <= now or self.stopped.is_set()):
-                _, _, step, later = heapq.heappop(waiting)
+        def resume(heap: list[tuple[float, int, int, Later]], now: float, early: bool = False) -> None:
+            """Resume the waits of `heap` that are due (all of them if `early`, or once stopped: they finish at once)."""
+            while heap and (heap[0][0] <= now or early or self.stopped.is_set()):
+                _, _, step, later = heapq.heappop(heap)
                 submit(step, later.resume).resumed = True  # type: ignore[attr-defined]
-            return waiting[0][0] - now if waiting else 0.2
+
+        def resume_due() -> float:
+            """Resume the waits that are due, and the idle ones once no step is in flight; seconds to the next."""
+            now = time.monotonic()
+            resume(waiting, now)
+            resume(idle_waits, now, early=not pending)  # after the due ones: a poll resumed now is in flight
+            return min(heap[0][0] - now if heap else 0.2 for heap in (waiting, idle_waits))
 
         submit_more()
-        while pending or waiting:
+        while pending or waiting or idle_waits:
             on_idle()
             try:
                 step, future = finished.get(timeout=min(0.2, max(0.0, resume_due())))
@@ -461,7 +473,8 @@ class Walk:
                 continue  # settled at the end, as not started
             if future.exception() is None and isinstance(future.result(), Later):
                 pending.discard(future)  # waiting: its place in the window goes to the next step
-                heapq.heappush(waiting, (future.result().at, next(order), step, future.result()))
+                later = future.result()
+                heapq.heappush(idle_waits if later.idle else waiting, (later.at, next(order), step, later))
                 submit_more()
                 continue
             ok = callbacks.finished(step, future)

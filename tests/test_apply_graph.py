@@ -3,6 +3,8 @@ objects got, any kind through its Endpoints, lost creates found instead of repea
 round with the referrers updated between, readiness waits, and state rows per kind."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from conftest import REQUIRED, TOKEN
@@ -20,7 +22,14 @@ def setup(platform, tmp_path):
     client = PlatformClient(platform.url, TOKEN, retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
                             notify=lambda line: None)
     store = open_store("sqlite", tmp_path / "state" / "p.db")
+    yield platform, client, store, applier(platform, client, store)
+    client.close()
+    store.close()
+    platform.faults(kinds=None, document_delay_ms=300)  # what the shared fixture does not reset
 
+
+def applier(platform, client: PlatformClient, store):
+    """apply(changes, **apply_plan's options) through `client` into `store`, the ids known as the platform lists them."""
     def apply(changes, **options):
         state = store.read()
         plan = Plan(changes=changes, lineage=state.lineage, serial=state.serial)
@@ -31,11 +40,7 @@ def setup(platform, tmp_path):
                         if k in ("tool", "folder", "knowledgebase")}}
         return apply_plan(plan, client, StateRecorder(store, state), known_ids=known, parallelism=4, kinds=KINDS,
                           **options)
-
-    yield platform, client, store, apply
-    client.close()
-    store.close()
-    platform.faults(kinds=None, document_delay_ms=300)  # what the shared fixture does not reset
+    return apply
 
 
 def assistant(address: str, action: Action = Action.CREATE, *, remote_id=None, depends_on=(), **fields) -> Change:
@@ -266,6 +271,56 @@ def test_an_interrupt_starts_nothing_new_and_names_what_was_not_started(setup):
     assert by["tool.lookup"].ok and "tool.lookup" in store.read().resources
     assert all(by[f"a{i}"].skipped and by[f"a{i}"].message == "not started (interrupted)" for i in range(3))
     assert platform.assistants() == [] and len(report.results) == 4
+
+
+@pytest.mark.parametrize("second_ctrl_c", [False, True])
+def test_an_interrupt_while_a_delete_answered_404_waits_for_its_list_read_leaves_it_in_state(
+        setup, proxy, tmp_path, second_ctrl_c):
+    """A delete whose first attempt deleted (its answer lost) meets 404 on its retry, and waits without a worker for
+    the list read that confirms it gone, made once nothing else is in flight (a tool's create, slow here). An
+    interrupt meanwhile ends that wait, as it ends a document's readiness wait: the event the first Ctrl-C sets (no
+    request is let through after it: the read, which waits for the write in flight, is not sent), or a second
+    Ctrl-C's KeyboardInterrupt (the walk gives its waits up at once). The delete fails saying so and state keeps
+    it; the create in flight finishes and is recorded."""
+    import threading
+
+    platform, client, store, apply = setup
+    assert apply([assistant("beta")]).ok
+    beta = store.read().resources["beta"].id
+    slow = PlatformClient(proxy.url, TOKEN, retry=RetryPolicy(max_attempts=3, backoff_base=0.01),
+                          notify=lambda line: None)
+    proxy.intercept = lambda method, path: (
+        time.sleep(3) if method == "POST" and path.endswith("/user/tools") else None)
+    platform.faults(commit_fail_rate=1.0, kinds=["assistants"], methods=["DELETE"], seed=2)
+    interrupt = threading.Event()
+    reported = []
+
+    def on_result(result):
+        reported.append(result.change.address)
+        if second_ctrl_c and result.change.address == "tool.slow" and reported.count("tool.slow") == 1:
+            raise KeyboardInterrupt
+
+    def interrupt_once_both_deletes_were_answered():
+        while [(m, p) for m, p in proxy.seen if m == "DELETE"] != [("DELETE", f"/api/user/assistant/{beta}")] * 2:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        interrupt.set()
+
+    if not second_ctrl_c:
+        threading.Thread(target=interrupt_once_both_deletes_were_answered, daemon=True).start()
+    try:
+        report = applier(platform, slow, store)([tool("slow"), assistant("beta", Action.DELETE, remote_id=beta)],
+                                                interrupt=interrupt, on_result=on_result)
+    finally:
+        platform.faults(commit_fail_rate=0.0)
+        slow.close()
+    by = {r.change.address: r for r in report.results}
+    assert report.interrupted and not by["beta"].ok and by["tool.slow"].ok, [r.message for r in report.results]
+    assert (f"assistant {beta}: the platform answered 404 to its delete; interrupted before a list read could "
+            "confirm it is gone: state keeps it") in by["beta"].message
+    assert "beta" in store.read().resources and "tool.slow" in store.read().resources
+    assert platform.assistants() == []  # its first attempt deleted it: the next plan finds it gone
+    assert set(reported) == {"beta", "tool.slow"}, reported
 
 
 # --- crash safety: SIGKILL anywhere in a graph apply ---

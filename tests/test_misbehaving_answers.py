@@ -374,6 +374,69 @@ def test_a_delete_answered_404_after_an_earlier_attempt_deleted_it_is_gone(works
     assert "beta" not in ids_in_state(workspace)
 
 
+def list_reads(proxy) -> int:
+    """The reads of the assistants' list (their first pages) the proxy saw after the first delete."""
+    seen = [(method, path.split("?")[0], path) for method, path in proxy.seen]
+    first = next(i for i, (method, _, _) in enumerate(seen) if method == "DELETE")
+    return sum(1 for method, path, full in seen[first:]
+               if method == "GET" and path.endswith("/user/assistants/get") and "page=1" in full.split("?")[-1].split("&"))
+
+
+def test_deletes_answered_404_together_share_one_list_read_and_one_still_listed_is_kept(workspace, platform, proxy):
+    """Three deletes meet the platform's 404: two whose first attempt deleted them (its answer lost), one that reached
+    nothing while its assistant lives on. They wait for one list read, begun after every 404, with no worker held:
+    the two no longer listed are gone, the one still listed fails and state keeps it."""
+    for name in ("alpha", "beta", "gamma", "delta"):
+        workspace.add(name)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    beta = ids_in_state(workspace)["beta"]
+    for name in ("beta", "gamma", "delta"):
+        workspace.remove(name)
+    proxy.intercept = lambda method, path: (
+        (404, b'{"message": "Not found."}', "application/json")
+        if method == "DELETE" and path.endswith(f"/user/assistant/{beta}") else None)
+    platform.faults(commit_fail_rate=1.0, kinds=["assistants"], methods=["DELETE"], seed=3)
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-backoff=0.01s")
+    platform.faults(commit_fail_rate=0, kinds=None, methods=None)
+    assert failed.exit_code == 1 and failed.output.count("it was already gone") == 2, failed.all
+    assert f"assistant {beta}: the platform answered 404 to its delete, but still lists it" in " ".join(
+        failed.all.split()), failed.all
+    assert sorted(ids_in_state(workspace)) == ["alpha", "beta"] and len(platform.by_name("Beta")) == 1
+    assert platform.by_name("Gamma") == platform.by_name("Delta") == []
+    assert list_reads(proxy) == 1, proxy.seen
+    proxy.intercept = None
+    done = through(workspace, proxy, "apply", "--auto-approve")
+    assert done.exit_code == 0 and platform.by_name("Beta") == [] and sorted(ids_in_state(workspace)) == ["alpha"]
+
+
+def test_deletes_answered_404_whose_list_cannot_be_read_fail_and_state_keeps_them(workspace, platform, proxy):
+    """The list that would confirm two deletes answered 404 answers 500 on every attempt: neither is taken for gone,
+    both fail saying why, and state keeps them (they were never deleted: the proxy answered for the platform)."""
+    for name in ("alpha", "beta", "gamma"):
+        workspace.add(name)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.remove("beta")
+    workspace.remove("gamma")
+    deleted = []
+
+    def unreadable_after_the_deletes(method, path):
+        if method == "DELETE":
+            deleted.append(path)
+            return 404, b'{"message": "Not found."}', "application/json"
+        if deleted and method == "GET" and "/user/assistants/get" in path:
+            return 500, b'{"message": "Server Error"}', "application/json"
+        return None
+
+    proxy.intercept = unreadable_after_the_deletes
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--max-retries=2", "--retry-backoff=0.01s")
+    text = " ".join(failed.all.split())
+    assert failed.exit_code == 1 and "already gone" not in text, failed.all
+    assert text.count("then reading the assistants to confirm it is gone failed") == 2, failed.all
+    assert sorted(ids_in_state(workspace)) == ["alpha", "beta", "gamma"]
+    assert len(platform.by_name("Beta")) == len(platform.by_name("Gamma")) == 1
+    assert list_reads(proxy) == 2, proxy.seen  # one read, its two attempts, shared by both deletes
+
+
 def rate_headers(reset_in: float, answers: int | None = None, clock_ahead: float = 0.0):
     """`proxy.headers` saying the rate limit is used up until `reset_in` seconds from now, by the platform's clock
     (`clock_ahead` of this machine's: set the proxy's too), on the first `answers` answers (None: on every one)."""

@@ -76,6 +76,27 @@ def test_lost_answers_to_creates_never_duplicate(workspace):
     assert_exactly_once(workspace, 20)
 
 
+def test_deletes_retried_into_a_404_share_one_list_read_to_confirm_they_are_gone(workspace):
+    """Every delete takes effect, answers 500, and its retry meets the platform's 404: each is "already gone" only
+    once a list read begun after that 404 no longer shows it. Made at once, each such read held its worker and
+    paused every write, and a read served the few deletes answered 404 while it ran: 60 deletes made about 15
+    reads of the list. Waiting without a worker until nothing else is in flight, they share one."""
+    write_fleet(workspace, 60)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.platform.faults(commit_fail_rate=1.0, kinds=["assistants"], methods=["DELETE"], seed=5)
+    before = workspace.platform.stats()["requests"]
+    result = workspace.run("destroy", "--auto-approve", *FAST_RETRIES)
+    after = workspace.platform.stats()["requests"]
+    workspace.platform.faults(commit_fail_rate=0, kinds=None, methods=None)
+    assert result.exit_code == 0, result.all[-3000:]
+    assert result.output.count("it was already gone") == 60, result.all[-3000:]
+    sent = {route: after[route] - before.get(route, 0) for route in after}
+    assert sent["DELETE /user/assistant/{id}"] == 120, sent
+    # One page each (60 assistants): the plan's read, then one to confirm all 60.
+    assert sent["GET /user/assistants/get"] == 2, sent
+    assert workspace.platform.assistants() == [] and workspace.state()["resources"] == {}
+
+
 def test_a_proxys_429_after_the_create_was_made_is_looked_up_never_resent(workspace):
     """A 429 without the platform's body (a proxy's, here after the platform made the assistant) does not say the
     request was refused: resent, every create made one more assistant until --retry-max-time. The creates are

@@ -16,7 +16,8 @@ def change(address: str, *, depends_on=(), kind="tool", action=Action.CREATE) ->
 
 def walk(changes, answers, *, parallelism=1, stop_when=None, withdraws=None, recorded=None):
     """Run the walk; `answers[address]` is a list of what the step answers on each call (a number: wait that
-    many seconds, then be called again). Returns the log of (event, address) in order."""
+    many seconds, then be called again; ("idle", seconds): the same, or sooner once no step is in flight;
+    ("busy", seconds): take that long, then succeed). Returns the log of (event, address) in order."""
     recorded = recorded or {}
     graph = build_graph(changes, lambda a: recorded.get(a, ()), lambda c: True, withdraws)
     log: list[tuple[str, str]] = []
@@ -32,6 +33,11 @@ def walk(changes, answers, *, parallelism=1, stop_when=None, withdraws=None, rec
         answer = answers.get(address, [True]).pop(0)
         if isinstance(answer, float):
             return Later(time.monotonic() + answer, lambda: run(number))
+        if isinstance(answer, tuple) and answer[0] == "idle":
+            return Later(time.monotonic() + answer[1], lambda: run(number), idle=True)
+        if isinstance(answer, tuple) and answer[0] == "busy":
+            time.sleep(answer[1])
+            answer = True
         with lock:
             log.append(("done", address))
         return answer
@@ -78,6 +84,24 @@ def test_a_stop_resumes_the_waits_at_once():
                stop_when=lambda log: ("run", "tool.next") in log)
     assert time.monotonic() - started < 10, "the wait was not resumed at the stop"
     assert log.count(("run", "document.slow")) == 2, log
+
+
+def test_an_idle_wait_is_resumed_once_no_step_is_in_flight_not_at_its_time():
+    """apply's deletes answered 404 wait so (the read that confirms them is then made once for all of them)."""
+    changes = [change("tool.gone", action=Action.DELETE), *(change(f"a{i}", kind="assistant") for i in range(4))]
+    started = time.monotonic()
+    log = walk(changes, {"tool.gone": [("idle", 30.0), True], **{f"a{i}": [("busy", 0.1)] for i in range(4)}},
+               parallelism=2)
+    assert time.monotonic() - started < 10, "the idle wait waited for its time"
+    assert log.count(("run", "tool.gone")) == 2, log
+    assert log.index(("done", "tool.gone")) > max(log.index(("done", f"a{i}")) for i in range(4)), log
+
+
+def test_a_stop_resumes_the_idle_waits_at_once_too():
+    changes = [change("tool.gone", action=Action.DELETE), change("next", kind="assistant")]
+    log = walk(changes, {"tool.gone": [("idle", 30.0), True], "next": [("busy", 1.0)]}, parallelism=2,
+               stop_when=lambda log: ("run", "next") in log and ("run", "tool.gone") in log)
+    assert log.index(("done", "tool.gone")) < log.index(("done", "next")), log
 
 
 def test_an_update_that_withdraws_its_object_waits_for_the_destruction_of_its_users():
