@@ -26,6 +26,7 @@ from .moves import moved_rows
 from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
+from .plan_kinds import seen_fields
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
@@ -33,7 +34,7 @@ from .state import (DEFAULT_KIND, LockLostError, OwnedElsewhereError, ResourceSt
                     deposed_address, deposed_holding)
 from .walk import (CREATE, DESTROY, WHOLE, Later, Walk, WalkCallbacks, Workers, build_graph, destroys,
                    recorded_lookup, state_address)
-from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, to_dialect
+from .wire import Lookups, Unreadable, create_body, dialect_asked_for, manifest_field, read_fields, to_dialect
 
 
 # How long apply waits, by default, for an object the platform processes (a document) to be ready (--wait-timeout).
@@ -96,7 +97,8 @@ class StateRecorder:
     Two ways in. `record` returns once the change is committed (committing it if nobody is). During an
     apply, `committing()` runs the commits on a thread of their own: workers `queue` a change and go on to
     their next request at once, and whoever reports the change first waits for it with `wait_durable`.
-    A worker's next request then overlaps the commit of its last change instead of waiting for it.
+    A worker's next request then overlaps the commit of its last change instead of waiting for it. A `claim`
+    (an adoption's, before anything is sent to the object) is waited for by its worker, so it is committed at once.
     """
 
     # How long the committer lets changes gather before it commits: a few requests' time, so a report comes
@@ -113,6 +115,7 @@ class StateRecorder:
         self._group = 0        # mutations that end the linger early (committing(group=)); 0: the linger only
         self._listening = False  # the committer waits on _work (idle, or lingering with a group set)
         self._changed = 0    # mutations made
+        self._urgent = 0     # the last mutation a worker waits for before it sends anything (a claim): no linger
         self._durable = 0    # mutations committed
         self._attempted = 0  # mutations covered by the last commit attempt, committed or not
         self._failure: tuple[int, BaseException] | None = None  # (mutations it covered, why) of the last failure
@@ -138,6 +141,13 @@ class StateRecorder:
     def forget(self, address: str) -> None:
         self.wait_durable(self.queue_forget(address))
 
+    def claim(self, address: str, remote_id: int, record: dict) -> None:
+        """Record the object as this state's before anything is sent to it: committed at once (with whatever else
+        waits), not after the linger, which would hold each adoption of a fleet back by it. Raises
+        OwnedElsewhereError, and state is as it was, if the store refuses it (another workspace or project recorded
+        the object first)."""
+        self.wait_durable(self._queue_all([(address, remote_id, record)], urgent=True))
+
     def queue(self, address: str, remote_id: int, record: dict) -> int:
         """Add the record to the next commit without waiting for it: a ticket for `wait_durable`."""
         return self._queue_all([(address, remote_id, record)])
@@ -158,7 +168,7 @@ class StateRecorder:
                 self._pend(address, entry)
             return self._mutated(list(rows))
 
-    def _queue_all(self, records: list[tuple[str, int, dict]]) -> int:
+    def _queue_all(self, records: list[tuple[str, int, dict]], urgent: bool = False) -> int:
         with self._condition:
             for address, remote_id, record in records:
                 data = {"id": remote_id, **record}
@@ -169,7 +179,7 @@ class StateRecorder:
                     data["kind"] = existing.kind
                     data.setdefault("depends_on", existing.depends_on)
                 self._pend(address, ResourceState.from_dict(data))
-            return self._mutated([address for address, _, _ in records])
+            return self._mutated([address for address, _, _ in records], urgent)
 
     def _pend(self, address: str, entry: ResourceState | None) -> None:
         """Change one row of state (None: gone) for the next commit, holding the condition."""
@@ -181,15 +191,20 @@ class StateRecorder:
             self.state.resources[address] = entry
         self._pending[address] = entry
 
-    def _mutated(self, addresses: list[str]) -> int:
+    def _mutated(self, addresses: list[str], urgent: bool = False) -> int:
         self._changed += 1
         for address in addresses:
             self._ticket_of[address] = self._changed
-        # Only the committer cares about a new mutation, and only when it is idle or a group is complete: not
-        # one wake-up per change (the waiters for durability are woken by commits, not by mutations).
-        if self._listening and (not self._lingering or self._changed - self._attempted >= self._group):
+        if urgent:
+            self._urgent = self._changed
+        # Only the committer cares about a new mutation, and only when it is idle, a group is complete or a worker
+        # waits for it: not one wake-up per change (the waiters for durability are woken by commits, not mutations).
+        if self._listening and (not self._lingering or urgent or self._group_complete()):
             self._work.notify()
         return self._changed
+
+    def _group_complete(self) -> bool:
+        return bool(self._group) and self._changed - self._attempted >= self._group
 
     def wait_durable(self, ticket: int) -> None:
         """Block until the mutation `ticket` is committed; raise why if the commit that covered it failed."""
@@ -237,22 +252,15 @@ class StateRecorder:
                     # Group commit: the changes that finish in the next moment join this transaction. A worker
                     # does not wait for it (it queued its change and went on), only the change's report does; and
                     # a commit costs about as much CPU for one row as for ten. A full group ends the wait early.
+                    # A claim ends it too: its worker waits for it before sending anything.
                     until = time.monotonic() + self.linger
-                    self._lingering = True
-                    self._listening = self._group > 0
+                    self._lingering = self._listening = True
                     try:
-                        while not self._closing and not (self._group and self._changed - self._attempted >= self._group):
+                        while not self._closing and self._urgent <= self._attempted and not self._group_complete():
                             left = until - time.monotonic()
                             if left <= 0:
                                 break
-                            if self._listening:
-                                self._work.wait(left)
-                            else:
-                                self._work.release()  # a plain sleep: no mutation wakes it
-                                try:
-                                    time.sleep(left)
-                                finally:
-                                    self._work.acquire()
+                            self._work.wait(left)
                     finally:
                         self._lingering = self._listening = False
                 try:
@@ -537,7 +545,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                                       f"the platform rejected it: {error.summary}", field_errors=errors)
         except (Unreadable, Unresolvable) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
-        except ApiError as error:
+        except (ApiError, ClaimRefused) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         if waiting is not None:  # reported once its create is committed, whatever the wait's outcome
             result.ticket = max(result.ticket, waiting.ticket)
@@ -701,6 +709,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
 def refused_here(error: OwnedElsewhereError) -> str:
     """A change whose record the store refused: what it did on the platform stays, and with the object's owner."""
     return f"done on the platform, but not recorded in this state: {error}"
+
+
+class ClaimRefused(ProvisionerError):
+    """An adoption whose claim the store refused (_claim): nothing was sent to the object."""
+
+    def __init__(self, error: OwnedElsewhereError):
+        super().__init__(f"not adopted, and nothing was sent to it: {error}")
 
 
 def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
@@ -978,6 +993,8 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
     if action in (Action.UPDATE, Action.IMPORT):
         body, record = _resolved(change, context)
         if body:
+            if action is Action.IMPORT:
+                _claim(change, change.address, record, context)
             sent = replace(change, body=body) if body is not change.body else change
             try:
                 with wire.gate.write():
@@ -997,6 +1014,27 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
     if action is Action.FORGET:
         return ChangeResult(change, True, 0.0, change.remote_id, ticket=recorder.queue_forget(change.address))
     raise AssertionError(f"unknown action {action}")
+
+
+def _claim(change: Change, address: str, record: dict, context: _Context) -> None:
+    """Record the object an adoption takes (by its name) as this state's, as the plan read it, before its update is
+    sent: what `provisioner import` records (no spec: nothing applied yet, so the next plan shows the update again if
+    it fails). Two workspaces or projects that adopt one object at the same moment both passed the look-up of its
+    owners: the store's one-owner index refuses the second claim, which then sends nothing (an update sent before the
+    record changed the object of the workspace that recorded it, under that workspace's state)."""
+    item = change.remote_item
+    if item is None:
+        seen: dict[str, Any] = {}
+    else:
+        fields = read_fields(item, context.wire.lookups)[0] if change.kind == DEFAULT_KIND \
+            else context.kind(change.kind).read(item)[0]
+        seen = seen_fields(change.kind, fields, record.get("sensitive") or ())
+    claim = {"spec": None, "protect": record.get("protect", False), "sensitive": record.get("sensitive") or [],
+             "remote": seen, "source": record.get("source"), "kind": change.kind}
+    try:
+        context.recorder.claim(address, change.remote_id, claim)
+    except OwnedElsewhereError as refused:
+        raise ClaimRefused(refused) from None
 
 
 def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeResult:
@@ -1124,6 +1162,8 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
     if sent:
         if endpoints.update is None or kind.update_body is None:
             raise Unresolvable(f"a {kind.title} cannot be updated in place (the plan should replace it)")
+        if action is Action.IMPORT:
+            _claim(change, address, record, context)
         try:
             with gate.write():
                 endpoints.update(client, change.remote_id, kind.update_body(fields), parent)

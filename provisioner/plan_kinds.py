@@ -26,7 +26,7 @@ from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide
 from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import REF, Action, Change, FieldChange, StateSync, is_marker, marker
-from .planner import empty_setting, same
+from .planner import empty_setting, remote_snapshot, same
 from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
@@ -346,6 +346,18 @@ def record(manifest: Manifest, fields: dict[str, Any], remote_fields: dict[str, 
                                        if k in shown}, manifest.sensitive),
         "source": manifest.document.state_source,
     }
+
+
+def seen_fields(kind: str, fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:
+    """What state keeps of the platform's view of an object of `kind` whose fields (in manifest terms) the platform
+    shows as `fields`: those the kind shows back, secrets as digests (an import's and refresh's record, and an
+    adoption's claim before its update)."""
+    if kind == ASSISTANT:
+        return remote_snapshot(fields, sensitive)
+    shown = {f.name for f in KINDS[kind].fields if f.shown}
+    # In the very form an apply records (record, above): a tool's header values digested per name. A form of its own
+    # (one digest for all) made the first refresh after an apply say the headers "changed there".
+    return hidden_fields(KINDS[kind], {k: fields[k] for k in sorted(fields) if k in shown}, sensitive)
 
 
 def hidden_fields(kind: Kind, fields: dict[str, Any], sensitive: Iterable[str]) -> dict[str, Any]:

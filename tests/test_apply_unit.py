@@ -148,6 +148,25 @@ def test_a_full_group_is_committed_at_once_without_waiting_out_the_linger(tmp_pa
         assert gated.commits == [["a0", "a1", "a2", "a3"]]
 
 
+
+@pytest.mark.parametrize("group", [0, 20])
+def test_a_claim_is_committed_at_once_with_what_waits_and_without_waiting_out_the_linger(tmp_path, group):
+    # An adoption's worker waits for its claim before it sends the update: lingering per claim held each adoption of
+    # a fleet back by the linger (the group never fills while every worker waits). What was queued joins that commit.
+    gated = GatedStore(tmp_path)
+    gated.gate.set()
+    recorder = StateRecorder(gated, State.new(), linger=30.0)
+    started = time.monotonic()
+    with recorder.committing(group=group):
+        queued = recorder.queue("a0", 1, RECORD)
+        time.sleep(0.1)  # the committer lingers over a0
+        recorder.claim("a1", 2, {**RECORD, "spec": None})
+        assert time.monotonic() - started < 10
+        recorder.wait_durable(queued)
+        assert gated.commits == [["a0", "a1"]] and gated.store.read().resources["a1"].spec is None
+        recorder.claim("a2", 3, RECORD)  # the committer idle: the same
+        assert time.monotonic() - started < 10 and gated.commits[-1] == ["a2"]
+
 def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_made_nothing():
     """The create answered 500 (it may have succeeded), then the look-up for it was refused with a 4xx (a 429
     past --retry-max-time, a 401): that 4xx said nothing about the create, so a replacement's old object must

@@ -206,30 +206,19 @@ def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_reco
     before staging's change is recorded. The first commit keeps the object; staging's change fails naming default,
     staging's other change is recorded, and nothing is deleted or forgotten."""
     from conftest import REQUIRED
-    from provisioner.workflow.session import Session
 
     item = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED)
     workspace.add("shared", name="Shared Bot")
     workspace.add("own", name="Staging Own")
     assert workspace.run("workspace", "new", "staging").exit_code == 0
-    recheck = Session._refuse_adopted_elsewhere
-    other: list = []
-
-    def recheck_then_the_other_pipeline(session, plan):
-        recheck(session, plan)
-        if session.backend.workspace == "staging":
-            workspace.remove("own")
-            other.append(workspace.run("apply", "--auto-approve", "--workspace", "default"))
-            workspace.add("own", name="Staging Own")
-
-    with monkeypatch.context() as interleaved:
-        interleaved.setattr(Session, "_refuse_adopted_elsewhere", recheck_then_the_other_pipeline)
-        raced = workspace.run("apply", "--auto-approve", "--workspace", "staging")
-    assert other[0].exit_code == 0, other[0].all
+    raced, other = _staging_applied_while_default_applies(
+        workspace, monkeypatch, lambda: workspace.remove("own"), lambda: workspace.add("own", name="Staging Own"))
+    assert other.exit_code == 0, other.all
     assert raced.exit_code == 1, raced.all
     message = " ".join(raced.all.split())
     assert "shared (assistant id %d) is managed by 'shared' in project" % item["id"] in message, message
     assert "workspace 'default'" in message and "not recorded in this state" in message
+    assert "not adopted" not in message  # it sent no update: its record is its claim
     staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
     default = workspace.run("state", "pull", "--lock=false", "--workspace", "default")
 
@@ -239,6 +228,28 @@ def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_reco
     # Staging's next plan names the owner, as for any adoption of what another workspace manages.
     again = workspace.run("plan", "--workspace", "staging")
     assert again.exit_code == 1 and "workspace 'default'" in again.stderr, again.all
+
+
+def _staging_applied_while_default_applies(workspace, monkeypatch, before_default, after_default=lambda: None):
+    """Staging's apply, in which default's whole apply (plan, re-check, adoption, commit) runs once staging's
+    adoption re-check (Session._refuse_adopted_elsewhere) has passed, between `before_default()` and
+    `after_default()` (the manifests edited for it): the results of staging's apply and of default's."""
+    from provisioner.workflow.session import Session
+
+    recheck = Session._refuse_adopted_elsewhere
+    other: list = []
+
+    def recheck_then_the_other_pipeline(session, plan):
+        recheck(session, plan)
+        if session.backend.workspace == "staging":
+            before_default()
+            other.append(workspace.run("apply", "--auto-approve", "--workspace", "default"))
+            after_default()
+
+    with monkeypatch.context() as interleaved:
+        interleaved.setattr(Session, "_refuse_adopted_elsewhere", recheck_then_the_other_pipeline)
+        raced = workspace.run("apply", "--auto-approve", "--workspace", "staging")
+    return raced, other[0]
 
 
 def test_an_apply_records_its_other_changes_and_forgets_nothing_when_one_is_refused(stores):
@@ -308,3 +319,120 @@ def test_two_imports_of_one_object_at_once_leave_it_to_the_first(workspace, back
     assert "workspace 'default'" in message and "nothing was written for it here" in message
     staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
     assert staging.exit_code == 0 and json.loads(staging.output)["resources"] == {}, staging.all
+
+
+
+# --- an adoption claims the object before it sends its update ---
+
+def _shared_assistant(workspace, prompt: str | None) -> dict | None:
+    """Writes the manifest adopting 'Shared Bot' with this prompt; with None, makes the platform's namesake too."""
+    from conftest import REQUIRED
+
+    made = workspace.platform.create(assistant_name="Shared Bot", **REQUIRED) if prompt is None else None
+    workspace.add("shared", name="Shared Bot", system_prompt=prompt or "Be helpful.")
+    return made
+
+
+def _shared_tool(workspace, prompt: str | None) -> dict | None:
+    """The same for a tool 'order_shared', its description the prompt."""
+    from provisioner.client import PlatformClient
+    from provisioner.kinds import tool
+
+    made = None
+    if prompt is None:
+        fields = tool.KIND.spec_model.model_validate({
+            "name": "order_shared", "description": "Look up an order.",
+            "endpoint": "https://api.example.com/orders", "method": "GET"}).model_dump(mode="json")
+        with PlatformClient(workspace.platform.url, workspace.token) as client:
+            made = tool.KIND.endpoints.create(client, tool.create_body(fields), None)
+    workspace.write("manifests/shared.yaml", "apiVersion: provisioner/v1\nkind: Tool\nmetadata:\n  name: shared\n"
+                    "spec:\n  name: order_shared\n  description: " + (prompt or "Look up an order.") + "\n"
+                    "  endpoint: https://api.example.com/orders\n  method: GET\n")
+    return made
+
+
+SHARED = {"assistant": (_shared_assistant, "shared", "system_prompt", "Be helpful."),
+          "tool": (_shared_tool, "tool.shared", "description", "Look up an order.")}
+
+
+def _platforms_view(workspace, kind: str, remote_id: int) -> dict:
+    from provisioner.client import PlatformClient
+    from provisioner.kinds import tool
+
+    if kind == "assistant":
+        return next(a for a in workspace.platform.assistants() if a["id"] == remote_id)
+    with PlatformClient(workspace.platform.url, workspace.token) as client:
+        return next(t for t in tool.KIND.endpoints.list(client, None) if t["id"] == remote_id)
+
+
+@pytest.mark.parametrize("kind", sorted(SHARED))
+def test_the_adoption_that_loses_the_race_sends_nothing_to_the_winners_object(workspace, backend, monkeypatch, kind):
+    """Both adoptions send an update (each workspace's manifest its own prompt). Staging's apply passes its re-check;
+    default's whole apply runs before staging claims the object. Staging's claim is refused before its update is sent:
+    the object stays as default's apply left it, as default's state records it (staging's update, sent first, had
+    changed it under default's state)."""
+    write, address, field, _ = SHARED[kind]
+    item = write(workspace, None)
+    write(workspace, "Staging's prompt.")
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    before = len(workspace.platform.writes())
+    raced, other = _staging_applied_while_default_applies(workspace, monkeypatch,
+                                                          lambda: write(workspace, "Default's prompt."))
+    assert other.exit_code == 0, other.all
+    assert raced.exit_code == 1, raced.all
+    updates = [w["body"] for w in workspace.platform.writes()[before:] if w["method"] in ("PUT", "PATCH")]
+    assert updates == [{field: "Default's prompt."}], updates  # default's alone
+    assert _platforms_view(workspace, kind, item["id"])[field] == "Default's prompt."
+    default = json.loads(workspace.run("state", "pull", "--lock=false", "--workspace", "default").output)
+    assert default["resources"][address]["spec"][field] == "Default's prompt."
+    message = " ".join(raced.all.split())
+    assert f"not adopted, and nothing was sent to it: one object has one owner: {address} ({kind} id {item['id']}) " \
+           f"is managed by '{address}' in project" in message, message
+    assert "workspace 'default'" in message and "done on the platform" not in message, message
+    staging = json.loads(workspace.run("state", "pull", "--lock=false", "--workspace", "staging").output)
+    assert staging["resources"] == {}
+
+
+@pytest.mark.parametrize("kind", sorted(SHARED))
+def test_an_adoption_whose_update_fails_stays_adopted_and_the_next_plan_shows_the_update(workspace, kind):
+    """The claim is committed, then the update fails: state holds the object as a saved plan read it (as `provisioner
+    import` records it: no spec), and the next plan shows the update still to make; applied, it is made."""
+    write, address, field, seen = SHARED[kind]
+    item = write(workspace, None)
+    write(workspace, "A new prompt.")
+    assert workspace.run("plan", "--out", "adopt.plan").exit_code == 0
+    workspace.platform.faults(error_rate=1.0, methods=["PUT", "PATCH"])
+    failed = workspace.run("apply", "--max-retries", "1", "adopt.plan")
+    workspace.platform.faults(error_rate=0, methods=None)
+    assert failed.exit_code == 1 and "500" in failed.all, failed.all
+    entry = workspace.state()["resources"][address]
+    assert entry["id"] == item["id"] and entry["spec"] is None and entry["remote"][field] == seen, entry
+    again = changes_of(workspace)[address]
+    assert again["action"] == "update" and again["remote_id"] == item["id"], again
+    assert [f["field"] for f in again["fields"] if f["field"] == field] == [field], again
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert _platforms_view(workspace, kind, item["id"])[field] == "A new prompt."
+    assert "No changes." in workspace.run("plan").output
+
+
+@pytest.mark.parametrize("kind", sorted(SHARED))
+def test_a_single_adoption_claims_then_updates_in_one_apply(workspace, kind):
+    write, address, field, _ = SHARED[kind]
+    item = write(workspace, None)
+    write(workspace, "A new prompt.")
+    assert changes_of(workspace)[address]["action"] == "import"
+    before = len(workspace.platform.writes())
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    assert [w["body"] for w in workspace.platform.writes()[before:]] == [{field: "A new prompt."}]
+    entry = workspace.state()["resources"][address]
+    assert entry["id"] == item["id"] and entry["spec"][field] == "A new prompt.", entry
+    assert _platforms_view(workspace, kind, item["id"])[field] == "A new prompt."
+    assert "No changes." in workspace.run("plan").output
+
+
+def changes_of(workspace) -> dict[str, dict]:
+    planned = workspace.run("plan", "--json")
+    assert planned.exit_code in (0, 2), planned.all
+    return {c["address"]: c for c in json.loads(planned.output)["changes"]}
+

@@ -16,8 +16,8 @@ from ..kinds import ASSISTANT, KINDS, address_form
 from ..manifest import Manifest
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE
 from ..plan_graph import recorded_uses
-from ..plan_kinds import NUMBER, Identities, Resolver, hidden_fields
-from ..planner import remote_snapshot, same
+from ..plan_kinds import NUMBER, Identities, Resolver, seen_fields
+from ..planner import same
 from ..reading import read_children
 from ..state import ResourceState
 from .session import Session
@@ -84,7 +84,7 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
             f"--workspace {elsewhere.workspace}` (with that project's settings), then this import again")
     resources[address] = _with_kind(kind, id=remote_id, spec=None, protect=manifest.protect,
                                     sensitive=sorted(manifest.sensitive),
-                                    remote=_snapshot(kind, live, manifest.sensitive),
+                                    remote=seen_fields(kind, live.fields, manifest.sensitive),
                                     source=manifest.document.state_source,
                                     depends_on=_uses(session, expanded, manifest))
     session.backend.write(session.state)
@@ -114,16 +114,6 @@ def _child(session: Session, manifest: Manifest, kind: str, remote_id: int) -> A
     with ThreadPoolExecutor(1, thread_name_prefix="read") as pool:
         listed = read_children(session.client, {manifest.parent: (kind, parent.id)}, pool).get(kind, [])
     return next((obj for obj in listed if obj.id == remote_id), None)
-
-
-def _snapshot(kind: str, live: Any, sensitive) -> dict[str, Any]:
-    """What state keeps of the platform's view: the fields the kind shows back, secrets as digests."""
-    if kind == ASSISTANT:
-        return remote_snapshot(live.fields, sensitive)
-    shown = {f.name for f in KINDS[kind].fields if f.shown}
-    # In the very form an apply records (plan_kinds.record): a tool's header values digested per name. A form of
-    # its own (one digest for all) made the first refresh after an apply say the headers "changed there".
-    return hidden_fields(KINDS[kind], {k: live.fields[k] for k in sorted(live.fields) if k in shown}, sensitive)
 
 
 def _children_listed(session: Session, kinds_of: dict[str, str], children: set[str],
@@ -210,7 +200,7 @@ def refresh(session: Session, only: set[str] | None = None, allow_mass_forget: b
             result.removed += 1
             result.lines.append(f"{address}: id {entry.id} is gone from the platform; removed from state")
             continue
-        snapshot = _snapshot(kind, live, entry.sensitive)
+        snapshot = seen_fields(kind, live.fields, entry.sensitive)
         if snapshot != entry.remote:
             # An empty value recorded as absent (an apply keeps only what it sent) is not news: left as it is.
             differing = sorted(k for k in {*snapshot, *entry.remote}

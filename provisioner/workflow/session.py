@@ -570,6 +570,9 @@ class Session:
                 stale.append(f"{change.address}: id {change.remote_id} is gone from the platform")
             elif change.fingerprint_of(live.item) != change.fingerprint():
                 stale.append(f"{change.address}: id {change.remote_id} changed on the platform since the plan")
+            elif change.remote_item is None:
+                # As planned (a file keeps its digest only): what an adoption claims before its update (apply._claim).
+                change.remote_item = live.item
         stale += changed_document_files(plan)
         if stale:
             raise StalePlanError("the saved plan is stale:\n  " + "\n  ".join(stale) + "\nMake a new plan.")
