@@ -861,6 +861,9 @@ class _Context:
         self.wait_timeout = wait_timeout
         self.progress = progress
         self.ids: dict[str, int] = {}  # state address -> the id its object got in this apply
+        # (kind, id) of the old objects this apply's replacements destroyed: a replacement destroyed first (the walk
+        # decides, not the kind alone) finds no old object to move aside or claim when it creates the new one.
+        self.replaced: set[tuple[str, int]] = set()
         # kind -> the ids this apply's creates got, each added before its write ends (_create): a lookup after a
         # lost create, which reads once every write in flight has ended, never takes a sibling's object for its own.
         self.made: dict[str, set[int]] = {}
@@ -1016,12 +1019,19 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult:
     raise AssertionError(f"unknown action {action}")
 
 
+def _adopts(change: Change, held: ResourceState | None) -> bool:
+    """Whether the change takes the platform's object it names, which state does not hold at its address (a namesake
+    adopted by name, to be updated or replaced)."""
+    return change.remote_id is not None and (held is None or held.id != change.remote_id)
+
+
 def _claim(change: Change, address: str, record: dict, context: _Context) -> None:
-    """Record the object an adoption takes (by its name) as this state's, as the plan read it, before its update is
-    sent: what `provisioner import` records (no spec: nothing applied yet, so the next plan shows the update again if
-    it fails). Two workspaces or projects that adopt one object at the same moment both passed the look-up of its
-    owners: the store's one-owner index refuses the second claim, which then sends nothing (an update sent before the
-    record changed the object of the workspace that recorded it, under that workspace's state)."""
+    """Record the object an adoption takes (by its name) as this state's, as the plan read it, before anything is sent
+    (its update; for a replacement, its successor's create or its own delete): what `provisioner import` records (no
+    spec: nothing applied yet, so the next plan shows the update again if it fails). Two workspaces or projects that
+    adopt one object at the same moment both passed the look-up of its owners: the store's one-owner index refuses
+    the second claim, which then sends nothing (an update sent before the record changed the object of the workspace
+    that recorded it, under that workspace's state; a replacement deleted it)."""
     item = change.remote_item
     if item is None:
         seen: dict[str, Any] = {}
@@ -1112,7 +1122,15 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
             # Created first: the old half is deposed in state (or, if it never was, only on the platform).
             old_address = deposed_holding(address, old, recorder.state.resources) or (
                 None if context.ids.get(address) is not None else address)
+            if old_address == address and _adopts(change, recorder.state.resources.get(address)):
+                # Destroyed first (the walk may turn a replacement so), a namesake adopted to be replaced: claimed
+                # before its delete (see _claim).
+                _claim(change, address, change.record or {}, context)
         parent = _old_parent(kind, change, old_address, context)
+        if part == DESTROY:
+            # Remembered whatever the delete answers: a create half after it (destroyed first) runs only once the
+            # old object is gone (its 404 confirmed included), and must not claim it then.
+            context.replaced.add((kind.name, old))
         try:
             _delete(kind, old, parent, context)
         except NotFoundError as error:
@@ -1123,13 +1141,19 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
     parent = _parent(kind, fields, change, context)
     if action is Action.CREATE or part == CREATE:
         old = None
-        if part == CREATE and change.remote_id is not None and address in recorder.state.resources \
-                and recorder.state.resources[address].id == change.remote_id:
+        held = recorder.state.resources.get(address)
+        if part == CREATE and change.remote_id is not None and held is not None and held.id == change.remote_id:
             # Create before destroy: the old object moves aside in state first (Terraform's "deposed"), so a
             # crash between the two halves leaves it to be destroyed by the next apply, never forgotten.
-            old = recorder.state.resources[address]
+            old = held
             deposed = deposed_address(address, recorder.state.resources)
             recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
+        elif part == CREATE and _adopts(change, held) and (kind.name, change.remote_id) not in context.replaced:
+            # A namesake adopted to be replaced, created first: claimed where a held one moves aside (see _claim),
+            # before anything is sent. A create that made nothing leaves it adopted, as a failed update does.
+            deposed = deposed_address(address, recorder.state.resources)
+            _claim(change, deposed, record, context)
+            old = recorder.state.resources[deposed]
         waits = change.wait and endpoints.readiness is not None
         # Until its first poll, the first polls of the objects waiting under the same parent wait for it: one read
         # then answers them all (shared_reads.py).

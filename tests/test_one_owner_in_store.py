@@ -230,7 +230,8 @@ def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_reco
     assert again.exit_code == 1 and "workspace 'default'" in again.stderr, again.all
 
 
-def _staging_applied_while_default_applies(workspace, monkeypatch, before_default, after_default=lambda: None):
+def _staging_applied_while_default_applies(workspace, monkeypatch, before_default, after_default=lambda: None,
+                                           *flags: str):
     """Staging's apply, in which default's whole apply (plan, re-check, adoption, commit) runs once staging's
     adoption re-check (Session._refuse_adopted_elsewhere) has passed, between `before_default()` and
     `after_default()` (the manifests edited for it): the results of staging's apply and of default's."""
@@ -248,7 +249,7 @@ def _staging_applied_while_default_applies(workspace, monkeypatch, before_defaul
 
     with monkeypatch.context() as interleaved:
         interleaved.setattr(Session, "_refuse_adopted_elsewhere", recheck_then_the_other_pipeline)
-        raced = workspace.run("apply", "--auto-approve", "--workspace", "staging")
+        raced = workspace.run("apply", "--auto-approve", "--workspace", "staging", *flags)
     return raced, other[0]
 
 
@@ -436,3 +437,94 @@ def changes_of(workspace) -> dict[str, dict]:
     assert planned.exit_code in (0, 2), planned.all
     return {c["address"]: c for c in json.loads(planned.output)["changes"]}
 
+
+def _campaign(workspace, parallel: int, assistant_id: int, extra: str = "") -> None:
+    workspace.write("manifests/winter.yaml", "apiVersion: provisioner/v1\nkind: Campaign\nmetadata:\n  name: winter\n"
+                    f"spec:\n  name: Winter\n  assistant_id: {assistant_id}\n  max_calls_in_parallel: {parallel}\n"
+                    + extra)
+
+
+def _winter(workspace) -> tuple[dict, dict]:
+    """The platform's outbound assistant 'Caller' and its campaign 'Winter' (2 calls in parallel), managed by nobody."""
+    from conftest import REQUIRED
+
+    caller = workspace.platform.create(assistant_name="Caller", **REQUIRED)
+    winter = workspace.platform.http.post("/user/campaigns", json={
+        "name": "Winter", "assistant_id": caller["id"], "max_calls_in_parallel": 2}).json()["data"]
+    return caller, winter
+
+
+def test_an_adoption_to_replace_never_deletes_the_namesake_another_workspace_recorded_first(workspace, backend,
+                                                                                            monkeypatch):
+    """Staging adopts the platform's campaign 'Winter' to replace it (its settings differ there), default adopts it as
+    it is, at the same moment. Staging's claim on it is refused before anything is sent: no new campaign, and the one
+    default recorded is not deleted."""
+    caller, winter = _winter(workspace)
+    _campaign(workspace, 3, caller["id"])
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    before = len(workspace.platform.writes())
+    raced, other = _staging_applied_while_default_applies(
+        workspace, monkeypatch, lambda: _campaign(workspace, 2, caller["id"]), lambda: None, "--allow-replace")
+    assert other.exit_code == 0, other.all
+    assert raced.exit_code == 1, raced.all
+    assert workspace.platform.writes()[before:] == [], workspace.platform.writes()[before:]
+    listed = workspace.platform.http.get("/user/campaigns").json()
+    assert [(c["id"], c["name"]) for c in listed] == [(winter["id"], "Winter")]
+    message = " ".join(raced.all.split())
+    assert "not adopted, and nothing was sent to it: one object has one owner: campaign.winter~deposed (campaign " \
+           f"id {winter['id']}) is managed by 'campaign.winter' in project" in message, message
+    default = json.loads(workspace.run("state", "pull", "--lock=false", "--workspace", "default").output)
+    assert default["resources"]["campaign.winter"]["id"] == winter["id"]
+
+
+def test_a_namesake_adopted_to_be_replaced_stays_adopted_when_its_successor_is_not_made(workspace):
+    """The claim commits, then the new campaign is surely not made (every create refused): the namesake stays adopted
+    at its address, and the next plan replaces it again; applied, it is replaced."""
+    caller, winter = _winter(workspace)
+    _campaign(workspace, 3, caller["id"])
+    workspace.platform.faults(error_rate=1.0, kinds=["campaigns"], methods=["POST"])
+    failed = workspace.run("apply", "--auto-approve", "--allow-replace", "--max-retries", "1")
+    workspace.platform.faults(error_rate=0, kinds=None, methods=None)
+    assert failed.exit_code == 1 and "nothing was created" in failed.all, failed.all
+    entry = workspace.state()["resources"]
+    assert list(entry) == ["campaign.winter"] and entry["campaign.winter"]["id"] == winter["id"], entry
+    assert entry["campaign.winter"]["spec"] is None
+    again = changes_of(workspace)["campaign.winter"]
+    assert (again["action"], again["replace"], again["remote_id"]) == ("create", True, winter["id"]), again
+    assert workspace.run("apply", "--auto-approve", "--allow-replace").exit_code == 0
+    listed = workspace.platform.http.get("/user/campaigns").json()
+    assert [c["name"] for c in listed] == ["Winter"] and listed[0]["id"] != winter["id"]
+    assert "No changes." in workspace.run("plan").output
+
+
+def test_a_namesake_adopted_to_be_replaced_and_destroyed_first_is_claimed_before_its_delete(workspace, backend,
+                                                                                           monkeypatch):
+    """Staging's campaign 'Winter', adopted to be replaced, uses its SIP trunk, replaced too and destroyed first: the
+    campaign's replacement then destroys first as well (walk.py). Default adopts it at the same moment: staging's
+    claim on it is refused before its delete, which is never sent."""
+    from test_kinds_plan_e2e import trunk_manifest
+
+    workspace.dialect = "v2"
+    assert workspace.run("workspace", "new", "staging").exit_code == 0
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    assert workspace.run("apply", "--auto-approve", "--workspace", "staging").exit_code == 0
+    caller, winter = _winter(workspace)
+    _campaign(workspace, 3, caller["id"], '  phone_number_ids: ["+14155551234"]\n')
+
+    def only_the_campaign_as_it_is():
+        workspace.root.joinpath("manifests", "office.yaml").unlink()
+        _campaign(workspace, 2, caller["id"])
+
+    before = len(workspace.platform.writes())
+    raced, other = _staging_applied_while_default_applies(workspace, monkeypatch, only_the_campaign_as_it_is,
+                                                          lambda: None, "--allow-replace", "--replace",
+                                                          "siptrunk.office")
+    assert other.exit_code == 0, other.all
+    assert raced.exit_code == 1, raced.all
+    sent = [(w["method"], w["path"]) for w in workspace.platform.writes()[before:]]
+    assert not [w for w in sent if "campaign" in w[1]], sent
+    listed = workspace.platform.http.get("/user/campaigns").json()
+    assert [(c["id"], c["name"]) for c in listed] == [(winter["id"], "Winter")]
+    message = " ".join(raced.all.split())
+    assert "not adopted, and nothing was sent to it: one object has one owner: campaign.winter (campaign id " \
+           f"{winter['id']}) is managed by 'campaign.winter' in project" in message, message
