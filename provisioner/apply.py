@@ -580,6 +580,10 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     def settle(number: int, result: ChangeResult) -> None:
         if number in settled_steps:
             return
+        # Settled before its report: an interrupt inside the result line's print (on_result, where the walking
+        # thread spends much of its time) left it unsettled with its result already in the report, and the walk's
+        # finishing it again reported it twice.
+        settled_steps.add(number)
         step = graph.steps[number]
         if len(graph.parts[step.change]) == 1:
             report_change(result)
@@ -588,7 +592,6 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             settled[step.part] = result
             if len(settled) == 2:
                 report_change(_replacement_result(halves.pop(step.change)))
-        settled_steps.add(number)
 
     def store_failed(error: BaseException) -> None:
         """The store stopped taking writes: start nothing new; what is in flight finishes and is reported, but

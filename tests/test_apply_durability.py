@@ -307,3 +307,22 @@ def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_i
     by = {r.change.address: r for r in report.results}
     assert not by["tool.old"].ok and "interrupted" not in by["tool.old"].message, by["tool.old"].message
     assert "the state could not be written" in by["tool.old"].message, by["tool.old"].message
+
+
+def test_a_keyboard_interrupt_while_a_result_line_is_printed_reports_that_change_once(setup):
+    """Ctrl-C lands where the walking thread spends its time, the result line's print among them (`on_result`). The
+    change was already in the report then; the walk finishing it again after the interrupt reported it twice."""
+    platform, client, store, apply = setup
+    platform.faults(latency_ms=20)
+    printed = []
+
+    def on_result(result):
+        printed.append(result.change.address)
+        if len(printed) == 1:
+            raise KeyboardInterrupt
+
+    report = apply(store(), [tool(f"t{c}") for c in "abcd"], on_result=on_result, parallelism=2)
+    assert report.interrupted
+    addresses = [r.change.address for r in report.results]
+    assert len(addresses) == len(set(addresses)) == 4, addresses
+    assert printed[0] in {r.change.address for r in report.results if r.ok}
