@@ -513,16 +513,18 @@ def test_the_dry_run_diff_shows_no_line_pull_does_not_write(workspace):
 
 def test_a_pulled_value_that_takes_a_file_past_the_manifest_limit_is_never_written(workspace):
     """The pulled prompt takes the file past --manifest-limit: the file was written, and reading it back failed
-    (every later run with that limit failed too). The new texts are now loaded before anything is written."""
+    (every later run with that limit failed too). The new texts are now loaded before anything is written, and
+    that value is left out (an error) while the object's other drifted field is pulled."""
     path = workspace.write("manifests/support.yaml", SUPPORT)
     applied(workspace)
     remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
-    patch(workspace, "assistants", remote_id, system_prompt="Be brief. " * 150)
+    patch(workspace, "assistants", remote_id, system_prompt="Be brief. " * 150, llm_temperature=0.4)
     result = run(workspace, "pull", "--manifest-limit", "bytes=1k")
     assert result.exit_code == 1, result.all
-    assert "would leave the manifests invalid, so pull writes nothing (no file was changed" in result.all
-    assert "more than the limit of 1024" in result.all
-    assert path.read_text() == SUPPORT and "Traceback" not in result.all
+    assert "Error: support: system_prompt not pulled: the manifests cannot hold the platform's value" in result.stderr
+    assert "more than the limit of 1024" in result.stderr, result.all
+    assert path.read_text() == SUPPORT.replace("llm_temperature: 0.7", "llm_temperature: 0.4")
+    assert "Traceback" not in result.all
 
 
 def test_a_failure_after_the_files_were_written_says_they_were(workspace, monkeypatch):
@@ -640,29 +642,56 @@ def test_a_manifest_holding_a_date_that_is_none_is_pulled_into(workspace):
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
 
 
-def test_pulled_values_that_would_leave_the_manifests_invalid_are_never_written(workspace):
-    """The dashboard turned the post-call webhook on (its URL, a secret, is named, never written): pull wrote
-    `is_webhook_active: true` alone, the manifest no longer validated (webhook_url is required then), and every
-    later plan failed; the error came after the file was written. The edited manifests are now read as the loader
-    reads them before anything is written."""
-    path = workspace.write("manifests/support.yaml", SUPPORT)
+def test_a_value_the_manifests_cannot_hold_is_left_and_named_and_every_other_is_pulled(workspace):
+    """The dashboard turned the post-call webhook on (its URL, a secret, is named, never written), so the manifest
+    would not validate with `is_webhook_active: true` alone: the whole pull stopped, and no other dashboard edit of
+    that object or any other could be taken back. Now only that field is left as the manifest has it, named on
+    stderr with the validation error; every other is written (its file whole) and the run exits 1."""
+    support = workspace.write("manifests/support.yaml", SUPPORT)
+    billing_text = SUPPORT.replace("name: support", "name: billing").replace('"Support"', '"Billing"')
+    billing = workspace.write("manifests/billing.yaml", billing_text)
     applied(workspace)
-    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
-    patch(workspace, "assistants", remote_id, is_webhook_active=True, webhook_url="https://hooks.example.com/in")
+    ids = {a["name"]: a["id"] for a in workspace.platform.assistants()}
+    patch(workspace, "assistants", ids["Support"], is_webhook_active=True, llm_temperature=0.4,
+          webhook_url="https://hooks.example.com/in/E2E_DO_NOT_LEAK_70")
+    patch(workspace, "assistants", ids["Billing"], initial_message="Hi there!")
+    refused = ("Error: support: is_webhook_active not pulled: the manifests cannot hold the platform's value, so "
+               "the manifest's is kept")
+    dry = run(workspace, "pull", "--dry-run", "--detailed-exitcode")
+    assert dry.exit_code == 1 and refused in dry.stderr, dry.all
+    assert "+  llm_temperature: 0.4\n" in dry.output and "+  initial_message: 'Hi there!'\n" in dry.output
+    assert "is_webhook_active" not in dry.output and support.read_text() == SUPPORT
+    result = run(workspace, "pull", "--detailed-exitcode")
+    assert result.exit_code == 1, result.all
+    assert refused + ": spec.webhook_url: is required when is_webhook_active is true" in result.stderr, result.all
+    assert "support: pulled llm_temperature" in result.output and "billing: pulled initial_message" in result.output
+    assert "Pulled 2 field(s) into 2 file(s); 1 the manifests cannot hold (error above)." in result.output
+    assert "E2E_DO_NOT_LEAK" not in result.all
+    assert support.read_text() == SUPPORT.replace("llm_temperature: 0.7", "llm_temperature: 0.4")
+    assert billing.read_text() == billing_text.replace("'Hello!'", "'Hi there!'")
+    assert workspace.run("validate").exit_code == 0
+    plan = run(workspace, "plan")
+    assert "is_webhook_active = true -> false" in plan.output, plan.all
+    assert "llm_temperature" not in plan.output and "initial_message" not in plan.output, plan.all
+
+
+def test_two_objects_whose_values_the_manifests_cannot_hold_leave_only_those_fields(workspace):
+    """Several refused values among many objects are each found (halving the edits, not one load per edit)."""
+    texts = {name: SUPPORT.replace("name: support", f"name: {name}").replace('"Support"', f'"{name.title()}"')
+             for name in ("a1", "a2", "a3", "a4", "a5")}
+    for name, text in texts.items():
+        workspace.write(f"manifests/{name}.yaml", text)
+    applied(workspace)
+    ids = {a["name"]: a["id"] for a in workspace.platform.assistants()}
+    for name in texts:
+        patch(workspace, "assistants", ids[name.title()], llm_temperature=0.4)
+    for name in ("A2", "A5"):
+        patch(workspace, "assistants", ids[name], is_webhook_active=True, webhook_url="https://hooks.example.com/in")
     result = run(workspace, "pull")
     assert result.exit_code == 1, result.all
-    assert "would leave the manifests invalid" in result.stderr and "no file was changed" in result.stderr, result.all
-    assert "webhook_url: is required when is_webhook_active is true" in result.stderr, result.all
-    assert path.read_text() == SUPPORT
-    assert workspace.run("validate").exit_code == 0
+    assert [line.split(":")[1] for line in result.stderr.splitlines()] == [" a2", " a5"], result.all
+    for name, text in texts.items():
+        written = (workspace.root / f"manifests/{name}.yaml").read_text()
+        assert written == text.replace("llm_temperature: 0.7", "llm_temperature: 0.4"), name
 
 
-def test_a_dry_run_of_values_that_would_leave_the_manifests_invalid_says_so(workspace):
-    """--dry-run showed the diff of a write the real run then refused (the manifests would not validate)."""
-    path = workspace.write("manifests/support.yaml", SUPPORT)
-    applied(workspace)
-    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
-    patch(workspace, "assistants", remote_id, is_webhook_active=True, webhook_url="https://hooks.example.com/in")
-    result = run(workspace, "pull", "--dry-run")
-    assert result.exit_code == 1 and "would leave the manifests invalid" in result.stderr, result.all
-    assert path.read_text() == SUPPORT

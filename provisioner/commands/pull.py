@@ -18,7 +18,7 @@ from ..workflow.selecting import choose
 from ..workflow.session import Session, check_selection_syntax
 from .options import (HELP, config_options, manifest_options, platform_options, selection_options,
                       variable_options)
-from .run import EXIT_CHANGES, EXIT_OK, reports_errors, settings_from, settings_paths
+from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, reports_errors, settings_from, settings_paths
 
 
 @click.command("pull")
@@ -81,19 +81,25 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
         click.echo(f"{change.address}: {verb} {change.field} into {change.file}")
     for skipped in result.skipped:
         click.secho(scrub(f"{skipped.address}: {skipped.field} not pulled: {skipped.reason}"), fg="yellow")
+    for refused in result.refused:  # an error: the manifests cannot say what the platform holds
+        click.secho(scrub(f"Error: {refused.address}: {refused.field} not pulled: {refused.reason}"), fg="red",
+                    err=True)
     if result.write_only:
         listed = "; ".join(f"{', '.join(names)} ({address})" for address, names in sorted(result.write_only.items()))
         click.echo(f"Write-only, never shown back by the platform, so a dashboard change to them is not seen: "
                    f"{listed}.")
     files = len(result.texts)
-    if not result.pulled and not result.skipped:
+    refused = f"; {len(result.refused)} the manifests cannot hold (error above)" if result.refused else ""
+    if not result.pulled and not result.skipped and not result.refused:
         click.echo("Nothing to pull: the manifests say what the platform holds.")
     elif dry_run:
-        click.echo(f"\n{len(result.pulled)} field(s) would be written into {files} file(s); nothing was written "
-                   "(--dry-run).")
+        click.echo(f"\n{len(result.pulled)} field(s) would be written into {files} file(s){refused}; nothing was "
+                   "written (--dry-run).")
     else:
         click.echo(f"\nPulled {len(result.pulled)} field(s) into {files} file(s)"
-                   + (f"; {len(result.skipped)} not pulled (above)." if result.skipped else "."))
+                   + (f"; {len(result.skipped)} not pulled (above)" if result.skipped else "") + refused + ".")
+    if result.refused:
+        sys.exit(EXIT_ERROR)
     sys.exit(EXIT_CHANGES if detailed_exitcode and files else EXIT_OK)
 
 

@@ -7,13 +7,13 @@ import difflib
 import os
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import yaml
 
-from ..errors import ProvisionerError
+from ..errors import ProblemsError, ProvisionerError
 from ..graph import entry_kind, expand
 from ..inputs import DEFAULT_WORKSPACE
 from ..kinds import ASSISTANT
@@ -21,7 +21,7 @@ from ..manifest import Manifest, reading_as
 from ..moves import after_moves
 from ..overlays import OVERLAYS_DIR, VARS_DIR, _var_file, known_workspaces, linked_out
 from ..plan import Plan
-from ..pull import Decisions, Edit, Selector, Skipped, decide
+from ..pull import Edit, Selector, Skipped, decide
 from ..state.local import atomic_write_all
 from ..variables import load_variables
 from ..yaml_splice import SpliceError, edit, load_all, value_at
@@ -36,6 +36,9 @@ class PullResult:
     skipped: list[Skipped] = field(default_factory=list)
     texts: dict[str, tuple[str, str]] = field(default_factory=dict)  # file -> (before, after), changed files only
     write_only: dict[str, list[str]] = field(default_factory=dict)    # address -> fields never shown back
+    # Drifted fields whose platform value the manifests cannot hold (they would not validate): left as the
+    # manifest has them, and the run fails (docs/pull.md).
+    refused: list[Skipped] = field(default_factory=list)
 
     def diff(self) -> str:
         """The unified diff of every file pull writes (or would write): the lines it changes and no others. Context
@@ -79,13 +82,14 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
         decisions.skipped += [Skipped(e.address, e.field, shared) for e in decisions.edits]
         decisions.edits = []
     result = PullResult(skipped=list(decisions.skipped), write_only=dict(decisions.write_only))
-    _splice_all(decisions, texts, result)
+    _splice_all(decisions.edits, texts, result)
     if not result.texts:
         return result
+    # A dry run too: its diff is what the run writes.
+    _leave_out_invalid(revalidate, sources, texts, result)
     # Each file at the path it was found at (resolved: a symbolic link stays one), never at its display name.
-    targets = [(sources[file][0].resolve(), texts.encoded(file, after)) for file, (_, after) in result.texts.items()]
-    _check_valid(revalidate, targets)  # a dry run too: its diff is what the run writes, and it would not
-    if dry_run:
+    targets = _targets(sources, texts, result.texts)
+    if dry_run or not targets:
         return result
     shown = {path: file for (path, _), file in zip(targets, result.texts)}
     # Read-only to its owner (chmod a-w: even root leaves it), or not writable by whoever runs pull (a rename would
@@ -123,17 +127,87 @@ def pull(session: Session, manifests: list[Manifest], paths: list[str], selected
     return result
 
 
-def _check_valid(revalidate: Callable[[], list[Manifest]], targets: list[tuple[Path, bytes]]) -> None:
-    """The manifests load, the new texts read in place of the files', before any file is written: a pulled value
-    the manifests cannot hold alone (`is_webhook_active: true` while the webhook's URL, a secret, is only named),
-    or a file past --manifest-limit, left the manifests invalid on disk, and every later run failed."""
-    try:
-        with reading_as(dict(targets)):
-            revalidate()
-    except ProvisionerError as error:
-        raise ProvisionerError(f"the pulled values would leave the manifests invalid, so pull writes nothing (no file "
-                               f"was changed; leave the field out with --target or --exclude, or edit it by hand): "
-                               f"{error}") from None
+def _targets(sources: dict[str, tuple[Path, bytes]], texts: _Texts,
+             changed: dict[str, tuple[str, str]]) -> list[tuple[Path, bytes]]:
+    return [(sources[file][0].resolve(), texts.encoded(file, after)) for file, (_, after) in changed.items()]
+
+
+def _leave_out_invalid(revalidate: Callable[[], list[Manifest]], sources: dict[str, tuple[Path, bytes]],
+                       texts: _Texts, result: PullResult) -> None:
+    """Take out of `result` the pulled values the manifests cannot hold, each into `result.refused` with the
+    validation error, keeping every other: the manifests are loaded with the new texts read in place of the
+    files', before any file is written. One value they could not hold (`is_webhook_active: true` while the
+    webhook's URL, a secret, is only named; a file taken past --manifest-limit) stopped the whole pull, and no
+    other object's dashboard edit could be taken back until someone edited that one by hand."""
+    # Each file's new text per set of its edits (their positions), spliced once: the halving loads the manifests
+    # with the same files' edits again and again, and a splice parses the file (most of a load's cost).
+    position = {id(change): number for number, change in enumerate(result.pulled)}
+    spliced: dict[tuple[int, ...], dict[str, tuple[str, str]]] = {}
+
+    def changed_files(edits: list[Edit]) -> dict[str, tuple[str, str]]:
+        by_file: dict[str, list[Edit]] = {}
+        for change in edits:
+            by_file.setdefault(change.file, []).append(change)
+        changed: dict[str, tuple[str, str]] = {}
+        for mine in by_file.values():
+            key = tuple(position[id(change)] for change in mine)
+            if key not in spliced:
+                spliced[key] = _spliced(mine, texts)[0]
+            changed.update(spliced[key])
+        return changed
+
+    def problem(edits: list[Edit]) -> str | None:
+        changed = changed_files(edits)
+        try:
+            with reading_as(dict(_targets(sources, texts, changed))):
+                revalidate()
+        except ProvisionerError as error:
+            return _problems_text(error)
+        return None
+
+    error = problem(result.pulled)
+    if error is None:
+        return
+    unchanged = problem([])
+    if unchanged is not None:  # not the pulled values' doing: halving would refuse each of them, one load apiece
+        raise ProvisionerError(f"the manifests no longer load, so pull writes nothing (no file was changed): "
+                               f"{unchanged}")
+    by_object: dict[str, list[Edit]] = {}
+    for change in result.pulled:
+        by_object.setdefault(change.address, []).append(change)
+    kept = _largest_valid(list(by_object.values()), [], problem, result.refused, error)
+    result.pulled = kept
+    result.texts = changed_files(kept)
+
+
+def _largest_valid(groups: list[list[Edit]], kept: list[Edit], problem: Callable[[list[Edit]], str | None],
+                   refused: list[Skipped], error: str | None = None) -> list[Edit]:
+    """The edits of `groups` that the manifests hold beside `kept` (which they hold), found by halving: a few
+    loads for one bad value among thousands, not one per edit. A whole object's edits are tried together before
+    its fields one by one (two fields that are only valid together stay together unless the object has a bad
+    one too). `error`: the problem of `kept` and every group, when already known."""
+    every = [e for group in groups for e in group]
+    if error is None:
+        error = problem(kept + every)
+        if error is None:
+            return every
+    if len(every) == 1:
+        refused.append(Skipped(every[0].address, every[0].field, "the manifests cannot hold the platform's value, "
+                               f"so the manifest's is kept: {error}"))
+        return []
+    if len(groups) == 1:
+        groups = [[e] for e in groups[0]]
+    half = len(groups) // 2
+    first = _largest_valid(groups[:half], kept, problem, refused)
+    whole = len(first) == sum(len(group) for group in groups[:half])
+    return first + _largest_valid(groups[half:], kept + first, problem, refused, error if whole else None)
+
+
+def _problems_text(error: ProvisionerError) -> str:
+    """A validation error on one line, without the line numbers of a text that is never written."""
+    if isinstance(error, ProblemsError):
+        return "; ".join(str(replace(p, location=None)) for p in error.problems)
+    return str(error)
 
 
 def _shared_by_workspaces(session: Session) -> str | None:
@@ -196,10 +270,18 @@ class _Texts:
         return value_at(self.data[file][index], path) if index is not None else None
 
 
-def _splice_all(decisions: Decisions, texts: _Texts, result: PullResult) -> None:
+def _splice_all(edits: list[Edit], texts: _Texts, result: PullResult) -> None:
     """Each edit into its file's text, one at a time: one that cannot be written in place is named, the rest go."""
+    result.texts, result.pulled, skipped = _spliced(edits, texts)
+    result.skipped += skipped
+
+
+def _spliced(edits: list[Edit], texts: _Texts) -> tuple[dict[str, tuple[str, str]], list[Edit], list[Skipped]]:
+    """The files `edits` change (file -> (before, after)), the edits written in place, and those that cannot be."""
     current: dict[str, str] = {}
-    for change in decisions.edits:
+    written: list[Edit] = []
+    skipped: list[Skipped] = []
+    for change in edits:
         before = current.get(change.file) or texts.read(change.file)
         index = texts.document_index(change.file, change.manifest_kind, change.name)
         try:
@@ -208,11 +290,12 @@ def _splice_all(decisions: Decisions, texts: _Texts, result: PullResult) -> None
             after = edit(before, index, [(change.path, change.value)])
         except SpliceError as error:
             where = re.sub(r"^line (\d+)", lambda m: f"{change.file}:{m.group(1)}", str(error))
-            result.skipped.append(Skipped(change.address, change.field, f"not written in place: {where}"))
+            skipped.append(Skipped(change.address, change.field, f"not written in place: {where}"))
             continue
         current[change.file] = after
-        result.pulled.append(change)
-    result.texts = {file: (texts.read(file), after) for file, after in current.items() if after != texts.read(file)}
+        written.append(change)
+    changed = {file: (texts.read(file), after) for file, after in current.items() if after != texts.read(file)}
+    return changed, written, skipped
 
 
 def _variable_origins(session: Session) -> dict[str, str]:
