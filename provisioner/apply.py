@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .client import PlatformClient
 from .client import TimedOutError, UnansweredError, UnknownOutcomeError, is_id
-from .errors import (ApiError, NotFoundError, ProvisionerError, RejectedError, ServerError, StateError,
-                     TransportError)
+from .errors import (ApiError, NotFoundError, ProvisionerError, RateLimitSpentError, RejectedError, ServerError,
+                     StateError, TransportError)
 from .kinds.base import Kind
 from .moves import moved_rows
 from .json_text import SCALAR_TYPES
@@ -545,6 +545,17 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                                       f"the platform rejected it: {error.summary}", field_errors=errors)
         except (Unreadable, Unresolvable) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, f"cannot build the request: {error}")
+        except RateLimitSpentError as error:
+            # Every later request would fail the same way, unsent: the run starts nothing new, as for a store that
+            # failed, and a change that sent nothing is reported not started, not as thousands of failures.
+            report.halted = report.halted or f"{error.why}; no further change started (run again after that " \
+                                             "time, or raise --retry-max-time)"
+            stop.set()
+            # A delete answered 404 whose confirming read cannot be sent: state keeps it, and says why.
+            result = ChangeResult(change, False, 0.0, change.remote_id,
+                                  waiting.unconfirmed(f"stopped ({error.why})") if isinstance(waiting, _Unconfirmed)
+                                  else str(error),
+                                  skipped=waiting is None and budget.thread_counters()[0] == sent_before)
         except (ApiError, ClaimRefused) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         if waiting is not None:  # reported once its create is committed, whatever the wait's outcome

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
 from . import answer_json, http11
-from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RejectedError,
-                     ServerError, TransportError)
+from .errors import (ApiError, AuthenticationError, NotFoundError, RateLimitedError, RateLimitSpentError,
+                     RejectedError, ServerError, TransportError)
 from .ratelimit import RateBudget
 
 if TYPE_CHECKING:  # imported when first needed (PlatformClient._http): a run over http11.py never loads it
@@ -330,9 +330,11 @@ class PlatformClient:
                    form: tuple[dict | None, dict | None] | None = None) -> Any:
         where = f"{method} {path}"
         self.budget.acquire()
-        closed = self._closed  # after the wait for the budget: an answer meanwhile may have closed it
-        if closed is not None and self._clock() < closed[0]:
-            raise ApiError(f"{where}: not sent: {closed[1]}", status=429)
+        why = self.rate_limit_spent  # after the wait for the budget: an answer meanwhile may have closed it
+        if why is not None:
+            self.budget.unsent()  # its caller sent nothing: an apply reports its change not started
+            raise RateLimitSpentError(f"{where}: not sent: {why}. Run again after that time, or raise "
+                                      "--retry-max-time", why)
         with self._count_lock:
             self.request_count += 1
         status, headers, raw = self._exchange(method, path, json_body, params, where, form)
@@ -411,6 +413,13 @@ class PlatformClient:
             raise TransportError(f"{where}: the connection failed before the platform answered "
                                  f"({error.args[0]})", request_sent=True) from None
 
+    @property
+    def rate_limit_spent(self) -> str | None:
+        """Why no request is sent now (the platform's rate limit is used up until a reset further away than
+        --retry-max-time), or None."""
+        closed = self._closed
+        return closed[1] if closed is not None and self._clock() < closed[0] else None
+
     def _obey_rate_headers(self, headers: Any) -> None:
         """X-RateLimit-Remaining 0: nobody sends until X-RateLimit-Reset (others may share the token), saying so.
 
@@ -428,8 +437,7 @@ class PlatformClient:
             until = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
             self._closed = (self._clock() + wait, (
                 f"the platform's rate limit is used up until {until} (X-RateLimit-Remaining: 0, X-RateLimit-Reset "
-                f"in {wait:.0f}s), longer than --retry-max-time {self.retry.max_elapsed:g}s allows waiting. Run "
-                "again after that time, or raise --retry-max-time"))
+                f"in {wait:.0f}s), longer than --retry-max-time {self.retry.max_elapsed:g}s allows waiting"))
             return
         self._announce_pause(self.budget.pause(wait), wait, "the platform's rate limit is used up "
                              "(X-RateLimit-Remaining: 0) until its X-RateLimit-Reset")

@@ -117,6 +117,15 @@ class RateLimitedError(ApiError):
         self.by_platform = by_platform
 
 
+class RateLimitSpentError(ApiError):
+    """A request not sent: the platform said its rate limit is used up until a reset further away than
+    --retry-max-time allows waiting, so nothing is sent before it. `why`: until when, and the flag."""
+
+    def __init__(self, message: str, why: str):
+        super().__init__(message, status=429)
+        self.why = why
+
+
 class ServerError(ApiError):
     """5xx: for a write, the platform may or may not have done it."""
 

@@ -91,6 +91,11 @@ class RateBudget:
         readings to tell what one piece of its work waited, and whether it sent anything."""
         return getattr(self._mine, "sent", 0), getattr(self._mine, "waited", 0.0)
 
+    def unsent(self) -> None:
+        """The request acquire() last let through on this thread was not sent after all (the client refused it):
+        not counted as this thread's, so that its caller sees it sent nothing."""
+        self._mine.sent = getattr(self._mine, "sent", 0) - 1
+
     def acquire(self) -> None:
         """Block until a request may be sent, and count it; WaitCancelled once cancel() was called."""
         while True:

@@ -461,9 +461,44 @@ def test_a_rate_limit_reset_hours_away_stops_the_run_at_once_saying_until_when(w
     started = time.monotonic()
     failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s")
     assert time.monotonic() - started < 15 and failed.exit_code == 1, failed.all
-    assert "not sent: the platform's rate limit is used up until" in failed.all, failed.all
-    assert "longer than --retry-max-time 20s allows waiting" in failed.all
+    # Said once: by the plan's first unsent read, or (the plan's reads all sent first) by the apply's Stopped line.
+    assert failed.all.count("the platform's rate limit is used up until") == 1, failed.all
+    assert "longer than --retry-max-time 20s allows waiting" in failed.all and "create failed" not in failed.all
     assert platform.by_name("Alpha") == [] and platform.by_name("Beta") == []
+
+
+def test_a_far_rate_limit_reset_met_mid_apply_starts_nothing_new_and_says_why_once(workspace, platform, proxy):
+    """A create's answer said the budget was used up for three hours: every change after it failed at once, unsent,
+    each with the same long line naming the reset and the flag (an apply of thousands, thousands of them). The run
+    now starts nothing new, as when the state store fails: the changes not sent are reported not started, in one
+    line that says why."""
+    names = [f"a{number:02d}" for number in range(30)]
+    for name in names:
+        workspace.add(name)
+    creates = []
+
+    def headers(method, path):
+        if method != "POST":
+            return {}
+        creates.append(path)
+        return {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))} if len(creates) == 3 else {}
+
+    proxy.headers = headers
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s", "--parallelism=2")
+    assert failed.exit_code == 1 and "Apply failed." in failed.output, failed.all
+    made = [a["name"] for a in platform.assistants()]
+    assert 3 <= len(made) < 10, failed.all  # those sent before and beside the answer that said so
+    assert failed.all.count("rate limit is used up until") == 1, failed.all
+    assert "create failed" not in failed.all, failed.all
+    assert "allows waiting; no further change started (run again after that time, or raise --retry-max-time); " \
+           f"changes in flight were finished; {len(made)} done and recorded, {30 - len(made)} not started: " \
+           in failed.stderr, failed.all
+    assert sorted(workspace.state()["resources"]) == sorted(name.lower() for name in made)
+    proxy.headers = lambda method, path: {}
+    again = through(workspace, proxy, "apply", "--auto-approve")
+    assert again.exit_code == 0 and f"{30 - len(made)} added" in again.output, again.all
+    assert sorted(a["name"] for a in platform.assistants()) == sorted(name.title() for name in names)
 
 
 def test_a_pause_for_the_rate_limit_reset_is_said_as_it_begins(workspace, platform, proxy):
