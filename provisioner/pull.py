@@ -51,6 +51,7 @@ class Skipped:
     address: str
     field: str
     reason: str
+    file: str | None = None  # the manifest file it is in, when known (a refused value's)
 
 
 @dataclass

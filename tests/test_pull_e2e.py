@@ -675,6 +675,34 @@ def test_a_value_the_manifests_cannot_hold_is_left_and_named_and_every_other_is_
     assert "llm_temperature" not in plan.output and "initial_message" not in plan.output, plan.all
 
 
+def test_pull_json_says_what_was_pulled_named_and_refused(workspace, monkeypatch):
+    """`pull --json` (there was none: a pipeline parsed the text): one document of what was pulled, named and
+    refused, the refused value as an error object with its exit 1, and a failed run as `{"errors": [...]}`."""
+    monkeypatch.setenv("SUPPORT_HOOK", "https://hooks.example.com/a?key=E2E_DO_NOT_LEAK_71")
+    text = SUPPORT.replace("  labels: {team: cx}\n", "  labels: {team: cx}\n  sensitive: [initial_message]\n")
+    path = workspace.write("manifests/support.yaml", text)
+    applied(workspace)
+    remote_id = next(a["id"] for a in workspace.platform.assistants() if a["name"] == "Support")
+    patch(workspace, "assistants", remote_id, is_webhook_active=True, llm_temperature=0.4,
+          initial_message="Hi, E2E_DO_NOT_LEAK_72", webhook_url="https://hooks.example.com/b?key=E2E_DO_NOT_LEAK_73")
+    dry = run(workspace, "pull", "--json", "--dry-run")
+    assert dry.exit_code == 1 and path.read_text() == text, dry.all
+    document = json.loads(dry.output)
+    assert document["format"] == "provisioner-pull" and document["dry_run"] is True
+    assert document["pulled"] == [{"address": "support", "field": "llm_temperature", "file": "manifests/support.yaml"}]
+    assert "+  llm_temperature: 0.4\n" in document["diff"] and document["files"] == ["manifests/support.yaml"]
+    assert [(n["address"], n["field"]) for n in document["not_pulled"]] == [("support", "initial_message")]
+    [error] = document["errors"]
+    assert error["file"] == "manifests/support.yaml" and error["address"] == "support", error
+    assert error["field"] == "is_webhook_active" and "spec.webhook_url: is required" in error["message"]
+    assert "Error: support: is_webhook_active not pulled" in dry.stderr and "E2E_DO_NOT_LEAK" not in dry.all
+    written = run(workspace, "pull", "--json")
+    assert written.exit_code == 1 and json.loads(written.output)["dry_run"] is False, written.all
+    assert "  llm_temperature: 0.4\n" in path.read_text()
+    failed = run(workspace, "pull", "--format", "json", "--target", "nosuch")
+    assert failed.exit_code == 1 and list(json.loads(failed.output)) == ["errors"], failed.all
+
+
 def test_two_objects_whose_values_the_manifests_cannot_hold_leave_only_those_fields(workspace):
     """Several refused values among many objects are each found (halving the edits, not one load per edit)."""
     texts = {name: SUPPORT.replace("name: support", f"name: {name}").replace('"Support"', f'"{name.title()}"')

@@ -5,19 +5,20 @@ import sys
 
 import click
 
+from .. import render
 from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
 from ..manifest import manifest_sources
 from ..planner import unknown_target_problem
 from ..pull import selection_selector
-from ..scrub import register_secret, scrub
+from ..scrub import register_secret, scrub, scrub_json
 from ..selection import is_glob
 from ..workflow.manifests import Elsewhere, validate
-from ..workflow.pull import pull
+from ..workflow.pull import PullResult, pull
 from ..workflow.selecting import choose
 from ..workflow.session import Session, check_selection_syntax
-from .options import (HELP, config_options, manifest_options, platform_options, selection_options,
-                      variable_options)
+from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
+                      selection_options, variable_options)
 from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, reports_errors, settings_from, settings_paths
 
 
@@ -30,13 +31,15 @@ from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, reports_errors, settings_fro
                    "manifests all the same, changing every workspace (without it they are named, not written).")
 @click.option("--detailed-exitcode", is_flag=True,
               help="Exit 2 when there are changes, 0 when none, 1 on error.")  # changes: files written
+@format_options(("text", "json"))  # the JSON document: docs/pull.md
 @platform_options
 @config_options
 @variable_options
 @manifest_options
 @selection_options
 @reports_errors
-def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes=(), selector=None, **kwargs) -> None:
+def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, fmt, as_json, excludes=(), selector=None,
+                 **kwargs) -> None:
     """Write what changed on the platform (a dashboard edit) back into the manifests, in place: only drifted
     fields, comments and formatting kept. Secrets, values from variables or overlays, and fields the platform
     does not show are named, never written. Nothing on the platform changes (docs/pull.md)."""
@@ -68,26 +71,43 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
                       sources=sources, into_base=into_base, moves=moves,
                       elsewhere=elsewhere)
-    if dry_run and result.texts:
+    if result.texts:
         # A changed line may hold a sensitive value beside the pulled one (a flow mapping on one line): every
-        # sensitive value the manifests hold is masked, as plan masks it.
+        # sensitive value the manifests hold is masked in the diff, as plan masks it.
         for manifest in manifests:
             for name in manifest.sensitive:
                 for text in _texts_in(manifest.fields.get(name)):
                     register_secret(text)
+    as_json = chosen_format(fmt, as_json) == "json"
+    if as_json:
+        click.echo(scrub_json(render.pull_json(result, dry_run)))
+    else:
+        _print_text(result, dry_run)
+    for refused in result.refused:  # an error: the manifests cannot say what the platform holds
+        click.secho(scrub(f"Error: {refused.address}: {refused.field} not pulled: {refused.reason}"), fg="red",
+                    err=True)
+    if not as_json:
+        _print_summary(result, dry_run)
+    if result.refused:
+        sys.exit(EXIT_ERROR)
+    sys.exit(EXIT_CHANGES if detailed_exitcode and result.texts else EXIT_OK)
+
+
+def _print_text(result: PullResult, dry_run: bool) -> None:
+    if dry_run:
         click.echo(scrub(result.diff()), nl=False)
     verb = "would pull" if dry_run else "pulled"
     for change in result.pulled:
         click.echo(f"{change.address}: {verb} {change.field} into {change.file}")
     for skipped in result.skipped:
         click.secho(scrub(f"{skipped.address}: {skipped.field} not pulled: {skipped.reason}"), fg="yellow")
-    for refused in result.refused:  # an error: the manifests cannot say what the platform holds
-        click.secho(scrub(f"Error: {refused.address}: {refused.field} not pulled: {refused.reason}"), fg="red",
-                    err=True)
     if result.write_only:
         listed = "; ".join(f"{', '.join(names)} ({address})" for address, names in sorted(result.write_only.items()))
         click.echo(f"Write-only, never shown back by the platform, so a dashboard change to them is not seen: "
                    f"{listed}.")
+
+
+def _print_summary(result: PullResult, dry_run: bool) -> None:
     files = len(result.texts)
     refused = f"; {len(result.refused)} the manifests cannot hold (error above)" if result.refused else ""
     if not result.pulled and not result.skipped and not result.refused:
@@ -98,9 +118,6 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, excludes
     else:
         click.echo(f"\nPulled {len(result.pulled)} field(s) into {files} file(s)"
                    + (f"; {len(result.skipped)} not pulled (above)" if result.skipped else "") + refused + ".")
-    if result.refused:
-        sys.exit(EXIT_ERROR)
-    sys.exit(EXIT_CHANGES if detailed_exitcode and files else EXIT_OK)
 
 
 def _texts_in(value) -> list[str]:

@@ -29,6 +29,21 @@ def problems_json(problems) -> str:
     return dumps({"errors": [p.as_dict() for p in problems]})
 
 
+def pull_json(result, dry_run: bool) -> str:
+    """`pull --json` (docs/pull.md): the text's lines as one document; a value the manifests cannot hold as an
+    error object of every command's --json (docs/plan-format.md), with its file and no line."""
+    return dumps({
+        "format": "provisioner-pull", "format_version": 1, "dry_run": dry_run,
+        "pulled": [{"address": e.address, "field": e.field, "file": e.file} for e in result.pulled],
+        "not_pulled": [{"address": s.address, "field": s.field, "reason": s.reason} for s in result.skipped],
+        "errors": [{"file": r.file, "line": None, "address": r.address, "field": r.field, "message": r.reason}
+                   for r in result.refused],
+        "write_only": dict(sorted(result.write_only.items())),
+        "files": sorted(result.texts),
+        "diff": result.diff(),
+    })
+
+
 def validation_json(manifest_count: int, problems=(), policies: dict | None = None) -> str:
     """`validate --json`: valid, how many manifests, and every error with file, line and field; with policies,
     their offline check (`policies`, as in the plan JSON; a deny or a policy error makes it not valid)."""
