@@ -620,7 +620,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             # A worker's own wait for a commit: the store refused its record (another workspace's object), this
             # change alone stops; the store still takes every other change's.
             change = changes[step.change]
-            settle(number, ChangeResult(change, False, 0.0, change.remote_id, refused_here(error)))
+            settle(number, ChangeResult(change, False, 0.0, change.remote_id, refused_here(change, error)))
             return False
         except (StateError, OSError) as error:
             # A worker's own wait for a commit (a replacement's old object moved aside, an action's record, a created
@@ -635,7 +635,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         try:
             recorder.wait_durable(result.ticket)
         except OwnedElsewhereError as error:
-            result = ChangeResult(result.change, False, result.seconds, result.remote_id, refused_here(error))
+            result = ChangeResult(result.change, False, result.seconds, result.remote_id,
+                                  refused_here(result.change, error))
         except (StateError, OSError) as error:
             store_failed(error)
             result = ChangeResult(result.change, False, result.seconds, result.remote_id,
@@ -720,8 +721,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     return report
 
 
-def refused_here(error: OwnedElsewhereError) -> str:
-    """A change whose record the store refused: what it did on the platform stays, and with the object's owner."""
+def refused_here(change: Change, error: OwnedElsewhereError) -> str:
+    """A change whose record the store refused: what it did on the platform stays, and with the object's owner. An
+    adoption's record refused had sent nothing: one that sends an update commits its claim first (_claim), and one
+    that sends none, or only an action its record must precede, is claimed by that record."""
+    if change.action is Action.IMPORT:
+        return str(ClaimRefused(error))
     return f"done on the platform, but not recorded in this state: {error}"
 
 

@@ -217,8 +217,10 @@ def test_two_applies_adopting_one_namesake_at_once_leave_it_to_the_first_to_reco
     assert raced.exit_code == 1, raced.all
     message = " ".join(raced.all.split())
     assert "shared (assistant id %d) is managed by 'shared' in project" % item["id"] in message, message
-    assert "workspace 'default'" in message and "not recorded in this state" in message
-    assert "not adopted" not in message  # it sent no update: its record is its claim
+    # It sent nothing (the platform's object is as its manifest says): its record is its claim, refused as one. It
+    # was said to be "done on the platform, but not recorded", which sent nothing to it.
+    assert "shared: import failed: not adopted, and nothing was sent to it: one object has one owner" in message, message
+    assert "workspace 'default'" in message and "done on the platform" not in message, message
     staging = workspace.run("state", "pull", "--lock=false", "--workspace", "staging")
     default = workspace.run("state", "pull", "--lock=false", "--workspace", "default")
 
