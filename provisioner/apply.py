@@ -148,6 +148,13 @@ class StateRecorder:
         the object first)."""
         self.wait_durable(self._queue_all([(address, remote_id, record)], urgent=True))
 
+    def rows(self) -> dict[str, ResourceState]:
+        """A copy of state's rows, taken while no change is made to them: a worker that looks through them (for a
+        deposed row, or the ids of a kind) does so while the others' changes add rows, and walking the live dict a
+        look in a large state met one and ended the apply ("dictionary changed size during iteration")."""
+        with self._condition:
+            return dict(self.state.resources)
+
     def queue(self, address: str, remote_id: int, record: dict) -> int:
         """Add the record to the next commit without waiting for it: a ticket for `wait_durable`."""
         return self._queue_all([(address, remote_id, record)])
@@ -913,7 +920,7 @@ class _Context:
         with self._lock:
             ids = self._state_ids.get(kind)
             if ids is None:
-                ids = self._state_ids[kind] = {e.id for e in list(self.recorder.state.resources.values())
+                ids = self._state_ids[kind] = {e.id for e in self.recorder.rows().values()
                                                if e.kind == kind}
         return remote_id in ids
 
@@ -1072,7 +1079,7 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
     recorder, address = context.recorder, change.address
     if part == DESTROY:
         old = change.remote_id
-        old_address = deposed_holding(address, old, recorder.state.resources) or (
+        old_address = deposed_holding(address, old, recorder.rows()) or (
             None if context.ids.get(address) is not None else address)
         try:
             with context.wire.gate.write():
@@ -1139,7 +1146,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         old_address = address
         if part == DESTROY:
             # Created first: the old half is deposed in state (or, if it never was, only on the platform).
-            old_address = deposed_holding(address, old, recorder.state.resources) or (
+            old_address = deposed_holding(address, old, recorder.rows()) or (
                 None if context.ids.get(address) is not None else address)
             if old_address == address and _adopts(change, recorder.state.resources.get(address)):
                 # Destroyed first (the walk may turn a replacement so), a namesake adopted to be replaced: claimed
@@ -1257,7 +1264,7 @@ def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, recor
 def _known_or_claimed(context: _Context, kind: str) -> set[int]:
     """The ids of `kind` no lost create can have made: listed when planning, recorded in state by now, or made by
     another create of this apply."""
-    claimed = {e.id for e in list(context.recorder.state.resources.values()) if e.kind == kind}
+    claimed = {e.id for e in context.recorder.rows().values() if e.kind == kind}
     return context.known.get(kind, set()) | claimed | context.made_of(kind)
 
 

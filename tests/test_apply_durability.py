@@ -6,6 +6,7 @@ ready counts against the bound on changes done and not yet committed; a lost cre
 same-named sibling of the same apply made."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from dataclasses import replace
@@ -18,6 +19,7 @@ from provisioner.apply import StateRecorder, apply_plan
 from provisioner.client import PlatformClient, RetryPolicy
 from provisioner.errors import ServerError, StateError
 from provisioner.plan import Action, Change, Plan
+from provisioner.state import ResourceState
 from provisioner.state.sql import open_store
 from test_apply_graph import document, knowledge
 
@@ -326,3 +328,30 @@ def test_a_keyboard_interrupt_while_a_result_line_is_printed_reports_that_change
     addresses = [r.change.address for r in report.results]
     assert len(addresses) == len(set(addresses)) == 4, addresses
     assert printed[0] in {r.change.address for r in report.results if r.ok}
+
+
+def test_replacements_among_creates_in_a_large_state_look_for_their_old_half_without_crashing_the_apply(setup):
+    """A replacement's destroy half looks through state for its old object's deposed row, on a worker, while the
+    other workers' changes add rows to that state: walking the live dict, one in a large state met a row added
+    meanwhile and the whole apply ended on "RuntimeError: dictionary changed size during iteration"."""
+    platform, client, store, apply = setup
+    made = store()
+    names = ["r" + letter * size for size in (1, 2) for letter in "abcdefghijklmnopqrst"]
+    assert apply(made, [tool(name) for name in names], parallelism=8).ok
+    state = made.read()
+    ids = {name: state.resources[f"tool.{name}"].id for name in names}
+    # Rows of other objects (never in this plan): a large fleet's state, which each such look walks through.
+    others = {f"folder.kept{i}": ResourceState(id=10**6 + i, spec={"name": f"kept{i}"}, kind="folder")
+              for i in range(30000)}
+    state.resources.update(others)
+    made.store.commit(state, others)
+    changes = [tool(name, remote_id=ids[name], replace=True, description="Replaced.") for name in names]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads take turns often, as on a busy machine: the look is caught mid-walk
+    try:
+        report = apply(made, changes + [folder(f"new{i}") for i in range(300)], parallelism=10)
+    finally:
+        sys.setswitchinterval(switching)
+    assert report.ok, [r.message for r in report.results if not r.ok][:3]
+    after = made.read().resources
+    assert {after[f"tool.{name}"].id for name in names}.isdisjoint(ids.values())
