@@ -631,11 +631,12 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             return False
         except (StateError, OSError) as error:
             # A worker's own wait for a commit (a replacement's old object moved aside, an action's record, a created
-            # object before its wait) failed: where the change stopped, only the platform now says.
-            store_failed(error)
+            # object before its wait) failed: where the change stopped, only the platform now says. An adoption's
+            # claim that failed sent nothing.
+            store_failed(getattr(error, "failure", error))
             change = changes[step.change]
-            result = ChangeResult(change, False, 0.0, change.remote_id,
-                                  f"stopped: recording its progress in state failed ({error}); run plan to see "
+            result = ChangeResult(change, False, 0.0, change.remote_id, str(error) if isinstance(error, ClaimFailed)
+                                  else f"stopped: recording its progress in state failed ({error}); run plan to see "
                                   "where it stands (it finds on the platform what was done)")
             settle(number, result)
             return False
@@ -742,6 +743,15 @@ class ClaimRefused(ProvisionerError):
 
     def __init__(self, error: OwnedElsewhereError):
         super().__init__(f"not adopted, and nothing was sent to it: {error}")
+
+
+class ClaimFailed(StateError):
+    """An adoption whose claim could not be committed (_claim): the store failed, and nothing was sent to the object."""
+
+    def __init__(self, failure: StateError | OSError):
+        super().__init__(f"not adopted, and nothing was sent to it: recording its claim in state failed ({failure}); "
+                         "run plan to see where it stands")
+        self.failure = failure
 
 
 def _replacement_result(halves: dict[str, ChangeResult]) -> ChangeResult:
@@ -1071,6 +1081,8 @@ def _claim(change: Change, address: str, record: dict, context: _Context) -> Non
         context.recorder.claim(address, change.remote_id, claim)
     except OwnedElsewhereError as refused:
         raise ClaimRefused(refused) from None
+    except (StateError, OSError) as failed:  # the run stops (store_failed), this change saying it sent nothing
+        raise ClaimFailed(failed) from None
 
 
 def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeResult:

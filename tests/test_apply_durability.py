@@ -355,3 +355,22 @@ def test_replacements_among_creates_in_a_large_state_look_for_their_old_half_wit
     assert report.ok, [r.message for r in report.results if not r.ok][:3]
     after = made.read().resources
     assert {after[f"tool.{name}"].id for name in names}.isdisjoint(ids.values())
+
+
+def test_an_adoption_whose_claim_cannot_be_committed_says_it_sent_nothing_and_stops_the_run(setup):
+    """An adoption commits its claim on the object before it sends its update (apply._claim). A store that fails then
+    stops the run as for any change, and the adoption sent nothing: it said "stopped: recording its progress in state
+    failed ... (it finds on the platform what was done)", as if something had been done."""
+    platform, client, store, apply = setup
+    assert apply(store(), [tool("shared")]).ok
+    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    adoption = tool("shared", Action.IMPORT, remote_id=shared["id"])
+    adoption.body, adoption.remote_item = {"description": "Adopted."}, shared
+    elsewhere = store(fail=lambda rows: "tool.shared" in rows)  # another workspace's store, which has lost its disk
+    before = len(platform.writes())
+    report = apply(elsewhere, [adoption])
+    result = report.results[0]
+    assert not result.ok and result.message.startswith("not adopted, and nothing was sent to it: recording its claim "
+                                                       "in state failed (the disk is full (injected))"), result.message
+    assert report.halted == "the state could not be written (the disk is full (injected)); no further change started"
+    assert platform.writes()[before:] == [] and elsewhere.rows() == set()
