@@ -14,7 +14,8 @@ Two cases, for every assistant the plan deletes or makes inbound (`calls_directi
 2. A campaign the plan deletes, or whose replacement destroys the old one, that used it: the walk must destroy
    the campaign before the assistant goes (walk.py, rule 2 and `withdraws`). State's `depends_on` says so when
    the campaign named the assistant by address; otherwise (named by id, or recorded before references were kept)
-   a plain delete is given the assistant's address in its `depends_on`, which the walk orders alike. A
+   a plain delete is given the assistant's address in its `depends_on`, which the walk orders alike (an imported
+   campaign whose manifest is gone before any apply recorded its assistant: every such assistant's). A
    replacement's old half cannot be: that one is a plan error that says to apply the campaign's change first.
 """
 from __future__ import annotations
@@ -65,6 +66,11 @@ def campaign_problems(plan: Plan, resources: Mapping[str, ResourceState],
         change = changes.get(address)
         entry = resources.get(address)
         manifest, fields = desired.get(address, (None, {}))
+        if change is not None and change.action is Action.DELETE and _calls_with_unknown(entry, manifest):
+            # Which assistant it calls with is not known, so it goes before every one withdrawn: a cost of order
+            # alone, where taken as none its delete went after the assistant's.
+            change.depends_on = [*change.depends_on, *sorted(set(gone) - set(change.depends_on))]
+            continue
         used_now = _used(_recorded_assistant(entry, fields), by_id)
         if change is not None and change.action in (Action.CREATE, Action.IMPORT):
             used_after = _used(fields.get(FIELD), by_id)  # the new (or adopted) campaign: as the manifest says
@@ -104,6 +110,12 @@ def _recorded_assistant(entry: ResourceState | None, fields: Mapping[str, Any]) 
     if entry is None:
         return None
     return entry.spec.get(FIELD) if entry.spec is not None else fields.get(FIELD)
+
+
+def _calls_with_unknown(entry: ResourceState | None, manifest: Manifest | None) -> bool:
+    """Whether nothing says which assistant the campaign in state calls with: imported (no spec) and its manifest
+    gone too before any apply recorded one."""
+    return entry is not None and entry.spec is None and manifest is None
 
 
 def _used(value: Any, by_id: Mapping[int, str]) -> str | None:

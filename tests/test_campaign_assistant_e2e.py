@@ -122,3 +122,23 @@ def test_an_imported_campaign_naming_its_assistant_by_id_counts_as_one_applied(w
     gone = deletes(platform)
     campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
     assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
+
+
+def test_an_imported_campaign_deleted_with_its_manifest_goes_before_the_assistants_deleted(workspace, platform):
+    """A campaign imported and not applied since has no spec, and once its manifest is removed too nothing says
+    which assistant it calls with (the platform does not show it, an id leaves nothing in depends_on): its delete
+    went after the assistant's. It now waits for every assistant the plan deletes or makes inbound."""
+    assistant_id = setup(workspace, by_id=True)
+    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+    workspace.lose_state()
+    for address, remote_id in sorted(ids.items()):
+        assert workspace.run("import", address, str(remote_id)).exit_code == 0
+    workspace.remove("caller")
+    (workspace.root / "manifests" / "campaign.yaml").unlink()
+    plan = workspace.run("plan", "--json")
+    (change,) = [c for c in __import__("json").loads(plan.output)["changes"] if c["address"] == "campaign.winter"]
+    assert change["depends_on"] == ["caller"], plan.all
+    applied = workspace.run("apply", "--auto-approve", "--parallelism", "1")
+    assert applied.exit_code == 0, applied.all
+    gone = deletes(platform)
+    assert gone == ["/user/campaign/%d" % ids["campaign.winter"], f"/user/assistant/{assistant_id}"], gone
