@@ -1132,10 +1132,15 @@ def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int 
 
 
 def _old_parent(kind: Kind, change: Change, old_address: str | None, context: _Context) -> int | None:
-    """The parent the object to delete lives under, as state recorded it (else, for a plain delete, as the plan found
-    it listed). A replacement's change names its new object's parent: a document moved to another knowledge base (a
-    moved block) is replaced, and its old half's delete sent under the new knowledge base answered 404 ("already
-    gone"), leaving it on the platform, forgotten."""
+    """The parent the object to delete lives under: where the plan found it listed when it moves (its parent's
+    field change), else as state recorded it (else, for a plain delete, as the plan found it listed). A
+    replacement's change names its new object's parent: a document moved to another knowledge base (a moved block)
+    is replaced, and its old half's delete sent under the new knowledge base answered 404 ("already gone"), leaving
+    it on the platform, forgotten."""
+    moved = next((c.before for c in change.fields if c.field == kind.parent_field), None) if kind.parent_field \
+        else None
+    if isinstance(moved, int) and not isinstance(moved, bool):
+        return moved  # an imported document has no spec to say where it was
     entry = context.recorder.state.resources.get(old_address) if old_address and kind.parent_field else None
     value = (entry.spec or {}).get(kind.parent_field) if entry is not None else None
     if isinstance(value, int) and not isinstance(value, bool):

@@ -523,6 +523,9 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
                    seen: dict[str, Any] | None = None) -> list[FieldChange]:
     changes = []
     for facts in kind.fields:
+        if facts.name == kind.parent_field and facts.name in wanted and facts.name in current.fields:
+            changes += _parent_change(manifest, facts, current.fields[facts.name], wanted[facts.name])
+            continue
         if facts.name not in wanted:
             if facts.replace and not facts.shown and last is not None and not empty_setting(last.get(facts.name)) \
                     and facts.name not in fields:
@@ -569,6 +572,15 @@ def _field_changes(manifest: Manifest, kind: Kind, wanted: dict[str, Any], field
             if not _same_recorded(before, value, hidden):
                 changes.append(_field_change(manifest, facts, before, value, source="last-applied", reset=reset))
     return changes
+
+
+def _parent_change(manifest: Manifest, facts: FieldFacts, listed_under: Any, value: Any) -> list[FieldChange]:
+    """A child's parent (a document's knowledge base) as the plan found it listed, the platform's own word, never
+    shown in its read: an imported document has no spec to compare with, so one moved to another knowledge base
+    (a moved block) was taken to be there already, and state moved it while it stayed under the old one."""
+    if same(listed_under, value):
+        return []
+    return [_field_change(manifest, facts, listed_under, value)]
 
 
 def _hides(value: Any) -> bool:

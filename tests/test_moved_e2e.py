@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import manifest_text
 
 V2 = ("--api-dialect", "v2")
@@ -230,19 +232,27 @@ def test_validate_names_the_line_of_a_bad_moved_block(workspace):
     assert "manifests/moves.yaml:5: spec.to: folder.a is a folder and label.b a label" in result.all
 
 
-def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_it_was(workspace, platform):
-    """The move changes the document's knowledge base: a -/+ whose old half lives under the old knowledge base. Its
-    delete sent under the new one answered 404 ("already gone"): the old document stayed on the platform, forgotten."""
-    def kbs(faq_in: str) -> str:
-        documents = {"one": "    - {name: Pricing, key: pricing, type: website, url: \"https://example.com/p\"}\n",
-                     "two": "    - {name: Keep, key: keep, type: website, url: \"https://example.com/k\"}\n"}
-        documents[faq_in] += "    - {name: Faq, key: faq, type: website, url: \"https://example.com/f\"}\n"
-        return "---\n".join(f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {name}}}\nspec:\n"
-                            f"  name: KB {name}\n  documents:\n{documents[name]}" for name in ("one", "two"))
+def kbs(faq_in: str) -> str:
+    """Knowledge bases one and two, the Faq document in `faq_in`."""
+    documents = {"one": "    - {name: Pricing, key: pricing, type: website, url: \"https://example.com/p\"}\n",
+                 "two": "    - {name: Keep, key: keep, type: website, url: \"https://example.com/k\"}\n"}
+    documents[faq_in] += "    - {name: Faq, key: faq, type: website, url: \"https://example.com/f\"}\n"
+    return "---\n".join(f"apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {name}}}\nspec:\n"
+                        f"  name: KB {name}\n  documents:\n{documents[name]}" for name in ("one", "two"))
 
+
+@pytest.mark.parametrize("imported", [False, True])
+def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_it_was(workspace, platform, imported):
+    """The move changes the document's knowledge base: a -/+ whose old half lives under the old knowledge base. Its
+    delete sent under the new one answered 404 ("already gone"): the old document stayed on the platform, forgotten.
+    Imported, the document has no spec in state to say where it was: the knowledge base it was read under does."""
     workspace.write("manifests/kb.yaml", kbs("two"))
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
     before = state_ids(workspace)
+    if imported:
+        workspace.lose_state()
+        for address in sorted(before, key=lambda a: a.count(".")):  # a knowledge base before its documents
+            assert workspace.run("import", address, str(before[address]), *V2).exit_code == 0
     workspace.write("manifests/kb.yaml", kbs("one") + "---\n"
                     + moved("knowledgebase.two.faq", "knowledgebase.one.faq"))
     applied = workspace.run("apply", "--auto-approve", *V2)
