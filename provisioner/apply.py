@@ -26,7 +26,7 @@ from .moves import moved_rows
 from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
-from .plan_kinds import seen_fields
+from .plan_kinds import moved_from, seen_fields
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
@@ -1137,9 +1137,8 @@ def _old_parent(kind: Kind, change: Change, old_address: str | None, context: _C
     replacement's change names its new object's parent: a document moved to another knowledge base (a moved block)
     is replaced, and its old half's delete sent under the new knowledge base answered 404 ("already gone"), leaving
     it on the platform, forgotten."""
-    moved = next((c.before for c in change.fields if c.field == kind.parent_field), None) if kind.parent_field \
-        else None
-    if isinstance(moved, int) and not isinstance(moved, bool):
+    moved = moved_from(change)
+    if moved is not None:
         return moved  # an imported document has no spec to say where it was
     entry = context.recorder.state.resources.get(old_address) if old_address and kind.parent_field else None
     value = (entry.spec or {}).get(kind.parent_field) if entry is not None else None

@@ -583,6 +583,16 @@ def _parent_change(manifest: Manifest, facts: FieldFacts, listed_under: Any, val
     return [_field_change(manifest, facts, listed_under, value)]
 
 
+def moved_from(change: Change) -> int | None:
+    """The id of the parent a replaced child was listed under when the plan moves it to another (its parent's field
+    change, _parent_change): where its old self is deleted, and where a saved plan looks for it."""
+    parent_field = KINDS[change.kind].parent_field if change.kind in KINDS else None
+    if not change.replace or not parent_field:
+        return None
+    was = next((c.before for c in change.fields if c.field == parent_field), None)
+    return was if isinstance(was, int) and not isinstance(was, bool) else None
+
+
 def _hides(value: Any) -> bool:
     """Whether a read value has a part the platform did not show (UNKNOWN anywhere in it)."""
     if value is UNKNOWN:

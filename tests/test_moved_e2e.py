@@ -241,11 +241,14 @@ def kbs(faq_in: str) -> str:
                         f"  name: KB {name}\n  documents:\n{documents[name]}" for name in ("one", "two"))
 
 
-@pytest.mark.parametrize("imported", [False, True])
-def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_it_was(workspace, platform, imported):
+@pytest.mark.parametrize("imported, saved", [(False, False), (True, False), (False, True), (True, True)])
+def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_it_was(workspace, platform, imported,
+                                                                                     saved):
     """The move changes the document's knowledge base: a -/+ whose old half lives under the old knowledge base. Its
     delete sent under the new one answered 404 ("already gone"): the old document stayed on the platform, forgotten.
-    Imported, the document has no spec in state to say where it was: the knowledge base it was read under does."""
+    Imported, the document has no spec in state to say where it was: the knowledge base it was read under does.
+    Saved, the plan was refused as stale ("id N is gone from the platform"): apply looked for the old half under the
+    new knowledge base only."""
     workspace.write("manifests/kb.yaml", kbs("two"))
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
     before = state_ids(workspace)
@@ -255,7 +258,9 @@ def test_a_document_moved_to_another_knowledge_base_deletes_its_old_self_where_i
             assert workspace.run("import", address, str(before[address]), *V2).exit_code == 0
     workspace.write("manifests/kb.yaml", kbs("one") + "---\n"
                     + moved("knowledgebase.two.faq", "knowledgebase.one.faq"))
-    applied = workspace.run("apply", "--auto-approve", *V2)
+    if saved:
+        assert workspace.run("plan", "--out", "move.plan", *V2).exit_code == 0
+    applied = workspace.run("apply", *(("move.plan",) if saved else ("--auto-approve", *V2)))
     assert applied.exit_code == 0, applied.all
     old = before["knowledgebase.two.faq"]
     [delete] = [w for w in platform.writes() if w["method"] == "DELETE"]

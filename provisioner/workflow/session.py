@@ -21,6 +21,7 @@ from ..manifest import ADDRESS_PATTERN, Manifest
 from ..moves import after_moves, mark_moved, plan_moves, saved_moves_conflicts
 from ..rename_hint import rename_hints
 from ..plan import Action, FieldLocations, Plan
+from ..plan_kinds import moved_from
 from ..plan_graph import Platform, plan_graph
 from ..planner import RemoteAssistant
 from ..render.text import kind_counts
@@ -534,8 +535,11 @@ class Session:
         # Children (documents) are listed under their parent, whose id each change's body holds; or, where the plan
         # replaces the parent (its body names the new one by a marker), under the old one, where they still are.
         by_address = {c.address: c for c in plan.changes}
-        parents = {c.address.rsplit(".", 1)[0]: (c.kind, _parent_id(c, by_address))
-                   for c in plan.changes if c.kind in KINDS and KINDS[c.kind].parent_field}
+        children = [c for c in plan.changes if c.kind in KINDS and KINDS[c.kind].parent_field]
+        parents = {c.address.rsplit(".", 1)[0]: (c.kind, _parent_id(c, by_address)) for c in children}
+        # A child moved to another parent (a document's moved block) is replaced: its old self is under the old one.
+        parents.update({f"{c.address} (moved from {was})": (c.kind, was) for c in children
+                        if (was := moved_from(c)) is not None})
         parents = {a: (k, i) for a, (k, i) in parents.items() if isinstance(i, int) and not isinstance(i, bool)}
         if parents:
             with ThreadPoolExecutor(8, thread_name_prefix="read") as pool:
