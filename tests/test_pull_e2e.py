@@ -694,7 +694,8 @@ def test_pull_json_says_what_was_pulled_named_and_refused(workspace, monkeypatch
     assert [(n["address"], n["field"]) for n in document["not_pulled"]] == [("support", "initial_message")]
     [error] = document["errors"]
     assert error["file"] == "manifests/support.yaml" and error["address"] == "support", error
-    assert error["field"] == "is_webhook_active" and "spec.webhook_url: is required" in error["message"]
+    # The field as every command's error objects name it, its path in the manifest (validate's and plan's).
+    assert error["field"] == "spec.is_webhook_active" and "spec.webhook_url: is required" in error["message"]
     assert "Error: support: is_webhook_active not pulled" in dry.stderr and "E2E_DO_NOT_LEAK" not in dry.all
     written = run(workspace, "pull", "--json")
     assert written.exit_code == 1 and json.loads(written.output)["dry_run"] is False, written.all

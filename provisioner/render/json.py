@@ -36,8 +36,10 @@ def pull_json(result, dry_run: bool) -> str:
         "format": "provisioner-pull", "format_version": 1, "dry_run": dry_run,
         "pulled": [{"address": e.address, "field": e.field, "file": e.file} for e in result.pulled],
         "not_pulled": [{"address": s.address, "field": s.field, "reason": s.reason} for s in result.skipped],
-        "errors": [{"file": r.file, "line": None, "address": r.address, "field": r.field, "message": r.reason}
-                   for r in result.refused],
+        # As every command's error objects name a field: its path in the manifest (`pulled` and `not_pulled` name
+        # the platform's field as pull's lines do).
+        "errors": [{"file": r.file, "line": None, "address": r.address, "field": f"spec.{r.field}",
+                    "message": r.reason} for r in result.refused],
         "write_only": dict(sorted(result.write_only.items())),
         "files": sorted(result.texts),
         "diff": result.diff(),
