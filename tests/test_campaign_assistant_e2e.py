@@ -4,6 +4,8 @@ HTTP: a campaign kept while its assistant goes is a plan error, nothing sent; a 
 assistant is deleted first, whether it named the assistant by address or by id."""
 from __future__ import annotations
 
+import json
+
 from test_graph_apply_e2e import campaign
 
 SCHEMA = [{"name": "booked", "type": "bool", "description": "Booked"}]
@@ -24,6 +26,26 @@ def setup(workspace, by_id: bool = False) -> int:
 
 def deletes(platform) -> list[str]:
     return [w["path"] for w in platform.writes() if w["method"] == "DELETE"]
+
+
+def destroyed_campaign_first(workspace, platform, assistant_id: int, parallelism: str) -> None:
+    """`destroy` deletes the campaign, the assistant it calls with and the bystander, the campaign before that
+    assistant."""
+    destroyed = workspace.run("destroy", "--auto-approve", "--parallelism", parallelism)
+    assert destroyed.exit_code == 0, destroyed.all
+    gone = deletes(platform)
+    campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
+    assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
+
+
+def imported_again(workspace) -> dict[str, int]:
+    """Lose the state, then `import` every object it held by its id: state address -> id."""
+    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+    workspace.lose_state()
+    for address, remote_id in sorted(ids.items()):
+        imported = workspace.run("import", address, str(remote_id))
+        assert imported.exit_code == 0, imported.all
+    return ids
 
 
 def test_a_campaign_kept_while_its_assistant_is_deleted_is_a_plan_error(workspace, platform):
@@ -73,7 +95,7 @@ def test_a_campaign_deleted_with_its_assistant_goes_first_by_id(workspace, platf
     workspace.remove("caller")
     (workspace.root / "manifests" / "campaign.yaml").unlink()
     plan = workspace.run("plan", "--json")
-    (change,) = [c for c in __import__("json").loads(plan.output)["changes"] if c["address"] == "campaign.winter"]
+    (change,) = [c for c in json.loads(plan.output)["changes"] if c["address"] == "campaign.winter"]
     assert change["depends_on"] == ["caller"]
     applied = workspace.run("apply", "--auto-approve", "--parallelism", "4")
     assert applied.exit_code == 0, applied.all
@@ -96,11 +118,7 @@ def test_a_campaign_is_deleted_before_its_assistant_becomes_inbound(workspace, p
 
 def test_destroy_deletes_campaigns_before_their_assistants(workspace, platform):
     assistant_id = setup(workspace, by_id=True)
-    destroyed = workspace.run("destroy", "--auto-approve", "--parallelism", "4")
-    assert destroyed.exit_code == 0, destroyed.all
-    gone = deletes(platform)
-    campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
-    assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
+    destroyed_campaign_first(workspace, platform, assistant_id, "4")
 
 
 def test_an_imported_campaign_naming_its_assistant_by_id_counts_as_one_applied(workspace, platform):
@@ -108,20 +126,12 @@ def test_an_imported_campaign_naming_its_assistant_by_id_counts_as_one_applied(w
     assistant a campaign calls with: a destroy deleted the assistant first, and a plan deleting it alone kept the
     campaign. Its manifest now says, until an apply records it."""
     assistant_id = setup(workspace, by_id=True)
-    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
-    workspace.lose_state()
-    for address, remote_id in sorted(ids.items()):
-        imported = workspace.run("import", address, str(remote_id))
-        assert imported.exit_code == 0, imported.all
+    imported_again(workspace)
     workspace.remove("caller")
     refused = workspace.run("plan")
     assert refused.exit_code == 1 and "deletes assistant caller, which campaign.winter calls with" in refused.all
     workspace.add("caller", post_call_schema=SCHEMA)
-    destroyed = workspace.run("destroy", "--auto-approve", "--parallelism", "1")
-    assert destroyed.exit_code == 0, destroyed.all
-    gone = deletes(platform)
-    campaign_at = next(i for i, path in enumerate(gone) if "/campaign/" in path)
-    assert len(gone) == 3 and campaign_at < gone.index(f"/user/assistant/{assistant_id}"), gone
+    destroyed_campaign_first(workspace, platform, assistant_id, "1")
 
 
 def test_an_imported_campaign_deleted_with_its_manifest_goes_before_the_assistants_deleted(workspace, platform):
@@ -129,14 +139,11 @@ def test_an_imported_campaign_deleted_with_its_manifest_goes_before_the_assistan
     which assistant it calls with (the platform does not show it, an id leaves nothing in depends_on): its delete
     went after the assistant's. It now waits for every assistant the plan deletes or makes inbound."""
     assistant_id = setup(workspace, by_id=True)
-    ids = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
-    workspace.lose_state()
-    for address, remote_id in sorted(ids.items()):
-        assert workspace.run("import", address, str(remote_id)).exit_code == 0
+    ids = imported_again(workspace)
     workspace.remove("caller")
     (workspace.root / "manifests" / "campaign.yaml").unlink()
     plan = workspace.run("plan", "--json")
-    (change,) = [c for c in __import__("json").loads(plan.output)["changes"] if c["address"] == "campaign.winter"]
+    (change,) = [c for c in json.loads(plan.output)["changes"] if c["address"] == "campaign.winter"]
     assert change["depends_on"] == ["caller"], plan.all
     applied = workspace.run("apply", "--auto-approve", "--parallelism", "1")
     assert applied.exit_code == 0, applied.all
