@@ -148,12 +148,19 @@ class StateRecorder:
         the object first)."""
         self.wait_durable(self._queue_all([(address, remote_id, record)], urgent=True))
 
-    def rows(self) -> dict[str, ResourceState]:
-        """A copy of state's rows, taken while no change is made to them: a worker that looks through them (for a
-        deposed row, or the ids of a kind) does so while the others' changes add rows, and walking the live dict a
-        look in a large state met one and ended the apply ("dictionary changed size during iteration")."""
+    # A worker's looks through state's rows are made holding the lock every change to them holds: walking the live
+    # dict while the other workers' changes added rows, a look in a large state met one and ended the apply
+    # ("dictionary changed size during iteration"). Walked in place, not copied first: the walk is the work.
+
+    def deposed_holding(self, address: str, remote_id: int) -> str | None:
+        """The deposed row of `address` that holds `remote_id`, if any (state.deposed_holding)."""
         with self._condition:
-            return dict(self.state.resources)
+            return deposed_holding(address, remote_id, self.state.resources)
+
+    def ids_of(self, kind: str) -> set[int]:
+        """The ids state records for objects of `kind`."""
+        with self._condition:
+            return {entry.id for entry in self.state.resources.values() if entry.kind == kind}
 
     def queue(self, address: str, remote_id: int, record: dict) -> int:
         """Add the record to the next commit without waiting for it: a ticket for `wait_durable`."""
@@ -930,8 +937,7 @@ class _Context:
         with self._lock:
             ids = self._state_ids.get(kind)
             if ids is None:
-                ids = self._state_ids[kind] = {e.id for e in self.recorder.rows().values()
-                                               if e.kind == kind}
+                ids = self._state_ids[kind] = self.recorder.ids_of(kind)
         return remote_id in ids
 
     def owned_elsewhere(self, kind: str, ids: list[int]) -> set[int]:
@@ -1091,7 +1097,7 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
     recorder, address = context.recorder, change.address
     if part == DESTROY:
         old = change.remote_id
-        old_address = deposed_holding(address, old, recorder.rows()) or (
+        old_address = recorder.deposed_holding(address, old) or (
             None if context.ids.get(address) is not None else address)
         try:
             with context.wire.gate.write():
@@ -1162,7 +1168,7 @@ def _execute_kind(change: Change, part: str, context: _Context, stop: threading.
         old_address = address
         if part == DESTROY:
             # Created first: the old half is deposed in state (or, if it never was, only on the platform).
-            old_address = deposed_holding(address, old, recorder.rows()) or (
+            old_address = recorder.deposed_holding(address, old) or (
                 None if context.ids.get(address) is not None else address)
             if old_address == address and _adopts(change, recorder.state.resources.get(address)):
                 # Destroyed first (the walk may turn a replacement so), a namesake adopted to be replaced: claimed
@@ -1280,7 +1286,7 @@ def _run_actions(kind: Kind, change: Change, remote_id: int, address: str, recor
 def _known_or_claimed(context: _Context, kind: str) -> set[int]:
     """The ids of `kind` no lost create can have made: listed when planning, recorded in state by now, or made by
     another create of this apply."""
-    claimed = {e.id for e in context.recorder.rows().values() if e.kind == kind}
+    claimed = context.recorder.ids_of(kind)
     return context.known.get(kind, set()) | claimed | context.made_of(kind)
 
 
