@@ -138,6 +138,23 @@ def test_even_a_huge_table_stays_under_the_limit_and_keeps_every_destroy_row():
     assert listed and int(listed.group(1)) == len(table_rows)
 
 
+def test_a_targeted_plan_of_a_fleet_names_its_first_targets_and_stays_under_the_limit():
+    """`--target 'assistant.*'` (or a selector) over 10,000 assistants made a warning of every address: a comment of
+    119 KB, which GitHub refuses, and one line as long in the terminal."""
+    from provisioner.render.text import plan_text
+
+    targets = [f"assistant-{i:05}" for i in range(10_000)]
+    changed = Plan([update("assistant-00000", FieldChange("voice_id", 1, 2))], lineage="l", serial=1,
+                   targets=targets)
+    unchanged = Plan([], lineage="l", serial=1, targets=targets)
+    named = f"Resource targeting is in effect ({', '.join(targets[:20])} and 9980 more)"
+    for plan in (changed, unchanged):
+        comment = plan_markdown(plan)
+        assert len(comment) < COMMENT_LIMIT and named in comment and targets[20] not in comment
+        warning = next(line for line in plan_text(plan, styled=False).splitlines() if "targeting" in line)
+        assert warning.startswith(f"Warning: {named}") and len(warning) < 1_000
+
+
 def test_markdown_through_the_cli_for_plan_and_a_saved_plan(workspace):
     workspace.add("changed", system_prompt=PROMPT, record_call=True, use_min_interrupt_words=True)
     workspace.add("removed")

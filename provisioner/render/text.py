@@ -142,7 +142,10 @@ def targeting_warning(plan: Plan) -> str | None:
     """As Terraform says it: a targeted plan may leave the rest out of step with the manifests."""
     if not plan.targets:
         return None
-    return (f"Resource targeting is in effect ({', '.join(plan.targets)}): this plan covers only these addresses, "
+    # The first addresses only, as every list of a view: `--target 'assistant.*'` or a selector over a fleet made
+    # a line of every address (119 KB for 10,000), and a pull-request comment over GitHub's limit. `plan --json`'s
+    # `targets` lists them all.
+    return (f"Resource targeting is in effect ({_listed(plan.targets)}): this plan covers only these addresses, "
             "so it may not show every change the manifests call for. Use --target for exceptional cases (a "
             "mistake to repair, a part to try), not routinely.")
 
