@@ -510,6 +510,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         step = graph.steps[number]
         change = changes[step.change]
         sent_before, waited_before = budget.thread_counters()
+        claims_before = context.claims_here()
         try:
             if waiting is not None:
                 result = waiting.poll()
@@ -565,11 +566,16 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             report.halted = report.halted or f"{error.why}; no further change started (run again after that " \
                                              "time, or raise --retry-max-time)"
             stop.set()
-            # A delete answered 404 whose confirming read cannot be sent: state keeps it, and says why.
-            result = ChangeResult(change, False, 0.0, change.remote_id,
-                                  waiting.unconfirmed(f"stopped ({error.why})") if isinstance(waiting, _Unconfirmed)
-                                  else str(error),
-                                  skipped=waiting is None and budget.thread_counters()[0] == sent_before)
+            unsent = waiting is None and budget.thread_counters()[0] == sent_before
+            if unsent and context.claims_here() != claims_before:
+                # An adoption whose claim was committed, then nothing sent: not "not started", since state now holds
+                # the object as adopted (the next plan shows what is left as a change of an object it manages).
+                result = ChangeResult(change, False, 0.0, change.remote_id, _adopted_unsent(change))
+            else:
+                # A delete answered 404 whose confirming read cannot be sent: state keeps it, and says why.
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      waiting.unconfirmed(f"stopped ({error.why})")
+                                      if isinstance(waiting, _Unconfirmed) else str(error), skipped=unsent)
         except (ApiError, ClaimRefused) as error:
             result = ChangeResult(change, False, 0.0, change.remote_id, str(error))
         if waiting is not None:  # reported once its create is committed, whatever the wait's outcome
@@ -745,6 +751,15 @@ def refused_here(change: Change, error: OwnedElsewhereError) -> str:
     return f"done on the platform, but not recorded in this state: {error}"
 
 
+def _adopted_unsent(change: Change) -> str:
+    """Why an adoption whose claim was committed sent nothing more: the platform's rate limit stopped the run."""
+    if change.action is Action.IMPORT:
+        return ("adopted (recorded in state), but its update was not sent: the platform's rate limit stopped the run; "
+                "the next plan shows the update")
+    return ("adopted (recorded in state), but nothing was sent to it: the platform's rate limit stopped the run; the "
+            "next plan shows its replacement again")
+
+
 class ClaimRefused(ProvisionerError):
     """An adoption whose claim the store refused (_claim): nothing was sent to the object."""
 
@@ -915,6 +930,7 @@ class _Context:
         self._lookups: dict[tuple[str, int | None], SharedLookup] = {}
         self.readiness_reads = SharedReads()  # the readiness polls' list reads, one per parent at a time (_Waiting)
         self._lock = threading.Lock()
+        self._mine = threading.local()  # per worker: the adoption claims it committed (claims_here)
 
     def lookup(self, kind: str, parent: int | None = None) -> SharedLookup:
         with self._lock:
@@ -939,6 +955,14 @@ class _Context:
             if ids is None:
                 ids = self._state_ids[kind] = self.recorder.ids_of(kind)
         return remote_id in ids
+
+    def claims_here(self) -> int:
+        """The adoption claims (_claim) the calling thread committed so far: a step compares two readings to tell
+        whether it claimed its object before it stopped."""
+        return getattr(self._mine, "claims", 0)
+
+    def claimed(self) -> None:
+        self._mine.claims = self.claims_here() + 1
 
     def owned_elsewhere(self, kind: str, ids: list[int]) -> set[int]:
         """Of `ids` (objects of `kind`), those another workspace or project of the store manages (StateBackend.owners;
@@ -1089,6 +1113,7 @@ def _claim(change: Change, address: str, record: dict, context: _Context) -> Non
         raise ClaimRefused(refused) from None
     except (StateError, OSError) as failed:  # the run stops (store_failed), this change saying it sent nothing
         raise ClaimFailed(failed) from None
+    context.claimed()
 
 
 def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeResult:

@@ -451,6 +451,19 @@ def rate_headers(reset_in: float, answers: int | None = None, clock_ahead: float
     return headers
 
 
+def far_reset_on_write(number: int, writes: list[str]):
+    """`proxy.headers` saying the rate limit is used up for three hours on the answer to the `number`th write (a
+    request other than a GET) alone; the path of each write is appended to `writes`."""
+    hours_away = rate_headers(3 * 3600)
+
+    def headers(method, path):
+        if method == "GET":
+            return {}
+        writes.append(path)
+        return hours_away(method, path) if len(writes) == number else {}
+    return headers
+
+
 def test_a_rate_limit_reset_hours_away_stops_the_run_at_once_saying_until_when(workspace, platform, proxy):
     """Every answer said the budget was used up for three hours: each paused the run for --retry-max-time, silently
     (an apply of two assistants took two such pauses; one of a thousand, a hundred). Nothing waits longer than
@@ -475,16 +488,7 @@ def test_a_far_rate_limit_reset_met_mid_apply_starts_nothing_new_and_says_why_on
     names = [f"a{number:02d}" for number in range(30)]
     for name in names:
         workspace.add(name)
-    creates = []
-
-    def headers(method, path):
-        if method != "POST":
-            return {}
-        creates.append(path)
-        return {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
-                "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))} if len(creates) == 3 else {}
-
-    proxy.headers = headers
+    proxy.headers = far_reset_on_write(3, [])
     failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s", "--parallelism=2")
     assert failed.exit_code == 1 and "Apply failed." in failed.output, failed.all
     made = [a["name"] for a in platform.assistants()]
@@ -578,3 +582,36 @@ def test_a_json_404_to_a_documents_delete_and_list_while_its_knowledge_base_is_l
     workspace.write("manifests/help.yaml", HELP % RETURNS)
     done = workspace.run("apply", "--auto-approve")
     assert done.exit_code == 0 and "knowledgebase.help.hours" not in ids_in_state(workspace), done.all
+
+
+def test_an_adoption_claimed_before_a_far_rate_limit_reset_says_it_was_adopted_not_that_it_was_not_started(
+        workspace, platform, proxy):
+    """An adoption records its claim on the object, then sends its update. When the answer before it said the rate
+    limit was used up for hours, the update was not sent and the change was reported not started (the Stopped
+    line's list, not a line of its own), while state held the object as adopted: the next plan showed an update
+    (~), not the adoption (<=) the run had said was still to come. The change now says what happened."""
+    workspace.add("alpha")
+    workspace.add("beta")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.lose_state()
+    workspace.add("alpha", system_prompt="Be brief.")
+    workspace.add("beta", system_prompt="Be brief.")
+    writes = []
+    proxy.headers = far_reset_on_write(1, writes)
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s", "--parallelism=1")
+    said = " ".join(failed.all.split())
+    assert failed.exit_code == 1 and len(writes) == 1, failed.all  # the first adoption's update; not the second's
+    [sent] = writes
+    unsent = "beta" if sent.endswith(f"/{ids_in_state(workspace)['alpha']}") else "alpha"
+    assert f"{unsent}: import failed: adopted (recorded in state), but its update was not sent: the platform's rate " \
+           "limit stopped the run; the next plan shows the update" in said, failed.all
+    assert "1 done and recorded, 0 not started." in said, failed.all
+    assert "Apply failed. Resources: 1 imported, 0 added, 1 changed, 0 destroyed, 1 failed." in said, failed.all
+    assert said.count("rate limit is used up until") == 1, failed.all
+    assert sorted(ids_in_state(workspace)) == ["alpha", "beta"]
+    proxy.headers = None
+    planned = workspace.run("plan")
+    assert f'~ assistant "{unsent}"' in planned.output and "<=" not in planned.output, planned.all
+    assert "Plan: 0 to add, 1 to change, 0 to destroy." in planned.output, planned.all
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert [a["system_prompt"] for a in platform.assistants()] == ["Be brief.", "Be brief."]
