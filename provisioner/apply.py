@@ -67,7 +67,10 @@ class ChangeResult:
 class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     interrupted: bool = False
-    halted: str = ""  # why the apply stopped starting changes (the state store failed), if it did
+    # Why the apply stopped starting changes, if it did: the state store failed, or the platform's rate limit is used
+    # up until a reset further away than --retry-max-time.
+    halted: str = ""
+    store_failed: bool = False  # the halt is the store's: it cancelled what waited for the rate budget
     moved: int = 0    # state entries that moved blocks renamed
 
     @property
@@ -485,7 +488,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         step = graph.steps[number]
         change = changes[step.change]
         if stop.is_set():
-            return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message="not started (interrupted)")
+            return ChangeResult(change, ok=False, seconds=0.0, skipped=True, message=f"not started ({why_stopped()})")
         if on_start and step.part != DESTROY:
             on_start(change)
         return attempt(number, time.monotonic())
@@ -534,8 +537,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
                 return Later(time.monotonic() + result.delay, partial(attempt, number, started, result),
                              abandon=partial(abandoned, result, started))
         except WaitCancelled:
-            # Cancelled by an interrupt, or by a store that failed (store_failed says so in report.halted first).
-            why = "the state could not be written" if report.halted else "interrupted"
+            # Cancelled by an interrupt, or by a store that failed (store_failed says so first); never by the rate
+            # limit's halt, which cancels nothing (what waits is refused unsent once let through).
+            why = "the state could not be written" if report.store_failed else "interrupted"
             if waiting is None and budget.thread_counters()[0] == sent_before:
                 # Cancelled while it waited for its first request: nothing of it reached the platform.
                 result = ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
@@ -628,6 +632,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         """The store stopped taking writes: start nothing new; what is in flight finishes and is reported, but
         nothing that still waits for the rate budget is sent (it could not be recorded)."""
         report.halted = report.halted or f"the state could not be written ({error}); no further change started"
+        report.store_failed = True
         budget.cancel()
         start_nothing_new(interrupted=False)
 
@@ -678,7 +683,15 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     def not_started(number: int) -> None:
         change = changes[graph.steps[number].change]
         settle(number, ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
-                                    message="not started (interrupted)"))
+                                    message=f"not started ({why_stopped()})"))
+
+    def why_stopped() -> str:
+        """Why the run starts nothing new, in a change's words (a replacement's other half says it)."""
+        if report.store_failed:
+            return "the state could not be written"
+        if report.halted and not report.interrupted:
+            return "the platform's rate limit stopped the run"
+        return "interrupted"
 
     walk = Walk(graph, WalkCallbacks(run_step, finished, skipped, not_started), parallelism)
 
@@ -696,7 +709,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     def look_at_interrupt() -> None:
         if interrupt is not None and interrupt.is_set() and not report.interrupted:
             start_nothing_new(interrupted=True)
-        if time.monotonic() - lock_checked[0] >= LOCK_CHECK and not report.halted:
+        if time.monotonic() - lock_checked[0] >= LOCK_CHECK and not report.store_failed:
             look_at_lock()
 
     def look_at_lock() -> None:
@@ -729,7 +742,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             # the pool and then the committer close; the error goes on up.
             start_nothing_new(interrupted=False)
             raise
-    if report.halted and not report.interrupted:
+    if report.store_failed and not report.interrupted:
         budget.resume()  # cancelled by store_failed for this walk only: the run's later reads (verify) go on
     if interrupt is not None and interrupt.is_set() and not report.interrupted:
         # A Ctrl-C after the walk's last look at it: its handler cancelled the budget, which must stay cancelled

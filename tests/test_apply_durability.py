@@ -19,6 +19,7 @@ from provisioner.apply import StateRecorder, apply_plan
 from provisioner.client import PlatformClient, RetryPolicy
 from provisioner.errors import ServerError, StateError
 from provisioner.plan import Action, Change, Plan
+from provisioner.ratelimit import RateBudget, parse_rate_limit
 from provisioner.state import ResourceState
 from provisioner.state.sql import open_store
 from test_apply_graph import document, knowledge
@@ -309,6 +310,86 @@ def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_i
     by = {r.change.address: r for r in report.results}
     assert not by["tool.old"].ok and "interrupted" not in by["tool.old"].message, by["tool.old"].message
     assert "the state could not be written" in by["tool.old"].message, by["tool.old"].message
+
+
+def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_not_that_the_store_failed(setup,
+                                                                                                         proxy):
+    """A rate-limit reset further away than --retry-max-time stops the run (report.halted) as a store that fails does,
+    and the change a Ctrl-C then cut short, waiting for the rate budget to look for what its create made, said
+    "stopped (the state could not be written)": its wording was chosen by report.halted alone. Nothing failed in
+    the store; the Ctrl-C stopped it."""
+    platform, _, store, apply = setup
+    paced = PlatformClient(proxy.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20),
+                           budget=RateBudget(parse_rate_limit("3/60s")))
+    # tool.a's answer says the limit is used up for hours; tool.c, after it, is refused unsent (the halt). folder.b's
+    # create answers 500 a second later, and its look for what it made waits for the budget (3 requests a minute).
+    tools = []
+    hours_away = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                  "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))}
+    proxy.headers = lambda method, path: hours_away if method == "POST" and "/tools" in path and not tools.append(
+        path) and len(tools) == 1 else {}
+    platform.faults(error_rate=1.0, latency_ms=1000, kinds=["folders"], methods=["POST"])
+    interrupt = threading.Event()
+
+    def ctrl_c_once_b_looks():
+        deadline = time.monotonic() + 30
+        while ("POST", "/api/user/folder") not in proxy.seen and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        interrupt.set()  # as plan_apply's on_signal does
+        paced.budget.cancel()
+
+    typed = threading.Thread(target=ctrl_c_once_b_looks)
+    typed.start()
+    try:
+        state = store().read()
+        after_a = replace(tool("c"), depends_on=["tool.a"])
+        plan = Plan(changes=[tool("a"), folder("b"), after_a], lineage=state.lineage, serial=state.serial)
+        report = apply_plan(plan, paced, StateRecorder(store(), state), known_ids={"assistant": set(),
+                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS, interrupt=interrupt)
+    finally:
+        typed.join()
+        platform.faults(error_rate=0.0, kinds=None, methods=None)
+        paced.close()
+    assert "rate limit is used up until" in report.halted and report.interrupted, report
+    by = {r.change.address: r for r in report.results}
+    assert by["tool.a"].ok and by["tool.c"].skipped, report
+    looking = by["folder.b"]
+    assert not looking.ok and not looking.skipped, looking
+    assert looking.message.startswith("interrupted while it waited for the rate budget to retry or to look for its "
+                                      "outcome"), looking.message
+
+
+def test_a_replacement_half_a_far_rate_limit_reset_left_not_started_says_so_not_interrupted(setup, proxy):
+    """The steps a rate-limit halt (or a store that failed) kept from starting were said "not started
+    (interrupted)", and a replacement whose old half was one of them reported "... was not destroyed: (interrupted)",
+    though nobody interrupted anything."""
+    platform, client, store, apply = setup
+    made = store()
+    assert apply(made, [tool("r")]).ok
+    old = made.store.read().resources["tool.r"].id
+    spent = PlatformClient(proxy.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20))
+    # folder.y's answer (after 0.3 s) says the limit is used up for hours; folder.x, after it, is refused unsent (the
+    # halt) while tool.r's new half, sent before, is still being answered (1.5 s): its old half is kept from starting.
+    hours_away = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                  "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))}
+    proxy.headers = lambda method, path: hours_away if (method, path) == ("POST", "/api/user/folder") else {}
+    proxy.rewrite = lambda method, path, status, body: time.sleep(1.5) if (method, path) == (
+        "POST", "/api/user/tools") else None
+    platform.faults(latency_ms=300, kinds=["folders"], methods=["POST"])
+    try:
+        state = made.read()
+        plan = Plan(changes=[tool("r", remote_id=old, replace=True, description="Replaced."), folder("y"),
+                             replace(folder("x"), depends_on=["folder.y"])], lineage=state.lineage, serial=state.serial)
+        report = apply_plan(plan, spent, StateRecorder(made, state), known_ids={"assistant": set(),
+                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS)
+    finally:
+        spent.close()
+    assert "rate limit is used up until" in report.halted and not report.interrupted, report
+    result = {r.change.address: r for r in report.results}["tool.r"]
+    assert not result.ok and "interrupted" not in result.message, result.message
+    assert result.message.endswith(f"the old one (id {old}) was not destroyed: (the platform's rate limit stopped the "
+                                   "run); the next apply destroys it"), result.message
 
 
 def test_a_keyboard_interrupt_while_a_result_line_is_printed_reports_that_change_once(setup):

@@ -501,7 +501,9 @@ def apply_summary(report, verb: str = "Apply") -> str:
         parts.insert(0, f"{imported} imported")
     if report.failed:
         parts.append(f"{len(report.failed)} failed")
-    halted = getattr(report, "halted", "")  # the state store failed: the run stopped, whatever was done
+    # The state store failed, or the platform's rate limit is used up for longer than --retry-max-time: the run
+    # stopped, whatever was done.
+    halted = getattr(report, "halted", "")
     head = (f"{verb} interrupted." if report.interrupted else f"{verb} failed." if report.failed or halted
             else f"{verb} complete!")
     colour = "red" if report.interrupted or report.failed or halted else "green"
