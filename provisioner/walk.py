@@ -332,7 +332,8 @@ class WalkCallbacks:
 
 
 # Steps submitted and not yet settled, per unit of parallelism (docs/reliability.md: at most this many times
-# --parallelism changes are done on the platform and not yet committed).
+# --parallelism changes are done on the platform and not yet committed, besides the idle waits: the deletes answered
+# 404 waiting for their confirming read leave the window, any number of them, their objects still in state).
 WINDOW = 3
 
 
