@@ -1,11 +1,13 @@
 """Apply's concurrency helpers, in isolation."""
+import itertools
 import threading
 import time
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from provisioner.apply import SharedLookup, WriteGate, StateRecorder
-from provisioner.state import State
+from provisioner.state import DEPOSED, ResourceState, State, deposed_address, deposed_holding
 from provisioner.state.sql import open_store
 
 
@@ -192,3 +194,71 @@ def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_mad
         _create(change, {}, send, set(), RefusedLookUp(), WriteGate(), "campaign")
     assert not made_nothing(caught.value) and "looking for what it made failed" in str(caught.value)
     assert made_nothing(ApiError("POST /user/campaigns: the platform answered 403", status=403))
+
+
+class _WalksCounted(dict):
+    """State's rows, counting the walks through all of them."""
+
+    walks = 0
+
+    def items(self):
+        _WalksCounted.walks += 1
+        return super().items()
+
+    def values(self):
+        _WalksCounted.walks += 1
+        return super().values()
+
+
+def _row(remote_id: int, kind: str) -> ResourceState:
+    return ResourceState(id=remote_id, spec={}, kind=kind)
+
+
+def test_a_replacements_look_for_its_deposed_row_and_a_kinds_ids_do_not_walk_every_row_of_state(tmp_path):
+    """Each look walked all of state's rows, under the recorder's lock: 1,000 replacements in a state of 30,000 rows
+    made 30 million looks. The recorder keeps an index of what they look for, built once."""
+    state = State.new()
+    state.resources = _WalksCounted({f"folder.f{i}": _row(1000 + i, "folder") for i in range(5000)})
+    recorder = StateRecorder(open_store("sqlite", tmp_path / "s.db"), state)
+    _WalksCounted.walks = 0
+    for i in range(200):
+        address = f"tool.t{i}"
+        recorder.queue(address, i + 1, {"spec": {}, "kind": "tool"})
+        recorder.queue_moves({address: None, deposed_address(address, state.resources): state.resources[address]})
+        assert recorder.deposed_holding(address, i + 1) == f"{address}~deposed"
+        assert recorder.ids_of("tool") == set(range(1, i + 2))
+    assert _WalksCounted.walks <= 1
+
+
+ADDRESSES = ["tool.a", "tool.b", "folder.a"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["put", "forget", "depose", "restore"]), st.sampled_from(ADDRESSES),
+                          st.integers(0, 3)), max_size=25),
+       st.booleans())
+def test_the_recorders_looks_answer_what_a_walk_of_every_row_answers(operations, rows_first):
+    """Whatever rows were added, forgotten, deposed or put back (through the recorder, as an apply changes them), its
+    looks (by its index) answer what a walk of every row answers (state.deposed_holding, the ids of a kind)."""
+    state = State.new()
+    ids = itertools.count(1)
+    if rows_first:
+        state.resources.update({"tool.a": _row(next(ids), "tool"), "tool.a~deposed": _row(next(ids), "tool")})
+    recorder = StateRecorder(None, state)
+    for operation, address, which in operations:
+        resources = state.resources
+        kind = address.split(".")[0]
+        held = [row for row in resources if row.split(DEPOSED)[0] == address and DEPOSED in row]
+        if operation == "put":
+            recorder.queue(address, next(ids), {"spec": {}, "kind": kind})
+        elif operation == "forget":
+            recorder.queue_forget(held[which % len(held)] if held and which else address)
+        elif operation == "depose" and address in resources:
+            recorder.queue_moves({address: None, deposed_address(address, resources): resources[address]})
+        elif operation == "restore" and held and address not in resources:
+            recorder.queue_moves({held[which % len(held)]: None, address: resources[held[which % len(held)]]})
+        for base in ADDRESSES:
+            for remote_id in {entry.id for entry in resources.values()}:
+                assert recorder.deposed_holding(base, remote_id) == deposed_holding(base, remote_id, resources)
+        for kind in ("tool", "folder", "assistant"):
+            assert recorder.ids_of(kind) == {entry.id for entry in resources.values() if entry.kind == kind}
