@@ -312,6 +312,14 @@ def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_i
     assert "the state could not be written" in by["tool.old"].message, by["tool.old"].message
 
 
+def far_reset_on(*requests: tuple[str, str]):
+    """`proxy.headers` saying the platform's rate limit is used up for three hours on the answers to `requests`
+    ((method, path) each) alone: a run that reads them stops (a reset further away than --retry-max-time)."""
+    hours_away = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                  "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))}
+    return lambda method, path: hours_away if (method, path) in requests else {}
+
+
 def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_not_that_the_store_failed(setup,
                                                                                                          proxy):
     """A rate-limit reset further away than --retry-max-time stops the run (report.halted) as a store that fails does,
@@ -323,11 +331,7 @@ def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_
                            budget=RateBudget(parse_rate_limit("3/60s")))
     # tool.a's answer says the limit is used up for hours; tool.c, after it, is refused unsent (the halt). folder.b's
     # create answers 500 a second later, and its look for what it made waits for the budget (3 requests a minute).
-    tools = []
-    hours_away = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
-                  "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))}
-    proxy.headers = lambda method, path: hours_away if method == "POST" and "/tools" in path and not tools.append(
-        path) and len(tools) == 1 else {}
+    proxy.headers = far_reset_on(("POST", "/api/user/tools"))
     platform.faults(error_rate=1.0, latency_ms=1000, kinds=["folders"], methods=["POST"])
     interrupt = threading.Event()
 
@@ -371,9 +375,7 @@ def test_a_replacement_half_a_far_rate_limit_reset_left_not_started_says_so_not_
     spent = PlatformClient(proxy.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20))
     # folder.y's answer (after 0.3 s) says the limit is used up for hours; folder.x, after it, is refused unsent (the
     # halt) while tool.r's new half, sent before, is still being answered (1.5 s): its old half is kept from starting.
-    hours_away = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
-                  "X-RateLimit-Reset": str(int(time.time() + 3 * 3600))}
-    proxy.headers = lambda method, path: hours_away if (method, path) == ("POST", "/api/user/folder") else {}
+    proxy.headers = far_reset_on(("POST", "/api/user/folder"))
     proxy.rewrite = lambda method, path, status, body: time.sleep(1.5) if (method, path) == (
         "POST", "/api/user/tools") else None
     platform.faults(latency_ms=300, kinds=["folders"], methods=["POST"])
@@ -455,3 +457,32 @@ def test_an_adoption_whose_claim_cannot_be_committed_says_it_sent_nothing_and_st
                                                        "in state failed (the disk is full (injected))"), result.message
     assert report.halted == "the state could not be written (the disk is full (injected)); no further change started"
     assert platform.writes()[before:] == [] and elsewhere.rows() == set()
+
+
+def test_an_adoption_to_be_replaced_claimed_before_a_far_rate_limit_reset_says_it_was_adopted(setup, proxy):
+    """A namesake adopted to be replaced is claimed before its successor's create is sent. When the rate limit's far
+    reset then kept that create from being sent, the replacement was reported not started while state held the
+    object as adopted."""
+    platform, client, store, apply = setup
+    assert apply(store(), [tool("shared")]).ok  # on the platform; this test's own state does not hold it
+    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    adoption = tool("shared", remote_id=shared["id"], replace=True, description="Replaced.")
+    adoption.remote_item = shared
+    spent = PlatformClient(proxy.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20))
+    proxy.headers = far_reset_on(("POST", "/api/user/folder"))
+    mine = store()
+    try:
+        state = mine.read()
+        plan = Plan(changes=[folder("first"), adoption], lineage=state.lineage, serial=state.serial)
+        report = apply_plan(plan, spent, StateRecorder(mine, state), known_ids={"assistant": set(),
+                            **{kind: set() for kind in KINDS}}, parallelism=1, kinds=KINDS)
+    finally:
+        spent.close()
+    assert "rate limit is used up until" in report.halted, report
+    result = {r.change.address: r for r in report.results}["tool.shared"]
+    assert not result.ok and not result.skipped, result
+    assert result.message == ("adopted (recorded in state), but nothing was sent to it: the platform's rate limit "
+                              "stopped the run; the next plan shows its replacement again"), result.message
+    assert mine.store.read().resources["tool.shared"].id == shared["id"]
+    assert [t["description"] for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared"] == [
+        shared["description"]]
