@@ -21,6 +21,11 @@ def ok(result):
 def imported(workspace, monkeypatch):
     """The graph example applied, its state lost, and every object imported again: the workspace, and the
     resources the apply had recorded (address -> state entry)."""
+    return imported_again(workspace, monkeypatch, IMPORT_ORDER)
+
+
+def imported_again(workspace, monkeypatch, order):
+    """The `imported` fixture's workspace, its objects imported in `order`."""
     copy_graph_example(workspace)
     monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_57")
     monkeypatch.setenv("ORDERS_API_KEY", "key-E2E_DO_NOT_LEAK_58")
@@ -34,7 +39,7 @@ def imported(workspace, monkeypatch):
     applied = workspace.state()["resources"]
     assert sorted(applied) == sorted(IMPORT_ORDER)
     workspace.lose_state()
-    for address in IMPORT_ORDER:
+    for address in order:
         ok(workspace.run("import", address, str(applied[address]["id"])))
     return workspace, applied
 
@@ -76,3 +81,20 @@ def test_destroy_after_import_deletes_what_points_at_an_object_before_it(importe
     for address, entry in applied.items():
         for used in entry.get("depends_on", []):
             assert at[address] < at[used], f"{address} was deleted after {used}, which it points at: {deleted}"
+
+
+def test_an_assistant_imported_before_the_trunk_it_names_by_nickname_records_it(workspace, monkeypatch):
+    """The nickname's lookup finds the trunk's address only through its id in state: imported first, the assistant
+    recorded no use of the trunk, and a destroy deleted the trunk although the assistant's delete had failed (the
+    platform takes the number from an assistant whose trunk is deleted)."""
+    trunk_last = [a for a in IMPORT_ORDER if a != "siptrunk.office"] + ["siptrunk.office"]
+    workspace, applied = imported_again(workspace, monkeypatch, trunk_last)
+    recorded = workspace.state()["resources"]
+    assert recorded["winter-caller"]["depends_on"] == applied["winter-caller"]["depends_on"]
+    assert "siptrunk.office" in recorded["winter-caller"]["depends_on"]
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    result = workspace.run("destroy", "--auto-approve", "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
+    assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in deleted, deleted
+    assert {"winter-caller", "siptrunk.office"} <= set(workspace.state()["resources"])

@@ -87,21 +87,48 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
                                     remote=seen_fields(kind, live.fields, manifest.sensitive),
                                     source=manifest.document.state_source,
                                     depends_on=_uses(session, expanded, manifest))
+    if kind in KINDS[NUMBER].accepts:
+        _record_trunk_users(session, expanded, address)
     session.backend.write(session.state)
     return live
 
 
-def _uses(session: Session, expanded: list[Manifest], manifest: Manifest) -> list[str]:
-    """What the object's manifest points at, recorded as an apply records it (plan_graph.recorded_uses of what the
-    plan's resolver finds). Left out until the next apply, a destroy could not order its deletes by it (walk.py, rule
-    2): an imported assistant went before the imported campaign calling with it, a knowledge base before its
-    documents. A number named by its E.164 string or nickname is looked up as a plan does (a SIP trunk's own)."""
+def _resolver(session: Session, expanded: list[Manifest], manifests: list[Manifest]) -> Resolver:
+    """The plan's resolver over what state holds now, to find what `manifests` point at as an apply records it
+    (plan_graph.recorded_uses of what it finds). Left out until the next apply, a destroy could not order its
+    deletes by it (walk.py, rule 2): an imported assistant went before the imported campaign calling with it, a
+    knowledge base before its documents. A number named by its E.164 string or nickname is looked up as a plan
+    does (a SIP trunk's own): the account's numbers are read when one of `manifests` names one so."""
     ids = {address: entry.id for address, entry in session.state.resources.items()}
     numbers = {}
-    if any(use.facts.ref == NUMBER and use.target is None and use.reference.id is None for use in uses(manifest)):
+    if any(_looks_up_a_number(manifest) for manifest in manifests):
         numbers = {NUMBER: [number.item for number in read_kinds(session, {NUMBER})[NUMBER].values()]}
-    resolver = Resolver(Identities(ids, {}, numbers=numbers), Graph.of(expanded))
-    return recorded_uses(resolver.resolve(manifest)[1])
+    return Resolver(Identities(ids, {}, numbers=numbers), Graph.of(expanded))
+
+
+def _uses(session: Session, expanded: list[Manifest], manifest: Manifest) -> list[str]:
+    """What the object's manifest points at, as an apply records it (its `depends_on`)."""
+    return recorded_uses(_resolver(session, expanded, [manifest]).resolve(manifest)[1])
+
+
+def _looks_up_a_number(manifest: Manifest) -> bool:
+    return any(use.facts.ref == NUMBER and use.target is None and use.reference.id is None for use in uses(manifest))
+
+
+def _record_trunk_users(session: Session, expanded: list[Manifest], trunk: str) -> None:
+    """The entries of state whose manifests name the SIP trunk `trunk`, imported now, by its E.164 number or its
+    nickname record it in `depends_on`. Such a lookup finds the trunk's address only through its id in state
+    (Resolver._trunk): an assistant imported before its trunk recorded no use of it, and a destroy deleted the
+    trunk alongside it, even when the assistant's delete failed and it stayed without its number."""
+    resources = session.state.resources
+    users = [m for m in expanded if m.address in resources and m.address != trunk and _looks_up_a_number(m)]
+    if not users:
+        return
+    resolver = _resolver(session, expanded, users)
+    for manifest in users:
+        entry = resources[manifest.address]
+        if trunk not in entry.depends_on and trunk in recorded_uses(resolver.resolve(manifest)[1]):
+            entry.depends_on = sorted({*entry.depends_on, trunk})
 
 
 def _child(session: Session, manifest: Manifest, kind: str, remote_id: int) -> Any:
