@@ -1419,7 +1419,8 @@ def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | 
         if parent is None:
             raise ApiError(f"{error}; then the list of {title}s answered 404 too: not taken to mean it is gone, and "
                            "state keeps it") from None
-        return _gone_with_parent(context, context.kind(kind).parent_kind, parent, f"{title} {remote_id}", error)
+        return _gone_with_parent(context, context.kind(kind).parent_kind, parent, f"{title} {remote_id}", error,
+                                 answered)
     except ApiError as looking:
         raise ApiError(f"{error}; then reading the {title}s to confirm it is gone failed ({looking}): state keeps it"
                        ) from None
@@ -1434,14 +1435,18 @@ def _listed_after(context: _Context, kind: str, parent: int | None, remote_id: i
     return any(item.get("id") == remote_id for item in context.lookup(kind, parent).items_read_after(moment))
 
 
-def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: str, error: NotFoundError) -> str:
+def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: str, error: NotFoundError,
+                      answered: float) -> str:
     """"it was already gone" for a child (a document) whose delete and whose parent's list both answered 404, once
-    the list of the parent's kind, read after, no longer shows the parent (which took it along); else an ApiError,
-    and state keeps it. Two 404s under one path are no more proof than one: a misrouted path, or a platform failing
-    its own look-up of the parent, answered both while the parent and the child lived on."""
+    the list of the parent's kind, read after the delete's 404 (`answered`), no longer shows the parent (which took
+    it along); else an ApiError, and state keeps it. Two 404s under one path are no more proof than one: a misrouted
+    path, or a platform failing its own look-up of the parent, answered both while the parent and the child lived
+    on. A read begun after the delete's 404 proves it as well as one begun after the list's: the children confirmed
+    together share it, where each asked for a read begun after its own list's 404 (every parent's list read anew for
+    about each tenth of them)."""
     parent_title = context.kind(parent_kind).title
     try:
-        listed = _listed_after(context, parent_kind, None, parent, time.monotonic())
+        listed = _listed_after(context, parent_kind, None, parent, answered)
     except ApiError as looking:
         raise ApiError(f"{error}; then its {parent_title}'s list answered 404, and reading the {parent_title}s to "
                        f"confirm that {parent_title} {parent} is gone failed ({looking}): state keeps {what}") from None

@@ -4,6 +4,7 @@ against the honest platform converges."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import pytest
@@ -541,6 +542,23 @@ RETURNS = '    - {name: Returns, key: returns, type: website, url: "https://exam
 HOURS = '    - {name: Hours, key: hours, type: website, url: "https://example.com/hours"}\n'
 
 
+def json_404_under_the_knowledge_base(deleted: list):
+    """An intercept: the platform's 404 to a document's delete and, from then on (the plan reads the list first), to
+    its knowledge base's list of documents; `deleted` collects those paths."""
+    def intercept(method, path):
+        if "/documents" in path and (method == "DELETE" or deleted):
+            deleted.append(path)
+            return 404, b'{"error": "Knowledge base not found"}', "application/json"
+        return None
+    return intercept
+
+
+def pages(count: int) -> str:
+    """`count` website documents of a HELP knowledge base, keys p0, p1, ..."""
+    return "".join(f'    - {{name: Page {n}, key: p{n}, type: website, url: "https://example.com/p{n}"}}\n'
+                   for n in range(count))
+
+
 def test_a_json_404_to_a_documents_delete_and_list_while_its_knowledge_base_is_listed_does_not_forget_it(
         workspace, platform, proxy):
     """A document's delete and its knowledge base's list of documents both answered the platform's 404 was taken
@@ -552,15 +570,7 @@ def test_a_json_404_to_a_documents_delete_and_list_while_its_knowledge_base_is_l
     workspace.write("manifests/help.yaml", HELP % RETURNS)
 
     deleted = []
-
-    def json_404_under_the_knowledge_base(method, path):
-        """From the document's delete on (the plan reads the list first)."""
-        if "/documents" in path and (method == "DELETE" or deleted):
-            deleted.append(path)
-            return 404, b'{"error": "Knowledge base not found"}', "application/json"
-        return None
-
-    proxy.intercept = json_404_under_the_knowledge_base
+    proxy.intercept = json_404_under_the_knowledge_base(deleted)
     failed = through(workspace, proxy, "apply", "--auto-approve")
     assert failed.exit_code == 1 and "already gone" not in failed.all, failed.all
     assert "still lists knowledge base" in " ".join(failed.all.split()), failed.all
@@ -615,3 +625,64 @@ def test_an_adoption_claimed_before_a_far_rate_limit_reset_says_it_was_adopted_n
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in planned.output, planned.all
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert [a["system_prompt"] for a in platform.assistants()] == ["Be brief.", "Be brief."]
+
+
+def test_documents_whose_knowledge_base_was_deleted_meanwhile_share_one_read_of_the_knowledge_bases(
+        workspace, platform, proxy):
+    """The knowledge base is deleted behind the provisioner's back as the destroy begins: each document's delete and
+    its knowledge base's list answer the platform's 404, and the list of knowledge bases, which no longer shows it,
+    confirms them gone. Each asked for a read of that list begun after its own list's 404, so they shared one only
+    with the few confirmed beside them: it was read about once per ten documents. Now once for them all (and once
+    for the knowledge base's own delete, answered 404 after)."""
+    workspace.write("manifests/help.yaml", HELP % pages(50))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    knowledge_base = ids_in_state(workspace)["knowledgebase.help"]
+
+    deleted = []
+
+    def knowledge_base_deleted_first(method, path):
+        """At the first document's delete, the dashboard deletes the knowledge base (its documents with it)."""
+        with lock:
+            if method == "DELETE" and not deleted:
+                deleted.append(platform.http.delete(f"/user/knowledgebases/{knowledge_base}").status_code)
+        return None
+
+    lock = threading.Lock()
+
+    proxy.intercept = knowledge_base_deleted_first
+    done = through(workspace, proxy, "destroy", "--auto-approve")
+    assert deleted == [200] and done.exit_code == 0, done.all
+    assert done.output.count("it was already gone") == 51, done.all
+    assert ids_in_state(workspace) == {}
+    seen = [(method, path.split("?")[0]) for method, path in proxy.seen]
+    first = next(i for i, (method, _) in enumerate(seen) if method == "DELETE")
+    reads = [path for method, path in seen[first:] if method == "GET" and path == "/api/user/knowledgebases"]
+    assert len(reads) == 2, seen[first:]
+
+
+def test_documents_answered_404_whose_knowledge_bases_cannot_be_read_fail_and_state_keeps_them(
+        workspace, platform, proxy):
+    """The same path with the list of knowledge bases answering 500 on every attempt: no document is taken for
+    gone, each fails saying why, state keeps them all, and the one read (its two attempts) answered them all."""
+    workspace.write("manifests/help.yaml", HELP % (RETURNS + pages(5)))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/help.yaml", HELP % RETURNS)
+    deleted = []
+    under = json_404_under_the_knowledge_base(deleted)
+
+    def unreadable_after_the_deletes(method, path):
+        if deleted and method == "GET" and path.split("?")[0] == "/api/user/knowledgebases":
+            return 500, b'{"message": "Server Error"}', "application/json"
+        return under(method, path)
+
+    proxy.intercept = unreadable_after_the_deletes
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--allow-mass-destroy", "--max-retries=2",
+                     "--retry-backoff=0.01s")
+    text = " ".join(failed.all.split())
+    assert failed.exit_code == 1 and "already gone" not in text, failed.all
+    assert text.count("then its knowledge base's list answered 404, and reading the knowledge bases to confirm "
+                      "that knowledge base") == 5, failed.all
+    assert sorted(ids_in_state(workspace)) == sorted(
+        ["knowledgebase.help", "knowledgebase.help.returns", *(f"knowledgebase.help.p{n}" for n in range(5))])
+    reads = [path for method, path in proxy.seen if method == "GET" and path.split("?")[0] == "/api/user/knowledgebases"]
+    assert len(reads) == 1 + 2, proxy.seen  # the plan's, then one read's two attempts, shared by the five
