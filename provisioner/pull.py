@@ -42,6 +42,9 @@ class Edit:
     name: str                 # metadata.name of the document (which document of the file)
     path: tuple
     value: Any
+    # The line of `path` in `file` as loaded, or of the mapping that leaves it out (where the value is added): what
+    # a value the manifests cannot hold points at. None when that mapping is not in `file` (an overlay's).
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Skipped:
     field: str
     reason: str
     file: str | None = None  # the manifest file it is in, when known (a refused value's)
+    line: int | None = None  # and the line there (Edit.line)
 
 
 @dataclass
@@ -130,9 +134,16 @@ def decide(plan: Plan, manifests: Iterable[Manifest], live: Mapping[str, Mapping
             document_kind = manifest.document.content.get("kind") if isinstance(manifest.document.content, dict) \
                 else None
             parent_name = manifest.document.content.get("metadata", {}).get("name")
+            path = _path(manifest, name)
             result.edits.append(Edit(change.address, name, manifest.document.file, str(document_kind),
-                                     str(parent_name), _path(manifest, name), value))
+                                     str(parent_name), path, value, _line(manifest, path)))
     return result
+
+
+def _line(manifest: Manifest, path: tuple) -> int | None:
+    """The line of `path` in the manifest's own file (of its parent when the manifest leaves it out)."""
+    where = manifest.document.locate(path)
+    return where.line if where.file == manifest.document.file else None
 
 
 def write_only_fields(kind: str) -> frozenset[str]:

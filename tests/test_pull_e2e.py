@@ -521,7 +521,9 @@ def test_a_pulled_value_that_takes_a_file_past_the_manifest_limit_is_never_writt
     patch(workspace, "assistants", remote_id, system_prompt="Be brief. " * 150, llm_temperature=0.4)
     result = run(workspace, "pull", "--manifest-limit", "bytes=1k")
     assert result.exit_code == 1, result.all
-    assert "Error: support: system_prompt not pulled: the manifests cannot hold the platform's value" in result.stderr
+    # Where the prompt is in the manifest as it is (line 17), not a line of the text that was never written.
+    assert "Error: manifests/support.yaml:17: support: system_prompt not pulled: the manifests cannot hold the " \
+           "platform's value" in result.stderr, result.all
     assert "more than the limit of 1024" in result.stderr, result.all
     assert path.read_text() == SUPPORT.replace("llm_temperature: 0.7", "llm_temperature: 0.4")
     assert "Traceback" not in result.all
@@ -655,8 +657,9 @@ def test_a_value_the_manifests_cannot_hold_is_left_and_named_and_every_other_is_
     patch(workspace, "assistants", ids["Support"], is_webhook_active=True, llm_temperature=0.4,
           webhook_url="https://hooks.example.com/in/E2E_DO_NOT_LEAK_70")
     patch(workspace, "assistants", ids["Billing"], initial_message="Hi there!")
-    refused = ("Error: support: is_webhook_active not pulled: the manifests cannot hold the platform's value, so "
-               "the manifest's is kept")
+    # At the line of the spec that leaves the field out (where pull adds a setting): the file and line to edit.
+    refused = ("Error: manifests/support.yaml:7: support: is_webhook_active not pulled: the manifests cannot hold "
+               "the platform's value, so the manifest's is kept")
     dry = run(workspace, "pull", "--dry-run", "--detailed-exitcode")
     assert dry.exit_code == 1 and refused in dry.stderr, dry.all
     assert "+  llm_temperature: 0.4\n" in dry.output and "+  initial_message: 'Hi there!'\n" in dry.output
@@ -694,9 +697,11 @@ def test_pull_json_says_what_was_pulled_named_and_refused(workspace, monkeypatch
     assert [(n["address"], n["field"]) for n in document["not_pulled"]] == [("support", "initial_message")]
     [error] = document["errors"]
     assert error["file"] == "manifests/support.yaml" and error["address"] == "support", error
+    assert error["line"] == 8, error  # the spec's (below the added `sensitive:`), which leaves the field out
     # The field as every command's error objects name it, its path in the manifest (validate's and plan's).
     assert error["field"] == "spec.is_webhook_active" and "spec.webhook_url: is required" in error["message"]
-    assert "Error: support: is_webhook_active not pulled" in dry.stderr and "E2E_DO_NOT_LEAK" not in dry.all
+    assert "Error: manifests/support.yaml:8: support: is_webhook_active not pulled" in dry.stderr, dry.all
+    assert "E2E_DO_NOT_LEAK" not in dry.all
     written = run(workspace, "pull", "--json")
     assert written.exit_code == 1 and json.loads(written.output)["dry_run"] is False, written.all
     assert "  llm_temperature: 0.4\n" in path.read_text()
@@ -718,7 +723,8 @@ def test_two_objects_whose_values_the_manifests_cannot_hold_leave_only_those_fie
         patch(workspace, "assistants", ids[name], is_webhook_active=True, webhook_url="https://hooks.example.com/in")
     result = run(workspace, "pull")
     assert result.exit_code == 1, result.all
-    assert [line.split(":")[1] for line in result.stderr.splitlines()] == [" a2", " a5"], result.all
+    assert [line.split(": ")[1:3] for line in result.stderr.splitlines()] == [
+        ["manifests/a2.yaml:7", "a2"], ["manifests/a5.yaml:7", "a5"]], result.all
     for name, text in texts.items():
         written = (workspace.root / f"manifests/{name}.yaml").read_text()
         assert written == text.replace("llm_temperature: 0.7", "llm_temperature: 0.4"), name

@@ -10,7 +10,7 @@ from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
 from ..manifest import manifest_sources
 from ..planner import unknown_target_problem
-from ..pull import selection_selector
+from ..pull import Skipped, selection_selector
 from ..scrub import register_secret, scrub, scrub_json
 from ..selection import is_glob
 from ..workflow.manifests import Elsewhere, validate
@@ -84,8 +84,8 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, fmt, as_
     else:
         _print_text(result, dry_run)
     for refused in result.refused:  # an error: the manifests cannot say what the platform holds
-        click.secho(scrub(f"Error: {refused.address}: {refused.field} not pulled: {refused.reason}"), fg="red",
-                    err=True)
+        click.secho(scrub(f"Error: {_where(refused)}{refused.address}: {refused.field} not pulled: {refused.reason}"),
+                    fg="red", err=True)
     if not as_json:
         _print_summary(result, dry_run)
     if result.refused:
@@ -105,6 +105,14 @@ def _print_text(result: PullResult, dry_run: bool) -> None:
         listed = "; ".join(f"{', '.join(names)} ({address})" for address, names in sorted(result.write_only.items()))
         click.echo(f"Write-only, never shown back by the platform, so a dashboard change to them is not seen: "
                    f"{listed}.")
+
+
+def _where(refused: Skipped) -> str:
+    """`file:line: ` of the field a refused value was to be pulled into, as every command's errors start: the line in
+    the manifest as it is (the validation error's own lines pointed into a text that is never written)."""
+    if refused.file is None:
+        return ""
+    return f"{refused.file}:{refused.line}: " if refused.line is not None else f"{refused.file}: "
 
 
 def _print_summary(result: PullResult, dry_run: bool) -> None:
