@@ -56,6 +56,7 @@ class Skipped:
     reason: str
     file: str | None = None  # the manifest file it is in, when known (a refused value's)
     line: int | None = None  # and the line there (Edit.line)
+    path: tuple = ()         # and where it is in its document (Edit.path): spec.documents[0].name for a document's
 
 
 @dataclass

@@ -730,3 +730,19 @@ def test_two_objects_whose_values_the_manifests_cannot_hold_leave_only_those_fie
         assert written == text.replace("llm_temperature: 0.7", "llm_temperature: 0.4"), name
 
 
+
+
+def test_a_documents_value_the_manifests_cannot_hold_is_named_at_its_entry(workspace):
+    """A document's field is inside its knowledge base's entry for it: pull --json's error object named it
+    `spec.description` (the knowledge base's own field), where validate and plan name spec.documents[0].description."""
+    text = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata:\n  name: faq\nspec:\n  name: FAQ\n"
+            "  documents:\n    - name: Pricing page\n      key: pricing\n      type: website\n"
+            "      url: https://example.com/pricing\n      description: Prices\n")
+    path = workspace.write("manifests/faq.yaml", text)
+    state = applied(workspace)
+    patch(workspace, "documents", state["resources"]["knowledgebase.faq.pricing"]["id"], description="x" * 250)
+    result = run(workspace, "pull", "--json", "--manifest-limit", "bytes=400")
+    assert result.exit_code == 1 and path.read_text() == text, result.all
+    [error] = json.loads(result.output)["errors"]
+    assert (error["file"], error["line"], error["field"]) == ("manifests/faq.yaml", 12, "spec.documents[0].description")
+    assert "Error: manifests/faq.yaml:12: knowledgebase.faq.pricing: description not pulled" in result.stderr

@@ -33,13 +33,15 @@ def pull_json(result, dry_run: bool) -> str:
     """`pull --json` (docs/pull.md): the text's lines as one document; a value the manifests cannot hold as an
     error object of every command's --json (docs/plan-format.md), at the file and line of the field it was to be
     pulled into."""
+    from ..manifest import _dotted  # (loaded already: pull read the manifests)
+
     return dumps({
         "format": "provisioner-pull", "format_version": 1, "dry_run": dry_run,
         "pulled": [{"address": e.address, "field": e.field, "file": e.file} for e in result.pulled],
         "not_pulled": [{"address": s.address, "field": s.field, "reason": s.reason} for s in result.skipped],
         # As every command's error objects name a field: its path in the manifest (`pulled` and `not_pulled` name
-        # the platform's field as pull's lines do).
-        "errors": [{"file": r.file, "line": r.line, "address": r.address, "field": f"spec.{r.field}",
+        # the platform's field as pull's lines do); a document's is inside its knowledge base's entry for it.
+        "errors": [{"file": r.file, "line": r.line, "address": r.address, "field": _dotted(r.path),
                     "message": r.reason} for r in result.refused],
         "write_only": dict(sorted(result.write_only.items())),
         "files": sorted(result.texts),

@@ -193,7 +193,7 @@ def _largest_valid(groups: list[list[Edit]], kept: list[Edit], problem: Callable
             return every
     if len(every) == 1:
         refused.append(Skipped(every[0].address, every[0].field, "the manifests cannot hold the platform's value, "
-                               f"so the manifest's is kept: {error}", every[0].file, every[0].line))
+                               f"so the manifest's is kept: {error}", every[0].file, every[0].line, every[0].path))
         return []
     if len(groups) == 1:
         groups = [[e] for e in groups[0]]
