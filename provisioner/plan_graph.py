@@ -8,7 +8,7 @@ the assistants with their references resolved. Every change that needs another f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, expand, manifest_address
@@ -161,6 +161,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             change.record = {**change.record, "depends_on": recorded_uses(change.depends_on)}
         change.depends_on = [a for a in change.depends_on if a in changed]
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
+    deleted_before_their_numbers(plan, state.resources)
     problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
     if not destroy:  # (a destroy destroys what names the number too)
         problems += numbers_destroyed_in_use(plan, [(m, m.fields) for m in resolved] + list(campaigns.values()))
@@ -186,16 +187,46 @@ def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -
         return []
     problems = []
     for manifest, fields in kept:
-        for name in [facts.name for facts in reference_facts(manifest.kind) if facts.ref == NUMBER.name]:
-            value = fields.get(name)
-            for number in (value if isinstance(value, list) else [value]):
-                if isinstance(number, int) and not isinstance(number, bool) and number in gone:
-                    problems.append(Problem(
-                        f"names the number of {gone[number]} (id {number}), which this plan destroys: the "
-                        f"platform would take it from {manifest.address}. Remove the reference first, or keep "
-                        f"{gone[number]}'s manifest", manifest.location("spec", name), f"spec.{name}",
-                        manifest.address))
+        for name, number in numbers_held(manifest.kind, fields):
+            if number in gone:
+                problems.append(Problem(
+                    f"names the number of {gone[number]} (id {number}), which this plan destroys: the "
+                    f"platform would take it from {manifest.address}. Remove the reference first, or keep "
+                    f"{gone[number]}'s manifest", manifest.location("spec", name), f"spec.{name}",
+                    manifest.address))
     return problems
+
+
+def numbers_held(kind: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, int]]:
+    """(field, id) of every number id the fields of an object of `kind` hold (ids only: not an address or a
+    lookup)."""
+    for name in [facts.name for facts in reference_facts(kind) if facts.ref == NUMBER.name]:
+        value = fields.get(name)
+        for number in (value if isinstance(value, list) else [value]):
+            if isinstance(number, int) and not isinstance(number, bool):
+                yield name, number
+
+
+def deleted_before_their_numbers(plan: Plan, resources: Mapping[str, Any]) -> None:
+    """A plain delete of an object that holds a SIP trunk (its number) this plan deletes too is given the trunk's
+    address in its `depends_on`, which the walk orders as a recorded use (walk.py, rule 2): deleted first. State's
+    `depends_on` says so only when its manifest named the trunk by address, or by a number that a plan or import
+    found the trunk in state for; an assistant imported before the trunk was adopted (by an apply) recorded no use of
+    it, and a destroy deleted the trunk alongside it, even when the assistant's delete failed and it stayed on the
+    platform without its number. The id is what its last apply sent (its spec), or for one imported and never
+    applied, what the platform showed (an assistant's `phone_number_id`)."""
+    gone = {c.remote_id: state_address(c.address) for c in plan.changes
+            if c.action is Action.DELETE and c.kind in NUMBER.accepts and not c.replace and c.remote_id is not None}
+    if not gone:
+        return
+    for change in plan.changes:
+        entry = resources.get(state_address(change.address))
+        if change.action is not Action.DELETE or change.kind in NUMBER.accepts or entry is None:
+            continue
+        held = (entry.spec if entry.spec is not None else entry.remote) or {}
+        for _, number in numbers_held(change.kind, held):
+            if number in gone and gone[number] not in change.depends_on:
+                change.depends_on = [*change.depends_on, gone[number]]
 
 
 def protected_replacements(plan: Plan, graph: Graph) -> list[Problem]:

@@ -98,3 +98,47 @@ def test_an_assistant_imported_before_the_trunk_it_names_by_nickname_records_it(
     deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
     assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in deleted, deleted
     assert {"winter-caller", "siptrunk.office"} <= set(workspace.state()["resources"])
+
+
+
+CALLER = """apiVersion: provisioner/v1
+kind: Assistant
+metadata: {name: caller}
+spec:
+  assistant_name: Caller
+  voice_id: 1
+  language: English
+  llm_model: gpt-4o
+  calls_direction: receive
+  engine_type: pipeline
+  timezone: America/New_York
+  initial_message: Hi
+  system_prompt: Be brief.
+  phone_number_id: "+14155551234"
+"""
+
+
+def test_a_trunk_an_apply_adopts_after_the_assistant_naming_it_was_imported_is_deleted_after_it(
+        workspace, monkeypatch):
+    """The trunk left to the next apply, which adopts it by its number: the assistant imported before it recorded no
+    use of it (nothing of the assistant changes, so that apply records nothing for it), and a destroy deleted the
+    trunk although the assistant's delete had failed, leaving it without its number. The plan now orders a delete
+    by the trunk id its object holds (the platform's phone_number_id, for one imported and never applied)."""
+    copy_graph_example(workspace)
+    for name in ("assistant", "campaign", "groups", "knowledgebase", "tool"):
+        (workspace.root / "manifests" / f"{name}.yaml").unlink()
+    workspace.write("manifests/caller.yaml", CALLER)
+    monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_59")
+    ok(workspace.run("apply", "--auto-approve"))
+    applied = workspace.state()["resources"]
+    workspace.lose_state()
+    ok(workspace.run("import", "caller", str(applied["caller"]["id"])))
+    adopted = ok(workspace.run("apply", "--auto-approve"))
+    assert "1 imported, 0 added, 0 changed" in adopted.output, adopted.all
+    assert workspace.state()["resources"]["caller"].get("depends_on", []) == [], "recorded by the apply after all"
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    result = workspace.run("destroy", "--auto-approve", "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
+    assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in deleted, deleted
+    assert sorted(workspace.state()["resources"]) == ["caller", "siptrunk.office"]
