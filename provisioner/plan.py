@@ -55,6 +55,9 @@ class FieldChange:
     sensitive: bool = False
     # For mappings and lists: the changed paths inside them, [path, before, after].
     details: list[list[Any]] = field(default_factory=list)
+    # A reference field's ids the run can name (plan_graph.name_references): str(id) -> address, shown beside each
+    # id; None (and left out of plan documents) for every other field: no dict made for each field of a fleet.
+    names: dict[str, str] | None = None
 
 
 class FieldLocations(dict):
@@ -410,9 +413,12 @@ class Plan:
             raise ProvisionerError("\n".join([f"{source} is malformed ({len(problems)} problem(s)); make a new "
                                                "plan:"] + lines + more)) from None
         changes = []
+        names: dict[tuple, dict[str, str]] = {}  # each field's names, one dict for those alike (as planned)
         for raw in checked.changes:
             values = raw.model_dump()
             values["action"] = Action(values["action"])
+            for f in values["fields"]:
+                f["names"] = names.setdefault(tuple(f["names"].items()), f["names"]) if f["names"] else None
             values["fields"] = [FieldChange(**f) for f in values["fields"]]
             changes.append(Change(**values))
         return cls(changes=changes, lineage=checked.lineage, serial=checked.serial,
@@ -432,7 +438,7 @@ class Plan:
 
 # The keys of a change and of a field change in plan documents: their dataclass fields, in order.
 _CHANGE_KEYS = tuple(f.name for f in dataclass_fields(Change) if f.name != "remote_item")
-_FIELD_CHANGE_KEYS = tuple(f.name for f in dataclass_fields(FieldChange))
+_FIELD_CHANGE_KEYS = tuple(f.name for f in dataclass_fields(FieldChange) if f.name != "names")
 
 
 def _change_data(change: Change) -> dict[str, Any]:
@@ -442,14 +448,23 @@ def _change_data(change: Change) -> dict[str, Any]:
     change.fingerprint()
     data = {key: getattr(change, key) for key in _CHANGE_KEYS}
     data["action"] = change.action.value
-    data["fields"] = [{key: getattr(shown, key) for key in _FIELD_CHANGE_KEYS} | {"details": list(shown.details)}
-                      for shown in change.fields]
+    data["fields"] = [_field_change_data(shown) for shown in change.fields]
     data["body"] = digest_fields(change.body, change.sensitive)
     data["record"] = plan_record.written(dict(change.record), data["body"])  # a create's: its body not again
     data["field_locations"] = dict(change.field_locations.items())
     for key in ("sensitive", "depends_on"):
         data[key] = list(data[key])
     data["actions"] = [dict(action) for action in change.actions]
+    return data
+
+
+def _field_change_data(shown: FieldChange) -> dict[str, Any]:
+    """A field change as plan documents hold it; `names` only where it has some (an added key, format version 2:
+    docs/plan-format.md), so a plan without a named reference reads as before."""
+    data = {key: getattr(shown, key) for key in _FIELD_CHANGE_KEYS}
+    data["details"] = list(shown.details)
+    if shown.names:
+        data["names"] = dict(shown.names)
     return data
 
 

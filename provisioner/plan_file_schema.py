@@ -7,6 +7,7 @@ would build at import for nothing (about 0.01 s of CPU, even with their validato
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -45,6 +46,10 @@ def _address(value: str) -> str:
     return value
 
 
+# The addresses `names` holds are a few, each met thousands of times in a fleet's creates: checked once each.
+_known_address = lru_cache(maxsize=4096)(_address)
+
+
 class _Record(_Strict):
     spec: Optional[dict[str, Any]] = None
     protect: bool = False
@@ -72,6 +77,9 @@ class _FieldChangeFile(_Strict):
     drift: bool = False
     sensitive: bool = False
     details: list[list[Any]] = Field(default_factory=list)
+    # Shown beside the ids in every view of the plan: an id (its JSON key: digits) and an address, nothing else.
+    names: dict[Annotated[str, Field(pattern=r"^[0-9]{1,19}$")], Annotated[str, AfterValidator(_known_address)]] = \
+        Field(default_factory=dict, max_length=10_000)
 
 
 class _ChangeFile(_Strict):

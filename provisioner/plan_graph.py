@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import PlanError, Problem
-from .graph import Graph, expand, manifest_address
-from .kinds import ASSISTANT, NUMBER, kind_title, reference_facts
+from .graph import Graph, entry_kind, expand, manifest_address
+from .kinds import ASSISTANT, NUMBER, address_targets, kind_title, reference_facts
 from .manifest import Manifest
-from .plan import Action, Plan
+from .plan import Action, Change, FieldChange, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
 from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
@@ -160,6 +160,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # next update of an assistant that changed along with one of them alone, and by a replacement.
             change.record = {**change.record, "depends_on": recorded_uses(change.depends_on)}
         change.depends_on = [a for a in change.depends_on if a in changed]
+    name_references(plan.changes, state.resources)
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
     deleted_before_their_numbers(plan, state.resources)
     problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
@@ -174,6 +175,71 @@ def recorded_uses(needs: Iterable[str]) -> list[str]:
     """What state records an object uses (its `depends_on`): the state addresses of what its manifest's references
     wait for (Resolver.resolve), as an apply records them and as `import` records them before any apply."""
     return sorted({state_address(a) for a in needs})
+
+
+def name_references(changes: list[Change], resources: Mapping) -> None:
+    """The address beside each id a reference field of `changes` holds, where the run knows it (FieldChange.names):
+    an object of state (`resources`, after the moves), or one this plan adopts. A bare id told a reviewer nothing
+    (`tool_ids ~ 1: 125 -> 115`); the names go into the plan file, so `show FILE` prints what the plan printed. An
+    id of an object this state does not manage stays bare; an object this apply creates has no id yet (its marker
+    is shown `(known after apply)`, its address in the JSON's `$ref`)."""
+    index: dict[tuple[str, int], str] | None = None  # (kind, id) -> address: built only once an id is met
+    # The names of each set of ids, found once and shared: a fleet's creates name the same few folders and tools.
+    found: dict[tuple[tuple[str, ...], frozenset[int]], dict[str, str]] = {}
+    for change in changes:
+        targets = _REFERENCE_TARGETS.get(change.kind)
+        if targets is None:
+            targets = _REFERENCE_TARGETS[change.kind] = {f.name: address_targets(f.ref)
+                                                         for f in reference_facts(change.kind)}
+        if not targets:
+            continue
+        for shown in change.fields:
+            kinds = targets.get(shown.field)
+            ids = _ids_in(shown) if kinds and not shown.sensitive else None
+            if not ids:
+                continue
+            names = found.get((kinds, ids))
+            if names is None:
+                if index is None:
+                    index = _addresses_by_id(changes, resources)
+                names = found[kinds, ids] = _named(ids, kinds, index)
+            if names:
+                shown.names = names
+
+
+_REFERENCE_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {}  # kind -> its reference fields -> kinds they name
+
+
+def _ids_in(shown: FieldChange) -> frozenset[int]:
+    """The ids a reference field's change shows: its sides, and those of its details (markers and nulls left)."""
+    values = (shown.after, shown.before) if shown.before_known else (shown.after,)
+    if shown.details:
+        values += tuple(side for _path, before, after in shown.details for side in (before, after))
+    ids = []
+    for value in values:
+        if type(value) is int:  # (not a bool: True is no id)
+            ids.append(value)
+        elif type(value) is list:
+            ids += [item for item in value if type(item) is int]
+    return frozenset(ids)
+
+
+def _named(ids: frozenset[int], kinds: tuple[str, ...], index: dict[tuple[str, int], str]) -> dict[str, str]:
+    """id (as the JSON key it is) -> address, for the ids an object of one of `kinds` has."""
+    names = {}
+    for i in sorted(ids):
+        address = next((index[kind, i] for kind in kinds if (kind, i) in index), None)
+        if address is not None:
+            names[str(i)] = address
+    return names
+
+
+def _addresses_by_id(changes: list[Change], resources: Mapping) -> dict[tuple[str, int], str]:
+    """(kind, id) -> address: state's objects, and those the plan adopts (in state only once it is applied)."""
+    index = {(entry_kind(address, entry), entry.id): address for address, entry in resources.items()}
+    index.update({(c.kind, c.remote_id): c.address for c in changes
+                  if c.action is Action.IMPORT and c.remote_id is not None})
+    return index
 
 
 def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -> list[Problem]:

@@ -57,6 +57,13 @@ CASES = {
                                "changes[0].address: not an address"),
     "record of the wrong shape": (lambda p: json.dumps(_set(["changes", 0, "record", "protect"], "yes")(p)),
                                   "changes[0].record"),
+    # Shown beside ids in `show FILE`: an id's digits and an address, never text for a terminal to act on.
+    "a name that is no address": (lambda p: json.dumps(_set(["changes", 0, "fields", 0, "names"],
+                                                            {"5": "tool.x\x1b[2J"})(p)),
+                                  "changes[0].fields[0].names.5: not an address"),
+    "a name of something that is no id": (lambda p: json.dumps(_set(["changes", 0, "fields", 0, "names"],
+                                                                    {"five": "tool.x"})(p)),
+                                          "changes[0].fields[0].names.five.[key]: String should match pattern"),
     "lineage missing": (lambda p: json.dumps(_drop("lineage")(p)), "lineage: Field required"),
     # A create's record written without its body's values (plan_record.py): an edit of that form is refused too.
     "a record's spec_from_body false": (

@@ -210,6 +210,9 @@ def _document_as_asdict_made_it(plan) -> list:
         change.fingerprint()
         data = asdict(replace(change, remote_item=None))
         del data["remote_item"]
+        for shown in data["fields"]:  # a field's names only where it has some (docs/plan-format.md)
+            if not shown["names"]:
+                del shown["names"]
         data["action"] = change.action.value
         data["body"] = digest_fields(change.body, change.sensitive)
         data["record"] = plan_record.written(data["record"], data["body"])

@@ -144,6 +144,20 @@ def test_the_plan_schema_catches_real_mistakes(breakage):
     assert list(Draft202012Validator(PLAN_SCHEMA).iter_errors(document))
 
 
+def test_a_plan_naming_the_ids_of_a_reference_matches_the_schema():
+    """A reference field's `names` (id -> address) is documented: the closed schema refuses a key it does not list."""
+    from provisioner.plan import Action, Change, FieldChange, Plan
+
+    change = Change("a", Action.UPDATE, "A", remote_id=1, fields=[
+        FieldChange("tool_ids", [125], [115, 7], source="last-applied", details=[["0", 125, 115], ["1", None, 7]],
+                    names={"115": "tool.calendar", "125": "tool.weather"})])
+    document = Plan([change], "l", 1).to_dict()
+    assert document["changes"][0]["fields"][0]["names"] == {"115": "tool.calendar", "125": "tool.weather"}
+    check_plan(document)
+    document["changes"][0]["fields"][0]["names"] = {"tool.calendar": 115}
+    assert list(Draft202012Validator(PLAN_SCHEMA).iter_errors(document))
+
+
 def test_readers_may_meet_added_keys():
     """The compatibility rule: additive keys keep the version, so the published schema accepts them."""
     from provisioner.plan import Plan

@@ -18,7 +18,7 @@ from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
                    mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves, selection_note,
                    state_counts, summary_counts, summary_counts_of, targeting_warning)
-from .text import value as text_value  # `(known after apply)` in place of markers
+from .text import named, value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
 COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in characters
@@ -275,14 +275,15 @@ def _field_table(change: Change) -> list[str]:
             table.append(f"| `{f.field}` | {shown} | {flags} |" if creating else
                          f"| `{f.field}` | {shown} | {shown} | {flags} |")
         elif creating:
-            table.append(f"| `{f.field}` | {cell(f.after)} | {flags} |")
+            table.append(f"| `{f.field}` | {cell(f.after, f.names)} | {flags} |")
         elif f.details:
             table.append(f"| `{f.field}` | | | {flags} |")
             for path, old, new in f.details:
-                table.append(f"| `{f.field}` › {code(str(path), table=True)} | {cell(old)} | {cell(new)} | |")
+                table.append(f"| `{f.field}` › {code(str(path), table=True)} | {cell(old, f.names)} | "
+                             f"{cell(new, f.names)} | |")
         else:
-            before = cell(f.before) if f.before_known else "_(unknown)_"
-            table.append(f"| `{f.field}` | {before} | {cell(f.after)} | {flags} |")
+            before = cell(f.before, f.names) if f.before_known else "_(unknown)_"
+            table.append(f"| `{f.field}` | {before} | {cell(f.after, f.names)} | {flags} |")
     return table + diffs
 
 
@@ -320,15 +321,21 @@ def _diff(f: FieldChange) -> list[str]:
     return ["", f"**`{f.field}`**", "", f"{fence}diff", body, fence]
 
 
-def cell(value: Any) -> str:
-    """A value in a table cell: code, escaped, cut to CELL_LIMIT characters."""
+def cell(value: Any, names: dict[str, str] | None = None) -> str:
+    """A value in a table cell: code, escaped, cut to CELL_LIMIT characters; a reference's ids with the addresses
+    `names` gives them (`125 (tool.weather)`, as the text view writes them)."""
     if value is None:
         return "_(none)_"
     if value == SENSITIVE:
         return "_(sensitive)_"
     if is_marker(value):
         return f"_{KNOWN_AFTER_APPLY}_"
-    text = text_value(value) if _has_marker(value) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if names:
+        text = named(value, names)
+    elif _has_marker(value):
+        text = text_value(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     if len(text) > CELL_LIMIT:
         text = text[:CELL_LIMIT] + "…"
     return code(text, table=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 import json
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import click
 
@@ -41,6 +41,20 @@ def value(v: Any) -> str:
     if isinstance(v, (dict, list)):
         return _container_text(v)
     return _JSON_SORTED.encode(v)
+
+
+def named(v: Any, names: Mapping[str, str] | None) -> str:
+    """A reference field's value with the address beside each id the plan names (FieldChange.names), as the plan's
+    titles write addresses: `125 (tool.weather)`, `[125 (tool.weather), 17]`. An id it cannot name (an object this
+    state does not manage), a marker and any other value read as value() writes them."""
+    if not names:
+        return value(v)
+    if type(v) is int:
+        address = names.get(str(v))
+        return value(v) if address is None else f"{v} ({address})"
+    if type(v) is list and any(type(item) is int and str(item) in names for item in v):
+        return "[" + ", ".join([named(item, names) for item in v]) + "]"
+    return value(v)
 
 
 def _remembered(shown: dict, key: Any, v: Any) -> str:
@@ -363,7 +377,8 @@ class _ChangeText:
                 starts = self.starts[names] = [f"{self.added}{name.ljust(width)} = " for name in names]
             # value() inlined for the common case, a text shown before (one call less per field of a fleet).
             shown = _SHOWN_TEXTS.get
-            lines += [start + (text if type(v := f.after) is str and (text := shown(v)) is not None else value(v))
+            lines += [start + (text if type(v := f.after) is str and (text := shown(v)) is not None
+                               else value(v) if f.names is None else named(v, f.names))
                       for start, f in zip(starts, fields)]
         else:
             width = max((len(f.field) for f in fields), default=0)
@@ -399,19 +414,20 @@ def _field_lines(f: FieldChange, width: int, style: Callable[..., str] = click.s
     if f.reset:
         comments.append("removed from the manifest: back to the platform's default")
     comment = style(f"  # {'; '.join(comments)}", dim=True) if comments else ""
-    before = value(f.before) if f.before_known else "(unknown)"
+    names = f.names
+    before = named(f.before, names) if f.before_known else "(unknown)"
     if _multiline(f):
         return ([changed + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after, style)
                 + ["        EOT"])
     if f.details:
         lines = [changed + f"{name} {{{comment}"]
         for path, old, new in f.details:
-            old_text = "(none)" if old is None else value(old)
-            new_text = "(none)" if new is None else value(new)
+            old_text = "(none)" if old is None else named(old, names)
+            new_text = "(none)" if new is None else named(new, names)
             lines.append(f"          ~ {path}: {old_text} -> {new_text}")
         lines.append("        }")
         return lines
-    return [changed + f"{name} = {before} -> {value(f.after)}{comment}"]
+    return [changed + f"{name} = {before} -> {named(f.after, names)}{comment}"]
 
 
 CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
