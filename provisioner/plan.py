@@ -411,7 +411,7 @@ class Plan:
                      for e in problems[:10]]
             more = [f"  ... and {len(problems) - 10} more"] if len(problems) > 10 else []
             raise ProvisionerError("\n".join([f"{source} is malformed ({len(problems)} problem(s)); make a new "
-                                               "plan:"] + lines + more)) from None
+                                               "plan:"] + lines + more + _newer_keys(problems))) from None
         changes = []
         names: dict[tuple, dict[str, str]] = {}  # each field's names, one dict for those alike (as planned)
         for raw in checked.changes:
@@ -475,6 +475,15 @@ def _location(loc: tuple) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(the whole file)"
+
+
+def _newer_keys(problems: list[dict]) -> list[str]:
+    """Keys are added within a format version (docs/plan-format.md), and this reader refuses any it does not know:
+    a file a later provisioner wrote reads so, which "malformed" alone made look like damage."""
+    if not any(e["type"] == "extra_forbidden" for e in problems):
+        return []
+    return ["  (a key this provisioner does not know: a later provisioner may have written the plan; apply it with "
+            "that version, or make the plan again with this one)"]
 
 
 def _show_input(value: Any) -> str:

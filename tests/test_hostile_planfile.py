@@ -121,6 +121,22 @@ def test_a_malformed_saved_plan_is_refused_and_changes_nothing(workspace, case):
     assert (state_after["serial"], state_after["resources"]) == (state_before["serial"], state_before["resources"])
 
 
+def test_a_key_a_later_provisioner_adds_is_refused_saying_so(workspace):
+    """Keys are added within format version 2 (a field change's `names`), and a provisioner older than one refuses a
+    file that has it: the error said only "malformed ... Extra inputs are not permitted", as for a damaged file."""
+    good = saved_plan(workspace)
+    later = _set(["changes", 0, "fields", 0, "later"], {"1": "a"})(json.loads(json.dumps(good)))
+    workspace.write("p.plan", json.dumps(later))
+    result = workspace.run("show", "p.plan", api=False)
+    assert result.exit_code == 1, result.all
+    assert "changes[0].fields[0].later: Extra inputs are not permitted" in result.stderr, result.stderr
+    assert "a later provisioner may have written the plan; apply it with that version, or make the plan again " \
+           "with this one" in result.stderr, result.stderr
+    workspace.write("p.plan", json.dumps(_set(["changes", 0, "remote_id"], "12")(good)))
+    damaged = workspace.run("show", "p.plan", api=False)
+    assert damaged.exit_code == 1 and "later provisioner" not in damaged.stderr, damaged.all
+
+
 def test_a_huge_plan_file_is_not_read_whole(tmp_path):
     path = tmp_path / "big.plan"
     path.write_bytes(b'{"format": "provisioner-plan", "notes": ["' + b"x" * 2048 + b'"]}')
