@@ -365,3 +365,25 @@ def test_a_failed_plans_comment_shows_the_error_as_stderr_does_for_input_nested_
     result = workspace.run("plan", "--format", "markdown")
     assert result.exit_code == 1 and result.stderr == "Error: input nested too deeply to process\n", result.stderr
     assert "```text\nError: input nested too deeply to process\n```\n" in result.output, result.output
+
+
+def test_a_set_field_shows_what_it_loses_and_gains_not_positions():
+    """An assistant's tools and labels are sets to the platform: a swap is one removed and one added, and a marker
+    (an object this apply creates) reads `(known after apply)`; any other list keeps its positions."""
+    from provisioner.render.text import plan_text, set_change
+
+    swap = FieldChange("tool_ids", [211, 214], [214, {"$ref": "tool.new"}], source="last-applied",
+                       details=[["0", 211, 214], ["1", 214, {"$ref": "tool.new"}]], names={"211": "tool.old"})
+    dropped = FieldChange("label_ids", [7, 8], [8], details=[["1", 8, None], ["0", 7, 8]])
+    listed = FieldChange("filler_audios", ["a", "b"], ["b"], details=[["0", "a", "b"], ["1", "b", None]])
+    assert set_change(swap) == ([211], [{"$ref": "tool.new"}]) and set_change(dropped) == ([7], [])
+    assert set_change(listed) is None
+    assert set_change(FieldChange("tool_ids", None, [1], before_known=False)) is None  # adopted: nothing to compare
+    plan = plan_of(update("a", swap, dropped, listed))
+    text = plan_text(plan, styled=False)
+    assert ("~ tool_ids      {  # write-only\n          - 211 (tool.old)\n          + (known after apply)\n        }\n"
+            in text), text
+    assert "~ label_ids     {\n          - 7\n        }\n" in text and "~ 0: \"a\" -> \"b\"" in text, text
+    comment = plan_markdown(plan)
+    assert "| `tool_ids` | _removed:_ `211 (tool.old)` | _added:_ " in comment, comment
+    assert "| `label_ids` | _removed:_ `7` |  |  |" in comment and "| `filler_audios` › `0` |" in comment, comment

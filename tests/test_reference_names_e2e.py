@@ -72,12 +72,14 @@ def test_a_changed_reference_shows_the_address_of_each_id_the_run_knows(swapped)
     workspace, (lookup, calendar, weather, sales, support) = swapped
     text = ok(workspace.run("plan")).output
     # The tools from state; the one no manifest manages stays a bare id; the folder this plan adopts is named too.
-    assert f"~ 0: {lookup} (tool.order-lookup) -> {calendar} (tool.calendar)\n" in text, text
-    assert f"~ 1: (none) -> {weather}\n" in text, text
+    # A set (the platform takes an assistant's tools as one): what it loses and what it gains, not by position
+    # (`0: lookup -> calendar`, `1: (none) -> weather` read as a slot changed where a tool was swapped).
+    assert (f"~ tool_ids  {{  # write-only\n          - {lookup} (tool.order-lookup)\n"
+            f"          + {calendar} (tool.calendar)\n          + {weather}\n        }}\n") in text, text
     assert f"~ folder_id = {sales} (folder.sales) -> {support} (folder.support)  # write-only" in text, text
     markdown = ok(workspace.run("plan", "--format", "markdown")).output
-    assert f"| `tool_ids` › `0` | `{lookup} (tool.order-lookup)` | `{calendar} (tool.calendar)` | |" in markdown
-    assert f"| `tool_ids` › `1` | _(none)_ | `{weather}` | |" in markdown
+    assert (f"| `tool_ids` | _removed:_ `{lookup} (tool.order-lookup)` | _added:_ `{calendar} (tool.calendar)`, "
+            f"`{weather}` | write-only: compared with the last applied value |") in markdown, markdown
     assert f"| `folder_id` | `{sales} (folder.sales)` | `{support} (folder.support)` |" in markdown
     document = json.loads(ok(workspace.run("plan", "--json")).output)
     [change] = [c for c in document["changes"] if c["address"] == "winter-caller"]
@@ -98,6 +100,6 @@ def test_a_saved_plan_shows_the_names_it_was_planned_with(swapped):
     markdown = ok(workspace.run("plan", "--format", "markdown")).output
     workspace.lose_state()
     shown = ok(workspace.run("show", "swap.plan")).output
-    assert f"~ 0: {lookup} (tool.order-lookup) -> {calendar} (tool.calendar)" in shown, shown
+    assert f"- {lookup} (tool.order-lookup)\n          + {calendar} (tool.calendar)" in shown, shown
     assert planned.startswith(shown.rstrip("\n") + "\n\nSaved the plan to swap.plan."), (planned, shown)
     assert ok(workspace.run("show", "--format", "markdown", "swap.plan")).output == markdown

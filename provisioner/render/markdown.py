@@ -17,7 +17,7 @@ from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
 from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
                    mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves, selection_note,
-                   state_counts, summary_counts, summary_counts_of, targeting_warning)
+                   set_change, state_counts, summary_counts, summary_counts_of, targeting_warning)
 from .text import named, value as text_value  # `(known after apply)` in place of markers
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
@@ -276,6 +276,10 @@ def _field_table(change: Change) -> list[str]:
                          f"| `{f.field}` | {shown} | {shown} | {flags} |")
         elif creating:
             table.append(f"| `{f.field}` | {cell(f.after, f.names)} | {flags} |")
+        elif (sets := set_change(f)) is not None:  # a set: what it loses, what it gains (text.set_change)
+            removed, added = sets
+            table.append(f"| `{f.field}` | {_set_cell('removed', removed, f.names)} | "
+                         f"{_set_cell('added', added, f.names)} | {flags} |")
         elif f.details:
             table.append(f"| `{f.field}` | | | {flags} |")
             for path, old, new in f.details:
@@ -285,6 +289,10 @@ def _field_table(change: Change) -> list[str]:
             before = cell(f.before, f.names) if f.before_known else "_(unknown)_"
             table.append(f"| `{f.field}` | {before} | {cell(f.after, f.names)} | {flags} |")
     return table + diffs
+
+
+def _set_cell(what: str, values: list, names: dict[str, str] | None) -> str:
+    return f"_{what}:_ " + ", ".join(cell(v, names) for v in values) if values else ""
 
 
 def _flags(f: FieldChange) -> list[str]:

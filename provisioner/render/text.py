@@ -419,6 +419,11 @@ def _field_lines(f: FieldChange, width: int, style: Callable[..., str] = click.s
     if _multiline(f):
         return ([changed + f"{name} = <<-EOT{comment}"] + _line_diff(f.before, f.after, style)
                 + ["        EOT"])
+    sets = set_change(f)
+    if sets is not None:
+        removed, added = sets
+        return ([changed + f"{name} {{{comment}"] + [style(f"          - {named(v, names)}", fg="red") for v in removed]
+                + [style(f"          + {named(v, names)}", fg="green") for v in added] + ["        }"])
     if f.details:
         lines = [changed + f"{name} {{{comment}"]
         for path, old, new in f.details:
@@ -428,6 +433,28 @@ def _field_lines(f: FieldChange, width: int, style: Callable[..., str] = click.s
         lines.append("        }")
         return lines
     return [changed + f"{name} = {before} -> {named(f.after, names)}{comment}"]
+
+
+def set_change(f: FieldChange) -> tuple[list, list] | None:
+    """For a field the platform takes as a set (an assistant's `tool_ids`, `label_ids`: FieldFacts.unordered), the
+    values it loses and those it gains, each in its list's order; None for any other field. Shown by position (the
+    field change's `details`), swapping one tool read `0: 211 -> 214`, `1: 214 -> 334`: two slots changed."""
+    if (not f.before_known or f.sensitive or type(f.before) is not list or type(f.after) is not list
+            or f.field not in (_UNORDERED or _unordered())):
+        return None
+    return [v for v in f.before if v not in f.after], [v for v in f.after if v not in f.before]
+
+
+def _unordered() -> frozenset[str]:
+    """The fields of every kind that the platform takes as sets (kinds imported when first needed, as _kinds)."""
+    global _UNORDERED
+    from ..kinds import ASSISTANT, reference_facts
+
+    _UNORDERED = frozenset(f.name for kind in (ASSISTANT, *_kinds()) for f in reference_facts(kind) if f.unordered)
+    return _UNORDERED
+
+
+_UNORDERED: frozenset[str] | None = None
 
 
 CONTEXT = 3  # unchanged lines shown around each change of a multi-line text
