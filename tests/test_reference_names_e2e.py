@@ -103,3 +103,16 @@ def test_a_saved_plan_shows_the_names_it_was_planned_with(swapped):
     assert f"- {lookup} (tool.order-lookup)\n          + {calendar} (tool.calendar)" in shown, shown
     assert planned.startswith(shown.rstrip("\n") + "\n\nSaved the plan to swap.plan."), (planned, shown)
     assert ok(workspace.run("show", "--format", "markdown", "swap.plan")).output == markdown
+
+
+def test_the_state_view_names_the_ids_its_references_hold(swapped):
+    """`show` without a plan file: each reference's ids with the address of the state's object beside them."""
+    workspace, (lookup, _calendar, _weather, sales, _support) = swapped
+    shown = ok(workspace.run("show")).output
+    [assistant] = [block for block in shown.split("\n\n") if 'assistant "winter-caller"' in block]
+    assert "tool_ids " in assistant and f"= [{lookup} (tool.order-lookup)]  # write-only" in assistant, assistant
+    assert f"= {sales} (folder.sales)  # write-only" in assistant, assistant
+    assert "voice_id" in assistant and "(voice" not in assistant  # not a reference: as it was
+    document = json.loads(ok(workspace.run("show", "--json")).output)  # the JSON view is unchanged: ids
+    [entry] = [r for r in document["resources"] if r["address"] == "winter-caller"]
+    assert entry["last_applied"]["tool_ids"] == [lookup]

@@ -559,6 +559,7 @@ def state_text(document: dict[str, Any]) -> str:
     if not resources:
         return "The state is empty: no object is managed yet."
     lines = []
+    names = _state_names(resources)
     for resource in resources:
         kind = resource.get("kind") or "assistant"
         title = f"# {kind} \"{resource['address']}\" (id {resource['id']}"
@@ -566,12 +567,45 @@ def state_text(document: dict[str, Any]) -> str:
         lines.append(f"{kind} \"{resource['address']}\" {{")
         shown = merged_fields(resource)
         width = max((len(name) for name in shown), default=0)
+        targets = _reference_targets(kind)
         for name, (field_value, write_only) in shown.items():
             comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
-            lines.append(f"    {name.ljust(width)} = {value(field_value)}{comment}")
+            text = named(field_value, names(targets[name])) if name in targets else value(field_value)
+            lines.append(f"    {name.ljust(width)} = {text}{comment}")
         lines += ["}", ""]
     lines.append(f"{state_counts(resources)} in state (serial {document['serial']}).")
     return "\n".join(lines)
+
+
+def _state_names(resources: list[dict[str, Any]]) -> Callable[[tuple[str, ...]], dict[str, str]]:
+    """For the kinds a reference field may name, id (as text) -> address of the state's objects of those kinds: the
+    state view writes the address beside each id a reference holds (`tool_ids = [94 (tool.order-lookup)]`), as plans
+    do (docs/graph.md, "Names beside ids")."""
+    by_kind: dict[str, dict[str, str]] = {}
+    for resource in resources:
+        by_kind.setdefault(resource.get("kind") or "assistant", {})[str(resource["id"])] = resource["address"]
+    found: dict[tuple[str, ...], dict[str, str]] = {}
+
+    def names(kinds: tuple[str, ...]) -> dict[str, str]:
+        if kinds not in found:
+            found[kinds] = {}
+            for kind in reversed(kinds):  # the first kind's address wins, as plans name them
+                found[kinds].update(by_kind.get(kind, {}))
+        return found[kinds]
+    return names
+
+
+def _reference_targets(kind: str) -> dict[str, tuple[str, ...]]:
+    """A kind's reference fields -> the kinds their ids name (kinds imported when first needed, as _kinds)."""
+    targets = _TARGETS.get(kind)
+    if targets is None:
+        from ..kinds import address_targets, reference_facts
+
+        targets = _TARGETS[kind] = {f.name: address_targets(f.ref) for f in reference_facts(kind)}
+    return targets
+
+
+_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {}
 
 
 def state_counts(resources: list[dict[str, Any]]) -> str:
