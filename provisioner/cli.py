@@ -17,6 +17,7 @@ from .config import ENV_PREFIX, KEYS as CONFIG_KEYS
 from .heap import pause_collection
 from .process_end import end_process, is_entry_point
 from .scrub import scrub
+from .startup import command_starts
 
 # Each command's module, imported only when the command runs (or help lists it): a plan never loads the pull
 # command's YAML editor, the emulator's server options or the state commands (about 0.07 s of every run).
@@ -107,6 +108,7 @@ def _colour() -> bool | None:
 
 
 def _run() -> None:
+    command_starts()  # Ctrl-C is a KeyboardInterrupt again, reported below (startup.py)
     pause_collection()  # see heap.py: the emulator and an apply turn collection back on
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         # Ended by the default action, a run said nothing at all (exit 143): now it says it was stopped.
