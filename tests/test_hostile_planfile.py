@@ -609,3 +609,20 @@ def test_the_unedited_plan_of_those_applies(workspace):
     result = workspace.run("apply", "p.plan")
     assert result.exit_code == 0, result.all
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_a_plan_made_before_any_state_applied_twice_is_told_the_state_changed_not_that_it_is_anothers(workspace):
+    """The first plan of a project (no state yet) applied, then the same file applied again (a CI job re-run, or a
+    re-run after an apply killed midway, as the fault review did): the second was refused as "made for another state
+    (lineage X, this state is Y)", the state that its own first apply had just made with a lineage of its own, which
+    sends one looking for a wrong workspace or store. The state is born with the plan's lineage, so the refusal
+    names what happened: the state moved on since the plan."""
+    workspace.add("a")
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    lineage = json.loads((workspace.root / "p.plan").read_text())["lineage"]
+    assert workspace.run("apply", "p.plan").exit_code == 0
+    assert json.loads(workspace.run("state", "pull").output)["lineage"] == lineage
+    again = workspace.run("apply", "p.plan")
+    assert again.exit_code == 1 and "the state changed since the plan was made (serial 0 -> " in again.stderr, again.all
+    assert "another state" not in again.stderr
+    assert len(workspace.platform.assistants()) == 1

@@ -513,10 +513,13 @@ class Session:
                                  f"is {platform}; nothing was sent. Apply it there ({give}), or make a new plan")
         # A plan made before any state existed carries a lineage nobody saved; the serial still guards it. A state
         # that exists, even at serial 0 (`workspace new`), has its own lineage: another's plan is refused.
-        if plan.lineage != self.state.lineage and (plan.serial or self.state.serial
-                                                   or getattr(self.backend, "exists", lambda: False)()):
-            raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this state "
-                                 f"is {self.state.lineage}); make a new plan")
+        if plan.lineage != self.state.lineage:
+            if plan.serial or self.state.serial or getattr(self.backend, "exists", lambda: False)():
+                raise StalePlanError(f"the saved plan was made for another state (lineage {plan.lineage}, this "
+                                     f"state is {self.state.lineage}); make a new plan")
+            # The state this apply makes is born with the plan's lineage: the same file applied again is then
+            # refused for what happened (the state moved on since the plan), not as another state's plan.
+            self.state.lineage = plan.lineage
         if plan.serial != self.state.serial:
             raise StalePlanError(f"the state changed since the plan was made (serial {plan.serial} -> "
                                  f"{self.state.serial}); make a new plan")
