@@ -543,6 +543,44 @@ def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(work
     assert workspace.state()["resources"] == {}, done.all
 
 
+def test_a_destroy_killed_with_its_deletes_on_the_wire_is_told_so_when_run_again(workspace):
+    """A destroy killed (SIGKILL, a crash) while its deletes were on the wire: the platform deleted them, state never
+    heard. Run again, it finds most of the state gone and is refused, as it must be (a wrong token reads alike);
+    but the refusal named only a wrong token or URL, and sent the fault review's reader checking credentials that
+    were right. It now names the killed run too, and --allow-mass-forget finishes the destroy."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TOKEN
+
+    for address in ("a", "b", "c", "d", "e", "f"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.platform.faults(latency_ms=1500, methods=["DELETE"])
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", "destroy", "--auto-approve",
+                                f"--api-url={workspace.platform.url}"], cwd=workspace.root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while workspace.platform.concurrency()["in_flight"] < 6 and time.monotonic() < deadline:
+            time.sleep(0.02)  # until every delete is on the wire (held by the platform for 1.5 s)
+    finally:
+        process.kill()
+        process.wait()
+    workspace.platform.faults(latency_ms=0, methods=None)
+    while workspace.platform.assistants() and time.monotonic() < deadline:
+        time.sleep(0.1)  # the held deletes are carried out
+    assert workspace.platform.assistants() == [] and len(workspace.state()["resources"]) == 6
+    refused = workspace.run("destroy", "--auto-approve")
+    text = " ".join(refused.stderr.split())
+    assert refused.exit_code == 1 and "--allow-mass-forget" in text, refused.all
+    assert "a run stopped (killed, or its machine lost) after sending their deletes" in text, text
+    ok(workspace.run("destroy", "--auto-approve", "--allow-mass-forget"))
+    assert workspace.state()["resources"] == {}
+
+
 def test_a_few_objects_gone_are_made_again_without_asking(workspace):
     """The guard is for most of the state: one assistant deleted in the dashboard is drift, made again."""
     for address in ("a", "b", "c", "d", "e", "f"):
