@@ -11,9 +11,7 @@ import sys
 import click
 
 from . import __version__
-from .commands.options import HELP, CommandGroup, no_color
-from .commands.run import EXIT_ERROR
-from .config import ENV_PREFIX, KEYS as CONFIG_KEYS
+from .commands.group import EXIT_ERROR, NO_COLOR_HELP, CommandGroup, no_color
 from .heap import pause_collection
 from .process_end import end_process, is_entry_point
 from .scrub import scrub
@@ -51,7 +49,7 @@ class LazyCommandGroup(CommandGroup):
 @click.group(cls=LazyCommandGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="provisioner")
 @click.option("--no-color", is_flag=True, is_eager=True, expose_value=False, callback=no_color,
-              help=HELP["--no-color"])
+              help=NO_COLOR_HELP)
 def cli() -> None:
     """Declarative provisioning of voice AI assistants: validate, plan, apply."""
 
@@ -60,6 +58,8 @@ def _document_configuration(command: click.Command) -> None:
     """Help that tells the truth about options provisioner.yaml and PROVISIONER_* can set (config.py resolves
     them, not click): each names its environment variable, and a default is the built-in one only when
     neither the environment nor provisioner.yaml sets the key. A group's own options, and its commands'."""
+    from .config import ENV_PREFIX, KEYS as CONFIG_KEYS  # the pipeline's modules: not for --version or a bare --help
+
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             _document_configuration(sub)

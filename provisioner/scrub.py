@@ -13,7 +13,6 @@ import threading
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from .plan import PLAN_FORMAT
 
 MASK = "***"
 # Shorter values are not worth masking and would mangle ordinary words if they were.
@@ -182,6 +181,8 @@ def scrub_json(text: str) -> str:
     text is scrubbed whole first, as fast as ever; only when that masks something is it done string by string."""
     if scrub(text) == text:
         return text
+    from .plan import PLAN_FORMAT  # only once something is masked: the command line's root scrubs its errors too
+
     document = _scrub_strings(json.loads(text))
     if isinstance(document, dict) and document.get("format") == PLAN_FORMAT:
         # A plan printed with a mask in it is no plan to apply: applying it would send the masks (a prompt quoting a

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .kinds.base import reference_value
+from .reference_syntax import reference_value
 from .timezones import iana_timezones, is_iana_timezone
 
 DIALECTS = ("v1", "v2")

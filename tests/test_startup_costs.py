@@ -80,6 +80,44 @@ def test_python_dash_m_is_set_up_as_the_command_line(workspace):
     assert not [m for m in NEVER_LOADED if m in imported]
 
 
+# What `provisioner --version` has no use for: the manifests' models and their libraries, the planner, the state store.
+THE_PIPELINE = ("pydantic", "yaml", "orjson", "provisioner.manifest", "provisioner.kinds", "provisioner.planner",
+                "provisioner.plan", "provisioner.config", "provisioner.commands.options", "provisioner.commands.run",
+                "provisioner.state")
+
+RUN_AND_LIST_MODULES = """
+import runpy, sys
+sys.argv = ["provisioner", *sys.argv[1:]]
+try:
+    runpy.run_module("provisioner", run_name="__main__")
+except SystemExit:
+    pass
+print(repr(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def test_version_imports_no_stage_of_the_pipeline():
+    result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, "--version"], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout == f"provisioner, version {provisioner.__version__}\n"
+    modules = eval(result.stderr.strip().splitlines()[-1])
+    assert "provisioner.cli" in modules and not [m for m in THE_PIPELINE if m in modules]
+
+
+def test_the_library_api_is_there_as_before():
+    probe = ("import sys, provisioner\nfrom provisioner import *\nimport provisioner.manifest as m, provisioner.plan as p\n"
+             "print(provisioner.Manifest is m.Manifest is Manifest, Plan is p.Plan, sorted(provisioner.__all__) == "
+             "sorted(n for n in provisioner.__all__ if n in dir(provisioner)))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.split() == ["True", "True", "True"]
+    # Each module imports on its own, whichever comes first (the package no longer imports the kinds before all else).
+    for module in ("provisioner.spec", "provisioner.wire", "provisioner.kinds.base", "provisioner.graph"):
+        subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, timeout=60, check=True)
+    missing = subprocess.run([sys.executable, "-c", "import provisioner; provisioner.nothing"], capture_output=True,
+                             text=True, timeout=60)
+    assert "AttributeError: module 'provisioner' has no attribute 'nothing'" in missing.stderr
+
+
 def test_a_library_keeps_its_collector_and_its_pydantic_plugins():
     probe = ("import gc, sys\nimport provisioner\nfrom provisioner.spec import validate_spec\n"
              "print(gc.isenabled(), 'pydantic.plugin._loader' in sys.modules and "

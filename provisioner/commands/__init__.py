@@ -1,6 +1,7 @@
 """The command line's commands, one module per family; provisioner.cli gathers them into one group.
 
-options     the shared options, their one wording (HELP), the group class that adds --no-color
+group       what the root needs before any command loads: exit codes, --no-color, the group class that adds it
+options     the shared options, their one wording (HELP)
 run         around every command's core: settings from the flags, sessions, confirmation, errors and exit codes
 manifests   validate, render, schema: offline, on the manifests alone
 plan_apply  plan, apply, destroy

@@ -1,7 +1,7 @@
-"""The options commands share, with one wording each (HELP), and the group class that gives every command --no-color."""
+"""The options commands share, with one wording each (HELP); the group class that gives every command --no-color
+is group.py's."""
 from __future__ import annotations
 
-import os
 from typing import Callable
 
 import click
@@ -10,6 +10,7 @@ from .. import render
 from ..manifest import DEFAULT_LIMITS, Limits
 from ..spec import DEFAULT_DIALECT, DIALECTS
 from ..workflow.settings import DEFAULT_STATE_PATH
+from .group import NO_COLOR_HELP
 
 
 # One wording per option, whichever command takes it (a test holds every command to it).
@@ -23,7 +24,7 @@ HELP = {
     "--lock-timeout": "How long to wait for a held lock [env PROVISIONER_LOCK_TIMEOUT].",
     "--init-store": "Make a new state store of an empty file or an empty SQLite database at --state (refused "
                     "without it; another application's database is always refused).",
-    "--no-color": "Plain output without colours (also when the NO_COLOR environment variable is set).",
+    "--no-color": NO_COLOR_HELP,
     "--json": "Print the result as one JSON document (the same as --format json).",
     "--target": "Only this address, or the addresses a glob like 'tool.*' matches (repeatable), and what they "
                 "need.",
@@ -87,24 +88,6 @@ def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
 
 def chosen_format(fmt: str, as_json: bool) -> str:
     return "json" if as_json else fmt
-
-
-def no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value or os.environ.get("NO_COLOR"):
-        ctx.color = False
-        ctx.find_root().color = False
-
-
-class CommandGroup(click.Group):
-    """A group whose every command, and every subgroup's, takes --no-color (before or after its name)."""
-
-    group_class = type
-
-    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
-        if not any(p.name == "no_color" for p in cmd.params):
-            cmd.params.append(click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
-                                           callback=no_color, help=HELP["--no-color"]))
-        super().add_command(cmd, name)
 
 
 # No envvar= on the options whose values click checks (a Choice): click would refuse a bad PROVISIONER_API_DIALECT

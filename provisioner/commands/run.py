@@ -16,9 +16,8 @@ from ..manifest import DEFAULT_LIMITS
 from ..scrub import scrub, scrub_json
 from ..workflow.session import Session
 from ..workflow.settings import Settings
+from .group import EXIT_CHANGES, EXIT_ERROR, EXIT_OK  # noqa: F401 (the commands take them from here)
 
-
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEFAULT_PATHS = ("manifests",)
 
 

@@ -13,7 +13,8 @@ from ..state import State
 from ..workflow.plan_file import read_plan_file
 from ..workflow.settings import open_backend
 from ..workflow.state_edits import describe_entry, holder_alive_here, in_state, list_entry, state_move, state_remove
-from .options import CommandGroup, chosen_format, config_options, format_options, state_options, with_store_options
+from .group import CommandGroup
+from .options import chosen_format, config_options, format_options, state_options, with_store_options
 from .run import EXIT_ERROR, confirm, reports_errors, state_session, store_settings
 
 

@@ -8,7 +8,8 @@ import click
 from ..errors import ProvisionerError
 from ..workflow.workspaces import (current_workspace, delete_workspace, list_workspaces, new_workspace,
                                    select_workspace)
-from .options import HELP, CommandGroup, config_options, store_options
+from .group import CommandGroup
+from .options import HELP, config_options, store_options
 from .run import reports_errors, store_settings
 
 
