@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from .errors import Location
+from .patterns import LazyPattern
 
 Path_ = tuple[Any, ...]
 
@@ -63,12 +64,12 @@ _SINGLE_END = re.compile(r"[^'\n]*+(?:''[^'\n]*+)*+'(?!')").match
 _SINGLE_SPAN = re.compile(r"[^']*+(?:''[^']*+)*+'(?!')").match
 _DOUBLE_ONE_LINE = re.compile(r'((?:[^"\\\n]++|\\[^\n])*+)"').match
 _DOUBLE_SPAN = re.compile(r'[^"\\]*+"').match  # without escapes only
-_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+_ESCAPE = LazyPattern(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _ESCAPES = {"\\": "\\", '"': '"', "/": "/", "n": "\n", "t": "\t", "r": "\r", " ": " ", "0": "\0"}
 # Folding a quoted scalar's line breaks (spaces around each already gone): a lone break is a space, n breaks
 # are n-1. Each pattern starts with a line break, which the regex engine searches for fast.
-_LAST_TWO_BREAKS = re.compile(r"\n\n(?!\n)")
-_LONE_BREAK = re.compile(r"\n(?![\n\x00])")
+_LAST_TWO_BREAKS = LazyPattern(r"\n\n(?!\n)")
+_LONE_BREAK = LazyPattern(r"\n(?![\n\x00])")
 _SPACES = re.compile(" *").match
 # A plain scalar may not start with these (or with `-`, `?`, `:` before a space); some could, but the reader
 # leaves them to PyYAML.

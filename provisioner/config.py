@@ -19,6 +19,7 @@ from . import ratelimit
 from .errors import Location, ProblemsError, Problem
 from .inputs import DEFAULT_WORKSPACE, ManifestInputs
 from .manifest import load_documents
+from .patterns import LazyPattern
 from .ratelimit import describe
 from .spec import did_you_mean
 
@@ -28,8 +29,8 @@ ENV_PREFIX = "PROVISIONER_"
 DEFAULT_MANIFESTS = ("manifests",)
 WORKSPACE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"  # as the state store names them (state/sql.py)
 # Keys that would put a secret in a file committed to git.
-SECRET_KEY = re.compile(r"token|secret|password|passwd|dsn|api_?key|credential|private", re.I)
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
+SECRET_KEY = LazyPattern(r"token|secret|password|passwd|dsn|api_?key|credential|private", re.I)
+_DURATION = LazyPattern(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 
 
 class ConfigError(ProblemsError):

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
 from . import json_text
+from .patterns import LazyPattern
 
 if TYPE_CHECKING:  # imported by the first https:// connection (_load_ssl), not by every run
     import ssl
@@ -48,7 +49,7 @@ MAX_HEADERS = 100   # header lines of one answer (http.client's bound)
 LONGEST_WAIT = 3600.0
 # A chunk's size: hex digits only (int(x, 16) would also take "0x1f", "+1f" or "1_f", which no server sends and
 # a proxy could read differently), at most 16 of them.
-_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_CHUNK_SIZE = LazyPattern(rb"[0-9A-Fa-f]{1,16}")
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 # ssl is imported by the first https:// connection (_load_ssl), not by every run (0.005 s of CPU): until then no
 # socket is a TLS one, and these match nothing. Then: the TLS socket class, and the errors a non-blocking TLS socket

@@ -25,6 +25,7 @@ from .paths import forbidden, leads_out
 from .scrub import carries_credentials
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest, object_address
 from .kinds.base import MANIFEST_FILE
+from .patterns import LazyPattern
 from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
                    secret_fields, validate_model)
 
@@ -597,7 +598,7 @@ class _NotPlain(Exception):
 
 
 # Where an anchor or an alias may start; a text with none cannot expand beyond itself.
-_ANCHOR_OR_ALIAS = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
+_ANCHOR_OR_ALIAS = LazyPattern(r"(?:^|[\s\[{,:?-])[&*][^\s\[\]{},]")
 
 
 # Turns the loaded documents into the final ones (overlays, variables: see overlays.py) before validation.
@@ -818,7 +819,7 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
 
 # A `$` or a `{` written as a double-quoted scalar's escape (`"\x24{var.x}"`) makes a `${` the raw text lacks; so
 # does a `$` before an escaped line break (`"$\` at a line's end, `{var.x}"` on the next), which joins the lines.
-_ESCAPED_REFERENCE_PART = re.compile(r"\\(?:x24|u0024|U00000024|x7[bB]|u007[bB]|U0000007[bB])"
+_ESCAPED_REFERENCE_PART = LazyPattern(r"\\(?:x24|u0024|U00000024|x7[bB]|u007[bB]|U0000007[bB])"
                                      r"|\$\\(?:\r\n?|[\n\x85\u2028\u2029])")
 
 
@@ -970,7 +971,7 @@ def _reference_at(text: str, mark) -> bool:
 
 _SIMPLE_KEY_CHARACTERS = 1024  # the YAML 1.1 bound on an implicit key, which libyaml and PyYAML keep
 
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_LINE_BREAK = LazyPattern("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def line_at(text: str, index: int) -> int:

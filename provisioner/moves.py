@@ -16,7 +16,6 @@ change. A move whose `from` is not in state does nothing (the block can stay in 
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
@@ -24,12 +23,13 @@ from .errors import Location, PlanError, Problem, with_article
 from .kinds import ASSISTANT, KINDS, address_form, address_parts, kind_of_address
 from .kinds import manifest_address as state_address  # `assistant.x` is the assistant `x` in state
 from .kinds.base import NAME
+from .patterns import LazyPattern
 
 MOVED_KIND = "Moved"
 MOVE_KEYS = ("apiVersion", "kind", "spec")
 MOVE_SPEC_KEYS = ("from", "to")
 # An assistant's bare name (or `assistant.NAME`), `<kind>.<name>`, or a document's `knowledgebase.<kb>.<key>`.
-MOVE_ADDRESS = re.compile(rf"{NAME}|[a-z]+\.{NAME}(?:\.{NAME})?")
+MOVE_ADDRESS = LazyPattern(rf"{NAME}|[a-z]+\.{NAME}(?:\.{NAME})?")
 
 
 @dataclass(frozen=True)

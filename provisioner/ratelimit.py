@@ -11,11 +11,12 @@ paced client is never refused). It also obeys the platform's own word: an
 from __future__ import annotations
 
 import collections
-import re
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
+
+from .patterns import LazyPattern
 
 DOCUMENTED = "100/60s,20/10s"
 # Requests reach the server a little after we send them, and not always in the order sent: leave room, in
@@ -23,7 +24,7 @@ DOCUMENTED = "100/60s,20/10s"
 # reach the server tens of milliseconds after one taken later: 2% of half a second is not enough).
 _MARGIN = 1.02
 _MARGIN_SECONDS = 0.1
-_SPEC = re.compile(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
+_SPEC = LazyPattern(r"\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 

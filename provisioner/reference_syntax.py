@@ -13,10 +13,12 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, Field
 
+from .patterns import LazyPattern
+
 # The address of any managed object: `<kind>.<name>`. Assistants keep their bare name in state (stores written
 # before other kinds existed) and accept `assistant.<name>` wherever an address is taken.
 NAME = r"[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?"
-ADDRESS = re.compile(rf"(?P<kind>[a-z]+)\.(?P<name>{NAME})")
+ADDRESS = LazyPattern(rf"(?P<kind>[a-z]+)\.(?P<name>{NAME})")
 
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 

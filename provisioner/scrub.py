@@ -12,6 +12,7 @@ import re
 import threading
 from typing import Any, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
+from .patterns import LazyPattern
 
 
 MASK = "***"
@@ -25,11 +26,11 @@ _lock = threading.Lock()
 # scheme://user:password@host -> scheme://***@host
 # A user's part without a `:` holds no `?` or `#` (`https://x.com?contact=help@x.com` has none, only a query);
 # one with a `:` (user:password) is credentials whatever the password holds.
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^/?#\s@'\"<>:]*:[^/\s@'\"<>]*|[^/?#\s@'\"<>]+)@")
+_URL_CREDENTIALS = LazyPattern(r"(?i)\b([a-z][a-z0-9+.\-]*://)(?:[^/?#\s@'\"<>:]*:[^/\s@'\"<>]*|[^/?#\s@'\"<>]+)@")
 # ?token=... &api_key=... (the names platforms and webhooks use for secrets): a candidate is a name that ends with
 # one of the words (a plural or `_id`, `_value`, `_pem` after it); `_secret_name` decides (see there). The value
 # stops at `&`, `#`, `;`, `?`, a space, a quote or a bracket.
-_QUERY_SECRET = re.compile(
+_QUERY_SECRET = LazyPattern(
     r"(?i)([?&;]([a-z0-9_\-]*?)(password|passwd|secret|credential|signature|authorization|token|key|sig|sid|"
     r"auth|pwd|session)(s?)((?:[_\-]?id|[_\-](?:value|pem))?)=)[^&#;?\s'\"<>]+")
 # A word that is a secret's wherever it ends a name (mytoken, dbpassword, SharedAccessSignature) ...
@@ -53,7 +54,7 @@ def _secret_name(match: re.Match) -> bool:
 
 
 # A bearer token: 8 characters or more ("Bearer bonds" is a phrase).
-_BEARER = re.compile(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
+_BEARER = LazyPattern(r"\b(Bearer)(\s+)[A-Za-z0-9\-._~+/=]{8,}")
 
 
 def register_secret(value: str | None) -> None:

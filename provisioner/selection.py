@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from .errors import ProvisionerError
+from .patterns import LazyPattern
 
 # kubectl's label keys ([prefix/]name) and values: alphanumerics with '-', '_', '.' inside, at most 63 characters.
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?"
-KEY = re.compile(rf"(?:[a-z0-9](?:[a-z0-9.-]{{0,251}}[a-z0-9])?/)?{_NAME}")
-VALUE = re.compile(rf"(?:{_NAME})?")
+KEY = LazyPattern(rf"(?:[a-z0-9](?:[a-z0-9.-]{{0,251}}[a-z0-9])?/)?{_NAME}")
+VALUE = LazyPattern(rf"(?:{_NAME})?")
 GLOB_CHARACTERS = frozenset("*?[")
 
 
@@ -52,7 +53,7 @@ class Requirement:
         return f"{self.key}{self.operator}{self.values[0]}"
 
 
-_TERM = re.compile(r"""\s*(?:
+_TERM = LazyPattern(r"""\s*(?:
       !\s*(?P<absent>[^\s,=!()]+)                                   # !key
     | (?P<setkey>[^\s,=!()]+)\s+(?P<setop>in|notin)\s*\((?P<set>[^()]*)\)   # key in (a,b)
     | (?P<key>[^\s,=!()]+)\s*(?:(?P<op>==|=|!=)\s*(?P<value>[^\s,=!()]*))?  # key, key=value, key!=value

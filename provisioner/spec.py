@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .patterns import LazyPattern
 from .reference_syntax import reference_value
 from .timezones import iana_timezones, is_iana_timezone
 
@@ -343,7 +344,7 @@ def _null_problems(fields: dict[str, Any]) -> list[FieldProblem]:
             for name, value in fields.items() if value is None and name in DEFAULTS]
 
 
-_V2_NAME = re.compile(r"[a-z0-9_]{3,16}")
+_V2_NAME = LazyPattern(r"[a-z0-9_]{3,16}")
 
 
 def _rule_problems(raw: dict, dialect: str) -> list[FieldProblem]:

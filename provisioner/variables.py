@@ -26,11 +26,12 @@ import yaml
 from .errors import Problem
 from .scrub import register_secret
 from .manifest import DEFAULT_LIMITS, Document, Limits, load_documents
+from .patterns import LazyPattern
 from .spec import did_you_mean
 
 VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REFERENCE = re.compile(r"\s*(var|env)\.([A-Za-z0-9_-]+)\s*")
+_REFERENCE = LazyPattern(r"\s*(var|env)\.([A-Za-z0-9_-]+)\s*")
 # Spec fields that are shown in plans and used to find an assistant: they cannot be secret.
 NOT_SECRET_FIELDS = frozenset({"assistant_name"})
 
@@ -136,8 +137,8 @@ def _size(value: Any) -> int:
     return 8
 
 
-_ENV_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*env\.")
-_VAR_IN_TEXT = re.compile(r"(?<!\$)\$\{\s*var\.[^}]{0,60}\}?")
+_ENV_IN_TEXT = LazyPattern(r"(?<!\$)\$\{\s*env\.")
+_VAR_IN_TEXT = LazyPattern(r"(?<!\$)\$\{\s*var\.[^}]{0,60}\}?")
 
 
 def _strings(value: Any) -> Iterable[str]:

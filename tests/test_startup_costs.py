@@ -3,6 +3,7 @@ plan's models): a plan, an apply and a destroy do not import what they do not us
 need, and the shortcuts answer exactly as the long ways did. Without these tests the imports creep back."""
 import compileall
 import os
+import re
 import subprocess
 import sys
 import zoneinfo
@@ -19,8 +20,14 @@ from provisioner import startup, timezones
 # and what it loads), a Retry-After date's parser (email), TLS (ssl), the saved plan's models.
 NEVER_LOADED = ("importlib.metadata", "email", "email.utils", "zipfile", "ssl", "provisioner.plan_file_schema")
 
-RUN_AND_REPORT = """
-import gc, runpy, sys
+# The costliest of the regular expressions that only rare paths use (a moved block, a selector, masking a URL's
+# credentials, an escaped `${`): compiled on first use (patterns.py), not by every run's imports.
+RARE_PATTERNS = ("provisioner.moves.MOVE_ADDRESS", "provisioner.scrub._URL_CREDENTIALS",
+                 "provisioner.scrub._QUERY_SECRET", "provisioner.selection._TERM",
+                 "provisioner.manifest._ESCAPED_REFERENCE_PART")
+
+RUN_AND_REPORT = f"RARE = {RARE_PATTERNS!r}\n" + """
+import gc, re, runpy, sys
 sys.argv = ["provisioner", *sys.argv[1:]]
 before = sum(generation["collections"] for generation in gc.get_stats())  # the interpreter's own start
 code = 0
@@ -33,7 +40,12 @@ loader = sys.modules.get("pydantic.plugin._loader")
 print(repr({"code": code, "modules": sorted(sys.modules), "collecting": gc.isenabled(),
             "plugins": None if loader is None else list(loader.get_plugins()),
             "collections": sum(generation["collections"] for generation in gc.get_stats()) - before,
-            "built": sorted(k for k, kind in KINDS.items() if kind.spec_model.__pydantic_complete__)}), file=sys.stderr)
+            "built": sorted(k for k, kind in KINDS.items() if kind.spec_model.__pydantic_complete__),
+            "compiled": sorted(f"{name}.{key}" for name, module in list(sys.modules.items())
+                               if name.startswith("provisioner.") for key, value in vars(module).items()
+                               if isinstance(value, re.Pattern) and f"{name}.{key}" in RARE
+                               or type(value).__name__ == "LazyPattern" and "compiled" in vars(value))}),
+      file=sys.stderr)
 """
 
 
@@ -63,6 +75,8 @@ def test_plan_apply_and_destroy_load_nothing_they_do_not_use(workspace):
             assert report["collections"] == 0, args
         # Assistants alone: no other kind's validator was built (their models are built on first use).
         assert report["built"] == [], args
+        # The rare paths' regular expressions (patterns.py) were not compiled: no moved block, selector, masking...
+        assert report["compiled"] == [], args
         # A plan imports no apply (the session imports it where an apply runs).
         assert ("provisioner.apply" in report["modules"]) is writes, args
 
@@ -283,3 +297,20 @@ def test_a_library_keeps_pythons_own_ctrl_c():
     import signal
 
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+# --- patterns.py: a module-level regular expression compiled on its first use, answering as the compiled one ---
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([r"[a-z]+\.(?P<name>[a-z0-9-]+)", r"\s*(\d+)\s*/\s*(\d+)", r"(?i)bearer\s+\S+"]),
+       st.text(alphabet="ab.-1 /Bearx\t", max_size=20))
+def test_a_lazy_pattern_answers_as_the_compiled_one(source, text):
+    from provisioner.patterns import LazyPattern
+
+    lazy, compiled = LazyPattern(source), re.compile(source)
+    assert "compiled" not in vars(lazy)  # nothing compiled until it is used
+    for method in ("fullmatch", "match", "search"):
+        got, expected = getattr(lazy, method)(text), getattr(compiled, method)(text)
+        assert (got and got.groups()) == (expected and expected.groups())
+    assert lazy.sub("-", text) == compiled.sub("-", text) and lazy.findall(text) == compiled.findall(text)
+    assert (lazy.pattern, lazy.flags, lazy.groupindex) == (compiled.pattern, compiled.flags, compiled.groupindex)

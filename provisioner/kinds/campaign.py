@@ -31,6 +31,7 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from ..client import UnknownOutcomeError, is_id
 from ..errors import ApiError, NotFoundError
+from ..patterns import LazyPattern
 from ..spec import FieldProblem, _problem_from_pydantic, did_you_mean
 from ..timezones import iana_timezones, is_iana_timezone
 from ..wire import DIRECTION_TO_TYPE, Unreadable, _flag, _integer, _short, _text
@@ -47,7 +48,7 @@ STATUS_PATH = "/user/campaigns/update-status"
 DELETE_PATH = "/user/campaign/{id}"
 
 _TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")            # `H:i` as the platform takes it
-_READ_TIME = re.compile(r"([0-9]{1,2}):([0-5][0-9])(?::[0-5][0-9])?")  # with or without seconds, as it answers
+_READ_TIME = LazyPattern(r"([0-9]{1,2}):([0-5][0-9])(?::[0-5][0-9])?")  # with or without seconds, as it answers
 
 # The platform's status -> the manifest's word for it (the module docstring's table).
 STATUS_READ = {"draft": "stopped", "stopped": "stopped", "paused": "stopped", "in-progress": "started",

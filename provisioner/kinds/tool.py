@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationInfo, WithJsonSchema, field_validator
 
 from ..errors import ApiError, RejectedError
+from ..patterns import LazyPattern
 from . import answers
 from .answers import item_of, items_of
 from .base import UNKNOWN, Endpoints, FieldFacts, Kind, ReadProblem, text
@@ -37,9 +38,9 @@ NAME_PATTERN = r"^[a-z][a-z_]*$"              # the older references' rule, with
 PARAMETER_PATTERN = r"^[A-Za-z][A-Za-z_]*$"
 MAX_URL = 2048                                 # the newer reference's cap on endpoint and header values
 # An HTTP header name (RFC 9110 token): anything else breaks the request the platform makes mid-call.
-HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+HEADER_NAME = LazyPattern(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # `{param}` in the endpoint, not the newer platforms' `{{variable}}`.
-PLACEHOLDER = re.compile(r"(?<!\{)\{([^{}]*)\}(?!\})")
+PLACEHOLDER = LazyPattern(r"(?<!\{)\{([^{}]*)\}(?!\})")
 
 
 def _endpoint(value: Any) -> str:

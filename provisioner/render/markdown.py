@@ -19,6 +19,7 @@ from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker,
                    mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves, selection_note,
                    set_change, state_counts, summary_counts, summary_counts_of, targeting_warning)
 from .text import named, value as text_value  # `(known after apply)` in place of markers
+from ..patterns import LazyPattern
 
 MARKER = "<!-- provisioner-plan -->"  # lets a pipeline find and update its previous comment
 COMMENT_LIMIT = 65_536               # GitHub's maximum comment length, in characters
@@ -32,9 +33,9 @@ NOTES = 30                           # notes shown; the rest are counted
 
 ACTION_LABEL = {Action.CREATE: "`+` create", Action.UPDATE: "`~` update", Action.DELETE: "`-` **destroy**",
                 Action.IMPORT: "`<=` import", Action.FORGET: "`-` forget (state only)"}
-_MARKER_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")  # nothing that could end the HTML comment
-_PUNCTUATION = re.compile(r"([\\`*_{}\[\]<>#!|~&@])")
-_BACKTICKS = re.compile(r"`+")
+_MARKER_UNSAFE = LazyPattern(r"[^A-Za-z0-9._-]")  # nothing that could end the HTML comment
+_PUNCTUATION = LazyPattern(r"([\\`*_{}\[\]<>#!|~&@])")
+_BACKTICKS = LazyPattern(r"`+")
 
 
 def marker(plan: Plan) -> str:

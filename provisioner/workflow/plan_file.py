@@ -22,6 +22,7 @@ from ..state.local import atomic_write
 from .files import open_regular
 from .manifests import manifests_or_empty, validate
 from .settings import Settings
+from ..patterns import LazyPattern
 
 
 def check_plan_workspace(plan: Plan, settings: Settings) -> None:
@@ -228,7 +229,7 @@ def _says_plan(head: bytes) -> bool:
     return _PLAN_FORMAT_KEY.search(head) is not None
 
 
-_PLAN_FORMAT_KEY = re.compile(rb'"format"\s*:\s*"' + re.escape(PLAN_FORMAT.encode()))
+_PLAN_FORMAT_KEY = LazyPattern(rb'"format"\s*:\s*"' + re.escape(PLAN_FORMAT.encode()))
 
 
 def _text(head: bytes) -> bool:

@@ -6,7 +6,6 @@ HTTP client.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from .guards import left_alone, refuse_breaking_left_alone
 from .plan_file import changed_document_files, restore_secrets
 from .selecting import choose, narrow
 from .settings import Settings, declared_by_repository, open_backend, warn
+from ..patterns import LazyPattern
 
 if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an apply runs
     from ..apply import ApplyReport, ChangeResult
@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an a
 
 
 # An address of another kind than assistants (`folder.sales`), or `assistant.NAME`.
-TARGET = re.compile(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
+TARGET = LazyPattern(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
 WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
 
