@@ -17,8 +17,11 @@ import provisioner
 from provisioner import startup, timezones
 
 # Modules no plan, apply or destroy of assistants over http:// needs: pydantic's plugin search (importlib.metadata
-# and what it loads), a Retry-After date's parser (email), TLS (ssl), the saved plan's models.
-NEVER_LOADED = ("importlib.metadata", "email", "email.utils", "zipfile", "ssl", "provisioner.plan_file_schema")
+# and what it loads), a Retry-After date's parser (email), TLS (ssl), the saved plan's models; nor the commands and
+# stores they do not run: the markdown view, pull, export, the policies' engine, PostgreSQL's driver, the emulator.
+NEVER_LOADED = ("importlib.metadata", "email", "email.utils", "zipfile", "ssl", "provisioner.plan_file_schema",
+                "provisioner.render.markdown", "provisioner.pull", "provisioner.workflow.pull",
+                "provisioner.workflow.export", "provisioner.policy", "psycopg", "sqlalchemy", "provisioner.emulator")
 
 # The costliest of the regular expressions that only rare paths use (a moved block, a selector, masking a URL's
 # credentials, an escaped `${`): compiled on first use (patterns.py), not by every run's imports.
@@ -116,6 +119,16 @@ def test_version_imports_no_stage_of_the_pipeline():
     assert result.stdout == f"provisioner, version {provisioner.__version__}\n"
     modules = eval(result.stderr.strip().splitlines()[-1])
     assert "provisioner.cli" in modules and not [m for m in THE_PIPELINE if m in modules]
+
+
+def test_validate_imports_no_session_of_the_platform_nor_the_markdown_view(workspace):
+    workspace.add("a")
+    result = subprocess.run([sys.executable, "-c", RUN_AND_LIST_MODULES, "validate"], cwd=workspace.root,
+                            capture_output=True, text=True, timeout=60)
+    assert "valid" in result.stdout
+    modules = eval(result.stderr.strip().splitlines()[-1])
+    assert "provisioner.workflow.manifests" in modules
+    assert not [m for m in ("provisioner.workflow.session", "provisioner.reading", *NEVER_LOADED) if m in modules]
 
 
 def test_the_library_api_is_there_as_before():

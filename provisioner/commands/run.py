@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 from click.core import ParameterSource
@@ -14,9 +14,11 @@ from ..config import KEYS as CONFIG_KEYS, Config, resolve_config
 from ..errors import Problem, ProblemsError, ProvisionerError
 from ..manifest import DEFAULT_LIMITS
 from ..scrub import scrub, scrub_json
-from ..workflow.session import Session
 from ..workflow.settings import Settings
 from .group import EXIT_CHANGES, EXIT_ERROR, EXIT_OK  # noqa: F401 (the commands take them from here)
+
+if TYPE_CHECKING:  # the session is the platform's and the state's: imported where one is opened, not by validate
+    from ..workflow.session import Session
 
 DEFAULT_PATHS = ("manifests",)
 
@@ -78,6 +80,8 @@ def reports_errors(command: Callable) -> Callable:
 
 
 def state_session(store: dict, lock: bool, lock_timeout: str, operation: str) -> Session:
+    from ..workflow.session import Session
+
     return Session(store_settings(dict(store, lock_timeout=lock_timeout), lock=lock), operation)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import click
 
 from .json import plan_json, problems_json, pull_json, state_document, state_json, validation_json
-from .markdown import COMMENT_LIMIT, failed_plan_markdown, plan_markdown as _plan_markdown, state_markdown
 from .policies import policies_markdown, policies_text
 from .text import (COLOUR, HEADLINE, VERB_DONE, apply_summary, plan_text as _plan_text, result_line, state_text,
                    summary_counts, summary_line, value)
@@ -25,9 +24,26 @@ def plan_text(plan, *, styled: bool = True) -> str:
     return _plan_text(plan, styled=styled) + (policies if styled else click.unstyle(policies))
 
 
-def plan_markdown(plan, *, limit: int = COMMENT_LIMIT) -> str:
+# The markdown views (a pull-request comment) are imported when one is asked for, not by every plan.
+def plan_markdown(plan, *, limit: int | None = None) -> str:
+    """`limit`: the comment's length at most, GitHub's (markdown.COMMENT_LIMIT) unless given."""
+    from . import markdown
+
+    limit = markdown.COMMENT_LIMIT if limit is None else limit
     section = policies_markdown(getattr(plan, "policies", None), limit=limit // 3)
-    return _plan_markdown(plan, limit=limit - len(section)) + section
+    return markdown.plan_markdown(plan, limit=limit - len(section)) + section
+
+
+def failed_plan_markdown(project: str | None, workspace: str | None, message: str) -> str:
+    from .markdown import failed_plan_markdown
+
+    return failed_plan_markdown(project, workspace, message)
+
+
+def state_markdown(document: dict) -> str:
+    from .markdown import state_markdown
+
+    return state_markdown(document)
 
 
 def plan_as(plan, fmt: str, *, styled: bool = True) -> str:

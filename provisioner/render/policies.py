@@ -6,8 +6,6 @@ from typing import Any
 
 import click
 
-from .markdown import _length, code, escape, fitting
-
 _MARK = {"passed": "✅", "warned": "⚠️", "denied": "❌", "error": "❌", "not-applicable": "➖"}
 SHOWN = 50   # violations listed per view; the JSON has them all
 SECTION_LIMIT = 65_536 // 3   # characters of the markdown section (of GitHub's comment limit): the rest is the plan's
@@ -65,6 +63,8 @@ def policies_markdown(report: dict[str, Any] | None, *, limit: int = SECTION_LIM
     nothing) and the violations before the rules that did not pass and the errors."""
     if not report or not report["rules"]:
         return ""
+    from .markdown import _length, code, escape, fitting  # the markdown view's: render/__init__.py says why
+
     head = ["", f"**Policies:** {escape(_counts(report))}", "",
             "| | Rule | Severity | Objects | Violations | Policy file |", "| --- | --- | --- | ---: | ---: | --- |"]
     rows = [f"| {_MARK[rule['status']]} {rule['status']} | {code(_rule_id(rule), table=True)} "
