@@ -276,20 +276,21 @@ def test_the_modules_of_models_do_not_postpone_their_annotations(module):
 
 
 # The command line, interrupted (Ctrl-C, as a CI job's cancel or a test driver sends it) while the package is still
-# being imported: an import finder sends the process its own SIGINT as provisioner.manifest starts to load.
+# being imported: an import finder sends the process its own SIGINT as provisioner.cli starts to load (the modules
+# the command itself needs load later, once it has started: the package imports them on first use).
 INTERRUPTED_WHILE_IMPORTING = """
 import os, runpy, signal, sys
 sys.argv = ["provisioner", *sys.argv[1:]]
 
 
-class InterruptAtManifest:
+class InterruptAtCli:
     def find_spec(self, name, path=None, target=None):
-        if name == "provisioner.manifest":
+        if name == "provisioner.cli":
             os.kill(os.getpid(), signal.SIGINT)
         return None
 
 
-sys.meta_path.insert(0, InterruptAtManifest())
+sys.meta_path.insert(0, InterruptAtCli())
 runpy.run_module("provisioner", run_name="__main__")
 """
 
