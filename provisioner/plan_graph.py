@@ -75,7 +75,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         targeted = set(targets)
         inside = inside_of(targeted)
         if destroy:
-            recorded = {a: getattr(e, "depends_on", None) or [] for a, e in state.resources.items()}
+            recorded = recorded_uses_of(state.resources)
             # Through objects state holds only: `destroy --target tool.new` of a tool not applied yet destroyed
             # the assistant whose manifest names it (it could not use a tool that does not exist).
             wanted_set = graph.with_dependents([*targets, *inside], recorded, state.resources) | targeted | inside
@@ -275,24 +275,42 @@ def numbers_held(kind: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, in
 
 def deleted_before_their_numbers(plan: Plan, resources: Mapping[str, Any]) -> None:
     """A plain delete of an object that holds a SIP trunk (its number) this plan deletes too is given the trunk's
-    address in its `depends_on`, which the walk orders as a recorded use (walk.py, rule 2): deleted first. State's
-    `depends_on` says so only when its manifest named the trunk by address, or by a number that a plan or import
-    found the trunk in state for; an assistant imported before the trunk was adopted (by an apply) recorded no use of
-    it, and a destroy deleted the trunk alongside it, even when the assistant's delete failed and it stayed on the
-    platform without its number. The id is what its last apply sent (its spec), or for one imported and never
-    applied, what the platform showed (an assistant's `phone_number_id`)."""
+    address in its `depends_on`, which the walk orders as a recorded use (walk.py, rule 2): deleted first, however
+    its manifest named the number and whatever state recorded (trunks_held)."""
     gone = {c.remote_id: state_address(c.address) for c in plan.changes
             if c.action is Action.DELETE and c.kind in NUMBER.accepts and not c.replace and c.remote_id is not None}
     if not gone:
         return
     for change in plan.changes:
-        entry = resources.get(state_address(change.address))
-        if change.action is not Action.DELETE or change.kind in NUMBER.accepts or entry is None:
-            continue
-        held = (entry.spec if entry.spec is not None else entry.remote) or {}
-        for _, number in numbers_held(change.kind, held):
-            if number in gone and gone[number] not in change.depends_on:
-                change.depends_on = [*change.depends_on, gone[number]]
+        if change.action is Action.DELETE:
+            for trunk in trunks_held(change.kind, resources.get(state_address(change.address)), gone):
+                if trunk not in change.depends_on:
+                    change.depends_on = [*change.depends_on, trunk]
+
+
+def recorded_uses_of(resources: Mapping[str, Any]) -> dict[str, list[str]]:
+    """What each entry of state uses, as `destroy --target` follows it to what refers to its targets: its recorded
+    `depends_on`, and the SIP trunks of state whose ids it holds (trunks_held). Through `depends_on` alone, `destroy
+    --target siptrunk.office` deleted the trunk and left an assistant that names it by number, and recorded no use
+    of it, on the platform without its number."""
+    trunks = {entry.id: address for address, entry in resources.items()
+              if getattr(entry, "kind", None) in NUMBER.accepts}
+    return {address: [*(getattr(entry, "depends_on", None) or []),
+                      *(trunks_held(getattr(entry, "kind", ASSISTANT), entry, trunks) if trunks else [])]
+            for address, entry in resources.items()}
+
+
+def trunks_held(kind: str, entry: Any, trunks: Mapping[int, str]) -> list[str]:
+    """The addresses of those of `trunks` (id -> address) whose ids the entry of state `entry` (an object of `kind`;
+    None: none) holds: as its last apply sent them (its spec), or, imported and never applied, as the platform showed
+    them (an assistant's `phone_number_id`). State's `depends_on` records such a use only when the manifest named the
+    trunk by address, or by a number that a plan or import found the trunk in state for: an assistant imported before
+    its trunk was adopted (by an apply) recorded none, and a destroy deleted the trunk alongside it, even when the
+    assistant's delete failed and it stayed on the platform without its number."""
+    if entry is None or kind in NUMBER.accepts:
+        return []
+    held = (entry.spec if entry.spec is not None else entry.remote) or {}
+    return [trunks[number] for _, number in numbers_held(kind, held) if number in trunks]
 
 
 def protected_replacements(plan: Plan, graph: Graph) -> list[Problem]:

@@ -124,6 +124,18 @@ def test_a_trunk_an_apply_adopts_after_the_assistant_naming_it_was_imported_is_d
     use of it (nothing of the assistant changes, so that apply records nothing for it), and a destroy deleted the
     trunk although the assistant's delete had failed, leaving it without its number. The plan now orders a delete
     by the trunk id its object holds (the platform's phone_number_id, for one imported and never applied)."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch)
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    result = workspace.run("destroy", "--auto-approve", "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
+    assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in deleted, deleted
+    assert sorted(workspace.state()["resources"]) == ["caller", "siptrunk.office"]
+
+
+def caller_without_a_recorded_trunk(workspace, monkeypatch):
+    """The caller (naming its trunk by number) imported before the apply that adopts its trunk: state holds both, and
+    no use of the trunk in the caller's depends_on. The resources that first apply recorded."""
     copy_graph_example(workspace)
     for name in ("assistant", "campaign", "groups", "knowledgebase", "tool"):
         (workspace.root / "manifests" / f"{name}.yaml").unlink()
@@ -136,9 +148,19 @@ def test_a_trunk_an_apply_adopts_after_the_assistant_naming_it_was_imported_is_d
     adopted = ok(workspace.run("apply", "--auto-approve"))
     assert "1 imported, 0 added, 0 changed" in adopted.output, adopted.all
     assert workspace.state()["resources"]["caller"].get("depends_on", []) == [], "recorded by the apply after all"
-    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
-    result = workspace.run("destroy", "--auto-approve", "--max-retries", "1")
-    assert result.exit_code == 1, result.all
+    return applied
+
+
+def test_a_targeted_destroy_of_a_trunk_takes_along_what_holds_its_number_whatever_state_recorded(workspace,
+                                                                                                 monkeypatch):
+    """`destroy --target siptrunk.office` takes along what refers to the trunk by its recorded depends_on or by
+    manifest address only: the caller, which names it by number and recorded no use of it, was left on the platform
+    without its number (the platform takes it from an assistant whose trunk is deleted). As for a trunk named by its
+    address, the caller now goes too, and first."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch)
+    result = ok(workspace.run("destroy", "--auto-approve", "--parallelism", "1", "--target", "siptrunk.office"))
+    assert "Destroy complete! Resources: 2 destroyed." in result.output, result.all
     deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
-    assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in deleted, deleted
-    assert sorted(workspace.state()["resources"]) == ["caller", "siptrunk.office"]
+    assert deleted == [f"/user/assistant/{applied['caller']['id']}",
+                       f"/user/phone-numbers/{applied['siptrunk.office']['id']}"], deleted
+    assert workspace.state()["resources"] == {}
