@@ -315,3 +315,22 @@ def test_an_excluded_knowledge_base_is_left_as_it_is_with_its_documents(v2):
     destroyed = v2.run("destroy", "--auto-approve", "--exclude", "knowledgebase.faq")
     assert destroyed.exit_code == 0, destroyed.all
     assert sorted(v2.state()["resources"]) == ["knowledgebase.faq", "knowledgebase.faq.pricing"]
+
+
+def test_a_destroy_that_excludes_a_sip_trunk_deletes_what_holds_its_number_and_keeps_the_trunk(workspace, monkeypatch):
+    """A plain delete of what holds a SIP trunk's id names the trunk in its `depends_on` when the plan deletes the
+    trunk too (plan_graph.deleted_before_their_numbers), to go first: a `depends_on` the exclusion's check read as a
+    need, refusing `destroy --exclude siptrunk.office` ("winter-caller depends on it, and this plan would delete
+    siptrunk.office first"), where the trunk excluded is kept and nothing that is deleted needs it."""
+    from conftest import copy_graph_example
+
+    copy_graph_example(workspace)
+    monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_61")
+    monkeypatch.setenv("ORDERS_API_KEY", "key-E2E_DO_NOT_LEAK_62")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
+    destroyed = workspace.run("destroy", "--auto-approve", "--exclude", "siptrunk.office")
+    assert destroyed.exit_code == 0, destroyed.all
+    assert sorted(workspace.state()["resources"]) == ["siptrunk.office"]
+    deleted = [w["path"] for w in workspace.platform.writes() if w["method"] == "DELETE"]
+    assert f"/user/phone-numbers/{trunk}" not in deleted and len(deleted) == 9, deleted

@@ -49,7 +49,9 @@ def _take_out(plan: Plan, selection: Selection, state: State, selector: str | No
     problems = []
     recorded = state.users_of(excluded)
     for change in kept:
-        for needed in change.depends_on:
+        # A plain delete's `depends_on` names what it must go before (what it used, which this plan deletes too:
+        # plan_campaigns.py, plan_graph.deleted_before_their_numbers), not what it needs: excluded, that object stays.
+        for needed in change.depends_on if change.action is not Action.DELETE else ():
             if needed in left_out:
                 problems.append(Problem(
                     f"--exclude {needed}: {change.address} depends on it, and this plan would "
