@@ -574,7 +574,13 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             # Cancelled by an interrupt, or by a store that failed (store_failed says so first); never by the rate
             # limit's halt, which cancels nothing (what waits is refused unsent once let through).
             why = "the state could not be written" if report.store_failed else "interrupted"
-            if waiting is None and budget.thread_counters()[0] == sent_before:
+            unsent = waiting is None and budget.thread_counters()[0] == sent_before
+            if unsent and context.claims_here() != claims_before:
+                # An adoption whose claim was committed: not "not sent" (among the changes not started), since
+                # state now holds the object as adopted.
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      _adopted_unsent(change, f"{why} while it waited for the rate budget"))
+            elif unsent:
                 # Cancelled while it waited for its first request: nothing of it reached the platform.
                 result = ChangeResult(change, False, 0.0, change.remote_id, skipped=True,
                                       message=f"not sent ({why} while it waited for the rate budget)")
@@ -608,7 +614,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
             if unsent and context.claims_here() != claims_before:
                 # An adoption whose claim was committed, then nothing sent: not "not started", since state now holds
                 # the object as adopted (the next plan shows what is left as a change of an object it manages).
-                result = ChangeResult(change, False, 0.0, change.remote_id, _adopted_unsent(change))
+                result = ChangeResult(change, False, 0.0, change.remote_id,
+                                      _adopted_unsent(change, "the platform's rate limit stopped the run"))
             else:
                 # A delete answered 404 whose confirming read cannot be sent: state keeps it, and says why.
                 result = ChangeResult(change, False, 0.0, change.remote_id,
@@ -798,13 +805,12 @@ def refused_here(change: Change, error: OwnedElsewhereError) -> str:
     return f"done on the platform, but not recorded in this state: {error}"
 
 
-def _adopted_unsent(change: Change) -> str:
-    """Why an adoption whose claim was committed sent nothing more: the platform's rate limit stopped the run."""
+def _adopted_unsent(change: Change, why: str) -> str:
+    """What an adoption whose claim was committed says when `why` (the platform's rate limit stopped the run, an
+    interrupt or a store that failed cut its wait for the rate budget short) kept it from sending anything more."""
     if change.action is Action.IMPORT:
-        return ("adopted (recorded in state), but its update was not sent: the platform's rate limit stopped the run; "
-                "the next plan shows the update")
-    return ("adopted (recorded in state), but nothing was sent to it: the platform's rate limit stopped the run; the "
-            "next plan shows its replacement again")
+        return f"adopted (recorded in state), but its update was not sent: {why}; the next plan shows the update"
+    return f"adopted (recorded in state), but nothing was sent to it: {why}; the next plan shows its replacement again"
 
 
 class ClaimRefused(ProvisionerError):

@@ -320,6 +320,21 @@ def far_reset_on(*requests: tuple[str, str]):
     return lambda method, path: hours_away if (method, path) in requests else {}
 
 
+def ctrl_c_once(ready, interrupt: threading.Event, client: PlatformClient) -> threading.Thread:
+    """A thread that types Ctrl-C (as plan_apply's on_signal does) a moment after `ready()` says so (at most 30 s)."""
+    def typed():
+        deadline = time.monotonic() + 30
+        while not ready() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        interrupt.set()
+        client.budget.cancel()
+
+    thread = threading.Thread(target=typed)
+    thread.start()
+    return thread
+
+
 def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_not_that_the_store_failed(setup,
                                                                                                          proxy):
     """A rate-limit reset further away than --retry-max-time stops the run (report.halted) as a store that fails does,
@@ -334,17 +349,7 @@ def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_
     proxy.headers = far_reset_on(("POST", "/api/user/tools"))
     platform.faults(error_rate=1.0, latency_ms=1000, kinds=["folders"], methods=["POST"])
     interrupt = threading.Event()
-
-    def ctrl_c_once_b_looks():
-        deadline = time.monotonic() + 30
-        while ("POST", "/api/user/folder") not in proxy.seen and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.3)
-        interrupt.set()  # as plan_apply's on_signal does
-        paced.budget.cancel()
-
-    typed = threading.Thread(target=ctrl_c_once_b_looks)
-    typed.start()
+    typed = ctrl_c_once(lambda: ("POST", "/api/user/folder") in proxy.seen, interrupt, paced)
     try:
         state = store().read()
         after_a = replace(tool("c"), depends_on=["tool.a"])
@@ -483,6 +488,41 @@ def test_an_adoption_to_be_replaced_claimed_before_a_far_rate_limit_reset_says_i
     assert not result.ok and not result.skipped, result
     assert result.message == ("adopted (recorded in state), but nothing was sent to it: the platform's rate limit "
                               "stopped the run; the next plan shows its replacement again"), result.message
+    assert mine.store.read().resources["tool.shared"].id == shared["id"]
+    assert [t["description"] for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared"] == [
+        shared["description"]]
+
+
+def test_an_adoption_claimed_then_cut_short_waiting_for_the_rate_budget_says_it_was_adopted(setup):
+    """An adoption commits its claim, then waits for the rate budget to send its update. A Ctrl-C then cancelled that
+    wait and the adoption was reported "not sent (interrupted while it waited for the rate budget)", among the changes
+    not started (nothing was sent for them), while state held the object as adopted: the next plan showed an update
+    (~) where the run had said an adoption (<=) was still to come. It fails saying it was adopted, as after a far
+    rate-limit reset."""
+    platform, client, store, apply = setup
+    assert apply(store(), [tool("shared")]).ok
+    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    adoption = tool("shared", Action.IMPORT, remote_id=shared["id"])
+    adoption.body, adoption.remote_item = {"description": "Adopted."}, shared
+    # One request a minute: folder.first's create takes it, and the adoption's update waits for the next.
+    paced = PlatformClient(platform.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20),
+                           budget=RateBudget(parse_rate_limit("1/60s")))
+    mine = store()
+    interrupt = threading.Event()
+    typed = ctrl_c_once(lambda: "tool.shared" in mine.rows(), interrupt, paced)  # the claim committed
+    try:
+        state = mine.read()
+        plan = Plan(changes=[folder("first"), adoption], lineage=state.lineage, serial=state.serial)
+        report = apply_plan(plan, paced, StateRecorder(mine, state), known_ids={"assistant": set(),
+                            **{kind: set() for kind in KINDS}}, parallelism=1, kinds=KINDS, interrupt=interrupt)
+    finally:
+        typed.join()
+        paced.close()
+    assert report.interrupted, report
+    result = {r.change.address: r for r in report.results}["tool.shared"]
+    assert not result.ok and not result.skipped, result
+    assert result.message == ("adopted (recorded in state), but its update was not sent: interrupted while it waited "
+                              "for the rate budget; the next plan shows the update"), result.message
     assert mine.store.read().resources["tool.shared"].id == shared["id"]
     assert [t["description"] for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared"] == [
         shared["description"]]
