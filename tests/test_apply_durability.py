@@ -346,7 +346,11 @@ def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_
                            budget=RateBudget(parse_rate_limit("3/60s")))
     # tool.a's answer says the limit is used up for hours; tool.c, after it, is refused unsent (the halt). folder.b's
     # create answers 500 a second later, and its look for what it made waits for the budget (3 requests a minute).
+    # tool.a's answer comes 0.5 s late, so folder.b is surely sent before the halt: on a busy machine its worker
+    # started after that answer, folder.b was refused unsent too, and the Ctrl-C waiting for it came after the run.
     proxy.headers = far_reset_on(("POST", "/api/user/tools"))
+    proxy.rewrite = lambda method, path, status, body: time.sleep(0.5) if (method, path) == (
+        "POST", "/api/user/tools") else None
     platform.faults(error_rate=1.0, latency_ms=1000, kinds=["folders"], methods=["POST"])
     interrupt = threading.Event()
     typed = ctrl_c_once(lambda: ("POST", "/api/user/folder") in proxy.seen, interrupt, paced)
