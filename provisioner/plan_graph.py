@@ -69,7 +69,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     def inside_of(parents: set[str]) -> set[str]:
         """The objects declared inside these (a knowledge base's documents), by manifest or in state."""
         found = {a for a, m in graph.manifests.items() if getattr(m, "parent", None) in parents}
-        return found | {a for a in state.resources if any(a.startswith(f"{p}.") for p in parents)}
+        return found | {a for a in state.resources if any(prefix in parents for prefix in _enclosing(a))}
 
     if targets:  # (without targets, nothing is scanned for what they declare: a fleet's plan has none)
         targeted = set(targets)
@@ -175,6 +175,17 @@ def recorded_uses(needs: Iterable[str]) -> list[str]:
     """What state records an object uses (its `depends_on`): the state addresses of what its manifest's references
     wait for (Resolver.resolve), as an apply records them and as `import` records them before any apply."""
     return sorted({state_address(a) for a in needs})
+
+
+def _enclosing(address: str) -> Iterator[str]:
+    """Every address `address` is inside of, as written: its text before each of its dots (`knowledgebase.faq`
+    and `knowledgebase` for `knowledgebase.faq.pricing`), so that the objects inside thousands of targets are
+    found by a look-up of each state address's few prefixes, never by comparing it with every target (8,000
+    targets in a state of 8,000 made 64 million comparisons)."""
+    dot = address.find(".")
+    while dot != -1:
+        yield address[:dot]
+        dot = address.find(".", dot + 1)
 
 
 def name_references(changes: list[Change], resources: Mapping) -> None:
