@@ -8,6 +8,7 @@ Selector grammar (kubectl's set-based and equality-based requirements, comma-sep
 """
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import re
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ def expand_patterns(patterns: Iterable[str], addresses: Iterable[str], option: s
             found.append(_bare(pattern))
             continue
         # A glob matches an assistant by either form (`assistant.*` is every assistant, as `tool.*` every tool).
-        matched = [a for a in known if fnmatch.fnmatchcase(a, pattern)
+        matched = [a for a in _could_match(pattern, known) if fnmatch.fnmatchcase(a, pattern)
                    or ("." not in a and fnmatch.fnmatchcase(f"{ASSISTANT_PREFIX}{a}", pattern))]
         if not matched:
             raise ProvisionerError(f"{option} {_clip(pattern)!r} matches no address in the manifests or the state")
@@ -139,6 +140,27 @@ def expand_patterns(patterns: Iterable[str], addresses: Iterable[str], option: s
 
 
 ASSISTANT_PREFIX = "assistant."
+
+
+def _could_match(pattern: str, known: list[str]) -> list[str]:
+    """The addresses of `known` (sorted) that a glob can match: fnmatch matches from the start, so only those
+    beginning with its text before the first wildcard (or whose `assistant.` form does), found by bisecting, so
+    that thousands of globs do not each test every address (2,000 of them over 8,000 addresses: 32 million)."""
+    literal = pattern[:min((pattern.index(c) for c in GLOB_CHARACTERS if c in pattern), default=len(pattern))]
+    found = _starting_with(known, literal)
+    if ASSISTANT_PREFIX.startswith(literal):  # `*`, `a*`, `assistant.*`: every bare address may match too
+        found += [a for a in known if "." not in a]
+    elif literal.startswith(ASSISTANT_PREFIX):
+        found += _starting_with(known, literal.removeprefix(ASSISTANT_PREFIX))
+    return list(dict.fromkeys(found))
+
+
+def _starting_with(known: list[str], prefix: str) -> list[str]:
+    """The addresses of `known` (sorted) that begin with `prefix`: one run of them, from where it would sort."""
+    start = end = bisect.bisect_left(known, prefix)
+    while end < len(known) and known[end].startswith(prefix):
+        end += 1
+    return known[start:end]
 
 
 def _bare(address: str) -> str:
