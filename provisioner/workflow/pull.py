@@ -24,7 +24,7 @@ from ..plan import Plan
 from ..pull import Edit, Selector, Skipped, decide
 from ..state.local import atomic_write_all
 from ..variables import load_variables
-from ..yaml_splice import SpliceError, edit, load_all, value_at
+from ..yaml_splice import DocumentEditor, SpliceError, load_all, value_at, with_values
 from .session import Session
 
 BOM = b"\xef\xbb\xbf"
@@ -279,23 +279,36 @@ def _splice_all(edits: list[Edit], texts: _Texts, result: PullResult) -> None:
 def _spliced(edits: list[Edit], texts: _Texts) -> tuple[dict[str, tuple[str, str]], list[Edit], list[Skipped]]:
     """The files `edits` change (file -> (before, after)), the edits written in place, and those that cannot be."""
     current: dict[str, str] = {}
+    editors: dict[str, DocumentEditor] = {}  # each file's, reading a document at a time (yaml_splice)
     written: list[Edit] = []
     skipped: list[Skipped] = []
     for change in edits:
-        before = current.get(change.file) or texts.read(change.file)
         index = texts.document_index(change.file, change.manifest_kind, change.name)
+        editor = editors.get(change.file) or editors.setdefault(change.file, DocumentEditor(texts.read(change.file)))
         try:
             if index is None:
                 raise SpliceError("its document is not in the file as written")
-            after = edit(before, index, [(change.path, change.value)])
+            after = editor.edit(index, [(change.path, change.value)])
         except SpliceError as error:
             where = re.sub(r"^line (\d+)", lambda m: f"{change.file}:{m.group(1)}", str(error))
             skipped.append(Skipped(change.address, change.field, f"not written in place: {where}"))
             continue
         current[change.file] = after
         written.append(change)
+    for file, after in current.items():
+        _read_back_whole(file, after, texts, [c for c in written if c.file == file])
     changed = {file: (texts.read(file), after) for file, after in current.items() if after != texts.read(file)}
     return changed, written, skipped
+
+
+def _read_back_whole(file: str, after: str, texts: _Texts, written: list[Edit]) -> None:
+    """The whole edited file must read as the file did with the written values (each document was checked alone as
+    it was edited; this also holds its neighbours to what they were). Never expected to fail: a bug if it does."""
+    expected = with_values(load_all(texts.read(file)), [
+        (texts.document_index(file, change.manifest_kind, change.name), change.path, change.value) for change in written])
+    if load_all(after) != expected:
+        raise ProvisionerError(f"{file}: the pulled values would not read back as intended, so nothing was written "
+                               "(a bug: please report it with the file)")
 
 
 def _variable_origins(session: Session) -> dict[str, str]:
