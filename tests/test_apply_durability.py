@@ -61,11 +61,13 @@ def setup(platform, tmp_path):
         stores.append(made)
         return made
 
-    def apply(store: Store, changes, *, recorder=StateRecorder, kinds=KINDS, parallelism=4, **options):
+    def apply(store: Store, changes, *, recorder=StateRecorder, kinds=KINDS, parallelism=4, through=client,
+              **options):
+        """apply_plan of `changes` into `store`'s state, sent through `through` (by default the fixture's client)."""
         state = store.read()
         plan = Plan(changes=changes, lineage=state.lineage, serial=state.serial)
         known = {"assistant": set(), **{kind: set() for kind in KINDS}}
-        return apply_plan(plan, client, recorder(store, state), known_ids=known, parallelism=parallelism,
+        return apply_plan(plan, through, recorder(store, state), known_ids=known, parallelism=parallelism,
                           kinds=kinds, **options)
 
     yield platform, client, store, apply
@@ -296,12 +298,9 @@ def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_i
                                   retry=RetryPolicy(max_attempts=3, backoff_base=30, backoff_max=30))
     try:
         platform.faults(error_rate=1.0, kinds=["tools"], methods=["DELETE"])
-        state = made.read()
-        plan = Plan(changes=[tool("old", Action.DELETE, remote_id=old), folder("fresh")], lineage=state.lineage,
-                    serial=state.serial)
         started = time.monotonic()
-        report = apply_plan(plan, slow_retries, StateRecorder(made, state), known_ids={"assistant": set(),
-                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS)
+        report = apply(made, [tool("old", Action.DELETE, remote_id=old), folder("fresh")], through=slow_retries,
+                       parallelism=2)
     finally:
         platform.faults(error_rate=0.0, kinds=None, methods=None)
         slow_retries.close()
@@ -310,6 +309,13 @@ def test_a_change_waiting_to_retry_when_the_store_fails_says_the_store_stopped_i
     by = {r.change.address: r for r in report.results}
     assert not by["tool.old"].ok and "interrupted" not in by["tool.old"].message, by["tool.old"].message
     assert "the state could not be written" in by["tool.old"].message, by["tool.old"].message
+
+
+def made_by_another_state(setup) -> dict:
+    """The platform's tool `shared`, made through a state of its own: the test's next state does not hold it."""
+    _, client, store, apply = setup
+    assert apply(store(), [tool("shared")]).ok
+    return next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
 
 
 def far_reset_on(*requests: tuple[str, str]):
@@ -355,11 +361,8 @@ def test_a_ctrl_c_after_a_far_rate_limit_reset_stopped_the_run_says_interrupted_
     interrupt = threading.Event()
     typed = ctrl_c_once(lambda: ("POST", "/api/user/folder") in proxy.seen, interrupt, paced)
     try:
-        state = store().read()
         after_a = replace(tool("c"), depends_on=["tool.a"])
-        plan = Plan(changes=[tool("a"), folder("b"), after_a], lineage=state.lineage, serial=state.serial)
-        report = apply_plan(plan, paced, StateRecorder(store(), state), known_ids={"assistant": set(),
-                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS, interrupt=interrupt)
+        report = apply(store(), [tool("a"), folder("b"), after_a], through=paced, parallelism=2, interrupt=interrupt)
     finally:
         typed.join()
         platform.faults(error_rate=0.0, kinds=None, methods=None)
@@ -389,11 +392,8 @@ def test_a_replacement_half_a_far_rate_limit_reset_left_not_started_says_so_not_
         "POST", "/api/user/tools") else None
     platform.faults(latency_ms=300, kinds=["folders"], methods=["POST"])
     try:
-        state = made.read()
-        plan = Plan(changes=[tool("r", remote_id=old, replace=True, description="Replaced."), folder("y"),
-                             replace(folder("x"), depends_on=["folder.y"])], lineage=state.lineage, serial=state.serial)
-        report = apply_plan(plan, spent, StateRecorder(made, state), known_ids={"assistant": set(),
-                            **{kind: set() for kind in KINDS}}, parallelism=2, kinds=KINDS)
+        report = apply(made, [tool("r", remote_id=old, replace=True, description="Replaced."), folder("y"),
+                              replace(folder("x"), depends_on=["folder.y"])], through=spent, parallelism=2)
     finally:
         spent.close()
     assert "rate limit is used up until" in report.halted and not report.interrupted, report
@@ -454,8 +454,7 @@ def test_an_adoption_whose_claim_cannot_be_committed_says_it_sent_nothing_and_st
     stops the run as for any change, and the adoption sent nothing: it said "stopped: recording its progress in state
     failed ... (it finds on the platform what was done)", as if something had been done."""
     platform, client, store, apply = setup
-    assert apply(store(), [tool("shared")]).ok
-    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    shared = made_by_another_state(setup)
     adoption = tool("shared", Action.IMPORT, remote_id=shared["id"])
     adoption.body, adoption.remote_item = {"description": "Adopted."}, shared
     elsewhere = store(fail=lambda rows: "tool.shared" in rows)  # another workspace's store, which has lost its disk
@@ -473,18 +472,14 @@ def test_an_adoption_to_be_replaced_claimed_before_a_far_rate_limit_reset_says_i
     reset then kept that create from being sent, the replacement was reported not started while state held the
     object as adopted."""
     platform, client, store, apply = setup
-    assert apply(store(), [tool("shared")]).ok  # on the platform; this test's own state does not hold it
-    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    shared = made_by_another_state(setup)
     adoption = tool("shared", remote_id=shared["id"], replace=True, description="Replaced.")
     adoption.remote_item = shared
     spent = PlatformClient(proxy.url, TOKEN, notify=lambda line: None, retry=RetryPolicy(max_elapsed=20))
     proxy.headers = far_reset_on(("POST", "/api/user/folder"))
     mine = store()
     try:
-        state = mine.read()
-        plan = Plan(changes=[folder("first"), adoption], lineage=state.lineage, serial=state.serial)
-        report = apply_plan(plan, spent, StateRecorder(mine, state), known_ids={"assistant": set(),
-                            **{kind: set() for kind in KINDS}}, parallelism=1, kinds=KINDS)
+        report = apply(mine, [folder("first"), adoption], through=spent, parallelism=1)
     finally:
         spent.close()
     assert "rate limit is used up until" in report.halted, report
@@ -504,8 +499,7 @@ def test_an_adoption_claimed_then_cut_short_waiting_for_the_rate_budget_says_it_
     (~) where the run had said an adoption (<=) was still to come. It fails saying it was adopted, as after a far
     rate-limit reset."""
     platform, client, store, apply = setup
-    assert apply(store(), [tool("shared")]).ok
-    shared = next(t for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared")
+    shared = made_by_another_state(setup)
     adoption = tool("shared", Action.IMPORT, remote_id=shared["id"])
     adoption.body, adoption.remote_item = {"description": "Adopted."}, shared
     # One request a minute: folder.first's create takes it, and the adoption's update waits for the next.
@@ -515,10 +509,7 @@ def test_an_adoption_claimed_then_cut_short_waiting_for_the_rate_budget_says_it_
     interrupt = threading.Event()
     typed = ctrl_c_once(lambda: "tool.shared" in mine.rows(), interrupt, paced)  # the claim committed
     try:
-        state = mine.read()
-        plan = Plan(changes=[folder("first"), adoption], lineage=state.lineage, serial=state.serial)
-        report = apply_plan(plan, paced, StateRecorder(mine, state), known_ids={"assistant": set(),
-                            **{kind: set() for kind in KINDS}}, parallelism=1, kinds=KINDS, interrupt=interrupt)
+        report = apply(mine, [folder("first"), adoption], through=paced, parallelism=1, interrupt=interrupt)
     finally:
         typed.join()
         paced.close()
