@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator, Mapping
 
 from .errors import PlanError, Problem
 from .graph import Graph, entry_kind, expand, manifest_address
-from .kinds import ASSISTANT, NUMBER, address_targets, kind_title, reference_facts
+from .kinds import ASSISTANT, NUMBER, kind_title, reference_facts, reference_targets
 from .manifest import Manifest
 from .plan import Action, Change, FieldChange, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
@@ -198,10 +198,7 @@ def name_references(changes: list[Change], resources: Mapping) -> None:
     # The names of each set of ids, found once and shared: a fleet's creates name the same few folders and tools.
     found: dict[tuple[tuple[str, ...], frozenset[int]], dict[str, str]] = {}
     for change in changes:
-        targets = _REFERENCE_TARGETS.get(change.kind)
-        if targets is None:
-            targets = _REFERENCE_TARGETS[change.kind] = {f.name: address_targets(f.ref)
-                                                         for f in reference_facts(change.kind)}
+        targets = reference_targets(change.kind)
         if not targets:
             continue
         for shown in change.fields:
@@ -217,8 +214,6 @@ def name_references(changes: list[Change], resources: Mapping) -> None:
             if names:
                 shown.names = names
 
-
-_REFERENCE_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {}  # kind -> its reference fields -> kinds they name
 
 
 def _ids_in(shown: FieldChange) -> frozenset[int]:

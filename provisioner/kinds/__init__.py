@@ -75,6 +75,18 @@ def address_targets(ref_kind: str) -> tuple[str, ...]:
     return (ref_kind,) if kind is None else kind.address_targets
 
 
+def reference_targets(kind: str) -> dict[str, tuple[str, ...]]:
+    """A kind's reference fields -> the kinds whose objects their ids name (address_targets): what plans and the
+    state view name ids by. Found once per kind."""
+    targets = _REFERENCE_TARGETS.get(kind)
+    if targets is None:
+        targets = _REFERENCE_TARGETS[kind] = {f.name: address_targets(f.ref) for f in reference_facts(kind)}
+    return targets
+
+
+_REFERENCE_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
 def manifest_address(address: str) -> str:
     """The address a manifest (and state) knows an object by: `assistant.support` is the assistant `support`."""
     return address.split(".", 1)[1] if address.startswith(ASSISTANT + ".") else address

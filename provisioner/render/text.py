@@ -558,6 +558,8 @@ def state_text(document: dict[str, Any]) -> str:
     resources = document["resources"]
     if not resources:
         return "The state is empty: no object is managed yet."
+    from ..kinds import reference_targets  # here: kinds imports the planner's modules, which import this view
+
     lines = []
     names = _state_names(resources)
     for resource in resources:
@@ -567,7 +569,7 @@ def state_text(document: dict[str, Any]) -> str:
         lines.append(f"{kind} \"{resource['address']}\" {{")
         shown = merged_fields(resource)
         width = max((len(name) for name in shown), default=0)
-        targets = _reference_targets(kind)
+        targets = reference_targets(kind)
         for name, (field_value, write_only) in shown.items():
             comment = click.style("  # write-only: as last applied", dim=True) if write_only else ""
             text = named(field_value, names(targets[name])) if name in targets else value(field_value)
@@ -593,19 +595,6 @@ def _state_names(resources: list[dict[str, Any]]) -> Callable[[tuple[str, ...]],
                 found[kinds].update(by_kind.get(kind, {}))
         return found[kinds]
     return names
-
-
-def _reference_targets(kind: str) -> dict[str, tuple[str, ...]]:
-    """A kind's reference fields -> the kinds their ids name (kinds imported when first needed, as _kinds)."""
-    targets = _TARGETS.get(kind)
-    if targets is None:
-        from ..kinds import address_targets, reference_facts
-
-        targets = _TARGETS[kind] = {f.name: address_targets(f.ref) for f in reference_facts(kind)}
-    return targets
-
-
-_TARGETS: dict[str, dict[str, tuple[str, ...]]] = {}
 
 
 def state_counts(resources: list[dict[str, Any]]) -> str:
