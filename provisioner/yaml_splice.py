@@ -190,9 +190,8 @@ class DocumentEditor:
     def edit(self, document: int, changes: Iterable[tuple[Path_, Any]]) -> str:
         """The file's text with `changes` written into its `document`: what edit(text, document, changes) gives."""
         starts = self._starts
-        if starts is None or not 0 <= document < len(starts):
+        if starts is None or not 0 <= document < len(starts):  # (out of range: edit() says so)
             self.text = edit(self.text, document, changes)
-            self._starts = _document_starts(self.text)
             return self.text
         begin = starts[document]
         end = starts[document + 1] if document + 1 < len(starts) else len(self.text)
