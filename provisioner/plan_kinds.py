@@ -159,20 +159,25 @@ def manifest_identity(manifest: Manifest, ids: Mapping[str, int | None]) -> Any:
     """What same_object compares of a manifest, as one hashable key (None: it is no unclaimed object): the
     parent's id for a child, with `Kind.identity` when the kind has one, else the platform name."""
     kind = KINDS.get(manifest.kind)
-    key = kind.identity(manifest.fields) if kind is not None and kind.identity is not None else manifest.platform_name
-    if key is None or kind is None or not kind.parent_field:
-        return key
     parent_id = ids.get(getattr(manifest, "parent", ""))
-    return None if parent_id is None else (parent_id, key)
+    if kind is not None and kind.parent_field and parent_id is None:
+        return None  # its parent is not on the platform yet: no listed object is it
+    return _identity(kind, manifest.fields, manifest.platform_name, parent_id)
 
 
 def object_identity(kind_name: str, candidate: Any) -> Any:
     """The same key of a listed object, equal (and so found) exactly when same_object says it is the manifest's."""
     kind = KINDS.get(kind_name)
-    key = kind.identity(candidate.fields) if kind is not None and kind.identity is not None else candidate.name
+    parent_id = candidate.fields.get(kind.parent_field) if kind is not None and kind.parent_field else None
+    return _identity(kind, candidate.fields, candidate.name, parent_id)
+
+
+def _identity(kind: Any, fields: Mapping[str, Any], name: Any, parent_id: Any) -> Any:
+    """`Kind.identity` of the fields if the kind has one, else the name; with the parent's id for a child."""
+    key = kind.identity(fields) if kind is not None and kind.identity is not None else name
     if key is None or kind is None or not kind.parent_field:
         return key
-    return (candidate.fields.get(kind.parent_field), key)
+    return (parent_id, key)
 
 
 def _by_identity(objects: Mapping[str, list[Any]]) -> dict[str, dict[Any, list[Any]]]:
