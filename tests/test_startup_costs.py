@@ -307,10 +307,14 @@ def test_ctrl_c_while_the_command_line_starts_ends_as_an_interrupt_not_a_traceba
 
 def test_a_library_keeps_pythons_own_ctrl_c():
     """Only the command line's start is told how to end at Ctrl-C: a program importing the package keeps its
-    KeyboardInterrupt."""
-    import signal
-
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    KeyboardInterrupt. In a process of its own, with Python's handler set first: a process started with Ctrl-C
+    ignored (a job run in the background by a shell) has no handler to keep, and read so here it failed."""
+    probe = ("import signal\n"
+             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+             "import provisioner, provisioner.cli, provisioner.manifest\n"
+             "print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "True", result.stderr[-2000:]
 
 
 # --- patterns.py: a module-level regular expression compiled on its first use, answering as the compiled one ---
