@@ -264,6 +264,29 @@ def test_the_emulator_command_options(tmp_path):
     assert bad.returncode != 0 and "rate limit" in bad.stderr.lower()
 
 
+def test_a_db_that_is_not_the_emulators_is_refused_and_left_as_it_was(workspace, tmp_path):
+    """--db naming the provisioner's own state store (state/provisioner.db beside state/local-platform.db) had the
+    emulator add its tables to it, and a file that is not SQLite (or cannot be opened) ended in "unexpected
+    DatabaseError ... This is a bug"; both, and a broken state/local-platform.db under --local, are refused with
+    the file named, exit 1, and nothing written."""
+    assert workspace.run("workspace", "new", "--no-select", "other").exit_code == 0  # a state store, made by the CLI
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database\n")
+    for path, said in ((workspace.state_file, "another application's SQLite database (tables provisioner_"),
+                       (text, "cannot use")):
+        before = path.read_bytes()
+        run = subprocess.run([sys.executable, "-m", "provisioner", "emulator", "--port", "0", "--db", str(path)],
+                             capture_output=True, text=True, timeout=60)
+        assert run.returncode == 1 and said in run.stderr and str(path) in run.stderr, run.stderr
+        assert "bug" not in run.stderr and "Traceback" not in run.stderr and run.stdout == ""
+        assert path.read_bytes() == before
+    (workspace.root / "state" / "local-platform.db").write_text("not a database\n")
+    local = workspace.run("plan", "--local", api=False)
+    assert local.exit_code == 1 and "--local: cannot use state/local-platform.db" in local.stderr, local.all
+    assert "bug" not in local.stderr
+    assert (workspace.root / "state" / "local-platform.db").read_text() == "not a database\n"
+
+
 def test_the_bearer_scheme_is_case_insensitive(platform):
     response = httpx.get(platform.url + "/user/assistants/get", headers={"Authorization": f"bearer {TOKEN}"})
     assert response.status_code == 200

@@ -66,9 +66,33 @@ def _number_column(fields: dict[str, Any]) -> int | None:
     return value if type(value) is int else None
 
 
+# The tables a database the emulator may write holds besides its own (platform_*): SQLite's, and the one table of an
+# older emulator (`assistants`, never read again).
+_NOT_FOREIGN = ("sqlite_", "platform_")
+_OLDER_EMULATOR_TABLES = {"assistants"}
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    """A connection to the emulator's database at `path`, or ValueError saying why the file is not one it may write:
+    not SQLite, or another application's database (the provisioner's own state store given as --db, say), to
+    which the emulator would otherwise add its tables."""
+    try:
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as error:
+        raise ValueError(f"cannot use {path} as the emulator's database: {error}; nothing was written to it. "
+                         "Give a new file, or one the emulator made.") from None
+    foreign = sorted(t for t in tables if not t.startswith(_NOT_FOREIGN) and t not in _OLDER_EMULATOR_TABLES)
+    if foreign:
+        db.close()
+        raise ValueError(f"{path} is another application's SQLite database (tables {', '.join(foreign[:5])}), not the "
+                         "emulator's; nothing was written to it. Give a new file, or one the emulator made.")
+    return db
+
+
 class Store:
     def __init__(self, path: str = ":memory:"):
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db = _connect(path)
         self._db.row_factory = sqlite3.Row
         if path != ":memory:":
             self._db.execute("PRAGMA journal_mode=WAL")

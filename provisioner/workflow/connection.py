@@ -121,7 +121,10 @@ def connect(settings: Settings) -> Iterator[PlatformClient]:
         from ..emulator import EmbeddedPlatform, build_platform  # starlette and uvicorn: loaded only for --local
 
         # Its answers name one root whatever port it listens on this run (a saved plan compares them with the next).
-        platform = build_platform(db=Path(settings.state_path).parent / LOCAL_PLATFORM_DB, public_root=LOCAL_ROOT)
+        try:
+            platform = build_platform(db=Path(settings.state_path).parent / LOCAL_PLATFORM_DB, public_root=LOCAL_ROOT)
+        except ValueError as error:  # its database is not one it may use (not SQLite, another application's)
+            raise ProvisionerError(f"--local: {error}") from None
         token = platform.catalog.tenants[0].token
         # The embedded platform enforces no rate limit unless told to, so nor does its client.
         budget = RateBudget(settings.rate_limit or ())
