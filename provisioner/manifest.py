@@ -651,7 +651,7 @@ def is_manifest_name(path: Path) -> bool:
 def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Problem],
                         skipped: list[str] | None = None) -> list[Path]:
     """The files to read. A path given by name is read whatever its suffix; a directory is searched
-    recursively, following links to directories (a link back into its own ancestry is a loop, reported);
+    recursively (its hidden files and folders, named with a leading '.', left out), following links to directories (a link back into its own ancestry is a loop, reported);
     dangling links, FIFOs, sockets, devices and unreadable directories are problems, never skipped."""
     files: list[Path] = []
     skipped = skipped if skipped is not None else []
@@ -700,6 +700,10 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             refuse(directory, "symbolic link loop (a directory linked inside itself); not followed")
             return
         for entry in entries:
+            if entry.name.startswith("."):
+                # A repository's hidden files and folders are other tools' (.git, .github/workflows/*.yml,
+                # .gitlab-ci.yml, .pre-commit-config.yaml): read as manifests, `validate .` failed on each.
+                continue
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):
                 kind = "dir"

@@ -1,5 +1,6 @@
 """Workspace overlays: maps merge, lists replace, null removes; errors point at the overlay's lines."""
 import json
+from pathlib import Path
 
 import yaml
 
@@ -95,6 +96,25 @@ def test_the_default_policies_folder_is_not_read_as_manifests(workspace):
     result = workspace.run("validate", ".", api=False)
     assert result.exit_code == 0, result.all
     assert "1 manifest(s) are valid" in result.output and "Policies: 1 rule(s): 1 warned." in result.output
+
+
+def test_validate_dot_leaves_out_the_repositorys_hidden_files_and_folders(workspace):
+    """`validate .` (or `plan .`) in a repository read .github/workflows/*.yml, .gitlab-ci.yml and
+    .pre-commit-config.yaml as manifests, failing on each of their keys and `${{ }}` expressions, as it would in any
+    repository that copies docs/ci's recipes as docs/ci.md says; and it listed .git's files as skipped. Hidden files
+    and folders are other tools': a folder search leaves them out (a file named on the command line is still read)."""
+    docs = Path(__file__).resolve().parent.parent / "docs" / "ci"
+    workspace.add("sales")
+    workspace.write("provisioner.yaml", "workspace: default\n")
+    workspace.write(".github/workflows/provisioner.yml", (docs / "github-actions.yml").read_text())
+    workspace.write(".gitlab-ci.yml", (docs / "gitlab-ci.yml").read_text())
+    workspace.write(".pre-commit-config.yaml", "repos:\n  - repo: local\n    hooks: []\n")
+    workspace.write(".git/HEAD", "ref: refs/heads/main\n")
+    result = workspace.run("validate", ".", api=False)
+    assert result.exit_code == 0, result.all
+    assert "1 manifest(s) are valid" in result.output and ".git" not in result.all
+    named = workspace.run("validate", ".gitlab-ci.yml", api=False)
+    assert named.exit_code == 1 and "  .gitlab-ci.yml:" in named.stderr, named.all
 
 
 def test_three_workspaces_from_one_repository(workspace):
