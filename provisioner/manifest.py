@@ -26,7 +26,7 @@ from .scrub import carries_credentials
 from .kinds import ASSISTANT, KINDS, MANIFEST_KINDS, kind_of_manifest, object_address
 from .kinds.base import MANIFEST_FILE
 from .patterns import LazyPattern
-from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, did_you_mean,
+from .spec import (ALWAYS_SENSITIVE, CREATE_FIELDS, DEFAULT_DIALECT, checked_spec, closest, did_you_mean,
                    secret_fields, validate_model)
 
 API_VERSION = "provisioner/v1"
@@ -1083,9 +1083,9 @@ def _parse_document(doc: Document, problems: list[Problem], dialect: str,
             return None
         header = _checked_header(doc, problems)
         named = content.get("kind")
-        if not isinstance(named, str) or (kind_of_manifest(named) is None and not did_you_mean(named, MANIFEST_KINDS)):
+        if not isinstance(named, str) or (kind_of_manifest(named) is None and not closest(named, MANIFEST_KINDS)):
             # A kind nothing is close to: its spec read as an assistant's would add a line per field it lacks. (A
-            # near miss, `Assistent`, is read as before, so its other problems come at once.)
+            # near miss, `Folde`, is read as the kind it suggests, so its other problems come at once.)
             return None
     kind, address, labels, protect, sensitive = header
     sensitive |= doc.sensitive
@@ -1152,13 +1152,13 @@ _METADATA = frozenset(METADATA_KEYS)
 
 def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
     """The envelope's and metadata's checks, every problem appended: the kind (an unknown one is reported, and its
-    spec still checked as an assistant's), the address (None when wrong), labels, protect, sensitive fields."""
+    spec still checked as the kind it is a near miss of: _kind_meant), the address (None when wrong), labels, protect, sensitive fields."""
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
 
     content = doc.content
     check_envelope(content, problem)
-    kind = (kind_of_manifest(content["kind"]) if isinstance(content.get("kind"), str) else None) or ASSISTANT
+    kind = _kind_meant(content.get("kind"))
     spec_fields = CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 
     metadata = content.get("metadata")
@@ -1192,6 +1192,15 @@ def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
                             "metadata", "sensitive", index)
             sensitive = _default_sensitive(kind) | frozenset(extra)
     return kind, address, labels, protect, sensitive
+
+
+def _kind_meant(named: Any) -> str:
+    """The kind a document's `kind:` means: its own, else the one a near miss suggests (`Folde`: a folder, whose
+    spec read as an assistant's would have every assistant field missing and the folder's own unknown), else an
+    assistant."""
+    if not isinstance(named, str):
+        return ASSISTANT
+    return kind_of_manifest(named) or kind_of_manifest(closest(named, MANIFEST_KINDS) or "") or ASSISTANT
 
 
 def _manifest(cls: type, *values: Any) -> Manifest:

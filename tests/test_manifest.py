@@ -124,6 +124,22 @@ def test_a_kind_nothing_is_close_to_is_one_error_not_one_per_assistant_field(tmp
     assert len(found) == 1 and f"{path}:2: kind: kind must be one of Assistant" in found[0], found
 
 
+def test_a_near_miss_of_a_kind_has_its_spec_checked_as_the_kind_it_suggests(tmp_path):
+    """`kind: Folde` was suggested 'Folder' but its spec read as an assistant's: nine "spec.assistant_name: is
+    required"-like lines, and the folder's own `name` called an unknown field. The spec is now checked as the
+    suggested kind's, so the lines besides the kind's are the ones to fix."""
+    folder = tmp_path / "f.yaml"
+    folder.write_text("apiVersion: provisioner/v1\nkind: Folde\nmetadata:\n  name: f\nspec:\n  name: F\n")
+    assert errors_of([folder]) == [f"{folder}:2: kind: kind must be one of Assistant, Campaign, Folder, KnowledgeBase, "
+                                   "Label, SipTrunk, Tool (got 'Folde') (did you mean 'Folder'?)"]
+    tool = tmp_path / "t.yaml"
+    tool.write_text("apiVersion: provisioner/v1\nkind: tool\nmetadata:\n  name: t\nspec:\n  nmae: lookup\n"
+                    "  description: D\n  endpoint: https://api.example.com/x\n  method: GET\n")
+    found = errors_of([tool])
+    assert found[1:] == [f"{tool}:5: spec.name: is required",
+                         f"{tool}:6: spec.nmae: unknown field 'nmae' (did you mean 'name'?)"], found
+
+
 @pytest.mark.parametrize(("spec_lines", "field", "message"), [
     ("  speech_speed: .inf\n", "spec.speech_speed", ".inf is not a finite number"),
     ("  system_prompt: !!binary aGVsbG8=\n", "spec.system_prompt", "the YAML tag !!binary is not supported"),
