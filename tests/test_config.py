@@ -183,6 +183,8 @@ def test_selecting_a_workspace_that_the_environment_or_the_file_overrides_is_ref
         assert refused.exit_code == 1, refused.all
         message = " ".join(refused.stderr.split())
         assert "PROVISIONER_WORKSPACE sets the workspace to 'prod'" in message and "Nothing was changed" in message
+        # `new` says how to create it all the same (the option was named nowhere but in --help).
+        assert ("provisioner workspace new --no-select staging" in message) == (command[0] == "new"), message
     assert workspace.run("workspace", "list").output.split() == ["default"]  # no staging made
     assert workspace.run("workspace", "select", "--or-create", "prod").exit_code == 0  # the same one: fine
     assert workspace.run("workspace", "new", "staging", "--no-select").exit_code == 0  # not selected: fine

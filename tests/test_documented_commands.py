@@ -383,6 +383,26 @@ def test_every_documented_command_line_names_real_commands_and_options():
     assert not problems, "The documentation shows commands the CLI does not accept:\n" + "\n".join(problems)
 
 
+def every_command(group: click.Group = cli, path: str = "provisioner"):
+    """(`provisioner workspace new`, its click command) for every command the CLI has, groups' subcommands too."""
+    for name in group.list_commands(click.Context(group)):
+        command = group.get_command(click.Context(group), name)
+        if isinstance(command, click.Group):
+            yield from every_command(command, f"{path} {name}")
+        else:
+            yield f"{path} {name}", command
+
+
+def test_every_option_the_cli_has_is_in_the_documentation():
+    """The other direction: README.md and docs/ are the only documentation, so an option `--help` lists and no page
+    names (`workspace new --no-select` was one) is one a user cannot learn of but by chance."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in documents() if path.suffix == ".md")
+    missing = [f"{path} {name}" for path, command in every_command() for name in click_options(command)
+               if name.startswith("--") and name != "--help"
+               and not re.search(re.escape(name) + r"(?![\w-])", text)]
+    assert not missing, "Options no page of the documentation names:\n" + "\n".join(missing)
+
+
 def test_a_documented_flag_or_command_that_does_not_exist_is_named_with_its_file_and_line(tmp_path):
     readme = (ROOT / "README.md").read_text(encoding="utf-8").split("\n")
     good = next(i for i, line in enumerate(readme) if line.startswith("provisioner plan --local --out my.plan"))

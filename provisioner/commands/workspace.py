@@ -43,7 +43,7 @@ def workspace_show(**store) -> None:
     click.echo(current_workspace(store_settings(store)))
 
 
-def _refuse_if_pinned(settings, name: str) -> None:
+def _refuse_if_pinned(settings, name: str, otherwise: str = "") -> None:
     """The selected workspace is the last one asked (after --workspace, PROVISIONER_WORKSPACE and provisioner.yaml's
     `workspace:`): selecting another than the one they pin said "Switched to workspace 'staging'" while every later
     command ran in prod, so a pipeline's `workspace select` then `apply` applied to the other workspace."""
@@ -51,7 +51,8 @@ def _refuse_if_pinned(settings, name: str) -> None:
     if pinned_by and settings.workspace != name:
         raise ProvisionerError(f"{pinned_by} sets the workspace to {settings.workspace!r}, which comes before the "
                                f"selected one: every command would still use {settings.workspace!r}, not {name!r}. "
-                               f"Nothing was changed. Remove it (or set it to {name!r}) to select {name!r}")
+                               f"Nothing was changed. Remove it (or set it to {name!r}) to select {name!r}"
+                               f"{otherwise}")
 
 
 @workspace_group.command("new")
@@ -63,7 +64,8 @@ def workspace_new(name, no_select, **store) -> None:
     """Create an empty workspace and select it."""
     settings = store_settings(store)
     if not no_select:
-        _refuse_if_pinned(settings, name)
+        _refuse_if_pinned(settings, name, f"; or create it without selecting it: provisioner workspace new "
+                                          f"--no-select {name}")
     new_workspace(settings, name)
     if not no_select:
         select_workspace(settings, name)
