@@ -3,6 +3,8 @@ one help wording per option, `show` of a saved plan and of the state, `validate 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import click
 import pytest
@@ -151,6 +153,22 @@ def test_plan_json_flag_is_an_alias_of_format_json(workspace):
     for document in (one, two):
         del document["created_at"], document["lineage"]  # no state yet: each plan has a fresh lineage
     assert one == two
+
+
+def test_json_with_another_format_is_refused_as_two_formats(workspace):
+    """`plan --json --format markdown` printed the JSON document and nothing said the markdown asked for was not
+    (a pipeline's comment step posted JSON); every command with --format refuses two formats given, exit 1,
+    before it reads or writes anything. --json with --format json is the same format twice, and is fine."""
+    workspace.add("a")
+    for command in (("plan", "--json", "--format", "markdown", "--out", "a.plan"), ("plan", "--format", "text", "--json"),
+                    ("validate", "--json", "--format", "text"), ("state", "list", "--format", "text", "--json"),
+                    ("show", "--json", "--format", "markdown")):
+        refused = subprocess.run([sys.executable, "-m", "provisioner", *command], cwd=workspace.root,
+                                 capture_output=True, text=True, timeout=120)
+        assert refused.returncode == 1 and refused.stdout == "", refused.stderr
+        assert f"--json and --format {command[command.index('--format') + 1]} ask for two formats" in refused.stderr
+    assert not (workspace.root / "a.plan").exists() and not (workspace.root / "state").exists()
+    assert json.loads(workspace.run("plan", "--json", "--format", "json").output)["format"] == "provisioner-plan"
 
 
 @pytest.mark.parametrize("plain", ["NO_COLOR", "--no-color"])

@@ -2,9 +2,11 @@
 is group.py's."""
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import click
+from click.core import ParameterSource
 
 from .. import render
 from ..manifest import DEFAULT_LIMITS, Limits
@@ -79,11 +81,26 @@ class PlatformId(click.ParamType):
 
 def format_options(formats: tuple[str, ...] = render.FORMATS) -> Callable:
     """--format and its --json alias; the command receives `fmt`."""
-    def decorate(command: Callable) -> Callable:
-        command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(command)
+    def decorate(run: Callable) -> Callable:
+        @functools.wraps(run)
+        def checked(**params):
+            _refuse_two_formats(params["fmt"], params["as_json"])
+            return run(**params)
+
+        command = click.option("--json", "as_json", is_flag=True, help=HELP["--json"])(checked)
         return click.option("--format", "fmt", type=click.Choice(formats), default="text", show_default=True,
                             help=format_help(formats))(command)
     return decorate
+
+
+DEFAULT = ParameterSource.DEFAULT
+
+
+def _refuse_two_formats(fmt: str, as_json: bool) -> None:
+    """`--json --format markdown` printed JSON and said nothing of the markdown asked for (a pipeline's comment
+    step then posted a JSON document): two formats given are refused, as any contradiction on the command line."""
+    if as_json and fmt != "json" and click.get_current_context().get_parameter_source("fmt") is not DEFAULT:
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats; give one (--json is --format json)")
 
 
 def chosen_format(fmt: str, as_json: bool) -> str:
