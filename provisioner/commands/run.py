@@ -40,11 +40,26 @@ def config_from(kwargs: dict, parallelism: int | None = None) -> Config:
 
 
 def settings_from(kwargs: dict, parallelism: int | None = None) -> Settings:
+    _refuse_local_with_a_platform(kwargs)
     config = config_from(kwargs, parallelism)
     return Settings.from_config(config, local=kwargs.pop("local"), token_file=kwargs.pop("token_file"),
                                 lock=kwargs.pop("lock", True), insecure_http=kwargs.pop("insecure_http", False),
                                 init_store=kwargs.pop("init_store", False),
                                 manifest_limits=kwargs.pop("manifest_limits", DEFAULT_LIMITS))
+
+
+def _refuse_local_with_a_platform(kwargs: dict) -> None:
+    """`--local --api-url URL` planned against the embedded platform and never said the URL was not used (nor was
+    --token-file's token): a platform named on the command line beside --local is refused. (PROVISIONER_API_URL or
+    provisioner.yaml's api_url, set for every run, is what --local stands in for: those stay allowed.)"""
+    if not kwargs.get("local"):
+        return
+    ctx = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in ("api_url", "token_file", "insecure_http")
+             if name in kwargs and ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+    if given:
+        raise click.UsageError(f"--local (the embedded local platform) and {' and '.join(given)} (for another "
+                               "platform) contradict each other; give one or the other")
 
 
 def settings_paths(paths: tuple[str, ...], settings: Settings) -> list[str]:
