@@ -60,6 +60,9 @@ class Document:
     # The file relative to the project's root (the folder of provisioner.yaml), as state records it: the same from
     # whichever folder a run starts in (set by workflow.manifests.validate; `file` is relative to that folder).
     source: str | None = None
+    # True when a ${var.X} or ${env.X} in it could not be substituted (overlays.final_documents said why): it is
+    # no manifest, but its address is one, so a reference to it is not "names no manifest".
+    unresolved: bool = False
 
     @property
     def state_source(self) -> str:
@@ -1032,6 +1035,9 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
             if move:
                 found.append(move)
             continue
+        if document.unresolved:
+            invalid.update(_address_named(document.content))
+            continue
         manifest = _parse_document(document, problems, dialect, invalid)
         if manifest:
             manifests.append(manifest)
@@ -1048,6 +1054,15 @@ def parse_manifests(documents: Iterable[Document], *, dialect: str = DEFAULT_DIA
     manifests = sorted(manifests, key=lambda m: m.address)
     problems += check(manifests, invalid)
     return manifests, problems
+
+
+def _address_named(content: Any) -> list[str]:
+    """The address a document's kind and metadata.name give (none when either is not one), without its checks."""
+    if not isinstance(content, dict) or not isinstance(content.get("kind"), str):
+        return []
+    kind, metadata = kind_of_manifest(content["kind"]), content.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return [object_address(kind, name)] if kind and isinstance(name, str) else []
 
 
 def check_envelope(content: dict, problem: Callable[..., None]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -66,8 +67,9 @@ def final_documents(documents: list[Document], inputs: ManifestInputs,
                             budgets.setdefault(document.file, ExpansionBudget(limits.bytes))
                             ) if document.may_reference else []
         problems += found
-        if not found:  # an unresolved value would only add a confusing spec error at the same line
-            final.append(document)
+        # An unresolved value would only add a confusing spec error at the same line: the document is marked, and
+        # read for its address alone (what refers to it is not told it "names no manifest").
+        final.append(replace(document, unresolved=True) if found else document)
     return final, problems
 
 

@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from provisioner.variables import Reference, TemplateError, escape, parse, parse_var_flag
-from conftest import manifest_text
+from conftest import copy_graph_example, manifest_text
 
 SECRET = "env-SECRET-9f3a7c"
 LONG_SECRET = "LONGSECRET-" + "x" * 120
@@ -147,6 +147,24 @@ def test_an_unset_environment_variable_is_an_error(workspace, monkeypatch):
     result = workspace.run("validate", api=False)
     assert (f"manifests/a.yaml:{line_of(path, 'webhook_url')}: spec.webhook_url: environment variable "
             "NOT_SET_ANYWHERE is not set") in result.stderr
+
+
+def test_a_manifest_with_an_unset_variable_is_not_called_missing_where_it_is_referred_to(workspace, monkeypatch):
+    """examples/graph without ORDERS_API_KEY and OFFICE_SIP_PASSWORD (docs/graph.md says to set them): besides the
+    two unset variables, `validate` said "'siptrunk.office' names no manifest" at the campaign and the assistant, and
+    the same of tool.order-lookup, sending the reader after manifests that are there. The two lines left are the two
+    to fix; a reference to an address no document has is still reported."""
+    copy_graph_example(workspace)
+    for name in ("ORDERS_API_KEY", "OFFICE_SIP_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    result = workspace.run("validate", api=False)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: 2 manifest errors:\n"), result.stderr
+    assert "OFFICE_SIP_PASSWORD is not set" in result.stderr and "ORDERS_API_KEY is not set" in result.stderr
+    assert "names no manifest" not in result.stderr
+    workspace.add("other", tool_ids=["tool.no-such-tool"])
+    named = workspace.run("validate", api=False)
+    assert "'tool.no-such-tool' names no manifest" in named.stderr, named.stderr
 
 
 def test_env_values_never_reach_output_state_or_plan_files(workspace, monkeypatch):
