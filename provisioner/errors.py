@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Iterable, NamedTuple
 
 
 class Location(NamedTuple):
@@ -41,6 +41,15 @@ class Problem:
             "field": self.field,
             "message": self.message,
         }
+
+
+def closest_addresses(address: str, known: Iterable[str]) -> str:
+    """"; did you mean 'a' or 'b'?" for the (at most three) known addresses `address` is a near miss of, else "":
+    every command that takes an address says it the same way, whichever address it could not find."""
+    import difflib  # only on the way to an error
+
+    close = difflib.get_close_matches(address, sorted(set(known)), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class ProvisionerError(Exception):

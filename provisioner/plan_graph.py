@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
-from .errors import PlanError, Problem
+from .errors import PlanError, Problem, closest_addresses
 from .graph import Graph, entry_kind, expand, manifest_address
 from .kinds import ASSISTANT, NUMBER, kind_title, reference_facts, reference_targets
 from .manifest import Manifest
@@ -344,7 +344,8 @@ def replace_problems(replace: frozenset[str], graph: Graph, state: State, identi
         if destroy:
             problems.append(Problem(f"--replace {address}: a destroy plan replaces nothing", address=address))
         elif address not in graph.manifests:
-            known = " (it is in state: its manifest was removed, so it is destroyed)" if address in state.resources else ""
+            known = (" (it is in state: its manifest was removed, so it is destroyed)" if address in state.resources
+                     else closest_addresses(address, graph.manifests))
             problems.append(Problem(f"--replace {address!r} names no manifest{known}", address=address))
         elif address not in state.resources or identities.ids.get(address) != state.resources[address].id:
             problems.append(Problem(f"--replace {address!r}: there is nothing to replace (no object of it in state "

@@ -11,7 +11,6 @@ assistant and a removed field goes back to its default without flapping.
 """
 from __future__ import annotations
 
-import difflib
 import functools
 import marshal
 import operator
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
 
-from .errors import PlanError, Problem
+from .errors import PlanError, Problem, closest_addresses
 from .kinds import ASSISTANT_REFERENCES
 from .json_text import SCALAR_TYPES
 from .manifest import Manifest
@@ -251,9 +250,8 @@ def record_for(manifest: Manifest, remote_fields: dict[str, Any]) -> dict[str, A
 
 
 def unknown_target_problem(target: str, known: Iterable[str]) -> Problem:
-    close = difflib.get_close_matches(target, sorted(set(known)), n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    return Problem(f"--target {target!r} names no manifest and nothing in state{hint}", address=target)
+    return Problem(f"--target {target!r} names no manifest and nothing in state{closest_addresses(target, known)}",
+                   address=target)
 
 
 def adoption_refused(manifest: Manifest, live: RemoteAssistant, owner: Owner) -> Problem:

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from .errors import ProvisionerError
+from .errors import ProvisionerError, closest_addresses
 from .patterns import LazyPattern
 
 # kubectl's label keys ([prefix/]name) and values: alphanumerics with '-', '_', '.' inside, at most 63 characters.
@@ -200,7 +200,8 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
     for exclude in excludes:
         # As a glob that matches nothing: a mistyped address would leave out nothing, and change what it meant to keep.
         if not is_glob(exclude) and exclude not in labels and _bare(exclude) not in labels:
-            raise ProvisionerError(f"--exclude {_clip(exclude)!r} names no address in the manifests or the state")
+            raise ProvisionerError(f"--exclude {_clip(exclude)!r} names no address in the manifests or the state"
+                                   f"{closest_addresses(exclude, labels)}")
     nothing = chosen is not None and not [a for a in chosen if a not in excluded]
     if chosen is not None:
         chosen = [a for a in chosen if a not in excluded]

@@ -166,6 +166,24 @@ def test_an_exclude_that_names_nothing_is_an_error_as_a_glob_that_matches_nothin
     assert workspace.run("plan", "--exclude", "sales-gold").exit_code == 0
 
 
+def test_every_command_that_takes_an_address_names_the_near_miss_of_a_mistyped_one(workspace):
+    """`plan --target sales-gld` said "did you mean 'sales-gold'?", while --exclude, --replace, `state rm`, `state
+    show`, `state mv` and `import` only said the address names nothing; each now names the close ones the same way,
+    and changes nothing."""
+    workspace.add("sales-gold")
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    [made] = workspace.platform.assistants()
+    before = workspace.state()
+    for command in (("plan", "--exclude", "sales-gld"), ("plan", "--replace", "sales-gld"),
+                    ("plan", "--target", "sales-gld"), ("state", "rm", "sales-gld"), ("state", "show", "sales-gld"),
+                    ("state", "mv", "sales-gld", "sales-new"), ("import", "sales-gld", str(made["id"]))):
+        result = workspace.run(*command)
+        assert result.exit_code == 1 and "did you mean 'sales-gold'?" in result.stderr, (command, result.all)
+    assert workspace.state() == before
+    far = workspace.run("state", "rm", "zzz")
+    assert far.exit_code == 1 and "did you mean" not in far.stderr, far.all
+
+
 def test_a_refresh_target_is_an_assistant_with_or_without_its_kind_and_one_state_lacks_is_an_error(workspace):
     """As for plan and pull (docs/selection.md): `assistant.x` is the assistant `x`, and a plain address that names
     nothing is an error. refresh read neither and said "Refreshed 0 object(s)", a success."""

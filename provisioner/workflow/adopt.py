@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields as dataclass_fields
 from typing import Any
 
-from ..errors import ProvisionerError, StateError
+from ..errors import ProvisionerError, StateError, closest_addresses
 from ..graph import Graph, address_kind, entry_kind, expand, manifest_address, uses
 from ..kinds import ASSISTANT, KINDS, address_form
 from ..manifest import Manifest
@@ -60,8 +60,9 @@ def import_object(session: Session, manifests: list[Manifest], address: str, rem
     expanded = expand(manifests)
     manifest = next((m for m in (expanded if child else manifests) if m.address == address), None)
     if manifest is None:
-        raise ProvisionerError(f"no manifest has the address {address!r}; write the manifest first, so the "
-                               "next plan does not destroy what you import")
+        near = closest_addresses(address, [m.address for m in (expanded if child else manifests)])
+        raise ProvisionerError(f"no manifest has the address {address!r}; write the manifest first, so the next "
+                               f"plan does not destroy what you import{near}")
     resources = session.state.resources
     if address in resources:
         raise StateError(f"{address!r} is already in state (id {resources[address].id}); "

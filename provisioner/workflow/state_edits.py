@@ -6,7 +6,7 @@ import re
 import socket
 from typing import Any
 
-from ..errors import StateError, with_article
+from ..errors import StateError, closest_addresses, with_article
 from ..graph import address_kind, entry_kind, manifest_address
 from ..kinds import address_form, address_parts
 from ..kinds.base import NAME
@@ -29,7 +29,7 @@ def in_state(session: Session, address: str) -> str:
     """The state address `address` names (`assistant.support` is `support`), or a StateError."""
     found = manifest_address(address)
     if found not in session.state.resources:
-        raise StateError(f"{address!r} is not in state")
+        raise StateError(f"{address!r} is not in state{closest_addresses(address, session.state.resources)}")
     return found
 
 
