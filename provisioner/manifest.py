@@ -813,8 +813,9 @@ def load_documents(files: Iterable[Path], limits: Limits = DEFAULT_LIMITS) -> tu
         except UnicodeDecodeError as error:
             before = data[:error.start].decode("utf-8-sig")  # valid up to the bad byte
             line = line_at(before, len(before))
+            # Manifests, provisioner.yaml, vars files, overlays and policies alike: the message names no one of them.
             problems.append(Problem(f"not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start}); "
-                                    "manifests are YAML in UTF-8", Location(shown, line)))
+                                    "save the file as UTF-8", Location(shown, line)))
             continue
         found = _read_block_yaml(text, shown, limits)
         if found is None:  # not the usual manifest: PyYAML reads it

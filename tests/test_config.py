@@ -309,6 +309,21 @@ def test_a_configuration_value_that_only_looks_valid_is_refused_with_its_line(wo
     assert result.exit_code == 1 and "provisioner.yaml:1: " + says in result.stderr, result.all
 
 
+def test_a_file_that_is_not_utf8_is_named_as_the_file_it_is_not_as_a_manifest(workspace):
+    """A provisioner.yaml (or vars file) saved in Latin-1 was refused with "...; manifests are YAML in UTF-8", a
+    manifest's wording for a file that is none; the message says what to do with whichever file it is."""
+    workspace.add("a")
+    latin1 = "caf\xe9".encode("latin-1")
+    for file, other in (("provisioner.yaml", None), ("vars/default.yaml", "provisioner.yaml")):
+        if other:
+            workspace.write(other, "project: cafe\n")
+        workspace.write(file, "")
+        workspace.root.joinpath(file).write_bytes(b"project: " + latin1 + b"\n")
+        result = workspace.run("validate", api=False)
+        assert result.exit_code == 1 and f"{file}:1: not UTF-8 text (byte 0xe9 at offset " in result.stderr, result.all
+        assert "manifest" not in result.stderr.split("\n", 1)[1] and "save the file as UTF-8" in result.stderr
+
+
 def test_a_duration_of_hundreds_of_digits_is_refused_not_a_crash(workspace):
     """It reads as infinity, and the lock's wait (SQLite's busy timeout, in whole milliseconds) cannot be infinite:
     the run stopped on an unexpected OverflowError before it said which setting was wrong."""
