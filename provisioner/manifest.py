@@ -1073,14 +1073,19 @@ def check_envelope(content: dict, problem: Callable[..., None]) -> None:
         if key not in ENVELOPE_KEYS:
             problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
     if content.get("apiVersion") != API_VERSION:
-        problem(f"apiVersion must be '{API_VERSION}' (got {_shown(content.get('apiVersion'))})", "apiVersion")
+        problem(f"apiVersion must be '{API_VERSION}' ({_given(content, 'apiVersion')})", "apiVersion")
     kind = content.get("kind")
     if not isinstance(kind, str) or kind_of_manifest(kind) is None:
         if len(MANIFEST_KINDS) == 1:
-            problem(f"kind must be '{KIND}' (got {_shown(kind)})", "kind")
+            problem(f"kind must be '{KIND}' ({_given(content, 'kind')})", "kind")
         else:
             hint = did_you_mean(kind, MANIFEST_KINDS) if isinstance(kind, str) else ""
-            problem(f"kind must be one of {', '.join(MANIFEST_KINDS)} (got {_shown(kind)}){hint}", "kind")
+            problem(f"kind must be one of {', '.join(MANIFEST_KINDS)} ({_given(content, 'kind')}){hint}", "kind")
+
+
+def _given(content: dict, key: str) -> str:
+    """What a document gave for an envelope key: "got 'v2'", or that it has none (a YAML file of another tool)."""
+    return f"got {_shown(content[key])}" if key in content else "missing"
 
 
 def _parse_document(doc: Document, problems: list[Problem], dialect: str,
@@ -1345,9 +1350,12 @@ def _clip(text: Any, limit: int = SHOWN_CHARS) -> str:
 
 
 def _shown(value: Any) -> str:
-    """A value as messages show it: repr'd (so a newline shows as \\n), at most about 60 characters."""
+    """A value as messages show it: repr'd (so a newline shows as \\n), at most about 60 characters; YAML's own
+    words for null and the booleans (the file wrote `null` or `true`, not Python's None or True)."""
     if isinstance(value, (dict, list)):
         return f"a {'mapping' if isinstance(value, dict) else 'list'}"
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
     return _clip(repr(value))
 
 

@@ -64,6 +64,21 @@ def test_envelope_errors(tmp_path):
     assert f"{path}:6: spec.voice_id: is required" in found
 
 
+def test_envelope_errors_say_missing_and_null_in_yamls_words_not_pythons(tmp_path):
+    """A YAML file of another tool (no apiVersion, no kind) was told "apiVersion must be 'provisioner/v1' (got
+    None)", and `protect: null` "(got None)": Python's words for what the file left out or wrote as null."""
+    other = tmp_path / "compose.yaml"
+    other.write_text("services: {}\n")
+    nulls = tmp_path / "n.yaml"
+    nulls.write_text("apiVersion:\nkind: true\nmetadata:\n  name: n\n  protect: null\nspec:\n  name: N\n")
+    found = "\n".join(errors_of([other, nulls]))
+    assert f"{other}:1: apiVersion: apiVersion must be 'provisioner/v1' (missing)" in found
+    assert f"{other}:1: kind: kind must be one of Assistant" in found and "Tool (missing)" in found
+    assert f"{nulls}:1: apiVersion: apiVersion must be 'provisioner/v1' (got null)" in found
+    assert "Tool (got true)" in found and f"{nulls}:5: metadata.protect: must be true or false (got null)" in found
+    assert "None" not in found and "True" not in found
+
+
 def test_invalid_yaml_names_the_line(tmp_path):
     path = tmp_path / "m.yaml"
     path.write_text("apiVersion: provisioner/v1\nkind: Assistant\nmetadata:\n  name: [unclosed\nspec: {}\n")
