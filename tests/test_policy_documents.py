@@ -56,6 +56,27 @@ def test_form_mistakes_are_named_at_their_line(tmp_path):
     assert any("two rules are named 'r'" in p for p in problems)
 
 
+def test_an_unknown_key_is_named_with_the_keys_of_its_own_mapping_and_the_near_miss(tmp_path):
+    """Every unknown key of a policy document was told "unknown key (a rule has name, expression, message, ...)",
+    `spek:` at the top and `labels:` in metadata too, a list of keys that could not go there; and a missing one said
+    pydantic's "Field required". Each now names the keys of the mapping it is in, the close one first."""
+    path = tmp_path / "policies" / "p.yaml"
+    path.parent.mkdir()
+    path.write_text("apiVersion: provisioner/v1\nkind: Policy\nmetadata:\n  name: p\n  labels: {a: b}\nspek: {}\n"
+                    "spec:\n  mach: {kinds: [Tool]}\n  rules:\n    - name: r\n      expresion: 'true'\n"
+                    "      match: {kind: [Tool]}\n")
+    _, problems = load_policies([str(path.parent)])
+    assert sorted(str(p).replace(f"{path}:", "") for p in problems) == sorted([
+        "5: metadata.labels: unknown key 'labels' (the keys here: name, description)",
+        "6: spek: unknown key 'spek' (did you mean 'spec'?) (the keys here: apiVersion, kind, metadata, spec)",
+        "8: spec.mach: unknown key 'mach' (did you mean 'match'?) (the keys here: match, rules)",
+        "10: spec.rules.0.expression: is required",
+        "11: spec.rules.0.expresion: unknown key 'expresion' (did you mean 'expression'?) (the keys here: name, "
+        "expression, message, messageExpression, severity, match)",
+        "12: spec.rules.0.match.kind: unknown key 'kind' (did you mean 'kinds'?) (the keys here: kinds, workspaces, "
+        "labels, actions)"])
+
+
 def test_an_unknown_field_is_an_error_never_a_pass(tmp_path):
     report = evaluated(tmp_path, "object.spec.max_call_durations < 900")
     assert report.blocks and not report.violations

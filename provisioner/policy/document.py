@@ -18,13 +18,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Iterable, Literal
+from typing import Annotated, Iterable, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..errors import Location, Problem
 from ..kinds import ASSISTANT, KINDS, kind_of_manifest
 from ..manifest import find_manifest_files, load_documents
+from ..spec import did_you_mean
 from .engine import CompiledRule, compile_rule
 from .objects import manifest_kind
 
@@ -196,5 +197,28 @@ def _raw_path(loc: tuple) -> tuple:
 
 def _said(error: dict) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown key (a rule has name, expression, message, messageExpression, severity, match)"
+        # Said of a rule's keys wherever the unknown key was (`spek:`, metadata's, a match's): the keys of the
+        # mapping that holds it, and the near miss among them.
+        *where, key = _raw_path(error["loc"])
+        keys = _keys_at(tuple(where))
+        return f"unknown key {str(key)!r}{did_you_mean(str(key), keys)} (the keys here: {', '.join(keys)})"
+    if error["type"] == "missing":
+        return "is required"
     return re.sub(r"^Value error, ", "", error["msg"])
+
+
+def _keys_at(path: tuple) -> list[str]:
+    """The keys a policy document allows in the mapping at `path`, as the file writes them (apiVersion)."""
+    model: type[BaseModel] = _PolicyDocument
+    for part in path:
+        if isinstance(part, str):
+            found = next(f for name, f in model.model_fields.items() if part in (name, f.alias))
+            model = _model_in(found.annotation) or model
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The model a field's annotation holds (`_Match | None`, `list[_Rule]`), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next(filter(None, map(_model_in, get_args(annotation))), None)
