@@ -296,6 +296,17 @@ def test_a_corrupt_plan_file_is_a_plan_file_error_not_a_manifest_error(workspace
     assert workspace.platform.assistants() == []
 
 
+def test_a_saved_plan_that_is_not_there_is_a_plan_file_error_not_a_manifest_error(workspace):
+    """`apply provisioner-out/prod/provisioner.plan` in a job whose artifact was not downloaded said "1 manifest
+    error: no such file or directory", as if the plan were a manifest folder; a *.plan path that is not there is a
+    plan file that could not be read."""
+    workspace.add("a")
+    result = workspace.run("apply", "provisioner-out/prod/provisioner.plan")
+    assert result.exit_code == 1 and "manifest error" not in result.all, result.all
+    assert "cannot read plan file provisioner-out/prod/provisioner.plan: No such file or directory" in result.stderr
+    assert workspace.platform.assistants() == [] and not (workspace.root / "state").exists()
+
+
 def test_a_manifest_given_by_name_is_still_a_manifest(workspace):
     path = workspace.add("a")
     path.rename(workspace.root / "a.txt")

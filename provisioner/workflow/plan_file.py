@@ -202,11 +202,16 @@ PLAN_SUFFIXES = (".plan", ".tfplan")
 
 
 def is_plan_file(path: str) -> bool:
-    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) named *.plan, or with "format":
+    """Whether `apply PATH` names a saved plan: a file (not YAML by its suffix) named *.plan (or a *.plan that is not
+    there), or with "format":
     "provisioner-plan..." near its start, or that cannot be a manifest (empty, binary, or a JSON object without
     an apiVersion): a damaged plan still counts, so the plan reader explains it as a plan-file error."""
     candidate = Path(path)
     suffix = candidate.suffix.lower()
+    if suffix in PLAN_SUFFIXES and not candidate.exists() and not candidate.is_symlink():
+        # A saved plan a pipeline's earlier job did not leave (an artifact not downloaded): said to be a missing plan
+        # file, not a missing manifest path ("1 manifest error: no such file or directory").
+        return True
     if not candidate.is_file() or suffix in (".yaml", ".yml"):
         return False
     if suffix in PLAN_SUFFIXES:
