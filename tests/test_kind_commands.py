@@ -128,6 +128,21 @@ def test_export_writes_every_kind_nothing_manages_and_the_manifests_adopt_withou
     assert folder_id
 
 
+def test_export_to_an_out_that_is_a_file_is_refused_naming_out_before_any_read(v2):
+    """`export --out manifests/sales.yaml` (a file where the folder goes) read the platform, then said "export could
+    not write manifests/sales.yaml/folder.x.yaml (File exists)", a path that is none; it is refused at once, naming
+    --out, and nothing is written."""
+    made(v2, "/user/folder", name="Sales Team", color="teal")
+    sales = v2.add("sales")
+    before = sales.read_text()
+    requests = v2.platform.stats()["total"]
+    result = v2.run("export", "--out", "manifests/sales.yaml")
+    assert result.exit_code == 1, result.all
+    assert ("--out manifests/sales.yaml exists and is not a folder: export writes a manifest per object into a "
+            "folder; nothing was written") in result.stderr
+    assert sales.read_text() == before and v2.platform.stats()["total"] == requests
+
+
 def test_exported_kinds_imported_plan_no_changes(v2, backend):
     folder_id = made(v2, "/user/folder", name="Ops", color="red")
     ok(v2.run("export", "--out", "exported"))

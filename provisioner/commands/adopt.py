@@ -1,6 +1,8 @@
 """import, export and refresh: the commands that bring the platform's assistants into state or manifests."""
 from __future__ import annotations
 
+import os
+
 import click
 
 from ..errors import ProvisionerError
@@ -51,6 +53,10 @@ def export_command(paths, out_dir, **kwargs) -> None:
     """Write manifests for what the platform holds, of every kind, that nothing manages yet (references as
     addresses, secrets as ${env.X})."""
     settings = settings_from(kwargs)
+    if os.path.lexists(out_dir) and not os.path.isdir(out_dir):
+        # Said before the platform is read, of --out itself: not "could not write FILE/tool.x.yaml (File exists)".
+        raise ProvisionerError(f"--out {out_dir} exists and is not a folder: export writes a manifest per object into "
+                               "a folder; nothing was written (choose another --out)")
     manifests = manifests_or_empty(settings_paths(paths, settings), settings.api_dialect, settings.inputs,
                                    settings.manifest_limits)
     with Session(settings, "export", lock=False) as session:
