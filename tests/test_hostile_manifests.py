@@ -8,8 +8,10 @@ import re
 import shutil
 from pathlib import Path
 
+import click
 import pytest
 
+from provisioner.cli import cli
 from provisioner.errors import ManifestError
 from provisioner.manifest import Limits, load_manifests
 from conftest import manifest_text
@@ -111,6 +113,24 @@ def test_manifest_limit_flag_on_the_cli(workspace):
     assert low.exit_code == 1 and re.search(r"manifests/anchors.yaml:\d+: more than 10 values", low.stderr)
     bad = workspace.run("validate", "--manifest-limit", "nodes=ten", api=False)
     assert bad.exit_code != 0 and "not a positive whole number" in bad.stderr
+
+
+def test_every_command_that_reads_manifests_takes_the_manifest_limit_its_error_names(workspace):
+    """A manifest over a default bound, which `plan --manifest-limit int-digits=200` reads, could not be rendered
+    for review: the loader's error said "raise it with --manifest-limit int-digits=N", and `render` had no such
+    option ("No such option '--manifest-limit'"). Every command that reads manifests takes it."""
+    workspace.add("a", variables={"n": int("9" * 101)})
+    refused = workspace.run("render", api=False)
+    assert refused.exit_code == 1 and "raise it with --manifest-limit int-digits=N" in refused.stderr, refused.all
+    rendered = workspace.run("render", "--manifest-limit", "int-digits=200", api=False)
+    assert rendered.exit_code == 0 and "9" * 101 in rendered.output, rendered.all
+    context = click.Context(cli)
+    readers = [name for name in cli.list_commands(context)
+               if {"paths", "address"} & {p.name for p in cli.get_command(context, name).params}]
+    assert sorted(readers) == ["apply", "destroy", "export", "import", "plan", "pull", "render", "validate"]
+    lacking = [name for name in readers
+               if "manifest_limits" not in {p.name for p in cli.get_command(context, name).params}]
+    assert not lacking, lacking
 
 
 def test_manifest_limit_applies_to_vars_files_and_overlays_as_to_manifests(workspace):

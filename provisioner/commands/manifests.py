@@ -56,11 +56,14 @@ def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_l
 @config_options
 @workspace_option()
 @variable_options
+@manifest_options
 @reports_errors
-def render_command(paths: tuple[str, ...], **kwargs) -> None:
+def render_command(paths: tuple[str, ...], manifest_limits: Limits, **kwargs) -> None:
     """Print the final manifests (after variables and overlays) as YAML, secrets masked, for review."""
     config = config_from(kwargs)
-    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs)
+    # Within the limits plan reads them with: a manifest plan takes with a raised limit is one to review too (the
+    # loader's error says to raise it, with the option).
+    manifests = validate(config.manifest_paths(paths), config.api_dialect, config.inputs, manifest_limits)
     click.echo(render_manifests(manifests, config.workspace), nl=False)
 
 
