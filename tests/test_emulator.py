@@ -346,6 +346,12 @@ def test_the_emulator_command_options_of_the_other_kinds(monkeypatch):
             settings.document_failure_rate) == (1, 0, 0, 0.5)
     bad = CliRunner().invoke(cli, ["emulator", "--port", "0", "--document-failure-rate", "2"])
     assert bad.exit_code == 2 and "document-failure-rate" in bad.output
+    # A kind the emulator does not have was refused as pydantic's dump ("1 validation error for FaultSettings ...
+    # [type=value_error, input_value=...]"): it is the option's error, naming the kinds there are.
+    unknown = CliRunner().invoke(cli, ["emulator", "--port", "0", "--drop-field", "assistant.system_prompt"])
+    assert unknown.exit_code == 2 and not served[1:], unknown.output
+    assert ("Invalid value for --drop-field: 'assistant.system_prompt': 'assistant' is not a kind (one of "
+            "assistants, ") in unknown.output and "validation error" not in unknown.output
 
 
 def test_a_bad_catalogue_field_is_reported_at_its_own_line(tmp_path):

@@ -5,7 +5,7 @@ import gc
 
 import click
 
-from .faults import FaultSettings, parse_rate_limit
+from .faults import KINDS, FaultSettings, parse_rate_limit
 
 ADMIN_TOKEN_ENV = "PROVISIONER_EMULATOR_ADMIN_TOKEN"   # also in server.py, which loads the web server
 
@@ -87,6 +87,9 @@ def _drop_fields(values: tuple[str, ...]) -> dict[str, list[str]]:
         kind, dot, name = value.partition(".")
         if not dot or not name:
             raise click.BadParameter(f"{value!r} is not KIND.FIELD (e.g. assistants.system_prompt)",
+                                     param_hint="--drop-field")
+        if kind not in KINDS:  # else FaultSettings refused it as a pydantic dump: "1 validation error for ..."
+            raise click.BadParameter(f"{value!r}: {kind!r} is not a kind (one of {', '.join(KINDS)})",
                                      param_hint="--drop-field")
         found.setdefault(kind, []).append(name)
     return found
