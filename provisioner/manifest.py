@@ -1066,9 +1066,10 @@ def _address_named(content: Any) -> list[str]:
     return [object_address(kind, name)] if kind and isinstance(name, str) else []
 
 
-def check_envelope(content: dict, problem: Callable[..., None]) -> None:
+def check_envelope(content: dict, problem: Callable[..., None], others: tuple[str, ...] = ()) -> None:
     """The keys around a spec, the same for manifests and overlays: no unknown ones, this apiVersion, a
-    registered kind."""
+    registered kind. `others`: the kinds of other documents the file may hold, a near miss of which is named too
+    (a manifest file's `kind: moved` is a moved block's `Moved`)."""
     for key in content:
         if key not in ENVELOPE_KEYS:
             problem(f"unknown field {_shown(key)}{did_you_mean(str(key), ENVELOPE_KEYS)}", key)
@@ -1079,7 +1080,7 @@ def check_envelope(content: dict, problem: Callable[..., None]) -> None:
         if len(MANIFEST_KINDS) == 1:
             problem(f"kind must be '{KIND}' ({_given(content, 'kind')})", "kind")
         else:
-            hint = did_you_mean(kind, MANIFEST_KINDS) if isinstance(kind, str) else ""
+            hint = did_you_mean(kind, (*MANIFEST_KINDS, *others)) if isinstance(kind, str) else ""
             problem(f"kind must be one of {', '.join(MANIFEST_KINDS)} ({_given(content, 'kind')}){hint}", "kind")
 
 
@@ -1177,8 +1178,10 @@ def _checked_header(doc: Document, problems: list[Problem]) -> _Header:
     def problem(message: str, *path: str | int) -> None:
         problems.append(Problem(message, doc.locate(path), _dotted(path) or None))
 
+    from .moves import MOVED_KIND  # what else a manifest file holds: imported here, as parse_manifests does
+
     content = doc.content
-    check_envelope(content, problem)
+    check_envelope(content, problem, others=(MOVED_KIND,))
     kind = _kind_meant(content.get("kind"))
     spec_fields = CREATE_FIELDS if kind == ASSISTANT else tuple(KINDS[kind].spec_model.model_fields)
 

@@ -147,6 +147,11 @@ def test_a_near_miss_of_a_kind_has_its_spec_checked_as_the_kind_it_suggests(tmp_
     folder.write_text("apiVersion: provisioner/v1\nkind: Folde\nmetadata:\n  name: f\nspec:\n  name: F\n")
     assert errors_of([folder]) == [f"{folder}:2: kind: kind must be one of Assistant, Campaign, Folder, KnowledgeBase, "
                                    "Label, SipTrunk, Tool (got 'Folde') (did you mean 'Folder'?)"]
+    # A moved block's kind, the other a manifest file holds (docs/day-two.md), is a near miss named too.
+    moved = tmp_path / "m.yaml"
+    moved.write_text("apiVersion: provisioner/v1\nkind: moved\nspec:\n  from: tool.a\n  to: tool.b\n")
+    assert f"{moved}:2: kind: kind must be one of Assistant" in errors_of([moved])[0]
+    assert errors_of([moved])[0].endswith("(got 'moved') (did you mean 'Moved'?)")
     tool = tmp_path / "t.yaml"
     tool.write_text("apiVersion: provisioner/v1\nkind: tool\nmetadata:\n  name: t\nspec:\n  nmae: lookup\n"
                     "  description: D\n  endpoint: https://api.example.com/x\n  method: GET\n")
