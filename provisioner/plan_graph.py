@@ -280,11 +280,14 @@ def numbers_held(kind: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, in
 
 
 def deleted_before_their_numbers(plan: Plan, resources: Mapping[str, Any]) -> None:
-    """A plain delete of an object that holds a SIP trunk (its number) this plan deletes too is given the trunk's
-    address in its `depends_on`, which the walk orders as a recorded use (walk.py, rule 2): deleted first, however
-    its manifest named the number and whatever state recorded (trunks_held)."""
+    """A plain delete of an object that holds a SIP trunk (its number) this plan deletes or replaces is given the
+    trunk's address in its `depends_on`, which the walk orders as a recorded use (walk.py, rule 2): deleted first,
+    however its manifest named the number and whatever state recorded (trunks_held). A replaced trunk counts: it
+    destroys first, and its old half went at once, so an assistant whose delete then failed was left on the
+    platform without its number. (Only deletes: an update may need the new trunk, which comes after the old.)"""
     gone = {c.remote_id: state_address(c.address) for c in plan.changes
-            if c.action is Action.DELETE and c.kind in NUMBER.accepts and not c.replace and c.remote_id is not None}
+            if c.kind in NUMBER.accepts and c.remote_id is not None
+            and (c.replace or c.action is Action.DELETE)}
     if not gone:
         return
     for change in plan.changes:

@@ -164,3 +164,29 @@ def test_a_targeted_destroy_of_a_trunk_takes_along_what_holds_its_number_whateve
     assert deleted == [f"/user/assistant/{applied['caller']['id']}",
                        f"/user/phone-numbers/{applied['siptrunk.office']['id']}"], deleted
     assert workspace.state()["resources"] == {}
+
+
+def test_a_replaced_trunk_is_destroyed_after_the_delete_of_what_holds_its_id(workspace, monkeypatch):
+    """The same assistant, deleted (its manifest removed) while its SIP trunk is replaced (its type changed: the trunk
+    destroys first): nothing recorded the assistant's use of the trunk, and the trunk's old half went as soon as the
+    walk began, so an assistant whose delete failed stayed on the platform without its number. The plan now gives
+    the delete the trunk's address whether the trunk is deleted or replaced; the new trunk still comes after the
+    old one (one number, username and address at a time)."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch)
+    trunk = workspace.root / "manifests" / "siptrunk.yaml"
+    trunk.write_text(trunk.read_text().replace("sip_trunk_type: number", "sip_trunk_type: extension"))
+    (workspace.root / "manifests" / "caller.yaml").unlink()
+    assert "-/+ siptrunk \"office\"" in ok(workspace.run("plan")).output
+    before = len(workspace.platform.writes())
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    result = workspace.run("apply", "--auto-approve", "--parallelism", "1", "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    assert "Resources: 0 added, 0 changed, 0 destroyed, 1 failed." in result.output, result.all
+    assert workspace.platform.writes()[before:] == [], "the trunk was neither deleted nor made again"
+    workspace.platform.faults(error_rate=0)
+    ok(workspace.run("apply", "--auto-approve", "--parallelism", "4"))
+    sent = [(w["method"], w["path"]) for w in workspace.platform.writes()[before:]]
+    assert sent == [("DELETE", f"/user/assistant/{applied['caller']['id']}"),
+                    ("DELETE", f"/user/phone-numbers/{applied['siptrunk.office']['id']}"),
+                    ("POST", "/user/phone-numbers/sip-trunks")], sent
+    assert sorted(workspace.state()["resources"]) == ["siptrunk.office"]
