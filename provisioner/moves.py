@@ -262,6 +262,7 @@ def plan_moves(moves: Iterable[Move], state) -> tuple[list[dict[str, Any]], list
     problems: list[Problem] = []
     claimed: dict[str, str] = {}
     by_source = {m.source: m for m in moves}
+    used: set[str] = set()  # the `from`s of the blocks that take an entry somewhere (a chain's middle ones too)
     # Every entry's route, not only the blocks' `from`s: a document moves with its knowledge base, and its own
     # block may name it under the base's old or new address (a workspace that missed one of two renames made at
     # different times). Routing only the `from`s left it at an address no manifest has: destroyed and re-created.
@@ -287,17 +288,36 @@ def plan_moves(moves: Iterable[Move], state) -> tuple[list[dict[str, Any]], list
                                     "spec.from"))
             continue
         claimed[new] = old
+        used.update(m.source for m in route)
         records.append({"from": old, "to": new, "kind": kind_of_address(old), "id": resources[old].id})
     if problems:
         raise PlanError(problems)
-    idle = [f"{m.source} -> {m.target}" + (" (already moved)" if m.target in resources else "")
-            for source, m in sorted(destinations(by_source.values()).items()) if source not in resources]
+    idle = _idle_chains(by_source, used, resources)
     notes = []
     if idle:
         notes.append(f"moved block(s) with nothing to move, since their `from` is not in state: {', '.join(idle)}. "
                      "They do nothing and can stay in the repository (or be removed once every workspace applied "
                      "them).")
     return records, notes
+
+
+def _idle_chains(by_source: Mapping[str, Move], used: set[str], resources: Mapping[str, Any]) -> list[str]:
+    """The blocks that move nothing, a chain of them as one entry from its first address to its last (Terraform's
+    `# a has moved to c`): listed block by block, `a -> b, b -> c` once applied read `a -> c, b -> c`, every middle
+    step of every chain on the note's one line. A block that takes part in a move (`used`) is none of them."""
+    idle = {source: move for source, move in by_source.items() if source not in used}
+    ends = destinations(by_source.values())
+    entered = {move.target for move in idle.values()}
+    entries = []
+    for source in sorted(s for s in idle if s not in entered):  # each chain from its first block
+        blocks, address = 0, source
+        while address in idle and blocks <= len(idle):  # (`check` refused cycles: the bound is a guard)
+            blocks, address = blocks + 1, idle[address].target
+        end = ends[source].target
+        facts = [f"a chain of {blocks} blocks"] if blocks > 1 else []
+        facts += ["already moved"] if end in resources else []
+        entries.append(f"{source} -> {end}" + (f" ({', '.join(facts)})" if facts else ""))
+    return entries
 
 
 def _route(address: str, by_source: Mapping[str, Move]) -> tuple[str | None, list[Move]]:

@@ -103,6 +103,34 @@ def test_a_chain_of_moves_goes_to_its_last_address(workspace, platform):
     assert "No changes." in workspace.run("plan", *V2).output
 
 
+def test_a_chain_of_moves_reads_as_one_move_from_its_first_address_to_its_last(workspace, platform):
+    """Terraform shows `# a has moved to c`. The plan showed the move, and then listed the chain's middle blocks in
+    its note as blocks with nothing to move (`folder.b -> folder.d, folder.c -> folder.d`), though they moved
+    folder.a; once applied, every block of the chain was an entry of that one line. A block that takes part in a
+    move is now no note, and a chain with nothing to move is one entry, from its first address to its last."""
+    workspace.write("manifests/folders.yaml", folder("a"))
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    folder_id = state_ids(workspace)["folder.a"]
+    workspace.write("manifests/folders.yaml", folder("d") + "---\n" + moved("folder.b", "folder.c") + "---\n"
+                    + moved("folder.a", "folder.b") + "---\n" + moved("folder.c", "folder.d"))
+    text = workspace.run("plan", *V2)
+    assert "  # folder.d moved from folder.a\n" in text.output, text.all
+    assert "folder.b" not in text.output and "folder.c" not in text.output and "Note:" not in text.output
+    markdown = workspace.run("plan", "--format", "markdown", *V2).output
+    assert "| `->` move (state only) | `folder.d` | | " in markdown and "folder.b" not in markdown
+    as_json = json.loads(workspace.run("plan", "--json", *V2).output)
+    assert as_json["moves"] == [{"from": "folder.a", "to": "folder.d", "kind": "folder", "id": folder_id}]
+    assert as_json["notes"] == []
+    assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0
+    again = workspace.run("plan", *V2)
+    assert "No changes." in again.output, again.all
+    assert ("Note: moved block(s) with nothing to move, since their `from` is not in state: folder.a -> folder.d "
+            "(a chain of 3 blocks, already moved).") in again.output, again.all
+    assert "folder.b" not in again.output and "folder.c" not in again.output
+    markdown = workspace.run("plan", "--format", "markdown", *V2).output
+    assert "folder.a -\\> folder.d (a chain of 3 blocks, already moved)" in markdown, markdown
+
+
 def test_a_move_into_an_address_state_already_manages_is_refused_and_changes_nothing(workspace, platform):
     workspace.write("manifests/folders.yaml", folder("a") + "---\n" + folder("b", name="Sales"))
     assert workspace.run("apply", "--auto-approve", *V2).exit_code == 0

@@ -127,7 +127,12 @@ def test_a_chain_of_moves_in_any_order_ends_at_its_last_address(tmp_path, chain,
     state = State("l", 1, {f"label.{chain[0]}": entry(7, "label")})
     records, notes = plan_moves(moves, state)
     assert records == [{"from": f"label.{chain[0]}", "to": f"label.{chain[-1]}", "kind": "label", "id": 7}]
-    assert bool(notes) == (len(chain) > 2)  # the blocks whose `from` is not in state: a note, nothing moved
+    assert notes == []  # every block takes the entry a step further: the middle ones are no blocks left idle
+    # Once applied, the chain moves nothing: one entry, from its first address to its last (not one per block).
+    records, notes = plan_moves(moves, State("l", 2, {f"label.{chain[-1]}": entry(7, "label")}))
+    blocks = f"a chain of {len(chain) - 1} blocks, " if len(chain) > 2 else ""
+    assert records == [] and [note.split(": ", 1)[1].split(". They")[0] for note in notes] == [
+        f"label.{chain[0]} -> label.{chain[-1]} ({blocks}already moved)"]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
