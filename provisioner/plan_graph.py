@@ -18,7 +18,7 @@ from .plan import Action, Change, FieldChange, Plan
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
 from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
-from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, shows_write_only, unknown_target_problem
+from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, shows_write_only, unknown_target_problems
 from .state import Owner, State
 
 
@@ -59,8 +59,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     targets = sorted({manifest_address(t) for t in targets})
     unknown = [t for t in targets if t not in graph.manifests and t not in state.resources]
     if unknown:
-        known = [*graph.manifests, *state.resources]
-        raise PlanError([unknown_target_problem(t, known) for t in unknown])
+        raise PlanError(unknown_target_problems(unknown, [*graph.manifests, *state.resources]))
     # --target pulls in what its objects need, as Terraform does; `destroy --target` what needs them (in reverse).
     # A targeted object brings the objects declared inside its manifest (a knowledge base its documents).
     wanted_set: set[str] = set()

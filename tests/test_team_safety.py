@@ -231,6 +231,31 @@ def test_a_target_that_matches_nothing_suggests_the_near_ones(workspace):
     assert far.exit_code == 1 and "did you mean" not in far.stderr
 
 
+def test_unknown_targets_get_suggestions_for_the_first_twenty_and_a_count_of_the_rest(
+        workspace, monkeypatch):
+    """Each unknown target's suggestion is a comparison with every address: 4,000 typos over a 10,000 fleet took
+    about 87 s to refuse. The first 20 (in order) are suggested for, as before; the rest are named, 20 of them, and
+    counted, as the targeted plan's warning names its targets, each suggestion costing no more."""
+    import difflib
+
+    for name in ("support-bot", "sales-bot"):
+        workspace.add(name)
+    suggested = []
+    close_matches = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches",
+                        lambda word, *args, **kwargs: suggested.append(word) or close_matches(word, *args, **kwargs))
+    typos = [f"suport-bot-{i:03d}" for i in range(45)]
+    result = workspace.run("plan", *(f"--target={t}" for t in typos))
+    assert result.exit_code == 1, result.all
+    assert suggested == typos[:20]
+    assert "46 plan errors:" not in result.stderr and "21 plan errors:" in result.stderr, result.stderr
+    assert "--target 'suport-bot-019' names no manifest and nothing in state; did you mean 'support-bot'?" \
+        in result.stderr
+    rest = ", ".join(typos[20:40])
+    assert (f"--target: 25 more addresses name no manifest and nothing in state (suggestions are made for the first "
+            f"20): {rest} and 5 more") in result.stderr, result.stderr
+
+
 def test_a_targeted_plan_says_targeting_is_in_effect(workspace):
     workspace.add("a")
     workspace.add("b")

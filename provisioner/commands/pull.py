@@ -9,7 +9,7 @@ from .. import render
 from ..errors import ProvisionerError
 from ..graph import expand, manifest_address
 from ..manifest import manifest_sources
-from ..planner import unknown_target_problem
+from ..planner import unknown_target_problems
 from ..pull import Skipped, selection_selector
 from ..scrub import register_secret, scrub, scrub_json
 from ..selection import is_glob
@@ -66,7 +66,7 @@ def pull_command(paths, targets, dry_run, into_base, detailed_exitcode, fmt, as_
         known = {m.address for m in expand(manifests)} | set(session.state.resources)
         unknown = [t for t in targets if not is_glob(t) and manifest_address(t) not in known]
         if unknown:  # in plan's words, with the closest addresses (docs/selection.md)
-            raise ProvisionerError("\n".join(unknown_target_problem(t, known).message for t in unknown))
+            raise ProvisionerError("\n".join(p.message for p in unknown_target_problems(unknown, known)))
         selection = choose(manifests, session.state, targets=targets, excludes=excludes, selector=selector)
         result = pull(session, manifests, paths, selection_selector(selection), dry_run=dry_run, revalidate=load,
                       sources=sources, into_base=into_base, moves=moves,
