@@ -305,6 +305,9 @@ class Plan:
     excluded: list[str] = field(default_factory=list)
     selector: str | None = None
     replace_requested: list[str] = field(default_factory=list)
+    # `targets` are what the -l selector chose, no --target given: the views advise on a label selection, not on
+    # --target. Written only when true (a key added within format version 2: an older reader refuses such a file).
+    targets_by_selector: bool = False
 
     @property
     def mass_destroy(self) -> bool:
@@ -380,6 +383,7 @@ class Plan:
             "excluded": self.excluded,
             "selector": self.selector,
             "replace_requested": self.replace_requested,
+            **({"targets_by_selector": True} if self.targets_by_selector else {}),
         }
 
     @classmethod
@@ -433,6 +437,7 @@ class Plan:
                    selected_count=checked.selected_count,
                    allow_mass_forget=checked.allow_mass_forget, excluded=checked.excluded,
                    selector=checked.selector, replace_requested=checked.replace_requested,
+                   targets_by_selector=checked.targets_by_selector,
                    moves=[m.model_dump(by_alias=True) for m in checked.moves])
 
 

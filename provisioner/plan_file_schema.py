@@ -231,6 +231,7 @@ class PlanFile(_Strict):
     excluded: list[str] = Field(default_factory=list)
     selector: Optional[str] = Field(default=None, max_length=4096)
     replace_requested: list[str] = Field(default_factory=list)
+    targets_by_selector: bool = False  # added within version 2 (Plan.targets_by_selector)
     # `plan --json`'s policy results (docs/plan-format.md): the same document as `plan --out`'s, so a file saved
     # from it is read too; never trusted nor shown, as apply checks today's policies again.
     policies: Optional[dict[str, Any]] = None

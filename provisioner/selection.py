@@ -172,11 +172,13 @@ def _bare(address: str) -> str:
 @dataclass
 class Selection:
     """What a run works on. `targets`: the addresses to plan (the planner adds what they need), None for all;
-    `excluded`: the addresses left out whatever the plan says; `nothing`: the selectors chose no address."""
+    `excluded`: the addresses left out whatever the plan says; `nothing`: the selectors chose no address;
+    `by_selector`: the targets are what a -l selector chose, no --target given (the views' advice fits that)."""
 
     targets: list[str] | None = None
     excluded: set[str] = field(default_factory=set)
     nothing: bool = False
+    by_selector: bool = False
 
     @property
     def narrowed(self) -> bool:
@@ -205,7 +207,7 @@ def select(labels: Mapping[str, Mapping[str, str]], *, targets: Iterable[str] = 
     nothing = chosen is not None and not [a for a in chosen if a not in excluded]
     if chosen is not None:
         chosen = [a for a in chosen if a not in excluded]
-    return Selection(chosen, excluded, nothing)
+    return Selection(chosen, excluded, nothing, by_selector=selector is not None and not targets)
 
 
 def _inside(parents: set[str], addresses: Iterable[str]) -> set[str]:

@@ -298,13 +298,13 @@ def test_a_protected_object_that_is_excluded_does_not_stop_a_destroy_of_the_othe
 def test_a_plans_targets_are_what_target_globs_and_l_chose(v2):
     """docs/plan-format.md said `targets` are the --target addresses; a -l plan (no --target) has the addresses
     the selector chose (folder.ops carries the label too), a glob the addresses it matched (not what they need),
-    and either way the text view warns of targeting."""
+    and either way the text view warns that the plan covers only those."""
     fleet(v2)
     assert plan_json(v2, "-l", "team=ops")["targets"] == ["folder.ops", "ops-bot"]
     assert plan_json(v2, "-l", "tier=gold")["targets"] == ["sales-gold"]
     assert plan_json(v2, "--target", "sales-*")["targets"] == ["sales-basic", "sales-gold"]
     assert plan_json(v2)["targets"] == []
-    assert "Resource targeting is in effect (folder.ops, ops-bot)" in v2.run("plan", "-l", "team=ops").output
+    assert "Label selection is in effect (-l team=ops: folder.ops, ops-bot)" in v2.run("plan", "-l", "team=ops").output
     from pathlib import Path
 
     docs = Path(__file__).resolve().parent.parent / "docs"
@@ -312,6 +312,57 @@ def test_a_plans_targets_are_what_target_globs_and_l_chose(v2):
     described = json.loads((docs / "plan.schema.json").read_text())["properties"]["targets"]["description"]
     for text in (row, described):
         assert "-l" in text and "glob" in text, text
+
+
+LABEL_ADVICE = ("Label selection is in effect (-l team=ops: folder.ops, ops-bot): this plan covers only the objects "
+                "whose labels match and what they need, so it may not show every change the manifests call for; plan "
+                "the others with their own selector, or without -l, to bring the rest in step.")
+TARGET_ADVICE = "Use --target for exceptional cases (a mistake to repair, a part to try), not routinely."
+
+
+def test_a_label_selection_gets_advice_for_a_selection_not_for_target_in_every_view_and_saved(v2):
+    """A plan narrowed by -l alone warned "Resource targeting is in effect ... Use --target for exceptional cases
+    ..., not routinely", advice about a flag that was not given, for what a label selection is meant for (a team's
+    part of the fleet at a time), then said the selector was in effect in a second warning. It now gives one warning
+    that fits the selection, in the text and markdown views, and in `show FILE` and `apply FILE` of a saved plan
+    (its `targets_by_selector`, a key added within format version 2 and written only on such a plan); with --target
+    too, Terraform's advice stays."""
+    fleet(v2)
+    text = v2.run("plan", "-l", "team=ops")
+    assert f"Warning: {LABEL_ADVICE}" in text.output, text.all
+    assert TARGET_ADVICE not in text.output and "Label selector in effect" not in text.output
+    markdown = v2.run("plan", "-l", "team=ops", "--format", "markdown").output
+    assert "> [!NOTE]\n> **Label selection.** Label selection is in effect (-l team=ops: " in markdown, markdown
+    assert "Targeted plan" not in markdown and "Use --target" not in markdown, markdown
+    both = v2.run("plan", "-l", "team=ops", "--target", "ops-bot").output
+    assert "Resource targeting is in effect (ops-bot)" in both and TARGET_ADVICE in both, both
+    assert "Label selector in effect (team=ops)" in both and "Label selection is in effect" not in both
+    assert "targets_by_selector" not in plan_json(v2, "--target", "ops-bot") and \
+        "targets_by_selector" not in plan_json(v2)
+    selected = plan_json(v2, "-l", "team=ops")
+    assert selected["targets_by_selector"] is True
+    from test_schemas import check_plan
+
+    check_plan(selected)  # the key is in the published schema
+    saved = v2.run("plan", "-l", "team=ops", "--out", "ops.plan")
+    assert saved.exit_code == 0 and LABEL_ADVICE in saved.output, saved.all
+    data = json.loads((v2.root / "ops.plan").read_text())
+    assert data["targets_by_selector"] is True and data["selector"] == "team=ops"
+    shown = v2.run("show", "ops.plan")
+    assert LABEL_ADVICE in shown.output and TARGET_ADVICE not in shown.output, shown.all
+    assert json.loads(v2.run("show", "--json", "ops.plan").output)["targets_by_selector"] is True
+    applied = v2.run("apply", "--auto-approve", "ops.plan")
+    assert applied.exit_code == 0 and LABEL_ADVICE in applied.output, applied.all
+    assert TARGET_ADVICE not in applied.output
+    # A plan saved before the key existed (none of it) reads as it did: the --target advice.
+    del data["targets_by_selector"]
+    v2.write("old.plan", json.dumps(data))
+    assert TARGET_ADVICE in v2.run("show", "old.plan").output
+    data["targets_by_selector"] = "yes"
+    v2.write("bad.plan", json.dumps(data))
+    refused = v2.run("show", "bad.plan")
+    assert refused.exit_code == 1 and "targets_by_selector: Input should be a valid boolean" in refused.all, \
+        refused.all
 
 
 def test_an_excluded_knowledge_base_is_left_as_it_is_with_its_documents(v2):

@@ -15,9 +15,9 @@ from typing import Any, Iterable
 from ..plan import Action, Change, FieldChange, Plan
 from ..redaction import SENSITIVE
 from ..rename_hint import BLOCK_START
-from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, is_marker, kind_heading, left_alone_note,
-                   mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves, selection_note,
-                   set_change, state_counts, summary_counts, summary_counts_of, targeting_warning)
+from .text import (HEADLINE, KNOWN_AFTER_APPLY, _has_marker, by_kind, by_selector, is_marker, kind_heading,
+                   left_alone_note, mass_destroy_warning, mass_forget_warning, merged_fields, no_changes, pure_moves,
+                   selection_note, set_change, state_counts, summary_counts, summary_counts_of, targeting_warning)
 from .text import named, value as text_value  # `(known after apply)` in place of markers
 from ..patterns import LazyPattern
 
@@ -179,7 +179,8 @@ def _refusal(plan: Plan) -> list[str]:
 def _targeting(plan: Plan) -> list[str]:
     warning = targeting_warning(plan)
     selected = selection_note(plan)
-    return (["> [!NOTE]", f"> **Targeted plan.** {escape(warning)}", ""] if warning else []) + (
+    heading = "Label selection." if by_selector(plan) else "Targeted plan."
+    return (["> [!NOTE]", f"> **{heading}** {escape(warning)}", ""] if warning else []) + (
         ["> [!NOTE]", f"> **Selection.** {escape(selected)}", ""] if selected else [])
 
 

@@ -159,15 +159,27 @@ def targeting_warning(plan: Plan) -> str | None:
     # The first addresses only, as every list of a view: `--target 'assistant.*'` or a selector over a fleet made
     # a line of every address (119 KB for 10,000), and a pull-request comment over GitHub's limit. `plan --json`'s
     # `targets` lists them all.
+    if by_selector(plan):
+        # Terraform's advice against routine --target was given for a flag not given: a label selection is the
+        # routine way to roll out a part of the fleet (a team, a tier) at a time.
+        return (f"Label selection is in effect (-l {plan.selector}: {_listed(plan.targets)}): this plan covers only "
+                "the objects whose labels match and what they need, so it may not show every change the manifests "
+                "call for; plan the others with their own selector, or without -l, to bring the rest in step.")
     return (f"Resource targeting is in effect ({_listed(plan.targets)}): this plan covers only these addresses, "
             "so it may not show every change the manifests call for. Use --target for exceptional cases (a "
             "mistake to repair, a part to try), not routinely.")
 
 
+def by_selector(plan: Plan) -> bool:
+    """Whether the plan's targets are what its -l selector chose, with no --target (targeting_warning says so)."""
+    return plan.targets_by_selector and plan.selector is not None and bool(plan.targets)
+
+
 def selection_note(plan: Plan) -> str | None:
-    """The selection a plan was made with, besides --target (docs/selection.md): shown in every view."""
+    """The selection a plan was made with, besides --target (docs/selection.md): shown in every view. (A selector
+    that chose the targets alone is targeting_warning's.)"""
     parts = []
-    if plan.selector:
+    if plan.selector and not by_selector(plan):
         parts.append(f"Label selector in effect ({plan.selector}): only the objects whose labels match, and what "
                      "they need, are planned.")
     if plan.excluded:

@@ -38,6 +38,7 @@ def narrow(plan: Plan, selection: Selection, state: State, selector: str | None 
 
 def _take_out(plan: Plan, selection: Selection, state: State, selector: str | None) -> None:
     plan.selector = selector
+    plan.targets_by_selector = selection.by_selector and bool(plan.targets)
     if selection.nothing:
         plan.changes, plan.state_sync = [], []
     excluded = selection.excluded
