@@ -251,21 +251,33 @@ def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -
     """A SIP trunk this plan destroys (its manifest removed) whose number a kept manifest still names by its E.164
     string or nickname: by its address, the graph refuses it already; by its number, the lookup found the trunk's
     id, the apply deleted the trunk, the platform dropped the number from the assistant, and only the next plan said
-    "no phone number". (A replacement makes the trunk again: what names it follows the new one.)"""
-    gone = {c.remote_id: c.address for c in plan.changes
-            if c.action is Action.DELETE and c.kind in NUMBER.accepts and not c.replace}
+    "no phone number". A replacement makes the trunk again, and an address or a number (resolved to the new one's
+    marker) follows it; an id does not: it names the old trunk, which the apply deletes, the same loss."""
+    gone = trunks_going(plan)
     if not gone:
         return []
     problems = []
     for manifest, fields in kept:
         for name, number in numbers_held(manifest.kind, fields):
             if number in gone:
-                problems.append(Problem(
-                    f"names the number of {gone[number]} (id {number}), which this plan destroys: the "
-                    f"platform would take it from {manifest.address}. Remove the reference first, or keep "
-                    f"{gone[number]}'s manifest", manifest.location("spec", name), f"spec.{name}",
-                    manifest.address))
+                problems.append(Problem(_number_lost(gone[number], manifest.address),
+                                        manifest.location("spec", name), f"spec.{name}", manifest.address))
     return problems
+
+
+def _number_lost(trunk: Change, holder: str) -> str:
+    if trunk.replace:
+        return (f"names {trunk.address} by its id {trunk.remote_id}, which this plan replaces: the new trunk has "
+                f"another id, and the platform would take the number from {holder}. Name it by its address "
+                f"({trunk.address}) or its number, which follow the new trunk")
+    return (f"names the number of {trunk.address} (id {trunk.remote_id}), which this plan destroys: the platform "
+            f"would take it from {holder}. Remove the reference first, or keep {trunk.address}'s manifest")
+
+
+def trunks_going(plan: Plan) -> dict[int, Change]:
+    """id -> change of each SIP trunk whose object this plan deletes or replaces (a new trunk, a new id)."""
+    return {c.remote_id: c for c in plan.changes if c.kind in NUMBER.accepts and c.remote_id is not None
+            and (c.replace or c.action is Action.DELETE)}
 
 
 def numbers_held(kind: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, int]]:
@@ -284,9 +296,7 @@ def deleted_before_their_numbers(plan: Plan, resources: Mapping[str, Any]) -> No
     however its manifest named the number and whatever state recorded (trunks_held). A replaced trunk counts: it
     destroys first, and its old half went at once, so an assistant whose delete then failed was left on the
     platform without its number. (Only deletes: an update may need the new trunk, which comes after the old.)"""
-    gone = {c.remote_id: state_address(c.address) for c in plan.changes
-            if c.kind in NUMBER.accepts and c.remote_id is not None
-            and (c.replace or c.action is Action.DELETE)}
+    gone = {number: state_address(trunk.address) for number, trunk in trunks_going(plan).items()}
     if not gone:
         return
     for change in plan.changes:

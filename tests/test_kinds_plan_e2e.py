@@ -1034,16 +1034,52 @@ def test_a_number_two_trunks_share_is_still_an_error_when_the_repository_declare
     assert refused.exit_code == 1 and "2 numbers match phone number +14155551234" in refused.all, refused.all
 
 
-def test_a_trunk_whose_number_a_kept_manifest_names_is_not_destroyed_from_under_it(workspace):
-    """A SIP trunk's manifest removed while an assistant and a campaign still name its number by its E.164 string
-    or nickname (not its address, which the graph checks): the plan destroyed the trunk, the platform took the
-    number from the assistant, and only the next plan said "no phone number ... in this account"."""
+def trunk_in_use_by_number(workspace) -> int:
+    """The office trunk, an assistant and a campaign naming its number by its E.164 string, applied: the trunk's id."""
     workspace.dialect = "v2"
     workspace.write("manifests/office.yaml", trunk_manifest())
     workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
     workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [\"+14155551234\"]\n"))
     assert workspace.run("apply", "--auto-approve").exit_code == 0
-    trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
+    return workspace.state()["resources"]["siptrunk.office"]["id"]
+
+
+def test_a_trunk_replaced_while_a_kept_manifest_names_its_old_id_is_refused_before_anything_is_sent(workspace):
+    """A SIP trunk replaced (its type changed: a new trunk, a new id) while an assistant and a campaign name it by its
+    id: an address or a number follows the new trunk, an id stays the old one, so the apply deleted the trunk, the
+    platform took the number from both, and the next plan said "phone number 91 is not one of your phone numbers".
+    The plan is refused as for a trunk destroyed, saying how to name it so that it follows."""
+    trunk = trunk_in_use_by_number(workspace)
+    workspace.add("caller", calls_direction="make", phone_number_id=trunk)
+    workspace.write("manifests/winter.yaml", campaign_manifest(extra=f"  phone_number_ids: [{trunk}]\n"))
+    assert workspace.run("plan", "--detailed-exitcode").exit_code == 0  # the same number, by its id
+    workspace.write("manifests/office.yaml", trunk_manifest().replace("sip_trunk_type: number",
+                                                                      "sip_trunk_type: extension"))
+    writes = len(workspace.platform.writes())
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command)
+        assert refused.exit_code == 1, refused.all
+        assert (f"caller.yaml:15: caller: spec.phone_number_id: names siptrunk.office by its id {trunk}, which this "
+                "plan replaces: the new trunk has another id, and the platform would take the number from caller. "
+                "Name it by its address (siptrunk.office) or its number, which follow the new trunk") \
+            in refused.all, refused.all
+        assert "winter.yaml" in refused.all and "spec.phone_number_ids: names siptrunk.office by its id" \
+            in refused.all, refused.all
+    assert len(workspace.platform.writes()) == writes  # nothing was sent
+    # Named by address, the assistant follows; the campaign goes (its numbers cannot change in place).
+    workspace.add("caller", calls_direction="make", phone_number_id="siptrunk.office")
+    (workspace.root / "manifests" / "winter.yaml").unlink()
+    applied = workspace.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.all
+    renewed = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert renewed != trunk and workspace.platform.by_name("Caller")[0]["phone_number_id"] == renewed
+
+
+def test_a_trunk_whose_number_a_kept_manifest_names_is_not_destroyed_from_under_it(workspace):
+    """A SIP trunk's manifest removed while an assistant and a campaign still name its number by its E.164 string
+    or nickname (not its address, which the graph checks): the plan destroyed the trunk, the platform took the
+    number from the assistant, and only the next plan said "no phone number ... in this account"."""
+    trunk = trunk_in_use_by_number(workspace)
     workspace.write("manifests/winter.yaml", campaign_manifest(extra="  phone_number_ids: [{name: Office line}]\n"))
     assert workspace.run("plan", "--detailed-exitcode").exit_code == 0  # the same number, by its nickname
     (workspace.root / "manifests" / "office.yaml").unlink()
