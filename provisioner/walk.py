@@ -27,7 +27,8 @@ A step may answer `Later` instead of its outcome (a created document apply waits
 processes it): it then holds no worker and no place in the window until its `resume` is due, which runs on a
 worker and answers the outcome or another `Later`. A wait does not lower `--parallelism`. An `idle` one is
 resumed sooner, as soon as no step is in flight (a delete answered 404, whose confirming list read is then
-shared by every such delete); a stop resumes every wait at once.
+shared by every such delete, and a create whose answer was lost, looked for in a read shared the same way); a stop
+resumes every wait at once.
 
 The walk is built for 10,000 independent steps as much as for a deep graph: integers and lists, one pass
 to build, and the same window of submitted work as before (a few steps per worker; each finished step
@@ -313,7 +314,8 @@ class Later:
     the step's outcome or another Later. Until then the step holds no worker and no place in the window.
     `abandon` answers its outcome when the walk stops at once instead (a KeyboardInterrupt: `abandon_waits`).
     `idle`: resumed before `at` as soon as no step is in flight (a wait many steps share, which one request then
-    answers for all of them and which nothing needs sooner: the deletes answered 404, apply.py's _Unconfirmed)."""
+    answers for all of them and which nothing needs sooner: the deletes answered 404, apply.py's _Unconfirmed, and the
+    creates whose answers were lost, its _LostCreate)."""
 
     at: float
     resume: Callable[[], Any]
@@ -333,7 +335,8 @@ class WalkCallbacks:
 
 # Steps submitted and not yet settled, per unit of parallelism (docs/reliability.md: at most this many times
 # --parallelism changes are done on the platform and not yet committed, besides the idle waits: the deletes answered
-# 404 waiting for their confirming read leave the window, any number of them, their objects still in state).
+# 404 waiting for their confirming read leave the window, any number of them, their objects still in state, and so do
+# the creates whose answers were lost, waiting for the read that finds what they made under their names).
 WINDOW = 3
 
 

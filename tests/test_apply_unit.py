@@ -175,7 +175,7 @@ def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_mad
     stay deposed; taking it for "made nothing" put the old one back and hid the new one."""
     from types import SimpleNamespace
 
-    from provisioner.apply import _create, made_nothing
+    from provisioner.apply import _Create, made_nothing
     from provisioner.client import RetryPolicy
     from provisioner.errors import ApiError, ServerError
     from provisioner.plan import Action, Change
@@ -190,10 +190,55 @@ def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_mad
         raise ServerError("POST /user/campaigns: the platform failed (500)", status=500)
 
     change = Change(address="campaign.winter", action=Action.CREATE, assistant_name="Winter", kind="campaign")
+    create = _Create(change, {}, send, set(), RefusedLookUp(), WriteGate(), "campaign")
+    assert create.send() is None  # its outcome unknown: looked for
     with pytest.raises(ApiError) as caught:
-        _create(change, {}, send, set(), RefusedLookUp(), WriteGate(), "campaign")
+        create.look()
     assert not made_nothing(caught.value) and "looking for what it made failed" in str(caught.value)
     assert made_nothing(ApiError("POST /user/campaigns: the platform answered 403", status=403))
+
+
+class _NameReadsCounted(dict):
+    """A listed item, counting the reads of its fields."""
+
+    reads = 0
+
+    def get(self, *args):
+        _NameReadsCounted.reads += 1
+        return super().get(*args)
+
+
+def test_lost_creates_sharing_a_read_find_their_objects_in_it_by_name_not_each_by_scanning_it():
+    """The creates whose answers were lost share one read of their kind's list (apply._LostCreate); each then walked
+    every item of it for its name: 2,000 lost creates in a list of 2,000, four million looks. Each finds its object in
+    an index of that read, built once."""
+    from types import SimpleNamespace
+
+    from provisioner.apply import _Create
+    from provisioner.client import RetryPolicy
+    from provisioner.errors import ServerError
+    from provisioner.plan import Action, Change
+
+    count = 2000
+    listed = [_NameReadsCounted(id=i, name=f"Bot {i}") for i in range(1, count + 1)]
+    platform = SimpleNamespace(retry=RetryPolicy(max_attempts=3), reads=0)
+
+    def listing():
+        platform.reads += 1
+        return listed
+
+    def send(body):
+        raise ServerError("POST /user/assistant: the platform failed (500)", status=500)
+
+    gate = WriteGate()
+    lookup = SharedLookup(listing, gate, platform)
+    creates = [_Create(Change(address=f"bot-{i}", action=Action.CREATE, assistant_name=f"Bot {i}"), {}, send, set(),
+                       lookup, gate) for i in range(1, count + 1)]
+    assert [create.send() for create in creates] == [None] * count  # every outcome unknown, then looked for
+    _NameReadsCounted.reads = 0
+    found = [create.look() for create in creates]
+    assert found == [(i, "adopted: the create had succeeded though its answer was lost") for i in range(1, count + 1)]
+    assert platform.reads == 1 and _NameReadsCounted.reads <= 3 * count, _NameReadsCounted.reads
 
 
 class _WalksCounted(dict):

@@ -97,6 +97,35 @@ def test_deletes_retried_into_a_404_share_one_list_read_to_confirm_they_are_gone
     assert workspace.platform.assistants() == [] and workspace.state()["resources"] == {}
 
 
+def test_creates_whose_answers_are_lost_share_one_list_read_to_find_what_they_made(workspace):
+    """Every create takes effect and its answer is lost: each is adopted once a list read begun after its failure
+    shows its assistant. Looked for at once, each held its worker for a read of the whole list while every write
+    paused, and a read served only the few creates that failed while it ran: a read per few creates, each of the
+    whole list, an apply that grew with the square of the fleet. Waiting without a worker until nothing else is in
+    flight, they share one read, and each finds its assistant in it by its name."""
+    write_fleet(workspace, 60)
+    result, sent = every_answer_lost(workspace, "POST", "apply", "--auto-approve", *FAST_RETRIES)
+    assert result.exit_code == 0, result.all[-3000:]
+    assert result.output.count("adopted: the create had succeeded though its answer was lost") == 60, result.all
+    assert sent["POST /user/assistant"] == 60, sent
+    # One page each (60 assistants): the plan's read, one to find all 60, and verify's.
+    assert sent["GET /user/assistants/get"] == 3, sent
+    assert_exactly_once(workspace, 60)
+
+
+def every_answer_lost(workspace, method, *command):
+    """The CLI's run of `command` while every write of `method` to an assistant takes effect and its answer is lost;
+    and the requests it sent, by route."""
+    workspace.platform.faults(commit_fail_rate=1.0, kinds=["assistants"], methods=[method], seed=5)
+    try:
+        before = workspace.platform.stats()["requests"]
+        result = workspace.run(*command)
+        after = workspace.platform.stats()["requests"]
+    finally:
+        workspace.platform.faults(commit_fail_rate=0, kinds=None, methods=None)
+    return result, {route: count - before.get(route, 0) for route, count in after.items()}
+
+
 def test_a_proxys_429_after_the_create_was_made_is_looked_up_never_resent(workspace):
     """A 429 without the platform's body (a proxy's, here after the platform made the assistant) does not say the
     request was refused: resent, every create made one more assistant until --retry-max-time. The creates are
