@@ -68,11 +68,24 @@ class ChangeResult:
 class ApplyReport:
     results: list[ChangeResult] = field(default_factory=list)
     interrupted: bool = False
-    # Why the apply stopped starting changes, if it did: the state store failed, or the platform's rate limit is used
-    # up until a reset further away than --retry-max-time.
+    # Why the apply stopped starting changes, if it did (`halt`): the state store failed, or the platform's rate limit
+    # is used up until a reset further away than --retry-max-time, or both.
     halted: str = ""
-    store_failed: bool = False  # the halt is the store's: it cancelled what waited for the rate budget
+    store_failed: bool = False  # the store failed: it cancelled what waited for the rate budget
     moved: int = 0    # state entries that moved blocks renamed
+    # The causes of the halt, by source (the store's, the rate limit's): (why, what to do about it, or "").
+    _causes: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def halt(self, source: str, why: str, advice: str = "") -> None:
+        """Start no further change because of `why` (the first of each `source`), said in `halted` with the causes
+        before it: a store that fails after the rate limit's halt (or before it) is named too, where the Stopped
+        line named the first cause alone."""
+        if source in self._causes:
+            return
+        self._causes[source] = (why, advice)
+        advice_given = "".join(f" ({given})" for _, given in self._causes.values() if given)
+        self.halted = "; and ".join(cause for cause, _ in self._causes.values()) + "; no further change started" \
+            + advice_given
 
     @property
     def failed(self) -> list[ChangeResult]:
@@ -664,8 +677,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         except RateLimitSpentError as error:
             # Every later request would fail the same way, unsent: the run starts nothing new, as for a store that
             # failed, and a change that sent nothing is reported not started, not as thousands of failures.
-            report.halted = report.halted or f"{error.why}; no further change started (run again after that " \
-                                             "time, or raise --retry-max-time)"
+            report.halt("rate limit", error.why, "run again after that time, or raise --retry-max-time")
             stop.set()
             unsent = waiting is None and budget.thread_counters()[0] == sent_before
             if unsent and context.claims_here() != claims_before:
@@ -735,7 +747,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     def store_failed(error: BaseException) -> None:
         """The store stopped taking writes: start nothing new; what is in flight finishes and is reported, but
         nothing that still waits for the rate budget is sent (it could not be recorded)."""
-        report.halted = report.halted or f"the state could not be written ({error}); no further change started"
+        report.halt("store", f"the state could not be written ({error})")
         report.store_failed = True
         budget.cancel()
         start_nothing_new(interrupted=False)

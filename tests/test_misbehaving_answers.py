@@ -10,6 +10,7 @@ import time
 import pytest
 
 from rewriting_proxy import through
+from provisioner.state.sql import SqlStateStore
 
 
 
@@ -504,6 +505,35 @@ def test_a_far_rate_limit_reset_met_mid_apply_starts_nothing_new_and_says_why_on
     again = through(workspace, proxy, "apply", "--auto-approve")
     assert again.exit_code == 0 and f"{30 - len(made)} added" in again.output, again.all
     assert sorted(a["name"] for a in platform.assistants()) == sorted(name.title() for name in names)
+
+
+def test_a_run_stopped_by_a_far_rate_limit_reset_and_then_by_its_store_names_both(workspace, platform, proxy,
+                                                                                    monkeypatch):
+    """The run stops starting changes for a rate-limit reset further away than --retry-max-time, and for a state store
+    that fails, and its Stopped line named only the first to come: here the reset, while the store had failed too
+    (what it records no more is on the platform, and no run after the reset gets far without a store that works)."""
+    for number in range(30):
+        workspace.add(f"a{number:02d}")
+    writes: list[str] = []
+    proxy.headers = far_reset_on_write(3, writes)
+    real_commit = SqlStateStore.commit
+
+    def failing_commit(self, state, changes):
+        if len(writes) >= 3:
+            time.sleep(1.0)  # the other worker's next request, refused unsent, has stopped the run first
+            raise OSError(28, "No space left on device")
+        return real_commit(self, state, changes)
+
+    monkeypatch.setattr(SqlStateStore, "commit", failing_commit)
+    failed = through(workspace, proxy, "apply", "--auto-approve", "--retry-max-time=20s", "--parallelism=2")
+    monkeypatch.setattr(SqlStateStore, "commit", real_commit)
+    assert failed.exit_code == 1 and "Apply failed." in failed.output, failed.all
+    stopped = [line for line in failed.stderr.splitlines() if line.startswith("Stopped: ")]
+    assert len(stopped) == 1, failed.all
+    assert stopped[0].startswith("Stopped: the platform's rate limit is used up until "), stopped
+    assert "allows waiting; and the state could not be written ([Errno 28] No space left on device); no further " \
+           "change started (run again after that time, or raise --retry-max-time); changes in flight were " \
+           "finished; " in stopped[0], stopped
 
 
 def test_a_pause_for_the_rate_limit_reset_is_said_as_it_begins(workspace, platform, proxy):
