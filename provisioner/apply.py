@@ -1503,8 +1503,13 @@ def _gone_after_404(context: _Context, kind: str, remote_id: int, parent: int | 
 
 
 def _listed_after(context: _Context, kind: str, parent: int | None, remote_id: int, moment: float) -> bool:
-    """Whether a list of `kind` (under `parent`) whose reading began after `moment` shows `remote_id`."""
-    return any(item.get("id") == remote_id for item in context.lookup(kind, parent).items_read_after(moment))
+    """Whether a list of `kind` (under `parent`) whose reading began after `moment` shows `remote_id` (looked up in
+    that read's index of ids: the deletes that share a read each scanned it)."""
+    return bool(context.lookup(kind, parent).items_read_after(moment).having("id", _listed_id, remote_id))
+
+
+def _listed_id(item: dict) -> Any:
+    return item.get("id")
 
 
 def _gone_with_parent(context: _Context, parent_kind: str, parent: int, what: str, error: NotFoundError,

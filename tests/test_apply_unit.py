@@ -198,13 +198,13 @@ def test_a_failed_look_up_after_a_lost_create_leaves_its_outcome_unknown_not_mad
     assert made_nothing(ApiError("POST /user/campaigns: the platform answered 403", status=403))
 
 
-class _NameReadsCounted(dict):
+class _FieldReadsCounted(dict):
     """A listed item, counting the reads of its fields."""
 
     reads = 0
 
     def get(self, *args):
-        _NameReadsCounted.reads += 1
+        _FieldReadsCounted.reads += 1
         return super().get(*args)
 
 
@@ -220,7 +220,7 @@ def test_lost_creates_sharing_a_read_find_their_objects_in_it_by_name_not_each_b
     from provisioner.plan import Action, Change
 
     count = 2000
-    listed = [_NameReadsCounted(id=i, name=f"Bot {i}") for i in range(1, count + 1)]
+    listed = [_FieldReadsCounted(id=i, name=f"Bot {i}") for i in range(1, count + 1)]
     platform = SimpleNamespace(retry=RetryPolicy(max_attempts=3), reads=0)
 
     def listing():
@@ -235,10 +235,29 @@ def test_lost_creates_sharing_a_read_find_their_objects_in_it_by_name_not_each_b
     creates = [_Create(Change(address=f"bot-{i}", action=Action.CREATE, assistant_name=f"Bot {i}"), {}, send, set(),
                        lookup, gate) for i in range(1, count + 1)]
     assert [create.send() for create in creates] == [None] * count  # every outcome unknown, then looked for
-    _NameReadsCounted.reads = 0
+    _FieldReadsCounted.reads = 0
     found = [create.look() for create in creates]
     assert found == [(i, "adopted: the create had succeeded though its answer was lost") for i in range(1, count + 1)]
-    assert platform.reads == 1 and _NameReadsCounted.reads <= 3 * count, _NameReadsCounted.reads
+    assert platform.reads == 1 and _FieldReadsCounted.reads <= 3 * count, _FieldReadsCounted.reads
+
+
+def test_deletes_answered_404_sharing_a_read_look_for_their_ids_in_it_without_scanning_it():
+    """The deletes answered 404 share one read of their list to confirm they are gone (apply._Unconfirmed); each then
+    walked every item of it for its id: 2,000 such deletes in a list of 2,000 (the deletes that had not yet reached
+    the platform still listed), four million looks. Each looks in an index of that read's ids, built once."""
+    from types import SimpleNamespace
+
+    from provisioner.apply import _listed_after
+
+    count = 2000
+    listed = [_FieldReadsCounted(id=i, name=f"Bot {i}") for i in range(1, count + 1)]
+    lookup = SharedLookup(lambda: listed, WriteGate(), SimpleNamespace())
+    context = SimpleNamespace(lookup=lambda kind, parent: lookup)
+    answered = time.monotonic()
+    _FieldReadsCounted.reads = 0
+    assert [_listed_after(context, "assistant", None, i, answered) for i in range(1, 2 * count + 1)] == \
+        [True] * count + [False] * count
+    assert _FieldReadsCounted.reads <= 2 * count, _FieldReadsCounted.reads
 
 
 class _WalksCounted(dict):
