@@ -397,3 +397,22 @@ def _running_process(pid: str) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")  # a zombie has ended
     except FileNotFoundError:
         return False
+
+
+def test_the_parent_never_reads_a_progress_record_half_written(tmp_path, monkeypatch):
+    """The parent watching the evaluating child read its progress record while the child wrote it: the write
+    first zeroed the record, and the parent saw rule 0 on the first object started at time 0, hours over its
+    budget. On an 8,000-assistant fleet, 60 rules timed out at random (up to nine a run, each stopping the run
+    and starting the check again); here the parent looks at the record without pause, and no rule times out."""
+    import sys
+
+    monkeypatch.setattr(sys.modules["provisioner.policy.check"], "POLL_SECONDS", 0)
+    rules, problems = load_policies([write_policy(tmp_path, "".join(
+        f"- name: r{i}\n  expression: object.spec.x < {i * 50}\n" for i in range(40)))])
+    assert not problems, problems
+    from provisioner.policy import Subject
+
+    subjects = [Subject(f"a{i}", "assistant", {}, None, {"spec": {"x": i}}) for i in range(2000)]
+    report = check(rules, subjects, "default")
+    assert report.errors == []
+    assert len(report.violations) == sum(i >= n * 50 for n in range(40) for i in range(2000))

@@ -11,7 +11,6 @@ import mmap
 import os
 import pickle
 import signal
-import struct
 import tempfile
 import time
 import warnings
@@ -25,6 +24,7 @@ from .engine import EvaluationError, activation, combined, evaluate, memory_boun
 from .objects import redacted
 
 TIME_LIMIT = 10.0   # seconds one rule may spend over all the objects of a run
+POLL_SECONDS = 0.02  # how often the parent looks at what the evaluating child is doing
 
 
 @dataclass(frozen=True)
@@ -163,17 +163,35 @@ def check(rules: list[Rule], subjects: Iterable[Subject], workspace: str | None,
     return _isolated(rules, subjects, workspace, time_limit, offline)
 
 
-# What the child evaluating the rules is doing, shared with its parent (an anonymous mmap survives fork): the
-# rule being evaluated (-1: none; COMBINED: several at once), the subject's index, when it started, and what the
-# rule had spent before it.
-_PROGRESS = struct.Struct("qqdd")
+# What the child evaluating the rules is doing, shared with its parent (an anonymous mmap survives fork), as five
+# numbers: a count of the child's writes, the rule being evaluated (-1: none; COMBINED: several at once), the
+# subject's index, when it started, and what the rule had spent before it. The parent reads them while the child
+# writes them: each is stored on its own (struct.pack_into zeroes the whole record before it fills it in, and a
+# parent that looked then saw rule 0 on the first subject, started at time 0: hours over its budget), and the
+# count is odd while a write is under way, so a read that overlaps one is not taken.
+_SLOTS = 5
 _IDLE, COMBINED = -1, -2
-_progress: mmap.mmap | None = None
+_progress: memoryview | None = None
 
 
 def _running(index: int, subject: int = -1, spent: float = 0.0) -> None:
     if _progress is not None:
-        _PROGRESS.pack_into(_progress, 0, index, subject, time.monotonic(), spent)
+        _record(_progress, index, subject, time.monotonic(), spent)
+
+
+def _record(progress: memoryview, index: int, subject: int, started: float, spent: float) -> None:
+    progress[0] += 1  # odd: being written
+    progress[1], progress[2], progress[3], progress[4] = index, subject, started, spent
+    progress[0] += 1
+
+
+def _last_record(progress: memoryview) -> tuple[int, int, float, float] | None:
+    """(rule, subject, started, spent) as the child last wrote them whole; None while it is writing them."""
+    count = progress[0]
+    index, subject, started, spent = progress[1:_SLOTS].tolist()
+    if count % 2 or progress[0] != count:
+        return None
+    return int(index), int(subject), started, spent
 
 
 def _isolated(rules: list[Rule], subjects: list[Subject], workspace: str | None, time_limit: float,
@@ -204,8 +222,8 @@ def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], a
     """(the child's report as plain data, None), or (None, (rule index, subject index)) when it was killed for
     evaluating one rule (or COMBINED) longer than its budget allows."""
     global _progress
-    progress = mmap.mmap(-1, _PROGRESS.size)
-    _PROGRESS.pack_into(progress, 0, _IDLE, -1, 0.0, 0.0)
+    progress = memoryview(mmap.mmap(-1, _SLOTS * 8)).cast("d")
+    _record(progress, _IDLE, -1, 0.0, 0.0)
     with tempfile.TemporaryFile() as out:
         with warnings.catch_warnings():
             # Python 3.12 warns of fork() beside threads (the planning's): the child only evaluates and writes.
@@ -228,11 +246,11 @@ def _in_child(rules, subjects, workspace, time_limit, offline, skip: set[int], a
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     break
-                index, subject, started, spent = _PROGRESS.unpack_from(progress, 0)
+                index, subject, started, spent = _last_record(progress) or (_IDLE, -1, 0.0, 0.0)
                 if index != _IDLE and time.monotonic() - started + spent > max(time_limit, 0.05):
                     _stop(pid)
                     return None, (index, subject)
-                time.sleep(0.02)
+                time.sleep(POLL_SECONDS)
         except BaseException:  # Ctrl-C, a pipeline's SIGTERM: the child must not go on evaluating on its own
             _stop(pid)
             raise
