@@ -416,3 +416,35 @@ def test_the_parent_never_reads_a_progress_record_half_written(tmp_path, monkeyp
     report = check(rules, subjects, "default")
     assert report.errors == []
     assert len(report.violations) == sum(i >= n * 50 for n in range(40) for i in range(2000))
+
+
+def test_the_report_counts_each_rules_violations_in_one_pass(tmp_path, monkeypatch):
+    """The report's rule table looked through every violation and every error for each rule, twice, composing the
+    rule's id each time: 240 rules over 2,000 assistants (80,000 violations) took 15 s to tabulate, on every plan
+    with policies. Each violation's rule is now looked at once, whatever the number of rules."""
+    from provisioner.policy import PolicyReport
+    from provisioner.policy.check import RuleError, Violation
+    from provisioner.policy.document import Rule
+
+    rules, problems = load_policies([write_policy(tmp_path, "".join(
+        f"- name: r{i}\n  expression: object.spec.x < {i}\n" + "  severity: warn\n" * (i % 2) for i in range(100)))])
+    assert not problems, problems
+    violations = [Violation(rules[i % 50], f"a{i}", "assistant", None, "no", None) for i in range(5000)]
+    errors = [RuleError(rules[60], "a1", None, "broken")]
+    checked = {rule.id: 7 for rule in rules[:90]}
+    reads = 0
+    composed = Rule.id.fget
+
+    def counted(rule):
+        nonlocal reads
+        reads += 1
+        return composed(rule)
+
+    monkeypatch.setattr(Rule, "id", property(counted))
+    table = PolicyReport(rules, checked, violations, errors).to_dict()
+    assert reads <= len(violations) + len(errors) + 5 * len(rules)
+    statuses = [rule["status"] for rule in table["rules"]]
+    assert statuses == (["denied", "warned"] * 25 + ["passed"] * 10 + ["error"] + ["passed"] * 29
+                        + ["not-applicable"] * 10)
+    assert [rule["violations"] for rule in table["rules"]] == [100] * 50 + [0] * 50
+    assert table["summary"] == {"passed": 39, "warned": 25, "denied": 25, "error": 1, "not-applicable": 10}

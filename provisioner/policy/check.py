@@ -14,6 +14,7 @@ import signal
 import tempfile
 import time
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -88,9 +89,13 @@ class PolicyReport:
 
     def status(self, rule: Rule) -> str:
         """passed | warned | denied | error | not-applicable (no object selected)."""
-        if any(e.rule.id == rule.id for e in self.errors):
+        return self._status(rule, {e.rule.id for e in self.errors}, Counter(v.rule.id for v in self.violations))
+
+    def _status(self, rule: Rule, erred: set[str], violated: Counter) -> str:
+        """status() from the rules that erred and each rule's count of violations, gathered once for every rule."""
+        if rule.id in erred:
             return "error"
-        if any(v.rule.id == rule.id for v in self.violations):
+        if violated[rule.id]:
             return "denied" if rule.severity == "deny" else "warned"
         return "passed" if self.checked.get(rule.id) else "not-applicable"
 
@@ -110,13 +115,16 @@ class PolicyReport:
     def to_dict(self) -> dict[str, Any]:
         counts = {"passed": 0, "warned": 0, "denied": 0, "error": 0, "not-applicable": 0}
         rules = []
+        # One pass over the violations for all the rules: a pass per rule was rules x violations (240 rules over
+        # 2,000 assistants, 15 s).
+        erred, violated = {e.rule.id for e in self.errors}, Counter(v.rule.id for v in self.violations)
         for rule in self.rules:
-            status = self.status(rule)
+            status = self._status(rule, erred, violated)
             counts[status] += 1
             rules.append({"policy": rule.policy, "rule": rule.name, "severity": rule.severity, "status": status,
                           "file": rule.location.file, "line": rule.location.line,
                           "objects": self.checked.get(rule.id, 0),
-                          "violations": sum(1 for v in self.violations if v.rule.id == rule.id)})
+                          "violations": violated[rule.id]})
         return {"summary": counts, "rules": rules, "violations": [v.to_dict() for v in self.violations],
                 "errors": [e.to_dict() for e in self.errors]}
 
