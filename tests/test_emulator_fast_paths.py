@@ -309,7 +309,7 @@ def test_latency_counts_from_arrival_and_is_never_cut_short(platform):
             assert time.monotonic() - started >= 0.12
 
 
-# --- the counts kept through creates (Store._count_created) against a count made again ---
+# --- the counts kept through creates, updates and deletes (Store._carry_counts) against a count made again ---
 
 _REFERENCE_VALUES = st.one_of(st.none(), st.integers(1, 4), st.booleans(), st.text(max_size=2),
                               st.lists(st.one_of(st.integers(1, 4), st.none(), st.booleans()), max_size=3))
@@ -321,7 +321,7 @@ _REFERENCE_VALUES = st.one_of(st.none(), st.integers(1, 4), st.booleans(), st.te
                                                               "knowledgebase_id": _REFERENCE_VALUES,
                                                               "label_ids": _REFERENCE_VALUES})),
                 max_size=25))
-def test_counts_kept_through_creates_are_the_counts_made_again(steps):
+def test_counts_kept_through_writes_are_the_counts_made_again(steps):
     from provisioner.emulator.store import Store
 
     store, made = Store(), {1: [], 2: []}
@@ -347,3 +347,33 @@ def test_counts_kept_through_creates_are_the_counts_made_again(steps):
         assert kept == {user: afresh(user) for user in (1, 2)}, steps
         store._counts.update(kept_counts)  # carry on from the kept ones, as a long-running emulator does
         store._live.update(kept_live)
+
+
+def test_an_update_or_a_delete_of_an_assistant_leaves_the_counts_current_without_a_scan():
+    """The counts of a list of folders, labels and knowledge bases were kept through creates only: after any update
+    or delete of an assistant the next list scanned every assistant's JSON again (150 ms at 8,000 full ones, for a
+    list of folders after each update). Now no count query runs after either, and the counts are the ones a count
+    made again gives."""
+    from provisioner.emulator.store import Store
+
+    store = Store()
+    ids = [store.create(1, {"folder_id": i % 3 + 1, "label_ids": [1, i % 2 + 2], "knowledgebase_id": 7}, "active",
+                        "v2")["id"] for i in range(30)]
+    fields = ("folder_id", "knowledgebase_id")
+
+    def counted():
+        return ([store.assistant_counts(1, field) for field in fields], store.assistant_list_counts(1, "label_ids"),
+                store.page_rows(1, 1, 1)[1])
+
+    counted()
+    statements = []
+    store._db.set_trace_callback(statements.append)
+    store.update(1, ids[0], {"folder_id": 9, "label_ids": [5], "knowledgebase_id": None})
+    store.delete(1, ids[1])
+    store.update(1, ids[1], {"folder_id": 4})  # deleted: changes nothing
+    kept = counted()
+    store._db.set_trace_callback(None)
+    assert not [s for s in statements if "COUNT(*)" in s]
+    store._counts.clear()
+    store._live.clear()
+    assert kept == counted() == ([{1: 9, 2: 9, 3: 10, 9: 1}, {7: 28}], {1: 28, 2: 14, 3: 14, 5: 1}, 29)

@@ -59,7 +59,7 @@ class Grouping(Kind):
         rows = self.store.objects(self.table_kind, tenant.user_id, limit=per_page, offset=(page - 1) * per_page)
         total = self.store.count(self.table_kind, tenant.user_id)
         # Counted even for an empty page: while there are few assistants (the plan before an apply) that is cheap,
-        # and the store then carries the counts through the creates that follow (Store._count_created).
+        # and the store then carries the counts through the creates that follow (Store._carry_counts).
         counts = self.counts(tenant.user_id)
         return answer(200, {"data": [self.shape(r, counts) for r in rows], "current_page": page, "per_page": per_page,
                             "total": total})
