@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
@@ -68,7 +69,7 @@ class ProjectFiles:
         done = {_identity(file) for file in read}
         existing = [p for p in self.inputs.manifest_paths if os.path.lexists(p)]  # a missing default manifests/
         self.files = [file for file in find_manifest_files(existing, problems) if _identity(file) not in done]
-        problems += self._parse([file for file in self.files if self._may_hold(file, (b"Moved",))])
+        problems += self._parse([file for file in self.files if self._may_hold(file, Words((b"Moved",)))])
         documents = [d for file in self.files for d in self.parsed.get(file, ())]
         return [d for d in documents if is_moved_document(d.content)], problems
 
@@ -78,9 +79,9 @@ class ProjectFiles:
         else of all. Their problems are refused as any manifest's (ManifestError)."""
         if names is not None and not names:
             return {}
-        needles = None if names is None else tuple({n.split(".")[1] if "." in n else n for n in names})
+        needles = None if names is None else Words({(n.split(".")[1] if "." in n else n).encode() for n in names})
         problems = self._parse([file for file in self.files if file not in self.parsed
-                                and (needles is None or self._may_hold(file, tuple(n.encode() for n in needles)))])
+                                and (needles is None or self._may_hold(file, needles))])
         if problems:
             raise ManifestError(problems)
         found = _addresses([d for file in self.files for d in self.parsed.get(file, ())], self.inputs.root)
@@ -95,14 +96,42 @@ class ProjectFiles:
                 by_name[document.file].append(document)
         return problems
 
-    def _may_hold(self, file: Path, words: tuple[bytes, ...]) -> bool:
+    def _may_hold(self, file: Path, words: Words) -> bool:
         """Whether the file's text may spell one of `words`: it holds one, or a backslash (a double-quoted escape
         spells any text); a file that cannot be read is parsed, to say why."""
         try:
             data = _read_capped(file, self.limits.bytes)
         except (OSError, ValueError):
             return True
-        return b"\\" in data or any(word in data for word in words)
+        return b"\\" in data or words.any_in(data)
+
+
+class Words:
+    """Words to look for in many texts, each text looked through once for all of them: searching each text for each
+    word was words x files x bytes, and a plan of one file of a project whose moved blocks (kept, as day-two.md
+    says) name 7,583 old addresses searched its 150 other files for each: 116 s of CPU (8 s at 2,000)."""
+
+    def __init__(self, words: Iterable[bytes]):
+        self.words = frozenset(words)
+        self.lengths = sorted({len(word) for word in self.words})
+        letters = sorted(set(b"".join(self.words)))
+        # A word is found only inside a run of the bytes the words are made of: the runs are what is looked at.
+        self.runs = re.compile(b"[" + b"".join(re.escape(bytes([c])) for c in letters) + b"]+") if letters else None
+
+    def any_in(self, data: bytes) -> bool:
+        """Whether `data` holds one of the words: `any(word in data for word in words)`."""
+        if not self.words:
+            return False
+        if self.runs is None or self.lengths[0] == 0:
+            return True  # the empty word is in every text
+        runs = set(self.runs.findall(data))
+        if not runs.isdisjoint(self.words):
+            return True
+        longer = [run for run in runs if len(run) > self.lengths[0]]
+        if sum(map(len, longer)) * len(self.lengths) * 100 > len(self.words) * len(data):
+            return any(word in data for word in self.words)  # few words: searching for each costs less
+        return any(run[i:i + length] in self.words for run in longer for length in self.lengths
+                   if length < len(run) for i in range(len(run) - length + 1))
 
 
 def _identity(file: Path) -> tuple[int, int] | Path:
