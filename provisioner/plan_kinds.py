@@ -92,6 +92,8 @@ class Identities:
     numbers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # address -> (object, owner): the only objects of its name are managed by another workspace or project
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = field(default_factory=dict)
+    # address -> (object, the other addresses): the one unclaimed object several manifests would adopt; none does
+    contested: dict[str, tuple[Any, list[str]]] = field(default_factory=dict)
 
 
 def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
@@ -133,11 +135,26 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
             elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in foreign_keys.get(manifest.kind, {}).get(key, [])]
             if elsewhere:
                 owned_elsewhere[manifest.address] = elsewhere
+    contested = _contested(adopted)
+    for address in contested:
+        ids[address] = None
+        del adopted[address]
     taken = {(kind_of_address(a), i) for a, i in ids.items() if i is not None}
     numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
                             for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,
-                      numbers=numbers)
+                      numbers=numbers, contested=contested)
+
+
+def _contested(adopted: Mapping[str, Any]) -> dict[str, tuple[Any, list[str]]]:
+    """The adoptions of one object by several manifests (two tools of one name, an apply killed after making the
+    first: the platform holds one, unclaimed). Each recorded it as its own, and the store's one-owner index refused
+    every apply after; which manifest the object is would be a guess, as with two namesakes for one manifest."""
+    by_object: dict[tuple[str, int], list[str]] = {}
+    for address, candidate in adopted.items():
+        by_object.setdefault((kind_of_address(address), candidate.id), []).append(address)
+    return {address: (adopted[address], [other for other in addresses if other != address])
+            for addresses in by_object.values() if len(addresses) > 1 for address in addresses}
 
 
 def same_object(manifest: Manifest, candidate: Any, ids: Mapping[str, int | None]) -> bool:
@@ -869,6 +886,12 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
         return Problem(message, manifest.location("spec", kind.name_field), f"spec.{kind.name_field}",
                        manifest.address)
 
+    if manifest.address in identities.contested:
+        other, rivals = identities.contested[manifest.address]
+        return [at_name(f"{manifest.address!r} and {', '.join(map(repr, rivals))} would each adopt the platform's "
+                        f"{kind.title} id {other.id} ({other.name!r}), the one object no state manages that they "
+                        f"match, so adopting it for one would be a guess; choose its manifest with `provisioner "
+                        f"import {manifest.address} {other.id}` (the others then create their own)")]
     unclaimed = {r.id for r in identities.unmanaged.get(manifest.kind, [])}
     namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name and r.id in unclaimed]
     if len(namesakes) > 1:

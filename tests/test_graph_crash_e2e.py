@@ -222,6 +222,43 @@ def test_killed_during_a_campaign_start(workspace, dialect):
     assert len(sent(workspace, "POST", "/user/campaigns")) == 1  # created once, never again
 
 
+TWIN_TOOLS = "".join(f"""\
+---
+apiVersion: provisioner/v1
+kind: Tool
+metadata: {{name: {address}}}
+spec: {{name: lookup, description: Look it up., endpoint: "https://example.com/{address}", method: GET}}
+""" for address in ("first", "second"))
+
+
+def test_killed_after_the_first_of_two_tools_of_one_name_was_made(workspace):
+    """Two tools may share a name (assistants, folders and labels may not). Killed once the first create had taken
+    effect, the platform held one unclaimed tool of that name, and every later plan adopted it for both manifests:
+    every apply then failed recording the second adoption ('another workspace or project of this state store
+    recorded [it] first', though none had) and never converged. Which manifest it is would be a guess: the plan
+    says so, sends nothing, and once the user chose with `import`, the other manifest gets a tool of its own."""
+    workspace.write("manifests/tools.yaml", TWIN_TOOLS)
+    hold(workspace, "tools", "POST")
+    kill_when(workspace, lambda: sent(workspace, "POST", "/user/tools"), "--parallelism", "1")
+    release(workspace)
+    [made] = listed(workspace)["tool"]
+    refused = workspace.run("apply", "--auto-approve")
+    assert refused.exit_code == 1, refused.all
+    for address, other in (("first", "second"), ("second", "first")):
+        assert (f"'tool.{address}' and 'tool.{other}' would each adopt the platform's mid-call tool id {made['id']} "
+                f"('lookup')") in refused.all, refused.all
+        assert f"`provisioner import tool.{address} {made['id']}`" in refused.all, refused.all
+    assert "first (one object has one owner)" not in refused.all, refused.all
+    assert len(workspace.platform.writes()) == 1 and workspace.state()["resources"] == {}
+    assert workspace.run("import", "tool.first", str(made["id"])).exit_code == 0
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+    state = workspace.state()["resources"]
+    assert state["tool.first"]["id"] == made["id"]
+    assert sorted(t["id"] for t in listed(workspace)["tool"]) == sorted(e["id"] for e in state.values())
+
+
 def test_the_emulator_holds_only_the_chosen_methods_of_the_chosen_kinds(platform):
     from provisioner.emulator.faults import Faults, FaultSettings
 
