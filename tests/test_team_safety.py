@@ -116,6 +116,31 @@ def test_a_narrower_path_leaves_the_rest_alone_and_says_so(workspace, backend):
     assert document["left_alone"] == [{"address": "c", "source": "manifests/c.yaml"}]
 
 
+def test_a_manifest_in_a_hidden_folder_is_left_alone_not_destroyed(workspace, backend):
+    """A folder search leaves out hidden names (.github/workflows/*.yml are no manifests); a project whose
+    manifests were applied from a hidden folder (named on the command line, or read before hidden names were left
+    out) must not see them destroyed "as removed" by a plan of the folder: their files are still there."""
+    from conftest import manifest_text
+
+    workspace.add("a")
+    workspace.write("manifests/.old/b.yaml", manifest_text("b"))
+    ok(workspace.run("apply", "--auto-approve", "manifests/a.yaml", "manifests/.old/b.yaml"))
+    assert len(workspace.platform.assistants()) == 2
+
+    document = json.loads(ok(workspace.run("plan", "--json")).output)
+    assert document["changes"] == [] and document["summary"]["destroy"] == 0, document["changes"]
+    assert document["left_alone"] == [{"address": "b", "source": "manifests/.old/b.yaml"}]
+    plan = ok(workspace.run("plan"))
+    assert "a folder search leaves out hidden files and folders" in " ".join(plan.output.split()), plan.output
+    ok(workspace.run("apply", "--auto-approve"))
+    assert len(workspace.platform.assistants()) == 2
+
+    # Its file gone: a real removal.
+    (workspace.root / "manifests/.old/b.yaml").unlink()
+    document = json.loads(ok(workspace.run("plan", "--json")).output)
+    assert [(c["address"], c["action"]) for c in document["changes"]] == [("b", "delete")]
+
+
 def test_a_document_removed_from_a_given_file_is_destroyed(workspace, backend):
     from conftest import manifest_text
 

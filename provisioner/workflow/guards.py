@@ -34,8 +34,8 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: 
         if entry.source and entry.source not in outside:
             found = [c for c in (Path(root) / entry.source, Path(entry.source)) if c.is_file()]
             resolved = found[0].resolve() if found else None
-            outside[entry.source] = resolved is not None and not any(resolved == g or g in resolved.parents
-                                                                      for g in given)
+            outside[entry.source] = resolved is not None and not any(resolved == g or (
+                g in resolved.parents and not _hidden_below(resolved, g)) for g in given)
         if entry.source and outside[entry.source]:
             kept[address] = entry.source
             continue
@@ -45,6 +45,13 @@ def left_alone(state: State, manifests: list[Manifest], paths: list[str], root: 
         if found:
             kept[address] = found
     return kept
+
+
+def _hidden_below(file: Path, folder: Path) -> bool:
+    """Whether a folder search of `folder` leaves `file` out for a hidden name on the way (find_manifest_files):
+    such a file was not among the files given either, so what it declares is left alone, not destroyed (a project
+    whose manifests were read from a hidden folder before hidden names were left out keeps them)."""
+    return any(part.startswith(".") for part in file.relative_to(folder).parts)
 
 
 def refuse_breaking_left_alone(plan: Plan, state: State, kept: dict[str, str]) -> None:
