@@ -1709,6 +1709,11 @@ class _Create:
         namesakes = self._new_namesakes(items)  # known: after the read (see `made`)
         found = namesakes if self.identity else [item for item in namesakes
                                                      if item.get(self.name_field) == name]
+        if len(found) == 1 and not self._takes(int(found[0]["id"])):
+            # Another lost create of this apply, of the same name, found it in the same read and took it: one of the
+            # two made it, and the other nothing (it would be a second new namesake in a read begun after both).
+            namesakes = [item for item in namesakes if item is not found[0]]
+            found = []
         if not found and namesakes:
             # Absence is proven by the name only. A new object whose name differs only in spacing or case may
             # be this create's, stored as the platform normalised it: sending again could make one more on
@@ -1742,6 +1747,19 @@ class _Create:
         client.pause(client.backoff(self.attempt))
         return self.send()
 
+    def _takes(self, remote_id: int) -> bool:
+        """Whether this create takes the object it found, `remote_id`, for its own: not if another create of this apply
+        made or took it. The lost creates that share a read look in it side by side, each before the others record
+        what they found: two of one name (tools, campaigns may share names) of which one made its object both adopted
+        it, and the store, refusing one object at two addresses, failed both and recorded neither."""
+        if self.made is None:
+            return True
+        with _TAKING:
+            if remote_id in self.made:
+                return False
+            self.made.add(remote_id)
+            return True
+
     def _new_namesakes(self, items: Listing) -> list[dict]:
         """The listed items of this create's key (its name, loosely, or its identity) that no lost create can have
         made (`known`) and that no other workspace or project of the store manages (asked about those only)."""
@@ -1750,6 +1768,10 @@ class _Create:
         new = [item for item in items.having(key.by, key.of, key.value) if not self.known(int(item["id"]))]
         foreign = self.owned_elsewhere([int(item["id"]) for item in new]) if new else set()
         return [item for item in new if int(item["id"]) not in foreign] if foreign else new
+
+
+# Held to look for and add one id to a `made` set (_Create._takes): one check and add for the lost creates of a read.
+_TAKING = threading.Lock()
 
 
 class _LostCreate:

@@ -260,6 +260,39 @@ def test_deletes_answered_404_sharing_a_read_look_for_their_ids_in_it_without_sc
     assert _FieldReadsCounted.reads <= 2 * count, _FieldReadsCounted.reads
 
 
+def test_two_lost_creates_of_one_name_looking_in_one_read_never_both_take_its_one_new_object():
+    """Two creates of one name (tools may share names) whose answers were lost, of which one made its object, look
+    for it in one shared read before either records what it found: both took the one new object (the store then
+    refused one object at two addresses, and failed both). The first takes it; the second finds nothing it may take
+    and, its create having made nothing, sends again."""
+    from types import SimpleNamespace
+
+    from provisioner.apply import _Create
+    from provisioner.client import RetryPolicy
+    from provisioner.errors import ServerError
+    from provisioner.plan import Action, Change
+
+    listed = [{"id": 7, "name": "lookup"}]
+    platform = SimpleNamespace(retry=RetryPolicy(max_attempts=3), pause=lambda seconds: None,
+                               backoff=lambda attempt: 0.0)
+    sent = []
+
+    def send(body):
+        sent.append(body)
+        if len(sent) <= 2:
+            raise ServerError("POST /user/tools: the platform failed (500)", status=500)
+        return {"id": 8}
+
+    gate, made = WriteGate(), set()
+    lookup = SharedLookup(lambda: listed, gate, platform)
+    creates = [_Create(Change(address=f"tool.{address}", action=Action.CREATE, assistant_name="lookup", kind="tool"),
+                       {"name": "lookup"}, send, made.__contains__, lookup, gate, "tool", made=made)
+               for address in ("a", "b")]
+    assert [create.send() for create in creates] == [None, None]
+    assert creates[0].look() == (7, "adopted: the create had succeeded though its answer was lost")
+    assert creates[1].look() == (8, "") and len(sent) == 3  # sent again, as nothing of its own was listed
+
+
 class _WalksCounted(dict):
     """State's rows, counting the walks through all of them."""
 

@@ -113,6 +113,30 @@ def test_creates_whose_answers_are_lost_share_one_list_read_to_find_what_they_ma
     assert_exactly_once(workspace, 60)
 
 
+def test_two_lost_creates_of_one_name_never_both_adopt_the_one_object_made(workspace):
+    """Two tools of one name (tools may share names); both creates' answers are lost, one after it made its tool, the
+    other before (seed 1: a 500 without effect, then a commit answered by a proxy's 429). Waiting for one shared read,
+    each found the one new tool named so and adopted it: the store refused one object at two addresses, both changes
+    failed ("another workspace ... recorded first") and neither was recorded, and every later plan refused the two
+    manifests matching the one tool. One of them takes it; the other, whose create made nothing, sends again."""
+    workspace.dialect = "v2"
+    tool = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata: {{name: {}}}\nspec:\n  name: lookup\n"
+            "  description: Look up an order.\n  endpoint: https://api.example.com/orders\n  method: GET\n")
+    workspace.write("manifests/tools.yaml", tool.format("a") + "---\n" + tool.format("b"))
+    workspace.platform.faults(error_rate=0.5, commit_429_rate=1.0, kinds=["tools"], methods=["POST"], seed=1)
+    try:
+        result = workspace.run("apply", "--auto-approve", "--parallelism=2", *FAST_RETRIES)
+    finally:
+        workspace.platform.faults(error_rate=0, commit_429_rate=0, kinds=None, methods=None)
+    assert result.exit_code == 0, result.all
+    assert "adopted: the create had succeeded though its answer was lost" in result.output
+    tools = [item["id"] for item in workspace.platform.http.get("/user/tools").json() if item["name"] == "lookup"]
+    state = workspace.state()["resources"]
+    assert len(tools) == 2 and sorted(entry["id"] for entry in state.values()) == sorted(tools), (tools, state)
+    plan = workspace.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
+
+
 def every_answer_lost(workspace, method, *command):
     """The CLI's run of `command` while every write of `method` to an assistant takes effect and its answer is lost;
     and the requests it sent, by route."""
