@@ -1163,7 +1163,9 @@ def _execute(change: Change, part: str, context: _Context,
     return _execute_kind(change, part, context, stop)
 
 
-def _execute_assistant(change: Change, context: _Context) -> ChangeResult | _LostCreate:
+def _execute_assistant(change: Change, context: _Context,
+                       undo: Callable[[ApiError], None] | None = None) -> ChangeResult | _LostCreate:
+    """An assistant's change; `undo` as _made's, for a replacement's create half."""
     action, client, recorder, wire = change.action, context.client, context.recorder, context.wire
     if action is Action.CREATE:
         body, record = _resolved(change, context)
@@ -1174,7 +1176,7 @@ def _execute_assistant(change: Change, context: _Context) -> ChangeResult | _Los
                          "assistant", made=context.made_of(DEFAULT_KIND),
                          taken_before=partial(context.taken_before, DEFAULT_KIND),
                          owned_elsewhere=partial(context.owned_elsewhere, DEFAULT_KIND))
-        return _made(create, partial(_assistant_created, change, record, recorder))
+        return _made(create, partial(_assistant_created, change, record, recorder), undo)
     if action in (Action.UPDATE, Action.IMPORT):
         body, record = _resolved(change, context)
         if body:
@@ -1257,7 +1259,7 @@ def _replace_assistant(change: Change, part: str, context: _Context) -> ChangeRe
     if entry is not None and entry.id == change.remote_id:
         old, deposed = entry, deposed_address(address, recorder.state.resources)
         recorder.wait_durable(recorder.queue_moves({address: None, deposed: old}))
-    return _undoing(partial(_put_back, recorder, address, deposed, old), partial(_execute_assistant, change, context))
+    return _execute_assistant(change, context, partial(_put_back, recorder, address, deposed, old))
 
 
 def _parent(kind: Kind, fields: dict, change: Change, context: _Context) -> int | None:
@@ -1358,7 +1360,7 @@ def _execute_kind(change: Change, part: str, context: _Context,
                              identity=_identity_key(kind, fields),
                              owned_elsewhere=partial(context.owned_elsewhere, kind.name))
             then = partial(_kind_created, kind, change, address, record, parent, context, stop, waits, arrived)
-            return _undoing(partial(_put_back, recorder, address, deposed, old), partial(_made, create, then))
+            return _made(create, then, partial(_put_back, recorder, address, deposed, old))
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
     sent = kind.update_sends(change.body)
     if sent:
@@ -1820,23 +1822,23 @@ class _LostCreate:
                 "run plan to see where it stands (the next apply finds the object if it was made, or creates it)")
 
 
-def _made(create: _Create, then: Callable[[int, str], Any]) -> Any:
-    """`then` of what the create's first attempt made, or the _LostCreate that waits to look for it."""
-    made = create.send()
-    return _LostCreate(create, then) if made is None else then(*made)
-
-
-def _undoing(undo: Callable[[ApiError], None], run: Callable[[], Any]) -> Any:
-    """run() (a change whose create may be lost), `undo` called with the ApiError its create fails with: now, or
-    once looked for (_LostCreate)."""
+def _made(create: _Create, then: Callable[[int, str], Any], undo: Callable[[ApiError], None] | None = None) -> Any:
+    """`then` of what the create's first attempt made, or the _LostCreate that waits to look for it; `undo` called with
+    the ApiError the create fails with (now, or once looked for), never with one of `then`'s: a replacement's new
+    campaign whose start the platform refused (a 400) was taken for a create that made nothing, and its old one put
+    back at its address over the new one's record, which was left on the platform, unrecorded."""
     try:
-        result = run()
+        made = create.send()
     except ApiError as error:
-        undo(error)
+        if undo is not None:
+            undo(error)
         raise
-    if isinstance(result, _LostCreate):
-        result.undo.append(undo)
-    return result
+    if made is not None:
+        return then(*made)
+    lost = _LostCreate(create, then)
+    if undo is not None:
+        lost.undo.append(undo)
+    return lost
 
 
 def _put_back(recorder: StateRecorder, address: str, deposed: str | None, old: ResourceState | None,

@@ -3,7 +3,14 @@ references a knowledge base waits for its documents, a campaign's start and stop
 that deletes leads is refused without --allow-replace, and the next plan is `No changes.`"""
 from __future__ import annotations
 
-from conftest import manifest_text
+from importlib import resources
+
+import httpx
+import pytest
+import yaml
+
+from conftest import TOKEN, Platform, Workspace, manifest_text
+from provisioner.emulator import EmbeddedPlatform, build_platform
 
 GRAPH = """\
 apiVersion: provisioner/v1
@@ -153,6 +160,38 @@ def test_a_campaign_replacement_that_deletes_leads_needs_allow_replace(workspace
     after = [c for c in platform.http.get("/user/campaigns").json() if c["name"] == "Winter"]
     assert len(after) == 1 and after[0]["id"] != before and after[0]["max_calls_in_parallel"] == 4
     assert "No changes." in workspace.run("plan").output
+
+
+@pytest.fixture
+def without_balance(tmp_path):
+    """A workspace on an emulator of its own whose tenant has no balance: starting a campaign answers 400."""
+    catalog = yaml.safe_load(resources.files("provisioner.emulator").joinpath("default_catalog.yaml").read_text())
+    catalog["tenants"] = [{"token": TOKEN, "user_id": 1, "balance": False}]
+    (tmp_path / "catalog.yaml").write_text(yaml.safe_dump(catalog))
+    (tmp_path / "project").mkdir()
+    with EmbeddedPlatform(build_platform(catalog=tmp_path / "catalog.yaml")) as embedded, \
+            httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+        yield Workspace(tmp_path / "project", Platform(embedded.url, http))
+
+
+def test_a_replacements_new_campaign_whose_start_is_refused_stays_recorded_and_the_old_one_deposed(without_balance):
+    """A campaign replaced (created first) and started: the platform made the new campaign and refused its start
+    (no balance, a 400). That refusal was taken for the create's own, one that made nothing, and the old campaign
+    was put back at its address over the new one's record: the new campaign stayed on the platform unrecorded, and
+    every later apply made one more. The new one is recorded and the old one stays deposed (destroyed next time)."""
+    workspace = without_balance
+    workspace.add("caller", post_call_schema=[{"name": "booked", "type": "bool", "description": "Booked"}])
+    workspace.write("manifests/campaign.yaml", campaign(parallel=2))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    old = workspace.state()["resources"]["campaign.winter"]["id"]
+    workspace.write("manifests/campaign.yaml", campaign("started", parallel=4))
+    applied = workspace.run("apply", "--auto-approve", "--allow-replace")
+    assert applied.exit_code == 1 and "Insufficient balance" in applied.output, applied.all
+    [new] = [item["id"] for item in workspace.platform.http.get("/user/campaigns").json() if item["id"] != old]
+    state = {address: entry["id"] for address, entry in workspace.state()["resources"].items()}
+    assert state["campaign.winter"] == new and state["campaign.winter~deposed"] == old, state
+    plan = workspace.run("plan")
+    assert "0 to add" in plan.output and "1 to destroy" in plan.output, plan.all
 
 
 def knowledgebase(name: str, description: str | None) -> str:
