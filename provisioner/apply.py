@@ -26,7 +26,7 @@ from .moves import moved_rows
 from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
-from .plan_kinds import moved_from, seen_fields
+from .plan_kinds import index_by, moved_from, seen_fields
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
 from .shared_reads import SIBLINGS_WAIT, Due, SharedReads
@@ -526,24 +526,11 @@ class Listing(list):
         with self._lock:
             index = self._indexes.get(by)
             if index is None:
-                index = self._indexes[by] = _index(self, key)
+                index = self._indexes[by] = index_by(self, key)
         try:
             return index.get(value, [])
         except TypeError:  # unhashable: no listed item's key (each hashable, or left out) can be it
             return []
-
-
-def _index(items: Iterable[dict], key: Callable[[dict], Any]) -> dict[Hashable, list[dict]]:
-    """`items` by `key`, in order; an item whose key cannot be hashed (a platform's list or object where a name
-    belongs) is left out: no key it is looked up by can equal it."""
-    index: dict[Hashable, list[dict]] = {}
-    for item in items:
-        value = key(item)
-        try:
-            index.setdefault(value, []).append(item)
-        except TypeError:
-            continue
-    return index
 
 
 def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,

@@ -17,6 +17,7 @@ becomes the id of the one object of that name nobody manages; an E.164 string th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable, Iterable, Mapping
 
 from .errors import Problem
@@ -200,15 +201,19 @@ def _identity(kind: Any, fields: Mapping[str, Any], name: Any, parent_id: Any) -
 def _by_identity(objects: Mapping[str, list[Any]]) -> dict[str, dict[Any, list[Any]]]:
     """kind -> identity key -> the objects of that key, in listed order. A key that cannot be hashed (a parent
     id the platform sent as a list) equals no manifest's, so it is left out."""
-    index: dict[str, dict[Any, list[Any]]] = {}
-    for kind, listed in objects.items():
-        keys = index.setdefault(kind, {})
-        for r in listed:
-            key = object_identity(kind, r)
-            try:
-                keys.setdefault(key, []).append(r)
-            except TypeError:
-                continue
+    return {kind: index_by(listed, partial(object_identity, kind)) for kind, listed in objects.items()}
+
+
+def index_by(items: Iterable[Any], key: Callable[[Any], Any]) -> dict[Any, list[Any]]:
+    """`items` by `key`, in order; an item whose key cannot be hashed (a platform's list or object where a name or
+    an id belongs) is left out: no key it is looked up by can equal it."""
+    index: dict[Any, list[Any]] = {}
+    for item in items:
+        value = key(item)
+        try:
+            index.setdefault(value, []).append(item)
+        except TypeError:
+            continue
     return index
 
 
