@@ -483,13 +483,20 @@ def test_an_adoption_to_be_replaced_claimed_before_a_far_rate_limit_reset_says_i
     finally:
         spent.close()
     assert "rate limit is used up until" in report.halted, report
+    assert _adopted_and_untouched(report, mine, client, shared) == (
+        "adopted (recorded in state), but nothing was sent to it: the platform's rate limit stopped the run; the "
+        "next plan shows its replacement again")
+
+
+def _adopted_and_untouched(report, mine, client, shared: dict) -> str:
+    """The failed message of tool.shared, an adoption cut short after its claim: state holds the object as adopted,
+    and the platform's tool is as it was (nothing was sent to it)."""
     result = {r.change.address: r for r in report.results}["tool.shared"]
     assert not result.ok and not result.skipped, result
-    assert result.message == ("adopted (recorded in state), but nothing was sent to it: the platform's rate limit "
-                              "stopped the run; the next plan shows its replacement again"), result.message
     assert mine.store.read().resources["tool.shared"].id == shared["id"]
     assert [t["description"] for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared"] == [
         shared["description"]]
+    return result.message
 
 
 def test_an_adoption_claimed_then_cut_short_waiting_for_the_rate_budget_says_it_was_adopted(setup):
@@ -514,10 +521,6 @@ def test_an_adoption_claimed_then_cut_short_waiting_for_the_rate_budget_says_it_
         typed.join()
         paced.close()
     assert report.interrupted, report
-    result = {r.change.address: r for r in report.results}["tool.shared"]
-    assert not result.ok and not result.skipped, result
-    assert result.message == ("adopted (recorded in state), but its update was not sent: interrupted while it waited "
-                              "for the rate budget; the next plan shows the update"), result.message
-    assert mine.store.read().resources["tool.shared"].id == shared["id"]
-    assert [t["description"] for t in KINDS["tool"].endpoints.list(client, None) if t["name"] == "shared"] == [
-        shared["description"]]
+    assert _adopted_and_untouched(report, mine, client, shared) == (
+        "adopted (recorded in state), but its update was not sent: interrupted while it waited for the rate budget; "
+        "the next plan shows the update")
