@@ -651,6 +651,11 @@ def is_manifest_name(path: Path) -> bool:
     return path.suffix.lower() in MANIFEST_SUFFIXES
 
 
+def is_hidden(name: str) -> bool:
+    """A file or folder name a folder search leaves out (find_manifest_files): other tools' (.git, .github)."""
+    return name.startswith(".") and name not in (".", "..")
+
+
 def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Problem],
                         skipped: list[str] | None = None) -> list[Path]:
     """The files to read. A path given by name is read whatever its suffix; a directory is searched
@@ -703,7 +708,7 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             refuse(directory, "symbolic link loop (a directory linked inside itself); not followed")
             return
         for entry in entries:
-            if entry.name.startswith("."):
+            if is_hidden(entry.name):
                 # A repository's hidden files and folders are other tools' (.git, .github/workflows/*.yml,
                 # .gitlab-ci.yml, .pre-commit-config.yaml): read as manifests, `validate .` failed on each.
                 continue

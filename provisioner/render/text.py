@@ -202,8 +202,9 @@ def left_alone_note(plan: Plan) -> str | None:
     from ..kinds import kind_of_address  # here: kinds imports the planner's modules, which import this view
 
     kinds = kind_counts(kind_of_address(e["address"]) for e in plan.left_alone)
-    hidden = any(any(part.startswith(".") and part not in (".", "..") for part in e["source"].split("/"))
-                 for e in plan.left_alone)
+    from ..manifest import is_hidden  # here: only a plan that leaves something alone asks
+
+    hidden = any(any(map(is_hidden, e["source"].split("/"))) for e in plan.left_alone)
     searched = (" (a folder search leaves out hidden files and folders, named with a leading '.': name such a file "
                 "to read it)") if hidden else ""
     return (f"{kinds} in state come from manifest files that exist but were not among "

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..errors import PlanError, Problem, ProvisionerError
-from ..manifest import Manifest
+from ..manifest import Manifest, is_hidden
 from ..plan import MASS_DESTROY_MIN, MASS_DESTROY_SHARE, Action, Plan
 from ..render.text import covered
 from ..state import State
@@ -51,7 +51,7 @@ def _hidden_below(file: Path, folder: Path) -> bool:
     """Whether a folder search of `folder` leaves `file` out for a hidden name on the way (find_manifest_files):
     such a file was not among the files given either, so what it declares is left alone, not destroyed (a project
     whose manifests were read from a hidden folder before hidden names were left out keeps them)."""
-    return any(part.startswith(".") for part in file.relative_to(folder).parts)
+    return any(map(is_hidden, file.relative_to(folder).parts))
 
 
 def refuse_breaking_left_alone(plan: Plan, state: State, kept: dict[str, str]) -> None:
