@@ -102,7 +102,10 @@ def entry_kind(address: str, entry: Any) -> str:
     """The kind of a state entry: the one the store recorded (ResourceState.kind), else the one its address
     names (entries of stores that kept no kind)."""
     recorded = getattr(entry, "kind", None)
-    return recorded if recorded and recorded != ASSISTANT else address_kind(address)
+    if recorded and recorded != ASSISTANT:
+        return recorded
+    # A bare name is an assistant's (kind_of_address's first answer, without its calls: asked of every entry).
+    return ASSISTANT if "." not in address else address_kind(address)
 
 
 @dataclass(frozen=True)

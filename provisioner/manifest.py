@@ -1300,16 +1300,18 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
     problems = []
 
     def unique_name(manifest: Manifest) -> tuple[str, str] | None:
-        if manifest.kind == ASSISTANT:
-            return manifest.kind, manifest.spec.assistant_name
         kind = KINDS[manifest.kind]
         return (manifest.kind, manifest.platform_name) if kind.unique_names else None
 
-    for key, path_of in ((lambda m: m.address, lambda m: ("metadata", "name")),
-                         (unique_name, lambda m: ("spec", _name_field(m)))):
+    addresses = [m.address for m in manifests]
+    names = [(ASSISTANT, m.spec.assistant_name) if m.kind == ASSISTANT else unique_name(m) for m in manifests]
+    for keys, path_of in ((addresses, lambda m: ("metadata", "name")),
+                          (names, lambda m: ("spec", _name_field(m)))):
+        present = [k for k in keys if k is not None]
+        if len(set(present)) == len(present):
+            continue  # no value twice (a fleet's usual case): nothing to look for one by one
         first: dict[Any, Manifest] = {}
-        for manifest in manifests:
-            value = key(manifest)
+        for manifest, value in zip(manifests, keys):
             if value is None:
                 continue
             count = len(first)

@@ -22,7 +22,11 @@ def listable(kinds: Iterable[str]) -> set[str]:
 def kinds_involved(manifests: Iterable[Manifest], state_addresses: Iterable[str]) -> set[str]:
     """The registered kinds whose list the plan needs: those of its manifests and state entries, and those a
     lookup names (the account's numbers only when a reference names a number by E.164 string or name)."""
-    wanted = {m.kind for m in manifests} | {kind_of_address(a) for a in state_addresses}
+    addresses = list(state_addresses)
+    dotted = [a for a in addresses if "." in a]  # a bare name is an assistant's: most of a fleet, asked of nobody
+    wanted = {m.kind for m in manifests} | {kind_of_address(a) for a in dotted}
+    if len(dotted) < len(addresses):
+        wanted.add(ASSISTANT)
     for manifest in manifests:
         for use in uses(manifest):
             if use.reference.name is not None or use.reference.number is not None:
@@ -73,10 +77,12 @@ def children_to_read(manifests: list[Manifest], state: Mapping[str, Any],
     child_kinds = {KINDS[k].parent_kind: KINDS[k] for k in KINDS if KINDS[k].parent_field}
     if not child_kinds:
         return {}, frozenset()
-    ids = identify([m for m in manifests if m.kind in child_kinds], state, objects).ids
-    items = {kind: {r.id: r.item for r in objects.get(kind, [])} for kind in child_kinds}
     parents = {m.address: m.kind for m in manifests if m.kind in child_kinds}
     parents.update({a: kind for a in state if (kind := kind_of_address(a)) in child_kinds})
+    if not parents:  # no parent in the manifests or the state (a fleet of assistants): nothing to list or look at
+        return {}, frozenset()
+    ids = identify([m for m in manifests if m.kind in child_kinds], state, objects).ids
+    items = {kind: {r.id: r.item for r in objects.get(kind, [])} for kind in child_kinds}
     children = {m.address: m for m in manifests if getattr(m, "parent", None) in parents}
     # Grouped once by parent (not one scan of the whole state per parent: a fleet has thousands of entries).
     mine_of: dict[str, dict[str, Manifest]] = {}

@@ -23,6 +23,9 @@ def known_labels(manifests: Iterable[Manifest], state: State) -> dict[str, dict[
 
 def choose(manifests: Iterable[Manifest], state: State, *, targets: Iterable[str] = (),
            excludes: Iterable[str] = (), selector: str | None = None) -> Selection:
+    targets, excludes = tuple(targets), tuple(excludes)
+    if not targets and not excludes and selector is None:
+        return Selection()  # nothing narrows the run: every address, without listing them all with their labels
     return select(known_labels(manifests, state), targets=targets, excludes=excludes, selector=selector)
 
 
