@@ -26,6 +26,7 @@ from .moves import moved_rows
 from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
+from .plan_graph import holders_of_trunks_going
 from .plan_kinds import index_by, moved_from, seen_fields
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
@@ -553,7 +554,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
     # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
     # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).
-    graph = build_graph(changes, _recorded_after(recorder.state.resources, moved, plan.state_sync),
+    graph = build_graph(changes, _recorded_after(recorder.state.resources, moved, plan),
                         lambda c: _create_first(c, kinds), withdraws)
     if moved:  # moved blocks: one commit renames the entries (ids kept) before any change needs them
         recorder.wait_durable(recorder.queue_moves(moved))
@@ -941,13 +942,21 @@ def _loosely(name: Any) -> Any:
 
 
 def _recorded_after(resources: Mapping[str, Any], moved: Mapping[str, Any],
-                    syncs: list) -> Callable[[str], Iterable[str]]:
+                    plan: Plan) -> Callable[[str], Iterable[str]]:
     """walk.recorded_lookup over state once `moved` (moved_rows: address -> entry, None: gone) and the plan's
-    state refreshes (`syncs`, records of entries there after the moves) are committed."""
+    state refreshes (records of entries there after the moves) are committed, with the SIP trunks going whose
+    ids an entry holds (holders_of_trunks_going): state records no use of a trunk imported after its holder, and
+    a replaced holder's old self was left on the platform without its number when its delete failed."""
     after = {address: entry for address, entry in {**resources, **moved}.items() if entry is not None}
-    synced = {sync.address: list(sync.record.get("depends_on") or []) for sync in syncs if sync.address in after}
+    synced = {sync.address: list(sync.record.get("depends_on") or [])
+              for sync in plan.state_sync if sync.address in after}
     recorded = recorded_lookup(after)
-    return lambda address: synced[address] if address in synced else recorded(address)
+    holding = holders_of_trunks_going(plan, after)
+
+    def lookup(address: str) -> Iterable[str]:
+        uses = synced[address] if address in synced else recorded(address)
+        return [*uses, *holding[address]] if address in holding else uses
+    return lookup
 
 
 class NotCreated(ApiError):

@@ -280,6 +280,27 @@ def trunks_going(plan: Plan) -> dict[int, Change]:
             and (c.replace or c.action is Action.DELETE)}
 
 
+def trunk_addresses_going(plan: Plan) -> dict[int, str]:
+    """trunks_going's ids -> the trunks' state addresses."""
+    return {number: state_address(trunk.address) for number, trunk in trunks_going(plan).items()}
+
+
+def holders_of_trunks_going(plan: Plan, resources: Mapping[str, Any]) -> dict[str, list[str]]:
+    """state address -> the SIP trunks this plan deletes or replaces whose ids the entry of state at that address
+    holds (trunks_held), for each object the plan deletes or replaces too: what the apply's walk counts as its
+    recorded uses (walk.py, rule 2), whatever `depends_on` state recorded, so that the old self of a holder replaced
+    by the same apply (an assistant given --replace, a campaign whose numbers change) is destroyed before the trunk's
+    old half, as a deleted one is (deleted_before_their_numbers). Not an update: one that moves to a new trunk of
+    the same number, username and address must wait for the old trunk's delete (walk.py, rule 3), not go before it."""
+    gone = trunk_addresses_going(plan)
+    if not gone:
+        return {}
+    going = [state_address(c.address) for c in plan.changes if c.replace or c.action is Action.DELETE]
+    held = {address: trunks_held(getattr(resources[address], "kind", ASSISTANT), resources[address], gone)
+            for address in going if address in resources}
+    return {address: trunks for address, trunks in held.items() if trunks}
+
+
 def numbers_held(kind: str, fields: Mapping[str, Any]) -> Iterator[tuple[str, int]]:
     """(field, id) of every number id the fields of an object of `kind` hold (ids only: not an address or a
     lookup)."""
@@ -296,7 +317,7 @@ def deleted_before_their_numbers(plan: Plan, resources: Mapping[str, Any]) -> No
     however its manifest named the number and whatever state recorded (trunks_held). A replaced trunk counts: it
     destroys first, and its old half went at once, so an assistant whose delete then failed was left on the
     platform without its number. (Only deletes: an update may need the new trunk, which comes after the old.)"""
-    gone = {number: state_address(trunk.address) for number, trunk in trunks_going(plan).items()}
+    gone = trunk_addresses_going(plan)
     if not gone:
         return
     for change in plan.changes:

@@ -133,21 +133,37 @@ def test_a_trunk_an_apply_adopts_after_the_assistant_naming_it_was_imported_is_d
     assert sorted(workspace.state()["resources"]) == ["caller", "siptrunk.office"]
 
 
-def caller_without_a_recorded_trunk(workspace, monkeypatch):
+CAMPAIGN = """apiVersion: provisioner/v1
+kind: Campaign
+metadata: {name: winter}
+spec:
+  name: Winter
+  assistant_id: assistant.caller
+  max_calls_in_parallel: 2
+  phone_number_ids: ["+14155551234"]
+"""
+
+
+def caller_without_a_recorded_trunk(workspace, monkeypatch, campaign: bool = False):
     """The caller (naming its trunk by number) imported before the apply that adopts its trunk: state holds both, and
-    no use of the trunk in the caller's depends_on. The resources that first apply recorded."""
+    no use of the trunk in the caller's depends_on. With `campaign`, the caller is outbound, and a campaign calling
+    with it names the trunk's number too, imported alike. The resources that first apply recorded."""
     copy_graph_example(workspace)
     for name in ("assistant", "campaign", "groups", "knowledgebase", "tool"):
         (workspace.root / "manifests" / f"{name}.yaml").unlink()
-    workspace.write("manifests/caller.yaml", CALLER)
+    workspace.write("manifests/caller.yaml", CALLER.replace("receive", "make") if campaign else CALLER)
+    if campaign:
+        workspace.write("manifests/winter.yaml", CAMPAIGN)
     monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_59")
     ok(workspace.run("apply", "--auto-approve"))
     applied = workspace.state()["resources"]
     workspace.lose_state()
-    ok(workspace.run("import", "caller", str(applied["caller"]["id"])))
+    for address in ("caller", "campaign.winter") if campaign else ("caller",):
+        ok(workspace.run("import", address, str(applied[address]["id"])))
     adopted = ok(workspace.run("apply", "--auto-approve"))
     assert "1 imported, 0 added, 0 changed" in adopted.output, adopted.all
     assert workspace.state()["resources"]["caller"].get("depends_on", []) == [], "recorded by the apply after all"
+    assert "siptrunk.office" not in workspace.state()["resources"].get("campaign.winter", {}).get("depends_on", [])
     return applied
 
 
@@ -190,3 +206,62 @@ def test_a_replaced_trunk_is_destroyed_after_the_delete_of_what_holds_its_id(wor
                     ("DELETE", f"/user/phone-numbers/{applied['siptrunk.office']['id']}"),
                     ("POST", "/user/phone-numbers/sip-trunks")], sent
     assert sorted(workspace.state()["resources"]) == ["siptrunk.office"]
+
+
+def test_a_replaced_holder_of_a_replaced_trunk_is_destroyed_before_the_trunks_old_half(workspace, monkeypatch):
+    """The same caller replaced (--replace) in the apply that replaces its trunk (its type changed): both destroy
+    first, and the caller's old self, which holds the trunk's id with no recorded use of it, was not ordered before
+    the trunk's old half, so with the caller's delete failing the trunk was deleted and made again all the same, and
+    the caller stayed on the platform without its number."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch)
+    trunk = workspace.root / "manifests" / "siptrunk.yaml"
+    trunk.write_text(trunk.read_text().replace("sip_trunk_type: number", "sip_trunk_type: extension"))
+    before = len(workspace.platform.writes())
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    result = workspace.run("apply", "--auto-approve", "--replace", "caller", "--parallelism", "4",
+                           "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    assert workspace.platform.writes()[before:] == [], "the trunk was neither deleted nor made again"
+    caller = workspace.platform.by_name("Caller")[0]
+    assert caller["phone_number_id"] == applied["siptrunk.office"]["id"], caller
+    workspace.platform.faults(error_rate=0)
+    ok(workspace.run("apply", "--auto-approve", "--replace", "caller", "--parallelism", "4"))
+    sent = [(w["method"], w["path"]) for w in workspace.platform.writes()[before:]]
+    assert sent[:2] == [("DELETE", f"/user/assistant/{applied['caller']['id']}"),
+                        ("DELETE", f"/user/phone-numbers/{applied['siptrunk.office']['id']}")], sent
+    renewed = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == renewed
+
+
+def test_a_holder_updated_to_a_new_trunk_of_the_same_number_waits_for_the_old_ones_delete(workspace, monkeypatch):
+    """The trunk's manifest renamed (no moved block: the old trunk is deleted, a new one of the same number,
+    username and address made, which the platform refuses while the old one exists) and the caller named by the
+    new address: its update needs the new trunk, which comes after the old one's delete (walk.py, rule 3), so what
+    the caller holds of the old trunk must not put its update before that delete (it made a cycle, its barrier was
+    dropped, and the platform answered the early create 409 at every apply)."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch)
+    workspace.write("manifests/caller.yaml", CALLER.replace('"+14155551234"', "siptrunk.main"))
+    trunk = workspace.root / "manifests" / "siptrunk.yaml"
+    trunk.write_text(trunk.read_text().replace("metadata:\n  name: office", "metadata:\n  name: main"))
+    before = len(workspace.platform.writes())
+    ok(workspace.run("apply", "--auto-approve", "--parallelism", "4"))
+    sent = [(w["method"], w["path"]) for w in workspace.platform.writes()[before:]]
+    assert sent == [("DELETE", f"/user/phone-numbers/{applied['siptrunk.office']['id']}"),
+                    ("POST", "/user/phone-numbers/sip-trunks"), ("PUT", f"/user/assistant/{applied['caller']['id']}")]
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == workspace.state()["resources"][
+        "siptrunk.main"]["id"]
+
+
+def test_a_campaign_replaced_with_its_trunk_is_destroyed_before_the_trunks_old_half(workspace, monkeypatch):
+    """The campaign's numbers change with its trunk (named by number: the new trunk's id), so it is replaced,
+    destroying first as the trunk does; it recorded no use of the trunk, and with its delete failing the apply deleted
+    the trunk all the same, which the platform dropped from the old campaign's rotation."""
+    applied = caller_without_a_recorded_trunk(workspace, monkeypatch, campaign=True)
+    trunk = workspace.root / "manifests" / "siptrunk.yaml"
+    trunk.write_text(trunk.read_text().replace("sip_trunk_type: number", "sip_trunk_type: extension"))
+    before = len(workspace.platform.writes())
+    workspace.platform.faults(error_rate=1, kinds=["campaigns"], methods=["DELETE"])
+    result = workspace.run("apply", "--auto-approve", "--allow-replace", "--parallelism", "4", "--max-retries", "1")
+    assert result.exit_code == 1, result.all
+    assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in [
+        w["path"] for w in workspace.platform.writes()[before:]], "the trunk was deleted"
