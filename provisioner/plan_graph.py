@@ -130,6 +130,10 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         raise PlanError(problems)
     assistant_targets = [t for t in sorted(wanted_set) if kind_of_address(t) == ASSISTANT]
     assistant_state_planned = assistant_state
+    # Every assistant's references, planned or not: a targeted plan that replaces or deletes a SIP trunk is refused
+    # for an assistant it leaves out as for one it plans (numbers_destroyed_in_use): the platform takes the number
+    # from both.
+    kept_assistants = [(m, m.fields) for m in resolved]
     if targets and not assistant_targets:
         # Only other kinds targeted: no assistant is planned (an empty target list would mean all of them).
         resolved, assistants, assistant_state_planned = [], [], {}
@@ -164,7 +168,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     deleted_before_their_numbers(plan, state.resources)
     problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
     if not destroy:  # (a destroy destroys what names the number too)
-        problems += numbers_destroyed_in_use(plan, [(m, m.fields) for m in resolved] + list(campaigns.values()))
+        problems += numbers_destroyed_in_use(plan, kept_assistants + list(campaigns.values()))
     if problems:
         raise PlanError(problems)
     return plan, resolved

@@ -1095,3 +1095,32 @@ def test_a_trunk_whose_number_a_kept_manifest_names_is_not_destroyed_from_under_
     applied = workspace.run("apply", "--auto-approve")
     assert applied.exit_code == 0, applied.all
     assert "siptrunk.office" not in workspace.state()["resources"]
+
+
+def test_a_targeted_plan_of_a_trunk_does_not_destroy_it_from_under_an_assistant_left_out(workspace):
+    """`--target siptrunk.office` plans no assistant, and the check that a kept manifest still names a trunk this
+    plan destroys or replaces read only the assistants planned: with the trunk replaced (its type changed) while the
+    caller names it by its id, or its manifest removed while the caller names its number, the targeted apply deleted
+    the trunk, the platform took the number from the caller, and the next plan failed ("phone number 91 is not one
+    of your phone numbers"); the plan is refused as the whole plan is, whichever objects the targets bring in."""
+    trunk = trunk_in_use_by_number(workspace)
+    (workspace.root / "manifests" / "winter.yaml").unlink()
+    workspace.add("caller", calls_direction="make", phone_number_id=trunk)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0  # the campaign goes
+    writes = len(workspace.platform.writes())
+    office = workspace.root / "manifests" / "office.yaml"
+    office.write_text(trunk_manifest().replace("sip_trunk_type: number", "sip_trunk_type: extension"))
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command, "--target", "siptrunk.office")
+        assert refused.exit_code == 1, refused.all
+        assert (f"caller.yaml:15: caller: spec.phone_number_id: names siptrunk.office by its id {trunk}, which this "
+                "plan replaces") in refused.all, refused.all
+    workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
+    office.unlink()
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command, "--target", "siptrunk.office")
+        assert refused.exit_code == 1, refused.all
+        assert "caller.yaml:15: caller: spec.phone_number_id: names the number of siptrunk.office" in refused.all, \
+            refused.all
+    assert len(workspace.platform.writes()) == writes  # nothing was sent
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
