@@ -167,6 +167,12 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
     deleted_before_their_numbers(plan, state.resources)
     problems = protected_replacements(plan, graph) + campaign_problems(plan, state.resources, campaigns)
+    if targets and not destroy and any(c.replace for c in plan.changes):
+        # (Only objects that exist: one made later takes the new id then.)
+        left_out = {m.address: resolver.resolve(m)[1] for m in ordered
+                    if m.kind != ASSISTANT and not wanted(m.address) and m.address in state.resources}
+        left_out.update((a, needs) for a, needs in waits.items() if not wanted(a) and a in state.resources)
+        problems += replaced_users_left_out(plan, graph, left_out, excluded, selector)
     if not destroy:  # (a destroy destroys what names the number too)
         problems += numbers_destroyed_in_use(plan, kept_assistants + list(campaigns.values()))
     if problems:
@@ -372,6 +378,40 @@ def protected_replacements(plan: Plan, graph: Graph) -> list[Problem]:
             f"({change.replace_reason}): its old self would be deleted; to allow this, set metadata.protect: false "
             "in its manifest and apply first", manifest.location("metadata", "protect"), address=change.address))
     return problems
+
+
+def replaced_users_left_out(plan: Plan, graph: Graph, left_out: Mapping[str, list[str]], excluded: frozenset[str],
+                            selector: str | None) -> list[Problem]:
+    """A replacement that a targeted plan finds itself (a SIP trunk's type changed, an object the platform failed
+    to process), whose direct users (`left_out`: address -> what its references wait for) the targets leave out:
+    they would keep the old object's id, which the apply deletes (the platform takes a trunk's number from its
+    assistants). `--replace` brings them in before planning; this replacement is known only once planned, so the
+    plan is refused, naming them. (An excluded user is --exclude's to refuse, workflow.selecting, and an excluded
+    object is not replaced. A replaced document is no one's: what uses its knowledge base waits for it, and keeps
+    the base's id.)"""
+    replaced = {c.address: c for c in plan.changes if c.replace and c.action is not Action.DELETE
+                and c.address not in excluded and not getattr(graph.manifests.get(c.address), "parent", None)}
+    if not replaced:
+        return []
+    problems = []
+    for user, needs in sorted(left_out.items()):
+        for address in sorted({n for n in needs if n in replaced}):
+            if user in excluded or address == user:
+                continue
+            change = replaced[address]
+            problems.append(Problem(
+                f"{user} refers to {address}, which this plan replaces ({change.replace_reason}), and the targets "
+                f"leave it out: it would keep the id of the old {address}, which the apply deletes; "
+                f"{_bring_in(user, selector)}", address=user))
+    return problems
+
+
+def _bring_in(address: str, selector: str | None) -> str:
+    """How to bring `address` into a targeted plan: with -l, an object must pass the selector (and --target, if
+    given), so `--target` alone would narrow the plan to it instead."""
+    if selector is None:
+        return f"add --target {address}"
+    return f"make the -l selector match {address} too (and add --target {address}, if --target is given)"
 
 
 def replace_problems(replace: frozenset[str], graph: Graph, state: State, identities, destroy: bool) -> list[Problem]:

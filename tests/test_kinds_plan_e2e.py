@@ -1097,30 +1097,73 @@ def test_a_trunk_whose_number_a_kept_manifest_names_is_not_destroyed_from_under_
     assert "siptrunk.office" not in workspace.state()["resources"]
 
 
+def caller_of_a_retyped_trunk(workspace, reference) -> tuple[int, int]:
+    """The caller alone naming the office trunk (`reference(id)`), applied, then the trunk's type changed (a
+    replacement): the trunk's id and how many writes the platform had seen."""
+    trunk = trunk_in_use_by_number(workspace)
+    (workspace.root / "manifests" / "winter.yaml").unlink()
+    workspace.add("caller", calls_direction="make", phone_number_id=reference(trunk))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0  # the campaign goes
+    writes = len(workspace.platform.writes())
+    workspace.write("manifests/office.yaml", trunk_manifest().replace("sip_trunk_type: number",
+                                                                      "sip_trunk_type: extension"))
+    return trunk, writes
+
+
+def refused_targeting_the_trunk(workspace, message: str) -> None:
+    for command in (("plan",), ("apply", "--auto-approve")):
+        refused = workspace.run(*command, "--target", "siptrunk.office")
+        assert refused.exit_code == 1 and message in refused.all, refused.all
+
+
 def test_a_targeted_plan_of_a_trunk_does_not_destroy_it_from_under_an_assistant_left_out(workspace):
     """`--target siptrunk.office` plans no assistant, and the check that a kept manifest still names a trunk this
     plan destroys or replaces read only the assistants planned: with the trunk replaced (its type changed) while the
     caller names it by its id, or its manifest removed while the caller names its number, the targeted apply deleted
     the trunk, the platform took the number from the caller, and the next plan failed ("phone number 91 is not one
     of your phone numbers"); the plan is refused as the whole plan is, whichever objects the targets bring in."""
-    trunk = trunk_in_use_by_number(workspace)
-    (workspace.root / "manifests" / "winter.yaml").unlink()
-    workspace.add("caller", calls_direction="make", phone_number_id=trunk)
-    assert workspace.run("apply", "--auto-approve").exit_code == 0  # the campaign goes
-    writes = len(workspace.platform.writes())
-    office = workspace.root / "manifests" / "office.yaml"
-    office.write_text(trunk_manifest().replace("sip_trunk_type: number", "sip_trunk_type: extension"))
-    for command in (("plan",), ("apply", "--auto-approve")):
-        refused = workspace.run(*command, "--target", "siptrunk.office")
-        assert refused.exit_code == 1, refused.all
-        assert (f"caller.yaml:15: caller: spec.phone_number_id: names siptrunk.office by its id {trunk}, which this "
-                "plan replaces") in refused.all, refused.all
+    trunk, writes = caller_of_a_retyped_trunk(workspace, lambda trunk: trunk)
+    refused_targeting_the_trunk(workspace, f"caller.yaml:15: caller: spec.phone_number_id: names siptrunk.office by "
+                                           f"its id {trunk}, which this plan replaces")
     workspace.add("caller", calls_direction="make", phone_number_id="+14155551234")
-    office.unlink()
-    for command in (("plan",), ("apply", "--auto-approve")):
-        refused = workspace.run(*command, "--target", "siptrunk.office")
-        assert refused.exit_code == 1, refused.all
-        assert "caller.yaml:15: caller: spec.phone_number_id: names the number of siptrunk.office" in refused.all, \
-            refused.all
+    (workspace.root / "manifests" / "office.yaml").unlink()
+    refused_targeting_the_trunk(workspace, "caller.yaml:15: caller: spec.phone_number_id: names the number of "
+                                           "siptrunk.office")
     assert len(workspace.platform.writes()) == writes  # nothing was sent
     assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
+
+
+def test_a_targeted_plan_that_must_replace_an_object_is_refused_while_it_leaves_out_its_users(workspace):
+    """`--replace` brings a replaced object's direct users into a targeted plan (they take its new id), but a
+    replacement the plan finds itself (a SIP trunk's type changed) did not: `apply --target siptrunk.office` deleted
+    the trunk the caller names by its address and made it again, the platform took the number from the caller, and
+    the caller kept no number until a whole plan was applied. Such a plan is now refused before anything is sent,
+    naming the user and how to bring it in; targeted too, the caller takes the new trunk's id."""
+    trunk, writes = caller_of_a_retyped_trunk(workspace, lambda trunk: "siptrunk.office")
+    refused_targeting_the_trunk(workspace, "caller: caller refers to siptrunk.office, which this plan replaces "
+                                           "(sip_trunk_type cannot be updated), and the targets leave it out: it would "
+                                           "keep the id of the old siptrunk.office, which the apply deletes; add "
+                                           "--target caller")
+    # Left as it is by --exclude, the trunk is not replaced: what stops the plan is that the caller needs it replaced.
+    workspace.add("other", calls_direction="make", phone_number_id="siptrunk.office")
+    excluded = workspace.run("plan", "--target", "caller", "--exclude", "siptrunk.office")
+    assert excluded.exit_code == 1 and "other refers to" not in excluded.all, excluded.all
+    assert "--exclude siptrunk.office: caller depends on it, and this plan would replace siptrunk.office first" \
+        in excluded.all, excluded.all
+    workspace.remove("other")
+    # Chosen by -l, the caller is brought in by the selector (a --target alone would narrow the plan to it).
+    workspace.write("manifests/office.yaml", trunk_manifest().replace(
+        "sip_trunk_type: number", "sip_trunk_type: extension").replace("  name: office\n", "  name: office\n"
+                                                                       "  labels: {team: ops}\n"))
+    selected = workspace.run("plan", "-l", "team=ops")
+    assert selected.exit_code == 1 and "which the apply deletes; make the -l selector match caller too (and add " \
+        "--target caller, if --target is given)" in selected.all, selected.all
+    assert len(workspace.platform.writes()) == writes  # nothing was sent
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
+    # An assistant not made yet holds no id: left out, it takes the new one when it is made.
+    workspace.add("newcomer", calls_direction="make", phone_number_id="siptrunk.office")
+    applied = workspace.run("apply", "--auto-approve", "--target", "siptrunk.office", "--target", "caller")
+    assert applied.exit_code == 0, applied.all
+    assert "newcomer" not in workspace.state()["resources"]
+    renewed = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert renewed != trunk and workspace.platform.by_name("Caller")[0]["phone_number_id"] == renewed
