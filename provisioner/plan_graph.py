@@ -174,7 +174,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         left_out.update((a, needs) for a, needs in waits.items() if not wanted(a) and a in state.resources)
         problems += replaced_users_left_out(plan, graph, left_out, excluded, selector)
     if not destroy:  # (a destroy destroys what names the number too)
-        problems += numbers_destroyed_in_use(plan, kept_assistants + list(campaigns.values()))
+        problems += numbers_destroyed_in_use(plan, kept_assistants + list(campaigns.values()), excluded)
     if problems:
         raise PlanError(problems)
     return plan, resolved
@@ -257,13 +257,15 @@ def _addresses_by_id(changes: list[Change], resources: Mapping) -> dict[tuple[st
     return index
 
 
-def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]]) -> list[Problem]:
+def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]],
+                             excluded: frozenset[str] = frozenset()) -> list[Problem]:
     """A SIP trunk this plan destroys (its manifest removed) whose number a kept manifest still names by its E.164
     string or nickname: by its address, the graph refuses it already; by its number, the lookup found the trunk's
     id, the apply deleted the trunk, the platform dropped the number from the assistant, and only the next plan said
     "no phone number". A replacement makes the trunk again, and an address or a number (resolved to the new one's
-    marker) follows it; an id does not: it names the old trunk, which the apply deletes, the same loss."""
-    gone = trunks_going(plan)
+    marker) follows it; an id does not: it names the old trunk, which the apply deletes, the same loss. A trunk
+    --exclude leaves as it is (`excluded`, narrowed out afterwards) is neither."""
+    gone = {number: trunk for number, trunk in trunks_going(plan).items() if trunk.address not in excluded}
     if not gone:
         return []
     problems = []

@@ -1133,6 +1133,24 @@ def test_a_targeted_plan_of_a_trunk_does_not_destroy_it_from_under_an_assistant_
     assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
 
 
+def test_a_trunk_that_exclude_leaves_as_it_is_does_not_refuse_what_names_its_id(workspace):
+    """The trunk's type changed while the caller names it by its id, and `--exclude siptrunk.office` to leave the
+    trunk as it is for now: the plan was refused all the same ("names siptrunk.office by its id ..., which this plan
+    replaces"), though --exclude takes the replacement out of it; the caller's own change is planned and applied, and
+    the trunk and the caller's number stay."""
+    trunk, writes = caller_of_a_retyped_trunk(workspace, lambda trunk: trunk)
+    workspace.add("caller", calls_direction="make", phone_number_id=trunk, system_prompt="Be brief.")
+    applied = workspace.run("apply", "--auto-approve", "--exclude", "siptrunk.office")
+    assert applied.exit_code == 0, applied.all
+    assert "Resources: 0 added, 1 changed, 0 destroyed." in applied.output, applied.all
+    caller_id = workspace.state()["resources"]["caller"]["id"]
+    assert [(w["method"], w["path"]) for w in workspace.platform.writes()[writes:]] == [
+        ("PUT", f"/user/assistant/{caller_id}")]
+    caller = workspace.platform.by_name("Caller")[0]
+    assert caller["phone_number_id"] == trunk and caller["system_prompt"] == "Be brief."
+    assert workspace.state()["resources"]["siptrunk.office"]["id"] == trunk
+
+
 def test_a_targeted_plan_that_must_replace_an_object_is_refused_while_it_leaves_out_its_users(workspace):
     """`--replace` brings a replaced object's direct users into a targeted plan (they take its new id), but a
     replacement the plan finds itself (a SIP trunk's type changed) did not: `apply --target siptrunk.office` deleted
