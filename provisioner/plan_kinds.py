@@ -95,6 +95,8 @@ class Identities:
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = field(default_factory=dict)
     # address -> (object, the other addresses): the one unclaimed object several manifests would adopt; none does
     contested: dict[str, tuple[Any, list[str]]] = field(default_factory=dict)
+    # address -> the unclaimed objects a manifest matches when they are several (by what same_object compares)
+    ambiguous: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
@@ -112,6 +114,7 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
                  for kind, objects in remote.items()}
     ids: dict[str, int | None] = {}
     adopted: dict[str, Any] = {}
+    ambiguous: dict[str, list[Any]] = {}
     owned_elsewhere: dict[str, list[tuple[Any, Owner]]] = {}
     live = {kind: {r.id for r in objects} for kind, objects in remote.items()}
     # A fleet that lost its state adopts thousands, and a copy of a project finds thousands owned by the other:
@@ -132,6 +135,8 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
         ids[manifest.address] = namesakes[0].id if len(namesakes) == 1 else None
         if len(namesakes) == 1:
             adopted[manifest.address] = namesakes[0]
+        elif len(namesakes) > 1:
+            ambiguous[manifest.address] = namesakes
         elif not namesakes and key is not None:
             elsewhere = [(r, foreign[(manifest.kind, r.id)]) for r in foreign_keys.get(manifest.kind, {}).get(key, [])]
             if elsewhere:
@@ -144,7 +149,7 @@ def identify(manifests: Iterable[Manifest], state: Mapping[str, ResourceState],
     numbers = {NUMBER: [r.item for r in remote[NUMBER]]} if NUMBER in remote else {}
     return Identities(ids, {kind: [r for r in objects if (kind, r.id) not in taken]
                             for kind, objects in unmanaged.items()}, adopted, owned_elsewhere=owned_elsewhere,
-                      numbers=numbers, contested=contested)
+                      numbers=numbers, contested=contested, ambiguous=ambiguous)
 
 
 def _contested(adopted: Mapping[str, Any]) -> dict[str, tuple[Any, list[str]]]:
@@ -736,7 +741,7 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
         live = by_id.get(manifest.kind, {}).get(entry.id) if entry else None
         adopt = None if live else identities.adopted.get(manifest.address)
         if live is None and adopt is None:
-            refused = _adoption_problems(manifest, remote, identities)
+            refused = _adoption_problems(manifest, identities)
             if refused:
                 result.problems += refused
                 continue
@@ -881,8 +886,7 @@ def platform_rules(manifest: Manifest, fields: dict[str, Any], items: Mapping[st
             for path, message in kind.check_graph(manifest.spec, graph)]
 
 
-def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObject]],
-                       identities: Identities) -> list[Problem]:
+def _adoption_problems(manifest: Manifest, identities: Identities) -> list[Problem]:
     """Why a manifest without an object cannot adopt one by name: two namesakes (choosing would be a guess), or
     the only ones managed by another workspace or project (one object has one owner)."""
     kind = KINDS[manifest.kind]
@@ -897,9 +901,11 @@ def _adoption_problems(manifest: Manifest, remote: Mapping[str, list[RemoteObjec
                         f"{kind.title} id {other.id} ({other.name!r}), the one object no state manages that they "
                         f"match, so adopting it for one would be a guess; choose its manifest with `provisioner "
                         f"import {manifest.address} {other.id}` (the others then create their own)")]
-    unclaimed = {r.id for r in identities.unmanaged.get(manifest.kind, [])}
-    namesakes = [r for r in remote.get(manifest.kind, []) if r.name == manifest.platform_name and r.id in unclaimed]
-    if len(namesakes) > 1:
+    # Those identify found by the manifest's identity, never every unclaimed object of its name: a trunk of its own
+    # number was refused for two other numbers' trunks of its nickname, a document for namesakes in other
+    # knowledge bases (and told to import one of them under its own).
+    namesakes = identities.ambiguous.get(manifest.address, [])
+    if namesakes:
         ids = ", ".join(str(r.id) for r in namesakes)
         return [at_name(f"the platform has {len(namesakes)} {kind.title}s named {manifest.platform_name!r} (ids "
                         f"{ids}) and none is in state, so adopting one would be a guess; choose one with "

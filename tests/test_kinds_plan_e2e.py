@@ -531,6 +531,31 @@ def test_siptrunks_without_a_nickname_are_not_one_name_for_export_and_the_rename
     assert "none" not in exported.output, exported.all
 
 
+def test_only_objects_of_a_manifests_own_identity_make_its_adoption_a_guess(workspace, client):
+    """Two unclaimed objects of a manifest's name made its plan an error ('adopting one would be a guess') though
+    neither was its object: a trunk of its own number was refused for two trunks of other numbers that share its
+    nickname, and a document for two namesakes in other knowledge bases (told to import one of those under its own
+    knowledge base). Identify matches a trunk by its number, username and address and a document under its
+    knowledge base only, and the refusal now counts what identify matched: both are created."""
+    workspace.dialect = "v2"
+    for number in ("+14155550101", "+14155550102"):
+        siptrunk.KIND.endpoints.create(client, siptrunk.create_body({**trunk_fields(), "phone_number": number}), None)
+    bases = "".join(f"---\napiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {{name: {name}}}\n"
+                    f"spec:\n  name: {name.title()}\n" for name in ("one", "two", "three"))
+    pricing = "  documents:\n    - {name: Pricing, key: pricing, type: website, url: \"https://example.com/%s\"}\n"
+    workspace.write("manifests/bases.yaml", bases.replace("  name: One\n", "  name: One\n" + pricing % "one")
+                    .replace("  name: Two\n", "  name: Two\n" + pricing % "two"))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    for address in ("knowledgebase.one.pricing", "knowledgebase.two.pricing"):  # on the platform, unclaimed
+        assert workspace.run("state", "rm", address).exit_code == 0
+    workspace.write("manifests/bases.yaml", bases.replace("  name: Three\n", "  name: Three\n" + pricing % "three"))
+    workspace.write("manifests/office.yaml", trunk_manifest())
+    planned = workspace.run("plan", "--json")
+    assert planned.exit_code == 0, planned.all
+    changes = {c["address"]: c["action"] for c in json.loads(planned.output)["changes"]}
+    assert changes["siptrunk.office"] == "create" and changes["knowledgebase.three.pricing"] == "create", changes
+
+
 def _documents_read(workspace) -> int:
     return sum(n for key, n in counts(workspace).items() if "/documents" in key and key.startswith("GET"))
 
