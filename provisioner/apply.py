@@ -15,7 +15,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from dataclasses import replace
 from functools import partial
-from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 
 from .client import PlatformClient
 from .client import TimedOutError, UnansweredError, UnknownOutcomeError, is_id
@@ -565,7 +565,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     budget: RateBudget = getattr(client, "budget", None) or RateBudget()
     known = dict(known_ids) if isinstance(known_ids, Mapping) else {DEFAULT_KIND: set(known_ids)}
     context = _Context(client, recorder, known, gate, Wire(plan.dialect, lookups or Lookups(), gate), kinds,
-                       wait_timeout, on_progress or (lambda line: None))
+                       wait_timeout, on_progress or (lambda line: None), changes)
     stop = threading.Event()
 
     def run_step(number: int) -> ChangeResult | Later:
@@ -1021,8 +1021,10 @@ class _Context:
 
     def __init__(self, client: PlatformClient, recorder: StateRecorder, known: dict[str, set[int]],
                  gate: WriteGate, wire: Wire, kinds: Mapping[str, Kind], wait_timeout: float,
-                 progress: Callable[[str], None]):
+                 progress: Callable[[str], None], changes: Sequence[Change] = ()):
         self.client = client
+        self.changes = changes
+        self._creates: dict[tuple, list[str]] | None = None  # creates_alike's index, built at its first use
         self.recorder = recorder
         self.known = known
         self.gate = gate
@@ -1081,6 +1083,20 @@ class _Context:
         a store that cannot say: none)."""
         owners = getattr(self.recorder.backend, "owners", None)
         return set(owners(kind, ids)) if owners is not None and ids else set()
+
+    def creates_alike(self, change: Change) -> list[str]:
+        """The addresses of this apply's other creates of `change`'s kind and name (under its parent, for a child):
+        tools, campaigns and documents may share names, so the new namesakes a lost create finds may be theirs."""
+        with self._lock:
+            if self._creates is None:
+                self._creates = index_by((c for c in self.changes if c.action is Action.CREATE or c.replace),
+                                         self._create_key)
+        return [c.address for c in self._creates.get(self._create_key(change), []) if c.address != change.address]
+
+    def _create_key(self, change: Change) -> tuple:
+        kind = self.kinds.get(change.kind)
+        parent = change.address.rpartition(".")[0] if kind is not None and kind.parent_field else None
+        return change.kind, change.assistant_name, parent
 
     def made_of(self, kind: str) -> set[int]:
         with self._lock:
@@ -1171,7 +1187,8 @@ def _execute_assistant(change: Change, context: _Context,
                          partial(_known_or_claimed, context, DEFAULT_KIND), context.lookup(DEFAULT_KIND), wire.gate,
                          "assistant", made=context.made_of(DEFAULT_KIND),
                          taken_before=partial(context.taken_before, DEFAULT_KIND),
-                         owned_elsewhere=partial(context.owned_elsewhere, DEFAULT_KIND))
+                         owned_elsewhere=partial(context.owned_elsewhere, DEFAULT_KIND),
+                         alike=partial(context.creates_alike, change))
         return _made(create, partial(_assistant_created, change, record, recorder), undo)
     if action in (Action.UPDATE, Action.IMPORT):
         body, record = _resolved(change, context)
@@ -1354,7 +1371,8 @@ def _execute_kind(change: Change, part: str, context: _Context,
                              kind.title, kind.name_field, made=context.made_of(kind.name),
                              taken_before=partial(context.taken_before, kind.name),
                              identity=_identity_key(kind, fields),
-                             owned_elsewhere=partial(context.owned_elsewhere, kind.name))
+                             owned_elsewhere=partial(context.owned_elsewhere, kind.name),
+                             alike=partial(context.creates_alike, change))
             then = partial(_kind_created, kind, change, address, record, parent, context, stop, waits, arrived)
             return _made(create, then, partial(_put_back, recorder, address, deposed, old))
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
@@ -1656,8 +1674,10 @@ class _Create:
                  known: set[int] | Callable[[int], bool], lookup: SharedLookup, gate: WriteGate,
                  title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
                  taken_before: Callable[[int], bool] = lambda remote_id: False, identity: _Key | None = None,
-                 owned_elsewhere: Callable[[list[int]], set[int]] = lambda ids: set()):
+                 owned_elsewhere: Callable[[list[int]], set[int]] = lambda ids: set(),
+                 alike: Callable[[], list[str]] = lambda: []):
         self.change, self.body, self._send, self.lookup, self.gate = change, body, send, lookup, gate
+        self.alike = alike  # the addresses of the apply's other creates of its kind and name (_Context.creates_alike)
         self.known = known if callable(known) else known.__contains__
         self.title, self.name_field, self.made, self.taken_before = title, name_field, made, taken_before
         self.owned_elsewhere = owned_elsewhere
@@ -1728,10 +1748,7 @@ class _Create:
             raise ApiError(f"{error}, and its list shows no new {title} named {name!r}; nothing more was sent. "
                            "Check the platform, then run again (the next plan finds the object by its name)")
         if len(found) > 1:
-            ids = ", ".join(str(item["id"]) for item in found)
-            raise ApiError(f"the outcome of the create was unknown and the platform now has {len(found)} new "
-                           f"{title}s named {name!r} (ids {ids}); adopt one with "
-                           f"`provisioner import {change.address} ID` and delete the others")
+            raise ApiError(self._several(found))
         if _may_still_be_at_work(error):
             # A gateway that gave up (504), or our own deadline, ends the wait but not the platform's work: the
             # create may land after the look. Sent again, it made a second object when it did.
@@ -1744,6 +1761,19 @@ class _Create:
         client = self.lookup.client
         client.pause(client.backoff(self.attempt))
         return self.send()
+
+    def _several(self, found: list[dict]) -> str:
+        """Why a look that found several new namesakes stops, and what to do. When other creates of this apply share
+        the name, the others are likely theirs (each found them all): "delete the others" would have deleted them."""
+        ids = ", ".join(str(item["id"]) for item in found)
+        told = (f"the outcome of the create was unknown and the platform now has {len(found)} new {self.title}s "
+                f"named {self.name!r} (ids {ids}); adopt this one's with `provisioner import {self.change.address} ID`")
+        alike = self.alike()
+        if not alike:
+            return f"{told} and delete the others"
+        return (f"{told}; the others may be those of {', '.join(alike)}, which this apply also creates under that "
+                "name, so delete none of them: once this one is imported, the next plan adopts theirs (or asks "
+                "which is whose)")
 
     def _takes(self, remote_id: int) -> bool:
         """Whether this create takes the object it found, `remote_id`, for its own: not if another create of this apply

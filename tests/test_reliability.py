@@ -137,6 +137,36 @@ def test_two_lost_creates_of_one_name_never_both_adopt_the_one_object_made(works
     assert plan.exit_code == 0 and "No changes." in plan.output, plan.all
 
 
+def test_two_lost_creates_of_one_name_that_both_made_theirs_are_not_told_to_delete_each_others(workspace):
+    """Two tools of one name whose creates both took effect and lost their answers: each look finds two new tools of
+    its name and cannot tell which is its own. Each was told to import one "and delete the others", the other being
+    the other manifest's tool. The advice now names the other create of that name and says to delete neither; once
+    one is imported as told, the next apply adopts the other for the other manifest, and nothing is made twice."""
+    workspace.dialect = "v2"
+    tool = ("apiVersion: provisioner/v1\nkind: Tool\nmetadata: {{name: {}}}\nspec:\n  name: lookup\n"
+            "  description: Look up an order.\n  endpoint: https://api.example.com/{}\n  method: GET\n")
+    workspace.write("manifests/tools.yaml", tool.format("a", "a") + "---\n" + tool.format("b", "b"))
+    workspace.platform.faults(commit_fail_rate=1.0, kinds=["tools"], methods=["POST"], seed=1)
+    try:
+        failed = workspace.run("apply", "--auto-approve", "--parallelism=2", *FAST_RETRIES)
+    finally:
+        workspace.platform.faults(commit_fail_rate=0, kinds=None, methods=None)
+    made = {item["endpoint"]: item["id"] for item in workspace.platform.http.get("/user/tools").json()}
+    assert failed.exit_code == 1 and len(made) == 2, (made, failed.all)
+    assert "delete the others" not in failed.all, failed.all
+    for address, other in (("tool.a", "tool.b"), ("tool.b", "tool.a")):
+        assert (f"{address}: create failed: the outcome of the create was unknown and the platform now has 2 new "
+                f"mid-call tools named 'lookup' (ids {', '.join(map(str, sorted(made.values())))}); adopt this one's "
+                f"with `provisioner import {address} ID`; the others may be those of {other}, which this apply "
+                "also creates under that name, so delete none of them") in failed.all, failed.all
+    assert workspace.run("import", "tool.a", str(made["https://api.example.com/a"])).exit_code == 0
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    state = workspace.state()["resources"]
+    assert {address: entry["id"] for address, entry in state.items()} == {
+        "tool.a": made["https://api.example.com/a"], "tool.b": made["https://api.example.com/b"]}, state
+    assert len(workspace.platform.http.get("/user/tools").json()) == 2
+
+
 def every_answer_lost(workspace, method, *command):
     """The CLI's run of `command` while every write of `method` to an assistant takes effect and its answer is lost;
     and the requests it sent, by route."""
