@@ -1296,17 +1296,25 @@ def _without_secret(message: str, path: tuple, sensitive: frozenset[str], raw_sp
 
 def _duplicates(manifests: list[Manifest]) -> list[Problem]:
     """One manifest per address; one per platform name where names must be unique (assistants: adoption by name
-    needs it; folders, labels: the platform refuses a second)."""
+    needs it; folders, labels: the platform refuses a second); one per identity where the platform refuses two
+    objects alike (SIP trunks: the second's create was refused with a 409 by every apply)."""
     problems = []
 
     def unique_name(manifest: Manifest) -> tuple[str, str] | None:
         kind = KINDS[manifest.kind]
         return (manifest.kind, manifest.platform_name) if kind.unique_names else None
 
+    def identity(manifest: Manifest) -> tuple[str, Any] | None:
+        kind = KINDS.get(manifest.kind)
+        key = kind.identity(manifest.fields) if kind is not None and kind.identity is not None else None
+        return None if key is None else (manifest.kind, key)
+
     addresses = [m.address for m in manifests]
     names = [(ASSISTANT, m.spec.assistant_name) if m.kind == ASSISTANT else unique_name(m) for m in manifests]
+    identities = [None if m.kind == ASSISTANT else identity(m) for m in manifests]  # an assistant has no identity
     for keys, path_of in ((addresses, lambda m: ("metadata", "name")),
-                          (names, lambda m: ("spec", _name_field(m)))):
+                          (names, lambda m: ("spec", _name_field(m))),
+                          (identities, lambda m: ("spec", KINDS[m.kind].identity_fields[0]))):
         present = [k for k in keys if k is not None]
         if len(set(present)) == len(present):
             continue  # no value twice (a fleet's usual case): nothing to look for one by one
@@ -1321,10 +1329,14 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
                 label = ".".join(path)
                 whose = "assistant" if manifest.kind == ASSISTANT else KINDS[manifest.kind].title
                 shown = value[1] if isinstance(value, tuple) else value
-                problems.append(Problem(
-                    f"{_shown(shown)} is also used by the manifest at {other.location(*path)}; "
-                    f"each {whose} needs its own {label}",
-                    manifest.location(*path), label, manifest.address))
+                if isinstance(shown, tuple):  # an identity: the fields the platform refuses two objects to share
+                    named = KINDS[manifest.kind].identity_fields
+                    what = f"{', '.join(map(_shown, shown))} (its {', '.join(named[:-1])} and {named[-1]})"
+                    need = f"the platform refuses a second {whose} alike"
+                else:
+                    what, need = _shown(shown), f"each {whose} needs its own {label}"
+                problems.append(Problem(f"{what} is also used by the manifest at {other.location(*path)}; {need}",
+                                        manifest.location(*path), label, manifest.address))
     return problems
 
 

@@ -175,6 +175,24 @@ def test_siptrunk_create_then_password_compared_with_state_only(workspace, clien
     assert adopted["siptrunk.office"]["remote_id"] == created["id"]
 
 
+def test_two_siptrunk_manifests_alike_are_refused_before_anything_is_sent(workspace):
+    """The platform refuses a second trunk of the same number, username and address (its 409), as it refuses a second
+    folder of one name; two such manifests were valid and planned as two creates, and every apply made the first and
+    failed the second, never converging. Validation now refuses them, as it does two folders of one name."""
+    other = trunk_manifest(nickname="Desk line").replace("metadata:\n  name: office", "metadata:\n  name: desk")
+    workspace.write("manifests/office.yaml", trunk_manifest() + "---\n" + other)
+    for command in ("validate", "plan", "apply"):
+        refused = workspace.run(command, *(("--auto-approve",) if command == "apply" else ()))
+        assert refused.exit_code == 1, refused.all
+        assert ("office.yaml:23: siptrunk.desk: spec.phone_number: '+14155551234', 'office', 'sip.provider.com' (its "
+                "phone_number, sip_username and sip_address) is also used by the manifest at manifests/office.yaml:7; "
+                "the platform refuses a second SIP trunk alike") in refused.all, refused.all
+        assert PASSWORD not in refused.all
+    assert workspace.platform.writes() == [] and workspace.state()["resources"] == {}
+    workspace.write("manifests/office.yaml", trunk_manifest() + "---\n" + other.replace("sip_username: office", "sip_username: desk"))
+    assert workspace.run("validate").exit_code == 0  # another username: another trunk
+
+
 def test_siptrunk_password_sent_only_when_its_digest_changed(load_state):
     state, plan = load_state
     # nothing recorded changed: no change at all

@@ -262,6 +262,8 @@ class Kind:
     # number, username and address): (manifest-term fields, from a spec or from `read`) -> a hashable key, or
     # None. Adoption and the recovery of a lost create match on it; None: match on `name_field`.
     identity: Optional[Callable[[dict[str, Any]], Any]] = None
+    # The spec fields `identity` reads (where validation points at two manifests alike, which the platform refuses).
+    identity_fields: tuple[str, ...] = ()
     # Other kinds whose addresses a reference to this kind may name (a SIP trunk is a phone number).
     accepts: tuple[str, ...] = ()
     # Objects declared inside this kind's manifest that are graph nodes of their own (a knowledge base's

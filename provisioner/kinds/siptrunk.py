@@ -170,9 +170,12 @@ def read(item: dict[str, Any]) -> tuple[dict[str, Any], list[ReadProblem]]:
     return values, problems
 
 
+IDENTITY_FIELDS = ("phone_number", "sip_username", "sip_address")
+
+
 def identity(fields: dict[str, Any]) -> tuple[str, str, str] | None:
     """The platform refuses a second trunk with the same phone number, username and address (its 409)."""
-    key = tuple(fields.get(name) for name in ("phone_number", "sip_username", "sip_address"))
+    key = tuple(fields.get(name) for name in IDENTITY_FIELDS)
     return key if all(isinstance(part, str) for part in key) else None  # type: ignore[return-value]
 
 
@@ -236,6 +239,7 @@ KIND = Kind(
     update_body=update_body,
     name_field="nickname",
     identity=identity,
+    identity_fields=IDENTITY_FIELDS,
     # API.md: 409 for a second trunk with the same number, username and address: a replacement (--replace) must
     # delete the old one first, or the new one is always refused.
     create_before_destroy=False,
