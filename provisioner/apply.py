@@ -1084,19 +1084,21 @@ class _Context:
         owners = getattr(self.recorder.backend, "owners", None)
         return set(owners(kind, ids)) if owners is not None and ids else set()
 
-    def creates_alike(self, change: Change) -> list[str]:
-        """The addresses of this apply's other creates of `change`'s kind and name (under its parent, for a child):
-        tools, campaigns and documents may share names, so the new namesakes a lost create finds may be theirs."""
+    def creates_alike(self, change: Change, name: str | None = None) -> list[str]:
+        """The addresses of this apply's other creates of `change`'s kind and of its name, or of `name` (under its
+        parent, for a child): tools, campaigns and documents may share names, and assistants' may differ in case
+        only, so the new objects a lost create finds under its name may be theirs."""
         with self._lock:
             if self._creates is None:
                 self._creates = index_by((c for c in self.changes if c.action is Action.CREATE or c.replace),
                                          self._create_key)
-        return [c.address for c in self._creates.get(self._create_key(change), []) if c.address != change.address]
+        key = self._create_key(change, change.assistant_name if name is None else name)
+        return [c.address for c in self._creates.get(key, []) if c.address != change.address]
 
-    def _create_key(self, change: Change) -> tuple:
+    def _create_key(self, change: Change, name: str | None = None) -> tuple:
         kind = self.kinds.get(change.kind)
         parent = change.address.rpartition(".")[0] if kind is not None and kind.parent_field else None
-        return change.kind, change.assistant_name, parent
+        return change.kind, change.assistant_name if name is None else name, parent
 
     def made_of(self, kind: str) -> set[int]:
         with self._lock:
@@ -1675,9 +1677,9 @@ class _Create:
                  title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
                  taken_before: Callable[[int], bool] = lambda remote_id: False, identity: _Key | None = None,
                  owned_elsewhere: Callable[[list[int]], set[int]] = lambda ids: set(),
-                 alike: Callable[[], list[str]] = lambda: []):
+                 alike: Callable[..., list[str]] = lambda name=None: []):
         self.change, self.body, self._send, self.lookup, self.gate = change, body, send, lookup, gate
-        self.alike = alike  # the addresses of the apply's other creates of its kind and name (_Context.creates_alike)
+        self.alike = alike  # the apply's other creates of its kind and name, or a name given (creates_alike)
         self.known = known if callable(known) else known.__contains__
         self.title, self.name_field, self.made, self.taken_before = title, name_field, made, taken_before
         self.owned_elsewhere = owned_elsewhere
@@ -1716,7 +1718,7 @@ class _Create:
     def look(self) -> tuple[int, str] | None:
         """After an attempt whose outcome is unknown: (id, note) of the object it made, found in a list read begun
         after its failure; else, when sending again is safe, the next attempt's outcome (None: unknown again)."""
-        error, name, title, change = self.error, self.name, self.title, self.change
+        error, name, title = self.error, self.name, self.title
         try:
             items = self.lookup.items_read_after(self.failed_at)
         except ApiError as looking:
@@ -1736,11 +1738,7 @@ class _Create:
             # Absence is proven by the name only. A new object whose name differs only in spacing or case may
             # be this create's, stored as the platform normalised it: sending again could make one more on
             # every attempt and every run, so the run stops here instead.
-            ids = ", ".join(f"{item['id']} ({item.get(self.name_field)!r})" for item in namesakes)
-            raise ApiError(f"the outcome of the create was unknown, and the platform now has a new {title} "
-                           f"whose name differs from {name!r} only in spacing or case: id {ids}. It may be "
-                           f"this create's; adopt it with `provisioner import {change.address} ID` (or delete "
-                           "it) and run again. Nothing more was sent")
+            raise ApiError(self._normalised(namesakes))
         if len(found) == 1:
             return int(found[0]["id"]), "adopted: the create had succeeded though its answer was lost"
         if not found and isinstance(error, _TakenId):
@@ -1761,6 +1759,21 @@ class _Create:
         client = self.lookup.client
         client.pause(client.backoff(self.attempt))
         return self.send()
+
+    def _normalised(self, namesakes: list[dict]) -> str:
+        """Why a look that found only new objects whose names differ from its own in spacing or case stops. When
+        another create of this apply has such a name exactly, the object is likely that one's (two assistants
+        'Twin' and 'twin', one of whose lost creates had made nothing): "or delete it" deleted it, recorded or not."""
+        ids = ", ".join(f"{item['id']} ({item.get(self.name_field)!r})" for item in namesakes)
+        told = (f"the outcome of the create was unknown, and the platform now has a new {self.title} whose name "
+                f"differs from {self.name!r} only in spacing or case: id {ids}")
+        theirs = sorted({a for item in namesakes for a in self.alike(str(item.get(self.name_field)))})
+        if not theirs:
+            return (f"{told}. It may be this create's; adopt it with `provisioner import {self.change.address} ID` "
+                    "(or delete it) and run again. Nothing more was sent")
+        return (f"{told}, the name of {', '.join(theirs)}, which this apply also creates, so it is likely theirs: "
+                f"delete none of it. Nothing more was sent; once state holds it for them, run again to create this one "
+                f"(if it never does, it may be this create's: `provisioner import {self.change.address} ID`)")
 
     def _several(self, found: list[dict]) -> str:
         """Why a look that found several new namesakes stops, and what to do. When other creates of this apply share

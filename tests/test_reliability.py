@@ -167,6 +167,34 @@ def test_two_lost_creates_of_one_name_that_both_made_theirs_are_not_told_to_dele
     assert len(workspace.platform.http.get("/user/tools").json()) == 2
 
 
+def test_a_lost_create_that_finds_its_siblings_object_under_a_name_of_other_case_never_says_delete_it(workspace):
+    """Two assistants 'Twin' and 'twin' (names differ in case only): both creates' answers are lost, one after it
+    made its assistant, the other before (seed 1: a 500 without effect, then a commit answered by a 500). The one
+    that made nothing found only the other's new assistant, of a name that differs from its own in case, and was
+    told it may be its own, "adopt it ... (or delete it)": the other create took it, and deleting it deleted a
+    recorded assistant. The failure now says whose name it has and to delete none of it; the next apply creates the
+    one that failed, and both are recorded once."""
+    workspace.add("big", "Twin")
+    workspace.add("small", "twin")
+    workspace.platform.faults(error_rate=0.5, commit_fail_rate=1.0, kinds=["assistants"], methods=["POST"], seed=1)
+    try:
+        failed = workspace.run("apply", "--auto-approve", "--parallelism=1", *FAST_RETRIES)
+    finally:
+        workspace.platform.faults(error_rate=0, commit_fail_rate=0, kinds=None, methods=None)
+    [made] = workspace.platform.assistants()
+    assert failed.exit_code == 1 and "(or delete it)" not in failed.all, failed.all
+    owner, other = ("small", "big") if made["name"] == "twin" else ("big", "small")
+    assert (f"{other}: create failed: the outcome of the create was unknown, and the platform now has a new assistant "
+            f"whose name differs from {'Twin' if other == 'big' else 'twin'!r} only in spacing or case: id {made['id']} "
+            f"({made['name']!r}), the name of {owner}, which this apply also creates, so it is likely theirs: delete "
+            "none of it") in failed.all, failed.all
+    assert workspace.state()["resources"][owner]["id"] == made["id"]
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    assert sorted(a["name"] for a in workspace.platform.assistants()) == ["Twin", "twin"]
+    assert sorted(e["id"] for e in workspace.state()["resources"].values()) == sorted(
+        a["id"] for a in workspace.platform.assistants())
+
+
 def every_answer_lost(workspace, method, *command):
     """The CLI's run of `command` while every write of `method` to an assistant takes effect and its answer is lost;
     and the requests it sent, by route."""
