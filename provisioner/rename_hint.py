@@ -47,6 +47,8 @@ def rename_pairs(plan: Plan, state) -> list[tuple[Change, Change, str]]:
         entry = state.resources.get(destroy.address)
         match = by_name[destroy.kind, destroy.assistant_name].first(taken) if (
             destroy.assistant_name and (destroy.kind, destroy.assistant_name) in by_name) else None
+        if match is not None and _replaced_anyway(destroy.kind, entry, match):
+            match = None
         why = f"the same name on the platform ({destroy.assistant_name!r})"
         if match is None and entry is not None and entry.spec:
             key = _frozen(entry.spec)
@@ -56,6 +58,19 @@ def rename_pairs(plan: Plan, state) -> list[tuple[Change, Change, str]]:
             taken.add(match.address)
             pairs.append((destroy, match, why))
     return pairs
+
+
+def _replaced_anyway(kind_name: str, entry: Any, create: Change) -> bool:
+    """Whether the moved block would not keep the live object: a namesake whose create differs from what state last
+    applied in a field that cannot be updated in place (a document under another knowledge base, or of other
+    content) is replaced after the move as well, and the hint's "nothing is then destroyed or
+    re-created" was false (a document's hint to move it into another knowledge base)."""
+    kind = KINDS.get(kind_name)
+    spec = (create.record or {}).get("spec") or {}
+    if kind is None or entry is None or not entry.spec or not spec:
+        return False
+    return any(facts.replace and facts.name in spec and facts.name in entry.spec
+               and spec[facts.name] != entry.spec[facts.name] for facts in kind.fields)
 
 
 class _InOrder:

@@ -574,6 +574,30 @@ def test_only_objects_of_a_manifests_own_identity_make_its_adoption_a_guess(work
     assert changes["siptrunk.office"] == "create" and changes["knowledgebase.three.pricing"] == "create", changes
 
 
+def test_a_document_moved_to_another_knowledge_base_is_no_rename_to_hint(workspace):
+    """A document's manifest moved from one knowledge base to another (the same name) got the hint "this looks like a
+    rename ... add these lines ... (nothing is then destroyed or re-created)", but a document cannot change its
+    knowledge base: with the moved block, the plan replaced it all the same. A hint is given only where the moved
+    block keeps the live object: a document renamed under its own knowledge base, whose moved block leaves nothing
+    to destroy."""
+    workspace.dialect = "v2"
+    bases = ("apiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {name: one}\nspec:\n  name: One\n%s"
+             "---\napiVersion: provisioner/v1\nkind: KnowledgeBase\nmetadata: {name: two}\nspec:\n  name: Two\n%s")
+    pricing = "  documents:\n    - {name: Pricing, key: %s, type: website, url: \"https://example.com/pricing\"}\n"
+    workspace.write("manifests/bases.yaml", bases % (pricing % "pricing", ""))
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    workspace.write("manifests/bases.yaml", bases % ("", pricing % "pricing"))
+    moved = plan_json(workspace)
+    assert not [n for n in moved["notes"] if "looks like a rename" in n], moved["notes"]
+    workspace.write("manifests/bases.yaml", bases % (pricing % "prices", ""))
+    renamed = plan_json(workspace)
+    [hint] = [n for n in renamed["notes"] if "looks like a rename" in n]
+    assert "knowledgebase.one.pricing (id" in hint and "knowledgebase.one.prices created" in hint, hint
+    workspace.write("manifests/moved.yaml", hint[hint.index("---"):])
+    kept = workspace.run("plan", "--detailed-exitcode")
+    assert kept.exit_code == 2 and "0 to add, 0 to change, 0 to destroy, 1 to move" in kept.output, kept.all
+
+
 def _documents_read(workspace) -> int:
     return sum(n for key, n in counts(workspace).items() if "/documents" in key and key.startswith("GET"))
 
