@@ -212,6 +212,14 @@ class Workspace:
         assert result.exit_code == 0, result.all
         return json.loads(result.output)
 
+    def stored_state(self) -> dict | None:
+        """state(), or None where no store was made yet (`state pull` refuses to print one: docs/state.md)."""
+        result = self.run("state", "pull", "--lock=false")
+        if result.exit_code == 1 and "there is no state at " in result.stderr:
+            return None
+        assert result.exit_code == 0, result.all
+        return json.loads(result.output)
+
     def depose(self, address: str) -> dict:
         """Leave `address`'s object as an apply stopped mid-replacement leaves it: at `<address>~deposed` in state
         (state pull, edit, push). Returns its state entry."""

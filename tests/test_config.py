@@ -247,8 +247,10 @@ def test_the_state_and_workspace_commands_read_the_configuration_file_like_plan_
     assert workspace.run("state", "list", "--workspace", "default").output.strip() == ""
     assert workspace.run("state", "list").output.strip() == ""
     monkeypatch.delenv("PROVISIONER_PROJECT")
-    # A flag still wins over the file.
-    assert workspace.run("state", "list", "--state", "state/other.db", "--workspace", "default").output.strip() == ""
+    # A flag still wins over the file: no store there (and none made for `state list`).
+    other = workspace.run("state", "list", "--state", "state/other.db", "--workspace", "default")
+    assert other.exit_code == 1 and "there is no state at SQLite state/other.db" in other.stderr, other.all
+    assert not (workspace.root / "state" / "other.db").exists()
 
 
 def test_campaign_create_path_from_flag_environment_or_file_and_checked(tmp_path):

@@ -88,7 +88,8 @@ def rows(monkeypatch):
 
     held: dict = {}
     opened = session.open_backend
-    monkeypatch.setattr(session, "open_backend", lambda *a, **k: _WithRows(opened(*a, **k), held))
+    # They stand for what an apply recorded, so there is a store to hold them (a plan alone makes none).
+    monkeypatch.setattr(session, "open_backend", lambda *a, **k: _WithRows(opened(*a, **{**k, "create": True}), held))
     return held
 
 

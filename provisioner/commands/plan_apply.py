@@ -298,7 +298,10 @@ def apply_command(paths, auto_approve, targets, parallelism, allow_empty, allow_
     rules = rules_of(settings.config)  # a broken policy stops the run before the session reads the platform
     manifests = validate(paths, settings.api_dialect, settings.inputs, settings.manifest_limits, moves=moves,
                          elsewhere=elsewhere)
-    with Session(settings, "apply", prefetch=bool(manifests), planning=manifests) as session:
+    # Without manifests there is nothing to record (refused unless --allow-empty, which then destroys only what a
+    # store holds): no store is made for it.
+    with Session(settings, "apply", prefetch=bool(manifests), planning=manifests,
+                 create_store=bool(manifests)) as session:
         plan, known_ids = session.plan(manifests, targets=targets, paths=paths, allow_empty=allow_empty,
                                        allow_mass_destroy=allow_mass_destroy, allow_mass_forget=allow_mass_forget,
                                        moves=moves, elsewhere=elsewhere,

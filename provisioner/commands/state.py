@@ -129,7 +129,7 @@ def state_push(file, force, lock, lock_timeout, **store) -> None:
 def force_unlock_command(lock_id, force, **store) -> None:
     """Remove a stale state lock, by the ID its error message showed. The run that held it stops before its next
     write (exit 1); asks first unless --force."""
-    backend = open_backend(store_settings(store))
+    backend = open_backend(store_settings(store), create=False)  # no store, no lock to remove: none is made
     try:
         holder = backend.lock_holder()
         if holder is not None and holder.id == lock_id:

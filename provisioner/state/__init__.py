@@ -452,6 +452,20 @@ class StaleStateError(StateError):
     """A write refused because the store moved on (another serial or lineage) since this run read it."""
 
 
+class NoStateStore(StateError):
+    """No state store where the settings say (no SQLite file there, no provisioner tables in the PostgreSQL
+    database), met by a command that makes none (one that only reads the state): nothing was created. `where` is
+    the store's location as messages name it (StoreLocation.label)."""
+
+    def __init__(self, where: str, project: str = "", workspace: str = ""):
+        self.where, self.project, self.workspace = where, project, workspace
+        check = ("the database and schema $PROVISIONER_PG_DSN names" if where.startswith("PostgreSQL")
+                 else "--state, PROVISIONER_STATE or provisioner.yaml's `state:`")
+        super().__init__(f"there is no state at {where}: no state store was made there yet, and this command makes "
+                         f"none (nothing was created). Check the state's location ({check}); `provisioner apply` "
+                         "makes the store")
+
+
 class LockLostError(StateError):
     """A write refused because this run no longer holds the state lock (it was force-unlocked, or on PostgreSQL the
     connection holding it was lost and another run took it)."""

@@ -45,8 +45,8 @@ from urllib.parse import unquote
 
 from .. import json_text
 from ..errors import LockError, StateError
-from . import (HistoryEntry, LockInfo, LockLostError, OwnedElsewhereError, Owner, ResourceState, State,
-               StaleStateError, strict_json)
+from . import (HistoryEntry, LockInfo, LockLostError, NoStateStore, OwnedElsewhereError, Owner, ResourceState,
+               State, StaleStateError, strict_json)
 from . import rows as rows_check
 from . import sql_ddl, sqlite_file
 from .local import legacy_state_file
@@ -295,6 +295,9 @@ class StoreLocation:
     dsn: str | None = field(default=None, repr=False)  # never shown
     wait: float = STORE_GRACE  # the longest wait for the database (SQLite: a file another process holds)
     init: bool = False  # SQLite: make a store of an empty file or an empty database (--init-store)
+    # Make the store when there is none (no file; no tables): a command that only reads the state makes none, and
+    # meets NoStateStore instead (a mistyped --state path left an empty database behind).
+    create: bool = True
 
     @property
     def label(self) -> str:
@@ -353,11 +356,12 @@ def _connector(location: StoreLocation) -> Callable[[], Any]:
     """A function that opens one configured DB-API connection to the store (the file is checked first)."""
     if location.backend == "sqlite":
         path, wait = location.sqlite_path, location.wait
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise StateError(f"cannot create the state folder {path.parent}: {error.strerror}") from None
-        sqlite_file.prepare(path, init=location.init, wait=wait)
+        if location.create:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StateError(f"cannot create the state folder {path.parent}: {error.strerror}") from None
+        sqlite_file.prepare(path, init=location.init, wait=wait, create=location.create)
 
         def connect_sqlite() -> sqlite3.Connection:
             # isolation_level None: the store issues BEGIN IMMEDIATE itself (_Connections.transaction).
@@ -447,17 +451,17 @@ class _Connections:
 
 
 def location_for(backend: str, state_path: str | os.PathLike, dsn: str | None = None, *,
-                 lock_timeout: float | None = None, init: bool = False) -> StoreLocation:
+                 lock_timeout: float | None = None, init: bool = False, create: bool = True) -> StoreLocation:
     # A wait on the database ends with --lock-timeout, but never sooner than the grace: another run's commit
     # holds the file for milliseconds, and the default --lock-timeout 0s must not make that an error.
     # At most what both engines take: PostgreSQL's lock_timeout and SQLite's busy timeout are 32-bit milliseconds
     # (a --lock-timeout of weeks, meaning "wait as long as it takes", was an error from the server).
     wait = min(max(STORE_GRACE, lock_timeout or 0.0), _LONGEST_WAIT)
     if backend == "sqlite":
-        return StoreLocation("sqlite", sqlite_path=Path(state_path), wait=wait, init=init)
+        return StoreLocation("sqlite", sqlite_path=Path(state_path), wait=wait, init=init, create=create)
     if backend == "postgres":
         return StoreLocation("postgres", dsn=dsn if dsn is not None else os.environ.get(DSN_ENV, "").strip() or None,
-                             wait=wait)
+                             wait=wait, create=create)
     raise StateError(f"unknown state backend {backend!r} (choose one of: {', '.join(BACKENDS)})")
 
 
@@ -624,6 +628,8 @@ class SqlStateStore:
             found = None  # a new database
         if found is not None and found[0] == str(SCHEMA_VERSION):
             return
+        if found is None and not self.location.create:
+            raise NoStateStore(self.location.label)  # no CREATE TABLE from a command that makes no store
         if found is None:
             # A new database (no version row, most often no tables): its schema as plain DDL (sql_ddl.py), unless
             # some of it is there already.
@@ -1488,15 +1494,28 @@ def store_scope(state_path: str | os.PathLike, project: str | None, workspace: s
 
 def open_store(backend: str, state_path: str | os.PathLike, *, workspace: str | None = None,
                project: str | None = None, dsn: str | None = None, must_exist: bool = True,
-               lock_timeout: float | None = None, init_store: bool = False) -> SqlStateStore:
+               lock_timeout: float | None = None, init_store: bool = False, create: bool = True) -> SqlStateStore:
     """The store of one workspace. `workspace` None means the selected one; a workspace other than default must
-    have been created (`workspace new`) unless `must_exist` is False."""
+    have been created (`workspace new`) unless `must_exist` is False. Without `create`, a store that is not there
+    is not made (NoStateStore, naming the project and workspace), unless asked for all the same: --init-store, or
+    an older version's JSON state file of the workspace to migrate into it (docs/state.md)."""
     state_dir = Path(state_path).parent
     project, name = store_scope(state_path, project, workspace)
-    store = SqlStateStore(location_for(backend, state_path, dsn, lock_timeout=lock_timeout, init=init_store),
-                          project, name, legacy_dir=state_dir)
-    if must_exist and name != DEFAULT_WORKSPACE and not store.exists() \
-            and not legacy_state_file(state_dir, name).is_file():
-        raise StateError(f"workspace {name!r} does not exist in project {store.project!r} "
-                         f"({store.location.label}); create it with: provisioner workspace new {name}")
+    legacy = legacy_state_file(state_dir, name).is_file()
+    location = location_for(backend, state_path, dsn, lock_timeout=lock_timeout, init=init_store,
+                            create=create or init_store or legacy)
+    try:
+        store = SqlStateStore(location, project, name, legacy_dir=state_dir)
+    except NoStateStore:
+        if must_exist and name != DEFAULT_WORKSPACE:
+            raise _no_workspace(name, project, f"{location.label}, where there is no state store yet") from None
+        raise NoStateStore(location.label, project, name) from None
+    if must_exist and name != DEFAULT_WORKSPACE and not legacy and not store.exists():
+        store.close()
+        raise _no_workspace(name, store.project, store.location.label)
     return store
+
+
+def _no_workspace(name: str, project: str, where: str) -> StateError:
+    return StateError(f"workspace {name!r} does not exist in project {project!r} ({where}); create it with: "
+                      f"provisioner workspace new {name}")

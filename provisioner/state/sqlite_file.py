@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import StateError
+from . import NoStateStore
 from .local import fsync_directory
 
 APPLICATION_ID = 0x70726F76  # "prov", in the database header (PRAGMA application_id)
@@ -29,8 +30,9 @@ STORE_GRACE = 5.0  # seconds: the shortest wait for the database file (see sql.l
 INIT_HINT = "pass --init-store to make it a new state store"
 
 
-def prepare(path: Path, *, init: bool, wait: float) -> None:
-    """Make sure `path` is a provisioner store, or none yet (then make one), or refuse it."""
+def prepare(path: Path, *, init: bool, wait: float, create: bool = True) -> None:
+    """Make sure `path` is a provisioner store, or none yet (then make one, if `create`: else NoStateStore), or
+    refuse it."""
     try:
         # O_NONBLOCK: a FIFO at the path would block the open (and the run) until a writer came.
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -40,6 +42,8 @@ def prepare(path: Path, *, init: bool, wait: float) -> None:
                                  "provisioner state store; nothing was done. Choose another --state path.")
             header = handle.read(100)
     except FileNotFoundError:
+        if not create:
+            raise NoStateStore(f"SQLite {path}") from None
         _create(path)
         return
     except OSError as error:

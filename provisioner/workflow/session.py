@@ -30,14 +30,15 @@ from ..references import Catalog, check_references
 from ..saved_plan import conflicts_with_state
 from ..scrub import scrub
 from ..selection import is_glob, parse_selector
-from ..state import DEFAULT_KIND, Owner, State, StateBackend, locked
+from ..state import DEFAULT_KIND, NoStateStore, Owner, State, StateBackend, locked
+from ..state.absent import AbsentStore
 from ..state.sql import UNKNOWN_HOLDER
 from ..wire import MODEL_TYPE, Lookups
 from .connection import connect, platform_identity
 from .guards import left_alone, refuse_breaking_left_alone
 from .plan_file import changed_document_files, restore_secrets
 from .selecting import choose, narrow
-from .settings import Settings, declared_by_repository, open_backend, warn
+from .settings import Settings, declared_by_repository, note_no_store, open_backend, warn
 from ..patterns import LazyPattern
 
 if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an apply runs
@@ -49,6 +50,12 @@ if TYPE_CHECKING:  # the apply's types, named in signatures; imported where an a
 TARGET = LazyPattern(r"[a-z]+\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)?")
 # Commands that write state: the store is probed before anything is done on the platform.
 WRITING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state rm", "state mv", "state push"}
+# Those that make the store where there is none: they record what they did. Any other makes none (`plan`, `show`,
+# `state list` at a mistyped --state path each left an empty database there, or tables in a PostgreSQL one).
+MAKING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state push"}
+# Of those that make none, the ones that print or change state entries have nothing to do without a store, and say
+# so; the others (plan, show, export) go on from an empty state, as a new project's first plan does.
+NEED_A_STORE = {"state list", "state show", "state pull", "state rm", "state mv"}
 
 
 def check_target_syntax(targets, option: str = "--target") -> None:
@@ -136,9 +143,11 @@ def _platform_option(identity: str) -> str:
 class Session:
     def __init__(self, settings: Settings, operation: str, *, lock: bool | None = None,
                  backend: StateBackend | None = None, prefetch: bool = False,
-                 planning: list[Manifest] | None = None):
+                 planning: list[Manifest] | None = None, create_store: bool | None = None):
         self.settings = settings
         self.operation = operation
+        # Whether a store is made where there is none (None: as the operation says, MAKING_OPERATIONS).
+        self._create_store = operation in MAKING_OPERATIONS if create_store is None else create_store
         self.backend: StateBackend = backend  # opened on entering, unless given
         self._lock = settings.lock if lock is None else lock
         self._stack = contextlib.ExitStack()
@@ -163,7 +172,7 @@ class Session:
         self._stack.__enter__()
         try:
             if self.backend is None:
-                self.backend = open_backend(self.settings, must_exist=not declared_by_repository(self.settings))
+                self.backend = self._open_backend()
                 self._stack.callback(self.backend.close)
             if hasattr(self.backend, "operation"):
                 self.backend.operation = self.operation
@@ -191,6 +200,18 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self._stack.__exit__(*exc)
+
+    def _open_backend(self) -> StateBackend:
+        """The settings' store; where there is none and this run makes none, an empty state from no store at all
+        (AbsentStore), or NoStateStore for a command with nothing to do without one."""
+        try:
+            return open_backend(self.settings, must_exist=not declared_by_repository(self.settings),
+                                create=self._create_store)
+        except NoStateStore as missing:
+            if self.operation in NEED_A_STORE:
+                raise
+            note_no_store(self.settings, missing)
+            return AbsentStore(missing)
 
     @property
     def client(self) -> PlatformClient:

@@ -16,6 +16,7 @@ from ..manifest import DEFAULT_LIMITS, Limits
 from ..ratelimit import Window, parse_rate_limit
 from ..scrub import scrub
 from ..spec import DEFAULT_DIALECT
+from ..state import NoStateStore
 from ..state.sql import DEFAULT_STATE_PATH, open_store
 
 
@@ -78,18 +79,29 @@ def declared_by_repository(settings: Settings, workspace: str | None = None) -> 
     return name in known_workspaces(Path(inputs.root))
 
 
-def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True):
-    """The state store the settings name (backend, database, project, workspace)."""
+def open_backend(settings: Settings, *, workspace: str | None = None, must_exist: bool = True, create: bool = True):
+    """The state store the settings name (backend, database, project, workspace); without `create`, NoStateStore
+    where there is none (sql.open_store)."""
     if settings.state_path.endswith(".json"):
         raise StateError(f"--state is the SQLite state database (default {DEFAULT_STATE_PATH}), not a JSON file: "
                          f"a JSON state file in its folder named WORKSPACE.json is migrated on first use, and "
                          f"`provisioner state push {settings.state_path}` loads any other")
     store = open_store(settings.backend, settings.state_path, workspace=workspace or settings.workspace,
                        project=settings.project, must_exist=must_exist, lock_timeout=settings.lock_timeout,
-                       init_store=settings.init_store)
+                       init_store=settings.init_store, create=create)
     if settings.backend == "postgres" and not settings.project:
         _warn_folder_project(store.project)
     return store
+
+
+def note_no_store(settings: Settings, missing: NoStateStore) -> None:
+    """A run that goes on from an empty state where no store is (it makes none): said when the location was chosen
+    (a --state path other than the default, a PostgreSQL database), where a mistyped one reads as "nothing managed
+    yet". A new project's default state/provisioner.db has no store before its first apply: nothing to say."""
+    if settings.backend == "sqlite" and settings.state_path == DEFAULT_STATE_PATH:
+        return
+    warn(f"there is no state store at {missing.where} yet: this run reads an empty state (nothing managed) and "
+         "creates none there; `provisioner apply` makes it. Check the state's location if you expected one")
 
 
 @functools.lru_cache(maxsize=None)

@@ -7,9 +7,9 @@ from pathlib import Path
 from ..config import ConfigError
 from ..errors import StateError
 from ..overlays import unknown_workspace
-from ..state import locked
-from ..state.sql import check_workspace_name, remember_workspace, selected_workspace
-from .settings import Settings, declared_by_repository, open_backend
+from ..state import NoStateStore, locked
+from ..state.sql import DEFAULT_WORKSPACE, check_workspace_name, remember_workspace, selected_workspace
+from .settings import Settings, declared_by_repository, note_no_store, open_backend
 
 
 WORKSPACE_ENV = "PROVISIONER_WORKSPACE"
@@ -22,7 +22,11 @@ def current_workspace(settings: Settings) -> str:
 
 
 def list_workspaces(settings: Settings) -> list[str]:
-    store = open_backend(settings, workspace="default")
+    try:
+        store = open_backend(settings, workspace="default", create=False)
+    except NoStateStore as missing:  # listed as an empty store lists them, and none is made for it
+        note_no_store(settings, missing)
+        return [DEFAULT_WORKSPACE]
     try:
         return store.workspaces()
     finally:
@@ -76,7 +80,7 @@ def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> i
     if name == current_workspace(settings):
         raise StateError(f"{name!r} is the current workspace; select another first "
                          "(provisioner workspace select default)")
-    store = open_backend(settings, workspace=name)
+    store = open_backend(settings, workspace=name, create=False)  # refuses one that does not exist, makes no store
     if not store.exists():
         store.close()
         raise StateError(f"workspace {name!r} does not exist")
