@@ -74,3 +74,54 @@ def test_a_new_projects_first_plan_makes_no_state_folder_and_says_nothing_of_it(
     assert not (workspace.root / "state").exists()
     assert workspace.run("apply", "--auto-approve").exit_code == 0
     assert workspace.state_file.exists()
+
+
+# Run by a fresh interpreter, whose own memory is small (a child forked from the test's process starts at its size):
+# `python -m provisioner ARGS` in a child, then its peak resident memory (KiB) on the first line, what it printed after.
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen([sys.executable, "-m", "provisioner", *sys.argv[1:]], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT)
+output = child.stdout.read()
+_, status, usage = os.wait4(child.pid, 0)
+sys.stdout.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}\\n" + output.decode())
+"""
+
+
+def _peak_kib(root, *args: str) -> tuple[int, str]:
+    """The peak resident memory (KiB) of the real CLI running `args` in `root`, and what it printed."""
+    import os
+    import subprocess
+    import sys
+
+    measured = subprocess.run([sys.executable, "-c", _MEASURE, *args], cwd=root, capture_output=True, text=True,
+                              env={**os.environ, "PROVISIONER_RATE_LIMIT": "off"}, check=True).stdout
+    head, output = measured.split("\n", 1)
+    code, peak = map(int, head.split())
+    assert code == 0, output
+    return peak, output
+
+
+def test_state_show_reads_the_one_entry_it_prints_whatever_the_size_of_the_state(workspace):
+    """It read every row into memory to print one: 233 MiB at 10,000 entries of 9 KB, against 41 MiB for the same
+    command on a state of one entry. Its peak is now that of the one-entry state, at 3,000 entries."""
+    import json
+
+    prompt = "Be kind and precise. " * 400
+
+    def push(count: int) -> None:
+        resources = {f"a{i}": {"id": i + 1, "spec": {"assistant_name": f"A{i}", "system_prompt": prompt},
+                               "remote": {"assistant_name": f"A{i}", "system_prompt": prompt}}
+                     for i in range(count)}
+        workspace.write("big.json", json.dumps({"version": 1, "lineage": "big", "serial": 1, "resources": resources}))
+        pushed = workspace.run("state", "push", "--force", "big.json")
+        assert pushed.exit_code == 0, pushed.all
+
+    push(1)
+    alone, _ = _peak_kib(workspace.root, "state", "show", "a0")
+    push(3000)
+    peak, shown = _peak_kib(workspace.root, "state", "show", "a1234")
+    assert json.loads(shown)["last_applied_spec"] == {"assistant_name": "A1234", "system_prompt": prompt}
+    assert peak < alone + 10 * 1024, (peak, alone)  # the 3,000 records are 50 MiB as Python objects
+    missing = workspace.run("state", "show", "a12345")
+    assert missing.exit_code == 1 and "'a12345' is not in state; did you mean 'a2345'" in missing.stderr, missing.all

@@ -12,7 +12,8 @@ from ..scrub import scrub_view
 from ..state import State
 from ..workflow.plan_file import read_plan_file
 from ..workflow.settings import open_backend
-from ..workflow.state_edits import describe_entry, holder_alive_here, in_state, list_entry, state_move, state_remove
+from ..workflow.state_edits import (describe_entry, entry_in_state, holder_alive_here, list_entry, state_move,
+                                    state_remove)
 from .group import CommandGroup
 from .options import chosen_format, config_options, format_options, state_options, with_store_options
 from .run import EXIT_ERROR, confirm, reports_errors, state_session, store_settings
@@ -47,8 +48,7 @@ def state_list(fmt, as_json, lock, lock_timeout, **store) -> None:
 def state_show(address, lock, lock_timeout, **store) -> None:
     """One address's state record (sensitive values appear as digests)."""
     with state_session(store, lock, lock_timeout, "state show") as session:
-        address = in_state(session, address)
-        entry = session.state.resources[address]
+        address, entry = entry_in_state(session, address)
     click.echo(json.dumps(describe_entry(address, entry), indent=2))
 
 

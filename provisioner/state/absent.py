@@ -25,6 +25,12 @@ class AbsentStore:
     def exists(self) -> bool:
         return False
 
+    def entry(self, address: str) -> ResourceState | None:
+        return None
+
+    def addresses(self) -> list[str]:
+        return []
+
     def owners(self, kind: str, ids: Iterable[int]) -> dict[int, Owner]:
         return {}  # no other workspace or project: there is no store for them to be in
 

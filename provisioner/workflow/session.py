@@ -56,6 +56,8 @@ MAKING_OPERATIONS = {"apply", "destroy", "import", "refresh", "pull", "state pus
 # Of those that make none, the ones that print or change state entries have nothing to do without a store, and say
 # so; the others (plan, show, export) go on from an empty state, as a new project's first plan does.
 NEED_A_STORE = {"state list", "state show", "state pull", "state rm", "state mv"}
+# Those that read what they need of the rows themselves: `session.state` is then an empty state, not the store's.
+READS_ITS_OWN_ROWS = {"state push", "state show"}
 
 
 def check_target_syntax(targets, option: str = "--target") -> None:
@@ -191,8 +193,9 @@ class Session:
                     # The manifests' own kinds (remote() reads the others a plan involves: those of state, of lookups)
                     self._early_reads = begin_reading(self.client, listable({m.kind for m in self._planning}), prefetch)
             # `state push` replaces the state whole: it must work on a store whose rows cannot be read (the repair
-            # that a bad row's error advises), so it does not read them first.
-            self.state = self.backend.read() if self.operation != "state push" else State.new()
+            # that a bad row's error advises), so it does not read them first; `state show` reads the one entry it
+            # prints (state_edits.entry_in_state).
+            self.state = self.backend.read() if self.operation not in READS_ITS_OWN_ROWS else State.new()
         except BaseException:
             self._stack.close()
             raise

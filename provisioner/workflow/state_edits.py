@@ -33,6 +33,16 @@ def in_state(session: Session, address: str) -> str:
     return found
 
 
+def entry_in_state(session: Session, address: str) -> tuple[str, ResourceState]:
+    """The state address `address` names and its entry, read alone (a session of READS_ITS_OWN_ROWS: one record in
+    memory, whatever the size of the state), or in_state's StateError."""
+    found = manifest_address(address)
+    entry = session.backend.entry(found)
+    if entry is None:
+        raise StateError(f"{address!r} is not in state{closest_addresses(address, session.backend.addresses())}")
+    return found, entry
+
+
 def state_move(session: Session, old: str, new: str) -> None:
     """Rename an address; within its kind only (an id names an object of one kind: a folder never becomes a label)."""
     resources = session.state.resources
