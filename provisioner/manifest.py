@@ -657,9 +657,10 @@ def is_hidden(name: str) -> bool:
 
 
 def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Problem],
-                        skipped: list[str] | None = None) -> list[Path]:
+                        skipped: list[str] | None = None, hidden: list[str] | None = None) -> list[Path]:
     """The files to read. A path given by name is read whatever its suffix; a directory is searched
-    recursively (its hidden files and folders, named with a leading '.', left out), following links to directories (a link back into its own ancestry is a loop, reported);
+    recursively (its hidden files and folders, named with a leading '.', left out, and appended to `hidden` when
+    given), following links to directories (a link back into its own ancestry is a loop, reported);
     dangling links, FIFOs, sockets, devices and unreadable directories are problems, never skipped."""
     files: list[Path] = []
     skipped = skipped if skipped is not None else []
@@ -711,6 +712,8 @@ def find_manifest_files(paths: Iterable[str | os.PathLike], problems: list[Probl
             if is_hidden(entry.name):
                 # A repository's hidden files and folders are other tools' (.git, .github/workflows/*.yml,
                 # .gitlab-ci.yml, .pre-commit-config.yaml): read as manifests, `validate .` failed on each.
+                if hidden is not None:
+                    hidden.append(display_path(Path(entry.path)))
                 continue
             path = Path(entry.path)
             if entry.is_dir(follow_symlinks=False):

@@ -281,6 +281,7 @@ def test_a_db_that_is_not_the_emulators_is_refused_and_left_as_it_was(workspace,
         assert "bug" not in run.stderr and "Traceback" not in run.stderr and run.stdout == ""
         assert path.read_bytes() == before
     (workspace.root / "state" / "local-platform.db").write_text("not a database\n")
+    workspace.add("a")  # a plan of no manifests is refused before it opens any platform
     local = workspace.run("plan", "--local", api=False)
     assert local.exit_code == 1 and "--local: cannot use state/local-platform.db" in local.stderr, local.all
     assert "bug" not in local.stderr

@@ -308,9 +308,28 @@ def test_no_manifests_with_a_non_empty_state_plans_no_destruction_unless_asked(w
     assert workspace.platform.assistants() == []
 
 
-def test_an_empty_state_with_no_manifests_is_fine(workspace):
-    result = workspace.run("plan")
-    assert result.exit_code == 0 and "No changes." in result.output
+def test_no_manifests_is_refused_by_validate_plan_and_apply_alike_unless_allowed(workspace):
+    """validate said "Success! 0 manifest(s) are valid." of an empty folder, and plan and apply "No changes" where
+    the state manages nothing: a wrong path, an emptied folder or one whose only YAML files are hidden (other
+    tools') passed every check. All three refuse it now, naming what the search left out; --allow-empty means it."""
+    workspace.write("manifests/.github/workflows/ci.yml", "on: push\n")
+    workspace.write("manifests/.pre-commit-config.yaml", "repos: []\n")
+    workspace.write("manifests/NOTES.md", "to do\n")
+    said = ("found no manifests in manifests (hidden, so left out as other tools' files: manifests/.github, "
+            "manifests/.pre-commit-config.yaml; without a .yaml or .yml suffix: manifests/NOTES.md): there is "
+            "nothing to {}. Give the path of the manifests")
+    for args, doing in ((("validate",), "validate"), (("plan",), "plan"), (("apply", "--auto-approve"), "apply")):
+        refused = workspace.run(*args)
+        assert refused.exit_code == 1 and said.format(doing) in refused.stderr, refused.all
+        assert "--allow-empty" in refused.stderr
+    as_json = workspace.run("validate", "--json")
+    assert as_json.exit_code == 1 and said.format("validate") in json.loads(as_json.output)["errors"][0]["message"]
+    assert workspace.platform.stats()["total"] == 0 and not workspace.state_file.exists()  # nothing read, nothing made
+    assert "Success! 0 manifest(s) are valid." in workspace.run("validate", "--allow-empty").output
+    assert json.loads(workspace.run("validate", "--json", "--allow-empty").output)["valid"] is True
+    for args in (("plan", "--allow-empty"), ("apply", "--auto-approve", "--allow-empty")):
+        allowed = workspace.run(*args)
+        assert allowed.exit_code == 0 and "No changes." in allowed.output, allowed.all
 
 
 def test_a_target_must_be_a_whole_address(workspace):

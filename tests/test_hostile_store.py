@@ -555,6 +555,7 @@ def test_a_fifo_at_the_state_path_is_refused_not_waited_on(workspace, command):
 def test_a_remembered_workspace_file_that_is_no_name_is_refused_naming_it(workspace):
     """state/workspace (what `workspace select` remembers) is read by every command: a FIFO there blocked the run
     for ever, a byte that is not UTF-8 was an unexpected UnicodeDecodeError, a long text was quoted whole."""
+    workspace.add("a")  # validate of no manifests is an error of its own
     remembered = workspace.root / "state" / "workspace"
     remembered.parent.mkdir(parents=True, exist_ok=True)
     os.mkfifo(remembered)

@@ -9,11 +9,11 @@ from .. import render
 from ..manifest import Limits
 from ..overlays import render_manifests
 from ..schema import reference_markdown, schema_json
-from ..workflow.manifests import validate, validation_result
-from ..errors import ProvisionerError
+from ..workflow.manifests import nothing_to, refuse_no_manifests, validate, validation_result
+from ..errors import Problem, ProvisionerError
 from ..workflow.policies import blocking_message, check_offline, rules_of
-from .options import (config_options, dialect_option, format_help, format_options, chosen_format, manifest_options,
-                      policy_option, variable_options, workspace_option)
+from .options import (HELP, config_options, dialect_option, format_help, format_options, chosen_format,
+                      manifest_options, policy_option, variable_options, workspace_option)
 from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
 
 
@@ -26,8 +26,9 @@ from .run import EXIT_ERROR, EXIT_OK, config_from, reports_errors
 @variable_options
 @manifest_options
 @policy_option
+@click.option("--allow-empty", is_flag=True, help=HELP["--allow-empty"])
 @reports_errors
-def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_limits: Limits,
+def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_limits: Limits, allow_empty: bool,
                      **kwargs) -> None:
     """Check manifests offline: schema, every platform rule, duplicates, and the policies (docs/policies.md)."""
     config = config_from(kwargs)
@@ -35,6 +36,8 @@ def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_l
     rules = rules_of(config)  # a broken policy (or a policy path that is not there) is an error before anything else
     if chosen_format(fmt, as_json) == "json":
         count, problems = validation_result(paths, config.api_dialect, config.inputs, manifest_limits)
+        if not count and not problems and not allow_empty:  # said as the text view says it, exit 1
+            problems = [Problem(nothing_to("validate", paths))]
         report = None
         if rules and not problems:
             manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
@@ -42,6 +45,7 @@ def validate_command(paths: tuple[str, ...], fmt: str, as_json: bool, manifest_l
         click.echo(render.validation_json(count, problems, report.to_dict() if report else None))
         sys.exit(EXIT_ERROR if problems or (report and report.blocks) else EXIT_OK)
     manifests = validate(paths, config.api_dialect, config.inputs, manifest_limits)
+    refuse_no_manifests(manifests, paths, allow_empty, doing="validate")
     if rules:
         report = check_offline(rules, manifests, config.workspace)
         click.echo(render.policies_text(report.to_dict()).lstrip("\n"))

@@ -17,8 +17,8 @@ from .group import NO_COLOR_HELP
 
 # One wording per option, whichever command takes it (a test holds every command to it).
 HELP = {
-    "--allow-empty": "Go on even if no manifest is found while the state manages assistants (destroying them "
-                     "all).",
+    "--allow-empty": "Go on even if no manifest is found (an error otherwise); plan and apply then destroy "
+                     "everything the state manages.",
     "--state": "SQLite state database (--backend sqlite); its folder also holds local files [env "
                "PROVISIONER_STATE].",
     "--lock": "Lock the state while running (--lock=false: no lock, e.g. for a look while another run holds it; "

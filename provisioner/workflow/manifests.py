@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping
 
 from ..config import ConfigError
-from ..errors import ManifestError, Problem
+from ..errors import ManifestError, Problem, ProvisionerError
 from ..inputs import ManifestInputs
 from ..kinds import kind_of_manifest, object_address
 from ..manifest import (DEFAULT_LIMITS, Document, Limits, Manifest, _read_capped, display_path,
@@ -235,8 +235,36 @@ class _Sources:
 
 def _report_skipped(skipped: list[str]) -> None:
     if skipped:
-        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
-        warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {shown}")
+        warn(f"skipped {len(skipped)} file(s) without a .yaml or .yml suffix: {_first_ten(skipped)}")
+
+
+def _first_ten(names: list[str]) -> str:
+    return ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+
+
+def no_manifests_found(paths: Iterable[str]) -> str:
+    """"found no manifests in PATHS", with what the folder search left out there: hidden files and folders (other
+    tools': a folder whose only YAML is under .github/ reads as empty) and files without a YAML suffix."""
+    hidden: list[str] = []
+    skipped: list[str] = []
+    find_manifest_files(paths, [], skipped, hidden)
+    left_out = ([f"hidden, so left out as other tools' files: {_first_ten(hidden)}"] if hidden else []) + (
+        [f"without a .yaml or .yml suffix: {_first_ten(skipped)}"] if skipped else [])
+    where = ", ".join(str(p) for p in paths) or "the given paths"
+    return f"found no manifests in {where}" + (f" ({'; '.join(left_out)})" if left_out else "")
+
+
+def refuse_no_manifests(manifests: list[Manifest], paths: list[str], allow_empty: bool, *, doing: str) -> None:
+    """No manifests at all, unless --allow-empty: far more often a wrong path, an emptied folder or a broken checkout
+    than what is meant (docs/reliability.md, "No manifests"). `doing`: what there is then nothing to do."""
+    if not manifests and not allow_empty:
+        raise ProvisionerError(nothing_to(doing, paths))
+
+
+def nothing_to(doing: str, paths: list[str]) -> str:
+    """refuse_no_manifests's message."""
+    return (f"{no_manifests_found(paths)}: there is nothing to {doing}. Give the path of the manifests (a wrong path, "
+            "an emptied folder or a broken checkout?), or pass --allow-empty if none is meant")
 
 
 def validation_result(paths: list[str], dialect: str = DEFAULT_DIALECT, inputs: ManifestInputs | None = None,

@@ -38,6 +38,7 @@ from .connection import connect, platform_identity
 from .guards import left_alone, refuse_breaking_left_alone
 from .plan_file import changed_document_files, restore_secrets
 from .selecting import choose, narrow
+from .manifests import no_manifests_found, refuse_no_manifests
 from .settings import Settings, declared_by_repository, note_no_store, open_backend, warn
 from ..patterns import LazyPattern
 
@@ -335,12 +336,13 @@ class Session:
         if not destroy and not manifests and self.state.resources and not allow_empty:
             managed = sorted(self.state.resources)
             listed = ", ".join(managed[:5]) + (f" and {len(managed) - 5} more" if len(managed) > 5 else "")
-            where = ", ".join(str(p) for p in paths) or "the given paths"
             kinds = kind_counts(entry_kind(a, e) for a, e in self.state.resources.items())
             raise ProvisionerError(
-                f"found no manifests in {where}, but the state manages {kinds} ({listed}); "
+                f"{no_manifests_found(paths)}, but the state manages {kinds} ({listed}); "
                 "planning now would destroy all of them. If that is what you want, run `provisioner destroy`, "
                 "or pass --allow-empty to plan or apply.")
+        if not destroy and self.operation in ("plan", "apply"):  # (`pull` of none has nothing to write, and says so)
+            refuse_no_manifests(manifests, paths, allow_empty, doing=self.operation)
         assistants = assistants_of(manifests)
         read = [] if destroy else manifests
         remote = self.remote(assistants if not destroy else [],
