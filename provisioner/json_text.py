@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from math import isfinite
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -105,3 +105,46 @@ def read_canonical(text: str) -> Any | None:
     except TypeError:
         return None
     return value if written == text.encode("utf-8", "surrogatepass") else None
+
+
+class Items:
+    """A list that `in_pieces` writes one item at a time, taking each from `items` as it goes: a plan's changes,
+    whose document is hundreds of megabytes for a fleet, are never all held as text (nor as data) at once."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+
+
+def in_pieces(members: Iterable[tuple[str, Any]], encoder: json.JSONEncoder,
+              encode: Callable[[Any], str] | None = None) -> Iterator[str]:
+    """The text `encoder` gives the object of `members` (at least one), in pieces: a piece per member, and a piece
+    per item of a member whose value is `Items`. Joined, the pieces are byte for byte `encoder.encode` of the whole
+    object. `members` is read as it is written, so a member may be decided by what was written before it (scrub's
+    `masked`). `encode` writes each key, value and item (encoder.encode unless given)."""
+    encode = encode or encoder.encode
+    step = "" if encoder.indent is None else "\n" + " " * encoder.indent
+    yield "{"
+    for number, (key, value) in enumerate(members):
+        yield (encoder.item_separator if number else "") + step + encode(key) + encoder.key_separator
+        if isinstance(value, Items):
+            yield from _list_in_pieces(value.items, encoder, encode, step)
+        else:
+            yield _indented(encode(value), step)
+    yield step[:1] + "}"
+
+
+def _list_in_pieces(items: Iterable[Any], encoder: json.JSONEncoder, encode: Callable[[Any], str],
+                    step: str) -> Iterator[str]:
+    """A member's list, an item a piece, as `in_pieces` writes the member: one level deeper."""
+    inner = step + step[1:]
+    empty = True
+    for item in items:
+        yield ("[" if empty else encoder.item_separator) + inner + _indented(encode(item), inner)
+        empty = False
+    yield "[]" if empty else step + "]"
+
+
+def _indented(text: str, step: str) -> str:
+    """A value's text written alone, moved to the depth `step` puts it at: a JSON text's only line breaks are
+    between its tokens (a string's are escaped), each followed by its depth's indent."""
+    return text.replace("\n", step) if step else text

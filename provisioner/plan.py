@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import asdict, dataclass, field, fields as dataclass_fields
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from . import plan_record
 from .errors import ProvisionerError
@@ -309,6 +309,10 @@ class Plan:
     # --target. Written only when true (a key added within format version 2: an older reader refuses such a file).
     targets_by_selector: bool = False
 
+    def change_documents(self) -> Iterator[dict[str, Any]]:
+        """Each change as plan documents hold it, made as it is asked for."""
+        return map(_change_data, self.changes)
+
     @property
     def mass_destroy(self) -> bool:
         """Whether this plan destroys so much of the state that apply asks for --allow-mass-destroy."""
@@ -350,9 +354,12 @@ class Plan:
     def has_changes(self) -> bool:
         return bool(self.changes or self.moves)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The plan as JSON-ready data, with sensitive values digested."""
-        changes = [_change_data(change) for change in self.changes]
+    def to_dict(self, changes: Any = None) -> dict[str, Any]:
+        """The plan as JSON-ready data, with sensitive values digested. `changes`: what the document holds as its
+        changes, the list of change_documents() unless given (a view written in pieces gives them one at a time,
+        json_text.Items)."""
+        if changes is None:
+            changes = list(self.change_documents())
         return {
             "format": PLAN_FORMAT,
             "format_version": PLAN_FORMAT_VERSION,

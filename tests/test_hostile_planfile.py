@@ -167,6 +167,56 @@ def test_a_plan_too_large_for_apply_to_read_back_is_refused_when_saved_not_when_
     assert "Traceback" not in result.all
 
 
+def _prompted_plan(count: int) -> Plan:
+    """A plan of `count` creates, each with a prompt of 10 KB: a document of 8 MB for 400."""
+    prompts = [f"Rule {i}: " + "answer briefly. " * 640 for i in range(count)]
+    return Plan([Change(f"a{i}", Action.CREATE, f"A{i}", body={"system_prompt": prompt},
+                        fields=[FieldChange("system_prompt", None, prompt, before_known=False)])
+                 for i, prompt in enumerate(prompts)], "l", 1)
+
+
+def _traced_peak(write) -> int:
+    """The most memory Python held above what it held before `write()` ran."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        write()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_plan_over_the_cap_is_refused_before_it_is_built_whole(tmp_path, monkeypatch):
+    """`plan --out` built the whole file's text before comparing it with the cap: 8,000 full assistants' 144 MiB
+    plan peaked at 1 GB only to be refused. The file is now written change by change and counted as it goes: it
+    stops at the cap, and neither the file, its temporary one nor a folder made for it is left."""
+    import provisioner.workflow.plan_file as plan_file
+
+    plan = _prompted_plan(400)
+    monkeypatch.setattr(plan_file, "MAX_PLAN_FILE_BYTES", 100_000)
+    target = tmp_path / "out" / "deeper" / "big.plan"
+
+    def refused() -> None:
+        with pytest.raises(ProvisionerError, match="more than the 0 MiB apply reads back.*nothing was written"):
+            plan_file.write_plan_file(plan, str(target))
+
+    assert _traced_peak(refused) < 1_000_000  # the whole text alone is 8 MB
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_plan_file_is_written_change_by_change_and_reads_as_the_whole_document(tmp_path):
+    """Written in pieces, the file is byte for byte the compact document it was as one text."""
+    import provisioner.workflow.plan_file as plan_file
+
+    plan = _prompted_plan(400)
+    target = tmp_path / "big.plan"
+    assert _traced_peak(lambda: plan_file.write_plan_file(plan, str(target))) < 1_000_000
+    assert target.read_text() == json.dumps(plan.to_dict(), separators=(",", ":")) + "\n"
+    assert len(read_plan_file(str(target)).changes) == 400
+    assert [p.name for p in tmp_path.iterdir()] == ["big.plan"]  # no temporary file left beside it
+
+
 def _full_fleet(workspace, count: int) -> None:
     """`count` assistants as `scripts/benchmark.py --fleet full` writes them: every optional field, a prompt of 40
     lines, variables, a post-call schema, a webhook URL (sensitive)."""

@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from typing import Iterable
 from pathlib import Path
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace `path` with `data` so that a crash leaves either the old file or the new one, whole."""
+    atomic_write_pieces(path, [data])
+
+
+def atomic_write_pieces(path: Path, pieces: Iterable[bytes]) -> None:
+    """atomic_write of the bytes `pieces` gives, written as it gives them (never all held at once); an error it
+    raises leaves the old file, or none, as a crash does."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(temporary, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)

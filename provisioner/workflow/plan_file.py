@@ -2,23 +2,25 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ..errors import ApiError, ProvisionerError, StalePlanError
 from ..graph import expand
 from ..inputs import ManifestInputs
+from ..json_text import Items, in_pieces
 from ..manifest import Manifest
 from ..plan import PLAN_FORMAT, Plan
 from ..planner import desired_fields
 from ..redaction import digest, is_digest
 from ..saved_plan import disagreements
 from ..state import _DuplicateKey, strict_json
-from ..state.local import atomic_write
+from ..state.local import atomic_write_pieces
 from .files import open_regular
 from .manifests import manifests_or_empty, validate
 from .settings import Settings
@@ -159,18 +161,56 @@ def read_plan_file(path: str, max_bytes: int = MAX_PLAN_FILE_BYTES) -> Plan:
 
 
 def write_plan_file(plan: Plan, path: str) -> None:
-    """The plan at `path`, compact JSON (a full assistant's create is about 18 KB so). Refused
-    before anything is written when apply would refuse to read it back (MAX_PLAN_FILE_BYTES): a pipeline learns
-    it from the plan job, not from the apply job after the merge."""
-    _refuse_to_replace(Path(path))
-    text = json.dumps(plan.to_dict(), separators=(",", ":")) + "\n"  # ASCII (ensure_ascii): its length in bytes
-    if len(text) > MAX_PLAN_FILE_BYTES:
-        raise ProvisionerError(
-            f"--out {path}: the plan is {len(text) / 2**20:,.0f} MiB, more than the "
-            f"{MAX_PLAN_FILE_BYTES // 2**20} MiB apply reads back from a saved plan; nothing was written. Plan fewer "
-            f"changes at a time (--target, --exclude, or fewer manifest paths: {len(plan.changes):,} changes here), "
-            "or run apply without a saved plan (it plans and applies in one run)")
-    atomic_write(Path(path), text.encode())
+    """The plan at `path`, compact JSON (a full assistant's create is about 18 KB so). Refused, nothing written,
+    when apply would refuse to read it back (MAX_PLAN_FILE_BYTES): a pipeline learns it from the plan job, not from
+    the apply job after the merge. Written change by change and counted as it goes, it stops as soon as it passes
+    the cap: the 144 MiB plan of a full graph of 8,000 objects was first built whole (a 1 GB peak) only to be
+    refused."""
+    target = Path(path)
+    _refuse_to_replace(target)
+    made = _missing_folders(target.parent)
+    try:
+        atomic_write_pieces(target, _capped(plan, path))
+    except ProvisionerError:
+        _remove_empty(made)  # the folders made for the file: a refused plan leaves nothing behind
+        raise
+
+
+# The file's JSON: compact, ASCII (json.dumps's ensure_ascii), so a piece's length is its length in bytes.
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def _capped(plan: Plan, path: str) -> Iterator[bytes]:
+    """The plan file's bytes, a change at a time; a ProvisionerError once they pass MAX_PLAN_FILE_BYTES."""
+    written = 0
+    pieces = in_pieces(plan.to_dict(changes=Items(plan.change_documents())).items(), _COMPACT)
+    for piece in itertools.chain(pieces, ["\n"]):
+        written += len(piece)
+        if written > MAX_PLAN_FILE_BYTES:
+            raise ProvisionerError(
+                f"--out {path}: the plan is more than the {MAX_PLAN_FILE_BYTES // 2**20} MiB apply reads back from a "
+                "saved plan; nothing was written. Plan fewer changes at a time (--target, --exclude, or fewer "
+                f"manifest paths: {len(plan.changes):,} changes here), or run apply without a saved plan (it plans "
+                "and applies in one run)")
+        yield piece.encode()
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders above a file to write that do not exist yet, nearest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Each of `folders` (nearest first) removed while it is empty: never anything put in them meanwhile."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _refuse_to_replace(target: Path) -> None:
