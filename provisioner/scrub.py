@@ -10,7 +10,7 @@ import contextlib
 import json
 import re
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 from urllib.parse import parse_qsl, unquote, urlsplit
 from .patterns import LazyPattern
 
@@ -190,6 +190,31 @@ def scrub_json(text: str) -> str:
         # digit string that is also a secret's value). Plan.from_dict refuses it (docs/plan-format.md).
         document["masked"] = True
     return json.dumps(document, indent=2, ensure_ascii=False)
+
+
+class JsonMask:
+    """scrub_json for a document written in pieces (json_text.in_pieces), as `encode` of each of its keys, values
+    and items: a text that scrub would change is written again from its value with its strings scrubbed, as
+    scrub_json writes the whole document then, and `flagged` ends the document with `"masked": true` after any was."""
+
+    def __init__(self, encoder: json.JSONEncoder) -> None:
+        self.encoder = encoder
+        self.masked = False
+
+    def __call__(self, value: Any) -> str:
+        text = self.encoder.encode(value)
+        if scrub(text) == text:
+            return text
+        self.masked = True
+        # Read back from its text, as scrub_json reads the whole document: the same value written the same way.
+        return self.encoder.encode(_scrub_strings(json.loads(text)))
+
+    def flagged(self, members: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+        """A plan's `members`, then `masked` (docs/plan-format.md) if any was masked: looked at once they are
+        written, as in_pieces reads its members."""
+        yield from members
+        if self.masked:
+            yield "masked", True
 
 
 def _scrub_strings(value: Any) -> Any:

@@ -388,6 +388,29 @@ def test_scrub_json_masks_inside_strings_only():
     assert scrub_json(untouched) is untouched
 
 
+@pytest.mark.parametrize("where", ["nowhere", "a change", "a note", "the policies"])
+def test_a_plan_printed_a_change_at_a_time_is_scrubbed_as_the_whole_text_was(where):
+    """`plan --json` and `show --json` write the document a change at a time (render.plan_json_pieces): what they
+    print is what scrub_json made of the whole text, byte for byte, `"masked": true` last when anything was masked,
+    after the policies."""
+    from provisioner.plan import Action, Change, FieldChange, Plan
+    from provisioner.render import plan_json, plan_json_pieces
+    from provisioner.scrub import scrub_json
+
+    register_secret("4321")
+    said = {"a change": "Dial 4321 now", "a note": "note", "the policies": "note"}.get(where, "Dial now")
+    changes = [Change(f"a{i}", Action.CREATE, f"A{i}", body={"initial_message": said if i == 1 else "Hello"},
+                      fields=[FieldChange("initial_message", None, said if i == 1 else "Hello", before_known=False)])
+               for i in range(3)]
+    plan = Plan(changes, "l", 1, notes=["pin 4321" if where == "a note" else "a note"])
+    plan.policies = {"summary": {"passed": 1}, "rules": [{"message": "pin 4321" if where == "the policies" else "ok"}]}
+    printed = "".join(plan_json_pieces(plan, scrubbed=True))
+    assert printed == scrub_json(plan_json(plan))
+    document = json.loads(printed)
+    assert ("4321" in printed, document.get("masked")) == (False, None if where == "nowhere" else True)
+    assert list(document)[-2:] == (["policies", "masked"] if where != "nowhere" else ["replace_requested", "policies"])
+
+
 def test_a_plan_printed_with_a_mask_in_it_is_refused_as_a_plan_file(workspace, monkeypatch):
     """`plan --json > f` then `apply f` sent what the printout masked: a prompt quoting digits that are also a
     secret's value reached the platform as "Dial *** now". The printed plan says it was masked, and show and apply

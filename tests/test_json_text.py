@@ -158,3 +158,15 @@ def test_a_full_record_is_canonical_and_read_back_whole():
     assert text.startswith('{"depends_on":["tool.t"],"protect":false,"remote":{"allow_interruptions":true,')
     assert "Ünïcode" in text  # UTF-8, not escaped
     assert json_text.read_canonical(text) == json.loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), WIDE, min_size=1, max_size=5), st.lists(WIDE, max_size=5), st.data())
+def test_a_document_in_pieces_is_the_whole_documents_text(members, items, data):
+    """A saved plan and `plan --json` are written a change at a time (json_text.in_pieces): joined, the pieces are the
+    text of the whole document, indented (the printed plan) or compact (the file), for any values around the list."""
+    key = data.draw(st.sampled_from(sorted(members)))
+    whole = {**members, key: items}
+    for encoder in (json.JSONEncoder(indent=2, ensure_ascii=False), json.JSONEncoder(separators=(",", ":"))):
+        pieced = ((name, json_text.Items(iter(items)) if name == key else value) for name, value in members.items())
+        assert "".join(json_text.in_pieces(pieced, encoder)) == encoder.encode(whole)

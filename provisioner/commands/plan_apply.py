@@ -13,7 +13,7 @@ from ..heap import collect_from_now_on
 from ..plan import Plan
 from ..progress import Progress, stdout_styled
 from ..ratelimit import describe
-from ..scrub import scrub, scrub_view
+from ..scrub import scrub
 from ..workflow.guards import refuse_lossy_replacements, refuse_mass_destroy, refuse_mass_forget
 from ..workflow.manifests import Elsewhere, manifests_or_empty, validate
 from ..workflow.policies import checked_plan, rules_of
@@ -23,7 +23,8 @@ from ..state.sql import store_scope
 from ..workflow.settings import DEFAULT_STATE_PATH
 from .options import (HELP, chosen_format, config_options, format_options, manifest_options, platform_options,
                       policy_option, selection_options, variable_options)
-from .run import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, reports_errors, settings_from, settings_paths
+from .run import (EXIT_CHANGES, EXIT_ERROR, EXIT_OK, confirm, echo_plan, reports_errors, settings_from,
+                  settings_paths)
 
 
 @click.command("plan")
@@ -93,14 +94,13 @@ def _plan(paths, fmt, as_json, detailed_exitcode, out_file, targets, destroy, al
                                selector=selector, replace=replace)
         denied = checked_plan(plan, manifests, settings, session, rules)
     if denied:  # shown in the chosen view (one JSON document), then the reason on stderr; no plan file is written
-        fmt = chosen_format(fmt, as_json)
-        click.echo(scrub_view(render.plan_as(plan, fmt, styled=stdout_styled()), fmt), nl=fmt != "markdown")
+        echo_plan(plan, chosen_format(fmt, as_json), styled=stdout_styled())
         click.secho(scrub(f"Error: {denied}"), fg="red", err=True)
         sys.exit(EXIT_ERROR)
     if out_file:
         write_plan_file(plan, out_file)
     fmt = chosen_format(fmt, as_json)
-    click.echo(scrub_view(render.plan_as(plan, fmt, styled=stdout_styled()), fmt), nl=fmt != "markdown")
+    echo_plan(plan, fmt, styled=stdout_styled())
     if out_file and fmt == "text":
         where = (" --local" if settings.local else "") + (
             f" --state {settings.state_path}" if settings.state_path != DEFAULT_STATE_PATH else "") + (

@@ -13,7 +13,7 @@ from .. import render
 from ..config import KEYS as CONFIG_KEYS, Config, resolve_config
 from ..errors import Problem, ProblemsError, ProvisionerError
 from ..manifest import DEFAULT_LIMITS
-from ..scrub import scrub, scrub_json
+from ..scrub import scrub, scrub_json, scrub_view
 from ..workflow.settings import Settings
 from .group import EXIT_CHANGES, EXIT_ERROR, EXIT_OK  # noqa: F401 (the commands take them from here)
 
@@ -105,6 +105,17 @@ def store_settings(store: dict, **run) -> Settings:
     then the environment, then provisioner.yaml (backend, state, workspace, project, lock timeout)."""
     init_store = store.pop("init_store", False)
     return Settings.from_config(config_from(store), init_store=init_store, **run)
+
+
+def echo_plan(plan, fmt: str, *, styled: bool = True) -> None:
+    """A plan's view on stdout, scrubbed (scrub.py); its JSON document written a change at a time, never held
+    whole (render.plan_json_pieces). `styled`: the text view's colours (render.plan_text)."""
+    if fmt != "json":
+        click.echo(scrub_view(render.plan_as(plan, fmt, styled=styled), fmt), nl=fmt != "markdown")
+        return
+    for piece in render.plan_json_pieces(plan, scrubbed=True):
+        click.echo(piece, nl=False)
+    click.echo()
 
 
 def confirm(question: str) -> bool:

@@ -16,7 +16,7 @@ from ..workflow.state_edits import (describe_entry, entry_in_state, holder_alive
                                     state_remove)
 from .group import CommandGroup
 from .options import chosen_format, config_options, format_options, state_options, with_store_options
-from .run import EXIT_ERROR, confirm, reports_errors, state_session, store_settings
+from .run import EXIT_ERROR, confirm, echo_plan, reports_errors, state_session, store_settings
 
 
 @click.group("state", cls=CommandGroup)
@@ -157,7 +157,7 @@ def show_command(plan_file, fmt, as_json, lock, lock_timeout, **store) -> None:
     """Show a saved plan, or without PLANFILE the objects the state manages, of every kind (no platform request)."""
     fmt = chosen_format(fmt, as_json)
     if plan_file:
-        click.echo(scrub_view(render.plan_as(read_plan_file(plan_file), fmt), fmt), nl=fmt != "markdown")  # as `plan` shows it
+        echo_plan(read_plan_file(plan_file), fmt)  # as `plan` shows it
         return
     with state_session(store, lock, lock_timeout, "show") as session:
         document = render.state_document(session.state)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from .json import plan_json, problems_json, pull_json, state_document, state_json, validation_json
+from .json import plan_json, plan_json_pieces, problems_json, pull_json, state_document, state_json, validation_json
 from .policies import policies_markdown, policies_text
 from .text import (COLOUR, HEADLINE, VERB_DONE, apply_summary, plan_text as _plan_text, result_line, state_text,
                    summary_counts, summary_line, value)
@@ -57,6 +57,6 @@ def state_as(document: dict, fmt: str) -> str:
     return {"text": state_text, "json": state_json, "markdown": state_markdown}[fmt](document)
 
 
-__all__ = ["policies_markdown", "policies_text", "COLOUR", "FORMATS", "HEADLINE", "VERB_DONE", "apply_summary", "failed_plan_markdown", "plan_as", "plan_json", "plan_markdown",
+__all__ = ["policies_markdown", "policies_text", "COLOUR", "FORMATS", "HEADLINE", "VERB_DONE", "apply_summary", "failed_plan_markdown", "plan_as", "plan_json", "plan_json_pieces", "plan_markdown",
            "plan_text", "problems_json", "pull_json", "result_line", "state_as", "state_document", "state_json",
            "state_markdown", "state_text", "summary_counts", "summary_line", "validation_json", "value"]
