@@ -14,12 +14,12 @@ from .errors import PlanError, Problem, closest_addresses
 from .graph import Graph, entry_kind, expand, manifest_address
 from .kinds import ASSISTANT, NUMBER, kind_title, reference_facts, reference_targets
 from .manifest import Manifest
-from .plan import Action, Change, FieldChange, Plan
+from .plan import Action, Change, FieldChange, Plan, StateSync
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
 from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
 from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, shows_write_only, unknown_target_problems
-from .state import Owner, State
+from .state import Owner, ResourceState, State
 
 
 @dataclass
@@ -163,6 +163,9 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
             # next update of an assistant that changed along with one of them alone, and by a replacement.
             change.record = {**change.record, "depends_on": recorded_uses(change.depends_on)}
         change.depends_on = [a for a in change.depends_on if a in changed]
+    unchanged_needs = {**kinds.unchanged_needs, **{a: needs for a, needs in waits.items()
+                                                   if a not in changed and wanted(a) and a in assistant_state}}
+    refresh_recorded_uses(plan, state.resources, unchanged_needs)
     name_references(plan.changes, state.resources)
     campaigns = {m.address: (m, resolver.resolve(m)[0]) for m in campaign_manifests(ordered)}
     deleted_before_their_numbers(plan, state.resources)
@@ -184,6 +187,28 @@ def recorded_uses(needs: Iterable[str]) -> list[str]:
     """What state records an object uses (its `depends_on`): the state addresses of what its manifest's references
     wait for (Resolver.resolve), as an apply records them and as `import` records them before any apply."""
     return sorted({state_address(a) for a in needs})
+
+
+def refresh_recorded_uses(plan: Plan, resources: Mapping[str, ResourceState],
+                          unchanged_needs: Mapping[str, list[str]]) -> None:
+    """State's `depends_on` of the objects the plan leaves as they are (`unchanged_needs`: address -> what its
+    references wait for), as an apply of a change records it (recorded_uses). What an object uses can change while
+    the object does not: a manifest that names by address the tool it named by id, a SIP trunk it names by number
+    adopted by this plan. Left as it was, a later destroy deleted the tool alongside the assistant (gone from the
+    assistant whose delete failed), and `destroy --target tool.x` left the assistant behind. A refresh of the
+    record is planned only where the uses differ (one row written each: the fleet costs a comparison), and a
+    refresh planned for another reason carries them too, so that apply orders its graph by what it writes."""
+    synced = {sync.address: sync for sync in plan.state_sync}
+    for address, needs in unchanged_needs.items():
+        entry = resources.get(address)
+        if entry is None or (not needs and not entry.depends_on and address not in synced):
+            continue  # (most of a fleet: nothing used, nothing recorded)
+        uses = recorded_uses(needs)
+        sync = synced.get(address)
+        if sync is not None:
+            sync.record = {**sync.record, "depends_on": uses}
+        elif uses != entry.depends_on:
+            plan.state_sync.append(StateSync(address, {**entry.record(), "depends_on": uses}))
 
 
 def _enclosing(address: str) -> Iterator[str]:

@@ -388,6 +388,9 @@ def _put(fields: dict[str, Any], path: tuple, value: Any) -> None:
 class KindsPlan:
     changes: list[Change] = field(default_factory=list)
     syncs: list[StateSync] = field(default_factory=list)
+    # Of each object in state this plan leaves as it is: the addresses its references wait for (Resolver.resolve),
+    # for plan_graph.refresh_recorded_uses.
+    unchanged_needs: dict[str, list[str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     left_alone: list[dict[str, str]] = field(default_factory=list)
@@ -772,9 +775,11 @@ def plan_kinds(manifests: list[Manifest], resolver: Resolver, state: Mapping[str
             result.changes.append(change)
             if change.replace or change.action is Action.CREATE:
                 resolver.renewed.add(manifest.address)
-        elif entry is not None and _sync_owed(manifest, entry, fields):
-            result.syncs.append(StateSync(manifest.address, record(manifest, desired(KINDS[manifest.kind], fields),
-                                                                   live.fields)))
+        elif entry is not None:
+            result.unchanged_needs[manifest.address] = depends_on
+            if _sync_owed(manifest, entry, fields):
+                result.syncs.append(StateSync(manifest.address, record(
+                    manifest, desired(KINDS[manifest.kind], fields), live.fields)))
     managed_now = set() if destroy else set(by_address)
     for address in sorted(state):
         if address in managed_now or not wanted(address) or address.rsplit(".", 1)[0] in unread:

@@ -80,9 +80,13 @@ class ResourceState:
                    source=data.get("source"), kind=data.get("kind") or DEFAULT_KIND,
                    depends_on=list(data.get("depends_on") or []))
 
+    def record(self) -> dict[str, Any]:
+        """The row's record: everything but the id (the kind has a column of its own)."""
+        return _record(self)
+
     def record_json(self) -> str:
-        """The row's record column: everything but the id, canonical (sorted keys, compact) so equal records
-        compare equal (json_text.py)."""
+        """The row's record column, canonical (sorted keys, compact) so equal records compare equal
+        (json_text.py)."""
         return json_text.canonical(_record(self))
 
 
