@@ -561,6 +561,7 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         report.moved = len(plan.moves)
     recorder.record_all([(sync.address, recorder.state.resources[sync.address].id, sync.record)
                          for sync in plan.state_sync if sync.address in recorder.state.resources])
+    mark_deleting(plan.changes, recorder)
     gate = WriteGate()
     budget: RateBudget = getattr(client, "budget", None) or RateBudget()
     known = dict(known_ids) if isinstance(known_ids, Mapping) else {DEFAULT_KIND: set(known_ids)}
@@ -939,6 +940,21 @@ class _TakenId(UnknownOutcomeError):
 def _loosely(name: Any) -> Any:
     """A name as a platform that trims or folds it might store it: spacing collapsed, case folded."""
     return " ".join(name.split()).casefold() if isinstance(name, str) else name
+
+
+def mark_deleting(changes: list[Change], recorder: StateRecorder) -> None:
+    """Mark in state, in one commit before the walk sends anything, each object `changes` delete (ResourceState.
+    deleting). A run killed (SIGKILL, a lost machine) with its deletes on the wire leaves them done on the platform
+    and in state: its re-run finds them gone, and without the mark could not tell them from another account's view
+    (refused by the mass-forget guard, plan.count_vanished). One commit per plan that deletes, whatever its size."""
+    resources = recorder.state.resources
+    rows = {}
+    for change in changes:
+        entry = resources.get(change.address) if change.action is Action.DELETE else None
+        if entry is not None and not entry.deleting:
+            rows[change.address] = replace(entry, deleting=True)
+    if rows:
+        recorder.wait_durable(recorder.queue_moves(rows))
 
 
 def _recorded_after(resources: Mapping[str, Any], moved: Mapping[str, Any],

@@ -238,11 +238,15 @@ def count_vanished(changes: list[Change], resources: Mapping[str, Any]) -> int:
     The planners make a change of an address state holds into a create (not a replacement), an adoption or a
     forget only when its recorded id was not listed: re-created, adopted by name or dropped from state. A
     replacement of another id than the one state holds is gone too: the namesake adopted in its place is replaced
-    (a campaign whose settings differ there)."""
+    (a campaign whose settings differ there). One an apply was deleting (its entry marked `deleting`) and that is
+    now forgotten is that delete's outcome, not gone: the re-run of a destroy killed with its deletes on the wire
+    continues what was asked, where another account's token finds gone the objects no run was deleting."""
     vanished = 0
     for change in changes:
         entry = resources.get(change.address)
         if entry is None or change.action not in _VANISHED_ACTIONS:
+            continue
+        if change.action is Action.FORGET and getattr(entry, "deleting", False):
             continue
         if not change.replace or change.remote_id != entry.id:
             vanished += 1

@@ -935,6 +935,8 @@ def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str,
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:
     wanted = desired(KINDS[manifest.kind], fields)
-    return (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
+    # (A mark of a delete under way on one found here: its delete failed; the refresh clears it.)
+    return (entry.deleting or entry.protect != manifest.protect
+            or sorted(entry.sensitive) != sorted(manifest.sensitive)
             or entry.spec != hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive)
             or entry.source != manifest.document.state_source)

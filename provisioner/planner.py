@@ -345,7 +345,9 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             else:
                 # The platform's view in state is informative only (refresh, state show): a sync is owed when
                 # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
-                if (entry.protect != manifest.protect or sorted(entry.sensitive) != sorted(manifest.sensitive)
+                # (A mark of a delete under way on one found here: its delete failed; the refresh clears it.)
+                if (entry.deleting or entry.protect != manifest.protect
+                        or sorted(entry.sensitive) != sorted(manifest.sensitive)
                         or entry.spec != _applied_spec(manifest)
                         or entry.source != manifest.document.state_source):
                     syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))

@@ -593,42 +593,90 @@ def test_a_destroy_that_finds_most_of_state_gone_forgets_it_only_when_asked(work
     assert workspace.state()["resources"] == {}, done.all
 
 
-def test_a_destroy_killed_with_its_deletes_on_the_wire_is_told_so_when_run_again(workspace):
-    """A destroy killed (SIGKILL, a crash) while its deletes were on the wire: the platform deleted them, state never
-    heard. Run again, it finds most of the state gone and is refused, as it must be (a wrong token reads alike);
-    but the refusal named only a wrong token or URL, and sent the fault review's reader checking credentials that
-    were right. It now names the killed run too, and --allow-mass-forget finishes the destroy."""
+def _killed_with_its_deletes_on_the_wire(workspace, *targets: str) -> None:
+    """`destroy --auto-approve` (of `targets`: --target each; none, all) run in a process of its own and killed
+    (SIGKILL, as a crash) once each of its deletes is on the wire, held there by the platform: the platform carries
+    them out, state never hears of it."""
     import subprocess
     import sys
     import time
 
     from conftest import TOKEN
 
-    for address in ("a", "b", "c", "d", "e", "f"):
-        workspace.add(address)
-    ok(workspace.run("apply", "--auto-approve"))
+    gone = len(targets) or len(workspace.state()["resources"])
     workspace.platform.faults(latency_ms=1500, methods=["DELETE"])
     env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
-    process = subprocess.Popen([sys.executable, "-m", "provisioner", "destroy", "--auto-approve",
+    chosen = [f"--target={target}" for target in targets]
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", "destroy", "--auto-approve", *chosen,
                                 f"--api-url={workspace.platform.url}"], cwd=workspace.root, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
-        while workspace.platform.concurrency()["in_flight"] < 6 and time.monotonic() < deadline:
+        while workspace.platform.concurrency()["in_flight"] < gone and time.monotonic() < deadline:
             time.sleep(0.02)  # until every delete is on the wire (held by the platform for 1.5 s)
     finally:
         process.kill()
         process.wait()
     workspace.platform.faults(latency_ms=0, methods=None)
-    while workspace.platform.assistants() and time.monotonic() < deadline:
+    left = len(workspace.state()["resources"]) - gone
+    while len(workspace.platform.assistants()) > left and time.monotonic() < deadline:
         time.sleep(0.1)  # the held deletes are carried out
-    assert workspace.platform.assistants() == [] and len(workspace.state()["resources"]) == 6
-    refused = workspace.run("destroy", "--auto-approve")
-    text = " ".join(refused.stderr.split())
-    assert refused.exit_code == 1 and "--allow-mass-forget" in text, refused.all
-    assert "a run stopped (killed, or its machine lost) after sending their deletes" in text, text
-    ok(workspace.run("destroy", "--auto-approve", "--allow-mass-forget"))
-    assert workspace.state()["resources"] == {}
+    assert len(workspace.platform.assistants()) == left
+
+
+def test_a_destroy_killed_with_its_deletes_on_the_wire_is_finished_by_its_rerun(workspace):
+    """A destroy killed (SIGKILL, a crash) while its deletes were on the wire: the platform deleted them, state never
+    heard. Run again, it found most of the state gone and was refused until given --allow-mass-forget, as for
+    another account's token, although it only continued what was asked. The apply now marks in state what it is
+    deleting before it sends a delete: the re-run forgets those without the flag."""
+    for address in ("a", "b", "c", "d", "e", "f"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    _killed_with_its_deletes_on_the_wire(workspace)
+    resources = workspace.state()["resources"]
+    assert len(resources) == 6 and all(entry["deleting"] for entry in resources.values()), resources
+    done = ok(workspace.run("destroy", "--auto-approve"))
+    assert "Destroy complete!" in done.output and workspace.state()["resources"] == {}, done.all
+
+
+def test_the_rerun_of_a_killed_destroy_still_needs_the_flag_for_what_it_was_not_deleting(workspace):
+    """The mark covers what the killed run was deleting, nothing else: with another account's token, the rest of the
+    state reads gone and is refused as before (by destroy and apply alike), and the objects the killed run was not
+    deleting stay managed, unmarked. The right token's re-run of the same destroy then finishes without the flag."""
+    for address in ("a", "b", "c", "d", "e", "f", "g", "h"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    _killed_with_its_deletes_on_the_wire(workspace, "a", "b")
+    before = workspace.state()["resources"]
+    assert sorted(a for a, entry in before.items() if entry.get("deleting")) == ["a", "b"], before
+    for address in ("a", "b"):  # (apply then forgets them too, as destroy does: makes them again otherwise)
+        workspace.remove(address)
+    for command in (("destroy", "--auto-approve"), ("apply", "--auto-approve")):
+        refused = _as_another_account(workspace, *command)
+        assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+        assert "finds 6 of the 8 objects in state gone" in " ".join(refused.stderr.split()), refused.all
+    assert workspace.state()["resources"] == before
+    done = ok(workspace.run("destroy", "--auto-approve", "--target", "a", "--target", "b"))
+    assert sorted(workspace.state()["resources"]) == ["c", "d", "e", "f", "g", "h"], done.all
+    assert len(workspace.platform.assistants()) == 6
+
+
+def test_the_mark_of_a_delete_that_failed_is_cleared_by_the_next_apply_that_finds_the_object(workspace):
+    """A destroy whose deletes the platform refused leaves each object marked as being deleted; an apply that finds
+    them there, their manifests kept, refreshes their records without the mark, so another account's token finds
+    them gone and is refused again."""
+    for address in ("a", "b", "c", "d", "e"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.platform.faults(error_rate=1, kinds=["assistants"], methods=["DELETE"])
+    failed = workspace.run("destroy", "--auto-approve", "--max-retries", "1")
+    workspace.platform.faults(error_rate=0, kinds=None, methods=None)
+    assert failed.exit_code == 1, failed.all
+    assert all(entry.get("deleting") for entry in workspace.state()["resources"].values())
+    assert "(5 state record(s) will be refreshed" in ok(workspace.run("apply", "--auto-approve")).output
+    assert not any(entry.get("deleting") for entry in workspace.state()["resources"].values())
+    refused = _as_another_account(workspace, "destroy", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
 
 
 def test_a_few_objects_gone_are_made_again_without_asking(workspace):

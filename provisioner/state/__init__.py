@@ -71,6 +71,10 @@ class ResourceState:
     # The state addresses it pointed at when last applied: its destruction, or the update that drops one, comes
     # before theirs (walk.py). Reference fields in `spec` hold the ids that were sent.
     depends_on: list[str] = field(default_factory=list)
+    # An apply is deleting it: marked, durably, before the delete is sent (apply.mark_deleting), so that found gone
+    # from the platform it is that delete's outcome (a run killed with its deletes on the wire), not an object
+    # vanished (plan.count_vanished). Cleared by the next record of it that a plan or apply writes.
+    deleting: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ResourceState":
@@ -78,16 +82,20 @@ class ResourceState:
         return cls(id=int(data["id"]), spec=dict(spec) if spec is not None else None, protect=bool(data.get("protect")),
                    sensitive=list(data.get("sensitive") or []), remote=dict(data.get("remote") or {}),
                    source=data.get("source"), kind=data.get("kind") or DEFAULT_KIND,
-                   depends_on=list(data.get("depends_on") or []))
+                   depends_on=list(data.get("depends_on") or []), deleting=bool(data.get("deleting")))
 
     def record(self) -> dict[str, Any]:
-        """The row's record: everything but the id (the kind has a column of its own)."""
+        """The row's record as a plan's refresh of it writes it: everything but the id (the kind has a column of its
+        own) and the mark of a delete under way (of an object the plan found on the platform: a delete that failed)."""
         return _record(self)
 
     def record_json(self) -> str:
         """The row's record column, canonical (sorted keys, compact) so equal records compare equal
         (json_text.py)."""
-        return json_text.canonical(_record(self))
+        record = _record(self)
+        if self.deleting:  # absent otherwise: the rows of every other object stay byte-identical
+            record["deleting"] = True
+        return json_text.canonical(record)
 
 
 def _record(entry: ResourceState) -> dict[str, Any]:
@@ -103,6 +111,8 @@ def _record(entry: ResourceState) -> dict[str, Any]:
 def _resource_dict(entry: ResourceState) -> dict[str, Any]:
     """A resource in the state document: the record, its id and (unless an assistant, as before) its kind."""
     data = {"id": entry.id, **_record(entry)}
+    if entry.deleting:
+        data["deleting"] = True
     if entry.kind != DEFAULT_KIND:
         data["kind"] = entry.kind
     return data
@@ -275,7 +285,7 @@ def _short(error: Exception) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source", "kind", "depends_on"}
+_RECORD_KEYS = {"id", "spec", "protect", "sensitive", "remote", "source", "kind", "depends_on", "deleting"}
 
 
 def _parse_resource(address: Any, record: Any, source: str) -> ResourceState:
@@ -397,7 +407,10 @@ def check_record(record: dict[str, Any], place: Callable[[str | None], str],
     depends_on = get("depends_on", [])
     if not isinstance(depends_on, list) or not (not depends_on or _addresses(depends_on)):
         raise StateError(f"{place('depends_on')} must be a list of addresses (got {_show(depends_on)})")
-    return ResourceState(remote_id, spec, protect, list(sensitive), remote, source, kind, list(depends_on))
+    deleting = get("deleting", False)
+    if not isinstance(deleting, bool):
+        raise StateError(f"{place('deleting')} must be true or false (got {_show(deleting)})")
+    return ResourceState(remote_id, spec, protect, list(sensitive), remote, source, kind, list(depends_on), deleting)
 
 
 _TEXT = frozenset({str})

@@ -211,7 +211,8 @@ def refresh(session: Session, only: set[str] | None = None, allow_mass_forget: b
         listed.update(found)
     result = RefreshResult()
     checked = [a for a in sorted(kinds_of) if kinds_of[a] in listed and a not in left_as_they_are]
-    gone = [a for a in checked if resources[a].id not in listed[kinds_of[a]]]
+    # (Of those an apply was deleting, gone is that delete's outcome: plan.count_vanished.)
+    gone = [a for a in checked if resources[a].id not in listed[kinds_of[a]] and not resources[a].deleting]
     if not allow_mass_forget and len(gone) >= MASS_DESTROY_MIN and len(gone) > MASS_DESTROY_SHARE * len(checked):
         raise ProvisionerError(
             f"refresh would forget {len(gone)} of the {len(checked)} objects it read (gone from the platform's lists): "

@@ -94,13 +94,12 @@ def refuse_mass_forget(plan: Plan, allowed: bool) -> None:
         # --local's platform lives in a file beside the state: removed (to start afresh), it reads the same.
         check = ("Was the local platform's file (local-platform.db, beside the state) removed? Remove the state "
                  "too to start afresh" if plan.platform == "local" else "Check PROVISIONER_API_TOKEN and --api-url")
-        # So does a run of this state stopped with its deletes on the wire (SIGKILL can leave up to 3 x
-        # --parallelism changes done and not recorded): its re-run must not be sent after credentials that are right.
+        # (Not a run of this state stopped with its deletes on the wire: it marked them first, and its re-run does
+        # not count them, plan.count_vanished.)
         raise ProvisionerError(
             f"this plan finds {plan.vanished} of the {covered(plan)} gone from the platform's "
             f"lists; nothing was changed. Another account's token, or another platform's URL, reads like that: "
-            f"{outcome}. {check}; if they really were deleted on the platform (by hand, or by a run stopped (killed, "
-            f"or its machine lost) after sending their deletes and before recording them), pass --allow-mass-forget")
+            f"{outcome}. {check}; if they really were deleted on the platform, pass --allow-mass-forget")
 
 
 def refuse_lossy_replacements(plan: Plan, allowed: bool) -> None:

@@ -110,6 +110,8 @@ def describe_entry(address: str, entry: ResourceState) -> dict[str, Any]:
     described = {"address": address, "kind": kind, "id": entry.id, "protect": entry.protect,
                  "sensitive": entry.sensitive, "last_applied_spec": entry.spec, "platform": entry.remote,
                  "source": entry.source, "depends_on": entry.depends_on}
+    if entry.deleting:  # an apply was deleting it and has not recorded the outcome (docs/reliability.md)
+        described["deleting"] = True
     if kind == "assistant":
         described["readable_fields"] = sorted(READABLE_FIELDS)
     return described
