@@ -189,7 +189,7 @@ def test_two_siptrunk_manifests_alike_are_refused_before_anything_is_sent(worksp
                 "phone_number, sip_username and sip_address) is also used by the manifest at manifests/office.yaml:7; "
                 "the platform refuses a second SIP trunk alike") in refused.all, refused.all
         assert PASSWORD not in refused.all
-    assert workspace.platform.writes() == [] and workspace.state()["resources"] == {}
+    assert workspace.platform.writes() == [] and workspace.stored_state() is None
     workspace.write("manifests/office.yaml", trunk_manifest() + "---\n" + other.replace("sip_username: office", "sip_username: desk"))
     assert workspace.run("validate").exit_code == 0  # another username: another trunk
 
