@@ -119,6 +119,8 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
                        destroy=destroy, wanted=wanted, left_alone=left_alone, unread=platform.unread,
                        assistants=platform.assistants, replace=replace, excluded=excluded)
     problems = list(kinds.problems)
+    if excluded:
+        problems = _without_problems_left_out(problems, excluded, graph)
     resolved: list[Manifest] = []
     waits: dict[str, list[str]] = {}
     for manifest in ([] if destroy else assistants):
@@ -209,6 +211,14 @@ def refresh_recorded_uses(plan: Plan, resources: Mapping[str, ResourceState],
             sync.record = {**sync.record, "depends_on": uses}
         elif uses != entry.depends_on:
             plan.state_sync.append(StateSync(address, {**entry.record(), "depends_on": uses}))
+
+
+def _without_problems_left_out(problems: list[Problem], excluded: frozenset[str], graph: Graph) -> list[Problem]:
+    """`problems` but those of a manifest --exclude leaves as it is and no kept manifest refers to: it gets no change,
+    so its own problems (two platform objects it could adopt) do not stop the rest of the plan. One a kept manifest
+    refers to still stops it: that manifest would be planned to wait for an object nothing makes."""
+    needed = {target for address, needs in graph.needs.items() if address not in excluded for target in needs}
+    return [p for p in problems if p.address not in excluded or p.address in needed]
 
 
 def _enclosing(address: str) -> Iterator[str]:

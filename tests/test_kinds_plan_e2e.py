@@ -1253,3 +1253,26 @@ def test_a_targeted_plan_that_must_replace_an_object_is_refused_while_it_leaves_
     assert "newcomer" not in workspace.state()["resources"]
     renewed = workspace.state()["resources"]["siptrunk.office"]["id"]
     assert renewed != trunk and workspace.platform.by_name("Caller")[0]["phone_number_id"] == renewed
+
+
+def test_an_excluded_manifest_whose_adoption_would_be_a_guess_leaves_the_rest_of_the_plan(workspace, client):
+    """Two unclaimed tools of a manifest's name refused the whole plan ('adopting one would be a guess'), and
+    `--exclude tool.lookup`, which leaves that manifest as it is, was refused the same: the rest of the project
+    could not be applied until the tool was settled. The excluded manifest's own problem no longer stops the plan;
+    it still does when a kept manifest refers to it (that assistant would wait for a tool nothing makes)."""
+    fields = tool.KIND.spec_model.model_validate({
+        "name": "order_lookup", "description": "Look up an order.",
+        "endpoint": "https://api.example.com/orders/{order_id}", "method": "GET", "timeout": 10,
+        "schema": [{"name": "order_id", "type": "string", "description": "The order number."}]}).model_dump(mode="json")
+    for _ in range(2):
+        tool.KIND.endpoints.create(client, tool.create_body(fields), None)
+    workspace.write("manifests/lookup.yaml", tool_manifest())
+    workspace.add("bot")
+    refused = workspace.run("plan")
+    assert refused.exit_code == 1 and "adopting one would be a guess" in refused.stderr, refused.all
+    assert set(changes_of(workspace, "--exclude", "tool.lookup")) == {"bot"}
+    workspace.write("manifests/caller.yaml",
+                    manifest_text("caller").replace("spec:\n", "spec:\n  tool_ids: [tool.lookup]\n", 1))
+    needed = workspace.run("plan", "--exclude", "tool.lookup")
+    assert needed.exit_code == 1 and "adopting one would be a guess" in needed.stderr, needed.all
+    assert len(workspace.platform.writes()) == 2  # the two tools made above: no plan wrote anything
