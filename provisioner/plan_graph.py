@@ -180,6 +180,7 @@ def plan_graph(manifests: list[Manifest], state: State, platform: Platform, *, d
         problems += replaced_users_left_out(plan, graph, left_out, excluded, selector)
     if not destroy:  # (a destroy destroys what names the number too)
         problems += numbers_destroyed_in_use(plan, kept_assistants + list(campaigns.values()), excluded)
+        say_numbers_taken_from_unmanaged(plan, kept_assistants, state.resources, platform.assistants, excluded)
     if problems:
         raise PlanError(problems)
     return plan, resolved
@@ -310,6 +311,33 @@ def numbers_destroyed_in_use(plan: Plan, kept: list[tuple[Manifest, Mapping]],
                 problems.append(Problem(_number_lost(gone[number], manifest.address),
                                         manifest.location("spec", name), f"spec.{name}", manifest.address))
     return problems
+
+
+def say_numbers_taken_from_unmanaged(plan: Plan, kept: list[tuple[Manifest, Mapping]], resources: Mapping[str, Any],
+                                     live: list[RemoteAssistant], excluded: frozenset[str] = frozenset()) -> None:
+    """A kept assistant whose manifest no longer sets its number field, while the platform shows it holding the id of
+    a SIP trunk this plan deletes or replaces: its note said "the platform keeps its current value", and the apply
+    deleted the trunk, the platform taking the number from it. The note now says that (a manifest that still names
+    the trunk is refused instead: numbers_destroyed_in_use)."""
+    gone = {number: trunk for number, trunk in trunks_going(plan).items() if trunk.address not in excluded}
+    if not gone:
+        return
+    shown = {assistant.id: assistant.fields for assistant in live}
+    for manifest, fields in kept:
+        entry = resources.get(manifest.address)
+        held = shown.get(entry.id, {}) if entry is not None else {}
+        for name, number in numbers_held(manifest.kind, held):
+            if name in fields or number not in gone:
+                continue
+            trunk = gone[number]
+            kept_note = f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform"
+            plan.notes = [note for note in plan.notes if not note.startswith(kept_note)]
+            plan.notes.append(
+                f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed, but the platform shows "
+                f"it holding the number of {trunk.address} (id {number}), which this plan "
+                f"{'replaces' if trunk.replace else 'destroys'}: the platform takes the number from it. "
+                + (f"Set spec.{name} to {trunk.address} for the new trunk's number." if trunk.replace else
+                   f"To keep it, keep {trunk.address}'s manifest (or --exclude {trunk.address})."))
 
 
 def _number_lost(trunk: Change, holder: str) -> str:

@@ -277,3 +277,26 @@ def test_a_campaign_replaced_with_its_trunk_is_destroyed_before_the_trunks_old_h
     assert result.exit_code == 1, result.all
     assert f"/user/phone-numbers/{applied['siptrunk.office']['id']}" not in [
         w["path"] for w in workspace.platform.writes()[before:]], "the trunk was deleted"
+
+
+def test_a_trunk_destroyed_under_an_assistant_that_stopped_naming_it_says_the_number_goes(workspace, monkeypatch):
+    """The caller's manifest stops setting phone_number_id and the trunk's manifest is removed: the plan noted "the
+    platform keeps its current value" for the caller, then its apply deleted the trunk, and the platform took the
+    number from the caller. The note now says the number goes, and how to keep it; with the trunk excluded, the
+    usual note again."""
+    copy_graph_example(workspace)
+    for name in ("assistant", "campaign", "groups", "knowledgebase", "tool"):
+        (workspace.root / "manifests" / f"{name}.yaml").unlink()
+    workspace.write("manifests/caller.yaml", CALLER)
+    monkeypatch.setenv("OFFICE_SIP_PASSWORD", "sip-E2E_DO_NOT_LEAK_61")
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.write("manifests/caller.yaml", CALLER.replace('  phone_number_id: "+14155551234"\n', ""))
+    (workspace.root / "manifests" / "siptrunk.yaml").unlink()
+    planned = " ".join(ok(workspace.run("plan")).output.split())
+    trunk = workspace.state()["resources"]["siptrunk.office"]["id"]
+    assert (f"caller: spec.phone_number_id is no longer set, so it is no longer managed, but the platform shows it "
+            f"holding the number of siptrunk.office (id {trunk}), which this plan destroys: the platform takes the "
+            "number from it. To keep it, keep siptrunk.office's manifest (or --exclude siptrunk.office).") in planned
+    assert "the platform keeps its current value" not in planned
+    excluded = " ".join(ok(workspace.run("plan", "--exclude", "siptrunk.office")).output.split())
+    assert "caller: spec.phone_number_id is no longer set, so it is no longer managed; the platform keeps" in excluded
