@@ -67,6 +67,22 @@ def test_a_command_that_only_reads_the_state_makes_no_store_and_says_there_is_no
         assert again.exit_code == 0 and "there is no state store" not in again.stderr, again.all
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_workspace_select_makes_no_store_to_refuse_a_workspace_or_to_select_default(workspace, engine, monkeypatch):
+    """It opened the workspace with a store made to look: a refused `workspace select other` left an empty store
+    at the mistyped path (tables in the PostgreSQL database), and `workspace select default` made one too."""
+    with _location(engine, monkeypatch) as (flags, made, label):
+        refused = workspace.run("workspace", "select", "other", *flags)
+        assert refused.exit_code == 1, refused.all
+        assert "workspace 'other' does not exist in project" in refused.stderr, refused.all
+        assert f"({label}, where there is no state store yet)" in refused.stderr, refused.all
+        assert not made(workspace.root)
+        selected = workspace.run("workspace", "select", "default", *flags)
+        assert selected.exit_code == 0 and "Switched to workspace 'default'." in selected.output, selected.all
+        store = workspace.root / TYPO
+        assert not (store.exists() if engine == "sqlite" else made(workspace.root))  # the choice only: stat/workspace
+
+
 def test_a_new_projects_first_plan_makes_no_state_folder_and_says_nothing_of_it(workspace):
     workspace.add("a")
     plan = workspace.run("plan")

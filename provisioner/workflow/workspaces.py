@@ -65,10 +65,19 @@ def select_workspace(settings: Settings, name: str, or_create: bool = False) -> 
     if name not in list_workspaces(settings) and (or_create or declared_by_repository(settings, name)):
         # Created unless it exists, in one statement: parallel jobs creating one workspace all succeed.
         created = new_workspace(settings, name, exist_ok=True)
-    store = open_backend(settings, workspace=name)  # refuses a workspace that does not exist
-    store.close()
+    _refuse_missing(settings, name)
     remember_workspace(Path(settings.state_path).parent, name)
     return created
+
+
+def _refuse_missing(settings: Settings, name: str) -> None:
+    """Refuse selecting a workspace that does not exist, making no store to look (a refused `workspace select foo`
+    at a mistyped --state left an empty store behind, and `workspace select default` made one too, though neither
+    records anything in it). The default workspace needs no store: every command starts it from an empty state."""
+    try:
+        open_backend(settings, workspace=name, create=False).close()  # refuses another that does not exist
+    except NoStateStore:
+        pass  # only the default's: another's is refused as not existing, store or none (sql.open_store)
 
 
 def delete_workspace(settings: Settings, name: str, *, force: bool = False) -> int:
