@@ -150,7 +150,11 @@ def platform_writes(workspace) -> dict:
 ROW_RUNS = [(case, ("apply", "--auto-approve")) for case in sorted(ROWS)] + [
     (case, command) for case in ("id as text", "id NULL", "two addresses with one id", "record not JSON",
                                  "address with a trailing newline", "serial as text")
-    for command in (("plan",), ("state", "list"), ("state", "pull"))]
+    for command in (("plan",), ("state", "list"), ("state", "pull"))] + [
+    # state show reads the one row it prints, and was checking nothing else: what bears on it is checked as well
+    (case, ("state", "show", "a")) for case in ("two addresses with one id", "one address twice", "serial as text",
+                                                "serial negative", "lineage empty", "rows without their workspace",
+                                                "record not JSON")]
 
 
 @pytest.mark.parametrize("case, command", ROW_RUNS)
@@ -283,10 +287,12 @@ def test_a_bad_postgresql_row_is_a_clear_error_and_nothing_is_written(tmp_path, 
             for part in statement.split(";"):
                 connection.execute(part)
             before = [connection.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in STATE_TABLES[:2]]
-        with pytest.raises(StateError) as error:
-            store.read()
-        message = str(error.value)
-        assert "PostgreSQL" in message and "workspace 'default'" in message and expected in message, message
+        # `state show a` reads a's row alone (SqlStateStore.entry): refused alike, but where a holds no row now
+        for reading in (store.read, lambda: store.entry("a")) if not case.startswith("address") else (store.read,):
+            with pytest.raises(StateError) as error:
+                reading()
+            message = str(error.value)
+            assert "PostgreSQL" in message and "workspace 'default'" in message and expected in message, message
         with psycopg.connect(pg_schema, autocommit=True) as connection:
             assert [connection.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()
                     for t in STATE_TABLES[:2]] == before

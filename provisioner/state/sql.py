@@ -97,6 +97,9 @@ _STATEMENTS = {
                       "AND serial = ?",
     "resource_rows": f"SELECT address, remote_id, record, kind FROM provisioner_resources WHERE {_SCOPE}",
     "resource_row": f"SELECT address, remote_id, record, kind FROM provisioner_resources WHERE {_SCOPE} AND address = ?",
+    # The rows that hold one platform id (the index provisioner_resources_by_id): `state show` checks its entry's.
+    "rows_of_id": f"SELECT address, remote_id, record, kind FROM provisioner_resources WHERE {_SCOPE} AND kind = ? "
+                  "AND remote_id = ?",
     "addresses": f"SELECT address FROM provisioner_resources WHERE {_SCOPE}",
     "count_resources": f"SELECT count(*) FROM provisioner_resources WHERE {_SCOPE}",
     "delete_resources": f"DELETE FROM provisioner_resources WHERE {_SCOPE}",
@@ -704,8 +707,24 @@ class SqlStateStore:
         `state show` prints costs the memory of one record, not of the whole state (233 MiB at 10,000 entries)."""
         self._migrate_legacy_file()
         with self._transaction("read the state", write=False) as cursor:
-            row = cursor.execute(self._sql.resource_row, (*self._scope, address)).fetchone()
-        return None if row is None else rows_check.check_resource_row(self.location.label, self.workspace, *row)
+            workspace = self._row(cursor)
+            orphans = self._count(cursor) if workspace is None else 0
+            rows = cursor.execute(self._sql.resource_row, (*self._scope, address)).fetchall()
+        # What read() checks of the rest, as far as it bears on this entry: the workspace row, rows left without
+        # it, the address's rows (two, in a table without its key) and the other rows of its id. `state show`
+        # printed a record of a store that `state list` and every plan refused as hand-edited.
+        if orphans:
+            raise self._orphans(orphans)
+        if workspace is not None:
+            rows_check.check_workspace_row(self.location.label, self.workspace, workspace[0], workspace[1])
+        if not rows:
+            return None
+        entry = rows_check.check_resource_rows(self.location.label, self.workspace, rows)[address]
+        with self._transaction("read the state", write=False) as cursor:
+            alike = cursor.execute(self._sql.rows_of_id, (*self._scope, entry.kind, entry.id)).fetchall()
+        rows_check.check_resource_rows(self.location.label, self.workspace,
+                                       rows + [row for row in alike if row[0] != address])
+        return entry
 
     def addresses(self) -> list[str]:
         """Every address of the workspace, without its record (what an address not in state is a near miss of)."""
