@@ -855,6 +855,8 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
         # interrupted (its verify would read through a cancelled budget).
         report.interrupted = True
         budget.cancel()
+    if not report.store_failed:  # (a store that failed is not written to again, its lost lock included)
+        unmark_unsent(report.results, recorder)
     order = {id(c): i for i, c in enumerate(changes)}
     report.results.sort(key=lambda r: order.get(id(r.change), len(order)))
     return report
@@ -947,12 +949,22 @@ def mark_deleting(changes: list[Change], recorder: StateRecorder) -> None:
     deleting). A run killed (SIGKILL, a lost machine) with its deletes on the wire leaves them done on the platform
     and in state: its re-run finds them gone, and without the mark could not tell them from another account's view
     (refused by the mass-forget guard, plan.count_vanished). One commit per plan that deletes, whatever its size."""
+    _set_deleting(recorder, [change.address for change in changes if change.action is Action.DELETE], True)
+
+
+def unmark_unsent(results: list[ChangeResult], recorder: StateRecorder) -> None:
+    """Take the mark off, in one commit after the walk, each object whose delete was never sent (interrupted, or
+    not started because another change failed): marked, another account's token then found it gone and forgot it
+    unguarded, a Ctrl-C'd destroy's untouched objects with it. What was sent keeps it, done or not (a delete whose
+    answer failed may have been carried out)."""
+    _set_deleting(recorder, [result.change.address for result in results
+                             if result.skipped and result.change.action is Action.DELETE], False)
+
+
+def _set_deleting(recorder: StateRecorder, addresses: list[str], deleting: bool) -> None:
     resources = recorder.state.resources
-    rows = {}
-    for change in changes:
-        entry = resources.get(change.address) if change.action is Action.DELETE else None
-        if entry is not None and not entry.deleting:
-            rows[change.address] = replace(entry, deleting=True)
+    rows = {address: replace(resources[address], deleting=deleting) for address in addresses
+            if address in resources and resources[address].deleting != deleting}
     if rows:
         recorder.wait_durable(recorder.queue_moves(rows))
 

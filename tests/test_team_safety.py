@@ -661,6 +661,41 @@ def test_the_rerun_of_a_killed_destroy_still_needs_the_flag_for_what_it_was_not_
     assert len(workspace.platform.assistants()) == 6
 
 
+def test_a_destroy_interrupted_before_its_deletes_were_sent_leaves_them_unmarked(workspace):
+    """A destroy stopped by Ctrl-C sends nothing new: its objects not started stay on the platform, and in state,
+    where they kept the mark of a delete under way although none was sent, so another account's token found them
+    gone and its destroy forgot them all without the mass-forget guard (nothing on the platform managed any more).
+    The apply now takes the mark off what it never sent, and that destroy is refused as before."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import TOKEN
+
+    for address in ("a", "b", "c", "d", "e", "f", "g"):
+        workspace.add(address)
+    ok(workspace.run("apply", "--auto-approve"))
+    workspace.platform.faults(latency_ms=1000, methods=["DELETE"])
+    env = {**os.environ, "PROVISIONER_API_TOKEN": TOKEN, "PROVISIONER_RATE_LIMIT": "off"}
+    process = subprocess.Popen([sys.executable, "-m", "provisioner", "destroy", "--auto-approve", "--parallelism=1",
+                                f"--api-url={workspace.platform.url}"], cwd=workspace.root, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while workspace.platform.concurrency()["in_flight"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)  # the first delete on the wire: the other six wait for it (--parallelism=1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    workspace.platform.faults(latency_ms=0, methods=None)
+    assert process.returncode != 0 and "6 not started (nothing was sent for them)" in err, err
+    left = workspace.state()["resources"]
+    assert len(left) == 6 and not any(entry.get("deleting") for entry in left.values()), left
+    refused = _as_another_account(workspace, "destroy", "--auto-approve")
+    assert refused.exit_code == 1 and "--allow-mass-forget" in refused.stderr, refused.all
+    assert workspace.state()["resources"] == left
+    assert len(workspace.platform.assistants()) == 6
+
+
 def test_the_mark_of_a_delete_that_failed_is_cleared_by_the_next_apply_that_finds_the_object(workspace):
     """A destroy whose deletes the platform refused leaves each object marked as being deleted; an apply that finds
     them there, their manifests kept, refreshes their records without the mark, so another account's token finds
