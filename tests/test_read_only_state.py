@@ -42,6 +42,24 @@ def _location(engine: str, monkeypatch):
         yield (), tables, "PostgreSQL ($PROVISIONER_PG_DSN)"
 
 
+def _execute(engine: str, root, statement: str) -> None:
+    """`statement` on the store _location made (an apply made it): the SQLite file, or the PostgreSQL database."""
+    import os
+
+    if engine == "sqlite":
+        import sqlite3
+
+        connection = sqlite3.connect(root / TYPO)
+        with connection:
+            connection.execute(statement)
+        connection.close()
+        return
+    import psycopg
+
+    with psycopg.connect(os.environ["PROVISIONER_PG_DSN"], autocommit=True) as connection:
+        connection.execute(statement)
+
+
 @pytest.mark.parametrize("engine", ["sqlite", "postgres"])
 def test_a_command_that_only_reads_the_state_makes_no_store_and_says_there_is_none(workspace, engine, monkeypatch):
     workspace.add("a")
@@ -81,6 +99,22 @@ def test_workspace_select_makes_no_store_to_refuse_a_workspace_or_to_select_defa
         assert selected.exit_code == 0 and "Switched to workspace 'default'." in selected.output, selected.all
         store = workspace.root / TYPO
         assert not (store.exists() if engine == "sqlite" else made(workspace.root))  # the choice only: stat/workspace
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgres"])
+def test_a_store_without_its_version_row_is_a_store_not_none(workspace, engine, monkeypatch):
+    """A store whose provisioner_meta lost its version row (an interrupted creation, a hand edit) was taken for no
+    store by the commands that make none: `plan` planned the objects it manages as new (silently, at the default
+    path) and `state list` said no store was ever made there. Its creation is finished, as every command did."""
+    workspace.add("a")
+    with _location(engine, monkeypatch) as (flags, made, label):
+        assert workspace.run("apply", "--auto-approve", *flags).exit_code == 0
+        _execute(engine, workspace.root, "DELETE FROM provisioner_meta WHERE \"key\" = 'schema_version'")
+        listed = workspace.run("state", "list", *flags)
+        assert listed.exit_code == 0 and "a\tid=" in listed.output, listed.all
+        plan = workspace.run("plan", "--detailed-exitcode", *flags)
+        assert plan.exit_code == 0 and "No changes." in plan.output and "no state store" not in plan.stderr, plan.all
+        assert len(workspace.platform.assistants()) == 1
 
 
 def test_a_new_projects_first_plan_makes_no_state_folder_and_says_nothing_of_it(workspace):

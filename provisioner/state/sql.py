@@ -633,7 +633,7 @@ class SqlStateStore:
             found = None  # a new database
         if found is not None and found[0] == str(SCHEMA_VERSION):
             return
-        if found is None and not self.location.create:
+        if found is None and not self.location.create and not self._schema_begun():
             raise NoStateStore(self.location.label)  # no CREATE TABLE from a command that makes no store
         if found is None:
             # A new database (no version row, most often no tables): its schema as plain DDL (sql_ddl.py), unless
@@ -647,6 +647,13 @@ class SqlStateStore:
             sql_schema.ensure(self.engine, self._postgres, self.location.label, sqlite_file.APPLICATION_ID)
         finally:
             self.engine.dispose()  # its connections are not the store's: release them now
+
+    def _schema_begun(self) -> bool:
+        """Whether the database has any of the schema's tables, though no version row: a creation that was interrupted
+        (finished by sql_schema.ensure, as on every command), or a version row deleted by hand. Taken for no store, it
+        hid the rows it holds: plan planned every object as new, state list said nothing was ever made there."""
+        with self._db.transaction(write=False) as cursor:
+            return bool(sql_ddl.found_any(cursor, self._postgres))
 
     def close(self) -> None:
         """Release every connection (the advisory lock with its connection)."""

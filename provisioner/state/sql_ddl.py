@@ -49,21 +49,25 @@ SQLITE = _statements(postgres=False)
 POSTGRES = _statements(postgres=True)
 
 
+def found_any(cursor, postgres: bool) -> int:
+    """How many of the schema's tables and indexes the database has (PostgreSQL: in the schema the connection creates
+    in, where SQLAlchemy's has_table looks too)."""
+    names = TABLES + INDEXES
+    if postgres:
+        return cursor.execute("SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
+                              "AND relname = ANY(%s)", (list(names),)).fetchone()[0]
+    return cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({', '.join('?' * len(names))})",
+                          names).fetchone()[0]
+
+
 def create_new(cursor, postgres: bool, application_id: int) -> bool:
     """Create the whole schema in the cursor's transaction if the database has none of its tables and indexes;
     False (nothing done) if it has any: then sql_schema.ensure decides (a creation another run finished meanwhile,
     an interrupted one, an older version). On SQLite the caller's transaction is a write one (BEGIN IMMEDIATE),
     so two first runs do not both create; on PostgreSQL the same advisory lock as sql_schema.ensure's."""
-    names = TABLES + INDEXES
     if postgres:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
-        # In the schema the connection creates in (SQLAlchemy's has_table looks in the same one).
-        found = cursor.execute("SELECT count(*) FROM pg_class WHERE relnamespace = current_schema()::regnamespace "
-                               "AND relname = ANY(%s)", (list(names),)).fetchone()[0]
-    else:
-        found = cursor.execute(f"SELECT count(*) FROM sqlite_master WHERE name IN ({', '.join('?' * len(names))})",
-                               names).fetchone()[0]
-    if found:
+    if found_any(cursor, postgres):
         return False
     if not postgres:  # the header says whose database it is (sqlite_file.py)
         cursor.execute(f"PRAGMA application_id = {int(application_id)}")
