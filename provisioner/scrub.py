@@ -74,12 +74,14 @@ def register_secrets(values: list[str]) -> None:
 
 def _forms(values: list[str]) -> set[str]:
     """Each value as output may show it: as is, stripped, URL-decoded, and escaped as JSON output and Python
-    messages would show it (quotes, backslashes, control characters); those too short to mask left out."""
+    messages would show it (quotes, backslashes, control characters), JSON's with its non-ASCII escaped or as it
+    is (the views write it so: 'cöde"42' is `cöde\\"42` there); those too short to mask left out."""
     forms: set[str] = set()
     for value in values:
         if value:
             these = {value, value.strip(), unquote(value)}
-            forms |= these | {json.dumps(f)[1:-1] for f in these} | {repr(f)[1:-1] for f in these}
+            forms |= these | {repr(f)[1:-1] for f in these}
+            forms |= {json.dumps(f, ensure_ascii=ascii)[1:-1] for f in these for ascii in (True, False)}
     return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
 
 

@@ -39,6 +39,23 @@ def test_a_secret_is_masked_as_json_and_python_messages_escape_it_too():
     assert "***" in scrub(repr('ab"c\\d\x01e'))
 
 
+def test_a_secret_with_non_ascii_and_a_character_json_escapes_is_masked_as_the_views_write_it(workspace, monkeypatch):
+    """A secret was registered as JSON writes it only with non-ASCII escaped (`c\\u00f6de\\"42`), but `plan --json`
+    and the text view write non-ASCII as it is (`cöde\\"42`): a `${env.PIN}` value 'cöde"42' that a prompt elsewhere
+    also says was printed in clear by both, and by `plan --json` even where another secret of the plan was masked
+    (the document written a change at a time rewrites only the pieces whose text scrub changes)."""
+    monkeypatch.setenv("PIN", 'cöde"42')
+    monkeypatch.setenv("HOOK_KEY", "plainpin99")
+    workspace.add("a", initial_message='Never say cöde"42', is_webhook_active=True,
+                  webhook_url="https://hooks.example.com/calls?key=${env.HOOK_KEY}&pin=${env.PIN}")
+    workspace.add("b", initial_message="Never say plainpin99")
+    for args in (("plan", "--json"), ("plan",)):
+        result = workspace.run(*args)
+        assert result.exit_code == 0, result.all
+        assert "cöde" not in result.all and "plainpin99" not in result.all, result.all
+    assert json.loads(workspace.run("plan", "--json").output)["masked"] is True
+
+
 def test_register_url_masks_its_password_even_outside_a_url():
     register_url("https://bob:pa55word@platform.example/api?token=zzz999")
     assert "pa55word" not in scrub("password was pa55word") and "zzz999" not in scrub("zzz999")
