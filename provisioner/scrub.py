@@ -202,10 +202,11 @@ class JsonMask:
     def __init__(self, encoder: json.JSONEncoder) -> None:
         self.encoder = encoder
         self.masked = False
+        self.flagging = False  # writing the flag itself: the provisioner's word, never a secret's
 
     def __call__(self, value: Any) -> str:
         text = self.encoder.encode(value)
-        if scrub(text) == text:
+        if self.flagging or scrub(text) == text:
             return text
         self.masked = True
         # Read back from its text, as scrub_json reads the whole document: the same value written the same way.
@@ -216,6 +217,8 @@ class JsonMask:
         written, as in_pieces reads its members."""
         yield from members
         if self.masked:
+            # Not scrubbed, as scrub_json adds it after masking: a secret `masked` wrote it `"***": true`.
+            self.flagging = True
             yield "masked", True
 
 

@@ -428,6 +428,21 @@ def test_a_plan_printed_a_change_at_a_time_is_scrubbed_as_the_whole_text_was(whe
     assert list(document)[-2:] == (["policies", "masked"] if where != "nowhere" else ["replace_requested", "policies"])
 
 
+def test_a_plan_printed_a_change_at_a_time_says_masked_in_its_own_word_whatever_a_secret_is():
+    """The flag `"masked": true` was written through the scrub of each key (scrub.JsonMask) when the pieces were
+    made: with a secret that is the word itself, the printed plan ended `"***": true`, where the whole text's scrub
+    (scrub_json) adds it after masking; a reader of `masked` (and show and apply) then found none."""
+    from provisioner.plan import Action, Change, Plan
+    from provisioner.render import plan_json, plan_json_pieces
+    from provisioner.scrub import scrub_json
+
+    register_secret("masked")
+    plan = Plan([Change("a", Action.CREATE, "A", body={"initial_message": "the masked singer"})], "l", 1)
+    printed = "".join(plan_json_pieces(plan, scrubbed=True))
+    assert printed == scrub_json(plan_json(plan))
+    assert json.loads(printed)["masked"] is True and "the *** singer" in printed
+
+
 def test_a_plan_printed_with_a_mask_in_it_is_refused_as_a_plan_file(workspace, monkeypatch):
     """`plan --json > f` then `apply f` sent what the printout masked: a prompt quoting digits that are also a
     secret's value reached the platform as "Dial *** now". The printed plan says it was masked, and show and apply
