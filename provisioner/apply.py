@@ -26,7 +26,7 @@ from .moves import moved_rows
 from .json_text import SCALAR_TYPES
 from .plan import REF, Action, Change, Plan, count_changes, is_marker
 from .plan_campaigns import withdraws
-from .plan_graph import holders_of_trunks_going
+from .plan_graph import holders_of_trunks_going, trunks_going
 from .plan_kinds import index_by, moved_from, seen_fields
 from .ratelimit import RateBudget, WaitCancelled
 from .scrub import masking, scrub
@@ -552,10 +552,11 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     report = ApplyReport()
     changes = plan.changes
     moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
+    uses = _recorded_after(recorder.state.resources, moved, plan)
+    refuse_trunks_in_use(plan, _entries_after(recorder.state.resources, moved), uses)
     # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
     # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).
-    graph = build_graph(changes, _recorded_after(recorder.state.resources, moved, plan),
-                        lambda c: _create_first(c, kinds), withdraws)
+    graph = build_graph(changes, uses, lambda c: _create_first(c, kinds), withdraws)
     if moved:  # moved blocks: one commit renames the entries (ids kept) before any change needs them
         recorder.wait_durable(recorder.queue_moves(moved))
         report.moved = len(plan.moves)
@@ -969,13 +970,37 @@ def _set_deleting(recorder: StateRecorder, addresses: list[str], deleting: bool)
         recorder.wait_durable(recorder.queue_moves(rows))
 
 
+def _entries_after(resources: Mapping[str, Any], moved: Mapping[str, Any]) -> dict[str, Any]:
+    """State's entries once `moved` (moved_rows: address -> entry, None: gone) is committed."""
+    return {address: entry for address, entry in {**resources, **moved}.items() if entry is not None}
+
+
+def refuse_trunks_in_use(plan: Plan, resources: Mapping[str, Any], uses: Callable[[str], Iterable[str]]) -> None:
+    """A SIP trunk this plan deletes or replaces that an object it leaves as it is uses (`uses`: its recorded uses
+    once the plan's refreshes are committed, _recorded_after): the platform would take the number from that object.
+    The plan's checks (replaced_users_left_out, numbers_destroyed_in_use) read the manifests, so a plan saved before
+    them, or whose holder has no manifest any more, deleted the trunk from under it; refused before anything is
+    sent. (A holder whose manifest no longer names the trunk has that use refreshed away by the plan.)"""
+    going = {state_address(trunk.address): trunk for trunk in trunks_going(plan).values()}
+    if not going:
+        return
+    changed = {state_address(change.address) for change in plan.changes}
+    held = [(holder, trunk) for holder in sorted(resources) if holder not in changed
+            for trunk in sorted(set(uses(holder)) & going.keys())]
+    if held:
+        raise ProvisionerError("; ".join(
+            f"{holder} uses {trunk}, which this plan {'replaces' if going[trunk].replace else 'deletes'}, and the "
+            f"plan leaves {holder} as it is: the platform would take the number from it" for holder, trunk in held)
+            + ". Nothing was applied. Make a new plan (with --target, add the holders as targets too)")
+
+
 def _recorded_after(resources: Mapping[str, Any], moved: Mapping[str, Any],
                     plan: Plan) -> Callable[[str], Iterable[str]]:
     """walk.recorded_lookup over state once `moved` (moved_rows: address -> entry, None: gone) and the plan's
     state refreshes (records of entries there after the moves) are committed, with the SIP trunks going whose
     ids an entry holds (holders_of_trunks_going): state records no use of a trunk imported after its holder, and
     a replaced holder's old self was left on the platform without its number when its delete failed."""
-    after = {address: entry for address, entry in {**resources, **moved}.items() if entry is not None}
+    after = _entries_after(resources, moved)
     synced = {sync.address: list(sync.record.get("depends_on") or [])
               for sync in plan.state_sync if sync.address in after}
     recorded = recorded_lookup(after)

@@ -1219,6 +1219,32 @@ def test_a_trunk_that_exclude_leaves_as_it_is_does_not_refuse_what_names_its_id(
     assert workspace.state()["resources"]["siptrunk.office"]["id"] == trunk
 
 
+def test_an_apply_never_deletes_a_trunk_whose_id_an_object_it_leaves_as_it_is_holds(workspace):
+    """The checks that a trunk replaced or deleted is no kept manifest's (numbers_destroyed_in_use,
+    replaced_users_left_out) are the plan's: a plan saved before them (`plan --target siptrunk.office --out`, the
+    caller naming the trunk by its address), or one whose holder has no manifest any more, was applied all the same,
+    and the apply deleted the trunk the caller holds on the platform, which took the number from it. The apply now
+    refuses, before anything is sent, to delete or replace a trunk that an object it leaves as it is uses (state's
+    record, as the plan refreshes it); with the holder targeted too, its delete goes first."""
+    trunk, writes = caller_of_a_retyped_trunk(workspace, lambda trunk: "siptrunk.office")
+    caller = (workspace.root / "manifests" / "caller.yaml").read_text()
+    workspace.remove("caller")  # a plan the checks pass: no manifest names the trunk, as before them with one
+    assert workspace.run("plan", "--target", "siptrunk.office", "--out", "old.plan").exit_code == 0
+    message = ("caller uses siptrunk.office, which this plan replaces, and the plan leaves caller as it "
+               "is: the platform would take the number from it. Nothing was applied")
+    workspace.write("manifests/caller.yaml", caller)
+    for args in (("apply", "old.plan"), ("apply", "--auto-approve", "--target", "siptrunk.office")):
+        if args[1] != "old.plan":
+            workspace.remove("caller")
+        refused = workspace.run(*args)
+        assert refused.exit_code == 1 and message in refused.all, refused.all
+    assert len(workspace.platform.writes()) == writes  # nothing was sent
+    assert workspace.platform.by_name("Caller")[0]["phone_number_id"] == trunk
+    applied = workspace.run("apply", "--auto-approve", "--target", "siptrunk.office", "--target", "caller")
+    assert applied.exit_code == 0, applied.all
+    assert workspace.platform.by_name("Caller") == [] and "caller" not in workspace.state()["resources"]
+
+
 def test_a_targeted_plan_that_must_replace_an_object_is_refused_while_it_leaves_out_its_users(workspace):
     """`--replace` brings a replaced object's direct users into a targeted plan (they take its new id), but a
     replacement the plan finds itself (a SIP trunk's type changed) did not: `apply --target siptrunk.office` deleted
