@@ -217,6 +217,37 @@ def test_a_plan_file_is_written_change_by_change_and_reads_as_the_whole_document
     assert [p.name for p in tmp_path.iterdir()] == ["big.plan"]  # no temporary file left beside it
 
 
+def test_a_plan_file_the_disk_cannot_take_leaves_nothing_behind_and_says_where(workspace):
+    """A write that fails (a full disk, here a file-size limit: `ulimit -f` for the real CLI in a process of its own)
+    left the folders made for the file, unlike the cap's refusal, and said only "cannot write the output: File too
+    large", which names no file; it now names --out's path, leaves nothing it made, and a saved plan already there
+    stays whole."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    for i in range(20):
+        workspace.add(f"a{i}", system_prompt=f"Rule {i}: " + "answer briefly. " * 200)
+
+    def plan_out(path: str) -> subprocess.CompletedProcess:
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, resource.RLIM_INFINITY)))
+        return subprocess.run([sys.executable, "-m", "provisioner", "plan", f"--api-url={workspace.platform.url}",
+                               "--out", path], cwd=workspace.root, capture_output=True, text=True, preexec_fn=limit,
+                              env={**os.environ, "PROVISIONER_API_TOKEN": workspace.token,
+                                   "PROVISIONER_RATE_LIMIT": "off"})
+
+    failed = plan_out("out/deeper/p.plan")
+    assert failed.returncode == 1, failed.stderr
+    assert "--out out/deeper/p.plan: File too large; nothing was written" in failed.stderr, failed.stderr
+    assert not (workspace.root / "out").exists()
+    assert workspace.run("plan", "--out", "p.plan").exit_code == 0
+    saved = (workspace.root / "p.plan").read_bytes()
+    assert plan_out("p.plan").returncode == 1
+    assert (workspace.root / "p.plan").read_bytes() == saved
+    assert not [p for p in workspace.root.iterdir() if p.name.endswith(".tmp")]
+
+
 def _full_fleet(workspace, count: int) -> None:
     """`count` assistants as `scripts/benchmark.py --fleet full` writes them: every optional field, a prompt of 40
     lines, variables, a post-call schema, a webhook URL (sensitive)."""

@@ -174,6 +174,9 @@ def write_plan_file(plan: Plan, path: str) -> None:
     except ProvisionerError:
         _remove_empty(made)  # the folders made for the file: a refused plan leaves nothing behind
         raise
+    except OSError as error:  # a full disk: nothing left behind either, and the path said
+        _remove_empty(made)
+        raise ProvisionerError(f"--out {path}: {error.strerror or error}; nothing was written") from None
 
 
 # The file's JSON: compact, ASCII (json.dumps's ensure_ascii), so a piece's length is its length in bytes.
