@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from .kinds import ASSISTANT, KINDS
+from .kinds.base import NO_DEFAULT
 from .manifest import API_VERSION
 from .moves import MOVED_KIND
 from .plan import Action, Change, Plan
+from .planner import empty_setting
 
 # Separates a hint's sentence from the YAML lines to add (the markdown view puts them in a code block).
 BLOCK_START = "\n---\n"
@@ -69,8 +71,22 @@ def _replaced_anyway(kind_name: str, entry: Any, create: Change) -> bool:
     spec = (create.record or {}).get("spec") or {}
     if kind is None or entry is None or not entry.spec or not spec:
         return False
-    return any(facts.replace and facts.name in spec and facts.name in entry.spec
-               and spec[facts.name] != entry.spec[facts.name] for facts in kind.fields)
+    fixed = kind.endpoints.update is None  # no update at all (a campaign): any change replaces it
+    return any(_differs(facts, entry.spec, spec) for facts in kind.fields
+               if (facts.replace or fixed) and kind.action(facts.name) is None)
+
+
+def _differs(facts: Any, applied: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Whether the plan changes a field from what state last applied, as plan_kinds._field_changes decides: a
+    create-only setting the platform never shows, set once and left out now, is a change too (a campaign's
+    goal_completion_variable: left out, the moved campaign was replaced and its leads deleted), and an empty
+    setting added or removed is none."""
+    if facts.name not in wanted:
+        return not facts.shown and facts.name in applied and not empty_setting(applied[facts.name])
+    before = applied.get(facts.name, None if facts.default is NO_DEFAULT else facts.default)
+    if not facts.shown and empty_setting(before) and empty_setting(wanted[facts.name]):
+        return False
+    return before != wanted[facts.name]
 
 
 class _InOrder:

@@ -599,6 +599,28 @@ def test_a_document_moved_to_another_knowledge_base_is_no_rename_to_hint(workspa
     assert kept.exit_code == 2 and "0 to add, 0 to change, 0 to destroy, 1 to move" in kept.output, kept.all
 
 
+def test_a_renamed_campaign_whose_create_only_setting_changed_is_no_rename_to_hint(workspace, dialect):
+    """A campaign renamed (its address) whose manifest left out a setting the platform never shows back got the hint
+    'this looks like a rename ... (nothing is then destroyed or re-created)': the hint compared only the fields both
+    the state and the manifest set, and with the moved block added the plan replaced the campaign all the same,
+    deleting its leads. A campaign renamed with its settings as they were keeps its hint, and its moved block leaves
+    nothing to destroy."""
+    workspace.add("caller", calls_direction="make", post_call_schema=[
+        {"name": "booked", "type": "bool", "description": "Whether they booked"}])
+    with_goal = campaign_manifest(extra="  goal_completion_variable: booked\n")
+    workspace.write("manifests/winter.yaml", with_goal)
+    assert workspace.run("apply", "--auto-approve").exit_code == 0
+    for changed in (campaign_manifest(), with_goal.replace("max_calls_in_parallel: 2", "max_calls_in_parallel: 3")):
+        workspace.write("manifests/winter.yaml", changed.replace("name: winter", "name: cold"))
+        notes = plan_json(workspace)["notes"]
+        assert not [n for n in notes if "looks like a rename" in n], notes
+    workspace.write("manifests/winter.yaml", with_goal.replace("name: winter", "name: cold"))
+    [hint] = [n for n in plan_json(workspace)["notes"] if "looks like a rename" in n]
+    workspace.write("manifests/moved.yaml", hint[hint.index("---"):])
+    kept = workspace.run("plan", "--detailed-exitcode")
+    assert kept.exit_code == 2 and "0 to add, 0 to change, 0 to destroy, 1 to move" in kept.output, kept.all
+
+
 def _documents_read(workspace) -> int:
     return sum(n for key, n in counts(workspace).items() if "/documents" in key and key.startswith("GET"))
 
