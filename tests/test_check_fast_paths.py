@@ -3,6 +3,7 @@ paths they skip give: uses kept per distinct reference value, the children and t
 manifests, the check proving each shared use once, the reference check remembering values, with_fields
 without dataclasses.replace, kind_of_address without a split."""
 import dataclasses
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -398,18 +399,7 @@ def test_checked_spec_is_model_validate_and_model_dump(changes, dialect):
 @given(st.lists(st.tuples(st.sampled_from(["Assistant", "Folder", "Label"]), st.sampled_from(["a", "b", "c"]),
                           st.sampled_from(["N", "M"])), min_size=1, max_size=7))
 def test_duplicates_are_each_later_manifest_of_an_address_or_unique_name(tmp_path_factory, entries):
-    tmp_path = tmp_path_factory.mktemp("dup")
-    texts = []
-    for kind, name, title in entries:
-        if kind == "Assistant":
-            texts.append(manifest_text(name, title))
-        else:
-            texts.append(f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n")
-    path = tmp_path / "m.yaml"
-    path.write_text("---\n".join(texts))
-    documents, problems = manifest_module.load_documents([path])
-    manifests = [manifest_module._parse_document(d, [], "v2") for d in documents]
-    assert None not in manifests
+    manifests = _manifests_of(tmp_path_factory.mktemp("dup"), [entry + (None, None) for entry in entries])
     found = [(p.address, p.field) for p in manifest_module._duplicates(manifests)]
     expected, seen_address, seen_name = [], set(), set()
     for manifest, (kind, name, title) in zip(manifests, entries):
@@ -422,3 +412,67 @@ def test_duplicates_are_each_later_manifest_of_an_address_or_unique_name(tmp_pat
             expected.append((manifest.address, "spec.assistant_name" if kind == "Assistant" else "spec.name"))
         seen_name.add(key)
     assert found == expected
+
+
+def _trunk_text(name, number, username, address):
+    return (f"apiVersion: provisioner/v1\nkind: SipTrunk\nmetadata:\n  name: {name}\nspec:\n  sip_trunk_type: number\n"
+            f"  phone_number: \"{number}\"\n  sip_username: {username}\n  sip_password: pw-x\n"
+            f"  sip_address: {address}\n  sip_calling_format: \"+e164\"\n  inbound_authorization_type: auth\n")
+
+
+def _manifests_of(tmp_path, entries):
+    """The manifests of (kind, metadata.name, platform name, a trunk's number, its username) in one file, in order."""
+    texts = []
+    for kind, name, title, number, username in entries:
+        if kind == "Assistant":
+            texts.append(manifest_text(name, title))
+        elif kind == "SipTrunk":
+            texts.append(_trunk_text(name, number, username, "sip.provider.com"))
+        else:
+            texts.append(f"apiVersion: provisioner/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec:\n  name: {title}\n")
+    path = tmp_path / "m.yaml"
+    path.write_text("---\n".join(texts))
+    documents, problems = manifest_module.load_documents([path])
+    manifests = [manifest_module._parse_document(d, [], "v2") for d in documents]
+    assert None not in manifests and not problems
+    return manifests
+
+
+def _plain_duplicates(manifests):
+    """The duplicate check written as a plain per-manifest search: each manifest against every one before it, by
+    address, then by platform name (assistants, folders, labels), then by identity (SIP trunks): (address, field,
+    where it is, where the first is)."""
+    def name(m):
+        if m.kind == ASSISTANT:
+            return "spec.assistant_name", (m.kind, m.spec.assistant_name)
+        return ("spec.name", (m.kind, m.platform_name)) if KINDS[m.kind].unique_names else None
+
+    def identity(m):
+        kind = None if m.kind == ASSISTANT else KINDS[m.kind]
+        key = kind.identity(m.fields) if kind is not None and kind.identity is not None else None
+        return None if key is None else (f"spec.{kind.identity_fields[0]}", (m.kind, key))
+
+    found = []
+    for key_of in (lambda m: ("metadata.name", m.address), name, identity):
+        for index, manifest in enumerate(manifests):
+            mine = key_of(manifest)
+            first = mine and next((o for o in manifests[:index] if (key_of(o) or (None, None))[1] == mine[1]), None)
+            if first:
+                path = tuple(mine[0].split("."))
+                found.append((manifest.address, mine[0], str(manifest.location(*path)), str(first.location(*path))))
+    return found
+
+
+@SETTINGS
+@given(st.lists(st.tuples(st.sampled_from(["Assistant", "Folder", "Label", "SipTrunk"]), st.sampled_from(["a", "b"]),
+                          st.sampled_from(["N", "M"]), st.sampled_from(["+14155550100", "+14155550101"]),
+                          st.sampled_from(["office", "desk"])), min_size=1, max_size=8))
+def test_duplicates_of_addresses_names_and_identities_are_a_plain_search_s_with_their_lines(tmp_path_factory,
+                                                                                            entries):
+    """manifest._duplicates (its fast path for no value twice, one dict per key) reports exactly what a search of each
+    manifest against those before it reports, in the same order, at the same file and line, the first's too."""
+    manifests = _manifests_of(tmp_path_factory.mktemp("dups"), entries)
+    reported = manifest_module._duplicates(manifests)
+    found = [(p.address, p.field, str(p.location), re.search(r"the manifest at (\S+?);", p.message).group(1))
+             for p in reported]
+    assert found == _plain_duplicates(manifests)
