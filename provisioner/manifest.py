@@ -1332,12 +1332,15 @@ def _duplicates(manifests: list[Manifest]) -> list[Problem]:
                 label = ".".join(path)
                 whose = "assistant" if manifest.kind == ASSISTANT else KINDS[manifest.kind].title
                 shown = value[1] if isinstance(value, tuple) else value
+                # Values of fields either manifest marks sensitive are not quoted (an address never is one).
+                secret = manifest.sensitive | other.sensitive if path[0] == "spec" else frozenset()
                 if isinstance(shown, tuple):  # an identity: the fields the platform refuses two objects to share
                     named = KINDS[manifest.kind].identity_fields
-                    what = f"{', '.join(map(_shown, shown))} (its {', '.join(named[:-1])} and {named[-1]})"
+                    parts = ", ".join(_shown_unless(v, n in secret) for v, n in zip(shown, named))
+                    what = f"{parts} (its {', '.join(named[:-1])} and {named[-1]})"
                     need = f"the platform refuses a second {whose} alike"
                 else:
-                    what, need = _shown(shown), f"each {whose} needs its own {label}"
+                    what, need = _shown_unless(shown, path[-1] in secret), f"each {whose} needs its own {label}"
                 problems.append(Problem(f"{what} is also used by the manifest at {other.location(*path)}; {need}",
                                         manifest.location(*path), label, manifest.address))
     return problems
@@ -1382,6 +1385,12 @@ def _shown(value: Any) -> str:
     if value is None or isinstance(value, bool):
         return {None: "null", True: "true", False: "false"}[value]
     return _clip(repr(value))
+
+
+def _shown_unless(value: Any, sensitive: bool) -> str:
+    """A value as messages show it, or "(sensitive)" for a field either manifest marks so (a SIP trunk's username
+    in metadata.sensitive was quoted in clear by the duplicate check, where every spec error hides it)."""
+    return "(sensitive)" if sensitive else _shown(value)
 
 
 def _shorten_message(message: str) -> str:

@@ -194,6 +194,31 @@ def test_two_siptrunk_manifests_alike_are_refused_before_anything_is_sent(worksp
     assert workspace.run("validate").exit_code == 0  # another username: another trunk
 
 
+def test_two_siptrunks_alike_are_refused_without_quoting_a_value_marked_sensitive(workspace):
+    """The refusal of two trunks alike quoted the three values in clear, a username the manifests mark sensitive
+    included, where every spec error about such a field hides it."""
+    username = "desk-user-DO_NOT_LEAK"
+    secret = trunk_manifest().replace("sip_username: office", f"sip_username: {username}").replace(
+        "  name: office\n", "  name: office\n  sensitive: [sip_username]\n")
+    other = secret.replace("name: office", "name: desk")
+    workspace.write("manifests/office.yaml", secret + "---\n" + other)
+    for command in ("validate", "plan"):
+        refused = workspace.run(command)
+        assert refused.exit_code == 1, refused.all
+        assert ("office.yaml:25: siptrunk.desk: spec.phone_number: '+14155551234', (sensitive), 'sip.provider.com' (its "
+                "phone_number, sip_username and sip_address) is also used by the manifest at manifests/office.yaml:8"
+                ) in refused.all, refused.all
+        assert username not in refused.all and PASSWORD not in refused.all
+    # A name marked sensitive is not quoted either; an address, never a secret, still is.
+    folder = "apiVersion: provisioner/v1\nkind: Folder\nmetadata:\n  name: {}\n  sensitive: [name]\nspec:\n  name: {}\n"
+    workspace.write("manifests/office.yaml", folder.format("f", "Payroll-DO_NOT_LEAK") + "---\n"
+                    + folder.format("g", "Payroll-DO_NOT_LEAK") + "---\n" + folder.format("g", "Other"))
+    refused = workspace.run("validate")
+    assert ("office.yaml:15: folder.g: spec.name: (sensitive) is also used by the manifest at manifests/office.yaml:7"
+            in refused.all and "office.yaml:20: folder.g: metadata.name: 'folder.g' is also used by the manifest at "
+            "manifests/office.yaml:12" in refused.all and "DO_NOT_LEAK" not in refused.all), refused.all
+
+
 def test_siptrunk_password_sent_only_when_its_digest_changed(load_state):
     state, plan = load_state
     # nothing recorded changed: no change at all
