@@ -1141,12 +1141,36 @@ class _Context:
         """The addresses of this apply's other creates of `change`'s kind and of its name, or of `name` (under its
         parent, for a child): tools, campaigns and documents may share names, and assistants' may differ in case
         only, so the new objects a lost create finds under its name may be theirs."""
+        key = self._create_key(change, change.assistant_name if name is None else name)
+        return [c.address for c in self._creates_of(key) if c.address != change.address]
+
+    def creates_unlike(self, change: Change) -> dict[str, list[str]]:
+        """Of this apply's other creates of `change`'s kind and name, those whose body differs from its own in a field
+        the platform never shows back (a campaign's assistant_id), with those fields: a new object of that name cannot
+        be told theirs or this create's by its read. Others (all fields shown: tools) are told by the next plan."""
+        kind = self.kinds.get(change.kind)
+        hidden = [f.name for f in kind.fields if not f.shown and kind.action(f.name) is None] if kind else []
+        found = {}
+        for other in self._creates_of(self._create_key(change)):
+            if other.address == change.address or self._recorded_anew(other):
+                continue  # one already holding its new object made nothing more: the one found is this create's
+            differ = [name for name in hidden if (other.body or {}).get(name) != (change.body or {}).get(name)]
+            if differ:
+                found[other.address] = differ
+        return found
+
+    def _recorded_anew(self, change: Change) -> bool:
+        """Whether state already holds the object a create (or a replacement's new half) made or adopted."""
+        entry = self.recorder.state.resources.get(change.address)
+        return entry is not None and entry.id != change.remote_id
+
+    def _creates_of(self, key: tuple) -> list[Change]:
+        """This apply's creates (replacements' new halves included) of one _create_key."""
         with self._lock:
             if self._creates is None:
                 self._creates = index_by((c for c in self.changes if c.action is Action.CREATE or c.replace),
                                          self._create_key)
-        key = self._create_key(change, change.assistant_name if name is None else name)
-        return [c.address for c in self._creates.get(key, []) if c.address != change.address]
+        return self._creates.get(key, [])
 
     def _create_key(self, change: Change, name: str | None = None) -> tuple:
         kind = self.kinds.get(change.kind)
@@ -1427,7 +1451,8 @@ def _execute_kind(change: Change, part: str, context: _Context,
                              taken_before=partial(context.taken_before, kind.name),
                              identity=_identity_key(kind, fields),
                              owned_elsewhere=partial(context.owned_elsewhere, kind.name),
-                             alike=partial(context.creates_alike, change))
+                             alike=partial(context.creates_alike, change),
+                             unlike=partial(context.creates_unlike, change))
             then = partial(_kind_created, kind, change, address, record, parent, context, stop, waits, arrived)
             return _made(create, then, partial(_put_back, recorder, address, deposed, old))
     # update or import; a child's body always names its parent (sent in the path): that alone changes nothing
@@ -1730,9 +1755,11 @@ class _Create:
                  title: str = "assistant", name_field: str = "name", made: set[int] | None = None,
                  taken_before: Callable[[int], bool] = lambda remote_id: False, identity: _Key | None = None,
                  owned_elsewhere: Callable[[list[int]], set[int]] = lambda ids: set(),
-                 alike: Callable[..., list[str]] = lambda name=None: []):
+                 alike: Callable[..., list[str]] = lambda name=None: [],
+                 unlike: Callable[[], dict[str, list[str]]] = dict):
         self.change, self.body, self._send, self.lookup, self.gate = change, body, send, lookup, gate
         self.alike = alike  # the apply's other creates of its kind and name, or a name given (creates_alike)
+        self.unlike = unlike  # those of them that differ in a field never shown back (creates_unlike)
         self.known = known if callable(known) else known.__contains__
         self.title, self.name_field, self.made, self.taken_before = title, name_field, made, taken_before
         self.owned_elsewhere = owned_elsewhere
@@ -1782,6 +1809,9 @@ class _Create:
         namesakes = self._new_namesakes(items)  # known: after the read (see `made`)
         found = namesakes if self.identity else [item for item in namesakes
                                                      if item.get(self.name_field) == name]
+        if len(found) == 1 and not self.identity and self.made is not None and int(found[0]["id"]) not in self.made \
+                and self.unlike():  # (found by its identity, a SIP trunk is this create's whatever its nickname)
+            raise ApiError(self._whose_unknown(found[0]))
         if len(found) == 1 and not self._takes(int(found[0]["id"])):
             # Another lost create of this apply, of the same name, found it in the same read and took it: one of the
             # two made it, and the other nothing (it would be a second new namesake in a read begun after both).
@@ -1827,6 +1857,19 @@ class _Create:
         return (f"{told}, the name of {', '.join(theirs)}, which this apply also creates, so it is likely theirs: "
                 f"delete none of it. Nothing more was sent; once state holds it for them, run again to create this one "
                 f"(if it never does, it may be this create's: `provisioner import {self.change.address} ID`)")
+
+    def _whose_unknown(self, item: dict) -> str:
+        """Why a look that found one new object of its name stops when another create of this apply has that name and
+        differs in what the platform never shows back: the one made may be either's (one made its object, the other
+        nothing), and taking it for this one gave it, say, the other campaign's assistant, which no plan could see."""
+        unlike = self.unlike()
+        differ = sorted({name for names in unlike.values() for name in names})
+        return (f"the outcome of the create was unknown and the platform now has one new {self.title} named "
+                f"{self.name!r} (id {item['id']}), which may be this create's or that of {', '.join(sorted(unlike))}, "
+                f"which this apply also creates under that name with another {', '.join(differ)}, never shown back, "
+                f"so whose it is cannot be told: delete none of it; import it for the manifest whose it is (`provisioner "
+                f"import ADDRESS {item['id']}`, the dashboard shows its settings) and run again, which creates the "
+                "other. Nothing more was sent")
 
     def _several(self, found: list[dict]) -> str:
         """Why a look that found several new namesakes stops, and what to do. When other creates of this apply share
