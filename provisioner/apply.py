@@ -552,8 +552,9 @@ def apply_plan(plan: Plan, client: PlatformClient, recorder: StateRecorder, *,
     report = ApplyReport()
     changes = plan.changes
     moved = moved_rows(recorder.state.resources, plan.moves) if plan.moves else {}
-    uses = _recorded_after(recorder.state.resources, moved, plan)
-    refuse_trunks_in_use(plan, _entries_after(recorder.state.resources, moved), uses)
+    after = _entries_after(recorder.state.resources, moved)
+    uses = _recorded_after(after, plan)
+    refuse_trunks_in_use(plan, after, uses)
     # The graph first, from state as the moves and the refreshes below will leave it: a plan refused for a cycle
     # ("nothing was applied") then writes nothing either (it committed them, and a saved plan went stale).
     graph = build_graph(changes, uses, lambda c: _create_first(c, kinds), withdraws)
@@ -994,13 +995,11 @@ def refuse_trunks_in_use(plan: Plan, resources: Mapping[str, Any], uses: Callabl
             + ". Nothing was applied. Make a new plan (with --target, add the holders as targets too)")
 
 
-def _recorded_after(resources: Mapping[str, Any], moved: Mapping[str, Any],
-                    plan: Plan) -> Callable[[str], Iterable[str]]:
-    """walk.recorded_lookup over state once `moved` (moved_rows: address -> entry, None: gone) and the plan's
-    state refreshes (records of entries there after the moves) are committed, with the SIP trunks going whose
+def _recorded_after(after: Mapping[str, Any], plan: Plan) -> Callable[[str], Iterable[str]]:
+    """walk.recorded_lookup over state's entries once the moves are committed (`after`, _entries_after) and the
+    plan's state refreshes (records of entries there after the moves) too, with the SIP trunks going whose
     ids an entry holds (holders_of_trunks_going): state records no use of a trunk imported after its holder, and
     a replaced holder's old self was left on the platform without its number when its delete failed."""
-    after = _entries_after(resources, moved)
     synced = {sync.address: list(sync.record.get("depends_on") or [])
               for sync in plan.state_sync if sync.address in after}
     recorded = recorded_lookup(after)
