@@ -717,6 +717,9 @@ class SqlStateStore:
             workspace = self._row(cursor)
             orphans = self._count(cursor) if workspace is None else 0
             rows = cursor.execute(self._sql.resource_row, (*self._scope, address)).fetchall()
+            # The other rows of its id, by the row's own columns (checked below, before any of the others).
+            alike = [row for row in cursor.execute(self._sql.rows_of_id, (*self._scope, rows[0][3], rows[0][1]))
+                     if row[0] != address] if rows else []
         # What read() checks of the rest, as far as it bears on this entry: the workspace row, rows left without
         # it, the address's rows (two, in a table without its key) and the other rows of its id. `state show`
         # printed a record of a store that `state list` and every plan refused as hand-edited.
@@ -726,12 +729,7 @@ class SqlStateStore:
             rows_check.check_workspace_row(self.location.label, self.workspace, workspace[0], workspace[1])
         if not rows:
             return None
-        entry = rows_check.check_resource_rows(self.location.label, self.workspace, rows)[address]
-        with self._transaction("read the state", write=False) as cursor:
-            alike = cursor.execute(self._sql.rows_of_id, (*self._scope, entry.kind, entry.id)).fetchall()
-        rows_check.check_resource_rows(self.location.label, self.workspace,
-                                       rows + [row for row in alike if row[0] != address])
-        return entry
+        return rows_check.check_resource_rows(self.location.label, self.workspace, rows + alike)[address]
 
     def addresses(self) -> list[str]:
         """Every address of the workspace, without its record (what an address not in state is a near miss of)."""
