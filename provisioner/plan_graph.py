@@ -18,7 +18,8 @@ from .plan import Action, Change, FieldChange, Plan, StateSync
 from .plan_campaigns import campaign_manifests, campaign_problems
 from .walk import state_address
 from .plan_kinds import FAILED_TO_PROCESS, RemoteObject, Resolver, identify, kind_of_address, plan_kinds
-from .planner import WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, shows_write_only, unknown_target_problems
+from .planner import (WRITE_ONLY_NOTE, RemoteAssistant, compute_plan, no_longer_set, shows_write_only,
+                      unknown_target_problems)
 from .state import Owner, ResourceState, State
 
 
@@ -330,12 +331,11 @@ def say_numbers_taken_from_unmanaged(plan: Plan, kept: list[tuple[Manifest, Mapp
             if name in fields or number not in gone:
                 continue
             trunk = gone[number]
-            kept_note = f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform"
-            plan.notes = [note for note in plan.notes if not note.startswith(kept_note)]
+            told = no_longer_set(manifest.address, name)
+            plan.notes = [note for note in plan.notes if not note.startswith(told + ";")]  # "the platform keeps it"
             plan.notes.append(
-                f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed, but the platform shows "
-                f"it holding the number of {trunk.address} (id {number}), which this plan "
-                f"{'replaces' if trunk.replace else 'destroys'}: the platform takes the number from it. "
+                f"{told}, but the platform shows it holding the number of {trunk.address} (id {number}), which this "
+                f"plan {'replaces' if trunk.replace else 'destroys'}: the platform takes the number from it. "
                 + (f"Set spec.{name} to {trunk.address} for the new trunk's number." if trunk.replace else
                    f"To keep it, keep {trunk.address}'s manifest (or --exclude {trunk.address})."))
 

@@ -27,7 +27,7 @@ from .kinds.base import NO_DEFAULT, UNKNOWN, FieldFacts, Kind, ReadProblem, hide
 from .kinds.number import resolve_number
 from .manifest import Manifest
 from .plan import REF, Action, Change, FieldChange, StateSync, is_marker, marker
-from .planner import empty_setting, remote_snapshot, same
+from .planner import empty_setting, no_longer_set, refresh_owed, remote_snapshot, same
 from .redaction import SENSITIVE, digest, is_digest
 from .state import Owner, ResourceState
 
@@ -929,14 +929,10 @@ def _unmanaged_notes(manifest: Manifest, entry: ResourceState, fields: dict[str,
                      if f.default is NO_DEFAULT and not (f.replace and not f.shown) and f.name in (entry.spec or {})
                      and f.name not in fields)
     # A field an action changes (a campaign's status) is no setting to clear: null is refused there.
-    return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
-            f"its current value" + ("." if kind.action(name) else " (set it to null to clear it).") for name in dropped]
+    return [f"{no_longer_set(manifest.address, name)}; the platform keeps its current value"
+            + ("." if kind.action(name) else " (set it to null to clear it).") for name in dropped]
 
 
 def _sync_owed(manifest: Manifest, entry: ResourceState, fields: dict[str, Any]) -> bool:
     wanted = desired(KINDS[manifest.kind], fields)
-    # (A mark of a delete under way on one found here: its delete failed; the refresh clears it.)
-    return (entry.deleting or entry.protect != manifest.protect
-            or sorted(entry.sensitive) != sorted(manifest.sensitive)
-            or entry.spec != hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive)
-            or entry.source != manifest.document.state_source)
+    return refresh_owed(entry, manifest, hidden_fields(KINDS[manifest.kind], wanted, manifest.sensitive))

@@ -343,13 +343,7 @@ def compute_plan(manifests: list[Manifest], state: State, remote: list[RemoteAss
             if change:
                 changes.append(change)
             else:
-                # The platform's view in state is informative only (refresh, state show): a sync is owed when
-                # what decides plans changed (the applied spec, protection, sensitivity), not on every read.
-                # (A mark of a delete under way on one found here: its delete failed; the refresh clears it.)
-                if (entry.deleting or entry.protect != manifest.protect
-                        or sorted(entry.sensitive) != sorted(manifest.sensitive)
-                        or entry.spec != _applied_spec(manifest)
-                        or entry.source != manifest.document.state_source):
+                if refresh_owed(entry, manifest, _applied_spec(manifest)):
                     syncs.append(StateSync(manifest.address, record_for(manifest, live.fields)))
             continue
         candidates = unclaimed_by_name.get(manifest.spec.assistant_name, [])
@@ -435,14 +429,32 @@ def _applied_spec(manifest: Manifest) -> dict[str, Any]:
     return fields if manifest.sensitive.isdisjoint(fields) else digest_fields(fields, manifest.sensitive)
 
 
+def refresh_owed(entry: ResourceState, manifest: Manifest, applied: dict[str, Any] | None) -> bool:
+    """Whether the state record of an object a plan leaves as it is must be refreshed (`applied`: the spec state
+    would record for the manifest now). The platform's view in state is informative only (refresh, state show): a
+    refresh is owed when what decides plans changed (the applied spec, protection, sensitivity, the source file),
+    not on every read; and where a delete under way is marked (one found on the platform: its delete failed), which
+    the refresh clears."""
+    return (entry.deleting or entry.protect != manifest.protect
+            or sorted(entry.sensitive) != sorted(manifest.sensitive)
+            or entry.spec != applied
+            or entry.source != manifest.document.state_source)
+
+
+def no_longer_set(address: str, name: str) -> str:
+    """How a plan's note on a field the manifest no longer sets begins (unmanaged_notes'; a SIP trunk's holder's,
+    plan_graph.say_numbers_taken_from_unmanaged, says more)."""
+    return f"{address}: spec.{name} is no longer set, so it is no longer managed"
+
+
 def _unmanaged_notes(manifest: Manifest, entry: ResourceState, dialect: str) -> list[str]:
     """Settings without a documented default that the manifest no longer sets: the platform keeps them."""
     if not entry.spec or entry.spec.keys() <= manifest.fields.keys():  # most often none gone: one C step, no set
         return []
     gone = entry.spec.keys() - manifest.fields.keys()
     dropped = sorted(n for n in gone if not has_default(n) and n in fields_of(dialect))
-    return [f"{manifest.address}: spec.{name} is no longer set, so it is no longer managed; the platform keeps "
-            f"its current value (set it to null to clear it)." for name in dropped]
+    return [f"{no_longer_set(manifest.address, name)}; the platform keeps its current value (set it to null to "
+            "clear it)." for name in dropped]
 
 
 def _create(manifest: Manifest, entry: ResourceState | None, dialect: str) -> Change:
